@@ -1,0 +1,130 @@
+"""Public Python entry points; the CLI only wraps these.
+
+Example:
+    >>> from vidcolor.api import dequantize, Dequantizer
+    >>> dequantize("mario.mp4")                       # writes mario_dequantized.mp4   # doctest: +SKIP
+    >>> fix = Dequantizer()                           # or frame by frame:             # doctest: +SKIP
+    >>> fine = fix(coarse_frames)                     # uint8 (N, H, W, 3) -> same
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
+from vidcolor.pipeline import Dequantizer, FrameBatchFn, RunSummary, batched, run
+
+__all__ = ["Dequantizer", "RunSummary", "dequantize", "dequantize_frames", "process"]
+
+
+def dequantize_frames(frames: Iterable[np.ndarray], model: str = "dequantize-fq", device: str = "auto",
+                      batch_size: int = 4, restore_luminance: bool | None = None) -> Iterator[np.ndarray]:
+    """Dequantize a stream of uint8 RGB frames ``(H, W, 3)``, yielding uint8 RGB frames in order."""
+    yield from batched(frames, Dequantizer(model, device, restore_luminance), batch_size)
+
+
+def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = "dequantize-fq",
+               device: str = "auto", batch_size: int = 4, restore_luminance: bool | None = None,
+               **io_options) -> RunSummary:
+    """Dequantize a video file, stdin stream (``"-"``), image or folder of images.
+
+    Args:
+        input: path, ``"-"`` for stdin, an image file, or a folder of images.
+        output: path or ``"-"`` for stdout; default ``<stem>_dequantized.mp4`` (``.png`` for images,
+            ``<folder>_dequantized/`` for folders) beside the input.
+        model, device, batch_size, restore_luminance: see :class:`~vidcolor.pipeline.Dequantizer`.
+        **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
+            container, progress).
+
+    Returns:
+        :class:`~vidcolor.pipeline.RunSummary`.
+
+    Raises:
+        VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
+    """
+    check_input(input)
+    fn = Dequantizer(model, device, restore_luminance)
+    return process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
+
+
+def check_input(input: str | Path) -> None:
+    """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path."""
+    if str(input) != "-" and not Path(input).exists():
+        raise VidcolorError(f"{input}: no such file or folder")
+
+
+def default_output(input: str | Path, suffix: str) -> Path:
+    """``clip.mkv`` -> ``clip_<suffix>.mp4``; ``a.gif`` -> ``a_<suffix>.png``; ``dir`` -> ``dir_<suffix>``."""
+    p = Path(input)
+    if p.is_dir():
+        return p.with_name(f"{p.name}_{suffix}")
+    return p.with_name(f"{p.stem}_{suffix}{'.png' if is_image(p) else '.mp4'}")
+
+
+def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int = 4,
+            codec: str = "libx264", crf: int = 16, preset: str = "medium", audio: bool = True,
+            overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
+            container: str | None = None, progress: bool = True) -> RunSummary:
+    """Run a frame-batch function over any supported input and write the result.
+
+    Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
+    stream is copied (``audio=False`` drops it; stdin input has none to copy), and display rotation is
+    applied to the pixels.
+    """
+    check_input(input)
+    if output is None:
+        if str(input) == "-":
+            raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
+        output = default_output(input, suffix)
+    if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
+        raise VidcolorError("output would overwrite the input")
+    if str(input) != "-" and raw_size is None and Path(input).is_dir():
+        return _process_folder(Path(input), Path(output), fn, overwrite, progress)
+    if str(input) != "-" and raw_size is None and is_image(input):
+        return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
+    with VideoReader(input, raw_size=raw_size, fps=fps) as reader:
+        info = reader.info
+        from_file = str(input) != "-" and raw_size is None
+        writer = VideoWriter(output, info.width, info.height, info.fps, codec=codec, crf=crf, preset=preset,
+                             audio_from=input if audio and from_file and info.has_audio else None,
+                             audio_codec=info.audio_codec, time_base=info.time_base, container=container,
+                             overwrite=overwrite)
+        with writer:
+            summary = run(reader, fn, writer.write, batch_size, info.frames, str(output), progress)
+    if summary.frames == 0:
+        raise VidcolorError(f"{input}: no frames")
+    return summary
+
+
+def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bool, progress: bool) -> RunSummary:
+    inputs = list_images_in(folder)
+    if not inputs:
+        raise VidcolorError(f"{folder}: no images in folder")
+    return _process_images(inputs, [out_dir / f"{p.stem}.png" for p in inputs], fn, overwrite, progress)
+
+
+def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
+                    progress: bool) -> RunSummary:
+    """Images one at a time (sizes differ); all targets are checked before any work is done."""
+    if not overwrite:
+        taken = [str(o) for o in outputs if o.exists()]
+        if taken:
+            raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
+    images = ((read_image(p), o) for p, o in zip(inputs, outputs))
+
+    def frames():
+        for (rgb, alpha), out in images:
+            pending.append((out, alpha))
+            yield rgb
+
+    pending: list[tuple[Path, np.ndarray | None]] = []
+
+    def write(rgb: np.ndarray) -> None:
+        out, alpha = pending.pop(0)
+        write_image(out, rgb, alpha, overwrite=overwrite)
+
+    dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
+    return run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")

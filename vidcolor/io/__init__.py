@@ -1,0 +1,7 @@
+"""Sources and sinks: PyAV decoding and probing, ffmpeg encoding, still images."""
+from vidcolor.io.images import is_image, list_images_in, read_image, write_image
+from vidcolor.io.reader import VideoInfo, VideoReader, probe
+from vidcolor.io.writer import VideoWriter, find_ffmpeg
+
+__all__ = ["VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_image", "list_images_in", "probe",
+           "read_image", "write_image"]

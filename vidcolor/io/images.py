@@ -1,0 +1,67 @@
+"""Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io.writer import default_file_mode
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+def is_image(path: str | Path) -> bool:
+    """True when the suffix names a still-image format vidcolor reads."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_images_in(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image(p))
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
+
+    Palette and grayscale images are expanded to RGB. Raises VidcolorError if unreadable.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+            rgba = im.convert("RGBA") if has_alpha else None
+            rgb = np.asarray((rgba or im).convert("RGB"))
+            alpha = np.asarray(rgba)[..., 3].copy() if rgba is not None else None
+    except FileNotFoundError:
+        raise VidcolorError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
+    return rgb, alpha
+
+
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
+    """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
+
+    Raises:
+        VidcolorError: if ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise VidcolorError(f"{path} exists (use --overwrite to replace it)")
+    im = Image.fromarray(rgb)
+    if alpha is not None:
+        im.putalpha(Image.fromarray(alpha))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        im.save(tmp)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

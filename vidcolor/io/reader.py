@@ -1,0 +1,198 @@
+"""Decoding with PyAV: files, stdin streams and raw rgb24 frames; probing (there is no ffprobe)."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import av
+import numpy as np
+
+from vidcolor.errors import VidcolorError
+
+
+@dataclass
+class VideoInfo:
+    """What a video source is: sizes after display rotation, timing, audio.
+
+    ``fps`` is the average frame rate (frames per second, exact fraction); ``time_base`` the video
+    stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
+    e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
+    counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio.
+    """
+
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction | None = None
+    frames: int = 0
+    duration: float = 0.0
+    rotation: int = 0
+    audio_codec: str | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+def _open(source: str | Path | BinaryIO):
+    if source == "-":
+        source = sys.stdin.buffer
+    elif isinstance(source, (str, Path)) and not Path(source).exists():
+        raise VidcolorError(f"{source}: no such file")
+    try:
+        container = av.open(source if not isinstance(source, Path) else str(source), "r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VidcolorError(f"{_name(source)}: no video stream")
+    return container
+
+
+def _name(source) -> str:
+    return "stdin" if not isinstance(source, (str, Path)) else str(source)
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+
+
+def _info(container) -> VideoInfo:
+    v = container.streams.video[0]
+    fps = v.average_rate or v.guessed_rate or v.base_rate
+    if not fps:
+        raise VidcolorError("video stream has no frame rate")
+    audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+    duration = float(v.duration * v.time_base) if v.duration and v.time_base else (
+        container.duration / 1e6 if container.duration else 0.0)
+    return VideoInfo(width=v.codec_context.width, height=v.codec_context.height, fps=Fraction(fps),
+                     time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
+                     duration=duration, audio_codec=audio)
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Probe a video file with PyAV (sizes given after display rotation, from the first frame).
+
+    Raises:
+        VidcolorError: missing file, unreadable container, no video stream, or no frames.
+    """
+    with _open(path) as container:
+        info = _info(container)
+        try:
+            first = next(container.decode(video=0))
+        except (StopIteration, av.FFmpegError):
+            raise VidcolorError(f"{path}: video has no decodable frames") from None
+        _apply_rotation(info, first)
+    return info
+
+
+def _apply_rotation(info: VideoInfo, frame) -> None:
+    info.rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    if info.rotation in (90, 270):
+        info.width, info.height = frame.height, frame.width
+    else:
+        info.width, info.height = frame.width, frame.height
+
+
+def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn decoded pixels to display orientation (display matrix angle, counter-clockwise degrees)."""
+    k = {0: 0, 90: 1, 180: 2, 270: 3}.get(rotation, 0)
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
+
+
+class VideoReader:
+    """Iterate a video's frames as uint8 RGB ``(H, W, 3)`` arrays in display orientation.
+
+    Args:
+        source: a path, ``"-"`` for stdin, or a binary file object. Containers that need seeking
+            (mp4 with the index at the end) cannot come through a pipe; nut, matroska, mpegts can.
+        raw_size: ``(width, height)`` to read raw rgb24 frames instead (stdin or file), with ``fps``.
+        fps: frame rate of raw input (frames per second).
+
+    Attributes:
+        info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
+
+    Raises:
+        VidcolorError: missing file, not a video, zero frames, a truncated raw frame.
+    """
+
+    def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
+                 fps: float | Fraction | None = None):
+        self.source = source
+        self.raw_size = raw_size
+        self._container = None
+        self._first = None
+        if raw_size is not None:
+            if not fps or fps <= 0:
+                raise VidcolorError("raw input needs --fps")
+            w, h = raw_size
+            self.info = VideoInfo(width=w, height=h, fps=Fraction(fps).limit_denominator(1001))
+            self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
+            self._first = self._read_raw()
+            if self._first is None:
+                raise VidcolorError(f"{_name(source)}: no frames")
+            return
+        self._container = _open(source)
+        self._container.streams.video[0].thread_type = "AUTO"
+        self.info = _info(self._container)
+        self._frames = self._container.decode(video=0)
+        try:
+            first = next(self._frames)
+        except StopIteration:
+            self.close()
+            raise VidcolorError(f"{_name(source)}: video has no frames") from None
+        except av.FFmpegError as exc:
+            self.close()
+            raise VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})") from None
+        _apply_rotation(self.info, first)
+        self._first = first
+
+    @staticmethod
+    def _open_raw_file(source) -> BinaryIO:
+        if isinstance(source, (str, Path)):
+            if not Path(source).exists():
+                raise VidcolorError(f"{source}: no such file")
+            return open(source, "rb")
+        return source
+
+    def _read_raw(self) -> np.ndarray | None:
+        w, h = self.raw_size
+        n = w * h * 3
+        buf = self._raw.read(n)
+        if not buf:
+            return None
+        while len(buf) < n:
+            more = self._raw.read(n - len(buf))
+            if not more:
+                raise VidcolorError(f"raw input ended inside a frame ({len(buf)} of {n} bytes)")
+            buf += more
+        return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self.raw_size is not None:
+            frame = self._first
+            while frame is not None:
+                yield frame
+                frame = self._read_raw()
+            return
+        rot = self.info.rotation
+        yield _rotate(self._first.to_ndarray(format="rgb24"), rot)
+        try:
+            for frame in self._frames:
+                yield _rotate(frame.to_ndarray(format="rgb24"), rot)
+        except av.FFmpegError as exc:
+            raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

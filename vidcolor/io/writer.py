@@ -1,0 +1,182 @@
+"""Encoding with the ffmpeg executable: rawvideo rgb24 on its stdin, audio mapped from the source.
+
+The command line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
+written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
+or interrupted run never leaves a half-written output.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from vidcolor.errors import VidcolorError
+
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+"""Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
+
+CODECS = ("libx264", "libx265")
+
+
+def find_ffmpeg() -> str:
+    """Path of the ffmpeg executable: from PATH first, else the one shipped in the imageio-ffmpeg wheel.
+
+    Raises:
+        VidcolorError: if neither exists.
+    """
+    exe = shutil.which("ffmpeg")
+    if exe:
+        return exe
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise VidcolorError("ffmpeg not found: install it or `pip install imageio-ffmpeg`") from None
+
+
+class VideoWriter:
+    """Encode uint8 RGB frames ``(H, W, 3)`` to a video file or to stdout.
+
+    Args:
+        target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise).
+        width, height: frame size in pixels; odd sizes are padded to even for yuv420p.
+        fps: frame rate (frames per second, exact fraction); every frame is written once.
+        codec: ``libx264`` (default) or ``libx265``; ``crf``: constant rate factor; ``preset``: x264/x265 preset.
+        audio_from: a file whose first audio stream is copied into the output (None: no audio).
+        audio_codec: that stream's codec name, to decide between copying and re-encoding to AAC.
+        time_base: the source's video time base; kept as the mp4 track timescale when it is 1/N.
+        container: ffmpeg format name (``mp4``, ``matroska``, ``nut``...); default from the suffix.
+        overwrite: replace an existing file; otherwise an existing target is an error.
+
+    Raises:
+        VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
+    """
+
+    def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
+                 crf: int = 16, preset: str = "medium", audio_from: str | Path | None = None,
+                 audio_codec: str | None = None, time_base: Fraction | None = None,
+                 container: str | None = None, overwrite: bool = False):
+        if codec not in CODECS:
+            raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
+        self.to_stdout = str(target) == "-"
+        self.target = None if self.to_stdout else Path(target)
+        if self.target is not None and self.target.exists() and not overwrite:
+            raise VidcolorError(f"{self.target} exists (use --overwrite to replace it)")
+        self.width, self.height = width, height
+        fmt = container or ("nut" if self.to_stdout else None)
+        if self.to_stdout:
+            self._tmp = None
+            dest = "pipe:1"
+        else:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".partial{self.target.suffix}",
+                                       dir=self.target.parent)
+            os.close(fd)
+            self._tmp = Path(tmp)
+            dest = str(self._tmp)
+            fmt = fmt or _format_for(self.target)
+        video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
+                             framerate=str(fps))
+        if width % 2 or height % 2:
+            video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
+        streams = [video]
+        out_args = dict(vcodec=codec, pix_fmt="yuv420p", crf=crf, preset=preset, fps_mode="passthrough")
+        if codec == "libx265":
+            out_args.update({"x265-params": "log-level=error"})
+            if fmt in ("mp4", "mov"):
+                out_args["tag:v"] = "hvc1"
+        if fmt:
+            out_args["f"] = fmt
+        if fmt in ("mp4", "mov"):
+            out_args["movflags"] = "+faststart"
+            if time_base is not None and time_base.numerator == 1:
+                out_args["video_track_timescale"] = time_base.denominator
+        if audio_from is not None:
+            streams.append(ffmpeg.input(str(audio_from)).audio)
+            copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
+            out_args["acodec"] = "copy" if copy else "aac"
+        args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
+                .overwrite_output().compile(cmd=find_ffmpeg()))
+        self._log = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=sys.stdout.buffer if self.to_stdout
+                                      else subprocess.DEVNULL, stderr=self._log)
+        self.frames = 0
+
+    def write(self, frames: np.ndarray) -> None:
+        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB."""
+        if frames.shape[-3:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
+        except BrokenPipeError:
+            raise VidcolorError(f"ffmpeg stopped: {self._stderr_tail()}") from None
+        self.frames += 1 if frames.ndim == 3 else len(frames)
+
+    def close(self) -> None:
+        """Finish encoding and move the file into place.
+
+        Raises:
+            VidcolorError: if ffmpeg failed (its last error line is given); the partial file is removed.
+        """
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self._proc.wait()
+        if code != 0:
+            msg = self._stderr_tail()
+            self._cleanup()
+            raise VidcolorError(f"ffmpeg failed ({code}): {msg}")
+        if self._tmp is not None:
+            os.chmod(self._tmp, default_file_mode())
+            os.replace(self._tmp, self.target)
+            self._tmp = None
+        self._log.close()
+
+    def abort(self) -> None:
+        """Stop ffmpeg and delete the partial output."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+        if not self._log.closed:
+            self._log.close()
+
+    def _stderr_tail(self) -> str:
+        self._log.seek(0)
+        lines = [ln for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else "no error message"
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def default_file_mode() -> int:
+    """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _format_for(path: Path) -> str | None:
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+            ".nut": "nut", ".avi": "avi"}.get(path.suffix.lower())

@@ -1,0 +1,125 @@
+"""U-Net generator for dequantization (pix2pix U-Net, Isola et al. 2017, as used by Pix2Pix-FQ, seed 000).
+
+Built recursively from one block type, as in pix2pix's ``UnetSkipConnectionBlock``, with three changes
+for restoration:
+
+* residual output: the network predicts a correction added to its input, zero-initialised, so an
+  untrained generator is the identity and training only has to learn the restoration;
+* decoder upsampling by nearest neighbour + 3x3 convolution instead of transposed convolution (no
+  checkerboard patterns in smooth gradients, which is exactly what dequantization must produce);
+* a global cue: the per-channel 256-bin histogram of the whole input frame (which levels are present
+  and where they sit) goes through a small MLP that modulates the bottleneck (FiLM, Perez et al. 2018)
+  and adds a global offset to the output. The level set tells bit truncation (levels at the bin floor)
+  from bin-middle or 0..255-spread levels, which no small receptive field can see.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+HIST_BINS = 256
+
+
+def level_histogram(rgb: np.ndarray) -> np.ndarray:
+    """Global level cue of whole frames: per-channel histogram of uint8 values, square-rooted.
+
+    Args:
+        rgb: uint8 ``(N, H, W, 3)`` (or ``(H, W, 3)``).
+
+    Returns:
+        float32 ``(N, 3 * 256)`` (or ``(768,)``): ``sqrt(count / (H * W))`` per channel and level.
+    """
+    single = rgb.ndim == 3
+    x = rgb[None] if single else rgb
+    n, h, w, _ = x.shape
+    offs = (np.arange(n)[:, None, None] * 3 + np.arange(3)[None, None, :]) * HIST_BINS
+    idx = (x.reshape(n, -1, 3).astype(np.int64) + offs).reshape(-1)
+    counts = np.bincount(idx, minlength=n * 3 * HIST_BINS).reshape(n, 3 * HIST_BINS)
+    out = np.sqrt(counts / float(h * w)).astype(np.float32)
+    return out[0] if single else out
+
+
+class _Block(nn.Module):
+    """One U-Net level: stride-2 conv down, inner block (or bottleneck), upsample, skip concat.
+
+    Input ``(N, ch, H, W)``, output ``(N, 2 * ch, H, W)``.
+    """
+
+    def __init__(self, ch: int, inner_ch: int, inner: "_Block | None", cond_dim: int):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv2d(ch, inner_ch, 4, 2, 1, bias=False), nn.BatchNorm2d(inner_ch),
+                                  nn.LeakyReLU(0.2, True))
+        self.inner = inner
+        self.film = nn.Linear(cond_dim, 2 * inner_ch) if inner is None and cond_dim else None
+        up_in = 2 * inner_ch if inner is not None else inner_ch
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                nn.Conv2d(up_in, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True))
+        if self.film is not None:
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        y = self.down(x)
+        if self.inner is not None:
+            y = self.inner(y, cond)
+        elif self.film is not None and cond is not None:
+            gamma, beta = self.film(cond)[:, :, None, None].chunk(2, dim=1)
+            y = y * (1 + gamma) + beta
+        return torch.cat([x, self.up(y)], dim=1)
+
+
+class UNetGenerator(nn.Module):
+    """Residual U-Net generator with a global level-histogram cue.
+
+    Args:
+        in_channels: channels of the (normalised) input, e.g. 3 for LAB ``(L/50-1, a/110, b/110)``
+            or RGB in [-1, 1].
+        out_channels: channels corrected, the *last* ``out_channels`` of the input (2 = ab only,
+            3 = all of L, a, b or R, G, B).
+        ngf: channels at full resolution; doubled per level up to ``8 * ngf``.
+        depth: number of stride-2 levels; inputs are padded to a multiple of ``2 ** depth``.
+        use_histogram: feed :func:`level_histogram` of the whole frame (FiLM + global offset).
+
+    Shapes:
+        ``forward(x (N, in_channels, H, W), hist (N, 768) or None) -> (N, out_channels, H, W)``:
+        the corrected channels, i.e. ``x[:, -out_channels:] + correction``, same range as the input.
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 16, depth: int = 5,
+                 use_histogram: bool = True, hidden: int = 64):
+        super().__init__()
+        self.out_channels, self.depth = out_channels, depth
+        self.hist_mlp = (nn.Sequential(nn.Linear(3 * HIST_BINS, hidden), nn.LeakyReLU(0.2, True),
+                                       nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True))
+                         if use_histogram else None)
+        cond_dim = hidden if use_histogram else 0
+        chans = [min(ngf * 2 ** i, ngf * 8) for i in range(depth + 1)]
+        block = None
+        for i in reversed(range(depth)):
+            block = _Block(chans[i], chans[i + 1], block, cond_dim)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, ngf, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.body = block
+        self.head = nn.Sequential(nn.Conv2d(2 * ngf, ngf, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                  nn.Conv2d(ngf, out_channels, 3, 1, 1))
+        self.offset = nn.Linear(hidden, out_channels) if use_histogram else None
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)  # pix2pix init N(0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        nn.init.zeros_(self.head[-1].weight)
+        if self.offset is not None:
+            nn.init.zeros_(self.offset.weight)
+            nn.init.zeros_(self.offset.bias)
+
+    def forward(self, x: torch.Tensor, hist: torch.Tensor | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = 2 ** self.depth
+        ph, pw = (-h) % m, (-w) % m
+        xp = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        cond = self.hist_mlp(hist) if self.hist_mlp is not None and hist is not None else None
+        correction = self.head(self.body(self.stem(xp), cond))[..., :h, :w]
+        if cond is not None:
+            correction = correction + self.offset(cond)[:, :, None, None]
+        return x[:, -self.out_channels:] + correction

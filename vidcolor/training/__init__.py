@@ -1,0 +1,1 @@
+"""Training and data generation; imports from the runtime package, never imported by it."""

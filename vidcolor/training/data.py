@@ -1,0 +1,60 @@
+"""Training pairs made on the fly from colour photos: (coarse, fine) crops plus the global level cue."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vidcolor.models.unet import level_histogram
+from vidcolor.training.degrade import sample_degradation
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """All image files under ``root`` (recursive), sorted for reproducibility."""
+    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: every ``every``-th image is held back for validation, never trained on."""
+    return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]
+
+
+class DequantizationPairs(torch.utils.data.IterableDataset):
+    """Endless stream of (coarse, fine, histogram) samples.
+
+    Each photo is degraded whole by a freshly sampled :class:`~vidcolor.training.degrade.Degradation`
+    (so the palette and level set belong to the image, not the crop), its level histogram is taken
+    over the whole degraded image, then an aligned random crop (and horizontal flip) is cut.
+
+    Yields:
+        ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
+        ``hist`` float32 ``(768,)`` from :func:`~vidcolor.models.unet.level_histogram`.
+    """
+
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
+        super().__init__()
+        if not paths:
+            raise ValueError("no training images found")
+        self.paths, self.crop, self.seed = paths, crop, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+        while True:
+            path = self.paths[rng.integers(len(self.paths))]
+            fine = np.asarray(Image.open(path).convert("RGB"))
+            h, w = fine.shape[:2]
+            if min(h, w) < self.crop:
+                continue
+            coarse = sample_degradation(rng).apply(fine, seed=int(rng.integers(1 << 30)))
+            hist = level_histogram(coarse)
+            y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
+            sl = (slice(y, y + self.crop), slice(x, x + self.crop))
+            c, f = coarse[sl], fine[sl]
+            if rng.random() < 0.5:
+                c, f = c[:, ::-1], f[:, ::-1]
+            yield np.ascontiguousarray(c), np.ascontiguousarray(f), hist

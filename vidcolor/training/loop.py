@@ -1,0 +1,194 @@
+"""Training loop for the dequantization generators (pix2pix objective, Isola et al. 2017 eq. 4).
+
+``G* = arg min_G max_D  L_cGAN(G, D) + lambda * L_L1(G)`` with lambda = 100, Adam (lr 2e-4,
+beta1 0.5). The L1 term is taken on the RGB reconstruction in [-1, 1] (after recombining L and ab for
+the LAB modes), so that it rewards what PSNR measures; the discriminator sees (input, output) in the
+generator's own colour space (conditional PatchGAN).
+
+Modes: ``lab`` (Pix2Pix-FQ with luminance restoration: L and ab corrected), ``ab`` (Pix2Pix-FQ as in
+seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseline, same settings).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.color import lab_to_rgb_torch, normalize_lab, rgb_to_lab
+from vidcolor.models import PatchGANDiscriminator, UNetGenerator
+from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
+from vidcolor.training.losses import GANLoss, psnr_batch
+from vidcolor.weights import save_generator
+
+
+@dataclass
+class DequantizeRecipe:
+    """Everything that determines a trained dequantization generator (one TOML file in ``train/``)."""
+
+    name: str = "dequantize-fq"
+    mode: str = "lab"                    # lab | ab | rgb
+    data: str = "../shared/data/train"
+    holdout_every: int = 20              # every 20th photo never trained on
+    steps: int = 2000
+    batch_size: int = 16
+    crop: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_l1: float = 100.0
+    gan_mode: str = "lsgan"
+    adv_weight: float = 1.0
+    generator: dict = field(default_factory=lambda: {"ngf": 16, "depth": 5, "use_histogram": True})
+    ndf: int = 32
+    seed: int = 0
+    threads: int = 2
+    workers: int = 1
+    log_every: int = 10
+    checkpoint_every: int = 100
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "DequantizeRecipe":
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
+        return cls(**raw)
+
+
+def model_space(rgb: torch.Tensor, mode: str) -> torch.Tensor:
+    """uint8 RGB ``(N, H, W, 3)`` -> the generator's input ``(N, 3, H, W)`` float32.
+
+    LAB modes: normalised LAB (``L/50-1``, ``ab/110``); ``rgb``: RGB in [-1, 1].
+    """
+    x = rgb.numpy()
+    if mode == "rgb":
+        out = x.astype(np.float32) / 127.5 - 1.0
+    else:
+        out = normalize_lab(rgb_to_lab(x))
+    return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
+
+
+def to_rgb01(x_in: torch.Tensor, g_out: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Assemble the full output in model space and its sRGB [0, 1] rendering (differentiable).
+
+    Args:
+        x_in: generator input ``(N, 3, H, W)``; g_out: generator output ``(N, C, H, W)``.
+
+    Returns:
+        ``(full (N, 3, H, W) in model space, rgb (N, 3, H, W) in [0, 1])``.
+    """
+    full = torch.cat([x_in[:, :1], g_out], 1) if mode == "ab" else g_out
+    rgb = (full.clamp(-1, 1) + 1) / 2 if mode == "rgb" else lab_to_rgb_torch(full)
+    return full, rgb
+
+
+def build_generator(recipe: DequantizeRecipe) -> tuple[UNetGenerator, dict]:
+    """The generator a recipe describes, and the ``arch`` record stored with its weights."""
+    kwargs = dict(in_channels=3, out_channels=2 if recipe.mode == "ab" else 3, **recipe.generator)
+    return UNetGenerator(**kwargs), {"family": "unet", "kwargs": kwargs, "mode": recipe.mode, "job": "dequantize"}
+
+
+def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool = True,
+                     progress=print) -> Path:
+    """Train (or resume) a dequantization generator; returns the exported safetensors path.
+
+    Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
+    (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
+    loader = torch.utils.data.DataLoader(DequantizationPairs(train_paths, recipe.crop, recipe.seed),
+                                         batch_size=recipe.batch_size, num_workers=recipe.workers,
+                                         persistent_workers=recipe.workers > 0)
+    G, arch = build_generator(recipe)
+    D = PatchGANDiscriminator(in_channels=6, ndf=recipe.ndf)
+    opt_g = torch.optim.Adam(G.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))
+    gan = GANLoss(recipe.gan_mode)
+    step, elapsed = 0, 0.0
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        G.load_state_dict(state["G"]); D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"]); opt_d.load_state_dict(state["opt_d"])
+        step, elapsed = state["step"], state["elapsed"]
+        progress(f"resumed at step {step}")
+    log_path = out / "log.csv"
+    fields = ["step", "seconds", "loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"]
+    if step == 0 or not log_path.exists():
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(fields)
+    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+    G.train(); D.train()
+    t0 = time.time() - elapsed
+    acc = np.zeros(5)
+    for coarse, fine, hist in loader:
+        if step >= recipe.steps:
+            break
+        x = model_space(coarse, recipe.mode)
+        y = model_space(fine, recipe.mode)
+        target_rgb = fine.permute(0, 3, 1, 2).float() / 255.0
+        fake, fake_rgb = to_rgb01(x, G(x, hist if recipe.generator.get("use_histogram", True) else None), recipe.mode)
+        # discriminator: real (x, y) vs fake (x, G(x))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d = 0.5 * (gan(D(torch.cat([x, y], 1)), True) + gan(D(torch.cat([x, fake.detach()], 1)), False))
+        loss_d.backward()
+        opt_d.step()
+        # generator: fool D + lambda * L1 on the RGB reconstruction in [-1, 1]
+        opt_g.zero_grad(set_to_none=True)
+        loss_adv = gan(D(torch.cat([x, fake], 1)), True)
+        loss_l1 = 2.0 * (fake_rgb - target_rgb).abs().mean()
+        (recipe.adv_weight * loss_adv + recipe.lambda_l1 * loss_l1).backward()
+        opt_g.step()
+        step += 1
+        with torch.no_grad():
+            in_rgb = coarse.permute(0, 3, 1, 2).float() / 255.0
+            acc += [loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
+                    psnr_batch(fake_rgb, target_rgb)]
+        if step % recipe.log_every == 0:
+            row = [step, round(time.time() - t0, 1)] + [round(v, 5) for v in acc / recipe.log_every]
+            with open(log_path, "a", newline="") as f:
+                csv.writer(f).writerow(row)
+            progress(" ".join(f"{k}={v}" for k, v in zip(fields, row)))
+            acc[:] = 0
+        if step % recipe.checkpoint_every == 0 or step == recipe.steps:
+            torch.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+                        "opt_d": opt_d.state_dict(), "step": step, "elapsed": time.time() - t0}, ckpt)
+    weights = out / f"{recipe.name}.safetensors"
+    save_generator(G, weights, arch, extra={"steps": step, "train_seconds": round(time.time() - t0),
+                                            "recipe": asdict(recipe)})
+    plot_losses(log_path, out / "loss.png")
+    return weights
+
+
+def plot_losses(log_csv: str | Path, png: str | Path) -> None:
+    """Draw the loss curves and batch PSNR of a ``log.csv`` into a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_csv) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    ax[0].plot(col["step"], col["loss_l1"]); ax[0].set_title("L1 (RGB, [-1, 1])")
+    ax[1].plot(col["step"], col["loss_g_adv"], label="G adversarial")
+    ax[1].plot(col["step"], col["loss_d"], label="D"); ax[1].legend(); ax[1].set_title("adversarial (LSGAN)")
+    ax[2].plot(col["step"], col["psnr_input"], label="input")
+    ax[2].plot(col["step"], col["psnr_output"], label="output"); ax[2].legend(); ax[2].set_title("batch PSNR (dB)")
+    for a in ax:
+        a.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)

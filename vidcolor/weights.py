@@ -1,0 +1,78 @@
+"""Weight registry and safetensors loading: model name -> file + card, never pickle.
+
+A weight file carries its own architecture in the safetensors metadata (``arch`` JSON), so loading
+needs no side file: ``{"family": "unet", "kwargs": {...}, "mode": "lab"}``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from vidcolor.errors import VidcolorError
+from vidcolor.models import UNetGenerator
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+REGISTRY: dict[str, str] = {
+    "dequantize-fq": "dequantize-fq.safetensors",
+    "dequantize-pix2pix-rgb": "dequantize-pix2pix-rgb.safetensors",
+}
+"""Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
+
+DEFAULTS = {"dequantize": "dequantize-fq"}
+"""Default model per job."""
+
+FAMILIES = {"unet": UNetGenerator}
+
+
+def resolve(name_or_path: str) -> Path:
+    """Find a weight file by registry name or filesystem path.
+
+    Raises:
+        VidcolorError: if neither a registered name nor an existing file.
+    """
+    if name_or_path in REGISTRY:
+        path = WEIGHTS_DIR / REGISTRY[name_or_path]
+    else:
+        path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(REGISTRY))
+        raise VidcolorError(f"model {name_or_path!r} not found (bundled models: {known}, or give a .safetensors path)")
+    return path
+
+
+def save_generator(model: torch.nn.Module, path: str | Path, arch: dict, extra: dict | None = None,
+                   half: bool = True) -> None:
+    """Write a generator's state dict to safetensors (fp16 by default) with its ``arch`` in the metadata."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+             for k, v in model.state_dict().items()}
+    meta = {"arch": json.dumps(arch)}
+    meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
+    save_file(state, str(path), metadata=meta)
+
+
+def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Load a generator in eval mode, float32, on ``device``.
+
+    Returns:
+        ``(model, arch)`` where ``arch`` holds ``family``, ``kwargs`` and ``mode`` (``lab``: L and ab
+        corrected, ``ab``: ab only, ``rgb``: the pix2pix RGB baseline).
+
+    Raises:
+        VidcolorError: unknown name, missing file, or a file that is not a vidcolor generator.
+    """
+    path = resolve(name_or_path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        arch = json.loads(meta["arch"])
+        model = FAMILIES[arch["family"]](**arch["kwargs"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
+    return model.eval().to(device), arch
