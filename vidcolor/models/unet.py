@@ -5,8 +5,10 @@ for restoration:
 
 * residual output: the network predicts a correction added to its input, zero-initialised, so an
   untrained generator is the identity and training only has to learn the restoration;
-* decoder upsampling by nearest neighbour + 3x3 convolution instead of transposed convolution (no
-  checkerboard patterns in smooth gradients, which is exactly what dequantization must produce);
+* decoder: a 3x3 convolution at the coarser level, then bilinear x2 upsampling, instead of transposed
+  convolution: no checkerboard patterns in smooth gradients (exactly what dequantization must
+  produce), and 4x fewer operations than convolving after the upsampling (about 7.6 GFLOPs per
+  640x360 frame for the default size instead of 22);
 * a global cue: the per-channel 256-bin histogram of the whole input frame (which levels are present
   and where they sit) goes through a small MLP that modulates the bottleneck (FiLM, Perez et al. 2018)
   and adds a global offset to the output. The level set tells bit truncation (levels at the bin floor)
@@ -41,7 +43,7 @@ def level_histogram(rgb: np.ndarray) -> np.ndarray:
 
 
 class _Block(nn.Module):
-    """One U-Net level: stride-2 conv down, inner block (or bottleneck), upsample, skip concat.
+    """One U-Net level: stride-2 conv down, inner block (or bottleneck), conv + bilinear upsample, skip concat.
 
     Input ``(N, ch, H, W)``, output ``(N, 2 * ch, H, W)``.
     """
@@ -53,8 +55,8 @@ class _Block(nn.Module):
         self.inner = inner
         self.film = nn.Linear(cond_dim, 2 * inner_ch) if inner is None and cond_dim else None
         up_in = 2 * inner_ch if inner is not None else inner_ch
-        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                                nn.Conv2d(up_in, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True))
+        self.up = nn.Sequential(nn.Conv2d(up_in, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True),
+                                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
         if self.film is not None:
             nn.init.zeros_(self.film.weight)
             nn.init.zeros_(self.film.bias)

@@ -199,3 +199,20 @@ def sample_degradation(rng: np.random.Generator) -> Degradation:
     colors = int(np.round(np.exp(rng.uniform(np.log(4), np.log(64)))))
     return Degradation("palette", method=str(rng.choice(["mediancut", "mediancut", "kmeans", "maxcoverage", "octree"])),
                        colors=colors, scope="adaptive" if rng.random() < 0.2 else "global", dither=dither, crf=crf)
+
+
+def quantize_clip(frames: np.ndarray, kind: str = "palette", colors: int = 16, method: str = "mediancut",
+                  bits: int = 4, convention: str = "floor", dither: bool = False) -> np.ndarray:
+    """Quantize a whole clip ``(T, H, W, 3)`` uint8 with one palette for the clip.
+
+    The palette is fitted on a montage of up to 8 evenly spaced frames (as ffmpeg's ``palettegen``
+    does over a clip), then every frame is mapped to it. Uniform quantization is per pixel anyway.
+
+    Returns:
+        uint8 ``(T, H, W, 3)``.
+    """
+    if kind == "uniform":
+        return np.stack([quantize_uniform(f, bits, convention, dither) for f in frames])
+    picks = frames[np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)]
+    palette = palette_of(np.concatenate(list(picks), axis=0), colors, method)
+    return np.stack([apply_palette(f, palette, dither) for f in frames])

@@ -1,0 +1,51 @@
+"""Rebuild examples/raccoon_16colors.mp4: a slow pan over three MIT-licensed raccoon photos, quantized.
+
+Source: the raccoon data set (GitHub datitran/raccoon_dataset, fork chingri/raccoon_dataset, MIT
+licence), as found in ../shared/data/train/raccoon. Each photo is shown 2 s at 24 fps with a slow
+zoom and pan (OpenCV affine warp, bilinear), 320x240, then the clip is quantized to one 16-colour
+median-cut palette (no dither) and encoded with libx264 crf 18, yuv420p. The unquantized clip is
+written beside it (raccoon_original.mp4) so the result can be measured.
+
+    python examples/make_example.py
+"""
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vidcolor.io import VideoWriter
+from vidcolor.training.degrade import quantize_clip
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE.parent / ".." / "shared" / "data" / "train" / "raccoon"
+PHOTOS = ["raccoon_raccoon-103.jpg", "raccoon_raccoon-112.jpg", "raccoon_raccoon-117.jpg"]
+W, H, FPS, SECONDS = 320, 240, 24, 2
+
+
+def pan(photo: np.ndarray, n: int) -> list[np.ndarray]:
+    """``n`` frames zooming from the whole photo (cover-fit) to 80 % of it, drifting right."""
+    h, w = photo.shape[:2]
+    frames = []
+    for t in np.linspace(0.0, 1.0, n):
+        scale = max(W / w, H / h) * (1.0 + 0.25 * t)
+        cx, cy = w / 2 + 0.08 * w * (t - 0.5), h / 2
+        m = np.array([[scale, 0, W / 2 - scale * cx], [0, scale, H / 2 - scale * cy]], np.float32)
+        frames.append(cv2.warpAffine(photo, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def main() -> None:
+    frames = []
+    for name in PHOTOS:
+        frames += pan(np.asarray(Image.open(SOURCE / name).convert("RGB")), FPS * SECONDS)
+    clip = np.stack(frames)
+    for path, data in [(HERE / "raccoon_original.mp4", clip),
+                       (HERE / "raccoon_16colors.mp4", quantize_clip(clip, "palette", colors=16))]:
+        with VideoWriter(path, W, H, FPS, crf=18, preset="slow", overwrite=True) as w:
+            w.write(data)
+        print(path, path.stat().st_size, "bytes")
+
+
+if __name__ == "__main__":
+    main()
