@@ -103,7 +103,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bo
     inputs = list_images_in(folder)
     if not inputs:
         raise VidcolorError(f"{folder}: no images in folder")
-    return _process_images(inputs, [out_dir / f"{p.stem}.png" for p in inputs], fn, overwrite, progress)
+    stems = [p.stem for p in inputs]
+    names = [f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png" for p in inputs]  # a.png + a.jpg
+    return _process_images(inputs, [out_dir / n for n in names], fn, overwrite, progress)
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,

@@ -114,6 +114,10 @@ def train_dequantize_cmd(recipe, out_dir, steps, data, fresh):
         r.steps = steps
     if data:
         r.data = data
+    from vidcolor.training.data import list_images
+
+    if not list_images(r.data):
+        raise VidcolorError(f"no training images under {r.data}")
     weights = train_dequantize(r, out_dir or f"runs/{r.name}", resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True))
     click.echo(f"vidcolor: weights written to {weights}", err=True)

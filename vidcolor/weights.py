@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from vidcolor.errors import VidcolorError
@@ -73,6 +73,6 @@ def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tup
         arch = json.loads(meta["arch"])
         model = FAMILIES[arch["family"]](**arch["kwargs"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+    except (KeyError, ValueError, TypeError, RuntimeError, OSError, SafetensorError) as exc:
         raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
     return model.eval().to(device), arch

@@ -46,14 +46,16 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
+    Alpha is dropped for formats without it (JPEG, BMP).
+
     Raises:
-        VidcolorError: if ``path`` exists and ``overwrite`` is False.
+        VidcolorError: if ``path`` exists and ``overwrite`` is False, or the format cannot be written.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise VidcolorError(f"{path} exists (use --overwrite to replace it)")
     im = Image.fromarray(rgb)
-    if alpha is not None:
+    if alpha is not None and path.suffix.lower() not in (".jpg", ".jpeg", ".bmp"):
         im.putalpha(Image.fromarray(alpha))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
@@ -62,6 +64,9 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.save(tmp)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
+    except (OSError, ValueError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise VidcolorError(f"{path}: cannot write image ({exc})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

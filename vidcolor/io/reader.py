@@ -187,6 +187,9 @@ class VideoReader:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
 
     def close(self) -> None:
+        raw = getattr(self, "_raw", None)
+        if raw is not None and raw is not sys.stdin.buffer and isinstance(self.source, (str, Path)):
+            raw.close()
         if self._container is not None:
             self._container.close()
             self._container = None

@@ -71,6 +71,7 @@ class VideoWriter:
         if self.target is not None and self.target.exists() and not overwrite:
             raise VidcolorError(f"{self.target} exists (use --overwrite to replace it)")
         self.width, self.height = width, height
+        exe = find_ffmpeg()
         fmt = container or ("nut" if self.to_stdout else None)
         if self.to_stdout:
             self._tmp = None
@@ -104,10 +105,14 @@ class VideoWriter:
             copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
             out_args["acodec"] = "copy" if copy else "aac"
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
-                .overwrite_output().compile(cmd=find_ffmpeg()))
+                .overwrite_output().compile(cmd=exe))
         self._log = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=sys.stdout.buffer if self.to_stdout
-                                      else subprocess.DEVNULL, stderr=self._log)
+        try:
+            self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=self._log,
+                                          stdout=sys.stdout.buffer if self.to_stdout else subprocess.DEVNULL)
+        except OSError as exc:
+            self._cleanup()
+            raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
         self.frames = 0
 
     def write(self, frames: np.ndarray) -> None:

@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny untrained generators, small generated clips.
+
+Everything is generated here (no bundled weights, no network). Clips are 64x48, 10 frames at 10 fps,
+so that a CLI run costs mostly the interpreter start.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import SHARED_DATA, TINY_GENERATOR, decode_all, make_clip
+
+
+def pytest_configure(config):
+    # the suite shares 2 cores with long training jobs: keep this process single-threaded
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe() -> str:
+    from vidcolor.io import find_ffmpeg
+
+    return find_ffmpeg()
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory, ffmpeg_exe) -> Path:
+    """64x48, 10 frames, 10 fps, H.264 + AAC in mp4. Shared: copy it before writing beside it."""
+    return make_clip(ffmpeg_exe, tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
+@pytest.fixture(scope="session")
+def clip_frames(clip) -> np.ndarray:
+    """The clip decoded by PyAV directly, ``(10, 48, 64, 3)`` uint8."""
+    return decode_all(str(clip))[0]
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    lab: Path
+    rgb: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    """Untrained (identity) generators, ngf 4, depth 2, saved as fp16 safetensors with their arch."""
+    import torch
+
+    from vidcolor.training.loop import DequantizeRecipe, build_generator
+    from vidcolor.weights import save_generator
+
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for mode in ("lab", "rgb"):
+        torch.manual_seed(0)
+        gen, arch = build_generator(DequantizeRecipe(mode=mode, generator=dict(TINY_GENERATOR)))
+        paths[mode] = folder / f"tiny-{mode}.safetensors"
+        save_generator(gen, paths[mode], arch)
+    return TinyModels(**paths)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` beside the repository; the test is skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} absent")
+    return SHARED_DATA

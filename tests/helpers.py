@@ -1,0 +1,147 @@
+"""Plain helpers shared by the tests (fixtures live in conftest.py)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+CLIP_W, CLIP_H, CLIP_FRAMES, CLIP_FPS = 64, 48, 10, 10
+
+TINY_GENERATOR = {"ngf": 4, "depth": 2, "use_histogram": True}
+
+
+# --------------------------------------------------------------------------------------------- ffmpeg
+
+
+def run_ffmpeg(exe: str, *args: str, stdin: bytes | None = None) -> bytes:
+    """Run ffmpeg with an argument list (never a shell string); return its stdout, fail loudly."""
+    extra = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    proc = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True,
+                          timeout=60, **extra)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+def make_clip(exe: str, path: Path, *, width: int = CLIP_W, height: int = CLIP_H, frames: int = CLIP_FRAMES,
+              fps: int = CLIP_FPS, audio: bool = True) -> Path:
+    """testsrc video (+ 440 Hz sine as AAC) as H.264 in the container of ``path``'s suffix."""
+    args = ["-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate={fps}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
+    args += ["-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-t", str(frames / fps)]
+    run_ffmpeg(exe, *args, str(path))
+    return path
+
+
+def decode_all(source) -> tuple[np.ndarray, Fraction, bool]:
+    """Decode with PyAV directly (independent of vidcolor's reader): frames, average rate, has audio."""
+    import av
+
+    with av.open(source) as c:
+        rate = c.streams.video[0].average_rate
+        has_audio = bool(c.streams.audio)
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    return frames, Fraction(rate), has_audio
+
+
+def make_videoless_mkv(path: Path) -> Path:
+    """A matroska file with an H.264 video stream that has no packets (and a short silent audio stream)."""
+    import av
+
+    with av.open(str(path), "w", format="matroska") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("aac", rate=44100)
+        for i in range(5):
+            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = 44100, i * 1024
+            for p in a.encode(fr):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+    with av.open(str(path)) as c:                  # sanity: the stream is there, the frames are not
+        assert c.streams.video and not list(c.decode(video=0))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [ln for ln in self.stderr.splitlines() if ln.strip()]
+
+
+def cli_env() -> dict:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def run_cli(*args, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 120) -> CliResult:
+    """Run ``python -m vidcolor.cli ARGS`` as a subprocess, with optional stdin bytes."""
+    extra = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          timeout=timeout, env=cli_env(), **extra)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+def assert_one_line_error(res: CliResult) -> None:
+    """The CLI's contract for bad input: exit 1, exactly one stderr line 'vidcolor: error: ...'."""
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 1, res.stderr
+    assert len(res.stderr_lines) == 1, res.stderr
+    assert res.stderr_lines[0].startswith("vidcolor: error:"), res.stderr
+
+
+def listing(folder: Path) -> set[str]:
+    """Every path under ``folder`` (hidden ones included), relative."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A random smooth colour image: low-resolution noise upscaled bicubically, uint8 RGB."""
+    import cv2
+
+    small = rng.uniform(0, 255, (4, 4, 3)).astype(np.float32)
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big + 0.5, 0, 255).astype(np.uint8)
+
+
+def gradient_image(h: int = 48, w: int = 64) -> np.ndarray:
+    """Smooth colour ramps, uint8 RGB ``(h, w, 3)``."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / (w - 1) * 255, y / (h - 1) * 255, (x + y) / (w + h - 2) * 200 + 20], -1)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def mosaic(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Random 8x8-block colour mosaics, uint8 ``(n, h, w, 3)``: any misalignment shows at once."""
+    tiles = np.random.default_rng(seed).integers(0, 256, (n, (h + 7) // 8, (w + 7) // 8, 3), dtype=np.uint8)
+    return np.ascontiguousarray(tiles.repeat(8, 1).repeat(8, 2)[:, :h, :w])

@@ -1,0 +1,124 @@
+"""vidcolor.io.images: still images in and out, alpha and palettes kept."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import listing
+from vidcolor.errors import VidcolorError
+from vidcolor.io import is_image, list_images_in, read_image, write_image
+from vidcolor.io.writer import default_file_mode
+
+
+@pytest.fixture
+def rgb():
+    return np.random.default_rng(0).integers(0, 256, (13, 17, 3), dtype=np.uint8)
+
+
+def test_png_round_trip_exact(tmp_path, rgb):
+    write_image(tmp_path / "a.png", rgb)
+    got, alpha = read_image(tmp_path / "a.png")
+    assert alpha is None
+    assert got.dtype == np.uint8 and got.shape == (13, 17, 3)
+    np.testing.assert_array_equal(got, rgb)
+    assert listing(tmp_path) == {"a.png"}                          # no temporary left
+    assert ((tmp_path / "a.png").stat().st_mode & 0o777) == default_file_mode()
+
+
+def test_png_with_alpha_round_trip(tmp_path, rgb):
+    alpha = np.random.default_rng(1).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
+    write_image(tmp_path / "a.png", rgb, alpha)
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.mode == "RGBA"
+    got, got_alpha = read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(got_alpha, alpha)
+    np.testing.assert_array_equal(got, rgb)
+
+
+def test_palette_png(tmp_path):
+    pal = [255, 0, 0, 0, 255, 0, 0, 0, 255, 250, 250, 250]
+    idx = np.random.default_rng(2).integers(0, 4, (9, 11), dtype=np.uint8)
+    im = Image.fromarray(idx, "P")
+    im.putpalette(pal)
+    im.save(tmp_path / "p.png")
+    got, alpha = read_image(tmp_path / "p.png")
+    assert alpha is None and got.shape == (9, 11, 3)
+    np.testing.assert_array_equal(got, np.array(pal, np.uint8).reshape(4, 3)[idx])
+
+
+def test_palette_png_with_transparency(tmp_path):
+    idx = np.array([[0, 1], [1, 0]], np.uint8)
+    im = Image.fromarray(idx, "P")
+    im.putpalette([10, 20, 30, 200, 100, 0])
+    im.save(tmp_path / "t.png", transparency=0)
+    got, alpha = read_image(tmp_path / "t.png")
+    assert alpha is not None
+    np.testing.assert_array_equal(alpha, np.where(idx == 0, 0, 255))
+    np.testing.assert_array_equal(got[0, 1], [200, 100, 0])
+
+
+def test_grey_and_grey_alpha(tmp_path):
+    g = np.arange(30, dtype=np.uint8).reshape(5, 6) * 8
+    Image.fromarray(g, "L").save(tmp_path / "g.png")
+    got, alpha = read_image(tmp_path / "g.png")
+    assert alpha is None and got.shape == (5, 6, 3)
+    np.testing.assert_array_equal(got, np.repeat(g[..., None], 3, -1))
+    la = Image.merge("LA", [Image.fromarray(g), Image.fromarray(255 - g)])
+    la.save(tmp_path / "la.png")
+    got, alpha = read_image(tmp_path / "la.png")
+    np.testing.assert_array_equal(alpha, 255 - g)
+
+
+def test_jpeg_write_and_read(tmp_path):
+    flat = np.full((16, 16, 3), (30, 140, 220), np.uint8)
+    write_image(tmp_path / "j.jpg", flat)
+    got, alpha = read_image(tmp_path / "j.jpg")
+    assert alpha is None and got.shape == flat.shape
+    assert np.abs(got.astype(int) - flat).max() <= 3
+
+
+def test_write_refuses_overwrite(tmp_path, rgb):
+    target = tmp_path / "a.png"
+    target.write_bytes(b"keep")
+    with pytest.raises(VidcolorError, match="exists"):
+        write_image(target, rgb)
+    assert target.read_bytes() == b"keep"
+    write_image(target, rgb, overwrite=True)
+    np.testing.assert_array_equal(read_image(target)[0], rgb)
+
+
+def test_write_creates_parent_folders(tmp_path, rgb):
+    write_image(tmp_path / "x" / "y" / "a.png", rgb)
+    assert (tmp_path / "x" / "y" / "a.png").is_file()
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(VidcolorError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "fake.png").write_text("not an image")
+    with pytest.raises(VidcolorError, match="cannot read"):
+        read_image(tmp_path / "fake.png")
+
+
+def test_is_image_and_listing(tmp_path, rgb):
+    assert is_image("a.PNG") and is_image("b.jpeg") and is_image("c.gif") and is_image("d.webp")
+    assert not is_image("clip.mp4") and not is_image("notes.txt") and not is_image("png")
+    for name in ("b.png", "a.jpg", "c.txt", "d.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "e.png").write_bytes(b"")
+    assert [p.name for p in list_images_in(tmp_path)] == ["a.jpg", "b.png"]
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "a.xyz"])
+def test_write_unwritable_format_is_a_vidcolor_error(tmp_path, rgb, name):
+    alpha = np.full(rgb.shape[:2], 128, np.uint8)
+    try:
+        write_image(tmp_path / name, rgb, alpha)
+    except VidcolorError:
+        pass
+    else:                                   # also acceptable: written without alpha
+        assert read_image(tmp_path / name)[0].shape == rgb.shape
+        return
+    assert listing(tmp_path) == set()

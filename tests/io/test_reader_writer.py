@@ -1,0 +1,312 @@
+"""vidcolor.io.reader / writer: PyAV decoding (files, streams, raw rgb24, display rotation), ffmpeg encoding."""
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode_all, gradient_image, listing,
+                     make_clip, make_videoless_mkv, mosaic, psnr, run_ffmpeg)
+from vidcolor.errors import VidcolorError
+from vidcolor.io import VideoReader, VideoWriter, probe
+from vidcolor.io.writer import default_file_mode
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def make_frames(n: int, h: int, w: int) -> np.ndarray:
+    """Distinct smooth frames (a moving gradient), uint8 ``(n, h, w, 3)``."""
+    base = gradient_image(h, w).astype(np.int16)
+    return np.stack([np.clip(base + 8 * i, 0, 255).astype(np.uint8) for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def bad_sources(tmp_path_factory, ffmpeg_exe, clip):
+    """Files that are not usable videos: text named .mp4, audio-only mp4, a video stream without frames."""
+    d = tmp_path_factory.mktemp("bad")
+    (d / "text.mp4").write_text("hello, I am not a video\n")
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.3", "-c:a", "aac", str(d / "audio.mp4"))
+    make_videoless_mkv(d / "noframes.mkv")
+    return d
+
+
+# -------------------------------------------------------------------------------------------- reader
+
+
+def test_reader_on_clip(clip, clip_frames):
+    with VideoReader(clip) as r:
+        info = r.info
+        frames = np.stack(list(r))
+    assert (info.width, info.height) == (CLIP_W, CLIP_H)
+    assert info.fps == Fraction(CLIP_FPS)
+    assert info.frames == CLIP_FRAMES
+    assert info.rotation == 0
+    assert info.has_audio and info.audio_codec == "aac"
+    assert info.time_base is not None and info.time_base.numerator == 1
+    assert abs(info.duration - CLIP_FRAMES / CLIP_FPS) < 0.05
+    assert frames.shape == (CLIP_FRAMES, CLIP_H, CLIP_W, 3) and frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, clip_frames)
+    assert not np.array_equal(frames[0], frames[-1])             # testsrc moves
+
+
+def test_reader_accepts_str_path_and_file_object(clip, clip_frames):
+    with VideoReader(str(clip)) as r:
+        assert sum(1 for _ in r) == CLIP_FRAMES
+    with open(clip, "rb") as f, VideoReader(f) as r:
+        np.testing.assert_array_equal(np.stack(list(r)), clip_frames)
+
+
+def test_reader_from_nut_stream(ffmpeg_exe, clip, clip_frames):
+    data = run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-c", "copy", "-f", "nut", "-")
+    with VideoReader(io.BytesIO(data)) as r:
+        assert r.info.fps == Fraction(CLIP_FPS) and (r.info.width, r.info.height) == (CLIP_W, CLIP_H)
+        np.testing.assert_array_equal(np.stack(list(r)), clip_frames)
+
+
+def test_probe(clip):
+    info = probe(clip)
+    assert (info.width, info.height, info.fps, info.frames) == (CLIP_W, CLIP_H, Fraction(CLIP_FPS), CLIP_FRAMES)
+    assert info.audio_codec == "aac" and info.rotation == 0
+
+
+def test_probe_without_audio(tmp_path, ffmpeg_exe):
+    path = make_clip(ffmpeg_exe, tmp_path / "silent.mkv", width=32, height=24, frames=3, fps=25, audio=False)
+    info = probe(path)
+    assert not info.has_audio and info.audio_codec is None
+    assert (info.width, info.height, info.fps) == (32, 24, Fraction(25))
+
+
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_display_rotation(tmp_path, ffmpeg_exe, clip, clip_frames, angle):
+    rotated = tmp_path / f"rot{angle}.mp4"
+    run_ffmpeg(ffmpeg_exe, "-display_rotation", str(angle), "-i", str(clip), "-c", "copy", str(rotated))
+    info = probe(rotated)
+    assert info.rotation == angle
+    quarter = angle in (90, 270)
+    expected_size = (CLIP_H, CLIP_W) if quarter else (CLIP_W, CLIP_H)
+    assert (info.width, info.height) == expected_size
+    with VideoReader(rotated) as r:
+        assert (r.info.width, r.info.height) == expected_size and r.info.rotation == angle
+        frames = np.stack(list(r))
+    assert frames.shape == (CLIP_FRAMES, expected_size[1], expected_size[0], 3)
+    # ffmpeg's own autorotating decode is the reference
+    raw = run_ffmpeg(ffmpeg_exe, "-i", str(rotated), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+    ref = np.frombuffer(raw, np.uint8).reshape(frames.shape)
+    np.testing.assert_array_equal(frames, ref)
+    # and it is a pure rotation of the stored pixels
+    matches = [k for k in range(4) if np.rot90(clip_frames, k, axes=(1, 2)).shape == frames.shape
+               and np.array_equal(np.rot90(clip_frames, k, axes=(1, 2)), frames)]
+    assert len(matches) == 1
+    assert matches[0] == (2 if angle == 180 else matches[0])
+
+
+def test_reader_missing_file(tmp_path):
+    with pytest.raises(VidcolorError, match="no such file"):
+        VideoReader(tmp_path / "nope.mp4")
+    with pytest.raises(VidcolorError):
+        probe(tmp_path / "nope.mp4")
+
+
+@pytest.mark.parametrize("name", ["text.mp4", "audio.mp4", "noframes.mkv"])
+def test_reader_rejects_unusable_files(bad_sources, name):
+    with pytest.raises(VidcolorError):
+        VideoReader(bad_sources / name)
+    with pytest.raises(VidcolorError):
+        probe(bad_sources / name)
+
+
+def test_reader_rejects_non_video_stream():
+    with pytest.raises(VidcolorError):
+        VideoReader(io.BytesIO(b"\x00" * 1000))
+
+
+# ----------------------------------------------------------------------------------------------- raw
+
+
+def test_raw_frames_from_bytesio():
+    frames = np.random.default_rng(0).integers(0, 256, (4, 7, 9, 3), dtype=np.uint8)
+    with VideoReader(io.BytesIO(frames.tobytes()), raw_size=(9, 7), fps=12.5) as r:
+        assert (r.info.width, r.info.height) == (9, 7)
+        assert r.info.fps == Fraction(25, 2)
+        got = np.stack(list(r))
+    np.testing.assert_array_equal(got, frames)
+
+
+def test_raw_ntsc_rate_and_file_path(tmp_path):
+    frames = np.random.default_rng(1).integers(0, 256, (3, 4, 6, 3), dtype=np.uint8)
+    path = tmp_path / "frames.rgb"
+    path.write_bytes(frames.tobytes())
+    r = VideoReader(path, raw_size=(6, 4), fps=30000 / 1001)
+    assert r.info.fps == Fraction(30000, 1001)
+    np.testing.assert_array_equal(np.stack(list(r)), frames)
+
+
+def test_raw_reads_a_slow_pipe():
+    """A pipe may return fewer bytes than asked; frames must still come out whole."""
+    frames = np.random.default_rng(2).integers(0, 256, (3, 5, 5, 3), dtype=np.uint8)
+
+    class Trickle(io.RawIOBase):
+        def __init__(self, data):
+            self.data = data
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            chunk, self.data = self.data[:min(n, 7)], self.data[min(n, 7):]
+            return chunk
+
+    got = np.stack(list(VideoReader(Trickle(frames.tobytes()), raw_size=(5, 5), fps=10)))
+    np.testing.assert_array_equal(got, frames)
+
+
+def test_raw_truncated_frame():
+    frames = np.random.default_rng(3).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+    data = frames.tobytes() + b"\x01" * 10                       # two frames and a bit
+    r = VideoReader(io.BytesIO(data), raw_size=(4, 4), fps=10)
+    it = iter(r)
+    np.testing.assert_array_equal(next(it), frames[0])
+    np.testing.assert_array_equal(next(it), frames[1])
+    with pytest.raises(VidcolorError, match="inside a frame"):
+        next(it)
+    with pytest.raises(VidcolorError):                         # a lone partial frame
+        VideoReader(io.BytesIO(b"\x00" * 20), raw_size=(4, 4), fps=10)
+
+
+def test_raw_empty_and_bad_arguments(tmp_path):
+    with pytest.raises(VidcolorError, match="no frames"):
+        VideoReader(io.BytesIO(b""), raw_size=(4, 4), fps=10)
+    for fps in (None, 0, -5):
+        with pytest.raises(VidcolorError, match="fps"):
+            VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps)
+    with pytest.raises(VidcolorError, match="no such file"):
+        VideoReader(tmp_path / "missing.rgb", raw_size=(4, 4), fps=10)
+
+
+# -------------------------------------------------------------------------------------------- writer
+
+
+def test_writer_count_fps_and_pixels(tmp_path):
+    frames = make_frames(7, 48, 64)
+    out = tmp_path / "out.mp4"
+    fps = Fraction(30000, 1001)
+    with VideoWriter(out, 64, 48, fps, crf=10, preset="ultrafast") as w:
+        w.write(frames[:3])                                       # a batch
+        for f in frames[3:]:                                      # and single frames
+            w.write(f)
+        assert w.frames == 7
+    assert listing(tmp_path) == {"out.mp4"}
+    got, rate, has_audio = decode_all(str(out))
+    assert len(got) == 7 and rate == fps and not has_audio
+    assert psnr(got, frames) > 35
+    assert (out.stat().st_mode & 0o777) == default_file_mode()
+
+
+def test_writer_keeps_time_base_and_copies_audio(tmp_path, clip):
+    info = probe(clip)
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", audio_from=clip, audio_codec=info.audio_codec,
+                     time_base=info.time_base) as w:
+        w.write(make_frames(CLIP_FRAMES, 48, 64))
+    with av.open(str(out)) as c:
+        assert Fraction(c.streams.video[0].time_base) == info.time_base
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
+        assert c.streams.video[0].frames == CLIP_FRAMES
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".mkv", "matroska"), (".nut", "nut"), (".mov", "mov")])
+def test_writer_container_from_suffix(tmp_path, suffix, fmt):
+    out = tmp_path / f"out{suffix}"
+    with VideoWriter(out, 32, 32, Fraction(24), preset="ultrafast") as w:
+        w.write(make_frames(3, 32, 32))
+    with av.open(str(out)) as c:
+        assert fmt in c.format.name
+        assert sum(1 for _ in c.decode(video=0)) == 3
+
+
+@pytest.mark.parametrize("w,h", [(35, 33), (33, 32), (32, 33)])
+def test_writer_odd_sizes_are_padded_to_even(tmp_path, w, h):
+    frames = mosaic(3, h, w)
+    out = tmp_path / "odd.mp4"
+    with VideoWriter(out, w, h, Fraction(10), crf=10, preset="ultrafast") as vw:
+        vw.write(frames)
+    got, _, _ = decode_all(str(out))
+    assert got.shape == (3, h + h % 2, w + w % 2, 3)
+    assert psnr(got[:, :h, :w], frames) > 24                   # a one-pixel shift gives about 16 dB
+
+
+def test_writer_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"precious")
+    with pytest.raises(VidcolorError, match="exists"):
+        VideoWriter(out, 32, 32, Fraction(10))
+    assert out.read_bytes() == b"precious"
+    assert listing(tmp_path) == {"exists.mp4"}
+    with VideoWriter(out, 32, 32, Fraction(10), preset="ultrafast", overwrite=True) as w:
+        w.write(make_frames(2, 32, 32))
+    assert len(decode_all(str(out))[0]) == 2
+
+
+def test_writer_abort_removes_partial(tmp_path):
+    w = VideoWriter(tmp_path / "a.mp4", 32, 32, Fraction(10), preset="ultrafast")
+    w.write(make_frames(2, 32, 32))
+    assert any(".partial" in p for p in listing(tmp_path))     # written under a temporary name
+    w.abort()
+    assert listing(tmp_path) == set()
+
+
+def test_writer_exception_inside_with_removes_partial(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        with VideoWriter(tmp_path / "b.mp4", 32, 32, Fraction(10), preset="ultrafast") as w:
+            w.write(make_frames(2, 32, 32))
+            raise RuntimeError("boom")
+    assert listing(tmp_path) == set()
+
+
+def test_writer_ffmpeg_failure_is_one_error_and_no_file(tmp_path):
+    with pytest.raises(VidcolorError, match="ffmpeg"):
+        with VideoWriter(tmp_path / "c.mp4", 32, 32, Fraction(10), preset="no-such-preset") as w:
+            w.write(make_frames(2, 32, 32))             # ffmpeg may already be gone here, or fail at close
+    assert listing(tmp_path) == set()
+
+
+def test_writer_rejects_wrong_frames_and_codec(tmp_path):
+    with pytest.raises(VidcolorError, match="codec"):
+        VideoWriter(tmp_path / "d.mp4", 32, 32, Fraction(10), codec="mpeg2video")
+    assert listing(tmp_path) == set()
+    w = VideoWriter(tmp_path / "e.mp4", 32, 32, Fraction(10), preset="ultrafast")
+    try:
+        with pytest.raises(ValueError):
+            w.write(np.zeros((32, 33, 3), np.uint8))
+        with pytest.raises(ValueError):
+            w.write(np.zeros((32, 32, 3), np.float32))
+    finally:
+        w.abort()
+    assert listing(tmp_path) == set()
+
+
+def test_writer_without_ffmpeg_leaves_nothing(tmp_path, monkeypatch):
+    import vidcolor.io.writer as writer
+
+    def no_ffmpeg():
+        raise VidcolorError("ffmpeg not found")
+
+    monkeypatch.setattr(writer, "find_ffmpeg", no_ffmpeg)
+    with pytest.raises(VidcolorError, match="ffmpeg not found"):
+        VideoWriter(tmp_path / "f.mp4", 32, 32, Fraction(10))
+    assert listing(tmp_path) == set()
+
+
+def test_write_then_read_back_through_vidcolor(tmp_path):
+    frames = make_frames(5, 40, 56)
+    out = tmp_path / "rt.mkv"
+    with VideoWriter(out, 56, 40, Fraction(25), crf=8, preset="ultrafast") as w:
+        w.write(frames)
+    with VideoReader(out) as r:
+        assert r.info.fps == Fraction(25) and (r.info.width, r.info.height) == (56, 40)
+        got = np.stack(list(r))
+    assert got.shape == frames.shape and psnr(got, frames) > 35

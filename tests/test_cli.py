@@ -1,0 +1,254 @@
+"""The ``vidcolor`` command line, run as a subprocess on tiny generated inputs with tiny untrained models.
+
+An untrained generator is the identity, so outputs must look like their inputs (up to LAB rounding and
+the H.264 encode); what is checked here is the plumbing: frame count, rate, audio, names, pipes, errors.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, listing,
+                     make_videoless_mkv, mosaic, psnr, run_cli, run_ffmpeg)
+
+FAST = ("-q", "--preset", "ultrafast")
+
+
+def assert_clean_success(res) -> None:
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "error" not in res.stderr.lower(), res.stderr
+
+
+# ------------------------------------------------------------------------------------------- videos
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, clip, tiny_models):
+    """``vidcolor dequantize clip.mp4`` in a folder of its own, default output name."""
+    d = tmp_path_factory.mktemp("cli_default")
+    shutil.copy(clip, d / "clip.mp4")
+    res = run_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, "--preset", "ultrafast", cwd=d)
+    return d, res
+
+
+def test_default_output_name_frames_fps_audio(default_run, clip_frames):
+    d, res = default_run
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stdout == b""                                      # only video ever goes to stdout
+    assert listing(d) == {"clip.mp4", "clip_dequantized.mp4"}
+    frames, rate, has_audio = decode_all(str(d / "clip_dequantized.mp4"))
+    assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
+    assert frames.shape[1:] == (CLIP_H, CLIP_W, 3)
+    assert psnr(frames, clip_frames) > 25                         # identity model: same pictures
+    # the summary line goes to stderr when not --quiet
+    assert f"{CLIP_FRAMES} frames" in res.stderr and "clip_dequantized.mp4" in res.stderr
+
+
+def test_keeps_time_base_and_audio_codec(default_run, clip):
+    d, _ = default_run
+    with av.open(str(clip)) as a, av.open(str(d / "clip_dequantized.mp4")) as b:
+        assert b.streams.video[0].time_base == a.streams.video[0].time_base
+        assert b.streams.audio[0].codec_context.name == "aac"
+        assert b.streams.video[0].frames == a.streams.video[0].frames
+
+
+def test_no_overwrite_without_flag(default_run, tiny_models):
+    d, _ = default_run
+    before = (d / "clip_dequantized.mp4").read_bytes()
+    res = run_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
+    assert_one_line_error(res)
+    assert "exists" in res.stderr and "--overwrite" in res.stderr
+    assert (d / "clip_dequantized.mp4").read_bytes() == before
+    assert listing(d) == {"clip.mp4", "clip_dequantized.mp4"}
+    res = run_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, "--overwrite", *FAST, cwd=d)
+    assert_clean_success(res)
+    assert listing(d) == {"clip.mp4", "clip_dequantized.mp4"}
+    assert len(decode_all(str(d / "clip_dequantized.mp4"))[0]) == CLIP_FRAMES
+
+
+def test_no_audio_rgb_model_matroska(tmp_path, clip, clip_frames, tiny_models):
+    res = run_cli("dequantize", clip, "-o", tmp_path / "out.mkv", "--no-audio", "--model", tiny_models.rgb,
+                  "--batch-size", "3", *FAST)
+    assert_clean_success(res)
+    frames, rate, has_audio = decode_all(str(tmp_path / "out.mkv"))
+    assert not has_audio
+    assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS)
+    assert psnr(frames, clip_frames) > 25
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert "matroska" in c.format.name
+    assert listing(tmp_path) == {"out.mkv"}
+
+
+def test_stdin_to_stdout(ffmpeg_exe, clip, clip_frames, tiny_models):
+    nut = run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-an", "-c", "copy", "-f", "nut", "-")
+    res = run_cli("dequantize", "-", "-o", "-", "--model", tiny_models.lab, *FAST, stdin=nut)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    with av.open(io.BytesIO(res.stdout)) as c:
+        assert c.format.name == "nut"
+        assert Fraction(c.streams.video[0].average_rate) == Fraction(CLIP_FPS)
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    assert len(frames) == CLIP_FRAMES
+    assert psnr(frames, clip_frames) > 25
+
+
+def test_file_to_stdout_keeps_audio(clip, tiny_models):
+    res = run_cli("dequantize", clip, "-o", "-", "--format", "matroska", "--model", tiny_models.lab, *FAST)
+    assert res.returncode == 0, res.stderr
+    frames, rate, has_audio = decode_all(io.BytesIO(res.stdout))
+    assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
+
+
+def test_raw_stdin(tmp_path, tiny_models):
+    frames = mosaic(5, 32, 48)
+    res = run_cli("dequantize", "-", "--raw", "48x32", "--fps", "12", "-o", tmp_path / "raw.mp4",
+                  "--model", tiny_models.lab, "--crf", "8", *FAST, stdin=frames.tobytes())
+    assert_clean_success(res)
+    got, rate, has_audio = decode_all(str(tmp_path / "raw.mp4"))
+    assert got.shape == frames.shape and rate == Fraction(12) and not has_audio
+    assert psnr(got, frames) > 24
+
+
+def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
+    frames = mosaic(3, 32, 48)
+    data = frames.tobytes()[: int(2.5 * 48 * 32 * 3)]
+    res = run_cli("dequantize", "-", "--raw", "48x32", "--fps", "12", "-o", "raw.mp4", "--model", tiny_models.lab,
+                  *FAST, stdin=data, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "inside a frame" in res.stderr
+    assert listing(tmp_path) == set()
+
+
+# ------------------------------------------------------------------------------------------- images
+
+
+def test_still_image_png(tmp_path, tiny_models):
+    rng = np.random.default_rng(3)
+    rgb = mosaic(1, 29, 37)[0]
+    alpha = rng.integers(0, 256, (29, 37), dtype=np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "sprite.png")
+    res = run_cli("dequantize", "sprite.png", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_clean_success(res)
+    assert listing(tmp_path) == {"sprite.png", "sprite_dequantized.png"}
+    with Image.open(tmp_path / "sprite_dequantized.png") as im:
+        assert im.size == (37, 29) and im.mode == "RGBA"
+        out = np.asarray(im)
+    np.testing.assert_array_equal(out[..., 3], alpha)
+    assert np.abs(out[..., :3].astype(int) - rgb).max() <= 2     # identity model, LAB round trip
+
+
+def test_folder_in_folder_out(tmp_path, tiny_models):
+    src = tmp_path / "shots"
+    src.mkdir()
+    a, b = mosaic(1, 24, 40, seed=1)[0], mosaic(1, 33, 17, seed=2)[0]
+    Image.fromarray(a).save(src / "a.png")
+    Image.fromarray(b).save(src / "b.bmp")
+    (src / "notes.txt").write_text("not an image")
+    res = run_cli("dequantize", "shots", "--model", tiny_models.rgb, "-q", cwd=tmp_path)
+    assert_clean_success(res)
+    out = tmp_path / "shots_dequantized"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    for name, ref in (("a.png", a), ("b.png", b)):
+        with Image.open(out / name) as im:
+            got = np.asarray(im.convert("RGB"))
+        assert got.shape == ref.shape
+        assert np.abs(got.astype(int) - ref).max() <= 1           # rgb identity is exact up to rounding
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+@pytest.fixture(scope="module")
+def bad_dir(tmp_path_factory, ffmpeg_exe, clip):
+    d = tmp_path_factory.mktemp("bad_inputs")
+    shutil.copy(clip, d / "clip.mp4")
+    (d / "text.mp4").write_text("hello, I am not a video\n")
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.3", "-c:a", "aac", str(d / "audio.mp4"))
+    make_videoless_mkv(d / "noframes.mkv")
+    (d / "bogus.safetensors").write_text("not a safetensors file\n" * 4)
+    rgba = np.dstack([mosaic(1, 16, 16)[0], np.full((16, 16), 100, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(d / "rgba.png")
+    return d
+
+
+BAD_CASES = [
+    pytest.param(["missing.mp4"], "no such file", id="missing-file"),
+    pytest.param(["text.mp4"], "text.mp4", id="text-named-mp4"),
+    pytest.param(["audio.mp4"], "no video stream", id="audio-only"),
+    pytest.param(["noframes.mkv"], "no frames", id="video-stream-without-frames"),
+    pytest.param(["clip.mp4", "--model", "no-such-model"], "no-such-model", id="unknown-model"),
+    pytest.param(["clip.mp4", "-o", "clip.mp4", "--overwrite"], "overwrite the input", id="output-is-input"),
+    pytest.param(["clip.mp4", "--fps", "25"], "--fps", id="fps-without-raw"),
+    pytest.param(["-"], "-o", id="stdin-without-output"),
+    pytest.param(["clip.mp4", "--model", "bogus.safetensors"], "bogus.safetensors", id="model-not-safetensors"),
+    pytest.param(["rgba.png", "-o", "out.xyz"], "out.xyz", id="unwritable-image-format"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD_CASES)
+def test_bad_input_is_one_line_and_leaves_nothing(bad_dir, tiny_models, args, needle):
+    before = listing(bad_dir)
+    if "--model" not in args:
+        args = [*args, "--model", tiny_models.lab]
+    res = run_cli("dequantize", *args, *FAST, cwd=bad_dir, stdin=b"")
+    assert_one_line_error(res)
+    assert needle in res.stderr
+    assert res.stdout == b""
+    assert listing(bad_dir) == before                              # no output, no .partial
+
+
+def test_version_and_help():
+    res = run_cli("--version")
+    assert res.returncode == 0 and b"0.1.0" in res.stdout
+    res = run_cli("dequantize", "--help")
+    assert res.returncode == 0 and b"--raw" in res.stdout and b"--model" in res.stdout
+
+
+def test_ctrl_c_exits_130_and_removes_partial(tmp_path, tiny_models):
+    """SIGINT while the CLI waits for more raw frames on stdin: exit 130, one line, no partial output."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import cli_env
+
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", "-", "--raw", "48x32", "--fps", "10",
+                             "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        proc.stdin.write(mosaic(1, 32, 48).tobytes())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 90
+        while not any(".partial" in p for p in listing(tmp_path)):    # the writer is open: mid-run
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never started writing"
+            time.sleep(0.1)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: interrupted"]
+    assert listing(tmp_path) == set()
+
+
+def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):
+    res = run_cli("dequantize", "rgba.png", "-o", "out.jpg", "--model", tiny_models.lab, *FAST, cwd=bad_dir)
+    assert res.returncode == 0, res.stderr
+    from PIL import Image
+
+    with Image.open(bad_dir / "out.jpg") as im:
+        assert im.mode == "RGB" and im.size == (16, 16)

@@ -1,0 +1,111 @@
+"""vidcolor.color: LAB conversions (NumPy/OpenCV and torch/kornia), normalisation, recombination."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.color import (AB_SCALE, denormalize_lab, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
+                            rgb_to_lab)
+
+
+@pytest.fixture
+def random_rgb():
+    return np.random.default_rng(1).integers(0, 256, (2, 17, 23, 3), dtype=np.uint8)
+
+
+def test_round_trip_random_within_one_level(random_rgb):
+    lab = rgb_to_lab(random_rgb)
+    assert lab.dtype == np.float32 and lab.shape == random_rgb.shape
+    back = lab_to_rgb(lab)
+    assert back.dtype == np.uint8 and back.shape == random_rgb.shape
+    assert np.abs(back.astype(int) - random_rgb).max() <= 1
+
+
+def test_round_trip_every_grey_and_primary_exact_enough():
+    v = np.arange(256, dtype=np.uint8)
+    greys = np.stack([v, v, v], -1)[None]                                      # (1, 256, 3)
+    prim = np.zeros((1, 6, 3), np.uint8)
+    prim[0, [0, 1, 2]] = np.eye(3, dtype=np.uint8) * 255
+    prim[0, [3, 4, 5]] = (1 - np.eye(3, dtype=np.uint8)) * 255
+    for img in (greys, prim):
+        assert np.abs(lab_to_rgb(rgb_to_lab(img)).astype(int) - img).max() <= 1
+
+
+def test_single_image_and_batched_agree(random_rgb):
+    batched = rgb_to_lab(random_rgb)
+    for i in range(len(random_rgb)):
+        np.testing.assert_allclose(rgb_to_lab(random_rgb[i]), batched[i], atol=1e-4)
+
+
+def test_known_values():
+    lab = rgb_to_lab(np.array([[[255, 255, 255], [0, 0, 0], [128, 128, 128], [255, 0, 0]]], np.uint8))[0]
+    np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.05)
+    np.testing.assert_allclose(lab[1], [0, 0, 0], atol=0.05)
+    np.testing.assert_allclose(lab[2], [53.59, 0, 0], atol=0.1)     # sRGB 128 grey: L* = 53.59
+    np.testing.assert_allclose(lab[3], [53.24, 80.09, 67.20], atol=0.3)  # sRGB red (D65)
+    assert lab[:, 0].min() >= 0 and lab[:, 0].max() <= 100
+
+
+def test_lab_to_rgb_clips_out_of_gamut():
+    out = lab_to_rgb(np.array([[[100, 120, -120], [0, -120, 120], [50, 0, 0]]], np.float32))
+    assert out.dtype == np.uint8
+    grey = out[0, 2]
+    assert np.ptp(grey.astype(int)) <= 1 and 117 <= grey[0] <= 120                # L 50 is sRGB ~119
+
+
+def test_normalize_ranges_and_inverse(random_rgb):
+    lab = rgb_to_lab(random_rgb)
+    n = normalize_lab(lab)
+    assert n.dtype == np.float32
+    assert n[..., 0].min() >= -1 - 1e-6 and n[..., 0].max() <= 1 + 1e-6
+    assert np.abs(n[..., 1:]).max() <= 128 / AB_SCALE
+    np.testing.assert_allclose(n[..., 0], lab[..., 0] / 50 - 1, atol=1e-6)
+    np.testing.assert_allclose(n[..., 1:], lab[..., 1:] / AB_SCALE, atol=1e-6)
+    np.testing.assert_allclose(denormalize_lab(n), lab, atol=1e-4)
+    np.testing.assert_allclose(normalize_lab(denormalize_lab(n)), n, atol=1e-6)
+
+
+def test_recombine_same_resolution_is_lab_to_rgb(random_rgb):
+    lab = rgb_to_lab(random_rgb)
+    out = recombine(lab[..., 0], lab[..., 1:])
+    assert out.shape == random_rgb.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - random_rgb).max() <= 1
+
+
+def test_recombine_upsamples_low_resolution_ab():
+    # a flat colour: ab at a quarter of the resolution upsamples to the same flat ab
+    img = np.empty((1, 32, 48, 3), np.uint8)
+    img[...] = (200, 90, 40)
+    lab = rgb_to_lab(img)
+    ab_small = np.ascontiguousarray(lab[:, ::4, ::4, 1:])
+    assert ab_small.shape == (1, 8, 12, 2)
+    out = recombine(lab[..., 0], ab_small)
+    assert out.shape == (1, 32, 48, 3)
+    assert np.abs(out.astype(int) - img).max() <= 1
+    # and a colour split between halves of the low-resolution ab shows up in the right halves
+    lab2 = lab.copy()
+    ab2 = ab_small.copy()
+    ab2[:, :, 6:] = -ab2[:, :, 6:]
+    out2 = recombine(lab2[..., 0], ab2)
+    assert np.abs(out2[0, :, :20].astype(int) - img[0, :, :20]).max() <= 1
+    assert np.abs(out2[0, :, 28:].astype(int) - img[0, :, 28:]).max() > 50
+
+
+def test_lab_to_rgb_torch_agrees_with_opencv(random_rgb):
+    lab_n = normalize_lab(rgb_to_lab(random_rgb))
+    x = torch.from_numpy(lab_n).permute(0, 3, 1, 2).requires_grad_(True)
+    rgb = lab_to_rgb_torch(x)
+    assert rgb.shape == (2, 3, 17, 23)
+    assert float(rgb.detach().min()) >= 0 and float(rgb.detach().max()) <= 1
+    ref = random_rgb.astype(np.float32) / 255
+    np.testing.assert_allclose(rgb.detach().permute(0, 2, 3, 1).numpy(), ref, atol=2 / 255)
+    rgb.sum().backward()                                        # differentiable
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 3), np.uint16),
+                                 np.zeros((4, 4, 4), np.uint8), np.zeros((4, 3), np.uint8)])
+def test_rgb_to_lab_rejects_wrong_dtype_or_shape(bad):
+    with pytest.raises(ValueError):
+        rgb_to_lab(bad)

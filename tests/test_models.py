@@ -1,0 +1,148 @@
+"""vidcolor.models: level histogram cue, residual U-Net generator, PatchGAN discriminator."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.models import PatchGANDiscriminator, UNetGenerator, level_histogram
+from vidcolor.training.degrade import quantize_uniform
+
+
+@pytest.fixture
+def frames():
+    return np.random.default_rng(0).integers(0, 256, (3, 20, 30, 3), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ histogram
+
+
+def test_level_histogram_shape_and_normalisation(frames):
+    h = level_histogram(frames)
+    assert h.shape == (3, 768) and h.dtype == np.float32
+    assert (h >= 0).all()
+    sq = (h.reshape(3, 3, 256) ** 2).sum(-1)
+    np.testing.assert_allclose(sq, 1.0, atol=1e-5)
+
+
+def test_level_histogram_counts(frames):
+    h = level_histogram(frames)
+    for n in range(3):
+        for c in range(3):
+            counts = np.bincount(frames[n, ..., c].ravel(), minlength=256)
+            np.testing.assert_allclose(h[n, c * 256:(c + 1) * 256] ** 2, counts / (20 * 30), atol=1e-6)
+
+
+def test_level_histogram_single_image(frames):
+    one = level_histogram(frames[1])
+    assert one.shape == (768,)
+    np.testing.assert_array_equal(one, level_histogram(frames)[1])
+
+
+def test_level_histogram_sees_the_level_set():
+    img = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    h = level_histogram(quantize_uniform(img, 3, "floor")).reshape(3, 256)
+    nz = set(np.nonzero(h[0])[0].tolist())
+    assert nz <= set(range(0, 256, 32))
+
+
+# -------------------------------------------------------------------------------------------- U-Net
+
+
+def small_unet(**kw) -> UNetGenerator:
+    torch.manual_seed(0)
+    kwargs = dict(in_channels=3, out_channels=3, ngf=4, depth=3, use_histogram=True)
+    kwargs.update(kw)
+    return UNetGenerator(**kwargs).eval()
+
+
+@pytest.mark.parametrize("out_channels", [2, 3])
+@pytest.mark.parametrize("hw", [(37, 53), (32, 32), (9, 15)])
+def test_unet_output_shape(out_channels, hw):
+    g = small_unet(out_channels=out_channels)
+    x = torch.randn(2, 3, *hw)
+    hist = torch.from_numpy(level_histogram(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
+    with torch.no_grad():
+        y = g(x, hist)
+        y_nohist = g(x)
+    assert y.shape == (2, out_channels, *hw)
+    assert y_nohist.shape == (2, out_channels, *hw)
+
+
+@pytest.mark.parametrize("out_channels", [2, 3])
+@pytest.mark.parametrize("use_histogram", [True, False])
+def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_histogram):
+    g = small_unet(out_channels=out_channels, use_histogram=use_histogram)
+    x = torch.rand(2, 3, 37, 53) * 2 - 1
+    hist = torch.rand(2, 768) if use_histogram else None
+    with torch.no_grad():
+        y = g(x, hist)
+    torch.testing.assert_close(y, x[:, -out_channels:], atol=1e-6, rtol=0)
+
+
+def test_untrained_unet_identity_in_train_mode_too():
+    g = small_unet().train()
+    x = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(g(x, torch.rand(2, 768)), x, atol=1e-6, rtol=0)
+
+
+def test_histogram_changes_output_once_offset_is_nonzero():
+    g = small_unet()
+    x = torch.rand(2, 3, 24, 24)
+    h1, h2 = torch.rand(2, 768), torch.rand(2, 768)
+    with torch.no_grad():
+        assert torch.equal(g(x, h1), g(x, h2))               # zero-initialised: the cue is silent
+        torch.nn.init.normal_(g.offset.weight, 0, 0.5)
+        a, b = g(x, h1), g(x, h2)
+        assert not torch.allclose(a, b, atol=1e-4)
+        # the offset is global: the difference is constant over the image
+        d = a - b
+        torch.testing.assert_close(d, d[..., :1, :1].expand_as(d), atol=1e-5, rtol=0)
+        # without a histogram the offset path is off and the output is the identity again
+        torch.testing.assert_close(g(x), x, atol=1e-6, rtol=0)
+
+
+def test_unet_corrects_once_head_is_nonzero():
+    g = small_unet()
+    with torch.no_grad():
+        torch.nn.init.normal_(g.head[-1].weight, 0, 0.1)
+        x = torch.rand(1, 3, 20, 28)
+        y = g(x, torch.rand(1, 768))
+    assert y.shape == x.shape
+    assert (y - x).abs().max() > 1e-4
+
+
+def test_unet_has_gradients_everywhere_needed():
+    g = small_unet().train()
+    x = torch.rand(2, 3, 16, 16)
+    (g(x, torch.rand(2, 768)) - 0.5).pow(2).mean().backward()
+    assert g.head[-1].weight.grad is not None and g.head[-1].weight.grad.abs().sum() > 0
+    assert g.offset.weight.grad is not None and g.offset.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------------------ PatchGAN
+
+
+def test_patchgan_map_shape_256():
+    d = PatchGANDiscriminator(in_channels=6, ndf=8, n_layers=3).eval()
+    with torch.no_grad():
+        y = d(torch.randn(2, 6, 256, 256))
+    assert y.shape == (2, 1, 30, 30)
+
+
+@pytest.mark.parametrize("hw,expected", [((64, 64), (6, 6)), ((96, 128), (10, 14))])
+def test_patchgan_map_shape_formula(hw, expected):
+    d = PatchGANDiscriminator(in_channels=6, ndf=4).eval()
+    with torch.no_grad():
+        y = d(torch.randn(1, 6, *hw))
+    assert y.shape == (1, 1, *expected)
+    assert expected == (hw[0] // 8 - 2, hw[1] // 8 - 2)
+
+
+def test_patchgan_is_conditional():
+    d = PatchGANDiscriminator(in_channels=6, ndf=4).eval()
+    x = torch.randn(1, 6, 64, 64)
+    x2 = x.clone()
+    x2[:, :3] = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert not torch.allclose(d(x), d(x2))

@@ -1,0 +1,170 @@
+"""vidcolor.pipeline and vidcolor.api in-process: the model is really applied, batching, naming, devices."""
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import CLIP_FPS, CLIP_FRAMES, TINY_GENERATOR, decode_all, listing, mosaic, psnr
+from vidcolor.api import default_output, dequantize, dequantize_frames, process
+from vidcolor.color import rgb_to_lab
+from vidcolor.errors import VidcolorError
+from vidcolor.pipeline import Dequantizer, RunSummary, batched, pick_device
+from vidcolor.training.loop import DequantizeRecipe, build_generator
+from vidcolor.weights import save_generator
+
+
+@pytest.fixture(scope="module")
+def brightening_model(tmp_path_factory):
+    """A lab generator whose global offset adds +10 to L (0.2 in network units) and nothing to ab."""
+    gen, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    with torch.no_grad():
+        gen.offset.bias.copy_(torch.tensor([0.2, 0.0, 0.0]))
+    path = tmp_path_factory.mktemp("bright") / "bright.safetensors"
+    save_generator(gen, path, arch)
+    return path
+
+
+@pytest.fixture
+def frames():
+    return mosaic(3, 24, 40, seed=4) // 2 + 40                   # mid-tones: room to brighten
+
+
+def test_identity_models(tiny_models, frames):
+    for path, tol in ((tiny_models.lab, 2), (tiny_models.rgb, 0)):
+        fix = Dequantizer(str(path), device="cpu")
+        out = fix(frames)
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - frames).max() <= tol
+
+
+def test_model_is_applied_and_keep_luminance(brightening_model, frames):
+    fix = Dequantizer(str(brightening_model), device="cpu")
+    assert fix.mode == "lab" and fix.restore_luminance
+    out = fix(frames)
+    dl = rgb_to_lab(out)[..., 0] - rgb_to_lab(frames)[..., 0]
+    assert 9 < float(dl.mean()) < 11
+    kept = Dequantizer(str(brightening_model), device="cpu", restore_luminance=False)(frames)
+    assert np.abs(kept.astype(int) - frames).max() <= 2        # source L kept, ab unchanged
+
+
+def test_ab_mode_keeps_source_luminance(tmp_path, frames):
+    gen, arch = build_generator(DequantizeRecipe(mode="ab", generator=dict(TINY_GENERATOR)))
+    with torch.no_grad():
+        gen.offset.bias.copy_(torch.tensor([0.1, 0.0]))        # shifts a only
+    save_generator(gen, tmp_path / "ab.safetensors", arch)
+    fix = Dequantizer(str(tmp_path / "ab.safetensors"), device="cpu")
+    assert fix.mode == "ab" and not fix.restore_luminance
+    lab_in, lab_out = rgb_to_lab(frames), rgb_to_lab(fix(frames))
+    assert np.abs(lab_out[..., 0] - lab_in[..., 0]).mean() < 1.5
+    assert 8 < float((lab_out[..., 1] - lab_in[..., 1]).mean()) < 13
+
+
+def test_not_a_dequantization_model(tmp_path):
+    gen, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    save_generator(gen, tmp_path / "c.safetensors", dict(arch, job="colorize"))
+    with pytest.raises(VidcolorError, match="colorize"):
+        Dequantizer(str(tmp_path / "c.safetensors"), device="cpu")
+
+
+def test_batched_keeps_order_and_batch_sizes():
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(7)]
+    sizes = []
+
+    def fn(batch):
+        sizes.append(len(batch))
+        return batch + 1
+
+    out = list(batched(iter(frames), fn, 3))
+    assert sizes == [3, 3, 1]
+    assert [int(f[0, 0, 0]) for f in out] == list(range(1, 8))
+    with pytest.raises(VidcolorError):
+        list(batched(frames, fn, 0))
+
+
+def test_dequantize_frames_streams(tiny_models, frames):
+    out = list(dequantize_frames(iter(frames), model=str(tiny_models.rgb), device="cpu", batch_size=2))
+    assert len(out) == 3
+    np.testing.assert_array_equal(np.stack(out), frames)
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(VidcolorError):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(VidcolorError, match="cuda"):
+            pick_device("cuda")
+
+
+def test_run_summary():
+    s = RunSummary(10, 2.0, "out.mp4")
+    assert s.fps == 5.0 and "10 frames" in str(s) and "out.mp4" in str(s)
+    assert RunSummary(3, 0.0, "x").fps == 0.0
+
+
+def test_default_output(tmp_path):
+    assert default_output("a/clip.mkv", "dequantized").as_posix() == "a/clip_dequantized.mp4"
+    assert default_output("a/sprite.gif", "dequantized").as_posix() == "a/sprite_dequantized.png"
+    (tmp_path / "shots").mkdir()
+    assert default_output(tmp_path / "shots", "x") == tmp_path / "shots_x"
+
+
+def test_process_applies_the_function_to_every_frame(tmp_path, clip, clip_frames):
+    """``process`` with an inverting function: proves frames really pass through ``fn`` in order."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    calls = []
+
+    def invert(batch):
+        calls.append(len(batch))
+        return 255 - batch
+
+    summary = process(tmp_path / "clip.mp4", None, invert, suffix="inv", batch_size=4, crf=8, preset="ultrafast",
+                      progress=False)
+    assert summary.frames == CLIP_FRAMES and calls == [4, 4, 2]
+    assert listing(tmp_path) == {"clip.mp4", "clip_inv.mp4"}
+    got, rate, has_audio = decode_all(str(tmp_path / "clip_inv.mp4"))
+    assert rate == Fraction(CLIP_FPS) and has_audio
+    assert psnr(got, 255 - clip_frames) > 30
+
+
+def test_api_dequantize_with_a_real_correction(tmp_path, clip, clip_frames, brightening_model):
+    out = tmp_path / "bright.mkv"
+    summary = dequantize(clip, out, model=str(brightening_model), device="cpu", audio=False, preset="ultrafast",
+                         crf=8, progress=False)
+    assert summary.frames == CLIP_FRAMES and summary.output == str(out)
+    got, _, has_audio = decode_all(str(out))
+    assert not has_audio
+    src_l = rgb_to_lab(clip_frames)[..., 0]
+    dl = rgb_to_lab(got)[..., 0] - src_l
+    unsaturated = src_l < 80                                     # testsrc has white areas that cannot brighten
+    assert unsaturated.mean() > 0.3
+    assert 4 < float(np.median(dl[unsaturated])) < 12             # +10 L, less where colours leave the gamut
+    assert float(np.percentile(dl[unsaturated], 90)) > 8
+
+
+def test_api_errors(tmp_path, tiny_models):
+    with pytest.raises(VidcolorError, match="no such file"):
+        dequantize(tmp_path / "missing.mp4", model=str(tiny_models.lab))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VidcolorError, match="no images"):
+        dequantize(tmp_path / "empty", model=str(tiny_models.lab), progress=False)
+
+
+def test_folder_with_clashing_stems(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "shots").mkdir()
+    Image.fromarray(mosaic(1, 8, 8, seed=1)[0]).save(tmp_path / "shots" / "a.png")
+    Image.fromarray(mosaic(1, 8, 8, seed=2)[0]).save(tmp_path / "shots" / "a.jpg")
+    out = tmp_path / "shots_x"
+    try:
+        summary = process(tmp_path / "shots", out, lambda b: b, suffix="x", progress=False)
+    except VidcolorError:
+        assert not out.exists() or not any(out.iterdir())          # refused before doing any work
+    else:
+        assert summary.frames == 2 and len(list(out.iterdir())) == 2   # or both written under distinct names

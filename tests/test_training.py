@@ -1,0 +1,270 @@
+"""vidcolor.training: data pairs, recipe files, the training loop (tiny, a few steps) and ``vidcolor train``."""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cli, smooth_image
+from vidcolor.color import normalize_lab, rgb_to_lab
+from vidcolor.models import level_histogram
+from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
+from vidcolor.training.losses import GANLoss, psnr_batch
+from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
+from vidcolor.weights import load_generator
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Three 64x64 random smooth JPEG photos (the first is held out by holdout_every=20)."""
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(smooth_image(rng, 64, 64)).save(d / f"p{i}.jpg", quality=95)
+    return d
+
+
+def tiny_recipe(data: Path, **kw) -> DequantizeRecipe:
+    r = dict(name="tiny", mode="lab", data=str(data), steps=2, batch_size=2, crop=32, workers=0, threads=1,
+             generator=dict(TINY_GENERATOR), ndf=4, log_every=1, checkpoint_every=100, seed=0)
+    r.update(kw)
+    return DequantizeRecipe(**r)
+
+
+def read_log(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def toml_for(data: Path, **kw) -> str:
+    lines = ['name = "tiny"', f'data = "{data.as_posix()}"', "steps = 1", "batch_size = 2", "crop = 32",
+             "workers = 0", "threads = 1", "ndf = 4", "log_every = 1",
+             "generator = { ngf = 4, depth = 2, use_histogram = true }"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in kw.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def test_list_images_and_holdout(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("b.jpg", "a.PNG", "sub/c.webp", "notes.txt", "clip.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == ["a.PNG", "b.jpg", "sub/c.webp"]
+    paths = [Path(f"{i:03d}.jpg") for i in range(45)]
+    train, held = split_holdout(paths, every=20)
+    assert held == [paths[0], paths[20], paths[40]]
+    assert len(train) == 42 and not set(train) & set(held)
+    assert split_holdout(paths, 20) == (train, held)             # deterministic
+
+
+def test_pairs_shapes_and_alignment(tmp_path):
+    rng = np.random.default_rng(1)
+    big = smooth_image(rng, 64, 80)
+    Image.fromarray(big).save(tmp_path / "big.png")
+    Image.fromarray(smooth_image(rng, 16, 16)).save(tmp_path / "small.png")   # smaller than the crop: skipped
+    torch.manual_seed(0)                                          # the stream also depends on torch's seed
+    ds = DequantizationPairs(sorted(tmp_path.iterdir()), crop=32, seed=3)
+    for coarse, fine, hist in itertools.islice(iter(ds), 4):
+        assert coarse.shape == fine.shape == (32, 32, 3)
+        assert coarse.dtype == fine.dtype == np.uint8
+        assert hist.shape == (768,) and hist.dtype == np.float32
+        np.testing.assert_allclose((hist.reshape(3, 256) ** 2).sum(-1), 1.0, atol=1e-5)
+        # the cue describes the whole degraded photo: neither the clean photo nor just the crop
+        assert not np.allclose(hist, level_histogram(big), atol=1e-3)
+        assert not np.allclose(hist, level_histogram(coarse), atol=1e-3)
+        # the fine crop is a window of the source photo (maybe mirrored)
+        found = False
+        for src in (big, big[:, ::-1]):
+            for y in range(64 - 32 + 1):
+                for x in range(80 - 32 + 1):
+                    if np.array_equal(src[y:y + 32, x:x + 32], fine):
+                        found = True
+                        break
+                if found:
+                    break
+        assert found
+        corr = np.corrcoef(coarse.ravel().astype(float), fine.ravel().astype(float))[0, 1]
+        assert corr > 0.4                                         # a degraded version of the same window
+
+
+def test_pairs_need_images():
+    with pytest.raises(ValueError):
+        DequantizationPairs([], crop=32)
+
+
+def test_pairs_same_seed_same_stream(photos):
+    paths = sorted(photos.iterdir())
+    torch.manual_seed(0)
+    b = list(itertools.islice(iter(DequantizationPairs(paths, crop=32, seed=5)), 3))
+    torch.manual_seed(0)
+    c = list(itertools.islice(iter(DequantizationPairs(paths, crop=32, seed=5)), 3))
+    for (c1, f1, h1), (c2, f2, h2) in zip(b, c):
+        np.testing.assert_array_equal(c1, c2)
+        np.testing.assert_array_equal(f1, f2)
+        np.testing.assert_array_equal(h1, h2)
+    torch.manual_seed(0)
+    d = list(itertools.islice(iter(DequantizationPairs(paths, crop=32, seed=6)), 3))
+    assert any(not np.array_equal(x[1], y[1]) for x, y in zip(b, d))     # another seed, another stream
+
+
+# ----------------------------------------------------------------------------------------- loop parts
+
+
+def test_model_space_and_to_rgb01():
+    rgb = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8))
+    x_rgb = model_space(rgb, "rgb")
+    assert x_rgb.shape == (2, 3, 8, 8) and x_rgb.dtype == torch.float32
+    assert float(x_rgb.min()) >= -1 and float(x_rgb.max()) <= 1
+    x_lab = model_space(rgb, "lab")
+    np.testing.assert_allclose(x_lab.permute(0, 2, 3, 1).numpy(), normalize_lab(rgb_to_lab(rgb.numpy())), atol=1e-6)
+    target = rgb.permute(0, 3, 1, 2).float() / 255
+    for mode, x, out in (("rgb", x_rgb, x_rgb), ("lab", x_lab, x_lab), ("ab", x_lab, x_lab[:, 1:])):
+        full, rgb01 = to_rgb01(x, out, mode)
+        assert full.shape == (2, 3, 8, 8)
+        torch.testing.assert_close(rgb01, target, atol=2.5 / 255, rtol=0)
+
+
+def test_losses():
+    a = torch.rand(2, 3, 8, 8)
+    assert psnr_batch(a, a) == pytest.approx(100.0)
+    assert psnr_batch(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1)) == pytest.approx(20.0, abs=1e-4)
+    for mode in ("lsgan", "vanilla"):
+        gan = GANLoss(mode)
+        logits = torch.full((1, 1, 3, 3), 5.0)
+        assert float(gan(logits, True)) < float(gan(logits, False))
+    with pytest.raises(ValueError):
+        GANLoss("wgan")
+
+
+# ----------------------------------------------------------------------------------------------- loop
+
+
+def test_train_writes_everything_and_resumes(tmp_path, photos):
+    out = tmp_path / "run"
+    msgs: list[str] = []
+    weights = train_dequantize(tiny_recipe(photos, steps=2), out, progress=msgs.append)
+    assert weights == out / "tiny.safetensors"
+    assert {"log.csv", "checkpoint.pt", "loss.png", "tiny.safetensors", "recipe.json"} <= listing(out)
+    with Image.open(out / "loss.png") as im:
+        assert im.format == "PNG" and im.size[0] > 100
+    rows = read_log(out / "log.csv")
+    assert [int(r["step"]) for r in rows] == [1, 2]
+    assert set(rows[0]) == {"step", "seconds", "loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"}
+    for r in rows:
+        assert all(np.isfinite(float(v)) for v in r.values())
+        assert float(r["loss_l1"]) > 0 and 5 < float(r["psnr_input"]) < 100
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ckpt["step"] == 2 and {"G", "D", "opt_g", "opt_d", "elapsed"} <= set(ckpt)
+    assert json.loads((out / "recipe.json").read_text())["steps"] == 2
+
+    g, arch = load_generator(str(weights))
+    assert arch["mode"] == "lab" and arch["kwargs"]["ngf"] == 4
+    with safe_open(str(weights), framework="pt") as f:
+        meta = f.metadata()
+    assert json.loads(meta["steps"]) == 2 and json.loads(meta["recipe"])["name"] == "tiny"
+    assert g.head[-1].weight.abs().sum() > 0                      # training moved the zero-initialised head
+
+    # resume with more steps: continues from step 2
+    msgs.clear()
+    train_dequantize(tiny_recipe(photos, steps=3), out, progress=msgs.append)
+    assert any("resumed at step 2" in m for m in msgs)
+    assert [int(r["step"]) for r in read_log(out / "log.csv")] == [1, 2, 3]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    with safe_open(str(weights), framework="pt") as f:
+        assert json.loads(f.metadata()["steps"]) == 3
+
+    # resume=False starts over
+    train_dequantize(tiny_recipe(photos, steps=1), out, resume=False, progress=msgs.append)
+    assert [int(r["step"]) for r in read_log(out / "log.csv")] == [1]
+
+
+def test_train_rgb_mode_without_histogram(tmp_path, photos):
+    gen = dict(TINY_GENERATOR, use_histogram=False)
+    weights = train_dequantize(tiny_recipe(photos, mode="rgb", steps=1, generator=gen), tmp_path,
+                               progress=lambda m: None)
+    g, arch = load_generator(str(weights))
+    assert arch["mode"] == "rgb" and g.hist_mlp is None
+
+
+# ------------------------------------------------------------------------------------------- recipes
+
+
+def test_from_toml(tmp_path, photos):
+    p = tmp_path / "r.toml"
+    p.write_text(toml_for(photos, lr=1e-3))
+    r = DequantizeRecipe.from_toml(p)
+    assert r.name == "tiny" and r.steps == 1 and r.lr == 1e-3 and r.generator == TINY_GENERATOR
+    assert r.mode == "lab"                                        # default kept
+    p.write_text(toml_for(photos, colour="blue"))
+    with pytest.raises(ValueError, match="colour"):
+        DequantizeRecipe.from_toml(p)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "train").glob("*.toml")), ids=lambda p: p.name)
+def test_repository_recipes_parse(path):
+    r = DequantizeRecipe.from_toml(path)
+    assert r.name == path.stem
+    assert r.mode in ("lab", "ab", "rgb")
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_train(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "weights written to" in res.stderr
+    assert {"log.csv", "checkpoint.pt", "loss.png", "tiny.safetensors"} <= listing(tmp_path / "run")
+    assert [int(r["step"]) for r in read_log(tmp_path / "run" / "log.csv")] == [1, 2]
+
+
+def test_cli_train_unknown_key(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos, colour="blue"))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "colour" in res.stderr
+    assert listing(tmp_path) == {"r.toml"}
+
+
+def test_cli_train_bad_toml(tmp_path):
+    (tmp_path / "r.toml").write_text("name = \n")
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+
+
+def test_cli_train_missing_data(tmp_path):
+    (tmp_path / "r.toml").write_text(toml_for(tmp_path / "no-such-folder"))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+
+
+# ------------------------------------------------------------------------------- real data (optional)
+
+
+def test_real_training_photos(shared_data):
+    folder = shared_data / "train" / "raccoon"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} absent")
+    paths = list_images(folder)
+    assert len(paths) > 20
+    torch.manual_seed(0)
+    coarse, fine, hist = next(iter(DequantizationPairs(paths[:10], crop=64, seed=0)))
+    assert coarse.shape == fine.shape == (64, 64, 3) and hist.shape == (768,)
+
+
+def test_repository_recipes_point_at_shared_data(shared_data):
+    r = DequantizeRecipe.from_toml(REPO / "train" / "dequantize-fq.toml")
+    data = (REPO / r.data).resolve()
+    assert data == (shared_data / "train").resolve()
+    assert data.is_dir() and any(data.iterdir())
