@@ -8,7 +8,7 @@ Pix2Pix-FQ model (restoring L, and keeping the source L). Every output goes thro
 (libx264 crf 16). PSNR (pooled over the clip) and mean CIEDE2000 against the original decoded frames,
 plus the per-channel bias of the output. Writes a markdown table and a JSON file.
 
-    python benchmarks/dequantize_quality.py --out docs/dequantize_quality.md
+    python benchmarks/dequantize_quality.py --out docs/dequantize_quality.md --readme
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.metrics import channel_bias, ciede2000, psnr
@@ -55,14 +56,23 @@ def write(path: Path, frames: np.ndarray, crf: int) -> None:
         w.write(frames)
 
 
+def crop(frame: np.ndarray, size: int = 200) -> np.ndarray:
+    """Central ``size`` x ``size`` crop, enlarged 1.5x (nearest) so that bands stay visible."""
+    h, w = frame.shape[:2]
+    c = frame[(h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2]
+    return np.asarray(Image.fromarray(c).resize((size * 3 // 2,) * 2, Image.NEAREST))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", nargs="+", default=["blackswan", "car-roundabout", "cows", "dog"])
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--out", default="docs/dequantize_quality.md")
+    ap.add_argument("--readme", action="store_true", help="also splice the table into README.md's results section")
     args = ap.parse_args()
     ffmpeg = find_ffmpeg()
     rows: dict[tuple[str, str], list] = {}
+    sheet: list[np.ndarray] = []
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-bench-"))
     for clip in args.clips:
         original = read(DATA / f"davis_{clip}.mp4", args.frames)
@@ -79,10 +89,14 @@ def main() -> None:
                 subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(qpath), "-o", str(out),
                                 "--overwrite", "-q", "--crf", "16", *margs], check=True)
                 outputs[mname] = out
+            crops = [crop(original[0])]
             for mname, path in outputs.items():
                 got = read(path)
+                crops.append(crop(got[0]))
                 rows.setdefault((dname, mname), []).append(
                     (psnr(got, original), ciede2000(got, original), channel_bias(got, original)))
+            if clip == args.clips[0]:
+                sheet.append(np.concatenate(crops, axis=1))
             print(clip, dname, {m: round(rows[(dname, m)][-1][0], 2) for m in outputs}, file=sys.stderr, flush=True)
     lines = [f"Clips: {', '.join(args.clips)} (DAVIS 2016, first {args.frames} frames, 854x480). "
              "PSNR pooled per clip then averaged; CIEDE2000 mean; bias = mean signed RGB error (levels).", "",
@@ -98,9 +112,23 @@ def main() -> None:
         lines.append(f"| {dname} | {mname} | {p:.2f} | {p - base:+.2f} | {d:.2f} | "
                      f"{bias[0]:+.1f}, {bias[1]:+.1f}, {bias[2]:+.1f} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
     Path(args.out).with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    png = Path(args.out).with_name("dequantize_contact_sheet.png")
+    Image.fromarray(np.concatenate(sheet, axis=0)).save(png)
+    lines += ["", f"![contact sheet]({png.name}): rows = the degradations above, in order; columns = original, "
+              + ", ".join(outputs) + f" (first frame of {args.clips[0]}, central 200x200 crop, 1.5x nearest)."]
+    Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if args.readme:
+        splice_readme("\n".join(lines).replace(f"]({png.name})", f"]({png.parent.name}/{png.name})"))
+
+
+def splice_readme(table: str, readme: Path = Path(__file__).resolve().parents[1] / "README.md") -> None:
+    """Replace the text between the results markers of README.md with ``table``."""
+    start, end = "<!-- results:start (benchmarks/dequantize_quality.py --readme) -->", "<!-- results:end -->"
+    text = readme.read_text()
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,61 @@
+"""The bundled weights: every registry entry loads, has its card and recipe, and fits the size budget.
+
+The slow test measures the default model on a real DAVIS clip (never trained on) and needs
+../shared/data; run it with ``python -m pytest -m slow``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidcolor.weights import DEFAULTS, REGISTRY, WEIGHTS_DIR, load_generator
+
+ROOT = WEIGHTS_DIR.parent
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_registry_entry_loads_with_card_and_recipe(name):
+    model, arch = load_generator(name)
+    assert arch["job"] == "dequantize" and arch["mode"] in ("lab", "ab", "rgb")
+    assert sum(p.numel() for p in model.parameters()) > 100_000
+    assert (WEIGHTS_DIR / f"{name}.md").is_file()
+    assert (ROOT / "train" / f"{name}.toml").is_file()
+    assert (ROOT / "train" / name / "log.csv").is_file()
+
+
+def test_default_models_are_registered():
+    assert set(DEFAULTS.values()) <= set(REGISTRY)
+
+
+def test_bundled_weights_under_40_mb():
+    assert sum((WEIGHTS_DIR / f).stat().st_size for f in REGISTRY.values()) < 40e6
+
+
+def test_trained_default_is_not_the_identity():
+    """A trained generator changes a quantized frame; an untrained one (zero-init head) would not."""
+    from vidcolor.pipeline import Dequantizer
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:64, 0:96]
+    smooth = np.stack([x * 2.5, y * 3.5, (x + y) * 1.5], -1).clip(0, 255).astype(np.uint8)
+    coarse = quantize_uniform(smooth, 4, "floor")
+    out = Dequantizer(DEFAULTS["dequantize"], "cpu")(coarse[None])[0]
+    assert np.abs(out.astype(int) - coarse).mean() > 1.0
+
+
+@pytest.mark.slow
+def test_default_model_beats_4bit_truncated_input_on_a_real_clip(shared_data):
+    from vidcolor.io import VideoReader
+    from vidcolor.metrics import psnr
+    from vidcolor.pipeline import Dequantizer
+    from vidcolor.training.degrade import h264_roundtrip, quantize_clip
+
+    frames = []
+    for f in VideoReader(shared_data / "video" / "davis_dog.mp4"):
+        frames.append(f)
+        if len(frames) == 6:
+            break
+    original = np.stack(frames)
+    coarse = np.stack([h264_roundtrip(f, 18) for f in quantize_clip(original, "uniform", bits=4, convention="floor")])
+    out = Dequantizer(DEFAULTS["dequantize"], "cpu")(coarse)
+    assert psnr(out, original) > psnr(coarse, original) + 1.0
