@@ -16,17 +16,18 @@ import numpy as np
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
 from vidcolor.pipeline import Dequantizer, FrameBatchFn, RunSummary, batched, run
+from vidcolor.weights import DEFAULTS
 
 __all__ = ["Dequantizer", "RunSummary", "dequantize", "dequantize_frames", "process"]
 
 
-def dequantize_frames(frames: Iterable[np.ndarray], model: str = "dequantize-fq", device: str = "auto",
+def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
                       batch_size: int = 4, restore_luminance: bool | None = None) -> Iterator[np.ndarray]:
     """Dequantize a stream of uint8 RGB frames ``(H, W, 3)``, yielding uint8 RGB frames in order."""
     yield from batched(frames, Dequantizer(model, device, restore_luminance), batch_size)
 
 
-def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = "dequantize-fq",
+def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
                device: str = "auto", batch_size: int = 4, restore_luminance: bool | None = None,
                **io_options) -> RunSummary:
     """Dequantize a video file, stdin stream (``"-"``), image or folder of images.

@@ -76,7 +76,7 @@ def main():
 @main.command()
 @click.argument("input")
 @io_options
-@click.option("--model", default="dequantize-fq", show_default=True, help="Bundled model name or .safetensors path.")
+@click.option("--model", default=None, help="Bundled model name or .safetensors path (default: dequantize-fq, see weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
 def dequantize(input, model, restore_luminance, **kw):
@@ -85,7 +85,9 @@ def dequantize(input, model, restore_luminance, **kw):
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     from vidcolor.api import dequantize as run_dequantize
 
-    summary = run_dequantize(input, kw["output"], model=model, device=kw["device"],
+    from vidcolor.weights import DEFAULTS
+
+    summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"], device=kw["device"],
                              restore_luminance=restore_luminance, **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary}", err=True)

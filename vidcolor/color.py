@@ -70,6 +70,16 @@ def denormalize_lab(lab_n: np.ndarray) -> np.ndarray:
     return out
 
 
+def model_input(rgb: np.ndarray, mode: str) -> np.ndarray:
+    """Encode uint8 RGB ``(..., H, W, 3)`` as a generator's input, float32 of the same shape.
+
+    ``mode`` ``rgb``: RGB in [-1, 1]; ``lab`` / ``ab``: :func:`normalize_lab` of :func:`rgb_to_lab`.
+    """
+    if mode == "rgb":
+        return rgb.astype(np.float32) / 127.5 - 1.0
+    return normalize_lab(rgb_to_lab(rgb))
+
+
 def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Colour entanglement (Pix2Pix-FQ, seed 000 section 3.1): join source L with predicted ab.
 

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import denormalize_lab, lab_to_rgb, normalize_lab, rgb_to_lab
+from vidcolor.color import denormalize_lab, lab_to_rgb, model_input
 from vidcolor.errors import VidcolorError
 from vidcolor.models.unet import level_histogram
-from vidcolor.weights import load_generator
+from vidcolor.weights import DEFAULTS, load_generator
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -45,7 +45,7 @@ class Dequantizer:
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
     """
 
-    def __init__(self, model: str = "dequantize-fq", device: str = "auto", restore_luminance: bool | None = None):
+    def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None):
         self.device = pick_device(device)
         self.generator, self.arch = load_generator(model, self.device)
         if self.arch.get("job", "dequantize") != "dequantize":
@@ -58,11 +58,7 @@ class Dequantizer:
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         hist = torch.from_numpy(level_histogram(frames)).to(self.device, self.dtype)
-        if self.mode == "rgb":
-            x = frames.astype(np.float32) / 127.5 - 1.0
-        else:
-            lab = rgb_to_lab(frames)
-            x = normalize_lab(lab)
+        x = model_input(frames, self.mode)
         xt = torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2).to(self.dtype, memory_format=torch.channels_last)
         y = self.generator(xt, hist).float().permute(0, 2, 3, 1).cpu().numpy()
         if self.mode == "rgb":
@@ -70,7 +66,7 @@ class Dequantizer:
         out = np.concatenate([x[..., :1], y], -1) if self.mode == "ab" else y
         out = denormalize_lab(out)
         if not self.restore_luminance:
-            out[..., 0] = lab[..., 0]
+            out[..., 0] = denormalize_lab(x)[..., 0]
         return lab_to_rgb(out)
 
 

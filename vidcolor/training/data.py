@@ -7,15 +7,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vidcolor.io.images import is_image
 from vidcolor.models.unet import level_histogram
 from vidcolor.training.degrade import sample_degradation
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def list_images(root: str | Path) -> list[Path]:
     """All image files under ``root`` (recursive), sorted for reproducibility."""
-    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and is_image(p))
 
 
 def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[Path]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.color import lab_to_rgb_torch, normalize_lab, rgb_to_lab
+from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
 from vidcolor.training.losses import GANLoss, psnr_batch
@@ -66,12 +66,7 @@ def model_space(rgb: torch.Tensor, mode: str) -> torch.Tensor:
 
     LAB modes: normalised LAB (``L/50-1``, ``ab/110``); ``rgb``: RGB in [-1, 1].
     """
-    x = rgb.numpy()
-    if mode == "rgb":
-        out = x.astype(np.float32) / 127.5 - 1.0
-    else:
-        out = normalize_lab(rgb_to_lab(x))
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
+    return torch.from_numpy(model_input(rgb.numpy(), mode)).permute(0, 3, 1, 2)
 
 
 def to_rgb01(x_in: torch.Tensor, g_out: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
