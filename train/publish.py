@@ -14,6 +14,8 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from vidcolor.training.data import list_images
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,13 +47,14 @@ def main() -> None:
              f"conditional 70x70 PatchGAN, ndf={recipe['ndf']}.",
              f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
              f"`vidcolor train dequantize train/{name}.toml --out runs/{name}`.",
-             f"- Data: {recipe['data']} (3,400 colour photos; every {recipe['holdout_every']}th held back), "
+             f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
+             f"every {recipe['holdout_every']}th held back), "
              "degraded on the fly by `vidcolor.training.degrade.sample_degradation`.",
              f"- Steps: {json.loads(meta['steps'])} x batch {recipe['batch_size']} crops of {recipe['crop']} px; "
              f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
              f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}.",
-             f"- Hardware: {args.hardware}; wall time {json.loads(meta['train_seconds']) / 60:.0f} min "
-             f"(two runs shared the 2 cores, one thread each).",
+             f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
+             f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
              f"- Training log: [`train/{name}/log.csv`](../train/{name}/log.csv), "
              f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png).", ""]
     if args.quality:
