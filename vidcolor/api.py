@@ -15,10 +15,10 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
-from vidcolor.pipeline import Dequantizer, FrameBatchFn, RunSummary, batched, run
+from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, batched, run
 from vidcolor.weights import DEFAULTS
 
-__all__ = ["Dequantizer", "RunSummary", "dequantize", "dequantize_frames", "process"]
+__all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "dequantize", "dequantize_frames", "process"]
 
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
@@ -29,7 +29,7 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
 
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
                device: str = "auto", batch_size: int = 4, restore_luminance: bool | None = None,
-               **io_options) -> RunSummary:
+               temporal: str = "flow", temporal_strength: float = 0.6, **io_options) -> RunSummary:
     """Dequantize a video file, stdin stream (``"-"``), image or folder of images.
 
     Args:
@@ -37,8 +37,10 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         output: path or ``"-"`` for stdout; default ``<stem>_dequantized.mp4`` (``.png`` for images,
             ``<folder>_dequantized/`` for folders) beside the input.
         model, device, batch_size, restore_luminance: see :class:`~vidcolor.pipeline.Dequantizer`.
+        temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
+            :mod:`vidcolor.temporal`); never applied to still images.
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
-            container, progress).
+            container, compare, progress).
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`.
@@ -48,7 +50,39 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     """
     check_input(input)
     fn = Dequantizer(model, device, restore_luminance)
+    _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
+
+
+def colorize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["colorize"],
+             device: str = "auto", batch_size: int = 4, render_size: int = 256, saturation: float = 1.0,
+             temperature: float | None = None, blur: bool = False, equalize: bool = False,
+             temporal: str = "flow", temporal_strength: float = 0.6, **io_options) -> RunSummary:
+    """Colorize a black-and-white (or colour, reduced to its L) video, stdin stream, image or folder.
+
+    Args:
+        input, output: as for :func:`dequantize`; the default output is ``<stem>_colorized.mp4``.
+        model, device, render_size, saturation, temperature, blur, equalize: see
+            :class:`~vidcolor.pipeline.Colorizer`.
+        temporal, temporal_strength: as for :func:`dequantize`.
+        **io_options: see :func:`process`.
+
+    Returns:
+        :class:`~vidcolor.pipeline.RunSummary`.
+
+    Raises:
+        VidcolorError: bad input or options, existing output without ``overwrite``, unknown model.
+    """
+    check_input(input)
+    fn = Colorizer(model, device, render_size, saturation, temperature, blur, equalize)
+    _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
+    return process(input, output, fn, suffix="colorized", batch_size=batch_size, **io_options)
+
+
+def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
+    """Temporal smoothing for video input only: still images and folders of photos are independent."""
+    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_image(input))
+    job.set_temporal("off" if still else mode, strength)
 
 
 def check_input(input: str | Path) -> None:
@@ -68,14 +102,16 @@ def default_output(input: str | Path, suffix: str) -> Path:
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int = 4,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", audio: bool = True,
             overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
-            container: str | None = None, progress: bool = True) -> RunSummary:
+            container: str | None = None, compare: bool = False, progress: bool = True) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
 
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
     stream is copied (``audio=False`` drops it; stdin input has none to copy), and display rotation is
-    applied to the pixels.
+    applied to the pixels. ``compare=True`` writes input and output side by side (twice the width).
     """
     check_input(input)
+    if compare:
+        fn = side_by_side(fn)
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
@@ -89,7 +125,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     with VideoReader(input, raw_size=raw_size, fps=fps) as reader:
         info = reader.info
         from_file = str(input) != "-" and raw_size is None
-        writer = VideoWriter(output, info.width, info.height, info.fps, codec=codec, crf=crf, preset=preset,
+        writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              audio_from=input if audio and from_file and info.has_audio else None,
                              audio_codec=info.audio_codec, time_base=info.time_base, container=container,
                              overwrite=overwrite)
@@ -98,6 +134,13 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
+
+
+def side_by_side(fn: FrameBatchFn) -> FrameBatchFn:
+    """Wrap ``fn`` so that it returns ``input | output`` side by side: uint8 ``(N, H, 2 W, 3)``."""
+    def compare(frames: np.ndarray) -> np.ndarray:
+        return np.concatenate([frames, fn(frames)], axis=2)
+    return compare
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bool, progress: bool) -> RunSummary:

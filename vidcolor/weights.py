@@ -13,20 +13,23 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from vidcolor.errors import VidcolorError
-from vidcolor.models import UNetGenerator
+from vidcolor.models import EffNetUNetColorizer, FCNColorizer, UNetColorizer, UNetGenerator
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 REGISTRY: dict[str, str] = {
     "dequantize-fq": "dequantize-fq.safetensors",
     "dequantize-pix2pix-rgb": "dequantize-pix2pix-rgb.safetensors",
+    "colorize-effnet": "colorize-effnet.safetensors",
 }
 """Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
 
-DEFAULTS = {"dequantize": "dequantize-fq"}
+DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet"}
 """Default model per job."""
 
-FAMILIES = {"unet": UNetGenerator}
+FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
+            "fcn": FCNColorizer}
+"""Architecture family (the ``arch`` record's ``family``) -> generator class."""
 
 
 def resolve(name_or_path: str) -> Path:

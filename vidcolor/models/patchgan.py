@@ -12,19 +12,23 @@ class PatchGANDiscriminator(nn.Module):
         in_channels: channels of condition and image together (e.g. 3 + 3).
         ndf: channels of the first layer.
         n_layers: stride-2 layers; 3 gives the 70x70 receptive field (a 30x30 map for 256x256 input).
+        norm: ``batch`` (pix2pix) or ``none`` (a WGAN-GP critic: the gradient penalty is per sample,
+            which batch statistics would break; Gulrajani et al. 2017 section 4).
 
     Shapes:
         ``forward(x (N, in_channels, H, W)) -> (N, 1, H/8 - 2, W/8 - 2)`` raw scores (logits).
     """
 
-    def __init__(self, in_channels: int = 6, ndf: int = 32, n_layers: int = 3):
+    def __init__(self, in_channels: int = 6, ndf: int = 32, n_layers: int = 3, norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "none"):
+            raise ValueError(f"unknown norm {norm!r}")
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = ndf
         for i in range(1, n_layers + 1):
             nxt = ndf * min(2 ** i, 8)
-            layers += [nn.Conv2d(ch, nxt, 4, 2 if i < n_layers else 1, 1, bias=False), nn.BatchNorm2d(nxt),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, nxt, 4, 2 if i < n_layers else 1, 1, bias=norm == "none"),
+                       nn.BatchNorm2d(nxt) if norm == "batch" else nn.Identity(), nn.LeakyReLU(0.2, True)]
             ch = nxt
         layers.append(nn.Conv2d(ch, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)

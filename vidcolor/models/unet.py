@@ -126,3 +126,20 @@ class UNetGenerator(nn.Module):
         if cond is not None:
             correction = correction + self.offset(cond)[:, :, None, None]
         return x[:, -self.out_channels:] + correction
+
+
+class UNetColorizer(UNetGenerator):
+    """The pix2pix U-Net as a colorizer (seeds 001, 003): L -> ab.
+
+    The gray frame enters as normalised LAB with zero ab, ``(L_n, 0, 0)``, and the residual output
+    corrects the last two channels, so an untrained colorizer returns gray.
+
+    Shapes:
+        ``forward(L_n (N, 1, H, W)) -> ab_n (N, 2, H, W)``, ``L_n = L / 50 - 1``, ``ab_n = ab / 110``.
+    """
+
+    def __init__(self, ngf: int = 16, depth: int = 6):
+        super().__init__(in_channels=3, out_channels=2, ngf=ngf, depth=depth, use_histogram=False)
+
+    def forward(self, L_n: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(nn.functional.pad(L_n, (0, 0, 0, 0, 0, 2)))

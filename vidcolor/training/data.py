@@ -57,3 +57,41 @@ class DequantizationPairs(torch.utils.data.IterableDataset):
             if rng.random() < 0.5:
                 c, f = c[:, ::-1], f[:, ::-1]
             yield np.ascontiguousarray(c), np.ascontiguousarray(f), hist
+
+
+class ColorizationCrops(torch.utils.data.IterableDataset):
+    """Endless stream of colour crops for self-supervised colorization (the gray input is their L).
+
+    Each photo is resized so that its shorter side is a random length in ``[crop, 2 * crop]`` (capped
+    at its own size), so crops show whole objects and scenes rather than texture, then an aligned random
+    ``crop x crop`` window is cut and flipped horizontally half the time.
+
+    Yields:
+        uint8 RGB ``(crop, crop, 3)``.
+    """
+
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
+        super().__init__()
+        if not paths:
+            raise ValueError("no training images found")
+        self.paths, self.crop, self.seed = paths, crop, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+        while True:
+            img = Image.open(self.paths[rng.integers(len(self.paths))]).convert("RGB")
+            short = min(img.size)
+            if short < self.crop:
+                continue
+            target = int(rng.integers(self.crop, min(short, 2 * self.crop) + 1))
+            scale = target / short
+            img = img.resize((max(self.crop, round(img.size[0] * scale)), max(self.crop, round(img.size[1] * scale))),
+                             Image.BICUBIC)
+            rgb = np.asarray(img)
+            h, w = rgb.shape[:2]
+            y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
+            out = rgb[y:y + self.crop, x:x + self.crop]
+            if rng.random() < 0.5:
+                out = out[:, ::-1]
+            yield np.ascontiguousarray(out)

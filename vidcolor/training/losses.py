@@ -1,4 +1,4 @@
-"""Losses for the pix2pix family (Isola et al. 2017, eq. 1-4)."""
+"""Losses: the pix2pix family (Isola et al. 2017, eq. 1-4), WGAN-GP, ab classification, feature losses."""
 from __future__ import annotations
 
 import torch
@@ -25,3 +25,86 @@ def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean PSNR (dB) over a batch of images in [0, 1], ``(N, C, H, W)``."""
     mse = (pred.clamp(0, 1) - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)
     return float((10 * torch.log10(1.0 / mse)).mean())
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP gradient penalty (Gulrajani et al. 2017, eq. 3): ``E[(||grad D(x_hat)||_2 - 1)^2]``.
+
+    ``x_hat`` is a random interpolation between real and fake ``(N, C, H, W)`` samples; multiply by
+    lambda = 10 (seed 001) in the critic loss.
+    """
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
+    """Soft-encoded ab targets (Zhang et al. 2016, section 2.1): the k nearest bins of each pixel get
+    Gaussian weights ``exp(-d^2 / 2 sigma^2)`` (sigma 5, ab units), normalised to sum 1.
+
+    Args:
+        ab: ``(N, 2, H, W)`` ab in LAB units; bins: ``(Q, 2)`` bin centres.
+
+    Returns:
+        ``(N, Q, H, W)`` target distribution.
+    """
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    d2 = torch.cdist(flat, bins.to(flat.dtype)).pow(2)
+    near_d2, near = d2.topk(k, dim=1, largest=False)
+    wts = torch.softmax(-near_d2 / (2 * sigma ** 2), dim=1)
+    target = torch.zeros(flat.shape[0], bins.shape[0], dtype=flat.dtype, device=flat.device)
+    target.scatter_(1, near, wts)
+    return target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def ab_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Multinomial cross-entropy over ab bins (Zhang et al. 2016, eq. 2), optionally class-rebalanced.
+
+    ``L = -sum_hw v(Z_hw) sum_q Z_hwq log softmax(logits)_hwq``; ``v`` is the weight of each pixel's most
+    likely bin (eq. 3-4), or 1 without rebalancing. Shapes: logits and target ``(N, Q, H, W)``.
+    """
+    ce = -(target * torch.log_softmax(logits, dim=1)).sum(1)
+    if class_weights is not None:
+        ce = ce * class_weights[target.argmax(1)]
+    return ce.mean()
+
+
+class FeatureLoss(nn.Module):
+    """Feature losses on a frozen ImageNet-pretrained EfficientNet-Lite0 (RGB in [0, 1] inputs).
+
+    ``perceptual`` (seeds 003, 004; Johnson et al. 2016 eq. 2): mean squared difference of the
+    features at strides 4, 8 and 16, summed over the layers.
+    ``lpips`` (in the style of Zhang et al. 2018, LPIPS eq. 1): features unit-normalised along the
+    channels, squared differences averaged over positions and summed over the layers, with uniform
+    instead of learned channel weights. Seed 001's LPIPS needs AlexNet/VGG weights and the learned
+    linear layers, which cannot be had offline here: this is a stand-in, not LPIPS.
+
+    ``forward(pred (N, 3, H, W), target (N, 3, H, W)) -> scalar``.
+    """
+
+    def __init__(self, kind: str = "perceptual", encoder: nn.Module | None = None):
+        super().__init__()
+        if kind not in ("perceptual", "lpips"):
+            raise ValueError(f"unknown feature loss {kind!r}")
+        from vidcolor.models.effnet import EfficientNetLite0Features
+
+        self.kind = kind
+        self.encoder = (encoder or EfficientNetLite0Features(pretrained=True, depth=4)).freeze(0).eval()
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        from vidcolor.models.effnet import normalize_rgb
+
+        fp = self.encoder(normalize_rgb(pred))[1:]
+        with torch.no_grad():
+            ft = self.encoder(normalize_rgb(target))[1:]
+        total = pred.new_zeros(())
+        for a, b in zip(fp, ft):
+            if self.kind == "lpips":
+                a = a / (a.norm(dim=1, keepdim=True) + 1e-10)
+                b = b / (b.norm(dim=1, keepdim=True) + 1e-10)
+                total = total + (a - b).pow(2).sum(1).mean()
+            else:
+                total = total + (a - b).pow(2).mean()
+        return total

@@ -1,0 +1,115 @@
+"""vidcolor.metrics.image: PSNR, MSE, MAE, SSIM, pixel accuracy, CIEDE2000, channel bias, colourfulness."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidcolor.metrics import (ACCURACY_THRESHOLD, channel_bias, ciede2000, colourfulness, mae, mse, pixel_accuracy,
+                              psnr, ssim)
+
+
+@pytest.fixture
+def pair():
+    a = np.random.default_rng(0).integers(10, 240, (2, 8, 8, 3), dtype=np.uint8)
+    b = a.copy()
+    b[..., 0] += 4                                               # red +4 everywhere
+    return a, b
+
+
+def test_mse_and_psnr(pair):
+    a, b = pair
+    assert mse(a, a) == 0 and psnr(a, a) == float("inf")
+    assert mse(a, b) == pytest.approx(16 / 3)
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / (16 / 3)))
+    assert psnr(a, b) == psnr(b, a)
+
+
+def test_psnr_pools_over_a_stack(pair):
+    a, b = pair
+    b2 = b.copy()
+    b2[1] = a[1]                                                 # second frame exact
+    assert psnr(a, b2) == pytest.approx(10 * np.log10(255 ** 2 / (8 / 3)))
+
+
+def test_ciede2000(pair):
+    a, b = pair
+    assert ciede2000(a, a) == pytest.approx(0, abs=1e-6)
+    d = ciede2000(a, b)
+    assert 0.3 < d < 5
+    grey = np.full((1, 1, 3), 128, np.uint8)
+    red = np.array([[[255, 0, 0]]], np.uint8)
+    assert ciede2000(grey, red) > 30
+
+
+def test_channel_bias(pair):
+    a, b = pair
+    np.testing.assert_allclose(channel_bias(b, a), [4, 0, 0])
+    np.testing.assert_allclose(channel_bias(a, b), [-4, 0, 0])
+
+
+def test_metrics_reject_mismatch(pair):
+    a, _ = pair
+    with pytest.raises(ValueError):
+        psnr(a, a[:1])
+    with pytest.raises(ValueError):
+        ciede2000(a.astype(np.float32), a.astype(np.float32))
+
+
+def test_mae_of_a_constant_offset(pair):
+    a, b = pair
+    assert mae(a, a) == 0
+    assert mae(a, b) == pytest.approx(4 / 3)                    # 4 levels on one channel of three
+    assert mae(b, a) == mae(a, b)
+
+
+def test_ssim(pair):
+    a, b = pair
+    big = np.random.default_rng(1).integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
+    assert ssim(big, big) == pytest.approx(1.0)
+    noisy = np.clip(big.astype(int) + np.random.default_rng(2).integers(-40, 41, big.shape), 0, 255).astype(np.uint8)
+    s = ssim(big, noisy)
+    assert 0 < s < 0.99 and ssim(noisy, big) == pytest.approx(s)
+    mixed = noisy.copy()
+    mixed[0] = big[0]                                            # stack: the mean over frames
+    assert ssim(big, mixed) == pytest.approx((1 + ssim(big[1], noisy[1])) / 2)
+    with pytest.raises(ValueError):
+        ssim(big, big[:1])
+
+
+def test_pixel_accuracy_known_fraction():
+    a = np.full((10, 10, 3), 100, np.uint8)
+    b = a.copy()
+    b.reshape(-1, 3)[:23, 2] = 113                              # 23 pixels off by 13 levels (> 12.75)
+    b.reshape(-1, 3)[23:40, 0] = 88                             # 17 pixels off by 12 levels (within)
+    assert ACCURACY_THRESHOLD == pytest.approx(12.75)
+    assert pixel_accuracy(a, b) == pytest.approx(0.77)
+    assert pixel_accuracy(b, a) == pytest.approx(0.77)
+    assert pixel_accuracy(a, b, threshold=13) == 1.0
+    assert pixel_accuracy(a, b, threshold=0) == pytest.approx(0.60)
+    assert pixel_accuracy(a, a, threshold=0) == 1.0
+    with pytest.raises(ValueError):
+        pixel_accuracy(a, b, threshold=-1)
+
+
+def test_colourfulness_of_gray_is_zero():
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    assert colourfulness(ramp) == 0
+    assert colourfulness(np.full((2, 4, 4, 3), 77, np.uint8)) == 0
+
+
+def test_colourfulness_hand_computed():
+    # half red (255, 0, 0), half blue (0, 0, 255):
+    #   rg = 255 | 0       -> mean 127.5, std 127.5
+    #   yb = 127.5 | -255  -> mean -63.75, std 191.25
+    img = np.zeros((4, 4, 3), np.uint8)
+    img[:2, :, 0] = 255
+    img[2:, :, 2] = 255
+    expected = np.sqrt(127.5 ** 2 + 191.25 ** 2) + 0.3 * np.sqrt(127.5 ** 2 + 63.75 ** 2)
+    assert colourfulness(img) == pytest.approx(expected)             # 272.62...
+    red = np.zeros((3, 3, 3), np.uint8)
+    red[..., 0] = 255                                                # flat: only the mean term
+    assert colourfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+    stack = np.stack([np.full((4, 4, 3), 128, np.uint8), img])       # stack: mean over frames
+    assert colourfulness(stack) == pytest.approx(expected / 2)
+    with pytest.raises(ValueError):
+        colourfulness(img.astype(np.float32))

@@ -1,0 +1,212 @@
+"""Training loop for the colorization generators (self-supervised: the gray input is a colour photo's L).
+
+One recipe switches every ingredient of the ablation (../shared/METHODS.md sections 2-3):
+
+* generator: ``effnet_unet`` (pretrained EfficientNet-Lite0 encoder, seed 004's classifier fusion),
+  ``unet`` (pix2pix, seeds 001/003) or ``fcn`` (seed 004);
+* head: ``ab`` regression (``ab / 110``) or ``bins``: classification over the in-gamut ab bins with
+  soft-encoded targets and optional class rebalancing (Zhang et al. 2016), decoded by the annealed mean;
+* losses: L1 (x100, pix2pix eq. 4) on ab, cross-entropy over bins, adversarial on a conditional
+  PatchGAN (``lsgan``/``vanilla``, or ``wgan-gp``: lambda 10, 5 critic steps, Gulrajani et al. 2017),
+  perceptual and LPIPS-style feature losses on EfficientNet-Lite0 (seeds 001, 003, 004);
+* a frozen encoder, optionally unfrozen (top stages) from a given step.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch, rgb_to_lab
+from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
+from vidcolor.training.data import ColorizationCrops, list_images, split_holdout
+from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
+                                      soft_encode)
+from vidcolor.training.run import RunDir, load_recipe
+from vidcolor.weights import FAMILIES, save_generator
+
+FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
+"""Recipe ``generator`` -> architecture family in :data:`vidcolor.weights.FAMILIES`."""
+
+
+@dataclass
+class ColorizeRecipe:
+    """Everything that determines a trained colorization generator (one TOML file in ``train/``)."""
+
+    name: str = "colorize-effnet"
+    generator: str = "effnet_unet"        # effnet_unet | unet | fcn
+    generator_kwargs: dict = field(default_factory=dict)
+    head: str = "bins"                    # bins (classification over ab bins) | ab (regression)
+    data: str = "../shared/data/train"
+    holdout_every: int = 20
+    steps: int = 2000
+    batch_size: int = 16
+    crop: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_l1: float = 100.0              # L1 on ab / 110 (regression head)
+    ce_weight: float = 1.0                # cross-entropy over bins (bins head)
+    rebalance: float = 1.0                # Zhang's lambda: 1 = no rebalancing, 0.5 = the paper's
+    temperature: float = 0.38             # annealed mean (training path and the inference default)
+    gan: str = "none"                     # none | lsgan | vanilla | wgan-gp
+    adv_weight: float = 1.0
+    critic_steps: int = 5                 # WGAN-GP critic updates per generator update
+    gp_weight: float = 10.0
+    perceptual_weight: float = 0.0
+    lpips_weight: float = 0.0
+    unfreeze_stages: int = 0              # EfficientNet stages (from the top) unfrozen at ``unfreeze_at``
+    unfreeze_at: int = 0
+    ndf: int = 32
+    seed: int = 0
+    threads: int = 2
+    workers: int = 1
+    log_every: int = 20
+    checkpoint_every: int = 200
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "ColorizeRecipe":
+        return load_recipe(cls, path)
+
+
+def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[torch.nn.Module, dict]:
+    """The generator a recipe describes and its ``arch`` record (stored with the weights)."""
+    if recipe.generator not in FAMILY_OF:
+        raise ValueError(f"unknown generator {recipe.generator!r} (choose {', '.join(FAMILY_OF)})")
+    kwargs = dict(recipe.generator_kwargs)
+    if recipe.generator == "effnet_unet":
+        kwargs["out_channels"] = len(ab_gamut_bins()) if recipe.head == "bins" else 2
+        model = EffNetUNetColorizer(pretrained=pretrained, **kwargs)
+    elif recipe.head == "bins":
+        raise ValueError(f"the bins head needs generator 'effnet_unet', not {recipe.generator!r}")
+    else:
+        model = FAMILIES[FAMILY_OF[recipe.generator]](**kwargs)
+    arch = {"family": FAMILY_OF[recipe.generator], "kwargs": kwargs, "mode": recipe.head, "job": "colorize",
+            "temperature": recipe.temperature}
+    return model, arch
+
+
+def lab_batch(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB ``(N, H, W, 3)`` -> ``(L_n (N, 1, H, W) = L/50 - 1, ab (N, 2, H, W) in LAB units)``."""
+    lab = torch.from_numpy(rgb_to_lab(rgb.numpy())).permute(0, 3, 1, 2)
+    return lab[:, :1] / 50.0 - 1.0, lab[:, 1:]
+
+
+def bin_weights(paths: list[Path], bins: np.ndarray, lam: float, n: int = 300) -> torch.Tensor:
+    """Class-rebalancing weights (Zhang et al. 2016, eq. 4): ``w ~ ((1 - lam) p + lam / Q)^-1``,
+    normalised so that ``E_p[w] = 1``; ``p`` is the ab-bin distribution of ``n`` training photos
+    (Gaussian-smoothed over the grid, sigma 5). ``lam = 1`` gives uniform weights."""
+    q = len(bins)
+    if lam >= 1.0:
+        return torch.ones(q)
+    from PIL import Image
+
+    counts = np.zeros(q)
+    for p in paths[:: max(1, len(paths) // n)][:n]:
+        ab = rgb_to_lab(np.asarray(Image.open(p).convert("RGB").resize((64, 64))))[..., 1:].reshape(-1, 2)
+        counts += np.bincount(((ab[:, None, :] - bins[None]) ** 2).sum(-1).argmin(1), minlength=q)
+    d2 = ((bins[:, None] - bins[None]) ** 2).sum(-1)
+    prob = np.exp(-d2 / (2 * 5.0 ** 2)) @ (counts / counts.sum())
+    prob /= prob.sum()
+    w = 1.0 / ((1 - lam) * prob + lam / q)
+    return torch.tensor(w / (prob * w).sum(), dtype=torch.float32)
+
+
+def colourfulness_batch(rgb01: torch.Tensor) -> torch.Tensor:
+    """Hasler & Suesstrunk (2003) M3 per image of ``(N, 3, H, W)`` RGB in [0, 1], on the 0..255 scale."""
+    r, g, b = (rgb01 * 255).unbind(1)
+    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
+    return (rg.var(1) + yb.var(1)).sqrt() + 0.3 * (rg.mean(1) ** 2 + yb.mean(1) ** 2).sqrt()
+
+
+def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
+    """Train (or resume) a colorization generator; returns the exported safetensors path.
+
+    Writes ``checkpoint.pt``, ``log.csv`` (losses, batch PSNR, colourfulness of output / ground truth),
+    ``loss.png`` and ``<name>.safetensors`` into ``out_dir`` (see :class:`~vidcolor.training.run.RunDir`).
+    """
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
+    loader = torch.utils.data.DataLoader(ColorizationCrops(train_paths, recipe.crop, recipe.seed),
+                                         batch_size=recipe.batch_size, num_workers=recipe.workers,
+                                         persistent_workers=recipe.workers > 0)
+    G, arch = build_colorizer(recipe)
+    use_gan = recipe.gan != "none"
+    wgan = recipe.gan == "wgan-gp"
+    D = PatchGANDiscriminator(in_channels=3, ndf=recipe.ndf, norm="none" if wgan else "batch")
+    betas = (0.0, 0.9) if wgan else (recipe.beta1, 0.999)   # Gulrajani et al. 2017, Algorithm 1
+    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], recipe.lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=betas)
+    gan = GANLoss(recipe.gan) if use_gan and not wgan else None
+    feature_losses = [(w, FeatureLoss(kind)) for w, kind in ((recipe.perceptual_weight, "perceptual"),
+                                                               (recipe.lpips_weight, "lpips")) if w > 0]
+    bins = torch.from_numpy(ab_gamut_bins()) if recipe.head == "bins" else None
+    class_w = bin_weights(train_paths, bins.numpy(), recipe.rebalance) if bins is not None else None
+    fields = ["loss_main", "loss_g_adv", "loss_d", "loss_feature", "psnr_output", "colourfulness_ratio"]
+    run = RunDir(out_dir, fields, recipe, resume, progress)
+    objects = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+
+    def unfreeze(step: int) -> None:
+        """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate."""
+        if not (recipe.unfreeze_stages and step >= recipe.unfreeze_at and len(opt_g.param_groups) == 1):
+            return
+        frozen = [p for p in G.parameters() if not p.requires_grad]
+        G.encoder.freeze(recipe.unfreeze_stages)
+        opt_g.add_param_group({"params": [p for p in frozen if p.requires_grad], "lr": recipe.lr * 0.1})
+        G.train()
+        progress(f"unfroze the top {recipe.unfreeze_stages} encoder stages at step {step}")
+
+    if run.resume:  # the optimiser must have the same parameter groups as the one that was saved
+        unfreeze(torch.load(run.ckpt, weights_only=True)["step"])
+    run.restore(objects)
+
+    G.train(); D.train()
+    for rgb in loader:
+        if run.step >= recipe.steps:
+            break
+        unfreeze(run.step)
+        L_n, ab = lab_batch(rgb)
+        target_rgb = rgb.permute(0, 3, 1, 2).float() / 255.0
+        out = G(L_n)
+        if bins is not None:
+            ab_small = F.adaptive_avg_pool2d(ab, out.shape[-2:])
+            loss_main = recipe.ce_weight * ab_cross_entropy(out, soft_encode(ab_small, bins), class_w)
+            ab_pred = annealed_mean(out, bins, recipe.temperature) / AB_SCALE
+        else:
+            ab_pred = out
+        ab_n = F.interpolate(ab_pred, size=L_n.shape[-2:], mode="bilinear", align_corners=False) \
+            if ab_pred.shape[-2:] != L_n.shape[-2:] else ab_pred
+        if bins is None:
+            loss_main = recipe.lambda_l1 * (ab_n - ab / AB_SCALE).abs().mean()
+        fake, real = torch.cat([L_n, ab_n], 1), torch.cat([L_n, ab / AB_SCALE], 1)
+        fake_rgb = lab_to_rgb_torch(fake)
+        loss_d = loss_adv = torch.zeros(())
+        if use_gan:
+            for _ in range(recipe.critic_steps if wgan else 1):
+                opt_d.zero_grad(set_to_none=True)
+                if wgan:
+                    fake_d = fake.detach()
+                    loss_d = D(fake_d).mean() - D(real).mean() + recipe.gp_weight * gradient_penalty(D, real, fake_d)
+                else:
+                    loss_d = 0.5 * (gan(D(real), True) + gan(D(fake.detach()), False))
+                loss_d.backward()
+                opt_d.step()
+            loss_adv = -D(fake).mean() if wgan else gan(D(fake), True)
+        loss_feat = sum((w * fl(fake_rgb, target_rgb) for w, fl in feature_losses), torch.zeros(()))
+        opt_g.zero_grad(set_to_none=True)
+        (loss_main + recipe.adv_weight * loss_adv + loss_feat).backward()
+        opt_g.step()
+        with torch.no_grad():
+            ratio = float((colourfulness_batch(fake_rgb).mean() / colourfulness_batch(target_rgb).mean().clamp_min(1e-6)))
+            run.record([loss_main.item(), loss_adv.item(), loss_d.item(), float(loss_feat),
+                        psnr_batch(fake_rgb, target_rgb), ratio], recipe.log_every)
+        if run.step % recipe.checkpoint_every == 0 or run.step == recipe.steps:
+            run.save(objects)
+    weights = run.out / f"{recipe.name}.safetensors"
+    save_generator(G, weights, arch, extra={"steps": run.step, "train_seconds": round(run.seconds),
+                                            "recipe": asdict(recipe)})
+    run.plot()
+    return weights

@@ -1,0 +1,109 @@
+"""A training run's directory: resumable checkpoint, CSV log and loss-curve PNG (shared by all jobs)."""
+from __future__ import annotations
+
+import csv
+import json
+import time
+import tomllib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def load_recipe(cls, path: str | Path):
+    """Build the recipe dataclass ``cls`` from a TOML file; unknown keys raise ``ValueError``."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    unknown = set(raw) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
+    return cls(**raw)
+
+
+class RunDir:
+    """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
+    (means over ``log_every`` steps of the named fields), ``recipe.json`` and ``loss.png``.
+
+    Args:
+        out_dir: created if missing.
+        fields: logged values after ``step`` and ``seconds``.
+        recipe: the run's recipe dataclass (written as JSON).
+        resume: continue from ``checkpoint.pt`` when present.
+    """
+
+    def __init__(self, out_dir: str | Path, fields: list[str], recipe, resume: bool = True, progress=print):
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.fields, self.progress = fields, progress
+        self.ckpt, self.log = self.out / "checkpoint.pt", self.out / "log.csv"
+        self.resume = resume and self.ckpt.exists()
+        self.step, self.t0 = 0, time.time()
+        self._acc, self._n = np.zeros(len(fields)), 0
+        (self.out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+
+    def restore(self, objects: dict) -> dict:
+        """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
+        returns the checkpoint's ``extra`` dict (empty when starting fresh)."""
+        extra: dict = {}
+        if self.resume:
+            state = torch.load(self.ckpt, weights_only=True)
+            for name, obj in objects.items():
+                obj.load_state_dict(state[name])
+            self.step, extra = state["step"], state.get("extra", {})
+            self.t0 = time.time() - state["elapsed"]
+            self.progress(f"resumed at step {self.step}")
+        if not self.resume or not self.log.exists():
+            with open(self.log, "w", newline="") as f:
+                csv.writer(f).writerow(["step", "seconds"] + self.fields)
+        return extra
+
+    @property
+    def seconds(self) -> float:
+        return time.time() - self.t0
+
+    def record(self, values: list[float], log_every: int) -> None:
+        """Count one step with its logged values; every ``log_every`` steps append their mean to the CSV."""
+        self.step += 1
+        self._acc += values
+        self._n += 1
+        if self.step % log_every == 0:
+            row = [self.step, round(self.seconds, 1)] + [round(v, 5) for v in self._acc / self._n]
+            with open(self.log, "a", newline="") as f:
+                csv.writer(f).writerow(row)
+            self.progress(" ".join(f"{k}={v}" for k, v in zip(["step", "seconds"] + self.fields, row)))
+            self._acc[:], self._n = 0, 0
+
+    def save(self, objects: dict, extra: dict | None = None) -> None:
+        """Write the checkpoint (atomic rename)."""
+        state = {name: obj.state_dict() for name, obj in objects.items()}
+        state.update(step=self.step, elapsed=self.seconds, extra=extra or {})
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.ckpt)
+
+    def plot(self) -> None:
+        plot_log(self.log, self.out / "loss.png")
+
+
+def plot_log(log_csv: str | Path, png: str | Path) -> None:
+    """Draw every logged column of a ``log.csv`` against the step, one panel each, into a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_csv) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    cols = [k for k in rows[0] if k not in ("step", "seconds")]
+    step = np.array([float(r["step"]) for r in rows])
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols), 3.2), squeeze=False)
+    for ax, k in zip(axes[0], cols):
+        ax.plot(step, [float(r[k]) for r in rows])
+        ax.set_title(k, fontsize=9)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
