@@ -70,3 +70,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} absent")
     return SHARED_DATA
+
+
+@dataclass(frozen=True)
+class TinyColorizers:
+    fcn: Path          # ab regression, untrained
+    effnet_bins: Path  # EfficientNet-Lite0 U-Net classifying ab bins, untrained, random encoder
+
+
+@pytest.fixture(scope="session")
+def tiny_colorizers(tmp_path_factory) -> TinyColorizers:
+    """Untrained colorizers saved as vidcolor weight files (no pretrained checkpoint needed)."""
+    import torch
+
+    from vidcolor.training.colorize import ColorizeRecipe, build_colorizer
+    from vidcolor.weights import save_generator
+
+    folder = tmp_path_factory.mktemp("colorizers")
+    torch.manual_seed(0)
+    fcn, arch = build_colorizer(ColorizeRecipe(generator="fcn", head="ab", generator_kwargs={"width": 4, "depth": 2}))
+    save_generator(fcn, folder / "fcn.safetensors", arch)
+    eff, arch = build_colorizer(ColorizeRecipe(generator="effnet_unet", head="bins",
+                                               generator_kwargs={"widths": [8, 8, 8, 8]}), pretrained=False)
+    save_generator(eff, folder / "effnet.safetensors", arch)
+    return TinyColorizers(folder / "fcn.safetensors", folder / "effnet.safetensors")

@@ -54,6 +54,11 @@ def io_options(f):
         click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov"]),
                      help="Output container (default: from the suffix; nut on stdout)."),
+        click.option("--compare", is_flag=True, help="Write input | output side by side."),
+        click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
+                     help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all."),
+        click.option("--temporal-strength", type=click.FloatRange(0, 1, max_open=True), default=0.6,
+                     show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
     ]
     for opt in reversed(opts):
@@ -62,9 +67,12 @@ def io_options(f):
 
 
 def _io_kwargs(kw: dict) -> dict:
-    return dict(batch_size=kw["batch_size"], codec=kw["codec"], crf=kw["crf"], preset=kw["preset"],
-                audio=not kw["no_audio"], overwrite=kw["overwrite"], raw_size=kw["raw_size"], fps=kw["fps"],
-                container=kw["container"], progress=not kw["quiet"])
+    if kw["fps"] is not None and kw["raw_size"] is None:
+        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
+    return dict(device=kw["device"], batch_size=kw["batch_size"], codec=kw["codec"], crf=kw["crf"],
+                preset=kw["preset"], audio=not kw["no_audio"], overwrite=kw["overwrite"], raw_size=kw["raw_size"],
+                fps=kw["fps"], container=kw["container"], compare=kw["compare"], temporal=kw["temporal"],
+                temporal_strength=kw["temporal_strength"], progress=not kw["quiet"])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,14 +89,35 @@ def main():
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
 def dequantize(input, model, restore_luminance, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
-    if kw["fps"] is not None and kw["raw_size"] is None:
-        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     from vidcolor.api import dequantize as run_dequantize
-
     from vidcolor.weights import DEFAULTS
 
-    summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"], device=kw["device"],
+    summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
                              restore_luminance=restore_luminance, **_io_kwargs(kw))
+    if not kw["quiet"]:
+        click.echo(f"vidcolor: {summary}", err=True)
+
+
+@main.command()
+@click.argument("input")
+@io_options
+@click.option("--model", default=None, help="Bundled model name or .safetensors path (default: colorize-effnet).")
+@click.option("--render-size", type=click.IntRange(32), default=256, show_default=True,
+              help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
+@click.option("--saturation", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Scale the predicted colour (1.4 = +40%).")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
+              help="Annealed-mean temperature of bin models: lower is more colourful (default: the model's).")
+@click.option("--blur", is_flag=True, help="Gaussian-blur (5, 0.7) the luminance the network sees.")
+@click.option("--equalize", is_flag=True, help="Histogram-equalize the luminance the network sees.")
+def colorize(input, model, render_size, saturation, temperature, blur, equalize, **kw):
+    """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
+    from vidcolor.api import colorize as run_colorize
+    from vidcolor.weights import DEFAULTS
+
+    summary = run_colorize(input, kw["output"], model=model or DEFAULTS["colorize"], render_size=render_size,
+                           saturation=saturation, temperature=temperature, blur=blur, equalize=equalize,
+                           **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary}", err=True)
 
@@ -98,31 +127,65 @@ def train():
     """Train the bundled models from a recipe in train/."""
 
 
-@train.command("dequantize")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
-@click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count.")
-@click.option("--data", default=None, help="Override the recipe's photo folder.")
-@click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
-def train_dequantize_cmd(recipe, out_dir, steps, data, fresh):
-    """Train a dequantization generator from RECIPE (TOML)."""
-    from vidcolor.training.loop import DequantizeRecipe, train_dequantize
+def _train_command(job: str):
+    """``vidcolor train JOB RECIPE``: the same options for every job; the recipe class and loop come
+    from ``vidcolor.training``."""
 
-    try:
-        r = DequantizeRecipe.from_toml(recipe)
-    except (ValueError, TypeError) as exc:
-        raise VidcolorError(f"bad recipe: {exc}") from None
-    if steps:
-        r.steps = steps
-    if data:
-        r.data = data
-    from vidcolor.training.data import list_images
+    @train.command(job)
+    @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
+    @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count.")
+    @click.option("--data", default=None, help="Override the recipe's photo folder.")
+    @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
+    def command(recipe, out_dir, steps, data, fresh):
+        from vidcolor.training import JOBS
+        from vidcolor.training.data import list_images
 
-    if not list_images(r.data):
-        raise VidcolorError(f"no training images under {r.data}")
-    weights = train_dequantize(r, out_dir or f"runs/{r.name}", resume=not fresh,
-                               progress=lambda msg: click.echo(msg, err=True))
-    click.echo(f"vidcolor: weights written to {weights}", err=True)
+        recipe_cls, train_fn = JOBS[job]
+        try:
+            r = recipe_cls.from_toml(recipe)
+        except (ValueError, TypeError) as exc:
+            raise VidcolorError(f"bad recipe: {exc}") from None
+        if steps:
+            r.steps = steps
+        if data:
+            r.data = data
+        if not list_images(r.data):
+            raise VidcolorError(f"no training images under {r.data}")
+        weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
+                           progress=lambda msg: click.echo(msg, err=True))
+        click.echo(f"vidcolor: weights written to {weights}", err=True)
+
+    command.__doc__ = f"Train a {job} generator from RECIPE (TOML)."
+    return command
+
+
+train_dequantize_cmd = _train_command("dequantize")
+train_colorize_cmd = _train_command("colorize")
+
+
+@main.command("eval")
+@click.argument("output")
+@click.option("--reference-video", "reference", required=True, metavar="GT",
+              help="Ground truth: video, image or folder of images, same frame size as OUTPUT.")
+@click.option("--input", "input_", metavar="INPUT", help="Also score the pipeline's input (a second column).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table (infinite values as null).")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames.")
+@click.option("--no-features", is_flag=True, help="Skip the EfficientNet-Lite0 Frechet distance (no model load).")
+def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
+    """Score OUTPUT (video, image or folder of images) against the ground truth.
+
+    Prints PSNR, MSE, MAE, SSIM, pixel accuracy (all channels within 5% = 12.75 levels), CIEDE2000,
+    colourfulness (Hasler & Suesstrunk 2003) with its gap and ratio to the ground truth, a Frechet
+    distance on pooled EfficientNet-Lite0 features, and warp error and CDC for clips of 2+ frames.
+    The Frechet distance is FID-style but not the Inception FID: its numbers compare only with other
+    runs of this command on the same number of frames. When frame counts differ, the first frames in
+    common are compared.
+    """
+    from vidcolor.evaluate import evaluate, format_table, to_json
+
+    result = evaluate(output, reference, input=input_, max_frames=max_frames, features=not no_features)
+    click.echo(to_json(result) if as_json else format_table(result))
 
 
 if __name__ == "__main__":

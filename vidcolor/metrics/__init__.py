@@ -1,13 +1,10 @@
 """Quality measures (evaluation only; the runtime path never imports this package).
 
 ``image``: per-pixel measures against ground truth; ``video``: temporal consistency (warp error, CDC);
-``features``: distances on pretrained EfficientNet-Lite0 features. Each module lists its ``__all__``.
+``features``: distances on pretrained EfficientNet-Lite0 features.
 """
-from vidcolor.metrics.features import *  # noqa: F401,F403
-from vidcolor.metrics.features import __all__ as _features_all
-from vidcolor.metrics.image import *  # noqa: F401,F403
-from vidcolor.metrics.image import __all__ as _image_all
-from vidcolor.metrics.video import *  # noqa: F401,F403
-from vidcolor.metrics.video import __all__ as _video_all
+from vidcolor.metrics.image import (ACCURACY_THRESHOLD, channel_bias, ciede2000, colourfulness, mae, mse, pixel_accuracy, psnr, ssim)
+from vidcolor.metrics.video import (cdc, optical_flow, warp_error)
+from vidcolor.metrics.features import (FEATURE_SIZE, frechet_distance, frechet_feature_distance, gaussian_fit, load_encoder, pooled_features)
 
-__all__ = list(_image_all) + list(_video_all) + list(_features_all)
+__all__ = ["ACCURACY_THRESHOLD", "FEATURE_SIZE", "cdc", "channel_bias", "ciede2000", "colourfulness", "frechet_distance", "frechet_feature_distance", "gaussian_fit", "load_encoder", "mae", "mse", "optical_flow", "pixel_accuracy", "pooled_features", "psnr", "ssim", "warp_error"]

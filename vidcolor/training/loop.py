@@ -10,20 +10,16 @@ seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseli
 """
 from __future__ import annotations
 
-import csv
-import json
-import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
 from vidcolor.training.losses import GANLoss, psnr_batch
+from vidcolor.training.run import RunDir, load_recipe
 from vidcolor.weights import save_generator
 
 
@@ -53,12 +49,7 @@ class DequantizeRecipe:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "DequantizeRecipe":
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
-        return cls(**raw)
+        return load_recipe(cls, path)
 
 
 def model_space(rgb: torch.Tensor, mode: str) -> torch.Tensor:
@@ -96,8 +87,6 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
     Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
     (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
     train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
@@ -109,25 +98,12 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
     opt_g = torch.optim.Adam(G.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))
     gan = GANLoss(recipe.gan_mode)
-    step, elapsed = 0, 0.0
-    ckpt = out / "checkpoint.pt"
-    if resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
-        G.load_state_dict(state["G"]); D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]); opt_d.load_state_dict(state["opt_d"])
-        step, elapsed = state["step"], state["elapsed"]
-        progress(f"resumed at step {step}")
-    log_path = out / "log.csv"
-    fields = ["step", "seconds", "loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"]
-    if step == 0 or not log_path.exists():
-        with open(log_path, "w", newline="") as f:
-            csv.writer(f).writerow(fields)
-    (out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+    run = RunDir(out_dir, ["loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"], recipe, resume, progress)
+    objects = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+    run.restore(objects)
     G.train(); D.train()
-    t0 = time.time() - elapsed
-    acc = np.zeros(5)
     for coarse, fine, hist in loader:
-        if step >= recipe.steps:
+        if run.step >= recipe.steps:
             break
         x = model_space(coarse, recipe.mode)
         y = model_space(fine, recipe.mode)
@@ -144,46 +120,15 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
         loss_l1 = 2.0 * (fake_rgb - target_rgb).abs().mean()
         (recipe.adv_weight * loss_adv + recipe.lambda_l1 * loss_l1).backward()
         opt_g.step()
-        step += 1
         with torch.no_grad():
             in_rgb = coarse.permute(0, 3, 1, 2).float() / 255.0
-            acc += [loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
-                    psnr_batch(fake_rgb, target_rgb)]
-        if step % recipe.log_every == 0:
-            row = [step, round(time.time() - t0, 1)] + [round(v, 5) for v in acc / recipe.log_every]
-            with open(log_path, "a", newline="") as f:
-                csv.writer(f).writerow(row)
-            progress(" ".join(f"{k}={v}" for k, v in zip(fields, row)))
-            acc[:] = 0
-        if step % recipe.checkpoint_every == 0 or step == recipe.steps:
-            torch.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(), "step": step, "elapsed": time.time() - t0}, ckpt)
-    weights = out / f"{recipe.name}.safetensors"
-    save_generator(G, weights, arch, extra={"steps": step, "train_seconds": round(time.time() - t0),
+            run.record([loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
+                        psnr_batch(fake_rgb, target_rgb)], recipe.log_every)
+        if run.step % recipe.checkpoint_every == 0 or run.step == recipe.steps:
+            run.save(objects)
+    weights = run.out / f"{recipe.name}.safetensors"
+    save_generator(G, weights, arch, extra={"steps": run.step, "train_seconds": round(run.seconds),
                                             "recipe": asdict(recipe)})
-    plot_losses(log_path, out / "loss.png")
+    run.plot()
     return weights
 
-
-def plot_losses(log_csv: str | Path, png: str | Path) -> None:
-    """Draw the loss curves and batch PSNR of a ``log.csv`` into a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(log_csv) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
-    ax[0].plot(col["step"], col["loss_l1"]); ax[0].set_title("L1 (RGB, [-1, 1])")
-    ax[1].plot(col["step"], col["loss_g_adv"], label="G adversarial")
-    ax[1].plot(col["step"], col["loss_d"], label="D"); ax[1].legend(); ax[1].set_title("adversarial (LSGAN)")
-    ax[2].plot(col["step"], col["psnr_input"], label="input")
-    ax[2].plot(col["step"], col["psnr_output"], label="output"); ax[2].legend(); ax[2].set_title("batch PSNR (dB)")
-    for a in ax:
-        a.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(png, dpi=90)
-    plt.close(fig)

@@ -1,0 +1,193 @@
+"""Colorization quality: the ablation of issue 4 on frames and photos that no model was trained on.
+
+Evaluation sets (built from ../shared/data, never trained on):
+
+* ``video``: every DAVIS clip in ../shared/data/video, --frames frames spaced 6 apart from frame 6,
+  downscaled to 240 px high (INTER_AREA);
+* ``photos``: the held-back slice of ../shared/data/train (every 20th photo, the split the training
+  loop leaves out), the first --photos of them.
+
+Each frame is reduced to its luminance (CIE L with a = b = 0: the "gray input" row), colorized, and
+compared with the original colour: PSNR (pooled), mean CIEDE2000, and the colourfulness ratio
+(Hasler & Suesstrunk 2003, mean over frames of the output / of the ground truth). The issue's target:
+ratio >= 0.6 while CIEDE2000 is no worse than the gray input's.
+
+Models: every ``runs/ablation/<name>/<name>.safetensors`` (equal short budgets, see
+train/ablation/) and the bundled default; a sweep of the default's annealed-mean temperature is run on
+the photos only (the video row is reported at the chosen setting, never tuned on). Writes
+``docs/colorize_quality.{md,json}`` and a contact sheet PNG (video frames, photos, and the real
+black-and-white photos of ../shared/data/bw/photos, which have no ground truth).
+
+    python benchmarks/colorize_quality.py
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.evaluate import load_frames
+from vidcolor.io.images import read_image
+from vidcolor.metrics import ciede2000, colourfulness, psnr
+from vidcolor.pipeline import Colorizer
+from vidcolor.training.data import list_images, split_holdout
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared" / "data"
+ABLATION = [  # (row label, run name): the order of the table
+    ("U-Net, L1 only", "colorize-unet-l1"),
+    ("pix2pix (U-Net, L1 + LSGAN)", "colorize-unet-pix2pix"),
+    ("pix2pix + perceptual (EffNet-Lite0)", "colorize-unet-perceptual"),
+    ("pix2pix + perceptual, WGAN-GP", "colorize-unet-wgan-gp"),
+    ("seed-004 FCN (L1 + perceptual)", "colorize-fcn"),
+    ("EffNet-Lite0 U-Net, ab bins (same budget)", "colorize-effnet-short"),
+]
+HEIGHT = 240
+
+
+def gray(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(..., H, W, 3)`` -> its luminance as uint8 RGB (a = b = 0)."""
+    lab = rgb_to_lab(rgb)
+    lab[..., 1:] = 0
+    return lab_to_rgb(lab)
+
+
+def resize_h(rgb: np.ndarray, height: int = HEIGHT) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (round(w * height / h / 2) * 2, height), interpolation=cv2.INTER_AREA)
+
+
+def video_set(frames: int) -> list[np.ndarray]:
+    out = []
+    for clip in sorted((SHARED / "video").glob("*.mp4")):
+        stack = load_frames(clip, 6 + 6 * frames)
+        out += [resize_h(f) for f in stack[6::6][:frames]]
+    return out
+
+
+def photo_set(n: int) -> list[np.ndarray]:
+    _, held = split_holdout(list_images(SHARED / "train"), 20)
+    out = []
+    for p in held[:n]:
+        rgb = read_image(p)[0]
+        out.append(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
+    return out
+
+
+def score(outputs: list[np.ndarray], truth: list[np.ndarray]) -> dict:
+    """PSNR of the pooled MSE, mean CIEDE2000, colourfulness ratio over a list of frames."""
+    mse = np.mean([np.mean((o.astype(np.float64) - t) ** 2) for o, t in zip(outputs, truth)])
+    return {"psnr": float(10 * np.log10(255.0 ** 2 / mse)),
+            "ciede2000": float(np.mean([ciede2000(o, t) for o, t in zip(outputs, truth)])),
+            "colourfulness_ratio": float(np.mean([colourfulness(o) for o in outputs])
+                                         / np.mean([colourfulness(t) for t in truth]))}
+
+
+def colorize_all(job: Colorizer, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    t0 = time.perf_counter()
+    out = [job(gray(f)[None])[0] for f in frames]
+    return out, (time.perf_counter() - t0) / len(frames)
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    im = Image.fromarray(img)
+    ImageDraw.Draw(im).text((4, 3), text, fill=(255, 255, 0))
+    return np.asarray(im)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=4, help="frames per DAVIS clip")
+    ap.add_argument("--photos", type=int, default=80, help="held-back photos")
+    ap.add_argument("--default", default=str(ROOT / "weights" / "colorize-effnet.safetensors"))
+    ap.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.3, 0.38, 0.5, 0.7, 1.0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
+    args = ap.parse_args()
+    sets = {"video": video_set(args.frames), "photos": photo_set(args.photos)}
+    results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {}}
+    gray_out = {k: [gray(f) for f in v] for k, v in sets.items()}
+    results["rows"]["gray input (L only)"] = {k: score(gray_out[k], sets[k]) for k in sets}
+    outputs = {"gray input (L only)": gray_out}
+    for row, name in ABLATION:
+        path = ROOT / "runs" / "ablation" / name / f"{name}.safetensors"
+        if not path.is_file():
+            print(f"skip {row}: {path} missing")
+            continue
+        job = Colorizer(str(path), device="cpu")
+        outs = {k: colorize_all(job, v) for k, v in sets.items()}
+        outputs[row] = {k: o for k, (o, _) in outs.items()}
+        results["rows"][row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
+        print(row, results["rows"][row])
+    # temperature sweep of the default model, on the photos only
+    for t in args.temperatures:
+        job = Colorizer(args.default, device="cpu", temperature=t)
+        results["sweep"][t] = score(colorize_all(job, sets["photos"])[0], sets["photos"])
+        print("T", t, results["sweep"][t])
+    job = Colorizer(args.default, device="cpu")
+    outs = {k: colorize_all(job, v) for k, v in sets.items()}
+    default_row = f"**default: colorize-effnet, T {job.temperature}**"
+    outputs[default_row] = {k: o for k, (o, _) in outs.items()}
+    results["rows"][default_row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
+    g = results["rows"]["gray input (L only)"]
+    results["target"] = {k: {"colourfulness_ratio": results["rows"][default_row][k]["colourfulness_ratio"],
+                             "ciede2000_minus_gray": results["rows"][default_row][k]["ciede2000"] - g[k]["ciede2000"]}
+                         for k in sets}
+    write_report(results, Path(args.out))
+    contact_sheet(sets, outputs, default_row, job, Path(args.out).with_name("colorize_contact_sheet.png"))
+
+
+def write_report(results: dict, out: Path) -> None:
+    n = results["sets"]
+    lines = [f"Evaluation: {n['video']} DAVIS frames (17 clips, 240 px high) and {n['photos']} held-back photos, "
+             "never trained on. Each cell: PSNR dB / CIEDE2000 / colourfulness ratio (output / ground truth). "
+             "Generated by `benchmarks/colorize_quality.py`.", "",
+             "| model | video: PSNR | CIEDE2000 | colour ratio | photos: PSNR | CIEDE2000 | colour ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for row, r in results["rows"].items():
+        cells = [f"{r[k]['psnr']:.2f} | {r[k]['ciede2000']:.2f} | {r[k]['colourfulness_ratio']:.2f}"
+                 for k in ("video", "photos")]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines += ["", "Annealed-mean temperature of the default model (photos only; lower T = more colourful):", "",
+              "| T | PSNR | CIEDE2000 | colour ratio |", "|---|---|---|---|"]
+    for t, r in results["sweep"].items():
+        lines.append(f"| {t} | {r['psnr']:.2f} | {r['ciede2000']:.2f} | {r['colourfulness_ratio']:.2f} |")
+    tgt = results["target"]
+    lines += ["", "Target (colour ratio >= 0.6 and CIEDE2000 no worse than gray): " + "; ".join(
+        f"{k}: ratio {v['colourfulness_ratio']:.2f}, CIEDE2000 {v['ciede2000_minus_gray']:+.2f} vs gray "
+        f"({'met' if v['colourfulness_ratio'] >= 0.6 and v['ciede2000_minus_gray'] <= 0 else 'not met'})"
+        for k, v in tgt.items()), ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    print("\n".join(lines))
+
+
+def contact_sheet(sets, outputs, default_row, job, png: Path, per_set: int = 4) -> None:
+    """Rows: frames (gray | each model | ground truth), then real black-and-white photos (input | ours)."""
+    rows = []
+    names = list(outputs)
+    for k in ("video", "photos"):
+        idx = np.linspace(0, len(sets[k]) - 1, per_set).astype(int)
+        for i in idx:
+            tiles = [resize_h(outputs[m][k][i], 160) for m in names] + [resize_h(sets[k][i], 160)]
+            tiles = [label(t, s[:28]) for t, s in zip(tiles, [m.strip("*") for m in names] + ["ground truth"])]
+            w = max(t.shape[1] for t in tiles)
+            rows.append(np.concatenate([np.pad(t, ((0, 0), (0, w - t.shape[1]), (0, 0))) for t in tiles], 1))
+    bw = sorted((SHARED / "bw" / "photos").glob("*.jpg"))[:6]
+    for p in bw:
+        rgb = resize_h(read_image(p)[0], 160)
+        pair = np.concatenate([label(rgb, "real b/w input"), label(job(gray(rgb)[None])[0], "ours")], 1)
+        rows.append(np.pad(pair, ((0, 0), (0, max(0, rows[0].shape[1] - pair.shape[1])), (0, 0)))[:, : rows[0].shape[1]])
+    width = max(r.shape[1] for r in rows)
+    sheet = np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows], 0)
+    Image.fromarray(sheet).save(png, optimize=True)
+
+
+if __name__ == "__main__":
+    main()

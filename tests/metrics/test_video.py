@@ -1,0 +1,137 @@
+"""vidcolor.metrics.video: warp error (Lai et al. 2018) and CDC (Liu et al. 2021) on small clips."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+from vidcolor.metrics.video import cdc, optical_flow, warp_error
+
+H, W = 64, 96
+LN2 = float(np.log(2.0))
+
+
+def textured_rgb(seed: int = 0, shape=(120, 160)) -> np.ndarray:
+    """Smooth random colour texture, uint8 (h, w, 3) spanning about 30..225."""
+    noise = np.random.default_rng(seed).normal(size=(*shape, 3)).astype(np.float32)
+    t = cv2.GaussianBlur(noise, (0, 0), 3.0)
+    t = (t - t.min()) / (t.max() - t.min())
+    return (30 + 195 * t).astype(np.uint8)
+
+
+def translating(n: int = 5, step=(2, 1)) -> np.ndarray:
+    """Integer pan over a textured image: uint8 (n, H, W, 3)."""
+    img = textured_rgb()
+    return np.stack([img[5 + i * step[1]:5 + i * step[1] + H, 5 + i * step[0]:5 + i * step[0] + W]
+                     for i in range(n)])
+
+
+def flickered(clip: np.ndarray, sd: float = 12.0, seed: int = 1) -> np.ndarray:
+    """Random per-frame colour shift (per channel) plus a little per-pixel noise."""
+    rng = np.random.default_rng(seed)
+    out = clip + rng.normal(0, sd, (len(clip), 1, 1, 3)) + rng.normal(0, 3, clip.shape)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_static_clip_scores_zero():
+    clip = np.stack([textured_rgb()[:H, :W]] * 4)
+    assert warp_error(clip) == pytest.approx(0.0, abs=1e-9)
+    assert cdc(clip) == 0.0
+    assert isinstance(warp_error(clip), float) and isinstance(cdc(clip), float)
+
+
+def test_warp_error_sees_flicker_not_motion():
+    clip = translating()
+    still = warp_error(clip)
+    assert still < 2e-4                                  # bilinear resampling only (~0.01 of a level^2)
+    noisy = flickered(clip)
+    e = warp_error(noisy, flow_source=clip)
+    assert e > 1000 * still
+    # the flow of the clean pan is (-2, -1) exactly: E_warp is the MSE of the integer-aligned frames
+    f = noisy.astype(np.float64) / 255.0
+    expected = np.mean([np.mean((f[t, 1:, 2:] - f[t + 1, :-1, :-2]) ** 2) for t in range(len(f) - 1)])
+    assert e == pytest.approx(expected, rel=0.02)
+
+
+def test_warp_error_uses_the_flow_of_flow_source():
+    # flow from a static clip is zero and nothing is occluded: E_warp is the plain frame-to-frame MSE
+    still = np.stack([textured_rgb()[:H, :W]] * 4)
+    frames = flickered(still)
+    f = frames.astype(np.float64) / 255.0
+    expected = np.mean([np.mean((f[t] - f[t + 1]) ** 2) for t in range(3)])
+    assert warp_error(frames, flow_source=still) == pytest.approx(expected, rel=1e-3)
+    # scoring a moving clip with a static flow source counts the motion as error
+    clip = translating()
+    assert warp_error(clip, flow_source=np.stack([clip[0]] * len(clip))) > 20 * warp_error(clip)
+
+
+def test_optical_flow_finds_the_shift():
+    clip = translating(2, step=(3, 2))
+    flow = optical_flow(clip[1], clip[0])                # frame 1 -> frame 0: content sits 3, 2 px back
+    inner = flow[10:-10, 10:-10]
+    np.testing.assert_allclose(np.median(inner.reshape(-1, 2), axis=0), [3.0, 2.0], atol=0.1)
+
+
+def test_small_and_thin_frames():
+    # OpenCV's DIS crashes on frames under ~16-32 px high; the flow helper pads them
+    img = textured_rgb()
+    for h, w in [(8, 12), (12, 140)]:
+        clip = np.stack([img[5 + i:5 + i + h, 5 + 2 * i:5 + 2 * i + w] for i in range(3)])
+        still = warp_error(clip)
+        assert 0.0 <= still < 1e-3
+        assert warp_error(flickered(clip), flow_source=clip) > 2 * still
+        assert warp_error(np.stack([clip[0]] * 2)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cdc_disjoint_histograms_is_ln2():
+    clip = np.stack([np.zeros((H, W, 3), np.uint8), np.full((H, W, 3), 255, np.uint8)])
+    assert cdc(clip) == pytest.approx(LN2)
+    assert cdc(clip, bins=2) == pytest.approx(LN2)
+    assert cdc(np.stack([clip[0], clip[0] + 100]), bins=2) == 0.0   # 0 and 100 share the bin [0, 128)
+
+
+def test_cdc_two_frames_by_hand():
+    a = np.zeros((H, W, 3), np.uint8)
+    a[:, : W // 2] = 255                                 # p = (1/2 at 0, 1/2 at 255); q = (1 at 0)
+    b = np.zeros((H, W, 3), np.uint8)
+    m = np.array([0.75, 0.25])
+    kl_p = 0.5 * np.log(0.5 / m[0]) + 0.5 * np.log(0.5 / m[1])
+    kl_q = np.log(1.0 / m[0])
+    assert cdc(np.stack([a, b])) == pytest.approx(0.5 * (kl_p + kl_q))
+
+
+def test_cdc_matches_scipy_and_skips_long_gaps():
+    clip = np.random.default_rng(2).integers(0, 256, (3, 16, 24, 3), dtype=np.uint8)
+    clip[1] //= 2                                        # make the frames differ in distribution
+    hist = [[np.bincount(f[..., c].ravel(), minlength=256) for c in range(3)] for f in clip]
+
+    def js(i, j):
+        return np.mean([jensenshannon(hist[i][c], hist[j][c]) ** 2 for c in range(3)])
+
+    gap1 = (js(0, 1) + js(1, 2)) / 2
+    gap2 = js(0, 2)
+    assert cdc(clip, gaps=(1,)) == pytest.approx(gap1)
+    assert cdc(clip) == pytest.approx((gap1 + gap2) / 2)   # gap 4 >= T is skipped
+    assert 0 < cdc(clip) < LN2
+
+
+def test_bad_inputs_raise():
+    clip = translating(3)
+    for bad in [clip[:1], clip.astype(np.float32), clip[..., :2], clip[0]]:
+        with pytest.raises(ValueError):
+            warp_error(bad)
+        with pytest.raises(ValueError):
+            cdc(bad)
+    with pytest.raises(ValueError):
+        warp_error(clip, flow_source=clip[:2])
+    with pytest.raises(ValueError):
+        warp_error(clip, flow_source=clip.astype(np.int16))
+    with pytest.raises(ValueError):
+        cdc(clip, gaps=(4, 8))
+    with pytest.raises(ValueError):
+        cdc(clip, gaps=(0, 1))
+    with pytest.raises(ValueError):
+        cdc(clip, bins=0)
+    with pytest.raises(ValueError):
+        optical_flow(clip[0], clip[1, :-1])

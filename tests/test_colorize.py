@@ -1,0 +1,272 @@
+"""Colorization: models, ab bins, losses, the training loop, the Colorizer job and `vidcolor colorize`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
+from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, rgb_to_lab
+from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
+from vidcolor.pipeline import Colorizer
+from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, colourfulness_batch, train_colorize
+from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, gradient_penalty, soft_encode
+
+# ------------------------------------------------------------------------------------------- ab bins
+
+
+def test_gamut_bins_cover_srgb_and_only_it():
+    bins = ab_gamut_bins()
+    assert bins.shape == (254, 2)
+    rng = np.random.default_rng(0)
+    ab = rgb_to_lab(rng.integers(0, 256, (1, 5000, 3), dtype=np.uint8))[0, :, 1:]
+    nearest = np.sqrt(((ab[:, None] - bins[None]) ** 2).sum(-1)).min(1)
+    assert nearest.max() < 10 * np.sqrt(0.5) + 1e-3          # every sRGB colour falls in some cell
+    assert not ((np.abs(bins[:, 0]) > 100) | (np.abs(bins[:, 1]) > 110)).any()
+
+
+def test_annealed_mean_limits():
+    bins = torch.tensor([[0.0, 0.0], [50.0, -20.0]])
+    logits = torch.tensor([1.0, 0.0])[None, :, None, None]
+    mode = annealed_mean(logits, bins, 0.01)[0, :, 0, 0]
+    assert torch.allclose(mode, bins[0], atol=1e-3)
+    p = torch.softmax(torch.tensor([1.0, 0.0]), 0)
+    assert torch.allclose(annealed_mean(logits, bins, 1.0)[0, :, 0, 0], p @ bins, atol=1e-5)
+    # lower temperature, more saturated: closer to the dominant bin
+    assert annealed_mean(logits, bins, 0.38)[0, 0, 0, 0] < annealed_mean(logits, bins, 1.0)[0, 0, 0, 0]
+
+
+def test_soft_encode_is_a_distribution_peaked_at_the_nearest_bin():
+    bins = torch.from_numpy(ab_gamut_bins())
+    ab = torch.tensor([[5.0, -15.0], [40.0, 30.0]]).T.reshape(1, 2, 1, 2)
+    t = soft_encode(ab, bins)
+    assert t.shape == (1, len(bins), 1, 2)
+    assert torch.allclose(t.sum(1), torch.ones(1, 1, 2))
+    assert (t > 0).sum(1).eq(5).all()
+    for j in range(2):
+        nearest = ((bins - ab[0, :, 0, j]) ** 2).sum(1).argmin()
+        assert t[0, :, 0, j].argmax() == nearest
+
+
+def test_cross_entropy_minimum_at_target_and_weights():
+    target = torch.tensor([0.7, 0.3, 0.0])[None, :, None, None]
+    good = ab_cross_entropy(torch.log(target + 1e-9), target)
+    bad = ab_cross_entropy(torch.zeros(1, 3, 1, 1), target)
+    assert good < bad
+    w = torch.tensor([2.0, 1.0, 1.0])
+    assert torch.isclose(ab_cross_entropy(torch.zeros(1, 3, 1, 1), target, w), 2 * bad)
+
+
+def test_bin_weights_uniform_without_rebalancing_and_favour_rare_bins(tmp_path):
+    bins = ab_gamut_bins()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):  # mostly gray photos with a little saturated red
+        img = np.full((64, 64, 3), 120, np.uint8)
+        img[:4, :4] = (220, 20, 20)
+        p = tmp_path / f"{i}.png"
+        Image.fromarray(img).save(p)
+        paths.append(p)
+    assert torch.equal(bin_weights(paths, bins, 1.0), torch.ones(len(bins)))
+    w = bin_weights(paths, bins, 0.5)
+    gray = np.abs(bins).sum(1).argmin()
+    red = ((bins - rgb_to_lab(np.array([[[220, 20, 20]]], np.uint8))[0, 0, 1:]) ** 2).sum(1).argmin()
+    assert w[red] > w[gray]
+    del rng
+
+
+# -------------------------------------------------------------------------------------------- models
+
+
+def test_colorizer_shapes_any_size():
+    x = torch.rand(2, 1, 50, 70) * 2 - 1
+    assert FCNColorizer(width=4, depth=2)(x).shape == (2, 2, 50, 70)
+    assert UNetColorizer(ngf=4, depth=3)(x).shape == (2, 2, 50, 70)
+    eff = EffNetUNetColorizer(out_channels=7, widths=(8, 8, 8, 8))
+    assert eff(x).shape == (2, 7, 13, 18)
+    assert EffNetUNetColorizer(out_channels=2, widths=(8, 8, 8, 8)).eval()(x).abs().max() <= 1
+
+
+def test_untrained_unet_colorizer_returns_gray():
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    assert UNetColorizer(ngf=4, depth=2)(x).abs().max() == 0
+
+
+def test_effnet_encoder_pretrained_recognises_and_freezes():
+    enc = EfficientNetLite0Features(pretrained=True, depth=5)
+    rand = EfficientNetLite0Features(pretrained=False, depth=5)
+    assert not torch.equal(enc.stem[0].weight, rand.stem[0].weight)
+    feats = enc.eval()(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [16, 24, 40, 112, 320]
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 2]
+    enc.freeze(0)
+    assert not any(p.requires_grad for p in enc.parameters())
+    enc.freeze(2).train()
+    trainable = [i for i, b in enumerate(enc.blocks) if any(p.requires_grad for p in b.parameters())]
+    assert trainable == list(range(5, 16))          # stages at strides 16 and 32
+    assert not enc.stem[1].training and enc.blocks[15]._bn0.training  # frozen BatchNorm stays in eval
+
+
+# -------------------------------------------------------------------------------------------- losses
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    class Linear(torch.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, x):
+            return self.scale * x.sum((1, 2, 3))
+
+    real, fake = torch.rand(4, 1, 2, 2), torch.rand(4, 1, 2, 2)
+    # gradient of scale * sum(x) has norm scale * sqrt(4) = 2 * scale everywhere
+    assert torch.isclose(gradient_penalty(Linear(0.5), real, fake), torch.tensor(0.0), atol=1e-6)
+    assert torch.isclose(gradient_penalty(Linear(1.5), real, fake), torch.tensor(4.0), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["perceptual", "lpips"])
+def test_feature_loss_zero_for_identical_and_grows(kind):
+    enc = EfficientNetLite0Features(pretrained=False, depth=4)
+    loss = FeatureLoss(kind, encoder=enc)
+    a = torch.rand(2, 3, 32, 32)
+    assert loss(a, a) == 0
+    assert 0 < loss(a, (a + 0.1).clamp(0, 1)) < loss(a, 1 - a)
+
+
+def test_feature_loss_rejects_unknown_kind():
+    with pytest.raises(ValueError):
+        FeatureLoss("vgg", encoder=EfficientNetLite0Features(pretrained=False, depth=4))
+
+
+def test_colourfulness_batch_gray_is_zero_and_known_value():
+    gray = torch.full((1, 3, 4, 4), 0.5)
+    assert colourfulness_batch(gray).item() == 0
+    red = torch.zeros(1, 3, 2, 2)
+    red[:, 0] = 1.0  # rg = 255, yb = 127.5 everywhere: no spread, M = 0.3 * sqrt(255^2 + 127.5^2)
+    assert colourfulness_batch(red).item() == pytest.approx(0.3 * np.hypot(255, 127.5), rel=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def _photos(folder, n=4):
+    rng = np.random.default_rng(1)
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(smooth_image(rng, 72, 80)).save(folder / f"p{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("kw", [
+    dict(generator="fcn", head="ab", generator_kwargs={"width": 4, "depth": 2}, gan="lsgan"),
+    dict(generator="unet", head="ab", generator_kwargs={"ngf": 4, "depth": 2}, gan="wgan-gp", critic_steps=2),
+    dict(generator="effnet_unet", head="bins", generator_kwargs={"widths": [8, 8, 8, 8]}, rebalance=0.5,
+         unfreeze_stages=1, unfreeze_at=2),
+], ids=["fcn-lsgan", "unet-wgan", "effnet-bins-unfreeze"])
+def test_train_colorize_runs_logs_and_resumes(tmp_path, kw):
+    data = _photos(tmp_path / "photos")
+    recipe = ColorizeRecipe(name="tiny", data=str(data), holdout_every=100, steps=3, batch_size=2, crop=64,
+                            workers=0, threads=1, log_every=1, checkpoint_every=1, **kw)
+    weights = train_colorize(recipe, tmp_path / "run", progress=lambda m: None)
+    assert weights.is_file() and (tmp_path / "run" / "loss.png").is_file()
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,seconds,loss_main") and len(rows) == 4
+    recipe.steps = 4
+    train_colorize(recipe, tmp_path / "run", progress=lambda m: None)   # resumes at step 3
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+    job = Colorizer(str(weights), device="cpu", render_size=64)
+    out = job(np.full((1, 40, 56, 3), 90, np.uint8))
+    assert out.shape == (1, 40, 56, 3)
+
+
+def test_bins_head_needs_effnet():
+    with pytest.raises(ValueError):
+        build_colorizer(ColorizeRecipe(generator="fcn", head="bins"))
+    with pytest.raises(ValueError):
+        build_colorizer(ColorizeRecipe(generator="resnet"))
+
+
+def test_repository_colorize_recipes_parse():
+    from pathlib import Path
+    recipes = sorted((Path(__file__).parent.parent / "train").glob("colorize*.toml"))
+    assert recipes
+    for path in recipes:
+        r = ColorizeRecipe.from_toml(path)
+        assert r.name == path.stem and r.generator in ("effnet_unet", "unet", "fcn")
+
+
+# -------------------------------------------------------------------------------------- Colorizer job
+
+
+def test_colorizer_keeps_luminance_and_saturation_scales_chroma(tiny_colorizers):
+    rng = np.random.default_rng(0)
+    frames = np.stack([smooth_image(rng, 48, 64) for _ in range(2)])
+    job = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32)
+    out = job(frames)
+    L_in, L_out = rgb_to_lab(frames)[..., 0], rgb_to_lab(out)[..., 0]
+    assert np.abs(L_in - L_out).mean() < 1.5       # only 8-bit rounding and gamut clipping change L
+    gray = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, saturation=0.0)(frames)
+    lab = rgb_to_lab(gray)
+    assert np.abs(lab[..., 1:]).max() < 1.5
+    # colour input is reduced to its L first: the same output for the colour frame and its gray version
+    gray_in = lab_to_rgb(np.concatenate([rgb_to_lab(frames)[..., :1], np.zeros_like(lab[..., 1:])], -1))
+    assert np.abs(job(gray_in).astype(int) - out.astype(int)).mean() < 2
+
+
+def test_colorizer_render_size_sets_network_input(tiny_colorizers):
+    job = Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=40)
+    assert job.network_input(np.zeros((1, 90, 160), np.float32)).shape == (1, 40, 71)
+    job.equalize = True
+    ramp = np.tile(np.linspace(20, 40, 160, dtype=np.float32), (1, 90, 1))
+    eq = job.network_input(ramp)
+    assert eq.max() - eq.min() > 90                   # equalization spreads L over [0, 100]
+
+
+@pytest.mark.parametrize("kwargs", [dict(render_size=8), dict(saturation=-1.0), dict(temperature=0.0)])
+def test_colorizer_rejects_bad_options(tiny_colorizers, kwargs):
+    from vidcolor.errors import VidcolorError
+    with pytest.raises(VidcolorError):
+        Colorizer(str(tiny_colorizers.fcn), device="cpu", **kwargs)
+
+
+def test_dequantizer_refuses_a_colorize_model(tiny_colorizers):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.pipeline import Dequantizer
+    with pytest.raises(VidcolorError, match="colorize model"):
+        Dequantizer(str(tiny_colorizers.fcn), device="cpu")
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_colorize_video_compare_keeps_timing(tmp_path, clip, clip_frames, tiny_colorizers):
+    out = tmp_path / "out.mp4"
+    res = run_cli("colorize", clip, "-o", out, "--model", tiny_colorizers.fcn, "--compare", "-q")
+    assert res.returncode == 0, res.stderr
+    frames, fps, has_audio = decode_all(str(out))
+    assert frames.shape == (clip_frames.shape[0], clip_frames.shape[1], 2 * clip_frames.shape[2], 3)
+    assert has_audio
+    assert np.abs(frames[:, :, : clip_frames.shape[2]].astype(int) - clip_frames).mean() < 4  # left = input
+
+
+def test_cli_colorize_image_default_output(tmp_path, tiny_colorizers):
+    img = tmp_path / "photo.jpg"
+    Image.fromarray(smooth_image(np.random.default_rng(0), 40, 50)).save(img)
+    res = run_cli("colorize", img, "--model", tiny_colorizers.effnet_bins, "--render-size", "32", "-q")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "photo_colorized.png").is_file()
+
+
+@pytest.mark.parametrize("args", [["missing.mp4"], ["{img}", "--render-size", "8"], ["{img}", "--model", "dequantize-fq"]])
+def test_cli_colorize_errors_are_one_line(tmp_path, args):
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    res = run_cli("colorize", *[a.format(img=img) for a in args], cwd=tmp_path)
+    if args[-1] == "8":
+        assert res.returncode == 2  # click's own usage error for out-of-range values
+        return
+    assert_one_line_error(res)
+    assert not (tmp_path / "a_colorized.png").exists()

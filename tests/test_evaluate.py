@@ -1,0 +1,155 @@
+"""vidcolor.evaluate: loading videos, images and folders; the result of evaluate(); the table and JSON."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import mosaic
+from vidcolor.errors import VidcolorError
+from vidcolor.evaluate import _video_metrics, evaluate, format_table, load_frames, to_json
+from vidcolor.io import write_image
+from vidcolor.metrics import ACCURACY_THRESHOLD, colourfulness, psnr
+
+
+@pytest.fixture(scope="module")
+def gt():
+    """Four 32x48 colour mosaics that move one pixel a frame (a smooth enough 'video')."""
+    base = mosaic(1, 32, 64, seed=3)[0]
+    return np.stack([base[:, i:i + 48] for i in range(4)])
+
+
+def _folder(path, frames):
+    path.mkdir()
+    for i, f in enumerate(frames):
+        write_image(path / f"f{i:03d}.png", f)
+    return path
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def test_load_video(clip, clip_frames):
+    frames = load_frames(clip)
+    assert frames.dtype == np.uint8 and frames.shape == clip_frames.shape
+    np.testing.assert_array_equal(frames, clip_frames)
+    np.testing.assert_array_equal(load_frames(clip, max_frames=3), clip_frames[:3])
+
+
+def test_load_image_and_folder(tmp_path, gt):
+    write_image(tmp_path / "one.png", gt[0])
+    one = load_frames(tmp_path / "one.png")
+    assert one.shape == (1, 32, 48, 3)
+    np.testing.assert_array_equal(one[0], gt[0])
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in (3, 0, 2, 1):                                         # written out of order, read sorted by name
+        write_image(folder / f"f{i}.png", gt[i])
+    (folder / "notes.txt").write_text("not an image")
+    np.testing.assert_array_equal(load_frames(folder), gt)
+    np.testing.assert_array_equal(load_frames(folder, max_frames=2), gt[:2])
+
+
+def test_load_errors(tmp_path, gt):
+    with pytest.raises(VidcolorError, match="no such file"):
+        load_frames(tmp_path / "missing.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VidcolorError, match="no images"):
+        load_frames(tmp_path / "empty")
+    mixed = _folder(tmp_path / "mixed", [gt[0]])
+    write_image(mixed / "f9.png", gt[0][:16])
+    with pytest.raises(VidcolorError, match="differs"):
+        load_frames(mixed)
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    with pytest.raises(VidcolorError):
+        load_frames(tmp_path / "bad.mp4")
+    with pytest.raises(VidcolorError, match="at least 1"):
+        load_frames(tmp_path / "mixed", max_frames=0)
+
+
+# ------------------------------------------------------------------------------------------ evaluate
+
+
+def test_identical_output(gt):
+    r = evaluate(gt, gt, features=False)
+    out = r["output"]
+    assert r["frames"] == 4 and (r["width"], r["height"]) == (48, 32)
+    assert out["psnr"] == float("inf") and out["mse"] == 0 and out["mae"] == 0
+    assert out["ssim"] == pytest.approx(1) and out["pixel_accuracy"] == 1
+    assert out["ciede2000"] == pytest.approx(0, abs=1e-6)
+    assert out["colourfulness"] == pytest.approx(colourfulness(gt)) == r["reference"]["colourfulness"]
+    assert out["colourfulness_gap"] == 0 and out["colourfulness_ratio"] == 1
+    assert "input" not in r and "frechet_effnet" not in out
+    assert r["accuracy_threshold"] == ACCURACY_THRESHOLD
+
+
+def test_input_column_and_known_values(gt):
+    out = np.clip(gt.astype(int) + 3, 0, 255).astype(np.uint8)
+    gray = np.repeat(gt.mean(-1, keepdims=True).round().astype(np.uint8), 3, -1)
+    r = evaluate(out, gt, input=gray, features=False)
+    assert r["input"]["colourfulness"] == 0
+    assert r["input"]["colourfulness_ratio"] == 0
+    assert r["input"]["colourfulness_gap"] == pytest.approx(-r["reference"]["colourfulness"])
+    assert r["output"]["psnr"] == pytest.approx(psnr(out, gt))
+    assert r["output"]["psnr"] > r["input"]["psnr"]
+    assert r["output"]["pixel_accuracy"] == 1 and r["input"]["pixel_accuracy"] < 1
+    table = format_table(r)
+    for text in ("output", "input", "ground truth", "PSNR", "SSIM", "pixel accuracy", "CIEDE2000", "colourfulness"):
+        assert text in table
+    assert "Frechet" not in table
+
+
+def test_gray_reference_has_no_ratio(gt):
+    gray = np.full_like(gt, 90)
+    r = evaluate(gt, gray, features=False)
+    assert r["output"]["colourfulness_ratio"] is None and "n/a" in format_table(r)
+
+
+def test_frame_counts_and_sizes(gt):
+    r = evaluate(gt[:3], gt, input=gt, features=False)
+    assert r["frames"] == 3 and r["frame_counts"] == {"output": 3, "reference": 4, "input": 4}
+    assert "frame counts differ" in format_table(r)
+    assert evaluate(gt, gt, max_frames=2, features=False)["frames"] == 2
+    with pytest.raises(VidcolorError, match="not the same video"):
+        evaluate(gt[:, :16], gt, features=False)
+    with pytest.raises(VidcolorError, match="input"):
+        evaluate(gt, gt, input=gt[:, :, :40], features=False)
+    with pytest.raises(VidcolorError):
+        evaluate(gt.astype(np.float32), gt, features=False)
+
+
+def test_temporal_measures_for_clips_only(gt):
+    one = evaluate(gt[:1], gt[:1], features=False)
+    assert "warp_error" not in one["output"] and "cdc" not in one["output"]
+    r = evaluate(gt, gt, features=False)
+    if _video_metrics() is None:
+        pytest.skip("vidcolor.metrics.video not there yet")
+    for col in ("output", "reference"):
+        assert r[col]["warp_error"] >= 0 and r[col]["cdc"] >= 0
+    assert r["output"]["warp_error"] == pytest.approx(r["reference"]["warp_error"])
+    assert "warp error" in format_table(r)
+
+
+def test_paths_and_json(tmp_path, gt):
+    out = _folder(tmp_path / "out", gt)
+    write_image(tmp_path / "gt.png", gt[0])
+    r = evaluate(out, _folder(tmp_path / "gt", gt), input=tmp_path / "gt.png", features=False)
+    assert r["frames"] == 1 and r["frame_counts"]["output"] == 4
+    data = json.loads(to_json(r))                                  # strict JSON: inf becomes null
+    assert data["output"]["psnr"] is None and data["output"]["mse"] == 0
+    with pytest.raises(VidcolorError, match="no such file"):
+        evaluate(tmp_path / "nope", gt)
+
+
+def test_pretrained_frechet(gt):
+    """The one test that loads the pretrained EfficientNet-Lite0 (~20 MB): 320-d features, 0 on itself."""
+    from vidcolor.metrics.features import load_encoder, pooled_features
+
+    enc = load_encoder()
+    assert pooled_features(gt[:2], enc).shape == (2, 320)
+    flat = np.full_like(gt, 128)
+    r = evaluate(gt, gt, input=flat, encoder=enc)
+    assert r["output"]["frechet_effnet"] == pytest.approx(0, abs=1e-6)
+    assert r["input"]["frechet_effnet"] > 1
+    assert "not FID" in format_table(r)

@@ -1,0 +1,242 @@
+"""Score an output (and optionally the input it came from) against the ground truth.
+
+Full-reference measures (against the ground truth): PSNR, MSE, MAE, SSIM, pixel accuracy within a
+threshold, CIEDE2000, and a Frechet distance on pooled EfficientNet-Lite0 features (FID-style, NOT the
+Inception FID). No-reference measures (of each clip by itself, the ground truth included): colourfulness
+and, for clips of two frames or more, warp error and colour distribution consistency (CDC).
+
+Example:
+    >>> from vidcolor.evaluate import evaluate, format_table
+    >>> r = evaluate("dog_colorized.mp4", "dog.mp4", input="dog_gray.mp4")   # doctest: +SKIP
+    >>> print(format_table(r))                                               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io import VideoReader, is_image, list_images_in, read_image
+from vidcolor.metrics import image as im
+
+__all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "to_json"]
+
+MEASURES = (
+    # key, label, which value is better, format
+    ("psnr", "PSNR (dB)", "higher", "{:.2f}"),
+    ("mse", "MSE (8-bit levels^2)", "lower", "{:.2f}"),
+    ("mae", "MAE (8-bit levels)", "lower", "{:.2f}"),
+    ("ssim", "SSIM", "higher", "{:.4f}"),
+    ("pixel_accuracy", "pixel accuracy", "higher", "{:.2%}"),
+    ("ciede2000", "CIEDE2000 (Delta E)", "lower", "{:.3f}"),
+    ("frechet_effnet", "Frechet dist. EffNet-Lite0 (not FID)", "lower", "{:.4g}"),
+    ("colourfulness", "colourfulness (Hasler-Suesstrunk)", "near GT", "{:.2f}"),
+    ("colourfulness_gap", "colourfulness gap (- GT)", "near 0", "{:+.2f}"),
+    ("colourfulness_ratio", "colourfulness ratio (/ GT)", "near 1", "{:.3f}"),
+    ("warp_error", "warp error (Lai et al. 2018)", "lower", "{:.5f}"),
+    ("cdc", "CDC (JS divergence)", "lower", "{:.5f}"),
+)
+"""Rows of the table, in order: (result key, label, which way is better, format)."""
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def load_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Read a video file, an image, or a folder of images as one uint8 RGB stack.
+
+    Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied); a folder
+    gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) sorted by name; alpha
+    is dropped.
+
+    Args:
+        path: video file, image file, or folder of images.
+        max_frames: keep only the first ``max_frames`` frames (decoding stops there); None: all.
+
+    Returns:
+        uint8 ``(T, H, W, 3)``, T >= 1.
+
+    Raises:
+        VidcolorError: missing path, unreadable file, empty folder, images of different sizes in a
+            folder, a video with no frames, or ``max_frames`` < 1.
+    """
+    if max_frames is not None and max_frames < 1:
+        raise VidcolorError(f"max frames must be at least 1, got {max_frames}")
+    p = Path(path)
+    if not p.exists():
+        raise VidcolorError(f"{path}: no such file or folder")
+    if p.is_dir():
+        files = list_images_in(p)[:max_frames]
+        if not files:
+            raise VidcolorError(f"{path}: no images in folder")
+        frames = [read_image(f)[0] for f in files]
+        for f, rgb in zip(files, frames):
+            if rgb.shape != frames[0].shape:
+                raise VidcolorError(f"{f}: {_size(rgb)} differs from {files[0].name} ({_size(frames[0])})")
+        return np.stack(frames)
+    if is_image(p):
+        return read_image(p)[0][None]
+    frames = []
+    with VideoReader(p) as reader:
+        for rgb in reader:
+            frames.append(rgb)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+    return np.stack(frames)
+
+
+def _size(rgb: np.ndarray) -> str:
+    return f"{rgb.shape[-2]}x{rgb.shape[-3]}"
+
+
+def _as_frames(x, max_frames: int | None) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8 or x.ndim not in (3, 4) or x.shape[-1] != 3:
+            raise VidcolorError(f"expected uint8 RGB frames (T, H, W, 3), got {x.dtype} {x.shape}")
+        x = x[None] if x.ndim == 3 else x
+        return x[:max_frames]
+    return load_frames(x, max_frames)
+
+
+# ---------------------------------------------------------------------------------------- measuring
+
+
+def _video_metrics():
+    """The temporal measures module, or None while it is not part of the package."""
+    if importlib.util.find_spec("vidcolor.metrics.video") is None:
+        return None
+    from vidcolor.metrics import video
+
+    return video
+
+
+def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of a per-pixel mean measure (equal frame sizes: the same as pooled), low memory."""
+    return float(np.mean([fn(x, y) for x, y in zip(a, b)]))
+
+
+def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float) -> dict:
+    m = im.mse(x, ref)
+    return {"psnr": im.psnr(x, ref), "mse": m, "mae": im.mae(x, ref), "ssim": im.ssim(x, ref),
+            "pixel_accuracy": im.pixel_accuracy(x, ref, threshold), "ciede2000": _framewise(im.ciede2000, x, ref)}
+
+
+def _no_reference(x: np.ndarray, video, flow_frames: np.ndarray) -> dict:
+    out = {"colourfulness": im.colourfulness(x)}
+    if video is not None and len(x) >= 2:
+        out["warp_error"] = float(video.warp_error(x, flow_source=flow_frames))
+        out["cdc"] = float(video.cdc(x))
+    return out
+
+
+def evaluate(output, reference, input=None, max_frames: int | None = None, features: bool = True, *,
+             threshold: float = im.ACCURACY_THRESHOLD, encoder=None, device: str = "cpu") -> dict:
+    """Score ``output`` (and ``input``, when given) against the ground truth ``reference``.
+
+    Args:
+        output, reference, input: a video file, an image, a folder of images, or a uint8 RGB array
+            ``(T, H, W, 3)``; all must have the same frame size.
+        max_frames: use only the first ``max_frames`` frames of each.
+        features: also compute the Frechet distance on pretrained EfficientNet-Lite0 features (loads a
+            ~20 MB checkpoint; see :func:`vidcolor.metrics.features.frechet_feature_distance`).
+        threshold: tolerance of the pixel accuracy, in 8-bit levels (default 12.75 = 5%).
+        encoder, device: feature extractor and torch device for the Frechet distance (default: the
+            pretrained EfficientNet-Lite0, on the CPU).
+
+    Returns:
+        ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
+        "accuracy_threshold": threshold, "output": {measure: value}, "reference": {measure: value}[,
+        "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
+        the no-reference measures of the ground truth (colourfulness, warp error, CDC). Warp error and
+        CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
+        columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray. When
+        frame counts differ, the first T = min(counts) frames of each are used.
+
+    Raises:
+        VidcolorError: unreadable or missing input, or frame sizes that differ (not the same video).
+    """
+    clips = {"output": output, "reference": reference}
+    if input is not None:
+        clips["input"] = input
+    frames = {name: _as_frames(x, max_frames) for name, x in clips.items()}
+    ref = frames["reference"]
+    for name, x in frames.items():
+        if x.shape[1:] != ref.shape[1:]:
+            raise VidcolorError(f"the {name} is {_size(x)} but the ground truth is {_size(ref)}: not the same video?")
+    counts = {name: len(x) for name, x in frames.items()}
+    t = min(counts.values())
+    frames = {name: x[:t] for name, x in frames.items()}
+    ref = frames["reference"]
+
+    video = _video_metrics()
+    result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
+              "accuracy_threshold": threshold, "reference": _no_reference(ref, video, ref)}
+    ref_colour = result["reference"]["colourfulness"]
+    if features:
+        from vidcolor.metrics.features import frechet_distance, gaussian_fit, load_encoder, pooled_features
+
+        encoder = load_encoder() if encoder is None else encoder
+        ref_gauss = gaussian_fit(pooled_features(ref, encoder, device=device))
+    for name in [n for n in ("output", "input") if n in frames]:
+        x = frames[name]
+        r = _full_reference(x, ref, threshold)
+        if features:
+            r["frechet_effnet"] = frechet_distance(*gaussian_fit(pooled_features(x, encoder, device=device)),
+                                                   *ref_gauss)
+        r.update(_no_reference(x, video, ref))
+        r["colourfulness_gap"] = r["colourfulness"] - ref_colour
+        r["colourfulness_ratio"] = r["colourfulness"] / ref_colour if ref_colour > 0 else None
+        result[name] = r
+    return result
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+def _fmt(value, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return fmt.format(value)
+
+
+def format_table(result: dict) -> str:
+    """A markdown table of :func:`evaluate`'s result: one row per measure, columns output[, input],
+    ground truth (no-reference measures only), and which way is better."""
+    cols = [c for c in ("output", "input", "reference") if c in result]
+    heads = {"output": "output", "input": "input", "reference": "ground truth"}
+    rows = [["measure"] + [heads[c] for c in cols] + ["better"]]
+    for key, label, better, fmt in MEASURES:
+        if not any(key in result[c] for c in cols):
+            continue
+        rows.append([label] + [_fmt(result[c][key], fmt) if key in result[c] else "" for c in cols] + [better])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    last = len(widths) - 1
+    lines = ["| " + " | ".join(cell.ljust(w) if i in (0, last) else cell.rjust(w) for i, (cell, w) in
+                               enumerate(zip(row, widths))) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join(("-" * (w + 2)) if i in (0, last) else "-" * (w + 1) + ":"
+                                   for i, w in enumerate(widths)) + "|")
+    counts = result["frame_counts"]
+    head = (f"{result['frames']} frame(s), {result['width']}x{result['height']}; pixel accuracy: all channels "
+            f"within {result['accuracy_threshold']:g} levels")
+    if len(set(counts.values())) > 1:
+        head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + \
+                f"): first {result['frames']} compared"
+    return head + "\n\n" + "\n".join(lines)
+
+
+def to_json(result: dict) -> str:
+    """:func:`evaluate`'s result as JSON; infinite values (PSNR of identical frames) become null."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    return json.dumps(clean(result), indent=2)
