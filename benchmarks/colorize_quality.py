@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
-from vidcolor.metrics import ciede2000, colourfulness, psnr
+from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_holdout
 

@@ -1,17 +1,22 @@
-"""Throughput of `vidcolor dequantize` on this machine, next to a plain ffmpeg transcode (the floor).
+"""Throughput of each stage and of both jobs end to end, next to a plain ffmpeg transcode (the floor).
 
-Makes a 640x360 (or --size) clip from a DAVIS clip, then times, in the same run:
+For each size (default 360p, 720p, 1080p) a clip is made from a DAVIS clip (first --frames frames), then
+timed in the same run:
   * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p);
-  * each stage of the pipeline alone: decode (PyAV), RGB->LAB + LAB->RGB (OpenCV), generator, encode;
-  * `vidcolor dequantize` end to end (subprocess, wall clock, model loading included).
-Prints a markdown table (frames per second) and peak RSS.
+  * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
+    forward pass, LAB recombination), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
+  * ``vidcolor dequantize`` and ``vidcolor colorize`` end to end (subprocess, wall clock, model loading
+    included), with their peak RSS.
+Writes a markdown table of frames per second to --out (and prints it). On a CUDA machine pass
+``--device cuda``: the GPU's name goes into the header.
 
-    python benchmarks/speed.py --size 640x360
+    python benchmarks/speed.py --out docs/speed_cpu.md
 """
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -23,9 +28,11 @@ import torch
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
-from vidcolor.pipeline import Dequantizer
+from vidcolor.pipeline import Colorizer, Dequantizer
+from vidcolor.temporal import TemporalSmoother
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
+SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def timed(fn) -> float:
@@ -34,48 +41,73 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def child_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS of that child in MB, from ``os.wait4``)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
+
+
+def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, str]]:
+    w, h = SIZES[size]
+    src = tmp / f"clip_{size}.mp4"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(DATA / args.clip), "-frames:v", str(args.frames),
+                    "-vf", f"scale={w}:{h}", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(src)],
+                   check=True)
+    enc = ["-c:v", "libx264", "-crf", "16", "-preset", "medium", "-pix_fmt", "yuv420p"]
+    stack = np.stack(list(VideoReader(src)))
+    n, b = len(stack), args.batch_size
+    rows = []
+    t = timed(lambda: subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(src), *enc,
+                                      str(tmp / "plain.mp4")], check=True))
+    rows.append(("plain ffmpeg transcode (same encoder settings)", n / t, ""))
+    rows.append(("decode (PyAV, threaded, to RGB)", n / timed(lambda: list(VideoReader(src))), ""))
+    rows.append(("RGB->LAB->RGB (OpenCV)", n / timed(lambda: lab_to_rgb(rgb_to_lab(stack))), ""))
+    for name, job in (("dequantize", Dequantizer(device=args.device)), ("colorize", Colorizer(device=args.device))):
+        job.predict_lab(stack[:b])  # warm-up
+        t = timed(lambda: [job.predict_lab(stack[i:i + b]) for i in range(0, n, b)])
+        rows.append((f"{name}: generator stage (batch {b}, {args.device})", n / t, ""))
+    L, ab = Colorizer(device=args.device).predict_lab(stack[: min(n, 24)])
+    smoother = TemporalSmoother("flow")
+    rows.append(("temporal smoothing (flow)", len(L) / timed(lambda: [smoother(x, y) for x, y in zip(L, ab)]), ""))
+
+    def encode():
+        with VideoWriter(tmp / "enc.mp4", w, h, 24, overwrite=True) as wr:
+            wr.write(stack)
+    rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode), ""))
+    for name in ("dequantize", "colorize"):
+        t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(src), "-o", str(tmp / f"{name}.mp4"),
+                               "--overwrite", "-q", "--device", args.device, "--batch-size", str(b)])
+        rows.append((f"`vidcolor {name}` end to end (incl. start-up)", n / t, f"{rss:.0f} MB"))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", default="davis_cows.mp4")
-    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     ffmpeg = find_ffmpeg()
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
-    src = tmp / "clip.mp4"
-    w, h = args.size.split("x")
-    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(DATA / args.clip), "-vf", f"scale={w}:{h}",
-                    "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(src)], check=True)
-    enc = ["-c:v", "libx264", "-crf", "16", "-preset", "medium", "-pix_fmt", "yuv420p"]
-    frames = [f for f in VideoReader(src)]
-    n = len(frames)
-    stack = np.stack(frames)
-    rows = []
-    t = timed(lambda: subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(src), *enc, str(tmp / "plain.mp4")],
-                                     check=True))
-    rows.append(("plain ffmpeg transcode (same encoder settings)", n / t))
-    rows.append(("decode (PyAV, threaded, to RGB)", n / timed(lambda: [f for f in VideoReader(src)])))
-    rows.append(("RGB->LAB->RGB (OpenCV)", n / timed(lambda: lab_to_rgb(rgb_to_lab(stack)))))
-    fix = Dequantizer(device=args.device)
-    b = args.batch_size
-    fix(stack[:b])  # warm-up
-    rows.append((f"generator incl. LAB conversion (batch {b}, {args.device})",
-                 n / timed(lambda: [fix(stack[i:i + b]) for i in range(0, n, b)])))
-
-    def encode():
-        with VideoWriter(tmp / "enc.mp4", stack.shape[2], stack.shape[1], 24, overwrite=True) as wr:
-            wr.write(stack)
-    rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode)))
-    t = timed(lambda: subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(src), "-o",
-                                      str(tmp / "out.mp4"), "-q", "--device", args.device,
-                                      "--batch-size", str(b)], check=True))
-    rows.append(("`vidcolor dequantize` end to end (incl. start-up)", n / t))
-    print(f"{n} frames of {args.size}; torch threads {torch.get_num_threads()}; "
-          f"peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB\n")
-    print("| stage | fps |\n|---|---|")
-    for name, fps in rows:
-        print(f"| {name} | {fps:.1f} |")
+    results = {size: measure(size, args, ffmpeg, tmp) for size in args.sizes}
+    hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()} CPU"
+    lines = [f"`python benchmarks/speed.py` on {hw}, torch threads {torch.get_num_threads()}, "
+             f"{args.frames} frames of {args.clip}; frames per second (peak RSS for the end-to-end runs).", "",
+             "| stage | " + " | ".join(args.sizes) + " |", "|---|" + "---|" * len(args.sizes)]
+    for i, (name, _, _) in enumerate(results[args.sizes[0]]):
+        cells = [f"{results[s][i][1]:.1f}" + (f" ({results[s][i][2]})" if results[s][i][2] else "") for s in args.sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Rebuild examples/raccoon_16colors.mp4: a slow pan over three MIT-licensed raccoon photos, quantized.
+"""Rebuild the examples: a slow pan over three MIT-licensed raccoon photos, quantized, and in gray.
 
 Source: the raccoon data set (GitHub datitran/raccoon_dataset, fork chingri/raccoon_dataset, MIT
 licence), as found in ../shared/data/train/raccoon. Each photo is shown 2 s at 24 fps with a slow
 zoom and pan (OpenCV affine warp, bilinear), 320x240, then the clip is quantized to one 16-colour
 median-cut palette (no dither) and encoded with libx264 crf 18, yuv420p. The unquantized clip is
-written beside it (raccoon_original.mp4) so the result can be measured.
+written beside it (raccoon_original.mp4) so the result can be measured, and its luminance alone
+(CIE L, a = b = 0) as raccoon_gray.mp4, the input of the colorize example.
 
     python examples/make_example.py
 """
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.io import VideoWriter
 from vidcolor.training.degrade import quantize_clip
 
@@ -40,8 +42,11 @@ def main() -> None:
     for name in PHOTOS:
         frames += pan(np.asarray(Image.open(SOURCE / name).convert("RGB")), FPS * SECONDS)
     clip = np.stack(frames)
+    lab = rgb_to_lab(clip)
+    lab[..., 1:] = 0
     for path, data in [(HERE / "raccoon_original.mp4", clip),
-                       (HERE / "raccoon_16colors.mp4", quantize_clip(clip, "palette", colors=16))]:
+                       (HERE / "raccoon_16colors.mp4", quantize_clip(clip, "palette", colors=16)),
+                       (HERE / "raccoon_gray.mp4", lab_to_rgb(lab))]:
         with VideoWriter(path, W, H, FPS, crf=18, preset="slow", overwrite=True) as w:
             w.write(data)
         print(path, path.stat().st_size, "bytes")

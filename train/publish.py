@@ -1,6 +1,7 @@
 """Publish a finished training run: weights into weights/, log + loss curve into train/<name>/, model card.
 
     python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ, restore L"
+    python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
 
 The card's validation numbers are read from the quality benchmark's JSON (never typed by hand).
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from vidcolor.training.data import list_images
+from vidcolor.weights import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
-    ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/dequantize_quality.py")
+    ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
     ap.add_argument("--method", action="append", default=[], help="rows of the quality JSON to put in the card")
     ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
     args = ap.parse_args()
@@ -39,25 +41,53 @@ def main() -> None:
     shutil.copy(src, ROOT / "weights" / src.name)
     size_mb = (ROOT / "weights" / src.name).stat().st_size / 1e6
     arch = json.loads(meta["arch"])
+    job = arch["job"]
+    cls = FAMILIES[arch["family"]].__name__
+    mode = {"lab": "L and ab corrected", "ab": "ab predicted" if job == "colorize" else "ab corrected",
+            "rgb": "RGB, the pix2pix baseline", "bins": "classification over 254 ab bins, annealed mean "
+            f"T {arch.get('temperature')}"}[arch["mode"]]
+    steps = json.loads(meta["steps"])
+    if job == "dequantize":
+        data = "degraded on the fly by `vidcolor.training.degrade.sample_degradation`"
+        loss = (f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
+                f"discriminator (training only): conditional 70x70 PatchGAN, ndf={recipe['ndf']}")
+    else:
+        data = "random crops after a random downscale (`vidcolor.training.data.ColorizationCrops`), input = their L"
+        terms = ([f"{recipe['ce_weight']:g} x cross-entropy over ab bins (soft-encoded; rebalance lambda "
+                  f"{recipe['rebalance']:g})"] if arch["mode"] == "bins" else [f"{recipe['lambda_l1']:g} x L1 (ab)"])
+        if recipe["gan"] != "none":
+            terms.append(f"{recipe['adv_weight']:g} x {recipe['gan']}")
+        terms += [f"{recipe[k]:g} x {k.split('_')[0]}" for k in ("perceptual_weight", "lpips_weight") if recipe[k]]
+        loss = "loss " + " + ".join(terms)
+        if recipe["unfreeze_stages"]:
+            loss += (f"; EfficientNet-Lite0 encoder frozen, its top {recipe['unfreeze_stages']} stages trained "
+                     f"(lr x0.1) from step {recipe['unfreeze_at']}")
     lines = [f"# {name}", "",
-             f"- Job: {arch['job']}; mode `{arch['mode']}` "
-             f"({'L and ab corrected' if arch['mode'] == 'lab' else 'ab corrected' if arch['mode'] == 'ab' else 'RGB, the pix2pix baseline'}).",
-             f"- Architecture: `vidcolor.models.UNetGenerator({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
-             f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB). Discriminator (training only): "
-             f"conditional 70x70 PatchGAN, ndf={recipe['ndf']}.",
+             f"- Job: {job}; mode `{arch['mode']}` ({mode}).",
+             f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
+             f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
              f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
-             f"`vidcolor train dequantize train/{name}.toml --out runs/{name}`.",
+             f"`vidcolor train {job} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
-             f"every {recipe['holdout_every']}th held back), "
-             "degraded on the fly by `vidcolor.training.degrade.sample_degradation`.",
-             f"- Steps: {json.loads(meta['steps'])} x batch {recipe['batch_size']} crops of {recipe['crop']} px; "
-             f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
+             f"every {recipe['holdout_every']}th held back), {data}.",
+             f"- Steps: {steps} x batch {recipe['batch_size']} crops of {recipe['crop']} px; {loss}; "
              f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}.",
              f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
              f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
              f"- Training log: [`train/{name}/log.csv`](../train/{name}/log.csv), "
              f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png).", ""]
-    if args.quality:
+    if args.quality and job == "colorize":
+        q = json.loads(args.quality.read_text())
+        lines += ["## Validation (`benchmarks/colorize_quality.py`; frames and photos never trained on)", "",
+                  f"{q['sets']['video']} DAVIS frames and {q['sets']['photos']} held-back photos; "
+                  "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "",
+                  "| row | video | photos |", "|---|---|---|"]
+        for row, r in q["rows"].items():
+            if row.startswith("gray") or row.startswith("**default"):
+                lines.append(f"| {row} | " + " | ".join(
+                    f"{r[k]['psnr']:.2f} / {r[k]['ciede2000']:.2f} / {r[k]['colourfulness_ratio']:.2f}"
+                    for k in ("video", "photos")) + " |")
+    elif args.quality:
         q = json.loads(args.quality.read_text())
         lines += ["## Validation (real DAVIS clips never trained on; `benchmarks/dequantize_quality.py`)", "",
                   "| degradation | method | PSNR (dB) | gain vs input (dB) | CIEDE2000 | bias R, G, B (levels) |",
