@@ -38,6 +38,8 @@ from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_holdout
 
+from readme import splice_readme
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
 ABLATION = [  # (row label, run name): the order of the table
@@ -108,6 +110,7 @@ def main() -> None:
     ap.add_argument("--default", default=str(ROOT / "weights" / "colorize-effnet.safetensors"))
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.3, 0.38, 0.5, 0.7, 1.0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
+    ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
     sets = {"video": video_set(args.frames), "photos": photo_set(args.photos)}
     results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {}}
@@ -138,11 +141,13 @@ def main() -> None:
     results["target"] = {k: {"colourfulness_ratio": results["rows"][default_row][k]["colourfulness_ratio"],
                              "ciede2000_minus_gray": results["rows"][default_row][k]["ciede2000"] - g[k]["ciede2000"]}
                          for k in sets}
-    write_report(results, Path(args.out))
+    text = write_report(results, Path(args.out))
+    if args.readme:
+        splice_readme("colorize-results", text + "\n![colorize contact sheet](docs/colorize_contact_sheet.png)")
     contact_sheet(sets, outputs, default_row, job, Path(args.out).with_name("colorize_contact_sheet.png"))
 
 
-def write_report(results: dict, out: Path) -> None:
+def write_report(results: dict, out: Path) -> str:
     n = results["sets"]
     lines = [f"Evaluation: {n['video']} DAVIS frames (17 clips, 240 px high) and {n['photos']} held-back photos, "
              "never trained on. Each cell: PSNR dB / CIEDE2000 / colourfulness ratio (output / ground truth). "
@@ -166,6 +171,7 @@ def write_report(results: dict, out: Path) -> None:
     out.write_text("\n".join(lines))
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))
     print("\n".join(lines))
+    return "\n".join(lines)
 
 
 def contact_sheet(sets, outputs, default_row, job, png: Path, per_set: int = 4) -> None:

@@ -3,7 +3,7 @@
 For each clip of ../shared/data/video (first --frames frames) and each degradation, the clip is
 quantized (one palette per clip, no dither; or 4 bits per channel in each of the three level
 conventions), encoded as a user's file would be (H.264 yuv420p, crf 18), then restored by
-(a) nothing, (b) ffmpeg's deband filter at its defaults, (c) the pix2pix RGB baseline, (d) the bundled
+(a) nothing, (b) ffmpeg's deband and gradfun filters at their defaults, (c) the pix2pix RGB baseline, (d) the bundled
 Pix2Pix-FQ model (restoring L, and keeping the source L). Every output goes through the same encoder
 (libx264 crf 16). PSNR (pooled over the clip) and mean CIEDE2000 against the original decoded frames,
 plus the per-channel bias of the output. Writes a markdown table and a JSON file.
@@ -25,6 +25,8 @@ from PIL import Image
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.metrics import channel_bias, ciede2000, psnr
 from vidcolor.training.degrade import quantize_clip
+
+from readme import splice_readme
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 DEGRADATIONS = {
@@ -84,6 +86,10 @@ def main() -> None:
             subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(qpath), "-vf", "deband", "-c:v", "libx264",
                             "-crf", "16", "-pix_fmt", "yuv420p", str(deband)], check=True)
             outputs["(b) ffmpeg deband"] = deband
+            gradfun = tmp / f"{clip}_gradfun.mp4"
+            subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(qpath), "-vf", "gradfun", "-c:v", "libx264",
+                            "-crf", "16", "-pix_fmt", "yuv420p", str(gradfun)], check=True)
+            outputs["(b) ffmpeg gradfun"] = gradfun
             for mname, margs in METHODS.items():
                 out = tmp / f"{clip}_{len(outputs)}.mp4"
                 subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(qpath), "-o", str(out),
@@ -120,15 +126,7 @@ def main() -> None:
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.readme:
-        splice_readme("\n".join(lines).replace(f"]({png.name})", f"]({png.parent.name}/{png.name})"))
-
-
-def splice_readme(table: str, readme: Path = Path(__file__).resolve().parents[1] / "README.md") -> None:
-    """Replace the text between the results markers of README.md with ``table``."""
-    start, end = "<!-- results:start (benchmarks/dequantize_quality.py --readme) -->", "<!-- results:end -->"
-    text = readme.read_text()
-    head, rest = text.split(start, 1)
-    readme.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
+        splice_readme("results", "\n".join(lines).replace(f"]({png.name})", f"]({png.parent.name}/{png.name})"))
 
 
 if __name__ == "__main__":

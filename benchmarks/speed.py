@@ -31,6 +31,8 @@ from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.temporal import TemporalSmoother
 
+from readme import splice_readme
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -93,6 +95,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
     ffmpeg = find_ffmpeg()
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
@@ -108,6 +111,8 @@ def main() -> None:
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+    if args.readme:
+        splice_readme("speed", text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""Temporal smoothing on real clips: ``--temporal off`` vs ``ema`` vs ``flow`` for both jobs (issue 5).
+
+For each DAVIS clip (first --frames frames at 640x360): the job's input is made (dequantize: the clip
+quantized to a 16-colour median-cut palette, one palette per clip; colorize: the clip's luminance), the
+generator runs once (:meth:`LabJob.predict_lab`), and each smoothing mode is applied to its ab in a
+fresh :class:`~vidcolor.temporal.TemporalSmoother`. Reported per mode: warp error (Lai et al. 2018) and
+CDC (Liu et al. 2021) of the output, both with the original clip's optical flow, next to the original
+clip's own (the floor); PSNR against the original; milliseconds per frame of the generator stage and of
+the smoothing. Writes ``docs/temporal_quality.{md,json}`` and a crop strip PNG (six consecutive frames,
+off above flow) for the clip where smoothing lowered the warp error most.
+
+    python benchmarks/temporal_quality.py
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vidcolor.color import lab_to_rgb
+from vidcolor.evaluate import load_frames
+from vidcolor.metrics import cdc, psnr, warp_error
+from vidcolor.pipeline import Colorizer, Dequantizer
+from vidcolor.temporal import MODES, TemporalSmoother
+from vidcolor.training.degrade import quantize_clip
+
+from readme import splice_readme
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "video"
+SIZE = (640, 360)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", nargs="+", default=["blackswan", "car-roundabout", "cows", "dance-twirl", "dog"])
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--jobs", nargs="+", default=["dequantize", "colorize"])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "temporal_quality.md"))
+    ap.add_argument("--readme", action="store_true", help="also splice the tables into README.md")
+    args = ap.parse_args()
+    jobs = {"dequantize": lambda: Dequantizer(device="cpu"), "colorize": lambda: Colorizer(device="cpu")}
+    results: dict = {}
+    strips = {}
+    for name in args.jobs:
+        job = jobs[name]()
+        acc = {m: {"warp_error": [], "cdc": [], "psnr": [], "smooth_ms": []} for m in MODES}
+        acc["original"] = {"warp_error": [], "cdc": []}
+        gen_ms = []
+        best = (-np.inf, None)
+        for clip_name in args.clips:
+            clip = np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA)
+                             for f in load_frames(DATA / f"davis_{clip_name}.mp4", args.frames)])
+            x = quantize_clip(clip, "palette", colors=16) if name == "dequantize" else luminance(clip)
+            t0 = time.perf_counter()
+            L, ab = zip(*(job.predict_lab(f[None]) for f in x))
+            gen_ms.append(1000 * (time.perf_counter() - t0) / len(x))
+            L, ab = np.concatenate(L), np.concatenate(ab)
+            acc["original"]["warp_error"].append(warp_error(clip))
+            acc["original"]["cdc"].append(cdc(clip))
+            outs = {}
+            for mode in MODES:
+                smoother = TemporalSmoother(mode) if mode != "off" else None
+                t0 = time.perf_counter()
+                sm = np.stack([smoother(l, a) for l, a in zip(L, ab)]) if smoother else ab
+                acc[mode]["smooth_ms"].append(1000 * (time.perf_counter() - t0) / len(x))
+                out = lab_to_rgb(np.concatenate([L[..., None], sm], -1))
+                outs[mode] = out
+                acc[mode]["warp_error"].append(warp_error(out, flow_source=clip))
+                acc[mode]["cdc"].append(cdc(out))
+                acc[mode]["psnr"].append(psnr(out, clip))
+            gain = acc["off"]["warp_error"][-1] - acc["flow"]["warp_error"][-1]
+            if gain > best[0]:
+                best = (gain, (clip_name, outs["off"], outs["flow"]))
+            print(name, clip_name, {m: {k: round(v[-1], 5) for k, v in acc[m].items()} for m in acc})
+        results[name] = {m: {k: float(np.mean(v)) for k, v in acc[m].items()} for m in acc}
+        results[name]["generator_ms"] = float(np.mean(gen_ms))
+        strips[name] = best[1]
+    text = write_report(results, args, Path(args.out))
+    if args.readme:
+        splice_readme("temporal-results", text + "\n![off (top) vs flow (bottom)](docs/temporal_strip.png)")
+    crop_strip(strips, Path(args.out).with_name("temporal_strip.png"))
+
+
+def luminance(clip: np.ndarray) -> np.ndarray:
+    """The clip's luminance as uint8 RGB (a = b = 0): the colorize job's black-and-white input."""
+    from vidcolor.color import rgb_to_lab
+
+    lab = rgb_to_lab(clip)
+    lab[..., 1:] = 0
+    return lab_to_rgb(lab)
+
+
+def write_report(results: dict, args, out: Path) -> str:
+    lines = [f"Clips: {', '.join(args.clips)} (DAVIS), first {args.frames} frames at {SIZE[0]}x{SIZE[1]}. "
+             "Warp error (x1e-3, RGB in [0, 1]) and CDC (x1e-3) use the original clip's flow; "
+             "PSNR against the original. Generated by `benchmarks/temporal_quality.py` on this CPU.", ""]
+    for name, r in results.items():
+        lines += [f"**{name}** (generator + LAB: {r['generator_ms']:.0f} ms per frame)", "",
+                  "| temporal | warp error | vs original | CDC | PSNR (dB) | smoothing ms/frame | share of frame time |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| original clip (floor) | {1e3 * r['original']['warp_error']:.3f} | 1.00x | "
+                  f"{1e3 * r['original']['cdc']:.3f} | | | |"]
+        for m in MODES:
+            s = r[m]
+            share = s["smooth_ms"] / (r["generator_ms"] + s["smooth_ms"])
+            lines.append(f"| {m} | {1e3 * s['warp_error']:.3f} | {s['warp_error'] / r['original']['warp_error']:.2f}x | "
+                         f"{1e3 * s['cdc']:.3f} | {s['psnr']:.2f} | {s['smooth_ms']:.1f} | {100 * share:.1f}% |")
+        lines.append("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    print("\n".join(lines))
+    return "\n".join(lines)
+
+
+def crop_strip(strips: dict, png: Path, n: int = 6, size: int = 160) -> None:
+    """Per job: a central crop of ``n`` consecutive frames, ``off`` on the top row and ``flow`` below."""
+    rows = []
+    for name, (clip_name, off, flow) in strips.items():
+        h, w = off.shape[1:3]
+        y, x = (h - size) // 2, (w - size) // 2
+        start = len(off) // 2 - n // 2
+        for out in (off, flow):
+            rows.append(np.concatenate([f[y:y + size, x:x + size] for f in out[start:start + n]], 1))
+        print(f"strip {name}: {clip_name}, frames {start}..{start + n - 1}, rows off / flow")
+    Image.fromarray(np.concatenate(rows, 0)).save(png, optimize=True)
+
+
+if __name__ == "__main__":
+    main()
