@@ -131,14 +131,14 @@ def _train_command(job: str):
     """``vidcolor train JOB RECIPE``: the same options for every job; the recipe class and loop come
     from ``vidcolor.training``."""
 
-    @train.command(job)
+    @train.command(job, help=f"Train a {job} generator from RECIPE (TOML); resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count.")
     @click.option("--data", default=None, help="Override the recipe's photo folder.")
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     def command(recipe, out_dir, steps, data, fresh):
-        from vidcolor.training import JOBS
+        from vidcolor.training.jobs import JOBS
         from vidcolor.training.data import list_images
 
         recipe_cls, train_fn = JOBS[job]
@@ -156,7 +156,6 @@ def _train_command(job: str):
                            progress=lambda msg: click.echo(msg, err=True))
         click.echo(f"vidcolor: weights written to {weights}", err=True)
 
-    command.__doc__ = f"Train a {job} generator from RECIPE (TOML)."
     return command
 
 
