@@ -26,6 +26,8 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
     ap.add_argument("--method", action="append", default=[], help="rows of the quality JSON to put in the card")
+    ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
+                    "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
     ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
     args = ap.parse_args()
     recipe = json.loads((args.run / "recipe.json").read_text())
@@ -38,14 +40,24 @@ def main() -> None:
     dest_dir.mkdir(parents=True, exist_ok=True)
     for fname in ("log.csv", "loss.png"):
         shutil.copy(args.run / fname, dest_dir / fname)
-    shutil.copy(src, ROOT / "weights" / src.name)
+    if args.inference:  # inference defaults chosen on held-back photos go into the file's arch record
+        from vidcolor.weights import load_generator, save_generator
+
+        model, arch_rec = load_generator(str(src))
+        t, sat = (float(v) for v in args.inference.split("/"))
+        arch_rec.update(temperature=t, saturation=sat)
+        save_generator(model, ROOT / "weights" / src.name, arch_rec,
+                       extra={k: json.loads(v) for k, v in meta.items() if k != "arch"})
+        meta = dict(meta, arch=json.dumps(arch_rec))
+    else:
+        shutil.copy(src, ROOT / "weights" / src.name)
     size_mb = (ROOT / "weights" / src.name).stat().st_size / 1e6
     arch = json.loads(meta["arch"])
     job = arch["job"]
     cls = FAMILIES[arch["family"]].__name__
     mode = {"lab": "L and ab corrected", "ab": "ab predicted" if job == "colorize" else "ab corrected",
-            "rgb": "RGB, the pix2pix baseline", "bins": "classification over 254 ab bins, annealed mean "
-            f"T {arch.get('temperature')}"}[arch["mode"]]
+            "rgb": "RGB, the pix2pix baseline", "bins": "classification over 254 ab bins; inference defaults: "
+            f"annealed mean T {arch.get('temperature')}, saturation {arch.get('saturation', 1.0)}"}[arch["mode"]]
     steps = json.loads(meta["steps"])
     if job == "dequantize":
         data = "degraded on the fly by `vidcolor.training.degrade.sample_degradation`"

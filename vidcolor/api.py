@@ -55,7 +55,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["colorize"],
-             device: str = "auto", batch_size: int = 4, render_size: int = 256, saturation: float = 1.0,
+             device: str = "auto", batch_size: int = 4, render_size: int = 256, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
              temporal: str = "flow", temporal_strength: float = 0.6, **io_options) -> RunSummary:
     """Colorize a black-and-white (or colour, reduced to its L) video, stdin stream, image or folder.

@@ -104,8 +104,8 @@ def dequantize(input, model, restore_luminance, **kw):
 @click.option("--model", default=None, help="Bundled model name or .safetensors path (default: colorize-effnet).")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
-@click.option("--saturation", type=click.FloatRange(0), default=1.0, show_default=True,
-              help="Scale the predicted colour (1.4 = +40%).")
+@click.option("--saturation", type=click.FloatRange(0), default=None,
+              help="Scale the predicted colour (1.4 = +40%; default: the model's, see its card).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
               help="Annealed-mean temperature of bin models: lower is more colourful (default: the model's).")
 @click.option("--blur", is_flag=True, help="Gaussian-blur (5, 0.7) the luminance the network sees.")

@@ -127,9 +127,9 @@ class Colorizer(LabJob):
         device: ``auto``, ``cpu`` or ``cuda``.
         render_size: shorter side, pixels, of the network's input (>= 32).
         saturation: factor on the predicted ab (chroma); seed 004 found 1.4 helped their desaturated
-            output. 1 = as predicted.
+            output. 1 = as predicted; None = the model's own default (``arch["saturation"]``, else 1).
         temperature: annealed-mean temperature for bin-classifying models (Zhang et al. 2016 eq. 5);
-            None = the model's own default. Lower is more colourful.
+            None = the model's own default (``arch["temperature"]``). Lower is more colourful.
         blur: Gaussian blur (kernel 5, sigma 0.7) of the network's L input (seed 001 preprocessing).
         equalize: histogram equalization of the network's L input (seed 001 preprocessing).
 
@@ -140,16 +140,17 @@ class Colorizer(LabJob):
     """
 
     def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = 256,
-                 saturation: float = 1.0, temperature: float | None = None, blur: bool = False,
+                 saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False):
         if render_size < 32:
             raise VidcolorError("--render-size must be at least 32 pixels")
-        if saturation < 0 or (temperature is not None and temperature <= 0):
+        if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
         self.device = pick_device(device)
         self.generator, self.arch, self.dtype = _load(model, self.device, "colorize")
-        self.render_size, self.saturation, self.blur, self.equalize = render_size, saturation, blur, equalize
-        self.temperature = temperature or self.arch.get("temperature", 0.38)
+        self.render_size, self.blur, self.equalize = render_size, blur, equalize
+        self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
+        self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
         self.bins = torch.from_numpy(ab_gamut_bins()).to(self.device) if self.arch["mode"] == "bins" else None
 
     def network_input(self, L: np.ndarray) -> np.ndarray:
