@@ -40,7 +40,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
-            container, compare, progress).
+            container, compare, pix_fmt, progress).
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`.
@@ -102,7 +102,8 @@ def default_output(input: str | Path, suffix: str) -> Path:
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int = 4,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", audio: bool = True,
             overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
-            container: str | None = None, compare: bool = False, progress: bool = True) -> RunSummary:
+            container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
+            progress: bool = True) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
 
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
@@ -128,7 +129,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              audio_from=input if audio and from_file and info.has_audio else None,
                              audio_codec=info.audio_codec, time_base=info.time_base, container=container,
-                             overwrite=overwrite)
+                             overwrite=overwrite, pix_fmt=pix_fmt)
         with writer:
             summary = run(reader, fn, writer.write, batch_size, info.frames, str(output), progress)
     if summary.frames == 0:

@@ -54,6 +54,8 @@ def io_options(f):
         click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov"]),
                      help="Output container (default: from the suffix; nut on stdout)."),
+        click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p"]), default="yuv420p", show_default=True,
+                     help="Output chroma: 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full resolution."),
         click.option("--compare", is_flag=True, help="Write input | output side by side."),
         click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
                      help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all."),
@@ -69,10 +71,9 @@ def io_options(f):
 def _io_kwargs(kw: dict) -> dict:
     if kw["fps"] is not None and kw["raw_size"] is None:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
-    return dict(device=kw["device"], batch_size=kw["batch_size"], codec=kw["codec"], crf=kw["crf"],
-                preset=kw["preset"], audio=not kw["no_audio"], overwrite=kw["overwrite"], raw_size=kw["raw_size"],
-                fps=kw["fps"], container=kw["container"], compare=kw["compare"], temporal=kw["temporal"],
-                temporal_strength=kw["temporal_strength"], progress=not kw["quiet"])
+    keys = ("device", "batch_size", "codec", "crf", "preset", "overwrite", "raw_size", "fps", "container", "compare",
+            "pix_fmt", "temporal", "temporal_strength")
+    return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -239,6 +239,25 @@ def test_writer_odd_sizes_are_padded_to_even(tmp_path, w, h):
     assert psnr(got[:, :h, :w], frames) > 24                   # a one-pixel shift gives about 16 dB
 
 
+def test_writer_yuv444p_keeps_chroma_and_odd_sizes(tmp_path):
+    """4:4:4 output: full-resolution chroma (a one-pixel colour checkerboard survives), no padding."""
+    y, x = np.mgrid[0:33, 0:35]
+    frames = np.where(((x + y) % 2)[..., None] == 1, [200, 40, 40], [40, 40, 200]).astype(np.uint8)[None].repeat(3, 0)
+    paths = {}
+    for fmt in ("yuv420p", "yuv444p"):
+        paths[fmt] = tmp_path / f"{fmt}.mp4"
+        with VideoWriter(paths[fmt], 35, 33, Fraction(10), crf=0, preset="ultrafast", pix_fmt=fmt) as vw:
+            vw.write(frames)
+    with av.open(str(paths["yuv444p"])) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
+    got444, _, _ = decode_all(str(paths["yuv444p"]))
+    got420, _, _ = decode_all(str(paths["yuv420p"]))
+    assert got444.shape == frames.shape
+    assert psnr(got444, frames) > 35 > psnr(got420[:, :33, :35], frames)
+    with pytest.raises(VidcolorError, match="pixel format"):
+        VideoWriter(tmp_path / "x.mp4", 8, 8, Fraction(10), pix_fmt="rgb24")
+
+
 def test_writer_refuses_to_overwrite(tmp_path):
     out = tmp_path / "exists.mp4"
     out.write_bytes(b"precious")

@@ -23,6 +23,8 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
 
 CODECS = ("libx264", "libx265")
+PIX_FMTS = ("yuv420p", "yuv444p")
+"""Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma)."""
 
 
 def find_ffmpeg() -> str:
@@ -48,6 +50,8 @@ class VideoWriter:
     Args:
         target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise).
         width, height: frame size in pixels; odd sizes are padded to even for yuv420p.
+        pix_fmt: ``yuv420p`` (default, plays everywhere) or ``yuv444p`` (full-resolution chroma: no
+            second 4:2:0 resampling of the colour that vidcolor restored; not every player decodes it).
         fps: frame rate (frames per second, exact fraction); every frame is written once.
         codec: ``libx264`` (default) or ``libx265``; ``crf``: constant rate factor; ``preset``: x264/x265 preset.
         audio_from: a file whose first audio stream is copied into the output (None: no audio).
@@ -63,9 +67,11 @@ class VideoWriter:
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", audio_from: str | Path | None = None,
                  audio_codec: str | None = None, time_base: Fraction | None = None,
-                 container: str | None = None, overwrite: bool = False):
+                 container: str | None = None, overwrite: bool = False, pix_fmt: str = "yuv420p"):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
+        if pix_fmt not in PIX_FMTS:
+            raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
         if self.target is not None and self.target.exists() and not overwrite:
@@ -86,10 +92,10 @@ class VideoWriter:
             fmt = fmt or _format_for(self.target)
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                              framerate=str(fps))
-        if width % 2 or height % 2:
+        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
             video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         streams = [video]
-        out_args = dict(vcodec=codec, pix_fmt="yuv420p", crf=crf, preset=preset, fps_mode="passthrough")
+        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, fps_mode="passthrough")
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
             if fmt in ("mp4", "mov"):
