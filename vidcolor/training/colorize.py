@@ -25,7 +25,7 @@ from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.training.data import ColorizationCrops, list_images, split_holdout
 from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
                                       soft_encode)
-from vidcolor.training.run import RunDir, load_recipe
+from vidcolor.training.run import Recipe, RunDir
 from vidcolor.weights import FAMILIES, save_generator
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
@@ -33,20 +33,13 @@ FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn
 
 
 @dataclass
-class ColorizeRecipe:
+class ColorizeRecipe(Recipe):
     """Everything that determines a trained colorization generator (one TOML file in ``train/``)."""
 
     name: str = "colorize-effnet"
     generator: str = "effnet_unet"        # effnet_unet | unet | fcn
     generator_kwargs: dict = field(default_factory=dict)
     head: str = "bins"                    # bins (classification over ab bins) | ab (regression)
-    data: str = "../shared/data/train"
-    holdout_every: int = 20
-    steps: int = 2000
-    batch_size: int = 16
-    crop: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
     lambda_l1: float = 100.0              # L1 on ab / 110 (regression head)
     ce_weight: float = 1.0                # cross-entropy over bins (bins head)
     rebalance: float = 1.0                # Zhang's lambda: 1 = no rebalancing, 0.5 = the paper's
@@ -59,16 +52,7 @@ class ColorizeRecipe:
     lpips_weight: float = 0.0
     unfreeze_stages: int = 0              # EfficientNet stages (from the top) unfrozen at ``unfreeze_at``
     unfreeze_at: int = 0
-    ndf: int = 32
-    seed: int = 0
-    threads: int = 2
-    workers: int = 1
-    log_every: int = 20
     checkpoint_every: int = 200
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> "ColorizeRecipe":
-        return load_recipe(cls, path)
 
 
 def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[torch.nn.Module, dict]:

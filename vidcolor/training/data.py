@@ -22,7 +22,26 @@ def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[
     return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]
 
 
-class DequantizationPairs(torch.utils.data.IterableDataset):
+class PhotoStream(torch.utils.data.IterableDataset):
+    """Base of the endless training streams: a list of photo paths, a crop size and a seed; each
+    DataLoader worker draws from its own random generator (seeded by seed, worker id and torch's seed).
+
+    Raises:
+        ValueError: if ``paths`` is empty.
+    """
+
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
+        super().__init__()
+        if not paths:
+            raise ValueError("no training images found")
+        self.paths, self.crop, self.seed = paths, crop, seed
+
+    def rng(self) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        return np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+
+
+class DequantizationPairs(PhotoStream):
     """Endless stream of (coarse, fine, histogram) samples.
 
     Each photo is degraded whole by a freshly sampled :class:`~vidcolor.training.degrade.Degradation`
@@ -34,15 +53,8 @@ class DequantizationPairs(torch.utils.data.IterableDataset):
         ``hist`` float32 ``(768,)`` from :func:`~vidcolor.models.unet.level_histogram`.
     """
 
-    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
-        super().__init__()
-        if not paths:
-            raise ValueError("no training images found")
-        self.paths, self.crop, self.seed = paths, crop, seed
-
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+        rng = self.rng()
         while True:
             path = self.paths[rng.integers(len(self.paths))]
             fine = np.asarray(Image.open(path).convert("RGB"))
@@ -59,7 +71,7 @@ class DequantizationPairs(torch.utils.data.IterableDataset):
             yield np.ascontiguousarray(c), np.ascontiguousarray(f), hist
 
 
-class ColorizationCrops(torch.utils.data.IterableDataset):
+class ColorizationCrops(PhotoStream):
     """Endless stream of colour crops for self-supervised colorization (the gray input is their L).
 
     Each photo is resized so that its shorter side is a random length in ``[crop, 2 * crop]`` (capped
@@ -70,15 +82,8 @@ class ColorizationCrops(torch.utils.data.IterableDataset):
         uint8 RGB ``(crop, crop, 3)``.
     """
 
-    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
-        super().__init__()
-        if not paths:
-            raise ValueError("no training images found")
-        self.paths, self.crop, self.seed = paths, crop, seed
-
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+        rng = self.rng()
         while True:
             img = Image.open(self.paths[rng.integers(len(self.paths))]).convert("RGB")
             short = min(img.size)

@@ -19,37 +19,21 @@ from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
 from vidcolor.training.losses import GANLoss, psnr_batch
-from vidcolor.training.run import RunDir, load_recipe
+from vidcolor.training.run import Recipe, RunDir
 from vidcolor.weights import save_generator
 
 
 @dataclass
-class DequantizeRecipe:
+class DequantizeRecipe(Recipe):
     """Everything that determines a trained dequantization generator (one TOML file in ``train/``)."""
 
     name: str = "dequantize-fq"
     mode: str = "lab"                    # lab | ab | rgb
-    data: str = "../shared/data/train"
-    holdout_every: int = 20              # every 20th photo never trained on
-    steps: int = 2000
-    batch_size: int = 16
-    crop: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
     lambda_l1: float = 100.0
     gan_mode: str = "lsgan"
     adv_weight: float = 1.0
     generator: dict = field(default_factory=lambda: {"ngf": 16, "depth": 5, "use_histogram": True})
-    ndf: int = 32
-    seed: int = 0
-    threads: int = 2
-    workers: int = 1
     log_every: int = 10
-    checkpoint_every: int = 100
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> "DequantizeRecipe":
-        return load_recipe(cls, path)
 
 
 def model_space(rgb: torch.Tensor, mode: str) -> torch.Tensor:

@@ -5,21 +5,41 @@ import csv
 import json
 import time
 import tomllib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def load_recipe(cls, path: str | Path):
-    """Build the recipe dataclass ``cls`` from a TOML file; unknown keys raise ``ValueError``."""
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    unknown = set(raw) - set(cls.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
-    return cls(**raw)
+@dataclass
+class Recipe:
+    """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file)."""
+
+    name: str = "run"
+    data: str = "../shared/data/train"
+    holdout_every: int = 20              # every 20th photo (sorted paths) is never trained on
+    steps: int = 2000
+    batch_size: int = 16
+    crop: int = 128                      # training crops, pixels
+    lr: float = 2e-4                     # Adam (pix2pix: 2e-4, beta1 0.5)
+    beta1: float = 0.5
+    ndf: int = 32                        # discriminator width
+    seed: int = 0
+    threads: int = 2                     # torch threads
+    workers: int = 1                     # data-loading processes
+    log_every: int = 20
+    checkpoint_every: int = 100
+
+    @classmethod
+    def from_toml(cls, path: str | Path):
+        """Build the recipe from a TOML file; unknown keys raise ``ValueError``."""
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
+        return cls(**raw)
 
 
 class RunDir:
