@@ -4,7 +4,7 @@ Evaluation sets (built from ../shared/data, never trained on):
 
 * ``video``: every DAVIS clip in ../shared/data/video, --frames frames spaced 6 apart from frame 6,
   downscaled to 240 px high (INTER_AREA);
-* ``photos``: the held-back slice of ../shared/data/train (every 20th photo, the split the training
+* ``photos`` (no reference there, so no exemplar baseline): the held-back slice of ../shared/data/train (every 20th photo, the split the training
   loop leaves out), the first --photos of them.
 
 Each frame is reduced to its luminance (CIE L with a = b = 0: the "gray input" row), colorized, and
@@ -12,7 +12,8 @@ compared with the original colour: PSNR (pooled), mean CIEDE2000, and the colour
 (Hasler & Suesstrunk 2003, mean over frames of the output / of the ground truth). The issue's target:
 ratio >= 0.6 while CIEDE2000 is no worse than the gray input's.
 
-Models: every ``runs/ablation/<name>/<name>.safetensors`` (equal short budgets, see
+Baselines: the gray input, and Reinhard et al. (2001) global colour transfer from the clip's first
+frame (the reference-mode floor). Models: every ``runs/ablation/<name>/<name>.safetensors`` (equal short budgets, see
 train/ablation/) and the bundled default; a sweep of the default's annealed-mean temperature is run on
 the photos only (the video row is reported at the chosen setting, never tuned on). Writes
 ``docs/colorize_quality.{md,json}`` and a contact sheet PNG (video frames, photos, and the real
@@ -31,7 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.color import lab_to_rgb, reinhard_transfer, rgb_to_lab
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness
@@ -65,12 +66,16 @@ def resize_h(rgb: np.ndarray, height: int = HEIGHT) -> np.ndarray:
     return cv2.resize(rgb, (round(w * height / h / 2) * 2, height), interpolation=cv2.INTER_AREA)
 
 
-def video_set(frames: int) -> list[np.ndarray]:
-    out = []
+def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Evaluation frames of every clip, and for each the clip's first frame (a colour reference that
+    is never evaluated, for the exemplar baseline)."""
+    out, refs = [], []
     for clip in sorted((SHARED / "video").glob("*.mp4")):
         stack = load_frames(clip, 6 + 6 * frames)
-        out += [resize_h(f) for f in stack[6::6][:frames]]
-    return out
+        picked = [resize_h(f) for f in stack[6::6][:frames]]
+        out += picked
+        refs += [resize_h(stack[0])] * len(picked)
+    return out, refs
 
 
 def photo_set(n: int) -> list[np.ndarray]:
@@ -123,11 +128,18 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
-    sets = {"video": video_set(args.frames), "photos": photo_set(args.photos)}
+    video, references = video_set(args.frames)
+    sets = {"video": video, "photos": photo_set(args.photos)}
     results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {}}
     gray_out = {k: [gray(f) for f in v] for k, v in sets.items()}
     results["rows"]["gray input (L only)"] = {k: score(gray_out[k], sets[k]) for k in sets}
     outputs = {"gray input (L only)": gray_out}
+    reinhard = "Reinhard transfer from the clip's first frame (reference baseline)"
+    outputs[reinhard] = {"video": [reinhard_transfer(gray(f), r) for f, r in zip(sets["video"], references)],
+                         "photos": gray_out["photos"]}
+    results["rows"][reinhard] = {"video": score(outputs[reinhard]["video"], sets["video"]),
+                                 "photos": {"psnr": float("nan"), "ciede2000": float("nan"),
+                                            "colourfulness_ratio": float("nan")}}
     for row, name in ABLATION:
         path = ROOT / "runs" / "ablation" / name / f"{name}.safetensors"
         if not path.is_file():

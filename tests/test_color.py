@@ -109,3 +109,18 @@ def test_lab_to_rgb_torch_agrees_with_opencv(random_rgb):
 def test_rgb_to_lab_rejects_wrong_dtype_or_shape(bad):
     with pytest.raises(ValueError):
         rgb_to_lab(bad)
+
+
+def test_reinhard_transfer_matches_reference_statistics():
+    from vidcolor.color import reinhard_transfer
+
+    rng = np.random.default_rng(0)
+    target = rng.integers(60, 200, (32, 32, 3), dtype=np.uint8)
+    reference = np.clip(rng.normal((180, 90, 60), 12, (40, 40, 3)), 0, 255).astype(np.uint8)
+    out = reinhard_transfer(target, reference)
+    lo, lr = rgb_to_lab(out).reshape(-1, 3), rgb_to_lab(reference).reshape(-1, 3)
+    assert np.allclose(lo.mean(0), lr.mean(0), atol=1.5)
+    assert np.allclose(lo.std(0), lr.std(0), rtol=0.15, atol=1.0)
+    # a gray target takes the reference's mean colour
+    gray = np.full((8, 8, 3), 128, np.uint8)
+    assert np.allclose(rgb_to_lab(reinhard_transfer(gray, reference))[..., 1:].mean((0, 1)), lr[:, 1:].mean(0), atol=1.5)

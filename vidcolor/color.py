@@ -97,6 +97,29 @@ def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1))
 
 
+def reinhard_transfer(target: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Global colour transfer (Reinhard et al. 2001, "Color Transfer between Images", eq. 10-11).
+
+    Each LAB channel of ``target`` is shifted and scaled so that its mean and standard deviation
+    match the reference's: ``x' = (x - mu_t) * sigma_r / sigma_t + mu_r``. The paper works in its
+    l-alpha-beta space; CIE LAB is used here (the usual variant). For a gray target the a/b spread is
+    zero, so its colour becomes the reference's mean colour (a cast): the baseline for exemplar mode.
+
+    Args:
+        target: uint8 RGB ``(..., H, W, 3)`` (a frame or a stack, statistics pooled over all of it).
+        reference: uint8 RGB ``(H', W', 3)``.
+
+    Returns:
+        uint8 RGB of ``target``'s shape.
+    """
+    t, r = rgb_to_lab(target), rgb_to_lab(reference)
+    mu_t, sd_t = t.reshape(-1, 3).mean(0), t.reshape(-1, 3).std(0)
+    mu_r, sd_r = r.reshape(-1, 3).mean(0), r.reshape(-1, 3).std(0)
+    out = (t - mu_t) * (sd_r / np.maximum(sd_t, 1e-3)) + mu_r
+    out[..., 0] = np.clip(out[..., 0], 0, 100)
+    return lab_to_rgb(out.astype(np.float32))
+
+
 def ab_gamut_bins(grid: float = 10.0) -> np.ndarray:
     """Centres of the ab grid cells that the sRGB gamut reaches (Zhang et al. 2016, section 2.1).
 
