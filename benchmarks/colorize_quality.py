@@ -222,9 +222,10 @@ def contact_sheet(sets, outputs, default_row, job, png: Path, per_set: int = 4) 
     names = list(outputs)
     for k in ("video", "photos"):
         idx = np.linspace(0, len(sets[k]) - 1, per_set).astype(int)
+        shown = [m for m in names if k == "video" or not m.startswith("Reinhard")]  # no reference for photos
         for i in idx:
-            tiles = [resize_h(outputs[m][k][i], 160) for m in names] + [resize_h(sets[k][i], 160)]
-            tiles = [label(t, s[:28]) for t, s in zip(tiles, [m.strip("*") for m in names] + ["ground truth"])]
+            tiles = [resize_h(outputs[m][k][i], 160) for m in shown] + [resize_h(sets[k][i], 160)]
+            tiles = [label(t, s[:28]) for t, s in zip(tiles, [m.strip("*") for m in shown] + ["ground truth"])]
             w = max(t.shape[1] for t in tiles)
             rows.append(np.concatenate([np.pad(t, ((0, 0), (0, w - t.shape[1]), (0, 0))) for t in tiles], 1))
     bw = sorted((SHARED / "bw" / "photos").glob("*.jpg"))[:6]
