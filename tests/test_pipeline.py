@@ -168,3 +168,65 @@ def test_folder_with_clashing_stems(tmp_path):
         assert not out.exists() or not any(out.iterdir())          # refused before doing any work
     else:
         assert summary.frames == 2 and len(list(out.iterdir())) == 2   # or both written under distinct names
+
+
+# ------------------------------------------------------------------------------- temporal smoothing
+
+
+class _Flicker:
+    """A LabJob whose colour flickers: static L, ab = base + a per-frame offset."""
+
+    def __new__(cls):
+        from vidcolor.pipeline import LabJob
+
+        class Job(LabJob):
+            def __init__(self):
+                self.t = 0
+
+            def predict_lab(self, frames):
+                n, h, w, _ = frames.shape
+                y, x = np.mgrid[0:h, 0:w]
+                L = np.repeat((30 + 40 * np.sin(x / 5.0) * np.cos(y / 7.0))[None], n, 0).astype(np.float32)
+                offsets = np.array([(-1) ** (self.t + i) * 8.0 for i in range(n)], np.float32)
+                self.t += n
+                ab = np.zeros((n, h, w, 2), np.float32) + 20 + offsets[:, None, None, None]
+                return L, ab
+
+        return Job()
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_lab_job_temporal_smoothing_damps_flicker_across_batches(mode):
+    from vidcolor.color import rgb_to_lab
+
+    frames = np.zeros((8, 32, 48, 3), np.uint8)
+    raw, smooth = _Flicker(), _Flicker()
+    smooth.set_temporal(mode, 0.6)
+    out_raw = np.concatenate([raw(frames[i:i + 3]) for i in range(0, 8, 3)])       # batches of 3, 3, 2
+    out_smooth = np.concatenate([smooth(frames[i:i + 3]) for i in range(0, 8, 3)])
+    a_raw, a_smooth = rgb_to_lab(out_raw)[..., 1].mean((1, 2)), rgb_to_lab(out_smooth)[..., 1].mean((1, 2))
+    assert len(out_smooth) == 8
+    assert np.abs(np.diff(a_smooth[2:])).mean() < 0.5 * np.abs(np.diff(a_raw[2:])).mean()
+    # L untouched (up to the 8-bit RGB rounding, which depends a little on ab)
+    assert np.abs(rgb_to_lab(out_raw)[..., 0] - rgb_to_lab(out_smooth)[..., 0]).mean() < 0.5
+
+
+def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
+    from vidcolor.api import _set_temporal
+    from vidcolor.errors import VidcolorError
+
+    from PIL import Image
+
+    job = _Flicker()
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    _set_temporal(job, img, None, "flow", 0.6)
+    assert job.smoother is None
+    _set_temporal(job, tmp_path, None, "flow", 0.6)
+    assert job.smoother is None
+    _set_temporal(job, "-", None, "flow", 0.6)
+    assert job.smoother is not None
+    with pytest.raises(VidcolorError):
+        job.set_temporal("median")
+    with pytest.raises(VidcolorError):
+        job.set_temporal("ema", 1.0)
