@@ -20,6 +20,10 @@ the photos only (the video row is reported at the chosen setting, never tuned on
 black-and-white photos of ../shared/data/bw/photos, which have no ground truth).
 
     python benchmarks/colorize_quality.py
+    python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json --inference PICK
+
+The default model's rows are measured at the picked setting, which publish.py then stores in the
+weight file as its inference defaults.
 """
 from __future__ import annotations
 
@@ -158,7 +162,8 @@ def main() -> None:
             results["sweep"][f"{t}/{sat}"] = score(colorize_all(job, sets["photos"])[0], sets["photos"])
             print("T/saturation", t, sat, results["sweep"][f"{t}/{sat}"])
     results["pick"] = pick_setting(results["sweep"], results["rows"]["gray input (L only)"]["photos"]["ciede2000"])
-    job = Colorizer(args.default, device="cpu")
+    t, sat = (float(v) for v in results["pick"].split("/"))
+    job = Colorizer(args.default, device="cpu", temperature=t, saturation=sat)  # = the published defaults
     outs = {k: colorize_all(job, v) for k, v in sets.items()}
     default_row = f"**default: colorize-effnet, T {job.temperature}, saturation {job.saturation}**"
     outputs[default_row] = {k: o for k, (o, _) in outs.items()}
