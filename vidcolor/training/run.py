@@ -108,7 +108,8 @@ class RunDir:
 
 
 def plot_log(log_csv: str | Path, png: str | Path) -> None:
-    """Draw every logged column of a ``log.csv`` against the step, one panel each, into a PNG."""
+    """Draw every logged column of a ``log.csv`` against the step, one panel each, into a PNG (columns that
+    are 0 throughout, i.e. losses the recipe does not use, are left out)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -117,7 +118,7 @@ def plot_log(log_csv: str | Path, png: str | Path) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
-    cols = [k for k in rows[0] if k not in ("step", "seconds")]
+    cols = [k for k in rows[0] if k not in ("step", "seconds") and any(float(r[k]) for r in rows)]  # unused: all 0
     step = np.array([float(r["step"]) for r in rows])
     fig, axes = plt.subplots(1, len(cols), figsize=(3.3 * len(cols), 3.2), squeeze=False)
     for ax, k in zip(axes[0], cols):
