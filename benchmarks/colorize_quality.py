@@ -233,14 +233,15 @@ def contact_sheet(sets, outputs, default_row, job, png: Path, per_set: int = 4) 
             tiles = [label(t, s[:28]) for t, s in zip(tiles, [m.strip("*") for m in shown] + ["ground truth"])]
             w = max(t.shape[1] for t in tiles)
             rows.append(np.concatenate([np.pad(t, ((0, 0), (0, w - t.shape[1]), (0, 0))) for t in tiles], 1))
-    bw = sorted((SHARED / "bw" / "photos").glob("*.jpg"))[:6]
+    bw = sorted((SHARED / "bw" / "photos").glob("ddcolor_*.jpg"))[:6]  # historical black-and-white photos
     for p in bw:
         rgb = resize_h(read_image(p)[0], 160)
         pair = np.concatenate([label(rgb, "real b/w input"), label(job(gray(rgb)[None])[0], "ours")], 1)
         rows.append(np.pad(pair, ((0, 0), (0, max(0, rows[0].shape[1] - pair.shape[1])), (0, 0)))[:, : rows[0].shape[1]])
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows], 0)
-    Image.fromarray(sheet).save(png, optimize=True)
+    im = Image.fromarray(sheet)
+    im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.LANCZOS).save(png, optimize=True)
 
 
 if __name__ == "__main__":

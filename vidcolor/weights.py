@@ -6,6 +6,7 @@ needs no side file: ``{"family": "unet", "kwargs": {...}, "mode": "lab"}``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -13,6 +14,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.writer import default_file_mode
 from vidcolor.models import EffNetUNetColorizer, FCNColorizer, UNetColorizer, UNetGenerator
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -56,6 +58,7 @@ def save_generator(model: torch.nn.Module, path: str | Path, arch: dict, extra: 
     meta = {"arch": json.dumps(arch)}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     save_file(state, str(path), metadata=meta)
+    os.chmod(path, default_file_mode())  # safetensors writes 0600; a weight file is meant to be shared
 
 
 def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
