@@ -80,21 +80,27 @@ def model_input(rgb: np.ndarray, mode: str) -> np.ndarray:
     return normalize_lab(rgb_to_lab(rgb))
 
 
+def resize_ab(ab: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize colour channels ``(N, h, w, 2)`` float32 to ``size = (H, W)`` (bilinear); colour is smooth,
+    so predicting it at a working resolution and upsampling loses little (METHODS.md, recombination)."""
+    h, w = size
+    if ab.shape[1:3] == (h, w):
+        return ab
+    return np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in ab])
+
+
 def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Colour entanglement (Pix2Pix-FQ, seed 000 section 3.1): join source L with predicted ab.
 
     Args:
         L: float32 ``(N, H, W)`` luminance in [0, 100] at full resolution.
-        ab: float32 ``(N, h, w, 2)`` colour channels; resized (bilinear) to ``(H, W)`` when the
-            generator worked at another resolution.
+        ab: float32 ``(N, h, w, 2)`` colour channels; resized (bilinear, :func:`resize_ab`) to ``(H, W)``
+            when the generator worked at another resolution.
 
     Returns:
         uint8 RGB ``(N, H, W, 3)``.
     """
-    n, h, w = L.shape
-    if ab.shape[1:3] != (h, w):
-        ab = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in ab])
-    return lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1))
+    return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1))
 
 
 def reinhard_transfer(target: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, lab_to_rgb, model_input, rgb_to_lab
+from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
+                            rgb_to_lab)
 from vidcolor.errors import VidcolorError
 from vidcolor.models.unet import level_histogram
 from vidcolor.weights import DEFAULTS, load_generator
@@ -59,7 +60,7 @@ class LabJob:
         L, ab = self.predict_lab(frames)
         if self.smoother is not None:
             ab = np.stack([self.smoother(l, a) for l, a in zip(L, ab)])
-        return lab_to_rgb(np.concatenate([L[..., None], ab], -1))
+        return recombine(L, ab)
 
 
 def _load(model: str, device: torch.device, job: str) -> tuple[torch.nn.Module, dict, torch.dtype]:
@@ -175,10 +176,7 @@ class Colorizer(LabJob):
         x = torch.from_numpy(self.network_input(L) / 50.0 - 1.0)[:, None].to(self.device, self.dtype)
         y = self.generator(x.contiguous(memory_format=torch.channels_last)).float()
         ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
-        ab = ab.permute(0, 2, 3, 1).cpu().numpy() * self.saturation
-        h, w = L.shape[1:]
-        ab = np.stack([cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) for a in ab])
-        return L, ab
+        return L, resize_ab(ab.permute(0, 2, 3, 1).cpu().numpy() * self.saturation, L.shape[1:])
 
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
