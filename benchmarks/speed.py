@@ -43,14 +43,27 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+RSS_WRAPPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+"""Runs a command from a small interpreter: a child forked from this (large) process would report this
+process's pages as its own peak RSS until it execs, so the measuring parent must be small."""
+
+
 def child_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS of that child in MB, from ``os.wait4``)."""
+    """Run ``cmd``; return (wall seconds, peak RSS of that command in MB)."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return time.perf_counter() - t, usage.ru_maxrss / 1024
+    out = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *cmd], check=True, capture_output=True, text=True)
+    return time.perf_counter() - t, int(out.stdout.split()[-1]) / 1024
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, str]]:
@@ -100,7 +113,7 @@ def main() -> None:
     ffmpeg = find_ffmpeg()
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
     results = {size: measure(size, args, ffmpeg, tmp) for size in args.sizes}
-    hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()} CPU"
+    hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()} ({os.cpu_count()} cores)"
     lines = [f"`python benchmarks/speed.py` on {hw}, torch threads {torch.get_num_threads()}, "
              f"{args.frames} frames of {args.clip}; frames per second (peak RSS for the end-to-end runs).", "",
              "| stage | " + " | ".join(args.sizes) + " |", "|---|" + "---|" * len(args.sizes)]
