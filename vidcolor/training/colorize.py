@@ -22,10 +22,10 @@ from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch, rgb_to_lab
 from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
-from vidcolor.training.data import ColorizationCrops, list_images, split_holdout
+from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
                                       soft_encode)
-from vidcolor.training.run import Recipe, RunDir
+from vidcolor.training.run import Recipe, RunDir, start
 from vidcolor.weights import FAMILIES, save_generator
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
@@ -111,12 +111,7 @@ def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = T
     Writes ``checkpoint.pt``, ``log.csv`` (losses, batch PSNR, colourfulness of output / ground truth),
     ``loss.png`` and ``<name>.safetensors`` into ``out_dir`` (see :class:`~vidcolor.training.run.RunDir`).
     """
-    torch.set_num_threads(recipe.threads)
-    torch.manual_seed(recipe.seed)
-    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
-    loader = torch.utils.data.DataLoader(ColorizationCrops(train_paths, recipe.crop, recipe.seed),
-                                         batch_size=recipe.batch_size, num_workers=recipe.workers,
-                                         persistent_workers=recipe.workers > 0)
+    loader = start(recipe, ColorizationCrops)
     G, arch = build_colorizer(recipe)
     use_gan = recipe.gan != "none"
     wgan = recipe.gan == "wgan-gp"
@@ -128,7 +123,7 @@ def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = T
     feature_losses = [(w, FeatureLoss(kind)) for w, kind in ((recipe.perceptual_weight, "perceptual"),
                                                                (recipe.lpips_weight, "lpips")) if w > 0]
     bins = torch.from_numpy(ab_gamut_bins()) if recipe.head == "bins" else None
-    class_w = bin_weights(train_paths, bins.numpy(), recipe.rebalance) if bins is not None else None
+    class_w = bin_weights(loader.dataset.paths, bins.numpy(), recipe.rebalance) if bins is not None else None
     fields = ["loss_main", "loss_g_adv", "loss_d", "loss_feature", "psnr_output", "colourfulness_ratio"]
     run = RunDir(out_dir, fields, recipe, resume, progress)
     objects = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}

@@ -17,9 +17,9 @@ import torch
 
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
-from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
+from vidcolor.training.data import DequantizationPairs
 from vidcolor.training.losses import GANLoss, psnr_batch
-from vidcolor.training.run import Recipe, RunDir
+from vidcolor.training.run import Recipe, RunDir, start
 from vidcolor.weights import save_generator
 
 
@@ -71,12 +71,7 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
     Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
     (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
     """
-    torch.set_num_threads(recipe.threads)
-    torch.manual_seed(recipe.seed)
-    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
-    loader = torch.utils.data.DataLoader(DequantizationPairs(train_paths, recipe.crop, recipe.seed),
-                                         batch_size=recipe.batch_size, num_workers=recipe.workers,
-                                         persistent_workers=recipe.workers > 0)
+    loader = start(recipe, DequantizationPairs)
     G, arch = build_generator(recipe)
     D = PatchGANDiscriminator(in_channels=6, ndf=recipe.ndf)
     opt_g = torch.optim.Adam(G.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))

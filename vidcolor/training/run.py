@@ -42,6 +42,18 @@ class Recipe:
         return cls(**raw)
 
 
+def start(recipe: Recipe, stream_cls) -> torch.utils.data.DataLoader:
+    """Begin a run: torch threads and seed from the recipe, and a loader of ``stream_cls`` samples
+    (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos."""
+    from vidcolor.training.data import list_images, split_holdout
+
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
+    return torch.utils.data.DataLoader(stream_cls(train_paths, recipe.crop, recipe.seed), batch_size=recipe.batch_size,
+                                       num_workers=recipe.workers, persistent_workers=recipe.workers > 0)
+
+
 class RunDir:
     """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
     (means over ``log_every`` steps of the named fields), ``recipe.json`` and ``loss.png``.
