@@ -241,7 +241,7 @@ def contact_sheet(sets, outputs, default_row, job, png: Path, per_set: int = 4) 
     width = max(r.shape[1] for r in rows)
     sheet = np.concatenate([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows], 0)
     im = Image.fromarray(sheet)
-    im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.LANCZOS).save(png, optimize=True)
+    im.resize((im.width // 2, im.height // 2), Image.LANCZOS).save(png, optimize=True)  # keep the repo small
 
 
 if __name__ == "__main__":

@@ -48,13 +48,12 @@ class LabJob:
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:
         """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`)."""
-        from vidcolor.temporal import MODES, TemporalSmoother
+        from vidcolor.temporal import TemporalSmoother
 
-        if mode not in MODES:
-            raise VidcolorError(f"unknown --temporal {mode!r} (choose {', '.join(MODES)})")
-        if not 0.0 <= strength < 1.0:
-            raise VidcolorError("--temporal-strength must be in [0, 1)")
-        self.smoother = None if mode == "off" else TemporalSmoother(mode, strength)
+        try:
+            self.smoother = None if mode == "off" else TemporalSmoother(mode, strength)
+        except ValueError as exc:  # the smoother checks mode and strength
+            raise VidcolorError(f"--temporal: {exc}") from None
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         L, ab = self.predict_lab(frames)
