@@ -13,7 +13,7 @@ One recipe switches every ingredient of the ablation (../shared/METHODS.md secti
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
                                       soft_encode)
 from vidcolor.training.run import Recipe, RunDir, start
-from vidcolor.weights import FAMILIES, save_generator
+from vidcolor.weights import FAMILIES
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
 """Recipe ``generator`` -> architecture family in :data:`vidcolor.weights.FAMILIES`."""
@@ -182,10 +182,5 @@ def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = T
             ratio = float((colourfulness_batch(fake_rgb).mean() / colourfulness_batch(target_rgb).mean().clamp_min(1e-6)))
             run.record([loss_main.item(), loss_adv.item(), loss_d.item(), float(loss_feat),
                         psnr_batch(fake_rgb, target_rgb), ratio], recipe.log_every)
-        if run.step % recipe.checkpoint_every == 0 or run.step == recipe.steps:
-            run.save(objects)
-    weights = run.out / f"{recipe.name}.safetensors"
-    save_generator(G, weights, arch, extra={"steps": run.step, "train_seconds": round(run.seconds),
-                                            "recipe": asdict(recipe)})
-    run.plot()
-    return weights
+        run.save_if_due(objects, recipe)
+    return run.export(G, arch, recipe)

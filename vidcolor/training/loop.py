@@ -10,7 +10,7 @@ seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseli
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,7 +20,6 @@ from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.run import Recipe, RunDir, start
-from vidcolor.weights import save_generator
 
 
 @dataclass
@@ -103,11 +102,6 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
             in_rgb = coarse.permute(0, 3, 1, 2).float() / 255.0
             run.record([loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
                         psnr_batch(fake_rgb, target_rgb)], recipe.log_every)
-        if run.step % recipe.checkpoint_every == 0 or run.step == recipe.steps:
-            run.save(objects)
-    weights = run.out / f"{recipe.name}.safetensors"
-    save_generator(G, weights, arch, extra={"steps": run.step, "train_seconds": round(run.seconds),
-                                            "recipe": asdict(recipe)})
-    run.plot()
-    return weights
+        run.save_if_due(objects, recipe)
+    return run.export(G, arch, recipe)
 

@@ -115,8 +115,21 @@ class RunDir:
         torch.save(state, tmp)
         tmp.replace(self.ckpt)
 
-    def plot(self) -> None:
+    def save_if_due(self, objects: dict, recipe: Recipe) -> None:
+        """Checkpoint every ``recipe.checkpoint_every`` steps and at the last step."""
+        if self.step % recipe.checkpoint_every == 0 or self.step == recipe.steps:
+            self.save(objects)
+
+    def export(self, generator: torch.nn.Module, arch: dict, recipe: Recipe) -> Path:
+        """Write ``<name>.safetensors`` (fp16, ``arch``, steps, seconds and recipe in its metadata) and
+        ``loss.png``; returns the weight file's path."""
+        from vidcolor.weights import save_generator
+
+        weights = self.out / f"{recipe.name}.safetensors"
+        save_generator(generator, weights, arch, extra={"steps": self.step, "train_seconds": round(self.seconds),
+                                                        "recipe": asdict(recipe)})
         plot_log(self.log, self.out / "loss.png")
+        return weights
 
 
 def plot_log(log_csv: str | Path, png: str | Path) -> None:
