@@ -24,7 +24,7 @@ from PIL import Image
 
 from vidcolor.color import lab_to_rgb
 from vidcolor.evaluate import load_frames
-from vidcolor.metrics import cdc, psnr, warp_error
+from vidcolor.metrics import cdc, pair_flows, psnr, warp_error
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.temporal import MODES, TemporalSmoother
 from vidcolor.training.degrade import quantize_clip
@@ -63,7 +63,8 @@ def main() -> None:
             L, ab = zip(*(job.predict_lab(f[None]) for f in x))
             gen_ms.append(1000 * (time.perf_counter() - t0) / len(x))
             L, ab = np.concatenate(L), np.concatenate(ab)
-            acc["original"]["warp_error"].append(warp_error(clip))
+            flows = pair_flows(clip)  # the original's motion scores every output of this clip
+            acc["original"]["warp_error"].append(warp_error(clip, flows=flows))
             acc["original"]["cdc"].append(cdc(clip))
             outs = {}
             for mode in MODES:
@@ -73,7 +74,7 @@ def main() -> None:
                 acc[mode]["smooth_ms"].append(1000 * (time.perf_counter() - t0) / len(x))
                 out = lab_to_rgb(np.concatenate([L[..., None], sm], -1))
                 outs[mode] = out
-                acc[mode]["warp_error"].append(warp_error(out, flow_source=clip))
+                acc[mode]["warp_error"].append(warp_error(out, flows=flows))
                 acc[mode]["cdc"].append(cdc(out))
                 acc[mode]["psnr"].append(psnr(out, clip))
             gain = acc["off"]["warp_error"][-1] - acc["flow"]["warp_error"][-1]

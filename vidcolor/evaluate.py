@@ -12,7 +12,6 @@ Example:
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, is_image, list_images_in, read_image
 from vidcolor.metrics import image as im
+from vidcolor.metrics import video
 
 __all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "to_json"]
 
@@ -105,15 +105,6 @@ def _as_frames(x, max_frames: int | None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- measuring
 
 
-def _video_metrics():
-    """The temporal measures module, or None while it is not part of the package."""
-    if importlib.util.find_spec("vidcolor.metrics.video") is None:
-        return None
-    from vidcolor.metrics import video
-
-    return video
-
-
 def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
     """Mean over frames of a per-pixel mean measure (equal frame sizes: the same as pooled), low memory."""
     return float(np.mean([fn(x, y) for x, y in zip(a, b)]))
@@ -125,11 +116,12 @@ def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float) -> dict:
             "pixel_accuracy": im.pixel_accuracy(x, ref, threshold), "ciede2000": _framewise(im.ciede2000, x, ref)}
 
 
-def _no_reference(x: np.ndarray, video, flow_frames: np.ndarray) -> dict:
+def _no_reference(x: np.ndarray, flows) -> dict:
+    """Colourfulness, and for T >= 2 warp error (with the ground truth's ``flows``) and CDC."""
     out = {"colourfulness": im.colourfulness(x)}
-    if video is not None and len(x) >= 2:
-        out["warp_error"] = float(video.warp_error(x, flow_source=flow_frames))
-        out["cdc"] = float(video.cdc(x))
+    if flows is not None:
+        out["warp_error"] = video.warp_error(x, flows=flows)
+        out["cdc"] = video.cdc(x)
     return out
 
 
@@ -172,9 +164,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     frames = {name: x[:t] for name, x in frames.items()}
     ref = frames["reference"]
 
-    video = _video_metrics()
+    flows = video.pair_flows(ref) if t >= 2 else None  # the ground truth's motion, shared by every column
     result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
-              "accuracy_threshold": threshold, "reference": _no_reference(ref, video, ref)}
+              "accuracy_threshold": threshold, "reference": _no_reference(ref, flows)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
         from vidcolor.metrics.features import frechet_distance, gaussian_fit, load_encoder, pooled_features
@@ -187,7 +179,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         if features:
             r["frechet_effnet"] = frechet_distance(*gaussian_fit(pooled_features(x, encoder, device=device)),
                                                    *ref_gauss)
-        r.update(_no_reference(x, video, ref))
+        r.update(_no_reference(x, flows))
         r["colourfulness_gap"] = r["colourfulness"] - ref_colour
         r["colourfulness_ratio"] = r["colourfulness"] / ref_colour if ref_colour > 0 else None
         result[name] = r

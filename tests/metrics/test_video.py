@@ -135,3 +135,16 @@ def test_bad_inputs_raise():
         cdc(clip, bins=0)
     with pytest.raises(ValueError):
         optical_flow(clip[0], clip[1, :-1])
+
+
+def test_warp_error_with_precomputed_flows_equals_flow_source():
+    from vidcolor.metrics.video import pair_flows
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    source = np.stack([np.roll(base, 2 * t, axis=1) for t in range(4)])
+    noisy = np.clip(source.astype(int) + rng.integers(-20, 21, source.shape), 0, 255).astype(np.uint8)
+    flows = pair_flows(source)
+    assert warp_error(noisy, flows=flows) == warp_error(noisy, flow_source=source)
+    with pytest.raises(ValueError):
+        warp_error(noisy[:3], flows=flows)

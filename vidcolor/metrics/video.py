@@ -15,7 +15,7 @@ import numpy as np
 
 from vidcolor.temporal import consistency_mask, dis_flow, warp
 
-__all__ = ["cdc", "optical_flow", "warp_error"]
+__all__ = ["cdc", "optical_flow", "pair_flows", "warp_error"]
 
 
 def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,7 +42,21 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dis_flow(dis, _gray(a), _gray(b))
 
 
-def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None) -> float:
+def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each pair (t, t+1) of ``clip`` (uint8 RGB ``(T, H, W, 3)``): the flow t -> t+1
+    (:func:`optical_flow`) and its validity mask (forward-backward consistent and in frame,
+    :func:`vidcolor.temporal.consistency_mask`). Compute once, score several videos with
+    :func:`warp_error` ``(flows=...)``."""
+    _check_clip(clip)
+    out = []
+    for t in range(len(clip) - 1):
+        fwd = optical_flow(clip[t], clip[t + 1])
+        out.append((fwd, consistency_mask(fwd, optical_flow(clip[t + 1], clip[t]))))
+    return out
+
+
+def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
+               flows: list[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
     """Warp error E_warp (Lai et al. 2018, "Learning Blind Video Temporal Consistency", ECCV, the
     equations for E_warp(V_t, V_t+1) and E_warp(V) of their evaluation).
 
@@ -60,25 +74,28 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None) -> flo
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``, T >= 2, the video to score.
         flow_source: uint8 RGB of the same shape, or None for ``frames`` itself.
+        flows: :func:`pair_flows` of the flow source, when already computed (then ``flow_source`` is
+            not used).
 
     Returns:
         The warp error, a float in [0, 1] (squared [0, 1] RGB units; multiply by 255^2 for 8-bit levels).
 
     Raises:
-        ValueError: if ``frames`` is not uint8 ``(T, H, W, 3)`` with T >= 2, or ``flow_source`` differs
-            from it in shape or dtype.
+        ValueError: if ``frames`` is not uint8 ``(T, H, W, 3)`` with T >= 2, or ``flow_source`` (or
+            ``flows``) does not match it.
     """
     _check_clip(frames)
-    if flow_source is None:
-        flow_source = frames
-    elif flow_source.shape != frames.shape or flow_source.dtype != np.uint8:
-        raise ValueError(f"flow_source {flow_source.dtype} {flow_source.shape} does not match frames "
-                         f"{frames.dtype} {frames.shape}")
+    if flows is None:
+        if flow_source is None:
+            flow_source = frames
+        elif flow_source.shape != frames.shape or flow_source.dtype != np.uint8:
+            raise ValueError(f"flow_source {flow_source.dtype} {flow_source.shape} does not match frames "
+                             f"{frames.dtype} {frames.shape}")
+        flows = pair_flows(flow_source)
+    if len(flows) != len(frames) - 1 or flows[0][0].shape[:2] != frames.shape[1:3]:
+        raise ValueError(f"{len(flows)} flows do not match {len(frames)} frames of {frames.shape[1:3]}")
     errors = []
-    for t in range(len(frames) - 1):
-        fwd = optical_flow(flow_source[t], flow_source[t + 1])
-        back = optical_flow(flow_source[t + 1], flow_source[t])
-        mask = consistency_mask(fwd, back)
+    for t, (fwd, mask) in enumerate(flows):
         n = int(mask.sum())
         if n == 0:
             errors.append(0.0)
