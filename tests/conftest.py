@@ -76,6 +76,7 @@ def shared_data() -> Path:
 class TinyColorizers:
     fcn: Path          # ab regression, untrained
     effnet_bins: Path  # EfficientNet-Lite0 U-Net classifying ab bins, untrained, random encoder
+    exemplar: Path     # the same with reference matching and hint branches (colorize-reference job)
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +85,7 @@ def tiny_colorizers(tmp_path_factory) -> TinyColorizers:
     import torch
 
     from vidcolor.training.colorize import ColorizeRecipe, build_colorizer
+    from vidcolor.training.exemplar import ExemplarRecipe, build_exemplar
     from vidcolor.weights import save_generator
 
     folder = tmp_path_factory.mktemp("colorizers")
@@ -93,4 +95,6 @@ def tiny_colorizers(tmp_path_factory) -> TinyColorizers:
     eff, arch = build_colorizer(ColorizeRecipe(generator="effnet_unet", head="bins",
                                                generator_kwargs={"widths": [8, 8, 8, 8]}), pretrained=False)
     save_generator(eff, folder / "effnet.safetensors", arch)
-    return TinyColorizers(folder / "fcn.safetensors", folder / "effnet.safetensors")
+    ex, arch = build_exemplar(ExemplarRecipe(init_from="", generator_kwargs={"widths": [8, 8, 8, 8]}), pretrained=False)
+    save_generator(ex, folder / "exemplar.safetensors", arch)
+    return TinyColorizers(folder / "fcn.safetensors", folder / "effnet.safetensors", folder / "exemplar.safetensors")

@@ -16,9 +16,11 @@ import numpy as np
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, batched, run
+from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
 from vidcolor.weights import DEFAULTS
 
-__all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "dequantize", "dequantize_frames", "process"]
+__all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
+           "process"]
 
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
@@ -54,16 +56,27 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     return process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
 
 
-def colorize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["colorize"],
+def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
              device: str = "auto", batch_size: int = 4, render_size: int = 256, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
-             temporal: str = "flow", temporal_strength: float = 0.6, **io_options) -> RunSummary:
+             references: list[str | Path] | None = None, reference_mode: str = "fast",
+             internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
+             load_model: str | Path | None = None, temporal: str = "flow", temporal_strength: float = 0.6,
+             **io_options) -> RunSummary:
     """Colorize a black-and-white (or colour, reduced to its L) video, stdin stream, image or folder.
 
     Args:
         input, output: as for :func:`dequantize`; the default output is ``<stem>_colorized.mp4``.
         model, device, render_size, saturation, temperature, blur, equalize: see
-            :class:`~vidcolor.pipeline.Colorizer`.
+            :class:`~vidcolor.pipeline.Colorizer` (automatic) and
+            :class:`~vidcolor.reference.ReferenceColorizer` (fast reference mode); ``model=None`` picks
+            the job's default.
+        references: colour reference images; with them the colours follow the references.
+        reference_mode: ``fast`` (exemplar network, :class:`~vidcolor.reference.ReferenceColorizer`)
+            or ``internal`` (seed 002's two-image GAN, trained now:
+            :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame).
+        internal_iters, internal_size: iterations per scale and working size (longer side, px) of internal mode.
+        save_model, load_model: save the internal mode's trained generators / reuse a saved pair.
         temporal, temporal_strength: as for :func:`dequantize`.
         **io_options: see :func:`process`.
 
@@ -74,9 +87,43 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output without ``overwrite``, unknown model.
     """
     check_input(input)
-    fn = Colorizer(model, device, render_size, saturation, temperature, blur, equalize)
+    fn = colorizer(model, device, render_size, saturation, temperature, blur, equalize, references, reference_mode,
+                   internal_iters, internal_size, save_model, load_model, io_options.get("progress", True))
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix="colorized", batch_size=batch_size, **io_options)
+
+
+def colorizer(model: str | None = None, device: str = "auto", render_size: int = 256,
+              saturation: float | None = None, temperature: float | None = None, blur: bool = False,
+              equalize: bool = False, references: list[str | Path] | None = None, reference_mode: str = "fast",
+              internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
+              load_model: str | Path | None = None, progress: bool = True) -> LabJob:
+    """The colorization job that :func:`colorize`'s options describe (automatic, fast or internal reference).
+
+    Raises:
+        VidcolorError: options that do not go together, unreadable references.
+    """
+    if reference_mode not in ("fast", "internal"):
+        raise VidcolorError(f"unknown --reference-mode {reference_mode!r} (fast or internal)")
+    if reference_mode == "internal" and not (references or load_model):
+        raise VidcolorError("--reference-mode internal needs a --reference (or --load-model)")
+    internal = reference_mode == "internal"
+    if (save_model or load_model) and not internal:
+        raise VidcolorError("--save-model / --load-model belong to --reference-mode internal")
+    if internal:
+        if model is not None:
+            raise VidcolorError("--model does not apply to --reference-mode internal (it trains its own)")
+        from vidcolor.training.two_image import TwoImageSettings
+
+        if internal_iters < 1 or internal_size < 32:
+            raise VidcolorError("--internal-iters must be >= 1 and --internal-size >= 32")
+        refs = read_references(references) if references else []
+        return InternalColorizer(refs, device, TwoImageSettings(iters=internal_iters, size=internal_size),
+                                 load_model, save_model, progress=progress)
+    if references:
+        return ReferenceColorizer(read_references(references), model or DEFAULTS["colorize-reference"], device,
+                                  render_size, saturation, temperature, blur, equalize)
+    return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize)
 
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:

@@ -102,7 +102,20 @@ def dequantize(input, model, restore_luminance, **kw):
 @main.command()
 @click.argument("input")
 @io_options
-@click.option("--model", default=None, help="Bundled model name or .safetensors path (default: colorize-effnet).")
+@click.option("--model", default=None,
+              help="Bundled model name or .safetensors path (default: colorize-effnet; with --reference: colorize-exemplar).")
+@click.option("--reference", "references", multiple=True, metavar="IMG",
+              help="Colour reference image: colours follow it where the content matches. Repeat for several.")
+@click.option("--reference-mode", type=click.Choice(["fast", "internal"]), default="fast", show_default=True,
+              help="fast: exemplar-guided network (streams); internal: train seed 002's two-image GAN on the "
+                   "reference and the first frame now, then colour every frame with it.")
+@click.option("--internal-iters", type=click.IntRange(1), default=2000, show_default=True,
+              help="internal mode: iterations per scale (the paper's 2000 take hours on a CPU; see README).")
+@click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True,
+              help="internal mode: longer side (pixels) of the images it trains and colours at.")
+@click.option("--save-model", type=click.Path(dir_okay=False), help="internal mode: save the trained generators here.")
+@click.option("--load-model", type=click.Path(exists=True, dir_okay=False),
+              help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(32), default=256, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
 @click.option("--saturation", type=click.FloatRange(0), default=None,
@@ -111,14 +124,15 @@ def dequantize(input, model, restore_luminance, **kw):
               help="Annealed-mean temperature of bin models: lower is more colourful (default: the model's).")
 @click.option("--blur", is_flag=True, help="Gaussian-blur (5, 0.7) the luminance the network sees.")
 @click.option("--equalize", is_flag=True, help="Histogram-equalize the luminance the network sees.")
-def colorize(input, model, render_size, saturation, temperature, blur, equalize, **kw):
+def colorize(input, model, references, reference_mode, internal_iters, internal_size, save_model, load_model,
+             render_size, saturation, temperature, blur, equalize, **kw):
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
-    from vidcolor.weights import DEFAULTS
 
-    summary = run_colorize(input, kw["output"], model=model or DEFAULTS["colorize"], render_size=render_size,
-                           saturation=saturation, temperature=temperature, blur=blur, equalize=equalize,
-                           **_io_kwargs(kw))
+    summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
+                           temperature=temperature, blur=blur, equalize=equalize, references=list(references),
+                           reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
+                           save_model=save_model, load_model=load_model, **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary}", err=True)
 
@@ -162,6 +176,7 @@ def _train_command(job: str):
 
 train_dequantize_cmd = _train_command("dequantize")
 train_colorize_cmd = _train_command("colorize")
+train_exemplar_cmd = _train_command("exemplar")
 
 
 @main.command("eval")

@@ -139,6 +139,9 @@ class Colorizer(LabJob):
         VidcolorError: unknown model, a model of another job, bad option values.
     """
 
+    JOB = "colorize"
+    """The ``job`` a model's ``arch`` record must name."""
+
     def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = 256,
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False):
@@ -147,7 +150,7 @@ class Colorizer(LabJob):
         if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
         self.device = pick_device(device)
-        self.generator, self.arch, self.dtype = _load(model, self.device, "colorize")
+        self.generator, self.arch, self.dtype = _load(model, self.device, self.JOB)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize
         self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
@@ -169,11 +172,15 @@ class Colorizer(LabJob):
             out.append(x8.astype(np.float32) / 2.55)
         return np.stack(out)
 
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """The generator on the network's input ``(N, 1, h, w)`` (``L / 50 - 1``)."""
+        return self.generator(x)
+
     @torch.inference_mode()
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         L = rgb_to_lab(frames)[..., 0]
         x = torch.from_numpy(self.network_input(L) / 50.0 - 1.0)[:, None].to(self.device, self.dtype)
-        y = self.generator(x.contiguous(memory_format=torch.channels_last)).float()
+        y = self.network(x.contiguous(memory_format=torch.channels_last)).float()
         ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
         return L, resize_ab(ab.permute(0, 2, 3, 1).cpu().numpy() * self.saturation, L.shape[1:])
 

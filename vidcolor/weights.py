@@ -15,7 +15,8 @@ from safetensors.torch import save_file
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.writer import default_file_mode
-from vidcolor.models import EffNetUNetColorizer, FCNColorizer, UNetColorizer, UNetGenerator
+from vidcolor.models import (EffNetUNetColorizer, ExemplarColorizer, FCNColorizer, TwoImageColorizer, UNetColorizer,
+                             UNetGenerator)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -23,14 +24,16 @@ REGISTRY: dict[str, str] = {
     "dequantize-fq": "dequantize-fq.safetensors",
     "dequantize-pix2pix-rgb": "dequantize-pix2pix-rgb.safetensors",
     "colorize-effnet": "colorize-effnet.safetensors",
+    "colorize-exemplar": "colorize-exemplar.safetensors",
 }
 """Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
 
-DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet"}
+DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet", "colorize-reference": "colorize-exemplar"}
 """Default model per job."""
 
 FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
-            "fcn": FCNColorizer}
+            "fcn": FCNColorizer, "exemplar": ExemplarColorizer,
+            "two_image": TwoImageColorizer}
 """Architecture family (the ``arch`` record's ``family``) -> generator class."""
 
 

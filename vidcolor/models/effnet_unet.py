@@ -50,14 +50,29 @@ class EffNetUNetColorizer(nn.Module):
         self.head = nn.Conv2d(w4, out_channels, 1)
         self.regression = out_channels == 2
 
-    def forward(self, L_n: torch.Tensor) -> torch.Tensor:
+    def encode(self, L_n: torch.Tensor) -> list[torch.Tensor]:
+        """Encoder features at strides 2..32 of ``L_n (N, 1, H, W)``, padded (replicate) to a multiple of 32."""
         h, w = L_n.shape[-2:]
         ph, pw = (-h) % 32, (-w) % 32
         x = F.pad(L_n, (0, pw, 0, ph), mode="replicate") if ph or pw else L_n
-        _, f4, f8, f16, f32 = self.encoder(x.expand(-1, 3, -1, -1))
+        return self.encoder(x.expand(-1, 3, -1, -1))
+
+    def decode(self, feats: list[torch.Tensor], size: tuple[int, int], add8: torch.Tensor | None = None,
+               add4: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder: features -> output at stride 4 cropped to ``ceil(size / 4)``; ``add8`` / ``add4`` are
+        optional maps added to the decoder's activations at strides 8 and 4 (used by subclasses)."""
+        _, f4, f8, f16, f32 = feats
         y = self.bottleneck(f32) + self.fusion(f32.mean((2, 3)))[:, :, None, None]
         y = self.up16(torch.cat([F.interpolate(y, scale_factor=2.0, mode="nearest"), f16], 1))
         y = self.up8(torch.cat([F.interpolate(y, scale_factor=2.0, mode="nearest"), f8], 1))
+        if add8 is not None:
+            y = y + add8
         y = self.up4(torch.cat([F.interpolate(y, scale_factor=2.0, mode="nearest"), f4], 1))
+        if add4 is not None:
+            y = y + add4
+        h, w = size
         y = self.head(y)[..., : (h + 3) // 4, : (w + 3) // 4]
         return torch.tanh(y) if self.regression else y
+
+    def forward(self, L_n: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(L_n), L_n.shape[-2:])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -82,10 +83,15 @@ class ColorizationCrops(PhotoStream):
         uint8 RGB ``(crop, crop, 3)``.
     """
 
-    def __iter__(self):
-        rng = self.rng()
+    def scaled_photo(self, rng: np.random.Generator, avoid: int | None = None) -> tuple[int, np.ndarray]:
+        """A random training photo (its index and uint8 RGB pixels), its shorter side resized to a random
+        length in ``[crop, 2 * crop]`` (capped at its own size); photos smaller than ``crop`` and the
+        photo ``avoid`` (when there is another) are skipped."""
         while True:
-            img = Image.open(self.paths[rng.integers(len(self.paths))]).convert("RGB")
+            i = int(rng.integers(len(self.paths)))
+            if i == avoid and len(self.paths) > 1:
+                continue
+            img = Image.open(self.paths[i]).convert("RGB")
             short = min(img.size)
             if short < self.crop:
                 continue
@@ -93,10 +99,48 @@ class ColorizationCrops(PhotoStream):
             scale = target / short
             img = img.resize((max(self.crop, round(img.size[0] * scale)), max(self.crop, round(img.size[1] * scale))),
                              Image.BICUBIC)
-            rgb = np.asarray(img)
-            h, w = rgb.shape[:2]
-            y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
-            out = rgb[y:y + self.crop, x:x + self.crop]
-            if rng.random() < 0.5:
-                out = out[:, ::-1]
-            yield np.ascontiguousarray(out)
+            return i, np.asarray(img)
+
+    def random_crop(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A ``crop x crop`` window of ``rgb`` at a random place, flipped horizontally half the time."""
+        h, w = rgb.shape[:2]
+        y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
+        out = rgb[y:y + self.crop, x:x + self.crop]
+        return np.array(out[:, ::-1] if rng.random() < 0.5 else out)  # a writable copy
+
+    def __iter__(self):
+        rng = self.rng()
+        while True:
+            yield self.random_crop(self.scaled_photo(rng)[1], rng)
+
+
+class ExemplarPairs(ColorizationCrops):
+    """Endless stream of (target, reference) crops for exemplar-guided colorization (self-supervised).
+
+    The reference is another view of the same photo: a crop at another place of a copy rotated by up to
+    ``max_rotation`` degrees and scaled by 0.8-1.25 (so the two views overlap only in part and never
+    align pixel for pixel), flipped independently. With probability ``mismatch`` the reference is a
+    crop of another photo, so that the network also learns to ignore hints that match nothing.
+
+    Yields:
+        ``target`` and ``reference``, uint8 RGB ``(crop, crop, 3)``.
+    """
+
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, mismatch: float = 0.2,
+                 max_rotation: float = 15.0):
+        super().__init__(paths, crop, seed)
+        self.mismatch, self.max_rotation = mismatch, max_rotation
+
+    def __iter__(self):
+        rng = self.rng()
+        while True:
+            index, photo = self.scaled_photo(rng)
+            target = self.random_crop(photo, rng)
+            if rng.random() < self.mismatch:
+                yield target, self.random_crop(self.scaled_photo(rng, avoid=index)[1], rng)
+                continue
+            h, w = photo.shape[:2]
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-self.max_rotation, self.max_rotation),
+                                        rng.uniform(0.8, 1.25))
+            view = cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            yield target, self.random_crop(view, rng)

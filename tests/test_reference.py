@@ -1,0 +1,278 @@
+"""Reference colorization: the exemplar network (fast mode), the two-image GAN (internal mode), `--reference`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
+from vidcolor.color import rgb_to_lab
+from vidcolor.errors import VidcolorError
+from vidcolor.models import EffNetUNetColorizer, ExemplarColorizer
+from vidcolor.models.two_image import (PaletteDiscriminator, ScaleGenerator, TwoImageColorizer, gray, palette,
+                                       pyramid_sizes)
+from vidcolor.pipeline import Colorizer
+from vidcolor.reference import InternalColorizer, ReferenceColorizer
+from vidcolor.training.data import ExemplarPairs
+from vidcolor.training.exemplar import ExemplarRecipe, train_exemplar
+from vidcolor.training.two_image import TwoImageSettings, scale_count, train_two_image
+
+# ------------------------------------------------------------------------------------ exemplar model
+
+
+def test_untrained_exemplar_is_its_automatic_base():
+    torch.manual_seed(0)
+    base = EffNetUNetColorizer(out_channels=10, widths=(8, 8, 8, 8)).eval()
+    ex = ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8)).eval()
+    missing, unexpected = ex.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(("hint8", "hint4")) for k in missing)
+    x = torch.rand(2, 1, 40, 72) * 2 - 1
+    keys, values = ex.reference(x[:1], torch.randn(1, 2, 40, 72) * 30)
+    with torch.no_grad():
+        assert torch.allclose(ex(x, keys, values), base(x), atol=1e-6)   # zero-initialised hint branches
+        ex.hint4[-1].bias.fill_(1.0)
+        assert not torch.allclose(ex(x, keys, values), base(x), atol=1e-3)
+
+
+def test_hint_copies_the_best_match_and_reports_its_similarity():
+    ex = ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8), tau=0.01)
+    torch.manual_seed(0)
+    keys = torch.nn.functional.normalize(torch.randn(1, 6, 16), dim=-1)     # 6 reference positions
+    values = torch.randn(1, 6, 2) * 40
+    query = keys[0, [4, 1, 1, 0]].T.reshape(1, 16, 2, 2)                     # a 2x2 frame made of them
+    hint = ex.hint(query, keys, values)
+    assert hint.shape == (1, 3, 2, 2)
+    expected = values[0, [4, 1, 1, 0]].T.reshape(2, 2, 2) / 110.0
+    assert torch.allclose(hint[0, :2], expected, atol=1e-3)
+    assert torch.allclose(hint[0, 2], torch.ones(2, 2), atol=1e-5)
+    # an orthogonal query matches nothing: confidence 0, hint = the mean of the reference
+    far = torch.zeros(1, 16, 1, 1)
+    far[0, 0] = 1.0
+    keys0 = keys.clone()
+    keys0[..., 0] = 0
+    keys0 = torch.nn.functional.normalize(keys0, dim=-1)
+    hint = ex.hint(far, keys0, values)
+    assert abs(float(hint[0, 2])) < 1e-6
+    assert torch.allclose(hint[0, :2, 0, 0], values[0].mean(0) / 110.0, atol=1e-4)
+
+
+def test_reference_positions_and_cell_means():
+    ex = ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8)).eval()
+    ab = torch.zeros(1, 2, 20, 30)
+    ab[:, 0, :8, :8] = 40.0                                   # the first 8x8 cell only
+    keys, values = ex.reference(torch.rand(1, 1, 20, 30) * 2 - 1, ab)
+    assert keys.shape[:2] == (1, 3 * 4) and values.shape == (1, 12, 2)   # ceil(20/8) x ceil(30/8)
+    assert torch.allclose(keys.norm(dim=-1), torch.ones(1, 12), atol=1e-4)
+    assert values[0, 0, 0] == 40.0 and values[0, 1:, 0].abs().max() == 0
+
+
+# ------------------------------------------------------------------------------------ training data
+
+
+def _photos(folder, n=3, h=80, w=96):
+    rng = np.random.default_rng(1)
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(smooth_image(rng, h, w)).save(folder / f"p{i}.png")
+    return sorted(folder.iterdir())
+
+
+def test_exemplar_pairs_views_of_one_photo_or_another(tmp_path):
+    paths = _photos(tmp_path / "photos")
+    same = iter(ExemplarPairs(paths, crop=48, seed=0, mismatch=0.0))
+    for _ in range(3):
+        target, ref = next(same)
+        assert target.shape == ref.shape == (48, 48, 3) and target.dtype == np.uint8 and target.flags.writeable
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, colour in enumerate([(200, 30, 30), (30, 30, 200)]):
+        Image.fromarray(np.full((60, 70, 3), colour, np.uint8)).save(flat / f"{i}.png")
+    flats = sorted(flat.iterdir())
+    for mismatch, same_photo in ((0.0, True), (1.0, False)):
+        pairs = iter(ExemplarPairs(flats, crop=48, seed=0, mismatch=mismatch))
+        for _ in range(6):
+            target, ref = next(pairs)
+            assert (abs(int(target[0, 0, 0]) - int(ref[0, 0, 0])) < 3) == same_photo
+
+
+def test_train_exemplar_runs_logs_and_resumes(tmp_path, tiny_colorizers):
+    _photos(tmp_path / "photos", n=4)
+    recipe = ExemplarRecipe(name="tiny-ex", init_from=str(tiny_colorizers.effnet_bins), data=str(tmp_path / "photos"),
+                            generator_kwargs={"widths": [8, 8, 8, 8]}, holdout_every=100, steps=2, batch_size=2,
+                            crop=64, workers=0, threads=1, log_every=1, checkpoint_every=1)
+    weights = train_exemplar(recipe, tmp_path / "run", progress=lambda m: None)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert rows[0] == "step,seconds,loss_ce,psnr_output,colourfulness_ratio" and len(rows) == 3
+    recipe.steps = 3
+    train_exemplar(recipe, tmp_path / "run", progress=lambda m: None)
+    assert [r.split(",")[0] for r in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]] == ["1", "2", "3"]
+    job = ReferenceColorizer([smooth_image(np.random.default_rng(2), 50, 60)], str(weights), device="cpu",
+                             render_size=32)
+    assert job(np.full((2, 40, 56, 3), 90, np.uint8)).shape == (2, 40, 56, 3)
+
+
+def test_init_from_must_be_an_effnet_colorizer(tiny_colorizers):
+    from vidcolor.training.exemplar import build_exemplar
+    with pytest.raises(ValueError, match="not an EfficientNet"):
+        build_exemplar(ExemplarRecipe(init_from=str(tiny_colorizers.fcn)), pretrained=False)
+
+
+def test_repository_exemplar_recipe_parses():
+    from pathlib import Path
+    r = ExemplarRecipe.from_toml(Path(__file__).parent.parent / "train" / "colorize-exemplar.toml")
+    assert r.name == "colorize-exemplar" and r.init_from == "colorize-effnet" and 0 < r.mismatch < 1
+
+
+# ------------------------------------------------------------------------------- ReferenceColorizer
+
+
+def test_reference_colorizer_keeps_luminance_and_takes_several_references(tiny_colorizers):
+    rng = np.random.default_rng(0)
+    frames = np.stack([smooth_image(rng, 48, 64) for _ in range(2)])
+    refs = [smooth_image(rng, 60, 80), smooth_image(rng, 33, 47)]
+    one = ReferenceColorizer(refs[:1], str(tiny_colorizers.exemplar), device="cpu", render_size=32)
+    two = ReferenceColorizer(refs, str(tiny_colorizers.exemplar), device="cpu", render_size=32)
+    m1 = one.keys.shape[1]
+    assert m1 == 4 * 6                                           # 32x43 render -> 4 x 6 positions
+    assert two.keys.shape[1] == m1 + 4 * 6 and two.values.shape == (1, two.keys.shape[1], 2)
+    out = two(frames)
+    assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
+
+
+def test_jobs_refuse_each_others_models(tiny_colorizers):
+    with pytest.raises(VidcolorError, match="colorize-reference model"):
+        Colorizer(str(tiny_colorizers.exemplar), device="cpu")
+    with pytest.raises(VidcolorError, match="colorize model"):
+        ReferenceColorizer([np.zeros((8, 8, 3), np.uint8)], str(tiny_colorizers.effnet_bins), device="cpu")
+    with pytest.raises(VidcolorError, match="at least one"):
+        ReferenceColorizer([], str(tiny_colorizers.exemplar), device="cpu")
+
+
+# ------------------------------------------------------------------------------- two-image networks
+
+
+def test_palette_finds_flat_colours_sorted_by_luma_and_is_differentiable():
+    colours = torch.tensor([[0.9, 0.9, 0.9], [-0.8, -0.8, -0.8], [0.8, -0.6, -0.6], [-0.5, 0.7, -0.5], [-0.4, -0.4, 0.9]])
+    img = colours[torch.arange(40) % 5].T.reshape(1, 3, 5, 8).clone().requires_grad_(True)
+    pal = palette(img)
+    luma = gray(colours.T[None, :, :, None])[0, 0, :, 0]
+    assert torch.allclose(pal[0], colours[luma.argsort()], atol=1e-5)
+    pal[0, -1].sum().backward()                               # the brightest colour's pixels get the gradient
+    assert img.grad.abs().sum() > 0 and (img.grad[0, 0].reshape(-1)[:5] != 0).sum() == 1
+
+
+def test_palette_discriminator_judges_11x11_patches():
+    D = PaletteDiscriminator(width=4)
+    pal = torch.zeros(1, 5, 3)
+    a = torch.zeros(1, 1, 31, 31)
+    b = a.clone()
+    b[0, 0, 15, 15] = 1.0
+    changed = (D(a, pal) - D(b, pal)).abs()[0, 0] > 0
+    rows, cols = changed.any(1).nonzero(), changed.any(0).nonzero()
+    assert int(rows.max() - rows.min()) + 1 == 11 and int(cols.max() - cols.min()) + 1 == 11
+    assert not torch.allclose(D(a, pal), D(a, pal + 0.5))    # the palette is seen
+
+
+def test_pyramid_and_generator_shapes():
+    assert pyramid_sizes(144, 256, 3) == [(81, 144), (108, 192), (144, 256)]
+    assert scale_count(144, 256, TwoImageSettings()) == 7   # 144 * 0.75^6 = 25.6 >= 25 > 19.2
+    assert scale_count(20, 20, TwoImageSettings()) == 1
+    g = ScaleGenerator(width=4)
+    assert g(torch.zeros(2, 3, 9, 13), torch.zeros(2, 3, 9, 13), torch.zeros(2, 1, 9, 13)).shape == (2, 3, 9, 13)
+    model = TwoImageColorizer(scales=3, width=4)
+    out = model(torch.zeros(2, 1, 40, 60))
+    assert out.shape == (2, 3, 40, 60) and out.abs().max() <= 1
+    assert torch.equal(out, model(torch.zeros(2, 1, 40, 60)))     # fixed noise: deterministic
+
+
+def test_train_two_image_learns_to_keep_the_targets_structure():
+    from vidcolor.training.two_image import to_tensor
+    rng = np.random.default_rng(0)
+    ref, target = smooth_image(rng, 36, 48), smooth_image(rng, 36, 48)
+    T = gray(to_tensor(target, 48))
+    errors = []
+    for iters in (1, 60):
+        model = train_two_image(ref, target, TwoImageSettings(iters=iters, size=48, width=8), progress=False)
+        assert len(model.generators) == 2
+        with torch.no_grad():
+            errors.append(float((gray(model(T)) - T).pow(2).mean()))    # the content loss, eq. 6
+    assert errors[1] < 0.3 * errors[0]
+
+
+# ------------------------------------------------------------------------------- InternalColorizer
+
+
+def test_internal_colorizer_trains_on_first_frame_saves_and_reloads(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = smooth_image(rng, 40, 50)
+    frames = np.stack([smooth_image(rng, 36, 48) for _ in range(2)])
+    settings = TwoImageSettings(iters=2, size=32, width=4)
+    job = InternalColorizer([ref], "cpu", settings, save_model=tmp_path / "pair.safetensors", progress=False)
+    assert job.model is None
+    out = job(frames)                                               # trains lazily on frames[0]
+    assert out.shape == frames.shape and (tmp_path / "pair.safetensors").is_file()
+    assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
+    again = InternalColorizer([], "cpu", load_model=tmp_path / "pair.safetensors", progress=False)
+    assert again.settings.size == 32
+    assert np.abs(again(frames).astype(int) - out.astype(int)).max() <= 1
+
+
+def test_internal_colorizer_errors(tmp_path, tiny_colorizers):
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(VidcolorError, match="exactly one"):
+        InternalColorizer([img, img], "cpu")
+    with pytest.raises(VidcolorError, match="no such folder"):
+        InternalColorizer([img], "cpu", save_model=tmp_path / "missing" / "x.safetensors")
+    with pytest.raises(VidcolorError, match="not a model saved"):
+        InternalColorizer([], "cpu", load_model=tiny_colorizers.fcn)
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def _images(tmp_path):
+    rng = np.random.default_rng(3)
+    paths = []
+    for name in ("target.png", "ref.jpg"):
+        Image.fromarray(smooth_image(rng, 40, 52)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_cli_reference_fast_on_video_with_two_references(tmp_path, clip, clip_frames, tiny_colorizers):
+    _, ref = _images(tmp_path)
+    out = tmp_path / "out.mp4"
+    res = run_cli("colorize", clip, "-o", out, "--reference", ref, "--reference", ref, "--model",
+                  tiny_colorizers.exemplar, "--render-size", "32", "-q")
+    assert res.returncode == 0, res.stderr
+    frames, _, _ = decode_all(str(out))
+    assert frames.shape == clip_frames.shape
+
+
+def test_cli_reference_internal_save_then_load(tmp_path):
+    target, ref = _images(tmp_path)
+    pair = tmp_path / "pair.safetensors"
+    res = run_cli("colorize", target, "--reference", ref, "--reference-mode", "internal", "--internal-iters", "2",
+                  "--internal-size", "32", "--save-model", pair, "-o", tmp_path / "a.png", "-q")
+    assert res.returncode == 0, res.stderr
+    assert pair.is_file() and (tmp_path / "a.png").is_file()
+    res = run_cli("colorize", target, "--reference-mode", "internal", "--load-model", pair, "-o", tmp_path / "b.png", "-q")
+    assert res.returncode == 0, res.stderr
+    a, b = (np.asarray(Image.open(tmp_path / n)).astype(int) for n in ("a.png", "b.png"))
+    assert np.abs(a - b).max() <= 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--reference", "missing.jpg"],
+    ["--reference-mode", "internal"],
+    ["--save-model", "x.safetensors"],
+    ["--reference", "{ref}", "--reference", "{ref}", "--reference-mode", "internal"],
+    ["--reference", "{ref}", "--reference-mode", "internal", "--model", "colorize-effnet"],
+    ["--reference", "{ref}", "--model", "colorize-effnet"],
+])
+def test_cli_reference_errors_are_one_line(tmp_path, args):
+    target, ref = _images(tmp_path)
+    res = run_cli("colorize", target, *[a.format(ref=ref) for a in args], cwd=tmp_path)
+    assert_one_line_error(res)
+    assert not (tmp_path / "target_colorized.png").exists()
