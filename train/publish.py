@@ -2,6 +2,7 @@
 
     python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ, restore L"
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
+    python train/publish.py runs/colorize-exemplar --quality docs/reference_quality.json
 
 The card's validation numbers are read from the quality benchmark's JSON (never typed by hand).
 """
@@ -19,6 +20,8 @@ from vidcolor.training.data import list_images
 from vidcolor.weights import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAIN_COMMAND = {"colorize-reference": "exemplar"}
+"""Model job -> `vidcolor train` command, where they differ."""
 
 
 def main() -> None:
@@ -63,8 +66,13 @@ def main() -> None:
         data = "degraded on the fly by `vidcolor.training.degrade.sample_degradation`"
         loss = (f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
                 f"discriminator (training only): conditional 70x70 PatchGAN, ndf={recipe['ndf']}")
+    elif job == "colorize-reference":
+        data = (f"pairs of views (`vidcolor.training.data.ExemplarPairs`): target = a crop, reference = another "
+                f"crop of the same photo rotated by up to {recipe['max_rotation']:g} degrees and scaled 0.8-1.25, "
+                f"or of another photo ({recipe['mismatch']:.0%} of pairs)")
     else:
         data = "random crops after a random downscale (`vidcolor.training.data.ColorizationCrops`), input = their L"
+    if job != "dequantize":
         terms = ([f"{recipe['ce_weight']:g} x cross-entropy over ab bins (soft-encoded; rebalance lambda "
                   f"{recipe['rebalance']:g})"] if arch["mode"] == "bins" else [f"{recipe['lambda_l1']:g} x L1 (ab)"])
         if recipe["gan"] != "none":
@@ -74,12 +82,15 @@ def main() -> None:
         if recipe["unfreeze_stages"]:
             loss += (f"; EfficientNet-Lite0 encoder frozen, its top {recipe['unfreeze_stages']} stages trained "
                      f"(lr x0.1) from step {recipe['unfreeze_at']}")
+        if recipe.get("init_from"):
+            loss += (f"; initialised from `{recipe['init_from']}`, encoder frozen, decoder and hint branches "
+                     f"trained; matching temperature {recipe['tau']:g}")
     lines = [f"# {name}", "",
              f"- Job: {job}; mode `{arch['mode']}` ({mode}).",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
              f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
              f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
-             f"`vidcolor train {job} train/{name}.toml --out runs/{name}`.",
+             f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
              f"every {recipe['holdout_every']}th held back), {data}.",
              f"- Steps: {steps} x batch {recipe['batch_size']} crops of {recipe['crop']} px; {loss}; "
@@ -99,6 +110,16 @@ def main() -> None:
                 lines.append(f"| {row} | " + " | ".join(
                     f"{r[k]['psnr']:.2f} / {r[k]['ciede2000']:.2f} / {r[k]['colourfulness_ratio']:.2f}"
                     for k in ("video", "photos")) + " |")
+    elif args.quality and job == "colorize-reference":
+        q = json.loads(args.quality.read_text())
+        lines += ["## Validation (`benchmarks/reference_quality.py`; DAVIS clips, never trained on)", "",
+                  f"Reference = a clip's frame 0, targets = {q['settings']['frames_per_clip']} frames from 2 s on; "
+                  "PSNR (dB) / CIEDE2000 / ab-histogram intersection with the reference.", "",
+                  "| clip | gray input | automatic (colorize-effnet) | this model |", "|---|---|---|---|"]
+        for clip, r in q["matched"].items():
+            lines.append(f"| {clip} | {r['gray']['psnr']:.2f} / {r['gray']['ciede2000']:.2f} / — | " + " | ".join(
+                f"{r[k]['psnr']:.2f} / {r[k]['ciede2000']:.2f} / {r[k]['hist_intersection']:.3f}"
+                for k in ("automatic", "fast")) + " |")
     elif args.quality:
         q = json.loads(args.quality.read_text())
         lines += ["## Validation (real DAVIS clips never trained on; `benchmarks/dequantize_quality.py`)", "",

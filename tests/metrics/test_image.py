@@ -113,3 +113,15 @@ def test_colourfulness_hand_computed():
     assert colourfulness(stack) == pytest.approx(expected / 2)
     with pytest.raises(ValueError):
         colourfulness(img.astype(np.float32))
+
+
+def test_ab_histogram_intersection_identical_disjoint_and_partial():
+    from vidcolor.metrics import ab_histogram_intersection
+    red = np.full((4, 4, 3), (200, 20, 20), np.uint8)
+    blue = np.full((6, 5, 3), (20, 20, 200), np.uint8)
+    assert ab_histogram_intersection(red, red) == pytest.approx(1.0)
+    assert ab_histogram_intersection(red, blue) == pytest.approx(0.0)
+    half = np.concatenate([red, np.full((4, 4, 3), (20, 20, 200), np.uint8)], 1)   # half red, half blue
+    assert ab_histogram_intersection(half, red) == pytest.approx(0.5)
+    gray = np.full((3, 3, 3), 128, np.uint8)
+    assert ab_histogram_intersection(gray, np.full((2, 2, 3), 40, np.uint8)) == pytest.approx(1.0)  # L is ignored

@@ -13,7 +13,7 @@ from skimage.metrics import structural_similarity
 
 from vidcolor.color import rgb_to_lab
 
-__all__ = ["ACCURACY_THRESHOLD", "channel_bias", "ciede2000", "colourfulness", "mae", "mse", "pixel_accuracy",
+__all__ = ["ACCURACY_THRESHOLD", "ab_histogram_intersection", "channel_bias", "ciede2000", "colourfulness", "mae", "mse", "pixel_accuracy",
            "psnr", "ssim"]
 
 ACCURACY_THRESHOLD = 0.05 * 255
@@ -122,3 +122,23 @@ def colourfulness(rgb: np.ndarray) -> float:
     yb = 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
     m = np.hypot(rg.std(axis=1), yb.std(axis=1)) + 0.3 * np.hypot(rg.mean(axis=1), yb.mean(axis=1))
     return float(m.mean())
+
+
+def ab_histogram_intersection(a: np.ndarray, b: np.ndarray, bin_size: float = 10.0) -> float:
+    """Histogram intersection (Swain & Ballard 1991) of the ab colour distributions of two images.
+
+    Each input's pixels (any sizes: ``(..., H, W, 3)`` uint8 RGB) are binned on an ab grid of
+    ``bin_size`` LAB units over [-110, 110]^2 and normalised; the result ``sum min(p, q)`` is in
+    [0, 1]: 1 for identical colour distributions, 0 for disjoint ones. L is ignored.
+    """
+    for x in (a, b):
+        if x.dtype != np.uint8 or x.shape[-1] != 3:
+            raise ValueError("expected uint8 RGB arrays")
+    edges = np.arange(-110.0, 110.0 + bin_size, bin_size)
+
+    def hist(x: np.ndarray) -> np.ndarray:
+        ab = rgb_to_lab(x.reshape(1, -1, 3))[0, :, 1:]
+        h, _, _ = np.histogram2d(np.clip(ab[:, 0], -110, 110), np.clip(ab[:, 1], -110, 110), bins=(edges, edges))
+        return h / h.sum()
+
+    return float(np.minimum(hist(a), hist(b)).sum())
