@@ -16,8 +16,8 @@ ROOT = WEIGHTS_DIR.parent
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_registry_entry_loads_with_card_and_recipe(name):
     model, arch = load_generator(name)
-    modes = {"dequantize": ("lab", "ab", "rgb"), "colorize": ("bins", "ab")}[arch["job"]]
-    assert name.startswith(arch["job"]) and arch["mode"] in modes
+    modes = {"dequantize": ("lab", "ab", "rgb"), "colorize": ("bins", "ab"), "colorize-reference": ("bins",)}[arch["job"]]
+    assert name.startswith(arch["job"].split("-")[0]) and arch["mode"] in modes
     assert sum(p.numel() for p in model.parameters()) > 100_000
     assert (WEIGHTS_DIR / f"{name}.md").is_file()
     assert (ROOT / "train" / f"{name}.toml").is_file()
@@ -44,6 +44,24 @@ def test_trained_colorizer_colours_a_gray_frame():
     ab = rgb_to_lab(out)[..., 1:]
     assert np.hypot(ab[..., 0], ab[..., 1]).mean() > 2.0
     assert np.abs(np.diff(ab, axis=1)).mean() < 2.0
+
+
+def test_trained_exemplar_follows_the_reference():
+    """The same gray frame with a red and with a blue copy of itself as the reference: the trained
+    exemplar model's colours follow each (an untrained one, zero-initialised hint branches, ignores both)."""
+    from vidcolor.color import lab_to_rgb, rgb_to_lab
+    from vidcolor.reference import ReferenceColorizer
+
+    y, x = np.mgrid[0:96, 0:128]
+    L = (30 + 40 * np.sin(x / 9.0) * np.cos(y / 13.0) + 0.2 * x).astype(np.float32)
+    gray = lab_to_rgb(np.stack([L, 0 * L, 0 * L], -1))
+    means = []
+    for a, b in ((55.0, 40.0), (10.0, -55.0)):          # red, blue
+        ref = lab_to_rgb(np.stack([L, np.full_like(L, a), np.full_like(L, b)], -1))
+        out = ReferenceColorizer([ref], DEFAULTS["colorize-reference"], "cpu", render_size=96)(gray[None])[0]
+        means.append(rgb_to_lab(out)[..., 1:].reshape(-1, 2).mean(0))
+    (a_red, b_red), (a_blue, b_blue) = means
+    assert a_red - a_blue > 10 and b_red - b_blue > 20
 
 
 def test_trained_default_is_not_the_identity():

@@ -270,6 +270,7 @@ def test_cli_reference_internal_save_then_load(tmp_path):
     ["--reference", "{ref}", "--reference", "{ref}", "--reference-mode", "internal"],
     ["--reference", "{ref}", "--reference-mode", "internal", "--model", "colorize-effnet"],
     ["--reference", "{ref}", "--model", "colorize-effnet"],
+    ["--reference", "{ref}", "--reference-mode", "internal", "--saturation", "1.2"],
 ])
 def test_cli_reference_errors_are_one_line(tmp_path, args):
     target, ref = _images(tmp_path)

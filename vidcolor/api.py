@@ -113,6 +113,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     if internal:
         if model is not None:
             raise VidcolorError("--model does not apply to --reference-mode internal (it trains its own)")
+        if saturation is not None or temperature is not None or blur or equalize:
+            raise VidcolorError("--saturation, --temperature, --blur and --equalize do not apply to --reference-mode internal")
         from vidcolor.training.two_image import TwoImageSettings
 
         if internal_iters < 1 or internal_size < 32:
