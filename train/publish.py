@@ -24,6 +24,16 @@ TRAIN_COMMAND = {"colorize-reference": "exemplar"}
 """Model job -> `vidcolor train` command, where they differ."""
 
 
+def triple(r: dict, third: str | None) -> str:
+    """``PSNR / CIEDE2000 / third measure`` of one quality-JSON row (``—`` without a third)."""
+    return f"{r['psnr']:.2f} / {r['ciede2000']:.2f} / " + (f"{r[third]:.3g}" if third else "—")
+
+
+def section(title: str, intro: str, header: str, rows: list[str]) -> list[str]:
+    """A model card's validation section: heading, one paragraph, a table."""
+    return [f"## Validation ({title})", "", intro, "", header, "|" + "---|" * (header.count("|") - 1)] + rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
@@ -101,25 +111,20 @@ def main() -> None:
              f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png).", ""]
     if args.quality and job == "colorize":
         q = json.loads(args.quality.read_text())
-        lines += ["## Validation (`benchmarks/colorize_quality.py`; frames and photos never trained on)", "",
-                  f"{q['sets']['video']} DAVIS frames and {q['sets']['photos']} held-back photos; "
-                  "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "",
-                  "| row | video | photos |", "|---|---|---|"]
-        for row, r in q["rows"].items():
-            if row.startswith("gray") or row.startswith("**default"):
-                lines.append(f"| {row} | " + " | ".join(
-                    f"{r[k]['psnr']:.2f} / {r[k]['ciede2000']:.2f} / {r[k]['colourfulness_ratio']:.2f}"
-                    for k in ("video", "photos")) + " |")
+        lines += section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
+                         f"{q['sets']['video']} DAVIS frames and {q['sets']['photos']} held-back photos; "
+                         "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "| row | video | photos |",
+                         [f"| {row} | {triple(r['video'], 'colourfulness_ratio')} | "
+                          f"{triple(r['photos'], 'colourfulness_ratio')} |" for row, r in q["rows"].items()
+                          if row.startswith("gray") or row.startswith("**default")])
     elif args.quality and job == "colorize-reference":
         q = json.loads(args.quality.read_text())
-        lines += ["## Validation (`benchmarks/reference_quality.py`; DAVIS clips, never trained on)", "",
-                  f"Reference = a clip's frame 0, targets = {q['settings']['frames_per_clip']} frames from 2 s on; "
-                  "PSNR (dB) / CIEDE2000 / ab-histogram intersection with the reference.", "",
-                  "| clip | gray input | automatic (colorize-effnet) | this model |", "|---|---|---|---|"]
-        for clip, r in q["matched"].items():
-            lines.append(f"| {clip} | {r['gray']['psnr']:.2f} / {r['gray']['ciede2000']:.2f} / — | " + " | ".join(
-                f"{r[k]['psnr']:.2f} / {r[k]['ciede2000']:.2f} / {r[k]['hist_intersection']:.3f}"
-                for k in ("automatic", "fast")) + " |")
+        lines += section("`benchmarks/reference_quality.py`; DAVIS clips, never trained on",
+                         f"Reference = a clip's frame 0, targets = {q['settings']['frames_per_clip']} frames from 2 s "
+                         "on; PSNR (dB) / CIEDE2000 / ab-histogram intersection with the reference.",
+                         "| clip | gray input | automatic (colorize-effnet) | this model |",
+                         [f"| {clip} | {triple(r['gray'], None)} | {triple(r['automatic'], 'hist_intersection')} | "
+                          f"{triple(r['fast'], 'hist_intersection')} |" for clip, r in q["matched"].items()])
     elif args.quality:
         q = json.loads(args.quality.read_text())
         lines += ["## Validation (real DAVIS clips never trained on; `benchmarks/dequantize_quality.py`)", "",
