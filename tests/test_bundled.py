@@ -92,3 +92,23 @@ def test_default_model_beats_4bit_truncated_input_on_a_real_clip(shared_data):
     coarse = np.stack([h264_roundtrip(f, 18) for f in quantize_clip(original, "uniform", bits=4, convention="floor")])
     out = Dequantizer(DEFAULTS["dequantize"], "cpu")(coarse)
     assert psnr(out, original) > psnr(coarse, original) + 1.0
+
+
+@pytest.mark.slow
+def test_exemplar_beats_automatic_with_a_reference_from_the_same_clip(shared_data):
+    """A DAVIS clip's frame 0 as the reference, frame 48 as the target (gray): the exemplar model's
+    CIEDE2000 is lower than the automatic colorizer's on a clip no model was trained on."""
+    from vidcolor.color import lab_to_rgb, rgb_to_lab
+    from vidcolor.evaluate import load_frames
+    from vidcolor.metrics import ciede2000
+    from vidcolor.pipeline import Colorizer
+    from vidcolor.reference import ReferenceColorizer
+
+    frames = load_frames(shared_data / "video" / "davis_cows.mp4", 49)
+    ref, truth = frames[0], frames[48]
+    lab = rgb_to_lab(truth)
+    lab[..., 1:] = 0
+    gray = lab_to_rgb(lab)
+    auto = Colorizer(DEFAULTS["colorize"], "cpu")(gray[None])[0]
+    fast = ReferenceColorizer([ref], DEFAULTS["colorize-reference"], "cpu")(gray[None])[0]
+    assert ciede2000(fast, truth) < ciede2000(auto, truth) - 1.0
