@@ -169,7 +169,7 @@ def write_report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def contact_sheet(rows, png: Path, height: int = 150) -> None:
+def contact_sheet(rows, png: Path, height: int = 110) -> None:
     """One row per pair: reference | gray target | automatic | Reinhard | fast | internal | ground truth."""
     def thumb(img, text):
         h, w = img.shape[:2]

@@ -26,7 +26,7 @@ TRAIN_COMMAND = {"colorize-reference": "exemplar"}
 
 def triple(r: dict, third: str | None) -> str:
     """``PSNR / CIEDE2000 / third measure`` of one quality-JSON row (``—`` without a third)."""
-    return f"{r['psnr']:.2f} / {r['ciede2000']:.2f} / " + (f"{r[third]:.3g}" if third else "—")
+    return f"{r['psnr']:.2f} / {r['ciede2000']:.2f} / " + (f"{r[third]:.{3 if 'hist' in third else 2}f}" if third else "—")
 
 
 def section(title: str, intro: str, header: str, rows: list[str]) -> list[str]:
