@@ -187,7 +187,7 @@ def test_pyramid_and_generator_shapes():
 
 
 def test_train_two_image_learns_to_keep_the_targets_structure():
-    from vidcolor.training.two_image import to_tensor
+    from vidcolor.models.two_image import to_tensor
     rng = np.random.default_rng(0)
     ref, target = smooth_image(rng, 36, 48), smooth_image(rng, 36, 48)
     T = gray(to_tensor(target, 48))

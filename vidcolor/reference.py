@@ -18,6 +18,7 @@ import torch
 from vidcolor.color import rgb_to_lab, resize_ab
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
+from vidcolor.models.two_image import gray, to_tensor
 from vidcolor.pipeline import Colorizer, LabJob, pick_device
 from vidcolor.weights import DEFAULTS, load_generator, save_generator
 
@@ -135,9 +136,6 @@ class InternalColorizer(LabJob):
 
     @torch.inference_mode()
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from vidcolor.models.two_image import gray
-        from vidcolor.training.two_image import to_tensor
-
         L = rgb_to_lab(frames)[..., 0]
         x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in frames]).to(self.device)
         rgb = ((self.model(x) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

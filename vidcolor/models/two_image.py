@@ -7,6 +7,7 @@ pair trained on one key frame colours every other frame.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -108,6 +109,14 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def to_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 RGB ``(H, W, 3)`` -> ``(1, 3, h, w)`` in [-1, 1], resized so that the longer side is ``size``."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    h, w = x.shape[-2:]
+    s = size / max(h, w)
+    return resize(x, (max(1, round(h * s)), max(1, round(w * s))))
 
 
 class TwoImageColorizer(nn.Module):

@@ -25,7 +25,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from vidcolor.models.two_image import PaletteDiscriminator, TwoImageColorizer, gray, palette, pyramid_sizes, resize
+from vidcolor.models.two_image import (PaletteDiscriminator, TwoImageColorizer, gray, palette, pyramid_sizes, resize,
+                                       to_tensor)
 
 
 @dataclass
@@ -42,14 +43,6 @@ class TwoImageSettings:
     gp_weight: float = 0.1       # SinGAN
     width: int = 32              # generator / critic channels (SinGAN)
     seed: int = 0
-
-
-def to_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 RGB ``(H, W, 3)`` -> ``(1, 3, h, w)`` in [-1, 1], resized so that the longer side is ``size``."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    h, w = x.shape[-2:]
-    s = size / max(h, w)
-    return resize(x, (max(1, round(h * s)), max(1, round(w * s))))
 
 
 def scale_count(h: int, w: int, settings: TwoImageSettings) -> int:
