@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -122,6 +123,9 @@ class InternalColorizer(LabJob):
         """Train the pair on the reference and ``key_frame`` (uint8 RGB ``(H, W, 3)``); save it if asked."""
         from vidcolor.training.two_image import train_two_image
 
+        if self.progress:
+            print(f"vidcolor: internal mode: training on the reference and the key frame, {self.settings.iters} "
+                  f"iterations per scale on {self.device.type} (lower it with --internal-iters)", file=sys.stderr)
         self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
         if self.save_model is not None:
             arch = {"family": "two_image", "job": self.JOB, "size": self.settings.size,
