@@ -112,10 +112,12 @@ def test_train_exemplar_runs_logs_and_resumes(tmp_path, tiny_colorizers):
     assert job(np.full((2, 40, 56, 3), 90, np.uint8)).shape == (2, 40, 56, 3)
 
 
-def test_init_from_must_be_an_effnet_colorizer(tiny_colorizers):
+def test_init_from_must_be_an_effnet_colorizer_and_unused_fields_stay_unset(tiny_colorizers):
     from vidcolor.training.exemplar import build_exemplar
     with pytest.raises(ValueError, match="not an EfficientNet"):
         build_exemplar(ExemplarRecipe(init_from=str(tiny_colorizers.fcn)), pretrained=False)
+    with pytest.raises(ValueError, match="does not use gan"):
+        build_exemplar(ExemplarRecipe(init_from="", gan="wgan-gp"), pretrained=False)
 
 
 def test_repository_exemplar_recipe_parses():

@@ -36,7 +36,18 @@ class ExemplarRecipe(ColorizeRecipe):
 
 
 def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[ExemplarColorizer, dict]:
-    """The exemplar colorizer a recipe describes, initialised from ``init_from``, and its ``arch`` record."""
+    """The exemplar colorizer a recipe describes, initialised from ``init_from``, and its ``arch`` record.
+
+    Raises:
+        ValueError: recipe fields of :class:`ColorizeRecipe` that this loop does not use were changed
+            (another generator or head, GAN, feature losses, unfreezing), or ``init_from`` is not an
+            EfficientNet U-Net colorizer.
+    """
+    base_fields = ColorizeRecipe.__dataclass_fields__
+    unused = [k for k in ("generator", "head", "gan", "perceptual_weight", "lpips_weight", "unfreeze_stages")
+              if getattr(recipe, k) != base_fields[k].default]
+    if unused:
+        raise ValueError(f"the exemplar loop does not use {', '.join(unused)} (bins head, cross-entropy only)")
     kwargs = dict(recipe.generator_kwargs, out_channels=len(ab_gamut_bins()), tau=recipe.tau)
     model = ExemplarColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
     if recipe.init_from:
