@@ -5,7 +5,9 @@ licence), as found in ../shared/data/train/raccoon. Each photo is shown 2 s at 2
 zoom and pan (OpenCV affine warp, bilinear), 320x240, then the clip is quantized to one 16-colour
 median-cut palette (no dither) and encoded with libx264 crf 18, yuv420p. The unquantized clip is
 written beside it (raccoon_original.mp4) so the result can be measured, and its luminance alone
-(CIE L, a = b = 0) as raccoon_gray.mp4, the input of the colorize example.
+(CIE L, a = b = 0) as raccoon_gray.mp4, the input of the colorize example. A fourth photo of the set,
+not in the clip, is written as raccoon_reference.jpg (320 px wide, JPEG quality 90): the colour
+reference of the `colorize --reference` example.
 
     python examples/make_example.py
 """
@@ -22,6 +24,7 @@ from vidcolor.training.degrade import quantize_clip
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / ".." / "shared" / "data" / "train" / "raccoon"
 PHOTOS = ["raccoon_raccoon-103.jpg", "raccoon_raccoon-112.jpg", "raccoon_raccoon-117.jpg"]
+REFERENCE = "raccoon_raccoon-113.jpg"
 W, H, FPS, SECONDS = 320, 240, 24, 2
 
 
@@ -50,6 +53,8 @@ def main() -> None:
         with VideoWriter(path, W, H, FPS, crf=18, preset="slow", overwrite=True) as w:
             w.write(data)
         print(path, path.stat().st_size, "bytes")
+    ref = Image.open(SOURCE / REFERENCE).convert("RGB")
+    ref.resize((320, round(ref.height * 320 / ref.width)), Image.LANCZOS).save(HERE / "raccoon_reference.jpg", quality=90)
 
 
 if __name__ == "__main__":
