@@ -218,7 +218,6 @@ def test_internal_colorizer_trains_on_first_frame_saves_and_reloads(tmp_path):
     again = InternalColorizer([], "cpu", load_model=tmp_path / "pair.safetensors", progress=False)
     assert again.settings.size == 32
     assert np.abs(again(frames).astype(int) - out.astype(int)).max() <= 1
-    assert np.array_equal(job(frames[1:]), out[1:])        # a frame's colours do not depend on its batch
 
 
 def test_internal_colorizer_errors(tmp_path, tiny_colorizers):

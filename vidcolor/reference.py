@@ -80,8 +80,7 @@ class InternalColorizer(LabJob):
     The per-scale generators are trained on the reference and a key frame -- ``key_frame`` when given,
     else the first frame that arrives, so stdin works -- or loaded from a file saved earlier. Every
     frame is then coloured by the generator pyramid on its gray image (longer side ``settings.size``,
-    fixed noise, BatchNorm from the frame's own statistics as in training); the output's ab are
-    upsampled to full resolution and joined with the frame's own L.
+    fixed noise); the output's ab are upsampled to full resolution and joined with the frame's own L.
 
     Args:
         references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference), or
@@ -113,7 +112,6 @@ class InternalColorizer(LabJob):
             self.model, arch = load_generator(str(load_model), self.device)
             if arch.get("job") != self.JOB:
                 raise VidcolorError(f"{load_model}: not a model saved by --reference-mode internal --save-model")
-            self.model.per_image_statistics()
             self.settings.size = arch["size"]
         elif len(references) != 1:
             raise VidcolorError("--reference-mode internal takes exactly one --reference (or --load-model)")
@@ -134,7 +132,6 @@ class InternalColorizer(LabJob):
                     "kwargs": {"scales": len(self.model.generators), "width": self.settings.width,
                                "factor": self.settings.factor}}
             save_generator(self.model, self.save_model, arch, half=False)
-        self.model.per_image_statistics()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         if self.model is None:          # the first frame to arrive is the key frame
@@ -144,6 +141,6 @@ class InternalColorizer(LabJob):
     @torch.inference_mode()
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         L = rgb_to_lab(frames)[..., 0]
-        out = torch.cat([self.model(gray(to_tensor(f, self.settings.size)).to(self.device)) for f in frames])  # one by one
-        rgb = ((out + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in frames]).to(self.device)
+        rgb = ((self.model(x) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         return L, resize_ab(rgb_to_lab(rgb)[..., 1:], L.shape[1:])

@@ -139,16 +139,6 @@ class TwoImageColorizer(nn.Module):
         self.generators = nn.ModuleList(ScaleGenerator(width) for _ in range(scales))
         self.register_buffer("noise_amp", torch.ones(scales))
 
-    def per_image_statistics(self) -> "TwoImageColorizer":
-        """Normalise with each image's own BatchNorm statistics, as in training (batches of one image),
-        instead of the running averages, which mix the reference's and the target's statistics; the
-        running averages are left untouched. Feed one image per call."""
-        self.train()
-        for m in self.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.track_running_stats = False
-        return self
-
     def sizes(self, h: int, w: int) -> list[tuple[int, int]]:
         return pyramid_sizes(h, w, len(self.generators), self.factor)
 

@@ -14,8 +14,6 @@ Taken from SinGAN (Shaham et al. 2019) where seed 002 is silent: Adam betas (0.5
 penalty weight 0.1, each scale's noise amplitude = 0.1 x RMSE of the upsampled coarser reconstruction
 (1 at the coarsest scale), a scale's networks start from the coarser scale's weights, and the
 coarsest scale is no smaller than 25 pixels. One critic step per generator step (SinGAN: 3 and 3).
-BatchNorm always normalises with the statistics of the one image in the batch, in training and at
-inference alike (running averages would mix the reference's and the target's statistics).
 """
 from __future__ import annotations
 
@@ -79,16 +77,14 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
         device: where to train.
 
     Returns:
-        The trained :class:`~vidcolor.models.two_image.TwoImageColorizer` on ``device``, normalising with
-        each image's own statistics (:meth:`~vidcolor.models.two_image.TwoImageColorizer.per_image_statistics`),
-        as every generator did in training.
+        The trained :class:`~vidcolor.models.two_image.TwoImageColorizer` in eval mode, on ``device``.
     """
     s = settings or TwoImageSettings()
     torch.manual_seed(s.seed)
     R = to_tensor(reference, s.size).to(device)
     T = gray(to_tensor(target, s.size)).to(device)
     scales = scale_count(*T.shape[-2:], s)
-    model = TwoImageColorizer(scales, s.width, s.factor).to(device).per_image_statistics()  # batch of one, always
+    model = TwoImageColorizer(scales, s.width, s.factor).to(device)
     sizes_t, sizes_r = pyramid_sizes(*T.shape[-2:], scales, s.factor), pyramid_sizes(*R.shape[-2:], scales, s.factor)
     z_rec = [torch.randn(1, 3, *size, device=device) for size in sizes_r]   # the fixed noise maps z* (eq. 5)
     D = PaletteDiscriminator(s.width).to(device)
@@ -99,10 +95,12 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
         R_n, T_n = resize(R, sizes_r[n]), resize(T, sizes_t[n])
         G_R = gray(R_n)
         with torch.no_grad():
+            model.eval()
             prev_rec = resize(model(gray(R), z_rec, scales=n), sizes_r[n]) if n else torch.zeros_like(R_n)
             if n:
                 model.noise_amp[n] = 0.1 * F.mse_loss(prev_rec, R_n).sqrt()
             real_pal = palette(R_n)
+        G.train()
         opt_g = torch.optim.Adam(G.parameters(), s.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), s.lr, betas=(0.5, 0.999))
         amp = float(model.noise_amp[n])
@@ -134,4 +132,4 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
         if log:
             log(f"scale {n + 1}/{scales} ({sizes_t[n][1]}x{sizes_t[n][0]}): loss_d={loss_d.item():.4f} "
                 f"adv={loss_adv.item():.4f} rec={loss_rec.item():.5f} content={loss_content.item():.5f}")
-    return model
+    return model.eval()
