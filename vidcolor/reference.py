@@ -25,9 +25,8 @@ from vidcolor.weights import DEFAULTS, load_generator, save_generator
 
 
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:
-    """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when none or unreadable."""
-    if not paths:
-        raise VidcolorError("--reference: give at least one reference image")
+    """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when one is unreadable
+    (the jobs check how many they need)."""
     return [read_image(p)[0] for p in paths]
 
 

@@ -105,6 +105,12 @@ def colourfulness_batch(rgb01: torch.Tensor) -> torch.Tensor:
     return (rg.var(1) + yb.var(1)).sqrt() + 0.3 * (rg.mean(1) ** 2 + yb.mean(1) ** 2).sqrt()
 
 
+def colourfulness_ratio(output: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean colourfulness of a batch of outputs over that of the ground truth (RGB ``(N, 3, H, W)`` in
+    [0, 1]): the logged guard against the sepia average."""
+    return float(colourfulness_batch(output).mean() / colourfulness_batch(truth).mean().clamp_min(1e-6))
+
+
 def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
     """Train (or resume) a colorization generator; returns the exported safetensors path.
 
@@ -179,7 +185,7 @@ def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = T
         (loss_main + recipe.adv_weight * loss_adv + loss_feat).backward()
         opt_g.step()
         with torch.no_grad():
-            ratio = float((colourfulness_batch(fake_rgb).mean() / colourfulness_batch(target_rgb).mean().clamp_min(1e-6)))
+            ratio = colourfulness_ratio(fake_rgb, target_rgb)
             run.record([loss_main.item(), loss_adv.item(), loss_d.item(), float(loss_feat),
                         psnr_batch(fake_rgb, target_rgb), ratio], recipe.log_every)
         run.save_if_due(objects, recipe)

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch
 from vidcolor.models.exemplar import ExemplarColorizer
-from vidcolor.training.colorize import ColorizeRecipe, bin_weights, colourfulness_batch, lab_batch
+from vidcolor.training.colorize import ColorizeRecipe, bin_weights, colourfulness_ratio, lab_batch
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.losses import ab_cross_entropy, psnr_batch, soft_encode
 from vidcolor.training.run import RunDir, start
@@ -94,7 +94,6 @@ def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = T
             truth = target.permute(0, 3, 1, 2).float() / 255.0
             ab_pred = annealed_mean(out, bins, recipe.temperature) / AB_SCALE
             fake = lab_to_rgb_torch(torch.cat([L_n, F.interpolate(ab_pred, size=L_n.shape[-2:], mode="bilinear")], 1))
-            ratio = float(colourfulness_batch(fake).mean() / colourfulness_batch(truth).mean().clamp_min(1e-6))
-            run.record([loss.item(), psnr_batch(fake, truth), ratio], recipe.log_every)
+            run.record([loss.item(), psnr_batch(fake, truth), colourfulness_ratio(fake, truth)], recipe.log_every)
         run.save_if_due(objects, recipe)
     return run.export(G, arch, recipe)
