@@ -44,13 +44,16 @@ def make_clip(exe: str, path: Path, *, width: int = CLIP_W, height: int = CLIP_H
 
 
 def decode_all(source) -> tuple[np.ndarray, Fraction, bool]:
-    """Decode with PyAV directly (independent of vidcolor's reader): frames, average rate, has audio."""
+    """Decode with PyAV directly (independent of vidcolor's reader, with the same YUV -> RGB
+    conversion, tested on its own in tests/io/test_convert.py): frames, average rate, has audio."""
     import av
+
+    from vidcolor.io.convert import frame_to_rgb
 
     with av.open(source) as c:
         rate = c.streams.video[0].average_rate
         has_audio = bool(c.streams.audio)
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+        frames = np.stack([frame_to_rgb(f) for f in c.decode(video=0)])
     return frames, Fraction(rate), has_audio
 
 

@@ -93,10 +93,11 @@ def test_display_rotation(tmp_path, ffmpeg_exe, clip, clip_frames, angle):
         assert (r.info.width, r.info.height) == expected_size and r.info.rotation == angle
         frames = np.stack(list(r))
     assert frames.shape == (CLIP_FRAMES, expected_size[1], expected_size[0], 3)
-    # ffmpeg's own autorotating decode is the reference
+    # ffmpeg's own autorotating decode is the reference (its YUV -> RGB rounds differently: see
+    # vidcolor.io.convert; a wrong turn would differ by tens of levels)
     raw = run_ffmpeg(ffmpeg_exe, "-i", str(rotated), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
     ref = np.frombuffer(raw, np.uint8).reshape(frames.shape)
-    np.testing.assert_array_equal(frames, ref)
+    assert np.abs(frames.astype(int) - ref).mean() < 2
     # and it is a pure rotation of the stored pixels
     matches = [k for k in range(4) if np.rot90(clip_frames, k, axes=(1, 2)).shape == frames.shape
                and np.array_equal(np.rot90(clip_frames, k, axes=(1, 2)), frames)]

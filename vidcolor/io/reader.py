@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.convert import frame_to_rgb
 
 
 @dataclass
@@ -179,10 +180,10 @@ class VideoReader:
                 frame = self._read_raw()
             return
         rot = self.info.rotation
-        yield _rotate(self._first.to_ndarray(format="rgb24"), rot)
+        yield _rotate(frame_to_rgb(self._first), rot)
         try:
             for frame in self._frames:
-                yield _rotate(frame.to_ndarray(format="rgb24"), rot)
+                yield _rotate(frame_to_rgb(frame), rot)
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
 

@@ -18,6 +18,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.convert import SWS_FLAGS
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
@@ -95,7 +96,8 @@ class VideoWriter:
         if pix_fmt == "yuv420p" and (width % 2 or height % 2):
             video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         streams = [video]
-        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, fps_mode="passthrough")
+        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, fps_mode="passthrough",
+                        sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
             if fmt in ("mp4", "mov"):

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
+
 _BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16.0
 
 PIL_METHODS = {"mediancut": Image.Quantize.MEDIANCUT, "maxcoverage": Image.Quantize.MAXCOVERAGE,
@@ -155,14 +157,14 @@ def h264_roundtrip(rgb: np.ndarray, crf: int = 18) -> np.ndarray:
         stream = out.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "veryfast",
                                                               "tune": "stillimage"})
         stream.width, stream.height, stream.pix_fmt = padded.shape[1], padded.shape[0], "yuv420p"
-        frame = av.VideoFrame.from_ndarray(padded, format="rgb24")
+        frame = rgb_to_frame(padded)
         for pkt in stream.encode(frame):
             out.mux(pkt)
         for pkt in stream.encode(None):
             out.mux(pkt)
     buf.seek(0)
     with av.open(buf, "r", format="h264") as inp:
-        decoded = next(inp.decode(video=0)).to_ndarray(format="rgb24")
+        decoded = frame_to_rgb(next(inp.decode(video=0)))
     return decoded[:h, :w]
 
 

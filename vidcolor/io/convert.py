@@ -1,0 +1,65 @@
+"""YUV <-> RGB conversion of PyAV frames without swscale's default rounding bias.
+
+swscale's default YUV -> RGB path truncates instead of rounding: a flat (200, 128, 128) comes back as
+(198, 127, 126), and every generation of a pipeline (decode, restore, encode, decode) loses about one
+level per channel. Next to 4-bit bands that is a large error. So readers, writers and the training
+degradations convert through here:
+
+* decoding: subsampled chroma is replicated to full resolution (nearest neighbour, as the default path
+  does), then swscale converts with accurate rounding, using the frame's own colour matrix and range;
+* encoding: ``area`` chroma downsampling with accurate rounding, the exact inverse of that replication
+  on 2x2 blocks (pixel art keeps its colours).
+
+Measured (a file decoded, re-encoded with libx264 crf 16 yuv420p, decoded again; PSNR against the
+first decode, mean RGB bias in levels):
+
+=====================================  ===================  ==================  =================
+pair (decode / encode)                 DAVIS dog            DAVIS cows          Atari Ms. Pac-Man
+=====================================  ===================  ==================  =================
+swscale defaults                       39.51 dB, -1.2       39.13 dB, -1.1      38.85 dB, -1.2
+bilinear chroma, rounded / bicubic     40.48 dB, +0.1       39.43 dB, +0.1      28.99 dB, +0.1
+**replicated, rounded / area**         **40.50 dB, +0.1**   **39.95 dB, +0.1**  **50.46 dB, +0.1**
+=====================================  ===================  ==================  =================
+"""
+from __future__ import annotations
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Interpolation
+
+EXACT = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+"""swscale flags for PyAV's ``reformat``: area scaling of chroma, rounded (not truncated), full chroma."""
+
+SWS_FLAGS = "area+accurate_rnd+full_chroma_int"
+"""The same for the ffmpeg executable's ``-sws_flags`` (RGB -> YUV on the encoder's side)."""
+
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+                "yuv411p", "yuv410p"}
+
+
+def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
+    """8-bit planar YUV with subsampled chroma -> yuv444p (chroma repeated), same matrix and range."""
+    h, w = frame.height, frame.width
+    planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+    full = [planes[0]] + [c.repeat(-(-h // c.shape[0]), 0).repeat(-(-w // c.shape[1]), 1)[:h, :w] for c in planes[1:]]
+    out = av.VideoFrame.from_ndarray(np.stack(full), format="yuv444p")
+    out.colorspace = frame.colorspace
+    out.color_range = ColorRange.JPEG if frame.format.name.startswith("yuvj") else frame.color_range
+    return out
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Decoded frame (any pixel format; its own colour matrix and range) -> uint8 RGB ``(H, W, 3)``.
+
+    8-bit planar YUV goes through chroma replication (see the module docstring); other formats
+    (10-bit, NV12, RGB, gray) straight through swscale with accurate rounding.
+    """
+    if frame.format.name in _PLANAR_8BIT:
+        frame = _replicated_444(frame)
+    return frame.reformat(format="rgb24", interpolation=EXACT).to_ndarray()
+
+
+def rgb_to_frame(rgb: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
+    """uint8 RGB ``(H, W, 3)`` (even sides for 4:2:0) -> a frame in ``pix_fmt`` (BT.601, limited range)."""
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
+        format=pix_fmt, interpolation=EXACT)
