@@ -58,7 +58,7 @@ def write(path: Path, frames: np.ndarray, crf: int) -> None:
         w.write(frames)
 
 
-def crop(frame: np.ndarray, size: int = 200) -> np.ndarray:
+def crop(frame: np.ndarray, size: int = 160) -> np.ndarray:
     """Central ``size`` x ``size`` crop, enlarged 1.5x (nearest) so that bands stay visible."""
     h, w = frame.shape[:2]
     c = frame[(h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2]
@@ -122,7 +122,7 @@ def main() -> None:
     png = Path(args.out).with_name("dequantize_contact_sheet.png")
     Image.fromarray(np.concatenate(sheet, axis=0)).save(png)
     lines += ["", f"![contact sheet]({png.name}): rows = the degradations above, in order; columns = original, "
-              + ", ".join(outputs) + f" (first frame of {args.clips[0]}, central 200x200 crop, 1.5x nearest)."]
+              + ", ".join(outputs) + f" (first frame of {args.clips[0]}, central 160x160 crop, 1.5x nearest)."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.readme:

@@ -2,7 +2,7 @@
 
 For each size (default 360p, 720p, 1080p) a clip is made from a DAVIS clip (first --frames frames), then
 timed in the same run:
-  * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p);
+  * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags);
   * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
     forward pass, LAB recombination), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
   * ``vidcolor dequantize`` and ``vidcolor colorize`` end to end (subprocess, wall clock, model loading
@@ -28,6 +28,7 @@ import torch
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
+from vidcolor.io.convert import SWS_FLAGS
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.temporal import TemporalSmoother
 
@@ -72,7 +73,7 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
     subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(DATA / args.clip), "-frames:v", str(args.frames),
                     "-vf", f"scale={w}:{h}", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(src)],
                    check=True)
-    enc = ["-c:v", "libx264", "-crf", "16", "-preset", "medium", "-pix_fmt", "yuv420p"]
+    enc = ["-sws_flags", SWS_FLAGS, "-c:v", "libx264", "-crf", "16", "-preset", "medium", "-pix_fmt", "yuv420p"]
     stack = np.stack(list(VideoReader(src)))
     n, b = len(stack), args.batch_size
     rows = []

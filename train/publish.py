@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--method", action="append", default=[], help="rows of the quality JSON to put in the card")
     ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
                     "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
+    ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
     ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
     args = ap.parse_args()
     recipe = json.loads((args.run / "recipe.json").read_text())
@@ -108,7 +109,8 @@ def main() -> None:
              f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
              f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
              f"- Training log: [`train/{name}/log.csv`](../train/{name}/log.csv), "
-             f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png).", ""]
+             f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png)."]
+    lines += [f"- History: {args.history}", ""] if args.history else [""]
     if args.quality and job == "colorize":
         q = json.loads(args.quality.read_text())
         lines += section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
