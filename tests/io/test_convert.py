@@ -10,11 +10,14 @@ from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
 
 
 @pytest.mark.parametrize("rgb", [(200, 128, 128), (17, 240, 90), (128, 128, 128)])
-def test_flat_colour_round_trips_within_one_level(rgb):
-    img = np.zeros((16, 16, 3), np.uint8) + np.array(rgb, np.uint8)
-    frame = rgb_to_frame(img)
-    assert frame.format.name == "yuv420p"
+@pytest.mark.parametrize("pix_fmt,size", [("yuv420p", (16, 16)), ("yuv420p", (15, 17)), ("yuv422p", (8, 10)),
+                                          ("yuvj420p", (16, 16)), ("yuv444p", (6, 6))])
+def test_flat_colour_round_trips_within_one_level(rgb, pix_fmt, size):
+    img = np.zeros((*size, 3), np.uint8) + np.array(rgb, np.uint8)
+    frame = rgb_to_frame(img, pix_fmt)
+    assert frame.format.name == pix_fmt
     back = frame_to_rgb(frame)
+    assert back.shape == img.shape
     assert np.abs(back.astype(int) - img).max() <= 1
 
 

@@ -10,13 +10,14 @@ degradations convert through here:
 * encoding: ``area`` chroma downsampling with accurate rounding, the exact inverse of that replication
   on 2x2 blocks (pixel art keeps its colours).
 
-Measured (a file decoded, re-encoded with libx264 crf 16 yuv420p, decoded again; PSNR against the
-first decode, mean RGB bias in levels):
+Measured: 16 frames of a file decoded one way, re-encoded (libx264 crf 16 yuv420p) the other, then the
+result and the source both decoded with swscale's default, as a viewer would; PSNR between them, mean
+RGB bias in levels (the encode sides use accurate_rnd):
 
 =====================================  ===================  ==================  =================
-pair (decode / encode)                 DAVIS dog            DAVIS cows          Atari Ms. Pac-Man
+decode / encode                        DAVIS dog            DAVIS cows          Atari Ms. Pac-Man
 =====================================  ===================  ==================  =================
-swscale defaults                       39.51 dB, -1.2       39.13 dB, -1.1      38.85 dB, -1.2
+swscale default (truncating) / bicubic 39.51 dB, -1.2       39.13 dB, -1.1      38.85 dB, -1.2
 bilinear chroma, rounded / bicubic     40.48 dB, +0.1       39.43 dB, +0.1      28.99 dB, +0.1
 **replicated, rounded / area**         **40.50 dB, +0.1**   **39.95 dB, +0.1**  **50.46 dB, +0.1**
 =====================================  ===================  ==================  =================
@@ -33,8 +34,7 @@ EXACT = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR
 SWS_FLAGS = "area+accurate_rnd+full_chroma_int"
 """The same for the ffmpeg executable's ``-sws_flags`` (RGB -> YUV on the encoder's side)."""
 
-_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
-                "yuv411p", "yuv410p"}
+_SUBSAMPLED_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
 
 
 def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
@@ -51,15 +51,15 @@ def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
 def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
     """Decoded frame (any pixel format; its own colour matrix and range) -> uint8 RGB ``(H, W, 3)``.
 
-    8-bit planar YUV goes through chroma replication (see the module docstring); other formats
-    (10-bit, NV12, RGB, gray) straight through swscale with accurate rounding.
+    8-bit planar YUV with subsampled chroma goes through chroma replication (see the module docstring);
+    other formats (4:4:4, 10-bit, NV12, RGB, gray) straight through swscale with accurate rounding.
     """
-    if frame.format.name in _PLANAR_8BIT:
+    if frame.format.name in _SUBSAMPLED_8BIT:
         frame = _replicated_444(frame)
     return frame.reformat(format="rgb24", interpolation=EXACT).to_ndarray()
 
 
 def rgb_to_frame(rgb: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
-    """uint8 RGB ``(H, W, 3)`` (even sides for 4:2:0) -> a frame in ``pix_fmt`` (BT.601, limited range)."""
+    """uint8 RGB ``(H, W, 3)`` -> a frame in ``pix_fmt`` (BT.601, limited range unless a ``yuvj`` format)."""
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
         format=pix_fmt, interpolation=EXACT)
