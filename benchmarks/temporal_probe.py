@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.io.convert import frame_to_rgb
 from vidcolor.metrics.video import cdc, warp_error
 from vidcolor.temporal import MODES, TemporalSmoother, scene_change
 
@@ -27,7 +28,7 @@ def load(path: Path, n: int | None = None, size=(640, 360)) -> np.ndarray:
     out = []
     with av.open(str(path)) as box:
         for frame in box.decode(video=0):
-            out.append(cv2.resize(frame.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_AREA))
+            out.append(cv2.resize(frame_to_rgb(frame), size, interpolation=cv2.INTER_AREA))
             if n is not None and len(out) == n:
                 break
     return np.stack(out)

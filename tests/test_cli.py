@@ -16,6 +16,7 @@ from PIL import Image
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, listing,
                      make_videoless_mkv, mosaic, psnr, run_cli, run_ffmpeg)
+from vidcolor.io.convert import frame_to_rgb
 
 FAST = ("-q", "--preset", "ultrafast")
 
@@ -94,7 +95,7 @@ def test_stdin_to_stdout(ffmpeg_exe, clip, clip_frames, tiny_models):
     with av.open(io.BytesIO(res.stdout)) as c:
         assert c.format.name == "nut"
         assert Fraction(c.streams.video[0].average_rate) == Fraction(CLIP_FPS)
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+        frames = np.stack([frame_to_rgb(f) for f in c.decode(video=0)])
     assert len(frames) == CLIP_FRAMES
     assert psnr(frames, clip_frames) > 25
 
