@@ -1,11 +1,12 @@
-"""vidcolor.models: level histogram cue, residual U-Net generator, PatchGAN discriminator."""
+"""vidcolor.models: level cue (histogram and level phase), residual U-Net generator, PatchGAN discriminator."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from vidcolor.models import PatchGANDiscriminator, UNetGenerator, level_histogram
+from vidcolor.models import PatchGANDiscriminator, UNetGenerator, level_cue
+from vidcolor.models.unet import CUE_DIM, HIST_BINS, PHASE_DIM
 from vidcolor.training.degrade import quantize_uniform
 
 
@@ -17,33 +18,70 @@ def frames():
 # ------------------------------------------------------------------------------------------ histogram
 
 
-def test_level_histogram_shape_and_normalisation(frames):
-    h = level_histogram(frames)
-    assert h.shape == (3, 768) and h.dtype == np.float32
+def test_level_cue_shape_and_normalisation(frames):
+    cue = level_cue(frames)
+    assert cue.shape == (3, CUE_DIM) and cue.dtype == np.float32
+    h = cue[:, :3 * HIST_BINS]
     assert (h >= 0).all()
+    assert (np.abs(cue[:, 3 * HIST_BINS:]) <= 1 + 1e-6).all()
     sq = (h.reshape(3, 3, 256) ** 2).sum(-1)
     np.testing.assert_allclose(sq, 1.0, atol=1e-5)
 
 
-def test_level_histogram_counts(frames):
-    h = level_histogram(frames)
+def test_level_cue_counts(frames):
+    h = level_cue(frames)
     for n in range(3):
         for c in range(3):
             counts = np.bincount(frames[n, ..., c].ravel(), minlength=256)
             np.testing.assert_allclose(h[n, c * 256:(c + 1) * 256] ** 2, counts / (20 * 30), atol=1e-6)
 
 
-def test_level_histogram_single_image(frames):
-    one = level_histogram(frames[1])
-    assert one.shape == (768,)
-    np.testing.assert_array_equal(one, level_histogram(frames)[1])
+def test_level_cue_single_image(frames):
+    one = level_cue(frames[1])
+    assert one.shape == (CUE_DIM,)
+    np.testing.assert_array_equal(one, level_cue(frames)[1])
 
 
-def test_level_histogram_sees_the_level_set():
+def test_level_cue_sees_the_level_set():
     img = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    h = level_histogram(quantize_uniform(img, 3, "floor")).reshape(3, 256)
+    h = level_cue(quantize_uniform(img, 3, "floor"))[:3 * HIST_BINS].reshape(3, 256)
     nz = set(np.nonzero(h[0])[0].tolist())
     assert nz <= set(range(0, 256, 32))
+
+
+def phase(cue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, phi in degrees) per (channel, period) from a single frame's cue."""
+    z = cue[3 * HIST_BINS:].reshape(3, 3, 2)
+    return np.hypot(z[..., 0], z[..., 1]), np.degrees(np.arctan2(z[..., 1], z[..., 0]))
+
+
+@pytest.mark.parametrize("convention, expected", [("floor", 0.0), ("mid", 180.0)])
+def test_level_phase_tells_floor_from_mid(convention, expected):
+    img = np.random.default_rng(2).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    r, phi = phase(level_cue(quantize_uniform(img, 4, convention)))
+    # 4 bits: levels every 16; at periods 8 and 16 the floor levels sit at phase 0 and mid levels (16k + 8)
+    # at 0 (period 8) and 180 degrees (period 16)
+    np.testing.assert_allclose(r[:, :2], 1.0, atol=1e-6)
+    assert np.all(np.abs(phi[:, 0]) < 1e-3)
+    assert np.all(np.abs(np.abs(phi[:, 1]) - expected) < 1e-3)
+
+
+def test_level_phase_is_near_zero_for_natural_and_spread_levels():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert phase(level_cue(img))[0].max() < 0.1
+    spread = quantize_uniform(img, 4, "spread")      # levels 17k, k = 1..14 inside 1..254: 14 of the 16 phases
+    assert phase(level_cue(spread))[0][:, :2].max() < 0.2                     # |sum| / 14 = 0.14 at most
+
+
+def test_level_phase_ignores_black_and_white():
+    img = np.zeros((20, 20, 3), np.uint8)
+    img[:10] = 255
+    img[5, 5] = 8                                                     # a single mid-level pixel
+    r, phi = phase(level_cue(img))
+    np.testing.assert_allclose(r[:, 1], 1.0, atol=1e-6)               # only level 8 counts
+    assert np.all(np.abs(np.abs(phi[:, 1]) - 180) < 1e-3)
+    np.testing.assert_array_equal(level_cue(np.zeros((4, 4, 3), np.uint8))[3 * HIST_BINS:], 0)
 
 
 # -------------------------------------------------------------------------------------------- U-Net
@@ -61,7 +99,7 @@ def small_unet(**kw) -> UNetGenerator:
 def test_unet_output_shape(out_channels, hw):
     g = small_unet(out_channels=out_channels)
     x = torch.randn(2, 3, *hw)
-    hist = torch.from_numpy(level_histogram(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
+    hist = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
     with torch.no_grad():
         y = g(x, hist)
         y_nohist = g(x)
@@ -74,7 +112,7 @@ def test_unet_output_shape(out_channels, hw):
 def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_histogram):
     g = small_unet(out_channels=out_channels, use_histogram=use_histogram)
     x = torch.rand(2, 3, 37, 53) * 2 - 1
-    hist = torch.rand(2, 768) if use_histogram else None
+    hist = torch.rand(2, CUE_DIM) if use_histogram else None
     with torch.no_grad():
         y = g(x, hist)
     torch.testing.assert_close(y, x[:, -out_channels:], atol=1e-6, rtol=0)
@@ -83,13 +121,13 @@ def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_hist
 def test_untrained_unet_identity_in_train_mode_too():
     g = small_unet().train()
     x = torch.rand(2, 3, 16, 16)
-    torch.testing.assert_close(g(x, torch.rand(2, 768)), x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(g(x, torch.rand(2, CUE_DIM)), x, atol=1e-6, rtol=0)
 
 
 def test_histogram_changes_output_once_offset_is_nonzero():
     g = small_unet()
     x = torch.rand(2, 3, 24, 24)
-    h1, h2 = torch.rand(2, 768), torch.rand(2, 768)
+    h1, h2 = torch.rand(2, CUE_DIM), torch.rand(2, CUE_DIM)
     with torch.no_grad():
         assert torch.equal(g(x, h1), g(x, h2))               # zero-initialised: the cue is silent
         torch.nn.init.normal_(g.offset.weight, 0, 0.5)
@@ -107,17 +145,45 @@ def test_unet_corrects_once_head_is_nonzero():
     with torch.no_grad():
         torch.nn.init.normal_(g.head[-1].weight, 0, 0.1)
         x = torch.rand(1, 3, 20, 28)
-        y = g(x, torch.rand(1, 768))
+        y = g(x, torch.rand(1, CUE_DIM))
     assert y.shape == x.shape
     assert (y - x).abs().max() > 1e-4
+
+
+def test_phase_input_is_silent_until_trained_and_then_used():
+    base = small_unet()
+    g = small_unet(use_phase=True)
+    missing = g.load_state_dict(base.state_dict(), strict=False).missing_keys
+    assert missing == ["phase_in.weight"]                  # a model trained without it loads as is
+    with torch.no_grad():
+        torch.nn.init.normal_(g.offset.weight, 0, 0.5)
+        torch.nn.init.normal_(base.offset.weight, 0, 0.5)
+        base.offset.weight.copy_(g.offset.weight)
+        x, cue = torch.rand(2, 3, 16, 16), torch.rand(2, CUE_DIM)
+        torch.testing.assert_close(g(x, cue), base(x, cue))        # zero-initialised phase_in: same output
+        other = cue.clone()
+        other[:, 3 * HIST_BINS:] = torch.rand(2, PHASE_DIM)
+        assert torch.equal(base(x, cue), base(x, other))            # without use_phase the phase is ignored
+        torch.nn.init.normal_(g.phase_in.weight, 0, 0.5)
+        assert not torch.allclose(g(x, cue), g(x, other), atol=1e-4)
+
+
+def test_phase_needs_histogram():
+    with pytest.raises(ValueError):
+        small_unet(use_histogram=False, use_phase=True)
 
 
 def test_unet_has_gradients_everywhere_needed():
     g = small_unet().train()
     x = torch.rand(2, 3, 16, 16)
-    (g(x, torch.rand(2, 768)) - 0.5).pow(2).mean().backward()
+    (g(x, torch.rand(2, CUE_DIM)) - 0.5).pow(2).mean().backward()
     assert g.head[-1].weight.grad is not None and g.head[-1].weight.grad.abs().sum() > 0
     assert g.offset.weight.grad is not None and g.offset.weight.grad.abs().sum() > 0
+    gp = small_unet(use_phase=True).train()
+    with torch.no_grad():
+        torch.nn.init.normal_(gp.offset.weight, 0, 0.5)
+    (gp(x, torch.rand(2, CUE_DIM)) - 0.5).pow(2).mean().backward()
+    assert gp.phase_in.weight.grad.abs().sum() > 0         # zero-initialised, yet it learns
 
 
 # ------------------------------------------------------------------------------------------ PatchGAN

@@ -14,7 +14,8 @@ from safetensors import safe_open
 
 from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cli, smooth_image
 from vidcolor.color import normalize_lab, rgb_to_lab
-from vidcolor.models import level_histogram
+from vidcolor.models import level_cue
+from vidcolor.models.unet import CUE_DIM
 from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
@@ -76,11 +77,11 @@ def test_pairs_shapes_and_alignment(tmp_path):
     for coarse, fine, hist in itertools.islice(iter(ds), 4):
         assert coarse.shape == fine.shape == (32, 32, 3)
         assert coarse.dtype == fine.dtype == np.uint8
-        assert hist.shape == (768,) and hist.dtype == np.float32
-        np.testing.assert_allclose((hist.reshape(3, 256) ** 2).sum(-1), 1.0, atol=1e-5)
+        assert hist.shape == (CUE_DIM,) and hist.dtype == np.float32
+        np.testing.assert_allclose((hist[:768].reshape(3, 256) ** 2).sum(-1), 1.0, atol=1e-5)
         # the cue describes the whole degraded photo: neither the clean photo nor just the crop
-        assert not np.allclose(hist, level_histogram(big), atol=1e-3)
-        assert not np.allclose(hist, level_histogram(coarse), atol=1e-3)
+        assert not np.allclose(hist, level_cue(big), atol=1e-3)
+        assert not np.allclose(hist, level_cue(coarse), atol=1e-3)
         # the fine crop is a window of the source photo (maybe mirrored)
         found = False
         for src in (big, big[:, ::-1]):
@@ -187,6 +188,27 @@ def test_train_writes_everything_and_resumes(tmp_path, photos):
     assert [int(r["step"]) for r in read_log(out / "log.csv")] == [1]
 
 
+def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
+    out = tmp_path / "run"
+    train_dequantize(tiny_recipe(photos, steps=2), out, progress=lambda m: None)
+    before = torch.load(out / "checkpoint.pt", weights_only=True)
+    msgs: list[str] = []
+    weights = train_dequantize(tiny_recipe(photos, steps=3, generator=dict(TINY_GENERATOR, use_phase=True)), out,
+                               progress=msgs.append)
+    assert any("resumed at step 2; new parameters start from their initialisation: G.phase_in.weight" in m
+               for m in msgs)
+    after = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert after["step"] == 3 and "phase_in.weight" in after["G"]
+    # the old parameters continued (Adam counted on from step 2), the new one started its own count
+    n_old = len(before["opt_g"]["param_groups"][0]["params"])
+    assert float(after["opt_g"]["state"][0]["step"]) == 3 and float(after["opt_g"]["state"][n_old]["step"]) == 1
+    g, arch = load_generator(str(weights))
+    assert arch["kwargs"]["use_phase"] and g.phase_in.weight.abs().sum() > 0
+    # the other way round (a checkpoint with parameters the recipe's model lacks) is refused
+    with pytest.raises(ValueError, match="lacks"):
+        train_dequantize(tiny_recipe(photos, steps=4), out, progress=lambda m: None)
+
+
 def test_train_rgb_mode_without_histogram(tmp_path, photos):
     gen = dict(TINY_GENERATOR, use_histogram=False)
     weights = train_dequantize(tiny_recipe(photos, mode="rgb", steps=1, generator=gen), tmp_path,
@@ -260,7 +282,7 @@ def test_real_training_photos(shared_data):
     assert len(paths) > 20
     torch.manual_seed(0)
     coarse, fine, hist = next(iter(DequantizationPairs(paths[:10], crop=64, seed=0)))
-    assert coarse.shape == fine.shape == (64, 64, 3) and hist.shape == (768,)
+    assert coarse.shape == fine.shape == (64, 64, 3) and hist.shape == (CUE_DIM,)
 
 
 def test_repository_recipes_point_at_shared_data(shared_data):

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from helpers import TINY_GENERATOR
 from vidcolor.errors import VidcolorError
-from vidcolor.models import UNetGenerator, level_histogram
+from vidcolor.models import UNetGenerator, level_cue
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import REGISTRY, load_generator, resolve, save_generator
 
@@ -43,7 +43,7 @@ def test_save_load_round_trip(tmp_path, mode):
         if t.is_floating_point():
             assert t.dtype == torch.float32
     x = torch.rand(2, 3, 21, 19) * 2 - 1
-    hist = torch.from_numpy(level_histogram(np.random.default_rng(0).integers(0, 256, (2, 21, 19, 3), np.uint8)))
+    hist = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, 21, 19, 3), np.uint8)))
     with torch.no_grad():
         ref, out = g(x, hist), loaded(x, hist)
     assert not torch.allclose(ref, x[:, -ref.shape[1]:], atol=1e-3)      # the perturbation does something

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
                             rgb_to_lab)
 from vidcolor.errors import VidcolorError
-from vidcolor.models.unet import level_histogram
+from vidcolor.models.unet import level_cue
 from vidcolor.weights import DEFAULTS, load_generator
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -94,10 +94,10 @@ class Dequantizer(LabJob):
 
     @torch.inference_mode()
     def _generate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hist = torch.from_numpy(level_histogram(frames)).to(self.device, self.dtype)
+        cue = torch.from_numpy(level_cue(frames)).to(self.device, self.dtype)
         x = model_input(frames, self.mode)
         xt = torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2).to(self.dtype, memory_format=torch.channels_last)
-        return x, self.generator(xt, hist).float().permute(0, 2, 3, 1).cpu().numpy()
+        return x, self.generator(xt, cue).float().permute(0, 2, 3, 1).cpu().numpy()
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = self._generate(frames)

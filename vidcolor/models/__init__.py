@@ -5,7 +5,7 @@ from vidcolor.models.exemplar import ExemplarColorizer
 from vidcolor.models.fcn import FCNColorizer
 from vidcolor.models.patchgan import PatchGANDiscriminator
 from vidcolor.models.two_image import TwoImageColorizer
-from vidcolor.models.unet import UNetColorizer, UNetGenerator, level_histogram
+from vidcolor.models.unet import UNetColorizer, UNetGenerator, level_cue
 
 __all__ = ["EfficientNetLite0Features", "EffNetUNetColorizer", "ExemplarColorizer", "FCNColorizer", "PatchGANDiscriminator", "TwoImageColorizer",
-           "UNetColorizer", "UNetGenerator", "level_histogram"]
+           "UNetColorizer", "UNetGenerator", "level_cue"]

@@ -13,7 +13,10 @@ for restoration:
 * a global cue: the per-channel 256-bin histogram of the whole input frame (which levels are present
   and where they sit) goes through a small MLP that modulates the bottleneck (FiLM, Perez et al. 2018)
   and adds a global offset to the output. The level set tells bit truncation (levels at the bin floor)
-  from bin-middle or 0..255-spread levels, which no small receptive field can see.
+  from bin-middle or 0..255-spread levels, which no small receptive field can see. Optionally
+  (``use_phase``) also the *level phase* of that histogram at periods 8, 16 and 32 (see
+  :func:`level_cue`), which states directly where levels sit within their bins: the histogram MLP
+  alone left trained models hedging between the floor and bin-middle conventions.
 """
 from __future__ import annotations
 
@@ -22,24 +25,43 @@ import torch
 from torch import nn
 
 HIST_BINS = 256
+PHASE_PERIODS = (8, 16, 32)
+PHASE_DIM = 3 * len(PHASE_PERIODS) * 2
+CUE_DIM = 3 * HIST_BINS + PHASE_DIM
 
 
-def level_histogram(rgb: np.ndarray) -> np.ndarray:
-    """Global level cue of whole frames: per-channel histogram of uint8 values, square-rooted.
+def level_cue(rgb: np.ndarray) -> np.ndarray:
+    """Global level cue of whole frames: per-channel level histogram, then its level phase.
+
+    * Histogram: ``sqrt(count / (H * W))`` per channel and uint8 level (3 x 256 values).
+    * Level phase: for channel c and period s in :data:`PHASE_PERIODS`, the first circular moment of
+      the levels modulo s, ``z = sum_v p_c(v) exp(2 pi i v / s)`` with ``p_c`` the channel's level
+      distribution over 1..254 (0 and 255 are left out: black borders and clipped highlights sit there
+      under any convention); stored as ``(Re z, Im z) = R (cos phi, sin phi)``. Levels truncated to
+      the bin floor give phi near 0, bin-middle levels phi near pi, levels spread over 0..255 and
+      natural frames R near 0 (measured on H.264 crf 18 DAVIS frames: R <= 0.02 natural, phi 0..11
+      degrees floor, about 175 degrees mid at s = 16).
 
     Args:
         rgb: uint8 ``(N, H, W, 3)`` (or ``(H, W, 3)``).
 
     Returns:
-        float32 ``(N, 3 * 256)`` (or ``(768,)``): ``sqrt(count / (H * W))`` per channel and level.
+        float32 ``(N, CUE_DIM)`` (or ``(CUE_DIM,)``): 768 histogram values in [0, 1], then 18 phase
+        values in [-1, 1] ordered (channel, period, re/im).
     """
     single = rgb.ndim == 3
     x = rgb[None] if single else rgb
     n, h, w, _ = x.shape
     offs = (np.arange(n)[:, None, None] * 3 + np.arange(3)[None, None, :]) * HIST_BINS
     idx = (x.reshape(n, -1, 3).astype(np.int64) + offs).reshape(-1)
-    counts = np.bincount(idx, minlength=n * 3 * HIST_BINS).reshape(n, 3 * HIST_BINS)
-    out = np.sqrt(counts / float(h * w)).astype(np.float32)
+    counts = np.bincount(idx, minlength=n * 3 * HIST_BINS).reshape(n, 3, HIST_BINS).astype(np.float64)
+    hist = np.sqrt(counts / float(h * w)).reshape(n, 3 * HIST_BINS)
+    inner = counts[:, :, 1:-1]
+    p = inner / np.maximum(inner.sum(-1, keepdims=True), 1.0)
+    v = np.arange(1, HIST_BINS - 1)
+    angles = 2 * np.pi * v[None, :] / np.array(PHASE_PERIODS)[:, None]          # (periods, 254)
+    z = np.stack([p @ np.cos(angles).T, p @ np.sin(angles).T], -1)             # (N, 3, periods, 2)
+    out = np.concatenate([hist, z.reshape(n, PHASE_DIM)], 1).astype(np.float32)
     return out[0] if single else out
 
 
@@ -82,15 +104,18 @@ class UNetGenerator(nn.Module):
             3 = all of L, a, b or R, G, B).
         ngf: channels at full resolution; doubled per level up to ``8 * ngf``.
         depth: number of stride-2 levels; inputs are padded to a multiple of ``2 ** depth``.
-        use_histogram: feed :func:`level_histogram` of the whole frame (FiLM + global offset).
+        use_histogram: feed the histogram part of :func:`level_cue` of the whole frame (FiLM + global offset).
+        use_phase: also feed its level-phase part (needs ``use_histogram``), through ``phase_in``, a
+            zero-initialised linear map added to the histogram MLP's first layer: a model trained
+            without it behaves identically with it until trained further.
 
     Shapes:
-        ``forward(x (N, in_channels, H, W), hist (N, 768) or None) -> (N, out_channels, H, W)``:
+        ``forward(x (N, in_channels, H, W), cue (N, CUE_DIM) or None) -> (N, out_channels, H, W)``:
         the corrected channels, i.e. ``x[:, -out_channels:] + correction``, same range as the input.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 16, depth: int = 5,
-                 use_histogram: bool = True, hidden: int = 64):
+                 use_histogram: bool = True, hidden: int = 64, use_phase: bool = False):
         super().__init__()
         self.out_channels, self.depth = out_channels, depth
         self.hist_mlp = (nn.Sequential(nn.Linear(3 * HIST_BINS, hidden), nn.LeakyReLU(0.2, True),
@@ -115,13 +140,26 @@ class UNetGenerator(nn.Module):
         if self.offset is not None:
             nn.init.zeros_(self.offset.weight)
             nn.init.zeros_(self.offset.bias)
+        if use_phase and not use_histogram:
+            raise ValueError("use_phase needs use_histogram")
+        # registered last, so that an optimiser's state for a model trained without it still lines up
+        self.phase_in = nn.Linear(PHASE_DIM, hidden, bias=False) if use_phase else None
+        if self.phase_in is not None:
+            nn.init.zeros_(self.phase_in.weight)
 
-    def forward(self, x: torch.Tensor, hist: torch.Tensor | None = None) -> torch.Tensor:
+    def _condition(self, cue: torch.Tensor) -> torch.Tensor:
+        """``(N, CUE_DIM)`` cue -> ``(N, hidden)`` conditioning vector."""
+        h = self.hist_mlp[0](cue[:, :3 * HIST_BINS])
+        if self.phase_in is not None:
+            h = h + self.phase_in(cue[:, 3 * HIST_BINS:])
+        return self.hist_mlp[1:](h)
+
+    def forward(self, x: torch.Tensor, cue: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
         m = 2 ** self.depth
         ph, pw = (-h) % m, (-w) % m
         xp = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        cond = self.hist_mlp(hist) if self.hist_mlp is not None and hist is not None else None
+        cond = self._condition(cue) if self.hist_mlp is not None and cue is not None else None
         correction = self.head(self.body(self.stem(xp), cond))[..., :h, :w]
         if cond is not None:
             correction = correction + self.offset(cond)[:, :, None, None]

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from vidcolor.io.images import is_image
-from vidcolor.models.unet import level_histogram
+from vidcolor.models.unet import level_cue
 from vidcolor.training.degrade import sample_degradation
 
 
@@ -43,15 +43,15 @@ class PhotoStream(torch.utils.data.IterableDataset):
 
 
 class DequantizationPairs(PhotoStream):
-    """Endless stream of (coarse, fine, histogram) samples.
+    """Endless stream of (coarse, fine, level cue) samples.
 
     Each photo is degraded whole by a freshly sampled :class:`~vidcolor.training.degrade.Degradation`
-    (so the palette and level set belong to the image, not the crop), its level histogram is taken
+    (so the palette and level set belong to the image, not the crop), its level cue is taken
     over the whole degraded image, then an aligned random crop (and horizontal flip) is cut.
 
     Yields:
         ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
-        ``hist`` float32 ``(768,)`` from :func:`~vidcolor.models.unet.level_histogram`.
+        ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.models.unet.level_cue`.
     """
 
     def __iter__(self):
@@ -63,13 +63,13 @@ class DequantizationPairs(PhotoStream):
             if min(h, w) < self.crop:
                 continue
             coarse = sample_degradation(rng).apply(fine, seed=int(rng.integers(1 << 30)))
-            hist = level_histogram(coarse)
+            cue = level_cue(coarse)
             y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
             sl = (slice(y, y + self.crop), slice(x, x + self.crop))
             c, f = coarse[sl], fine[sl]
             if rng.random() < 0.5:
                 c, f = c[:, ::-1], f[:, ::-1]
-            yield np.ascontiguousarray(c), np.ascontiguousarray(f), hist
+            yield np.ascontiguousarray(c), np.ascontiguousarray(f), cue
 
 
 class ColorizationCrops(PhotoStream):

@@ -77,15 +77,27 @@ class RunDir:
 
     def restore(self, objects: dict) -> dict:
         """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
-        returns the checkpoint's ``extra`` dict (empty when starting fresh)."""
+        returns the checkpoint's ``extra`` dict (empty when starting fresh).
+
+        A module may have *grown* since the checkpoint (a recipe switched on a new input such as the
+        generator's ``use_phase``): parameters missing from the checkpoint keep their initialisation
+        and their optimiser state starts empty; they must be registered after the old ones. Any
+        other mismatch raises ``ValueError``."""
         extra: dict = {}
         if self.resume:
             state = torch.load(self.ckpt, weights_only=True)
+            grown: list[str] = []
             for name, obj in objects.items():
-                obj.load_state_dict(state[name])
+                if isinstance(obj, torch.nn.Module):
+                    grown += [f"{name}.{k}" for k in _load_grown(obj, state[name])]
+                elif isinstance(obj, torch.optim.Optimizer):
+                    _load_optimizer_grown(obj, state[name])
+                else:
+                    obj.load_state_dict(state[name])
             self.step, extra = state["step"], state.get("extra", {})
             self.t0 = time.time() - state["elapsed"]
-            self.progress(f"resumed at step {self.step}")
+            self.progress(f"resumed at step {self.step}"
+                          + (f"; new parameters start from their initialisation: {', '.join(grown)}" if grown else ""))
         if not self.resume or not self.log.exists():
             with open(self.log, "w", newline="") as f:
                 csv.writer(f).writerow(["step", "seconds"] + self.fields)
@@ -130,6 +142,29 @@ class RunDir:
                                                         "recipe": asdict(recipe)})
         plot_log(self.log, self.out / "loss.png")
         return weights
+
+
+def _load_grown(module: torch.nn.Module, state: dict) -> list[str]:
+    """Load ``state`` into ``module``, allowing parameters the checkpoint lacks; returns their names."""
+    result = module.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f"checkpoint has parameters the model lacks: {result.unexpected_keys}")
+    return list(result.missing_keys)
+
+
+def _load_optimizer_grown(opt: torch.optim.Optimizer, state: dict) -> None:
+    """Load an optimiser's state saved when its model had fewer (trailing) parameters per group."""
+    groups = state["param_groups"]
+    if len(groups) != len(opt.param_groups):
+        raise ValueError("checkpoint optimiser has a different number of parameter groups")
+    next_id = sum(len(g["params"]) for g in groups)
+    for saved, current in zip(groups, opt.param_groups):
+        extra = len(current["params"]) - len(saved["params"])
+        if extra < 0:
+            raise ValueError("checkpoint optimiser has more parameters than the model")
+        saved["params"] = list(saved["params"]) + list(range(next_id, next_id + extra))
+        next_id += extra
+    opt.load_state_dict(state)
 
 
 def plot_log(log_csv: str | Path, png: str | Path) -> None:
