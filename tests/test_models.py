@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator, level_cue
-from vidcolor.models.unet import CUE_DIM, HIST_BINS, PHASE_DIM
+from vidcolor.models.unet import CUE_DIM, HIST_BINS, PHASE_DIM, PHASE_GAIN
 from vidcolor.training.degrade import quantize_uniform
 
 
@@ -23,7 +23,7 @@ def test_level_cue_shape_and_normalisation(frames):
     assert cue.shape == (3, CUE_DIM) and cue.dtype == np.float32
     h = cue[:, :3 * HIST_BINS]
     assert (h >= 0).all()
-    assert (np.abs(cue[:, 3 * HIST_BINS:]) <= 1 + 1e-6).all()
+    assert (np.abs(cue[:, 3 * HIST_BINS:]) <= PHASE_GAIN + 1e-5).all()
     sq = (h.reshape(3, 3, 256) ** 2).sum(-1)
     np.testing.assert_allclose(sq, 1.0, atol=1e-5)
 
@@ -51,7 +51,7 @@ def test_level_cue_sees_the_level_set():
 
 def phase(cue: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, phi in degrees) per (channel, period) from a single frame's cue."""
-    z = cue[3 * HIST_BINS:].reshape(3, 3, 2)
+    z = cue[3 * HIST_BINS:].reshape(3, 3, 2) / PHASE_GAIN
     return np.hypot(z[..., 0], z[..., 1]), np.degrees(np.arctan2(z[..., 1], z[..., 0]))
 
 

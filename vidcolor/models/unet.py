@@ -27,6 +27,7 @@ from torch import nn
 HIST_BINS = 256
 PHASE_PERIODS = (8, 16, 32)
 PHASE_DIM = 3 * len(PHASE_PERIODS) * 2
+PHASE_GAIN = 4.0
 CUE_DIM = 3 * HIST_BINS + PHASE_DIM
 
 
@@ -37,17 +38,20 @@ def level_cue(rgb: np.ndarray) -> np.ndarray:
     * Level phase: for channel c and period s in :data:`PHASE_PERIODS`, the first circular moment of
       the levels modulo s, ``z = sum_v p_c(v) exp(2 pi i v / s)`` with ``p_c`` the channel's level
       distribution over 1..254 (0 and 255 are left out: black borders and clipped highlights sit there
-      under any convention); stored as ``(Re z, Im z) = R (cos phi, sin phi)``. Levels truncated to
-      the bin floor give phi near 0, bin-middle levels phi near pi, levels spread over 0..255 and
-      natural frames R near 0 (measured on H.264 crf 18 DAVIS frames: R <= 0.02 natural, phi 0..11
-      degrees floor, about 175 degrees mid at s = 16).
+      under any convention); stored as ``PHASE_GAIN * (Re z, Im z) = PHASE_GAIN * R (cos phi, sin phi)``.
+      Levels truncated to the bin floor give phi near 0, bin-middle levels phi near pi, natural
+      frames R near 0. A yuv420p H.264 round trip smears the levels: on a DAVIS frame quantized to 4
+      bits and encoded at crf 18, R at s = 16 falls from 1 to 0.22 in G (phi 0 floor, 178 degrees
+      mid) and to 0.07-0.09 in R and B, against 0.02 unquantized. ``PHASE_GAIN`` (4) brings that
+      signal to order 1, so that a zero-initialised input layer trained with Adam's small steps can
+      use it.
 
     Args:
         rgb: uint8 ``(N, H, W, 3)`` (or ``(H, W, 3)``).
 
     Returns:
         float32 ``(N, CUE_DIM)`` (or ``(CUE_DIM,)``): 768 histogram values in [0, 1], then 18 phase
-        values in [-1, 1] ordered (channel, period, re/im).
+        values in [-PHASE_GAIN, PHASE_GAIN] ordered (channel, period, re/im).
     """
     single = rgb.ndim == 3
     x = rgb[None] if single else rgb
@@ -60,7 +64,7 @@ def level_cue(rgb: np.ndarray) -> np.ndarray:
     p = inner / np.maximum(inner.sum(-1, keepdims=True), 1.0)
     v = np.arange(1, HIST_BINS - 1)
     angles = 2 * np.pi * v[None, :] / np.array(PHASE_PERIODS)[:, None]          # (periods, 254)
-    z = np.stack([p @ np.cos(angles).T, p @ np.sin(angles).T], -1)             # (N, 3, periods, 2)
+    z = PHASE_GAIN * np.stack([p @ np.cos(angles).T, p @ np.sin(angles).T], -1)   # (N, 3, periods, 2)
     out = np.concatenate([hist, z.reshape(n, PHASE_DIM)], 1).astype(np.float32)
     return out[0] if single else out
 
