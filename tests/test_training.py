@@ -202,6 +202,8 @@ def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
     # the old parameters continued (Adam counted on from step 2), the new one started its own count
     n_old = len(before["opt_g"]["param_groups"][0]["params"])
     assert float(after["opt_g"]["state"][0]["step"]) == 3 and float(after["opt_g"]["state"][n_old]["step"]) == 1
+    groups = after["opt_g"]["param_groups"]                # phase_in in its own group at phase_lr
+    assert [g["lr"] for g in groups] == [2e-4, 2e-3] and groups[1]["params"] == [n_old]
     g, arch = load_generator(str(weights))
     assert arch["kwargs"]["use_phase"] and g.phase_in.weight.abs().sum() > 0
     # the other way round (a checkpoint with parameters the recipe's model lacks) is refused

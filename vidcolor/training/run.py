@@ -153,10 +153,11 @@ def _load_grown(module: torch.nn.Module, state: dict) -> list[str]:
 
 
 def _load_optimizer_grown(opt: torch.optim.Optimizer, state: dict) -> None:
-    """Load an optimiser's state saved when its model had fewer (trailing) parameters per group."""
+    """Load an optimiser's state saved when its model had fewer parameters: new ones trailing in a
+    group, or in new trailing groups (which keep their current settings)."""
     groups = state["param_groups"]
-    if len(groups) != len(opt.param_groups):
-        raise ValueError("checkpoint optimiser has a different number of parameter groups")
+    if len(groups) > len(opt.param_groups):
+        raise ValueError("checkpoint optimiser has more parameter groups than the model's")
     next_id = sum(len(g["params"]) for g in groups)
     for saved, current in zip(groups, opt.param_groups):
         extra = len(current["params"]) - len(saved["params"])
@@ -164,6 +165,10 @@ def _load_optimizer_grown(opt: torch.optim.Optimizer, state: dict) -> None:
             raise ValueError("checkpoint optimiser has more parameters than the model")
         saved["params"] = list(saved["params"]) + list(range(next_id, next_id + extra))
         next_id += extra
+    for current in opt.param_groups[len(groups):]:
+        n = len(current["params"])
+        groups.append({**{k: v for k, v in current.items() if k != "params"}, "params": list(range(next_id, next_id + n))})
+        next_id += n
     opt.load_state_dict(state)
 
 
