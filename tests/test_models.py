@@ -15,7 +15,7 @@ def frames():
     return np.random.default_rng(0).integers(0, 256, (3, 20, 30, 3), dtype=np.uint8)
 
 
-# ------------------------------------------------------------------------------------------ histogram
+# ------------------------------------------------------------------------------------------ level cue
 
 
 def test_level_cue_shape_and_normalisation(frames):
@@ -99,9 +99,9 @@ def small_unet(**kw) -> UNetGenerator:
 def test_unet_output_shape(out_channels, hw):
     g = small_unet(out_channels=out_channels)
     x = torch.randn(2, 3, *hw)
-    hist = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
+    cue = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
     with torch.no_grad():
-        y = g(x, hist)
+        y = g(x, cue)
         y_nohist = g(x)
     assert y.shape == (2, out_channels, *hw)
     assert y_nohist.shape == (2, out_channels, *hw)
@@ -112,9 +112,9 @@ def test_unet_output_shape(out_channels, hw):
 def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_histogram):
     g = small_unet(out_channels=out_channels, use_histogram=use_histogram)
     x = torch.rand(2, 3, 37, 53) * 2 - 1
-    hist = torch.rand(2, CUE_DIM) if use_histogram else None
+    cue = torch.rand(2, CUE_DIM) if use_histogram else None
     with torch.no_grad():
-        y = g(x, hist)
+        y = g(x, cue)
     torch.testing.assert_close(y, x[:, -out_channels:], atol=1e-6, rtol=0)
 
 

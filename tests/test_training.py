@@ -15,7 +15,7 @@ from safetensors import safe_open
 from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cli, smooth_image
 from vidcolor.color import normalize_lab, rgb_to_lab
 from vidcolor.models import level_cue
-from vidcolor.models.unet import CUE_DIM
+from vidcolor.models.unet import CUE_DIM, HIST_BINS
 from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
@@ -74,14 +74,14 @@ def test_pairs_shapes_and_alignment(tmp_path):
     Image.fromarray(smooth_image(rng, 16, 16)).save(tmp_path / "small.png")   # smaller than the crop: skipped
     torch.manual_seed(0)                                          # the stream also depends on torch's seed
     ds = DequantizationPairs(sorted(tmp_path.iterdir()), crop=32, seed=3)
-    for coarse, fine, hist in itertools.islice(iter(ds), 4):
+    for coarse, fine, cue in itertools.islice(iter(ds), 4):
         assert coarse.shape == fine.shape == (32, 32, 3)
         assert coarse.dtype == fine.dtype == np.uint8
-        assert hist.shape == (CUE_DIM,) and hist.dtype == np.float32
-        np.testing.assert_allclose((hist[:768].reshape(3, 256) ** 2).sum(-1), 1.0, atol=1e-5)
+        assert cue.shape == (CUE_DIM,) and cue.dtype == np.float32
+        np.testing.assert_allclose((cue[:3 * HIST_BINS].reshape(3, HIST_BINS) ** 2).sum(-1), 1.0, atol=1e-5)
         # the cue describes the whole degraded photo: neither the clean photo nor just the crop
-        assert not np.allclose(hist, level_cue(big), atol=1e-3)
-        assert not np.allclose(hist, level_cue(coarse), atol=1e-3)
+        assert not np.allclose(cue, level_cue(big), atol=1e-3)
+        assert not np.allclose(cue, level_cue(coarse), atol=1e-3)
         # the fine crop is a window of the source photo (maybe mirrored)
         found = False
         for src in (big, big[:, ::-1]):
@@ -283,8 +283,8 @@ def test_real_training_photos(shared_data):
     paths = list_images(folder)
     assert len(paths) > 20
     torch.manual_seed(0)
-    coarse, fine, hist = next(iter(DequantizationPairs(paths[:10], crop=64, seed=0)))
-    assert coarse.shape == fine.shape == (64, 64, 3) and hist.shape == (CUE_DIM,)
+    coarse, fine, cue = next(iter(DequantizationPairs(paths[:10], crop=64, seed=0)))
+    assert coarse.shape == fine.shape == (64, 64, 3) and cue.shape == (CUE_DIM,)
 
 
 def test_repository_recipes_point_at_shared_data(shared_data):

@@ -43,9 +43,9 @@ def test_save_load_round_trip(tmp_path, mode):
         if t.is_floating_point():
             assert t.dtype == torch.float32
     x = torch.rand(2, 3, 21, 19) * 2 - 1
-    hist = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, 21, 19, 3), np.uint8)))
+    cue = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, 21, 19, 3), np.uint8)))
     with torch.no_grad():
-        ref, out = g(x, hist), loaded(x, hist)
+        ref, out = g(x, cue), loaded(x, cue)
     assert not torch.allclose(ref, x[:, -ref.shape[1]:], atol=1e-3)      # the perturbation does something
     torch.testing.assert_close(out, ref, atol=2e-2, rtol=1e-2)           # fp16 storage
 
