@@ -211,6 +211,20 @@ def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
         train_dequantize(tiny_recipe(photos, steps=4), out, progress=lambda m: None)
 
 
+def test_resume_refuses_a_checkpoint_missing_older_parameters():
+    from vidcolor.models import UNetGenerator
+    from vidcolor.training.run import _load_grown
+
+    g = UNetGenerator(ngf=4, depth=2, use_phase=True)
+    state = g.state_dict()
+    assert _load_grown(UNetGenerator(ngf=4, depth=2, use_phase=True), state) == []
+    old = {k: v for k, v in state.items() if k != "phase_in.weight"}
+    assert _load_grown(UNetGenerator(ngf=4, depth=2, use_phase=True), old) == ["phase_in.weight"]
+    for lost in ("stem.0.weight", "body.down.1.running_mean"):        # not the newest parameter: refused
+        with pytest.raises(ValueError, match="newest"):
+            _load_grown(UNetGenerator(ngf=4, depth=2, use_phase=True), {k: v for k, v in old.items() if k != lost})
+
+
 def test_train_rgb_mode_without_histogram(tmp_path, photos):
     gen = dict(TINY_GENERATOR, use_histogram=False)
     weights = train_dequantize(tiny_recipe(photos, mode="rgb", steps=1, generator=gen), tmp_path,

@@ -145,11 +145,16 @@ class RunDir:
 
 
 def _load_grown(module: torch.nn.Module, state: dict) -> list[str]:
-    """Load ``state`` into ``module``, allowing parameters the checkpoint lacks; returns their names."""
+    """Load ``state`` into ``module``, allowing the model's newest (last registered) parameters to be
+    missing from the checkpoint; returns their names. Anything else missing or extra raises ``ValueError``."""
     result = module.load_state_dict(state, strict=False)
     if result.unexpected_keys:
         raise ValueError(f"checkpoint has parameters the model lacks: {result.unexpected_keys}")
-    return list(result.missing_keys)
+    missing = list(result.missing_keys)
+    names = [n for n, _ in module.named_parameters()]
+    if missing and names[-len(missing):] != missing:
+        raise ValueError(f"checkpoint lacks entries that are not the model's newest parameters: {missing}")
+    return missing
 
 
 def _load_optimizer_grown(opt: torch.optim.Optimizer, state: dict) -> None:
