@@ -211,6 +211,41 @@ def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
         train_dequantize(tiny_recipe(photos, steps=4), out, progress=lambda m: None)
 
 
+def test_linear_lr_decay_continues_across_a_resume(tmp_path, photos):
+    from vidcolor.training.run import RunDir, lr_factor
+
+    r = tiny_recipe(photos, steps=6, decay_from=2)
+    assert [lr_factor(r, s) for s in range(7)] == [1, 1, 1, 0.75, 0.5, 0.25, 0]
+    assert lr_factor(tiny_recipe(photos, steps=6), 5) == 1                        # no decay_from: constant
+    with pytest.raises(ValueError, match="decay_from"):
+        tiny_recipe(photos, steps=6, decay_from=6)
+
+    def lrs_while_running(recipe, objects, n):
+        run = RunDir(tmp_path / "unit", ["x"], recipe, progress=lambda m: None)
+        run.restore(objects)
+        seen = []
+        for _ in range(n):
+            seen.append([g["lr"] for g in objects["opt"].param_groups])
+            run.record([0.0], 100)
+        run.save(objects)
+        return seen
+
+    w = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.Adam([{"params": [w]}, {"params": [], "lr": 1.0}], lr=0.5)
+    assert lrs_while_running(r, {"opt": opt}, 4) == [[0.5, 1.0], [0.5, 1.0], [0.5, 1.0], [0.375, 0.75]]
+    opt = torch.optim.Adam([{"params": [w]}, {"params": [], "lr": 1.0}], lr=0.5)   # resumed at step 4
+    assert lrs_while_running(r, {"opt": opt}, 2) == [[0.25, 0.5], [0.125, 0.25]]
+
+    out = tmp_path / "run"                                  # the real loop: a constant-lr run resumed into a decay
+    train_dequantize(tiny_recipe(photos, steps=2), out, progress=lambda m: None)
+    train_dequantize(tiny_recipe(photos, steps=4, decay_from=2, generator=dict(TINY_GENERATOR, use_phase=True)),
+                     out, progress=lambda m: None)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert [g["initial_lr"] for g in ckpt["opt_g"]["param_groups"]] == [2e-4, 2e-3]
+    assert [g["lr"] for g in ckpt["opt_g"]["param_groups"]] == [0.0, 0.0]
+    assert ckpt["opt_d"]["param_groups"][0]["initial_lr"] == 2e-4
+
+
 def test_resume_refuses_a_checkpoint_missing_older_parameters():
     from vidcolor.models import UNetGenerator
     from vidcolor.training.run import _load_grown

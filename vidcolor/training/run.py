@@ -23,6 +23,7 @@ class Recipe:
     batch_size: int = 16
     crop: int = 128                      # training crops, pixels
     lr: float = 2e-4                     # Adam (pix2pix: 2e-4, beta1 0.5)
+    decay_from: int | None = None        # pix2pix's policy: constant lr until this step, then linear to 0 at ``steps``
     beta1: float = 0.5
     ndf: int = 32                        # discriminator width
     seed: int = 0
@@ -30,6 +31,10 @@ class Recipe:
     workers: int = 1                     # data-loading processes
     log_every: int = 20
     checkpoint_every: int = 100
+
+    def __post_init__(self):
+        if self.decay_from is not None and not 0 <= self.decay_from < self.steps:
+            raise ValueError(f"decay_from ({self.decay_from}) must be in [0, steps) = [0, {self.steps})")
 
     @classmethod
     def from_toml(cls, path: str | Path):
@@ -73,6 +78,7 @@ class RunDir:
         self.resume = resume and self.ckpt.exists()
         self.step, self.t0 = 0, time.time()
         self._acc, self._n = np.zeros(len(fields)), 0
+        self.recipe, self._optimizers = recipe, []
         (self.out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
 
     def restore(self, objects: dict) -> dict:
@@ -82,7 +88,10 @@ class RunDir:
         A module may have *grown* since the checkpoint (a recipe switched on a new input such as the
         generator's ``use_phase``): parameters missing from the checkpoint keep their initialisation
         and their optimiser state starts empty; they must be registered after the old ones. Any
-        other mismatch raises ``ValueError``."""
+        other mismatch raises ``ValueError``.
+
+        The optimisers among ``objects`` then follow the recipe's learning-rate schedule
+        (:func:`lr_factor`), set here and after every :meth:`record`."""
         extra: dict = {}
         if self.resume:
             state = torch.load(self.ckpt, weights_only=True)
@@ -101,7 +110,19 @@ class RunDir:
         if not self.resume or not self.log.exists():
             with open(self.log, "w", newline="") as f:
                 csv.writer(f).writerow(["step", "seconds"] + self.fields)
+        self._optimizers = [o for o in objects.values() if isinstance(o, torch.optim.Optimizer)]
+        self._schedule_lr()
         return extra
+
+    def _schedule_lr(self) -> None:
+        """Set every parameter group's ``lr`` to its ``initial_lr`` (the lr it was created with, kept in the
+        optimiser's state across resumes) times :func:`lr_factor`. Written out rather than a
+        ``torch.optim.lr_scheduler.LambdaLR`` because groups can be added mid-run (colorize's unfreezing)."""
+        factor = lr_factor(self.recipe, self.step)
+        for opt in self._optimizers:
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
 
     @property
     def seconds(self) -> float:
@@ -110,6 +131,7 @@ class RunDir:
     def record(self, values: list[float], log_every: int) -> None:
         """Count one step with its logged values; every ``log_every`` steps append their mean to the CSV."""
         self.step += 1
+        self._schedule_lr()
         self._acc += values
         self._n += 1
         if self.step % log_every == 0:
@@ -142,6 +164,18 @@ class RunDir:
                                                         "recipe": asdict(recipe)})
         plot_log(self.log, self.out / "loss.png")
         return weights
+
+
+def lr_factor(recipe: Recipe, step: int) -> float:
+    """Learning-rate multiplier for the update after ``step`` completed steps: 1 without
+    ``recipe.decay_from``; else pix2pix's ``linear`` policy (Isola et al. 2017, code: ``n_epochs`` at the
+    base rate, then ``n_epochs_decay`` decaying linearly towards 0), here in steps: 1 until
+    ``decay_from``, then ``(steps - step) / (steps - decay_from)``, so the last update gets
+    ``1 / (steps - decay_from)`` (the recipe checks ``0 <= decay_from < steps``)."""
+    start = recipe.decay_from
+    if start is None or step < start:
+        return 1.0
+    return max(0.0, (recipe.steps - step) / (recipe.steps - start))
 
 
 def _load_grown(module: torch.nn.Module, state: dict) -> list[str]:
