@@ -94,7 +94,8 @@ class Dequantizer(LabJob):
 
     @torch.inference_mode()
     def _generate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cue = torch.from_numpy(level_cue(frames)).to(self.device, self.dtype)
+        cue = (torch.from_numpy(level_cue(frames)).to(self.device, self.dtype)
+               if getattr(self.generator, "hist_mlp", None) is not None else None)  # only models that read it
         x = model_input(frames, self.mode)
         xt = torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2).to(self.dtype, memory_format=torch.channels_last)
         return x, self.generator(xt, cue).float().permute(0, 2, 3, 1).cpu().numpy()
