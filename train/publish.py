@@ -105,7 +105,9 @@ def main() -> None:
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
              f"every {recipe['holdout_every']}th held back), {data}.",
              f"- Steps: {steps} x batch {recipe['batch_size']} crops of {recipe['crop']} px; {loss}; "
-             f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}.",
+             f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}"
+             + (f", lr decayed linearly to 0 from step {recipe['decay_from']}" if recipe.get("decay_from") is not None
+                else "") + ".",
              f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
              f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
              f"- Training log: [`train/{name}/log.csv`](../train/{name}/log.csv), "
