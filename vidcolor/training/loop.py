@@ -98,7 +98,7 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
         x = model_space(coarse, recipe.mode)
         y = model_space(fine, recipe.mode)
         target_rgb = fine.permute(0, 3, 1, 2).float() / 255.0
-        fake, fake_rgb = to_rgb01(x, G(x, cue if recipe.generator.get("use_histogram", True) else None), recipe.mode)
+        fake, fake_rgb = to_rgb01(x, G(x, cue), recipe.mode)
         # discriminator: real (x, y) vs fake (x, G(x))
         opt_d.zero_grad(set_to_none=True)
         loss_d = 0.5 * (gan(D(torch.cat([x, y], 1)), True) + gan(D(torch.cat([x, fake.detach()], 1)), False))
