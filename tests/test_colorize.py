@@ -189,6 +189,18 @@ def test_bins_head_needs_effnet():
         build_colorizer(ColorizeRecipe(generator="resnet"))
 
 
+def test_init_from_copies_a_trained_generator_and_refuses_another_kind(tiny_colorizers):
+    from vidcolor.weights import load_generator
+
+    recipe = ColorizeRecipe(generator_kwargs={"widths": [8, 8, 8, 8]}, init_from=str(tiny_colorizers.effnet_bins))
+    model, _ = build_colorizer(recipe)
+    base, _ = load_generator(str(tiny_colorizers.effnet_bins))
+    for (k, a), b in zip(model.state_dict().items(), base.state_dict().values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ValueError, match="not a effnet_unet generator"):
+        build_colorizer(ColorizeRecipe(generator_kwargs={"widths": [8, 8, 8, 8]}, init_from=str(tiny_colorizers.fcn)))
+
+
 def test_repository_colorize_recipes_parse():
     from pathlib import Path
     recipes = sorted(p for p in (Path(__file__).parent.parent / "train").glob("colorize*.toml") if "exemplar" not in p.stem)

@@ -16,9 +16,11 @@ from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cl
 from vidcolor.color import normalize_lab, rgb_to_lab
 from vidcolor.models import level_cue
 from vidcolor.models.unet import CUE_DIM, HIST_BINS
-from vidcolor.training.data import DequantizationPairs, list_images, split_holdout
+from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, split_clips, split_holdout,
+                                    video_frames)
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
+from vidcolor.training.run import start
 from vidcolor.weights import load_generator
 
 
@@ -65,6 +67,45 @@ def test_list_images_and_holdout(tmp_path):
     assert held == [paths[0], paths[20], paths[40]]
     assert len(train) == 42 and not set(train) & set(held)
     assert split_holdout(paths, 20) == (train, held)             # deterministic
+
+
+def test_split_clips_and_video_frames_are_cached(tmp_path, clip, monkeypatch):
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.mp4").write_bytes(clip.read_bytes())
+    train, held = split_clips(tmp_path, every=2)
+    assert [c.stem for c in train] == ["b"] and [c.stem for c in held] == ["a", "c"]
+    frames = video_frames(train, stride=3, short_side=32)
+    assert [f.stem for f in frames] == ["00000", "00003", "00006", "00009"]   # 10 frames, every 3rd
+    assert Image.open(frames[0]).size == (43, 32)                          # 64x48 -> short side 32
+    stamps = [f.stat().st_mtime_ns for f in frames]
+    assert video_frames(train, stride=3, short_side=32) == frames           # reused, not decoded again
+    assert [f.stat().st_mtime_ns for f in frames] == stamps
+
+
+def test_stream_draws_by_p(tmp_path):
+    for name, value in (("black", 0), ("white", 255)):
+        Image.fromarray(np.full((40, 40, 3), value, np.uint8)).save(tmp_path / f"{name}.png")
+    paths = list_images(tmp_path)
+    crops = ColorizationCrops(paths, crop=32, seed=0, p=[0.9, 0.1])
+    white = np.mean([c.mean() > 128 for c in itertools.islice(iter(crops), 400)])
+    assert 0.05 < white < 0.15
+    with pytest.raises(ValueError):
+        ColorizationCrops(paths, crop=32, p=[0.5, 0.2])
+
+
+def test_start_mixes_in_training_clip_frames(tmp_path, photos, clip, monkeypatch):
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "video").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "video" / f"{name}.mp4").write_bytes(clip.read_bytes())
+    recipe = tiny_recipe(photos, video=str(tmp_path / "video"), video_stride=5, video_share=0.25)
+    stream = start(recipe, ColorizationCrops).dataset
+    assert len(stream.paths) == 2 + 2                          # 2 training photos, frames 0 and 5 of clip b
+    assert all("b.mp4" not in str(p) for p in stream.paths) and "/b-" in stream.paths[-1].as_posix()
+    assert np.isclose(sum(stream.p[2:]), 0.25) and np.isclose(sum(stream.p), 1.0)
+    with pytest.raises(ValueError, match="video_share"):
+        tiny_recipe(photos, video_share=1.0)
 
 
 def test_pairs_shapes_and_alignment(tmp_path):

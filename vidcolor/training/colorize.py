@@ -26,7 +26,7 @@ from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
                                       soft_encode)
 from vidcolor.training.run import Recipe, RunDir, start
-from vidcolor.weights import FAMILIES
+from vidcolor.weights import FAMILIES, load_generator
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
 """Recipe ``generator`` -> architecture family in :data:`vidcolor.weights.FAMILIES`."""
@@ -52,6 +52,7 @@ class ColorizeRecipe(Recipe):
     lpips_weight: float = 0.0
     unfreeze_stages: int = 0              # EfficientNet stages (from the top) unfrozen at ``unfreeze_at``
     unfreeze_at: int = 0
+    init_from: str = ""                   # start from this trained generator (registry name or path); "" = none
     checkpoint_every: int = 200
 
 
@@ -62,11 +63,16 @@ def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[to
     kwargs = dict(recipe.generator_kwargs)
     if recipe.generator == "effnet_unet":
         kwargs["out_channels"] = len(ab_gamut_bins()) if recipe.head == "bins" else 2
-        model = EffNetUNetColorizer(pretrained=pretrained, **kwargs)
+        model = EffNetUNetColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
     elif recipe.head == "bins":
         raise ValueError(f"the bins head needs generator 'effnet_unet', not {recipe.generator!r}")
     else:
         model = FAMILIES[FAMILY_OF[recipe.generator]](**kwargs)
+    if recipe.init_from:
+        base, base_arch = load_generator(recipe.init_from)
+        if base_arch.get("family") != FAMILY_OF[recipe.generator] or base_arch.get("mode") != recipe.head:
+            raise ValueError(f"{recipe.init_from}: not a {recipe.generator} generator with the {recipe.head} head")
+        model.load_state_dict(base.state_dict())
     arch = {"family": FAMILY_OF[recipe.generator], "kwargs": kwargs, "mode": recipe.head, "job": "colorize",
             "temperature": recipe.temperature}
     return model, arch

@@ -1,6 +1,8 @@
-"""Training pairs made on the fly from colour photos: (coarse, fine) crops plus the global level cue."""
+"""Training samples made on the fly from colour photos (and frames of colour clips): (coarse, fine) crops
+plus the global level cue, colour crops, (target, reference) pairs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -23,23 +25,83 @@ def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[
     return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]
 
 
+VIDEO_HOLDOUT_EVERY = 2
+"""Every 2nd colour clip (sorted by name, from the first) is held back from training (see :func:`split_clips`)."""
+
+
+def frame_cache() -> Path:
+    """Where :func:`video_frames` stores extracted frames: ``$VIDCOLOR_CACHE`` or ``~/.cache/vidcolor``."""
+    return Path(os.environ.get("VIDCOLOR_CACHE", Path.home() / ".cache" / "vidcolor")) / "frames"
+
+
+def split_clips(root: str | Path, every: int = VIDEO_HOLDOUT_EVERY) -> tuple[list[Path], list[Path]]:
+    """The colour clips (``*.mp4``, sorted) under ``root`` split by :func:`split_holdout`: whole clips are
+    held back (every ``every``-th one, from the first), because the frames of one clip are near copies.
+    Returns ``(training clips, held-back clips)``; the colorize benchmark evaluates on the held-back ones."""
+    return split_holdout(sorted(Path(root).glob("*.mp4")), every)
+
+
+def video_frames(clips: list[Path], stride: int = 3, short_side: int = 256) -> list[Path]:
+    """Training frames of ``clips``: every ``stride``-th frame, downscaled (INTER_AREA) so the shorter side
+    is at most ``short_side`` px and written once as JPEG quality 90 under :func:`frame_cache` (the
+    preparation ../shared/data applied to the photos); later calls reuse the files.
+
+    Returns:
+        paths of the frame JPEGs, clip by clip in frame order.
+
+    Raises:
+        VidcolorError: a clip cannot be decoded.
+    """
+    from vidcolor.io import VideoReader
+
+    out = []
+    for clip in clips:
+        folder = frame_cache() / f"{clip.stem}-{clip.stat().st_size}-s{stride}-{short_side}"
+        done = folder / "done"
+        if not done.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with VideoReader(clip) as reader:
+                for i, rgb in enumerate(reader):
+                    if i % stride:
+                        continue
+                    h, w = rgb.shape[:2]
+                    s = min(1.0, short_side / min(h, w))
+                    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+                    Image.fromarray(small).save(folder / f"{i:05d}.jpg", quality=90)
+            done.touch()
+        out += sorted(folder.glob("*.jpg"))
+    return out
+
+
 class PhotoStream(torch.utils.data.IterableDataset):
     """Base of the endless training streams: a list of photo paths, a crop size and a seed; each
     DataLoader worker draws from its own random generator (seeded by seed, worker id and torch's seed).
 
+    Args:
+        paths: training images.
+        crop: crop size, pixels.
+        seed: random seed.
+        p: optional probability of drawing each path (length ``len(paths)``, sums to 1); default uniform.
+
     Raises:
-        ValueError: if ``paths`` is empty.
+        ValueError: if ``paths`` is empty or ``p`` does not match it.
     """
 
-    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0):
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None):
         super().__init__()
         if not paths:
             raise ValueError("no training images found")
-        self.paths, self.crop, self.seed = paths, crop, seed
+        if p is not None and (len(p) != len(paths) or not np.isclose(sum(p), 1.0)):
+            raise ValueError("p must give one probability per path, summing to 1")
+        self.paths, self.crop, self.seed, self.p = paths, crop, seed, p
 
     def rng(self) -> np.random.Generator:
         info = torch.utils.data.get_worker_info()
         return np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
+
+    def pick(self, rng: np.random.Generator) -> int:
+        """Index of a random training image (uniform, or by ``p``)."""
+        return int(rng.choice(len(self.paths), p=self.p)) if self.p is not None else int(rng.integers(len(self.paths)))
 
 
 class DequantizationPairs(PhotoStream):
@@ -57,7 +119,7 @@ class DequantizationPairs(PhotoStream):
     def __iter__(self):
         rng = self.rng()
         while True:
-            path = self.paths[rng.integers(len(self.paths))]
+            path = self.paths[self.pick(rng)]
             fine = np.asarray(Image.open(path).convert("RGB"))
             h, w = fine.shape[:2]
             if min(h, w) < self.crop:
@@ -88,7 +150,7 @@ class ColorizationCrops(PhotoStream):
         length in ``[crop, 2 * crop]`` (capped at its own size); photos smaller than ``crop`` and the
         photo ``avoid`` (when there is another) are skipped."""
         while True:
-            i = int(rng.integers(len(self.paths)))
+            i = self.pick(rng)
             if i == avoid and len(self.paths) > 1:
                 continue
             img = Image.open(self.paths[i]).convert("RGB")
@@ -126,9 +188,9 @@ class ExemplarPairs(ColorizationCrops):
         ``target`` and ``reference``, uint8 RGB ``(crop, crop, 3)``.
     """
 
-    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, mismatch: float = 0.2,
-                 max_rotation: float = 15.0):
-        super().__init__(paths, crop, seed)
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,
+                 mismatch: float = 0.2, max_rotation: float = 15.0):
+        super().__init__(paths, crop, seed, p)
         self.mismatch, self.max_rotation = mismatch, max_rotation
 
     def __iter__(self):

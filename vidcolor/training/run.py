@@ -19,6 +19,10 @@ class Recipe:
     name: str = "run"
     data: str = "../shared/data/train"
     holdout_every: int = 20              # every 20th photo (sorted paths) is never trained on
+    video: str = ""                      # folder of colour clips whose frames join the photos ("" = photos only)
+    video_holdout_every: int = 2         # every 2nd clip (sorted) is held back, never trained on (data.VIDEO_HOLDOUT_EVERY)
+    video_stride: int = 3                # every 3rd frame of a training clip
+    video_share: float = 0.3             # share of the training samples drawn from those frames
     steps: int = 2000
     batch_size: int = 16
     crop: int = 128                      # training crops, pixels
@@ -35,6 +39,8 @@ class Recipe:
     def __post_init__(self):
         if self.decay_from is not None and not 0 <= self.decay_from < self.steps:
             raise ValueError(f"decay_from ({self.decay_from}) must be in [0, steps) = [0, {self.steps})")
+        if not 0 < self.video_share < 1:
+            raise ValueError(f"video_share ({self.video_share}) must be in (0, 1)")
 
     @classmethod
     def from_toml(cls, path: str | Path):
@@ -49,13 +55,22 @@ class Recipe:
 
 def start(recipe: Recipe, stream_cls) -> torch.utils.data.DataLoader:
     """Begin a run: torch threads and seed from the recipe, and a loader of ``stream_cls`` samples
-    (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos."""
-    from vidcolor.training.data import list_images, split_holdout
+    (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos and,
+    when the recipe names a ``video`` folder, the frames of its training clips (drawn ``video_share`` of
+    the time)."""
+    from vidcolor.training.data import list_images, split_clips, split_holdout, video_frames
 
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
-    train_paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
-    return torch.utils.data.DataLoader(stream_cls(train_paths, recipe.crop, recipe.seed), batch_size=recipe.batch_size,
+    paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
+    p = None
+    if recipe.video:
+        frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
+        if not frames:
+            raise ValueError(f"{recipe.video}: no training clips")
+        p = [(1 - recipe.video_share) / len(paths)] * len(paths) + [recipe.video_share / len(frames)] * len(frames)
+        paths = paths + frames
+    return torch.utils.data.DataLoader(stream_cls(paths, recipe.crop, recipe.seed, p), batch_size=recipe.batch_size,
                                        num_workers=recipe.workers, persistent_workers=recipe.workers > 0)
 
 
