@@ -22,7 +22,7 @@ the photos only (the video row is reported at the chosen setting, never tuned on
 black-and-white photos of ../shared/data/bw/photos, which have no ground truth).
 
     python benchmarks/colorize_quality.py
-    python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json --inference PICK
+    python train/publish.py runs/colorize-effnet-video --quality docs/colorize_quality.json --inference PICK
 
 The default model's rows are measured at the picked setting, which publish.py then stores in the
 weight file as its inference defaults.
@@ -44,6 +44,7 @@ from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_clips, split_holdout
+from vidcolor.weights import DEFAULTS, resolve
 
 from readme import splice_readme
 
@@ -56,6 +57,9 @@ ABLATION = [  # (row label, run name): the order of the table
     ("pix2pix + perceptual, WGAN-GP", "colorize-unet-wgan-gp"),
     ("seed-004 FCN (L1 + perceptual)", "colorize-fcn"),
     ("EffNet-Lite0 U-Net, ab bins (same budget)", "colorize-effnet-short"),
+]
+BUNDLED = [  # (row label, bundled model) measured at the inference defaults stored in its weight file
+    ("colorize-effnet: photos only (the default's starting point)", "colorize-effnet"),
 ]
 HEIGHT = 240
 
@@ -103,13 +107,14 @@ def score(outputs: list[np.ndarray], truth: list[np.ndarray]) -> dict:
 
 
 def trained_steps(path) -> str:
-    """``steps x batch`` of a weight file, from its metadata."""
+    """``steps x batch`` of a weight file, from its metadata, after its ``init_from`` model's when it has one."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     recipe = json.loads(meta.get("recipe", "{}"))
-    return f"{json.loads(meta.get('steps', '0'))} x {recipe.get('batch_size', '?')}"
+    own = f"{json.loads(meta.get('steps', '0'))} x {recipe.get('batch_size', '?')}"
+    return f"{trained_steps(resolve(recipe['init_from']))}, then {own}" if recipe.get("init_from") else own
 
 
 def colorize_all(job: Colorizer, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -128,7 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=8, help="frames per held-back DAVIS clip")
     ap.add_argument("--photos", type=int, default=80, help="held-back photos")
-    ap.add_argument("--default", default=str(ROOT / "weights" / "colorize-effnet.safetensors"))
+    ap.add_argument("--default", default=str(resolve(DEFAULTS["colorize"])))
     ap.add_argument("--temperatures", type=float, nargs="+", default=[0.2, 0.3, 0.38, 0.5])
     ap.add_argument("--saturations", type=float, nargs="+", default=[1.0, 1.25, 1.5])
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
@@ -147,8 +152,9 @@ def main() -> None:
     results["rows"][reinhard] = {"video": score(outputs[reinhard]["video"], sets["video"]),
                                  "photos": {"psnr": float("nan"), "ciede2000": float("nan"),
                                             "colourfulness_ratio": float("nan")}}
-    for row, name in ABLATION:
-        path = ROOT / "runs" / "ablation" / name / f"{name}.safetensors"
+    models = [(row, ROOT / "runs" / "ablation" / name / f"{name}.safetensors") for row, name in ABLATION]
+    models += [(row, resolve(name)) for row, name in BUNDLED]
+    for row, path in models:
         if not path.is_file():
             print(f"skip {row}: {path} missing")
             continue
@@ -168,7 +174,7 @@ def main() -> None:
     t, sat = (float(v) for v in results["pick"].split("/"))
     job = Colorizer(args.default, device="cpu", temperature=t, saturation=sat)  # = the published defaults
     outs = {k: colorize_all(job, v) for k, v in sets.items()}
-    default_row = f"**default: colorize-effnet, T {job.temperature}, saturation {job.saturation}**"
+    default_row = f"**default: {Path(args.default).stem}, T {job.temperature}, saturation {job.saturation}**"
     outputs[default_row] = {k: o for k, (o, _) in outs.items()}
     results["rows"][default_row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
     results["rows"][default_row]["steps"] = trained_steps(args.default)

@@ -5,7 +5,8 @@ the reference is a clip's frame 0, the targets are --frames frames spaced 6 apar
 (2 s at 24 fps; the last frames when a clip is shorter), all downscaled to 240 px high. Every target
 is reduced to its luminance and colorized by
 
-* ``automatic``: the default colorizer, no reference;
+* ``automatic``: the automatic colorizer `colorize-effnet` (photos only, the exemplar's starting point; the
+  default `colorize-effnet-video` trains on frames of cows, dog and car-roundabout), no reference;
 * ``Reinhard``: Reinhard et al. 2001 global transfer of the reference's LAB statistics (the floor);
 * ``fast``: the exemplar network (bundled colorize-exemplar);
 * ``internal``: seed 002's two-image GAN trained on the reference and the first target frame (the
@@ -97,7 +98,7 @@ def main() -> None:
         print(table)
         return
     torch.set_num_threads(args.threads)
-    jobs = {"automatic": Colorizer(device="cpu")}
+    jobs = {"automatic": Colorizer("colorize-effnet", device="cpu")}
     results = {"settings": {"frames_per_clip": args.frames, "internal_iters": args.internal_iters,
                             "internal_size": 256, "height": 240, "threads": args.threads},
                "matched": {}, "mismatched": {}}
@@ -141,7 +142,7 @@ def write_report(results: dict) -> str:
     avg = lambda mode, key: np.mean([r[mode][key] for r in matched.values()])  # noqa: E731
     lines = [f"Reference = frame 0 of a DAVIS clip, targets = {s['frames_per_clip']} frames from 2 s on, "
              f"{len(matched)} clips, 240 px high; internal mode: {s['internal_iters']} iterations per scale at "
-             f"{s['internal_size']} px (the paper: 2000). Hist. ∩ = ab-histogram intersection with the reference "
+             f"{s['internal_size']} px (the paper: 2000). Automatic = `colorize-effnet` (photos only, no reference). Hist. ∩ = ab-histogram intersection with the reference "
              f"(ground truth's own: {np.mean([r['truth_hist_intersection'] for r in matched.values()]):.3f}). "
              f"CPU, {s['threads']} torch thread(s).", "",
              "| mode | PSNR (dB) | CIEDE2000 | hist. ∩ with reference | s/frame |", "|---|---|---|---|---|"]

@@ -1,6 +1,7 @@
 """Temporal smoothing on real clips: ``--temporal off`` vs ``ema`` vs ``flow`` for both jobs (issue 5).
 
-For each DAVIS clip (first --frames frames at 640x360): the job's input is made (dequantize: the clip
+For each DAVIS clip that training holds back (:func:`vidcolor.training.data.split_clips`: the default
+colorizer trains on frames of the others), first --frames frames at 640x360: the job's input is made (dequantize: the clip
 quantized to a 16-colour median-cut palette, one palette per clip; colorize: the clip's luminance), the
 generator runs once (:meth:`LabJob.predict_lab`), and each smoothing mode is applied to its ab in a
 fresh :class:`~vidcolor.temporal.TemporalSmoother`. Reported per mode: warp error (Lai et al. 2018) and
@@ -27,6 +28,7 @@ from vidcolor.evaluate import load_frames
 from vidcolor.metrics import cdc, pair_flows, psnr, warp_error
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.temporal import MODES, TemporalSmoother
+from vidcolor.training.data import split_clips
 from vidcolor.training.degrade import quantize_clip
 
 from readme import splice_readme
@@ -40,7 +42,7 @@ STRIP_CAPTION = ("![six consecutive frames, centre crops](docs/temporal_strip.pn
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", nargs="+", default=["blackswan", "car-roundabout", "cows", "dance-twirl", "dog"])
+    ap.add_argument("--clips", nargs="+", default=[c.stem.removeprefix("davis_") for c in split_clips(DATA)[1]])
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--jobs", nargs="+", default=["dequantize", "colorize"])
     ap.add_argument("--out", default=str(ROOT / "docs" / "temporal_quality.md"))

@@ -29,6 +29,17 @@ def triple(r: dict, third: str | None) -> str:
     return f"{r['psnr']:.2f} / {r['ciede2000']:.2f} / " + (f"{r[third]:.{3 if 'hist' in third else 2}f}" if third else "—")
 
 
+def video_data(recipe: dict) -> str:
+    """The card's words for the clip frames a recipe mixes into the photos (empty without a ``video`` folder)."""
+    if not recipe.get("video"):
+        return ""
+    from vidcolor.training.data import split_clips
+
+    train = [c.stem.removeprefix("davis_") for c in split_clips(recipe["video"], recipe["video_holdout_every"])[0]]
+    return (f" plus one frame in {recipe['video_stride']} of {len(train)} colour clips of {recipe['video']} "
+            f"({', '.join(train)}; the others held back), {recipe['video_share']:.0%} of the samples")
+
+
 def section(title: str, intro: str, header: str, rows: list[str]) -> list[str]:
     """A model card's validation section: heading, one paragraph, a table."""
     return [f"## Validation ({title})", "", intro, "", header, "|" + "---|" * (header.count("|") - 1)] + rows
@@ -38,7 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
     ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
-    ap.add_argument("--method", action="append", default=[], help="rows of the quality JSON to put in the card")
+    ap.add_argument("--method", action="append", default=[], help="more rows of the quality JSON to put in the card")
     ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
                     "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
     ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
@@ -93,9 +104,11 @@ def main() -> None:
         if recipe["unfreeze_stages"]:
             loss += (f"; EfficientNet-Lite0 encoder frozen, its top {recipe['unfreeze_stages']} stages trained "
                      f"(lr x0.1) from step {recipe['unfreeze_at']}")
-        if recipe.get("init_from"):
+        if recipe.get("init_from") and job == "colorize-reference":
             loss += (f"; initialised from `{recipe['init_from']}`, encoder frozen, decoder and hint branches "
                      f"trained; matching temperature {recipe['tau']:g}")
+        elif recipe.get("init_from"):
+            loss += f"; initialised from `{recipe['init_from']}`"
     lines = [f"# {name}", "",
              f"- Job: {job}; mode `{arch['mode']}` ({mode}).",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
@@ -103,7 +116,7 @@ def main() -> None:
              f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
              f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
-             f"every {recipe['holdout_every']}th held back), {data}.",
+             f"every {recipe['holdout_every']}th held back){video_data(recipe)}, {data}.",
              f"- Steps: {steps} x batch {recipe['batch_size']} crops of {recipe['crop']} px; {loss}; "
              f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}"
              + (f", lr decayed linearly to 0 from step {recipe['decay_from']}" if recipe.get("decay_from") is not None
@@ -116,11 +129,12 @@ def main() -> None:
     if args.quality and job == "colorize":
         q = json.loads(args.quality.read_text())
         lines += section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
-                         f"{q['sets']['video']} DAVIS frames and {q['sets']['photos']} held-back photos; "
+                         f"{q['sets']['video']} frames of the DAVIS clips held back from training "
+                         f"({', '.join(q['clips'])}) and {q['sets']['photos']} held-back photos; "
                          "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "| row | video | photos |",
                          [f"| {row} | {triple(r['video'], 'colourfulness_ratio')} | "
                           f"{triple(r['photos'], 'colourfulness_ratio')} |" for row, r in q["rows"].items()
-                          if row.startswith("gray") or row.startswith("**default")])
+                          if row.startswith(("gray", "**default")) or row in args.method])
     elif args.quality and job == "colorize-reference":
         q = json.loads(args.quality.read_text())
         lines += section("`benchmarks/reference_quality.py`; DAVIS clips, never trained on",

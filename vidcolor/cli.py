@@ -103,7 +103,7 @@ def dequantize(input, model, restore_luminance, **kw):
 @click.argument("input")
 @io_options
 @click.option("--model", default=None,
-              help="Bundled model name or .safetensors path (default: colorize-effnet; with --reference: colorize-exemplar).")
+              help="Bundled model name or .safetensors path (default: colorize-effnet-video; with --reference: colorize-exemplar).")
 @click.option("--reference", "references", multiple=True, metavar="IMG",
               help="Colour reference image: colours follow it where the content matches. Repeat for several.")
 @click.option("--reference-mode", type=click.Choice(["fast", "internal"]), default="fast", show_default=True,

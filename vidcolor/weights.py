@@ -24,11 +24,12 @@ REGISTRY: dict[str, str] = {
     "dequantize-fq": "dequantize-fq.safetensors",
     "dequantize-pix2pix-rgb": "dequantize-pix2pix-rgb.safetensors",
     "colorize-effnet": "colorize-effnet.safetensors",
+    "colorize-effnet-video": "colorize-effnet-video.safetensors",
     "colorize-exemplar": "colorize-exemplar.safetensors",
 }
 """Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
 
-DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet", "colorize-reference": "colorize-exemplar"}
+DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet-video", "colorize-reference": "colorize-exemplar"}
 """Default model per job."""
 
 FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
