@@ -363,6 +363,13 @@ def test_cli_train_missing_data(tmp_path):
     assert_one_line_error(res)
 
 
+def test_cli_train_video_folder_without_clips(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos, video=str(tmp_path / "no-clips")))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "no training clips" in res.stderr and not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------------------------- real data (optional)
 
 

@@ -154,7 +154,7 @@ def _train_command(job: str):
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     def command(recipe, out_dir, steps, data, fresh):
         from vidcolor.training.jobs import JOBS
-        from vidcolor.training.data import list_images
+        from vidcolor.training.data import list_images, split_clips
 
         recipe_cls, train_fn = JOBS[job]
         try:
@@ -167,6 +167,8 @@ def _train_command(job: str):
             r.data = data
         if not list_images(r.data):
             raise VidcolorError(f"no training images under {r.data}")
+        if r.video and not split_clips(r.video, r.video_holdout_every)[0]:
+            raise VidcolorError(f"no training clips (*.mp4) under {r.video}")
         weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
                            progress=lambda msg: click.echo(msg, err=True))
         click.echo(f"vidcolor: weights written to {weights}", err=True)
