@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidcolor.training.data import VIDEO_HOLDOUT_EVERY, list_images, split_clips, split_holdout, video_frames
+
 
 @dataclass
 class Recipe:
@@ -20,7 +22,7 @@ class Recipe:
     data: str = "../shared/data/train"
     holdout_every: int = 20              # every 20th photo (sorted paths) is never trained on
     video: str = ""                      # folder of colour clips whose frames join the photos ("" = photos only)
-    video_holdout_every: int = 2         # every 2nd clip (sorted) is held back, never trained on (data.VIDEO_HOLDOUT_EVERY)
+    video_holdout_every: int = VIDEO_HOLDOUT_EVERY  # every 2nd clip (sorted) is held back, never trained on
     video_stride: int = 3                # every 3rd frame of a training clip
     video_share: float = 0.3             # share of the training samples drawn from those frames
     steps: int = 2000
@@ -58,8 +60,6 @@ def start(recipe: Recipe, stream_cls) -> torch.utils.data.DataLoader:
     (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos and,
     when the recipe names a ``video`` folder, the frames of its training clips (drawn ``video_share`` of
     the time)."""
-    from vidcolor.training.data import list_images, split_clips, split_holdout, video_frames
-
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
     paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
