@@ -102,7 +102,8 @@ def test_start_mixes_in_training_clip_frames(tmp_path, photos, clip, monkeypatch
     recipe = tiny_recipe(photos, video=str(tmp_path / "video"), video_stride=5, video_share=0.25)
     stream = start(recipe, ColorizationCrops).dataset
     assert len(stream.paths) == 2 + 2                          # 2 training photos, frames 0 and 5 of clip b
-    assert all("b.mp4" not in str(p) for p in stream.paths) and "/b-" in stream.paths[-1].as_posix()
+    assert all("/a-" not in p.as_posix() for p in stream.paths)   # clip a is held back
+    assert all("/b-" in p.as_posix() for p in stream.paths[2:])
     assert np.isclose(sum(stream.p[2:]), 0.25) and np.isclose(sum(stream.p), 1.0)
     with pytest.raises(ValueError, match="video_share"):
         tiny_recipe(photos, video_share=1.0)
