@@ -42,12 +42,12 @@ def test_identity_models(tiny_models, frames):
 
 
 def test_model_is_applied_and_keep_luminance(brightening_model, frames):
-    fix = Dequantizer(str(brightening_model), device="cpu")
+    fix = Dequantizer(str(brightening_model), device="cpu", consistency=False)
     assert fix.mode == "lab" and fix.restore_luminance
     out = fix(frames)
     dl = rgb_to_lab(out)[..., 0] - rgb_to_lab(frames)[..., 0]
     assert 9 < float(dl.mean()) < 11
-    kept = Dequantizer(str(brightening_model), device="cpu", restore_luminance=False)(frames)
+    kept = Dequantizer(str(brightening_model), device="cpu", restore_luminance=False, consistency=False)(frames)
     assert np.abs(kept.astype(int) - frames).max() <= 2        # source L kept, ab unchanged
 
 
@@ -56,11 +56,34 @@ def test_ab_mode_keeps_source_luminance(tmp_path, frames):
     with torch.no_grad():
         gen.offset.bias.copy_(torch.tensor([0.1, 0.0]))        # shifts a only
     save_generator(gen, tmp_path / "ab.safetensors", arch)
-    fix = Dequantizer(str(tmp_path / "ab.safetensors"), device="cpu")
+    fix = Dequantizer(str(tmp_path / "ab.safetensors"), device="cpu", consistency=False)
     assert fix.mode == "ab" and not fix.restore_luminance
     lab_in, lab_out = rgb_to_lab(frames), rgb_to_lab(fix(frames))
     assert np.abs(lab_out[..., 0] - lab_in[..., 0]).mean() < 1.5
     assert 8 < float((lab_out[..., 1] - lab_in[..., 1]).mean()) < 13
+
+
+def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_model):
+    """The brightening model (+10 L) is held inside each pixel's 4-bit bin (+ margin) of a quantized frame,
+    and changes nothing on a frame in which no quantizer is found."""
+    from vidcolor.quantizer import estimate
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))     # natural-like: bands broken up, not graphics
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    coarse = quantize_uniform(smooth, 4, "mid")[None]
+    fix = Dequantizer(str(brightening_model), device="cpu")
+    out = fix(coarse)
+    q = estimate(coarse)
+    assert q.kind == "uniform" and q.bits == (4, 4, 4) and not q.graphics
+    lo = (coarse.astype(int) // 16) * 16 - q.margin
+    assert (out >= lo - 0.5).all() and (out <= lo + 15 + 2 * q.margin + 0.5).all()
+    free = Dequantizer(str(brightening_model), device="cpu", consistency=False)(coarse)
+    assert np.abs(free.astype(int) - coarse).max() > 20          # unconstrained it leaves the bins
+    assert np.abs(out.astype(int) - coarse).mean() > 1           # constrained it still corrects
+    rich = np.random.default_rng(3).integers(0, 256, (1, 48, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(Dequantizer(str(brightening_model), device="cpu")(rich), rich)
 
 
 def test_not_a_dequantization_model(tmp_path):
@@ -135,7 +158,7 @@ def test_process_applies_the_function_to_every_frame(tmp_path, clip, clip_frames
 def test_api_dequantize_with_a_real_correction(tmp_path, clip, clip_frames, brightening_model):
     out = tmp_path / "bright.mkv"
     summary = dequantize(clip, out, model=str(brightening_model), device="cpu", audio=False, preset="ultrafast",
-                         crf=8, progress=False)
+                         crf=8, progress=False, consistency=False)
     assert summary.frames == CLIP_FRAMES and summary.output == str(out)
     got, _, has_audio = decode_all(str(out))
     assert not has_audio

@@ -24,21 +24,23 @@ __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "d
 
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
-                      batch_size: int = 4, restore_luminance: bool | None = None) -> Iterator[np.ndarray]:
-    """Dequantize a stream of uint8 RGB frames ``(H, W, 3)``, yielding uint8 RGB frames in order."""
-    yield from batched(frames, Dequantizer(model, device, restore_luminance), batch_size)
+                      batch_size: int = 4, restore_luminance: bool | None = None,
+                      consistency: bool = True) -> Iterator[np.ndarray]:
+    """Dequantize a stream of uint8 RGB frames ``(H, W, 3)`` of one clip, yielding uint8 RGB frames in order."""
+    yield from batched(frames, Dequantizer(model, device, restore_luminance, consistency), batch_size)
 
 
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
                device: str = "auto", batch_size: int = 4, restore_luminance: bool | None = None,
-               temporal: str = "flow", temporal_strength: float = 0.6, **io_options) -> RunSummary:
+               consistency: bool = True, temporal: str = "flow", temporal_strength: float = 0.6,
+               **io_options) -> RunSummary:
     """Dequantize a video file, stdin stream (``"-"``), image or folder of images.
 
     Args:
         input: path, ``"-"`` for stdin, an image file, or a folder of images.
         output: path or ``"-"`` for stdout; default ``<stem>_dequantized.mp4`` (``.png`` for images,
             ``<folder>_dequantized/`` for folders) beside the input.
-        model, device, batch_size, restore_luminance: see :class:`~vidcolor.pipeline.Dequantizer`.
+        model, device, batch_size, restore_luminance, consistency: see :class:`~vidcolor.pipeline.Dequantizer`.
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
@@ -51,9 +53,13 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
     """
     check_input(input)
-    fn = Dequantizer(model, device, restore_luminance)
+    fn = Dequantizer(model, device, restore_luminance, consistency)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
-    return process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
+    summary = process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
+    if fn.quantizers is not None and fn.quantizers.history:
+        changes = fn.quantizers.history
+        summary.note = "quantizer: " + changes[0][1] + (f" (then {len(changes) - 1} change(s))" if len(changes) > 1 else "")
+    return summary
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
@@ -132,6 +138,7 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
     """Temporal smoothing for video input only: still images and folders of photos are independent."""
     still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_image(input))
     job.set_temporal("off" if still else mode, strength)
+    job.set_stills(still)
 
 
 def check_input(input: str | Path) -> None:

@@ -88,13 +88,16 @@ def main():
 @click.option("--model", default=None, help="Bundled model name or .safetensors path (default: dequantize-fq, see weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
-def dequantize(input, model, restore_luminance, **kw):
+@click.option("--consistency/--no-consistency", default=True, show_default=True,
+              help="Keep every pixel inside the quantization cell of its input (the clip's quantizer is estimated; "
+                   "footage with none found passes unchanged), or take the generator's output as it is.")
+def dequantize(input, model, restore_luminance, consistency, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize
     from vidcolor.weights import DEFAULTS
 
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
-                             restore_luminance=restore_luminance, **_io_kwargs(kw))
+                             restore_luminance=restore_luminance, consistency=consistency, **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary}", err=True)
 

@@ -14,6 +14,7 @@ from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_
                             rgb_to_lab)
 from vidcolor.errors import VidcolorError
 from vidcolor.models.unet import level_cue
+from vidcolor.quantizer import QuantizerTracker
 from vidcolor.weights import DEFAULTS, load_generator
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -55,6 +56,9 @@ class LabJob:
         except ValueError as exc:  # the smoother checks mode and strength
             raise VidcolorError(f"--temporal: {exc}") from None
 
+    def set_stills(self, stills: bool) -> None:
+        """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
+
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         L, ab = self.predict_lab(frames)
         if self.smoother is not None:
@@ -78,19 +82,32 @@ class Dequantizer(LabJob):
     the source L is kept (the paper's colour entanglement, seed 000 section 3.1). RGB models (the
     pix2pix baseline) work on RGB directly (their output is converted to LAB only for smoothing).
 
+    Consistency (default on): the quantizer of the clip is estimated from the frames and the output
+    (after temporal smoothing) is projected onto the observed pixels' quantization cells
+    (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the input says the truth lies
+    in, and unchanged where no quantizer is found.
+
     Args:
         model: registry name or safetensors path (see :mod:`vidcolor.weights`).
         device: ``auto``, ``cpu`` or ``cuda`` (half precision on CUDA).
         restore_luminance: None = what the model was trained for.
+        consistency: project onto the quantization cells (False: the generator's output as it is).
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
     """
 
-    def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None):
+    def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None,
+                 consistency: bool = True):
         self.device = pick_device(device)
         self.generator, self.arch, self.dtype = _load(model, self.device, "dequantize")
         self.mode = self.arch["mode"]
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
+        self.quantizers = QuantizerTracker() if consistency else None
+
+    def set_stills(self, stills: bool) -> None:
+        """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
+        if self.quantizers is not None:
+            self.quantizers.stills = stills
 
     @torch.inference_mode()
     def _generate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +129,12 @@ class Dequantizer(LabJob):
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         if self.mode == "rgb" and self.smoother is None:  # no LAB round trip for the RGB baseline
-            return np.clip((self._generate(frames)[1] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-        return super().__call__(frames)
+            out = np.clip((self._generate(frames)[1] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        else:
+            out = super().__call__(frames)
+        if self.quantizers is None:
+            return out
+        return self.quantizers(frames).project(frames, out)
 
 
 class Colorizer(LabJob):
@@ -207,13 +228,16 @@ class RunSummary:
     frames: int
     seconds: float
     output: str
+    note: str = ""
+    """What the job found, e.g. the quantizer it estimated; appended to the summary line."""
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        return f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps) -> {self.output}"
+        line = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps) -> {self.output}"
+        return f"{line}; {self.note}" if self.note else line
 
 
 def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndarray], None], batch_size: int,

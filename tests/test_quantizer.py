@@ -1,0 +1,155 @@
+"""vidcolor.quantizer: quantizer estimation through codec noise, and projection onto the quantization cells."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import smooth_image
+from vidcolor.quantizer import Quantizer, QuantizerTracker, estimate, flat_pixels
+from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
+
+
+@pytest.fixture(scope="module")
+def gradient() -> np.ndarray:
+    """A smooth 96x128 colour gradient with a little texture, uint8 (H, W, 3)."""
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    rng = np.random.default_rng(0)
+    img = np.stack([x * 1.9 + 5, y * 2.4 + 10, (x + y) * 1.0 + 8], -1) + rng.normal(0, 0.8, (96, 128, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+PALETTE = np.array([[20, 30, 200], [220, 40, 40], [30, 190, 60], [240, 230, 210], [10, 10, 10], [140, 90, 30],
+                    [250, 160, 0], [90, 90, 160]], np.uint8)
+
+
+@pytest.fixture(scope="module")
+def game_frame() -> np.ndarray:
+    """Flat blocks of 8 palette colours, 2x nearest-neighbour enlarged: pixel-art like, uint8 (96, 128, 3)."""
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, len(PALETTE), (12, 16))
+    return np.repeat(np.repeat(PALETTE[idx], 8, 0), 8, 1)
+
+
+@pytest.mark.parametrize("convention", ["floor", "mid", "spread"])
+@pytest.mark.parametrize("crf", [None, 12])
+def test_uniform_levels_found(gradient, convention, crf):
+    q = quantize_uniform(gradient, 4, convention)
+    if crf is not None:
+        q = h264_roundtrip(q, crf)
+    est = estimate(q)
+    assert est.kind == "uniform", est.describe()
+    assert est.bits == (4, 4, 4) and set(est.conventions) == {convention}
+    assert 1.0 <= est.margin <= 4.0 and est.confidence > 0.5
+
+
+@pytest.mark.parametrize("crf", [None, 12])
+def test_palette_found(game_frame, crf):
+    frame = game_frame if crf is None else h264_roundtrip(game_frame, crf)
+    est = estimate(frame)
+    assert est.kind == "palette", est.describe()
+    assert len(est.palette) == len(PALETTE)
+    # every true colour recovered within a few levels
+    d = np.linalg.norm(est.palette[:, None].astype(float) - PALETTE[None].astype(float), axis=-1)
+    assert d.min(axis=0).max() < 4
+
+
+def test_nothing_found_on_rich_frames(gradient):
+    noisy = np.clip(gradient.astype(int) + np.random.default_rng(2).integers(-6, 7, gradient.shape), 0, 255)
+    assert estimate(h264_roundtrip(noisy.astype(np.uint8), 12)).kind == "none"
+    rand = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert estimate(rand).kind == "none"
+
+
+def test_flat_pixels_mark_constant_patches(game_frame):
+    mask = flat_pixels(game_frame[None])[0]
+    assert mask.mean() > 0.7                                    # inside the blocks
+    rand = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert flat_pixels(rand[None]).mean() < 0.01
+
+
+def test_box_projection_is_consistent_and_never_farther_from_the_truth(gradient):
+    coarse = quantize_uniform(gradient, 4, "floor")
+    qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), ("floor",) * 3)
+    rng = np.random.default_rng(5)
+    guess = np.clip(coarse.astype(int) + rng.integers(-30, 31, coarse.shape), 0, 255).astype(np.uint8)
+    out = qz.project(coarse, guess)
+    np.testing.assert_array_equal(out >> 4, coarse >> 4)         # re-quantizes to the observation
+    assert not np.array_equal(out, guess)
+    err_in = np.abs(guess.astype(int) - gradient)
+    err_out = np.abs(out.astype(int) - gradient)
+    assert (err_out <= err_in).all()                             # POCS: the truth is in the cell
+    np.testing.assert_array_equal(qz.project(coarse, gradient), gradient)   # the truth is left alone
+
+
+def test_palette_projection_stays_in_the_voronoi_cell(game_frame):
+    pal = PALETTE.astype(np.float32)
+    qz = Quantizer("palette", 1.0, 0.0, palette=pal)
+    rng = np.random.default_rng(6)
+    guess = np.clip(game_frame.astype(int) + rng.integers(-120, 121, game_frame.shape), 0, 255).astype(np.uint8)
+    out = qz.project(game_frame, guess)
+    def dist(img):                                              # (P, K) distances to the palette colours
+        return np.linalg.norm(img.reshape(-1, 1, 3).astype(float) - pal[None], axis=-1)
+
+    own = np.argmin(dist(game_frame), axis=1)
+    d = dist(out)
+    # every output pixel is in its observed colour's Voronoi cell: at most as far from it as from any
+    # other palette colour (up to the rounding to uint8 of points projected onto a face)
+    assert (d[np.arange(len(own)), own] - d.min(axis=1) <= 1.8).all()   # 2 x the half-level rounding in 3-D
+    assert (np.argmin(dist(guess), axis=1) != own).mean() > 0.2  # the guess had left its cells
+    np.testing.assert_array_equal(qz.project(game_frame, game_frame), game_frame)
+
+
+def test_palette_projection_keeps_a_smeared_pixel_where_it_is():
+    """An observed value outside its (unwidened) cell, e.g. chroma smear at an edge, is always allowed."""
+    pal = np.array([[0, 0, 0], [200, 200, 200]], np.float32)
+    qz = Quantizer("palette", 1.0, 0.0, palette=pal)
+    observed = np.array([[[90, 90, 90]]], np.uint8)              # nearest: black, but close to the face
+    np.testing.assert_array_equal(qz.project(observed, observed), observed)
+    out = qz.project(observed, np.array([[[180, 180, 180]]], np.uint8))
+    assert (out <= 100).all() and (out >= 90).all()              # pulled back to the face, not past q
+
+
+def test_graphics_are_left_as_they_are(game_frame, gradient):
+    """Flat-colour art keeps its colours: its palette is found, but nothing may move (like no quantizer)."""
+    coded = h264_roundtrip(game_frame, 12)
+    est = estimate(coded)
+    assert est.kind == "palette" and est.graphics and "graphics" in est.describe()
+    textured = np.clip(gradient + np.random.default_rng(7).normal(0, 10, gradient.shape), 0, 255).astype(np.uint8)
+    photo_like = estimate(h264_roundtrip(quantize_palette(textured, 16), 12))  # natural texture in 16 colours
+    assert photo_like.kind == "palette" and not photo_like.graphics
+    guess = np.clip(coded.astype(int) + 60, 0, 255).astype(np.uint8)             # a sprite recoloured
+    np.testing.assert_array_equal(est.project(coded, guess), coded)
+    assert not np.array_equal(photo_like.project(coded, guess), coded)          # a non-graphics cell lets it move
+
+
+def test_none_passes_the_input_unchanged(gradient):
+    qz = Quantizer("none")
+    guess = np.clip(gradient.astype(int) + 9, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(qz.project(gradient, guess), gradient)
+    wide = Quantizer("none", none_margin=2.0).project(gradient, guess)
+    assert np.abs(wide.astype(int) - gradient).max() == 2
+
+
+def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):
+    coarse = quantize_uniform(gradient, 4, "mid")[None]
+    tracker = QuantizerTracker(every=8, warmup=4)
+    kinds = [tracker(coarse).kind for _ in range(4)]
+    assert kinds == ["uniform"] * 4 and len(tracker.history) == 1
+    for _ in range(8):                                           # re-estimated after `every` frames: palette now
+        last = tracker(game_frame[None])
+    assert last.kind == "palette" and len(tracker.history) == 2
+    stills = QuantizerTracker(stills=True)
+    assert [stills(f[None]).kind for f in (coarse[0], game_frame)] == ["uniform", "palette"]
+
+
+def test_tracker_waits_past_a_blank_start(gradient):
+    black = np.zeros((2, 96, 128, 3), np.uint8)
+    tracker = QuantizerTracker(every=64, warmup=8)
+    assert tracker(black).kind == "none"
+    assert tracker(quantize_uniform(gradient, 4, "floor")[None]).kind == "uniform"
+
+
+def test_describe_is_one_line(game_frame):
+    text = estimate(game_frame).describe()
+    assert "palette of 8 colours" in text and "\n" not in text
+    assert Quantizer().describe() == "no quantizer found"

@@ -1,0 +1,422 @@
+"""Quantizer estimation and consistent reconstruction: a dequantized frame never leaves the observation's cell.
+
+Quantization is many-to-one: an observed colour ``q`` says that the true colour lies in ``q``'s
+quantization cell. A reconstruction outside that cell contradicts the observation. Consistent
+reconstruction projects the estimate back onto the set of images that quantize to the observation:
+projection onto convex sets (POCS), the classic use being JPEG deblocking, where the set is the DCT
+coefficients' quantization intervals (Zakhor, "Iterative procedures for reduction of blocking
+effects in transform image coding", IEEE TCSVT 2(1), 1992; Yang, Galatsanos & Katsaggelos,
+"Projection-based spatially adaptive reconstruction of block-transform compressed images", IEEE TIP
+4(7), 1995). For one convex set that contains the truth the projection never moves the estimate
+farther from the truth. Here the sets are per pixel and in RGB (../shared/METHODS.md section 5):
+
+* **uniform levels** per channel (bit depth and where the levels sit: bin ``floor`` as in bit
+  truncation, bin ``mid``, or ``spread`` over 0..255): the cell is a box, one bin per channel;
+* a **palette** of K colours: the cell is the palette colour's Voronoi cell (in RGB);
+* **none** found (a rich, unquantized frame): the honest correction is none, so the cell is the
+  observed value itself, widened only by ``none_margin`` (default 0: such frames pass unchanged).
+
+Graphics (game footage, pixel art, flat-colour art: most pixels in constant patches, see
+:data:`GRAPHICS_FLAT`) are told apart from quantized natural footage: their few colours are usually
+the truth itself (a hardware or artist's palette), not a reduction of richer colour, and nothing in
+a frame says where in the cell the truth lies; a level set can even line up with a bit depth by
+chance. Such frames are treated like frames with no quantizer: left as they are (``none_margin``).
+On the validation rows a cell shrunk to the codec noise about the palette colour (a pull towards it
+allowed) still cost up to 2 dB on clean Atari frames, a false 3-bit floor level set on flat art 10 dB.
+
+The quantizer is unknown and estimated from the decoded frames themselves (:func:`estimate`), through
+the codec's noise: uniform levels from the circular moments of each channel's level histogram at the
+candidate periods (the same statistic as the generator's level cue), a palette by mode seeking on the
+colour histogram. Each estimate has a confidence, and the cells are widened by the codec noise
+measured on the frames (a robust spread of the pixels about their nearest level or palette colour).
+Where the observed pixel itself lies outside its widened cell (codec smear at an edge), the allowed set
+is stretched to contain it, so that leaving a pixel as it is is always allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+UNIFORM_BITS = (3, 4, 5)
+"""Bit depths tried per channel: 6 bits and more are indistinguishable from codec noise after H.264, and
+1 or 2 bits per channel (at most 64 colours) are found as a palette, whose cells are then the same boxes;
+a few palette colours can line up with a 1- or 2-bit level set in one channel by chance."""
+
+CONVENTIONS = ("floor", "mid", "spread")
+
+UNIFORM_MIN_R = 0.35
+"""Mean resultant length of a channel's levels about a candidate level set needed to accept it."""
+
+UNIFORM_STRONG_R = 0.6
+"""R a channel's level set needs to stand for all three (the others showing none or the same convention)."""
+
+UNIFORM_MIN_NEAR = 0.6
+"""Share of a channel's values within max(2, period / 8) levels of a candidate level needed to accept it."""
+
+GRAPHICS_FLAT = 0.6
+"""Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
+validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
+H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
+held-back supertux art 0.80-0.83."""
+
+PALETTE_MAX_COLOURS = 256
+PALETTE_RADIUS = 6.0
+"""Pixels within this RGB distance (levels) of a palette colour count as that colour (codec noise)."""
+
+PALETTE_MIN_COVERAGE = 0.75
+"""Share of the pixels within :data:`PALETTE_RADIUS` of the recovered palette needed to accept it."""
+
+PALETTE_MIN_TIGHTNESS = 0.45
+"""Of the pixels within :data:`PALETTE_RADIUS` of a palette colour, the share needed within 2.5 levels of
+it: palette colours through a codec are tight clusters; the flat patches of an unquantized photo (sky,
+walls) fill broad ones. Chosen on the validation rows (benchmarks/dequantize_validation.py, 60
+held-back photos, crf 14): unquantized 0.23 / 0.30 / 0.41 (10th / 50th / 90th percentile), in 16
+colours 0.48-0.53 / 0.63-0.69 / 0.79-0.85; coverage alone (0.72 median unquantized) did not separate them."""
+
+PALETTE_NEIGHBOURS = 8
+"""Voronoi faces checked per cell: those towards the 8 palette colours nearest to the cell's colour."""
+
+SAMPLE_PIXELS = 60_000
+
+FLAT_RANGE = 3
+FLAT_NEIGHBOURS = 5
+"""A pixel is *flat* when at least 5 of its 8 neighbours are within 3 levels of it in every channel."""
+
+
+@dataclass
+class Quantizer:
+    """An estimated quantizer and the margin that widens its cells.
+
+    Attributes:
+        kind: ``uniform``, ``palette`` or ``none``.
+        confidence: in [0, 1]; for ``uniform`` the smallest mean resultant length over the channels, for
+            ``palette`` the share of pixels within :data:`PALETTE_RADIUS` of a palette colour.
+        margin: half-width (levels) by which cells are widened: the codec noise measured on the frames.
+        bits, conventions: per channel (R, G, B), ``uniform`` only; ``bits[c] = 0`` means channel c is
+            unquantized (its cell is then the observed value +- ``none_margin``).
+        palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
+        none_margin: half-width (levels) of the cell of an unquantized value.
+        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`): projected as
+            if no quantizer had been found (the estimate is kept for the log).
+    """
+
+    kind: str = "none"
+    confidence: float = 0.0
+    margin: float = 0.0
+    bits: tuple[int, int, int] = (0, 0, 0)
+    conventions: tuple[str, str, str] = ("", "", "")
+    palette: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    none_margin: float = 0.0
+    graphics: bool = False
+
+    def describe(self) -> str:
+        """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``."""
+        if self.kind == "uniform":
+            conv = "/".join(sorted(set(c for c in self.conventions if c)))
+            what = f"uniform {'/'.join(map(str, self.bits))} bits ({conv})"
+        elif self.kind == "palette":
+            what = f"palette of {len(self.palette)} colours"
+        else:
+            return "no quantizer found"
+        kind = ", graphics (left as they are)" if self.graphics else ""
+        return f"{what}{kind}, confidence {self.confidence:.2f}, margin {self.margin:.1f}"
+
+    def project(self, observed: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+        """Move ``estimate`` into the (widened) quantization cells of ``observed``.
+
+        Uniform: per channel, a clip to the box ``[min(lo - m, q), max(hi + m, q)]`` (the exact Euclidean
+        projection onto a box). Palette: the estimate is pulled back along the segment towards the
+        observed value until it satisfies every checked Voronoi face ``(x - mid_ij) . u_ij <= m``
+        (stretched to contain ``q``); the result lies in the convex allowed set. None, and graphics:
+        a clip to ``q +- none_margin``.
+
+        Args:
+            observed: uint8 RGB ``(..., H, W, 3)``, the frames as decoded.
+            estimate: uint8 or float RGB of the same shape (0..255), e.g. the generator's output.
+
+        Returns:
+            uint8 RGB of the same shape.
+        """
+        q = observed.astype(np.float32)
+        y = estimate.astype(np.float32)
+        if self.kind == "none" or self.graphics:
+            out = np.clip(y, q - self.none_margin, q + self.none_margin)
+        elif self.kind == "uniform":
+            out = np.empty_like(y)
+            for c in range(3):
+                lo, hi = self._box(q[..., c], c)
+                out[..., c] = np.clip(y[..., c], lo, hi)
+        else:
+            out = self._project_palette(q, y)
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+    def _box(self, q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed interval ``(lo, hi)`` of channel ``c`` for observed values ``q`` (float levels)."""
+        bits, conv = self.bits[c], self.conventions[c]
+        if not bits:
+            return q - self.none_margin, q + self.none_margin
+        if conv == "spread":
+            step = 255.0 / (2 ** bits - 1)
+            level = np.round(q / step) * step
+            lo, hi = level - step / 2, level + step / 2
+        else:
+            step = 2.0 ** (8 - bits)
+            offset = 0.0 if conv == "floor" else step / 2 - 0.5
+            k = np.round((q - offset) / step)
+            lo = k * step                                   # the bin [k * step, (k + 1) * step - 1]
+            hi = lo + step - 1
+        lo, hi = lo - self.margin, hi + self.margin
+        return np.minimum(lo, q), np.maximum(hi, q)
+
+    def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
+        pal = self.palette.astype(np.float32)
+        k = min(PALETTE_NEIGHBOURS, len(pal) - 1)
+        shape = q.shape
+        qf, yf = q.reshape(-1, 3), y.reshape(-1, 3)
+        idx = _nearest(qf, pal)
+        # per palette colour i: its k nearest other colours j, face normal u_ij and offset of the face
+        d2 = ((pal[:, None] - pal[None]) ** 2).sum(-1)
+        np.fill_diagonal(d2, np.inf)
+        nb = np.argsort(d2, axis=1)[:, :k]                                   # (K, k)
+        diff = pal[nb] - pal[:, None]                                        # (K, k, 3)
+        u = diff / np.maximum(np.linalg.norm(diff, axis=-1, keepdims=True), 1e-6)
+        mid = (pal[nb] + pal[:, None]) / 2
+        off = (mid * u).sum(-1) + self.margin                                # face: x . u <= off
+        U, O = u[idx], off[idx]                                              # (P, k, 3), (P, k)
+        vq = np.einsum("pkc,pc->pk", U, qf)
+        vy = np.einsum("pkc,pc->pk", U, yf)
+        bound = np.maximum(O, vq)                                            # stretched to contain q
+        over = vy > bound + 1e-4
+        t = np.ones_like(vy)
+        np.divide(bound - vq, vy - vq, out=t, where=over)
+        t = np.clip(t.min(axis=1, initial=1.0), 0.0, 1.0)[:, None]
+        return (qf + t * (yf - qf)).reshape(shape)
+
+
+def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Index of the nearest palette colour (Euclidean RGB) for each pixel ``(P, 3)``."""
+    out = np.empty(len(px), np.int64)
+    p2 = (pal ** 2).sum(-1)
+    for s in range(0, len(px), chunk):
+        x = px[s:s + chunk]
+        out[s:s + chunk] = np.argmin(p2[None] - 2 * x @ pal.T, axis=1)
+    return out
+
+
+def flat_pixels(frames: np.ndarray) -> np.ndarray:
+    """Mask ``(N, H, W)`` of pixels that sit in a locally constant patch: at least
+    :data:`FLAT_NEIGHBOURS` of their 8 neighbours within :data:`FLAT_RANGE` levels in every channel.
+
+    Inside constant patches 4:2:0 chroma subsampling changes little, so there a quantized value
+    survives a yuv420p codec up to its noise; at edges the chroma of neighbouring colours is mixed.
+    Statistics on such pixels see the quantizer, not the codec. A quantized gradient is made of such
+    patches (its bands); a natural texture mostly is not.
+    """
+    x = frames.astype(np.int16)
+    n, h, w, _ = x.shape
+    pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    count = np.zeros((n, h, w), np.int8)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            if dy == 1 and dx == 1:
+                continue
+            count += (np.abs(pad[:, dy:dy + h, dx:dx + w] - x).max(-1) <= FLAT_RANGE)
+    return count >= FLAT_NEIGHBOURS
+
+
+def _tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
+    """Up to ``count`` ``tile`` x ``tile`` tiles ``(T, tile, tile, 3)`` spread evenly over the first and the
+    last of ``frames`` ``(N, H, W, 3)``, so that the cost of an estimate does not grow with the frame size.
+    Frames smaller than a tile are returned whole."""
+    picks = frames[[0, -1]] if len(frames) > 1 else frames
+    n, h, w, _ = picks.shape
+    if h < tile or w < tile:
+        return picks
+    ty, tx = h // tile, w // tile
+    idx = np.arange(n * ty * tx)
+    if len(idx) > count:
+        idx = idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
+    return np.stack([picks[i // (ty * tx), (i // tx % ty) * tile:(i // tx % ty + 1) * tile,
+                           (i % tx) * tile:(i % tx + 1) * tile] for i in idx])
+
+
+def _sample(frames: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``frames`` ``(N, H, W, 3)`` (from :func:`_tiles`), and the
+    flat share. All pixels are used when under 1% of them are flat."""
+    tiles = _tiles(frames)
+    mask = flat_pixels(tiles)
+    share = float(mask.mean())
+    px = tiles[mask] if share >= 0.01 else tiles.reshape(-1, 3)
+    if len(px) > n:
+        px = px[np.random.default_rng(seed).choice(len(px), n, replace=False)]
+    return px, share
+
+
+def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
+    """Best uniform level set of one channel's values: ``(bits, convention, R, noise)``, bits 0 if none.
+
+    For each candidate (bits, convention), the levels' circular moment at the level period p with the
+    convention's phase removed, ``z = mean exp(2 pi i (v - offset) / p)``; its length R (1 = every value on
+    a level, about 0 for values spread evenly) and its angle (about 0 when the levels are the
+    candidate's). The coarsest candidate wins whose R >= :data:`UNIFORM_MIN_R`, whose angle is within
+    max(0.25 rad, 0.6 level) (uint8 rounding moves bin middles by half a level), and which has at least
+    :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
+    palette levels that happen to line up are not taken for a bit depth): a 4-bit channel also fits 5
+    bits, so coarsest first. Values 0 and 255 (black borders, clipped
+    highlights) are left out. Noise: 1.4826 x the median absolute distance to the nearest level.
+    """
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    counts[[0, 255]] = 0
+    if counts.sum() < 64:
+        return 0, "", 0.0, 0.0
+    p = counts / counts.sum()
+    v = np.arange(256, dtype=np.float64)
+    for bits in UNIFORM_BITS:
+        for conv in CONVENTIONS:
+            period, offset = _level_offset(bits, conv)
+            z = p @ np.exp(2j * np.pi * (v - offset) / period)
+            if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * 0.6 / period):
+                continue
+            dist = np.abs(v - offset - np.round((v - offset) / period) * period)
+            if p @ (dist <= max(2.0, period / 8)) >= UNIFORM_MIN_NEAR:
+                return bits, conv, float(abs(z)), _level_noise(values, bits, conv)
+    return 0, "", 0.0, 0.0
+
+
+def _level_offset(bits: int, conv: str) -> tuple[float, float]:
+    """Level period and offset (levels) of a uniform quantizer: levels at ``offset + k * period``."""
+    if conv == "spread":
+        return 255.0 / (2 ** bits - 1), 0.0
+    period = 2.0 ** (8 - bits)
+    return period, 0.0 if conv == "floor" else period / 2 - 0.5
+
+
+def _level_noise(values: np.ndarray, bits: int, conv: str) -> float:
+    """1.4826 x the median absolute distance of ``values`` (1..254) to the nearest level of the quantizer."""
+    v = values[(values > 0) & (values < 255)].astype(np.float64)
+    if not len(v):
+        return 0.0
+    period, offset = _level_offset(bits, conv)
+    return float(1.4826 * np.median(np.abs(v - offset - np.round((v - offset) / period) * period)))
+
+
+def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """Recover a palette from pixels ``(P, 3)`` uint8 through codec noise:
+    ``(palette (K, 3), coverage, tightness, noise)``.
+
+    Mode seeking on the colour histogram: the most frequent exact colours are taken greedily as modes,
+    each suppressing the others within 2 x :data:`PALETTE_RADIUS`; at most :data:`PALETTE_MAX_COLOURS`
+    modes holding at least 0.05% of the pixels each. One Lloyd step moves each mode to the mean of the
+    pixels within :data:`PALETTE_RADIUS` of it. Coverage: share of pixels within that radius of their
+    nearest mode; tightness: share of those within 2.5 levels of it. Noise: 1.4826 x the median
+    distance of those pixels to it, per channel (/ sqrt 3).
+    """
+    packed = (px[:, 0].astype(np.int64) << 16) | (px[:, 1].astype(np.int64) << 8) | px[:, 2]
+    colours, counts = np.unique(packed, return_counts=True)
+    order = np.argsort(-counts)[:4096]
+    cand = np.stack([(colours[order] >> 16) & 255, (colours[order] >> 8) & 255, colours[order] & 255], 1).astype(np.float32)
+    ccount = counts[order]
+    modes: list[int] = []
+    alive = np.ones(len(cand), bool)
+    min_count = max(2, int(0.0005 * len(px)))
+    for i in range(len(cand)):
+        if not alive[i] or ccount[i] < min_count:
+            continue
+        modes.append(i)
+        if len(modes) > PALETTE_MAX_COLOURS:
+            return np.zeros((0, 3), np.float32), 0.0, 0.0, 0.0
+        alive &= ((cand - cand[i]) ** 2).sum(-1) > (2 * PALETTE_RADIUS) ** 2
+    if not modes:
+        return np.zeros((0, 3), np.float32), 0.0, 0.0, 0.0
+    pal = cand[modes]
+    x = px.astype(np.float32)
+    idx = _nearest(x, pal)
+    dist = np.linalg.norm(x - pal[idx], axis=1)
+    near = dist <= PALETTE_RADIUS
+    for k in range(len(pal)):                       # one Lloyd step on the pixels near each mode
+        sel = near & (idx == k)
+        if sel.any():
+            pal[k] = x[sel].mean(0)
+    idx = _nearest(x, pal)
+    dist = np.linalg.norm(x - pal[idx], axis=1)
+    near = dist <= PALETTE_RADIUS
+    if not near.any():
+        return pal, 0.0, 0.0, 0.0
+    noise = float(1.4826 * np.median(dist[near]) / np.sqrt(3))
+    return pal, float(near.mean()), float((dist[near] <= 2.5).mean()), noise
+
+
+def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4.0) -> Quantizer:
+    """Estimate the quantizer behind decoded frames (one clip, or one scene of it).
+
+    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first (the channel with the clearest level set, R >= :data:`UNIFORM_STRONG_R`, sets bit depth
+    and convention for all three, unless another channel shows another convention; after 4:2:0 the
+    levels survive best in G, which dominates luma), then a palette (at most
+    :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
+    of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
+    Frames with at least :data:`GRAPHICS_FLAT` flat pixels are marked ``graphics``. The margin is 2.5 x
+    the measured codec noise, at least 1 and at most ``max_margin`` levels.
+
+    Args:
+        frames: uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)``; up to :data:`SAMPLE_PIXELS` pixels are used.
+        none_margin: half-width (levels) of the cell of values with no quantizer found.
+        max_margin: upper bound of the codec-noise margin (levels).
+
+    Returns:
+        :class:`Quantizer`.
+    """
+    px, flat = _sample(frames if frames.ndim == 4 else frames[None], SAMPLE_PIXELS)
+    graphics = flat >= GRAPHICS_FLAT
+    fits = [_uniform_channel(px[:, c]) for c in range(3)]
+    best = max(range(3), key=lambda c: fits[c][2])
+    bits, conv, r, _ = fits[best]
+    if bits and r >= UNIFORM_STRONG_R and all(not f[0] or f[1] == conv for f in fits):
+        # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0) takes the
+        # strongest channel's, with its own noise about those levels as margin
+        noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
+        return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
+                         none_margin=none_margin, graphics=graphics)
+    pal, coverage, tightness, noise = _palette(px)
+    if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
+        return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
+                         none_margin=none_margin, graphics=graphics)
+    return Quantizer("none", 0.0, 0.0, none_margin=none_margin)
+
+
+class QuantizerTracker:
+    """The quantizer of the clip being processed, kept across batches of consecutive frames.
+
+    Estimated on every batch until a quantizer is found or ``warmup`` frames have gone by (a clip may
+    open on a black or title frame), then again every ``every`` frames, so that a change of palette
+    (a new scene) is followed without an estimate per frame. With ``stills`` every batch is an
+    unrelated image and gets its own estimate.
+
+    Args:
+        every: frames between estimates once settled.
+        warmup: frames during which every batch is estimated while nothing is found.
+        none_margin: passed to :func:`estimate`.
+        stills: estimate every batch on its own.
+
+    ``__call__(frames uint8 (N, H, W, 3)) -> Quantizer`` for those frames; :attr:`history` lists
+    ``(frame index, Quantizer.describe())`` of every change.
+    """
+
+    def __init__(self, every: int = 64, warmup: int = 16, none_margin: float = 0.0, stills: bool = False):
+        self.every, self.warmup, self.none_margin, self.stills = every, warmup, none_margin, stills
+        self.current: Quantizer | None = None
+        self.frames = 0
+        self._since = 0
+        self.history: list[tuple[int, str]] = []
+
+    def __call__(self, frames: np.ndarray) -> Quantizer:
+        due = (self.current is None or self.stills or self._since >= self.every
+               or (self.current.kind == "none" and self.frames < self.warmup))
+        if due:
+            found = estimate(frames, self.none_margin)
+            if self.current is None or found.describe() != self.current.describe():
+                self.history.append((self.frames, found.describe()))
+            self.current, self._since = found, 0
+        self.frames += len(frames)
+        self._since += len(frames)
+        return self.current
