@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from helpers import gradient_image, psnr, smooth_image
-from vidcolor.training.degrade import (Degradation, apply_palette, h264_roundtrip, palette_of, quantize_palette,
-                                       quantize_uniform, sample_degradation)
+from vidcolor.training.degrade import (FFMPEG_DITHERS, Degradation, apply_palette, h264_roundtrip, palette_of,
+                                       quantize_ffmpeg, quantize_palette, quantize_uniform, sample_degradation)
 
 
 @pytest.fixture(scope="module")
@@ -192,22 +192,61 @@ def test_sample_degradation_reproducible():
 
 def test_sample_degradation_ranges():
     rng = np.random.default_rng(0)
-    draws = [sample_degradation(rng) for _ in range(400)]
+    draws = [sample_degradation(rng) for _ in range(600)]
     kinds = {d.kind for d in draws}
-    assert kinds == {"uniform", "palette"}
+    assert kinds == {"uniform", "palette", "ffmpeg"}                # no identity unless asked for
     for d in draws:
         assert d.crf is None or 8 <= d.crf <= 24
         if d.kind == "uniform":
             assert 2 <= d.bits <= 6 and d.convention in ("floor", "mid", "spread")
-        else:
+        elif d.kind == "palette":
             assert 4 <= d.colors <= 64 and d.scope in ("global", "adaptive")
             assert d.method in ("mediancut", "kmeans", "maxcoverage", "octree")
+        else:
+            assert 4 <= d.colors <= 64 and d.stats_mode in ("full", "diff") and d.ffmpeg_dither in FFMPEG_DITHERS
     assert {d.convention for d in draws if d.kind == "uniform"} == {"floor", "mid", "spread"}
     assert {d.method for d in draws if d.kind == "palette"} == {"mediancut", "kmeans", "maxcoverage", "octree"}
+    assert {d.ffmpeg_dither for d in draws if d.kind == "ffmpeg"} == set(FFMPEG_DITHERS)
     assert any(d.crf is None for d in draws) and any(d.dither for d in draws)
     assert any(d.scope == "adaptive" for d in draws)
     frac_lossless = np.mean([d.crf is None for d in draws])
     assert 0.1 < frac_lossless < 0.3
+    shares = {k: np.mean([d.kind == k for d in draws]) for k in kinds}
+    assert 0.3 < shares["uniform"] < 0.5 and 0.15 < shares["ffmpeg"] < 0.35
+
+
+def test_sample_degradation_identity_share():
+    rng = np.random.default_rng(1)
+    draws = [sample_degradation(rng, identity=0.35) for _ in range(400)]
+    share = np.mean([d.kind == "none" for d in draws])
+    assert 0.28 < share < 0.42
+    assert any(d.kind == "none" and d.crf is not None for d in draws)   # unquantized but encoded
+
+
+def test_identity_degradation_is_the_input_or_its_codec_copy(photo):
+    np.testing.assert_array_equal(Degradation("none", crf=None).apply(photo), photo)
+    coded = Degradation("none", crf=12).apply(photo)
+    assert not np.array_equal(coded, photo) and psnr(coded, photo) > 30       # saturated test colours: 4:2:0 costs most
+
+
+@pytest.mark.parametrize("dither", FFMPEG_DITHERS)
+def test_quantize_ffmpeg_limits_the_palette(photo, dither):
+    out = quantize_ffmpeg(photo, 8, dither=dither)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert len(colours(out)) <= 8
+    flat = np.broadcast_to(photo.mean((0, 1)).round().astype(np.uint8), photo.shape)   # one colour
+    assert psnr(out, photo) > psnr(flat, photo) + 3                             # 8 colours: about +4.5 dB here
+
+
+def test_quantize_ffmpeg_dither_changes_the_pattern(photo):
+    plain = quantize_ffmpeg(photo, 8)
+    for dither, share in (("bayer", 0.02), ("floyd_steinberg", 0.1)):   # about 4% and 24% of pixels here
+        assert (plain != quantize_ffmpeg(photo, 8, dither=dither)).any(axis=-1).mean() > share
+
+
+def test_quantize_ffmpeg_reports_ffmpeg_errors(photo):
+    with pytest.raises(RuntimeError, match="ffmpeg"):
+        quantize_ffmpeg(photo, 8, stats_mode="nonsense")
 
 
 def test_sampled_degradation_apply_is_reproducible(photo):
@@ -224,6 +263,8 @@ def test_sampled_degradation_apply_is_reproducible(photo):
     Degradation("uniform", bits=5, convention="spread", dither=True, crf=18),
     Degradation("palette", method="kmeans", colors=8, scope="adaptive", dither=True, crf=None),
     Degradation("palette", method="octree", colors=16, crf=12),
+    Degradation("ffmpeg", colors=16, stats_mode="diff", ffmpeg_dither="sierra2_4a", crf=None),
+    Degradation("ffmpeg", colors=6, crf=16),
 ])
 @pytest.mark.parametrize("shape", [(48, 64), (37, 53)])
 def test_degradation_apply(deg, shape):
@@ -234,6 +275,8 @@ def test_degradation_apply(deg, shape):
     if deg.crf is None:                                           # lossless: the quantizer's level set is visible
         if deg.kind == "uniform":
             np.testing.assert_array_equal(out, quantize_uniform(img, deg.bits, deg.convention, deg.dither))
+        elif deg.kind == "ffmpeg":
+            assert len(colours(out)) <= deg.colors
         else:
             tiles = 4 if deg.scope == "adaptive" else 1
             assert len(colours(out)) <= deg.colors * tiles

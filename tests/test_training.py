@@ -16,8 +16,8 @@ from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cl
 from vidcolor.color import normalize_lab, rgb_to_lab
 from vidcolor.models import level_cue
 from vidcolor.models.unet import CUE_DIM, HIST_BINS
-from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, split_clips, split_holdout,
-                                    video_frames)
+from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, read_rgb, split_clips,
+                                    split_holdout, split_retro, video_frames)
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
 from vidcolor.training.run import start
@@ -115,7 +115,7 @@ def test_pairs_shapes_and_alignment(tmp_path):
     Image.fromarray(big).save(tmp_path / "big.png")
     Image.fromarray(smooth_image(rng, 16, 16)).save(tmp_path / "small.png")   # smaller than the crop: skipped
     torch.manual_seed(0)                                          # the stream also depends on torch's seed
-    ds = DequantizationPairs(sorted(tmp_path.iterdir()), crop=32, seed=3)
+    ds = DequantizationPairs(sorted(tmp_path.iterdir()), crop=32, seed=3, identity=0.0)
     for coarse, fine, cue in itertools.islice(iter(ds), 4):
         assert coarse.shape == fine.shape == (32, 32, 3)
         assert coarse.dtype == fine.dtype == np.uint8
@@ -137,6 +137,87 @@ def test_pairs_shapes_and_alignment(tmp_path):
         assert found
         corr = np.corrcoef(coarse.ravel().astype(float), fine.ravel().astype(float))[0, 1]
         assert corr > 0.4                                         # a degraded version of the same window
+
+
+def make_retro(root: Path) -> None:
+    """A tiny retro/ tree: two packages, Atari frames of 7 games, and a video folder."""
+    rng = np.random.default_rng(2)
+    for folder, names in (("pingus", ["a", "b"]), ("tecnoballz", ["c"]), ("video", [])):
+        (root / folder).mkdir(parents=True)
+        for n in names:
+            Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(root / folder / f"{n}.png")
+    (root / "atari").mkdir()
+    for game in ("alien", "bowling", "ms_pacman", "pong", "riverraid", "skiing", "tennis"):
+        for i in range(2):
+            Image.fromarray(np.zeros((21, 16, 3), np.uint8)).save(root / "atari" / f"atari_{game}_{i:02d}.png")
+    (root / "video" / "clip.mp4").write_bytes(b"")
+
+
+def test_split_retro_holds_back_whole_packages_and_games(tmp_path):
+    make_retro(tmp_path)
+    train, held = split_retro(tmp_path)
+    assert not set(train) & set(held) and len(train) + len(held) == 3 + 14
+    names = {p.stem for p in held}
+    assert "c" in names                                            # tecnoballz: a held-back package
+    games_held = {n.removeprefix("atari_")[:-3] for n in names if n.startswith("atari_")}
+    # the benchmark clips' games, and every 5th other game from the first (alien)
+    assert games_held == {"ms_pacman", "riverraid", "alien"}          # others: alien bowling pong skiing tennis
+    assert all(p.parent.name in ("pingus", "atari") for p in train)
+
+
+def test_read_rgb_puts_transparent_pixels_on_black(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[:2, :, 3] = 255                                           # top half opaque, bottom transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "sprite.png")
+    out = read_rgb(tmp_path / "sprite.png")
+    assert out.shape == (4, 4, 3) and (out[:2] == 200).all() and (out[2:] == 0).all()
+
+
+def test_pixel_art_is_enlarged_by_nearest_neighbour(tmp_path):
+    art = np.random.default_rng(3).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    Image.fromarray(art).save(tmp_path / "art.png")
+    torch.manual_seed(0)
+    ds = DequantizationPairs([tmp_path / "art.png"], crop=32, seed=1, pixel_art=[True], identity_pixel_art=1.0)
+    for coarse, fine, _ in itertools.islice(iter(ds), 6):
+        assert fine.shape == (32, 32, 3)
+        colours = {tuple(c) for c in fine.reshape(-1, 3)}
+        assert colours <= {tuple(c) for c in art.reshape(-1, 3)}      # only the art's own colours
+        assert len(colours) <= (32 // 2 + 1) ** 2                      # enlarged x2 or x3: blocks, not pixels
+    with pytest.raises(ValueError, match="pixel_art"):
+        DequantizationPairs([tmp_path / "art.png"], crop=32, pixel_art=[True, False])
+
+
+def test_identity_samples_are_their_own_target(tmp_path):
+    Image.fromarray(smooth_image(np.random.default_rng(4), 48, 48)).save(tmp_path / "p.png")
+    torch.manual_seed(0)
+    ds = DequantizationPairs([tmp_path / "p.png"], crop=32, seed=2, identity=1.0)
+    same = [np.array_equal(c, f) for c, f, _ in itertools.islice(iter(ds), 20)]
+    assert any(same)                                               # lossless identity samples: coarse == fine
+    assert not all(same)                                           # the others went through H.264
+
+
+def test_start_mixes_in_pixel_art(tmp_path, photos):
+    make_retro(tmp_path / "retro")
+    recipe = tiny_recipe(photos, retro=str(tmp_path / "retro"), retro_share=0.4)
+    pixel_art = split_retro(tmp_path / "retro")[0]
+    stream = start(recipe, DequantizationPairs, pixel_art, recipe.retro_share).dataset
+    n = len(pixel_art)
+    assert stream.pixel_art == [False, False] + [True] * n
+    assert np.isclose(sum(stream.p[-n:]), 0.4) and np.isclose(sum(stream.p), 1.0)
+    with pytest.raises(ValueError, match="nothing for the photos"):
+        start(recipe, DequantizationPairs, pixel_art, 1.0)
+
+
+def test_train_with_pixel_art(tmp_path, photos):
+    make_retro(tmp_path / "retro")
+    weights = train_dequantize(tiny_recipe(photos, retro=str(tmp_path / "retro"), steps=2), tmp_path / "run",
+                               progress=lambda m: None)
+    assert weights.exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no training images"):
+        train_dequantize(tiny_recipe(photos, retro=str(tmp_path / "empty"), steps=1), tmp_path / "run2",
+                         progress=lambda m: None)
 
 
 def test_pairs_need_images():

@@ -25,6 +25,46 @@ def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[
     return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]
 
 
+RETRO_HELD_BACK_PACKAGES = ("supertux", "tecnoballz")
+"""Folders of ``retro/`` never trained on (whole packages: their art shares one hand and palette)."""
+
+RETRO_HELD_BACK_GAMES = ("ms_pacman", "riverraid")
+"""Atari games never trained on: the games of the ``retro/video`` gameplay clips (benchmarked)."""
+
+RETRO_GAME_HOLDOUT_EVERY = 5
+"""Besides those, every 5th other Atari game (sorted by name, from the first) is held back."""
+
+
+def split_retro(root: str | Path) -> tuple[list[Path], list[Path]]:
+    """The images of ``retro/`` (pixel art, game graphics, Atari frames) split by whole package or game.
+
+    Held back (never trained on): :data:`RETRO_HELD_BACK_PACKAGES`, the Atari games of
+    :data:`RETRO_HELD_BACK_GAMES` and every :data:`RETRO_GAME_HOLDOUT_EVERY`-th other game; ``video/``
+    is not read. Returns ``(training images, held-back images)``, each sorted.
+    """
+    root = Path(root)
+    images = [p for p in list_images(root) if p.relative_to(root).parts[0] != "video"]
+
+    def game(p: Path) -> str:  # atari_ms_pacman_02.png -> ms_pacman
+        return p.stem.removeprefix("atari_").rsplit("_", 1)[0]
+
+    others = sorted({game(p) for p in images if p.parent.name == "atari"} - set(RETRO_HELD_BACK_GAMES))
+    held_games = set(RETRO_HELD_BACK_GAMES) | set(others[::RETRO_GAME_HOLDOUT_EVERY])
+    held = [p for p in images if p.relative_to(root).parts[0] in RETRO_HELD_BACK_PACKAGES
+            or (p.parent.name == "atari" and game(p) in held_games)]
+    return [p for p in images if p not in held], held
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black."""
+    img = Image.open(path)
+    if img.mode in ("P", "PA", "LA", "RGBA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return np.asarray(Image.alpha_composite(black, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
 VIDEO_HOLDOUT_EVERY = 2
 """Every 2nd colour clip (sorted by name, from the first) is held back from training (see :func:`split_clips`)."""
 
@@ -107,24 +147,49 @@ class PhotoStream(torch.utils.data.IterableDataset):
 class DequantizationPairs(PhotoStream):
     """Endless stream of (coarse, fine, level cue) samples.
 
-    Each photo is degraded whole by a freshly sampled :class:`~vidcolor.training.degrade.Degradation`
+    Each image is degraded whole by a freshly sampled :class:`~vidcolor.training.degrade.Degradation`
     (so the palette and level set belong to the image, not the crop), its level cue is taken
     over the whole degraded image, then an aligned random crop (and horizontal flip) is cut.
+
+    Pixel art (``pixel_art[i]`` true: game graphics, emulator frames) is first enlarged by nearest
+    neighbour, x1, x2 or x3 (at least enough for a crop), as such footage is shown; its target is the
+    art itself, and ``identity_pixel_art`` of its samples are not quantized at all (natively
+    low-palette input, target = input up to the codec). ``identity`` is that share for photos and frames.
+
+    Args:
+        paths, crop, seed, p: see :class:`PhotoStream`.
+        pixel_art: one flag per path (default: none is pixel art).
+        identity, identity_pixel_art: shares of unquantized samples, see
+            :func:`~vidcolor.training.degrade.sample_degradation`.
 
     Yields:
         ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
         ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.models.unet.level_cue`.
     """
 
+    def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,
+                 pixel_art: list[bool] | None = None, identity: float = 0.1, identity_pixel_art: float = 0.35):
+        super().__init__(paths, crop, seed, p)
+        if pixel_art is not None and len(pixel_art) != len(paths):
+            raise ValueError("pixel_art must give one flag per path")
+        self.pixel_art = pixel_art or [False] * len(paths)
+        self.identity, self.identity_pixel_art = identity, identity_pixel_art
+
     def __iter__(self):
         rng = self.rng()
         while True:
-            path = self.paths[self.pick(rng)]
-            fine = np.asarray(Image.open(path).convert("RGB"))
+            i = self.pick(rng)
+            fine = read_rgb(self.paths[i])
+            if self.pixel_art[i]:
+                factor = max(int(rng.choice([1, 2, 2, 3])), -(-self.crop // min(fine.shape[:2])))
+                if factor > 4:
+                    continue
+                fine = np.repeat(np.repeat(fine, factor, 0), factor, 1)
             h, w = fine.shape[:2]
             if min(h, w) < self.crop:
                 continue
-            coarse = sample_degradation(rng).apply(fine, seed=int(rng.integers(1 << 30)))
+            identity = self.identity_pixel_art if self.pixel_art[i] else self.identity
+            coarse = sample_degradation(rng, identity).apply(fine, seed=int(rng.integers(1 << 30)))
             cue = level_cue(coarse)
             y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
             sl = (slice(y, y + self.crop), slice(x, x + self.crop))

@@ -13,6 +13,10 @@ Quantizers (Pix2Pix-FQ, seed 000 section 4.1, "fine-to-coarse quantization modul
 * ``kmeans``: OpenCV k-means palette (fit on a pixel subsample, every pixel assigned to its nearest).
 * ``scope``: ``global`` (one palette per image) or ``adaptive`` (one palette per tile of a 2x2 grid,
   as in tile-based hardware).
+* ``ffmpeg``: ffmpeg's own ``palettegen`` / ``paletteuse`` (the way GIFs and palettised video are
+  usually made), ``stats_mode`` full or diff, dither none / bayer / floyd_steinberg / sierra2_4a.
+* ``none``: no quantization (already unquantized or natively low-palette input, target = input),
+  so that the generator learns the identity where there is nothing to undo.
 * dithering: Floyd-Steinberg for palettes, ordered 4x4 Bayer for uniform quantization.
 
 After quantization :func:`h264_roundtrip` passes the frame through a real H.264 encoder (libx264,
@@ -21,6 +25,7 @@ yuv420p chroma subsampling, intra frame) as real quantized footage has been.
 from __future__ import annotations
 
 import io as _io
+import subprocess
 from dataclasses import dataclass
 
 import av
@@ -29,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
+from vidcolor.io.writer import find_ffmpeg
 
 _BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16.0
 
@@ -140,6 +146,36 @@ def quantize_palette(rgb: np.ndarray, colors: int, method: str = "mediancut", di
     return out
 
 
+FFMPEG_DITHERS = ("none", "bayer", "floyd_steinberg", "sierra2_4a")
+"""``paletteuse`` dither modes used for training (``heckbert``, ``sierra2``, ``sierra3`` etc. are left to benchmarks)."""
+
+
+def quantize_ffmpeg(rgb: np.ndarray, colors: int, stats_mode: str = "full", dither: str = "none") -> np.ndarray:
+    """Palette quantization by ffmpeg's ``palettegen`` + ``paletteuse`` filters (one palette for the image).
+
+    Args:
+        rgb: uint8 ``(H, W, 3)``.
+        colors: palette size, 2..256 (``max_colors``; no colour is reserved for transparency).
+        stats_mode: ``palettegen`` statistics, ``full`` or ``diff``.
+        dither: a ``paletteuse`` dither mode, e.g. one of :data:`FFMPEG_DITHERS`.
+
+    Returns:
+        uint8 ``(H, W, 3)``.
+
+    Raises:
+        RuntimeError: if ffmpeg fails (its stderr in the message).
+    """
+    h, w = rgb.shape[:2]
+    graph = (f"split[a][b];[a]palettegen=max_colors={colors}:stats_mode={stats_mode}:reserve_transparent=0[p];"
+             f"[b][p]paletteuse=dither={dither}")
+    proc = subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                           "-s", f"{w}x{h}", "-i", "-", "-filter_complex", graph, "-f", "rawvideo", "-pix_fmt", "rgb24",
+                           "-"], input=np.ascontiguousarray(rgb).tobytes(), capture_output=True, timeout=60)
+    if proc.returncode or len(proc.stdout) != h * w * 3:
+        raise RuntimeError(f"ffmpeg palettegen/paletteuse failed: {proc.stderr.decode(errors='replace').strip()}")
+    return np.frombuffer(proc.stdout, np.uint8).reshape(h, w, 3).copy()
+
+
 def h264_roundtrip(rgb: np.ndarray, crf: int = 18) -> np.ndarray:
     """Encode one frame with libx264 (yuv420p, intra) and decode it again.
 
@@ -172,35 +208,54 @@ def h264_roundtrip(rgb: np.ndarray, crf: int = 18) -> np.ndarray:
 class Degradation:
     """One sampled fine-to-coarse degradation; ``apply`` maps uint8 RGB ``(H, W, 3)`` to the same."""
 
-    kind: str = "uniform"          # uniform | palette
+    kind: str = "uniform"          # uniform | palette | ffmpeg | none
     bits: int = 4                  # uniform only
     convention: str = "floor"      # uniform only
     method: str = "mediancut"      # palette only
-    colors: int = 16               # palette only
+    colors: int = 16               # palette and ffmpeg
     scope: str = "global"          # palette only
-    dither: bool = False
+    dither: bool = False           # uniform and palette
+    ffmpeg_dither: str = "none"    # ffmpeg only: paletteuse dither mode
+    stats_mode: str = "full"       # ffmpeg only: palettegen statistics
     crf: int | None = 18           # None: no H.264 round trip (lossless footage)
 
     def apply(self, rgb: np.ndarray, seed: int = 0) -> np.ndarray:
         if self.kind == "uniform":
             q = quantize_uniform(rgb, self.bits, self.convention, self.dither)
-        else:
+        elif self.kind == "palette":
             q = quantize_palette(rgb, self.colors, self.method, self.dither, self.scope, seed)
+        elif self.kind == "ffmpeg":
+            q = quantize_ffmpeg(rgb, self.colors, self.stats_mode, self.ffmpeg_dither)
+        elif self.kind == "none":
+            q = rgb
+        else:
+            raise ValueError(f"unknown degradation kind {self.kind!r}")
         return q if self.crf is None else h264_roundtrip(q, self.crf)
 
 
-def sample_degradation(rng: np.random.Generator) -> Degradation:
-    """Draw a random degradation: half uniform (2..6 bits, three conventions), half palettes
-    (4..64 colours, log-uniform; four methods; 1 in 5 adaptive); 1 in 5 dithered; 1 in 5 lossless,
-    the rest H.264 at crf 8..24."""
+def sample_degradation(rng: np.random.Generator, identity: float = 0.0) -> Degradation:
+    """Draw a random degradation.
+
+    With probability ``identity`` none (kind ``none``: the input is the target, up to the codec);
+    otherwise 40% uniform (2..6 bits, three conventions), 35% the project's palettes (4..64 colours,
+    log-uniform; four methods; 1 in 5 adaptive), 25% ffmpeg ``palettegen``/``paletteuse`` (4..64
+    colours; stats full or diff; dither none / bayer / floyd_steinberg / sierra2_4a). 1 in 5 of the
+    uniform and own-palette draws dithered. 1 in 5 lossless, the rest H.264 at crf 8..24."""
     dither = rng.random() < 0.2
     crf = None if rng.random() < 0.2 else int(rng.integers(8, 25))
-    if rng.random() < 0.5:
+    u = rng.random()
+    if u < identity:
+        return Degradation("none", crf=crf)
+    u = (u - identity) / (1.0 - identity)
+    colors = int(np.round(np.exp(rng.uniform(np.log(4), np.log(64)))))
+    if u < 0.4:
         return Degradation("uniform", bits=int(rng.choice([2, 3, 4, 4, 5, 5, 6])),
                            convention=str(rng.choice(["floor", "mid", "spread"])), dither=dither, crf=crf)
-    colors = int(np.round(np.exp(rng.uniform(np.log(4), np.log(64)))))
-    return Degradation("palette", method=str(rng.choice(["mediancut", "mediancut", "kmeans", "maxcoverage", "octree"])),
-                       colors=colors, scope="adaptive" if rng.random() < 0.2 else "global", dither=dither, crf=crf)
+    if u < 0.75:
+        return Degradation("palette", method=str(rng.choice(["mediancut", "mediancut", "kmeans", "maxcoverage", "octree"])),
+                           colors=colors, scope="adaptive" if rng.random() < 0.2 else "global", dither=dither, crf=crf)
+    return Degradation("ffmpeg", colors=colors, stats_mode=str(rng.choice(["full", "diff"])),
+                       ffmpeg_dither=str(rng.choice(FFMPEG_DITHERS)), crf=crf)
 
 
 def quantize_clip(frames: np.ndarray, kind: str = "palette", colors: int = 16, method: str = "mediancut",

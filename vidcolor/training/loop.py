@@ -17,7 +17,7 @@ import torch
 
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
-from vidcolor.training.data import DequantizationPairs
+from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.losses import GANLoss, psnr_batch
 from vidcolor.training.run import Recipe, RunDir, start
 
@@ -33,6 +33,10 @@ class DequantizeRecipe(Recipe):
     adv_weight: float = 1.0
     generator: dict = field(default_factory=lambda: {"ngf": 16, "depth": 5, "use_histogram": True})
     phase_lr: float = 2e-3               # Adam lr of the level-phase input layer (generator use_phase), see below
+    retro: str = ""                      # folder of pixel art / game frames (split by data.split_retro); "" = none
+    retro_share: float = 0.3             # share of the samples drawn from its training images
+    identity: float = 0.1                # share of photo/frame samples left unquantized (target = input)
+    identity_pixel_art: float = 0.35     # the same for pixel art (natively low-palette: already the target)
     log_every: int = 10
 
 
@@ -82,7 +86,11 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
     Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
     (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
     """
-    loader = start(recipe, DequantizationPairs)
+    pixel_art = split_retro(recipe.retro)[0] if recipe.retro else None
+    if recipe.retro and not pixel_art:
+        raise ValueError(f"{recipe.retro}: no training images")
+    loader = start(recipe, DequantizationPairs, pixel_art, recipe.retro_share, identity=recipe.identity,
+                   identity_pixel_art=recipe.identity_pixel_art)
     G, arch = build_generator(recipe)
     D = PatchGANDiscriminator(in_channels=6, ndf=recipe.ndf)
     opt_g = generator_optimizer(G, recipe)

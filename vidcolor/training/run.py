@@ -55,23 +55,40 @@ class Recipe:
         return cls(**raw)
 
 
-def start(recipe: Recipe, stream_cls) -> torch.utils.data.DataLoader:
+def start(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,
+          **stream_kwargs) -> torch.utils.data.DataLoader:
     """Begin a run: torch threads and seed from the recipe, and a loader of ``stream_cls`` samples
     (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos and,
     when the recipe names a ``video`` folder, the frames of its training clips (drawn ``video_share`` of
-    the time)."""
+    the time). ``pixel_art`` images (dequantization only) are drawn ``pixel_art_share`` of the time and
+    flagged to the stream (``pixel_art=`` flags); other ``stream_kwargs`` go to ``stream_cls``.
+
+    Raises:
+        ValueError: a video folder without training clips, or shares that leave no room for the photos.
+    """
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
     paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
-    p = None
+    groups = [(paths, None)]
     if recipe.video:
         frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
         if not frames:
             raise ValueError(f"{recipe.video}: no training clips")
-        p = [(1 - recipe.video_share) / len(paths)] * len(paths) + [recipe.video_share / len(frames)] * len(frames)
-        paths = paths + frames
-    return torch.utils.data.DataLoader(stream_cls(paths, recipe.crop, recipe.seed, p), batch_size=recipe.batch_size,
-                                       num_workers=recipe.workers, persistent_workers=recipe.workers > 0)
+        groups.append((frames, recipe.video_share))
+    if pixel_art:
+        groups.append((pixel_art, pixel_art_share))
+    p = None
+    if len(groups) > 1:
+        rest = 1.0 - sum(share for _, share in groups[1:])
+        if rest <= 0:
+            raise ValueError("video_share and the pixel-art share leave nothing for the photos")
+        p = [w for group, share in groups for w in [(rest if share is None else share) / len(group)] * len(group)]
+    all_paths = [q for group, _ in groups for q in group]
+    if pixel_art:
+        stream_kwargs["pixel_art"] = [False] * (len(all_paths) - len(pixel_art)) + [True] * len(pixel_art)
+    stream = stream_cls(all_paths, recipe.crop, recipe.seed, p, **stream_kwargs)
+    return torch.utils.data.DataLoader(stream, batch_size=recipe.batch_size, num_workers=recipe.workers,
+                                       persistent_workers=recipe.workers > 0)
 
 
 class RunDir:
