@@ -212,8 +212,12 @@ def test_version_and_help():
     assert res.returncode == 0 and b"--raw" in res.stdout and b"--model" in res.stdout
 
 
-def test_ctrl_c_exits_130_and_removes_partial(tmp_path, tiny_models):
-    """SIGINT while the CLI waits for more raw frames on stdin: exit 130, one line, no partial output."""
+@pytest.mark.parametrize("signame, code, line", [("SIGINT", 130, "vidcolor: interrupted"),
+                                                ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)"),
+                                                ("SIGHUP", 129, "vidcolor: terminated (SIGHUP)")])
+def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame, code, line):
+    """A signal while the CLI waits for more raw frames on stdin: one line, 128 + signal, no partial output
+    (hidden temporaries included)."""
     import signal
     import subprocess
     import sys
@@ -236,16 +240,16 @@ def test_ctrl_c_exits_130_and_removes_partial(tmp_path, tiny_models):
             assert time.monotonic() < deadline, "the CLI never started writing"
             time.sleep(0.1)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     err = err.decode(errors="replace")
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
-    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: interrupted"]
+    assert [ln for ln in err.splitlines() if ln.strip()] == [line]
     assert listing(tmp_path) == set()
 
 

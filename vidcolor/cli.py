@@ -6,6 +6,7 @@ Only video goes to stdout; logs and progress go to stderr.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 
 import click
@@ -14,10 +15,26 @@ from vidcolor import __version__
 from vidcolor.errors import VidcolorError
 
 
+class Terminated(BaseException):
+    """Raised by the SIGTERM / SIGHUP handler so that every open output unwinds (and is removed) as for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
 class _Group(click.Group):
-    """Turns VidcolorError into one line + exit 1, and Ctrl-C into exit 130 (partial outputs removed)."""
+    """Turns VidcolorError into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
+    systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed."""
 
     def invoke(self, ctx):
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) is signal.SIG_DFL:   # an ignored signal (nohup) stays ignored
+                signal.signal(sig, _terminate)
         try:
             return super().invoke(ctx)
         except VidcolorError as exc:
@@ -26,6 +43,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("vidcolor: interrupted", err=True)
             sys.exit(130)
+        except Terminated as exc:
+            click.echo(f"vidcolor: terminated ({signal.Signals(exc.signum).name})", err=True)
+            sys.exit(128 + exc.signum)
         except BrokenPipeError:
             sys.exit(1)
 
