@@ -86,6 +86,26 @@ def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_mode
     np.testing.assert_array_equal(Dequantizer(str(brightening_model), device="cpu")(rich), rich)
 
 
+def test_strength_from_the_weight_file_scales_the_correction(tmp_path):
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    coarse = quantize_uniform((np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture)
+                              .clip(0, 255).astype(np.uint8), 4, "mid")[None]
+    model, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    with torch.no_grad():
+        model.offset.bias.copy_(torch.tensor([0.04, 0.0, 0.0]))   # +2 L: about +5 levels, inside the 4-bit bins
+    changes = {}
+    for strength in (0.0, 0.5, 1.0):
+        path = tmp_path / f"s{strength}.safetensors"
+        save_generator(model, path, dict(arch, strength={"uniform": strength}))
+        out = Dequantizer(str(path), device="cpu")(coarse)
+        changes[strength] = float(np.abs(out.astype(int) - coarse).mean())
+    assert changes[0.0] == 0.0                                   # strength 0: the input itself
+    assert 0.3 * changes[1.0] < changes[0.5] < 0.7 * changes[1.0]
+
+
 def test_not_a_dequantization_model(tmp_path):
     gen, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
     save_generator(gen, tmp_path / "c.safetensors", dict(arch, job="colorize"))

@@ -128,6 +128,8 @@ def test_none_passes_the_input_unchanged(gradient):
     np.testing.assert_array_equal(qz.project(gradient, guess), gradient)
     wide = Quantizer("none", none_margin=2.0).project(gradient, guess)
     assert np.abs(wide.astype(int) - gradient).max() == 2
+    assert qz.passes_unchanged and Quantizer("palette", graphics=True).passes_unchanged
+    assert not Quantizer("none", none_margin=2.0).passes_unchanged and not Quantizer("uniform").passes_unchanged
 
 
 def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):

@@ -1,6 +1,6 @@
 """Publish a finished training run: weights into weights/, log + loss curve into train/<name>/, model card.
 
-    python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ, restore L"
+    python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ (default model)"
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
     python train/publish.py runs/colorize-exemplar --quality docs/reference_quality.json
 
@@ -52,6 +52,9 @@ def main() -> None:
     ap.add_argument("--method", action="append", default=[], help="more rows of the quality JSON to put in the card")
     ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
                     "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
+    ap.add_argument("--strength", metavar="KIND=S,...", help="dequantize: the correction strength per kind of "
+                    "quantizer found, e.g. uniform=1,palette=0.5 (the picks of benchmarks/dequantize_validation.py), "
+                    "stored in the weight file")
     ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
     ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
     args = ap.parse_args()
@@ -65,12 +68,15 @@ def main() -> None:
     dest_dir.mkdir(parents=True, exist_ok=True)
     for fname in ("log.csv", "loss.png"):
         shutil.copy(args.run / fname, dest_dir / fname)
-    if args.inference:  # inference defaults chosen on held-back photos go into the file's arch record
+    if args.inference or args.strength:  # inference defaults chosen on held-back data go into the arch record
         from vidcolor.weights import load_generator, save_generator
 
         model, arch_rec = load_generator(str(src))
-        t, sat = (float(v) for v in args.inference.split("/"))
-        arch_rec.update(temperature=t, saturation=sat)
+        if args.inference:
+            t, sat = (float(v) for v in args.inference.split("/"))
+            arch_rec.update(temperature=t, saturation=sat)
+        if args.strength:
+            arch_rec["strength"] = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(","))}
         save_generator(model, ROOT / "weights" / src.name, arch_rec,
                        extra={k: json.loads(v) for k, v in meta.items() if k != "arch"})
         meta = dict(meta, arch=json.dumps(arch_rec))
@@ -80,12 +86,22 @@ def main() -> None:
     arch = json.loads(meta["arch"])
     job = arch["job"]
     cls = FAMILIES[arch["family"]].__name__
+    strength = (f"; correction strength per quantizer found {arch['strength']} (chosen on validation images by "
+                "benchmarks/dequantize_validation.py)" if arch.get("strength") else "")
     mode = {"lab": "L and ab corrected", "ab": "ab predicted" if job == "colorize" else "ab corrected",
             "rgb": "RGB, the pix2pix baseline", "bins": "classification over 254 ab bins; inference defaults: "
             f"annealed mean T {arch.get('temperature')}, saturation {arch.get('saturation', 1.0)}"}[arch["mode"]]
     steps = json.loads(meta["steps"])
     if job == "dequantize":
-        data = "degraded on the fly by `vidcolor.training.degrade.sample_degradation`"
+        data = (f"degraded on the fly by `vidcolor.training.degrade.sample_degradation` ({recipe['identity']:.0%} of "
+                f"the photo and frame samples left unquantized, target = input)")
+        if recipe.get("retro"):
+            from vidcolor.training.data import split_retro
+
+            train, held = split_retro(recipe["retro"])
+            data += (f"; plus {len(train)} pixel-art images and game frames of {recipe['retro']} ({len(held)} held back "
+                     f"by whole package or game, `split_retro`), {recipe['retro_share']:.0%} of the samples, enlarged "
+                     f"x1-x3 nearest neighbour, {recipe['identity_pixel_art']:.0%} of them unquantized")
         loss = (f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
                 f"discriminator (training only): conditional 70x70 PatchGAN, ndf={recipe['ndf']}")
     elif job == "colorize-reference":
@@ -110,7 +126,7 @@ def main() -> None:
         elif recipe.get("init_from"):
             loss += f"; initialised from `{recipe['init_from']}`"
     lines = [f"# {name}", "",
-             f"- Job: {job}; mode `{arch['mode']}` ({mode}).",
+             f"- Job: {job}; mode `{arch['mode']}` ({mode}){strength}.",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
              f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
              f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
@@ -145,15 +161,13 @@ def main() -> None:
                           f"{triple(r['fast'], 'hist_intersection')} |" for clip, r in q["matched"].items()])
     elif args.quality:
         q = json.loads(args.quality.read_text())
-        lines += ["## Validation (real DAVIS clips never trained on; `benchmarks/dequantize_quality.py`)", "",
-                  "| degradation | method | PSNR (dB) | gain vs input (dB) | CIEDE2000 | bias R, G, B (levels) |",
-                  "|---|---|---|---|---|---|"]
-        for deg, methods in q.items():
-            for m in ["(a) quantized input"] + args.method:
-                if m in methods:
-                    r = methods[m]
-                    lines.append(f"| {deg} | {m} | {r['psnr']:.2f} | {r['gain']:+.2f} | {r['ciede2000']:.2f} | "
-                                 + ", ".join(f"{b:+.1f}" for b in r["bias"]) + " |")
+        lines += section("`benchmarks/dequantize_quality.py`; held-back clips, games and stills, never trained on",
+                         "Gains are PSNR gains over the input re-encoded through vidcolor's output path (doing "
+                         "nothing); worst = the lowest per-clip gain; bias = mean output - original (levels).",
+                         "| content | degradation | method | PSNR (dB) | gain (dB) | worst gain (dB) | CIEDE2000 | bias R, G, B |",
+                         [f"| {r['content']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['gain']:+.2f} | "
+                          f"{r['worst_gain']:+.2f} | {r['ciede2000']:.2f} | " + ", ".join(f"{b:+.1f}" for b in r["bias"])
+                          + " |" for r in q["rows"] if r["method"] in args.method])
     (ROOT / "weights" / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(f"published {name}: weights/{src.name} ({size_mb:.1f} MB), weights/{name}.md, train/{name}/")
 

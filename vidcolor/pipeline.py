@@ -82,10 +82,12 @@ class Dequantizer(LabJob):
     the source L is kept (the paper's colour entanglement, seed 000 section 3.1). RGB models (the
     pix2pix baseline) work on RGB directly (their output is converted to LAB only for smoothing).
 
-    Consistency (default on): the quantizer of the clip is estimated from the frames and the output
-    (after temporal smoothing) is projected onto the observed pixels' quantization cells
-    (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the input says the truth lies
-    in, and unchanged where no quantizer is found.
+    Consistency (default on): the quantizer of the clip is estimated from the frames, the generator's
+    correction (after temporal smoothing) is scaled by the model's strength for that kind of quantizer
+    (``arch["strength"]``, e.g. ``{"uniform": 1.0, "palette": 0.5}``, chosen on held-back validation
+    images by ``benchmarks/dequantize_validation.py``; 1 when absent), and the result is projected
+    onto the observed pixels' quantization cells (:mod:`vidcolor.quantizer`): never outside the bin or
+    palette cell the input says the truth lies in, and unchanged where no quantizer is found.
 
     Args:
         model: registry name or safetensors path (see :mod:`vidcolor.weights`).
@@ -103,6 +105,7 @@ class Dequantizer(LabJob):
         self.mode = self.arch["mode"]
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
+        self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
 
     def set_stills(self, stills: bool) -> None:
         """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
@@ -128,13 +131,23 @@ class Dequantizer(LabJob):
         return lab[..., 0], lab[..., 1:]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        found = self.quantizers(frames) if self.quantizers is not None else None
+        if found is not None and found.passes_unchanged:
+            # no quantizer, or graphics: the projection would return the input whatever the generator
+            # said, so it is not run (the smoother starts afresh when frames are corrected again)
+            if self.smoother is not None:
+                self.smoother.reset()
+            return frames.copy()
         if self.mode == "rgb" and self.smoother is None:  # no LAB round trip for the RGB baseline
             out = np.clip((self._generate(frames)[1] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
         else:
             out = super().__call__(frames)
-        if self.quantizers is None:
+        if found is None:
             return out
-        return self.quantizers(frames).project(frames, out)
+        strength = self.strength.get(found.kind, 1.0)
+        if strength != 1.0:
+            out = frames + strength * (out.astype(np.float32) - frames)
+        return found.project(frames, out)
 
 
 class Colorizer(LabJob):

@@ -110,6 +110,12 @@ class Quantizer:
     none_margin: float = 0.0
     graphics: bool = False
 
+    @property
+    def passes_unchanged(self) -> bool:
+        """True when :meth:`project` returns the observed frames whatever the estimate (no quantizer found, or
+        graphics, with ``none_margin`` 0): a caller may skip computing an estimate at all."""
+        return (self.kind == "none" or self.graphics) and self.none_margin == 0
+
     def describe(self) -> str:
         """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``."""
         if self.kind == "uniform":

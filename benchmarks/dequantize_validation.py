@@ -1,0 +1,120 @@
+"""Dequantization validation: the rows on which settings are chosen (never the benchmark's rows).
+
+Content held back from training but not used by ``dequantize_quality.py``: the first ``--photos``
+held-back photos (``split_holdout``, every 20th), and the held-back pixel art that the benchmark does
+not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
+(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour. Degradations: ffmpeg palettegen/paletteuse
+16 colours, vidcolor's median cut 16, 4 bits per channel (mid and floor), and none; then an intra
+H.264 round trip at crf 14 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer
+estimate). The generator's correction is scaled by each strength in :data:`STRENGTHS`, then
+projected onto the cells (``vidcolor.quantizer``); reports per (content, degradation) the mean and
+worst PSNR gain over the input, and per kind of quantizer found the strength that
+:func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``).
+
+    python benchmarks/dequantize_validation.py --model runs/dequantize-fq/checkpoint.pt
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.metrics import channel_bias, psnr
+from vidcolor.pipeline import Dequantizer
+from vidcolor.quantizer import estimate
+from vidcolor.training.data import list_images, read_rgb, split_holdout, split_retro
+from vidcolor.training.degrade import Degradation
+from vidcolor.training.loop import DequantizeRecipe, build_generator
+from vidcolor.weights import save_generator
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+BENCHMARK_GAMES = ("ms_pacman", "riverraid")
+DEGRADATIONS = {
+    "ffmpeg 16": Degradation("ffmpeg", colors=16, crf=14),
+    "median cut 16": Degradation("palette", colors=16, crf=14),
+    "4 bit mid": Degradation("uniform", bits=4, convention="mid", crf=14),
+    "4 bit floor": Degradation("uniform", bits=4, convention="floor", crf=14),
+    "none": Degradation("none", crf=14),
+}
+
+
+def weights_from(path: str, recipe: str | None) -> str:
+    """A safetensors path as is; a run's ``checkpoint.pt`` exported to a temporary safetensors file."""
+    if not path.endswith(".pt"):
+        return path
+    r = DequantizeRecipe.from_toml(recipe) if recipe else DequantizeRecipe()
+    G, arch = build_generator(r)
+    G.load_state_dict(torch.load(path, weights_only=True)["G"])
+    out = Path(tempfile.mkdtemp()) / "checkpoint.safetensors"
+    save_generator(G, out, arch)
+    return str(out)
+
+
+def content(photos: int) -> dict[str, list[np.ndarray]]:
+    held_photos = split_holdout(list_images(DATA / "train"))[1][:photos]
+    retro = split_retro(DATA / "retro")[1]
+    art = [p for p in retro if p.parent.name == "supertux"
+           or (p.parent.name == "atari" and not any(g in p.stem for g in BENCHMARK_GAMES))]
+    crop = lambda x: x[: x.shape[0] // 2 * 2 or 2, : x.shape[1] // 2 * 2 or 2]  # noqa: E731
+    return {"photos": [read_rgb(p) for p in held_photos],
+            "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art]}
+
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def pick_strength(gains: dict[float, list[float]]) -> float:
+    """The rule: the strength with the largest mean gain among those whose worst gain is >= -0.1 dB (the
+    issue's "never meaningfully worse than the input"); 0 (the input itself) always qualifies."""
+    ok = [a for a in STRENGTHS if gains[a] and min(gains[a]) >= -0.1] or [0.0]
+    return max(ok, key=lambda a: np.mean(gains[a]) if gains[a] else 0.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="dequantize-fq", help="name, .safetensors, or a run's checkpoint.pt")
+    ap.add_argument("--recipe", default="train/dequantize-fq.toml", help="recipe of a checkpoint.pt")
+    ap.add_argument("--photos", type=int, default=24)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    job = Dequantizer(weights_from(args.model, args.recipe), "cpu", consistency=False)
+    job.strength = {}
+    by_kind: dict[str, dict[float, list[float]]] = {}
+    print("| content | degradation | found (images) | " + " | ".join(f"strength {a:g}: mean / worst" for a in STRENGTHS)
+          + " | bias R, G, B at 1 |")
+    print("|---|---|---|" + "---|" * (len(STRENGTHS) + 1))
+    for kind, images in content(args.photos).items():
+        for dname, deg in DEGRADATIONS.items():
+            gains: dict[float, list[float]] = {a: [] for a in STRENGTHS}
+            found, biases = [], []
+            for i, x in enumerate(images):
+                coarse = deg.apply(x, seed=i)
+                raw = job(coarse[None])[0].astype(np.float32)
+                est = estimate(coarse)
+                found.append(est.kind + ("/graphics" if est.graphics else ""))
+                base = min(psnr(coarse, x), 60)
+                for a in STRENGTHS:
+                    out = est.project(coarse, coarse + a * (raw - coarse))
+                    gains[a].append(min(psnr(out, x), 60) - base)
+                    if a == 1.0:
+                        biases.append(channel_bias(out, x))
+                if est.kind != "none" and not est.graphics:
+                    for a in STRENGTHS:
+                        by_kind.setdefault(est.kind, {b: [] for b in STRENGTHS})[a].append(gains[a][-1])
+            counts = ", ".join(f"{k} {found.count(k)}" for k in sorted(set(found)))
+            bias = np.mean(biases, 0)
+            print(f"| {kind} | {dname} | {counts} | " + " | ".join(f"{np.mean(g):+.2f} / {min(g):+.2f}" for g in gains.values())
+                  + f" | {', '.join(f'{b:+.1f}' for b in bias)} |", flush=True)
+    print()
+    for k, gains in by_kind.items():
+        print(f"{k} ({len(gains[1.0])} images): " + ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}"
+                                                          for a, g in gains.items()) + f"; pick {pick_strength(gains):g}")
+    print(f"model: {args.model}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
