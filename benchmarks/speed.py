@@ -5,9 +5,11 @@ timed in the same run:
   * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags);
   * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
     forward pass, LAB recombination), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
-  * ``vidcolor dequantize`` (on the clip quantized to 16 colours by ffmpeg palettegen/paletteuse and
-    encoded at crf 12, its real input) and ``vidcolor colorize`` end to end (subprocess, wall clock,
-    model loading included), with their peak RSS.
+  * ``vidcolor dequantize`` (on the clip quantized to 4 bits per channel at bin middles and encoded
+    at crf 12: a clip the default model corrects, so the generator and the projection both run) and
+    ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included), with their
+    peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
+    quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
 Writes a markdown table of frames per second to --out (and prints it). On a CUDA machine pass
 ``--device cuda``: the GPU's name goes into the header.
 
@@ -32,6 +34,7 @@ from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.io.convert import SWS_FLAGS
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.quantizer import estimate
+from vidcolor.training.degrade import quantize_uniform
 from vidcolor.temporal import TemporalSmoother
 
 from readme import splice_readme
@@ -75,10 +78,14 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
     subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(DATA / args.clip), "-frames:v", str(args.frames),
                     "-vf", f"scale={w}:{h}", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(src)],
                    check=True)
-    src16 = tmp / f"clip_{size}_16colours.mp4"   # the dequantizer's real input: a palettised clip
+    src16 = tmp / f"clip_{size}_16colours.mp4"   # a palettised clip: the Voronoi projection's cost
     subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(src), "-lavfi",
                     "split[a][b];[a]palettegen=max_colors=16:reserve_transparent=0[p];[b][p]paletteuse=dither=none",
                     "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", str(src16)], check=True)
+    src4 = tmp / f"clip_{size}_4bit.mp4"          # 4 bits per channel at bin middles: a clip the default corrects
+    with VideoWriter(src4, w, h, 24, crf=12, overwrite=True) as wr:
+        for f in VideoReader(src):
+            wr.write(quantize_uniform(f, 4, "mid")[None])
     enc = ["-sws_flags", SWS_FLAGS, "-c:v", "libx264", "-crf", "16", "-preset", "medium", "-pix_fmt", "yuv420p"]
     stack = np.stack(list(VideoReader(src)))
     stack16 = np.stack(list(VideoReader(src16)))
@@ -93,10 +100,12 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
         job.predict_lab(stack[:b])  # warm-up
         t = timed(lambda: [job.predict_lab(stack[i:i + b]) for i in range(0, n, b)])
         rows.append((f"{name}: generator stage (batch {b}, {args.device})", n / t, ""))
-    found = estimate(stack16[:b])
-    rows.append(("dequantize: quantizer estimate (once per 64 frames) + projection, 16 colours",
-                 n / timed(lambda: [estimate(stack16[:b]) for _ in range(max(1, n // 64))]
-                           + [found.project(stack16[i:i + b], stack16[i:i + b]) for i in range(0, n, b)]), ""))
+    stack4 = np.stack(list(VideoReader(src4)))
+    for what, clip in (("4 bit/ch", stack4), ("16 colours", stack16)):
+        found = estimate(clip[:b])
+        rows.append((f"dequantize: quantizer estimate (once per 64 frames) + projection, {what} ({found.kind})",
+                     n / timed(lambda: [estimate(clip[:b]) for _ in range(max(1, n // 64))]
+                               + [found.project(clip[i:i + b], clip[i:i + b]) for i in range(0, n, b)]), ""))
     L, ab = Colorizer(device=args.device).predict_lab(stack[: min(n, 24)])
     smoother = TemporalSmoother("flow")
     rows.append(("temporal smoothing (flow)", len(L) / timed(lambda: [smoother(x, y) for x, y in zip(L, ab)]), ""))
@@ -105,7 +114,7 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
         with VideoWriter(tmp / "enc.mp4", w, h, 24, overwrite=True) as wr:
             wr.write(stack)
     rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode), ""))
-    for name, what, clip in (("dequantize", "16 colours", src16), ("colorize", "", src)):
+    for name, what, clip in (("dequantize", "4 bit/ch, mid levels", src4), ("colorize", "", src)):
         t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(clip), "-o", str(tmp / f"{name}.mp4"),
                                "--overwrite", "-q", "--device", args.device, "--batch-size", str(b)])
         rows.append((f"`vidcolor {name}` end to end{f' ({what})' if what else ''} (incl. start-up)", n / t,

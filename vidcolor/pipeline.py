@@ -132,9 +132,10 @@ class Dequantizer(LabJob):
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         found = self.quantizers(frames) if self.quantizers is not None else None
-        if found is not None and found.passes_unchanged:
-            # no quantizer, or graphics: the projection would return the input whatever the generator
-            # said, so it is not run (the smoother starts afresh when frames are corrected again)
+        if found is not None and (found.passes_unchanged or self.strength.get(found.kind, 1.0) == 0):
+            # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
+            # would be the input whatever the generator said, so it is not run (the smoother starts
+            # afresh when frames are corrected again)
             if self.smoother is not None:
                 self.smoother.reset()
             return frames.copy()

@@ -181,6 +181,12 @@ class Quantizer:
         shape = q.shape
         qf, yf = q.reshape(-1, 3), y.reshape(-1, 3)
         idx = _nearest(qf, pal)
+        out = yf.copy()
+        # an estimate whose nearest palette colour is the observed one lies in the cell: only the others move
+        move = np.flatnonzero(_nearest(yf, pal) != idx)
+        if not len(move):
+            return out.reshape(shape)
+        qf, yf, idx = qf[move], yf[move], idx[move]
         # per palette colour i: its k nearest other colours j, face normal u_ij and offset of the face
         d2 = ((pal[:, None] - pal[None]) ** 2).sum(-1)
         np.fill_diagonal(d2, np.inf)
@@ -197,7 +203,8 @@ class Quantizer:
         t = np.ones_like(vy)
         np.divide(bound - vq, vy - vq, out=t, where=over)
         t = np.clip(t.min(axis=1, initial=1.0), 0.0, 1.0)[:, None]
-        return (qf + t * (yf - qf)).reshape(shape)
+        out[move] = qf + t * (yf - qf)
+        return out.reshape(shape)
 
 
 def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:

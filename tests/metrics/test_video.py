@@ -1,4 +1,4 @@
-"""vidcolor.metrics.video: warp error (Lai et al. 2018) and CDC (Liu et al. 2021) on small clips."""
+"""vidcolor.metrics.video: warp error (Lai et al. 2018), CDC (Liu et al. 2021) and CAMBI on small clips."""
 from __future__ import annotations
 
 import cv2
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from vidcolor.metrics.video import cdc, optical_flow, warp_error
+from vidcolor.metrics.video import cambi, cdc, optical_flow, warp_error
 
 H, W = 64, 96
 LN2 = float(np.log(2.0))
@@ -148,3 +148,35 @@ def test_warp_error_with_precomputed_flows_equals_flow_source():
     assert warp_error(noisy, flows=flows) == warp_error(noisy, flow_source=source)
     with pytest.raises(ValueError):
         warp_error(noisy[:3], flows=flows)
+
+
+def ramp(h: int = 120, w: int = 240, noise: float = 0.0, step: int = 1) -> np.ndarray:
+    """A slow grey ramp 40..80 across the width (about 6 px per level at w = 240): uint8 (2, h, w, 3),
+    rounded to multiples of ``step`` levels, with Gaussian noise of ``noise`` levels added first."""
+    x = np.broadcast_to(np.linspace(40, 80, w)[None, :, None], (h, w, 3))
+    x = x + np.random.default_rng(4).normal(0, noise, (2, h, w, 3)) if noise else np.stack([x, x])
+    return np.clip(np.round(x / step) * step, 0, 255).astype(np.uint8)
+
+
+def test_cambi_sees_bands_not_dithered_gradients(tmp_path):
+    from vidcolor.io import VideoWriter
+
+    banded, dithered = ramp(), ramp(noise=1.5)       # the same gradient: 1-level steps vs noise-dithered
+    b, d = cambi(banded), cambi(dithered)
+    assert b > 5.0 and d < 0.1 * b                    # clean 8-bit steps are banding to CAMBI; the noise hides them
+    assert cambi(np.full((120, 240, 3), 60, np.uint8)) == 0.0
+    # 4-level steps are edges at the default contrast (1 level at 8 bits), bands at max_log_contrast 5
+    coarse = cambi(ramp(step=4), max_log_contrast=(2, 5))
+    assert isinstance(coarse, tuple) and coarse[0] < 0.5 < 5.0 < coarse[1]
+    # a file is scored on its own luma: a lossless encode of the frames scores as the frames
+    path = tmp_path / "ramp.mp4"
+    with VideoWriter(path, 240, 120, 24, crf=0, overwrite=True) as w:
+        w.write(banded)
+    assert cambi(path) == pytest.approx(b, rel=0.05)
+    # both sides under 216 px: enlarged (nearest) before scoring, instead of libvmaf refusing it
+    assert cambi(ramp(100, 150)) > 5.0 > 0.5 > cambi(ramp(100, 150, noise=1.5))
+    for bad in [banded.astype(np.float32), banded[..., :2], banded[:0]]:
+        with pytest.raises(ValueError):
+            cambi(bad)
+    with pytest.raises(ValueError):
+        cambi(banded, max_log_contrast=6)

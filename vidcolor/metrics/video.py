@@ -1,21 +1,32 @@
-"""Temporal consistency measures of a video (no ground truth needed): warp error and CDC.
+"""No-reference measures of a video: temporal consistency (warp error, CDC) and banding (CAMBI).
 
-All functions take uint8 RGB clips ``(T, H, W, 3)`` with T >= 2. Lower is more consistent for both.
+The temporal measures take uint8 RGB clips ``(T, H, W, 3)`` with T >= 2. Lower is more consistent for both.
 
 * :func:`warp_error`: Lai et al. 2018, flicker along the motion (occlusion-masked).
 * :func:`cdc`: Liu et al. 2021, drift of the colour histograms over 1, 2 and 4 frames.
 
 Both are blind to *what* the colours are: a grey video scores perfectly. Read them next to a fidelity
 measure (``vidcolor.metrics.image``), and against the same clip's ground truth as the floor.
+
+* :func:`cambi`: Netflix's CAMBI banding index of a file or of frames (ffmpeg's libvmaf), lower is
+  less banding; a flat grey video scores 0 too, so read it next to a fidelity measure as well.
 """
 from __future__ import annotations
+
+import functools
+import json
+import math
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vidcolor.temporal import consistency_mask, dis_flow, warp
 
-__all__ = ["cdc", "optical_flow", "pair_flows", "warp_error"]
+__all__ = ["CAMBI_MIN_SIZE", "cambi", "cdc", "optical_flow", "pair_flows", "warp_error"]
 
 
 def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -138,6 +149,111 @@ def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256) -> float:
         raise ValueError(f"no gap in {gaps} is shorter than the clip ({len(frames)} frames)")
     hist = np.stack([_histograms(f, bins) for f in frames])  # (T, 3, bins), each row sums to 1
     return float(np.mean([np.mean(_js(hist[:-d], hist[d:])) for d in used]))
+
+
+CAMBI_MIN_SIZE = 216
+"""libvmaf's CAMBI refuses frames whose width and height are both under 216 px (``CAMBI_MIN_WIDTH_HEIGHT``)."""
+
+
+def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Sequence[int] = 2,
+          fps: float = 24.0, threads: int = 1) -> float | tuple[float, ...]:
+    """CAMBI, the Contrast Aware Multiscale Banding Index (Tandon et al. 2021, "CAMBI: Contrast-aware
+    multiscale banding index", PCS; Netflix's libvmaf ``cambi`` feature), mean over the frames.
+
+    No reference: computed by the ffmpeg executable's ``libvmaf`` filter (``model=`` empty, so only the
+    ``cambi`` feature runs) with the video fed as both of its inputs, and read from its JSON log
+    (``pooled_metrics.cambi.mean``, the arithmetic mean of the per-frame scores). CAMBI looks at the
+    luma plane only, at 10 bits (8-bit input is scaled up by libvmaf), with libvmaf's defaults: window
+    63 (adapted to the resolution), topk 0.6, tvi_threshold 0.019, BT.1886 EOTF. 0 means no banding
+    detected; about 5 is where banding starts to annoy; 24 is about the worst seen.
+
+    ``max_log_contrast`` is the largest step CAMBI counts as a band edge, ``2 ** max_log_contrast``
+    10-bit levels: the default 2 is 1 level at 8 bits (the false contours of compression and of
+    clean 8-bit gradients); larger steps count as real edges. 5 (8 levels at 8 bits, libvmaf's
+    maximum) also counts the coarser steps that palette or 4-bit quantization leaves.
+
+    Frames (uint8 RGB ``(T, H, W, 3)`` or one ``(H, W, 3)``) are piped to ffmpeg as rawvideo and
+    converted to YUV by swscale (BT.601, limited range, accurate rounding, as
+    :class:`vidcolor.io.VideoWriter` does); a file is decoded by ffmpeg and its own luma is scored.
+    Video whose width and height are both under :data:`CAMBI_MIN_SIZE` px (e.g. 160x210 Atari frames)
+    is first enlarged by the smallest integer factor that reaches it, nearest neighbour.
+
+    Args:
+        path_or_frames: a video or image file, or uint8 RGB frames.
+        max_log_contrast: 0..5, or a sequence of them to score several in one pass.
+        fps: frame rate given to ffmpeg for frames (CAMBI does not use time).
+        threads: libvmaf worker threads.
+
+    Returns:
+        The mean CAMBI, a float >= 0; a tuple of floats (in order) when ``max_log_contrast`` is a sequence.
+
+    Raises:
+        ValueError: frames that are not uint8 RGB, or ``max_log_contrast`` outside 0..5.
+        VidcolorError: no ffmpeg with libvmaf, or ffmpeg failed (unreadable file).
+    """
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.convert import SWS_FLAGS
+
+    contrasts = [max_log_contrast] if isinstance(max_log_contrast, (int, np.integer)) else list(max_log_contrast)
+    if not contrasts or any(int(c) != c or not 0 <= c <= 5 for c in contrasts):
+        raise ValueError(f"max_log_contrast must be in 0..5, got {max_log_contrast}")
+    contrasts = [int(c) for c in contrasts]
+    exe = _vmaf_ffmpeg()
+    if isinstance(path_or_frames, np.ndarray):
+        frames = path_or_frames[None] if path_or_frames.ndim == 3 else path_or_frames
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+            raise ValueError(f"expected uint8 RGB (T, H, W, 3) or (H, W, 3), got {path_or_frames.dtype} "
+                             f"{path_or_frames.shape}")
+        h, w = frames.shape[1:3]
+        source = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", str(fps), "-i", "-"]
+        data = np.ascontiguousarray(frames).tobytes()
+    else:
+        from vidcolor.io import probe
+
+        info = probe(path_or_frames)
+        h, w = info.height, info.width
+        source, data = ["-i", str(path_or_frames)], None
+    k = max(1, math.ceil(CAMBI_MIN_SIZE / max(h, w)))
+    enlarge = f"scale=iw*{k}:ih*{k}:flags=neighbor," if k > 1 else ""
+    # the ":" between a feature's options is escaped twice: for the filtergraph and for the filter's options
+    features = "|".join("name=cambi" + ("" if c == 2 else f"\\\\:max_log_contrast={c}") for c in contrasts)
+    with tempfile.TemporaryDirectory(prefix="vidcolor-cambi-") as tmp:
+        log = Path(tmp) / "cambi.json"
+        graph = (f"[0:v]{enlarge}format=pix_fmts=yuv420p|yuv422p|yuv444p,split[d][r];"
+                 f"[d][r]libvmaf=model=:feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
+        cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
+               "-sws_flags", SWS_FLAGS, "-lavfi", graph, "-f", "null", "-"]
+        done = subprocess.run(cmd, input=data, capture_output=True)
+        if done.returncode or not log.exists():
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise VidcolorError(f"ffmpeg libvmaf (cambi) failed: {' / '.join(tail) or 'no output'}")
+        pooled = json.loads(log.read_text())["pooled_metrics"]
+    scores = tuple(float(pooled["cambi" if c == 2 else f"cambi_mlc_{c}"]["mean"]) for c in contrasts)
+    return scores[0] if isinstance(max_log_contrast, (int, np.integer)) else scores
+
+
+@functools.lru_cache(maxsize=1)
+def _vmaf_ffmpeg() -> str:
+    """An ffmpeg executable built with libvmaf: :func:`vidcolor.io.find_ffmpeg`'s, else imageio-ffmpeg's."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io import find_ffmpeg
+
+    candidates = [find_ffmpeg()]
+    try:
+        import imageio_ffmpeg
+
+        candidates.append(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    for exe in dict.fromkeys(candidates):
+        try:
+            listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+        except OSError:
+            continue
+        if any(line.split()[1:2] == ["libvmaf"] for line in listing.splitlines()):
+            return exe
+    raise VidcolorError("CAMBI needs an ffmpeg built with libvmaf (--enable-libvmaf); none of "
+                        f"{', '.join(candidates)} has it (imageio-ffmpeg's static build does)")
 
 
 def _histograms(frame: np.ndarray, bins: int) -> np.ndarray:
