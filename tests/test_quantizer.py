@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import smooth_image
 from vidcolor.quantizer import Quantizer, QuantizerTracker, estimate, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 

@@ -113,7 +113,7 @@ class Quantizer:
     @property
     def passes_unchanged(self) -> bool:
         """True when :meth:`project` returns the observed frames whatever the estimate (no quantizer found, or
-        graphics, with ``none_margin`` 0): a caller may skip computing an estimate at all."""
+        graphics, with ``none_margin`` 0): a caller need not compute an estimate (run a generator) at all."""
         return (self.kind == "none" or self.graphics) and self.none_margin == 0
 
     def describe(self) -> str:
