@@ -148,3 +148,19 @@ def mosaic(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     """Random 8x8-block colour mosaics, uint8 ``(n, h, w, 3)``: any misalignment shows at once."""
     tiles = np.random.default_rng(seed).integers(0, 256, (n, (h + 7) // 8, (w + 7) // 8, 3), dtype=np.uint8)
     return np.ascontiguousarray(tiles.repeat(8, 1).repeat(8, 2)[:, :h, :w])
+
+
+def png_claiming(path, width: int, height: int) -> None:
+    """A valid 4x4 PNG whose IHDR is then edited to declare ``width`` x ``height`` (CRC fixed)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8                                                   # signature, then length + "IHDR"
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))

@@ -127,6 +127,35 @@ def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
     assert listing(tmp_path) == set()
 
 
+def test_raw_size_too_large_is_one_line(tmp_path, tiny_models):
+    res = run_cli("dequantize", "-", "--raw", "100000x100000", "--fps", "12", "-o", "raw.mp4", "--model",
+                  tiny_models.lab, *FAST, stdin=b"\0" * 1000, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "too large" in res.stderr
+    assert listing(tmp_path) == set()
+
+
+def test_video_too_large_is_refused_from_its_header(tmp_path, tiny_models, ffmpeg_exe):
+    from helpers import run_ffmpeg
+
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=c=black:s=8192x8000:d=0.04:r=25", "-frames:v", "1",
+               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tmp_path / "big.mkv"))
+    res = run_cli("dequantize", "big.mkv", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "8192x8000 is too large" in res.stderr
+    assert listing(tmp_path) == {"big.mkv"}
+
+
+def test_huge_png_header_is_one_line(tmp_path, tiny_models):
+    from helpers import png_claiming
+
+    png_claiming(tmp_path / "bomb.png", 30000, 30000)
+    res = run_cli("dequantize", "bomb.png", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "too large" in res.stderr
+    assert listing(tmp_path) == {"bomb.png"}
+
+
 # ------------------------------------------------------------------------------------------- images
 
 

@@ -122,3 +122,33 @@ def test_write_unwritable_format_is_a_vidcolor_error(tmp_path, rgb, name):
         assert read_image(tmp_path / name)[0].shape == rgb.shape
         return
     assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize("size", [(30000, 30000), (20000, 100), (9000, 9000)])
+def test_a_header_claiming_a_huge_image_is_refused_before_decoding(tmp_path, size):
+    import resource
+    import time
+
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io import read_image
+
+    from helpers import png_claiming
+
+    path = tmp_path / "bomb.png"
+    png_claiming(path, *size)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with pytest.raises(VidcolorError, match="too large"):
+        read_image(path)
+    assert time.perf_counter() - t < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000   # KB: nothing allocated
+
+
+def test_frame_size_limits():
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
+
+    check_frame_size(MAX_SIDE, MAX_PIXELS // MAX_SIDE, "ok")
+    for w, h in ((MAX_SIDE + 1, 2), (2, MAX_SIDE + 1), (8001, 8001), (0, 5)):
+        with pytest.raises(VidcolorError):
+            check_frame_size(w, h, "x")

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.limits import check_frame_size
 from vidcolor.io.writer import default_file_mode
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -27,10 +28,15 @@ def list_images_in(folder: str | Path) -> list[Path]:
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
 
-    Palette and grayscale images are expanded to RGB. Raises VidcolorError if unreadable.
+    Palette and grayscale images are expanded to RGB. The size in the header is checked
+    (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are decoded.
+
+    Raises:
+        VidcolorError: unreadable, or larger than the frame-size limits.
     """
     try:
         with Image.open(path) as im:
+            check_frame_size(*im.size, str(path))
             im.load()
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
             rgba = im.convert("RGBA") if has_alpha else None
@@ -38,6 +44,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             alpha = np.asarray(rgba)[..., 3].copy() if rgba is not None else None
     except FileNotFoundError:
         raise VidcolorError(f"{path}: no such file") from None
+    except Image.DecompressionBombError:
+        raise VidcolorError(f"{path}: image too large (its header declares more pixels than Pillow opens)") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
     return rgb, alpha

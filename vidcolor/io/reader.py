@@ -12,6 +12,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import frame_to_rgb
+from vidcolor.io.limits import check_frame_size
 
 
 @dataclass
@@ -130,6 +131,7 @@ class VideoReader:
             if not fps or fps <= 0:
                 raise VidcolorError("raw input needs --fps")
             w, h = raw_size
+            check_frame_size(w, h, "--raw")
             self.info = VideoInfo(width=w, height=h, fps=Fraction(fps).limit_denominator(1001))
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
             self._first = self._read_raw()
@@ -139,6 +141,11 @@ class VideoReader:
         self._container = _open(source)
         self._container.streams.video[0].thread_type = "AUTO"
         self.info = _info(self._container)
+        try:
+            check_frame_size(self.info.width, self.info.height, _name(source))   # the header, before decoding
+        except VidcolorError:
+            self.close()
+            raise
         self._frames = self._container.decode(video=0)
         try:
             first = next(self._frames)
@@ -148,6 +155,11 @@ class VideoReader:
         except av.FFmpegError as exc:
             self.close()
             raise VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})") from None
+        try:
+            check_frame_size(first.width, first.height, _name(source))           # and the first frame
+        except VidcolorError:
+            self.close()
+            raise
         _apply_rotation(self.info, first)
         self._first = first
 
