@@ -132,7 +132,8 @@ class Dequantizer(LabJob):
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         found = self.quantizers(frames) if self.quantizers is not None else None
-        if found is not None and (found.passes_unchanged or self.strength.get(found.kind, 1.0) == 0):
+        strength = self.strength.get(found.kind, 1.0) if found is not None else 1.0
+        if found is not None and (found.passes_unchanged or strength == 0):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run (the smoother starts
             # afresh when frames are corrected again)
@@ -145,7 +146,6 @@ class Dequantizer(LabJob):
             out = super().__call__(frames)
         if found is None:
             return out
-        strength = self.strength.get(found.kind, 1.0)
         if strength != 1.0:
             out = frames + strength * (out.astype(np.float32) - frames)
         return found.project(frames, out)

@@ -34,6 +34,7 @@ is stretched to contain it, so that leaving a pixel as it is is always allowed.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -175,9 +176,23 @@ class Quantizer:
         lo, hi = lo - self.margin, hi + self.margin
         return np.minimum(lo, q), np.maximum(hi, q)
 
-    def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
+    @functools.cached_property
+    def _faces(self) -> tuple[np.ndarray, np.ndarray]:
+        """The checked Voronoi faces, computed once per estimate (not per batch): for palette colour i and
+        its :data:`PALETTE_NEIGHBOURS` nearest other colours j, the unit normal ``u_ij`` ``(K, k, 3)`` and the
+        widened offset ``off_ij`` ``(K, k)`` of the face ``x . u_ij <= off_ij``."""
         pal = self.palette.astype(np.float32)
         k = min(PALETTE_NEIGHBOURS, len(pal) - 1)
+        d2 = ((pal[:, None] - pal[None]) ** 2).sum(-1)
+        np.fill_diagonal(d2, np.inf)
+        nb = np.argsort(d2, axis=1)[:, :k]                                   # (K, k)
+        diff = pal[nb] - pal[:, None]                                        # (K, k, 3)
+        u = diff / np.maximum(np.linalg.norm(diff, axis=-1, keepdims=True), 1e-6)
+        mid = (pal[nb] + pal[:, None]) / 2
+        return u, (mid * u).sum(-1) + self.margin
+
+    def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
+        pal = self.palette.astype(np.float32)
         shape = q.shape
         qf, yf = q.reshape(-1, 3), y.reshape(-1, 3)
         idx = _nearest(qf, pal)
@@ -187,14 +202,7 @@ class Quantizer:
         if not len(move):
             return out.reshape(shape)
         qf, yf, idx = qf[move], yf[move], idx[move]
-        # per palette colour i: its k nearest other colours j, face normal u_ij and offset of the face
-        d2 = ((pal[:, None] - pal[None]) ** 2).sum(-1)
-        np.fill_diagonal(d2, np.inf)
-        nb = np.argsort(d2, axis=1)[:, :k]                                   # (K, k)
-        diff = pal[nb] - pal[:, None]                                        # (K, k, 3)
-        u = diff / np.maximum(np.linalg.norm(diff, axis=-1, keepdims=True), 1e-6)
-        mid = (pal[nb] + pal[:, None]) / 2
-        off = (mid * u).sum(-1) + self.margin                                # face: x . u <= off
+        u, off = self._faces
         U, O = u[idx], off[idx]                                              # (P, k, 3), (P, k)
         vq = np.einsum("pkc,pc->pk", U, qf)
         vy = np.einsum("pkc,pc->pk", U, yf)

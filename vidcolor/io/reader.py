@@ -141,11 +141,7 @@ class VideoReader:
         self._container = _open(source)
         self._container.streams.video[0].thread_type = "AUTO"
         self.info = _info(self._container)
-        try:
-            check_frame_size(self.info.width, self.info.height, _name(source))   # the header, before decoding
-        except VidcolorError:
-            self.close()
-            raise
+        self._check_size(self.info.width, self.info.height)    # the header, before decoding
         self._frames = self._container.decode(video=0)
         try:
             first = next(self._frames)
@@ -155,13 +151,17 @@ class VideoReader:
         except av.FFmpegError as exc:
             self.close()
             raise VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})") from None
+        self._check_size(first.width, first.height)            # and the first frame
+        _apply_rotation(self.info, first)
+        self._first = first
+
+    def _check_size(self, width: int, height: int) -> None:
+        """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up."""
         try:
-            check_frame_size(first.width, first.height, _name(source))           # and the first frame
+            check_frame_size(width, height, _name(self.source))
         except VidcolorError:
             self.close()
             raise
-        _apply_rotation(self.info, first)
-        self._first = first
 
     @staticmethod
     def _open_raw_file(source) -> BinaryIO:
