@@ -70,7 +70,7 @@ from vidcolor import api
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg, read_image, write_image
 from vidcolor.metrics import cambi, channel_bias, ciede2000, psnr
 from vidcolor.training.data import read_rgb, split_clips, split_retro
-from vidcolor.training.degrade import quantize_clip
+from vidcolor.training.degrade import quantize_clip, quantize_ffmpeg
 
 from readme import splice_readme
 
@@ -119,18 +119,9 @@ def raw_input(frames: np.ndarray, fps) -> list[str]:
 
 # --- degradations -------------------------------------------------------------------------------------
 
-def ffmpeg_palette(frames: np.ndarray, colors: int, dither: str, fps) -> np.ndarray:
-    """One palette for the whole clip (palettegen sees every frame before paletteuse maps the first)."""
-    graph = (f"[0:v]split[a][b];[a]palettegen=max_colors={colors}:stats_mode=full:reserve_transparent=0[p];"
-             f"[b][p]paletteuse=dither={dither}")
-    out = ffmpeg(*raw_input(frames, fps), "-lavfi", graph, "-fps_mode", "passthrough",
-                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-", input=frames.tobytes())
-    return np.frombuffer(out, np.uint8).reshape(frames.shape)
-
-
-def degrade(frames: np.ndarray, spec: dict, fps) -> np.ndarray:
+def degrade(frames: np.ndarray, spec: dict) -> np.ndarray:
     if spec["tool"] == "ffmpeg":
-        return ffmpeg_palette(frames, spec["colors"], spec["dither"], fps)
+        return quantize_ffmpeg(frames, spec["colors"], dither=spec["dither"])   # one palette for the clip
     if spec["tool"] == "uniform":
         return quantize_clip(frames, "uniform", bits=4, convention=spec["convention"])
     if spec["tool"] == "palette":
@@ -461,7 +452,7 @@ def run_all(args, degradations: dict, content: dict, sheet: Sheet, per_clip: dic
                 folder = tmp / f"{slug(kind)}_{slug(dname)}"
                 t = time.perf_counter()
                 for it in items:
-                    write_image(folder / "in" / f"{it['name']}.png", degrade(it["frames"], spec, it["fps"])[0],
+                    write_image(folder / "in" / f"{it['name']}.png", degrade(it["frames"], spec)[0],
                                 overwrite=True)
                 timing["degrade + encode input"] += time.perf_counter() - t
                 outs = {}
@@ -482,7 +473,7 @@ def run_all(args, degradations: dict, content: dict, sheet: Sheet, per_clip: dic
                 stem = tmp / f"{slug(kind)}_{it['name']}_{slug(dname)}"
                 t = time.perf_counter()
                 inp = stem.with_name(stem.name + "_input.mp4")
-                encode_input(degrade(it["frames"], spec, it["fps"]), inp, it["fps"])
+                encode_input(degrade(it["frames"], spec), inp, it["fps"])
                 timing["degrade + encode input"] += time.perf_counter() - t
                 results, first = {}, {}
                 for m, fn in METHODS.items():

@@ -238,6 +238,16 @@ def test_quantize_ffmpeg_limits_the_palette(photo, dither):
     assert psnr(out, photo) > psnr(flat, photo) + 3                             # 8 colours: about +4.5 dB here
 
 
+def test_quantize_ffmpeg_one_palette_for_a_clip():
+    rng = np.random.default_rng(13)
+    clip = np.stack([smooth_image(rng, 24, 32) for _ in range(6)])
+    out = quantize_ffmpeg(clip, 8)
+    assert out.shape == clip.shape and out.dtype == np.uint8
+    assert len(colours(out)) <= 8                                  # one palette shared by every frame
+    per_frame = np.stack([quantize_ffmpeg(f, 8) for f in clip])
+    assert len(colours(per_frame)) > 8                             # unlike per-frame palettes
+
+
 def test_quantize_ffmpeg_dither_changes_the_pattern(photo):
     plain = quantize_ffmpeg(photo, 8)
     for dither, share in (("bayer", 0.02), ("floyd_steinberg", 0.1)):   # about 4% and 24% of pixels here

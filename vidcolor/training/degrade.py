@@ -151,29 +151,31 @@ FFMPEG_DITHERS = ("none", "bayer", "floyd_steinberg", "sierra2_4a")
 
 
 def quantize_ffmpeg(rgb: np.ndarray, colors: int, stats_mode: str = "full", dither: str = "none") -> np.ndarray:
-    """Palette quantization by ffmpeg's ``palettegen`` + ``paletteuse`` filters (one palette for the image).
+    """Palette quantization by ffmpeg's ``palettegen`` + ``paletteuse`` filters: one palette for the image,
+    or for a whole clip (palettegen sees every frame before paletteuse maps the first, as a GIF is made).
 
     Args:
-        rgb: uint8 ``(H, W, 3)``.
+        rgb: uint8 ``(H, W, 3)``, or a clip ``(T, H, W, 3)``.
         colors: palette size, 2..256 (``max_colors``; no colour is reserved for transparency).
         stats_mode: ``palettegen`` statistics, ``full`` or ``diff``.
         dither: a ``paletteuse`` dither mode, e.g. one of :data:`FFMPEG_DITHERS`.
 
     Returns:
-        uint8 ``(H, W, 3)``.
+        uint8 of the same shape.
 
     Raises:
         RuntimeError: if ffmpeg fails (its stderr in the message).
     """
-    h, w = rgb.shape[:2]
+    h, w = rgb.shape[-3:-1]
     graph = (f"split[a][b];[a]palettegen=max_colors={colors}:stats_mode={stats_mode}:reserve_transparent=0[p];"
              f"[b][p]paletteuse=dither={dither}")
     proc = subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                           "-s", f"{w}x{h}", "-i", "-", "-filter_complex", graph, "-f", "rawvideo", "-pix_fmt", "rgb24",
-                           "-"], input=np.ascontiguousarray(rgb).tobytes(), capture_output=True, timeout=60)
-    if proc.returncode or len(proc.stdout) != h * w * 3:
+                           "-s", f"{w}x{h}", "-i", "-", "-filter_complex", graph, "-fps_mode", "passthrough",
+                           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                          input=np.ascontiguousarray(rgb).tobytes(), capture_output=True, timeout=60)
+    if proc.returncode or len(proc.stdout) != rgb.size:
         raise RuntimeError(f"ffmpeg palettegen/paletteuse failed: {proc.stderr.decode(errors='replace').strip()}")
-    return np.frombuffer(proc.stdout, np.uint8).reshape(h, w, 3).copy()
+    return np.frombuffer(proc.stdout, np.uint8).reshape(rgb.shape).copy()
 
 
 def h264_roundtrip(rgb: np.ndarray, crf: int = 18) -> np.ndarray:
