@@ -1,11 +1,11 @@
-"""vidcolor.temporal: streaming ab smoothing (off / ema / flow), scene cuts, warping and occlusion."""
+"""vidcolor.temporal: streaming ab smoothing (off / ema / flow) and scene cuts (flow helpers: test_flow.py)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from vidcolor.temporal import MODES, TemporalSmoother, consistency_mask, scene_change, warp
+from vidcolor.temporal import MODES, TemporalSmoother, scene_change
 
 H, W = 64, 96
 
@@ -189,23 +189,6 @@ def test_bad_arguments_raise():
         sm(L, np.zeros((H, W + 1, 2), np.float32))
     with pytest.raises(ValueError):
         sm(L[None], np.zeros((1, H, W, 2), np.float32))
-
-
-def test_warp_integer_shift_and_consistency_mask():
-    img = texture(4, (H, W))
-    flow = np.zeros((H, W, 2), np.float32)
-    flow[..., 0], flow[..., 1] = 3.0, 2.0
-    np.testing.assert_allclose(warp(img, flow)[:-2, :-3], img[2:, 3:], atol=1e-4)
-
-    ok = consistency_mask(flow, -flow)
-    assert ok[:-2, :-3].all()
-    assert not ok[-2:].any() and not ok[:, -3:].any()   # target out of frame
-    assert not consistency_mask(flow, flow).any()      # forward and backward disagree
-    assert consistency_mask(np.zeros_like(flow), np.zeros_like(flow)).all()
-    with pytest.raises(ValueError):
-        consistency_mask(flow, flow[:-1])
-    with pytest.raises(ValueError):
-        warp(img[:-1], flow)
 
 
 def test_scene_change_score():

@@ -5,7 +5,8 @@ Per-frame colorization flickers: the same object gets slightly different ab from
 current frame by optical flow, wherever the warp is trustworthy; luminance L is never touched. It is
 causal and streaming: the state is one previous frame (its L and smoothed ab), so it works on a pipe.
 
-Methods (design card in ``shared/METHODS.md``, "Temporal consistency"):
+Methods (design card in ``shared/METHODS.md``, "Temporal consistency"; flow, warp and occlusion test
+from :mod:`vidcolor.flow`):
 
 * Optical flow: DIS (Kroeger et al. 2016, "Fast Optical Flow using Dense Inverse Search", ECCV),
   OpenCV's ``ULTRAFAST`` preset on 8-bit L at reduced resolution.
@@ -24,7 +25,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MODES", "TemporalSmoother", "consistency_mask", "dis_flow", "scene_change", "warp"]
+from vidcolor.flow import consistency_mask, dis_flow, sampling_map, warp
+
+__all__ = ["MODES", "TemporalSmoother", "scene_change"]
 
 MODES = ("off", "ema", "flow")
 """Smoothing modes: none, plain exponential moving average, flow-aligned moving average."""
@@ -37,80 +40,8 @@ LUM_TOL = 8.0
 (confidence 1 below ``LUM_TOL / 2``, 0 above ``1.5 * LUM_TOL``, linear in between)."""
 
 THUMB_WIDTH = 64  # pixels, width of the L thumbnails used by scene_change
-_DIS_MIN = 32  # pixels: smallest side handed to DIS (see dis_flow)
 _CUT_BINS = 32
 _CUT_RESIDUAL_UNIT = 50.0  # L units of median flow-compensated residual worth 1 score unit
-
-
-def dis_flow(dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dense optical flow from ``a`` to ``b`` with an OpenCV DIS instance, safe for small frames.
-
-    OpenCV 5.0's DIS segfaults on images under 32 (ULTRAFAST) or 16 (MEDIUM) pixels high and raises on
-    ones under 12 wide: frames are padded (border replicated) to at least 32x32, the flow cropped back.
-
-    Args:
-        dis: a ``cv2.DISOpticalFlow`` (any preset). Keep one instance per frame size: one instance
-            alternating between two sizes cost about 15 ms a call at 320x180 here (1 ms otherwise).
-        a, b: uint8 ``(H, W)`` grey frames of one shape.
-
-    Returns:
-        float32 ``(H, W, 2)``, pixels: pixel x of ``a`` is seen at ``x + flow(x)`` in ``b``.
-    """
-    h, w = a.shape
-    ph, pw = max(0, _DIS_MIN - h), max(0, _DIS_MIN - w)
-    if ph or pw:
-        a = cv2.copyMakeBorder(a, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-        b = cv2.copyMakeBorder(b, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray(dis.calc(a, b, None)[:h, :w])
-    return dis.calc(a, b, None)
-
-
-def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward warp: sample ``img`` at ``x + flow(x)`` for every pixel x (bilinear, borders replicated).
-
-    Args:
-        img: ``(H, W)`` or ``(H, W, C)`` array (C <= 4), float32 or uint8, the frame being warped.
-        flow: float32 ``(H, W, 2)`` in pixels, from the reference frame to ``img``.
-
-    Returns:
-        Array of ``img``'s shape and dtype, aligned to the reference frame. Pixels whose source lies
-        outside ``img`` get the nearest border value: mask them with :func:`consistency_mask`.
-
-    Raises:
-        ValueError: if the spatial shapes differ.
-    """
-    if flow.ndim != 3 or flow.shape[2] != 2 or img.shape[:2] != flow.shape[:2]:
-        raise ValueError(f"flow {flow.shape} does not match image {img.shape}")
-    return cv2.remap(img, _sample_map(flow), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
-    """Pixels where ``flow`` is trustworthy: in frame and forward-backward consistent.
-
-    The occlusion criterion of Sundaram et al. 2010 (ECCV), as used for the warp error of Lai et al.
-    2018 ("Learning Blind Video Temporal Consistency", ECCV): with ``w = flow(x)`` and
-    ``w' = flow_back(x + w)``, x is occluded when ``|w + w'|^2 > 0.01 (|w|^2 + |w'|^2) + 0.5``
-    (squared pixels). Pixels whose target ``x + w`` leaves the frame are also rejected.
-
-    Args:
-        flow: float32 ``(H, W, 2)``, reference frame -> other frame, pixels.
-        flow_back: float32 ``(H, W, 2)``, other frame -> reference frame, pixels.
-
-    Returns:
-        bool ``(H, W)``: True where the flow can be used.
-
-    Raises:
-        ValueError: if the shapes differ or are not ``(H, W, 2)``.
-    """
-    if flow.shape != flow_back.shape or flow.ndim != 3 or flow.shape[2] != 2:
-        raise ValueError(f"flows must both be (H, W, 2), got {flow.shape} and {flow_back.shape}")
-    h, w = flow.shape[:2]
-    target = _sample_map(flow)
-    back = cv2.remap(flow_back, target, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    tol = 0.01 * (_sq_norm(flow) + _sq_norm(back)) + 0.5
-    back += flow
-    tx, ty = target[..., 0], target[..., 1]
-    return (_sq_norm(back) <= tol) & (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
 
 
 def scene_change(L_prev: np.ndarray, L: np.ndarray) -> float:
@@ -148,7 +79,7 @@ class TemporalSmoother:
         ``flow``: ``out = ab + s m (warp(prev_out) - ab)``, with ``warp`` along the backward DIS flow
         (current -> previous frame, computed on 8-bit L at reduced resolution and upscaled) and ``m`` in
         [0, 1] the per-pixel confidence: 0 where the flow fails the forward-backward occlusion test of
-        Sundaram et al. 2010 (:func:`consistency_mask`) or points out of frame, and ramping to 0 where
+        Sundaram et al. 2010 (:func:`vidcolor.flow.consistency_mask`) or points out of frame, and ramping to 0 where
         the warped previous L differs from the current L by more than :data:`LUM_TOL` L units.
 
     Both ``ema`` and ``flow`` reset (return ab unchanged and restart from it) at a scene cut,
@@ -259,28 +190,13 @@ class TemporalSmoother:
             back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
             m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
         if self._grid is None or self._grid.shape[:2] != (h, w):
-            self._grid = _sample_map(np.zeros((h, w, 2), np.float32))
+            self._grid = sampling_map(np.zeros((h, w, 2), np.float32))
         back += self._grid  # absolute sampling positions in the previous frame
         warped_L = cv2.remap(self._prev_L, back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         warped_ab = cv2.remap(self._prev_ab, back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         warped_L -= L
         m *= np.clip(1.5 - np.abs(warped_L) * (1.0 / LUM_TOL), 0.0, 1.0)
         return warped_ab, m
-
-
-def _sample_map(flow: np.ndarray) -> np.ndarray:
-    """Absolute sampling coordinates ``x + flow(x)``, float32 ``(H, W, 2)``, for cv2.remap."""
-    h, w = flow.shape[:2]
-    grid = np.empty((h, w, 2), np.float32)
-    grid[..., 0] = np.arange(w, dtype=np.float32)
-    grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
-    return grid + flow
-
-
-def _sq_norm(v: np.ndarray) -> np.ndarray:
-    """Squared length of 2-vectors ``(H, W, 2)`` -> ``(H, W)``."""
-    x, y = cv2.split(v)
-    return x * x + y * y
 
 
 def _to8(L: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor.temporal import consistency_mask, dis_flow, warp
+from vidcolor.flow import consistency_mask, dis_flow, warp
 
 __all__ = ["CAMBI_MIN_SIZE", "cambi", "cdc", "optical_flow", "pair_flows", "warp_error"]
 
@@ -56,7 +56,7 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each pair (t, t+1) of ``clip`` (uint8 RGB ``(T, H, W, 3)``): the flow t -> t+1
     (:func:`optical_flow`) and its validity mask (forward-backward consistent and in frame,
-    :func:`vidcolor.temporal.consistency_mask`). Compute once, score several videos with
+    :func:`vidcolor.flow.consistency_mask`). Compute once, score several videos with
     :func:`warp_error` ``(flows=...)``."""
     _check_clip(clip)
     out = []
@@ -75,7 +75,7 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
     ``E_t = sum_x M_t(x) ||V_t(x) - warp(V_{t+1})(x)||^2 / (3 sum_x M_t(x))`` on RGB in [0, 1], i.e. the
     mean squared error over the non-occluded pixels and the three channels. ``M_t`` is 1 where the flow
     passes the forward-backward check (Sundaram et al. 2010, the test Lai et al. use) and stays
-    in frame (:func:`vidcolor.temporal.consistency_mask`). The result is the mean of E_t over the T - 1
+    in frame (:func:`vidcolor.flow.consistency_mask`). The result is the mean of E_t over the T - 1
     pairs; a pair with no valid pixel counts as 0, as in Lai et al.'s reference code.
 
     Flow (:func:`optical_flow`, DIS MEDIUM) and mask are computed on ``flow_source``: pass the original
