@@ -10,7 +10,7 @@ from helpers import mosaic
 from vidcolor.errors import VidcolorError
 from vidcolor.evaluate import evaluate, format_table, load_frames, to_json
 from vidcolor.io import write_image
-from vidcolor.metrics import ACCURACY_THRESHOLD, colourfulness, psnr
+from vidcolor.metrics import ACCURACY_THRESHOLD, cdc, colourfulness, psnr, warp_error
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +122,16 @@ def test_frame_counts_and_sizes(gt):
 def test_temporal_measures_for_clips_only(gt):
     one = evaluate(gt[:1], gt[:1], features=False)
     assert "warp_error" not in one["output"] and "cdc" not in one["output"]
-    r = evaluate(gt, gt, features=False)
-    for col in ("output", "reference"):
-        assert r[col]["warp_error"] >= 0 and r[col]["cdc"] >= 0
-    assert r["output"]["warp_error"] == pytest.approx(r["reference"]["warp_error"])
+    # the output flickers: every other frame 20 levels brighter (clipped), the motion is the ground truth's
+    flicker = np.clip(gt.astype(int) + np.array([0, 20, -20, 20])[:, None, None, None], 0, 255).astype(np.uint8)
+    r = evaluate(flicker, gt, features=False)
+    assert r["reference"]["warp_error"] == pytest.approx(warp_error(gt))
+    assert r["reference"]["cdc"] == pytest.approx(cdc(gt))
+    assert r["output"]["warp_error"] > 100 * r["reference"]["warp_error"]
+    assert r["output"]["cdc"] > 10 * r["reference"]["cdc"]
+    # the output is warped along the ground truth's flow (all columns alike), not its own
+    assert r["output"]["warp_error"] == pytest.approx(warp_error(flicker, flow_source=gt))
+    assert r["output"]["warp_error"] != pytest.approx(warp_error(flicker))
     assert "warp error" in format_table(r)
 
 

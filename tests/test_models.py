@@ -195,19 +195,41 @@ def test_patchgan_map_shape_256():
     assert y.shape == (2, 1, 30, 30)
 
 
-@pytest.mark.parametrize("hw,expected", [((64, 64), (6, 6)), ((96, 128), (10, 14))])
-def test_patchgan_map_shape_formula(hw, expected):
+# Worked out by hand: a 4x4 convolution with padding 1 maps n to floor((n - 2) / s) + 1, i.e. n / 2 at
+# stride 2 (three times, rounding down) and n - 1 at stride 1 (twice). 64 -> 32 -> 16 -> 8 -> 7 -> 6;
+# 96 -> 48 -> 24 -> 12 -> 11 -> 10; 128 -> 64 -> 32 -> 16 -> 15 -> 14; 70 -> 35 -> 17 -> 8 -> 7 -> 6;
+# 100 -> 50 -> 25 -> 12 -> 11 -> 10.
+@pytest.mark.parametrize("hw,expected", [((64, 64), (6, 6)), ((96, 128), (10, 14)), ((70, 100), (6, 10))])
+def test_patchgan_map_shape(hw, expected):
     d = PatchGANDiscriminator(in_channels=6, ndf=4).eval()
     with torch.no_grad():
         y = d(torch.randn(1, 6, *hw))
     assert y.shape == (1, 1, *expected)
-    assert expected == (hw[0] // 8 - 2, hw[1] // 8 - 2)
 
 
-def test_patchgan_is_conditional():
-    d = PatchGANDiscriminator(in_channels=6, ndf=4).eval()
-    x = torch.randn(1, 6, 64, 64)
-    x2 = x.clone()
-    x2[:, :3] = torch.randn(1, 3, 64, 64)
+def test_patchgan_receptive_field_is_70x70():
+    """One score sees a 70x70 input patch: the gradient of a central score is non-zero on exactly that square."""
+    d = PatchGANDiscriminator(in_channels=6, ndf=4).double().eval()
+    x = torch.randn(1, 6, 128, 128, dtype=torch.float64, requires_grad=True)
+    d(x)[0, 0, 7, 7].backward()
+    seen = x.grad.abs().sum(dim=(0, 1)) > 0
+    rows, cols = seen.any(1).nonzero().ravel(), seen.any(0).nonzero().ravel()
+    # back through the layers (first input index = s * first output index - 1): j -> j - 1 -> j - 2 ->
+    # 2j - 5 -> 4j - 11 -> 8j - 23, so score 7 starts at row 33 and ends 69 rows further down
+    assert (rows.min().item(), rows.max().item()) == (33, 102)
+    assert (cols.min().item(), cols.max().item()) == (33, 102)
+
+
+def test_patchgan_score_depends_on_condition_and_candidate():
+    """Training feeds ``cat([condition, candidate], 1)``: swapping the condition for another while keeping
+    the candidate moves the scores as much as swapping the candidate does (at initialisation the scores
+    are nearly the last layer's bias, so the two changes are compared with each other)."""
+    torch.manual_seed(0)
+    d = PatchGANDiscriminator(in_channels=6, ndf=4).double().eval()
+    condition, candidate, other = (torch.randn(1, 3, 64, 64, dtype=torch.float64) for _ in range(3))
     with torch.no_grad():
-        assert not torch.allclose(d(x), d(x2))
+        base = d(torch.cat([condition, candidate], 1))
+        by_condition = (d(torch.cat([other, candidate], 1)) - base).abs().mean().item()
+        by_candidate = (d(torch.cat([condition, other], 1)) - base).abs().mean().item()
+    assert by_condition > 1e-6 and by_candidate > 1e-6
+    assert 0.3 < by_condition / by_candidate < 3

@@ -111,17 +111,21 @@ def test_is_image_and_listing(tmp_path, rgb):
     assert [p.name for p in list_images_in(tmp_path)] == ["a.jpg", "b.png"]
 
 
-@pytest.mark.parametrize("name", ["a.jpg", "a.xyz"])
-def test_write_unwritable_format_is_a_vidcolor_error(tmp_path, rgb, name):
-    alpha = np.full(rgb.shape[:2], 128, np.uint8)
-    try:
-        write_image(tmp_path / name, rgb, alpha)
-    except VidcolorError:
-        pass
-    else:                                   # also acceptable: written without alpha
-        assert read_image(tmp_path / name)[0].shape == rgb.shape
-        return
-    assert listing(tmp_path) == set()
+@pytest.mark.parametrize("name", ["a.jpg", "a.jpeg", "a.bmp"])
+def test_alpha_is_dropped_for_formats_without_it(tmp_path, name):
+    rgb = np.full((13, 17, 3), (200, 100, 50), np.uint8)         # flat: JPEG keeps it within a few levels
+    write_image(tmp_path / name, rgb, np.full(rgb.shape[:2], 128, np.uint8))
+    assert listing(tmp_path) == {name}
+    got, alpha = read_image(tmp_path / name)
+    assert alpha is None and got.shape == rgb.shape
+    assert np.abs(got.astype(int) - rgb).max() <= (0 if name.endswith(".bmp") else 3)
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_write_unknown_format_is_a_vidcolor_error(tmp_path, rgb, alpha):
+    with pytest.raises(VidcolorError, match="cannot write image"):
+        write_image(tmp_path / "a.xyz", rgb, np.full(rgb.shape[:2], 128, np.uint8) if alpha else None)
+    assert listing(tmp_path) == set()                              # no file, no temporary left
 
 
 @pytest.mark.parametrize("size", [(30000, 30000), (20000, 100), (9000, 9000)])
