@@ -41,7 +41,7 @@ from PIL import Image, ImageDraw
 from vidcolor.color import lab_to_rgb, reinhard_transfer, rgb_to_lab
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
-from vidcolor.metrics import ciede2000, colourfulness
+from vidcolor.metrics import ciede2000, colourfulness, psnr
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_clips, split_holdout
 from vidcolor.weights import DEFAULTS, resolve
@@ -98,9 +98,8 @@ def photo_set(n: int) -> list[np.ndarray]:
 
 
 def score(outputs: list[np.ndarray], truth: list[np.ndarray]) -> dict:
-    """PSNR of the pooled MSE, mean CIEDE2000, colourfulness ratio over a list of frames."""
-    mse = np.mean([np.mean((o.astype(np.float64) - t) ** 2) for o, t in zip(outputs, truth)])
-    return {"psnr": float(10 * np.log10(255.0 ** 2 / mse)),
+    """PSNR of the mean per-frame MSE, mean CIEDE2000, colourfulness ratio over a list of frames."""
+    return {"psnr": psnr(outputs, truth),
             "ciede2000": float(np.mean([ciede2000(o, t) for o, t in zip(outputs, truth)])),
             "colourfulness_ratio": float(np.mean([colourfulness(o) for o in outputs])
                                          / np.mean([colourfulness(t) for t in truth]))}

@@ -31,6 +31,7 @@ from vidcolor.temporal import MODES, TemporalSmoother
 from vidcolor.training.data import split_clips
 from vidcolor.training.degrade import quantize_clip
 
+from colorize_quality import gray
 from readme import splice_readme
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,7 @@ def main() -> None:
         for clip_name in args.clips:
             clip = np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA)
                              for f in load_frames(DATA / f"davis_{clip_name}.mp4", args.frames)])
-            x = quantize_clip(clip, "palette", colors=16) if name == "dequantize" else luminance(clip)
+            x = quantize_clip(clip, "palette", colors=16) if name == "dequantize" else gray(clip)
             t0 = time.perf_counter()
             L, ab = zip(*(job.predict_lab(f[None]) for f in x))
             gen_ms.append(1000 * (time.perf_counter() - t0) / len(x))
@@ -90,15 +91,6 @@ def main() -> None:
     if args.readme:
         splice_readme("temporal-results", text + "\n" + STRIP_CAPTION)
     crop_strip(strips, Path(args.out).with_name("temporal_strip.png"))
-
-
-def luminance(clip: np.ndarray) -> np.ndarray:
-    """The clip's luminance as uint8 RGB (a = b = 0): the colorize job's black-and-white input."""
-    from vidcolor.color import rgb_to_lab
-
-    lab = rgb_to_lab(clip)
-    lab[..., 1:] = 0
-    return lab_to_rgb(lab)
 
 
 def write_report(results: dict, args, out: Path) -> str:

@@ -139,11 +139,6 @@ def gradient_image(h: int = 48, w: int = 64) -> np.ndarray:
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
 def mosaic(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     """Random 8x8-block colour mosaics, uint8 ``(n, h, w, 3)``: any misalignment shows at once."""
     tiles = np.random.default_rng(seed).integers(0, 256, (n, (h + 7) // 8, (w + 7) // 8, 3), dtype=np.uint8)

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, listing,
-                     make_videoless_mkv, mosaic, psnr, run_cli, run_ffmpeg)
+                     make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
 from vidcolor.io.convert import frame_to_rgb
+from vidcolor.metrics import psnr
 
 FAST = ("-q", "--preset", "ultrafast")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import gradient_image, psnr, smooth_image
+from helpers import gradient_image, smooth_image
+from vidcolor.metrics import psnr
 from vidcolor.training.degrade import (FFMPEG_DITHERS, Degradation, apply_palette, h264_roundtrip, palette_of,
                                        quantize_ffmpeg, quantize_palette, quantize_uniform, sample_degradation)
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode_all, gradient_image, listing,
-                     make_clip, make_videoless_mkv, mosaic, psnr, run_ffmpeg)
+                     make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
+from vidcolor.metrics import psnr
 from vidcolor.io.writer import default_file_mode
 
 

@@ -31,6 +31,21 @@ def test_psnr_pools_over_a_stack(pair):
     assert psnr(a, b2) == pytest.approx(10 * np.log10(255 ** 2 / (8 / 3)))
 
 
+def test_psnr_of_a_list_of_images_of_different_sizes(pair):
+    a, b = pair                                                  # each frame: MSE 16 / 3
+    small_a = a[0, :2, :2]
+    small_b = small_a.copy()                                     # exact, 4 pixels only: weighs as much
+    assert psnr([a[0], small_a], [b[0], small_b]) == pytest.approx(10 * np.log10(255 ** 2 / (8 / 3)))
+    assert psnr([a[0], a[1]], [b[0], b[1]]) == pytest.approx(psnr(a, b))
+    assert psnr([small_a], [small_b]) == float("inf")
+    with pytest.raises(ValueError):
+        psnr([a[0], a[1]], [b[0]])
+    with pytest.raises(ValueError):
+        psnr([], [])
+    with pytest.raises(ValueError):
+        psnr([a[0]], [b[0, :4]])
+
+
 def test_ciede2000(pair):
     a, b = pair
     assert ciede2000(a, a) == pytest.approx(0, abs=1e-6)

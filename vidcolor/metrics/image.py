@@ -7,6 +7,8 @@ measures need equal shapes. Sources: PSNR/MSE/MAE and pixel accuracy as listed b
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from skimage.color import deltaE_ciede2000
 from skimage.metrics import structural_similarity
@@ -33,12 +35,25 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB, ``10 log10(255^2 / MSE)`` over the whole array; inf when equal.
+def psnr(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.ndarray]) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(255^2 / MSE)``; inf when the MSE is 0.
 
-    For a video pass the whole stack: this is the PSNR of the pooled MSE (not the mean of per-frame PSNRs).
+    Args:
+        a, b: uint8 RGB arrays of one shape ``(..., H, W, 3)``: the MSE is pooled over the whole array.
+            For a video pass the whole stack: this is the PSNR of the pooled MSE (not the mean of
+            per-frame PSNRs). Or two equal-length sequences (lists) of uint8 RGB arrays, of one shape
+            pair by pair but of any sizes (photos): the MSE is the mean of the per-pair MSEs (each pair
+            weighs the same, whatever its size; for equal sizes the same as pooling).
+
+    Raises:
+        ValueError: shapes differ, an array is not uint8, or the sequences are empty or differ in length.
     """
-    m = mse(a, b)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        m = mse(a, b)
+    else:
+        if len(a) != len(b) or not len(a):
+            raise ValueError(f"expected two non-empty sequences of one length, got {len(a)} and {len(b)}")
+        m = float(np.mean([mse(x, y) for x, y in zip(a, b)]))
     return float("inf") if m == 0 else float(10.0 * np.log10(255.0 ** 2 / m))
 
 
