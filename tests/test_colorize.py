@@ -10,8 +10,9 @@ from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, rgb_to_lab
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
 from vidcolor.pipeline import Colorizer
+from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, colourfulness_batch, train_colorize
-from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, gradient_penalty, soft_encode
+from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, soft_encode
 
 # ------------------------------------------------------------------------------------------- ab bins
 
@@ -124,6 +125,19 @@ def test_gradient_penalty_of_a_linear_critic():
     # gradient of scale * sum(x) has norm scale * sqrt(4) = 2 * scale everywhere
     assert torch.isclose(gradient_penalty(Linear(0.5), real, fake), torch.tensor(0.0), atol=1e-6)
     assert torch.isclose(gradient_penalty(Linear(1.5), real, fake), torch.tensor(4.0), atol=1e-5)
+
+
+def test_gradient_penalty_of_a_two_input_critic_takes_the_joint_norm():
+    class Pair(torch.nn.Module):        # like the two-image palette critic: D(gray, palette)
+        def forward(self, x, y):
+            return 0.6 * x.sum((1, 2, 3)) + 0.8 * y.sum((1, 2))
+
+    real, fake = (torch.rand(3, 1, 1, 1), torch.rand(3, 5, 3)), (torch.rand(3, 1, 1, 1), torch.rand(3, 5, 3))
+    # gradient (0.6, 0.8 x 15 entries): joint norm sqrt(0.36 + 0.64 * 15) = sqrt(9.96)
+    expected = (np.sqrt(0.36 + 0.64 * 15) - 1) ** 2
+    assert gradient_penalty(Pair(), real, fake).item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="same shapes"):
+        gradient_penalty(Pair(), real, fake[:1])
 
 
 @pytest.mark.parametrize("kind", ["perceptual", "lpips"])

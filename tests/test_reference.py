@@ -9,6 +9,7 @@ from PIL import Image
 from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
+from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
 from vidcolor.models import EffNetUNetColorizer, ExemplarColorizer
 from vidcolor.models.two_image import (PaletteDiscriminator, ScaleGenerator, TwoImageColorizer, gray, palette,
                                        pyramid_sizes)
@@ -16,7 +17,6 @@ from vidcolor.pipeline import Colorizer
 from vidcolor.reference import InternalColorizer, ReferenceColorizer
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.exemplar import ExemplarRecipe, train_exemplar
-from vidcolor.training.two_image import TwoImageSettings, scale_count, train_two_image
 
 # ------------------------------------------------------------------------------------ exemplar model
 

@@ -121,7 +121,7 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
             raise VidcolorError("--model does not apply to --reference-mode internal (it trains its own)")
         if saturation is not None or temperature is not None or blur or equalize:
             raise VidcolorError("--saturation, --temperature, --blur and --equalize do not apply to --reference-mode internal")
-        from vidcolor.training.two_image import TwoImageSettings
+        from vidcolor.internal import TwoImageSettings
 
         if internal_iters < 1 or internal_size < 32:
             raise VidcolorError("--internal-iters must be >= 1 and --internal-size >= 32")

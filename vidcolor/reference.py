@@ -4,7 +4,7 @@
   :mod:`vidcolor.models.exemplar`, trained once on photos; the references' features are computed once,
   then frames stream through at the automatic colorizer's speed.
 * ``internal`` (:class:`InternalColorizer`): the two-image method of seed 002
-  (:mod:`vidcolor.training.two_image`), trained at run time on the reference and a key frame, then
+  (:mod:`vidcolor.internal`), trained at run time on the reference and a key frame, then
   applied to every frame.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class InternalColorizer(LabJob):
         references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference), or
             none when ``load_model`` is given.
         device: ``auto``, ``cpu`` or ``cuda`` (training and inference).
-        settings: :class:`~vidcolor.training.two_image.TwoImageSettings` (iterations per scale, size).
+        settings: :class:`~vidcolor.internal.TwoImageSettings` (iterations per scale, size).
         load_model: a pair saved by ``save_model`` (then nothing is trained).
         save_model: where to write the trained generators (safetensors) once trained.
         key_frame: uint8 RGB frame to train on instead of the first frame.
@@ -100,7 +100,7 @@ class InternalColorizer(LabJob):
     def __init__(self, references: list[np.ndarray], device: str = "auto", settings=None,
                  load_model: str | Path | None = None, save_model: str | Path | None = None,
                  key_frame: np.ndarray | None = None, progress: bool = True):
-        from vidcolor.training.two_image import TwoImageSettings
+        from vidcolor.internal import TwoImageSettings
 
         if save_model is not None and not Path(save_model).resolve().parent.is_dir():
             raise VidcolorError(f"--save-model {save_model}: no such folder")
@@ -120,7 +120,7 @@ class InternalColorizer(LabJob):
 
     def train(self, key_frame: np.ndarray) -> None:
         """Train the pair on the reference and ``key_frame`` (uint8 RGB ``(H, W, 3)``); save it if asked."""
-        from vidcolor.training.two_image import train_two_image
+        from vidcolor.internal import train_two_image
 
         if self.progress:
             print(f"vidcolor: internal mode: training on the reference and the key frame, {self.settings.iters} "

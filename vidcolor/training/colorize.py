@@ -22,9 +22,9 @@ from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch, rgb_to_lab
 from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
+from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
-from vidcolor.training.losses import (FeatureLoss, GANLoss, ab_cross_entropy, gradient_penalty, psnr_batch,
-                                      soft_encode)
+from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, psnr_batch, soft_encode
 from vidcolor.training.run import Recipe, RunDir, start
 from vidcolor.weights import FAMILIES, load_generator
 

@@ -1,4 +1,6 @@
-"""Losses: the pix2pix family (Isola et al. 2017, eq. 1-4), WGAN-GP, ab classification, feature losses."""
+"""Losses of the training loops: the pix2pix family (Isola et al. 2017, eq. 1-4), ab classification,
+feature losses, and the batch PSNR of the logs. The WGAN-GP gradient penalty is
+:func:`vidcolor.models.losses.gradient_penalty` (the run-time two-image trainer uses it too)."""
 from __future__ import annotations
 
 import torch
@@ -9,6 +11,9 @@ class GANLoss(nn.Module):
     """Adversarial loss on PatchGAN logits: ``lsgan`` (least squares, Mao et al. 2017) or ``vanilla`` (BCE).
 
     ``forward(logits (N, 1, h, w), real: bool) -> scalar``.
+
+    Raises:
+        ValueError: an unknown ``mode``.
     """
 
     def __init__(self, mode: str = "lsgan"):
@@ -25,18 +30,6 @@ def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean PSNR (dB) over a batch of images in [0, 1], ``(N, C, H, W)``."""
     mse = (pred.clamp(0, 1) - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)
     return float((10 * torch.log10(1.0 / mse)).mean())
-
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP gradient penalty (Gulrajani et al. 2017, eq. 3): ``E[(||grad D(x_hat)||_2 - 1)^2]``.
-
-    ``x_hat`` is a random interpolation between real and fake ``(N, C, H, W)`` samples; multiply by
-    lambda = 10 (seed 001) in the critic loss.
-    """
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
 def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Training of the two-image reference colorizer (seed 002; ../shared/METHODS.md section 4).
+"""Run-time training of the two-image reference colorizer (``colorize --reference-mode internal``;
+seed 002, ../shared/METHODS.md section 4). Part of the runtime path: it imports nothing from
+:mod:`vidcolor.training`.
 
 Given a colour reference R and a gray target T (for video: a key frame), image pyramids with scale
 factor 0.75 are built and one generator/discriminator pair per scale is trained, coarse to fine, for
@@ -25,6 +27,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from vidcolor.models.losses import gradient_penalty
 from vidcolor.models.two_image import (PaletteDiscriminator, TwoImageColorizer, gray, palette, pyramid_sizes, resize,
                                        to_tensor)
 
@@ -51,16 +54,6 @@ def scale_count(h: int, w: int, settings: TwoImageSettings) -> int:
     while min(h, w) * settings.factor ** n >= settings.min_size:
         n += 1
     return n
-
-
-def _penalty(D: torch.nn.Module, real: tuple, fake: tuple) -> torch.Tensor:
-    """WGAN-GP term (Gulrajani et al. 2017, eq. 3) on pairs (gray, palette), one mix per sample."""
-    eps = torch.rand(real[0].shape[0], 1, 1, 1, device=real[0].device)
-    mix = [(eps.view(-1, *[1] * (r.dim() - 1)) * r + (1 - eps.view(-1, *[1] * (r.dim() - 1))) * f).requires_grad_(True)
-           for r, f in zip(real, fake)]
-    grads = torch.autograd.grad(D(*mix).sum(), mix, create_graph=True)
-    norm = torch.cat([g.flatten(1) for g in grads], 1).norm(dim=1)
-    return ((norm - 1) ** 2).mean()
 
 
 def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImageSettings | None = None,
@@ -114,7 +107,7 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
             fake_pair = (gray(fake), palette(fake))
             # critic (WGAN-GP)
             detached = tuple(x.detach() for x in fake_pair)
-            loss_d = D(*detached).mean() - D(T_n, real_pal).mean() + s.gp_weight * _penalty(D, (T_n, real_pal), detached)
+            loss_d = D(*detached).mean() - D(T_n, real_pal).mean() + s.gp_weight * gradient_penalty(D, (T_n, real_pal), detached)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
