@@ -11,8 +11,9 @@ from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, rgb_to_lab
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
 from vidcolor.pipeline import Colorizer
 from vidcolor.models.losses import gradient_penalty
-from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, colourfulness_batch, train_colorize
+from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, train_colorize
 from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, soft_encode
+from vidcolor.training.measures import colourfulness_ratio
 
 # ------------------------------------------------------------------------------------------- ab bins
 
@@ -154,12 +155,15 @@ def test_feature_loss_rejects_unknown_kind():
         FeatureLoss("vgg", encoder=EfficientNetLite0Features(pretrained=False, depth=4))
 
 
-def test_colourfulness_batch_gray_is_zero_and_known_value():
+def test_colourfulness_ratio_gray_is_zero_and_known_value():
     gray = torch.full((1, 3, 4, 4), 0.5)
-    assert colourfulness_batch(gray).item() == 0
     red = torch.zeros(1, 3, 2, 2)
     red[:, 0] = 1.0  # rg = 255, yb = 127.5 everywhere: no spread, M = 0.3 * sqrt(255^2 + 127.5^2)
-    assert colourfulness_batch(red).item() == pytest.approx(0.3 * np.hypot(255, 127.5), rel=1e-5)
+    half = red * 0.6  # rg = 153, yb = 76.5: M = 0.3 * sqrt(153^2 + 76.5^2), 0.6 of red's
+    assert colourfulness_ratio(gray, red) == 0
+    assert colourfulness_ratio(red, red) == 1
+    assert colourfulness_ratio(half, red) == pytest.approx(0.6, rel=1e-6)
+    assert colourfulness_ratio(torch.cat([red, half]), red) == pytest.approx(0.8, rel=1e-6)   # mean over the batch
 
 
 # ------------------------------------------------------------------------------------------ training

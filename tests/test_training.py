@@ -18,8 +18,10 @@ from vidcolor.models import level_cue
 from vidcolor.models.unet import CUE_DIM, HIST_BINS
 from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, read_rgb, split_clips,
                                     split_holdout, split_retro, video_frames)
-from vidcolor.training.losses import GANLoss, psnr_batch
+from vidcolor.metrics.image import psnr
+from vidcolor.training.losses import GANLoss
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
+from vidcolor.training.measures import psnr_batch
 from vidcolor.training.run import start
 from vidcolor.weights import load_generator
 
@@ -259,8 +261,17 @@ def test_model_space_and_to_rgb01():
 
 def test_losses():
     a = torch.rand(2, 3, 8, 8)
-    assert psnr_batch(a, a) == pytest.approx(100.0)
-    assert psnr_batch(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1)) == pytest.approx(20.0, abs=1e-4)
+    assert psnr_batch(a, a) == pytest.approx(100.0)                # equal images: capped, not infinite
+    # 8-bit like vidcolor.metrics.image.psnr: 0.2 is level 51, so PSNR = 20 log10(255 / 51)
+    assert psnr_batch(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2)) == pytest.approx(20 * np.log10(5))
+    # the mean of per-image PSNRs (one image equal, capped at 100; the other at 51 levels off)
+    two = torch.stack([torch.zeros(3, 4, 4), torch.full((3, 4, 4), 0.2)])
+    assert psnr_batch(two, torch.zeros(2, 3, 4, 4)) == pytest.approx((100 + 20 * np.log10(5)) / 2)
+    x = torch.rand(1, 3, 6, 6)
+    as_uint8 = lambda t: (t[0].permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).numpy()
+    assert psnr_batch(x, 1 - x) == pytest.approx(psnr(as_uint8(x), as_uint8(1 - x)))
+    with pytest.raises(ValueError, match="shape"):
+        psnr_batch(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     for mode in ("lsgan", "vanilla"):
         gan = GANLoss(mode)
         logits = torch.full((1, 1, 3, 3), 5.0)

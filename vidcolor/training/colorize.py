@@ -24,7 +24,8 @@ from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_to
 from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
-from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, psnr_batch, soft_encode
+from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
+from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.run import Recipe, RunDir, start
 from vidcolor.weights import FAMILIES, load_generator
 
@@ -102,19 +103,6 @@ def bin_weights(paths: list[Path], bins: np.ndarray, lam: float, n: int = 300) -
     prob /= prob.sum()
     w = 1.0 / ((1 - lam) * prob + lam / q)
     return torch.tensor(w / (prob * w).sum(), dtype=torch.float32)
-
-
-def colourfulness_batch(rgb01: torch.Tensor) -> torch.Tensor:
-    """Hasler & Suesstrunk (2003) M3 per image of ``(N, 3, H, W)`` RGB in [0, 1], on the 0..255 scale."""
-    r, g, b = (rgb01 * 255).unbind(1)
-    rg, yb = (r - g).flatten(1), (0.5 * (r + g) - b).flatten(1)
-    return (rg.var(1) + yb.var(1)).sqrt() + 0.3 * (rg.mean(1) ** 2 + yb.mean(1) ** 2).sqrt()
-
-
-def colourfulness_ratio(output: torch.Tensor, truth: torch.Tensor) -> float:
-    """Mean colourfulness of a batch of outputs over that of the ground truth (RGB ``(N, 3, H, W)`` in
-    [0, 1]): the logged guard against the sepia average."""
-    return float(colourfulness_batch(output).mean() / colourfulness_batch(truth).mean().clamp_min(1e-6))
 
 
 def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:

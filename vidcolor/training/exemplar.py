@@ -17,9 +17,10 @@ from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch
 from vidcolor.models.exemplar import ExemplarColorizer
-from vidcolor.training.colorize import ColorizeRecipe, bin_weights, colourfulness_ratio, lab_batch
+from vidcolor.training.colorize import ColorizeRecipe, bin_weights, lab_batch
 from vidcolor.training.data import ExemplarPairs
-from vidcolor.training.losses import ab_cross_entropy, psnr_batch, soft_encode
+from vidcolor.training.losses import ab_cross_entropy, soft_encode
+from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.run import RunDir, start
 from vidcolor.weights import load_generator
 

@@ -18,7 +18,8 @@ import torch
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, split_retro
-from vidcolor.training.losses import GANLoss, psnr_batch
+from vidcolor.training.losses import GANLoss
+from vidcolor.training.measures import psnr_batch
 from vidcolor.training.run import Recipe, RunDir, start
 
 

@@ -1,6 +1,6 @@
 """Losses of the training loops: the pix2pix family (Isola et al. 2017, eq. 1-4), ab classification,
-feature losses, and the batch PSNR of the logs. The WGAN-GP gradient penalty is
-:func:`vidcolor.models.losses.gradient_penalty` (the run-time two-image trainer uses it too)."""
+feature losses. The WGAN-GP gradient penalty is :func:`vidcolor.models.losses.gradient_penalty` (the
+run-time two-image trainer uses it too)."""
 from __future__ import annotations
 
 import torch
@@ -24,12 +24,6 @@ class GANLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         return self.loss(logits, torch.full_like(logits, 1.0 if real else 0.0))
-
-
-def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean PSNR (dB) over a batch of images in [0, 1], ``(N, C, H, W)``."""
-    mse = (pred.clamp(0, 1) - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    return float((10 * torch.log10(1.0 / mse)).mean())
 
 
 def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
