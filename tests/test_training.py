@@ -22,7 +22,7 @@ from vidcolor.metrics.image import psnr
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
 from vidcolor.training.measures import psnr_batch
-from vidcolor.training.run import start
+from vidcolor.training.run import training_loader
 from vidcolor.weights import load_generator
 
 
@@ -102,7 +102,7 @@ def test_start_mixes_in_training_clip_frames(tmp_path, photos, clip, monkeypatch
     for name in ("a", "b"):
         (tmp_path / "video" / f"{name}.mp4").write_bytes(clip.read_bytes())
     recipe = tiny_recipe(photos, video=str(tmp_path / "video"), video_stride=5, video_share=0.25)
-    stream = start(recipe, ColorizationCrops).dataset
+    stream = training_loader(recipe, ColorizationCrops).dataset
     assert len(stream.paths) == 2 + 2                          # 2 training photos, frames 0 and 5 of clip b
     assert all("/a-" not in p.as_posix() for p in stream.paths)   # clip a is held back
     assert all("/b-" in p.as_posix() for p in stream.paths[2:])
@@ -203,12 +203,12 @@ def test_start_mixes_in_pixel_art(tmp_path, photos):
     make_retro(tmp_path / "retro")
     recipe = tiny_recipe(photos, retro=str(tmp_path / "retro"), retro_share=0.4)
     pixel_art = split_retro(tmp_path / "retro")[0]
-    stream = start(recipe, DequantizationPairs, pixel_art, recipe.retro_share).dataset
+    stream = training_loader(recipe, DequantizationPairs, pixel_art, recipe.retro_share).dataset
     n = len(pixel_art)
     assert stream.pixel_art == [False, False] + [True] * n
     assert np.isclose(sum(stream.p[-n:]), 0.4) and np.isclose(sum(stream.p), 1.0)
     with pytest.raises(ValueError, match="nothing for the photos"):
-        start(recipe, DequantizationPairs, pixel_art, 1.0)
+        training_loader(recipe, DequantizationPairs, pixel_art, 1.0)
 
 
 def test_train_with_pixel_art(tmp_path, photos):

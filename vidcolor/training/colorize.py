@@ -25,8 +25,9 @@ from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
-from vidcolor.training.measures import colourfulness_ratio, psnr_batch
-from vidcolor.training.run import Recipe, RunDir, start
+from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
+from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.trainer import Trainer
 from vidcolor.weights import FAMILIES, load_generator
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
@@ -105,82 +106,119 @@ def bin_weights(paths: list[Path], bins: np.ndarray, lam: float, n: int = 300) -
     return torch.tensor(w / (prob * w).sum(), dtype=torch.float32)
 
 
+def bins_loss(logits: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor,
+              class_weights: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy (Zhang et al. 2016, eq. 2) of bin logits ``(N, Q, h, w)`` against the soft-encoded
+    ab ``(N, 2, H, W)`` (LAB units) of the ground truth, area-averaged to the logits' ``(h, w)``."""
+    return ab_cross_entropy(logits, soft_encode(F.adaptive_avg_pool2d(ab, logits.shape[-2:]), bins), class_weights)
+
+
+def render(L_n: torch.Tensor, ab_n: torch.Tensor) -> torch.Tensor:
+    """Join ``L_n`` ``(N, 1, H, W)`` (``L/50 - 1``) and predicted ``ab_n`` ``(N, 2, h, w)`` (``ab / 110``,
+    bilinearly resized to ``(H, W)`` when smaller) into normalised LAB ``(N, 3, H, W)``."""
+    if ab_n.shape[-2:] != L_n.shape[-2:]:
+        ab_n = F.interpolate(ab_n, size=L_n.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.cat([L_n, ab_n], 1)
+
+
+class ColorizeTrainer(Trainer):
+    """The automatic colorization job on the :class:`~vidcolor.training.trainer.Trainer` skeleton.
+
+    Data: :class:`~vidcolor.training.data.ColorizationCrops` (uint8 RGB batches ``(N, crop, crop, 3)``).
+    Networks: the generator ``G`` of :func:`build_colorizer` and a PatchGAN critic ``D`` on LAB
+    (3 channels; no normalisation for WGAN-GP), kept (and checkpointed) even without a GAN loss.
+    Step: see the module docstring; the top encoder stages unfreeze at ``recipe.unfreeze_at``.
+    """
+
+    fields = ("loss_main", "loss_g_adv", "loss_d", "loss_feature", "psnr_output", "colourfulness_ratio")
+
+    def data(self) -> torch.utils.data.DataLoader:
+        return training_loader(self.recipe, ColorizationCrops)
+
+    def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        G, arch = build_colorizer(self.recipe)
+        D = PatchGANDiscriminator(in_channels=3, ndf=self.recipe.ndf, norm="none" if self.wgan else "batch")
+        return {"G": G, "D": D}, arch
+
+    @property
+    def wgan(self) -> bool:
+        return self.recipe.gan == "wgan-gp"
+
+    def betas(self) -> tuple[float, float]:
+        return (0.0, 0.9) if self.wgan else super().betas()    # Gulrajani et al. 2017, Algorithm 1
+
+    def build_losses(self, loader) -> None:
+        r = self.recipe
+        self.gan = GANLoss(r.gan) if r.gan not in ("none", "wgan-gp") else None
+        self.feature_losses = [(w, FeatureLoss(kind)) for w, kind in ((r.perceptual_weight, "perceptual"),
+                                                                       (r.lpips_weight, "lpips")) if w > 0]
+        self.bins = torch.from_numpy(ab_gamut_bins()) if r.head == "bins" else None
+        self.class_w = bin_weights(loader.dataset.paths, self.bins.numpy(), r.rebalance) if self.bins is not None else None
+
+    def at_step(self, step: int) -> None:
+        """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate."""
+        r, G, opt_g = self.recipe, self.generator, self.optimizers["opt_g"]
+        if not (r.unfreeze_stages and step >= r.unfreeze_at and len(opt_g.param_groups) == 1):
+            return
+        frozen = [p for p in G.parameters() if not p.requires_grad]
+        G.encoder.freeze(r.unfreeze_stages)
+        opt_g.add_param_group({"params": [p for p in frozen if p.requires_grad], "lr": r.lr * 0.1})
+        G.train()
+        self.progress(f"unfroze the top {r.unfreeze_stages} encoder stages at step {step}")
+
+    def predict(self, L_n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's raw output on ``L_n`` ``(N, 1, H, W)`` and its ab ``(N, 2, h, w)`` / 110 (bins:
+        the annealed mean at ``recipe.temperature``)."""
+        out = self.generator(L_n)
+        return out, (annealed_mean(out, self.bins, self.recipe.temperature) / AB_SCALE if self.bins is not None else out)
+
+    def optimize_parameters(self, rgb) -> list[float]:
+        r, D = self.recipe, self.networks["D"]
+        opt_g, opt_d = self.optimizers["opt_g"], self.optimizers["opt_d"]
+        L_n, ab = lab_batch(rgb)
+        target_rgb = from_uint8(rgb)
+        out, ab_pred = self.predict(L_n)
+        fake, real = render(L_n, ab_pred), torch.cat([L_n, ab / AB_SCALE], 1)
+        if self.bins is not None:
+            loss_main = r.ce_weight * bins_loss(out, ab, self.bins, self.class_w)
+        else:
+            loss_main = r.lambda_l1 * (fake[:, 1:] - ab / AB_SCALE).abs().mean()
+        fake_rgb = lab_to_rgb_torch(fake)
+        loss_d = loss_adv = torch.zeros(())
+        if r.gan != "none":
+            for _ in range(r.critic_steps if self.wgan else 1):
+                opt_d.zero_grad(set_to_none=True)
+                if self.wgan:
+                    fake_d = fake.detach()
+                    loss_d = D(fake_d).mean() - D(real).mean() + r.gp_weight * gradient_penalty(D, real, fake_d)
+                else:
+                    loss_d = 0.5 * (self.gan(D(real), True) + self.gan(D(fake.detach()), False))
+                loss_d.backward()
+                opt_d.step()
+            loss_adv = -D(fake).mean() if self.wgan else self.gan(D(fake), True)
+        loss_feat = sum((w * fl(fake_rgb, target_rgb) for w, fl in self.feature_losses), torch.zeros(()))
+        opt_g.zero_grad(set_to_none=True)
+        (loss_main + r.adv_weight * loss_adv + loss_feat).backward()
+        opt_g.step()
+        return [loss_main.item(), loss_adv.item(), loss_d.item(), loss_feat.item(),
+                psnr_batch(fake_rgb, target_rgb), colourfulness_ratio(fake_rgb, target_rgb)]
+
+    def validation_stream(self, paths: list[Path]) -> ColorizationCrops:
+        return ColorizationCrops(paths, self.recipe.crop, self.recipe.seed)
+
+    def test(self, rgb) -> tuple[torch.Tensor, torch.Tensor]:
+        L_n, _ = lab_batch(rgb)
+        return lab_to_rgb_torch(render(L_n, self.predict(L_n)[1])), from_uint8(rgb)
+
+
 def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
-    """Train (or resume) a colorization generator; returns the exported safetensors path.
+    """Train (or resume) a colorization generator (:class:`ColorizeTrainer`); returns the exported
+    safetensors path.
 
     Writes ``checkpoint.pt``, ``log.csv`` (losses, batch PSNR, colourfulness of output / ground truth),
     ``loss.png`` and ``<name>.safetensors`` into ``out_dir`` (see :class:`~vidcolor.training.run.RunDir`).
+
+    Raises:
+        ValueError: see :func:`build_colorizer` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
     """
-    loader = start(recipe, ColorizationCrops)
-    G, arch = build_colorizer(recipe)
-    use_gan = recipe.gan != "none"
-    wgan = recipe.gan == "wgan-gp"
-    D = PatchGANDiscriminator(in_channels=3, ndf=recipe.ndf, norm="none" if wgan else "batch")
-    betas = (0.0, 0.9) if wgan else (recipe.beta1, 0.999)   # Gulrajani et al. 2017, Algorithm 1
-    opt_g = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], recipe.lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=betas)
-    gan = GANLoss(recipe.gan) if use_gan and not wgan else None
-    feature_losses = [(w, FeatureLoss(kind)) for w, kind in ((recipe.perceptual_weight, "perceptual"),
-                                                               (recipe.lpips_weight, "lpips")) if w > 0]
-    bins = torch.from_numpy(ab_gamut_bins()) if recipe.head == "bins" else None
-    class_w = bin_weights(loader.dataset.paths, bins.numpy(), recipe.rebalance) if bins is not None else None
-    fields = ["loss_main", "loss_g_adv", "loss_d", "loss_feature", "psnr_output", "colourfulness_ratio"]
-    run = RunDir(out_dir, fields, recipe, resume, progress)
-    objects = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
-
-    def unfreeze(step: int) -> None:
-        """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate."""
-        if not (recipe.unfreeze_stages and step >= recipe.unfreeze_at and len(opt_g.param_groups) == 1):
-            return
-        frozen = [p for p in G.parameters() if not p.requires_grad]
-        G.encoder.freeze(recipe.unfreeze_stages)
-        opt_g.add_param_group({"params": [p for p in frozen if p.requires_grad], "lr": recipe.lr * 0.1})
-        G.train()
-        progress(f"unfroze the top {recipe.unfreeze_stages} encoder stages at step {step}")
-
-    if run.resume:  # the optimiser must have the same parameter groups as the one that was saved
-        unfreeze(torch.load(run.ckpt, weights_only=True)["step"])
-    run.restore(objects)
-
-    G.train(); D.train()
-    for rgb in loader:
-        if run.step >= recipe.steps:
-            break
-        unfreeze(run.step)
-        L_n, ab = lab_batch(rgb)
-        target_rgb = rgb.permute(0, 3, 1, 2).float() / 255.0
-        out = G(L_n)
-        if bins is not None:
-            ab_small = F.adaptive_avg_pool2d(ab, out.shape[-2:])
-            loss_main = recipe.ce_weight * ab_cross_entropy(out, soft_encode(ab_small, bins), class_w)
-            ab_pred = annealed_mean(out, bins, recipe.temperature) / AB_SCALE
-        else:
-            ab_pred = out
-        ab_n = F.interpolate(ab_pred, size=L_n.shape[-2:], mode="bilinear", align_corners=False) \
-            if ab_pred.shape[-2:] != L_n.shape[-2:] else ab_pred
-        if bins is None:
-            loss_main = recipe.lambda_l1 * (ab_n - ab / AB_SCALE).abs().mean()
-        fake, real = torch.cat([L_n, ab_n], 1), torch.cat([L_n, ab / AB_SCALE], 1)
-        fake_rgb = lab_to_rgb_torch(fake)
-        loss_d = loss_adv = torch.zeros(())
-        if use_gan:
-            for _ in range(recipe.critic_steps if wgan else 1):
-                opt_d.zero_grad(set_to_none=True)
-                if wgan:
-                    fake_d = fake.detach()
-                    loss_d = D(fake_d).mean() - D(real).mean() + recipe.gp_weight * gradient_penalty(D, real, fake_d)
-                else:
-                    loss_d = 0.5 * (gan(D(real), True) + gan(D(fake.detach()), False))
-                loss_d.backward()
-                opt_d.step()
-            loss_adv = -D(fake).mean() if wgan else gan(D(fake), True)
-        loss_feat = sum((w * fl(fake_rgb, target_rgb) for w, fl in feature_losses), torch.zeros(()))
-        opt_g.zero_grad(set_to_none=True)
-        (loss_main + recipe.adv_weight * loss_adv + loss_feat).backward()
-        opt_g.step()
-        with torch.no_grad():
-            ratio = colourfulness_ratio(fake_rgb, target_rgb)
-            run.record([loss_main.item(), loss_adv.item(), loss_d.item(), float(loss_feat),
-                        psnr_batch(fake_rgb, target_rgb), ratio], recipe.log_every)
-        run.save_if_due(objects, recipe)
-    return run.export(G, arch, recipe)
+    return ColorizeTrainer(recipe, out_dir, resume, progress).fit()

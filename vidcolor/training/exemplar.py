@@ -13,15 +13,14 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch
 from vidcolor.models.exemplar import ExemplarColorizer
-from vidcolor.training.colorize import ColorizeRecipe, bin_weights, lab_batch
+from vidcolor.training.colorize import ColorizeRecipe, bin_weights, bins_loss, lab_batch, render
 from vidcolor.training.data import ExemplarPairs
-from vidcolor.training.losses import ab_cross_entropy, soft_encode
-from vidcolor.training.measures import colourfulness_ratio, psnr_batch
-from vidcolor.training.run import RunDir, start
+from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
+from vidcolor.training.run import training_loader
+from vidcolor.training.trainer import Trainer
 from vidcolor.weights import load_generator
 
 
@@ -62,39 +61,67 @@ def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[Exe
     return model, arch
 
 
-def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
-    """Train (or resume) the exemplar colorizer; returns the exported safetensors path.
+class ExemplarTrainer(Trainer):
+    """The exemplar colorizer on the :class:`~vidcolor.training.trainer.Trainer` skeleton.
 
-    Logs the cross-entropy, the batch PSNR of the output and its colourfulness relative to the ground
-    truth into ``out_dir`` (see :class:`~vidcolor.training.run.RunDir`).
+    Data: :class:`~vidcolor.training.data.ExemplarPairs` (``(target, reference)`` batches, uint8 RGB
+    ``(N, crop, crop, 3)`` each). Network: ``G`` of :func:`build_exemplar` alone (no critic). Step: the
+    cross-entropy over ab bins of the target's colours given the reference's (module docstring).
     """
-    loader = start(recipe, partial(ExemplarPairs, mismatch=recipe.mismatch, max_rotation=recipe.max_rotation))
-    G, arch = build_exemplar(recipe)
-    opt = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], recipe.lr, betas=(recipe.beta1, 0.999))
-    bins = torch.from_numpy(ab_gamut_bins())
-    class_w = bin_weights(loader.dataset.paths, bins.numpy(), recipe.rebalance)
-    run = RunDir(out_dir, ["loss_ce", "psnr_output", "colourfulness_ratio"], recipe, resume,
-                 progress)
-    objects = {"G": G, "opt_g": opt}
-    run.restore(objects)
 
-    G.train()
-    for target, reference in loader:
-        if run.step >= recipe.steps:
-            break
+    fields = ("loss_ce", "psnr_output", "colourfulness_ratio")
+
+    def data(self) -> torch.utils.data.DataLoader:
+        r = self.recipe
+        return training_loader(r, partial(ExemplarPairs, mismatch=r.mismatch, max_rotation=r.max_rotation))
+
+    def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        G, arch = build_exemplar(self.recipe)
+        return {"G": G}, arch
+
+    def build_losses(self, loader) -> None:
+        self.bins = torch.from_numpy(ab_gamut_bins())
+        self.class_w = bin_weights(loader.dataset.paths, self.bins.numpy(), self.recipe.rebalance)
+
+    def predict(self, target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits (N, Q, h, w), sRGB output (N, 3, H, W) in [0, 1], ground-truth ab (N, 2, H, W))`` for
+        uint8 target and reference batches; the reference's features are taken without gradients."""
         L_n, ab = lab_batch(target)
         with torch.no_grad():
-            keys, values = G.reference(*lab_batch(reference))
-        out = G(L_n, keys, values)
-        ab_small = F.adaptive_avg_pool2d(ab, out.shape[-2:])
-        loss = ab_cross_entropy(out, soft_encode(ab_small, bins), class_w)
+            keys, values = self.generator.reference(*lab_batch(reference))
+        out = self.generator(L_n, keys, values)
+        with torch.no_grad():
+            fake = lab_to_rgb_torch(render(L_n, annealed_mean(out, self.bins, self.recipe.temperature) / AB_SCALE))
+        return out, fake, ab
+
+    def optimize_parameters(self, batch) -> list[float]:
+        target, reference = batch
+        opt = self.optimizers["opt_g"]
+        out, fake, ab = self.predict(target, reference)
+        loss = bins_loss(out, ab, self.bins, self.class_w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            truth = target.permute(0, 3, 1, 2).float() / 255.0
-            ab_pred = annealed_mean(out, bins, recipe.temperature) / AB_SCALE
-            fake = lab_to_rgb_torch(torch.cat([L_n, F.interpolate(ab_pred, size=L_n.shape[-2:], mode="bilinear")], 1))
-            run.record([loss.item(), psnr_batch(fake, truth), colourfulness_ratio(fake, truth)], recipe.log_every)
-        run.save_if_due(objects, recipe)
-    return run.export(G, arch, recipe)
+        truth = from_uint8(target)
+        return [loss.item(), psnr_batch(fake, truth), colourfulness_ratio(fake, truth)]
+
+    def validation_stream(self, paths: list[Path]) -> ExemplarPairs:
+        r = self.recipe
+        return ExemplarPairs(paths, r.crop, r.seed, mismatch=r.mismatch, max_rotation=r.max_rotation)
+
+    def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        target, reference = batch
+        return self.predict(target, reference)[1], from_uint8(target)
+
+
+def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
+    """Train (or resume) the exemplar colorizer (:class:`ExemplarTrainer`); returns the exported
+    safetensors path.
+
+    Logs the cross-entropy, the batch PSNR of the output and its colourfulness relative to the ground
+    truth into ``out_dir`` (see :class:`~vidcolor.training.run.RunDir`).
+
+    Raises:
+        ValueError: see :func:`build_exemplar` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
+    """
+    return ExemplarTrainer(recipe, out_dir, resume, progress).fit()

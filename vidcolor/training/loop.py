@@ -19,8 +19,9 @@ from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.losses import GANLoss
-from vidcolor.training.measures import psnr_batch
-from vidcolor.training.run import Recipe, RunDir, start
+from vidcolor.training.measures import from_uint8, psnr_batch
+from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.trainer import Trainer
 
 
 @dataclass
@@ -80,49 +81,80 @@ def build_generator(recipe: DequantizeRecipe) -> tuple[UNetGenerator, dict]:
     return UNetGenerator(**kwargs), {"family": "unet", "kwargs": kwargs, "mode": recipe.mode, "job": "dequantize"}
 
 
-def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool = True,
-                     progress=print) -> Path:
-    """Train (or resume) a dequantization generator; returns the exported safetensors path.
+class DequantizeTrainer(Trainer):
+    """The dequantization job on the :class:`~vidcolor.training.trainer.Trainer` skeleton.
 
-    Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
-    (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
+    Data: :class:`~vidcolor.training.data.DequantizationPairs` (``(coarse, fine, cue)`` batches: uint8
+    ``(N, crop, crop, 3)`` twice and float32 ``(N, CUE_DIM)``), with pixel art from ``recipe.retro``.
+    Networks: the U-Net generator ``G`` of :func:`build_generator` and a conditional PatchGAN ``D`` on
+    (input, output) pairs, 6 channels. Step: pix2pix (eq. 4), see the module docstring.
+
+    Raises (from :meth:`fit`):
+        ValueError: ``recipe.retro`` names a folder without training images.
     """
-    pixel_art = split_retro(recipe.retro)[0] if recipe.retro else None
-    if recipe.retro and not pixel_art:
-        raise ValueError(f"{recipe.retro}: no training images")
-    loader = start(recipe, DequantizationPairs, pixel_art, recipe.retro_share, identity=recipe.identity,
-                   identity_pixel_art=recipe.identity_pixel_art)
-    G, arch = build_generator(recipe)
-    D = PatchGANDiscriminator(in_channels=6, ndf=recipe.ndf)
-    opt_g = generator_optimizer(G, recipe)
-    opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=(recipe.beta1, 0.999))
-    gan = GANLoss(recipe.gan_mode)
-    run = RunDir(out_dir, ["loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"], recipe, resume, progress)
-    objects = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
-    run.restore(objects)
-    G.train(); D.train()
-    for coarse, fine, cue in loader:
-        if run.step >= recipe.steps:
-            break
-        x = model_space(coarse, recipe.mode)
-        y = model_space(fine, recipe.mode)
-        target_rgb = fine.permute(0, 3, 1, 2).float() / 255.0
-        fake, fake_rgb = to_rgb01(x, G(x, cue), recipe.mode)
+
+    fields = ("loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output")
+
+    def data(self) -> torch.utils.data.DataLoader:
+        r = self.recipe
+        pixel_art = split_retro(r.retro)[0] if r.retro else None
+        if r.retro and not pixel_art:
+            raise ValueError(f"{r.retro}: no training images")
+        return training_loader(r, DequantizationPairs, pixel_art, r.retro_share, identity=r.identity,
+                               identity_pixel_art=r.identity_pixel_art)
+
+    def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        G, arch = build_generator(self.recipe)
+        return {"G": G, "D": PatchGANDiscriminator(in_channels=6, ndf=self.recipe.ndf)}, arch
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": generator_optimizer(self.generator, self.recipe), "opt_d": self.adam(self.networks["D"].parameters())}
+
+    def build_losses(self, loader) -> None:
+        self.gan = GANLoss(self.recipe.gan_mode)
+
+    def optimize_parameters(self, batch) -> list[float]:
+        r, G, D = self.recipe, self.generator, self.networks["D"]
+        opt_g, opt_d = self.optimizers["opt_g"], self.optimizers["opt_d"]
+        coarse, fine, cue = batch
+        x = model_space(coarse, r.mode)
+        y = model_space(fine, r.mode)
+        target_rgb = from_uint8(fine)
+        fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
         # discriminator: real (x, y) vs fake (x, G(x))
         opt_d.zero_grad(set_to_none=True)
-        loss_d = 0.5 * (gan(D(torch.cat([x, y], 1)), True) + gan(D(torch.cat([x, fake.detach()], 1)), False))
+        loss_d = 0.5 * (self.gan(D(torch.cat([x, y], 1)), True) + self.gan(D(torch.cat([x, fake.detach()], 1)), False))
         loss_d.backward()
         opt_d.step()
         # generator: fool D + lambda * L1 on the RGB reconstruction in [-1, 1]
         opt_g.zero_grad(set_to_none=True)
-        loss_adv = gan(D(torch.cat([x, fake], 1)), True)
+        loss_adv = self.gan(D(torch.cat([x, fake], 1)), True)
         loss_l1 = 2.0 * (fake_rgb - target_rgb).abs().mean()
-        (recipe.adv_weight * loss_adv + recipe.lambda_l1 * loss_l1).backward()
+        (r.adv_weight * loss_adv + r.lambda_l1 * loss_l1).backward()
         opt_g.step()
-        with torch.no_grad():
-            in_rgb = coarse.permute(0, 3, 1, 2).float() / 255.0
-            run.record([loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
-                        psnr_batch(fake_rgb, target_rgb)], recipe.log_every)
-        run.save_if_due(objects, recipe)
-    return run.export(G, arch, recipe)
+        in_rgb = from_uint8(coarse)
+        return [loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
+                psnr_batch(fake_rgb, target_rgb)]
 
+    def validation_stream(self, paths: list[Path]) -> DequantizationPairs:
+        """Quantized held-back photos only (no identity samples: their PSNR says nothing)."""
+        return DequantizationPairs(paths, self.recipe.crop, self.recipe.seed, identity=0.0)
+
+    def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        coarse, fine, cue = batch
+        x = model_space(coarse, self.recipe.mode)
+        return to_rgb01(x, self.generator(x, cue), self.recipe.mode)[1], from_uint8(fine)
+
+
+def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool = True,
+                     progress=print) -> Path:
+    """Train (or resume) a dequantization generator (:class:`DequantizeTrainer`); returns the exported
+    safetensors path.
+
+    Writes into ``out_dir``: ``checkpoint.pt`` (G, D, optimisers, step; resumable), ``log.csv``
+    (step, seconds, losses, batch PSNR of input and output), ``loss.png`` and ``<name>.safetensors``.
+
+    Raises:
+        ValueError: see :class:`DequantizeTrainer` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
+    """
+    return DequantizeTrainer(recipe, out_dir, resume, progress).fit()

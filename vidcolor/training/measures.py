@@ -14,6 +14,11 @@ PSNR_CAP = 100.0
 one identity sample does not make the mean infinite."""
 
 
+def from_uint8(rgb: torch.Tensor) -> torch.Tensor:
+    """A loader's uint8 RGB batch ``(N, H, W, 3)`` -> sRGB ``(N, 3, H, W)`` float32 in [0, 1]."""
+    return rgb.permute(0, 3, 1, 2).float() / 255.0
+
+
 def to_uint8(rgb01: torch.Tensor) -> np.ndarray:
     """sRGB ``(N, 3, H, W)`` float in [0, 1] (values outside are clipped) -> uint8 ``(N, H, W, 3)``, rounded
     to nearest like :func:`vidcolor.color.lab_to_rgb`."""

@@ -1,4 +1,5 @@
-"""A training run's directory: resumable checkpoint, CSV log and loss-curve PNG (shared by all jobs)."""
+"""What every job's training run shares: the recipe fields, the training loader, and the run's directory
+(resumable checkpoint, CSV logs, loss-curve PNG). The loop itself is :class:`~vidcolor.training.trainer.Trainer`."""
 from __future__ import annotations
 
 import csv
@@ -37,12 +38,16 @@ class Recipe:
     workers: int = 1                     # data-loading processes
     log_every: int = 20
     checkpoint_every: int = 100
+    validate_every: int = 0              # a validation.csv row every this many steps (0 = never)
+    validate_batches: int = 4            # validation set: this many batches of held-back photos
 
     def __post_init__(self):
         if self.decay_from is not None and not 0 <= self.decay_from < self.steps:
             raise ValueError(f"decay_from ({self.decay_from}) must be in [0, steps) = [0, {self.steps})")
         if not 0 < self.video_share < 1:
             raise ValueError(f"video_share ({self.video_share}) must be in (0, 1)")
+        if self.validate_every < 0 or self.validate_batches < 1:
+            raise ValueError("validate_every must be >= 0 and validate_batches >= 1")
 
     @classmethod
     def from_toml(cls, path: str | Path):
@@ -55,19 +60,18 @@ class Recipe:
         return cls(**raw)
 
 
-def start(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,
-          **stream_kwargs) -> torch.utils.data.DataLoader:
-    """Begin a run: torch threads and seed from the recipe, and a loader of ``stream_cls`` samples
+def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,
+                    **stream_kwargs) -> torch.utils.data.DataLoader:
+    """A loader of ``recipe.batch_size`` batches of ``stream_cls`` samples
     (a :class:`~vidcolor.training.data.PhotoStream`) over the training split of the recipe's photos and,
     when the recipe names a ``video`` folder, the frames of its training clips (drawn ``video_share`` of
     the time). ``pixel_art`` images (dequantization only) are drawn ``pixel_art_share`` of the time and
-    flagged to the stream (``pixel_art=`` flags); other ``stream_kwargs`` go to ``stream_cls``.
+    flagged to the stream (``pixel_art=`` flags); other ``stream_kwargs`` go to ``stream_cls``. The streams
+    draw from the torch seed in force (``Trainer.fit`` sets the recipe's).
 
     Raises:
         ValueError: a video folder without training clips, or shares that leave no room for the photos.
     """
-    torch.set_num_threads(recipe.threads)
-    torch.manual_seed(recipe.seed)
     paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
     groups = [(paths, None)]
     if recipe.video:
@@ -93,7 +97,8 @@ def start(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel
 
 class RunDir:
     """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
-    (means over ``log_every`` steps of the named fields), ``recipe.json`` and ``loss.png``.
+    (means over ``log_every`` steps of the named fields), ``validation.csv`` (when validating),
+    ``recipe.json`` and ``loss.png``.
 
     Args:
         out_dir: created if missing.
@@ -107,11 +112,16 @@ class RunDir:
         self.out.mkdir(parents=True, exist_ok=True)
         self.fields, self.progress = fields, progress
         self.ckpt, self.log = self.out / "checkpoint.pt", self.out / "log.csv"
+        self.validation_log = self.out / "validation.csv"
         self.resume = resume and self.ckpt.exists()
         self.step, self.t0 = 0, time.time()
         self._acc, self._n = np.zeros(len(fields)), 0
         self.recipe, self._optimizers = recipe, []
         (self.out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+
+    def checkpoint_step(self) -> int:
+        """The step saved in ``checkpoint.pt`` (which must exist)."""
+        return int(torch.load(self.ckpt, weights_only=True)["step"])
 
     def restore(self, objects: dict) -> dict:
         """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
@@ -142,6 +152,8 @@ class RunDir:
         if not self.resume or not self.log.exists():
             with open(self.log, "w", newline="") as f:
                 csv.writer(f).writerow(["step", "seconds"] + self.fields)
+        if not self.resume:
+            self.validation_log.unlink(missing_ok=True)
         self._optimizers = [o for o in objects.values() if isinstance(o, torch.optim.Optimizer)]
         self._schedule_lr()
         return extra
@@ -172,6 +184,15 @@ class RunDir:
                 csv.writer(f).writerow(row)
             self.progress(" ".join(f"{k}={v}" for k, v in zip(["step", "seconds"] + self.fields, row)))
             self._acc[:], self._n = 0, 0
+
+    def record_validation(self, fields: list[str], values: list[float]) -> None:
+        """Append the current step and ``values`` (named ``fields``) to ``validation.csv`` and report them."""
+        new = not self.validation_log.exists()
+        with open(self.validation_log, "a", newline="") as f:
+            if new:
+                csv.writer(f).writerow(["step"] + fields)
+            csv.writer(f).writerow([self.step] + [round(v, 5) for v in values])
+        self.progress("validation " + " ".join(f"{k}={round(v, 5)}" for k, v in zip(["step"] + fields, [self.step] + values)))
 
     def save(self, objects: dict, extra: dict | None = None) -> None:
         """Write the checkpoint (atomic rename)."""

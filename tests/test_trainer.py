@@ -1,0 +1,141 @@
+"""vidcolor.training.trainer: the skeleton's own behaviour (resume, hooks, validation), on a toy job and tiny real ones."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from helpers import TINY_GENERATOR, smooth_image
+from vidcolor.training.data import ColorizationCrops
+from vidcolor.training.loop import DequantizeRecipe, train_dequantize
+from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Four 48x56 smooth photos; with holdout_every=2, two are held back."""
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(3)
+    for i in range(4):
+        Image.fromarray(smooth_image(rng, 48, 56)).save(d / f"p{i}.png")
+    return d
+
+
+class Invert(Trainer):
+    """The smallest job: a 1x1 convolution learning to invert colours, recording the hooks' calls."""
+
+    fields = ("loss",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at_steps: list[int] = []
+        self.stepped = 0
+
+    def data(self):
+        return training_loader(self.recipe, ColorizationCrops)
+
+    def build_networks(self):
+        return {"G": torch.nn.Conv2d(3, 3, 1)}, {"family": "toy"}
+
+    def at_step(self, step: int) -> None:
+        self.at_steps.append(step)
+
+    def optimize_parameters(self, rgb) -> list[float]:
+        x = rgb.permute(0, 3, 1, 2).float() / 255.0
+        loss = (self.generator(x) - (1 - x)).pow(2).mean()
+        opt = self.optimizers["opt_g"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        self.stepped += 1
+        return [loss.item()]
+
+    def validation_stream(self, paths):
+        return ColorizationCrops(paths, self.recipe.crop, self.recipe.seed)
+
+    def test(self, rgb):
+        x = rgb.permute(0, 3, 1, 2).float() / 255.0
+        return self.generator(x).clamp(0, 1), 1 - x
+
+
+def recipe(photos: Path, **kw) -> Recipe:
+    r = dict(name="toy", data=str(photos), holdout_every=2, steps=3, batch_size=2, crop=32, workers=0, threads=1,
+             log_every=1, checkpoint_every=2, lr=1e-2)
+    r.update(kw)
+    return Recipe(**r)
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_resume_continues_at_the_saved_step(tmp_path, photos):
+    out = tmp_path / "run"
+    first = Invert(recipe(photos, steps=3), out, progress=lambda m: None)
+    first.fit()
+    assert first.at_steps == [0, 1, 2] and first.stepped == 3
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 3 and set(saved) >= {"G", "opt_g", "step", "elapsed"}   # saved at the last step
+
+    msgs: list[str] = []
+    again = Invert(recipe(photos, steps=5), out, progress=msgs.append)
+    weights = again.fit()
+    assert "resumed at step 3" in msgs
+    assert again.at_steps == [3, 3, 4] and again.stepped == 2       # the checkpoint's step first, then steps 4, 5
+    assert [int(r["step"]) for r in rows(out / "log.csv")] == [1, 2, 3, 4, 5]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 5 and float(state["opt_g"]["state"][0]["step"]) == 5   # Adam counted on, not restarted
+    assert weights == out / "toy.safetensors" and set(load_file(str(weights))) == {"weight", "bias"}
+
+    over = Invert(recipe(photos, steps=2), out, resume=False, progress=lambda m: None)
+    over.fit()                                                     # resume=False starts over
+    assert over.at_steps == [0, 1] and [int(r["step"]) for r in rows(out / "log.csv")] == [1, 2]
+
+
+def test_a_run_at_its_last_step_only_exports(tmp_path, photos):
+    Invert(recipe(photos, steps=2), tmp_path, progress=lambda m: None).fit()
+    again = Invert(recipe(photos, steps=2), tmp_path, progress=lambda m: None)
+    again.fit()
+    assert again.stepped == 0 and (tmp_path / "toy.safetensors").is_file()
+
+
+def test_validation_rows_every_n_steps_and_a_fresh_start_drops_them(tmp_path, photos):
+    msgs: list[str] = []
+    Invert(recipe(photos, steps=4, validate_every=2, validate_batches=2), tmp_path, progress=msgs.append).fit()
+    got = rows(tmp_path / "validation.csv")
+    assert [int(r["step"]) for r in got] == [2, 4] and set(got[0]) == {"step", "psnr_output", "colourfulness_ratio"}
+    assert all(5 < float(r["psnr_output"]) < 100 and float(r["colourfulness_ratio"]) > 0 for r in got)
+    assert float(got[1]["psnr_output"]) > float(got[0]["psnr_output"])       # learning to invert: the held-back PSNR rises
+    assert sum(m.startswith("validation step=") for m in msgs) == 2
+    Invert(recipe(photos, steps=5, validate_every=2, validate_batches=2), tmp_path, progress=lambda m: None).fit()
+    assert [int(r["step"]) for r in rows(tmp_path / "validation.csv")] == [2, 4]   # resumed: appended (step 5: none due)
+    Invert(recipe(photos, steps=1), tmp_path, resume=False, progress=lambda m: None).fit()
+    assert not (tmp_path / "validation.csv").exists()
+
+
+def test_recipe_refuses_bad_validation_settings(photos):
+    for bad in (dict(validate_every=-1), dict(validate_batches=0)):
+        with pytest.raises(ValueError, match="validate_every"):
+            recipe(photos, **bad)
+
+
+def test_validating_leaves_the_trained_weights_as_they_would_be(tmp_path, photos):
+    def train(**kw):
+        r = DequantizeRecipe(name="tiny", data=str(photos), holdout_every=2, steps=2, batch_size=2, crop=32,
+                             workers=0, threads=1, generator=dict(TINY_GENERATOR), ndf=4, log_every=1, **kw)
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        state = load_file(str(train_dequantize(r, out, progress=lambda m: None)))
+        return out, state
+
+    plain, a = train()
+    validated, b = train(validate_every=1, validate_batches=1)
+    assert [int(r["step"]) for r in rows(validated / "validation.csv")] == [1, 2]
+    assert not (plain / "validation.csv").exists()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)   # BatchNorm statistics included

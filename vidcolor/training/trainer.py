@@ -1,0 +1,173 @@
+"""The one training skeleton of every job, in BasicSR's shape (``basicsr/models/base_model.py``: a model
+object with ``optimize_parameters`` per job; ``basicsr/train.py``: the loop written once).
+
+A job subclasses :class:`Trainer` and writes only what differs: its data (:meth:`Trainer.data`), its
+networks (:meth:`Trainer.build_networks`), its loss criteria (:meth:`Trainer.build_losses`), one
+step's losses and updates (:meth:`Trainer.optimize_parameters`) and the output a validation batch
+gives (:meth:`Trainer.test`); optimisers (:meth:`Trainer.build_optimizers`) and changes of the model
+at a given step (:meth:`Trainer.at_step`) have defaults. :meth:`Trainer.fit` does the rest, the same
+for all jobs: seed and threads, resuming from ``checkpoint.pt``, the step loop with its ``log.csv``,
+validation on held-back photos, checkpoints, the exported weight file.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from vidcolor.training.data import PhotoStream, list_images, split_holdout
+from vidcolor.training.measures import colourfulness_ratio, psnr_batch
+from vidcolor.training.run import Recipe, RunDir
+
+VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
+"""Columns of ``validation.csv`` after ``step``: means over the validation batches (see :meth:`Trainer.validate`)."""
+
+
+class Trainer:
+    """One training run of a job: build, resume, step, log, validate, checkpoint, export.
+
+    Args:
+        recipe: the run's :class:`~vidcolor.training.run.Recipe` (a job's subclass).
+        out_dir: the run's folder (see :class:`~vidcolor.training.run.RunDir`); created if missing.
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists; else start over.
+        progress: called with one line per log row, per validation and on resuming.
+
+    Subclasses set :attr:`fields` and override the per-job methods. The networks are named in the
+    checkpoint as :meth:`build_networks` names them (``"G"``, the generator that is exported, and
+    ``"D"``), the optimisers as :meth:`build_optimizers` does (``"opt_g"``, ``"opt_d"``), so runs saved
+    before this skeleton existed resume unchanged.
+    """
+
+    fields: tuple[str, ...] = ()
+    """Names of the values :meth:`optimize_parameters` returns, logged in this order in ``log.csv``."""
+
+    def __init__(self, recipe: Recipe, out_dir: str | Path, resume: bool = True,
+                 progress: Callable[[str], None] = print):
+        self.recipe, self.out_dir, self.resume, self.progress = recipe, Path(out_dir), resume, progress
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.arch: dict = {}
+
+    # ------------------------------------------------------------------------------------ per job
+
+    def data(self) -> torch.utils.data.DataLoader:
+        """The training batches (usually :func:`~vidcolor.training.run.training_loader`); called after
+        the seed is set and before the networks are built."""
+        raise NotImplementedError
+
+    def build_networks(self) -> tuple[dict[str, nn.Module], dict]:
+        """The networks by checkpoint name (``"G"``: the generator, exported at the end) and the ``arch``
+        record stored with the exported weights."""
+        raise NotImplementedError
+
+    def betas(self) -> tuple[float, float]:
+        """Adam's betas for :meth:`adam`: pix2pix's ``(recipe.beta1, 0.999)`` unless a job says otherwise."""
+        return self.recipe.beta1, 0.999
+
+    def adam(self, params: Iterable) -> torch.optim.Adam:
+        """Adam at the recipe's learning rate with :meth:`betas` over ``params`` (tensors or groups)."""
+        return torch.optim.Adam(params, self.recipe.lr, betas=self.betas())
+
+    def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One :meth:`adam` per network over its trainable parameters, named ``opt_<network name in lower case>``."""
+        return {f"opt_{name.lower()}": self.adam([p for p in net.parameters() if p.requires_grad])
+                for name, net in self.networks.items()}
+
+    def build_losses(self, loader: torch.utils.data.DataLoader) -> None:
+        """Build the loss criteria and constants the steps need (kept on ``self``); called after the
+        optimisers. Default: none."""
+
+    def at_step(self, step: int) -> None:
+        """Bring networks and optimisers to the configuration they have from ``step`` completed steps
+        on (e.g. unfreezing encoder stages). Called before every step, and with the checkpoint's step
+        before resuming (so the optimisers have the parameter groups that were saved): it must be
+        idempotent. Default: nothing changes."""
+
+    def optimize_parameters(self, batch) -> list[float]:
+        """One training step on ``batch`` (as the loader yields it): losses, backward passes, optimiser
+        steps. Returns the values of :attr:`fields` for the log."""
+        raise NotImplementedError
+
+    def validation_stream(self, paths: list[Path]) -> PhotoStream:
+        """The job's sample stream over the held-back photos ``paths`` (see :meth:`validate`)."""
+        raise NotImplementedError
+
+    def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's output on a validation ``batch`` and its ground truth, both sRGB ``(N, 3, H, W)``
+        float in [0, 1]; called in eval mode without gradients."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------- shared
+
+    @property
+    def generator(self) -> nn.Module:
+        """The network that is exported (``networks["G"]``)."""
+        return self.networks["G"]
+
+    def validation_batches(self) -> list:
+        """``recipe.validate_batches`` batches of ``recipe.batch_size`` samples of :meth:`validation_stream`
+        over the held-back photos (:func:`~vidcolor.training.data.split_holdout` of ``recipe.data``),
+        drawn once in this process (no torch random numbers are used, so validating leaves the training
+        run as it would be without). There is always one: the split holds back the first photo.
+        """
+        r = self.recipe
+        held = split_holdout(list_images(r.data), r.holdout_every)[1]
+        samples = iter(self.validation_stream(held))
+        return [torch.utils.data.default_collate(list(itertools.islice(samples, r.batch_size)))
+                for _ in range(r.validate_batches)]
+
+    @torch.no_grad()
+    def validate(self, batches: list) -> list[float]:
+        """Mean PSNR (dB, capped at 100) and colourfulness ratio of the generator's outputs on ``batches``
+        against their ground truth (:mod:`vidcolor.training.measures`), in eval mode; the networks are
+        put back in training mode."""
+        for net in self.networks.values():
+            net.eval()
+        try:
+            pairs = [self.test(batch) for batch in batches]
+        finally:
+            for net in self.networks.values():
+                net.train()
+        output, truth = torch.cat([o for o, _ in pairs]), torch.cat([t for _, t in pairs])
+        return [psnr_batch(output, truth), colourfulness_ratio(output, truth)]
+
+    def fit(self) -> Path:
+        """Train (or resume) to ``recipe.steps`` steps; returns the exported ``<name>.safetensors`` path.
+
+        In order: torch threads and seed from the recipe, :meth:`data`, :meth:`build_networks`,
+        :meth:`build_optimizers`, :meth:`build_losses`, resume; then per step :meth:`at_step`,
+        :meth:`optimize_parameters`, a ``log.csv`` row every ``recipe.log_every`` steps, a
+        ``validation.csv`` row every ``recipe.validate_every`` steps (0: never), a checkpoint every
+        ``recipe.checkpoint_every`` steps and at the last; finally the export and ``loss.png``.
+
+        Raises:
+            ValueError: the checkpoint does not fit the networks (see
+                :meth:`~vidcolor.training.run.RunDir.restore`).
+        """
+        r = self.recipe
+        torch.set_num_threads(r.threads)
+        torch.manual_seed(r.seed)
+        loader = self.data()
+        self.networks, self.arch = self.build_networks()
+        self.optimizers = self.build_optimizers()
+        self.build_losses(loader)
+        validation = self.validation_batches() if r.validate_every else []
+        run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress)
+        objects = {**self.networks, **self.optimizers}
+        if run.resume:
+            self.at_step(run.checkpoint_step())
+        run.restore(objects)
+        for net in self.networks.values():
+            net.train()
+        for batch in loader:
+            if run.step >= r.steps:
+                break
+            self.at_step(run.step)
+            run.record(self.optimize_parameters(batch), r.log_every)
+            if validation and run.step % r.validate_every == 0:
+                run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
+            run.save_if_due(objects, r)
+        return run.export(self.generator, self.arch, r)
