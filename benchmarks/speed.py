@@ -4,11 +4,13 @@ For each size (default 360p, 720p, 1080p) a clip is made from a DAVIS clip (firs
 timed in the same run:
   * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags);
   * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
-    forward pass, LAB recombination), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
+    forward pass, LAB recombination) on each engine (torch fp32, torch bf16 on the CPU / fp16 on CUDA, ONNX
+    Runtime fp32), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
   * ``vidcolor dequantize`` (on the clip quantized to 4 bits per channel at bin middles and encoded
     at crf 12: a clip the default model corrects, so the generator and the projection both run) and
-    ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included), with their
-    peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
+    ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included; ``--backend auto``
+    and ``onnxruntime``, batch size auto unless --e2e-batch-size), with their ratio to the transcode and
+    their peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
     quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
 Writes a markdown table of frames per second to --out (and prints it). On a CUDA machine pass
 ``--device cuda``: the GPU's name goes into the header.
@@ -72,6 +74,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def engines(device: str) -> list[tuple[str, str]]:
+    """(backend, precision) pairs to time: torch fp32 and ONNX Runtime everywhere, bf16 on the CPU, fp16 on CUDA."""
+    return [("torch", "fp32"), ("torch", "bf16" if device == "cpu" else "fp16"), ("onnxruntime", "fp32")]
+
+
 def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, str]]:
     w, h = SIZES[size]
     src = tmp / f"clip_{size}.mp4"
@@ -96,10 +103,14 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
     rows.append(("plain ffmpeg transcode (same encoder settings)", n / t, ""))
     rows.append(("decode (PyAV, threaded, to RGB)", n / timed(lambda: list(VideoReader(src))), ""))
     rows.append(("RGB->LAB->RGB (OpenCV)", n / timed(lambda: lab_to_rgb(rgb_to_lab(stack))), ""))
-    for name, job in (("dequantize", Dequantizer(device=args.device)), ("colorize", Colorizer(device=args.device))):
-        job.predict_lab(stack[:b])  # warm-up
-        t = timed(lambda: [job.predict_lab(stack[i:i + b]) for i in range(0, n, b)])
-        rows.append((f"{name}: generator stage (batch {b}, {args.device})", n / t, ""))
+    for name, cls in (("dequantize", Dequantizer), ("colorize", Colorizer)):
+        for backend, precision in engines(args.device):
+            job = cls(device=args.device, backend=backend, precision=precision)
+            if name == "dequantize":
+                job.quantizers = None             # the generator always runs
+            job.predict_lab(stack[:b])  # warm-up
+            t = timed(lambda: [job.predict_lab(stack[i:i + b]) for i in range(0, n, b)])
+            rows.append((f"{name}: generator stage (batch {b}, {args.device}, {backend}, {precision})", n / t, ""))
     stack4 = np.stack(list(VideoReader(src4)))
     for what, clip in (("4 bit/ch", stack4), ("16 colours", stack16)):
         found = estimate(clip[:b])
@@ -115,10 +126,12 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
             wr.write(stack)
     rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode), ""))
     for name, what, clip in (("dequantize", "4 bit/ch, mid levels", src4), ("colorize", "", src)):
-        t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(clip), "-o", str(tmp / f"{name}.mp4"),
-                               "--overwrite", "-q", "--device", args.device, "--batch-size", str(b)])
-        rows.append((f"`vidcolor {name}` end to end{f' ({what})' if what else ''} (incl. start-up)", n / t,
-                     f"{rss:.0f} MB"))
+        for backend in ("auto", "onnxruntime"):
+            t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(clip), "-o", str(tmp / f"{name}.mp4"),
+                                   "--overwrite", "-q", "--device", args.device, "--backend", backend]
+                                  + (["--batch-size", str(args.e2e_batch_size)] if args.e2e_batch_size else []))
+            rows.append((f"`vidcolor {name} --backend {backend}` end to end{f' ({what})' if what else ''} (incl. start-up)",
+                         n / t, f"{n / t / rows[0][1]:.3f}x transcode, {rss:.0f} MB"))
     return rows
 
 
@@ -128,7 +141,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=4, help="batch of the stage timings")
+    ap.add_argument("--e2e-batch-size", type=int, default=None, help="end-to-end runs: --batch-size (default: auto)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()

@@ -228,8 +228,8 @@ class _Flicker:
             def __init__(self):
                 self.t = 0
 
-            def predict_lab(self, frames):
-                n, h, w, _ = frames.shape
+            def lab(self, batch):
+                n, h, w, _ = batch.frames.shape
                 y, x = np.mgrid[0:h, 0:w]
                 L = np.repeat((30 + 40 * np.sin(x / 5.0) * np.cos(y / 7.0))[None], n, 0).astype(np.float32)
                 offsets = np.array([(-1) ** (self.t + i) * 8.0 for i in range(n)], np.float32)

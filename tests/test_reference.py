@@ -135,9 +135,10 @@ def test_reference_colorizer_keeps_luminance_and_takes_several_references(tiny_c
     refs = [smooth_image(rng, 60, 80), smooth_image(rng, 33, 47)]
     one = ReferenceColorizer(refs[:1], str(tiny_colorizers.exemplar), device="cpu", render_size=32)
     two = ReferenceColorizer(refs, str(tiny_colorizers.exemplar), device="cpu", render_size=32)
-    m1 = one.keys.shape[1]
+    m1 = one.engine.bound["keys"].shape[1]
     assert m1 == 4 * 6                                           # 32x43 render -> 4 x 6 positions
-    assert two.keys.shape[1] == m1 + 4 * 6 and two.values.shape == (1, two.keys.shape[1], 2)
+    keys, values = two.engine.bound["keys"], two.engine.bound["values"]
+    assert keys.shape[1] == m1 + 4 * 6 and values.shape == (1, keys.shape[1], 2)
     out = two(frames)
     assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
 

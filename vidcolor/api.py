@@ -13,9 +13,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
+from vidcolor.executor import stages_of
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
-from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, batched, run
+from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
 from vidcolor.weights import DEFAULTS
 
@@ -24,23 +26,25 @@ __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "d
 
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
-                      batch_size: int = 4, restore_luminance: bool | None = None,
-                      consistency: bool = True) -> Iterator[np.ndarray]:
+                      batch_size: int = 4, restore_luminance: bool | None = None, consistency: bool = True,
+                      backend: str = "auto", precision: str = "auto") -> Iterator[np.ndarray]:
     """Dequantize a stream of uint8 RGB frames ``(H, W, 3)`` of one clip, yielding uint8 RGB frames in order."""
-    yield from batched(frames, Dequantizer(model, device, restore_luminance, consistency), batch_size)
+    yield from batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision), batch_size)
 
 
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
-               device: str = "auto", batch_size: int = 4, restore_luminance: bool | None = None,
+               device: str = "auto", batch_size: int | None = None, restore_luminance: bool | None = None,
                consistency: bool = True, temporal: str = "flow", temporal_strength: float = 0.6,
-               **io_options) -> RunSummary:
+               backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE, **io_options) -> RunSummary:
     """Dequantize a video file, stdin stream (``"-"``), image or folder of images.
 
     Args:
         input: path, ``"-"`` for stdin, an image file, or a folder of images.
         output: path or ``"-"`` for stdout; default ``<stem>_dequantized.mp4`` (``.png`` for images,
             ``<folder>_dequantized/`` for folders) beside the input.
-        model, device, batch_size, restore_luminance, consistency: see :class:`~vidcolor.pipeline.Dequantizer`.
+        model, device, restore_luminance, consistency, backend, precision, tile: see
+            :class:`~vidcolor.pipeline.Dequantizer`.
+        batch_size: frames per forward pass; None = :func:`~vidcolor.pipeline.auto_batch_size`.
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
@@ -53,7 +57,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
     """
     check_input(input)
-    fn = Dequantizer(model, device, restore_luminance, consistency)
+    fn = Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
     if fn.quantizers is not None and fn.quantizers.history:
@@ -63,12 +67,12 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
-             device: str = "auto", batch_size: int = 4, render_size: int = 256, saturation: float | None = None,
+             device: str = "auto", batch_size: int | None = None, render_size: int = 256, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
              references: list[str | Path] | None = None, reference_mode: str = "fast",
              internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
              load_model: str | Path | None = None, temporal: str = "flow", temporal_strength: float = 0.6,
-             **io_options) -> RunSummary:
+             backend: str = "auto", precision: str = "auto", **io_options) -> RunSummary:
     """Colorize a black-and-white (or colour, reduced to its L) video, stdin stream, image or folder.
 
     Args:
@@ -83,7 +87,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame).
         internal_iters, internal_size: iterations per scale and working size (longer side, px) of internal mode.
         save_model, load_model: save the internal mode's trained generators / reuse a saved pair.
-        temporal, temporal_strength: as for :func:`dequantize`.
+        temporal, temporal_strength, batch_size, backend, precision: as for :func:`dequantize`.
         **io_options: see :func:`process`.
 
     Returns:
@@ -94,7 +98,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     """
     check_input(input)
     fn = colorizer(model, device, render_size, saturation, temperature, blur, equalize, references, reference_mode,
-                   internal_iters, internal_size, save_model, load_model, io_options.get("progress", True))
+                   internal_iters, internal_size, save_model, load_model, io_options.get("progress", True),
+                   backend, precision)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix="colorized", batch_size=batch_size, **io_options)
 
@@ -103,7 +108,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
               saturation: float | None = None, temperature: float | None = None, blur: bool = False,
               equalize: bool = False, references: list[str | Path] | None = None, reference_mode: str = "fast",
               internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
-              load_model: str | Path | None = None, progress: bool = True) -> LabJob:
+              load_model: str | Path | None = None, progress: bool = True, backend: str = "auto",
+              precision: str = "auto") -> LabJob:
     """The colorization job that :func:`colorize`'s options describe (automatic, fast or internal reference).
 
     Raises:
@@ -117,6 +123,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     if (save_model or load_model) and not internal:
         raise VidcolorError("--save-model / --load-model belong to --reference-mode internal")
     if internal:
+        if backend not in ("auto", "torch") or precision not in ("auto", "fp32"):
+            raise VidcolorError("--backend and --precision do not apply to --reference-mode internal (torch, fp32)")
         if model is not None:
             raise VidcolorError("--model does not apply to --reference-mode internal (it trains its own)")
         if saturation is not None or temperature is not None or blur or equalize:
@@ -130,8 +138,9 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
                                  load_model, save_model, progress=progress)
     if references:
         return ReferenceColorizer(read_references(references), model or DEFAULTS["colorize-reference"], device,
-                                  render_size, saturation, temperature, blur, equalize)
-    return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize)
+                                  render_size, saturation, temperature, blur, equalize, backend, precision)
+    return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize,
+                     backend, precision)
 
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
@@ -155,7 +164,7 @@ def default_output(input: str | Path, suffix: str) -> Path:
     return p.with_name(f"{p.stem}_{suffix}{'.png' if is_image(p) else '.mp4'}")
 
 
-def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int = 4,
+def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", audio: bool = True,
             overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
             container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
@@ -165,10 +174,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
     stream is copied (``audio=False`` drops it; stdin input has none to copy), and display rotation is
     applied to the pixels. ``compare=True`` writes input and output side by side (twice the width).
+    ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     """
     check_input(input)
     if compare:
-        fn = side_by_side(fn)
+        fn = SideBySide(fn)
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
@@ -187,17 +197,33 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                              audio_codec=info.audio_codec, time_base=info.time_base, container=container,
                              overwrite=overwrite, pix_fmt=pix_fmt)
         with writer:
-            summary = run(reader, fn, writer.write, batch_size, info.frames, str(output), progress)
+            batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
+                                                                             getattr(fn, "device", None))
+            summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
 
 
-def side_by_side(fn: FrameBatchFn) -> FrameBatchFn:
-    """Wrap ``fn`` so that it returns ``input | output`` side by side: uint8 ``(N, H, 2 W, 3)``."""
-    def compare(frames: np.ndarray) -> np.ndarray:
-        return np.concatenate([frames, fn(frames)], axis=2)
-    return compare
+class SideBySide:
+    """A job whose output is ``input | output`` side by side: uint8 ``(N, H, 2 W, 3)``; keeps ``job``'s stages."""
+
+    def __init__(self, job: FrameBatchFn):
+        self.job, self.device = job, getattr(job, "device", None)
+        self.staged = len(stages_of(job)) == 3
+
+    def prepare(self, frames: np.ndarray):
+        return (frames, self.job.prepare(frames) if self.staged else frames)
+
+    def infer(self, item):
+        return (item[0], self.job.infer(item[1]) if self.staged else item[1])
+
+    def finish(self, item) -> np.ndarray:
+        frames, inner = item
+        return np.concatenate([frames, self.job.finish(inner) if self.staged else self.job(inner)], axis=2)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return self.finish(self.infer(self.prepare(frames)))
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bool, progress: bool) -> RunSummary:

@@ -65,7 +65,12 @@ def io_options(f):
         click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per forward pass."),
+        click.option("--batch-size", type=click.IntRange(1), default=None,
+                     help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU)."),
+        click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto", show_default=True,
+                     help="Inference engine (auto: torch; onnxruntime exports the model once and caches the graph)."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+                     show_default=True, help="Network precision (auto: fp16 on CUDA, fp32 on the CPU)."),
         click.option("--codec", type=click.Choice(["libx264", "libx265"]), default="libx264", show_default=True),
         click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="Encoder quality (lower is better)."),
         click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),
@@ -91,7 +96,7 @@ def io_options(f):
 def _io_kwargs(kw: dict) -> dict:
     if kw["fps"] is not None and kw["raw_size"] is None:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
-    keys = ("device", "batch_size", "codec", "crf", "preset", "overwrite", "raw_size", "fps", "container", "compare",
+    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps", "container", "compare",
             "pix_fmt", "temporal", "temporal_strength")
     return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"])
 
@@ -105,19 +110,24 @@ def main():
 @main.command()
 @click.argument("input")
 @io_options
-@click.option("--model", default=None, help="Bundled model name or .safetensors path (default: dequantize-fq, see weights/).")
+@click.option("--model", default=None,
+              help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq, see weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
 @click.option("--consistency/--no-consistency", default=True, show_default=True,
               help="Keep every pixel inside the quantization cell of its input (the clip's quantizer is estimated; "
                    "footage with none found passes unchanged), or take the generator's output as it is.")
-def dequantize(input, model, restore_luminance, consistency, **kw):
+@click.option("--tile", type=click.IntRange(0), default=None, metavar="PIXELS",
+              help="Run the generator tile by tile on frames with a longer side, so that memory stays bounded at any "
+                   "size (default 1024); 0 = never.")
+def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize
     from vidcolor.weights import DEFAULTS
 
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
-                             restore_luminance=restore_luminance, consistency=consistency, **_io_kwargs(kw))
+                             restore_luminance=restore_luminance, consistency=consistency,
+                             **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary}", err=True)
 
@@ -202,6 +212,36 @@ def _train_command(job: str):
 train_dequantize_cmd = _train_command("dequantize")
 train_colorize_cmd = _train_command("colorize")
 train_exemplar_cmd = _train_command("exemplar")
+
+
+@main.command("export")
+@click.argument("model")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def export_cmd(model, output, overwrite):
+    """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT (runs with --backend onnxruntime).
+
+    The graph takes any batch and frame size (the engine pads to the network's stride); its inputs are
+    named as the weight file's arch declares (frame, level_cue, keys, values) and the arch is kept in its
+    metadata, so OUTPUT can be given as --model.
+    """
+    from pathlib import Path
+
+    from vidcolor.engine import export_onnx
+    from vidcolor.weights import load_generator
+
+    if not output.endswith(".onnx"):
+        raise VidcolorError(f"{output}: the output of export is an .onnx file")
+    if Path(output).exists() and not overwrite:
+        raise VidcolorError(f"{output} exists (use --overwrite to replace it)")
+    if not Path(output).resolve().parent.is_dir():
+        raise VidcolorError(f"{output}: no such folder")
+    module, arch = load_generator(model)
+    try:
+        export_onnx(module, arch, output)
+    except OSError as exc:
+        raise VidcolorError(f"{output}: cannot write ({exc.strerror})") from None
+    click.echo(f"vidcolor: {model} -> {output}", err=True)
 
 
 @main.command("eval")

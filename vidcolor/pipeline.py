@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import cv2
@@ -12,10 +12,12 @@ from tqdm import tqdm
 
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
                             rgb_to_lab)
+from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine
 from vidcolor.errors import VidcolorError
+from vidcolor.executor import execute
 from vidcolor.models.unet import level_cue
 from vidcolor.quantizer import QuantizerTracker
-from vidcolor.weights import DEFAULTS, load_generator
+from vidcolor.weights import DEFAULTS
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -32,20 +34,63 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+@dataclass
+class Batch:
+    """One batch on its way through a job's stages (:meth:`LabJob.prepare` -> ``infer`` -> ``finish``).
+
+    Attributes:
+        frames: uint8 RGB ``(N, H, W, 3)`` as decoded.
+        feeds: the network's named float32 inputs (see :mod:`vidcolor.engine`); None when the network need
+            not run (the result is known without it).
+        outputs: the engine's outputs (``{"y": ...}``), filled by ``infer``.
+        context: what ``finish`` needs besides (e.g. L, the quantizer found).
+    """
+
+    frames: np.ndarray
+    feeds: dict[str, np.ndarray] | None = None
+    outputs: dict[str, np.ndarray] | None = None
+    context: dict = field(default_factory=dict)
+
+
 class LabJob:
     """A per-frame job whose output is (L, ab), with optional temporal smoothing of ab before RGB.
 
-    Subclasses implement :meth:`predict_lab`. Frames must arrive in display order (``batched`` keeps
-    it): the smoother carries one frame of state across batches.
+    The work is split into three stages so that an executor can overlap them (:mod:`vidcolor.executor`):
+    :meth:`prepare` (CPU pre-processing into network inputs), :meth:`infer` (the engine), :meth:`finish`
+    (L and ab from the outputs, temporal smoothing, recombination). Each stage is called in frame order,
+    one batch at a time (the smoother and the quantizer tracker carry state across batches).
+    Subclasses implement :meth:`prepare` and :meth:`lab`.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``.
     """
 
     smoother = None
+    engine: Engine | None = None
+
+    def prepare(self, frames: np.ndarray) -> Batch:
+        """uint8 RGB ``(N, H, W, 3)`` -> a :class:`Batch` with the network's inputs."""
+        return Batch(frames)
+
+    def infer(self, batch: Batch) -> Batch:
+        """Run the engine on ``batch.feeds`` (nothing when there are none)."""
+        if batch.feeds is not None:
+            batch.outputs = self.engine(batch.feeds)
+        return batch
+
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """``(L float32 (N, H, W) in [0, 100], ab float32 (N, H, W, 2))`` of an inferred batch."""
+        raise NotImplementedError
+
+    def finish(self, batch: Batch) -> np.ndarray:
+        """An inferred batch -> uint8 RGB ``(N, H, W, 3)``: temporal smoothing of ab, then L and ab joined."""
+        L, ab = self.lab(batch)
+        if self.smoother is not None:
+            ab = np.stack([self.smoother(l, a) for l, a in zip(L, ab)])
+        return recombine(L, ab)
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 RGB ``(N, H, W, 3)`` -> ``(L float32 (N, H, W) in [0, 100], ab float32 (N, H, W, 2))``."""
-        raise NotImplementedError
+        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` before smoothing (all three stages but the last's end)."""
+        return self.lab(self.infer(self.prepare(frames)))
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:
         """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`)."""
@@ -60,18 +105,12 @@ class LabJob:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        L, ab = self.predict_lab(frames)
-        if self.smoother is not None:
-            ab = np.stack([self.smoother(l, a) for l, a in zip(L, ab)])
-        return recombine(L, ab)
+        return self.finish(self.infer(self.prepare(frames)))
 
 
-def _load(model: str, device: torch.device, job: str) -> tuple[torch.nn.Module, dict, torch.dtype]:
-    generator, arch = load_generator(model, device)
-    if arch.get("job", "dequantize") != job:
-        raise VidcolorError(f"model {model!r} is a {arch['job']} model, not a {job} model")
-    dtype = torch.float16 if device.type == "cuda" else torch.float32
-    return generator.to(dtype).to(memory_format=torch.channels_last), arch, dtype
+def _nchw(x: np.ndarray) -> np.ndarray:
+    """``(N, H, W, C)`` -> contiguous ``(N, C, H, W)``."""
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 class Dequantizer(LabJob):
@@ -90,18 +129,25 @@ class Dequantizer(LabJob):
     palette cell the input says the truth lies in, and unchanged where no quantizer is found.
 
     Args:
-        model: registry name or safetensors path (see :mod:`vidcolor.weights`).
-        device: ``auto``, ``cpu`` or ``cuda`` (half precision on CUDA).
+        model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
+        device: ``auto``, ``cpu`` or ``cuda``.
         restore_luminance: None = what the model was trained for.
         consistency: project onto the quantization cells (False: the generator's output as it is).
+        backend, precision: see :func:`vidcolor.engine.load_engine` (``auto``: fp16 on CUDA, fp32 on CPU).
+        tile: frames with a longer side (pixels) run through the generator tile by tile (0 = never).
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
+
+    Raises:
+        VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here.
     """
 
+    JOB = "dequantize"
+
     def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None,
-                 consistency: bool = True):
+                 consistency: bool = True, backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE):
         self.device = pick_device(device)
-        self.generator, self.arch, self.dtype = _load(model, self.device, "dequantize")
+        self.engine, _, self.arch = load_engine(model, self.JOB, self.device, backend, precision, tile)
         self.mode = self.arch["mode"]
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
@@ -112,38 +158,42 @@ class Dequantizer(LabJob):
         if self.quantizers is not None:
             self.quantizers.stills = stills
 
-    @torch.inference_mode()
-    def _generate(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cue = (torch.from_numpy(level_cue(frames)).to(self.device, self.dtype)
-               if getattr(self.generator, "hist_mlp", None) is not None else None)  # only models that read it
-        x = model_input(frames, self.mode)
-        xt = torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2).to(self.dtype, memory_format=torch.channels_last)
-        return x, self.generator(xt, cue).float().permute(0, 2, 3, 1).cpu().numpy()
+    def prepare(self, frames: np.ndarray) -> Batch:
+        found = self.quantizers(frames) if self.quantizers is not None else None
+        strength = self.strength.get(found.kind, 1.0) if found is not None else 1.0
+        if found is not None and (found.passes_unchanged or strength == 0):
+            # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
+            # would be the input whatever the generator said, so it is not run
+            return Batch(frames, context={"found": found, "strength": 0.0})
+        feeds = {"frame": _nchw(model_input(frames, self.mode))}
+        if "level_cue" in self.engine.inputs:      # only models that read it
+            feeds["level_cue"] = level_cue(frames)
+        return Batch(frames, feeds, context={"found": found, "strength": strength})
 
-    def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self._generate(frames)
+    def _rgb(self, y: np.ndarray) -> np.ndarray:
+        """An RGB model's output ``(N, H, W, 3)`` in [-1, 1] -> uint8 RGB."""
+        return np.clip((y + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        x, y = batch.feeds["frame"].transpose(0, 2, 3, 1), batch.outputs[OUTPUT].transpose(0, 2, 3, 1)
         if self.mode == "rgb":
-            lab = rgb_to_lab(np.clip((y + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8))
+            lab = rgb_to_lab(self._rgb(y))
         else:
             lab = denormalize_lab(np.concatenate([x[..., :1], y], -1) if self.mode == "ab" else y)
             if not self.restore_luminance:
                 lab[..., 0] = denormalize_lab(x)[..., 0]
         return lab[..., 0], lab[..., 1:]
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        found = self.quantizers(frames) if self.quantizers is not None else None
-        strength = self.strength.get(found.kind, 1.0) if found is not None else 1.0
-        if found is not None and (found.passes_unchanged or strength == 0):
-            # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
-            # would be the input whatever the generator said, so it is not run (the smoother starts
-            # afresh when frames are corrected again)
-            if self.smoother is not None:
+    def finish(self, batch: Batch) -> np.ndarray:
+        frames, found, strength = batch.frames, batch.context["found"], batch.context["strength"]
+        if batch.feeds is None:
+            if self.smoother is not None:   # it starts afresh when frames are corrected again
                 self.smoother.reset()
             return frames.copy()
         if self.mode == "rgb" and self.smoother is None:  # no LAB round trip for the RGB baseline
-            out = np.clip((self._generate(frames)[1] + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+            out = self._rgb(batch.outputs[OUTPUT].transpose(0, 2, 3, 1))
         else:
-            out = super().__call__(frames)
+            out = super().finish(batch)
         if found is None:
             return out
         if strength != 1.0:
@@ -159,7 +209,7 @@ class Colorizer(LabJob):
     with the full-resolution source L, which keeps every edge (colour entanglement, seed 000 3.1).
 
     Args:
-        model: registry name or safetensors path of a ``colorize`` model.
+        model: registry name, safetensors path or exported ``.onnx`` of a ``colorize`` model.
         device: ``auto``, ``cpu`` or ``cuda``.
         render_size: shorter side, pixels, of the network's input (>= 32).
         saturation: factor on the predicted ab (chroma); seed 004 found 1.4 helped their desaturated
@@ -168,6 +218,7 @@ class Colorizer(LabJob):
             None = the model's own default (``arch["temperature"]``). Lower is more colourful.
         blur: Gaussian blur (kernel 5, sigma 0.7) of the network's L input (seed 001 preprocessing).
         equalize: histogram equalization of the network's L input (seed 001 preprocessing).
+        backend, precision: see :func:`vidcolor.engine.load_engine`.
 
     ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
 
@@ -180,17 +231,17 @@ class Colorizer(LabJob):
 
     def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = 256,
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
-                 equalize: bool = False):
+                 equalize: bool = False, backend: str = "auto", precision: str = "auto"):
         if render_size < 32:
             raise VidcolorError("--render-size must be at least 32 pixels")
         if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
         self.device = pick_device(device)
-        self.generator, self.arch, self.dtype = _load(model, self.device, self.JOB)
+        self.engine, self.generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize
         self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
-        self.bins = torch.from_numpy(ab_gamut_bins()).to(self.device) if self.arch["mode"] == "bins" else None
+        self.bins = torch.from_numpy(ab_gamut_bins()) if self.arch["mode"] == "bins" else None
 
     def network_input(self, L: np.ndarray) -> np.ndarray:
         """Full-resolution L ``(N, H, W)`` -> the network's L ``(N, h, w)`` (resized, preprocessed), [0, 100]."""
@@ -208,17 +259,16 @@ class Colorizer(LabJob):
             out.append(x8.astype(np.float32) / 2.55)
         return np.stack(out)
 
-    def network(self, x: torch.Tensor) -> torch.Tensor:
-        """The generator on the network's input ``(N, 1, h, w)`` (``L / 50 - 1``)."""
-        return self.generator(x)
+    def prepare(self, frames: np.ndarray) -> Batch:
+        L = rgb_to_lab(frames)[..., 0]
+        return Batch(frames, {"frame": (self.network_input(L) / 50.0 - 1.0)[:, None]}, context={"L": L})
 
     @torch.inference_mode()
-    def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        L = rgb_to_lab(frames)[..., 0]
-        x = torch.from_numpy(self.network_input(L) / 50.0 - 1.0)[:, None].to(self.device, self.dtype)
-        y = self.network(x.contiguous(memory_format=torch.channels_last)).float()
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        y = torch.from_numpy(batch.outputs[OUTPUT])
         ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
-        return L, resize_ab(ab.permute(0, 2, 3, 1).cpu().numpy() * self.saturation, L.shape[1:])
+        L = batch.context["L"]
+        return L, resize_ab(ab.permute(0, 2, 3, 1).numpy() * self.saturation, L.shape[1:])
 
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
@@ -233,6 +283,17 @@ def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> 
             batch.clear()
     if batch:
         yield from fn(np.stack(batch))
+
+
+BATCH_PIXELS = {"cpu": 1_000_000, "cuda": 16_000_000}
+"""Pixels per batch that :func:`auto_batch_size` aims at per device type (see docs/speed_cpu.md)."""
+
+
+def auto_batch_size(width: int, height: int, device: torch.device | None = None, largest: int = 16) -> int:
+    """Frames per batch for ``width`` x ``height`` frames: about :data:`BATCH_PIXELS` pixels per batch for the
+    device (CPU when None), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1."""
+    budget = BATCH_PIXELS.get(device.type if device is not None else "cpu", BATCH_PIXELS["cpu"])
+    return max(1, min(largest, round(budget / max(1, width * height))))
 
 
 @dataclass
@@ -256,12 +317,17 @@ class RunSummary:
 
 def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndarray], None], batch_size: int,
         total: int | None, output: str, progress: bool = True, unit: str = "frame") -> RunSummary:
-    """Stream ``frames`` through ``fn`` into ``write`` with a tqdm bar on stderr; return the summary."""
+    """Stream ``frames`` through ``fn`` into ``write`` with a tqdm bar on stderr; return the summary.
+
+    Decoding, ``fn``'s stages and writing overlap (:func:`vidcolor.executor.execute`).
+    """
+    if batch_size < 1:
+        raise VidcolorError("--batch-size must be at least 1")
     start = time.perf_counter()
-    n = 0
     with tqdm(total=total or None, unit=unit, disable=not progress, dynamic_ncols=True, leave=False) as bar:
-        for out in batched(frames, fn, batch_size):
-            write(out)
-            n += 1
+        def written(frame: np.ndarray) -> None:
+            write(frame)
             bar.update(1)
+
+        n = execute(frames, fn, written, batch_size)
     return RunSummary(n, time.perf_counter() - start, output)

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from vidcolor.color import rgb_to_lab, resize_ab
+from vidcolor.engine import OUTPUT
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
 from vidcolor.models.two_image import gray, to_tensor
-from vidcolor.pipeline import Colorizer, LabJob, pick_device
+from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.weights import DEFAULTS, load_generator, save_generator
 
 
@@ -53,24 +54,26 @@ class ReferenceColorizer(Colorizer):
 
     def __init__(self, references: list[np.ndarray], model: str = DEFAULTS["colorize-reference"],
                  device: str = "auto", render_size: int = 256, saturation: float | None = None,
-                 temperature: float | None = None, blur: bool = False, equalize: bool = False):
+                 temperature: float | None = None, blur: bool = False, equalize: bool = False,
+                 backend: str = "auto", precision: str = "auto"):
         if not references:
             raise VidcolorError("--reference: give at least one reference image")
-        super().__init__(model, device, render_size, saturation, temperature, blur, equalize)
+        super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
+        if self.generator is None:
+            raise VidcolorError(f"{model}: the reference mode needs the weight file (its reference encoder), "
+                                "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
+        dtype = next(self.generator.parameters()).dtype
         keys, values = [], []
         with torch.inference_mode():
             for ref in references:
                 lab = rgb_to_lab(ref)
                 L = self.network_input(lab[None, ..., 0])[0]
                 ab = cv2.resize(lab[..., 1:], (L.shape[1], L.shape[0]), interpolation=cv2.INTER_AREA)
-                L_n = torch.from_numpy(L / 50.0 - 1.0)[None, None].to(self.device, self.dtype)
-                k, v = self.generator.reference(L_n, torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, self.dtype))
+                L_n = torch.from_numpy(L / 50.0 - 1.0)[None, None].to(self.device, dtype)
+                k, v = self.generator.reference(L_n, torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
                 keys.append(k)
                 values.append(v)
-        self.keys, self.values = torch.cat(keys, 1), torch.cat(values, 1)
-
-    def network(self, x: torch.Tensor) -> torch.Tensor:
-        return self.generator(x, self.keys, self.values)
+        self.engine.bind(keys=torch.cat(keys, 1).float().cpu().numpy(), values=torch.cat(values, 1).float().cpu().numpy())
 
 
 class InternalColorizer(LabJob):
@@ -132,14 +135,19 @@ class InternalColorizer(LabJob):
                                "factor": self.settings.factor}}
             save_generator(self.model, self.save_model, arch, half=False)
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def prepare(self, frames: np.ndarray) -> Batch:
         if self.model is None:          # the first frame to arrive is the key frame
             self.train(frames[0])
-        return super().__call__(frames)
+        return Batch(frames, context={"L": rgb_to_lab(frames)[..., 0]})
 
     @torch.inference_mode()
-    def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        L = rgb_to_lab(frames)[..., 0]
-        x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in frames]).to(self.device)
+    def infer(self, batch: Batch) -> Batch:
+        """The trained generator pyramid (torch; trained at run time, so no other engine)."""
+        x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in batch.frames]).to(self.device)
         rgb = ((self.model(x) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        return L, resize_ab(rgb_to_lab(rgb)[..., 1:], L.shape[1:])
+        batch.outputs = {OUTPUT: rgb}
+        return batch
+
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        L = batch.context["L"]
+        return L, resize_ab(rgb_to_lab(batch.outputs[OUTPUT])[..., 1:], L.shape[1:])

@@ -1,0 +1,191 @@
+"""vidcolor.engine: named inputs, padding, torch and ONNX Runtime engines agreeing, export, precisions."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import TINY_GENERATOR, mosaic, run_cli
+from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, load_engine, network_inputs, pad_frame,
+                             read_onnx_arch, resolve_precision)
+from vidcolor.errors import VidcolorError
+from vidcolor.models import ExemplarColorizer, UNetGenerator
+from vidcolor.models.unet import level_cue
+from vidcolor.pipeline import Dequantizer
+from vidcolor.weights import save_generator
+
+ONNX_TOLERANCE = 1e-4
+"""Largest difference allowed between ONNX Runtime's and torch's fp32 outputs (network units, ~[-1, 1])."""
+
+CPU = torch.device("cpu")
+
+
+def _randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every parameter random (an untrained generator is the identity, which any engine would get right)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def random_unet(tmp_path_factory):
+    """A Pix2Pix-FQ-shaped U-Net (level cue and phase inputs) with random weights, saved as fp32 safetensors."""
+    kwargs = dict(TINY_GENERATOR, in_channels=3, out_channels=3, use_phase=True)
+    model = _randomize(UNetGenerator(**kwargs), 0)
+    arch = {"family": "unet", "kwargs": kwargs, "mode": "lab", "job": "dequantize"}
+    path = tmp_path_factory.mktemp("engine") / "random-unet.safetensors"
+    save_generator(model, path, arch, half=False)
+    return path, model, arch
+
+
+def _feeds(rng, n, h, w):
+    frames = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    return {"frame": rng.uniform(-1, 1, (n, 3, h, w)).astype(np.float32), "level_cue": level_cue(frames)}
+
+
+def test_network_inputs_follow_the_arch():
+    assert network_inputs({"family": "unet", "kwargs": {"use_histogram": True}}) == ("frame", "level_cue")
+    assert network_inputs({"family": "unet", "kwargs": {"use_histogram": False}}) == ("frame",)
+    assert network_inputs({"family": "effnet_unet", "kwargs": {}}) == ("frame",)
+    assert network_inputs({"family": "exemplar", "kwargs": {}}) == ("frame", "keys", "values")
+    assert network_inputs({"family": "unet", "inputs": ["frame"], "kwargs": {"use_histogram": True}}) == ("frame",)
+
+
+def test_pad_and_crop_restore_the_size():
+    x = np.arange(2 * 3 * 5 * 7, dtype=np.float32).reshape(2, 3, 5, 7)
+    p = pad_frame(x, 4)
+    assert p.shape == (2, 3, 8, 8)
+    np.testing.assert_array_equal(p[..., :5, :7], x)
+    np.testing.assert_array_equal(p[..., 7, :7], x[..., 4, :])          # replicated bottom row
+    assert crop_output(p, (5, 7), (8, 8)).shape == (2, 3, 5, 7)
+    assert crop_output(np.zeros((1, 9, 2, 2)), (5, 7), (8, 8)).shape == (1, 9, 2, 2)  # stride-4 output: ceil(5/4), ceil(7/4)
+
+
+def test_torch_engine_is_the_network(random_unet):
+    _, model, arch = random_unet
+    engine = TorchEngine(model, arch, CPU)
+    feeds = _feeds(np.random.default_rng(1), 2, 21, 35)                 # not a multiple of the stride
+    with torch.inference_mode():
+        want = model(torch.from_numpy(feeds["frame"]), torch.from_numpy(feeds["level_cue"])).numpy()
+    got = engine(feeds)["y"]
+    assert got.shape == (2, 3, 21, 35)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="level_cue"):
+        engine({"frame": feeds["frame"]})
+
+
+def test_onnx_engine_matches_torch_at_sizes_it_was_not_traced_at(random_unet, tmp_path):
+    _, model, arch = random_unet
+    data = export_onnx(model, arch, tmp_path / "g.onnx")
+    assert (tmp_path / "g.onnx").read_bytes() == data and read_onnx_arch(tmp_path / "g.onnx") == arch
+    assert [p.name for p in tmp_path.iterdir()] == ["g.onnx"]            # no temporary file left
+    torch_engine, onnx_engine = TorchEngine(model, arch, CPU), OnnxEngine(data, arch, CPU)
+    rng = np.random.default_rng(2)
+    for n, h, w in ((1, 37, 50), (3, 64, 40)):
+        feeds = _feeds(rng, n, h, w)
+        a, b = torch_engine(feeds)["y"], onnx_engine(feeds)["y"]
+        assert a.shape == b.shape == (n, 3, h, w) and np.abs(a).max() > 0.5   # a real, non-trivial output
+        assert np.abs(a - b).max() < ONNX_TOLERANCE
+
+
+def test_exemplar_exports_with_reference_inputs(tmp_path):
+    model = _randomize(ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8)), 3)
+    arch = {"family": "exemplar", "kwargs": {"out_channels": 10, "widths": [8, 8, 8, 8]}, "mode": "bins",
+            "job": "colorize-reference"}
+    onnx_engine, torch_engine = OnnxEngine(export_onnx(model, arch), arch, CPU), TorchEngine(model, arch, CPU)
+    with torch.inference_mode():
+        keys, values = model.reference(torch.zeros(1, 1, 40, 56), torch.randn(1, 2, 40, 56))
+    for e in (onnx_engine, torch_engine):
+        e.bind(keys=keys.numpy(), values=values.numpy())
+    frame = {"frame": np.random.default_rng(4).uniform(-1, 1, (2, 1, 45, 70)).astype(np.float32)}
+    a, b = torch_engine(frame)["y"], onnx_engine(frame)["y"]
+    assert a.shape == (2, 10, 12, 18)
+    assert np.abs(a - b).max() < ONNX_TOLERANCE
+    with pytest.raises(ValueError, match="no input"):
+        onnx_engine.bind(level_cue=np.zeros((1, 3)))
+
+
+def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
+    path = str(random_unet[0])
+    frames = mosaic(3, 30, 44, seed=5)
+    a = Dequantizer(path, "cpu", consistency=False)(frames)
+    b = Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")(frames)
+    assert np.abs(a.astype(int) - frames).mean() > 5                    # the random network changes the frames
+    assert np.abs(a.astype(int) - b).max() <= 1                          # rounding of the 8-bit result only
+    cached = list((tmp_path / "cache").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".onnx"
+    stamp = cached[0].stat().st_mtime_ns
+    Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")
+    assert cached[0].stat().st_mtime_ns == stamp                         # the second run reads the cache
+    onnx_file = tmp_path / "d.onnx"
+    export_onnx(*random_unet[1:], onnx_file)
+    np.testing.assert_array_equal(Dequantizer(str(onnx_file), "cpu", consistency=False)(frames), b)
+
+
+def test_an_onnx_graph_of_another_job_or_for_torch_is_refused(random_unet, tmp_path):
+    onnx_file = tmp_path / "d.onnx"
+    export_onnx(*random_unet[1:], onnx_file)
+    with pytest.raises(VidcolorError, match="not a colorize model"):
+        load_engine(str(onnx_file), "colorize", CPU)
+    with pytest.raises(VidcolorError, match="onnxruntime"):
+        load_engine(str(onnx_file), "dequantize", CPU, backend="torch")
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    with pytest.raises(VidcolorError, match="cannot read ONNX"):
+        load_engine(str(tmp_path / "junk.onnx"), "dequantize", CPU)
+
+
+def test_precisions():
+    assert resolve_precision("auto", CPU, "torch") == "fp32"
+    assert resolve_precision("auto", torch.device("cuda"), "torch") == "fp16"
+    assert resolve_precision("auto", torch.device("cuda"), "onnxruntime") == "fp32"
+    for bad, backend in (("fp16", "torch"), ("bf16", "onnxruntime"), ("int8", "torch")):
+        with pytest.raises(VidcolorError, match="precision"):
+            resolve_precision(bad, CPU, backend)
+
+
+def test_bf16_is_close_to_fp32_but_not_identical(random_unet):
+    _, model, arch = random_unet
+    feeds = _feeds(np.random.default_rng(6), 1, 32, 32)
+    a = TorchEngine(model, arch, CPU, "fp32")(feeds)["y"]
+    b = TorchEngine(model, arch, CPU, "bf16")(feeds)["y"]
+    err = np.abs(a - b)
+    assert 0 < err.max() and err.mean() < 0.02                           # bf16 keeps 8 bits of mantissa
+
+
+def test_export_command(tiny_models, tmp_path):
+    out = tmp_path / "m.onnx"
+    r = run_cli("export", str(tiny_models.lab), str(out))
+    assert r.returncode == 0 and read_onnx_arch(out)["job"] == "dequantize"
+    again = run_cli("export", str(tiny_models.lab), str(out))
+    assert again.returncode == 1 and "exists" in again.stderr and "Traceback" not in again.stderr
+    for args, msg in (((str(tiny_models.lab), str(tmp_path / "m.txt")), ".onnx file"),
+                      (("no-such-model", str(tmp_path / "n.onnx")), "not found"),
+                      ((str(tiny_models.lab), str(tmp_path / "missing" / "n.onnx")), "no such folder")):
+        r = run_cli("export", *args)
+        assert r.returncode == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
+
+
+def test_tiles_join_without_seams_and_bound_the_network_input(random_unet):
+    _, model, arch = random_unet
+    shapes = []
+    engine = TorchEngine(model, arch, CPU, tile=128)
+
+    def spy(args):
+        shapes.append(args[0].shape[-2:])
+        return TorchEngine.run(engine, args)
+    engine.run = spy
+    feeds = _feeds(np.random.default_rng(7), 1, 150, 300)
+    tiled = engine(feeds)["y"]
+    assert len(shapes) > 1 and max(max(s) for s in shapes) <= 128 + 32       # tile + context, padded to the stride
+    whole = TorchEngine(model, arch, CPU, tile=0)(feeds)["y"]
+    assert tiled.shape == whole.shape == (1, 3, 150, 300)
+    # the tiny random U-Net (depth 2) sees 32 pixels of context: the tiles agree with the whole frame
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    with pytest.raises(VidcolorError, match="--tile"):
+        TorchEngine(model, arch, CPU, tile=50)

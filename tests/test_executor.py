@@ -1,0 +1,111 @@
+"""vidcolor.executor: stages overlap, order is kept, memory is bounded, the first error stops everything."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from vidcolor.executor import execute, stages_of
+
+
+def _frames(n: int, log: list | None = None):
+    for i in range(n):
+        if log is not None:
+            log.append(i)
+        yield np.full((2, 3, 3), i, np.uint8)
+
+
+class SlowStaged:
+    """A staged job (prepare / infer / finish) that sleeps a varying time per batch and records which
+    stages were busy at once."""
+
+    def __init__(self, fail_at: int | None = None, stage: str = "infer"):
+        self.fail_at, self.fail_stage = fail_at, stage
+        self.busy: set[str] = set()
+        self.overlaps = 0
+        self.lock = threading.Lock()
+        self.seen: dict[str, list[int]] = {"prepare": [], "infer": [], "finish": []}
+
+    def _work(self, name: str, batch: np.ndarray) -> np.ndarray:
+        first = int(batch[0, 0, 0, 0])
+        with self.lock:
+            self.busy.add(name)
+            self.overlaps += len(self.busy) > 1
+        self.seen[name].append(first)
+        if self.fail_at is not None and first >= self.fail_at and name == self.fail_stage:
+            raise ValueError(f"{name} failed at frame {first}")
+        time.sleep(0.002 * (1 + first % 3))
+        with self.lock:
+            self.busy.discard(name)
+        return batch
+
+    def prepare(self, batch):
+        return self._work("prepare", batch)
+
+    def infer(self, batch):
+        return self._work("infer", batch)
+
+    def finish(self, batch):
+        return 255 - self._work("finish", batch)
+
+
+def test_order_kept_and_stages_overlap():
+    job, out = SlowStaged(), []
+    n = execute(_frames(40), job, out.append, batch_size=3)
+    assert n == 40 and [int(255 - f[0, 0, 0]) for f in out] == list(range(40))
+    assert all(s == list(range(0, 40, 3)) for s in job.seen.values())    # each stage saw every batch, in order
+    assert job.overlaps > 0                                               # stages ran at the same time
+
+
+def test_a_plain_function_is_one_stage():
+    fn = lambda batch: batch + 1  # noqa: E731
+    assert stages_of(fn) == [fn] and len(stages_of(SlowStaged())) == 3
+    out = []
+    assert execute(_frames(5), fn, out.append, batch_size=2) == 5
+    assert [int(f[0, 0, 0]) for f in out] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("stage", ["prepare", "infer", "finish"])
+def test_the_first_error_in_a_stage_stops_the_run(stage):
+    decoded: list[int] = []
+    before = threading.active_count()
+    with pytest.raises(ValueError, match=f"{stage} failed at frame 6"):
+        execute(_frames(1000, decoded), SlowStaged(fail_at=6, stage=stage), lambda f: None, batch_size=2)
+    assert len(decoded) < 40                       # the decoder stopped soon after (bounded queues)
+    assert threading.active_count() == before      # every stage thread was joined
+
+
+def test_an_error_while_decoding_or_writing_stops_the_run():
+    def broken_source():
+        yield np.zeros((2, 2, 3), np.uint8)
+        raise OSError("truncated file")
+
+    with pytest.raises(OSError, match="truncated"):
+        execute(broken_source(), SlowStaged(), lambda f: None, batch_size=1)
+
+    decoded: list[int] = []
+
+    def write(frame):
+        if frame[0, 0, 0] == 255 - 3:
+            raise KeyboardInterrupt
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt):
+        execute(_frames(1000, decoded), SlowStaged(), write, batch_size=1)
+    assert len(decoded) < 30 and threading.active_count() == before
+
+
+def test_back_pressure_bounds_how_far_decoding_runs_ahead():
+    decoded: list[int] = []
+    written = []
+    ahead = []
+
+    def slow_write(frame):
+        time.sleep(0.005)
+        written.append(frame)
+        ahead.append(len(decoded) - len(written))
+
+    execute(_frames(60, decoded), SlowStaged(), slow_write, batch_size=2, queue_size=1)
+    # 4 queues of 1 batch, a batch in each of 3 stages, one being assembled and one being written: 10 batches
+    assert max(ahead) <= 10 * 2 and len(written) == 60

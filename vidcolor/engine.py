@@ -1,0 +1,398 @@
+"""Inference engines: a generator from a weight file as a map from named arrays to named arrays.
+
+An engine takes float32 NumPy arrays by name and returns ``{"y": float32 array}``. The names a network
+reads are declared by its weight file's ``arch`` (:func:`network_inputs`):
+
+* ``frame``: the network's image input ``(N, C, H, W)`` (see :mod:`vidcolor.codec` for what a job puts there);
+* ``level_cue``: ``(N, CUE_DIM)``, the level-set cue of Pix2Pix-FQ models that read it;
+* ``keys``, ``values``: ``(1, M, D)`` / ``(1, M, 2)``, the reference's matching descriptors and ab of the
+  exemplar colorizer (computed once per run, bound with :meth:`Engine.bind`).
+
+Two implementations, one contract: :class:`TorchEngine` (PyTorch, CPU or CUDA, fp32 / bf16 autocast /
+fp16) and :class:`OnnxEngine` (ONNX Runtime, exported by :func:`export_onnx` from the same weight file).
+The engine pads ``frame`` (replicate) to the network's stride multiple and crops the output back, so an
+exported graph never depends on the size it was traced at.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidcolor.errors import VidcolorError
+from vidcolor.models.unet import CUE_DIM
+from vidcolor.weights import load_generator, resolve
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+OUTPUT = "y"
+"""Name of every engine's one output."""
+
+DEFAULT_TILE = 1024
+"""Frames with a side longer than this (pixels) run tile by tile (see :meth:`Engine._tiled`); 0 = never."""
+
+TILE_OVERLAP = 32
+"""Context (pixels) each tile sees beyond the core it contributes; a multiple of the U-Net's stride 32."""
+
+TILED_FAMILIES = ("unet",)
+"""Networks that run on the full frame and whose output is the frame's size (the colorizers see a frame
+resized to their render size, and pool over it: never tiled)."""
+
+
+def network_inputs(arch: dict) -> tuple[str, ...]:
+    """Named inputs of the network an ``arch`` record describes, in the order its ``forward`` takes them.
+
+    ``arch["inputs"]`` when the file declares them; otherwise by family: ``unet`` reads ``frame`` and, when
+    built with ``use_histogram``, ``level_cue``; ``exemplar`` reads ``frame``, ``keys``, ``values``; the
+    other colorizers ``frame`` only.
+    """
+    if "inputs" in arch:
+        return tuple(arch["inputs"])
+    family = arch.get("family")
+    if family == "unet" and arch.get("kwargs", {}).get("use_histogram"):
+        return ("frame", "level_cue")
+    if family == "exemplar":
+        return ("frame", "keys", "values")
+    return ("frame",)
+
+
+def stride_multiple(arch: dict) -> int:
+    """The multiple (pixels) a network's input sides are padded to: ``2 ** depth`` for U-Nets, else 32."""
+    if arch.get("family") in ("unet", "unet_colorizer"):
+        return 2 ** int(arch.get("kwargs", {}).get("depth", 6 if arch["family"] == "unet_colorizer" else 5))
+    return 32
+
+
+def pad_frame(x: np.ndarray, multiple: int) -> np.ndarray:
+    """Replicate-pad ``(N, C, H, W)`` at the bottom and right to sides that are multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+
+
+def crop_output(y: np.ndarray, size: tuple[int, int], padded: tuple[int, int]) -> np.ndarray:
+    """Crop an output computed on a padded input back to the unpadded input's share (any output stride)."""
+    (h, w), (hp, wp) = size, padded
+    return y[..., : math.ceil(h * y.shape[-2] / hp), : math.ceil(w * y.shape[-1] / wp)]
+
+
+class Engine:
+    """A network as ``__call__(feeds: {name: float32 array}) -> {"y": float32 array}``.
+
+    Attributes:
+        inputs: names the network reads (:func:`network_inputs`); every one must be fed or bound.
+        backend: ``torch`` or ``onnxruntime``; precision: ``fp32``, ``bf16`` or ``fp16``.
+        device: ``torch.device`` the network runs on.
+    """
+
+    inputs: tuple[str, ...] = ()
+    backend = ""
+    precision = "fp32"
+    device = torch.device("cpu")
+
+    def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
+        if tile and tile < 2 * TILE_OVERLAP + 32:
+            raise VidcolorError(f"--tile must be 0 (off) or at least {2 * TILE_OVERLAP + 32} pixels")
+        self.arch, self.tile = arch, tile
+        self.inputs = network_inputs(arch)
+        self.multiple = stride_multiple(arch)
+        self.bound: dict[str, np.ndarray] = {}
+
+    def bind(self, **arrays: np.ndarray) -> None:
+        """Fix inputs that stay the same for a whole run (the reference's ``keys`` and ``values``)."""
+        unknown = set(arrays) - set(self.inputs)
+        if unknown:
+            raise ValueError(f"the network has no input {sorted(unknown)[0]!r} (inputs: {', '.join(self.inputs)})")
+        self.bound.update({k: np.ascontiguousarray(v, np.float32) for k, v in arrays.items()})
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {**self.bound, **feeds}
+        missing = [n for n in self.inputs if n not in feeds]
+        if missing:
+            raise ValueError(f"missing network input {missing[0]!r}")
+        frame = feeds.pop("frame")
+        if self.tile and self.arch.get("family") in TILED_FAMILIES and max(frame.shape[-2:]) > self.tile:
+            return {OUTPUT: self._tiled(frame, feeds)}
+        return {OUTPUT: self._padded(frame, feeds)}
+
+    def _padded(self, frame: np.ndarray, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        padded = pad_frame(frame, self.multiple)
+        y = self.run([padded if n == "frame" else feeds[n] for n in self.inputs])
+        return crop_output(y, frame.shape[-2:], padded.shape[-2:])
+
+    def _tiled(self, frame: np.ndarray, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The network tile by tile: cores of ``tile - 2 * TILE_OVERLAP`` pixels, each run with
+        :data:`TILE_OVERLAP` pixels of context on every side (clamped at the frame's edges) and only the
+        core kept, so peak memory follows the tile, not the frame (same-size outputs only)."""
+        h, w = frame.shape[-2:]
+        core = self.tile - 2 * TILE_OVERLAP
+        out = None
+        for y0 in range(0, h, core):
+            for x0 in range(0, w, core):
+                ya, xa = max(0, y0 - TILE_OVERLAP), max(0, x0 - TILE_OVERLAP)
+                yb, xb = min(h, y0 + core + TILE_OVERLAP), min(w, x0 + core + TILE_OVERLAP)
+                y = self._padded(frame[..., ya:yb, xa:xb], feeds)
+                if out is None:
+                    out = np.empty((*y.shape[:2], h, w), np.float32)
+                out[..., y0:y0 + core, x0:x0 + core] = y[..., y0 - ya:y0 - ya + core, x0 - xa:x0 - xa + core]
+        return out
+
+    def run(self, args: list[np.ndarray]) -> np.ndarray:
+        """The network on padded inputs in :attr:`inputs` order; float32 output."""
+        raise NotImplementedError
+
+
+class TorchEngine(Engine):
+    """PyTorch: fp32; ``bf16`` (CPU autocast, oneDNN); ``fp16`` (CUDA, weights and activations in half).
+
+    Args:
+        module: the generator (eval mode is set); arch: its ``arch`` record.
+        device: ``cpu`` or ``cuda``; precision: ``fp32``, ``bf16`` or ``fp16`` (:func:`resolve_precision`).
+    """
+
+    backend = "torch"
+
+    def __init__(self, module: torch.nn.Module, arch: dict, device: torch.device, precision: str = "fp32",
+                 tile: int = DEFAULT_TILE):
+        super().__init__(arch, tile)
+        self.device, self.precision = device, precision
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.module = module.eval().to(device, self.dtype).to(memory_format=torch.channels_last)
+        self._bound_t: dict[str, torch.Tensor] = {}
+
+    def bind(self, **arrays: np.ndarray) -> None:
+        super().bind(**arrays)
+        self._bound_t = {k: self._tensor(v) for k, v in self.bound.items()}
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.dtype, non_blocking=True)
+        return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+
+    def run(self, args: list[np.ndarray]) -> np.ndarray:
+        tensors = [self._bound_t.get(n) if n in self._bound_t else self._tensor(a) for n, a in zip(self.inputs, args)]
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
+            y = self.module(*tensors)
+        return y.float().cpu().numpy()
+
+
+class OnnxEngine(Engine):
+    """ONNX Runtime on a graph exported by :func:`export_onnx` (fp32; CUDA execution provider when asked).
+
+    Threads: ONNX Runtime's own default (one intra-op thread per physical core), or
+    ``OMP_NUM_THREADS`` when set, as for PyTorch.
+
+    Raises:
+        VidcolorError: onnxruntime not installed, or the graph's inputs are not the ``arch``'s.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, model: bytes | str | Path, arch: dict, device: torch.device, tile: int = DEFAULT_TILE):
+        super().__init__(arch, tile)
+        ort = _onnxruntime()
+        options = ort.SessionOptions()
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
+                                "(install onnxruntime-gpu)")
+        self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                            providers=providers)
+        names = tuple(i.name for i in self.session.get_inputs())
+        if names != self.inputs:
+            raise VidcolorError(f"ONNX graph inputs {names} are not the model's {self.inputs}")
+        self.device = device
+
+    def run(self, args: list[np.ndarray]) -> np.ndarray:
+        return self.session.run(None, dict(zip(self.inputs, (np.ascontiguousarray(a, np.float32) for a in args))))[0]
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise VidcolorError("--backend onnxruntime: the onnxruntime package is not installed "
+                            "(pip install onnxruntime)") from None
+    return onnxruntime
+
+
+def bf16_native() -> bool:
+    """True when this CPU computes bf16 natively in oneDNN (AVX-512 BF16 or AMX); elsewhere it is emulated."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(precision: str, device: torch.device, backend: str) -> str:
+    """The precision to run at: ``auto`` is fp16 on CUDA (torch), fp32 elsewhere.
+
+    bf16 is not the CPU default: on the 2-core AMD EPYC this project measures on, oneDNN reports no native
+    bf16 (AVX2 only) and bf16 autocast ran 9x slower than fp32 (docs/speed_cpu.md).
+
+    Raises:
+        VidcolorError: unknown precision, or one the backend/device cannot run (fp16 on CPU, bf16 on CUDA or
+            in ONNX Runtime).
+    """
+    if precision not in PRECISIONS:
+        raise VidcolorError(f"unknown --precision {precision!r} ({', '.join(PRECISIONS)})")
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" and backend == "torch" else "fp32"
+    if precision == "fp16" and (device.type != "cuda" or backend != "torch"):
+        raise VidcolorError("--precision fp16 runs on CUDA with --backend torch only")
+    if precision == "bf16" and (device.type != "cpu" or backend != "torch"):
+        raise VidcolorError("--precision bf16 runs on the CPU with --backend torch only")
+    return precision
+
+
+def resolve_backend(backend: str, arch: dict) -> str:
+    """The backend to run on: ``auto`` is ``torch`` (see docs/speed_cpu.md for the measured comparison).
+
+    Raises:
+        VidcolorError: unknown backend; ``onnxruntime`` for a network that is trained at run time.
+    """
+    if backend not in BACKENDS:
+        raise VidcolorError(f"unknown --backend {backend!r} ({', '.join(BACKENDS)})")
+    if backend == "auto":
+        return "torch"
+    if backend == "onnxruntime" and arch.get("family") == "two_image":
+        raise VidcolorError("--backend onnxruntime: the internal reference mode trains its network now; use torch")
+    return backend
+
+
+def load_engine(model: str, job: str, device: torch.device, backend: str = "auto",
+                precision: str = "auto", tile: int = DEFAULT_TILE) -> tuple[Engine, torch.nn.Module, dict]:
+    """Build the engine for a weight file (registry name, ``.safetensors`` or exported ``.onnx``).
+
+    ``tile``: frames with a longer side run tile by tile (pixels; 0 = never; U-Net generators only).
+
+    Returns:
+        ``(engine, module, arch)``: ``module`` is the torch generator (the exemplar colorizer's reference
+        encoder runs on it once per run); for an ``.onnx`` file it is None.
+
+    Raises:
+        VidcolorError: unknown model, a model of another job, a backend/precision that cannot run here.
+    """
+    if str(model).endswith(".onnx"):
+        arch = read_onnx_arch(model)
+        _check_job(model, arch, job)
+        if backend == "torch":
+            raise VidcolorError(f"{model}: an ONNX graph runs with --backend onnxruntime (or auto)")
+        resolve_precision(precision, device, "onnxruntime")
+        return OnnxEngine(model, arch, device, tile), None, arch
+    module, arch = load_generator(model, "cpu")
+    _check_job(model, arch, job)
+    backend = resolve_backend(backend, arch)
+    precision = resolve_precision(precision, device, backend)
+    if backend == "onnxruntime":
+        return OnnxEngine(cached_onnx(model, module, arch), arch, device, tile), module.to(device), arch
+    return TorchEngine(module, arch, device, precision, tile), module, arch
+
+
+def _check_job(model: str, arch: dict, job: str) -> None:
+    if arch.get("job", "dequantize") != job:
+        raise VidcolorError(f"model {model!r} is a {arch.get('job')} model, not a {job} model")
+
+
+def _example_inputs(module: torch.nn.Module, arch: dict) -> tuple[torch.Tensor, ...]:
+    """Tensors to trace ``module`` with: a padded 64x96 frame and inputs of matching shapes."""
+    m = stride_multiple(arch)
+    h, w = 2 * m, 3 * m
+    channels = arch.get("kwargs", {}).get("in_channels", 3) if arch.get("family") == "unet" else 1
+    frame = torch.zeros(1, channels, h, w)
+    out: list[torch.Tensor] = []
+    for name in network_inputs(arch):
+        if name == "frame":
+            out.append(frame)
+        elif name == "level_cue":
+            out.append(torch.zeros(1, CUE_DIM))
+        elif name == "keys":
+            with torch.no_grad():
+                k, v = module.reference(frame, torch.zeros(1, 2, h, w))
+            out += [k, v]
+    return tuple(out)
+
+
+def export_onnx(module: torch.nn.Module, arch: dict, path: str | Path | None = None) -> bytes:
+    """Export a generator to ONNX (opset 17) with dynamic batch and size; its ``arch`` goes into the graph's
+    metadata (``vidcolor_arch``), so an ``.onnx`` file loads like a weight file. Returns the bytes; writes them
+    to ``path`` too when given (atomically: a temporary file, then a rename).
+
+    Raises:
+        VidcolorError: the network does not export (the internal mode's networks are trained at run time).
+    """
+    if arch.get("family") == "two_image":
+        raise VidcolorError("the internal reference mode's networks are trained at run time: nothing to export")
+    names = network_inputs(arch)
+    dynamic = {"frame": {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "out_height", 3: "out_width"},
+               "level_cue": {0: "batch"}, "keys": {1: "positions"}, "values": {1: "positions"}}
+    buf = io.BytesIO()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic (padding is the engine's)
+        torch.onnx.export(module.float().eval(), _example_inputs(module, arch), buf, input_names=list(names),
+                          output_names=[OUTPUT], dynamic_axes={k: v for k, v in dynamic.items() if k in names or k == OUTPUT},
+                          opset_version=17, dynamo=False)
+    import onnx
+
+    graph = onnx.load_from_string(buf.getvalue())
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = "vidcolor_arch", json.dumps(arch)
+    data = graph.SerializeToString()
+    if path is not None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return data
+
+
+def read_onnx_arch(path: str | Path) -> dict:
+    """The ``arch`` record :func:`export_onnx` stored in an ``.onnx`` file.
+
+    Raises:
+        VidcolorError: missing or unreadable file, or a graph not exported by vidcolor.
+    """
+    ort = _onnxruntime()
+    try:
+        meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+        return json.loads(meta["vidcolor_arch"])
+    except KeyError:
+        raise VidcolorError(f"{path}: not an ONNX graph exported by vidcolor (no vidcolor_arch metadata)") from None
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+        raise VidcolorError(f"{path}: cannot read ONNX graph ({exc.__class__.__name__})") from None
+
+
+def cache_dir() -> Path:
+    """Where exported graphs are kept between runs: ``$VIDCOLOR_CACHE``, else ``$XDG_CACHE_HOME/vidcolor``,
+    else ``~/.cache/vidcolor``."""
+    if os.environ.get("VIDCOLOR_CACHE"):
+        return Path(os.environ["VIDCOLOR_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidcolor"
+
+
+def cached_onnx(model: str, module: torch.nn.Module, arch: dict) -> bytes:
+    """The ONNX graph of a weight file, exported once and cached under :func:`cache_dir` by the file's SHA-256
+    and the torch version (a cache that cannot be written is skipped: the graph is exported each run)."""
+    digest = hashlib.sha256(resolve(model).read_bytes()).hexdigest()[:16]
+    path = cache_dir() / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
+    if path.is_file():
+        return path.read_bytes()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return export_onnx(module, arch, path)
+    except OSError as exc:
+        print(f"vidcolor: cannot cache the ONNX graph in {path.parent} ({exc.strerror}); exporting each run",
+              file=sys.stderr)
+        return export_onnx(module, arch)

@@ -1,0 +1,139 @@
+"""The executor: a job's stages overlapped in threads, joined by bounded queues.
+
+``decode -> [prepare -> infer -> finish] -> write``: the source (decoding, batching) runs in one thread,
+each stage of a staged job (:class:`~vidcolor.pipeline.LabJob`: ``prepare``, ``infer``, ``finish``) in its
+own, and the caller's thread writes (the encoder is an ffmpeg process fed through a pipe). A plain
+frame-batch function is one stage. While the network runs on batch k, batch k+1 is pre-processed and
+batch k-1 smoothed and encoded; NumPy, OpenCV, PyAV and PyTorch release the GIL in their kernels.
+
+Guarantees:
+
+* order: one thread per stage and FIFO queues, so batches leave in the order they came (stateful
+  stages, the temporal smoother and the quantizer tracker, see them in order);
+* back-pressure: each queue holds at most ``queue_size`` batches, so memory is bounded by about
+  ``(stages + 1) * queue_size + stages`` batches whatever the length of the video;
+* the first error in any stage stops every stage and is raised in the caller's thread; an exception in
+  the caller's thread (a write error, Ctrl-C, SIGTERM raised by the CLI's handler) stops the stages too,
+  and every thread is joined before :func:`execute` returns or raises.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterable
+
+import numpy as np
+
+_END = object()
+"""Marks the end of the stream in a queue."""
+
+POLL_S = 0.1
+"""How often (seconds) a blocked stage looks whether the run was stopped."""
+
+JOIN_S = 10.0
+"""How long (seconds) a stopped run waits for a stage thread that is stuck (e.g. reading a silent stdin)."""
+
+
+class _Run:
+    """Shared state of one execution: the stop flag and the first error."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+    def put(self, q: queue.Queue, item) -> bool:
+        """Put ``item``, waiting for room; False when the run was stopped meanwhile."""
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def get(self, q: queue.Queue):
+        """The next item, or :data:`_END` once the run was stopped (what is still queued is dropped)."""
+        while not self.stop.is_set():
+            try:
+                return q.get(timeout=POLL_S)
+            except queue.Empty:
+                pass
+        return _END
+
+
+def stages_of(job) -> list[Callable]:
+    """A job's stages: ``[prepare, infer, finish]`` when it has them, else ``[job]`` (a frame-batch function)."""
+    if all(callable(getattr(job, name, None)) for name in ("prepare", "infer", "finish")):
+        return [job.prepare, job.infer, job.finish]
+    return [job]
+
+
+def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], None], batch_size: int,
+            queue_size: int = 2) -> int:
+    """Stream ``frames`` through ``job``'s stages into ``write``, overlapped; return the number of frames written.
+
+    Args:
+        frames: uint8 RGB ``(H, W, 3)`` frames (an iterator: decoding happens in the source thread).
+        job: a staged job (``prepare``/``infer``/``finish``) or a function uint8 ``(N, H, W, 3)`` -> same.
+        write: called in the caller's thread with each output frame uint8 ``(H, W, 3)``, in order.
+        batch_size: frames per batch (>= 1).
+        queue_size: batches each queue holds (>= 1).
+
+    Raises:
+        Whatever a stage or ``write`` raised first (the other stages are stopped and joined).
+    """
+    run = _Run()
+    queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
+
+    def source() -> None:
+        try:
+            batch: list[np.ndarray] = []
+            for frame in frames:
+                if run.stop.is_set():
+                    return
+                batch.append(frame)
+                if len(batch) == batch_size:
+                    if not run.put(queues[0], np.stack(batch)):
+                        return
+                    batch = []
+            if batch and not run.put(queues[0], np.stack(batch)):
+                return
+            run.put(queues[0], _END)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
+            run.fail(exc)
+
+    def stage(fn: Callable, qin: queue.Queue, qout: queue.Queue) -> None:
+        try:
+            while (item := run.get(qin)) is not _END:
+                if not run.put(qout, fn(item)):
+                    return
+            run.put(qout, _END)
+        except BaseException as exc:  # noqa: BLE001
+            run.fail(exc)
+
+    threads = [threading.Thread(target=source, name="vidcolor-decode", daemon=True)]
+    threads += [threading.Thread(target=stage, args=(fn, queues[i], queues[i + 1]), daemon=True,
+                                 name=f"vidcolor-{getattr(fn, '__name__', 'stage')}")
+                for i, fn in enumerate(stages_of(job))]
+    for t in threads:
+        t.start()
+    n = 0
+    try:
+        while (out := run.get(queues[-1])) is not _END:
+            for frame in out:
+                write(frame)
+                n += 1
+    finally:
+        run.stop.set()
+        for t in threads:
+            t.join(JOIN_S)
+    if run.error is not None:
+        raise run.error
+    return n
