@@ -117,7 +117,7 @@ def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_pat
     b = Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")(frames)
     assert np.abs(a.astype(int) - frames).mean() > 5                    # the random network changes the frames
     assert np.abs(a.astype(int) - b).max() <= 1                          # rounding of the 8-bit result only
-    cached = list((tmp_path / "cache").iterdir())
+    cached = list((tmp_path / "cache" / "onnx").iterdir())
     assert len(cached) == 1 and cached[0].suffix == ".onnx"
     stamp = cached[0].stat().st_mtime_ns
     Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")

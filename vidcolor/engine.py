@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
 from vidcolor.models.unet import CUE_DIM
 from vidcolor.weights import load_generator, resolve
@@ -374,19 +375,12 @@ def read_onnx_arch(path: str | Path) -> dict:
         raise VidcolorError(f"{path}: cannot read ONNX graph ({exc.__class__.__name__})") from None
 
 
-def cache_dir() -> Path:
-    """Where exported graphs are kept between runs: ``$VIDCOLOR_CACHE``, else ``$XDG_CACHE_HOME/vidcolor``,
-    else ``~/.cache/vidcolor``."""
-    if os.environ.get("VIDCOLOR_CACHE"):
-        return Path(os.environ["VIDCOLOR_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidcolor"
-
-
 def cached_onnx(model: str, module: torch.nn.Module, arch: dict) -> bytes:
-    """The ONNX graph of a weight file, exported once and cached under :func:`cache_dir` by the file's SHA-256
-    and the torch version (a cache that cannot be written is skipped: the graph is exported each run)."""
+    """The ONNX graph of a weight file, exported once and cached by the file's SHA-256
+    and the torch version, in ``onnx/`` of :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is
+    skipped: the graph is exported each run)."""
     digest = hashlib.sha256(resolve(model).read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
+    path = cache_dir() / "onnx" / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
     if path.is_file():
         return path.read_bytes()
     try:

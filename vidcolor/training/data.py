@@ -2,7 +2,6 @@
 plus the global level cue, colour crops, (target, reference) pairs."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vidcolor.cache import cache_dir
 from vidcolor.io.images import is_image
 from vidcolor.models.unet import level_cue
 from vidcolor.training.degrade import sample_degradation
@@ -70,8 +70,8 @@ VIDEO_HOLDOUT_EVERY = 2
 
 
 def frame_cache() -> Path:
-    """Where :func:`video_frames` stores extracted frames: ``$VIDCOLOR_CACHE`` or ``~/.cache/vidcolor``."""
-    return Path(os.environ.get("VIDCOLOR_CACHE", Path.home() / ".cache" / "vidcolor")) / "frames"
+    """Where :func:`video_frames` stores extracted frames: ``frames/`` of :func:`vidcolor.cache.cache_dir`."""
+    return cache_dir() / "frames"
 
 
 def split_clips(root: str | Path, every: int = VIDEO_HOLDOUT_EVERY) -> tuple[list[Path], list[Path]]:
