@@ -38,7 +38,7 @@ from vidcolor.evaluate import load_frames
 from vidcolor.metrics import ab_histogram_intersection
 from vidcolor.pipeline import Colorizer
 from vidcolor.reference import InternalColorizer, ReferenceColorizer
-from vidcolor.training.two_image import TwoImageSettings
+from vidcolor.internal import TwoImageSettings
 
 from colorize_quality import SHARED, gray, label, resize_h, score
 from readme import splice_readme
