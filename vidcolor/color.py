@@ -54,30 +54,40 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(lab.shape)
 
 
+_LAB_SCALE = np.array([1.0 / 50.0, 1.0 / AB_SCALE, 1.0 / AB_SCALE], np.float32)
+_LAB_SHIFT = np.array([-1.0, 0.0, 0.0], np.float32)
+
+
 def normalize_lab(lab: np.ndarray) -> np.ndarray:
-    """Map LAB ``(..., 3)`` to network range: ``L / 50 - 1`` and ``ab / 110`` (about [-1, 1])."""
-    out = np.empty_like(lab, dtype=np.float32)
-    out[..., 0] = lab[..., 0] / 50.0 - 1.0
-    out[..., 1:] = lab[..., 1:] / AB_SCALE
+    """Map LAB ``(..., 3)`` to network range: ``L / 50 - 1`` and ``ab / 110`` (about [-1, 1]), float32."""
+    out = np.multiply(lab, _LAB_SCALE, dtype=np.float32)
+    out += _LAB_SHIFT
     return out
 
 
 def denormalize_lab(lab_n: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalize_lab`: network range back to L in [0, 100], ab in LAB units."""
-    out = np.empty_like(lab_n, dtype=np.float32)
-    out[..., 0] = (lab_n[..., 0] + 1.0) * 50.0
-    out[..., 1:] = lab_n[..., 1:] * AB_SCALE
+    """Inverse of :func:`normalize_lab`: network range back to L in [0, 100], ab in LAB units, float32."""
+    out = np.subtract(lab_n, _LAB_SHIFT, dtype=np.float32)
+    out /= _LAB_SCALE
     return out
 
 
-def model_input(rgb: np.ndarray, mode: str) -> np.ndarray:
+def model_input(rgb: np.ndarray, mode: str, channels_first: bool = False) -> np.ndarray:
     """Encode uint8 RGB ``(..., H, W, 3)`` as a generator's input, float32 of the same shape.
 
     ``mode`` ``rgb``: RGB in [-1, 1]; ``lab`` / ``ab``: :func:`normalize_lab` of :func:`rgb_to_lab`.
+    ``channels_first``: ``(N, H, W, 3)`` in, ``(N, 3, H, W)`` out (a network's layout), the scaling done
+    on whole channel planes (about 2x faster than on interleaved pixels).
     """
-    if mode == "rgb":
-        return rgb.astype(np.float32) / 127.5 - 1.0
-    return normalize_lab(rgb_to_lab(rgb))
+    if not channels_first:
+        return rgb.astype(np.float32) / 127.5 - 1.0 if mode == "rgb" else normalize_lab(rgb_to_lab(rgb))
+    x = np.ascontiguousarray((rgb if mode == "rgb" else rgb_to_lab(rgb)).transpose(0, 3, 1, 2), dtype=np.float32)
+    scale, shift = (np.full(3, 1 / 127.5, np.float32), np.full(3, -1.0, np.float32)) if mode == "rgb" else \
+        (_LAB_SCALE, _LAB_SHIFT)
+    for c in range(3):
+        x[:, c] *= scale[c]
+        x[:, c] += shift[c]
+    return x
 
 
 def resize_ab(ab: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -108,11 +108,6 @@ class LabJob:
         return self.finish(self.infer(self.prepare(frames)))
 
 
-def _nchw(x: np.ndarray) -> np.ndarray:
-    """``(N, H, W, C)`` -> contiguous ``(N, C, H, W)``."""
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
 class Dequantizer(LabJob):
     """Dequantize batches of frames with a trained generator (Pix2Pix-FQ, seed 000).
 
@@ -165,7 +160,7 @@ class Dequantizer(LabJob):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run
             return Batch(frames, context={"found": found, "strength": 0.0})
-        feeds = {"frame": _nchw(model_input(frames, self.mode))}
+        feeds = {"frame": model_input(frames, self.mode, channels_first=True)}
         if "level_cue" in self.engine.inputs:      # only models that read it
             feeds["level_cue"] = level_cue(frames)
         return Batch(frames, feeds, context={"found": found, "strength": strength})

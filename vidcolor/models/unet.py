@@ -20,6 +20,7 @@ for restoration:
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -56,9 +57,8 @@ def level_cue(rgb: np.ndarray) -> np.ndarray:
     single = rgb.ndim == 3
     x = rgb[None] if single else rgb
     n, h, w, _ = x.shape
-    offs = (np.arange(n)[:, None, None] * 3 + np.arange(3)[None, None, :]) * HIST_BINS
-    idx = (x.reshape(n, -1, 3).astype(np.int64) + offs).reshape(-1)
-    counts = np.bincount(idx, minlength=n * 3 * HIST_BINS).reshape(n, 3, HIST_BINS).astype(np.float64)
+    counts = np.array([[cv2.calcHist([np.ascontiguousarray(f)], [c], None, [HIST_BINS], [0, HIST_BINS])
+                        for c in range(3)] for f in x], np.float64).reshape(n, 3, HIST_BINS)   # exact counts
     hist = np.sqrt(counts / float(h * w)).reshape(n, 3 * HIST_BINS)
     inner = counts[:, :, 1:-1]
     p = inner / np.maximum(inner.sum(-1, keepdims=True), 1.0)
