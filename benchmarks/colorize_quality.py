@@ -44,7 +44,8 @@ from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness, psnr
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_clips, split_holdout
-from vidcolor.weights import DEFAULTS, resolve
+from vidcolor.jobs import DEFAULTS
+from vidcolor.weights import resolve
 
 from readme import splice_readme
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidcolor.weights import DEFAULTS, REGISTRY, WEIGHTS_DIR, load_generator
+from vidcolor.jobs import DEFAULTS
+from vidcolor.weights import REGISTRY, WEIGHTS_DIR, load_generator
 
 ROOT = WEIGHTS_DIR.parent
 

@@ -28,7 +28,7 @@ def test_runtime_modules_import_no_training_or_metrics():
 
 def test_the_check_sees_a_training_import():
     # the probe itself works: importing the training jobs (what `vidcolor train` does) is seen
-    assert "vidcolor.training.jobs" in loaded_after("import vidcolor.cli\nimport vidcolor.training.jobs")
+    assert "vidcolor.training.loop" in loaded_after("import vidcolor.jobs\nvidcolor.jobs.training_loop('dequantize')")
 
 
 def test_cli_commands_other_than_train_import_no_training():

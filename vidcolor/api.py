@@ -19,7 +19,7 @@ from vidcolor.executor import stages_of
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
-from vidcolor.weights import DEFAULTS
+from vidcolor.jobs import DEFAULTS, JOBS
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -59,7 +59,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     check_input(input)
     fn = Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
-    summary = process(input, output, fn, suffix="dequantized", batch_size=batch_size, **io_options)
+    summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     if fn.quantizers is not None and fn.quantizers.history:
         changes = fn.quantizers.history
         summary.note = "quantizer: " + changes[0][1] + (f" (then {len(changes) - 1} change(s))" if len(changes) > 1 else "")
@@ -101,7 +101,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
                    internal_iters, internal_size, save_model, load_model, io_options.get("progress", True),
                    backend, precision)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
-    return process(input, output, fn, suffix="colorized", batch_size=batch_size, **io_options)
+    return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
 
 
 def colorizer(model: str | None = None, device: str = "auto", render_size: int = 256,

@@ -13,6 +13,7 @@ import click
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
+from vidcolor.jobs import TRAINABLE
 
 
 class Terminated(BaseException):
@@ -124,7 +125,7 @@ def main():
 def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize
-    from vidcolor.weights import DEFAULTS
+    from vidcolor.jobs import DEFAULTS
 
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
                              restore_luminance=restore_luminance, consistency=consistency,
@@ -187,10 +188,10 @@ def _train_command(job: str):
     @click.option("--data", default=None, help="Override the recipe's photo folder.")
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     def command(recipe, out_dir, steps, data, fresh):
-        from vidcolor.training.jobs import JOBS
+        from vidcolor.jobs import training_loop
         from vidcolor.training.data import list_images, split_clips
 
-        recipe_cls, train_fn = JOBS[job]
+        recipe_cls, train_fn = training_loop(job)
         try:
             r = recipe_cls.from_toml(recipe)
         except (ValueError, TypeError) as exc:
@@ -210,9 +211,8 @@ def _train_command(job: str):
     return command
 
 
-train_dequantize_cmd = _train_command("dequantize")
-train_colorize_cmd = _train_command("colorize")
-train_exemplar_cmd = _train_command("exemplar")
+for _name in TRAINABLE:
+    _train_command(_name)
 
 
 @main.command("export")

@@ -17,7 +17,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.models.unet import level_cue
 from vidcolor.quantizer import QuantizerTracker
-from vidcolor.weights import DEFAULTS
+from vidcolor.jobs import DEFAULTS
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""

@@ -22,7 +22,8 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
 from vidcolor.models.two_image import gray, to_tensor
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
-from vidcolor.weights import DEFAULTS, load_generator, save_generator
+from vidcolor.jobs import DEFAULTS
+from vidcolor.weights import load_generator, save_generator
 
 
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:

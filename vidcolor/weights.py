@@ -29,9 +29,6 @@ REGISTRY: dict[str, str] = {
 }
 """Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
 
-DEFAULTS = {"dequantize": "dequantize-fq", "colorize": "colorize-effnet-video", "colorize-reference": "colorize-exemplar"}
-"""Default model per job."""
-
 FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
             "fcn": FCNColorizer, "exemplar": ExemplarColorizer,
             "two_image": TwoImageColorizer}
