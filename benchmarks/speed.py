@@ -5,12 +5,16 @@ timed in the same run:
   * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags);
   * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
     forward pass, LAB recombination) on each engine (torch fp32, torch bf16 on the CPU / fp16 on CUDA, ONNX
-    Runtime fp32), temporal smoothing (``flow``), encode (ffmpeg via a pipe);
+    Runtime fp32) with the quality of its output against the original clip (dequantize: the 4-bit clip
+    with the projection off; colorize: the clip's L; PSNR and mean CIEDE2000 on every 8th frame, and their
+    change from the first engine, torch fp32: what decides whether an engine may be a default);
+    temporal smoothing (``flow``), encode (ffmpeg via a pipe);
   * ``vidcolor dequantize`` (on the clip quantized to 4 bits per channel at bin middles and encoded
     at crf 12: a clip the default model corrects, so the generator and the projection both run) and
     ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included; ``--backend auto``
-    and ``onnxruntime``, batch size auto unless --e2e-batch-size), with their ratio to the transcode and
-    their peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
+    and ``torch``, batch size auto unless --e2e-batch-size; dequantize also with ``--no-consistency``, so
+    that the generator runs on every frame whatever quantizer is found), with their ratio to the
+    transcode and their peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
     quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
 Writes a markdown table of frames per second to --out (and prints it). On a CUDA machine pass
 ``--device cuda``: the GPU's name goes into the header.
@@ -34,6 +38,7 @@ import torch
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.io.convert import SWS_FLAGS
+from vidcolor.metrics import ciede2000, psnr
 from vidcolor.pipeline import Colorizer, Dequantizer
 from vidcolor.quantizer import estimate
 from vidcolor.training.degrade import quantize_uniform
@@ -103,15 +108,21 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
     rows.append(("plain ffmpeg transcode (same encoder settings)", n / t, ""))
     rows.append(("decode (PyAV, threaded, to RGB)", n / timed(lambda: list(VideoReader(src))), ""))
     rows.append(("RGB->LAB->RGB (OpenCV)", n / timed(lambda: lab_to_rgb(rgb_to_lab(stack))), ""))
-    for name, cls in (("dequantize", Dequantizer), ("colorize", Colorizer)):
+    stack4 = np.stack(list(VideoReader(src4)))
+    base: dict[str, tuple[float, float]] = {}
+    for name, cls, clip in (("dequantize", Dequantizer, stack4), ("colorize", Colorizer, stack)):
         for backend, precision in engines(args.device):
             job = cls(device=args.device, backend=backend, precision=precision)
             if name == "dequantize":
                 job.quantizers = None             # the generator always runs
-            job.predict_lab(stack[:b])  # warm-up
-            t = timed(lambda: [job.predict_lab(stack[i:i + b]) for i in range(0, n, b)])
-            rows.append((f"{name}: generator stage (batch {b}, {args.device}, {backend}, {precision})", n / t, ""))
-    stack4 = np.stack(list(VideoReader(src4)))
+            job.predict_lab(clip[:b])  # warm-up
+            t = timed(lambda: [job.predict_lab(clip[i:i + b]) for i in range(0, n, b)])
+            out = np.concatenate([job(clip[i:i + b]) for i in range(0, n, b)])   # vs the original (stack)
+            score = (psnr(out, stack), float(np.mean(ciede2000(out[::8], stack[::8]))))
+            base.setdefault(name, score)
+            rows.append((f"{name}: generator stage (batch {b}, {args.device}, {backend}, {precision})", n / t,
+                         f"PSNR {score[0]:.2f} dB ({score[0] - base[name][0]:+.3f}), CIEDE2000 {score[1]:.3f} "
+                         f"({score[1] - base[name][1]:+.3f})"))
     for what, clip in (("4 bit/ch", stack4), ("16 colours", stack16)):
         found = estimate(clip[:b])
         rows.append((f"dequantize: quantizer estimate (once per 64 frames) + projection, {what} ({found.kind})",
@@ -125,10 +136,12 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
         with VideoWriter(tmp / "enc.mp4", w, h, 24, overwrite=True) as wr:
             wr.write(stack)
     rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode), ""))
-    for name, what, clip in (("dequantize", "4 bit/ch, mid levels", src4), ("colorize", "", src)):
-        for backend in ("auto", "onnxruntime"):
+    runs = [("dequantize", "4 bit/ch, mid levels", src4, []), ("dequantize", "4 bit/ch, --no-consistency", src4,
+             ["--no-consistency"]), ("colorize", "", src, [])]
+    for name, what, clip, extra in runs:
+        for backend in ("auto", "torch"):
             t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(clip), "-o", str(tmp / f"{name}.mp4"),
-                                   "--overwrite", "-q", "--device", args.device, "--backend", backend]
+                                   "--overwrite", "-q", "--device", args.device, "--backend", backend, *extra]
                                   + (["--batch-size", str(args.e2e_batch_size)] if args.e2e_batch_size else []))
             rows.append((f"`vidcolor {name} --backend {backend}` end to end{f' ({what})' if what else ''} (incl. start-up)",
                          n / t, f"{n / t / rows[0][1]:.3f}x transcode, {rss:.0f} MB"))
