@@ -331,3 +331,17 @@ def test_write_then_read_back_through_vidcolor(tmp_path):
         assert r.info.fps == Fraction(25) and (r.info.width, r.info.height) == (56, 40)
         got = np.stack(list(r))
     assert got.shape == frames.shape and psnr(got, frames) > 35
+
+
+def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
+    """h264_nvenc on a machine without an NVIDIA driver: the first ffmpeg error line (the cause) is reported."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("an NVIDIA GPU may have NVENC here")
+    out = tmp_path / "nv.mp4"
+    with pytest.raises(VidcolorError, match=r"h264_nvenc: .*(libcuda|nvenc|device|driver)"):
+        with VideoWriter(out, 64, 48, Fraction(24), codec="h264_nvenc") as w:
+            for _ in range(50):
+                w.write(np.zeros((4, 48, 64, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ or interrupted run never leaves a half-written output.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from vidcolor.io.convert import SWS_FLAGS
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
 
-CODECS = ("libx264", "libx265")
+CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
+"""Video encoders: x264/x265 on the CPU, or NVIDIA's NVENC (needs an NVIDIA GPU and driver; ``crf`` is then
+NVENC's constant-quality ``-cq`` in VBR mode, ``preset`` its preset name, e.g. ``medium`` or ``p5``)."""
 PIX_FMTS = ("yuv420p", "yuv444p")
 """Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma)."""
 
@@ -54,7 +57,8 @@ class VideoWriter:
         pix_fmt: ``yuv420p`` (default, plays everywhere) or ``yuv444p`` (full-resolution chroma: no
             second 4:2:0 resampling of the colour that vidcolor restored; not every player decodes it).
         fps: frame rate (frames per second, exact fraction); every frame is written once.
-        codec: ``libx264`` (default) or ``libx265``; ``crf``: constant rate factor; ``preset``: x264/x265 preset.
+        codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
+            ``preset``: the encoder's preset.
         audio_from: a file whose first audio stream is copied into the output (None: no audio).
         audio_codec: that stream's codec name, to decide between copying and re-encoding to AAC.
         time_base: the source's video time base; kept as the mp4 track timescale when it is 1/N.
@@ -96,12 +100,15 @@ class VideoWriter:
         if pix_fmt == "yuv420p" and (width % 2 or height % 2):
             video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         streams = [video]
-        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, fps_mode="passthrough",
-                        sws_flags=SWS_FLAGS)
+        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, preset=preset, fps_mode="passthrough", sws_flags=SWS_FLAGS)
+        if codec.endswith("_nvenc"):
+            out_args.update({"rc": "vbr", "cq": crf, "b:v": 0})
+        else:
+            out_args["crf"] = crf
+        if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
+            out_args["tag:v"] = "hvc1"
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
-            if fmt in ("mp4", "mov"):
-                out_args["tag:v"] = "hvc1"
         if fmt:
             out_args["f"] = fmt
         if fmt in ("mp4", "mov"):
@@ -169,9 +176,13 @@ class VideoWriter:
             self._log.close()
 
     def _stderr_tail(self) -> str:
+        """ffmpeg's first error line, the cause (the later ones report its consequences), as ``where: what``."""
         self._log.seek(0)
         lines = [ln for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
-        return lines[-1] if lines else "no error message"
+        if not lines:
+            return "no error message"
+        m = re.match(r"\[(?:[\w#:/]+/)?([\w-]+)(?::[\w#:]+)? @ 0x[0-9a-f]+\]\s*(?:\[[^\]]+\]\s*)?(.*)", lines[0])
+        return f"{m[1]}: {m[2]}" if m else lines[0]
 
     def __enter__(self) -> "VideoWriter":
         return self
