@@ -345,3 +345,20 @@ def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
             for _ in range(50):
                 w.write(np.zeros((4, 48, 64, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["folder", "through_file", "unwritable"])
+def test_an_output_that_cannot_be_written_is_one_error_before_any_work(tmp_path, where):
+    from pathlib import Path
+
+    (tmp_path / "a_file").write_bytes(b"x")
+    (tmp_path / "a_folder").mkdir()
+    target, match = {"folder": (tmp_path / "a_folder", "is a folder"),
+                     "through_file": (tmp_path / "a_file" / "out.mp4", "a_file is a file, not a folder"),
+                     "unwritable": (Path("/proc/vidcolor-test/out.mp4"), "cannot write there")}[where]
+    if where == "unwritable" and not Path("/proc/self").exists():
+        pytest.skip("no /proc (a folder even root cannot create files in)")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(VidcolorError, match=match):
+        VideoWriter(target, 64, 48, Fraction(24), overwrite=True)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

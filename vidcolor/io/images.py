@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
-from vidcolor.io.writer import default_file_mode
+from vidcolor.io.writer import check_target, default_file_mode, partial_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
@@ -60,14 +59,11 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         VidcolorError: if ``path`` exists and ``overwrite`` is False, or the format cannot be written.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise VidcolorError(f"{path} exists (use --overwrite to replace it)")
+    check_target(path, overwrite)
     im = Image.fromarray(rgb)
     if alpha is not None and path.suffix.lower() not in (".jpg", ".jpeg", ".bmp"):
         im.putalpha(Image.fromarray(alpha))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = partial_file(path, path.suffix)
     try:
         im.save(tmp)
         os.chmod(tmp, default_file_mode())

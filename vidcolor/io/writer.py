@@ -79,8 +79,8 @@ class VideoWriter:
             raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
-        if self.target is not None and self.target.exists() and not overwrite:
-            raise VidcolorError(f"{self.target} exists (use --overwrite to replace it)")
+        if self.target is not None:
+            check_target(self.target, overwrite)
         self.width, self.height = width, height
         exe = find_ffmpeg()
         fmt = container or ("nut" if self.to_stdout else None)
@@ -88,11 +88,7 @@ class VideoWriter:
             self._tmp = None
             dest = "pipe:1"
         else:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".partial{self.target.suffix}",
-                                       dir=self.target.parent)
-            os.close(fd)
-            self._tmp = Path(tmp)
+            self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = str(self._tmp)
             fmt = fmt or _format_for(self.target)
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
@@ -192,6 +188,36 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse an output path that exists (unless ``overwrite``) or is a folder.
+
+    Raises:
+        VidcolorError: with one line saying which.
+    """
+    if target.is_dir():
+        raise VidcolorError(f"{target} is a folder (give the output a file name)")
+    if target.exists() and not overwrite:
+        raise VidcolorError(f"{target} exists (use --overwrite to replace it)")
+
+
+def partial_file(target: Path, suffix: str) -> Path:
+    """Create the empty temporary file a result is written to before it is renamed to ``target`` (in the
+    same folder, so the rename is atomic); the folder is created when missing.
+
+    Raises:
+        VidcolorError: the folder cannot be created or written (a path through a file, no permission).
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+    except OSError as exc:
+        blocker = next((a for a in target.parents if a.exists()), None)
+        why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
+        raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
+    os.close(fd)
+    return Path(tmp)
 
 
 def default_file_mode() -> int:
