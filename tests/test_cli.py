@@ -290,3 +290,13 @@ def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):
 
     with Image.open(bad_dir / "out.jpg") as im:
         assert im.mode == "RGB" and im.size == (16, 16)
+
+
+@pytest.mark.parametrize("args, names", [(["dequantize", "x.mp4", "--crf", "99"], "--crf"),
+                                         (["dequantize", "--bogus", "x.mp4"], "--bogus"),
+                                         (["nothing"], "nothing")])
+def test_usage_errors_are_one_line_with_exit_status_2(tmp_path, args, names):
+    res = run_cli(*args, cwd=tmp_path)
+    assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
+    assert res.stderr_lines[0].startswith("vidcolor: error:") and names in res.stderr and "--help" in res.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -295,8 +295,9 @@ def test_cli_colorize_errors_are_one_line(tmp_path, args):
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
     res = run_cli("colorize", *[a.format(img=img) for a in args], cwd=tmp_path)
-    if args[-1] == "8":
-        assert res.returncode == 2  # click's own usage error for out-of-range values
+    if args[-1] == "8":    # a usage error: one line too, with click's exit status 2
+        assert res.returncode == 2 and res.stderr_lines == [res.stderr.strip()] and "--render-size" in res.stderr
+        assert "Traceback" not in res.stderr and not (tmp_path / "a_colorized.png").exists()
         return
     assert_one_line_error(res)
     assert not (tmp_path / "a_colorized.png").exists()

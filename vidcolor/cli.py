@@ -30,7 +30,25 @@ def _terminate(signum, frame):
 
 class _Group(click.Group):
     """Turns VidcolorError into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
-    systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed."""
+    systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed. Usage
+    errors (unknown option, bad value) are one line too, with exit status 2 as click gives them."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:   # bare `vidcolor`: the help, as click shows it
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "vidcolor"
+            click.echo(f"vidcolor: error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"vidcolor: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
 
     def invoke(self, ctx):
         for sig in (signal.SIGTERM, signal.SIGHUP):
