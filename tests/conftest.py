@@ -16,9 +16,20 @@ from helpers import SHARED_DATA, TINY_GENERATOR, decode_all, make_clip
 
 def pytest_configure(config):
     # the suite shares 2 cores with long training jobs: keep this process single-threaded
+    import os
+    import tempfile
+
     import torch
 
     torch.set_num_threads(1)
+    # exported ONNX graphs of the tests' tiny models (and their CLI runs') go to a throw-away cache
+    config._vidcolor_cache = tempfile.TemporaryDirectory(prefix="vidcolor-test-cache-")
+    os.environ["VIDCOLOR_CACHE"] = config._vidcolor_cache.name
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "_vidcolor_cache"):
+        config._vidcolor_cache.cleanup()
 
 
 @pytest.fixture(scope="session")
