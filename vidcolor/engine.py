@@ -3,7 +3,8 @@
 An engine takes float32 NumPy arrays by name and returns ``{"y": float32 array}``. The names a network
 reads are declared by its weight file's ``arch`` (:func:`network_inputs`):
 
-* ``frame``: the network's image input ``(N, C, H, W)`` (see :mod:`vidcolor.codec` for what a job puts there);
+* ``frame``: the network's image input ``(N, C, H, W)`` (each job's ``prepare`` in :mod:`vidcolor.pipeline`
+  says what it puts there);
 * ``level_cue``: ``(N, CUE_DIM)``, the level-set cue of Pix2Pix-FQ models that read it;
 * ``keys``, ``values``: ``(1, M, D)`` / ``(1, M, 2)``, the reference's matching descriptors and ab of the
   exemplar colorizer (computed once per run, bound with :meth:`Engine.bind`).
@@ -116,6 +117,13 @@ class Engine:
         self.bound.update({k: np.ascontiguousarray(v, np.float32) for k, v in arrays.items()})
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the network on named float32 inputs (``frame`` ``(N, C, H, W)`` of any size, the others as
+        :func:`network_inputs` lists them, bound ones included); returns ``{"y": (N, C', H', W')}``, at
+        the frame's size for U-Nets (tiled above :attr:`tile` pixels), at the network's stride for colorizers.
+
+        Raises:
+            ValueError: a missing input.
+        """
         feeds = {**self.bound, **feeds}
         missing = [n for n in self.inputs if n not in feeds]
         if missing:
@@ -231,11 +239,6 @@ def _onnxruntime():
         raise VidcolorError("--backend onnxruntime: the onnxruntime package is not installed "
                             "(pip install onnxruntime)") from None
     return onnxruntime
-
-
-def bf16_native() -> bool:
-    """True when this CPU computes bf16 natively in oneDNN (AVX-512 BF16 or AMX); elsewhere it is emulated."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def resolve_precision(precision: str, device: torch.device, backend: str) -> str:
