@@ -17,9 +17,9 @@ from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
+from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
-from vidcolor.jobs import DEFAULTS, JOBS
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]

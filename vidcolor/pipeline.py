@@ -15,9 +15,9 @@ from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
+from vidcolor.jobs import DEFAULTS
 from vidcolor.models.unet import level_cue
 from vidcolor.quantizer import QuantizerTracker
-from vidcolor.jobs import DEFAULTS
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -89,7 +89,7 @@ class LabJob:
         return recombine(L, ab)
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` before smoothing (all three stages but the last's end)."""
+        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed."""
         return self.lab(self.infer(self.prepare(frames)))
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:

@@ -20,9 +20,9 @@ from vidcolor.color import rgb_to_lab, resize_ab
 from vidcolor.engine import OUTPUT
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
+from vidcolor.jobs import DEFAULTS
 from vidcolor.models.two_image import gray, to_tensor
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
-from vidcolor.jobs import DEFAULTS
 from vidcolor.weights import load_generator, save_generator
 
 
