@@ -5,13 +5,15 @@ The slow test measures the default model on a real DAVIS clip (never trained on)
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from vidcolor.jobs import DEFAULTS
 from vidcolor.weights import REGISTRY, WEIGHTS_DIR, load_generator
 
-ROOT = WEIGHTS_DIR.parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

@@ -1,4 +1,4 @@
-"""Publish a finished training run: weights into weights/, log + loss curve into train/<name>/, model card.
+"""Publish a finished training run: weights into vidcolor/bundled/, log + loss curve into train/<name>/, model card.
 
     python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ (default model)"
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
@@ -17,7 +17,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from vidcolor.training.data import list_images
-from vidcolor.weights import FAMILIES
+from vidcolor.weights import FAMILIES, WEIGHTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_COMMAND = {"colorize-reference": "exemplar"}
@@ -77,12 +77,12 @@ def main() -> None:
             arch_rec.update(temperature=t, saturation=sat)
         if args.strength:
             arch_rec["strength"] = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(","))}
-        save_generator(model, ROOT / "weights" / src.name, arch_rec,
+        save_generator(model, WEIGHTS_DIR / src.name, arch_rec,
                        extra={k: json.loads(v) for k, v in meta.items() if k != "arch"})
         meta = dict(meta, arch=json.dumps(arch_rec))
     else:
-        shutil.copy(src, ROOT / "weights" / src.name)
-    size_mb = (ROOT / "weights" / src.name).stat().st_size / 1e6
+        shutil.copy(src, WEIGHTS_DIR / src.name)
+    size_mb = (WEIGHTS_DIR / src.name).stat().st_size / 1e6
     arch = json.loads(meta["arch"])
     job = arch["job"]
     cls = FAMILIES[arch["family"]].__name__
@@ -129,7 +129,7 @@ def main() -> None:
              f"- Job: {job}; mode `{arch['mode']}` ({mode}){strength}.",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
              f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
-             f"- Recipe: [`train/{name}.toml`](../train/{name}.toml); command: "
+             f"- Recipe: [`train/{name}.toml`](../../train/{name}.toml); command: "
              f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
              f"every {recipe['holdout_every']}th held back){video_data(recipe)}, {data}.",
@@ -139,8 +139,8 @@ def main() -> None:
                 else "") + ".",
              f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
              f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
-             f"- Training log: [`train/{name}/log.csv`](../train/{name}/log.csv), "
-             f"curves: [`train/{name}/loss.png`](../train/{name}/loss.png)."]
+             f"- Training log: [`train/{name}/log.csv`](../../train/{name}/log.csv), "
+             f"curves: [`train/{name}/loss.png`](../../train/{name}/loss.png)."]
     lines += [f"- History: {args.history}", ""] if args.history else [""]
     if args.quality and job == "colorize":
         q = json.loads(args.quality.read_text())
@@ -168,8 +168,8 @@ def main() -> None:
                          [f"| {r['content']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['gain']:+.2f} | "
                           f"{r['worst_gain']:+.2f} | {r['ciede2000']:.2f} | " + ", ".join(f"{b:+.1f}" for b in r["bias"])
                           + " |" for r in q["rows"] if r["method"] in args.method])
-    (ROOT / "weights" / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print(f"published {name}: weights/{src.name} ({size_mb:.1f} MB), weights/{name}.md, train/{name}/")
+    (WEIGHTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print(f"published {name}: vidcolor/bundled/{src.name} ({size_mb:.1f} MB), vidcolor/bundled/{name}.md, train/{name}/")
 
 
 if __name__ == "__main__":

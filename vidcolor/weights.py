@@ -5,6 +5,7 @@ needs no side file: ``{"family": "unet", "kwargs": {...}, "mode": "lab"}``.
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,9 @@ from vidcolor.io.writer import default_file_mode
 from vidcolor.models import (EffNetUNetColorizer, ExemplarColorizer, FCNColorizer, TwoImageColorizer, UNetColorizer,
                              UNetGenerator)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "bundled"))
+"""The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/bundled/``), so an
+installed wheel finds them wherever it is installed."""
 
 REGISTRY: dict[str, str] = {
     "dequantize-fq": "dequantize-fq.safetensors",
@@ -27,7 +30,7 @@ REGISTRY: dict[str, str] = {
     "colorize-effnet-video": "colorize-effnet-video.safetensors",
     "colorize-exemplar": "colorize-exemplar.safetensors",
 }
-"""Bundled models: name -> file in ``weights/`` (a model card ``<stem>.md`` sits beside each)."""
+"""Bundled models: name -> file in :data:`WEIGHTS_DIR` (a model card ``<stem>.md`` sits beside each)."""
 
 FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
             "fcn": FCNColorizer, "exemplar": ExemplarColorizer,
