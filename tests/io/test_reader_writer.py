@@ -362,3 +362,20 @@ def test_an_output_that_cannot_be_written_is_one_error_before_any_work(tmp_path,
     with pytest.raises(VidcolorError, match=match):
         VideoWriter(target, 64, 48, Fraction(24), overwrite=True)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_a_name_with_a_colon_is_a_file_not_a_protocol(tmp_path, clip):
+    """``take1:final.mp4`` in, ``out:1.mp4`` out, audio copied from the colon-named source."""
+    import shutil
+
+    src = tmp_path / "take1:final.mp4"
+    shutil.copy(clip, src)
+    reader = VideoReader(src)
+    assert reader.info.has_audio
+    out = tmp_path / "out:1.mp4"
+    with VideoWriter(out, reader.info.width, reader.info.height, reader.info.fps, audio_from=src,
+                     audio_codec=reader.info.audio_codec) as w:
+        for frame in reader:
+            w.write(frame)
+    got, _, has_audio = decode_all(str(out))
+    assert len(got) == CLIP_FRAMES and has_audio

@@ -24,6 +24,8 @@ bilinear chroma, rounded / bicubic     40.48 dB, +0.1       39.43 dB, +0.1      
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 import numpy as np
 from av.video.reformatter import ColorRange, Interpolation
@@ -63,3 +65,9 @@ def rgb_to_frame(rgb: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
     """uint8 RGB ``(H, W, 3)`` -> a frame in ``pix_fmt`` (BT.601, limited range unless a ``yuvj`` format)."""
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
         format=pix_fmt, interpolation=EXACT)
+
+
+def local_url(path: str | Path) -> str:
+    """A local file's path as FFmpeg should read it: ``file:`` in front, so that a name with a colon
+    (``take1:final.mp4``) is not taken for a protocol (``take1:``)."""
+    return f"file:{path}"

@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.limits import check_frame_size
 
@@ -45,7 +46,7 @@ def _open(source: str | Path | BinaryIO):
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
     try:
-        container = av.open(source if not isinstance(source, Path) else str(source), "r")
+        container = av.open(local_url(source) if isinstance(source, (str, Path)) else source, "r")
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     if not container.streams.video:

@@ -19,7 +19,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.convert import SWS_FLAGS
+from vidcolor.io.convert import SWS_FLAGS, local_url
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
@@ -89,7 +89,7 @@ class VideoWriter:
             dest = "pipe:1"
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
-            dest = str(self._tmp)
+            dest = local_url(self._tmp)
             fmt = fmt or _format_for(self.target)
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                              framerate=str(fps))
@@ -112,7 +112,7 @@ class VideoWriter:
             if time_base is not None and time_base.numerator == 1:
                 out_args["video_track_timescale"] = time_base.denominator
         if audio_from is not None:
-            streams.append(ffmpeg.input(str(audio_from)).audio)
+            streams.append(ffmpeg.input(local_url(audio_from)).audio)
             copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
             out_args["acodec"] = "copy" if copy else "aac"
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
