@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode_all, gradient_image, listing,
+from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode_all, gradient_image, listing,
                      make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
@@ -231,31 +231,53 @@ def test_writer_container_from_suffix(tmp_path, suffix, fmt):
 
 
 @pytest.mark.parametrize("w,h", [(35, 33), (33, 32), (32, 33)])
-def test_writer_odd_sizes_are_padded_to_even(tmp_path, w, h):
+def test_writer_odd_sizes_are_kept_exactly(tmp_path, w, h):
+    """4:2:0 needs even sides, so an odd-sized frame is written 4:4:4: same size out as in (eval can compare)."""
     frames = mosaic(3, h, w)
     out = tmp_path / "odd.mp4"
     with VideoWriter(out, w, h, Fraction(10), crf=10, preset="ultrafast") as vw:
         vw.write(frames)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
     got, _, _ = decode_all(str(out))
-    assert got.shape == (3, h + h % 2, w + w % 2, 3)
-    assert psnr(got[:, :h, :w], frames) > 24                   # a one-pixel shift gives about 16 dB
+    assert got.shape == (3, h, w, 3)
+    assert psnr(got, frames) > 24                              # a one-pixel shift gives about 16 dB
 
 
-def test_writer_yuv444p_keeps_chroma_and_odd_sizes(tmp_path):
-    """4:4:4 output: full-resolution chroma (a one-pixel colour checkerboard survives), no padding."""
-    y, x = np.mgrid[0:33, 0:35]
+@pytest.mark.parametrize("codec, pix_fmt, suffix, want_fmt, min_psnr", [
+    ("ffv1", "yuv444p10le", ".mkv", "yuv444p10le", 50),     # lossless but for the RGB <-> YUV rounding
+    ("prores", "yuv420p", ".mov", "yuv422p10le", 40),        # ProRes has no 4:2:0: 422 HQ
+    ("prores", "yuv444p", ".mov", "yuv444p12le", 40),        # 4444 (its decoder reports 12 bits)
+    ("libx264", "yuv420p10le", ".mp4", "yuv420p10le", 38),
+    ("libx265", "yuv444p10le", ".mkv", "yuv444p10le", 40)])
+def test_archive_codecs_and_10_bit_output(tmp_path, codec, pix_fmt, suffix, want_fmt, min_psnr):
+    """64x64 frames: x265 needs at least one 64x64 block (ffmpeg's x265 aborts on 48x32 at 4:4:4 10 bits)."""
+    rng = np.random.default_rng(3)
+    frames = np.stack([smooth_image(rng, 64, 64) for _ in range(3)])
+    out = tmp_path / f"a{suffix}"
+    with VideoWriter(out, 64, 64, Fraction(10), codec=codec, crf=4, preset="ultrafast", pix_fmt=pix_fmt) as vw:
+        vw.write(frames)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == want_fmt
+    got, _, _ = decode_all(str(out))
+    assert got.shape == frames.shape and psnr(got, frames) > min_psnr
+
+
+def test_writer_yuv444p_keeps_chroma(tmp_path):
+    """4:4:4 output: full-resolution chroma (a one-pixel colour checkerboard survives 4:4:4, not 4:2:0)."""
+    y, x = np.mgrid[0:32, 0:36]
     frames = np.where(((x + y) % 2)[..., None] == 1, [200, 40, 40], [40, 40, 200]).astype(np.uint8)[None].repeat(3, 0)
     paths = {}
     for fmt in ("yuv420p", "yuv444p"):
         paths[fmt] = tmp_path / f"{fmt}.mp4"
-        with VideoWriter(paths[fmt], 35, 33, Fraction(10), crf=0, preset="ultrafast", pix_fmt=fmt) as vw:
+        with VideoWriter(paths[fmt], 36, 32, Fraction(10), crf=0, preset="ultrafast", pix_fmt=fmt) as vw:
             vw.write(frames)
     with av.open(str(paths["yuv444p"])) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
     got444, _, _ = decode_all(str(paths["yuv444p"]))
     got420, _, _ = decode_all(str(paths["yuv420p"]))
-    assert got444.shape == frames.shape
-    assert psnr(got444, frames) > 35 > psnr(got420[:, :33, :35], frames)
+    assert got444.shape == got420.shape == frames.shape
+    assert psnr(got444, frames) > 35 > psnr(got420, frames)
     with pytest.raises(VidcolorError, match="pixel format"):
         VideoWriter(tmp_path / "x.mp4", 8, 8, Fraction(10), pix_fmt="rgb24")
 

@@ -24,11 +24,33 @@ from vidcolor.io.convert import SWS_FLAGS, local_url
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
 
-CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
-"""Video encoders: x264/x265 on the CPU, or NVIDIA's NVENC (needs an NVIDIA GPU and driver; ``crf`` is then
-NVENC's constant-quality ``-cq`` in VBR mode, ``preset`` its preset name, e.g. ``medium`` or ``p5``)."""
-PIX_FMTS = ("yuv420p", "yuv444p")
-"""Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma)."""
+CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores")
+"""Video encoders: x264/x265 on the CPU; NVIDIA's NVENC (needs an NVIDIA GPU and driver; ``crf`` is then
+NVENC's constant-quality ``-cq`` in VBR mode, ``preset`` its preset name, e.g. ``medium`` or ``p5``); for
+archives, lossless FFV1 (version 3, intra, slice CRCs; ``.mkv``) and ProRes (``prores_ks``: 422 HQ, or 4444
+for 4:4:4 output; ``.mov``), which ignore ``crf`` and ``preset``."""
+PIX_FMTS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
+"""Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma), 8 or 10 bits (10 bits
+keep restored gradients from being banded again by the encode). A frame with an odd side is written 4:4:4
+(4:2:0 needs even sides), so its size is kept exactly."""
+
+
+def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int) -> dict:
+    """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own)."""
+    odd = bool(width % 2 or height % 2)
+    if codec == "prores":
+        full = pix_fmt.startswith("yuv444") or width % 2      # 4:2:2 needs an even width
+        return {"vcodec": "prores_ks", "profile:v": 4 if full else 3, "pix_fmt": "yuv444p10le" if full else "yuv422p10le"}
+    if odd and pix_fmt.startswith("yuv420"):
+        pix_fmt = pix_fmt.replace("420", "444")
+    args: dict = {"vcodec": codec, "pix_fmt": pix_fmt}
+    if codec == "ffv1":
+        args.update(level=3, g=1, slicecrc=1)
+    elif codec.endswith("_nvenc"):
+        args.update({"preset": preset, "rc": "vbr", "cq": crf, "b:v": 0})
+    else:
+        args.update(preset=preset, crf=crf)
+    return args
 
 
 def find_ffmpeg() -> str:
@@ -93,14 +115,9 @@ class VideoWriter:
             fmt = fmt or _format_for(self.target)
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                              framerate=str(fps))
-        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
-            video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         streams = [video]
-        out_args = dict(vcodec=codec, pix_fmt=pix_fmt, preset=preset, fps_mode="passthrough", sws_flags=SWS_FLAGS)
-        if codec.endswith("_nvenc"):
-            out_args.update({"rc": "vbr", "cq": crf, "b:v": 0})
-        else:
-            out_args["crf"] = crf
+        out_args = dict(encoder_args(codec, pix_fmt, crf, preset, width, height), fps_mode="passthrough",
+                        sws_flags=SWS_FLAGS)
         if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
             out_args["tag:v"] = "hvc1"
         if codec == "libx265":
