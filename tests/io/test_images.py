@@ -156,3 +156,14 @@ def test_frame_size_limits():
     for w, h in ((MAX_SIDE + 1, 2), (2, MAX_SIDE + 1), (8001, 8001), (0, 5)):
         with pytest.raises(VidcolorError):
             check_frame_size(w, h, "x")
+
+
+def test_a_16_bit_gray_png_keeps_its_levels(tmp_path):
+    """A 16-bit grayscale PNG (Pillow mode I;16) comes in at its levels / 257, not clipped to white."""
+    levels = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(levels).save(tmp_path / "g16.png")
+    rgb, alpha = read_image(tmp_path / "g16.png")
+    want = np.round(levels / 257.0).astype(np.uint8)
+    assert alpha is None and rgb.shape == (48, 64, 3)
+    assert np.abs(rgb[..., 0].astype(int) - want).max() <= 1 and (rgb[..., 0] == rgb[..., 2]).all()
+    assert 126 < rgb.mean() < 129                      # the ramp's middle (was 254.6 when clipped)

@@ -27,7 +27,7 @@ def list_images_in(folder: str | Path) -> list[Path]:
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
 
-    Palette and grayscale images are expanded to RGB. The size in the header is checked
+    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. The size in the header is checked
     (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are decoded.
 
     Raises:
@@ -37,6 +37,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with Image.open(path) as im:
             check_frame_size(*im.size, str(path))
             im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
+                im = Image.fromarray(_gray16_to_8(np.asarray(im)))
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
             rgba = im.convert("RGBA") if has_alpha else None
             rgb = np.asarray((rgba or im).convert("RGB"))
@@ -48,6 +50,11 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except (UnidentifiedImageError, OSError) as exc:
         raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
     return rgb, alpha
+
+
+def _gray16_to_8(x: np.ndarray) -> np.ndarray:
+    """16-bit gray levels 0..65535 -> uint8 0..255 (rounded, x / 257: 65535 -> 255, 257 -> 1)."""
+    return np.clip(np.round(x.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
 
 
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
