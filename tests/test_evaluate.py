@@ -157,3 +157,19 @@ def test_pretrained_frechet(gt):
     assert r["output"]["frechet_effnet"] == pytest.approx(0, abs=1e-6)
     assert r["input"]["frechet_effnet"] > 1
     assert "not FID" in format_table(r)
+
+
+def test_frames_smaller_than_ssims_window_get_no_ssim(tmp_path):
+    """5x6 images: every measure but SSIM (7x7 window), which is n/a in the table and null in JSON."""
+    import json
+
+    from PIL import Image
+
+    from vidcolor.evaluate import evaluate, format_table, to_json
+
+    Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.full((5, 6, 3), 9, np.uint8)).save(tmp_path / "b.png")
+    result = evaluate(tmp_path / "a.png", tmp_path / "b.png", features=False)
+    out = json.loads(to_json(result))["output"]
+    assert out["ssim"] is None and abs(out["mae"] - 9.0) < 1e-9
+    assert [ln for ln in format_table(result).splitlines() if ln.startswith("| SSIM")][0].split("|")[2].strip() == "n/a"

@@ -105,6 +105,10 @@ def _as_frames(x, max_frames: int | None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- measuring
 
 
+SSIM_MIN_SIDE = 7
+"""Frames smaller than this (pixels, either side) get no SSIM (its 7x7 window): NaN in the table, null in JSON."""
+
+
 def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
     """Mean over frames of a per-pixel mean measure (equal frame sizes: the same as pooled), low memory."""
     return float(np.mean([fn(x, y) for x, y in zip(a, b)]))
@@ -112,7 +116,8 @@ def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
 
 def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float) -> dict:
     m = im.mse(x, ref)
-    return {"psnr": im.psnr(x, ref), "mse": m, "mae": im.mae(x, ref), "ssim": im.ssim(x, ref),
+    small = min(x.shape[-3:-1]) < SSIM_MIN_SIDE                   # SSIM's 7x7 window does not fit: not defined
+    return {"psnr": im.psnr(x, ref), "mse": m, "mae": im.mae(x, ref), "ssim": math.nan if small else im.ssim(x, ref),
             "pixel_accuracy": im.pixel_accuracy(x, ref, threshold), "ciede2000": _framewise(im.ciede2000, x, ref)}
 
 
@@ -190,7 +195,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
 
 def _fmt(value, fmt: str) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float) and math.isinf(value):
         return "inf"
