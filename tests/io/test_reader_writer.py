@@ -401,3 +401,19 @@ def test_a_name_with_a_colon_is_a_file_not_a_protocol(tmp_path, clip):
             w.write(frame)
     got, _, has_audio = decode_all(str(out))
     assert len(got) == CLIP_FRAMES and has_audio
+
+
+def test_a_stream_whose_frame_size_changes_is_one_error(tmp_path, ffmpeg_exe):
+    """Two MPEG-TS files of different sizes joined byte by byte (as `cat a.ts b.ts` does)."""
+    import subprocess
+
+    parts = []
+    for i, size in enumerate(("64x48", "80x64")):
+        parts.append(tmp_path / f"{i}.ts")
+        subprocess.run([ffmpeg_exe, "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10:duration=0.5",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(parts[-1])], check=True)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    with pytest.raises(VidcolorError, match=r"frame size changes at frame \d+ \(64x48 -> 80x64\)"):
+        for _ in VideoReader(joined):
+            pass

@@ -193,9 +193,13 @@ class VideoReader:
                 frame = self._read_raw()
             return
         rot = self.info.rotation
+        size = (self._first.width, self._first.height)
         yield _rotate(frame_to_rgb(self._first), rot)
         try:
-            for frame in self._frames:
+            for i, frame in enumerate(self._frames, 1):
+                if (frame.width, frame.height) != size:    # e.g. two streams joined: the encoder has one size
+                    raise VidcolorError(f"{_name(self.source)}: the frame size changes at frame {i} "
+                                        f"({size[0]}x{size[1]} -> {frame.width}x{frame.height}); split the input there")
                 yield _rotate(frame_to_rgb(frame), rot)
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
