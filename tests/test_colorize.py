@@ -301,3 +301,13 @@ def test_cli_colorize_errors_are_one_line(tmp_path, args):
         return
     assert_one_line_error(res)
     assert not (tmp_path / "a_colorized.png").exists()
+
+
+def test_an_extreme_aspect_ratio_keeps_the_render_bounded(tiny_colorizers):
+    """A 2000x16 strip: the network sees at most 4 render sizes along its longer side (was 32000x256)."""
+    job = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=64)
+    L = np.full((1, 16, 2000), 50.0, np.float32)
+    assert job.network_input(L).shape == (1, 2, 256)
+    assert job.network_input(np.full((1, 90, 160), 50.0, np.float32)).shape == (1, 64, 114)   # 16:9 unchanged
+    out = job(np.full((1, 16, 2000, 3), 128, np.uint8))
+    assert out.shape == (1, 16, 2000, 3)

@@ -196,6 +196,10 @@ class Dequantizer(LabJob):
         return found.project(frames, out)
 
 
+RENDER_MAX_ASPECT = 4
+"""The colorizer's render is at most this many render sizes long (extreme aspect ratios stay bounded)."""
+
+
 class Colorizer(LabJob):
     """Colorize batches of gray (or colour, reduced to L) frames with a trained colorization generator.
 
@@ -239,9 +243,12 @@ class Colorizer(LabJob):
         self.bins = torch.from_numpy(ab_gamut_bins()) if self.arch["mode"] == "bins" else None
 
     def network_input(self, L: np.ndarray) -> np.ndarray:
-        """Full-resolution L ``(N, H, W)`` -> the network's L ``(N, h, w)`` (resized, preprocessed), [0, 100]."""
+        """Full-resolution L ``(N, H, W)`` -> the network's L ``(N, h, w)`` (resized, preprocessed), [0, 100].
+
+        The shorter side becomes ``render_size``, unless the longer would then exceed
+        :data:`RENDER_MAX_ASPECT` x ``render_size`` (a 4000x16 strip: 1024x4, not 64000x256)."""
         n, h, w = L.shape
-        scale = self.render_size / min(h, w)
+        scale = min(self.render_size / min(h, w), RENDER_MAX_ASPECT * self.render_size / max(h, w))
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         out = []
         for x in L:
