@@ -275,3 +275,22 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
         job.set_temporal("median")
     with pytest.raises(VidcolorError):
         job.set_temporal("ema", 1.0)
+
+
+def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):
+    """The third of four images is corrupt: one error, no output files, no output folder; once it is
+    removed the same command runs (it failed on 'exists' when the first two outputs stayed)."""
+    from PIL import Image
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for i in range(4):
+        Image.fromarray(mosaic(1, 16, 24, seed=i)[0]).save(shots / f"{i}.png")
+    (shots / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    out = tmp_path / "shots_x"
+    with pytest.raises(VidcolorError, match="2.png"):
+        process(shots, None, lambda b: b, suffix="x", progress=False)
+    assert not out.exists()
+    (shots / "2.png").unlink()
+    summary = process(shots, None, lambda b: b, suffix="x", progress=False)
+    assert summary.frames == 3 and sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "3.png"]

@@ -237,7 +237,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bo
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
                     progress: bool) -> RunSummary:
-    """Images one at a time (sizes differ); all targets are checked before any work is done."""
+    """Images one at a time (sizes differ); all targets are checked before any work is done. A run that fails
+    (an unreadable image half way, Ctrl-C) removes the files it created, and the output folder if it made it,
+    so that the same command works again once the cause is fixed."""
     if not overwrite:
         taken = [str(o) for o in outputs if o.exists()]
         if taken:
@@ -251,9 +253,24 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
 
     pending: list[tuple[Path, np.ndarray | None]] = []
 
+    created: list[Path] = []
+
     def write(rgb: np.ndarray) -> None:
         out, alpha = pending.pop(0)
+        new = not out.exists()
         write_image(out, rgb, alpha, overwrite=overwrite)
+        if new:
+            created.append(out)
 
+    folders = {o.parent for o in outputs}
+    new_folders = [f for f in folders if not f.exists()]
     dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
-    return run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
+    try:
+        return run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
+    except BaseException:
+        for out in created:
+            out.unlink(missing_ok=True)
+        for folder in new_folders:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
