@@ -300,3 +300,23 @@ def test_usage_errors_are_one_line_with_exit_status_2(tmp_path, args, names):
     assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
     assert res.stderr_lines[0].startswith("vidcolor: error:") and names in res.stderr and "--help" in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_file_is_an_error_unless_ignore_errors(tmp_path, ffmpeg_exe):
+    """An mp4 cut inside its media data: 'N of M frames could not be read', exit 1 and no file; with
+    --ignore-errors the frames that decoded are written, with a warning."""
+    import subprocess
+
+    full = tmp_path / "full.mp4"
+    subprocess.run([ffmpeg_exe, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=2",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(full)], check=True)
+    data = full.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 2 // 5])
+    full.unlink()
+    res = run_cli("dequantize", "cut.mp4", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "of 50 frames could not be read" in res.stderr and listing(tmp_path) == {"cut.mp4"}
+    res = run_cli("dequantize", "cut.mp4", "-q", "--ignore-errors", cwd=tmp_path)
+    assert res.returncode == 0 and "warning" in res.stderr
+    frames = decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]
+    assert 0 < len(frames) < 50

@@ -8,6 +8,7 @@ Example:
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -168,13 +169,15 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             codec: str = "libx264", crf: int = 16, preset: str = "medium", audio: bool = True,
             overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
             container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
-            progress: bool = True) -> RunSummary:
+            progress: bool = True, ignore_errors: bool = False) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
 
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
     stream is copied (``audio=False`` drops it; stdin input has none to copy), and display rotation is
     applied to the pixels. ``compare=True`` writes input and output side by side (twice the width).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
+    A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
+    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr.
     """
     check_input(input)
     if compare:
@@ -200,6 +203,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))
             summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
+            if reader.missing:
+                what = f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
+                if not ignore_errors:
+                    raise VidcolorError(f"{what}; nothing written (--ignore-errors keeps the {summary.frames} that decoded)")
+                print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary

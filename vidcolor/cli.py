@@ -111,6 +111,8 @@ def io_options(f):
                      help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all."),
         click.option("--temporal-strength", type=click.FloatRange(0, 1, max_open=True), default=0.6,
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
+        click.option("--ignore-errors", is_flag=True,
+                     help="Keep the frames that decoded from a truncated or damaged file (default: an error, nothing written)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
     ]
     for opt in reversed(opts):
@@ -123,7 +125,8 @@ def _io_kwargs(kw: dict) -> dict:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps", "container", "compare",
             "pix_fmt", "temporal", "temporal_strength")
-    return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"])
+    return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"],
+                ignore_errors=kw["ignore_errors"])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -128,6 +128,8 @@ class VideoReader:
         self.raw_size = raw_size
         self._container = None
         self._first = None
+        self.decoded = 0
+        """Frames decoded so far."""
         if raw_size is not None:
             if not fps or fps <= 0:
                 raise VidcolorError("raw input needs --fps")
@@ -194,15 +196,23 @@ class VideoReader:
             return
         rot = self.info.rotation
         size = (self._first.width, self._first.height)
+        self.decoded = 1
         yield _rotate(frame_to_rgb(self._first), rot)
         try:
             for i, frame in enumerate(self._frames, 1):
+                self.decoded = i + 1
                 if (frame.width, frame.height) != size:    # e.g. two streams joined: the encoder has one size
                     raise VidcolorError(f"{_name(self.source)}: the frame size changes at frame {i} "
                                         f"({size[0]}x{size[1]} -> {frame.width}x{frame.height}); split the input there")
                 yield _rotate(frame_to_rgb(frame), rot)
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
+
+    @property
+    def missing(self) -> int:
+        """Frames the container declares that did not decode (a truncated or damaged file), once the
+        iteration has ended; 0 when the container declares no count (stdin, Matroska, raw input)."""
+        return max(0, self.info.frames - self.decoded) if self.raw_size is None and self.info.frames else 0
 
     def close(self) -> None:
         raw = getattr(self, "_raw", None)
