@@ -17,7 +17,8 @@ import numpy as np
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
-from vidcolor.io import VideoReader, VideoWriter, is_image, list_images_in, read_image, write_image
+from vidcolor.io import (AnimatedImageReader, VideoReader, VideoWriter, is_animated, is_image, list_images_in,
+                         read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
@@ -146,9 +147,14 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images and folders of photos are independent."""
-    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_image(input))
+    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
+
+
+def _is_still(path: str | Path) -> bool:
+    """An image file of one frame (an animated GIF, APNG or WebP is a clip)."""
+    return is_image(path) and not is_animated(path)
 
 
 def check_input(input: str | Path) -> None:
@@ -158,11 +164,12 @@ def check_input(input: str | Path) -> None:
 
 
 def default_output(input: str | Path, suffix: str) -> Path:
-    """``clip.mkv`` -> ``clip_<suffix>.mp4``; ``a.gif`` -> ``a_<suffix>.png``; ``dir`` -> ``dir_<suffix>``."""
+    """``clip.mkv`` -> ``clip_<suffix>.mp4``; ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
+    ``dir`` -> ``dir_<suffix>``."""
     p = Path(input)
     if p.is_dir():
         return p.with_name(f"{p.name}_{suffix}")
-    return p.with_name(f"{p.stem}_{suffix}{'.png' if is_image(p) else '.mp4'}")
+    return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else '.mp4'}")
 
 
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
@@ -190,11 +197,12 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         raise VidcolorError("output would overwrite the input")
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, overwrite, progress)
-    if str(input) != "-" and raw_size is None and is_image(input):
+    if str(input) != "-" and raw_size is None and _is_still(input):
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
-    with VideoReader(input, raw_size=raw_size, fps=fps) as reader:
+    animated = str(input) != "-" and raw_size is None and is_animated(input)
+    with (AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)) as reader:
         info = reader.info
-        from_file = str(input) != "-" and raw_size is None
+        from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              audio_from=input if audio and from_file and info.has_audio else None,
                              audio_codec=info.audio_codec, time_base=info.time_base, container=container,

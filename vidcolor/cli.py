@@ -100,7 +100,7 @@ def io_options(f):
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
         click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
-        click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov"]),
+        click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),
                      default="yuv420p", show_default=True,

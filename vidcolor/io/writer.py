@@ -84,7 +84,9 @@ class VideoWriter:
         audio_from: a file whose first audio stream is copied into the output (None: no audio).
         audio_codec: that stream's codec name, to decide between copying and re-encoding to AAC.
         time_base: the source's video time base; kept as the mp4 track timescale when it is 1/N.
-        container: ffmpeg format name (``mp4``, ``matroska``, ``nut``...); default from the suffix.
+        container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
+            output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
+            it carries no audio and ignores the codec options.
         overwrite: replace an existing file; otherwise an existing target is an error.
 
     Raises:
@@ -115,9 +117,16 @@ class VideoWriter:
             fmt = fmt or _format_for(self.target)
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                              framerate=str(fps))
+        if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
+            split = video.split()
+            video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
+                                  dither="sierra2_4a")
+            audio_from = None
+            out_args = {"loop": 0}
+        else:
+            out_args = encoder_args(codec, pix_fmt, crf, preset, width, height)
         streams = [video]
-        out_args = dict(encoder_args(codec, pix_fmt, crf, preset, width, height), fps_mode="passthrough",
-                        sws_flags=SWS_FLAGS)
+        out_args.update(fps_mode="passthrough", sws_flags=SWS_FLAGS)
         if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
             out_args["tag:v"] = "hvc1"
         if codec == "libx265":
@@ -246,4 +255,4 @@ def default_file_mode() -> int:
 
 def _format_for(path: Path) -> str | None:
     return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-            ".nut": "nut", ".avi": "avi"}.get(path.suffix.lower())
+            ".nut": "nut", ".avi": "avi", ".gif": "gif"}.get(path.suffix.lower())

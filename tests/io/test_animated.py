@@ -1,0 +1,42 @@
+"""Animated GIF, APNG and WebP are clips: read through Pillow, written to video or, when asked, to GIF."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import decode_all, listing, run_cli
+from vidcolor.io import AnimatedImageReader, is_animated
+
+
+def _animation(path, n=6, delay=50):
+    """``n`` frames of flat grey levels 0, 40, 80... with ``delay`` ms per frame."""
+    frames = [Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)) for i in range(n)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=delay, loop=0)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png", ".webp"])
+def test_animated_images_read_as_clips(tmp_path, suffix):
+    path = tmp_path / f"a{suffix}"
+    _animation(path)
+    assert is_animated(path)
+    with AnimatedImageReader(path) as r:
+        frames = list(r)
+        assert r.info.frames == 6 and r.info.fps == 20 and (r.info.width, r.info.height) == (32, 24)
+    assert len(frames) == 6 and frames[0].shape == (24, 32, 3)
+    assert np.abs(np.array([f.mean() for f in frames]) - 40 * np.arange(6)).max() < 2
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / f"still{suffix}")
+    assert not is_animated(tmp_path / f"still{suffix}") and not is_animated(tmp_path / "missing.gif")
+
+
+def test_the_cli_turns_an_animated_gif_into_a_clip_or_a_gif(tmp_path):
+    _animation(tmp_path / "a.gif")
+    res = run_cli("dequantize", "a.gif", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    frames, rate, _ = decode_all(str(tmp_path / "a_dequantized.mp4"))
+    assert len(frames) == 6 and rate == 20
+    res = run_cli("dequantize", "a.gif", "-q", "-o", "b.gif", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    with AnimatedImageReader(tmp_path / "b.gif") as r:
+        assert r.info.frames == 6 and abs(float(np.mean(list(r)[3])) - 120) < 3
+    assert listing(tmp_path) == {"a.gif", "a_dequantized.mp4", "b.gif"}
