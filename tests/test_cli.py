@@ -320,3 +320,31 @@ def test_a_truncated_file_is_an_error_unless_ignore_errors(tmp_path, ffmpeg_exe)
     assert res.returncode == 0 and "warning" in res.stderr
     frames = decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]
     assert 0 < len(frames) < 50
+
+
+@pytest.mark.parametrize("late", ["video", "audio"])
+def test_the_offset_between_video_and_audio_is_kept(tmp_path, ffmpeg_exe, late):
+    """A video stream that starts 0.52 s after its audio (or the audio 0.4 s after the video) keeps that offset."""
+    import subprocess
+
+    import av
+
+    base = tmp_path / "base.mp4"
+    subprocess.run([ffmpeg_exe, "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=1",
+                    "-f", "lavfi", "-i", "sine=duration=1.5", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(base)], check=True)
+    shift = ["-itsoffset", "0.52", "-i", str(base), "-i", str(base)] if late == "video" else \
+        ["-i", str(base), "-itsoffset", "0.4", "-i", str(base)]
+    subprocess.run([ffmpeg_exe, "-loglevel", "error", *shift, "-map", "0:v", "-map", "1:a", "-c", "copy",
+                    str(tmp_path / "in.mp4")], check=True)
+
+    def starts(path):
+        with av.open(str(path)) as c:
+            v, a = c.streams.video[0], c.streams.audio[0]
+            return float(v.start_time * v.time_base), float(a.start_time * a.time_base)
+
+    res = run_cli("dequantize", "in.mp4", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (vi, ai), (vo, ao) = starts(tmp_path / "in.mp4"), starts(tmp_path / "in_dequantized.mp4")
+    assert abs((vi - ai) - (0.52 if late == "video" else -0.377)) < 0.03      # the source as made (AAC priming)
+    assert abs((vo - ao) - (vi - ai)) < 0.01

@@ -206,7 +206,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              audio_from=input if audio and from_file and info.has_audio else None,
                              audio_codec=info.audio_codec, time_base=info.time_base, container=container,
-                             overwrite=overwrite, pix_fmt=pix_fmt)
+                             overwrite=overwrite, pix_fmt=pix_fmt,
+                             starts=(info.video_start, info.audio_start))
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))

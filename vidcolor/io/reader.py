@@ -23,7 +23,9 @@ class VideoInfo:
     ``fps`` is the average frame rate (frames per second, exact fraction); ``time_base`` the video
     stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
-    counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio.
+    counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
+    ``video_start`` and ``audio_start`` the streams' start times in seconds (the offset between them is kept
+    in outputs).
     """
 
     width: int
@@ -34,6 +36,8 @@ class VideoInfo:
     duration: float = 0.0
     rotation: int = 0
     audio_codec: str | None = None
+    video_start: float = 0.0
+    audio_start: float = 0.0
 
     @property
     def has_audio(self) -> bool:
@@ -68,12 +72,18 @@ def _info(container) -> VideoInfo:
     fps = v.average_rate or v.guessed_rate or v.base_rate
     if not fps:
         raise VidcolorError("video stream has no frame rate")
-    audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+    a = container.streams.audio[0] if container.streams.audio else None
     duration = float(v.duration * v.time_base) if v.duration and v.time_base else (
         container.duration / 1e6 if container.duration else 0.0)
     return VideoInfo(width=v.codec_context.width, height=v.codec_context.height, fps=Fraction(fps),
                      time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
-                     duration=duration, audio_codec=audio)
+                     duration=duration, audio_codec=a.codec_context.name if a is not None else None,
+                     video_start=_start(v), audio_start=_start(a) if a is not None else 0.0)
+
+
+def _start(stream) -> float:
+    """A stream's start time in seconds (0 when the container gives none)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
 
 
 def probe(path: str | Path) -> VideoInfo:

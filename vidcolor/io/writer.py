@@ -88,6 +88,8 @@ class VideoWriter:
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
             it carries no audio and ignores the codec options.
         overwrite: replace an existing file; otherwise an existing target is an error.
+        starts: the source's video and audio start times, seconds (:class:`~vidcolor.io.VideoInfo`): their
+            offset is kept in the output, the earlier stream starting at 0.
 
     Raises:
         VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
@@ -96,7 +98,8 @@ class VideoWriter:
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", audio_from: str | Path | None = None,
                  audio_codec: str | None = None, time_base: Fraction | None = None,
-                 container: str | None = None, overwrite: bool = False, pix_fmt: str = "yuv420p"):
+                 container: str | None = None, overwrite: bool = False, pix_fmt: str = "yuv420p",
+                 starts: tuple[float, float] = (0.0, 0.0)):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -115,8 +118,12 @@ class VideoWriter:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = local_url(self._tmp)
             fmt = fmt or _format_for(self.target)
-        video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
-                             framerate=str(fps))
+        # the source's offset between video and audio is kept, the earlier of the two starting at 0: the piped
+        # video starts at 0, the copied audio at its own start time
+        v_start, a_start = starts if audio_from is not None else (0.0, 0.0)
+        earliest = min(v_start, a_start)
+        video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(fps),
+                             **({"itsoffset": f"{v_start - earliest:.6f}"} if v_start > earliest else {}))
         if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
             split = video.split()
             video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
@@ -138,7 +145,7 @@ class VideoWriter:
             if time_base is not None and time_base.numerator == 1:
                 out_args["video_track_timescale"] = time_base.denominator
         if audio_from is not None:
-            streams.append(ffmpeg.input(local_url(audio_from)).audio)
+            streams.append(ffmpeg.input(local_url(audio_from), **({"itsoffset": f"{-earliest:.6f}"} if earliest else {})).audio)
             copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
             out_args["acodec"] = "copy" if copy else "aac"
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
