@@ -1,6 +1,8 @@
 """Reference colorization: the exemplar network (fast mode), the two-image GAN (internal mode), `--reference`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -121,7 +123,6 @@ def test_init_from_must_be_an_effnet_colorizer_and_unused_fields_stay_unset(tiny
 
 
 def test_repository_exemplar_recipe_parses():
-    from pathlib import Path
     r = ExemplarRecipe.from_toml(Path(__file__).parent.parent / "train" / "colorize-exemplar.toml")
     assert r.name == "colorize-exemplar" and r.init_from == "colorize-effnet" and 0 < r.mismatch < 1
 
@@ -227,6 +228,9 @@ def test_internal_colorizer_errors(tmp_path, tiny_colorizers):
         InternalColorizer([img, img], "cpu")
     with pytest.raises(VidcolorError, match="no such folder"):
         InternalColorizer([img], "cpu", save_model=tmp_path / "missing" / "x.safetensors")
+    if Path("/proc/self").exists():            # a folder even root cannot write in: refused before training
+        with pytest.raises(VidcolorError, match="cannot write there"):
+            InternalColorizer([img], "cpu", save_model="/proc/x.safetensors")
     with pytest.raises(VidcolorError, match="not a model saved"):
         InternalColorizer([], "cpu", load_model=tiny_colorizers.fcn)
 

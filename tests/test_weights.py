@@ -124,3 +124,13 @@ def test_load_arch_with_unknown_kwargs(tmp_path):
     save_file({"w": torch.zeros(3)}, str(path), metadata={"arch": json.dumps(arch)})
     with pytest.raises(VidcolorError):
         load_generator(str(path))
+
+
+def test_a_weight_file_that_cannot_be_written_is_one_error(tmp_path):
+    import torch
+
+    from vidcolor.errors import VidcolorError
+    from vidcolor.weights import save_generator
+
+    with pytest.raises(VidcolorError, match="cannot write the weight file"):
+        save_generator(torch.nn.Linear(2, 2), tmp_path / "missing" / "w.safetensors", {"family": "x"})

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -106,8 +107,14 @@ class InternalColorizer(LabJob):
                  key_frame: np.ndarray | None = None, progress: bool = True):
         from vidcolor.internal import TwoImageSettings
 
-        if save_model is not None and not Path(save_model).resolve().parent.is_dir():
-            raise VidcolorError(f"--save-model {save_model}: no such folder")
+        if save_model is not None:       # refused now, not after the training
+            if not Path(save_model).resolve().parent.is_dir():
+                raise VidcolorError(f"--save-model {save_model}: no such folder")
+            try:
+                with tempfile.TemporaryFile(dir=Path(save_model).resolve().parent):
+                    pass
+            except OSError as exc:
+                raise VidcolorError(f"--save-model {save_model}: cannot write there ({exc.strerror})") from None
         self.device = pick_device(device)
         self.settings = settings or TwoImageSettings()
         self.save_model, self.progress, self.model = save_model, progress, None

@@ -56,13 +56,20 @@ def resolve(name_or_path: str) -> Path:
 
 def save_generator(model: torch.nn.Module, path: str | Path, arch: dict, extra: dict | None = None,
                    half: bool = True) -> None:
-    """Write a generator's state dict to safetensors (fp16 by default) with its ``arch`` in the metadata."""
+    """Write a generator's state dict to safetensors (fp16 by default) with its ``arch`` in the metadata.
+
+    Raises:
+        VidcolorError: the file cannot be written.
+    """
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items()}
     meta = {"arch": json.dumps(arch)}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
-    save_file(state, str(path), metadata=meta)
-    os.chmod(path, default_file_mode())  # safetensors writes 0600; a weight file is meant to be shared
+    try:
+        save_file(state, str(path), metadata=meta)
+        os.chmod(path, default_file_mode())  # safetensors writes 0600; a weight file is meant to be shared
+    except (OSError, SafetensorError) as exc:
+        raise VidcolorError(f"{path}: cannot write the weight file ({exc})") from None
 
 
 def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
