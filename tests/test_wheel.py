@@ -27,7 +27,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_every_bundled_weight_file_and_card(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for stem in ("dequantize-fq", "dequantize-pix2pix-rgb", "colorize-effnet", "colorize-effnet-video", "colorize-exemplar"):
-        assert f"vidcolor/bundled/{stem}.safetensors" in names and f"vidcolor/bundled/{stem}.md" in names
+        assert f"vidcolor/weights/{stem}.safetensors" in names and f"vidcolor/weights/{stem}.md" in names
 
 
 def test_a_job_runs_from_the_installed_wheel_in_another_folder(wheel, tmp_path):

@@ -1,4 +1,4 @@
-"""Publish a finished training run: weights into vidcolor/bundled/, log + loss curve into train/<name>/, model card.
+"""Publish a finished training run: weights into vidcolor/weights/, log + loss curve into train/<name>/, model card.
 
     python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ (default model)"
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
@@ -169,7 +169,7 @@ def main() -> None:
                           f"{r['worst_gain']:+.2f} | {r['ciede2000']:.2f} | " + ", ".join(f"{b:+.1f}" for b in r["bias"])
                           + " |" for r in q["rows"] if r["method"] in args.method])
     (WEIGHTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print(f"published {name}: vidcolor/bundled/{src.name} ({size_mb:.1f} MB), vidcolor/bundled/{name}.md, train/{name}/")
+    print(f"published {name}: vidcolor/weights/{src.name} ({size_mb:.1f} MB), vidcolor/weights/{name}.md, train/{name}/")
 
 
 if __name__ == "__main__":

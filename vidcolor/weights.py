@@ -19,9 +19,10 @@ from vidcolor.io.writer import default_file_mode
 from vidcolor.models import (EffNetUNetColorizer, ExemplarColorizer, FCNColorizer, TwoImageColorizer, UNetColorizer,
                              UNetGenerator)
 
-WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "bundled"))
-"""The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/bundled/``), so an
-installed wheel finds them wherever it is installed."""
+WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "weights"))
+"""The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/weights/``, a data
+folder beside this module, without ``__init__.py``: ``import vidcolor.weights`` is this module), so an installed
+wheel finds them wherever it is installed."""
 
 REGISTRY: dict[str, str] = {
     "dequantize-fq": "dequantize-fq.safetensors",
