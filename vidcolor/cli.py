@@ -255,19 +255,16 @@ def export_cmd(model, output, overwrite):
     from pathlib import Path
 
     from vidcolor.engine import export_onnx
+    from vidcolor.io.writer import check_target
     from vidcolor.weights import load_generator
 
     if not output.endswith(".onnx"):
         raise VidcolorError(f"{output}: the output of export is an .onnx file")
-    if Path(output).exists() and not overwrite:
-        raise VidcolorError(f"{output} exists (use --overwrite to replace it)")
+    check_target(Path(output), overwrite)
     if not Path(output).resolve().parent.is_dir():
         raise VidcolorError(f"{output}: no such folder")
     module, arch = load_generator(model)
-    try:
-        export_onnx(module, arch, output)
-    except OSError as exc:
-        raise VidcolorError(f"{output}: cannot write ({exc.strerror})") from None
+    export_onnx(module, arch, output)
     click.echo(f"vidcolor: {model} -> {output}", err=True)
 
 

@@ -29,6 +29,7 @@ import torch
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
+from vidcolor.io.writer import write_file_atomically
 from vidcolor.models.unet import CUE_DIM
 from vidcolor.weights import load_generator, resolve
 
@@ -343,10 +344,11 @@ def _example_inputs(module: torch.nn.Module, arch: dict) -> tuple[torch.Tensor, 
 def export_onnx(module: torch.nn.Module, arch: dict, path: str | Path | None = None) -> bytes:
     """Export a generator to ONNX (opset 17) with dynamic batch and size; its ``arch`` goes into the graph's
     metadata (``vidcolor_arch``), so an ``.onnx`` file loads like a weight file. Returns the bytes; writes them
-    to ``path`` too when given (atomically: a temporary file, then a rename).
+    to ``path`` too when given (atomically: :func:`~vidcolor.io.writer.write_file_atomically`).
 
     Raises:
-        VidcolorError: the network does not export (the internal mode's networks are trained at run time).
+        VidcolorError: the network does not export (the internal mode's networks are trained at run time), or
+            ``path``'s folder cannot be written.
     """
     if arch.get("family") == "two_image":
         raise VidcolorError("the internal reference mode's networks are trained at run time: nothing to export")
@@ -368,13 +370,7 @@ def export_onnx(module: torch.nn.Module, arch: dict, path: str | Path | None = N
     entry.key, entry.value = "vidcolor_arch", json.dumps(arch)
     data = graph.SerializeToString()
     if path is not None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_file_atomically(Path(path), data)
     return data
 
 
@@ -402,10 +398,9 @@ def cached_onnx(model: str, module: torch.nn.Module, arch: dict) -> bytes:
     path = cache_dir() / "onnx" / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
     if path.is_file():
         return path.read_bytes()
+    data = export_onnx(module, arch)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return export_onnx(module, arch, path)
-    except OSError as exc:
-        print(f"vidcolor: cannot cache the ONNX graph in {path.parent} ({exc.strerror}); exporting each run",
-              file=sys.stderr)
-        return export_onnx(module, arch)
+        write_file_atomically(path, data)
+    except VidcolorError as exc:
+        print(f"vidcolor: cannot cache the ONNX graph ({exc}); exporting each run", file=sys.stderr)
+    return data

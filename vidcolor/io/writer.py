@@ -253,6 +253,23 @@ def partial_file(target: Path, suffix: str) -> Path:
     return Path(tmp)
 
 
+def write_file_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through :func:`partial_file` and a rename, with the usual file mode.
+
+    Raises:
+        VidcolorError: the folder or the file cannot be written (nothing is left behind).
+    """
+    tmp = partial_file(target, target.suffix)
+    try:
+        tmp.write_bytes(data)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def default_file_mode() -> int:
     """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
     mask = os.umask(0)
