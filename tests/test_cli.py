@@ -193,6 +193,26 @@ def test_folder_in_folder_out(tmp_path, tiny_models):
         assert np.abs(got.astype(int) - ref).max() <= 1           # rgb identity is exact up to rounding
 
 
+def test_a_folder_of_videos_gives_a_folder_of_videos(tmp_path, tiny_models, clip, clip_frames):
+    src = tmp_path / "reels"
+    src.mkdir()
+    shutil.copy(clip, src / "a.mp4")
+    shutil.copy(clip, src / "b.mkv")
+    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "--no-consistency", "--codec", "ffv1",
+                  "--pix-fmt", "yuv444p", "-q", cwd=tmp_path)
+    assert_clean_success(res)
+    out = tmp_path / "reels_dequantized"
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]
+    for name in ("a.mp4", "b.mp4"):
+        frames, _, has_audio = decode_all(str(out / name))
+        assert has_audio and len(frames) == CLIP_FRAMES
+        assert np.abs(frames.astype(int) - clip_frames).max() <= 2      # identity model, lossless 4:4:4
+    Image.fromarray(clip_frames[0]).save(src / "still.png")
+    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "both images and videos" in res.stderr and not (tmp_path / "mixed").exists()
+
+
 # ------------------------------------------------------------------------------------------- errors
 
 

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -18,7 +19,7 @@ from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, VideoReader, VideoWriter, is_animated, is_image, list_images_in,
-                         read_image, write_image)
+                         list_videos_in, read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
@@ -37,7 +38,8 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
                device: str = "auto", batch_size: int | None = None, restore_luminance: bool | None = None,
                consistency: bool = True, temporal: str = "flow", temporal_strength: float = 0.6,
-               backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE, **io_options) -> RunSummary:
+               backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE, executor: str = "local",
+               segment_seconds: float | None = None, workers: int | None = None, **io_options) -> RunSummary:
     """Dequantize a video file, stdin stream (``"-"``), image or folder of images.
 
     Args:
@@ -49,6 +51,11 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         batch_size: frames per forward pass; None = :func:`~vidcolor.pipeline.auto_batch_size`.
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
+        executor: ``local`` (this process, :mod:`vidcolor.executor`) or ``ray`` (video files and folders
+            of them, split into segments on a Ray cluster: :mod:`vidcolor.distributed`).
+        segment_seconds, workers: the Ray executor's target segment length (seconds; default
+            :data:`vidcolor.distributed.SEGMENT_SECONDS`) and number of actors (default: one per GPU,
+            else per CPU of the cluster).
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
             container, compare, pix_fmt, progress).
 
@@ -59,7 +66,12 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
     """
     check_input(input)
-    fn = Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile)
+    options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
+                   backend=backend, precision=precision, tile=tile)
+    if executor != "local":
+        return _distributed("dequantize", options, input, output, (temporal, temporal_strength), batch_size,
+                            executor, segment_seconds, workers, io_options)
+    fn = Dequantizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     if fn.quantizers is not None and fn.quantizers.history:
@@ -74,7 +86,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
              references: list[str | Path] | None = None, reference_mode: str = "fast",
              internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
              load_model: str | Path | None = None, temporal: str = "flow", temporal_strength: float = 0.6,
-             backend: str = "auto", precision: str = "auto", **io_options) -> RunSummary:
+             backend: str = "auto", precision: str = "auto", executor: str = "local",
+             segment_seconds: float | None = None, workers: int | None = None, **io_options) -> RunSummary:
     """Colorize a black-and-white (or colour, reduced to its L) video, stdin stream, image or folder.
 
     Args:
@@ -89,7 +102,9 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame).
         internal_iters, internal_size: iterations per scale and working size (longer side, px) of internal mode.
         save_model, load_model: save the internal mode's trained generators / reuse a saved pair.
-        temporal, temporal_strength, batch_size, backend, precision: as for :func:`dequantize`.
+        temporal, temporal_strength, batch_size, backend, precision, executor, segment_seconds, workers: as
+            for :func:`dequantize` (on Ray, the reference features are computed once and the internal mode
+            trains once, on the driver, and both are shipped to the workers).
         **io_options: see :func:`process`.
 
     Returns:
@@ -99,9 +114,15 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output without ``overwrite``, unknown model.
     """
     check_input(input)
-    fn = colorizer(model, device, render_size, saturation, temperature, blur, equalize, references, reference_mode,
-                   internal_iters, internal_size, save_model, load_model, io_options.get("progress", True),
-                   backend, precision)
+    options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
+                   blur=blur, equalize=equalize, references=[str(r) for r in references or []],
+                   reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
+                   save_model=save_model, load_model=load_model, progress=io_options.get("progress", True),
+                   backend=backend, precision=precision)
+    if executor != "local":
+        return _distributed("colorize", options, input, output, (temporal, temporal_strength), batch_size,
+                            executor, segment_seconds, workers, io_options)
+    fn = colorizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
 
@@ -145,9 +166,115 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
                      backend, precision)
 
 
+def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.6), compare: bool = False,
+              features: tuple[np.ndarray, np.ndarray] | None = None, generators: bytes | None = None) -> FrameBatchFn:
+    """The job a Ray worker runs on a clip (:class:`~vidcolor.distributed.JobSpec` ``build``).
+
+    Args:
+        kind: ``dequantize`` or ``colorize``; ``options``: :func:`dequantize`'s job options (model, device,
+            ...) or :func:`colorizer`'s.
+        temporal: smoothing mode and strength; ``compare``: input | output side by side.
+        features: the fast reference mode's reference features, computed on the driver
+            (:attr:`~vidcolor.reference.ReferenceColorizer.features`).
+        generators: the internal reference mode's trained generators, a safetensors file's bytes.
+
+    Raises:
+        VidcolorError: as the job's constructor.
+    """
+    if kind == "dequantize":
+        job: LabJob = Dequantizer(**options)
+    elif features is not None:
+        keep = ("device", "render_size", "saturation", "temperature", "blur", "equalize", "backend", "precision")
+        job = ReferenceColorizer([], options["model"] or DEFAULTS["colorize-reference"],
+                                 **{k: options[k] for k in keep}, features=features)
+    elif generators is not None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "internal.safetensors"
+            path.write_bytes(generators)
+            job = InternalColorizer([], options["device"], load_model=path, progress=False)
+    else:
+        job = colorizer(**options)
+    job.set_temporal(*temporal)
+    job.set_stills(False)
+    return SideBySide(job) if compare else job
+
+
+def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, float], batch_size: int | None,
+                 executor: str, segment_seconds: float | None, workers: int | None, io_options: dict) -> RunSummary:
+    """:func:`dequantize` / :func:`colorize` with ``executor="ray"``: the job is built once here (its options
+    checked, reference features computed, the internal mode trained), then run by
+    :func:`vidcolor.distributed.process_clips` on every video."""
+    if executor != "ray":
+        raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
+    from vidcolor import distributed
+
+    distributed.import_ray()
+    clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
+                       io_options)
+    opts = dict(options, progress=False) if kind == "colorize" else dict(options)
+    job = build_job(kind, opts, temporal)
+    shared: dict = {}
+    if isinstance(job, ReferenceColorizer):
+        shared["features"] = job.features
+        opts["references"] = []
+    elif isinstance(job, InternalColorizer):
+        import tempfile
+
+        if job.model is None:        # the key frame: the first frame of the (first) video
+            with VideoReader(clips[0][0]) as reader:
+                job.progress = io_options.get("progress", True)
+                job.train(next(iter(reader)))
+        with tempfile.TemporaryDirectory() as tmp:
+            job.save(Path(tmp) / "internal.safetensors")
+            shared["generators"] = (Path(tmp) / "internal.safetensors").read_bytes()
+        opts = {"device": opts["device"]}
+    del job
+    encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
+                                    io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"), batch_size)
+    spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
+                                           "compare": io_options.get("compare", False)}, shared)
+    return distributed.process_clips(clips, spec, encoding=encoding,
+                                     seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
+                                     device=options["device"], compare=io_options.get("compare", False),
+                                     audio=io_options.get("audio", True), container=io_options.get("container"),
+                                     overwrite=io_options.get("overwrite", False),
+                                     progress=io_options.get("progress", True))
+
+
+def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path, Path]]:
+    """``(video, output)`` pairs of a Ray run: one video file, or every video in a folder (outputs in a folder).
+
+    Raises:
+        VidcolorError: stdin or stdout, raw input, GIF output, still or animated images.
+    """
+    if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
+        raise VidcolorError("--executor ray reads and writes files (not stdin, stdout or --raw): "
+                            "use --executor local in a pipe")
+    if io_options.get("container") == "gif" or (output is not None and Path(output).suffix.lower() == ".gif"):
+        raise VidcolorError("--executor ray cannot write GIF (one palette over the whole clip): use --executor local")
+    if io_options.get("ignore_errors"):
+        raise VidcolorError("--ignore-errors applies to --executor local")
+    src = Path(input)
+    if src.is_dir():
+        videos = list_videos_in(src)
+        if not videos:
+            raise VidcolorError(f"{src}: no videos in folder (--executor ray takes videos; images: --executor local)")
+        out_dir = Path(output) if output is not None else default_output(src, suffix)
+        return [(v, out_dir / f"{v.stem}.mp4") for v in videos]
+    if is_image(src):
+        raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
+    target = Path(output) if output is not None else default_output(src, suffix)
+    if target.resolve() == src.resolve():
+        raise VidcolorError("output would overwrite the input")
+    return [(src, target)]
+
+
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images and folders of photos are independent."""
-    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
+    still = str(input) != "-" and raw_size is None and (
+        (Path(input).is_dir() and not list_videos_in(input)) or _is_still(input))
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
 
@@ -184,18 +311,25 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     applied to the pixels. ``compare=True`` writes input and output side by side (twice the width).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
-    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr.
+    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder of
+    images gives a folder of PNGs; a folder of videos (:data:`~vidcolor.io.reader.VIDEO_SUFFIXES`) a folder
+    of ``<stem>.mp4``, one video after the other.
     """
     check_input(input)
-    if compare:
-        fn = SideBySide(fn)
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
         output = default_output(input, suffix)
     if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
         raise VidcolorError("output would overwrite the input")
-    if str(input) != "-" and raw_size is None and Path(input).is_dir():
+    folder = str(input) != "-" and raw_size is None and Path(input).is_dir()
+    if folder and list_videos_in(input):
+        return _process_videos(Path(input), list_videos_in(input), Path(output), fn, batch_size=batch_size, codec=codec,
+                               crf=crf, preset=preset, audio=audio, overwrite=overwrite, container=container,
+                               compare=compare, pix_fmt=pix_fmt, progress=progress, ignore_errors=ignore_errors)
+    if compare:
+        fn = SideBySide(fn)
+    if folder:
         return _process_folder(Path(input), Path(output), fn, overwrite, progress)
     if str(input) != "-" and raw_size is None and _is_still(input):
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
@@ -239,14 +373,49 @@ class SideBySide:
         frames, inner = item
         return np.concatenate([frames, self.job.finish(inner) if self.staged else self.job(inner)], axis=2)
 
+    def reset(self) -> None:
+        """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.reset` (when it has one)."""
+        if callable(getattr(self.job, "reset", None)):
+            self.job.reset()
+
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return self.finish(self.infer(self.prepare(frames)))
+
+
+def _process_videos(folder: Path, videos: list[Path], out_dir: Path, fn: FrameBatchFn, **options) -> RunSummary:
+    """A folder of videos, one after the other, into ``out_dir/<stem>.mp4`` (``fn`` reset between them); all
+    targets are checked first, and a run that fails removes the outputs it wrote."""
+    if list_images_in(folder):
+        raise VidcolorError(f"{folder}: the folder holds both images and videos; give them as separate folders")
+    targets = [out_dir / f"{v.stem}.mp4" for v in videos]
+    if len({t.name for t in targets}) < len(targets):
+        raise VidcolorError(f"{folder}: two videos share a name ({', '.join(v.name for v in videos)}); rename one")
+    if not options["overwrite"]:
+        taken = [str(t) for t in targets if t.exists()]
+        if taken:
+            raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
+    new_folder = not out_dir.exists()
+    written: list[Path] = []
+    start, frames = time.perf_counter(), 0
+    try:
+        for video, target in zip(videos, targets):
+            if callable(getattr(fn, "reset", None)):
+                fn.reset()
+            frames += process(video, target, fn, suffix="", **options).frames
+            written.append(target)
+    except BaseException:
+        for target in written:
+            target.unlink(missing_ok=True)
+        if new_folder and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+    return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=f"{len(videos)} videos")
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bool, progress: bool) -> RunSummary:
     inputs = list_images_in(folder)
     if not inputs:
-        raise VidcolorError(f"{folder}: no images in folder")
+        raise VidcolorError(f"{folder}: no images or videos in folder")
     stems = [p.stem for p in inputs]
     names = [f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png" for p in inputs]  # a.png + a.jpg
     return _process_images(inputs, [out_dir / n for n in names], fn, overwrite, progress)

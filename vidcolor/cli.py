@@ -113,6 +113,13 @@ def io_options(f):
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("--ignore-errors", is_flag=True,
                      help="Keep the frames that decoded from a truncated or damaged file (default: an error, nothing written)."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="local: this process; ray: split video files into segments at keyframes and run them on a "
+                          "Ray cluster (RAY_ADDRESS, else a local one; pip install 'vidcolor[ray]'). Resumable."),
+        click.option("--segment-seconds", type=click.FloatRange(min=1), default=None,
+                     help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
+        click.option("--workers", type=click.IntRange(1), default=None,
+                     help="--executor ray: workers (Ray actors) to start (default: one per GPU, else per CPU)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
     ]
     for opt in reversed(opts):
@@ -123,8 +130,10 @@ def io_options(f):
 def _io_kwargs(kw: dict) -> dict:
     if kw["fps"] is not None and kw["raw_size"] is None:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
-    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps", "container", "compare",
-            "pix_fmt", "temporal", "temporal_strength")
+    if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
+        raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
+    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps",
+            "container", "compare", "pix_fmt", "temporal", "temporal_strength", "executor", "segment_seconds", "workers")
     return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"],
                 ignore_errors=kw["ignore_errors"])
 

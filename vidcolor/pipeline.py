@@ -104,6 +104,11 @@ class LabJob:
     def set_stills(self, stills: bool) -> None:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
 
+    def reset(self) -> None:
+        """Forget the clip so far (the temporal smoother's previous frame): the next batch starts a new clip."""
+        if self.smoother is not None:
+            self.smoother.reset()
+
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return self.finish(self.infer(self.prepare(frames)))
 
@@ -152,6 +157,12 @@ class Dequantizer(LabJob):
         """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
         if self.quantizers is not None:
             self.quantizers.stills = stills
+
+    def reset(self) -> None:
+        """As :meth:`LabJob.reset`, and the clip's quantizer is estimated afresh."""
+        super().reset()
+        if self.quantizers is not None:
+            self.quantizers = QuantizerTracker(stills=self.quantizers.stills)
 
     def prepare(self, frames: np.ndarray) -> Batch:
         found = self.quantizers(frames) if self.quantizers is not None else None
@@ -307,6 +318,8 @@ class RunSummary:
     output: str
     note: str = ""
     """What the job found, e.g. the quantizer it estimated; appended to the summary line."""
+    segments: list[dict] = field(default_factory=list)
+    """A distributed run's segments: ``{"index", "frames", "seconds", "node"}`` each (:mod:`vidcolor.distributed`)."""
 
     @property
     def fps(self) -> float:

@@ -45,6 +45,12 @@ class ReferenceColorizer(Colorizer):
         references: uint8 RGB images ``(H, W, 3)``, at least one.
         model: registry name or path of a ``colorize-reference`` model (default: colorize-exemplar).
         others: as :class:`~vidcolor.pipeline.Colorizer` (``blur``/``equalize`` apply to references too).
+        features: the references' ``(keys, values)`` as :attr:`features` of an earlier instance with the same
+            model and options gave them (float32 arrays); then ``references`` may be empty and nothing is
+            recomputed (a distributed run computes them once and ships them to its workers).
+
+    Attributes:
+        features: ``(keys, values)`` float32 arrays bound to the engine.
 
     ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
 
@@ -57,10 +63,15 @@ class ReferenceColorizer(Colorizer):
     def __init__(self, references: list[np.ndarray], model: str = DEFAULTS["colorize-reference"],
                  device: str = "auto", render_size: int = 256, saturation: float | None = None,
                  temperature: float | None = None, blur: bool = False, equalize: bool = False,
-                 backend: str = "auto", precision: str = "auto"):
-        if not references:
+                 backend: str = "auto", precision: str = "auto",
+                 features: tuple[np.ndarray, np.ndarray] | None = None):
+        if not references and features is None:
             raise VidcolorError("--reference: give at least one reference image")
         super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
+        if features is not None:
+            self.features = features
+            self.engine.bind(keys=features[0], values=features[1])
+            return
         if self.generator is None:
             raise VidcolorError(f"{model}: the reference mode needs the weight file (its reference encoder), "
                                 "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
@@ -75,7 +86,8 @@ class ReferenceColorizer(Colorizer):
                 k, v = self.generator.reference(L_n, torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
                 keys.append(k)
                 values.append(v)
-        self.engine.bind(keys=torch.cat(keys, 1).float().cpu().numpy(), values=torch.cat(values, 1).float().cpu().numpy())
+        self.features = (torch.cat(keys, 1).float().cpu().numpy(), torch.cat(values, 1).float().cpu().numpy())
+        self.engine.bind(keys=self.features[0], values=self.features[1])
 
 
 class InternalColorizer(LabJob):
@@ -138,10 +150,20 @@ class InternalColorizer(LabJob):
                   f"iterations per scale on {self.device.type} (lower it with --internal-iters)", file=sys.stderr)
         self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
         if self.save_model is not None:
-            arch = {"family": "two_image", "job": self.JOB, "size": self.settings.size,
-                    "kwargs": {"scales": len(self.model.generators), "width": self.settings.width,
-                               "factor": self.settings.factor}}
-            save_generator(self.model, self.save_model, arch, half=False)
+            self.save(self.save_model)
+
+    def save(self, path: str | Path) -> None:
+        """Write the trained generators to ``path`` (safetensors, fp32; ``load_model`` reads them back).
+
+        Raises:
+            VidcolorError: nothing trained yet, or the file cannot be written.
+        """
+        if self.model is None:
+            raise VidcolorError("internal mode: nothing trained yet")
+        arch = {"family": "two_image", "job": self.JOB, "size": self.settings.size,
+                "kwargs": {"scales": len(self.model.generators), "width": self.settings.width,
+                           "factor": self.settings.factor}}
+        save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:
         if self.model is None:          # the first frame to arrive is the key frame

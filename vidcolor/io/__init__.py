@@ -1,8 +1,9 @@
 """Sources and sinks: PyAV decoding and probing, ffmpeg encoding, still images."""
 from vidcolor.io.animated import AnimatedImageReader, is_animated
 from vidcolor.io.images import is_image, list_images_in, read_image, write_image
-from vidcolor.io.reader import VideoInfo, VideoReader, probe
+from vidcolor.io.reader import VideoInfo, VideoReader, list_videos_in, probe
 from vidcolor.io.writer import VideoWriter, find_ffmpeg
 
-__all__ = ["AnimatedImageReader", "VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_animated", "is_image", "list_images_in", "probe",
+__all__ = ["AnimatedImageReader", "VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_animated", "is_image", "list_images_in", "list_videos_in",
+           "probe",
            "read_image", "write_image"]

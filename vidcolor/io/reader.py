@@ -44,6 +44,16 @@ class VideoInfo:
         return self.audio_codec is not None
 
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".nut",
+                  ".wmv", ".flv", ".ogv", ".mxf", ".y4m")
+"""Suffixes of the files a folder's videos are recognised by."""
+
+
+def list_videos_in(folder: str | Path) -> list[Path]:
+    """Video files (by :data:`VIDEO_SUFFIXES`) directly inside ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
 def _open(source: str | Path | BinaryIO):
     if source == "-":
         source = sys.stdin.buffer

@@ -132,22 +132,10 @@ class VideoWriter:
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height)
-        streams = [video]
         out_args.update(fps_mode="passthrough", sws_flags=SWS_FLAGS)
-        if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
-            out_args["tag:v"] = "hvc1"
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
-        if fmt:
-            out_args["f"] = fmt
-        if fmt in ("mp4", "mov"):
-            out_args["movflags"] = "+faststart"
-            if time_base is not None and time_base.numerator == 1:
-                out_args["video_track_timescale"] = time_base.denominator
-        if audio_from is not None:
-            streams.append(ffmpeg.input(local_url(audio_from), **({"itsoffset": f"{-earliest:.6f}"} if earliest else {})).audio)
-            copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
-            out_args["acodec"] = "copy" if copy else "aac"
+        streams = _output_streams(video, codec, fmt, time_base, audio_from, audio_codec, earliest, out_args)
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
                 .overwrite_output().compile(cmd=exe))
         self._log = tempfile.TemporaryFile()
@@ -205,13 +193,9 @@ class VideoWriter:
             self._log.close()
 
     def _stderr_tail(self) -> str:
-        """ffmpeg's first error line, the cause (the later ones report its consequences), as ``where: what``."""
+        """ffmpeg's first error line (:func:`first_error`)."""
         self._log.seek(0)
-        lines = [ln for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
-        if not lines:
-            return "no error message"
-        m = re.match(r"\[(?:[\w#:/]+/)?([\w-]+)(?::[\w#:]+)? @ 0x[0-9a-f]+\]\s*(?:\[[^\]]+\]\s*)?(.*)", lines[0])
-        return f"{m[1]}: {m[2]}" if m else lines[0]
+        return first_error(self._log.read().decode(errors="replace"))
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -221,6 +205,78 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | None, audio_from, audio_codec: str | None,
+                    earliest: float, out_args: dict) -> list:
+    """The output's streams (``video``, and the source's first audio stream when ``audio_from`` is given,
+    shifted by ``-earliest`` seconds) and the container's options, added to ``out_args``."""
+    if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
+        out_args["tag:v"] = "hvc1"
+    if fmt:
+        out_args["f"] = fmt
+    if fmt in ("mp4", "mov"):
+        out_args["movflags"] = "+faststart"
+        if time_base is not None and time_base.numerator == 1:
+            out_args["video_track_timescale"] = time_base.denominator
+    streams = [video]
+    if audio_from is not None:
+        streams.append(ffmpeg.input(local_url(audio_from), **({"itsoffset": f"{-earliest:.6f}"} if earliest else {})).audio)
+        copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
+        out_args["acodec"] = "copy" if copy else "aac"
+    return streams
+
+
+def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fraction, *, codec: str = "libx264",
+                  time_base: Fraction | None = None,
+                  audio_from: str | Path | None = None, audio_codec: str | None = None,
+                  starts: tuple[float, float] = (0.0, 0.0), container: str | None = None,
+                  overwrite: bool = False) -> None:
+    """Join encoded segments (same codec and settings, each starting with a keyframe; ``frames[i]`` frames at
+    ``fps`` in ``parts[i]``) into ``target``
+    without re-encoding (ffmpeg's concat demuxer, stream copy), with the source's audio as
+    :class:`VideoWriter` maps it (copied, or AAC where mp4 cannot carry it; the start offset kept).
+
+    Written under a temporary name and renamed when ffmpeg succeeded.
+
+    Raises:
+        VidcolorError: the target exists (without ``overwrite``) or cannot be written, ffmpeg failed.
+    """
+    check_target(target, overwrite)
+    fmt = container or _format_for(target)
+    v_start, a_start = starts if audio_from is not None else (0.0, 0.0)
+    earliest = min(v_start, a_start)
+    tmp = partial_file(target, f".partial{target.suffix}")
+    listing = partial_file(target, ".concat.txt")
+    try:
+        # each part's duration is given (frames / fps): what the demuxer would infer from a part's last
+        # timestamp is a frame short or long at some joins
+        listing.write_text("ffconcat version 1.0\n" + "".join(
+            "file '{}'\nduration {:.6f}\n".format(str(p.resolve()).replace("'", "'\\''"), float(n / fps))
+            for p, n in zip(parts, frames)))
+        video = ffmpeg.input(local_url(listing), format="concat", safe=0,
+                             **({"itsoffset": f"{v_start - earliest:.6f}"} if v_start > earliest else {})).video
+        out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}
+        streams = _output_streams(video, codec, fmt, time_base, audio_from, audio_codec, earliest, out_args)
+        args = (ffmpeg.output(*streams, local_url(tmp), **out_args).global_args("-hide_banner", "-loglevel", "error")
+                .overwrite_output().compile(cmd=find_ffmpeg()))
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            raise VidcolorError(f"joining the segments failed: {first_error(done.stderr.decode(errors='replace'))}")
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        listing.unlink(missing_ok=True)
+
+
+def first_error(log: str) -> str:
+    """ffmpeg's first error line, the cause (the later ones report its consequences), as ``where: what``."""
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    if not lines:
+        return "no error message"
+    m = re.match(r"\[(?:[\w#:/]+/)?([\w-]+)(?::[\w#:]+)? @ 0x[0-9a-f]+\]\s*(?:\[[^\]]+\]\s*)?(.*)", lines[0])
+    return f"{m[1]}: {m[2]}" if m else lines[0]
 
 
 def check_target(target: Path, overwrite: bool) -> None:

@@ -1,0 +1,400 @@
+"""Scale-out on Ray (``--executor ray``): a video split into segments at keyframes, one Ray actor per worker.
+
+Design (Ray Core actors, not Ray Data): each segment is decoded, processed and encoded where it runs,
+so only a segment's description goes to a worker and only its file name comes back; frames never
+travel through the object store (640x360 RGB is 0.7 MB a frame, a 90-minute film 100 GB of them),
+and encoding is spread over the workers instead of being one serial stage on the driver.
+
+* The driver plans the segments by demuxing (:func:`vidcolor.io.segments.plan_segments`), builds the
+  job once (to check the options, and for what must be computed once: the reference features of
+  ``--reference``, the generators of ``--reference-mode internal``), and ships that to every worker
+  once through the object store.
+* A worker (:class:`SegmentWorker`, one Ray actor per GPU or per CPU) loads the model once, then takes
+  segments from an :class:`ray.util.ActorPool` as it becomes free. For each it resets the job's state,
+  decodes :data:`WARMUP_FRAMES` frames before the segment through the job and drops their output (so
+  the temporal smoother and the quantizer estimate start as in the serial run), then processes and
+  encodes the segment's own frames (:func:`vidcolor.executor.execute`, as the local run does) into
+  a NUT file in the work folder, written under a temporary name and renamed when complete.
+* Faults: an actor whose process dies is restarted by Ray and its segment retried
+  (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete.
+* Resume: the work folder (``.<output name>.vidcolor-work`` beside the output) is keyed by the input
+  (path, size, modification time), the job and its options, and the encoder settings; a rerun after a
+  crash or Ctrl-C redoes only the segments whose files are missing. It is removed once the output is in
+  place.
+* The parts are joined without re-encoding (:func:`vidcolor.io.writer.join_segments`) with the
+  source's audio, as the local path maps it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from vidcolor.errors import VidcolorError
+from vidcolor.executor import execute
+from vidcolor.io.reader import probe
+from vidcolor.io.segments import Segment, plan_segments, read_segment
+from vidcolor.io.writer import VideoWriter, check_target, join_segments, write_file_atomically
+from vidcolor.pipeline import RunSummary, auto_batch_size
+
+INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
+
+SEGMENT_SECONDS = 20.0
+"""Default target segment length (seconds); see the README's Ray table for the measurements behind it."""
+
+WARMUP_FRAMES = 8
+"""Frames decoded and processed before each segment (their output dropped): the temporal smoother's
+weight on the state it starts from decays as ``strength ** n`` (0.6 ** 8 = 0.017)."""
+
+MAX_RESTARTS = 3
+"""How often an actor whose process died is restarted, and its segment retried."""
+
+WORK_SUFFIX = ".vidcolor-work"
+PLAN_FILE = "segments.json"
+
+
+@dataclass
+class JobSpec:
+    """How a worker builds the job: ``build(**options, **shared)``.
+
+    ``build`` is a module-level function (pickled by reference); ``options`` are JSON-able settings;
+    ``shared`` holds what was computed once on the driver (arrays, bytes), put in the object store once.
+    """
+
+    build: Callable
+    options: dict
+    shared: dict = field(default_factory=dict)
+
+    def key(self) -> str:
+        """A digest of the function, options and shared data (what makes two runs' segments the same)."""
+        h = hashlib.sha256(f"{self.build.__module__}.{self.build.__qualname__}".encode())
+        h.update(json.dumps(self.options, sort_keys=True, default=str).encode())
+        for name in sorted(self.shared):
+            h.update(name.encode())
+            for value in self.shared[name] if isinstance(self.shared[name], tuple) else (self.shared[name],):
+                h.update(value.tobytes() if isinstance(value, np.ndarray) else bytes(value))
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The output's encoder settings (see :class:`~vidcolor.io.VideoWriter`) and the batch size (None: auto)."""
+
+    codec: str = "libx264"
+    crf: int = 16
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One input video and what is needed to write its segments: sizes after rotation (output width,
+    twice the frame's for ``--compare``), frame rate, time base."""
+
+    input: Path
+    target: Path
+    width: int
+    out_width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction | None
+
+
+def import_ray():
+    """The ``ray`` module. Raises VidcolorError (one line: how to install it) when it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise VidcolorError(INSTALL) from None
+    return ray
+
+
+class SegmentWorker:
+    """A Ray actor that builds the job once (on its first segment) and processes segments one at a time.
+
+    Args:
+        spec: the :class:`JobSpec` without its ``shared`` data (that comes with each :meth:`run`, as an
+            object-store reference Ray resolves on the worker's node once, so that an actor Ray restarts
+            after a crash can build the job again).
+    """
+
+    def __init__(self, spec: JobSpec):
+        self.spec, self.job = spec, None
+
+    def run(self, clip: Clip, segment: Segment, part: str, encoding: Encoding, progress, shared: dict) -> dict:
+        """Decode, process and encode ``segment`` of ``clip`` into ``part`` (NUT, renamed when complete).
+
+        Returns:
+            ``{"index", "frames", "seconds", "began", "ended", "node"}``: the segment's frames, its wall
+            time (seconds), when it began and ended (``time.time()``), the Ray node it ran on.
+        """
+        import ray
+
+        if self.job is None:
+            self.job = self.spec.build(**self.spec.options, **shared)
+        began = time.time()
+        self.job.reset()
+        batch = encoding.batch_size or auto_batch_size(clip.width, clip.height, getattr(self.job, "device", None))
+        done = 0
+        with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
+                         preset=encoding.preset, time_base=clip.time_base, container=_part_format(encoding.codec),
+                         overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
+            def write(frame: np.ndarray) -> None:
+                nonlocal done
+                done += 1
+                if done > segment.warmup:
+                    writer.write(frame)
+                    if (done - segment.warmup) % 16 == 0:
+                        progress.set.remote(str(part), done - segment.warmup)
+
+            execute(read_segment(clip.input, segment), self.job, write, batch)
+        progress.set.remote(str(part), segment.frames)
+        ended = time.time()
+        return {"index": segment.index, "frames": segment.frames, "seconds": ended - began, "began": began,
+                "ended": ended, "node": ray.get_runtime_context().get_node_id()[:8]}
+
+
+class Progress:
+    """A Ray actor that counts the frames done per segment file (a retried segment starts again at 0)."""
+
+    def __init__(self):
+        self.done: dict[str, int] = {}
+
+    def set(self, part: str, frames: int) -> None:
+        self.done[part] = frames
+
+    def total(self) -> int:
+        return sum(self.done.values())
+
+
+def _part_format(codec: str) -> str:
+    """The segments' container: NUT (exact time base, any codec) except for ProRes, which NUT cannot hold."""
+    return "mov" if codec == "prores" else "nut"
+
+
+def _part_suffix(codec: str) -> str:
+    return "." + _part_format(codec)
+
+
+@dataclass
+class _Plan:
+    """One clip's work: its segments (None until planned), their part files, the work folder, the audio."""
+
+    clip: Clip
+    duration: float
+    work: Path
+    audio: tuple | None
+    segments: list[Segment] | None = None
+    parts: list[Path] = field(default_factory=list)
+
+    def set_segments(self, segments: list[Segment], suffix: str) -> None:
+        self.segments = segments
+        self.parts = [self.work / f"segment-{s.index:05d}{suffix}" for s in segments]
+
+    @property
+    def missing(self) -> list[tuple[Segment, Path]]:
+        return [(s, p) for s, p in zip(self.segments or [], self.parts) if not p.exists()]
+
+
+def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seconds: float, compare: bool,
+              audio: bool, overwrite: bool) -> _Plan:
+    """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
+
+    The folder is keyed by the input (path, size, modification time), the job, the encoder settings and the
+    target segment length; one with another key is emptied (its segments do not apply).
+
+    Raises:
+        VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written.
+    """
+    check_target(target, overwrite)
+    info = probe(input)
+    clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base)
+    stat = input.stat()
+    key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
+                                     encoding.__dict__, seconds, WARMUP_FRAMES, compare],
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    work = target.parent / f".{target.name}{WORK_SUFFIX}"
+    if work.is_dir() and not (work / key).is_file():
+        shutil.rmtree(work)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / key).touch()
+    except OSError as exc:
+        raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
+    for stray in work.glob(".*"):     # temporary files of a segment that was being written when it stopped
+        stray.unlink(missing_ok=True)
+    plan = _Plan(clip, info.duration, work,
+                 (input, info.audio_codec, (info.video_start, info.audio_start)) if audio and info.has_audio else None)
+    saved = work / PLAN_FILE
+    if saved.is_file():
+        plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
+    return plan
+
+
+def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> None:
+    """Split the clip (:func:`~vidcolor.io.segments.plan_segments`) into segments of ``seconds``, shorter
+    when the clip is short, so that each of ``workers`` gets one; saved in the work folder, so that a
+    resumed run keeps the same segments whatever the size of its cluster."""
+    if plan.duration > 0:
+        seconds = min(seconds, plan.duration / workers)
+    segments, _ = plan_segments(plan.clip.input, seconds, WARMUP_FRAMES)
+    write_file_atomically(plan.work / PLAN_FILE, json.dumps([asdict(s) for s in segments]).encode())
+    plan.set_segments(segments, _part_suffix(encoding.codec))
+
+
+def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: Encoding = Encoding(),
+                  seconds: float = SEGMENT_SECONDS, workers: int | None = None, device: str = "auto",
+                  compare: bool = False, audio: bool = True, container: str | None = None,
+                  overwrite: bool = False, progress: bool = True) -> RunSummary:
+    """Process videos on Ray: every clip's segments in one pool of workers, each output joined when its
+    segments are done.
+
+    Args:
+        clips: ``(input video file, output file)`` pairs.
+        spec: how workers build the job.
+        encoding: encoder settings of the outputs.
+        seconds: target segment length (seconds); a clip shorter than ``seconds`` times the workers gets
+            shorter segments, one per worker.
+        workers: actors to start; None = one per GPU of the cluster (``device`` auto or cuda), else one
+            per CPU of the cluster.
+        device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` needs GPUs in the cluster).
+        compare, audio, container, overwrite, progress: as :func:`vidcolor.api.process`.
+
+    Returns:
+        :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing.
+
+    Raises:
+        VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
+            segment whose worker died more than :data:`MAX_RESTARTS` times. Finished segments stay in
+            the work folder: the same command resumes.
+    """
+    ray = import_ray()
+    begin = time.time()
+    plans = [open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite) for i, o in clips]
+    reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
+    timings: list[dict] = []
+    joined: set[int] = set()
+
+    def join_ready() -> None:        # an output is joined as soon as all its segments are there
+        for i, plan in enumerate(plans):
+            if i not in joined and plan.segments is not None and not plan.missing:
+                _join(plan, encoding, container, overwrite)
+                joined.add(i)
+
+    count = 0
+    try:
+        if any(p.segments is None or p.missing for p in plans):
+            with _cluster(ray):
+                gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
+                if device == "cuda" and not gpus:
+                    raise VidcolorError("--device cuda: the Ray cluster has no GPU")
+                count = workers or gpus or int(ray.cluster_resources().get("CPU", 1))
+                for plan in plans:
+                    if plan.segments is None:
+                        make_plan(plan, seconds, count, encoding)
+                todo = [(p, s, part) for p in plans for s, part in p.missing]
+                count = max(1, min(count, len(todo)))
+                _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready)
+        join_ready()
+    except BaseException:
+        for plan in plans:
+            kept = len(plan.parts) - len(plan.missing)
+            if kept and plan.work.is_dir():
+                print(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
+                      "the same command resumes", file=sys.stderr)
+            elif not kept:
+                shutil.rmtree(plan.work, ignore_errors=True)
+        raise
+    n = sum(len(p.segments) for p in plans)
+    where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent
+    note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+    return RunSummary(sum(s.frames for p in plans for s in p.segments), time.time() - begin, str(where), note=note,
+                      segments=sorted(timings, key=lambda t: t["index"]))
+
+
+def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready) -> None:
+    """Start ``count`` actors, submit every missing segment to their pool, collect the timings, keep the bar
+    and the joins going; the actors are stopped at the end."""
+    from ray.util import ActorPool
+
+    actor = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=MAX_RESTARTS,
+                       max_task_retries=MAX_RESTARTS)(SegmentWorker)
+    meter = ray.remote(num_cpus=0)(Progress).remote()
+    shared = ray.put(spec.shared)
+    actors = [actor.remote(JobSpec(spec.build, spec.options)) for _ in range(count)]
+    pool = ActorPool(actors)
+    try:
+        for plan, segment, part in todo:
+            pool.submit(lambda a, job: a.run.remote(job[0].clip, job[1], str(job[2]), encoding, meter, shared),
+                        (plan, segment, part))
+        total = sum(s.frames for p in plans for s in p.segments)
+        before = total - sum(s.frames for _, s, _ in todo)
+        with tqdm(total=total, initial=before, unit="frame", disable=not progress, dynamic_ncols=True,
+                  leave=False) as bar:
+            while pool.has_next():
+                try:
+                    timings.append(_result(ray, pool))
+                except TimeoutError:
+                    pass
+                bar.n = before + ray.get(meter.total.remote())
+                bar.refresh()
+                join_ready()
+    finally:
+        for a in actors + [meter]:
+            ray.kill(a)
+
+
+def _result(ray, pool) -> dict:
+    """The next finished segment's timing; a worker's error as one VidcolorError line."""
+    try:
+        return pool.get_next_unordered(timeout=0.5)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, VidcolorError):
+            raise VidcolorError(str(cause)) from None
+        raise VidcolorError(f"a Ray worker failed: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from None
+    except ray.exceptions.ActorDiedError as exc:
+        raise VidcolorError(f"a Ray worker died {MAX_RESTARTS + 1} times ({str(exc).splitlines()[0]})") from None
+
+
+def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: bool) -> None:
+    audio_from, audio_codec, starts = plan.audio if plan.audio else (None, None, (0.0, 0.0))
+    join_segments(plan.parts, plan.clip.target, [s.frames for s in plan.segments], plan.clip.fps, codec=encoding.codec,
+                  time_base=plan.clip.time_base, audio_from=audio_from, audio_codec=audio_codec, starts=starts,
+                  container=container, overwrite=overwrite)
+    shutil.rmtree(plan.work, ignore_errors=True)
+
+
+class _cluster:
+    """Connect to the cluster ``RAY_ADDRESS`` names (Ray's convention), else start a local Ray instance with
+    this machine's CPUs and GPUs; disconnect (and stop a local instance) at the end. A session the caller
+    started already (``ray.init`` before) is used as it is and left running."""
+
+    def __init__(self, ray):
+        self.ray, self.own = ray, False
+
+    def __enter__(self):
+        if not self.ray.is_initialized():
+            quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+            if os.environ.get("RAY_ADDRESS"):
+                self.ray.init(**quiet)
+            else:
+                self.ray.init(include_dashboard=False, **quiet)
+            self.own = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.own:
+            self.ray.shutdown()

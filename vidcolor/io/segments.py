@@ -1,0 +1,166 @@
+"""Segments of a video file, split at keyframes: planned by demuxing alone, read back by seeking.
+
+A distributed run (:mod:`vidcolor.distributed`) gives each segment to a worker, which decodes it from
+its own seek, processes it and encodes it; the parts are then joined without re-encoding
+(:func:`vidcolor.io.writer.join_segments`). Segment boundaries are keyframes, so each part starts
+with a frame that decodes on its own; frames are assigned to segments by presentation timestamp, so
+every frame of the serial decode lands in exactly one segment, B-frames of an open GOP included.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io.convert import frame_to_rgb
+from vidcolor.io.reader import VideoInfo, _apply_rotation, _info, _open, _reason, _rotate
+from vidcolor.io.limits import check_frame_size
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``[start, end)`` (display-order indices) of a clip, with ``warmup`` frames before them.
+
+    ``first_pts`` is the presentation timestamp (video stream time base) of the first frame read (the
+    first warm-up frame), ``start_pts`` of the first frame kept, ``end_pts`` of the first frame after
+    the segment (None for the last segment). ``cut`` says the segment starts at a keyframe that the
+    encoder placed off its regular interval (a scene cut).
+    """
+
+    index: int
+    start: int
+    end: int
+    warmup: int
+    first_pts: int
+    start_pts: int
+    end_pts: int | None
+    cut: bool = False
+
+    @property
+    def frames(self) -> int:
+        """Frames the segment contributes to the output (warm-up excluded)."""
+        return self.end - self.start
+
+
+def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[list[Segment], VideoInfo]:
+    """Split a video file at keyframes into segments of about ``seconds`` each, by demuxing only.
+
+    Boundaries are keyframes between half and one and a half times the target length from the previous
+    boundary; among them keyframes at scene cuts are preferred (a keyframe closer to its predecessor
+    than the stream's usual keyframe interval was placed there by the encoder's scene-cut detection),
+    then the one nearest the target. Where no keyframe falls in that window the nearest one after it is
+    taken, so a stream with one keyframe is one segment.
+
+    Args:
+        path: a video file (not a pipe: segments are read back by seeking).
+        seconds: target segment length in seconds (> 0).
+        warmup: frames each segment reads before its first one (the serial run's state: temporal
+            smoothing, the quantizer estimate); fewer for the first frames of the clip.
+
+    Returns:
+        The segments in order (together every frame once) and the clip's :class:`~vidcolor.io.VideoInfo`
+        (``frames`` is the number of frames the packets describe).
+
+    Raises:
+        VidcolorError: unreadable file, no video packets, or packets without (or with repeated)
+            presentation timestamps.
+    """
+    if not seconds > 0:
+        raise VidcolorError("--segment-seconds must be > 0")
+    with _open(path) as container:
+        info = _info(container)
+        stream = container.streams.video[0]
+        pts, keys = [], set()
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:      # the flush packet at the end
+                    continue
+                if packet.pts is None:
+                    raise VidcolorError(f"{path}: video packets carry no timestamps; it cannot be split "
+                                        "(use --executor local)")
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    keys.add(packet.pts)
+        except av.FFmpegError as exc:
+            raise VidcolorError(f"{path}: cannot read ({_reason(exc)})") from None
+    if not pts:
+        raise VidcolorError(f"{path}: no video frames")
+    order = sorted(pts)
+    if len(set(order)) != len(order):
+        raise VidcolorError(f"{path}: repeated video timestamps; it cannot be split (use --executor local)")
+    info.frames = len(order)
+    key_index = sorted(i for i, p in enumerate(order) if p in keys and i > 0)
+    gaps = [b - a for a, b in zip([0] + key_index, key_index)]
+    common = Counter(gaps).most_common(1)
+    regular = common[0][0] if common and common[0][1] > 1 else max(gaps, default=0)   # the encoder's keyint
+    cuts = {k for k, g in zip(key_index, gaps) if g < regular}
+    target = max(1, round(seconds * float(info.fps)))
+    bounds = [0]
+    while True:
+        cur = bounds[-1]
+        if len(order) - cur <= target * 3 // 2:
+            break
+        later = [k for k in key_index if k > cur]
+        window = [k for k in later if target // 2 <= k - cur <= target * 3 // 2]
+        if window:
+            best = min(window, key=lambda k: (k not in cuts, abs(k - cur - target)))
+        elif beyond := [k for k in later if k - cur > target * 3 // 2]:
+            best = beyond[0]        # a long GOP: the segment runs to the next keyframe
+        else:
+            break
+        bounds.append(best)
+    bounds.append(len(order))
+    segments = []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        first = max(0, a - warmup)
+        segments.append(Segment(i, a, b, a - first, order[first], order[a], order[b] if b < len(order) else None,
+                                cut=a in cuts))
+    return segments, info
+
+
+def read_segment(path: str | Path, segment: Segment) -> Iterator[np.ndarray]:
+    """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order.
+
+    The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
+    frames are chosen by presentation timestamp, display rotation applied as
+    :class:`~vidcolor.io.VideoReader` does.
+
+    Raises:
+        VidcolorError: undecodable data, a frame size that changes, or fewer frames than planned.
+    """
+    want = segment.warmup + segment.frames
+    got = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            if segment.first_pts != segment.start_pts or segment.start > 0:
+                container.seek(segment.first_pts, stream=stream, backward=True, any_frame=False)
+            size = rotation = None
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    raise VidcolorError(f"{path}: a decoded frame has no timestamp (use --executor local)")
+                if frame.pts < segment.first_pts:
+                    continue
+                if segment.end_pts is not None and frame.pts >= segment.end_pts:
+                    break
+                if size is None:
+                    check_frame_size(frame.width, frame.height, str(path))
+                    size = (frame.width, frame.height)
+                    probe = VideoInfo(0, 0, 1)
+                    _apply_rotation(probe, frame)
+                    rotation = probe.rotation
+                elif (frame.width, frame.height) != size:
+                    raise VidcolorError(f"{path}: the frame size changes in segment {segment.index}; split the input there")
+                got += 1
+                yield _rotate(frame_to_rgb(frame), rotation)
+        except av.FFmpegError as exc:
+            raise VidcolorError(f"{path}: decoding failed ({_reason(exc)})") from None
+    if got != want:
+        raise VidcolorError(f"{path}: segment {segment.index} decoded {got} of its {want} frames "
+                            "(damaged file or inexact seeking; use --executor local)")
