@@ -198,7 +198,7 @@ def test_a_folder_of_videos_gives_a_folder_of_videos(tmp_path, tiny_models, clip
     src.mkdir()
     shutil.copy(clip, src / "a.mp4")
     shutil.copy(clip, src / "b.mkv")
-    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "--no-consistency", "--codec", "ffv1",
+    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "--no-consistency", "--temporal", "off", "--codec", "ffv1",
                   "--pix-fmt", "yuv444p", "-q", cwd=tmp_path)
     assert_clean_success(res)
     out = tmp_path / "reels_dequantized"

@@ -203,15 +203,17 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, fil
 
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
-    for extra in (["-o", "-"], ["-o", str(tmp_path / "x.gif")], ["--ignore-errors"]):
-        res = run_cli("colorize", film, "--model", model, "--executor", "ray", *extra)
-        assert_one_line_error(res)
-        assert "--executor" in res.stderr
+    res = run_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")
+    assert_one_line_error(res)
+    assert "--executor local" in res.stderr
+    for output, extra, what in (("-", {}, "stdin, stdout"), (tmp_path / "x.gif", {}, "GIF"),
+                                (tmp_path / "y.mkv", {"ignore_errors": True}, "--ignore-errors"),
+                                (tmp_path / "y.mkv", {"executor": "dask"}, "unknown executor")):
+        with pytest.raises(VidcolorError, match=what):
+            colorize(film, output, model, **{"executor": "ray", **extra})
     res = run_cli("colorize", film, "--model", model, "--workers", "2")
     assert_one_line_error(res)
     assert "apply to --executor ray" in res.stderr
-    with pytest.raises(VidcolorError, match="unknown executor"):
-        colorize(film, tmp_path / "y.mkv", model, executor="dask")
     assert list(tmp_path.iterdir()) == []
 
 
