@@ -18,8 +18,8 @@ import numpy as np
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
-from vidcolor.io import (AnimatedImageReader, VideoReader, VideoWriter, is_animated, is_image, list_images_in,
-                         list_videos_in, read_image, write_image)
+from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
+                         list_images_in, list_videos_in, read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
@@ -306,9 +306,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             progress: bool = True, ignore_errors: bool = False) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
 
-    Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the first audio
-    stream is copied (``audio=False`` drops it; stdin input has none to copy), and display rotation is
-    applied to the pixels. ``compare=True`` writes input and output side by side (twice the width).
+    Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the audio and
+    subtitle streams, global metadata and chapters are carried over (:class:`~vidcolor.io.writer.Passthrough`;
+    ``audio=False`` drops the audio; stdin input has none to carry), and display rotation is applied to
+    the pixels. ``compare=True`` writes input and output side by side (twice the width).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
     unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder of
@@ -338,10 +339,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         info = reader.info
         from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
-                             audio_from=input if audio and from_file and info.has_audio else None,
-                             audio_codec=info.audio_codec, time_base=info.time_base, container=container,
-                             overwrite=overwrite, pix_fmt=pix_fmt,
-                             starts=(info.video_start, info.audio_start))
+                             passthrough=Passthrough.of(input, info, audio) if from_file else None,
+                             time_base=info.time_base, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))

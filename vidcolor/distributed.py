@@ -45,7 +45,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
-from vidcolor.io.writer import VideoWriter, check_target, join_segments, write_file_atomically
+from vidcolor.io.writer import Passthrough, VideoWriter, check_target, join_segments, write_file_atomically
 from vidcolor.pipeline import RunSummary, auto_batch_size
 
 INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
@@ -190,12 +190,13 @@ def _part_suffix(codec: str) -> str:
 
 @dataclass
 class _Plan:
-    """One clip's work: its segments (None until planned), their part files, the work folder, the audio."""
+    """One clip's work: its segments (None until planned), their part files, the work folder, and what the
+    output takes from the source besides the video."""
 
     clip: Clip
     duration: float
     work: Path
-    audio: tuple | None
+    passthrough: Passthrough
     segments: list[Segment] | None = None
     parts: list[Path] = field(default_factory=list)
 
@@ -235,8 +236,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
     for stray in work.glob(".*"):     # temporary files of a segment that was being written when it stopped
         stray.unlink(missing_ok=True)
-    plan = _Plan(clip, info.duration, work,
-                 (input, info.audio_codec, (info.video_start, info.audio_start)) if audio and info.has_audio else None)
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio))
     saved = work / PLAN_FILE
     if saved.is_file():
         plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
@@ -370,10 +370,8 @@ def _result(ray, pool) -> dict:
 
 
 def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: bool) -> None:
-    audio_from, audio_codec, starts = plan.audio if plan.audio else (None, None, (0.0, 0.0))
     join_segments(plan.parts, plan.clip.target, [s.frames for s in plan.segments], plan.clip.fps, codec=encoding.codec,
-                  time_base=plan.clip.time_base, audio_from=audio_from, audio_codec=audio_codec, starts=starts,
-                  container=container, overwrite=overwrite)
+                  time_base=plan.clip.time_base, passthrough=plan.passthrough, container=container, overwrite=overwrite)
     shutil.rmtree(plan.work, ignore_errors=True)
 
 

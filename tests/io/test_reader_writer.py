@@ -13,7 +13,7 @@ from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
 from vidcolor.metrics import psnr
-from vidcolor.io.writer import default_file_mode
+from vidcolor.io.writer import Passthrough, default_file_mode
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -211,7 +211,7 @@ def test_writer_count_fps_and_pixels(tmp_path):
 def test_writer_keeps_time_base_and_copies_audio(tmp_path, clip):
     info = probe(clip)
     out = tmp_path / "out.mp4"
-    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", audio_from=clip, audio_codec=info.audio_codec,
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(clip, info),
                      time_base=info.time_base) as w:
         w.write(make_frames(CLIP_FRAMES, 48, 64))
     with av.open(str(out)) as c:
@@ -395,8 +395,8 @@ def test_a_name_with_a_colon_is_a_file_not_a_protocol(tmp_path, clip):
     reader = VideoReader(src)
     assert reader.info.has_audio
     out = tmp_path / "out:1.mp4"
-    with VideoWriter(out, reader.info.width, reader.info.height, reader.info.fps, audio_from=src,
-                     audio_codec=reader.info.audio_codec) as w:
+    with VideoWriter(out, reader.info.width, reader.info.height, reader.info.fps,
+                     passthrough=Passthrough.of(src, reader.info)) as w:
         for frame in reader:
             w.write(frame)
     got, _, has_audio = decode_all(str(out))
@@ -417,3 +417,59 @@ def test_a_stream_whose_frame_size_changes_is_one_error(tmp_path, ffmpeg_exe):
     with pytest.raises(VidcolorError, match=r"frame size changes at frame \d+ \(64x48 -> 80x64\)"):
         for _ in VideoReader(joined):
             pass
+
+
+@pytest.fixture(scope="module")
+def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
+    """An mkv with two audio tracks (AAC, English; PCM, French), an English SRT subtitle, a title and a chapter."""
+    folder = tmp_path_factory.mktemp("rich")
+    (folder / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,800\nHello there\n")
+    (folder / "meta.txt").write_text(";FFMETADATA1\ntitle=Reel 4\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\n"
+                                     "title=Opening\n")
+    src = folder / "rich.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i",
+               "sine=frequency=440:sample_rate=44100", "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=44100",
+               "-i", str(folder / "subs.srt"), "-i", str(folder / "meta.txt"),
+               "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map_metadata", "4", "-map_chapters", "4",
+               "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a:0", "aac", "-c:a:1", "pcm_s16le",
+               "-c:s", "subrip", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+               "-metadata:s:s:0", "language=eng", str(src))
+    return src
+
+
+@pytest.mark.parametrize("suffix,audio,subtitle", [(".mkv", ["aac", "pcm_s16le"], "srt"),     # SubRip, copied
+                                                    (".mp4", ["aac", "aac"], "mov_text")])
+def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path, rich_source, suffix, audio, subtitle):
+    info = probe(rich_source)
+    assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("srt",)   # FFmpeg's SubRip decoder
+    out = tmp_path / f"out{suffix}"
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info),
+                     time_base=info.time_base) as w:
+        w.write(make_frames(10, 48, 64))
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == audio       # PCM cannot go into mp4: AAC there
+        assert [s.metadata.get("language") for s in c.streams.audio] == ["eng", "fra"]
+        assert [s.codec_context.name for s in c.streams.subtitles] == [subtitle]
+        assert c.streams.subtitles[0].metadata.get("language") == "eng"
+        assert c.metadata.get("title") == "Reel 4"
+        assert [ch["metadata"].get("title") for ch in c.chapters()] == ["Opening"]
+        sub = c.streams.subtitles[0]
+        cues = [float(p.pts * sub.time_base) for p in c.demux(sub) if b"Hello there" in bytes(p)]
+    assert cues == [pytest.approx(0.1)]          # the cue, at its time
+
+
+def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_mp4_with_a_warning(
+        tmp_path, rich_source, capsys):
+    info = probe(rich_source)
+    out = tmp_path / "out.mkv"
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info, audio=False)) as w:
+        w.write(make_frames(10, 48, 64))
+    with av.open(str(out)) as c:
+        assert not c.streams.audio and len(c.streams.subtitles) == 1
+    from vidcolor.io.writer import _output_streams
+
+    args: dict = {}
+    pgs = Passthrough(rich_source, audio=("aac",), subtitles=("hdmv_pgs_subtitle", "srt"))
+    streams = _output_streams(None, "libx264", "mp4", None, pgs, args)
+    assert len(streams) == 3 and args["c:s:0"] == "mov_text" and "c:s:1" not in args
+    assert "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in capsys.readouterr().err

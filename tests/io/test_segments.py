@@ -11,7 +11,7 @@ from helpers import decode_all, run_ffmpeg
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter
 from vidcolor.io.segments import plan_segments, read_segment
-from vidcolor.io.writer import join_segments
+from vidcolor.io.writer import Passthrough, join_segments
 
 FPS = 24
 
@@ -92,7 +92,7 @@ def test_joined_segments_keep_every_frame_timestamp_and_the_audio(tmp_path, ffmp
         parts.append(part)
     target = tmp_path / "joined.mkv"
     join_segments(parts, target, [s.frames for s in segments], info.fps, codec="ffv1", time_base=info.time_base,
-                  audio_from=path, audio_codec=info.audio_codec, starts=(info.video_start, info.audio_start))
+                  passthrough=Passthrough.of(path, info))
     with av.open(str(target)) as c:
         v = c.streams.video[0]
         pts = [f.pts for f in c.decode(v)]

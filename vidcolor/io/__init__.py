@@ -2,8 +2,8 @@
 from vidcolor.io.animated import AnimatedImageReader, is_animated
 from vidcolor.io.images import is_image, list_images_in, read_image, write_image
 from vidcolor.io.reader import VideoInfo, VideoReader, list_videos_in, probe
-from vidcolor.io.writer import VideoWriter, find_ffmpeg
+from vidcolor.io.writer import Passthrough, VideoWriter, find_ffmpeg
 
-__all__ = ["AnimatedImageReader", "VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_animated", "is_image", "list_images_in", "list_videos_in",
+__all__ = ["AnimatedImageReader", "Passthrough", "VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_animated", "is_image", "list_images_in", "list_videos_in",
            "probe",
            "read_image", "write_image"]

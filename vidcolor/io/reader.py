@@ -25,7 +25,8 @@ class VideoInfo:
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
     counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
     ``video_start`` and ``audio_start`` the streams' start times in seconds (the offset between them is kept
-    in outputs).
+    in outputs); ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
+    stream order (``audio_codec`` is the first audio stream's).
     """
 
     width: int
@@ -38,6 +39,8 @@ class VideoInfo:
     audio_codec: str | None = None
     video_start: float = 0.0
     audio_start: float = 0.0
+    audio_codecs: tuple[str, ...] = ()
+    subtitle_codecs: tuple[str, ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -88,7 +91,15 @@ def _info(container) -> VideoInfo:
     return VideoInfo(width=v.codec_context.width, height=v.codec_context.height, fps=Fraction(fps),
                      time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
                      duration=duration, audio_codec=a.codec_context.name if a is not None else None,
-                     video_start=_start(v), audio_start=_start(a) if a is not None else 0.0)
+                     video_start=_start(v), audio_start=_start(a) if a is not None else 0.0,
+                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
+                     subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles))
+
+
+def _codec_name(stream) -> str:
+    """A stream's codec name (subtitle streams may have no codec context)."""
+    ctx = getattr(stream, "codec_context", None)
+    return getattr(ctx, "name", None) or getattr(getattr(stream, "codec", None), "name", None) or "unknown"
 
 
 def _start(stream) -> float:

@@ -1,4 +1,4 @@
-"""Encoding with the ffmpeg executable: rawvideo rgb24 on its stdin, audio mapped from the source.
+"""Encoding with the ffmpeg executable: rawvideo rgb24 on its stdin; audio, subtitles and metadata mapped from the source.
 
 The command line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
 written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,6 +34,45 @@ PIX_FMTS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
 """Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma), 8 or 10 bits (10 bits
 keep restored gradients from being banded again by the encode). A frame with an odd side is written 4:4:4
 (4:2:0 needs even sides), so its size is kept exactly."""
+
+
+TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
+"""Subtitle codecs that mp4/mov can carry (converted to ``mov_text``); bitmap ones (DVD, PGS, DVB) cannot."""
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """What an output takes from its source file besides the video.
+
+    Every audio stream (stream-copied, or AAC where mp4/mov cannot hold its codec), every subtitle stream
+    (copied; in mp4/mov text subtitles become ``mov_text`` and bitmap ones are dropped, with a warning),
+    the global metadata (title, date...) and the chapters (when an audio or subtitle stream is carried: the
+    source is then an input of the encoder); streams keep their own metadata (language).
+
+    Attributes:
+        source: the source file.
+        audio: the source's audio codec names, in stream order (empty: no audio carried).
+        subtitles: its subtitle codec names, in stream order.
+        starts: the source's video and first audio start times, seconds: their offset is kept, the
+            earlier stream starting at 0.
+    """
+
+    source: Path
+    audio: tuple[str, ...] = ()
+    subtitles: tuple[str, ...] = ()
+    starts: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
+        """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
+        return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
+                   (info.video_start, info.audio_start))
+
+    def offsets(self) -> tuple[float, float]:
+        """Seconds by which the video and the source's streams are delayed (the earlier starts at 0)."""
+        v_start, a_start = self.starts
+        earliest = min(v_start, a_start) if self.audio else v_start
+        return v_start - earliest, -earliest
 
 
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int) -> dict:
@@ -81,25 +121,22 @@ class VideoWriter:
         fps: frame rate (frames per second, exact fraction); every frame is written once.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
             ``preset``: the encoder's preset.
-        audio_from: a file whose first audio stream is copied into the output (None: no audio).
-        audio_codec: that stream's codec name, to decide between copying and re-encoding to AAC.
+        passthrough: the audio, subtitles and metadata to take from the source (:class:`Passthrough`;
+            None: the video alone).
         time_base: the source's video time base; kept as the mp4 track timescale when it is 1/N.
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
-            it carries no audio and ignores the codec options.
+            it carries nothing but the video and ignores the codec options.
         overwrite: replace an existing file; otherwise an existing target is an error.
-        starts: the source's video and audio start times, seconds (:class:`~vidcolor.io.VideoInfo`): their
-            offset is kept in the output, the earlier stream starting at 0.
 
     Raises:
         VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
     """
 
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
-                 crf: int = 16, preset: str = "medium", audio_from: str | Path | None = None,
-                 audio_codec: str | None = None, time_base: Fraction | None = None,
-                 container: str | None = None, overwrite: bool = False, pix_fmt: str = "yuv420p",
-                 starts: tuple[float, float] = (0.0, 0.0)):
+                 crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
+                 time_base: Fraction | None = None, container: str | None = None, overwrite: bool = False,
+                 pix_fmt: str = "yuv420p"):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -118,24 +155,23 @@ class VideoWriter:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = local_url(self._tmp)
             fmt = fmt or _format_for(self.target)
-        # the source's offset between video and audio is kept, the earlier of the two starting at 0: the piped
-        # video starts at 0, the copied audio at its own start time
-        v_start, a_start = starts if audio_from is not None else (0.0, 0.0)
-        earliest = min(v_start, a_start)
+        if fmt == "gif":
+            passthrough = None
+        # the source's offset between video and audio is kept, the earlier of the two starting at 0
+        delay = passthrough.offsets()[0] if passthrough is not None else 0.0
         video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(fps),
-                             **({"itsoffset": f"{v_start - earliest:.6f}"} if v_start > earliest else {}))
+                             **({"itsoffset": f"{delay:.6f}"} if delay else {}))
         if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
             split = video.split()
             video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
                                   dither="sierra2_4a")
-            audio_from = None
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height)
         out_args.update(fps_mode="passthrough", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
-        streams = _output_streams(video, codec, fmt, time_base, audio_from, audio_codec, earliest, out_args)
+        streams = _output_streams(video, codec, fmt, time_base, passthrough, out_args)
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
                 .overwrite_output().compile(cmd=exe))
         self._log = tempfile.TemporaryFile()
@@ -207,35 +243,47 @@ class VideoWriter:
             self.abort()
 
 
-def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | None, audio_from, audio_codec: str | None,
-                    earliest: float, out_args: dict) -> list:
-    """The output's streams (``video``, and the source's first audio stream when ``audio_from`` is given,
-    shifted by ``-earliest`` seconds) and the container's options, added to ``out_args``."""
+def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | None, passthrough: Passthrough | None,
+                    out_args: dict) -> list:
+    """The output's streams (``video``, then what ``passthrough`` takes from the source) and the container's
+    options, added to ``out_args``."""
     if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
         out_args["tag:v"] = "hvc1"
     if fmt:
         out_args["f"] = fmt
-    if fmt in ("mp4", "mov"):
+    mp4 = fmt in ("mp4", "mov")
+    if mp4:
         out_args["movflags"] = "+faststart"
         if time_base is not None and time_base.numerator == 1:
             out_args["video_track_timescale"] = time_base.denominator
     streams = [video]
-    if audio_from is not None:
-        streams.append(ffmpeg.input(local_url(audio_from), **({"itsoffset": f"{-earliest:.6f}"} if earliest else {})).audio)
-        copy = fmt not in ("mp4", "mov") or (audio_codec or "") in MP4_AUDIO
-        out_args["acodec"] = "copy" if copy else "aac"
+    if passthrough is None:
+        return streams
+    delay = passthrough.offsets()[1]
+    src = ffmpeg.input(local_url(passthrough.source), **({"itsoffset": f"{delay:.6f}"} if delay else {}))
+    for i, name in enumerate(passthrough.audio):
+        streams.append(src[f"a:{i}"])
+        out_args[f"c:a:{i}"] = "copy" if not mp4 or name in MP4_AUDIO else "aac"
+    subtitles = [(i, name) for i, name in enumerate(passthrough.subtitles) if not mp4 or name in TEXT_SUBTITLES]
+    for j, (i, name) in enumerate(subtitles):
+        streams.append(src[f"s:{i}"])
+        out_args[f"c:s:{j}"] = "mov_text" if mp4 else "copy"
+    dropped = [name for name in passthrough.subtitles if mp4 and name not in TEXT_SUBTITLES]
+    if dropped:
+        print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
+              f"{fmt}; write .mkv to keep them", file=sys.stderr)
+    if len(streams) > 1:     # the source is an input: its global metadata (and, by default, chapters) too
+        out_args["map_metadata"] = 1
     return streams
 
 
 def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fraction, *, codec: str = "libx264",
-                  time_base: Fraction | None = None,
-                  audio_from: str | Path | None = None, audio_codec: str | None = None,
-                  starts: tuple[float, float] = (0.0, 0.0), container: str | None = None,
-                  overwrite: bool = False) -> None:
+                  time_base: Fraction | None = None, passthrough: Passthrough | None = None,
+                  container: str | None = None, overwrite: bool = False) -> None:
     """Join encoded segments (same codec and settings, each starting with a keyframe; ``frames[i]`` frames at
     ``fps`` in ``parts[i]``) into ``target``
-    without re-encoding (ffmpeg's concat demuxer, stream copy), with the source's audio as
-    :class:`VideoWriter` maps it (copied, or AAC where mp4 cannot carry it; the start offset kept).
+    without re-encoding (ffmpeg's concat demuxer, stream copy), with what ``passthrough`` takes from the
+    source, as :class:`VideoWriter` maps it.
 
     Written under a temporary name and renamed when ffmpeg succeeded.
 
@@ -244,8 +292,7 @@ def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fract
     """
     check_target(target, overwrite)
     fmt = container or _format_for(target)
-    v_start, a_start = starts if audio_from is not None else (0.0, 0.0)
-    earliest = min(v_start, a_start)
+    delay = passthrough.offsets()[0] if passthrough is not None else 0.0
     tmp = partial_file(target, f".partial{target.suffix}")
     listing = partial_file(target, ".concat.txt")
     try:
@@ -255,9 +302,9 @@ def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fract
             "file '{}'\nduration {:.6f}\n".format(str(p.resolve()).replace("'", "'\\''"), float(n / fps))
             for p, n in zip(parts, frames)))
         video = ffmpeg.input(local_url(listing), format="concat", safe=0,
-                             **({"itsoffset": f"{v_start - earliest:.6f}"} if v_start > earliest else {})).video
+                             **({"itsoffset": f"{delay:.6f}"} if delay else {})).video
         out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}
-        streams = _output_streams(video, codec, fmt, time_base, audio_from, audio_codec, earliest, out_args)
+        streams = _output_streams(video, codec, fmt, time_base, passthrough, out_args)
         args = (ffmpeg.output(*streams, local_url(tmp), **out_args).global_args("-hide_banner", "-loglevel", "error")
                 .overwrite_output().compile(cmd=find_ffmpeg()))
         done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
