@@ -222,3 +222,17 @@ def test_without_ray_the_error_says_how_to_install_it(tmp_path, film, tiny_color
     with pytest.raises(VidcolorError, match=r"pip install 'vidcolor\[ray\]'"):
         colorize(film, tmp_path / "y.mkv", tiny_colorizers.fcn, executor="ray")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cluster_that_cannot_be_reached_is_one_error(tmp_path, film, tiny_colorizers, monkeypatch):
+    """What ray.init raises when RAY_ADDRESS names no cluster (a ConnectionError, after Ray's own retries of
+    about a minute, stood in for here) becomes one VidcolorError naming the address; nothing is left."""
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:9\nmore detail")
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(VidcolorError, match=r"RAY_ADDRESS=127\.0\.0\.1:9 \(Failed to connect to Ray cluster at 127\.0\.0\.1:9\)$"):
+        colorize(film, tmp_path / "x.mkv", tiny_colorizers.fcn, executor="ray")
+    assert list(tmp_path.iterdir()) == []
