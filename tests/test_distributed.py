@@ -119,6 +119,11 @@ def test_reference_features_and_internal_generators_are_shipped_from_the_driver(
         colorize(film, local, model, **kw)
         colorize(film, far, model, executor="ray", segment_seconds=2.0, **kw)
         assert_same_as_local(far, local)
+    # trained now, on the driver's first frame: the workers get no reference, so this only runs if it ships
+    trained = tmp_path / "trained.mkv"
+    summary = colorize(film, trained, None, executor="ray", segment_seconds=2.0, reference_mode="internal",
+                       references=[reference], internal_iters=1, internal_size=32)
+    assert summary.frames == 96 and len(decode_all(str(trained))[0]) == 96
 
 
 def _saved_pair(folder: Path) -> Path:
@@ -236,3 +241,13 @@ def test_a_cluster_that_cannot_be_reached_is_one_error(tmp_path, film, tiny_colo
     with pytest.raises(VidcolorError, match=r"RAY_ADDRESS=127\.0\.0\.1:9 \(Failed to connect to Ray cluster at 127\.0\.0\.1:9\)$"):
         colorize(film, tmp_path / "x.mkv", tiny_colorizers.fcn, executor="ray")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_with_a_broken_video_leaves_nothing(tmp_path, film, tiny_colorizers):
+    src = tmp_path / "reels"
+    src.mkdir()
+    shutil.copy(film, src / "a.mp4")
+    (src / "b.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(VidcolorError, match="b.mp4: cannot read as video"):
+        colorize(src, tmp_path / "out", tiny_colorizers.fcn, executor="ray")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reels"]       # no output folder, no work folder

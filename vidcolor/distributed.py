@@ -286,8 +286,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     """
     ray = import_ray()
     begin = time.time()
-    plans = [open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite) for i, o in clips]
-    reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
+    new_dirs = {Path(o).parent for _, o in clips if not Path(o).parent.exists()}
+    plans: list[_Plan] = []
     timings: list[dict] = []
     joined: set[int] = set()
 
@@ -297,8 +297,11 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 _join(plan, encoding, container, overwrite)
                 joined.add(i)
 
-    count = 0
+    count = reused = 0
     try:
+        for i, o in clips:
+            plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite))
+        reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
         if any(p.segments is None or p.missing for p in plans):
             with _cluster(ray):
                 gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
@@ -320,6 +323,9 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                       "the same command resumes", file=sys.stderr)
             elif not kept:
                 shutil.rmtree(plan.work, ignore_errors=True)
+        for folder in new_dirs:          # an output folder this run made and left empty goes too
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
     n = sum(len(p.segments) for p in plans)
     where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent

@@ -113,7 +113,7 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def to_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
     """uint8 RGB ``(H, W, 3)`` -> ``(1, 3, h, w)`` in [-1, 1], resized so that the longer side is ``size``."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+    x = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1.0   # a copy: frames may be read-only
     h, w = x.shape[-2:]
     s = size / max(h, w)
     return resize(x, (max(1, round(h * s)), max(1, round(w * s))))
