@@ -126,6 +126,15 @@ def test_reference_features_and_internal_generators_are_shipped_from_the_driver(
     assert summary.frames == 96 and len(decode_all(str(trained))[0]) == 96
 
 
+def test_compare_on_ray_is_input_beside_the_local_output(cluster, tmp_path, film, tiny_colorizers, local_result):
+    out = tmp_path / "side.mkv"
+    colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, compare=True)
+    both = decode_all(str(out))[0]
+    assert both.shape == (96, 64, 192, 3)
+    assert np.abs(both[:, :, :96].astype(int) - decode_all(str(film))[0]).max() <= 2     # the input, 4:4:4 round trip
+    assert frame_psnr(both[:, :, 96:], decode_all(str(local_result))[0]).min() >= PSNR_BAR
+
+
 def _saved_pair(folder: Path) -> Path:
     """A two-image generator pair trained for one iteration per scale, saved as --save-model writes it."""
     from vidcolor.internal import TwoImageSettings
