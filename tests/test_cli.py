@@ -193,7 +193,7 @@ def test_folder_in_folder_out(tmp_path, tiny_models):
         assert np.abs(got.astype(int) - ref).max() <= 1           # rgb identity is exact up to rounding
 
 
-def test_a_folder_of_videos_gives_a_folder_of_videos(tmp_path, tiny_models, clip, clip_frames):
+def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_models, clip, clip_frames):
     src = tmp_path / "reels"
     src.mkdir()
     shutil.copy(clip, src / "a.mp4")
@@ -207,10 +207,19 @@ def test_a_folder_of_videos_gives_a_folder_of_videos(tmp_path, tiny_models, clip
         frames, _, has_audio = decode_all(str(out / name))
         assert has_audio and len(frames) == CLIP_FRAMES
         assert np.abs(frames.astype(int) - clip_frames).max() <= 2      # identity model, lossless 4:4:4
+    # stills and clips together: the stills as PNGs, an animated GIF as a clip (all its frames), the videos
     Image.fromarray(clip_frames[0]).save(src / "still.png")
+    Image.fromarray(clip_frames[0]).save(src / "anim.gif", save_all=True, duration=100, loop=0,
+                                         append_images=[Image.fromarray(f) for f in clip_frames[1:4]])
     res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "-q", cwd=tmp_path)
+    assert_clean_success(res)
+    assert sorted(p.name for p in (tmp_path / "mixed").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
+    assert len(decode_all(str(tmp_path / "mixed" / "anim.mp4"))[0]) == 4
+    # a broken clip: nothing of the run is left
+    (src / "c.mp4").write_bytes(b"not a video")
+    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "-q", cwd=tmp_path)
     assert_one_line_error(res)
-    assert "both images and videos" in res.stderr and not (tmp_path / "mixed").exists()
+    assert "c.mp4" in res.stderr and not (tmp_path / "broken").exists()
 
 
 # ------------------------------------------------------------------------------------------- errors

@@ -294,3 +294,17 @@ def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_pa
     (shots / "2.png").unlink()
     summary = process(shots, None, lambda b: b, suffix="x", progress=False)
     assert summary.frames == 3 and sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "3.png"]
+
+
+def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):
+    """Stills: no smoothing and a quantizer estimate per image; clips: the smoothing that was asked for."""
+    from vidcolor.api import _set_temporal, _still_mode
+    from vidcolor.pipeline import Dequantizer
+
+    job = Dequantizer(str(tiny_models.lab), "cpu")
+    _set_temporal(job, ".", None, "ema", 0.4)           # a folder: starts as stills
+    assert job.smoother is None and job.quantizers.stills
+    _still_mode(job, False)
+    assert (job.smoother.mode, job.smoother.strength) == ("ema", 0.4) and not job.quantizers.stills
+    _still_mode(job, True)
+    assert job.smoother is None and job.quantizers.stills

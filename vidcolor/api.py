@@ -258,9 +258,13 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         raise VidcolorError("--ignore-errors applies to --executor local")
     src = Path(input)
     if src.is_dir():
+        images = list_images_in(src)
+        if images:
+            raise VidcolorError(f"{src}: the folder holds images ({images[0].name}...); --executor ray takes videos "
+                                "(images: --executor local)")
         videos = list_videos_in(src)
         if not videos:
-            raise VidcolorError(f"{src}: no videos in folder (--executor ray takes videos; images: --executor local)")
+            raise VidcolorError(f"{src}: no videos in folder")
         out_dir = Path(output) if output is not None else default_output(src, suffix)
         return [(v, out_dir / f"{v.stem}.mp4") for v in videos]
     if is_image(src):
@@ -273,10 +277,10 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images and folders of photos are independent."""
-    still = str(input) != "-" and raw_size is None and (
-        (Path(input).is_dir() and not list_videos_in(input)) or _is_still(input))
+    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
+    job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)
 
 
 def _is_still(path: str | Path) -> bool:
@@ -312,9 +316,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     the pixels. ``compare=True`` writes input and output side by side (twice the width).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
-    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder of
-    images gives a folder of PNGs; a folder of videos (:data:`~vidcolor.io.reader.VIDEO_SUFFIXES`) a folder
-    of ``<stem>.mp4``, one video after the other.
+    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder gives
+    a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
+    animated GIF/APNG/WebP) as ``<stem>.mp4``, one after the other.
     """
     check_input(input)
     if output is None:
@@ -323,15 +327,12 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         output = default_output(input, suffix)
     if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
         raise VidcolorError("output would overwrite the input")
-    folder = str(input) != "-" and raw_size is None and Path(input).is_dir()
-    if folder and list_videos_in(input):
-        return _process_videos(Path(input), list_videos_in(input), Path(output), fn, batch_size=batch_size, codec=codec,
-                               crf=crf, preset=preset, audio=audio, overwrite=overwrite, container=container,
-                               compare=compare, pix_fmt=pix_fmt, progress=progress, ignore_errors=ignore_errors)
+    if str(input) != "-" and raw_size is None and Path(input).is_dir():
+        return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,
+                               codec=codec, crf=crf, preset=preset, audio=audio, container=container, pix_fmt=pix_fmt,
+                               ignore_errors=ignore_errors)
     if compare:
         fn = SideBySide(fn)
-    if folder:
-        return _process_folder(Path(input), Path(output), fn, overwrite, progress)
     if str(input) != "-" and raw_size is None and _is_still(input):
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
@@ -381,43 +382,62 @@ class SideBySide:
         return self.finish(self.infer(self.prepare(frames)))
 
 
-def _process_videos(folder: Path, videos: list[Path], out_dir: Path, fn: FrameBatchFn, **options) -> RunSummary:
-    """A folder of videos, one after the other, into ``out_dir/<stem>.mp4`` (``fn`` reset between them); all
-    targets are checked first, and a run that fails removes the outputs it wrote."""
-    if list_images_in(folder):
-        raise VidcolorError(f"{folder}: the folder holds both images and videos; give them as separate folders")
-    targets = [out_dir / f"{v.stem}.mp4" for v in videos]
-    if len({t.name for t in targets}) < len(targets):
-        raise VidcolorError(f"{folder}: two videos share a name ({', '.join(v.name for v in videos)}); rename one")
-    if not options["overwrite"]:
+def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images, sorted by name."""
+    images = list_images_in(folder)
+    stills = [p for p in images if not is_animated(p)]
+    return stills, sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])
+
+
+def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
+                    **options) -> RunSummary:
+    """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
+    animated images) to ``out_dir/<stem>.mp4`` one after the other (smoothed; ``fn`` reset between them).
+    All targets are checked first; a run that fails removes what it wrote (and the folder if it made it)."""
+    stills, clips = folder_contents(folder)
+    if not stills and not clips:
+        raise VidcolorError(f"{folder}: no images or videos in folder")
+    stems = [p.stem for p in stills]
+    still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
+    clip_targets = [out_dir / f"{p.stem}.mp4" for p in clips]
+    if len({t.name for t in clip_targets}) < len(clip_targets):
+        raise VidcolorError(f"{folder}: two clips share a name ({', '.join(p.name for p in clips)}); rename one")
+    targets = still_targets + clip_targets
+    if not overwrite:
         taken = [str(t) for t in targets if t.exists()]
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
-    new_folder = not out_dir.exists()
-    written: list[Path] = []
+    new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
     start, frames = time.perf_counter(), 0
     try:
-        for video, target in zip(videos, targets):
+        if stills:
+            _still_mode(fn, True)
+            frames += _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress).frames
+        if clips:
+            _still_mode(fn, False)
+        for clip, target in zip(clips, clip_targets):
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
-            frames += process(video, target, fn, suffix="", **options).frames
-            written.append(target)
+            frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite, progress=progress,
+                              **options).frames
     except BaseException:
-        for target in written:
+        for target in fresh:
             target.unlink(missing_ok=True)
         if new_folder and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise
-    return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=f"{len(videos)} videos")
+    what = ", ".join(f"{n} {kind}" for n, kind in ((len(stills), "images"), (len(clips), "clips")) if n)
+    return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what)
 
 
-def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, overwrite: bool, progress: bool) -> RunSummary:
-    inputs = list_images_in(folder)
-    if not inputs:
-        raise VidcolorError(f"{folder}: no images or videos in folder")
-    stems = [p.stem for p in inputs]
-    names = [f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png" for p in inputs]  # a.png + a.jpg
-    return _process_images(inputs, [out_dir / n for n in names], fn, overwrite, progress)
+def _still_mode(fn: FrameBatchFn, still: bool) -> None:
+    """Switch a job between unrelated stills (no smoothing, a quantizer estimate each) and clips (the
+    smoothing the caller asked for, :attr:`~vidcolor.pipeline.LabJob.requested_temporal`)."""
+    requested = getattr(fn, "requested_temporal", None)
+    if requested is not None:
+        fn.set_temporal("off" if still else requested[0], requested[1])
+    if callable(getattr(fn, "set_stills", None)):
+        fn.set_stills(still)
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,

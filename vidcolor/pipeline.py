@@ -66,6 +66,8 @@ class LabJob:
 
     smoother = None
     engine: Engine | None = None
+    requested_temporal: tuple[str, float] | None = None
+    """The smoothing asked for (mode, strength), kept while a folder's stills run without it."""
 
     def prepare(self, frames: np.ndarray) -> Batch:
         """uint8 RGB ``(N, H, W, 3)`` -> a :class:`Batch` with the network's inputs."""
