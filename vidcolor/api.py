@@ -276,7 +276,8 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
 
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
-    """Temporal smoothing for video input only: still images and folders of photos are independent."""
+    """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
+    its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`)."""
     still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
