@@ -123,8 +123,13 @@ def probe(path: str | Path) -> VideoInfo:
     return info
 
 
+def _rotation(frame) -> int:
+    """A decoded frame's display rotation, degrees counter-clockwise in [0, 360)."""
+    return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+
+
 def _apply_rotation(info: VideoInfo, frame) -> None:
-    info.rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    info.rotation = _rotation(frame)
     if info.rotation in (90, 270):
         info.width, info.height = frame.height, frame.width
     else:

@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import frame_to_rgb
-from vidcolor.io.reader import VideoInfo, _apply_rotation, _info, _open, _reason, _rotate
+from vidcolor.io.reader import VideoInfo, _info, _open, _reason, _rotate, _rotation
 from vidcolor.io.limits import check_frame_size
 
 
@@ -151,10 +151,7 @@ def read_segment(path: str | Path, segment: Segment) -> Iterator[np.ndarray]:
                     break
                 if size is None:
                     check_frame_size(frame.width, frame.height, str(path))
-                    size = (frame.width, frame.height)
-                    probe = VideoInfo(0, 0, 1)
-                    _apply_rotation(probe, frame)
-                    rotation = probe.rotation
+                    size, rotation = (frame.width, frame.height), _rotation(frame)
                 elif (frame.width, frame.height) != size:
                     raise VidcolorError(f"{path}: the frame size changes in segment {segment.index}; split the input there")
                 got += 1
