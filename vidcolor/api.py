@@ -256,7 +256,7 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         raise VidcolorError("--executor ray cannot write GIF (one palette over the whole clip): use --executor local")
     if io_options.get("ignore_errors"):
         raise VidcolorError("--ignore-errors applies to --executor local")
-    src = Path(input)
+    src, target = Path(input), Path(output_for(input, output, suffix))
     if src.is_dir():
         images = list_images_in(src)
         if images:
@@ -265,13 +265,9 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         videos = list_videos_in(src)
         if not videos:
             raise VidcolorError(f"{src}: no videos in folder")
-        out_dir = Path(output) if output is not None else default_output(src, suffix)
-        return [(v, out_dir / f"{v.stem}.mp4") for v in videos]
+        return [(v, target / f"{v.stem}.mp4") for v in videos]
     if is_image(src):
         raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
-    target = Path(output) if output is not None else default_output(src, suffix)
-    if target.resolve() == src.resolve():
-        raise VidcolorError("output would overwrite the input")
     return [(src, target)]
 
 
@@ -293,6 +289,21 @@ def check_input(input: str | Path) -> None:
     """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path."""
     if str(input) != "-" and not Path(input).exists():
         raise VidcolorError(f"{input}: no such file or folder")
+
+
+def output_for(input: str | Path, output: str | Path | None, suffix: str) -> str | Path:
+    """``output``, or :func:`default_output` when it is None.
+
+    Raises:
+        VidcolorError: no output given for stdin, or an output that is the input itself.
+    """
+    if output is None:
+        if str(input) == "-":
+            raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
+        output = default_output(input, suffix)
+    if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
+        raise VidcolorError("output would overwrite the input")
+    return output
 
 
 def default_output(input: str | Path, suffix: str) -> Path:
@@ -322,12 +333,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     animated GIF/APNG/WebP) as ``<stem>.mp4``, one after the other.
     """
     check_input(input)
-    if output is None:
-        if str(input) == "-":
-            raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
-        output = default_output(input, suffix)
-    if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
-        raise VidcolorError("output would overwrite the input")
+    output = output_for(input, output, suffix)
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,
                                codec=codec, crf=crf, preset=preset, audio=audio, container=container, pix_fmt=pix_fmt,
