@@ -92,6 +92,23 @@ def test_ray_output_is_the_local_executors(cluster, tmp_path, film, tiny_coloriz
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ray.mkv"]     # the work folder is gone
 
 
+def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):
+    """Every frame of a VFR source (every third frame dropped after the first 10) keeps its own time."""
+    src = tmp_path / "vfr.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=4",
+               "-vf", r"select='not(eq(mod(n\,3)\,1))+lt(n\,10)'", "-fps_mode", "vfr", "-c:v", "libx264",
+               "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-x264-params", "keyint=12:min-keyint=12:scenecut=0",
+               str(src))
+    out = tmp_path / "ray.mp4"
+    summary = colorize(src, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=2)
+    assert len(summary.segments) > 1
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        want = [f.pts * a.streams.video[0].time_base for f in a.decode(video=0)]
+        got = [f.pts * b.streams.video[0].time_base for f in b.decode(video=0)]
+    assert len(set(np.diff([float(t) for t in want]).round(4))) == 2          # the source is VFR
+    assert got == want
+
+
 def test_a_folder_of_videos_gives_a_folder_of_outputs(cluster, tmp_path, film, tiny_colorizers, local_result):
     src = tmp_path / "reels"
     src.mkdir()

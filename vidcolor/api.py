@@ -348,7 +348,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              passthrough=Passthrough.of(input, info, audio) if from_file else None,
-                             time_base=info.time_base, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
+                             timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))

@@ -48,6 +48,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
+from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import Passthrough, VideoWriter, check_target, join_segments, write_file_atomically
 from vidcolor.pipeline import RunSummary, auto_batch_size
 
@@ -152,8 +153,9 @@ class SegmentWorker:
         self.job.reset()
         batch = encoding.batch_size or auto_batch_size(clip.width, clip.height, getattr(self.job, "device", None))
         done = 0
+        timeline = Timeline.of(clip.fps, clip.time_base)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
-                         preset=encoding.preset, time_base=clip.time_base, container=_part_format(encoding.codec),
+                         preset=encoding.preset, timeline=timeline, container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
             def write(frame: np.ndarray) -> None:
                 nonlocal done
@@ -163,7 +165,7 @@ class SegmentWorker:
                     if (done - segment.warmup) % 16 == 0:
                         progress.set.remote(str(part), done - segment.warmup)
 
-            execute(read_segment(clip.input, segment), self.job, write, batch)
+            execute(read_segment(clip.input, segment, timeline), self.job, write, batch)
         progress.set.remote(str(part), segment.frames)
         ended = time.time()
         return {"index": segment.index, "frames": segment.frames, "seconds": ended - began, "began": began,
@@ -380,7 +382,7 @@ def _result(ray, pool) -> dict:
 
 
 def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: bool) -> None:
-    join_segments(plan.parts, plan.clip.target, [s.frames for s in plan.segments], plan.clip.fps, codec=encoding.codec,
+    join_segments(plan.parts, plan.clip.target, [s.span(plan.clip.time_base) for s in plan.segments], codec=encoding.codec,
                   time_base=plan.clip.time_base, passthrough=plan.passthrough, container=container, overwrite=overwrite)
     shutil.rmtree(plan.work, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
 from vidcolor.metrics import psnr
+from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import Passthrough, default_file_mode
 
 
@@ -212,7 +213,7 @@ def test_writer_keeps_time_base_and_copies_audio(tmp_path, clip):
     info = probe(clip)
     out = tmp_path / "out.mp4"
     with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(clip, info),
-                     time_base=info.time_base) as w:
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
         w.write(make_frames(CLIP_FRAMES, 48, 64))
     with av.open(str(out)) as c:
         assert Fraction(c.streams.video[0].time_base) == info.time_base
@@ -444,7 +445,7 @@ def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path,
     assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("srt",)   # FFmpeg's SubRip decoder
     out = tmp_path / f"out{suffix}"
     with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info),
-                     time_base=info.time_base) as w:
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
         w.write(make_frames(10, 48, 64))
     with av.open(str(out)) as c:
         assert [s.codec_context.name for s in c.streams.audio] == audio       # PCM cannot go into mp4: AAC there

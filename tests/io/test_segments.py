@@ -11,6 +11,7 @@ from helpers import decode_all, run_ffmpeg
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter
 from vidcolor.io.segments import plan_segments, read_segment
+from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import Passthrough, join_segments
 
 FPS = 24
@@ -84,14 +85,15 @@ def test_joined_segments_keep_every_frame_timestamp_and_the_audio(tmp_path, ffmp
     parts = []
     for s in segments:                       # lossless parts: the join itself must not change a pixel
         part = tmp_path / f"part{s.index}.nut"
+        timeline = Timeline.of(info.fps, info.time_base)
         with VideoWriter(part, info.width, info.height, info.fps, codec="ffv1", pix_fmt="yuv444p",
-                         time_base=info.time_base, container="nut") as w:
-            for i, frame in enumerate(read_segment(path, s)):
+                         timeline=timeline, container="nut") as w:
+            for i, frame in enumerate(read_segment(path, s, timeline)):
                 if i >= s.warmup:
                     w.write(frame)
         parts.append(part)
     target = tmp_path / "joined.mkv"
-    join_segments(parts, target, [s.frames for s in segments], info.fps, codec="ffv1", time_base=info.time_base,
+    join_segments(parts, target, [s.span(info.time_base) for s in segments], codec="ffv1", time_base=info.time_base,
                   passthrough=Passthrough.of(path, info))
     with av.open(str(target)) as c:
         v = c.streams.video[0]
@@ -111,20 +113,21 @@ def test_mp4_join_has_exact_timestamps_and_refuses_an_existing_target(tmp_path, 
     parts = []
     for s in segments:
         part = tmp_path / f"part{s.index}.nut"
-        with VideoWriter(part, info.width, info.height, info.fps, time_base=info.time_base, container="nut",
+        timeline = Timeline.of(info.fps, info.time_base)
+        with VideoWriter(part, info.width, info.height, info.fps, timeline=timeline, container="nut",
                          preset="ultrafast") as w:
-            for frame in read_segment(path, s):
+            for frame in read_segment(path, s, timeline):
                 w.write(frame)
         parts.append(part)
     target = tmp_path / "out.mp4"
-    join_segments(parts, target, [s.frames for s in segments], info.fps, time_base=info.time_base)
+    join_segments(parts, target, [s.span(info.time_base) for s in segments], time_base=info.time_base)
     with av.open(str(target)) as c:
         v = c.streams.video[0]
         assert v.time_base == info.time_base
         steps = set(np.diff([f.pts for f in c.decode(v)]).tolist())
     assert steps == {int(1 / (FPS * info.time_base))}                 # every frame 1/24 s, no join gap
     with pytest.raises(VidcolorError, match="exists"):
-        join_segments(parts, target, [s.frames for s in segments], info.fps)
+        join_segments(parts, target, [s.span(info.time_base) for s in segments])
 
 
 def test_plan_refuses_what_cannot_be_split(tmp_path):

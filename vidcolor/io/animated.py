@@ -12,6 +12,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.reader import VideoInfo
+from vidcolor.io.timing import Timeline
 
 ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp")
 
@@ -40,7 +41,8 @@ def _delay(frame: Image.Image) -> float | None:
 class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
-    1/1000 s; transparency is composited on black; no audio).
+    1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; transparency is
+    composited on black; no audio).
 
     Raises:
         VidcolorError: unreadable, or larger than the frame-size limits.
@@ -61,6 +63,9 @@ class AnimatedImageReader:
         fps = Fraction(1000 * n, sum(delays)).limit_denominator(1000)
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps, frames=n,
                               duration=sum(delays) / 1000)
+        self.timeline = Timeline.of(fps, Fraction(1, 1000))
+        for shown in np.cumsum([0] + delays[:-1]).tolist():
+            self.timeline.add(shown)
         self.decoded = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:

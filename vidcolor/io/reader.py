@@ -14,6 +14,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.limits import check_frame_size
+from vidcolor.io.timing import Timeline
 
 
 @dataclass
@@ -153,6 +154,8 @@ class VideoReader:
 
     Attributes:
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
+        timeline: the yielded frames' presentation timestamps (:class:`~vidcolor.io.timing.Timeline`, in
+            the stream's time base; raw input: ``1 / fps``), each added before its frame is yielded.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a truncated raw frame.
@@ -172,6 +175,7 @@ class VideoReader:
             w, h = raw_size
             check_frame_size(w, h, "--raw")
             self.info = VideoInfo(width=w, height=h, fps=Fraction(fps).limit_denominator(1001))
+            self.timeline = Timeline.of(self.info.fps)
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
             self._first = self._read_raw()
             if self._first is None:
@@ -180,6 +184,7 @@ class VideoReader:
         self._container = _open(source)
         self._container.streams.video[0].thread_type = "AUTO"
         self.info = _info(self._container)
+        self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         self._check_size(self.info.width, self.info.height)    # the header, before decoding
         self._frames = self._container.decode(video=0)
         try:
@@ -227,12 +232,14 @@ class VideoReader:
         if self.raw_size is not None:
             frame = self._first
             while frame is not None:
+                self.timeline.add(None)
                 yield frame
                 frame = self._read_raw()
             return
         rot = self.info.rotation
         size = (self._first.width, self._first.height)
         self.decoded = 1
+        self.timeline.add(self._first.pts)
         yield _rotate(frame_to_rgb(self._first), rot)
         try:
             for i, frame in enumerate(self._frames, 1):
@@ -240,6 +247,7 @@ class VideoReader:
                 if (frame.width, frame.height) != size:    # e.g. two streams joined: the encoder has one size
                     raise VidcolorError(f"{_name(self.source)}: the frame size changes at frame {i} "
                                         f"({size[0]}x{size[1]} -> {frame.width}x{frame.height}); split the input there")
+                self.timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rot)
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None

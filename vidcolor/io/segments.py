@@ -20,6 +20,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.reader import VideoInfo, _info, _open, _reason, _rotate, _rotation
 from vidcolor.io.limits import check_frame_size
+from vidcolor.io.timing import Timeline
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Segment:
     def frames(self) -> int:
         """Frames the segment contributes to the output (warm-up excluded)."""
         return self.end - self.start
+
+    def span(self, time_base) -> float | None:
+        """Seconds from the segment's first frame to the next segment's (None for the last segment)."""
+        return float((self.end_pts - self.start_pts) * time_base) if self.end_pts is not None else None
 
 
 def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[list[Segment], VideoInfo]:
@@ -123,12 +128,13 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
     return segments, info
 
 
-def read_segment(path: str | Path, segment: Segment) -> Iterator[np.ndarray]:
+def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None = None) -> Iterator[np.ndarray]:
     """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order.
 
     The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
     frames are chosen by presentation timestamp, display rotation applied as
-    :class:`~vidcolor.io.VideoReader` does.
+    :class:`~vidcolor.io.VideoReader` does. The segment's own frames' timestamps (not the warm-up's) are
+    added to ``timeline`` (in the stream's time base, so that the first is 0) before each is yielded.
 
     Raises:
         VidcolorError: undecodable data, a frame size that changes, or fewer frames than planned.
@@ -155,6 +161,8 @@ def read_segment(path: str | Path, segment: Segment) -> Iterator[np.ndarray]:
                 elif (frame.width, frame.height) != size:
                     raise VidcolorError(f"{path}: the frame size changes in segment {segment.index}; split the input there")
                 got += 1
+                if timeline is not None and frame.pts >= segment.start_pts:
+                    timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rotation)
         except av.FFmpegError as exc:
             raise VidcolorError(f"{path}: decoding failed ({_reason(exc)})") from None

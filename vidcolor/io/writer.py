@@ -1,6 +1,8 @@
-"""Encoding with the ffmpeg executable: rawvideo rgb24 on its stdin; audio, subtitles and metadata mapped from the source.
+"""Encoding with the ffmpeg executable: rgb24 frames on its stdin; audio, subtitles and metadata mapped from the source.
 
-The command line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
+The frames go to ffmpeg as rawvideo packets in a NUT stream (muxed by PyAV), each with its presentation
+timestamp, so the source's timing is kept frame by frame (variable frame rate included). The command
+line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
 written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
 or interrupted run never leaves a half-written output.
 """
@@ -16,11 +18,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import SWS_FLAGS, local_url
+from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
@@ -118,12 +122,15 @@ class VideoWriter:
         width, height: frame size in pixels; odd sizes are padded to even for yuv420p.
         pix_fmt: ``yuv420p`` (default, plays everywhere) or ``yuv444p`` (full-resolution chroma: no
             second 4:2:0 resampling of the colour that vidcolor restored; not every player decodes it).
-        fps: frame rate (frames per second, exact fraction); every frame is written once.
+        fps: mean frame rate (frames per second, exact fraction); every frame is written once.
+        timeline: the frames' timestamps (:class:`~vidcolor.io.timing.Timeline`; it may still be growing
+            while frames are written: frame ``i`` takes ``timeline.pts_of(i)`` when it is written), kept
+            exactly (the last frame lasts one ``timeline.step``); its time base is kept as the mp4 track
+            timescale when it is 1/N. None: a constant ``fps``.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
             ``preset``: the encoder's preset.
         passthrough: the audio, subtitles and metadata to take from the source (:class:`Passthrough`;
             None: the video alone).
-        time_base: the source's video time base; kept as the mp4 track timescale when it is 1/N.
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
             it carries nothing but the video and ignores the codec options.
@@ -135,7 +142,7 @@ class VideoWriter:
 
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
-                 time_base: Fraction | None = None, container: str | None = None, overwrite: bool = False,
+                 timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p"):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
@@ -146,6 +153,7 @@ class VideoWriter:
         if self.target is not None:
             check_target(self.target, overwrite)
         self.width, self.height = width, height
+        self.timeline = timeline if timeline is not None else Timeline.of(fps)
         exe = find_ffmpeg()
         fmt = container or ("nut" if self.to_stdout else None)
         if self.to_stdout:
@@ -159,8 +167,7 @@ class VideoWriter:
             passthrough = None
         # the source's offset between video and audio is kept, the earlier of the two starting at 0
         delay = passthrough.offsets()[0] if passthrough is not None else 0.0
-        video = ffmpeg.input("pipe:0", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(fps),
-                             **({"itsoffset": f"{delay:.6f}"} if delay else {}))
+        video = ffmpeg.input("pipe:0", format="nut", **({"itsoffset": f"{delay:.6f}"} if delay else {}))
         if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
             split = video.split()
             video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
@@ -168,10 +175,10 @@ class VideoWriter:
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height)
-        out_args.update(fps_mode="passthrough", sws_flags=SWS_FLAGS)
+        out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
-        streams = _output_streams(video, codec, fmt, time_base, passthrough, out_args)
+        streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args)
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
                 .overwrite_output().compile(cmd=exe))
         self._log = tempfile.TemporaryFile()
@@ -182,16 +189,30 @@ class VideoWriter:
             self._cleanup()
             raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
         self.frames = 0
+        self._mux = self._stream = None
+        try:
+            self._mux = av.open(self._proc.stdin, "w", format="nut")
+            self._stream = self._mux.add_stream("rawvideo", rate=fps)
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "rgb24"
+            self._stream.time_base = self._stream.codec_context.time_base = self.timeline.time_base
+        except (av.FFmpegError, OSError):
+            msg = self._stderr_tail()
+            self.abort()
+            raise VidcolorError(f"ffmpeg stopped: {msg}") from None
 
     def write(self, frames: np.ndarray) -> None:
         """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB."""
         if frames.shape[-3:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
             raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
-        except BrokenPipeError:
+            for frame in frames[None] if frames.ndim == 3 else frames:
+                packet = av.Packet(np.ascontiguousarray(frame).tobytes())
+                packet.stream, packet.time_base = self._stream, self.timeline.time_base
+                packet.pts = packet.dts = self.timeline.pts_of(self.frames)
+                self._mux.mux(packet)
+                self.frames += 1
+        except (av.FFmpegError, OSError):
             raise VidcolorError(f"ffmpeg stopped: {self._stderr_tail()}") from None
-        self.frames += 1 if frames.ndim == 3 else len(frames)
 
     def close(self) -> None:
         """Finish encoding and move the file into place.
@@ -200,8 +221,9 @@ class VideoWriter:
             VidcolorError: if ffmpeg failed (its last error line is given); the partial file is removed.
         """
         try:
+            self._mux.close()          # the NUT trailer
             self._proc.stdin.close()
-        except BrokenPipeError:
+        except (av.FFmpegError, OSError):
             pass
         code = self._proc.wait()
         if code != 0:
@@ -219,6 +241,12 @@ class VideoWriter:
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._mux is not None:
+            try:
+                self._mux.close()
+            except (av.FFmpegError, OSError):
+                pass
+            self._mux = None
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -277,13 +305,18 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     return streams
 
 
-def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fraction, *, codec: str = "libx264",
+def join_segments(parts: list[Path], target: Path, durations: list[float | None], *, codec: str = "libx264",
                   time_base: Fraction | None = None, passthrough: Passthrough | None = None,
                   container: str | None = None, overwrite: bool = False) -> None:
-    """Join encoded segments (same codec and settings, each starting with a keyframe; ``frames[i]`` frames at
-    ``fps`` in ``parts[i]``) into ``target``
-    without re-encoding (ffmpeg's concat demuxer, stream copy), with what ``passthrough`` takes from the
-    source, as :class:`VideoWriter` maps it.
+    """Join encoded segments (same codec and settings, each starting with a keyframe, its timestamps from 0)
+    into ``target`` without re-encoding (ffmpeg's concat demuxer, stream copy), with what ``passthrough``
+    takes from the source, as :class:`VideoWriter` maps it.
+
+    Args:
+        parts: the segment files, in order.
+        durations: seconds from each part's first frame to the next part's (its place in the source's
+            timeline); None for the last part.
+        time_base: the source's video time base, kept as the mp4 track timescale when it is 1/N.
 
     Written under a temporary name and renamed when ffmpeg succeeded.
 
@@ -296,11 +329,12 @@ def join_segments(parts: list[Path], target: Path, frames: list[int], fps: Fract
     tmp = partial_file(target, f".partial{target.suffix}")
     listing = partial_file(target, ".concat.txt")
     try:
-        # each part's duration is given (frames / fps): what the demuxer would infer from a part's last
-        # timestamp is a frame short or long at some joins
+        # each part's duration is given: what the demuxer would infer from a part's last timestamp is a
+        # frame short or long at some joins
         listing.write_text("ffconcat version 1.0\n" + "".join(
-            "file '{}'\nduration {:.6f}\n".format(str(p.resolve()).replace("'", "'\\''"), float(n / fps))
-            for p, n in zip(parts, frames)))
+            "file '{}'\n{}".format(str(p.resolve()).replace("'", "'\\''"),
+                                   f"duration {d:.6f}\n" if d is not None else "")
+            for p, d in zip(parts, durations)))
         video = ffmpeg.input(local_url(listing), format="concat", safe=0,
                              **({"itsoffset": f"{delay:.6f}"} if delay else {})).video
         out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}

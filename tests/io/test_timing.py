@@ -1,0 +1,91 @@
+"""Frame timestamps from decoder to encoder (vidcolor.io.timing): variable frame rate kept frame by frame."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import run_ffmpeg
+from vidcolor.io import AnimatedImageReader, VideoReader, VideoWriter
+from vidcolor.io.timing import Timeline
+
+
+def test_timeline_starts_at_zero_and_repairs_missing_or_repeated_timestamps():
+    t = Timeline.of(Fraction(25), Fraction(1, 1000))
+    assert t.step == 40
+    for pts in (500, 540, None, 540, 700, 650):
+        t.add(pts)
+    # 500 -> 0; 540 -> 40; none -> 80; 540 again -> 120; 700 -> 200; 650 goes back -> 240
+    assert t.pts == [0, 40, 80, 120, 200, 240]
+    assert [t.pts_of(i) for i in (5, 6, 7)] == [240, 280, 320]
+
+
+def test_a_timeline_that_begins_without_timestamps_keeps_its_steps():
+    t = Timeline.of(Fraction(10))                 # time base 1/10: one tick a frame
+    assert (t.time_base, t.step) == (Fraction(1, 10), 1)
+    assert [t.pts_of(i) for i in range(3)] == [0, 1, 2]      # empty: a constant rate
+    t.add(None)
+    t.add(7)                                      # the first real timestamp continues one step on
+    t.add(9)
+    assert t.pts == [0, 1, 3]
+
+
+def vfr_source(exe, path, audio=True):
+    """320x240, 2 s: 30 fps for the first 10 frames, then every third frame dropped (uneven steps)."""
+    args = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=2"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac"]
+    run_ffmpeg(exe, *args, "-vf", r"select='not(eq(mod(n\,3)\,1))+lt(n\,10)'", "-fps_mode", "vfr",
+               "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+def frame_times(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return [f.pts * v.time_base for f in c.decode(v)], c.duration / 1e6
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_variable_frame_rate_is_kept_frame_by_frame(tmp_path, ffmpeg_exe, suffix):
+    src = vfr_source(ffmpeg_exe, tmp_path / "vfr.mp4")
+    times, duration = frame_times(src)
+    steps = set(np.round(np.diff([float(t) for t in times]), 4).tolist())
+    assert steps == {0.0333, 0.0667}                              # the source is VFR
+    out = tmp_path / f"out{suffix}"
+    with VideoReader(src) as reader:
+        with VideoWriter(out, 320, 240, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    got, got_duration = frame_times(out)
+    assert len(got) == len(times)
+    if suffix == ".mp4":                                          # the source's time base: exact
+        assert got == times
+        assert got_duration == pytest.approx(duration, abs=0.04)
+    else:                                                         # matroska: millisecond timestamps
+        assert max(abs(float(a - b)) for a, b in zip(got, times)) <= 0.0005
+
+
+def test_constant_rate_without_a_timeline(tmp_path):
+    out = tmp_path / "cfr.mp4"
+    with VideoWriter(out, 64, 48, Fraction(30000, 1001), preset="ultrafast") as w:
+        w.write(np.zeros((5, 48, 64, 3), np.uint8))
+    got, _ = frame_times(out)
+    assert np.allclose(np.diff([float(t) for t in got]), 1001 / 30000, atol=1e-4)
+
+
+def test_an_animated_gif_keeps_each_frame_delay(tmp_path):
+    delays = [100, 40, 40, 300, 60]                               # ms
+    frames = [Image.new("RGB", (32, 24), (40 * i, 80, 200 - 30 * i)) for i in range(len(delays))]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=delays, loop=0)
+    out = tmp_path / "anim.mp4"
+    with AnimatedImageReader(gif) as reader:
+        with VideoWriter(out, 32, 24, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    got, _ = frame_times(out)
+    assert [round(float(t) * 1000) for t in got] == np.cumsum([0] + delays[:-1]).tolist()

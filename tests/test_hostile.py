@@ -1,0 +1,328 @@
+"""The hostile-input corpus: every unusual or broken input an archive holds, built here with ffmpeg
+(320x240, 2 s unless a case needs otherwise) and run through the ``vidcolor`` command line.
+
+Bad input: exit 1, exactly one ``vidcolor: error:`` line that names the cause, no traceback, and nothing
+left in the folder (hidden temporaries included). Valid but unusual input: exit 0, and the output keeps
+the source's frame count, per-frame timestamps, video/audio offset and duration. Signals: 128 + the
+signal, one line, no partial file. Dequantize runs use the tiny untrained generator (the identity), so
+the plumbing is what is tested; colorize runs use the bundled models.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import (assert_one_line_error, cli_env, decode_all, listing, mosaic, png_claiming, run_cli,
+                     run_ffmpeg)
+
+FAST = ("-q", "--preset", "ultrafast")
+W, H, FPS, SECONDS = 320, 240, 24, 2
+
+
+def frame_times(path) -> tuple[list, float]:
+    """Presentation times (exact fractions of a second) of every decoded frame, and the container duration."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return [f.pts * v.time_base for f in c.decode(v)], c.duration / 1e6
+
+
+def starts(path) -> tuple[float, float]:
+    """Start times (seconds) of the first video and the first audio stream."""
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        return float(v.start_time * v.time_base), float(a.start_time * a.time_base)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, ffmpeg_exe) -> Path:
+    """The inputs, one folder (each case runs in its own copy of what it needs)."""
+    d = tmp_path_factory.mktemp("corpus")
+
+    def ff(*args):
+        run_ffmpeg(ffmpeg_exe, *args)
+
+    testsrc = ["-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r={FPS}:d={SECONDS}"]
+    sine = ["-f", "lavfi", "-i", f"sine=d={SECONDS}"]
+    h264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    ff(*testsrc, *sine, *h264, "-c:a", "aac", str(d / "src.mp4"))
+    ff("-i", str(d / "src.mp4"), "-frames:v", "1", str(d / "ref.png"))
+    # variable frame rate: the first 10 frames at 24 fps, then every third frame dropped
+    ff(*testsrc, *sine, "-vf", r"select='not(eq(mod(n\,3)\,1))+lt(n\,10)'", "-fps_mode", "vfr", *h264,
+       "-c:a", "aac", str(d / "vfr.mp4"))
+    # the video starts 0.52 s after the audio
+    ff("-itsoffset", "0.52", "-i", str(d / "src.mp4"), "-i", str(d / "src.mp4"), "-map", "0:v", "-map", "1:a",
+       "-c", "copy", str(d / "late.mp4"))
+    # the audio starts 0.4 s after the video
+    ff("-i", str(d / "src.mp4"), "-itsoffset", "0.4", "-i", str(d / "src.mp4"), "-map", "0:v", "-map", "1:a",
+       "-c", "copy", str(d / "early.mp4"))
+    # an mp4 cut inside its media data (index first, so it still opens)
+    ff(*testsrc, *h264, "-movflags", "+faststart", str(d / "full.mp4"))
+    data = (d / "full.mp4").read_bytes()
+    (d / "cut.mp4").write_bytes(data[: len(data) * 2 // 5])
+    (d / "full.mp4").unlink()
+    # two MPEG-TS streams of different sizes joined as `cat a.ts b.ts` joins them
+    for name, size in (("a.ts", f"{W}x{H}"), ("b.ts", "352x288")):
+        ff("-f", "lavfi", "-i", f"testsrc2=s={size}:r={FPS}:d=1", *h264, str(d / name))
+    (d / "joined.ts").write_bytes((d / "a.ts").read_bytes() + (d / "b.ts").read_bytes())
+    # giants: a real 8192x8000 frame, a y4m header claiming 16000x16000, a PNG header claiming 30000x30000
+    ff("-f", "lavfi", "-i", "color=c=black:s=8192x8000:d=0.04:r=25", "-frames:v", "1", *h264, str(d / "big.mkv"))
+    (d / "claims.y4m").write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(4096))
+    png_claiming(d / "bomb.png", 30000, 30000)
+    # odd frame size, kept 4:4:4 so that the source holds it exactly
+    ff("-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r={FPS}:d=1", "-vf", "scale=321:241", "-c:v", "libx264",
+       "-preset", "ultrafast", "-pix_fmt", "yuv444p", str(d / "odd.mp4"))
+    # an animated GIF with uneven frame delays
+    delays = [100, 40, 40, 300, 60, 120]
+    frames = [Image.fromarray(f) for f in mosaic(len(delays), 64, 80)]
+    frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:], duration=delays, loop=0)
+    # a 16-bit gray PNG (mean level 111 of 255), images smaller than SSIM's 7x7 window
+    Image.fromarray(np.full((48, 64), 111 * 257, np.uint16)).save(d / "gray16.png")
+    for i, level in enumerate((90, 100)):
+        Image.new("RGB", (6, 5), (level, 200, 30)).save(d / f"tiny{i}.png")
+    shutil.copy(d / "src.mp4", d / "take1:final.mp4")
+    (d / "text.txt").write_text("not a model\n")
+    return d
+
+
+def case_dir(tmp_path: Path, corpus: Path, *names: str) -> Path:
+    for name in names:
+        shutil.copy(corpus / name, tmp_path / name)
+    return tmp_path
+
+
+# ------------------------------------------------------------------------------------- bad input: one line
+
+ERRORS = [
+    pytest.param(["dequantize", "src.mp4", "-o", "/proc/vidcolor-no/out.mp4"], ["src.mp4"], "cannot write there",
+                 id="video-into-unwritable-folder"),
+    pytest.param(["dequantize", "ref.png", "-o", "/proc/vidcolor-no/out.png"], ["ref.png"], "cannot write there",
+                 id="image-into-unwritable-folder"),
+    pytest.param(["dequantize", "src.mp4", "-o", "src.mp4/x.mp4"], ["src.mp4"], "src.mp4 is a file, not a folder",
+                 id="output-parent-is-a-file"),
+    pytest.param(["dequantize", "src.mp4", "-o", "outdir", "--overwrite", "--format", "mp4"], ["src.mp4"],
+                 "outdir is a folder", id="output-is-an-existing-folder"),
+    pytest.param(["dequantize", "bomb.png"], ["bomb.png"], "bomb.png: image too large", id="png-header-30000"),
+    pytest.param(["colorize", "src.mp4", "--reference", "bomb.png"], ["src.mp4", "bomb.png"], "too large",
+                 id="png-header-30000-as-reference"),
+    pytest.param(["eval", "ref.png", "--reference-video", "bomb.png"], ["ref.png", "bomb.png"], "too large",
+                 id="png-header-30000-in-eval"),
+    pytest.param(["dequantize", "folder"], [], "too large", id="png-header-30000-in-a-folder"),
+    pytest.param(["dequantize", "joined.ts"], ["joined.ts"], "frame size changes at frame", id="size-change"),
+    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["joined.ts"], "frame size changes", id="size-change-on-stdin"),
+    pytest.param(["eval", "joined.ts", "--reference-video", "joined.ts"], ["joined.ts"], "frame size changes",
+                 id="size-change-in-eval"),
+    pytest.param(["dequantize", "big.mkv"], ["big.mkv"], "8192x8000 is too large", id="8192x8000-frame"),
+    pytest.param(["dequantize", "claims.y4m"], ["claims.y4m"], "16000x16000 is too large", id="header-claims-16000"),
+    pytest.param(["dequantize", "-", "--raw", "100000x100000", "--fps", "12", "-o", "raw.mp4"], [], "too large",
+                 id="raw-100000"),
+    pytest.param(["dequantize", "cut.mp4"], ["cut.mp4"], "of 48 frames could not be read", id="truncated-mp4"),
+    pytest.param(["dequantize", "src.mp4", "-o", "out.webm"], ["src.mp4"], "Only VP8 or VP9", id="h264-in-webm"),
+    pytest.param(["dequantize", "src.mp4", "--preset", "bogus"], ["src.mp4"], "invalid preset 'bogus'",
+                 id="bad-preset"),
+    pytest.param(["colorize", "src.mp4", "--reference", "ref.png", "--reference-mode", "internal",
+                  "--save-model", "/proc/vidcolor-no/g.safetensors"], ["src.mp4", "ref.png"], "--save-model",
+                 id="save-model-into-unwritable-folder"),
+    pytest.param(["colorize", "src.mp4", "--model", "text.txt"], ["src.mp4", "text.txt"], "text.txt",
+                 id="model-that-is-not-safetensors"),
+]
+
+
+@pytest.mark.parametrize("args, inputs, needle", ERRORS)
+def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, corpus, tiny_models, args, inputs, needle):
+    d = case_dir(tmp_path, corpus, *inputs)
+    if "outdir" in args:
+        (d / "outdir").mkdir()
+    if args[1] == "folder":
+        (d / "folder").mkdir()
+        for name in ("ref.png", "bomb.png"):
+            shutil.copy(corpus / name, d / "folder" / name)
+    if args[0] == "dequantize":
+        args = [*args, "--model", str(tiny_models.lab)]
+    before = listing(d)
+    started = time.monotonic()
+    extra = ("--no-features",) if args[0] == "eval" else ("-q",) if "--preset" in args else FAST
+    stdin = (d / inputs[0]).read_bytes() if "-" in args and inputs else b"\0" * 1000
+    res = run_cli(*args, *extra, cwd=d, stdin=stdin)
+    assert_one_line_error(res)
+    assert needle in res.stderr, res.stderr
+    assert listing(d) == before                                   # no output, no hidden temporary
+    if "too large" in needle:
+        assert time.monotonic() - started < 30                    # refused from the header (the interpreter start aside)
+
+
+def test_the_default_output_beside_an_input_in_an_unwritable_folder_is_one_line(corpus, tiny_models):
+    """The input is read through /proc/self/fd/N, a folder no one (root included) can create files in."""
+    with open(corpus / "src.mp4", "rb") as f:
+        fd = f.fileno()
+        proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", f"/proc/self/fd/{fd}",
+                               "--model", str(tiny_models.lab), *FAST], pass_fds=(fd,), capture_output=True,
+                              env=cli_env(), timeout=120, stdin=subprocess.DEVNULL)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith(f"vidcolor: error: /proc/self/fd/{fd}_dequantized.mp4: "
+                                                         "cannot write there"), err
+
+
+def test_a_giant_header_is_refused_in_under_a_second_and_a_gigabyte(corpus):
+    """The size limits act on the header: nothing of the claimed size is allocated (checked in-process)."""
+    import resource
+
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io import VideoReader, read_image
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for open_it in (lambda: VideoReader(corpus / "claims.y4m"), lambda: VideoReader(corpus / "big.mkv"),
+                    lambda: read_image(corpus / "bomb.png")):
+        started = time.monotonic()
+        with pytest.raises(VidcolorError, match="too large"):
+            open_it()
+        assert time.monotonic() - started < 1.0
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 1024
+
+
+# ------------------------------------------------------------------------------ valid input: kept exactly
+
+
+def run_ok(d: Path, *args) -> None:
+    res = run_cli(*args, cwd=d)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "error" not in res.stderr.lower(), res.stderr
+
+
+def test_variable_frame_rate_and_duration_are_kept(tmp_path, corpus, tiny_models):
+    d = case_dir(tmp_path, corpus, "vfr.mp4")
+    run_ok(d, "dequantize", "vfr.mp4", "--model", tiny_models.lab, *FAST)
+    (src, src_duration), (out, out_duration) = frame_times(d / "vfr.mp4"), frame_times(d / "vfr_dequantized.mp4")
+    assert len(set(np.round(np.diff([float(t) for t in src]), 4))) == 2      # the source is VFR
+    assert out == src                                                          # every frame at its own time
+    assert out_duration == pytest.approx(src_duration, abs=0.05)
+
+
+@pytest.mark.parametrize("name, offset", [("late", 0.52), ("early", -0.377)])     # -0.4 + AAC priming
+def test_the_offset_between_video_and_audio_is_kept(tmp_path, corpus, tiny_models, name, offset):
+    d = case_dir(tmp_path, corpus, f"{name}.mp4")
+    run_ok(d, "dequantize", f"{name}.mp4", "--model", tiny_models.lab, *FAST)
+    (vi, ai), (vo, ao) = starts(d / f"{name}.mp4"), starts(d / f"{name}_dequantized.mp4")
+    assert vi - ai == pytest.approx(offset, abs=0.03)                       # the source as made
+    assert vo - ao == pytest.approx(vi - ai, abs=0.01)
+    assert len(frame_times(d / f"{name}_dequantized.mp4")[0]) == FPS * SECONDS
+
+
+def test_a_truncated_file_with_ignore_errors_keeps_what_decoded(tmp_path, corpus, tiny_models):
+    d = case_dir(tmp_path, corpus, "cut.mp4")
+    res = run_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d)
+    assert res.returncode == 0 and len(res.stderr.splitlines()) == 1 and "warning" in res.stderr, res.stderr
+    assert 0 < len(decode_all(str(d / "cut_dequantized.mp4"))[0]) < FPS * SECONDS
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_an_animated_gif_is_a_clip_with_its_frame_delays(tmp_path, corpus, tiny_models, suffix):
+    d = case_dir(tmp_path, corpus, "anim.gif")
+    run_ok(d, "dequantize", "anim.gif", "-o", f"out{suffix}", "--model", tiny_models.lab, *FAST)
+    times, _ = frame_times(d / f"out{suffix}")
+    assert [round(float(t) * 1000) for t in times] == [0, 100, 140, 180, 480, 540]
+
+
+@pytest.mark.parametrize("job", ["dequantize", "colorize"])
+def test_a_16_bit_gray_png_keeps_its_levels(tmp_path, corpus, tiny_models, job):
+    d = case_dir(tmp_path, corpus, "gray16.png")
+    model = ["--model", str(tiny_models.lab)] if job == "dequantize" else []
+    run_ok(d, job, "gray16.png", "-o", "out.png", *model, "-q")
+    out = np.asarray(Image.open(d / "out.png").convert("L"), np.float64)
+    assert out.mean() == pytest.approx(111, abs=3)                           # was 254.6 (clipped to white)
+
+
+def test_an_odd_frame_size_is_kept_and_eval_takes_the_output(tmp_path, corpus, tiny_models):
+    d = case_dir(tmp_path, corpus, "odd.mp4")
+    run_ok(d, "dequantize", "odd.mp4", "--model", tiny_models.lab, *FAST)
+    with av.open(str(d / "odd_dequantized.mp4")) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (321, 241)
+    res = run_cli("eval", "odd_dequantized.mp4", "--reference-video", "odd.mp4", "--no-features", cwd=d)
+    assert res.returncode == 0 and "PSNR" in res.stdout.decode(), res.stderr
+
+
+def test_images_smaller_than_the_ssim_window_are_scored_without_ssim(tmp_path, corpus):
+    d = case_dir(tmp_path, corpus, "tiny0.png", "tiny1.png")
+    res = run_cli("eval", "tiny0.png", "--reference-video", "tiny1.png", "--no-features", "--json", cwd=d)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    import json
+
+    scores = json.loads(res.stdout)
+    assert scores["output"]["ssim"] is None                   # undefined below its 7x7 window: left out
+    assert scores["output"]["psnr"] > 20 and scores["output"]["ciede2000"] > 0
+
+
+def test_a_name_with_a_colon_is_a_file(tmp_path, corpus, tiny_models):
+    d = case_dir(tmp_path, corpus, "take1:final.mp4")
+    run_ok(d, "dequantize", "take1:final.mp4", "--model", tiny_models.lab, *FAST)
+    frames, _, has_audio = decode_all(str(d / "take1:final_dequantized.mp4"))
+    assert len(frames) == FPS * SECONDS and has_audio
+
+
+def test_a_folder_with_a_corrupt_image_writes_nothing_and_the_rerun_works(tmp_path, corpus, tiny_models):
+    d = tmp_path
+    (d / "in").mkdir()
+    for i in range(3):
+        Image.fromarray(mosaic(1, 32, 48, seed=i)[0]).save(d / "in" / f"img{i}.png")
+    (d / "in" / "img3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    res = run_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST, cwd=d)
+    assert_one_line_error(res)
+    assert "img3.png" in res.stderr and not (d / "out").exists()
+    (d / "in" / "img3.png").unlink()
+    run_ok(d, "dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST)
+    assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
+
+
+def test_an_extreme_aspect_ratio_is_colorized_at_a_bounded_render_size(tmp_path):
+    Image.fromarray(np.tile(mosaic(1, 16, 64)[0], (1, 63, 1))).save(tmp_path / "strip.png")     # 4032x16
+    started = time.monotonic()
+    run_ok(tmp_path, "colorize", "strip.png", "-o", "out.png", "-q")
+    assert time.monotonic() - started < 60                       # was 94 s a frame at a 64000x256 render
+    assert Image.open(tmp_path / "out.png").size == (4032, 16)
+
+
+# ---------------------------------------------------------------------------------------------- signals
+
+
+@pytest.mark.parametrize("signame, code, line", [("SIGINT", 130, "vidcolor: interrupted"),
+                                                ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)"),
+                                                ("SIGHUP", 129, "vidcolor: terminated (SIGHUP)")])
+def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame, code, line):
+    """A signal while the CLI waits for more raw frames on stdin: one line, 128 + signal, no partial output
+    (hidden temporaries included)."""
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", "-", "--raw", "48x32", "--fps", "10",
+                             "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+                            # a test run started in the background (`cmd &`) ignores SIGINT, and so would the
+                            # child: Python then installs no KeyboardInterrupt handler. Give it the default back.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        proc.stdin.write(mosaic(1, 32, 48).tobytes())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 90
+        while not any(".partial" in p for p in listing(tmp_path)):    # the writer is open: mid-run
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never started writing"
+            time.sleep(0.1)
+        time.sleep(0.3)
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [line]
+    assert listing(tmp_path) == set()
