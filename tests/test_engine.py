@@ -12,14 +12,14 @@ from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, 
                              read_onnx_arch, resolve_precision)
 from vidcolor.errors import VidcolorError
 from vidcolor.models import ExemplarColorizer, UNetGenerator
-from vidcolor.models.unet import level_cue
+from vidcolor.cue import level_cue
 from vidcolor.pipeline import Dequantizer
 from vidcolor.weights import save_generator
 
 ONNX_TOLERANCE = 1e-4
 """Largest difference allowed between ONNX Runtime's and torch's fp32 outputs (network units, ~[-1, 1])."""
 
-CPU = torch.device("cpu")
+CPU = "cpu"
 
 
 def _randomize(model: torch.nn.Module, seed: int) -> torch.nn.Module:
@@ -141,8 +141,8 @@ def test_an_onnx_graph_of_another_job_or_for_torch_is_refused(random_unet, tmp_p
 
 def test_precisions():
     assert resolve_precision("auto", CPU, "torch") == "fp32"
-    assert resolve_precision("auto", torch.device("cuda"), "torch") == "fp16"
-    assert resolve_precision("auto", torch.device("cuda"), "onnxruntime") == "fp32"
+    assert resolve_precision("auto", "cuda", "torch") == "fp16"
+    assert resolve_precision("auto", "cuda", "onnxruntime") == "fp32"
     for bad, backend in (("fp16", "torch"), ("bf16", "onnxruntime"), ("int8", "torch")):
         with pytest.raises(VidcolorError, match="precision"):
             resolve_precision(bad, CPU, backend)

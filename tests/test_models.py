@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.models import PatchGANDiscriminator, UNetGenerator, level_cue
-from vidcolor.models.unet import CUE_DIM, HIST_BINS, PHASE_DIM, PHASE_GAIN
+from vidcolor.cue import CUE_DIM, HIST_BINS, PHASE_DIM, PHASE_GAIN, level_cue
+from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.degrade import quantize_uniform
 
 

@@ -137,13 +137,36 @@ def test_dequantize_frames_streams(tiny_models, frames):
 
 
 def test_pick_device():
-    assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu") == "cpu"
+    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(VidcolorError):
         pick_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(VidcolorError, match="cuda"):
             pick_device("cuda")
+
+
+def test_a_cpu_run_on_a_cached_onnx_graph_never_imports_torch(tmp_path, tiny_models, clip):
+    """Torch's import is most of a CPU run's start-up: with ONNX Runtime and the graph in the cache, the
+    dequantize and colorize jobs run without it (a fresh interpreter, the test run's cache)."""
+    import subprocess
+    import sys
+
+    from vidcolor.engine import cached_onnx
+    from vidcolor.jobs import DEFAULTS
+    from vidcolor.weights import read_arch
+
+    cached_onnx(str(tiny_models.lab), read_arch(str(tiny_models.lab)))        # exported (torch) here, once
+    cached_onnx(DEFAULTS["colorize"], read_arch(DEFAULTS["colorize"]))
+    code = ("import sys; from vidcolor.api import colorize, dequantize; "
+            f"dequantize({str(clip)!r}, {str(tmp_path / 'd.mp4')!r}, model={str(tiny_models.lab)!r}, "
+            "backend='onnxruntime', progress=False, preset='ultrafast'); "
+            f"colorize({str(clip)!r}, {str(tmp_path / 'c.mp4')!r}, backend='onnxruntime', progress=False, "
+            "preset='ultrafast'); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    assert (tmp_path / "d.mp4").is_file() and (tmp_path / "c.mp4").is_file()
 
 
 def test_run_summary():

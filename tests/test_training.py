@@ -14,8 +14,7 @@ from safetensors import safe_open
 
 from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cli, smooth_image
 from vidcolor.color import normalize_lab, rgb_to_lab
-from vidcolor.models import level_cue
-from vidcolor.models.unet import CUE_DIM, HIST_BINS
+from vidcolor.cue import CUE_DIM, HIST_BINS, level_cue
 from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, read_rgb, split_clips,
                                     split_holdout, split_retro, video_frames)
 from vidcolor.metrics.image import psnr

@@ -11,7 +11,8 @@ from safetensors.torch import save_file
 
 from helpers import TINY_GENERATOR
 from vidcolor.errors import VidcolorError
-from vidcolor.models import UNetGenerator, level_cue
+from vidcolor.cue import level_cue
+from vidcolor.models import UNetGenerator
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import REGISTRY, load_generator, resolve, save_generator
 

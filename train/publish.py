@@ -16,8 +16,9 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from vidcolor.models import FAMILIES
 from vidcolor.training.data import list_images
-from vidcolor.weights import FAMILIES, WEIGHTS_DIR
+from vidcolor.weights import WEIGHTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_COMMAND = {"colorize-reference": "exemplar"}

@@ -22,7 +22,6 @@ from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWri
                          list_images_in, list_videos_in, read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
-from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -153,6 +152,7 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
         if saturation is not None or temperature is not None or blur or equalize:
             raise VidcolorError("--saturation, --temperature, --blur and --equalize do not apply to --reference-mode internal")
         from vidcolor.internal import TwoImageSettings
+        from vidcolor.reference import InternalColorizer, read_references
 
         if internal_iters < 1 or internal_size < 32:
             raise VidcolorError("--internal-iters must be >= 1 and --internal-size >= 32")
@@ -160,6 +160,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
         return InternalColorizer(refs, device, TwoImageSettings(iters=internal_iters, size=internal_size),
                                  load_model, save_model, progress=progress)
     if references:
+        from vidcolor.reference import ReferenceColorizer, read_references   # torch: the reference encoder
+
         return ReferenceColorizer(read_references(references), model or DEFAULTS["colorize-reference"], device,
                                   render_size, saturation, temperature, blur, equalize, backend, precision)
     return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize,
@@ -181,6 +183,8 @@ def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.
     Raises:
         VidcolorError: as the job's constructor.
     """
+    from vidcolor.reference import InternalColorizer, ReferenceColorizer
+
     if kind == "dequantize":
         job: LabJob = Dequantizer(**options)
     elif features is not None:
@@ -209,6 +213,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
     from vidcolor import distributed
+    from vidcolor.reference import InternalColorizer, ReferenceColorizer
 
     distributed.import_ray()
     clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,

@@ -161,16 +161,24 @@ def annealed_mean(logits, bins, temperature: float = 0.38):
     T = 1 gives the mean (desaturated), T -> 0 the mode (colourful, patchy); 0.38 is the paper's.
 
     Args:
-        logits: float tensor ``(N, Q, H, W)``, unnormalised scores over the Q bins.
-        bins: float tensor ``(Q, 2)`` ab centres (:func:`ab_gamut_bins`).
+        logits: float ``(N, Q, H, W)``, unnormalised scores over the Q bins: a torch tensor (training:
+            differentiable) or a NumPy array (inference: no torch needed).
+        bins: float ``(Q, 2)`` ab centres (:func:`ab_gamut_bins`), of the same kind as ``logits``.
         temperature: T > 0.
 
     Returns:
-        float tensor ``(N, 2, H, W)``, ab in LAB units.
+        float ``(N, 2, H, W)``, ab in LAB units, of the same kind as ``logits``.
     """
+    n, q, h, w = logits.shape
+    if isinstance(logits, np.ndarray):
+        z = logits.reshape(n, q, h * w) * np.float32(1.0 / temperature)
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        ab = np.matmul(bins.T.astype(z.dtype), z)    # the normalisation after the sum: 2 rows, not Q
+        ab /= z.sum(1)[:, None]
+        return ab.reshape(n, 2, h, w)
     import torch
 
-    n, q, h, w = logits.shape
     weights = torch.softmax(logits.reshape(n, q, h * w) / temperature, dim=1)
     return torch.matmul(bins.T.to(weights.dtype), weights).reshape(n, 2, h, w)   # a batched GEMM: 2x the einsum's speed
 

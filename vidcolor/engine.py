@@ -25,13 +25,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vidcolor.cache import cache_dir
+from vidcolor.cue import CUE_DIM
 from vidcolor.errors import VidcolorError
 from vidcolor.io.writer import write_file_atomically
-from vidcolor.models.unet import CUE_DIM
-from vidcolor.weights import load_generator, resolve
+from vidcolor.weights import load_generator, read_arch, resolve
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -94,13 +93,13 @@ class Engine:
     Attributes:
         inputs: names the network reads (:func:`network_inputs`); every one must be fed or bound.
         backend: ``torch`` or ``onnxruntime``; precision: ``fp32``, ``bf16`` or ``fp16``.
-        device: ``torch.device`` the network runs on.
+        device: ``"cpu"`` or ``"cuda"``, where the network runs.
     """
 
     inputs: tuple[str, ...] = ()
     backend = ""
     precision = "fp32"
-    device = torch.device("cpu")
+    device = "cpu"
 
     def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
         if tile and tile < 2 * TILE_OVERLAP + 32:
@@ -174,8 +173,9 @@ class TorchEngine(Engine):
 
     backend = "torch"
 
-    def __init__(self, module: torch.nn.Module, arch: dict, device: torch.device, precision: str = "fp32",
-                 tile: int = DEFAULT_TILE):
+    def __init__(self, module, arch: dict, device: str, precision: str = "fp32", tile: int = DEFAULT_TILE):
+        import torch
+
         super().__init__(arch, tile)
         self.device, self.precision = device, precision
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
@@ -186,14 +186,18 @@ class TorchEngine(Engine):
         super().bind(**arrays)
         self._bound_t = {k: self._tensor(v) for k, v in self.bound.items()}
 
-    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+    def _tensor(self, a: np.ndarray):
+        import torch
+
         t = torch.from_numpy(np.ascontiguousarray(a))
-        if self.device.type == "cuda":      # page-locked host buffer: the copy runs asynchronously
+        if self.device == "cuda":      # page-locked host buffer: the copy runs asynchronously
             t = t.pin_memory()
         t = t.to(self.device, self.dtype, non_blocking=True)
         return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
 
     def run(self, args: list[np.ndarray]) -> np.ndarray:
+        import torch
+
         tensors = [self._bound_t.get(n) if n in self._bound_t else self._tensor(a) for n, a in zip(self.inputs, args)]
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
             y = self.module(*tensors)
@@ -212,14 +216,14 @@ class OnnxEngine(Engine):
 
     backend = "onnxruntime"
 
-    def __init__(self, model: bytes | str | Path, arch: dict, device: torch.device, tile: int = DEFAULT_TILE):
+    def __init__(self, model: bytes | str | Path, arch: dict, device: str, tile: int = DEFAULT_TILE):
         super().__init__(arch, tile)
         ort = _onnxruntime()
         options = ort.SessionOptions()
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
-        if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
             raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
                                 "(install onnxruntime-gpu)")
         self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
@@ -242,7 +246,7 @@ def _onnxruntime():
     return onnxruntime
 
 
-def resolve_precision(precision: str, device: torch.device, backend: str) -> str:
+def resolve_precision(precision: str, device: str, backend: str) -> str:
     """The precision to run at: ``auto`` is fp16 on CUDA (torch), fp32 elsewhere.
 
     bf16 is not the CPU default: on the 2-core AMD EPYC this project measures on, oneDNN reports no native
@@ -255,15 +259,15 @@ def resolve_precision(precision: str, device: torch.device, backend: str) -> str
     if precision not in PRECISIONS:
         raise VidcolorError(f"unknown --precision {precision!r} ({', '.join(PRECISIONS)})")
     if precision == "auto":
-        return "fp16" if device.type == "cuda" and backend == "torch" else "fp32"
-    if precision == "fp16" and (device.type != "cuda" or backend != "torch"):
+        return "fp16" if device == "cuda" and backend == "torch" else "fp32"
+    if precision == "fp16" and (device != "cuda" or backend != "torch"):
         raise VidcolorError("--precision fp16 runs on CUDA with --backend torch only")
-    if precision == "bf16" and (device.type != "cpu" or backend != "torch"):
+    if precision == "bf16" and (device != "cpu" or backend != "torch"):
         raise VidcolorError("--precision bf16 runs on the CPU with --backend torch only")
     return precision
 
 
-def resolve_backend(backend: str, arch: dict, device: torch.device) -> str:
+def resolve_backend(backend: str, arch: dict, device: str) -> str:
     """The backend to run on. ``auto``: ONNX Runtime on a CPU when it is installed (on this project's 2-core
     CPU it ran the dequantization generator 1.6x and the colorizer 2.6x faster than torch, outputs equal
     within 1e-4; docs/speed_cpu.md), torch on CUDA (fp16) and for networks trained at run time.
@@ -275,7 +279,7 @@ def resolve_backend(backend: str, arch: dict, device: torch.device) -> str:
         raise VidcolorError(f"unknown --backend {backend!r} ({', '.join(BACKENDS)})")
     trained_now = arch.get("family") == "two_image"
     if backend == "auto":
-        return "onnxruntime" if device.type == "cpu" and not trained_now and _has_onnxruntime() else "torch"
+        return "onnxruntime" if device == "cpu" and not trained_now and _has_onnxruntime() else "torch"
     if backend == "onnxruntime" and trained_now:
         raise VidcolorError("--backend onnxruntime: the internal reference mode trains its network now; use torch")
     return backend
@@ -287,15 +291,18 @@ def _has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
 
 
-def load_engine(model: str, job: str, device: torch.device, backend: str = "auto",
-                precision: str = "auto", tile: int = DEFAULT_TILE) -> tuple[Engine, torch.nn.Module, dict]:
+def load_engine(model: str, job: str, device: str, backend: str = "auto",
+                precision: str = "auto", tile: int = DEFAULT_TILE) -> tuple[Engine, object, dict]:
     """Build the engine for a weight file (registry name, ``.safetensors`` or exported ``.onnx``).
 
-    ``tile``: frames with a longer side run tile by tile (pixels; 0 = never; U-Net generators only).
+    ``device``: ``"cpu"`` or ``"cuda"``; ``tile``: frames with a longer side run tile by tile (pixels; 0 =
+    never; U-Net generators only). An ONNX Runtime engine whose graph is cached (:func:`cached_onnx`)
+    is built without importing torch.
 
     Returns:
-        ``(engine, module, arch)``: ``module`` is the torch generator (the exemplar colorizer's reference
-        encoder runs on it once per run); for an ``.onnx`` file it is None.
+        ``(engine, module, arch)``: ``module`` is the torch generator when it was loaded (the torch
+        backend, or an export), else None (:attr:`vidcolor.pipeline.Colorizer.generator` loads it when
+        asked for).
 
     Raises:
         VidcolorError: unknown model, a model of another job, a backend/precision that cannot run here.
@@ -307,13 +314,15 @@ def load_engine(model: str, job: str, device: torch.device, backend: str = "auto
             raise VidcolorError(f"{model}: an ONNX graph runs with --backend onnxruntime (or auto)")
         resolve_precision(precision, device, "onnxruntime")
         return OnnxEngine(model, arch, device, tile), None, arch
-    module, arch = load_generator(model, "cpu")
+    arch = read_arch(model)
     _check_job(model, arch, job)
     backend = resolve_backend("torch" if backend == "auto" and precision in ("bf16", "fp16") else backend,
                               arch, device)
     precision = resolve_precision(precision, device, backend)
     if backend == "onnxruntime":
-        return OnnxEngine(cached_onnx(model, module, arch), arch, device, tile), module.to(device), arch
+        graph, module = cached_onnx(model, arch)
+        return OnnxEngine(graph, arch, device, tile), module, arch
+    module, arch = load_generator(model, "cpu")
     return TorchEngine(module, arch, device, precision, tile), module, arch
 
 
@@ -322,13 +331,15 @@ def _check_job(model: str, arch: dict, job: str) -> None:
         raise VidcolorError(f"model {model!r} is a {arch.get('job')} model, not a {job} model")
 
 
-def _example_inputs(module: torch.nn.Module, arch: dict) -> tuple[torch.Tensor, ...]:
+def _example_inputs(module, arch: dict) -> tuple:
     """Tensors to trace ``module`` with: a padded 64x96 frame and inputs of matching shapes."""
+    import torch
+
     m = stride_multiple(arch)
     h, w = 2 * m, 3 * m
     channels = arch.get("kwargs", {}).get("in_channels", 3) if arch.get("family") == "unet" else 1
     frame = torch.zeros(1, channels, h, w)
-    out: list[torch.Tensor] = []
+    out: list = []
     for name in network_inputs(arch):
         if name == "frame":
             out.append(frame)
@@ -341,7 +352,7 @@ def _example_inputs(module: torch.nn.Module, arch: dict) -> tuple[torch.Tensor, 
     return tuple(out)
 
 
-def export_onnx(module: torch.nn.Module, arch: dict, path: str | Path | None = None) -> bytes:
+def export_onnx(module, arch: dict, path: str | Path | None = None) -> bytes:
     """Export a generator to ONNX (opset 17) with dynamic batch and size; its ``arch`` goes into the graph's
     metadata (``vidcolor_arch``), so an ``.onnx`` file loads like a weight file. Returns the bytes; writes them
     to ``path`` too when given (atomically: :func:`~vidcolor.io.writer.write_file_atomically`).
@@ -357,6 +368,8 @@ def export_onnx(module: torch.nn.Module, arch: dict, path: str | Path | None = N
                "level_cue": {0: "batch"}, "keys": {1: "positions"}, "values": {1: "positions"}}
     buf = io.BytesIO()
     import warnings
+
+    import torch
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic (padding is the engine's)
@@ -390,17 +403,24 @@ def read_onnx_arch(path: str | Path) -> dict:
         raise VidcolorError(f"{path}: cannot read ONNX graph ({exc.__class__.__name__})") from None
 
 
-def cached_onnx(model: str, module: torch.nn.Module, arch: dict) -> bytes:
-    """The ONNX graph of a weight file, exported once and cached by the file's SHA-256
-    and the torch version, in ``onnx/`` of :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is
-    skipped: the graph is exported each run)."""
+def cached_onnx(model: str, arch: dict) -> tuple[bytes, object]:
+    """The ONNX graph of a weight file, exported once and cached by the file's SHA-256 and the torch version,
+    in ``onnx/`` of :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is skipped: the graph is
+    exported each run). Torch is imported only to export.
+
+    Returns:
+        ``(graph bytes, module)``: the torch generator when it was loaded to export, else None.
+    """
+    from importlib.metadata import version
+
     digest = hashlib.sha256(resolve(model).read_bytes()).hexdigest()[:16]
-    path = cache_dir() / "onnx" / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
+    path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}.onnx"
     if path.is_file():
-        return path.read_bytes()
+        return path.read_bytes(), None
+    module, _ = load_generator(model, "cpu")
     data = export_onnx(module, arch)
     try:
         write_file_atomically(path, data)
     except VidcolorError as exc:
         print(f"vidcolor: cannot cache the ONNX graph ({exc}); exporting each run", file=sys.stderr)
-    return data
+    return data, module

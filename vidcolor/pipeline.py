@@ -1,37 +1,51 @@
 """Batching, device placement and the run loops that carry frames from a source to a sink."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
                             rgb_to_lab)
+from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS
-from vidcolor.models.unet import level_cue
 from vidcolor.quantizer import QuantizerTracker
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when present, else CPU. Raises VidcolorError for ``cuda`` without a GPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise VidcolorError("--device cuda: no CUDA GPU available (this torch build or machine has none)")
-    if device not in ("cpu", "cuda"):
+NVIDIA_NODES = ("/dev/nvidiactl", "/dev/dxg")
+"""Device files of an NVIDIA driver (Linux; WSL): without one no CUDA GPU can be used, and ``auto`` picks
+the CPU without importing torch (whose import is most of a CPU run's start-up)."""
+
+
+def pick_device(device: str = "auto") -> str:
+    """``"cuda"`` or ``"cpu"``: ``auto`` -> CUDA when torch can use a GPU, else CPU (torch is asked only on a
+    machine with an NVIDIA driver, :data:`NVIDIA_NODES`).
+
+    Raises:
+        VidcolorError: ``cuda`` without a usable GPU, or an unknown device name.
+    """
+    if device not in ("auto", "cpu", "cuda"):
         raise VidcolorError(f"unknown device {device!r} (auto, cpu or cuda)")
-    return torch.device(device)
+    if device == "cpu" or (device == "auto" and not any(os.path.exists(p) for p in NVIDIA_NODES)):
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise VidcolorError("--device cuda: no CUDA GPU available (this torch build or machine has none)")
+    return "cpu"
 
 
 @dataclass
@@ -248,12 +262,22 @@ class Colorizer(LabJob):
             raise VidcolorError("--render-size must be at least 32 pixels")
         if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
-        self.device = pick_device(device)
-        self.engine, self.generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
+        self.device, self.model = pick_device(device), model
+        self.engine, self._generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize
         self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
-        self.bins = torch.from_numpy(ab_gamut_bins()) if self.arch["mode"] == "bins" else None
+        self.bins = ab_gamut_bins() if self.arch["mode"] == "bins" else None
+
+    @property
+    def generator(self):
+        """The torch generator (the exemplar colorizer's reference encoder runs on it), loaded when first
+        asked for (an ONNX Runtime engine runs without torch); None for an exported ``.onnx`` model."""
+        if self._generator is None and not str(self.model).endswith(".onnx"):
+            from vidcolor.weights import load_generator
+
+            self._generator = load_generator(self.model, self.device)[0]
+        return self._generator
 
     def network_input(self, L: np.ndarray) -> np.ndarray:
         """Full-resolution L ``(N, H, W)`` -> the network's L ``(N, h, w)`` (resized, preprocessed), [0, 100].
@@ -278,12 +302,11 @@ class Colorizer(LabJob):
         L = rgb_to_lab(frames)[..., 0]
         return Batch(frames, {"frame": (self.network_input(L) / 50.0 - 1.0)[:, None]}, context={"L": L})
 
-    @torch.inference_mode()
     def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        y = torch.from_numpy(batch.outputs[OUTPUT])
+        y = batch.outputs[OUTPUT]
         ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
         L = batch.context["L"]
-        return L, resize_ab(ab.permute(0, 2, 3, 1).numpy() * self.saturation, L.shape[1:])
+        return L, resize_ab(ab.transpose(0, 2, 3, 1) * self.saturation, L.shape[1:])
 
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
@@ -304,10 +327,10 @@ BATCH_PIXELS = {"cpu": 1_000_000, "cuda": 16_000_000}
 """Pixels per batch that :func:`auto_batch_size` aims at per device type (see docs/speed_cpu.md)."""
 
 
-def auto_batch_size(width: int, height: int, device: torch.device | None = None, largest: int = 16) -> int:
+def auto_batch_size(width: int, height: int, device: str | None = None, largest: int = 16) -> int:
     """Frames per batch for ``width`` x ``height`` frames: about :data:`BATCH_PIXELS` pixels per batch for the
     device (CPU when None), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1."""
-    budget = BATCH_PIXELS.get(device.type if device is not None else "cpu", BATCH_PIXELS["cpu"])
+    budget = BATCH_PIXELS.get(device or "cpu", BATCH_PIXELS["cpu"])
     return max(1, min(largest, round(budget / max(1, width * height))))
 
 

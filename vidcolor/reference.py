@@ -147,7 +147,7 @@ class InternalColorizer(LabJob):
 
         if self.progress:
             print(f"vidcolor: internal mode: training on the reference and the key frame, {self.settings.iters} "
-                  f"iterations per scale on {self.device.type} (lower it with --internal-iters)", file=sys.stderr)
+                  f"iterations per scale on {self.device} (lower it with --internal-iters)", file=sys.stderr)
         self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
         if self.save_model is not None:
             self.save(self.save_model)

@@ -10,14 +10,10 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.writer import default_file_mode
-from vidcolor.models import (EffNetUNetColorizer, ExemplarColorizer, FCNColorizer, TwoImageColorizer, UNetColorizer,
-                             UNetGenerator)
 
 WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "weights"))
 """The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/weights/``, a data
@@ -32,12 +28,6 @@ REGISTRY: dict[str, str] = {
     "colorize-exemplar": "colorize-exemplar.safetensors",
 }
 """Bundled models: name -> file in :data:`WEIGHTS_DIR` (a model card ``<stem>.md`` sits beside each)."""
-
-FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
-            "fcn": FCNColorizer, "exemplar": ExemplarColorizer,
-            "two_image": TwoImageColorizer}
-"""Architecture family (the ``arch`` record's ``family``) -> generator class."""
-
 
 def resolve(name_or_path: str) -> Path:
     """Find a weight file by registry name or filesystem path.
@@ -55,13 +45,14 @@ def resolve(name_or_path: str) -> Path:
     return path
 
 
-def save_generator(model: torch.nn.Module, path: str | Path, arch: dict, extra: dict | None = None,
-                   half: bool = True) -> None:
+def save_generator(model, path: str | Path, arch: dict, extra: dict | None = None, half: bool = True) -> None:
     """Write a generator's state dict to safetensors (fp16 by default) with its ``arch`` in the metadata.
 
     Raises:
         VidcolorError: the file cannot be written.
     """
+    from safetensors.torch import save_file
+
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items()}
     meta = {"arch": json.dumps(arch)}
@@ -73,7 +64,21 @@ def save_generator(model: torch.nn.Module, path: str | Path, arch: dict, extra: 
         raise VidcolorError(f"{path}: cannot write the weight file ({exc})") from None
 
 
-def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+def read_arch(name_or_path: str) -> dict:
+    """A weight file's ``arch`` record, from its safetensors header alone (no tensor read, no torch).
+
+    Raises:
+        VidcolorError: unknown name, missing file, or a file that is not a vidcolor generator.
+    """
+    path = resolve(name_or_path)
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return json.loads((f.metadata() or {})["arch"])
+    except (KeyError, ValueError, TypeError, OSError, SafetensorError) as exc:
+        raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
+
+
+def load_generator(name_or_path: str, device: str = "cpu") -> tuple:
     """Load a generator in eval mode, float32, on ``device``.
 
     Returns:
@@ -83,6 +88,8 @@ def load_generator(name_or_path: str, device: str | torch.device = "cpu") -> tup
     Raises:
         VidcolorError: unknown name, missing file, or a file that is not a vidcolor generator.
     """
+    from vidcolor.models import FAMILIES
+
     path = resolve(name_or_path)
     try:
         with safe_open(str(path), framework="pt") as f:

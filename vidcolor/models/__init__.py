@@ -5,7 +5,11 @@ from vidcolor.models.exemplar import ExemplarColorizer
 from vidcolor.models.fcn import FCNColorizer
 from vidcolor.models.patchgan import PatchGANDiscriminator
 from vidcolor.models.two_image import TwoImageColorizer
-from vidcolor.models.unet import UNetColorizer, UNetGenerator, level_cue
+from vidcolor.models.unet import UNetColorizer, UNetGenerator
 
-__all__ = ["EfficientNetLite0Features", "EffNetUNetColorizer", "ExemplarColorizer", "FCNColorizer", "PatchGANDiscriminator", "TwoImageColorizer",
-           "UNetColorizer", "UNetGenerator", "level_cue"]
+FAMILIES = {"unet": UNetGenerator, "effnet_unet": EffNetUNetColorizer, "unet_colorizer": UNetColorizer,
+            "fcn": FCNColorizer, "exemplar": ExemplarColorizer, "two_image": TwoImageColorizer}
+"""Architecture family (a weight file's ``arch`` record's ``family``) -> generator class."""
+
+__all__ = ["FAMILIES", "EfficientNetLite0Features", "EffNetUNetColorizer", "ExemplarColorizer", "FCNColorizer", "PatchGANDiscriminator", "TwoImageColorizer",
+           "UNetColorizer", "UNetGenerator"]

@@ -21,17 +21,17 @@ import torch
 from torch.nn import functional as F
 
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch, rgb_to_lab
-from vidcolor.models import EffNetUNetColorizer, PatchGANDiscriminator
+from vidcolor.models import FAMILIES, EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
 from vidcolor.training.run import Recipe, training_loader
 from vidcolor.training.trainer import Trainer
-from vidcolor.weights import FAMILIES, load_generator
+from vidcolor.weights import load_generator
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
-"""Recipe ``generator`` -> architecture family in :data:`vidcolor.weights.FAMILIES`."""
+"""Recipe ``generator`` -> architecture family in :data:`vidcolor.models.FAMILIES`."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from PIL import Image
 
 from vidcolor.cache import cache_dir
 from vidcolor.io.images import is_image
-from vidcolor.models.unet import level_cue
+from vidcolor.cue import level_cue
 from vidcolor.training.degrade import sample_degradation
 
 
@@ -164,7 +164,7 @@ class DequantizationPairs(PhotoStream):
 
     Yields:
         ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
-        ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.models.unet.level_cue`.
+        ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.cue.level_cue`.
     """
 
     def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,
