@@ -158,7 +158,7 @@ def main() -> None:
               + "".join(f"| {j} | {f} | {lo:.1f} / {mean:.1f} | {same} |\n" for j, f, lo, mean, same in lossless))
     print(table)
     if os.environ.get("RAY_ADDRESS"):
-        table = table.replace("Ray start-up alone", f"an existing cluster (RAY_ADDRESS); a fresh local Ray's start-up")
+        table = table.replace("Ray start-up alone", "an existing cluster (RAY_ADDRESS); a fresh local Ray's start-up")
     if args.out:
         args.out.write_text("# `--executor ray` against `--executor local`\n\nWritten by `benchmarks/ray_scaling.py`.\n\n"
                             + table)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidcolor.cue import CUE_DIM, HIST_BINS, PHASE_DIM
+from vidcolor.cue import HIST_BINS, PHASE_DIM
 
 class _Block(nn.Module):
     """One U-Net level: stride-2 conv down, inner block (or bottleneck), conv + bilinear upsample, skip concat.
