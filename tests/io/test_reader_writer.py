@@ -373,7 +373,6 @@ def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
 
 @pytest.mark.parametrize("where", ["folder", "through_file", "unwritable"])
 def test_an_output_that_cannot_be_written_is_one_error_before_any_work(tmp_path, where):
-
     (tmp_path / "a_file").write_bytes(b"x")
     (tmp_path / "a_folder").mkdir()
     target, match = {"folder": (tmp_path / "a_folder", "is a folder"),
