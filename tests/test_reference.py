@@ -15,8 +15,8 @@ from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
 from vidcolor.models import EffNetUNetColorizer, ExemplarColorizer
 from vidcolor.models.two_image import (PaletteDiscriminator, ScaleGenerator, TwoImageColorizer, gray, palette,
                                        pyramid_sizes)
-from vidcolor.pipeline import Colorizer
-from vidcolor.reference import InternalColorizer, ReferenceColorizer
+from vidcolor.pipeline import Colorizer, batched
+from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.exemplar import ExemplarRecipe, train_exemplar
 
@@ -284,3 +284,51 @@ def test_cli_reference_errors_are_one_line(tmp_path, args):
     res = run_cli("colorize", target, *[a.format(ref=ref) for a in args], cwd=tmp_path)
     assert_one_line_error(res)
     assert not (tmp_path / "target_colorized.png").exists()
+
+
+def _two_scenes(n: int = 3) -> np.ndarray:
+    """``n`` frames of a bright scene, then ``n`` of a dark one (L histograms far apart: a cut), uint8 RGB."""
+    rng = np.random.default_rng(1)
+    bright = smooth_image(rng, 48, 64) // 2 + 128
+    dark = smooth_image(rng, 48, 64) // 3
+    return np.stack([np.roll(bright, i, 1) for i in range(n)] + [np.roll(dark, i, 1) for i in range(n)])
+
+
+def _keyframes(tiny_colorizers) -> KeyframeColorizer:
+    return KeyframeColorizer(str(tiny_colorizers.exemplar), str(tiny_colorizers.effnet_bins), device="cpu",
+                             render_size=32, keyframe_size=32)
+
+
+def test_keyframes_start_each_scene_and_a_batch_across_a_cut_runs_in_parts(tiny_colorizers):
+    frames = _two_scenes()
+    job = _keyframes(tiny_colorizers)
+    out = np.stack(list(batched(frames, job, 4)))                  # frames 0-3 in one batch: the cut at 3
+    assert job.keyframes == 2
+    for scene in (slice(0, 3), slice(3, 6)):                       # each scene as if it were the clip alone
+        np.testing.assert_array_equal(out[scene], _keyframes(tiny_colorizers)(frames[scene]))
+    assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
+
+
+def test_keyframes_after_a_reset_and_for_stills(tiny_colorizers):
+    frames = _two_scenes(2)[:2]
+    job = _keyframes(tiny_colorizers)
+    job(frames)
+    job(frames)
+    assert job.keyframes == 1                                      # one scene
+    job.reset()
+    job(frames)
+    assert job.keyframes == 2                                      # a new clip starts with a keyframe
+    job.set_stills(True)
+    job(frames)
+    assert job.keyframes == 4                                      # every still is its own keyframe
+
+
+def test_cli_reference_without_an_image_colours_by_keyframes(tmp_path, clip, clip_frames, tiny_colorizers):
+    out = tmp_path / "out.mp4"
+    res = run_cli("colorize", clip, "-o", out, "--model", tiny_colorizers.exemplar, "--render-size", "32", "-q",
+                  "--reference")
+    assert res.returncode == 0, res.stderr
+    assert decode_all(str(out))[0].shape == clip_frames.shape
+    res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", "--reference", "--reference", str(clip), "-q")
+    assert res.returncode == 2 and len(res.stderr_lines) == 1 and "keyframes" in res.stderr, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]

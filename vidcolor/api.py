@@ -96,9 +96,12 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             :class:`~vidcolor.reference.ReferenceColorizer` (fast reference mode); ``model=None`` picks
             the job's default.
         references: colour reference images; with them the colours follow the references.
-        reference_mode: ``fast`` (exemplar network, :class:`~vidcolor.reference.ReferenceColorizer`)
-            or ``internal`` (seed 002's two-image GAN, trained now:
-            :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame).
+        reference_mode: ``fast`` (exemplar network, :class:`~vidcolor.reference.ReferenceColorizer`),
+            ``internal`` (seed 002's two-image GAN, trained now:
+            :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame),
+            or ``keyframes`` (no references given: each scene's keyframe is colorized automatically and
+            carried through the scene by the exemplar network, :class:`~vidcolor.reference.KeyframeColorizer`;
+            on Ray each segment starts with a keyframe).
         internal_iters, internal_size: iterations per scale and working size (longer side, px) of internal mode.
         save_model, load_model: save the internal mode's trained generators / reuse a saved pair.
         temporal, temporal_strength, batch_size, backend, precision, executor, segment_seconds, workers: as
@@ -137,8 +140,17 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     Raises:
         VidcolorError: options that do not go together, unreadable references.
     """
-    if reference_mode not in ("fast", "internal"):
-        raise VidcolorError(f"unknown --reference-mode {reference_mode!r} (fast or internal)")
+    if reference_mode not in ("fast", "internal", "keyframes"):
+        raise VidcolorError(f"unknown --reference-mode {reference_mode!r} (fast, internal or keyframes)")
+    if reference_mode == "keyframes":
+        if references or save_model or load_model:
+            raise VidcolorError("--reference without an image (keyframes) takes no reference images, --save-model "
+                                "or --load-model")
+        from vidcolor.reference import KeyframeColorizer   # torch: the reference encoder
+
+        return KeyframeColorizer(model or DEFAULTS["colorize-reference"], device=device, render_size=render_size,
+                                 saturation=saturation, temperature=temperature, blur=blur, equalize=equalize,
+                                 backend=backend, precision=precision)
     if reference_mode == "internal" and not (references or load_model):
         raise VidcolorError("--reference-mode internal needs a --reference (or --load-model)")
     internal = reference_mode == "internal"
@@ -213,7 +225,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
     from vidcolor import distributed
-    from vidcolor.reference import InternalColorizer, ReferenceColorizer
+    from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 
     distributed.import_ray()
     clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
@@ -221,7 +233,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     opts = dict(options, progress=False) if kind == "colorize" else dict(options)
     job = build_job(kind, opts, temporal)
     shared: dict = {}
-    if isinstance(job, ReferenceColorizer):
+    if isinstance(job, ReferenceColorizer) and not isinstance(job, KeyframeColorizer):
         shared["features"] = job.features
         opts["references"] = []
     elif isinstance(job, InternalColorizer):

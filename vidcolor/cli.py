@@ -174,8 +174,10 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
 @io_options
 @click.option("--model", default=None,
               help="Bundled model name or .safetensors path (default: colorize-effnet-video; with --reference: colorize-exemplar).")
-@click.option("--reference", "references", multiple=True, metavar="IMG",
-              help="Colour reference image: colours follow it where the content matches. Repeat for several.")
+@click.option("--reference", "references", multiple=True, is_flag=False, flag_value="", metavar="[IMG]",
+              help="Colour reference image: colours follow it where the content matches. Repeat for several. "
+                   "Without an image (keyframes): each scene's keyframe is colorized automatically and its colours "
+                   "are carried through the scene.")
 @click.option("--reference-mode", type=click.Choice(["fast", "internal"]), default="fast", show_default=True,
               help="fast: exemplar-guided network (streams); internal: train seed 002's two-image GAN on the "
                    "reference and the first frame now, then colour every frame with it.")
@@ -199,6 +201,10 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
 
+    if "" in references:                     # --reference without an image
+        if any(references) or reference_mode != "fast":
+            raise click.UsageError("--reference without an image (keyframes) goes alone: no images, no --reference-mode")
+        references, reference_mode = (), "keyframes"
     summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
                            temperature=temperature, blur=blur, equalize=equalize, references=list(references),
                            reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidcolor.color import rgb_to_lab, resize_ab
+from vidcolor.color import recombine, rgb_to_lab, resize_ab
 from vidcolor.engine import OUTPUT
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
@@ -72,8 +72,18 @@ class ReferenceColorizer(Colorizer):
             self.features = features
             self.engine.bind(keys=features[0], values=features[1])
             return
+        self.features = self.encode_references([r for r in references])
+        self.engine.bind(keys=self.features[0], values=self.features[1])
+
+    def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
+        ``(H, W, 3)``, each reduced to the render size like the frames.
+
+        Raises:
+            VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder runs in torch).
+        """
         if self.generator is None:
-            raise VidcolorError(f"{model}: the reference mode needs the weight file (its reference encoder), "
+            raise VidcolorError(f"{self.model}: the reference mode needs the weight file (its reference encoder), "
                                 "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
         dtype = next(self.generator.parameters()).dtype
         keys, values = [], []
@@ -86,8 +96,95 @@ class ReferenceColorizer(Colorizer):
                 k, v = self.generator.reference(L_n, torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
                 keys.append(k)
                 values.append(v)
-        self.features = (torch.cat(keys, 1).float().cpu().numpy(), torch.cat(values, 1).float().cpu().numpy())
-        self.engine.bind(keys=self.features[0], values=self.features[1])
+        return torch.cat(keys, 1).float().cpu().numpy(), torch.cat(values, 1).float().cpu().numpy()
+
+
+CUT_DISTANCE = 0.5
+"""L1 distance between 32-bin L histograms (each summing to 1; 0 = same, 2 = disjoint) from the current
+keyframe above which a frame starts a new scene (:class:`KeyframeColorizer`)."""
+
+
+def l_histogram(L: np.ndarray) -> np.ndarray:
+    """32-bin histogram of L ``(H, W)`` in [0, 100], summing to 1."""
+    h = np.histogram(L, bins=32, range=(0.0, 100.0))[0].astype(np.float64)
+    return h / max(h.sum(), 1.0)
+
+
+class KeyframeColorizer(ReferenceColorizer):
+    """Keyframe colorization, propagated (``--reference`` without an image): each scene's keyframe is
+    colorized by the automatic colorizer at a larger render size, its colour averaged with that of the
+    mirrored frame (test-time augmentation), and that coloured keyframe is the exemplar network's
+    reference for every frame of its scene -- the approach of VapourSynth's HAVC filter (DeOldify/DDColor
+    keyframes carried by a Deep-Exemplar network).
+
+    A frame is a keyframe when it is the clip's first or its L histogram (:func:`l_histogram`) is further
+    than :data:`CUT_DISTANCE` from the current keyframe's (a cut, or a scene that drifted away); a
+    batch that spans a cut runs in parts, each with its own reference.
+
+    Args:
+        model: a ``colorize-reference`` model (default: colorize-exemplar), for the propagation.
+        automatic: a ``colorize`` model (default: the bundled default colorizer) for the keyframes,
+            at its stored inference defaults and ``keyframe_size`` (shorter side, pixels).
+        others: as :class:`ReferenceColorizer`.
+
+    ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
+
+    Raises:
+        VidcolorError: a model of another job, bad option values.
+    """
+
+    def __init__(self, model: str = DEFAULTS["colorize-reference"], automatic: str = DEFAULTS["colorize"],
+                 device: str = "auto", render_size: int = 256, keyframe_size: int = 384, saturation: float | None = None,
+                 temperature: float | None = None, blur: bool = False, equalize: bool = False,
+                 backend: str = "auto", precision: str = "auto"):
+        Colorizer.__init__(self, model, device, render_size, saturation, temperature, blur, equalize, backend,
+                           precision)
+        self.automatic = Colorizer(automatic, device, keyframe_size, blur=blur, equalize=equalize, backend=backend,
+                                   precision=precision)
+        self.stills = False
+        self.keyframes = 0
+        """Keyframes coloured so far."""
+        self._key_hist: np.ndarray | None = None
+        self.features = None
+
+    def keyframe_colour(self, frame: np.ndarray) -> np.ndarray:
+        """uint8 RGB ``(H, W, 3)`` -> the automatic colorizer's colour of it (ab averaged with the mirrored
+        frame's), as uint8 RGB with the frame's own L."""
+        L, ab = self.automatic.predict_lab(np.stack([frame, frame[:, ::-1]]))
+        return recombine(L[:1], (ab[:1] + ab[1:, :, ::-1]) / 2)[0]
+
+    def set_stills(self, stills: bool) -> None:
+        """Stills: every image is its own keyframe."""
+        self.stills = stills
+
+    def reset(self) -> None:
+        """A new clip: its first frame is a keyframe."""
+        super().reset()
+        self._key_hist = None
+
+    def prepare(self, frames: np.ndarray) -> Batch:
+        batch = Colorizer.prepare(self, frames)
+        parts = []
+        for i, L in enumerate(batch.context["L"]):
+            h = l_histogram(L)
+            if self.stills or self._key_hist is None or np.abs(h - self._key_hist).sum() > CUT_DISTANCE:
+                self._key_hist = h
+                self.features = self.encode_references([self.keyframe_colour(frames[i])])
+                self.keyframes += 1
+                parts.append((i, self.features))
+            elif not parts:
+                parts.append((0, self.features))
+        batch.context["parts"] = parts
+        return batch
+
+    def infer(self, batch: Batch) -> Batch:
+        """The exemplar network on each part of the batch, with that part's keyframe as the reference."""
+        frame, parts = batch.feeds["frame"], batch.context["parts"]
+        ends = [start for start, _ in parts[1:]] + [len(frame)]
+        outputs = [self.engine({"frame": frame[start:end], "keys": keys, "values": values})[OUTPUT]
+                   for (start, (keys, values)), end in zip(parts, ends)]
+        batch.outputs = {OUTPUT: np.concatenate(outputs)}
+        return batch
 
 
 class InternalColorizer(LabJob):
