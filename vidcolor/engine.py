@@ -321,7 +321,7 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
     precision = resolve_precision(precision, device, backend)
     if backend == "onnxruntime":
         graph, module = cached_onnx(model, arch)
-        return OnnxEngine(graph, arch, device, tile), module, arch
+        return OnnxEngine(graph, arch, device, tile), module.to(device) if module is not None else None, arch
     module, arch = load_generator(model, "cpu")
     return TorchEngine(module, arch, device, precision, tile), module, arch
 

@@ -222,8 +222,12 @@ class VideoWriter:
         """
         try:
             self._mux.close()          # the NUT trailer
-            self._proc.stdin.close()
         except (av.FFmpegError, OSError):
+            pass
+        self._mux = None
+        try:
+            self._proc.stdin.close()   # always: ffmpeg waits for the end of its input
+        except OSError:
             pass
         code = self._proc.wait()
         if code != 0:
