@@ -48,6 +48,23 @@ TILED_FAMILIES = ("unet",)
 resized to their render size, and pool over it: never tiled)."""
 
 
+def tile_regions(height: int, width: int, tile: int):
+    """Tiles of a ``height`` x ``width`` frame: cores of ``tile - 2 * TILE_OVERLAP`` pixels, each with
+    :data:`TILE_OVERLAP` pixels of context on every side (clamped at the frame's edges), so that a region
+    is at most ``tile`` pixels a side.
+
+    Yields:
+        ``((ya, yb, xa, xb), ((y0, y1), (x0, x1)))``: the region to run, and the core it contributes,
+        in frame coordinates.
+    """
+    core = tile - 2 * TILE_OVERLAP
+    for y0 in range(0, height, core):
+        for x0 in range(0, width, core):
+            yield ((max(0, y0 - TILE_OVERLAP), min(height, y0 + core + TILE_OVERLAP),
+                    max(0, x0 - TILE_OVERLAP), min(width, x0 + core + TILE_OVERLAP)),
+                   ((y0, min(height, y0 + core)), (x0, min(width, x0 + core))))
+
+
 def network_inputs(arch: dict) -> tuple[str, ...]:
     """Named inputs of the network an ``arch`` record describes, in the order its ``forward`` takes them.
 
@@ -129,7 +146,7 @@ class Engine:
         if missing:
             raise ValueError(f"missing network input {missing[0]!r}")
         frame = feeds.pop("frame")
-        if self.tile and self.arch.get("family") in TILED_FAMILIES and max(frame.shape[-2:]) > self.tile:
+        if self.tiles_frame(*frame.shape[-2:]):
             return {OUTPUT: self._tiled(frame, feeds)}
         return {OUTPUT: self._padded(frame, feeds)}
 
@@ -138,21 +155,19 @@ class Engine:
         y = self.run([padded if n == "frame" else feeds[n] for n in self.inputs])
         return crop_output(y, frame.shape[-2:], padded.shape[-2:])
 
+    def tiles_frame(self, height: int, width: int) -> bool:
+        """Whether a frame of this size runs tile by tile (a U-Net family, tiling on, a side above :attr:`tile`)."""
+        return bool(self.tile) and self.arch.get("family") in TILED_FAMILIES and max(height, width) > self.tile
+
     def _tiled(self, frame: np.ndarray, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """The network tile by tile: cores of ``tile - 2 * TILE_OVERLAP`` pixels, each run with
-        :data:`TILE_OVERLAP` pixels of context on every side (clamped at the frame's edges) and only the
-        core kept, so peak memory follows the tile, not the frame (same-size outputs only)."""
-        h, w = frame.shape[-2:]
-        core = self.tile - 2 * TILE_OVERLAP
+        """The network tile by tile (:func:`tile_regions`), only each tile's core kept, so peak memory
+        follows the tile, not the frame (same-size outputs only)."""
         out = None
-        for y0 in range(0, h, core):
-            for x0 in range(0, w, core):
-                ya, xa = max(0, y0 - TILE_OVERLAP), max(0, x0 - TILE_OVERLAP)
-                yb, xb = min(h, y0 + core + TILE_OVERLAP), min(w, x0 + core + TILE_OVERLAP)
-                y = self._padded(frame[..., ya:yb, xa:xb], feeds)
-                if out is None:
-                    out = np.empty((*y.shape[:2], h, w), np.float32)
-                out[..., y0:y0 + core, x0:x0 + core] = y[..., y0 - ya:y0 - ya + core, x0 - xa:x0 - xa + core]
+        for (ya, yb, xa, xb), (cy, cx) in tile_regions(*frame.shape[-2:], self.tile):
+            y = self._padded(frame[..., ya:yb, xa:xb], feeds)
+            if out is None:
+                out = np.empty((*y.shape[:2], *frame.shape[-2:]), np.float32)
+            out[..., cy[0]:cy[1], cx[0]:cx[1]] = y[..., cy[0] - ya:cy[1] - ya, cx[0] - xa:cx[1] - xa]
         return out
 
     def run(self, args: list[np.ndarray]) -> np.ndarray:

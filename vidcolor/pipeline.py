@@ -13,7 +13,7 @@ from tqdm import tqdm
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
                             rgb_to_lab)
 from vidcolor.cue import level_cue
-from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine
+from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS
@@ -150,7 +150,8 @@ class Dequantizer(LabJob):
         restore_luminance: None = what the model was trained for.
         consistency: project onto the quantization cells (False: the generator's output as it is).
         backend, precision: see :func:`vidcolor.engine.load_engine` (``auto``: fp16 on CUDA, fp32 on CPU).
-        tile: frames with a longer side (pixels) run through the generator tile by tile (0 = never).
+        tile: frames with a longer side (pixels) run tile by tile (0 = never): the whole job (network input,
+            network, recombination, projection) without temporal smoothing, the generator alone with it.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
 
@@ -187,10 +188,31 @@ class Dequantizer(LabJob):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run
             return Batch(frames, context={"found": found, "strength": 0.0})
+        context = {"found": found, "strength": strength}
+        if "level_cue" in self.engine.inputs:      # only models that read it: of the whole frame
+            context["cue"] = level_cue(frames)
+        if self.smoother is None and self.engine.tiles_frame(*frames.shape[1:3]):
+            context["tiled"] = True                # the whole job runs tile by tile in finish
+            return Batch(frames, context=context)
+        return self._prepare_tile(frames, context)
+
+    def _prepare_tile(self, frames: np.ndarray, context: dict) -> Batch:
         feeds = {"frame": model_input(frames, self.mode, channels_first=True)}
-        if "level_cue" in self.engine.inputs:      # only models that read it
-            feeds["level_cue"] = level_cue(frames)
-        return Batch(frames, feeds, context={"found": found, "strength": strength})
+        if "cue" in context:
+            feeds["level_cue"] = context["cue"]
+        return Batch(frames, feeds, context=context)
+
+    def _finish_tiled(self, batch: Batch) -> np.ndarray:
+        """A frame larger than the engine's tile, without temporal smoothing: network input, network, LAB
+        recombination, strength and projection all run per tile (:func:`~vidcolor.engine.tile_regions`;
+        every step but the network is per pixel, the network sees each tile's context), so that peak
+        memory follows the tile, not the frame. The quantizer and the level cue are the whole frame's."""
+        frames, context = batch.frames, {k: v for k, v in batch.context.items() if k != "tiled"}
+        out = np.empty_like(frames)
+        for (ya, yb, xa, xb), ((y0, y1), (x0, x1)) in tile_regions(*frames.shape[1:3], self.engine.tile):
+            part = self.infer(self._prepare_tile(frames[:, ya:yb, xa:xb], context))
+            out[:, y0:y1, x0:x1] = self._finish_batch(part)[:, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+        return out
 
     def _rgb(self, y: np.ndarray) -> np.ndarray:
         """An RGB model's output ``(N, H, W, 3)`` in [-1, 1] -> uint8 RGB."""
@@ -207,6 +229,11 @@ class Dequantizer(LabJob):
         return lab[..., 0], lab[..., 1:]
 
     def finish(self, batch: Batch) -> np.ndarray:
+        if batch.context.get("tiled"):
+            return self._finish_tiled(batch)
+        return self._finish_batch(batch)
+
+    def _finish_batch(self, batch: Batch) -> np.ndarray:
         frames, found, strength = batch.frames, batch.context["found"], batch.context["strength"]
         if batch.feeds is None:
             if self.smoother is not None:   # it starts afresh when frames are corrected again
