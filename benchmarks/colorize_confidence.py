@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from colorize_quality import gray
-from colorize_wide import even, held_back_photos
+from colorize_quality import even, gray
+from colorize_wide import held_back_photos
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.engine import OUTPUT
 from vidcolor.io.images import read_image
@@ -41,8 +41,7 @@ def main() -> None:
         p /= p.sum(1, keepdims=True)
         entropy = float((-(p * np.log(p + 1e-12)).sum(1)).mean())
         L, ab = job.lab(batch)
-        errors = [float(np.mean(ciede2000(lab_to_rgb(np.concatenate([L[..., None], ab * k], -1))[0], truth)))
-                  for k in SCALES]
+        errors = [ciede2000(lab_to_rgb(np.concatenate([L[..., None], ab * k], -1))[0], truth) for k in SCALES]
         predicted = colourfulness(lab_to_rgb(np.concatenate([L[..., None], ab], -1))[0])
         cast.append((truth, L, ab, rgb_to_lab(truth)[..., 1:]))
         rows.append([entropy, float(np.hypot(ab[..., 0], ab[..., 1]).mean()),

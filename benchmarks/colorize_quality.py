@@ -77,13 +77,23 @@ def resize_h(rgb: np.ndarray, height: int = HEIGHT) -> np.ndarray:
     return cv2.resize(rgb, (round(w * height / h / 2) * 2, height), interpolation=cv2.INTER_AREA)
 
 
+def spread(stack: np.ndarray, n: int) -> list[np.ndarray]:
+    """``n`` frames spread evenly over a clip (not its first or last), :data:`HEIGHT` px high."""
+    return [resize_h(stack[int(i)]) for i in np.linspace(0, len(stack) - 1, n + 2)[1:-1].round()]
+
+
+def even(img: np.ndarray) -> np.ndarray:
+    """An image cropped to even sides."""
+    return img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
+
+
 def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Evaluation frames of every held-back clip, and for each the clip's first frame (a colour reference
     that is never evaluated, for the exemplar baseline)."""
     out, refs = [], []
     for clip in split_clips(SHARED / "video")[1]:
         stack = load_frames(clip)
-        picked = [resize_h(stack[int(i)]) for i in np.linspace(0, len(stack) - 1, frames + 2)[1:-1].round()]
+        picked = spread(stack, frames)
         out += picked
         refs += [resize_h(stack[0])] * len(picked)
     return out, refs
@@ -91,11 +101,7 @@ def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 def photo_set(n: int) -> list[np.ndarray]:
     _, held = split_holdout(list_images(SHARED / "train"), 20)
-    out = []
-    for p in held[:n]:
-        rgb = read_image(p)[0]
-        out.append(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
-    return out
+    return [even(read_image(p)[0]) for p in held[:n]]
 
 
 def score(outputs: list[np.ndarray], truth: list[np.ndarray]) -> dict:

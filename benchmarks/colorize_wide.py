@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorize_quality import SHARED, colorize_all, gray, label, resize_h
+from colorize_quality import SHARED, colorize_all, even, gray, label, resize_h, spread
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
 from vidcolor.jobs import DEFAULTS
@@ -52,15 +52,6 @@ def held_back_photos() -> tuple[list[Path], list[Path]]:
     calibration)``; settings may be fitted on the second half only."""
     held = split_holdout(list_images(SHARED / "train"), 20)[1]
     return held[0::2], held[1::2]
-
-
-def spread(stack: np.ndarray, n: int) -> list[np.ndarray]:
-    """``n`` frames spread evenly over a clip (not its first or last), 240 px high."""
-    return [resize_h(stack[int(i)]) for i in np.linspace(0, len(stack) - 1, n + 2)[1:-1].round()]
-
-
-def even(img: np.ndarray) -> np.ndarray:
-    return img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
 
 
 def rows_of_content(frames: int, photos: int) -> list[tuple[str, str, list[np.ndarray]]]:
@@ -92,8 +83,8 @@ def score_row(job: Colorizer, frames: list[np.ndarray]) -> tuple[dict, list[np.n
     out, _ = colorize_all(job, frames)
     grays = [gray(f) for f in frames]
     r = {"frames": len(frames),
-         "gray_ciede2000": float(np.mean([np.mean(ciede2000(g, t)) for g, t in zip(grays, frames)])),
-         "ciede2000": float(np.mean([np.mean(ciede2000(o, t)) for o, t in zip(out, frames)])),
+         "gray_ciede2000": float(np.mean([ciede2000(g, t) for g, t in zip(grays, frames)])),
+         "ciede2000": float(np.mean([ciede2000(o, t) for o, t in zip(out, frames)])),
          "colourfulness": float(np.mean([colourfulness(o) for o in out])),
          "truth_colourfulness": float(np.mean([colourfulness(t) for t in frames]))}
     r["delta"] = r["ciede2000"] - r["gray_ciede2000"]

@@ -24,6 +24,7 @@ from vidcolor.io import read_image
 from vidcolor.jobs import DEFAULTS
 from vidcolor.models.two_image import gray, to_tensor
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
+from vidcolor.temporal import l_histogram
 from vidcolor.weights import load_generator, save_generator
 
 
@@ -72,7 +73,7 @@ class ReferenceColorizer(Colorizer):
             self.features = features
             self.engine.bind(keys=features[0], values=features[1])
             return
-        self.features = self.encode_references([r for r in references])
+        self.features = self.encode_references(references)
         self.engine.bind(keys=self.features[0], values=self.features[1])
 
     def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,12 +105,6 @@ CUT_DISTANCE = 0.5
 keyframe above which a frame starts a new scene (:class:`KeyframeColorizer`)."""
 
 
-def l_histogram(L: np.ndarray) -> np.ndarray:
-    """32-bin histogram of L ``(H, W)`` in [0, 100], summing to 1."""
-    h = np.histogram(L, bins=32, range=(0.0, 100.0))[0].astype(np.float64)
-    return h / max(h.sum(), 1.0)
-
-
 class KeyframeColorizer(ReferenceColorizer):
     """Keyframe colorization, propagated (``--reference`` without an image): each scene's keyframe is
     colorized by the automatic colorizer at a larger render size, its colour averaged with that of the
@@ -117,9 +112,10 @@ class KeyframeColorizer(ReferenceColorizer):
     reference for every frame of its scene -- the approach of VapourSynth's HAVC filter (DeOldify/DDColor
     keyframes carried by a Deep-Exemplar network).
 
-    A frame is a keyframe when it is the clip's first or its L histogram (:func:`l_histogram`) is further
-    than :data:`CUT_DISTANCE` from the current keyframe's (a cut, or a scene that drifted away); a
-    batch that spans a cut runs in parts, each with its own reference.
+    A frame is a keyframe when it is the clip's first or its L histogram
+    (:func:`~vidcolor.temporal.l_histogram`) is further than :data:`CUT_DISTANCE` from the current
+    keyframe's (a cut, or a scene that drifted away); a batch that spans a cut runs in parts, each with
+    its own reference.
 
     Args:
         model: a ``colorize-reference`` model (default: colorize-exemplar), for the propagation.

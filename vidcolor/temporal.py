@@ -27,7 +27,7 @@ import numpy as np
 
 from vidcolor.flow import consistency_mask, dis_flow, sampling_map, warp
 
-__all__ = ["MODES", "TemporalSmoother", "scene_change"]
+__all__ = ["MODES", "TemporalSmoother", "l_histogram", "scene_change"]
 
 MODES = ("off", "ema", "flow")
 """Smoothing modes: none, plain exponential moving average, flow-aligned moving average."""
@@ -211,11 +211,15 @@ def _thumb(L: np.ndarray) -> np.ndarray:
     return cv2.resize(np.asarray(L, np.float32), size, interpolation=cv2.INTER_AREA)
 
 
+def l_histogram(L: np.ndarray) -> np.ndarray:
+    """The 32-bin histogram of L ``(H, W)`` in [0, 100], float64 summing to 1."""
+    h = np.histogram(L, bins=_CUT_BINS, range=(0.0, 100.0))[0].astype(np.float64)
+    return h / max(h.sum(), 1.0)
+
+
 def _cut_score(prev: np.ndarray, cur: np.ndarray, dis) -> float:
     """:func:`scene_change` on two thumbnails from :func:`_thumb`."""
-    hp = np.histogram(prev, bins=_CUT_BINS, range=(0.0, 100.0))[0]
-    hc = np.histogram(cur, bins=_CUT_BINS, range=(0.0, 100.0))[0]
-    tv = 0.5 * np.abs(hp - hc).sum() / cur.size
+    tv = 0.5 * np.abs(l_histogram(prev) - l_histogram(cur)).sum()
     flow = dis_flow(dis, _to8(cur), _to8(prev))  # current -> previous
     residual = float(np.median(np.abs(warp(prev, flow) - cur)))
     return float(tv + residual / _CUT_RESIDUAL_UNIT)

@@ -25,7 +25,7 @@ class Timeline:
     time_base: Fraction
     step: int = 1
     pts: list[int] = field(default_factory=list)
-    _origin: int | None = None
+    _origin: int | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, fps: Fraction, time_base: Fraction | None = None) -> "Timeline":
