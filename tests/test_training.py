@@ -20,7 +20,7 @@ from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list
 from vidcolor.metrics.image import psnr
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
-from vidcolor.training.measures import psnr_batch
+from vidcolor.training.measures import psnr_batch, psnr_pooled
 from vidcolor.training.run import training_loader
 from vidcolor.weights import load_generator
 
@@ -271,6 +271,11 @@ def test_losses():
     assert psnr_batch(x, 1 - x) == pytest.approx(psnr(as_uint8(x), as_uint8(1 - x)))
     with pytest.raises(ValueError, match="shape"):
         psnr_batch(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
+    # pooled: one squared error over the batch; the equal image halves the MSE (+3 dB), it does not add 100
+    assert psnr_pooled(two, torch.zeros(2, 3, 4, 4)) == pytest.approx(20 * np.log10(5) + 10 * np.log10(2))
+    assert psnr_pooled(a, a) == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="shape"):
+        psnr_pooled(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     for mode in ("lsgan", "vanilla"):
         gan = GANLoss(mode)
         logits = torch.full((1, 1, 3, 3), 5.0)
@@ -292,10 +297,10 @@ def test_train_writes_everything_and_resumes(tmp_path, photos):
         assert im.format == "PNG" and im.size[0] > 100
     rows = read_log(out / "log.csv")
     assert [int(r["step"]) for r in rows] == [1, 2]
-    assert set(rows[0]) == {"step", "seconds", "loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"}
+    assert set(rows[0]) == {"step", "seconds", "loss_rec", "loss_g_adv", "loss_d", "psnr_input", "psnr_output"}
     for r in rows:
         assert all(np.isfinite(float(v)) for v in r.values())
-        assert float(r["loss_l1"]) > 0 and 5 < float(r["psnr_input"]) < 100
+        assert float(r["loss_rec"]) > 0 and 5 < float(r["psnr_input"]) < 100
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 2 and {"G", "D", "opt_g", "opt_d", "elapsed"} <= set(ckpt)
     assert json.loads((out / "recipe.json").read_text())["steps"] == 2
@@ -319,6 +324,19 @@ def test_train_writes_everything_and_resumes(tmp_path, photos):
     # resume=False starts over
     train_dequantize(tiny_recipe(photos, steps=1), out, resume=False, progress=msgs.append)
     assert [int(r["step"]) for r in read_log(out / "log.csv")] == [1]
+
+
+def test_regression_only_has_no_discriminator(tmp_path, photos):
+    out = tmp_path / "run"
+    train_dequantize(tiny_recipe(photos, steps=2, adv_weight=0.0, loss="l2"), out, progress=lambda m: None)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert {"G", "opt_g"} <= set(ckpt) and not {"D", "opt_d"} & set(ckpt)
+    rows = read_log(out / "log.csv")
+    assert all(float(r["loss_d"]) == 0 and float(r["loss_g_adv"]) == 0 and float(r["loss_rec"]) > 0 for r in rows)
+    with pytest.raises(ValueError, match="loss"):
+        tiny_recipe(photos, loss="l3")
+    with pytest.raises(ValueError, match="adv_weight"):
+        tiny_recipe(photos, adv_weight=-1.0)
 
 
 def test_resume_with_the_phase_input_switched_on(tmp_path, photos):

@@ -103,8 +103,13 @@ def main() -> None:
             data += (f"; plus {len(train)} pixel-art images and game frames of {recipe['retro']} ({len(held)} held back "
                      f"by whole package or game, `split_retro`), {recipe['retro_share']:.0%} of the samples, enlarged "
                      f"x1-x3 nearest neighbour, {recipe['identity_pixel_art']:.0%} of them unquantized")
-        loss = (f"loss {recipe['lambda_l1']:g} x L1 (RGB) + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
-                f"discriminator (training only): conditional 70x70 PatchGAN, ndf={recipe['ndf']}")
+        rec = "squared error" if recipe.get("loss") == "l2" else "L1"
+        loss = f"loss {recipe['lambda_l1']:g} x {rec} (RGB)"
+        if recipe["adv_weight"]:
+            loss += (f" + {recipe['adv_weight']:g} x {recipe['gan_mode']}; "
+                     f"discriminator (training only): conditional 70x70 PatchGAN, ndf={recipe['ndf']}")
+        else:
+            loss += "; no adversarial term, no discriminator (regression only)"
     elif job == "colorize-reference":
         data = (f"pairs of views (`vidcolor.training.data.ExemplarPairs`): target = a crop, reference = another "
                 f"crop of the same photo rotated by up to {recipe['max_rotation']:g} degrees and scaled 0.8-1.25, "

@@ -5,6 +5,11 @@ beta1 0.5). The L1 term is taken on the RGB reconstruction in [-1, 1] (after rec
 the LAB modes), so that it rewards what PSNR measures; the discriminator sees (input, output) in the
 generator's own colour space (conditional PatchGAN).
 
+Recipes may replace the reconstruction term by the squared error (``loss = "l2"``: PSNR is a mean
+squared error, and L1's median favours a few large errors on edges over many small gains in the
+cells), and drop the adversarial term (``adv_weight = 0``: no discriminator is built, the generator
+is trained by regression alone).
+
 Modes: ``lab`` (Pix2Pix-FQ with luminance restoration: L and ab corrected), ``ab`` (Pix2Pix-FQ as in
 seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseline, same settings).
 """
@@ -19,7 +24,7 @@ from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.losses import GANLoss
-from vidcolor.training.measures import from_uint8, psnr_batch
+from vidcolor.training.measures import from_uint8, psnr_pooled
 from vidcolor.training.run import Recipe, training_loader
 from vidcolor.training.trainer import Trainer
 
@@ -32,7 +37,8 @@ class DequantizeRecipe(Recipe):
     mode: str = "lab"                    # lab | ab | rgb
     lambda_l1: float = 100.0
     gan_mode: str = "lsgan"
-    adv_weight: float = 1.0
+    adv_weight: float = 1.0              # 0: no discriminator (regression only)
+    loss: str = "l1"                     # reconstruction term on RGB in [-1, 1]: l1 (pix2pix) | l2 (squared error)
     generator: dict = field(default_factory=lambda: {"ngf": 16, "depth": 5, "use_histogram": True})
     phase_lr: float = 2e-3               # Adam lr of the level-phase input layer (generator use_phase), see below
     retro: str = ""                      # folder of pixel art / game frames (split by data.split_retro); "" = none
@@ -40,6 +46,13 @@ class DequantizeRecipe(Recipe):
     identity: float = 0.1                # share of photo/frame samples left unquantized (target = input)
     identity_pixel_art: float = 0.35     # the same for pixel art (natively low-palette: already the target)
     log_every: int = 10
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.loss not in ("l1", "l2"):
+            raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
+        if self.adv_weight < 0:
+            raise ValueError(f"adv_weight must be >= 0, got {self.adv_weight}")
 
 
 def generator_optimizer(G: UNetGenerator, recipe: DequantizeRecipe) -> torch.optim.Adam:
@@ -86,14 +99,20 @@ class DequantizeTrainer(Trainer):
 
     Data: :class:`~vidcolor.training.data.DequantizationPairs` (``(coarse, fine, cue)`` batches: uint8
     ``(N, crop, crop, 3)`` twice and float32 ``(N, CUE_DIM)``), with pixel art from ``recipe.retro``.
-    Networks: the U-Net generator ``G`` of :func:`build_generator` and a conditional PatchGAN ``D`` on
-    (input, output) pairs, 6 channels. Step: pix2pix (eq. 4), see the module docstring.
+    Networks: the U-Net generator ``G`` of :func:`build_generator` and, unless ``adv_weight`` is 0, a
+    conditional PatchGAN ``D`` on (input, output) pairs, 6 channels. Step: pix2pix (eq. 4), see the module
+    docstring. The log's ``loss_rec`` is the reconstruction term (L1 or squared error, RGB in [-1, 1]);
+    ``psnr_input`` / ``psnr_output`` are pooled over the batch (:func:`~vidcolor.training.measures.psnr_pooled`).
 
     Raises (from :meth:`fit`):
         ValueError: ``recipe.retro`` names a folder without training images.
     """
 
-    fields = ("loss_l1", "loss_g_adv", "loss_d", "psnr_input", "psnr_output")
+    fields = ("loss_rec", "loss_g_adv", "loss_d", "psnr_input", "psnr_output")
+
+    @property
+    def adversarial(self) -> bool:
+        return self.recipe.adv_weight > 0
 
     def data(self) -> torch.utils.data.DataLoader:
         r = self.recipe
@@ -105,36 +124,47 @@ class DequantizeTrainer(Trainer):
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
         G, arch = build_generator(self.recipe)
-        return {"G": G, "D": PatchGANDiscriminator(in_channels=6, ndf=self.recipe.ndf)}, arch
+        nets = {"G": G}
+        if self.adversarial:
+            nets["D"] = PatchGANDiscriminator(in_channels=6, ndf=self.recipe.ndf)
+        return nets, arch
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_g": generator_optimizer(self.generator, self.recipe), "opt_d": self.adam(self.networks["D"].parameters())}
+        opts = {"opt_g": generator_optimizer(self.generator, self.recipe)}
+        if self.adversarial:
+            opts["opt_d"] = self.adam(self.networks["D"].parameters())
+        return opts
 
     def build_losses(self, loader) -> None:
         self.gan = GANLoss(self.recipe.gan_mode)
 
     def optimize_parameters(self, batch) -> list[float]:
-        r, G, D = self.recipe, self.generator, self.networks["D"]
-        opt_g, opt_d = self.optimizers["opt_g"], self.optimizers["opt_d"]
+        r, G = self.recipe, self.generator
+        opt_g = self.optimizers["opt_g"]
         coarse, fine, cue = batch
         x = model_space(coarse, r.mode)
-        y = model_space(fine, r.mode)
         target_rgb = from_uint8(fine)
         fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
-        # discriminator: real (x, y) vs fake (x, G(x))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d = 0.5 * (self.gan(D(torch.cat([x, y], 1)), True) + self.gan(D(torch.cat([x, fake.detach()], 1)), False))
-        loss_d.backward()
-        opt_d.step()
-        # generator: fool D + lambda * L1 on the RGB reconstruction in [-1, 1]
+        loss_adv = loss_d = torch.zeros(())
+        if self.adversarial:
+            # discriminator: real (x, y) vs fake (x, G(x))
+            D, opt_d = self.networks["D"], self.optimizers["opt_d"]
+            y = model_space(fine, r.mode)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d = 0.5 * (self.gan(D(torch.cat([x, y], 1)), True) + self.gan(D(torch.cat([x, fake.detach()], 1)), False))
+            loss_d.backward()
+            opt_d.step()
+        # generator: fool D + lambda * reconstruction on RGB in [-1, 1]
         opt_g.zero_grad(set_to_none=True)
-        loss_adv = self.gan(D(torch.cat([x, fake], 1)), True)
-        loss_l1 = 2.0 * (fake_rgb - target_rgb).abs().mean()
-        (r.adv_weight * loss_adv + r.lambda_l1 * loss_l1).backward()
+        if self.adversarial:
+            loss_adv = self.gan(self.networks["D"](torch.cat([x, fake], 1)), True)
+        diff = 2.0 * (fake_rgb - target_rgb)
+        loss_rec = diff.abs().mean() if r.loss == "l1" else diff.square().mean()
+        (r.adv_weight * loss_adv + r.lambda_l1 * loss_rec).backward()
         opt_g.step()
         in_rgb = from_uint8(coarse)
-        return [loss_l1.item(), loss_adv.item(), loss_d.item(), psnr_batch(in_rgb, target_rgb),
-                psnr_batch(fake_rgb, target_rgb)]
+        return [loss_rec.item(), loss_adv.item(), loss_d.item(), psnr_pooled(in_rgb, target_rgb),
+                psnr_pooled(fake_rgb, target_rgb)]
 
     def validation_stream(self, paths: list[Path]) -> DequantizationPairs:
         """Quantized held-back photos only (no identity samples: their PSNR says nothing)."""

@@ -41,6 +41,24 @@ def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(np.mean([min(psnr(x, y), PSNR_CAP) for x, y in zip(a, b)]))
 
 
+def psnr_pooled(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR (dB, capped at :data:`PSNR_CAP`) of a whole batch: one mean squared error over every pixel of
+    every image, as ``benchmarks/dequantize_quality.py`` pools a clip. Unlike :func:`psnr_batch`, images
+    equal to their ground truth (identity samples) do not dominate it: in a per-image mean each such image
+    counts :data:`PSNR_CAP`, and a change of one level on it costs tens of dB.
+
+    Args:
+        pred, target: sRGB ``(N, 3, H, W)`` float in [0, 1] (``pred`` is clipped), rounded to 8-bit.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    a, b = to_uint8(pred), to_uint8(target)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    return min(psnr(a, b), PSNR_CAP)
+
+
 def colourfulness_ratio(output: torch.Tensor, truth: torch.Tensor) -> float:
     """Mean colourfulness (:func:`vidcolor.metrics.image.colourfulness`, Hasler & Suesstrunk 2003 M^(3))
     of a batch of outputs over that of their ground truth: the logged guard against the sepia average.
