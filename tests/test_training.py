@@ -433,7 +433,7 @@ def test_from_toml(tmp_path, photos):
         DequantizeRecipe.from_toml(p)
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "train").glob("dequantize*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((REPO / "train").glob("**/dequantize*.toml")), ids=lambda p: p.name)
 def test_repository_recipes_parse(path):
     r = DequantizeRecipe.from_toml(path)
     assert r.name == path.stem
