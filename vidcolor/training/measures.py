@@ -25,6 +25,14 @@ def to_uint8(rgb01: torch.Tensor) -> np.ndarray:
     return (rgb01.detach().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def _uint8_pair(pred: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Both batches as uint8 ``(N, H, W, 3)`` (:func:`to_uint8`); ValueError when their shapes differ."""
+    a, b = to_uint8(pred), to_uint8(target)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    return a, b
+
+
 def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over the images of a batch of their PSNR (:func:`vidcolor.metrics.image.psnr`, dB, each
     capped at :data:`PSNR_CAP`).
@@ -35,9 +43,7 @@ def psnr_batch(pred: torch.Tensor, target: torch.Tensor) -> float:
     Raises:
         ValueError: the shapes differ.
     """
-    a, b = to_uint8(pred), to_uint8(target)
-    if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    a, b = _uint8_pair(pred, target)
     return float(np.mean([min(psnr(x, y), PSNR_CAP) for x, y in zip(a, b)]))
 
 
@@ -53,9 +59,7 @@ def psnr_pooled(pred: torch.Tensor, target: torch.Tensor) -> float:
     Raises:
         ValueError: the shapes differ.
     """
-    a, b = to_uint8(pred), to_uint8(target)
-    if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    a, b = _uint8_pair(pred, target)
     return min(psnr(a, b), PSNR_CAP)
 
 
