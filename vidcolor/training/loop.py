@@ -5,9 +5,8 @@ beta1 0.5). The L1 term is taken on the RGB reconstruction in [-1, 1] (after rec
 the LAB modes), so that it rewards what PSNR measures; the discriminator sees (input, output) in the
 generator's own colour space (conditional PatchGAN).
 
-Recipes may replace the reconstruction term by the squared error (``loss = "l2"``: PSNR is a mean
-squared error, and L1's median favours a few large errors on edges over many small gains in the
-cells), and drop the adversarial term (``adv_weight = 0``: no discriminator is built, the generator
+Recipes may replace the reconstruction term by the squared error (``loss = "l2"``: what PSNR, the
+dequantize target, measures), and drop the adversarial term (``adv_weight = 0``: no discriminator is built, the generator
 is trained by regression alone).
 
 Modes: ``lab`` (Pix2Pix-FQ with luminance restoration: L and ab corrected), ``ab`` (Pix2Pix-FQ as in
@@ -112,6 +111,7 @@ class DequantizeTrainer(Trainer):
 
     @property
     def adversarial(self) -> bool:
+        """Whether the recipe trains with a discriminator (``adv_weight > 0``)."""
         return self.recipe.adv_weight > 0
 
     def data(self) -> torch.utils.data.DataLoader:
