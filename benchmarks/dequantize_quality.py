@@ -74,6 +74,9 @@ from vidcolor.training.degrade import quantize_clip, quantize_ffmpeg
 
 from readme import splice_readme
 
+HELD_CLIPS = 4
+"""Natural content: the first 4 DAVIS clips that training holds back, by name (dequantize_validation.py takes the others)."""
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 NATURAL_SIZE = (640, 360)
 INPUT_ENCODE = ["-c:v", "libx264", "-preset", "medium", "-crf", "12", "-pix_fmt", "yuv420p"]
@@ -328,7 +331,7 @@ def main() -> None:
     args = ap.parse_args()
     args.frames = args.frames or (8 if args.quick else 24)
     if args.clips is None:
-        args.clips = [p.stem.removeprefix("davis_") for p in split_clips(args.data / "video")[1][:4]]
+        args.clips = [p.stem.removeprefix("davis_") for p in split_clips(args.data / "video")[1][:HELD_CLIPS]]
     if args.quick:
         args.clips = args.clips[:1]
     degradations = {d: s for d, s in DEGRADATIONS.items() if not args.quick or d in QUICK_DEGRADATIONS}

@@ -3,7 +3,8 @@
 Content held back from training but not used by ``dequantize_quality.py``: the first ``--photos``
 held-back photos (``split_holdout``, every 20th); two frames (the first and the middle one, at
 640x360) of each held-back DAVIS clip that the benchmark does not score (``split_clips``' held-back
-clips after the benchmark's first 4); and the held-back pixel art that the benchmark does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
+clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
+does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour. Degradations: ffmpeg palettegen/paletteuse
 16 colours, vidcolor's median cut 16, 4 bits per channel (mid and floor), and none; then an intra
 H.264 round trip at crf 14 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer
@@ -25,19 +26,19 @@ import cv2
 import numpy as np
 import torch
 
+from vidcolor.io import VideoReader
 from vidcolor.metrics import channel_bias, psnr
 from vidcolor.pipeline import Dequantizer
 from vidcolor.quantizer import estimate
-from vidcolor.io import VideoReader
 from vidcolor.training.data import list_images, read_rgb, split_clips, split_holdout, split_retro
 from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
+from dequantize_quality import HELD_CLIPS
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
-BENCHMARK_CLIPS = 4
-"""dequantize_quality.py scores the first 4 held-back DAVIS clips by name; validation takes the others."""
 DEGRADATIONS = {
     "ffmpeg 16": Degradation("ffmpeg", colors=16, crf=14),
     "median cut 16": Degradation("palette", colors=16, crf=14),
@@ -69,7 +70,7 @@ def clip_frames(clip: Path) -> list[np.ndarray]:
 
 def content(photos: int) -> dict[str, list[np.ndarray]]:
     held_photos = split_holdout(list_images(DATA / "train"))[1][:photos]
-    held_clips = split_clips(DATA / "video")[1][BENCHMARK_CLIPS:]
+    held_clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
     retro = split_retro(DATA / "retro")[1]
     art = [p for p in retro if p.parent.name == "supertux"
            or (p.parent.name == "atari" and not any(g in p.stem for g in BENCHMARK_GAMES))]

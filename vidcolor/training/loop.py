@@ -6,8 +6,8 @@ the LAB modes), so that it rewards what PSNR measures; the discriminator sees (i
 generator's own colour space (conditional PatchGAN).
 
 Recipes may replace the reconstruction term by the squared error (``loss = "l2"``: what PSNR, the
-dequantize target, measures), and drop the adversarial term (``adv_weight = 0``: no discriminator is built, the generator
-is trained by regression alone).
+dequantize target, measures), and drop the adversarial term (``adv_weight = 0``: no discriminator is
+built, the generator is trained by regression alone).
 
 Modes: ``lab`` (Pix2Pix-FQ with luminance restoration: L and ab corrected), ``ab`` (Pix2Pix-FQ as in
 seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseline, same settings).
@@ -139,16 +139,16 @@ class DequantizeTrainer(Trainer):
         self.gan = GANLoss(self.recipe.gan_mode)
 
     def optimize_parameters(self, batch) -> list[float]:
-        r, G = self.recipe, self.generator
+        r, G, D = self.recipe, self.generator, self.networks.get("D")
         opt_g = self.optimizers["opt_g"]
         coarse, fine, cue = batch
         x = model_space(coarse, r.mode)
         target_rgb = from_uint8(fine)
         fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
         loss_adv = loss_d = torch.zeros(())
-        if self.adversarial:
+        if D is not None:
             # discriminator: real (x, y) vs fake (x, G(x))
-            D, opt_d = self.networks["D"], self.optimizers["opt_d"]
+            opt_d = self.optimizers["opt_d"]
             y = model_space(fine, r.mode)
             opt_d.zero_grad(set_to_none=True)
             loss_d = 0.5 * (self.gan(D(torch.cat([x, y], 1)), True) + self.gan(D(torch.cat([x, fake.detach()], 1)), False))
@@ -156,8 +156,8 @@ class DequantizeTrainer(Trainer):
             opt_d.step()
         # generator: fool D + lambda * reconstruction on RGB in [-1, 1]
         opt_g.zero_grad(set_to_none=True)
-        if self.adversarial:
-            loss_adv = self.gan(self.networks["D"](torch.cat([x, fake], 1)), True)
+        if D is not None:
+            loss_adv = self.gan(D(torch.cat([x, fake], 1)), True)
         diff = 2.0 * (fake_rgb - target_rgb)
         loss_rec = diff.abs().mean() if r.loss == "l1" else diff.square().mean()
         (r.adv_weight * loss_adv + r.lambda_l1 * loss_rec).backward()
