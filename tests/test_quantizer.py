@@ -52,6 +52,20 @@ def test_palette_found(game_frame, crf):
     assert d.min(axis=0).max() < 4
 
 
+def test_values_near_255_are_no_floor_level():
+    """supertux's missing-texture tile: a pixel checker of black and white, red or blue (levels 0 and 255
+    only), 2x enlarged, after H.264. Its codec noise below 255 lay near the level moment's floor level at
+    256 (not a level) and once made it 3-bit floor (32-level cells); it is a palette of its colours."""
+    y, x = np.mgrid[0:128, 0:128]
+    colour = np.where((x // 4 + y // 4) % 2 == 0, 1, np.where(y < 64, 2, 3))
+    colours = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]], np.uint8)
+    frame = h264_roundtrip(colours[np.where((x + y) % 2 == 0, colour, 0)].repeat(2, 0).repeat(2, 1), 14)
+    est = estimate(frame)
+    assert est.kind == "palette", est.describe()
+    d = np.linalg.norm(est.palette[:, None].astype(float) - colours[None].astype(float), axis=-1)
+    assert d.min(axis=0).max() < 10           # within the smear of H.264 on a pixel checker
+
+
 def test_nothing_found_on_rich_frames(gradient):
     noisy = np.clip(gradient.astype(int) + np.random.default_rng(2).integers(-6, 7, gradient.shape), 0, 255)
     assert estimate(h264_roundtrip(noisy.astype(np.uint8), 12)).kind == "none"

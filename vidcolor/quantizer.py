@@ -284,7 +284,8 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     max(0.25 rad, 0.6 level) (uint8 rounding moves bin middles by half a level), and which has at least
     :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
     palette levels that happen to line up are not taken for a bit depth): a 4-bit channel also fits 5
-    bits, so coarsest first. Values 0 and 255 (black borders, clipped
+    bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
+    values near 255 do not stand for a ``floor`` level at 256. Values 0 and 255 (black borders, clipped
     highlights) are left out. Noise: 1.4826 x the median absolute distance to the nearest level.
     """
     counts = np.bincount(values, minlength=256).astype(np.float64)
@@ -299,8 +300,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
             z = p @ np.exp(2j * np.pi * (v - offset) / period)
             if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * 0.6 / period):
                 continue
-            dist = np.abs(v - offset - np.round((v - offset) / period) * period)
-            if p @ (dist <= max(2.0, period / 8)) >= UNIFORM_MIN_NEAR:
+            if p @ (_level_distance(v, bits, conv) <= max(2.0, period / 8)) >= UNIFORM_MIN_NEAR:
                 return bits, conv, float(abs(z)), _level_noise(values, bits, conv)
     return 0, "", 0.0, 0.0
 
@@ -318,8 +318,17 @@ def _level_noise(values: np.ndarray, bits: int, conv: str) -> float:
     v = values[(values > 0) & (values < 255)].astype(np.float64)
     if not len(v):
         return 0.0
+    return float(1.4826 * np.median(_level_distance(v, bits, conv)))
+
+
+def _level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+    """Distance (levels) of values ``v`` (float) to the nearest of the quantizer's ``2**bits`` levels.
+
+    Only levels that exist count: under ``floor`` the level above the top one (256) is not a level, so a
+    value near 255 is far from every level (it is near one only on the circle of the level moment)."""
     period, offset = _level_offset(bits, conv)
-    return float(1.4826 * np.median(np.abs(v - offset - np.round((v - offset) / period) * period)))
+    k = np.clip(np.round((v - offset) / period), 0, 2 ** bits - 1)
+    return np.abs(v - offset - k * period)
 
 
 def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
