@@ -1,10 +1,11 @@
 """vidcolor.quantizer: quantizer estimation through codec noise, and projection onto the quantization cells."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import Quantizer, QuantizerTracker, estimate, flat_pixels
+from vidcolor.quantizer import GRAPHICS_FLAT, Quantizer, QuantizerTracker, enlarged_by, estimate, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 
@@ -168,3 +169,22 @@ def test_describe_is_one_line(game_frame):
     text = estimate(game_frame).describe()
     assert "palette of 8 colours" in text and "\n" not in text
     assert Quantizer().describe() == "no quantizer found"
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_frames_enlarged_by_nearest_neighbour_are_graphics(gradient, factor):
+    """A textured 16-colour frame (fewer flat pixels than GRAPHICS_FLAT) enlarged by pixel replication is
+    graphics after H.264; the same frame at its own size, or enlarged smoothly, is not."""
+    rng = np.random.default_rng(4)
+    textured = np.clip(gradient.astype(int) + rng.integers(-25, 26, gradient.shape), 0, 255).astype(np.uint8)
+    small = quantize_palette(textured, 16)
+    big = h264_roundtrip(small.repeat(factor, 0).repeat(factor, 1), 14)
+    assert flat_pixels(big[None]).mean() < GRAPHICS_FLAT
+    assert enlarged_by(big[None]) == factor
+    est = estimate(big)
+    assert est.kind == "palette" and est.graphics, est.describe()
+    est = estimate(h264_roundtrip(small, 14))
+    assert enlarged_by(h264_roundtrip(small, 14)[None]) == 1
+    assert est.kind == "palette" and not est.graphics, est.describe()
+    smooth = cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    assert enlarged_by(h264_roundtrip(smooth, 14)[None]) == 1

@@ -17,7 +17,7 @@ farther from the truth. Here the sets are per pixel and in RGB (../shared/METHOD
   observed value itself, widened only by ``none_margin`` (default 0: such frames pass unchanged).
 
 Graphics (game footage, pixel art, flat-colour art: most pixels in constant patches, see
-:data:`GRAPHICS_FLAT`) are told apart from quantized natural footage: their few colours are usually
+:data:`GRAPHICS_FLAT`, or enlarged by nearest neighbour, see :func:`enlarged_by`) are told apart from quantized natural footage: their few colours are usually
 the truth itself (a hardware or artist's palette), not a reduction of richer colour, and nothing in
 a frame says where in the cell the truth lies; a level set can even line up with a bit depth by
 chance. Such frames are treated like frames with no quantizer: left as they are (``none_margin``).
@@ -61,6 +61,19 @@ validation rows (benchmarks/dequantize_validation.py): held-back photos, quantiz
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
 held-back supertux art 0.80-0.83."""
 
+ENLARGED_FACTORS = (2, 3, 4)
+ENLARGED_MAX_RATIO = 0.25
+"""Frames enlarged by nearest neighbour (pixel art and game footage as it is shown) are graphics even
+without flat patches (a dense checker or a dithered sprite): see :func:`enlarged_by`. Chosen on the
+validation rows (benchmarks/dequantize_validation.py, crf 14, every degradation): the held-back photos
+and DAVIS clip frames score 0.85-0.97, the held-back pixel art enlarged 2x 0.004-0.38, and its one image
+with few flat pixels (supertux's missing-texture checker) 0.010-0.018. A bilinear 2x enlargement of
+white noise, the least favourable smooth one, scores 0.51 (bicubic 0.59), with or without H.264."""
+
+ENLARGED_EDGE = 2.0
+"""Mean block-boundary luma difference (levels) a tile needs to take part: flat tiles say nothing about
+block structure."""
+
 PALETTE_MAX_COLOURS = 256
 PALETTE_RADIUS = 6.0
 """Pixels within this RGB distance (levels) of a palette colour count as that colour (codec noise)."""
@@ -98,8 +111,9 @@ class Quantizer:
             unquantized (its cell is then the observed value +- ``none_margin``).
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
-        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`): projected as
-            if no quantizer had been found (the estimate is kept for the log).
+        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`) or frames enlarged
+            by nearest neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the
+            estimate is kept for the log).
     """
 
     kind: str = "none"
@@ -262,6 +276,54 @@ def _tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
                            (i % tx) * tile:(i % tx + 1) * tile] for i in idx])
 
 
+def enlarged_by(frames: np.ndarray) -> int:
+    """The factor by which ``frames`` were enlarged by nearest neighbour (pixel replication), or 1.
+
+    Inside a replicated f x f block neighbouring pixels are equal up to the codec's noise; across a block
+    boundary they differ as the art does. Measured on luma (BT.601), which 4:2:0 keeps at full resolution
+    (its chroma, subsampled 2x2, smears across 3x blocks): per tile (:func:`_tiles`), for each factor f in
+    :data:`ENLARGED_FACTORS` and each phase of the block grid, the ratio of the mean difference between
+    horizontal neighbours inside blocks to that across block boundaries (at its smallest over the
+    phases), and the same vertically; the tile's score is the larger of the two. A factor is found when the
+    median score over the tiles with boundary differences (:data:`ENLARGED_EDGE`, at least 4 tiles) is at
+    most :data:`ENLARGED_MAX_RATIO`; natural footage scores about 0.9, since its neighbouring pixels differ
+    alike wherever they are. Of the factors found, the one with the smallest score is returned (4x blocks
+    also pass as 2x ones, and 2x blocks as 4x ones, each with a larger score than the true factor's).
+
+    Args:
+        frames: uint8 RGB ``(N, H, W, 3)``; the first and last frame's tiles are used.
+
+    Returns:
+        int: 1, or a factor of :data:`ENLARGED_FACTORS`.
+    """
+    scores = _enlarged_scores(frames)
+    f = min(scores, key=scores.get)
+    return f if scores[f] <= ENLARGED_MAX_RATIO else 1
+
+
+def _enlarged_scores(frames: np.ndarray) -> dict[int, float]:
+    """``{f: median tile score}`` of :func:`enlarged_by` (inf where under 4 tiles have boundary differences)."""
+    y = _tiles(frames).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)   # (T, h, w) luma
+    profiles = (np.abs(np.diff(y, axis=2)).mean(1),      # (T, w - 1): one per column gap
+                np.abs(np.diff(y, axis=1)).mean(2))      # (T, h - 1): one per row gap
+    out = {}
+    for f in ENLARGED_FACTORS:
+        per_axis = []
+        for prof in profiles:
+            gap = np.arange(prof.shape[1])
+            best = np.full(len(prof), np.inf)
+            for phase in range(f):
+                edge = (gap - phase) % f == f - 1                # the gap after a block's last pixel
+                across = prof[:, edge].mean(1)
+                ratio = np.where(across >= ENLARGED_EDGE, prof[:, ~edge].mean(1) / np.maximum(across, 1e-6), np.inf)
+                best = np.minimum(best, ratio)
+            per_axis.append(best)
+        score = np.maximum(*per_axis)
+        score = score[np.isfinite(score)]
+        out[f] = float(np.median(score)) if len(score) >= 4 else np.inf
+    return out
+
+
 def _sample(frames: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
     """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``frames`` ``(N, H, W, 3)`` (from :func:`_tiles`), and the
     flat share. All pixels are used when under 1% of them are flat."""
@@ -385,7 +447,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     levels survive best in G, which dominates luma), then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
-    Frames with at least :data:`GRAPHICS_FLAT` flat pixels are marked ``graphics``. The margin is 2.5 x
+    Frames with at least :data:`GRAPHICS_FLAT` flat pixels, or enlarged by nearest neighbour
+    (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x
     the measured codec noise, at least 1 and at most ``max_margin`` levels.
 
     Args:
@@ -396,8 +459,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     Returns:
         :class:`Quantizer`.
     """
-    px, flat = _sample(frames if frames.ndim == 4 else frames[None], SAMPLE_PIXELS)
-    graphics = flat >= GRAPHICS_FLAT
+    frames = frames if frames.ndim == 4 else frames[None]
+    px, flat = _sample(frames, SAMPLE_PIXELS)
+    graphics = flat >= GRAPHICS_FLAT or enlarged_by(frames) > 1
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
     best = max(range(3), key=lambda c: fits[c][2])
     bits, conv, r, _ = fits[best]
