@@ -188,3 +188,11 @@ def test_frames_enlarged_by_nearest_neighbour_are_graphics(gradient, factor):
     assert est.kind == "palette" and not est.graphics, est.describe()
     smooth = cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
     assert enlarged_by(h264_roundtrip(smooth, 14)[None]) == 1
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 7, 3), (5, 1, 3), (9, 9, 3)])
+def test_enlarged_by_on_frames_too_small_for_blocks(shape):
+    tiny = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    assert enlarged_by(tiny[None]) == 1
+    assert enlarged_by(tiny.repeat(2, 0).repeat(2, 1)[None]) == 1      # too few pixels or tiles to tell

@@ -302,12 +302,16 @@ def enlarged_by(frames: np.ndarray) -> int:
 
 
 def _enlarged_scores(frames: np.ndarray) -> dict[int, float]:
-    """``{f: median tile score}`` of :func:`enlarged_by` (inf where under 4 tiles have boundary differences)."""
+    """``{f: median tile score}`` of :func:`enlarged_by` (inf where under 4 tiles have boundary differences,
+    or the frames are under 4 f pixels a side)."""
     y = _tiles(frames).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)   # (T, h, w) luma
     profiles = (np.abs(np.diff(y, axis=2)).mean(1),      # (T, w - 1): one per column gap
                 np.abs(np.diff(y, axis=1)).mean(2))      # (T, h - 1): one per row gap
     out = {}
     for f in ENLARGED_FACTORS:
+        if min(y.shape[1:]) < 4 * f:                        # too small to show blocks of f
+            out[f] = np.inf
+            continue
         per_axis = []
         for prof in profiles:
             gap = np.arange(prof.shape[1])
