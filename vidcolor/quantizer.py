@@ -17,9 +17,9 @@ farther from the truth. Here the sets are per pixel and in RGB (../shared/METHOD
   observed value itself, widened only by ``none_margin`` (default 0: such frames pass unchanged).
 
 Graphics (game footage, pixel art, flat-colour art: most pixels in constant patches, see
-:data:`GRAPHICS_FLAT`, or enlarged by nearest neighbour, see :func:`enlarged_by`) are told apart from quantized natural footage: their few colours are usually
-the truth itself (a hardware or artist's palette), not a reduction of richer colour, and nothing in
-a frame says where in the cell the truth lies; a level set can even line up with a bit depth by
+:data:`GRAPHICS_FLAT`, or enlarged by nearest neighbour, see :func:`enlarged_by`) are told apart from
+quantized natural footage: their few colours are usually the truth itself (a hardware or artist's
+palette), not a reduction of richer colour, and nothing in a frame says where in the cell the truth lies; a level set can even line up with a bit depth by
 chance. Such frames are treated like frames with no quantizer: left as they are (``none_margin``).
 On the validation rows a cell shrunk to the codec noise about the palette colour (a pull towards it
 allowed) still cost up to 2 dB on clean Atari frames, a false 3-bit floor level set on flat art 10 dB.
