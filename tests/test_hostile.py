@@ -303,9 +303,10 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
     proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", "-", "--raw", "48x32", "--fps", "10",
                              "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
-                            # a test run started in the background (`cmd &`) ignores SIGINT, and so would the
-                            # child: Python then installs no KeyboardInterrupt handler. Give it the default back.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            # a test run started in the background (`cmd &`) ignores SIGINT, and one under nohup
+                            # SIGHUP, and so would the child: Python then installs no KeyboardInterrupt handler,
+                            # and the CLI rightly keeps an ignored SIGHUP ignored. Give both their default back.
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
     try:
         proc.stdin.write(mosaic(1, 32, 48).tobytes())
         proc.stdin.flush()
