@@ -296,15 +296,20 @@ def enlarged_by(frames: np.ndarray) -> int:
     Returns:
         int: 1, or a factor of :data:`ENLARGED_FACTORS`.
     """
-    scores = _enlarged_scores(frames)
+    return _enlarged_factor(_tiles(frames))
+
+
+def _enlarged_factor(tiles: np.ndarray) -> int:
+    """:func:`enlarged_by` on tiles ``(T, h, w, 3)`` already cut by :func:`_tiles`."""
+    scores = _enlarged_scores(tiles)
     f = min(scores, key=scores.get)
     return f if scores[f] <= ENLARGED_MAX_RATIO else 1
 
 
-def _enlarged_scores(frames: np.ndarray) -> dict[int, float]:
-    """``{f: median tile score}`` of :func:`enlarged_by` (inf where under 4 tiles have boundary differences,
-    or the frames are under 4 f pixels a side)."""
-    y = _tiles(frames).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)   # (T, h, w) luma
+def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
+    """``{f: median tile score}`` of :func:`enlarged_by` on tiles ``(T, h, w, 3)`` (inf where under 4 tiles
+    have boundary differences, or the tiles are under 4 f pixels a side)."""
+    y = tiles.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)   # (T, h, w) luma
     profiles = (np.abs(np.diff(y, axis=2)).mean(1),      # (T, w - 1): one per column gap
                 np.abs(np.diff(y, axis=1)).mean(2))      # (T, h - 1): one per row gap
     out = {}
@@ -328,10 +333,9 @@ def _enlarged_scores(frames: np.ndarray) -> dict[int, float]:
     return out
 
 
-def _sample(frames: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
-    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``frames`` ``(N, H, W, 3)`` (from :func:`_tiles`), and the
+def _sample(tiles: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``tiles`` ``(T, h, w, 3)`` (from :func:`_tiles`), and the
     flat share. All pixels are used when under 1% of them are flat."""
-    tiles = _tiles(frames)
     mask = flat_pixels(tiles)
     share = float(mask.mean())
     px = tiles[mask] if share >= 0.01 else tiles.reshape(-1, 3)
@@ -464,8 +468,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         :class:`Quantizer`.
     """
     frames = frames if frames.ndim == 4 else frames[None]
-    px, flat = _sample(frames, SAMPLE_PIXELS)
-    graphics = flat >= GRAPHICS_FLAT or enlarged_by(frames) > 1
+    tiles = _tiles(frames)
+    px, flat = _sample(tiles, SAMPLE_PIXELS)
+    graphics = flat >= GRAPHICS_FLAT or _enlarged_factor(tiles) > 1
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
     best = max(range(3), key=lambda c: fits[c][2])
     bits, conv, r, _ = fits[best]
