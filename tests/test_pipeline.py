@@ -134,6 +134,23 @@ def test_a_frame_above_the_tile_runs_the_whole_job_tile_by_tile(brightening_mode
     assert np.abs(out.astype(int) - whole).max() <= 1 and np.abs(out.astype(int) - frames).mean() > 1
 
 
+def test_predict_lab_on_frames_above_the_tile_and_on_frames_that_pass(brightening_model):
+    """predict_lab (the benchmarks' raw prediction) runs on whole frames even where the job itself would run
+    tile by tile, and gives a frame that passes unchanged its own L and ab."""
+    frames = smooth_image(np.random.default_rng(3), 150, 300)[None] // 16 * 16 + 8
+    tiled = Dequantizer(str(brightening_model), device="cpu", tile=96, consistency=False)
+    L, ab = tiled.predict_lab(frames)
+    L0, ab0 = Dequantizer(str(brightening_model), device="cpu", tile=0, consistency=False).predict_lab(frames)
+    assert L.shape == (1, 150, 300) and ab.shape == (1, 150, 300, 2)
+    assert np.abs(L - L0).max() < 0.5 and np.abs(ab - ab0).max() < 0.5
+    assert np.abs(L - rgb_to_lab(frames)[..., 0]).mean() > 1       # the generator ran (it brightens)
+    flat = np.zeros((1, 64, 64, 3), np.uint8)
+    flat[:, :, 32:] = (200, 40, 40)                                  # flat colour: graphics, passes unchanged
+    L, ab = Dequantizer(str(brightening_model), device="cpu").predict_lab(flat)
+    lab = rgb_to_lab(flat)
+    assert np.array_equal(L, lab[..., 0]) and np.array_equal(ab, lab[..., 1:])
+
+
 def test_batched_keeps_order_and_batch_sizes():
     frames = [np.full((2, 2, 3), i, np.uint8) for i in range(7)]
     sizes = []

@@ -182,6 +182,22 @@ class Dequantizer(LabJob):
             self.quantizers = QuantizerTracker(stills=self.quantizers.stills)
 
     def prepare(self, frames: np.ndarray) -> Batch:
+        return self._prepare(frames, tile_job=self.smoother is None)
+
+    def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
+        and smoothing (L in [0, 100], ab in CIELAB units, float32 ``(N, H, W)`` and ``(N, H, W, 2)``). The
+        job runs on whole frames (the engine still tiles the network of frames above its tile); frames
+        that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab."""
+        batch = self._prepare(frames, tile_job=False)
+        if batch.feeds is None:
+            lab = rgb_to_lab(frames)
+            return lab[..., 0], lab[..., 1:]
+        return self.lab(self.infer(batch))
+
+    def _prepare(self, frames: np.ndarray, tile_job: bool) -> Batch:
+        """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
+        (the batch then carries no network input: :meth:`finish` prepares each tile)."""
         found = self.quantizers(frames) if self.quantizers is not None else None
         strength = self.strength.get(found.kind, 1.0) if found is not None else 1.0
         if found is not None and (found.passes_unchanged or strength == 0):
@@ -191,7 +207,7 @@ class Dequantizer(LabJob):
         context = {"found": found, "strength": strength}
         if "level_cue" in self.engine.inputs:      # only models that read it: of the whole frame
             context["cue"] = level_cue(frames)
-        if self.smoother is None and self.engine.tiles_frame(*frames.shape[1:3]):
+        if tile_job and self.engine.tiles_frame(*frames.shape[1:3]):
             context["tiled"] = True                # the whole job runs tile by tile in finish
             return Batch(frames, context=context)
         return self._prepare_tile(frames, context)
