@@ -6,14 +6,14 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour. Degradations: ffmpeg palettegen/paletteuse
-16 colours, vidcolor's median cut 16, 4 bits per channel (mid and floor), and none; then an intra
-H.264 round trip at crf 14 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer
-estimate). The generator's correction is scaled by each strength in :data:`STRENGTHS`, then
-projected onto the cells (``vidcolor.quantizer``); reports per (content, degradation) the mean and
-worst PSNR gain over the input, and per kind of quantizer found the strength that
-:func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``).
+16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
+(mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
+is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
+strength in :data:`STRENGTHS`, then projected onto the cells (``vidcolor.quantizer``); reports per
+(content, degradation) the mean and worst PSNR gain over the input, and per kind of quantizer found
+the strength that :func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``).
 
-    python benchmarks/dequantize_validation.py --model runs/dequantize-fq/checkpoint.pt
+    python benchmarks/dequantize_validation.py --model runs/dequantize-fq-l2/checkpoint.pt
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from vidcolor.io import VideoReader
+from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import channel_bias, psnr
 from vidcolor.pipeline import Dequantizer
 from vidcolor.quantizer import estimate
@@ -41,6 +42,8 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
 DEGRADATIONS = {
     "ffmpeg 16": Degradation("ffmpeg", colors=16, crf=14),
+    "ffmpeg 16 bayer": Degradation("ffmpeg", colors=16, ffmpeg_dither="bayer", crf=14),
+    "ffmpeg 64": Degradation("ffmpeg", colors=64, crf=14),
     "median cut 16": Degradation("palette", colors=16, crf=14),
     "4 bit mid": Degradation("uniform", bits=4, convention="mid", crf=14),
     "4 bit floor": Degradation("uniform", bits=4, convention="floor", crf=14),
@@ -80,7 +83,7 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
             "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art]}
 
 
-STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)
 
 
 def pick_strength(gains: dict[float, list[float]]) -> float:
@@ -92,8 +95,8 @@ def pick_strength(gains: dict[float, list[float]]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="dequantize-fq", help="name, .safetensors, or a run's checkpoint.pt")
-    ap.add_argument("--recipe", default="train/dequantize-fq.toml", help="recipe of a checkpoint.pt")
+    ap.add_argument("--model", default=DEFAULTS["dequantize"], help="name, .safetensors, or a run's checkpoint.pt")
+    ap.add_argument("--recipe", default="train/dequantize-fq-l2.toml", help="recipe of a checkpoint.pt")
     ap.add_argument("--photos", type=int, default=24)
     args = ap.parse_args()
     torch.set_num_threads(1)
