@@ -290,7 +290,7 @@ def test_cli_colorize_image_default_output(tmp_path, tiny_colorizers):
     assert (tmp_path / "photo_colorized.png").is_file()
 
 
-@pytest.mark.parametrize("args", [["missing.mp4"], ["{img}", "--render-size", "8"], ["{img}", "--model", "dequantize-fq"]])
+@pytest.mark.parametrize("args", [["missing.mp4"], ["{img}", "--render-size", "8"], ["{img}", "--model", "dequantize-fq-l2"]])
 def test_cli_colorize_errors_are_one_line(tmp_path, args):
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)

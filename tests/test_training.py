@@ -495,7 +495,7 @@ def test_real_training_photos(shared_data):
 
 
 def test_repository_recipes_point_at_shared_data(shared_data):
-    r = DequantizeRecipe.from_toml(REPO / "train" / "dequantize-fq.toml")
+    r = DequantizeRecipe.from_toml(REPO / "train" / "dequantize-fq-l2.toml")
     data = (REPO / r.data).resolve()
     assert data == (shared_data / "train").resolve()
     assert data.is_dir() and any(data.iterdir())

@@ -88,7 +88,7 @@ def test_resolve_paths_and_names(tmp_path):
         resolve(str(tmp_path))                                    # a folder is not a weight file
     with pytest.raises(VidcolorError):
         resolve(str(tmp_path / "missing.safetensors"))
-    assert "dequantize-fq" in REGISTRY
+    assert "dequantize-fq-l2" in REGISTRY
 
 
 def test_load_unknown_name():

@@ -26,7 +26,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_every_bundled_weight_file_and_card(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for stem in ("dequantize-fq", "dequantize-pix2pix-rgb", "colorize-effnet", "colorize-effnet-video", "colorize-exemplar"):
+    for stem in ("dequantize-fq-l2", "dequantize-pix2pix-rgb", "colorize-effnet", "colorize-effnet-video", "colorize-exemplar"):
         assert f"vidcolor/weights/{stem}.safetensors" in names and f"vidcolor/weights/{stem}.md" in names
 
 

@@ -1,6 +1,6 @@
 """Publish a finished training run: weights into vidcolor/weights/, log + loss curve into train/<name>/, model card.
 
-    python train/publish.py runs/dequantize-fq --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ (default model)"
+    python train/publish.py runs/dequantize-fq-l2 --strength uniform=0.25,palette=0.15 --quality docs/dequantize_quality.json --method "(d) Pix2Pix-FQ (default model)"
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
     python train/publish.py runs/colorize-exemplar --quality docs/reference_quality.json
 

@@ -148,7 +148,7 @@ def main():
 @click.argument("input")
 @io_options
 @click.option("--model", default=None,
-              help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq, see vidcolor/weights/).")
+              help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq-l2, see vidcolor/weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
 @click.option("--consistency/--no-consistency", default=True, show_default=True,

@@ -33,7 +33,7 @@ class Job:
 
 
 JOBS: dict[str, Job] = {j.name: j for j in (
-    Job("dequantize", "dequantize-fq", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize"),
+    Job("dequantize", "dequantize-fq-l2", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize"),
     Job("colorize", "colorize-effnet-video", "colorized", "colorize",
         "vidcolor.training.colorize:ColorizeRecipe:train_colorize"),
     Job("colorize-reference", "colorize-exemplar", "colorized", "exemplar",

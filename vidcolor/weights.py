@@ -21,7 +21,7 @@ folder beside this module, without ``__init__.py``: ``import vidcolor.weights`` 
 wheel finds them wherever it is installed."""
 
 REGISTRY: dict[str, str] = {
-    "dequantize-fq": "dequantize-fq.safetensors",
+    "dequantize-fq-l2": "dequantize-fq-l2.safetensors",
     "dequantize-pix2pix-rgb": "dequantize-pix2pix-rgb.safetensors",
     "colorize-effnet": "colorize-effnet.safetensors",
     "colorize-effnet-video": "colorize-effnet-video.safetensors",
