@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import GRAPHICS_FLAT, Quantizer, QuantizerTracker, enlarged_by, estimate, flat_pixels
+from vidcolor.quantizer import GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest, enlarged_by, estimate, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 
@@ -197,3 +197,17 @@ def test_enlarged_by_on_frames_too_small_for_blocks(shape):
     tiny = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
     assert enlarged_by(tiny[None]) == 1
     assert enlarged_by(tiny.repeat(2, 0).repeat(2, 1)[None]) == 1      # too few pixels or tiles to tell
+
+
+@pytest.mark.parametrize("k", [1, 2, 16, 256])
+def test_the_nearest_colour_table_gives_the_search_s_answer(k):
+    """The palette projection's nearest-colour table (exact where it answers, a search elsewhere) agrees with
+    the full search on every pixel: random ones, the range's ends, and points on and next to cell boundaries."""
+    rng = np.random.default_rng(k)
+    pal = rng.integers(0, 256, (k, 3)).astype(np.float32)
+    qz = Quantizer("palette", 1.0, 2.0, palette=pal)
+    mids = ((pal[rng.integers(0, k, 2000)] + pal[rng.integers(0, k, 2000)]) / 2)[:, None] + [[0, 0, 0], [0.01, 0, 0]]
+    px = np.concatenate([rng.uniform(0, 255, (20000, 3)), np.array([[0, 0, 0], [255, 255, 255], [0, 255, 128]]),
+                         np.clip(mids.reshape(-1, 3), 0, 255)]).astype(np.float32)
+    np.testing.assert_array_equal(qz._nearest(px), _nearest(px, pal))
+    assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes

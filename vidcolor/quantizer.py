@@ -88,6 +88,9 @@ walls) fill broad ones. Chosen on the validation rows (benchmarks/dequantize_val
 held-back photos, crf 14): unquantized 0.23 / 0.30 / 0.41 (10th / 50th / 90th percentile), in 16
 colours 0.48-0.53 / 0.63-0.69 / 0.79-0.85; coverage alone (0.72 median unquantized) did not separate them."""
 
+TABLE_STEP = 4
+"""Side (levels) of the RGB boxes of the palette projection's nearest-colour table (64^3 boxes)."""
+
 PALETTE_NEIGHBOURS = 8
 """Voronoi faces checked per cell: those towards the 8 palette colours nearest to the cell's colour."""
 
@@ -205,14 +208,39 @@ class Quantizer:
         mid = (pal[nb] + pal[:, None]) / 2
         return u, (mid * u).sum(-1) + self.margin
 
+    @functools.cached_property
+    def _nearest_table(self) -> np.ndarray:
+        """The nearest palette colour of every RGB box of :data:`TABLE_STEP` levels a side, int16, flat
+        ``(n^3,)`` (n = 256 / TABLE_STEP, index ``(r * n + g) * n + b`` of the box), -1 where the box's 8
+        corners have different nearest colours. A Voronoi cell is convex, so a box whose corners all lie
+        in one cell lies in it whole: the table is exact where it answers."""
+        grid = np.arange(0, 257, TABLE_STEP, dtype=np.float32)
+        corners = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+        near = _nearest(corners, self.palette.astype(np.float32)).reshape((len(grid),) * 3)
+        n = len(grid) - 1
+        table = near[:n, :n, :n].copy()
+        for dr, dg, db in np.ndindex(2, 2, 2):
+            table[near[dr:dr + n, dg:dg + n, db:db + n] != near[:n, :n, :n]] = -1
+        return table.astype(np.int16).ravel()
+
+    def _nearest(self, px: np.ndarray) -> np.ndarray:
+        """Index of the nearest palette colour (Euclidean RGB) of float pixels ``(P, 3)`` in [0, 255], as
+        :func:`_nearest` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
+        near a cell boundary, where the table has no answer."""
+        n = 256 // TABLE_STEP
+        box = (px * (1 / TABLE_STEP)).astype(np.int32)                      # floor: px >= 0
+        out = self._nearest_table[(box[:, 0] * n + box[:, 1]) * n + box[:, 2]].astype(np.int64)
+        rest = np.flatnonzero(out < 0)
+        out[rest] = _nearest(px[rest], self.palette.astype(np.float32))
+        return out
+
     def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
-        pal = self.palette.astype(np.float32)
         shape = q.shape
-        qf, yf = q.reshape(-1, 3), y.reshape(-1, 3)
-        idx = _nearest(qf, pal)
+        qf, yf = q.reshape(-1, 3), np.clip(y, 0, 255).reshape(-1, 3)       # the result is clipped anyway
+        idx = self._nearest(qf)
         out = yf.copy()
         # an estimate whose nearest palette colour is the observed one lies in the cell: only the others move
-        move = np.flatnonzero(_nearest(yf, pal) != idx)
+        move = np.flatnonzero(self._nearest(yf) != idx)
         if not len(move):
             return out.reshape(shape)
         qf, yf, idx = qf[move], yf[move], idx[move]
