@@ -209,5 +209,5 @@ def test_the_nearest_colour_table_gives_the_search_s_answer(k):
     mids = ((pal[rng.integers(0, k, 2000)] + pal[rng.integers(0, k, 2000)]) / 2)[:, None] + [[0, 0, 0], [0.01, 0, 0]]
     px = np.concatenate([rng.uniform(0, 255, (20000, 3)), np.array([[0, 0, 0], [255, 255, 255], [0, 255, 128]]),
                          np.clip(mids.reshape(-1, 3), 0, 255)]).astype(np.float32)
-    np.testing.assert_array_equal(qz._nearest(px), _nearest(px, pal))
+    np.testing.assert_array_equal(qz._palette_index(px), _nearest(px, pal))
     assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes

@@ -19,8 +19,8 @@ farther from the truth. Here the sets are per pixel and in RGB (../shared/METHOD
 Graphics (game footage, pixel art, flat-colour art: most pixels in constant patches, see
 :data:`GRAPHICS_FLAT`, or enlarged by nearest neighbour, see :func:`enlarged_by`) are told apart from
 quantized natural footage: their few colours are usually the truth itself (a hardware or artist's
-palette), not a reduction of richer colour, and nothing in a frame says where in the cell the truth lies; a level set can even line up with a bit depth by
-chance. Such frames are treated like frames with no quantizer: left as they are (``none_margin``).
+palette), not a reduction of richer colour, and nothing in a frame says where in the cell the truth
+lies; a level set can even line up with a bit depth by chance. Such frames are treated like frames with no quantizer: left as they are (``none_margin``).
 On the validation rows a cell shrunk to the codec noise about the palette colour (a pull towards it
 allowed) still cost up to 2 dB on clean Atari frames, a false 3-bit floor level set on flat art 10 dB.
 
@@ -223,7 +223,7 @@ class Quantizer:
             table[near[dr:dr + n, dg:dg + n, db:db + n] != near[:n, :n, :n]] = -1
         return table.astype(np.int16).ravel()
 
-    def _nearest(self, px: np.ndarray) -> np.ndarray:
+    def _palette_index(self, px: np.ndarray) -> np.ndarray:
         """Index of the nearest palette colour (Euclidean RGB) of float pixels ``(P, 3)`` in [0, 255], as
         :func:`_nearest` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
         near a cell boundary, where the table has no answer."""
@@ -237,10 +237,10 @@ class Quantizer:
     def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
         shape = q.shape
         qf, yf = q.reshape(-1, 3), np.clip(y, 0, 255).reshape(-1, 3)       # the result is clipped anyway
-        idx = self._nearest(qf)
+        idx = self._palette_index(qf)
         out = yf.copy()
         # an estimate whose nearest palette colour is the observed one lies in the cell: only the others move
-        move = np.flatnonzero(self._nearest(yf) != idx)
+        move = np.flatnonzero(self._palette_index(yf) != idx)
         if not len(move):
             return out.reshape(shape)
         qf, yf, idx = qf[move], yf[move], idx[move]
