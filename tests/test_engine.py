@@ -90,6 +90,23 @@ def test_onnx_engine_matches_torch_at_sizes_it_was_not_traced_at(random_unet, tm
         a, b = torch_engine(feeds)["y"], onnx_engine(feeds)["y"]
         assert a.shape == b.shape == (n, 3, h, w) and np.abs(a).max() > 0.5   # a real, non-trivial output
         assert np.abs(a - b).max() < ONNX_TOLERANCE
+    # idle intra-op threads sleep: the network shares the cores with decoding, the other stages, the encoder
+    assert onnx_engine.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_space_to_depth_unet_exports_and_matches_torch():
+    """The half-resolution U-Net (pixel_unshuffle / pixel_shuffle) through ONNX Runtime, at sizes it was not
+    traced at, odd ones included (the padding to a multiple of 2 ** depth * 2 is in the graph)."""
+    kwargs = dict(TINY_GENERATOR, in_channels=3, out_channels=3, use_phase=True, space_to_depth=2)
+    model = _randomize(UNetGenerator(**kwargs), 4)
+    arch = {"family": "unet", "kwargs": kwargs, "mode": "lab", "job": "dequantize"}
+    torch_engine, onnx_engine = TorchEngine(model, arch, CPU), OnnxEngine(export_onnx(model, arch), arch, CPU)
+    rng = np.random.default_rng(5)
+    for n, h, w in ((1, 37, 50), (2, 64, 40)):
+        feeds = _feeds(rng, n, h, w)
+        a, b = torch_engine(feeds)["y"], onnx_engine(feeds)["y"]
+        assert a.shape == b.shape == (n, 3, h, w) and np.abs(a).max() > 0.5
+        assert np.abs(a - b).max() < ONNX_TOLERANCE
 
 
 def test_exemplar_exports_with_reference_inputs(tmp_path):
