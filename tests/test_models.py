@@ -94,10 +94,11 @@ def small_unet(**kw) -> UNetGenerator:
     return UNetGenerator(**kwargs).eval()
 
 
+@pytest.mark.parametrize("space_to_depth", [1, 2])
 @pytest.mark.parametrize("out_channels", [2, 3])
 @pytest.mark.parametrize("hw", [(37, 53), (32, 32), (9, 15)])
-def test_unet_output_shape(out_channels, hw):
-    g = small_unet(out_channels=out_channels)
+def test_unet_output_shape(out_channels, hw, space_to_depth):
+    g = small_unet(out_channels=out_channels, space_to_depth=space_to_depth)
     x = torch.randn(2, 3, *hw)
     cue = torch.from_numpy(level_cue(np.random.default_rng(0).integers(0, 256, (2, *hw, 3), dtype=np.uint8)))
     with torch.no_grad():
@@ -107,10 +108,11 @@ def test_unet_output_shape(out_channels, hw):
     assert y_nohist.shape == (2, out_channels, *hw)
 
 
+@pytest.mark.parametrize("space_to_depth", [1, 2])
 @pytest.mark.parametrize("out_channels", [2, 3])
 @pytest.mark.parametrize("use_histogram", [True, False])
-def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_histogram):
-    g = small_unet(out_channels=out_channels, use_histogram=use_histogram)
+def test_untrained_unet_is_identity_on_corrected_channels(out_channels, use_histogram, space_to_depth):
+    g = small_unet(out_channels=out_channels, use_histogram=use_histogram, space_to_depth=space_to_depth)
     x = torch.rand(2, 3, 37, 53) * 2 - 1
     cue = torch.rand(2, CUE_DIM) if use_histogram else None
     with torch.no_grad():
@@ -148,6 +150,26 @@ def test_unet_corrects_once_head_is_nonzero():
         y = g(x, torch.rand(1, CUE_DIM))
     assert y.shape == x.shape
     assert (y - x).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("out_channels", [2, 3])
+def test_space_to_depth_corrects_each_pixel_of_a_block_on_its_own(out_channels):
+    """With ``space_to_depth=2`` the network runs at half resolution, yet the four pixels of a 2x2 block get
+    corrections of their own (pixel_shuffle, not upsampling), each on the channel it belongs to."""
+    g = small_unet(out_channels=out_channels, space_to_depth=2)
+    assert g.stem[0].in_channels == 12 and g.head[-1].out_channels == 4 * out_channels
+    with torch.no_grad():
+        torch.nn.init.normal_(g.head[-1].weight, 0, 0.1)
+        x = torch.rand(1, 3, 20, 28)
+        c = g(x, torch.rand(1, CUE_DIM)) - x[:, -out_channels:]
+    blocks = c[0].unfold(1, 2, 2).unfold(2, 2, 2)                  # (C, 10, 14, 2, 2)
+    within = (blocks - blocks[..., :1, :1]).abs().amax(dim=(-1, -2))
+    assert within.amin() > 1e-4                                    # every block's pixels differ: not upsampled
+
+
+def test_space_to_depth_accepts_1_or_2():
+    with pytest.raises(ValueError, match="space_to_depth"):
+        small_unet(space_to_depth=3)
 
 
 def test_phase_input_is_silent_until_trained_and_then_used():

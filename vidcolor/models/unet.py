@@ -17,6 +17,14 @@ for restoration:
   (``use_phase``) also the *level phase* of that histogram at periods 8, 16 and 32 (see
   :func:`~vidcolor.cue.level_cue`), which states directly where levels sit within their bins: the histogram MLP
   alone left trained models hedging between the floor and bin-middle conventions.
+
+Optionally (``space_to_depth=2``) the whole U-Net works at half resolution on the frame's 2x2 pixel blocks
+stacked as channels (``pixel_unshuffle``, FFDNet's reversible downsampling: Zhang, Zuo & Zhang, "FFDNet:
+Toward a fast and flexible solution for CNN-based image denoising", IEEE TIP 27(9), 2018), and its
+correction is put back at full resolution by ``pixel_shuffle`` (the sub-pixel layer of Shi et al., "Real-time
+single image and video super-resolution using an efficient sub-pixel convolutional neural network", CVPR
+2016): no tensor wider than the frame's own channels lives at full resolution, which is where a thin U-Net
+spends its time on a CPU (memory traffic, not arithmetic), yet every output pixel has its own correction.
 """
 from __future__ import annotations
 
@@ -68,6 +76,9 @@ class UNetGenerator(nn.Module):
         use_phase: also feed its level-phase part (needs ``use_histogram``), through ``phase_in``, a
             zero-initialised linear map added to the histogram MLP's first layer: a model trained
             without it behaves identically with it until trained further.
+        space_to_depth: 1, or 2 to run the U-Net on 2x2 pixel blocks stacked as channels (``4 * in_channels``
+            at half resolution, see the module docstring); ``ngf`` and ``depth`` then count from half
+            resolution.
 
     Shapes:
         ``forward(x (N, in_channels, H, W), cue (N, CUE_DIM) or None) -> (N, out_channels, H, W)``:
@@ -75,9 +86,12 @@ class UNetGenerator(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 16, depth: int = 5,
-                 use_histogram: bool = True, hidden: int = 64, use_phase: bool = False):
+                 use_histogram: bool = True, hidden: int = 64, use_phase: bool = False, space_to_depth: int = 1):
         super().__init__()
-        self.out_channels, self.depth = out_channels, depth
+        if space_to_depth not in (1, 2):
+            raise ValueError(f"space_to_depth must be 1 or 2, got {space_to_depth}")
+        self.out_channels, self.depth, self.s2d = out_channels, depth, space_to_depth
+        blocks = space_to_depth ** 2            # channels per input channel inside the network
         self.hist_mlp = (nn.Sequential(nn.Linear(3 * HIST_BINS, hidden), nn.LeakyReLU(0.2, True),
                                        nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, True))
                          if use_histogram else None)
@@ -86,10 +100,10 @@ class UNetGenerator(nn.Module):
         block = None
         for i in reversed(range(depth)):
             block = _Block(chans[i], chans[i + 1], block, cond_dim)
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, ngf, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.stem = nn.Sequential(nn.Conv2d(blocks * in_channels, ngf, 3, 1, 1), nn.LeakyReLU(0.2, True))
         self.body = block
         self.head = nn.Sequential(nn.Conv2d(2 * ngf, ngf, 3, 1, 1), nn.LeakyReLU(0.2, True),
-                                  nn.Conv2d(ngf, out_channels, 3, 1, 1))
+                                  nn.Conv2d(ngf, blocks * out_channels, 3, 1, 1))
         self.offset = nn.Linear(hidden, out_channels) if use_histogram else None
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -116,11 +130,16 @@ class UNetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, cue: torch.Tensor | None = None) -> torch.Tensor:
         h, w = x.shape[-2:]
-        m = 2 ** self.depth
+        m = 2 ** self.depth * self.s2d
         ph, pw = (-h) % m, (-w) % m
         xp = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        if self.s2d > 1:
+            xp = nn.functional.pixel_unshuffle(xp, self.s2d)
         cond = self._condition(cue) if self.hist_mlp is not None and cue is not None else None
-        correction = self.head(self.body(self.stem(xp), cond))[..., :h, :w]
+        correction = self.head(self.body(self.stem(xp), cond))
+        if self.s2d > 1:
+            correction = nn.functional.pixel_shuffle(correction, self.s2d)
+        correction = correction[..., :h, :w]
         if cond is not None:
             correction = correction + self.offset(cond)[:, :, None, None]
         return x[:, -self.out_channels:] + correction
