@@ -9,7 +9,7 @@ import torch
 
 from helpers import TINY_GENERATOR, mosaic, run_cli
 from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, load_engine, network_inputs, pad_frame,
-                             read_onnx_arch, resolve_precision)
+                             read_onnx_arch, resolve_precision, stride_multiple)
 from vidcolor.errors import VidcolorError
 from vidcolor.models import ExemplarColorizer, UNetGenerator
 from vidcolor.cue import level_cue
@@ -53,6 +53,13 @@ def test_network_inputs_follow_the_arch():
     assert network_inputs({"family": "effnet_unet", "kwargs": {}}) == ("frame",)
     assert network_inputs({"family": "exemplar", "kwargs": {}}) == ("frame", "keys", "values")
     assert network_inputs({"family": "unet", "inputs": ["frame"], "kwargs": {"use_histogram": True}}) == ("frame",)
+
+
+def test_stride_multiple_counts_the_space_to_depth_factor():
+    assert stride_multiple({"family": "unet", "kwargs": {"depth": 5}}) == 32
+    assert stride_multiple({"family": "unet", "kwargs": {"depth": 4, "space_to_depth": 2}}) == 32
+    assert stride_multiple({"family": "unet_colorizer", "kwargs": {}}) == 64
+    assert stride_multiple({"family": "effnet_unet", "kwargs": {}}) == 32
 
 
 def test_pad_and_crop_restore_the_size():

@@ -83,9 +83,12 @@ def network_inputs(arch: dict) -> tuple[str, ...]:
 
 
 def stride_multiple(arch: dict) -> int:
-    """The multiple (pixels) a network's input sides are padded to: ``2 ** depth`` for U-Nets, else 32."""
+    """The multiple (pixels) a network's input sides are padded to: ``2 ** depth`` for U-Nets (times
+    ``space_to_depth``, whose U-Net starts at that fraction of the resolution), else 32."""
     if arch.get("family") in ("unet", "unet_colorizer"):
-        return 2 ** int(arch.get("kwargs", {}).get("depth", 6 if arch["family"] == "unet_colorizer" else 5))
+        kwargs = arch.get("kwargs", {})
+        depth = int(kwargs.get("depth", 6 if arch["family"] == "unet_colorizer" else 5))
+        return 2 ** depth * int(kwargs.get("space_to_depth", 1))
     return 32
 
 
