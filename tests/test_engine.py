@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers import TINY_GENERATOR, mosaic, run_cli
-from vidcolor.engine import (OnnxEngine, TorchEngine, cpu_threads, crop_output, export_onnx, load_engine, network_inputs,
-                             pad_frame, read_onnx_arch, resolve_precision, stride_multiple)
+from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, load_engine, network_inputs, pad_frame,
+                             read_onnx_arch, resolve_precision, stride_multiple)
 from vidcolor.errors import VidcolorError
 from vidcolor.models import ExemplarColorizer, UNetGenerator
 from vidcolor.cue import level_cue
@@ -98,20 +98,7 @@ def test_onnx_engine_matches_torch_at_sizes_it_was_not_traced_at(random_unet, tm
         assert a.shape == b.shape == (n, 3, h, w) and np.abs(a).max() > 0.5   # a real, non-trivial output
         assert np.abs(a - b).max() < ONNX_TOLERANCE
     # idle intra-op threads sleep: the network shares the cores with decoding, the other stages, the encoder
-    options = onnx_engine.session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert options.intra_op_num_threads == cpu_threads()
-
-
-def test_cpu_threads_leave_a_core_to_the_other_stages(monkeypatch):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    for cores, want in ((1, 1), (2, 1), (8, 7)):
-        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, n=cores: set(range(n)), raising=False)
-        assert cpu_threads() == want
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert cpu_threads() == 3
-    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
-    assert cpu_threads() == 7
+    assert onnx_engine.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_space_to_depth_unet_exports_and_matches_torch():

@@ -225,14 +225,11 @@ class TorchEngine(Engine):
 class OnnxEngine(Engine):
     """ONNX Runtime on a graph exported by :func:`export_onnx` (fp32; CUDA execution provider when asked).
 
-    Threads (CPU): ``OMP_NUM_THREADS`` when set, as for PyTorch; otherwise one intra-op thread fewer than
-    the cores this process may use (:func:`cpu_threads`), and idle intra-op threads sleep instead of
-    spinning (``session.intra_op.allow_spinning = 0``). In vidcolor's pipeline the network shares the
-    cores with decoding, the other stages and the encoder: a spinning thread takes CPU from them while it
-    waits, and a network on every core leaves them none. Measured end to end at 640x360 on a 2-core EPYC
-    (``vidcolor dequantize``, default model, 3 runs each): without spinning 8.4 -> 9.3 fps on a 16-colour
-    clip; then one thread instead of two 10.3 -> 11.9 fps on it, 11.4 -> 11.9 on a 4-bit clip, and
-    ``vidcolor colorize`` 12.3 -> 13.2 fps (2 runs).
+    Threads: ONNX Runtime's own default (one intra-op thread per physical core), or
+    ``OMP_NUM_THREADS`` when set, as for PyTorch. Idle intra-op threads sleep instead of spinning
+    (``session.intra_op.allow_spinning = 0``): in vidcolor's pipeline the network shares the cores with
+    decoding, the other stages and the encoder, and a spinning thread takes CPU from them while it waits
+    (measured end to end on a 16-colour 640x360 clip, 2-core EPYC: 8.4 -> 9.3 fps with dequantize-fq-l2).
 
     Raises:
         VidcolorError: onnxruntime not installed, or the graph's inputs are not the ``arch``'s.
@@ -244,7 +241,8 @@ class OnnxEngine(Engine):
         super().__init__(arch, tile)
         ort = _onnxruntime()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = cpu_threads()
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
         if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -259,16 +257,6 @@ class OnnxEngine(Engine):
 
     def run(self, args: list[np.ndarray]) -> np.ndarray:
         return self.session.run(None, dict(zip(self.inputs, (np.ascontiguousarray(a, np.float32) for a in args))))[0]
-
-
-def cpu_threads() -> int:
-    """Intra-op threads for a network on the CPU: ``OMP_NUM_THREADS`` when set to a number, else one fewer
-    than the cores this process may use (its CPU affinity), at least 1: the pipeline's other stages and the
-    encoder need a core too (see :class:`OnnxEngine`)."""
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
 
 
 def _onnxruntime():
