@@ -109,3 +109,23 @@ def test_back_pressure_bounds_how_far_decoding_runs_ahead():
     execute(_frames(60, decoded), SlowStaged(), slow_write, batch_size=2, queue_size=1)
     # 4 queues of 1 batch, a batch in each of 3 stages, one being assembled and one being written: 10 batches
     assert max(ahead) <= 10 * 2 and len(written) == 60
+
+
+def test_blas_runs_on_one_thread_while_the_stages_run():
+    """The stages share the cores side by side: NumPy's BLAS is held to one thread during execute (the
+    palette search's matrix product fanned out over every core) and given its threads back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before, seen = blas_threads(), []
+    assert before                          # NumPy's wheels bring OpenBLAS: there is a pool to limit
+
+    def job(batch: np.ndarray) -> np.ndarray:
+        seen.append(blas_threads())
+        return batch
+
+    assert execute(_frames(4), job, lambda f: None, batch_size=2) == 4
+    assert seen and all(t == [1] * len(before) for t in seen)
+    assert blas_threads() == before

@@ -226,10 +226,7 @@ class OnnxEngine(Engine):
     """ONNX Runtime on a graph exported by :func:`export_onnx` (fp32; CUDA execution provider when asked).
 
     Threads: ONNX Runtime's own default (one intra-op thread per physical core), or
-    ``OMP_NUM_THREADS`` when set, as for PyTorch. Idle intra-op threads sleep instead of spinning
-    (``session.intra_op.allow_spinning = 0``): in vidcolor's pipeline the network shares the cores with
-    decoding, the other stages and the encoder, and a spinning thread takes CPU from them while it waits
-    (measured end to end on a 16-colour 640x360 clip, 2-core EPYC: 8.4 -> 9.3 fps with dequantize-fq-l2).
+    ``OMP_NUM_THREADS`` when set, as for PyTorch.
 
     Raises:
         VidcolorError: onnxruntime not installed, or the graph's inputs are not the ``arch``'s.
@@ -243,7 +240,6 @@ class OnnxEngine(Engine):
         options = ort.SessionOptions()
         if os.environ.get("OMP_NUM_THREADS", "").isdigit():
             options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
         if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
             raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
