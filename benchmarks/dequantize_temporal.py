@@ -1,0 +1,104 @@
+"""Does ``vidcolor dequantize`` need its temporal smoothing? Quality, flicker and speed with ``--temporal flow`` and ``off``.
+
+The smoothing (:mod:`vidcolor.temporal`) carries the generator's colour (ab) from frame to frame along the
+optical flow. For dequantization the correction is small (the model's strength, 0.15-0.25) and is then
+projected onto each pixel's quantization cell, so the question is whether the smoothing still changes
+anything a viewer or a metric would see, and what it costs.
+
+Content: the held-back DAVIS clips that ``dequantize_quality.py`` does not score (``split_clips``' held-back
+clips after its first ``HELD_CLIPS``: the validation clips, never the benchmark's), the first ``--frames``
+frames at 640x360 (INTER_AREA). Degradations (``dequantize_quality.degrade``): ffmpeg palettegen/paletteuse
+16 colours without dither and with Bayer dither, 4 bits per channel at bin middles and at the bin floor;
+then the benchmark's input encode (libx264 crf 12, inter frames). Methods: (a') the input re-encoded
+through vidcolor's output path, and ``vidcolor.api.dequantize(temporal=...)`` with the default model at
+crf 16, for each mode. Per clip and degradation: PSNR against the original frames (pooled MSE), the warp
+error (Lai et al. 2018, ``vidcolor.metrics.warp_error``, flow of the original clip, x 1e4) and wall time;
+the table gives the mean and worst clip of the PSNR gain over (a') and the mean warp error (the
+original's own is the floor).
+
+    python benchmarks/dequantize_temporal.py --out docs/dequantize_temporal.md
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidcolor import api
+from vidcolor.io import VideoReader
+from vidcolor.jobs import DEFAULTS
+from vidcolor.metrics import psnr
+from vidcolor.metrics.video import pair_flows, warp_error
+from vidcolor.training.data import split_clips
+
+from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, NATURAL_SIZE, degrade, encode_input, reencode
+
+ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch, floor")
+MODES = ("flow", "off")
+
+
+def read(path: Path, frames: int | None = None) -> np.ndarray:
+    with VideoReader(path) as r:
+        out = []
+        for f in r:
+            out.append(f if f.shape[:2] == NATURAL_SIZE[::-1] else cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA))
+            if frames and len(out) == frames:
+                break
+    return np.stack(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--model", default=DEFAULTS["dequantize"])
+    ap.add_argument("--out", type=Path, help="write the markdown table here too")
+    args = ap.parse_args()
+    clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
+    per: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    floor: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for clip in clips:
+            original = read(clip, args.frames)
+            flows = pair_flows(original)
+            floor.append(warp_error(original, flows=flows) * 1e4)
+            for dname in ROWS:
+                src = tmp / "in.mp4"
+                encode_input(degrade(original, DEGRADATIONS[dname]), src, 24)
+                base = reencode(src, tmp / "base.mp4")
+                a = read(base)
+                per.setdefault((dname, "(a') re-encoded input"), []).append(
+                    (psnr(a, original), 0.0, warp_error(a, flows=flows) * 1e4, 0.0))
+                for mode in MODES:
+                    out = tmp / f"out_{mode}.mp4"
+                    t = time.perf_counter()
+                    api.dequantize(src, out, model=args.model, temporal=mode, crf=16, overwrite=True, progress=False)
+                    wall = time.perf_counter() - t
+                    y = read(out)
+                    p = psnr(y, original)
+                    per.setdefault((dname, f"temporal {mode}"), []).append(
+                        (p, p - psnr(a, original), warp_error(y, flows=flows) * 1e4, len(y) / wall))
+                    print(clip.stem, dname, mode, f"{p:.2f} dB, gain {p - psnr(a, original):+.3f}, "
+                          f"warp {per[(dname, f'temporal {mode}')][-1][2]:.3f}, {len(y) / wall:.1f} fps", flush=True)
+    lines = [f"`python benchmarks/dequantize_temporal.py --frames {args.frames}` (model {args.model}; "
+             f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
+             f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "",
+             "| degradation | method | PSNR (dB) | gain over (a'): mean / worst | warp error (x 1e-4) | fps (end to end, incl. start-up) |",
+             "|---|---|---|---|---|---|"]
+    for (dname, method), rows in per.items():
+        r = np.array(rows)
+        gain = "—" if method.startswith("(a')") else f"{r[:, 1].mean():+.3f} / {r[:, 1].min():+.3f}"
+        fps = "—" if method.startswith("(a')") else f"{r[:, 3].mean():.1f}"
+        lines.append(f"| {dname} | {method} | {r[:, 0].mean():.2f} | {gain} | {r[:, 2].mean():.3f} | {fps} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
