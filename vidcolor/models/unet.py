@@ -83,6 +83,9 @@ class UNetGenerator(nn.Module):
     Shapes:
         ``forward(x (N, in_channels, H, W), cue (N, CUE_DIM) or None) -> (N, out_channels, H, W)``:
         the corrected channels, i.e. ``x[:, -out_channels:] + correction``, same range as the input.
+
+    Raises:
+        ValueError: ``use_phase`` without ``use_histogram``; ``space_to_depth`` other than 1 or 2.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 16, depth: int = 5,
