@@ -29,26 +29,15 @@ import cv2
 import numpy as np
 
 from vidcolor import api
-from vidcolor.io import VideoReader
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
 from vidcolor.training.data import split_clips
 
-from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, NATURAL_SIZE, degrade, encode_input, reencode
+from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, NATURAL_SIZE, degrade, encode_input, read, reencode
 
 ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch, floor")
 MODES = ("flow", "off")
-
-
-def read(path: Path, frames: int | None = None) -> np.ndarray:
-    with VideoReader(path) as r:
-        out = []
-        for f in r:
-            out.append(f if f.shape[:2] == NATURAL_SIZE[::-1] else cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA))
-            if frames and len(out) == frames:
-                break
-    return np.stack(out)
 
 
 def main() -> None:
@@ -63,14 +52,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip in clips:
-            original = read(clip, args.frames)
+            frames, fps = read(clip, args.frames)
+            original = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
             flows = pair_flows(original)
             floor.append(warp_error(original, flows=flows) * 1e4)
             for dname in ROWS:
                 src = tmp / "in.mp4"
-                encode_input(degrade(original, DEGRADATIONS[dname]), src, 24)
-                base = reencode(src, tmp / "base.mp4")
-                a = read(base)
+                encode_input(degrade(original, DEGRADATIONS[dname]), src, fps)
+                a = read(reencode(src, tmp / "base.mp4"))[0]
                 per.setdefault((dname, "(a') re-encoded input"), []).append(
                     (psnr(a, original), 0.0, warp_error(a, flows=flows) * 1e4, 0.0))
                 for mode in MODES:
@@ -78,7 +67,7 @@ def main() -> None:
                     t = time.perf_counter()
                     api.dequantize(src, out, model=args.model, temporal=mode, crf=16, overwrite=True, progress=False)
                     wall = time.perf_counter() - t
-                    y = read(out)
+                    y = read(out)[0]
                     p = psnr(y, original)
                     per.setdefault((dname, f"temporal {mode}"), []).append(
                         (p, p - psnr(a, original), warp_error(y, flows=flows) * 1e4, len(y) / wall))
