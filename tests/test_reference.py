@@ -344,3 +344,40 @@ def test_torch_threads_holds_the_pool_and_restores_it():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_onnx_reference_encoder_gives_the_torch_generators_features(tiny_colorizers):
+    """The reference encoder's own ONNX graph (padded outside the graph, cropped after) against the torch
+    generator's ``reference``, at a size that is no multiple of 8 or 32 and at one that is."""
+    rng = np.random.default_rng(0)
+    onnx = ReferenceColorizer([np.zeros((8, 8, 3), np.uint8)], str(tiny_colorizers.exemplar), device="cpu",
+                              render_size=40, backend="onnxruntime")
+    torch_job = ReferenceColorizer([np.zeros((8, 8, 3), np.uint8)], str(tiny_colorizers.exemplar), device="cpu",
+                                   render_size=40, backend="torch")
+    for shape in ((50, 77, 3), (64, 96, 3)):
+        ref = rng.integers(0, 256, shape, dtype=np.uint8)
+        (k1, v1), (k2, v2) = onnx.encode_references([ref]), torch_job.encode_references([ref])
+        assert k1.shape == k2.shape and v1.shape == v2.shape and k1.shape[1] == v1.shape[1] > 0
+        assert np.abs(k1 - k2).max() < 1e-4 and np.abs(v1 - v2).max() < 1e-3
+
+
+def test_keyframes_on_cached_onnx_graphs_never_import_torch(tmp_path, tiny_colorizers):
+    """With ONNX Runtime and the graphs in the cache (generators and the reference encoder), keyframe
+    colorization runs without torch, as automatic colorization does (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    from vidcolor.engine import cached_onnx
+    from vidcolor.weights import read_arch
+
+    for model in (tiny_colorizers.exemplar, tiny_colorizers.effnet_bins):
+        cached_onnx(str(model), read_arch(str(model)))
+    cached_onnx(str(tiny_colorizers.exemplar), read_arch(str(tiny_colorizers.exemplar)), part="reference")
+    code = ("import sys, numpy as np; from vidcolor.reference import KeyframeColorizer; "
+            f"job = KeyframeColorizer({str(tiny_colorizers.exemplar)!r}, {str(tiny_colorizers.effnet_bins)!r}, "
+            "device='cpu', render_size=32, keyframe_size=32, backend='onnxruntime'); "
+            "out = job(np.random.default_rng(0).integers(0, 256, (3, 40, 56, 3), dtype=np.uint8)); "
+            "print(out.shape, job.keyframes, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(3, 40, 56, 3) 1 False"

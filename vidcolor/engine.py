@@ -236,16 +236,7 @@ class OnnxEngine(Engine):
 
     def __init__(self, model: bytes | str | Path, arch: dict, device: str, tile: int = DEFAULT_TILE):
         super().__init__(arch, tile)
-        ort = _onnxruntime()
-        options = ort.SessionOptions()
-        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-            options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
-                                "(install onnxruntime-gpu)")
-        self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
-                                            providers=providers)
+        self.session = onnx_session(model, device)
         names = tuple(i.name for i in self.session.get_inputs())
         if names != self.inputs:
             raise VidcolorError(f"ONNX graph inputs {names} are not the model's {self.inputs}")
@@ -253,6 +244,25 @@ class OnnxEngine(Engine):
 
     def run(self, args: list[np.ndarray]) -> np.ndarray:
         return self.session.run(None, dict(zip(self.inputs, (np.ascontiguousarray(a, np.float32) for a in args))))[0]
+
+
+def onnx_session(model: bytes | str | Path, device: str):
+    """An ONNX Runtime session on a graph (bytes or file): the CUDA execution provider when ``device`` is
+    ``cuda``, ONNX Runtime's own thread default (one intra-op thread per physical core), or
+    ``OMP_NUM_THREADS`` when set, as for PyTorch.
+
+    Raises:
+        VidcolorError: onnxruntime not installed, or no CUDA provider for ``cuda``.
+    """
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+    if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
+                            "(install onnxruntime-gpu)")
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=providers)
 
 
 def _onnxruntime():
@@ -421,10 +431,53 @@ def read_onnx_arch(path: str | Path) -> dict:
         raise VidcolorError(f"{path}: cannot read ONNX graph ({exc.__class__.__name__})") from None
 
 
-def cached_onnx(model: str, arch: dict) -> tuple[bytes, object]:
+REFERENCE_INPUTS = ("reference_L", "reference_ab")
+"""Inputs of the exemplar colorizer's reference-encoder graph (:func:`export_reference_onnx`)."""
+
+
+def export_reference_onnx(module) -> bytes:
+    """Export the reference encoder of an exemplar colorizer (:class:`~vidcolor.models.exemplar.ExemplarColorizer`)
+    to ONNX (opset 17), dynamic in height and width.
+
+    The graph maps ``reference_L (1, 1, H, W)`` (``L / 50 - 1``) and ``reference_ab (1, 2, H, W)`` (LAB units),
+    H and W multiples of 32 (the caller pads, replicate, as the encoder would), to ``keys (1, C, H/8, W/8)``
+    (the matching descriptors) and ``values (1, 2, H/8, W/8)`` (ab averaged over each 8x8 cell): the
+    generator's ``reference`` before its crop and flattening, which shape arithmetic would fix at the
+    traced size. Returns the graph's bytes.
+    """
+    import warnings
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class ReferenceEncoder(nn.Module):
+        def __init__(self, generator):
+            super().__init__()
+            self.generator = generator
+
+        def forward(self, L_n, ab):
+            return self.generator.match_features(self.generator.encode(L_n)), F.avg_pool2d(ab, 8)
+
+    buf = io.BytesIO()
+    spatial = {2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ReferenceEncoder(module.float().eval()), (torch.zeros(1, 1, 64, 96), torch.zeros(1, 2, 64, 96)),
+                          buf, input_names=list(REFERENCE_INPUTS), output_names=["keys", "values"],
+                          dynamic_axes={"reference_L": spatial, "reference_ab": spatial, "keys": spatial, "values": spatial},
+                          opset_version=17, dynamo=False)
+    return buf.getvalue()
+
+
+def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes, object]:
     """The ONNX graph of a weight file, exported once and cached by the file's SHA-256 and the torch version,
     in ``onnx/`` of :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is skipped: the graph is
     exported each run). Torch is imported only to export.
+
+    Args:
+        part: ``generator`` (:func:`export_onnx`) or ``reference`` (an exemplar colorizer's reference encoder,
+            :func:`export_reference_onnx`).
 
     Returns:
         ``(graph bytes, module)``: the torch generator when it was loaded to export, else None.
@@ -432,11 +485,12 @@ def cached_onnx(model: str, arch: dict) -> tuple[bytes, object]:
     from importlib.metadata import version
 
     digest = hashlib.sha256(resolve(model).read_bytes()).hexdigest()[:16]
-    path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}.onnx"
+    suffix = "" if part == "generator" else f"-{part}"
+    path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
     if path.is_file():
         return path.read_bytes(), None
     module, _ = load_generator(model, "cpu")
-    data = export_onnx(module, arch)
+    data = export_onnx(module, arch) if part == "generator" else export_reference_onnx(module)
     try:
         write_file_atomically(path, data)
     except VidcolorError as exc:

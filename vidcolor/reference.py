@@ -16,14 +16,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from vidcolor.color import recombine, rgb_to_lab, resize_ab
-from vidcolor.engine import OUTPUT
+from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
 from vidcolor.jobs import DEFAULTS
-from vidcolor.models.two_image import gray, to_tensor
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import l_histogram
 from vidcolor.weights import load_generator, save_generator
@@ -38,6 +36,8 @@ def torch_threads(n: int):
     and every small operator waits for a time slice. Measured on this project's 2-core CPU with the
     other core busy: one 256x455 reference through the encoder takes 2.2 s on 2 threads, 0.07 s on 1.
     """
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -87,6 +87,7 @@ class ReferenceColorizer(Colorizer):
         if not references and features is None:
             raise VidcolorError("--reference: give at least one reference image")
         super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
+        self._reference_session = None
         if features is not None:
             self.features = features
             self.engine.bind(keys=features[0], values=features[1])
@@ -98,24 +99,49 @@ class ReferenceColorizer(Colorizer):
         """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
         ``(H, W, 3)``, each reduced to the render size like the frames.
 
+        With the ONNX Runtime engine the reference encoder runs there too (its own graph,
+        :func:`~vidcolor.engine.export_reference_onnx`, cached like the generator's), so the run does not
+        import torch once the graphs are cached; with the torch engine it runs on the torch generator.
+
         Raises:
-            VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder runs in torch).
+            VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder is not in it).
         """
-        if self.generator is None:
+        if str(self.model).endswith(".onnx"):
             raise VidcolorError(f"{self.model}: the reference mode needs the weight file (its reference encoder), "
                                 "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
-        dtype = next(self.generator.parameters()).dtype
         keys, values = [], []
+        for ref in references:
+            lab = rgb_to_lab(ref)
+            L = self.network_input(lab[None, ..., 0])[0]
+            ab = cv2.resize(lab[..., 1:], (L.shape[1], L.shape[0]), interpolation=cv2.INTER_AREA)
+            k, v = (self._encode_onnx if isinstance(self.engine, OnnxEngine) else self._encode_torch)(L / 50.0 - 1.0, ab)
+            keys.append(k)
+            values.append(v)
+        return np.concatenate(keys, 1), np.concatenate(values, 1)
+
+    def _encode_onnx(self, L_n: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One reference's keys and values (float32 ``(1, M, D)``, ``(1, M, 2)``) from ``L_n (h, w)`` and
+        ``ab (h, w, 2)``: padded (edge) to multiples of 32 as the encoder pads, run, then cropped to the
+        ``ceil(h / 8) x ceil(w / 8)`` positions of the frame, as the generator's ``reference`` does."""
+        if self._reference_session is None:
+            self._reference_session = onnx_session(cached_onnx(self.model, self.arch, part="reference")[0], self.device)
+        h, w = L_n.shape
+        pad = ((0, -h % 32), (0, -w % 32))
+        feeds = {REFERENCE_INPUTS[0]: np.pad(L_n, pad, mode="edge")[None, None].astype(np.float32),
+                 REFERENCE_INPUTS[1]: np.pad(ab, pad + ((0, 0),), mode="edge").transpose(2, 0, 1)[None].astype(np.float32)}
+        maps = self._reference_session.run(None, feeds)
+        hk, wk = -(-h // 8), -(-w // 8)
+        return tuple(np.ascontiguousarray(m[..., :hk, :wk].reshape(1, m.shape[1], -1).transpose(0, 2, 1)) for m in maps)
+
+    def _encode_torch(self, L_n: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`_encode_onnx`, on the torch generator (one torch thread: :func:`torch_threads`)."""
+        import torch
+
+        dtype = next(self.generator.parameters()).dtype
         with torch.inference_mode(), torch_threads(1):
-            for ref in references:
-                lab = rgb_to_lab(ref)
-                L = self.network_input(lab[None, ..., 0])[0]
-                ab = cv2.resize(lab[..., 1:], (L.shape[1], L.shape[0]), interpolation=cv2.INTER_AREA)
-                L_n = torch.from_numpy(L / 50.0 - 1.0)[None, None].to(self.device, dtype)
-                k, v = self.generator.reference(L_n, torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
-                keys.append(k)
-                values.append(v)
-        return torch.cat(keys, 1).float().cpu().numpy(), torch.cat(values, 1).float().cpu().numpy()
+            k, v = self.generator.reference(torch.from_numpy(L_n)[None, None].to(self.device, dtype),
+                                            torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
+        return k.float().cpu().numpy(), v.float().cpu().numpy()
 
 
 CUT_DISTANCE = 0.5
@@ -155,6 +181,7 @@ class KeyframeColorizer(ReferenceColorizer):
                            precision)
         self.automatic = Colorizer(automatic, device, keyframe_size, blur=blur, equalize=equalize, backend=backend,
                                    precision=precision)
+        self._reference_session = None
         self.stills = False
         self.keyframes = 0
         """Keyframes coloured so far."""
@@ -281,11 +308,15 @@ class InternalColorizer(LabJob):
             self.train(frames[0])
         return Batch(frames, context={"L": rgb_to_lab(frames)[..., 0]})
 
-    @torch.inference_mode()
     def infer(self, batch: Batch) -> Batch:
         """The trained generator pyramid (torch; trained at run time, so no other engine)."""
-        x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in batch.frames]).to(self.device)
-        rgb = ((self.model(x) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        import torch
+
+        from vidcolor.models.two_image import gray, to_tensor
+
+        with torch.inference_mode():
+            x = torch.cat([gray(to_tensor(f, self.settings.size)) for f in batch.frames]).to(self.device)
+            rgb = ((self.model(x) + 1.0) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         batch.outputs = {OUTPUT: rgb}
         return batch
 
