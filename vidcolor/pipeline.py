@@ -314,8 +314,9 @@ class Colorizer(LabJob):
 
     @property
     def generator(self):
-        """The torch generator (the exemplar colorizer's reference encoder runs on it), loaded when first
-        asked for (an ONNX Runtime engine runs without torch); None for an exported ``.onnx`` model."""
+        """The torch generator (with the torch engine, the exemplar colorizer's reference encoder runs on
+        it), loaded when first asked for (an ONNX Runtime engine runs without torch); None for an exported
+        ``.onnx`` model."""
         if self._generator is None and not str(self.model).endswith(".onnx"):
             from vidcolor.weights import load_generator
 
