@@ -12,7 +12,8 @@ timed in the same run:
   * ``vidcolor dequantize`` (on the clip quantized to 4 bits per channel at bin middles and encoded
     at crf 12: a clip the default model corrects, so the generator and the projection both run) and
     ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included; ``--backend auto``
-    and ``torch``, batch size auto unless --e2e-batch-size; dequantize also with ``--no-consistency``, so
+    and ``torch``, batch size auto unless --e2e-batch-size; colorize also in keyframe mode, ``--reference``
+    without an image, ``auto`` only; dequantize also with ``--no-consistency``, so
     that the generator runs on every frame whatever quantizer is found), with their ratio to the
     transcode and their peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
     quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
@@ -136,10 +137,12 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
         with VideoWriter(tmp / "enc.mp4", w, h, 24, overwrite=True) as wr:
             wr.write(stack)
     rows.append(("encode (ffmpeg libx264 via pipe)", n / timed(encode), ""))
-    runs = [("dequantize", "4 bit/ch, mid levels", src4, []), ("dequantize", "4 bit/ch, --no-consistency", src4,
-             ["--no-consistency"]), ("colorize", "", src, [])]
-    for name, what, clip, extra in runs:
-        for backend in ("auto", "torch"):
+    runs = [("dequantize", "4 bit/ch, mid levels", src4, [], ("auto", "torch")),
+            ("dequantize", "4 bit/ch, --no-consistency", src4, ["--no-consistency"], ("auto", "torch")),
+            ("colorize", "", src, [], ("auto", "torch")),
+            ("colorize", "keyframes: --reference without an image", src, ["--reference"], ("auto",))]
+    for name, what, clip, extra, backends in runs:
+        for backend in backends:
             t, rss = child_rss_mb([sys.executable, "-m", "vidcolor.cli", name, str(clip), "-o", str(tmp / f"{name}.mp4"),
                                    "--overwrite", "-q", "--device", args.device, "--backend", backend, *extra]
                                   + (["--batch-size", str(args.e2e_batch_size)] if args.e2e_batch_size else []))
