@@ -14,11 +14,10 @@ import argparse
 
 import numpy as np
 
-from colorize_quality import colorize_all, even, gray, pick_setting, score
+from colorize_quality import even, gray, pick_setting, sweep_settings
 from colorize_wide import held_back_photos
 from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000
-from vidcolor.pipeline import Colorizer
 
 
 def main() -> None:
@@ -31,14 +30,7 @@ def main() -> None:
     gray_ciede = float(np.mean([ciede2000(gray(t), t) for t in photos]))
     print(f"{len(photos)} calibration photos; gray input CIEDE2000 {gray_ciede:.2f}")
     for model in args.models:
-        sweep = {}
-        for t in args.temperatures:
-            for s in args.saturations:
-                job = Colorizer(model, temperature=t, saturation=s)
-                sweep[f"{t}/{s}"] = r = score(colorize_all(job, photos)[0], photos)
-                print(f"{model}  T {t}  saturation {s}: CIEDE2000 {r['ciede2000']:.2f}  "
-                      f"colour ratio {r['colourfulness_ratio']:.2f}", flush=True)
-        print(f"{model}: pick {pick_setting(sweep, gray_ciede)}")
+        print(f"{model}: pick {pick_setting(sweep_settings(model, photos, args.temperatures, args.saturations), gray_ciede)}")
 
 
 if __name__ == "__main__":

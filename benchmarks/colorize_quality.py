@@ -171,11 +171,7 @@ def main() -> None:
         results["rows"][row]["steps"] = trained_steps(path)
         print(row, results["rows"][row])
     # inference settings of the default model, swept on the photos only (the video set is never tuned on)
-    for t in args.temperatures:
-        for sat in args.saturations:
-            job = Colorizer(args.default, device="cpu", temperature=t, saturation=sat)
-            results["sweep"][f"{t}/{sat}"] = score(colorize_all(job, sets["photos"])[0], sets["photos"])
-            print("T/saturation", t, sat, results["sweep"][f"{t}/{sat}"])
+    results["sweep"] = sweep_settings(args.default, sets["photos"], args.temperatures, args.saturations)
     results["pick"] = pick_setting(results["sweep"], results["rows"]["gray input (L only)"]["photos"]["ciede2000"])
     t, sat = (float(v) for v in results["pick"].split("/"))
     job = Colorizer(args.default, device="cpu", temperature=t, saturation=sat)  # = the published defaults
@@ -192,6 +188,18 @@ def main() -> None:
     if args.readme:
         splice_readme("colorize-results", text + "\n![colorize contact sheet](docs/colorize_contact_sheet.png)")
     contact_sheet(sets, outputs, default_row, job, Path(args.out).with_name("colorize_contact_sheet.png"))
+
+
+def sweep_settings(model: str, photos: list[np.ndarray], temperatures: list[float], saturations: list[float]) -> dict:
+    """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature and saturation,
+    keyed ``"T/saturation"`` (each printed as it is done)."""
+    out = {}
+    for t in temperatures:
+        for sat in saturations:
+            out[f"{t}/{sat}"] = score(colorize_all(Colorizer(model, device="cpu", temperature=t, saturation=sat),
+                                                   photos)[0], photos)
+            print(f"{model}  T {t}  saturation {sat}: {out[f'{t}/{sat}']}", flush=True)
+    return out
 
 
 def pick_setting(sweep: dict, gray_ciede: float) -> str:
