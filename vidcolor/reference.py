@@ -78,6 +78,8 @@ class ReferenceColorizer(Colorizer):
     """
 
     JOB = "colorize-reference"
+    _reference_session = None
+    """The reference encoder's ONNX Runtime session, made by the first :meth:`_encode_onnx`."""
 
     def __init__(self, references: list[np.ndarray], model: str = DEFAULTS["colorize-reference"],
                  device: str = "auto", render_size: int = 256, saturation: float | None = None,
@@ -87,7 +89,6 @@ class ReferenceColorizer(Colorizer):
         if not references and features is None:
             raise VidcolorError("--reference: give at least one reference image")
         super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
-        self._reference_session = None
         if features is not None:
             self.features = features
             self.engine.bind(keys=features[0], values=features[1])
@@ -181,7 +182,6 @@ class KeyframeColorizer(ReferenceColorizer):
                            precision)
         self.automatic = Colorizer(automatic, device, keyframe_size, blur=blur, equalize=equalize, backend=backend,
                                    precision=precision)
-        self._reference_session = None
         self.stills = False
         self.keyframes = 0
         """Keyframes coloured so far."""
