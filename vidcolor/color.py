@@ -150,8 +150,14 @@ def ab_gamut_bins(grid: float = 10.0) -> np.ndarray:
     v = np.arange(0, 256, 4, dtype=np.uint8)
     rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
     ab = rgb_to_lab(rgb)[0, :, 1:]
-    cells = np.unique(np.floor(ab / grid).astype(np.int64), axis=0)
+    # one int64 key per (a, b) cell, ordered as the pair is: np.unique on rows (axis=0) took 0.4 s here
+    cells = np.floor(ab / grid).astype(np.int64) + _CELL_OFFSET
+    keys = np.unique(cells[:, 0] * _CELL_STRIDE + cells[:, 1])
+    cells = np.stack([keys // _CELL_STRIDE, keys % _CELL_STRIDE], axis=1) - _CELL_OFFSET
     return ((cells + 0.5) * grid).astype(np.float32)
+
+
+_CELL_OFFSET, _CELL_STRIDE = 1 << 20, 1 << 21   # cell indices shifted to >= 0 and packed two to a key
 
 
 def annealed_mean(logits, bins, temperature: float = 0.38):
