@@ -131,6 +131,22 @@ def test_exemplar_exports_with_reference_inputs(tmp_path):
         onnx_engine.bind(level_cue=np.zeros((1, 3)))
 
 
+def test_a_cached_graph_is_reexported_when_the_code_that_builds_it_changes(tiny_models, tmp_path, monkeypatch):
+    """The cache key holds the weight file's digest and that of the network and export code: a graph
+    cached by an older vidcolor (other ops for the same weights) is not reused."""
+    import vidcolor.engine as engine
+    from vidcolor.weights import read_arch
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path))
+    model = str(tiny_models.lab)
+    arch = read_arch(model)
+    assert engine.cached_onnx(model, arch)[1] is not None          # exported (the module comes back)
+    assert engine.cached_onnx(model, arch)[1] is None              # read from the cache
+    monkeypatch.setattr(engine, "graph_code_digest", lambda: b"another version of the network code")
+    assert engine.cached_onnx(model, arch)[1] is not None          # exported again, under a new key
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
+
+
 def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_path, monkeypatch):
     monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
     path = str(random_unet[0])

@@ -59,6 +59,28 @@ def test_hint_copies_the_best_match_and_reports_its_similarity():
     assert torch.allclose(hint[0, :2, 0, 0], values[0].mean(0) / 110.0, atol=1e-4)
 
 
+def test_hint_of_a_batch_is_the_softmax_of_cosine_similarities():
+    """The batched product (references broadcast over the batch) is He et al.'s correspondence: for each
+    frame position, softmax(cos / tau) over the reference positions weights their ab; max cos is the
+    confidence. Checked against the per-image sum, with one reference for the batch and one per image."""
+    ex = ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8), tau=0.05)
+    g = torch.Generator().manual_seed(3)
+    query = torch.nn.functional.normalize(torch.randn(3, 16, 2, 3, generator=g), dim=1)
+    keys = torch.nn.functional.normalize(torch.randn(3, 7, 16, generator=g), dim=-1)
+    values = torch.randn(3, 7, 2, generator=g) * 40
+    for k, v in ((keys[:1], values[:1]), (keys, values)):
+        hint = ex.hint(query, k, v)
+        assert hint.shape == (3, 3, 2, 3)
+        for i in range(3):
+            j = min(i, len(k) - 1)
+            for y in range(2):
+                for x in range(3):
+                    cos = k[j] @ query[i, :, y, x]                            # (7,)
+                    w = torch.exp(cos / 0.05) / torch.exp(cos / 0.05).sum()
+                    assert torch.allclose(hint[i, :2, y, x], (w @ v[j]) / 110.0, atol=1e-5)
+                    assert torch.allclose(hint[i, 2, y, x], cos.max(), atol=1e-6)
+
+
 def test_reference_positions_and_cell_means():
     ex = ExemplarColorizer(out_channels=10, widths=(8, 8, 8, 8)).eval()
     ab = torch.zeros(1, 2, 20, 30)

@@ -16,6 +16,7 @@ exported graph never depends on the size it was traced at.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -470,10 +471,23 @@ def export_reference_onnx(module) -> bytes:
     return buf.getvalue()
 
 
+@functools.cache
+def graph_code_digest() -> bytes:
+    """SHA-256 of the source files that decide an exported graph (the network classes in
+    :mod:`vidcolor.models` and this module's exporters): a graph cached before a change to them is not
+    reused after it. Reading them costs well under a millisecond."""
+    models = Path(__file__).with_name("models")
+    h = hashlib.sha256()
+    for path in sorted(models.glob("*.py")) + [Path(__file__)]:
+        h.update(path.read_bytes())
+    return h.digest()
+
+
 def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes, object]:
-    """The ONNX graph of a weight file, exported once and cached by the file's SHA-256 and the torch version,
-    in ``onnx/`` of :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is skipped: the graph is
-    exported each run). Torch is imported only to export.
+    """The ONNX graph of a weight file, exported once and cached by the SHA-256 of the file and of the code
+    that builds the graph (:func:`graph_code_digest`) and the torch version, in ``onnx/`` of
+    :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is skipped: the graph is exported each
+    run). Torch is imported only to export.
 
     Args:
         part: ``generator`` (:func:`export_onnx`) or ``reference`` (an exemplar colorizer's reference encoder,
@@ -484,7 +498,7 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
     """
     from importlib.metadata import version
 
-    digest = hashlib.sha256(resolve(model).read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(resolve(model).read_bytes() + graph_code_digest()).hexdigest()[:16]
     suffix = "" if part == "generator" else f"-{part}"
     path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
     if path.is_file():
