@@ -6,8 +6,9 @@ import pytest
 
 from helpers import gradient_image, smooth_image
 from vidcolor.metrics import psnr
-from vidcolor.training.degrade import (FFMPEG_DITHERS, Degradation, apply_palette, h264_roundtrip, palette_of,
-                                       quantize_ffmpeg, quantize_palette, quantize_uniform, sample_degradation)
+from vidcolor.training.degrade import (FFMPEG_DITHERS, KIND_SHARES, Degradation, apply_palette, h264_roundtrip,
+                                       palette_of, quantize_ffmpeg, quantize_palette, quantize_uniform,
+                                       sample_degradation)
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +223,34 @@ def test_sample_degradation_identity_share():
     share = np.mean([d.kind == "none" for d in draws])
     assert 0.28 < share < 0.42
     assert any(d.kind == "none" and d.crf is not None for d in draws)   # unquantized but encoded
+
+
+@pytest.mark.parametrize("kinds", [("uniform",), ("palette", "ffmpeg"), ("uniform", "ffmpeg")])
+def test_sample_degradation_draws_only_the_kinds_asked_for(kinds):
+    rng = np.random.default_rng(2)
+    draws = [sample_degradation(rng, 0.1, kinds) for _ in range(600)]
+    assert {d.kind for d in draws} == {"none", *kinds}
+    quantized = [d for d in draws if d.kind != "none"]
+    for k in kinds:                                                 # the kept kinds' shares, rescaled
+        share = np.mean([d.kind == k for d in quantized])
+        expected = KIND_SHARES[k] / sum(KIND_SHARES[j] for j in kinds)
+        assert abs(share - expected) < 0.07, (k, share, expected)
+    if "uniform" in kinds:                                          # every bit depth and convention still drawn
+        uniform = [d for d in draws if d.kind == "uniform"]
+        assert {d.bits for d in uniform} == {2, 3, 4, 5, 6}
+        assert {d.convention for d in uniform} == {"floor", "mid", "spread"}
+
+
+def test_sample_degradation_with_every_kind_named_is_the_default_draw():
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [sample_degradation(a, 0.1) for _ in range(50)] == \
+        [sample_degradation(b, 0.1, ("uniform", "palette", "ffmpeg")) for _ in range(50)]
+
+
+@pytest.mark.parametrize("kinds", [(), ("uniform", "jpeg")])
+def test_sample_degradation_rejects_unknown_kinds(kinds):
+    with pytest.raises(ValueError, match="kinds"):
+        sample_degradation(np.random.default_rng(0), 0.0, kinds)
 
 
 def test_identity_degradation_is_the_input_or_its_codec_copy(photo):

@@ -19,7 +19,7 @@ from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list
                                     split_holdout, split_retro, video_frames)
 from vidcolor.metrics.image import psnr
 from vidcolor.training.losses import GANLoss
-from vidcolor.training.loop import DequantizeRecipe, model_space, to_rgb01, train_dequantize
+from vidcolor.training.loop import DequantizeRecipe, DequantizeTrainer, model_space, to_rgb01, train_dequantize
 from vidcolor.training.measures import psnr_batch, psnr_pooled
 from vidcolor.training.run import training_loader
 from vidcolor.weights import load_generator
@@ -430,6 +430,18 @@ def test_from_toml(tmp_path, photos):
     assert r.mode == "lab"                                        # default kept
     p.write_text(toml_for(photos, colour="blue"))
     with pytest.raises(ValueError, match="colour"):
+        DequantizeRecipe.from_toml(p)
+
+
+def test_recipe_kinds_reach_the_sample_stream_and_bad_ones_are_refused(tmp_path, photos):
+    p = tmp_path / "r.toml"
+    p.write_text(toml_for(photos) + 'kinds = ["uniform"]\n')
+    r = DequantizeRecipe.from_toml(p)
+    stream = DequantizeTrainer(r, tmp_path / "run", progress=lambda m: None).data().dataset
+    assert stream.kinds == ("uniform",)
+    assert DequantizeRecipe.from_toml(REPO / "train" / "dequantize-fq-l2.toml").kinds == ["uniform", "palette", "ffmpeg"]
+    p.write_text(toml_for(photos) + 'kinds = ["dct"]\n')
+    with pytest.raises(ValueError, match="kinds"):
         DequantizeRecipe.from_toml(p)
 
 

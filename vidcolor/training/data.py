@@ -12,7 +12,7 @@ from PIL import Image
 from vidcolor.cache import cache_dir
 from vidcolor.io.images import is_image
 from vidcolor.cue import level_cue
-from vidcolor.training.degrade import sample_degradation
+from vidcolor.training.degrade import KIND_SHARES, sample_degradation
 
 
 def list_images(root: str | Path) -> list[Path]:
@@ -161,6 +161,7 @@ class DequantizationPairs(PhotoStream):
         pixel_art: one flag per path (default: none is pixel art).
         identity, identity_pixel_art: shares of unquantized samples, see
             :func:`~vidcolor.training.degrade.sample_degradation`.
+        kinds: the quantizer kinds drawn (``sample_degradation``'s ``kinds``; default all).
 
     Yields:
         ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
@@ -168,12 +169,14 @@ class DequantizationPairs(PhotoStream):
     """
 
     def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,
-                 pixel_art: list[bool] | None = None, identity: float = 0.1, identity_pixel_art: float = 0.35):
+                 pixel_art: list[bool] | None = None, identity: float = 0.1, identity_pixel_art: float = 0.35,
+                 kinds: tuple[str, ...] = tuple(KIND_SHARES)):
         super().__init__(paths, crop, seed, p)
         if pixel_art is not None and len(pixel_art) != len(paths):
             raise ValueError("pixel_art must give one flag per path")
         self.pixel_art = pixel_art or [False] * len(paths)
         self.identity, self.identity_pixel_art = identity, identity_pixel_art
+        self.kinds = tuple(kinds)
 
     def __iter__(self):
         rng = self.rng()
@@ -189,7 +192,7 @@ class DequantizationPairs(PhotoStream):
             if min(h, w) < self.crop:
                 continue
             identity = self.identity_pixel_art if self.pixel_art[i] else self.identity
-            coarse = sample_degradation(rng, identity).apply(fine, seed=int(rng.integers(1 << 30)))
+            coarse = sample_degradation(rng, identity, self.kinds).apply(fine, seed=int(rng.integers(1 << 30)))
             cue = level_cue(coarse)
             y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
             sl = (slice(y, y + self.crop), slice(x, x + self.crop))

@@ -235,14 +235,29 @@ class Degradation:
         return q if self.crf is None else h264_roundtrip(q, self.crf)
 
 
-def sample_degradation(rng: np.random.Generator, identity: float = 0.0) -> Degradation:
+KIND_SHARES = {"uniform": 0.4, "palette": 0.35, "ffmpeg": 0.25}
+"""Share of each quantizer kind among the quantized draws of :func:`sample_degradation` (before ``kinds``
+narrows them)."""
+
+
+def sample_degradation(rng: np.random.Generator, identity: float = 0.0,
+                       kinds: tuple[str, ...] = tuple(KIND_SHARES)) -> Degradation:
     """Draw a random degradation.
 
     With probability ``identity`` none (kind ``none``: the input is the target, up to the codec);
     otherwise 40% uniform (2..6 bits, three conventions), 35% the project's palettes (4..64 colours,
     log-uniform; four methods; 1 in 5 adaptive), 25% ffmpeg ``palettegen``/``paletteuse`` (4..64
     colours; stats full or diff; dither none / bayer / floyd_steinberg / sierra2_4a). 1 in 5 of the
-    uniform and own-palette draws dithered. 1 in 5 lossless, the rest H.264 at crf 8..24."""
+    uniform and own-palette draws dithered. 1 in 5 lossless, the rest H.264 at crf 8..24.
+
+    ``kinds``: the quantizer kinds to draw from (a subset of :data:`KIND_SHARES`, their shares rescaled);
+    with all three the draws are the same as before the option existed.
+
+    Raises:
+        ValueError: ``kinds`` empty or with an unknown kind.
+    """
+    if not kinds or set(kinds) - set(KIND_SHARES):
+        raise ValueError(f"kinds must be a non-empty subset of {tuple(KIND_SHARES)}, got {kinds}")
     dither = rng.random() < 0.2
     crf = None if rng.random() < 0.2 else int(rng.integers(8, 25))
     u = rng.random()
@@ -250,6 +265,17 @@ def sample_degradation(rng: np.random.Generator, identity: float = 0.0) -> Degra
         return Degradation("none", crf=crf)
     u = (u - identity) / (1.0 - identity)
     colors = int(np.round(np.exp(rng.uniform(np.log(4), np.log(64)))))
+    if len(kinds) < len(KIND_SHARES):   # u mapped onto the allowed kinds' stretch of the same [0, 1) scale
+        v, start, last = u * sum(KIND_SHARES[k] for k in kinds), 0.0, None
+        for k, share in KIND_SHARES.items():
+            if k in kinds:
+                last = (start, share)
+                if v < share:
+                    break
+                v -= share
+            start += share
+        start, share = last    # the kind whose stretch v fell in (the last allowed one, if rounding overshot)
+        u = start + min(max(v, 0.0), share * (1 - 1e-9))
     if u < 0.4:
         return Degradation("uniform", bits=int(rng.choice([2, 3, 4, 4, 5, 5, 6])),
                            convention=str(rng.choice(["floor", "mid", "spread"])), dither=dither, crf=crf)

@@ -22,6 +22,7 @@ import torch
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, split_retro
+from vidcolor.training.degrade import KIND_SHARES
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
 from vidcolor.training.run import Recipe, training_loader
@@ -44,6 +45,7 @@ class DequantizeRecipe(Recipe):
     retro_share: float = 0.3             # share of the samples drawn from its training images
     identity: float = 0.1                # share of photo/frame samples left unquantized (target = input)
     identity_pixel_art: float = 0.35     # the same for pixel art (natively low-palette: already the target)
+    kinds: list = field(default_factory=lambda: list(KIND_SHARES))  # quantizer kinds drawn (degrade.KIND_SHARES)
     log_every: int = 10
 
     def __post_init__(self):
@@ -52,6 +54,8 @@ class DequantizeRecipe(Recipe):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
         if self.adv_weight < 0:
             raise ValueError(f"adv_weight must be >= 0, got {self.adv_weight}")
+        if not self.kinds or set(self.kinds) - set(KIND_SHARES):
+            raise ValueError(f"kinds must be a non-empty subset of {list(KIND_SHARES)}, got {self.kinds}")
 
 
 def generator_optimizer(G: UNetGenerator, recipe: DequantizeRecipe) -> torch.optim.Adam:
@@ -120,7 +124,7 @@ class DequantizeTrainer(Trainer):
         if r.retro and not pixel_art:
             raise ValueError(f"{r.retro}: no training images")
         return training_loader(r, DequantizationPairs, pixel_art, r.retro_share, identity=r.identity,
-                               identity_pixel_art=r.identity_pixel_art)
+                               identity_pixel_art=r.identity_pixel_art, kinds=tuple(r.kinds))
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
         G, arch = build_generator(self.recipe)
