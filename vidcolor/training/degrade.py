@@ -240,6 +240,12 @@ KIND_SHARES = {"uniform": 0.4, "palette": 0.35, "ffmpeg": 0.25}
 narrows them)."""
 
 
+def check_kinds(kinds) -> None:
+    """Raise ValueError unless ``kinds`` is a non-empty subset of :data:`KIND_SHARES`'s keys."""
+    if not kinds or set(kinds) - set(KIND_SHARES):
+        raise ValueError(f"kinds must be a non-empty subset of {list(KIND_SHARES)}, got {list(kinds)}")
+
+
 def sample_degradation(rng: np.random.Generator, identity: float = 0.0,
                        kinds: tuple[str, ...] = tuple(KIND_SHARES)) -> Degradation:
     """Draw a random degradation.
@@ -256,8 +262,7 @@ def sample_degradation(rng: np.random.Generator, identity: float = 0.0,
     Raises:
         ValueError: ``kinds`` empty or with an unknown kind.
     """
-    if not kinds or set(kinds) - set(KIND_SHARES):
-        raise ValueError(f"kinds must be a non-empty subset of {tuple(KIND_SHARES)}, got {kinds}")
+    check_kinds(kinds)
     dither = rng.random() < 0.2
     crf = None if rng.random() < 0.2 else int(rng.integers(8, 25))
     u = rng.random()
@@ -276,10 +281,10 @@ def sample_degradation(rng: np.random.Generator, identity: float = 0.0,
             start += share
         start, share = last    # the kind whose stretch v fell in (the last allowed one, if rounding overshot)
         u = start + min(max(v, 0.0), share * (1 - 1e-9))
-    if u < 0.4:
+    if u < KIND_SHARES["uniform"]:
         return Degradation("uniform", bits=int(rng.choice([2, 3, 4, 4, 5, 5, 6])),
                            convention=str(rng.choice(["floor", "mid", "spread"])), dither=dither, crf=crf)
-    if u < 0.75:
+    if u < KIND_SHARES["uniform"] + KIND_SHARES["palette"]:
         return Degradation("palette", method=str(rng.choice(["mediancut", "mediancut", "kmeans", "maxcoverage", "octree"])),
                            colors=colors, scope="adaptive" if rng.random() < 0.2 else "global", dither=dither, crf=crf)
     return Degradation("ffmpeg", colors=colors, stats_mode=str(rng.choice(["full", "diff"])),

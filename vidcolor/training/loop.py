@@ -22,7 +22,7 @@ import torch
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.training.data import DequantizationPairs, split_retro
-from vidcolor.training.degrade import KIND_SHARES
+from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
 from vidcolor.training.run import Recipe, training_loader
@@ -54,8 +54,7 @@ class DequantizeRecipe(Recipe):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
         if self.adv_weight < 0:
             raise ValueError(f"adv_weight must be >= 0, got {self.adv_weight}")
-        if not self.kinds or set(self.kinds) - set(KIND_SHARES):
-            raise ValueError(f"kinds must be a non-empty subset of {list(KIND_SHARES)}, got {self.kinds}")
+        check_kinds(self.kinds)   # at load, not in a data worker at the first step
 
 
 def generator_optimizer(G: UNetGenerator, recipe: DequantizeRecipe) -> torch.optim.Adam:
