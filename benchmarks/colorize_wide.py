@@ -106,7 +106,8 @@ def save_sheet(rows: list[np.ndarray], path: Path, halve: bool = True) -> None:
 
 
 def film_sheet(job: Colorizer, path: Path, per_clip: int = 2, name: str = "automatic") -> None:
-    """The black-and-white film excerpts: input | automatic | fast reference mode with the clip's first reference."""
+    """The black-and-white film excerpts: input | ``job`` (labelled ``name``: automatic, or keyframe mode) |
+    fast reference mode with the clip's first reference."""
     rows = []
     for clip in sorted((SHARED / "bw" / "video").glob("*.mp4")):
         refs = sorted((SHARED / "bw" / "video_refs" / clip.stem).glob("*"))
