@@ -95,6 +95,21 @@ def test_box_projection_is_consistent_and_never_farther_from_the_truth(gradient)
     np.testing.assert_array_equal(qz.project(coarse, gradient), gradient)   # the truth is left alone
 
 
+@pytest.mark.parametrize("bits, conventions, margin", [((4, 4, 4), ("mid",) * 3, 4.0),
+                                                       ((5, 4, 3), ("floor", "spread", "mid"), 1.3),
+                                                       ((4, 0, 4), ("mid", "", "mid"), 2.0)])
+def test_box_projection_by_table_equals_the_box_of_each_pixel(bits, conventions, margin):
+    """project() looks the box up per observed level; it must equal clipping each pixel to its own _box."""
+    rng = np.random.default_rng(6)
+    observed = rng.integers(0, 256, (2, 24, 40, 3), dtype=np.uint8)
+    guess = observed + rng.normal(0, 9, observed.shape).astype(np.float32)
+    guess[0, 0, :8, 0] = [0.5, 1.5, 2.5, 254.5, 255.5, -0.5, 300.0, -40.0]    # rounding ties and the range's ends
+    qz = Quantizer("uniform", 0.9, margin, bits, conventions, none_margin=1.5)
+    expected = np.stack([np.clip(guess[..., c], *qz._box(observed[..., c].astype(np.float32), c))
+                         for c in range(3)], -1)
+    np.testing.assert_array_equal(qz.project(observed, guess), np.clip(np.round(expected), 0, 255).astype(np.uint8))
+
+
 def test_palette_projection_stays_in_the_voronoi_cell(game_frame):
     pal = PALETTE.astype(np.float32)
     qz = Quantizer("palette", 1.0, 0.0, palette=pal)

@@ -162,18 +162,28 @@ class Quantizer:
         Returns:
             uint8 RGB of the same shape.
         """
+        y = np.asarray(estimate, np.float32)          # only read below: no copy when already float32
+        if self.kind == "uniform" and not self.graphics:
+            out = np.empty_like(y)
+            lo, hi = self._box_tables
+            for c in range(3):        # the box depends only on the observed level: a 256-entry table per channel
+                obs = observed[..., c]
+                np.clip(y[..., c], lo[c][obs], hi[c][obs], out=out[..., c])
+            np.rint(out, out=out)     # np.round's half-to-even, in place
+            return np.clip(out, 0, 255, out=out).astype(np.uint8)
         q = observed.astype(np.float32)
-        y = estimate.astype(np.float32)
         if self.kind == "none" or self.graphics:
             out = np.clip(y, q - self.none_margin, q + self.none_margin)
-        elif self.kind == "uniform":
-            out = np.empty_like(y)
-            for c in range(3):
-                lo, hi = self._box(q[..., c], c)
-                out[..., c] = np.clip(y[..., c], lo, hi)
         else:
             out = self._project_palette(q, y)
         return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+    @functools.cached_property
+    def _box_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_box` of every observed level 0..255 per channel: float32 ``(3, 256)`` ``lo`` and ``hi``."""
+        levels = np.arange(256, dtype=np.float32)
+        lo, hi = zip(*(self._box(levels, c) for c in range(3)))
+        return np.stack(lo).astype(np.float32), np.stack(hi).astype(np.float32)
 
     def _box(self, q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Allowed interval ``(lo, hi)`` of channel ``c`` for observed values ``q`` (float levels)."""
