@@ -42,6 +42,21 @@ def test_uniform_levels_found(gradient, convention, crf):
     assert 1.0 <= est.margin <= 4.0 and est.confidence > 0.5
 
 
+def test_a_channel_on_a_finer_level_set_that_contains_the_others_levels_is_no_conflict(gradient):
+    """G and B at 4 bits (bin middles); R on multiples of 8 (5-bit floor levels), which contain every
+    4-bit bin middle (7.5 + 16 k, within a level). A noisy chroma channel of a 4-bit clip fits so after
+    4:2:0; it used to be read as a second convention and the frames as a palette. The cells given to R
+    (4-bit boxes) contain its own 5-bit ones."""
+    q = quantize_uniform(gradient, 4, "mid")
+    q[..., 0] = gradient[..., 0] // 8 * 8
+    est = estimate(q)
+    assert est.kind == "uniform" and est.bits == (4, 4, 4) and est.conventions == ("mid",) * 3, est.describe()
+    lo, hi = est._box(q[..., 0].astype(np.float32), 0)
+    assert (lo <= q[..., 0] // 8 * 8).all() and (hi >= q[..., 0] // 8 * 8 + 7).all()
+    q[..., 0] = gradient[..., 0] // 16 * 16            # 4-bit floor levels against 4-bit middles: a conflict
+    assert estimate(q).kind != "uniform"
+
+
 @pytest.mark.parametrize("crf", [None, 12])
 def test_palette_found(game_frame, crf):
     frame = game_frame if crf is None else h264_roundtrip(game_frame, crf)

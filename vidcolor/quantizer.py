@@ -413,6 +413,20 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     return 0, "", 0.0, 0.0
 
 
+def _agrees(fit: tuple, bits: int, conv: str) -> bool:
+    """Whether a channel's own fit (:func:`_uniform_channel`) agrees with the level set ``(bits, conv)``
+    of the strongest channel: no fit, the same convention, or a finer level set that contains every level
+    of ``(bits, conv)`` within one level (4-bit bin middles 7.5 + 16 k are 5-bit floor levels 8 j: a noisy
+    channel whose 4-bit fit falls just short takes the 5-bit one). Such a channel is then given the coarser
+    cells, which contain its own, so the projection stays consistent."""
+    own_bits, own_conv = fit[0], fit[1]
+    if not own_bits or own_conv == conv:
+        return True
+    period, offset = _level_offset(bits, conv)
+    levels = offset + period * np.arange(2 ** bits)
+    return own_bits > bits and bool((_level_distance(levels, own_bits, own_conv) <= 1.0).all())
+
+
 def _level_offset(bits: int, conv: str) -> tuple[float, float]:
     """Level period and offset (levels) of a uniform quantizer: levels at ``offset + k * period``."""
     if conv == "spread":
@@ -488,9 +502,10 @@ def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
 def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4.0) -> Quantizer:
     """Estimate the quantizer behind decoded frames (one clip, or one scene of it).
 
-    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first (the channel with the clearest level set, R >= :data:`UNIFORM_STRONG_R`, sets bit depth
-    and convention for all three, unless another channel shows another convention; after 4:2:0 the
-    levels survive best in G, which dominates luma), then a palette (at most
+    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first (among the channels with a clear level set, R >= :data:`UNIFORM_STRONG_R`,
+    the coarsest, then the clearest, sets bit depth and convention for all three, unless another channel
+    shows a level set that does not contain it (:func:`_agrees`); after 4:2:0 the levels survive best in
+    G, which dominates luma), then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels, or enlarged by nearest neighbour
@@ -510,9 +525,11 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     px, flat = _sample(tiles, SAMPLE_PIXELS)
     graphics = flat >= GRAPHICS_FLAT or _enlarged_factor(tiles) > 1
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
-    best = max(range(3), key=lambda c: fits[c][2])
-    bits, conv, r, _ = fits[best]
-    if bits and r >= UNIFORM_STRONG_R and all(not f[0] or f[1] == conv for f in fits):
+    strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
+    # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
+    best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
+    bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
+    if bits and all(_agrees(f, bits, conv) for f in fits):
         # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0) takes the
         # strongest channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
