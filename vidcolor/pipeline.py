@@ -261,8 +261,11 @@ class Dequantizer(LabJob):
             out = super().finish(batch)
         if found is None:
             return out
-        if strength != 1.0:
-            out = frames + strength * (out.astype(np.float32) - frames)
+        if strength != 1.0:          # frames + strength * (out - frames), in place on one float32 copy
+            out = out.astype(np.float32)
+            out -= frames
+            out *= strength
+            out += frames
         return found.project(frames, out)
 
 
