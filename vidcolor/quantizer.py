@@ -156,7 +156,8 @@ class Quantizer:
         a clip to ``q +- none_margin``.
 
         Args:
-            observed: uint8 RGB ``(..., H, W, 3)``, the frames as decoded.
+            observed: uint8 RGB ``(..., H, W, 3)``, the frames as decoded (uint8: uniform cells are looked up
+                per level).
             estimate: uint8 or float RGB of the same shape (0..255), e.g. the generator's output.
 
         Returns:
@@ -502,10 +503,10 @@ def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
 def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4.0) -> Quantizer:
     """Estimate the quantizer behind decoded frames (one clip, or one scene of it).
 
-    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first (among the channels with a clear level set, R >= :data:`UNIFORM_STRONG_R`,
-    the coarsest, then the clearest, sets bit depth and convention for all three, unless another channel
-    shows a level set that does not contain it (:func:`_agrees`); after 4:2:0 the levels survive best in
-    G, which dominates luma), then a palette (at most
+    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first: among the
+    channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
+    bit depth and convention for all three, unless another channel shows a level set that does not contain
+    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels, or enlarged by nearest neighbour
@@ -530,8 +531,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
     bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
     if bits and all(_agrees(f, bits, conv) for f in fits):
-        # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0) takes the
-        # strongest channel's, with its own noise about those levels as margin
+        # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0), or with a finer
+        # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
                          none_margin=none_margin, graphics=graphics)
