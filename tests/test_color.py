@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.color import (AB_SCALE, denormalize_lab, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
+from vidcolor.color import (AB_SCALE, denormalize_lab, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
                             rgb_to_lab)
 
 
@@ -64,6 +64,16 @@ def test_normalize_ranges_and_inverse(random_rgb):
     np.testing.assert_allclose(n[..., 1:], lab[..., 1:] / AB_SCALE, atol=1e-6)
     np.testing.assert_allclose(denormalize_lab(n), lab, atol=1e-4)
     np.testing.assert_allclose(normalize_lab(denormalize_lab(n)), n, atol=1e-6)
+
+
+def test_denormalize_planes_equals_denormalize_lab_of_the_interleaved_frame():
+    """A network's (N, 3, H, W) output: the plane-wise inverse gives exactly denormalize_lab's values."""
+    n = np.random.default_rng(3).uniform(-1.2, 1.2, (2, 3, 17, 23)).astype(np.float32)
+    expected = denormalize_lab(n.transpose(0, 2, 3, 1))
+    L, ab = denormalize_planes(n[:, 0], n[:, 1:])
+    assert L.shape == (2, 17, 23) and ab.shape == (2, 17, 23, 2) and ab.flags.c_contiguous
+    np.testing.assert_array_equal(L, expected[..., 0])
+    np.testing.assert_array_equal(ab, expected[..., 1:])
 
 
 def test_recombine_same_resolution_is_lab_to_rgb(random_rgb):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_lab, model_input, recombine, resize_ab,
+from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, model_input, recombine, resize_ab,
                             rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
@@ -235,14 +235,13 @@ class Dequantizer(LabJob):
         return np.clip((y + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
     def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        x, y = batch.feeds["frame"].transpose(0, 2, 3, 1), batch.outputs[OUTPUT].transpose(0, 2, 3, 1)
+        x, y = batch.feeds["frame"], batch.outputs[OUTPUT]          # (N, C, H, W), the network's layout
         if self.mode == "rgb":
-            lab = rgb_to_lab(self._rgb(y))
-        else:
-            lab = denormalize_lab(np.concatenate([x[..., :1], y], -1) if self.mode == "ab" else y)
-            if not self.restore_luminance:
-                lab[..., 0] = denormalize_lab(x)[..., 0]
-        return lab[..., 0], lab[..., 1:]
+            lab = rgb_to_lab(self._rgb(y.transpose(0, 2, 3, 1)))
+            return lab[..., 0], lab[..., 1:]
+        # L: the generator's (lab mode), else the input's; ab: the generator's (its 2 or last 2 channels)
+        L_n = x[:, 0] if self.mode == "ab" or not self.restore_luminance else y[:, 0]
+        return denormalize_planes(L_n, y if self.mode == "ab" else y[:, 1:])
 
     def finish(self, batch: Batch) -> np.ndarray:
         if batch.context.get("tiled"):
