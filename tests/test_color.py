@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.color import (AB_SCALE, denormalize_lab, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
+from vidcolor.color import (AB_SCALE, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
                             rgb_to_lab)
 
 
@@ -62,18 +62,21 @@ def test_normalize_ranges_and_inverse(random_rgb):
     assert np.abs(n[..., 1:]).max() <= 128 / AB_SCALE
     np.testing.assert_allclose(n[..., 0], lab[..., 0] / 50 - 1, atol=1e-6)
     np.testing.assert_allclose(n[..., 1:], lab[..., 1:] / AB_SCALE, atol=1e-6)
-    np.testing.assert_allclose(denormalize_lab(n), lab, atol=1e-4)
-    np.testing.assert_allclose(normalize_lab(denormalize_lab(n)), n, atol=1e-6)
+    planes = n.reshape(-1, *n.shape[-3:]).transpose(0, 3, 1, 2)          # as a network's (N, 3, H, W) output
+    L, ab = denormalize_planes(planes[:, 0], planes[:, 1:])
+    back = np.concatenate([L[..., None], ab], -1).reshape(n.shape)
+    np.testing.assert_allclose(back, lab, atol=1e-4)
+    np.testing.assert_allclose(normalize_lab(back), n, atol=1e-6)
 
 
-def test_denormalize_planes_equals_denormalize_lab_of_the_interleaved_frame():
-    """A network's (N, 3, H, W) output: the plane-wise inverse gives exactly denormalize_lab's values."""
+def test_denormalize_planes_interleaves_a_networks_output():
+    """A network's (N, 3, H, W) output -> L (N, H, W) = 50 (n0 + 1) and contiguous ab (N, H, W, 2) = AB_SCALE n."""
     n = np.random.default_rng(3).uniform(-1.2, 1.2, (2, 3, 17, 23)).astype(np.float32)
-    expected = denormalize_lab(n.transpose(0, 2, 3, 1))
     L, ab = denormalize_planes(n[:, 0], n[:, 1:])
     assert L.shape == (2, 17, 23) and ab.shape == (2, 17, 23, 2) and ab.flags.c_contiguous
-    np.testing.assert_array_equal(L, expected[..., 0])
-    np.testing.assert_array_equal(ab, expected[..., 1:])
+    assert L.dtype == ab.dtype == np.float32
+    np.testing.assert_allclose(L, 50.0 * (n[:, 0] + 1.0), atol=1e-4)
+    np.testing.assert_allclose(ab, AB_SCALE * n[:, 1:].transpose(0, 2, 3, 1), atol=1e-4)
 
 
 def test_recombine_same_resolution_is_lab_to_rgb(random_rgb):

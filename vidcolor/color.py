@@ -65,24 +65,17 @@ def normalize_lab(lab: np.ndarray) -> np.ndarray:
     return out
 
 
-def denormalize_lab(lab_n: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalize_lab`: network range back to L in [0, 100], ab in LAB units, float32."""
-    out = np.subtract(lab_n, _LAB_SHIFT, dtype=np.float32)
-    out /= _LAB_SCALE
-    return out
-
-
 def denormalize_planes(L_n: np.ndarray, ab_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`denormalize_lab` of a network's channel-first planes, each channel scaled as a whole plane.
+    """Inverse of :func:`normalize_lab` on a network's channel-first planes, each channel scaled as a whole
+    plane: network range back to L in [0, 100], ab in LAB units.
 
     Args:
         L_n: float32 ``(N, H, W)``, normalized L.
         ab_n: float32 ``(N, 2, H, W)``, normalized a and b.
 
     Returns:
-        ``(L, ab)``: contiguous float32 ``(N, H, W)`` in [0, 100] and ``(N, H, W, 2)`` in LAB units, the
-        same values as :func:`denormalize_lab` gives (same float32 operations), at the cost of one
-        interleaving pass instead of arithmetic on a strided view.
+        ``(L, ab)``: contiguous float32 ``(N, H, W)`` in [0, 100] and ``(N, H, W, 2)`` in LAB units (the
+        interleaving done once, while scaling, instead of arithmetic on a strided view).
     """
     L = np.subtract(L_n, _LAB_SHIFT[0], dtype=np.float32)
     L /= _LAB_SCALE[0]
