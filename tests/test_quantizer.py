@@ -82,6 +82,25 @@ def test_values_near_255_are_no_floor_level():
     assert d.min(axis=0).max() < 10           # within the smear of H.264 on a pixel checker
 
 
+@pytest.mark.parametrize("crf", [None, 12])
+def test_a_dark_background_near_one_level_is_no_bit_depth(crf):
+    """An unquantized frame whose flat pixels are a dark background that happens to sit near one 4-bit bin
+    middle (8): on the flat pixels alone that reads as 4 bits (it did, for four held-back photos); over
+    all pixels the levels do not show (``_seen_at_large``). The same frame quantized to 4 bits is found."""
+    rng = np.random.default_rng(4)
+    g = cv2.GaussianBlur(rng.uniform(0, 255, (96, 128)).astype(np.float32), (0, 0), 1.5)
+    g = (g - g.mean()) * 5                                   # luma-led texture, like a photo's
+    img = np.clip(np.stack([g * 0.9 + 140, g + 120, g * 0.8 + 90], -1), 20, 250)
+    img[:, :48] = 8 + rng.normal(0, 0.5, (96, 48, 3))
+    img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    q = quantize_uniform(img, 4, "mid")
+    if crf is not None:
+        img, q = h264_roundtrip(img, crf), h264_roundtrip(q, crf)
+    assert estimate(img).kind != "uniform", estimate(img).describe()
+    est = estimate(q)
+    assert est.kind == "uniform" and est.bits == (4, 4, 4) and est.conventions == ("mid",) * 3, est.describe()
+
+
 def test_nothing_found_on_rich_frames(gradient):
     noisy = np.clip(gradient.astype(int) + np.random.default_rng(2).integers(-6, 7, gradient.shape), 0, 255)
     assert estimate(h264_roundtrip(noisy.astype(np.uint8), 12)).kind == "none"

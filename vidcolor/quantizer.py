@@ -55,6 +55,18 @@ UNIFORM_STRONG_R = 0.6
 UNIFORM_MIN_NEAR = 0.6
 """Share of a channel's values within max(2, period / 8) levels of a candidate level needed to accept it."""
 
+UNIFORM_LUMA_LEAD = 0.03
+UNIFORM_ALL_R = 0.6
+"""A level set found on the flat pixels must also show in the frames' pixels at large (:func:`_seen_at_large`):
+in G, the channel that luma (full resolution under 4:2:0) carries most, its mean resultant length over
+all pixels exceeds the mean of R's and B's by :data:`UNIFORM_LUMA_LEAD`, or it is at least
+:data:`UNIFORM_ALL_R` in every channel (no chroma subsampling: lossless or 4:4:4 footage). Chosen on the
+validation rows (benchmarks/dequantize_validation.py, crf 14, 24 photos, 10 clip frames, 38 pixel-art
+images, every degradation): the 70 images truly quantized to 4 bits that were found uniform lead by
+0.05-0.25; the seven found uniform that lost 0.09-1.70 dB at strength 0.5 (four unquantized photos whose
+flat pixels are a dark background near one level, a 64-colour photo, two Bayer-dithered pixel-art
+images) lead by -0.08 to +0.005."""
+
 GRAPHICS_FLAT = 0.6
 """Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
 validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
@@ -414,6 +426,21 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     return 0, "", 0.0, 0.0
 
 
+def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
+    """Whether the level set ``(bits, conv)``, found on flat pixels, also shows in all pixels of ``tiles``
+    ``(T, h, w, 3)`` (see :data:`UNIFORM_LUMA_LEAD`). Flat pixels of a narrow range (a dark background)
+    sit near one level of any period by chance; true quantization puts every pixel on a level, and after
+    4:2:0 the levels survive best in G, whose share of luma is the largest."""
+    period, offset = _level_offset(bits, conv)
+    phase = np.exp(2j * np.pi * (np.arange(256) - offset) / period)
+    r = []
+    for c in range(3):
+        counts = np.bincount(tiles[..., c].ravel(), minlength=256).astype(np.float64)
+        counts[[0, 255]] = 0                                   # black borders, clipped highlights
+        r.append(abs(counts @ phase) / counts.sum() if counts.sum() else 0.0)
+    return min(r) >= UNIFORM_ALL_R or r[1] - (r[0] + r[2]) / 2 >= UNIFORM_LUMA_LEAD
+
+
 def _agrees(fit: tuple, bits: int, conv: str) -> bool:
     """Whether a channel's own fit (:func:`_uniform_channel`) agrees with the level set ``(bits, conv)``
     of the strongest channel: no fit, the same convention, or a finer level set that contains every level
@@ -530,7 +557,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
     best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
     bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
-    if bits and all(_agrees(f, bits, conv) for f in fits):
+    if bits and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv):
         # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0), or with a finer
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
