@@ -62,10 +62,10 @@ in G, the channel that luma (full resolution under 4:2:0) carries most, its mean
 all pixels exceeds the mean of R's and B's by :data:`UNIFORM_LUMA_LEAD`, or it is at least
 :data:`UNIFORM_ALL_R` in every channel (no chroma subsampling: lossless or 4:4:4 footage). Chosen on the
 validation rows (benchmarks/dequantize_validation.py, crf 14, 24 photos, 10 clip frames, 38 pixel-art
-images, every degradation): the 70 images truly quantized to 4 bits that were found uniform lead by
-0.05-0.25; the seven found uniform that lost 0.09-1.70 dB at strength 0.5 (four unquantized photos whose
-flat pixels are a dark background near one level, a 64-colour photo, two Bayer-dithered pixel-art
-images) lead by -0.08 to +0.005."""
+images, every degradation): the 55 images quantized to 4 bits and found so lead by +0.056 to +0.283
+(one more, found as 3-bit middles, a wrong level set, by -0.061); the seven found uniform that lost
+0.09-1.70 dB at strength 0.5 (four unquantized photos whose flat pixels are a dark background near one
+level, a 64-colour photo, two Bayer-dithered pixel-art images) lead by -0.078 to +0.001."""
 
 GRAPHICS_FLAT = 0.6
 """Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
