@@ -82,16 +82,20 @@ def test_values_near_255_are_no_floor_level():
     assert d.min(axis=0).max() < 10           # within the smear of H.264 on a pixel checker
 
 
+@pytest.mark.parametrize("gray", [False, True])
 @pytest.mark.parametrize("crf", [None, 12])
-def test_a_dark_background_near_one_level_is_no_bit_depth(crf):
+def test_a_dark_background_near_one_level_is_no_bit_depth(crf, gray):
     """An unquantized frame whose flat pixels are a dark background that happens to sit near one 4-bit bin
     middle (8): on the flat pixels alone that reads as 4 bits (it did, for four held-back photos); over
-    all pixels the levels do not show (``_seen_at_large``). The same frame quantized to 4 bits is found."""
+    all pixels the levels do not show (``_seen_at_large``). The same frame quantized to 4 bits is found,
+    in colour (G's levels lead R's and B's after 4:2:0, or all three hold them) and in black and white
+    (no chroma: the levels stand out as a lattice)."""
     rng = np.random.default_rng(4)
     g = cv2.GaussianBlur(rng.uniform(0, 255, (96, 128)).astype(np.float32), (0, 0), 1.5)
     g = (g - g.mean()) * 5                                   # luma-led texture, like a photo's
-    img = np.clip(np.stack([g * 0.9 + 140, g + 120, g * 0.8 + 90], -1), 20, 250)
-    img[:, :48] = 8 + rng.normal(0, 0.5, (96, 48, 3))
+    img = np.stack([g + 120] * 3 if gray else [g * 0.9 + 140, g + 120, g * 0.8 + 90], -1)
+    img = np.clip(img, 20, 250)
+    img[:, :48] = 8 + (rng.normal(0, 0.5, (96, 48, 1)) if gray else rng.normal(0, 0.5, (96, 48, 3)))
     img = np.clip(np.round(img), 0, 255).astype(np.uint8)
     q = quantize_uniform(img, 4, "mid")
     if crf is not None:
