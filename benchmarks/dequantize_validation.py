@@ -5,7 +5,8 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 640x360) of each held-back DAVIS clip that the benchmark does not score (``split_clips``' held-back
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
-(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour. Degradations: ffmpeg palettegen/paletteuse
+(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; and black-and-white versions (BT.601 luma in R, G and B) of the photos and
+clip frames. Degradations: ffmpeg palettegen/paletteuse
 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
 (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
@@ -78,9 +79,12 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
     art = [p for p in retro if p.parent.name == "supertux"
            or (p.parent.name == "atari" and not any(g in p.stem for g in BENCHMARK_GAMES))]
     crop = lambda x: x[: x.shape[0] // 2 * 2 or 2, : x.shape[1] // 2 * 2 or 2]  # noqa: E731
-    return {"photos": [read_rgb(p) for p in held_photos],
-            "clip frames": [f for c in held_clips for f in clip_frames(c)],
-            "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art]}
+    photos = [read_rgb(p) for p in held_photos]
+    frames = [f for c in held_clips for f in clip_frames(c)]
+    gray = lambda x: np.repeat(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)  # noqa: E731
+    return {"photos": photos, "clip frames": frames,
+            "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art],
+            "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames]}
 
 
 STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)
