@@ -5,8 +5,8 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 640x360) of each held-back DAVIS clip that the benchmark does not score (``split_clips``' held-back
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
-(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; and black-and-white versions (BT.601 luma in R, G and B) of the photos and
-clip frames. Degradations: ffmpeg palettegen/paletteuse
+(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; and black-and-white versions (BT.601 luma in
+R, G and B) of the photos and clip frames. Degradations: ffmpeg palettegen/paletteuse
 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
 (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
