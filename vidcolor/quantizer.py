@@ -419,8 +419,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     values near 255 do not stand for a ``floor`` level at 256. Values 0 and 255 (black borders, clipped
     highlights) are left out. Noise: 1.4826 x the median absolute distance to the nearest level.
     """
-    counts = np.bincount(values, minlength=256).astype(np.float64)
-    counts[[0, 255]] = 0
+    counts = _level_counts(values)
     if counts.sum() < 64:
         return 0, "", 0.0, 0.0
     p = counts / counts.sum()
@@ -428,7 +427,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     for bits in UNIFORM_BITS:
         for conv in CONVENTIONS:
             period, offset = _level_offset(bits, conv)
-            z = p @ np.exp(2j * np.pi * (v - offset) / period)
+            z = _level_moment(p, period, offset)
             if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * 0.6 / period):
                 continue
             if p @ (_level_distance(v, bits, conv) <= max(2.0, period / 8)) >= UNIFORM_MIN_NEAR:
@@ -443,20 +442,32 @@ def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
     quantization puts every pixel on a level, and after 4:2:0 the levels survive best in G, whose share of
     luma is the largest."""
     period, offset = _level_offset(bits, conv)
-    v = np.arange(256)
-
-    def length(counts: np.ndarray, p: float) -> float:
-        return abs(counts @ np.exp(2j * np.pi * (v - offset) / p)) / counts.sum() if counts.sum() else 0.0
-
-    hist = [np.bincount(tiles[..., c].ravel(), minlength=256).astype(np.float64) for c in range(3)]
-    for counts in hist:
-        counts[[0, 255]] = 0                                   # black borders, clipped highlights
+    hist = []
+    for c in range(3):
+        counts = _level_counts(tiles[..., c].ravel())
+        hist.append(counts / counts.sum() if counts.sum() else counts)
+    length = lambda p, per: abs(_level_moment(p, per, offset))  # noqa: E731
     g = tiles[..., 1].astype(np.int16)
     if (np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean() <= NEUTRAL_CHROMA:
         return length(hist[1], period) - max(length(hist[1], 0.75 * period),
                                              length(hist[1], 1.25 * period)) >= UNIFORM_GRAY_CONTRAST
-    r = [length(counts, period) for counts in hist]
+    r = [length(p, period) for p in hist]
     return min(r) >= UNIFORM_ALL_R or r[1] - (r[0] + r[2]) / 2 >= UNIFORM_LUMA_LEAD
+
+
+def _level_counts(values: np.ndarray) -> np.ndarray:
+    """Histogram float64 ``(256,)`` of uint8 ``values``, with 0 and 255 (black borders, clipped highlights)
+    left out."""
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    counts[[0, 255]] = 0
+    return counts
+
+
+def _level_moment(p: np.ndarray, period: float, offset: float) -> complex:
+    """Circular moment ``sum_v p[v] exp(2 pi i (v - offset) / period)`` of a histogram ``p`` ``(256,)`` over
+    the values 0..255: its length is the mean resultant length R of the values about the level set with
+    that period and offset (1 = every value on a level), its angle 0 when they sit on the levels."""
+    return complex(p @ np.exp(2j * np.pi * (np.arange(256, dtype=np.float64) - offset) / period))
 
 
 def _agrees(fit: tuple, bits: int, conv: str) -> bool:
