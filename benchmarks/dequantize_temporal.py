@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor import api
+from vidcolor import api, quantizer
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
@@ -45,7 +45,15 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
+    ap.add_argument("--band-weight", metavar="KIND=W,...", help="override vidcolor.quantizer.BAND_WEIGHT for this "
+                    "run, e.g. uniform=0.25 (0 = no band correction for that kind): how its weights were chosen")
     args = ap.parse_args()
+    if args.band_weight:
+        for kind, w in (kv.split("=") for kv in args.band_weight.split(",")):
+            if float(w):
+                quantizer.BAND_WEIGHT[kind] = float(w)
+            else:
+                quantizer.BAND_WEIGHT.pop(kind, None)
     clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
     per: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}   # PSNR, gain, warp, fps
     floor: list[float] = []
@@ -73,7 +81,9 @@ def main() -> None:
                     per.setdefault((dname, f"temporal {mode}"), []).append(row)
                     print(clip.stem, dname, mode, f"{row[0]:.2f} dB, gain {row[1]:+.3f}, warp {row[2]:.3f}, "
                           f"{row[3]:.1f} fps", flush=True)
-    lines = [f"`python benchmarks/dequantize_temporal.py --frames {args.frames}` (model {args.model}; "
+    weights = f" --band-weight {args.band_weight}" if args.band_weight else ""
+    lines = [f"`python benchmarks/dequantize_temporal.py --frames {args.frames}{weights}` (model {args.model}; "
+             f"band correction weights {quantizer.BAND_WEIGHT}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
              f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "",
              "| degradation | method | PSNR (dB) | gain over (a'): mean / worst | warp error (x 1e-4) | fps (end to end, incl. start-up) |",

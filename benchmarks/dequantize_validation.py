@@ -10,9 +10,11 @@ R, G and B) of the photos and clip frames. Degradations: ffmpeg palettegen/palet
 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
 (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
-strength in :data:`STRENGTHS`, then projected onto the cells (``vidcolor.quantizer``); reports per
-(content, degradation) the mean and worst PSNR gain over the input, and per kind of quantizer found
-the strength that :func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``).
+strength in :data:`STRENGTHS` (the bilateral filter's correction added, weighted per kind, as the
+pipeline adds it: ``Quantizer.band_correction``), then projected onto the cells
+(``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
+input, and per kind of quantizer found the strength that :func:`pick_strength` picks (stored in the
+weight file by ``train/publish.py --strength``).
 
     python benchmarks/dequantize_validation.py --model runs/dequantize-fq-l2/checkpoint.pt
 """
@@ -120,8 +122,10 @@ def main() -> None:
                 est = estimate(coarse)
                 found.append(est.kind + ("/graphics" if est.graphics else ""))
                 base = min(psnr(coarse, x), 60)
-                for a in STRENGTHS:
-                    out = est.project(coarse, coarse + a * (raw - coarse))
+                bands = est.band_correction(coarse[None])
+                for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else the band filter joins in
+                    y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
+                    out = est.project(coarse, y)
                     gains[a].append(min(psnr(out, x), 60) - base)
                     if a == 1.0:
                         biases.append(channel_bias(out, x))

@@ -88,6 +88,22 @@ def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_mode
     np.testing.assert_array_equal(Dequantizer(str(brightening_model), device="cpu")(rich), rich)
 
 
+def test_uniform_levels_get_the_band_correction(tiny_models):
+    """With a generator that corrects nothing (the untrained identity), a 4-bit gradient through H.264 still
+    comes out closer to the truth: the bilateral filter's correction of its bands is added before the
+    projection (Quantizer.band_correction); with consistency off it is not."""
+    from vidcolor.training.degrade import h264_roundtrip, quantize_uniform
+
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    truth = np.stack([10 + x * 1.6, 20 + y * 2.2, 30 + x * 0.6 + y * 1.1], -1)
+    truth = (truth + np.random.default_rng(8).normal(0, 0.8, truth.shape)).clip(0, 255).round().astype(np.uint8)
+    coarse = h264_roundtrip(quantize_uniform(truth, 4, "mid"), 12)[None]
+    out = Dequantizer(str(tiny_models.lab), device="cpu")(coarse)
+    free = Dequantizer(str(tiny_models.lab), device="cpu", consistency=False)(coarse)
+    assert psnr(out, truth[None]) > psnr(coarse, truth[None]) + 1.0
+    assert abs(psnr(free, truth[None]) - psnr(coarse, truth[None])) < 0.3
+
+
 def test_strength_from_the_weight_file_scales_the_correction(tmp_path):
     from vidcolor.training.degrade import quantize_uniform
 

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest, enlarged_by, estimate, flat_pixels
+from vidcolor.quantizer import (BAND_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest, enlarged_by,
+                                estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 
@@ -264,3 +265,41 @@ def test_the_nearest_colour_table_gives_the_search_s_answer(k):
                          np.clip(mids.reshape(-1, 3), 0, 255)]).astype(np.float32)
     np.testing.assert_array_equal(qz._palette_index(px), _nearest(px, pal))
     assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes
+
+
+@pytest.mark.parametrize("crf", [None, 12])
+def test_band_correction_smooths_bands_of_uniform_levels_and_keeps_edges(crf):
+    """The bilateral filter's correction, projected, brings a 4-bit gradient closer to the truth; a step far
+    larger than a level step (a real edge) stays where it is."""
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    truth = np.stack([10 + x * 1.6, 20 + y * 2.2, 30 + x * 0.6 + y * 1.1], -1)
+    truth[:, 120:] = [200, 40, 40]                                        # a red block: a hard edge at x = 120
+    truth += np.random.default_rng(8).normal(0, 0.8, truth.shape)        # a little texture: not graphics
+    truth = np.clip(np.round(truth), 0, 255).astype(np.uint8)
+    coarse = quantize_uniform(truth, 4, "mid")
+    if crf is None:      # lossless, the bands are flat patches (graphics to the estimate): the quantizer as known
+        est = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), ("mid",) * 3)
+    else:
+        coarse = h264_roundtrip(coarse, crf)
+        est = estimate(coarse)
+    assert est.kind == "uniform" and est.smooths_bands, est.describe()
+    bands = est.band_correction(coarse[None])
+    assert bands.shape == (1, *coarse.shape) and bands.dtype == np.float32
+    out = est.project(coarse, coarse + bands[0])
+    mse = lambda a: np.mean((a[:, :112].astype(np.float32) - truth[:, :112]) ** 2)  # noqa: E731
+    assert 10 * np.log10(mse(coarse) / mse(out)) > 1.0                    # the gradient: over 1 dB closer
+    block = (slice(None), slice(120, 124))                                # the block's side of the edge
+    assert np.abs(out[block].astype(int) - coarse[block]).max() <= 2      # the gradient is not smeared into it
+
+
+def test_band_correction_is_weighted_per_kind_and_none_for_graphics(gradient):
+    """Palettes (cells a colour step wide) get the filter's correction at their own weight, uniform levels
+    at theirs; graphics and frames without a quantizer get none."""
+    frames = gradient[None]
+    uniform = Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3).band_correction(frames)
+    palette = Quantizer("palette", palette=PALETTE.astype(np.float32)).band_correction(frames)
+    assert np.abs(uniform).max() > 1.0
+    np.testing.assert_allclose(palette / BAND_WEIGHT["palette"], uniform / BAND_WEIGHT["uniform"], atol=1e-4)
+    assert Quantizer("none").band_correction(frames) is None
+    assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).band_correction(frames) is None
+    assert Quantizer("palette", palette=PALETTE.astype(np.float32), graphics=True).band_correction(frames) is None

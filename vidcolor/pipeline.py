@@ -140,9 +140,11 @@ class Dequantizer(LabJob):
     Consistency (default on): the quantizer of the clip is estimated from the frames, the generator's
     correction (after temporal smoothing) is scaled by the model's strength for that kind of quantizer
     (``arch["strength"]``, e.g. ``{"uniform": 1.0, "palette": 0.5}``, chosen on held-back validation
-    images by ``benchmarks/dequantize_validation.py``; 1 when absent), and the result is projected
-    onto the observed pixels' quantization cells (:mod:`vidcolor.quantizer`): never outside the bin or
-    palette cell the input says the truth lies in, and unchanged where no quantizer is found.
+    images by ``benchmarks/dequantize_validation.py``; 1 when absent), a bilateral filter's correction of the
+    frames is added, weighted per kind (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths
+    are chosen with it), and the result is projected onto the observed pixels' quantization cells
+    (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the input says the truth lies in, and
+    unchanged where no quantizer is found.
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
@@ -260,11 +262,14 @@ class Dequantizer(LabJob):
             out = super().finish(batch)
         if found is None:
             return out
-        if strength != 1.0:          # frames + strength * (out - frames), in place on one float32 copy
+        bands = found.band_correction(frames)   # the bilateral filter's correction (uniform levels, palettes)
+        if strength != 1.0 or bands is not None:  # frames + strength * (out - frames) + bands, in place
             out = out.astype(np.float32)
             out -= frames
             out *= strength
             out += frames
+            if bands is not None:
+                out += bands
         return found.project(frames, out)
 
 
