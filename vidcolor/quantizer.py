@@ -218,8 +218,7 @@ class Quantizer:
             x = frame.astype(np.float32)
             np.subtract(cv2.bilateralFilter(x, BAND_FILTER_DIAMETER, BAND_FILTER_SIGMA_COLOR, BAND_FILTER_SIGMA_SPACE),
                         x, out=out[i])
-        if BAND_WEIGHT[self.kind] != 1.0:
-            out *= BAND_WEIGHT[self.kind]
+        out *= BAND_WEIGHT[self.kind]
         return out
 
     def describe(self) -> str:
