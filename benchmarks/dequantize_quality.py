@@ -25,14 +25,14 @@ preset medium (inter frames). Stills stay lossless RGB PNG files (how pixel art 
 through vidcolor's image path as one folder per degradation (PNG out, no temporal smoothing).
 
 Methods, for every input file (``METHODS``): (a) the input itself; (a') the input decoded by
-``vidcolor.io.VideoReader`` and re-encoded by ``VideoWriter`` (libx264 crf 16 yuv420p, vidcolor's own
-output path), i.e. doing nothing through the pipeline: THE BASELINE OF EVERY GAIN (for stills a PNG
-round trip, identical to (a)); (b) ffmpeg's deband and gradfun filters at their defaults (into a
-lossless FFV1 file, then the same VideoWriter encode; stills filtered in planar RGB to PNG); (c) the
-pix2pix RGB baseline, ``vidcolor.api.dequantize(model="dequantize-pix2pix-rgb", crf=16)``; (d) the
-default model (Pix2Pix-FQ), ``vidcolor.api.dequantize(crf=16)``; (d') the same without the projection
-onto the quantization cells (``consistency=False``: the generator alone); all in-process, defaults
-otherwise.
+``vidcolor.io.VideoReader`` and re-encoded by ``VideoWriter`` (libx264 yuv420p at dequantize's default
+crf, 14: ``OUTPUT_CRF``; vidcolor's own output path), i.e. doing nothing through the pipeline: THE
+BASELINE OF EVERY GAIN (for stills a PNG round trip, identical to (a)); (b) ffmpeg's deband and gradfun
+filters at their defaults (into a lossless FFV1 file, then the same VideoWriter encode; stills filtered
+in planar RGB to PNG); (c) the pix2pix RGB baseline,
+``vidcolor.api.dequantize(model="dequantize-pix2pix-rgb")``; (d) the default model (Pix2Pix-FQ),
+``vidcolor.api.dequantize()``; (d') the same without the projection onto the quantization cells
+(``consistency=False``: the generator alone); all in-process, defaults otherwise.
 
 Metrics per clip (per still) against the original, undegraded frames: PSNR of the MSE pooled over the
 clip (``vidcolor.metrics.psnr``, capped at 60 dB so that a lossless still does not read inf); mean
@@ -67,6 +67,7 @@ import numpy as np
 from PIL import Image
 
 from vidcolor import api
+from vidcolor.jobs import JOBS
 from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg, read_image, write_image
 from vidcolor.metrics import cambi, channel_bias, ciede2000, psnr
 from vidcolor.training.data import read_rgb, split_clips, split_retro
@@ -80,7 +81,8 @@ HELD_CLIPS = 4
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 NATURAL_SIZE = (640, 360)
 INPUT_ENCODE = ["-c:v", "libx264", "-preset", "medium", "-crf", "12", "-pix_fmt", "yuv420p"]
-OUTPUT_CRF = 16
+OUTPUT_CRF = JOBS["dequantize"].crf
+"""The output encode of every method and of (a'): dequantize's default."""
 PSNR_CAP = 60.0
 STILL_CROP = (120, 212)          # rows, columns of the original still, before the 3x enlargement
 STILL_SCALE = 3
@@ -144,7 +146,7 @@ def as_input(src: Path, dst: Path) -> Path:
 
 
 def reencode(src: Path, dst: Path) -> Path:
-    """vidcolor's output path with nothing done: VideoReader -> VideoWriter (crf 16); PNG round trip."""
+    """vidcolor's output path with nothing done: VideoReader -> VideoWriter (``OUTPUT_CRF``); PNG round trip."""
     if src.is_dir():
         for p in sorted(src.glob("*.png")):
             write_image(dst / p.name, *read_image(p), overwrite=True)
@@ -383,7 +385,7 @@ def main() -> None:
         f"2x nearest = 320x420, first {args.frames} frames); **pixel-art stills** = {len(names[STILLS])} "
         f"held-back tecnoballz image(s) ({', '.join(names[STILLS])}; central crop <= 212x120, 3x nearest, "
         "lossless PNG through the image path). Inputs: degraded, then ffmpeg CLI libx264 yuv420p crf 12 preset "
-        "medium (stills: PNG). Every output is encoded like vidcolor's own (libx264 crf 16 yuv420p).",
+        f"medium (stills: PNG). Every output is encoded like vidcolor dequantize's own (libx264 crf {OUTPUT_CRF} yuv420p).",
         "",
         f"**Gains are PSNR gains over (a'), the input re-encoded through vidcolor's output path with nothing "
         f"done** (for stills a PNG round trip, = (a)); worst = the minimum per-clip gain. PSNR pooled per clip "

@@ -10,8 +10,8 @@ clips after its first ``HELD_CLIPS``: the validation clips, never the benchmark'
 frames at 640x360 (INTER_AREA). Degradations (``dequantize_quality.degrade``): ffmpeg palettegen/paletteuse
 16 colours without dither and with Bayer dither, 4 bits per channel at bin middles and at the bin floor;
 then the benchmark's input encode (libx264 crf 12, inter frames). Methods: (a') the input re-encoded
-through vidcolor's output path, and ``vidcolor.api.dequantize(temporal=...)`` with the default model at
-crf 16, for each mode. Per clip and degradation: PSNR against the original frames (pooled MSE), the warp
+through vidcolor's output path, and ``vidcolor.api.dequantize(temporal=...)`` with the default model and
+output encode, for each mode. Per clip and degradation: PSNR against the original frames (pooled MSE), the warp
 error (Lai et al. 2018, ``vidcolor.metrics.warp_error``, flow of the original clip, x 1e4) and wall time;
 the table gives the mean and worst clip of the PSNR gain over (a') and the mean warp error (the
 original's own is the floor).
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from vidcolor import api, quantizer
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
 from vidcolor.training.data import split_clips
@@ -74,7 +74,7 @@ def main() -> None:
                 for mode in MODES:
                     out = tmp / f"out_{mode}.mp4"
                     t = time.perf_counter()
-                    api.dequantize(src, out, model=args.model, temporal=mode, crf=16, overwrite=True, progress=False)
+                    api.dequantize(src, out, model=args.model, temporal=mode, overwrite=True, progress=False)
                     wall = time.perf_counter() - t
                     y = read(out)[0]
                     row = (psnr(y, original), psnr(y, original) - base, warp_error(y, flows=flows) * 1e4, len(y) / wall)
@@ -83,7 +83,7 @@ def main() -> None:
                           f"{row[3]:.1f} fps", flush=True)
     weights = f" --band-weight {args.band_weight}" if args.band_weight else ""
     lines = [f"`python benchmarks/dequantize_temporal.py --frames {args.frames}{weights}` (model {args.model}; "
-             f"band correction weights {quantizer.BAND_WEIGHT}; "
+             f"band correction weights {quantizer.BAND_WEIGHT}; output libx264 crf {JOBS['dequantize'].crf}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
              f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "",
              "| degradation | method | PSNR (dB) | gain over (a'): mean / worst | warp error (x 1e-4) | fps (end to end, incl. start-up) |",

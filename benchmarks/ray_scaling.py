@@ -14,7 +14,7 @@ identical frames.
 Each job runs once with the local executor and once per ``--segment-seconds`` value on Ray with
 ``--workers`` actors (a local Ray instance started by the run itself, so Ray's start-up is in the wall
 time; model loading is in both). Both run in this process through :mod:`vidcolor.api`, default encoder
-settings (libx264 crf 16). Reported: wall time, frames per second, Ray's throughput as a share of the
+settings (libx264; crf 14 for dequantize, 16 for colorize). Reported: wall time, frames per second, Ray's throughput as a share of the
 local one, Ray's start-up alone (``ray.init`` + ``shutdown``), the time from the call to the first
 segment's start (cluster, actors, model loading) and from the last segment's end to the return (the
 join), the segments' own timings (fastest, slowest), and the output's frame-wise PSNR against the local executor's (min and mean; identical

@@ -2,7 +2,8 @@
 
 For each size (default 360p, 720p, 1080p) a clip is made from a DAVIS clip (first --frames frames), then
 timed in the same run:
-  * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags);
+  * plain ffmpeg transcode with the encoder settings vidcolor uses (libx264 crf 16 preset medium yuv420p, the same swscale flags;
+    ``vidcolor dequantize`` writes crf 14, which measured no slower);
   * each stage alone: decode (PyAV), RGB->LAB->RGB (OpenCV), each job's generator stage (model input,
     forward pass, LAB recombination) on each engine (torch fp32, torch bf16 on the CPU / fp16 on CUDA, ONNX
     Runtime fp32) with the quality of its output against the original clip (dequantize: the 4-bit clip

@@ -6,6 +6,7 @@ the H.264 encode); what is checked here is the plumbing: frame count, rate, audi
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from fractions import Fraction
 
@@ -59,6 +60,25 @@ def test_keeps_time_base_and_audio_codec(default_run, clip):
         assert b.streams.video[0].time_base == a.streams.video[0].time_base
         assert b.streams.audio[0].codec_context.name == "aac"
         assert b.streams.video[0].frames == a.streams.video[0].frames
+
+
+def x264_crf(path) -> float:
+    """The rate factor x264 wrote into its own settings string (SEI user data: ``... crf=14.0 ...``)."""
+    found = re.search(rb" crf=([0-9.]+) ", path.read_bytes())
+    assert found, f"{path}: no x264 settings string"
+    return float(found.group(1))
+
+
+def test_output_crf_is_14_for_dequantize_16_for_colorize_and_crf_overrides(default_run, tmp_path, clip, tiny_models,
+                                                                          tiny_colorizers):
+    d, _ = default_run
+    assert x264_crf(d / "clip_dequantized.mp4") == 14
+    res = run_cli("dequantize", clip, "-o", tmp_path / "d20.mp4", "--model", tiny_models.lab, "--crf", "20", *FAST)
+    assert_clean_success(res)
+    assert x264_crf(tmp_path / "d20.mp4") == 20
+    res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, *FAST)
+    assert_clean_success(res)
+    assert x264_crf(tmp_path / "c.mp4") == 16
 
 
 def test_no_overwrite_without_flag(default_run, tiny_models):

@@ -56,7 +56,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             :data:`vidcolor.distributed.SEGMENT_SECONDS`) and number of actors (default: one per GPU,
             else per CPU of the cluster).
         **io_options: see :func:`process` (codec, crf, preset, audio, overwrite, raw_size, fps,
-            container, compare, pix_fmt, progress).
+            container, compare, pix_fmt, progress); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
+            see :class:`~vidcolor.jobs.Job`).
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`.
@@ -65,6 +66,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
     """
     check_input(input)
+    io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
                    backend=backend, precision=precision, tile=tile)
     if executor != "local":

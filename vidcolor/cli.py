@@ -95,7 +95,9 @@ def io_options(f):
                      default="libx264", show_default=True,
                      help="Video encoder: NVENC needs an NVIDIA GPU (--crf is then its -cq); ffv1 (lossless, .mkv) and "
                           "prores (.mov) are for archives."),
-        click.option("--crf", type=click.IntRange(0, 51), default=16, show_default=True, help="Encoder quality (lower is better)."),
+        click.option("--crf", type=click.IntRange(0, 51), default=None,
+                     help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
+                          "gradations an encode at 16 undoes, 16 otherwise)."),
         click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
@@ -134,8 +136,8 @@ def _io_kwargs(kw: dict) -> dict:
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
     keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps",
             "container", "compare", "pix_fmt", "temporal", "temporal_strength", "executor", "segment_seconds", "workers")
-    return dict({k: kw[k] for k in keys}, audio=not kw["no_audio"], progress=not kw["quiet"],
-                ignore_errors=kw["ignore_errors"])
+    return dict({k: kw[k] for k in keys if kw[k] is not None or k != "crf"}, audio=not kw["no_audio"],
+                progress=not kw["quiet"], ignore_errors=kw["ignore_errors"])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
