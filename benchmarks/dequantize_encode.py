@@ -26,16 +26,15 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidcolor.io import VideoWriter
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
-from vidcolor.training.data import split_clips
 
-from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, NATURAL_SIZE, degrade, encode_input, read
+from dequantize_quality import DEGRADATIONS, degrade, encode_input, read
+from dequantize_temporal import emit, validation_clips
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
 
@@ -64,14 +63,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
     settings = [("yuv420p", c) for c in args.crf] + [(p, 16) for p in args.pix_fmt]
-    clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
+    clips = []
     gains: dict[str, list[float]] = {}                       # row -> per-clip gain before the encode
     per: dict[tuple[str, str, int], list[tuple[float, float, int]]] = {}    # output PSNR, (a') PSNR, bytes
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for clip in clips:
-            frames, fps = read(clip, args.frames)
-            original = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+        for clip, original, fps in validation_clips(args.frames):
+            clips.append(clip)
             for dname in ROWS:
                 encode_input(degrade(original, DEGRADATIONS[dname]), tmp / "in.mp4", fps)
                 inp = read(tmp / "in.mp4")[0]
@@ -98,10 +96,7 @@ def main() -> None:
             gain = r[:, 0] - r[:, 1]
             lines.append(f"| {dname} | libx264 {pix_fmt} crf {crf} | {gain.mean():+.3f} / {gain.min():+.3f} | "
                          f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / args.frames / 1024:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,22 @@ ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch
 MODES = ("flow", "off")
 
 
+def validation_clips(frames: int):
+    """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each validation clip: the
+    held-back DAVIS clips after the quality benchmark's first ``HELD_CLIPS``, first ``frames`` frames."""
+    for clip in split_clips(DATA / "video")[1][HELD_CLIPS:]:
+        src, fps = read(clip, frames)
+        yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
+
+
+def emit(lines: list[str], out: Path | None) -> None:
+    """Print a markdown table (its lines) and write it to ``out`` too when given."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        out.write_text(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=24)
@@ -54,14 +70,13 @@ def main() -> None:
                 quantizer.BAND_WEIGHT[kind] = float(w)
             else:
                 quantizer.BAND_WEIGHT.pop(kind, None)
-    clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
+    clips = []
     per: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}   # PSNR, gain, warp, fps
     floor: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for clip in clips:
-            frames, fps = read(clip, args.frames)
-            original = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+        for clip, original, fps in validation_clips(args.frames):
+            clips.append(clip)
             flows = pair_flows(original)
             floor.append(warp_error(original, flows=flows) * 1e4)
             for dname in ROWS:
@@ -93,10 +108,7 @@ def main() -> None:
         gain = "—" if method.startswith("(a')") else f"{r[:, 1].mean():+.3f} / {r[:, 1].min():+.3f}"
         fps = "—" if method.startswith("(a')") else f"{r[:, 3].mean():.1f}"
         lines.append(f"| {dname} | {method} | {r[:, 0].mean():.2f} | {gain} | {r[:, 2].mean():.3f} | {fps} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
