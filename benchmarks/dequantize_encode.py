@@ -23,11 +23,13 @@ first row is the gain before any encode (over the decoded input).
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from vidcolor import api
 from vidcolor.io import VideoWriter
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import psnr
@@ -42,7 +44,8 @@ ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16
 def dequantize(frames: np.ndarray, model: str) -> np.ndarray:
     """``vidcolor dequantize``'s frames before the encode: uint8 RGB ``(T, H, W, 3)`` in and out."""
     job = Dequantizer(model)
-    job.set_temporal("flow", 0.6)
+    defaults = inspect.signature(api.dequantize).parameters      # the CLI's and API's temporal smoothing
+    job.set_temporal(defaults["temporal"].default, defaults["temporal_strength"].default)
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
 
 

@@ -109,7 +109,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         temporal, temporal_strength, batch_size, backend, precision, executor, segment_seconds, workers: as
             for :func:`dequantize` (on Ray, the reference features are computed once and the internal mode
             trains once, on the driver, and both are shipped to the workers).
-        **io_options: see :func:`process`.
+        **io_options: see :func:`process`; ``crf`` defaults to ``JOBS["colorize"].crf`` (16, see
+            :class:`~vidcolor.jobs.Job`).
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`.
@@ -118,6 +119,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output without ``overwrite``, unknown model.
     """
     check_input(input)
+    io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
                    reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
