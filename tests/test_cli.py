@@ -17,7 +17,9 @@ from PIL import Image
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, listing,
                      make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
+from vidcolor.cli import main
 from vidcolor.io.convert import frame_to_rgb
+from vidcolor.io.writer import CODECS, PIX_FMTS, TUNES
 from vidcolor.metrics import psnr
 
 FAST = ("-q", "--preset", "ultrafast")
@@ -62,23 +64,27 @@ def test_keeps_time_base_and_audio_codec(default_run, clip):
         assert b.streams.video[0].frames == a.streams.video[0].frames
 
 
-def x264_crf(path) -> float:
-    """The rate factor x264 wrote into its own settings string (SEI user data: ``... crf=14.0 ...``)."""
-    found = re.search(rb" crf=([0-9.]+) ", path.read_bytes())
-    assert found, f"{path}: no x264 settings string"
-    return float(found.group(1))
+def x264_setting(path, name: str) -> str:
+    """An option x264 wrote into its own settings string (SEI user data: ``... crf=14.0 ... deadzone=21,11 ...``)."""
+    found = re.search(rb" " + name.encode() + rb"=([0-9.,]+) ", path.read_bytes())
+    assert found, f"{path}: no x264 {name} in its settings string"
+    return found.group(1).decode()
 
 
-def test_output_crf_is_14_for_dequantize_16_for_colorize_and_crf_overrides(default_run, tmp_path, clip, tiny_models,
-                                                                          tiny_colorizers):
+def test_output_crf_is_14_for_dequantize_16_for_colorize_and_crf_and_tune_override(default_run, tmp_path, clip,
+                                                                                   tiny_models, tiny_colorizers):
+    """Untuned by default (x264's dead zones 21,11); ``--tune grain`` reaches x264 (dead zones 6,6)."""
     d, _ = default_run
-    assert x264_crf(d / "clip_dequantized.mp4") == 14
-    res = run_cli("dequantize", clip, "-o", tmp_path / "d20.mp4", "--model", tiny_models.lab, "--crf", "20", *FAST)
+    assert float(x264_setting(d / "clip_dequantized.mp4", "crf")) == 14
+    assert x264_setting(d / "clip_dequantized.mp4", "deadzone") == "21,11"
+    res = run_cli("dequantize", clip, "-o", tmp_path / "d20.mp4", "--model", tiny_models.lab, "--crf", "20",
+                  "--tune", "grain", *FAST)
     assert_clean_success(res)
-    assert x264_crf(tmp_path / "d20.mp4") == 20
+    assert float(x264_setting(tmp_path / "d20.mp4", "crf")) == 20
+    assert x264_setting(tmp_path / "d20.mp4", "deadzone") == "6,6"
     res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, *FAST)
     assert_clean_success(res)
-    assert x264_crf(tmp_path / "c.mp4") == 16
+    assert float(x264_setting(tmp_path / "c.mp4", "crf")) == 16
 
 
 def test_no_overwrite_without_flag(default_run, tiny_models):
@@ -279,3 +285,13 @@ def test_usage_errors_are_one_line_with_exit_status_2(tmp_path, args, names):
     assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
     assert res.stderr_lines[0].startswith("vidcolor: error:") and names in res.stderr and "--help" in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_encoder_choices_are_the_writers():
+    """The CLI spells out the writer's codecs, pixel formats and tunes (so that ``--help`` does not import the
+    I/O stack); they must not drift apart."""
+    for command in ("dequantize", "colorize"):
+        params = {p.name: p.type for p in main.commands[command].params}
+        assert tuple(params["codec"].choices) == CODECS
+        assert tuple(params["pix_fmt"].choices) == PIX_FMTS
+        assert tuple(params["tune"].choices) == TUNES

@@ -99,6 +99,9 @@ def io_options(f):
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
         click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),
+        click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
+                                                   "zerolatency", "stillimage"]),
+                     help="x264/x265 tune (default: none; see docs/dequantize_encode.md for grain)."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
         click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
@@ -134,8 +137,9 @@ def _io_kwargs(kw: dict) -> dict:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
-    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "overwrite", "raw_size", "fps",
-            "container", "compare", "pix_fmt", "temporal", "temporal_strength", "executor", "segment_seconds", "workers")
+    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "overwrite", "raw_size",
+            "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength", "executor", "segment_seconds",
+            "workers")
     return dict({k: kw[k] for k in keys if kw[k] is not None or k != "crf"}, audio=not kw["no_audio"],
                 progress=not kw["quiet"], ignore_errors=kw["ignore_errors"])
 

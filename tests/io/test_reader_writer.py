@@ -284,6 +284,23 @@ def test_writer_yuv444p_keeps_chroma(tmp_path):
         VideoWriter(tmp_path / "x.mp4", 8, 8, Fraction(10), pix_fmt="rgb24")
 
 
+def test_writer_tune_reaches_x264_and_is_ignored_by_other_encoders(tmp_path):
+    """x264 writes its settings into the stream (SEI user data): tune grain shrinks the dead zones from the
+    default ``deadzone=21,11`` to ``6,6``. ffv1 takes no tune; an unknown tune is refused before ffmpeg starts."""
+    frames = make_frames(3, 32, 32)
+    for tune, want in ((None, b" deadzone=21,11 "), ("grain", b" deadzone=6,6 ")):
+        out = tmp_path / f"{tune}.mp4"
+        with VideoWriter(out, 32, 32, Fraction(10), preset="ultrafast", tune=tune) as vw:
+            vw.write(frames)
+        assert want in out.read_bytes()
+    with VideoWriter(tmp_path / "a.mkv", 32, 32, Fraction(10), codec="ffv1", tune="grain") as vw:
+        vw.write(frames)
+    assert len(decode_all(str(tmp_path / "a.mkv"))[0]) == 3
+    with pytest.raises(VidcolorError, match="unknown tune 'grainy'"):
+        VideoWriter(tmp_path / "x.mp4", 8, 8, Fraction(10), tune="grainy")
+    assert listing(tmp_path) == {"None.mp4", "grain.mp4", "a.mkv"}
+
+
 def test_writer_refuses_to_overwrite(tmp_path):
     out = tmp_path / "exists.mp4"
     out.write_bytes(b"precious")

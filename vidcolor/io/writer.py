@@ -34,6 +34,10 @@ CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores")
 NVENC's constant-quality ``-cq`` in VBR mode, ``preset`` its preset name, e.g. ``medium`` or ``p5``); for
 archives, lossless FFV1 (version 3, intra, slice CRCs; ``.mkv``) and ProRes (``prores_ks``: 422 HQ, or 4444
 for 4:4:4 output; ``.mov``), which ignore ``crf`` and ``preset``."""
+TUNES = ("grain", "film", "animation", "psnr", "ssim", "fastdecode", "zerolatency", "stillimage")
+"""x264 ``--tune`` values (x265 has all but film and stillimage); the default is none. ``grain`` (smaller
+dead zones, weaker adaptive quantization) keeps more of what dequantization gains over the input written
+the same way, but not more fidelity per byte: see :class:`vidcolor.jobs.Job`."""
 PIX_FMTS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
 """Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma), 8 or 10 bits (10 bits
 keep restored gradients from being banded again by the encode). A frame with an odd side is written 4:4:4
@@ -79,8 +83,12 @@ class Passthrough:
         return v_start - earliest, -earliest
 
 
-def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int) -> dict:
-    """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own)."""
+def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
+                 tune: str | None = None) -> dict:
+    """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own).
+
+    ``tune`` (one of :data:`TUNES`, or None) is passed to x264/x265 only; other encoders ignore it.
+    """
     odd = bool(width % 2 or height % 2)
     if codec == "prores":
         full = pix_fmt.startswith("yuv444") or width % 2      # 4:2:2 needs an even width
@@ -93,7 +101,7 @@ def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, he
     elif codec.endswith("_nvenc"):
         args.update({"preset": preset, "rc": "vbr", "cq": crf, "b:v": 0})
     else:
-        args.update(preset=preset, crf=crf)
+        args.update(preset=preset, crf=crf, **({"tune": tune} if tune else {}))
     return args
 
 
@@ -128,7 +136,8 @@ class VideoWriter:
             exactly (the last frame lasts one ``timeline.step``); its time base is kept as the mp4 track
             timescale when it is 1/N. None: a constant ``fps``.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
-            ``preset``: the encoder's preset.
+            ``preset``: the encoder's preset; ``tune``: x264/x265 ``--tune`` (:data:`TUNES`; None: none;
+            other encoders ignore it).
         passthrough: the audio, subtitles and metadata to take from the source (:class:`Passthrough`;
             None: the video alone).
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
@@ -143,11 +152,13 @@ class VideoWriter:
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
-                 pix_fmt: str = "yuv420p"):
+                 pix_fmt: str = "yuv420p", tune: str | None = None):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
             raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
+        if tune is not None and tune not in TUNES:
+            raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
         if self.target is not None:
@@ -174,7 +185,7 @@ class VideoWriter:
                                   dither="sierra2_4a")
             out_args = {"loop": 0}
         else:
-            out_args = encoder_args(codec, pix_fmt, crf, preset, width, height)
+            out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune)
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
