@@ -13,10 +13,14 @@ palettegen/paletteuse 16 colours without dither and with Bayer dither; then the 
 input file decoded by ``VideoReader``, the default model through :class:`~vidcolor.pipeline.Dequantizer`
 with the default temporal smoothing and batch size), and its frames are kept before any encode. Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
-yuv420p at each ``--crf``, and at crf 16 each other ``--pix-fmt``. Per clip: PSNR against the original
-frames (pooled MSE) of the output and of (a'), and the output's size. The table gives, per degradation and
-setting, the gain over (a') (mean and worst clip), both PSNRs, and the output's kilobytes per frame; the
-first row is the gain before any encode (over the decoded input).
+yuv420p at each ``--crf``, at crf 16 each other ``--pix-fmt``, and yuv420p with each x264 ``--tune`` at
+each ``--tune-crf``. Per clip: PSNR against the original
+frames (pooled MSE) of the output and of (a'), the output's size, and the CAMBI banding index of both files
+(``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
+gives, per degradation and setting, the gain over (a') (mean and worst clip), both PSNRs, the output's
+kilobytes per frame and both CAMBIs (means); the first row is before any encode (the output frames against
+the decoded input). Gains over (a') compare settings only together with the PSNR and bytes: a setting that
+costs (a') more gains more over it without bringing the output closer to the original.
 
     python benchmarks/dequantize_encode.py --out docs/dequantize_encode.md
 """
@@ -32,10 +36,10 @@ import numpy as np
 from vidcolor import api
 from vidcolor.io import VideoWriter
 from vidcolor.jobs import DEFAULTS
-from vidcolor.metrics import psnr
+from vidcolor.metrics import cambi, psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
-from dequantize_quality import DEGRADATIONS, degrade, encode_input, read
+from dequantize_quality import CAMBI_CONTRASTS, DEGRADATIONS, degrade, encode_input, read
 from dequantize_temporal import emit, validation_clips
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
@@ -49,56 +53,73 @@ def dequantize(frames: np.ndarray, model: str) -> np.ndarray:
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
 
 
-def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int) -> tuple[np.ndarray, int]:
+def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: str | None) -> tuple[np.ndarray, int]:
     """``frames`` written by vidcolor's ``VideoWriter`` and read back; (decoded frames, file size in bytes)."""
-    with VideoWriter(path, frames.shape[2], frames.shape[1], fps, crf=crf, pix_fmt=pix_fmt, overwrite=True) as w:
+    with VideoWriter(path, frames.shape[2], frames.shape[1], fps, crf=crf, pix_fmt=pix_fmt, tune=tune,
+                     overwrite=True) as w:
         w.write(frames)
     return read(path)[0], path.stat().st_size
+
+
+def label(pix_fmt: str, crf: int, tune: str | None) -> str:
+    """An encoder setting as the table names it."""
+    return f"libx264 {pix_fmt} crf {crf}" + (f" tune {tune}" if tune else "")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--crf", type=int, nargs="+", default=[18, 16, 14, 13, 12, 10])
-    ap.add_argument("--pix-fmt", nargs="+", default=["yuv420p10le", "yuv444p", "yuv444p10le"],
+    ap.add_argument("--pix-fmt", nargs="*", default=["yuv420p10le", "yuv444p", "yuv444p10le"],
                     help="other pixel formats, each at crf 16 (yuv420p is run at every --crf)")
+    ap.add_argument("--tune", nargs="*", default=["grain"], help="x264 tunes, each at every --tune-crf (yuv420p)")
+    ap.add_argument("--tune-crf", type=int, nargs="+", default=[18, 17, 16, 14])
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
-    settings = [("yuv420p", c) for c in args.crf] + [(p, 16) for p in args.pix_fmt]
+    settings = ([("yuv420p", c, None) for c in args.crf] + [(p, 16, None) for p in args.pix_fmt]
+                + [("yuv420p", c, t) for t in args.tune for c in args.tune_crf])
     clips = []
-    gains: dict[str, list[float]] = {}                       # row -> per-clip gain before the encode
-    per: dict[tuple[str, str, int], list[tuple[float, float, int]]] = {}    # output PSNR, (a') PSNR, bytes
+    before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs
+    per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs
+    originals = []                            # the originals' CAMBIs
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip, original, fps in validation_clips(args.frames):
             clips.append(clip)
+            originals.append(cambi(original, CAMBI_CONTRASTS))
             for dname in ROWS:
                 encode_input(degrade(original, DEGRADATIONS[dname]), tmp / "in.mp4", fps)
                 inp = read(tmp / "in.mp4")[0]
                 out = dequantize(inp, args.model)
-                gains.setdefault(dname, []).append(psnr(out, original) - psnr(inp, original))
-                for pix_fmt, crf in settings:
-                    a = encode(inp, fps, tmp / "a.mp4", pix_fmt, crf)[0]
-                    y, size = encode(out, fps, tmp / "y.mp4", pix_fmt, crf)
-                    per.setdefault((dname, pix_fmt, crf), []).append((psnr(y, original), psnr(a, original), size))
-                print(clip.stem, dname, f"before the encode {gains[dname][-1]:+.3f}", " ".join(
-                    f"{p} crf {c}: {per[dname, p, c][-1][0] - per[dname, p, c][-1][1]:+.3f}" for p, c in settings),
-                    flush=True)
+                before.setdefault(dname, []).append((psnr(out, original) - psnr(inp, original),
+                                                     *cambi(out, CAMBI_CONTRASTS), *cambi(inp, CAMBI_CONTRASTS)))
+                for s in settings:
+                    a = encode(inp, fps, tmp / "a.mp4", *s)[0]
+                    y, size = encode(out, fps, tmp / "y.mp4", *s)
+                    per.setdefault((dname, *s), []).append((psnr(y, original), psnr(a, original), size,
+                                                            *cambi(tmp / "y.mp4", CAMBI_CONTRASTS),
+                                                            *cambi(tmp / "a.mp4", CAMBI_CONTRASTS)))
+                print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
+                    f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
+                    f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
     lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}` (model {args.model}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
-             "640x360; the input libx264 crf 12)", "",
+             "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
+             f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
              "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "
-             "| output KB per frame |", "|---|---|---|---|---|---|"]
+             "| output KB per frame | output CAMBI | (a') CAMBI |", "|---|---|---|---|---|---|---|---|"]
     for dname in ROWS:
-        g = np.array(gains[dname])
-        lines.append(f"| {dname} | none (before the encode; gain over the decoded input) | "
-                     f"{g.mean():+.3f} / {g.min():+.3f} | — | — | — |")
-        for pix_fmt, crf in settings:
-            r = np.array(per[dname, pix_fmt, crf])
+        b = np.array(before[dname])
+        lines.append(f"| {dname} | none (before the encode; against the decoded input) | "
+                     f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | — | — | {b[:, 1].mean():.2f} / "
+                     f"{b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} |")
+        for s in settings:
+            r = np.array(per[dname, *s])
             gain = r[:, 0] - r[:, 1]
-            lines.append(f"| {dname} | libx264 {pix_fmt} crf {crf} | {gain.mean():+.3f} / {gain.min():+.3f} | "
-                         f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / args.frames / 1024:.1f} |")
+            lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
+                         f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / args.frames / 1024:.1f} | "
+                         f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} |")
     emit(lines, args.out)
 
 
