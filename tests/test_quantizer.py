@@ -205,6 +205,13 @@ def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):
     tracker = QuantizerTracker(every=8, warmup=4)
     kinds = [tracker(coarse).kind for _ in range(4)]
     assert kinds == ["uniform"] * 4 and len(tracker.history) == 1
+    noisy = np.clip(coarse.astype(int) + np.random.default_rng(0).integers(-1, 2, coarse.shape), 0, 255).astype(np.uint8)
+    each = QuantizerTracker(every=1)                            # re-estimated on every batch
+    first, again = each(coarse), each(noisy)
+    assert first.describe(measured=False) == again.describe(measured=False)
+    assert again.describe(measured=False).startswith("uniform 4/4/4 bits (mid)")
+    assert again.confidence < first.confidence                  # a new measurement, but not a new quantizer
+    assert len(each.history) == 1
     for _ in range(8):                                           # re-estimated after `every` frames: palette now
         last = tracker(game_frame[None])
     assert last.kind == "palette" and len(tracker.history) == 2

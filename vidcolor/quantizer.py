@@ -221,8 +221,10 @@ class Quantizer:
         out *= BAND_WEIGHT[self.kind]
         return out
 
-    def describe(self) -> str:
-        """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``."""
+    def describe(self, measured: bool = True) -> str:
+        """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``; with
+        ``measured=False`` only what the quantizer is (``uniform 4/4/4 bits (mid)``, ``palette of 16
+        colours``), without the confidence and margin measured on the frames it was estimated from."""
         if self.kind == "uniform":
             conv = "/".join(sorted(set(c for c in self.conventions if c)))
             what = f"uniform {'/'.join(map(str, self.bits))} bits ({conv})"
@@ -231,7 +233,7 @@ class Quantizer:
         else:
             return "no quantizer found"
         kind = ", graphics (left as they are)" if self.graphics else ""
-        return f"{what}{kind}, confidence {self.confidence:.2f}, margin {self.margin:.1f}"
+        return f"{what}{kind}" + (f", confidence {self.confidence:.2f}, margin {self.margin:.1f}" if measured else "")
 
     def project(self, observed: np.ndarray, estimate: np.ndarray) -> np.ndarray:
         """Move ``estimate`` into the (widened) quantization cells of ``observed``.
@@ -679,7 +681,8 @@ class QuantizerTracker:
         stills: estimate every batch on its own.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> Quantizer`` for those frames; :attr:`history` lists
-    ``(frame index, Quantizer.describe())`` of every change.
+    ``(frame index, Quantizer.describe())`` of every change of quantizer (kind, bit depths and levels,
+    palette size, graphics; a new confidence or margin alone is not a change).
     """
 
     def __init__(self, every: int = 64, warmup: int = 16, none_margin: float = 0.0, stills: bool = False):
@@ -694,7 +697,7 @@ class QuantizerTracker:
                or (self.current.kind == "none" and self.frames < self.warmup))
         if due:
             found = estimate(frames, self.none_margin)
-            if self.current is None or found.describe() != self.current.describe():
+            if self.current is None or found.describe(measured=False) != self.current.describe(measured=False):
                 self.history.append((self.frames, found.describe()))
             self.current, self._since = found, 0
         self.frames += len(frames)
