@@ -43,6 +43,19 @@ def test_uniform_levels_found(gradient, convention, crf):
     assert 1.0 <= est.margin <= 4.0 and est.confidence > 0.5
 
 
+def test_bin_middles_a_level_off_are_still_bin_middles(gradient):
+    """4-bit bin middles written as 7 + 16 k (a tool that rounds 7.5 down) or 8 + 16 k (numpy, ffmpeg's
+    ``x*16+8``), then moved by a few tenths of a level (4:2:0, the codec): still 4 bits at the middle, not
+    5 bits at the floor (a finer grid holding the same levels) and not a palette."""
+    k = gradient.astype(np.int16) // 16 * 16
+    rng = np.random.default_rng(2)
+    for base in (7, 8):
+        drift = np.where(rng.random(k.shape) < 0.3, 1, 0)       # 0.3 level more: 0.8 level from 7.5
+        q = np.clip(k + base + (drift if base == 8 else -drift), 0, 255).astype(np.uint8)
+        est = estimate(q)
+        assert est.kind == "uniform" and est.bits == (4, 4, 4) and est.conventions == ("mid",) * 3, est.describe()
+
+
 def test_a_channel_on_a_finer_level_set_that_contains_the_others_levels_is_no_conflict(gradient):
     """G and B at 4 bits (bin middles); R on multiples of 8 (5-bit floor levels), which contain every
     4-bit bin middle (7.5 + 16 k, within a level). A noisy chroma channel of a 4-bit clip fits so after
