@@ -29,11 +29,13 @@ class Job:
             ``benchmarks/dequantize_encode.py`` on five validation clips (48 frames, 640x360, 4 bits per
             channel at bin middles, gain over the input re-encoded at the same crf): 16 keeps +0.24 dB
             of the +0.82 the frames gain before the encode (worst clip -0.02), 14 keeps +0.44 (worst
-            +0.16) for 1.38 times the bytes, 13 +0.45, 12 +0.37, 10 +0.35. x264's ``tune grain`` (stop 37)
-            keeps more of the gain (+0.49 at crf 17, worst +0.23, 1.02 times crf 14's bytes) only because
-            it costs the input's re-encode more: against the original the output is 0.14 dB further away
-            (35.97 dB against 36.11) at those bytes, and it is no closer on any other degradation there, so
-            the output is not tuned by default (``--tune`` is the user's).
+            +0.16) for 1.38 times the bytes, 13 +0.45, 12 +0.37, 10 +0.35 (re-run at stop 37 with the
+            quantizer estimate's fix: +0.98 before the encode, 14 +0.51, 13 +0.54 for 1.16 times the
+            bytes; 14 stays). x264's ``tune grain`` (stop 37) keeps more of the gain (+0.58 at crf 17,
+            worst +0.27, 1.02 times crf 14's bytes) only because it costs the input's re-encode more:
+            against the original the output is 0.12 dB further away (36.07 dB against 36.19) at those
+            bytes, and it is no closer on any other degradation there, so the output is not tuned by
+            default (``--tune`` is the user's).
     """
 
     name: str
