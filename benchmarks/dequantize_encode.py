@@ -14,8 +14,8 @@ input file decoded by ``VideoReader``, the default model through :class:`~vidcol
 with the default temporal smoothing and batch size), and its frames are kept before any encode. Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
 yuv420p at each ``--crf``, at crf 16 each other ``--pix-fmt``, and yuv420p with each x264 ``--tune`` at
-each ``--tune-crf``. Per clip: PSNR against the original
-frames (pooled MSE) of the output and of (a'), the output's size, and the CAMBI banding index of both files
+each ``--tune-crf``. Per clip: PSNR against the original frames (pooled MSE) of the output and of (a'),
+the output's size, and the CAMBI banding index of both files
 (``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
 gives, per degradation and setting, the gain over (a') (mean and worst clip), both PSNRs, the output's
 kilobytes per frame and both CAMBIs (means); the first row is before any encode (the output frames against

@@ -493,7 +493,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     convention's phase removed, ``z = mean exp(2 pi i (v - offset) / p)``; its length R (1 = every value on
     a level, about 0 for values spread evenly) and its angle (about 0 when the levels are the
     candidate's). The coarsest candidate wins whose R >= :data:`UNIFORM_MIN_R`, whose angle is within
-    max(0.25 rad, 0.6 level) (uint8 rounding moves bin middles by half a level), and which has at least
+    max(0.25 rad, :data:`UNIFORM_MAX_SHIFT` levels) (uint8 rounding moves bin middles by half a level), and which has at least
     :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
     palette levels that happen to line up are not taken for a bit depth): a 4-bit channel also fits 5
     bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
