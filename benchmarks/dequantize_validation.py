@@ -10,13 +10,16 @@ R, G and B) of the photos and clip frames. Degradations: ffmpeg palettegen/palet
 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
 (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
-strength in :data:`STRENGTHS` (the bilateral filter's correction added, weighted per kind, as the
-pipeline adds it: ``Quantizer.band_correction``), then projected onto the cells
+strength in :data:`STRENGTHS` (the bilateral filter's correction added, weighted per kind, and for uniform
+levels the result pulled towards the contour estimate, as the pipeline does it: ``Quantizer.band_correction``,
+``Quantizer.contour_estimate`` at ``--contour-weight``), then projected onto the cells
 (``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
 input, and per kind of quantizer found the strength that :func:`pick_strength` picks (stored in the
-weight file by ``train/publish.py --strength``).
+weight file by ``train/publish.py --strength``); for uniform levels also at each ``--contour-sweep``
+weight (the generator runs once per image for all of them).
 
     python benchmarks/dequantize_validation.py --model runs/dequantize-fq-l2/checkpoint.pt
+    python benchmarks/dequantize_validation.py --contour-sweep 0,0.25,0.3,0.4   # where CONTOUR_WEIGHT was picked
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from vidcolor.io import VideoReader
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import channel_bias, psnr
 from vidcolor.pipeline import Dequantizer
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer import CONTOUR_WEIGHT, estimate
 from vidcolor.training.data import list_images, read_rgb, split_clips, split_holdout, split_retro
 from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator
@@ -104,17 +107,22 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULTS["dequantize"], help="name, .safetensors, or a run's checkpoint.pt")
     ap.add_argument("--recipe", default="train/dequantize-fq-l2.toml", help="recipe of a checkpoint.pt")
     ap.add_argument("--photos", type=int, default=24)
+    ap.add_argument("--contour-weight", type=float, default=CONTOUR_WEIGHT["uniform"],
+                    help="weight of the contour estimate in the table (Quantizer.contour_estimate)")
+    ap.add_argument("--contour-sweep", default="",
+                    help="comma-separated contour weights whose strength picks are also reported (same pass)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     job = Dequantizer(weights_from(args.model, args.recipe), "cpu", consistency=False)
     job.strength = {}
-    by_kind: dict[str, dict[float, list[float]]] = {}
+    weights = [args.contour_weight] + [float(w) for w in args.contour_sweep.split(",") if w]
+    by_kind: dict[tuple[str, float], dict[float, list[float]]] = {}
     print("| content | degradation | found (images) | " + " | ".join(f"strength {a:g}: mean / worst" for a in STRENGTHS)
           + " | bias R, G, B at 1 |")
     print("|---|---|---|" + "---|" * (len(STRENGTHS) + 1))
     for kind, images in content(args.photos).items():
         for dname, deg in DEGRADATIONS.items():
-            gains: dict[float, list[float]] = {a: [] for a in STRENGTHS}
+            gains: dict[tuple[float, float], list[float]] = {(w, a): [] for w in weights for a in STRENGTHS}
             found, biases = [], []
             for i, x in enumerate(images):
                 coarse = deg.apply(x, seed=i)
@@ -123,23 +131,32 @@ def main() -> None:
                 found.append(est.kind + ("/graphics" if est.graphics else ""))
                 base = min(psnr(coarse, x), 60)
                 bands = est.band_correction(coarse[None])
-                for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else the band filter joins in
-                    y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
-                    out = est.project(coarse, y)
-                    gains[a].append(min(psnr(out, x), 60) - base)
-                    if a == 1.0:
-                        biases.append(channel_bias(out, x))
+                contours = est.contour_estimate(coarse[None], weight=1.0)
+                for w in weights:
+                    for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else bands and contours join in
+                        y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
+                        if contours is not None and a > 0:
+                            y = y + w * contours[1][0] * (contours[0][0] - y)
+                        out = est.project(coarse, y)
+                        gains[w, a].append(min(psnr(out, x), 60) - base)
+                        if a == 1.0 and w == weights[0]:
+                            biases.append(channel_bias(out, x))
                 if est.kind != "none" and not est.graphics:
-                    for a in STRENGTHS:
-                        by_kind.setdefault(est.kind, {b: [] for b in STRENGTHS})[a].append(gains[a][-1])
+                    for w in weights:
+                        for a in STRENGTHS:
+                            by_kind.setdefault((est.kind, w), {b: [] for b in STRENGTHS})[a].append(gains[w, a][-1])
             counts = ", ".join(f"{k} {found.count(k)}" for k in sorted(set(found)))
             bias = np.mean(biases, 0)
-            print(f"| {kind} | {dname} | {counts} | " + " | ".join(f"{np.mean(g):+.2f} / {min(g):+.2f}" for g in gains.values())
+            print(f"| {kind} | {dname} | {counts} | "
+                  + " | ".join(f"{np.mean(gains[weights[0], a]):+.2f} / {min(gains[weights[0], a]):+.2f}" for a in STRENGTHS)
                   + f" | {', '.join(f'{b:+.1f}' for b in bias)} |", flush=True)
     print()
-    for k, gains in by_kind.items():
-        print(f"{k} ({len(gains[1.0])} images): " + ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}"
-                                                          for a, g in gains.items()) + f"; pick {pick_strength(gains):g}")
+    for (k, w), gains in by_kind.items():
+        if k not in CONTOUR_WEIGHT and w != weights[0]:
+            continue                      # the contour weight changes nothing for this kind
+        label = f"{k}, contour weight {w:g}" if k in CONTOUR_WEIGHT else k
+        print(f"{label} ({len(gains[1.0])} images): " + ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}"
+                                                               for a, g in gains.items()) + f"; pick {pick_strength(gains):g}")
     print(f"model: {args.model}", file=sys.stderr)
 
 

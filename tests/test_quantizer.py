@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest, enlarged_by,
+from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest, enlarged_by,
                                 estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -323,3 +323,64 @@ def test_band_correction_is_weighted_per_kind_and_none_for_graphics(gradient):
     assert Quantizer("none").band_correction(frames) is None
     assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).band_correction(frames) is None
     assert Quantizer("palette", palette=PALETTE.astype(np.float32), graphics=True).band_correction(frames) is None
+
+
+def _ramp_image(width: int = 320, height: int = 48) -> np.ndarray:
+    """A gray horizontal ramp 20..230 (one 4-bit band about 24 pixels wide), uint8 (H, W, 3)."""
+    x = np.linspace(20, 230, width, dtype=np.float32)
+    return np.repeat(np.round(np.broadcast_to(x, (height, width)))[..., None], 3, -1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("convention", ["mid", "floor"])
+def test_contour_estimate_rebuilds_a_quantized_ramp(convention):
+    """Between contours one level apart the estimate climbs through the bin (contour region reconstruction):
+    a 4-bit ramp, projected from the estimate at full weight, comes back much closer to the truth than the
+    quantized input or the bins' centres; the weight scales linearly."""
+    truth = _ramp_image()
+    coarse = quantize_uniform(truth, 4, convention)
+    qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), (convention,) * 3)
+    est, weight = qz.contour_estimate(coarse[None], weight=1.0)
+    assert est.shape == weight.shape == (1, *coarse.shape) and est.dtype == weight.dtype == np.float32
+    out = qz.project(coarse, coarse + weight[0] * (est[0] - coarse))
+    centres = qz.project(coarse, coarse.astype(np.float32) + (8 if convention == "floor" else 0))
+    inner = (slice(None), slice(40, 280))                   # away from the outermost bands (no level beyond)
+    err = lambda a: np.sqrt(np.mean((a[inner].astype(np.float32) - truth[inner]) ** 2))  # noqa: E731
+    assert err(out) < 0.4 * err(centres), (err(out), err(centres))
+    assert err(out) < 2.0
+    _, half = qz.contour_estimate(coarse[None], weight=0.5)
+    np.testing.assert_allclose(half, 0.5 * weight)
+    _, default = qz.contour_estimate(coarse[None])
+    np.testing.assert_allclose(default, CONTOUR_WEIGHT["uniform"] * weight)
+
+
+def test_contour_estimate_leaves_plateaus_edges_and_other_quantizers_alone():
+    """Weight 0 where the contours say nothing: a band without a level on both sides (a plateau, a local
+    extremum), and a jump of two levels or more (a real edge); no estimate for palettes, graphics, none."""
+    qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), ("mid",) * 3)
+    flat = np.full((1, 32, 64, 3), 7 + 16 * 5, np.uint8)
+    assert not qz.contour_estimate(flat, weight=1.0)[1].any()
+    edge = flat.copy()
+    edge[:, :, 32:] = 7 + 16 * 7                                      # two levels up: an edge, not a contour
+    assert not qz.contour_estimate(edge, weight=1.0)[1].any()
+    step = flat.copy()
+    step[:, :, 20:] = 7 + 16 * 6
+    step[:, :, 44:] = 7 + 16 * 7                                      # 5 | 6 | 7: only the middle band is between
+    w = qz.contour_estimate(step, weight=1.0)[1][0, ..., 0]
+    assert w[:, 20:44].min() == 1.0 and w[:, :20].max() == 0.0 and w[:, 44:].max() == 0.0
+    frames = _ramp_image()[None]
+    assert Quantizer("palette", palette=PALETTE.astype(np.float32)).contour_estimate(frames) is None
+    assert Quantizer("none").contour_estimate(frames) is None
+    assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).contour_estimate(frames) is None
+
+
+def test_contour_estimate_weighs_values_between_levels_less():
+    """A value far from its level (chroma smear, codec noise) says little about its band: full weight within
+    an eighth of a level period, none from three eighths (CONTOUR_RELIABLE)."""
+    qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), ("mid",) * 3)
+    frame = np.full((1, 16, 48, 3), 7 + 16 * 5, np.uint8)
+    frame[:, :, :16] = 7 + 16 * 4
+    frame[:, :, 32:] = 7 + 16 * 6
+    frame[:, :, 24] = 7 + 16 * 5 + 4            # 3.5 levels off the level 87.5: (0.375 - 3.5 / 16) / 0.25
+    frame[:, :, 25] = 7 + 16 * 5 - 7            # 7.5 levels off: none
+    w = qz.contour_estimate(frame, weight=1.0)[1][0, 0, :, 0]
+    assert w[20] == 1.0 and w[24] == pytest.approx(0.625) and w[25] == 0.0

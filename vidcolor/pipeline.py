@@ -142,7 +142,8 @@ class Dequantizer(LabJob):
     (``arch["strength"]``, e.g. ``{"uniform": 1.0, "palette": 0.5}``, chosen on held-back validation
     images by ``benchmarks/dequantize_validation.py``; 1 when absent), a bilateral filter's correction of the
     frames is added, weighted per kind (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths
-    are chosen with it), and the result is projected onto the observed pixels' quantization cells
+    are chosen with it), for uniform levels the result is pulled towards the interpolation between the bands'
+    contours (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the observed pixels' quantization cells
     (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the input says the truth lies in, and
     unchanged where no quantizer is found.
 
@@ -263,13 +264,19 @@ class Dequantizer(LabJob):
         if found is None:
             return out
         bands = found.band_correction(frames)   # the bilateral filter's correction (uniform levels, palettes)
-        if strength != 1.0 or bands is not None:  # frames + strength * (out - frames) + bands, in place
-            out = out.astype(np.float32)
+        contours = found.contour_estimate(frames)   # the bins' interpolation between contours (uniform levels)
+        if strength != 1.0 or bands is not None or contours is not None:
+            out = out.astype(np.float32)        # frames + strength * (out - frames) + bands, in place
             out -= frames
             out *= strength
             out += frames
             if bands is not None:
                 out += bands
+            if contours is not None:            # out += weight * (estimate - out)
+                estimate, weight = contours
+                estimate -= out
+                estimate *= weight
+                out += estimate
         return found.project(frames, out)
 
 
