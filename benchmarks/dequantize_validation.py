@@ -133,7 +133,7 @@ def main() -> None:
                 bands = est.band_correction(coarse[None])
                 contours = est.contour_estimate(coarse[None], weight=1.0)
                 for w in weights:
-                    for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else bands and contours join in
+                    for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else bands and contours join
                         y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
                         if contours is not None and a > 0:
                             y = y + w * contours[1][0] * (contours[0][0] - y)
@@ -147,16 +147,16 @@ def main() -> None:
                             by_kind.setdefault((est.kind, w), {b: [] for b in STRENGTHS})[a].append(gains[w, a][-1])
             counts = ", ".join(f"{k} {found.count(k)}" for k in sorted(set(found)))
             bias = np.mean(biases, 0)
-            print(f"| {kind} | {dname} | {counts} | "
-                  + " | ".join(f"{np.mean(gains[weights[0], a]):+.2f} / {min(gains[weights[0], a]):+.2f}" for a in STRENGTHS)
+            table = [gains[weights[0], a] for a in STRENGTHS]
+            print(f"| {kind} | {dname} | {counts} | " + " | ".join(f"{np.mean(g):+.2f} / {min(g):+.2f}" for g in table)
                   + f" | {', '.join(f'{b:+.1f}' for b in bias)} |", flush=True)
     print()
     for (k, w), gains in by_kind.items():
         if k not in CONTOUR_WEIGHT and w != weights[0]:
             continue                      # the contour weight changes nothing for this kind
         label = f"{k}, contour weight {w:g}" if k in CONTOUR_WEIGHT else k
-        print(f"{label} ({len(gains[1.0])} images): " + ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}"
-                                                               for a, g in gains.items()) + f"; pick {pick_strength(gains):g}")
+        summary = ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}" for a, g in gains.items())
+        print(f"{label} ({len(gains[1.0])} images): {summary}; pick {pick_strength(gains):g}")
     print(f"model: {args.model}", file=sys.stderr)
 
 

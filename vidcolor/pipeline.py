@@ -143,9 +143,9 @@ class Dequantizer(LabJob):
     images by ``benchmarks/dequantize_validation.py``; 1 when absent), a bilateral filter's correction of the
     frames is added, weighted per kind (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths
     are chosen with it), for uniform levels the result is pulled towards the interpolation between the bands'
-    contours (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the observed pixels' quantization cells
-    (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the input says the truth lies in, and
-    unchanged where no quantizer is found.
+    contours (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the
+    observed pixels' quantization cells (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the
+    input says the truth lies in, and unchanged where no quantizer is found.
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
