@@ -7,6 +7,8 @@ kind, 8 frames and 3 degradations: palette 16 without dither, 4 bit/ch mid, pass
   (``vidcolor.training.data.split_clips(video)[1]``, default the first 4 by name) plus the Big Buck
   Bunny CG excerpt ``animation/bbb_meadow.mp4``; first ``--frames`` frames, scaled to 640x360
   (cv2.INTER_AREA) before degrading;
+* b&w film: the black-and-white feature-film excerpts :data:`FILM_CLIPS` of ``bw/video`` (pillarboxed,
+  640x360), first ``--frames`` frames;
 * game 160x210: the bit-exact RGB Atari gameplay clips of ``retro/video`` (River Raid, Ms. Pac-Man;
   held back as games), first ``--frames`` frames (gameplay from frame 0, no blank start screen);
 * game 2x: the same lossless frames enlarged 2x nearest neighbour (320x420, ``np.repeat``);
@@ -19,7 +21,7 @@ palette per clip (palettegen over the whole clip, stats_mode=full, reserve_trans
 64 colours without dither and at 16 colours with sierra2 and with bayer dither; 4 bits per channel with
 the floor, mid and spread levels (``quantize_clip(frames, "uniform", bits=4, convention=...)``);
 vidcolor's own 16-colour median cut (``quantize_clip(frames, "palette", colors=16)``); and, on the
-natural clips only, none at all (pass-through: does the model leave clean footage alone?). A clip is
+natural clips and film only, none at all (pass-through: does the model leave clean footage alone?). A clip is
 then encoded as a user's file would be, by the ffmpeg CLI at its defaults: libx264, yuv420p, crf 12,
 preset medium (inter frames). Stills stay lossless RGB PNG files (how pixel art is kept) and go
 through vidcolor's image path as one folder per degradation (PNG out, no temporal smoothing).
@@ -88,8 +90,11 @@ STILL_CROP = (120, 212)          # rows, columns of the original still, before t
 STILL_SCALE = 3
 CAMBI_CONTRASTS = (2, 5)
 
-NATURAL, GAME, GAME2X, STILLS = "natural", "game 160x210", "game 2x (320x420)", "pixel-art stills"
-KINDS = (NATURAL, GAME, GAME2X, STILLS)
+NATURAL, FILM, GAME, GAME2X, STILLS = "natural", "b&w film", "game 160x210", "game 2x (320x420)", "pixel-art stills"
+KINDS = (NATURAL, FILM, GAME, GAME2X, STILLS)
+FILM_CLIPS = ("devc_v04", "devc_v05")
+"""Black-and-white feature-film excerpts (../shared/data/bw/video; no dequantize recipe reads that folder): the
+first two by name, chosen before any run."""
 GAME_KINDS = (GAME, GAME2X)
 
 DEGRADATIONS = {
@@ -102,7 +107,7 @@ DEGRADATIONS = {
     "4 bit/ch, mid": dict(tool="uniform", convention="mid"),
     "4 bit/ch, spread": dict(tool="uniform", convention="spread"),
     "median cut 16 (vidcolor)": dict(tool="palette", colors=16),
-    "none (pass-through)": dict(tool="none", kinds=(NATURAL,)),
+    "none (pass-through)": dict(tool="none", kinds=(NATURAL, FILM)),
 }
 QUICK_DEGRADATIONS = ("palette 16, no dither", "4 bit/ch, mid", "none (pass-through)")
 
@@ -219,13 +224,15 @@ def load_content(args) -> dict[str, list[dict]]:
     retro = args.data / "retro"
     tecno = [p for p in split_retro(retro)[1] if p.relative_to(retro).parts[0] == "tecnoballz"]
     stills = [tecno[i] for i in np.linspace(0, len(tecno) - 1, args.stills).round().astype(int)]
+    films = [args.data / "bw" / "video" / f"{c}.mp4" for c in FILM_CLIPS]
     if args.quick:
-        natural, games, stills = natural[:1], games[:1], stills[:1]
+        natural, films, games, stills = natural[:1], films[:1], games[:1], stills[:1]
     content: dict[str, list[dict]] = {k: [] for k in KINDS}
-    for p in natural:
-        frames, fps = read(p, args.frames)
-        frames = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
-        content[NATURAL].append(dict(name=p.stem.removeprefix("davis_"), frames=frames, fps=fps))
+    for kind, paths in ((NATURAL, natural), (FILM, films)):
+        for p in paths:
+            frames, fps = read(p, args.frames)
+            frames = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+            content[kind].append(dict(name=p.stem.removeprefix("davis_"), frames=frames, fps=fps))
     for p in games:
         frames, fps = read(p, args.frames)
         name = p.stem.split("_")[1]
@@ -381,7 +388,8 @@ def main() -> None:
     intro = [
         f"Content, none of it trained on{' (--quick)' if args.quick else ''}: **natural** = "
         f"{', '.join(names[NATURAL])} (held-back DAVIS clips; bbb_meadow = Big Buck Bunny, CG; first "
-        f"{args.frames} frames, 640x360); **game** = Atari {', '.join(names[GAME])} (bit-exact RGB, 160x210, and "
+        f"{args.frames} frames, 640x360); **b&w film** = {', '.join(names[FILM])} (black-and-white feature-film "
+        f"excerpts, pillarboxed, first {args.frames} frames, 640x360); **game** = Atari {', '.join(names[GAME])} (bit-exact RGB, 160x210, and "
         f"2x nearest = 320x420, first {args.frames} frames); **pixel-art stills** = {len(names[STILLS])} "
         f"held-back tecnoballz image(s) ({', '.join(names[STILLS])}; central crop <= 212x120, 3x nearest, "
         "lossless PNG through the image path). Inputs: degraded, then ffmpeg CLI libx264 yuv420p crf 12 preset "
