@@ -218,7 +218,8 @@ def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):
     tracker = QuantizerTracker(every=8, warmup=4)
     kinds = [tracker(coarse).kind for _ in range(4)]
     assert kinds == ["uniform"] * 4 and len(tracker.history) == 1
-    noisy = np.clip(coarse.astype(int) + np.random.default_rng(0).integers(-1, 2, coarse.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(coarse.astype(int) + np.random.default_rng(0).integers(-1, 2, coarse.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
     each = QuantizerTracker(every=1)                            # re-estimated on every batch
     first, again = each(coarse), each(noisy)
     assert first.describe(measured=False) == again.describe(measured=False)

@@ -253,8 +253,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
         opts = {"device": opts["device"]}
     del job
     encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
-                                    io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"), batch_size,
-                                    io_options.get("tune"))
+                                    io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"),
+                                    batch_size, io_options.get("tune"))
     spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                            "compare": io_options.get("compare", False)}, shared)
     return distributed.process_clips(clips, spec, encoding=encoding,
@@ -359,8 +359,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     output = output_for(input, output, suffix)
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,
-                               codec=codec, crf=crf, preset=preset, tune=tune, audio=audio, container=container, pix_fmt=pix_fmt,
-                               ignore_errors=ignore_errors)
+                               codec=codec, crf=crf, preset=preset, tune=tune, audio=audio, container=container,
+                               pix_fmt=pix_fmt, ignore_errors=ignore_errors)
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and _is_still(input):

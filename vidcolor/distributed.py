@@ -156,7 +156,8 @@ class SegmentWorker:
         done = 0
         timeline = Timeline.of(clip.fps, clip.time_base)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
-                         preset=encoding.preset, tune=encoding.tune, timeline=timeline, container=_part_format(encoding.codec),
+                         preset=encoding.preset, tune=encoding.tune, timeline=timeline,
+                         container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
             def write(frame: np.ndarray) -> None:
                 nonlocal done

@@ -338,13 +338,13 @@ class Quantizer:
         inner = np.zeros((3, 256), np.uint8)
         full, none = CONTOUR_RELIABLE
         for c in (c for c in range(3) if self.bits[c]):
-            period, offset = _level_offset(self.bits[c], self.conventions[c])
-            top = 2 ** self.bits[c] - 1
-            k = np.clip(np.rint((q - offset) / period), 0, top)
+            bits, conv = self.bits[c], self.conventions[c]
+            period, offset = _level_offset(bits, conv)
+            k = _level_index(q, bits, conv)
             lo[c], hi = self._bin(offset + k * period, c)
             span[c] = hi - lo[c]
-            reliable[c] = np.clip((none - np.abs(q - offset - k * period) / period) / (none - full), 0, 1)
-            level[c], inner[c] = k, (k > 0) & (k < top)
+            reliable[c] = np.clip((none - _level_distance(q, bits, conv) / period) / (none - full), 0, 1)
+            level[c], inner[c] = k, (k > 0) & (k < 2 ** bits - 1)
         return level, lo, span, reliable, inner
 
     def describe(self, measured: bool = True) -> str:
@@ -611,8 +611,8 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     convention's phase removed, ``z = mean exp(2 pi i (v - offset) / p)``; its length R (1 = every value on
     a level, about 0 for values spread evenly) and its angle (about 0 when the levels are the
     candidate's). The coarsest candidate wins whose R >= :data:`UNIFORM_MIN_R`, whose angle is within
-    max(0.25 rad, :data:`UNIFORM_MAX_SHIFT` levels) (uint8 rounding moves bin middles by half a level), and which has at least
-    :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
+    max(0.25 rad, :data:`UNIFORM_MAX_SHIFT` levels) (uint8 rounding moves bin middles by half a level), and
+    which has at least :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
     palette levels that happen to line up are not taken for a bit depth): a 4-bit channel also fits 5
     bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
     values near 255 do not stand for a ``floor`` level at 256. Values 0 and 255 (black borders, clipped
@@ -705,8 +705,13 @@ def _level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     Only levels that exist count: under ``floor`` the level above the top one (256) is not a level, so a
     value near 255 is far from every level (it is near one only on the circle of the level moment)."""
     period, offset = _level_offset(bits, conv)
-    k = np.clip(np.round((v - offset) / period), 0, 2 ** bits - 1)
-    return np.abs(v - offset - k * period)
+    return np.abs(v - offset - _level_index(v, bits, conv) * period)
+
+
+def _level_index(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+    """Index 0..2**bits - 1 (float) of the quantizer's level nearest to each value of ``v`` (float levels)."""
+    period, offset = _level_offset(bits, conv)
+    return np.clip(np.round((v - offset) / period), 0, 2 ** bits - 1)
 
 
 def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
