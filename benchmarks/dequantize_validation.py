@@ -5,8 +5,9 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 640x360) of each held-back DAVIS clip that the benchmark does not score (``split_clips``' held-back
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
-(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; and black-and-white versions (BT.601 luma in
-R, G and B) of the photos and clip frames. Degradations: ffmpeg palettegen/paletteuse
+(Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; black-and-white versions (BT.601 luma in
+R, G and B) of the photos and clip frames; and two frames (as for the DAVIS clips) of each black-and-white
+film excerpt of ``bw/video`` that the benchmark does not score (not its ``FILM_CLIPS``). Degradations: ffmpeg palettegen/paletteuse
 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
 (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
@@ -42,7 +43,7 @@ from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
-from dequantize_quality import HELD_CLIPS
+from dequantize_quality import FILM_CLIPS, HELD_CLIPS
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
@@ -86,10 +87,12 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
     crop = lambda x: x[: x.shape[0] // 2 * 2 or 2, : x.shape[1] // 2 * 2 or 2]  # noqa: E731
     photos = [read_rgb(p) for p in held_photos]
     frames = [f for c in held_clips for f in clip_frames(c)]
+    films = [p for p in sorted((DATA / "bw" / "video").glob("*.mp4")) if p.stem not in FILM_CLIPS]
     gray = lambda x: np.repeat(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)  # noqa: E731
     return {"photos": photos, "clip frames": frames,
             "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art],
-            "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames]}
+            "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames],
+            "film frames": [f for c in films for f in clip_frames(c)]}
 
 
 STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)
@@ -107,6 +110,9 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULTS["dequantize"], help="name, .safetensors, or a run's checkpoint.pt")
     ap.add_argument("--recipe", default="train/dequantize-fq-l2.toml", help="recipe of a checkpoint.pt")
     ap.add_argument("--photos", type=int, default=24)
+    ap.add_argument("--content", nargs="+", default=None,
+                    help="content kinds to run (default all: photos, clip frames, pixel art 2x, gray photos, "
+                         "gray clip frames, film frames)")
     ap.add_argument("--contour-weight", type=float, default=CONTOUR_WEIGHT["uniform"],
                     help="weight of the contour estimate in the table (Quantizer.contour_estimate)")
     ap.add_argument("--contour-sweep", default="",
@@ -121,6 +127,8 @@ def main() -> None:
           + " | bias R, G, B at 1 |")
     print("|---|---|---|" + "---|" * (len(STRENGTHS) + 1))
     for kind, images in content(args.photos).items():
+        if args.content and kind not in args.content:
+            continue
         for dname, deg in DEGRADATIONS.items():
             gains: dict[tuple[float, float], list[float]] = {(w, a): [] for w in weights for a in STRENGTHS}
             found, biases = [], []

@@ -203,6 +203,24 @@ def test_graphics_are_left_as_they_are(game_frame, gradient):
     assert not np.array_equal(photo_like.project(coded, guess), coded)          # a non-graphics cell lets it move
 
 
+@pytest.mark.parametrize("crf", [None, 12])
+def test_black_and_white_uniform_levels_are_not_graphics_for_their_flat_bands(crf):
+    """A soft black-and-white picture (film: wide smooth areas) quantized to 4 bits is mostly flat bands,
+    as many flat pixels as flat art has; its levels are found as a lattice (UNIFORM_GRAY_CONTRAST), so it is
+    dequantized, not left as graphics. The same bands in colour, where flat shares alone cannot tell art from
+    footage, stay graphics."""
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)   # soft, without texture
+    gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
+    tinted = np.clip(gray * np.float32([1.0, 0.8, 0.55]), 0, 255).astype(np.uint8)
+    code = (lambda a: a) if crf is None else (lambda a: h264_roundtrip(a, crf))
+    found = estimate(code(quantize_uniform(gray, 4, "mid")))
+    assert flat_pixels(code(quantize_uniform(gray, 4, "mid"))[None]).mean() >= GRAPHICS_FLAT
+    assert found.kind == "uniform" and found.bits == (4, 4, 4) and not found.graphics, found.describe()
+    colour = estimate(code(quantize_uniform(tinted, 4, "mid")))
+    assert colour.kind == "uniform" and colour.graphics, colour.describe()
+
+
 def test_none_passes_the_input_unchanged(gradient):
     qz = Quantizer("none")
     guess = np.clip(gradient.astype(int) + 9, 0, 255).astype(np.uint8)

@@ -104,7 +104,15 @@ GRAPHICS_FLAT = 0.6
 """Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
 validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
-held-back supertux art 0.80-0.83."""
+held-back supertux art 0.80-0.83. Black-and-white frames whose uniform levels are found are not graphics for
+their flat share (enlarged ones still are): soft film quantized to 4 bits is mostly flat bands (the
+validation film frames 0.75-0.83; unquantized, 0.68-0.85, and found as palettes),
+while a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`, which flat art does not offer by
+chance; none of the validation pixel art is neutral. Chosen on the validation rows
+(benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB
+(worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray clip frames at 4-bit mid
++1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); no other row
+changes."""
 
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
@@ -215,8 +223,8 @@ class Quantizer:
             unquantized (its cell is then the observed value +- ``none_margin``).
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
-        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`) or frames enlarged
-            by nearest neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the
+        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless black-and-white
+            uniform levels) or frames enlarged by nearest neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the
             estimate is kept for the log).
     """
 
@@ -646,12 +654,18 @@ def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
         counts = _level_counts(tiles[..., c].ravel())
         hist.append(counts / counts.sum() if counts.sum() else counts)
     length = lambda p, per: abs(_level_moment(p, per, offset))  # noqa: E731
-    g = tiles[..., 1].astype(np.int16)
-    if (np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean() <= NEUTRAL_CHROMA:
+    if _neutral(tiles):
         return length(hist[1], period) - max(length(hist[1], 0.75 * period),
                                              length(hist[1], 1.25 * period)) >= UNIFORM_GRAY_CONTRAST
     r = [length(p, period) for p in hist]
     return min(r) >= UNIFORM_ALL_R or r[1] - (r[0] + r[2]) / 2 >= UNIFORM_LUMA_LEAD
+
+
+def _neutral(tiles: np.ndarray) -> bool:
+    """Whether ``tiles`` ``(T, h, w, 3)`` uint8 are black and white: mean ``|R - G| + |B - G|`` at most
+    :data:`NEUTRAL_CHROMA` levels."""
+    g = tiles[..., 1].astype(np.int16)
+    return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
 
 
 def _level_counts(values: np.ndarray) -> np.ndarray:
@@ -769,8 +783,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
-    Frames with at least :data:`GRAPHICS_FLAT` flat pixels, or enlarged by nearest neighbour
-    (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x
+    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (black-and-white ones found on uniform levels
+    excepted), or enlarged by nearest neighbour (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x
     the measured codec noise, at least 1 and at most ``max_margin`` levels.
 
     Args:
@@ -784,7 +798,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     frames = frames if frames.ndim == 4 else frames[None]
     tiles = _tiles(frames)
     px, flat = _sample(tiles, SAMPLE_PIXELS)
-    graphics = flat >= GRAPHICS_FLAT or _enlarged_factor(tiles) > 1
+    enlarged = _enlarged_factor(tiles) > 1
+    graphics = flat >= GRAPHICS_FLAT or enlarged
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
     strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
@@ -795,7 +810,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
-                         none_margin=none_margin, graphics=graphics)
+                         none_margin=none_margin, graphics=enlarged or (graphics and not _neutral(tiles)))
     pal, coverage, tightness, noise = _palette(px)
     if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
