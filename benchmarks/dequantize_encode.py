@@ -6,7 +6,8 @@ script is where the default output setting of dequantization (``vidcolor.jobs.JO
 was chosen, on validation clips only.
 
 Content: the held-back DAVIS clips that ``dequantize_quality.py`` does not score (the validation clips of
-``dequantize_temporal.py``), the first ``--frames`` frames at 640x360 (INTER_AREA). Degradations
+``dequantize_temporal.py``), or with ``--film`` the black-and-white film excerpts it does not score, the
+first ``--frames`` frames at 640x360 (INTER_AREA). Degradations
 (``dequantize_quality.degrade``): 4 bits per channel at bin middles and at the bin floor, ffmpeg
 palettegen/paletteuse 16 colours without dither and with Bayer dither; then the benchmark's input encode
 (libx264 crf 12, inter frames). Each clip is dequantized once as ``vidcolor dequantize`` does it (the
@@ -23,6 +24,7 @@ the decoded input). Gains over (a') compare settings only together with the PSNR
 costs (a') more gains more over it without bringing the output closer to the original.
 
     python benchmarks/dequantize_encode.py --out docs/dequantize_encode.md
+    python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --strength uniform=0.75   # another strength
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import inspect
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vidcolor import api
@@ -39,15 +42,18 @@ from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import cambi, psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
-from dequantize_quality import CAMBI_CONTRASTS, DEGRADATIONS, degrade, encode_input, read
+from dequantize_quality import (CAMBI_CONTRASTS, DATA, DEGRADATIONS, FILM_CLIPS, NATURAL_SIZE, degrade, encode_input,
+                                read)
 from dequantize_temporal import emit, validation_clips
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
 
 
-def dequantize(frames: np.ndarray, model: str) -> np.ndarray:
-    """``vidcolor dequantize``'s frames before the encode: uint8 RGB ``(T, H, W, 3)`` in and out."""
+def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None = None) -> np.ndarray:
+    """``vidcolor dequantize``'s frames before the encode: uint8 RGB ``(T, H, W, 3)`` in and out; ``strength``
+    overrides the model's strengths of the kinds it names (``Dequantizer.strength``)."""
     job = Dequantizer(model)
+    job.strength.update(strength or {})
     defaults = inspect.signature(api.dequantize).parameters      # the CLI's and API's temporal smoothing
     job.set_temporal(defaults["temporal"].default, defaults["temporal_strength"].default)
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
@@ -59,6 +65,15 @@ def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: st
                      overwrite=True) as w:
         w.write(frames)
     return read(path)[0], path.stat().st_size
+
+
+def film_clips(frames: int):
+    """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each black-and-white film excerpt
+    of ``bw/video`` that ``dequantize_quality.py`` does not score (not its ``FILM_CLIPS``), first ``frames``."""
+    for clip in sorted((DATA / "bw" / "video").glob("*.mp4")):
+        if clip.stem not in FILM_CLIPS:
+            src, fps = read(clip, frames)
+            yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
 
 
 def label(pix_fmt: str, crf: int, tune: str | None) -> str:
@@ -75,8 +90,13 @@ def main() -> None:
     ap.add_argument("--tune", nargs="*", default=["grain"], help="x264 tunes, each at every --tune-crf (yuv420p)")
     ap.add_argument("--tune-crf", type=int, nargs="+", default=[18, 17, 16, 14])
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
+    ap.add_argument("--strength", metavar="KIND=S,...", default="",
+                    help="override the model's strength for these kinds of quantizer, e.g. uniform=0.75")
+    ap.add_argument("--film", action="store_true",
+                    help="the validation black-and-white film excerpts instead of the DAVIS clips")
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
+    strength = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(",") if kv)}
     settings = ([("yuv420p", c, None) for c in args.crf] + [(p, 16, None) for p in args.pix_fmt]
                 + [("yuv420p", c, t) for t in args.tune for c in args.tune_crf])
     clips = []
@@ -85,13 +105,13 @@ def main() -> None:
     originals = []                            # the originals' CAMBIs
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for clip, original, fps in validation_clips(args.frames):
+        for clip, original, fps in (film_clips if args.film else validation_clips)(args.frames):
             clips.append(clip)
             originals.append(cambi(original, CAMBI_CONTRASTS))
             for dname in ROWS:
                 encode_input(degrade(original, DEGRADATIONS[dname]), tmp / "in.mp4", fps)
                 inp = read(tmp / "in.mp4")[0]
-                out = dequantize(inp, args.model)
+                out = dequantize(inp, args.model, strength)
                 before.setdefault(dname, []).append((psnr(out, original) - psnr(inp, original),
                                                      *cambi(out, CAMBI_CONTRASTS), *cambi(inp, CAMBI_CONTRASTS)))
                 for s in settings:
@@ -103,8 +123,9 @@ def main() -> None:
                 print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
                     f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
                     f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
-    lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}` (model {args.model}; "
-             f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
+    options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("strength", args.strength),) if v)
+    lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}{' --film' if args.film else ''}"
+             f"{options}` (model {args.model}; {len(clips)} validation {'film ' if args.film else ''}clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
              "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
              f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
              "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "
