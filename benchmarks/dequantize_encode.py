@@ -123,9 +123,10 @@ def main() -> None:
                 print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
                     f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
                     f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
-    options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in (("strength", args.strength),) if v)
-    lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}{' --film' if args.film else ''}"
-             f"{options}` (model {args.model}; {len(clips)} validation {'film ' if args.film else ''}clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
+    flags = (" --film" if args.film else "") + (f" --strength {args.strength}" if args.strength else "")
+    lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}{flags}` (model {args.model}; "
+             f"{len(clips)} validation {'film ' if args.film else ''}clips: "
+             f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
              "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
              f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
              "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "

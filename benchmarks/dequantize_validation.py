@@ -7,9 +7,9 @@ clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art t
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; black-and-white versions (BT.601 luma in
 R, G and B) of the photos and clip frames; and two frames (as for the DAVIS clips) of each black-and-white
-film excerpt of ``bw/video`` that the benchmark does not score (not its ``FILM_CLIPS``). Degradations: ffmpeg palettegen/paletteuse
-16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median cut 16, 4 bits per channel
-(mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
+film excerpt of ``bw/video`` that the benchmark does not score (not its ``FILM_CLIPS``). Degradations:
+ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median
+cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
 is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
 strength in :data:`STRENGTHS` (the bilateral filter's correction added, weighted per kind, and for uniform
 levels the result pulled towards the contour estimate, as the pipeline does it: ``Quantizer.band_correction``,

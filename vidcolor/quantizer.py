@@ -106,9 +106,9 @@ validation rows (benchmarks/dequantize_validation.py): held-back photos, quantiz
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
 held-back supertux art 0.80-0.83. Black-and-white frames whose uniform levels are found are not graphics for
 their flat share (enlarged ones still are): soft film quantized to 4 bits is mostly flat bands (the
-validation film frames 0.75-0.83; unquantized, 0.68-0.85, and found as palettes),
-while a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`, which flat art does not offer by
-chance; none of the validation pixel art is neutral. Chosen on the validation rows
+validation film frames 0.75-0.83; unquantized, 0.68-0.85, and found as palettes), while a neutral level
+lattice must pass :data:`UNIFORM_GRAY_CONTRAST`, which flat art does not offer by chance; none of the
+validation pixel art is neutral. Chosen on the validation rows
 (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB
 (worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray clip frames at 4-bit mid
 +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); no other row
@@ -224,8 +224,8 @@ class Quantizer:
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
         graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless black-and-white
-            uniform levels) or frames enlarged by nearest neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the
-            estimate is kept for the log).
+            uniform levels) or frames enlarged by nearest neighbour (:func:`enlarged_by`): projected as if no
+            quantizer had been found (the estimate is kept for the log).
     """
 
     kind: str = "none"
