@@ -193,10 +193,11 @@ CONTOUR_WEIGHT = {"uniform": 0.35}
 """Weight of the contour estimate (:meth:`Quantizer.contour_estimate`) per kind of quantizer, pulling the
 estimate (generator at its strength, band correction added) towards it before the projection. Picked on
 validation data only (``benchmarks/dequantize_validation.py --contour-sweep``, crf 14, the 135 images found
-uniform, the generator at its strength 0.5), by the strength rule (the largest mean gain with nothing below
--0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB mean, worst image +0.02,
-+0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a gray 4-bit-mid clip frame
-read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours are not the bins'.
+uniform, the generator at its strength then, 0.5; 0.75 since stop 39), by the strength rule (the largest mean
+gain with nothing below -0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB
+mean, worst image +0.02, +0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a
+gray 4-bit-mid clip frame read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours
+are not the bins'.
 Alone, at full weight and without the generator (a prototype with Euclidean distances), the estimate was worse
 than the input on the colour photos (-1.2 dB at 4-bit mid: the misdecoded levels of :data:`CONTOUR_RELIABLE`)
 and better on the gray ones (+0.8): it helps as one estimate among others, not in place of them. Palettes get
