@@ -42,8 +42,8 @@ from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import cambi, psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
-from dequantize_quality import (CAMBI_CONTRASTS, DATA, DEGRADATIONS, FILM_CLIPS, NATURAL_SIZE, degrade, encode_input,
-                                read)
+from dequantize_quality import (CAMBI_CONTRASTS, DEGRADATIONS, NATURAL_SIZE, degrade, encode_input, read,
+                                validation_films)
 from dequantize_temporal import emit, validation_clips
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
@@ -69,11 +69,10 @@ def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: st
 
 def film_clips(frames: int):
     """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each black-and-white film excerpt
-    of ``bw/video`` that ``dequantize_quality.py`` does not score (not its ``FILM_CLIPS``), first ``frames``."""
-    for clip in sorted((DATA / "bw" / "video").glob("*.mp4")):
-        if clip.stem not in FILM_CLIPS:
-            src, fps = read(clip, frames)
-            yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
+    that ``dequantize_quality.py`` does not score (``validation_films``), first ``frames`` frames."""
+    for clip in validation_films():
+        src, fps = read(clip, frames)
+        yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
 
 
 def label(pix_fmt: str, crf: int, tune: str | None) -> str:

@@ -95,6 +95,13 @@ KINDS = (NATURAL, FILM, GAME, GAME2X, STILLS)
 FILM_CLIPS = ("devc_v04", "devc_v05")
 """Black-and-white feature-film excerpts (../shared/data/bw/video; no dequantize recipe reads that folder): the
 first two by name, chosen before any run."""
+
+
+def validation_films(data: Path = DATA) -> list[Path]:
+    """The black-and-white film excerpts of ``data/bw/video`` that this benchmark does not score (not
+    :data:`FILM_CLIPS`), by name: the validation films of ``dequantize_validation.py`` and
+    ``dequantize_encode.py --film``."""
+    return [p for p in sorted((data / "bw" / "video").glob("*.mp4")) if p.stem not in FILM_CLIPS]
 GAME_KINDS = (GAME, GAME2X)
 
 DEGRADATIONS = {

@@ -7,11 +7,12 @@ clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art t
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; black-and-white versions (BT.601 luma in
 R, G and B) of the photos and clip frames; and two frames (as for the DAVIS clips) of each black-and-white
-film excerpt of ``bw/video`` that the benchmark does not score (not its ``FILM_CLIPS``). Degradations:
+film excerpt of ``bw/video`` that the benchmark does not score (``validation_films``). Degradations:
 ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median
-cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14 (``h264_roundtrip``). Each image
-is dequantized alone (its own quantizer estimate). The generator's correction is scaled by each
-strength in :data:`STRENGTHS` (the bilateral filter's correction added, weighted per kind, and for uniform
+cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14
+(``h264_roundtrip``). Each image is dequantized alone (its own quantizer estimate). The generator's
+correction is scaled by each strength in :data:`STRENGTHS` (the bilateral filter's correction added,
+weighted per kind, and for uniform
 levels the result pulled towards the contour estimate, as the pipeline does it: ``Quantizer.band_correction``,
 ``Quantizer.contour_estimate`` at ``--contour-weight``), then projected onto the cells
 (``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
@@ -43,7 +44,7 @@ from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
-from dequantize_quality import FILM_CLIPS, HELD_CLIPS
+from dequantize_quality import HELD_CLIPS, validation_films
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
@@ -87,12 +88,11 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
     crop = lambda x: x[: x.shape[0] // 2 * 2 or 2, : x.shape[1] // 2 * 2 or 2]  # noqa: E731
     photos = [read_rgb(p) for p in held_photos]
     frames = [f for c in held_clips for f in clip_frames(c)]
-    films = [p for p in sorted((DATA / "bw" / "video").glob("*.mp4")) if p.stem not in FILM_CLIPS]
     gray = lambda x: np.repeat(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)  # noqa: E731
     return {"photos": photos, "clip frames": frames,
             "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art],
             "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames],
-            "film frames": [f for c in films for f in clip_frames(c)]}
+            "film frames": [f for c in validation_films(DATA) for f in clip_frames(c)]}
 
 
 STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)

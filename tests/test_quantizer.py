@@ -214,8 +214,9 @@ def test_black_and_white_uniform_levels_are_not_graphics_for_their_flat_bands(cr
     gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
     tinted = np.clip(gray * np.float32([1.0, 0.8, 0.55]), 0, 255).astype(np.uint8)
     code = (lambda a: a) if crf is None else (lambda a: h264_roundtrip(a, crf))
-    found = estimate(code(quantize_uniform(gray, 4, "mid")))
-    assert flat_pixels(code(quantize_uniform(gray, 4, "mid"))[None]).mean() >= GRAPHICS_FLAT
+    coded = code(quantize_uniform(gray, 4, "mid"))
+    found = estimate(coded)
+    assert flat_pixels(coded[None]).mean() >= GRAPHICS_FLAT
     assert found.kind == "uniform" and found.bits == (4, 4, 4) and not found.graphics, found.describe()
     colour = estimate(code(quantize_uniform(tinted, 4, "mid")))
     assert colour.kind == "uniform" and colour.graphics, colour.describe()
