@@ -6,7 +6,7 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; black-and-white versions (BT.601 luma in
-R, G and B) of the photos and clip frames; and two frames (as for the DAVIS clips) of each black-and-white
+R, G and B) of the photos, clip frames and pixel art; and two frames (as for the DAVIS clips) of each black-and-white
 film excerpt of ``bw/video`` that the benchmark does not score (``validation_films``). Degradations:
 ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median
 cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14
@@ -89,9 +89,10 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
     photos = [read_rgb(p) for p in held_photos]
     frames = [f for c in held_clips for f in clip_frames(c)]
     gray = lambda x: np.repeat(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)  # noqa: E731
-    return {"photos": photos, "clip frames": frames,
-            "pixel art 2x": [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art],
+    art = [crop(read_rgb(p)[:200, :240]).repeat(2, 0).repeat(2, 1) for p in art]
+    return {"photos": photos, "clip frames": frames, "pixel art 2x": art,
             "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames],
+            "gray pixel art 2x": [gray(x) for x in art],
             "film frames": [f for c in validation_films(DATA) for f in clip_frames(c)]}
 
 
@@ -112,7 +113,7 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=24)
     ap.add_argument("--content", nargs="+", default=None,
                     help="content kinds to run (default all: photos, clip frames, pixel art 2x, gray photos, "
-                         "gray clip frames, film frames)")
+                         "gray clip frames, gray pixel art 2x, film frames)")
     ap.add_argument("--contour-weight", type=float, default=CONTOUR_WEIGHT["uniform"],
                     help="weight of the contour estimate in the table (Quantizer.contour_estimate)")
     ap.add_argument("--contour-sweep", default="",

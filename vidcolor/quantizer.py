@@ -114,6 +114,10 @@ validation pixel art is neutral. Chosen on the validation rows
 +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); no other row
 changes."""
 
+FILM_SINGLE_STEPS = 0.75
+"""Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
+frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`_soft_film`)."""
+
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
 """Frames enlarged by nearest neighbour (pixel art and game footage as it is shown) are graphics even
@@ -669,6 +673,20 @@ def _neutral(tiles: np.ndarray) -> bool:
     return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
 
 
+def _soft_film(tiles: np.ndarray, bits: int, conv: str) -> bool:
+    """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to the uniform levels ``(bits, conv)``, look like soft
+    black-and-white footage rather than flat art: neutral (:func:`_neutral`), and among the neighbouring
+    pixels (horizontal and vertical, in G) whose levels differ, at least :data:`FILM_SINGLE_STEPS` differ by
+    one level, as the false contours of smooth gradients do; the edges of text, line art and sprites jump
+    several levels."""
+    if not _neutral(tiles):
+        return False
+    k = _level_index(tiles[..., 1].astype(np.float32), bits, conv).astype(np.int16)
+    steps = np.abs(np.concatenate([np.diff(k, axis=1).ravel(), np.diff(k, axis=2).ravel()]))
+    steps = steps[steps > 0]
+    return len(steps) > 0 and float((steps == 1).mean()) >= FILM_SINGLE_STEPS
+
+
 def _level_counts(values: np.ndarray) -> np.ndarray:
     """Histogram float64 ``(256,)`` of uint8 ``values``, with 0 and 255 (black borders, clipped highlights)
     left out."""
@@ -811,7 +829,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
-                         none_margin=none_margin, graphics=enlarged or (graphics and not _neutral(tiles)))
+                         none_margin=none_margin, graphics=enlarged or (graphics and not _soft_film(tiles, bits, conv)))
     pal, coverage, tightness, noise = _palette(px)
     if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
