@@ -208,7 +208,8 @@ def test_black_and_white_uniform_levels_are_not_graphics_for_their_flat_bands(cr
     """A soft black-and-white picture (film: wide smooth areas) quantized to 4 bits is mostly flat bands,
     as many flat pixels as flat art has; its levels are found as a lattice (UNIFORM_GRAY_CONTRAST), so it is
     dequantized, not left as graphics. The same bands in colour, where flat shares alone cannot tell art from
-    footage, stay graphics."""
+    footage, stay graphics, and so does black-and-white text, whose level changes are mostly jumps of
+    several levels (FILM_SINGLE_STEPS)."""
     y, x = np.mgrid[0:96, 0:160].astype(np.float32)
     luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)   # soft, without texture
     gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
@@ -220,6 +221,11 @@ def test_black_and_white_uniform_levels_are_not_graphics_for_their_flat_bands(cr
     assert found.kind == "uniform" and found.bits == (4, 4, 4) and not found.graphics, found.describe()
     colour = estimate(code(quantize_uniform(tinted, 4, "mid")))
     assert colour.kind == "uniform" and colour.graphics, colour.describe()
+    title = np.zeros((96, 160), np.uint8)                          # an intertitle: text jumps many levels
+    for i, line in enumerate(("THE NEXT", "MORNING")):
+        cv2.putText(title, line, (12, 40 + 36 * i), cv2.FONT_HERSHEY_COMPLEX, 1.0, 235, 2, cv2.LINE_AA)
+    text = estimate(code(quantize_uniform(np.repeat(title[..., None], 3, -1), 4, "mid")))
+    assert text.kind == "uniform" and text.graphics, text.describe()
 
 
 def test_none_passes_the_input_unchanged(gradient):

@@ -104,19 +104,23 @@ GRAPHICS_FLAT = 0.6
 """Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
 validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
-held-back supertux art 0.80-0.83. Black-and-white frames whose uniform levels are found are not graphics for
-their flat share (enlarged ones still are): soft film quantized to 4 bits is mostly flat bands (the
-validation film frames 0.75-0.83; unquantized, 0.68-0.85, and found as palettes), while a neutral level
-lattice must pass :data:`UNIFORM_GRAY_CONTRAST`, which flat art does not offer by chance; none of the
-validation pixel art is neutral. Chosen on the validation rows
-(benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB
+held-back supertux art 0.80-0.83. Black-and-white frames found on uniform levels whose level changes are
+mostly single steps (:func:`_soft_film`) are not graphics for their flat share (enlarged ones still are):
+soft film quantized to 4 bits is mostly flat bands (the validation film frames 0.75-0.83; unquantized,
+0.68-0.85, and found as palettes), and a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`.
+Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB
 (worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray clip frames at 4-bit mid
-+1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); no other row
++1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); gray pixel
+art (smooth-shaded, not found enlarged) +1.46 at 4-bit floor, +0.34 at mid (worst +0.00); no colour row
 changes."""
 
 FILM_SINGLE_STEPS = 0.75
 """Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
-frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`_soft_film`)."""
+frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`_soft_film`).
+Chosen on the validation rows (benchmarks/dequantize_validation.py, 4 bits, crf 14): film frames 0.86-0.92,
+gray DAVIS frames with at least GRAPHICS_FLAT flat pixels 0.80; gray pixel art found graphics 0.00-0.63 (one
+enlarged two-level image 1.00); synthetic gray graphics, which without this test lost 6.6 dB (an intertitle at
+4-bit floor) and 1.2 dB (a user interface at 4-bit mid), 0.23 and 0.21."""
 
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
@@ -197,7 +201,7 @@ CONTOUR_WEIGHT = {"uniform": 0.35}
 """Weight of the contour estimate (:meth:`Quantizer.contour_estimate`) per kind of quantizer, pulling the
 estimate (generator at its strength, band correction added) towards it before the projection. Picked on
 validation data only (``benchmarks/dequantize_validation.py --contour-sweep``, crf 14, the 135 images found
-uniform, the generator at its strength then, 0.5; 0.75 since stop 39), by the strength rule (the largest mean
+uniform, the generator at its strength 0.5), by the strength rule (the largest mean
 gain with nothing below -0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB
 mean, worst image +0.02, +0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a
 gray 4-bit-mid clip frame read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours
