@@ -108,11 +108,11 @@ held-back supertux art 0.80-0.83. Black-and-white frames found on uniform levels
 mostly single steps (:func:`_soft_film`) are not graphics for their flat share (enlarged ones still are):
 soft film quantized to 4 bits is mostly flat bands (the validation film frames 0.75-0.83; unquantized,
 0.68-0.85, and found as palettes), and a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`.
-Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB
-(worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray clip frames at 4-bit mid
-+1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); gray pixel
-art (smooth-shaded, not found enlarged) +1.46 at 4-bit floor, +0.34 at mid (worst +0.00); no colour row
-changes."""
+Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at
+4-bit mid +0.31 -> +1.51 dB (worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray
+clip frames at 4-bit mid +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00
+-> +3.62); gray pixel art (smooth-shaded, not found enlarged) +1.46 at 4-bit floor, +0.34 at mid (worst
++0.00); no colour row changes."""
 
 FILM_SINGLE_STEPS = 0.75
 """Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
@@ -201,11 +201,10 @@ CONTOUR_WEIGHT = {"uniform": 0.35}
 """Weight of the contour estimate (:meth:`Quantizer.contour_estimate`) per kind of quantizer, pulling the
 estimate (generator at its strength, band correction added) towards it before the projection. Picked on
 validation data only (``benchmarks/dequantize_validation.py --contour-sweep``, crf 14, the 135 images found
-uniform, the generator at its strength 0.5), by the strength rule (the largest mean
-gain with nothing below -0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB
-mean, worst image +0.02, +0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a
-gray 4-bit-mid clip frame read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours
-are not the bins'.
+uniform, the generator at its strength 0.5), by the strength rule (the largest mean gain with nothing below
+-0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB mean, worst image +0.02,
++0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a gray 4-bit-mid clip frame
+read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours are not the bins'.
 Alone, at full weight and without the generator (a prototype with Euclidean distances), the estimate was worse
 than the input on the colour photos (-1.2 dB at 4-bit mid: the misdecoded levels of :data:`CONTOUR_RELIABLE`)
 and better on the gray ones (+0.8): it helps as one estimate among others, not in place of them. Palettes get
@@ -232,9 +231,10 @@ class Quantizer:
             unquantized (its cell is then the observed value +- ``none_margin``).
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
-        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless black-and-white
-            uniform levels) or frames enlarged by nearest neighbour (:func:`enlarged_by`): projected as if no
-            quantizer had been found (the estimate is kept for the log).
+        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless soft
+            black-and-white footage on uniform levels, :func:`_soft_film`) or frames enlarged by nearest
+            neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
+            for the log).
     """
 
     kind: str = "none"
@@ -806,9 +806,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
-    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (black-and-white ones found on uniform levels
-    excepted), or enlarged by nearest neighbour (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x
-    the measured codec noise, at least 1 and at most ``max_margin`` levels.
+    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels
+    excepted, :func:`_soft_film`), or enlarged by nearest neighbour (:func:`enlarged_by`), are marked
+    ``graphics``. The margin is 2.5 x the measured codec noise, at least 1 and at most ``max_margin`` levels.
 
     Args:
         frames: uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)``; up to :data:`SAMPLE_PIXELS` pixels are used.
