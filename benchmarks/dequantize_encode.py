@@ -33,7 +33,6 @@ import inspect
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidcolor import api
@@ -42,7 +41,7 @@ from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import cambi, psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
-from dequantize_quality import (CAMBI_CONTRASTS, DEGRADATIONS, NATURAL_SIZE, degrade, encode_input, read,
+from dequantize_quality import (CAMBI_CONTRASTS, DEGRADATIONS, degrade, encode_input, read, read_natural,
                                 validation_films)
 from dequantize_temporal import emit, validation_clips
 
@@ -71,8 +70,7 @@ def film_clips(frames: int):
     """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each black-and-white film excerpt
     that ``dequantize_quality.py`` does not score (``validation_films``), first ``frames`` frames."""
     for clip in validation_films():
-        src, fps = read(clip, frames)
-        yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
+        yield clip, *read_natural(clip, frames)
 
 
 def label(pix_fmt: str, crf: int, tune: str | None) -> str:

@@ -95,13 +95,6 @@ KINDS = (NATURAL, FILM, GAME, GAME2X, STILLS)
 FILM_CLIPS = ("devc_v04", "devc_v05")
 """Black-and-white feature-film excerpts (../shared/data/bw/video; no dequantize recipe reads that folder): the
 first two by name, chosen before any run."""
-
-
-def validation_films(data: Path = DATA) -> list[Path]:
-    """The black-and-white film excerpts of ``data/bw/video`` that this benchmark does not score (not
-    :data:`FILM_CLIPS`), by name: the validation films of ``dequantize_validation.py`` and
-    ``dequantize_encode.py --film``."""
-    return [p for p in sorted((data / "bw" / "video").glob("*.mp4")) if p.stem not in FILM_CLIPS]
 GAME_KINDS = (GAME, GAME2X)
 
 DEGRADATIONS = {
@@ -220,6 +213,20 @@ def read(path: Path, frames: int | None = None) -> tuple[np.ndarray, Fraction]:
         return np.stack(out), r.info.fps
 
 
+def read_natural(path: Path, frames: int | None = None) -> tuple[np.ndarray, Fraction]:
+    """The first ``frames`` frames of ``path`` scaled to :data:`NATURAL_SIZE` (cv2.INTER_AREA), uint8 RGB
+    ``(T, 360, 640, 3)``, and the clip's frame rate: how natural clips and film enter every dequantize benchmark."""
+    src, fps = read(path, frames)
+    return np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
+
+
+def validation_films(data: Path = DATA) -> list[Path]:
+    """The black-and-white film excerpts of ``data/bw/video`` that this benchmark does not score (not
+    :data:`FILM_CLIPS`), by name: the validation films of ``dequantize_validation.py`` and
+    ``dequantize_encode.py --film``."""
+    return [p for p in sorted((data / "bw" / "video").glob("*.mp4")) if p.stem not in FILM_CLIPS]
+
+
 def load_content(args) -> dict[str, list[dict]]:
     """{kind: [{"name", "frames" (T, H, W, 3), "fps"}]} (a still is one frame)."""
     held = {p.stem.removeprefix("davis_"): p for p in split_clips(args.data / "video")[1]}
@@ -237,8 +244,7 @@ def load_content(args) -> dict[str, list[dict]]:
     content: dict[str, list[dict]] = {k: [] for k in KINDS}
     for kind, paths in ((NATURAL, natural), (FILM, films)):
         for p in paths:
-            frames, fps = read(p, args.frames)
-            frames = np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in frames])
+            frames, fps = read_natural(p, args.frames)
             content[kind].append(dict(name=p.stem.removeprefix("davis_"), frames=frames, fps=fps))
     for p in games:
         frames, fps = read(p, args.frames)

@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidcolor import api, quantizer
@@ -34,7 +33,7 @@ from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
 from vidcolor.training.data import split_clips
 
-from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, NATURAL_SIZE, degrade, encode_input, read, reencode
+from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, degrade, encode_input, read, read_natural, reencode
 
 ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch, floor")
 MODES = ("flow", "off")
@@ -44,8 +43,7 @@ def validation_clips(frames: int):
     """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each validation clip: the
     held-back DAVIS clips after the quality benchmark's first ``HELD_CLIPS``, first ``frames`` frames."""
     for clip in split_clips(DATA / "video")[1][HELD_CLIPS:]:
-        src, fps = read(clip, frames)
-        yield clip, np.stack([cv2.resize(f, NATURAL_SIZE, interpolation=cv2.INTER_AREA) for f in src]), fps
+        yield clip, *read_natural(clip, frames)
 
 
 def emit(lines: list[str], out: Path | None) -> None:

@@ -6,15 +6,15 @@ held-back photos (``split_holdout``, every 20th); two frames (the first and the 
 clips after the benchmark's first ``HELD_CLIPS``); and the held-back pixel art that the benchmark
 does not show: ``supertux/`` and the Atari frames of the held-back games other than the benchmark clips'
 (Ms. Pac-Man, River Raid), enlarged 2x nearest neighbour; black-and-white versions (BT.601 luma in
-R, G and B) of the photos, clip frames and pixel art; and two frames (as for the DAVIS clips) of each black-and-white
-film excerpt of ``bw/video`` that the benchmark does not score (``validation_films``). Degradations:
+R, G and B) of the photos, clip frames and pixel art; and two frames (as for the DAVIS clips) of each
+black-and-white film excerpt of ``bw/video`` that the benchmark does not score (``validation_films``). Degradations:
 ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median
 cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14
 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer estimate). The generator's
 correction is scaled by each strength in :data:`STRENGTHS` (the bilateral filter's correction added,
-weighted per kind, and for uniform
-levels the result pulled towards the contour estimate, as the pipeline does it: ``Quantizer.band_correction``,
-``Quantizer.contour_estimate`` at ``--contour-weight``), then projected onto the cells
+weighted per kind, and for uniform levels the result pulled towards the contour estimate, as the pipeline
+does it: ``Quantizer.band_correction``, ``Quantizer.contour_estimate`` at ``--contour-weight``), then
+projected onto the cells
 (``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
 input, and per kind of quantizer found the strength that :func:`pick_strength` picks (stored in the
 weight file by ``train/publish.py --strength``); for uniform levels also at each ``--contour-sweep``
@@ -44,9 +44,8 @@ from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
-from dequantize_quality import HELD_CLIPS, validation_films
+from dequantize_quality import DATA, HELD_CLIPS, validation_films
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
 DEGRADATIONS = {
     "ffmpeg 16": Degradation("ffmpeg", colors=16, crf=14),
@@ -93,7 +92,7 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
     return {"photos": photos, "clip frames": frames, "pixel art 2x": art,
             "gray photos": [gray(x) for x in photos], "gray clip frames": [gray(x) for x in frames],
             "gray pixel art 2x": [gray(x) for x in art],
-            "film frames": [f for c in validation_films(DATA) for f in clip_frames(c)]}
+            "film frames": [f for c in validation_films() for f in clip_frames(c)]}
 
 
 STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)

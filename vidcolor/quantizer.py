@@ -119,8 +119,9 @@ FILM_SINGLE_STEPS = 0.75
 frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`_soft_film`).
 Chosen on the validation rows (benchmarks/dequantize_validation.py, 4 bits, crf 14): film frames 0.86-0.92,
 gray DAVIS frames with at least GRAPHICS_FLAT flat pixels 0.80; gray pixel art found graphics 0.00-0.63 (one
-enlarged two-level image 1.00); synthetic gray graphics, which without this test lost 6.6 dB (an intertitle at
-4-bit floor) and 1.2 dB (a user interface at 4-bit mid), 0.23 and 0.21."""
+enlarged two-level image 1.00); synthetic gray graphics, which without this test lost 3.7 dB (an intertitle at
+4-bit floor) and 0.6 dB (a user interface at 4-bit mid) at uniform strength 0.5 (6.6 and 1.2 at 0.75), 0.23
+and 0.21."""
 
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
@@ -821,8 +822,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     frames = frames if frames.ndim == 4 else frames[None]
     tiles = _tiles(frames)
     px, flat = _sample(tiles, SAMPLE_PIXELS)
-    enlarged = _enlarged_factor(tiles) > 1
-    graphics = flat >= GRAPHICS_FLAT or enlarged
+    enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
     strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
@@ -833,11 +833,12 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
-                         none_margin=none_margin, graphics=enlarged or (graphics and not _soft_film(tiles, bits, conv)))
+                         none_margin=none_margin,
+                         graphics=enlarged or (flat_art and not _soft_film(tiles, bits, conv)))
     pal, coverage, tightness, noise = _palette(px)
     if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
-                         none_margin=none_margin, graphics=graphics)
+                         none_margin=none_margin, graphics=flat_art or enlarged)
     return Quantizer("none", 0.0, 0.0, none_margin=none_margin)
 
 
