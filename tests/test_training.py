@@ -339,6 +339,22 @@ def test_regression_only_has_no_discriminator(tmp_path, photos):
         tiny_recipe(photos, adv_weight=-1.0)
 
 
+def test_init_from_starts_from_a_trained_generator_and_refuses_another(tiny_models):
+    from vidcolor.training.loop import build_generator
+
+    torch.manual_seed(1)   # a fresh build from this seed differs from the fixture's (seed 0) weights
+    fresh, _ = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    G, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR), init_from=str(tiny_models.lab)))
+    base = load_generator(tiny_models.lab)[0].state_dict()
+    assert arch["kwargs"] == dict(in_channels=3, out_channels=3, **TINY_GENERATOR)
+    assert all(torch.equal(v, base[k]) for k, v in G.state_dict().items())
+    assert any(not torch.equal(v, base[k]) for k, v in fresh.state_dict().items())
+    with pytest.raises(ValueError, match="not a dequantization U-Net"):
+        build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR), init_from=str(tiny_models.rgb)))
+    with pytest.raises(ValueError, match="not a dequantization U-Net"):
+        build_generator(DequantizeRecipe(mode="lab", generator={**TINY_GENERATOR, "ngf": 8}, init_from=str(tiny_models.lab)))
+
+
 def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
     out = tmp_path / "run"
     train_dequantize(tiny_recipe(photos, steps=2), out, progress=lambda m: None)

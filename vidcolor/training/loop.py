@@ -27,6 +27,7 @@ from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
 from vidcolor.training.run import Recipe, training_loader
 from vidcolor.training.trainer import Trainer
+from vidcolor.weights import load_generator
 
 
 @dataclass
@@ -46,6 +47,7 @@ class DequantizeRecipe(Recipe):
     identity: float = 0.1                # share of photo/frame samples left unquantized (target = input)
     identity_pixel_art: float = 0.35     # the same for pixel art (natively low-palette: already the target)
     kinds: list = field(default_factory=lambda: list(KIND_SHARES))  # quantizer kinds drawn (degrade.KIND_SHARES)
+    init_from: str = ""                  # start from this trained generator (registry name or path); "" = none
     log_every: int = 10
 
     def __post_init__(self):
@@ -91,9 +93,21 @@ def to_rgb01(x_in: torch.Tensor, g_out: torch.Tensor, mode: str) -> tuple[torch.
 
 
 def build_generator(recipe: DequantizeRecipe) -> tuple[UNetGenerator, dict]:
-    """The generator a recipe describes, and the ``arch`` record stored with its weights."""
+    """The generator a recipe describes, and the ``arch`` record stored with its weights; with
+    ``recipe.init_from``, its weights are that trained generator's (a longer schedule resumed across runs).
+
+    Raises:
+        ValueError: ``init_from`` is not a dequantization U-Net of the recipe's mode and generator settings.
+    """
     kwargs = dict(in_channels=3, out_channels=2 if recipe.mode == "ab" else 3, **recipe.generator)
-    return UNetGenerator(**kwargs), {"family": "unet", "kwargs": kwargs, "mode": recipe.mode, "job": "dequantize"}
+    G = UNetGenerator(**kwargs)
+    if recipe.init_from:
+        base, base_arch = load_generator(recipe.init_from)
+        if (base_arch.get("family"), base_arch.get("job", "dequantize"), base_arch.get("mode"), base_arch.get("kwargs")) \
+                != ("unet", "dequantize", recipe.mode, kwargs):
+            raise ValueError(f"{recipe.init_from}: not a dequantization U-Net with mode {recipe.mode!r} and {kwargs}")
+        G.load_state_dict(base.state_dict())
+    return G, {"family": "unet", "kwargs": kwargs, "mode": recipe.mode, "job": "dequantize"}
 
 
 class DequantizeTrainer(Trainer):
