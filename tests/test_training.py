@@ -355,6 +355,23 @@ def test_init_from_starts_from_a_trained_generator_and_refuses_another(tiny_mode
         build_generator(DequantizeRecipe(mode="lab", generator={**TINY_GENERATOR, "ngf": 8}, init_from=str(tiny_models.lab)))
 
 
+def test_smooth_pixels_marks_flat_regions_and_the_recipe_refuses_a_negative_weight(tmp_path, photos):
+    from vidcolor.training.loop import smooth_pixels
+
+    x = torch.full((1, 3, 16, 16), 0.5)
+    x[..., 8:] = 0.9                                     # a sharp edge between columns 7 and 8
+    x[..., 12:, :] += torch.linspace(0, 1 / 255, 4)[:, None]   # a gentle ramp stays smooth
+    m = smooth_pixels(x)[0, 0]
+    assert m.shape == (16, 16) and m[:, :6].eq(1).all() and m[:, 10:].eq(1).all() and m[:, 6:10].eq(0).all()
+    noise = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 20 / 255
+    assert smooth_pixels(0.5 + noise).eq(0).all()        # texture (std ~6 levels) is not smooth
+    with pytest.raises(ValueError, match="smooth_weight"):
+        tiny_recipe(photos, smooth_weight=-1.0)
+    out = tmp_path / "run"
+    train_dequantize(tiny_recipe(photos, steps=2, adv_weight=0.0, loss="l2", smooth_weight=3.0), out, progress=lambda m: None)
+    assert all(np.isfinite(float(r["loss_rec"])) and float(r["loss_rec"]) > 0 for r in read_log(out / "log.csv"))
+
+
 def test_resume_with_the_phase_input_switched_on(tmp_path, photos):
     out = tmp_path / "run"
     train_dequantize(tiny_recipe(photos, steps=2), out, progress=lambda m: None)
