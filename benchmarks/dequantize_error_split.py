@@ -1,9 +1,9 @@
 """Where the error of dequantized frames is left: squared error split by how smooth the truth is.
 
 On validation rows only (``dequantize_validation.content``: content never scored by ``dequantize_quality.py``),
-each image degraded as there (``DEGRADATIONS``, an intra H.264 round trip at crf 14) and dequantized as the
-pipeline does it (the default model at its stored strength, the band correction, the contour estimate at
-:data:`~vidcolor.quantizer.CONTOUR_WEIGHT`, the projection; graphics and frames without a quantizer pass).
+each image degraded as there (``DEGRADATIONS``, an intra H.264 round trip at crf 14) and dequantized alone by
+:class:`~vidcolor.pipeline.Dequantizer` (its own quantizer estimate, the model's stored strengths, the band
+correction, the contour estimate, the projection; graphics and frames without a quantizer pass).
 Pixels are split by the local standard deviation of the original's BT.601 luma (5x5 box, levels); per
 region: its share of the pixels, the mean squared error of input and output (levels^2, over R, G and B),
 and the gain (dB) the whole set would have if that region's output were exact.
@@ -21,27 +21,9 @@ import torch
 from dequantize_validation import DEGRADATIONS, content
 from vidcolor.jobs import DEFAULTS
 from vidcolor.pipeline import Dequantizer
-from vidcolor.quantizer import estimate
-from vidcolor.weights import read_arch
 
 REGIONS = ((0, 2), (2, 6), (6, 16), (16, np.inf))
 """Local luma standard deviation bands (levels) of the original."""
-
-
-def dequantize(job: Dequantizer, coarse: np.ndarray, strength: dict[str, float]) -> np.ndarray:
-    """``coarse`` uint8 RGB ``(H, W, 3)`` -> float32 RGB levels, as the pipeline corrects one frame."""
-    est = estimate(coarse)
-    if est.kind == "none" or est.graphics:
-        return coarse.astype(np.float32)
-    raw = job(coarse[None])[0].astype(np.float32)
-    y = coarse + strength.get(est.kind, 0.0) * (raw - coarse)
-    bands = est.band_correction(coarse[None])
-    if bands is not None:
-        y = y + bands[0]
-    contours = est.contour_estimate(coarse[None])
-    if contours is not None:
-        y = y + contours[1][0] * (contours[0][0] - y)
-    return est.project(coarse, y).astype(np.float32)
 
 
 def main() -> None:
@@ -52,12 +34,12 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=24)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    job = Dequantizer(args.model, "cpu", consistency=False)
-    strength, job.strength = read_arch(args.model).get("strength", {}), {}
+    job = Dequantizer(args.model, "cpu")
+    job.set_stills(True)                          # each image its own quantizer estimate
     totals = np.zeros((len(REGIONS), 3))          # pixels, input squared error, output squared error
     for i, x in enumerate(content(args.photos)[args.content]):
         coarse = DEGRADATIONS[args.degradation].apply(x, seed=i)
-        out = dequantize(job, coarse, strength)
+        out = job(coarse[None])[0].astype(np.float32)
         truth = x.astype(np.float32)
         luma = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)
         sd = np.sqrt(np.maximum(cv2.blur(luma * luma, (5, 5)) - cv2.blur(luma, (5, 5)) ** 2, 0))
