@@ -21,6 +21,7 @@ import torch
 
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
+from vidcolor.models.two_image import gray
 from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
@@ -105,7 +106,7 @@ mid, such pixels (16%) keep 74% of their input's squared error after the default
 def smooth_pixels(rgb: torch.Tensor, size: int = 5) -> torch.Tensor:
     """1 where the BT.601 luma of ``rgb`` (float ``(N, 3, H, W)`` in [0, 1]) has a local standard deviation
     (``size`` x ``size`` box, replicate padding) under :data:`SMOOTH_STD`, else 0: float ``(N, 1, H, W)``."""
-    y = (0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3])
+    y = gray(rgb)
     pad = torch.nn.functional.pad(y, [size // 2] * 4, mode="replicate")
     mean = torch.nn.functional.avg_pool2d(pad, size, 1)
     var = torch.nn.functional.avg_pool2d(pad * pad, size, 1) - mean * mean
