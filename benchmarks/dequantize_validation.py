@@ -13,15 +13,15 @@ cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round 
 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer estimate). The generator's
 correction is scaled by each strength in :data:`STRENGTHS` (the bilateral filter's correction added,
 weighted per kind, and for uniform levels the result pulled towards the contour estimate, as the pipeline
-does it: ``Quantizer.band_correction``, ``Quantizer.contour_estimate`` at ``--contour-weight``), then
+does it: ``Quantizer.band_correction``, ``Quantizer.contour_estimate`` at its default weights), then
 projected onto the cells
 (``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
 input, and per kind of quantizer found the strength that :func:`pick_strength` picks (stored in the
-weight file by ``train/publish.py --strength``); for uniform levels also at each ``--contour-sweep``
-weight (the generator runs once per image for all of them).
+weight file by ``train/publish.py --strength``); for uniform levels also with the contour estimate at each
+``--contour-sweep`` weight, one weight for every pixel (the generator runs once per image for all of them).
 
     python benchmarks/dequantize_validation.py --model runs/dequantize-fq-l2/checkpoint.pt
-    python benchmarks/dequantize_validation.py --contour-sweep 0,0.25,0.3,0.4   # where CONTOUR_WEIGHT was picked
+    python benchmarks/dequantize_validation.py --contour-sweep 0,0.25,0.3,0.35,0.4   # where CONTOUR_WEIGHT was picked
 """
 from __future__ import annotations
 
@@ -113,16 +113,15 @@ def main() -> None:
     ap.add_argument("--content", nargs="+", default=None,
                     help="content kinds to run (default all: photos, clip frames, pixel art 2x, gray photos, "
                          "gray clip frames, gray pixel art 2x, film frames)")
-    ap.add_argument("--contour-weight", type=float, default=CONTOUR_WEIGHT["uniform"],
-                    help="weight of the contour estimate in the table (Quantizer.contour_estimate)")
     ap.add_argument("--contour-sweep", default="",
-                    help="comma-separated contour weights whose strength picks are also reported (same pass)")
+                    help="comma-separated contour weights (one for every pixel) whose strength picks are also "
+                         "reported (same pass); the table uses the default weights (Quantizer.contour_estimate)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     job = Dequantizer(weights_from(args.model, args.recipe), "cpu", consistency=False)
     job.strength = {}
-    weights = [args.contour_weight] + [float(w) for w in args.contour_sweep.split(",") if w]
-    by_kind: dict[tuple[str, float], dict[float, list[float]]] = {}
+    weights: list[float | None] = [None] + [float(w) for w in args.contour_sweep.split(",") if w]  # None: defaults
+    by_kind: dict[tuple[str, float | None], dict[float, list[float]]] = {}
     print("| content | degradation | found (images) | " + " | ".join(f"strength {a:g}: mean / worst" for a in STRENGTHS)
           + " | bias R, G, B at 1 |")
     print("|---|---|---|" + "---|" * (len(STRENGTHS) + 1))
@@ -130,7 +129,7 @@ def main() -> None:
         if args.content and kind not in args.content:
             continue
         for dname, deg in DEGRADATIONS.items():
-            gains: dict[tuple[float, float], list[float]] = {(w, a): [] for w in weights for a in STRENGTHS}
+            gains: dict[tuple[float | None, float], list[float]] = {(w, a): [] for w in weights for a in STRENGTHS}
             found, biases = [], []
             for i, x in enumerate(images):
                 coarse = deg.apply(x, seed=i)
@@ -139,12 +138,14 @@ def main() -> None:
                 found.append(est.kind + ("/graphics" if est.graphics else ""))
                 base = min(psnr(coarse, x), 60)
                 bands = est.band_correction(coarse[None])
-                contours = est.contour_estimate(coarse[None], weight=1.0)
+                contours = est.contour_estimate(coarse[None])             # the default weights
+                full = est.contour_estimate(coarse[None], weight=1.0) if len(weights) > 1 else None
                 for w in weights:
                     for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else bands and contours join
                         y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
                         if contours is not None and a > 0:
-                            y = y + w * contours[1][0] * (contours[0][0] - y)
+                            target, weight = contours if w is None else (full[0], w * full[1])
+                            y = y + weight[0] * (target[0] - y)
                         out = est.project(coarse, y)
                         gains[w, a].append(min(psnr(out, x), 60) - base)
                         if a == 1.0 and w == weights[0]:
@@ -162,7 +163,7 @@ def main() -> None:
     for (k, w), gains in by_kind.items():
         if k not in CONTOUR_WEIGHT and w != weights[0]:
             continue                      # the contour weight changes nothing for this kind
-        label = f"{k}, contour weight {w:g}" if k in CONTOUR_WEIGHT else k
+        label = (f"{k}, contour weight {'default' if w is None else f'{w:g}'}") if k in CONTOUR_WEIGHT else k
         summary = ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}" for a, g in gains.items())
         print(f"{label} ({len(gains[1.0])} images): {summary}; pick {pick_strength(gains):g}")
     print(f"model: {args.model}", file=sys.stderr)

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest,
+from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest,
                                 enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -375,8 +375,27 @@ def test_contour_estimate_rebuilds_a_quantized_ramp(convention):
     assert err(out) < 2.0
     _, half = qz.contour_estimate(coarse[None], weight=0.5)
     np.testing.assert_allclose(half, 0.5 * weight)
-    _, default = qz.contour_estimate(coarse[None])
-    np.testing.assert_allclose(default, CONTOUR_WEIGHT["uniform"] * weight)
+    if convention == "floor":                                # the default at the floor: one weight for all
+        np.testing.assert_allclose(qz.contour_estimate(coarse[None])[1], CONTOUR_WEIGHT["uniform"] * weight)
+
+
+def test_contour_estimate_at_bin_middles_trusts_wide_bands_more():
+    """At bin middles the default weight grows with the band's width (CONTOUR_WIDTH_WEIGHT): the same 4-bit
+    ramp over 320 pixels (bands about 24 wide) gets its table's weight there, about 0.69, and squeezed into
+    32 pixels (bands 2 or 3 wide) much less, about 0.41; the estimate itself is the same as at any weight."""
+    qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), ("mid",) * 3)
+    ratios = []
+    for width in (320, 32):
+        coarse = quantize_uniform(_ramp_image(width), 4, "mid")[None]
+        est, full = qz.contour_estimate(coarse, weight=1.0)
+        default_est, default = qz.contour_estimate(coarse)
+        np.testing.assert_array_equal(default_est, est)
+        inner = full > 0
+        ratios.append(np.median(default[inner] / full[inner]))
+    wide, narrow = ratios
+    widths, weights = np.array(CONTOUR_WIDTH_WEIGHT).T
+    assert wide == pytest.approx(np.interp(24, widths, weights), abs=0.03)
+    assert narrow < wide - 0.2
 
 
 def test_contour_estimate_leaves_plateaus_edges_and_other_quantizers_alone():
