@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest,
-                                enlarged_by, estimate, flat_pixels)
+                                _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 
@@ -429,3 +429,17 @@ def test_contour_estimate_weighs_values_between_levels_less():
     frame[:, :, 25] = 7 + 16 * 5 - 7            # 7.5 levels off: none
     w = qz.contour_estimate(frame, weight=1.0)[1][0, 0, :, 0]
     assert w[20] == 1.0 and w[24] == pytest.approx(0.625) and w[25] == 0.0
+
+
+def test_values_on_alternate_levels_are_not_read_as_a_coarser_level_set():
+    """4-bit floor levels whose values sit mostly (70%) on the odd levels 16, 48, 80, ... also fit 3-bit bin
+    middles, tried first; the 30% on the even levels between them (UNIFORM_MAX_BETWEEN) say the levels are
+    finer. Values on the odd levels alone are 3-bit middles."""
+    rng = np.random.default_rng(3)
+    odd, even = 16 + 32 * np.arange(8), 32 + 32 * np.arange(7)
+    noise = lambda n: rng.normal(0, 0.7, n)  # noqa: E731
+    mixed = np.concatenate([rng.choice(odd, 7000), rng.choice(even, 3000)])
+    values = np.clip(np.rint(mixed + noise(len(mixed))), 1, 254).astype(np.uint8)
+    assert _uniform_channel(values)[:2] == (4, "floor")
+    values = np.clip(np.rint(rng.choice(odd, 10000) - 0.5 + noise(10000)), 1, 254).astype(np.uint8)
+    assert _uniform_channel(values)[:2] == (3, "mid")

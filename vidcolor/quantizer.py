@@ -78,6 +78,18 @@ with Bayer-dithered palettes loses 0.02 dB at strength 0.1."""
 UNIFORM_MIN_NEAR = 0.6
 """Share of a channel's values within max(2, period / 8) levels of a candidate level needed to accept it."""
 
+UNIFORM_MAX_BETWEEN = 0.1
+"""Share of a channel's values within max(2, period / 16) levels of the midpoints between a candidate's levels
+above which the candidate is refused, and with it the other conventions of its bit depth: a true level set
+leaves its midpoints empty but for codec noise, and values there say that the levels are finer (a 4-bit level
+set whose values sit mostly on alternate levels otherwise passes for 3 bits; refused as 3-bit middles, the
+same values, which cluster on a few levels, could still pass for 3-bit spread levels). Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14,
+flat pixels) and the first frames of the five validation clips of benchmarks/dequantize_encode.py (crf 12):
+channels read correctly hold 0.00-0.04 in G and up to 0.08 in R and B (4:2:0 chroma); the readings refused
+hold 0.11 (a 4-bit-floor photo read as 3-bit floor levels), 0.12 (a gray 4-bit-mid clip frame read as 5-bit
+floor levels), 0.16 (scooter-black at 4-bit floor read as 3-bit middles in G: a dark clip whose nonzero G
+values sit mostly on 16 and 48) and 0.30 (the same clip's R at 4-bit mid read as 5-bit floor levels)."""
+
 UNIFORM_LUMA_LEAD = 0.03
 UNIFORM_ALL_R = 0.6
 """A level set found on the flat pixels must also show in the frames' pixels at large (:func:`_seen_at_large`):
@@ -666,8 +678,9 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     candidate's). The coarsest candidate wins whose R >= :data:`UNIFORM_MIN_R`, whose angle is within
     max(0.25 rad, :data:`UNIFORM_MAX_SHIFT` levels) (uint8 rounding moves bin middles by half a level), and
     which has at least :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
-    palette levels that happen to line up are not taken for a bit depth): a 4-bit channel also fits 5
-    bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
+    palette levels that happen to line up are not taken for a bit depth) and at most :data:`UNIFORM_MAX_BETWEEN`
+    of them near the midpoints between its levels (finer levels: then the next bit depth is tried): a 4-bit
+    channel also fits 5 bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
     values near 255 do not stand for a ``floor`` level at 256. Values 0 and 255 (black borders, clipped
     highlights) are left out. Noise: 1.4826 x the median absolute distance to the nearest level.
     """
@@ -682,8 +695,12 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
             z = _level_moment(p, period, offset)
             if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * UNIFORM_MAX_SHIFT / period):
                 continue
-            if p @ (_level_distance(v, bits, conv) <= max(2.0, period / 8)) >= UNIFORM_MIN_NEAR:
-                return bits, conv, float(abs(z)), _level_noise(values, bits, conv)
+            if p @ (_level_distance(v, bits, conv) <= max(2.0, period / 8)) < UNIFORM_MIN_NEAR:
+                continue
+            midpoints = offset + period * (np.arange(2 ** bits - 1) + 0.5)
+            if p @ (np.abs(v[:, None] - midpoints).min(1) <= max(2.0, period / 16)) > UNIFORM_MAX_BETWEEN:
+                break                   # finer levels than this depth's: the next depth, not another convention
+            return bits, conv, float(abs(z)), _level_noise(values, bits, conv)
     return 0, "", 0.0, 0.0
 
 
