@@ -238,8 +238,10 @@ art, film frames; crf 14). On the 173 validation images found uniform (the gener
 goes from +2.560 to +2.626 dB, worst image -0.06 either way: 4-bit-mid photos +0.627 -> +0.656, clip frames
 +1.040 -> +1.051, gray clip frames +1.465 -> +1.666, film frames +1.512 -> +1.702, gray pixel art +1.418 ->
 +1.929. At the bin floor the fitted weight is about 0.75 at every width, and the strength left in the
-generator's correction misses half of the floor's offset, but a misread quantizer (a palette, or a 4-bit
-frame read as 3- or 5-bit floor levels) then lost up to 0.81 dB (0.06 at 0.35), so floor levels stay at 0.35."""
+generator's correction misses half of the floor's offset, but a misread quantizer then lost up to 0.81 dB
+(0.06 at 0.35): 4-bit frames read as 3- or 5-bit floor levels, which :data:`UNIFORM_MAX_BETWEEN` now reads
+right, and palettes read as floor levels (a median-cut photo, a 16-colour clip frame: -0.75 and -0.61 dB),
+which it does not; so floor levels stay at 0.35."""
 
 SAMPLE_PIXELS = 60_000
 
