@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer, QuantizerTracker, _nearest,
-                                _uniform_channel, enlarged_by, estimate, flat_pixels)
+from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer,
+                                QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 

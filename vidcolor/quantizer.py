@@ -82,13 +82,14 @@ UNIFORM_MAX_BETWEEN = 0.1
 """Share of a channel's values within max(2, period / 16) levels of the midpoints between a candidate's levels
 above which the candidate is refused, and with it the other conventions of its bit depth: a true level set
 leaves its midpoints empty but for codec noise, and values there say that the levels are finer (a 4-bit level
-set whose values sit mostly on alternate levels otherwise passes for 3 bits; refused as 3-bit middles, the
-same values, which cluster on a few levels, could still pass for 3-bit spread levels). Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14,
-flat pixels) and the first frames of the five validation clips of benchmarks/dequantize_encode.py (crf 12):
-channels read correctly hold 0.00-0.04 in G and up to 0.08 in R and B (4:2:0 chroma); the readings refused
-hold 0.11 (a 4-bit-floor photo read as 3-bit floor levels), 0.12 (a gray 4-bit-mid clip frame read as 5-bit
-floor levels), 0.16 (scooter-black at 4-bit floor read as 3-bit middles in G: a dark clip whose nonzero G
-values sit mostly on 16 and 48) and 0.30 (the same clip's R at 4-bit mid read as 5-bit floor levels)."""
+set whose values sit mostly on alternate levels otherwise passes for 3 bits; refused as 3-bit middles, the same
+values, which cluster on a few levels, could still pass for 3-bit spread levels). Chosen on the validation rows
+(benchmarks/dequantize_validation.py, crf 14, flat pixels) and the first frames of the five validation clips of
+benchmarks/dequantize_encode.py (crf 12): channels read correctly hold 0.00-0.04 in G and up to 0.08 in R and B
+(4:2:0 chroma); the readings refused hold 0.11 (a 4-bit-floor photo read as 3-bit floor levels), 0.12 (a gray
+4-bit-mid clip frame read as 5-bit floor levels), 0.16 (scooter-black at 4-bit floor read as 3-bit middles in G:
+a dark clip whose nonzero G values sit mostly on 16 and 48) and 0.30 (the same clip's R at 4-bit mid read as
+5-bit floor levels)."""
 
 UNIFORM_LUMA_LEAD = 0.03
 UNIFORM_ALL_R = 0.6
@@ -347,7 +348,7 @@ class Quantizer:
         if self.kind not in CONTOUR_WEIGHT or self.graphics:
             return None
         scale = 1.0 if weight is None else weight
-        by_width = self._contour_width_weights(weight)
+        by_width = self._contour_width_weights if weight is None else None
         est = observed.astype(np.float32)
         weight = np.zeros(observed.shape, np.float32)
         far = np.float32(CONTOUR_MAX_DISTANCE)
@@ -383,12 +384,11 @@ class Quantizer:
         weight *= scale
         return est, weight
 
-    def _contour_width_weights(self, weight: float | None) -> np.ndarray | None:
-        """Per channel the contour estimate's weight at full reliability by band width 0..255 (float32 ``(3, 256)``,
-        a table for :func:`cv2.LUT`): :data:`CONTOUR_WIDTH_WEIGHT` for bin middles and spread levels,
-        :data:`CONTOUR_WEIGHT` for the bin floor; None when ``weight`` overrides them all."""
-        if weight is not None:
-            return None
+    @functools.cached_property
+    def _contour_width_weights(self) -> np.ndarray:
+        """Per channel the contour estimate's default weight at full reliability by band width 0..255 (float32
+        ``(3, 256)``, a table for :func:`cv2.LUT`): :data:`CONTOUR_WIDTH_WEIGHT` for bin middles and spread
+        levels, :data:`CONTOUR_WEIGHT` for the bin floor."""
         widths, weights = np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
         by_width = np.interp(np.arange(256, dtype=np.float32), widths, weights).astype(np.float32)
         floor = np.full(256, CONTOUR_WEIGHT[self.kind], np.float32)
@@ -679,12 +679,13 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     a level, about 0 for values spread evenly) and its angle (about 0 when the levels are the
     candidate's). The coarsest candidate wins whose R >= :data:`UNIFORM_MIN_R`, whose angle is within
     max(0.25 rad, :data:`UNIFORM_MAX_SHIFT` levels) (uint8 rounding moves bin middles by half a level), and
-    which has at least :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a few
-    palette levels that happen to line up are not taken for a bit depth) and at most :data:`UNIFORM_MAX_BETWEEN`
-    of them near the midpoints between its levels (finer levels: then the next bit depth is tried): a 4-bit
-    channel also fits 5 bits, so coarsest first; distances are to the levels that exist (:func:`_level_distance`), so that
-    values near 255 do not stand for a ``floor`` level at 256. Values 0 and 255 (black borders, clipped
-    highlights) are left out. Noise: 1.4826 x the median absolute distance to the nearest level.
+    which has at least :data:`UNIFORM_MIN_NEAR` of the values within max(2, p / 8) levels of a level (so that a
+    few palette levels that happen to line up are not taken for a bit depth) and at most
+    :data:`UNIFORM_MAX_BETWEEN` of them near the midpoints between its levels (finer levels: then the next bit
+    depth is tried): a 4-bit channel also fits 5 bits, so coarsest first; distances are to the levels that exist
+    (:func:`_level_distance`), so that values near 255 do not stand for a ``floor`` level at 256. Values 0 and
+    255 (black borders, clipped highlights) are left out. Noise: 1.4826 x the median absolute distance to the
+    nearest level.
     """
     counts = _level_counts(values)
     if counts.sum() < 64:
