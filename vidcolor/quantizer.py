@@ -347,8 +347,8 @@ class Quantizer:
         """
         if self.kind not in CONTOUR_WEIGHT or self.graphics:
             return None
-        scale = 1.0 if weight is None else weight
-        by_width = self._contour_width_weights if weight is None else None
+        # the weight at full reliability per channel and band width: the defaults, or one for every pixel
+        by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
         est = observed.astype(np.float32)
         weight = np.zeros(observed.shape, np.float32)
         far = np.float32(CONTOUR_MAX_DISTANCE)
@@ -378,10 +378,8 @@ class Quantizer:
                 t = cv2.add(cv2.multiply(t, cv2.LUT(q, span[c])), cv2.LUT(q, lo[c]))
                 est[i, ..., c] = t
                 w = cv2.multiply(cv2.LUT(q, reliable[c]), cv2.bitwise_and(near, cv2.LUT(q, inner[c])), dtype=cv2.CV_32F)
-                if by_width is not None:                            # widths are whole pixels below 2 x far
-                    w = cv2.multiply(w, cv2.LUT(width.astype(np.uint8), by_width[c]))
-                weight[i, ..., c] = w
-        weight *= scale
+                # widths are whole pixels below 2 x far
+                weight[i, ..., c] = cv2.multiply(w, cv2.LUT(width.astype(np.uint8), by_width[c]))
         return est, weight
 
     @functools.cached_property
