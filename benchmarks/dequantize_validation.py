@@ -11,12 +11,12 @@ black-and-white film excerpt of ``bw/video`` that the benchmark does not score (
 ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 colours, vidcolor's median
 cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14
 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer estimate). The generator's
-correction is scaled by each strength in :data:`STRENGTHS` (the bilateral filter's correction added,
-weighted per kind, and for uniform levels the result pulled towards the contour estimate, as the pipeline
-does it: ``Quantizer.band_correction``, ``Quantizer.contour_estimate`` at its default weights), then
-projected onto the cells
-(``vidcolor.quantizer``); reports per (content, degradation) the mean and worst PSNR gain over the
-input, and per kind of quantizer found the strength that :func:`pick_strength` picks (stored in the
+correction is scaled by each strength in :data:`STRENGTHS` and reconstructed as the pipeline does it
+(``Quantizer.reconstruct``: for uniform levels the rest of the way from the bins' centres, the bilateral
+filter's correction added, weighted per kind, for uniform levels the result pulled towards the contour
+estimate at its default weights, then projected onto the cells); reports per (content, degradation) the
+mean and worst PSNR gain over the input, and per kind of quantizer found (``Quantizer.strength_key``: bit
+truncation apart from other uniform levels) the strength that :func:`pick_strength` picks (stored in the
 weight file by ``train/publish.py --strength``); for uniform levels also with the contour estimate at each
 ``--contour-sweep`` weight, one weight for every pixel (the generator runs once per image for all of them).
 
@@ -137,23 +137,17 @@ def main() -> None:
                 est = estimate(coarse)
                 found.append(est.kind + ("/graphics" if est.graphics else ""))
                 base = min(psnr(coarse, x), 60)
-                bands = est.band_correction(coarse[None])
-                contours = est.contour_estimate(coarse[None])             # the default weights
-                full = est.contour_estimate(coarse[None], weight=1.0) if len(weights) > 1 else None
                 for w in weights:
-                    for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else bands and contours join
-                        y = coarse + a * (raw - coarse) + (bands[0] if bands is not None and a > 0 else 0)
-                        if contours is not None and a > 0:
-                            target, weight = contours if w is None else (full[0], w * full[1])
-                            y = y + weight[0] * (target[0] - y)
-                        out = est.project(coarse, y)
+                    for a in STRENGTHS:   # as the pipeline: strength 0 passes the frame, else Quantizer.reconstruct
+                        out = est.reconstruct(coarse[None], raw[None], a, w)[0] if a > 0 else coarse
                         gains[w, a].append(min(psnr(out, x), 60) - base)
                         if a == 1.0 and w == weights[0]:
                             biases.append(channel_bias(out, x))
-                if est.kind != "none" and not est.graphics:
+                if est.kind != "none" and not est.graphics:       # per strength key: the weight file's
                     for w in weights:
                         for a in STRENGTHS:
-                            by_kind.setdefault((est.kind, w), {b: [] for b in STRENGTHS})[a].append(gains[w, a][-1])
+                            by_kind.setdefault((est.strength_key, w), {b: [] for b in STRENGTHS})[a].append(
+                                gains[w, a][-1])
             counts = ", ".join(f"{k} {found.count(k)}" for k in sorted(set(found)))
             bias = np.mean(biases, 0)
             table = [gains[weights[0], a] for a in STRENGTHS]
@@ -161,9 +155,10 @@ def main() -> None:
                   + f" | {', '.join(f'{b:+.1f}' for b in bias)} |", flush=True)
     print()
     for (k, w), gains in by_kind.items():
-        if k not in CONTOUR_WEIGHT and w != weights[0]:
+        uniform = k.split()[0] in CONTOUR_WEIGHT
+        if not uniform and w != weights[0]:
             continue                      # the contour weight changes nothing for this kind
-        label = (f"{k}, contour weight {'default' if w is None else f'{w:g}'}") if k in CONTOUR_WEIGHT else k
+        label = (f"{k}, contour weight {'default' if w is None else f'{w:g}'}") if uniform else k
         summary = ", ".join(f"{a:g}: {np.mean(g):+.3f} / {min(g):+.2f}" for a, g in gains.items())
         print(f"{label} ({len(gains[1.0])} images): {summary}; pick {pick_strength(gains):g}")
     print(f"model: {args.model}", file=sys.stderr)

@@ -163,6 +163,30 @@ def test_strength_from_the_weight_file_scales_the_correction(tmp_path, monkeypat
     assert 0.3 * changes[1.0] < changes[0.5] < 0.7 * changes[1.0]
 
 
+def test_bit_truncation_takes_its_own_strength_when_the_weight_file_has_one(tmp_path):
+    """``uniform floor`` in the weight file's strengths applies to bit-truncated frames (Quantizer.strength_key),
+    ``uniform`` to the other uniform levels, and a weight file without it uses ``uniform`` for both: with the
+    floor strength 0 a truncated gradient passes unchanged while bin middles are still corrected."""
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    truth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    floor, mid = (quantize_uniform(truth, 4, conv)[None] for conv in ("floor", "mid"))
+    model, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    both = tmp_path / "both.safetensors"
+    save_generator(model, both, dict(arch, strength={"uniform": 0.5, "uniform floor": 0.0}))
+    job = Dequantizer(str(both), device="cpu")
+    np.testing.assert_array_equal(job(floor), floor)
+    assert job.quantizers.current.strength_key == "uniform floor"
+    job.reset()
+    assert np.abs(job(mid).astype(int) - mid).mean() > 0.5
+    assert job.quantizers.current.strength_key == "uniform"
+    only = tmp_path / "uniform.safetensors"
+    save_generator(model, only, dict(arch, strength={"uniform": 0.5}))
+    assert np.abs(Dequantizer(str(only), device="cpu")(floor).astype(int) - floor).mean() > 0.5
+
+
 def test_not_a_dequantization_model(tmp_path):
     gen, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
     save_generator(gen, tmp_path / "c.safetensors", dict(arch, job="colorize"))

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer,
+from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT,
+                                Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -258,6 +259,22 @@ def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):
     assert [stills(f[None]).kind for f in (coarse[0], game_frame)] == ["uniform", "palette"]
 
 
+def test_tracker_keeps_the_floor_offset_weight_while_the_quantizer_stays(gradient, game_frame):
+    """A re-estimate that finds the same quantizer keeps the weight of the floor offset (set once from the
+    generator), so that a clip's brightness does not jump every ``every`` frames; a new quantizer, and every
+    still, starts without one."""
+    coarse = quantize_uniform(gradient, 4, "floor")[None]
+    tracker = QuantizerTracker(every=1)
+    first = tracker(coarse)
+    first.truncation_weight = 0.25
+    again = tracker(coarse)
+    assert again is not first and again.truncation_weight == 0.25
+    assert tracker(game_frame[None]).truncation_weight is None
+    stills = QuantizerTracker(stills=True)
+    stills(coarse).truncation_weight = 0.25
+    assert stills(coarse).truncation_weight is None
+
+
 def test_tracker_waits_past_a_blank_start(gradient):
     black = np.zeros((2, 96, 128, 3), np.uint8)
     tracker = QuantizerTracker(every=64, warmup=8)
@@ -443,3 +460,67 @@ def test_values_on_alternate_levels_are_not_read_as_a_coarser_level_set():
     assert _uniform_channel(values)[:2] == (4, "floor")
     values = np.clip(np.rint(rng.choice(odd, 10000) - 0.5 + noise(10000)), 1, 254).astype(np.uint8)
     assert _uniform_channel(values)[:2] == (3, "mid")
+
+
+@pytest.mark.parametrize("convention, offset", [("floor", 7.5), ("mid", -0.5), ("spread", 0.0)])
+def test_centre_offset_moves_each_level_to_its_bin_centre_except_the_lowest(convention, offset):
+    """4-bit levels as the frames hold them (floor: 16 k; mid: 16 k + 7.5 rounded to 16 k + 8; spread: 17 k)
+    move to their bin's centre; the lowest level (black under truncation and spread) keeps its value; floor
+    levels move by the given weight."""
+    levels = quantize_uniform(np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, -1), 4, convention)
+    qz = Quantizer("uniform", bits=(4, 4, 4), conventions=(convention,) * 3)
+    off = qz.centre_offset(levels[None])[0]
+    lowest = levels == levels.min()
+    assert np.all(off[lowest] == 0) and np.allclose(off[~lowest], offset)
+    half = qz.centre_offset(levels[None], truncation_weight=0.5)[0]
+    assert np.allclose(half[~lowest], offset * (0.5 if convention == "floor" else 1.0))
+    assert Quantizer("uniform", bits=(4, 4, 4), conventions=(convention,) * 3, graphics=True).centre_offset(
+        levels[None]) is None
+    assert Quantizer("palette", palette=PALETTE.astype(np.float32)).centre_offset(levels[None]) is None
+
+
+def test_truncation_agreement_follows_the_generator_s_share_of_the_floor_offset(gradient):
+    """The floor offset's weight is 0 when the generator leaves the levels where they are, 1 when it raises
+    them by half a bin or more, and in between by :data:`CENTRE_AGREEMENT`; without floor levels it is 1."""
+    coarse = quantize_uniform(gradient, 4, "floor")[None]
+    qz = Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3)
+    raised = lambda levels: coarse.astype(np.float32) + np.where(coarse > 0, levels, 0)  # noqa: E731
+    assert qz.truncation_agreement(coarse, coarse) == 0.0
+    assert qz.truncation_agreement(coarse, raised(7.5 * CENTRE_AGREEMENT[1])) == pytest.approx(1.0)
+    middle = 7.5 * (CENTRE_AGREEMENT[0] + CENTRE_AGREEMENT[1]) / 2
+    assert qz.truncation_agreement(coarse, raised(middle)) == pytest.approx(0.5, abs=1e-3)
+    mid = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3)
+    assert mid.truncation_agreement(coarse, coarse) == 1.0
+
+
+def test_reconstruct_of_bit_truncation_has_no_brightness_shift_when_the_generator_agrees(gradient):
+    """Bit truncation lowers a frame by half a bin on average. With a generator that raises the levels
+    (agrees), the reconstruction at strength 0.5 comes out within 1 level of the truth on average per channel,
+    where the generator's share alone leaves half the offset; with a generator that leaves them (a palette
+    misread as floor levels) no offset is added."""
+    coarse = quantize_uniform(gradient, 4, "floor")[None]
+    truth = gradient[None].astype(np.float32)
+    agreeing = Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3, margin=1.0)
+    out = agreeing.reconstruct(coarse, coarse.astype(np.float32) + 7.0, 0.5)
+    assert agreeing.truncation_weight == 1.0
+    bias = (out - truth).reshape(-1, 3).mean(0)
+    assert np.all(np.abs(bias) < 1.0), bias
+    alone = agreeing.reconstruct(coarse, coarse.astype(np.float32) + 7.0, 0.5, contour_weight=0.0)
+    none = Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3, margin=1.0, truncation_weight=0.0)
+    half = none.reconstruct(coarse, coarse.astype(np.float32) + 7.0, 0.5, contour_weight=0.0)
+    assert np.all((half - truth).reshape(-1, 3).mean(0) < -2.5)          # half of the raise is missing
+    assert np.all((alone - half).reshape(-1, 3).mean(0) > 2.5)
+    disagreeing = Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3, margin=1.0)
+    kept = disagreeing.reconstruct(coarse, coarse, 0.5, contour_weight=0.0)
+    assert disagreeing.truncation_weight == 0.0
+    assert np.abs((kept.astype(np.float32) - coarse).reshape(-1, 3).mean(0)).max() < 1.0
+
+
+def test_strength_key_sets_bit_truncation_apart():
+    """Every quantized channel at the bin floor: ``uniform floor``; any other level in a quantized channel, or
+    another kind: the kind itself."""
+    assert Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3).strength_key == "uniform floor"
+    assert Quantizer("uniform", bits=(0, 4, 0), conventions=("", "floor", "")).strength_key == "uniform floor"
+    assert Quantizer("uniform", bits=(4, 4, 4), conventions=("floor", "mid", "floor")).strength_key == "uniform"
+    assert Quantizer("palette", palette=PALETTE.astype(np.float32)).strength_key == "palette"
+    assert Quantizer().strength_key == "none"

@@ -139,13 +139,16 @@ class Dequantizer(LabJob):
 
     Consistency (default on): the quantizer of the clip is estimated from the frames, the generator's
     correction (after temporal smoothing) is scaled by the model's strength for that kind of quantizer
-    (``arch["strength"]``, e.g. ``{"uniform": 1.0, "palette": 0.5}``, chosen on held-back validation
-    images by ``benchmarks/dequantize_validation.py``; 1 when absent), a bilateral filter's correction of the
-    frames is added, weighted per kind (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths
-    are chosen with it), for uniform levels the result is pulled towards the interpolation between the bands'
-    contours (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the
-    observed pixels' quantization cells (:mod:`vidcolor.quantizer`): never outside the bin or palette cell the
-    input says the truth lies in, and unchanged where no quantizer is found.
+    (``arch["strength"]``, e.g. ``{"uniform": 1.0, "uniform floor": 0.25, "palette": 0.5}``, keyed by
+    :attr:`~vidcolor.quantizer.Quantizer.strength_key`, chosen on held-back validation images by
+    ``benchmarks/dequantize_validation.py``; 1 when absent) and, for uniform levels, the rest of the
+    way starts from the bins' centres (:meth:`~vidcolor.quantizer.Quantizer.centre_offset`), a bilateral
+    filter's correction of the frames is added, weighted per kind
+    (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths are chosen with it), for uniform
+    levels the result is pulled towards the interpolation between the bands' contours
+    (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the observed
+    pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
+    palette cell the input says the truth lies in, and unchanged where no quantizer is found.
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
@@ -202,7 +205,8 @@ class Dequantizer(LabJob):
         """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
         (the batch then carries no network input: :meth:`finish` prepares each tile)."""
         found = self.quantizers(frames) if self.quantizers is not None else None
-        strength = self.strength.get(found.kind, 1.0) if found is not None else 1.0
+        strength = (self.strength.get(found.strength_key, self.strength.get(found.kind, 1.0))
+                    if found is not None else 1.0)
         if found is not None and (found.passes_unchanged or strength == 0):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run
@@ -263,21 +267,7 @@ class Dequantizer(LabJob):
             out = super().finish(batch)
         if found is None:
             return out
-        bands = found.band_correction(frames)   # the bilateral filter's correction (uniform levels, palettes)
-        contours = found.contour_estimate(frames)   # the bins' interpolation between contours (uniform levels)
-        if strength != 1.0 or bands is not None or contours is not None:
-            out = out.astype(np.float32)        # frames + strength * (out - frames) + bands, in place
-            out -= frames
-            out *= strength
-            out += frames
-            if bands is not None:
-                out += bands
-            if contours is not None:            # out += weight * (estimate - out)
-                estimate, weight = contours
-                estimate -= out
-                estimate *= weight
-                out += estimate
-        return found.project(frames, out)
+        return found.reconstruct(frames, out, strength)
 
 
 RENDER_MAX_ASPECT = 4

@@ -244,6 +244,18 @@ generator's correction misses half of the floor's offset, but a misread quantize
 right, and palettes read as floor levels (a median-cut photo, a 16-colour clip frame: -0.75 and -0.61 dB),
 which it does not; so floor levels stay at 0.35."""
 
+CENTRE_AGREEMENT = (0.35, 0.5)
+"""Share of the bin-floor offset (:meth:`Quantizer.centre_offset`) that the generator's own correction must
+show for the offset to be applied: over the pixels of floor levels above the lowest, the generator's mean
+correction divided by the mean offset (:meth:`Quantizer.truncation_agreement`), from no offset at the first
+value to the full offset at the second, linear between. A frame read as bit truncation gets its values raised by
+half a bin (7.5 levels at 4 bits); where that reading is wrong (a palette whose colours happen to sit near
+floor levels) the raise is a cast over the whole frame, and the generator, trained on both kinds, does not
+raise such a frame. Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, the generator
+at its strength 0.5): the 79 images read as floor levels split into four misread palettes (a median-cut photo,
+two 16-colour clip frames, a Bayer-dithered pixel-art image; the generator's share 0.03-0.35), which lost 0.8 to
+12.7 dB with the offset applied in full, and 75 truncated images (0.35 up to 1.8, all but one above 0.42)."""
+
 SAMPLE_PIXELS = 60_000
 
 FLAT_RANGE = 3
@@ -268,6 +280,9 @@ class Quantizer:
             black-and-white footage on uniform levels, :func:`_soft_film`) or frames enlarged by nearest
             neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
             for the log).
+        truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
+            :meth:`reconstruct` first sets it from the generator's agreement (:meth:`truncation_agreement`), once
+            per estimate (and kept by :class:`QuantizerTracker` while the clip's quantizer stays the same).
     """
 
     kind: str = "none"
@@ -278,12 +293,25 @@ class Quantizer:
     palette: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
     none_margin: float = 0.0
     graphics: bool = False
+    truncation_weight: float | None = None
 
     @property
     def passes_unchanged(self) -> bool:
         """True when :meth:`project` returns the observed frames whatever the estimate (no quantizer found, or
         graphics, with ``none_margin`` 0): a caller need not compute an estimate (run a generator) at all."""
         return (self.kind == "none" or self.graphics) and self.none_margin == 0
+
+    @property
+    def strength_key(self) -> str:
+        """The key of the generator's strength for this quantizer in a weight file's ``arch["strength"]``:
+        ``uniform floor`` for bit truncation (every quantized channel's levels at the bin floor, where
+        :meth:`centre_offset` carries the brightness shift and the generator's correction is wanted less),
+        else the kind (``uniform``, ``palette``, ``none``); a model without a ``uniform floor`` strength uses
+        its ``uniform`` one."""
+        quantized = [conv for conv, bits in zip(self.conventions, self.bits) if bits]
+        if self.kind == "uniform" and quantized and all(conv == "floor" for conv in quantized):
+            return "uniform floor"
+        return self.kind
 
     @property
     def smooths_bands(self) -> bool:
@@ -411,6 +439,110 @@ class Quantizer:
             reliable[c] = np.clip((none - _level_distance(q, bits, conv) / period) / (none - full), 0, 1)
             level[c], inner[c] = k, (k > 0) & (k < 2 ** bits - 1)
         return level, lo, span, reliable, inner
+
+    def centre_offset(self, observed: np.ndarray, truncation_weight: float = 1.0) -> np.ndarray | None:
+        """Per pixel, the bin's centre minus its level as the frames hold it: the estimate of a value whose bin
+        says nothing more (the mean of a bin under a flat prior, the minimum-MSE point of the cell), which the
+        generator's correction and the band correction start from instead of the level.
+
+        Bit truncation (``floor``) keeps the bottom of each bin, half a bin (7.5 levels at 4 bits) below its
+        centre: a brightness shift over the whole frame, weighted by ``truncation_weight``. Levels at the bin
+        middle sit half a level above it (``k * 16 + 7.5`` rounds to ``k * 16 + 8``); spread levels on it. The
+        lowest level keeps its value (offset 0): there the truth is often the level itself (letterbox bars, a
+        black background), which every convention leaves black.
+
+        Args:
+            observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
+            truncation_weight: in [0, 1], the share of the offset applied at floor levels.
+
+        Returns:
+            float32 ``(N, H, W, 3)`` offsets in levels (+7.5 x the weight at 4-bit floor levels, -0.5 at 4-bit
+            mid levels, 0 in unquantized channels); None unless the quantizer is uniform levels (not graphics).
+        """
+        if self.kind != "uniform" or self.graphics:
+            return None
+        table = self._centre_offsets * np.float32([[truncation_weight if c == "floor" else 1.0]
+                                                    for c in self.conventions])
+        out = np.empty(observed.shape, np.float32)
+        for i, frame in enumerate(observed):
+            for c in range(3):
+                out[i, ..., c] = cv2.LUT(frame[..., c], table[c])
+        return out
+
+    def truncation_agreement(self, observed: np.ndarray, corrected: np.ndarray) -> float:
+        """How far the generator agrees that floor levels are bit truncation: the weight of the floor offset
+        of :meth:`centre_offset` by :data:`CENTRE_AGREEMENT`, from the generator's mean correction over the
+        pixels of floor levels with an offset, divided by their mean offset.
+
+        Args:
+            observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
+            corrected: uint8 or float RGB of the same shape, the generator's output at full strength.
+
+        Returns:
+            The weight in [0, 1]; 1 when no channel has floor levels (nothing to weigh).
+        """
+        shown = total = 0.0
+        for c in (c for c in range(3) if self.bits[c] and self.conventions[c] == "floor"):
+            offset = self._centre_offsets[c][observed[..., c]]
+            total += float(offset.sum())
+            shown += float(((corrected[..., c] - observed[..., c].astype(np.float32)) * (offset > 0)).sum())
+        if total <= 0:
+            return 1.0
+        lo, hi = CENTRE_AGREEMENT
+        return float(np.clip((shown / total - lo) / (hi - lo), 0.0, 1.0))
+
+    def reconstruct(self, observed: np.ndarray, corrected: np.ndarray, strength: float = 1.0,
+                    contour_weight: float | None = None) -> np.ndarray:
+        """The consistent reconstruction of frames from their decoded values and a generator's correction.
+
+        ``observed + strength * (corrected - observed) + (1 - strength) * centre_offset`` (the generator's
+        correction at its strength, the rest of the way from the bins' centres, :meth:`centre_offset`), plus
+        the band correction (:meth:`band_correction`), pulled towards the contour estimate
+        (:meth:`contour_estimate`) and projected onto the cells (:meth:`project`). The floor offset's weight is
+        set on the first call (:meth:`truncation_agreement`) and kept in :attr:`truncation_weight`.
+
+        Args:
+            observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
+            corrected: uint8 or float RGB of the same shape (0..255), the generator's output at full strength.
+            strength: in [0, 1], the share of the generator's correction.
+            contour_weight: passed to :meth:`contour_estimate` (None: its defaults).
+
+        Returns:
+            uint8 RGB ``(N, H, W, 3)``.
+        """
+        out = corrected.astype(np.float32)                 # observed + strength * (corrected - observed), in place
+        out -= observed
+        out *= strength
+        out += observed
+        if self.kind == "uniform" and not self.graphics:
+            if self.truncation_weight is None:
+                self.truncation_weight = self.truncation_agreement(observed, corrected)
+            offset = self.centre_offset(observed, self.truncation_weight)
+            offset *= 1.0 - strength
+            out += offset
+        bands = self.band_correction(observed)
+        if bands is not None:
+            out += bands
+        contours = self.contour_estimate(observed, contour_weight)
+        if contours is not None:                             # out += weight * (estimate - out)
+            estimate, weight = contours
+            estimate -= out
+            estimate *= weight
+            out += estimate
+        return self.project(observed, out)
+
+    @functools.cached_property
+    def _centre_offsets(self) -> np.ndarray:
+        """Per channel and observed value 0..255, :meth:`centre_offset`'s offset of the value's level at full
+        weight (float32 ``(3, 256)``, a table for :func:`cv2.LUT`; 0 in unquantized channels)."""
+        q = np.arange(256, dtype=np.float32)
+        table = np.zeros((3, 256), np.float32)
+        for c in (c for c in range(3) if self.bits[c]):
+            period, offset = _level_offset(self.bits[c], self.conventions[c])
+            k = _level_index(q, self.bits[c], self.conventions[c])
+            lo, hi = self._bin(offset + k * period, c)
+            table[c] = np.where(k > 0, (lo + hi) / 2 - np.round(offset + k * period), 0.0)
+        return table
 
     def describe(self, measured: bool = True) -> str:
         """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``; with
@@ -928,6 +1060,8 @@ class QuantizerTracker:
             found = estimate(frames, self.none_margin)
             if self.current is None or found.describe(measured=False) != self.current.describe(measured=False):
                 self.history.append((self.frames, found.describe()))
+            elif not self.stills:          # the same quantizer: the floor offset's weight stays (no jump)
+                found.truncation_weight = self.current.truncation_weight
             self.current, self._since = found, 0
         self.frames += len(frames)
         self._since += len(frames)
