@@ -252,9 +252,9 @@ value to the full offset at the second, linear between. A frame read as bit trun
 half a bin (7.5 levels at 4 bits); where that reading is wrong (a palette whose colours happen to sit near
 floor levels) the raise is a cast over the whole frame, and the generator, trained on both kinds, does not
 raise such a frame. Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, the generator
-at its strength 0.5): the 79 images read as floor levels split into four misread palettes (a median-cut photo,
+at its strength 0.5): the 80 images read as floor levels split into four misread palettes (a median-cut photo,
 two 16-colour clip frames, a Bayer-dithered pixel-art image; the generator's share 0.03-0.35), which lost 0.8 to
-12.7 dB with the offset applied in full, and 75 truncated images (0.35 up to 1.8, all but one above 0.42)."""
+12.7 dB with the offset applied in full, and 76 truncated images (0.35 to 2.05, all but one above 0.42)."""
 
 SAMPLE_PIXELS = 60_000
 
