@@ -29,6 +29,7 @@ costs (a') more gains more over it without bringing the output closer to the ori
 from __future__ import annotations
 
 import argparse
+import shlex
 import inspect
 import tempfile
 from pathlib import Path
@@ -120,7 +121,7 @@ def main() -> None:
                 print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
                     f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
                     f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
-    flags = (" --film" if args.film else "") + (f" --strength {args.strength}" if args.strength else "")
+    flags = (" --film" if args.film else "") + (f" --strength {shlex.quote(args.strength)}" if args.strength else "")
     lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}{flags}` (model {args.model}; "
              f"{len(clips)} validation {'film ' if args.film else ''}clips: "
              f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "

@@ -22,7 +22,9 @@ observed frame (:data:`BAND_FILTER_DIAMETER`), which the pipeline adds to the ge
 projection. It smooths the steps between bands and keeps real edges. For uniform levels the pipeline then
 pulls the estimate towards :meth:`Quantizer.contour_estimate`, each pixel's place in its bin interpolated
 between the contours with the bands one level down and one level up (contour region reconstruction), which
-reaches across bands wider than the filter.
+reaches across bands wider than the filter. All of it starts from each bin's centre rather than its level
+(:meth:`Quantizer.centre_offset`: under bit truncation the level is the bin's bottom, half a bin too dark), and
+:meth:`Quantizer.reconstruct` is the whole sequence.
 
 Graphics (game footage, pixel art, flat-colour art: most pixels in constant patches, see
 :data:`GRAPHICS_FLAT`, or enlarged by nearest neighbour, see :func:`enlarged_by`) are told apart from
