@@ -29,8 +29,8 @@ costs (a') more gains more over it without bringing the output closer to the ori
 from __future__ import annotations
 
 import argparse
-import shlex
 import inspect
+import shlex
 import tempfile
 from pathlib import Path
 
