@@ -463,13 +463,10 @@ class Quantizer:
         """
         if self.kind != "uniform" or self.graphics:
             return None
-        table = self._centre_offsets * np.float32([[truncation_weight if c == "floor" else 1.0]
-                                                    for c in self.conventions])
-        out = np.empty(observed.shape, np.float32)
-        for i, frame in enumerate(observed):
-            for c in range(3):
-                out[i, ..., c] = cv2.LUT(frame[..., c], table[c])
-        return out
+        # one 3-channel table (1, 256, 3) for cv2.LUT: each channel's offsets, floor levels' by the weight
+        table = self._centre_offsets * np.float32([truncation_weight if c == "floor" else 1.0 for c in self.conventions])
+        table = np.ascontiguousarray(table[None])
+        return np.stack([cv2.LUT(frame, table) for frame in observed])
 
     def truncation_agreement(self, observed: np.ndarray, corrected: np.ndarray) -> float:
         """How far the generator agrees that floor levels are bit truncation: the weight of the floor offset
@@ -485,7 +482,7 @@ class Quantizer:
         """
         shown = total = 0.0
         for c in (c for c in range(3) if self.bits[c] and self.conventions[c] == "floor"):
-            offset = self._centre_offsets[c][observed[..., c]]
+            offset = self._centre_offsets[:, c][observed[..., c]]
             total += float(offset.sum())
             shown += float(((corrected[..., c] - observed[..., c].astype(np.float32)) * (offset > 0)).sum())
         if total <= 0:
@@ -535,15 +532,15 @@ class Quantizer:
 
     @functools.cached_property
     def _centre_offsets(self) -> np.ndarray:
-        """Per channel and observed value 0..255, :meth:`centre_offset`'s offset of the value's level at full
-        weight (float32 ``(3, 256)``, a table for :func:`cv2.LUT`; 0 in unquantized channels)."""
+        """Per observed value 0..255 and channel, :meth:`centre_offset`'s offset of the value's level at full
+        weight (float32 ``(256, 3)``; 0 in unquantized channels)."""
         q = np.arange(256, dtype=np.float32)
-        table = np.zeros((3, 256), np.float32)
+        table = np.zeros((256, 3), np.float32)
         for c in (c for c in range(3) if self.bits[c]):
             period, offset = _level_offset(self.bits[c], self.conventions[c])
             k = _level_index(q, self.bits[c], self.conventions[c])
             lo, hi = self._bin(offset + k * period, c)
-            table[c] = np.where(k > 0, (lo + hi) / 2 - np.round(offset + k * period), 0.0)
+            table[:, c] = np.where(k > 0, (lo + hi) / 2 - np.round(offset + k * period), 0.0)
         return table
 
     def describe(self, measured: bool = True) -> str:
