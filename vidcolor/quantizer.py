@@ -513,10 +513,10 @@ class Quantizer:
         out -= observed
         out *= strength
         out += observed
-        if self.kind == "uniform" and not self.graphics:
-            if self.truncation_weight is None:
-                self.truncation_weight = self.truncation_agreement(observed, corrected)
-            offset = self.centre_offset(observed, self.truncation_weight)
+        if self.truncation_weight is None:
+            self.truncation_weight = self.truncation_agreement(observed, corrected)
+        offset = self.centre_offset(observed, self.truncation_weight)   # uniform levels only, like the next two
+        if offset is not None:
             offset *= 1.0 - strength
             out += offset
         bands = self.band_correction(observed)
