@@ -207,6 +207,21 @@ plateau, where the contours say nothing about where in the bin the truth lies (w
 moved such pixels to their bin's centre instead: that cost 8.6 dB on a Bayer-dithered pixel-art image of the
 validation rows read as uniform levels."""
 
+
+def _contour_pairs(far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables over every pair ``(down, up)`` of distances (pixels, clipped at ``far``) from a pixel to the
+    bands one level down and one level up, indexed by ``down * (far + 1) + up``, for
+    :meth:`Quantizer.contour_estimate`: the pixel's place in its bin, ``(down - 0.5) / (down + up - 1)``
+    (the contour half a pixel before the nearest pixel of each band; both distances are >= 1, the pixel's own
+    band not being searched), float32 in [0, 1]; the band's width ``down + up`` (intp); and whether both
+    bands lie within ``far`` (float32 0 or 1)."""
+    down, up = np.divmod(np.arange((far + 1) ** 2), far + 1)
+    place = ((down - 0.5) / np.maximum(down + up - 1, 1)).astype(np.float32)
+    return place, down + up, (np.maximum(down, up) < far).astype(np.float32)
+
+
+_CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
+
 CONTOUR_RELIABLE = (0.125, 0.375)
 """Offsets of the observed value from its level (fractions of the level period) over which the contour
 estimate's weight falls from full to none: under 4:2:0 and the codec 10-25% of R's and B's pixels (3-9% of
@@ -381,8 +396,10 @@ class Quantizer:
         by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
         est = observed.astype(np.float32)
         weight = np.zeros(observed.shape, np.float32)
-        far = np.float32(CONTOUR_MAX_DISTANCE)
-        level, lo, span, reliable, inner = self._contour_tables
+        level, lo, span, reliable = self._contour_tables
+        far = int(CONTOUR_MAX_DISTANCE)
+        place, width, near = _CONTOUR_PAIRS
+        pair_weight = near * by_width[:, width]             # (3, (far + 1) ** 2): 0 unless both bands are near
         for i, frame in enumerate(observed):
             for c in (c for c in range(3) if self.bits[c]):
                 q = frame[..., c]
@@ -391,25 +408,18 @@ class Quantizer:
                     est[i, ..., c], weight[i, ..., c] = est[i, ..., c - 1], weight[i, ..., c - 1]
                     continue
                 cls = cv2.LUT(q, level[c]) & 3                      # the level's residue class modulo 4
-                d0, d1, d2, d3 = (np.minimum(cv2.distanceTransform((cls != r).view(np.uint8), cv2.DIST_L1, 3), far)
-                                  for r in range(4))
-                # class 0: up d1, down d3; 1: up d2, down d0; 2: up d3, down d1; 3: up d0, down d2. With the
-                # contour half a pixel before the nearest pixel, t = down / (up + down): (d3 - 0.5) / (d1 + d3 - 1)
-                # for even classes, (d0 - 0.5) / (d0 + d2 - 1) for odd ones, 1 - t for classes 2 and 3 (OpenCV's
-                # element-wise functions: several times faster than NumPy's where and masked ufuncs here)
-                odd = cv2.bitwise_and(cls, 1)
-                near = cv2.compare(cv2.max(d1, d3), float(far), cv2.CMP_LT)
-                cv2.copyTo(cv2.compare(cv2.max(d0, d2), float(far), cv2.CMP_LT), odd, near)
-                width = cv2.add(d1, d3)                             # the band's width, d_down + d_up
-                cv2.copyTo(cv2.add(d0, d2), odd, width)
-                t = cv2.divide(cv2.subtract(d3, 0.5), cv2.subtract(width, 1.0))
-                cv2.copyTo(cv2.divide(cv2.subtract(d0, 0.5), cv2.subtract(width, 1.0)), odd, t)
-                cv2.copyTo(cv2.subtract(1.0, t), cv2.compare(cls, 2, cv2.CMP_GE), t)
-                t = cv2.add(cv2.multiply(t, cv2.LUT(q, span[c])), cv2.LUT(q, lo[c]))
-                est[i, ..., c] = t
-                w = cv2.multiply(cv2.LUT(q, reliable[c]), cv2.bitwise_and(near, cv2.LUT(q, inner[c])), dtype=cv2.CV_32F)
-                # widths are whole pixels below 2 x far
-                weight[i, ..., c] = cv2.multiply(w, cv2.LUT(width.astype(np.uint8), by_width[c]))
+                d = [cv2.min(cv2.distanceTransform((cls != r).view(np.uint8), cv2.DIST_L1, 3, dstType=cv2.CV_8U), far)
+                     for r in range(4)]
+                # the band one level down is of class cls - 1 (mod 4), the one up of class cls + 1: picked per
+                # class, then the pair's index into _CONTOUR_PAIRS, down * (far + 1) + up (uint16)
+                d_down, d_up = d[3].copy(), d[1].copy()
+                for r in (1, 2, 3):
+                    at = cv2.compare(cls, r, cv2.CMP_EQ)
+                    cv2.copyTo(d[r - 1], at, d_down)
+                    cv2.copyTo(d[(r + 1) % 4], at, d_up)
+                pair = cv2.add(cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U), d_up, dtype=cv2.CV_16U)
+                est[i, ..., c] = cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c]))
+                weight[i, ..., c] = cv2.multiply(cv2.LUT(q, reliable[c]), np.take(pair_weight[c], pair))
         return est, weight
 
     @functools.cached_property
@@ -426,11 +436,10 @@ class Quantizer:
     def _contour_tables(self) -> tuple[np.ndarray, ...]:
         """Per channel and observed value 0..255 (``(3, 256)`` each): the level index (uint8), the bin's lower
         end and width (float32 levels), the contour estimate's reliability (:data:`CONTOUR_RELIABLE`) and
-        whether the level has levels both above and below it (uint8 0 or 1: tables for :func:`cv2.LUT`)."""
+        0 for the lowest and highest levels, which lack a level below or above (tables for :func:`cv2.LUT`)."""
         q = np.arange(256, dtype=np.float32)
         level = np.zeros((3, 256), np.uint8)
         lo, span, reliable = (np.zeros((3, 256), np.float32) for _ in range(3))
-        inner = np.zeros((3, 256), np.uint8)
         full, none = CONTOUR_RELIABLE
         for c in (c for c in range(3) if self.bits[c]):
             bits, conv = self.bits[c], self.conventions[c]
@@ -439,8 +448,9 @@ class Quantizer:
             lo[c], hi = self._bin(offset + k * period, c)
             span[c] = hi - lo[c]
             reliable[c] = np.clip((none - _level_distance(q, bits, conv) / period) / (none - full), 0, 1)
-            level[c], inner[c] = k, (k > 0) & (k < 2 ** bits - 1)
-        return level, lo, span, reliable, inner
+            reliable[c] *= (k > 0) & (k < 2 ** bits - 1)
+            level[c] = k
+        return level, lo, span, reliable
 
     def centre_offset(self, observed: np.ndarray, truncation_weight: float = 1.0) -> np.ndarray | None:
         """Per pixel, the bin's centre minus its level as the frames hold it: the estimate of a value whose bin
@@ -578,9 +588,10 @@ class Quantizer:
         if self.kind == "uniform" and not self.graphics:
             out = np.empty_like(y)
             lo, hi = self._box_tables
-            for c in range(3):        # the box depends only on the observed level: a 256-entry table per channel
-                obs = observed[..., c]
-                np.clip(y[..., c], lo[c][obs], hi[c][obs], out=out[..., c])
+            flat_obs, flat_y, flat_out = (a.reshape(-1, *a.shape[-3:]) for a in (observed, y, out))
+            for obs, est, dst in zip(flat_obs, flat_y, flat_out):
+                # the box depends only on the observed level: one 3-channel table each for its ends
+                cv2.min(cv2.max(est, cv2.LUT(obs, lo)), cv2.LUT(obs, hi), dst=dst)
             np.rint(out, out=out)     # np.round's half-to-even, in place
             return np.clip(out, 0, 255, out=out).astype(np.uint8)
         q = observed.astype(np.float32)
@@ -592,10 +603,12 @@ class Quantizer:
 
     @functools.cached_property
     def _box_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_box` of every observed level 0..255 per channel: float32 ``(3, 256)`` ``lo`` and ``hi``."""
+        """:meth:`_box` of every observed level 0..255 per channel: float32 ``(1, 256, 3)`` ``lo`` and ``hi``
+        (3-channel tables for :func:`cv2.LUT`)."""
         levels = np.arange(256, dtype=np.float32)
         lo, hi = zip(*(self._box(levels, c) for c in range(3)))
-        return np.stack(lo).astype(np.float32), np.stack(hi).astype(np.float32)
+        return (np.ascontiguousarray(np.stack(lo, axis=-1)[None], np.float32),
+                np.ascontiguousarray(np.stack(hi, axis=-1)[None], np.float32))
 
     def _box(self, q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Allowed interval ``(lo, hi)`` of channel ``c`` for observed values ``q`` (float levels): the bin
