@@ -182,7 +182,10 @@ keeps about a quarter of its neighbour's weight) and leaves the larger steps of 
 projection keeps every pixel in its cell. Chosen on the validation rows (benchmarks/dequantize_validation.py,
 crf 14, the 122 images found uniform, the generator at strength 0.5, the correction at weight 1): the mean
 gain is +1.81 dB against +1.50 without it (worst image +0.07 against -0.07), at 4-bit mid levels +0.63
-against +0.27; diameters 7-11 and range sigmas 8-12 all give +1.73 to +1.83 (worst +0.03 to +0.09)."""
+against +0.27; diameters 7-11 and range sigmas 8-12 all give +1.73 to +1.83 (worst +0.03 to +0.09).
+It runs on the uint8 frames (stop 43): 4.7 ms per 640x360 frame on one core against 15.8 on float32, the
+filtered values rounded to whole levels; on the 172 validation images found uniform (the generator at its
+strengths, the stored outputs of stop 42) that costs 0.004 dB mean, 0.04 on the worst image."""
 
 BAND_WEIGHT = {"uniform": 0.5, "palette": 0.25}
 """Weight of the band correction per kind of quantizer (graphics and frames without a quantizer get none),
@@ -353,10 +356,9 @@ class Quantizer:
         if not self.smooths_bands:
             return None
         out = np.empty(observed.shape, np.float32)
-        for i, frame in enumerate(observed):
-            x = frame.astype(np.float32)
-            np.subtract(cv2.bilateralFilter(x, BAND_FILTER_DIAMETER, BAND_FILTER_SIGMA_COLOR, BAND_FILTER_SIGMA_SPACE),
-                        x, out=out[i])
+        for i, frame in enumerate(observed):      # on uint8: 4x faster than on float32, the result rounded
+            cv2.subtract(cv2.bilateralFilter(frame, BAND_FILTER_DIAMETER, BAND_FILTER_SIGMA_COLOR,
+                                             BAND_FILTER_SIGMA_SPACE), frame, dst=out[i], dtype=cv2.CV_32F)
         out *= BAND_WEIGHT[self.kind]
         return out
 
