@@ -151,7 +151,7 @@ def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_pat
     monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
     path = str(random_unet[0])
     frames = mosaic(3, 30, 44, seed=5)
-    a = Dequantizer(path, "cpu", consistency=False)(frames)
+    a = Dequantizer(path, "cpu", consistency=False, backend="torch", precision="fp32")(frames)
     b = Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")(frames)
     assert np.abs(a.astype(int) - frames).mean() > 5                    # the random network changes the frames
     assert np.abs(a.astype(int) - b).max() <= 1                          # rounding of the 8-bit result only
@@ -184,6 +184,21 @@ def test_precisions():
     for bad, backend in (("fp16", "torch"), ("bf16", "onnxruntime"), ("int8", "torch")):
         with pytest.raises(VidcolorError, match="precision"):
             resolve_precision(bad, CPU, backend)
+
+
+def test_auto_runs_dequantize_in_bf16_on_torch_where_the_cpu_has_native_bf16(random_unet, monkeypatch):
+    """CPU_BF16_JOBS: on a CPU with native bf16 the dequantizer's auto engine is torch with bf16 autocast;
+    without it, or with a backend or precision asked for, the usual resolution."""
+    import vidcolor.engine as engine
+
+    path = str(random_unet[0])
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: True)
+    auto = load_engine(path, "dequantize", CPU)[0]
+    assert isinstance(auto, TorchEngine) and auto.precision == "bf16"
+    assert isinstance(load_engine(path, "dequantize", CPU, backend="onnxruntime")[0], OnnxEngine)
+    assert load_engine(path, "dequantize", CPU, precision="fp32")[0].precision == "fp32"
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: False)
+    assert isinstance(load_engine(path, "dequantize", CPU)[0], OnnxEngine)
 
 
 def test_bf16_is_close_to_fp32_but_not_identical(random_unet):

@@ -87,10 +87,11 @@ def io_options(f):
         click.option("--batch-size", type=click.IntRange(1), default=None,
                      help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU)."),
         click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto", show_default=True,
-                     help="Inference engine (auto: onnxruntime on a CPU, torch on CUDA; the model is exported to ONNX "
-                          "once and the graph cached)."),
+                     help="Inference engine (auto: onnxruntime on a CPU, torch on CUDA, and torch for dequantize on a CPU "
+                          "with native bf16; the model is exported to ONNX once and the graph cached)."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="Network precision (auto: fp16 on CUDA, fp32 on the CPU)."),
+                     show_default=True, help="Network precision (auto: fp16 on CUDA, fp32 on the CPU, bf16 for dequantize on a CPU with "
+                          "native bf16)."),
         click.option("--codec", type=click.Choice(["libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores"]),
                      default="libx264", show_default=True,
                      help="Video encoder: NVENC needs an NVIDIA GPU (--crf is then its -cq); ffv1 (lossless, .mkv) and "

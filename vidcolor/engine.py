@@ -278,8 +278,9 @@ def _onnxruntime():
 def resolve_precision(precision: str, device: str, backend: str) -> str:
     """The precision to run at: ``auto`` is fp16 on CUDA (torch), fp32 elsewhere.
 
-    bf16 is not the CPU default: on the 2-core AMD EPYC this project measures on, oneDNN reports no native
-    bf16 (AVX2 only) and bf16 autocast ran 9x slower than fp32 (docs/speed_cpu.md).
+    bf16 is not the CPU default here: on a CPU without native bf16 (the 2-core AMD EPYC of docs/speed_cpu.md,
+    AVX2 only) bf16 autocast ran 9x slower than fp32. :func:`load_engine` makes the exception for the jobs of
+    :data:`CPU_BF16_JOBS` on a CPU with native bf16.
 
     Raises:
         VidcolorError: unknown precision, or one the backend/device cannot run (fp16 on CPU, bf16 on CUDA or
@@ -320,12 +321,41 @@ def _has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
 
 
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+"""CPU flags (Linux ``/proc/cpuinfo``) of native bf16 arithmetic, which oneDNN uses for bf16 convolutions."""
+
+CPU_BF16_JOBS = ("dequantize",)
+"""Jobs whose ``auto`` engine on a CPU with native bf16 (:func:`cpu_has_bf16`) is torch with bf16 autocast
+instead of ONNX Runtime fp32. The dequantization generator (a U-Net at full resolution) took 42 ms of CPU
+per 640x360 frame that way against 57-68 under ONNX Runtime (one thread, batch 4, a 2-core Intel Xeon with
+AMX; stop 43), and its output moved by 0.03 levels on average (0.16 at most): on the 173 validation images
+found uniform or palettes the gain after the consistency stage changed by +0.002 dB mean, the worst image's
+from -0.075 to -0.074 dB. The colorizer stays on ONNX Runtime: bf16 ran it slower there and cost 0.12 dB
+(docs/speed_cpu_xeon_amx.md)."""
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_bf16() -> bool:
+    """True when the CPU reports native bf16 arithmetic (:data:`CPU_BF16_FLAGS` in ``/proc/cpuinfo``; False
+    where that file cannot be read, e.g. off Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in CPU_BF16_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
 def load_engine(model: str, job: str, device: str, backend: str = "auto",
                 precision: str = "auto", tile: int = DEFAULT_TILE) -> tuple[Engine, object, dict]:
     """Build the engine for a weight file (registry name, ``.safetensors`` or exported ``.onnx``).
 
     ``device``: ``"cpu"`` or ``"cuda"``; ``tile``: frames with a longer side run tile by tile (pixels; 0 =
-    never; U-Net generators only). An ONNX Runtime engine whose graph is cached (:func:`cached_onnx`)
+    never; U-Net generators only). ``auto`` backend and precision: :func:`resolve_backend` and
+    :func:`resolve_precision`, except a job of :data:`CPU_BF16_JOBS` on a CPU with native bf16, which runs
+    on torch with bf16 autocast. An ONNX Runtime engine whose graph is cached (:func:`cached_onnx`)
     is built without importing torch.
 
     Returns:
@@ -345,6 +375,8 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
         return OnnxEngine(model, arch, device, tile), None, arch
     arch = read_arch(model)
     _check_job(model, arch, job)
+    if (backend, precision, device) == ("auto", "auto", "cpu") and job in CPU_BF16_JOBS and cpu_has_bf16():
+        backend, precision = "torch", "bf16"
     backend = resolve_backend("torch" if backend == "auto" and precision in ("bf16", "fp16") else backend,
                               arch, device)
     precision = resolve_precision(precision, device, backend)
