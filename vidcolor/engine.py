@@ -215,8 +215,15 @@ class TorchEngine(Engine):
         return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
 
     def run(self, args: list[np.ndarray]) -> np.ndarray:
+        """As :meth:`Engine.run`. On the CPU the frames of a batch go through the network one at a time: a
+        640x360 frame's activations then stay in the caches (the dequantization generator: 35 against 42 ms
+        of CPU per frame at batch 4 in bf16, 51 against 61 in fp32; the colorizer 64 against 80 in fp32;
+        one thread, a 2-core Intel Xeon, stop 43)."""
         import torch
 
+        if self.device == "cpu" and len(args[0]) > 1:
+            return np.concatenate([self.run([a if n in self._bound_t else a[i:i + 1] for n, a in zip(self.inputs, args)])
+                                   for i in range(len(args[0]))])
         tensors = [self._bound_t.get(n) if n in self._bound_t else self._tensor(a) for n, a in zip(self.inputs, args)]
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
             y = self.module(*tensors)
