@@ -13,11 +13,12 @@ timed in the same run:
   * ``vidcolor dequantize`` (on the clip quantized to 4 bits per channel at bin middles and encoded
     at crf 12: a clip the default model corrects, so the generator and the projection both run) and
     ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included; ``--backend auto``
-    and ``torch``, batch size auto unless --e2e-batch-size; colorize also in keyframe mode, ``--reference``
+    and ``torch`` (fp32; ``auto`` is torch bf16 for dequantize on a CPU with native bf16, see
+    ``vidcolor.engine.CPU_BF16_JOBS``), batch size auto unless --e2e-batch-size; colorize also in keyframe mode, ``--reference``
     without an image, ``auto`` only; dequantize also with ``--no-consistency``, so
     that the generator runs on every frame whatever quantizer is found), with their ratio to the
-    transcode and their peak RSS; the consistency stage (quantizer estimate + projection) alone on that clip and on one
-    quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
+    transcode and their peak RSS; the consistency stage (quantizer estimate + ``Quantizer.reconstruct``) alone on
+    that clip and on one quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
 Writes a markdown table of frames per second to --out (and prints it). On a CUDA machine pass
 ``--device cuda``: the GPU's name goes into the header.
 
@@ -127,9 +128,10 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
                          f"({score[1] - base[name][1]:+.3f})"))
     for what, clip in (("4 bit/ch", stack4), ("16 colours", stack16)):
         found = estimate(clip[:b])
-        rows.append((f"dequantize: quantizer estimate (once per 64 frames) + projection, {what} ({found.kind})",
+        rows.append((f"dequantize: consistency stage, {what} ({found.kind}): quantizer estimate (once per 64 frames) "
+                     "+ Quantizer.reconstruct (centre offset, band correction, contour estimate, projection)",
                      n / timed(lambda: [estimate(clip[:b]) for _ in range(max(1, n // 64))]
-                               + [found.project(clip[i:i + b], clip[i:i + b]) for i in range(0, n, b)]), ""))
+                               + [found.reconstruct(clip[i:i + b], clip[i:i + b], 0.75) for i in range(0, n, b)]), ""))
     L, ab = Colorizer(device=args.device).predict_lab(stack[: min(n, 24)])
     smoother = TemporalSmoother("flow")
     rows.append(("temporal smoothing (flow)", len(L) / timed(lambda: [smoother(x, y) for x, y in zip(L, ab)]), ""))
