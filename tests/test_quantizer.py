@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT,
-                                Quantizer,
+from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_WEIGHT,
+                                CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -160,7 +160,9 @@ def test_box_projection_by_table_equals_the_box_of_each_pixel(bits, conventions,
     qz = Quantizer("uniform", 0.9, margin, bits, conventions, none_margin=1.5)
     expected = np.stack([np.clip(guess[..., c], *qz._box(observed[..., c].astype(np.float32), c))
                          for c in range(3)], -1)
-    np.testing.assert_array_equal(qz.project(observed, guess), np.clip(np.round(expected), 0, 255).astype(np.uint8))
+    expected = np.clip(np.round(expected), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(qz.project(observed, guess), expected)
+    np.testing.assert_array_equal(qz.project(observed[1], guess[1]), expected[1])       # one frame (H, W, 3)
 
 
 def test_palette_projection_stays_in_the_voronoi_cell(game_frame):
@@ -435,6 +437,38 @@ def test_contour_estimate_leaves_plateaus_edges_and_other_quantizers_alone():
     assert Quantizer("palette", palette=PALETTE.astype(np.float32)).contour_estimate(frames) is None
     assert Quantizer("none").contour_estimate(frames) is None
     assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).contour_estimate(frames) is None
+
+
+def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
+    """The distance transforms and table lookups give what the docstring's rule says, computed the slow way:
+    per pixel the city-block distance to the nearest pixel one level class down and one up (classes modulo 4,
+    clipped at CONTOUR_MAX_DISTANCE), the place (down - 0.5) / (down + up - 1) in the bin, the weight of the
+    band's width where both lie within reach; on a 2-D gradient with noise (several bands, contours in every
+    direction, misdecoded values), for each convention."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:22, 0:30].astype(np.float32)
+    truth = np.stack([40 + 5 * x + 2 * y, 200 - 6 * y + x, 90 + 3 * np.sin(x / 3) * 9 + 2 * y], -1)
+    far = int(CONTOUR_MAX_DISTANCE)
+    for conv in ("mid", "floor", "spread"):
+        coarse = quantize_uniform(np.clip(truth + rng.normal(0, 1.5, truth.shape), 0, 255).astype(np.uint8), 4, conv)
+        coarse = np.clip(coarse.astype(int) + rng.integers(-3, 4, coarse.shape) * (rng.random(coarse.shape) < 0.1),
+                         0, 255).astype(np.uint8)                     # some values off their level
+        qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), (conv,) * 3)
+        est, weight = qz.contour_estimate(coarse[None])
+        level, lo, span, reliable = qz._contour_tables
+        pos = np.stack([y.ravel(), x.ravel()], -1).astype(int)
+        for c in range(3):
+            q = coarse[..., c].ravel()
+            cls = level[c][q] & 3
+            dist = np.abs(pos[:, None] - pos[None]).sum(-1)            # city block between every two pixels
+            to = [np.where(cls[None] == r, dist, far).min(1).clip(max=far) for r in range(4)]
+            down = np.choose((cls + 3) % 4, to)
+            up = np.choose((cls + 1) % 4, to)
+            place = (down - 0.5) / np.maximum(down + up - 1, 1)
+            by_width = qz._contour_width_weights[c][np.minimum(down + up, 255)]
+            want_w = reliable[c][q] * (np.maximum(down, up) < far) * by_width
+            np.testing.assert_allclose(weight[0, ..., c].ravel(), want_w, atol=1e-6)
+            np.testing.assert_allclose(est[0, ..., c].ravel(), lo[c][q] + span[c][q] * place, atol=1e-4)
 
 
 def test_contour_estimate_weighs_values_between_levels_less():
