@@ -449,6 +449,8 @@ def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
     y, x = np.mgrid[0:22, 0:30].astype(np.float32)
     truth = np.stack([40 + 5 * x + 2 * y, 200 - 6 * y + x, 90 + 3 * np.sin(x / 3) * 9 + 2 * y], -1)
     far = int(CONTOUR_MAX_DISTANCE)
+    pos = np.stack([y.ravel(), x.ravel()], -1).astype(int)
+    dist = np.abs(pos[:, None] - pos[None]).sum(-1)                   # city block between every two pixels
     for conv in ("mid", "floor", "spread"):
         coarse = quantize_uniform(np.clip(truth + rng.normal(0, 1.5, truth.shape), 0, 255).astype(np.uint8), 4, conv)
         coarse = np.clip(coarse.astype(int) + rng.integers(-3, 4, coarse.shape) * (rng.random(coarse.shape) < 0.1),
@@ -456,11 +458,9 @@ def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
         qz = Quantizer("uniform", 1.0, 0.0, (4, 4, 4), (conv,) * 3)
         est, weight = qz.contour_estimate(coarse[None])
         level, lo, span, reliable = qz._contour_tables
-        pos = np.stack([y.ravel(), x.ravel()], -1).astype(int)
         for c in range(3):
             q = coarse[..., c].ravel()
             cls = level[c][q] & 3
-            dist = np.abs(pos[:, None] - pos[None]).sum(-1)            # city block between every two pixels
             to = [np.where(cls[None] == r, dist, far).min(1).clip(max=far) for r in range(4)]
             down = np.choose((cls + 3) % 4, to)
             up = np.choose((cls + 1) % 4, to)
