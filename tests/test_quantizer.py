@@ -552,11 +552,16 @@ def test_reconstruct_of_bit_truncation_has_no_brightness_shift_when_the_generato
     assert np.abs((kept.astype(np.float32) - coarse).reshape(-1, 3).mean(0)).max() < 1.0
 
 
-def test_strength_key_sets_bit_truncation_apart():
-    """Every quantized channel at the bin floor: ``uniform floor``; any other level in a quantized channel, or
-    another kind: the kind itself."""
+def test_strength_key_sets_bit_truncation_and_small_colour_palettes_apart():
+    """Every quantized channel at the bin floor: ``uniform floor``; a colour palette of at most PALETTE_SMALL
+    colours: ``palette small``; any other level in a quantized channel, a larger or black-and-white palette, or
+    no quantizer: the kind itself."""
     assert Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3).strength_key == "uniform floor"
     assert Quantizer("uniform", bits=(0, 4, 0), conventions=("", "floor", "")).strength_key == "uniform floor"
     assert Quantizer("uniform", bits=(4, 4, 4), conventions=("floor", "mid", "floor")).strength_key == "uniform"
-    assert Quantizer("palette", palette=PALETTE.astype(np.float32)).strength_key == "palette"
+    assert Quantizer("palette", palette=PALETTE.astype(np.float32)).strength_key == "palette small"
+    many = np.concatenate([PALETTE, PALETTE[:, ::-1], PALETTE // 2]).astype(np.float32)        # 24 colours
+    assert Quantizer("palette", palette=many).strength_key == "palette"
+    gray = np.repeat(np.linspace(0, 255, 8, dtype=np.float32)[:, None], 3, 1)
+    assert Quantizer("palette", palette=gray).strength_key == "palette"                     # black and white
     assert Quantizer().strength_key == "none"

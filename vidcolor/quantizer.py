@@ -165,6 +165,16 @@ walls) fill broad ones. Chosen on the validation rows (benchmarks/dequantize_val
 held-back photos, crf 14): unquantized 0.23 / 0.30 / 0.41 (10th / 50th / 90th percentile), in 16
 colours 0.48-0.53 / 0.63-0.69 / 0.79-0.85; coverage alone (0.72 median unquantized) did not separate them."""
 
+PALETTE_SMALL = 16
+"""Colour palettes of at most this many colours have their own generator strength (``palette small``,
+:attr:`Quantizer.strength_key`). Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14,
+the 292 images found as palettes; stop 43, from the generator outputs stored at stop 42) by the strength rule
+(the largest mean gain with no image below -0.1 dB): the 108 colour palettes of at most 16 colours take 0.25
+(+0.369 dB mean, worst image -0.02; 0.1 gives +0.208, 0.5 loses 1.44 on one image), every other palette 0.1
+(+0.256, worst -0.07); over all 292 images +0.298 against +0.239 with 0.1 for every palette. Larger palettes
+(an ffmpeg 64-colour photo read as 20 colours loses 0.14 dB at 0.25) and black-and-white ones (a gray photo at 16
+colours loses 0.36) do not take more; the estimate reads a 64-colour palette as 13-20 colours at times."""
+
 TABLE_STEP = 4
 """Side (levels) of the RGB boxes of the palette projection's nearest-colour table (64^3 boxes)."""
 
@@ -326,11 +336,16 @@ class Quantizer:
         """The key of the generator's strength for this quantizer in a weight file's ``arch["strength"]``:
         ``uniform floor`` for bit truncation (every quantized channel's levels at the bin floor, where
         :meth:`centre_offset` carries the brightness shift and the generator's correction is wanted less),
-        else the kind (``uniform``, ``palette``, ``none``); a model without a ``uniform floor`` strength uses
-        its ``uniform`` one."""
+        ``palette small`` for a colour palette of at most :data:`PALETTE_SMALL` colours (mean ``|R - G| +
+        |B - G|`` of its colours above :data:`NEUTRAL_CHROMA`), else the kind (``uniform``, ``palette``,
+        ``none``); a model without the finer key uses the kind's strength."""
         quantized = [conv for conv, bits in zip(self.conventions, self.bits) if bits]
         if self.kind == "uniform" and quantized and all(conv == "floor" for conv in quantized):
             return "uniform floor"
+        if self.kind == "palette" and 0 < len(self.palette) <= PALETTE_SMALL:
+            pal = self.palette.astype(np.float32)
+            if float(np.mean(np.abs(pal[:, 0] - pal[:, 1]) + np.abs(pal[:, 2] - pal[:, 1]))) > NEUTRAL_CHROMA:
+                return "palette small"
         return self.kind
 
     @property
