@@ -336,16 +336,15 @@ class Quantizer:
         """The key of the generator's strength for this quantizer in a weight file's ``arch["strength"]``:
         ``uniform floor`` for bit truncation (every quantized channel's levels at the bin floor, where
         :meth:`centre_offset` carries the brightness shift and the generator's correction is wanted less),
-        ``palette small`` for a colour palette of at most :data:`PALETTE_SMALL` colours (mean ``|R - G| +
-        |B - G|`` of its colours above :data:`NEUTRAL_CHROMA`), else the kind (``uniform``, ``palette``,
+        ``palette small`` for a colour palette of at most :data:`PALETTE_SMALL` colours (not black and white by
+        :func:`_neutral`, its colours taken as one row of pixels), else the kind (``uniform``, ``palette``,
         ``none``); a model without the finer key uses the kind's strength."""
         quantized = [conv for conv, bits in zip(self.conventions, self.bits) if bits]
         if self.kind == "uniform" and quantized and all(conv == "floor" for conv in quantized):
             return "uniform floor"
-        if self.kind == "palette" and 0 < len(self.palette) <= PALETTE_SMALL:
-            pal = self.palette.astype(np.float32)
-            if float(np.mean(np.abs(pal[:, 0] - pal[:, 1]) + np.abs(pal[:, 2] - pal[:, 1]))) > NEUTRAL_CHROMA:
-                return "palette small"
+        if self.kind == "palette" and 0 < len(self.palette) <= PALETTE_SMALL and \
+                not _neutral(np.clip(np.round(self.palette), 0, 255).astype(np.uint8)[None, None]):
+            return "palette small"
         return self.kind
 
     @property
