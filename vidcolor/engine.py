@@ -383,7 +383,7 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
     arch = read_arch(model)
     _check_job(model, arch, job)
     if (backend, precision, device) == ("auto", "auto", "cpu") and job in CPU_BF16_JOBS and cpu_has_bf16():
-        backend, precision = "torch", "bf16"
+        precision = "bf16"                # the auto backend of bf16 is torch (the line below)
     backend = resolve_backend("torch" if backend == "auto" and precision in ("bf16", "fp16") else backend,
                               arch, device)
     precision = resolve_precision(precision, device, backend)
