@@ -14,8 +14,8 @@ timed in the same run:
     at crf 12: a clip the default model corrects, so the generator and the projection both run) and
     ``vidcolor colorize`` end to end (subprocess, wall clock, model loading included; ``--backend auto``
     and ``torch`` (fp32; ``auto`` is torch bf16 for dequantize on a CPU with native bf16, see
-    ``vidcolor.engine.CPU_BF16_JOBS``), batch size auto unless --e2e-batch-size; colorize also in keyframe mode, ``--reference``
-    without an image, ``auto`` only; dequantize also with ``--no-consistency``, so
+    ``vidcolor.engine.CPU_BF16_JOBS``), batch size auto unless --e2e-batch-size; colorize also in keyframe
+    mode, ``--reference`` without an image, ``auto`` only; dequantize also with ``--no-consistency``, so
     that the generator runs on every frame whatever quantizer is found), with their ratio to the
     transcode and their peak RSS; the consistency stage (quantizer estimate + ``Quantizer.reconstruct``) alone on
     that clip and on one quantized to 16 colours by ffmpeg palettegen/paletteuse (Voronoi cells).
