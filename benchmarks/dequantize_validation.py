@@ -17,8 +17,9 @@ filter's correction added, weighted per kind, for uniform levels the result pull
 estimate at its default weights, then projected onto the cells); reports per (content, degradation) the
 mean and worst PSNR gain over the input, and per kind of quantizer found (``Quantizer.strength_key``: bit
 truncation apart from other uniform levels, colour palettes of at most 16 colours from other palettes) the
-strength that :func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``); for uniform levels also with the contour estimate at each
-``--contour-sweep`` weight, one weight for every pixel (the generator runs once per image for all of them).
+strength that :func:`pick_strength` picks (stored in the weight file by ``train/publish.py --strength``);
+for uniform levels also with the contour estimate at each ``--contour-sweep`` weight, one weight for every
+pixel (the generator runs once per image for all of them).
 
     python benchmarks/dequantize_validation.py --model runs/dequantize-fq-l2/checkpoint.pt
     python benchmarks/dequantize_validation.py --contour-sweep 0,0.25,0.3,0.35,0.4   # where CONTOUR_WEIGHT was picked
