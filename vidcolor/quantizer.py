@@ -535,12 +535,18 @@ class Quantizer:
         Returns:
             uint8 RGB ``(N, H, W, 3)``.
         """
+        if self.truncation_weight is None:
+            self.truncation_weight = self.truncation_agreement(observed, corrected)
+        if len(observed) > 1:      # a frame at a time, its float arrays then stay in the caches: 640x360, batch 4,
+            # one core, 4 bits 26.7 -> 24.3 ms a frame, 16 colours 34 -> 24.7 (same output)
+            out = np.empty_like(observed)
+            for i in range(len(observed)):
+                out[i] = self.reconstruct(observed[i:i + 1], corrected[i:i + 1], strength, contour_weight)[0]
+            return out
         out = corrected.astype(np.float32)                 # observed + strength * (corrected - observed), in place
         out -= observed
         out *= strength
         out += observed
-        if self.truncation_weight is None:
-            self.truncation_weight = self.truncation_agreement(observed, corrected)
         offset = self.centre_offset(observed, self.truncation_weight)   # uniform levels only, like the next two
         if offset is not None:
             offset *= 1.0 - strength
