@@ -14,23 +14,28 @@ palettegen/paletteuse 16 colours without dither and with Bayer dither; then the 
 input file decoded by ``VideoReader``, the default model through :class:`~vidcolor.pipeline.Dequantizer`
 with the default temporal smoothing and batch size), and its frames are kept before any encode. Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
-yuv420p at each ``--crf``, at crf 16 each other ``--pix-fmt``, and yuv420p with each x264 ``--tune`` at
-each ``--tune-crf``. Per clip: PSNR against the original frames (pooled MSE) of the output and of (a'),
-the output's size, and the CAMBI banding index of both files
+yuv420p at each ``--crf`` and x264 ``--preset``, at crf 16 each other ``--pix-fmt``, and yuv420p with each
+x264 ``--tune`` at each ``--tune-crf`` (these at the first preset). Per clip: PSNR against the original
+frames (pooled MSE) of the output and of (a'), the output's size, the CPU time of the output's encoder
+process (user + system, ``getrusage`` of the children), and the CAMBI banding index of both files
 (``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
 gives, per degradation and setting, the gain over (a') (mean and worst clip), both PSNRs, the output's
-kilobytes per frame and both CAMBIs (means); the first row is before any encode (the output frames against
-the decoded input). Gains over (a') compare settings only together with the PSNR and bytes: a setting that
-costs (a') more gains more over it without bringing the output closer to the original.
+kilobytes per frame, both CAMBIs and the encoder's CPU milliseconds per frame (means); the first row is
+before any encode (the output frames against the decoded input). Gains over (a') compare settings only
+together with the PSNR and bytes: a setting that costs (a') more gains more over it without bringing the
+output closer to the original.
 
     python benchmarks/dequantize_encode.py --out docs/dequantize_encode.md
     python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --strength uniform=0.75   # another strength
+    python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --preset medium fast faster   # presets
 """
 from __future__ import annotations
 
 import argparse
 import inspect
+import resource
 import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -59,12 +64,17 @@ def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
 
 
-def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: str | None) -> tuple[np.ndarray, int]:
-    """``frames`` written by vidcolor's ``VideoWriter`` and read back; (decoded frames, file size in bytes)."""
-    with VideoWriter(path, frames.shape[2], frames.shape[1], fps, crf=crf, pix_fmt=pix_fmt, tune=tune,
-                     overwrite=True) as w:
+def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: str | None, preset: str
+           ) -> tuple[np.ndarray, int, float]:
+    """``frames`` written by vidcolor's ``VideoWriter`` and read back; (decoded frames, file size in bytes,
+    CPU seconds of the encoder process, user + system, from ``getrusage(RUSAGE_CHILDREN)``)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with VideoWriter(path, frames.shape[2], frames.shape[1], fps, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                     tune=tune, overwrite=True) as w:
         w.write(frames)
-    return read(path)[0], path.stat().st_size
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return read(path)[0], path.stat().st_size, cpu
 
 
 def film_clips(frames: int):
@@ -74,9 +84,10 @@ def film_clips(frames: int):
         yield clip, *read_natural(clip, frames)
 
 
-def label(pix_fmt: str, crf: int, tune: str | None) -> str:
-    """An encoder setting as the table names it."""
-    return f"libx264 {pix_fmt} crf {crf}" + (f" tune {tune}" if tune else "")
+def label(pix_fmt: str, crf: int, tune: str | None, preset: str) -> str:
+    """An encoder setting as the table names it (the preset when it is not x264's default, medium)."""
+    return (f"libx264 {pix_fmt} crf {crf}" + (f" tune {tune}" if tune else "")
+            + (f" preset {preset}" if preset != "medium" else ""))
 
 
 def main() -> None:
@@ -87,6 +98,8 @@ def main() -> None:
                     help="other pixel formats, each at crf 16 (yuv420p is run at every --crf)")
     ap.add_argument("--tune", nargs="*", default=["grain"], help="x264 tunes, each at every --tune-crf (yuv420p)")
     ap.add_argument("--tune-crf", type=int, nargs="+", default=[18, 17, 16, 14])
+    ap.add_argument("--preset", nargs="+", default=["medium"],
+                    help="x264 presets, each at every --crf (yuv420p); the other rows use the first")
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--strength", metavar="KIND=S,...", default="",
                     help="override the model's strength for these kinds of quantizer, e.g. uniform=0.75")
@@ -95,11 +108,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
     strength = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(",") if kv)}
-    settings = ([("yuv420p", c, None) for c in args.crf] + [(p, 16, None) for p in args.pix_fmt]
-                + [("yuv420p", c, t) for t in args.tune for c in args.tune_crf])
+    first = args.preset[0]
+    settings = ([("yuv420p", c, None, p) for p in args.preset for c in args.crf]
+                + [(f, 16, None, first) for f in args.pix_fmt]
+                + [("yuv420p", c, t, first) for t in args.tune for c in args.tune_crf])
     clips = []
     before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs
-    per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs
+    per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs, CPU s
     originals = []                            # the originals' CAMBIs
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -114,32 +129,33 @@ def main() -> None:
                                                      *cambi(out, CAMBI_CONTRASTS), *cambi(inp, CAMBI_CONTRASTS)))
                 for s in settings:
                     a = encode(inp, fps, tmp / "a.mp4", *s)[0]
-                    y, size = encode(out, fps, tmp / "y.mp4", *s)
+                    y, size, cpu = encode(out, fps, tmp / "y.mp4", *s)
                     per.setdefault((dname, *s), []).append((psnr(y, original), psnr(a, original), size,
                                                             *cambi(tmp / "y.mp4", CAMBI_CONTRASTS),
-                                                            *cambi(tmp / "a.mp4", CAMBI_CONTRASTS)))
+                                                            *cambi(tmp / "a.mp4", CAMBI_CONTRASTS), cpu))
                 print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
                     f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
                     f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
-    flags = (" --film" if args.film else "") + (f" --strength {shlex.quote(args.strength)}" if args.strength else "")
-    lines = [f"`python benchmarks/dequantize_encode.py --frames {args.frames}{flags}` (model {args.model}; "
+    lines = [f"`python benchmarks/dequantize_encode.py {shlex.join(sys.argv[1:])}` (model {args.model}; "
              f"{len(clips)} validation {'film ' if args.film else ''}clips: "
              f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
              "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
              f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
              "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "
-             "| output KB per frame | output CAMBI | (a') CAMBI |", "|---|---|---|---|---|---|---|---|"]
+             "| output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for dname in ROWS:
         b = np.array(before[dname])
         lines.append(f"| {dname} | none (before the encode; against the decoded input) | "
                      f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | — | — | {b[:, 1].mean():.2f} / "
-                     f"{b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} |")
+                     f"{b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} | — |")
         for s in settings:
             r = np.array(per[dname, *s])
             gain = r[:, 0] - r[:, 1]
             lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
                          f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / args.frames / 1024:.1f} | "
-                         f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} |")
+                         f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} | "
+                         f"{r[:, 7].mean() / args.frames * 1000:.1f} |")
     emit(lines, args.out)
 
 
