@@ -100,9 +100,10 @@ class LabJob:
     def finish(self, batch: Batch) -> np.ndarray:
         """An inferred batch -> uint8 RGB ``(N, H, W, 3)``: temporal smoothing of ab, then L and ab joined."""
         L, ab = self.lab(batch)
-        if self.smoother is not None:
-            ab = np.stack([self.smoother(l, a) for l, a in zip(L, ab)])
-        return recombine(L, ab)
+        out = np.empty((*L.shape, 3), np.uint8)
+        for i in range(len(L)):          # a frame at a time: its arrays stay in the caches
+            out[i] = recombine(L[i:i + 1], (ab[i] if self.smoother is None else self.smoother(L[i], ab[i]))[None])[0]
+        return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed."""
