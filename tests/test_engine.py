@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers import TINY_GENERATOR, mosaic, run_cli
-from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, load_engine, network_inputs, pad_frame,
-                             read_onnx_arch, resolve_precision, stride_multiple)
+from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, fold_batchnorm, load_engine,
+                             network_inputs, pad_frame, read_onnx_arch, resolve_precision, stride_multiple)
 from vidcolor.errors import VidcolorError
 from vidcolor.models import ExemplarColorizer, UNetGenerator
 from vidcolor.cue import level_cue
@@ -242,3 +242,27 @@ def test_tiles_join_without_seams_and_bound_the_network_input(random_unet):
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
     with pytest.raises(VidcolorError, match="--tile"):
         TorchEngine(model, arch, CPU, tile=50)
+
+
+def test_fold_batchnorm_keeps_the_function_and_the_callers_module():
+    """Batch normalizations with non-trivial statistics folded into their convolutions: no BatchNorm2d left
+    in the copy, outputs equal to float rounding, the caller's module untouched; a training module refused."""
+    kwargs = dict(TINY_GENERATOR, in_channels=3, out_channels=3)
+    model = _randomize(UNetGenerator(**kwargs), 3)
+    gen = torch.Generator().manual_seed(4)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.copy_(torch.randn(bn.num_features, generator=gen) * 0.3)
+        bn.running_var.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+    bns = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    folded = fold_batchnorm(model)
+    assert bns > 0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == 0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == bns
+    x = torch.randn(2, 3, 64, 96, generator=gen)
+    cue = torch.from_numpy(level_cue(np.zeros((2, 64, 96, 3), np.uint8)))
+    with torch.no_grad():
+        want, got = model(x, cue), folded(x, cue)
+    assert (want - x).abs().max() > 0.01                 # the network does something to fold
+    assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(UNetGenerator(**kwargs).train())

@@ -185,6 +185,9 @@ class TorchEngine(Engine):
     On CUDA the inputs go through pinned host memory with non-blocking copies; the only synchronisation is
     the copy of each batch's output back to the host.
 
+    The engine runs its own copy of the generator with every batch normalization that follows a convolution
+    folded into it (:func:`fold_batchnorm`); the caller's module is left as it is.
+
     Args:
         module: the generator (eval mode is set); arch: its ``arch`` record.
         device: ``cpu`` or ``cuda``; precision: ``fp32``, ``bf16`` or ``fp16`` (:func:`resolve_precision`).
@@ -198,7 +201,7 @@ class TorchEngine(Engine):
         super().__init__(arch, tile)
         self.device, self.precision = device, precision
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
-        self.module = module.eval().to(device, self.dtype).to(memory_format=torch.channels_last)
+        self.module = fold_batchnorm(module.eval()).to(device, self.dtype).to(memory_format=torch.channels_last)
         self._bound_t: dict[str, torch.Tensor] = {}
 
     def bind(self, **arrays: np.ndarray) -> None:
@@ -228,6 +231,31 @@ class TorchEngine(Engine):
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.precision == "bf16"):
             y = self.module(*tensors)
         return y.float().cpu().numpy()
+
+
+def fold_batchnorm(module):
+    """A copy of an eval-mode torch module in which every ``BatchNorm2d`` that directly follows a ``Conv2d``
+    inside an ``nn.Sequential`` is folded into the convolution's weights and bias
+    (``torch.nn.utils.fusion.fuse_conv_bn_eval``) and replaced by ``nn.Identity``: the same function (to
+    float rounding) with one pass over the activations less per pair. The dequantization generator in bf16
+    on one core of the 2-core Intel Xeon: 28.3 -> 26.8 ms per 640x360 frame (stop 44).
+
+    Raises:
+        ValueError: the module is in training mode (its batch statistics are not yet fixed).
+    """
+    import copy
+
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if module.training:
+        raise ValueError("fold_batchnorm needs a module in eval mode")
+    folded = copy.deepcopy(module)
+    for seq in (m for m in folded.modules() if isinstance(m, nn.Sequential)):
+        for i in range(len(seq) - 1):
+            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(seq[i], seq[i + 1]), nn.Identity()
+    return folded
 
 
 class OnnxEngine(Engine):
