@@ -321,7 +321,8 @@ def test_enlarged_by_on_frames_too_small_for_blocks(shape):
 @pytest.mark.parametrize("k", [1, 2, 16, 256])
 def test_the_nearest_colour_table_gives_the_search_s_answer(k):
     """The palette projection's nearest-colour table (exact where it answers, a search elsewhere) agrees with
-    the full search on every pixel: random ones, the range's ends, and points on and next to cell boundaries."""
+    the full search on every pixel: random ones, the range's ends, and points on and next to cell boundaries,
+    as floats and as uint8 (decoded frames)."""
     rng = np.random.default_rng(k)
     pal = rng.integers(0, 256, (k, 3)).astype(np.float32)
     qz = Quantizer("palette", 1.0, 2.0, palette=pal)
@@ -329,6 +330,8 @@ def test_the_nearest_colour_table_gives_the_search_s_answer(k):
     px = np.concatenate([rng.uniform(0, 255, (20000, 3)), np.array([[0, 0, 0], [255, 255, 255], [0, 255, 128]]),
                          np.clip(mids.reshape(-1, 3), 0, 255)]).astype(np.float32)
     np.testing.assert_array_equal(qz._palette_index(px), _nearest(px, pal))
+    observed = np.concatenate([rng.integers(0, 256, (20000, 3)), [[0, 0, 0], [255, 255, 255]]]).astype(np.uint8)
+    np.testing.assert_array_equal(qz._palette_index(observed), _nearest(observed.astype(np.float32), pal))
     assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes
 
 

@@ -176,7 +176,7 @@ the 292 images found as palettes; stop 43, from the generator outputs stored at 
 colours loses 0.36) do not take more; the estimate reads a 64-colour palette as 13-20 colours at times."""
 
 TABLE_STEP = 4
-"""Side (levels) of the RGB boxes of the palette projection's nearest-colour table (64^3 boxes)."""
+"""Side (levels, a power of two) of the RGB boxes of the palette projection's nearest-colour table (64^3 boxes)."""
 
 PALETTE_NEIGHBOURS = 8
 """Voronoi faces checked per cell: those towards the 8 palette colours nearest to the cell's colour."""
@@ -687,12 +687,15 @@ class Quantizer:
         return table.astype(np.int16).ravel()
 
     def _palette_index(self, px: np.ndarray) -> np.ndarray:
-        """Index of the nearest palette colour (Euclidean RGB) of float pixels ``(P, 3)`` in [0, 255], as
+        """Index of the nearest palette colour (Euclidean RGB) of uint8 or float pixels ``(P, 3)`` in [0, 255], as
         :func:`_nearest` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
         near a cell boundary, where the table has no answer."""
-        n = 256 // TABLE_STEP
-        box = (px * (1 / TABLE_STEP)).astype(np.int32)                      # floor: px >= 0
-        out = self._nearest_table[(box[:, 0] * n + box[:, 1]) * n + box[:, 2]].astype(np.int64)
+        shift, bits = TABLE_STEP.bit_length() - 1, (256 // TABLE_STEP).bit_length() - 1
+        box = (px if px.dtype == np.uint8 else px.astype(np.uint8)) >> shift   # floor, as 0 <= px <= 255
+        flat = box[:, 0].astype(np.intp) << 2 * bits                         # (r * n + g) * n + b
+        flat |= box[:, 1].astype(np.intp) << bits
+        flat |= box[:, 2]
+        out = self._nearest_table.take(flat).astype(np.int64)
         rest = np.flatnonzero(out < 0)
         out[rest] = _nearest(px[rest], self.palette.astype(np.float32))
         return out
@@ -721,11 +724,11 @@ class Quantizer:
 
 
 def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Index of the nearest palette colour (Euclidean RGB) for each pixel ``(P, 3)``."""
+    """Index of the nearest palette colour (Euclidean RGB) for each pixel ``(P, 3)``, uint8 or float."""
     out = np.empty(len(px), np.int64)
     p2 = (pal ** 2).sum(-1)
     for s in range(0, len(px), chunk):
-        x = px[s:s + chunk]
+        x = px[s:s + chunk].astype(np.float32)          # uint8 pixels would wrap round in 2 * x
         out[s:s + chunk] = np.argmin(p2[None] - 2 * x @ pal.T, axis=1)
     return out
 
