@@ -102,7 +102,8 @@ class LabJob:
         L, ab = self.lab(batch)
         out = np.empty((*L.shape, 3), np.uint8)
         for i in range(len(L)):          # a frame at a time: its arrays stay in the caches
-            out[i] = recombine(L[i:i + 1], (ab[i] if self.smoother is None else self.smoother(L[i], ab[i]))[None])[0]
+            ab_i = ab[i] if self.smoother is None else self.smoother(L[i], ab[i])
+            out[i] = recombine(L[i:i + 1], ab_i[None])[0]
         return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
