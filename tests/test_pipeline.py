@@ -446,3 +446,35 @@ def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):
     assert (job.smoother.mode, job.smoother.strength) == ("ema", 0.4) and not job.quantizers.stills
     _still_mode(job, True)
     assert job.smoother is None and job.quantizers.stills
+
+
+def test_the_dequantizer_smooths_palettes_over_time_but_not_uniform_levels(brightening_model):
+    """TEMPORAL_KINDS: frames on uniform levels skip the temporal smoothing (and reset it), palettes go
+    through it; in both cases the generator runs."""
+    from vidcolor.quantizer import estimate
+    from vidcolor.training.degrade import quantize_clip
+
+    class Spy:
+        calls = resets = 0
+
+        def __call__(self, L, ab):
+            self.calls += 1
+            return ab
+
+        def reset(self):
+            self.resets += 1
+
+    rng = np.random.default_rng(5)
+    img = np.stack([smooth_image(rng, 96, 128)] * 2)
+    clips = {"uniform": img // 16 * 16 + 8,
+             "palette": quantize_clip(img, "palette", colors=16, dither=True)}
+    for kind in clips:                 # decoded: a little codec noise (noiseless palettes read as graphics)
+        clips[kind] = np.clip(clips[kind] + rng.normal(0, 2, img.shape).round(), 0, 255).astype(np.uint8)
+    for kind, clip in clips.items():
+        assert estimate(clip).kind == kind
+        job = Dequantizer(str(brightening_model), device="cpu")
+        job.set_temporal("flow")
+        job.smoother = spy = Spy()
+        assert job.prepare(clip).feeds is not None                  # the generator runs
+        job(clip)
+        assert (spy.calls, spy.resets > 0) == ((0, True) if kind == "uniform" else (2, False))
