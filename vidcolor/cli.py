@@ -114,7 +114,8 @@ def io_options(f):
                           "resolution; 10 bits keep restored gradients from banding again (odd sizes: 4:4:4)."),
         click.option("--compare", is_flag=True, help="Write input | output side by side."),
         click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
-                     help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all."),
+                     help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all "
+                          "(dequantize: not on frames found on uniform levels)."),
         click.option("--temporal-strength", type=click.FloatRange(0, 1, max_open=True), default=0.6,
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("--ignore-errors", is_flag=True,
