@@ -410,22 +410,29 @@ class Quantizer:
             return None
         # the weight at full reliability per channel and band width: the defaults, or one for every pixel
         by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
-        est = observed.astype(np.float32)
-        weight = np.zeros(observed.shape, np.float32)
+        est = np.empty(observed.shape, np.float32)
+        weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
         far = int(CONTOUR_MAX_DISTANCE)
         place, width, near = _CONTOUR_PAIRS
         pair_weight = near * by_width[:, width]             # (3, (far + 1) ** 2): 0 unless both bands are near
         for i, frame in enumerate(observed):
-            for c in (c for c in range(3) if self.bits[c]):
-                q = frame[..., c]
+            # a channel's plane at a time, contiguous (OpenCV would copy a strided view for every call), merged
+            # at the end: 640x360, one core, 22.5 -> 18.3 ms a frame at 4 bits (same output)
+            planes, est_planes, weight_planes = cv2.split(frame), [], []
+            for c, q in enumerate(planes):
                 same = c and (self.bits[c], self.conventions[c]) == (self.bits[c - 1], self.conventions[c - 1])
-                if same and np.array_equal(q, frame[..., c - 1]):     # gray frames: one channel's work
-                    est[i, ..., c], weight[i, ..., c] = est[i, ..., c - 1], weight[i, ..., c - 1]
+                if not self.bits[c]:                                # unquantized: the value itself, weight 0
+                    est_planes.append(q.astype(np.float32))
+                    weight_planes.append(np.zeros(q.shape, np.float32))
                     continue
-                cls = cv2.LUT(q, level[c]) & 3                      # the level's residue class modulo 4
-                d = [cv2.min(cv2.distanceTransform((cls != r).view(np.uint8), cv2.DIST_L1, 3, dstType=cv2.CV_8U), far)
-                     for r in range(4)]
+                if same and np.array_equal(q, planes[c - 1]):      # gray frames: one channel's work
+                    est_planes.append(est_planes[-1])
+                    weight_planes.append(weight_planes[-1])
+                    continue
+                cls = cv2.bitwise_and(cv2.LUT(q, level[c]), 3)      # the level's residue class modulo 4
+                d = [cv2.min(cv2.distanceTransform(cv2.compare(cls, r, cv2.CMP_NE), cv2.DIST_L1, 3,
+                                                   dstType=cv2.CV_8U), far) for r in range(4)]
                 # the band one level down is of class cls - 1 (mod 4), the one up of class cls + 1: picked per
                 # class, then the pair's index into _CONTOUR_PAIRS, down * (far + 1) + up (uint16)
                 d_down, d_up = d[3].copy(), d[1].copy()
@@ -434,8 +441,10 @@ class Quantizer:
                     cv2.copyTo(d[r - 1], at, d_down)
                     cv2.copyTo(d[(r + 1) % 4], at, d_up)
                 pair = cv2.add(cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U), d_up, dtype=cv2.CV_16U)
-                est[i, ..., c] = cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c]))
-                weight[i, ..., c] = cv2.multiply(cv2.LUT(q, reliable[c]), np.take(pair_weight[c], pair))
+                est_planes.append(cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c])))
+                weight_planes.append(cv2.multiply(cv2.LUT(q, reliable[c]), np.take(pair_weight[c], pair)))
+            cv2.merge(est_planes, dst=est[i])
+            cv2.merge(weight_planes, dst=weight[i])
         return est, weight
 
     @functools.cached_property
