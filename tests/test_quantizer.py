@@ -333,6 +333,7 @@ def test_the_nearest_colour_table_gives_the_search_s_answer(k):
     observed = np.concatenate([rng.integers(0, 256, (20000, 3)), [[0, 0, 0], [255, 255, 255]]]).astype(np.uint8)
     np.testing.assert_array_equal(qz._palette_index(observed), _nearest(observed.astype(np.float32), pal))
     assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes
+    assert qz._palette_index(observed[:0]).shape == (0,)               # no pixels: no lookup (OpenCV refuses empties)
 
 
 @pytest.mark.parametrize("crf", [None, 12])

@@ -700,6 +700,8 @@ class Quantizer:
         """Index of the nearest palette colour (Euclidean RGB) of uint8 or float pixels ``(P, 3)`` in [0, 255], as
         :func:`_nearest` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
         near a cell boundary, where the table has no answer."""
+        if not len(px):
+            return np.empty(0, np.int64)
         u = px if px.dtype == np.uint8 else px.astype(np.uint8)             # floor, as 0 <= px <= 255
         # the box's flat index (r * n + g) * n + b: each channel's share from one 3-channel table, summed by
         # cv2.transform (exact in float32: under 2^18); 640x360, one core, 1.8 -> 0.6 ms on uint8 pixels
