@@ -96,7 +96,7 @@ def content(photos: int) -> dict[str, list[np.ndarray]]:
             "film frames": [f for c in validation_films() for f in clip_frames(c)]}
 
 
-STRENGTHS = (0.0, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0)
+STRENGTHS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1.0)
 
 
 def pick_strength(gains: dict[float, list[float]]) -> float:

@@ -171,7 +171,9 @@ PALETTE_SMALL = 16
 the 292 images found as palettes; stop 43, from the generator outputs stored at stop 42) by the strength rule
 (the largest mean gain with no image below -0.1 dB): the 108 colour palettes of at most 16 colours take 0.25
 (+0.369 dB mean, worst image -0.02; 0.1 gives +0.208, 0.5 loses 1.44 on one image), every other palette 0.1
-(+0.256, worst -0.07); over all 292 images +0.298 against +0.239 with 0.1 for every palette. Larger palettes
+(+0.256, worst -0.07); over all 292 images +0.298 against +0.239 with 0.1 for every palette. Since stop 45 the
+rule's grid has 0.3, 0.35 and 0.4 too, and the small palettes take 0.35 (+0.459, worst -0.07; 0.4 loses 0.51 on
+a Bayer-dithered pixel-art image): train/dequantize-fq-l2/validation.md. Larger palettes
 (an ffmpeg 64-colour photo read as 20 colours loses 0.14 dB at 0.25) and black-and-white ones (a gray photo at 16
 colours loses 0.36) do not take more; the estimate reads a 64-colour palette as 13-20 colours at times."""
 
