@@ -9,7 +9,8 @@ import torch
 
 from helpers import TINY_GENERATOR, mosaic, run_cli
 from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, fold_batchnorm, load_engine,
-                             network_inputs, pad_frame, read_onnx_arch, resolve_precision, stride_multiple)
+                             network_inputs, pad_frame, read_onnx_arch, resolve_precision, stride_multiple,
+                             upsample_in_fp32)
 from vidcolor.errors import VidcolorError
 from vidcolor.models import ExemplarColorizer, UNetGenerator
 from vidcolor.cue import level_cue
@@ -266,3 +267,28 @@ def test_fold_batchnorm_keeps_the_function_and_the_callers_module():
     assert torch.allclose(got, want, atol=1e-5)
     with pytest.raises(ValueError, match="eval mode"):
         fold_batchnorm(UNetGenerator(**kwargs).train())
+
+
+def test_upsample_in_fp32_gives_the_bf16_kernel_s_result(monkeypatch):
+    """Under CPU bf16 autocast, a generator whose bilinear upsamplings run in fp32 (the engine's copy) gives
+    bit-identical outputs to the plain one, and its upsamplings do see fp32 (fp32 inputs pass unchanged)."""
+    import copy
+    kwargs = dict(TINY_GENERATOR, in_channels=3, out_channels=3)
+    model = _randomize(UNetGenerator(**kwargs), 5).eval().to(memory_format=torch.channels_last)
+    fast = copy.deepcopy(model)
+    upsample_in_fp32(fast)
+    seen = []
+    interpolate = torch.nn.functional.interpolate
+    monkeypatch.setattr(torch.nn.functional, "interpolate", lambda x, *a, **k: seen.append(x.dtype) or interpolate(x, *a, **k))
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 64, 96, generator=gen).contiguous(memory_format=torch.channels_last)
+    cue = torch.from_numpy(level_cue(np.zeros((2, 64, 96, 3), np.uint8)))
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        want = model(x, cue)
+        n = len(seen)
+        got = fast(x, cue)
+    assert (want.float() - x).abs().max() > 0.01                 # the network does something
+    assert torch.equal(got, want)
+    assert set(seen[:n]) == {torch.bfloat16} and set(seen[n:]) == {torch.float32}
+    with torch.inference_mode():
+        assert torch.equal(fast(x, cue), model(x, cue))            # fp32: unchanged
