@@ -364,13 +364,20 @@ def test_band_correction_smooths_bands_of_uniform_levels_and_keeps_edges(crf):
 
 
 def test_band_correction_is_weighted_per_kind_and_none_for_graphics(gradient):
-    """Palettes (cells a colour step wide) get the filter's correction at their own weight, uniform levels
-    at theirs; graphics and frames without a quantizer get none."""
+    """Palettes (cells a colour step wide) get the filter's correction at their own weight, small colour
+    palettes at theirs, uniform levels at theirs; graphics and frames without a quantizer get none."""
     frames = gradient[None]
     uniform = Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3).band_correction(frames)
-    palette = Quantizer("palette", palette=PALETTE.astype(np.float32)).band_correction(frames)
+    small = Quantizer("palette", palette=PALETTE.astype(np.float32))
+    large = Quantizer("palette", palette=np.concatenate([PALETTE, PALETTE[:, ::-1] // 2 + 7, PALETTE // 3 + 60]
+                                                        ).astype(np.float32))                     # 24 colours
+    assert (small.strength_key, large.strength_key) == ("palette small", "palette")
     assert np.abs(uniform).max() > 1.0
-    np.testing.assert_allclose(palette / BAND_WEIGHT["palette"], uniform / BAND_WEIGHT["uniform"], atol=1e-4)
+    np.testing.assert_allclose(small.band_correction(frames) / BAND_WEIGHT["palette small"],
+                               uniform / BAND_WEIGHT["uniform"], atol=1e-4)
+    np.testing.assert_allclose(large.band_correction(frames) / BAND_WEIGHT["palette"],
+                               uniform / BAND_WEIGHT["uniform"], atol=1e-4)
+    assert BAND_WEIGHT["palette small"] != BAND_WEIGHT["palette"]
     assert Quantizer("none").band_correction(frames) is None
     assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).band_correction(frames) is None
     assert Quantizer("palette", palette=PALETTE.astype(np.float32), graphics=True).band_correction(frames) is None

@@ -199,9 +199,9 @@ It runs on the uint8 frames (stop 43): 4.7 ms per 640x360 frame on one core agai
 filtered values rounded to whole levels; on the 172 validation images found uniform (the generator at its
 strengths, the stored outputs of stop 42) that costs 0.004 dB mean, 0.04 on the worst image."""
 
-BAND_WEIGHT = {"uniform": 0.5, "palette": 0.25}
-"""Weight of the band correction per kind of quantizer (graphics and frames without a quantizer get none),
-with the generator at its strength. Picked on validation data only, by the strength rule (the largest
+BAND_WEIGHT = {"uniform": 0.5, "palette": 0.25, "palette small": 0.5}
+"""Weight of the band correction per :attr:`Quantizer.strength_key`, else per kind of quantizer (graphics and
+frames without a quantizer get none), with the generator at its strength. Picked on validation data only, by the strength rule (the largest
 mean gain with nothing below -0.1 dB), first through the video path, then on the still rows:
 
 * uniform, on the five validation clips of ``benchmarks/dequantize_temporal.py`` at 4-bit mid (24 frames,
@@ -213,7 +213,12 @@ mean gain with nothing below -0.1 dB), first through the video path, then on the
 * palette, on the still rows (the 280 images found as palettes): 0, 0.25, 0.5 give +0.086 (worst -0.08),
   +0.183 (-0.07), +0.244 (-0.19), so 0.25; a palette's Voronoi cell spans a colour step in every
   direction, so the projection undoes less of a blur than in a box. Through the video path at 16 colours
-  the five clips gain +0.090, +0.090, +0.104 (worst -0.000, -0.039, +0.000): no difference."""
+  the five clips gain +0.090, +0.090, +0.104 (worst -0.000, -0.039, +0.000): no difference.
+* palette small (stop 45; colour palettes of at most :data:`PALETTE_SMALL` colours, at their strength 0.35),
+  on the still rows (the 108 such images, the generator's outputs stored at stop 42): 0, 0.25, 0.5, 0.75 give
+  +0.346 (worst -0.51), +0.458 (-0.07), +0.533 (-0.07), +0.583 (-0.105), so 0.5; the other palettes stay at
+  0.25 (0.5 loses 0.24 dB on one of them). Jointly with the strength, 0.5 keeps 0.35 the rule's pick (0.4:
+  worst -0.20). Through the video path see train/dequantize-fq-l2/validation.md."""
 
 CONTOUR_MAX_DISTANCE = 48.0
 """Distance (pixels) beyond which a neighbouring band does not count for :meth:`Quantizer.contour_estimate`:
@@ -375,7 +380,7 @@ class Quantizer:
         for i, frame in enumerate(observed):      # on uint8: 4x faster than on float32, the result rounded
             cv2.subtract(cv2.bilateralFilter(frame, BAND_FILTER_DIAMETER, BAND_FILTER_SIGMA_COLOR,
                                              BAND_FILTER_SIGMA_SPACE), frame, dst=out[i], dtype=cv2.CV_32F)
-        out *= BAND_WEIGHT[self.kind]
+        out *= BAND_WEIGHT.get(self.strength_key, BAND_WEIGHT[self.kind])
         return out
 
     def contour_estimate(self, observed: np.ndarray, weight: float | None = None
