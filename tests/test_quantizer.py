@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_WEIGHT,
-                                CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, Quantizer,
+from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
+                                CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, PALETTE_SMALL, Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -448,6 +448,38 @@ def test_contour_estimate_leaves_plateaus_edges_and_other_quantizers_alone():
     assert Quantizer("palette", palette=PALETTE.astype(np.float32)).contour_estimate(frames) is None
     assert Quantizer("none").contour_estimate(frames) is None
     assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).contour_estimate(frames) is None
+
+
+GRAYS = np.array([20, 45, 62, 90, 118, 131, 160, 188, 205, 230], np.float32)   # unevenly spaced, in no order
+GRAYS = GRAYS[[3, 0, 7, 5, 9, 1, 4, 8, 2, 6]]
+
+
+def test_contour_estimate_rebuilds_a_gray_palette_ramp():
+    """A black-and-white palette is read as one channel's levels: the ramp quantized to 10 unevenly spaced grays
+    (listed in no order), projected from the estimate at full weight, comes back much closer to the truth than
+    the quantized input inside the inner bands, and the darkest and brightest grays get weight 0 (no gray beyond
+    them); the default weight is CONTOUR_PALETTE_WEIGHT x the band width's; a colour palette, graphics, or more
+    than PALETTE_SMALL grays get no estimate."""
+    truth = _ramp_image()
+    pal = np.repeat(GRAYS[:, None], 3, 1)
+    coarse = pal[_nearest(truth.reshape(-1, 3), pal)].reshape(truth.shape).astype(np.uint8)
+    qz = Quantizer("palette", 1.0, 0.0, palette=pal)
+    assert qz.contour_palette
+    est, weight = qz.contour_estimate(coarse[None], weight=1.0)
+    assert est.shape == weight.shape == (1, *coarse.shape) and est.dtype == weight.dtype == np.float32
+    out = qz.project(coarse, coarse + weight[0] * (est[0] - coarse))
+    inner = (coarse[..., 0] > GRAYS.min()) & (coarse[..., 0] < GRAYS.max())
+    err = lambda a: np.sqrt(np.mean((a[inner].astype(np.float32) - truth[inner]) ** 2))  # noqa: E731
+    assert err(out) < 0.3 * err(coarse), (err(out), err(coarse))
+    assert not weight[0][~inner].any() and weight[0][inner].mean() > 0.8
+    default = qz.contour_estimate(coarse[None])[1]
+    widths, weights = np.array(CONTOUR_WIDTH_WEIGHT).T
+    band = np.interp(np.diff(np.sort(GRAYS))[3:5].mean() * 320 / 210, widths, weights)   # bands ~40 px wide
+    assert np.median(default[weight > 0] / weight[weight > 0]) == pytest.approx(CONTOUR_PALETTE_WEIGHT * band,
+                                                                                abs=0.03)
+    assert Quantizer("palette", palette=pal, graphics=True).contour_estimate(coarse[None]) is None
+    many = np.repeat(np.linspace(0, 255, PALETTE_SMALL + 1, dtype=np.float32)[:, None], 3, 1)
+    assert Quantizer("palette", palette=many).contour_estimate(coarse[None]) is None
 
 
 def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():

@@ -19,7 +19,8 @@ farther from the truth. Here the sets are per pixel and in RGB (../shared/METHOD
 Yang et al. pair the quantization constraint with a smoothness one. Here the smoothness step is an
 edge-preserving filter: :meth:`Quantizer.band_correction` gives a bilateral filter's correction of the
 observed frame (:data:`BAND_FILTER_DIAMETER`), which the pipeline adds to the generator's before the
-projection. It smooths the steps between bands and keeps real edges. For uniform levels the pipeline then
+projection. It smooths the steps between bands and keeps real edges. For uniform levels (and black-and-white
+palettes of at most 16 grays, read as one channel's levels) the pipeline then
 pulls the estimate towards :meth:`Quantizer.contour_estimate`, each pixel's place in its bin interpolated
 between the contours with the bands one level down and one level up (contour region reconstruction), which
 reaches across bands wider than the filter. All of it starts from each bin's centre rather than its level
@@ -242,6 +243,23 @@ def _contour_pairs(far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 _CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
 
+
+def _contour_pair(cls: np.ndarray) -> np.ndarray:
+    """Per pixel of a plane of residue classes (uint8 ``(H, W)``, each pixel's level index modulo 4), the index
+    into :data:`_CONTOUR_PAIRS` (uint16 ``(H, W)``, ``down * (far + 1) + up``) of its distances (city block,
+    clipped at :data:`CONTOUR_MAX_DISTANCE`) to the nearest pixel one level down (class ``cls - 1``) and one
+    level up (class ``cls + 1``): four distance transforms, one per class, picked per class."""
+    far = int(CONTOUR_MAX_DISTANCE)
+    d = [cv2.min(cv2.distanceTransform(cv2.compare(cls, r, cv2.CMP_NE), cv2.DIST_L1, 3, dstType=cv2.CV_8U), far)
+         for r in range(4)]
+    d_down, d_up = d[3].copy(), d[1].copy()
+    for r in (1, 2, 3):
+        at = cv2.compare(cls, r, cv2.CMP_EQ)
+        cv2.copyTo(d[r - 1], at, d_down)
+        cv2.copyTo(d[(r + 1) % 4], at, d_up)
+    return cv2.add(cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U), d_up, dtype=cv2.CV_16U)
+
+
 CONTOUR_RELIABLE = (0.125, 0.375)
 """Offsets of the observed value from its level (fractions of the level period) over which the contour
 estimate's weight falls from full to none: under 4:2:0 and the codec 10-25% of R's and B's pixels (3-9% of
@@ -258,9 +276,10 @@ uniform, the generator at its strength 0.5), by the strength rule (the largest m
 read as 5-bit floor levels, palettes read as 3- or 4-bit levels), where the contours are not the bins'.
 Alone, at full weight and without the generator (a prototype with Euclidean distances), the estimate was worse
 than the input on the colour photos (-1.2 dB at 4-bit mid: the misdecoded levels of :data:`CONTOUR_RELIABLE`)
-and better on the gray ones (+0.8): it helps as one estimate among others, not in place of them. Palettes get
-none: the same interpolation per channel, with the palette's values in each channel as its levels, lost up to
-0.20 dB on a validation image at weight 0.1 (train/dequantize-fq-l2/validation.md)."""
+and better on the gray ones (+0.8): it helps as one estimate among others, not in place of them. Colour palettes
+get none: the same interpolation per channel, with the palette's values in each channel as its levels, lost up to
+0.20 dB on a validation image at weight 0.1 (train/dequantize-fq-l2/validation.md). Black-and-white palettes of at
+most 16 grays get it along their line of grays since stop 46, weighted by :data:`CONTOUR_PALETTE_WEIGHT`."""
 
 CONTOUR_WIDTH_WEIGHT = ((2.0, 0.06), (3.0, 0.29), (4.0, 0.41), (5.2, 0.49), (7.0, 0.52), (9.5, 0.56), (13.5, 0.61),
                         (20.0, 0.68), (30.0, 0.70), (42.0, 0.72))
@@ -280,6 +299,26 @@ generator's correction misses half of the floor's offset, but a misread quantize
 (0.06 at 0.35): 4-bit frames read as 3- or 5-bit floor levels, which :data:`UNIFORM_MAX_BETWEEN` now reads
 right, and palettes read as floor levels (a median-cut photo, a 16-colour clip frame: -0.75 and -0.61 dB),
 which it does not; so floor levels stay at 0.35."""
+
+_WIDTH_WEIGHTS = np.interp(np.arange(256, dtype=np.float32), *np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
+                           ).astype(np.float32)
+""":data:`CONTOUR_WIDTH_WEIGHT` at every band width 0..255 (float32 ``(256,)``)."""
+
+CONTOUR_PALETTE_WEIGHT = 0.25
+"""Scale of :data:`CONTOUR_WIDTH_WEIGHT` for the contour estimate of black-and-white palettes of at most
+:data:`PALETTE_SMALL` grays (:attr:`Quantizer.contour_palette`), whose colours lie along one line, so that their
+bands follow each other as the levels of one channel do. Picked on validation data only, by the strength rule
+(the largest mean gain with nothing below -0.1 dB), jointly with the palettes' strength: on the 184 validation
+images whose strength key is ``palette`` (116 of them black-and-white palettes of at most 16 grays; crf 14, the
+generator's outputs stored, reconstructed as the pipeline does it), at strength 0.1 the scales 0, 0.25, 0.4, 0.5,
+0.75, 1 gain +0.255, +0.341, +0.381, +0.403, +0.444, +0.468 dB mean, worst image -0.081, -0.093, -0.128, -0.169,
+-0.802, -2.227; at strengths 0.15-0.25 an image without contours already loses 0.18-0.44 dB. So 0.25: on the 116
+images +0.320 -> +0.457 dB. The images it costs are ones whose palette is misread: gray photos quantized to 64 grays
+and read as at most 16 (at 0.25 -0.016 dB mean against the input, worst -0.057) and an unquantized gray photo read
+as a palette (-0.093, the worst image).
+Colour palettes get none: the interpolation between the midpoints of the two nearest other colours' regions
+gained +0.02 dB on the validation photos at 16 colours and lost up to 3.6 dB on other images (a scratch
+prototype, stop 46)."""
 
 CENTRE_AGREEMENT = (0.35, 0.5)
 """Share of the bin-floor offset (:meth:`Quantizer.centre_offset`) that the generator's own correction must
@@ -349,10 +388,22 @@ class Quantizer:
         quantized = [conv for conv, bits in zip(self.conventions, self.bits) if bits]
         if self.kind == "uniform" and quantized and all(conv == "floor" for conv in quantized):
             return "uniform floor"
-        if self.kind == "palette" and 0 < len(self.palette) <= PALETTE_SMALL and \
-                not _neutral(np.clip(np.round(self.palette), 0, 255).astype(np.uint8)[None, None]):
+        if self.kind == "palette" and 0 < len(self.palette) <= PALETTE_SMALL and not self._neutral_palette:
             return "palette small"
         return self.kind
+
+    @functools.cached_property
+    def _neutral_palette(self) -> bool:
+        """Whether the palette's colours, taken as one row of pixels, are black and white (:func:`_neutral`)."""
+        return _neutral(np.clip(np.round(self.palette), 0, 255).astype(np.uint8)[None, None])
+
+    @property
+    def contour_palette(self) -> bool:
+        """True for a black-and-white palette of 3 to :data:`PALETTE_SMALL` grays (not graphics): its colours
+        lie along one line, ordered by brightness, and :meth:`contour_estimate` reads their bands as the levels
+        of one channel."""
+        return (self.kind == "palette" and not self.graphics and 3 <= len(self.palette) <= PALETTE_SMALL
+                and self._neutral_palette)
 
     @property
     def smooths_bands(self) -> bool:
@@ -399,7 +450,9 @@ class Quantizer:
         where in the bin it lies. The distances are :func:`cv2.distanceTransform`'s (city block, which changes
         the ratio of two distances little) to the pixels whose level is in each residue class modulo 4: the
         nearest pixel of class ``k + 1`` is one level up unless a band three levels down is nearer. Jumps of
-        two levels or more are real edges, no contour of the pixel's band.
+        two levels or more are real edges, no contour of the pixel's band. A black-and-white palette of at most
+        :data:`PALETTE_SMALL` grays (:attr:`contour_palette`) is read the same way, its grays ranked by
+        brightness as one channel's levels (:meth:`_palette_contours`).
 
         Args:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
@@ -411,8 +464,10 @@ class Quantizer:
             ``(estimate, weight)``: float32 ``(N, H, W, 3)`` RGB levels (0..255) and weights in [0, 1]
             (the weight at full reliability x the value's reliability, :data:`CONTOUR_RELIABLE`; 0 in
             unquantized channels), to be blended as ``y += weight * (estimate - y)`` before :meth:`project`;
-            None unless the quantizer is uniform levels (not graphics).
+            None unless the quantizer is uniform levels (not graphics) or :attr:`contour_palette`.
         """
+        if self.contour_palette:
+            return self._palette_contours(observed, weight)
         if self.kind not in CONTOUR_WEIGHT or self.graphics:
             return None
         # the weight at full reliability per channel and band width: the defaults, or one for every pixel
@@ -420,7 +475,6 @@ class Quantizer:
         est = np.empty(observed.shape, np.float32)
         weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
-        far = int(CONTOUR_MAX_DISTANCE)
         place, width, near = _CONTOUR_PAIRS
         pair_weight = near * by_width[:, width]             # (3, (far + 1) ** 2): 0 unless both bands are near
         for i, frame in enumerate(observed):
@@ -437,17 +491,7 @@ class Quantizer:
                     est_planes.append(est_planes[-1])
                     weight_planes.append(weight_planes[-1])
                     continue
-                cls = cv2.bitwise_and(cv2.LUT(q, level[c]), 3)      # the level's residue class modulo 4
-                d = [cv2.min(cv2.distanceTransform(cv2.compare(cls, r, cv2.CMP_NE), cv2.DIST_L1, 3,
-                                                   dstType=cv2.CV_8U), far) for r in range(4)]
-                # the band one level down is of class cls - 1 (mod 4), the one up of class cls + 1: picked per
-                # class, then the pair's index into _CONTOUR_PAIRS, down * (far + 1) + up (uint16)
-                d_down, d_up = d[3].copy(), d[1].copy()
-                for r in (1, 2, 3):
-                    at = cv2.compare(cls, r, cv2.CMP_EQ)
-                    cv2.copyTo(d[r - 1], at, d_down)
-                    cv2.copyTo(d[(r + 1) % 4], at, d_up)
-                pair = cv2.add(cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U), d_up, dtype=cv2.CV_16U)
+                pair = _contour_pair(cv2.bitwise_and(cv2.LUT(q, level[c]), 3))
                 est_planes.append(cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c])))
                 weight_planes.append(cv2.multiply(cv2.LUT(q, reliable[c]), np.take(pair_weight[c], pair)))
             cv2.merge(est_planes, dst=est[i])
@@ -459,10 +503,54 @@ class Quantizer:
         """Per channel the contour estimate's default weight at full reliability by band width 0..255 (float32
         ``(3, 256)``, a table for :func:`cv2.LUT`): :data:`CONTOUR_WIDTH_WEIGHT` for bin middles and spread
         levels, :data:`CONTOUR_WEIGHT` for the bin floor."""
-        widths, weights = np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
-        by_width = np.interp(np.arange(256, dtype=np.float32), widths, weights).astype(np.float32)
         floor = np.full(256, CONTOUR_WEIGHT[self.kind], np.float32)
-        return np.stack([floor if conv == "floor" else by_width for conv in self.conventions])
+        return np.stack([floor if conv == "floor" else _WIDTH_WEIGHTS for conv in self.conventions])
+
+    def _palette_contours(self, observed: np.ndarray, weight: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`contour_estimate` for a black-and-white palette (:attr:`contour_palette`), on each pixel's mean
+        over the channels: its nearest gray's rank by brightness stands for the level, and the bin of gray ``k``
+        is its Voronoi cell along the line of grays, from the midpoint with gray ``k - 1`` to the midpoint with
+        gray ``k + 1`` (per channel); the reliability (:data:`CONTOUR_RELIABLE`) is the mean's distance to its
+        gray as a share of the distance to the nearest other gray; the weight at full reliability is
+        :data:`CONTOUR_WIDTH_WEIGHT` x :data:`CONTOUR_PALETTE_WEIGHT` by the band's width, or ``weight`` for every
+        pixel. Same arguments and results as :meth:`contour_estimate`; one weight for the three channels."""
+        rank_of, reliable, lo, span = self._palette_contour_tables
+        place, width, near = _CONTOUR_PAIRS
+        by_width = _WIDTH_WEIGHTS * CONTOUR_PALETTE_WEIGHT if weight is None else np.full(256, weight, np.float32)
+        pair_weight = near * by_width[width]
+        est = np.empty(observed.shape, np.float32)
+        out_weight = np.empty(observed.shape, np.float32)
+        for i, frame in enumerate(observed):      # tables by the mean's value and the gray's rank (cv2.LUT)
+            mean = cv2.transform(frame, np.full((1, 3), 1 / 3, np.float32))          # uint8, rounded
+            rank = cv2.LUT(mean, rank_of)
+            pair = _contour_pair(cv2.bitwise_and(rank, 3))
+            rank3 = cv2.merge([rank] * 3)
+            cv2.add(cv2.multiply(cv2.LUT(rank3, span), cv2.merge([np.take(place, pair)] * 3)), cv2.LUT(rank3, lo),
+                    dst=est[i])
+            cv2.merge([cv2.multiply(cv2.LUT(mean, reliable), np.take(pair_weight, pair))] * 3, dst=out_weight[i])
+        return est, out_weight
+
+    @functools.cached_property
+    def _palette_contour_tables(self) -> tuple[np.ndarray, ...]:
+        """For :meth:`_palette_contours`, tables for :func:`cv2.LUT`: per mean value 0..255 the rank by brightness
+        of the nearest gray (uint8 ``(256,)``) and the reliability (float32 ``(256,)``; 0 at the darkest and
+        brightest grays, which lack a gray on one side); per rank the bin's lower end and its width per channel
+        (float32 ``(1, 256, 3)`` each)."""
+        order = np.argsort(self.palette.sum(axis=1), kind="stable")
+        pal = self.palette[order].astype(np.float32)
+        grays = pal.mean(axis=1)
+        values = np.arange(256, dtype=np.float32)
+        rank = np.abs(values[:, None] - grays[None]).argmin(axis=1)
+        gaps = np.diff(grays)
+        spacing = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
+        full, none = CONTOUR_RELIABLE
+        reliable = np.clip((none - np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3)) / (none - full),
+                           0.0, 1.0) * ((rank > 0) & (rank < len(pal) - 1))
+        mid = (pal[1:] + pal[:-1]) / 2                                    # the cells' faces along the line
+        lo, span = np.zeros((2, 1, 256, 3), np.float32)
+        lo[0, :len(pal)] = np.concatenate([pal[:1], mid])
+        span[0, :len(pal)] = np.concatenate([mid, pal[-1:]]) - lo[0, :len(pal)]
+        return rank.astype(np.uint8), reliable.astype(np.float32), lo, span
 
     @functools.cached_property
     def _contour_tables(self) -> tuple[np.ndarray, ...]:
