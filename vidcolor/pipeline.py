@@ -165,7 +165,8 @@ class Dequantizer(LabJob):
     way starts from the bins' centres (:meth:`~vidcolor.quantizer.Quantizer.centre_offset`), a bilateral
     filter's correction of the frames is added, weighted per kind
     (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths are chosen with it), for uniform
-    levels the result is pulled towards the interpolation between the bands' contours
+    levels and black-and-white palettes of at most 16 grays the result is pulled towards the interpolation
+    between the bands' contours
     (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the observed
     pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
     palette cell the input says the truth lies in, and unchanged where no quantizer is found.
