@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
-                                CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, GRAPHICS_FLAT, PALETTE_SMALL, Quantizer,
+                                CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS, GRAPHICS_FLAT, PALETTE_SMALL,
+                                Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -229,6 +230,28 @@ def test_black_and_white_uniform_levels_are_not_graphics_for_their_flat_bands(cr
         cv2.putText(title, line, (12, 40 + 36 * i), cv2.FONT_HERSHEY_COMPLEX, 1.0, 235, 2, cv2.LINE_AA)
     text = estimate(code(quantize_uniform(np.repeat(title[..., None], 3, -1), 4, "mid")))
     assert text.kind == "uniform" and text.graphics, text.describe()
+
+
+@pytest.mark.parametrize("crf", [None, 12])
+def test_black_and_white_palettes_of_enough_grays_are_not_graphics_for_their_flat_bands(crf):
+    """The same soft black-and-white picture quantized to a palette of 12 grays (median cut) is mostly flat
+    bands too; its grays change by single steps (FILM_SINGLE_STEPS), so it is dequantized, with the contour
+    estimate. With fewer than FILM_MIN_GRAYS grays the share of single steps says little, and it stays graphics,
+    as the same bands in colour do."""
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)
+    gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
+    code = (lambda a: a) if crf is None else (lambda a: h264_roundtrip(a, crf))
+    coded = code(quantize_palette(gray, 12))
+    found = estimate(coded)
+    assert flat_pixels(coded[None]).mean() >= GRAPHICS_FLAT
+    assert found.kind == "palette" and FILM_MIN_GRAYS <= len(found.palette) <= 12, found.describe()
+    assert not found.graphics and found.contour_palette, found.describe()
+    few = estimate(code(quantize_palette(gray, 4)))
+    assert few.kind == "palette" and len(few.palette) < FILM_MIN_GRAYS and few.graphics, few.describe()
+    tinted = np.clip(gray * np.float32([1.0, 0.8, 0.55]), 0, 255).astype(np.uint8)
+    colour = estimate(code(quantize_palette(tinted, 12)))
+    assert colour.kind == "palette" and colour.graphics, colour.describe()
 
 
 def test_none_passes_the_input_unchanged(gradient):

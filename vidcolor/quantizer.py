@@ -128,7 +128,8 @@ Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, stre
 4-bit mid +0.31 -> +1.51 dB (worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray
 clip frames at 4-bit mid +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00
 -> +3.62); gray pixel art (smooth-shaded, not found enlarged) +1.46 at 4-bit floor, +0.34 at mid (worst
-+0.00); no colour row changes."""
++0.00); no colour row changes. Since stop 46 the same holds for black-and-white palettes of
+:data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays, their grays ranked by brightness as levels."""
 
 FILM_SINGLE_STEPS = 0.75
 """Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
@@ -138,6 +139,17 @@ gray DAVIS frames with at least GRAPHICS_FLAT flat pixels 0.80; gray pixel art f
 enlarged two-level image 1.00); synthetic gray graphics, which without this test lost 3.7 dB (an intertitle at
 4-bit floor) and 0.6 dB (a user interface at 4-bit mid) at uniform strength 0.5 (6.6 and 1.2 at 0.75), 0.23
 and 0.21."""
+
+FILM_MIN_GRAYS = 8
+"""Fewest grays of a black-and-white palette (up to :data:`PALETTE_SMALL`) that :func:`_soft_film` may read as soft
+footage (stop 46): with a few grays a high share of single steps comes by chance. 8 is the fewest levels of a
+uniform level set here (3 bits, :data:`UNIFORM_BITS`). On the validation rows (benchmarks/dequantize_validation.py,
+crf 14) the 159 images found as black-and-white palettes of 3 to 16 grays and as graphics split into 37 with a
+single-step share of at least FILM_SINGLE_STEPS and 4 grays or more, which gain +0.467 dB mean at the palettes'
+strength 0.1 once dequantized (worst -0.024: film frames at 16 colours +0.60 to +0.72, with median cut +0.22 to
++0.55; gray photos, smooth-shaded gray pixel art +0.25 to +0.66), and one 3-gray pixel-art image (share 0.88 in
+each of its four rows), which would lose 7.5 to 9.5 dB. From 8 grays 33 images are read as footage (+0.486 mean,
+worst -0.024)."""
 
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
@@ -353,7 +365,8 @@ class Quantizer:
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
         graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless soft
-            black-and-white footage on uniform levels, :func:`_soft_film`) or frames enlarged by nearest
+            black-and-white footage on uniform levels or on a palette of :data:`FILM_MIN_GRAYS` to
+            :data:`PALETTE_SMALL` grays, :func:`_soft_film`) or frames enlarged by nearest
             neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
             for the log).
         truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
@@ -536,11 +549,10 @@ class Quantizer:
         of the nearest gray (uint8 ``(256,)``) and the reliability (float32 ``(256,)``; 0 at the darkest and
         brightest grays, which lack a gray on one side); per rank the bin's lower end and its width per channel
         (float32 ``(1, 256, 3)`` each)."""
-        order = np.argsort(self.palette.sum(axis=1), kind="stable")
-        pal = self.palette[order].astype(np.float32)
+        pal = self.palette[np.argsort(self.palette.mean(axis=1), kind="stable")].astype(np.float32)
         grays = pal.mean(axis=1)
         values = np.arange(256, dtype=np.float32)
-        rank = np.abs(values[:, None] - grays[None]).argmin(axis=1)
+        rank = _gray_ranks(self.palette).astype(np.intp)
         gaps = np.diff(grays)
         spacing = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
         full, none = CONTOUR_RELIABLE
@@ -1012,15 +1024,24 @@ def _neutral(tiles: np.ndarray) -> bool:
     return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
 
 
-def _soft_film(tiles: np.ndarray, bits: int, conv: str) -> bool:
-    """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to the uniform levels ``(bits, conv)``, look like soft
-    black-and-white footage rather than flat art: neutral (:func:`_neutral`), and among the neighbouring
-    pixels (horizontal and vertical, in G) whose levels differ, at least :data:`FILM_SINGLE_STEPS` differ by
-    one level, as the false contours of smooth gradients do; the edges of text, line art and sprites jump
-    several levels."""
+def _gray_ranks(palette: np.ndarray) -> np.ndarray:
+    """Per value 0..255, the rank by brightness (the mean over the channels) of the palette colour whose mean is
+    nearest: uint8 ``(256,)``, a table for :func:`cv2.LUT` of each pixel's mean over the channels. For a
+    black-and-white palette ``(K, 3)`` this is the gray's index as a level."""
+    grays = np.sort(palette.mean(axis=1))
+    return np.abs(np.arange(256, dtype=np.float32)[:, None] - grays[None]).argmin(axis=1).astype(np.uint8)
+
+
+def _soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
+    """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to levels whose index per pixel is ``levels`` (int
+    ``(T, h, w)``: a uniform level set's in G, or a black-and-white palette's gray by brightness,
+    :func:`_gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`_neutral`),
+    and among the neighbouring pixels (horizontal and vertical) whose levels differ, at least
+    :data:`FILM_SINGLE_STEPS` differ by one level, as the false contours of smooth gradients do; the edges of
+    text, line art and sprites jump several levels."""
     if not _neutral(tiles):
         return False
-    k = _level_index(tiles[..., 1].astype(np.float32), bits, conv).astype(np.int16)
+    k = levels.astype(np.int16)
     steps = np.abs(np.concatenate([np.diff(k, axis=1).ravel(), np.diff(k, axis=2).ravel()]))
     steps = steps[steps > 0]
     return len(steps) > 0 and float((steps == 1).mean()) >= FILM_SINGLE_STEPS
@@ -1141,8 +1162,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
-    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels
-    excepted, :func:`_soft_film`), or enlarged by nearest neighbour (:func:`enlarged_by`), are marked
+    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
+    on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays excepted, :func:`_soft_film`), or enlarged by nearest neighbour (:func:`enlarged_by`), are marked
     ``graphics``. The margin is 2.5 x the measured codec noise, at least 1 and at most ``max_margin`` levels.
 
     Args:
@@ -1168,11 +1189,14 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
                          none_margin=none_margin,
-                         graphics=enlarged or (flat_art and not _soft_film(tiles, bits, conv)))
+                         graphics=enlarged or (flat_art and not _soft_film(
+                             tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
     if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
+        soft = FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
+            tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
-                         none_margin=none_margin, graphics=flat_art or enlarged)
+                         none_margin=none_margin, graphics=enlarged or (flat_art and not soft))
     return Quantizer("none", 0.0, 0.0, none_margin=none_margin)
 
 
