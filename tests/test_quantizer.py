@@ -481,8 +481,8 @@ def test_contour_estimate_rebuilds_a_gray_palette_ramp():
     """A black-and-white palette is read as one channel's levels: the ramp quantized to 10 unevenly spaced grays
     (listed in no order), projected from the estimate at full weight, comes back much closer to the truth than
     the quantized input inside the inner bands, and the darkest and brightest grays get weight 0 (no gray beyond
-    them); the default weight is CONTOUR_PALETTE_WEIGHT x the band width's; a colour palette, graphics, or more
-    than PALETTE_SMALL grays get no estimate."""
+    them); the default weight is CONTOUR_PALETTE_WEIGHT x the band width's; graphics and more than PALETTE_SMALL
+    grays get no estimate (colour palettes: the test above)."""
     truth = _ramp_image()
     pal = np.repeat(GRAYS[:, None], 3, 1)
     coarse = pal[_nearest(truth.reshape(-1, 3), pal)].reshape(truth.shape).astype(np.uint8)

@@ -278,6 +278,14 @@ estimate's weight falls from full to none: under 4:2:0 and the codec 10-25% of R
 G's) decode nearer a neighbouring level than to their own (measured on the validation photos, 4 bits, bin
 middles, crf 14), mostly between levels, so that a value far from any level says little about its band."""
 
+def _reliability(offset: np.ndarray) -> np.ndarray:
+    """The contour estimate's reliability of values ``offset`` (float, fractions of the level period, or of the
+    distance to the nearest other gray) from their level: 1 up to :data:`CONTOUR_RELIABLE`'s first value, 0 from
+    its second, linear between."""
+    full, none = CONTOUR_RELIABLE
+    return np.clip((none - offset) / (none - full), 0.0, 1.0)
+
+
 CONTOUR_WEIGHT = {"uniform": 0.35}
 """Weight of the contour estimate (:meth:`Quantizer.contour_estimate`) per kind of quantizer, pulling the
 estimate (generator at its strength, band correction added) towards it before the projection. Picked on
@@ -555,9 +563,8 @@ class Quantizer:
         rank = _gray_ranks(self.palette).astype(np.intp)
         gaps = np.diff(grays)
         spacing = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
-        full, none = CONTOUR_RELIABLE
-        reliable = np.clip((none - np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3)) / (none - full),
-                           0.0, 1.0) * ((rank > 0) & (rank < len(pal) - 1))
+        reliable = _reliability(np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3))
+        reliable *= (rank > 0) & (rank < len(pal) - 1)
         mid = (pal[1:] + pal[:-1]) / 2                                    # the cells' faces along the line
         lo, span = np.zeros((2, 1, 256, 3), np.float32)
         lo[0, :len(pal)] = np.concatenate([pal[:1], mid])
@@ -572,14 +579,13 @@ class Quantizer:
         q = np.arange(256, dtype=np.float32)
         level = np.zeros((3, 256), np.uint8)
         lo, span, reliable = (np.zeros((3, 256), np.float32) for _ in range(3))
-        full, none = CONTOUR_RELIABLE
         for c in (c for c in range(3) if self.bits[c]):
             bits, conv = self.bits[c], self.conventions[c]
             period, offset = _level_offset(bits, conv)
             k = _level_index(q, bits, conv)
             lo[c], hi = self._bin(offset + k * period, c)
             span[c] = hi - lo[c]
-            reliable[c] = np.clip((none - _level_distance(q, bits, conv) / period) / (none - full), 0, 1)
+            reliable[c] = _reliability(_level_distance(q, bits, conv) / period)
             reliable[c] *= (k > 0) & (k < 2 ** bits - 1)
             level[c] = k
         return level, lo, span, reliable
@@ -1194,7 +1200,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                              tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
     if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
-        soft = FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
+        soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
             tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
                          none_margin=none_margin, graphics=enlarged or (flat_art and not soft))
