@@ -7,6 +7,7 @@ the temporal smoother to the serial run's state).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_one_line_error, cli_env, decode_all, run_cli, run_ffmpeg
+from vidcolor.distributed import PLAN_FILE
 from vidcolor.errors import VidcolorError
 from vidcolor.io import find_ffmpeg
 
@@ -38,14 +40,18 @@ def cluster():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def film(tmp_path_factory, ffmpeg_exe) -> Path:
-    """4 s of moving testsrc2 (96x64, 24 fps, a keyframe every 12 frames, B-frames) with AAC audio."""
-    path = tmp_path_factory.mktemp("film") / "film.mp4"
+def make_film(path: Path, ffmpeg_exe: str, seconds: int) -> Path:
+    """``seconds`` of moving testsrc2 (96x64, 24 fps, a keyframe every 12 frames, B-frames) with AAC audio."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24", "-f", "lavfi", "-i",
-               "sine=frequency=440:sample_rate=44100", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
+               "sine=frequency=440:sample_rate=44100", "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
                "-pix_fmt", "yuv420p", "-x264-params", "keyint=12:min-keyint=12:scenecut=0", "-c:a", "aac", str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory, ffmpeg_exe) -> Path:
+    """4 s of :func:`make_film`."""
+    return make_film(tmp_path_factory.mktemp("film") / "film.mp4", ffmpeg_exe, 4)
 
 
 def colorize(input, output, model, **kw):
@@ -73,11 +79,11 @@ def local_result(tmp_path_factory, film, tiny_colorizers) -> Path:
     return out
 
 
-def assert_same_as_local(out: Path, local: Path) -> None:
+def assert_same_as_local(out: Path, local: Path, frames: int = 96) -> None:
     ours, _, has_audio = decode_all(str(out))
     theirs, _, _ = decode_all(str(local))
     assert has_audio
-    assert len(ours) == len(theirs) == 96
+    assert len(ours) == len(theirs) == frames
     assert frame_psnr(ours, theirs).min() >= PSNR_BAR
     assert timestamps(out) == timestamps(local)
 
@@ -205,8 +211,12 @@ def test_a_killed_worker_is_restarted_and_the_output_is_unchanged(cluster, tmp_p
     assert_same_as_local(out, local_result)
 
 
-def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, film, tiny_colorizers, local_result):
-    """A CLI run stopped by SIGINT once some segments are done keeps them; the rerun redoes only the rest."""
+def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """A CLI run stopped by SIGINT once some segments are done keeps them; the rerun redoes only the rest.
+
+    An 8 s film, so 8 segments of 1 s: the interrupt takes effect about a segment after the signal (the driver
+    waits on Ray), and with the 4 segments of ``film`` the rest of the run could finish first (exit 0)."""
+    film = make_film(tmp_path / "long.mp4", ffmpeg_exe, 8)
     out = tmp_path / "ray.mkv"
     args = [sys.executable, "-m", "vidcolor.cli", "colorize", str(film), "-o", str(out), "--model",
             str(tiny_colorizers.fcn), "--render-size", "64", "--codec", "ffv1", "--pix-fmt", "yuv444p",
@@ -220,16 +230,16 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, fil
     err = proc.communicate(timeout=60)[1].decode()
     assert proc.returncode == 130, err
     kept = sorted(p.name for p in work.glob("segment-*"))
-    assert 2 <= len(kept) < 4, err
+    assert len(json.loads((work / PLAN_FILE).read_text())) == 8
+    assert 2 <= len(kept) < 8, err
     assert not out.exists() and not list(tmp_path.glob(".ray*partial*"))    # nothing under the output name
     assert "the same command resumes" in err
-    mtimes = {p.name: p.stat().st_mtime_ns for p in work.glob("segment-*")}
     res = run_cli(*args[3:-1])
     assert res.returncode == 0, res.stderr
     assert f"{len(kept)} reused from an earlier run" in res.stderr
-    assert_same_as_local(out, local_result)
+    colorize(film, tmp_path / "local.mkv", tiny_colorizers.fcn)
+    assert_same_as_local(out, tmp_path / "local.mkv", frames=192)
     assert not work.exists()
-    assert len(mtimes) == len(kept)
 
 
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
