@@ -631,3 +631,20 @@ def test_strength_key_sets_bit_truncation_and_small_colour_palettes_apart():
     gray = np.repeat(np.linspace(0, 255, 8, dtype=np.float32)[:, None], 3, 1)
     assert Quantizer("palette", palette=gray).strength_key == "palette"                     # black and white
     assert Quantizer().strength_key == "none"
+
+
+def test_reconstruct_on_a_palette_drops_the_generator_s_mean_correction(gradient):
+    """On a palette a generator that is right up to a constant +4 levels loses its mean correction: the output's
+    mean stays the observed frame's (a palette made by clustering keeps the mean) and the rest of the correction
+    is kept; on uniform levels the same mean correction is kept (it says where values sit in their bins)."""
+    coarse = quantize_palette(gradient, 16)[None]
+    truth = gradient[None].astype(np.float32)
+    pal = np.unique(coarse.reshape(-1, 3), axis=0).astype(np.float32)
+    palette = Quantizer("palette", palette=pal, margin=2.0)
+    out = palette.reconstruct(coarse, truth + 4.0, 1.0).astype(np.float32)
+    assert np.abs((out - coarse).reshape(-1, 3).mean(0)).max() < 0.5
+    assert ((out - truth) ** 2).mean() < ((coarse - truth) ** 2).mean() / 2
+    levels = quantize_uniform(gradient, 4, "mid")[None]
+    uniform = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3, margin=1.0)
+    kept = uniform.reconstruct(levels, levels.astype(np.float32) + 4.0, 1.0, contour_weight=0.0).astype(np.float32)
+    assert np.all((kept - levels).reshape(-1, 3).mean(0) > 3.0)
