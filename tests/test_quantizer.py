@@ -635,8 +635,8 @@ def test_strength_key_sets_bit_truncation_and_small_colour_palettes_apart():
 
 def test_reconstruct_on_a_palette_drops_the_generator_s_mean_correction(gradient):
     """On a palette a generator that is right up to a constant +4 levels loses its mean correction: the output's
-    mean stays the observed frame's (a palette made by clustering keeps the mean) and the rest of the correction
-    is kept; on uniform levels the same mean correction is kept (it says where values sit in their bins)."""
+    mean stays the observed frame's and the rest of the correction is kept; on uniform levels the same mean
+    correction is kept (it says where values sit in their bins)."""
     coarse = quantize_palette(gradient, 16)[None]
     truth = gradient[None].astype(np.float32)
     pal = np.unique(coarse.reshape(-1, 3), axis=0).astype(np.float32)

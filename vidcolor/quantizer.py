@@ -653,8 +653,10 @@ class Quantizer:
         colours it stands for, the centroid condition of an optimal quantizer (Lloyd, "Least squares
         quantization in PCM", IEEE Trans. Inf. Theory 28(2), 1982), so the frame's mean is already right; a
         mean correction is the generator's own bias (on the 324 validation images found as palettes: median
-        0.36 levels, over 1 level in some channel on 18% of them, up to 6.7). On uniform levels
-        the mean correction is kept: there it carries where the values sit in their bins.
+        0.36 levels, over 1 level in some channel on 18% of them, up to 6.7). PIL's median cut (the training
+        code's palettes) is not mean-true: on the held-back clips its frames are 0.9-2.6 levels too dark, and there
+        the removal costs up to 0.05 dB. On uniform levels the mean correction is kept: there it carries where
+        the values sit in their bins.
 
         Args:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
