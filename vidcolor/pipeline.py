@@ -157,8 +157,8 @@ class Dequantizer(LabJob):
     pix2pix baseline) work on RGB directly (their output is converted to LAB only for smoothing).
 
     Consistency (default on): the quantizer of the clip is estimated from the frames, the generator's
-    correction (after temporal smoothing, which frames on uniform levels skip: :data:`TEMPORAL_KINDS`) is
-    scaled by the model's strength for that kind of quantizer (``arch["strength"]``, e.g. ``{"uniform":
+    correction (after temporal smoothing, which frames on uniform levels skip: :data:`TEMPORAL_KINDS`; on a
+    palette without its mean over the frame, the centroid condition) is scaled by the model's strength for that kind of quantizer (``arch["strength"]``, e.g. ``{"uniform":
     1.0, "uniform floor": 0.25, "palette": 0.5}``, keyed by
     :attr:`~vidcolor.quantizer.Quantizer.strength_key`, chosen on held-back validation images by
     ``benchmarks/dequantize_validation.py``; 1 when absent) and, for uniform levels, the rest of the
