@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vidcolor import quantizer
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
                                 CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS, GRAPHICS_FLAT, PALETTE_SMALL,
                                 Quantizer,
@@ -82,6 +83,23 @@ def test_palette_found(game_frame, crf):
     # every true colour recovered within a few levels
     d = np.linalg.norm(est.palette[:, None].astype(float) - PALETTE[None].astype(float), axis=-1)
     assert d.min(axis=0).max() < 4
+
+
+@pytest.mark.parametrize("crf", [None, 12])
+def test_a_palette_lined_up_with_levels_in_g_alone_is_a_palette(gradient, crf, monkeypatch):
+    """16 colours whose G values are 4-bit floor levels and whose R and B values are random: G alone shows a
+    level set, which R and B (no level set of their own) would take. Few of the palette's colours are on the
+    levels in all three channels, so the frame is read as the palette (without the check: as bit truncation,
+    whose bin-floor offset would brighten it)."""
+    rng = np.random.default_rng(0)
+    pal = np.stack([rng.integers(0, 256, 16), 16 * np.arange(16), rng.integers(0, 256, 16)], 1).astype(np.float32)
+    q = pal[_nearest(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
+    frame = q if crf is None else h264_roundtrip(q, crf)
+    est = estimate(frame)
+    assert est.kind == "palette", est.describe()
+    assert np.linalg.norm(est.palette[:, None] - pal[None], axis=-1).min(axis=1).max() < 4   # its colours
+    monkeypatch.setattr(quantizer, "UNIFORM_MIN_ON_LEVELS", 0.0)
+    assert estimate(frame).strength_key == "uniform floor"
 
 
 def test_values_near_255_are_no_floor_level():

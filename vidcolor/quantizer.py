@@ -106,6 +106,21 @@ images, every degradation): the 55 images quantized to 4 bits and found so lead 
 0.09-1.70 dB at strength 0.5 (four unquantized photos whose flat pixels are a dark background near one
 level, a 64-colour photo, two Bayer-dithered pixel-art images) lead by -0.078 to +0.001."""
 
+UNIFORM_MIN_ON_LEVELS = 0.1
+"""A uniform level set is kept only if, where a palette also passes (:func:`_palette`), at least this share of its
+pixels (those within :data:`PALETTE_RADIUS` of a palette colour) sit at colours whose three channels lie on the
+levels (within max(2, period / 8) levels, as :data:`UNIFORM_MIN_NEAR`); below it the frames are read as the
+palette (:func:`_on_levels`). A palette of 16 colours whose G values happen to line up with a level set reads as
+that level set in G alone (R and B, smeared by 4:2:0, show none and take G's), and under bit truncation the
+bin-floor offset (:meth:`Quantizer.centre_offset`) then brightens the whole frame. Chosen on 190 training photos
+(every 17th, colour and black and white, never the validation rows) at crf 14, ten degradations (ffmpeg 8, 16
+with and without Bayer and sierra2_4a dither, 32 and 64 colours, vidcolor's median cut 16, 4 bits mid and floor,
+none), where a palette passes too: of the 35 images read as levels that are not (palettes, one unquantized
+photo), 14 hold 0.00-0.09 (+0.18 dB mean, worst -0.39 at the weight file's strengths; read as the palette +0.23,
+worst +0.08); of the 609 genuine 4-bit images none is below 0.10 (one 4-bit floor photo read as 3-bit floor
+levels holds 0.10, the others 0.18-1.00). The other 21 hold 0.19-0.99 and stay misread, among them palettes of 5
+to 8 colours (black and white, or colour) that line up with 3-bit floor levels (down to -6.5 dB)."""
+
 NEUTRAL_CHROMA = 2.0
 UNIFORM_GRAY_CONTRAST = 0.05
 """Neutral frames (black and white: mean ``|R - G| + |B - G|`` over the pixels at most
@@ -1171,13 +1186,28 @@ def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     return pal, float(near.mean()), float((dist[near] <= 2.5).mean()), noise
 
 
+def _on_levels(px: np.ndarray, palette: np.ndarray, bits: int, conv: str) -> float:
+    """Share of pixels ``(P, 3)`` uint8 within :data:`PALETTE_RADIUS` of their nearest colour of ``palette``
+    ``(K, 3)`` whose colour lies on the level set ``(bits, conv)`` in all three channels (each within max(2,
+    period / 8) levels of a level, the tolerance of :data:`UNIFORM_MIN_NEAR`); 0 when no pixel is that near.
+    Genuine uniform levels put every palette colour that mode seeking finds on them; a palette that lines up
+    with a level set in one channel does not (:data:`UNIFORM_MIN_ON_LEVELS`)."""
+    period, _ = _level_offset(bits, conv)
+    on = np.all(_level_distance(palette.astype(np.float64), bits, conv) <= max(2.0, period / 8), axis=1)
+    x = px.astype(np.float32)
+    idx = _nearest(x, palette)
+    near = np.linalg.norm(x - palette[idx], axis=1) <= PALETTE_RADIUS
+    return float(on[idx[near]].mean()) if near.any() else 0.0
+
+
 def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4.0) -> Quantizer:
     """Estimate the quantizer behind decoded frames (one clip, or one scene of it).
 
     Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first: among the
     channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
     bit depth and convention for all three, unless another channel shows a level set that does not contain
-    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Then a palette (at most
+    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. A palette that also passes
+    and whose colours are not on those levels (:data:`UNIFORM_MIN_ON_LEVELS`) overrules them. Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
@@ -1202,7 +1232,10 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
     best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
     bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
-    if bits and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv):
+    uniform = bool(bits) and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv)
+    pal, coverage, tightness, noise = _palette(px)
+    palette = len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS
+    if uniform and not (palette and _on_levels(px, pal, bits, conv) < UNIFORM_MIN_ON_LEVELS):
         # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0), or with a finer
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
         noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
@@ -1210,8 +1243,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                          none_margin=none_margin,
                          graphics=enlarged or (flat_art and not _soft_film(
                              tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
-    pal, coverage, tightness, noise = _palette(px)
-    if len(pal) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS:
+    if palette:
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
             tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
