@@ -109,21 +109,24 @@ level, a 64-colour photo, two Bayer-dithered pixel-art images) lead by -0.078 to
 UNIFORM_MIN_ON_LEVELS = 0.1
 ON_LEVELS_STRIDE = 4
 """A uniform level set that some channel does not show by itself is kept only if, where a palette also passes
-(:func:`_palette`), at least this share of its pixels (those within :data:`PALETTE_RADIUS` of a palette colour)
-sit at colours whose three channels lie on the levels (within max(2, period / 8) levels, as
-:data:`UNIFORM_MIN_NEAR`); below it the frames are read as the palette (:func:`_palette_off_levels`, on every
-``ON_LEVELS_STRIDE``-th sampled pixel: on 16 frames of a 640x360 4-bit clip 5 ms against 14 on all, the
-whole estimate 38 ms against 31 without the check; on 523 colour images, 275 of the choice below and 248
-validation photos, the reading is the same as on all). A palette of 16 colours whose G values happen to line up with a level set reads as
-that level set in G alone (R and B, smeared by 4:2:0, show none and take G's), and under bit truncation the
-bin-floor offset (:meth:`Quantizer.centre_offset`) then brightens the whole frame. Chosen on 190 training photos
-(every 17th, colour and black and white, never the validation rows) at crf 14, ten degradations (ffmpeg 8, 16
-with and without Bayer and sierra2_4a dither, 32 and 64 colours, vidcolor's median cut 16, 4 bits mid and floor,
-none), where a palette passes too: of the 35 images read as levels that are not (palettes, one unquantized
-photo), 14 hold 0.00-0.09 (+0.18 dB mean, worst -0.39 at the weight file's strengths; read as the palette +0.23,
-worst +0.08); of the 609 genuine 4-bit images none is below 0.10 (one 4-bit floor photo read as 3-bit floor
-levels holds 0.10, the others 0.18-1.00). The other 21 hold 0.19-0.99 and stay misread, among them palettes of 5
-to 8 colours (black and white, or colour) that line up with 3-bit floor levels (down to -6.5 dB)."""
+(:func:`_palette`), at least this share of the palette's pixels (those within :data:`PALETTE_RADIUS` of a palette
+colour) sit at colours whose three channels lie on the levels (within max(2, period / 8) levels, as
+:data:`UNIFORM_MIN_NEAR`); below it the frames are read as the palette (:func:`_palette_off_levels`). A palette of 16
+colours whose G values happen to line up with a level set reads as that level set in G alone (R and B, smeared by
+4:2:0, show none and take G's), and under bit truncation the bin-floor offset (:meth:`Quantizer.centre_offset`) then
+brightens the whole frame.
+
+Chosen on 190 training photos (every 17th, colour and black and white, never the validation rows) at crf 14, ten
+degradations (ffmpeg 8, 16 with and without Bayer and sierra2_4a dither, 32 and 64 colours, vidcolor's median cut
+16, 4 bits mid and floor, none), where a palette passes too: of the 35 images read as levels that are not (palettes,
+one unquantized photo), 14 hold 0.00-0.09 (+0.18 dB mean, worst -0.39 at the weight file's strengths; read as the
+palette +0.23, worst +0.08); of the 609 genuine 4-bit images none is below 0.10 (one 4-bit floor photo read as 3-bit
+floor levels holds 0.10, the others 0.18-1.00). The other 21 hold 0.19-0.99 and stay misread, among them palettes
+of 5 to 8 colours (black and white, or colour) that line up with 3-bit floor levels (down to -6.5 dB).
+
+The check runs on every ``ON_LEVELS_STRIDE``-th sampled pixel: on 16 frames of a 640x360 4-bit clip 5 ms against 14
+on all (the whole estimate 38 ms against 31 without the check), and on 523 colour images (275 of the choice above,
+248 validation photos) the reading is the same as on all."""
 
 NEUTRAL_CHROMA = 2.0
 UNIFORM_GRAY_CONTRAST = 0.05
@@ -1219,8 +1222,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first: among the
     channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
     bit depth and convention for all three, unless another channel shows a level set that does not contain
-    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. A palette that also passes
-    and whose colours are not on those levels (:data:`UNIFORM_MIN_ON_LEVELS`) overrules them. Then a palette (at most
+    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
+    no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
+    (:data:`UNIFORM_MIN_ON_LEVELS`). Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
