@@ -1029,7 +1029,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
             z = _level_moment(p, period, offset)
             if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * UNIFORM_MAX_SHIFT / period):
                 continue
-            if p @ (_level_distance(v, bits, conv) <= max(2.0, period / 8)) < UNIFORM_MIN_NEAR:
+            if p @ _near_level(v, bits, conv) < UNIFORM_MIN_NEAR:
                 continue
             midpoints = offset + period * (np.arange(2 ** bits - 1) + 0.5)
             if p @ (np.abs(v[:, None] - midpoints).min(1) <= max(2.0, period / 16)) > UNIFORM_MAX_BETWEEN:
@@ -1141,6 +1141,13 @@ def _level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     return np.abs(v - offset - _level_index(v, bits, conv) * period)
 
 
+def _near_level(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+    """Whether values ``v`` (float) lie within max(2, period / 8) levels of one of the quantizer's levels
+    (:func:`_level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and :data:`UNIFORM_MIN_ON_LEVELS`."""
+    period, _ = _level_offset(bits, conv)
+    return _level_distance(v, bits, conv) <= max(2.0, period / 8)
+
+
 def _level_index(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     """Index 0..2**bits - 1 (float) of the quantizer's level nearest to each value of ``v`` (float levels)."""
     period, offset = _level_offset(bits, conv)
@@ -1208,8 +1215,7 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str) -> bool:
     palette, coverage, tightness, _ = _palette(px)
     if not _passes(palette, coverage, tightness):
         return False
-    period, _ = _level_offset(bits, conv)
-    on = np.all(_level_distance(palette.astype(np.float64), bits, conv) <= max(2.0, period / 8), axis=1)
+    on = np.all(_near_level(palette.astype(np.float64), bits, conv), axis=1)
     x = px.astype(np.float32)
     idx = _nearest(x, palette)
     near = np.linalg.norm(x - palette[idx], axis=1) <= PALETTE_RADIUS
