@@ -12,7 +12,7 @@ ffmpeg palettegen/paletteuse 16 colours (no dither, and Bayer dither) and 64 col
 cut 16, 4 bits per channel (mid and floor), and none; then an intra H.264 round trip at crf 14
 (``h264_roundtrip``). Each image is dequantized alone (its own quantizer estimate). The generator's
 correction is scaled by each strength in :data:`STRENGTHS` and reconstructed as the pipeline does it
-(``Quantizer.reconstruct``: for uniform levels the rest of the way from the bins' centres, the bilateral
+(``Quantizer.reconstruct``: for uniform levels from the bins' centres, the bilateral
 filter's correction added, weighted per kind, for uniform levels the result pulled towards the contour
 estimate at its default weights, then projected onto the cells); reports per (content, degradation) the
 mean and worst PSNR gain over the input, and per kind of quantizer found (``Quantizer.strength_key``: bit
