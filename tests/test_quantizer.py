@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vidcolor import quantizer
-from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
-                                CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS, GRAPHICS_FLAT, PALETTE_SMALL,
-                                Quantizer,
+from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE,
+                                CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS,
+                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -527,8 +527,9 @@ def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
     """The distance transforms and table lookups give what the docstring's rule says, computed the slow way:
     per pixel the city-block distance to the nearest pixel one level class down and one up (classes modulo 4,
     clipped at CONTOUR_MAX_DISTANCE), the place (down - 0.5) / (down + up - 1) in the bin, the weight of the
-    band's width where both lie within reach; on a 2-D gradient with noise (several bands, contours in every
-    direction, misdecoded values), for each convention."""
+    band's width where both lie within reach, in R and B of this colour frame x CONTOUR_CHROMA_WEIGHT but at the
+    bin floor; on a 2-D gradient with noise (several bands, contours in every direction, misdecoded values), for
+    each convention. Its black-and-white version (G in all three channels) has G's weights in every channel."""
     rng = np.random.default_rng(3)
     y, x = np.mgrid[0:22, 0:30].astype(np.float32)
     truth = np.stack([40 + 5 * x + 2 * y, 200 - 6 * y + x, 90 + 3 * np.sin(x / 3) * 9 + 2 * y], -1)
@@ -550,9 +551,12 @@ def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
             up = np.choose((cls + 1) % 4, to)
             place = (down - 0.5) / np.maximum(down + up - 1, 1)
             by_width = qz._contour_width_weights[c][np.minimum(down + up, 255)]
-            want_w = reliable[c][q] * (np.maximum(down, up) < far) * by_width
+            chroma = CONTOUR_CHROMA_WEIGHT if c != 1 and conv != "floor" else 1.0
+            want_w = reliable[c][q] * (np.maximum(down, up) < far) * by_width * chroma
             np.testing.assert_allclose(weight[0, ..., c].ravel(), want_w, atol=1e-6)
             np.testing.assert_allclose(est[0, ..., c].ravel(), lo[c][q] + span[c][q] * place, atol=1e-4)
+        gray_weight = qz.contour_estimate(coarse[None, ..., [1, 1, 1]])[1][0]
+        np.testing.assert_array_equal(gray_weight, weight[0, ..., [1, 1, 1]].transpose(1, 2, 0))
 
 
 def test_contour_estimate_weighs_values_between_levels_less():

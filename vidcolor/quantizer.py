@@ -362,6 +362,18 @@ Colour palettes get none: the interpolation between the midpoints of the two nea
 gained +0.02 dB on the validation photos at 16 colours and lost up to 3.6 dB on other images (a scratch
 prototype, stop 46)."""
 
+CONTOUR_CHROMA_WEIGHT = 0.7
+"""On colour frames (not :func:`_neutral`) the contour estimate's weight in R and B at bin-middle and spread levels is
+this share of its default weight (:data:`CONTOUR_WIDTH_WEIGHT`). 4:2:0 keeps G, which dominates luma, at full
+resolution, but R and B carry the chroma, which it halves: their band contours are smeared and displaced, and the
+distances between them say less about where a value sits in its bin. Chosen on validation data
+(train/dequantize-fq-l2/validation.md), the generator's outputs stored: on the 62 colour images found uniform at bin
+middles or spread levels (photos and clip frames, crf 14, strength 0.75) 1, 0.9, 0.8, 0.7, 0.6, 0.5 gain +0.832,
++0.847, +0.856, +0.859, +0.856, +0.847 dB (worst image +0.07 to +0.12); on the five validation clips through the
+video path (24 frames, after crf 14) 1 and 0.7 gain +0.951 and +0.979 dB at 4-bit mid (worst clip +0.33 either
+way), +0.923 and +0.969 at spread levels (+0.23 -> +0.37). Bit truncation keeps its weight (:data:`CONTOUR_WEIGHT`):
+there 0.7 lost 0.016 dB on the 35 colour stills and 0.03 on the clips. Black-and-white frames have no chroma."""
+
 CENTRE_AGREEMENT = (0.35, 0.5)
 """Share of the bin-floor offset (:meth:`Quantizer.centre_offset`) that the generator's own correction must
 show for the offset to be applied: over the pixels of floor levels above the lowest, the generator's mean
@@ -500,8 +512,9 @@ class Quantizer:
         Args:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
             weight: the weight at full reliability, the same for every pixel; None = the defaults: by the
-                band's width (:data:`CONTOUR_WIDTH_WEIGHT`) for levels at bin middles and spread levels,
-                :data:`CONTOUR_WEIGHT` for levels at the bin floor.
+                band's width (:data:`CONTOUR_WIDTH_WEIGHT`) for levels at bin middles and spread levels, in R and B
+                of colour frames x :data:`CONTOUR_CHROMA_WEIGHT`; :data:`CONTOUR_WEIGHT` for levels at the bin
+                floor.
 
         Returns:
             ``(estimate, weight)``: float32 ``(N, H, W, 3)`` RGB levels (0..255) and weights in [0, 1]
@@ -515,17 +528,23 @@ class Quantizer:
             return None
         # the weight at full reliability per channel and band width: the defaults, or one for every pixel
         by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
+        # on colour frames R and B at bin middles and spread levels by default: CONTOUR_CHROMA_WEIGHT
+        chroma = np.float32([CONTOUR_CHROMA_WEIGHT if weight is None and c != 1 and conv != "floor" else 1.0
+                             for c, conv in enumerate(self.conventions)])
         est = np.empty(observed.shape, np.float32)
         weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
         place, width, near = _CONTOUR_PAIRS
         pair_weight = near * by_width[:, width]             # (3, pairs): 0 unless both bands are near
+        colour_weight = pair_weight * chroma[:, None]
         for i, frame in enumerate(observed):
+            weights = pair_weight if _neutral(frame[None, ::4, ::4]) else colour_weight
             # a channel's plane at a time, contiguous (OpenCV would copy a strided view for every call), merged
             # at the end: 640x360, one core, 22.5 -> 18.3 ms a frame at 4 bits (same output)
             planes, est_planes, weight_planes = cv2.split(frame), [], []
             for c, q in enumerate(planes):
-                same = c and (self.bits[c], self.conventions[c]) == (self.bits[c - 1], self.conventions[c - 1])
+                same = c and (self.bits[c], self.conventions[c]) == (self.bits[c - 1], self.conventions[c - 1]) \
+                    and np.array_equal(weights[c], weights[c - 1])
                 if not self.bits[c]:                                # unquantized: the value itself, weight 0
                     est_planes.append(q.astype(np.float32))
                     weight_planes.append(np.zeros(q.shape, np.float32))
@@ -536,7 +555,7 @@ class Quantizer:
                     continue
                 pair = _contour_pair(cv2.bitwise_and(cv2.LUT(q, level[c]), 3))
                 est_planes.append(cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c])))
-                weight_planes.append(cv2.multiply(cv2.LUT(q, reliable[c]), np.take(pair_weight[c], pair)))
+                weight_planes.append(cv2.multiply(cv2.LUT(q, reliable[c]), np.take(weights[c], pair)))
             cv2.merge(est_planes, dst=est[i])
             cv2.merge(weight_planes, dst=weight[i])
         return est, weight
