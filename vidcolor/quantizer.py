@@ -728,9 +728,9 @@ class Quantizer:
             out -= np.float32(cv2.mean(out[0])[:3])
         out *= strength
         out += observed
-        offset = self.centre_offset(observed, self.truncation_weight)   # uniform levels only, like the next two
+        # uniform levels only, like the next two; the floor offset's share 1 - strength, the others' all of it
+        offset = self.centre_offset(observed, self.truncation_weight * (1.0 - strength))
         if offset is not None:
-            offset *= np.float32([1.0 - strength if c == "floor" else 1.0 for c in self.conventions])
             out += offset
         bands = self.band_correction(observed)
         if bands is not None:
