@@ -139,7 +139,10 @@ class UNetGenerator(nn.Module):
         if self.s2d > 1:
             xp = nn.functional.pixel_unshuffle(xp, self.s2d)
         cond = self._condition(cue) if self.hist_mlp is not None and cue is not None else None
-        correction = self.head(self.body(self.stem(xp), cond))
+        # contiguous in the default layout: a channels-last tensor of 3 channels makes the broadcast offset add
+        # below slow (bf16, one core of the 2-core AMD EPYC with AVX-512: 3.3 against 1.1 ms per 640x360
+        # frame; the same values)
+        correction = self.head(self.body(self.stem(xp), cond)).contiguous()
         if self.s2d > 1:
             correction = nn.functional.pixel_shuffle(correction, self.s2d)
         correction = correction[..., :h, :w]
