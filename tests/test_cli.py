@@ -172,6 +172,20 @@ def test_still_image_png(tmp_path, tiny_models):
     assert np.abs(out[..., :3].astype(int) - rgb).max() <= 2     # identity model, LAB round trip
 
 
+def test_a_command_sets_the_allocator_first(tmp_path, tiny_models, monkeypatch):
+    """Every subcommand runs with glibc's freed frame buffers kept for reuse (vidcolor.allocator)."""
+    from click.testing import CliRunner
+
+    import vidcolor.cli
+
+    calls = []
+    monkeypatch.setattr(vidcolor.cli, "reuse_freed_memory", lambda: calls.append(True) or True)
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "a.png"), "--model", tiny_models.lab, "-q"])
+    assert result.exit_code == 0, result.output
+    assert calls == [True] and (tmp_path / "a_dequantized.png").exists()
+
+
 def test_folder_in_folder_out(tmp_path, tiny_models):
     src = tmp_path / "shots"
     src.mkdir()

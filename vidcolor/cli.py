@@ -12,6 +12,7 @@ import sys
 import click
 
 from vidcolor import __version__
+from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError
 from vidcolor.jobs import TRAINABLE
 
@@ -51,6 +52,7 @@ class _Group(click.Group):
             sys.exit(130)
 
     def invoke(self, ctx):
+        reuse_freed_memory()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             if signal.getsignal(sig) is signal.SIG_DFL:   # an ignored signal (nohup) stays ignored
                 signal.signal(sig, _terminate)
