@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from vidcolor.executor import execute, stages_of
+from vidcolor.executor import execute, stages_of, torch_threads
 
 
 def _frames(n: int, log: list | None = None):
@@ -129,3 +129,48 @@ def test_blas_runs_on_one_thread_while_the_stages_run():
     assert execute(_frames(4), job, lambda f: None, batch_size=2) == 4
     assert seen and all(t == [1] * len(before) for t in seen)
     assert blas_threads() == before
+
+
+def test_opencv_and_torch_run_on_one_thread_while_the_stages_run(monkeypatch):
+    """OpenCV's and PyTorch's pools are held to one thread in the stages (their idle workers took the other
+    stages' cycles) and restored afterwards; a count the user set in the environment is left alone."""
+    import cv2
+    import torch
+
+    monkeypatch.delenv("OPENCV_FOR_THREADS_NUM", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(2)
+    torch.set_num_threads(2)
+    seen = []
+
+    def job(batch: np.ndarray) -> np.ndarray:
+        seen.append((cv2.getNumThreads(), torch.get_num_threads()))
+        return batch
+
+    try:
+        assert execute(_frames(4), job, lambda f: None, batch_size=2) == 4
+        assert seen == [(1, 1), (1, 1)]
+        assert (cv2.getNumThreads(), torch.get_num_threads()) == (2, 2)
+        monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "2")
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        seen.clear()
+        assert execute(_frames(2), job, lambda f: None, batch_size=2) == 2
+        assert seen == [(2, 2)]
+    finally:
+        cv2.setNumThreads(before[0])
+        torch.set_num_threads(before[1])
+
+
+def test_torch_threads_holds_the_pool_and_restores_it():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError), torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("a failing reference")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

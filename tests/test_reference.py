@@ -16,7 +16,7 @@ from vidcolor.models import EffNetUNetColorizer, ExemplarColorizer
 from vidcolor.models.two_image import (PaletteDiscriminator, ScaleGenerator, TwoImageColorizer, gray, palette,
                                        pyramid_sizes)
 from vidcolor.pipeline import Colorizer, batched
-from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer, torch_threads
+from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.exemplar import ExemplarRecipe, train_exemplar
 
@@ -354,18 +354,6 @@ def test_cli_reference_without_an_image_colours_by_keyframes(tmp_path, clip, cli
     res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", "--reference", "--reference", str(clip), "-q")
     assert res.returncode == 2 and len(res.stderr_lines) == 1 and "keyframes" in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
-
-
-def test_torch_threads_holds_the_pool_and_restores_it():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with pytest.raises(RuntimeError), torch_threads(1):
-            assert torch.get_num_threads() == 1
-            raise RuntimeError("a failing reference")
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_the_onnx_reference_encoder_gives_the_torch_generators_features(tiny_colorizers):

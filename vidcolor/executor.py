@@ -16,18 +16,29 @@ Guarantees:
   the caller's thread (a write error, Ctrl-C, SIGTERM raised by the CLI's handler) stops the stages too,
   and every thread is joined before :func:`execute` returns or raises.
 
-While the stages run, NumPy's BLAS library works on one thread (``threadpoolctl``, restored afterwards):
-the stages already keep the cores busy side by side, and a BLAS call that fans out over every core (the
-palette projection's nearest-colour search is a matrix product) only makes them wait for each other.
-Measured end to end (``vidcolor dequantize`` on a 104-frame 640x360 16-colour clip, 2-core AMD EPYC,
-OpenBLAS, 3 interleaved runs each, start-up included): 12.7 -> 11.6 s wall, 24.2 -> 22.1 s of CPU.
+While the stages run, each library computes on one thread (:func:`one_thread_per_stage`, restored
+afterwards): the stages already keep the cores busy side by side, and a library that fans a call out over
+every core only makes them wait for each other (and its idle workers spin for the next call).
+
+* NumPy's BLAS (``threadpoolctl``; the palette projection's nearest-colour search is a matrix product):
+  ``vidcolor dequantize`` on a 104-frame 640x360 16-colour clip, 2-core AMD EPYC, OpenBLAS, 3 interleaved
+  runs each, start-up included: 12.7 -> 11.6 s wall, 24.2 -> 22.1 s of CPU.
+* PyTorch's intra-op pool (when torch is loaded) and OpenCV's (stop 50, the 2-core AMD EPYC with AVX-512):
+  the consistency stage alone took 35 ms of CPU per 640x360 frame on OpenCV's two threads against 23 on
+  one, for the same wall time; end to end on 312-frame 640x360 clips, six interleaved pairs, the
+  summary line's rate 19.1-19.9 -> 19.7-20.7 fps (4 bit/ch at bin middles and 16 colours) at 3-6% less
+  CPU. A thread count the user set (``OMP_NUM_THREADS``, ``OPENCV_FOR_THREADS_NUM``) is left as it is.
 """
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -73,6 +84,44 @@ class _Run:
             except queue.Empty:
                 pass
         return _END
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Hold torch's intra-op thread pool at ``n`` threads inside the block (restored after).
+
+    Also for torch work beside running stages, e.g. the references' features of ``colorize --reference``
+    (:mod:`vidcolor.reference`): on this project's 2-core CPU with the other core busy, one 256x455
+    reference through the encoder took 2.2 s on 2 threads, 0.07 s on 1."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def opencv_threads(n: int):
+    """Hold OpenCV's thread pool at ``n`` threads inside the block (restored after)."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+@contextmanager
+def one_thread_per_stage():
+    """NumPy's BLAS, OpenCV and, when it is loaded, PyTorch each on one thread inside the block (see the module
+    docstring); OpenCV and PyTorch keep a count set in ``OPENCV_FOR_THREADS_NUM`` / ``OMP_NUM_THREADS``."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        with opencv_threads(1) if not os.environ.get("OPENCV_FOR_THREADS_NUM") else nullcontext():
+            with torch_threads(1) if "torch" in sys.modules and not os.environ.get("OMP_NUM_THREADS") else nullcontext():
+                yield
 
 
 def stages_of(job) -> list[Callable]:
@@ -130,7 +179,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                                  name=f"vidcolor-{getattr(fn, '__name__', 'stage')}")
                 for i, fn in enumerate(stages_of(job))]
     n = 0
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_thread_per_stage():
         for t in threads:
             t.start()
         try:

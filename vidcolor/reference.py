@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -20,30 +19,12 @@ import numpy as np
 from vidcolor.color import recombine, rgb_to_lab, resize_ab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError
+from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.jobs import DEFAULTS
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import l_histogram
 from vidcolor.weights import load_generator, save_generator
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Hold torch's intra-op thread pool at ``n`` threads inside the block (restored after).
-
-    The references' features are computed in torch while the pipeline's other stages (ONNX Runtime,
-    decoding, the encoder) keep the cores busy; torch's own pool on top of them oversubscribes the cores
-    and every small operator waits for a time slice. Measured on this project's 2-core CPU with the
-    other core busy: one 256x455 reference through the encoder takes 2.2 s on 2 threads, 0.07 s on 1.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:
