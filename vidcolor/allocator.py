@@ -7,8 +7,9 @@ pays for page faults on memory it has just freed (about 1,200 minor faults per f
 generator alone). Fixing both thresholds (``mallopt``, the C library's documented interface; the same as the
 ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` environment variables) keeps those pages in the
 process: the generator in bf16 on one core of the 2-core AMD EPYC (AVX-512) 35.2 -> 32.6 ms per 640x360
-frame, and ``vidcolor dequantize`` end to end about 3% faster there (stop 50, docs/speed_cpu_epyc_avx512.md).
-Peak memory does not change; memory freed after a peak stays with the process until it exits.
+frame, and ``vidcolor dequantize`` end to end 3-10% faster there in three interleaved pairs of 312-frame
+runs (stop 50, docs/speed_cpu_epyc_avx512.md). Peak memory does not change; up to :data:`TRIM_THRESHOLD` of
+memory freed after a peak stays with the process.
 
 Only the command line calls :func:`reuse_freed_memory`: a library does not set its host process's allocator.
 """
