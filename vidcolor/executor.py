@@ -87,6 +87,16 @@ class _Run:
 
 
 @contextmanager
+def _pool_held(get: Callable[[], int], set_: Callable[[int], None], n: int):
+    """A library's thread pool at ``n`` threads inside the block (its ``get`` / ``set_`` functions), restored after."""
+    before = get()
+    set_(n)
+    try:
+        yield
+    finally:
+        set_(before)
+
+
 def torch_threads(n: int):
     """Hold torch's intra-op thread pool at ``n`` threads inside the block (restored after).
 
@@ -95,33 +105,19 @@ def torch_threads(n: int):
     reference through the encoder took 2.2 s on 2 threads, 0.07 s on 1."""
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def opencv_threads(n: int):
-    """Hold OpenCV's thread pool at ``n`` threads inside the block (restored after)."""
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
+    return _pool_held(torch.get_num_threads, torch.set_num_threads, n)
 
 
 @contextmanager
 def one_thread_per_stage():
     """NumPy's BLAS, OpenCV and, when it is loaded, PyTorch each on one thread inside the block (see the module
     docstring); OpenCV and PyTorch keep a count set in ``OPENCV_FOR_THREADS_NUM`` / ``OMP_NUM_THREADS``."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        with opencv_threads(1) if not os.environ.get("OPENCV_FOR_THREADS_NUM") else nullcontext():
-            with torch_threads(1) if "torch" in sys.modules and not os.environ.get("OMP_NUM_THREADS") else nullcontext():
-                yield
+    opencv = not os.environ.get("OPENCV_FOR_THREADS_NUM")
+    torch = "torch" in sys.modules and not os.environ.get("OMP_NUM_THREADS")
+    with threadpool_limits(limits=1, user_api="blas"), \
+            _pool_held(cv2.getNumThreads, cv2.setNumThreads, 1) if opencv else nullcontext(), \
+            torch_threads(1) if torch else nullcontext():
+        yield
 
 
 def stages_of(job) -> list[Callable]:
