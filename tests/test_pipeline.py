@@ -157,8 +157,9 @@ def test_strength_from_the_weight_file_scales_the_correction(tmp_path, monkeypat
     for strength in (0.0, 0.5, 1.0):
         path = tmp_path / f"s{strength}.safetensors"
         save_generator(model, path, dict(arch, strength={"uniform": strength}))
-        out = Dequantizer(str(path), device="cpu")(coarse)
-        changes[strength] = float(np.abs(out.astype(int) - coarse).mean())
+        job = Dequantizer(str(path), device="cpu")
+        job.set_output_chroma(False)                             # no chroma smoothing either
+        changes[strength] = float(np.abs(job(coarse).astype(int) - coarse).mean())
     assert changes[0.0] == 0.0                                   # strength 0: the input itself
     assert 0.3 * changes[1.0] < changes[0.5] < 0.7 * changes[1.0]
 
@@ -313,6 +314,56 @@ def test_process_applies_the_function_to_every_frame(tmp_path, clip, clip_frames
     got, rate, has_audio = decode_all(str(tmp_path / "clip_inv.mp4"))
     assert rate == Fraction(CLIP_FPS) and has_audio
     assert psnr(got, 255 - clip_frames) > 30
+
+
+class _ChromaProbe:
+    """An identity job that records what :func:`process` tells it about the output's chroma."""
+
+    def __init__(self):
+        self.told = []
+
+    def set_output_chroma(self, full: bool) -> None:
+        self.told.append(full)
+
+    def __call__(self, frames):
+        return frames
+
+
+def test_process_tells_the_job_whether_the_output_keeps_full_chroma(tmp_path, clip):
+    """4:2:0 video: no (the encode averages the colour noise that chroma smoothing would); 4:4:4 video and
+    images: yes; side by side, the wrapped job is told."""
+    probe = _ChromaProbe()
+    for pix_fmt in ("yuv420p", "yuv444p"):
+        process(clip, tmp_path / f"{pix_fmt}.mp4", probe, suffix="x", preset="ultrafast", pix_fmt=pix_fmt,
+                progress=False)
+    process(clip, tmp_path / "side.mp4", probe, suffix="x", preset="ultrafast", compare=True, progress=False)
+    from PIL import Image
+
+    Image.fromarray(mosaic(1, 8, 8, seed=1)[0]).save(tmp_path / "shot.png")
+    process(tmp_path / "shot.png", tmp_path / "out.png", probe, suffix="x", progress=False)
+    assert probe.told == [False, True, False, True]
+
+
+def test_dequantizer_smooths_chroma_only_for_output_that_keeps_it(tiny_models):
+    """A colour texture at 4 bits: with full-chroma output the colour noise of quantizing R, G and B apart is
+    smoothed, and the result is closer to the truth than without (the 4:2:0 setting), though the input's own
+    4:2:0 (H.264) has smoothed some of it already."""
+    import cv2
+
+    from vidcolor.training.degrade import h264_roundtrip, quantize_uniform
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 14, (96, 128)).astype(np.float32), (0, 0), 0.7)[..., None]
+    truth = np.round(np.clip(np.stack([90 + x * 0.5, 110 + y * 0.4, 70 + (x + y) * 0.3], -1) + texture, 0, 255))
+    truth = truth.astype(np.uint8)[None]
+    coarse = h264_roundtrip(quantize_uniform(truth[0], 4, "mid"), 12)[None]
+    outs = {}
+    for full in (True, False):
+        job = Dequantizer(str(tiny_models.lab), device="cpu")
+        job.set_output_chroma(full)
+        outs[full] = job(coarse)
+    assert psnr(outs[True], truth) > psnr(outs[False], truth) + 0.2          # +0.41 dB when written
 
 
 def test_api_dequantize_with_a_real_correction(tmp_path, clip, clip_frames, brightening_model):

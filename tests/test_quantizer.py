@@ -8,7 +8,7 @@ import pytest
 from vidcolor import quantizer
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE,
                                 CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS,
-                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer,
+                                GRAPHICS_FLAT, LUMA_WEIGHTS, PALETTE_SMALL, Quantizer,
                                 QuantizerTracker, _nearest, _uniform_channel, enlarged_by, estimate, flat_pixels)
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -422,6 +422,32 @@ def test_band_correction_is_weighted_per_kind_and_none_for_graphics(gradient):
     assert Quantizer("none").band_correction(frames) is None
     assert Quantizer("uniform", 1.0, 1.0, (4, 4, 4), ("mid",) * 3, graphics=True).band_correction(frames) is None
     assert Quantizer("palette", palette=PALETTE.astype(np.float32), graphics=True).band_correction(frames) is None
+
+
+def test_chroma_smoothing_keeps_luma_and_removes_the_colour_noise_of_quantizing_channels_apart():
+    """A colour texture (luma detail, smooth colour) at 4 bits per channel: the channels cross their bins at
+    different places, so the quantization error is partly colour noise. The smoothing leaves luma where it is (to
+    float rounding), and projected, the result is over 1.5 dB closer to the truth (2.9 dB when written); black-and-white
+    frames, palettes and graphics are left as they are."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 14, (96, 128)).astype(np.float32), (0, 0), 0.7)[..., None]
+    colour = np.stack([90 + x * 0.5, 110 + y * 0.4, 70 + (x + y) * 0.3], -1)
+    truth = np.round(np.clip(colour + texture, 0, 255)).astype(np.uint8)
+    coarse = quantize_uniform(truth, 4, "mid")[None]
+    qz = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3, margin=1.0)
+    est = coarse.astype(np.float32)
+    qz.chroma_smoothing(coarse, est)
+    np.testing.assert_allclose(est @ LUMA_WEIGHTS, coarse.astype(np.float32) @ LUMA_WEIGHTS, atol=1e-3)
+    mse = lambda a: np.mean((a.astype(np.float32) - truth) ** 2)  # noqa: E731
+    assert 10 * np.log10(mse(coarse) / mse(qz.project(coarse, est))) > 1.5
+    gray = quantize_uniform(np.round(np.clip(100 + texture.repeat(3, -1), 0, 255)).astype(np.uint8), 4, "mid")[None]
+    palette = Quantizer("palette", palette=PALETTE.astype(np.float32))
+    graphics = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3, graphics=True)
+    for quant, frames in ((qz, gray), (palette, coarse), (graphics, coarse)):
+        est = frames.astype(np.float32)
+        quant.chroma_smoothing(frames, est)
+        assert np.array_equal(est, frames)
 
 
 def _ramp_image(width: int = 320, height: int = 48) -> np.ndarray:

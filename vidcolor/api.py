@@ -21,7 +21,8 @@ from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
-from vidcolor.pipeline import Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run
+from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
+                               set_output_chroma)
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -372,6 +373,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, passthrough=Passthrough.of(input, info, audio) if from_file else None,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
+        set_output_chroma(fn, writer.full_chroma)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))
@@ -402,6 +404,10 @@ class SideBySide:
     def finish(self, item) -> np.ndarray:
         frames, inner = item
         return np.concatenate([frames, self.job.finish(inner) if self.staged else self.job(inner)], axis=2)
+
+    def set_output_chroma(self, full: bool) -> None:
+        """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.set_output_chroma` (when it has one)."""
+        set_output_chroma(self.job, full)
 
     def reset(self) -> None:
         """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.reset` (when it has one)."""
@@ -479,6 +485,7 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
         taken = [str(o) for o in outputs if o.exists()]
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
+    set_output_chroma(fn, True)                     # RGB images
     images = ((read_image(p), o) for p, o in zip(inputs, outputs))
 
     def frames():

@@ -50,7 +50,7 @@ from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import Passthrough, VideoWriter, check_target, join_segments, write_file_atomically
-from vidcolor.pipeline import RunSummary, auto_batch_size
+from vidcolor.pipeline import RunSummary, auto_batch_size, set_output_chroma
 
 INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
 
@@ -159,6 +159,7 @@ class SegmentWorker:
                          preset=encoding.preset, tune=encoding.tune, timeline=timeline,
                          container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
+            set_output_chroma(self.job, writer.full_chroma)
             def write(frame: np.ndarray) -> None:
                 nonlocal done
                 done += 1

@@ -127,6 +127,10 @@ class LabJob:
     def set_stills(self, stills: bool) -> None:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
 
+    def set_output_chroma(self, full: bool) -> None:
+        """Whether the frames this job returns keep full-resolution chroma where they are written (RGB images,
+        4:4:4 video) or lose it (4:2:0 video); no-op by default."""
+
     def reset(self) -> None:
         """Forget the clip so far (the temporal smoother's previous frame): the next batch starts a new clip."""
         if self.smoother is not None:
@@ -167,7 +171,9 @@ class Dequantizer(LabJob):
     (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths are chosen with it), for uniform
     levels and black-and-white palettes of at most 16 grays the result is pulled towards the interpolation
     between the bands' contours
-    (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), and the result is projected onto the observed
+    (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), on colour frames of uniform levels whose output keeps
+    full chroma (:meth:`set_output_chroma`) its colour differences are smoothed
+    (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), and the result is projected onto the observed
     pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
     palette cell the input says the truth lies in, and unchanged where no quantizer is found.
 
@@ -196,6 +202,12 @@ class Dequantizer(LabJob):
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
+        self.full_chroma = True
+        """The output keeps full-resolution chroma (:meth:`set_output_chroma`): only then are the colour
+        differences smoothed (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`)."""
+
+    def set_output_chroma(self, full: bool) -> None:
+        self.full_chroma = full
 
     def set_stills(self, stills: bool) -> None:
         """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
@@ -293,7 +305,7 @@ class Dequantizer(LabJob):
             out = self._join(*self.lab(batch), smoother)
         if found is None:
             return out
-        return found.reconstruct(frames, out, strength)
+        return found.reconstruct(frames, out, strength, smooth_chroma=self.full_chroma)
 
 
 RENDER_MAX_ASPECT = 4
@@ -381,6 +393,13 @@ class Colorizer(LabJob):
         ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
         L = batch.context["L"]
         return L, resize_ab(ab.transpose(0, 2, 3, 1) * self.saturation, L.shape[1:])
+
+
+def set_output_chroma(fn: FrameBatchFn, full: bool) -> None:
+    """Tell a job whether its frames are written with full-resolution chroma (RGB images, 4:4:4 video) or not
+    (4:2:0 video): :meth:`LabJob.set_output_chroma`, for jobs that have it."""
+    if callable(getattr(fn, "set_output_chroma", None)):
+        fn.set_output_chroma(full)
 
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:

@@ -145,6 +145,9 @@ class VideoWriter:
             it carries nothing but the video and ignores the codec options.
         overwrite: replace an existing file; otherwise an existing target is an error.
 
+    Attributes:
+        full_chroma: False when the encoder gets subsampled chroma (4:2:0 or 4:2:2), True for 4:4:4 and GIF.
+
     Raises:
         VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
     """
@@ -186,6 +189,7 @@ class VideoWriter:
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune)
+        self.full_chroma = not str(out_args.get("pix_fmt", "")).startswith(("yuv420", "yuv422"))
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
