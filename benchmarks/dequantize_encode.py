@@ -12,7 +12,9 @@ first ``--frames`` frames at 640x360 (INTER_AREA). Degradations
 palettegen/paletteuse 16 colours without dither and with Bayer dither; then the benchmark's input encode
 (libx264 crf 12, inter frames). Each clip is dequantized once as ``vidcolor dequantize`` does it (the
 input file decoded by ``VideoReader``, the default model through :class:`~vidcolor.pipeline.Dequantizer`
-with the default temporal smoothing and batch size), and its frames are kept before any encode. Then the
+with the default temporal smoothing and batch size, for output whose chroma a lossy encode smooths:
+``Dequantizer.set_output_chroma(False)``, as for every x264 setting), and its frames are kept before any encode.
+Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
 yuv420p at each ``--crf`` and x264 ``--preset``, at crf 16 each other ``--pix-fmt``, and yuv420p with each
 x264 ``--tune`` at each ``--tune-crf`` (these at the first preset). Per clip: PSNR against the original
@@ -59,6 +61,7 @@ def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None
     overrides the model's strengths of the kinds it names (``Dequantizer.strength``)."""
     job = Dequantizer(model)
     job.strength.update(strength or {})
+    job.set_output_chroma(False)                                  # no x264 setting keeps the chroma
     defaults = inspect.signature(api.dequantize).parameters      # the CLI's and API's temporal smoothing
     job.set_temporal(defaults["temporal"].default, defaults["temporal_strength"].default)
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))

@@ -322,32 +322,32 @@ class _ChromaProbe:
     def __init__(self):
         self.told = []
 
-    def set_output_chroma(self, full: bool) -> None:
-        self.told.append(full)
+    def set_output_chroma(self, kept: bool) -> None:
+        self.told.append(kept)
 
     def __call__(self, frames):
         return frames
 
 
-def test_process_tells_the_job_whether_the_output_keeps_full_chroma(tmp_path, clip):
-    """4:2:0 video: no (the encode averages the colour noise that chroma smoothing would); 4:4:4 video and
-    images: yes; side by side, the wrapped job is told."""
+def test_process_tells_the_job_whether_the_output_keeps_its_chroma(tmp_path, clip):
+    """x264 at 4:2:0 or 4:4:4: no (the encode smooths the colour noise that chroma smoothing would); FFV1 at 4:4:4
+    and images: yes; side by side, the wrapped job is told."""
     probe = _ChromaProbe()
-    for pix_fmt in ("yuv420p", "yuv444p"):
-        process(clip, tmp_path / f"{pix_fmt}.mp4", probe, suffix="x", preset="ultrafast", pix_fmt=pix_fmt,
-                progress=False)
+    for codec, pix_fmt in (("libx264", "yuv420p"), ("libx264", "yuv444p"), ("ffv1", "yuv444p")):
+        process(clip, tmp_path / f"{codec}_{pix_fmt}.mkv", probe, suffix="x", codec=codec, preset="ultrafast",
+                pix_fmt=pix_fmt, progress=False)
     process(clip, tmp_path / "side.mp4", probe, suffix="x", preset="ultrafast", compare=True, progress=False)
     from PIL import Image
 
     Image.fromarray(mosaic(1, 8, 8, seed=1)[0]).save(tmp_path / "shot.png")
     process(tmp_path / "shot.png", tmp_path / "out.png", probe, suffix="x", progress=False)
-    assert probe.told == [False, True, False, True]
+    assert probe.told == [False, False, True, False, True]
 
 
 def test_dequantizer_smooths_chroma_only_for_output_that_keeps_it(tiny_models):
-    """A colour texture at 4 bits: with full-chroma output the colour noise of quantizing R, G and B apart is
-    smoothed, and the result is closer to the truth than without (the 4:2:0 setting), though the input's own
-    4:2:0 (H.264) has smoothed some of it already."""
+    """A colour texture at 4 bits: for output that keeps its chroma the colour noise of quantizing R, G and B apart
+    is smoothed, and the result is closer to the truth than without (the setting for x264 output), though the
+    input's own 4:2:0 (H.264) has smoothed some of it already."""
     import cv2
 
     from vidcolor.training.degrade import h264_roundtrip, quantize_uniform
@@ -359,10 +359,10 @@ def test_dequantizer_smooths_chroma_only_for_output_that_keeps_it(tiny_models):
     truth = truth.astype(np.uint8)[None]
     coarse = h264_roundtrip(quantize_uniform(truth[0], 4, "mid"), 12)[None]
     outs = {}
-    for full in (True, False):
+    for kept in (True, False):
         job = Dequantizer(str(tiny_models.lab), device="cpu")
-        job.set_output_chroma(full)
-        outs[full] = job(coarse)
+        job.set_output_chroma(kept)
+        outs[kept] = job(coarse)
     assert psnr(outs[True], truth) > psnr(outs[False], truth) + 0.2          # +0.41 dB when written
 
 

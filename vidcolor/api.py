@@ -373,7 +373,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, passthrough=Passthrough.of(input, info, audio) if from_file else None,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
-        set_output_chroma(fn, writer.full_chroma)
+        set_output_chroma(fn, writer.keeps_chroma)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))
@@ -405,9 +405,9 @@ class SideBySide:
         frames, inner = item
         return np.concatenate([frames, self.job.finish(inner) if self.staged else self.job(inner)], axis=2)
 
-    def set_output_chroma(self, full: bool) -> None:
+    def set_output_chroma(self, kept: bool) -> None:
         """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.set_output_chroma` (when it has one)."""
-        set_output_chroma(self.job, full)
+        set_output_chroma(self.job, kept)
 
     def reset(self) -> None:
         """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.reset` (when it has one)."""
@@ -485,7 +485,7 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
         taken = [str(o) for o in outputs if o.exists()]
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
-    set_output_chroma(fn, True)                     # RGB images
+    set_output_chroma(fn, True)                     # lossless RGB images
     images = ((read_image(p), o) for p, o in zip(inputs, outputs))
 
     def frames():

@@ -159,7 +159,7 @@ class SegmentWorker:
                          preset=encoding.preset, tune=encoding.tune, timeline=timeline,
                          container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
-            set_output_chroma(self.job, writer.full_chroma)
+            set_output_chroma(self.job, writer.keeps_chroma)
             def write(frame: np.ndarray) -> None:
                 nonlocal done
                 done += 1

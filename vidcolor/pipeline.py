@@ -127,9 +127,10 @@ class LabJob:
     def set_stills(self, stills: bool) -> None:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
 
-    def set_output_chroma(self, full: bool) -> None:
-        """Whether the frames this job returns keep full-resolution chroma where they are written (RGB images,
-        4:4:4 video) or lose it (4:2:0 video); no-op by default."""
+    def set_output_chroma(self, kept: bool) -> None:
+        """Whether the frames this job returns keep their chroma pixel for pixel where they are written (images,
+        lossless 4:4:4 video: :func:`~vidcolor.io.writer.keeps_chroma`) or have it halved or smoothed by a lossy
+        encode (4:2:0 video, any x264 output); no-op by default."""
 
     def reset(self) -> None:
         """Forget the clip so far (the temporal smoother's previous frame): the next batch starts a new clip."""
@@ -172,7 +173,7 @@ class Dequantizer(LabJob):
     levels and black-and-white palettes of at most 16 grays the result is pulled towards the interpolation
     between the bands' contours
     (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), on colour frames of uniform levels whose output keeps
-    full chroma (:meth:`set_output_chroma`) its colour differences are smoothed
+    their chroma (images, lossless 4:4:4 video: :meth:`set_output_chroma`) its colour differences are smoothed
     (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), and the result is projected onto the observed
     pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
     palette cell the input says the truth lies in, and unchanged where no quantizer is found.
@@ -202,12 +203,12 @@ class Dequantizer(LabJob):
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
-        self.full_chroma = True
-        """The output keeps full-resolution chroma (:meth:`set_output_chroma`): only then are the colour
-        differences smoothed (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`)."""
+        self.smooth_chroma = True
+        """Smooth the colour differences (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`): only for output
+        that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
 
-    def set_output_chroma(self, full: bool) -> None:
-        self.full_chroma = full
+    def set_output_chroma(self, kept: bool) -> None:
+        self.smooth_chroma = kept
 
     def set_stills(self, stills: bool) -> None:
         """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
@@ -305,7 +306,7 @@ class Dequantizer(LabJob):
             out = self._join(*self.lab(batch), smoother)
         if found is None:
             return out
-        return found.reconstruct(frames, out, strength, smooth_chroma=self.full_chroma)
+        return found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
 
 
 RENDER_MAX_ASPECT = 4
@@ -395,11 +396,11 @@ class Colorizer(LabJob):
         return L, resize_ab(ab.transpose(0, 2, 3, 1) * self.saturation, L.shape[1:])
 
 
-def set_output_chroma(fn: FrameBatchFn, full: bool) -> None:
-    """Tell a job whether its frames are written with full-resolution chroma (RGB images, 4:4:4 video) or not
-    (4:2:0 video): :meth:`LabJob.set_output_chroma`, for jobs that have it."""
+def set_output_chroma(fn: FrameBatchFn, kept: bool) -> None:
+    """Tell a job whether its frames' chroma is kept pixel for pixel where they are written:
+    :meth:`LabJob.set_output_chroma`, for jobs that have it."""
     if callable(getattr(fn, "set_output_chroma", None)):
-        fn.set_output_chroma(full)
+        fn.set_output_chroma(kept)
 
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:

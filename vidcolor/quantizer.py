@@ -376,7 +376,17 @@ there 0.7 lost 0.016 dB on the 35 colour stills and 0.03 on the clips. Black-and
 
 CHROMA_SIGMA = 0.8
 """Spatial sigma (pixels) of the Gaussian with which :meth:`Quantizer.chroma_smoothing` smooths the colour-difference
-part of an estimate on uniform levels."""
+part of an estimate on uniform levels. Chosen on validation data (stop 51; the generator's outputs stored at stop 49 for
+the validation stills, crf 14, at the model's strengths): on the 78 colour images found on uniform levels at bin middles
+or spread levels (photos, clip frames, colour film frames) sigma 0, 0.6, 0.8, 1.0, 1.2 gain +1.141, +1.342, +1.367,
++1.357, +1.329 dB (worst image +0.107, +0.265, +0.286, +0.284, +0.265); on the 43 at the bin floor +5.447, +5.664,
++5.697, +5.696, +5.678; black-and-white images do not change. It pays only where the output keeps its chroma
+pixel for pixel: a lossy encode smooths the same colour noise itself, and the two together over-smooth the colour. On
+the five validation clips of ``benchmarks/dequantize_encode.py`` (48 frames, 4-bit mid, gain over (a'), mean / worst
+clip): before any encode +1.455 / +0.804 dB without, +1.773 / +1.060 with; after x264 yuv420p crf 14 +1.004 / +0.350
+without, +0.976 / +0.224 with; after x264 yuv444p crf 16 +0.602 / +0.097 without, +0.560 / -0.039 with (goat, fur
+and rock, each time the worst). So the pipeline smooths only for images, lossless 4:4:4 video and the library's own
+frames (:meth:`~vidcolor.pipeline.LabJob.set_output_chroma`, :func:`~vidcolor.io.writer.keeps_chroma`)."""
 
 LUMA_WEIGHTS = np.float32([0.299, 0.587, 0.114])
 """R, G, B weights of luma Y' (ITU-R BT.601): the part of a change that :meth:`Quantizer.chroma_smoothing` removes."""
@@ -748,8 +758,8 @@ class Quantizer:
             corrected: uint8 or float RGB of the same shape (0..255), the generator's output at full strength.
             strength: in [0, 1], the share of the generator's correction.
             contour_weight: passed to :meth:`contour_estimate` (None: its defaults).
-            smooth_chroma: run :meth:`chroma_smoothing`; False where the output's chroma will be subsampled
-                (4:2:0 video), which averages the colour noise itself (see :data:`CHROMA_SIGMA`).
+            smooth_chroma: run :meth:`chroma_smoothing`; False where a lossy or subsampled encode will smooth the
+                output's chroma itself (see :data:`CHROMA_SIGMA`).
 
         Returns:
             uint8 RGB ``(N, H, W, 3)``.

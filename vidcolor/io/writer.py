@@ -105,6 +105,12 @@ def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, he
     return args
 
 
+def keeps_chroma(codec: str, pix_fmt: str | None) -> bool:
+    """Whether an encode keeps the chroma it is given, pixel for pixel: a lossless codec (FFV1) at 4:4:4. 4:2:0
+    and 4:2:2 halve it, lossy codecs smooth it at any pixel format, GIF (``pix_fmt`` None) re-quantizes it."""
+    return codec == "ffv1" and (pix_fmt or "").startswith("yuv444")
+
+
 def find_ffmpeg() -> str:
     """Path of the ffmpeg executable: from PATH first, else the one shipped in the imageio-ffmpeg wheel.
 
@@ -146,7 +152,7 @@ class VideoWriter:
         overwrite: replace an existing file; otherwise an existing target is an error.
 
     Attributes:
-        full_chroma: False when the encoder gets subsampled chroma (4:2:0 or 4:2:2), True for 4:4:4 and GIF.
+        keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
 
     Raises:
         VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
@@ -189,7 +195,7 @@ class VideoWriter:
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune)
-        self.full_chroma = not str(out_args.get("pix_fmt", "")).startswith(("yuv420", "yuv422"))
+        self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
