@@ -208,6 +208,7 @@ class Dequantizer(LabJob):
         that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
 
     def set_output_chroma(self, kept: bool) -> None:
+        """As :meth:`LabJob.set_output_chroma`: sets :attr:`smooth_chroma`."""
         self.smooth_chroma = kept
 
     def set_stills(self, stills: bool) -> None:

@@ -510,13 +510,14 @@ class Quantizer:
         out *= BAND_WEIGHT.get(self.strength_key, BAND_WEIGHT[self.kind])
         return out
 
-    def chroma_smoothing(self, observed: np.ndarray, estimate: np.ndarray, sigma: float | None = None) -> None:
+    def chroma_smoothing(self, observed: np.ndarray, estimate: np.ndarray) -> None:
         """In place, on uniform levels (not graphics): smooth the colour-difference part of an estimate, its luma
-        kept. The change a Gaussian blur would make, less its luma (BT.601, :data:`LUMA_WEIGHTS`) on every channel,
-        is added: Cb and Cr are blurred, Y' is left as it is. The smoothness step of consistent reconstruction
-        (Yang, Galatsanos & Katsaggelos 1995) on the colour-difference planes, whose smoothness in natural images is
-        the prior of colour demosaicking (Gunturk, Glotzbach, Altunbasak, Schafer & Mersereau, "Demosaicking: color
-        filter array interpolation", IEEE Signal Processing Magazine 22(1), 2005): quantizing R, G and B apart
+        kept. The change a Gaussian blur (sigma :data:`CHROMA_SIGMA`) would make, less its luma (BT.601,
+        :data:`LUMA_WEIGHTS`) on every channel, is added: Cb and Cr are blurred, Y' is left as it is. The smoothness
+        step of consistent reconstruction (Yang, Galatsanos & Katsaggelos 1995) on the colour-difference planes,
+        whose smoothness in natural images is the prior of colour demosaicking (Gunturk, Glotzbach, Altunbasak,
+        Schafer & Mersereau, "Demosaicking: color filter array interpolation", IEEE Signal Processing Magazine
+        22(1), 2005): quantizing R, G and B apart
         leaves independent errors in each, which are mostly colour noise where a texture crosses bins at different
         places, and no bin-wise step (the contours, the band filter, the generator) undoes them. :meth:`project`
         then keeps every pixel in its cell. Frames that are black and white (:func:`_neutral`) have no colour
@@ -525,14 +526,13 @@ class Quantizer:
         Args:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
             estimate: float32 RGB ``(N, H, W, 3)`` levels (0..255), changed in place.
-            sigma: the Gaussian's sigma in pixels; None: :data:`CHROMA_SIGMA`.
         """
         if self.kind != "uniform" or self.graphics:
             return
         for seen, frame in zip(observed, estimate):
             if _neutral(seen[None, ::4, ::4]):
                 continue
-            change = cv2.GaussianBlur(frame, (0, 0), CHROMA_SIGMA if sigma is None else sigma)
+            change = cv2.GaussianBlur(frame, (0, 0), CHROMA_SIGMA)
             change -= frame
             frame += cv2.transform(change, _CHROMA_PART)
 
