@@ -9,7 +9,8 @@ Content: the held-back DAVIS clips that ``dequantize_quality.py`` does not score
 ``dequantize_temporal.py``), or with ``--film`` the black-and-white film excerpts it does not score, the
 first ``--frames`` frames at 640x360 (INTER_AREA). Degradations
 (``dequantize_quality.degrade``): 4 bits per channel at bin middles and at the bin floor, ffmpeg
-palettegen/paletteuse 16 colours without dither and with Bayer dither; then the benchmark's input encode
+palettegen/paletteuse 16 colours without dither and with Bayer dither, or any of its rows with ``--rows``; then the
+benchmark's input encode
 (libx264 crf 12, inter frames). Each clip is dequantized once as ``vidcolor dequantize`` does it (the
 input file decoded by ``VideoReader``, the default model through :class:`~vidcolor.pipeline.Dequantizer`
 with the default temporal smoothing and batch size, for output whose chroma a lossy encode smooths:
@@ -96,6 +97,8 @@ def label(pix_fmt: str, crf: int, tune: str | None, preset: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(DEGRADATIONS), metavar="DEGRADATION",
+                    help="degradations of dequantize_quality.py to run (default: %(default)s)")
     ap.add_argument("--crf", type=int, nargs="+", default=[18, 16, 14, 13, 12, 10])
     ap.add_argument("--pix-fmt", nargs="*", default=["yuv420p10le", "yuv444p", "yuv444p10le"],
                     help="other pixel formats, each at crf 16 (yuv420p is run at every --crf)")
@@ -124,7 +127,7 @@ def main() -> None:
         for clip, original, fps in (film_clips if args.film else validation_clips)(args.frames):
             clips.append(clip)
             originals.append(cambi(original, CAMBI_CONTRASTS))
-            for dname in ROWS:
+            for dname in args.rows:
                 encode_input(degrade(original, DEGRADATIONS[dname]), tmp / "in.mp4", fps)
                 inp = read(tmp / "in.mp4")[0]
                 out = dequantize(inp, args.model, strength)
@@ -147,7 +150,7 @@ def main() -> None:
              "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "
              "| output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for dname in ROWS:
+    for dname in args.rows:
         b = np.array(before[dname])
         lines.append(f"| {dname} | none (before the encode; against the decoded input) | "
                      f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | — | — | {b[:, 1].mean():.2f} / "

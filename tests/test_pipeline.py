@@ -164,6 +164,22 @@ def test_strength_from_the_weight_file_scales_the_correction(tmp_path, monkeypat
     assert 0.3 * changes[1.0] < changes[0.5] < 0.7 * changes[1.0]
 
 
+def test_frames_of_a_clip_take_the_clip_strength_where_the_model_has_one(tiny_models):
+    """``"<strength_key> clip"`` applies to a clip's frames only; stills, and keys without a clip strength, take
+    the key's own, then the kind's, then 1."""
+    from vidcolor.quantizer import Quantizer
+
+    job = Dequantizer(str(tiny_models.lab), device="cpu")
+    job.strength = {"palette small": 0.4, "palette small clip": 1.0, "palette": 0.1}
+    small = Quantizer("palette", palette=np.eye(3, dtype=np.float32) * 200)
+    many = Quantizer("palette", palette=np.arange(60, dtype=np.float32).reshape(20, 3) * 4)
+    uniform = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3)
+    assert (small.strength_key, many.strength_key) == ("palette small", "palette")
+    assert [job.strength_for(q) for q in (small, many, uniform)] == [1.0, 0.1, 1.0]
+    job.set_stills(True)
+    assert [job.strength_for(q) for q in (small, many, uniform)] == [0.4, 0.1, 1.0]
+
+
 def test_bit_truncation_takes_its_own_strength_when_the_weight_file_has_one(tmp_path):
     """``uniform floor`` in the weight file's strengths applies to bit-truncated frames (Quantizer.strength_key),
     ``uniform`` to the other uniform levels, and a weight file without it uses ``uniform`` for both: with the

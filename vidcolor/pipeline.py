@@ -17,7 +17,7 @@ from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regi
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS
-from vidcolor.quantizer import QuantizerTracker
+from vidcolor.quantizer import Quantizer, QuantizerTracker
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -225,6 +225,19 @@ class Dequantizer(LabJob):
     def prepare(self, frames: np.ndarray) -> Batch:
         return self._prepare(frames, tile_job=self.smoother is None)
 
+    def strength_for(self, found: Quantizer) -> float:
+        """The generator's strength for frames on ``found``: the model's ``strength`` under
+        :attr:`~vidcolor.quantizer.Quantizer.strength_key`, else under the kind; 1 when it has neither. Frames of
+        a clip (not stills, :meth:`set_stills`) take ``"<strength_key> clip"`` first where the model has one:
+        through the video path the quantizer is estimated on a batch of frames, and palettes are smoothed over
+        time (:data:`TEMPORAL_KINDS`), so a clip can take more of the generator than the stills the other
+        strengths are chosen on."""
+        clip = self.quantizers is not None and not self.quantizers.stills
+        for key in ((f"{found.strength_key} clip",) if clip else ()) + (found.strength_key, found.kind):
+            if key in self.strength:
+                return self.strength[key]
+        return 1.0
+
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
         and smoothing (L in [0, 100], ab in CIELAB units, float32 ``(N, H, W)`` and ``(N, H, W, 2)``). The
@@ -240,8 +253,7 @@ class Dequantizer(LabJob):
         """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
         (the batch then carries no network input: :meth:`finish` prepares each tile)."""
         found = self.quantizers(frames) if self.quantizers is not None else None
-        strength = (self.strength.get(found.strength_key, self.strength.get(found.kind, 1.0))
-                    if found is not None else 1.0)
+        strength = self.strength_for(found) if found is not None else 1.0
         if found is not None and (found.passes_unchanged or strength == 0):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run
