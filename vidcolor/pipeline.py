@@ -166,7 +166,8 @@ class Dequantizer(LabJob):
     palette without its mean over the frame, the centroid condition) is scaled by the model's strength for that kind of quantizer (``arch["strength"]``, e.g. ``{"uniform":
     1.0, "uniform floor": 0.25, "palette": 0.5}``, keyed by
     :attr:`~vidcolor.quantizer.Quantizer.strength_key`, chosen on held-back validation images by
-    ``benchmarks/dequantize_validation.py``; 1 when absent) and, for uniform levels, the rest of the
+    ``benchmarks/dequantize_validation.py``; frames of a clip take a ``"<key> clip"`` entry first, chosen on
+    validation clips: :meth:`strength_for`; 1 when absent) and, for uniform levels, the rest of the
     way starts from the bins' centres (:meth:`~vidcolor.quantizer.Quantizer.centre_offset`), a bilateral
     filter's correction of the frames is added, weighted per kind
     (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths are chosen with it), for uniform
