@@ -87,10 +87,10 @@ def main() -> None:
     arch = json.loads(meta["arch"])
     job = arch["job"]
     cls = FAMILIES[arch["family"]].__name__
+    clip_keys = ("; the `clip` keys, for frames of a clip, on the validation clips through the video path by "
+                 "benchmarks/dequantize_encode.py" if any(k.endswith(" clip") for k in arch.get("strength", {})) else "")
     strength = (f"; correction strength per quantizer found {arch['strength']} (chosen on validation images by "
-                "benchmarks/dequantize_validation.py" + ("; the `clip` keys, for frames of a clip, on the validation "
-                "clips through the video path by benchmarks/dequantize_encode.py" if any(k.endswith(" clip") for k in
-                arch["strength"]) else "") + ")" if arch.get("strength") else "")
+                f"benchmarks/dequantize_validation.py{clip_keys})" if arch.get("strength") else "")
     mode = {"lab": "L and ab corrected", "ab": "ab predicted" if job == "colorize" else "ab corrected",
             "rgb": "RGB, the pix2pix baseline", "bins": "classification over 254 ab bins; inference defaults: "
             f"annealed mean T {arch.get('temperature')}, saturation {arch.get('saturation', 1.0)}"}[arch["mode"]]
