@@ -41,15 +41,17 @@ def main() -> None:
     args = ap.parse_args()
     clips = dq.split_clips(dq.DATA / "video")[1][:dq.HELD_CLIPS] + [dq.DATA / "animation" / "bbb_meadow.mp4"]
     gains: dict[tuple[str, bool], list[tuple[str, float]]] = {}
+    jobs = {kept: Dequantizer(args.model) for kept in (False, True)}      # loaded once, reset per clip and row
+    for kept, job in jobs.items():
+        job.set_output_chroma(kept)
     with tempfile.TemporaryDirectory() as tmp:
         for path in clips:
             original, fps = dq.read_natural(path, args.frames)
             for row in ROWS:
                 dq.encode_input(dq.degrade(original, dq.DEGRADATIONS[row]), Path(tmp) / "in.mp4", fps)
                 inp = dq.read(Path(tmp) / "in.mp4")[0]
-                for kept in (False, True):
-                    job = Dequantizer(args.model)
-                    job.set_output_chroma(kept)
+                for kept, job in jobs.items():
+                    job.reset()
                     out = np.stack(list(batched(iter(inp), job, auto_batch_size(inp.shape[2], inp.shape[1], job.device))))
                     gains.setdefault((row, kept), []).append((path.stem, psnr(out, original) - psnr(inp, original)))
                 print(path.stem, row, " ".join(f"{gains[row, k][-1][1]:+.3f}" for k in (False, True)), flush=True)
