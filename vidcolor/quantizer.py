@@ -843,11 +843,10 @@ class Quantizer:
         y = np.asarray(estimate, np.float32)          # only read below: no copy when already float32
         if self.kind == "uniform" and not self.graphics:
             out = np.empty_like(y)
-            lo, hi = self._box_tables
             flat_obs, flat_y, flat_out = (a.reshape(-1, *a.shape[-3:]) for a in (observed, y, out))
             for obs, est, dst in zip(flat_obs, flat_y, flat_out):
-                # the box depends only on the observed level: one 3-channel table each for its ends
-                cv2.min(cv2.max(est, cv2.LUT(obs, lo)), cv2.LUT(obs, hi), dst=dst)
+                lo, hi = self.cell_bounds(obs)
+                cv2.min(cv2.max(est, lo), hi, dst=dst)
             np.rint(out, out=out)     # np.round's half-to-even, in place
             return np.clip(out, 0, 255, out=out).astype(np.uint8)
         if self.kind == "none" or self.graphics:
@@ -857,6 +856,25 @@ class Quantizer:
             out = self._project_palette(observed, y)
         np.rint(out, out=out)         # a fresh array either way: rounded and clipped in place
         return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+    def cell_bounds(self, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ends of the (widened) box that :meth:`project` clips each pixel of uniform levels to.
+
+        Args:
+            observed: uint8 RGB ``(H, W, 3)``, one frame as decoded.
+
+        Returns:
+            ``(lo, hi)``, float32 ``(H, W, 3)`` levels: per channel the bin of the observed level widened by the
+            margin and stretched to contain the observed value (:meth:`_box`; ``value +- none_margin`` in
+            unquantized channels).
+
+        Raises:
+            ValueError: the quantizer is not uniform levels (or is graphics), whose cells are no boxes.
+        """
+        if self.kind != "uniform" or self.graphics:
+            raise ValueError(f"cell_bounds: the cells of {self.describe(measured=False)!r} are no boxes")
+        lo, hi = self._box_tables         # the box depends only on the observed level: a 3-channel table each
+        return cv2.LUT(observed, lo), cv2.LUT(observed, hi)
 
     @functools.cached_property
     def _box_tables(self) -> tuple[np.ndarray, np.ndarray]:
