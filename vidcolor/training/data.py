@@ -12,6 +12,7 @@ from PIL import Image
 from vidcolor.cache import cache_dir
 from vidcolor.io.images import is_image
 from vidcolor.cue import level_cue
+from vidcolor.training.consistency import TERMS, consistency_terms
 from vidcolor.training.degrade import KIND_SHARES, sample_degradation
 
 
@@ -162,21 +163,26 @@ class DequantizationPairs(PhotoStream):
         identity, identity_pixel_art: shares of unquantized samples, see
             :func:`~vidcolor.training.degrade.sample_degradation`.
         kinds: the quantizer kinds drawn (``sample_degradation``'s ``kinds``; default all).
+        consistency: also yield the consistency stage's terms of each sample
+            (:func:`~vidcolor.training.consistency.consistency_terms`, taken on the whole degraded image).
 
     Yields:
         ``coarse`` uint8 ``(crop, crop, 3)``, ``fine`` uint8 ``(crop, crop, 3)`` RGB, and
-        ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.cue.level_cue`.
+        ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.cue.level_cue`; with ``consistency`` also the
+        terms, float32 ``(crop, crop, TERMS)`` (zeros where the image holds no uniform levels), and whether
+        there are any (float32 0 or 1).
     """
 
     def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,
                  pixel_art: list[bool] | None = None, identity: float = 0.1, identity_pixel_art: float = 0.35,
-                 kinds: tuple[str, ...] = tuple(KIND_SHARES)):
+                 kinds: tuple[str, ...] = tuple(KIND_SHARES), consistency: bool = False):
         super().__init__(paths, crop, seed, p)
         if pixel_art is not None and len(pixel_art) != len(paths):
             raise ValueError("pixel_art must give one flag per path")
         self.pixel_art = pixel_art or [False] * len(paths)
         self.identity, self.identity_pixel_art = identity, identity_pixel_art
         self.kinds = tuple(kinds)
+        self.consistency = consistency
 
     def __iter__(self):
         rng = self.rng()
@@ -197,9 +203,18 @@ class DequantizationPairs(PhotoStream):
             y, x = rng.integers(h - self.crop + 1), rng.integers(w - self.crop + 1)
             sl = (slice(y, y + self.crop), slice(x, x + self.crop))
             c, f = coarse[sl], fine[sl]
-            if rng.random() < 0.5:
+            flip = rng.random() < 0.5
+            if flip:
                 c, f = c[:, ::-1], f[:, ::-1]
-            yield np.ascontiguousarray(c), np.ascontiguousarray(f), cue
+            if not self.consistency:
+                yield np.ascontiguousarray(c), np.ascontiguousarray(f), cue
+                continue
+            terms = consistency_terms(coarse)
+            t = np.zeros((self.crop, self.crop, TERMS), np.float32) if terms is None else terms[sl]
+            if flip:
+                t = t[:, ::-1]
+            yield (np.ascontiguousarray(c), np.ascontiguousarray(f), cue, np.ascontiguousarray(t),
+                   np.float32(terms is not None))
 
 
 class ColorizationCrops(PhotoStream):

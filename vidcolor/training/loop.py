@@ -22,6 +22,7 @@ import torch
 from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.models.two_image import gray
+from vidcolor.training.consistency import through_stage
 from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
@@ -50,6 +51,7 @@ class DequantizeRecipe(Recipe):
     kinds: list = field(default_factory=lambda: list(KIND_SHARES))  # quantizer kinds drawn (degrade.KIND_SHARES)
     init_from: str = ""                  # start from this trained generator (registry name or path); "" = none
     smooth_weight: float = 0.0           # extra reconstruction weight on smooth target pixels (smooth_pixels); 0 = none
+    consistency: bool = False            # score images of uniform levels after the consistency stage (training.consistency)
     log_every: int = 10
 
     def __post_init__(self):
@@ -158,7 +160,8 @@ class DequantizeTrainer(Trainer):
         if r.retro and not pixel_art:
             raise ValueError(f"{r.retro}: no training images")
         return training_loader(r, DequantizationPairs, pixel_art, r.retro_share, identity=r.identity,
-                               identity_pixel_art=r.identity_pixel_art, kinds=tuple(r.kinds))
+                               identity_pixel_art=r.identity_pixel_art, kinds=tuple(r.kinds),
+                               consistency=r.consistency)
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
         G, arch = build_generator(self.recipe)
@@ -179,10 +182,14 @@ class DequantizeTrainer(Trainer):
     def optimize_parameters(self, batch) -> list[float]:
         r, G, D = self.recipe, self.generator, self.networks.get("D")
         opt_g = self.optimizers["opt_g"]
-        coarse, fine, cue = batch
+        coarse, fine, cue = batch[:3]
         x = model_space(coarse, r.mode)
         target_rgb = from_uint8(fine)
         fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
+        if r.consistency:                  # images of uniform levels: scored after the consistency stage
+            terms, has = batch[3].permute(0, 3, 1, 2), batch[4].view(-1, 1, 1, 1)
+            staged = through_stage(fake_rgb, coarse.permute(0, 3, 1, 2).float(), terms)
+            fake_rgb = torch.where(has > 0, staged, fake_rgb)
         loss_adv = loss_d = torch.zeros(())
         if D is not None:
             # discriminator: real (x, y) vs fake (x, G(x))
