@@ -109,3 +109,12 @@ def tiny_colorizers(tmp_path_factory) -> TinyColorizers:
     ex, arch = build_exemplar(ExemplarRecipe(init_from="", generator_kwargs={"widths": [8, 8, 8, 8]}), pretrained=False)
     save_generator(ex, folder / "exemplar.safetensors", arch)
     return TinyColorizers(folder / "fcn.safetensors", folder / "effnet.safetensors", folder / "exemplar.safetensors")
+
+
+@pytest.fixture(scope="session")
+def gradient() -> np.ndarray:
+    """A smooth 96x128 colour gradient with a little texture, uint8 (H, W, 3)."""
+    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
+    rng = np.random.default_rng(0)
+    img = np.stack([x * 1.9 + 5, y * 2.4 + 10, (x + y) * 1.0 + 8], -1) + rng.normal(0, 0.8, (96, 128, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)

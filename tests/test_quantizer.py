@@ -13,15 +13,6 @@ from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WE
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 
-@pytest.fixture(scope="module")
-def gradient() -> np.ndarray:
-    """A smooth 96x128 colour gradient with a little texture, uint8 (H, W, 3)."""
-    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
-    rng = np.random.default_rng(0)
-    img = np.stack([x * 1.9 + 5, y * 2.4 + 10, (x + y) * 1.0 + 8], -1) + rng.normal(0, 0.8, (96, 128, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 PALETTE = np.array([[20, 30, 200], [220, 40, 40], [30, 190, 60], [240, 230, 210], [10, 10, 10], [140, 90, 30],
                     [250, 160, 0], [90, 90, 160]], np.uint8)
 

@@ -17,15 +17,6 @@ from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize
 from vidcolor.training.loop import train_dequantize
 
 
-@pytest.fixture(scope="module")
-def gradient() -> np.ndarray:
-    """A smooth 96x128 colour gradient with a little texture, uint8 (H, W, 3)."""
-    y, x = np.mgrid[0:96, 0:128].astype(np.float32)
-    rng = np.random.default_rng(0)
-    img = np.stack([x * 1.9 + 5, y * 2.4 + 10, (x + y) * 1.0 + 8], -1) + rng.normal(0, 0.8, (96, 128, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
 def as_nchw(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float()
 
