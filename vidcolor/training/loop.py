@@ -6,8 +6,9 @@ the LAB modes), so that it rewards what PSNR measures; the discriminator sees (i
 generator's own colour space (conditional PatchGAN).
 
 Recipes may replace the reconstruction term by the squared error (``loss = "l2"``: what PSNR, the
-dequantize target, measures), and drop the adversarial term (``adv_weight = 0``: no discriminator is
-built, the generator is trained by regression alone).
+dequantize target, measures), drop the adversarial term (``adv_weight = 0``: no discriminator is
+built, the generator is trained by regression alone), and score images of uniform levels on the consistency
+stage's output rather than the generator's own (``consistency = true``, :mod:`vidcolor.training.consistency`).
 
 Modes: ``lab`` (Pix2Pix-FQ with luminance restoration: L and ab corrected), ``ab`` (Pix2Pix-FQ as in
 seed 000: only ab corrected, L from the source), ``rgb`` (the pix2pix RGB baseline, same settings).
@@ -137,7 +138,8 @@ class DequantizeTrainer(Trainer):
     """The dequantization job on the :class:`~vidcolor.training.trainer.Trainer` skeleton.
 
     Data: :class:`~vidcolor.training.data.DequantizationPairs` (``(coarse, fine, cue)`` batches: uint8
-    ``(N, crop, crop, 3)`` twice and float32 ``(N, CUE_DIM)``), with pixel art from ``recipe.retro``.
+    ``(N, crop, crop, 3)`` twice and float32 ``(N, CUE_DIM)``; with ``recipe.consistency`` also the stage's terms,
+    float32 ``(N, crop, crop, TERMS)``, and a float32 ``(N,)`` flag), with pixel art from ``recipe.retro``.
     Networks: the U-Net generator ``G`` of :func:`build_generator` and, unless ``adv_weight`` is 0, a
     conditional PatchGAN ``D`` on (input, output) pairs, 6 channels. Step: pix2pix (eq. 4), see the module
     docstring. The log's ``loss_rec`` is the reconstruction term (L1 or squared error, RGB in [-1, 1]);
