@@ -31,7 +31,7 @@ def test_the_stage_in_the_loss_is_the_pipelines_reconstruction_at_strength_1(gra
     q = estimate(coarse[None])
     q.truncation_weight = 1.0
     want = q.reconstruct(coarse[None], corrected[None], 1.0, smooth_chroma=False)[0]
-    got = through_stage(as_nchw(corrected) / 255, as_nchw(coarse), as_nchw(terms))[0].permute(1, 2, 0).numpy()
+    got = through_stage(as_nchw(corrected) / 255, as_nchw(coarse) / 255, as_nchw(terms))[0].permute(1, 2, 0).numpy()
     np.testing.assert_array_equal(np.rint(got * 255).astype(np.uint8), want)
     assert not np.array_equal(want, np.rint(corrected).astype(np.uint8))      # the stage changed something
 
@@ -40,10 +40,10 @@ def test_gradients_stop_where_the_cell_binds(gradient):
     coarse = h264_roundtrip(quantize_uniform(gradient, 4, "mid"), 14)
     terms = as_nchw(consistency_terms(coarse))
     y = torch.full((1, 3, 96, 128), 2.0, requires_grad=True)     # far above every cell: all clipped (to 255 at most)
-    through_stage(y, as_nchw(coarse), terms).sum().backward()
+    through_stage(y, as_nchw(coarse) / 255, terms).sum().backward()
     assert float(y.grad.abs().max()) == 0.0
     y = (as_nchw(coarse) / 255).requires_grad_(True)             # the observed frame: inside its cells
-    through_stage(y, as_nchw(coarse), terms).sum().backward()
+    through_stage(y, as_nchw(coarse) / 255, terms).sum().backward()
     assert float((y.grad > 0).float().mean()) > 0.5                  # most pixels pass their gradient on
 
 

@@ -48,7 +48,6 @@ def consistency_terms(coarse: np.ndarray) -> np.ndarray | None:
     q = estimate(coarse[None])
     if q.kind != "uniform" or q.graphics:
         return None
-    q.truncation_weight = 1.0
     obs = coarse[None]
     base = coarse.astype(np.float32) + q.centre_offset(obs, 0.0)[0] + q.band_correction(obs)[0]
     est, weight = q.contour_estimate(obs)
@@ -56,18 +55,18 @@ def consistency_terms(coarse: np.ndarray) -> np.ndarray | None:
     return np.concatenate([base, weight[0], est[0], lo, hi], axis=-1)
 
 
-def through_stage(rgb01: torch.Tensor, coarse: torch.Tensor, terms: torch.Tensor) -> torch.Tensor:
+def through_stage(rgb01: torch.Tensor, coarse01: torch.Tensor, terms: torch.Tensor) -> torch.Tensor:
     """The generator's output after the consistency stage, differentiable (see the module docstring).
 
     Args:
         rgb01: float ``(N, 3, H, W)`` RGB in [0, 1], the generator's output.
-        coarse: float ``(N, 3, H, W)`` RGB levels 0..255, the observed frames.
+        coarse01: float ``(N, 3, H, W)`` RGB in [0, 1], the observed frames.
         terms: float ``(N, 15, H, W)``, :func:`consistency_terms` channels first.
 
     Returns:
         float ``(N, 3, H, W)`` RGB in [0, 1] (levels / 255), not rounded.
     """
     base, weight, est, lo, hi = terms.split(3, dim=1)
-    y = base + (rgb01 * 255.0 - coarse)
+    y = base + (rgb01 - coarse01) * 255.0
     y = y + weight * (est - y)
     return torch.minimum(torch.maximum(y, lo), hi).clamp(0.0, 255.0) / 255.0

@@ -186,11 +186,11 @@ class DequantizeTrainer(Trainer):
         opt_g = self.optimizers["opt_g"]
         coarse, fine, cue = batch[:3]
         x = model_space(coarse, r.mode)
-        target_rgb = from_uint8(fine)
+        in_rgb, target_rgb = from_uint8(coarse), from_uint8(fine)
         fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
         if r.consistency:                  # images of uniform levels: scored after the consistency stage
             terms, has = batch[3].permute(0, 3, 1, 2), batch[4].view(-1, 1, 1, 1)
-            staged = through_stage(fake_rgb, coarse.permute(0, 3, 1, 2).float(), terms)
+            staged = through_stage(fake_rgb, in_rgb, terms)
             fake_rgb = torch.where(has > 0, staged, fake_rgb)
         loss_adv = loss_d = torch.zeros(())
         if D is not None:
@@ -214,7 +214,6 @@ class DequantizeTrainer(Trainer):
             loss_rec = err.mean()
         (r.adv_weight * loss_adv + r.lambda_l1 * loss_rec).backward()
         opt_g.step()
-        in_rgb = from_uint8(coarse)
         return [loss_rec.item(), loss_adv.item(), loss_d.item(), psnr_pooled(in_rgb, target_rgb),
                 psnr_pooled(fake_rgb, target_rgb)]
 
