@@ -17,8 +17,9 @@ with the default temporal smoothing and batch size, for output whose chroma a lo
 ``Dequantizer.set_output_chroma(False)``, as for every x264 setting), and its frames are kept before any encode.
 Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
-yuv420p at each ``--crf`` and x264 ``--preset``, at crf 16 each other ``--pix-fmt``, and yuv420p with each
-x264 ``--tune`` at each ``--tune-crf`` (these at the first preset). Per clip: PSNR against the original
+yuv420p at each ``--crf``, x264 ``--preset`` and ``--x264-params`` (x264 options on top of the preset; by
+default dequantization's, ``JOBS["dequantize"].x264_params``), at crf 16 each other ``--pix-fmt``, and yuv420p
+with each x264 ``--tune`` at each ``--tune-crf`` (these at the first preset and x264 options). Per clip: PSNR against the original
 frames (pooled MSE) of the output and of (a'), the output's size, the CPU time of the output's encoder
 process (user + system, ``getrusage`` of the children), and the CAMBI banding index of both files
 (``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
@@ -31,6 +32,7 @@ output closer to the original.
     python benchmarks/dequantize_encode.py --out docs/dequantize_encode.md
     python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --strength uniform=0.75   # another strength
     python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --preset medium fast faster   # presets
+    python benchmarks/dequantize_encode.py --crf 14 --pix-fmt --tune --x264-params '' 'ref=1:weightp=1'
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ import numpy as np
 
 from vidcolor import api
 from vidcolor.io import VideoWriter
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import cambi, psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
@@ -68,13 +70,13 @@ def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
 
 
-def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: str | None, preset: str
-           ) -> tuple[np.ndarray, int, float]:
+def encode(frames: np.ndarray, fps, path: Path, pix_fmt: str, crf: int, tune: str | None, preset: str,
+           x264_params: str) -> tuple[np.ndarray, int, float]:
     """``frames`` written by vidcolor's ``VideoWriter`` and read back; (decoded frames, file size in bytes,
     CPU seconds of the encoder process, user + system, from ``getrusage(RUSAGE_CHILDREN)``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with VideoWriter(path, frames.shape[2], frames.shape[1], fps, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                     tune=tune, overwrite=True) as w:
+                     tune=tune, x264_params=x264_params, overwrite=True) as w:
         w.write(frames)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -88,10 +90,10 @@ def film_clips(frames: int):
         yield clip, *read_natural(clip, frames)
 
 
-def label(pix_fmt: str, crf: int, tune: str | None, preset: str) -> str:
+def label(pix_fmt: str, crf: int, tune: str | None, preset: str, x264_params: str) -> str:
     """An encoder setting as the table names it (the preset when it is not x264's default, medium)."""
     return (f"libx264 {pix_fmt} crf {crf}" + (f" tune {tune}" if tune else "")
-            + (f" preset {preset}" if preset != "medium" else ""))
+            + (f" preset {preset}" if preset != "medium" else "") + (f" {x264_params}" if x264_params else ""))
 
 
 def main() -> None:
@@ -106,6 +108,9 @@ def main() -> None:
     ap.add_argument("--tune-crf", type=int, nargs="+", default=[18, 17, 16, 14])
     ap.add_argument("--preset", nargs="+", default=["medium"],
                     help="x264 presets, each at every --crf (yuv420p); the other rows use the first")
+    ap.add_argument("--x264-params", nargs="+", default=[JOBS["dequantize"].x264_params or ""],
+                    help="x264 options on top of the preset ('' for none), each at every --crf and --preset "
+                         "(yuv420p); the other rows use the first (default: %(default)s, dequantization's own)")
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--strength", metavar="KIND=S,...", default="",
                     help="override the model's strength for these kinds of quantizer, e.g. uniform=0.75")
@@ -114,10 +119,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
     strength = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(",") if kv)}
-    first = args.preset[0]
-    settings = ([("yuv420p", c, None, p) for p in args.preset for c in args.crf]
-                + [(f, 16, None, first) for f in args.pix_fmt]
-                + [("yuv420p", c, t, first) for t in args.tune for c in args.tune_crf])
+    first, params = args.preset[0], args.x264_params[0]
+    settings = ([("yuv420p", c, None, p, x) for x in args.x264_params for p in args.preset for c in args.crf]
+                + [(f, 16, None, first, params) for f in args.pix_fmt]
+                + [("yuv420p", c, t, first, params) for t in args.tune for c in args.tune_crf])
     clips = []
     before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs
     per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs, CPU s

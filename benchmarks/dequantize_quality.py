@@ -28,7 +28,8 @@ through vidcolor's image path as one folder per degradation (PNG out, no tempora
 
 Methods, for every input file (``METHODS``): (a) the input itself; (a') the input decoded by
 ``vidcolor.io.VideoReader`` and re-encoded by ``VideoWriter`` (libx264 yuv420p at dequantize's default
-crf, 14: ``OUTPUT_CRF``; vidcolor's own output path), i.e. doing nothing through the pipeline: THE
+crf, 14: ``OUTPUT_CRF``, and x264 options, ``OUTPUT_X264_PARAMS``; vidcolor's own output path), i.e. doing
+nothing through the pipeline: THE
 BASELINE OF EVERY GAIN (for stills a PNG round trip, identical to (a)); (b) ffmpeg's deband and gradfun
 filters at their defaults (into a lossless FFV1 file, then the same VideoWriter encode; stills filtered
 in planar RGB to PNG); (c) the pix2pix RGB baseline,
@@ -84,6 +85,7 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 NATURAL_SIZE = (640, 360)
 INPUT_ENCODE = ["-c:v", "libx264", "-preset", "medium", "-crf", "12", "-pix_fmt", "yuv420p"]
 OUTPUT_CRF = JOBS["dequantize"].crf
+OUTPUT_X264_PARAMS = JOBS["dequantize"].x264_params
 """The output encode of every method and of (a'): dequantize's default."""
 PSNR_CAP = 60.0
 STILL_CROP = (120, 212)          # rows, columns of the original still, before the 3x enlargement
@@ -151,13 +153,14 @@ def as_input(src: Path, dst: Path) -> Path:
 
 
 def reencode(src: Path, dst: Path) -> Path:
-    """vidcolor's output path with nothing done: VideoReader -> VideoWriter (``OUTPUT_CRF``); PNG round trip."""
+    """vidcolor's output path with nothing done: VideoReader -> VideoWriter (``OUTPUT_CRF``,
+    ``OUTPUT_X264_PARAMS``); PNG round trip."""
     if src.is_dir():
         for p in sorted(src.glob("*.png")):
             write_image(dst / p.name, *read_image(p), overwrite=True)
         return dst
     with VideoReader(src) as r, VideoWriter(dst, r.info.width, r.info.height, r.info.fps, crf=OUTPUT_CRF,
-                                            overwrite=True) as w:
+                                            x264_params=OUTPUT_X264_PARAMS, overwrite=True) as w:
         for frame in r:
             w.write(frame)
     return dst
@@ -407,7 +410,8 @@ def main() -> None:
         f"2x nearest = 320x420, first {args.frames} frames); **pixel-art stills** = {len(names[STILLS])} "
         f"held-back tecnoballz image(s) ({', '.join(names[STILLS])}; central crop <= 212x120, 3x nearest, "
         "lossless PNG through the image path). Inputs: degraded, then ffmpeg CLI libx264 yuv420p crf 12 preset "
-        f"medium (stills: PNG). Every output is encoded like vidcolor dequantize's own (libx264 crf {OUTPUT_CRF} yuv420p).",
+        "medium (stills: PNG). Every output is encoded like vidcolor dequantize's own (libx264 crf "
+        f"{OUTPUT_CRF} yuv420p, x264 options {OUTPUT_X264_PARAMS or 'none'}).",
         "",
         f"**Gains are PSNR gains over (a'), the input re-encoded through vidcolor's output path with nothing "
         f"done** (for stills a PNG round trip, = (a)); worst = the minimum per-clip gain. PSNR pooled per clip "
@@ -445,7 +449,8 @@ def main() -> None:
     out.write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps(dict(
         settings=dict(clips=names, frames=args.frames, quick=args.quick, ciede_stride=args.ciede_stride,
-                      input_encode=INPUT_ENCODE, output_crf=OUTPUT_CRF, psnr_cap=PSNR_CAP,
+                      input_encode=INPUT_ENCODE, output_crf=OUTPUT_CRF,
+                      output_x264_params=OUTPUT_X264_PARAMS, psnr_cap=PSNR_CAP,
                       cambi_max_log_contrast=CAMBI_CONTRASTS, degradations=degradations),
         originals=originals, targets=targets, rows=rows, timing=dict(timing, total=total)), indent=1))
     print(text)

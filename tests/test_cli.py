@@ -66,7 +66,7 @@ def test_keeps_time_base_and_audio_codec(default_run, clip):
 
 def x264_setting(path, name: str) -> str:
     """An option x264 wrote into its own settings string (SEI user data: ``... crf=14.0 ... deadzone=21,11 ...``)."""
-    found = re.search(rb" " + name.encode() + rb"=([0-9.,]+) ", path.read_bytes())
+    found = re.search(rb" " + name.encode() + rb"=([^ ]+) ", path.read_bytes())
     assert found, f"{path}: no x264 {name} in its settings string"
     return found.group(1).decode()
 
@@ -85,6 +85,29 @@ def test_output_crf_is_14_for_dequantize_16_for_colorize_and_crf_and_tune_overri
     res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, *FAST)
     assert_clean_success(res)
     assert float(x264_setting(tmp_path / "c.mp4", "crf")) == 16
+
+
+def test_dequantize_adds_its_x264_options_to_the_default_preset_only(default_run, tmp_path, clip, tiny_models,
+                                                                     tiny_colorizers):
+    """At x264's default preset dequantize's output gets ``DEQUANTIZE_X264_PARAMS`` (x264's settings string: no
+    inter sub-partitions, ``analyse=0x3:0x3`` instead of medium's ``0x3:0x113``; no DCT decimation, ``decimate=0``);
+    ``--x264-params`` replaces them (``''``: none), another preset goes without them (``default_run`` is at
+    ultrafast), and colorize has none. An option x264 does not know is a one-line error before anything is written."""
+    assert x264_setting(default_run[0] / "clip_dequantized.mp4", "decimate") == "1"
+    want = {"default": ("0x3:0x3", "0", "3"), "none": ("0x3:0x113", "1", "3"), "ref2": ("0x3:0x113", "1", "2")}
+    for name, extra in (("default", ()), ("none", ("--x264-params", "")), ("ref2", ("--x264-params", "ref=2"))):
+        res = run_cli("dequantize", clip, "-o", tmp_path / f"{name}.mp4", "--model", tiny_models.lab, "-q", *extra)
+        assert_clean_success(res)
+        got = tuple(x264_setting(tmp_path / f"{name}.mp4", k) for k in ("analyse", "decimate", "ref"))
+        assert got == want[name], name
+    res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, "-q")
+    assert_clean_success(res)
+    assert x264_setting(tmp_path / "c.mp4", "decimate") == "1"
+    res = run_cli("dequantize", clip, "-o", tmp_path / "bad.mp4", "--model", tiny_models.lab, "-q",
+                  "--x264-params", "ref=2:bogus=1")
+    assert_one_line_error(res)
+    assert "'bogus=1'" in res.stderr and not (tmp_path / "bad.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "default.mp4", "none.mp4", "ref2.mp4"]
 
 
 def test_no_overwrite_without_flag(default_run, tiny_models):

@@ -14,7 +14,7 @@ import click
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError
-from vidcolor.jobs import TRAINABLE
+from vidcolor.jobs import DEQUANTIZE_X264_PARAMS, TRAINABLE
 
 
 class Terminated(BaseException):
@@ -105,6 +105,10 @@ def io_options(f):
         click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
                                                    "zerolatency", "stillimage"]),
                      help="x264/x265 tune (default: none; see docs/dequantize_encode.md for grain)."),
+        click.option("--x264-params", metavar="KEY=VALUE:...",
+                     help="x264 options on top of the preset, as ffmpeg's -x264-params (default: none; dequantize with "
+                          f"the default preset: {DEQUANTIZE_X264_PARAMS}, which runs x264 faster at the same fidelity; "
+                          "'' for none)."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
         click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
@@ -141,10 +145,11 @@ def _io_kwargs(kw: dict) -> dict:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
-    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "overwrite", "raw_size",
-            "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength", "executor", "segment_seconds",
-            "workers")
-    return dict({k: kw[k] for k in keys if kw[k] is not None or k != "crf"}, audio=not kw["no_audio"],
+    keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "x264_params",
+            "overwrite", "raw_size", "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength",
+            "executor", "segment_seconds", "workers")
+    job_defaults = ("crf", "x264_params")         # None: the job's own (vidcolor.jobs.JOBS)
+    return dict({k: kw[k] for k in keys if kw[k] is not None or k not in job_defaults}, audio=not kw["no_audio"],
                 progress=not kw["quiet"], ignore_errors=kw["ignore_errors"])
 
 

@@ -102,6 +102,7 @@ class Encoding:
     pix_fmt: str = "yuv420p"
     batch_size: int | None = None
     tune: str | None = None
+    x264_params: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,8 @@ class SegmentWorker:
         done = 0
         timeline = Timeline.of(clip.fps, clip.time_base)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
-                         preset=encoding.preset, tune=encoding.tune, timeline=timeline,
-                         container=_part_format(encoding.codec),
+                         preset=encoding.preset, tune=encoding.tune, x264_params=encoding.x264_params,
+                         timeline=timeline, container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt) as writer:
             set_output_chroma(self.job, writer.keeps_chroma)
             def write(frame: np.ndarray) -> None:

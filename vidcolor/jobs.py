@@ -36,6 +36,9 @@ class Job:
             against the original the output is 0.12 dB further away (36.07 dB against 36.19) at those
             bytes, and it is no closer on any other degradation there, so the output is not tuned by
             default (``--tune`` is the user's).
+        x264_params: x264 options added to its default preset (``medium``) for this job's output, as ffmpeg's
+            ``-x264-params``; None: the preset alone. They apply only when neither the preset nor the x264
+            options are set by the caller. See :data:`DEQUANTIZE_X264_PARAMS` for dequantization's.
     """
 
     name: str
@@ -44,11 +47,25 @@ class Job:
     train: str | None = None
     loop: str | None = None
     crf: int = 16
+    x264_params: str | None = None
+
+
+DEQUANTIZE_X264_PARAMS = "partitions=i4x4,i8x8:dct-decimate=0"
+"""x264 options on top of preset ``medium`` for dequantization's output (stop 53): no inter sub-partitions (16x16
+motion blocks only; intra 4x4 and 8x8 kept) and no DCT decimation (x264 otherwise drops blocks whose only
+coefficients are small ones: the fine gradations dequantization restores). Chosen by
+``benchmarks/dequantize_encode.py --crf 14`` on its five validation clips (48 frames, 640x360), output and input
+re-encode written alike, against medium alone: x264's CPU 23.7 -> 15.3 ms per frame; gain over (a') at 4 bits per
+channel, bin middles +1.004 -> +1.019 dB (worst clip +0.350 -> +0.367; output PSNR 36.68 -> 36.69 dB), bin floor
++6.925 -> +6.930, 16 colours +0.258 -> +0.260, Bayer-dithered +1.378 -> +1.380; 2.4-3.5% more bytes; CAMBI no
+higher. Rejected there: ``subme=6`` (-3 ms, but CAMBI 0.12 / 0.30 -> 0.16 / 0.39: the banding ``fast`` brings
+back), ``trellis=0`` (-3 ms, -0.15 dB), ``me=dia`` (-0.03 dB, worst clip -0.07), ``psy-rd=0,0`` and ``tune psnr``
+(-0.13 dB, CAMBI up), and ``ref=1:rc-lookahead=10:weightp=1`` on top (-1.4 ms more, worst clip -0.03 dB)."""
 
 
 JOBS: dict[str, Job] = {j.name: j for j in (
     Job("dequantize", "dequantize-fq-l2", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize",
-        crf=14),
+        crf=14, x264_params=DEQUANTIZE_X264_PARAMS),
     Job("colorize", "colorize-effnet-video", "colorized", "colorize",
         "vidcolor.training.colorize:ColorizeRecipe:train_colorize"),
     Job("colorize-reference", "colorize-exemplar", "colorized", "exemplar",

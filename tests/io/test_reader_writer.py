@@ -304,6 +304,23 @@ def test_writer_tune_reaches_x264_and_is_ignored_by_other_encoders(tmp_path):
     assert listing(tmp_path) == {"None.mp4", "grain.mp4", "a.mkv"}
 
 
+def test_writer_x264_params_reach_x264_only_and_unknown_ones_are_refused(tmp_path):
+    """``x264_params`` go on top of the preset (x264's settings string shows ``ref=2`` at ultrafast, whose own is
+    1); libx265 ignores them; an option x264 does not know (which ffmpeg would only warn about) is refused by
+    name before ffmpeg starts, and nothing is written."""
+    frames = make_frames(3, 32, 32)
+    for codec, name, params, want in (("libx264", "a.mp4", "ref=2", b" ref=2 "), ("libx264", "b.mp4", None, b" ref=1 "),
+                                      ("libx265", "c.mp4", "ref=2", None)):
+        with VideoWriter(tmp_path / name, 32, 32, Fraction(10), codec=codec, preset="ultrafast",
+                         x264_params=params) as vw:
+            vw.write(frames)
+        assert want is None or want in (tmp_path / name).read_bytes()
+    assert len(decode_all(str(tmp_path / "c.mp4"))[0]) == 3
+    with pytest.raises(VidcolorError, match=r"x264 rejects 'nosuch=3', 'ref=x'"):
+        VideoWriter(tmp_path / "x.mp4", 8, 8, Fraction(10), x264_params="ref=2:nosuch=3:ref=x")
+    assert listing(tmp_path) == {"a.mp4", "b.mp4", "c.mp4"}
+
+
 def test_writer_refuses_to_overwrite(tmp_path):
     out = tmp_path / "exists.mp4"
     out.write_bytes(b"precious")

@@ -8,6 +8,7 @@ or interrupted run never leaves a half-written output.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -84,10 +85,12 @@ class Passthrough:
 
 
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
-                 tune: str | None = None) -> dict:
+                 tune: str | None = None, x264_params: str | None = None) -> dict:
     """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own).
 
-    ``tune`` (one of :data:`TUNES`, or None) is passed to x264/x265 only; other encoders ignore it.
+    ``tune`` (one of :data:`TUNES`, or None) is passed to x264/x265 only; ``x264_params`` (x264 options on
+    top of the preset, ``key=value:key=value`` as ffmpeg's ``-x264-params``; None or empty: none) to x264
+    only. Other encoders ignore them.
     """
     odd = bool(width % 2 or height % 2)
     if codec == "prores":
@@ -102,7 +105,35 @@ def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, he
         args.update({"preset": preset, "rc": "vbr", "cq": crf, "b:v": 0})
     else:
         args.update(preset=preset, crf=crf, **({"tune": tune} if tune else {}))
+        if codec == "libx264" and x264_params:
+            args["x264-params"] = x264_params
     return args
+
+
+@functools.lru_cache(maxsize=16)
+def check_x264_params(x264_params: str) -> None:
+    """Check that x264 knows every option of ``x264_params`` (``key=value:key=value``) and takes its value:
+    ffmpeg would only warn and encode without it. One frame of 16x16 pixels is encoded with them (about 30 ms;
+    the answer is kept per string).
+
+    Raises:
+        VidcolorError: an option x264 rejects (named), ffmpeg missing or failing.
+    """
+    args = [find_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "warning", "-f", "lavfi", "-i",
+            "color=size=16x16:duration=0.04", "-frames:v", "1", "-c:v", "libx264", "-x264-params", x264_params,
+            "-f", "null", "-"]
+    try:
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
+    log = done.stderr.decode(errors="replace")
+    bad = re.findall(r"Error parsing option '([^']*)'", log)
+    if bad:
+        raise VidcolorError(f"x264 rejects {', '.join(repr(b.replace(' = ', '=')) for b in bad)} "
+                            f"in the x264 options {x264_params!r}")
+    if done.returncode != 0:
+        raise VidcolorError(f"ffmpeg failed ({done.returncode}) with the x264 options {x264_params!r}: "
+                            f"{log.strip().splitlines()[-1] if log.strip() else 'no message'}")
 
 
 def keeps_chroma(codec: str, pix_fmt: str | None) -> bool:
@@ -143,7 +174,9 @@ class VideoWriter:
             timescale when it is 1/N. None: a constant ``fps``.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
             ``preset``: the encoder's preset; ``tune``: x264/x265 ``--tune`` (:data:`TUNES`; None: none;
-            other encoders ignore it).
+            other encoders ignore it); ``x264_params``: x264 options on top of the preset, as ffmpeg's
+            ``-x264-params`` (``key=value:key=value``; None: none; other encoders ignore it; an option x264
+            does not know makes ffmpeg fail: :class:`~vidcolor.errors.VidcolorError`).
         passthrough: the audio, subtitles and metadata to take from the source (:class:`Passthrough`;
             None: the video alone).
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
@@ -161,13 +194,15 @@ class VideoWriter:
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
-                 pix_fmt: str = "yuv420p", tune: str | None = None):
+                 pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
             raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
         if tune is not None and tune not in TUNES:
             raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
+        if codec == "libx264" and x264_params:
+            check_x264_params(x264_params)
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
         if self.target is not None:
@@ -194,7 +229,7 @@ class VideoWriter:
                                   dither="sierra2_4a")
             out_args = {"loop": 0}
         else:
-            out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune)
+            out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
         self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
