@@ -19,9 +19,9 @@ Then the
 output frames and the decoded input frames are each written by ``VideoWriter`` at every setting: libx264
 yuv420p at each ``--crf``, x264 ``--preset`` and ``--x264-params`` (x264 options on top of the preset; by
 default dequantization's, ``JOBS["dequantize"].x264_params``), at crf 16 each other ``--pix-fmt``, and yuv420p
-with each x264 ``--tune`` at each ``--tune-crf`` (these at the first preset and x264 options). Per clip: PSNR against the original
-frames (pooled MSE) of the output and of (a'), the output's size, the CPU time of the output's encoder
-process (user + system, ``getrusage`` of the children), and the CAMBI banding index of both files
+with each x264 ``--tune`` at each ``--tune-crf`` (these at the first preset and x264 options). Per clip: PSNR
+against the original frames (pooled MSE) of the output and of (a'), the output's size, the CPU time of the
+output's encoder process (user + system, ``getrusage`` of the children), and the CAMBI banding index of both files
 (``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
 gives, per degradation and setting, the gain over (a') (mean and worst clip), both PSNRs, the output's
 kilobytes per frame, both CAMBIs and the encoder's CPU milliseconds per frame (means); the first row is

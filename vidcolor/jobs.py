@@ -54,11 +54,12 @@ DEQUANTIZE_X264_PARAMS = "partitions=i4x4,i8x8:dct-decimate=0"
 """x264 options on top of preset ``medium`` for dequantization's output (stop 53): no inter sub-partitions (16x16
 motion blocks only; intra 4x4 and 8x8 kept) and no DCT decimation (x264 otherwise drops blocks whose only
 coefficients are small ones: the fine gradations dequantization restores). Chosen by
-``benchmarks/dequantize_encode.py --crf 14`` on its five validation clips (48 frames, 640x360), output and input
-re-encode written alike, against medium alone: x264's CPU 23.7 -> 15.3 ms per frame; gain over (a') at 4 bits per
-channel, bin middles +1.004 -> +1.019 dB (worst clip +0.350 -> +0.367; output PSNR 36.68 -> 36.69 dB), bin floor
-+6.925 -> +6.930, 16 colours +0.258 -> +0.260, Bayer-dithered +1.378 -> +1.380; 2.4-3.5% more bytes; CAMBI no
-higher. Rejected there: ``subme=6`` (-3 ms, but CAMBI 0.12 / 0.30 -> 0.16 / 0.39: the banding ``fast`` brings
+``benchmarks/dequantize_encode.py --crf 14`` on its five validation clips (48 frames, 640x360;
+``docs/dequantize_encode_x264.md``), output and input re-encode written alike, against medium alone: x264's CPU
+23.8 -> 15.5 ms per frame; gain over (a') at 4 bits per channel, bin middles +1.004 -> +1.019 dB (worst clip
++0.350 -> +0.367; output PSNR 36.68 -> 36.69 dB), bin floor +6.925 -> +6.930, 16 colours +0.258 -> +0.260,
+Bayer-dithered +1.378 -> +1.380; 2.4-3.5% more bytes; CAMBI no higher; on the validation film excerpts -0.01 to
+-0.015 dB. Rejected there: ``subme=6`` (-3 ms, but CAMBI 0.12 / 0.30 -> 0.16 / 0.39: the banding ``fast`` brings
 back), ``trellis=0`` (-3 ms, -0.15 dB), ``me=dia`` (-0.03 dB, worst clip -0.07), ``psy-rd=0,0`` and ``tune psnr``
 (-0.13 dB, CAMBI up), and ``ref=1:rc-lookahead=10:weightp=1`` on top (-1.4 ms more, worst clip -0.03 dB)."""
 
