@@ -37,8 +37,8 @@ class Job:
             bytes, and it is no closer on any other degradation there, so the output is not tuned by
             default (``--tune`` is the user's).
         x264_params: x264 options added to its default preset (``medium``) for this job's output, as ffmpeg's
-            ``-x264-params``; None: the preset alone. They apply only when neither the preset nor the x264
-            options are set by the caller. See :data:`DEQUANTIZE_X264_PARAMS` for dequantization's.
+            ``-x264-params``; None: the preset alone. They apply at the default preset when the caller gives
+            no x264 options (:func:`vidcolor.api.dequantize`). See :data:`DEQUANTIZE_X264_PARAMS` for dequantization's.
     """
 
     name: str

@@ -176,7 +176,7 @@ class VideoWriter:
             ``preset``: the encoder's preset; ``tune``: x264/x265 ``--tune`` (:data:`TUNES`; None: none;
             other encoders ignore it); ``x264_params``: x264 options on top of the preset, as ffmpeg's
             ``-x264-params`` (``key=value:key=value``; None: none; other encoders ignore it; an option x264
-            does not know makes ffmpeg fail: :class:`~vidcolor.errors.VidcolorError`).
+            does not know is refused before ffmpeg starts: :func:`check_x264_params`).
         passthrough: the audio, subtitles and metadata to take from the source (:class:`Passthrough`;
             None: the video alone).
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
