@@ -126,6 +126,7 @@ def main() -> None:
     clips = []
     before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs
     per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs, CPU s
+                                              # (bytes and CPU seconds per frame: clips may be shorter than --frames)
     originals = []                            # the originals' CAMBIs
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -141,12 +142,12 @@ def main() -> None:
                 for s in settings:
                     a = encode(inp, fps, tmp / "a.mp4", *s)[0]
                     y, size, cpu = encode(out, fps, tmp / "y.mp4", *s)
-                    per.setdefault((dname, *s), []).append((psnr(y, original), psnr(a, original), size,
+                    per.setdefault((dname, *s), []).append((psnr(y, original), psnr(a, original), size / len(inp),
                                                             *cambi(tmp / "y.mp4", CAMBI_CONTRASTS),
-                                                            *cambi(tmp / "a.mp4", CAMBI_CONTRASTS), cpu))
+                                                            *cambi(tmp / "a.mp4", CAMBI_CONTRASTS), cpu / len(inp)))
                 print(clip.stem, dname, f"before the encode {before[dname][-1][0]:+.3f}", " ".join(
                     f"{label(*s)}: {per[dname, *s][-1][0] - per[dname, *s][-1][1]:+.3f} "
-                    f"({per[dname, *s][-1][2] / args.frames / 1024:.1f} KB/f)" for s in settings), flush=True)
+                    f"({per[dname, *s][-1][2] / 1024:.1f} KB/f)" for s in settings), flush=True)
     lines = [f"`python benchmarks/dequantize_encode.py {shlex.join(sys.argv[1:])}` (model {args.model}; "
              f"{len(clips)} validation {'film ' if args.film else ''}clips: "
              f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
@@ -164,9 +165,9 @@ def main() -> None:
             r = np.array(per[dname, *s])
             gain = r[:, 0] - r[:, 1]
             lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
-                         f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / args.frames / 1024:.1f} | "
+                         f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / 1024:.1f} | "
                          f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} | "
-                         f"{r[:, 7].mean() / args.frames * 1000:.1f} |")
+                         f"{r[:, 7].mean() * 1000:.1f} |")
     emit(lines, args.out)
 
 
