@@ -59,12 +59,14 @@ from dequantize_temporal import emit, validation_clips
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
 
 
-def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None = None) -> np.ndarray:
+def dequantize(frames: np.ndarray, model: str, strength: dict[str, float] | None = None,
+               keep_chroma: bool = False) -> np.ndarray:
     """``vidcolor dequantize``'s frames before the encode: uint8 RGB ``(T, H, W, 3)`` in and out; ``strength``
-    overrides the model's strengths of the kinds it names (``Dequantizer.strength``)."""
+    overrides the model's strengths of the kinds it names (``Dequantizer.strength``); ``keep_chroma`` gives the
+    frames as for output that keeps its chroma pixel for pixel (images, FFV1 4:4:4), else as for x264's."""
     job = Dequantizer(model)
     job.strength.update(strength or {})
-    job.set_output_chroma(False)                                  # no x264 setting keeps the chroma
+    job.set_output_chroma(keep_chroma)                            # no x264 setting keeps the chroma
     defaults = inspect.signature(api.dequantize).parameters      # the CLI's and API's temporal smoothing
     job.set_temporal(defaults["temporal"].default, defaults["temporal_strength"].default)
     return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))

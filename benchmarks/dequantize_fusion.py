@@ -18,12 +18,12 @@ for pixel (the colour-noise smoothing on: images, FFV1 4:4:4), where only the ro
 
 The pipeline's output comes from ``dequantize_encode.dequantize`` (the CLI's defaults; the quantizer as the clip's
 tracker finds it); the fusion's quantizer is estimated on the clip's first 16 frames. CPU: the flow is four DIS
-calls per frame at radius 1 (about 80 ms per 640x360 frame on one core at the MEDIUM preset).
+calls per frame at radius 1; the fusion took about 150 ms of CPU per 640x360 frame at the MEDIUM preset (stop 54;
+the table's header gives each run's own).
 """
 from __future__ import annotations
 
 import argparse
-import inspect
 import shlex
 import sys
 import tempfile
@@ -33,11 +33,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor import api
 from vidcolor.flow import consistency_mask, dis_flow, warp
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
-from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 from vidcolor.quantizer import Quantizer, estimate
 
 from dequantize_encode import dequantize, encode
@@ -48,15 +46,6 @@ ROW = "4 bit/ch, mid"
 REJECT = 12.0
 """Levels: a warped neighbour further than this from the running mean in any channel is left out (occlusions the
 flow check misses, lighting changes)."""
-
-
-def dequantize_keeping_chroma(frames: np.ndarray, model: str) -> np.ndarray:
-    """As ``dequantize_encode.dequantize``, for output that keeps its chroma (the colour-noise smoothing on)."""
-    job = Dequantizer(model)
-    job.set_output_chroma(True)
-    defaults = inspect.signature(api.dequantize).parameters
-    job.set_temporal(defaults["temporal"].default, defaults["temporal_strength"].default)
-    return np.stack(list(batched(iter(frames), job, auto_batch_size(frames.shape[2], frames.shape[1], job.device))))
 
 
 def smooth_windows(observed: np.ndarray) -> np.ndarray:
@@ -116,7 +105,7 @@ def main() -> None:
         for clip, original, fps in validation_clips(args.frames):
             encode_input(degrade(original, DEGRADATIONS[ROW]), tmp / "in.mp4", fps)
             inp = read(tmp / "in.mp4")[0]
-            out = (dequantize_keeping_chroma if args.keep_chroma else dequantize)(inp, args.model)
+            out = dequantize(inp, args.model, keep_chroma=args.keep_chroma)
             found = estimate(inp[:16])
             start = time.process_time()
             fused = fuse(inp, out, found, args.radius, args.weight, preset, args.smooth_only)
