@@ -7,7 +7,7 @@ warped onto it along DIS optical flow (Kroeger et al. 2016, OpenCV's ``cv2.DISOp
 output's gray), where the flow passes the forward-backward check of Sundaram et al. 2010
 (:func:`vidcolor.flow.consistency_mask`) and the warped value is within :data:`REJECT` levels of the running mean in
 every channel; each neighbour weighs ``--weight`` against the frame's own 1. The result is projected onto the
-frame's quantization cells (:meth:`vidcolor.quantizer.Quantizer.cell_bounds`): the smoothing-and-projection pair
+frame's quantization cells (:meth:`vidcolor.quantizer.Quantizer.project`): the smoothing-and-projection pair
 of consistent reconstruction over time instead of space. ``--smooth-only`` keeps the fusion to windows (7x7) whose
 observed levels span at most one step in every channel (the smooth regions, blurred at sigma 2 pixels).
 
@@ -59,7 +59,7 @@ def smooth_windows(observed: np.ndarray) -> np.ndarray:
 def fuse(observed: np.ndarray, output: np.ndarray, found: Quantizer, radius: int, weight: float, preset: int,
          smooth_only: bool) -> np.ndarray:
     """The fused frames (module docstring): uint8 RGB ``(T, H, W, 3)`` in (the decoded input and the pipeline's
-    output) and out, each frame within its cells (``found`` must be uniform levels)."""
+    output) and out, each frame projected onto its cells by ``found``."""
     dis = cv2.DISOpticalFlow_create(preset)
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in output]
     fused = np.empty_like(output)
@@ -79,8 +79,7 @@ def fuse(observed: np.ndarray, output: np.ndarray, found: Quantizer, radius: int
         if smooth_only:
             mask = smooth_windows(observed[t])
             estimate_t = output[t] + mask * (estimate_t - output[t])
-        lo, hi = found.cell_bounds(observed[t])
-        fused[t] = np.clip(np.rint(np.clip(estimate_t, lo, hi)), 0, 255).astype(np.uint8)
+        fused[t] = found.project(observed[t], estimate_t)
     return fused
 
 
