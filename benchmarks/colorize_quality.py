@@ -190,22 +190,27 @@ def main() -> None:
     contact_sheet(sets, outputs, default_row, job, Path(args.out).with_name("colorize_contact_sheet.png"))
 
 
-def sweep_settings(model: str, photos: list[np.ndarray], temperatures: list[float], saturations: list[float]) -> dict:
-    """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature and saturation,
-    keyed ``"T/saturation"`` (each printed as it is done)."""
+def sweep_settings(model: str, photos: list[np.ndarray], temperatures: list[float], saturations: list[float],
+                   confidences: tuple[float, ...] = (0.0,)) -> dict:
+    """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature, saturation and
+    colour-confidence exponent (:class:`~vidcolor.pipeline.Colorizer`'s ``confidence``), keyed
+    ``"T/saturation"``, or ``"T/saturation/confidence"`` where the confidence is not 0 (each printed as it
+    is done)."""
     out = {}
     for t in temperatures:
         for sat in saturations:
-            out[f"{t}/{sat}"] = score(colorize_all(Colorizer(model, device="cpu", temperature=t, saturation=sat),
-                                                   photos)[0], photos)
-            print(f"{model}  T {t}  saturation {sat}: {out[f'{t}/{sat}']}", flush=True)
+            for g in confidences:
+                key = f"{t}/{sat}" + (f"/{g}" if g else "")
+                job = Colorizer(model, device="cpu", temperature=t, saturation=sat, confidence=g)
+                out[key] = score(colorize_all(job, photos)[0], photos)
+                print(f"{model}  {key}: {out[key]}", flush=True)
     return out
 
 
 def pick_setting(sweep: dict, gray_ciede: float) -> str:
     """The issue's target as a rule, on the photos: among settings with colourfulness ratio >= 0.6 and
     CIEDE2000 no worse than gray, the lowest CIEDE2000; failing that, the most colourful setting whose
-    CIEDE2000 is no worse than gray; failing that, the lowest CIEDE2000. Returns ``"T/saturation"``."""
+    CIEDE2000 is no worse than gray; failing that, the lowest CIEDE2000. Returns the setting's key."""
     ok = {k: r for k, r in sweep.items() if r["ciede2000"] <= gray_ciede}
     both = {k: r for k, r in ok.items() if r["colourfulness_ratio"] >= 0.6}
     if both:

@@ -24,7 +24,7 @@ film excerpts have no ground truth: a contact sheet shows them (input | automati
 first colour reference). Writes ``docs/colorize_wide.{md,json}``, ``docs/colorize_wide_sheet.jpg`` (the
 film) and ``docs/colorize_wide_rows.jpg`` (one frame of every row: gray | output | truth).
 
-    python benchmarks/colorize_wide.py [--model NAME] [--temperature T --saturation S] [--out docs/colorize_wide]
+    python benchmarks/colorize_wide.py [--model NAME] [--temperature T --saturation S] [--confidence G] [--out docs/colorize_wide]
     python benchmarks/colorize_wide.py --keyframes --out docs/colorize_wide_keyframes
 
 ``--keyframes``: keyframe mode (``--reference`` without an image) instead of automatic colour, each image
@@ -158,6 +158,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=12)
     ap.add_argument("--temperature", type=float, help="annealed-mean temperature (default: the model's stored one)")
     ap.add_argument("--saturation", type=float, help="factor on ab (default: the model's stored one)")
+    ap.add_argument("--confidence", type=float, default=0.0,
+                    help="automatic mode: exponent of the per-pixel colour confidence (Colorizer's confidence)")
     ap.add_argument("--keyframes", action="store_true", help="keyframe mode, each image its own keyframe")
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_wide"))
     args = ap.parse_args()
@@ -165,7 +167,7 @@ def main() -> None:
         job = KeyframeColorizer(automatic=args.model, temperature=args.temperature, saturation=args.saturation)
         job.set_stills(True)
     else:
-        job = Colorizer(args.model, temperature=args.temperature, saturation=args.saturation)
+        job = Colorizer(args.model, temperature=args.temperature, saturation=args.saturation, confidence=args.confidence)
     mode, shown_as = (("Keyframe mode (`--reference` without an image; each image its own keyframe)", "keyframes")
                       if args.keyframes else ("Automatic colorization", "automatic"))
     results, shown = [], []
@@ -180,6 +182,7 @@ def main() -> None:
     out = Path(args.out)
     stored = args.temperature is None and args.saturation is None
     setting = (f"annealed-mean T {job.temperature:g}, saturation x{job.saturation:g}"
+               + (f", colour confidence R^{job.confidence:g}" if job.confidence else "")
                + (" (its stored inference defaults)" if stored else ""))
     if args.keyframes:
         auto = job.automatic
@@ -188,7 +191,8 @@ def main() -> None:
     text = report(results, args.model, setting, mode, shown_as, out.name)
     out.with_suffix(".md").write_text(text)
     out.with_suffix(".json").write_text(json.dumps({"model": args.model, "temperature": job.temperature,
-                                                    "saturation": job.saturation, "rows": results}, indent=1))
+                                                    "saturation": job.saturation, "confidence": job.confidence,
+                                                    "rows": results}, indent=1))
     film_sheet(job, out.parent / f"{out.name}_sheet.jpg", name=shown_as)
     save_sheet(shown, out.parent / f"{out.name}_rows.jpg", halve=False)
     print(text)

@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
-from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, rgb_to_lab
+from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
+from vidcolor.engine import OUTPUT
 from vidcolor.pipeline import Colorizer
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, train_colorize
@@ -37,6 +38,19 @@ def test_annealed_mean_limits():
     assert torch.allclose(annealed_mean(logits, bins, 1.0)[0, :, 0, 0], p @ bins, atol=1e-5)
     # lower temperature, more saturated: closer to the dominant bin
     assert annealed_mean(logits, bins, 0.38)[0, 0, 0, 0] < annealed_mean(logits, bins, 1.0)[0, 0, 0, 0]
+
+
+def test_resultant_length_is_one_for_one_hue_and_low_for_opposite_hues():
+    bins = np.array([[0.0, 0.0], [40.0, 0.0], [80.0, 0.0], [-40.0, 0.0]], np.float32)
+    logits = np.full((1, 4, 1, 3), -30.0, np.float32)
+    logits[0, 1:3, 0, 0] = 0.0              # two bins of one hue (a > 0), different chroma
+    logits[0, [1, 3], 0, 1] = 0.0           # opposite hues, equal weight
+    logits[0, 1, 0, 2], logits[0, 3, 0, 2] = 1.0, 0.0   # opposite hues, one likelier
+    r = resultant_length(logits, bins)[0, 0]
+    assert r.dtype == np.float32 and r.shape == (3,)
+    assert abs(r[0] - 1) < 1e-5 and r[1] < 1e-5
+    p = np.exp(1.0) / (np.exp(1.0) + 1)     # |E[ab]| / E[|ab|] = |p - (1 - p)|
+    assert abs(r[2] - (2 * p - 1)) < 1e-5
 
 
 def test_soft_encode_is_a_distribution_peaked_at_the_nearest_bin():
@@ -246,6 +260,20 @@ def test_colorizer_keeps_luminance_and_saturation_scales_chroma(tiny_colorizers)
     assert np.abs(job(gray_in).astype(int) - out.astype(int)).mean() < 2
 
 
+def test_colorizer_confidence_colours_less_where_the_hue_is_uncertain(tiny_colorizers):
+    rng = np.random.default_rng(1)
+    frames = np.stack([smooth_image(rng, 48, 64) for _ in range(2)])
+    plain = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, confidence=0.0)
+    gated = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, confidence=2.0)
+    batch = plain.infer(plain.prepare(frames))
+    _, ab = plain.lab(batch)
+    _, ab_gated = gated.lab(batch)
+    r = resultant_length(batch.outputs[OUTPUT], plain.bins)
+    assert r.min() < 0.9                      # the untrained network is unsure somewhere, so the test can fail
+    chroma, chroma_gated = np.hypot(*np.moveaxis(ab, -1, 0)), np.hypot(*np.moveaxis(ab_gated, -1, 0))
+    assert (chroma_gated <= chroma + 1e-4).all() and chroma_gated.mean() < 0.95 * chroma.mean()
+
+
 def test_colorizer_render_size_sets_network_input(tiny_colorizers):
     job = Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=40)
     assert job.network_input(np.zeros((1, 90, 160), np.float32)).shape == (1, 40, 71)
@@ -255,7 +283,8 @@ def test_colorizer_render_size_sets_network_input(tiny_colorizers):
     assert eq.max() - eq.min() > 90                   # equalization spreads L over [0, 100]
 
 
-@pytest.mark.parametrize("kwargs", [dict(render_size=8), dict(saturation=-1.0), dict(temperature=0.0)])
+@pytest.mark.parametrize("kwargs", [dict(render_size=8), dict(saturation=-1.0), dict(temperature=0.0),
+                                    dict(confidence=-1.0)])
 def test_colorizer_rejects_bad_options(tiny_colorizers, kwargs):
     from vidcolor.errors import VidcolorError
     with pytest.raises(VidcolorError):

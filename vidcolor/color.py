@@ -203,6 +203,30 @@ def annealed_mean(logits, bins, temperature: float = 0.38):
     return torch.matmul(bins.T.to(weights.dtype), weights).reshape(n, 2, h, w)   # a batched GEMM: 2x the einsum's speed
 
 
+def resultant_length(logits: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Per-pixel agreement in hue of a distribution over ab bins: ``|E[ab]| / E[|ab|]`` under the
+    softmax of ``logits`` (T = 1), in [0, 1].
+
+    The chroma-weighted mean resultant length of circular statistics (Mardia & Jupp 2000, section 2.3.1):
+    1 when all the mass lies in one hue direction, near 0 when it is spread round the hue circle (or
+    sits on gray). :class:`~vidcolor.pipeline.Colorizer` colours less where it is low (``confidence``).
+
+    Args:
+        logits: float ``(N, Q, H, W)`` NumPy array, unnormalised scores over the Q bins.
+        bins: float ``(Q, 2)`` ab centres (:func:`ab_gamut_bins`).
+
+    Returns:
+        float32 ``(N, H, W)``.
+    """
+    n, q, h, w = logits.shape
+    z = logits.reshape(n, q, h * w)
+    z = np.subtract(z, z.max(1, keepdims=True), dtype=np.float32)   # a new array: the logits stay as they are
+    np.exp(z, out=z)
+    b = bins.astype(np.float32)
+    moments = np.matmul(np.concatenate([b.T, np.hypot(b[:, :1], b[:, 1:]).T]), z)   # E[a], E[b], E[|ab|], unnormalised
+    return (np.hypot(moments[:, 0], moments[:, 1]) / np.maximum(moments[:, 2], 1e-12)).reshape(n, h, w)
+
+
 def lab_to_rgb_torch(lab_n):
     """Differentiable LAB -> linear-to-sRGB conversion for losses.
 

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, model_input, recombine, resize_ab,
-                            rgb_to_lab)
+                            resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
 from vidcolor.errors import VidcolorError
@@ -342,6 +342,12 @@ class Colorizer(LabJob):
             output. 1 = as predicted; None = the model's own default (``arch["saturation"]``, else 1).
         temperature: annealed-mean temperature for bin-classifying models (Zhang et al. 2016 eq. 5);
             None = the model's own default (``arch["temperature"]``). Lower is more colourful.
+        confidence: exponent g >= 0 of the per-pixel colour confidence of bin-classifying models: the ab
+            is scaled by ``saturation * R ** g``, where R in [0, 1] is the predicted distribution's
+            agreement in hue (:func:`~vidcolor.color.resultant_length`), so that pixels whose hue the model
+            cannot tell are coloured less. 0 = every pixel alike (the default: on content unlike the
+            photos it colours less and no more accurately than a lower ``saturation``; README, "Results:
+            colorize"). Library and benchmarks only.
         blur: Gaussian blur (kernel 5, sigma 0.7) of the network's L input (seed 001 preprocessing).
         equalize: histogram equalization of the network's L input (seed 001 preprocessing).
         backend, precision: see :func:`vidcolor.engine.load_engine`.
@@ -357,16 +363,20 @@ class Colorizer(LabJob):
 
     def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = 256,
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
-                 equalize: bool = False, backend: str = "auto", precision: str = "auto"):
+                 equalize: bool = False, backend: str = "auto", precision: str = "auto",
+                 confidence: float = 0.0):
         if render_size < 32:
             raise VidcolorError("--render-size must be at least 32 pixels")
         if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
+        if confidence < 0:
+            raise VidcolorError("confidence must be >= 0")
         self.device, self.model = pick_device(device), model
         self.engine, self._generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize
         self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
+        self.confidence = confidence
         self.bins = ab_gamut_bins() if self.arch["mode"] == "bins" else None
 
     @property
@@ -405,9 +415,14 @@ class Colorizer(LabJob):
 
     def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         y = batch.outputs[OUTPUT]
-        ab = annealed_mean(y, self.bins, self.temperature) if self.bins is not None else y * AB_SCALE
+        if self.bins is None:
+            ab = y * (AB_SCALE * self.saturation)
+        else:
+            ab = annealed_mean(y, self.bins, self.temperature) * self.saturation
+            if self.confidence:
+                ab *= (resultant_length(y, self.bins) ** self.confidence)[:, None]
         L = batch.context["L"]
-        return L, resize_ab(ab.transpose(0, 2, 3, 1) * self.saturation, L.shape[1:])
+        return L, resize_ab(ab.transpose(0, 2, 3, 1), L.shape[1:])
 
 
 def set_output_chroma(fn: FrameBatchFn, kept: bool) -> None:
