@@ -283,6 +283,9 @@ BAD_CASES = [
     pytest.param(["-"], "-o", id="stdin-without-output"),
     pytest.param(["clip.mp4", "--model", "bogus.safetensors"], "bogus.safetensors", id="model-not-safetensors"),
     pytest.param(["rgba.png", "-o", "out.xyz"], "out.xyz", id="unwritable-image-format"),
+    pytest.param(["clip.mp4", "-o", "out.png"], "cannot tell the video format from the suffix '.png'",
+                 id="video-to-an-image-name"),
+    pytest.param(["clip.mp4", "-o", "out"], "a name without a suffix", id="video-to-a-name-without-suffix"),
 ]
 
 

@@ -19,7 +19,7 @@ from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
-                         list_images_in, list_videos_in, read_image, write_image)
+                         list_images_in, list_videos_in, output_format, read_image, write_image)
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
                                set_output_chroma)
@@ -273,7 +273,8 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     """``(video, output)`` pairs of a Ray run: one video file, or every video in a folder (outputs in a folder).
 
     Raises:
-        VidcolorError: stdin or stdout, raw input, GIF output, still or animated images.
+        VidcolorError: stdin or stdout, raw input, GIF output, still or animated images, an output name that
+            gives no video format (:func:`~vidcolor.io.writer.output_format`).
     """
     if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
         raise VidcolorError("--executor ray reads and writes files (not stdin, stdout or --raw): "
@@ -294,6 +295,8 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         return [(v, target / f"{v.stem}.mp4") for v in videos]
     if is_image(src):
         raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
+    if not io_options.get("container"):
+        output_format(target)                       # a name that gives no video format fails now, not at the join
     return [(src, target)]
 
 

@@ -188,7 +188,8 @@ class VideoWriter:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
 
     Raises:
-        VidcolorError: target exists, unknown codec, ffmpeg missing, or ffmpeg failed.
+        VidcolorError: target exists, unknown codec, a file suffix that names no video format (without
+            ``container``), ffmpeg missing, or ffmpeg failed.
     """
 
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
@@ -210,14 +211,13 @@ class VideoWriter:
         self.width, self.height = width, height
         self.timeline = timeline if timeline is not None else Timeline.of(fps)
         exe = find_ffmpeg()
-        fmt = container or ("nut" if self.to_stdout else None)
+        fmt = container or ("nut" if self.to_stdout else output_format(self.target))
         if self.to_stdout:
             self._tmp = None
             dest = "pipe:1"
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = local_url(self._tmp)
-            fmt = fmt or _format_for(self.target)
         if fmt == "gif":
             passthrough = None
         # the source's offset between video and audio is kept, the earlier of the two starting at 0
@@ -384,7 +384,7 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
         VidcolorError: the target exists (without ``overwrite``) or cannot be written, ffmpeg failed.
     """
     check_target(target, overwrite)
-    fmt = container or _format_for(target)
+    fmt = container or output_format(target)
     delay = passthrough.offsets()[0] if passthrough is not None else 0.0
     tmp = partial_file(target, f".partial{target.suffix}")
     listing = partial_file(target, ".concat.txt")
@@ -474,6 +474,20 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _format_for(path: Path) -> str | None:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-            ".nut": "nut", ".avi": "avi", ".gif": "gif"}.get(path.suffix.lower())
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".nut": "nut",
+            ".avi": "avi", ".gif": "gif"}
+"""Video file suffix -> ffmpeg format name, for output named without ``--format``."""
+
+
+def output_format(path: Path) -> str:
+    """The ffmpeg format name of a video file named ``path`` (by its suffix, :data:`_FORMATS`).
+
+    Raises:
+        VidcolorError: a suffix that names no video format (``.txt``, ``.png``, none), before anything is written.
+    """
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        named = f"the suffix {path.suffix!r}" if path.suffix else "a name without a suffix"
+        raise VidcolorError(f"{path}: cannot tell the video format from {named}; name it {', '.join(_FORMATS)}, "
+                            "or give --format")
+    return fmt
