@@ -10,7 +10,7 @@ from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
 from vidcolor.engine import OUTPUT
-from vidcolor.pipeline import Colorizer
+from vidcolor.pipeline import CONFIDENCE_MAX_GAIN, Colorizer, confidence_gain
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, train_colorize
 from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, soft_encode
@@ -260,18 +260,28 @@ def test_colorizer_keeps_luminance_and_saturation_scales_chroma(tiny_colorizers)
     assert np.abs(job(gray_in).astype(int) - out.astype(int)).mean() < 2
 
 
-def test_colorizer_confidence_colours_less_where_the_hue_is_uncertain(tiny_colorizers):
+def test_confidence_gain_moves_colour_to_agreeing_pixels_within_a_frame():
+    r = np.stack([np.full((2, 2), 0.5), [[0.2, 0.4], [0.8, 0.9]], [[0.01, 0.01], [0.01, 1.0]]]).astype(np.float32)
+    gain = confidence_gain(r, 2.0)
+    assert gain.dtype == np.float32 and gain.shape == r.shape
+    assert np.allclose(gain[0], 1.0)                                  # one agreement everywhere: as predicted
+    assert np.all(np.diff(gain[1].ravel()) > 0) and abs(gain[1].mean() - 1) < 1e-5   # same colour, moved
+    assert gain[2, 1, 1] == CONFIDENCE_MAX_GAIN and gain[2, 0, 0] < 0.01          # capped
+
+
+def test_colorizer_confidence_follows_the_hue_agreement(tiny_colorizers):
     rng = np.random.default_rng(1)
     frames = np.stack([smooth_image(rng, 48, 64) for _ in range(2)])
-    plain = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, confidence=0.0)
+    plain = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32)
     gated = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, confidence=2.0)
-    batch = plain.infer(plain.prepare(frames))
-    _, ab = plain.lab(batch)
-    _, ab_gated = gated.lab(batch)
+    batch = plain.prepare(frames)
+    # scores that vary from pixel to pixel (the untrained network's hardly do), at the frames' size (no resize)
+    batch.outputs = {OUTPUT: rng.normal(0, 3, (2, len(plain.bins), 48, 64)).astype(np.float32)}
+    (_, ab), (_, ab_gated) = plain.lab(batch), gated.lab(batch)
     r = resultant_length(batch.outputs[OUTPUT], plain.bins)
-    assert r.min() < 0.9                      # the untrained network is unsure somewhere, so the test can fail
-    chroma, chroma_gated = np.hypot(*np.moveaxis(ab, -1, 0)), np.hypot(*np.moveaxis(ab_gated, -1, 0))
-    assert (chroma_gated <= chroma + 1e-4).all() and chroma_gated.mean() < 0.95 * chroma.mean()
+    assert r.std() > 0.05
+    assert np.allclose(ab_gated, ab * confidence_gain(r, 2.0)[..., None], atol=1e-4)
+    assert not np.allclose(ab_gated, ab, atol=0.1)
 
 
 def test_colorizer_render_size_sets_network_input(tiny_colorizers):
