@@ -8,8 +8,8 @@ from PIL import Image
 
 from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
-from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
 from vidcolor.engine import OUTPUT
+from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
 from vidcolor.pipeline import CONFIDENCE_MAX_GAIN, Colorizer, confidence_gain
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, train_colorize

@@ -207,9 +207,10 @@ def resultant_length(logits: np.ndarray, bins: np.ndarray) -> np.ndarray:
     """Per-pixel agreement in hue of a distribution over ab bins: ``|E[ab]| / E[|ab|]`` under the
     softmax of ``logits`` (T = 1), in [0, 1].
 
-    The chroma-weighted mean resultant length of circular statistics (Mardia & Jupp 2000, section 2.3.1):
-    1 when all the mass lies in one hue direction, near 0 when it is spread round the hue circle (or
-    sits on gray). :class:`~vidcolor.pipeline.Colorizer` colours less where it is low (``confidence``).
+    The chroma-weighted mean resultant length of circular statistics (Mardia & Jupp, "Directional
+    Statistics", 2000, chapter 2): 1 when all the mass lies in one hue direction, near 0 when it is spread
+    round the hue circle (or sits on gray). :class:`~vidcolor.pipeline.Colorizer` can colour less where it
+    is low (its ``confidence``).
 
     Args:
         logits: float ``(N, Q, H, W)`` NumPy array, unnormalised scores over the Q bins.
