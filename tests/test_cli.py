@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
+import sys
 from fractions import Fraction
 
 import av
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, listing,
+from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, cli_env, decode_all, listing,
                      make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
 from vidcolor.cli import main
 from vidcolor.io.convert import frame_to_rgb
@@ -155,6 +157,15 @@ def test_file_to_stdout_keeps_audio(clip, tiny_models):
     assert res.returncode == 0, res.stderr
     frames, rate, has_audio = decode_all(io.BytesIO(res.stdout))
     assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
+
+
+def test_a_reader_that_closes_stdout_ends_the_run_quietly(clip, tiny_models):
+    """``vidcolor ... -o - | head -c 100``: the pipe's end is a pipeline's normal end, not an error to print."""
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", str(clip), "-o", "-", "--model",
+                             tiny_models.lab, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    proc.stdout.close()                                   # the reader goes away before the first byte
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 1 and "error" not in err and "Traceback" not in err, err
 
 
 def test_raw_stdin(tmp_path, tiny_models):

@@ -8,6 +8,7 @@ or interrupted run never leaves a half-written output.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -190,6 +191,7 @@ class VideoWriter:
     Raises:
         VidcolorError: target exists, unknown codec, a file suffix that names no video format (without
             ``container``), ffmpeg missing, or ffmpeg failed.
+        BrokenPipeError: (writing to stdout) the reader closed the pipe.
     """
 
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
@@ -254,7 +256,7 @@ class VideoWriter:
         except (av.FFmpegError, OSError):
             msg = self._stderr_tail()
             self.abort()
-            raise VidcolorError(f"ffmpeg stopped: {msg}") from None
+            raise self._failure("ffmpeg stopped", msg) from None
 
     def write(self, frames: np.ndarray) -> None:
         """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB."""
@@ -268,7 +270,7 @@ class VideoWriter:
                 self._mux.mux(packet)
                 self.frames += 1
         except (av.FFmpegError, OSError):
-            raise VidcolorError(f"ffmpeg stopped: {self._stderr_tail()}") from None
+            raise self._failure("ffmpeg stopped", self._stderr_tail()) from None
 
     def close(self) -> None:
         """Finish encoding and move the file into place.
@@ -289,7 +291,7 @@ class VideoWriter:
         if code != 0:
             msg = self._stderr_tail()
             self._cleanup()
-            raise VidcolorError(f"ffmpeg failed ({code}): {msg}")
+            raise self._failure(f"ffmpeg failed ({code})", msg)
         if self._tmp is not None:
             os.chmod(self._tmp, default_file_mode())
             os.replace(self._tmp, self.target)
@@ -315,6 +317,14 @@ class VideoWriter:
             self._tmp = None
         if not self._log.closed:
             self._log.close()
+
+    def _failure(self, what: str, msg: str) -> Exception:
+        """The error for ffmpeg's failure ``msg``: :class:`BrokenPipeError` where the reader of our stdout
+        went away (``vidcolor ... -o - | head``: a pipeline's normal end, which the CLI ends quietly), else a
+        :class:`VidcolorError`."""
+        if self.to_stdout and "Broken pipe" in msg:
+            return BrokenPipeError(errno.EPIPE, f"the reader of stdout closed it ({msg})")
+        return VidcolorError(f"{what}: {msg}")
 
     def _stderr_tail(self) -> str:
         """ffmpeg's first error line (:func:`first_error`)."""
