@@ -36,6 +36,19 @@ def test_png_with_alpha_round_trip(tmp_path, rgb):
     np.testing.assert_array_equal(got, rgb)
 
 
+def test_exif_orientation_is_applied_to_the_pixels(tmp_path, rgb):
+    """A phone's portrait photo: landscape pixels and orientation 6 (rotate 90 degrees clockwise to show)."""
+    alpha = np.random.default_rng(1).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
+    im = Image.fromarray(rgb)
+    im.putalpha(Image.fromarray(alpha))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "a.png", exif=exif)
+    got, got_alpha = read_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(got, np.rot90(rgb, -1))          # clockwise
+    np.testing.assert_array_equal(got_alpha, np.rot90(alpha, -1))
+
+
 def test_palette_png(tmp_path):
     pal = [255, 0, 0, 0, 255, 0, 0, 0, 255, 250, 250, 250]
     idx = np.random.default_rng(2).integers(0, 4, (9, 11), dtype=np.uint8)

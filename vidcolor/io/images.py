@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
@@ -27,8 +27,10 @@ def list_images_in(folder: str | Path) -> list[Path]:
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
 
-    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. The size in the header is checked
-    (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are decoded.
+    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. An EXIF orientation (a
+    phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
+    is. The size in the header is checked (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are
+    decoded.
 
     Raises:
         VidcolorError: unreadable, or larger than the frame-size limits.
@@ -37,6 +39,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with Image.open(path) as im:
             check_frame_size(*im.size, str(path))
             im.load()
+            im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
                 im = Image.fromarray(_gray16_to_8(np.asarray(im)))
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
