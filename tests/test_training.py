@@ -464,6 +464,9 @@ def test_from_toml(tmp_path, photos):
     p.write_text(toml_for(photos, colour="blue"))
     with pytest.raises(ValueError, match="colour"):
         DequantizeRecipe.from_toml(p)
+    p.write_text("name = \n")                                     # not TOML: the error names the file
+    with pytest.raises(ValueError, match="r.toml: Invalid value"):
+        DequantizeRecipe.from_toml(p)
 
 
 def test_recipe_kinds_reach_the_sample_stream_and_bad_ones_are_refused(tmp_path, photos):

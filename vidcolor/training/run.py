@@ -51,9 +51,13 @@ class Recipe:
 
     @classmethod
     def from_toml(cls, path: str | Path):
-        """Build the recipe from a TOML file; unknown keys raise ``ValueError``."""
+        """Build the recipe from a TOML file; unknown keys and TOML syntax errors raise ``ValueError`` (naming
+        ``path``)."""
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            try:
+                raw = tomllib.load(f)
+            except tomllib.TOMLDecodeError as exc:   # a ValueError that names no file
+                raise ValueError(f"{path}: {exc}") from None
         unknown = set(raw) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
