@@ -308,6 +308,14 @@ def test_cli_reference_errors_are_one_line(tmp_path, args):
     assert not (tmp_path / "target_colorized.png").exists()
 
 
+def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):
+    target, _ = _images(tmp_path)
+    res = run_cli("colorize", target, "--reference", clip, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "--reference takes a colour still image" in res.stderr
+    assert not (tmp_path / "target_colorized.png").exists()
+
+
 def _two_scenes(n: int = 3) -> np.ndarray:
     """``n`` frames of a bright scene, then ``n`` of a dark one (L histograms far apart: a cut), uint8 RGB."""
     rng = np.random.default_rng(1)

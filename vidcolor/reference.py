@@ -21,6 +21,7 @@ from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, o
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
+from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import l_histogram
@@ -28,8 +29,12 @@ from vidcolor.weights import load_generator, save_generator
 
 
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:
-    """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when one is unreadable
-    (the jobs check how many they need)."""
+    """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when one is unreadable or a
+    video file (by its suffix; the jobs check how many they need)."""
+    for p in paths:
+        if Path(p).suffix.lower() in VIDEO_SUFFIXES:
+            raise VidcolorError(f"{p}: --reference takes a colour still image (a frame of the film saved as PNG "
+                                "or JPEG), not a video")
     return [read_image(p)[0] for p in paths]
 
 
