@@ -39,7 +39,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with Image.open(path) as im:
             check_frame_size(*im.size, str(path))
             im.load()
-            im = ImageOps.exif_transpose(im)
+            ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
                 im = Image.fromarray(_gray16_to_8(np.asarray(im)))
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
