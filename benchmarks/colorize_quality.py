@@ -191,19 +191,20 @@ def main() -> None:
 
 
 def sweep_settings(model: str, photos: list[np.ndarray], temperatures: list[float], saturations: list[float],
-                   confidences: tuple[float, ...] = (0.0,)) -> dict:
-    """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature, saturation and
-    colour-confidence exponent (:class:`~vidcolor.pipeline.Colorizer`'s ``confidence``), keyed
-    ``"T/saturation"``, or ``"T/saturation/confidence"`` where the confidence is not 0 (each printed as it
-    is done)."""
+                   confidences: tuple[float, ...] = (0.0,), render_sizes: tuple[int, ...] = (256,)) -> dict:
+    """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature, saturation,
+    colour-confidence exponent (:class:`~vidcolor.pipeline.Colorizer`'s ``confidence``) and render size
+    (its ``render_size``, shorter side in pixels), keyed ``"T/saturation"``, with ``"/confidence"`` where the
+    confidence is not 0 and ``"@render_size"`` where the size is not 256 (each printed as it is done)."""
     out = {}
-    for t in temperatures:
-        for sat in saturations:
-            for g in confidences:
-                key = f"{t}/{sat}" + (f"/{g}" if g else "")
-                job = Colorizer(model, device="cpu", temperature=t, saturation=sat, confidence=g)
-                out[key] = score(colorize_all(job, photos)[0], photos)
-                print(f"{model}  {key}: {out[key]}", flush=True)
+    for size in render_sizes:
+        for t in temperatures:
+            for sat in saturations:
+                for g in confidences:
+                    key = f"{t}/{sat}" + (f"/{g}" if g else "") + (f"@{size}" if size != 256 else "")
+                    job = Colorizer(model, device="cpu", temperature=t, saturation=sat, confidence=g, render_size=size)
+                    out[key] = score(colorize_all(job, photos)[0], photos)
+                    print(f"{model}  {key}: {out[key]}", flush=True)
     return out
 
 

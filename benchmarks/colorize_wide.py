@@ -24,7 +24,7 @@ film excerpts have no ground truth: a contact sheet shows them (input | automati
 first colour reference). Writes ``docs/colorize_wide.{md,json}``, ``docs/colorize_wide_sheet.jpg`` (the
 film) and ``docs/colorize_wide_rows.jpg`` (one frame of every row: gray | output | truth).
 
-    python benchmarks/colorize_wide.py [--model NAME] [--temperature T --saturation S] [--confidence G] [--out docs/colorize_wide]
+    python benchmarks/colorize_wide.py [--model NAME] [--temperature T --saturation S] [--confidence G] [--render-size N] [--out docs/colorize_wide]
     python benchmarks/colorize_wide.py --keyframes --out docs/colorize_wide_keyframes
 
 ``--keyframes``: keyframe mode (``--reference`` without an image) instead of automatic colour, each image
@@ -160,6 +160,8 @@ def main() -> None:
     ap.add_argument("--saturation", type=float, help="factor on ab (default: the model's stored one)")
     ap.add_argument("--confidence", type=float, default=0.0,
                     help="automatic mode: exponent of the per-pixel colour confidence (Colorizer's confidence)")
+    ap.add_argument("--render-size", type=int, default=256,
+                    help="automatic mode: shorter side, pixels, of the network's input (Colorizer's render_size)")
     ap.add_argument("--keyframes", action="store_true", help="keyframe mode, each image its own keyframe")
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_wide"))
     args = ap.parse_args()
@@ -167,7 +169,8 @@ def main() -> None:
         job = KeyframeColorizer(automatic=args.model, temperature=args.temperature, saturation=args.saturation)
         job.set_stills(True)
     else:
-        job = Colorizer(args.model, temperature=args.temperature, saturation=args.saturation, confidence=args.confidence)
+        job = Colorizer(args.model, temperature=args.temperature, saturation=args.saturation, confidence=args.confidence,
+                       render_size=args.render_size)
     mode, shown_as = (("Keyframe mode (`--reference` without an image; each image its own keyframe)", "keyframes")
                       if args.keyframes else ("Automatic colorization", "automatic"))
     results, shown = [], []
@@ -183,6 +186,7 @@ def main() -> None:
     stored = args.temperature is None and args.saturation is None
     setting = (f"annealed-mean T {job.temperature:g}, saturation x{job.saturation:g}"
                + (f", colour confidence R^{job.confidence:g}" if job.confidence else "")
+               + (f", render size {job.render_size} px" if not args.keyframes and job.render_size != 256 else "")
                + (" (its stored inference defaults)" if stored else ""))
     if args.keyframes:
         auto = job.automatic
@@ -192,6 +196,7 @@ def main() -> None:
     out.with_suffix(".md").write_text(text)
     out.with_suffix(".json").write_text(json.dumps({"model": args.model, "temperature": job.temperature,
                                                     "saturation": job.saturation, "confidence": job.confidence,
+                                                    "render_size": getattr(job, "render_size", None),
                                                     "rows": results}, indent=1))
     film_sheet(job, out.parent / f"{out.name}_sheet.jpg", name=shown_as)
     save_sheet(shown, out.parent / f"{out.name}_rows.jpg", halve=False)
