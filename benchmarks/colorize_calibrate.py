@@ -4,8 +4,8 @@ size) on the calibration photos.
 The calibration half of the held-back photos (:func:`colorize_wide.held_back_photos`) is never scored by
 ``colorize_wide.py``, so a setting picked here can be reported there without having been tuned on the
 reported rows. Each (T, saturation, confidence, render size) of the grid is scored (mean CIEDE2000 and
-colourfulness ratio against the original colour, each photo's luminance colorized as a still) and :func:`colorize_quality.pick_setting`
-(the issue's target as a rule) picks one. Prints the grid, the gray input's CIEDE2000 and the pick.
+colourfulness ratio against the original colour, each photo's luminance colorized as a still) and
+:func:`colorize_quality.pick_setting` (the issue's target as a rule) picks one. Prints the grid, the gray input's CIEDE2000 and the pick.
 
     python benchmarks/colorize_calibrate.py MODEL [MODEL ...] [--temperatures 0.38 0.5] [--saturations 1 1.25 1.5]
         [--confidences 0 1 2] [--render-sizes 192 256 320]
@@ -19,6 +19,7 @@ import numpy as np
 from colorize_quality import even, gray, pick_setting, sweep_settings
 from colorize_wide import held_back_photos
 from vidcolor.io.images import read_image
+from vidcolor.jobs import RENDER_SIZE
 from vidcolor.metrics import ciede2000
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--saturations", type=float, nargs="+", default=[1.0, 1.25, 1.5])
     ap.add_argument("--confidences", type=float, nargs="+", default=[0.0],
                     help="exponents g of the per-pixel colour confidence (Colorizer's confidence)")
-    ap.add_argument("--render-sizes", type=int, nargs="+", default=[256],
+    ap.add_argument("--render-sizes", type=int, nargs="+", default=[RENDER_SIZE],
                     help="shorter sides, pixels, of the network's input (Colorizer's render_size)")
     args = ap.parse_args()
     photos = [even(read_image(p)[0]) for p in held_back_photos()[1]]

@@ -44,7 +44,7 @@ from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness, psnr
 from vidcolor.pipeline import Colorizer
 from vidcolor.training.data import list_images, split_clips, split_holdout
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.weights import resolve
 
 from readme import splice_readme
@@ -191,17 +191,17 @@ def main() -> None:
 
 
 def sweep_settings(model: str, photos: list[np.ndarray], temperatures: list[float], saturations: list[float],
-                   confidences: tuple[float, ...] = (0.0,), render_sizes: tuple[int, ...] = (256,)) -> dict:
+                   confidences: tuple[float, ...] = (0.0,), render_sizes: tuple[int, ...] = (RENDER_SIZE,)) -> dict:
     """:func:`score` of ``model`` (CPU) on ``photos`` at each annealed-mean temperature, saturation,
     colour-confidence exponent (:class:`~vidcolor.pipeline.Colorizer`'s ``confidence``) and render size
     (its ``render_size``, shorter side in pixels), keyed ``"T/saturation"``, with ``"/confidence"`` where the
-    confidence is not 0 and ``"@render_size"`` where the size is not 256 (each printed as it is done)."""
+    confidence is not 0 and ``"@render_size"`` where it is not :data:`~vidcolor.jobs.RENDER_SIZE` (each printed as it is done)."""
     out = {}
     for size in render_sizes:
         for t in temperatures:
             for sat in saturations:
                 for g in confidences:
-                    key = f"{t}/{sat}" + (f"/{g}" if g else "") + (f"@{size}" if size != 256 else "")
+                    key = f"{t}/{sat}" + (f"/{g}" if g else "") + (f"@{size}" if size != RENDER_SIZE else "")
                     job = Colorizer(model, device="cpu", temperature=t, saturation=sat, confidence=g, render_size=size)
                     out[key] = score(colorize_all(job, photos)[0], photos)
                     print(f"{model}  {key}: {out[key]}", flush=True)

@@ -43,7 +43,7 @@ from PIL import Image
 from colorize_quality import SHARED, colorize_all, even, gray, label, resize_h, spread
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.reference import KeyframeColorizer, ReferenceColorizer
@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--saturation", type=float, help="factor on ab (default: the model's stored one)")
     ap.add_argument("--confidence", type=float, default=0.0,
                     help="automatic mode: exponent of the per-pixel colour confidence (Colorizer's confidence)")
-    ap.add_argument("--render-size", type=int, default=256,
+    ap.add_argument("--render-size", type=int, default=RENDER_SIZE,
                     help="automatic mode: shorter side, pixels, of the network's input (Colorizer's render_size)")
     ap.add_argument("--keyframes", action="store_true", help="keyframe mode, each image its own keyframe")
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_wide"))
@@ -186,7 +186,7 @@ def main() -> None:
     stored = args.temperature is None and args.saturation is None
     setting = (f"annealed-mean T {job.temperature:g}, saturation x{job.saturation:g}"
                + (f", colour confidence R^{job.confidence:g}" if job.confidence else "")
-               + (f", render size {job.render_size} px" if not args.keyframes and job.render_size != 256 else "")
+               + (f", render size {job.render_size} px" if not args.keyframes and job.render_size != RENDER_SIZE else "")
                + (" (its stored inference defaults)" if stored else ""))
     if args.keyframes:
         auto = job.automatic
@@ -196,7 +196,7 @@ def main() -> None:
     out.with_suffix(".md").write_text(text)
     out.with_suffix(".json").write_text(json.dumps({"model": args.model, "temperature": job.temperature,
                                                     "saturation": job.saturation, "confidence": job.confidence,
-                                                    "render_size": getattr(job, "render_size", None),
+                                                    "render_size": None if args.keyframes else job.render_size,
                                                     "rows": results}, indent=1))
     film_sheet(job, out.parent / f"{out.name}_sheet.jpg", name=shown_as)
     save_sheet(shown, out.parent / f"{out.name}_rows.jpg", halve=False)

@@ -20,7 +20,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.jobs import DEFAULTS, JOBS
+from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
                                set_output_chroma)
 
@@ -86,7 +86,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
-             device: str = "auto", batch_size: int | None = None, render_size: int = 256, saturation: float | None = None,
+             device: str = "auto", batch_size: int | None = None, render_size: int = RENDER_SIZE, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
              references: list[str | Path] | None = None, reference_mode: str = "fast",
              internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
@@ -137,7 +137,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
 
 
-def colorizer(model: str | None = None, device: str = "auto", render_size: int = 256,
+def colorizer(model: str | None = None, device: str = "auto", render_size: int = RENDER_SIZE,
               saturation: float | None = None, temperature: float | None = None, blur: bool = False,
               equalize: bool = False, references: list[str | Path] | None = None, reference_mode: str = "fast",
               internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,

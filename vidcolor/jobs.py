@@ -64,6 +64,11 @@ back), ``trellis=0`` (-3 ms, -0.15 dB), ``me=dia`` (-0.03 dB, worst clip -0.07),
 (-0.13 dB, CAMBI up), and ``ref=1:rc-lookahead=10:weightp=1`` on top (-1.4 ms more, worst clip -0.03 dB)."""
 
 
+RENDER_SIZE = 256
+"""Default shorter side, in pixels, of the frame the colorizers' network sees (``--render-size``): the size of
+the photos they trained on. Swept on the calibration photos and the wide benchmark at stop 56
+(docs/colorize_render_size.md): 160 px is more accurate on the photos, worse on footage unlike them."""
+
 JOBS: dict[str, Job] = {j.name: j for j in (
     Job("dequantize", "dequantize-fq-l2", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize",
         crf=14, x264_params=DEQUANTIZE_X264_PARAMS),

@@ -16,7 +16,7 @@ from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import execute
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.quantizer import Quantizer, QuantizerTracker
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -358,7 +358,7 @@ class Colorizer(LabJob):
     JOB = "colorize"
     """The ``job`` a model's ``arch`` record must name."""
 
-    def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = 256,
+    def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = RENDER_SIZE,
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):

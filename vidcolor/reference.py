@@ -22,7 +22,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.jobs import DEFAULTS
+from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import l_histogram
 from vidcolor.weights import load_generator, save_generator
@@ -68,7 +68,7 @@ class ReferenceColorizer(Colorizer):
     """The reference encoder's ONNX Runtime session, made by the first :meth:`_encode_onnx`."""
 
     def __init__(self, references: list[np.ndarray], model: str = DEFAULTS["colorize-reference"],
-                 device: str = "auto", render_size: int = 256, saturation: float | None = None,
+                 device: str = "auto", render_size: int = RENDER_SIZE, saturation: float | None = None,
                  temperature: float | None = None, blur: bool = False, equalize: bool = False,
                  backend: str = "auto", precision: str = "auto",
                  features: tuple[np.ndarray, np.ndarray] | None = None):
@@ -161,7 +161,7 @@ class KeyframeColorizer(ReferenceColorizer):
     """
 
     def __init__(self, model: str = DEFAULTS["colorize-reference"], automatic: str = DEFAULTS["colorize"],
-                 device: str = "auto", render_size: int = 256, keyframe_size: int = 384, saturation: float | None = None,
+                 device: str = "auto", render_size: int = RENDER_SIZE, keyframe_size: int = 384, saturation: float | None = None,
                  temperature: float | None = None, blur: bool = False, equalize: bool = False,
                  backend: str = "auto", precision: str = "auto"):
         Colorizer.__init__(self, model, device, render_size, saturation, temperature, blur, equalize, backend,
