@@ -121,8 +121,8 @@ def test_validation_rows_every_n_steps_and_a_fresh_start_drops_them(tmp_path, ph
 
 
 def test_recipe_refuses_bad_validation_settings(photos):
-    for bad in (dict(validate_every=-1), dict(validate_batches=0)):
-        with pytest.raises(ValueError, match="validate_every"):
+    for bad, name in ((dict(validate_every=-1), "validate_every"), (dict(validate_batches=0), "validate_batches")):
+        with pytest.raises(ValueError, match=name):
             recipe(photos, **bad)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -519,6 +520,24 @@ def test_cli_train_missing_data(tmp_path):
     (tmp_path / "r.toml").write_text(toml_for(tmp_path / "no-such-folder"))
     res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
+
+
+@pytest.mark.parametrize("field", DequantizeRecipe.COUNTS)
+def test_recipe_refuses_counts_below_one(photos, field):
+    with pytest.raises(ValueError, match=f"{field} must be a whole number >= 1, got 0"):
+        DequantizeRecipe(**{**tomllib.loads(toml_for(photos)), field: 0})
+
+
+@pytest.mark.parametrize("bad, named", [("checkpoint_every = 0", "checkpoint_every"), ("batch_size = 0", "batch_size"),
+                                        ('lr = "2e-4"', "lr"), ("workers = -1", "workers"), ("steps = 0", "steps")])
+def test_cli_train_bad_recipe_value(tmp_path, photos, bad, named):
+    """A value that would fail deep in the run (a division by zero, a torch error) is one line, before the run's folder."""
+    key = bad.split(" = ")[0]
+    text = "".join(line + "\n" for line in toml_for(photos).splitlines() if not line.startswith(f"{key} ="))
+    (tmp_path / "r.toml").write_text(text + bad + "\n")
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert named in res.stderr and not (tmp_path / "run").exists()
 
 
 def test_cli_train_video_folder_without_clips(tmp_path, photos):

@@ -15,6 +15,16 @@ import torch
 from vidcolor.training.data import VIDEO_HOLDOUT_EVERY, list_images, split_clips, split_holdout, video_frames
 
 
+def _number(value) -> bool:
+    """A TOML number (int or float), not a bool or a string."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _whole(value, least: int) -> bool:
+    """A TOML integer (not a bool) of at least ``least``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 @dataclass
 class Recipe:
     """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file)."""
@@ -41,13 +51,24 @@ class Recipe:
     validate_every: int = 0              # a validation.csv row every this many steps (0 = never)
     validate_batches: int = 4            # validation set: this many batches of held-back photos
 
+    COUNTS = ("steps", "batch_size", "crop", "holdout_every", "video_holdout_every", "video_stride", "ndf", "threads",
+              "log_every", "checkpoint_every", "validate_batches")
+    """Fields that must be whole numbers >= 1 (a 0 would otherwise fail deep in the run, as a division by zero or
+    an empty crop, after the run's folder was made)."""
+
     def __post_init__(self):
-        if self.decay_from is not None and not 0 <= self.decay_from < self.steps:
-            raise ValueError(f"decay_from ({self.decay_from}) must be in [0, steps) = [0, {self.steps})")
-        if not 0 < self.video_share < 1:
-            raise ValueError(f"video_share ({self.video_share}) must be in (0, 1)")
-        if self.validate_every < 0 or self.validate_batches < 1:
-            raise ValueError("validate_every must be >= 0 and validate_batches >= 1")
+        for name in self.COUNTS:
+            if not _whole(getattr(self, name), 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        for name in ("workers", "validate_every"):
+            if not _whole(getattr(self, name), 0):
+                raise ValueError(f"{name} must be a whole number >= 0, got {getattr(self, name)!r}")
+        if not (_number(self.lr) and self.lr > 0 and _number(self.beta1) and 0 <= self.beta1 < 1):
+            raise ValueError(f"lr must be > 0 and beta1 in [0, 1), got {self.lr!r} and {self.beta1!r}")
+        if self.decay_from is not None and not (_whole(self.decay_from, 0) and self.decay_from < self.steps):
+            raise ValueError(f"decay_from ({self.decay_from!r}) must be in [0, steps) = [0, {self.steps})")
+        if not (_number(self.video_share) and 0 < self.video_share < 1):
+            raise ValueError(f"video_share ({self.video_share!r}) must be in (0, 1)")
 
     @classmethod
     def from_toml(cls, path: str | Path):
