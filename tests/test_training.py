@@ -540,6 +540,34 @@ def test_cli_train_bad_recipe_value(tmp_path, photos, bad, named):
     assert named in res.stderr and not (tmp_path / "run").exists()
 
 
+def test_cli_train_refuses_a_run_folder_of_other_networks_and_keeps_its_record(tmp_path, photos):
+    """A run folder reused for a recipe with another generator, or holding a damaged checkpoint: one line that
+    says what to do, and the folder's recipe.json still the run's own."""
+    (tmp_path / "r.toml").write_text(toml_for(photos))
+    assert run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path).returncode == 0
+    record = (tmp_path / "run" / "recipe.json").read_text()
+    wider = toml_for(photos).replace("ngf = 4", "ngf = 8")
+    assert wider != toml_for(photos)
+    (tmp_path / "r.toml").write_text(wider)
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "holds other networks" in res.stderr and "--fresh" in res.stderr
+    assert (tmp_path / "run" / "recipe.json").read_text() == record
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "cannot be read" in res.stderr
+    assert run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", "--fresh", cwd=tmp_path).returncode == 0
+
+
+def test_cli_train_steps_override_is_checked_against_the_recipe(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos, decay_from=5).replace("steps = 1\n", "steps = 10\n"))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "3", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "decay_from" in res.stderr and not (tmp_path / "run").exists()
+
+
 def test_cli_train_video_folder_without_clips(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, video=str(tmp_path / "no-clips")))
     res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)

@@ -5,6 +5,7 @@ Only video goes to stdout; logs and progress go to stderr.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 import sys
@@ -246,22 +247,23 @@ def _train_command(job: str):
     def command(recipe, out_dir, steps, data, fresh):
         from vidcolor.jobs import training_loop
         from vidcolor.training.data import list_images, split_clips
+        from vidcolor.training.run import CheckpointError
 
         recipe_cls, train_fn = training_loop(job)
         try:
             r = recipe_cls.from_toml(recipe)
+            r = dataclasses.replace(r, steps=steps or r.steps, data=data or r.data)   # checked again
         except (ValueError, TypeError) as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
-        if steps:
-            r.steps = steps
-        if data:
-            r.data = data
         if not list_images(r.data):
             raise VidcolorError(f"no training images under {r.data}")
         if r.video and not split_clips(r.video, r.video_holdout_every)[0]:
             raise VidcolorError(f"no training clips (*.mp4) under {r.video}")
-        weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
-                           progress=lambda msg: click.echo(msg, err=True))
+        try:
+            weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
+                               progress=lambda msg: click.echo(msg, err=True))
+        except CheckpointError as exc:
+            raise VidcolorError(f"{exc}; give another --out, or --fresh to start over") from None
         click.echo(f"vidcolor: weights written to {weights}", err=True)
 
     return command

@@ -120,6 +120,10 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
                                        persistent_workers=recipe.workers > 0)
 
 
+class CheckpointError(ValueError):
+    """A run folder's ``checkpoint.pt`` that cannot be read, or that holds other networks than the recipe's (a
+    run folder reused for another recipe); raised before the folder's ``recipe.json`` is touched."""
+
 class RunDir:
     """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
     (means over ``log_every`` steps of the named fields), ``validation.csv`` (when validating),
@@ -142,11 +146,17 @@ class RunDir:
         self.step, self.t0 = 0, time.time()
         self._acc, self._n = np.zeros(len(fields)), 0
         self.recipe, self._optimizers = recipe, []
-        (self.out / "recipe.json").write_text(json.dumps(asdict(recipe), indent=2))
+
+    def _checkpoint(self) -> dict:
+        """``checkpoint.pt``'s contents; :class:`CheckpointError` when it cannot be read."""
+        try:
+            return torch.load(self.ckpt, weights_only=True)
+        except Exception as exc:            # truncated, not a torch file, unpickling refused: all one case here
+            raise CheckpointError(f"{self.ckpt} cannot be read ({type(exc).__name__})") from exc
 
     def checkpoint_step(self) -> int:
         """The step saved in ``checkpoint.pt`` (which must exist)."""
-        return int(torch.load(self.ckpt, weights_only=True)["step"])
+        return int(self._checkpoint()["step"])
 
     def restore(self, objects: dict) -> dict:
         """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
@@ -155,25 +165,30 @@ class RunDir:
         A module may have *grown* since the checkpoint (a recipe switched on a new input such as the
         generator's ``use_phase``): parameters missing from the checkpoint keep their initialisation
         and their optimiser state starts empty; they must be registered after the old ones. Any
-        other mismatch raises ``ValueError``.
+        other mismatch raises :class:`CheckpointError`, before ``recipe.json`` is written.
 
         The optimisers among ``objects`` then follow the recipe's learning-rate schedule
         (:func:`lr_factor`), set here and after every :meth:`record`."""
         extra: dict = {}
         if self.resume:
-            state = torch.load(self.ckpt, weights_only=True)
+            state = self._checkpoint()
             grown: list[str] = []
-            for name, obj in objects.items():
-                if isinstance(obj, torch.nn.Module):
-                    grown += [f"{name}.{k}" for k in _load_grown(obj, state[name])]
-                elif isinstance(obj, torch.optim.Optimizer):
-                    _load_optimizer_grown(obj, state[name])
-                else:
-                    obj.load_state_dict(state[name])
+            try:
+                for name, obj in objects.items():
+                    if isinstance(obj, torch.nn.Module):
+                        grown += [f"{name}.{k}" for k in _load_grown(obj, state[name])]
+                    elif isinstance(obj, torch.optim.Optimizer):
+                        _load_optimizer_grown(obj, state[name])
+                    else:
+                        obj.load_state_dict(state[name])
+            except (KeyError, RuntimeError, ValueError) as exc:  # load_state_dict: RuntimeError on other shapes
+                detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])[:160]
+                raise CheckpointError(f"{self.ckpt} holds other networks than this recipe's ({detail})") from exc
             self.step, extra = state["step"], state.get("extra", {})
             self.t0 = time.time() - state["elapsed"]
             self.progress(f"resumed at step {self.step}"
                           + (f"; new parameters start from their initialisation: {', '.join(grown)}" if grown else ""))
+        (self.out / "recipe.json").write_text(json.dumps(asdict(self.recipe), indent=2))
         if not self.resume or not self.log.exists():
             with open(self.log, "w", newline="") as f:
                 csv.writer(f).writerow(["step", "seconds"] + self.fields)
