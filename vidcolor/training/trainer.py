@@ -144,8 +144,8 @@ class Trainer:
         ``recipe.checkpoint_every`` steps and at the last; finally the export and ``loss.png``.
 
         Raises:
-            ValueError: the checkpoint does not fit the networks (see
-                :meth:`~vidcolor.training.run.RunDir.restore`).
+            CheckpointError: the run folder's checkpoint cannot be read or does not fit the networks (see
+                :meth:`~vidcolor.training.run.RunDir.restore`; a ``ValueError``).
         """
         r = self.recipe
         torch.set_num_threads(r.threads)
