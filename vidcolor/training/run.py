@@ -124,6 +124,7 @@ class CheckpointError(ValueError):
     """A run folder's ``checkpoint.pt`` that cannot be read, or that holds other networks than the recipe's (a
     run folder reused for another recipe); raised before the folder's ``recipe.json`` is touched."""
 
+
 class RunDir:
     """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
     (means over ``log_every`` steps of the named fields), ``validation.csv`` (when validating),
