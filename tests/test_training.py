@@ -561,6 +561,17 @@ def test_cli_train_refuses_a_run_folder_of_other_networks_and_keeps_its_record(t
     assert run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", "--fresh", cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.parametrize("bad, said", [({"init_from": "dequantize-fq-l2"}, "not a dequantization U-Net"),
+                                        ({"gan_mode": "nosuch"}, "unknown GAN loss")])
+def test_cli_train_recipe_that_cannot_be_set_up(tmp_path, photos, bad, said):
+    """Values the recipe class cannot check alone (a model of another architecture to start from, an unknown
+    loss) are found when the run is set up: one line, and no run folder."""
+    (tmp_path / "r.toml").write_text(toml_for(photos, **bad))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe" in res.stderr and said in res.stderr and not (tmp_path / "run").exists()
+
+
 def test_cli_train_steps_override_is_checked_against_the_recipe(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, decay_from=5).replace("steps = 1\n", "steps = 10\n"))
     res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "3", cwd=tmp_path)

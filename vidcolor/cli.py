@@ -247,7 +247,7 @@ def _train_command(job: str):
     def command(recipe, out_dir, steps, data, fresh):
         from vidcolor.jobs import training_loop
         from vidcolor.training.data import list_images, split_clips
-        from vidcolor.training.run import CheckpointError
+        from vidcolor.training.run import CheckpointError, RecipeError
 
         recipe_cls, train_fn = training_loop(job)
         try:
@@ -262,6 +262,8 @@ def _train_command(job: str):
         try:
             weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True))
+        except RecipeError as exc:
+            raise VidcolorError(f"bad recipe: {exc}") from None
         except CheckpointError as exc:
             raise VidcolorError(f"{exc}; give another --out, or --fresh to start over") from None
         click.echo(f"vidcolor: weights written to {weights}", err=True)

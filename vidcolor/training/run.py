@@ -120,6 +120,12 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
                                        persistent_workers=recipe.workers > 0)
 
 
+class RecipeError(ValueError):
+    """A recipe whose values are each well-formed but that cannot be set up: an unknown generator or loss, a head
+    the generator lacks, an ``init_from`` model of another architecture, a data folder without images. Raised by
+    :meth:`~vidcolor.training.trainer.Trainer.fit` before the run's folder is made."""
+
+
 class CheckpointError(ValueError):
     """A run folder's ``checkpoint.pt`` that cannot be read, or that holds other networks than the recipe's (a
     run folder reused for another recipe); raised before the folder's ``recipe.json`` is touched."""

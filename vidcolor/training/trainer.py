@@ -20,7 +20,7 @@ from torch import nn
 
 from vidcolor.training.data import PhotoStream, list_images, split_holdout
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
-from vidcolor.training.run import Recipe, RunDir
+from vidcolor.training.run import Recipe, RecipeError, RunDir
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
 """Columns of ``validation.csv`` after ``step``: means over the validation batches (see :meth:`Trainer.validate`)."""
@@ -144,17 +144,22 @@ class Trainer:
         ``recipe.checkpoint_every`` steps and at the last; finally the export and ``loss.png``.
 
         Raises:
+            RecipeError: the recipe cannot be set up (its data, generator, losses or ``init_from``); nothing is
+                written.
             CheckpointError: the run folder's checkpoint cannot be read or does not fit the networks (see
                 :meth:`~vidcolor.training.run.RunDir.restore`; a ``ValueError``).
         """
         r = self.recipe
         torch.set_num_threads(r.threads)
         torch.manual_seed(r.seed)
-        loader = self.data()
-        self.networks, self.arch = self.build_networks()
-        self.optimizers = self.build_optimizers()
-        self.build_losses(loader)
-        validation = self.validation_batches() if r.validate_every else []
+        try:                        # the setup checks the recipe against its data, generator and init_from
+            loader = self.data()
+            self.networks, self.arch = self.build_networks()
+            self.optimizers = self.build_optimizers()
+            self.build_losses(loader)
+            validation = self.validation_batches() if r.validate_every else []
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from exc
         run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress)
         objects = {**self.networks, **self.optimizers}
         if run.resume:
