@@ -246,7 +246,6 @@ def _train_command(job: str):
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     def command(recipe, out_dir, steps, data, fresh):
         from vidcolor.jobs import training_loop
-        from vidcolor.training.data import list_images, split_clips
         from vidcolor.training.run import CheckpointError, RecipeError
 
         recipe_cls, train_fn = training_loop(job)
@@ -255,10 +254,6 @@ def _train_command(job: str):
             r = dataclasses.replace(r, steps=steps or r.steps, data=data or r.data)   # checked again
         except (ValueError, TypeError) as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
-        if not list_images(r.data):
-            raise VidcolorError(f"no training images under {r.data}")
-        if r.video and not split_clips(r.video, r.video_holdout_every)[0]:
-            raise VidcolorError(f"no training clips (*.mp4) under {r.video}")
         try:
             weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True))

@@ -95,14 +95,17 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
     draw from the torch seed in force (``Trainer.fit`` sets the recipe's).
 
     Raises:
-        ValueError: a video folder without training clips, or shares that leave no room for the photos.
+        ValueError: a photo folder without training images, a video folder without training clips, or shares
+            that leave no room for the photos.
     """
     paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
+    if not paths:
+        raise ValueError(f"no training images under {recipe.data}")
     groups = [(paths, None)]
     if recipe.video:
         frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
         if not frames:
-            raise ValueError(f"{recipe.video}: no training clips")
+            raise ValueError(f"no training clips (*.mp4) under {recipe.video}")
         groups.append((frames, recipe.video_share))
     if pixel_art:
         groups.append((pixel_art, pixel_art_share))
