@@ -214,6 +214,25 @@ def test_train_colorize_runs_logs_and_resumes(tmp_path, kw):
     assert out.shape == (1, 40, 56, 3)
 
 
+def test_resume_past_the_unfreezing_step_and_a_refused_checkpoint_announces_nothing(tmp_path):
+    from vidcolor.training.run import CheckpointError
+
+    data = _photos(tmp_path / "photos")
+    recipe = ColorizeRecipe(name="tiny", data=str(data), holdout_every=100, steps=3, batch_size=2, crop=64,
+                            workers=0, threads=1, log_every=1, checkpoint_every=1, generator="effnet_unet",
+                            head="bins", generator_kwargs={"widths": [8, 8, 8, 8]}, unfreeze_stages=1, unfreeze_at=2)
+    train_colorize(recipe, tmp_path / "run", progress=lambda m: None)
+    msgs: list[str] = []
+    recipe.steps = 4                     # the optimiser takes its unfrozen group before its saved state
+    train_colorize(recipe, tmp_path / "run", progress=msgs.append)
+    assert msgs[:2] == ["unfroze the top 1 encoder stages at step 3", "resumed at step 3"]
+    msgs.clear()
+    recipe.generator_kwargs = {"widths": [8, 8, 8, 16]}
+    with pytest.raises(CheckpointError, match="other networks"):
+        train_colorize(recipe, tmp_path / "run", progress=msgs.append)
+    assert not any("unfroze" in m for m in msgs)
+
+
 def test_bins_head_needs_effnet():
     with pytest.raises(ValueError):
         build_colorizer(ColorizeRecipe(generator="fcn", head="bins"))

@@ -164,18 +164,19 @@ class RunDir:
         except Exception as exc:            # truncated, not a torch file, unpickling refused: all one case here
             raise CheckpointError(f"{self.ckpt} cannot be read ({type(exc).__name__})") from exc
 
-    def checkpoint_step(self) -> int:
-        """The step saved in ``checkpoint.pt`` (which must exist)."""
-        return int(self._checkpoint()["step"])
-
-    def restore(self, objects: dict) -> dict:
+    def restore(self, objects: dict, before_optimizers=None) -> dict:
         """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
-        returns the checkpoint's ``extra`` dict (empty when starting fresh).
+        returns the checkpoint's ``extra`` dict (empty when starting fresh). The checkpoint is read once.
 
         A module may have *grown* since the checkpoint (a recipe switched on a new input such as the
         generator's ``use_phase``): parameters missing from the checkpoint keep their initialisation
         and their optimiser state starts empty; they must be registered after the old ones. Any
         other mismatch raises :class:`CheckpointError`, before ``recipe.json`` is written.
+
+        ``before_optimizers(step)``, when given and resuming, is called with the checkpoint's step after
+        every other object has loaded and before the optimisers do: where a recipe changes its optimiser
+        at a step (colorize's unfreezing adds a parameter group), the optimiser must have that shape to
+        take its saved state, and nothing is announced for a checkpoint that is then refused.
 
         The optimisers among ``objects`` then follow the recipe's learning-rate schedule
         (:func:`lr_factor`), set here and after every :meth:`record`."""
@@ -183,14 +184,17 @@ class RunDir:
         if self.resume:
             state = self._checkpoint()
             grown: list[str] = []
+            optimizers = {k: o for k, o in objects.items() if isinstance(o, torch.optim.Optimizer)}
             try:
                 for name, obj in objects.items():
                     if isinstance(obj, torch.nn.Module):
                         grown += [f"{name}.{k}" for k in _load_grown(obj, state[name])]
-                    elif isinstance(obj, torch.optim.Optimizer):
-                        _load_optimizer_grown(obj, state[name])
-                    else:
+                    elif name not in optimizers:
                         obj.load_state_dict(state[name])
+                if before_optimizers is not None:
+                    before_optimizers(int(state["step"]))
+                for name, opt in optimizers.items():
+                    _load_optimizer_grown(opt, state[name])
             except (KeyError, RuntimeError, ValueError) as exc:  # load_state_dict: RuntimeError on other shapes
                 detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])[:160]
                 raise CheckpointError(f"{self.ckpt} holds other networks than this recipe's ({detail})") from exc

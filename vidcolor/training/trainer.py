@@ -162,9 +162,7 @@ class Trainer:
             raise RecipeError(str(exc)) from exc
         run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress)
         objects = {**self.networks, **self.optimizers}
-        if run.resume:
-            self.at_step(run.checkpoint_step())
-        run.restore(objects)
+        run.restore(objects, before_optimizers=self.at_step)
         for net in self.networks.values():
             net.train()
         for batch in loader:
