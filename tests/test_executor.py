@@ -96,6 +96,36 @@ def test_an_error_while_decoding_or_writing_stops_the_run():
     assert len(decoded) < 30 and threading.active_count() == before
 
 
+def test_a_signal_is_raised_only_once_the_stages_are_joined():
+    """SIGINT sent mid-run (from a stage thread, as a terminal's Ctrl-C arrives at any moment): the caller's
+    ``write`` never sees the KeyboardInterrupt, execute raises it after joining, and the handler is back."""
+    import os
+    import signal
+
+    written, interrupted_in_write = [], []
+
+    def write(frame):
+        try:
+            time.sleep(0.01)                       # the handler would run here, between bytecodes
+            written.append(int(frame[0, 0, 0]))
+        except BaseException as exc:
+            interrupted_in_write.append(exc)
+            raise
+
+    def infer(batch):
+        if int(batch[0, 0, 0, 0]) == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+        return batch
+
+    before = threading.active_count()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        execute(_frames(1000), infer, write, batch_size=2)
+    assert interrupted_in_write == [] and 0 < len(written) < 40
+    assert threading.active_count() == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_back_pressure_bounds_how_far_decoding_runs_ahead():
     decoded: list[int] = []
     written = []

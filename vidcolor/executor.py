@@ -14,7 +14,13 @@ Guarantees:
   ``(stages + 1) * queue_size + stages`` batches whatever the length of the video;
 * the first error in any stage stops every stage and is raised in the caller's thread; an exception in
   the caller's thread (a write error, Ctrl-C, SIGTERM raised by the CLI's handler) stops the stages too,
-  and every thread is joined before :func:`execute` returns or raises.
+  and every thread is joined before :func:`execute` returns or raises;
+* signals wait for a safe point: while the stages run, SIGINT, SIGTERM and SIGHUP (where Python handles them)
+  only stop the run, and their handler (``KeyboardInterrupt``, the CLI's) runs once every thread is joined.
+  Raised at once, the exception could land inside a library's Python callback (PyAV's output writes:
+  "Exception ignored in pyio_write_gil", a broken output) or leave the interpreter to exit while a stage
+  thread was still in native code (``terminate called without an active exception``, exit 134): about one
+  Ctrl-C in five on a 640x360 clip did one or the other.
 
 While the stages run, each library computes on one thread (:func:`one_thread_per_stage`, restored
 afterwards): the stages already keep the cores busy side by side, and a library that fans a call out over
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 from contextlib import contextmanager, nullcontext
@@ -121,6 +128,38 @@ def one_thread_per_stage():
         yield
 
 
+DEFERRED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+"""Signals whose Python handler :func:`execute` runs only once its threads are joined."""
+
+
+@contextmanager
+def _signals_deferred(run: _Run):
+    """Inside the block, the Python handlers of :data:`DEFERRED_SIGNALS` are replaced by one that records the
+    signal and stops ``run``; on leaving, the handlers come back and the first recorded signal's handler runs
+    (raising ``KeyboardInterrupt`` or whatever it raises). Outside the main thread (where handlers cannot be
+    set) and for ignored or default-action signals nothing changes."""
+    pending: list[int] = []
+    previous: dict[int, Callable] = {}
+
+    def defer(signum, frame) -> None:
+        pending.append(signum)
+        run.stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for name in DEFERRED_SIGNALS:
+            sig = getattr(signal, name, None)           # SIGHUP: not on Windows
+            if sig is not None and callable(handler := signal.getsignal(sig)):
+                previous[sig] = handler
+                signal.signal(sig, defer)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            previous[pending[0]](pending[0], None)
+
+
 def stages_of(job) -> list[Callable]:
     """A job's stages: ``[prepare, infer, finish]`` when it has them, else ``[job]`` (a frame-batch function)."""
     if all(callable(getattr(job, name, None)) for name in ("prepare", "infer", "finish")):
@@ -140,7 +179,8 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         queue_size: batches each queue holds (>= 1).
 
     Raises:
-        Whatever a stage or ``write`` raised first (the other stages are stopped and joined).
+        Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal's
+        exception (``KeyboardInterrupt`` for SIGINT) once the stages are joined (:func:`_signals_deferred`).
     """
     run = _Run()
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
@@ -176,7 +216,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                                  name=f"vidcolor-{getattr(fn, '__name__', 'stage')}")
                 for i, fn in enumerate(stages_of(job))]
     n = 0
-    with one_thread_per_stage():
+    with one_thread_per_stage(), _signals_deferred(run):
         for t in threads:
             t.start()
         try:
