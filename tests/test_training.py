@@ -572,11 +572,28 @@ def test_cli_train_recipe_that_cannot_be_set_up(tmp_path, photos, bad, said):
     assert "bad recipe" in res.stderr and said in res.stderr and not (tmp_path / "run").exists()
 
 
-def test_cli_train_steps_override_is_checked_against_the_recipe(tmp_path, photos):
+def test_cli_train_steps_override_scales_the_schedule(tmp_path, photos):
+    """--steps shorter than the recipe's decay_from: the same schedule over fewer steps, not a refused recipe."""
     (tmp_path / "r.toml").write_text(toml_for(photos, decay_from=5).replace("steps = 1\n", "steps = 10\n"))
     res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "3", cwd=tmp_path)
-    assert_one_line_error(res)
-    assert "decay_from" in res.stderr and not (tmp_path / "run").exists()
+    assert res.returncode == 0, res.stderr
+    recipe = json.loads((tmp_path / "run" / "recipe.json").read_text())
+    assert (recipe["steps"], recipe["decay_from"]) == (3, 2)
+
+
+def test_with_steps_moves_the_step_marks_in_proportion():
+    from vidcolor.training.colorize import ColorizeRecipe
+
+    r = DequantizeRecipe(steps=7000, decay_from=4500)
+    assert (r.with_steps(100).steps, r.with_steps(100).decay_from) == (100, 64)
+    assert r.with_steps(14000).decay_from == 9000 and r.with_steps(1).decay_from == 0   # kept before the end
+    assert DequantizeRecipe(steps=10).with_steps(3).decay_from is None
+    c = ColorizeRecipe(steps=2000, unfreeze_at=1200, unfreeze_stages=2, log_every=20, checkpoint_every=200)
+    small = c.with_steps(100)
+    assert (small.unfreeze_at, small.log_every, small.checkpoint_every) == (60, 20, 200)    # intervals stay
+    assert ColorizeRecipe(steps=100, unfreeze_at=300).with_steps(50).unfreeze_at == 150      # past the end stays past
+    with pytest.raises(ValueError, match="steps"):
+        r.with_steps(0)
 
 
 def test_cli_train_video_folder_without_clips(tmp_path, photos):

@@ -241,7 +241,8 @@ def _train_command(job: str):
     @train.command(job, help=f"Train a {job} generator from RECIPE (TOML); resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
-    @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count.")
+    @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
+                  "step marks (decay_from, unfreeze_at) move in proportion.")
     @click.option("--data", default=None, help="Override the recipe's photo folder.")
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     def command(recipe, out_dir, steps, data, fresh):
@@ -251,7 +252,7 @@ def _train_command(job: str):
         recipe_cls, train_fn = training_loop(job)
         try:
             r = recipe_cls.from_toml(recipe)
-            r = dataclasses.replace(r, steps=steps or r.steps, data=data or r.data)   # checked again
+            r = dataclasses.replace(r.with_steps(steps or r.steps), data=data or r.data)   # checked again
         except (ValueError, TypeError) as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
         try:

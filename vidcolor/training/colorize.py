@@ -57,6 +57,8 @@ class ColorizeRecipe(Recipe):
     init_from: str = ""                   # start from this trained generator (registry name or path); "" = none
     checkpoint_every: int = 200
 
+    STEP_MARKS = ("decay_from", "unfreeze_at")
+
 
 def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[torch.nn.Module, dict]:
     """The generator a recipe describes and its ``arch`` record (stored with the weights)."""

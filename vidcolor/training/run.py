@@ -6,7 +6,7 @@ import csv
 import json
 import time
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,24 @@ class Recipe:
             raise ValueError(f"decay_from ({self.decay_from!r}) must be in [0, steps) = [0, {self.steps})")
         if not (_number(self.video_share) and 0 < self.video_share < 1):
             raise ValueError(f"video_share ({self.video_share!r}) must be in (0, 1)")
+
+    STEP_MARKS = ("decay_from",)
+    """Fields that name a step of the schedule (None or 0: unset); :meth:`with_steps` scales them."""
+
+    def with_steps(self, steps: int):
+        """This recipe over ``steps`` steps, the schedule's shape kept: each step mark in :data:`STEP_MARKS`
+        moves in proportion (``decay_from`` 4500 of 7000 becomes 64 of 100), rounded, and a mark
+        before the end stays before it.
+        The intervals (``log_every``, ``checkpoint_every``, ``validate_every``) stay as they are.
+
+        Raises:
+            ValueError: ``steps`` is not a whole number >= 1."""
+        if not _whole(steps, 1):
+            raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+        marks = {name: round(mark * steps / self.steps) if mark >= self.steps    # a mark past the end stays past it
+                 else min(round(mark * steps / self.steps), steps - 1)
+                 for name in self.STEP_MARKS if (mark := getattr(self, name))}
+        return replace(self, steps=steps, **marks)
 
     @classmethod
     def from_toml(cls, path: str | Path):
