@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -594,6 +595,34 @@ def test_with_steps_moves_the_step_marks_in_proportion():
     assert ColorizeRecipe(steps=100, unfreeze_at=300).with_steps(50).unfreeze_at == 150      # past the end stays past
     with pytest.raises(ValueError, match="steps"):
         r.with_steps(0)
+
+
+def test_cli_train_images_too_small_for_the_crop_or_unreadable(tmp_path, photos):
+    """Photos all smaller than the crop were skipped forever (the run hung); an unreadable photo was a
+    traceback from deep in the data stream. Both are one line before the run folder is made."""
+    (tmp_path / "r.toml").write_text(toml_for(photos).replace("crop = 32", "crop = 96"))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path, timeout=120)
+    assert_one_line_error(res)
+    assert "no training image is at least 96 px" in res.stderr and not (tmp_path / "run").exists()
+    bad = tmp_path / "bad"
+    shutil.copytree(photos, bad)
+    (bad / "zz.png").write_bytes(b"not a png")
+    (tmp_path / "r.toml").write_text(toml_for(bad))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "zz.png cannot be read" in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_cli_train_run_folder_that_cannot_be_made_and_a_relative_data_folder_named_with_its_base(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos))
+    (tmp_path / "file").write_text("")
+    res = run_cli("train", "dequantize", "r.toml", "--out", "file/run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "file/run: Not a directory" in res.stderr
+    (tmp_path / "r.toml").write_text(toml_for(Path("no-such-folder")))
+    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"no training images under no-such-folder (relative to the current folder, {tmp_path})" in res.stderr
 
 
 def test_cli_train_video_folder_without_clips(tmp_path, photos):

@@ -262,6 +262,10 @@ def _train_command(job: str):
             raise VidcolorError(f"bad recipe: {exc}") from None
         except CheckpointError as exc:
             raise VidcolorError(f"{exc}; give another --out, or --fresh to start over") from None
+        except OSError as exc:         # the run folder or a file in it cannot be written (read-only, disk full)
+            if exc.filename is None:
+                raise
+            raise VidcolorError(f"{exc.filename}: {exc.strerror or exc}") from None
         click.echo(f"vidcolor: weights written to {weights}", err=True)
 
     return command

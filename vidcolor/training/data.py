@@ -26,6 +26,32 @@ def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[
     return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]
 
 
+PIXEL_ART_MAX_ENLARGEMENT = 4
+"""Pixel art is enlarged by nearest neighbour at most this much to cover a crop (:class:`DequantizationPairs`)."""
+
+
+def check_images(paths: list[Path], crop: int, pixel_art: list[bool] | None = None) -> None:
+    """Check, from the files' headers, that training can draw crops from ``paths``: every file opens as an image,
+    and at least one is large enough for a ``crop x crop`` window (pixel art: once enlarged
+    :data:`PIXEL_ART_MAX_ENLARGEMENT` times). The streams skip the images that are too small; were all of them,
+    they would look for a usable one forever.
+
+    Raises:
+        ValueError: a file that is not a readable image (naming it), or no image large enough.
+    """
+    pixel_art = pixel_art or [False] * len(paths)
+    usable = 0
+    for path, art in zip(paths, pixel_art):
+        try:
+            with Image.open(path) as img:
+                short = min(img.size)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:   # UnidentifiedImageError is an OSError
+            raise ValueError(f"training image {path} cannot be read ({type(exc).__name__})") from None
+        usable += short * (PIXEL_ART_MAX_ENLARGEMENT if art else 1) >= crop
+    if paths and not usable:
+        raise ValueError(f"no training image is at least {crop} px on its shorter side (the recipe's crop)")
+
+
 RETRO_HELD_BACK_PACKAGES = ("supertux", "tecnoballz")
 """Folders of ``retro/`` never trained on (whole packages: their art shares one hand and palette)."""
 
@@ -191,7 +217,7 @@ class DequantizationPairs(PhotoStream):
             fine = read_rgb(self.paths[i])
             if self.pixel_art[i]:
                 factor = max(int(rng.choice([1, 2, 2, 3])), -(-self.crop // min(fine.shape[:2])))
-                if factor > 4:
+                if factor > PIXEL_ART_MAX_ENLARGEMENT:
                     continue
                 fine = np.repeat(np.repeat(fine, factor, 0), factor, 1)
             h, w = fine.shape[:2]

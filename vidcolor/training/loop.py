@@ -28,7 +28,7 @@ from vidcolor.training.data import DequantizationPairs, split_retro
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
-from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.run import Recipe, folder_named, training_loader
 from vidcolor.training.trainer import Trainer
 from vidcolor.weights import load_generator
 
@@ -160,7 +160,7 @@ class DequantizeTrainer(Trainer):
         r = self.recipe
         pixel_art = split_retro(r.retro)[0] if r.retro else None
         if r.retro and not pixel_art:
-            raise ValueError(f"{r.retro}: no training images")
+            raise ValueError(f"no training images under {folder_named(r.retro)}")
         return training_loader(r, DequantizationPairs, pixel_art, r.retro_share, identity=r.identity,
                                identity_pixel_art=r.identity_pixel_art, kinds=tuple(r.kinds),
                                consistency=r.consistency)

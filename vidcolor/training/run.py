@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.training.data import VIDEO_HOLDOUT_EVERY, list_images, split_clips, split_holdout, video_frames
+from vidcolor.training.data import (VIDEO_HOLDOUT_EVERY, check_images, list_images, split_clips, split_holdout,
+                                    video_frames)
 
 
 def _number(value) -> bool:
@@ -103,6 +104,12 @@ class Recipe:
         return cls(**raw)
 
 
+def folder_named(path: str | Path) -> str:
+    """``path`` for a message; a relative one says what it is relative to (a recipe's data folders are read from
+    the current folder, not the recipe's)."""
+    return str(path) if Path(path).is_absolute() else f"{path} (relative to the current folder, {Path.cwd()})"
+
+
 def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,
                     **stream_kwargs) -> torch.utils.data.DataLoader:
     """A loader of ``recipe.batch_size`` batches of ``stream_cls`` samples
@@ -113,17 +120,18 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
     draw from the torch seed in force (``Trainer.fit`` sets the recipe's).
 
     Raises:
-        ValueError: a photo folder without training images, a video folder without training clips, or shares
-            that leave no room for the photos.
+        ValueError: a photo folder without training images, a video folder without training clips, shares
+            that leave no room for the photos, or images that cannot be read or are all smaller than the crop
+            (:func:`~vidcolor.training.data.check_images`).
     """
     paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
     if not paths:
-        raise ValueError(f"no training images under {recipe.data}")
+        raise ValueError(f"no training images under {folder_named(recipe.data)}")
     groups = [(paths, None)]
     if recipe.video:
         frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
         if not frames:
-            raise ValueError(f"no training clips (*.mp4) under {recipe.video}")
+            raise ValueError(f"no training clips (*.mp4) under {folder_named(recipe.video)}")
         groups.append((frames, recipe.video_share))
     if pixel_art:
         groups.append((pixel_art, pixel_art_share))
@@ -134,8 +142,10 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
             raise ValueError("video_share and the pixel-art share leave nothing for the photos")
         p = [w for group, share in groups for w in [(rest if share is None else share) / len(group)] * len(group)]
     all_paths = [q for group, _ in groups for q in group]
+    flags = [False] * (len(all_paths) - len(pixel_art or [])) + [True] * len(pixel_art or [])
+    check_images(all_paths, recipe.crop, flags)
     if pixel_art:
-        stream_kwargs["pixel_art"] = [False] * (len(all_paths) - len(pixel_art)) + [True] * len(pixel_art)
+        stream_kwargs["pixel_art"] = flags
     stream = stream_cls(all_paths, recipe.crop, recipe.seed, p, **stream_kwargs)
     return torch.utils.data.DataLoader(stream, batch_size=recipe.batch_size, num_workers=recipe.workers,
                                        persistent_workers=recipe.workers > 0)
