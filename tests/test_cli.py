@@ -159,6 +159,19 @@ def test_file_to_stdout_keeps_audio(clip, tiny_models):
     assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
 
 
+@pytest.mark.parametrize("container", ["mp4", "mov"])
+def test_mp4_to_stdout_is_fragmented(clip, tiny_models, container):
+    """MP4's faststart seeks back over the file, which a pipe cannot: on stdout it is written fragmented."""
+    res = run_cli("dequantize", clip, "-o", "-", "--format", container, "--model", tiny_models.lab, *FAST)
+    assert res.returncode == 0, res.stderr
+    frames, _, has_audio = decode_all(io.BytesIO(res.stdout))     # no index up front: the mean rate is a guess
+    assert len(frames) == CLIP_FRAMES and has_audio
+    with av.open(io.BytesIO(res.stdout)) as c:                    # the frames' own times are kept
+        stream = c.streams.video[0]
+        pts = sorted(p.pts for p in c.demux(stream) if p.pts is not None)
+        assert {Fraction(b - a) * stream.time_base for a, b in zip(pts, pts[1:])} == {Fraction(1, CLIP_FPS)}
+
+
 def test_a_reader_that_closes_stdout_ends_the_run_quietly(clip, tiny_models):
     """``vidcolor ... -o - | head -c 100``: the pipe's end is a pipeline's normal end, not an error to print."""
     proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", str(clip), "-o", "-", "--model",

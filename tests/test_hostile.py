@@ -280,9 +280,24 @@ def test_a_folder_with_a_corrupt_image_writes_nothing_and_the_rerun_works(tmp_pa
     res = run_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST, cwd=d)
     assert_one_line_error(res)
     assert "img3.png" in res.stderr and not (d / "out").exists()
+    res = run_cli("dequantize", "in", "-o", "out", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d)
+    assert res.returncode == 0, res.stderr                   # --ignore-errors: the broken image is skipped, named
+    assert "warning" in res.stderr and "img3.png" in res.stderr and "skipped" in res.stderr
+    assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    shutil.rmtree(d / "out")
     (d / "in" / "img3.png").unlink()
     run_ok(d, "dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST)
     assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
+
+
+@pytest.mark.parametrize("out", ["f.mp4", "f.png", "-"])
+def test_a_folder_is_not_written_to_one_file_or_stdout(tmp_path, tiny_models, out):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(mosaic(1, 32, 48)[0]).save(tmp_path / "in" / "img0.png")
+    res = run_cli("dequantize", "in", "-o", out, "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "is a folder, so its output is a folder" in res.stderr and res.stdout == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_an_extreme_aspect_ratio_is_colorized_at_a_bounded_render_size(tmp_path):

@@ -20,6 +20,8 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
+from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.writer import check_codec_in
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
                                set_output_chroma)
@@ -274,7 +276,8 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
 
     Raises:
         VidcolorError: stdin or stdout, raw input, GIF output, still or animated images, an output name that
-            gives no video format (:func:`~vidcolor.io.writer.output_format`).
+            gives no video format (:func:`~vidcolor.io.writer.output_format`) or a format that cannot hold the
+            codec (:func:`~vidcolor.io.writer.check_codec_in`).
     """
     if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
         raise VidcolorError("--executor ray reads and writes files (not stdin, stdout or --raw): "
@@ -292,11 +295,12 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         videos = list_videos_in(src)
         if not videos:
             raise VidcolorError(f"{src}: no videos in folder")
+        check_codec_in(io_options.get("codec", "libx264"), io_options.get("container") or "mp4")
         return [(v, target / f"{v.stem}.mp4") for v in videos]
     if is_image(src):
         raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
-    if not io_options.get("container"):
-        output_format(target)                       # a name that gives no video format fails now, not at the join
+    # a name that gives no video format, or a format that cannot hold the codec, fails now, not at the join
+    check_codec_in(io_options.get("codec", "libx264"), io_options.get("container") or output_format(target))
     return [(src, target)]
 
 
@@ -438,6 +442,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
     animated images) to ``out_dir/<stem>.mp4`` one after the other (smoothed; ``fn`` reset between them).
     All targets are checked first; a run that fails removes what it wrote (and the folder if it made it)."""
+    if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
+        raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
+                            f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
     stills, clips = folder_contents(folder)
     if not stills and not clips:
         raise VidcolorError(f"{folder}: no images or videos in folder")
@@ -456,7 +463,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     try:
         if stills:
             _still_mode(fn, True)
-            frames += _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress).frames
+            frames += _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
+                                      ignore_errors=options.get("ignore_errors", False)).frames
         if clips:
             _still_mode(fn, False)
         for clip, target in zip(clips, clip_targets):
@@ -485,19 +493,25 @@ def _still_mode(fn: FrameBatchFn, still: bool) -> None:
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
-                    progress: bool) -> RunSummary:
+                    progress: bool, ignore_errors: bool = False) -> RunSummary:
     """Images one at a time (sizes differ); all targets are checked before any work is done. A run that fails
     (an unreadable image half way, Ctrl-C) removes the files it created, and the output folder if it made it,
-    so that the same command works again once the cause is fixed."""
+    so that the same command works again once the cause is fixed. With ``ignore_errors`` an unreadable image
+    is skipped with a warning on stderr instead (no output for it)."""
     if not overwrite:
         taken = [str(o) for o in outputs if o.exists()]
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
     set_output_chroma(fn, True)                     # lossless RGB images
-    images = ((read_image(p), o) for p, o in zip(inputs, outputs))
-
     def frames():
-        for (rgb, alpha), out in images:
+        for path, out in zip(inputs, outputs):
+            try:
+                rgb, alpha = read_image(path)
+            except VidcolorError as exc:
+                if not ignore_errors:
+                    raise
+                print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
+                continue
             pending.append((out, alpha))
             yield rgb
 

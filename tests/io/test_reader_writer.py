@@ -232,6 +232,16 @@ def test_writer_container_from_suffix(tmp_path, suffix, fmt):
         assert sum(1 for _ in c.decode(video=0)) == 3
 
 
+@pytest.mark.parametrize("codec, name, said", [("libx264", "out.webm", "VP8, VP9 and AV1"),
+                                               ("ffv1", "out.webm", "VP8, VP9 and AV1"),
+                                               ("prores", "out.mp4", ".mov or .mkv"),
+                                               ("prores", "out.m4v", ".mov or .mkv")])
+def test_a_container_that_cannot_hold_the_codec_is_refused_before_ffmpeg_starts(tmp_path, codec, name, said):
+    with pytest.raises(VidcolorError, match=said):
+        VideoWriter(tmp_path / name, 32, 32, Fraction(24), codec=codec)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("w,h", [(35, 33), (33, 32), (32, 33)])
 def test_writer_odd_sizes_are_kept_exactly(tmp_path, w, h):
     """4:2:0 needs even sides, so an odd-sized frame is written 4:4:4: same size out as in (eval can compare)."""

@@ -214,6 +214,7 @@ class VideoWriter:
         self.timeline = timeline if timeline is not None else Timeline.of(fps)
         exe = find_ffmpeg()
         fmt = container or ("nut" if self.to_stdout else output_format(self.target))
+        check_codec_in(codec, fmt)
         if self.to_stdout:
             self._tmp = None
             dest = "pipe:1"
@@ -236,7 +237,7 @@ class VideoWriter:
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
             out_args.update({"x265-params": "log-level=error"})
-        streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args)
+        streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
         args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
                 .overwrite_output().compile(cmd=exe))
         self._log = tempfile.TemporaryFile()
@@ -342,16 +343,19 @@ class VideoWriter:
 
 
 def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | None, passthrough: Passthrough | None,
-                    out_args: dict) -> list:
+                    out_args: dict, to_pipe: bool = False) -> list:
     """The output's streams (``video``, then what ``passthrough`` takes from the source) and the container's
-    options, added to ``out_args``."""
+    options, added to ``out_args``. MP4 and MOV written to a pipe are fragmented, as ffmpeg's users stream MP4,
+    with the header written when the first fragment is cut (``delay_moov``), so that it knows the first timestamps
+    (with ``empty_moov`` the first frame lasted the source's audio priming longer); a file gets ``faststart``,
+    which needs to seek back."""
     if codec in ("libx265", "hevc_nvenc") and fmt in ("mp4", "mov"):
         out_args["tag:v"] = "hvc1"
     if fmt:
         out_args["f"] = fmt
     mp4 = fmt in ("mp4", "mov")
     if mp4:
-        out_args["movflags"] = "+faststart"
+        out_args["movflags"] = "+frag_keyframe+delay_moov+default_base_moof" if to_pipe else "+faststart"
         if time_base is not None and time_base.numerator == 1:
             out_args["video_track_timescale"] = time_base.denominator
     streams = [video]
@@ -395,6 +399,7 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
     """
     check_target(target, overwrite)
     fmt = container or output_format(target)
+    check_codec_in(codec, fmt)
     delay = passthrough.offsets()[0] if passthrough is not None else 0.0
     tmp = partial_file(target, f".partial{target.suffix}")
     listing = partial_file(target, ".concat.txt")
@@ -487,6 +492,24 @@ def default_file_mode() -> int:
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".nut": "nut",
             ".avi": "avi", ".gif": "gif"}
 """Video file suffix -> ffmpeg format name, for output named without ``--format``."""
+
+
+UNSUPPORTED = {"webm": (CODECS, "WebM holds only VP8, VP9 and AV1 video, which vidcolor does not write: name the "
+                                "output .mkv or .mp4"),
+               "mp4": (("prores",), "ProRes goes in .mov or .mkv")}
+"""ffmpeg format name -> (the codecs of :data:`CODECS` its muxer refuses, what to do instead). Found by writing
+two frames of each codec to each format with ffmpeg (the static build of ``imageio-ffmpeg``)."""
+
+
+def check_codec_in(codec: str, fmt: str) -> None:
+    """Refuse, before ffmpeg starts, a codec that the container format ``fmt`` cannot hold (:data:`UNSUPPORTED`;
+    GIF ignores the codec).
+
+    Raises:
+        VidcolorError: naming both and what to use instead."""
+    refused, advice = UNSUPPORTED.get(fmt, ((), ""))
+    if codec in refused:
+        raise VidcolorError(f"{fmt} output cannot hold {codec} video; {advice}")
 
 
 def output_format(path: Path) -> str:
