@@ -159,6 +159,17 @@ def test_file_to_stdout_keeps_audio(clip, tiny_models):
     assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
 
 
+def test_options_the_codec_ignores_are_named(tmp_path, clip, tiny_models):
+    res = run_cli("dequantize", clip, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--crf", "10", "--tune", "grain",
+                  "--x264-params", "ref=1", "--model", tiny_models.lab, "-q")
+    assert res.returncode == 0, res.stderr
+    warned = [line for line in res.stderr.splitlines() if line.startswith("vidcolor: warning:")]
+    assert [w.split()[2] for w in warned] == ["--x264-params", "--tune", "--crf"]
+    assert all("ignored with --codec ffv1" in w for w in warned)
+    res = run_cli("dequantize", clip, "-o", tmp_path / "b.mp4", "--crf", "10", "--model", tiny_models.lab, *FAST)
+    assert res.returncode == 0 and "warning" not in res.stderr
+
+
 @pytest.mark.parametrize("container", ["mp4", "mov"])
 def test_mp4_to_stdout_is_fragmented(clip, tiny_models, container):
     """MP4's faststart seeks back over the file, which a pipe cannot: on stdout it is written fragmented."""

@@ -147,6 +147,12 @@ def _io_kwargs(kw: dict) -> dict:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
+    for option, given, used_by in (("--x264-params", kw["x264_params"], ("libx264",)),
+                                   ("--tune", kw["tune"], ("libx264", "libx265")),
+                                   ("--crf", kw["crf"], ("libx264", "libx265", "h264_nvenc", "hevc_nvenc"))):
+        if given is not None and kw["codec"] not in used_by:
+            click.echo(f"vidcolor: warning: {option} applies to {' and '.join(used_by[:2])}"
+                       f"{' (and NVENC)' if len(used_by) > 2 else ''}; ignored with --codec {kw['codec']}", err=True)
     keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "x264_params",
             "overwrite", "raw_size", "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength",
             "executor", "segment_seconds", "workers")
