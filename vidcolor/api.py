@@ -503,6 +503,7 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
     set_output_chroma(fn, True)                     # lossless RGB images
+
     def frames():
         for path, out in zip(inputs, outputs):
             try:
