@@ -292,6 +292,22 @@ def test_cli_reference_internal_save_then_load(tmp_path):
     assert np.abs(a - b).max() <= 1
 
 
+def test_cli_save_model_never_replaces_an_input_the_output_or_a_file(tmp_path):
+    target, ref = _images(tmp_path)
+    kept = {p: p.read_bytes() for p in (target, ref)}
+    internal = ["--reference", ref, "--reference-mode", "internal", "--internal-iters", "1", "--internal-size", "32",
+                "-q", "-o", tmp_path / "out.png"]
+    for save in (ref, target, tmp_path / "out.png"):
+        res = run_cli("colorize", target, *internal, "--save-model", save, cwd=tmp_path)
+        assert_one_line_error(res)
+        assert "would overwrite an input or the output" in res.stderr
+    (tmp_path / "taken.safetensors").write_bytes(b"mine")
+    res = run_cli("colorize", target, *internal, "--save-model", tmp_path / "taken.safetensors", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "exists (use --overwrite" in res.stderr and (tmp_path / "taken.safetensors").read_bytes() == b"mine"
+    assert all(p.read_bytes() == data for p, data in kept.items()) and not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.parametrize("args", [
     ["--reference", "missing.jpg"],
     ["--reference-mode", "internal"],

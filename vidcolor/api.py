@@ -21,7 +21,7 @@ from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.io.writer import check_codec_in
+from vidcolor.io.writer import check_codec_in, check_target
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
                                set_output_chroma)
@@ -122,9 +122,16 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         :class:`~vidcolor.pipeline.RunSummary`.
 
     Raises:
-        VidcolorError: bad input or options, existing output without ``overwrite``, unknown model.
+        VidcolorError: bad input or options, existing output (or ``save_model``) without ``overwrite``, a
+            ``save_model`` that is an input or the output, unknown model.
     """
     check_input(input)
+    if save_model is not None:          # like an output: never over an input, the output, or an existing file
+        given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix), *(references or []),
+                 *([load_model] if load_model is not None else [])]
+        if any(str(g) != "-" and Path(g).resolve() == Path(save_model).resolve() for g in given):
+            raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
+        check_target(Path(save_model), io_options.get("overwrite", False))
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
