@@ -98,6 +98,16 @@ def test_ray_output_is_the_local_executors(cluster, tmp_path, film, tiny_coloriz
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ray.mkv"]     # the work folder is gone
 
 
+def test_more_workers_than_the_cluster_holds_are_cut_to_it(cluster, tmp_path, film, tiny_colorizers, local_result,
+                                                           capsys):
+    """An actor the 2-CPU cluster cannot place never runs: its segments waited forever (the run hung)."""
+    out = tmp_path / "ray.mkv"
+    summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=5)
+    assert_same_as_local(out, local_result)
+    assert "on 2 worker(s)" in summary.note
+    assert "--workers 5: the Ray cluster has 2 CPU(s), so 2 worker(s) run" in capsys.readouterr().err
+
+
 def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):
     """Every frame of a VFR source (every third frame dropped after the first 10) keeps its own time."""
     src = tmp_path / "vfr.mp4"

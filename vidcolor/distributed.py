@@ -278,7 +278,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         seconds: target segment length (seconds); a clip shorter than ``seconds`` times the workers gets
             shorter segments, one per worker.
         workers: actors to start; None = one per GPU of the cluster (``device`` auto or cuda), else one
-            per CPU of the cluster.
+            per CPU of the cluster. More than that is cut to it with a warning (each worker holds a GPU or a
+            CPU, and an actor the cluster cannot place would hold its segments forever).
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` needs GPUs in the cluster).
         compare, audio, container, overwrite, progress: as :func:`vidcolor.api.process`.
 
@@ -313,7 +314,11 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
                 if device == "cuda" and not gpus:
                     raise VidcolorError("--device cuda: the Ray cluster has no GPU")
-                count = workers or gpus or int(ray.cluster_resources().get("CPU", 1))
+                slots = gpus or int(ray.cluster_resources().get("CPU", 1))   # each worker holds 1 GPU, or 1 CPU
+                if workers and workers > slots:    # the rest would never be scheduled, and their segments wait forever
+                    print(f"vidcolor: warning: --workers {workers}: the Ray cluster has {slots} "
+                          f"{'GPU' if gpus else 'CPU'}(s), so {slots} worker(s) run", file=sys.stderr)
+                count = min(workers or slots, slots)
                 for plan in plans:
                     if plan.segments is None:
                         make_plan(plan, seconds, count, encoding)
