@@ -340,6 +340,17 @@ def test_cli_colorize_video_compare_keeps_timing(tmp_path, clip, clip_frames, ti
     assert np.abs(frames[:, :, : clip_frames.shape[2]].astype(int) - clip_frames).mean() < 4  # left = input
 
 
+def test_cli_compare_on_an_image_with_alpha_keeps_it_on_both_halves(tmp_path, tiny_colorizers):
+    rgba = np.dstack([smooth_image(np.random.default_rng(0), 40, 50), np.tile(np.arange(50, dtype=np.uint8) * 5, (40, 1))])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    res = run_cli("colorize", tmp_path / "a.png", "-o", tmp_path / "c.png", "--model", tiny_colorizers.fcn, "--compare",
+                  "-q")
+    assert res.returncode == 0, res.stderr
+    out = np.asarray(Image.open(tmp_path / "c.png"))
+    assert out.shape == (40, 100, 4)
+    assert np.array_equal(out[:, :50, 3], rgba[..., 3]) and np.array_equal(out[:, 50:, 3], rgba[..., 3])
+
+
 def test_cli_colorize_image_default_output(tmp_path, tiny_colorizers):
     img = tmp_path / "photo.jpg"
     Image.fromarray(smooth_image(np.random.default_rng(0), 40, 50)).save(img)

@@ -529,6 +529,8 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
 
     def write(rgb: np.ndarray) -> None:
         out, alpha = pending.pop(0)
+        if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
+            alpha = np.concatenate([alpha, alpha], axis=1)
         new = not out.exists()
         write_image(out, rgb, alpha, overwrite=overwrite)
         if new:
