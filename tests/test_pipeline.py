@@ -405,6 +405,34 @@ def test_api_errors(tmp_path, tiny_models):
         dequantize(tmp_path / "empty", model=str(tiny_models.lab), progress=False)
 
 
+@pytest.mark.parametrize("bad", [np.zeros((1, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8),
+                                 np.zeros((1, 8, 8), np.uint8), np.zeros((1, 8, 8, 4), np.uint8),
+                                 np.zeros((0, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 3), bool), [[1, 2, 3]]],
+                         ids=["float32", "one frame", "gray", "rgba", "empty", "bool", "list"])
+def test_a_job_refuses_frames_it_cannot_take(tiny_models, tiny_colorizers, bad):
+    from vidcolor.pipeline import Colorizer
+
+    for job in (Dequantizer(str(tiny_models.lab), device="cpu"), Colorizer(str(tiny_colorizers.fcn), device="cpu")):
+        with pytest.raises(ValueError, match=r"expected uint8 RGB frames \(N, H, W, 3\) with N >= 1"):
+            job(bad)
+
+
+def test_a_colorizer_refuses_render_sizes_and_saturations_out_of_range(tiny_colorizers):
+    from vidcolor.pipeline import Colorizer
+
+    for kw in ({"render_size": 16}, {"render_size": 100000}, {"saturation": float("nan")},
+               {"saturation": float("inf")}, {"temperature": float("nan")}):
+        with pytest.raises(VidcolorError, match="--render-size|--saturation"):
+            Colorizer(str(tiny_colorizers.fcn), device="cpu", **kw)
+
+
+def test_process_refuses_a_function_that_returns_other_frame_counts(tmp_path, clip):
+    for fn in (lambda batch: batch[:1], lambda batch: np.concatenate([batch, batch]), lambda batch: None):
+        with pytest.raises(ValueError, match="for a batch of 4 frames"):
+            process(clip, tmp_path / "o.mp4", fn, suffix="x", batch_size=4, preset="ultrafast", progress=False)
+        assert listing(tmp_path) == set()
+
+
 def test_folder_with_clashing_stems(tmp_path):
     """``a.png`` and ``a.jpg`` would both become ``a.png``: each is written under its full name instead."""
     from PIL import Image

@@ -269,6 +269,17 @@ def _images(tmp_path):
     return paths
 
 
+def test_api_takes_one_reference_path_as_one_reference(tmp_path, tiny_colorizers):
+    from vidcolor.api import colorize
+
+    target, ref = _images(tmp_path)
+    kw = dict(model=str(tiny_colorizers.exemplar), render_size=32, progress=False)
+    colorize(target, tmp_path / "list.png", references=[ref], **kw)
+    for one in (str(ref), ref):                       # was read character by character / not iterable
+        colorize(target, tmp_path / "one.png", references=one, overwrite=True, **kw)
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "one.png")), np.asarray(Image.open(tmp_path / "list.png")))
+
+
 def test_cli_reference_fast_on_video_with_two_references(tmp_path, clip, clip_frames, tiny_colorizers):
     _, ref = _images(tmp_path)
     out = tmp_path / "out.mp4"

@@ -103,7 +103,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             :class:`~vidcolor.pipeline.Colorizer` (automatic) and
             :class:`~vidcolor.reference.ReferenceColorizer` (fast reference mode); ``model=None`` picks
             the job's default.
-        references: colour reference images; with them the colours follow the references.
+        references: colour reference images (a list, or one path); with them the colours follow the references.
         reference_mode: ``fast`` (exemplar network, :class:`~vidcolor.reference.ReferenceColorizer`),
             ``internal`` (seed 002's two-image GAN, trained now:
             :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame),
@@ -126,6 +126,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             ``save_model`` that is an input or the output, unknown model.
     """
     check_input(input)
+    if isinstance(references, (str, Path)):      # one reference, not its characters
+        references = [references]
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
         given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix), *(references or []),
                  *([load_model] if load_model is not None else [])]

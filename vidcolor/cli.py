@@ -15,7 +15,7 @@ import click
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError
-from vidcolor.jobs import DEQUANTIZE_X264_PARAMS, RENDER_SIZE, TRAINABLE
+from vidcolor.jobs import DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
 
 
 class Terminated(BaseException):
@@ -211,7 +211,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
 @click.option("--save-model", type=click.Path(dir_okay=False), help="internal mode: save the trained generators here.")
 @click.option("--load-model", type=click.Path(exists=True, dir_okay=False),
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
-@click.option("--render-size", type=click.IntRange(32), default=RENDER_SIZE, show_default=True,
+@click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
 @click.option("--saturation", type=click.FloatRange(0), default=None,
               help="Scale the predicted colour (1.4 = +40%; default: the model's, see its card).")

@@ -38,6 +38,7 @@ every core only makes them wait for each other (and its idle workers spin for th
 """
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import signal
@@ -179,11 +180,17 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         queue_size: batches each queue holds (>= 1).
 
     Raises:
+        ValueError: ``job`` returned something else than one frame per frame it was given.
         Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal's
         exception (``KeyboardInterrupt`` for SIGINT) once the stages are joined (:func:`_signals_deferred`).
     """
     run = _Run()
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
+    sizes: collections.deque[int] = collections.deque()     # frames in each batch sent, in order
+
+    def send(batch: list[np.ndarray]) -> bool:
+        sizes.append(len(batch))
+        return run.put(queues[0], np.stack(batch))
 
     def source() -> None:
         try:
@@ -193,10 +200,10 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                     return
                 batch.append(frame)
                 if len(batch) == batch_size:
-                    if not run.put(queues[0], np.stack(batch)):
+                    if not send(batch):
                         return
                     batch = []
-            if batch and not run.put(queues[0], np.stack(batch)):
+            if batch and not send(batch):
                 return
             run.put(queues[0], _END)
         except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
@@ -221,6 +228,11 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
             t.start()
         try:
             while (out := run.get(queues[-1])) is not _END:
+                sent = sizes.popleft()
+                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent):
+                    got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+                    raise ValueError(f"the job returned {got} for a batch of {sent} frames (expected (N, H, W, 3), "
+                                     f"N = {sent})")
                 for frame in out:
                     write(frame)
                     n += 1

@@ -69,6 +69,11 @@ RENDER_SIZE = 256
 the photos they trained on. Swept on the calibration photos and the wide benchmark at stop 56
 (docs/colorize_render_size.md): 160 px is more accurate on the photos, worse on footage unlike them."""
 
+RENDER_SIZE_RANGE = (32, 1024)
+"""The render sizes a colorizer takes (pixels, shorter side). Below 32 the encoder's 1/32 stage is empty; above
+1024 a render costs gigabytes (a 16:9 render at 12,000 px asked for 50 GB and was killed) and is no better: the
+models trained at 256 px, and accuracy already falls at 320 and 384 (docs/colorize_render_size.md)."""
+
 JOBS: dict[str, Job] = {j.name: j for j in (
     Job("dequantize", "dequantize-fq-l2", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize",
         crf=14, x264_params=DEQUANTIZE_X264_PARAMS),

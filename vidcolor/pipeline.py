@@ -15,8 +15,9 @@ from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
 from vidcolor.errors import VidcolorError
+from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
-from vidcolor.jobs import DEFAULTS, RENDER_SIZE
+from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
 from vidcolor.quantizer import Quantizer, QuantizerTracker
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -138,7 +139,25 @@ class LabJob:
             self.smoother.reset()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return self.finish(self.infer(self.prepare(frames)))
+        """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, W, 3)``; other input raises ``ValueError`` (a frame
+        larger than :func:`~vidcolor.io.limits.check_frame_size` allows: ``VidcolorError``)."""
+        return self.finish(self.infer(self.prepare(check_frames(frames))))
+
+
+def check_frames(frames) -> np.ndarray:
+    """``frames`` if it is a batch of frames as the jobs take them: a uint8 array ``(N, H, W, 3)``, N >= 1, of a
+    size :func:`~vidcolor.io.limits.check_frame_size` allows.
+
+    Raises:
+        ValueError: another type, dtype or shape (naming what was given).
+        VidcolorError: frames larger than the limits.
+    """
+    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
+            and len(frames)):
+        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3) with N >= 1, got {got}")
+    check_frame_size(frames.shape[2], frames.shape[1], "frames")
+    return frames
 
 
 TEMPORAL_KINDS = ("palette", "none")
@@ -337,7 +356,7 @@ class Colorizer(LabJob):
     Args:
         model: registry name, safetensors path or exported ``.onnx`` of a ``colorize`` model.
         device: ``auto``, ``cpu`` or ``cuda``.
-        render_size: shorter side, pixels, of the network's input (>= 32).
+        render_size: shorter side, pixels, of the network's input (:data:`~vidcolor.jobs.RENDER_SIZE_RANGE`).
         saturation: factor on the predicted ab (chroma); seed 004 found 1.4 helped their desaturated
             output. 1 = as predicted; None = the model's own default (``arch["saturation"]``, else 1).
         temperature: annealed-mean temperature for bin-classifying models (Zhang et al. 2016 eq. 5);
@@ -362,10 +381,11 @@ class Colorizer(LabJob):
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):
-        if render_size < 32:
-            raise VidcolorError("--render-size must be at least 32 pixels")
-        if (saturation is not None and saturation < 0) or (temperature is not None and temperature <= 0):
-            raise VidcolorError("--saturation must be >= 0 and --temperature > 0")
+        if not RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]:
+            raise VidcolorError(f"--render-size must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} pixels")
+        if (saturation is not None and not 0 <= saturation < np.inf) or \
+                (temperature is not None and not 0 < temperature < np.inf):   # NaN fails both
+            raise VidcolorError("--saturation must be >= 0 and --temperature > 0 (finite numbers)")
         if confidence < 0:
             raise VidcolorError("confidence must be >= 0")
         self.device, self.model = pick_device(device), model
