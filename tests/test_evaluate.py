@@ -173,3 +173,19 @@ def test_frames_smaller_than_ssims_window_get_no_ssim(tmp_path):
     out = json.loads(to_json(result))["output"]
     assert out["ssim"] is None and abs(out["mae"] - 9.0) < 1e-9
     assert [ln for ln in format_table(result).splitlines() if ln.startswith("| SSIM")][0].split("|")[2].strip() == "n/a"
+
+
+def test_folders_are_compared_image_by_image_by_name(tmp_path, gt):
+    """A folder missing one image was compared by position: 1.png against 2.png (10.8 dB for identical sets)."""
+    _folder(tmp_path / "gt", gt[:3])
+    _folder(tmp_path / "out", gt[:3])
+    (tmp_path / "out" / sorted((tmp_path / "out").iterdir())[1].name).unlink()
+    result = evaluate(tmp_path / "out", tmp_path / "gt", features=False)
+    assert result["frames"] == 2 and result["paired_by_name"]
+    assert result["output"]["mse"] == 0
+    assert result["frame_counts"] == {"output": 2, "reference": 3}
+    assert "the 2 images of the same name compared" in format_table(result)
+    (tmp_path / "other").mkdir()
+    write_image(tmp_path / "other" / "zz.png", gt[0])
+    with pytest.raises(VidcolorError, match="share no image name"):
+        evaluate(tmp_path / "other", tmp_path / "gt", features=False)

@@ -508,6 +508,8 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
         job.set_temporal("median")
     with pytest.raises(VidcolorError):
         job.set_temporal("ema", 1.0)
+    with pytest.raises(VidcolorError, match="--temporal"):          # a still's smoothing is off, its value checked
+        _set_temporal(job, img, None, "bogus", 0.6)
 
 
 def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):

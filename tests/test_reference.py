@@ -323,6 +323,7 @@ def test_cli_save_model_never_replaces_an_input_the_output_or_a_file(tmp_path):
     ["--reference", "missing.jpg"],
     ["--reference-mode", "internal"],
     ["--save-model", "x.safetensors"],
+    ["--reference-mode", "internal", "--load-model", "{ref}", "--save-model", "x.safetensors"],
     ["--reference", "{ref}", "--reference", "{ref}", "--reference-mode", "internal"],
     ["--reference", "{ref}", "--reference-mode", "internal", "--model", "colorize-effnet"],
     ["--reference", "{ref}", "--model", "colorize-effnet"],
@@ -333,6 +334,18 @@ def test_cli_reference_errors_are_one_line(tmp_path, args):
     res = run_cli("colorize", target, *[a.format(ref=ref) for a in args], cwd=tmp_path)
     assert_one_line_error(res)
     assert not (tmp_path / "target_colorized.png").exists()
+
+
+def test_a_reference_without_colour_is_warned_about(tmp_path, capsys):
+    from vidcolor.reference import read_references
+
+    gray = np.repeat(smooth_image(np.random.default_rng(0), 40, 52)[..., :1], 3, axis=-1)
+    Image.fromarray(gray).save(tmp_path / "gray.png")
+    Image.fromarray(smooth_image(np.random.default_rng(1), 40, 52)).save(tmp_path / "colour.png")
+    read_references([tmp_path / "colour.png"])
+    assert capsys.readouterr().err == ""
+    read_references([tmp_path / "gray.png"])
+    assert "gray.png has almost no colour (colourfulness 0.0)" in capsys.readouterr().err
 
 
 def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):

@@ -175,6 +175,9 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     internal = reference_mode == "internal"
     if (save_model or load_model) and not internal:
         raise VidcolorError("--save-model / --load-model belong to --reference-mode internal")
+    if save_model and load_model:
+        raise VidcolorError("--save-model saves what internal mode trains, and with --load-model nothing is trained: "
+                            "give one of them")
     if internal:
         if backend not in ("auto", "torch") or precision not in ("auto", "fp32"):
             raise VidcolorError("--backend and --precision do not apply to --reference-mode internal (torch, fp32)")
@@ -317,6 +320,7 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
     """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
     its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`)."""
     still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
+    job.set_temporal(mode, strength)                # checks mode and strength, whatever the input
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
     job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)

@@ -46,7 +46,7 @@ MEASURES = (
 # ------------------------------------------------------------------------------------------ loading
 
 
-def load_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
     """Read a video file, an image, or a folder of images as one uint8 RGB stack.
 
     Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied); a folder
@@ -56,6 +56,7 @@ def load_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     Args:
         path: video file, image file, or folder of images.
         max_frames: keep only the first ``max_frames`` frames (decoding stops there); None: all.
+        names: a folder's images to take, by stem, in this order (None: all of them).
 
     Returns:
         uint8 ``(T, H, W, 3)``, T >= 1.
@@ -70,7 +71,11 @@ def load_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     if not p.exists():
         raise VidcolorError(f"{path}: no such file or folder")
     if p.is_dir():
-        files = list_images_in(p)[:max_frames]
+        files = list_images_in(p)
+        if names is not None:
+            by_stem = {f.stem: f for f in files}
+            files = [by_stem[n] for n in names if n in by_stem]
+        files = files[:max_frames]
         if not files:
             raise VidcolorError(f"{path}: no images in folder")
         frames = [read_image(f)[0] for f in files]
@@ -87,6 +92,19 @@ def load_frames(path: str | Path, max_frames: int | None = None) -> np.ndarray:
             if max_frames is not None and len(frames) >= max_frames:
                 break
     return np.stack(frames)
+
+
+def _common_names(folders: dict[str, Path]) -> list[str]:
+    """The image stems every one of ``folders`` holds, sorted: folders are compared image by image, by name.
+
+    Raises:
+        VidcolorError: two folders without an image name in common."""
+    stems = {name: {f.stem for f in list_images_in(folder)} for name, folder in folders.items()}
+    common = sorted(set.intersection(*stems.values()))
+    if not common and all(stems.values()):
+        raise VidcolorError(f"the folders {', '.join(str(f) for f in folders.values())} share no image name "
+                            "(their images are compared by name)")
+    return common
 
 
 def _size(rgb: np.ndarray) -> str:
@@ -146,32 +164,40 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Returns:
         ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
-        "accuracy_threshold": threshold, "output": {measure: value}, "reference": {measure: value}[,
+        "paired_by_name": bool, "accuracy_threshold": threshold, "output": {measure: value}, "reference": {measure: value}[,
         "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
         the no-reference measures of the ground truth (colourfulness, warp error, CDC). Warp error and
         CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
         columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray. When
-        frame counts differ, the first T = min(counts) frames of each are used.
+        frame counts differ, the first T = min(counts) frames of each are used. Folders are compared image
+        by image by name (the stems they all hold; ``frame_counts`` then counts those).
 
     Raises:
-        VidcolorError: unreadable or missing input, or frame sizes that differ (not the same video).
+        VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), or folders
+            without an image name in common.
     """
     clips = {"output": output, "reference": reference}
     if input is not None:
         clips["input"] = input
-    frames = {name: _as_frames(x, max_frames) for name, x in clips.items()}
+    folders = {name: Path(x) for name, x in clips.items() if not isinstance(x, np.ndarray) and Path(x).is_dir()}
+    names = _common_names(folders) if len(folders) > 1 else None
+    frames = {name: load_frames(folders[name], max_frames, names) if name in folders and names is not None
+              else _as_frames(x, max_frames) for name, x in clips.items()}
     ref = frames["reference"]
     for name, x in frames.items():
         if x.shape[1:] != ref.shape[1:]:
             raise VidcolorError(f"the {name} is {_size(x)} but the ground truth is {_size(ref)}: not the same video?")
     counts = {name: len(x) for name, x in frames.items()}
     t = min(counts.values())
+    if names is not None:                        # what each folder holds, beside the images in common compared
+        counts.update({name: len(list_images_in(folder)) for name, folder in folders.items()})
     frames = {name: x[:t] for name, x in frames.items()}
     ref = frames["reference"]
 
     flows = video.pair_flows(ref) if t >= 2 else None  # the ground truth's motion, shared by every column
     result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
-              "accuracy_threshold": threshold, "reference": _no_reference(ref, flows)}
+              "paired_by_name": names is not None, "accuracy_threshold": threshold,
+              "reference": _no_reference(ref, flows)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
         from vidcolor.metrics.features import frechet_distance, gaussian_fit, load_encoder, pooled_features
@@ -222,8 +248,9 @@ def format_table(result: dict) -> str:
     head = (f"{result['frames']} frame(s), {result['width']}x{result['height']}; pixel accuracy: all channels "
             f"within {result['accuracy_threshold']:g} levels")
     if len(set(counts.values())) > 1:
-        head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + \
-                f"): first {result['frames']} compared"
+        head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + "): " + \
+                (f"the {result['frames']} images of the same name" if result.get("paired_by_name")
+                 else f"first {result['frames']}") + " compared"
     return head + "\n\n" + "\n".join(lines)
 
 

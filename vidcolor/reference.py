@@ -23,19 +23,31 @@ from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
+from vidcolor.metrics.image import colourfulness
 from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import l_histogram
 from vidcolor.weights import load_generator, save_generator
 
 
+REFERENCE_MIN_COLOURFULNESS = 5.0
+"""A reference less colourful than this (Hasler & Suesstrunk's M, :func:`~vidcolor.metrics.colourfulness`; about
+15 is "slightly colourful") is warned about: it has no colour to give, and the output comes out near gray."""
+
+
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:
     """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when one is unreadable or a
-    video file (by its suffix; the jobs check how many they need)."""
+    video file (by its suffix; the jobs check how many they need); warns on stderr about one without colour
+    (:data:`REFERENCE_MIN_COLOURFULNESS`)."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
             raise VidcolorError(f"{p}: --reference takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
-    return [read_image(p)[0] for p in paths]
+    images = [read_image(p)[0] for p in paths]
+    for p, rgb in zip(paths, images):
+        if (m := colourfulness(rgb)) < REFERENCE_MIN_COLOURFULNESS:
+            print(f"vidcolor: warning: the reference {p} has almost no colour (colourfulness {m:.1f}): the output "
+                  "will be near gray", file=sys.stderr)
+    return images
 
 
 class ReferenceColorizer(Colorizer):
