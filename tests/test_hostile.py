@@ -125,7 +125,7 @@ ERRORS = [
     pytest.param(["dequantize", "-", "--raw", "100000x100000", "--fps", "12", "-o", "raw.mp4"], [], "too large",
                  id="raw-100000"),
     pytest.param(["dequantize", "cut.mp4"], ["cut.mp4"], "of 48 frames could not be read", id="truncated-mp4"),
-    pytest.param(["dequantize", "src.mp4", "-o", "out.webm"], ["src.mp4"], "Only VP8 or VP9", id="h264-in-webm"),
+    pytest.param(["dequantize", "src.mp4", "-o", "out.webm"], ["src.mp4"], "holds only VP8, VP9 and AV1", id="h264-in-webm"),
     pytest.param(["dequantize", "src.mp4", "--preset", "bogus"], ["src.mp4"], "invalid preset 'bogus'",
                  id="bad-preset"),
     pytest.param(["dequantize", "src.mp4", "--codec", "libx265", "--tune", "film"], ["src.mp4"],

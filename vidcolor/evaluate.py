@@ -164,13 +164,13 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Returns:
         ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
-        "paired_by_name": bool, "accuracy_threshold": threshold, "output": {measure: value}, "reference": {measure: value}[,
-        "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
+        "paired_by_name": bool, "accuracy_threshold": threshold, "output": {measure: value},
+        "reference": {measure: value}[, "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
         the no-reference measures of the ground truth (colourfulness, warp error, CDC). Warp error and
         CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
         columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray. When
         frame counts differ, the first T = min(counts) frames of each are used. Folders are compared image
-        by image by name (the stems they all hold; ``frame_counts`` then counts those).
+        by image by name (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
     Raises:
         VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), or folders

@@ -44,7 +44,9 @@ def read_references(paths: list[str | Path]) -> list[np.ndarray]:
                                 "or JPEG), not a video")
     images = [read_image(p)[0] for p in paths]
     for p, rgb in zip(paths, images):
-        if (m := colourfulness(rgb)) < REFERENCE_MIN_COLOURFULNESS:
+        scale = min(1.0, RENDER_SIZE / min(rgb.shape[:2]))        # a 27 MP reference, measured at the render size
+        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        if (m := colourfulness(small)) < REFERENCE_MIN_COLOURFULNESS:
             print(f"vidcolor: warning: the reference {p} has almost no colour (colourfulness {m:.1f}): the output "
                   "will be near gray", file=sys.stderr)
     return images
