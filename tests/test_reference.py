@@ -345,7 +345,7 @@ def test_a_reference_without_colour_is_warned_about(tmp_path, capsys):
     read_references([tmp_path / "colour.png"])
     assert capsys.readouterr().err == ""
     read_references([tmp_path / "gray.png"])
-    assert "gray.png has almost no colour (colourfulness 0.0)" in capsys.readouterr().err
+    assert "gray.png has almost no colour (mean chroma 0.0)" in capsys.readouterr().err
 
 
 def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):
