@@ -651,3 +651,11 @@ def test_repository_recipes_point_at_shared_data(shared_data):
     data = (REPO / r.data).resolve()
     assert data == (shared_data / "train").resolve()
     assert data.is_dir() and any(data.iterdir())
+
+
+def test_a_run_shorter_than_log_every_logs_its_last_step_and_draws_the_curves(tmp_path, photos):
+    """``--steps 2`` of a recipe logging every 20 steps left log.csv empty and no loss.png (publish.py failed)."""
+    out = tmp_path / "run"
+    train_dequantize(tiny_recipe(photos, steps=3, log_every=2), out, progress=lambda m: None)
+    assert [r["step"] for r in read_log(out / "log.csv")] == ["2", "3"]
+    assert (out / "loss.png").is_file()

@@ -255,12 +255,13 @@ class RunDir:
         return time.time() - self.t0
 
     def record(self, values: list[float], log_every: int) -> None:
-        """Count one step with its logged values; every ``log_every`` steps append their mean to the CSV."""
+        """Count one step with its logged values; every ``log_every`` steps, and at the recipe's last step, append
+        their mean to the CSV (a run shorter than ``log_every`` still logs a row, and so draws ``loss.png``)."""
         self.step += 1
         self._schedule_lr()
         self._acc += values
         self._n += 1
-        if self.step % log_every == 0:
+        if self.step % log_every == 0 or self.step == self.recipe.steps:
             row = [self.step, round(self.seconds, 1)] + [round(v, 5) for v in self._acc / self._n]
             with open(self.log, "a", newline="") as f:
                 csv.writer(f).writerow(row)
