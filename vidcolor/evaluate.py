@@ -94,12 +94,12 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
     return np.stack(frames)
 
 
-def _common_names(folders: dict[str, Path]) -> list[str]:
-    """The image stems every one of ``folders`` holds, sorted: folders are compared image by image, by name.
+def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
+    """The image ``stems`` (per folder) that every one of ``folders`` holds, sorted: folders are compared image by
+    image, by name.
 
     Raises:
         VidcolorError: two folders without an image name in common."""
-    stems = {name: {f.stem for f in list_images_in(folder)} for name, folder in folders.items()}
     common = sorted(set.intersection(*stems.values()))
     if not common and all(stems.values()):
         raise VidcolorError(f"the folders {', '.join(str(f) for f in folders.values())} share no image name "
@@ -180,7 +180,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     if input is not None:
         clips["input"] = input
     folders = {name: Path(x) for name, x in clips.items() if not isinstance(x, np.ndarray) and Path(x).is_dir()}
-    names = _common_names(folders) if len(folders) > 1 else None
+    listings = {name: list_images_in(folder) for name, folder in folders.items()}
+    names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
+        if len(folders) > 1 else None
     frames = {name: load_frames(folders[name], max_frames, names) if name in folders and names is not None
               else _as_frames(x, max_frames) for name, x in clips.items()}
     ref = frames["reference"]
@@ -190,7 +192,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     counts = {name: len(x) for name, x in frames.items()}
     t = min(counts.values())
     if names is not None:                        # what each folder holds, beside the images in common compared
-        counts.update({name: len(list_images_in(folder)) for name, folder in folders.items()})
+        counts.update({name: len(files) for name, files in listings.items()})
     frames = {name: x[:t] for name, x in frames.items()}
     ref = frames["reference"]
 

@@ -81,9 +81,7 @@ class Recipe:
         The intervals (``log_every``, ``checkpoint_every``, ``validate_every``) stay as they are.
 
         Raises:
-            ValueError: ``steps`` is not a whole number >= 1."""
-        if not _whole(steps, 1):
-            raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+            ValueError: ``steps`` is not a whole number >= 1 (the recipe's own check, :data:`COUNTS`)."""
         marks = {name: round(mark * steps / self.steps) if mark >= self.steps    # a mark past the end stays past it
                  else min(round(mark * steps / self.steps), steps - 1)
                  for name in self.STEP_MARKS if (mark := getattr(self, name))}
