@@ -401,6 +401,9 @@ def test_cli_reference_without_an_image_colours_by_keyframes(tmp_path, clip, cli
     assert decode_all(str(out))[0].shape == clip_frames.shape
     res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", "--reference", "--reference", str(clip), "-q")
     assert res.returncode == 2 and len(res.stderr_lines) == 1 and "keyframes" in res.stderr, res.stderr
+    for empty in (["--reference", ""], ["--reference", "", "--reference", str(clip)]):   # "$UNSET": not keyframes
+        res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", *empty, "-q")
+        assert res.returncode == 2 and len(res.stderr_lines) == 1 and "empty path" in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 

@@ -192,12 +192,17 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
         click.echo(f"vidcolor: {summary}", err=True)
 
 
+KEYFRAMES = "\0keyframes"
+"""``--reference``'s value when it is given without an image (no argument can hold a NUL byte), so that an
+empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
+
+
 @main.command()
 @click.argument("input")
 @io_options
 @click.option("--model", default=None,
               help="Bundled model name or .safetensors path (default: colorize-effnet-video; with --reference: colorize-exemplar).")
-@click.option("--reference", "references", multiple=True, is_flag=False, flag_value="", metavar="[IMG]",
+@click.option("--reference", "references", multiple=True, is_flag=False, flag_value=KEYFRAMES, metavar="[IMG]",
               help="Colour reference image: colours follow it where the content matches. Repeat for several. "
                    "Without an image (keyframes): each scene's keyframe is colorized automatically and its colours "
                    "are carried through the scene.")
@@ -224,8 +229,11 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
 
-    if "" in references:                     # --reference without an image
-        if any(references) or reference_mode != "fast":
+    if "" in references:                     # --reference "$UNSET": not the keyframe mode
+        raise click.BadParameter("an empty path; give an image, or --reference alone for keyframes",
+                                 param_hint="'--reference'")
+    if KEYFRAMES in references:              # --reference without an image
+        if len(references) > 1 or reference_mode != "fast":
             raise click.UsageError("--reference without an image (keyframes) goes alone: no images, no --reference-mode")
         references, reference_mode = (), "keyframes"
     summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
