@@ -140,6 +140,8 @@ def test_init_from_must_be_an_effnet_colorizer_and_unused_fields_stay_unset(tiny
     from vidcolor.training.exemplar import build_exemplar
     with pytest.raises(ValueError, match="not an EfficientNet"):
         build_exemplar(ExemplarRecipe(init_from=str(tiny_colorizers.fcn)), pretrained=False)
+    with pytest.raises(ValueError, match="other sizes"):       # the default widths, not the tiny model's
+        build_exemplar(ExemplarRecipe(init_from=str(tiny_colorizers.effnet_bins)), pretrained=False)
     with pytest.raises(ValueError, match="does not use gan"):
         build_exemplar(ExemplarRecipe(init_from="", gan="wgan-gp"), pretrained=False)
 

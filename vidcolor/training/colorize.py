@@ -27,8 +27,7 @@ from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
 from vidcolor.training.run import Recipe, training_loader
-from vidcolor.training.trainer import Trainer
-from vidcolor.weights import load_generator
+from vidcolor.training.trainer import Trainer, start_from
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
 """Recipe ``generator`` -> architecture family in :data:`vidcolor.models.FAMILIES`."""
@@ -73,10 +72,9 @@ def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[to
     else:
         model = FAMILIES[FAMILY_OF[recipe.generator]](**kwargs)
     if recipe.init_from:
-        base, base_arch = load_generator(recipe.init_from)
-        if base_arch.get("family") != FAMILY_OF[recipe.generator] or base_arch.get("mode") != recipe.head:
-            raise ValueError(f"{recipe.init_from}: not a {recipe.generator} generator with the {recipe.head} head")
-        model.load_state_dict(base.state_dict())
+        start_from(model, recipe.init_from, f"a {recipe.generator} generator with the {recipe.head} head and "
+                   f"generator_kwargs {recipe.generator_kwargs}",
+                   lambda a: (a.get("family"), a.get("mode")) == (FAMILY_OF[recipe.generator], recipe.head))
     arch = {"family": FAMILY_OF[recipe.generator], "kwargs": kwargs, "mode": recipe.head, "job": "colorize",
             "temperature": recipe.temperature}
     return model, arch

@@ -20,8 +20,7 @@ from vidcolor.training.colorize import ColorizeRecipe, bin_weights, bins_loss, l
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
 from vidcolor.training.run import training_loader
-from vidcolor.training.trainer import Trainer
-from vidcolor.weights import load_generator
+from vidcolor.training.trainer import Trainer, start_from
 
 
 @dataclass
@@ -51,10 +50,8 @@ def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[Exe
     kwargs = dict(recipe.generator_kwargs, out_channels=len(ab_gamut_bins()), tau=recipe.tau)
     model = ExemplarColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
     if recipe.init_from:
-        base, _ = load_generator(recipe.init_from)
-        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
-        if unexpected or any(not k.startswith(("hint8.", "hint4.")) for k in missing):
-            raise ValueError(f"{recipe.init_from}: not an EfficientNet U-Net colorizer of the same widths")
+        start_from(model, recipe.init_from, "an EfficientNet U-Net colorizer of the same widths",
+                   new_layers=("hint8.", "hint4."))
     model.encoder.freeze(0)
     arch = {"family": "exemplar", "kwargs": kwargs, "mode": "bins", "job": "colorize-reference",
             "temperature": recipe.temperature}

@@ -29,8 +29,7 @@ from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
 from vidcolor.training.run import Recipe, folder_named, training_loader
-from vidcolor.training.trainer import Trainer
-from vidcolor.weights import load_generator
+from vidcolor.training.trainer import Trainer, start_from
 
 
 @dataclass
@@ -126,11 +125,9 @@ def build_generator(recipe: DequantizeRecipe) -> tuple[UNetGenerator, dict]:
     kwargs = dict(in_channels=3, out_channels=2 if recipe.mode == "ab" else 3, **recipe.generator)
     G = UNetGenerator(**kwargs)
     if recipe.init_from:
-        base, base_arch = load_generator(recipe.init_from)
-        if (base_arch.get("family"), base_arch.get("job", "dequantize"), base_arch.get("mode"), base_arch.get("kwargs")) \
-                != ("unet", "dequantize", recipe.mode, kwargs):
-            raise ValueError(f"{recipe.init_from}: not a dequantization U-Net with mode {recipe.mode!r} and {kwargs}")
-        G.load_state_dict(base.state_dict())
+        start_from(G, recipe.init_from, f"a dequantization U-Net with mode {recipe.mode!r} and {kwargs}",
+                   lambda a: (a.get("family"), a.get("job", "dequantize"), a.get("mode"), a.get("kwargs"))
+                   == ("unet", "dequantize", recipe.mode, kwargs))
     return G, {"family": "unet", "kwargs": kwargs, "mode": recipe.mode, "job": "dequantize"}
 
 

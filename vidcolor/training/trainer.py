@@ -21,9 +21,36 @@ from torch import nn
 from vidcolor.training.data import PhotoStream, list_images, split_holdout
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.run import Recipe, RecipeError, RunDir
+from vidcolor.weights import load_generator
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
 """Columns of ``validation.csv`` after ``step``: means over the validation batches (see :meth:`Trainer.validate`)."""
+
+
+def start_from(model: nn.Module, init_from: str, what: str, fits: Callable[[dict], bool] | None = None,
+               new_layers: tuple[str, ...] = ()) -> None:
+    """Load the trained generator ``init_from`` (registry name or path) into ``model``: a longer schedule
+    resumed across runs, or a network that starts from another job's (a recipe's ``init_from``).
+
+    Args:
+        what: the generator the recipe needs, as the error message names it ("a ... generator").
+        fits: a check of the stored ``arch`` record (:func:`~vidcolor.weights.load_generator`).
+        new_layers: parameter-name prefixes that ``model`` has and ``init_from`` lacks; they keep their
+            initialisation (every other parameter must be loaded).
+
+    Raises:
+        ValueError: ``init_from`` fails ``fits``, or its tensors do not fit ``model`` (other layers or widths).
+        VidcolorError: ``init_from`` is unknown or not a generator weight file.
+    """
+    base, arch = load_generator(init_from)
+    if fits is not None and not fits(arch):
+        raise ValueError(f"{init_from}: not {what}")
+    try:
+        missing, unexpected = model.load_state_dict(base.state_dict(), strict=not new_layers)
+    except RuntimeError:                # tensors of other sizes (other widths), or layers the model lacks
+        raise ValueError(f"{init_from}: not {what} (its layers have other sizes)") from None
+    if unexpected or any(not k.startswith(new_layers) for k in missing):
+        raise ValueError(f"{init_from}: not {what} (its layers are others)")
 
 
 class Trainer:
