@@ -64,6 +64,9 @@ def corpus(tmp_path_factory, ffmpeg_exe) -> Path:
     # the audio starts 0.4 s after the video
     ff("-i", str(d / "src.mp4"), "-itsoffset", "0.4", "-i", str(d / "src.mp4"), "-map", "0:v", "-map", "1:a",
        "-c", "copy", str(d / "early.mp4"))
+    # streams that do not start at 0: MPEG-TS (1.4 s, as broadcast and camcorders write it), every stream moved by 5 s
+    ff("-i", str(d / "src.mp4"), "-c", "copy", str(d / "src.ts"))
+    ff("-i", str(d / "src.mp4"), "-c", "copy", "-output_ts_offset", "5", str(d / "late5.mkv"))
     # an mp4 cut inside its media data (index first, so it still opens)
     ff(*testsrc, *h264, "-movflags", "+faststart", str(d / "full.mp4"))
     data = (d / "full.mp4").read_bytes()
@@ -210,14 +213,21 @@ def test_variable_frame_rate_and_duration_are_kept(tmp_path, corpus, tiny_models
     assert out_duration == pytest.approx(src_duration, abs=0.05)
 
 
-@pytest.mark.parametrize("name, offset", [("late", 0.52), ("early", -0.377)])     # -0.4 + AAC priming
-def test_the_offset_between_video_and_audio_is_kept(tmp_path, corpus, tiny_models, name, offset):
-    d = case_dir(tmp_path, corpus, f"{name}.mp4")
-    run_ok(d, "dequantize", f"{name}.mp4", "--model", tiny_models.lab, *FAST)
-    (vi, ai), (vo, ao) = starts(d / f"{name}.mp4"), starts(d / f"{name}_dequantized.mp4")
+@pytest.mark.parametrize("name, out, offset", [
+    ("late.mp4", "late_dequantized.mp4", 0.52), ("early.mp4", "early_dequantized.mp4", -0.377),  # -0.4 + AAC priming
+    ("src.ts", "out.mkv", 0.023), ("src.ts", "out.mp4", 0.023), ("late5.mkv", "out.mp4", 0.0)])
+def test_the_offset_between_video_and_audio_is_kept(tmp_path, corpus, tiny_models, name, out, offset):
+    """Also where the source's streams start late (MPEG-TS, a moved mkv): the audio was 1.46 s early (mkv) or
+    silent (mp4) in the output of a .ts, as ffmpeg's own start-time shift was applied a second time."""
+    d = case_dir(tmp_path, corpus, name)
+    run_ok(d, "dequantize", name, "-o", out, "--model", tiny_models.lab, *FAST)
+    (vi, ai), (vo, ao) = starts(d / name), starts(d / out)
     assert vi - ai == pytest.approx(offset, abs=0.03)                       # the source as made
-    assert vo - ao == pytest.approx(vi - ai, abs=0.01)
-    assert len(frame_times(d / f"{name}_dequantized.mp4")[0]) == FPS * SECONDS
+    assert vo - ao == pytest.approx(vi - ai, abs=0.01) and min(vo, ao) < 0.05
+    assert len(frame_times(d / out)[0]) == FPS * SECONDS
+    with av.open(str(d / out)) as c:                                        # the audio is all there
+        seconds = sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].sample_rate
+    assert seconds == pytest.approx(SECONDS, abs=0.1)
 
 
 def test_a_truncated_file_with_ignore_errors_keeps_what_decoded(tmp_path, corpus, tiny_models):

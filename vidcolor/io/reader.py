@@ -25,8 +25,8 @@ class VideoInfo:
     stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
     counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
-    ``video_start`` and ``audio_start`` the streams' start times in seconds (the offset between them is kept
-    in outputs); ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
+    ``video_start`` and ``audio_start`` the streams' start times and ``start`` the container's (the earliest
+    of all its streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
     stream order (``audio_codec`` is the first audio stream's).
     """
 
@@ -40,6 +40,7 @@ class VideoInfo:
     audio_codec: str | None = None
     video_start: float = 0.0
     audio_start: float = 0.0
+    start: float = 0.0
     audio_codecs: tuple[str, ...] = ()
     subtitle_codecs: tuple[str, ...] = ()
 
@@ -93,6 +94,7 @@ def _info(container) -> VideoInfo:
                      time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
                      duration=duration, audio_codec=a.codec_context.name if a is not None else None,
                      video_start=_start(v), audio_start=_start(a) if a is not None else 0.0,
+                     start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles))
 

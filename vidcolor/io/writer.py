@@ -63,8 +63,9 @@ class Passthrough:
         source: the source file.
         audio: the source's audio codec names, in stream order (empty: no audio carried).
         subtitles: its subtitle codec names, in stream order.
-        starts: the source's video and first audio start times, seconds: their offset is kept, the
-            earlier stream starting at 0.
+        starts: the source's video start time and its container's (the earliest of its streams'), seconds:
+            ffmpeg takes the source's streams from the container's start, so the video is delayed by the
+            difference and keeps its offset from them.
     """
 
     source: Path
@@ -76,13 +77,13 @@ class Passthrough:
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
-                   (info.video_start, info.audio_start))
+                   (info.video_start, info.start))
 
-    def offsets(self) -> tuple[float, float]:
-        """Seconds by which the video and the source's streams are delayed (the earlier starts at 0)."""
-        v_start, a_start = self.starts
-        earliest = min(v_start, a_start) if self.audio else v_start
-        return v_start - earliest, -earliest
+    def video_delay(self) -> float:
+        """Seconds by which the video is delayed: its offset from the container's start where the source's
+        audio or subtitles are carried (ffmpeg subtracts the start from the source's timestamps), else 0."""
+        v_start, start = self.starts
+        return max(0.0, v_start - start) if self.audio or self.subtitles else 0.0
 
 
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
@@ -223,8 +224,8 @@ class VideoWriter:
             dest = local_url(self._tmp)
         if fmt == "gif":
             passthrough = None
-        # the source's offset between video and audio is kept, the earlier of the two starting at 0
-        delay = passthrough.offsets()[0] if passthrough is not None else 0.0
+        # the video's offset from the source's other streams is kept (the earliest stream starts at 0)
+        delay = passthrough.video_delay() if passthrough is not None else 0.0
         video = ffmpeg.input("pipe:0", format="nut", **({"itsoffset": f"{delay:.6f}"} if delay else {}))
         if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
             split = video.split()
@@ -361,8 +362,7 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     streams = [video]
     if passthrough is None:
         return streams
-    delay = passthrough.offsets()[1]
-    src = ffmpeg.input(local_url(passthrough.source), **({"itsoffset": f"{delay:.6f}"} if delay else {}))
+    src = ffmpeg.input(local_url(passthrough.source))
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
         out_args[f"c:a:{i}"] = "copy" if not mp4 or name in MP4_AUDIO else "aac"
@@ -400,7 +400,7 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
     check_target(target, overwrite)
     fmt = container or output_format(target)
     check_codec_in(codec, fmt)
-    delay = passthrough.offsets()[0] if passthrough is not None else 0.0
+    delay = passthrough.video_delay() if passthrough is not None else 0.0
     tmp = partial_file(target, f".partial{target.suffix}")
     listing = partial_file(target, ".concat.txt")
     try:
