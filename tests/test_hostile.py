@@ -67,6 +67,8 @@ def corpus(tmp_path_factory, ffmpeg_exe) -> Path:
     # streams that do not start at 0: MPEG-TS (1.4 s, as broadcast and camcorders write it), every stream moved by 5 s
     ff("-i", str(d / "src.mp4"), "-c", "copy", str(d / "src.ts"))
     ff("-i", str(d / "src.mp4"), "-c", "copy", "-output_ts_offset", "5", str(d / "late5.mkv"))
+    # an mp4 cut without re-encoding: it starts at the keyframe before the cut, an edit list hides the frames before it
+    ff("-ss", "0.5", "-i", str(d / "src.mp4"), "-c", "copy", str(d / "trimmed.mp4"))
     # an mp4 cut inside its media data (index first, so it still opens)
     ff(*testsrc, *h264, "-movflags", "+faststart", str(d / "full.mp4"))
     data = (d / "full.mp4").read_bytes()
@@ -228,6 +230,20 @@ def test_the_offset_between_video_and_audio_is_kept(tmp_path, corpus, tiny_model
     with av.open(str(d / out)) as c:                                        # the audio is all there
         seconds = sum(f.samples for f in c.decode(audio=0)) / c.streams.audio[0].sample_rate
     assert seconds == pytest.approx(SECONDS, abs=0.1)
+
+
+def test_an_mp4_cut_with_an_edit_list_is_not_taken_for_a_damaged_one(tmp_path, corpus, tiny_models):
+    """Its 48 samples decode to the 36 frames after the cut; it was refused as '12 of 48 frames could not be
+    read'."""
+    d = case_dir(tmp_path, corpus, "trimmed.mp4")
+    with av.open(str(d / "trimmed.mp4")) as c:
+        declared = c.streams.video[0].frames
+    shown, _ = frame_times(d / "trimmed.mp4")
+    assert declared == FPS * SECONDS and len(shown) < declared                 # the source as made
+    res = run_cli("dequantize", "trimmed.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
+    assert res.returncode == 0 and not res.stderr, res.stderr
+    out, _ = frame_times(d / "trimmed_dequantized.mp4")
+    assert [float(t - out[0]) for t in out] == pytest.approx([float(t - shown[0]) for t in shown])
 
 
 def test_a_truncated_file_with_ignore_errors_keeps_what_decoded(tmp_path, corpus, tiny_models):

@@ -171,6 +171,8 @@ class VideoReader:
         self._first = None
         self.decoded = 0
         """Frames decoded so far."""
+        self.packets = 0
+        """Video packets read so far (not raw input)."""
         if raw_size is not None:
             if not fps or fps <= 0:
                 raise VidcolorError("raw input needs --fps")
@@ -188,7 +190,7 @@ class VideoReader:
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         self._check_size(self.info.width, self.info.height)    # the header, before decoding
-        self._frames = self._container.decode(video=0)
+        self._frames = self._decode()
         try:
             first = next(self._frames)
         except StopIteration:
@@ -200,6 +202,15 @@ class VideoReader:
         self._check_size(first.width, first.height)            # and the first frame
         _apply_rotation(self.info, first)
         self._first = first
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """The video stream's frames, as ``container.decode`` gives them, counting the packets read
+        (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
+        keyframe before the cut), but a truncated file lacks packets."""
+        for packet in self._container.demux(video=0):
+            if packet.size:
+                self.packets += 1
+            yield from packet.decode()
 
     def _check_size(self, width: int, height: int) -> None:
         """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up."""
@@ -256,9 +267,10 @@ class VideoReader:
 
     @property
     def missing(self) -> int:
-        """Frames the container declares that did not decode (a truncated or damaged file), once the
-        iteration has ended; 0 when the container declares no count (stdin, Matroska, raw input)."""
-        return max(0, self.info.frames - self.decoded) if self.raw_size is None and self.info.frames else 0
+        """Frames the container declares whose packets could not be read (a truncated or damaged file), once
+        the iteration has ended; 0 when the container declares no count (stdin, Matroska, raw input). Frames
+        that an edit list hides (an mp4 cut at a frame after a keyframe) are not missing."""
+        return max(0, self.info.frames - self.packets) if self.raw_size is None and self.info.frames else 0
 
     def close(self) -> None:
         raw = getattr(self, "_raw", None)
