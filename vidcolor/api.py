@@ -397,7 +397,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params,
                              passthrough=Passthrough.of(input, info, audio) if from_file else None,
-                             timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt)
+                             timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
+                             colour=info.colour)
         set_output_chroma(fn, writer.keeps_chroma)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,

@@ -404,6 +404,33 @@ def test_write_then_read_back_through_vidcolor(tmp_path):
     assert got.shape == frames.shape and psnr(got, frames) > 35
 
 
+@pytest.mark.parametrize("matrix, full", [("bt709", False), ("bt709", True), ("bt2020nc", False), (None, False)])
+def test_the_colour_description_is_carried_and_the_colours_with_it(tmp_path, ffmpeg_exe, matrix, full):
+    """A BT.709 source was written BT.601 and untagged (players show untagged HD as BT.709: a green bar of 187
+    came out 157). The matrix, primaries and transfer are carried and the frames are converted with the matrix;
+    full range is written limited; an untagged source stays untagged (it was decoded as BT.601)."""
+    src, out = tmp_path / "src.mkv", tmp_path / "out.mkv"
+    primaries, trc = ("bt709", "bt709") if matrix == "bt709" else ("bt2020", "bt2020-10")
+    tags = ["-vf", f"setparams=color_primaries={primaries}:color_trc={trc},"
+            f"scale=out_color_matrix={matrix}:out_range={'pc' if full else 'tv'}",
+            "-colorspace", matrix, "-color_range", "pc" if full else "tv"] if matrix else ["-vf", "setparams=colorspace=unknown"]
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "smptebars=s=96x64:d=0.12:r=25", *tags, "-pix_fmt", "yuv444p",
+               "-c:v", "libx264", "-qp", "0", str(src))
+    with VideoReader(src) as r:
+        frames, info = np.stack(list(r)), r.info
+    with VideoWriter(out, info.width, info.height, info.fps, crf=0, preset="ultrafast", pix_fmt="yuv444p",
+                     colour=info.colour) as w:
+        w.write(frames)
+    with av.open(str(out)) as c:
+        ctx = c.streams.video[0].codec_context
+        got = (ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range)
+    want = {"bt709": (1, 1, 1, 1), "bt2020nc": (9, 9, 14, 1), None: (2, 2, 2)}[matrix]   # 1: limited range
+    assert got[:len(want)] == want
+    with VideoReader(out) as r:                          # decoded with its own tags, as a player decodes it
+        back = np.stack(list(r)).astype(int)
+    assert np.abs(back - frames).max() <= 2 and np.abs((back - frames).mean((0, 1, 2))).max() < 0.3
+
+
 def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
     """h264_nvenc on a machine without an NVIDIA driver: the first ffmpeg error line (the cause) is reported."""
     import torch

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -27,7 +27,9 @@ class VideoInfo:
     counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
     ``video_start`` and ``audio_start`` the streams' start times and ``start`` the container's (the earliest
     of all its streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
-    stream order (``audio_codec`` is the first audio stream's).
+    stream order (``audio_codec`` is the first audio stream's); ``colour`` the video's colour description as
+    ffmpeg's output options (``colorspace``, ``color_range``, ``color_primaries``, ``color_trc``: FFmpeg's
+    AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged.
     """
 
     width: int
@@ -43,6 +45,7 @@ class VideoInfo:
     start: float = 0.0
     audio_codecs: tuple[str, ...] = ()
     subtitle_codecs: tuple[str, ...] = ()
+    colour: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_audio(self) -> bool:
@@ -96,7 +99,33 @@ def _info(container) -> VideoInfo:
                      video_start=_start(v), audio_start=_start(a) if a is not None else 0.0,
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
-                     subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles))
+                     subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
+                     colour=colour_tags(v.codec_context))
+
+
+YUV_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
+"""The YUV matrices (FFmpeg's AVColorSpace) that decoding (swscale) uses and an output can be tagged with."""
+
+
+def colour_tags(ctx) -> dict[str, int]:
+    """A decoder's colour description as the ffmpeg output options that give an output the same one.
+
+    Frames are decoded to RGB with their own matrix and range (:func:`~vidcolor.io.convert.frame_to_rgb`); an
+    output written with the same matrix, range, primaries and transfer shows the same colours in a player.
+    Only a tagged YUV matrix (:data:`YUV_MATRICES`) is carried, with its range (the writer writes limited
+    range), and the primaries and transfer where they are given: an untagged source was decoded with BT.601,
+    which an untagged output is written with (players then treat both alike), and an RGB source's range says
+    nothing about a YUV output's.
+    """
+    if ctx.colorspace not in YUV_MATRICES:
+        return {}
+    tags = {"colorspace": ctx.colorspace}
+    if ctx.color_range in (1, 2):                                  # MPEG (limited) or JPEG (full)
+        tags["color_range"] = ctx.color_range
+    for name in ("color_primaries", "color_trc"):
+        if getattr(ctx, name, 2) not in (0, 2, 3):                  # reserved, unspecified, reserved
+            tags[name] = getattr(ctx, name)
+    return tags
 
 
 def _codec_name(stream) -> str:

@@ -185,6 +185,8 @@ class VideoWriter:
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
             it carries nothing but the video and ignores the codec options.
         overwrite: replace an existing file; otherwise an existing target is an error.
+        colour: the source's colour description (:attr:`~vidcolor.io.VideoInfo.colour`): the frames are
+            converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -198,7 +200,8 @@ class VideoWriter:
     def __init__(self, target: str | Path, width: int, height: int, fps: Fraction, codec: str = "libx264",
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
-                 pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None):
+                 pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
+                 colour: dict[str, int] | None = None):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -234,6 +237,7 @@ class VideoWriter:
             out_args = {"loop": 0}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
+            video, out_args = _with_colour(video, out_args, colour or {})
         self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
@@ -341,6 +345,23 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _with_colour(video, out_args: dict, colour: dict[str, int]) -> tuple:
+    """The video and output options that write it with the ``colour`` description
+    (:func:`~vidcolor.io.reader.colour_tags`): the matrix as an output option, with limited range (ffmpeg's
+    filter graph then converts RGB to YUV with them), the primaries and transfer set on the frames
+    (``setparams``; they change no pixel).
+
+    A full-range source is written in limited range, as video is delivered: swscale's RGB -> full-range YUV
+    is biased (R and B -0.8 level on a round trip of random colours, BT.709 and BT.601 alike; limited
+    range +0.1)."""
+    frame_tags = {k: v for k, v in colour.items() if k in ("color_primaries", "color_trc")}
+    if frame_tags:
+        video = video.filter("setparams", **frame_tags)
+    if "colorspace" in colour:
+        out_args = {**out_args, "colorspace": colour["colorspace"], "color_range": 1}     # 1: MPEG (limited)
+    return video, out_args
 
 
 def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | None, passthrough: Passthrough | None,
