@@ -108,7 +108,8 @@ class Encoding:
 @dataclass(frozen=True)
 class Clip:
     """One input video and what is needed to write its segments: sizes after rotation (output width,
-    twice the frame's for ``--compare``), frame rate, time base, colour description (:attr:`~vidcolor.io.VideoInfo.colour`)."""
+    twice the frame's for ``--compare``), frame rate, time base, colour description and pixel aspect
+    (:class:`~vidcolor.io.VideoInfo`'s)."""
 
     input: Path
     target: Path
@@ -118,6 +119,7 @@ class Clip:
     fps: Fraction
     time_base: Fraction | None
     colour: tuple[tuple[str, int], ...] = ()
+    pixel_aspect: Fraction = Fraction(1)
 
 
 def import_ray():
@@ -160,7 +162,8 @@ class SegmentWorker:
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
                          preset=encoding.preset, tune=encoding.tune, x264_params=encoding.x264_params,
                          timeline=timeline, container=_part_format(encoding.codec),
-                         overwrite=True, pix_fmt=encoding.pix_fmt, colour=dict(clip.colour)) as writer:
+                         overwrite=True, pix_fmt=encoding.pix_fmt, colour=dict(clip.colour),
+                         pixel_aspect=clip.pixel_aspect) as writer:
             set_output_chroma(self.job, writer.keeps_chroma)
             def write(frame: np.ndarray) -> None:
                 nonlocal done
@@ -233,7 +236,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     check_target(target, overwrite)
     info = probe(input)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
-                tuple(info.colour.items()))
+                tuple(info.colour.items()), info.pixel_aspect)
     stat = input.stat()
     key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
                                      encoding.__dict__, seconds, WARMUP_FRAMES, compare],

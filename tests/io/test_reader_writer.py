@@ -431,6 +431,23 @@ def test_the_colour_description_is_carried_and_the_colours_with_it(tmp_path, ffm
     assert np.abs(back - frames).max() <= 2 and np.abs((back - frames).mean((0, 1, 2))).max() < 0.3
 
 
+@pytest.mark.parametrize("rotate", [0, 90])
+def test_non_square_pixels_are_kept(tmp_path, ffmpeg_exe, rotate):
+    """An anamorphic source (SAR 4:3, as DVD and DV write it) was written with square pixels: stretched."""
+    src, out = tmp_path / "src.mp4", tmp_path / "out.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=96x64:d=0.12:r=25", "-vf", "setsar=4/3", "-c:v", "libx264",
+               str(tmp_path / "flat.mp4"))
+    run_ffmpeg(ffmpeg_exe, "-display_rotation", str(rotate), "-i", str(tmp_path / "flat.mp4"), "-c", "copy", str(src))
+    with VideoReader(src) as r:
+        frames, info = np.stack(list(r)), r.info
+    assert info.pixel_aspect == (Fraction(4, 3) if not rotate else Fraction(3, 4))
+    with VideoWriter(out, info.width, info.height, info.fps, preset="ultrafast", pixel_aspect=info.pixel_aspect) as w:
+        w.write(frames)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == info.pixel_aspect
+    assert probe(out).pixel_aspect == info.pixel_aspect
+
+
 def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
     """h264_nvenc on a machine without an NVIDIA driver: the first ffmpeg error line (the cause) is reported."""
     import torch

@@ -29,7 +29,9 @@ class VideoInfo:
     of all its streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
     stream order (``audio_codec`` is the first audio stream's); ``colour`` the video's colour description as
     ffmpeg's output options (``colorspace``, ``color_range``, ``color_primaries``, ``color_trc``: FFmpeg's
-    AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged.
+    AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged;
+    ``pixel_aspect`` the width:height of one pixel as shown (the sample aspect ratio after rotation; 1: square,
+    also when the container gives none).
     """
 
     width: int
@@ -46,6 +48,7 @@ class VideoInfo:
     audio_codecs: tuple[str, ...] = ()
     subtitle_codecs: tuple[str, ...] = ()
     colour: dict[str, int] = field(default_factory=dict)
+    pixel_aspect: Fraction = Fraction(1)
 
     @property
     def has_audio(self) -> bool:
@@ -100,7 +103,8 @@ def _info(container) -> VideoInfo:
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
-                     colour=colour_tags(v.codec_context))
+                     colour=colour_tags(v.codec_context),
+                     pixel_aspect=Fraction(v.sample_aspect_ratio or 1) if (v.sample_aspect_ratio or 0) > 0 else Fraction(1))
 
 
 YUV_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
@@ -164,6 +168,7 @@ def _apply_rotation(info: VideoInfo, frame) -> None:
     info.rotation = _rotation(frame)
     if info.rotation in (90, 270):
         info.width, info.height = frame.height, frame.width
+        info.pixel_aspect = 1 / info.pixel_aspect
     else:
         info.width, info.height = frame.width, frame.height
 

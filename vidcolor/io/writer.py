@@ -187,6 +187,8 @@ class VideoWriter:
         overwrite: replace an existing file; otherwise an existing target is an error.
         colour: the source's colour description (:attr:`~vidcolor.io.VideoInfo.colour`): the frames are
             converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
+        pixel_aspect: width:height of one pixel as shown (the sample aspect ratio; 1: square), tagged on the
+            output (GIF: ignored).
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -201,7 +203,7 @@ class VideoWriter:
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
-                 colour: dict[str, int] | None = None):
+                 colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1)):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -238,6 +240,8 @@ class VideoWriter:
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
             video, out_args = _with_colour(video, out_args, colour or {})
+            if pixel_aspect != 1:
+                video = video.filter("setsar", f"{pixel_aspect.numerator}/{pixel_aspect.denominator}")
         self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
         out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         if codec == "libx265":
