@@ -529,10 +529,11 @@ def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
 
 
 @pytest.mark.parametrize("suffix,audio,subtitle", [(".mkv", ["aac", "pcm_s16le"], "srt"),     # SubRip, copied
-                                                    (".mp4", ["aac", "aac"], "mov_text")])
+                                                    (".mp4", ["aac", "aac"], "mov_text"),
+                                                    (".mov", ["aac", "pcm_s16le"], "mov_text")])   # mov holds PCM
 def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path, rich_source, suffix, audio, subtitle):
     info = probe(rich_source)
-    assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("srt",)   # FFmpeg's SubRip decoder
+    assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("subrip",)
     out = tmp_path / f"out{suffix}"
     with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info),
                      timeline=Timeline.of(info.fps, info.time_base)) as w:
@@ -547,6 +548,27 @@ def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path,
         sub = c.streams.subtitles[0]
         cues = [float(p.pts * sub.time_base) for p in c.demux(sub) if b"Hello there" in bytes(p)]
     assert cues == [pytest.approx(0.1)]          # the cue, at its time
+
+
+@pytest.mark.parametrize("source, encoders, suffix, want", [
+    (".mp4", ["-c:a", "libmp3lame"], ".mp4", ("mp3", None)),             # was re-encoded (its decoder: mp3float)
+    (".mkv", ["-c:a", "flac"], ".mov", ("alac", None)),                  # mov takes no FLAC: lossless stays lossless
+    (".mkv", ["-c:a", "libopus"], ".mov", ("aac", None)),                # nor Opus: ffmpeg failed
+    (".mp4", ["-c:a", "aac", "-c:s", "mov_text"], ".mkv", ("aac", "subrip")),   # Matroska takes no mov_text: failed
+])
+def test_each_track_goes_into_the_container_in_a_codec_it_can_hold(tmp_path, ffmpeg_exe, source, encoders, suffix, want):
+    (tmp_path / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,800\nHello there\n")
+    src, out = tmp_path / f"src{source}", tmp_path / f"out{suffix}"
+    subs = ["-i", str(tmp_path / "subs.srt")] if "-c:s" in encoders else []
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i", "sine", *subs,
+               "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", *encoders, str(src))
+    info = probe(src)
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info),
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+        w.write(make_frames(10, 48, 64))
+    with av.open(str(out)) as c:
+        got = tuple(s.codec_context.codec.canonical_name for s in (*c.streams.audio, *c.streams.subtitles))
+    assert got == tuple(x for x in want if x)
 
 
 def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_mp4_with_a_warning(

@@ -98,10 +98,10 @@ def _info(container) -> VideoInfo:
         container.duration / 1e6 if container.duration else 0.0)
     return VideoInfo(width=v.codec_context.width, height=v.codec_context.height, fps=Fraction(fps),
                      time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
-                     duration=duration, audio_codec=a.codec_context.name if a is not None else None,
+                     duration=duration, audio_codec=_codec_name(a) if a is not None else None,
                      video_start=_start(v), audio_start=_start(a) if a is not None else 0.0,
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
-                     audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
+                     audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(v.sample_aspect_ratio or 1) if (v.sample_aspect_ratio or 0) > 0 else Fraction(1))
@@ -133,9 +133,10 @@ def colour_tags(ctx) -> dict[str, int]:
 
 
 def _codec_name(stream) -> str:
-    """A stream's codec name (subtitle streams may have no codec context)."""
-    ctx = getattr(stream, "codec_context", None)
-    return getattr(ctx, "name", None) or getattr(getattr(stream, "codec", None), "name", None) or "unknown"
+    """A stream's codec name, not its decoder's (``mp3``, not ``mp3float``); subtitle streams may have no
+    codec context."""
+    codec = getattr(getattr(stream, "codec_context", None), "codec", None) or getattr(stream, "codec", None)
+    return getattr(codec, "canonical_name", None) or getattr(codec, "name", None) or "unknown"
 
 
 def _start(stream) -> float:

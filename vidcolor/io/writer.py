@@ -29,7 +29,12 @@ from vidcolor.io.convert import SWS_FLAGS, local_url
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
-"""Audio codecs that can be stream-copied into mp4/mov; others are re-encoded to AAC there."""
+"""Audio codecs stream-copied into mp4; others are re-encoded to AAC there (mp4 is for playing anywhere)."""
+MOV_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac"}
+"""Audio codecs stream-copied into mov, besides PCM; there FLAC becomes ALAC (lossless stays lossless) and the
+others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska, NUT and AVI copy every codec."""
+LOSSLESS_AUDIO = {"flac", "alac", "wavpack", "tta", "truehd", "mlp"}
+"""Lossless audio codecs besides PCM (``pcm_*``)."""
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores")
 """Video encoders: x264/x265 on the CPU; NVIDIA's NVENC (needs an NVIDIA GPU and driver; ``crf`` is then
@@ -47,7 +52,28 @@ keep restored gradients from being banded again by the encode). A frame with an 
 
 
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
-"""Subtitle codecs that mp4/mov can carry (converted to ``mov_text``); bitmap ones (DVD, PGS, DVB) cannot."""
+"""Subtitle codecs that mp4/mov can carry (converted to ``mov_text``); bitmap ones (DVD, PGS, DVB) cannot.
+Matroska cannot hold ``mov_text``: it becomes SubRip there."""
+
+
+def audio_codec_in(fmt: str | None, name: str) -> str:
+    """The audio codec (ffmpeg's ``-c:a`` value: ``copy`` or an encoder) that carries a source track of codec
+    ``name`` into the container format ``fmt`` (:data:`MP4_AUDIO`, :data:`MOV_AUDIO`)."""
+    if fmt == "mp4":
+        return "copy" if name in MP4_AUDIO else "aac"
+    if fmt == "mov":
+        if name in MOV_AUDIO or name.startswith("pcm_"):
+            return "copy"
+        return "alac" if name in LOSSLESS_AUDIO else "aac"
+    return "copy"
+
+
+def subtitle_codec_in(fmt: str | None, name: str) -> str | None:
+    """The subtitle codec (``-c:s``: ``copy`` or an encoder) that carries a source track of codec ``name``
+    into the container format ``fmt``; None where it cannot go (bitmap subtitles in mp4/mov)."""
+    if fmt in ("mp4", "mov"):
+        return "mov_text" if name in TEXT_SUBTITLES else None
+    return "srt" if fmt == "matroska" and name == "mov_text" else "copy"
 
 
 @dataclass(frozen=True)
@@ -390,12 +416,12 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     src = ffmpeg.input(local_url(passthrough.source))
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
-        out_args[f"c:a:{i}"] = "copy" if not mp4 or name in MP4_AUDIO else "aac"
-    subtitles = [(i, name) for i, name in enumerate(passthrough.subtitles) if not mp4 or name in TEXT_SUBTITLES]
-    for j, (i, name) in enumerate(subtitles):
+        out_args[f"c:a:{i}"] = audio_codec_in(fmt, name)
+    subtitles = [(i, c) for i, c in enumerate(subtitle_codec_in(fmt, name) for name in passthrough.subtitles) if c]
+    for j, (i, codec_s) in enumerate(subtitles):
         streams.append(src[f"s:{i}"])
-        out_args[f"c:s:{j}"] = "mov_text" if mp4 else "copy"
-    dropped = [name for name in passthrough.subtitles if mp4 and name not in TEXT_SUBTITLES]
+        out_args[f"c:s:{j}"] = codec_s
+    dropped = [name for name in passthrough.subtitles if subtitle_codec_in(fmt, name) is None]
     if dropped:
         print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
               f"{fmt}; write .mkv to keep them", file=sys.stderr)
