@@ -159,3 +159,23 @@ def png_claiming(path, width: int, height: int) -> None:
     crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
     data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
     path.write_bytes(bytes(data))
+
+
+def gif_growing(path, width: int, height: int) -> None:
+    """A two-frame GIF whose header says 16x16 and whose second frame's descriptor declares ``width`` x ``height``
+    (its pixel data stays 16x16's, so the file is tiny: only a decoder that trusts the descriptor allocates)."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16), np.uint8), "L").save(buf, "GIF")
+    data = buf.getvalue()
+    flags = data[10]
+    head = data[:13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)]      # header, global colour table
+    frame = data[len(head):-1]                                              # image descriptor + data, no trailer
+    frame = frame[frame.index(b","):]
+    big = frame[:5] + struct.pack("<HH", width, height) + frame[9:]
+    delay = b"\x21\xf9\x04\x00\x0a\x00\x00\x00"                             # graphic control: 100 ms
+    path.write_bytes(head + delay + frame + delay + big + b";")

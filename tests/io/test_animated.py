@@ -40,3 +40,25 @@ def test_the_cli_turns_an_animated_gif_into_a_clip_or_a_gif(tmp_path):
     with AnimatedImageReader(tmp_path / "b.gif") as r:
         assert r.info.frames == 6 and abs(float(np.mean(list(r)[3])) - 120) < 3
     assert listing(tmp_path) == {"a.gif", "a_dequantized.mp4", "b.gif"}
+
+
+def test_a_frame_larger_than_the_header_is_refused_before_it_is_decoded(tmp_path):
+    """A GIF frame may reach beyond the header's 16x16 and Pillow grows the canvas to it: each frame's size is
+    checked against the limits (vidcolor/io/limits.py) before it is decoded, as the header's is."""
+    import resource
+    import time
+
+    from helpers import assert_one_line_error, gif_growing
+    from vidcolor.errors import VidcolorError
+
+    gif_growing(tmp_path / "grow.gif", 9000, 8000)             # 72 megapixels
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with pytest.raises(VidcolorError, match=r"frame 1\): frame size 9000x8000 is too large"):
+        AnimatedImageReader(tmp_path / "grow.gif")
+    assert time.perf_counter() - t < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000     # KB: nothing allocated
+    res = run_cli("dequantize", "grow.gif", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "too large" in res.stderr and listing(tmp_path) == {"grow.gif"}
+

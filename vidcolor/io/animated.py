@@ -45,7 +45,8 @@ class AnimatedImageReader:
     composited on black; no audio).
 
     Raises:
-        VidcolorError: unreadable, or larger than the frame-size limits.
+        VidcolorError: unreadable, or a frame larger than the frame-size limits (each frame's size is checked
+            before it is decoded: a GIF frame may reach beyond the header's size).
     """
 
     raw_size = None
@@ -55,11 +56,23 @@ class AnimatedImageReader:
         self.path = Path(path)
         try:
             self._im = Image.open(self.path)
-            check_frame_size(*self._im.size, str(self.path))
-            n = getattr(self._im, "n_frames", 1)
-            delays = [max(int(_delay(f) or DEFAULT_DELAY_MS), 10) for f in ImageSequence.Iterator(self._im)]
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
+        try:
+            check_frame_size(*self._im.size, str(self.path))
+            n = getattr(self._im, "n_frames", 1)
+            delays = []
+            for frame in ImageSequence.Iterator(self._im):
+                # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
+                # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
+                check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
+                delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            self._im.close()
+            raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
+        except VidcolorError:
+            self._im.close()
+            raise
         fps = Fraction(1000 * n, sum(delays)).limit_denominator(1000)
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps, frames=n,
                               duration=sum(delays) / 1000)
