@@ -62,3 +62,12 @@ def test_a_frame_larger_than_the_header_is_refused_before_it_is_decoded(tmp_path
     assert_one_line_error(res)
     assert "too large" in res.stderr and listing(tmp_path) == {"grow.gif"}
 
+
+def test_transparency_is_composited_on_black(tmp_path):
+    frames = [Image.fromarray(np.dstack([np.full((8, 8, 3), 200, np.uint8), np.full((8, 8), a, np.uint8)]), "RGBA")
+              for a in (255, 128, 0)]
+    frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:], duration=100)
+    with AnimatedImageReader(tmp_path / "a.png") as r:
+        got = list(r)
+    assert [f.dtype for f in got] == [np.uint8] * 3
+    assert [int(f[0, 0, 0]) for f in got] == [200, 100, 0] and all((f == f[0, 0]).all() for f in got)

@@ -84,9 +84,11 @@ class AnimatedImageReader:
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
             for frame in ImageSequence.Iterator(self._im):
-                rgba = np.asarray(frame.convert("RGBA"), np.float32)
+                rgba = frame.convert("RGBA")
+                rgb = Image.new("RGB", rgba.size)              # black, under the frame's alpha
+                rgb.paste(rgba, mask=rgba)
                 self.decoded += 1
-                yield np.clip(rgba[..., :3] * (rgba[..., 3:] / 255.0) + 0.5, 0, 255).astype(np.uint8)
+                yield np.asarray(rgb)
         except OSError as exc:
             raise VidcolorError(f"{self.path}: decoding failed at frame {self.decoded} ({exc})") from None
 
