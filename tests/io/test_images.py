@@ -71,6 +71,20 @@ def test_palette_png_with_transparency(tmp_path):
     np.testing.assert_array_equal(got[0, 1], [200, 100, 0])
 
 
+
+@pytest.mark.parametrize("mode, key", [("RGB", (10, 20, 30)), ("L", 10)])
+def test_a_trns_colour_of_an_rgb_or_grey_png_is_its_alpha(tmp_path, mode, key):
+    """optipng and oxipng store a mask as one transparent colour (tRNS) of an RGB or grey PNG, not as RGBA."""
+    mask = np.array([[1, 0, 0], [0, 1, 1]], bool)
+    grey = np.where(mask, 10, 200).astype(np.uint8)
+    pixels = np.where(mask[..., None], np.uint8([10, 20, 30]), np.uint8([200, 100, 0])) if mode == "RGB" else grey
+    Image.fromarray(pixels, mode).save(tmp_path / "t.png", transparency=key)
+    with Image.open(tmp_path / "t.png") as im:
+        assert im.mode == mode and im.info["transparency"] == key
+    got, alpha = read_image(tmp_path / "t.png")
+    np.testing.assert_array_equal(alpha, np.where(mask, 0, 255))
+    np.testing.assert_array_equal(got[0, 1], [200, 100, 0] if mode == "RGB" else [200] * 3)
+
 def test_grey_and_grey_alpha(tmp_path):
     g = np.arange(30, dtype=np.uint8).reshape(5, 6) * 8
     Image.fromarray(g, "L").save(tmp_path / "g.png")

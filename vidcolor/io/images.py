@@ -27,7 +27,9 @@ def list_images_in(folder: str | Path) -> list[Path]:
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
 
-    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. An EXIF orientation (a
+    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. Transparency is kept
+    from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
+    or grey image). An EXIF orientation (a
     phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
     is. The size in the header is checked (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are
     decoded.
@@ -42,7 +44,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
                 im = Image.fromarray(_gray16_to_8(np.asarray(im)))
-            has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+            # a tRNS chunk (one transparent colour or grey level, as optipng writes, or a palette's alphas)
+            has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
             rgba = im.convert("RGBA") if has_alpha else None
             rgb = np.asarray((rgba or im).convert("RGB"))
             alpha = np.asarray(rgba)[..., 3].copy() if rgba is not None else None
