@@ -312,6 +312,26 @@ def test_default_output(tmp_path):
     assert default_output("a/sprite.gif", "dequantized").as_posix() == "a/sprite_dequantized.png"
     (tmp_path / "shots").mkdir()
     assert default_output(tmp_path / "shots", "x") == tmp_path / "shots_x"
+    for container, suffix in (("mp4", ".mp4"), ("matroska", ".mkv"), ("gif", ".gif"), ("nut", ".nut"), ("mov", ".mov")):
+        assert default_output("a/clip.mkv", "x", container).as_posix() == f"a/clip_x{suffix}"
+    assert default_output("a/sprite.gif", "x", "matroska").as_posix() == "a/sprite_x.png"    # a still: an image
+
+
+@pytest.mark.parametrize("container, suffix, name", [("matroska", ".mkv", "matroska"), ("gif", ".gif", "gif"),
+                                                     ("nut", ".nut", "nut")])
+def test_a_folders_clips_are_named_after_the_format_written(tmp_path, container, suffix, name):
+    """``--format matroska`` on a folder writes ``<stem>.mkv``, not Matroska data in ``<stem>.mp4``."""
+    import av
+    from PIL import Image
+
+    (tmp_path / "reels").mkdir()
+    frames = [Image.fromarray(f) for f in mosaic(3, 16, 24)]
+    frames[0].save(tmp_path / "reels" / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = tmp_path / "out"
+    process(tmp_path / "reels", out, lambda b: b, suffix="x", container=container, preset="ultrafast", progress=False)
+    assert listing(out) == {f"anim{suffix}"}
+    with av.open(str(out / f"anim{suffix}")) as c:
+        assert name in c.format.name.split(",")
 
 
 def test_process_applies_the_function_to_every_frame(tmp_path, clip, clip_frames):

@@ -21,7 +21,7 @@ from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.io.writer import check_codec_in, check_target
+from vidcolor.io.writer import check_codec_in, check_target, format_suffix
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
                                set_output_chroma)
@@ -129,7 +129,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     if isinstance(references, (str, Path)):      # one reference, not its characters
         references = [references]
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
-        given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix), *(references or []),
+        given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
+                 *(references or []),
                  *([load_model] if load_model is not None else [])]
         if any(str(g) != "-" and Path(g).resolve() == Path(save_model).resolve() for g in given):
             raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
@@ -298,7 +299,8 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         raise VidcolorError("--executor ray cannot write GIF (one palette over the whole clip): use --executor local")
     if io_options.get("ignore_errors"):
         raise VidcolorError("--ignore-errors applies to --executor local")
-    src, target = Path(input), Path(output_for(input, output, suffix))
+    container = io_options.get("container")
+    src, target = Path(input), Path(output_for(input, output, suffix, container))
     if src.is_dir():
         images = list_images_in(src)
         if images:
@@ -307,12 +309,12 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
         videos = list_videos_in(src)
         if not videos:
             raise VidcolorError(f"{src}: no videos in folder")
-        check_codec_in(io_options.get("codec", "libx264"), io_options.get("container") or "mp4")
-        return [(v, target / f"{v.stem}.mp4") for v in videos]
+        check_codec_in(io_options.get("codec", "libx264"), container or "mp4")
+        return [(v, target / f"{v.stem}{format_suffix(container or 'mp4')}") for v in videos]
     if is_image(src):
         raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
     # a name that gives no video format, or a format that cannot hold the codec, fails now, not at the join
-    check_codec_in(io_options.get("codec", "libx264"), io_options.get("container") or output_format(target))
+    check_codec_in(io_options.get("codec", "libx264"), container or output_format(target))
     return [(src, target)]
 
 
@@ -337,28 +339,31 @@ def check_input(input: str | Path) -> None:
         raise VidcolorError(f"{input}: no such file or folder")
 
 
-def output_for(input: str | Path, output: str | Path | None, suffix: str) -> str | Path:
-    """``output``, or :func:`default_output` when it is None.
+def output_for(input: str | Path, output: str | Path | None, suffix: str, container: str | None = None) -> str | Path:
+    """``output``, or :func:`default_output` when it is None (named with the suffix of ``container``, the ffmpeg
+    format, when given).
 
     Raises:
-        VidcolorError: no output given for stdin, or an output that is the input itself.
+        VidcolorError: no output given for stdin, an output that is the input itself, or a ``container`` with no
+            known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
     """
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
-        output = default_output(input, suffix)
+        output = default_output(input, suffix, container)
     if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
         raise VidcolorError("output would overwrite the input")
     return output
 
 
-def default_output(input: str | Path, suffix: str) -> Path:
-    """``clip.mkv`` -> ``clip_<suffix>.mp4``; ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
+def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
+    """``clip.mkv`` -> ``clip_<suffix>.mp4`` (with ``container``, the suffix of that format:
+    :func:`~vidcolor.io.writer.format_suffix`); ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
     ``dir`` -> ``dir_<suffix>``."""
     p = Path(input)
     if p.is_dir():
         return p.with_name(f"{p.name}_{suffix}")
-    return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else '.mp4'}")
+    return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else format_suffix(container or 'mp4')}")
 
 
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
@@ -378,10 +383,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
     unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
-    animated GIF/APNG/WebP) as ``<stem>.mp4``, one after the other.
+    animated GIF/APNG/WebP) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
     """
     check_input(input)
-    output = output_for(input, output, suffix)
+    output = output_for(input, output, suffix, container)
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,
                                codec=codec, crf=crf, preset=preset, tune=tune, x264_params=x264_params,
@@ -454,7 +459,8 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
                     **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
-    animated images) to ``out_dir/<stem>.mp4`` one after the other (smoothed; ``fn`` reset between them).
+    animated images) to ``out_dir/<stem>.mp4`` (``.mkv``, ``.gif``... with ``options["container"]``) one after the
+    other (smoothed; ``fn`` reset between them).
     All targets are checked first; a run that fails removes what it wrote (and the folder if it made it)."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
@@ -464,7 +470,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         raise VidcolorError(f"{folder}: no images or videos in folder")
     stems = [p.stem for p in stills]
     still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
-    clip_targets = [out_dir / f"{p.stem}.mp4" for p in clips]
+    clip_suffix = format_suffix(options.get("container") or "mp4")
+    clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
     if len({t.name for t in clip_targets}) < len(clip_targets):
         raise VidcolorError(f"{folder}: two clips share a name ({', '.join(p.name for p in clips)}); rename one")
     targets = still_targets + clip_targets

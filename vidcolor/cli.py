@@ -84,7 +84,8 @@ def _raw_size(ctx, param, value):
 def io_options(f):
     """Options shared by every job that reads and writes video."""
     opts = [
-        click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input."),
+        click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input "
+                     "(.mkv, .gif, .nut, .mov with --format)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--batch-size", type=click.IntRange(1), default=None,

@@ -563,6 +563,19 @@ def check_codec_in(codec: str, fmt: str) -> None:
         raise VidcolorError(f"{fmt} output cannot hold {codec} video; {advice}")
 
 
+def format_suffix(fmt: str) -> str:
+    """The file suffix of the ffmpeg format ``fmt``, for output named after the input: the first that
+    :data:`_FORMATS` maps to it (``mp4`` -> ``.mp4``, ``matroska`` -> ``.mkv``, ``gif`` -> ``.gif``).
+
+    Raises:
+        VidcolorError: a format :data:`_FORMATS` has no suffix for.
+    """
+    suffix = next((s for s, f in _FORMATS.items() if f == fmt), None)
+    if suffix is None:
+        raise VidcolorError(f"no file suffix known for the format {fmt!r}: name the output with -o")
+    return suffix
+
+
 def output_format(path: Path) -> str:
     """The ffmpeg format name of a video file named ``path`` (by its suffix, :data:`_FORMATS`).
 
