@@ -468,6 +468,31 @@ def test_folder_with_clashing_stems(tmp_path):
         np.testing.assert_array_equal(read_image(out / f"{name}.png")[0], read_image(tmp_path / "shots" / name)[0])
 
 
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("names, pair, target", [
+    (("a.png", "a.jpg", "a.png.png"), ("a.png", "a.png.png"), "a.png.png"),   # a.png, a.jpg clash: full names
+    (("a.mp4", "a.gif"), ("a.gif", "a.mp4"), "a.mp4"),                         # two clips
+])
+def test_two_inputs_for_one_output_name_are_refused_before_anything_is_written(tmp_path, names, pair, target,
+                                                                             overwrite):
+    """Without --overwrite the run failed on a file it had written itself; with it one output replaced another."""
+    from PIL import Image
+
+    (tmp_path / "shots").mkdir()
+    frames = [Image.fromarray(f) for f in mosaic(2, 8, 8)]
+    for name in names:
+        if name.endswith(".gif"):
+            frames[0].save(tmp_path / "shots" / name, save_all=True, append_images=frames[1:])
+        elif name.endswith(".mp4"):
+            (tmp_path / "shots" / name).write_bytes(b"never read")
+        else:
+            frames[0].save(tmp_path / "shots" / name, format="PNG" if ".png" in name else "JPEG")
+    with pytest.raises(VidcolorError, match=rf"{pair[0]} and {pair[1]} would both be written to {target}"):
+        process(tmp_path / "shots", tmp_path / "out", lambda b: b, suffix="x", overwrite=overwrite, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------------------------- temporal smoothing
 
 

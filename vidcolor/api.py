@@ -460,8 +460,10 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                     **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
     animated images) to ``out_dir/<stem>.mp4`` (``.mkv``, ``.gif``... with ``options["container"]``) one after the
-    other (smoothed; ``fn`` reset between them).
-    All targets are checked first; a run that fails removes what it wrote (and the folder if it made it)."""
+    other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
+    (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
+    an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
+    made it)."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
@@ -472,9 +474,13 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
     clip_suffix = format_suffix(options.get("container") or "mp4")
     clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
-    if len({t.name for t in clip_targets}) < len(clip_targets):
-        raise VidcolorError(f"{folder}: two clips share a name ({', '.join(p.name for p in clips)}); rename one")
     targets = still_targets + clip_targets
+    written_from: dict[str, Path] = {}
+    for source, target in zip(stills + clips, targets):     # a.png, a.jpg and a.png.png: a.png.png twice
+        if target.name in written_from:
+            raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
+                                f"to {target.name}; rename one")
+        written_from[target.name] = source
     if not overwrite:
         taken = [str(t) for t in targets if t.exists()]
         if taken:
