@@ -13,6 +13,11 @@ from vidcolor.io.writer import check_target, default_file_mode, partial_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
+SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
+"""Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw
+away much of what a job restores: on a 4-bit gradient, dequantize's gain over the input was +5.8 dB as PNG, +3.9 as
+JPEG and +3.3 as WebP with the defaults."""
+
 
 def is_image(path: str | Path) -> bool:
     """True when the suffix names a still-image format vidcolor reads."""
@@ -66,7 +71,8 @@ def _gray16_to_8(x: np.ndarray) -> np.ndarray:
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
-    Alpha is dropped for formats without it (JPEG, BMP).
+    Alpha is dropped for formats without it (JPEG, BMP). JPEG is written at quality 95 without chroma
+    subsampling and WebP lossless (:data:`SAVE_OPTIONS`).
 
     Raises:
         VidcolorError: if ``path`` exists and ``overwrite`` is False, or the format cannot be written.
@@ -78,7 +84,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
-        im.save(tmp)
+        im.save(tmp, **SAVE_OPTIONS.get(Image.registered_extensions().get(path.suffix.lower()), {}))
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
