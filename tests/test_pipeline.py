@@ -469,6 +469,24 @@ def test_folder_with_clashing_stems(tmp_path):
 
 
 
+def test_every_image_suffix_is_read_as_an_image_alone_and_in_a_folder(tmp_path):
+    """A .jfif alone went down the video path (a one-frame .mp4), and a folder skipped .apng, .jfif, .ppm..."""
+    from PIL import Image
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    frames = [Image.fromarray(f) for f in mosaic(3, 16, 24)]
+    frames[0].save(shots / "photo.jfif", "JPEG")
+    frames[0].convert("L").save(shots / "scan.pgm")
+    frames[0].save(shots / "pic.tga")
+    frames[0].save(shots / "moving.apng", "PNG", save_all=True, append_images=frames[1:], duration=100)
+    process(shots / "photo.jfif", None, lambda b: b, suffix="x", progress=False)
+    assert (shots / "photo_x.png").is_file()
+    (shots / "photo_x.png").unlink()
+    summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+    assert listing(tmp_path / "out") == {"moving.mp4", "photo.png", "pic.png", "scan.png"} and summary.frames == 6
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 @pytest.mark.parametrize("names, pair, target", [
     (("a.png", "a.jpg", "a.png.png"), ("a.png", "a.png.png"), "a.png.png"),   # a.png, a.jpg clash: full names

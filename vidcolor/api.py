@@ -329,7 +329,7 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
 
 
 def _is_still(path: str | Path) -> bool:
-    """An image file of one frame (an animated GIF, APNG or WebP is a clip)."""
+    """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip)."""
     return is_image(path) and not is_animated(path)
 
 
@@ -383,7 +383,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
     unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
-    animated GIF/APNG/WebP) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
+    animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
     """
     check_input(input)
     output = output_for(input, output, suffix, container)

@@ -157,7 +157,26 @@ def test_is_image_and_listing(tmp_path, rgb):
     assert [p.name for p in list_images_in(tmp_path)] == ["a.jpg", "b.png"]
 
 
-@pytest.mark.parametrize("name", ["a.jpg", "a.jpeg", "a.bmp"])
+def test_every_listed_suffix_is_an_image_pillow_reads(tmp_path):
+    """One list (IMAGE_SUFFIXES) says what a folder lists and what a single file is read as: each suffix on it
+    opens here, and the animated formats are among them."""
+    from vidcolor.io.animated import ANIMATED_SUFFIXES
+    from vidcolor.io.images import IMAGE_SUFFIXES
+
+    assert {".apng", ".jfif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm"} <= set(IMAGE_SUFFIXES)
+    assert set(ANIMATED_SUFFIXES) - set(IMAGE_SUFFIXES) <= {".avif"}           # .avif only where Pillow reads it
+    flat = np.full((6, 5, 3), (40, 120, 200), np.uint8)
+    for suffix in IMAGE_SUFFIXES:
+        path = tmp_path / f"a{suffix}"
+        im = Image.fromarray(flat)
+        im.convert("1" if suffix == ".pbm" else "L" if suffix == ".pgm" else "RGB").save(
+            path, Image.registered_extensions()[suffix], **({"quality": 100} if suffix == ".avif" else {}))
+        assert is_image(path) and is_image(path.with_suffix(suffix.upper()))
+        got, alpha = read_image(path)
+        assert got.shape == (6, 5, 3) and got.dtype == np.uint8 and alpha is None, suffix
+    assert [p.name for p in list_images_in(tmp_path)] == sorted(f"a{s}" for s in IMAGE_SUFFIXES)
+
+@pytest.mark.parametrize("name", ["a.jpg", "a.jpeg", "a.jfif", "a.bmp", "a.ppm"])
 def test_alpha_is_dropped_for_formats_without_it(tmp_path, name):
     rgb = np.full((13, 17, 3), (200, 100, 50), np.uint8)         # flat: JPEG keeps it within a few levels
     write_image(tmp_path / name, rgb, np.full(rgb.shape[:2], 128, np.uint8))

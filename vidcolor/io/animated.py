@@ -1,4 +1,4 @@
-"""Animated images (GIF, APNG, animated WebP) read as video: frames through Pillow, which composes each
+"""Animated images (GIF, APNG, animated WebP and AVIF) read as video: frames through Pillow, which composes each
 frame from the disposal and blending rules of its format (FFmpeg cannot decode animated WebP)."""
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
 
-ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp")
+ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp", ".avif")
+"""The suffixes of :data:`~vidcolor.io.images.IMAGE_SUFFIXES` whose formats hold animations (a multi-page TIFF is
+not one: its first page is read as a still)."""
 
 DEFAULT_DELAY_MS = 100
 """Frame delay assumed where an animation gives none (browsers show such GIFs at about 10 fps)."""
 
 
 def is_animated(path: str | Path) -> bool:
-    """True for an image file of more than one frame (animated GIF, APNG, animated WebP)."""
+    """True for an image file of more than one frame (animated GIF, APNG, animated WebP or AVIF)."""
     if Path(path).suffix.lower() not in ANIMATED_SUFFIXES or not Path(path).is_file():
         return False
     try:

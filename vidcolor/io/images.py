@@ -5,13 +5,18 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.writer import check_target, default_file_mode, partial_file
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
+                   ".pgm", ".pbm", ".pnm")
+                  + ((".avif",) if ".avif" in Image.registered_extensions() and features.check("avif") else ()))
+"""Suffixes of the image files vidcolor reads (through Pillow; AVIF where Pillow has libavif), still or animated
+(:data:`~vidcolor.io.animated.ANIMATED_SUFFIXES`, one frame of them is a still): a folder lists these files, and one
+of them given alone is read as an image, not as a video."""
 
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
 """Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw
@@ -71,7 +76,7 @@ def _gray16_to_8(x: np.ndarray) -> np.ndarray:
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
-    Alpha is dropped for formats without it (JPEG, BMP). JPEG is written at quality 95 without chroma
+    Alpha is dropped for formats without it (JPEG, BMP, PPM). JPEG is written at quality 95 without chroma
     subsampling and WebP lossless (:data:`SAVE_OPTIONS`).
 
     Raises:
@@ -80,11 +85,12 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     path = Path(path)
     check_target(path, overwrite)
     im = Image.fromarray(rgb)
-    if alpha is not None and path.suffix.lower() not in (".jpg", ".jpeg", ".bmp"):
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if alpha is not None and fmt not in ("JPEG", "BMP"):
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
-        im.save(tmp, **SAVE_OPTIONS.get(Image.registered_extensions().get(path.suffix.lower()), {}))
+        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}))
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
