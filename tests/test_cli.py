@@ -302,6 +302,7 @@ def bad_dir(tmp_path_factory, ffmpeg_exe, clip):
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.3", "-c:a", "aac", str(d / "audio.mp4"))
     make_videoless_mkv(d / "noframes.mkv")
     (d / "bogus.safetensors").write_text("not a safetensors file\n" * 4)
+    (d / "folder").mkdir()
     rgba = np.dstack([mosaic(1, 16, 16)[0], np.full((16, 16), 100, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(d / "rgba.png")
     return d
@@ -315,6 +316,8 @@ BAD_CASES = [
     pytest.param(["clip.mp4", "--model", "no-such-model"], "no-such-model", id="unknown-model"),
     pytest.param(["clip.mp4", "-o", "clip.mp4", "--overwrite"], "overwrite the input", id="output-is-input"),
     pytest.param(["clip.mp4", "--fps", "25"], "--fps", id="fps-without-raw"),
+    pytest.param(["folder", "--raw", "4x4", "--fps", "10", "-o", "x.mp4"], "folder: cannot read raw frames",
+                 id="raw-from-a-folder"),
     pytest.param(["-"], "-o", id="stdin-without-output"),
     pytest.param(["clip.mp4", "--model", "bogus.safetensors"], "bogus.safetensors", id="model-not-safetensors"),
     pytest.param(["rgba.png", "-o", "out.xyz"], "out.xyz", id="unwritable-image-format"),
@@ -335,6 +338,15 @@ def test_bad_input_is_one_line_and_leaves_nothing(bad_dir, tiny_models, args, ne
     assert res.stdout == b""
     assert listing(bad_dir) == before                              # no output, no .partial
 
+
+@pytest.mark.parametrize("fps", ["0.0001", "nan", "inf", "1e12", "0"])
+def test_a_raw_rate_that_is_no_frame_rate_is_a_usage_error(tmp_path, fps):
+    res = run_cli("dequantize", "-", "--raw", "4x4", "--fps", fps, "-o", "x.mp4", cwd=tmp_path, stdin=b"\x00" * 48)
+    assert "Traceback" not in res.stderr and res.returncode == 2, res.stderr
+    assert len(res.stderr_lines) == 1 and res.stderr_lines[0].startswith(
+        f"vidcolor: error: Invalid value for '--fps': {float(fps)} is not a frame rate from 1/1001 to 1,000,000 frames "
+        "per second (see '")
+    assert listing(tmp_path) == set()
 
 def test_version_and_help():
     res = run_cli("--version")

@@ -81,6 +81,19 @@ def _raw_size(ctx, param, value):
     return int(m[1]), int(m[2])
 
 
+def _fps(ctx, param, value):
+    """--fps checked now, before a model loads (:func:`vidcolor.io.reader.raw_rate`: finite, not rounding to 0)."""
+    if value is None:
+        return None
+    from vidcolor.io.reader import raw_rate
+
+    try:
+        raw_rate(value)
+    except VidcolorError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--fps ")) from None
+    return value
+
+
 def io_options(f):
     """Options shared by every job that reads and writes video."""
     opts = [
@@ -113,7 +126,7 @@ def io_options(f):
                           "'' for none)."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
-        click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Frame rate of --raw input."),
+        click.option("--fps", type=float, callback=_fps, help="Frame rate of --raw input (1/1001 to 1,000,000)."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),

@@ -191,6 +191,30 @@ def test_raw_empty_and_bad_arguments(tmp_path):
         VideoReader(tmp_path / "missing.rgb", raw_size=(4, 4), fps=10)
 
 
+def test_raw_rates_that_are_no_frame_rate_and_raw_files_that_cannot_be_opened(tmp_path, monkeypatch):
+    """--fps 0.0001 became 0 frames per second (ZeroDivisionError), nan and inf could not become fractions, 1e12
+    overflowed the muxer's rationals; a folder or an unreadable file given with --raw was a traceback."""
+    from fractions import Fraction
+
+    import vidcolor.io.reader as reader
+
+    for fps in (0.0001, float("nan"), float("inf"), -float("inf"), 1e12):
+        with pytest.raises(VidcolorError, match=f"--fps {fps} is not a frame rate"):
+            VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps)
+    for fps, rate in ((1 / 1001, Fraction(1, 1001)), (30000 / 1001, Fraction(30000, 1001)), (1e6, Fraction(10 ** 6))):
+        assert VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps).info.fps == rate
+    with pytest.raises(VidcolorError, match="cannot read raw frames"):
+        VideoReader(tmp_path, raw_size=(4, 4), fps=10)
+
+    def refused(*args, **kwargs):                  # a file without read permission (the tests may run as root)
+        raise PermissionError(13, "Permission denied", str(args[0]))
+
+    (tmp_path / "secret.rgb").write_bytes(b"\x00" * 48)
+    monkeypatch.setattr(reader, "open", refused, raising=False)
+    with pytest.raises(VidcolorError, match=r"secret.rgb: cannot read raw frames \(Permission denied\)"):
+        VideoReader(tmp_path / "secret.rgb", raw_size=(4, 4), fps=10)
+
+
 # -------------------------------------------------------------------------------------------- writer
 
 

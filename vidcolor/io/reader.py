@@ -1,6 +1,7 @@
 """Decoding with PyAV: files, stdin streams and raw rgb24 frames; probing (there is no ffprobe)."""
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -58,6 +59,27 @@ class VideoInfo:
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".nut",
                   ".wmv", ".flv", ".ogv", ".mxf", ".y4m")
 """Suffixes of the files a folder's videos are recognised by."""
+
+
+RAW_FPS_RANGE = (Fraction(1, 1001), 1_000_000)
+"""Frame rates ``--raw`` input takes: from one frame in 1001 s (below it the rate, kept to 1/1001, would be 0) to
+a million frames a second (above it the rate no longer fits the 32-bit rationals of the muxers)."""
+
+
+def raw_rate(fps: float | Fraction | None) -> Fraction:
+    """The exact frame rate of raw input given ``fps`` frames per second: the nearest fraction of a denominator up
+    to 1001 (``30000 / 1001`` -> 30000/1001, 29.97 -> 2997/100).
+
+    Raises:
+        VidcolorError: no rate, one that is not a finite number, or one outside :data:`RAW_FPS_RANGE`.
+    """
+    if fps is None:
+        raise VidcolorError("raw input needs --fps")
+    low, high = RAW_FPS_RANGE
+    rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, Fraction) or math.isfinite(fps) else None
+    if rate is None or not low <= rate <= high:
+        raise VidcolorError(f"--fps {fps} is not a frame rate from 1/1001 to {high:,} frames per second")
+    return rate
 
 
 def list_videos_in(folder: str | Path) -> list[Path]:
@@ -187,7 +209,7 @@ class VideoReader:
         source: a path, ``"-"`` for stdin, or a binary file object. Containers that need seeking
             (mp4 with the index at the end) cannot come through a pipe; nut, matroska, mpegts can.
         raw_size: ``(width, height)`` to read raw rgb24 frames instead (stdin or file), with ``fps``.
-        fps: frame rate of raw input (frames per second).
+        fps: frame rate of raw input (frames per second; :func:`raw_rate`).
 
     Attributes:
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
@@ -195,7 +217,8 @@ class VideoReader:
             the stream's time base; raw input: ``1 / fps``), each added before its frame is yielded.
 
     Raises:
-        VidcolorError: missing file, not a video, zero frames, a truncated raw frame.
+        VidcolorError: missing file, not a video, zero frames, a truncated raw frame, a raw file that cannot be
+            opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`).
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
@@ -209,11 +232,10 @@ class VideoReader:
         self.packets = 0
         """Video packets read so far (not raw input)."""
         if raw_size is not None:
-            if not fps or fps <= 0:
-                raise VidcolorError("raw input needs --fps")
+            rate = raw_rate(fps)
             w, h = raw_size
             check_frame_size(w, h, "--raw")
-            self.info = VideoInfo(width=w, height=h, fps=Fraction(fps).limit_denominator(1001))
+            self.info = VideoInfo(width=w, height=h, fps=rate)
             self.timeline = Timeline.of(self.info.fps)
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
             self._first = self._read_raw()
@@ -260,7 +282,10 @@ class VideoReader:
         if isinstance(source, (str, Path)):
             if not Path(source).exists():
                 raise VidcolorError(f"{source}: no such file")
-            return open(source, "rb")
+            try:
+                return open(source, "rb")
+            except OSError as exc:              # a folder, no permission
+                raise VidcolorError(f"{source}: cannot read raw frames ({exc.strerror or exc})") from None
         return source
 
     def _read_raw(self) -> np.ndarray | None:
