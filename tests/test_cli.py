@@ -230,6 +230,21 @@ def test_still_image_png(tmp_path, tiny_models):
     assert np.abs(out[..., :3].astype(int) - rgb).max() <= 2     # identity model, LAB round trip
 
 
+@pytest.mark.parametrize("name, profile, kept", [("p3.jpg", "sRGB", True), ("p3.png", "sRGB", True),
+                                                 ("lab.png", "LAB", False)])
+def test_an_images_rgb_colour_profile_is_embedded_in_its_output(tmp_path, tiny_models, name, profile, kept):
+    """A phone photo's Display P3 profile was dropped, so colour-managed viewers showed the output as sRGB
+    (duller); a profile that does not describe RGB (gray, CMYK, Lab) is not carried."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile(profile)).tobytes()
+    Image.fromarray(mosaic(1, 29, 37)[0]).save(tmp_path / name, icc_profile=icc)
+    out = tmp_path / ("out" + name[name.index("."):])
+    assert_clean_success(run_cli("dequantize", name, "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path))
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == (icc if kept else None)
+
+
 def test_a_command_sets_the_allocator_first(tmp_path, tiny_models, monkeypatch):
     """Every subcommand runs with glibc's freed frame buffers kept for reuse (vidcolor.allocator)."""
     from click.testing import CliRunner

@@ -20,6 +20,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
+from vidcolor.io.images import rgb_profile
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
@@ -523,7 +524,8 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
                     progress: bool, ignore_errors: bool = False) -> RunSummary:
     """Images one at a time (sizes differ); all targets are checked before any work is done. A run that fails
     (an unreadable image half way, Ctrl-C) removes the files it created, and the output folder if it made it,
-    so that the same command works again once the cause is fixed. With ``ignore_errors`` an unreadable image
+    so that the same command works again once the cause is fixed. An image's RGB ICC profile (a phone's Display
+    P3) is embedded in its output (:func:`~vidcolor.io.images.rgb_profile`). With ``ignore_errors`` an unreadable image
     is skipped with a warning on stderr instead (no output for it)."""
     if not overwrite:
         taken = [str(o) for o in outputs if o.exists()]
@@ -540,19 +542,19 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
                     raise
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
                 continue
-            pending.append((out, alpha))
+            pending.append((out, alpha, rgb_profile(path)))
             yield rgb
 
-    pending: list[tuple[Path, np.ndarray | None]] = []
+    pending: list[tuple[Path, np.ndarray | None, bytes | None]] = []
 
     created: list[Path] = []
 
     def write(rgb: np.ndarray) -> None:
-        out, alpha = pending.pop(0)
+        out, alpha, icc = pending.pop(0)
         if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
             alpha = np.concatenate([alpha, alpha], axis=1)
         new = not out.exists()
-        write_image(out, rgb, alpha, overwrite=overwrite)
+        write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc)
         if new:
             created.append(out)
 

@@ -73,11 +73,29 @@ def _gray16_to_8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
 
 
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False) -> None:
+ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
+"""Pillow formats whose files vidcolor writes an ICC profile into (:func:`write_image`)."""
+
+
+def rgb_profile(path: str | Path) -> bytes | None:
+    """The ICC profile embedded in an image file when it describes RGB (a phone's Display P3, Adobe RGB), else
+    None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
+    pixels keep their values through a job, so an output tagged with this profile shows as the input does."""
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
+    return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
+
+
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False,
+                icc_profile: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
     Alpha is dropped for formats without it (JPEG, BMP, PPM). JPEG is written at quality 95 without chroma
-    subsampling and WebP lossless (:data:`SAVE_OPTIONS`).
+    subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile, :func:`rgb_profile`)
+    is embedded where the format holds one (:data:`ICC_FORMATS`).
 
     Raises:
         VidcolorError: if ``path`` exists and ``overwrite`` is False, or the format cannot be written.
@@ -90,7 +108,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
-        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}))
+        icc = {"icc_profile": icc_profile} if icc_profile and fmt in ICC_FORMATS else {}
+        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **icc)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
