@@ -208,8 +208,29 @@ def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
     res = run_cli("dequantize", "-", "--raw", "48x32", "--fps", "12", "-o", "raw.mp4", "--model", tiny_models.lab,
                   *FAST, stdin=data, cwd=tmp_path)
     assert_one_line_error(res)
-    assert "inside a frame" in res.stderr
+    assert "inside a frame" in res.stderr and "--ignore-errors keeps the 2" in res.stderr
     assert listing(tmp_path) == set()
+    res = run_cli("dequantize", "-", "--raw", "48x32", "--fps", "12", "-o", "raw.mp4", "--model", tiny_models.lab,
+                  "--ignore-errors", *FAST, stdin=data, cwd=tmp_path)
+    assert res.returncode == 0 and "inside a frame" in res.stderr and "warning" in res.stderr, res.stderr
+    assert decode_all(str(tmp_path / "raw.mp4"))[0].shape[0] == 2
+
+
+def test_a_truncated_animated_gif_keeps_its_whole_frames_with_ignore_errors(tmp_path, tiny_models):
+    """It failed ('decoding failed at frame 5') with --ignore-errors too, and told nothing of that option."""
+    frames = [Image.fromarray(f) for f in mosaic(10, 32, 48)]
+    frames[0].save(tmp_path / "full.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = (tmp_path / "full.gif").read_bytes()
+    (tmp_path / "cut.gif").write_bytes(data[: len(data) * 6 // 10])
+    (tmp_path / "full.gif").unlink()
+    res = run_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "frames could not be read" in res.stderr and "--ignore-errors keeps" in res.stderr
+    assert listing(tmp_path) == {"cut.gif"}
+    res = run_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
+                  cwd=tmp_path)
+    assert res.returncode == 0 and "warning" in res.stderr, res.stderr
+    assert 3 <= decode_all(str(tmp_path / "out.mp4"))[0].shape[0] < 10
 
 
 # ------------------------------------------------------------------------------------------- images

@@ -411,7 +411,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                                                              getattr(fn, "device", None))
             summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
             if reader.missing:
-                what = f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
+                what = (f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
+                        if info.frames else f"{'stdin' if str(input) == '-' else input}: the raw input ended inside "
+                        "a frame (truncated)")
                 if not ignore_errors:
                     raise VidcolorError(f"{what}; nothing written (--ignore-errors keeps the {summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)

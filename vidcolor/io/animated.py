@@ -53,6 +53,7 @@ class AnimatedImageReader:
 
     raw_size = None
     missing = 0
+    """Frames that could not be decoded (a truncated file: the iteration stops at the first), once it has ended."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -91,8 +92,8 @@ class AnimatedImageReader:
                 rgb.paste(rgba, mask=rgba)
                 self.decoded += 1
                 yield np.asarray(rgb)
-        except OSError as exc:
-            raise VidcolorError(f"{self.path}: decoding failed at frame {self.decoded} ({exc})") from None
+        except OSError:             # a truncated file: the frames before are whole (see `missing`)
+            self.missing = self.info.frames - self.decoded
 
     def close(self) -> None:
         self._im.close()

@@ -231,6 +231,7 @@ class VideoReader:
         """Frames decoded so far."""
         self.packets = 0
         """Video packets read so far (not raw input)."""
+        self._partial = False
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -297,7 +298,10 @@ class VideoReader:
         while len(buf) < n:
             more = self._raw.read(n - len(buf))
             if not more:
-                raise VidcolorError(f"raw input ended inside a frame ({len(buf)} of {n} bytes)")
+                if self._first is None:                     # not one whole frame
+                    raise VidcolorError(f"raw input ended inside a frame ({len(buf)} of {n} bytes)")
+                self._partial = True                        # the frames before it are whole: see `missing`
+                return None
             buf += more
         return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
 
@@ -328,9 +332,12 @@ class VideoReader:
     @property
     def missing(self) -> int:
         """Frames the container declares whose packets could not be read (a truncated or damaged file), once
-        the iteration has ended; 0 when the container declares no count (stdin, Matroska, raw input). Frames
-        that an edit list hides (an mp4 cut at a frame after a keyframe) are not missing."""
-        return max(0, self.info.frames - self.packets) if self.raw_size is None and self.info.frames else 0
+        the iteration has ended; 0 when the container declares no count (stdin, Matroska). Frames that an edit
+        list hides (an mp4 cut at a frame after a keyframe) are not missing. Raw input: 1 when it ended inside a
+        frame after whole ones (the iteration stops there)."""
+        if self.raw_size is not None:
+            return int(self._partial)
+        return max(0, self.info.frames - self.packets) if self.info.frames else 0
 
     def close(self) -> None:
         raw = getattr(self, "_raw", None)
