@@ -88,6 +88,27 @@ def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_mode
     np.testing.assert_array_equal(Dequantizer(str(brightening_model), device="cpu")(rich), rich)
 
 
+def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightening_model):
+    """A 4-bit scene cut to rich footage: the rich frames pass unchanged from the batch that opens them (the clip's
+    quantizer was kept for up to 64 frames, and they were projected onto its levels), and a cut inside a batch is
+    followed from the next batch."""
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    coarse = np.stack([np.roll(quantize_uniform(smooth, 4, "mid"), i, 1) for i in range(6)])
+    rich = np.random.default_rng(3).integers(0, 256, (6, 48, 64, 3), dtype=np.uint8)
+    for first_rich in (4, 6):                  # the cut opens a batch, or falls inside one (frame 6 of batch 4-7)
+        fix = Dequantizer(str(brightening_model), device="cpu")
+        frames = np.concatenate([coarse[:first_rich], rich])
+        out = np.stack(list(batched(frames, fix, 4)))
+        followed = -(-first_rich // 4) * 4                         # the first batch that starts at or after it
+        assert np.abs(out[:first_rich].astype(int) - frames[:first_rich]).mean() > 1   # the 4-bit scene corrected
+        np.testing.assert_array_equal(out[followed:], frames[followed:])
+        assert [kind.split()[0] for _, kind in fix.quantizers.history] == ["uniform", "no"]
+
+
 def test_uniform_levels_get_the_band_correction(tiny_models):
     """With a generator that corrects nothing (the untrained identity), a 4-bit gradient through H.264 still
     comes out closer to the truth: the bilateral filter's correction of its bands is added before the

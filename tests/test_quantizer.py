@@ -316,6 +316,17 @@ def test_tracker_waits_past_a_blank_start(gradient):
     assert tracker(quantize_uniform(gradient, 4, "floor")[None]).kind == "uniform"
 
 
+def test_a_new_scene_is_estimated_at_once_and_through_its_warmup(gradient):
+    coarse = quantize_uniform(gradient, 4, "mid")[None]
+    black = np.zeros_like(coarse)
+    tracker = QuantizerTracker(every=64, warmup=8)
+    assert tracker(coarse).kind == "uniform"
+    assert tracker(black).kind == "uniform"                     # not due: the clip's quantizer stays
+    tracker.new_scene()
+    assert tracker(black).kind == "none"                        # a cut: estimated at once
+    assert tracker(coarse).kind == "uniform"                    # and again while nothing is found (warmup)
+
+
 def test_describe_is_one_line(game_frame):
     text = estimate(game_frame).describe()
     assert "palette of 8 colours" in text and "\n" not in text

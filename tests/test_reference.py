@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
+from helpers import assert_one_line_error, decode_all, mosaic, run_cli, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -381,6 +381,16 @@ def test_keyframes_start_each_scene_and_a_batch_across_a_cut_runs_in_parts(tiny_
     assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
 
 
+def test_a_cut_between_scenes_of_one_tone_starts_a_keyframe(tiny_colorizers):
+    """Two scenes with the same L histogram (the second is the first turned upside down): the histogram test
+    alone saw one scene, and the first scene's colours went on into the second."""
+    scene = mosaic(1, 48, 64, seed=5)[0]
+    frames = np.stack([np.roll(scene, i, 1) for i in range(3)] + [np.roll(scene[::-1, ::-1], i, 1) for i in range(3)])
+    job = _keyframes(tiny_colorizers)
+    job(frames)
+    assert job.keyframes == 2
+
+
 def test_keyframes_after_a_reset_and_for_stills(tiny_colorizers):
     frames = _two_scenes(2)[:2]
     job = _keyframes(tiny_colorizers)
@@ -439,7 +449,7 @@ def test_keyframes_on_cached_onnx_graphs_never_import_torch(tmp_path, tiny_color
     code = ("import sys, numpy as np; from vidcolor.reference import KeyframeColorizer; "
             f"job = KeyframeColorizer({str(tiny_colorizers.exemplar)!r}, {str(tiny_colorizers.effnet_bins)!r}, "
             "device='cpu', render_size=32, keyframe_size=32, backend='onnxruntime'); "
-            "out = job(np.random.default_rng(0).integers(0, 256, (3, 40, 56, 3), dtype=np.uint8)); "
+            "out = job(np.repeat(np.random.default_rng(0).integers(0, 256, (1, 40, 56, 3), dtype=np.uint8), 3, 0)); "
             "print(out.shape, job.keyframes, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

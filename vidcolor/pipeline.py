@@ -19,6 +19,7 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
 from vidcolor.quantizer import Quantizer, QuantizerTracker
+from vidcolor.temporal import THUMB_WIDTH, CutDetector
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -222,6 +223,7 @@ class Dequantizer(LabJob):
         self.mode = self.arch["mode"]
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
+        self._cuts = CutDetector()
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
         self.smooth_chroma = True
         """Smooth the colour differences (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`): only for output
@@ -239,6 +241,7 @@ class Dequantizer(LabJob):
     def reset(self) -> None:
         """As :meth:`LabJob.reset`, and the clip's quantizer is estimated afresh."""
         super().reset()
+        self._cuts.reset()
         if self.quantizers is not None:
             self.quantizers = QuantizerTracker(stills=self.quantizers.stills)
 
@@ -272,7 +275,7 @@ class Dequantizer(LabJob):
     def _prepare(self, frames: np.ndarray, tile_job: bool) -> Batch:
         """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
         (the batch then carries no network input: :meth:`finish` prepares each tile)."""
-        found = self.quantizers(frames) if self.quantizers is not None else None
+        found = self._quantizer(frames) if self.quantizers is not None else None
         strength = self.strength_for(found) if found is not None else 1.0
         if found is not None and (found.passes_unchanged or strength == 0):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
@@ -285,6 +288,22 @@ class Dequantizer(LabJob):
             context["tiled"] = True                # the whole job runs tile by tile in finish
             return Batch(frames, context=context)
         return self._prepare_tile(frames, context)
+
+    def _quantizer(self, frames: np.ndarray) -> Quantizer:
+        """The quantizer of a clip's consecutive ``frames`` (:class:`~vidcolor.quantizer.QuantizerTracker`),
+        estimated afresh at a hard cut (:class:`~vidcolor.temporal.CutDetector` on thumbnails): at once when
+        the batch opens the new scene, else from the next batch (a batch is estimated as one; it had taken up
+        to 64 frames, so a palette clip cut to ordinary footage was projected onto the palette for 24 frames,
+        3 dB under its input)."""
+        if self.quantizers.stills:
+            return self.quantizers(frames)
+        cuts = [self._cuts(rgb_to_lab(_thumbnail(f))[..., 0]) for f in frames]
+        if cuts[0]:
+            self.quantizers.new_scene()
+        found = self.quantizers(frames)
+        if any(cuts[1:]):
+            self.quantizers.new_scene()
+        return found
 
     def _prepare_tile(self, frames: np.ndarray, context: dict) -> Batch:
         feeds = {"frame": model_input(frames, self.mode, channels_first=True)}
@@ -340,6 +359,13 @@ class Dequantizer(LabJob):
         if found is None:
             return out
         return found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
+
+
+def _thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(H, W, 3)`` area-averaged to :data:`~vidcolor.temporal.THUMB_WIDTH` pixels wide (at least 8 rows),
+    the size the cut test compares: its L costs a 2,000th of the frame's."""
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (THUMB_WIDTH, max(8, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
 
 
 RENDER_MAX_ASPECT = 4

@@ -1376,8 +1376,8 @@ class QuantizerTracker:
 
     Estimated on every batch until a quantizer is found or ``warmup`` frames have gone by (a clip may
     open on a black or title frame), then again every ``every`` frames, so that a change of palette
-    (a new scene) is followed without an estimate per frame. With ``stills`` every batch is an
-    unrelated image and gets its own estimate.
+    (a new scene) is followed without an estimate per frame; a known cut (:meth:`new_scene`) starts that
+    afresh. With ``stills`` every batch is an unrelated image and gets its own estimate.
 
     Args:
         every: frames between estimates once settled.
@@ -1395,11 +1395,17 @@ class QuantizerTracker:
         self.current: Quantizer | None = None
         self.frames = 0
         self._since = 0
+        self._scene = 0                     # the frame its scene starts at
         self.history: list[tuple[int, str]] = []
+
+    def new_scene(self) -> None:
+        """The next call's frames start a new scene (a cut): they are estimated, and the following batches too
+        while nothing is found, for ``warmup`` frames."""
+        self._since, self._scene = self.every, self.frames
 
     def __call__(self, frames: np.ndarray) -> Quantizer:
         due = (self.current is None or self.stills or self._since >= self.every
-               or (self.current.kind == "none" and self.frames < self.warmup))
+               or (self.current.kind == "none" and self.frames - self._scene < self.warmup))
         if due:
             found = estimate(frames, self.none_margin)
             if self.current is None or found.describe(measured=False) != self.current.describe(measured=False):

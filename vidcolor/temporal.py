@@ -27,7 +27,7 @@ import numpy as np
 
 from vidcolor.flow import consistency_mask, dis_flow, sampling_map, warp
 
-__all__ = ["MODES", "TemporalSmoother", "l_histogram", "scene_change"]
+__all__ = ["MODES", "CutDetector", "SCENE_CUT", "TemporalSmoother", "l_histogram", "scene_change"]
 
 MODES = ("off", "ema", "flow")
 """Smoothing modes: none, plain exponential moving average, flow-aligned moving average."""
@@ -39,7 +39,8 @@ LUM_TOL = 8.0
 """L units: the warp is distrusted where warped previous L and current L differ by about this much
 (confidence 1 below ``LUM_TOL / 2``, 0 above ``1.5 * LUM_TOL``, linear in between)."""
 
-THUMB_WIDTH = 64  # pixels, width of the L thumbnails used by scene_change
+THUMB_WIDTH = 64
+"""Pixels, width of the L thumbnails that :func:`scene_change` compares."""
 _CUT_BINS = 32
 _CUT_RESIDUAL_UNIT = 50.0  # L units of median flow-compensated residual worth 1 score unit
 
@@ -70,6 +71,55 @@ def scene_change(L_prev: np.ndarray, L: np.ndarray) -> float:
     return _cut_score(_thumb(L_prev), _thumb(L), dis)
 
 
+SCENE_CUT = 0.25
+"""Threshold on :func:`scene_change` above which a frame starts a new scene: on the 17 DAVIS clips (640x360) the
+score never exceeds 0.24 between consecutive frames of one clip (motocross-jump, a fast vertical pan) and is at
+least 0.27 across any two different clips (also 0.258 or more over every ordered pair of the DAVIS, film and
+animation clips of ../shared/data, 552 pairs)."""
+
+
+class CutDetector:
+    """Hard cuts in a stream of frames, one call per frame in display order: :func:`scene_change` between each
+    frame and the one before, on thumbnails (the state is the previous thumbnail).
+
+    Args:
+        threshold: on :func:`scene_change` (> 0; default :data:`SCENE_CUT`).
+
+    ``__call__(L float32 (H, W) in [0, 100]) -> bool``: whether the frame starts a new scene (False for the
+    first frame after construction or :meth:`reset`, and True when the frame size changes).
+
+    Attributes:
+        last_score: the latest call's score (0 for a first frame).
+
+    Raises:
+        ValueError: ``threshold`` <= 0.
+    """
+
+    def __init__(self, threshold: float = SCENE_CUT):
+        if not threshold > 0.0:
+            raise ValueError(f"scene_cut must be > 0, got {threshold}")
+        self.threshold = float(threshold)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.last_score = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame."""
+        self._prev: np.ndarray | None = None
+
+    def __call__(self, L: np.ndarray) -> bool:
+        thumb = _thumb(L)
+        prev, self._prev = self._prev, thumb
+        if prev is None:
+            self.last_score = 0.0
+            return False
+        if prev.shape != thumb.shape:
+            self.last_score = 0.0
+            return True
+        self.last_score = _cut_score(prev, thumb, self._dis)
+        return self.last_score > self.threshold
+
+
 class TemporalSmoother:
     """Causal temporal smoothing of predicted ab; one call per frame, in display order.
 
@@ -90,9 +140,7 @@ class TemporalSmoother:
     Args:
         mode: one of :data:`MODES`.
         strength: s in [0, 1): weight of the (warped) previous output. 0 disables smoothing.
-        scene_cut: threshold on :func:`scene_change`. Default 0.25: on the 17 DAVIS clips (640x360) the
-            score never exceeds 0.24 between consecutive frames of one clip (motocross-jump, a fast
-            vertical pan) and is at least 0.27 across any two different clips.
+        scene_cut: threshold on :func:`scene_change` (:class:`CutDetector`; default :data:`SCENE_CUT`).
         flow_scale: factor in (0, 1] applied to the frame size before computing the flow, further
             capped so the flow works at most :data:`FLOW_MAX_HEIGHT` pixels high. Default 0.5 (320x180
             at 640x360): DIS already works coarse-to-fine, so this costs little accuracy for ab.
@@ -102,27 +150,24 @@ class TemporalSmoother:
             (0, 1], and (on call) L not ``(H, W)`` or ab not ``(H, W, 2)``.
 
     State: the previous frame's L ``(H, W)`` and output ab ``(H, W, 2)`` (float32 copies), its L at
-    flow resolution (uint8) and as a thumbnail, and a cached pixel-coordinate grid ``(H, W, 2)``;
+    flow resolution (uint8) and as a thumbnail (:class:`CutDetector`), and a cached pixel-coordinate grid ``(H, W, 2)``;
     nothing else is kept between frames (about 21 bytes a pixel).
     """
 
-    def __init__(self, mode: str = "flow", strength: float = 0.6, scene_cut: float = 0.25,
+    def __init__(self, mode: str = "flow", strength: float = 0.6, scene_cut: float = SCENE_CUT,
                  flow_scale: float = 0.5):
         if mode not in MODES:
             raise ValueError(f"unknown temporal mode {mode!r}; expected one of {MODES}")
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
-        if not scene_cut > 0.0:
-            raise ValueError(f"scene_cut must be > 0, got {scene_cut}")
         if not 0.0 < flow_scale <= 1.0:
             raise ValueError(f"flow_scale must be in (0, 1], got {flow_scale}")
         self.mode, self.strength = mode, float(strength)
-        self.scene_cut, self.flow_scale = float(scene_cut), float(flow_scale)
-        # two DIS instances: one resized between thumbnail and flow size re-allocates (see dis_flow)
+        self.cuts = CutDetector(scene_cut)
+        """The scene-cut test (its own DIS instance: one resized between thumbnail and flow size re-allocates,
+        see dis_flow)."""
+        self.scene_cut, self.flow_scale = self.cuts.threshold, float(flow_scale)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-        self._dis_cut = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-        self.last_score: float = 0.0
-        """Scene-change score of the latest call (0 for a first frame)."""
         self.last_cut: bool = False
         """Whether the latest call reset the state (scene cut, first frame or size change)."""
         self._grid: np.ndarray | None = None  # pixel coordinates (H, W, 2), cached per frame size
@@ -133,7 +178,7 @@ class TemporalSmoother:
         self._prev_L: np.ndarray | None = None      # (H, W) float32, L of the previous frame
         self._prev_ab: np.ndarray | None = None     # (H, W, 2) float32, its smoothed ab
         self._prev_small: np.ndarray | None = None  # uint8 L at flow resolution (flow mode)
-        self._prev_thumb: np.ndarray | None = None  # float32 L thumbnail for the scene-cut score
+        self.cuts.reset()
 
     def __call__(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Smooth one frame's ab.
@@ -154,12 +199,10 @@ class TemporalSmoother:
         if self.mode == "off":
             return ab
         L = np.asarray(L, dtype=np.float32)
-        thumb = _thumb(L)
         small = _to8(cv2.resize(L, self._flow_size(L.shape), interpolation=cv2.INTER_AREA)) \
             if self.mode == "flow" else None
         fresh = self._prev_L is None or self._prev_L.shape != L.shape
-        self.last_score = 0.0 if fresh else _cut_score(self._prev_thumb, thumb, self._dis_cut)
-        self.last_cut = fresh or self.last_score > self.scene_cut
+        self.last_cut = self.cuts(L) or fresh
         s = self.strength
         if self.last_cut or s == 0.0:
             out = ab
@@ -169,7 +212,7 @@ class TemporalSmoother:
             warped_ab, m = self._align(L, small)
             out = ab + (s * m)[..., None] * (warped_ab - ab)
         self._prev_L, self._prev_ab = L.copy(), out.copy()  # the caller may reuse or edit its arrays
-        self._prev_small, self._prev_thumb = small, thumb
+        self._prev_small = small
         return out
 
     def _flow_size(self, shape: tuple[int, int]) -> tuple[int, int]:
