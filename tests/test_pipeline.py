@@ -89,9 +89,8 @@ def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_mode
 
 
 def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightening_model):
-    """A 4-bit scene cut to rich footage: the rich frames pass unchanged from the batch that opens them (the clip's
-    quantizer was kept for up to 64 frames, and they were projected onto its levels), and a cut inside a batch is
-    followed from the next batch."""
+    """A 4-bit scene cut to rich footage: the rich frames pass unchanged (the clip's quantizer was kept for up to
+    64 frames, and they were projected onto its levels); a batch that the cut splits passes unchanged whole."""
     from vidcolor.training.degrade import quantize_uniform
 
     y, x = np.mgrid[0:48, 0:64]
@@ -103,9 +102,9 @@ def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightenin
         fix = Dequantizer(str(brightening_model), device="cpu")
         frames = np.concatenate([coarse[:first_rich], rich])
         out = np.stack(list(batched(frames, fix, 4)))
-        followed = -(-first_rich // 4) * 4                         # the first batch that starts at or after it
-        assert np.abs(out[:first_rich].astype(int) - frames[:first_rich]).mean() > 1   # the 4-bit scene corrected
-        np.testing.assert_array_equal(out[followed:], frames[followed:])
+        split = first_rich // 4 * 4                                 # the batch the cut falls in
+        assert np.abs(out[:split].astype(int) - frames[:split]).mean() > 1   # the 4-bit scene is corrected
+        np.testing.assert_array_equal(out[split:], frames[split:])
         assert [kind.split()[0] for _, kind in fix.quantizers.history] == ["uniform", "no"]
 
 

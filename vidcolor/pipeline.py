@@ -292,9 +292,9 @@ class Dequantizer(LabJob):
     def _quantizer(self, frames: np.ndarray) -> Quantizer:
         """The quantizer of a clip's consecutive ``frames`` (:class:`~vidcolor.quantizer.QuantizerTracker`),
         estimated afresh at a hard cut (:class:`~vidcolor.temporal.CutDetector` on thumbnails): at once when
-        the batch opens the new scene, else from the next batch (a batch is estimated as one; it had taken up
-        to 64 frames, so a palette clip cut to ordinary footage was projected onto the palette for 24 frames,
-        3 dB under its input)."""
+        the batch opens the new scene; a batch that a cut splits passes unchanged (no quantizer: its two scenes'
+        differ), and the next batch is estimated. It had kept the clip's quantizer up to 64 frames, so a palette
+        clip cut to ordinary footage was projected onto the palette for 24 frames, 3 dB under its input."""
         if self.quantizers.stills:
             return self.quantizers(frames)
         cuts = [self._cuts(rgb_to_lab(_thumbnail(f))[..., 0]) for f in frames]
@@ -303,6 +303,7 @@ class Dequantizer(LabJob):
         found = self.quantizers(frames)
         if any(cuts[1:]):
             self.quantizers.new_scene()
+            return Quantizer(none_margin=found.none_margin)
         return found
 
     def _prepare_tile(self, frames: np.ndarray, context: dict) -> Batch:
