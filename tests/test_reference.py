@@ -338,6 +338,25 @@ def test_cli_reference_errors_are_one_line(tmp_path, args):
     assert not (tmp_path / "target_colorized.png").exists()
 
 
+def test_the_transparent_part_of_a_reference_gives_no_colour(tmp_path, tiny_colorizers):
+    """What lies under a reference's transparent pixels (here magenta or black) was used as colour."""
+    from vidcolor.reference import read_references
+
+    rgb = smooth_image(np.random.default_rng(4), 48, 64)
+    alpha = np.full((48, 64), 255, np.uint8)
+    alpha[:, :32] = 0
+    for name, hidden in (("magenta.png", (255, 0, 255)), ("black.png", (0, 0, 0))):
+        Image.fromarray(np.dstack([np.where(alpha[..., None] == 0, np.uint8(hidden), rgb), alpha])).save(tmp_path / name)
+    Image.fromarray(rgb).save(tmp_path / "opaque.png")
+    features = [ReferenceColorizer(read_references([tmp_path / n]), str(tiny_colorizers.exemplar), device="cpu",
+                                   render_size=32).features for n in ("magenta.png", "black.png", "opaque.png")]
+    np.testing.assert_array_equal(features[0][1], features[1][1])          # the same colours: the visible ones
+    assert features[0][1].shape[1] == features[2][1].shape[1] // 2          # half of the positions
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(tmp_path / "clear.png")
+    with pytest.raises(VidcolorError, match="transparent everywhere"):
+        read_references([tmp_path / "clear.png"])
+
+
 def test_a_reference_without_colour_is_warned_about(tmp_path, capsys):
     from vidcolor.reference import read_references
 

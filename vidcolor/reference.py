@@ -35,18 +35,26 @@ set: 3.7 to 19)."""
 
 
 def read_references(paths: list[str | Path]) -> list[np.ndarray]:
-    """Read reference images as uint8 RGB ``(H, W, 3)``. Raises VidcolorError when one is unreadable or a
-    video file (by its suffix; the jobs check how many they need); warns on stderr about one without colour
-    (:data:`REFERENCE_MIN_CHROMA`)."""
+    """Read reference images as uint8 RGB ``(H, W, 3)``, or RGBA ``(H, W, 4)`` where the image has transparency
+    (its transparent parts give no colour: :meth:`ReferenceColorizer.encode_references`). Raises VidcolorError
+    when one is unreadable, a video file (by its suffix; the jobs check how many they need) or transparent
+    everywhere; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque pixels)."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
             raise VidcolorError(f"{p}: --reference takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
-    images = [read_image(p)[0] for p in paths]
-    for p, rgb in zip(paths, images):
-        scale = min(1.0, RENDER_SIZE / min(rgb.shape[:2]))        # a 27 MP reference, measured at the render size
-        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-        if (chroma := float(np.hypot(*rgb_to_lab(small)[..., 1:].transpose(2, 0, 1)).mean())) < REFERENCE_MIN_CHROMA:
+    images = []
+    for p in paths:
+        rgb, alpha = read_image(p)
+        if alpha is not None and not (alpha >= 128).any():
+            raise VidcolorError(f"{p}: the reference is transparent everywhere: it has no colour to give")
+        images.append(rgb if alpha is None else np.dstack([rgb, alpha]))
+    for p, image in zip(paths, images):
+        scale = min(1.0, RENDER_SIZE / min(image.shape[:2]))      # a 27 MP reference, measured at the render size
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        chroma = np.hypot(*rgb_to_lab(np.ascontiguousarray(small[..., :3]))[..., 1:].transpose(2, 0, 1))
+        if (chroma := float(chroma[small[..., 3] >= 128].mean() if small.shape[-1] == 4 else chroma.mean())) \
+                < REFERENCE_MIN_CHROMA:
             print(f"vidcolor: warning: the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output "
                   "will be near gray", file=sys.stderr)
     return images
@@ -98,7 +106,9 @@ class ReferenceColorizer(Colorizer):
 
     def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
-        ``(H, W, 3)``, each reduced to the render size like the frames.
+        ``(H, W, 3)``, each reduced to the render size like the frames. An RGBA reference ``(H, W, 4)`` gives
+        only the positions (8 x 8 cells) that are mostly opaque: the colour under a transparent part is no
+        colour the user sees (a hidden magenta fill coloured a cow's back).
 
         With the ONNX Runtime engine the reference encoder runs there too (its own graph,
         :func:`~vidcolor.engine.export_reference_onnx`, cached like the generator's), so the run does not
@@ -112,10 +122,13 @@ class ReferenceColorizer(Colorizer):
                                 "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
         keys, values = [], []
         for ref in references:
-            lab = rgb_to_lab(ref)
+            lab = rgb_to_lab(np.ascontiguousarray(ref[..., :3]))
             L = self.network_input(lab[None, ..., 0])[0]
             ab = cv2.resize(lab[..., 1:], (L.shape[1], L.shape[0]), interpolation=cv2.INTER_AREA)
             k, v = (self._encode_onnx if isinstance(self.engine, OnnxEngine) else self._encode_torch)(L / 50.0 - 1.0, ab)
+            if ref.shape[-1] == 4:
+                opaque = _opaque_cells(ref[..., 3], L.shape)
+                k, v = k[:, opaque], v[:, opaque]
             keys.append(k)
             values.append(v)
         return np.concatenate(keys, 1), np.concatenate(values, 1)
@@ -143,6 +156,17 @@ class ReferenceColorizer(Colorizer):
             k, v = self.generator.reference(torch.from_numpy(L_n)[None, None].to(self.device, dtype),
                                             torch.from_numpy(ab).permute(2, 0, 1)[None].to(self.device, dtype))
         return k.float().cpu().numpy(), v.float().cpu().numpy()
+
+
+def _opaque_cells(alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Which of the exemplar network's reference positions are mostly opaque: ``alpha`` uint8 ``(H, W)`` resized to
+    ``size`` (the network's input, h x w), averaged over its 8 x 8 cells (the last row and column of cells
+    partial), as a bool mask ``(ceil(h / 8) * ceil(w / 8),)`` in the positions' row-major order."""
+    h, w = size
+    a = cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    a = np.pad(a, ((0, -h % 8), (0, -w % 8)), mode="edge")
+    cells = a.reshape(a.shape[0] // 8, 8, a.shape[1] // 8, 8).mean(axis=(1, 3))
+    return (cells >= 128).ravel()
 
 
 CUT_DISTANCE = 0.5
@@ -278,7 +302,7 @@ class InternalColorizer(LabJob):
             self.settings.size = arch["size"]
         elif len(references) != 1:
             raise VidcolorError("--reference-mode internal takes exactly one --reference (or --load-model)")
-        self.reference = references[0] if references else None
+        self.reference = references[0][..., :3] if references else None
         if key_frame is not None and self.model is None:
             self.train(key_frame)
 
