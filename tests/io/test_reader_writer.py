@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -470,6 +472,42 @@ def test_non_square_pixels_are_kept(tmp_path, ffmpeg_exe, rotate):
     with av.open(str(out)) as c:
         assert c.streams.video[0].sample_aspect_ratio == info.pixel_aspect
     assert probe(out).pixel_aspect == info.pixel_aspect
+
+
+def test_a_second_run_writing_the_same_output_does_not_replace_the_first(tmp_path):
+    """Two runs given one output path: both found it free when they began, and the one that finished last
+    replaced the other's file, both exiting 0. Now the later one is refused and nothing of it is left."""
+    target = tmp_path / "same.mkv"
+    first = VideoWriter(target, 32, 24, Fraction(10), preset="ultrafast")
+    second = VideoWriter(target, 32, 24, Fraction(10), preset="ultrafast")
+    first.write(make_frames(3, 24, 32))
+    second.write(make_frames(5, 24, 32))
+    second.close()
+    with pytest.raises(VidcolorError, match="another run wrote it"):
+        first.close()
+    assert listing(tmp_path) == {"same.mkv"} and probe(target).duration == pytest.approx(0.5)   # 5 frames at 10 fps
+    again = VideoWriter(target, 32, 24, Fraction(10), preset="ultrafast", overwrite=True)
+    again.write(make_frames(3, 24, 32))
+    again.close()
+    assert probe(target).duration == pytest.approx(0.3)
+
+
+def test_moving_into_place_fails_cleanly(tmp_path):
+    from vidcolor.io.writer import move_into_place, partial_file
+
+    target = tmp_path / "out" / "x.bin"
+    tmp = partial_file(target, ".bin")
+    target.parent.chmod(0o500)
+    try:
+        if os.access(target.parent, os.W_OK):            # root writes anyway: a folder that went away instead
+            target.parent.chmod(0o700)
+            shutil.rmtree(target.parent)
+        with pytest.raises(VidcolorError, match="cannot write"):
+            move_into_place(tmp, target, overwrite=False)
+    finally:
+        if target.parent.exists():
+            target.parent.chmod(0o700)
+    assert not tmp.exists() and not target.exists()
 
 
 def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):

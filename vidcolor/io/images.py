@@ -1,7 +1,6 @@
 """Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
-from vidcolor.io.writer import check_target, default_file_mode, partial_file
+from vidcolor.io.writer import check_target, move_into_place, partial_file
 
 IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
                    ".pgm", ".pbm", ".pnm")
@@ -110,11 +109,10 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     try:
         icc = {"icc_profile": icc_profile} if icc_profile and fmt in ICC_FORMATS else {}
         im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **icc)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
     except (OSError, ValueError) as exc:
         Path(tmp).unlink(missing_ok=True)
         raise VidcolorError(f"{path}: cannot write image ({exc})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    move_into_place(tmp, path, overwrite)

@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -240,6 +241,7 @@ class VideoWriter:
             check_x264_params(x264_params)
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
+        self._overwrite = overwrite
         if self.target is not None:
             check_target(self.target, overwrite)
         self.width, self.height = width, height
@@ -329,9 +331,12 @@ class VideoWriter:
             self._cleanup()
             raise self._failure(f"ffmpeg failed ({code})", msg)
         if self._tmp is not None:
-            os.chmod(self._tmp, default_file_mode())
-            os.replace(self._tmp, self.target)
-            self._tmp = None
+            tmp, self._tmp = self._tmp, None
+            try:
+                move_into_place(tmp, self.target, self._overwrite)
+            finally:
+                self._log.close()
+            return
         self._log.close()
 
     def abort(self) -> None:
@@ -363,9 +368,18 @@ class VideoWriter:
         return VidcolorError(f"{what}: {msg}")
 
     def _stderr_tail(self) -> str:
-        """ffmpeg's first error line (:func:`first_error`)."""
+        """ffmpeg's first error line (:func:`first_error`); where it wrote none and a signal ended it, the signal
+        (SIGXFSZ: a file-size limit, ``ulimit -f``, was reached)."""
         self._log.seek(0)
-        return first_error(self._log.read().decode(errors="replace"))
+        said = first_error(self._log.read().decode(errors="replace"))
+        try:
+            code = self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if said == "no error message" and code is not None and code < 0:
+            name = signal.Signals(-code).name
+            return f"ffmpeg was ended by {name}" + (" (the file-size limit, ulimit -f)" if name == "SIGXFSZ" else "")
+        return said
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -470,8 +484,7 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
         done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if done.returncode != 0:
             raise VidcolorError(f"joining the segments failed: {first_error(done.stderr.decode(errors='replace'))}")
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, target)
+        move_into_place(tmp, target, overwrite)
     finally:
         tmp.unlink(missing_ok=True)
         listing.unlink(missing_ok=True)
@@ -514,6 +527,41 @@ def partial_file(target: Path, suffix: str) -> Path:
         raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
     os.close(fd)
     return Path(tmp)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+"""Errors of ``os.link`` on a file system without hard links (FAT, some network mounts)."""
+
+
+def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Give the finished temporary file ``tmp`` (:func:`partial_file`) the usual file mode and the name ``target``.
+
+    Without ``overwrite`` a file that appeared at ``target`` while the run worked (another run writing the same
+    output; ``target`` was checked when the run began) is kept and this result refused: a hard link, which
+    fails on an existing name, makes the check and the rename one step (where the file system has no hard
+    links, the name is checked just before the rename). ``tmp`` is gone afterwards in every case.
+
+    Raises:
+        VidcolorError: ``target`` exists (without ``overwrite``), or it cannot be written (the folder became
+            read-only, or went away).
+    """
+    try:
+        os.chmod(tmp, default_file_mode())
+        if not overwrite:
+            try:
+                os.link(tmp, target)
+                return
+            except FileExistsError:
+                raise VidcolorError(f"{target} exists: another run wrote it while this one worked (use --overwrite "
+                                    "to replace it)") from None
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS or target.exists():
+                    raise
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_file_atomically(target: Path, data: bytes) -> None:
