@@ -280,6 +280,34 @@ def test_a_command_sets_the_allocator_first(tmp_path, tiny_models, monkeypatch):
     assert calls == [True] and (tmp_path / "a_dequantized.png").exists()
 
 
+def test_running_out_of_memory_and_closed_streams_are_one_line(tmp_path, tiny_models, monkeypatch, clip):
+    """A MemoryError (a --batch-size too large for the machine) was a traceback; a still image to stdout named a
+    random temporary suffix; with stderr closed a run failed silently (tqdm wrote to None), with stdout closed
+    ``-o -`` was an AttributeError."""
+    from click.testing import CliRunner
+
+    import vidcolor.api
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    monkeypatch.setattr(vidcolor.api, "dequantize", no_memory)
+    result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "a.png"), "-q"])
+    assert result.exit_code == 1 and "out of memory" in result.output and "Traceback" not in result.output
+    monkeypatch.undo()
+    res = run_cli("dequantize", "a.png", "-o", "-", "--model", tiny_models.lab, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "still image" in res.stderr and listing(tmp_path) == {"a.png"}
+    for source, closed, out in (("a.png", "2>&-", "b.png"), (clip, ">&-", "-")):
+        done = subprocess.run(f"{sys.executable} -m vidcolor.cli dequantize {source} -o {out} --model {tiny_models.lab} "
+                              f"{closed}", shell=True, cwd=tmp_path, capture_output=closed == ">&-", text=True)
+        if out == "-":
+            assert done.returncode == 1 and "stdout is closed" in done.stderr and "Traceback" not in done.stderr
+        else:
+            assert done.returncode == 0 and (tmp_path / "b.png").exists()
+
+
 def test_folder_in_folder_out(tmp_path, tiny_models):
     src = tmp_path / "shots"
     src.mkdir()

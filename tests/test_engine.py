@@ -148,6 +148,24 @@ def test_a_cached_graph_is_reexported_when_the_code_that_builds_it_changes(tiny_
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
 
 
+@pytest.mark.parametrize("damage", [b"", b"truncated"])
+def test_a_damaged_cached_graph_is_exported_again(tiny_models, tmp_path, monkeypatch, damage):
+    """An empty or truncated cached graph (a crash while it was written) made every later run fail with an ONNX
+    Runtime traceback."""
+    import vidcolor.engine as engine
+    from vidcolor.weights import read_arch
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path))
+    model = str(tiny_models.lab)
+    arch = read_arch(model)
+    good = engine.cached_onnx(model, arch)[0]
+    (path,) = (tmp_path / "onnx").glob("*.onnx")
+    path.write_bytes(damage or good[: len(good) // 2])
+    data, module = engine.cached_onnx(model, arch)
+    assert module is not None and data == good and path.read_bytes() == good      # exported again, cached again
+    assert engine.cached_onnx(model, arch)[1] is None
+
+
 def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_path, monkeypatch):
     monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
     path = str(random_unet[0])
@@ -156,7 +174,7 @@ def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_pat
     b = Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")(frames)
     assert np.abs(a.astype(int) - frames).mean() > 5                    # the random network changes the frames
     assert np.abs(a.astype(int) - b).max() <= 1                          # rounding of the 8-bit result only
-    cached = list((tmp_path / "cache" / "onnx").iterdir())
+    cached = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
     assert len(cached) == 1 and cached[0].suffix == ".onnx"
     stamp = cached[0].stat().st_mtime_ns
     Dequantizer(path, "cpu", consistency=False, backend="onnxruntime")

@@ -395,6 +395,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and _is_still(input):
+        if str(output) == "-":
+            raise VidcolorError(f"{input} is a still image: it is written to a file (give its name with -o), "
+                                "not to stdout")
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     with (AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)) as reader:

@@ -6,6 +6,7 @@ Only video goes to stdout; logs and progress go to stderr.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import signal
 import sys
@@ -31,11 +32,13 @@ def _terminate(signum, frame):
 
 
 class _Group(click.Group):
-    """Turns VidcolorError into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
+    """Turns VidcolorError (and MemoryError) into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
     systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed. Usage
     errors (unknown option, bad value) are one line too, with exit status 2 as click gives them."""
 
     def main(self, *args, **kwargs):
+        if sys.stderr is None:         # started with stderr closed (2>&-): messages and progress go nowhere
+            sys.stderr = open(os.devnull, "w")
         try:
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:   # bare `vidcolor`: the help, as click shows it
@@ -69,6 +72,10 @@ class _Group(click.Group):
             click.echo(f"vidcolor: terminated ({signal.Signals(exc.signum).name})", err=True)
             sys.exit(128 + exc.signum)
         except BrokenPipeError:
+            sys.exit(1)
+        except MemoryError:            # a batch or frame larger than the memory left (ulimit -v, a small machine)
+            click.echo("vidcolor: error: out of memory; give a smaller --batch-size (or --tile for large frames)",
+                       err=True)
             sys.exit(1)
 
 

@@ -415,7 +415,7 @@ class _cluster:
             address = os.environ.get("RAY_ADDRESS")
             try:
                 self.ray.init(**quiet) if address else self.ray.init(include_dashboard=False, **quiet)
-            except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
+            except Exception as exc:           # Ray raises a bare Exception when its node times out starting
                 where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
                 raise VidcolorError(f"cannot start or reach {where} ({str(exc).splitlines()[0]})") from None
             self.own = True

@@ -593,6 +593,10 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
         part: ``generator`` (:func:`export_onnx`) or ``reference`` (an exemplar colorizer's reference encoder,
             :func:`export_reference_onnx`).
 
+    A cached graph is used only when its SHA-256 matches the one written beside it (``.onnx.sha256``): an
+    empty or truncated file (a crash, a full disk) made every later run fail in ONNX Runtime; it is exported
+    again instead.
+
     Returns:
         ``(graph bytes, module)``: the torch generator when it was loaded to export, else None.
     """
@@ -601,12 +605,16 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
     digest = hashlib.sha256(resolve(model).read_bytes() + graph_code_digest()).hexdigest()[:16]
     suffix = "" if part == "generator" else f"-{part}"
     path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
-    if path.is_file():
-        return path.read_bytes(), None
+    check = path.with_name(path.name + ".sha256")
+    if path.is_file() and check.is_file():
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() == check.read_text().strip():
+            return data, None
     module, _ = load_generator(model, "cpu")
     data = export_onnx(module, arch) if part == "generator" else export_reference_onnx(module)
     try:
         write_file_atomically(path, data)
+        write_file_atomically(check, hashlib.sha256(data).hexdigest().encode() + b"\n")
     except VidcolorError as exc:
         print(f"vidcolor: cannot cache the ONNX graph ({exc}); exporting each run", file=sys.stderr)
     return data, module

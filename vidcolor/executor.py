@@ -51,6 +51,8 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from vidcolor.errors import VidcolorError
+
 _END = object()
 """Marks the end of the stream in a queue."""
 
@@ -224,9 +226,12 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                 for i, fn in enumerate(stages_of(job))]
     n = 0
     with one_thread_per_stage(), _signals_deferred(run):
-        for t in threads:
-            t.start()
         try:
+            for t in threads:
+                try:
+                    t.start()
+                except RuntimeError:          # "can't start new thread": no memory for its stack (ulimit -v)
+                    raise VidcolorError("cannot start the pipeline's threads: out of memory (ulimit -v?)") from None
             while (out := run.get(queues[-1])) is not _END:
                 sent = sizes.popleft()
                 if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent):
@@ -239,7 +244,8 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         finally:
             run.stop.set()
             for t in threads:
-                t.join(JOIN_S)
+                if t.ident is not None:      # started
+                    t.join(JOIN_S)
     if run.error is not None:
         raise run.error
     return n

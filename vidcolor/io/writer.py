@@ -250,6 +250,8 @@ class VideoWriter:
         fmt = container or ("nut" if self.to_stdout else output_format(self.target))
         check_codec_in(codec, fmt)
         if self.to_stdout:
+            if sys.stdout is None:
+                raise VidcolorError("-o -: stdout is closed")
             self._tmp = None
             dest = "pipe:1"
         else:
