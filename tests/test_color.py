@@ -137,3 +137,22 @@ def test_reinhard_transfer_matches_reference_statistics():
     # a gray target takes the reference's mean colour
     gray = np.full((8, 8, 3), 128, np.uint8)
     assert np.allclose(rgb_to_lab(reinhard_transfer(gray, reference))[..., 1:].mean((0, 1)), lr[:, 1:].mean(0), atol=1.5)
+
+
+def test_dark_chroma_is_cut_to_the_gamut_so_that_black_stays_black():
+    """Predicted ab on a film's black bars (L 0) came out RGB up to (13, 1, 10) after channel clipping; real
+    dark colours keep their chroma (the limit is the sRGB gamut's, hue by hue)."""
+    from vidcolor.color import DARK_L, limit_dark_chroma
+
+    rng = np.random.default_rng(0)
+    L = np.zeros((1, 8, 8), np.float32)
+    ab = rng.uniform(-40, 40, (1, 8, 8, 2)).astype(np.float32)
+    limit_dark_chroma(L, ab)
+    assert (lab_to_rgb(np.concatenate([L[..., None], ab], -1)) == 0).all()
+    dark = rng.integers(0, 24, (1, 64, 64, 3), dtype=np.uint8)       # every dark sRGB colour is in the gamut
+    lab = rgb_to_lab(dark)
+    assert (lab[..., 0] < DARK_L).mean() > 0.5
+    ab = lab[..., 1:].copy()
+    limit_dark_chroma(lab[..., 0], ab)
+    assert np.abs(ab - lab[..., 1:]).max() < 0.5
+    assert np.abs(lab_to_rgb(np.concatenate([lab[..., :1], ab], -1)).astype(int) - dark).max() <= 1

@@ -12,6 +12,8 @@ a in [-86, 98], b in [-108, 95]). Networks see normalised values: ``L / 50 - 1``
 """
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -125,6 +127,49 @@ def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         uint8 RGB ``(N, H, W, 3)``.
     """
     return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1))
+
+
+DARK_L = 8.0
+"""Pixels darker than this L get their chroma cut to the sRGB gamut's (:func:`limit_dark_chroma`): there the gamut
+narrows to a point at black, and a predicted colour outside it, clipped channel by channel, lifts black."""
+
+_DARK_L_BINS, _DARK_HUE_BINS = 32, 72
+
+
+@functools.lru_cache(maxsize=1)
+def _dark_gamut() -> np.ndarray:
+    """The largest chroma per unit of L of any 8-bit sRGB colour in each (L, hue) cell below :data:`DARK_L`
+    (float32 ``(L bins, hue bins)``, L bins :data:`DARK_L` / 32 wide, hue bins 5 degrees; near black the gamut's
+    chroma grows in proportion to L), each cell taking the largest of itself, its next lighter cell and its two
+    hue neighbours, so that no real colour is cut. Made from every colour that can be that dark (R <= 57, G <= 28,
+    B <= 99: their Y is 0.0089 at most), through :func:`rgb_to_lab`."""
+    rgb = np.stack(np.meshgrid(np.arange(58), np.arange(29), np.arange(100), indexing="ij"), -1).reshape(1, -1, 3)
+    lab = rgb_to_lab(rgb.astype(np.uint8))[0]
+    lab = lab[(lab[:, 0] < DARK_L) & (lab[:, 0] > 0)]
+    li = np.minimum((lab[:, 0] * (_DARK_L_BINS / DARK_L)).astype(np.int64), _DARK_L_BINS - 1)
+    hi = np.rint(np.arctan2(lab[:, 2], lab[:, 1]) * (_DARK_HUE_BINS / (2 * np.pi))).astype(np.int64) % _DARK_HUE_BINS
+    table = np.zeros((_DARK_L_BINS + 1, _DARK_HUE_BINS), np.float32)
+    np.maximum.at(table, (li, hi), np.hypot(lab[:, 1], lab[:, 2]) / lab[:, 0])
+    table = np.maximum(table[:-1], table[1:])                                     # the next lighter cell
+    return np.maximum(table, np.maximum(np.roll(table, 1, 1), np.roll(table, -1, 1)))   # hue neighbours
+
+
+def limit_dark_chroma(L: np.ndarray, ab: np.ndarray) -> None:
+    """In place: the chroma of pixels darker than :data:`DARK_L` cut to the largest that an sRGB colour of their L
+    and hue has (:func:`_dark_gamut` x L), so that black stays black: predicted ab on a film's black bars (L 0) came
+    out RGB (2, 0, 6), up to (13, 1, 10), once clipped channel by channel. Real colours keep theirs.
+
+    Args:
+        L: float32 ``(..., H, W)`` in [0, 100]; ab: float32 ``(..., H, W, 2)`` in LAB units, changed in place.
+    """
+    dark = L < DARK_L
+    if not dark.any():
+        return
+    a, b = ab[dark, 0], ab[dark, 1]
+    li = np.minimum((L[dark] * (_DARK_L_BINS / DARK_L)).astype(np.int64), _DARK_L_BINS - 1)
+    hi = np.rint(np.arctan2(b, a) * (_DARK_HUE_BINS / (2 * np.pi))).astype(np.int64) % _DARK_HUE_BINS
+    scale = np.minimum(1.0, _dark_gamut()[li, hi] * L[dark] / np.maximum(np.hypot(a, b), 1e-6))
+    ab[dark] *= scale[:, None]
 
 
 def reinhard_transfer(target: np.ndarray, reference: np.ndarray) -> np.ndarray:

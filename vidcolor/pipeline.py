@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, model_input, recombine, resize_ab,
-                            resultant_length, rgb_to_lab)
+from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
+                            recombine, resize_ab, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
 from vidcolor.errors import VidcolorError
@@ -466,7 +466,9 @@ class Colorizer(LabJob):
             if self.confidence:
                 ab *= confidence_gain(resultant_length(y, self.bins), self.confidence)[:, None]
         L = batch.context["L"]
-        return L, resize_ab(ab.transpose(0, 2, 3, 1), L.shape[1:])
+        ab = resize_ab(ab.transpose(0, 2, 3, 1), L.shape[1:])
+        limit_dark_chroma(L, ab)                  # black bars stay black
+        return L, ab
 
 
 CONFIDENCE_MAX_GAIN = 3.0

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor.color import recombine, rgb_to_lab, resize_ab
+from vidcolor.color import limit_dark_chroma, recombine, rgb_to_lab, resize_ab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import torch_threads
@@ -349,4 +349,6 @@ class InternalColorizer(LabJob):
 
     def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         L = batch.context["L"]
-        return L, resize_ab(rgb_to_lab(batch.outputs[OUTPUT])[..., 1:], L.shape[1:])
+        ab = resize_ab(rgb_to_lab(batch.outputs[OUTPUT])[..., 1:], L.shape[1:])
+        limit_dark_chroma(L, ab)                  # black bars stay black
+        return L, ab
