@@ -251,7 +251,8 @@ def test_init_from_copies_a_trained_generator_and_refuses_another_kind(tiny_colo
     with pytest.raises(ValueError, match="not a effnet_unet generator"):
         build_colorizer(ColorizeRecipe(generator_kwargs={"widths": [8, 8, 8, 8]}, init_from=str(tiny_colorizers.fcn)))
     with pytest.raises(ValueError, match="other sizes"):       # same kind, other widths: was a RuntimeError
-        build_colorizer(ColorizeRecipe(generator_kwargs={"widths": [16, 8, 8, 8]}, init_from=str(tiny_colorizers.effnet_bins)))
+        build_colorizer(ColorizeRecipe(generator_kwargs={"widths": [16, 8, 8, 8]},
+                                       init_from=str(tiny_colorizers.effnet_bins)))
 
 
 def test_repository_colorize_recipes_parse():

@@ -106,6 +106,10 @@ def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightenin
         assert np.abs(out[:split].astype(int) - frames[:split]).mean() > 1   # the 4-bit scene is corrected
         np.testing.assert_array_equal(out[split:], frames[split:])
         assert [kind.split()[0] for _, kind in fix.quantizers.history] == ["uniform", "no"]
+    fix = Dequantizer(str(brightening_model), device="cpu")           # a cut between two shots on the same levels
+    frames = np.concatenate([coarse, np.ascontiguousarray(coarse[:, ::-1, ::-1])])
+    out = np.stack(list(batched(frames, fix, 4)))
+    assert all(np.abs(out[i].astype(int) - frames[i]).mean() > 1 for i in range(len(frames)))   # all corrected
 
 
 def test_uniform_levels_get_the_band_correction(tiny_models):

@@ -18,7 +18,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
-from vidcolor.quantizer import Quantizer, QuantizerTracker
+from vidcolor.quantizer import Quantizer, QuantizerTracker, estimate
 from vidcolor.temporal import THUMB_WIDTH, CutDetector
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -292,18 +292,23 @@ class Dequantizer(LabJob):
     def _quantizer(self, frames: np.ndarray) -> Quantizer:
         """The quantizer of a clip's consecutive ``frames`` (:class:`~vidcolor.quantizer.QuantizerTracker`),
         estimated afresh at a hard cut (:class:`~vidcolor.temporal.CutDetector` on thumbnails): at once when
-        the batch opens the new scene; a batch that a cut splits passes unchanged (no quantizer: its two scenes'
-        differ), and the next batch is estimated. It had kept the clip's quantizer up to 64 frames, so a palette
-        clip cut to ordinary footage was projected onto the palette for 24 frames, 3 dB under its input."""
+        the batch opens the new scene, else from the next batch; a batch that a cut splits takes its frames'
+        quantizer where the two sides show the same one (shots of one quantized film), and passes unchanged where
+        they differ. It had kept the clip's quantizer up to 64 frames, so a palette clip cut to ordinary footage
+        was projected onto the palette for 24 frames, 3 dB under its input."""
         if self.quantizers.stills:
             return self.quantizers(frames)
         cuts = [self._cuts(rgb_to_lab(_thumbnail(f))[..., 0]) for f in frames]
         if cuts[0]:
             self.quantizers.new_scene()
         found = self.quantizers(frames)
-        if any(cuts[1:]):
+        inner = [i for i, cut in enumerate(cuts) if cut and i]
+        if inner:
             self.quantizers.new_scene()
-            return Quantizer(none_margin=found.none_margin)
+            sides = {estimate(part, found.none_margin).describe(measured=False)
+                     for part in (frames[:inner[0]], frames[inner[-1]:])}
+            if sides != {found.describe(measured=False)}:
+                return Quantizer(none_margin=found.none_margin)
         return found
 
     def _prepare_tile(self, frames: np.ndarray, context: dict) -> Batch:

@@ -439,7 +439,8 @@ def test_the_colour_description_is_carried_and_the_colours_with_it(tmp_path, ffm
     primaries, trc = ("bt709", "bt709") if matrix == "bt709" else ("bt2020", "bt2020-10")
     tags = ["-vf", f"setparams=color_primaries={primaries}:color_trc={trc},"
             f"scale=out_color_matrix={matrix}:out_range={'pc' if full else 'tv'}",
-            "-colorspace", matrix, "-color_range", "pc" if full else "tv"] if matrix else ["-vf", "setparams=colorspace=unknown"]
+            "-colorspace", matrix, "-color_range", "pc" if full else "tv"] if matrix else \
+        ["-vf", "setparams=colorspace=unknown"]
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "smptebars=s=96x64:d=0.12:r=25", *tags, "-pix_fmt", "yuv444p",
                "-c:v", "libx264", "-qp", "0", str(src))
     with VideoReader(src) as r:

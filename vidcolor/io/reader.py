@@ -26,9 +26,9 @@ class VideoInfo:
     stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
     counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
-    ``video_start`` and ``audio_start`` the streams' start times and ``start`` the container's (the earliest
-    of all its streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and ``subtitle_codecs`` name every audio and subtitle stream's codec, in
-    stream order (``audio_codec`` is the first audio stream's); ``colour`` the video's colour description as
+    ``video_start`` the video stream's start time and ``start`` the container's (the earliest of all its
+    streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and
+    ``subtitle_codecs`` name every audio and subtitle stream's codec, in stream order (``audio_codec`` is the first audio stream's); ``colour`` the video's colour description as
     ffmpeg's output options (``colorspace``, ``color_range``, ``color_primaries``, ``color_trc``: FFmpeg's
     AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged;
     ``pixel_aspect`` the width:height of one pixel as shown (the sample aspect ratio after rotation; 1: square,
@@ -44,7 +44,6 @@ class VideoInfo:
     rotation: int = 0
     audio_codec: str | None = None
     video_start: float = 0.0
-    audio_start: float = 0.0
     start: float = 0.0
     audio_codecs: tuple[str, ...] = ()
     subtitle_codecs: tuple[str, ...] = ()
@@ -121,12 +120,12 @@ def _info(container) -> VideoInfo:
     return VideoInfo(width=v.codec_context.width, height=v.codec_context.height, fps=Fraction(fps),
                      time_base=Fraction(v.time_base) if v.time_base else None, frames=v.frames or 0,
                      duration=duration, audio_codec=_codec_name(a) if a is not None else None,
-                     video_start=_start(v), audio_start=_start(a) if a is not None else 0.0,
+                     video_start=_start(v),
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      colour=colour_tags(v.codec_context),
-                     pixel_aspect=Fraction(v.sample_aspect_ratio or 1) if (v.sample_aspect_ratio or 0) > 0 else Fraction(1))
+                     pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
 
 
 YUV_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}

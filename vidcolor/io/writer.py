@@ -433,11 +433,11 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
         out_args[f"c:a:{i}"] = audio_codec_in(fmt, name)
-    subtitles = [(i, c) for i, c in enumerate(subtitle_codec_in(fmt, name) for name in passthrough.subtitles) if c]
-    for j, (i, codec_s) in enumerate(subtitles):
+    codecs = [subtitle_codec_in(fmt, name) for name in passthrough.subtitles]
+    for j, (i, codec_s) in enumerate((i, c) for i, c in enumerate(codecs) if c):
         streams.append(src[f"s:{i}"])
         out_args[f"c:s:{j}"] = codec_s
-    dropped = [name for name in passthrough.subtitles if subtitle_codec_in(fmt, name) is None]
+    dropped = [name for name, c in zip(passthrough.subtitles, codecs) if c is None]
     if dropped:
         print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
               f"{fmt}; write .mkv to keep them", file=sys.stderr)
