@@ -75,7 +75,7 @@ SCENE_CUT = 0.25
 """Threshold on :func:`scene_change` above which a frame starts a new scene: on the 17 DAVIS clips (640x360) the
 score never exceeds 0.24 between consecutive frames of one clip (motocross-jump, a fast vertical pan) and is at
 least 0.27 across any two different clips (also 0.258 or more over every ordered pair of the DAVIS, film and
-animation clips of ../shared/data, 552 pairs)."""
+animation clips of ../shared/data at 320x180, 552 pairs)."""
 
 
 class CutDetector:
