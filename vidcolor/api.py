@@ -407,7 +407,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                              tune=tune, x264_params=x264_params,
                              passthrough=Passthrough.of(input, info, audio) if from_file else None,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
-                             colour=info.colour, pixel_aspect=info.pixel_aspect)
+                             colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop)
         set_output_chroma(fn, writer.keeps_chroma)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,

@@ -71,3 +71,25 @@ def test_transparency_is_composited_on_black(tmp_path):
         got = list(r)
     assert [f.dtype for f in got] == [np.uint8] * 3
     assert [int(f[0, 0, 0]) for f in got] == [200, 100, 0] and all((f == f[0, 0]).all() for f in got)
+
+
+@pytest.mark.parametrize("loop", [None, 0, 3])
+def test_gif_output_keeps_the_source_animations_loop_count(tmp_path, loop):
+    """A GIF that plays once (no NETSCAPE block) or three more times was written looping forever."""
+    from fractions import Fraction
+
+    from vidcolor.io import VideoWriter
+
+    frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100,
+                   **({} if loop is None else {"loop": loop}))
+    with AnimatedImageReader(tmp_path / "a.gif") as r:
+        assert r.info.loop == (-1 if loop is None else loop)
+        with VideoWriter(tmp_path / "b.gif", 8, 8, r.info.fps, timeline=r.timeline, loop=r.info.loop) as w:
+            w.write(np.stack(list(r)))
+    with Image.open(tmp_path / "b.gif") as im:
+        assert im.info.get("loop") == loop
+    with VideoWriter(tmp_path / "c.gif", 8, 8, Fraction(10)) as w:     # from a video: forever, as before
+        w.write(np.zeros((2, 8, 8, 3), np.uint8))
+    with Image.open(tmp_path / "c.gif") as im:
+        assert im.info.get("loop") == 0

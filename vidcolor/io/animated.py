@@ -77,8 +77,9 @@ class AnimatedImageReader:
             self._im.close()
             raise
         fps = Fraction(1000 * n, sum(delays)).limit_denominator(1000)
+        loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps, frames=n,
-                              duration=sum(delays) / 1000)
+                              duration=sum(delays) / 1000, loop=-1 if loop is None else int(loop))
         self.timeline = Timeline.of(fps, Fraction(1, 1000))
         for shown in np.cumsum([0] + delays[:-1]).tolist():
             self.timeline.add(shown)

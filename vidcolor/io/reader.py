@@ -32,7 +32,8 @@ class VideoInfo:
     ffmpeg's output options (``colorspace``, ``color_range``, ``color_primaries``, ``color_trc``: FFmpeg's
     AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged;
     ``pixel_aspect`` the width:height of one pixel as shown (the sample aspect ratio after rotation; 1: square,
-    also when the container gives none).
+    also when the container gives none); ``loop`` an animated image's repeat count as GIF output takes it (0:
+    forever, N: N more times, -1: played once), None for a video.
     """
 
     width: int
@@ -49,6 +50,7 @@ class VideoInfo:
     subtitle_codecs: tuple[str, ...] = ()
     colour: dict[str, int] = field(default_factory=dict)
     pixel_aspect: Fraction = Fraction(1)
+    loop: int | None = None
 
     @property
     def has_audio(self) -> bool:

@@ -216,6 +216,8 @@ class VideoWriter:
             converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
         pixel_aspect: width:height of one pixel as shown (the sample aspect ratio; 1: square), tagged on the
             output (GIF: ignored).
+        loop: GIF output's repeat count (:attr:`~vidcolor.io.VideoInfo.loop`: 0 forever, N more times, -1 once;
+            None: forever). Other formats ignore it.
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -230,7 +232,8 @@ class VideoWriter:
                  crf: int = 16, preset: str = "medium", passthrough: Passthrough | None = None,
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
-                 colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1)):
+                 colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
+                 loop: int | None = None):
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -266,7 +269,7 @@ class VideoWriter:
             split = video.split()
             video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
                                   dither="sierra2_4a")
-            out_args = {"loop": 0}
+            out_args = {"loop": 0 if loop is None else loop}
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
             video, out_args = _with_colour(video, out_args, colour or {})
