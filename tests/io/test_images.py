@@ -232,3 +232,7 @@ def test_a_16_bit_gray_png_keeps_its_levels(tmp_path):
     assert alpha is None and rgb.shape == (48, 64, 3)
     assert np.abs(rgb[..., 0].astype(int) - want).max() <= 1 and (rgb[..., 0] == rgb[..., 2]).all()
     assert 126 < rgb.mean() < 129                      # the ramp's middle (was 254.6 when clipped)
+    Image.fromarray(levels).save(tmp_path / "g16t.png", transparency=int(levels[3, 5]))   # its tRNS grey level
+    rgb_t, alpha = read_image(tmp_path / "g16t.png")                                    # was dropped: opaque
+    np.testing.assert_array_equal(rgb_t, rgb)
+    assert alpha is not None and (alpha == 0).sum() == (levels == levels[3, 5]).sum() and alpha[3, 5] == 0

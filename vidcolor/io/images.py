@@ -52,7 +52,10 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             im.load()
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
-                im = Image.fromarray(_gray16_to_8(np.asarray(im)))
+                levels, key = np.asarray(im), im.info.get("transparency")
+                im = Image.fromarray(_gray16_to_8(levels))
+                if isinstance(key, int):                       # its tRNS grey level, as an alpha channel
+                    im.putalpha(Image.fromarray(np.where(levels == key, 0, 255).astype(np.uint8)))
             # a tRNS chunk (one transparent colour or grey level, as optipng writes, or a palette's alphas)
             has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
             rgba = im.convert("RGBA") if has_alpha else None
