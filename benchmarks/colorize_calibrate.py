@@ -1,7 +1,7 @@
 """Pick a colorizer's inference setting (annealed-mean temperature T, saturation, colour confidence, render
 size) on the calibration photos.
 
-The calibration half of the held-back photos (:func:`colorize_wide.held_back_photos`) is never scored by
+The calibration half of the held-back photos (:func:`colorize_quality.held_back_photos`) is never scored by
 ``colorize_wide.py``, so a setting picked here can be reported there without having been tuned on the
 reported rows. Each (T, saturation, confidence, render size) of the grid is scored (mean CIEDE2000 and
 colourfulness ratio against the original colour, each photo's luminance colorized as a still) and
@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 
 from colorize_quality import even, gray, pick_setting, sweep_settings
-from colorize_wide import held_back_photos
+from colorize_quality import held_back_photos
 from vidcolor.io.images import read_image
 from vidcolor.jobs import RENDER_SIZE
 from vidcolor.metrics import ciede2000

@@ -1,5 +1,5 @@
 """Is there a scene-level colour confidence in the colorizer's predicted distribution? Measured on the
-calibration half of the held-back photos (:func:`colorize_wide.held_back_photos`; never scored by
+calibration half of the held-back photos (:func:`colorize_quality.held_back_photos`; never scored by
 ``colorize_wide.py``).
 
 For each photo (its luminance colorized at the model's stored defaults), the predicted ab is scaled by k
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from colorize_quality import even, gray
-from colorize_wide import held_back_photos
+from colorize_quality import held_back_photos
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.engine import OUTPUT
 from vidcolor.io.images import read_image

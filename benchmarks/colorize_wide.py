@@ -40,23 +40,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from colorize_quality import SHARED, colorize_all, even, gray, label, resize_h, spread
+from colorize_quality import SHARED, colorize_all, even, gray, held_back_photos, label, resize_h, spread
 from vidcolor.evaluate import load_frames
 from vidcolor.io.images import read_image
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.reference import KeyframeColorizer, ReferenceColorizer
-from vidcolor.training.data import list_images, split_clips, split_holdout
+from vidcolor.training.data import split_clips
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def held_back_photos() -> tuple[list[Path], list[Path]]:
-    """The photos no colorizer trained on (every 20th), split in two by position: ``(scored here,
-    calibration)``; settings may be fitted on the second half only."""
-    held = split_holdout(list_images(SHARED / "train"), 20)[1]
-    return held[0::2], held[1::2]
 
 
 def rows_of_content(frames: int, photos: int) -> list[tuple[str, str, list[np.ndarray]]]:
