@@ -74,9 +74,10 @@ def gray(rgb: np.ndarray) -> np.ndarray:
     return lab_to_rgb(lab)
 
 
-def resize_h(rgb: np.ndarray, height: int = HEIGHT) -> np.ndarray:
+def resize_h(rgb: np.ndarray, height: int = HEIGHT, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """An image ``(H, W[, C])`` resized to ``height`` rows and the even width nearest its aspect ratio."""
     h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (round(w * height / h / 2) * 2, height), interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, (round(w * height / h / 2) * 2, height), interpolation=interpolation)
 
 
 def spread(stack: np.ndarray, n: int) -> list[np.ndarray]:
