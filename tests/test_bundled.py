@@ -5,6 +5,8 @@ The slow test measures the default model on a real DAVIS clip (never trained on)
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,39 @@ def test_registry_entry_loads_with_card_and_recipe(name):
     assert (WEIGHTS_DIR / f"{name}.md").is_file()
     assert (ROOT / "train" / f"{name}.toml").is_file()
     assert (ROOT / "train" / name / "log.csv").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_card_records_the_sha256_of_its_weight_file(name):
+    """The card belongs to the bundled file: its one weight-file line names the file and holds the sha256 of the
+    file's bytes (a weight file replaced without re-publishing its card, or a card copied from another run, fails)."""
+    card = (WEIGHTS_DIR / f"{name}.md").read_text()
+    stamps = re.findall(r"^- Weight file: `vidcolor/weights/([^`]+)`, sha256 `([0-9a-f]{64})`\.$", card, re.M)
+    assert stamps == [(REGISTRY[name], hashlib.sha256((WEIGHTS_DIR / REGISTRY[name]).read_bytes()).hexdigest())]
+
+
+def _publish():
+    """``train/publish.py`` as a module (the script that writes the cards)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("publish", ROOT / "train" / "publish.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_card_is_what_publish_stamps(name, tmp_path, monkeypatch):
+    """Re-stamping a copy of the card with publish.py's own code leaves it byte for byte as committed: the
+    weight-file line has publish.py's wording and place (so a re-publish writes the same card)."""
+    import shutil
+
+    publish = _publish()
+    for f in (f"{name}.md", REGISTRY[name]):
+        shutil.copy(WEIGHTS_DIR / f, tmp_path / f)
+    monkeypatch.setattr(publish, "WEIGHTS_DIR", tmp_path)
+    publish.restamp(name, None, [])
+    assert (tmp_path / f"{name}.md").read_bytes() == (WEIGHTS_DIR / f"{name}.md").read_bytes()
 
 
 def test_default_models_are_registered():

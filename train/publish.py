@@ -4,11 +4,16 @@
     python train/publish.py runs/colorize-effnet --quality docs/colorize_quality.json
     python train/publish.py runs/colorize-exemplar --quality docs/reference_quality.json
 
-The card's validation numbers are read from the quality benchmark's JSON (never typed by hand).
+The card's validation numbers are read from the quality benchmark's JSON (never typed by hand), and the card
+records the sha256 of the weight file it describes. After a benchmark rerun, or to stamp a card published before
+the sha256 line, re-stamp a bundled model's card without a run folder (the rest of the card is kept):
+
+    python train/publish.py --card dequantize-pix2pix-rgb --quality docs/dequantize_quality.json
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import shutil
@@ -46,9 +51,73 @@ def section(title: str, intro: str, header: str, rows: list[str]) -> list[str]:
     return [f"## Validation ({title})", "", intro, "", header, "|" + "---|" * (header.count("|") - 1)] + rows
 
 
+def weight_file(path: Path) -> str:
+    """The card's line naming its weight file and the file's sha256, which ties the card to that file."""
+    return f"- Weight file: `vidcolor/weights/{path.name}`, sha256 `{hashlib.sha256(path.read_bytes()).hexdigest()}`."
+
+
+def validation(job: str, quality: Path, methods: list[str]) -> list[str]:
+    """A model card's validation section from the quality benchmark's JSON: ``methods`` are the rows to show
+    (besides the gray and default rows of a colorize card; a reference card shows every clip)."""
+    q = json.loads(quality.read_text())
+    if job == "colorize":
+        return section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
+                       f"{q['sets']['video']} frames of the DAVIS clips held back from training "
+                       f"({', '.join(q['clips'])}) and {q['sets']['photos']} held-back photos; "
+                       "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "| row | video | photos |",
+                       [f"| {row} | {triple(r['video'], 'colourfulness_ratio')} | "
+                        f"{triple(r['photos'], 'colourfulness_ratio')} |" for row, r in q["rows"].items()
+                        if row.startswith(("gray", "**default")) or row in methods])
+    if job == "colorize-reference":
+        return section("`benchmarks/reference_quality.py`; DAVIS clips, never trained on",
+                       f"Reference = a clip's frame 0, targets = {q['settings']['frames_per_clip']} frames from 2 s "
+                       "on; PSNR (dB) / CIEDE2000 / ab-histogram intersection with the reference.",
+                       "| clip | gray input | automatic (colorize-effnet) | this model |",
+                       [f"| {clip} | {triple(r['gray'], None)} | {triple(r['automatic'], 'hist_intersection')} | "
+                        f"{triple(r['fast'], 'hist_intersection')} |" for clip, r in q["matched"].items()])
+    return section("`benchmarks/dequantize_quality.py`; held-back clips, games and stills, never trained on",
+                   "Gains are PSNR gains over the input re-encoded through vidcolor's output path (doing "
+                   "nothing); worst = the lowest per-clip gain; bias = mean output - original (levels).",
+                   "| content | degradation | method | PSNR (dB) | gain (dB) | worst gain (dB) | CIEDE2000 | bias R, G, B |",
+                   [f"| {r['content']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['gain']:+.2f} | "
+                    f"{r['worst_gain']:+.2f} | {r['ciede2000']:.2f} | " + ", ".join(f"{b:+.1f}" for b in r["bias"])
+                    + " |" for r in q["rows"] if r["method"] in methods])
+
+
+def validation_start(lines: list[str]) -> int:
+    """Where a card's validation section starts (its length where it has none)."""
+    return next((i for i, line in enumerate(lines) if line.startswith("## Validation")), len(lines))
+
+
+def shown(job: str, lines: list[str]) -> list[str]:
+    """The rows a card's validation table shows, as ``--method`` values (a dequantize card's method column, a
+    colorize card's row names; a reference card shows every clip whatever they are)."""
+    cells = [line.split(" | ") for line in lines[validation_start(lines) + 6:] if line.startswith("| ")]
+    return [c[2] if job == "dequantize" else c[0].removeprefix("| ") for c in cells]
+
+
+def restamp(name: str, quality: Path | None, methods: list[str]) -> Path:
+    """Re-stamp a bundled model's card as :func:`main` writes it: its weight-file line (from the bundled file,
+    after the architecture line) and, given ``quality``, its validation section (rows: ``methods``, else those it
+    shows now); every other line is kept."""
+    card, weights = WEIGHTS_DIR / f"{name}.md", WEIGHTS_DIR / f"{name}.safetensors"
+    with safe_open(str(weights), framework="pt") as f:
+        job = json.loads(f.metadata()["arch"])["job"]
+    lines = [line for line in card.read_text().splitlines() if not line.startswith("- Weight file:")]
+    at = next(i for i, line in enumerate(lines) if line.startswith("- Architecture:")) + 1
+    lines.insert(at, weight_file(weights))
+    if quality:
+        methods = methods or shown(job, lines)
+        lines = lines[:validation_start(lines)] + validation(job, quality, methods)
+    card.write_text("\n".join(lines) + "\n")
+    return card
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("run", type=Path)
+    ap.add_argument("run", type=Path, nargs="?", help="the run folder to publish (not with --card)")
+    ap.add_argument("--card", metavar="NAME", help="only re-stamp the card of bundled model NAME: its weight-file "
+                    "sha256 and, with --quality, its validation table (rows: --method, else those it shows)")
     ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
     ap.add_argument("--method", action="append", default=[], help="more rows of the quality JSON to put in the card")
     ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
@@ -59,6 +128,11 @@ def main() -> None:
     ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
     ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
     args = ap.parse_args()
+    if args.card:
+        print(f"re-stamped {restamp(args.card, args.quality, args.method).relative_to(ROOT)}")
+        return
+    if args.run is None:
+        ap.error("give a run folder, or --card NAME")
     recipe = json.loads((args.run / "recipe.json").read_text())
     name = recipe["name"]
     src = args.run / f"{name}.safetensors"
@@ -137,6 +211,7 @@ def main() -> None:
              f"- Job: {job}; mode `{arch['mode']}` ({mode}){strength}.",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
              f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
+             weight_file(WEIGHTS_DIR / src.name),
              f"- Recipe: [`train/{name}.toml`](../../train/{name}.toml); command: "
              f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
@@ -150,32 +225,8 @@ def main() -> None:
              f"- Training log: [`train/{name}/log.csv`](../../train/{name}/log.csv), "
              f"curves: [`train/{name}/loss.png`](../../train/{name}/loss.png)."]
     lines += [f"- History: {args.history}", ""] if args.history else [""]
-    if args.quality and job == "colorize":
-        q = json.loads(args.quality.read_text())
-        lines += section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
-                         f"{q['sets']['video']} frames of the DAVIS clips held back from training "
-                         f"({', '.join(q['clips'])}) and {q['sets']['photos']} held-back photos; "
-                         "PSNR (dB) / CIEDE2000 / colourfulness ratio (output / ground truth).", "| row | video | photos |",
-                         [f"| {row} | {triple(r['video'], 'colourfulness_ratio')} | "
-                          f"{triple(r['photos'], 'colourfulness_ratio')} |" for row, r in q["rows"].items()
-                          if row.startswith(("gray", "**default")) or row in args.method])
-    elif args.quality and job == "colorize-reference":
-        q = json.loads(args.quality.read_text())
-        lines += section("`benchmarks/reference_quality.py`; DAVIS clips, never trained on",
-                         f"Reference = a clip's frame 0, targets = {q['settings']['frames_per_clip']} frames from 2 s "
-                         "on; PSNR (dB) / CIEDE2000 / ab-histogram intersection with the reference.",
-                         "| clip | gray input | automatic (colorize-effnet) | this model |",
-                         [f"| {clip} | {triple(r['gray'], None)} | {triple(r['automatic'], 'hist_intersection')} | "
-                          f"{triple(r['fast'], 'hist_intersection')} |" for clip, r in q["matched"].items()])
-    elif args.quality:
-        q = json.loads(args.quality.read_text())
-        lines += section("`benchmarks/dequantize_quality.py`; held-back clips, games and stills, never trained on",
-                         "Gains are PSNR gains over the input re-encoded through vidcolor's output path (doing "
-                         "nothing); worst = the lowest per-clip gain; bias = mean output - original (levels).",
-                         "| content | degradation | method | PSNR (dB) | gain (dB) | worst gain (dB) | CIEDE2000 | bias R, G, B |",
-                         [f"| {r['content']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['gain']:+.2f} | "
-                          f"{r['worst_gain']:+.2f} | {r['ciede2000']:.2f} | " + ", ".join(f"{b:+.1f}" for b in r["bias"])
-                          + " |" for r in q["rows"] if r["method"] in args.method])
+    if args.quality:
+        lines += validation(job, args.quality, args.method)
     (WEIGHTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(f"published {name}: vidcolor/weights/{src.name} ({size_mb:.1f} MB), vidcolor/weights/{name}.md, train/{name}/")
 
