@@ -1,8 +1,10 @@
 """Rebuild the examples: a slow pan over three MIT-licensed raccoon photos, quantized, and in gray.
 
 Source: the raccoon data set (GitHub datitran/raccoon_dataset, fork chingri/raccoon_dataset, MIT
-licence), as found in ../shared/data/train/raccoon. Each photo is shown 2 s at 24 fps with a slow
-zoom and pan (OpenCV affine warp, bilinear), 320x240, then the clip is quantized to one 16-colour
+licence), as found in ../shared/data/train/raccoon: only photos that training holds back
+(`vidcolor.training.data.split_holdout` of ../shared/data/train, every 20th photo), which no bundled
+model was trained on, so that the examples show the models on unseen content (the script refuses
+others). Each photo is shown 2 s at 24 fps with a slow zoom and pan (OpenCV affine warp, bilinear), 320x240, then the clip is quantized to one 16-colour
 median-cut palette (no dither) and encoded with libx264 crf 18, yuv420p. The unquantized clip is
 written beside it (raccoon_original.mp4) so the result can be measured, and its luminance alone
 (CIE L, a = b = 0) as raccoon_gray.mp4, the input of the colorize example. A fourth photo of the set,
@@ -19,12 +21,13 @@ from PIL import Image
 
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.io import VideoWriter
+from vidcolor.training.data import list_images, split_holdout
 from vidcolor.training.degrade import quantize_clip
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / ".." / "shared" / "data" / "train" / "raccoon"
-PHOTOS = ["raccoon_raccoon-103.jpg", "raccoon_raccoon-112.jpg", "raccoon_raccoon-117.jpg"]
-REFERENCE = "raccoon_raccoon-113.jpg"
+PHOTOS = ["raccoon_raccoon-121.jpg", "raccoon_raccoon-14.jpg", "raccoon_raccoon-91.jpg"]
+REFERENCE = "raccoon_raccoon-71.jpg"
 W, H, FPS, SECONDS = 320, 240, 24, 2
 
 
@@ -40,7 +43,15 @@ def pan(photo: np.ndarray, n: int) -> list[np.ndarray]:
     return frames
 
 
+def trained_on() -> list[str]:
+    """The example's photos that training does not hold back (should be none)."""
+    held = {p.name for p in split_holdout(list_images(SOURCE.parent))[1]}
+    return [name for name in PHOTOS + [REFERENCE] if name not in held]
+
+
 def main() -> None:
+    if trained_on():
+        raise SystemExit(f"{', '.join(trained_on())}: in the training split; pick photos that split_holdout holds back")
     frames = []
     for name in PHOTOS:
         frames += pan(np.asarray(Image.open(SOURCE / name).convert("RGB")), FPS * SECONDS)

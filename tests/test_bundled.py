@@ -65,6 +65,21 @@ def test_card_is_what_publish_stamps_from_the_current_benchmark(name, tmp_path, 
     assert (tmp_path / f"{name}.md").read_text() == card
 
 
+def test_example_photos_are_held_back_from_training(shared_data):
+    """The bundled example clips and reference (examples/make_example.py) are made from photos that training
+    holds back, so that the README's figures on them are on unseen content: a photo of the training split (as
+    the first examples' raccoon-103, -112, -117 and -113 were) fails."""
+    import importlib.util
+
+    from vidcolor.training.data import list_images, split_holdout
+
+    spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
+    make_example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_example)
+    held = {p.name for p in split_holdout(list_images(shared_data / "train"))[1]}
+    assert len(make_example.PHOTOS) == 3 and set(make_example.PHOTOS + [make_example.REFERENCE]) <= held
+
+
 def test_default_models_are_registered():
     assert set(DEFAULTS.values()) <= set(REGISTRY)
 
