@@ -189,3 +189,25 @@ def test_folders_are_compared_image_by_image_by_name(tmp_path, gt):
     write_image(tmp_path / "other" / "zz.png", gt[0])
     with pytest.raises(VidcolorError, match="share no image name"):
         evaluate(tmp_path / "other", tmp_path / "gt", features=False)
+
+
+def test_a_folder_of_numbered_frames_is_a_clip_in_natural_order(tmp_path):
+    """ffmpeg's ``%d.png`` frames (1.png ... 12.png) were read in text order (1, 10, 11, 12, 2, ...): the same
+    frames as a video scored 18 dB and the warp error of the folder was that of a shuffled clip."""
+    base = mosaic(1, 32, 96, seed=7)[0]
+    clip = np.stack([base[:, 4 * i:4 * i + 48] for i in range(12)])
+    (tmp_path / "frames").mkdir()
+    for i, f in enumerate(clip, 1):
+        write_image(tmp_path / "frames" / f"{i}.png", f)
+    np.testing.assert_array_equal(load_frames(tmp_path / "frames"), clip)
+    r = evaluate(tmp_path / "frames", clip, features=False)
+    assert r["output"]["psnr"] == float("inf")
+    assert r["output"]["warp_error"] == pytest.approx(r["reference"]["warp_error"])
+    # two folders are paired by name, and the pairs follow the frames (2 before 10) for the temporal measures
+    (tmp_path / "gt").mkdir()
+    for i, f in enumerate(clip, 1):
+        write_image(tmp_path / "gt" / f"{i}.png", f)
+    r = evaluate(tmp_path / "frames", tmp_path / "gt", features=False)
+    assert r["paired_by_name"] and r["output"]["psnr"] == float("inf")
+    assert r["reference"]["cdc"] == pytest.approx(cdc(clip))
+    assert r["reference"]["warp_error"] == pytest.approx(warp_error(clip))

@@ -21,6 +21,7 @@ from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
 from vidcolor.io.images import rgb_profile
+from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
@@ -456,10 +457,11 @@ class SideBySide:
 
 
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
-    """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images, sorted by name."""
+    """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
+    order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png)."""
     images = list_images_in(folder)
     stills = [p for p in images if not is_animated(p)]
-    return stills, sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])
+    return stills, natural_sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, is_image, list_images_in, read_image
+from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
 
@@ -50,8 +51,9 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
     """Read a video file, an image, or a folder of images as one uint8 RGB stack.
 
     Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied); a folder
-    gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) sorted by name; alpha
-    is dropped.
+    gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) in natural order of their
+    names (1.png, 2.png, ..., 10.png, as ffmpeg's ``%d.png`` numbers frames: :func:`~vidcolor.io.list_images_in`);
+    alpha is dropped.
 
     Args:
         path: video file, image file, or folder of images.
@@ -95,12 +97,12 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
 
 
 def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
-    """The image ``stems`` (per folder) that every one of ``folders`` holds, sorted: folders are compared image by
-    image, by name.
+    """The image ``stems`` (per folder) that every one of ``folders`` holds, in natural order (2 before 10,
+    :func:`~vidcolor.io.naming.natural_sorted`): folders are compared image by image, by name.
 
     Raises:
         VidcolorError: two folders without an image name in common."""
-    common = sorted(set.intersection(*stems.values()))
+    common = natural_sorted(set.intersection(*stems.values()))
     if not common and all(stems.values()):
         raise VidcolorError(f"the folders {', '.join(str(f) for f in folders.values())} share no image name "
                             "(their images are compared by name)")

@@ -157,6 +157,24 @@ def test_is_image_and_listing(tmp_path, rgb):
     assert [p.name for p in list_images_in(tmp_path)] == ["a.jpg", "b.png"]
 
 
+def test_folders_list_in_natural_order(tmp_path):
+    """ffmpeg's ``%d.png`` frames were listed as text (1, 10, 11, 12, 2, ...): a folder of frames came out of
+    order. Numbers now compare as numbers, and names equal as numbers keep a fixed (text) order."""
+    from vidcolor.api import folder_contents
+    from vidcolor.io import list_videos_in
+
+    names = ["10.png", "2.png", "1.png", "f10.png", "f9.png", "01.png", "x.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    for name in ("clip10.mp4", "clip2.mp4", "clip1.mkv"):
+        (tmp_path / name).write_bytes(b"")
+    want = ["01.png", "1.png", "2.png", "10.png", "f9.png", "f10.png", "x.jpg"]
+    assert [p.name for p in list_images_in(tmp_path)] == want
+    assert [p.name for p in list_videos_in(tmp_path)] == ["clip1.mkv", "clip2.mp4", "clip10.mp4"]
+    stills, clips = folder_contents(tmp_path)
+    assert [p.name for p in stills] == want and [p.name for p in clips] == ["clip1.mkv", "clip2.mp4", "clip10.mp4"]
+
+
 def test_every_listed_suffix_is_an_image_pillow_reads(tmp_path):
     """One list (IMAGE_SUFFIXES) says what a folder lists and what a single file is read as: each suffix on it
     opens here, and the animated formats are among them."""

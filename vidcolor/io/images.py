@@ -8,6 +8,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
+from vidcolor.io.naming import natural_sorted
 from vidcolor.io.writer import check_target, move_into_place, partial_file
 
 IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
@@ -29,8 +30,9 @@ def is_image(path: str | Path) -> bool:
 
 
 def list_images_in(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image(p))
+    """Image files directly inside ``folder``, in natural order of their names (1.png, 2.png, ..., 10.png:
+    :func:`~vidcolor.io.naming.natural_sorted`), the order of a folder of frames."""
+    return natural_sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image(p))
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:

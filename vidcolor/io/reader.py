@@ -15,6 +15,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.limits import check_frame_size
+from vidcolor.io.naming import natural_sorted
 from vidcolor.io.timing import Timeline
 
 
@@ -84,8 +85,9 @@ def raw_rate(fps: float | Fraction | None) -> Fraction:
 
 
 def list_videos_in(folder: str | Path) -> list[Path]:
-    """Video files (by :data:`VIDEO_SUFFIXES`) directly inside ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    """Video files (by :data:`VIDEO_SUFFIXES`) directly inside ``folder``, in natural order of their names
+    (:func:`~vidcolor.io.naming.natural_sorted`: clip2 before clip10)."""
+    return natural_sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
 def _open(source: str | Path | BinaryIO):
