@@ -254,3 +254,62 @@ def test_a_16_bit_gray_png_keeps_its_levels(tmp_path):
     rgb_t, alpha = read_image(tmp_path / "g16t.png")                                    # was dropped: opaque
     np.testing.assert_array_equal(rgb_t, rgb)
     assert alpha is not None and (alpha == 0).sum() == (levels == levels[3, 5]).sum() and alpha[3, 5] == 0
+
+
+def _png16(path, samples: np.ndarray, colour_type: int, chunks: dict | None = None) -> None:
+    """Write a 16-bit PNG by hand (Pillow cannot write 16-bit colour): ``samples`` uint16 ``(H, W, C)`` in the
+    order of ``colour_type`` (2 RGB, 4 gray + alpha, 6 RGBA), ``chunks`` (name -> data) before the pixels."""
+    import struct
+    import zlib
+
+    def chunk(name: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + name + data + struct.pack(">I", zlib.crc32(name + data))
+
+    h, w = samples.shape[:2]
+    rows = samples.astype(">u2").reshape(h, -1)
+    pixels = b"".join(b"\0" + row.tobytes() for row in rows)
+    extra = b"".join(chunk(k, v) for k, v in (chunks or {}).items())
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
+                     + extra + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b""))
+
+
+def test_16_bit_colour_pngs_are_rounded_as_gray_is(tmp_path):
+    """A 16-bit RGB(A) PNG was read by truncation (Pillow keeps x >> 8: a mean 0.5 level low, 1 level off for
+    half the samples) while 16-bit gray was rounded (x / 257); every 16-bit sample is now rounded, alpha too."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 65536, (9, 11, 4)).astype(np.uint16)
+    x[0, :3, 0] = [128, 129, 65535]                              # round: 0, 1, 255 (truncation: 0, 0, 255)
+    want = np.round(x / 257.0).astype(np.uint8)
+    _png16(tmp_path / "rgb.png", x[..., :3], 2)
+    rgb, alpha = read_image(tmp_path / "rgb.png")
+    assert alpha is None and rgb.dtype == np.uint8
+    np.testing.assert_array_equal(rgb, want[..., :3])
+    assert list(rgb[0, :3, 0]) == [0, 1, 255]
+    _png16(tmp_path / "rgba.png", x, 6)
+    rgb, alpha = read_image(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(rgb, want[..., :3])
+    np.testing.assert_array_equal(alpha, want[..., 3])
+    _png16(tmp_path / "la.png", x[..., [0, 3]], 4)                # gray + alpha
+    rgb, alpha = read_image(tmp_path / "la.png")
+    np.testing.assert_array_equal(rgb, np.repeat(want[..., :1], 3, -1))
+    np.testing.assert_array_equal(alpha, want[..., 3])
+    Image.fromarray(x[..., 0]).save(tmp_path / "gray.png")       # the same samples as 16-bit gray: the same levels
+    np.testing.assert_array_equal(read_image(tmp_path / "gray.png")[0][..., 0], rgb[..., 0])
+
+
+def test_16_bit_rgb_png_keeps_its_trns_colour_and_orientation(tmp_path):
+    """The one transparent colour of a 16-bit RGB PNG (tRNS, 16-bit values) becomes alpha 0 there, and an eXIf
+    orientation is applied, as for 8 bits."""
+    import struct
+
+    x = np.random.default_rng(5).integers(0, 65536, (6, 8, 3)).astype(np.uint16)
+    x[2, 3] = x[4, 1] = [1000, 2000, 3000]
+    x[5, 5] = [1000, 2000, 3001]                                   # one level off at 16 bits: opaque
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    _png16(tmp_path / "t.png", x, 2, {b"tRNS": struct.pack(">HHH", 1000, 2000, 3000),
+                                       b"eXIf": exif.tobytes()[6:]})
+    rgb, alpha = read_image(tmp_path / "t.png")
+    want_alpha = np.where((x == [1000, 2000, 3000]).all(-1), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(alpha, np.rot90(want_alpha, -1))
+    np.testing.assert_array_equal(rgb, np.rot90(np.round(x / 257.0).astype(np.uint8), -1))

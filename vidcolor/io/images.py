@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
@@ -38,7 +39,8 @@ def list_images_in(folder: str | Path) -> list[Path]:
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque).
 
-    Palette and grayscale images are expanded to RGB; 16-bit grayscale is scaled to 8 bits. Transparency is kept
+    Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG)
+    are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too. Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
     or grey image). An EXIF orientation (a
     phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
@@ -52,6 +54,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with Image.open(path) as im:
             check_frame_size(*im.size, str(path))
             im.load()
+            if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+                im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
                 levels, key = np.asarray(im), im.info.get("transparency")
@@ -70,6 +74,41 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except (UnidentifiedImageError, OSError) as exc:
         raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
     return rgb, alpha
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_bit_depth(path: str | Path) -> int | None:
+    """The bit depth a PNG's IHDR declares (1, 2, 4, 8 or 16), None when the file does not start with one."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
+
+
+def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
+    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) decoded by OpenCV
+    at 16 bits and rounded to 8 (:func:`_round16`), as an RGB or RGBA Pillow image carrying ``info`` (its EXIF;
+    a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is dropped). The caller has
+    checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
+
+    Raises:
+        VidcolorError: OpenCV cannot decode it (a damaged file).
+    """
+    x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
+        raise VidcolorError(f"{path}: cannot read as image (16-bit PNG that OpenCV does not decode)")
+    im = Image.fromarray(np.ascontiguousarray(_round16(x[..., 2::-1])))   # BGR(A) -> RGB
+    if x.shape[2] == 4:
+        im.putalpha(Image.fromarray(_round16(x[..., 3])))
+    im.info = {k: v for k, v in info.items() if k != "transparency"}
+    return im
+
+
+def _round16(x: np.ndarray) -> np.ndarray:
+    """uint16 samples 0..65535 -> uint8, ``round(x / 257)`` in integers (no ties: 257 is odd), as
+    :func:`_gray16_to_8`."""
+    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
 
 
 def _gray16_to_8(x: np.ndarray) -> np.ndarray:
