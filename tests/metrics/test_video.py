@@ -180,3 +180,29 @@ def test_cambi_sees_bands_not_dithered_gradients(tmp_path):
             cambi(bad)
     with pytest.raises(ValueError):
         cambi(banded, max_log_contrast=6)
+
+
+def test_cambi_gives_its_swscale_flags_to_the_filter_graph(monkeypatch):
+    """``-sws_flags`` before ``-lavfi`` never reached the complex graph (its scalers ran with ffmpeg's defaults;
+    the luma, all CAMBI reads, came out the same): the flags now open the graph (``sws_flags=...;``), where
+    ffmpeg does apply them (a 2:1 downscale, shown by ``neighbor`` against the default)."""
+    import subprocess
+
+    from vidcolor.io.convert import SWS_FLAGS
+    from vidcolor.metrics import video
+
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(video.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or real(cmd, **kw))
+    cambi(ramp())
+    cmd = calls[-1]
+    graph = cmd[cmd.index("-lavfi") + 1]
+    assert graph.startswith(f"sws_flags={SWS_FLAGS};") and "-sws_flags" not in cmd
+    exe, frames = cmd[0], ramp(16, 24, noise=20)
+
+    def halve(*pre: str, graph: str = "") -> bytes:
+        return real([exe, "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "24x16",
+                     "-i", "-", *pre, "-lavfi", f"{graph}[0:v]scale=12:8,format=rgb24", "-f", "rawvideo", "-"],
+                    input=frames.tobytes(), capture_output=True, check=True).stdout
+
+    assert halve(graph="sws_flags=neighbor;") != halve() == halve("-sws_flags", "neighbor")

@@ -173,8 +173,12 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     maximum) also counts the coarser steps that palette or 4-bit quantization leaves.
 
     Frames (uint8 RGB ``(T, H, W, 3)`` or one ``(H, W, 3)``) are piped to ffmpeg as rawvideo and
-    converted to YUV by swscale (BT.601, limited range, accurate rounding, as
-    :class:`vidcolor.io.VideoWriter` does); a file is decoded by ffmpeg and its own luma is scored.
+    converted to YUV (4:4:4, the format ffmpeg picks for RGB among those listed) by swscale: BT.601, limited
+    range, with :data:`vidcolor.io.convert.SWS_FLAGS` (accurate rounding) given to the filter graph itself
+    (``sws_flags=...;``: a ``-sws_flags`` option before ``-lavfi`` does not reach a complex graph), the flags
+    :class:`vidcolor.io.VideoWriter` encodes with; the luma equals that of
+    :func:`~vidcolor.io.convert.rgb_to_frame` byte for byte (checked on a clip and on noise). A file is decoded
+    by ffmpeg and its own luma is scored.
     Video whose width and height are both under :data:`CAMBI_MIN_SIZE` px (e.g. 160x210 Atari frames)
     is first enlarged by the smallest integer factor that reaches it, nearest neighbour.
 
@@ -219,10 +223,10 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     features = "|".join("name=cambi" + ("" if c == 2 else f"\\\\:max_log_contrast={c}") for c in contrasts)
     with tempfile.TemporaryDirectory(prefix="vidcolor-cambi-") as tmp:
         log = Path(tmp) / "cambi.json"
-        graph = (f"[0:v]{enlarge}format=pix_fmts=yuv420p|yuv422p|yuv444p,split[d][r];"
+        graph = (f"sws_flags={SWS_FLAGS};[0:v]{enlarge}format=pix_fmts=yuv420p|yuv422p|yuv444p,split[d][r];"
                  f"[d][r]libvmaf=model=:feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
         cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
-               "-sws_flags", SWS_FLAGS, "-lavfi", graph, "-f", "null", "-"]
+               "-lavfi", graph, "-f", "null", "-"]
         done = subprocess.run(cmd, input=data, capture_output=True)
         if done.returncode or not log.exists():
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
