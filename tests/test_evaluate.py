@@ -10,7 +10,7 @@ from helpers import mosaic
 from vidcolor.errors import VidcolorError
 from vidcolor.evaluate import evaluate, format_table, load_frames, to_json
 from vidcolor.io import write_image
-from vidcolor.metrics import ACCURACY_THRESHOLD, cdc, colourfulness, psnr, warp_error
+from vidcolor.metrics import ACCURACY_THRESHOLD, cdc, ciede2000, colourfulness, psnr, warp_error
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +211,40 @@ def test_a_folder_of_numbered_frames_is_a_clip_in_natural_order(tmp_path):
     assert r["paired_by_name"] and r["output"]["psnr"] == float("inf")
     assert r["reference"]["cdc"] == pytest.approx(cdc(clip))
     assert r["reference"]["warp_error"] == pytest.approx(warp_error(clip))
+
+
+def test_transparent_pixels_of_the_ground_truth_are_left_out(tmp_path, gt):
+    """RGBA images were scored on the hidden RGB of their transparent pixels too (a pixel-art sprite 39%
+    transparent: CIEDE2000 7.70 instead of 6.35 on its visible pixels). Pixels with alpha 0 in the ground truth
+    now count nowhere; the output's own RGB there does not matter."""
+    alpha = np.full(gt.shape[:3], 255, np.uint8)
+    alpha[:, 8:24, 10:30] = 0                                      # a transparent hole in every frame
+    alpha[:, :, :4] = 128                                          # half transparent: still scored
+    hidden = alpha == 0
+    out = gt.copy()
+    out[hidden] = np.random.default_rng(9).integers(0, 256, (int(hidden.sum()), 3), dtype=np.uint8)
+    out[:, :, :4] = np.clip(out[:, :, :4].astype(int) + 6, 0, 255)   # an error where the truth is visible
+    for name, frames in (("gt", gt), ("out", out)):
+        (tmp_path / name).mkdir()
+        for i, (f, a) in enumerate(zip(frames, alpha)):
+            write_image(tmp_path / name / f"{i}.png", f, a)
+    r = evaluate(tmp_path / "out", tmp_path / "gt", features=False)
+    visible = ~hidden
+    assert r["transparent"] == pytest.approx(hidden.mean())
+    o = r["output"]
+    assert o["mse"] == pytest.approx(np.mean((out[visible].astype(float) - gt[visible]) ** 2))
+    assert o["psnr"] == pytest.approx(psnr(out[visible][None], gt[visible][None]))
+    assert o["ciede2000"] == pytest.approx(ciede2000(out[visible][None], gt[visible][None]), rel=1e-5)
+    assert o["pixel_accuracy"] == 1
+    assert o["colourfulness"] == pytest.approx(colourfulness(out, visible))
+    assert r["reference"]["warp_error"] == pytest.approx(warp_error(gt, mask=visible))
+    assert o["cdc"] == pytest.approx(cdc(out, mask=visible))
+    assert "transparent (alpha 0): left out of every measure" in format_table(r)
+    # a single image too, and an opaque one reports nothing transparent
+    single = evaluate(tmp_path / "out" / "0.png", tmp_path / "gt" / "0.png", features=False)
+    v = visible[0]
+    assert single["output"]["mse"] == pytest.approx(np.mean((out[0][v].astype(float) - gt[0][v]) ** 2))
+    assert evaluate(gt, gt, features=False)["transparent"] == 0
+    write_image(tmp_path / "clear.png", gt[0], np.zeros(gt.shape[1:3], np.uint8))
+    with pytest.raises(VidcolorError, match="transparent everywhere"):
+        evaluate(gt[0], tmp_path / "clear.png", features=False)

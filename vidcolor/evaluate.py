@@ -3,7 +3,8 @@
 Full-reference measures (against the ground truth): PSNR, MSE, MAE, SSIM, pixel accuracy within a
 threshold, CIEDE2000, and a Frechet distance on pooled EfficientNet-Lite0 features (FID-style, NOT the
 Inception FID). No-reference measures (of each clip by itself, the ground truth included): colourfulness
-and, for clips of two frames or more, warp error and colour distribution consistency (CDC).
+and, for clips of two frames or more, warp error and colour distribution consistency (CDC). Pixels that are
+transparent in the ground truth (alpha 0 in an image with alpha) count in no measure but the Frechet distance.
 
 Example:
     >>> from vidcolor.evaluate import evaluate, format_table
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +49,22 @@ MEASURES = (
 # ------------------------------------------------------------------------------------------ loading
 
 
+@dataclass
+class _Clip:
+    """What :func:`_load` read: uint8 RGB ``frames`` ``(T, H, W, 3)`` and, for images with transparency, their
+    uint8 ``alpha`` ``(T, H, W)`` (255 for an image of a folder that has none), else None."""
+
+    frames: np.ndarray
+    alpha: np.ndarray | None = None
+
+
 def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
     """Read a video file, an image, or a folder of images as one uint8 RGB stack.
 
     Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied); a folder
     gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) in natural order of their
     names (1.png, 2.png, ..., 10.png, as ffmpeg's ``%d.png`` numbers frames: :func:`~vidcolor.io.list_images_in`);
-    alpha is dropped.
+    alpha is dropped (:func:`evaluate` reads the ground truth's, to leave its transparent pixels out).
 
     Args:
         path: video file, image file, or folder of images.
@@ -67,6 +78,11 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
         VidcolorError: missing path, unreadable file, empty folder, images of different sizes in a
             folder, a video with no frames, or ``max_frames`` < 1.
     """
+    return _load(path, max_frames, names).frames
+
+
+def _load(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> _Clip:
+    """:func:`load_frames`, with the images' alpha (:class:`_Clip`); raises as it does."""
     if max_frames is not None and max_frames < 1:
         raise VidcolorError(f"max frames must be at least 1, got {max_frames}")
     p = Path(path)
@@ -80,20 +96,25 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
         files = files[:max_frames]
         if not files:
             raise VidcolorError(f"{path}: no images in folder")
-        frames = [read_image(f)[0] for f in files]
+        images = [read_image(f) for f in files]
+        frames = [rgb for rgb, _ in images]
         for f, rgb in zip(files, frames):
             if rgb.shape != frames[0].shape:
                 raise VidcolorError(f"{f}: {_size(rgb)} differs from {files[0].name} ({_size(frames[0])})")
-        return np.stack(frames)
+        alphas = [a for _, a in images]
+        alpha = None if all(a is None for a in alphas) else np.stack(
+            [np.full(frames[0].shape[:2], 255, np.uint8) if a is None else a for a in alphas])
+        return _Clip(np.stack(frames), alpha)
     if is_image(p):
-        return read_image(p)[0][None]
+        rgb, alpha = read_image(p)
+        return _Clip(rgb[None], None if alpha is None else alpha[None])
     frames = []
     with VideoReader(p) as reader:
         for rgb in reader:
             frames.append(rgb)
             if max_frames is not None and len(frames) >= max_frames:
                 break
-    return np.stack(frames)
+    return _Clip(np.stack(frames))
 
 
 def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
@@ -113,13 +134,13 @@ def _size(rgb: np.ndarray) -> str:
     return f"{rgb.shape[-2]}x{rgb.shape[-3]}"
 
 
-def _as_frames(x, max_frames: int | None) -> np.ndarray:
+def _as_clip(x, max_frames: int | None) -> _Clip:
     if isinstance(x, np.ndarray):
         if x.dtype != np.uint8 or x.ndim not in (3, 4) or x.shape[-1] != 3:
             raise VidcolorError(f"expected uint8 RGB frames (T, H, W, 3), got {x.dtype} {x.shape}")
         x = x[None] if x.ndim == 3 else x
-        return x[:max_frames]
-    return load_frames(x, max_frames)
+        return _Clip(x[:max_frames])
+    return _load(x, max_frames)
 
 
 # ---------------------------------------------------------------------------------------- measuring
@@ -134,19 +155,33 @@ def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([fn(x, y) for x, y in zip(a, b)]))
 
 
-def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float) -> dict:
-    m = im.mse(x, ref)
+def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float, visible: np.ndarray | None) -> dict:
+    """The full-reference measures of ``x`` against ``ref``, over the ``visible`` pixels (bool ``(T, H, W)``,
+    the ground truth's opaque ones) or all (None)."""
     small = min(x.shape[-3:-1]) < SSIM_MIN_SIDE                   # SSIM's 7x7 window does not fit: not defined
-    return {"psnr": im.psnr(x, ref), "mse": m, "mae": im.mae(x, ref), "ssim": math.nan if small else im.ssim(x, ref),
-            "pixel_accuracy": im.pixel_accuracy(x, ref, threshold), "ciede2000": _framewise(im.ciede2000, x, ref)}
+    try:
+        ssim = math.nan if small else im.ssim(x, ref, visible)
+    except ValueError:                                            # no visible pixel inside SSIM's border
+        ssim = math.nan
+    return {"psnr": im.psnr(x, ref, visible), "mse": im.mse(x, ref, visible), "mae": im.mae(x, ref, visible),
+            "ssim": ssim, "pixel_accuracy": im.pixel_accuracy(x, ref, threshold, visible),
+            "ciede2000": _framewise(im.ciede2000, x, ref) if visible is None else _pooled_ciede2000(x, ref, visible)}
 
 
-def _no_reference(x: np.ndarray, flows) -> dict:
-    """Colourfulness, and for T >= 2 warp error (with the ground truth's ``flows``) and CDC."""
-    out = {"colourfulness": im.colourfulness(x)}
+def _pooled_ciede2000(x: np.ndarray, ref: np.ndarray, visible: np.ndarray) -> float:
+    """Mean CIEDE2000 over the ``visible`` pixels of all frames (frame by frame, low memory)."""
+    counts = visible.reshape(len(visible), -1).sum(1)
+    total = sum(im.ciede2000(a, b, m) * n for a, b, m, n in zip(x, ref, visible, counts) if n)
+    return float(total / counts.sum())
+
+
+def _no_reference(x: np.ndarray, flows, visible: np.ndarray | None) -> dict:
+    """Colourfulness, and for T >= 2 warp error (with the ground truth's ``flows``) and CDC, over the ``visible``
+    pixels (None: all)."""
+    out = {"colourfulness": im.colourfulness(x, visible)}
     if flows is not None:
-        out["warp_error"] = video.warp_error(x, flows=flows)
-        out["cdc"] = video.cdc(x)
+        out["warp_error"] = video.warp_error(x, flows=flows, mask=visible)
+        out["cdc"] = video.cdc(x, mask=visible)
     return out
 
 
@@ -166,17 +201,22 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Returns:
         ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
-        "paired_by_name": bool, "accuracy_threshold": threshold, "output": {measure: value},
+        "paired_by_name": bool, "accuracy_threshold": threshold, "transparent": share, "output": {measure: value},
         "reference": {measure: value}[, "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
         the no-reference measures of the ground truth (colourfulness, warp error, CDC). Warp error and
         CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
-        columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray. When
+        columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray.
+        ``transparent`` is the share of the ground truth's pixels that are transparent (alpha 0, images with
+        alpha only): they are left out of every measure of every column but the Frechet distance (on whole
+        frames); SSIM is then the mean of its map over the other pixels (its 7x7 windows still see the
+        transparent pixels beside them), and warp error counts a pixel when it and its match in the next
+        frame are opaque. When
         frame counts differ, the first T = min(counts) frames of each are used. Folders are compared image
         by image by name (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
     Raises:
-        VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), or folders
-            without an image name in common.
+        VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
+            without an image name in common, or a ground truth transparent everywhere.
     """
     clips = {"output": output, "reference": reference}
     if input is not None:
@@ -185,8 +225,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
         if len(folders) > 1 else None
-    frames = {name: load_frames(folders[name], max_frames, names) if name in folders and names is not None
-              else _as_frames(x, max_frames) for name, x in clips.items()}
+    loaded = {name: _load(folders[name], max_frames, names) if name in folders and names is not None
+              else _as_clip(x, max_frames) for name, x in clips.items()}
+    frames = {name: c.frames for name, c in loaded.items()}
     ref = frames["reference"]
     for name, x in frames.items():
         if x.shape[1:] != ref.shape[1:]:
@@ -197,11 +238,16 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         counts.update({name: len(files) for name, files in listings.items()})
     frames = {name: x[:t] for name, x in frames.items()}
     ref = frames["reference"]
+    alpha = loaded["reference"].alpha
+    visible = None if alpha is None or alpha[:t].all() else alpha[:t] > 0     # the ground truth's opaque pixels
+    if visible is not None and not visible.any():
+        raise VidcolorError(f"the ground truth {reference} is transparent everywhere (alpha 0): nothing to score")
 
     flows = video.pair_flows(ref) if t >= 2 else None  # the ground truth's motion, shared by every column
     result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
               "paired_by_name": names is not None, "accuracy_threshold": threshold,
-              "reference": _no_reference(ref, flows)}
+              "transparent": 0.0 if visible is None else float(1 - visible.mean()),
+              "reference": _no_reference(ref, flows, visible)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
         from vidcolor.metrics.features import frechet_distance, gaussian_fit, load_encoder, pooled_features
@@ -210,11 +256,11 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         ref_gauss = gaussian_fit(pooled_features(ref, encoder, device=device))
     for name in [n for n in ("output", "input") if n in frames]:
         x = frames[name]
-        r = _full_reference(x, ref, threshold)
+        r = _full_reference(x, ref, threshold, visible)
         if features:
             r["frechet_effnet"] = frechet_distance(*gaussian_fit(pooled_features(x, encoder, device=device)),
                                                    *ref_gauss)
-        r.update(_no_reference(x, flows))
+        r.update(_no_reference(x, flows, visible))
         r["colourfulness_gap"] = r["colourfulness"] - ref_colour
         r["colourfulness_ratio"] = r["colourfulness"] / ref_colour if ref_colour > 0 else None
         result[name] = r
@@ -255,6 +301,10 @@ def format_table(result: dict) -> str:
         head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + "): " + \
                 (f"the {result['frames']} images of the same name" if result.get("paired_by_name")
                  else f"first {result['frames']}") + " compared"
+    if result.get("transparent"):
+        head += (f"; {result['transparent']:.1%} of the ground truth's pixels are transparent (alpha 0): left out of "
+                 "every measure" + (" but the Frechet distance (whole frames)" if any(
+                     "frechet_effnet" in result[c] for c in cols) else ""))
     return head + "\n\n" + "\n".join(lines)
 
 

@@ -140,3 +140,29 @@ def test_ab_histogram_intersection_identical_disjoint_and_partial():
     assert ab_histogram_intersection(half, red) == pytest.approx(0.5)
     gray = np.full((3, 3, 3), 128, np.uint8)
     assert ab_histogram_intersection(gray, np.full((2, 2, 3), 40, np.uint8)) == pytest.approx(1.0)  # L is ignored
+
+
+def test_a_mask_scores_only_its_pixels():
+    """The transparent pixels of an image with alpha were scored (their hidden RGB): with a mask every measure
+    counts only the masked pixels, whatever the others hold."""
+    rng = np.random.default_rng(3)
+    ref = rng.integers(20, 230, (2, 24, 30, 3), dtype=np.uint8)
+    out = np.clip(ref.astype(int) + rng.integers(-6, 7, ref.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros(ref.shape[:3], bool)
+    mask[:, 4:20, 5:25] = True
+    mask[1, :, :3] = True
+    junk = out.copy()
+    junk[~mask] = rng.integers(0, 256, (int((~mask).sum()), 3), dtype=np.uint8)   # only the hidden pixels change
+    sel_out, sel_ref = out[mask][None], ref[mask][None]
+    for fn in (mse, psnr, mae, ciede2000, pixel_accuracy):
+        assert fn(junk, ref, mask=mask) == pytest.approx(fn(sel_out, sel_ref)), fn.__name__
+        assert fn(junk, ref) != pytest.approx(fn(sel_out, sel_ref)), fn.__name__
+    np.testing.assert_allclose(channel_bias(junk, ref, mask), channel_bias(sel_out, sel_ref))
+    assert colourfulness(junk, mask) == pytest.approx(np.mean([colourfulness(f[m][None]) for f, m in zip(out, mask)]))
+    assert ssim(out, ref, np.ones_like(mask)) == pytest.approx(ssim(out, ref))
+    assert ssim(ref, ref, mask) == pytest.approx(1) and ssim(junk, ref, mask) > ssim(junk, ref)
+    for bad in (mask[0], np.zeros_like(mask)):
+        with pytest.raises(ValueError):
+            mse(out, ref, bad)
+    with pytest.raises(ValueError):
+        psnr(list(out), list(ref), mask)

@@ -206,3 +206,22 @@ def test_cambi_gives_its_swscale_flags_to_the_filter_graph(monkeypatch):
                     input=frames.tobytes(), capture_output=True, check=True).stdout
 
     assert halve(graph="sws_flags=neighbor;") != halve() == halve("-sws_flags", "neighbor")
+
+
+def test_temporal_measures_take_a_mask():
+    """Pixels outside the mask (transparent) may change freely: warp error and CDC no longer see them."""
+    base = np.random.default_rng(6).integers(0, 256, (1, 40, 60, 3), dtype=np.uint8)
+    clip = np.repeat(base, 4, 0)
+    mask = np.ones(clip.shape[:3], bool)
+    mask[:, :, 40:] = False
+    noisy = clip.copy()
+    noisy[:, :, 40:] = np.array([0, 80, 160, 240], np.uint8)[:, None, None, None]   # a flat colour a frame
+    assert warp_error(noisy) > 0.01 and cdc(noisy) > 0.01
+    assert warp_error(noisy, flow_source=clip, mask=mask) == pytest.approx(0, abs=1e-6)
+    assert cdc(noisy, mask=mask) == pytest.approx(0, abs=1e-9)
+    assert cdc(noisy, mask=np.ones_like(mask)) == pytest.approx(cdc(noisy))
+    empty = mask.copy()
+    empty[1:] = False                                              # no opaque pixel after frame 0: no pair left
+    assert np.isnan(cdc(noisy, mask=empty))
+    with pytest.raises(ValueError):
+        warp_error(noisy, mask=mask[:2])

@@ -67,7 +67,7 @@ def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
-               flows: list[tuple[np.ndarray, np.ndarray]] | None = None) -> float:
+               flows: list[tuple[np.ndarray, np.ndarray]] | None = None, mask: np.ndarray | None = None) -> float:
     """Warp error E_warp (Lai et al. 2018, "Learning Blind Video Temporal Consistency", ECCV, the
     equations for E_warp(V_t, V_t+1) and E_warp(V) of their evaluation).
 
@@ -87,15 +87,20 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
         flow_source: uint8 RGB of the same shape, or None for ``frames`` itself.
         flows: :func:`pair_flows` of the flow source, when already computed (then ``flow_source`` is
             not used).
+        mask: bool ``(T, H, W)``, the pixels that count (the opaque ones of frames with alpha), or None for
+            all: ``M_t`` also needs pixel x masked in frame t and its match in frame t+1 (all four bilinear
+            neighbours) masked in frame t+1.
 
     Returns:
         The warp error, a float in [0, 1] (squared [0, 1] RGB units; multiply by 255^2 for 8-bit levels).
 
     Raises:
         ValueError: if ``frames`` is not uint8 ``(T, H, W, 3)`` with T >= 2, or ``flow_source`` (or
-            ``flows``) does not match it.
+            ``flows``, or ``mask``) does not match it.
     """
     _check_clip(frames)
+    if mask is not None and np.shape(mask) != frames.shape[:3]:
+        raise ValueError(f"mask {np.shape(mask)} does not match frames {frames.shape[:3]}")
     if flows is None:
         if flow_source is None:
             flow_source = frames
@@ -106,18 +111,21 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
     if len(flows) != len(frames) - 1 or flows[0][0].shape[:2] != frames.shape[1:3]:
         raise ValueError(f"{len(flows)} flows do not match {len(frames)} frames of {frames.shape[1:3]}")
     errors = []
-    for t, (fwd, mask) in enumerate(flows):
-        n = int(mask.sum())
+    for t, (fwd, valid) in enumerate(flows):
+        if mask is not None:
+            seen = warp(np.asarray(mask[t + 1], np.float32), fwd) > 0.999       # the match is masked in t+1
+            valid = valid & np.asarray(mask[t], bool) & seen
+        n = int(valid.sum())
         if n == 0:
             errors.append(0.0)
             continue
         cur = frames[t].astype(np.float32) / 255.0
         nxt = warp(frames[t + 1].astype(np.float32) / 255.0, fwd)
-        errors.append(float(np.sum(((cur - nxt) ** 2)[mask], dtype=np.float64) / (3 * n)))
+        errors.append(float(np.sum(((cur - nxt) ** 2)[valid], dtype=np.float64) / (3 * n)))
     return float(np.mean(errors))
 
 
-def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256) -> float:
+def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256, mask: np.ndarray | None = None) -> float:
     """Colour distribution consistency (Liu et al. 2021, "Temporally consistent video colorization with
     deep feature propagation and self-regularization learning", arXiv:2110.04562 / CVMJ 2024, the CDC
     equation of their evaluation).
@@ -132,14 +140,19 @@ def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256) -> float:
         frames: uint8 RGB ``(T, H, W, 3)``, T >= 2.
         gaps: positive frame distances d (the paper uses 1, 2, 4).
         bins: histogram bins per channel, 1..256.
+        mask: bool ``(T, H, W)``, the pixels each histogram counts (the opaque ones of frames with alpha), or
+            None for all; pairs with a frame that has no masked pixel are left out.
 
     Returns:
-        CDC, a float in [0, ln 2] (0.693); 0 when every compared pair has equal histograms.
+        CDC, a float in [0, ln 2] (0.693); 0 when every compared pair has equal histograms; NaN when the mask
+        leaves no pair.
 
     Raises:
-        ValueError: for a bad clip, a gap < 1, bins outside 1..256, or no gap < T.
+        ValueError: for a bad clip, a gap < 1, bins outside 1..256, no gap < T, or a ``mask`` of another shape.
     """
     _check_clip(frames)
+    if mask is not None and np.shape(mask) != frames.shape[:3]:
+        raise ValueError(f"mask {np.shape(mask)} does not match frames {frames.shape[:3]}")
     if not 1 <= bins <= 256:
         raise ValueError(f"bins must be in 1..256, got {bins}")
     if any(int(d) != d or d < 1 for d in gaps):
@@ -147,8 +160,18 @@ def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256) -> float:
     used = [int(d) for d in gaps if d < len(frames)]
     if not used:
         raise ValueError(f"no gap in {gaps} is shorter than the clip ({len(frames)} frames)")
-    hist = np.stack([_histograms(f, bins) for f in frames])  # (T, 3, bins), each row sums to 1
-    return float(np.mean([np.mean(_js(hist[:-d], hist[d:])) for d in used]))
+    if mask is None:
+        hist = np.stack([_histograms(f, bins) for f in frames])  # (T, 3, bins), each row sums to 1
+        return float(np.mean([np.mean(_js(hist[:-d], hist[d:])) for d in used]))
+    seen = [bool(np.any(m)) for m in mask]
+    hist = np.stack([_histograms(f[np.asarray(m, bool)][None], bins) if s else np.zeros((3, bins))
+                     for f, m, s in zip(frames, mask, seen)])
+    per_gap = []
+    for d in used:
+        pairs = [i for i in range(len(frames) - d) if seen[i] and seen[i + d]]
+        if pairs:
+            per_gap.append(np.mean(_js(hist[pairs], hist[[i + d for i in pairs]])))
+    return float(np.mean(per_gap)) if per_gap else math.nan
 
 
 CAMBI_MIN_SIZE = 216
