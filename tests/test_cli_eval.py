@@ -56,3 +56,20 @@ def test_errors_are_one_line(folders, tmp_path):
 def test_help_says_not_fid():
     res = run_cli("eval", "--help")
     assert res.returncode == 0 and "not the Inception FID" in " ".join(res.stdout.decode().split())
+
+
+def test_videos_at_other_frame_rates_warn_on_stderr(tmp_path, clip):
+    """The same frames tagged 15 fps instead of 10 were scored silently: one warning line on stderr now, and
+    in the JSON."""
+    from vidcolor.evaluate import load_frames
+    from vidcolor.io import VideoWriter
+
+    frames = load_frames(clip)
+    with VideoWriter(tmp_path / "fast.mp4", frames.shape[2], frames.shape[1], 15, crf=0) as w:
+        w.write(frames)
+    res = run_cli("eval", tmp_path / "fast.mp4", "--reference-video", clip, "--json", "--no-features")
+    assert res.returncode == 0, res.stderr
+    assert len(res.stderr_lines) == 1 and res.stderr_lines[0].startswith("vidcolor: warning: frame rates differ")
+    data = json.loads(res.stdout)
+    assert data["warnings"] == [res.stderr_lines[0].removeprefix("vidcolor: warning: ")]
+    assert data["timing"]["output"]["fps"] == 15 and data["timing"]["reference"]["fps"] == 10

@@ -248,3 +248,39 @@ def test_transparent_pixels_of_the_ground_truth_are_left_out(tmp_path, gt):
     write_image(tmp_path / "clear.png", gt[0], np.zeros(gt.shape[1:3], np.uint8))
     with pytest.raises(VidcolorError, match="transparent everywhere"):
         evaluate(gt[0], tmp_path / "clear.png", features=False)
+
+
+@pytest.fixture(scope="module")
+def retimed(tmp_path_factory, clip, ffmpeg_exe):
+    """The 10 fps test clip as ``shifted.mkv`` (the same packets, first frame at 0.1 s: one frame later, as a
+    clip whose first frame was cut keeps its place) and ``fast.mp4`` (its frames re-encoded at 15 fps)."""
+    from helpers import run_ffmpeg
+    from vidcolor.io import VideoWriter
+
+    d = tmp_path_factory.mktemp("retimed")
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-an", "-c", "copy", "-output_ts_offset", "0.1", str(d / "shifted.mkv"))
+    frames = load_frames(clip)
+    with VideoWriter(d / "fast.mp4", frames.shape[2], frames.shape[1], 15, crf=0) as w:
+        w.write(frames)
+    return d
+
+
+def test_videos_shown_at_other_times_are_warned(clip, retimed):
+    """Frames are paired by position, and a clip that starts a frame later (PSNR 21 dB for the same frames) or
+    runs at another frame rate was compared silently: each video's rate and start are now in the result and
+    the table, and a warning says when the compared frames are not shown at the same times."""
+    same = evaluate(clip, clip, features=False)
+    assert same["warnings"] == []
+    assert same["timing"] == {"output": {"fps": 10.0, "start": 0.0}, "reference": {"fps": 10.0, "start": 0.0}}
+    assert "output 10 fps, ground truth 10 fps" in format_table(same) and "warning" not in format_table(same)
+    shifted = evaluate(retimed / "shifted.mkv", clip, features=False)
+    assert shifted["timing"]["output"]["start"] == pytest.approx(0.1)
+    assert len(shifted["warnings"]) == 1 and "first frame is at 0.100 s" in shifted["warnings"][0]
+    table = format_table(shifted)
+    assert "(first frame at 0.100 s)" in table and "\nwarning: the output's first frame" in table
+    fast = evaluate(clip, clip, input=retimed / "fast.mp4", features=False)
+    assert fast["timing"]["input"]["fps"] == 15
+    assert len(fast["warnings"]) == 1 and fast["warnings"][0].startswith("frame rates differ (the input 15 fps")
+    assert evaluate(retimed / "fast.mp4", clip, max_frames=1, features=False)["warnings"] == []   # one frame: at 0
+    arrays = evaluate(load_frames(clip), clip, features=False)                 # an array has no timing
+    assert arrays["warnings"] == [] and list(arrays["timing"]) == ["reference"]

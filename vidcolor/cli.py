@@ -354,11 +354,14 @@ def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
     distance on pooled EfficientNet-Lite0 features, and warp error and CDC for clips of 2+ frames.
     The Frechet distance is FID-style but not the Inception FID: its numbers compare only with other
     runs of this command on the same number of frames. When frame counts differ, the first frames in
-    common are compared.
+    common are compared. Frames are paired by position: a warning (stderr, table, JSON) says when two
+    videos' frame rates or first frames' timestamps do not match.
     """
     from vidcolor.evaluate import evaluate, format_table, to_json
 
     result = evaluate(output, reference, input=input_, max_frames=max_frames, features=not no_features)
+    for warning in result["warnings"]:                  # also in the table and the JSON
+        click.echo(f"vidcolor: warning: {warning}", err=True)
     click.echo(to_json(result) if as_json else format_table(result))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
 
-__all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "to_json"]
+__all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "timing_warnings", "to_json"]
 
 MEASURES = (
     # key, label, which value is better, format
@@ -52,10 +53,15 @@ MEASURES = (
 @dataclass
 class _Clip:
     """What :func:`_load` read: uint8 RGB ``frames`` ``(T, H, W, 3)`` and, for images with transparency, their
-    uint8 ``alpha`` ``(T, H, W)`` (255 for an image of a folder that has none), else None."""
+    uint8 ``alpha`` ``(T, H, W)`` (255 for an image of a folder that has none), else None. A video also gives its
+    mean frame rate ``fps``, its first frame's presentation time ``start`` (seconds) and each frame's ``times``
+    (seconds after the first); images and arrays have none (``fps`` None)."""
 
     frames: np.ndarray
     alpha: np.ndarray | None = None
+    fps: Fraction | None = None
+    start: float = 0.0
+    times: list[float] | None = None
 
 
 def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
@@ -114,7 +120,9 @@ def _load(path: str | Path, max_frames: int | None = None, names: list[str] | No
             frames.append(rgb)
             if max_frames is not None and len(frames) >= max_frames:
                 break
-    return _Clip(np.stack(frames))
+        tb = reader.timeline.time_base
+        return _Clip(np.stack(frames), fps=reader.info.fps, start=reader.start_time,
+                     times=[float(pts * tb) for pts in reader.timeline.pts[:len(frames)]])
 
 
 def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
@@ -201,16 +209,20 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Returns:
         ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
-        "paired_by_name": bool, "accuracy_threshold": threshold, "transparent": share, "output": {measure: value},
-        "reference": {measure: value}[, "input": {measure: value}]}``. Measure keys are those of :data:`MEASURES`; "reference" holds only
-        the no-reference measures of the ground truth (colourfulness, warp error, CDC). Warp error and
-        CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
+        "paired_by_name": bool, "accuracy_threshold": threshold, "transparent": share, "timing": {name:
+        {"fps": float, "start": seconds}}, "warnings": [str], "output": {measure: value},
+        "reference": {measure: value}[, "input": {measure: value}]}``. Measure keys are those of
+        :data:`MEASURES`; "reference" holds only the no-reference measures of the ground truth (colourfulness,
+        warp error, CDC). Warp error and CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
         columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray.
         ``transparent`` is the share of the ground truth's pixels that are transparent (alpha 0, images with
         alpha only): they are left out of every measure of every column but the Frechet distance (on whole
         frames); SSIM is then the mean of its map over the other pixels (its 7x7 windows still see the
         transparent pixels beside them), and warp error counts a pixel when it and its match in the next
-        frame are opaque. When
+        frame are opaque. Frames are paired by position (folders: by name); ``timing`` gives each video's frame
+        rate and first frame's time, and ``warnings`` (one line each) says when an output's or input's frames
+        are not shown when the ground truth's are: first frames more than half a ground-truth frame apart, or
+        frame rates that move the compared frames that far apart (:func:`timing_warnings`). When
         frame counts differ, the first T = min(counts) frames of each are used. Folders are compared image
         by image by name (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
@@ -247,6 +259,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
               "paired_by_name": names is not None, "accuracy_threshold": threshold,
               "transparent": 0.0 if visible is None else float(1 - visible.mean()),
+              "timing": {name: {"fps": float(c.fps), "start": c.start} for name, c in loaded.items()
+                         if c.fps is not None},
+              "warnings": timing_warnings(loaded, t),
               "reference": _no_reference(ref, flows, visible)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
@@ -265,6 +280,48 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         r["colourfulness_ratio"] = r["colourfulness"] / ref_colour if ref_colour > 0 else None
         result[name] = r
     return result
+
+
+LABELS = {"output": "output", "input": "input", "reference": "ground truth"}
+
+
+def timing_warnings(clips: dict, t: int) -> list[str]:
+    """One line for each video (``clips["output"]``, ``clips["input"]``) whose first ``t`` frames, paired by
+    position with the ground truth's (``clips["reference"]``), are not shown at the same times: its first frame
+    is more than half a ground-truth frame interval from the ground truth's (a clip cut by a frame keeps its
+    place, 0.042 s at 24 fps), or its frame rate (its own timestamps, so variable rates too) moves a compared
+    frame that far (24 vs 30 fps: the 4th frame). Clips without timing (images, folders, arrays) give none.
+
+    Args:
+        clips: name -> :class:`_Clip`; ``fps`` None for clips without timing.
+        t: the number of frames compared.
+
+    Returns:
+        The warnings, in the order output, input (empty when all agree).
+    """
+    ref = clips["reference"]
+    if ref.fps is None:
+        return []
+    half, out = 0.5 / float(ref.fps), []
+    for name in ("output", "input"):
+        c = clips.get(name)
+        if c is None or c.fps is None:
+            continue
+        label = LABELS[name]
+        shift = c.start - ref.start
+        if abs(shift) > half:
+            out.append(f"the {label}'s first frame is at {c.start:.3f} s, the ground truth's at {ref.start:.3f} s "
+                       f"({abs(shift) * float(ref.fps):.1f} frames {'later' if shift > 0 else 'earlier'}): frames "
+                       "are paired by position, so they are that far apart unless one's timestamps were reset "
+                       "(vidcolor's outputs count from 0)")
+        drift = [abs(a - b) for a, b in zip(c.times[:t], ref.times[:t])]
+        if drift and max(drift) > half:
+            i = next(i for i, d in enumerate(drift) if d > half)
+            out.append(f"frame rates differ (the {label} {float(c.fps):.6g} fps, the ground truth "
+                       f"{float(ref.fps):.6g} fps): frames are paired by position, and frame {i + 1} is shown "
+                       f"{c.times[i]:.3f} s after the {label}'s start but {ref.times[i]:.3f} s after the ground "
+                       "truth's")
+    return out
 
 
 # ------------------------------------------------------------------------------------------ reports
@@ -295,8 +352,13 @@ def format_table(result: dict) -> str:
     lines.insert(1, "|" + "|".join(("-" * (w + 2)) if i in (0, last) else "-" * (w + 1) + ":"
                                    for i, w in enumerate(widths)) + "|")
     counts = result["frame_counts"]
-    head = (f"{result['frames']} frame(s), {result['width']}x{result['height']}; pixel accuracy: all channels "
-            f"within {result['accuracy_threshold']:g} levels")
+    head = f"{result['frames']} frame(s), {result['width']}x{result['height']}"
+    timing = result.get("timing") or {}
+    if timing:
+        head += "; " + ", ".join(f"{LABELS[k]} {v['fps']:.6g} fps" + (f" (first frame at {v['start']:.3f} s)"
+                                                                      if round(v["start"], 3) else "")
+                                 for k, v in timing.items())
+    head += f"; pixel accuracy: all channels within {result['accuracy_threshold']:g} levels"
     if len(set(counts.values())) > 1:
         head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + "): " + \
                 (f"the {result['frames']} images of the same name" if result.get("paired_by_name")
@@ -305,6 +367,7 @@ def format_table(result: dict) -> str:
         head += (f"; {result['transparent']:.1%} of the ground truth's pixels are transparent (alpha 0): left out of "
                  "every measure" + (" but the Frechet distance (whole frames)" if any(
                      "frechet_effnet" in result[c] for c in cols) else ""))
+    head += "".join(f"\nwarning: {w}" for w in result.get("warnings", []))
     return head + "\n\n" + "\n".join(lines)
 
 

@@ -218,6 +218,9 @@ class VideoReader:
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
         timeline: the yielded frames' presentation timestamps (:class:`~vidcolor.io.timing.Timeline`, in
             the stream's time base; raw input: ``1 / fps``), each added before its frame is yielded.
+        start_time: the first frame's presentation time, seconds, as the container gives it (a clip cut from
+            a longer one may keep its place, e.g. 0.042 s; MPEG-TS starts anywhere); 0.0 for raw input or a
+            first frame without a timestamp. The timeline counts from it.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a truncated raw frame, a raw file that cannot be
@@ -241,6 +244,7 @@ class VideoReader:
             check_frame_size(w, h, "--raw")
             self.info = VideoInfo(width=w, height=h, fps=rate)
             self.timeline = Timeline.of(self.info.fps)
+            self.start_time = 0.0
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
             self._first = self._read_raw()
             if self._first is None:
@@ -263,6 +267,8 @@ class VideoReader:
         self._check_size(first.width, first.height)            # and the first frame
         _apply_rotation(self.info, first)
         self._first = first
+        tb = self.info.time_base
+        self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
