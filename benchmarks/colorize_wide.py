@@ -88,22 +88,16 @@ def rows_of_content(frames: int, photos: int) -> list[tuple[str, str, list[np.nd
     return rows
 
 
-def visible(img: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The pixels of uint8 RGB ``img`` ``(H, W, 3)`` that ``mask`` ``(H, W)`` shows, as ``(1, P, 3)`` (all: ``img``)."""
-    return img if mask is None else img[mask][None]
-
-
 def score_row(job: Colorizer, frames: list[np.ndarray], masks: list[np.ndarray | None]) -> tuple[dict, list[np.ndarray]]:
     """CIEDE2000 of the gray input and of ``job``'s output against ``frames``, and both colourfulnesses, over the
     visible pixels only (``masks``: a transparent sprite's hidden RGB is never seen)."""
     out, _ = colorize_all(job, frames)
     grays = [gray(f) for f in frames]
     r = {"frames": len(frames),
-         "gray_ciede2000": float(np.mean([ciede2000(visible(g, m), visible(t, m))
-                                          for g, t, m in zip(grays, frames, masks)])),
-         "ciede2000": float(np.mean([ciede2000(visible(o, m), visible(t, m)) for o, t, m in zip(out, frames, masks)])),
-         "colourfulness": float(np.mean([colourfulness(visible(o, m)) for o, m in zip(out, masks)])),
-         "truth_colourfulness": float(np.mean([colourfulness(visible(t, m)) for t, m in zip(frames, masks)]))}
+         "gray_ciede2000": float(np.mean([ciede2000(g, t, m) for g, t, m in zip(grays, frames, masks)])),
+         "ciede2000": float(np.mean([ciede2000(o, t, m) for o, t, m in zip(out, frames, masks)])),
+         "colourfulness": float(np.mean([colourfulness(o, m) for o, m in zip(out, masks)])),
+         "truth_colourfulness": float(np.mean([colourfulness(t, m) for t, m in zip(frames, masks)]))}
     r["delta"] = r["ciede2000"] - r["gray_ciede2000"]
     r["colour_ratio"] = r["colourfulness"] / max(r["truth_colourfulness"], 1e-6)
     return r, out
