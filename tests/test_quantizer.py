@@ -90,6 +90,24 @@ def test_a_palette_lined_up_with_levels_in_g_alone_is_a_palette(gradient, crf, m
     assert est.kind == "palette", est.describe()
     assert np.linalg.norm(est.palette[:, None] - pal[None], axis=-1).min(axis=1).max() < 4   # its colours
     monkeypatch.setattr(quantizer, "UNIFORM_MIN_ON_LEVELS", 0.0)
+    monkeypatch.setattr(quantizer, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # neither check: bit truncation
+    assert estimate(frame).strength_key == "uniform floor"
+
+
+@pytest.mark.parametrize("crf", [None, 12])
+def test_a_palette_with_a_gray_on_the_levels_is_still_a_palette(gradient, crf, monkeypatch):
+    """As above, but a gray of the palette that lies on the levels in all three channels (160, a sky) covers an eighth
+    of the frame, so that the share of pixels on the levels passes :data:`UNIFORM_MIN_ON_LEVELS`; in R and B the
+    other colours lie far from the levels (ffmpeg's 16 colours of a DAVIS clip were read as 4-bit bit truncation so,
+    and lost most of their gain to the bin-floor offset)."""
+    rng = np.random.default_rng(0)
+    pal = np.stack([rng.integers(0, 256, 16), 16 * np.arange(16), rng.integers(0, 256, 16)], 1).astype(np.float32)
+    pal[10] = 160                                       # the gray, on 4-bit floor levels in R, G and B
+    q = pal[_nearest(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
+    q[:12] = 160                                        # an eighth of the frame: R and B show no level set
+    frame = q if crf is None else h264_roundtrip(q, crf)
+    assert estimate(frame).kind == "palette", estimate(frame).describe()
+    monkeypatch.setattr(quantizer, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # the share rule alone: bit truncation
     assert estimate(frame).strength_key == "uniform floor"
 
 
