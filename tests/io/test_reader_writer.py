@@ -649,3 +649,43 @@ def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_
     streams = _output_streams(None, "libx264", "mp4", None, pgs, args)
     assert len(streams) == 3 and args["c:s:0"] == "mov_text" and "c:s:1" not in args
     assert "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in capsys.readouterr().err
+
+
+def test_a_frame_above_the_limit_is_refused_by_the_probe_not_decoded(tmp_path, monkeypatch):
+    """ffmpeg's probe decodes the first frame: with the limit lowered below a 64x48 SGI's area, the probe and the
+    decoder refuse it (ffmpeg's max_pixels) and the size comes back unknown, named as such."""
+    from helpers import sgi_rle
+    from vidcolor.io import limits
+    from vidcolor.io.reader import _open
+
+    src = tmp_path / "clip.mp4"                         # an image named as a video: only the content counts
+    sgi_rle(src, 64, 48)
+    assert VideoReader(src).info.width == 64            # under the real limit it reads
+    monkeypatch.setattr(limits, "MAX_PIXELS", 64 * 48 - 1)
+    with _open(src) as container:
+        assert container.streams.video[0].codec_context.width == 0      # the probe did not decode it
+        with pytest.raises(av.FFmpegError):                             # nor does the stream's decoder
+            next(container.decode(video=0))
+    for read in (VideoReader, probe):
+        with pytest.raises(VidcolorError, match=r"clip.mp4: cannot decode: frame size unknown or above the limit"):
+            read(src)
+
+
+def test_probing_a_huge_frame_does_not_allocate_it(tmp_path):
+    """A 513 KB RLE SGI of 16000x16000 16-bit RGBA (2 GB decoded): reading it peaked at 2.28 GB before the size check
+    refused it; now ffmpeg refuses it during the probe (peak resident memory of the reading process measured)."""
+    import subprocess
+    import sys
+
+    from helpers import sgi_rle
+
+    src = tmp_path / "clip.mp4"
+    sgi_rle(src, 16000, 16000)
+    assert src.stat().st_size < 600_000
+    code = ("import resource, sys\nfrom vidcolor.io import VideoReader\nfrom vidcolor.errors import VidcolorError\n"
+            "try:\n    VideoReader(sys.argv[1])\nexcept VidcolorError as e:\n    print(e)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    out = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout.splitlines()
+    assert "frame size unknown or above the limit" in out[0]
+    assert int(out[-1]) < 600, f"peak {out[-1]} MB"

@@ -14,6 +14,7 @@ import numpy as np
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
+from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.timing import Timeline
@@ -95,14 +96,28 @@ def _open(source: str | Path | BinaryIO):
         source = sys.stdin.buffer
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
+    # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
+    # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
+    # then leaves the size at 0x0, which the callers report as unknown or above the limit.
+    limit = {"max_pixels": str(limits.MAX_PIXELS)}
     try:
-        container = av.open(local_url(source) if isinstance(source, (str, Path)) else source, "r")
+        container = av.open(local_url(source) if isinstance(source, (str, Path)) else source, "r", options=limit)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     if not container.streams.video:
         container.close()
         raise VidcolorError(f"{_name(source)}: no video stream")
+    for stream in container.streams.video:
+        if stream.codec_context is not None:        # and so does the decoder the frames come from
+            stream.codec_context.options = dict(limit)
     return container
+
+
+def _size_unknown(source) -> VidcolorError:
+    """The error for a stream whose probe gave no frame size: ffmpeg refused a frame above
+    :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`_open`), or the header has none."""
+    return VidcolorError(f"{_name(source)}: cannot decode: frame size unknown or above the limit (at most "
+                         f"{limits.MAX_SIDE} px a side and {limits.MAX_PIXELS // 1_000_000} megapixels)")
 
 
 def _name(source) -> str:
@@ -173,10 +188,14 @@ def probe(path: str | Path) -> VideoInfo:
     """Probe a video file with PyAV (sizes given after display rotation, from the first frame).
 
     Raises:
-        VidcolorError: missing file, unreadable container, no video stream, or no frames.
+        VidcolorError: missing file, unreadable container, no video stream, no frames, or a frame size that
+            the probe could not give (unknown, or above :data:`~vidcolor.io.limits.MAX_PIXELS`: ffmpeg refuses such
+            frames before allocating them).
     """
     with _open(path) as container:
         info = _info(container)
+        if not info.width or not info.height:
+            raise _size_unknown(path)
         try:
             first = next(container.decode(video=0))
         except (StopIteration, av.FFmpegError):
@@ -223,8 +242,10 @@ class VideoReader:
             first frame without a timestamp. The timeline counts from it.
 
     Raises:
-        VidcolorError: missing file, not a video, zero frames, a truncated raw frame, a raw file that cannot be
-            opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`).
+        VidcolorError: missing file, not a video, zero frames, a frame size above
+            :func:`~vidcolor.io.limits.check_frame_size`'s limits or unknown (ffmpeg's probe refuses frames above
+            :data:`~vidcolor.io.limits.MAX_PIXELS` before allocating them), a truncated raw frame, a raw file that
+            cannot be opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`).
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
@@ -254,7 +275,7 @@ class VideoReader:
         self._container.streams.video[0].thread_type = "AUTO"
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
-        self._check_size(self.info.width, self.info.height)    # the header, before decoding
+        self._check_size(self.info.width, self.info.height, header=True)    # the header, before decoding
         self._frames = self._decode()
         try:
             first = next(self._frames)
@@ -279,9 +300,15 @@ class VideoReader:
                 self.packets += 1
             yield from packet.decode()
 
-    def _check_size(self, width: int, height: int) -> None:
-        """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up."""
+    def _check_size(self, width: int, height: int, header: bool = False) -> None:
+        """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up.
+
+        ``header``: the size is the probe's; 0x0 there means that ffmpeg refused a frame above
+        :data:`~vidcolor.io.limits.MAX_PIXELS` without allocating it (:func:`_open`), or found no size: either way
+        nothing can be decoded (``VidcolorError``: frame size unknown or above the limit)."""
         try:
+            if header and (width < 1 or height < 1):
+                raise _size_unknown(self.source)
             check_frame_size(width, height, _name(self.source))
         except VidcolorError:
             self.close()
