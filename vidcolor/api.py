@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import UnreadableInput, VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -383,7 +383,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
-    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr. A folder gives
+    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr; a file that cannot be
+    read at all raises :class:`~vidcolor.errors.UnreadableInput` (a folder run with ``ignore_errors`` skips such a
+    clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
     """
@@ -401,7 +403,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                 "not to stdout")
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
-    with (AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)) as reader:
+    try:
+        reader = AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)
+    except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
+        raise UnreadableInput(str(exc)) from None
+    with reader:
         info = reader.info
         from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
@@ -415,7 +421,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                                                              getattr(fn, "device", None))
             summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
             if reader.missing:
-                what = (f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
+                what = (f"{input}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
+                        if not getattr(reader, "count_known", True) else
+                        f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
                         if info.frames else f"{'stdin' if str(input) == '-' else input}: the raw input ended inside "
                         "a frame (truncated)")
                 if not ignore_errors:
@@ -471,7 +479,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
     an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
-    made it)."""
+    made it). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
+    unreadable still is."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
@@ -505,8 +514,13 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         for clip, target in zip(clips, clip_targets):
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
-            frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite, progress=progress,
-                              **options).frames
+            try:
+                frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
+                                  progress=progress, **options).frames
+            except UnreadableInput as exc:
+                if not options.get("ignore_errors"):
+                    raise
+                print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
     except BaseException:
         for target in fresh:
             target.unlink(missing_ok=True)

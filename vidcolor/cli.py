@@ -148,7 +148,7 @@ def io_options(f):
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("--ignore-errors", is_flag=True,
                      help="Keep the frames that decoded from a truncated or damaged file, and skip a folder's unreadable "
-                          "images (default: an error, nothing written)."),
+                          "images and clips (default: an error, nothing written)."),
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="local: this process; ray: split video files into segments at keyframes and run them on a "
                           "Ray cluster (RAY_ADDRESS, else a local one; pip install 'vidcolor[ray]'). Resumable."),

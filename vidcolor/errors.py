@@ -3,3 +3,8 @@
 
 class VidcolorError(Exception):
     """Bad input or an unusable environment (missing file, not a video, no ffmpeg, unknown model)."""
+
+
+class UnreadableInput(VidcolorError):
+    """An input file that cannot be read at all (not a video, damaged before its first frame): a folder run with
+    ``--ignore-errors`` skips it with a warning."""

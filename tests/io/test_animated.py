@@ -93,3 +93,88 @@ def test_gif_output_keeps_the_source_animations_loop_count(tmp_path, loop):
         w.write(np.zeros((2, 8, 8, 3), np.uint8))
     with Image.open(tmp_path / "c.gif") as im:
         assert im.info.get("loop") == 0
+
+
+def _cut_where(data: bytes, fails) -> bytes:
+    """The longest prefix of ``data`` for which ``fails(Image)`` raises (a cut that some damage check needs)."""
+    import io
+
+    for end in range(len(data) - 1, 0, -1):
+        try:
+            with Image.open(io.BytesIO(data[:end])) as im:
+                fails(im)
+        except Exception:   # noqa: BLE001 - whichever Pillow raises: the test then checks vidcolor's handling
+            return data[:end]
+    raise AssertionError("no such cut")
+
+
+def _apng_with_bad_sequence(path, n=4):
+    """An APNG whose second frame's fcTL carries a wrong sequence number (CRC fixed): Pillow raises SyntaxError
+    ('APNG contains frame sequence errors') when seeking to it."""
+    import struct
+    import zlib
+
+    _animation(path, n=n)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"fcTL", data.index(b"fcTL") + 1)          # the second frame's control chunk
+    data[at + 4:at + 8] = struct.pack(">I", 99)
+    length = struct.unpack(">I", data[at - 4:at])[0]
+    data[at + 4 + length:at + 8 + length] = struct.pack(">I", zlib.crc32(bytes(data[at:at + 4 + length])))
+    path.write_bytes(bytes(data))
+
+
+def test_a_gif_whose_frames_cannot_be_counted_is_read_up_to_the_damage(tmp_path):
+    """A GIF cut so that Pillow's n_frames raises IndexError: is_animated said False (the file became its first frame
+    alone) and the reader raised IndexError; now it is an animation whose whole frames are read, damage noted."""
+    _animation(tmp_path / "full.gif")
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(_cut_where((tmp_path / "full.gif").read_bytes(), lambda im: im.n_frames))
+    assert is_animated(cut)
+    with AnimatedImageReader(cut) as r:
+        frames = list(r)
+        assert 1 <= len(frames) < 6 and r.missing >= 1 and not r.count_known
+    assert np.abs(np.array([f.mean() for f in frames]) - 40 * np.arange(len(frames))).max() < 2
+
+
+def test_an_apng_with_broken_frames_is_read_up_to_the_damage(tmp_path):
+    """SyntaxError from Pillow (APNG frame sequence errors) went up as a traceback; now the first frame is read and
+    the other three are missing."""
+    _apng_with_bad_sequence(tmp_path / "a.png")
+    assert is_animated(tmp_path / "a.png")
+    with AnimatedImageReader(tmp_path / "a.png") as r:
+        frames = list(r)
+        assert len(frames) == 1 and r.info.frames == 4 and r.missing == 3 and r.count_known
+
+
+def test_an_animation_without_a_decodable_frame_is_one_error(tmp_path):
+    from vidcolor.errors import VidcolorError
+
+    _animation(tmp_path / "full.png")
+    cut = tmp_path / "cut.png"                  # cut inside the first frame's data: the header says 6 frames
+    data = (tmp_path / "full.png").read_bytes()
+    cut.write_bytes(data[:data.index(b"IDAT") + 20])
+    assert is_animated(cut)
+    with pytest.raises(VidcolorError, match="cut.png: cannot read as an animation"):
+        AnimatedImageReader(cut)
+
+
+def test_a_folder_skips_an_unreadable_animation_with_ignore_errors(tmp_path):
+    """A folder with a good GIF, a damaged APNG (frame sequence error) and an APNG cut inside its first frame:
+    without --ignore-errors one line and nothing written; with it the damaged one keeps its first frame and the
+    unreadable one is skipped, each with a warning (both were tracebacks)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    _animation(d / "a.gif")
+    _apng_with_bad_sequence(d / "b.png")
+    _animation(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (d / "c.png").write_bytes(data[:data.index(b"IDAT") + 20])
+    res = run_cli("dequantize", "in", "-o", "out", "-q", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("vidcolor: error: in/b.png: 3 of 4 frames")
+    assert not (tmp_path / "out").exists()
+    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", cwd=tmp_path)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "warning: in/b.png: 3 of 4 frames" in res.stderr and "warning: in/c.png: cannot read" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
+    assert len(decode_all(str(tmp_path / "out" / "b.mp4"))[0]) == 1

@@ -2,6 +2,7 @@
 frame from the disposal and blending rules of its format (FFmpeg cannot decode animated WebP)."""
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -22,15 +23,29 @@ DEFAULT_DELAY_MS = 100
 """Frame delay assumed where an animation gives none (browsers show such GIFs at about 10 fps)."""
 
 
+DAMAGED = (OSError, SyntaxError, IndexError, ValueError, EOFError, struct.error)
+"""What Pillow raises on a damaged or truncated image once it has opened it (fuzzed GIF/APNG/WebP: OSError for
+truncated data, IndexError or struct.error counting a cut GIF's frames, SyntaxError for an APNG's broken chunks
+or frame sequence, ValueError)."""
+
+
 def is_animated(path: str | Path) -> bool:
-    """True for an image file of more than one frame (animated GIF, APNG, animated WebP or AVIF)."""
+    """True for an image file of more than one frame (animated GIF, APNG, animated WebP or AVIF), and for one of
+    these formats whose frames cannot be counted (a GIF cut after its first frame: Pillow's count raises):
+    :class:`AnimatedImageReader` then says what is damaged, or keeps the frames that decode, instead of the file
+    being read as its first frame alone. False for a file that does not open as an image (the still-image reader
+    says why)."""
     if Path(path).suffix.lower() not in ANIMATED_SUFFIXES or not Path(path).is_file():
         return False
     try:
-        with Image.open(path) as im:
-            return getattr(im, "n_frames", 1) > 1
+        im = Image.open(path)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return False
+    with im:
+        try:
+            return getattr(im, "n_frames", 1) > 1
+        except DAMAGED:
+            return True
 
 
 def _delay(frame: Image.Image) -> float | None:
@@ -46,39 +61,61 @@ class AnimatedImageReader:
     1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; transparency is
     composited on black; no audio).
 
+    A damaged or truncated file (:data:`DAMAGED`) whose first frame can be found is read up to the damage: the
+    iteration stops there and :attr:`missing` says how many frames were lost (at least 1; where the frame count
+    itself cannot be read, ``info.frames`` counts the frames before the damage and :attr:`count_known` is False).
+
     Raises:
-        VidcolorError: unreadable, or a frame larger than the frame-size limits (each frame's size is checked
-            before it is decoded: a GIF frame may reach beyond the header's size).
+        VidcolorError: unreadable (not even a first frame), or a frame larger than the frame-size limits (each
+            frame's size is checked before it is decoded: a GIF frame may reach beyond the header's size).
     """
 
     raw_size = None
     missing = 0
-    """Frames that could not be decoded (a truncated file: the iteration stops at the first), once it has ended."""
+    """Frames that could not be decoded (a truncated or damaged file: the iteration stops at the first), once it
+    has ended."""
+    count_known = True
+    """False where the file's frame count could not be read (a GIF cut inside its frames)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
             self._im = Image.open(self.path)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
+        self._damaged = False
         try:
             check_frame_size(*self._im.size, str(self.path))
-            n = getattr(self._im, "n_frames", 1)
+            try:
+                n = getattr(self._im, "n_frames", 1)
+            except DAMAGED:
+                n, self.count_known = None, False
             delays = []
-            for frame in ImageSequence.Iterator(self._im):
-                # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
-                # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
-                check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
-                delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            try:
+                for frame in ImageSequence.Iterator(self._im):
+                    # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
+                    # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
+                    check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
+                    delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
+            except DAMAGED:
+                if not delays:
+                    raise
+                self._damaged = True                    # the frames before the damage are read (see `missing`)
+            if not self.count_known:
+                self._damaged = True
+            self._im.seek(0)
+            self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
+        except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
             self._im.close()
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
         except VidcolorError:
             self._im.close()
             raise
-        fps = Fraction(1000 * n, sum(delays)).limit_denominator(1000)
+        self._readable = len(delays)
+        fps = Fraction(1000 * len(delays), sum(delays)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
-        self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps, frames=n,
+        self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
+                              frames=n if n is not None else len(delays),
                               duration=sum(delays) / 1000, loop=-1 if loop is None else int(loop))
         self.timeline = Timeline.of(fps, Fraction(1, 1000))
         for shown in np.cumsum([0] + delays[:-1]).tolist():
@@ -88,13 +125,17 @@ class AnimatedImageReader:
     def __iter__(self) -> Iterator[np.ndarray]:
         try:
             for frame in ImageSequence.Iterator(self._im):
+                if self.decoded == self._readable:     # damage found while counting: it stops here
+                    break
                 rgba = frame.convert("RGBA")
                 rgb = Image.new("RGB", rgba.size)              # black, under the frame's alpha
                 rgb.paste(rgba, mask=rgba)
                 self.decoded += 1
                 yield np.asarray(rgb)
-        except OSError:             # a truncated file: the frames before are whole (see `missing`)
-            self.missing = self.info.frames - self.decoded
+        except (Image.DecompressionBombError, *DAMAGED):   # the frames before are whole (see `missing`)
+            self._damaged = True
+        if self._damaged:
+            self.missing = max(self.info.frames - self.decoded, 1)
 
     def close(self) -> None:
         self._im.close()
