@@ -313,3 +313,38 @@ def test_16_bit_rgb_png_keeps_its_trns_colour_and_orientation(tmp_path):
     want_alpha = np.where((x == [1000, 2000, 3000]).all(-1), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(alpha, np.rot90(want_alpha, -1))
     np.testing.assert_array_equal(rgb, np.rot90(np.round(x / 257.0).astype(np.uint8), -1))
+
+
+DAMAGED_NETPBM = {"p16.ppm": b"P6\n20 24\n65535\n" + bytes(100),       # ValueError: not enough image data
+                  "g16.pgm": b"P5\n20\x8724\n65535\n" + bytes(960),          # ValueError: a stray byte in the header
+                  "plain.pbm": b"P1\n4 2\n1 0 7 0 1 1 0 0",             # ValueError: invalid token
+                  "header.ppm": b"P6\n20"}                               # ValueError: EOF while reading header
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED_NETPBM))
+def test_a_damaged_netpbm_image_is_one_error(tmp_path, name):
+    """Pillow raises ValueError for these (16-bit PPM/PGM, plain PBM, cut headers): it went up as a traceback from
+    read_image and rgb_profile."""
+    from vidcolor.io.images import rgb_profile
+
+    (tmp_path / name).write_bytes(DAMAGED_NETPBM[name])
+    with pytest.raises(VidcolorError, match=rf"{name}: cannot read as image \(ValueError\)"):
+        read_image(tmp_path / name)
+    assert rgb_profile(tmp_path / name) is None
+
+
+def test_a_folder_skips_a_damaged_netpbm_image_with_ignore_errors(tmp_path):
+    from helpers import run_cli
+
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(np.full((24, 20, 3), 90, np.uint8)).save(d / "a.png")
+    for name, data in DAMAGED_NETPBM.items():
+        (d / name).write_bytes(data)
+    res = run_cli("dequantize", "in", "-o", "out", "-q", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+    assert "cannot read as image (ValueError)" in res.stderr and not (tmp_path / "out").exists()
+    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", cwd=tmp_path)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.count("; skipped") == len(DAMAGED_NETPBM)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.animated import DAMAGED
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.writer import check_target, move_into_place, partial_file
@@ -48,7 +49,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     decoded.
 
     Raises:
-        VidcolorError: unreadable, or larger than the frame-size limits.
+        VidcolorError: unreadable (not an image, truncated or damaged: whatever Pillow raises for it,
+            :data:`~vidcolor.io.animated.DAMAGED`), or larger than the frame-size limits.
     """
     try:
         with Image.open(path) as im:
@@ -71,7 +73,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise VidcolorError(f"{path}: no such file") from None
     except Image.DecompressionBombError:
         raise VidcolorError(f"{path}: image too large (its header declares more pixels than Pillow opens)") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, *DAMAGED) as exc:     # a damaged netpbm raises ValueError, an APNG SyntaxError
         raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
     return rgb, alpha
 
@@ -123,11 +125,12 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 def rgb_profile(path: str | Path) -> bytes | None:
     """The ICC profile embedded in an image file when it describes RGB (a phone's Display P3, Adobe RGB), else
     None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
-    pixels keep their values through a job, so an output tagged with this profile shows as the input does."""
+    pixels keep their values through a job, so an output tagged with this profile shows as the input does. None too
+    for a file that does not open (:func:`read_image` says why)."""
     try:
         with Image.open(path) as im:
             icc = im.info.get("icc_profile")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED):
         return None
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
