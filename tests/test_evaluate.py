@@ -284,3 +284,20 @@ def test_videos_shown_at_other_times_are_warned(clip, retimed):
     assert evaluate(retimed / "fast.mp4", clip, max_frames=1, features=False)["warnings"] == []   # one frame: at 0
     arrays = evaluate(load_frames(clip), clip, features=False)                 # an array has no timing
     assert arrays["warnings"] == [] and list(arrays["timing"]) == ["reference"]
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".png"])
+def test_an_animated_image_is_evaluated_as_a_clip(tmp_path, suffix):
+    """`vidcolor eval out.gif --reference-video src.mkv` read the GIF as its first frame (frames 1 vs 150)."""
+    from PIL import Image
+
+    frames = mosaic(5, 24, 32)
+    pil = [Image.fromarray(f) for f in frames]
+    pil[0].save(tmp_path / f"a{suffix}", save_all=True, append_images=pil[1:], duration=40, loop=0)
+    got = load_frames(tmp_path / f"a{suffix}")
+    assert got.shape == (5, 24, 32, 3)
+    if suffix == ".png":                                # lossless: every frame exactly
+        np.testing.assert_array_equal(got, frames)
+    assert load_frames(tmp_path / f"a{suffix}", max_frames=2).shape[0] == 2
+    res = evaluate(tmp_path / f"a{suffix}", got, features=False)
+    assert res["frames"] == 5 and res["output"]["psnr"] == float("inf")

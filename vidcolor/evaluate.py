@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io import VideoReader, is_image, list_images_in, read_image
+from vidcolor.io import AnimatedImageReader, VideoReader, is_animated, is_image, list_images_in, read_image
 from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
@@ -67,13 +67,15 @@ class _Clip:
 def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
     """Read a video file, an image, or a folder of images as one uint8 RGB stack.
 
-    Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied); a folder
+    Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied), animated GIF, APNG,
+    WebP and AVIF images frame by frame (:class:`~vidcolor.io.AnimatedImageReader`: transparency composited on black,
+    times from the frame delays); a folder
     gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) in natural order of their
     names (1.png, 2.png, ..., 10.png, as ffmpeg's ``%d.png`` numbers frames: :func:`~vidcolor.io.list_images_in`);
     alpha is dropped (:func:`evaluate` reads the ground truth's, to leave its transparent pixels out).
 
     Args:
-        path: video file, image file, or folder of images.
+        path: video file, image file (still or animated), or folder of images.
         max_frames: keep only the first ``max_frames`` frames (decoding stops there); None: all.
         names: a folder's images to take, by stem, in this order (None: all of them).
 
@@ -111,17 +113,20 @@ def _load(path: str | Path, max_frames: int | None = None, names: list[str] | No
         alpha = None if all(a is None for a in alphas) else np.stack(
             [np.full(frames[0].shape[:2], 255, np.uint8) if a is None else a for a in alphas])
         return _Clip(np.stack(frames), alpha)
-    if is_image(p):
+    animated = is_image(p) and is_animated(p)
+    if is_image(p) and not animated:
         rgb, alpha = read_image(p)
         return _Clip(rgb[None], None if alpha is None else alpha[None])
     frames = []
-    with VideoReader(p) as reader:
+    with (AnimatedImageReader(p) if animated else VideoReader(p)) as reader:
         for rgb in reader:
             frames.append(rgb)
             if max_frames is not None and len(frames) >= max_frames:
                 break
+        if not frames:
+            raise VidcolorError(f"{path}: no frames")
         tb = reader.timeline.time_base
-        return _Clip(np.stack(frames), fps=reader.info.fps, start=reader.start_time,
+        return _Clip(np.stack(frames), fps=reader.info.fps, start=getattr(reader, "start_time", 0.0),
                      times=[float(pts * tb) for pts in reader.timeline.pts[:len(frames)]])
 
 
