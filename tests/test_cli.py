@@ -446,3 +446,21 @@ def test_encoder_choices_are_the_writers():
         assert tuple(params["codec"].choices) == CODECS
         assert tuple(params["pix_fmt"].choices) == PIX_FMTS
         assert tuple(params["tune"].choices) == TUNES
+
+
+@pytest.mark.parametrize("command,advice", [
+    ("dequantize", "out of memory; give a smaller --batch-size (or --tile for large frames)"),
+    ("colorize", "out of memory; give a smaller --batch-size (or a smaller --render-size)")])
+def test_the_out_of_memory_advice_names_the_commands_own_options(tmp_path, monkeypatch, command, advice):
+    """colorize has no --tile, and its message named it."""
+    from click.testing import CliRunner
+
+    import vidcolor.api
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    monkeypatch.setattr(vidcolor.api, command, no_memory)
+    result = CliRunner().invoke(main, [command, str(tmp_path / "a.png"), "-q"])
+    assert result.exit_code == 1 and result.output.strip() == f"vidcolor: error: {advice}", result.output

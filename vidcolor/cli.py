@@ -74,9 +74,26 @@ class _Group(click.Group):
         except BrokenPipeError:
             sys.exit(1)
         except MemoryError:            # a batch or frame larger than the memory left (ulimit -v, a small machine)
-            click.echo("vidcolor: error: out of memory; give a smaller --batch-size (or --tile for large frames)",
-                       err=True)
+            command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            click.echo(f"vidcolor: error: out of memory{memory_advice(command)}", err=True)
             sys.exit(1)
+
+
+MEMORY_OPTIONS = (("batch_size", "a smaller --batch-size"), ("tile", "--tile for large frames"),
+                  ("render_size", "a smaller --render-size"), ("max_frames", "a smaller --max-frames"))
+"""A command's options that bound its memory (click parameter name, advice), in the order the advice names them."""
+
+
+def memory_advice(command: click.Command | None) -> str:
+    """What to try after running out of memory, from the options ``command`` has (:data:`MEMORY_OPTIONS`):
+    ``"; give a smaller --batch-size (or --tile for large frames)"`` for dequantize, ``"; give a smaller
+    --batch-size (or a smaller --render-size)"`` for colorize (it has no --tile); empty for a command (or None)
+    with none of them."""
+    names = {p.name for p in getattr(command, "params", ())}
+    advice = [text for name, text in MEMORY_OPTIONS if name in names]
+    if not advice:
+        return ""
+    return f"; give {advice[0]}" + (f" (or {' or '.join(advice[1:])})" if len(advice) > 1 else "")
 
 
 def _raw_size(ctx, param, value):
