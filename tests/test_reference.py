@@ -473,3 +473,48 @@ def test_keyframes_on_cached_onnx_graphs_never_import_torch(tmp_path, tiny_color
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3, 40, 56, 3) 1 False"
+
+
+def test_references_are_reduced_to_the_matching_size_as_they_are_read(tmp_path, tiny_colorizers):
+    """A 64 MP reference was kept at full size and converted to LAB whole before the render-size resize (2.04 GB
+    peak; six: 3.73 GB). Now each is reduced as it is read (INTER_AREA) to the size the matching uses, the
+    features within rounding of the full-size reference's, a reference at or below that size unchanged, and the
+    colorizer's construction allocates about the image as read, not float LAB of the whole (traced peak: 24 MB for a
+    9 MB reference, 93 MB before)."""
+    import tracemalloc
+
+    from vidcolor.api import colorizer
+    from vidcolor.io import read_image
+    from vidcolor.reference import read_references
+
+    rng = np.random.default_rng(3)
+    big = smooth_image(rng, 1500, 2000)
+    Image.fromarray(big).save(tmp_path / "big.png")
+    small = smooth_image(rng, 30, 40)
+    Image.fromarray(small).save(tmp_path / "small.png")
+    got_big, got_small = read_references([tmp_path / "big.png", tmp_path / "small.png"], render_size=32)
+    assert got_big.shape == (32, 43, 3) and got_big.dtype == np.uint8       # shorter side 32, as network_input
+    np.testing.assert_array_equal(got_small, small)                           # not enlarged, not changed
+    assert read_references([tmp_path / "big.png"], longer_side=64)[0].shape == (48, 64, 3)   # internal mode
+    rgba = np.dstack([big, np.full(big.shape[:2], 255, np.uint8)])
+    rgba[:, :1000, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "half.png")
+    half = read_references([tmp_path / "half.png"], render_size=32)[0]
+    assert half.shape == (32, 43, 4) and (half[:, :21, 3] == 0).all() and (half[:, 22:, 3] == 255).all()
+
+    kw = dict(device="cpu", render_size=32)
+    full = ReferenceColorizer([read_image(tmp_path / "big.png")[0]], str(tiny_colorizers.exemplar), **kw).features
+    reduced = ReferenceColorizer([got_big], str(tiny_colorizers.exemplar), **kw).features
+    for a, b in zip(full, reduced):
+        assert a.shape == b.shape and np.abs(a - b).max() < 0.05 * max(np.abs(a).max(), 1e-3)
+    same = ReferenceColorizer([small], str(tiny_colorizers.exemplar), **kw).features
+    kept = ReferenceColorizer([got_small], str(tiny_colorizers.exemplar), **kw).features
+    for a, b in zip(same, kept):
+        np.testing.assert_array_equal(a, b)
+
+    colorizer(str(tiny_colorizers.exemplar), references=[tmp_path / "small.png"], **kw)      # imports, warm-up
+    tracemalloc.start()
+    colorizer(str(tiny_colorizers.exemplar), references=[tmp_path / "big.png"], **kw)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5 * big.nbytes, f"{peak / 1e6:.0f} MB for a {big.nbytes / 1e6:.0f} MB reference"

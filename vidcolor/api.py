@@ -193,13 +193,13 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 
         if internal_iters < 1 or internal_size < 32:
             raise VidcolorError("--internal-iters must be >= 1 and --internal-size >= 32")
-        refs = read_references(references) if references else []
+        refs = read_references(references, longer_side=internal_size) if references else []
         return InternalColorizer(refs, device, TwoImageSettings(iters=internal_iters, size=internal_size),
                                  load_model, save_model, progress=progress)
     if references:
         from vidcolor.reference import ReferenceColorizer, read_references   # torch: the reference encoder
 
-        return ReferenceColorizer(read_references(references), model or DEFAULTS["colorize-reference"], device,
+        return ReferenceColorizer(read_references(references, render_size), model or DEFAULTS["colorize-reference"], device,
                                   render_size, saturation, temperature, blur, equalize, backend, precision)
     return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize,
                      backend, precision)

@@ -23,7 +23,7 @@ from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
-from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device
+from vidcolor.pipeline import RENDER_MAX_ASPECT, Batch, Colorizer, LabJob, pick_device
 from vidcolor.temporal import CutDetector, l_histogram
 from vidcolor.weights import load_generator, save_generator
 
@@ -34,11 +34,19 @@ and the output comes out near gray (a gray photo: 0; JPEG noise on one: under 1;
 set: 3.7 to 19)."""
 
 
-def read_references(paths: list[str | Path]) -> list[np.ndarray]:
-    """Read reference images as uint8 RGB ``(H, W, 3)``, or RGBA ``(H, W, 4)`` where the image has transparency
-    (its transparent parts give no colour: :meth:`ReferenceColorizer.encode_references`). Raises VidcolorError
-    when one is unreadable, a video file (by its suffix; the jobs check how many they need) or transparent
-    everywhere; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque pixels)."""
+def read_references(paths: list[str | Path], render_size: int | None = RENDER_SIZE,
+                    longer_side: int | None = None) -> list[np.ndarray]:
+    """Read reference images as uint8 RGB ``(h, w, 3)``, or RGBA ``(h, w, 4)`` where the image has transparency
+    (its transparent parts give no colour: :meth:`ReferenceColorizer.encode_references`), each reduced as it is read
+    (``cv2.INTER_AREA``, before any LAB conversion) to the size the matching uses: ``render_size``, the size
+    :meth:`~vidcolor.pipeline.Colorizer.network_input` gives it (fast mode: its shorter side, the longer at most
+    :data:`~vidcolor.pipeline.RENDER_MAX_ASPECT` times that), or with ``longer_side`` its longer side (internal mode's
+    ``--internal-size``). A reference at or below that size is kept as it is; none is enlarged. (Kept at full size,
+    a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
+
+    Raises VidcolorError when one is unreadable, a video file (by its suffix; the jobs check how many they need) or
+    transparent everywhere; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
+    pixels, at the reduced size)."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
             raise VidcolorError(f"{p}: --reference takes a colour still image (a frame of the film saved as PNG "
@@ -48,16 +56,34 @@ def read_references(paths: list[str | Path]) -> list[np.ndarray]:
         rgb, alpha = read_image(p)
         if alpha is not None and not (alpha >= 128).any():
             raise VidcolorError(f"{p}: the reference is transparent everywhere: it has no colour to give")
-        images.append(rgb if alpha is None else np.dstack([rgb, alpha]))
-    for p, image in zip(paths, images):
-        scale = min(1.0, RENDER_SIZE / min(image.shape[:2]))      # a 27 MP reference, measured at the render size
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        image = rgb if alpha is None else np.dstack([rgb, alpha])
+        del rgb, alpha
+        images.append(_reduce(image, render_size, longer_side))
+        del image                                  # only the reduced copies are kept
+    for p, small in zip(paths, images):
         chroma = np.hypot(*rgb_to_lab(np.ascontiguousarray(small[..., :3]))[..., 1:].transpose(2, 0, 1))
         if (chroma := float(chroma[small[..., 3] >= 128].mean() if small.shape[-1] == 4 else chroma.mean())) \
                 < REFERENCE_MIN_CHROMA:
             print(f"vidcolor: warning: the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output "
                   "will be near gray", file=sys.stderr)
     return images
+
+
+def _reduce(image: np.ndarray, render_size: int | None, longer_side: int | None) -> np.ndarray:
+    """uint8 ``(H, W, C)`` reduced with ``cv2.INTER_AREA`` to the size :func:`read_references` describes (the same
+    rounding as :meth:`~vidcolor.pipeline.Colorizer.network_input` and :func:`~vidcolor.models.two_image.to_tensor`,
+    which then resize it to its own size: no change); returned as it is when not larger."""
+    h, w = image.shape[:2]
+    if longer_side is not None:
+        scale = longer_side / max(h, w)
+    elif render_size is not None:
+        scale = min(render_size / min(h, w), RENDER_MAX_ASPECT * render_size / max(h, w))
+    else:
+        return image
+    if scale >= 1:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 class ReferenceColorizer(Colorizer):
