@@ -689,3 +689,26 @@ def test_probing_a_huge_frame_does_not_allocate_it(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout.splitlines()
     assert "frame size unknown or above the limit" in out[0]
     assert int(out[-1]) < 600, f"peak {out[-1]} MB"
+
+
+def _y4m(path, header: str, frames: int = 2, w: int = 16, h: int = 16) -> None:
+    """A y4m file with ``header``'s tokens after the signature and ``frames`` black 4:2:0 frames of ``w`` x ``h``."""
+    body = b"".join(b"FRAME\n" + bytes(w * h * 3 // 2) for _ in range(frames))
+    path.write_bytes(f"YUV4MPEG2 {header}\n".encode() + body)
+
+
+@pytest.mark.parametrize("header,message", [
+    ("W100000 H100000 F25:1 Ip C420jpeg", r"frame size 100000x100000 is too large"),      # was 'Device or resource busy'
+    ("W16 H16 F1:1000000 Ip C420jpeg", r"frame rate 1:1000000 is not one from 1/1001 to 1,000,000"),
+    ("W16 H16 F3000000:1 Ip C420jpeg", r"frame rate 3000000:1 is not one"),
+    ("W16 H16 F25:0 Ip C420jpeg", r"frame rate 25:0 is not one"),
+    ("W1x H16 F25:1 Ip C420jpeg", r"damaged y4m header")])
+def test_a_y4m_header_is_checked_before_ffmpeg_opens_it(tmp_path, header, message):
+    """A 100000x100000 header said only 'cannot read as video (Device or resource busy)'; a rate of 1:1000000 was read
+    and failed at the mp4 muxer ('Application provided duration ... is invalid')."""
+    _y4m(tmp_path / "a.y4m", header)
+    for read in (VideoReader, probe):
+        with pytest.raises(VidcolorError, match=message):
+            read(tmp_path / "a.y4m")
+    _y4m(tmp_path / "ok.y4m", "W16 H16 F30000:1001 Ip C420jpeg")
+    assert VideoReader(tmp_path / "ok.y4m").info.fps == Fraction(30000, 1001)

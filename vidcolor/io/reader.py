@@ -96,6 +96,8 @@ def _open(source: str | Path | BinaryIO):
         source = sys.stdin.buffer
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        check_y4m_header(source)
     # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
     # then leaves the size at 0x0, which the callers report as unknown or above the limit.
@@ -111,6 +113,37 @@ def _open(source: str | Path | BinaryIO):
         if stream.codec_context is not None:        # and so does the decoder the frames come from
             stream.codec_context.options = dict(limit)
     return container
+
+
+def check_y4m_header(path: str | Path) -> None:
+    """Refuse a YUV4MPEG2 file whose header declares a frame size above
+    :func:`~vidcolor.io.limits.check_frame_size`'s limits or a frame rate outside :data:`RAW_FPS_RANGE`, before
+    ffmpeg opens it: ffmpeg said only 'Device or resource busy' of a 100000x100000 header, and a rate of 1:1000000
+    (one frame in 11 days) reached the mp4 muxer ('Application provided duration ... is invalid'). Files that do not
+    start with the y4m signature are left to ffmpeg.
+
+    Raises:
+        VidcolorError: such a size or rate, or a header whose W, H or F is not a number.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return                                   # a folder, no permission: av.open says why
+    if not head.startswith(b"YUV4MPEG2 "):
+        return
+    line = head.split(b"\n", 1)[0]
+    fields = {t[:1]: t[1:].decode("ascii", "replace") for t in line.split(b" ")[1:] if t}
+    try:
+        width, height = int(fields.get(b"W", "0")), int(fields.get(b"H", "0"))
+        num, den = (int(x) for x in fields.get(b"F", "25:1").split(":"))
+    except ValueError:
+        raise VidcolorError(f"{path}: damaged y4m header ({line[:80].decode('ascii', 'replace')})") from None
+    check_frame_size(width, height, f"{path} (y4m header)")
+    low, high = RAW_FPS_RANGE
+    if den <= 0 or not low <= Fraction(num, den) <= high:
+        raise VidcolorError(f"{path}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to {high:,} "
+                            "frames per second")
 
 
 def _size_unknown(source) -> VidcolorError:
