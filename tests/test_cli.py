@@ -464,3 +464,13 @@ def test_the_out_of_memory_advice_names_the_commands_own_options(tmp_path, monke
     monkeypatch.setattr(vidcolor.api, command, no_memory)
     result = CliRunner().invoke(main, [command, str(tmp_path / "a.png"), "-q"])
     assert result.exit_code == 1 and result.output.strip() == f"vidcolor: error: {advice}", result.output
+
+
+def test_compare_wider_than_the_encoder_is_refused_before_encoding(tmp_path, ffmpeg_exe, tiny_models):
+    """A 16384-wide input with --compare failed inside libx264 (32768x16) after the job had run."""
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=s=16384x16:d=0.2", "-c:v", "ffv1", str(tmp_path / "wide.mkv"))
+    res = run_cli("dequantize", "wide.mkv", "-o", "out.mp4", "--compare", "--model", tiny_models.lab, *FAST,
+                  cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "--compare writes input | output side by side, 32768x16, wider than the encoder's 16384 px" in res.stderr
+    assert listing(tmp_path) == {"wide.mkv"}

@@ -21,6 +21,7 @@ from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
 from vidcolor.io.images import rgb_profile
+from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix
@@ -379,7 +380,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the audio and
     subtitle streams, global metadata and chapters are carried over (:class:`~vidcolor.io.writer.Passthrough`;
     ``audio=False`` drops the audio; stdin input has none to carry), and display rotation is applied to
-    the pixels. ``compare=True`` writes input and output side by side (twice the width). ``codec``, ``crf``,
+    the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
+    :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
@@ -409,6 +411,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         raise UnreadableInput(str(exc)) from None
     with reader:
         info = reader.info
+        if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
+            raise VidcolorError(f"{input}: --compare writes input | output side by side, {2 * info.width}x{info.height}, "
+                                f"wider than the encoder's {MAX_SIDE} px; drop --compare or crop the input")
         from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params,
