@@ -210,7 +210,8 @@ class VideoWriter:
             None: the video alone).
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
-            it carries nothing but the video and ignores the codec options.
+            it carries nothing but the video and ignores the codec options. The palette needs every frame, so the
+            ffmpeg child holds the whole clip until :meth:`close` (about 0.1 MB a frame at 160x90: short clips).
         overwrite: replace an existing file; otherwise an existing target is an error.
         colour: the source's colour description (:attr:`~vidcolor.io.VideoInfo.colour`): the frames are
             converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
