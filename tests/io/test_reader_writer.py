@@ -385,6 +385,26 @@ def test_writer_exception_inside_with_removes_partial(tmp_path):
     assert listing(tmp_path) == set()
 
 
+def test_an_interruption_while_close_waits_for_ffmpeg_removes_partial(tmp_path, monkeypatch):
+    """Ctrl-C (or the CLI's SIGTERM exception) while close() waited for ffmpeg to finish left the partial file."""
+    w = VideoWriter(tmp_path / "a.mp4", 32, 32, Fraction(10), preset="ultrafast")
+    w.write(make_frames(2, 32, 32))
+    wait = w._proc.wait
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if not calls:
+            calls.append(1)
+            raise KeyboardInterrupt
+        return wait(*args, **kwargs)
+
+    monkeypatch.setattr(w._proc, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        w.close()
+    assert w._proc.poll() is not None
+    assert listing(tmp_path) == set()
+
+
 def test_writer_ffmpeg_failure_is_one_error_and_no_file(tmp_path):
     with pytest.raises(VidcolorError, match="ffmpeg"):
         with VideoWriter(tmp_path / "c.mp4", 32, 32, Fraction(10), preset="no-such-preset") as w:

@@ -320,8 +320,16 @@ class VideoWriter:
         """Finish encoding and move the file into place.
 
         Raises:
-            VidcolorError: if ffmpeg failed (its last error line is given); the partial file is removed.
+            VidcolorError: if ffmpeg failed (its last error line is given). On any error or interruption
+                (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial file is removed.
         """
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _finish(self) -> None:
         try:
             self._mux.close()          # the NUT trailer
         except (av.FFmpegError, OSError):
