@@ -337,14 +337,15 @@ def test_an_extreme_aspect_ratio_is_colorized_at_a_bounded_render_size(tmp_path)
 # ---------------------------------------------------------------------------------------------- signals
 
 
-@pytest.mark.parametrize("signame, code, line", [("SIGINT", 130, "vidcolor: interrupted"),
-                                                ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)"),
-                                                ("SIGHUP", 129, "vidcolor: terminated (SIGHUP)")])
-def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame, code, line):
+@pytest.mark.parametrize("signame, code, line, output", [("SIGINT", 130, "vidcolor: interrupted", "out.mp4"),
+                                                        ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", "out.mp4"),
+                                                        ("SIGHUP", 129, "vidcolor: terminated (SIGHUP)", "out.mp4"),
+                                                        ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", "out.gif")])
+def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame, code, line, output):
     """A signal while the CLI waits for more raw frames on stdin: one line, 128 + signal, no partial output
-    (hidden temporaries included)."""
+    (hidden temporaries included: GIF output's temporary frames and palette too)."""
     proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", "-", "--raw", "48x32", "--fps", "10",
-                             "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
+                             "-o", output, "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
                             # a test run started in the background (`cmd &`) ignores SIGINT, and one under nohup
                             # SIGHUP, and so would the child: Python then installs no KeyboardInterrupt handler,

@@ -153,8 +153,8 @@ def io_options(f):
         click.option("--fps", type=float, callback=_fps, help="Frame rate of --raw input (1/1001 to 1,000,000)."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout). gif: one palette for the "
-                          "whole clip, so ffmpeg holds every frame until the end (about 0.1 MB a frame at 160x90): "
-                          "short clips only."),
+                          "whole clip, made in two passes through a temporary lossless copy of the frames beside the "
+                          "output (about 220 KB a frame at 640x360, removed at the end)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),
                      default="yuv420p", show_default=True,
                      help="Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full "

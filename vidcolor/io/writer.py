@@ -4,7 +4,8 @@ The frames go to ffmpeg as rawvideo packets in a NUT stream (muxed by PyAV), eac
 timestamp, so the source's timing is kept frame by frame (variable frame rate included). The command
 line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
 written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
-or interrupted run never leaves a half-written output.
+or interrupted run never leaves a half-written output. GIF output is made in two passes through temporary
+files (:meth:`VideoWriter._gif_passes`), removed on every exit path as the partial output is.
 """
 from __future__ import annotations
 
@@ -210,8 +211,12 @@ class VideoWriter:
             None: the video alone).
         container: ffmpeg format name (``mp4``, ``matroska``, ``nut``, ``gif``...); default from the suffix. GIF
             output gets one 256-colour palette for the whole clip (``palettegen``) and sierra2_4a dithering;
-            it carries nothing but the video and ignores the codec options. The palette needs every frame, so the
-            ffmpeg child holds the whole clip until :meth:`close` (about 0.1 MB a frame at 160x90: short clips).
+            it carries nothing but the video and ignores the codec options. The palette needs every frame, so
+            the frames go to a temporary lossless file (FFV1 in NUT) beside the output (stdout: in the system's
+            temporary folder) while the palette is made, and :meth:`close` writes the GIF from it: ffmpeg's memory
+            does not grow with the clip, the disk holds the clip once more until then (about 20 KB a frame at
+            160x90, 220 KB at 640x360 for camera footage; pure noise: 3.4 bytes a pixel, more than raw RGB);
+            see :meth:`_gif_passes`.
         overwrite: replace an existing file; otherwise an existing target is an error.
         colour: the source's colour description (:attr:`~vidcolor.io.VideoInfo.colour`): the frames are
             converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
@@ -225,7 +230,7 @@ class VideoWriter:
 
     Raises:
         VidcolorError: target exists, unknown codec, a file suffix that names no video format (without
-            ``container``), ffmpeg missing, or ffmpeg failed.
+            ``container``), ffmpeg missing, ffmpeg failed, or (GIF) a temporary file cannot be created.
         BrokenPipeError: (writing to stdout) the reader closed the pipe.
     """
 
@@ -261,29 +266,37 @@ class VideoWriter:
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = local_url(self._tmp)
+        self._scratch: list[Path] = []
+        self._last_pass: list[str] | None = None
         if fmt == "gif":
             passthrough = None
         # the video's offset from the source's other streams is kept (the earliest stream starts at 0)
         delay = passthrough.video_delay() if passthrough is not None else 0.0
         video = ffmpeg.input("pipe:0", format="nut", **({"itsoffset": f"{delay:.6f}"} if delay else {}))
-        if fmt == "gif":   # one palette for the whole clip (palettegen), error-diffusion dither (paletteuse)
-            split = video.split()
-            video = ffmpeg.filter([split[0], split[1].filter("palettegen", stats_mode="full")], "paletteuse",
-                                  dither="sierra2_4a")
-            out_args = {"loop": 0 if loop is None else loop}
+        if fmt == "gif":
+            self.keeps_chroma = False
+            try:
+                args = self._gif_passes(video, dest, loop, exe)
+            except BaseException:
+                self._cleanup(log=False)
+                raise
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
             video, out_args = _with_colour(video, out_args, colour or {})
             if pixel_aspect != 1:
                 video = video.filter("setsar", f"{pixel_aspect.numerator}/{pixel_aspect.denominator}")
-        self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
-        out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
-        if codec == "libx265":
-            out_args.update({"x265-params": "log-level=error"})
-        streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
-        args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
-                .overwrite_output().compile(cmd=exe))
-        self._log = tempfile.TemporaryFile()
+            self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
+            out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
+            if codec == "libx265":
+                out_args.update({"x265-params": "log-level=error"})
+            streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
+            args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
+                    .overwrite_output().compile(cmd=exe))
+        try:
+            self._log = tempfile.TemporaryFile()
+        except OSError as exc:
+            self._cleanup(log=False)
+            raise VidcolorError(f"cannot create a temporary file ({exc.strerror or exc})") from None
         try:
             self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=self._log,
                                           stdout=sys.stdout.buffer if self.to_stdout else subprocess.DEVNULL)
@@ -317,11 +330,12 @@ class VideoWriter:
             raise self._failure("ffmpeg stopped", self._stderr_tail()) from None
 
     def close(self) -> None:
-        """Finish encoding and move the file into place.
+        """Finish encoding (GIF: write the GIF from the temporary frames and palette) and move the file into place.
 
         Raises:
             VidcolorError: if ffmpeg failed (its last error line is given). On any error or interruption
-                (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial file is removed.
+                (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial file and
+                the temporary ones are removed.
         """
         try:
             self._finish()
@@ -341,16 +355,22 @@ class VideoWriter:
             pass
         code = self._proc.wait()
         if code != 0:
-            msg = self._stderr_tail()
-            self._cleanup()
-            raise self._failure(f"ffmpeg failed ({code})", msg)
+            raise self._failure(f"ffmpeg failed ({code})", self._stderr_tail())
+        if self._last_pass is not None:     # GIF: the frames and their palette are on disk; now the GIF
+            self._log.seek(0)
+            self._log.truncate()
+            try:
+                self._proc = subprocess.Popen(self._last_pass, stdin=subprocess.DEVNULL, stderr=self._log,
+                                              stdout=sys.stdout.buffer if self.to_stdout else subprocess.DEVNULL)
+            except OSError as exc:
+                raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
+            code = self._proc.wait()
+            if code != 0:
+                raise self._failure(f"ffmpeg failed ({code})", self._stderr_tail())
+            self._remove_scratch()
         if self._tmp is not None:
             tmp, self._tmp = self._tmp, None
-            try:
-                move_into_place(tmp, self.target, self._overwrite)
-            finally:
-                self._log.close()
-            return
+            move_into_place(tmp, self.target, self._overwrite)
         self._log.close()
 
     def abort(self) -> None:
@@ -366,12 +386,49 @@ class VideoWriter:
             self._mux = None
         self._cleanup()
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, log: bool = True) -> None:
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
-        if not self._log.closed:
+        self._remove_scratch()
+        if log and not self._log.closed:
             self._log.close()
+
+    def _remove_scratch(self) -> None:
+        while self._scratch:
+            self._scratch.pop().unlink(missing_ok=True)
+
+    def _gif_passes(self, video, dest: str, loop: int | None, exe: str) -> list[str]:
+        """The ffmpeg command that takes the frames (``video``, from the pipe) for GIF output, and the one that
+        :meth:`close` runs after it (:attr:`_last_pass`).
+
+        One palette for the whole clip needs every frame before the first is mapped to it, so the frames are
+        written to a temporary lossless file (FFV1, ``bgr0``, in NUT, which keeps the time base and every
+        timestamp) while ``palettegen`` (``stats_mode=full``) reads them in the same ffmpeg and writes the
+        palette to a second temporary file at the end; then ``paletteuse`` (sierra2_4a dithering) maps the
+        frames read back from the first to it and writes the GIF with ``loop``. Neither ffmpeg holds more than
+        a few frames. The temporary files are beside the output (stdout: in the system's temporary folder) and
+        are removed by :meth:`close` and :meth:`abort`.
+
+        Raises:
+            VidcolorError: a temporary file cannot be created.
+        """
+        frames = scratch_file(self.target, ".frames.nut")
+        self._scratch.append(frames)
+        palette = scratch_file(self.target, ".palette.nut")
+        self._scratch.append(palette)
+        split = video.split()
+        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", level=3, g=1, pix_fmt="bgr0",
+                                  fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
+        to_palette = ffmpeg.output(split[1].filter("palettegen", stats_mode="full"), local_url(palette), f="nut",
+                                   vcodec="rawvideo", sws_flags=SWS_FLAGS)
+        gif = ffmpeg.filter([ffmpeg.input(local_url(frames), format="nut"),
+                             ffmpeg.input(local_url(palette), format="nut")], "paletteuse", dither="sierra2_4a")
+        self._last_pass = (ffmpeg.output(gif, dest, f="gif", loop=0 if loop is None else loop, fps_mode="passthrough",
+                                         enc_time_base="demux", sws_flags=SWS_FLAGS)
+                           .global_args("-hide_banner", "-loglevel", "error").overwrite_output().compile(cmd=exe))
+        return (ffmpeg.merge_outputs(to_frames, to_palette).global_args("-hide_banner", "-loglevel", "error")
+                .overwrite_output().compile(cmd=exe))
 
     def _failure(self, what: str, msg: str) -> Exception:
         """The error for ffmpeg's failure ``msg``: :class:`BrokenPipeError` where the reader of our stdout
@@ -539,6 +596,23 @@ def partial_file(target: Path, suffix: str) -> Path:
         blocker = next((a for a in target.parents if a.exists()), None)
         why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
         raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
+    os.close(fd)
+    return Path(tmp)
+
+
+def scratch_file(target: Path | None, suffix: str) -> Path:
+    """Create an empty temporary file for an intermediate result of writing ``target``: beside it
+    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout).
+
+    Raises:
+        VidcolorError: it cannot be created (named, with the reason).
+    """
+    if target is not None:
+        return partial_file(target, suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="vidcolor.", suffix=suffix)
+    except OSError as exc:
+        raise VidcolorError(f"cannot create a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc})") from None
     os.close(fd)
     return Path(tmp)
 
