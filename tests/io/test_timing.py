@@ -89,3 +89,44 @@ def test_an_animated_gif_keeps_each_frame_delay(tmp_path):
                 w.write(frame)
     got, _ = frame_times(out)
     assert [round(float(t) * 1000) for t in got] == np.cumsum([0] + delays[:-1]).tolist()
+
+
+def test_a_released_timeline_keeps_a_bounded_window_and_the_same_timestamps():
+    """Every timestamp was kept forever (about 38.6 MB a million frames): released ones are now forgotten."""
+    rng = np.random.default_rng(0)
+    raw = np.cumsum(rng.integers(1, 90, 100_000)).tolist()
+    raw[10] = None                                                       # a frame without a timestamp
+    raw[20] = raw[19]                                                    # one that does not increase
+    full = Timeline.of(Fraction(30), Fraction(1, 1000))
+    for pts in raw:
+        full.add(pts)
+    want = full.pts
+    t = Timeline.of(Fraction(30), Fraction(1, 1000))
+    got, kept = [], 0
+    for i, pts in enumerate(raw):
+        t.add(pts)
+        got.append(t.pts_of(i))
+        t.release(i + 1)
+        kept = max(kept, len(t.pts))
+    assert got == want and kept <= 1 and (t.first, t.added) == (100_000, 100_000)
+    assert [t.pts_of(i) for i in (100_000, 100_001)] == [want[-1] + t.step, want[-1] + 2 * t.step]   # beyond: steps
+    with pytest.raises(IndexError, match="frame 5's timestamp was released"):
+        t.pts_of(5)
+
+
+def test_the_writer_releases_what_it_has_written(tmp_path):
+    """The writer read pts_of(frames) and the timeline kept every timestamp after it: now it holds only the frames
+    not yet written, and a VFR clip's output timestamps are the same."""
+    delays = [40, 100, 70, 33, 34, 200] * 50                              # 300 frames, ms
+    times = np.cumsum([0] + delays[:-1]).tolist()
+    timeline = Timeline.of(Fraction(15), Fraction(1, 1000))
+    out = tmp_path / "vfr.mp4"
+    kept = 0
+    with VideoWriter(out, 16, 16, Fraction(15), timeline=timeline, preset="ultrafast") as w:
+        for i, shown in enumerate(times):
+            timeline.add(1000 + shown)                                   # as a reader adds it, then the frame
+            w.write(np.full((16, 16, 3), i % 256, np.uint8))
+            kept = max(kept, len(timeline.pts))
+    assert kept <= 1 and timeline.first == 300
+    got, _ = frame_times(out)
+    assert [round(float(t) * 1000) for t in got] == times

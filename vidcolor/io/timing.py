@@ -2,6 +2,8 @@
 (variable frame rate included) instead of being re-timed to a mean frame rate."""
 from __future__ import annotations
 
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -16,16 +18,26 @@ class Timeline:
     ``step`` after the one before; frames beyond those added follow at one ``step`` each, so an empty
     timeline is a constant frame rate of ``1 / (step * time_base)``.
 
+    Only the timestamps not yet released (:meth:`release`) are kept; the last one added is always remembered, for
+    the next and for the frames beyond. :class:`~vidcolor.io.writer.VideoWriter` releases each frame's timestamp
+    once it has written the frame, so a stream of any length holds only those of the frames between the decoder
+    and the encoder (about 36 bytes each). Without a release every timestamp is kept (:attr:`pts`). A decoder
+    thread may add while the encoder's thread reads and releases (a lock keeps the timestamps and their index
+    together).
+
     Attributes:
         time_base: seconds per tick (the source video stream's time base, or ``1 / fps``).
         step: ticks of one mean frame interval (>= 1).
-        pts: the timestamps added so far, relative to the first one.
     """
 
     time_base: Fraction
     step: int = 1
-    pts: list[int] = field(default_factory=list)
+    _kept: deque = field(default_factory=deque, init=False, repr=False)
+    _first: int = field(default=0, init=False, repr=False)
+    _added: int = field(default=0, init=False, repr=False)
+    _last: int | None = field(default=None, init=False, repr=False)
     _origin: int | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, fps: Fraction, time_base: Fraction | None = None) -> "Timeline":
@@ -40,18 +52,52 @@ class Timeline:
 
     def add(self, pts: int | None) -> None:
         """Append the next frame's timestamp (ticks of ``time_base``, any origin; None when it has none)."""
-        last = self.pts[-1] if self.pts else None
-        if pts is not None and self._origin is None:
-            self._origin = pts - (last + self.step if last is not None else 0)
-        value = pts - self._origin if pts is not None else None
-        if last is None:
-            value = 0 if value is None else value
-        elif value is None or value <= last:
-            value = last + self.step
-        self.pts.append(value)
+        with self._lock:
+            last = self._last
+            if pts is not None and self._origin is None:
+                self._origin = pts - (last + self.step if last is not None else 0)
+            value = pts - self._origin if pts is not None else None
+            if last is None:
+                value = 0 if value is None else value
+            elif value is None or value <= last:
+                value = last + self.step
+            self._kept.append(value)
+            self._last = value
+            self._added += 1
 
     def pts_of(self, i: int) -> int:
-        """Frame ``i``'s timestamp, ticks of ``time_base`` (beyond those added: one ``step`` each)."""
-        if i < len(self.pts):
-            return self.pts[i]
-        return (self.pts[-1] if self.pts else -self.step) + self.step * (i - len(self.pts) + 1)
+        """Frame ``i``'s timestamp, ticks of ``time_base`` (beyond those added: one ``step`` each after the last).
+
+        Raises:
+            IndexError: frame ``i``'s timestamp was released (``i < first``).
+        """
+        with self._lock:
+            if i < self._first:
+                raise IndexError(f"frame {i}'s timestamp was released (the timeline keeps frames {self._first} on)")
+            if i < self._added:
+                return self._kept[i - self._first]
+            return (self._last if self._last is not None else -self.step) + self.step * (i - self._added + 1)
+
+    def release(self, before: int) -> None:
+        """Forget the timestamps of frames ``0 .. before - 1`` (those added), once nothing will ask for them."""
+        with self._lock:
+            while self._first < before and self._kept:
+                self._kept.popleft()
+                self._first += 1
+
+    @property
+    def first(self) -> int:
+        """Index of the first frame whose timestamp is kept (0 until :meth:`release`)."""
+        return self._first
+
+    @property
+    def added(self) -> int:
+        """How many frames' timestamps were added."""
+        return self._added
+
+    @property
+    def pts(self) -> list[int]:
+        """The timestamps kept, ticks of ``time_base``, of frames :attr:`first` to :attr:`added` ``- 1``
+        (without a :meth:`release`: every frame's, relative to the first one)."""
+        with self._lock:
+            return list(self._kept)

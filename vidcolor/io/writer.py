@@ -199,9 +199,10 @@ class VideoWriter:
             second 4:2:0 resampling of the colour that vidcolor restored; not every player decodes it).
         fps: mean frame rate (frames per second, exact fraction); every frame is written once.
         timeline: the frames' timestamps (:class:`~vidcolor.io.timing.Timeline`; it may still be growing
-            while frames are written: frame ``i`` takes ``timeline.pts_of(i)`` when it is written), kept
-            exactly (the last frame lasts one ``timeline.step``); its time base is kept as the mp4 track
-            timescale when it is 1/N. None: a constant ``fps``.
+            while frames are written: frame ``i`` takes ``timeline.pts_of(i)`` when it is written, and is then
+            released from it, so it holds only the frames not yet written), kept exactly (the last frame lasts
+            one ``timeline.step``); its time base is kept as the mp4 track timescale when it is 1/N. None: a
+            constant ``fps``.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
             ``preset``: the encoder's preset; ``tune``: x264/x265 ``--tune`` (:data:`TUNES`; None: none;
             other encoders ignore it); ``x264_params``: x264 options on top of the preset, as ffmpeg's
@@ -326,6 +327,7 @@ class VideoWriter:
                 packet.pts = packet.dts = self.timeline.pts_of(self.frames)
                 self._mux.mux(packet)
                 self.frames += 1
+                self.timeline.release(self.frames)      # written: the timeline need not keep it
         except (av.FFmpegError, OSError):
             raise self._failure("ffmpeg stopped", self._stderr_tail()) from None
 
