@@ -301,3 +301,116 @@ def test_an_animated_image_is_evaluated_as_a_clip(tmp_path, suffix):
     assert load_frames(tmp_path / f"a{suffix}", max_frames=2).shape[0] == 2
     res = evaluate(tmp_path / f"a{suffix}", got, features=False)
     assert res["frames"] == 5 and res["output"]["psnr"] == float("inf")
+
+
+# --------------------------------------------------------------------------- streaming: today's numbers
+
+
+def _scene(n=6, h=40, w=56):
+    """A 6-frame 40x56 mosaic panning 2 px a frame (ground truth); the output, noisy (+-9 levels) and brighter or
+    darker by frame; the gray input; and an alpha with holes, a half-transparent strip, an opaque first frame and a
+    fully transparent fourth frame."""
+    base = mosaic(1, h, w + 2 * n, seed=11)[0]
+    gt = np.stack([base[:, 2 * i:2 * i + w] for i in range(n)])
+    rng = np.random.default_rng(5)
+    shift = np.array([0, 9, -7, 12, 3, -10][:n])[:, None, None, None]
+    out = np.clip(gt.astype(int) + rng.integers(-9, 10, gt.shape) + shift, 0, 255).astype(np.uint8)
+    gray = np.repeat(gt.mean(-1, keepdims=True).round().astype(np.uint8), 3, -1)
+    alpha = np.full(gt.shape[:3], 255, np.uint8)
+    alpha[1, 8:24, 10:30] = 0
+    alpha[2, 20:, 30:] = 0
+    alpha[2, :, :4] = 128
+    alpha[3] = 0
+    alpha[4, :5, :] = 0
+    return gt, out, gray, alpha
+
+
+# evaluate()'s results on _scene before it streamed (whole stacks in memory, commit 185870c): streaming must give
+# the same numbers to within float rounding
+_BEFORE = {
+    "arrays": {
+        "output": {"psnr": 28.536442831301308, "mse": 91.0827380952381, "mae": 7.89766865079365,
+                   "ssim": 0.9404707430587078, "pixel_accuracy": 0.5462797619047619, "ciede2000": 3.0191109213652365,
+                   "frechet_effnet": 416.1815421075586, "colourfulness": 145.0558653562746,
+                   "warp_error": 0.0037078679783215766, "cdc": 0.09583326041565894,
+                   "colourfulness_gap": -0.1976965802293762, "colourfulness_ratio": 0.9986389553716019},
+        "reference": {"colourfulness": 145.25356193650398, "warp_error": 2.344630187750795e-06,
+                      "cdc": 0.03544403678222564},
+        "input": {"psnr": 12.294690240741923, "mse": 3833.640079365079, "mae": 50.532936507936505,
+                  "ssim": 0.4156916059697715, "pixel_accuracy": 0.0, "ciede2000": 26.738742527133372,
+                  "frechet_effnet": 255.64182599034223, "colourfulness": 0.0, "warp_error": 4.018832886647137e-07,
+                  "cdc": 0.03711698320381198, "colourfulness_gap": -145.25356193650398, "colourfulness_ratio": 0.0}},
+    "short": {
+        "output": {"psnr": 28.321832801624435, "mse": 95.69672619047618, "mae": 8.116592261904762,
+                   "ssim": 0.940589151900315, "pixel_accuracy": 0.5022321428571429, "ciede2000": 3.0409870277326654,
+                   "colourfulness": 145.9504673637082, "warp_error": 0.00436998937632203, "cdc": 0.08632832758497194,
+                   "colourfulness_gap": -0.25560876086885287, "colourfulness_ratio": 0.998251722721489},
+        "reference": {"colourfulness": 146.20607612457707, "warp_error": 1.1642196624110563e-10,
+                      "cdc": 0.01393572156485366},
+        "input": {"psnr": 12.253649871972332, "mse": 3870.0392857142856, "mae": 50.86071428571429,
+                  "ssim": 0.40421470460401426, "pixel_accuracy": 0.0, "ciede2000": 26.843187673999594,
+                  "colourfulness": 0.0, "warp_error": 8.235515877526549e-11, "cdc": 0.014398296429070902,
+                  "colourfulness_gap": -146.20607612457707, "colourfulness_ratio": 0.0}},
+    "max_frames": {
+        "output": {"psnr": 29.545953813595325, "mse": 72.19131944444445, "mae": 6.947371031746032,
+                   "ssim": 0.9412822254483109, "pixel_accuracy": 0.6151785714285715, "ciede2000": 2.7498600582537294,
+                   "colourfulness": 146.59325721855922, "warp_error": 0.0034213141195706806,
+                   "cdc": 0.08391328192648573, "colourfulness_gap": -0.04310937258421177,
+                   "colourfulness_ratio": 0.9997060117241966},
+        "reference": {"colourfulness": 146.63636659114343, "warp_error": 3.201937449434094e-11,
+                      "cdc": 0.016905003988030395},
+        "input": {"psnr": 12.235490936667246, "mse": 3886.254761904762, "mae": 51.03095238095238,
+                  "ssim": 0.3983677904035192, "pixel_accuracy": 0.0, "ciede2000": 26.892160733716395,
+                  "colourfulness": 0.0, "warp_error": 1.733736867936183e-11, "cdc": 0.017237655408688192,
+                  "colourfulness_gap": -146.63636659114343, "colourfulness_ratio": 0.0}},
+    "masked": {
+        "output": {"psnr": 29.318353793363443, "mse": 76.0755291005291, "mae": 7.154761904761905,
+                   "ssim": 0.9414536075190318, "pixel_accuracy": 0.6275793650793651, "ciede2000": 2.8360313140251434,
+                   "frechet_effnet": 416.1815421075586, "colourfulness": 146.17347892169855,
+                   "warp_error": 0.0020406498643418818, "cdc": 0.10549364738470988,
+                   "colourfulness_gap": -0.028708477764638474, "colourfulness_ratio": 0.9998036385209053},
+        "reference": {"colourfulness": 146.20218739946318, "warp_error": 1.649000094234274e-11,
+                      "cdc": 0.08528882819831356},
+        "input": {"psnr": 12.278423117348499, "mse": 3848.026455026455, "mae": 50.67724867724868,
+                  "ssim": 0.40737554256935826, "pixel_accuracy": 0.0, "ciede2000": 26.85159127036058,
+                  "frechet_effnet": 255.64182599034223, "colourfulness": 0.0, "warp_error": 8.269038721171735e-12,
+                  "cdc": 0.09046498325036624, "colourfulness_gap": -146.20218739946318, "colourfulness_ratio": 0.0}},
+    "masked_single": {
+        "output": {"psnr": 29.167090442432084, "mse": 78.7718992248062, "mae": 7.325387596899224,
+                   "ssim": 0.9401166262376358, "pixel_accuracy": 0.4982558139534884, "ciede2000": 2.800890745937933,
+                   "colourfulness": 153.37179095970473, "colourfulness_gap": 0.19213642418426957,
+                   "colourfulness_ratio": 1.0012543207827884},
+        "reference": {"colourfulness": 153.17965453552046}},
+}
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from vidcolor.metrics.features import load_encoder
+
+    return load_encoder()
+
+
+def test_the_results_are_todays_to_within_rounding(tmp_path, encoder):
+    """evaluate() now reads its clips frame by frame and accumulates every measure; these are its numbers from
+    when it held whole stacks (arrays; an output shorter than the truth; --max-frames; folders whose ground truth
+    has alpha, with a fully transparent frame; a single image with alpha), every measure, with an input column."""
+    gt, out, gray, alpha = _scene()
+    for name, frames in (("gt", gt), ("out", out), ("gray", gray)):
+        (tmp_path / name).mkdir()
+        for i, f in enumerate(frames):
+            write_image(tmp_path / name / f"{i}.png", f, alpha[i] if name == "gt" else None)
+    got = {"arrays": evaluate(out, gt, input=gray, encoder=encoder),
+           "short": evaluate(out[:4], gt, input=gray, features=False),
+           "max_frames": evaluate(out, gt, input=gray, max_frames=3, features=False),
+           "masked": evaluate(tmp_path / "out", tmp_path / "gt", input=tmp_path / "gray", encoder=encoder),
+           "masked_single": evaluate(tmp_path / "out" / "2.png", tmp_path / "gt" / "2.png", features=False)}
+    for case, before in _BEFORE.items():
+        for column, measures in before.items():
+            assert set(got[case][column]) == set(measures), (case, column)
+            for key, value in measures.items():
+                rel = 1e-6 if key == "frechet_effnet" else 1e-9
+                assert got[case][column][key] == pytest.approx(value, rel=rel, abs=1e-15), (case, column, key)
+    assert got["short"]["frame_counts"] == {"output": 4, "reference": 6, "input": 6} and got["short"]["frames"] == 4
+    assert got["max_frames"]["frame_counts"] == {"output": 3, "reference": 3, "input": 3}
+    assert got["masked"]["transparent"] == 0.25 and got["masked_single"]["transparent"] == pytest.approx(13 / 56)
