@@ -5,6 +5,8 @@ threshold, CIEDE2000, and a Frechet distance on pooled EfficientNet-Lite0 featur
 Inception FID). No-reference measures (of each clip by itself, the ground truth included): colourfulness
 and, for clips of two frames or more, warp error and colour distribution consistency (CDC). Pixels that are
 transparent in the ground truth (alpha 0 in an image with alpha) count in no measure but the Frechet distance.
+The clips are read frame by frame, in step, and the measures accumulated as they go: memory does not grow with
+the clips' length.
 
 Example:
     >>> from vidcolor.evaluate import evaluate, format_table
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vidcolor.errors import VidcolorError
@@ -26,6 +30,7 @@ from vidcolor.io import AnimatedImageReader, VideoReader, is_animated, is_image,
 from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
+from vidcolor.metrics.features import FEATURE_SIZE, RunningGaussian, frechet_distance, load_encoder, pooled_features
 
 __all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "timing_warnings", "to_json"]
 
@@ -64,6 +69,108 @@ class _Clip:
     times: list[float] | None = None
 
 
+class _Source:
+    """One clip read frame by frame: iterating gives ``(rgb, alpha)`` for each frame, uint8 ``(H, W, 3)`` and
+    uint8 ``(H, W)`` or None (no alpha), up to ``max_frames``; only the frame being read is held (a video's reader
+    keeps its timestamps, a few integers a frame). ``count`` is the number of frames read so far; a video's
+    ``fps`` and ``start`` are known once it is opened, ``times`` (seconds after the first, of the frames read)
+    at any time; images, folders and arrays have ``fps`` None. What :func:`load_frames` reads, how it reads it.
+
+    Args:
+        x: a video file, an image (still or animated), a folder of images, or a uint8 RGB array ``(T, H, W, 3)``
+            or ``(H, W, 3)``.
+        max_frames: stop after this many frames (None: all).
+        names: a folder's images to take, by stem, in this order (None: all of them).
+
+    Raises:
+        VidcolorError: as :func:`load_frames` (a missing path, an unreadable video, an empty folder, ``max_frames``
+            < 1, an array that is not uint8 RGB) when opened; an image of a folder whose size differs from the
+            first's, a frame that cannot be decoded, a clip without frames, while iterating.
+    """
+
+    fps: Fraction | None = None
+    start: float = 0.0
+
+    def __init__(self, x, max_frames: int | None = None, names: list[str] | None = None):
+        if max_frames is not None and max_frames < 1:
+            raise VidcolorError(f"max frames must be at least 1, got {max_frames}")
+        self.name, self.max_frames, self.count, self._iterator = x, max_frames, 0, None
+        self._reader = self._files = self._array = self._image = None
+        if isinstance(x, np.ndarray):
+            if x.dtype != np.uint8 or x.ndim not in (3, 4) or x.shape[-1] != 3:
+                raise VidcolorError(f"expected uint8 RGB frames (T, H, W, 3), got {x.dtype} {x.shape}")
+            self._array = x[None] if x.ndim == 3 else x
+            return
+        p = Path(x)
+        if not p.exists():
+            raise VidcolorError(f"{x}: no such file or folder")
+        if p.is_dir():
+            files = list_images_in(p)
+            if names is not None:
+                by_stem = {f.stem: f for f in files}
+                files = [by_stem[n] for n in names if n in by_stem]
+            self._files = files[:max_frames]
+            if not self._files:
+                raise VidcolorError(f"{x}: no images in folder")
+            return
+        animated = is_image(p) and is_animated(p)
+        if is_image(p) and not animated:
+            self._image = p
+            return
+        self._reader = AnimatedImageReader(p) if animated else VideoReader(p)
+        self.fps, self.start = self._reader.info.fps, getattr(self._reader, "start_time", 0.0)
+
+    @property
+    def times(self) -> list[float] | None:
+        if self._reader is None:
+            return None
+        tb = self._reader.timeline.time_base
+        return [float(pts * tb) for pts in self._reader.timeline.pts[:self.count]]
+
+    def _frames(self):
+        if self._array is not None:
+            yield from ((rgb, None) for rgb in self._array[:self.max_frames])
+        elif self._image is not None:
+            yield read_image(self._image)
+        elif self._files is not None:
+            first = None
+            for f in self._files:
+                rgb, alpha = read_image(f)
+                if first is None:
+                    first = f, rgb.shape
+                elif rgb.shape != first[1]:
+                    raise VidcolorError(f"{f}: {_size(rgb)} differs from {first[0].name} "
+                                        f"({first[1][1]}x{first[1][0]})")
+                yield rgb, alpha
+        else:
+            yield from ((rgb, None) for rgb in self._reader)
+
+    def __iter__(self):
+        """The one iterator of the clip's frames: iterating again goes on where the last iteration stopped."""
+        if self._iterator is None:
+            self._iterator = self._read()
+        return self._iterator
+
+    def _read(self):
+        for frame in self._frames():
+            self.count += 1
+            yield frame
+            if self.max_frames is not None and self.count >= self.max_frames:
+                break
+        if not self.count:
+            raise VidcolorError(f"{self.name}: no frames")
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def __enter__(self) -> "_Source":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
     """Read a video file, an image, or a folder of images as one uint8 RGB stack.
 
@@ -72,7 +179,8 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
     times from the frame delays); a folder
     gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) in natural order of their
     names (1.png, 2.png, ..., 10.png, as ffmpeg's ``%d.png`` numbers frames: :func:`~vidcolor.io.list_images_in`);
-    alpha is dropped (:func:`evaluate` reads the ground truth's, to leave its transparent pixels out).
+    alpha is dropped (:func:`evaluate` reads the ground truth's, to leave its transparent pixels out). The whole
+    clip is in memory (T x H x W x 3 bytes): :func:`evaluate` does not use this, it reads frame by frame.
 
     Args:
         path: video file, image file (still or animated), or folder of images.
@@ -91,43 +199,14 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
 
 def _load(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> _Clip:
     """:func:`load_frames`, with the images' alpha (:class:`_Clip`); raises as it does."""
-    if max_frames is not None and max_frames < 1:
-        raise VidcolorError(f"max frames must be at least 1, got {max_frames}")
-    p = Path(path)
-    if not p.exists():
-        raise VidcolorError(f"{path}: no such file or folder")
-    if p.is_dir():
-        files = list_images_in(p)
-        if names is not None:
-            by_stem = {f.stem: f for f in files}
-            files = [by_stem[n] for n in names if n in by_stem]
-        files = files[:max_frames]
-        if not files:
-            raise VidcolorError(f"{path}: no images in folder")
-        images = [read_image(f) for f in files]
-        frames = [rgb for rgb, _ in images]
-        for f, rgb in zip(files, frames):
-            if rgb.shape != frames[0].shape:
-                raise VidcolorError(f"{f}: {_size(rgb)} differs from {files[0].name} ({_size(frames[0])})")
-        alphas = [a for _, a in images]
-        alpha = None if all(a is None for a in alphas) else np.stack(
-            [np.full(frames[0].shape[:2], 255, np.uint8) if a is None else a for a in alphas])
-        return _Clip(np.stack(frames), alpha)
-    animated = is_image(p) and is_animated(p)
-    if is_image(p) and not animated:
-        rgb, alpha = read_image(p)
-        return _Clip(rgb[None], None if alpha is None else alpha[None])
-    frames = []
-    with (AnimatedImageReader(p) if animated else VideoReader(p)) as reader:
-        for rgb in reader:
+    with _Source(path, max_frames, names) as source:
+        frames, alphas = [], []
+        for rgb, alpha in source:
             frames.append(rgb)
-            if max_frames is not None and len(frames) >= max_frames:
-                break
-        if not frames:
-            raise VidcolorError(f"{path}: no frames")
-        tb = reader.timeline.time_base
-        return _Clip(np.stack(frames), fps=reader.info.fps, start=getattr(reader, "start_time", 0.0),
-                     times=[float(pts * tb) for pts in reader.timeline.pts[:len(frames)]])
+            alphas.append(alpha)
+    alpha = None if all(a is None for a in alphas) else np.stack(
+        [np.full(frames[0].shape[:2], 255, np.uint8) if a is None else a for a in alphas])
+    return _Clip(np.stack(frames), alpha, source.fps, source.start, source.times)
 
 
 def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
@@ -147,15 +226,6 @@ def _size(rgb: np.ndarray) -> str:
     return f"{rgb.shape[-2]}x{rgb.shape[-3]}"
 
 
-def _as_clip(x, max_frames: int | None) -> _Clip:
-    if isinstance(x, np.ndarray):
-        if x.dtype != np.uint8 or x.ndim not in (3, 4) or x.shape[-1] != 3:
-            raise VidcolorError(f"expected uint8 RGB frames (T, H, W, 3), got {x.dtype} {x.shape}")
-        x = x[None] if x.ndim == 3 else x
-        return _Clip(x[:max_frames])
-    return _load(x, max_frames)
-
-
 # ---------------------------------------------------------------------------------------- measuring
 
 
@@ -163,44 +233,101 @@ SSIM_MIN_SIDE = 7
 """Frames smaller than this (pixels, either side) get no SSIM (its 7x7 window): NaN in the table, null in JSON."""
 
 
-def _framewise(fn, a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of a per-pixel mean measure (equal frame sizes: the same as pooled), low memory."""
-    return float(np.mean([fn(x, y) for x, y in zip(a, b)]))
+class _Column:
+    """One column's measures accumulated frame by frame: running sums only, and the previous frame(s) the temporal
+    measures need, so memory does not grow with the clip.
+
+    Full-reference (``full_reference``): integer sums of squared and absolute errors and of correct pixels (PSNR,
+    MSE, MAE and pixel accuracy pooled over the visible pixels of all frames, exactly as one stack), the sums of
+    the per-frame SSIM and of the per-frame CIEDE2000 weighted by the frame's visible pixels. No-reference: the
+    per-frame colourfulness, :class:`~vidcolor.metrics.video.RunningWarpError` and
+    :class:`~vidcolor.metrics.video.RunningCDC`. With ``features``: the frames reduced to the encoder's 224x224 for
+    a batch of 16 at most, and the running Gaussian of their pooled features
+    (:class:`~vidcolor.metrics.features.RunningGaussian`).
+    """
+
+    def __init__(self, full_reference: bool, threshold: float, features=None):
+        self.full_reference, self.threshold, self.features = full_reference, threshold, features
+        self.sq = self.abs = self.correct = self.pixels = 0
+        self.ssim_sum, self.ssim_frames, self.ciede_sum = 0.0, 0, 0.0
+        self.colour_sum, self.colour_frames = 0.0, 0
+        self.warp, self.cdc = video.RunningWarpError(), video.RunningCDC()
+        if features is not None:
+            self.gauss, self.batch = RunningGaussian(), []
+
+    def add(self, x: np.ndarray, ref: np.ndarray, mask: np.ndarray | None, flow) -> None:
+        """Score frame ``x`` (uint8 RGB ``(H, W, 3)``) against the ground truth's ``ref`` over the pixels of
+        ``mask`` (bool ``(H, W)``; None: all), ``flow`` the ground truth's :func:`~vidcolor.metrics.video.flow_pair`
+        from the previous frame (None for the first)."""
+        n = x.shape[0] * x.shape[1] if mask is None else int(mask.sum())
+        if self.full_reference and n:
+            diff = x.astype(np.int16) - ref.astype(np.int16)
+            if mask is not None:
+                diff = diff[mask]
+            err = np.abs(diff)
+            self.sq += int(np.sum(err.astype(np.int32) ** 2, dtype=np.int64))
+            self.abs += int(np.sum(err, dtype=np.int64))
+            self.correct += int(np.count_nonzero(err.max(axis=-1) <= self.threshold))
+            self.pixels += n
+            self.ciede_sum += im.ciede2000(x, ref, mask) * n
+            if min(x.shape[:2]) >= SSIM_MIN_SIDE:
+                try:
+                    self.ssim_sum += im.ssim(x, ref, mask)
+                    self.ssim_frames += 1
+                except ValueError:                                # no visible pixel inside SSIM's border
+                    pass
+        if n:
+            self.colour_sum += im.colourfulness(x, mask)
+            self.colour_frames += 1
+        self.warp.add(x, flow, mask)
+        self.cdc.add(x, mask)
+        if self.features is not None:
+            self.batch.append(cv2.resize(x, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA))
+            if len(self.batch) == FEATURE_BATCH:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            encoder, device = self.features
+            self.gauss.add(pooled_features(np.stack(self.batch), encoder, batch_size=FEATURE_BATCH, device=device))
+            self.batch = []
+
+    def gaussian(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance of the frames' pooled features (the batch not yet run is run first)."""
+        self._flush()
+        return self.gauss.fit()
+
+    def full_reference_measures(self) -> dict:
+        """PSNR, MSE, MAE, SSIM (NaN when no frame had one), pixel accuracy and CIEDE2000 of the frames added
+        (``full_reference`` only, some visible pixel scored)."""
+        mse = self.sq / (3 * self.pixels)
+        return {"psnr": math.inf if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse)), "mse": mse,
+                "mae": self.abs / (3 * self.pixels),
+                "ssim": self.ssim_sum / self.ssim_frames if self.ssim_frames else math.nan,
+                "pixel_accuracy": self.correct / self.pixels, "ciede2000": self.ciede_sum / self.pixels}
+
+    def no_reference(self, temporal: bool) -> dict:
+        """Colourfulness (the mean over the frames with a visible pixel), and warp error and CDC when
+        ``temporal`` (two frames or more)."""
+        out = {"colourfulness": self.colour_sum / self.colour_frames}
+        if temporal:
+            out["warp_error"] = self.warp.value()
+            out["cdc"] = self.cdc.value()
+        return out
 
 
-def _full_reference(x: np.ndarray, ref: np.ndarray, threshold: float, visible: np.ndarray | None) -> dict:
-    """The full-reference measures of ``x`` against ``ref``, over the ``visible`` pixels (bool ``(T, H, W)``,
-    the ground truth's opaque ones) or all (None)."""
-    small = min(x.shape[-3:-1]) < SSIM_MIN_SIDE                   # SSIM's 7x7 window does not fit: not defined
-    try:
-        ssim = math.nan if small else im.ssim(x, ref, visible)
-    except ValueError:                                            # no visible pixel inside SSIM's border
-        ssim = math.nan
-    return {"psnr": im.psnr(x, ref, visible), "mse": im.mse(x, ref, visible), "mae": im.mae(x, ref, visible),
-            "ssim": ssim, "pixel_accuracy": im.pixel_accuracy(x, ref, threshold, visible),
-            "ciede2000": _framewise(im.ciede2000, x, ref) if visible is None else _pooled_ciede2000(x, ref, visible)}
-
-
-def _pooled_ciede2000(x: np.ndarray, ref: np.ndarray, visible: np.ndarray) -> float:
-    """Mean CIEDE2000 over the ``visible`` pixels of all frames (frame by frame, low memory)."""
-    counts = visible.reshape(len(visible), -1).sum(1)
-    total = sum(im.ciede2000(a, b, m) * n for a, b, m, n in zip(x, ref, visible, counts) if n)
-    return float(total / counts.sum())
-
-
-def _no_reference(x: np.ndarray, flows, visible: np.ndarray | None) -> dict:
-    """Colourfulness, and for T >= 2 warp error (with the ground truth's ``flows``) and CDC, over the ``visible``
-    pixels (None: all)."""
-    out = {"colourfulness": im.colourfulness(x, visible)}
-    if flows is not None:
-        out["warp_error"] = video.warp_error(x, flows=flows, mask=visible)
-        out["cdc"] = video.cdc(x, mask=visible)
-    return out
+FEATURE_BATCH = 16
+"""Frames per forward pass of the feature encoder (:func:`~vidcolor.metrics.features.pooled_features`)."""
 
 
 def evaluate(output, reference, input=None, max_frames: int | None = None, features: bool = True, *,
              threshold: float = im.ACCURACY_THRESHOLD, encoder=None, device: str = "cpu") -> dict:
     """Score ``output`` (and ``input``, when given) against the ground truth ``reference``.
+
+    The clips are read frame by frame, in step, and every measure is accumulated as they go: memory holds a few
+    frames of each (the current and the previous ones, up to 16 reduced to 224x224 for the features) whatever the
+    clip's length; the results are those of the measures of :mod:`vidcolor.metrics` on the whole stacks, to within
+    float rounding.
 
     Args:
         output, reference, input: a video file, an image, a folder of images, or a uint8 RGB array
@@ -228,8 +355,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         rate and first frame's time, and ``warnings`` (one line each) says when an output's or input's frames
         are not shown when the ground truth's are: first frames more than half a ground-truth frame apart, or
         frame rates that move the compared frames that far apart (:func:`timing_warnings`). When
-        frame counts differ, the first T = min(counts) frames of each are used. Folders are compared image
-        by image by name (the stems they all hold; ``frame_counts`` then gives each folder's own count).
+        frame counts differ, the first T = min(counts) frames of each are used (the longer clips are still read
+        to their end, or to ``max_frames``, to count their frames). Folders are compared image by image by name
+        (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
     Raises:
         VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
@@ -242,49 +370,76 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
         if len(folders) > 1 else None
-    loaded = {name: _load(folders[name], max_frames, names) if name in folders and names is not None
-              else _as_clip(x, max_frames) for name, x in clips.items()}
-    frames = {name: c.frames for name, c in loaded.items()}
-    ref = frames["reference"]
-    for name, x in frames.items():
-        if x.shape[1:] != ref.shape[1:]:
-            raise VidcolorError(f"the {name} is {_size(x)} but the ground truth is {_size(ref)}: not the same video?")
-    counts = {name: len(x) for name, x in frames.items()}
-    t = min(counts.values())
-    if names is not None:                        # what each folder holds, beside the images in common compared
-        counts.update({name: len(files) for name, files in listings.items()})
-    frames = {name: x[:t] for name, x in frames.items()}
-    ref = frames["reference"]
-    alpha = loaded["reference"].alpha
-    visible = None if alpha is None or alpha[:t].all() else alpha[:t] > 0     # the ground truth's opaque pixels
-    if visible is not None and not visible.any():
+    if features:
+        encoder = load_encoder() if encoder is None else encoder
+    with ExitStack() as stack:
+        sources = {name: stack.enter_context(_Source(x, max_frames, names if name in folders else None))
+                   for name, x in clips.items()}
+        measured = _measure(sources, threshold, (encoder, device) if features else None)
+        for source in sources.values():                  # the longer clips' frames, counted (not kept)
+            for _ in source:
+                pass
+        counts = {name: s.count for name, s in sources.items()}
+        if names is not None:                    # what each folder holds, beside the images in common compared
+            counts.update({name: len(files) for name, files in listings.items()})
+    t, columns = measured["frames"], measured["columns"]
+    if measured["visible"] == 0:
         raise VidcolorError(f"the ground truth {reference} is transparent everywhere (alpha 0): nothing to score")
-
-    flows = video.pair_flows(ref) if t >= 2 else None  # the ground truth's motion, shared by every column
-    result = {"frames": t, "width": ref.shape[2], "height": ref.shape[1], "frame_counts": counts,
+    result = {"frames": t, "width": measured["width"], "height": measured["height"], "frame_counts": counts,
               "paired_by_name": names is not None, "accuracy_threshold": threshold,
-              "transparent": 0.0 if visible is None else float(1 - visible.mean()),
-              "timing": {name: {"fps": float(c.fps), "start": c.start} for name, c in loaded.items()
-                         if c.fps is not None},
-              "warnings": timing_warnings(loaded, t),
-              "reference": _no_reference(ref, flows, visible)}
+              "transparent": measured["transparent"],
+              "timing": {name: {"fps": float(s.fps), "start": s.start} for name, s in sources.items()
+                         if s.fps is not None},
+              "warnings": timing_warnings(sources, t),
+              "reference": columns["reference"].no_reference(t >= 2)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
-        from vidcolor.metrics.features import frechet_distance, gaussian_fit, load_encoder, pooled_features
-
-        encoder = load_encoder() if encoder is None else encoder
-        ref_gauss = gaussian_fit(pooled_features(ref, encoder, device=device))
-    for name in [n for n in ("output", "input") if n in frames]:
-        x = frames[name]
-        r = _full_reference(x, ref, threshold, visible)
+        ref_gauss = columns["reference"].gaussian()
+    for name in [n for n in ("output", "input") if n in columns]:
+        r = columns[name].full_reference_measures()
         if features:
-            r["frechet_effnet"] = frechet_distance(*gaussian_fit(pooled_features(x, encoder, device=device)),
-                                                   *ref_gauss)
-        r.update(_no_reference(x, flows, visible))
+            r["frechet_effnet"] = frechet_distance(*columns[name].gaussian(), *ref_gauss)
+        r.update(columns[name].no_reference(t >= 2))
         r["colourfulness_gap"] = r["colourfulness"] - ref_colour
         r["colourfulness_ratio"] = r["colourfulness"] / ref_colour if ref_colour > 0 else None
         result[name] = r
     return result
+
+
+def _measure(sources: dict, threshold: float, features) -> dict:
+    """Read ``sources`` (name -> :class:`_Source`, "reference" among them) in step until the first ends, scoring
+    each frame as it comes (:class:`_Column`), the ground truth's optical flow computed once a pair for every
+    column. Returns ``{"frames": T, "width": W, "height": H, "transparent": share, "visible": opaque pixels
+    counted, "columns": name -> _Column}``.
+
+    Raises:
+        VidcolorError: a frame size that differs from the ground truth's."""
+    columns = {name: _Column(name != "reference", threshold, features) for name in sources}
+    iters = {name: iter(s) for name, s in sources.items()}
+    t, visible, transparent, prev, shape = 0, 0, False, None, None
+    while True:
+        frames = {}
+        for name, it in iters.items():
+            frames[name] = next(it, None)
+        if any(f is None for f in frames.values()):
+            break
+        ref, alpha = frames["reference"]
+        if shape is None:
+            shape = ref.shape
+            for name, (x, _) in frames.items():
+                if x.shape != ref.shape:
+                    raise VidcolorError(f"the {name} is {_size(x)} but the ground truth is {_size(ref)}: "
+                                        "not the same video?")
+        mask = None if alpha is None or alpha.all() else alpha > 0       # the ground truth's opaque pixels
+        transparent |= mask is not None
+        visible += ref.shape[0] * ref.shape[1] if mask is None else int(mask.sum())
+        flow = None if prev is None else video.flow_pair(prev, ref)      # its motion, shared by every column
+        for name, (x, _) in frames.items():
+            columns[name].add(x, ref, mask, flow)
+        prev, t = ref, t + 1
+    return {"frames": t, "width": shape[1], "height": shape[0],
+            "transparent": float(1 - visible / (t * shape[0] * shape[1])) if transparent else 0.0,
+            "visible": visible, "columns": columns}
 
 
 LABELS = {"output": "output", "input": "input", "reference": "ground truth"}
@@ -298,7 +453,8 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
     frame that far (24 vs 30 fps: the 4th frame). Clips without timing (images, folders, arrays) give none.
 
     Args:
-        clips: name -> :class:`_Clip`; ``fps`` None for clips without timing.
+        clips: name -> :class:`_Clip` or :class:`_Source` (what matters: ``fps``, None for clips without timing,
+            ``start`` and ``times``).
         t: the number of frames compared.
 
     Returns:

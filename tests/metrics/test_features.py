@@ -102,3 +102,25 @@ def test_frechet_feature_distance_tiny_effnet(tiny_encoder, frames):
     other = np.full_like(frames, 128)
     other[:, :16] = 30
     assert frechet_feature_distance(frames, other, tiny_encoder) > 0
+
+
+def test_running_gaussian_equals_gaussian_fit():
+    """Features added a batch at a time (eval's 16 frames) fit the Gaussian of all of them, without holding them;
+    features far from 0 beside their spread lose nothing (sums about the first vector)."""
+    from vidcolor.metrics.features import RunningGaussian
+
+    x = np.random.default_rng(0).normal(1e4, 0.3, (37, 320))
+    run = RunningGaussian()
+    for i in range(0, 37, 16):
+        run.add(x[i:i + 16])
+    mu, sigma = run.fit()
+    want_mu, want_sigma = gaussian_fit(x)
+    np.testing.assert_allclose(mu, want_mu, rtol=1e-12)
+    np.testing.assert_allclose(sigma, want_sigma, atol=1e-9 * np.abs(want_sigma).max())
+    one = RunningGaussian()
+    one.add(x[0])
+    np.testing.assert_array_equal(one.fit()[1], np.zeros((320, 320)))
+    with pytest.raises(ValueError, match="do not match"):
+        one.add(x[:2, :10])
+    with pytest.raises(ValueError, match="no features"):
+        RunningGaussian().fit()

@@ -1,12 +1,14 @@
 """vidcolor.metrics.video: warp error (Lai et al. 2018), CDC (Liu et al. 2021) and CAMBI on small clips."""
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from vidcolor.metrics.video import cambi, cdc, optical_flow, warp_error
+from vidcolor.metrics.video import cambi, cdc, optical_flow, pair_flows, warp_error
 
 H, W = 64, 96
 LN2 = float(np.log(2.0))
@@ -225,3 +227,40 @@ def test_temporal_measures_take_a_mask():
     assert np.isnan(cdc(noisy, mask=empty))
     with pytest.raises(ValueError):
         warp_error(noisy, mask=mask[:2])
+
+
+def test_running_measures_equal_the_stack_functions():
+    """Warp error and CDC fed one frame at a time (what `vidcolor eval` does, to hold no clip) give the stack
+    functions' values, masks (a frame with none visible among them) included; the errors of a bad feed."""
+    from helpers import mosaic
+    from vidcolor.metrics.video import RunningCDC, RunningWarpError, flow_pair
+
+    base = mosaic(1, 32, 60, seed=4)[0]
+    clip = np.stack([base[:, 2 * i:2 * i + 48] for i in range(6)])
+    noisy = np.clip(clip.astype(int) + np.random.default_rng(1).integers(-8, 9, clip.shape), 0, 255).astype(np.uint8)
+    mask = np.ones(clip.shape[:3], bool)
+    mask[1, 4:20, 8:30] = False
+    mask[3] = False
+    flows = pair_flows(clip)
+    for m in (None, mask):
+        warp_run, cdc_run = RunningWarpError(), RunningCDC()
+        for t, frame in enumerate(noisy):
+            flow = flow_pair(clip[t - 1], clip[t]) if t else None
+            if t:
+                np.testing.assert_array_equal(flow[0], flows[t - 1][0])
+            warp_run.add(frame, flow, None if m is None else m[t])
+            cdc_run.add(frame, None if m is None else m[t])
+        assert warp_run.pairs == 5 and cdc_run.frames == 6
+        assert warp_run.value() == pytest.approx(warp_error(noisy, flows=flows, mask=m), rel=1e-12)
+        assert cdc_run.value() == pytest.approx(cdc(noisy, mask=m), rel=1e-12)
+    one = RunningWarpError()
+    one.add(clip[0])
+    with pytest.raises(ValueError, match="two frames"):
+        one.value()
+    with pytest.raises(ValueError, match="flow"):
+        one.add(clip[1])
+    with pytest.raises(ValueError, match="differs"):
+        one.add(clip[1][:16], flows[0])
+    assert math.isnan(RunningCDC().value())
+    with pytest.raises(ValueError, match="bins"):
+        RunningCDC(bins=0)

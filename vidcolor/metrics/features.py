@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["FEATURE_SIZE", "frechet_distance", "frechet_feature_distance", "gaussian_fit", "load_encoder",
-           "pooled_features"]
+__all__ = ["FEATURE_SIZE", "RunningGaussian", "frechet_distance", "frechet_feature_distance", "gaussian_fit",
+           "load_encoder", "pooled_features"]
 
 FEATURE_SIZE = 224
 """Frames are resized (cv2.INTER_AREA) to FEATURE_SIZE x FEATURE_SIZE pixels before the encoder."""
@@ -124,6 +124,48 @@ def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(features) < 2:
         return mu, np.zeros((features.shape[1], features.shape[1]))
     return mu, np.cov(features, rowvar=False)
+
+
+class RunningGaussian:
+    """:func:`gaussian_fit` of features added a batch at a time, in memory that does not grow with their number:
+    float64 sums of the features and of their outer products ``(D, D)``, both taken about the first feature
+    vector (shifted data: no cancellation when the mean is large beside the spread). Equal to
+    :func:`gaussian_fit` of all of them to within float rounding.
+    """
+
+    def __init__(self):
+        self.n = 0
+        """Feature vectors added so far."""
+        self._shift = self._s1 = self._s2 = None
+
+    def add(self, features: np.ndarray) -> None:
+        """Add feature vectors ``(N, D)`` (or one ``(D,)``), any float dtype.
+
+        Raises:
+            ValueError: D differs from the vectors added before."""
+        x = np.atleast_2d(np.asarray(features, np.float64))
+        if self._shift is None:
+            self._shift = x[0].copy()
+            self._s1 = np.zeros_like(self._shift)
+            self._s2 = np.zeros((len(self._shift), len(self._shift)))
+        if x.shape[1:] != self._shift.shape:
+            raise ValueError(f"features {x.shape} do not match the {len(self._shift)}-d ones added before")
+        x = x - self._shift
+        self._s1 += x.sum(axis=0)
+        self._s2 += x.T @ x
+        self.n += len(x)
+
+    def fit(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean ``(D,)`` and unbiased covariance ``(D, D)`` (zero for one vector), as :func:`gaussian_fit`.
+
+        Raises:
+            ValueError: nothing added."""
+        if not self.n:
+            raise ValueError("no features added")
+        mean = self._s1 / self.n
+        if self.n < 2:
+            return self._shift + mean, np.zeros_like(self._s2)
+        return self._shift + mean, (self._s2 - self.n * np.outer(mean, mean)) / (self.n - 1)
 
 
 def frechet_feature_distance(a_frames: np.ndarray, b_frames: np.ndarray, encoder: Encoder | None = None,

@@ -5,6 +5,10 @@ The temporal measures take uint8 RGB clips ``(T, H, W, 3)`` with T >= 2. Lower i
 * :func:`warp_error`: Lai et al. 2018, flicker along the motion (occlusion-masked).
 * :func:`cdc`: Liu et al. 2021, drift of the colour histograms over 1, 2 and 4 frames.
 
+Both also come as running measures fed one frame at a time (:class:`RunningWarpError`, :class:`RunningCDC`),
+which keep only the frames they still need (the previous one; the histograms of the last four), so a clip of any
+length is scored in memory that does not grow with it; the stack functions are these run over the stack.
+
 Both are blind to *what* the colours are: a grey video scores perfectly. Read them next to a fidelity
 measure (``vidcolor.metrics.image``), and against the same clip's ground truth as the floor.
 
@@ -18,6 +22,7 @@ import json
 import math
 import subprocess
 import tempfile
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +31,8 @@ import numpy as np
 
 from vidcolor.flow import consistency_mask, dis_flow, warp
 
-__all__ = ["CAMBI_MIN_SIZE", "cambi", "cdc", "optical_flow", "pair_flows", "warp_error"]
+__all__ = ["CAMBI_MIN_SIZE", "RunningCDC", "RunningWarpError", "cambi", "cdc", "flow_pair", "optical_flow",
+           "pair_flows", "warp_error"]
 
 
 def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,17 +59,22 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return dis_flow(dis, _gray(a), _gray(b))
 
 
+def flow_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from frame ``a`` to frame ``b`` (uint8 RGB ``(H, W, 3)``, :func:`optical_flow`) and its validity
+    mask (forward-backward consistent and in frame, :func:`vidcolor.flow.consistency_mask`): float32 ``(H, W, 2)``
+    in pixels, bool ``(H, W)``. One element of :func:`pair_flows`; what :meth:`RunningWarpError.add` takes."""
+    fwd = optical_flow(a, b)
+    return fwd, consistency_mask(fwd, optical_flow(b, a))
+
+
 def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each pair (t, t+1) of ``clip`` (uint8 RGB ``(T, H, W, 3)``): the flow t -> t+1
     (:func:`optical_flow`) and its validity mask (forward-backward consistent and in frame,
-    :func:`vidcolor.flow.consistency_mask`). Compute once, score several videos with
-    :func:`warp_error` ``(flows=...)``."""
+    :func:`vidcolor.flow.consistency_mask`): :func:`flow_pair`. Compute once, score several videos with
+    :func:`warp_error` ``(flows=...)``. It holds T - 1 flows (12 bytes a pixel each): for a long clip use
+    :func:`flow_pair` frame by frame with :class:`RunningWarpError`."""
     _check_clip(clip)
-    out = []
-    for t in range(len(clip) - 1):
-        fwd = optical_flow(clip[t], clip[t + 1])
-        out.append((fwd, consistency_mask(fwd, optical_flow(clip[t + 1], clip[t]))))
-    return out
+    return [flow_pair(clip[t], clip[t + 1]) for t in range(len(clip) - 1)]
 
 
 def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
@@ -110,19 +121,80 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
         flows = pair_flows(flow_source)
     if len(flows) != len(frames) - 1 or flows[0][0].shape[:2] != frames.shape[1:3]:
         raise ValueError(f"{len(flows)} flows do not match {len(frames)} frames of {frames.shape[1:3]}")
-    errors = []
-    for t, (fwd, valid) in enumerate(flows):
-        if mask is not None:
-            seen = warp(np.asarray(mask[t + 1], np.float32), fwd) > 0.999       # the match is masked in t+1
-            valid = valid & np.asarray(mask[t], bool) & seen
-        n = int(valid.sum())
-        if n == 0:
-            errors.append(0.0)
-            continue
-        cur = frames[t].astype(np.float32) / 255.0
-        nxt = warp(frames[t + 1].astype(np.float32) / 255.0, fwd)
-        errors.append(float(np.sum(((cur - nxt) ** 2)[valid], dtype=np.float64) / (3 * n)))
-    return float(np.mean(errors))
+    running = RunningWarpError()
+    for t, frame in enumerate(frames):
+        running.add(frame, flows[t - 1] if t else None, None if mask is None else mask[t])
+    return running.value()
+
+
+class RunningWarpError:
+    """:func:`warp_error` fed one frame at a time: it keeps the previous frame (and its mask) only.
+
+    Example:
+        >>> run = RunningWarpError()                                           # doctest: +SKIP
+        >>> for prev, frame in zip([None, *clip], clip):                       # doctest: +SKIP
+        ...     run.add(frame, None if prev is None else flow_pair(prev, frame))
+        >>> run.value()                                                        # doctest: +SKIP
+    """
+
+    def __init__(self):
+        self._prev: np.ndarray | None = None
+        self._prev_mask: np.ndarray | None = None
+        self._sum = 0.0
+        self.pairs = 0
+        """Pairs scored so far (frames added - 1)."""
+
+    def add(self, frame: np.ndarray, flow: tuple[np.ndarray, np.ndarray] | None = None,
+            mask: np.ndarray | None = None) -> None:
+        """Add the next frame and score the pair (previous, ``frame``).
+
+        Args:
+            frame: uint8 RGB ``(H, W, 3)``, the size of the frames before it.
+            flow: the flow source's :func:`flow_pair` (previous frame -> this one); None for the first frame only.
+            mask: bool ``(H, W)``, this frame's pixels that count, or None for all (see :func:`warp_error`).
+
+        Raises:
+            ValueError: a frame that is not uint8 RGB or not the previous one's size, a missing or mismatched
+                ``flow``, a ``mask`` of another size.
+        """
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        if mask is not None and np.shape(mask) != frame.shape[:2]:
+            raise ValueError(f"mask {np.shape(mask)} does not match the frame {frame.shape[:2]}")
+        if self._prev is not None:
+            if frame.shape != self._prev.shape:
+                raise ValueError(f"frame {frame.shape} differs from the one before ({self._prev.shape})")
+            if flow is None or flow[0].shape[:2] != frame.shape[:2]:
+                raise ValueError(f"the flow from the previous frame does not match a frame of {frame.shape[:2]}")
+            self._sum += _pair_warp_error(self._prev, frame, flow, self._prev_mask, mask)
+            self.pairs += 1
+        self._prev, self._prev_mask = frame, mask
+
+    def value(self) -> float:
+        """The warp error so far: the mean over the pairs (see :func:`warp_error`).
+
+        Raises:
+            ValueError: fewer than two frames added."""
+        if not self.pairs:
+            raise ValueError("warp error needs two frames or more")
+        return float(self._sum / self.pairs)
+
+
+def _pair_warp_error(cur: np.ndarray, nxt: np.ndarray, flow: tuple[np.ndarray, np.ndarray],
+                     mask: np.ndarray | None, mask_next: np.ndarray | None) -> float:
+    """E_t of :func:`warp_error` for frames ``cur`` -> ``nxt`` with the flow between them and their masks (None:
+    every pixel counts); 0.0 when no pixel is valid."""
+    fwd, valid = flow
+    if mask_next is not None:
+        valid = valid & (warp(np.asarray(mask_next, np.float32), fwd) > 0.999)     # the match is masked in t+1
+    if mask is not None:
+        valid = valid & np.asarray(mask, bool)
+    n = int(valid.sum())
+    if n == 0:
+        return 0.0
+    a = cur.astype(np.float32) / 255.0
+    b = warp(nxt.astype(np.float32) / 255.0, fwd)
+    return float(np.sum(((a - b) ** 2)[valid], dtype=np.float64) / (3 * n))
 
 
 def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256, mask: np.ndarray | None = None) -> float:
@@ -157,21 +229,65 @@ def cdc(frames: np.ndarray, gaps=(1, 2, 4), bins: int = 256, mask: np.ndarray | 
         raise ValueError(f"bins must be in 1..256, got {bins}")
     if any(int(d) != d or d < 1 for d in gaps):
         raise ValueError(f"gaps must be positive integers, got {gaps}")
-    used = [int(d) for d in gaps if d < len(frames)]
-    if not used:
+    if not any(d < len(frames) for d in gaps):
         raise ValueError(f"no gap in {gaps} is shorter than the clip ({len(frames)} frames)")
-    if mask is None:
-        hist = np.stack([_histograms(f, bins) for f in frames])  # (T, 3, bins), each row sums to 1
-        return float(np.mean([np.mean(_js(hist[:-d], hist[d:])) for d in used]))
-    seen = [bool(np.any(m)) for m in mask]
-    hist = np.stack([_histograms(f[np.asarray(m, bool)][None], bins) if s else np.zeros((3, bins))
-                     for f, m, s in zip(frames, mask, seen)])
-    per_gap = []
-    for d in used:
-        pairs = [i for i in range(len(frames) - d) if seen[i] and seen[i + d]]
-        if pairs:
-            per_gap.append(np.mean(_js(hist[pairs], hist[[i + d for i in pairs]])))
-    return float(np.mean(per_gap)) if per_gap else math.nan
+    running = RunningCDC(gaps, bins)
+    for t, frame in enumerate(frames):
+        running.add(frame, None if mask is None else mask[t])
+    return running.value()
+
+
+class RunningCDC:
+    """:func:`cdc` fed one frame at a time: it keeps the histograms of the last ``max(gaps)`` frames only
+    (float64 ``(3, bins)`` each) and, per gap, the sum of the pairs' divergences and their count.
+
+    Args:
+        gaps, bins: as :func:`cdc`.
+
+    Raises:
+        ValueError: a gap < 1 or bins outside 1..256.
+    """
+
+    def __init__(self, gaps=(1, 2, 4), bins: int = 256):
+        if not 1 <= bins <= 256:
+            raise ValueError(f"bins must be in 1..256, got {bins}")
+        if not len(gaps) or any(int(d) != d or d < 1 for d in gaps):
+            raise ValueError(f"gaps must be positive integers, got {gaps}")
+        self.gaps = [int(d) for d in gaps]
+        self.bins = bins
+        self._hist: deque = deque(maxlen=max(self.gaps))     # None for a frame with no masked pixel
+        self._sums = [0.0] * len(self.gaps)
+        self._pairs = [0] * len(self.gaps)
+        self.frames = 0
+        """Frames added so far."""
+
+    def add(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """Add the next frame: uint8 RGB ``(H, W, 3)``; ``mask`` bool ``(H, W)``, the pixels its histograms count
+        (None: all; one with no pixel leaves this frame's pairs out).
+
+        Raises:
+            ValueError: a frame that is not uint8 RGB, or a ``mask`` of another size."""
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        if mask is not None and np.shape(mask) != frame.shape[:2]:
+            raise ValueError(f"mask {np.shape(mask)} does not match the frame {frame.shape[:2]}")
+        if mask is None:
+            hist = _histograms(frame, self.bins)                  # (3, bins), each row sums to 1
+        else:
+            mask = np.asarray(mask, bool)
+            hist = _histograms(frame[mask][None], self.bins) if mask.any() else None
+        for k, d in enumerate(self.gaps):
+            if hist is not None and len(self._hist) >= d and self._hist[-d] is not None:
+                self._sums[k] += float(np.mean(_js(self._hist[-d], hist)))
+                self._pairs[k] += 1
+        self._hist.append(hist)
+        self.frames += 1
+
+    def value(self) -> float:
+        """CDC so far: for each gap with a pair, the mean divergence of its pairs (over the three channels),
+        then the mean over those gaps; NaN when no gap has a pair (one frame, or masks that leave none)."""
+        per_gap = [s / n for s, n in zip(self._sums, self._pairs) if n]
+        return float(np.mean(per_gap)) if per_gap else math.nan
 
 
 CAMBI_MIN_SIZE = 216
