@@ -466,6 +466,23 @@ def test_the_out_of_memory_advice_names_the_commands_own_options(tmp_path, monke
     assert result.exit_code == 1 and result.output.strip() == f"vidcolor: error: {advice}", result.output
 
 
+def test_eval_out_of_memory_does_not_advise_max_frames(tmp_path, monkeypatch):
+    """eval said 'give a smaller --max-frames' when out of memory, but it reads frame by frame: its memory follows
+    the frame size (1,500 frames of 160x90: 131 MB, as 2 frames), so fewer frames would not help."""
+    from click.testing import CliRunner
+
+    import vidcolor.evaluate
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    monkeypatch.setattr(vidcolor.evaluate, "evaluate", no_memory)
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "a.png"), "--reference-video", str(tmp_path / "a.png"),
+                                       "--no-features"])
+    assert result.exit_code == 1 and result.output.strip() == "vidcolor: error: out of memory", result.output
+
+
 def test_compare_wider_than_the_encoder_is_refused_before_encoding(tmp_path, ffmpeg_exe, tiny_models):
     """A 16384-wide input with --compare failed inside libx264 (32768x16) after the job had run."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=s=16384x16:d=0.2", "-c:v", "ffv1", str(tmp_path / "wide.mkv"))

@@ -80,8 +80,9 @@ class _Group(click.Group):
 
 
 MEMORY_OPTIONS = (("batch_size", "a smaller --batch-size"), ("tile", "--tile for large frames"),
-                  ("render_size", "a smaller --render-size"), ("max_frames", "a smaller --max-frames"))
-"""A command's options that bound its memory (click parameter name, advice), in the order the advice names them."""
+                  ("render_size", "a smaller --render-size"))
+"""A command's options that bound its memory (click parameter name, advice), in the order the advice names them.
+eval's --max-frames is not one: eval reads frame by frame, its memory follows the frame size, not the count."""
 
 
 def memory_advice(command: click.Command | None) -> str:
@@ -363,7 +364,8 @@ def export_cmd(model, output, overwrite):
               help="Ground truth: video, image or folder of images, same frame size as OUTPUT.")
 @click.option("--input", "input_", metavar="INPUT", help="Also score the pipeline's input (a second column).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table (infinite values as null).")
-@click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames.")
+@click.option("--max-frames", type=click.IntRange(1), default=None,
+              help="Use only the first N frames (memory does not depend on it: frames are read one at a time).")
 @click.option("--no-features", is_flag=True, help="Skip the EfficientNet-Lite0 Frechet distance (no model load).")
 def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
     """Score OUTPUT (video, image or folder of images) against the ground truth.
