@@ -414,6 +414,8 @@ def test_the_results_are_todays_to_within_rounding(tmp_path, encoder):
     assert got["short"]["frame_counts"] == {"output": 4, "reference": 6, "input": 6} and got["short"]["frames"] == 4
     assert got["max_frames"]["frame_counts"] == {"output": 3, "reference": 3, "input": 3}
     assert got["masked"]["transparent"] == 0.25 and got["masked_single"]["transparent"] == pytest.approx(13 / 56)
+    with pytest.raises(ValueError, match="threshold must be >= 0"):                # as pixel_accuracy said
+        evaluate(out, gt, threshold=-1, features=False)
 
 
 def test_memory_does_not_grow_with_the_clip(tmp_path):
