@@ -1357,7 +1357,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     bit depth and convention for all three, unless another channel shows a level set that does not contain
     it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
     no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
-    (:data:`UNIFORM_MIN_ON_LEVELS`). Then a palette (at most
+    (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
+    :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
     of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
