@@ -378,6 +378,14 @@ RENDER_MAX_ASPECT = 4
 """The colorizer's render is at most this many render sizes long (extreme aspect ratios stay bounded)."""
 
 
+def render_geometry(height: int, width: int, render_size: int) -> tuple[float, tuple[int, int]]:
+    """``(scale, (w, h))`` of an image ``height`` x ``width`` rendered for the colorizer: the shorter side becomes
+    ``render_size`` unless the longer would then exceed :data:`RENDER_MAX_ASPECT` x ``render_size``; sides rounded,
+    at least 1 (:meth:`Colorizer.network_input`, and the references reduced to it as they are read)."""
+    scale = min(render_size / min(height, width), RENDER_MAX_ASPECT * render_size / max(height, width))
+    return scale, (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
 class Colorizer(LabJob):
     """Colorize batches of gray (or colour, reduced to L) frames with a trained colorization generator.
 
@@ -444,9 +452,7 @@ class Colorizer(LabJob):
 
         The shorter side becomes ``render_size``, unless the longer would then exceed
         :data:`RENDER_MAX_ASPECT` x ``render_size`` (a 4000x16 strip: 1024x4, not 64000x256)."""
-        n, h, w = L.shape
-        scale = min(self.render_size / min(h, w), RENDER_MAX_ASPECT * self.render_size / max(h, w))
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        scale, size = render_geometry(*L.shape[1:], self.render_size)
         out = []
         for x in L:
             x8 = np.clip(x * 2.55 + 0.5, 0, 255).astype(np.uint8)

@@ -23,7 +23,7 @@ from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
-from vidcolor.pipeline import RENDER_MAX_ASPECT, Batch, Colorizer, LabJob, pick_device
+from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device, render_geometry
 from vidcolor.temporal import CutDetector, l_histogram
 from vidcolor.weights import load_generator, save_generator
 
@@ -88,13 +88,13 @@ def _reduce(image: np.ndarray, render_size: int | None, longer_side: int | None)
     h, w = image.shape[:2]
     if longer_side is not None:
         scale = longer_side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
     elif render_size is not None:
-        scale = min(render_size / min(h, w), RENDER_MAX_ASPECT * render_size / max(h, w))
+        scale, size = render_geometry(h, w, render_size)
     else:
         return image
     if scale >= 1:
         return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
