@@ -78,11 +78,16 @@ def raw_rate(fps: float | Fraction | None) -> Fraction:
     """
     if fps is None:
         raise VidcolorError("raw input needs --fps")
-    low, high = RAW_FPS_RANGE
     rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, Fraction) or math.isfinite(fps) else None
-    if rate is None or not low <= rate <= high:
-        raise VidcolorError(f"--fps {fps} is not a frame rate from 1/1001 to {high:,} frames per second")
+    if rate is None or not _rate_in_range(rate):
+        raise VidcolorError(f"--fps {fps} is not a frame rate from 1/1001 to {RAW_FPS_RANGE[1]:,} frames per second")
     return rate
+
+
+def _rate_in_range(rate: Fraction) -> bool:
+    """Whether ``rate`` (frames per second) lies in :data:`RAW_FPS_RANGE`, the rates raw and y4m input may declare."""
+    low, high = RAW_FPS_RANGE
+    return low <= rate <= high
 
 
 def list_videos_in(folder: str | Path) -> list[Path]:
@@ -140,9 +145,9 @@ def check_y4m_header(path: str | Path) -> None:
     except ValueError:
         raise VidcolorError(f"{path}: damaged y4m header ({line[:80].decode('ascii', 'replace')})") from None
     check_frame_size(width, height, f"{path} (y4m header)")
-    low, high = RAW_FPS_RANGE
-    if den <= 0 or not low <= Fraction(num, den) <= high:
-        raise VidcolorError(f"{path}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to {high:,} "
+    if den <= 0 or not _rate_in_range(Fraction(num, den)):
+        raise VidcolorError(f"{path}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
+                            f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
 
 
