@@ -89,8 +89,9 @@ def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_mode
 
 
 def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightening_model):
-    """A 4-bit scene cut to rich footage: the rich frames pass unchanged (the clip's quantizer was kept for up to
-    64 frames, and they were projected onto its levels); a batch that the cut splits passes unchanged whole."""
+    """A 4-bit scene cut to rich footage: the rich frames pass unchanged from the cut's frame on, whether the cut opens
+    a batch or falls inside one (the clip's quantizer was kept for up to 64 frames, and they were projected onto its
+    levels; later a batch that the cut split passed unchanged whole)."""
     from vidcolor.training.degrade import quantize_uniform
 
     y, x = np.mgrid[0:48, 0:64]
@@ -102,14 +103,34 @@ def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightenin
         fix = Dequantizer(str(brightening_model), device="cpu")
         frames = np.concatenate([coarse[:first_rich], rich])
         out = np.stack(list(batched(frames, fix, 4)))
-        split = first_rich // 4 * 4                                 # the batch the cut falls in
-        assert np.abs(out[:split].astype(int) - frames[:split]).mean() > 1   # the 4-bit scene is corrected
-        np.testing.assert_array_equal(out[split:], frames[split:])
-        assert [kind.split()[0] for _, kind in fix.quantizers.history] == ["uniform", "no"]
+        assert all(np.abs(out[i].astype(int) - frames[i]).mean() > 1 for i in range(first_rich))  # corrected
+        np.testing.assert_array_equal(out[first_rich:], frames[first_rich:])
+        assert [(i, kind.split()[0]) for i, kind in fix.quantizers.history] == [(0, "uniform"), (first_rich, "no")]
     fix = Dequantizer(str(brightening_model), device="cpu")           # a cut between two shots on the same levels
     frames = np.concatenate([coarse, np.ascontiguousarray(coarse[:, ::-1, ::-1])])
     out = np.stack(list(batched(frames, fix, 4)))
     assert all(np.abs(out[i].astype(int) - frames[i]).mean() > 1 for i in range(len(frames)))   # all corrected
+
+
+def test_the_output_does_not_depend_on_the_batch_size(brightening_model, tmp_path):
+    """A clip that opens on black, goes to 4-bit floor levels and then to a palette, without a cut the detector sees
+    between the last two: batches of 1, 3, 4 and 16 frames give the same output, byte for byte (the quantizer was
+    estimated on a batch's first and last frames, and the floor offset's weight taken on the batch)."""
+    from vidcolor.training.degrade import quantize_palette, quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 6, (48, 64, 3))
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    floor = np.stack([np.roll(quantize_uniform(smooth, 4, "floor"), i, 1) for i in range(7)])
+    palette = np.stack([np.roll(quantize_palette(smooth, 16), i, 1) for i in range(7, 14)])
+    clip = np.concatenate([np.zeros((3, 48, 64, 3), np.uint8), floor, palette])
+    outs = {}
+    for size in (1, 3, 4, 16):
+        fix = Dequantizer(str(brightening_model), device="cpu")
+        outs[size] = np.stack(list(batched(clip, fix, size)))
+    assert np.abs(outs[1][3:].astype(int) - clip[3:]).mean() > 1         # the quantized frames are corrected
+    for size in (3, 4, 16):
+        np.testing.assert_array_equal(outs[size], outs[1], err_msg=f"batch {size}")
 
 
 def test_uniform_levels_get_the_band_correction(tiny_models):

@@ -328,21 +328,51 @@ def test_tracker_keeps_the_floor_offset_weight_while_the_quantizer_stays(gradien
 
 
 def test_tracker_waits_past_a_blank_start(gradient):
-    black = np.zeros((2, 96, 128, 3), np.uint8)
-    tracker = QuantizerTracker(every=64, warmup=8)
-    assert tracker(black).kind == "none"
-    assert tracker(quantize_uniform(gradient, 4, "floor")[None]).kind == "uniform"
+    """A clip opening on black is estimated every ``step`` frames of its warmup while nothing is found."""
+    black = np.zeros((4, 96, 128, 3), np.uint8)
+    coarse = quantize_uniform(gradient, 4, "floor")[None]
+    tracker = QuantizerTracker(every=64, warmup=8, step=4)
+    assert [(a, b, q.kind) for a, b, q in tracker.runs(black)] == [(0, 4, "none")]
+    assert [q.kind for *_, q in tracker.runs(coarse)] == ["uniform"]          # frame 4: the next estimate
+    late = QuantizerTracker(every=64, warmup=8, step=4)
+    late.runs(np.concatenate([black, black]))
+    assert [q.kind for *_, q in late.runs(coarse)] == ["none"]                  # frame 8: the warmup is over
 
 
 def test_a_new_scene_is_estimated_at_once_and_through_its_warmup(gradient):
     coarse = quantize_uniform(gradient, 4, "mid")[None]
     black = np.zeros_like(coarse)
-    tracker = QuantizerTracker(every=64, warmup=8)
+    tracker = QuantizerTracker(every=64, warmup=8, step=4)
     assert tracker(coarse).kind == "uniform"
     assert tracker(black).kind == "uniform"                     # not due: the clip's quantizer stays
     tracker.new_scene()
-    assert tracker(black).kind == "none"                        # a cut: estimated at once
-    assert tracker(coarse).kind == "uniform"                    # and again while nothing is found (warmup)
+    runs = tracker.runs(np.concatenate([black] * 4 + [coarse]))
+    assert [(a, b, q.kind) for a, b, q in runs] == [(0, 4, "none"), (4, 5, "uniform")]   # at once, then step 4
+    cut = QuantizerTracker(every=64, warmup=8)
+    runs = cut.runs(np.concatenate([coarse, coarse, black, black]), cuts=[False, False, True, False])
+    assert [(a, b, q.kind) for a, b, q in runs] == [(0, 2, "uniform"), (2, 4, "none")]  # at the cut's frame
+
+
+def test_a_clips_quantizers_do_not_depend_on_the_batches(gradient, game_frame):
+    """Each frame's quantizer is the same whatever batches the clip comes in: estimates are of single frames at
+    fixed frames of the scene (they were of a batch's first and last frames, and the output changed with
+    --batch-size); a batch of a clip given to ``__call__`` is refused."""
+    black = np.zeros((3, 96, 128, 3), np.uint8)
+    floor = np.stack([quantize_uniform(np.roll(gradient, i, 1), 4, "floor") for i in range(9)])
+    clip = np.concatenate([black, floor, np.repeat(game_frame[None], 9, 0)])
+    seen = {}
+    for size in (1, 3, 4, 16):
+        tracker = QuantizerTracker(every=8, warmup=8, step=4)
+        per_frame = []
+        for i in range(0, len(clip), size):
+            for a, b, q in tracker.runs(clip[i:i + size]):
+                per_frame += [q.describe(measured=False)] * (b - a)
+        seen[size] = per_frame
+        assert [i for i, _ in tracker.history] == [0, 4, 12]
+    assert seen[1] == seen[3] == seen[4] == seen[16]
+    assert [seen[1][i].split()[0] for i in (0, 4, 12)] == ["no", "uniform", "palette"]
+    with pytest.raises(ValueError, match="one frame at a time"):
+        QuantizerTracker()(floor[:2])
 
 
 def test_describe_is_one_line(game_frame):

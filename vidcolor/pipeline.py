@@ -18,7 +18,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
-from vidcolor.quantizer import Quantizer, QuantizerTracker, estimate
+from vidcolor.quantizer import Quantizer, QuantizerTracker
 from vidcolor.temporal import THUMB_WIDTH, CutDetector
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -252,7 +252,7 @@ class Dequantizer(LabJob):
         """The generator's strength for frames on ``found``: the model's ``strength`` under
         :attr:`~vidcolor.quantizer.Quantizer.strength_key`, else under the kind; 1 when it has neither. Frames of
         a clip (not stills, :meth:`set_stills`) take ``"<strength_key> clip"`` first where the model has one:
-        through the video path the quantizer is estimated on a batch of frames, and palettes are smoothed over
+        through the video path one estimate holds for many frames of the clip, and palettes are smoothed over
         time (:data:`TEMPORAL_KINDS`), so a clip can take more of the generator than the stills the other
         strengths are chosen on."""
         clip = self.quantizers is not None and not self.quantizers.stills
@@ -270,18 +270,26 @@ class Dequantizer(LabJob):
         if batch.feeds is None:
             lab = rgb_to_lab(frames)
             return lab[..., 0], lab[..., 1:]
-        return self.lab(self.infer(batch))
+        L, ab = self.lab(self.infer(batch))
+        for start, stop, _, strength in batch.context["runs"]:
+            if not strength:
+                lab = rgb_to_lab(frames[start:stop])
+                L[start:stop], ab[start:stop] = lab[..., 0], lab[..., 1:]
+        return L, ab
 
     def _prepare(self, frames: np.ndarray, tile_job: bool) -> Batch:
         """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
-        (the batch then carries no network input: :meth:`finish` prepares each tile)."""
-        found = self._quantizer(frames) if self.quantizers is not None else None
-        strength = self.strength_for(found) if found is not None else 1.0
-        if found is not None and (found.passes_unchanged or strength == 0):
+        (the batch then carries no network input: :meth:`finish` prepares each tile). The batch's context
+        holds ``runs``, ``[(start, stop, Quantizer or None, strength)]``: its frames in runs that share a quantizer
+        (:meth:`_quantizers`), strength 0 where a run passes unchanged."""
+        found = self._quantizers(frames) if self.quantizers is not None else [(0, len(frames), None)]
+        runs = [(start, stop, q, 1.0 if q is None else 0.0 if q.passes_unchanged else self.strength_for(q))
+                for start, stop, q in found]
+        context = {"runs": runs}
+        if not any(strength for *_, strength in runs):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
             # would be the input whatever the generator said, so it is not run
-            return Batch(frames, context={"found": found, "strength": 0.0})
-        context = {"found": found, "strength": strength}
+            return Batch(frames, context=context)
         if "level_cue" in self.engine.inputs:      # only models that read it: of the whole frame
             context["cue"] = level_cue(frames)
         if tile_job and self.engine.tiles_frame(*frames.shape[1:3]):
@@ -289,27 +297,17 @@ class Dequantizer(LabJob):
             return Batch(frames, context=context)
         return self._prepare_tile(frames, context)
 
-    def _quantizer(self, frames: np.ndarray) -> Quantizer:
-        """The quantizer of a clip's consecutive ``frames`` (:class:`~vidcolor.quantizer.QuantizerTracker`),
-        estimated afresh at a hard cut (:class:`~vidcolor.temporal.CutDetector` on thumbnails): at once when
-        the batch opens the new scene, else from the next batch; a batch that a cut splits takes its frames'
-        quantizer where the two sides show the same one (shots of one quantized film), and passes unchanged where
-        they differ. It had kept the clip's quantizer up to 64 frames, so a palette clip cut to ordinary footage
-        was projected onto the palette for 24 frames, 3 dB under its input."""
+    def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:
+        """The quantizers of ``frames``, ``[(start, stop, Quantizer)]`` in runs (:meth:`QuantizerTracker.runs
+        <vidcolor.quantizer.QuantizerTracker.runs>`): a still's own; a clip's frame by frame, estimated at fixed
+        frames of each scene, so that the result does not depend on the batch size, and afresh at a hard cut
+        (:class:`~vidcolor.temporal.CutDetector` on thumbnails), at the cut's frame. It had kept the clip's
+        quantizer up to 64 frames, so a palette clip cut to ordinary footage was projected onto the palette for 24
+        frames, 3 dB under its input."""
         if self.quantizers.stills:
-            return self.quantizers(frames)
+            return [(0, len(frames), self.quantizers(frames))]
         cuts = [self._cuts(rgb_to_lab(_thumbnail(f))[..., 0]) for f in frames]
-        if cuts[0]:
-            self.quantizers.new_scene()
-        found = self.quantizers(frames)
-        inner = [i for i, cut in enumerate(cuts) if cut and i]
-        if inner:
-            self.quantizers.new_scene()
-            sides = {estimate(part, found.none_margin).describe(measured=False)
-                     for part in (frames[:inner[0]], frames[inner[-1]:])}
-            if sides != {found.describe(measured=False)}:
-                return Quantizer(none_margin=found.none_margin)
-        return found
+        return self.quantizers.runs(frames, cuts)
 
     def _prepare_tile(self, frames: np.ndarray, context: dict) -> Batch:
         feeds = {"frame": model_input(frames, self.mode, channels_first=True)}
@@ -349,8 +347,18 @@ class Dequantizer(LabJob):
         return self._finish_batch(batch)
 
     def _finish_batch(self, batch: Batch) -> np.ndarray:
-        frames, found, strength = batch.frames, batch.context["found"], batch.context["strength"]
-        if batch.feeds is None:
+        """:meth:`finish` of a batch of whole frames or of one tile of them: run by run (:meth:`_prepare`), in
+        frame order, since the smoother carries state from frame to frame."""
+        runs = batch.context["runs"]
+        if len(runs) == 1:
+            return self._finish_run(batch, *runs[0][2:])
+        return np.concatenate([self._finish_run(_part(batch, start, stop), found, strength)
+                               for start, stop, found, strength in runs])
+
+    def _finish_run(self, batch: Batch, found: Quantizer | None, strength: float) -> np.ndarray:
+        """Frames of ``batch`` that share the quantizer ``found`` (None: consistency off) -> uint8 RGB."""
+        frames = batch.frames
+        if batch.feeds is None or not strength:
             if self.smoother is not None:   # it starts afresh when frames are corrected again
                 self.smoother.reset()
             return frames.copy()
@@ -365,6 +373,13 @@ class Dequantizer(LabJob):
         if found is None:
             return out
         return found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
+
+
+def _part(batch: Batch, start: int, stop: int) -> Batch:
+    """Frames ``start:stop`` of an inferred ``batch``: its frames, network inputs and outputs (all ``(N, ...)``)."""
+    def cut(arrays):
+        return None if arrays is None else {k: v[start:stop] for k, v in arrays.items()}
+    return Batch(batch.frames[start:stop], cut(batch.feeds), cut(batch.outputs), batch.context)
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:

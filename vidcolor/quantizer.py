@@ -451,8 +451,9 @@ class Quantizer:
             neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
             for the log).
         truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
-            :meth:`reconstruct` first sets it from the generator's agreement (:meth:`truncation_agreement`), once
-            per estimate (and kept by :class:`QuantizerTracker` while the clip's quantizer stays the same).
+            :meth:`reconstruct` first sets it from the generator's agreement (:meth:`truncation_agreement`) on the
+            first frame it reconstructs, once per estimate (and carried on by :class:`QuantizerTracker` while the
+            clip's quantizer stays the same: :meth:`carry_weight`).
     """
 
     kind: str = "none"
@@ -464,6 +465,17 @@ class Quantizer:
     none_margin: float = 0.0
     graphics: bool = False
     truncation_weight: float | None = None
+    _weight_from: "Quantizer | None" = field(default=None, repr=False, compare=False)
+
+    def carry_weight(self, previous: "Quantizer") -> None:
+        """Take the floor offset's weight of ``previous``, the same quantizer estimated earlier in the clip, so that
+        the clip's brightness does not jump at a re-estimate: at once where it is set, else when this quantizer first
+        reconstructs (frames are finished in order, so ``previous`` has set it by then unless it never
+        reconstructed; this one then sets its own)."""
+        if previous.truncation_weight is not None:
+            self.truncation_weight = previous.truncation_weight
+        else:
+            self._weight_from = previous
 
     @property
     def passes_unchanged(self) -> bool:
@@ -753,7 +765,7 @@ class Quantizer:
         the band correction (:meth:`band_correction`), pulled towards the contour estimate
         (:meth:`contour_estimate`), its colour differences smoothed (:meth:`chroma_smoothing`, when
         ``smooth_chroma``) and projected onto the cells (:meth:`project`). The floor offset's weight is
-        set on the first call (:meth:`truncation_agreement`) and kept in :attr:`truncation_weight`.
+        set on the first call, from its first frame (:meth:`truncation_agreement`), and kept in :attr:`truncation_weight`.
 
         The offset's share: ``1 - strength`` in channels at bin-floor levels, where the generator carries most of the
         offset itself (on the 4-bit-floor validation images its mean correction is +5.5 to +7.7 levels, the truth's
@@ -782,8 +794,11 @@ class Quantizer:
         Returns:
             uint8 RGB ``(N, H, W, 3)``.
         """
-        if self.truncation_weight is None:
-            self.truncation_weight = self.truncation_agreement(observed, corrected)
+        if self.truncation_weight is None:     # from the first frame: the same whatever the batches
+            carried = self._weight_from.truncation_weight if self._weight_from is not None else None
+            self.truncation_weight = (carried if carried is not None
+                                      else self.truncation_agreement(observed[:1], corrected[:1]))
+        self._weight_from = None
         if len(observed) > 1:      # a frame at a time, its float arrays then stay in the caches: 640x360, batch 4,
             # one core, 4 bits 26.7 -> 24.3 ms a frame, 16 colours 34 -> 24.7 (same output)
             out = np.empty_like(observed)
@@ -1403,27 +1418,43 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     return Quantizer("none", 0.0, 0.0, none_margin=none_margin)
 
 
-class QuantizerTracker:
-    """The quantizer of the clip being processed, kept across batches of consecutive frames.
+WARMUP_STEP = 4
+"""Frames between the estimates of a scene's warmup while nothing is found (:class:`QuantizerTracker`): an estimate
+costs 50-100 ms of CPU on a 640x360 frame, so a scene of ordinary footage takes 4 in its first 16 frames, as the
+default batch of 4 did when estimates were taken per batch."""
 
-    Estimated on every batch until a quantizer is found or ``warmup`` frames have gone by (a clip may
-    open on a black or title frame), then again every ``every`` frames, so that a change of palette
-    (a new scene) is followed without an estimate per frame; a known cut (:meth:`new_scene`) starts that
-    afresh. With ``stills`` every batch is an unrelated image and gets its own estimate.
+
+class QuantizerTracker:
+    """The quantizer of the clip being processed, estimated at fixed frames of each scene, so that what a frame is
+    projected onto does not depend on how the clip is cut into batches.
+
+    A scene (the clip's start, or a known cut: :meth:`new_scene`) is estimated on its first frame and then every
+    ``step`` frames while nothing is found, for ``warmup`` frames (a clip may open on a black or title frame);
+    once settled, again every ``every`` frames, so that a change of palette is followed without an estimate per
+    frame. Each estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's
+    first and last frames, so the output changed with ``--batch-size``: a 16-colour validation clip read a palette's
+    gray as 4-bit floor levels in 17 of the 21 frame pairs a batch of 4 offers, and 13 of the 24 single frames.)
+    With ``stills`` every call is an unrelated image and gets its own estimate.
 
     Args:
         every: frames between estimates once settled.
-        warmup: frames during which every batch is estimated while nothing is found.
+        warmup: frames of a scene during which it is estimated every ``step`` frames while nothing is found.
+        step: see ``warmup`` (:data:`WARMUP_STEP`).
         none_margin: passed to :func:`estimate`.
-        stills: estimate every batch on its own.
+        stills: estimate every call on its own.
 
-    ``__call__(frames uint8 (N, H, W, 3)) -> Quantizer`` for those frames; :attr:`history` lists
-    ``(frame index, Quantizer.describe())`` of every change of quantizer (kind, bit depths and levels,
-    palette size, graphics; a new confidence or margin alone is not a change).
+    ``__call__(frames uint8 (N, H, W, 3)) -> Quantizer``: a still's (any N), or one frame's of a clip (N = 1;
+    :meth:`runs` takes a batch of a clip). :attr:`history` lists ``(frame index, Quantizer.describe())`` of every
+    change of quantizer (kind, bit depths and levels, palette size, graphics; a new confidence or margin alone is
+    not a change).
+
+    Raises:
+        ValueError: more than one frame of a clip given to ``__call__``.
     """
 
-    def __init__(self, every: int = 64, warmup: int = 16, none_margin: float = 0.0, stills: bool = False):
-        self.every, self.warmup, self.none_margin, self.stills = every, warmup, none_margin, stills
+    def __init__(self, every: int = 64, warmup: int = 16, step: int = WARMUP_STEP, none_margin: float = 0.0,
+                 stills: bool = False):
+        self.every, self.warmup, self.step, self.none_margin, self.stills = every, warmup, step, none_margin, stills
         self.current: Quantizer | None = None
         self.frames = 0
         self._since = 0
@@ -1431,19 +1462,37 @@ class QuantizerTracker:
         self.history: list[tuple[int, str]] = []
 
     def new_scene(self) -> None:
-        """The next call's frames start a new scene (a cut): they are estimated, and the following batches too
-        while nothing is found, for ``warmup`` frames."""
+        """The next frame starts a new scene (a cut): it is estimated, and every ``step`` frames after it while
+        nothing is found, for ``warmup`` frames."""
         self._since, self._scene = self.every, self.frames
 
+    def runs(self, frames: np.ndarray, cuts=None) -> list[tuple[int, int, Quantizer]]:
+        """The quantizers of a batch of a clip's consecutive frames uint8 ``(N, H, W, 3)``, frame by frame:
+        ``[(start, stop, Quantizer)]``, runs of frames (indices into ``frames``) that share one, in order.
+        ``cuts``: N bools, True where a frame opens a new scene (:meth:`new_scene`); None: no cut."""
+        out: list[tuple[int, int, Quantizer]] = []
+        for i in range(len(frames)):
+            if cuts is not None and cuts[i]:
+                self.new_scene()
+            found = self(frames[i:i + 1])
+            if out and out[-1][2] is found:
+                out[-1] = (out[-1][0], i + 1, found)
+            else:
+                out.append((i, i + 1, found))
+        return out
+
     def __call__(self, frames: np.ndarray) -> Quantizer:
+        if not self.stills and len(frames) != 1:
+            raise ValueError(f"a clip's quantizer is tracked one frame at a time (runs() takes a batch), got {len(frames)}")
+        scene = self.frames - self._scene
         due = (self.current is None or self.stills or self._since >= self.every
-               or (self.current.kind == "none" and self.frames - self._scene < self.warmup))
+               or (self.current.kind == "none" and scene < self.warmup and scene % self.step == 0))
         if due:
             found = estimate(frames, self.none_margin)
             if self.current is None or found.describe(measured=False) != self.current.describe(measured=False):
                 self.history.append((self.frames, found.describe()))
             elif not self.stills:          # the same quantizer: the floor offset's weight stays (no jump)
-                found.truncation_weight = self.current.truncation_weight
+                found.carry_weight(self.current)
             self.current, self._since = found, 0
         self.frames += len(frames)
         self._since += len(frames)
