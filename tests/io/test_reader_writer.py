@@ -671,6 +671,32 @@ def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_
     assert "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("audio", [True, False])
+def test_the_video_keeps_its_offset_from_the_sources_start_with_or_without_the_audio(tmp_path, ffmpeg_exe, clip,
+                                                                                      audio):
+    """A source whose video starts 0.5 s after its audio: the output's first frame is at 0.5 s whether the audio
+    is carried (then at 0, in sync) or not, as ``ffmpeg -an`` writes it; without the audio it was at 0, 0.5 s
+    earlier than the same frames written with it."""
+    src, out = tmp_path / "late.mkv", tmp_path / "out.mp4"
+    run_ffmpeg(ffmpeg_exe, "-itsoffset", "0.5", "-i", str(clip), "-i", str(clip), "-map", "0:v", "-map", "1:a",
+               "-c", "copy", str(src))
+    with VideoReader(src) as r:
+        info = r.info
+        assert (info.video_start, info.start) == (pytest.approx(0.5), 0.0)
+        with VideoWriter(out, info.width, info.height, info.fps, preset="ultrafast", timeline=r.timeline,
+                         passthrough=Passthrough.of(src, info, audio=audio)) as w:
+            for frame in r:
+                w.write(frame)
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        times = [float(f.pts * v.time_base) for f in c.decode(v)]
+        assert len(c.streams.audio) == int(audio)
+        if audio:
+            a = c.streams.audio[0]
+            assert float(a.start_time * a.time_base) == pytest.approx(0.0, abs=0.001)
+    assert times == pytest.approx([0.5 + i / CLIP_FPS for i in range(CLIP_FRAMES)], abs=0.001)
+
+
 def test_a_frame_above_the_limit_is_refused_by_the_probe_not_decoded(tmp_path, monkeypatch):
     """ffmpeg's probe decodes the first frame: with the limit lowered below a 64x48 SGI's area, the probe and the
     decoder refuse it (ffmpeg's max_pixels) and the size comes back unknown, named as such."""

@@ -92,8 +92,9 @@ class Passthrough:
         audio: the source's audio codec names, in stream order (empty: no audio carried).
         subtitles: its subtitle codec names, in stream order.
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
-            ffmpeg takes the source's streams from the container's start, so the video is delayed by the
-            difference and keeps its offset from them.
+            every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
+            so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
+            carried (:meth:`video_delay`): the source's start is the output's 0.
     """
 
     source: Path
@@ -108,10 +109,13 @@ class Passthrough:
                    (info.video_start, info.start))
 
     def video_delay(self) -> float:
-        """Seconds by which the video is delayed: its offset from the container's start where the source's
-        audio or subtitles are carried (ffmpeg subtracts the start from the source's timestamps), else 0."""
+        """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
+        that start from the source's timestamps, as it does from every input's by default), with or without the
+        audio and subtitles: an output without them shows each frame when the source does, counted from the
+        source's start, as ``ffmpeg -an`` writes an mp4 or Matroska source (a video that starts 0.52 s after its
+        audio starts at 0.52 s), and the source's audio muxed back in is in sync."""
         v_start, start = self.starts
-        return max(0.0, v_start - start) if self.audio or self.subtitles else 0.0
+        return max(0.0, v_start - start)
 
 
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
