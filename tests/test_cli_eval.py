@@ -73,3 +73,19 @@ def test_videos_at_other_frame_rates_warn_on_stderr(tmp_path, clip):
     data = json.loads(res.stdout)
     assert data["warnings"] == [res.stderr_lines[0].removeprefix("vidcolor: warning: ")]
     assert data["timing"]["output"]["fps"] == 15 and data["timing"]["reference"]["fps"] == 10
+
+
+def test_vidcolors_output_of_an_mpeg_ts_is_scored_without_a_timing_warning(tmp_path, clip, ffmpeg_exe, tiny_models):
+    """`vidcolor dequantize cut.ts -o out.mp4`, then `vidcolor eval out.mp4 --reference-video cut.ts`: the output
+    starts at 0 (the TS's start, its audio's 1.4 s, is the output's 0), frame for frame the source's, and eval warned
+    on stderr that the first frames were 14 frames apart."""
+    from helpers import run_ffmpeg
+
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-c", "copy", str(tmp_path / "cut.ts"))
+    res = run_cli("dequantize", "cut.ts", "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = run_cli("eval", "out.mp4", "--reference-video", "cut.ts", "--json", "--no-features", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    data = json.loads(res.stdout)
+    assert data["warnings"] == [] and data["timing"]["reference"]["start"] > 1.4

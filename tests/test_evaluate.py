@@ -286,6 +286,62 @@ def test_videos_shown_at_other_times_are_warned(clip, retimed):
     assert arrays["warnings"] == [] and list(arrays["timing"]) == ["reference"]
 
 
+@pytest.fixture(scope="module")
+def late_sources(tmp_path_factory, clip, ffmpeg_exe):
+    """The 10 fps test clip with timestamps that do not start at 0: ``cut.mkv`` (the video alone from 1.2 s, as a
+    clip cut there that kept its timestamps), ``cut.ts`` (video and audio, MPEG-TS: the audio from 1.4 s, the
+    video a little later) and ``late.mkv`` (the video 0.5 s after its audio, which starts at 0)."""
+    from helpers import run_ffmpeg
+
+    d = tmp_path_factory.mktemp("late")
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-an", "-c", "copy", "-output_ts_offset", "1.2", str(d / "cut.mkv"))
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-c", "copy", str(d / "cut.ts"))
+    run_ffmpeg(ffmpeg_exe, "-itsoffset", "0.5", "-i", str(clip), "-i", str(clip), "-map", "0:v", "-map", "1:a",
+               "-c", "copy", str(d / "late.mkv"))
+    return d
+
+
+@pytest.mark.parametrize("source, output, audio", [
+    ("cut.mkv", "out.mp4", True), ("cut.ts", "out.mp4", True), ("cut.ts", "out.mp4", False),
+    ("cut.ts", "out.mkv", True), ("late.mkv", "out.mp4", True), ("late.mkv", "out.mp4", False),
+    ("late.mkv", "out.gif", True)])
+def test_vidcolors_own_output_of_a_clip_that_does_not_start_at_0_is_not_warned(tmp_path, late_sources, source,
+                                                                                  output, audio):
+    """vidcolor re-bases its output as ffmpeg does (the source's earliest stream to 0, the video keeping its
+    offset from it), so the output of a clip whose first frame is at 1.2 s (or 1.4 s, MPEG-TS) starts at 0 (or at
+    its video's offset from its audio), frame for frame the source's: eval warned that the first frames were 29 to
+    34 frames apart. A GIF (no audio) starts at 0 whatever its source's offset. The frames pair as they should (the
+    identity job at crf 0: 42.0 dB, the source's frames one frame off: 33.6 dB)."""
+    from vidcolor.api import process
+
+    out = tmp_path / output
+    process(late_sources / source, out, lambda b: b, suffix="x", crf=0, preset="ultrafast", audio=audio,
+            progress=False)
+    r = evaluate(out, late_sources / source, features=False)
+    assert r["timing"]["reference"]["start"] > 0.45 and r["warnings"] == []
+    assert r["frames"] == 10 and r["output"]["psnr"] > (20 if output.endswith(".gif") else 38)
+
+
+def test_an_output_that_is_no_rebased_copy_is_still_warned(tmp_path, late_sources, ffmpeg_exe):
+    """A clip is taken for a re-based copy of the ground truth when its first frame is at 0 or at the ground
+    truth's offset from its file's start; elsewhere the first frames' distance is warned about, as before."""
+    from helpers import run_ffmpeg
+
+    gt = late_sources / "late.mkv"                                       # video at 0.5 s, audio at 0
+    run_ffmpeg(ffmpeg_exe, "-i", str(gt), "-c", "copy", "-output_ts_offset", "0.2", str(tmp_path / "moved.mkv"))
+    r = evaluate(tmp_path / "moved.mkv", gt, features=False)             # video at 0.7 s: 2 frames later
+    assert len(r["warnings"]) == 1 and "first frame is at 0.700 s, the ground truth's at 0.500 s" in r["warnings"][0]
+    assert r["warnings"][0].endswith("has its first frame at 0.500 s or at 0)")
+    run_ffmpeg(ffmpeg_exe, "-i", str(gt), "-an", "-c", "copy", "-output_ts_offset", "-0.3", str(tmp_path / "early.mkv"))
+    r = evaluate(tmp_path / "early.mkv", gt, features=False)             # video alone at 0.2 s: 3 frames earlier
+    assert len(r["warnings"]) == 1 and "first frame is at 0.200 s" in r["warnings"][0]
+    cut = late_sources / "cut.mkv"                                       # video alone at 1.2 s
+    run_ffmpeg(ffmpeg_exe, "-i", str(cut), "-c", "copy", "-output_ts_offset", "0.2", str(tmp_path / "part.mkv"))
+    r = evaluate(tmp_path / "part.mkv", cut, input=gt, features=False)   # 0.2 s: neither 0 nor 1.2 s
+    assert [w.split("'")[0] for w in r["warnings"]] == ["the output", "the input"]
+    assert r["warnings"][0].endswith("has its first frame at 0)")
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".png"])
 def test_an_animated_image_is_evaluated_as_a_clip(tmp_path, suffix):
     """`vidcolor eval out.gif --reference-video src.mkv` read the GIF as its first frame (frames 1 vs 150)."""

@@ -59,21 +59,24 @@ MEASURES = (
 class _Clip:
     """What :func:`_load` read: uint8 RGB ``frames`` ``(T, H, W, 3)`` and, for images with transparency, their
     uint8 ``alpha`` ``(T, H, W)`` (255 for an image of a folder that has none), else None. A video also gives its
-    mean frame rate ``fps``, its first frame's presentation time ``start`` (seconds) and each frame's ``times``
-    (seconds after the first); images and arrays have none (``fps`` None)."""
+    mean frame rate ``fps``, its first frame's presentation time ``start`` (seconds), each frame's ``times``
+    (seconds after the first) and ``file_start``, the earliest start of its file's streams (seconds; the
+    video's own where it is alone); images and arrays have none (``fps`` None)."""
 
     frames: np.ndarray
     alpha: np.ndarray | None = None
     fps: Fraction | None = None
     start: float = 0.0
     times: list[float] | None = None
+    file_start: float = 0.0
 
 
 class _Source:
     """One clip read frame by frame: iterating gives ``(rgb, alpha)`` for each frame, uint8 ``(H, W, 3)`` and
     uint8 ``(H, W)`` or None (no alpha), up to ``max_frames``; only the frame being read is held (a video's reader
     keeps its timestamps, a few integers a frame). ``count`` is the number of frames read so far; a video's
-    ``fps`` and ``start`` are known once it is opened, ``times`` (seconds after the first, of the frames read)
+    ``fps``, ``start`` (its first frame's time, seconds) and ``file_start`` (the earliest start of its file's
+    streams, seconds) are known once it is opened, ``times`` (seconds after the first, of the frames read)
     at any time; images, folders and arrays have ``fps`` None. What :func:`load_frames` reads, how it reads it.
 
     Args:
@@ -90,6 +93,7 @@ class _Source:
 
     fps: Fraction | None = None
     start: float = 0.0
+    file_start: float = 0.0
 
     def __init__(self, x, max_frames: int | None = None, names: list[str] | None = None):
         if max_frames is not None and max_frames < 1:
@@ -119,6 +123,7 @@ class _Source:
             return
         self._reader = AnimatedImageReader(p) if animated else VideoReader(p)
         self.fps, self.start = self._reader.info.fps, getattr(self._reader, "start_time", 0.0)
+        self.file_start = self._reader.info.start
 
     @property
     def times(self) -> list[float] | None:
@@ -206,7 +211,7 @@ def _load(path: str | Path, max_frames: int | None = None, names: list[str] | No
             alphas.append(alpha)
     alpha = None if all(a is None for a in alphas) else np.stack(
         [np.full(frames[0].shape[:2], 255, np.uint8) if a is None else a for a in alphas])
-    return _Clip(np.stack(frames), alpha, source.fps, source.start, source.times)
+    return _Clip(np.stack(frames), alpha, source.fps, source.start, source.times, source.file_start)
 
 
 def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[str]:
@@ -353,8 +358,10 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         transparent pixels beside them), and warp error counts a pixel when it and its match in the next
         frame are opaque. Frames are paired by position (folders: by name); ``timing`` gives each video's frame
         rate and first frame's time, and ``warnings`` (one line each) says when an output's or input's frames
-        are not shown when the ground truth's are: first frames more than half a ground-truth frame apart, or
-        frame rates that move the compared frames that far apart (:func:`timing_warnings`). When
+        are not shown when the ground truth's are: first frames more than half a ground-truth frame apart where
+        the clip is not a re-based copy of the ground truth (as vidcolor and ffmpeg write one: first frame at 0 or
+        at the ground truth's offset from its file's start), or frame rates that move the compared frames that far
+        apart (:func:`timing_warnings`). When
         frame counts differ, the first T = min(counts) frames of each are used (the longer clips are still read
         to their end, or to ``max_frames``, to count their frames). Folders are compared image by image by name
         (the stems they all hold; ``frame_counts`` then gives each folder's own count).
@@ -452,12 +459,13 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
     """One line for each video (``clips["output"]``, ``clips["input"]``) whose first ``t`` frames, paired by
     position with the ground truth's (``clips["reference"]``), are not shown at the same times: its first frame
     is more than half a ground-truth frame interval from the ground truth's (a clip cut by a frame keeps its
-    place, 0.042 s at 24 fps), or its frame rate (its own timestamps, so variable rates too) moves a compared
-    frame that far (24 vs 30 fps: the 4th frame). Clips without timing (images, folders, arrays) give none.
+    place, 0.042 s at 24 fps) and it is not a re-based copy of the ground truth (:func:`_rebased`), or its frame
+    rate (its own timestamps, so variable rates too) moves a compared frame that far (24 vs 30 fps: the 4th
+    frame). Clips without timing (images, folders, arrays) give none.
 
     Args:
         clips: name -> :class:`_Clip` or :class:`_Source` (what matters: ``fps``, None for clips without timing,
-            ``start`` and ``times``).
+            ``start``, ``file_start`` and ``times``).
         t: the number of frames compared.
 
     Returns:
@@ -473,11 +481,13 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
             continue
         label = LABELS[name]
         shift = c.start - ref.start
-        if abs(shift) > half:
+        if abs(shift) > half and not _rebased(c, ref, half):
+            offset = ref.start - ref.file_start
             out.append(f"the {label}'s first frame is at {c.start:.3f} s, the ground truth's at {ref.start:.3f} s "
                        f"({abs(shift) * float(ref.fps):.1f} frames {'later' if shift > 0 else 'earlier'}): frames "
-                       "are paired by position, so they are that far apart unless one's timestamps were reset "
-                       "(vidcolor's outputs count from 0)")
+                       "are paired by position, so they are that far apart (a copy of the ground truth re-based as "
+                       "vidcolor and ffmpeg write one has its first frame at "
+                       f"{f'{offset:.3f} s or at ' if abs(offset) > half else ''}0)")
         drift = [abs(a - b) for a, b in zip(c.times[:t], ref.times[:t])]
         if drift and max(drift) > half:
             i = next(i for i, d in enumerate(drift) if d > half)
@@ -486,6 +496,23 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
                        f"{c.times[i]:.3f} s after the {label}'s start but {ref.times[i]:.3f} s after the ground "
                        "truth's")
     return out
+
+
+def _rebased(c, ref, tolerance: float) -> bool:
+    """Whether clip ``c``'s first frame is where a re-based copy of the ground truth ``ref`` has it, to within
+    ``tolerance`` seconds (``start`` and ``file_start``: seconds, as :class:`_Source` gives them).
+
+    vidcolor writes its outputs re-based, as ffmpeg does by default (not with ``-copyts``): the source's streams
+    are moved back by the source's start, the earliest of its streams' (:class:`~vidcolor.io.writer.Passthrough`),
+    so the copy's first frame is at the source's first frame's offset from that start, with or without the other
+    streams (an MPEG-TS whose audio starts at 1.400 s and video at 1.423 s: at 0.023 s; a video that starts 0.52 s
+    after its audio: at 0.52 s; a clip cut at 1.2 s that kept its timestamps, video alone: at 0). A copy of the
+    video alone may also have its first frame moved to 0 by itself (vidcolor's GIF output and its output of stdin;
+    ffmpeg's of an MPEG-TS without the audio). A clip whose first frame is at either place is taken for a copy, and
+    its frames for the ground truth's. Timestamps cannot tell such a clip from one cut or padded at the start
+    whose timestamps were reset, nor one that starts at 0 from the full clip against a ground truth whose first
+    frames were cut keeping their place: those pairings are not warned about."""
+    return abs(c.start - (ref.start - ref.file_start)) <= tolerance or abs(c.start) <= tolerance
 
 
 # ------------------------------------------------------------------------------------------ reports
