@@ -199,3 +199,33 @@ def sgi_rle(path, width: int, height: int, channels: int = 4, bytes_per_channel:
     offset = 512 + rows * 8
     Path(path).write_bytes(header + struct.pack(f">{rows}I", *[offset] * rows)
                            + struct.pack(f">{rows}I", *[len(runs)] * rows) + runs)
+
+
+def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
+    """``video`` (an MP4) with ``cover`` (an image) attached as its cover art, written to ``path`` so that FFmpeg
+    gives the cover as video stream 0, before the video: ffmpeg's mov muxer stores the cover in the moov's udta after
+    the tracks, and its demuxer creates a cover's stream where it reads it, so the udta is moved before the tracks
+    (the moov keeps its size and follows the mdat: no chunk offset changes)."""
+    import struct
+
+    import av
+
+    run_ffmpeg(exe, "-i", str(video), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy", "-c:v:1", "mjpeg",
+               "-disposition:v:1", "attached_pic", str(path))
+    data = bytearray(path.read_bytes())
+
+    def atoms(start: int, end: int):
+        while start < end:
+            size, kind = struct.unpack(">I4s", data[start:start + 8])
+            yield kind, start, bytes(data[start:start + size])
+            start += size
+
+    _, moov, whole = next(a for a in atoms(0, len(data)) if a[0] == b"moov")
+    size = len(whole)
+    kids = [(kind, atom) for kind, _, atom in atoms(moov + 8, moov + size)]
+    order = sorted(range(len(kids)), key=lambda i: (kids[i][0] == b"trak", i))     # mvhd, udta, ..., the traks
+    data[moov + 8:moov + size] = b"".join(kids[i][1] for i in order)
+    path.write_bytes(bytes(data))
+    with av.open(str(path)) as c:                  # sanity: the cover is stream 0, the video follows it
+        assert c.streams[0].type == "video" and c.streams[0].disposition.value & 0x400
+    return path

@@ -364,6 +364,9 @@ def bad_dir(tmp_path_factory, ffmpeg_exe, clip):
     shutil.copy(clip, d / "clip.mp4")
     (d / "text.mp4").write_text("hello, I am not a video\n")
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.3", "-c:a", "aac", str(d / "audio.mp4"))
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=32x24", "-f", "lavfi", "-i", "sine=frequency=440",
+               "-map", "0:v", "-map", "1:a", "-frames:v", "1", "-t", "0.3", "-c:v", "mjpeg", "-disposition:v",
+               "attached_pic", "-c:a", "libmp3lame", str(d / "song.mp3"))
     make_videoless_mkv(d / "noframes.mkv")
     (d / "bogus.safetensors").write_text("not a safetensors file\n" * 4)
     (d / "folder").mkdir()
@@ -376,6 +379,7 @@ BAD_CASES = [
     pytest.param(["missing.mp4"], "no such file", id="missing-file"),
     pytest.param(["text.mp4"], "text.mp4", id="text-named-mp4"),
     pytest.param(["audio.mp4"], "no video stream", id="audio-only"),
+    pytest.param(["song.mp3"], "song.mp3: no video stream (only cover art)", id="audio-with-cover-art"),
     pytest.param(["noframes.mkv"], "no frames", id="video-stream-without-frames"),
     pytest.param(["clip.mp4", "--model", "no-such-model"], "no-such-model", id="unknown-model"),
     pytest.param(["clip.mp4", "-o", "clip.mp4", "--overwrite"], "overwrite the input", id="output-is-input"),

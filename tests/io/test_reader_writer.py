@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -123,6 +124,43 @@ def test_reader_rejects_unusable_files(bad_sources, name):
         VideoReader(bad_sources / name)
     with pytest.raises(VidcolorError):
         probe(bad_sources / name)
+
+
+@pytest.mark.parametrize("suffix, audio, cover", [(".mp3", "libmp3lame", "mjpeg"), (".m4a", "aac", "png"),
+                                                   (".flac", "flac", "png")])
+def test_an_audio_file_with_cover_art_has_no_video_stream(tmp_path, ffmpeg_exe, suffix, audio, cover):
+    """FFmpeg gives an audio file's cover art as a one-frame video stream: `vidcolor dequantize song.mp3` wrote a
+    1-frame video of the cover and exited 0. Reading, probing and eval now say that there is only cover art."""
+    from vidcolor.evaluate import evaluate
+
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=32x24", "-frames:v", "1", str(tmp_path / "cover.png"))
+    song = tmp_path / f"song{suffix}"
+    run_ffmpeg(ffmpeg_exe, "-i", str(tmp_path / "cover.png"), "-f", "lavfi", "-i", "sine=frequency=440:duration=0.3",
+               "-map", "0:v", "-map", "1:a", "-c:v", cover, "-disposition:v", "attached_pic", "-c:a", audio,
+               str(song))
+    with av.open(str(song)) as c:                   # the cover is there, as a video stream
+        assert len(c.streams.video) == 1 and c.streams.video[0].disposition.value & 0x400
+    for read in (VideoReader, probe, lambda p: evaluate(p, p, features=False)):
+        with pytest.raises(VidcolorError, match=re.escape(f"{song}: no video stream (only cover art)") + "$"):
+            read(song)
+
+
+def test_a_video_whose_cover_art_comes_first_is_read_from_its_video(tmp_path, ffmpeg_exe, clip, clip_frames):
+    """An MP4 whose cover art FFmpeg lists before the video (the metadata before the tracks) was read as the cover:
+    one 32x24 frame instead of the clip's 10 of 64x48; the reader, the probe and the segments take the video."""
+    from helpers import cover_art_first
+    from vidcolor.io.segments import plan_segments, read_segment
+
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=32x24", "-frames:v", "1", str(tmp_path / "cover.png"))
+    src = cover_art_first(ffmpeg_exe, clip, tmp_path / "cover.png", tmp_path / "covered.mp4")
+    with VideoReader(src) as r:
+        assert (r.info.width, r.info.height, r.info.frames, r.info.fps) == (CLIP_W, CLIP_H, CLIP_FRAMES, CLIP_FPS)
+        np.testing.assert_array_equal(np.stack(list(r)), clip_frames)
+        assert r.missing == 0
+    assert (probe(src).width, probe(src).height, probe(src).frames) == (CLIP_W, CLIP_H, CLIP_FRAMES)
+    segments, info = plan_segments(src, 0.5)
+    assert info.frames == CLIP_FRAMES
+    np.testing.assert_array_equal(np.stack([f for s in segments for f in read_segment(src, s)]), clip_frames)
 
 
 def test_reader_rejects_non_video_stream():

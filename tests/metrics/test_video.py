@@ -184,6 +184,23 @@ def test_cambi_sees_bands_not_dithered_gradients(tmp_path):
         cambi(banded, max_log_contrast=6)
 
 
+def test_cambi_scores_a_files_video_not_its_cover_art(tmp_path):
+    """The graph took ``[0:v]``, the first video stream: an MP4 whose cover art FFmpeg lists first was scored on the
+    cover (a flat grey picture: 0.0) instead of its banded video."""
+    from PIL import Image
+
+    from helpers import cover_art_first
+    from vidcolor.io import VideoWriter, find_ffmpeg
+
+    banded = ramp()
+    with VideoWriter(tmp_path / "ramp.mp4", 240, 120, 24, crf=0) as w:
+        w.write(banded)
+    Image.new("RGB", (240, 120), (60, 60, 60)).save(tmp_path / "cover.png")
+    covered = cover_art_first(find_ffmpeg(), tmp_path / "ramp.mp4", tmp_path / "cover.png", tmp_path / "covered.mp4")
+    alone = cambi(tmp_path / "ramp.mp4")
+    assert alone > 5.0 and cambi(covered) == alone
+
+
 def test_cambi_gives_its_swscale_flags_to_the_filter_graph(monkeypatch):
     """``-sws_flags`` before ``-lavfi`` never reached the complex graph (its scalers ran with ffmpeg's defaults;
     the luma, all CAMBI reads, came out the same): the flags now open the graph (``sws_flags=...;``), where

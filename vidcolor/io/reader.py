@@ -111,13 +111,29 @@ def _open(source: str | Path | BinaryIO):
         container = av.open(local_url(source) if isinstance(source, (str, Path)) else source, "r", options=limit)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
-    if not container.streams.video:
+    if video_stream(container) is None:
+        covers = len(container.streams.video)
         container.close()
-        raise VidcolorError(f"{_name(source)}: no video stream")
+        raise VidcolorError(f"{_name(source)}: no video stream" + (" (only cover art)" if covers else ""))
     for stream in container.streams.video:
         if stream.codec_context is not None:        # and so does the decoder the frames come from
             stream.codec_context.options = dict(limit)
     return container
+
+
+ATTACHED_PIC = 0x0400
+"""FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a video stream that is one still picture attached to the file (cover art)."""
+
+
+def video_stream(container):
+    """A container's video: its first video stream that is not cover art (:data:`ATTACHED_PIC`), None when it has
+    none. FFmpeg gives an audio file's cover art (MP3, M4A, FLAC) as a one-frame video stream, and a video's may
+    come before its video stream (an MP4 whose metadata precedes its tracks)."""
+    for stream in container.streams.video:
+        disposition = getattr(stream, "disposition", 0)
+        if not getattr(disposition, "value", disposition) & ATTACHED_PIC:
+            return stream
+    return None
 
 
 def check_y4m_header(path: str | Path) -> None:
@@ -167,7 +183,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _info(container) -> VideoInfo:
-    v = container.streams.video[0]
+    v = video_stream(container)
     fps = v.average_rate or v.guessed_rate or v.base_rate
     if not fps:
         raise VidcolorError("video stream has no frame rate")
@@ -226,16 +242,16 @@ def probe(path: str | Path) -> VideoInfo:
     """Probe a video file with PyAV (sizes given after display rotation, from the first frame).
 
     Raises:
-        VidcolorError: missing file, unreadable container, no video stream, no frames, or a frame size that
-            the probe could not give (unknown, or above :data:`~vidcolor.io.limits.MAX_PIXELS`: ffmpeg refuses such
-            frames before allocating them).
+        VidcolorError: missing file, unreadable container, no video stream (or only cover art), no frames, or a
+            frame size that the probe could not give (unknown, or above :data:`~vidcolor.io.limits.MAX_PIXELS`:
+            ffmpeg refuses such frames before allocating them).
     """
     with _open(path) as container:
         info = _info(container)
         if not info.width or not info.height:
             raise _size_unknown(path)
         try:
-            first = next(container.decode(video=0))
+            first = next(container.decode(video_stream(container)))
         except (StopIteration, av.FFmpegError):
             raise VidcolorError(f"{path}: video has no decodable frames") from None
         _apply_rotation(info, first)
@@ -310,7 +326,8 @@ class VideoReader:
                 raise VidcolorError(f"{_name(source)}: no frames")
             return
         self._container = _open(source)
-        self._container.streams.video[0].thread_type = "AUTO"
+        self._stream = video_stream(self._container)
+        self._stream.thread_type = "AUTO"
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         self._check_size(self.info.width, self.info.height, header=True)    # the header, before decoding
@@ -333,7 +350,7 @@ class VideoReader:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
         (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
         keyframe before the cut), but a truncated file lacks packets."""
-        for packet in self._container.demux(video=0):
+        for packet in self._container.demux(self._stream):
             if packet.size:
                 self.packets += 1
             yield from packet.decode()

@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import frame_to_rgb
-from vidcolor.io.reader import VideoInfo, _info, _open, _reason, _rotate, _rotation
+from vidcolor.io.reader import VideoInfo, _info, _open, _reason, _rotate, _rotation, video_stream
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
@@ -79,7 +79,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
         raise VidcolorError("--segment-seconds must be > 0")
     with _open(path) as container:
         info = _info(container)
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         pts, keys = [], set()
         try:
             for packet in container.demux(stream):
@@ -142,7 +142,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     want = segment.warmup + segment.frames
     got = 0
     with _open(path) as container:
-        stream = container.streams.video[0]
+        stream = video_stream(container)
         stream.thread_type = "AUTO"
         try:
             if segment.first_pts != segment.start_pts or segment.start > 0:

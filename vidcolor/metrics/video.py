@@ -317,7 +317,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     (``sws_flags=...;``: a ``-sws_flags`` option before ``-lavfi`` does not reach a complex graph), the flags
     :class:`vidcolor.io.VideoWriter` encodes with; the luma equals that of
     :func:`~vidcolor.io.convert.rgb_to_frame` byte for byte (checked on a clip and on noise). A file is decoded
-    by ffmpeg and its own luma is scored.
+    by ffmpeg and its own luma is scored: its video stream, not cover art listed before it (``[0:V]``).
     Video whose width and height are both under :data:`CAMBI_MIN_SIZE` px (e.g. 160x210 Atari frames)
     is first enlarged by the smallest integer factor that reaches it, nearest neighbour.
 
@@ -362,7 +362,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     features = "|".join("name=cambi" + ("" if c == 2 else f"\\\\:max_log_contrast={c}") for c in contrasts)
     with tempfile.TemporaryDirectory(prefix="vidcolor-cambi-") as tmp:
         log = Path(tmp) / "cambi.json"
-        graph = (f"sws_flags={SWS_FLAGS};[0:v]{enlarge}format=pix_fmts=yuv420p|yuv422p|yuv444p,split[d][r];"
+        graph = (f"sws_flags={SWS_FLAGS};[0:V]{enlarge}format=pix_fmts=yuv420p|yuv422p|yuv444p,split[d][r];"
                  f"[d][r]libvmaf=model=:feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
         cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
                "-lavfi", graph, "-f", "null", "-"]
