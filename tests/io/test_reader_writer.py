@@ -777,6 +777,89 @@ def test_probing_a_huge_frame_does_not_allocate_it(tmp_path):
     assert int(out[-1]) < 600, f"peak {out[-1]} MB"
 
 
+def _without_psi(ts: bytes) -> bytes:
+    """An MPEG-TS without its PAT, PMT and SDT (a stream cut anywhere, before its tables come round again): ffmpeg
+    then finds its streams only while it probes them."""
+    packets = [ts[i:i + 188] for i in range(0, len(ts), 188)]
+    return b"".join(p for p in packets if ((p[1] & 0x1F) << 8 | p[2]) not in (0x0000, 0x0011, 0x1000))
+
+
+def _late_stream_formats(exe: str, source: Path, folder: Path) -> dict[str, bytes]:
+    """``source`` (H.264 in MPEG-TS) copied into the containers whose streams appear only while ffmpeg probes them:
+    MPEG-PS, FLV and MPEG-TS without its tables."""
+    return {"mpeg": run_ffmpeg(exe, "-i", str(source), "-c", "copy", "-f", "mpeg", "-"),
+            "flv": run_ffmpeg(exe, "-i", str(source), "-c", "copy", "-f", "flv", "-"),
+            "ts": _without_psi(source.read_bytes())}
+
+
+class _Pipe:
+    """Bytes read as from a pipe: no seeking."""
+
+    def __init__(self, data: bytes):
+        self.read = io.BytesIO(data).read
+
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("fmt", ["mpeg", "flv", "ts"])
+def test_a_huge_frame_in_a_stream_found_while_probing_is_not_allocated(tmp_path, ffmpeg_exe, fmt):
+    """PyAV gives the open options (max_pixels) only to the streams known before ffmpeg's probe: in MPEG-PS, FLV or an
+    MPEG-TS without PAT/PMT the streams appear while it probes, and its decoders took an 8192x8192 H.264 frame (above
+    MAX_PIXELS) whole: the reading process grew by 157 MB (a 16000x16000 frame: 657 MB peak, against 156 MB for the
+    same frame in an MPEG-TS with its tables), on stdin as from a file. Such a stream is now probed without decoding,
+    and its first frame is decoded under the limit (peak growth 5 to 26 MB)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "huge.ts"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=black:size=8192x8192:rate=25", "-frames:v", "1",
+               "-c:v", "libx264", "-preset", "ultrafast", "-crf", "51", str(src))
+    data = _late_stream_formats(ffmpeg_exe, src, tmp_path)[fmt]
+    (tmp_path / f"huge.{fmt}").write_bytes(data)
+    code = ("import sys\nfrom vidcolor.io import VideoReader\nfrom vidcolor.errors import VidcolorError\n"
+            "def peak():\n    return next(int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')) // 1024\n"
+            "before = peak()\ntry:\n    VideoReader(sys.argv[1])\nexcept VidcolorError as e:\n    print(e)\n"
+            "print(peak() - before)")
+    for source, stdin in ((str(tmp_path / f"huge.{fmt}"), None), ("-", data)):
+        out = subprocess.run([sys.executable, "-c", code, source], input=stdin, capture_output=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout.decode().splitlines()
+        name = "stdin" if source == "-" else source
+        assert out[0] in (f"{name}: frame size 8192x8192 is too large (at most 16384 px a side and 64 megapixels)",
+                          f"{name}: cannot decode: frame size unknown or above the limit (at most 16384 px a side "
+                          "and 64 megapixels)"), out
+        assert int(out[-1]) < 60, f"{name}: grew by {out[-1]} MB"      # the frame alone is 100 MB
+
+
+def test_a_stream_found_while_probing_reads_as_one_found_before(tmp_path, ffmpeg_exe):
+    """Probed without decoding, MPEG-PS, FLV and MPEG-TS without tables take the colour description and the pixel
+    aspect from the first frame: the same clip reads the same from them, as a file and through a pipe, as from NUT
+    (whose streams are known before the probe)."""
+    src = tmp_path / "clip.ts"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "6", "-vf", "setsar=4/3",
+               "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-colorspace", "bt709", "-color_primaries",
+               "bt709", "-color_trc", "bt709", "-color_range", "pc", str(src))
+    nut = run_ffmpeg(ffmpeg_exe, "-i", str(src), "-c", "copy", "-f", "nut", "-")
+
+    def read(source):
+        with VideoReader(source) as r:
+            info = r.info
+            return (info.width, info.height, info.fps, info.colour, info.pixel_aspect), np.stack(list(r))
+
+    want, frames = read(io.BytesIO(nut))
+    assert want[:3] == (64, 48, Fraction(25)) and want[4] == Fraction(4, 3)
+    assert (want[3]["colorspace"], want[3]["color_range"]) == (1, 2)            # BT.709, full range
+    for fmt, data in _late_stream_formats(ffmpeg_exe, src, tmp_path).items():
+        (tmp_path / f"clip.{fmt}").write_bytes(data)
+        for source in (tmp_path / f"clip.{fmt}", _Pipe(data), io.BytesIO(data)):
+            got, got_frames = read(source)
+            assert got == want, (fmt, source)
+            np.testing.assert_array_equal(got_frames, frames)
+        info = probe(tmp_path / f"clip.{fmt}")
+        assert (info.colour, info.pixel_aspect) == want[3:]
+
+
 def _y4m(path, header: str, frames: int = 2, w: int = 16, h: int = 16) -> None:
     """A y4m file with ``header``'s tokens after the signature and ``frames`` black 4:2:0 frames of ``w`` x ``h``."""
     body = b"".join(b"FRAME\n" + bytes(w * h * 3 // 2) for _ in range(frames))

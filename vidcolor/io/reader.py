@@ -107,10 +107,30 @@ def _open(source: str | Path | BinaryIO):
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
     # then leaves the size at 0x0, which the callers report as unknown or above the limit.
     limit = {"max_pixels": str(limits.MAX_PIXELS)}
+    src = local_url(source) if isinstance(source, (str, Path)) else _Rewindable.of(source)
+    start = src.tell() if not isinstance(src, (str, _Rewindable)) else None
     try:
-        container = av.open(local_url(source) if isinstance(source, (str, Path)) else source, "r", options=limit)
+        try:
+            # stream_options: PyAV refuses them, before the probe, for a format whose streams appear only while
+            # it is probed, because it gives options only to the streams there before
+            container = av.open(src, "r", options=limit, stream_options=[{}])
+        except ValueError as exc:
+            if LATE_STREAMS not in str(exc):
+                raise
+            # MPEG-PS, FLV, an MPEG-TS without PAT/PMT (a stream cut anywhere): the probe's decoders would not get
+            # max_pixels (a 16000x16000 H.264 frame in MPEG-PS took 657 MB to probe, file or pipe); such a container
+            # is probed without decoding (no decoder may open), and the first frame, decoded under the limit by
+            # the callers, gives what the probe would have taken from it (see _undecoded_probe, _from_first_frame)
+            if isinstance(src, _Rewindable):
+                src.rewind()
+            elif start is not None:
+                src.seek(start)
+            container = av.open(src, "r", options={**limit, "codec_whitelist": NO_DECODER})
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
+    finally:
+        if isinstance(src, _Rewindable):
+            src.release()
     if video_stream(container) is None:
         covers = len(container.streams.video)
         container.close()
@@ -119,6 +139,64 @@ def _open(source: str | Path | BinaryIO):
         if stream.codec_context is not None:        # and so does the decoder the frames come from
             stream.codec_context.options = dict(limit)
     return container
+
+
+LATE_STREAMS = "does not expose its streams before avformat_find_stream_info"
+"""What PyAV's ValueError says when ``stream_options`` are given for a container whose streams appear only while
+it is probed (ffmpeg's AVFMTCTX_NOHEADER)."""
+
+NO_DECODER = "none"
+"""A ``codec_whitelist`` that names no decoder: ffmpeg's probe then opens none, and decodes no frame."""
+
+
+def _undecoded_probe(container) -> bool:
+    """Whether ``container`` was probed without decoding (:func:`_open`): its streams appeared while it was probed.
+    Its frame size may then be unknown (0x0) until a frame is decoded, and its colour and pixel aspect are known
+    only from the first frame (:func:`_from_first_frame`)."""
+    return container.options.get("codec_whitelist") == NO_DECODER
+
+
+class _Rewindable:
+    """A byte stream that cannot seek (a pipe) read so that it can be read again from its start once: what is read
+    is kept until :meth:`rewind` (then given again) or :meth:`release`."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.kept, self.at, self.keeping = raw, bytearray(), None, True
+
+    @classmethod
+    def of(cls, source: BinaryIO):
+        """``source`` itself where it can seek (PyAV then seeks in it: an MP4 whose index is at its end), else one
+        of these around it."""
+        try:
+            if source.seekable():
+                return source
+        except (AttributeError, OSError, ValueError):
+            pass
+        return cls(source)
+
+    def read(self, n: int = -1) -> bytes:
+        if self.at is not None:                         # giving again what was kept
+            end = len(self.kept) if n < 0 else min(len(self.kept), self.at + n)
+            data = bytes(self.kept[self.at:end])
+            self.at = end if end < len(self.kept) else None
+            if self.at is None:
+                self.kept = bytearray()
+            if data:
+                return data
+        data = self.raw.read(n)
+        if self.keeping:
+            self.kept += data
+        return data
+
+    def rewind(self) -> "_Rewindable":
+        self.keeping, self.at = False, 0 if self.kept else None
+        return self
+
+    def release(self) -> None:
+        """Stop keeping what is read (what is kept and not given again yet is still given)."""
+        self.keeping = False
+        if self.at is None:
+            self.kept = bytearray()
 
 
 ATTACHED_PIC = 0x0400
@@ -175,7 +253,7 @@ def _size_unknown(source) -> VidcolorError:
 
 
 def _name(source) -> str:
-    return "stdin" if not isinstance(source, (str, Path)) else str(source)
+    return "stdin" if source == "-" or not isinstance(source, (str, Path)) else str(source)
 
 
 def _reason(exc: Exception) -> str:
@@ -248,12 +326,17 @@ def probe(path: str | Path) -> VideoInfo:
     """
     with _open(path) as container:
         info = _info(container)
-        if not info.width or not info.height:
+        unknown = not info.width or not info.height
+        if unknown and not _undecoded_probe(container):
             raise _size_unknown(path)
+        stream = video_stream(container)
         try:
-            first = next(container.decode(video_stream(container)))
+            first = next(container.decode(stream))
         except (StopIteration, av.FFmpegError):
+            if unknown:                         # the decoder refused it (max_pixels), or it has none
+                raise _size_unknown(path) from None
             raise VidcolorError(f"{path}: video has no decodable frames") from None
+        _from_first_frame(info, container, stream)
         _apply_rotation(info, first)
     return info
 
@@ -261,6 +344,18 @@ def probe(path: str | Path) -> VideoInfo:
 def _rotation(frame) -> int:
     """A decoded frame's display rotation, degrees counter-clockwise in [0, 360)."""
     return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+
+
+def _from_first_frame(info: VideoInfo, container, stream) -> None:
+    """Where ``container`` was probed without decoding (:func:`_undecoded_probe`), what the probe would have taken
+    from the first frame, from ``stream``'s decoder once it has decoded it: the colour description and, where the
+    container gives none, the pixel aspect (before :func:`_apply_rotation`)."""
+    if not _undecoded_probe(container):
+        return
+    ctx = stream.codec_context
+    info.colour = colour_tags(ctx)
+    if not ((sar := stream.sample_aspect_ratio) and sar > 0) and (sar := ctx.sample_aspect_ratio) and sar > 0:
+        info.pixel_aspect = Fraction(sar)
 
 
 def _apply_rotation(info: VideoInfo, frame) -> None:
@@ -327,20 +422,29 @@ class VideoReader:
             return
         self._container = _open(source)
         self._stream = video_stream(self._container)
-        self._stream.thread_type = "AUTO"
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
-        self._check_size(self.info.width, self.info.height, header=True)    # the header, before decoding
+        # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
+        # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate
+        # the tables an H.264 header's size asks for before max_pixels refuses the frame: 16000x16000 peaked at
+        # 236 MB with 2 cores, 157 MB without them)
+        unknown = _undecoded_probe(self._container) and (self.info.width < 1 or self.info.height < 1)
+        if not unknown:
+            self._check_size(self.info.width, self.info.height, header=True)
+            self._stream.thread_type = "AUTO"
         self._frames = self._decode()
         try:
             first = next(self._frames)
         except StopIteration:
             self.close()
-            raise VidcolorError(f"{_name(source)}: video has no frames") from None
+            raise (_size_unknown(source) if unknown else
+                   VidcolorError(f"{_name(source)}: video has no frames")) from None
         except av.FFmpegError as exc:
             self.close()
-            raise VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})") from None
+            raise (_size_unknown(source) if unknown else
+                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})")) from None
         self._check_size(first.width, first.height)            # and the first frame
+        _from_first_frame(self.info, self._container, self._stream)
         _apply_rotation(self.info, first)
         self._first = first
         tb = self.info.time_base
