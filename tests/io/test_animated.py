@@ -178,3 +178,30 @@ def test_a_folder_skips_an_unreadable_animation_with_ignore_errors(tmp_path):
     assert "warning: in/b.png: 3 of 4 frames" in res.stderr and "warning: in/c.png: cannot read" in res.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
     assert len(decode_all(str(tmp_path / "out" / "b.mp4"))[0]) == 1
+
+
+@pytest.mark.parametrize("pix_fmt", ["gray16be", "rgb48be"])
+def test_a_16_bit_apng_is_read_at_its_levels(tmp_path, pix_fmt):
+    """16-bit gray APNG frames are rounded to 8 bits as 16-bit stills are (Pillow's convert clipped them at 255:
+    near-white frames); 16-bit colour ones keep Pillow's high byte, at most one level below the rounding. The
+    reference: FFmpeg's decode of the same file at 16 bits (no blending in it)."""
+    import subprocess
+
+    from vidcolor.io.animated import round16
+    from vidcolor.io.writer import find_ffmpeg
+
+    path = tmp_path / "a16.png"
+    run = [find_ffmpeg(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=5:d=1"]
+    subprocess.run(run + ["-pix_fmt", pix_fmt, "-f", "apng", str(path)], check=True)
+    raw = subprocess.run([find_ffmpeg(), "-loglevel", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt",
+                          pix_fmt[:-2] + "le", "-"], check=True, capture_output=True).stdout
+    truth = round16(np.frombuffer(raw, "<u2").reshape(5, 48, 64, -1))
+    truth = np.repeat(truth, 3, axis=-1) if truth.shape[-1] == 1 else truth
+    with AnimatedImageReader(path) as r:
+        frames = np.stack(list(r))
+    assert frames.shape == truth.shape and truth.std() > 30
+    error = truth.astype(int) - frames
+    if pix_fmt == "gray16be":
+        np.testing.assert_array_equal(frames, truth)
+    else:
+        assert error.min() >= 0 and error.max() <= 1

@@ -55,11 +55,24 @@ def _delay(frame: Image.Image) -> float | None:
     return frame.info.get("duration")
 
 
+GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
+"""Pillow's modes of 16-bit gray images (its ``convert`` to RGB clips their levels at 255)."""
+
+
+def round16(x: np.ndarray) -> np.ndarray:
+    """uint16 samples 0..65535 -> uint8, ``round(x / 257)`` in integers (no ties: 257 is odd; 65535 -> 255, 128 -> 0,
+    129 -> 1): how 16-bit images and animations are read."""
+    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
+
+
 class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
     1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; transparency is
-    composited on black; no audio).
+    composited on black; no audio). A 16-bit gray APNG's frames are rounded to 8 bits as 16-bit stills are
+    (:func:`round16`; Pillow's convert would clip them at 255); a 16-bit colour APNG's keep the high byte of each
+    sample, as Pillow gives them (at most one level below the rounding; Pillow composes the frames, which neither
+    FFmpeg nor OpenCV does right at 16 bits).
 
     A damaged or truncated file (:data:`DAMAGED`) whose first frame can be found is read up to the damage: the
     iteration stops there and :attr:`missing` says how many frames were lost (at least 1; where the frame count
@@ -127,7 +140,8 @@ class AnimatedImageReader:
             for frame in ImageSequence.Iterator(self._im):
                 if self.decoded == self._readable:     # damage found while counting: it stops here
                     break
-                rgba = frame.convert("RGBA")
+                rgba = (Image.fromarray(round16(np.asarray(frame))).convert("RGBA") if frame.mode in GRAY16_MODES
+                        else frame.convert("RGBA"))
                 rgb = Image.new("RGB", rgba.size)              # black, under the frame's alpha
                 rgb.paste(rgba, mask=rgba)
                 self.decoded += 1

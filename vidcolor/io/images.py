@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.animated import DAMAGED
+from vidcolor.io.animated import DAMAGED, GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.writer import check_target, move_into_place, partial_file
@@ -59,9 +59,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
                 im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):   # 16-bit gray: Pillow's convert would clip at 255
+            if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
                 levels, key = np.asarray(im), im.info.get("transparency")
-                im = Image.fromarray(_gray16_to_8(levels))
+                im = Image.fromarray(round16(levels))
                 if isinstance(key, int):                       # its tRNS grey level, as an alpha channel
                     im.putalpha(Image.fromarray(np.where(levels == key, 0, 255).astype(np.uint8)))
             # a tRNS chunk (one transparent colour or grey level, as optipng writes, or a palette's alphas)
@@ -90,9 +90,9 @@ def _png_bit_depth(path: str | Path) -> int | None:
 
 def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) decoded by OpenCV
-    at 16 bits and rounded to 8 (:func:`_round16`), as an RGB or RGBA Pillow image carrying ``info`` (its EXIF;
-    a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is dropped). The caller has
-    checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
+    at 16 bits and rounded to 8 (:func:`~vidcolor.io.animated.round16`), as an RGB or RGBA Pillow image carrying
+    ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
+    dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
 
     Raises:
         VidcolorError: OpenCV cannot decode it (a damaged file).
@@ -100,22 +100,11 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
         raise VidcolorError(f"{path}: cannot read as image (16-bit PNG that OpenCV does not decode)")
-    im = Image.fromarray(np.ascontiguousarray(_round16(x[..., 2::-1])))   # BGR(A) -> RGB
+    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
     if x.shape[2] == 4:
-        im.putalpha(Image.fromarray(_round16(x[..., 3])))
+        im.putalpha(Image.fromarray(round16(x[..., 3])))
     im.info = {k: v for k, v in info.items() if k != "transparency"}
     return im
-
-
-def _round16(x: np.ndarray) -> np.ndarray:
-    """uint16 samples 0..65535 -> uint8, ``round(x / 257)`` in integers (no ties: 257 is odd), as
-    :func:`_gray16_to_8`."""
-    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
-
-
-def _gray16_to_8(x: np.ndarray) -> np.ndarray:
-    """16-bit gray levels 0..65535 -> uint8 0..255 (rounded, x / 257: 65535 -> 255, 257 -> 1)."""
-    return np.clip(np.round(x.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
 
 
 ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
