@@ -49,21 +49,32 @@ TILED_FAMILIES = ("unet",)
 resized to their render size, and pool over it: never tiled)."""
 
 
+def spans(length: int, core: int, overlap: int = 0):
+    """Consecutive cores of ``core`` pixels (the last one shorter) covering ``0 .. length``, each widened by
+    ``overlap`` pixels of context on either side (clamped at 0 and ``length``): one axis of :func:`tile_regions`,
+    and the strips of rows that :mod:`vidcolor.pipeline` runs per-pixel work in (``overlap`` 0).
+
+    Yields:
+        ``((a, b), (c0, c1))``: the region, and the core it contributes, as half-open pixel ranges.
+    """
+    for c0 in range(0, length, core):
+        c1 = min(length, c0 + core)
+        yield (max(0, c0 - overlap), min(length, c1 + overlap)), (c0, c1)
+
+
 def tile_regions(height: int, width: int, tile: int):
     """Tiles of a ``height`` x ``width`` frame: cores of ``tile - 2 * TILE_OVERLAP`` pixels, each with
     :data:`TILE_OVERLAP` pixels of context on every side (clamped at the frame's edges), so that a region
-    is at most ``tile`` pixels a side.
+    is at most ``tile`` pixels a side (:func:`spans` on each axis, rows outermost).
 
     Yields:
         ``((ya, yb, xa, xb), ((y0, y1), (x0, x1)))``: the region to run, and the core it contributes,
         in frame coordinates.
     """
     core = tile - 2 * TILE_OVERLAP
-    for y0 in range(0, height, core):
-        for x0 in range(0, width, core):
-            yield ((max(0, y0 - TILE_OVERLAP), min(height, y0 + core + TILE_OVERLAP),
-                    max(0, x0 - TILE_OVERLAP), min(width, x0 + core + TILE_OVERLAP)),
-                   ((y0, min(height, y0 + core)), (x0, min(width, x0 + core))))
+    for (ya, yb), ys in spans(height, core, TILE_OVERLAP):
+        for (xa, xb), xs in spans(width, core, TILE_OVERLAP):
+            yield (ya, yb, xa, xb), (ys, xs)
 
 
 def network_inputs(arch: dict) -> tuple[str, ...]:
