@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidcolor.color import (AB_SCALE, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
-                            rgb_to_lab)
+                            resize_ab, resize_ab_rows, rgb_to_lab)
 
 
 @pytest.fixture
@@ -103,6 +103,24 @@ def test_recombine_upsamples_low_resolution_ab():
     out2 = recombine(lab2[..., 0], ab2)
     assert np.abs(out2[0, :, :20].astype(int) - img[0, :, :20]).max() <= 1
     assert np.abs(out2[0, :, 28:].astype(int) - img[0, :, 28:]).max() > 50
+
+
+@pytest.mark.parametrize("sizes", [((8, 14), (61, 97)), ((256, 455), (1081, 1921)), ((13, 7), (100, 3)),
+                                   ((20, 30), (17, 41)), ((40, 60), (20, 30)), ((1, 1), (5, 6)), ((9, 9), (9, 9))])
+def test_resize_ab_rows_are_the_whole_resize_at_every_seam(sizes):
+    """Strips of rows (uneven, one-row ones among them) of upsampled, downsampled, halved (OpenCV's 2x2 block
+    average) and unchanged ab, joined, are bit for bit the whole frame's bilinear resize."""
+    (h, w), (H, W) = sizes
+    rng = np.random.default_rng(h * W)
+    ab = rng.normal(0, 40, (h, w, 2)).astype(np.float32)
+    whole = resize_ab(ab[None], (H, W))[0]
+    edges = sorted({0, H, 1, H // 3, H // 3 + 1, H - 1, *rng.integers(0, H, 4).tolist()})
+    strips = list(zip(edges, edges[1:]))
+    parts = list(resize_ab_rows(ab, (H, W), strips))
+    assert [p.shape for p in parts] == [(y1 - y0, W, 2) for y0, y1 in strips]
+    assert all(p.dtype == np.float32 for p in parts)
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert np.array_equal(next(resize_ab_rows(ab, (H, W), [(0, H)])), whole)
 
 
 def test_lab_to_rgb_torch_agrees_with_opencv(random_rgb):

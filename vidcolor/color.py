@@ -13,6 +13,7 @@ a in [-86, 98], b in [-108, 95]). Networks see normalised values: ``L / 50 - 1``
 from __future__ import annotations
 
 import functools
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -113,6 +114,49 @@ def resize_ab(ab: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if ab.shape[1:3] == (h, w):
         return ab
     return np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR) for x in ab])
+
+
+def resize_ab_rows(ab: np.ndarray, size: tuple[int, int], strips: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """One frame's colour channels resized as :func:`resize_ab` resizes them, a strip of rows at a time, so that
+    only a strip is ever at full resolution: bit for bit the rows of the whole-frame resize, at every seam.
+
+    OpenCV's bilinear resize is separable: each source row is resized to the full width (coefficients that depend on
+    the widths alone), then each output row ``y`` is ``row[sy] * (1 - fy) + row[sy + 1] * fy`` (float32, rows
+    clamped to the image) with ``fy = float32((y + 0.5) * h / H - 0.5)`` and ``sy = floor(fy)`` (the fraction
+    ``fy - sy`` in float32). Here the first pass is OpenCV's own (``h`` rows to width ``W``, held while the
+    strips are made: ``8 h W`` bytes) and the second is that formula in NumPy on each strip's rows. A frame in one
+    strip is resized whole; an exact halving of both sides, which OpenCV averages 2x2 blocks for, takes each
+    strip's source rows.
+
+    Args:
+        ab: float32 ``(h, w, 2)``, a and b in LAB units.
+        size: ``(H, W)``, the frame's height and width.
+        strips: half-open row ranges ``(y0, y1)`` within ``0 .. H``.
+
+    Yields:
+        float32 ``(y1 - y0, W, 2)`` for each strip, in order: rows ``y0:y1`` of ``resize_ab(ab[None], size)[0]``.
+    """
+    (h, w), (H, W) = ab.shape[:2], size
+    if (h, w) == (H, W) or list(strips) == [(0, H)]:
+        whole = resize_ab(ab[None], size)[0]
+        yield from (whole[y0:y1] for y0, y1 in strips)
+        return
+    if (h, w) == (2 * H, 2 * W):        # OpenCV's INTER_AREA fast path: each output pixel from its own 2x2 block
+        yield from (cv2.resize(ab[2 * y0:2 * y1], (W, y1 - y0), interpolation=cv2.INTER_LINEAR) for y0, y1 in strips)
+        return
+    wide = cv2.resize(ab, (W, h), interpolation=cv2.INTER_LINEAR)          # (h, W, 2): the horizontal pass
+    fy = ((np.arange(H) + 0.5) * (1.0 / (H / h)) - 0.5).astype(np.float32)  # as OpenCV: 1 / (double(H) / h)
+    sy = np.floor(fy)
+    fy -= sy
+    sy = sy.astype(np.int64)
+    above, below = np.clip(sy, 0, h - 1), np.clip(sy + 1, 0, h - 1)
+    for y0, y1 in strips:
+        rows = wide[above[y0:y1]]
+        rows *= (np.float32(1) - fy[y0:y1])[:, None, None]
+        lower = wide[below[y0:y1]]
+        lower *= fy[y0:y1, None, None]
+        rows += lower
+        yield rows
 
 
 def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
