@@ -10,7 +10,7 @@ from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
 from vidcolor.engine import OUTPUT
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
-from vidcolor.pipeline import CONFIDENCE_MAX_GAIN, Colorizer, confidence_gain
+from vidcolor.pipeline import CONFIDENCE_MAX_GAIN, Colorizer, LabJob, confidence_gain
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, build_colorizer, train_colorize
 from vidcolor.training.losses import FeatureLoss, ab_cross_entropy, soft_encode
@@ -304,6 +304,64 @@ def test_colorizer_confidence_follows_the_hue_agreement(tiny_colorizers):
     assert r.std() > 0.05
     assert np.allclose(ab_gated, ab * confidence_gain(r, 2.0)[..., None], atol=1e-4)
     assert not np.allclose(ab_gated, ab, atol=0.1)
+
+
+@pytest.mark.parametrize("size", [(61, 97), (48, 63), (47, 64)])
+def test_colorizer_in_strips_is_the_whole_frame_bit_for_bit(tiny_colorizers, monkeypatch, size):
+    """Above STRIP_PIXELS the full-resolution steps run a strip of rows at a time: the output, with and without
+    temporal smoothing and confidence, is bit for bit the whole frame's (the upsampled ab joins at every seam).
+    48x63 is just over the 3,000 px set here (a strip of 47 rows and one of 1), 47x64 just over too."""
+    import vidcolor.pipeline as pipeline
+
+    rng = np.random.default_rng(2)
+    h, w = size
+    frames = np.stack([smooth_image(rng, h, w) for _ in range(2)])
+    frames[:, : h // 5] //= 12                    # dark rows: the dark-chroma limit acts on them
+    job = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=32, confidence=1.0)
+
+    def outputs(seed):
+        rng = np.random.default_rng(seed)
+        batch = job.prepare(frames)
+        # colourful scores that vary from pixel to pixel at the render size (the untrained network's hardly do)
+        batch.outputs = {OUTPUT: rng.normal(0, 3, (2, len(job.bins), *batch.feeds["frame"].shape[2:])).astype(np.float32)}
+        out = job.finish(batch)
+        job.set_temporal("flow")
+        smoothed = np.concatenate([job(frames[:1]), job(frames[1:])])
+        job.set_temporal("off")
+        return batch.context["L"], out, LabJob._join(*job.lab(batch), None), smoothed, job(frames)
+
+    whole = outputs(3)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 3000)
+    assert len(pipeline.strips(h, w)) > 1
+    stripped = outputs(3)
+    assert np.abs(rgb_to_lab(whole[1])[..., 1:]).max() > 30               # colourful enough to show a seam
+    assert np.array_equal(whole[1], whole[2])     # finish is lab() and the recombination on the whole frame
+    for a, b in zip(whole, stripped):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_colorizer_peak_memory_follows_the_strip(tiny_colorizers, monkeypatch):
+    """NumPy's (and OpenCV's, made through NumPy) peak allocation colorizing one 1200x1000 frame in strips of 32,768
+    pixels, counted by tracemalloc, per pixel: the L (4 bytes), the output (3) and a strip's temporaries (about 70
+    bytes a strip pixel), 9 bytes a pixel here. Whole-frame LAB, upsampled ab and float RGB temporaries peaked at
+    65-71 bytes a pixel."""
+    import tracemalloc
+
+    import vidcolor.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 1 << 15)
+    job = Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", render_size=64)
+    frame = np.full((1, 1200, 1000, 3), 90, np.uint8)
+    frame[:, :150] = 0                            # letterbox rows: the dark-chroma limit runs on them
+    job(frame[:, :64, :64])                       # the engine is ready
+    tracemalloc.start()
+    try:
+        out = job(frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == frame.shape
+    assert peak / frame[0, ..., 0].size < 16, f"{peak / frame[0, ..., 0].size:.1f} bytes a pixel"
 
 
 def test_colorizer_render_size_sets_network_input(tiny_colorizers):

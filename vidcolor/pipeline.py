@@ -11,9 +11,9 @@ import numpy as np
 from tqdm import tqdm
 
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
-                            recombine, resize_ab, resultant_length, rgb_to_lab)
+                            recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
-from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, tile_regions
+from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
@@ -106,11 +106,14 @@ class LabJob:
     @staticmethod
     def _join(L: np.ndarray, ab: np.ndarray, smoother) -> np.ndarray:
         """``L (N, H, W)`` and ``ab (N, H, W, 2)`` -> uint8 RGB ``(N, H, W, 3)``, ab smoothed first when a
-        smoother is given; a frame at a time, so that its arrays stay in the caches."""
+        smoother is given; a frame at a time, so that its arrays stay in the caches, and recombined a strip of
+        rows at a time (:func:`strips`), so that the LAB -> RGB temporaries follow the strip."""
         out = np.empty((*L.shape, 3), np.uint8)
+        rows = strips(*L.shape[1:])
         for i in range(len(L)):
             ab_i = ab[i] if smoother is None else smoother(L[i], ab[i])
-            out[i] = recombine(L[i:i + 1], ab_i[None])[0]
+            for y0, y1 in rows:
+                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_i[None, y0:y1])[0]
         return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +146,43 @@ class LabJob:
         """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, W, 3)``; other input raises ``ValueError`` (a frame
         larger than :func:`~vidcolor.io.limits.check_frame_size` allows: ``VidcolorError``)."""
         return self.finish(self.infer(self.prepare(check_frames(frames))))
+
+
+STRIP_PIXELS = 1 << 20
+"""Pixels (at least one row) of a strip of rows in which the per-pixel full-resolution steps run: the colorizer's L,
+its network input's 8-bit L, the upsampling of its ab, the dark-chroma limit, and every LAB job's recombination
+(:func:`strips`). A frame of at most this many pixels is one strip, run whole as before; a larger one keeps only a
+strip's temporaries (about 70 bytes a pixel of the strip) at a time, so that peak memory follows the strip, not the
+frame."""
+
+
+def strips(height: int, width: int) -> list[tuple[int, int]]:
+    """Half-open row ranges ``(y0, y1)`` covering a ``height`` x ``width`` frame, each of at most
+    :data:`STRIP_PIXELS` pixels (at least one row; :func:`~vidcolor.engine.spans`): ``[(0, height)]`` for a frame of
+    at most :data:`STRIP_PIXELS` pixels."""
+    return [core for _, core in spans(height, max(1, STRIP_PIXELS // max(1, width)))]
+
+
+def luminance(frames: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(N, H, W, 3)`` -> L float32 ``(N, H, W)`` in [0, 100], :func:`~vidcolor.color.rgb_to_lab`'s bit for
+    bit, converted a frame and a strip of rows (:func:`strips`) at a time: the frames' whole LAB (12 bytes a pixel,
+    27 while it is converted) never exists."""
+    n, h, w = frames.shape[:3]
+    L = np.empty((n, h, w), np.float32)
+    rows = strips(h, w)
+    for i in range(n):
+        for y0, y1 in rows:
+            L[i, y0:y1] = rgb_to_lab(frames[i, y0:y1])[..., 0]
+    return L
+
+
+def luminance_8bit(L: np.ndarray) -> np.ndarray:
+    """L float32 ``(H, W)`` in [0, 100] -> uint8 ``(H, W)``, ``L * 2.55`` rounded (the colorizer's network input
+    before its resize), a strip of rows (:func:`strips`) at a time: no float temporaries of the whole frame."""
+    out = np.empty(L.shape, np.uint8)
+    for y0, y1 in strips(*L.shape):
+        out[y0:y1] = np.clip(L[y0:y1] * 2.55 + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def check_frames(frames) -> np.ndarray:
@@ -406,7 +446,9 @@ class Colorizer(LabJob):
 
     The network sees the frame's L resized so that its shorter side is ``render_size`` pixels (like
     DeOldify's render factor); the predicted ab is upsampled (bilinear) to full resolution and joined
-    with the full-resolution source L, which keeps every edge (colour entanglement, seed 000 3.1).
+    with the full-resolution source L, which keeps every edge (colour entanglement, seed 000 3.1). Frames above
+    :data:`STRIP_PIXELS` pixels have their L, upsampled ab and recombination made a strip of rows at a time
+    (without temporal smoothing; with it, only L and the recombination), bit for bit as whole.
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` of a ``colorize`` model.
@@ -470,8 +512,7 @@ class Colorizer(LabJob):
         scale, size = render_geometry(*L.shape[1:], self.render_size)
         out = []
         for x in L:
-            x8 = np.clip(x * 2.55 + 0.5, 0, 255).astype(np.uint8)
-            x8 = cv2.resize(x8, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+            x8 = cv2.resize(luminance_8bit(x), size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
             if self.equalize:
                 x8 = cv2.equalizeHist(x8)
             if self.blur:
@@ -480,10 +521,12 @@ class Colorizer(LabJob):
         return np.stack(out)
 
     def prepare(self, frames: np.ndarray) -> Batch:
-        L = rgb_to_lab(frames)[..., 0]
+        L = luminance(frames)
         return Batch(frames, {"frame": (self.network_input(L) / 50.0 - 1.0)[:, None]}, context={"L": L})
 
-    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    def render_ab(self, batch: Batch) -> np.ndarray:
+        """The predicted ab of an inferred batch at the network's size, saturation and confidence applied:
+        float32 ``(N, h, w, 2)`` in LAB units (a channels-last view of the network's layout)."""
         y = batch.outputs[OUTPUT]
         if self.bins is None:
             ab = y * (AB_SCALE * self.saturation)
@@ -491,10 +534,29 @@ class Colorizer(LabJob):
             ab = annealed_mean(y, self.bins, self.temperature) * self.saturation
             if self.confidence:
                 ab *= confidence_gain(resultant_length(y, self.bins), self.confidence)[:, None]
+        return ab.transpose(0, 2, 3, 1)
+
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         L = batch.context["L"]
-        ab = resize_ab(ab.transpose(0, 2, 3, 1), L.shape[1:])
+        ab = resize_ab(self.render_ab(batch), L.shape[1:])
         limit_dark_chroma(L, ab)                  # black bars stay black
         return L, ab
+
+    def finish(self, batch: Batch) -> np.ndarray:
+        """As :meth:`LabJob.finish`. Without temporal smoothing (which keeps and warps whole frames' ab) ab is
+        upsampled, limited where dark and joined with L a strip of rows at a time (:func:`strips`,
+        :func:`~vidcolor.color.resize_ab_rows`), so that no frame-sized ab or LAB exists; the output is bit for bit
+        that of :meth:`lab` and :meth:`LabJob._join` on the whole frame."""
+        if self.smoother is not None:
+            return super().finish(batch)
+        L, ab = batch.context["L"], self.render_ab(batch)
+        out = np.empty((*L.shape, 3), np.uint8)
+        rows = strips(*L.shape[1:])
+        for i in range(len(L)):
+            for (y0, y1), ab_rows in zip(rows, resize_ab_rows(ab[i], L.shape[1:], rows)):
+                limit_dark_chroma(L[i, y0:y1], ab_rows)           # black bars stay black
+                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None])[0]
+        return out
 
 
 CONFIDENCE_MAX_GAIN = 3.0
