@@ -433,6 +433,41 @@ RENDER_MAX_ASPECT = 4
 """The colorizer's render is at most this many render sizes long (extreme aspect ratios stay bounded)."""
 
 
+class RenderedLabJob(LabJob):
+    """A :class:`LabJob` whose network predicts ab at a size of its own (:meth:`render_ab`) while L is the frame's,
+    at full resolution (``batch.context["L"]``, from :func:`luminance`): the colorizers. ab is upsampled (bilinear),
+    its chroma limited where dark (:func:`~vidcolor.color.limit_dark_chroma`: black bars stay black) and joined with
+    L. Subclasses implement :meth:`prepare` and :meth:`render_ab`.
+    """
+
+    def render_ab(self, batch: Batch) -> np.ndarray:
+        """The predicted ab of an inferred batch at the network's size: float32 ``(N, h, w, 2)`` in LAB units."""
+        raise NotImplementedError
+
+    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`LabJob.lab`: ab upsampled to the whole frame and limited where dark."""
+        L = batch.context["L"]
+        ab = resize_ab(self.render_ab(batch), L.shape[1:])
+        limit_dark_chroma(L, ab)                  # black bars stay black
+        return L, ab
+
+    def finish(self, batch: Batch) -> np.ndarray:
+        """As :meth:`LabJob.finish`. Without temporal smoothing (which keeps and warps whole frames' ab) ab is
+        upsampled, limited where dark and joined with L a strip of rows at a time (:func:`strips`,
+        :func:`~vidcolor.color.resize_ab_rows`), so that no frame-sized ab or LAB exists; the output is bit for bit
+        that of :meth:`lab` and :meth:`LabJob._join` on the whole frame."""
+        if self.smoother is not None:
+            return super().finish(batch)
+        L, ab = batch.context["L"], self.render_ab(batch)
+        out = np.empty((*L.shape, 3), np.uint8)
+        rows = strips(*L.shape[1:])
+        for i in range(len(L)):
+            for (y0, y1), ab_rows in zip(rows, resize_ab_rows(ab[i], L.shape[1:], rows)):
+                limit_dark_chroma(L[i, y0:y1], ab_rows)           # black bars stay black
+                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None])[0]
+        return out
+
+
 def render_geometry(height: int, width: int, render_size: int) -> tuple[float, tuple[int, int]]:
     """``(scale, (w, h))`` of an image ``height`` x ``width`` rendered for the colorizer: the shorter side becomes
     ``render_size`` unless the longer would then exceed :data:`RENDER_MAX_ASPECT` x ``render_size``; sides rounded,
@@ -441,7 +476,7 @@ def render_geometry(height: int, width: int, render_size: int) -> tuple[float, t
     return scale, (max(1, round(width * scale)), max(1, round(height * scale)))
 
 
-class Colorizer(LabJob):
+class Colorizer(RenderedLabJob):
     """Colorize batches of gray (or colour, reduced to L) frames with a trained colorization generator.
 
     The network sees the frame's L resized so that its shorter side is ``render_size`` pixels (like
@@ -525,8 +560,8 @@ class Colorizer(LabJob):
         return Batch(frames, {"frame": (self.network_input(L) / 50.0 - 1.0)[:, None]}, context={"L": L})
 
     def render_ab(self, batch: Batch) -> np.ndarray:
-        """The predicted ab of an inferred batch at the network's size, saturation and confidence applied:
-        float32 ``(N, h, w, 2)`` in LAB units (a channels-last view of the network's layout)."""
+        """As :meth:`RenderedLabJob.render_ab`, saturation and confidence applied (a channels-last view of the
+        network's layout)."""
         y = batch.outputs[OUTPUT]
         if self.bins is None:
             ab = y * (AB_SCALE * self.saturation)
@@ -535,28 +570,6 @@ class Colorizer(LabJob):
             if self.confidence:
                 ab *= confidence_gain(resultant_length(y, self.bins), self.confidence)[:, None]
         return ab.transpose(0, 2, 3, 1)
-
-    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        L = batch.context["L"]
-        ab = resize_ab(self.render_ab(batch), L.shape[1:])
-        limit_dark_chroma(L, ab)                  # black bars stay black
-        return L, ab
-
-    def finish(self, batch: Batch) -> np.ndarray:
-        """As :meth:`LabJob.finish`. Without temporal smoothing (which keeps and warps whole frames' ab) ab is
-        upsampled, limited where dark and joined with L a strip of rows at a time (:func:`strips`,
-        :func:`~vidcolor.color.resize_ab_rows`), so that no frame-sized ab or LAB exists; the output is bit for bit
-        that of :meth:`lab` and :meth:`LabJob._join` on the whole frame."""
-        if self.smoother is not None:
-            return super().finish(batch)
-        L, ab = batch.context["L"], self.render_ab(batch)
-        out = np.empty((*L.shape, 3), np.uint8)
-        rows = strips(*L.shape[1:])
-        for i in range(len(L)):
-            for (y0, y1), ab_rows in zip(rows, resize_ab_rows(ab[i], L.shape[1:], rows)):
-                limit_dark_chroma(L[i, y0:y1], ab_rows)           # black bars stay black
-                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None])[0]
-        return out
 
 
 CONFIDENCE_MAX_GAIN = 3.0

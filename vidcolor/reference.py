@@ -16,14 +16,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor.color import limit_dark_chroma, recombine, rgb_to_lab, resize_ab
+from vidcolor.color import recombine, rgb_to_lab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError
 from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
-from vidcolor.pipeline import Batch, Colorizer, LabJob, pick_device, render_geometry
+from vidcolor.pipeline import Batch, Colorizer, RenderedLabJob, luminance, pick_device, render_geometry
 from vidcolor.temporal import CutDetector, l_histogram
 from vidcolor.weights import load_generator, save_generator
 
@@ -293,7 +293,7 @@ class KeyframeColorizer(ReferenceColorizer):
         return batch
 
 
-class InternalColorizer(LabJob):
+class InternalColorizer(RenderedLabJob):
     """Two-image reference colorization (``--reference-mode internal``, seed 002).
 
     The per-scale generators are trained on the reference and a key frame -- ``key_frame`` when given,
@@ -371,7 +371,7 @@ class InternalColorizer(LabJob):
     def prepare(self, frames: np.ndarray) -> Batch:
         if self.model is None:          # the first frame to arrive is the key frame
             self.train(frames[0])
-        return Batch(frames, context={"L": rgb_to_lab(frames)[..., 0]})
+        return Batch(frames, context={"L": luminance(frames)})
 
     def infer(self, batch: Batch) -> Batch:
         """The trained generator pyramid (torch; trained at run time, so no other engine)."""
@@ -385,8 +385,6 @@ class InternalColorizer(LabJob):
         batch.outputs = {OUTPUT: rgb}
         return batch
 
-    def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        L = batch.context["L"]
-        ab = resize_ab(rgb_to_lab(batch.outputs[OUTPUT])[..., 1:], L.shape[1:])
-        limit_dark_chroma(L, ab)                  # black bars stay black
-        return L, ab
+    def render_ab(self, batch: Batch) -> np.ndarray:
+        """As :meth:`~vidcolor.pipeline.RenderedLabJob.render_ab`: the generator pyramid's ab (``settings.size``)."""
+        return rgb_to_lab(batch.outputs[OUTPUT])[..., 1:]
