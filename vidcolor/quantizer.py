@@ -765,7 +765,8 @@ class Quantizer:
         the band correction (:meth:`band_correction`), pulled towards the contour estimate
         (:meth:`contour_estimate`), its colour differences smoothed (:meth:`chroma_smoothing`, when
         ``smooth_chroma``) and projected onto the cells (:meth:`project`). The floor offset's weight is
-        set on the first call, from its first frame (:meth:`truncation_agreement`), and kept in :attr:`truncation_weight`.
+        set on the first call, from its first frame (:meth:`truncation_agreement`), and kept in
+        :attr:`truncation_weight`.
 
         The offset's share: ``1 - strength`` in channels at bin-floor levels, where the generator carries most of the
         offset itself (on the 4-bit-floor validation images its mean correction is +5.5 to +7.7 levels, the truth's
@@ -1483,7 +1484,8 @@ class QuantizerTracker:
 
     def __call__(self, frames: np.ndarray) -> Quantizer:
         if not self.stills and len(frames) != 1:
-            raise ValueError(f"a clip's quantizer is tracked one frame at a time (runs() takes a batch), got {len(frames)}")
+            raise ValueError(f"a clip's quantizer is tracked one frame at a time (runs() takes a batch), "
+                             f"got {len(frames)}")
         scene = self.frames - self._scene
         due = (self.current is None or self.stills or self._since >= self.every
                or (self.current.kind == "none" and scene < self.warmup and scene % self.step == 0))
