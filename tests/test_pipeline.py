@@ -348,8 +348,24 @@ def test_a_cpu_run_on_a_cached_onnx_graph_never_imports_torch(tmp_path, tiny_mod
 
 def test_run_summary():
     s = RunSummary(10, 2.0, "out.mp4")
-    assert s.fps == 5.0 and "10 frames" in str(s) and "out.mp4" in str(s)
+    assert s.fps == 5.0 and str(s) == "10 frames in 2.0 s (5.00 fps) -> out.mp4"
     assert RunSummary(3, 0.0, "x").fps == 0.0
+    # one frame or image: singular and no rate (it read '1 frames in 0.2 s (5.69 fps)' for one image)
+    assert str(RunSummary(1, 0.176, "a.png", unit="image")) == "1 image in 0.2 s -> a.png"
+    assert str(RunSummary(1, 0.5, "a.mp4")) == "1 frame in 0.5 s -> a.mp4"
+    assert str(RunSummary(4, 0.8, "out", unit="image")) == "4 images in 0.8 s (0.20 s an image) -> out"
+
+
+def test_the_summary_of_still_images_counts_images(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "shots").mkdir()
+    for i in range(2):
+        Image.fromarray(mosaic(1, 8, 8, seed=i)[0]).save(tmp_path / "shots" / f"{i}.png")
+    one = process(tmp_path / "shots" / "0.png", tmp_path / "0.png", lambda b: b, suffix="x", progress=False)
+    assert str(one).startswith("1 image in ") and "fps" not in str(one)
+    both = process(tmp_path / "shots", tmp_path / "out", lambda b: b, suffix="x", progress=False)
+    assert str(both).startswith("2 images in ") and "s an image) -> " in str(both)
 
 
 def test_default_output(tmp_path):

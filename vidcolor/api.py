@@ -533,7 +533,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             out_dir.rmdir()
         raise
     what = ", ".join(f"{n} {kind}" for n, kind in ((len(stills), "images"), (len(clips), "clips")) if n)
-    return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what)
+    return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
+                      unit="frame" if clips else "image")
 
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:

@@ -631,7 +631,11 @@ def auto_batch_size(width: int, height: int, device: str | None = None, largest:
 
 @dataclass
 class RunSummary:
-    """What a run did: frames written, wall time (seconds) and throughput (frames per second)."""
+    """What a run did: frames written, wall time (seconds) and throughput (frames per second).
+
+    Its line (``str``): ``30 frames in 3.8 s (7.99 fps) -> out.mp4; <note>``; still images are counted as
+    images, with the time an image instead of a rate (``3 images in 0.6 s (0.20 s an image)``), and one frame or
+    image has no rate (``1 image in 0.2 s``: a rate of one is its start-up noise)."""
 
     frames: int
     seconds: float
@@ -640,13 +644,20 @@ class RunSummary:
     """What the job found, e.g. the quantizer it estimated; appended to the summary line."""
     segments: list[dict] = field(default_factory=list)
     """A distributed run's segments: ``{"index", "frames", "seconds", "node"}`` each (:mod:`vidcolor.distributed`)."""
+    unit: str = "frame"
+    """What :attr:`frames` counts: ``frame`` (a clip's frames, or a folder's images and clip frames together) or
+    ``image`` (still images alone)."""
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        line = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps) -> {self.output}"
+        line = f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'} in {self.seconds:.1f} s"
+        if self.frames > 1:
+            line += (f" ({self.seconds / self.frames:.2f} s an image)" if self.unit == "image" else
+                     f" ({self.fps:.2f} fps)")
+        line += f" -> {self.output}"
         return f"{line}; {self.note}" if self.note else line
 
 
@@ -665,4 +676,4 @@ def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndar
             bar.update(1)
 
         n = execute(frames, fn, written, batch_size)
-    return RunSummary(n, time.perf_counter() - start, output)
+    return RunSummary(n, time.perf_counter() - start, output, unit=unit)
