@@ -58,6 +58,23 @@ def test_default_output_name_frames_fps_audio(default_run, clip_frames):
     assert f"{CLIP_FRAMES} frames" in res.stderr and "clip_dequantized.mp4" in res.stderr
 
 
+def test_the_summary_line_says_how_long_the_start_up_took(tmp_path, clip, tiny_models):
+    """It gave the frames' time alone ('30 frames in 3.8 s' for a command that took 7.7 s); the start-up and
+    finish now make up the rest of the command's wall time, and the rate is still the frames' own."""
+    import time
+
+    began = time.perf_counter()
+    res = run_cli("dequantize", clip, "-o", tmp_path / "o.mp4", "--model", tiny_models.lab, "--preset", "ultrafast")
+    wall = time.perf_counter() - began
+    assert_clean_success(res)
+    line = re.search(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps; ([\d.]+) s start-up(?:, ([\d.]+) s finish)?\) -> ",
+                     res.stderr)
+    assert line, res.stderr
+    frames, seconds, fps, startup, finish = (float(g or 0) for g in line.groups())
+    assert frames == CLIP_FRAMES and abs(frames / fps - seconds) <= 0.051       # the rate: of the frames alone
+    assert 0.5 * wall < seconds + startup + finish < wall + 0.2     # all but the interpreter's own start
+
+
 def test_keeps_time_base_and_audio_codec(default_run, clip):
     d, _ = default_run
     with av.open(str(clip)) as a, av.open(str(d / "clip_dequantized.mp4")) as b:

@@ -354,6 +354,22 @@ def test_run_summary():
     assert str(RunSummary(1, 0.176, "a.png", unit="image")) == "1 image in 0.2 s -> a.png"
     assert str(RunSummary(1, 0.5, "a.mp4")) == "1 frame in 0.5 s -> a.mp4"
     assert str(RunSummary(4, 0.8, "out", unit="image")) == "4 images in 0.8 s (0.20 s an image) -> out"
+    # the time outside the frames is said apart, the rate stays the frames' own (README's speed sections)
+    timed = RunSummary(30, 3.8, "out.mp4", startup=3.0, finish=0.3)
+    assert str(timed) == "30 frames in 3.8 s (7.89 fps; 3.0 s start-up, 0.3 s finish) -> out.mp4"
+    assert str(RunSummary(1, 0.0, "a.png", unit="image", startup=1.8, finish=0.01)) == "1 image in 0.0 s (1.8 s start-up) -> a.png"
+
+
+def test_the_summary_measures_the_start_up_and_finish_of_a_call(tmp_path, clip):
+    import time
+
+    began = time.perf_counter()
+    summary = process(clip, tmp_path / "o.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+    assert summary.startup is None and summary.began >= began
+    time.sleep(0.2)
+    summary.timed_from(began - 1.0)
+    assert summary.startup >= 1.0 and summary.finish >= 0.2
+    assert "s start-up, " in str(summary) and f"({summary.fps:.2f} fps; " in str(summary)
 
 
 def test_the_summary_of_still_images_counts_images(tmp_path):

@@ -72,6 +72,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     Raises:
         VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
     """
+    started = time.perf_counter()
     check_input(input)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     if io_options.get("preset", "medium") == "medium":
@@ -87,7 +88,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     if fn.quantizers is not None and fn.quantizers.history:
         changes = fn.quantizers.history
         summary.note = "quantizer: " + changes[0][1] + (f" (then {len(changes) - 1} change(s))" if len(changes) > 1 else "")
-    return summary
+    return summary.timed_from(started)
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
@@ -128,6 +129,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output (or ``save_model``) without ``overwrite``, a
             ``save_model`` that is an input or the output, unknown model.
     """
+    started = time.perf_counter()
     check_input(input)
     if isinstance(references, (str, Path)):      # one reference, not its characters
         references = [references]
@@ -149,7 +151,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
                             executor, segment_seconds, workers, io_options)
     fn = colorizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
-    return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
+    return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size,
+                   **io_options).timed_from(started)
 
 
 def colorizer(model: str | None = None, device: str = "auto", render_size: int = RENDER_SIZE,
@@ -534,7 +537,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         raise
     what = ", ".join(f"{n} {kind}" for n, kind in ((len(stills), "images"), (len(clips), "clips")) if n)
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
-                      unit="frame" if clips else "image")
+                      unit="frame" if clips else "image", began=start)
 
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import time
 
 import click
 
@@ -17,6 +18,9 @@ from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError
 from vidcolor.jobs import DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
+
+STARTED = time.perf_counter()
+"""When the command started (this module's import, before torch's): the summary line's start-up counts from here."""
 
 
 class Terminated(BaseException):
@@ -230,7 +234,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
                              restore_luminance=restore_luminance, consistency=consistency,
                              **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
     if not kw["quiet"]:
-        click.echo(f"vidcolor: {summary}", err=True)
+        click.echo(f"vidcolor: {summary.timed_from(STARTED)}", err=True)
 
 
 KEYFRAMES = "\0keyframes"
@@ -282,7 +286,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
                            reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
                            save_model=save_model, load_model=load_model, **_io_kwargs(kw))
     if not kw["quiet"]:
-        click.echo(f"vidcolor: {summary}", err=True)
+        click.echo(f"vidcolor: {summary.timed_from(STARTED)}", err=True)
 
 
 @main.group()

@@ -633,9 +633,12 @@ def auto_batch_size(width: int, height: int, device: str | None = None, largest:
 class RunSummary:
     """What a run did: frames written, wall time (seconds) and throughput (frames per second).
 
-    Its line (``str``): ``30 frames in 3.8 s (7.99 fps) -> out.mp4; <note>``; still images are counted as
-    images, with the time an image instead of a rate (``3 images in 0.6 s (0.20 s an image)``), and one frame or
-    image has no rate (``1 image in 0.2 s``: a rate of one is its start-up noise)."""
+    Its line (``str``): ``30 frames in 3.8 s (7.99 fps; 3.0 s start-up, 0.3 s finish) -> out.mp4; <note>``: the
+    seconds and the rate are of the frames alone (the first read to the last written, as README's speed sections
+    quote "the summary line's rate, start-up excluded"), and the start-up and finish, where measured
+    (:meth:`timed_from`), are the rest of the command's wall time. Still images are counted as images, with the time
+    an image instead of a rate (``3 images in 0.6 s (0.20 s an image)``), and one frame or image has no rate (``1
+    image in 0.2 s``: a rate of one is its start-up noise)."""
 
     frames: int
     seconds: float
@@ -647,17 +650,38 @@ class RunSummary:
     unit: str = "frame"
     """What :attr:`frames` counts: ``frame`` (a clip's frames, or a folder's images and clip frames together) or
     ``image`` (still images alone)."""
+    began: float | None = None
+    """When the frames began (``time.perf_counter()``), for :meth:`timed_from`; None: not known."""
+    startup: float | None = None
+    """Seconds before the frames began (imports, the model's load, opening the input and the output), once
+    :meth:`timed_from` has measured them; None: not measured."""
+    finish: float | None = None
+    """Seconds after the last frame was written (the encoder's last frames, the audio, a GIF's palette pass), as
+    :attr:`startup`."""
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    def timed_from(self, started: float) -> "RunSummary":
+        """Measure :attr:`startup` and :attr:`finish` of a command or call that began at ``started``
+        (``time.perf_counter()``) and ends now: the time outside the frames. Nothing where :attr:`began` is not
+        known. Returns the summary itself."""
+        if self.began is not None:
+            self.startup = max(0.0, self.began - started)
+            self.finish = max(0.0, time.perf_counter() - self.began - self.seconds)
+        return self
+
     def __str__(self) -> str:
         line = f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'} in {self.seconds:.1f} s"
+        more = []
         if self.frames > 1:
-            line += (f" ({self.seconds / self.frames:.2f} s an image)" if self.unit == "image" else
-                     f" ({self.fps:.2f} fps)")
-        line += f" -> {self.output}"
+            more.append(f"{self.seconds / self.frames:.2f} s an image" if self.unit == "image" else f"{self.fps:.2f} fps")
+        outside = [f"{t:.1f} s {what}" for t, what in ((self.startup, "start-up"), (self.finish, "finish"))
+                   if t is not None and t >= 0.05]
+        if outside:
+            more.append(", ".join(outside))
+        line += (f" ({'; '.join(more)})" if more else "") + f" -> {self.output}"
         return f"{line}; {self.note}" if self.note else line
 
 
@@ -676,4 +700,4 @@ def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndar
             bar.update(1)
 
         n = execute(frames, fn, written, batch_size)
-    return RunSummary(n, time.perf_counter() - start, output, unit=unit)
+    return RunSummary(n, time.perf_counter() - start, output, unit=unit, began=start)
