@@ -652,6 +652,28 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
         _set_temporal(job, img, None, "bogus", 0.6)
 
 
+def test_a_folders_summary_counts_what_was_written_and_what_was_skipped(tmp_path, clip):
+    """With ignore_errors it counted the files found ('2 images, 2 clips' where one of each was unreadable); a
+    folder of which nothing could be read gave '0 frames ... -> out' without an out."""
+    from PIL import Image
+
+    shots = tmp_path / "mixed"
+    shots.mkdir()
+    shutil.copy(clip, shots / "a.mp4")
+    (shots / "b.mp4").write_bytes(b"not a video" * 100)
+    Image.fromarray(mosaic(1, 16, 24)[0]).save(shots / "c.png")
+    (shots / "d.png").write_bytes(b"junk")
+    summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False,
+                      ignore_errors=True)
+    assert listing(tmp_path / "out") == {"a.mp4", "c.png"}
+    assert summary.frames == CLIP_FRAMES + 1 and summary.note == "1 image, 1 clip; 2 unreadable files skipped"
+    for name in ("a.mp4", "c.png"):
+        (shots / name).unlink()
+    with pytest.raises(VidcolorError, match="none of its 2 images and videos could be read"):
+        process(shots, tmp_path / "none", lambda b: b, suffix="x", progress=False, ignore_errors=True)
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):
     """The third of four images is corrupt: one error, no output files, no output folder; once it is
     removed the same command runs (it failed on 'exists' when the first two outputs stayed)."""

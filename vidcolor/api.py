@@ -488,7 +488,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
     an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
     made it). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
-    unreadable still is."""
+    unreadable still is; the summary's note counts the images and clips written and the files skipped (``1 image,
+    1 clip; 2 unreadable files skipped``), and a folder of which nothing could be read is an error."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
@@ -511,12 +512,13 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if taken:
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
     new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
-    start, frames = time.perf_counter(), 0
+    start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     try:
         if stills:
             _still_mode(fn, True)
-            frames += _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                      ignore_errors=options.get("ignore_errors", False)).frames
+            images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
+                                     ignore_errors=options.get("ignore_errors", False)).frames
+            frames += images
         if clips:
             _still_mode(fn, False)
         for clip, target in zip(clips, clip_targets):
@@ -525,19 +527,26 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             try:
                 frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                   progress=progress, **options).frames
+                written += 1
             except UnreadableInput as exc:
                 if not options.get("ignore_errors"):
                     raise
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
+        if not images and not written:          # ignore_errors skipped every one
+            raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be read; "
+                                "nothing written")
     except BaseException:
         for target in fresh:
             target.unlink(missing_ok=True)
         if new_folder and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise
-    what = ", ".join(f"{n} {kind}" for n, kind in ((len(stills), "images"), (len(clips), "clips")) if n)
+    skipped = len(stills) + len(clips) - images - written
+    what = ", ".join(f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n)
+    if skipped:
+        what += f"; {skipped} unreadable file{'' if skipped == 1 else 's'} skipped"
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
-                      unit="frame" if clips else "image", began=start)
+                      unit="frame" if written else "image", began=start)
 
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:
