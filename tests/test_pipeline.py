@@ -674,6 +674,32 @@ def test_a_folders_summary_counts_what_was_written_and_what_was_skipped(tmp_path
     assert not (tmp_path / "none").exists()
 
 
+def test_a_folders_summary_says_what_each_file_was_found_on(tmp_path, tiny_models):
+    """The note was the last clip's quantizer ('quantizer: no quantizer found' for a folder of 4-bit clips and one
+    of ordinary footage), in place of the folder's file counts."""
+    from PIL import Image
+
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    coarse = [Image.fromarray(np.roll(quantize_uniform(smooth, 4, "mid"), i, 1)) for i in range(3)]
+    rich = [Image.fromarray(f) for f in np.random.default_rng(3).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)]
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for name, frames in (("a.apng", coarse), ("b.apng", coarse[::-1]), ("c.apng", rich)):
+        frames[0].save(shots / name, "PNG", save_all=True, append_images=frames[1:], duration=100)
+    coarse[0].save(shots / "d.png")
+    summary = dequantize(shots, tmp_path / "out", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
+                         progress=False)
+    assert summary.note == "1 image, 3 clips; quantizers: uniform 4/4/4 bits (mid) in 3 files, no quantizer found in 1 file"
+    (shots / "c.apng").unlink()
+    summary = dequantize(shots, tmp_path / "out2", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
+                         progress=False)
+    assert summary.note == "1 image, 2 clips; quantizer: uniform 4/4/4 bits (mid) in all 3 files"
+
+
 def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):
     """The third of four images is corrupt: one error, no output files, no output folder; once it is
     removed the same command runs (it failed on 'exists' when the first two outputs stayed)."""

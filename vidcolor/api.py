@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -85,7 +86,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     fn = Dequantizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
-    if fn.quantizers is not None and fn.quantizers.history:
+    folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
+    if not folder and fn.quantizers is not None and fn.quantizers.history:     # a folder's: _process_folder
         changes = fn.quantizers.history
         summary.note = "quantizer: " + changes[0][1] + (f" (then {len(changes) - 1} change(s))" if len(changes) > 1 else "")
     return summary.timed_from(started)
@@ -489,7 +491,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
     made it). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
     unreadable still is; the summary's note counts the images and clips written and the files skipped (``1 image,
-    1 clip; 2 unreadable files skipped``), and a folder of which nothing could be read is an error."""
+    1 clip; 2 unreadable files skipped``; with stills alone the line counts them), and says what a job that tracks
+    quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file (:func:`_quantizers_of_files`); a
+    folder of which nothing could be read is an error."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
@@ -513,21 +517,28 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
     new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
+    found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
+    quantizers: list[set[str]] = []             # each file's
     try:
         if stills:
             _still_mode(fn, True)
+            mark = len(found or ())
             images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
                                      ignore_errors=options.get("ignore_errors", False)).frames
             frames += images
+            quantizers += [{f.quantizer} for f in (found or ())[mark:]]       # one entry a still
         if clips:
             _still_mode(fn, False)
         for clip, target in zip(clips, clip_targets):
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
             try:
+                mark = len(found or ())
                 frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                   progress=progress, **options).frames
                 written += 1
+                if found is not None:
+                    quantizers.append({f.quantizer for f in found[mark:]})
             except UnreadableInput as exc:
                 if not options.get("ignore_errors"):
                     raise
@@ -542,11 +553,26 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             out_dir.rmdir()
         raise
     skipped = len(stills) + len(clips) - images - written
-    what = ", ".join(f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n)
+    counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
+    notes = [", ".join(counts)] if written else []          # stills alone: the line counts them already
     if skipped:
-        what += f"; {skipped} unreadable file{'' if skipped == 1 else 's'} skipped"
+        notes.append(f"{skipped} unreadable file{'' if skipped == 1 else 's'} skipped")
+    if any(quantizers):
+        notes.append(_quantizers_of_files(quantizers))
+    what = "; ".join(notes)
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start)
+
+
+def _quantizers_of_files(quantizers: list[set[str]]) -> str:
+    """A folder's quantizers from each file's (:attr:`~vidcolor.pipeline.Dequantizer.found`), most files first:
+    ``quantizers: palette of 15 colours in 2 files, no quantizer found in 1 file``, or ``quantizer: uniform 4/4/4
+    bits (mid) in all 3 files``; a clip whose quantizer changed counts under each of its quantizers."""
+    counts = Counter(q for found in quantizers for q in sorted(found))
+    if len(counts) == 1:
+        (what, n), = counts.items()
+        return f"quantizer: {what}" + ("" if n == 1 else " in both files" if n == 2 else f" in all {n} files")
+    return "quantizers: " + ", ".join(f"{what} in {n} file{'' if n == 1 else 's'}" for what, n in counts.most_common())
 
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:

@@ -213,6 +213,16 @@ re-encoded input's: 7.45). At the bin floor the figures are +6.915 (+5.829) agai
 +0.051 at 16 colours, and a lower warp error."""
 
 
+@dataclass
+class Found:
+    """Frames that a :class:`Dequantizer` found on one quantizer, in a row (:attr:`Dequantizer.found`)."""
+
+    quantizer: str
+    """What it is, as :meth:`~vidcolor.quantizer.Quantizer.describe` gives it without the measures (``palette of 16
+    colours``)."""
+    frames: int
+
+
 class Dequantizer(LabJob):
     """Dequantize batches of frames with a trained generator (Pix2Pix-FQ, seed 000).
 
@@ -268,6 +278,12 @@ class Dequantizer(LabJob):
         self.smooth_chroma = True
         """Smooth the colour differences (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`): only for output
         that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
+        self.found: list[Found] = []
+        """What the frames were found on, in the order prepared, for the run summary (:mod:`vidcolor.api`): a clip's
+        frames on one quantizer in a row are one entry, every call in stills mode (:meth:`set_stills`; a folder's
+        still, one at a time) one of its own, and a clip after :meth:`reset` starts a new one. Empty with
+        consistency off."""
+        self._found_open = False            # the next frames may join found[-1]
 
     def set_output_chroma(self, kept: bool) -> None:
         """As :meth:`LabJob.set_output_chroma`: sets :attr:`smooth_chroma`."""
@@ -275,6 +291,7 @@ class Dequantizer(LabJob):
 
     def set_stills(self, stills: bool) -> None:
         """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
+        self._found_open = False
         if self.quantizers is not None:
             self.quantizers.stills = stills
 
@@ -282,6 +299,7 @@ class Dequantizer(LabJob):
         """As :meth:`LabJob.reset`, and the clip's quantizer is estimated afresh."""
         super().reset()
         self._cuts.reset()
+        self._found_open = False
         if self.quantizers is not None:
             self.quantizers = QuantizerTracker(stills=self.quantizers.stills)
 
@@ -325,6 +343,7 @@ class Dequantizer(LabJob):
         found = self._quantizers(frames) if self.quantizers is not None else [(0, len(frames), None)]
         runs = [(start, stop, q, 1.0 if q is None else 0.0 if q.passes_unchanged else self.strength_for(q))
                 for start, stop, q in found]
+        self._record(runs)
         context = {"runs": runs}
         if not any(strength for *_, strength in runs):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result
@@ -336,6 +355,18 @@ class Dequantizer(LabJob):
             context["tiled"] = True                # the whole job runs tile by tile in finish
             return Batch(frames, context=context)
         return self._prepare_tile(frames, context)
+
+    def _record(self, runs: list[tuple[int, int, Quantizer | None, float]]) -> None:
+        """Add a batch's runs (:meth:`_prepare`) to :attr:`found`."""
+        for start, stop, q, _ in runs:
+            if q is None:                  # consistency off: nothing is estimated
+                continue
+            what = q.describe(measured=False)
+            if self._found_open and self.found[-1].quantizer == what:
+                self.found[-1].frames += stop - start
+            else:
+                self.found.append(Found(what, stop - start))
+            self._found_open = not self.quantizers.stills
 
     def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:
         """The quantizers of ``frames``, ``[(start, stop, Quantizer)]`` in runs (:meth:`QuantizerTracker.runs
