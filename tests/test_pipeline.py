@@ -700,6 +700,34 @@ def test_a_folders_summary_says_what_each_file_was_found_on(tmp_path, tiny_model
     assert summary.note == "1 image, 2 clips; quantizer: uniform 4/4/4 bits (mid) in all 3 files"
 
 
+def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
+    """It said '(then 1 change(s))'; now what the clip changed to and from which frame."""
+    import re
+
+    from PIL import Image
+
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    coarse = [np.roll(quantize_uniform(smooth, 4, "mid"), i, 1) for i in range(4)]
+    rich = list(np.random.default_rng(3).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8))
+    frames = [Image.fromarray(f) for f in coarse + rich]
+    frames[0].save(tmp_path / "cut.apng", "PNG", save_all=True, append_images=frames[1:], duration=100)
+    summary = dequantize(tmp_path / "cut.apng", tmp_path / "out.mp4", model=str(tiny_models.lab), device="cpu",
+                         preset="ultrafast", progress=False)
+    assert re.fullmatch(r"quantizer: uniform 4/4/4 bits \(mid\), confidence [\d.]+, margin [\d.]+; "
+                        r"then no quantizer found from frame 4", summary.note), summary.note
+    from vidcolor.api import _quantizer_note
+    from vidcolor.pipeline import Found
+
+    runs = [Found(q, 12) for q in ("palette of 15 colours", "no quantizer found") * 3]
+    assert _quantizer_note("palette of 15 colours, confidence 0.99, margin 4.0", runs) == (
+        "quantizer: palette of 15 colours, confidence 0.99, margin 4.0; then no quantizer found from frame 12, "
+        "palette of 15 colours from frame 24, no quantizer found from frame 36 and 2 more changes")
+
+
 def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):
     """The third of four images is corrupt: one error, no output files, no output folder; once it is
     removed the same command runs (it failed on 'exists' when the first two outputs stayed)."""

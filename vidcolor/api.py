@@ -27,8 +27,8 @@ from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
-from vidcolor.pipeline import (Colorizer, Dequantizer, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched, run,
-                               set_output_chroma)
+from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched,
+                               run, set_output_chroma)
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -88,9 +88,31 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.quantizers is not None and fn.quantizers.history:     # a folder's: _process_folder
-        changes = fn.quantizers.history
-        summary.note = "quantizer: " + changes[0][1] + (f" (then {len(changes) - 1} change(s))" if len(changes) > 1 else "")
+        summary.note = _quantizer_note(fn.quantizers.history[0][1], fn.found)
     return summary.timed_from(started)
+
+
+CHANGES_SHOWN = 3
+"""Changes of quantizer that a clip's summary names (:func:`_quantizer_note`); more are counted."""
+
+
+def _quantizer_note(first: str, found: list[Found]) -> str:
+    """A clip's quantizers for its summary: ``first``, the first one's description with its measures, then the
+    changes (:attr:`~vidcolor.pipeline.Dequantizer.found`, frames counted from 0), e.g. ``quantizer: palette of 15
+    colours, confidence 0.99, margin 4.0; then no quantizer found from frame 120, palette of 15 colours from frame
+    200``; after :data:`CHANGES_SHOWN` of them, ``and 4 more changes``. (It said ``(then 2 change(s))``.)"""
+    starts, at = [], 0
+    for part in found:
+        starts.append((at, part.quantizer))
+        at += part.frames
+    later = starts[1:]
+    note = "quantizer: " + first
+    if later:
+        note += "; then " + ", ".join(f"{what} from frame {i}" for i, what in later[:CHANGES_SHOWN])
+        more = len(later) - CHANGES_SHOWN
+        if more > 0:
+            note += f" and {more} more change{'' if more == 1 else 's'}"
+    return note
 
 
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
