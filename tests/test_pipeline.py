@@ -652,6 +652,29 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
         _set_temporal(job, img, None, "bogus", 0.6)
 
 
+def four_bit_frames(n: int) -> np.ndarray:
+    """``n`` 48x64 frames of a textured gradient on 4-bit levels (bin middles), moving 1 px a frame."""
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:48, 0:64]
+    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
+    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
+    return np.stack([np.roll(quantize_uniform(smooth, 4, "mid"), i, 1) for i in range(n)])
+
+
+def random_frames(n: int) -> np.ndarray:
+    """``n`` 48x64 frames of noise: no quantizer found."""
+    return np.random.default_rng(3).integers(0, 256, (n, 48, 64, 3), dtype=np.uint8)
+
+
+def save_apng(path, frames) -> None:
+    """An animated PNG (a clip, read losslessly) of uint8 RGB ``frames``, 10 fps."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, "PNG", save_all=True, append_images=images[1:], duration=100)
+
+
 def test_a_folders_summary_counts_what_was_written_and_what_was_skipped(tmp_path, clip):
     """With ignore_errors it counted the files found ('2 images, 2 clips' where one of each was unreadable); a
     folder of which nothing could be read gave '0 frames ... -> out' without an out."""
@@ -679,18 +702,12 @@ def test_a_folders_summary_says_what_each_file_was_found_on(tmp_path, tiny_model
     of ordinary footage), in place of the folder's file counts."""
     from PIL import Image
 
-    from vidcolor.training.degrade import quantize_uniform
-
-    y, x = np.mgrid[0:48, 0:64]
-    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
-    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
-    coarse = [Image.fromarray(np.roll(quantize_uniform(smooth, 4, "mid"), i, 1)) for i in range(3)]
-    rich = [Image.fromarray(f) for f in np.random.default_rng(3).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8)]
+    coarse, rich = four_bit_frames(3), random_frames(3)
     shots = tmp_path / "shots"
     shots.mkdir()
     for name, frames in (("a.apng", coarse), ("b.apng", coarse[::-1]), ("c.apng", rich)):
-        frames[0].save(shots / name, "PNG", save_all=True, append_images=frames[1:], duration=100)
-    coarse[0].save(shots / "d.png")
+        save_apng(shots / name, frames)
+    Image.fromarray(coarse[0]).save(shots / "d.png")
     summary = dequantize(shots, tmp_path / "out", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
                          progress=False)
     assert summary.note == "1 image, 3 clips; quantizers: uniform 4/4/4 bits (mid) in 3 files, no quantizer found in 1 file"
@@ -704,17 +721,7 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
     """It said '(then 1 change(s))'; now what the clip changed to and from which frame."""
     import re
 
-    from PIL import Image
-
-    from vidcolor.training.degrade import quantize_uniform
-
-    y, x = np.mgrid[0:48, 0:64]
-    texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
-    smooth = (np.stack([x * 2.0 + 40, y * 2.5 + 30, (x + y) * 1.2 + 20], -1) + texture).clip(0, 255).astype(np.uint8)
-    coarse = [np.roll(quantize_uniform(smooth, 4, "mid"), i, 1) for i in range(4)]
-    rich = list(np.random.default_rng(3).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8))
-    frames = [Image.fromarray(f) for f in coarse + rich]
-    frames[0].save(tmp_path / "cut.apng", "PNG", save_all=True, append_images=frames[1:], duration=100)
+    save_apng(tmp_path / "cut.apng", np.concatenate([four_bit_frames(4), random_frames(4)]))
     summary = dequantize(tmp_path / "cut.apng", tmp_path / "out.mp4", model=str(tiny_models.lab), device="cpu",
                          preset="ultrafast", progress=False)
     assert re.fullmatch(r"quantizer: uniform 4/4/4 bits \(mid\), confidence [\d.]+, margin [\d.]+; "
@@ -726,6 +733,34 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
     assert _quantizer_note("palette of 15 colours, confidence 0.99, margin 4.0", runs) == (
         "quantizer: palette of 15 colours, confidence 0.99, margin 4.0; then no quantizer found from frame 12, "
         "palette of 15 colours from frame 24, no quantizer found from frame 36 and 2 more changes")
+
+
+def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
+    """A model whose strength for a kind is 0 (dequantize-pix2pix-rgb: palettes and uniform levels) leaves every frame
+    as it is, without running; the summary read 'quantizer: palette of 15 colours ...' as for a correction."""
+    model, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    save_generator(model, tmp_path / "none.safetensors", dict(arch, strength={"uniform": 0.0}))
+    save_generator(model, tmp_path / "half.safetensors", dict(arch, strength={"uniform": 0.5}))
+    save_apng(tmp_path / "coarse.apng", four_bit_frames(4))
+    save_apng(tmp_path / "cut.apng", np.concatenate([four_bit_frames(4), random_frames(4)]))
+    save_apng(tmp_path / "rich.apng", random_frames(4))
+    why = "every frame passed unchanged: none.safetensors's strength for uniform frames is 0"
+
+    def note(clip, model):
+        return dequantize(tmp_path / clip, tmp_path / "out.mp4", model=str(tmp_path / model), device="cpu",
+                          preset="ultrafast", overwrite=True, progress=False).note
+
+    assert note("coarse.apng", "none.safetensors").endswith(f"margin 1.9; {why} (--no-consistency applies the "
+                                                            "generator as it is)")
+    assert why in note("cut.apng", "none.safetensors")
+    assert note("rich.apng", "half.safetensors") == "quantizer: no quantizer found; every frame passed unchanged"
+    assert "unchanged" not in note("coarse.apng", "half.safetensors")
+    assert "unchanged" not in note("cut.apng", "half.safetensors")        # the change to 'no quantizer' says it
+    from vidcolor.api import _unchanged_note
+    from vidcolor.pipeline import Found
+
+    found = [Found("palette of 16 colours", 12, "m's strength for palette frames is 0"), Found("uniform", 48)]
+    assert _unchanged_note(found).startswith("12 of 60 frames passed unchanged: m's strength for palette frames is 0")
 
 
 def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):

@@ -88,8 +88,28 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.quantizers is not None and fn.quantizers.history:     # a folder's: _process_folder
-        summary.note = _quantizer_note(fn.quantizers.history[0][1], fn.found)
+        summary.note = "; ".join(filter(None, [_quantizer_note(fn.quantizers.history[0][1], fn.found),
+                                                _unchanged_note(fn.found, summary.unit)]))
     return summary.timed_from(started)
+
+
+def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
+    """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
+    (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
+    palette frames is 0 (--no-consistency applies the generator as it is)`` (the generator was not run), ``every frame passed
+    unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength of 0
+    left some; empty where the generator's correction was applied to every frame, or to some and the others had no
+    quantizer (the quantizer's changes say which)."""
+    total = sum(f.frames for f in found)
+    passed = sum(f.frames for f in found if f.unchanged is not None)
+    why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))
+    if not passed or (passed < total and not why):
+        return ""
+    if passed == total:
+        head = ("the image" if total == 1 else "every image") if unit == "image" else "every frame"
+    else:
+        head = f"{passed} of {total} {unit}s"
+    return f"{head} passed unchanged" + (f": {why} (--no-consistency applies the generator as it is)" if why else "")
 
 
 CHANGES_SHOWN = 3
@@ -540,6 +560,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
+    first = len(found or ())
     quantizers: list[set[str]] = []             # each file's
     try:
         if stills:
@@ -581,7 +602,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         notes.append(f"{skipped} unreadable file{'' if skipped == 1 else 's'} skipped")
     if any(quantizers):
         notes.append(_quantizers_of_files(quantizers))
-    what = "; ".join(notes)
+        notes.append(_unchanged_note(found[first:], "frame" if written else "image"))
+    what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start)
 

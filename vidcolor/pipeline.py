@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import cv2
@@ -221,6 +222,10 @@ class Found:
     """What it is, as :meth:`~vidcolor.quantizer.Quantizer.describe` gives it without the measures (``palette of 16
     colours``)."""
     frames: int
+    unchanged: str | None = None
+    """None where the generator's correction was applied; where the frames passed unchanged, why: ``""`` where the
+    quantizer says it (none found, graphics), else e.g. ``dequantize-pix2pix-rgb's strength for palette frames is
+    0``."""
 
 
 class Dequantizer(LabJob):
@@ -269,6 +274,8 @@ class Dequantizer(LabJob):
     def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None,
                  consistency: bool = True, backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE):
         self.device = pick_device(device)
+        self.name = Path(str(model)).name
+        """The model as the summary names it: a bundled name, or a weight file's name."""
         self.engine, _, self.arch = load_engine(model, self.JOB, self.device, backend, precision, tile)
         self.mode = self.arch["mode"]
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
@@ -313,11 +320,16 @@ class Dequantizer(LabJob):
         through the video path one estimate holds for many frames of the clip, and palettes are smoothed over
         time (:data:`TEMPORAL_KINDS`), so a clip can take more of the generator than the stills the other
         strengths are chosen on."""
+        key = self._strength_key(found)
+        return 1.0 if key is None else self.strength[key]
+
+    def _strength_key(self, found: Quantizer) -> str | None:
+        """The key of :attr:`strength` that :meth:`strength_for` takes for ``found``; None: it has none (1)."""
         clip = self.quantizers is not None and not self.quantizers.stills
         for key in ((f"{found.strength_key} clip",) if clip else ()) + (found.strength_key, found.kind):
             if key in self.strength:
-                return self.strength[key]
-        return 1.0
+                return key
+        return None
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
@@ -358,14 +370,17 @@ class Dequantizer(LabJob):
 
     def _record(self, runs: list[tuple[int, int, Quantizer | None, float]]) -> None:
         """Add a batch's runs (:meth:`_prepare`) to :attr:`found`."""
-        for start, stop, q, _ in runs:
+        for start, stop, q, strength in runs:
             if q is None:                  # consistency off: nothing is estimated
                 continue
             what = q.describe(measured=False)
-            if self._found_open and self.found[-1].quantizer == what:
-                self.found[-1].frames += stop - start
+            why = (None if strength else "" if q.passes_unchanged else
+                   f"{self.name}'s strength for {self._strength_key(q)} frames is 0")
+            last = self.found[-1] if self._found_open else None
+            if last is not None and (last.quantizer, last.unchanged) == (what, why):
+                last.frames += stop - start
             else:
-                self.found.append(Found(what, stop - start))
+                self.found.append(Found(what, stop - start, why))
             self._found_open = not self.quantizers.stills
 
     def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:
