@@ -253,6 +253,61 @@ def test_a_truncated_file_with_ignore_errors_keeps_what_decoded(tmp_path, corpus
     assert 0 < len(decode_all(str(d / "cut_dequantized.mp4"))[0]) < FPS * SECONDS
 
 
+def frames_ffmpeg_decodes(path) -> int:
+    """Frames of a damaged file as ffmpeg decodes them: every packet, past one that fails, then the decoder flushed
+    (PyAV's ``container.decode`` stops at the error, before the frames the decoder holds)."""
+    n = 0
+    with av.open(str(path)) as c:
+        for packet in c.demux(c.streams.video[0]):
+            try:
+                n += len(packet.decode())
+            except av.FFmpegError:
+                pass
+    return n
+
+
+def test_a_truncated_mp4_keeps_every_frame_ffmpeg_decodes_and_the_counts_add_up(tmp_path, ffmpeg_exe, tiny_models):
+    """A faststart mp4 with B-frames cut inside its media data: the decoder's frame threads, given the last packet cut
+    short, dropped the frames still in them, so vidcolor kept 14 where ffmpeg decodes 16, and the message counted that
+    packet as read: '31 of 48 frames could not be read ...; nothing written (--ignore-errors keeps the 14 that
+    decoded)'."""
+    import re
+
+    from vidcolor.api import process
+    from vidcolor.errors import VidcolorError
+
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r={FPS}:d={SECONDS}", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp_path / "full.mp4"))
+    run_ffmpeg(ffmpeg_exe, "-ss", "0.5", "-i", str(tmp_path / "full.mp4"), "-c", "copy", "-movflags", "+faststart",
+               str(tmp_path / "trimmed.mp4"))
+    for name, part in (("full.mp4", 0.4), ("trimmed.mp4", 0.6)):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).unlink()
+        (tmp_path / f"cut_{name}").write_bytes(data[: int(len(data) * part)])
+    # cut after an edit list: the frames it hides are told apart, so that the counts add up
+    with pytest.raises(VidcolorError) as told:
+        process(tmp_path / "cut_trimmed.mp4", tmp_path / "x.mp4", lambda b: b, suffix="x", progress=False)
+    numbers = re.search(r"(\d+) of (\d+) frames could not be read \(truncated or damaged\), and (\d+) more decoded "
+                        r"to nothing \(hidden by an edit list, or damaged\); nothing written \(--ignore-errors keeps "
+                        r"the (\d+) that decoded\)", str(told.value))
+    assert numbers, told.value
+    missing, declared, hidden, kept = map(int, numbers.groups())
+    assert missing + hidden + kept == declared == FPS * SECONDS
+    assert kept == frames_ffmpeg_decodes(tmp_path / "cut_trimmed.mp4") > 0 and hidden > 0
+    (tmp_path / "cut_full.mp4").rename(tmp_path / "cut.mp4")
+    decodable = frames_ffmpeg_decodes(tmp_path / "cut.mp4")
+    res = run_cli("dequantize", "cut.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    told = re.search(r"(\d+) of (\d+) frames could not be read \(truncated or damaged\); nothing written "
+                     r"\(--ignore-errors keeps the (\d+) that decoded\)", res.stderr)
+    assert told, res.stderr
+    missing, declared, kept = map(int, told.groups())
+    assert declared == FPS * SECONDS and missing + kept == declared and kept == decodable > 0
+    res = run_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert res.returncode == 0 and f"the {decodable} that decoded were written" in res.stderr, res.stderr
+    assert len(decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]) == decodable
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
 def test_an_animated_gif_is_a_clip_with_its_frame_delays(tmp_path, corpus, tiny_models, suffix):
     d = case_dir(tmp_path, corpus, "anim.gif")

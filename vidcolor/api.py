@@ -478,6 +478,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                         f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
                         if info.frames else f"{'stdin' if str(input) == '-' else input}: the raw input ended inside "
                         "a frame (truncated)")
+                # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
+                unshown = info.frames - reader.missing - summary.frames if info.frames else 0
+                if unshown > 0 and getattr(reader, "count_known", True):
+                    what += f", and {unshown} more decoded to nothing (hidden by an edit list, or damaged)"
                 if not ignore_errors:
                     raise VidcolorError(f"{what}; nothing written (--ignore-errors keeps the {summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)

@@ -453,8 +453,21 @@ class VideoReader:
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
         (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
-        keyframe before the cut), but a truncated file lacks packets."""
+        keyframe before the cut), but a truncated file lacks packets.
+
+        A truncated file's last packet is cut short (the demuxer marks it corrupt): it is not decoded (nor counted),
+        since with frame threads the decoder, given it, dropped the frames still in its threads without an error: a
+        30-frame mp4 cut at 1 MB gave 13 frames where ffmpeg gives 15 (without frame threads the packet itself fails
+        and the frames before it come out). A corrupt packet followed by others (a damaged stream) is decoded."""
+        held = None                 # a corrupt packet, decoded only if another follows it
         for packet in self._container.demux(self._stream):
+            if held is not None and packet.size:        # not the end (an empty packet flushes the decoder)
+                self.packets += 1
+                yield from held.decode()
+            held = None
+            if packet.size and packet.is_corrupt:
+                held = packet
+                continue
             if packet.size:
                 self.packets += 1
             yield from packet.decode()
@@ -526,8 +539,9 @@ class VideoReader:
 
     @property
     def missing(self) -> int:
-        """Frames the container declares whose packets could not be read (a truncated or damaged file), once
-        the iteration has ended; 0 when the container declares no count (stdin, Matroska). Frames that an edit
+        """Frames the container declares whose packets could not be read (a truncated or damaged file; a last
+        packet cut short is not read, see :meth:`_decode`), once the iteration has ended; 0 when the container
+        declares no count (stdin, Matroska). Frames that an edit
         list hides (an mp4 cut at a frame after a keyframe) are not missing. Raw input: 1 when it ended inside a
         frame after whole ones (the iteration stops there)."""
         if self.raw_size is not None:
