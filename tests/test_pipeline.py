@@ -357,7 +357,8 @@ def test_run_summary():
     # the time outside the frames is said apart, the rate stays the frames' own (README's speed sections)
     timed = RunSummary(30, 3.8, "out.mp4", startup=3.0, finish=0.3)
     assert str(timed) == "30 frames in 3.8 s (7.89 fps; 3.0 s start-up, 0.3 s finish) -> out.mp4"
-    assert str(RunSummary(1, 0.0, "a.png", unit="image", startup=1.8, finish=0.01)) == "1 image in 0.0 s (1.8 s start-up) -> a.png"
+    one = RunSummary(1, 0.0, "a.png", unit="image", startup=1.8, finish=0.01)
+    assert str(one) == "1 image in 0.0 s (1.8 s start-up) -> a.png"
 
 
 def test_the_summary_measures_the_start_up_and_finish_of_a_call(tmp_path, clip):
@@ -710,7 +711,8 @@ def test_a_folders_summary_says_what_each_file_was_found_on(tmp_path, tiny_model
     Image.fromarray(coarse[0]).save(shots / "d.png")
     summary = dequantize(shots, tmp_path / "out", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
                          progress=False)
-    assert summary.note == "1 image, 3 clips; quantizers: uniform 4/4/4 bits (mid) in 3 files, no quantizer found in 1 file"
+    assert summary.note == ("1 image, 3 clips; quantizers: uniform 4/4/4 bits (mid) in 3 files, "
+                            "no quantizer found in 1 file")
     (shots / "c.apng").unlink()
     summary = dequantize(shots, tmp_path / "out2", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
                          progress=False)

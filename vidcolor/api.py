@@ -27,8 +27,8 @@ from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
-from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size, batched,
-                               run, set_output_chroma)
+from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
+                               batched, run, set_output_chroma)
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -96,10 +96,10 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
     """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
     (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
-    palette frames is 0 (--no-consistency applies the generator as it is)`` (the generator was not run), ``every frame passed
-    unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength of 0
-    left some; empty where the generator's correction was applied to every frame, or to some and the others had no
-    quantizer (the quantizer's changes say which)."""
+    palette frames is 0 (--no-consistency applies the generator as it is)`` (the generator was not run), ``every frame
+    passed unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength
+    of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
+    no quantizer (the quantizer's changes say which)."""
     total = sum(f.frames for f in found)
     passed = sum(f.frames for f in found if f.unchanged is not None)
     why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))

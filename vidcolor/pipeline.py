@@ -722,7 +722,8 @@ class RunSummary:
         line = f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'} in {self.seconds:.1f} s"
         more = []
         if self.frames > 1:
-            more.append(f"{self.seconds / self.frames:.2f} s an image" if self.unit == "image" else f"{self.fps:.2f} fps")
+            more.append(f"{self.seconds / self.frames:.2f} s an image" if self.unit == "image" else
+                        f"{self.fps:.2f} fps")
         outside = [f"{t:.1f} s {what}" for t, what in ((self.startup, "start-up"), (self.finish, "finish"))
                    if t is not None and t >= 0.05]
         if outside:
