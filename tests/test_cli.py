@@ -176,15 +176,82 @@ def test_file_to_stdout_keeps_audio(clip, tiny_models):
     assert len(frames) == CLIP_FRAMES and rate == Fraction(CLIP_FPS) and has_audio
 
 
-def test_options_the_codec_ignores_are_named(tmp_path, clip, tiny_models):
-    res = run_cli("dequantize", clip, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--crf", "10", "--tune", "grain",
-                  "--x264-params", "ref=1", "--model", tiny_models.lab, "-q")
-    assert res.returncode == 0, res.stderr
-    warned = [line for line in res.stderr.splitlines() if line.startswith("vidcolor: warning:")]
-    assert [w.split()[2] for w in warned] == ["--x264-params", "--tune", "--crf"]
-    assert all("ignored with --codec ffv1" in w for w in warned)
+MOOT_ERRORS = [
+    pytest.param(["--codec", "ffv1", "--crf", "10", "--tune", "grain", "--x264-params", "ref=1", "-o", "a.mkv"],
+                 "--crf, --tune and --x264-params do not apply to --codec ffv1, which is lossless", id="ffv1-x264"),
+    pytest.param(["--codec", "prores", "--preset", "slow", "-o", "a.mov"], "--preset does not apply to --codec prores",
+                 id="prores-preset"),
+    pytest.param(["--codec", "h264_nvenc", "--tune", "film"], "--tune does not apply to --codec h264_nvenc",
+                 id="nvenc-tune"),
+    pytest.param(["-o", "a.gif", "--crf", "20", "--pix-fmt", "yuv444p", "--no-audio"],
+                 "--crf, --pix-fmt and --no-audio do not apply to GIF output", id="gif-encoder"),
+    pytest.param(["--temporal", "off", "--temporal-strength", "0.3"], "--temporal-strength does not apply with "
+                 "--temporal off", id="strength-without-smoothing"),
+    pytest.param(["--model", "{rgb}", "--keep-luminance"], "--keep-luminance does not apply to", id="rgb-keep-l"),
+    pytest.param(["--model", "{rgb}", "--restore-luminance"], "--restore-luminance does not apply to", id="rgb-restore-l"),
+    pytest.param(["--segment-seconds", "5"], "apply to --executor ray", id="segments-without-ray"),
+    pytest.param(["colorize", "--reference-mode", "fast"], "--reference-mode does not apply without a --reference",
+                 id="fast-without-reference"),
+    pytest.param(["colorize", "--reference", "{ref}", "--internal-iters", "5", "--internal-size", "64"],
+                 "--internal-iters and --internal-size do not apply without --reference-mode internal",
+                 id="internal-options-in-fast-mode"),
+    pytest.param(["colorize", "--reference", "{ref}", "--reference-mode", "internal", "--render-size", "128"],
+                 "--render-size does not apply to --reference-mode internal", id="render-size-in-internal-mode"),
+    pytest.param(["colorize", "--reference-mode", "internal", "--load-model", "{rgb}", "--reference", "{ref}",
+                  "--internal-iters", "5"], "--reference and --internal-iters do not apply with --load-model",
+                 id="training-options-with-a-saved-pair"),
+    pytest.param(["colorize", "--save-model", "pair.safetensors"], "belong to --reference-mode internal",
+                 id="save-model-in-fast-mode"),
+]
+
+
+@pytest.mark.parametrize("args, needle", MOOT_ERRORS)
+def test_an_option_the_command_line_leaves_without_effect_is_an_error(tmp_path, clip, tiny_models, args, needle):
+    """One rule for options given that cannot apply: where the rest of the command line rules them out, whatever
+    the input, an error naming them (--crf with ffv1 and --tune with NVENC were warnings, --preset with ffv1, GIF's
+    encoder options, --reference-mode fast without a reference, --internal-iters and --internal-size outside the
+    internal mode and --keep-luminance with an RGB model were ignored without a word)."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    Image.fromarray(mosaic(1, 64, 80)[0]).save(tmp_path / "ref.png")
+    command, args = (args[0], args[1:]) if args[0] == "colorize" else ("dequantize", args)
+    args = [a.format(rgb=tiny_models.rgb, ref="ref.png") for a in args]
+    if "--model" not in args and command == "dequantize":
+        args += ["--model", str(tiny_models.lab)]
+    before = listing(tmp_path)
+    res = run_cli(command, "clip.mp4", *args, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert needle in res.stderr
+    assert listing(tmp_path) == before
+
+
+def test_an_option_the_input_leaves_without_effect_is_a_warning(tmp_path, clip, tiny_models):
+    """Where the input rules an option out (a still image, a folder of stills alone, stdin's missing audio), the same
+    command line applies it to other inputs (a folder's clips, a script's next file): one warning line naming them,
+    and the run goes on as without them. They were ignored without a word."""
+    Image.fromarray(mosaic(1, 24, 32)[0]).save(tmp_path / "photo.png")
+    res = run_cli("dequantize", "photo.png", "-o", "p.png", "--crf", "20", "--codec", "libx265", "--preset", "slow",
+                  "--pix-fmt", "yuv444p10le", "--no-audio", "--format", "mp4", "--temporal", "ema", "--batch-size", "2",
+                  "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr_lines == [
+        "vidcolor: warning: --codec, --crf, --preset, --pix-fmt, --format, --no-audio, --temporal and --batch-size do "
+        "not apply to photo.png, a still image, written as an image on its own; ignored"], res.stderr
+    with Image.open(tmp_path / "p.png") as im:
+        assert im.format == "PNG"
+    (tmp_path / "stills").mkdir()
+    shutil.copy(tmp_path / "photo.png", tmp_path / "stills" / "a.png")
+    res = run_cli("dequantize", "stills", "--crf", "20", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr_lines == [
+        "vidcolor: warning: --crf does not apply to stills, a folder of still images alone, each written as an image "
+        "on its own; ignored"], res.stderr
+    shutil.copy(clip, tmp_path / "stills" / "b.mp4")            # a clip takes it
+    res = run_cli("dequantize", "stills", "-o", "both", "--crf", "20", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    res = run_cli("dequantize", "-", "-o", "piped.mp4", "--no-audio", "--model", tiny_models.lab, *FAST, cwd=tmp_path,
+                  stdin=clip.read_bytes())
+    assert res.returncode == 0 and res.stderr_lines == [
+        "vidcolor: warning: --no-audio does not apply to stdin, which has no audio to copy; ignored"], res.stderr
     res = run_cli("dequantize", clip, "-o", tmp_path / "b.mp4", "--crf", "10", "--model", tiny_models.lab, *FAST)
-    assert res.returncode == 0 and "warning" not in res.stderr
+    assert res.returncode == 0 and res.stderr == "", res.stderr
 
 
 @pytest.mark.parametrize("container", ["mp4", "mov"])
@@ -418,7 +485,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(bad_dir, tiny_models, args, ne
     before = listing(bad_dir)
     if "--model" not in args:
         args = [*args, "--model", tiny_models.lab]
-    res = run_cli("dequantize", *args, *FAST, cwd=bad_dir, stdin=b"")
+    res = run_cli("dequantize", *args, *(FAST if not args[0].endswith(".png") else ("-q",)), cwd=bad_dir, stdin=b"")
     assert_one_line_error(res)
     assert needle in res.stderr
     assert res.stdout == b""

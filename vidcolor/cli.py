@@ -13,6 +13,7 @@ import sys
 import time
 
 import click
+from click.core import ParameterSource
 
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
@@ -187,17 +188,102 @@ def io_options(f):
     return f
 
 
-def _io_kwargs(kw: dict) -> dict:
+GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+"""Where an option given by the user comes from (not its default)."""
+
+ENCODER_SETTINGS = {"crf": ("libx264", "libx265", "h264_nvenc", "hevc_nvenc"),
+                    "preset": ("libx264", "libx265", "h264_nvenc", "hevc_nvenc"),
+                    "tune": ("libx264", "libx265"), "x264_params": ("libx264",)}
+"""The encoder settings and the codecs that take them (:func:`vidcolor.io.writer.encoder_args`)."""
+
+CODEC_TAKES = {"libx264": "which takes --crf, --preset, --tune and --x264-params",
+               "libx265": "which takes --crf, --preset and --tune",
+               "h264_nvenc": "which takes --crf (as its -cq) and --preset",
+               "hevc_nvenc": "which takes --crf (as its -cq) and --preset",
+               "ffv1": "which is lossless (no quality or speed settings)",
+               "prores": "whose profile is fixed (422 HQ, 4444 at 4:4:4)"}
+
+GIF_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt", "no_audio")
+"""What GIF output has no use for: it is its frames alone, in one 256-colour palette."""
+
+STILL_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt", "container", "no_audio", "temporal",
+                 "temporal_strength", "batch_size")
+"""What a still image has no use for: it is written as an image (its format from the output's name), on its own."""
+
+
+def _given(ctx: click.Context, *names: str) -> list[str]:
+    """The options among ``names`` (click parameter names) that the user gave, not left at their defaults."""
+    return [n for n in names if ctx.get_parameter_source(n) in GIVEN]
+
+
+def _spelled(ctx: click.Context, names: list[str]) -> str:
+    """``--crf``, ``--crf and --tune``, ``--codec, --crf and --tune``: the options as given (a flag pair by the
+    side given: ``--keep-luminance``)."""
+    opts = []
+    for name in names:
+        param = next(p for p in ctx.command.params if p.name == name)
+        side = param.secondary_opts if param.secondary_opts and ctx.params.get(name) is False else param.opts
+        opts.append(max(side, key=len))
+    return opts[0] if len(opts) == 1 else f"{', '.join(opts[:-1])} and {opts[-1]}"
+
+
+def _refuse(ctx: click.Context, names: list[str], why: str) -> None:
+    """Options that the rest of the command line leaves without effect: an error (see :func:`_check_given`)."""
+    if names:
+        raise VidcolorError(f"{_spelled(ctx, names)} {'does' if len(names) == 1 else 'do'} not apply {why}; "
+                            f"drop {'it' if len(names) == 1 else 'them'}")
+
+
+def _ignore(ctx: click.Context, names: list[str], why: str) -> None:
+    """Options that the input leaves without effect: a warning (see :func:`_check_given`)."""
+    if names:
+        click.echo(f"vidcolor: warning: {_spelled(ctx, names)} {'does' if len(names) == 1 else 'do'} not apply "
+                   f"{why}; ignored", err=True)
+
+
+def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
+    """An option given that cannot have an effect is named, by one rule: an error where the rest of the command line
+    rules it out, whatever the input (--crf with --codec ffv1 or GIF output, --temporal-strength with --temporal
+    off, --fps without --raw, --segment-seconds without --executor ray; colorize's own in :func:`colorize`); a
+    warning where the input does, and the run goes on as without it (encoder, container, audio, smoothing and
+    batch options on a still image or a folder of stills alone, --no-audio on input that has no audio), since the
+    same command line applies them to other inputs (a folder's clips, the next file of a script). Permissions
+    (--overwrite, --ignore-errors) are not settings: one with nothing to allow is not named. Checked before any
+    work, from click's parameter sources (an option left at its default is not given)."""
+    from pathlib import Path
+
+    from vidcolor.api import check_input, folder_contents
+    from vidcolor.io import is_animated, is_image
+
     if kw["fps"] is not None and kw["raw_size"] is None:
         raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
-    for option, given, used_by in (("--x264-params", kw["x264_params"], ("libx264",)),
-                                   ("--tune", kw["tune"], ("libx264", "libx265")),
-                                   ("--crf", kw["crf"], ("libx264", "libx265", "h264_nvenc", "hevc_nvenc"))):
-        if given is not None and kw["codec"] not in used_by:
-            click.echo(f"vidcolor: warning: {option} applies to {' and '.join(used_by[:2])}"
-                       f"{' (and NVENC)' if len(used_by) > 2 else ''}; ignored with --codec {kw['codec']}", err=True)
+    output, container = kw["output"], kw["container"]
+    named_gif = container is None and output not in (None, "-") and Path(output).suffix.lower() == ".gif"
+    if container == "gif" or named_gif:
+        _refuse(ctx, _given(ctx, *GIF_IGNORES), "to GIF output, its frames alone in one 256-colour palette")
+    else:
+        _refuse(ctx, [n for n in _given(ctx, *ENCODER_SETTINGS) if kw["codec"] not in ENCODER_SETTINGS[n]],
+                f"to --codec {kw['codec']}, {CODEC_TAKES[kw['codec']]}")
+    if kw["temporal"] == "off":
+        _refuse(ctx, _given(ctx, "temporal_strength"), "with --temporal off")
+    check_input(input)                 # the input's own checks below need it (and its error comes before a warning)
+    if kw["executor"] != "local":      # the Ray executor takes video files alone, and says so
+        return
+    raw = input == "-" or kw["raw_size"] is not None
+    if not raw and Path(input).is_dir():
+        stills, clips = folder_contents(input)
+        if stills and not clips:
+            _ignore(ctx, _given(ctx, *STILL_IGNORES),
+                    f"to {input}, a folder of still images alone, each written as an image on its own")
+    elif not raw and is_image(input) and not is_animated(input):
+        _ignore(ctx, _given(ctx, *STILL_IGNORES), f"to {input}, a still image, written as an image on its own")
+    elif raw or is_animated(input):
+        _ignore(ctx, _given(ctx, "no_audio"), f"to {'stdin' if input == '-' else input}, which has no audio to copy")
+
+
+def _io_kwargs(kw: dict) -> dict:
     keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "x264_params",
             "overwrite", "raw_size", "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength",
             "executor", "segment_seconds", "workers")
@@ -230,6 +316,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     from vidcolor.api import dequantize as run_dequantize
     from vidcolor.jobs import DEFAULTS
 
+    _check_given(click.get_current_context(), input, kw)
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
                              restore_luminance=restore_luminance, consistency=consistency,
                              **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
@@ -277,10 +364,21 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
     if "" in references:                     # --reference "$UNSET": not the keyframe mode
         raise click.BadParameter("an empty path; give an image, or --reference alone for keyframes",
                                  param_hint="'--reference'")
+    ctx = click.get_current_context()
     if KEYFRAMES in references:              # --reference without an image
-        if len(references) > 1 or reference_mode != "fast":
+        if len(references) > 1 or _given(ctx, "reference_mode"):
             raise click.UsageError("--reference without an image (keyframes) goes alone: no images, no --reference-mode")
         references, reference_mode = (), "keyframes"
+    elif not references and reference_mode == "fast":
+        _refuse(ctx, _given(ctx, "reference_mode"), "without a --reference image (the colours are then automatic)")
+    if reference_mode != "internal":
+        _refuse(ctx, _given(ctx, "internal_iters", "internal_size"), "without --reference-mode internal")
+    else:
+        _refuse(ctx, _given(ctx, "render_size"), "to --reference-mode internal, which colours at --internal-size")
+        if load_model is not None:
+            _refuse(ctx, _given(ctx, "references", "internal_iters", "internal_size"),
+                    "with --load-model: nothing is trained, the saved pair and its size are used")
+    _check_given(ctx, input, kw)
     summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
                            temperature=temperature, blur=blur, equalize=equalize, references=list(references),
                            reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,

@@ -257,7 +257,8 @@ class Dequantizer(LabJob):
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
         device: ``auto``, ``cpu`` or ``cuda``.
-        restore_luminance: None = what the model was trained for.
+        restore_luminance: None = what the model was trained for; True or False apply to LAB models only (an RGB
+            model restores R, G and B together, an ab model keeps L): a VidcolorError with another.
         consistency: project onto the quantization cells (False: the generator's output as it is).
         backend, precision: see :func:`vidcolor.engine.load_engine` (``auto``: fp16 on CUDA, fp32 on CPU).
         tile: frames with a longer side (pixels) run tile by tile (0 = never): the whole job (network input,
@@ -266,7 +267,8 @@ class Dequantizer(LabJob):
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
 
     Raises:
-        VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here.
+        VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here,
+            ``restore_luminance`` given for a model that is not a LAB one.
     """
 
     JOB = "dequantize"
@@ -278,6 +280,10 @@ class Dequantizer(LabJob):
         """The model as the summary names it: a bundled name, or a weight file's name."""
         self.engine, _, self.arch = load_engine(model, self.JOB, self.device, backend, precision, tile)
         self.mode = self.arch["mode"]
+        if restore_luminance is not None and self.mode != "lab":     # only a LAB model's L is the network's or not
+            what = "an RGB model (it restores R, G and B together)" if self.mode == "rgb" else "which corrects ab alone"
+            raise VidcolorError(f"--{'restore' if restore_luminance else 'keep'}-luminance does not apply to {model}, "
+                                f"{what}; drop it")
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
         self._cuts = CutDetector()
