@@ -254,6 +254,35 @@ def test_an_option_the_input_leaves_without_effect_is_a_warning(tmp_path, clip, 
     assert res.returncode == 0 and res.stderr == "", res.stderr
 
 
+def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, clip, tiny_models):
+    """``-o a5.mkv --format mp4`` wrote MP4 data under a Matroska name (and .mp4 with --format matroska, .gif with
+    mp4): one line now, nothing written, from the CLI as from the Ray executor's check; a suffix that names no
+    format or the same one is what --format is for. FFV1 in .mp4 (the help said .mkv) is written and decodes to
+    the same frames as in .mkv."""
+    from vidcolor.api import _ray_clips
+    from vidcolor.errors import VidcolorError
+
+    for name, fmt in (("a5.mkv", "mp4"), ("a.mp4", "matroska"), ("a.gif", "mp4")):
+        res = run_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+        assert_one_line_error(res)
+        assert f"{name}: its suffix" in res.stderr and f"--format says {fmt}" in res.stderr
+        with pytest.raises(VidcolorError, match="--format says|cannot write GIF"):
+            _ray_clips(clip, tmp_path / name, "dequantized", {"container": fmt})
+    assert listing(tmp_path) == set()
+    for name, fmt in (("a.m4v", "mp4"), ("a.bin", "nut")):
+        assert_clean_success(run_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab,
+                                     *FAST, cwd=tmp_path))
+        with av.open(str(tmp_path / name)) as c:
+            assert fmt in c.format.name
+    for name in ("ffv1.mp4", "ffv1.mkv"):
+        assert_clean_success(run_cli("dequantize", clip, "-o", name, "--codec", "ffv1", "--model", tiny_models.lab,
+                                     "-q", cwd=tmp_path))
+    mp4, mkv = decode_all(str(tmp_path / "ffv1.mp4")), decode_all(str(tmp_path / "ffv1.mkv"))
+    assert np.array_equal(mp4[0], mkv[0]) and len(mp4[0]) == CLIP_FRAMES and mp4[1:] == mkv[1:]
+    with av.open(str(tmp_path / "ffv1.mp4")) as c:
+        assert c.format.name.startswith("mov,mp4") and c.streams.video[0].codec_context.name == "ffv1"
+
+
 @pytest.mark.parametrize("container", ["mp4", "mov"])
 def test_mp4_to_stdout_is_fragmented(clip, tiny_models, container):
     """MP4's faststart seeks back over the file, which a pipe cannot: on stdout it is written fragmented."""

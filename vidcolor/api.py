@@ -339,8 +339,9 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
 
     Raises:
         VidcolorError: stdin or stdout, raw input, GIF output, still or animated images, an output name that
-            gives no video format (:func:`~vidcolor.io.writer.output_format`) or a format that cannot hold the
-            codec (:func:`~vidcolor.io.writer.check_codec_in`).
+            gives no video format (:func:`~vidcolor.io.writer.output_format`) or another than ``container``
+            (:func:`check_format_named`), or a format that cannot hold the codec
+            (:func:`~vidcolor.io.writer.check_codec_in`).
     """
     if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
         raise VidcolorError("--executor ray reads and writes files (not stdin, stdout or --raw): "
@@ -364,6 +365,7 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     if is_image(src):
         raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
     # a name that gives no video format, or a format that cannot hold the codec, fails now, not at the join
+    check_format_named(target, container)
     check_codec_in(io_options.get("codec", "libx264"), container or output_format(target))
     return [(src, target)]
 
@@ -404,6 +406,29 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
     if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
         raise VidcolorError("output would overwrite the input")
     return output
+
+
+def check_format_named(output: str | Path, container: str | None) -> None:
+    """Refuse a video file name whose suffix names another format than ``container`` (``-o a.mkv --format mp4``
+    wrote MP4 data under a Matroska name). A suffix that names no format (``.bin``, none) is what ``container``
+    is for; stdout has no name.
+
+    Raises:
+        VidcolorError: naming both, and the suffix to give.
+    """
+    if container is None or str(output) == "-":
+        return
+    try:
+        named = output_format(Path(output))
+    except VidcolorError:                   # no format of its own: the container names it
+        return
+    if named != container:
+        try:
+            advice = f"name it {Path(output).with_suffix(format_suffix(container)).name}"
+        except VidcolorError:
+            advice = "give another name"
+        raise VidcolorError(f"{output}: its suffix {Path(output).suffix} says {named} but --format says {container}; "
+                            f"{advice}, or drop --format")
 
 
 def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
@@ -451,6 +476,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             raise VidcolorError(f"{input} is a still image: it is written to a file (give its name with -o), "
                                 "not to stdout")
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
+    check_format_named(output, container)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     try:
         reader = AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)

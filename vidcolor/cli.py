@@ -141,8 +141,8 @@ def io_options(f):
                           "native bf16)."),
         click.option("--codec", type=click.Choice(["libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores"]),
                      default="libx264", show_default=True,
-                     help="Video encoder: NVENC needs an NVIDIA GPU (--crf is then its -cq); ffv1 (lossless, .mkv) and "
-                          "prores (.mov) are for archives."),
+                     help="Video encoder: NVENC needs an NVIDIA GPU (--crf is then its -cq); ffv1 (lossless; .mkv, "
+                          ".mov or .mp4, decoded by FFmpeg-based players) and prores (.mov or .mkv) are for archives."),
         click.option("--crf", type=click.IntRange(0, 51), default=None,
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
@@ -158,7 +158,8 @@ def io_options(f):
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
         click.option("--fps", type=float, callback=_fps, help="Frame rate of --raw input (1/1001 to 1,000,000)."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
-                     help="Output container (default: from the suffix; nut on stdout). gif: one palette for the "
+                     help="Output container (default: from the suffix; nut on stdout; a suffix that names another is "
+                          "refused). gif: one palette for the "
                           "whole clip, made in two passes through a temporary lossless copy of the frames beside the "
                           "output (about 220 KB a frame at 640x360, removed at the end)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),
