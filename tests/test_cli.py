@@ -365,6 +365,24 @@ def test_still_image_png(tmp_path, tiny_models):
     assert np.abs(out[..., :3].astype(int) - rgb).max() <= 2     # identity model, LAB round trip
 
 
+def test_an_image_written_to_an_existing_folder_says_so_at_once(tmp_path, tiny_models):
+    """``photo.png -o outdir/`` said 'outdir exists (use --overwrite to replace it)', and with --overwrite then
+    'outdir is a folder (give the output a file name)'; the second is said at once, as for a video (and for a
+    folder of images whose output holds a folder in an image's place)."""
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "photo.png")
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "in").mkdir()
+    shutil.copy(tmp_path / "photo.png", tmp_path / "in" / "photo.png")
+    (tmp_path / "out" / "photo.png").mkdir(parents=True)
+    before = listing(tmp_path)
+    for source, output, folder in (("photo.png", "outdir/", "outdir"), ("in", "out", "out/photo.png")):
+        for extra in ((), ("--overwrite",)):
+            res = run_cli("dequantize", source, "-o", output, "--model", tiny_models.lab, "-q", *extra, cwd=tmp_path)
+            assert_one_line_error(res)
+            assert f"error: {folder} is a folder (give the output a file name)" in res.stderr
+    assert listing(tmp_path) == before
+
+
 @pytest.mark.parametrize("name, profile, kept", [("p3.jpg", "sRGB", True), ("p3.png", "sRGB", True),
                                                  ("lab.png", "LAB", False)])
 def test_an_images_rgb_colour_profile_is_embedded_in_its_output(tmp_path, tiny_models, name, profile, kept):
@@ -503,6 +521,10 @@ BAD_CASES = [
     pytest.param(["-"], "-o", id="stdin-without-output"),
     pytest.param(["clip.mp4", "--model", "bogus.safetensors"], "bogus.safetensors", id="model-not-safetensors"),
     pytest.param(["rgba.png", "-o", "out.xyz"], "out.xyz", id="unwritable-image-format"),
+    pytest.param(["rgba.png", "-o", "out.psd"], "out.psd: cannot write an image with the suffix '.psd'",
+                 id="image-format-pillow-only-reads"),
+    pytest.param(["rgba.png", "-o", "newdir/"], "newdir: cannot write an image without a suffix in its name",
+                 id="image-to-a-new-folder-name"),
     pytest.param(["clip.mp4", "-o", "out.png"], "cannot tell the video format from the suffix '.png'",
                  id="video-to-an-image-name"),
     pytest.param(["clip.mp4", "-o", "out"], "a name without a suffix", id="video-to-a-name-without-suffix"),

@@ -21,7 +21,7 @@ from vidcolor.errors import UnreadableInput, VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.images import rgb_profile
+from vidcolor.io.images import image_format, rgb_profile
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -583,10 +583,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
                                 f"to {target.name}; rename one")
         written_from[target.name] = source
-    if not overwrite:
-        taken = [str(t) for t in targets if t.exists()]
-        if taken:
-            raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
+    for target in targets:          # a folder in a file's place is said at once, not after --overwrite
+        check_target(target, overwrite)
     new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
@@ -666,10 +664,9 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
     so that the same command works again once the cause is fixed. An image's RGB ICC profile (a phone's Display
     P3) is embedded in its output (:func:`~vidcolor.io.images.rgb_profile`). With ``ignore_errors`` an unreadable image
     is skipped with a warning on stderr instead (no output for it)."""
-    if not overwrite:
-        taken = [str(o) for o in outputs if o.exists()]
-        if taken:
-            raise VidcolorError(f"{taken[0]} exists (use --overwrite to replace it)")
+    for out in outputs:             # a folder in a file's place is said at once, not after --overwrite
+        check_target(out, overwrite)
+        image_format(out)
     set_output_chroma(fn, True)                     # lossless RGB images
 
     def frames():

@@ -124,6 +124,21 @@ def rgb_profile(path: str | Path) -> bytes | None:
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
 
+def image_format(path: str | Path) -> str:
+    """The Pillow format an image named ``path`` is written in, from its suffix.
+
+    Raises:
+        VidcolorError: a suffix that names no format Pillow writes (``.xyz``; ``.psd``, which it only reads) or none
+            (Pillow would guess from the temporary file's random suffix).
+    """
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt not in Image.SAVE:
+        what = f"with the suffix {path.suffix!r}" if path.suffix else "without a suffix in its name"
+        raise VidcolorError(f"{path}: cannot write an image {what}; name it .png (or .jpg, .webp, .tif, .bmp)")
+    return fmt
+
+
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False,
                 icc_profile: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
@@ -133,12 +148,13 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     is embedded where the format holds one (:data:`ICC_FORMATS`).
 
     Raises:
-        VidcolorError: if ``path`` exists and ``overwrite`` is False, or the format cannot be written.
+        VidcolorError: if ``path`` exists and ``overwrite`` is False, or its suffix names no format Pillow writes
+            (checked before anything is written).
     """
     path = Path(path)
     check_target(path, overwrite)
+    fmt = image_format(path)
     im = Image.fromarray(rgb)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
     if alpha is not None and fmt not in ("JPEG", "BMP"):
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
