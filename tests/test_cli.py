@@ -329,6 +329,32 @@ def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
     assert decode_all(str(tmp_path / "raw.mp4"))[0].shape[0] == 2
 
 
+def test_missing_output_folders_are_created_and_a_failed_run_removes_them(tmp_path, clip, tiny_models):
+    """``-o nodir/out.mp4``, ``-o nodir_img/x.png`` and ``-o nodir_f/sub/`` create their folders, on purpose (the
+    writers' partial_file; `vidcolor export` and --save-model now do too); a run that fails removes those it made
+    with its partial output: a video run (truncated raw input, here) left nodir/a/ behind, an image run the folders
+    above its output's own."""
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "photo.png")
+    (tmp_path / "in").mkdir()
+    shutil.copy(tmp_path / "photo.png", tmp_path / "in" / "photo.png")
+    for source, output, written in ((clip, "nodir/a/out.mp4", "nodir/a/out.mp4"),
+                                    ("photo.png", "nodir_img/b/x.png", "nodir_img/b/x.png"),
+                                    ("in", "nodir_f/sub/", "nodir_f/sub/photo.png")):
+        res = run_cli("dequantize", source, "-o", output, "--model", tiny_models.lab,
+                      *(FAST if source == clip else ("-q",)), cwd=tmp_path)
+        assert_clean_success(res)
+        assert (tmp_path / written).is_file()
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    before = listing(tmp_path)
+    res = run_cli("dequantize", "-", "--raw", "48x32", "--fps", "12", "-o", "gone/a/raw.mp4", "--model",
+                  tiny_models.lab, *FAST, stdin=mosaic(3, 32, 48).tobytes()[: int(2.5 * 48 * 32 * 3)], cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "inside a frame" in res.stderr
+    res = run_cli("dequantize", "broken.png", "-o", "gone/a/x.png", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert listing(tmp_path) == before
+
+
 def test_a_truncated_animated_gif_keeps_its_whole_frames_with_ignore_errors(tmp_path, tiny_models):
     """It failed ('decoding failed at frame 5') with --ignore-errors too, and told nothing of that option."""
     frames = [Image.fromarray(f) for f in mosaic(10, 32, 48)]

@@ -236,11 +236,14 @@ def test_export_command(tiny_models, tmp_path):
     again = run_cli("export", str(tiny_models.lab), str(out))
     assert again.returncode == 1 and "exists" in again.stderr and "Traceback" not in again.stderr
     for args, msg in (((str(tiny_models.lab), str(tmp_path / "m.txt")), ".onnx file"),
-                      (("no-such-model", str(tmp_path / "n.onnx")), "not found"),
-                      ((str(tiny_models.lab), str(tmp_path / "missing" / "n.onnx")), "no such folder")):
+                      (("no-such-model", str(tmp_path / "new" / "n.onnx")), "not found"),
+                      ((str(tiny_models.lab), str(tmp_path / "m.onnx" / "n.onnx")), "m.onnx is a file, not a folder")):
         r = run_cli("export", *args)
         assert r.returncode == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx"]                   # a failed export made no folder
+    # missing folders are created, as the jobs' -o creates them (it said 'no such folder')
+    r = run_cli("export", str(tiny_models.lab), str(tmp_path / "missing" / "deeper" / "n.onnx"))
+    assert r.returncode == 0 and read_onnx_arch(tmp_path / "missing" / "deeper" / "n.onnx")["job"] == "dequantize"
 
 
 def test_tiles_join_without_seams_and_bound_the_network_input(random_unet):

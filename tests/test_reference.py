@@ -236,12 +236,13 @@ def test_internal_colorizer_trains_on_first_frame_saves_and_reloads(tmp_path):
     ref = smooth_image(rng, 40, 50)
     frames = np.stack([smooth_image(rng, 36, 48) for _ in range(2)])
     settings = TwoImageSettings(iters=2, size=32, width=4)
-    job = InternalColorizer([ref], "cpu", settings, save_model=tmp_path / "pair.safetensors", progress=False)
-    assert job.model is None
+    pair = tmp_path / "models" / "pair.safetensors"                 # its missing folder is made at the save
+    job = InternalColorizer([ref], "cpu", settings, save_model=pair, progress=False)
+    assert job.model is None and not pair.parent.exists()
     out = job(frames)                                               # trains lazily on frames[0]
-    assert out.shape == frames.shape and (tmp_path / "pair.safetensors").is_file()
+    assert out.shape == frames.shape and pair.is_file()
     assert np.abs(rgb_to_lab(frames)[..., 0] - rgb_to_lab(out)[..., 0]).mean() < 1.5
-    again = InternalColorizer([], "cpu", load_model=tmp_path / "pair.safetensors", progress=False)
+    again = InternalColorizer([], "cpu", load_model=pair, progress=False)
     assert again.settings.size == 32
     assert np.abs(again(frames).astype(int) - out.astype(int)).max() <= 1
 
@@ -250,8 +251,9 @@ def test_internal_colorizer_errors(tmp_path, tiny_colorizers):
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(VidcolorError, match="exactly one"):
         InternalColorizer([img, img], "cpu")
-    with pytest.raises(VidcolorError, match="no such folder"):
-        InternalColorizer([img], "cpu", save_model=tmp_path / "missing" / "x.safetensors")
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(VidcolorError, match="file is a file, not a folder"):
+        InternalColorizer([img], "cpu", save_model=tmp_path / "file" / "x.safetensors")
     if Path("/proc/self").exists():            # a folder even root cannot write in: refused before training
         with pytest.raises(VidcolorError, match="cannot write there"):
             InternalColorizer([img], "cpu", save_model="/proc/x.safetensors")

@@ -8,6 +8,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -462,6 +463,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
+    The output's missing folders are created; a run that fails removes those it made (:func:`removing_made_folders`).
     """
     check_input(input)
     output = output_for(input, output, suffix, container)
@@ -482,7 +484,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         reader = AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)
     except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
         raise UnreadableInput(str(exc)) from None
-    with reader:
+    with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
             raise VidcolorError(f"{input}: --compare writes input | output side by side, {2 * info.width}x{info.height}, "
@@ -585,7 +587,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         written_from[target.name] = source
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite
         check_target(target, overwrite)
-    new_folder, fresh = not out_dir.exists(), [t for t in targets if not t.exists()]
+    made, fresh = missing_folders(out_dir), [t for t in targets if not t.exists()]
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
     first = len(found or ())
@@ -620,8 +622,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     except BaseException:
         for target in fresh:
             target.unlink(missing_ok=True)
-        if new_folder and out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        remove_empty(made)
         raise
     skipped = len(stills) + len(clips) - images - written
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
@@ -645,6 +646,40 @@ def _quantizers_of_files(quantizers: list[set[str]]) -> str:
         (what, n), = counts.items()
         return f"quantizer: {what}" + ("" if n == 1 else " in both files" if n == 2 else f" in all {n} files")
     return "quantizers: " + ", ".join(f"{what} in {n} file{'' if n == 1 else 's'}" for what, n in counts.most_common())
+
+
+def missing_folders(folder: Path | None) -> list[Path]:
+    """``folder`` and its parents that do not exist (deepest first): those that writing into it creates (the writers
+    create a target's missing folders, :func:`~vidcolor.io.writer.partial_file`); none for None (stdout)."""
+    made: list[Path] = []
+    if folder is not None:
+        folder = Path(folder).absolute()
+        while not folder.exists() and folder != folder.parent:
+            made.append(folder)
+            folder = folder.parent
+    return made
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (made by a run, :func:`missing_folders`) that are left empty, deepest first."""
+    for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:                # not empty (another run's files), or gone
+            pass
+
+
+@contextlib.contextmanager
+def removing_made_folders(folder: Path | None):
+    """A run that writes into ``folder``: the writers create it (and its parents) when missing; if the run fails,
+    those it made are removed again where they are left empty, as its partial output is, so that it leaves nothing
+    behind."""
+    made = missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_empty(made)
+        raise
 
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:
@@ -695,14 +730,12 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
             created.append(out)
 
     folders = {o.parent for o in outputs}
-    new_folders = [f for f in folders if not f.exists()]
+    made = [m for f in folders for m in missing_folders(f)]
     dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
     try:
         return run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
     except BaseException:
         for out in created:
             out.unlink(missing_ok=True)
-        for folder in new_folders:
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        remove_empty(made)
         raise

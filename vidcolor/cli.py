@@ -128,7 +128,8 @@ def io_options(f):
     """Options shared by every job that reads and writes video."""
     opts = [
         click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input "
-                     "(.mkv, .gif, .nut, .mov with --format)."),
+                     "(.mkv, .gif, .nut, .mov with --format). Missing folders on the way are created (and removed "
+                     "again if the run fails)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--batch-size", type=click.IntRange(1), default=None,
@@ -439,7 +440,8 @@ for _name in TRAINABLE:
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export_cmd(model, output, overwrite):
-    """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT (runs with --backend onnxruntime).
+    """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT (runs with --backend onnxruntime); its
+    missing folders are created.
 
     The graph takes any batch and frame size (the engine pads to the network's stride); its inputs are
     named as the weight file's arch declares (frame, level_cue, keys, values) and the arch is kept in its
@@ -447,6 +449,7 @@ def export_cmd(model, output, overwrite):
     """
     from pathlib import Path
 
+    from vidcolor.api import removing_made_folders
     from vidcolor.engine import export_onnx
     from vidcolor.io.writer import check_target
     from vidcolor.weights import load_generator
@@ -454,10 +457,12 @@ def export_cmd(model, output, overwrite):
     if not output.endswith(".onnx"):
         raise VidcolorError(f"{output}: the output of export is an .onnx file")
     check_target(Path(output), overwrite)
-    if not Path(output).resolve().parent.is_dir():
-        raise VidcolorError(f"{output}: no such folder")
+    blocker = next((a for a in Path(output).parents if a.exists()), None)     # missing folders are created, as -o's
+    if blocker is not None and not blocker.is_dir():
+        raise VidcolorError(f"{output}: cannot write there ({blocker} is a file, not a folder)")
     module, arch = load_generator(model)
-    export_onnx(module, arch, output)
+    with removing_made_folders(Path(output).parent):
+        export_onnx(module, arch, output)
     click.echo(f"vidcolor: {model} -> {output}", err=True)
 
 

@@ -307,7 +307,7 @@ class InternalColorizer(RenderedLabJob):
         device: ``auto``, ``cpu`` or ``cuda`` (training and inference).
         settings: :class:`~vidcolor.internal.TwoImageSettings` (iterations per scale, size).
         load_model: a pair saved by ``save_model`` (then nothing is trained).
-        save_model: where to write the trained generators (safetensors) once trained.
+        save_model: where to write the trained generators (safetensors) once trained; missing folders are created.
         key_frame: uint8 RGB frame to train on instead of the first frame.
         progress: tqdm bars per scale on stderr.
 
@@ -322,11 +322,12 @@ class InternalColorizer(RenderedLabJob):
                  key_frame: np.ndarray | None = None, progress: bool = True):
         from vidcolor.internal import TwoImageSettings
 
-        if save_model is not None:       # refused now, not after the training
-            if not Path(save_model).resolve().parent.is_dir():
-                raise VidcolorError(f"--save-model {save_model}: no such folder")
+        if save_model is not None:       # refused now, not after the training; missing folders are made at the save
+            there = next(a for a in Path(save_model).absolute().parents if a.exists())
+            if not there.is_dir():
+                raise VidcolorError(f"--save-model {save_model}: cannot write there ({there} is a file, not a folder)")
             try:
-                with tempfile.TemporaryFile(dir=Path(save_model).resolve().parent):
+                with tempfile.TemporaryFile(dir=there):
                     pass
             except OSError as exc:
                 raise VidcolorError(f"--save-model {save_model}: cannot write there ({exc.strerror})") from None
@@ -366,6 +367,10 @@ class InternalColorizer(RenderedLabJob):
         arch = {"family": "two_image", "job": self.JOB, "size": self.settings.size,
                 "kwargs": {"scales": len(self.model.generators), "width": self.settings.width,
                            "factor": self.settings.factor}}
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)     # missing folders are created, as -o's
+        except OSError as exc:
+            raise VidcolorError(f"{path}: cannot write there ({exc.strerror or exc})") from None
         save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:
