@@ -6,6 +6,7 @@ the H.264 encode); what is checked here is the plumbing: frame count, rate, audi
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -583,6 +584,34 @@ def test_version_and_help():
     assert res.returncode == 0 and b"0.1.0" in res.stdout
     res = run_cli("dequantize", "--help")
     assert res.returncode == 0 and b"--raw" in res.stdout and b"--model" in res.stdout
+    # -o's help names every default output (images and folders were left out), and training's has its articles
+    text = " ".join(res.stdout.decode().split())
+    for default in ("<stem>_<job>.mp4", "still image <stem>_<job>.png", "folder <name>_<job>/",
+                    "Missing folders on the way are created"):
+        assert default in text
+    res = run_cli("train", "--help")
+    assert res.returncode == 0 and b"Train an exemplar generator" in res.stdout and b"Train a colorize" in res.stdout
+
+
+@pytest.mark.parametrize("command", ["dequantize", "colorize"])
+def test_binary_video_is_not_written_to_a_terminal(tmp_path, clip, tiny_models, tiny_colorizers, command):
+    """``-o -`` on a terminal wrote the NUT stream's bytes to it; refused in one line, as gzip does."""
+    import pty
+
+    model = tiny_models.lab if command == "dequantize" else tiny_colorizers.fcn
+    master, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", command, str(clip), "-o", "-", "--model",
+                               str(model)], stdin=subprocess.DEVNULL, stdout=terminal, stderr=subprocess.PIPE,
+                              env=cli_env(), cwd=tmp_path, timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(master)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert err.splitlines() == ["vidcolor: error: -o -: stdout is a terminal, and the output is binary video; "
+                                "redirect it (> out.nut) or pipe it (| ffplay -)"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):

@@ -127,9 +127,11 @@ def _fps(ctx, param, value):
 def io_options(f):
     """Options shared by every job that reads and writes video."""
     opts = [
-        click.option("-o", "--output", help="Output path, or - for stdout. Default: <stem>_<job>.mp4 beside the input "
-                     "(.mkv, .gif, .nut, .mov with --format). Missing folders on the way are created (and removed "
-                     "again if the run fails)."),
+        click.option("-o", "--output", help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
+                     "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
+                     "(.mkv, .gif, .nut, .mov with --format), a still image <stem>_<job>.png (-o's suffix picks its "
+                     "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
+                     "(and removed again if the run fails)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--batch-size", type=click.IntRange(1), default=None,
@@ -243,6 +245,14 @@ def _ignore(ctx: click.Context, names: list[str], why: str) -> None:
                    f"{why}; ignored", err=True)
 
 
+def _check_stdout(output: str | None) -> None:
+    """``-o -`` on a terminal is refused, as gzip and ffmpeg refuse it: binary video there is garbage that can leave
+    the terminal in a strange state, and the user meant a redirect or a pipe."""
+    if output == "-" and sys.stdout is not None and sys.stdout.isatty():
+        raise VidcolorError("-o -: stdout is a terminal, and the output is binary video; redirect it (> out.nut) or "
+                            "pipe it (| ffplay -)")
+
+
 def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     """An option given that cannot have an effect is named, by one rule: an error where the rest of the command line
     rules it out, whatever the input (--crf with --codec ffv1 or GIF output, --temporal-strength with --temporal
@@ -318,6 +328,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     from vidcolor.api import dequantize as run_dequantize
     from vidcolor.jobs import DEFAULTS
 
+    _check_stdout(kw["output"])
     _check_given(click.get_current_context(), input, kw)
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
                              restore_luminance=restore_luminance, consistency=consistency,
@@ -363,6 +374,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
 
+    _check_stdout(kw["output"])
     if "" in references:                     # --reference "$UNSET": not the keyframe mode
         raise click.BadParameter("an empty path; give an image, or --reference alone for keyframes",
                                  param_hint="'--reference'")
@@ -398,7 +410,8 @@ def _train_command(job: str):
     """``vidcolor train JOB RECIPE``: the same options for every job; the recipe class and loop come
     from ``vidcolor.training``."""
 
-    @train.command(job, help=f"Train a {job} generator from RECIPE (TOML); resumable.")
+    @train.command(job, help=f"Train {'an' if job[0] in 'aeiou' else 'a'} {job} generator from RECIPE (TOML); "
+                             "resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
