@@ -533,6 +533,21 @@ def test_non_square_pixels_are_kept(tmp_path, ffmpeg_exe, rotate):
     assert probe(out).pixel_aspect == info.pixel_aspect
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov", ".nut"])
+def test_an_uncommon_pixel_aspect_is_kept_exactly(tmp_path, ffmpeg_exe, suffix):
+    """SAR 1281:1280 came out 1:1: setsar approximates a ratio with a term above its max option (100). 1280 px
+    wide, so that Matroska's display width (whole pixels) differs from the stored one (1281)."""
+    src, out = tmp_path / "src.mp4", tmp_path / f"out{suffix}"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=1280x16:d=0.08:r=25", "-vf", "setsar=1281/1280:max=1281",
+               "-c:v", "libx264", "-preset", "ultrafast", str(src))
+    with VideoReader(src) as r:
+        frames, info = np.stack(list(r)), r.info
+    assert info.pixel_aspect == Fraction(1281, 1280)
+    with VideoWriter(out, info.width, info.height, info.fps, preset="ultrafast", pixel_aspect=info.pixel_aspect) as w:
+        w.write(frames)
+    assert probe(out).pixel_aspect == Fraction(1281, 1280)
+
+
 def test_a_second_run_writing_the_same_output_does_not_replace_the_first(tmp_path):
     """Two runs given one output path: both found it free when they began, and the one that finished last
     replaced the other's file, both exiting 0. Now the later one is refused and nothing of it is left."""

@@ -288,8 +288,9 @@ class VideoWriter:
         else:
             out_args = encoder_args(codec, pix_fmt, crf, preset, width, height, tune, x264_params)
             video, out_args = _with_colour(video, out_args, colour or {})
-            if pixel_aspect != 1:
-                video = video.filter("setsar", f"{pixel_aspect.numerator}/{pixel_aspect.denominator}")
+            if pixel_aspect != 1:     # exactly: setsar approximates a ratio with a term above its max (100)
+                video = video.filter("setsar", f"{pixel_aspect.numerator}/{pixel_aspect.denominator}",
+                                     max=max(100, pixel_aspect.numerator, pixel_aspect.denominator))
             self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
             out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
             if codec == "libx265":
