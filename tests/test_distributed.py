@@ -263,7 +263,8 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     for output, extra, what in (("-", {}, "stdin, stdout"), (tmp_path / "x.gif", {}, "GIF"),
                                 (tmp_path / "y.mkv", {"ignore_errors": True}, "--ignore-errors"),
                                 (tmp_path / "y.mkv", {"executor": "dask"}, "unknown executor"),
-                                (tmp_path / "y.txt", {}, "cannot tell the video format")):
+                                (tmp_path / "y.txt", {}, "cannot tell the video format"),
+                                (tmp_path / "y.avi", {}, "AVI has no timestamps")):
         with pytest.raises(VidcolorError, match=what):
             colorize(film, output, model, **{"executor": "ray", **extra})
     res = run_cli("colorize", film, "--model", model, "--workers", "2")

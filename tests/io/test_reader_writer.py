@@ -299,7 +299,9 @@ def test_writer_container_from_suffix(tmp_path, suffix, fmt):
 @pytest.mark.parametrize("codec, name, said", [("libx264", "out.webm", "VP8, VP9 and AV1"),
                                                ("ffv1", "out.webm", "VP8, VP9 and AV1"),
                                                ("prores", "out.mp4", ".mov or .mkv"),
-                                               ("prores", "out.m4v", ".mov or .mkv")])
+                                               ("prores", "out.m4v", ".mov or .mkv"),
+                                               ("libx264", "out.avi", "AVI has no timestamps"),
+                                               ("ffv1", "OUT.AVI", "AVI has no timestamps")])
 def test_a_container_that_cannot_hold_the_codec_is_refused_before_ffmpeg_starts(tmp_path, codec, name, said):
     with pytest.raises(VidcolorError, match=said):
         VideoWriter(tmp_path / name, 32, 32, Fraction(24), codec=codec)

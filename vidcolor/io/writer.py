@@ -34,7 +34,7 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 """Audio codecs stream-copied into mp4; others are re-encoded to AAC there (mp4 is for playing anywhere)."""
 MOV_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac"}
 """Audio codecs stream-copied into mov, besides PCM; there FLAC becomes ALAC (lossless stays lossless) and the
-others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska, NUT and AVI copy every codec."""
+others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska and NUT copy every codec."""
 LOSSLESS_AUDIO = {"flac", "alac", "wavpack", "tta", "truehd", "mlp"}
 """Lossless audio codecs besides PCM (``pcm_*``)."""
 
@@ -694,13 +694,23 @@ UNSUPPORTED = {"webm": (CODECS, "WebM holds only VP8, VP9 and AV1 video, which v
 """ffmpeg format name -> (the codecs of :data:`CODECS` its muxer refuses, what to do instead). Found by writing
 two frames of each codec to each format with ffmpeg (the static build of ``imageio-ffmpeg``)."""
 
+REFUSED = {"avi": "AVI output is not written: AVI has no timestamps (one frame a tick of one rate), so it cannot keep "
+                  "the frames' times; name the output .mkv or .mp4"}
+"""ffmpeg format name -> why vidcolor does not write it, whatever the codec. AVI: written with the source's time
+base as the tick, a 24 fps clip of 30 frames read as 750 frames at 600 fps (the ticks between frames are empty
+chunks), its B-frames without presentation times (PyAV gives them out of order, from ffmpeg's own AVI too); a
+constant 1/fps tick would lose a variable frame rate and the video's offset from the audio, and AVI cannot hold
+subtitles. Reading AVI is not affected."""
+
 
 def check_codec_in(codec: str, fmt: str) -> None:
-    """Refuse, before ffmpeg starts, a codec that the container format ``fmt`` cannot hold (:data:`UNSUPPORTED`;
-    GIF ignores the codec).
+    """Refuse, before ffmpeg starts, a container format vidcolor does not write (:data:`REFUSED`), or a codec
+    that the format ``fmt`` cannot hold (:data:`UNSUPPORTED`; GIF ignores the codec).
 
     Raises:
-        VidcolorError: naming both and what to use instead."""
+        VidcolorError: naming the format (and the codec) and what to use instead."""
+    if fmt in REFUSED:
+        raise VidcolorError(REFUSED[fmt])
     refused, advice = UNSUPPORTED.get(fmt, ((), ""))
     if codec in refused:
         raise VidcolorError(f"{fmt} output cannot hold {codec} video; {advice}")
