@@ -234,14 +234,17 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, ffm
             str(tiny_colorizers.fcn), "--render-size", "64", "--codec", "ffv1", "--pix-fmt", "yuv444p",
             "--executor", "ray", "--segment-seconds", "1", "--workers", "1", "-q"]
     work = tmp_path / f".{out.name}.vidcolor-work"
-    proc = subprocess.Popen(args, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(args, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and len(list(work.glob("segment-*"))) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=60)[1].decode()
+    said, err = proc.communicate(timeout=60)
+    err = err.decode()
     assert proc.returncode == 130, err
+    assert said == b""                   # Ray's lines about the actors it stopped went nowhere, not to stdout
+    assert not list(work.glob(".*"))     # nor the partial file of the segment being written
     kept = sorted(p.name for p in work.glob("segment-*"))
     assert len(json.loads((work / PLAN_FILE).read_text())) == 8
     assert 2 <= len(kept) < 8, err
@@ -253,6 +256,61 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, ffm
     colorize(film, tmp_path / "local.mkv", tiny_colorizers.fcn)
     assert_same_as_local(out, tmp_path / "local.mkv", frames=192)
     assert not work.exists()
+
+
+def test_an_interrupt_after_the_join_is_a_finished_run(cluster, tmp_path, film, tiny_colorizers, local_result,
+                                                       monkeypatch):
+    """Ctrl-C or SIGTERM while Ray stops (here as the session ends), after the output was joined: the run said
+    'interrupted' and exited 130 though its output was complete, and its segments were gone. Now it succeeds, and
+    says so. (The CLI's SIGTERM exception stands in for both: a KeyboardInterrupt would stop pytest.)"""
+    from vidcolor import distributed
+    from vidcolor.cli import Terminated
+
+    leave = distributed._cluster.__exit__
+
+    def interrupted(self, *exc):
+        leave(self, *exc)
+        raise Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(distributed._cluster, "__exit__", interrupted)
+    out = tmp_path / "ray.mkv"
+    summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=2)
+    assert "interrupted while Ray stopped, after the output was written" in summary.note
+    assert_same_as_local(out, local_result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ray.mkv"]
+
+
+def test_a_run_stopped_in_a_segment_leaves_no_partial_file_and_nothing_on_stdout(cluster, tmp_path, film,
+                                                                                 tiny_colorizers, monkeypatch, capsys):
+    """Interrupted while a worker wrote its second segment: the killed actor's partial file stayed in the work
+    folder (a 0-byte .segment-00001.*.partial.nut); and what Ray prints on the driver's stdout (its error lines,
+    e.g. '(raylet) Task SegmentWorker.run failed...', whatever log_to_driver says) went to stdout."""
+    from vidcolor import distributed
+
+    out = tmp_path / "ray.mkv"
+    work = tmp_path / f".{out.name}.vidcolor-work"
+
+    result = distributed._result
+
+    def interrupt_in_a_segment(ray_, pool):      # once a segment is done and the next one is being written
+        print("(raylet) a line Ray prints on the driver", file=sys.stdout)       # as ray's listener thread does
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            if (work / "segment-00000.nut").exists() and list(work.glob(".segment-*")):
+                raise KeyboardInterrupt
+            time.sleep(0.002)
+        return result(ray_, pool)
+
+    monkeypatch.setattr(distributed, "_result", interrupt_in_a_segment)
+    with pytest.raises(KeyboardInterrupt):
+        colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=1)
+    said = capsys.readouterr()
+    assert "a line Ray prints" not in said.out and "a line Ray prints" in said.err
+    assert not out.exists()
+    kept = sorted(p.name for p in work.iterdir() if p.name.startswith(("segment-", ".")))
+    assert kept and all(name.startswith("segment-") for name in kept), kept
+    time.sleep(1)                       # nothing of the killed worker's comes back
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith(("segment-", "."))) == kept
 
 
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):

@@ -65,6 +65,9 @@ weight on the state it starts from decays as ``strength ** n`` (0.6 ** 8 = 0.017
 MAX_RESTARTS = 3
 """How often an actor whose process died is restarted, and its segment retried."""
 
+KILL_WAIT = 10.0
+"""Seconds a stopped run waits for its killed actors to be gone before it clears the work folders."""
+
 WORK_SUFFIX = ".vidcolor-work"
 PLAN_FILE = "segments.json"
 
@@ -249,8 +252,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         (work / key).touch()
     except OSError as exc:
         raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
-    for stray in work.glob(".*"):     # temporary files of a segment that was being written when it stopped
-        stray.unlink(missing_ok=True)
+    _remove_strays(work)
     plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio))
     saved = work / PLAN_FILE
     if saved.is_file():
@@ -307,15 +309,17 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         for i, plan in enumerate(plans):
             if i not in joined and plan.segments is not None and not plan.missing:
                 _join(plan, encoding, container, overwrite)
-                joined.add(i)
+                joined.add(i)              # in place: its segments are no longer needed
+                shutil.rmtree(plan.work, ignore_errors=True)
 
     count = reused = 0
+    stopped = False
     try:
         for i, o in clips:
             plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite))
         reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
         if any(p.segments is None or p.missing for p in plans):
-            with _cluster(ray):
+            with _cluster(ray) as session:
                 gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
                 if device == "cuda" and not gpus:
                     raise VidcolorError("--device cuda: the Ray cluster has no GPU")
@@ -329,30 +333,41 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                         make_plan(plan, seconds, count, encoding)
                 todo = [(p, s, part) for p in plans for s, part in p.missing]
                 count = max(1, min(count, len(todo)))
-                _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready)
+                _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session)
         join_ready()
-    except BaseException:
-        for plan in plans:
-            kept = len(plan.parts) - len(plan.missing)
-            if kept and plan.work.is_dir():
-                print(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
-                      "the same command resumes", file=sys.stderr)
-            elif not kept:
-                shutil.rmtree(plan.work, ignore_errors=True)
-        for folder in new_dirs:          # an output folder this run made and left empty goes too
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-        raise
+    except BaseException as exc:
+        if plans and len(joined) == len(plans) and not isinstance(exc, Exception):
+            # Ctrl-C or SIGTERM while Ray was stopped (the actors, ray.shutdown), after every output was in place:
+            # the outputs are complete and their segments gone, so the run succeeded (removing them would lose it all)
+            stopped = True
+        else:
+            for plan in plans:
+                kept = len(plan.parts) - len(plan.missing)
+                if kept and plan.work.is_dir():
+                    _remove_strays(plan.work)
+                    print(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
+                          "the same command resumes", file=sys.stderr)
+                elif not kept:
+                    shutil.rmtree(plan.work, ignore_errors=True)
+            for folder in new_dirs:          # an output folder this run made and left empty goes too
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
     n = sum(len(p.segments) for p in plans)
     where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent
     note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+    if stopped:
+        note += "; interrupted while Ray stopped, after the output was written"
     return RunSummary(sum(s.frames for p in plans for s in p.segments), time.time() - begin, str(where), note=note,
                       segments=sorted(timings, key=lambda t: t["index"]))
 
 
-def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready) -> None:
+def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session) -> None:
     """Start ``count`` actors, submit every missing segment to their pool, collect the timings, keep the bar
-    and the joins going; the actors are stopped at the end."""
+    and the joins going; the actors are stopped at the end. Stopped by an error or an interrupt, the actors are
+    killed in the middle of their segments: Ray's lines about those tasks are dropped (``session``'s
+    :class:`_cluster` prints), and the actors are waited for (at most :data:`KILL_WAIT` seconds), so that no segment is
+    still being written when the caller clears the work folders."""
     from ray.util import ActorPool
 
     actor = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=MAX_RESTARTS,
@@ -361,10 +376,16 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
     shared = ray.put(spec.shared)
     actors = [actor.remote(JobSpec(spec.build, spec.options)) for _ in range(count)]
     pool = ActorPool(actors)
+    submitted: list = []
+
+    def run(a, job):
+        submitted.append(ref := a.run.remote(job[0].clip, job[1], str(job[2]), encoding, meter, shared))
+        return ref
+
+    finished = False
     try:
         for plan, segment, part in todo:
-            pool.submit(lambda a, job: a.run.remote(job[0].clip, job[1], str(job[2]), encoding, meter, shared),
-                        (plan, segment, part))
+            pool.submit(run, (plan, segment, part))
         total = sum(s.frames for p in plans for s in p.segments)
         before = total - sum(s.frames for _, s, _ in todo)
         with tqdm(total=total, initial=before, unit="frame", disable=not progress, dynamic_ncols=True,
@@ -377,9 +398,14 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
                 bar.n = before + ray.get(meter.total.remote())
                 bar.refresh()
                 join_ready()
+        finished = True
     finally:
+        if not finished:
+            session.prints.quiet = True
         for a in actors + [meter]:
             ray.kill(a)
+        if not finished and submitted:
+            ray.wait(submitted, num_returns=len(submitted), timeout=KILL_WAIT)
 
 
 def _result(ray, pool) -> dict:
@@ -398,18 +424,61 @@ def _result(ray, pool) -> dict:
 def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: bool) -> None:
     join_segments(plan.parts, plan.clip.target, [s.span(plan.clip.time_base) for s in plan.segments], codec=encoding.codec,
                   time_base=plan.clip.time_base, passthrough=plan.passthrough, container=container, overwrite=overwrite)
-    shutil.rmtree(plan.work, ignore_errors=True)
+
+
+def _remove_strays(work: Path) -> None:
+    """Remove the temporary files of segments that were being written when the run stopped (``.segment-*``: a
+    worker killed in the middle of one leaves its partial file)."""
+    for stray in work.glob(".*"):
+        stray.unlink(missing_ok=True)
+
+
+class _ToStderr:
+    """A stand-in for ``sys.stdout`` while vidcolor's Ray session runs: what Ray prints there on the driver (its
+    error lines, such as ``(raylet) Task SegmentWorker.run failed. There are 3 retries remaining...``, printed
+    whatever ``log_to_driver`` says) goes to ``stream`` (stderr), as every message of vidcolor's does (stdout is
+    for video), or nowhere once :attr:`quiet` is set (a run that is stopping kills its actors in the middle of
+    their segments: the lines would report the tasks it stops itself). Anything else is the stream's."""
+
+    def __init__(self, stream):
+        self.stream, self.quiet = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.quiet:
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.quiet:
+            self.stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
 
 
 class _cluster:
     """Connect to the cluster ``RAY_ADDRESS`` names (Ray's convention), else start a local Ray instance with
     this machine's CPUs and GPUs; disconnect (and stop a local instance) at the end. A session the caller
-    started already (``ray.init`` before) is used as it is and left running."""
+    started already (``ray.init`` before) is used as it is and left running.
+
+    Inside, ``sys.stdout`` is :attr:`prints` (:class:`_ToStderr`): what Ray prints there on the driver goes to
+    stderr."""
 
     def __init__(self, ray):
         self.ray, self.own = ray, False
+        self.prints = _ToStderr(sys.stderr)
 
     def __enter__(self):
+        self._stdout = sys.stdout
+        sys.stdout = self.prints
+        try:
+            self._connect()
+        except BaseException:
+            sys.stdout = self._stdout
+            raise
+        return self
+
+    def _connect(self) -> None:
         if not self.ray.is_initialized():
             quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
             address = os.environ.get("RAY_ADDRESS")
@@ -419,8 +488,10 @@ class _cluster:
                 where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
                 raise VidcolorError(f"cannot start or reach {where} ({str(exc).splitlines()[0]})") from None
             self.own = True
-        return self
 
     def __exit__(self, *exc):
-        if self.own:
-            self.ray.shutdown()
+        try:
+            if self.own:
+                self.ray.shutdown()      # joins Ray's printing thread, and prints what its deduplicator held back
+        finally:
+            sys.stdout = self._stdout
