@@ -339,8 +339,8 @@ def test_without_ray_the_error_says_how_to_install_it(tmp_path, film, tiny_color
 
 
 def test_a_cluster_that_cannot_be_reached_is_one_error(tmp_path, film, tiny_colorizers, monkeypatch):
-    """What ray.init raises when RAY_ADDRESS names no cluster (a ConnectionError, after Ray's own retries of
-    about a minute, stood in for here) becomes one VidcolorError naming the address; nothing is left."""
+    """What ray.init raises when RAY_ADDRESS names no cluster (a ConnectionError, after Ray's bounded wait, stood in
+    for here) becomes one VidcolorError naming the address; nothing is left."""
     def refuse(*args, **kwargs):
         raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:9\nmore detail")
 
@@ -349,6 +349,60 @@ def test_a_cluster_that_cannot_be_reached_is_one_error(tmp_path, film, tiny_colo
     monkeypatch.setattr(ray, "init", refuse)
     with pytest.raises(VidcolorError, match=r"RAY_ADDRESS=127\.0\.0\.1:9 \(Failed to connect to Ray cluster at 127\.0\.0\.1:9\)$"):
         colorize(film, tmp_path / "x.mkv", tiny_colorizers.fcn, executor="ray")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ray_is_imported_with_a_bounded_wait_for_the_cluster(monkeypatch):
+    """Where RAY_ADDRESS names a cluster, Ray is imported with one attempt to reach it, of at most 20 s (it made
+    20 of about 41 s: 14 minutes); a user's own setting is kept; a local instance changes nothing."""
+    code = ("import os, vidcolor.distributed as d; ray = d.import_ray(); "
+            "print(os.environ.get('RAY_gcs_server_port_wait_time_s'), ray._config.py_gcs_connect_timeout_s())")
+    for name in ("RAY_gcs_server_port_wait_time_s", "RAY_py_gcs_connect_timeout_s", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+
+    def imported(**env) -> str:
+        done = subprocess.run([sys.executable, "-c", code], env={**cli_env(), **env}, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode().strip()
+
+    assert imported(RAY_ADDRESS="10.0.0.1:6379") == "1 20"
+    assert imported(RAY_ADDRESS="10.0.0.1:6379", RAY_py_gcs_connect_timeout_s="45") == "1 45"
+    assert imported() == "None 30"          # Ray's defaults
+
+
+def _unreachable(tmp_path, film, monkeypatch, **env) -> tuple:
+    """The CLI's Ray run with RAY_ADDRESS on a port where nothing listens: (its result, seconds)."""
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    began = time.monotonic()
+    res = run_cli("dequantize", film, "-o", tmp_path / "y.mp4", "--executor", "ray", timeout=90)
+    return res, time.monotonic() - began
+
+
+def test_an_unreachable_cluster_is_one_line_soon(tmp_path, film, monkeypatch):
+    """RAY_ADDRESS=127.0.0.1:1 ran for more than 5.5 minutes, printing Ray's GCS warnings (Ray retried the
+    address 20 times). Now one attempt: with Ray's per-attempt waits shortened here by the user's own settings
+    (1 s for the GCS channel, 2 s for the cluster ID), the run ends in seconds (still running after 90 s before);
+    one line, nothing of Ray's, nothing left."""
+    res, seconds = _unreachable(tmp_path, film, monkeypatch, RAY_gcs_rpc_server_connect_timeout_s="1",
+                                RAY_py_gcs_connect_timeout_s="2")
+    assert_one_line_error(res)
+    assert "cannot start or reach the Ray cluster at RAY_ADDRESS=127.0.0.1:1" in res.stderr
+    assert "Failed to get cluster ID from GCS server" in res.stderr      # Ray's last word on it, held back till then
+    assert seconds < 45, seconds
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_unreachable_cluster_is_given_up_in_half_a_minute(tmp_path, film, monkeypatch):
+    """vidcolor's own bounds, Ray's waits as they are: about 31 s (5 s GCS channel, 5 s pubsub, 20 s cluster ID)."""
+    for name in ("RAY_gcs_rpc_server_connect_timeout_s", "RAY_py_gcs_connect_timeout_s",
+                 "RAY_gcs_server_port_wait_time_s"):
+        monkeypatch.delenv(name, raising=False)
+    res, seconds = _unreachable(tmp_path, film, monkeypatch)
+    assert_one_line_error(res)
+    assert seconds < 60, seconds
     assert list(tmp_path.iterdir()) == []
 
 

@@ -29,12 +29,15 @@ and encoding is spread over the workers instead of being one serial stage on the
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -125,8 +128,25 @@ class Clip:
     pixel_aspect: Fraction = Fraction(1)
 
 
+CONNECT_BOUNDS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "20"}
+"""Ray's own settings (``RAY_<name>`` variables, read when ``ray`` is imported) that bound ``ray.init``'s wait for
+the cluster ``RAY_ADDRESS`` names: one attempt to reach its GCS (``gcs_server_port_wait_time_s``, an operator's
+budget of attempts where a driver connects; 20 otherwise), of at most 20 s for its cluster ID
+(``py_gcs_connect_timeout_s``, 30 by default). Ray 2.60 tried 20 times, each about 41 s (its 5 s GCS channel
+connect, 5 s for its pubsub, 30 s): 14 minutes before it gave up on an address where nothing listens; bounded,
+31 s. Set in the environment before ``ray`` is imported, where neither the user has set them nor ``ray`` is
+imported already (:func:`import_ray`); a user's own values are kept. Measured with Ray 2.60; a Ray whose driver
+connect does not read the attempts setting still makes its 20 attempts."""
+
+
 def import_ray():
-    """The ``ray`` module. Raises VidcolorError (one line: how to install it) when it is missing."""
+    """The ``ray`` module, imported with :data:`CONNECT_BOUNDS` where ``RAY_ADDRESS`` names a cluster.
+
+    Raises:
+        VidcolorError: one line, how to install Ray, when it is missing."""
+    if os.environ.get("RAY_ADDRESS") and "ray" not in sys.modules:
+        for name, value in CONNECT_BOUNDS.items():
+            os.environ.setdefault(name, value)
     try:
         import ray
     except ImportError:
@@ -433,6 +453,29 @@ def _remove_strays(work: Path) -> None:
         stray.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _stderr_held():
+    """File descriptor 2 on a temporary file inside the block, so that what Ray's C++ core writes there directly
+    (a warning every few seconds while it waits for an address, ``rpc_client.h:153: Failed to connect to GCS at
+    address ... within 5 seconds``, whatever ``RAY_BACKEND_LOG_LEVEL`` or ``logging_level`` say) is not shown;
+    yields a list that then holds its messages (``gcs_client.cc:210: Failed to get cluster ID from GCS server:
+    Unauthenticated: ... Authentication token is missing or incorrect``: the cause, which ``ray.init``'s exception
+    does not give), without their prefixes."""
+    said: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        try:
+            os.dup2(held.fileno(), 2)
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            said += re.findall(r"^\[[^\]]*\] [\w.]+:\d+: (.+?)\.?$", held.read().decode(errors="replace"), re.M)
+
+
 class _ToStderr:
     """A stand-in for ``sys.stdout`` while vidcolor's Ray session runs: what Ray prints there on the driver (its
     error lines, such as ``(raylet) Task SegmentWorker.run failed. There are 3 retries remaining...``, printed
@@ -482,11 +525,20 @@ class _cluster:
         if not self.ray.is_initialized():
             quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
             address = os.environ.get("RAY_ADDRESS")
+            began = time.monotonic()
+            said: list[str] = []
             try:
-                self.ray.init(**quiet) if address else self.ray.init(include_dashboard=False, **quiet)
+                if address:         # its wait is bounded (CONNECT_BOUNDS); its C++ warnings meanwhile are held
+                    with _stderr_held() as said:
+                        self.ray.init(**quiet)
+                else:
+                    self.ray.init(include_dashboard=False, **quiet)
             except Exception as exc:           # Ray raises a bare Exception when its node times out starting
                 where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
-                raise VidcolorError(f"cannot start or reach {where} ({str(exc).splitlines()[0]})") from None
+                after = time.monotonic() - began
+                raise VidcolorError(f"cannot start or reach {where} ({str(exc).splitlines()[0]}"
+                                    f"{f': {said[-1]}' if said else ''}"
+                                    f"{f'; after {after:.0f} s' if after >= 1 else ''})") from None
             self.own = True
 
     def __exit__(self, *exc):
