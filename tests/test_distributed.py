@@ -313,6 +313,28 @@ def test_a_run_stopped_in_a_segment_leaves_no_partial_file_and_nothing_on_stdout
     assert sorted(p.name for p in work.iterdir() if p.name.startswith(("segment-", "."))) == kept
 
 
+def test_sigterm_during_a_ray_run_is_the_clis_one_line(tmp_path, film, tiny_colorizers):
+    """ray.init replaced the CLI's SIGTERM handler with its own (sys.exit(15)), wrapped by its C++ core in a stack
+    dump: SIGTERM during a Ray run exited 15 with '*** SIGTERM received at time=... ***' and 'PC: @ 0x...' lines and
+    no word of vidcolor's. Now as elsewhere: exit 143, 'vidcolor: terminated (SIGTERM)', finished segments kept."""
+    out = tmp_path / "ray.mkv"
+    work = tmp_path / f".{out.name}.vidcolor-work"
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "colorize", str(film), "-o", str(out), "--model",
+                             str(tiny_colorizers.fcn), "--render-size", "64", "--executor", "ray", "--segment-seconds",
+                             "1", "--workers", "1", "-q"], env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not list(work.glob("segment-*")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    said, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.splitlines()[-1] == "vidcolor: terminated (SIGTERM)", err
+    assert "SIGTERM received" not in err and "Traceback" not in err, err
+    assert said == b"" and not out.exists()
+    assert list(work.glob("segment-*"))
+
+
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
     res = run_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")

@@ -36,8 +36,10 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -476,6 +478,17 @@ def _stderr_held():
             said += re.findall(r"^\[[^\]]*\] [\w.]+:\d+: (.+?)\.?$", held.read().decode(errors="replace"), re.M)
 
 
+def _sigterm_back(before) -> None:
+    """Put back the SIGTERM handler ``ray.init`` replaced: Ray sets its own (``sys.exit(15)``), which its C++ core
+    wraps in one that first prints a stack dump (``*** SIGTERM received at time=... ***``, ``PC: @ 0x...``), so
+    the CLI's (exit 143, 'vidcolor: terminated (SIGTERM)', as for Ctrl-C) never ran: SIGTERM during a Ray run
+    exited 15 with the dump. Where there was Python's default (no handler of the caller's), Ray's own is set again,
+    without the dump, so that Ray still shuts down at exit. Only in the main thread (elsewhere none can be set)."""
+    if threading.current_thread() is threading.main_thread():
+        kept = before not in (signal.SIG_DFL, None)
+        signal.signal(signal.SIGTERM, before if kept else signal.getsignal(signal.SIGTERM))
+
+
 class _ToStderr:
     """A stand-in for ``sys.stdout`` while vidcolor's Ray session runs: what Ray prints there on the driver (its
     error lines, such as ``(raylet) Task SegmentWorker.run failed. There are 3 retries remaining...``, printed
@@ -527,6 +540,7 @@ class _cluster:
             address = os.environ.get("RAY_ADDRESS")
             began = time.monotonic()
             said: list[str] = []
+            before = signal.getsignal(signal.SIGTERM)
             try:
                 if address:         # its wait is bounded (CONNECT_BOUNDS); its C++ warnings meanwhile are held
                     with _stderr_held() as said:
@@ -540,6 +554,7 @@ class _cluster:
                                     f"{f': {said[-1]}' if said else ''}"
                                     f"{f'; after {after:.0f} s' if after >= 1 else ''})") from None
             self.own = True
+            _sigterm_back(before)
 
     def __exit__(self, *exc):
         try:
