@@ -335,6 +335,18 @@ def test_sigterm_during_a_ray_run_is_the_clis_one_line(tmp_path, film, tiny_colo
     assert list(work.glob("segment-*"))
 
 
+def test_relative_paths_reach_workers_whose_folder_is_another(cluster, tmp_path, film, tiny_colorizers, local_result,
+                                                              monkeypatch):
+    """A worker's current folder is not the driver's (on another node, or here the one the cluster started in):
+    relative names were read and written from there ('film.mp4: no such file' on a cluster started elsewhere)."""
+    shutil.copy(film, tmp_path / "film.mp4")
+    monkeypatch.chdir(tmp_path)
+    colorize(Path("film.mp4"), Path("out") / "ray.mkv", tiny_colorizers.fcn, executor="ray", segment_seconds=1.0,
+             workers=2)
+    assert_same_as_local(tmp_path / "out" / "ray.mkv", local_result)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ray.mkv"]
+
+
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
     res = run_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")

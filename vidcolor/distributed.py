@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -400,8 +400,9 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
     pool = ActorPool(actors)
     submitted: list = []
 
-    def run(a, job):
-        submitted.append(ref := a.run.remote(job[0].clip, job[1], str(job[2]), encoding, meter, shared))
+    def run(a, job):    # absolute paths: a worker's current folder is not the driver's (another node's, or Ray's)
+        clip = replace(job[0].clip, input=job[0].clip.input.absolute())
+        submitted.append(ref := a.run.remote(clip, job[1], str(job[2].absolute()), encoding, meter, shared))
         return ref
 
     finished = False
