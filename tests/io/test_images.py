@@ -206,7 +206,7 @@ def test_alpha_is_dropped_for_formats_without_it(tmp_path, name):
 
 @pytest.mark.parametrize("alpha", [False, True])
 def test_write_unknown_format_is_a_vidcolor_error(tmp_path, rgb, alpha):
-    with pytest.raises(VidcolorError, match="cannot write image"):
+    with pytest.raises(VidcolorError, match="cannot write an image with the suffix"):
         write_image(tmp_path / "a.xyz", rgb, np.full(rgb.shape[:2], 128, np.uint8) if alpha else None)
     assert listing(tmp_path) == set()                              # no file, no temporary left
 
