@@ -79,6 +79,22 @@ def make_videoless_mkv(path: Path) -> Path:
     return path
 
 
+def damage_packet(path: Path, index: int, where: str = "length") -> Path:
+    """Overwrite, in place, part of the video packet ``index`` of an H.264 mp4 as disk damage would, so that
+    ffmpeg's decoder refuses that packet and decodes the others: ``"length"`` the NAL unit's 4-byte length ('Invalid
+    NAL unit size'), ``"slice header"`` the 8 bytes after the NAL unit's header (the damage then survives a remux to
+    MPEG-TS)."""
+    import av
+
+    with av.open(str(path)) as c:
+        pos = [p.pos for p in c.demux(video=0) if p.size][index]
+    data = bytearray(path.read_bytes())
+    start = pos if where == "length" else pos + 5
+    data[start:start + (4 if where == "length" else 8)] = b"\xff" * (4 if where == "length" else 8)
+    path.write_bytes(bytes(data))
+    return path
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import (assert_one_line_error, cli_env, decode_all, listing, mosaic, png_claiming, run_cli,
-                     run_ffmpeg)
+from helpers import (assert_one_line_error, cli_env, damage_packet, decode_all, listing, mosaic, png_claiming,
+                     run_cli, run_ffmpeg)
 
 FAST = ("-q", "--preset", "ultrafast")
 W, H, FPS, SECONDS = 320, 240, 24, 2
@@ -74,12 +74,26 @@ def corpus(tmp_path_factory, ffmpeg_exe) -> Path:
     data = (d / "full.mp4").read_bytes()
     (d / "cut.mp4").write_bytes(data[: len(data) * 2 // 5])
     (d / "full.mp4").unlink()
+    # one frame damaged in the middle (its slice header overwritten: ffmpeg's decoder refuses it and decodes the
+    # other 47), in mp4 and in MPEG-TS, which a pipe can carry
+    ff(*testsrc, *h264, str(d / "damaged.mp4"))
+    shutil.copy(d / "damaged.mp4", d / "damaged_end.mp4")
+    damage_packet(d / "damaged.mp4", 20, "slice header")
+    ff("-i", str(d / "damaged.mp4"), "-c", "copy", str(d / "damaged.ts"))
+    # and its last frame damaged instead
+    damage_packet(d / "damaged_end.mp4", FPS * SECONDS - 1, "slice header")
+    ff("-i", str(d / "damaged_end.mp4"), "-c", "copy", str(d / "damaged_end.ts"))
+    (d / "damaged_end.mp4").unlink()
     # two MPEG-TS streams of different sizes joined as `cat a.ts b.ts` joins them
     for name, size in (("a.ts", f"{W}x{H}"), ("b.ts", "352x288")):
         ff("-f", "lavfi", "-i", f"testsrc2=s={size}:r={FPS}:d=1", *h264, str(d / name))
     (d / "joined.ts").write_bytes((d / "a.ts").read_bytes() + (d / "b.ts").read_bytes())
     # giants: a real 8192x8000 frame, a y4m header claiming 16000x16000, a PNG header claiming 30000x30000
     ff("-f", "lavfi", "-i", "color=c=black:s=8192x8000:d=0.04:r=25", "-frames:v", "1", *h264, str(d / "big.mkv"))
+    # the 24 frames of a.ts, then the 8192x8000 frame (above 64 megapixels): a stream that grows past the limit
+    ff("-i", str(d / "big.mkv"), "-c", "copy", str(d / "big.ts"))
+    (d / "grows.ts").write_bytes((d / "a.ts").read_bytes() + (d / "big.ts").read_bytes())
+    (d / "big.ts").unlink()
     (d / "claims.y4m").write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(4096))
     png_claiming(d / "bomb.png", 30000, 30000)
     # odd frame size, kept 4:4:4 so that the source holds it exactly
@@ -126,10 +140,22 @@ ERRORS = [
     pytest.param(["eval", "joined.ts", "--reference-video", "joined.ts"], ["joined.ts"], "frame size changes",
                  id="size-change-in-eval"),
     pytest.param(["dequantize", "big.mkv"], ["big.mkv"], "8192x8000 is too large", id="8192x8000-frame"),
+    # the decoder refuses the last frame unallocated: 24 frames were written and the run ended with 0
+    pytest.param(["dequantize", "grows.ts"], ["grows.ts"], "the frame size changes at frame 24 (320x240 -> "
+                 "8192x8000), which is too large", id="frame-above-the-limit-at-the-end"),
+    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["grows.ts"], "stdin: the frame size changes at frame 24 "
+                 "(320x240 -> 8192x8000), which is too large", id="frame-above-the-limit-at-the-end-on-stdin"),
     pytest.param(["dequantize", "claims.y4m"], ["claims.y4m"], "16000x16000 is too large", id="header-claims-16000"),
     pytest.param(["dequantize", "-", "--raw", "100000x100000", "--fps", "12", "-o", "raw.mp4"], [], "too large",
                  id="raw-100000"),
     pytest.param(["dequantize", "cut.mp4"], ["cut.mp4"], "of 48 frames could not be read", id="truncated-mp4"),
+    pytest.param(["dequantize", "damaged.mp4"], ["damaged.mp4"], "damaged.mp4: frame 20 cannot be decoded (Invalid "
+                 "data found when processing input): the input is damaged there", id="damaged-frame"),
+    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged.ts"], "stdin: frame 20 cannot be decoded",
+                 id="damaged-frame-on-stdin"),
+    # the decoder's refusal of the last frame was lost: 47 frames were written and the run ended with 0
+    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged_end.ts"], "stdin: 1 frame could not be decoded "
+                 "(damaged); nothing written (--ignore-errors keeps the 47 that decoded)", id="damaged-last-frame"),
     pytest.param(["dequantize", "src.mp4", "-o", "out.webm"], ["src.mp4"], "holds only VP8, VP9 and AV1", id="h264-in-webm"),
     pytest.param(["dequantize", "src.mp4", "--preset", "bogus"], ["src.mp4"], "invalid preset 'bogus'",
                  id="bad-preset"),

@@ -457,8 +457,12 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
-    A file that declares more frames than decode (truncated, damaged) is an error and nothing is written,
-    unless ``ignore_errors``: then the frames that decoded are kept, with a warning on stderr; a file that cannot be
+    Frames that the input has but that do not decode are an error and nothing is written: a file that declares
+    more frames than it holds (truncated), packets the decoder refuses at the end of the stream (damaged), raw
+    input that ends inside a frame; with ``ignore_errors`` the frames that decoded are kept, with a warning on
+    stderr that counts the lost ones. A packet the decoder refuses in the middle of a stream
+    (:class:`~vidcolor.errors.DamagedInput`) and a frame size that changes (also to one above the frame-size
+    limits) are errors either way; a file that cannot be
     read at all raises :class:`~vidcolor.errors.UnreadableInput` (a folder run with ``ignore_errors`` skips such a
     clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
@@ -501,11 +505,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                                                              getattr(fn, "device", None))
             summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
             if reader.missing:
-                what = (f"{input}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
-                        if not getattr(reader, "count_known", True) else
-                        f"{input}: {reader.missing} of {info.frames} frames could not be read (truncated or damaged)"
-                        if info.frames else f"{'stdin' if str(input) == '-' else input}: the raw input ended inside "
-                        "a frame (truncated)")
+                what = _lost(input, reader)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
                 unshown = info.frames - reader.missing - summary.frames if info.frames else 0
                 if unshown > 0 and getattr(reader, "count_known", True):
@@ -516,6 +516,19 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
+
+
+def _lost(input, reader) -> str:
+    """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames."""
+    name = "stdin" if str(input) == "-" else str(input)
+    if not getattr(reader, "count_known", True):
+        return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
+    if getattr(reader, "raw_size", None) is not None:
+        return f"{name}: the raw input ended inside a frame (truncated)"
+    if reader.info.frames:
+        return f"{name}: {reader.missing} of {reader.info.frames} frames could not be read (truncated or damaged)"
+    n = reader.missing                  # no declared count: only the decoder's refusals are known
+    return f"{name}: {n} frame{'s' if n != 1 else ''} could not be decoded (damaged)"
 
 
 class SideBySide:

@@ -8,3 +8,7 @@ class VidcolorError(Exception):
 class UnreadableInput(VidcolorError):
     """An input file that cannot be read at all (not a video, damaged before its first frame): a folder run with
     ``--ignore-errors`` skips it with a warning."""
+
+
+class DamagedInput(VidcolorError):
+    """A video frame that cannot be decoded in the middle of a stream (damaged data): the reader stops there."""

@@ -12,8 +12,8 @@ import av
 import numpy as np
 import pytest
 
-from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, decode_all, gradient_image, listing,
-                     make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
+from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage_packet, decode_all, gradient_image,
+                     listing, make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
 from vidcolor.metrics import psnr
@@ -646,6 +646,71 @@ def test_a_stream_whose_frame_size_changes_is_one_error(tmp_path, ffmpeg_exe):
     with pytest.raises(VidcolorError, match=r"frame size changes at frame \d+ \(64x48 -> 80x64\)"):
         for _ in VideoReader(joined):
             pass
+
+
+def _joined_ts(exe: str, folder: Path, encoder: str, sizes: tuple[tuple[str, int], ...]) -> bytes:
+    """MPEG-TS encodes (``size``, frame count) of testsrc2 joined byte by byte, as `cat a.ts b.ts` joins them."""
+    data = b""
+    for i, (size, frames) in enumerate(sizes):
+        part = folder / f"part{i}.ts"
+        run_ffmpeg(exe, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25", "-frames:v", str(frames),
+                   "-c:v", encoder, "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                   *(["-x265-params", "log-level=error"] if encoder == "libx265" else []), str(part))
+        data += part.read_bytes()
+    return data
+
+
+@pytest.mark.parametrize("encoder", ["libx264", "libx265"])
+@pytest.mark.parametrize("then", [0, 20])
+def test_a_frame_above_the_limit_after_smaller_ones_is_the_size_change_error(tmp_path, ffmpeg_exe, monkeypatch,
+                                                                              encoder, then):
+    """20 frames of 64x48, one of 96x96 above the (lowered) pixel limit, then ``then`` more of 64x48. ffmpeg's
+    decoder refuses the big frame before allocating it; on frame threads the refusal of an H.264 stream's last
+    packet was lost in PyAV's drain (20 frames and no error, from a file or a pipe); elsewhere it was 'decoding
+    failed (Invalid data found ...)', or '(Cannot allocate memory)' from HEVC, which did not say why. It is the
+    size change that a frame within the limit is, named too large; HEVC holds reordered frames when it refuses:
+    they count into the frame number."""
+    from vidcolor.io import limits
+
+    data = _joined_ts(ffmpeg_exe, tmp_path, encoder, (("64x48", 20), ("96x96", 1), ("64x48", then))[:3 if then else 2])
+    (tmp_path / "joined.ts").write_bytes(data)
+    monkeypatch.setattr(limits, "MAX_PIXELS", 64 * 48 * 2)
+    for source in (tmp_path / "joined.ts", _Pipe(data)):
+        read = 0
+        with pytest.raises(VidcolorError, match=r"the frame size changes at frame 20 \(64x48 -> 96x96\), which is "
+                                                r"too large \(at most 16384 px a side"):
+            with VideoReader(source) as r:
+                for _ in r:
+                    read += 1
+        assert read == (20 if encoder == "libx264" else 18)     # x265's 2 reordered frames: held, not given
+
+
+def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader(tmp_path, ffmpeg_exe):
+    """A 10-frame H.264 mp4 with one damaged packet (its NAL length overwritten), which ffmpeg skips (9 frames,
+    'Error submitting packet to decoder' or, for the last one, 'Decoding error'). The last packet's refusal was
+    lost on frame threads (9 frames, nothing missing); now it is counted in ``missing``, as a truncated file's
+    unread packets are. In the middle, the reader stops at the packet after it (DamagedInput; it said 'decoding
+    failed (Invalid data ...)')."""
+    from vidcolor.errors import DamagedInput
+
+    clean = tmp_path / "clean.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "10", "-c:v", "libx264",
+               "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clean))
+    for index in (9, 4):
+        src = tmp_path / f"damaged{index}.mp4"
+        shutil.copy(clean, src)
+        damage_packet(src, index)
+        with VideoReader(src) as r:
+            read = []
+            if index == 4:
+                with pytest.raises(DamagedInput, match=r"damaged4.mp4: frame 4 cannot be decoded \(Invalid data "
+                                                       r"found when processing input\): the input is damaged there"):
+                    for frame in r:
+                        read.append(frame)
+                assert len(read) == 4
+                continue
+            read += list(r)
+            assert (len(read), r.packets, r.refused, r.missing) == (9, 10, 1, 1)
 
 
 @pytest.fixture(scope="module")

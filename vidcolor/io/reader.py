@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterator
 import av
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import DamagedInput, VidcolorError
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io import limits
@@ -140,6 +140,18 @@ def _open(source: str | Path | BinaryIO):
             stream.codec_context.options = dict(limit)
     return container
 
+
+DECODE_THREADS = "SLICE"
+"""How a video is decoded in parallel: on slice threads, not on frame threads (``AUTO``, which picks them for H.264,
+HEVC, VP8/VP9 and others). A frame-threaded decoder holds the last ``thread_count - 1`` packets back and gives them
+all at the end of the stream in one ``decode(None)``, and PyAV's ``decode`` keeps the frames a call has given and
+drops an ``InvalidDataError`` that follows them (av/codec/context.py, ``_decode``): a frame the decoder refused among
+the last ``thread_count - 2`` packets vanished without an error, with the frames decoded after it (H.264 and HEVC,
+PyAV 18.1 with FFmpeg 8: 20 frames of 64x48 then one above ``max_pixels``, or an H.264 mp4 whose last packet is
+damaged: one frame fewer than ffmpeg gives and no error, with 3 frame threads on 2 cores; 8 threads lost every
+refusal among the last 6 packets). Slice threads decode a packet before the next is sent, so each refusal is raised
+at its own packet. Decoding is not what limits a run: 1080p H.264 decodes at 216 (frame threads) and 226 (slice)
+frames a second on 2 cores, HEVC at 325 and 223, and the RGB conversion of each frame runs at 33-58."""
 
 LATE_STREAMS = "does not expose its streams before avformat_find_stream_info"
 """What PyAV's ValueError says when ``stream_options`` are given for a container whose streams appear only while
@@ -394,7 +406,11 @@ class VideoReader:
         VidcolorError: missing file, not a video, zero frames, a frame size above
             :func:`~vidcolor.io.limits.check_frame_size`'s limits or unknown (ffmpeg's probe refuses frames above
             :data:`~vidcolor.io.limits.MAX_PIXELS` before allocating them), a truncated raw frame, a raw file that
-            cannot be opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`).
+            cannot be opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`);
+            while iterating, a frame size that changes (also to one above the limits, which the decoder refuses
+            unallocated) and damaged data in the middle of the stream (:class:`~vidcolor.errors.DamagedInput`;
+            refused packets at its end, as in an mp4 cut inside its last sample, are counted in :attr:`missing`, as
+            a truncated file's unread ones are).
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
@@ -403,10 +419,14 @@ class VideoReader:
         self.raw_size = raw_size
         self._container = None
         self._first = None
+        self._size = None
         self.decoded = 0
         """Frames decoded so far."""
         self.packets = 0
         """Video packets read so far (not raw input)."""
+        self.refused = 0
+        """Packets the decoder refused after the first frame (damaged data; each is a frame in all but
+        field-coded streams), counted in :attr:`missing`."""
         self._partial = False
         if raw_size is not None:
             rate = raw_rate(fps)
@@ -431,7 +451,7 @@ class VideoReader:
         unknown = _undecoded_probe(self._container) and (self.info.width < 1 or self.info.height < 1)
         if not unknown:
             self._check_size(self.info.width, self.info.height, header=True)
-            self._stream.thread_type = "AUTO"
+            self._stream.thread_type = DECODE_THREADS
         self._frames = self._decode()
         try:
             first = next(self._frames)
@@ -446,7 +466,7 @@ class VideoReader:
         self._check_size(first.width, first.height)            # and the first frame
         _from_first_frame(self.info, self._container, self._stream)
         _apply_rotation(self.info, first)
-        self._first = first
+        self._first, self._size = first, (first.width, first.height)
         tb = self.info.time_base
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
 
@@ -455,22 +475,60 @@ class VideoReader:
         (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
         keyframe before the cut), but a truncated file lacks packets.
 
-        A truncated file's last packet is cut short (the demuxer marks it corrupt): it is not decoded (nor counted),
-        since with frame threads the decoder, given it, dropped the frames still in its threads without an error: a
-        30-frame mp4 cut at 1 MB gave 13 frames where ffmpeg gives 15 (without frame threads the packet itself fails
-        and the frames before it come out). A corrupt packet followed by others (a damaged stream) is decoded."""
-        held = None                 # a corrupt packet, decoded only if another follows it
+        A packet the decoder refuses after the first frame is counted (:attr:`refused`); the packet after it, if
+        any, raises the damage (:class:`~vidcolor.errors.DamagedInput`: damaged in the middle, not at the end). A
+        frame size that changes there is raised at once (:meth:`_refused`). Before the first frame, the decoder's
+        own error goes up (the constructor says that nothing can be decoded)."""
+        damage = None
         for packet in self._container.demux(self._stream):
-            if held is not None and packet.size:        # not the end (an empty packet flushes the decoder)
-                self.packets += 1
-                yield from held.decode()
-            held = None
-            if packet.size and packet.is_corrupt:
-                held = packet
-                continue
             if packet.size:
+                if damage is not None:                  # damaged in the middle, not at the end
+                    raise damage
                 self.packets += 1
-            yield from packet.decode()
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                if self._size is None:
+                    raise
+                damage = self._refused(exc)
+                if not isinstance(damage, DamagedInput):
+                    raise damage from None
+                self.refused += 1
+                continue
+            yield from frames
+
+    def _refused(self, exc: av.FFmpegError) -> VidcolorError:
+        """The error for a packet the decoder refused after the first frame (with :data:`DECODE_THREADS`, each
+        refusal is raised at its own packet): its damage, named by the frames given before it (where frames are
+        reordered, the number is that of decoding order). Where the decoder's size is no longer the stream's,
+        the frame size changed there (:meth:`_size_change`), which is no damage:
+        ffmpeg refuses a frame above :data:`~vidcolor.io.limits.MAX_PIXELS` once it has taken its size (a
+        16000x16000 H.264 frame after 500 of 64x48: the decoder's size reads 16000x16000; HEVC's refusal is 'Cannot
+        allocate memory'); the frames the decoder still holds then (reordered ones, decoded before the refused
+        packet) count into the frame number, as the decoder is drained."""
+        ctx = self._stream.codec_context
+        size = (ctx.width, ctx.height)
+        if min(size) > 0 and size != self._size:
+            try:
+                held = len(ctx.decode(None))
+            except av.FFmpegError:
+                held = 0
+            return self._size_change(self.decoded + held, *size)
+        return DamagedInput(f"{_name(self.source)}: frame {self.decoded} cannot be decoded ({_reason(exc)}): the "
+                            "input is damaged there")
+
+    def _size_change(self, index: int, width: int, height: int) -> VidcolorError:
+        """The error for frame ``index`` of ``width`` x ``height`` in a stream whose frames are of another size
+        (two streams joined, a resolution change): the encoder has one size; a size above the frame-size limits
+        (:func:`~vidcolor.io.limits.check_frame_size`) is named as such."""
+        w, h = self._size
+        change = f"{_name(self.source)}: the frame size changes at frame {index} ({w}x{h} -> {width}x{height})"
+        try:
+            check_frame_size(width, height, _name(self.source))
+        except VidcolorError:
+            return VidcolorError(f"{change}, which is too large (at most {limits.MAX_SIDE} px a side and "
+                                 f"{limits.MAX_PIXELS // 1_000_000} megapixels)")
+        return VidcolorError(f"{change}; split the input there")
 
     def _check_size(self, width: int, height: int, header: bool = False) -> None:
         """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up.
@@ -522,16 +580,14 @@ class VideoReader:
                 frame = self._read_raw()
             return
         rot = self.info.rotation
-        size = (self._first.width, self._first.height)
         self.decoded = 1
         self.timeline.add(self._first.pts)
         yield _rotate(frame_to_rgb(self._first), rot)
         try:
             for i, frame in enumerate(self._frames, 1):
+                if (frame.width, frame.height) != self._size:    # e.g. two streams joined: the encoder has one size
+                    raise self._size_change(i, frame.width, frame.height)
                 self.decoded = i + 1
-                if (frame.width, frame.height) != size:    # e.g. two streams joined: the encoder has one size
-                    raise VidcolorError(f"{_name(self.source)}: the frame size changes at frame {i} "
-                                        f"({size[0]}x{size[1]} -> {frame.width}x{frame.height}); split the input there")
                 self.timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rot)
         except av.FFmpegError as exc:
@@ -539,14 +595,14 @@ class VideoReader:
 
     @property
     def missing(self) -> int:
-        """Frames the container declares whose packets could not be read (a truncated or damaged file; a last
-        packet cut short is not read, see :meth:`_decode`), once the iteration has ended; 0 when the container
-        declares no count (stdin, Matroska). Frames that an edit
-        list hides (an mp4 cut at a frame after a keyframe) are not missing. Raw input: 1 when it ended inside a
-        frame after whole ones (the iteration stops there)."""
+        """Frames lost, once the iteration has ended: those the container declares whose packets could not be
+        read (a truncated or damaged file; none counted where the container declares no count: stdin, Matroska),
+        and the packets the decoder refused (:attr:`refused`). Frames that an edit list hides (an mp4 cut at a
+        frame after a keyframe) are not missing. Raw input: 1 when it ended inside a frame after whole ones (the
+        iteration stops there)."""
         if self.raw_size is not None:
             return int(self._partial)
-        return max(0, self.info.frames - self.packets) if self.info.frames else 0
+        return (max(0, self.info.frames - self.packets) if self.info.frames else 0) + self.refused
 
     def close(self) -> None:
         raw = getattr(self, "_raw", None)
