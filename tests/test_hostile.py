@@ -150,7 +150,8 @@ ERRORS = [
                  id="raw-100000"),
     pytest.param(["dequantize", "cut.mp4"], ["cut.mp4"], "of 48 frames could not be read", id="truncated-mp4"),
     pytest.param(["dequantize", "damaged.mp4"], ["damaged.mp4"], "damaged.mp4: frame 20 cannot be decoded (Invalid "
-                 "data found when processing input): the input is damaged there", id="damaged-frame"),
+                 "data found when processing input): the input is damaged there; nothing written (--ignore-errors",
+                 id="damaged-frame"),
     pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged.ts"], "stdin: frame 20 cannot be decoded",
                  id="damaged-frame-on-stdin"),
     # the decoder's refusal of the last frame was lost: 47 frames were written and the run ended with 0
@@ -333,6 +334,29 @@ def test_a_truncated_mp4_keeps_every_frame_ffmpeg_decodes_and_the_counts_add_up(
     res = run_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert res.returncode == 0 and f"the {decodable} that decoded were written" in res.stderr, res.stderr
     assert len(decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]) == decodable
+
+
+@pytest.mark.parametrize("name", ["damaged.mp4", "damaged.ts"])
+def test_a_damaged_frame_with_ignore_errors_is_skipped_as_ffmpeg_skips_it(tmp_path, corpus, tiny_models, ffmpeg_exe,
+                                                                          name):
+    """The frame after the damage no longer stops the run: the 47 frames that decode are written at their own
+    times (the damaged one's place stays empty, so the picture stays in step with the sound), as ffmpeg's own
+    transcode writes them, with a warning that counts the lost frame. Without --ignore-errors the run stops at the
+    damage (ERRORS); with it, it stopped too ('frame 20 cannot be decoded', before that 'decoding failed (Invalid
+    data found when processing input)')."""
+    d = case_dir(tmp_path, corpus, name)
+    on_stdin = name.endswith(".ts")
+    args = ["-", "-o", "out.mp4"] if on_stdin else [name, "-o", "out.mp4"]
+    res = run_cli("dequantize", *args, "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d,
+                  stdin=(d / name).read_bytes() if on_stdin else None)
+    shown = "stdin" if on_stdin else name
+    count = "1 frame could not be decoded (damaged)" if on_stdin else "1 of 48 frames could not be read"
+    assert res.returncode == 0 and res.stderr_lines == [
+        f"vidcolor: warning: {shown}: {count}{' (truncated or damaged)' if not on_stdin else ''}; the 47 that "
+        "decoded were written"], res.stderr
+    run_ffmpeg(ffmpeg_exe, "-i", str(d / name), str(d / "ffmpeg.mp4"))
+    (out, _), (theirs, _) = frame_times(d / "out.mp4"), frame_times(d / "ffmpeg.mp4")
+    assert len(out) == FPS * SECONDS - 1 and out == theirs
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import UnreadableInput, VidcolorError
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -458,11 +458,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`).
     ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
-    more frames than it holds (truncated), packets the decoder refuses at the end of the stream (damaged), raw
-    input that ends inside a frame; with ``ignore_errors`` the frames that decoded are kept, with a warning on
-    stderr that counts the lost ones. A packet the decoder refuses in the middle of a stream
-    (:class:`~vidcolor.errors.DamagedInput`) and a frame size that changes (also to one above the frame-size
-    limits) are errors either way; a file that cannot be
+    more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
+    stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw input that ends inside a frame.
+    With ``ignore_errors`` the frames that decode are kept (the refused ones skipped, as ffmpeg skips them: the
+    frames keep their timestamps), with a warning on stderr that counts the lost ones. A frame size that changes
+    (also to one above the frame-size limits) is an error either way; a file that cannot be
     read at all raises :class:`~vidcolor.errors.UnreadableInput` (a folder run with ``ignore_errors`` skips such a
     clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
@@ -485,7 +485,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     check_format_named(output, container)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     try:
-        reader = AnimatedImageReader(input) if animated else VideoReader(input, raw_size=raw_size, fps=fps)
+        reader = (AnimatedImageReader(input) if animated else
+                  VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
     except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
         raise UnreadableInput(str(exc)) from None
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
@@ -503,7 +504,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))
-            summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
+            try:
+                summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
+            except DamagedInput as exc:                 # without ignore_errors: the reader stops there
+                raise VidcolorError(f"{exc}; nothing written (--ignore-errors skips the frames that cannot be "
+                                    "decoded, as ffmpeg does, and keeps the others)") from None
             if reader.missing:
                 what = _lost(input, reader)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up

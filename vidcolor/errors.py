@@ -11,4 +11,5 @@ class UnreadableInput(VidcolorError):
 
 
 class DamagedInput(VidcolorError):
-    """A video frame that cannot be decoded in the middle of a stream (damaged data): the reader stops there."""
+    """A video frame that cannot be decoded in the middle of a stream (damaged data): a run writes nothing, unless
+    ``--ignore-errors`` skips such frames as ffmpeg does (:class:`~vidcolor.io.VideoReader`'s ``keep_going``)."""

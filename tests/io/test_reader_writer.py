@@ -685,12 +685,14 @@ def test_a_frame_above_the_limit_after_smaller_ones_is_the_size_change_error(tmp
         assert read == (20 if encoder == "libx264" else 18)     # x265's 2 reordered frames: held, not given
 
 
-def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader(tmp_path, ffmpeg_exe):
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader(tmp_path, ffmpeg_exe, keep_going):
     """A 10-frame H.264 mp4 with one damaged packet (its NAL length overwritten), which ffmpeg skips (9 frames,
     'Error submitting packet to decoder' or, for the last one, 'Decoding error'). The last packet's refusal was
     lost on frame threads (9 frames, nothing missing); now it is counted in ``missing``, as a truncated file's
     unread packets are. In the middle, the reader stops at the packet after it (DamagedInput; it said 'decoding
-    failed (Invalid data ...)')."""
+    failed (Invalid data ...)'), or with ``keep_going`` skips it as ffmpeg does, the frames after it keeping their
+    timestamps."""
     from vidcolor.errors import DamagedInput
 
     clean = tmp_path / "clean.mp4"
@@ -700,9 +702,9 @@ def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader
         src = tmp_path / f"damaged{index}.mp4"
         shutil.copy(clean, src)
         damage_packet(src, index)
-        with VideoReader(src) as r:
+        with VideoReader(src, keep_going=keep_going) as r:
             read = []
-            if index == 4:
+            if index == 4 and not keep_going:
                 with pytest.raises(DamagedInput, match=r"damaged4.mp4: frame 4 cannot be decoded \(Invalid data "
                                                        r"found when processing input\): the input is damaged there"):
                     for frame in r:
@@ -711,6 +713,8 @@ def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader
                 continue
             read += list(r)
             assert (len(read), r.packets, r.refused, r.missing) == (9, 10, 1, 1)
+            pts = r.timeline.pts
+        assert pts == [i * pts[1] for i in range(10) if i != index]         # the gap stays where the frame was
 
 
 @pytest.fixture(scope="module")

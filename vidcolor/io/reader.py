@@ -393,6 +393,10 @@ class VideoReader:
             (mp4 with the index at the end) cannot come through a pipe; nut, matroska, mpegts can.
         raw_size: ``(width, height)`` to read raw rgb24 frames instead (stdin or file), with ``fps``.
         fps: frame rate of raw input (frames per second; :func:`raw_rate`).
+        keep_going: go on past a packet that the decoder refuses (damaged data), as ffmpeg does, counting it in
+            :attr:`refused` and :attr:`missing` (the frames after it keep their timestamps); else such a packet
+            followed by another is a :class:`~vidcolor.errors.DamagedInput`. Refused packets at the end of the
+            stream are counted either way.
 
     Attributes:
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
@@ -408,15 +412,16 @@ class VideoReader:
             :data:`~vidcolor.io.limits.MAX_PIXELS` before allocating them), a truncated raw frame, a raw file that
             cannot be opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`);
             while iterating, a frame size that changes (also to one above the limits, which the decoder refuses
-            unallocated) and damaged data in the middle of the stream (:class:`~vidcolor.errors.DamagedInput`;
-            refused packets at its end, as in an mp4 cut inside its last sample, are counted in :attr:`missing`, as
-            a truncated file's unread ones are).
+            unallocated) and, without ``keep_going``, damaged data in the middle of the stream
+            (:class:`~vidcolor.errors.DamagedInput`; refused packets at its end, as in an mp4 cut inside its last
+            sample, are counted in :attr:`missing`, as a truncated file's unread ones are).
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
-                 fps: float | Fraction | None = None):
+                 fps: float | Fraction | None = None, keep_going: bool = False):
         self.source = source
         self.raw_size = raw_size
+        self.keep_going = keep_going
         self._container = None
         self._first = None
         self._size = None
@@ -475,10 +480,11 @@ class VideoReader:
         (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
         keyframe before the cut), but a truncated file lacks packets.
 
-        A packet the decoder refuses after the first frame is counted (:attr:`refused`); the packet after it, if
-        any, raises the damage (:class:`~vidcolor.errors.DamagedInput`: damaged in the middle, not at the end). A
-        frame size that changes there is raised at once (:meth:`_refused`). Before the first frame, the decoder's
-        own error goes up (the constructor says that nothing can be decoded)."""
+        A packet the decoder refuses after the first frame is counted (:attr:`refused`) and skipped, as ffmpeg
+        skips it, unless the frame size changes there (:meth:`_refused`: that is raised at once); without
+        :attr:`keep_going`, the packet after it, if any, raises the damage (:class:`~vidcolor.errors.DamagedInput`:
+        damaged in the middle, not at the end). Before the first frame, the decoder's own error goes up (the
+        constructor says that nothing can be decoded)."""
         damage = None
         for packet in self._container.demux(self._stream):
             if packet.size:
@@ -494,6 +500,8 @@ class VideoReader:
                 if not isinstance(damage, DamagedInput):
                     raise damage from None
                 self.refused += 1
+                if self.keep_going:
+                    damage = None
                 continue
             yield from frames
 
