@@ -26,7 +26,7 @@ from vidcolor.io.images import image_format, rgb_profile
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.io.writer import check_codec_in, check_target, format_suffix
+from vidcolor.io.writer import check_codec_in, check_target, format_suffix, missing_folders, remove_empty
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
                                batched, run, set_output_chroma)
@@ -664,27 +664,6 @@ def _quantizers_of_files(quantizers: list[set[str]]) -> str:
         (what, n), = counts.items()
         return f"quantizer: {what}" + ("" if n == 1 else " in both files" if n == 2 else f" in all {n} files")
     return "quantizers: " + ", ".join(f"{what} in {n} file{'' if n == 1 else 's'}" for what, n in counts.most_common())
-
-
-def missing_folders(folder: Path | None) -> list[Path]:
-    """``folder`` and its parents that do not exist (deepest first): those that writing into it creates (the writers
-    create a target's missing folders, :func:`~vidcolor.io.writer.partial_file`); none for None (stdout)."""
-    made: list[Path] = []
-    if folder is not None:
-        folder = Path(folder).absolute()
-        while not folder.exists() and folder != folder.parent:
-            made.append(folder)
-            folder = folder.parent
-    return made
-
-
-def remove_empty(folders: list[Path]) -> None:
-    """Remove those of ``folders`` (made by a run, :func:`missing_folders`) that are left empty, deepest first."""
-    for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
-        try:
-            folder.rmdir()
-        except OSError:                # not empty (another run's files), or gone
-            pass
 
 
 @contextlib.contextmanager

@@ -54,7 +54,8 @@ from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
-from vidcolor.io.writer import Passthrough, VideoWriter, check_target, join_segments, write_file_atomically
+from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, remove_empty,
+                                write_file_atomically)
 from vidcolor.pipeline import RunSummary, auto_batch_size, set_output_chroma
 
 INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
@@ -371,9 +372,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                           "the same command resumes", file=sys.stderr)
                 elif not kept:
                     shutil.rmtree(plan.work, ignore_errors=True)
-            for folder in new_dirs:          # an output folder this run made and left empty goes too
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+            remove_empty(new_dirs)           # an output folder this run made and left empty goes too
             raise
     n = sum(len(p.segments) for p in plans)
     where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent

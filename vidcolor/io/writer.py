@@ -628,6 +628,27 @@ _NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.E
 """Errors of ``os.link`` on a file system without hard links (FAT, some network mounts)."""
 
 
+def missing_folders(folder: Path | None) -> list[Path]:
+    """``folder`` and its parents that do not exist (deepest first): those that writing into it creates (the writers
+    create a target's missing folders, :func:`partial_file`); none for None (stdout)."""
+    made: list[Path] = []
+    if folder is not None:
+        folder = Path(folder).absolute()
+        while not folder.exists() and folder != folder.parent:
+            made.append(folder)
+            folder = folder.parent
+    return made
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (made by a run, :func:`missing_folders`) that are left empty, deepest first."""
+    for folder in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:                # not empty (another run's files), or gone
+            pass
+
+
 def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     """Give the finished temporary file ``tmp`` (:func:`partial_file`) the usual file mode and the name ``target``.
 
