@@ -524,6 +524,17 @@ def test_a_colorizer_refuses_render_sizes_and_saturations_out_of_range(tiny_colo
             Colorizer(str(tiny_colorizers.fcn), device="cpu", **kw)
 
 
+def test_temperature_is_refused_for_a_model_without_ab_bins(tiny_colorizers):
+    """--temperature (and the colour confidence) act on the annealed mean of ab bins; a model that regresses ab
+    has none, so the option is refused rather than silently ignored."""
+    from vidcolor.pipeline import Colorizer
+
+    for kw in ({"temperature": 0.5}, {"confidence": 1.0}):
+        with pytest.raises(VidcolorError, match="regresses ab directly"):
+            Colorizer(str(tiny_colorizers.fcn), device="cpu", **kw)
+    assert Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", temperature=0.5).temperature == 0.5
+
+
 def test_process_refuses_a_function_that_returns_other_frame_counts(tmp_path, clip):
     for fn in (lambda batch: batch[:1], lambda batch: np.concatenate([batch, batch]), lambda batch: None):
         with pytest.raises(ValueError, match="for a batch of 4 frames"):

@@ -578,6 +578,9 @@ class Colorizer(RenderedLabJob):
         self.saturation = self.arch.get("saturation", 1.0) if saturation is None else saturation
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
         self.confidence = confidence
+        if self.arch["mode"] != "bins" and (temperature is not None or confidence):
+            raise VidcolorError(f"--temperature and the colour confidence apply to models that classify ab into bins; "
+                                f"{model} regresses ab directly: drop them")
         self.bins = ab_gamut_bins() if self.arch["mode"] == "bins" else None
 
     @property
