@@ -839,3 +839,22 @@ def test_the_dequantizer_smooths_palettes_over_time_but_not_uniform_levels(brigh
         assert job.prepare(clip).feeds is not None                  # the generator runs
         job(clip)
         assert (spy.calls, spy.resets > 0) == ((0, True) if kind == "uniform" else (2, False))
+
+
+def test_a_clips_output_is_checked_before_the_model_loads(tmp_path, clip, monkeypatch):
+    """An existing output, the input as output, a suffix against --format and stdin without -o are said before a
+    model loads (that took seconds before the error), by dequantize and colorize alike."""
+    import vidcolor.api as api
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(api, "Dequantizer", type("NoModel", (Dequantizer,), {"__init__": no_model}))
+    monkeypatch.setattr(api, "colorizer", no_model)
+    (tmp_path / "there.mp4").write_bytes(b"")
+    cases = [(clip, tmp_path / "there.mp4", {}, "exists"), (clip, clip, {}, "overwrite the input"),
+             (clip, tmp_path / "a.mkv", {"container": "mp4"}, "--format says mp4"), ("-", None, {}, "give the output")]
+    for job in (api.dequantize, api.colorize):
+        for src, out, options, message in cases:
+            with pytest.raises(VidcolorError, match=message):
+                job(src, out, **options)

@@ -76,6 +76,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     """
     started = time.perf_counter()
     check_input(input)
+    check_output_first(input, output, JOBS[Dequantizer.JOB].suffix, io_options)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     if io_options.get("preset", "medium") == "medium":
         io_options.setdefault("x264_params", JOBS[Dequantizer.JOB].x264_params)
@@ -176,6 +177,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     """
     started = time.perf_counter()
     check_input(input)
+    check_output_first(input, output, JOBS[Colorizer.JOB].suffix, io_options)
     if isinstance(references, (str, Path)):      # one reference, not its characters
         references = [references]
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
@@ -384,6 +386,24 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
 def _is_still(path: str | Path) -> bool:
     """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip)."""
     return is_image(path) and not is_animated(path)
+
+
+def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
+    """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
+    input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
+    output without ``overwrite`` (:func:`~vidcolor.io.writer.check_target`). :func:`process` makes them again; a
+    folder's and an image's outputs are checked there, before any work.
+
+    Raises:
+        VidcolorError: as those functions.
+    """
+    if str(input) != "-" and io_options.get("raw_size") is None and (Path(input).is_dir() or _is_still(input)):
+        return
+    container = io_options.get("container")
+    target = output_for(input, output, suffix, container)
+    check_format_named(target, container)
+    if str(target) != "-":
+        check_target(Path(target), io_options.get("overwrite", False))
 
 
 def check_input(input: str | Path) -> None:
