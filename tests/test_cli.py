@@ -614,6 +614,25 @@ def test_binary_video_is_not_written_to_a_terminal(tmp_path, clip, tiny_models, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["dequantize", "colorize"])
+def test_video_is_not_read_from_a_terminal(tmp_path, tiny_models, tiny_colorizers, command):
+    """``-`` as input on a terminal waited, silently, for video typed in; refused in one line."""
+    import pty
+
+    model = tiny_models.lab if command == "dequantize" else tiny_colorizers.fcn
+    master, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", command, "-", "-o", "out.mp4", "--model",
+                               str(model)], stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=cli_env(), cwd=tmp_path, timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(master)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.startswith("vidcolor: error: -: stdin is a terminal") and len(err.splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):
     res = run_cli("dequantize", "rgba.png", "-o", "out.jpg", "--model", tiny_models.lab, *FAST, cwd=bad_dir)
     assert res.returncode == 0, res.stderr

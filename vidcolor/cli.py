@@ -245,12 +245,16 @@ def _ignore(ctx: click.Context, names: list[str], why: str) -> None:
                    f"{why}; ignored", err=True)
 
 
-def _check_stdout(output: str | None) -> None:
-    """``-o -`` on a terminal is refused, as gzip and ffmpeg refuse it: binary video there is garbage that can leave
-    the terminal in a strange state, and the user meant a redirect or a pipe."""
+def _check_terminal(input: str, output: str | None) -> None:
+    """Binary video to or from a terminal is refused, as gzip refuses it. ``-o -`` on a terminal wrote garbage that
+    can leave it in a strange state; ``-`` as input on a terminal waited, silently, for video typed in. The user
+    meant a redirect or a pipe."""
     if output == "-" and sys.stdout is not None and sys.stdout.isatty():
         raise VidcolorError("-o -: stdout is a terminal, and the output is binary video; redirect it (> out.nut) or "
                             "pipe it (| ffplay -)")
+    if input == "-" and sys.stdin is not None and sys.stdin.isatty():
+        raise VidcolorError("-: stdin is a terminal, and the input is binary video; pipe it in "
+                            "(ffmpeg -i in.mkv -c:v ffv1 -f nut - | vidcolor ...) or redirect it (< in.nut)")
 
 
 def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
@@ -328,7 +332,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     from vidcolor.api import dequantize as run_dequantize
     from vidcolor.jobs import DEFAULTS
 
-    _check_stdout(kw["output"])
+    _check_terminal(input, kw["output"])
     _check_given(click.get_current_context(), input, kw)
     summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
                              restore_luminance=restore_luminance, consistency=consistency,
@@ -374,7 +378,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
 
-    _check_stdout(kw["output"])
+    _check_terminal(input, kw["output"])
     if "" in references:                     # --reference "$UNSET": not the keyframe mode
         raise click.BadParameter("an empty path; give an image, or --reference alone for keyframes",
                                  param_hint="'--reference'")
