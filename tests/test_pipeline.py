@@ -105,7 +105,7 @@ def test_a_cut_from_quantized_to_ordinary_footage_is_followed_at_once(brightenin
         out = np.stack(list(batched(frames, fix, 4)))
         assert all(np.abs(out[i].astype(int) - frames[i]).mean() > 1 for i in range(first_rich))  # corrected
         np.testing.assert_array_equal(out[first_rich:], frames[first_rich:])
-        assert [(i, kind.split()[0]) for i, kind in fix.quantizers.history] == [(0, "uniform"), (first_rich, "no")]
+        assert [(f.quantizer.split()[0], f.frames) for f in fix.found] == [("uniform", first_rich), ("no", 6)]
     fix = Dequantizer(str(brightening_model), device="cpu")           # a cut between two shots on the same levels
     frames = np.concatenate([coarse, np.ascontiguousarray(coarse[:, ::-1, ::-1])])
     out = np.stack(list(batched(frames, fix, 4)))
@@ -742,8 +742,9 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
     from vidcolor.api import _quantizer_note
     from vidcolor.pipeline import Found
 
-    runs = [Found(q, 12) for q in ("palette of 15 colours", "no quantizer found") * 3]
-    assert _quantizer_note("palette of 15 colours, confidence 0.99, margin 4.0", runs) == (
+    runs = [Found(q, 12, measured=q + ", confidence 0.99, margin 4.0")
+            for q in ("palette of 15 colours", "no quantizer found") * 3]
+    assert _quantizer_note(runs) == (
         "quantizer: palette of 15 colours, confidence 0.99, margin 4.0; then no quantizer found from frame 12, "
         "palette of 15 colours from frame 24, no quantizer found from frame 36 and 2 more changes")
 

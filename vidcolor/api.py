@@ -89,8 +89,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
-    if not folder and fn.quantizers is not None and fn.quantizers.history:     # a folder's: _process_folder
-        summary.note = "; ".join(filter(None, [_quantizer_note(fn.quantizers.history[0][1], fn.found),
+    if not folder and fn.found:     # a folder's: _process_folder
+        summary.note = "; ".join(filter(None, [_quantizer_note(fn.found),
                                                 _unchanged_note(fn.found, summary.unit)]))
     return summary.timed_from(started)
 
@@ -118,8 +118,8 @@ CHANGES_SHOWN = 3
 """Changes of quantizer that a clip's summary names (:func:`_quantizer_note`); more are counted."""
 
 
-def _quantizer_note(first: str, found: list[Found]) -> str:
-    """A clip's quantizers for its summary: ``first``, the first one's description with its measures, then the
+def _quantizer_note(found: list[Found]) -> str:
+    """A clip's quantizers for its summary: the first one's description with its measures, then the
     changes (:attr:`~vidcolor.pipeline.Dequantizer.found`, frames counted from 0), e.g. ``quantizer: palette of 15
     colours, confidence 0.99, margin 4.0; then no quantizer found from frame 120, palette of 15 colours from frame
     200``; after :data:`CHANGES_SHOWN` of them, ``and 4 more changes``. (It said ``(then 2 change(s))``.)"""
@@ -128,7 +128,7 @@ def _quantizer_note(first: str, found: list[Found]) -> str:
         starts.append((at, part.quantizer))
         at += part.frames
     later = starts[1:]
-    note = "quantizer: " + first
+    note = "quantizer: " + found[0].measured
     if later:
         note += "; then " + ", ".join(f"{what} from frame {i}" for i, what in later[:CHANGES_SHOWN])
         more = len(later) - CHANGES_SHOWN

@@ -226,6 +226,9 @@ class Found:
     """None where the generator's correction was applied; where the frames passed unchanged, why: ``""`` where the
     quantizer says it (none found, graphics), else e.g. ``dequantize-pix2pix-rgb's strength for palette frames is
     0``."""
+    measured: str = ""
+    """The quantizer of the first of these frames with its measures (:meth:`~vidcolor.quantizer.Quantizer.describe`:
+    ``palette of 16 colours, confidence 0.99, margin 4.0``)."""
 
 
 class Dequantizer(LabJob):
@@ -386,7 +389,7 @@ class Dequantizer(LabJob):
             if last is not None and (last.quantizer, last.unchanged) == (what, why):
                 last.frames += stop - start
             else:
-                self.found.append(Found(what, stop - start, why))
+                self.found.append(Found(what, stop - start, why, q.describe()))
             self._found_open = not self.quantizers.stills
 
     def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:

@@ -1445,9 +1445,9 @@ class QuantizerTracker:
         stills: estimate every call on its own.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> Quantizer``: a still's (any N), or one frame's of a clip (N = 1;
-    :meth:`runs` takes a batch of a clip). :attr:`history` lists ``(frame index, Quantizer.describe())`` of every
-    change of quantizer (kind, bit depths and levels, palette size, graphics; a new confidence or margin alone is
-    not a change).
+    :meth:`runs` takes a batch of a clip). A re-estimate that finds the same quantizer (kind, bit depths and levels,
+    palette size, graphics; a new confidence or margin alone is not a change) carries its floor offset's weight
+    (:meth:`Quantizer.carry_weight`).
 
     Raises:
         ValueError: more than one frame of a clip given to ``__call__``.
@@ -1460,7 +1460,6 @@ class QuantizerTracker:
         self.frames = 0
         self._since = 0
         self._scene = 0                     # the frame its scene starts at
-        self.history: list[tuple[int, str]] = []
 
     def new_scene(self) -> None:
         """The next frame starts a new scene (a cut): it is estimated, and every ``step`` frames after it while
@@ -1491,9 +1490,8 @@ class QuantizerTracker:
                or (self.current.kind == "none" and scene < self.warmup and scene % self.step == 0))
         if due:
             found = estimate(frames, self.none_margin)
-            if self.current is None or found.describe(measured=False) != self.current.describe(measured=False):
-                self.history.append((self.frames, found.describe()))
-            elif not self.stills:          # the same quantizer: the floor offset's weight stays (no jump)
+            same = self.current is not None and found.describe(measured=False) == self.current.describe(measured=False)
+            if same and not self.stills:          # the floor offset's weight stays (no jump)
                 found.carry_weight(self.current)
             self.current, self._since = found, 0
         self.frames += len(frames)
