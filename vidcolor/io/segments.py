@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import frame_to_rgb
-from vidcolor.io.reader import VideoInfo, _info, _open, _reason, _rotate, _rotation, video_stream
+from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _reason, _rotate, _rotation, video_stream
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
@@ -143,7 +143,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     got = 0
     with _open(path) as container:
         stream = video_stream(container)
-        stream.thread_type = "AUTO"
+        stream.thread_type = DECODE_THREADS      # as the local reader: each refusal raised at its own packet
         try:
             if segment.first_pts != segment.start_pts or segment.start > 0:
                 container.seek(segment.first_pts, stream=stream, backward=True, any_frame=False)
