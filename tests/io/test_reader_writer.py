@@ -719,8 +719,10 @@ def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader
 
 @pytest.fixture(scope="module")
 def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
-    """An mkv with two audio tracks (AAC, English; PCM, French), an English SRT subtitle, a title and a chapter."""
+    """An mkv with two audio tracks (AAC, English; PCM, French), an English SRT subtitle, a title, a chapter and an
+    attached font (its bytes arbitrary)."""
     folder = tmp_path_factory.mktemp("rich")
+    (folder / "font.ttf").write_bytes(bytes(range(256)) * 4)
     (folder / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,800\nHello there\n")
     (folder / "meta.txt").write_text(";FFMETADATA1\ntitle=Reel 4\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\n"
                                      "title=Opening\n")
@@ -731,7 +733,8 @@ def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
                "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map_metadata", "4", "-map_chapters", "4",
                "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a:0", "aac", "-c:a:1", "pcm_s16le",
                "-c:s", "subrip", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
-               "-metadata:s:s:0", "language=eng", str(src))
+               "-metadata:s:s:0", "language=eng", "-attach", str(folder / "font.ttf"),
+               "-metadata:s:t", "mimetype=application/x-truetype-font", str(src))
     return src
 
 
@@ -740,7 +743,7 @@ def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
                                                     (".mov", ["aac", "pcm_s16le"], "mov_text")])   # mov holds PCM
 def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path, rich_source, suffix, audio, subtitle):
     info = probe(rich_source)
-    assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("subrip",)
+    assert info.audio_codecs == ("aac", "pcm_s16le") and info.subtitle_codecs == ("subrip",) and info.attachments == 1
     out = tmp_path / f"out{suffix}"
     with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info),
                      timeline=Timeline.of(info.fps, info.time_base)) as w:
@@ -754,7 +757,10 @@ def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path,
         assert [ch["metadata"].get("title") for ch in c.chapters()] == ["Opening"]
         sub = c.streams.subtitles[0]
         cues = [float(p.pts * sub.time_base) for p in c.demux(sub) if b"Hello there" in bytes(p)]
+        attached = [(s.metadata.get("filename"), bytes(s.data)) for s in c.streams.attachments]
     assert cues == [pytest.approx(0.1)]          # the cue, at its time
+    # the font ASS subtitles are drawn with: only Matroska holds attachments (they were dropped)
+    assert attached == ([("font.ttf", bytes(range(256)) * 4)] if suffix == ".mkv" else [])
 
 
 @pytest.mark.parametrize("source, encoders, suffix, want", [

@@ -35,7 +35,8 @@ class VideoInfo:
     AVColorSpace/Range/Primaries/TransferCharacteristic numbers; :func:`colour_tags`), empty when untagged;
     ``pixel_aspect`` the width:height of one pixel as shown (the sample aspect ratio after rotation; 1: square,
     also when the container gives none); ``loop`` an animated image's repeat count as GIF output takes it (0:
-    forever, N: N more times, -1: played once), None for a video.
+    forever, N: N more times, -1: played once), None for a video; ``attachments`` the number of attached files
+    (Matroska's fonts for ASS subtitles, cover images).
     """
 
     width: int
@@ -53,6 +54,7 @@ class VideoInfo:
     colour: dict[str, int] = field(default_factory=dict)
     pixel_aspect: Fraction = Fraction(1)
     loop: int | None = None
+    attachments: int = 0
 
     @property
     def has_audio(self) -> bool:
@@ -287,6 +289,7 @@ def _info(container) -> VideoInfo:
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
+                     attachments=len(container.streams.attachments),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
 

@@ -84,13 +84,16 @@ class Passthrough:
 
     Every audio stream (stream-copied, or AAC where mp4/mov cannot hold its codec), every subtitle stream
     (copied; in mp4/mov text subtitles become ``mov_text`` and bitmap ones are dropped, with a warning),
-    the global metadata (title, date...) and the chapters (when an audio or subtitle stream is carried: the
-    source is then an input of the encoder); streams keep their own metadata (language).
+    Matroska's attachments into Matroska (the fonts that ASS subtitles are drawn with, cover images; no other
+    container holds them), the global metadata (title, date...) and the chapters (when another stream is carried:
+    the source is then an input of the encoder); streams keep their own metadata (language, an attachment's
+    file name and MIME type).
 
     Attributes:
         source: the source file.
         audio: the source's audio codec names, in stream order (empty: no audio carried).
         subtitles: its subtitle codec names, in stream order.
+        attachments: its number of attached files.
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
             every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
             so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
@@ -101,12 +104,13 @@ class Passthrough:
     audio: tuple[str, ...] = ()
     subtitles: tuple[str, ...] = ()
     starts: tuple[float, float] = (0.0, 0.0)
+    attachments: int = 0
 
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
-                   (info.video_start, info.start))
+                   (info.video_start, info.start), info.attachments)
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -517,6 +521,9 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     if dropped:
         print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
               f"{fmt}; write .mkv to keep them", file=sys.stderr)
+    if passthrough.attachments and fmt == "matroska":
+        streams.append(src["t"])
+        out_args["c:t"] = "copy"
     if len(streams) > 1:     # the source is an input: its global metadata (and, by default, chapters) too
         out_args["map_metadata"] = 1
     return streams
