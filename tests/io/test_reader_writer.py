@@ -973,3 +973,20 @@ def test_a_y4m_header_is_checked_before_ffmpeg_opens_it(tmp_path, header, messag
             read(tmp_path / "a.y4m")
     _y4m(tmp_path / "ok.y4m", "W16 H16 F30000:1001 Ip C420jpeg")
     assert VideoReader(tmp_path / "ok.y4m").info.fps == Fraction(30000, 1001)
+
+
+@pytest.mark.parametrize("source", [".mov", ".mkv"])
+def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
+    """A camera's or an edit's SMPTE timecode (mov/mp4: the video's tmcd track; Matroska: the file's tag) was
+    dropped: the video stream is new, and a source without audio or subtitles gave no metadata at all."""
+    src = tmp_path / f"src{source}"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-t", "0.4", "-c:v", "libx264",
+               "-preset", "ultrafast", "-timecode", "10:00:00:12", str(src))
+    info = probe(src)
+    assert info.timecode == "10:00:00:12"
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"out{suffix}"
+        with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info),
+                         timeline=Timeline.of(info.fps, info.time_base)) as w:
+            w.write(make_frames(10, 48, 64))
+        assert probe(out).timecode == "10:00:00:12", suffix

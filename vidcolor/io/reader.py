@@ -36,7 +36,8 @@ class VideoInfo:
     ``pixel_aspect`` the width:height of one pixel as shown (the sample aspect ratio after rotation; 1: square,
     also when the container gives none); ``loop`` an animated image's repeat count as GIF output takes it (0:
     forever, N: N more times, -1: played once), None for a video; ``attachments`` the number of attached files
-    (Matroska's fonts for ASS subtitles, cover images).
+    (Matroska's fonts for ASS subtitles, cover images); ``timecode`` the SMPTE timecode of the first frame as the
+    container gives it (``01:00:00:00``; ``;`` before the frames: drop-frame), None when it gives none.
     """
 
     width: int
@@ -55,6 +56,7 @@ class VideoInfo:
     pixel_aspect: Fraction = Fraction(1)
     loop: int | None = None
     attachments: int = 0
+    timecode: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -289,9 +291,19 @@ def _info(container) -> VideoInfo:
                      start=container.start_time / av.time_base if container.start_time is not None else _start(v),
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
-                     attachments=len(container.streams.attachments),
+                     attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
+
+
+def _timecode(container, video) -> str | None:
+    """The first frame's SMPTE timecode where the container has one: the video stream's tag (mp4, mov: from the
+    ``tmcd`` track), a timecode track's, or the file's (Matroska, MXF); None otherwise."""
+    for metadata in (video.metadata, *(s.metadata for s in container.streams.data), container.metadata):
+        tags = {k.lower(): v for k, v in metadata.items()}
+        if tags.get("timecode"):
+            return tags["timecode"]
+    return None
 
 
 YUV_MATRICES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}

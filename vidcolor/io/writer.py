@@ -87,13 +87,14 @@ class Passthrough:
     Matroska's attachments into Matroska (the fonts that ASS subtitles are drawn with, cover images; no other
     container holds them), the global metadata (title, date...) and the chapters (when another stream is carried:
     the source is then an input of the encoder); streams keep their own metadata (language, an attachment's
-    file name and MIME type).
+    file name and MIME type). The first frame's timecode is written into mp4, mov (a ``tmcd`` track) and Matroska.
 
     Attributes:
         source: the source file.
         audio: the source's audio codec names, in stream order (empty: no audio carried).
         subtitles: its subtitle codec names, in stream order.
         attachments: its number of attached files.
+        timecode: its first frame's SMPTE timecode (:attr:`~vidcolor.io.VideoInfo.timecode`), or None.
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
             every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
             so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
@@ -105,12 +106,13 @@ class Passthrough:
     subtitles: tuple[str, ...] = ()
     starts: tuple[float, float] = (0.0, 0.0)
     attachments: int = 0
+    timecode: str | None = None
 
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
-                   (info.video_start, info.start), info.attachments)
+                   (info.video_start, info.start), info.attachments, info.timecode)
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -509,6 +511,8 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     streams = [video]
     if passthrough is None:
         return streams
+    if passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
+        out_args["timecode"] = passthrough.timecode
     src = ffmpeg.input(local_url(passthrough.source))
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
