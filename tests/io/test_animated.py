@@ -29,6 +29,21 @@ def test_animated_images_read_as_clips(tmp_path, suffix):
     assert not is_animated(tmp_path / f"still{suffix}") and not is_animated(tmp_path / "missing.gif")
 
 
+def test_iterating_a_closed_animation_is_a_value_error(tmp_path):
+    """After close() Pillow's closed file read as damage: 0 frames and ``missing`` 1, with no error."""
+    _animation(tmp_path / "a.gif")
+    r = AnimatedImageReader(tmp_path / "a.gif")
+    it = iter(r)
+    next(it)
+    r.close()
+    with pytest.raises(ValueError, match="the reader is closed"):
+        next(it)
+    assert r.missing == 0
+    r.close()
+    with pytest.raises(ValueError, match="the reader is closed"):
+        iter(r)
+
+
 def test_the_cli_turns_an_animated_gif_into_a_clip_or_a_gif(tmp_path):
     _animation(tmp_path / "a.gif")
     res = run_cli("dequantize", "a.gif", "-q", cwd=tmp_path)

@@ -168,6 +168,35 @@ def test_reader_rejects_non_video_stream():
         VideoReader(io.BytesIO(b"\x00" * 1000))
 
 
+def test_iterating_a_closed_reader_is_a_value_error_not_a_crash(clip, tmp_path):
+    """The frame generator went on demuxing the closed container: Python died of SIGSEGV (rc 139) on ``list(r)``
+    after ``r.close()`` and on an iterator used after its ``with`` block; run in a child process so that a crash
+    fails this test, not the session."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom vidcolor.io import VideoReader\n"
+            "r = VideoReader(sys.argv[1])\nr.close()\nr.close()\n"
+            "try:\n    list(r)\nexcept ValueError as e:\n    print(e)\n"
+            "with VideoReader(sys.argv[1]) as r:\n    it = iter(r)\n    next(it)\n    next(it)\n"
+            "try:\n    next(it)\nexcept ValueError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(clip)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [f"{clip}: the reader is closed"] * 2
+    frames = np.zeros((3, 4, 4, 3), np.uint8)
+    (tmp_path / "f.rgb").write_bytes(frames.tobytes())
+    for source in (io.BytesIO(frames.tobytes()), tmp_path / "f.rgb"):      # raw: a file object (left open) or a path
+        r = VideoReader(source, raw_size=(4, 4), fps=10)
+        it = iter(r)
+        next(it)
+        r.close()
+        with pytest.raises(ValueError, match="the reader is closed"):
+            next(it)
+        with pytest.raises(ValueError, match="the reader is closed"):
+            iter(r)
+
+
 # ----------------------------------------------------------------------------------------------- raw
 
 

@@ -81,6 +81,7 @@ class AnimatedImageReader:
     Raises:
         VidcolorError: unreadable (not even a first frame), or a frame larger than the frame-size limits (each
             frame's size is checked before it is decoded: a GIF frame may reach beyond the header's size).
+        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed.
     """
 
     raw_size = None
@@ -92,6 +93,7 @@ class AnimatedImageReader:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._closed = False
         try:
             self._im = Image.open(self.path)
         except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
@@ -136,6 +138,20 @@ class AnimatedImageReader:
         self.decoded = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """The frames, uint8 RGB ``(H, W, 3)``.
+
+        Raises:
+            ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
+                next frame of an iterator made before (Pillow's closed file had read as damage, with no error).
+        """
+        self._check_open()
+        return self._frames()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{self.path}: the reader is closed")
+
+    def _frames(self) -> Iterator[np.ndarray]:
         try:
             for frame in ImageSequence.Iterator(self._im):
                 if self.decoded == self._readable:     # damage found while counting: it stops here
@@ -146,12 +162,17 @@ class AnimatedImageReader:
                 rgb.paste(rgba, mask=rgba)
                 self.decoded += 1
                 yield np.asarray(rgb)
+                self._check_open()
         except (Image.DecompressionBombError, *DAMAGED):   # the frames before are whole (see `missing`)
+            if self._closed:                                # not damage: _check_open's ValueError
+                raise
             self._damaged = True
         if self._damaged:
             self.missing = max(self.info.frames - self.decoded, 1)
 
     def close(self) -> None:
+        """Release the file. Idempotent; iterating afterwards is a ``ValueError`` (:meth:`__iter__`)."""
+        self._closed = True
         self._im.close()
 
     def __enter__(self) -> "AnimatedImageReader":

@@ -430,6 +430,7 @@ class VideoReader:
             unallocated) and, without ``keep_going``, damaged data in the middle of the stream
             (:class:`~vidcolor.errors.DamagedInput`; refused packets at its end, as in an mp4 cut inside its last
             sample, are counted in :attr:`missing`, as a truncated file's unread ones are).
+        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed.
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
@@ -438,6 +439,7 @@ class VideoReader:
         self.raw_size = raw_size
         self.keep_going = keep_going
         self._container = None
+        self._closed = False
         self._first = None
         self._size = None
         self.decoded = 0
@@ -595,17 +597,34 @@ class VideoReader:
         return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        if self.raw_size is not None:
-            frame = self._first
-            while frame is not None:
-                self.timeline.add(None)
-                yield frame
-                frame = self._read_raw()
-            return
+        """The frames, uint8 RGB ``(H, W, 3)`` in display orientation.
+
+        Raises:
+            ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
+                next frame of an iterator made before (it would go on demuxing a closed container: that crashed
+                Python).
+        """
+        self._check_open()
+        return self._raw_frames() if self.raw_size is not None else self._video_frames()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{_name(self.source)}: the reader is closed")
+
+    def _raw_frames(self) -> Iterator[np.ndarray]:
+        frame = self._first
+        while frame is not None:
+            self.timeline.add(None)
+            yield frame
+            self._check_open()
+            frame = self._read_raw()
+
+    def _video_frames(self) -> Iterator[np.ndarray]:
         rot = self.info.rotation
         self.decoded = 1
         self.timeline.add(self._first.pts)
         yield _rotate(frame_to_rgb(self._first), rot)
+        self._check_open()                                      # before each frame is demuxed
         try:
             for i, frame in enumerate(self._frames, 1):
                 if (frame.width, frame.height) != self._size:    # e.g. two streams joined: the encoder has one size
@@ -613,6 +632,7 @@ class VideoReader:
                 self.decoded = i + 1
                 self.timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rot)
+                self._check_open()
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
 
@@ -628,9 +648,15 @@ class VideoReader:
         return (max(0, self.info.frames - self.packets) if self.info.frames else 0) + self.refused
 
     def close(self) -> None:
+        """Release the file (a raw file object or stdin given is left open). Idempotent; iterating afterwards is a
+        ``ValueError`` (:meth:`__iter__`)."""
+        self._closed = True
         raw = getattr(self, "_raw", None)
         if raw is not None and raw is not sys.stdin.buffer and isinstance(self.source, (str, Path)):
             raw.close()
+        frames = getattr(self, "_frames", None)
+        if frames is not None:                  # its demuxer before the container
+            frames.close()
         if self._container is not None:
             self._container.close()
             self._container = None
