@@ -44,6 +44,15 @@ def test_iterating_a_closed_animation_is_a_value_error(tmp_path):
         iter(r)
 
 
+def test_an_animation_reader_is_single_pass(tmp_path):
+    """A second iteration gave no frame, with no error; now a ValueError, as VideoReader's."""
+    _animation(tmp_path / "a.gif")
+    with AnimatedImageReader(tmp_path / "a.gif") as r:
+        assert len(list(r)) == 6
+        with pytest.raises(ValueError, match="iterated before"):
+            iter(r)
+
+
 def test_the_cli_turns_an_animated_gif_into_a_clip_or_a_gif(tmp_path):
     _animation(tmp_path / "a.gif")
     res = run_cli("dequantize", "a.gif", "-q", cwd=tmp_path)

@@ -197,6 +197,21 @@ def test_iterating_a_closed_reader_is_a_value_error_not_a_crash(clip, tmp_path):
             iter(r)
 
 
+def test_a_reader_is_single_pass(clip, clip_frames):
+    """A second iteration gave frame 0 again and then nothing (the cached first frame, then the exhausted decoder);
+    now it is a ValueError, for files and raw input alike."""
+    raw = io.BytesIO(np.zeros((3, 4, 4, 3), np.uint8).tobytes())
+    for r, n in ((VideoReader(clip), CLIP_FRAMES), (VideoReader(raw, raw_size=(4, 4), fps=10), 3)):
+        with r:
+            assert len(list(r)) == n
+            with pytest.raises(ValueError, match="iterated before"):
+                iter(r)
+    with VideoReader(clip) as r:                        # one frame taken is a started iteration too
+        next(iter(r))
+        with pytest.raises(ValueError, match="iterated before"):
+            list(r)
+
+
 # ----------------------------------------------------------------------------------------------- raw
 
 

@@ -78,10 +78,14 @@ class AnimatedImageReader:
     iteration stops there and :attr:`missing` says how many frames were lost (at least 1; where the frame count
     itself cannot be read, ``info.frames`` counts the frames before the damage and :attr:`count_known` is False).
 
+    A reader is single-pass, as :class:`~vidcolor.io.VideoReader` is: it is iterated once (a second ``iter()`` is a
+    ``ValueError``; open the file again to read it again).
+
     Raises:
         VidcolorError: unreadable (not even a first frame), or a frame larger than the frame-size limits (each
             frame's size is checked before it is decoded: a GIF frame may reach beyond the header's size).
-        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed.
+        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed,
+            or one iterated before.
     """
 
     raw_size = None
@@ -93,7 +97,7 @@ class AnimatedImageReader:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._closed = False
+        self._closed = self._iterated = False
         try:
             self._im = Image.open(self.path)
         except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
@@ -142,9 +146,14 @@ class AnimatedImageReader:
 
         Raises:
             ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
-                next frame of an iterator made before (Pillow's closed file had read as damage, with no error).
+                next frame of an iterator made before (Pillow's closed file had read as damage, with no error); or
+                it was iterated before (a reader is single-pass: a second iteration gave no frame).
         """
         self._check_open()
+        if self._iterated:
+            raise ValueError(f"{self.path}: the reader was iterated before (it is single-pass: open the file "
+                             "again to read it again)")
+        self._iterated = True
         return self._frames()
 
     def _check_open(self) -> None:

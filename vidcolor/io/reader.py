@@ -403,6 +403,9 @@ def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
 class VideoReader:
     """Iterate a video's frames as uint8 RGB ``(H, W, 3)`` arrays in display orientation.
 
+    A reader is single-pass, as a stream is: it is iterated once (a second ``iter()`` is a ``ValueError``; open the
+    source again to read it again).
+
     Args:
         source: a path, ``"-"`` for stdin, or a binary file object. Containers that need seeking
             (mp4 with the index at the end) cannot come through a pipe; nut, matroska, mpegts can.
@@ -430,7 +433,8 @@ class VideoReader:
             unallocated) and, without ``keep_going``, damaged data in the middle of the stream
             (:class:`~vidcolor.errors.DamagedInput`; refused packets at its end, as in an mp4 cut inside its last
             sample, are counted in :attr:`missing`, as a truncated file's unread ones are).
-        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed.
+        ValueError: iterating a closed reader (:meth:`__iter__`), also through an iterator made before it closed,
+            or one iterated before.
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
@@ -439,7 +443,7 @@ class VideoReader:
         self.raw_size = raw_size
         self.keep_going = keep_going
         self._container = None
-        self._closed = False
+        self._closed = self._iterated = False
         self._first = None
         self._size = None
         self.decoded = 0
@@ -602,9 +606,14 @@ class VideoReader:
         Raises:
             ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
                 next frame of an iterator made before (it would go on demuxing a closed container: that crashed
-                Python).
+                Python); or it was iterated before (a reader is single-pass: a second iteration gave frame 0
+                again, then nothing).
         """
         self._check_open()
+        if self._iterated:
+            raise ValueError(f"{_name(self.source)}: the reader was iterated before (it is single-pass: open the "
+                             "source again to read it again)")
+        self._iterated = True
         return self._raw_frames() if self.raw_size is not None else self._video_frames()
 
     def _check_open(self) -> None:
