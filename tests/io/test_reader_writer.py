@@ -461,6 +461,25 @@ def test_writer_abort_removes_partial(tmp_path):
     assert listing(tmp_path) == set()
 
 
+def test_writer_close_is_idempotent_and_writing_after_it_is_a_value_error(tmp_path):
+    """``with VideoWriter(...) as w: ...; w.close()`` raised AttributeError at the block's end (a second close used
+    the muxer it had dropped), and write() after close() AttributeError 'NoneType' object has no attribute 'mux'."""
+    frames = make_frames(2, 32, 32)
+    with VideoWriter(tmp_path / "a.mp4", 32, 32, Fraction(10), preset="ultrafast") as w:
+        w.write(frames)
+        w.close()
+        with pytest.raises(ValueError, match="the writer is closed"):
+            w.write(frames)
+    w.close()
+    assert len(decode_all(str(tmp_path / "a.mp4"))[0]) == 2
+    w = VideoWriter(tmp_path / "b.mp4", 32, 32, Fraction(10), preset="ultrafast")
+    w.abort()
+    w.close()                                           # nothing to finish: no error, no file
+    with pytest.raises(ValueError, match="the writer is closed"):
+        w.write(frames)
+    assert listing(tmp_path) == {"a.mp4"}
+
+
 def test_writer_exception_inside_with_removes_partial(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         with VideoWriter(tmp_path / "b.mp4", 32, 32, Fraction(10), preset="ultrafast") as w:

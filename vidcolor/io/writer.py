@@ -261,6 +261,7 @@ class VideoWriter:
             check_x264_params(x264_params)
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
+        self._name = "stdout" if self.to_stdout else str(self.target)
         self._overwrite = overwrite
         if self.target is not None:
             check_target(self.target, overwrite)
@@ -316,6 +317,7 @@ class VideoWriter:
             self._cleanup()
             raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
         self.frames = 0
+        self._closed = False
         self._mux = self._stream = None
         try:
             self._mux = av.open(self._proc.stdin, "w", format="nut")
@@ -328,7 +330,14 @@ class VideoWriter:
             raise self._failure("ffmpeg stopped", msg) from None
 
     def write(self, frames: np.ndarray) -> None:
-        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB."""
+        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB.
+
+        Raises:
+            ValueError: frames of another dtype or size, or the writer is closed (:meth:`close`, :meth:`abort`).
+            VidcolorError: ffmpeg stopped (its error line is given).
+        """
+        if self._closed:
+            raise ValueError(f"{self._name}: the writer is closed")
         if frames.shape[-3:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
             raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
         try:
@@ -344,12 +353,16 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish encoding (GIF: write the GIF from the temporary frames and palette) and move the file into place.
+        Idempotent: once closed (or aborted), a writer's close does nothing.
 
         Raises:
             VidcolorError: if ffmpeg failed (its last error line is given). On any error or interruption
                 (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial file and
                 the temporary ones are removed.
         """
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._finish()
         except BaseException:
@@ -387,7 +400,8 @@ class VideoWriter:
         self._log.close()
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the partial output."""
+        """Stop ffmpeg and delete the partial output (a file that :meth:`close` finished is kept)."""
+        self._closed = True
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
