@@ -480,6 +480,29 @@ def test_writer_close_is_idempotent_and_writing_after_it_is_a_value_error(tmp_pa
     assert listing(tmp_path) == {"a.mp4"}
 
 
+def test_writer_degenerate_use_is_a_clear_error_and_leaves_nothing(tmp_path):
+    """Closing with no frame gave ffmpeg's 'No main startcode found' and a 0x0 size went on to that error; fps 0
+    raised ZeroDivisionError, and a float fps AttributeError with ffmpeg left running and the partial file left
+    behind; write(list) raised AttributeError."""
+    with pytest.raises(VidcolorError, match="no frames were written"):
+        with VideoWriter(tmp_path / "a.mp4", 32, 32, Fraction(10), preset="ultrafast"):
+            pass
+    for size in ((0, 0), (32, 0), (20000, 32)):
+        with pytest.raises(VidcolorError, match=f"frame size {size[0]}x{size[1]} is (empty|too large)"):
+            VideoWriter(tmp_path / "b.mp4", *size, Fraction(10))
+    for fps in (Fraction(0), -1, 24.5, float("nan")):
+        with pytest.raises(VidcolorError, match="is not a frame rate"):
+            VideoWriter(tmp_path / "c.mp4", 32, 32, fps)
+    w = VideoWriter(tmp_path / "d.mp4", 32, 32, Fraction(10), preset="ultrafast")
+    try:
+        for bad in (list(make_frames(2, 32, 32)), make_frames(2, 32, 32)[None]):
+            with pytest.raises(ValueError, match=r"expected a uint8 array \(H, W, 3\) or \(N, H, W, 3\)"):
+                w.write(bad)
+    finally:
+        w.abort()
+    assert listing(tmp_path) == set()
+
+
 def test_writer_exception_inside_with_removes_partial(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         with VideoWriter(tmp_path / "b.mp4", 32, 32, Fraction(10), preset="ultrafast") as w:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import numbers
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.convert import SWS_FLAGS, local_url
+from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -240,8 +242,11 @@ class VideoWriter:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
 
     Raises:
-        VidcolorError: target exists, unknown codec, a file suffix that names no video format (without
-            ``container``), ffmpeg missing, ffmpeg failed, or (GIF) a temporary file cannot be created.
+        VidcolorError: target exists, a frame size outside :func:`~vidcolor.io.limits.check_frame_size`'s limits
+            (a side < 1 included), an ``fps`` that is not an exact rate above 0 (an int or a Fraction: a float is
+            refused), unknown codec, a file suffix that names no video format (without ``container``), ffmpeg
+            missing, ffmpeg failed, (GIF) a temporary file cannot be created, or (:meth:`close`) no frame was
+            written.
         BrokenPipeError: (writing to stdout) the reader closed the pipe.
     """
 
@@ -251,6 +256,10 @@ class VideoWriter:
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
                  colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
                  loop: int | None = None):
+        check_frame_size(width, height, "stdout" if str(target) == "-" else str(target))
+        if not isinstance(fps, numbers.Rational) or fps <= 0:
+            raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
+                                "int or a Fraction)")
         if codec not in CODECS:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
@@ -328,16 +337,23 @@ class VideoWriter:
             msg = self._stderr_tail()
             self.abort()
             raise self._failure("ffmpeg stopped", msg) from None
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, frames: np.ndarray) -> None:
         """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB.
 
         Raises:
-            ValueError: frames of another dtype or size, or the writer is closed (:meth:`close`, :meth:`abort`).
+            ValueError: not such an array (a list of frames included), frames of another dtype or size, or the
+                writer is closed (:meth:`close`, :meth:`abort`).
             VidcolorError: ffmpeg stopped (its error line is given).
         """
         if self._closed:
             raise ValueError(f"{self._name}: the writer is closed")
+        if not isinstance(frames, np.ndarray) or frames.ndim not in (3, 4):
+            what = f"a {frames.ndim}-d array" if isinstance(frames, np.ndarray) else f"a {type(frames).__name__}"
+            raise ValueError(f"expected a uint8 array (H, W, 3) or (N, H, W, 3), got {what}")
         if frames.shape[-3:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
             raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
         try:
@@ -356,14 +372,16 @@ class VideoWriter:
         Idempotent: once closed (or aborted), a writer's close does nothing.
 
         Raises:
-            VidcolorError: if ffmpeg failed (its last error line is given). On any error or interruption
-                (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial file and
-                the temporary ones are removed.
+            VidcolorError: no frame was written, or ffmpeg failed (its last error line is given). On any error
+                or interruption (KeyboardInterrupt, the CLI's SIGTERM exception) ffmpeg is stopped and the partial
+                file and the temporary ones are removed.
         """
         if self._closed:
             return
         self._closed = True
         try:
+            if self.frames == 0:                        # ffmpeg said 'No main startcode found'
+                raise VidcolorError(f"{self._name}: no frames were written")
             self._finish()
         except BaseException:
             self.abort()
