@@ -206,7 +206,8 @@ class VideoWriter:
 
     Args:
         target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise).
-        width, height: frame size in pixels; odd sizes are padded to even for yuv420p.
+        width, height: frame size in pixels, kept exactly: a frame with an odd side is written 4:4:4 (4:2:0 needs
+            even sides; see :data:`PIX_FMTS`).
         pix_fmt: ``yuv420p`` (default, plays everywhere) or ``yuv444p`` (full-resolution chroma: no
             second 4:2:0 resampling of the colour that vidcolor restored; not every player decodes it).
         fps: mean frame rate (frames per second, exact fraction); every frame is written once.
