@@ -211,6 +211,26 @@ def test_write_unknown_format_is_a_vidcolor_error(tmp_path, rgb, alpha):
     assert listing(tmp_path) == set()                              # no file, no temporary left
 
 
+def test_write_image_refuses_what_is_not_uint8_rgb_and_sizes_read_image_refuses(tmp_path, rgb):
+    """No validation: float/uint16 and (1, H, W, 3) gave Pillow's TypeError, a wrong alpha Pillow's ValueError
+    ('images do not match', 'illegal image mode'), gray (H, W) and RGBA (H, W, 4) were written as such, and a
+    20000x20000 image was written (1.2 GB), which read_image then refuses."""
+    alpha = np.full(rgb.shape[:2], 128, np.uint8)
+    for bad in (rgb.astype(np.float32), rgb.astype(np.uint16), rgb[None], rgb[..., 0],
+                np.concatenate([rgb, alpha[..., None]], -1), rgb.tolist()):
+        with pytest.raises(ValueError, match=r"expected uint8 RGB \(H, W, 3\), got"):
+            write_image(tmp_path / "a.png", bad)
+    for bad in (alpha[:5], alpha.astype(np.float32), alpha[..., None]):
+        with pytest.raises(ValueError, match=r"expected a uint8 alpha \(13, 17\)"):
+            write_image(tmp_path / "a.png", rgb, bad)
+    huge = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (20000, 20000, 3))     # no memory behind it
+    with pytest.raises(VidcolorError, match="frame size 20000x20000 is too large"):
+        write_image(tmp_path / "a.png", huge)
+    with pytest.raises(VidcolorError, match="frame size 0x0 is empty"):
+        write_image(tmp_path / "a.png", rgb[:0, :0])
+    assert listing(tmp_path) == set()
+
+
 @pytest.mark.parametrize("size", [(30000, 30000), (20000, 100), (9000, 9000)])
 def test_a_header_claiming_a_huge_image_is_refused_before_decoding(tmp_path, size):
     import resource

@@ -148,10 +148,19 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     is embedded where the format holds one (:data:`ICC_FORMATS`).
 
     Raises:
-        VidcolorError: if ``path`` exists and ``overwrite`` is False, or its suffix names no format Pillow writes
-            (checked before anything is written).
+        ValueError: ``rgb`` is not a uint8 array ``(H, W, 3)`` (a gray ``(H, W)``, an RGBA ``(H, W, 4)`` or a batch
+            ``(1, H, W, 3)`` included), or ``alpha`` not a uint8 array ``(H, W)`` of its size.
+        VidcolorError: if ``path`` exists and ``overwrite`` is False, its suffix names no format Pillow writes, or
+            the size is outside :func:`~vidcolor.io.limits.check_frame_size`'s limits (which :func:`read_image`
+            would refuse) (all checked before anything is written).
     """
     path = Path(path)
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"{path}: expected uint8 RGB (H, W, 3), got {_described(rgb)}")
+    if alpha is not None and (not isinstance(alpha, np.ndarray) or alpha.dtype != np.uint8
+                              or alpha.shape != rgb.shape[:2]):
+        raise ValueError(f"{path}: expected a uint8 alpha {rgb.shape[:2]} (H, W of the image), got {_described(alpha)}")
+    check_frame_size(rgb.shape[1], rgb.shape[0], str(path))
     check_target(path, overwrite)
     fmt = image_format(path)
     im = Image.fromarray(rgb)
@@ -168,3 +177,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         Path(tmp).unlink(missing_ok=True)
         raise
     move_into_place(tmp, path, overwrite)
+
+
+def _described(x) -> str:
+    """An argument for an error message: an array's dtype and shape, else its type."""
+    return f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
