@@ -36,6 +36,17 @@ def test_png_with_alpha_round_trip(tmp_path, rgb):
     np.testing.assert_array_equal(got, rgb)
 
 
+@pytest.mark.parametrize("name", ["a.png", "a.jpg", "a.webp"])
+def test_read_image_gives_writable_arrays(tmp_path, rgb, name):
+    """The RGB was a read-only view of Pillow's bytes (``rgb[0, 0] = 0``: 'assignment destination is read-only')
+    while the alpha was a writable copy."""
+    write_image(tmp_path / name, rgb, np.full(rgb.shape[:2], 7, np.uint8))
+    got, alpha = read_image(tmp_path / name)
+    got[0, 0] = 0
+    assert got.flags.writeable and got.flags.c_contiguous
+    assert alpha is None or alpha.flags.writeable
+
+
 def test_exif_orientation_is_applied_to_the_pixels(tmp_path, rgb):
     """A phone's portrait photo: landscape pixels and orientation 6 (rotate 90 degrees clockwise to show)."""
     alpha = np.random.default_rng(1).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
