@@ -340,6 +340,18 @@ def test_writer_container_from_suffix(tmp_path, suffix, fmt):
         assert sum(1 for _ in c.decode(video=0)) == 3
 
 
+def test_an_unknown_suffix_names_only_suffixes_that_are_written(tmp_path):
+    """The error listed .webm (which holds no codec vidcolor writes) and .avi (refused) among the suffixes to use."""
+    with pytest.raises(VidcolorError, match="cannot tell the video format") as err:
+        VideoWriter(tmp_path / "out.xyz", 32, 32, Fraction(24))
+    named = re.search(r"name it (.*), or give --format", str(err.value))[1].split(", ")
+    assert ".webm" not in named and ".avi" not in named and {".mp4", ".mkv", ".gif"} <= set(named)
+    for suffix in named:                                # each of them is written with the defaults
+        with VideoWriter(tmp_path / f"out{suffix}", 32, 32, Fraction(24), preset="ultrafast") as w:
+            w.write(make_frames(2, 32, 32))
+    assert listing(tmp_path) == {f"out{s}" for s in named}
+
+
 @pytest.mark.parametrize("codec, name, said", [("libx264", "out.webm", "VP8, VP9 and AV1"),
                                                ("ffv1", "out.webm", "VP8, VP9 and AV1"),
                                                ("prores", "out.mp4", ".mov or .mkv"),

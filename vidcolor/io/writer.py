@@ -803,6 +803,13 @@ def output_format(path: Path) -> str:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         named = f"the suffix {path.suffix!r}" if path.suffix else "a name without a suffix"
-        raise VidcolorError(f"{path}: cannot tell the video format from {named}; name it {', '.join(_FORMATS)}, "
-                            "or give --format")
+        raise VidcolorError(f"{path}: cannot tell the video format from {named}; name it "
+                            f"{', '.join(writable_suffixes())}, or give --format")
     return fmt
+
+
+def writable_suffixes() -> list[str]:
+    """The suffixes of :data:`_FORMATS` that vidcolor writes video to: not those of a format it refuses
+    (:data:`REFUSED`: ``.avi``) or that holds none of its codecs (:data:`UNSUPPORTED`: ``.webm``)."""
+    return [s for s, fmt in _FORMATS.items()
+            if fmt not in REFUSED and not set(CODECS) <= set(UNSUPPORTED.get(fmt, ((), ""))[0])]
