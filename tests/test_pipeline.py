@@ -524,6 +524,15 @@ def test_a_colorizer_refuses_render_sizes_and_saturations_out_of_range(tiny_colo
             Colorizer(str(tiny_colorizers.fcn), device="cpu", **kw)
 
 
+def test_a_colorizer_refuses_a_confidence_that_is_not_a_finite_number(tiny_colorizers):
+    """NaN turned every frame white and inf removed all colour, silently."""
+    from vidcolor.pipeline import Colorizer
+
+    for confidence in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(VidcolorError, match="confidence must be >= 0"):
+            Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", confidence=confidence)
+
+
 def test_temperature_is_refused_for_a_model_without_ab_bins(tiny_colorizers):
     """--temperature (and the colour confidence) act on the annealed mean of ab bins; a model that regresses ab
     has none, so the option is refused rather than silently ignored."""

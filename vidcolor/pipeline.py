@@ -548,7 +548,7 @@ class Colorizer(RenderedLabJob):
             output. 1 = as predicted; None = the model's own default (``arch["saturation"]``, else 1).
         temperature: annealed-mean temperature for bin-classifying models (Zhang et al. 2016 eq. 5);
             None = the model's own default (``arch["temperature"]``). Lower is more colourful.
-        confidence: exponent g >= 0 of the per-pixel colour confidence of bin-classifying models
+        confidence: exponent g >= 0 (finite) of the per-pixel colour confidence of bin-classifying models
             (:func:`confidence_gain`): within each frame, colour moves from the pixels whose hue the model
             cannot tell to those it can, the frame's mean gain staying 1. 0 = every pixel alike.
         blur: Gaussian blur (kernel 5, sigma 0.7) of the network's L input (seed 001 preprocessing).
@@ -573,8 +573,8 @@ class Colorizer(RenderedLabJob):
         if (saturation is not None and not 0 <= saturation < np.inf) or \
                 (temperature is not None and not 0 < temperature < np.inf):   # NaN fails both
             raise VidcolorError("--saturation must be >= 0 and --temperature > 0 (finite numbers)")
-        if confidence < 0:
-            raise VidcolorError("confidence must be >= 0")
+        if not 0 <= confidence < np.inf:                                  # NaN fails too
+            raise VidcolorError("confidence must be >= 0 (a finite number)")
         self.device, self.model = pick_device(device), model
         self.engine, self._generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize
