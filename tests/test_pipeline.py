@@ -313,6 +313,32 @@ def test_dequantize_frames_streams(tiny_models, frames):
     np.testing.assert_array_equal(np.stack(out), frames)
 
 
+def test_a_batch_size_that_is_not_an_integer_is_refused_when_called(tiny_models, frames, clip, tmp_path):
+    """A batch of 2.5 frames never filled, so the whole stream was buffered into one batch; and
+    dequantize_frames, a generator function, checked its options only at the first frame asked for."""
+    calls = []
+
+    def fn(batch):
+        calls.append(len(batch))
+        return batch
+
+    for bad in (2.5, 0, True, "2"):
+        with pytest.raises(VidcolorError, match="batch size must be an integer of at least 1"):
+            batched(iter(frames), fn, bad)                                      # no next() needed
+        with pytest.raises(VidcolorError, match="batch size must be an integer of at least 1"):
+            dequantize_frames(iter(frames), model=str(tiny_models.rgb), device="cpu", batch_size=bad)
+    with pytest.raises(VidcolorError, match="batch size must be an integer of at least 1"):
+        process(clip, tmp_path / "o.mp4", fn, suffix="x", batch_size=2.5, progress=False)
+    with pytest.raises(VidcolorError, match="batch size must be an integer of at least 1"):
+        dequantize(clip, tmp_path / "o.mp4", model="no-such-model", batch_size=2.5)     # before the model
+    assert calls == [] and not (tmp_path / "o.mp4").exists()
+    with pytest.raises(VidcolorError, match="not found"):
+        dequantize_frames(iter(frames), model="no-such-model", device="cpu")
+    with pytest.raises(VidcolorError, match="tile"):                           # tile is passed on
+        dequantize_frames(iter(frames), model=str(tiny_models.rgb), device="cpu", tile=-1)
+    assert len(list(batched(iter(frames), fn, np.int64(2)))) == 3 and calls == [2, 1]
+
+
 def test_pick_device():
     assert pick_device("cpu") == "cpu"
     assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -29,7 +29,7 @@ from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix, missing_folders, remove_empty
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
-                               batched, run, set_output_chroma)
+                               batched, check_batch_size, run, set_output_chroma)
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -37,9 +37,24 @@ __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "d
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
                       batch_size: int = 4, restore_luminance: bool | None = None, consistency: bool = True,
-                      backend: str = "auto", precision: str = "auto") -> Iterator[np.ndarray]:
-    """Dequantize a stream of uint8 RGB frames ``(H, W, 3)`` of one clip, yielding uint8 RGB frames in order."""
-    yield from batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision), batch_size)
+                      backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE) -> Iterator[np.ndarray]:
+    """Dequantize a stream of uint8 RGB frames ``(H, W, 3)`` of one clip, yielding uint8 RGB frames in order.
+
+    The options are checked and the model loaded when this is called; the frames are read (``batch_size`` at a
+    time) as the returned iterator is consumed.
+
+    Args:
+        frames: uint8 RGB ``(H, W, 3)`` frames of one clip, in order (any iterable).
+        model, device, restore_luminance, consistency, backend, precision, tile: see
+            :class:`~vidcolor.pipeline.Dequantizer`.
+        batch_size: frames per forward pass, an integer >= 1.
+
+    Raises:
+        VidcolorError: a batch size that is not an integer >= 1, unknown model, bad option values.
+    """
+    check_batch_size(batch_size)
+    return batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile),
+                   batch_size)
 
 
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
@@ -76,6 +91,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     """
     started = time.perf_counter()
     check_input(input)
+    if batch_size is not None:
+        check_batch_size(batch_size)
     check_output_first(input, output, JOBS[Dequantizer.JOB].suffix, io_options)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     if io_options.get("preset", "medium") == "medium":
@@ -177,6 +194,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     """
     started = time.perf_counter()
     check_input(input)
+    if batch_size is not None:
+        check_batch_size(batch_size)
     check_output_first(input, output, JOBS[Colorizer.JOB].suffix, io_options)
     if isinstance(references, (str, Path)):      # one reference, not its characters
         references = [references]
@@ -490,6 +509,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     The output's missing folders are created; a run that fails removes those it made (:func:`removing_made_folders`).
     """
     check_input(input)
+    if batch_size is not None:
+        check_batch_size(batch_size)
     output = output_for(input, output, suffix, container)
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,

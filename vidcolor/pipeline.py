@@ -662,10 +662,31 @@ def set_output_chroma(fn: FrameBatchFn, kept: bool) -> None:
         fn.set_output_chroma(kept)
 
 
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a batch size that is not an integer >= 1 (a bool neither): a batch of 2.5 frames never fills, so
+    the whole stream became one batch.
+
+    Raises:
+        VidcolorError: naming the value.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise VidcolorError(f"batch size must be an integer of at least 1, got {batch_size!r}")
+
+
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
-    """Run ``fn`` over ``frames`` (each uint8 ``(H, W, 3)``) in batches of ``batch_size``; yield frames in order."""
-    if batch_size < 1:
-        raise VidcolorError("--batch-size must be at least 1")
+    """Run ``fn`` over ``frames`` (each uint8 ``(H, W, 3)``) in batches of ``batch_size``; yield frames in order.
+
+    ``batch_size`` is checked when called (:func:`check_batch_size`), the frames read as the output is consumed.
+
+    Raises:
+        VidcolorError: a batch size that is not an integer >= 1.
+    """
+    check_batch_size(batch_size)
+    return _batches(frames, fn, batch_size)
+
+
+def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
+    """:func:`batched`'s generator."""
     batch: list[np.ndarray] = []
     for frame in frames:
         batch.append(frame)
@@ -750,8 +771,7 @@ def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndar
 
     Decoding, ``fn``'s stages and writing overlap (:func:`vidcolor.executor.execute`).
     """
-    if batch_size < 1:
-        raise VidcolorError("--batch-size must be at least 1")
+    check_batch_size(batch_size)
     start = time.perf_counter()
     with tqdm(total=total or None, unit=unit, disable=not progress, dynamic_ncols=True, leave=False) as bar:
         def written(frame: np.ndarray) -> None:
