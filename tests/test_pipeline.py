@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,6 +338,16 @@ def test_a_batch_size_that_is_not_an_integer_is_refused_when_called(tiny_models,
     with pytest.raises(VidcolorError, match="tile"):                           # tile is passed on
         dequantize_frames(iter(frames), model=str(tiny_models.rgb), device="cpu", tile=-1)
     assert len(list(batched(iter(frames), fn, np.int64(2)))) == 3 and calls == [2, 1]
+
+
+def test_colorizer_takes_one_reference_path_as_colorize_does(tmp_path):
+    """colorizer(references="x.jpg") read the path's characters as references ("n: no such file"), and a Path
+    raised TypeError; one path is a list of one, as colorize() already took it."""
+    from vidcolor.api import colorizer
+
+    for one in ("nope.mp4", Path("nope.mp4")):
+        with pytest.raises(VidcolorError, match=r"^nope\.mp4: --reference takes a colour still image"):
+            colorizer(device="cpu", references=one)
 
 
 def test_pick_device():

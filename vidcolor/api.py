@@ -157,7 +157,7 @@ def _quantizer_note(found: list[Found]) -> str:
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
              device: str = "auto", batch_size: int | None = None, render_size: int = RENDER_SIZE, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
-             references: list[str | Path] | None = None, reference_mode: str = "fast",
+             references: str | Path | list[str | Path] | None = None, reference_mode: str = "fast",
              internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
              load_model: str | Path | None = None, temporal: str = "flow", temporal_strength: float = 0.6,
              backend: str = "auto", precision: str = "auto", executor: str = "local",
@@ -197,8 +197,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     if batch_size is not None:
         check_batch_size(batch_size)
     check_output_first(input, output, JOBS[Colorizer.JOB].suffix, io_options)
-    if isinstance(references, (str, Path)):      # one reference, not its characters
-        references = [references]
+    references = reference_list(references)
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
         given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
                  *(references or []),
@@ -223,15 +222,18 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
 
 def colorizer(model: str | None = None, device: str = "auto", render_size: int = RENDER_SIZE,
               saturation: float | None = None, temperature: float | None = None, blur: bool = False,
-              equalize: bool = False, references: list[str | Path] | None = None, reference_mode: str = "fast",
+              equalize: bool = False, references: str | Path | list[str | Path] | None = None, reference_mode: str = "fast",
               internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
               load_model: str | Path | None = None, progress: bool = True, backend: str = "auto",
               precision: str = "auto") -> LabJob:
     """The colorization job that :func:`colorize`'s options describe (automatic, fast or internal reference).
 
+    ``references`` is a list of paths, or one path (:func:`reference_list`).
+
     Raises:
         VidcolorError: options that do not go together, unreadable references.
     """
+    references = reference_list(references)
     if reference_mode not in ("fast", "internal", "keyframes"):
         raise VidcolorError(f"unknown --reference-mode {reference_mode!r} (fast, internal or keyframes)")
     if reference_mode == "keyframes":
@@ -273,6 +275,16 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
                                   render_size, saturation, temperature, blur, equalize, backend, precision)
     return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize,
                      backend, precision)
+
+
+def reference_list(references: str | Path | Iterable[str | Path] | None) -> list[str | Path]:
+    """``references`` as a list: one path (``str`` or ``Path``) is a list of one, not its characters; None is
+    empty."""
+    if references is None:
+        return []
+    if isinstance(references, (str, Path)):
+        return [references]
+    return list(references)
 
 
 def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.6), compare: bool = False,
