@@ -54,6 +54,36 @@ def test_lab_to_rgb_clips_out_of_gamut():
     assert np.ptp(grey.astype(int)) <= 1 and 117 <= grey[0] <= 120                # L 50 is sRGB ~119
 
 
+@pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.uint8), np.zeros((0, 4, 4, 3), np.uint8),
+                                 np.zeros((0, 5, 3), np.uint8), np.zeros((4, 0, 3), np.uint8), [[[0, 0, 0]]],
+                                 np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.uint8),
+                                 np.zeros((4, 4, 4), np.uint8)])
+def test_rgb_to_lab_refuses_what_is_not_uint8_rgb_with_a_value_error(bad):
+    """Empty arrays raised numpy's reshape error or a cv2.error, and a list an AttributeError."""
+    with pytest.raises(ValueError, match=r"expected uint8 RGB \(\.\.\., H, W, 3\), not empty"):
+        rgb_to_lab(bad)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((1, 2, 2), np.float32), np.zeros(3, np.float32),
+                                 np.zeros((0, 4, 3), np.float32), np.zeros((2, 2, 3), np.uint8),
+                                 np.zeros((2, 2, 3), np.int64), [[[50.0, 0.0, 0.0]]]])
+def test_lab_to_rgb_refuses_what_is_not_float_lab(bad):
+    """A 2-channel or (3,) input raised reshape or IndexError; uint8 RGB was read as L, silently."""
+    with pytest.raises(ValueError, match=r"expected float32 LAB \(\.\.\., H, W, 3\), not empty"):
+        lab_to_rgb(bad)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("channel", [0, 1])
+def test_lab_to_rgb_refuses_values_that_are_not_finite(value, channel):
+    """NaN and +-inf came out white (even L = -inf), with no error."""
+    lab = np.full((1, 2, 3), 50.0, np.float32)
+    lab[0, 1, channel] = value
+    with pytest.raises(ValueError, match="finite"):
+        lab_to_rgb(lab)
+    assert lab_to_rgb(lab[:, :1].astype(np.float64)).shape == (1, 1, 3)      # float64 is converted
+
+
 def test_normalize_ranges_and_inverse(random_rgb):
     lab = rgb_to_lab(random_rgb)
     n = normalize_lab(lab)
