@@ -1389,8 +1389,11 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
 
     Returns:
         :class:`Quantizer`.
+
+    Raises:
+        ValueError: ``frames`` is not such an array, or is empty (:func:`_rgb_frames`).
     """
-    frames = frames if frames.ndim == 4 else frames[None]
+    frames = _rgb_frames(frames)
     tiles = _tiles(frames)
     px, flat = _sample(tiles, SAMPLE_PIXELS)
     enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
@@ -1450,7 +1453,8 @@ class QuantizerTracker:
     (:meth:`Quantizer.carry_weight`).
 
     Raises:
-        ValueError: more than one frame of a clip given to ``__call__``.
+        ValueError: ``__call__`` given anything but uint8 RGB ``(N, H, W, 3)`` (:func:`_rgb_frames`), or more than one
+            frame of a clip.
     """
 
     def __init__(self, every: int = 64, warmup: int = 16, step: int = WARMUP_STEP, none_margin: float = 0.0,
@@ -1482,6 +1486,7 @@ class QuantizerTracker:
         return out
 
     def __call__(self, frames: np.ndarray) -> Quantizer:
+        _rgb_frames(frames, one=False)          # an (H, W, 3) frame was counted as H frames
         if not self.stills and len(frames) != 1:
             raise ValueError(f"a clip's quantizer is tracked one frame at a time (runs() takes a batch), "
                              f"got {len(frames)}")
@@ -1497,3 +1502,19 @@ class QuantizerTracker:
         self.frames += len(frames)
         self._since += len(frames)
         return self.current
+
+
+def _rgb_frames(frames: np.ndarray, one: bool = True) -> np.ndarray:
+    """``frames``, uint8 RGB ``(N, H, W, 3)`` with N, H and W >= 1, as such (with ``one``, an ``(H, W, 3)`` frame
+    is taken too, as N = 1).
+
+    Raises:
+        ValueError: another type, dtype or shape, or an empty array, naming what was given (numpy's own errors
+            came out of :func:`estimate`'s internals).
+    """
+    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim in ((3, 4) if one else (4,))
+            and frames.shape[-1] == 3 and frames.size):
+        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3){' or (H, W, 3)' if one else ''}, none empty, "
+                         f"got {got}")
+    return frames if frames.ndim == 4 else frames[None]
