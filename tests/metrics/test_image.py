@@ -71,6 +71,33 @@ def test_metrics_reject_mismatch(pair):
         ciede2000(a.astype(np.float32), a.astype(np.float32))
 
 
+@pytest.mark.parametrize("fn", [mse, psnr, mae, ssim, ciede2000, channel_bias, pixel_accuracy,
+                                ab_histogram_intersection])
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 4), (16, 16, 1), (0, 16, 16, 3), (16, 0, 3)])
+def test_metrics_refuse_what_is_not_rgb_or_is_empty(fn, shape):
+    """Gray (H, W) and RGBA arrays were measured (ssim of a gray image read W as channels: 0.456 for 0.469), and
+    empty arrays gave nan with numpy's warning."""
+    a = np.zeros(shape, np.uint8)
+    with pytest.raises(ValueError, match=r"expected uint8 RGB arrays \(\.\.\., H, W, 3\), not empty"):
+        fn(a, a.copy())
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 16, 4), (0, 16, 16, 3), (0, 0, 3)])
+def test_colourfulness_refuses_what_is_not_rgb_or_is_empty(shape):
+    with pytest.raises(ValueError, match=r"expected uint8 RGB arrays \(\.\.\., H, W, 3\), not empty"):
+        colourfulness(np.zeros(shape, np.uint8))
+
+
+def test_a_nan_threshold_and_a_bin_size_that_is_not_positive_are_refused(pair):
+    """pixel_accuracy(threshold=nan) was 0.0; a bin size of 0 raised ZeroDivisionError, -5 an IndexError."""
+    a, b = pair
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        pixel_accuracy(a, b, threshold=float("nan"))
+    for bin_size in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="bin_size must be a finite number > 0"):
+            ab_histogram_intersection(a, b, bin_size=bin_size)
+
+
 def test_mae_of_a_constant_offset(pair):
     a, b = pair
     assert mae(a, a) == 0

@@ -1,7 +1,7 @@
 """Image quality measures between an output and its ground truth, and colourfulness of one image.
 
-All functions take uint8 RGB arrays ``(..., H, W, 3)`` (a frame or a stack of frames); the two-image
-measures need equal shapes. Each takes an optional ``mask``, bool ``(..., H, W)`` of the arrays' leading shape
+All functions take uint8 RGB arrays ``(..., H, W, 3)`` (a frame or a stack of frames; another dtype, a last axis
+other than 3, fewer than 3 dims or an empty array is a ValueError); the two-image measures need equal shapes. Each takes an optional ``mask``, bool ``(..., H, W)`` of the arrays' leading shape
 (True: the pixel counts), to score only some pixels (the opaque ones of an image with alpha); a mask that selects
 no pixel is a ValueError. Sources: PSNR/MSE/MAE and pixel accuracy as listed by seed 003 (its
 "Evaluation Metric" section), SSIM (Wang et al. 2004), CIEDE2000 (Sharma et al. 2005), colourfulness
@@ -30,11 +30,19 @@ def _lab_exact(rgb: np.ndarray) -> np.ndarray:
     return rgb2lab(rgb)
 
 
+def _check_rgb(x: np.ndarray) -> None:
+    """ValueError unless ``x`` is a non-empty uint8 array ``(..., H, W, 3)`` (a gray ``(H, W)`` image was read by
+    :func:`ssim` as W channels, and an empty one gave nan with numpy's warning)."""
+    if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim >= 3 and x.shape[-1] == 3 and x.size):
+        got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise ValueError(f"expected uint8 RGB arrays (..., H, W, 3), not empty, got {got}")
+
+
 def _check(a: np.ndarray, b: np.ndarray) -> None:
+    _check_rgb(a)
+    _check_rgb(b)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
-    if a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError("expected uint8 RGB arrays")
 
 
 def _check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -173,10 +181,10 @@ def pixel_accuracy(a: np.ndarray, b: np.ndarray, threshold: float = ACCURACY_THR
     quote the threshold with the value. With a ``mask``: the fraction of its pixels.
 
     Raises:
-        ValueError: shapes differ, an array is not uint8, ``threshold`` is negative, or a bad ``mask``.
+        ValueError: shapes differ, an array is not uint8, ``threshold`` is negative or NaN, or a bad ``mask``.
     """
     a, b = _pixels(a, b, mask)
-    if threshold < 0:
+    if not threshold >= 0:                                      # NaN fails too: it counted no pixel correct
         raise ValueError(f"threshold must be >= 0, got {threshold}")
     err = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
     return float(np.mean(err <= threshold))
@@ -193,10 +201,9 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     have any.
 
     Raises:
-        ValueError: ``rgb`` is not uint8 with a last dimension of 3, or a bad ``mask``.
+        ValueError: ``rgb`` is not uint8 with a last dimension of 3, is empty, or a bad ``mask``.
     """
-    if rgb.dtype != np.uint8 or rgb.ndim < 3 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected uint8 RGB (..., H, W, 3), got {rgb.dtype} {rgb.shape}")
+    _check_rgb(rgb)
     if mask is not None:
         fm = _check_mask(mask, rgb.shape).reshape(-1, rgb.shape[-3] * rgb.shape[-2])
         frames = rgb.reshape(-1, rgb.shape[-3] * rgb.shape[-2], 3)
@@ -215,10 +222,14 @@ def ab_histogram_intersection(a: np.ndarray, b: np.ndarray, bin_size: float = 10
     ``bin_size`` LAB units over [-110, 110]^2, one bin centred on a = b = 0 (neutral pixels, whose ab is 0 up to
     the conversion's rounding, then never straddle a bin edge), and normalised; the result ``sum min(p, q)`` is in
     [0, 1]: 1 for identical colour distributions, 0 for disjoint ones. L is ignored.
+
+    Raises:
+        ValueError: an array is not uint8 RGB, or is empty; ``bin_size`` is not a finite number > 0.
     """
     for x in (a, b):
-        if x.dtype != np.uint8 or x.shape[-1] != 3:
-            raise ValueError("expected uint8 RGB arrays")
+        _check_rgb(x)
+    if not 0 < bin_size < np.inf:
+        raise ValueError(f"bin_size must be a finite number > 0, got {bin_size}")
     half = np.ceil(110.0 / bin_size - 0.5)
     edges = (np.arange(-half, half + 2) - 0.5) * bin_size      # ..., -bin/2, bin/2, ...: 0 is a bin's centre
 
