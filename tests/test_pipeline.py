@@ -581,6 +581,26 @@ def test_temperature_is_refused_for_a_model_without_ab_bins(tiny_colorizers):
     assert Colorizer(str(tiny_colorizers.effnet_bins), device="cpu", temperature=0.5).temperature == 0.5
 
 
+def test_a_crf_the_encoder_does_not_take_is_refused_before_any_work(tmp_path, clip):
+    """crf=99 was clamped to 51 by x264 silently, 18.5 was taken, and -5 failed inside ffmpeg; the CLI takes 0-51."""
+    from vidcolor.api import colorize
+
+    calls = []
+
+    def fn(batch):
+        calls.append(len(batch))
+        return batch
+
+    for crf in (99, 52, -5, 18.5, True, "16"):
+        with pytest.raises(VidcolorError, match=r"crf must be an integer from 0 to 51"):
+            process(clip, tmp_path / "o.mp4", fn, suffix="x", crf=crf, progress=False)
+        with pytest.raises(VidcolorError, match=r"crf must be an integer from 0 to 51"):
+            dequantize(clip, tmp_path / "o.mp4", model="no-such-model", crf=crf)        # before the model
+        with pytest.raises(VidcolorError, match=r"crf must be an integer from 0 to 51"):
+            colorize(clip, tmp_path / "o.mp4", model="no-such-model", crf=crf)
+    assert calls == [] and not (tmp_path / "o.mp4").exists()
+
+
 def test_process_refuses_a_function_that_returns_other_frame_counts(tmp_path, clip):
     for fn in (lambda batch: batch[:1], lambda batch: np.concatenate([batch, batch]), lambda batch: None):
         with pytest.raises(ValueError, match="for a batch of 4 frames"):

@@ -27,7 +27,7 @@ from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import check_codec_in, check_target, format_suffix, missing_folders, remove_empty
-from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
+from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
                                batched, check_batch_size, run, set_output_chroma)
 
@@ -95,6 +95,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         check_batch_size(batch_size)
     check_output_first(input, output, JOBS[Dequantizer.JOB].suffix, io_options)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
+    check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
     if io_options.get("preset", "medium") == "medium":
         io_options.setdefault("x264_params", JOBS[Dequantizer.JOB].x264_params)
     options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
@@ -206,6 +207,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
         check_target(Path(save_model), io_options.get("overwrite", False))
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
+    check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
                    reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
@@ -443,6 +445,17 @@ def check_input(input: str | Path) -> None:
         raise VidcolorError(f"{input}: no such file or folder")
 
 
+def check_crf(crf: int) -> None:
+    """Refuse a ``crf`` the encoders do not take, as the CLI's ``--crf`` does: an integer in
+    :data:`~vidcolor.jobs.CRF_RANGE` (x264 clamped 99 to 51 silently, took 18.5, and failed on -5 inside ffmpeg).
+
+    Raises:
+        VidcolorError: naming the value and the range.
+    """
+    if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
+        raise VidcolorError(f"crf must be an integer from {CRF_RANGE[0]} to {CRF_RANGE[1]}, got {crf!r}")
+
+
 def output_for(input: str | Path, output: str | Path | None, suffix: str, container: str | None = None) -> str | Path:
     """``output``, or :func:`default_output` when it is None (named with the suffix of ``container``, the ffmpeg
     format, when given).
@@ -506,8 +519,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``audio=False`` drops the audio; stdin input has none to carry), and display rotation is applied to
     the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
-    ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`).
-    ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
+    ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
+    ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`). ``batch_size`` is an
+    integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
+    and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw input that ends inside a frame.
@@ -523,6 +538,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     check_input(input)
     if batch_size is not None:
         check_batch_size(batch_size)
+    check_crf(crf)
     output = output_for(input, output, suffix, container)
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,

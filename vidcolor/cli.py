@@ -18,7 +18,7 @@ from click.core import ParameterSource
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError
-from vidcolor.jobs import DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
+from vidcolor.jobs import CRF_RANGE, DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
 
 STARTED = time.perf_counter()
 """When the command started (this module's import, before torch's): the summary line's start-up counts from here."""
@@ -146,7 +146,7 @@ def io_options(f):
                      default="libx264", show_default=True,
                      help="Video encoder: NVENC needs an NVIDIA GPU (--crf is then its -cq); ffv1 (lossless; .mkv, "
                           ".mov or .mp4, decoded by FFmpeg-based players) and prores (.mov or .mkv) are for archives."),
-        click.option("--crf", type=click.IntRange(0, 51), default=None,
+        click.option("--crf", type=click.IntRange(*CRF_RANGE), default=None,
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
         click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),

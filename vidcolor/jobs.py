@@ -74,6 +74,10 @@ RENDER_SIZE_RANGE = (32, 1024)
 1024 a render costs gigabytes (a 16:9 render at 12,000 px asked for 50 GB and was killed) and is no better: the
 models trained at 256 px, and accuracy already falls at 320 and 384 (docs/colorize_render_size.md)."""
 
+CRF_RANGE = (0, 51)
+"""The ``crf`` values the encoders take (``--crf``; x264/x265's constant rate factor, NVENC's ``-cq``): integers,
+0 (best, largest) to 51. x264 clamped 99 to 51 silently, and failed on -5 only inside ffmpeg."""
+
 JOBS: dict[str, Job] = {j.name: j for j in (
     Job("dequantize", "dequantize-fq-l2", "dequantized", "dequantize", "vidcolor.training.loop:DequantizeRecipe:train_dequantize",
         crf=14, x264_params=DEQUANTIZE_X264_PARAMS),
