@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.temporal import MODES, TemporalSmoother, scene_change
+from vidcolor.temporal import MODES, CutDetector, TemporalSmoother, scene_change
 
 H, W = 64, 96
 
@@ -174,6 +174,15 @@ def test_flow_handles_small_and_thin_frames(shape):
         L, ab = rng.uniform(40, 60, shape), rng.normal(0, 5, (*shape, 2))
         out = sm(L.astype(np.float32), ab.astype(np.float32))
         assert out.shape == (*shape, 2) and np.isfinite(out).all()
+
+
+def test_a_bad_threshold_is_named_as_the_parameter_it_was_given_as():
+    """CutDetector(0) said "scene_cut must be > 0", the name of TemporalSmoother's parameter, not its own."""
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="^threshold must be > 0"):
+            CutDetector(bad)
+        with pytest.raises(ValueError, match="^scene_cut must be > 0"):
+            TemporalSmoother(scene_cut=bad)
 
 
 def test_bad_arguments_raise():

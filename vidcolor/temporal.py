@@ -99,7 +99,7 @@ class CutDetector:
 
     def __init__(self, threshold: float = SCENE_CUT):
         if not threshold > 0.0:
-            raise ValueError(f"scene_cut must be > 0, got {threshold}")
+            raise ValueError(f"threshold must be > 0, got {threshold}")
         self.threshold = float(threshold)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.last_score = 0.0
@@ -164,6 +164,8 @@ class TemporalSmoother:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
         if not 0.0 < flow_scale <= 1.0:
             raise ValueError(f"flow_scale must be in (0, 1], got {flow_scale}")
+        if not scene_cut > 0.0:                 # named as here (CutDetector calls it threshold)
+            raise ValueError(f"scene_cut must be > 0, got {scene_cut}")
         self.mode, self.strength = mode, float(strength)
         self.cuts = CutDetector(scene_cut)
         """The scene-cut test (its own DIS instance: one resized between thumbnail and flow size re-allocates,
