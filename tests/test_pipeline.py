@@ -542,8 +542,9 @@ def test_api_errors(tmp_path, tiny_models):
 
 @pytest.mark.parametrize("bad", [np.zeros((1, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8),
                                  np.zeros((1, 8, 8), np.uint8), np.zeros((1, 8, 8, 4), np.uint8),
-                                 np.zeros((0, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 3), bool), [[1, 2, 3]]],
-                         ids=["float32", "one frame", "gray", "rgba", "empty", "bool", "list"])
+                                 np.zeros((0, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 3), bool), [[1, 2, 3]],
+                                 np.zeros((1, 0, 5, 3), np.uint8), np.zeros((1, 5, 0, 3), np.uint8)],
+                         ids=["float32", "one frame", "gray", "rgba", "empty", "bool", "list", "no rows", "no columns"])
 def test_a_job_refuses_frames_it_cannot_take(tiny_models, tiny_colorizers, bad):
     from vidcolor.pipeline import Colorizer
 

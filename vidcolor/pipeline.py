@@ -187,17 +187,17 @@ def luminance_8bit(L: np.ndarray) -> np.ndarray:
 
 
 def check_frames(frames) -> np.ndarray:
-    """``frames`` if it is a batch of frames as the jobs take them: a uint8 array ``(N, H, W, 3)``, N >= 1, of a
-    size :func:`~vidcolor.io.limits.check_frame_size` allows.
+    """``frames`` if it is a batch of frames as the jobs take them: a uint8 array ``(N, H, W, 3)``, N, H and W >= 1,
+    of a size :func:`~vidcolor.io.limits.check_frame_size` allows.
 
     Raises:
-        ValueError: another type, dtype or shape (naming what was given).
+        ValueError: another type, dtype or shape, an empty side included (naming what was given).
         VidcolorError: frames larger than the limits.
     """
     if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
-            and len(frames)):
+            and frames.size):                   # a zero H or W was check_frame_size's VidcolorError
         got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
-        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3) with N >= 1, got {got}")
+        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3) with N >= 1, H >= 1 and W >= 1, got {got}")
     check_frame_size(frames.shape[2], frames.shape[1], "frames")
     return frames
 
