@@ -79,7 +79,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             :data:`vidcolor.distributed.SEGMENT_SECONDS`) and number of actors (default: one per GPU,
             else per CPU of the cluster).
         **io_options: see :func:`process` (codec, crf, preset, tune, x264_params, audio, overwrite, raw_size,
-            fps, container, compare, pix_fmt, progress); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
+            fps, container, compare, pix_fmt, progress, ignore_errors); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
             see :class:`~vidcolor.jobs.Job`), and with x264's default preset (``medium``) ``x264_params`` to
             :data:`~vidcolor.jobs.DEQUANTIZE_X264_PARAMS` (faster, with the same fidelity).
 
