@@ -350,6 +350,16 @@ def test_colorizer_takes_one_reference_path_as_colorize_does(tmp_path):
             colorizer(device="cpu", references=one)
 
 
+def test_dequantize_documents_every_io_option_process_takes():
+    """ignore_errors was missing from dequantize()'s list of **io_options."""
+    import inspect
+    import re
+
+    taken = set(inspect.signature(process).parameters) - {"input", "output", "fn", "suffix", "batch_size"}
+    listed = re.search(r"\*\*io_options: see :func:`process` \(([^)]*)\)", dequantize.__doc__).group(1)
+    assert {name.strip() for name in listed.split(",")} == taken
+
+
 def test_pick_device():
     assert pick_device("cpu") == "cpu"
     assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
