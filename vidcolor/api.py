@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections import Counter
@@ -203,7 +204,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
                  *(references or []),
                  *([load_model] if load_model is not None else [])]
-        if any(str(g) != "-" and Path(g).resolve() == Path(save_model).resolve() for g in given):
+        if any(str(g) != "-" and same_file(g, save_model) for g in given):
             raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
         check_target(Path(save_model), io_options.get("overwrite", False))
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -468,9 +469,22 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
         output = default_output(input, suffix, container)
-    if str(output) != "-" and str(input) != "-" and Path(output).resolve() == Path(input).resolve():
+    if str(output) != "-" and str(input) != "-" and same_file(output, input):
         raise VidcolorError("output would overwrite the input")
     return output
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file or folder: the same path once resolved (``..``, symbolic
+    links), or, where both exist, the same file system object (:func:`os.path.samefile`: device and inode), which
+    paths alone do not show (a bind mount, a second mount of one share, another case of the name on a
+    case-insensitive disk, a hard link)."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):          # one is missing (or cannot be looked at): nothing there to overwrite
+        return False
 
 
 def check_format_named(output: str | Path, container: str | None) -> None:

@@ -1,0 +1,70 @@
+"""Data safety of the output path: a run never writes over its input (however the input is reached), over a device
+or pipe, over a reference, and says odd names and links at the output in one line before any work."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_one_line_error, cli_env, run_cli, CliResult
+from vidcolor import api
+from vidcolor.errors import VidcolorError
+
+
+def _unshare_works() -> bool:
+    """Whether this user may make a mount namespace of its own (``unshare -rm``: a bind mount without root)."""
+    if shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_cli_with_bind_mount(source: Path, mountpoint: Path, *args) -> CliResult:
+    """``python -m vidcolor.cli ARGS`` in a mount namespace where ``mountpoint`` shows ``source`` (a bind mount)."""
+    command = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", command, "sh", str(source), str(mountpoint), sys.executable,
+                           "-m", "vidcolor.cli", *map(str, args)], capture_output=True, timeout=120, env=cli_env(),
+                          stdin=subprocess.DEVNULL)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+# ------------------------------------------------------------------------------- D1: the input by another path
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="no mount namespace for this user (unshare -rm)")
+def test_the_input_through_a_bind_mount_is_not_overwritten(tmp_path, clip, tiny_models):
+    """A second mount of the input's folder (a bind mount, a NAS share mounted twice) gives the input another path
+    that resolves differently: -o there with --overwrite was written over the input; a folder likewise."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(clip, tmp_path / "a" / "in.mp4")
+    before = (tmp_path / "a" / "in.mp4").read_bytes()
+    res = run_cli_with_bind_mount(tmp_path / "a", tmp_path / "b", "dequantize", tmp_path / "a" / "in.mp4", "-o",
+                                  tmp_path / "b" / "in.mp4", "--overwrite", "--model", tiny_models.lab, "-q")
+    assert_one_line_error(res)
+    assert "would overwrite the input" in res.stderr
+    res = run_cli_with_bind_mount(tmp_path / "a", tmp_path / "b", "dequantize", tmp_path / "a", "-o", tmp_path / "b",
+                                  "--overwrite", "--model", tiny_models.lab, "-q", "--preset", "ultrafast")
+    assert_one_line_error(res)
+    assert "would overwrite the input" in res.stderr
+    assert (tmp_path / "a" / "in.mp4").read_bytes() == before
+    assert sorted(os.listdir(tmp_path / "a")) == ["in.mp4"]
+
+
+def test_a_hard_link_to_the_input_is_the_input(tmp_path, clip):
+    """Another name of the input's file (a hard link: what a bind mount or a case-insensitive disk looks like to
+    the path check) is refused as the output, by the local and the Ray executor."""
+    src = tmp_path / "in.mp4"
+    shutil.copy(clip, src)
+    os.link(src, tmp_path / "link.mp4")
+    with pytest.raises(VidcolorError, match="would overwrite the input"):
+        api.output_for(src, tmp_path / "link.mp4", "dequantized")
+    with pytest.raises(VidcolorError, match="would overwrite the input"):
+        api._ray_clips(str(src), str(tmp_path / "link.mp4"), "dequantized", {"overwrite": True})
+    api.output_for(src, tmp_path / "new.mp4", "dequantized")          # an output that does not exist yet
