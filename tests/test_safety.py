@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_one_line_error, cli_env, run_cli, CliResult
+from helpers import CliResult, assert_one_line_error, cli_env, run_cli
 from vidcolor import api
 from vidcolor.errors import VidcolorError
 
@@ -68,3 +68,45 @@ def test_a_hard_link_to_the_input_is_the_input(tmp_path, clip):
     with pytest.raises(VidcolorError, match="would overwrite the input"):
         api._ray_clips(str(src), str(tmp_path / "link.mp4"), "dequantized", {"overwrite": True})
     api.output_for(src, tmp_path / "new.mp4", "dequantized")          # an output that does not exist yet
+
+
+# ------------------------------------------------------------------------------- D2: devices and pipes
+
+
+def test_a_device_or_pipe_at_the_output_is_refused_not_replaced(tmp_path, clip, tiny_models):
+    """-o naming a named pipe, a device or a symbolic link to one (``/dev/null``, ``/proc/self/fd/1``), with
+    --overwrite, put a regular file in its place (as root, ``-o /dev/null`` would have replaced the system's):
+    one line, before any work, and the node is left as it was."""
+    import stat
+
+    os.mkfifo(tmp_path / "pipe.mp4")
+    os.symlink(os.devnull, tmp_path / "null.mp4")
+    os.symlink(tmp_path / "pipe.mp4", tmp_path / "to-pipe.mp4")
+    for name in ("pipe.mp4", "null.mp4", "to-pipe.mp4"):
+        for extra in (("--overwrite",), ()):
+            res = run_cli("dequantize", clip, "-o", name, "--model", tiny_models.lab, "-q", *extra, cwd=tmp_path)
+            assert_one_line_error(res)
+            assert f"{name} is not a regular file (a device or pipe); use -o - to write to a pipe" in res.stderr
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.mp4").st_mode)
+    assert os.readlink(tmp_path / "null.mp4") == os.devnull
+    assert os.readlink(tmp_path / "to-pipe.mp4") == str(tmp_path / "pipe.mp4")
+    assert sorted(os.listdir(tmp_path)) == ["null.mp4", "pipe.mp4", "to-pipe.mp4"]
+    from vidcolor.io.writer import check_target
+
+    with pytest.raises(VidcolorError, match="not a regular file"):      # images and the Ray executor use it too
+        check_target(tmp_path / "null.mp4", True)
+
+
+def test_a_symbolic_link_to_a_file_at_the_output_is_replaced_and_the_file_kept(tmp_path, clip, tiny_models):
+    """With --overwrite a link to a regular file is replaced by the output (as any rename into place does); the
+    file it pointed to is not written."""
+    (tmp_path / "old.mp4").write_bytes(b"keep me")
+    os.symlink("old.mp4", tmp_path / "out.mp4")
+    res = run_cli("dequantize", clip, "-o", "out.mp4", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "out.mp4 exists (use --overwrite to replace it)" in res.stderr
+    res = run_cli("dequantize", clip, "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--overwrite",
+                  "--preset", "ultrafast", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "out.mp4").is_symlink() and (tmp_path / "out.mp4").stat().st_size > 1000
+    assert (tmp_path / "old.mp4").read_bytes() == b"keep me"

@@ -622,13 +622,18 @@ def first_error(log: str) -> str:
 
 
 def check_target(target: Path, overwrite: bool) -> None:
-    """Refuse an output path that exists (unless ``overwrite``) or is a folder.
+    """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
+    through a symbolic link): the result is renamed into place (:func:`move_into_place`), which would put a regular
+    file in the place of ``/dev/null`` or a named pipe, so such a name is refused even with ``overwrite``. With
+    ``overwrite``, a symbolic link to a regular file is replaced by the output (the file it pointed to is kept).
 
     Raises:
         VidcolorError: with one line saying which.
     """
     if target.is_dir():
         raise VidcolorError(f"{target} is a folder (give the output a file name)")
+    if target.exists() and not target.is_file():
+        raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
     if target.exists() and not overwrite:
         raise VidcolorError(f"{target} exists (use --overwrite to replace it)")
 
