@@ -110,3 +110,20 @@ def test_a_symbolic_link_to_a_file_at_the_output_is_replaced_and_the_file_kept(t
     assert res.returncode == 0, res.stderr
     assert not (tmp_path / "out.mp4").is_symlink() and (tmp_path / "out.mp4").stat().st_size > 1000
     assert (tmp_path / "old.mp4").read_bytes() == b"keep me"
+
+
+# ------------------------------------------------------------------------------- D11: a broken link
+
+
+def test_a_broken_symbolic_link_at_the_output_exists(tmp_path, clip, tiny_models):
+    """A dangling link at the output name passed the check (the link was followed) and the run failed only at the
+    end, saying another run had written the output: it is said before any work, and --overwrite replaces it."""
+    os.symlink("/nonexistent/x.mp4", tmp_path / "out.mp4")
+    res = run_cli("dequantize", clip, "-o", "out.mp4", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "out.mp4 exists (a broken symbolic link; use --overwrite to replace it)" in res.stderr
+    assert os.readlink(tmp_path / "out.mp4") == "/nonexistent/x.mp4"
+    res = run_cli("dequantize", clip, "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--overwrite",
+                  "--preset", "ultrafast", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "out.mp4").is_symlink() and (tmp_path / "out.mp4").stat().st_size > 1000

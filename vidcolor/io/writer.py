@@ -625,7 +625,8 @@ def check_target(target: Path, overwrite: bool) -> None:
     """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
     through a symbolic link): the result is renamed into place (:func:`move_into_place`), which would put a regular
     file in the place of ``/dev/null`` or a named pipe, so such a name is refused even with ``overwrite``. With
-    ``overwrite``, a symbolic link to a regular file is replaced by the output (the file it pointed to is kept).
+    ``overwrite``, a symbolic link to a regular file is replaced by the output (the file it pointed to is kept); a
+    broken one is a name that exists, as the rename sees it.
 
     Raises:
         VidcolorError: with one line saying which.
@@ -636,6 +637,8 @@ def check_target(target: Path, overwrite: bool) -> None:
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
     if target.exists() and not overwrite:
         raise VidcolorError(f"{target} exists (use --overwrite to replace it)")
+    if not target.exists() and os.path.lexists(target) and not overwrite:     # the rename would fail at the end
+        raise VidcolorError(f"{target} exists (a broken symbolic link; use --overwrite to replace it)")
 
 
 def partial_file(target: Path, suffix: str) -> Path:
