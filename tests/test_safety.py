@@ -127,3 +127,32 @@ def test_a_broken_symbolic_link_at_the_output_exists(tmp_path, clip, tiny_models
                   "--preset", "ultrafast", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert not (tmp_path / "out.mp4").is_symlink() and (tmp_path / "out.mp4").stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------------- D3: the run's other inputs
+
+
+def test_the_output_never_overwrites_a_reference_or_a_loaded_model(tmp_path, clip, monkeypatch):
+    """colorize -o REF --overwrite wrote over the colour reference (only the input was checked): each of the run's
+    inputs is refused as the output (also by another name, and a folder's outputs each), before a model loads."""
+    def no_model(*args, **kwargs):
+        raise AssertionError("the output was not checked against the references")
+
+    monkeypatch.setattr(api, "colorizer", no_model)
+    for name in ("ref.png", "photo.png", "frames/a.png", "model.safetensors"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"precious")
+    os.link(tmp_path / "ref.png", tmp_path / "ref-link.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"precious")
+    cases = [(tmp_path / "photo.png", tmp_path / "ref.png", {"references": tmp_path / "ref.png"}, "--reference"),
+             (tmp_path / "photo.png", tmp_path / "ref-link.png", {"references": [tmp_path / "ref.png"]}, "--reference"),
+             (tmp_path / "frames", tmp_path / "out", {"references": [tmp_path / "out" / "a.png"]}, "--reference"),
+             (clip, tmp_path / "model.safetensors", {"reference_mode": "internal", "container": "mp4",
+                                                     "load_model": tmp_path / "model.safetensors"}, "--load-model")]
+    for src, out, options, option in cases:
+        with pytest.raises(VidcolorError, match=f"would overwrite an input \\({option} "):
+            api.colorize(src, out, overwrite=True, **options)
+    assert (tmp_path / "ref.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes() == b"precious"
+    with pytest.raises(AssertionError, match="not checked"):             # another name in the folder is fine
+        api.colorize(tmp_path / "frames", tmp_path / "out", overwrite=True, references=[tmp_path / "ref.png"])

@@ -192,7 +192,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
 
     Raises:
         VidcolorError: bad input or options, existing output (or ``save_model``) without ``overwrite``, a
-            ``save_model`` that is an input or the output, unknown model.
+            ``save_model`` that is an input or the output, an output that is a reference or ``load_model``
+            (:func:`check_spares_inputs`), unknown model.
     """
     started = time.perf_counter()
     check_input(input)
@@ -200,6 +201,9 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         check_batch_size(batch_size)
     check_output_first(input, output, JOBS[Colorizer.JOB].suffix, io_options)
     references = reference_list(references)
+    check_spares_inputs(input, output, JOBS[Colorizer.JOB].suffix, io_options,
+                        [("--reference", r) for r in references] +
+                        ([("--load-model", load_model)] if load_model is not None else []))
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
         given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
                  *(references or []),
@@ -440,6 +444,32 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
         check_target(Path(target), io_options.get("overwrite", False))
 
 
+def check_spares_inputs(input: str | Path, output: str | Path | None, suffix: str, io_options: dict,
+                        inputs: list[tuple[str, str | Path]]) -> None:
+    """Refuse an output that is one of the run's other inputs, ``(option, path)`` pairs (colour references, a saved
+    model), as the input itself is refused (:func:`output_for`, :func:`same_file`); a folder's outputs are each
+    checked.
+
+    Raises:
+        VidcolorError: the output and the input it would overwrite; as :func:`output_for` and
+            :func:`folder_targets`.
+    """
+    if not inputs:
+        return
+    container = io_options.get("container")
+    target = output_for(input, output, suffix, container)
+    if str(target) == "-":
+        return
+    targets = [Path(target)]
+    if str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir():
+        _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), container)
+        targets = still_targets + clip_targets
+    for option, given in inputs:
+        hit = next((t for t in targets if same_file(t, given)), None)
+        if hit is not None:
+            raise VidcolorError(f"{hit} would overwrite an input ({option} {given})")
+
+
 def check_input(input: str | Path) -> None:
     """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path."""
     if str(input) != "-" and not Path(input).exists():
@@ -657,6 +687,30 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     return stills, natural_sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])
 
 
+def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],
+                                                                                list[Path]]:
+    """``(stills, clips, still_targets, clip_targets)``: a folder's inputs (:func:`folder_contents`) and their
+    outputs in ``out_dir`` (see :func:`_process_folder`).
+
+    Raises:
+        VidcolorError: a folder without images or videos, two inputs that would be written to one name.
+    """
+    stills, clips = folder_contents(folder)
+    if not stills and not clips:
+        raise VidcolorError(f"{folder}: no images or videos in folder")
+    stems = [p.stem for p in stills]
+    still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
+    clip_suffix = format_suffix(container or "mp4")
+    clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
+    written_from: dict[str, Path] = {}
+    for source, target in zip(stills + clips, still_targets + clip_targets):   # a.png, a.jpg and a.png.png
+        if target.name in written_from:
+            raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
+                                f"to {target.name}; rename one")
+        written_from[target.name] = source
+    return stills, clips, still_targets, clip_targets
+
+
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
                     **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
@@ -672,20 +726,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
-    stills, clips = folder_contents(folder)
-    if not stills and not clips:
-        raise VidcolorError(f"{folder}: no images or videos in folder")
-    stems = [p.stem for p in stills]
-    still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
-    clip_suffix = format_suffix(options.get("container") or "mp4")
-    clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
+    stills, clips, still_targets, clip_targets = folder_targets(folder, out_dir, options.get("container"))
     targets = still_targets + clip_targets
-    written_from: dict[str, Path] = {}
-    for source, target in zip(stills + clips, targets):     # a.png, a.jpg and a.png.png: a.png.png twice
-        if target.name in written_from:
-            raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
-                                f"to {target.name}; rename one")
-        written_from[target.name] = source
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite
         check_target(target, overwrite)
     made, fresh = missing_folders(out_dir), [t for t in targets if not t.exists()]
