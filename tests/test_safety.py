@@ -156,3 +156,30 @@ def test_the_output_never_overwrites_a_reference_or_a_loaded_model(tmp_path, cli
     assert (tmp_path / "ref.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes() == b"precious"
     with pytest.raises(AssertionError, match="not checked"):             # another name in the folder is fine
         api.colorize(tmp_path / "frames", tmp_path / "out", overwrite=True, references=[tmp_path / "ref.png"])
+
+
+# ------------------------------------------------------------------------------- D8: names near the limit
+
+
+def test_names_near_the_file_systems_limit(tmp_path, clip, tiny_models):
+    """A name longer than the file system takes was a traceback (input, or the default output of a long input
+    name): one line. A legal output name of 238-255 bytes was refused, the temporary name beside it being 22 bytes
+    longer: it is written, through a temporary name shortened to fit."""
+    from vidcolor.io.writer import partial_file
+
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if longest != 255:
+        pytest.skip(f"the names here are sized for 255 bytes, not {longest}")
+    src = tmp_path / ("a" * 245 + ".mp4")
+    shutil.copy(clip, src)
+    for args in ([tmp_path / ("x" * 300 + ".mp4")], [src], [src, "-o", tmp_path / ("c" * 300 + ".mp4")]):
+        res = run_cli("dequantize", *args, "--model", tiny_models.lab, "-q", cwd=tmp_path)
+        assert_one_line_error(res)
+        assert res.stderr.rstrip().endswith(": file name too long"), res.stderr
+    out = tmp_path / ("b" * 251 + ".mp4")             # 255 bytes
+    res = run_cli("dequantize", src, "-o", out, "--model", tiny_models.lab, "-q", "--preset", "ultrafast")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, out.name])
+    tmp = partial_file(tmp_path / ("é" * 125 + ".png"), ".partial.png")    # 254 bytes, 2 a character
+    assert len(os.fsencode(tmp.name)) <= 255 and tmp.name.startswith(".éé") and tmp.name.endswith(".partial.png")
+    tmp.name.encode()                                  # whole characters kept

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -471,9 +472,17 @@ def check_spares_inputs(input: str | Path, output: str | Path | None, suffix: st
 
 
 def check_input(input: str | Path) -> None:
-    """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path."""
-    if str(input) != "-" and not Path(input).exists():
-        raise VidcolorError(f"{input}: no such file or folder")
+    """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path (a
+    name too long for the file system, a folder on the way that cannot be looked into: one line saying so)."""
+    if str(input) == "-":
+        return
+    try:
+        os.stat(input)
+    except (FileNotFoundError, NotADirectoryError):
+        raise VidcolorError(f"{input}: no such file or folder") from None
+    except OSError as exc:
+        raise VidcolorError(f"{input}: " + ("file name too long" if exc.errno == errno.ENAMETOOLONG else
+                                            f"cannot read ({exc.strerror or exc})")) from None
 
 
 def check_crf(crf: int) -> None:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -629,34 +630,62 @@ def check_target(target: Path, overwrite: bool) -> None:
     broken one is a name that exists, as the rename sees it.
 
     Raises:
-        VidcolorError: with one line saying which.
+        VidcolorError: with one line saying which (also a name too long for the file system, or a folder on the
+            way that cannot be looked into).
     """
-    if target.is_dir():
+    try:
+        found = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):     # a path through a file: partial_file says so
+        found = None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:                    # a loop of links: a broken link
+            found = None
+        elif exc.errno == errno.ENAMETOOLONG:
+            raise VidcolorError(f"{target}: file name too long") from None
+        else:
+            raise VidcolorError(f"{target}: cannot write there ({exc.strerror or exc})") from None
+    if found is None:
+        if os.path.lexists(target) and not overwrite:    # the rename would fail at the end
+            raise VidcolorError(f"{target} exists (a broken symbolic link; use --overwrite to replace it)")
+        return
+    if stat.S_ISDIR(found.st_mode):
         raise VidcolorError(f"{target} is a folder (give the output a file name)")
-    if target.exists() and not target.is_file():
+    if not stat.S_ISREG(found.st_mode):
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
-    if target.exists() and not overwrite:
+    if not overwrite:
         raise VidcolorError(f"{target} exists (use --overwrite to replace it)")
-    if not target.exists() and os.path.lexists(target) and not overwrite:     # the rename would fail at the end
-        raise VidcolorError(f"{target} exists (a broken symbolic link; use --overwrite to replace it)")
 
 
 def partial_file(target: Path, suffix: str) -> Path:
     """Create the empty temporary file a result is written to before it is renamed to ``target`` (in the
-    same folder, so the rename is atomic); the folder is created when missing.
+    same folder, so the rename is atomic); the folder is created when missing. Its name is
+    ``.<stem>.XXXXXXXX<suffix>``, the stem shortened where that would be longer than the file system takes
+    (:func:`name_max`), so that every name the folder takes can be written.
 
     Raises:
         VidcolorError: the folder cannot be created or written (a path through a file, no permission).
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+        stem, longest = target.stem, name_max(target.parent)
+        while stem and len(os.fsencode(f".{stem}.XXXXXXXX{suffix}")) > longest:   # mkstemp adds 8 characters
+            stem = stem[:-1]
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
     except OSError as exc:
         blocker = next((a for a in target.parents if a.exists()), None)
         why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
         raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
     os.close(fd)
     return Path(tmp)
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` takes: ``NAME_MAX``, 255 where it is not known."""
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):       # no pathconf (Windows), or not known there
+        return 255
+    return longest if longest > 0 else 255
 
 
 def scratch_file(target: Path | None, suffix: str) -> Path:
