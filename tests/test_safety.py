@@ -183,3 +183,29 @@ def test_names_near_the_file_systems_limit(tmp_path, clip, tiny_models):
     tmp = partial_file(tmp_path / ("é" * 125 + ".png"), ".partial.png")    # 254 bytes, 2 a character
     assert len(os.fsencode(tmp.name)) <= 255 and tmp.name.startswith(".éé") and tmp.name.endswith(".partial.png")
     tmp.name.encode()                                  # whole characters kept
+
+
+# ------------------------------------------------------------------------------- D10: hidden files
+
+
+def test_a_folders_hidden_files_are_not_inputs(tmp_path, clip, tiny_models):
+    """A Mac's ``._a.mp4`` (AppleDouble metadata, on every drive a Mac wrote) stopped a folder run as unreadable,
+    and a killed run's ``.a.XXXXXXXX.partial.mp4`` was taken as a clip: hidden files are skipped."""
+    from PIL import Image
+
+    from vidcolor.io import list_images_in, list_videos_in
+
+    fold = tmp_path / "fold"
+    fold.mkdir()
+    shutil.copy(clip, fold / "a.mp4")
+    shutil.copy(clip, fold / ".a.k2j4x8qz.partial.mp4")
+    (fold / "._a.mp4").write_bytes(os.urandom(4096))
+    Image.new("RGB", (8, 8)).save(fold / "b.png")
+    (fold / "._b.png").write_bytes(os.urandom(4096))
+    assert [p.name for p in list_videos_in(fold)] == ["a.mp4"]
+    assert [p.name for p in list_images_in(fold)] == ["b.png"]
+    assert api.folder_contents(fold) == ([fold / "b.png"], [fold / "a.mp4"])
+    res = run_cli("dequantize", "fold", "-o", "out", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.mp4", "b.png"]

@@ -690,7 +690,8 @@ class SideBySide:
 
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
-    order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png)."""
+    order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png); hidden files (``.name``)
+    are not taken."""
     images = list_images_in(folder)
     stills = [p for p in images if not is_animated(p)]
     return stills, natural_sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])

@@ -33,8 +33,10 @@ def is_image(path: str | Path) -> bool:
 
 def list_images_in(folder: str | Path) -> list[Path]:
     """Image files directly inside ``folder``, in natural order of their names (1.png, 2.png, ..., 10.png:
-    :func:`~vidcolor.io.naming.natural_sorted`), the order of a folder of frames."""
-    return natural_sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image(p))
+    :func:`~vidcolor.io.naming.natural_sorted`), the order of a folder of frames. Hidden files (a name starting with
+    ``.``: a Mac's ``._1.png``, the temporary file of a killed run) are not taken."""
+    return natural_sorted(p for p in Path(folder).iterdir()
+                          if not p.name.startswith(".") and p.is_file() and is_image(p))
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:

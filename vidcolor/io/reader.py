@@ -96,8 +96,10 @@ def _rate_in_range(rate: Fraction) -> bool:
 
 def list_videos_in(folder: str | Path) -> list[Path]:
     """Video files (by :data:`VIDEO_SUFFIXES`) directly inside ``folder``, in natural order of their names
-    (:func:`~vidcolor.io.naming.natural_sorted`: clip2 before clip10)."""
-    return natural_sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    (:func:`~vidcolor.io.naming.natural_sorted`: clip2 before clip10). Hidden files (a name starting with ``.``: a
+    Mac's ``._clip.mp4`` beside each clip on a drive it wrote, the temporary file of a killed run) are not taken."""
+    return natural_sorted(p for p in Path(folder).iterdir()
+                          if not p.name.startswith(".") and p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
 def _open(source: str | Path | BinaryIO):
