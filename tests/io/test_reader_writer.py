@@ -837,7 +837,7 @@ def rich_source(tmp_path_factory, ffmpeg_exe) -> Path:
 
 
 @pytest.mark.parametrize("suffix,audio,subtitle", [(".mkv", ["aac", "pcm_s16le"], "srt"),     # SubRip, copied
-                                                    (".mp4", ["aac", "aac"], "mov_text"),
+                                                    (".mp4", ["aac", "alac"], "mov_text"),    # PCM: lossless
                                                     (".mov", ["aac", "pcm_s16le"], "mov_text")])   # mov holds PCM
 def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path, rich_source, suffix, audio, subtitle):
     info = probe(rich_source)
@@ -865,6 +865,7 @@ def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path,
     (".mp4", ["-c:a", "libmp3lame"], ".mp4", ("mp3", None)),             # was re-encoded (its decoder: mp3float)
     (".mkv", ["-c:a", "flac"], ".mov", ("alac", None)),                  # mov takes no FLAC: lossless stays lossless
     (".mkv", ["-c:a", "libopus"], ".mov", ("aac", None)),                # nor Opus: ffmpeg failed
+    (".mkv", ["-c:a", "pcm_s24le"], ".mp4", ("alac", None)),             # lossless stays lossless: was 70 kb/s AAC
     (".mp4", ["-c:a", "aac", "-c:s", "mov_text"], ".mkv", ("aac", "subrip")),   # Matroska takes no mov_text: failed
 ])
 def test_each_track_goes_into_the_container_in_a_codec_it_can_hold(tmp_path, ffmpeg_exe, source, encoders, suffix, want):

@@ -34,7 +34,8 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
-"""Audio codecs stream-copied into mp4; others are re-encoded to AAC there (mp4 is for playing anywhere)."""
+"""Audio codecs stream-copied into mp4; there PCM and other lossless codecs become ALAC (lossless stays lossless:
+PCM had become AAC at about 70 kb/s) and the rest AAC (mp4 is for playing anywhere)."""
 MOV_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac"}
 """Audio codecs stream-copied into mov, besides PCM; there FLAC becomes ALAC (lossless stays lossless) and the
 others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska and NUT copy every codec."""
@@ -65,7 +66,9 @@ def audio_codec_in(fmt: str | None, name: str) -> str:
     """The audio codec (ffmpeg's ``-c:a`` value: ``copy`` or an encoder) that carries a source track of codec
     ``name`` into the container format ``fmt`` (:data:`MP4_AUDIO`, :data:`MOV_AUDIO`)."""
     if fmt == "mp4":
-        return "copy" if name in MP4_AUDIO else "aac"
+        if name in MP4_AUDIO:
+            return "copy"
+        return "alac" if name in LOSSLESS_AUDIO or name.startswith("pcm_") else "aac"
     if fmt == "mov":
         if name in MOV_AUDIO or name.startswith("pcm_"):
             return "copy"
