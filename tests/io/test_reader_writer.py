@@ -1089,3 +1089,19 @@ def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
                          timeline=Timeline.of(info.fps, info.time_base)) as w:
             w.write(make_frames(10, 48, 64))
         assert probe(out).timecode == "10:00:00:12", suffix
+
+
+def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_exe, capsys):
+    """A second video stream (another angle) was dropped without a word; a timecode track is not named (its
+    timecode is kept)."""
+    src = tmp_path / "two.mov"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i",
+               "testsrc2=size=32x24:rate=10", "-map", "0:v", "-map", "1:v", "-t", "0.5", "-c:v", "libx264",
+               "-preset", "ultrafast", "-timecode", "01:00:00:00", str(src))
+    info = probe(src)
+    assert info.others == ("video stream 1 (h264)",) and info.timecode     # the tmcd track is not among them
+    with VideoWriter(tmp_path / "out.mp4", 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info),
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+        w.write(make_frames(5, 48, 64))
+    assert "not carried from two.mov: video stream 1 (h264)" in capsys.readouterr().err
+    assert probe(tmp_path / "out.mp4").others == ()

@@ -37,7 +37,10 @@ class VideoInfo:
     also when the container gives none); ``loop`` an animated image's repeat count as GIF output takes it (0:
     forever, N: N more times, -1: played once), None for a video; ``attachments`` the number of attached files
     (Matroska's fonts for ASS subtitles, cover images); ``timecode`` the SMPTE timecode of the first frame as the
-    container gives it (``01:00:00:00``; ``;`` before the frames: drop-frame), None when it gives none.
+    container gives it (``01:00:00:00``; ``;`` before the frames: drop-frame), None when it gives none; ``others``
+    the streams that no output carries, described (``video stream 2 (h264, "second angle")``, ``cover art``,
+    ``data stream 3 (GoPro MET)``): other video streams and data streams (a timecode track's timecode is
+    ``timecode``).
     """
 
     width: int
@@ -57,6 +60,7 @@ class VideoInfo:
     loop: int | None = None
     attachments: int = 0
     timecode: str | None = None
+    others: tuple[str, ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -294,8 +298,24 @@ def _info(container) -> VideoInfo:
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
+                     others=_others(container, v),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
+
+
+def _others(container, video) -> tuple[str, ...]:
+    """The streams besides ``video`` that no output carries (:attr:`VideoInfo.others`): other video streams, cover
+    art, data streams other than timecode tracks (``tmcd``: their timecode is kept)."""
+    out = []
+    for s in container.streams:
+        title = s.metadata.get("title") or s.metadata.get("handler_name")
+        if s.type == "video" and s is not video:
+            cover = getattr(s.disposition, "value", s.disposition) & ATTACHED_PIC
+            out.append("cover art" if cover else f"video stream {s.index} ({_codec_name(s)}"
+                       + (f', "{title}")' if title and title != "VideoHandler" else ")"))
+        elif s.type == "data" and "timecode" not in {k.lower() for k in s.metadata}:
+            out.append(f"data stream {s.index}" + (f" ({title})" if title else ""))
+    return tuple(out)
 
 
 def _timecode(container, video) -> str | None:

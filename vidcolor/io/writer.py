@@ -101,6 +101,7 @@ class Passthrough:
         subtitles: its subtitle codec names, in stream order.
         attachments: its number of attached files.
         timecode: its first frame's SMPTE timecode (:attr:`~vidcolor.io.VideoInfo.timecode`), or None.
+        others: the streams no output carries (:attr:`~vidcolor.io.VideoInfo.others`), named in a warning.
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
             every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
             so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
@@ -113,12 +114,13 @@ class Passthrough:
     starts: tuple[float, float] = (0.0, 0.0)
     attachments: int = 0
     timecode: str | None = None
+    others: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
-                   (info.video_start, info.start), info.attachments, info.timecode)
+                   (info.video_start, info.start), info.attachments, info.timecode, info.others)
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -558,6 +560,9 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     for j, (i, codec_s) in enumerate((i, c) for i, c in enumerate(codecs) if c):
         streams.append(src[f"s:{i}"])
         out_args[f"c:s:{j}"] = codec_s
+    if passthrough.others:
+        print(f"vidcolor: warning: not carried from {passthrough.source.name}: {', '.join(passthrough.others)} "
+              f"(the output holds the processed video, audio, subtitles and attachments)", file=sys.stderr)
     dropped = [name for name, c in zip(passthrough.subtitles, codecs) if c is None]
     if dropped:
         print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
