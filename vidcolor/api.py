@@ -427,6 +427,21 @@ def _is_still(path: str | Path) -> bool:
     return is_image(path) and not is_animated(path)
 
 
+def _warn_about_source(input: str | Path, info) -> None:
+    """One warning line on stderr for each property of a video that its processing does not keep: more than 8 bits
+    per sample (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing
+    (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output
+    is progressive)."""
+    name = "stdin" if str(input) == "-" else Path(input).name
+    if info.bits > 8:
+        print(f"vidcolor: warning: {name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, "
+              f"so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", file=sys.stderr)
+    if info.interlaced:
+        print(f"vidcolor: warning: {name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} "
+              f"field first); its frames are processed as whole pictures and written progressive: deinterlace it "
+              f"first (ffmpeg -vf bwdif)", file=sys.stderr)
+
+
 def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
     """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
     input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
@@ -613,6 +628,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         raise UnreadableInput(str(exc)) from None
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
+        _warn_about_source(input, info)
         if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
             raise VidcolorError(f"{input}: --compare writes input | output side by side, {2 * info.width}x{info.height}, "
                                 f"wider than the encoder's {MAX_SIDE} px; drop --compare or crop the input")

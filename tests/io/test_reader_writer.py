@@ -1105,3 +1105,21 @@ def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_
         w.write(make_frames(5, 48, 64))
     assert "not carried from two.mov: video stream 1 (h264)" in capsys.readouterr().err
     assert probe(tmp_path / "out.mp4").others == ()
+
+
+def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, ffmpeg_exe, clip, capsys):
+    """A 10-bit master came out at 8 bits and an interlaced clip came out progressive, each with a summary that said
+    the frames passed unchanged; each now gets one warning line (and a plain clip none)."""
+    from vidcolor.api import process
+
+    ten, inter = tmp_path / "ten.mkv", tmp_path / "inter.mp4"
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", str(ten))
+    run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-vf", "setfield=tff", "-flags", "+ilme+ildct", "-c:v", "libx264",
+               "-preset", "ultrafast", "-x264opts", "tff=1", str(inter))
+    assert (probe(ten).bits, probe(ten).interlaced, probe(inter).bits, probe(inter).interlaced) == (10, None, 8, "tt")
+    for source, said in ((ten, "ten.mkv has 10 bits per sample"), (inter, "inter.mp4 is interlaced (top field first)"),
+                         (clip, None)):
+        process(source, tmp_path / f"out_{source.stem}.mp4", lambda batch: batch, suffix="x", preset="ultrafast",
+                progress=False)
+        warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+        assert len(warnings) == (said is not None) and all(said in line for line in warnings), warnings

@@ -40,7 +40,9 @@ class VideoInfo:
     container gives it (``01:00:00:00``; ``;`` before the frames: drop-frame), None when it gives none; ``others``
     the streams that no output carries, described (``video stream 2 (h264, "second angle")``, ``cover art``,
     ``data stream 3 (GoPro MET)``): other video streams and data streams (a timecode track's timecode is
-    ``timecode``).
+    ``timecode``); ``bits`` the video's bits per sample (8; 10 for ``yuv420p10le``), which vidcolor processes at
+    8; ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
+    names, top field first for ``tt`` and ``tb``), None for progressive or unknown.
     """
 
     width: int
@@ -61,6 +63,8 @@ class VideoInfo:
     attachments: int = 0
     timecode: str | None = None
     others: tuple[str, ...] = ()
+    bits: int = 8
+    interlaced: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -298,9 +302,29 @@ def _info(container) -> VideoInfo:
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
-                     others=_others(container, v),
+                     others=_others(container, v), bits=_sample_bits(v.codec_context),
+                     interlaced=_field_order(v.codec_context),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
+
+
+def _sample_bits(ctx) -> int:
+    """Bits per sample of a decoder's pixel format (8 where it names none)."""
+    try:
+        return max(c.bits for c in av.VideoFormat(ctx.pix_fmt).components) if ctx.pix_fmt else 8
+    except (ValueError, TypeError):
+        return 8
+
+
+FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+"""FFmpeg's AVFieldOrder values of interlaced video, by name."""
+
+
+def _field_order(ctx) -> str | None:
+    """The field order a stream declares (:attr:`VideoInfo.interlaced`), None where progressive or unknown."""
+    order = getattr(ctx, "field_order", None)          # FFmpeg's AVFieldOrder: 2-5 are TT, BB, TB, BT
+    order = FIELD_ORDERS.get(order) if isinstance(order, int) else str(order or "").lower()
+    return order if order in FIELD_ORDERS.values() else None
 
 
 def _others(container, video) -> tuple[str, ...]:
