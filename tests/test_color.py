@@ -60,7 +60,7 @@ def test_lab_to_rgb_clips_out_of_gamut():
                                  np.zeros((4, 4, 4), np.uint8)])
 def test_rgb_to_lab_refuses_what_is_not_uint8_rgb_with_a_value_error(bad):
     """Empty arrays raised numpy's reshape error or a cv2.error, and a list an AttributeError."""
-    with pytest.raises(ValueError, match=r"expected uint8 RGB \(\.\.\., H, W, 3\), not empty"):
+    with pytest.raises(ValueError, match=r"expected uint8 RGB \(\.\.\., H, W, 3\), no side empty"):
         rgb_to_lab(bad)
 
 

@@ -559,7 +559,7 @@ def test_a_job_refuses_frames_it_cannot_take(tiny_models, tiny_colorizers, bad):
     from vidcolor.pipeline import Colorizer
 
     for job in (Dequantizer(str(tiny_models.lab), device="cpu"), Colorizer(str(tiny_colorizers.fcn), device="cpu")):
-        with pytest.raises(ValueError, match=r"expected uint8 RGB frames \(N, H, W, 3\) with N >= 1"):
+        with pytest.raises(ValueError, match=r"expected uint8 RGB \(N, H, W, 3\), no side empty"):
             job(bad)
 
 

@@ -315,14 +315,14 @@ def test_tracker_estimates_per_clip_and_per_still(gradient, game_frame):
                                  np.zeros((1, 0, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8).tolist()])
 def test_estimate_refuses_what_is_not_uint8_rgb_frames(bad):
     """Float, gray, RGBA, empty frames and a list gave numpy's internal errors (a cast, an unpack, a matmul)."""
-    with pytest.raises(ValueError, match=r"expected uint8 RGB frames \(N, H, W, 3\) or \(H, W, 3\), none empty"):
+    with pytest.raises(ValueError, match=r"expected uint8 RGB \(N, H, W, 3\) or \(H, W, 3\), no side empty"):
         estimate(bad)
 
 
 def test_tracker_refuses_a_frame_without_its_batch_axis(gradient):
     """An (H, W, 3) frame was said to be "64" frames (its rows)."""
     for tracker in (QuantizerTracker(), QuantizerTracker(stills=True)):
-        with pytest.raises(ValueError, match=r"\(N, H, W, 3\), none empty, got uint8 \(96, 128, 3\)"):
+        with pytest.raises(ValueError, match=r"\(N, H, W, 3\), no side empty, got uint8 \(96, 128, 3\)"):
             tracker(gradient)
     with pytest.raises(ValueError, match="one frame at a time .*, got 2$"):
         QuantizerTracker()(np.stack([gradient, gradient]))

@@ -18,6 +18,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb, described
+
 AB_SCALE = 110.0
 """Divisor that maps ab into about [-1, 1] for the networks."""
 
@@ -39,7 +41,7 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
         >>> rgb_to_lab(np.full((1, 1, 3), 255, np.uint8))[0, 0].round(1)
         array([100.,   0.,   0.], dtype=float32)
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     flat = rgb.reshape(-1, rgb.shape[-2], 3).astype(np.float32) * (1.0 / 255.0)
     return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
 
@@ -59,7 +61,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """
     if not isinstance(lab, np.ndarray) or not np.issubdtype(lab.dtype, np.floating) or lab.ndim < 3 \
             or lab.shape[-1] != 3 or lab.size == 0:
-        raise ValueError(f"expected float32 LAB (..., H, W, 3), not empty, got {_described(lab)}")
+        raise ValueError(f"expected float32 LAB (..., H, W, 3), not empty, got {described(lab)}")
     flat = np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, lab.shape[-2], 3)
     if not np.isfinite(flat).all():                 # about 2 ms a 1080p frame, 3% of the conversion
         raise ValueError("LAB values must be finite numbers: got NaN or infinity")
@@ -342,13 +344,3 @@ def lab_to_rgb_torch(lab_n):
     lab = torch.cat([(lab_n[:, :1] + 1.0) * 50.0, lab_n[:, 1:] * AB_SCALE], dim=1)
     return kornia.color.lab_to_rgb(lab, clip=True)
 
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim < 3 or rgb.shape[-1] != 3 \
-            or rgb.size == 0:
-        raise ValueError(f"expected uint8 RGB (..., H, W, 3), not empty, got {_described(rgb)}")
-
-
-def _described(x) -> str:
-    """``float32 (2, 0, 3)`` for an array, its type's name for anything else (a list has no dtype)."""
-    return f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__

@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from vidcolor.arrays import described
 from vidcolor.errors import VidcolorError
 
 _END = object()
@@ -235,8 +236,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
             while (out := run.get(queues[-1])) is not _END:
                 sent = sizes.popleft()
                 if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent):
-                    got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-                    raise ValueError(f"the job returned {got} for a batch of {sent} frames (expected (N, H, W, 3), "
+                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected (N, H, W, 3), "
                                      f"N = {sent})")
                 for frame in out:
                     write(frame)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from vidcolor.arrays import check_rgb
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
@@ -194,10 +195,7 @@ def check_frames(frames) -> np.ndarray:
         ValueError: another type, dtype or shape, an empty side included (naming what was given).
         VidcolorError: frames larger than the limits.
     """
-    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
-            and frames.size):                   # a zero H or W was check_frame_size's VidcolorError
-        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
-        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3) with N >= 1, H >= 1 and W >= 1, got {got}")
+    check_rgb(frames, (4,))                     # a zero H or W was check_frame_size's VidcolorError
     check_frame_size(frames.shape[2], frames.shape[1], "frames")
     return frames
 

@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb
+
 UNIFORM_BITS = (3, 4, 5)
 """Bit depths tried per channel: 6 bits and more are indistinguishable from codec noise after H.264, and
 1 or 2 bits per channel (at most 64 colours) are found as a palette, whose cells are then the same boxes;
@@ -1391,9 +1393,10 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         :class:`Quantizer`.
 
     Raises:
-        ValueError: ``frames`` is not such an array, or is empty (:func:`_rgb_frames`).
+        ValueError: ``frames`` is not such an array, or is empty (:func:`~vidcolor.arrays.check_rgb`).
     """
-    frames = _rgb_frames(frames)
+    frames = check_rgb(frames, (3, 4))
+    frames = frames if frames.ndim == 4 else frames[None]
     tiles = _tiles(frames)
     px, flat = _sample(tiles, SAMPLE_PIXELS)
     enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
@@ -1453,7 +1456,7 @@ class QuantizerTracker:
     (:meth:`Quantizer.carry_weight`).
 
     Raises:
-        ValueError: ``__call__`` given anything but uint8 RGB ``(N, H, W, 3)`` (:func:`_rgb_frames`), or more than one
+        ValueError: ``__call__`` given anything but uint8 RGB ``(N, H, W, 3)`` (:func:`~vidcolor.arrays.check_rgb`), or more than one
             frame of a clip.
     """
 
@@ -1486,7 +1489,7 @@ class QuantizerTracker:
         return out
 
     def __call__(self, frames: np.ndarray) -> Quantizer:
-        _rgb_frames(frames, one=False)          # an (H, W, 3) frame was counted as H frames
+        check_rgb(frames, (4,))          # an (H, W, 3) frame was counted as H frames
         if not self.stills and len(frames) != 1:
             raise ValueError(f"a clip's quantizer is tracked one frame at a time (runs() takes a batch), "
                              f"got {len(frames)}")
@@ -1502,19 +1505,3 @@ class QuantizerTracker:
         self.frames += len(frames)
         self._since += len(frames)
         return self.current
-
-
-def _rgb_frames(frames: np.ndarray, one: bool = True) -> np.ndarray:
-    """``frames``, uint8 RGB ``(N, H, W, 3)`` with N, H and W >= 1, as such (with ``one``, an ``(H, W, 3)`` frame
-    is taken too, as N = 1).
-
-    Raises:
-        ValueError: another type, dtype or shape, or an empty array, naming what was given (numpy's own errors
-            came out of :func:`estimate`'s internals).
-    """
-    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim in ((3, 4) if one else (4,))
-            and frames.shape[-1] == 3 and frames.size):
-        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
-        raise ValueError(f"expected uint8 RGB frames (N, H, W, 3){' or (H, W, 3)' if one else ''}, none empty, "
-                         f"got {got}")
-    return frames if frames.ndim == 4 else frames[None]

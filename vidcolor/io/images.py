@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -160,11 +161,10 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
             would refuse) (all checked before anything is written).
     """
     path = Path(path)
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"{path}: expected uint8 RGB (H, W, 3), got {_described(rgb)}")
+    check_rgb(rgb, (3,), str(path))
     if alpha is not None and (not isinstance(alpha, np.ndarray) or alpha.dtype != np.uint8
                               or alpha.shape != rgb.shape[:2]):
-        raise ValueError(f"{path}: expected a uint8 alpha {rgb.shape[:2]} (H, W of the image), got {_described(alpha)}")
+        raise ValueError(f"{path}: expected a uint8 alpha {rgb.shape[:2]} (H, W of the image), got {described(alpha)}")
     check_frame_size(rgb.shape[1], rgb.shape[0], str(path))
     check_target(path, overwrite)
     fmt = image_format(path)
@@ -182,8 +182,3 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         Path(tmp).unlink(missing_ok=True)
         raise
     move_into_place(tmp, path, overwrite)
-
-
-def _described(x) -> str:
-    """An argument for an error message: an array's dtype and shape, else its type."""
-    return f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__

@@ -15,6 +15,8 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
+from vidcolor.arrays import check_rgb
+
 __all__ = ["ACCURACY_THRESHOLD", "ab_histogram_intersection", "channel_bias", "ciede2000", "colourfulness", "mae", "mse", "pixel_accuracy",
            "psnr", "ssim"]
 
@@ -30,17 +32,9 @@ def _lab_exact(rgb: np.ndarray) -> np.ndarray:
     return rgb2lab(rgb)
 
 
-def _check_rgb(x: np.ndarray) -> None:
-    """ValueError unless ``x`` is a non-empty uint8 array ``(..., H, W, 3)`` (a gray ``(H, W)`` image was read by
-    :func:`ssim` as W channels, and an empty one gave nan with numpy's warning)."""
-    if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim >= 3 and x.shape[-1] == 3 and x.size):
-        got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-        raise ValueError(f"expected uint8 RGB arrays (..., H, W, 3), not empty, got {got}")
-
-
 def _check(a: np.ndarray, b: np.ndarray) -> None:
-    _check_rgb(a)
-    _check_rgb(b)
+    check_rgb(a)                    # a gray (H, W) image was read by ssim as W channels, an empty one gave nan
+    check_rgb(b)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
 
@@ -203,7 +197,7 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     Raises:
         ValueError: ``rgb`` is not uint8 with a last dimension of 3, is empty, or a bad ``mask``.
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     if mask is not None:
         fm = _check_mask(mask, rgb.shape).reshape(-1, rgb.shape[-3] * rgb.shape[-2])
         frames = rgb.reshape(-1, rgb.shape[-3] * rgb.shape[-2], 3)
@@ -227,7 +221,7 @@ def ab_histogram_intersection(a: np.ndarray, b: np.ndarray, bin_size: float = 10
         ValueError: an array is not uint8 RGB, or is empty; ``bin_size`` is not a finite number > 0.
     """
     for x in (a, b):
-        _check_rgb(x)
+        check_rgb(x)
     if not 0 < bin_size < np.inf:
         raise ValueError(f"bin_size must be a finite number > 0, got {bin_size}")
     half = np.ceil(110.0 / bin_size - 0.5)
