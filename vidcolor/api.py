@@ -80,16 +80,18 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         segment_seconds, workers: the Ray executor's target segment length (seconds; default
             :data:`vidcolor.distributed.SEGMENT_SECONDS`) and number of actors (default: one per GPU,
             else per CPU of the cluster).
-        **io_options: see :func:`process` (codec, crf, preset, tune, x264_params, audio, overwrite, raw_size,
-            fps, container, compare, pix_fmt, progress, ignore_errors); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
+        **io_options: see :func:`process` (codec, crf, preset, tune, x264_params, audio, overwrite, skip_existing,
+            raw_size, fps, container, compare, pix_fmt, progress, ignore_errors); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
             see :class:`~vidcolor.jobs.Job`), and with x264's default preset (``medium``) ``x264_params`` to
             :data:`~vidcolor.jobs.DEQUANTIZE_X264_PARAMS` (faster, with the same fidelity).
 
     Returns:
-        :class:`~vidcolor.pipeline.RunSummary`.
+        :class:`~vidcolor.pipeline.RunSummary`; with ``skip_existing`` and every output there, one that says so
+        (:func:`nothing_to_do`: no model loads).
 
     Raises:
-        VidcolorError: bad input, existing output without ``overwrite``, unknown model, ffmpeg failure.
+        VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), unknown model,
+            ffmpeg failure.
     """
     started = time.perf_counter()
     check_input(input)
@@ -98,6 +100,10 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     check_output_first(input, output, JOBS[Dequantizer.JOB].suffix, io_options)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
+    done = nothing_to_do(input, output_for(input, output, JOBS[Dequantizer.JOB].suffix, io_options.get("container")),
+                         io_options)
+    if done is not None:
+        return done
     if io_options.get("preset", "medium") == "medium":
         io_options.setdefault("x264_params", JOBS[Dequantizer.JOB].x264_params)
     options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
@@ -189,12 +195,13 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             :class:`~vidcolor.jobs.Job`).
 
     Returns:
-        :class:`~vidcolor.pipeline.RunSummary`.
+        :class:`~vidcolor.pipeline.RunSummary`; with ``skip_existing`` and every output there, one that says so
+        (:func:`nothing_to_do`: no model loads, nothing is trained).
 
     Raises:
-        VidcolorError: bad input or options, existing output (or ``save_model``) without ``overwrite``, a
-            ``save_model`` that is an input or the output, an output that is a reference or ``load_model``
-            (:func:`check_spares_inputs`), unknown model.
+        VidcolorError: bad input or options, existing output without ``overwrite`` or ``skip_existing`` (an
+            existing ``save_model`` without ``overwrite``), a ``save_model`` that is an input or the output, an
+            output that is a reference or ``load_model`` (:func:`check_spares_inputs`), unknown model.
     """
     started = time.perf_counter()
     check_input(input)
@@ -214,6 +221,10 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         check_target(Path(save_model), io_options.get("overwrite", False))
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
+    done = nothing_to_do(input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
+                         io_options)
+    if done is not None:
+        return done
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
                    reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
@@ -336,7 +347,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                  executor: str, segment_seconds: float | None, workers: int | None, io_options: dict) -> RunSummary:
     """:func:`dequantize` / :func:`colorize` with ``executor="ray"``: the job is built once here (its options
     checked, reference features computed, the internal mode trained), then run by
-    :func:`vidcolor.distributed.process_clips` on every video."""
+    :func:`vidcolor.distributed.process_clips` on every video (with ``skip_existing``, on those whose output does
+    not exist; the summary's note counts the others)."""
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
     from vidcolor import distributed
@@ -345,6 +357,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     distributed.import_ray()
     clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
                        io_options)
+    todo = [(i, o) for i, o in clips if not (io_options.get("skip_existing") and o.is_file())]
     opts = dict(options, progress=False) if kind == "colorize" else dict(options)
     job = build_job(kind, opts, temporal)
     shared: dict = {}
@@ -354,7 +367,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     elif isinstance(job, InternalColorizer):
         import tempfile
 
-        if job.model is None:        # the key frame: the first frame of the (first) video
+        if job.model is None:        # the key frame: the first frame of the (first) video, skipped or not
             with VideoReader(clips[0][0]) as reader:
                 job.progress = io_options.get("progress", True)
                 job.train(next(iter(reader)))
@@ -368,12 +381,16 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                     batch_size, io_options.get("tune"), io_options.get("x264_params"))
     spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                            "compare": io_options.get("compare", False)}, shared)
-    return distributed.process_clips(clips, spec, encoding=encoding,
-                                     seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
-                                     device=options["device"], compare=io_options.get("compare", False),
-                                     audio=io_options.get("audio", True), container=io_options.get("container"),
-                                     overwrite=io_options.get("overwrite", False),
-                                     progress=io_options.get("progress", True))
+    summary = distributed.process_clips(todo, spec, encoding=encoding,
+                                        seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
+                                        device=options["device"], compare=io_options.get("compare", False),
+                                        audio=io_options.get("audio", True), container=io_options.get("container"),
+                                        overwrite=io_options.get("overwrite", False),
+                                        progress=io_options.get("progress", True))
+    summary.skipped = len(clips) - len(todo)
+    if summary.skipped:
+        summary.note += f"; {_skipped_note(summary.skipped)}"
+    return summary
 
 
 def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path, Path]]:
@@ -445,8 +462,8 @@ def _warn_about_source(input: str | Path, info) -> None:
 def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
     """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
     input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
-    output without ``overwrite`` (:func:`~vidcolor.io.writer.check_target`). :func:`process` makes them again; a
-    folder's and an image's outputs are checked there, before any work.
+    output without ``overwrite`` or ``skip_existing`` (:func:`~vidcolor.io.writer.check_target`). :func:`process`
+    makes them again; a folder's and an image's outputs are checked there, before any work.
 
     Raises:
         VidcolorError: as those functions.
@@ -456,8 +473,42 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     container = io_options.get("container")
     target = output_for(input, output, suffix, container)
     check_format_named(target, container)
-    if str(target) != "-":
+    if str(target) != "-" and not (io_options.get("skip_existing") and Path(target).is_file()):
         check_target(Path(target), io_options.get("overwrite", False))
+
+
+def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> RunSummary | None:
+    """With ``io_options["skip_existing"]``: the summary of a run all of whose outputs exist (``target``, the
+    output of a file, :func:`output_for`; each of a folder's inputs' in ``target``, :func:`folder_targets`), which
+    reads and processes nothing; :func:`dequantize` and :func:`colorize` ask before a model loads. None where
+    there is work to do (stdin, stdout and raw input always), and without ``skip_existing``.
+
+    Raises:
+        VidcolorError: ``skip_existing`` with ``overwrite`` (one keeps the outputs that exist, the other replaces
+            them); as :func:`folder_targets`.
+    """
+    if not io_options.get("skip_existing"):
+        return None
+    if io_options.get("overwrite"):
+        raise VidcolorError("--skip-existing and --overwrite do not go together: one keeps the outputs that exist, "
+                            "the other replaces them")
+    if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
+        return None
+    if not Path(input).is_dir():
+        if not Path(target).is_file():
+            return None
+        return RunSummary(0, 0.0, str(target), note=f"{target} exists (--skip-existing)", skipped=1)
+    _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), io_options.get("container"))
+    n = len(still_targets + clip_targets)
+    if not all(t.is_file() for t in still_targets + clip_targets):
+        return None
+    what = "the output of its one input exists" if n == 1 else f"the outputs of all {n} inputs exist"
+    return RunSummary(0, 0.0, str(target), note=f"{what} in {target}{os.sep} (--skip-existing)", skipped=n)
+
+
+def _skipped_note(n: int) -> str:
+    """A folder run's inputs left because their outputs exist, for its summary: ``2 skipped: their outputs exist``."""
+    return f"{n} skipped: {'its output exists' if n == 1 else 'their outputs exist'}"
 
 
 def check_spares_inputs(input: str | Path, output: str | Path | None, suffix: str, io_options: dict,
@@ -577,7 +628,8 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", tune: str | None = None,
             x264_params: str | None = None, audio: bool = True,
-            overwrite: bool = False, raw_size: tuple[int, int] | None = None, fps: float | None = None,
+            overwrite: bool = False, skip_existing: bool = False, raw_size: tuple[int, int] | None = None,
+            fps: float | None = None,
             container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
             progress: bool = True, ignore_errors: bool = False) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
@@ -602,16 +654,22 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
     The output's missing folders are created; a run that fails removes those it made (:func:`removing_made_folders`).
+    With ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
+    :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError).
     """
     check_input(input)
     if batch_size is not None:
         check_batch_size(batch_size)
     check_crf(crf)
     output = output_for(input, output, suffix, container)
+    done = nothing_to_do(input, output, dict(skip_existing=skip_existing, overwrite=overwrite, raw_size=raw_size,
+                                             container=container))
+    if done is not None:
+        return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
-        return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, batch_size=batch_size,
-                               codec=codec, crf=crf, preset=preset, tune=tune, x264_params=x264_params,
-                               audio=audio, container=container, pix_fmt=pix_fmt, ignore_errors=ignore_errors)
+        return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, skip_existing,
+                               batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
+                               x264_params=x264_params, audio=audio, container=container, pix_fmt=pix_fmt, ignore_errors=ignore_errors)
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and _is_still(input):
@@ -738,24 +796,29 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
-                    **options) -> RunSummary:
+                    skip_existing: bool = False, **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
     animated images) to ``out_dir/<stem>.mp4`` (``.mkv``, ``.gif``... with ``options["container"]``) one after the
     other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
     an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
-    made it). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
-    unreadable still is; the summary's note counts the images and clips written and the files skipped (``1 image,
-    1 clip; 2 unreadable files skipped``; with stills alone the line counts them), and says what a job that tracks
-    quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file (:func:`_quantizers_of_files`); a
-    folder of which nothing could be read is an error."""
+    made it). With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half
+    way). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
+    unreadable still is; the summary's note counts the images and clips written and the files skipped (``1 image, 1
+    clip; 2 skipped: their outputs exist; 2 unreadable files skipped``; with stills alone the line counts them), and
+    says what a job that tracks quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file
+    (:func:`_quantizers_of_files`); a folder of which nothing could be read is an error."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
     stills, clips, still_targets, clip_targets = folder_targets(folder, out_dir, options.get("container"))
+    inputs = len(stills) + len(clips)
+    if skip_existing:
+        (stills, still_targets), (clips, clip_targets) = _to_do(stills, still_targets), _to_do(clips, clip_targets)
+    existing = inputs - len(stills) - len(clips)
     targets = still_targets + clip_targets
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite
-        check_target(target, overwrite)
+        check_target(target, overwrite, in_folder_run=True)
     made, fresh = missing_folders(out_dir), [t for t in targets if not t.exists()]
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
@@ -785,7 +848,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                 if not options.get("ignore_errors"):
                     raise
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
-        if not images and not written:          # ignore_errors skipped every one
+        if not images and not written and not existing:     # ignore_errors skipped every one
             raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be read; "
                                 "nothing written")
     except BaseException:
@@ -793,17 +856,25 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             target.unlink(missing_ok=True)
         remove_empty(made)
         raise
-    skipped = len(stills) + len(clips) - images - written
+    unreadable = len(stills) + len(clips) - images - written
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
     notes = [", ".join(counts)] if written else []          # stills alone: the line counts them already
-    if skipped:
-        notes.append(f"{skipped} unreadable file{'' if skipped == 1 else 's'} skipped")
+    if existing:
+        notes.append(_skipped_note(existing))
+    if unreadable:
+        notes.append(f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} skipped")
     if any(quantizers):
         notes.append(_quantizers_of_files(quantizers))
         notes.append(_unchanged_note(found[first:], "frame" if written else "image"))
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
-                      unit="frame" if written else "image", began=start)
+                      unit="frame" if written else "image", began=start, skipped=existing)
+
+
+def _to_do(inputs: list[Path], targets: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``inputs`` and their ``targets`` but those whose target exists (``skip_existing``)."""
+    left = [i for i, target in enumerate(targets) if not target.is_file()]
+    return [inputs[i] for i in left], [targets[i] for i in left]
 
 
 def _quantizers_of_files(quantizers: list[set[str]]) -> str:

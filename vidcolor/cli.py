@@ -133,6 +133,10 @@ def io_options(f):
                      "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
                      "(and removed again if the run fails)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+        click.option("--skip-existing", is_flag=True,
+                     help="Leave an input whose output exists: a folder's are not read (a folder run that failed or "
+                          "was stopped keeps its finished outputs, so this does the rest); a file's run does "
+                          "nothing. Not with --overwrite."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--batch-size", type=click.IntRange(1), default=None,
                      help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU)."),
@@ -265,7 +269,8 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     batch options on a still image or a folder of stills alone, --no-audio on input that has no audio), since the
     same command line applies them to other inputs (a folder's clips, the next file of a script). Permissions
     (--overwrite, --ignore-errors) are not settings: one with nothing to allow is not named. Checked before any
-    work, from click's parameter sources (an option left at its default is not given)."""
+    work, from click's parameter sources (an option left at its default is not given). --skip-existing with
+    --overwrite is an error: one keeps the outputs that exist, the other replaces them."""
     from pathlib import Path
 
     from vidcolor.api import check_input, folder_contents
@@ -284,6 +289,8 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
                 f"to --codec {kw['codec']}, {CODEC_TAKES[kw['codec']]}")
     if kw["temporal"] == "off":
         _refuse(ctx, _given(ctx, "temporal_strength"), "with --temporal off")
+    if kw["overwrite"]:
+        _refuse(ctx, _given(ctx, "skip_existing"), "with --overwrite, which replaces the outputs that exist")
     check_input(input)                 # the input's own checks below need it (and its error comes before a warning)
     if kw["executor"] != "local":      # the Ray executor takes video files alone, and says so
         return
@@ -301,7 +308,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
 
 def _io_kwargs(kw: dict) -> dict:
     keys = ("device", "batch_size", "backend", "precision", "codec", "crf", "preset", "tune", "x264_params",
-            "overwrite", "raw_size", "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength",
+            "overwrite", "skip_existing", "raw_size", "fps", "container", "compare", "pix_fmt", "temporal", "temporal_strength",
             "executor", "segment_seconds", "workers")
     job_defaults = ("crf", "x264_params")         # None: the job's own (vidcolor.jobs.JOBS)
     return dict({k: kw[k] for k in keys if kw[k] is not None or k not in job_defaults}, audio=not kw["no_audio"],

@@ -715,7 +715,8 @@ class RunSummary:
     quote "the summary line's rate, start-up excluded"), and the start-up and finish, where measured
     (:meth:`timed_from`), are the rest of the command's wall time. Still images are counted as images, with the time
     an image instead of a rate (``3 images in 0.6 s (0.20 s an image)``), and one frame or image has no rate (``1
-    image in 0.2 s``: a rate of one is its start-up noise)."""
+    image in 0.2 s``: a rate of one is its start-up noise). A run that had nothing to do, every output existing
+    (``skip_existing``: :attr:`skipped`), says so: ``nothing to do: out.mp4 exists (--skip-existing)``."""
 
     frames: int
     seconds: float
@@ -735,6 +736,9 @@ class RunSummary:
     finish: float | None = None
     """Seconds after the last frame was written (the encoder's last frames, the audio, a GIF's palette pass), as
     :attr:`startup`."""
+    skipped: int = 0
+    """Inputs left unread because their outputs exist (``skip_existing``); with no frames, the line is ``nothing to
+    do: <note>``."""
 
     @property
     def fps(self) -> float:
@@ -750,6 +754,8 @@ class RunSummary:
         return self
 
     def __str__(self) -> str:
+        if self.skipped and not self.frames:
+            return f"nothing to do: {self.note}"
         line = f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'} in {self.seconds:.1f} s"
         more = []
         if self.frames > 1:

@@ -630,12 +630,13 @@ def first_error(log: str) -> str:
     return f"{m[1]}: {m[2]}" if m else lines[0]
 
 
-def check_target(target: Path, overwrite: bool) -> None:
+def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> None:
     """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
     through a symbolic link): the result is renamed into place (:func:`move_into_place`), which would put a regular
     file in the place of ``/dev/null`` or a named pipe, so such a name is refused even with ``overwrite``. With
     ``overwrite``, a symbolic link to a regular file is replaced by the output (the file it pointed to is kept); a
-    broken one is a name that exists, as the rename sees it.
+    broken one is a name that exists, as the rename sees it. For one of a folder run's outputs (``in_folder_run``)
+    the message of an existing one also names --skip-existing, which finishes a run that stopped half way.
 
     Raises:
         VidcolorError: with one line saying which (also a name too long for the file system, or a folder on the
@@ -661,7 +662,8 @@ def check_target(target: Path, overwrite: bool) -> None:
     if not stat.S_ISREG(found.st_mode):
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
     if not overwrite:
-        raise VidcolorError(f"{target} exists (use --overwrite to replace it)")
+        raise VidcolorError(f"{target} exists (use --overwrite to replace it"
+                            f"{', or --skip-existing to leave it and do the rest' if in_folder_run else ''})")
 
 
 def partial_file(target: Path, suffix: str) -> Path:
