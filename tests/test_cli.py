@@ -507,11 +507,12 @@ def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_mod
     assert_clean_success(res)
     assert sorted(p.name for p in (tmp_path / "mixed").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
     assert len(decode_all(str(tmp_path / "mixed" / "anim.mp4"))[0]) == 4
-    # a broken clip: nothing of the run is left
+    # a broken clip: the outputs finished before it are kept, and the line says so
     (src / "c.mp4").write_bytes(b"not a video")
     res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "-q", cwd=tmp_path)
     assert_one_line_error(res)
-    assert "c.mp4" in res.stderr and not (tmp_path / "broken").exists()
+    assert "c.mp4" in res.stderr and "4 finished outputs kept in broken/" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "broken").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
 
 
 # ------------------------------------------------------------------------------------------- errors

@@ -1,16 +1,18 @@
-"""``--skip-existing``: an input whose output exists is left (safety audit D4: a folder run could not be
-resumed)."""
+"""A folder run that fails or is stopped keeps the outputs it finished, and ``--skip-existing`` does the rest
+(safety audit D4: one damaged file or a Ctrl-C after 99 of 100 clips threw the 99 finished encodes away)."""
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
-from helpers import damage_packet
+from helpers import damage_packet, decode_all, listing, mosaic
 from vidcolor.api import colorize, dequantize, process
 from vidcolor.cli import main
 from vidcolor.errors import VidcolorError
@@ -34,6 +36,55 @@ def reels(tmp_path, clip) -> Path:
     return folder
 
 
+def test_a_failed_folder_run_keeps_its_finished_outputs_and_the_rerun_does_the_rest(tmp_path, reels, clip):
+    """The damaged third clip fails the run: the two clips before it stay, complete, under their names; the
+    third's partial file is gone; the error's note says what was kept. Once it is replaced, the rerun with
+    skip_existing reads and writes only it, and the folder is what a clean run writes."""
+    out = tmp_path / "out"
+    with pytest.raises(VidcolorError, match="c.mp4: frame 4 cannot be decoded") as caught:
+        process(reels, out, invert, suffix="x", **FAST)
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --skip-existing "
+                                      "to do the rest)"]
+    assert listing(out) == {"a.mp4", "b.mp4"}                   # no partial file of c
+    before = {name: (out / name).stat().st_mtime_ns for name in ("a.mp4", "b.mp4")}
+    shutil.copy(clip, reels / "c.mp4")
+    summary = process(reels, out, invert, suffix="x", skip_existing=True, **FAST)
+    assert summary.frames == 10 and summary.skipped == 2 and summary.note == "1 clip; 2 skipped: their outputs exist"
+    assert {name: (out / name).stat().st_mtime_ns for name in before} == before
+    clean = process(reels, tmp_path / "clean", invert, suffix="x", **FAST)
+    assert clean.frames == 30 and listing(out) == listing(tmp_path / "clean") == {"a.mp4", "b.mp4", "c.mp4"}
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        np.testing.assert_array_equal(decode_all(str(out / name))[0], decode_all(str(tmp_path / "clean" / name))[0])
+
+
+def test_a_stills_folder_stopped_half_way_keeps_the_images_it_wrote(tmp_path):
+    """Ctrl-C at the third of four images: the first two stay (equal to a clean run's), nothing else is there, and
+    the interrupt's note says so; the rerun with skip_existing writes the other two."""
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for i in range(4):
+        Image.fromarray(mosaic(1, 16, 24, seed=i)[0]).save(shots / f"{i}.png")
+    out = tmp_path / "out"
+    calls = []
+
+    def stopped_at_the_third(batch):
+        calls.append(1)
+        if len(calls) == 3:             # the first two written (by the caller's thread) before the interrupt
+            deadline = time.monotonic() + 30
+            while not ((out / "0.png").exists() and (out / "1.png").exists()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+        return invert(batch)
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        process(shots, out, stopped_at_the_third, suffix="x", progress=False)
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --skip-existing "
+                                      "to do the rest)"]
+    assert listing(out) == {"0.png", "1.png"}
+    summary = process(shots, out, invert, suffix="x", skip_existing=True, progress=False)
+    assert summary.frames == 2 and summary.note == "2 skipped: their outputs exist"
+    for i in range(4):
+        np.testing.assert_array_equal(np.asarray(Image.open(out / f"{i}.png")), 255 - mosaic(1, 16, 24, seed=i)[0])
 
 
 def test_a_folder_run_with_nothing_left_to_do_says_so(tmp_path, reels, clip):
@@ -69,6 +120,33 @@ def test_a_file_whose_output_exists_is_left_with_skip_existing(tmp_path, clip, t
     assert out.read_bytes() == b"an earlier run's"
 
 
+def test_the_cli_line_of_an_interrupted_folder_run_says_what_it_kept(tmp_path, reels, clip, tiny_models, monkeypatch):
+    """Ctrl-C while the third clip opens: ``vidcolor: interrupted; 2 finished outputs kept in out/ (run again with
+    --skip-existing to do the rest)``, exit 130; the rerun with --skip-existing counts the two it left."""
+    import vidcolor.api
+
+    shutil.copy(clip, reels / "c.mp4")
+    reader = vidcolor.api.VideoReader
+
+    def stopped_at_c(path, **kwargs):
+        if Path(path).name == "c.mp4":
+            raise KeyboardInterrupt
+        return reader(path, **kwargs)
+
+    monkeypatch.setattr(vidcolor.api, "VideoReader", stopped_at_c)
+    monkeypatch.chdir(tmp_path)
+    args = ["dequantize", "reels", "-o", "out", "--model", str(tiny_models.lab), "--preset", "ultrafast"]
+    result = CliRunner().invoke(main, [*args, "-q"])
+    assert result.exit_code == 130
+    assert result.output == (f"vidcolor: interrupted; 2 finished outputs kept in out{os.sep} (run again with "
+                             "--skip-existing to do the rest)\n")
+    assert listing(tmp_path / "out") == {"a.mp4", "b.mp4"}
+    monkeypatch.setattr(vidcolor.api, "VideoReader", reader)
+    result = CliRunner().invoke(main, [*args, "--skip-existing"])
+    assert result.exit_code == 0, result.output
+    assert "-> out; 1 clip; 2 skipped: their outputs exist" in result.output
+    assert listing(tmp_path / "out") == {"a.mp4", "b.mp4", "c.mp4"}
+
 
 def test_the_ray_executor_leaves_the_clips_whose_outputs_exist(tmp_path, reels, clip, tiny_colorizers, monkeypatch):
     """With skip_existing, the Ray executor gets only the clips without an output (the cluster itself is not
@@ -103,3 +181,17 @@ def test_a_folder_rerun_without_skip_existing_names_it(tmp_path, reels, clip):
     with pytest.raises(VidcolorError, match=r"a.mp4 exists \(use --overwrite to replace it, or --skip-existing to "
                                             r"leave it and do the rest\)"):
         process(reels, out, invert, suffix="x", **FAST)
+
+
+def test_a_failed_overwrite_run_does_not_advise_skipping_an_earlier_runs_outputs(tmp_path, reels, clip):
+    """With overwrite, the inputs left may have an earlier run's outputs, which --skip-existing would keep: the
+    note advises --overwrite instead."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in "abc":
+        (out / f"{name}.mp4").write_bytes(b"an earlier run's")
+    with pytest.raises(VidcolorError, match="c.mp4") as caught:
+        process(reels, out, invert, suffix="x", overwrite=True, **FAST)
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --overwrite: 1 of "
+                                      "the others has an earlier run's output, which --skip-existing would keep)"]
+    assert (out / "c.mp4").read_bytes() == b"an earlier run's" and len(decode_all(str(out / "b.mp4"))[0]) == 10

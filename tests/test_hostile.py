@@ -404,7 +404,7 @@ def test_a_name_with_a_colon_is_a_file(tmp_path, corpus, tiny_models):
     assert len(frames) == FPS * SECONDS and has_audio
 
 
-def test_a_folder_with_a_corrupt_image_writes_nothing_and_the_rerun_works(tmp_path, corpus, tiny_models):
+def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()
     for i in range(3):
@@ -412,8 +412,10 @@ def test_a_folder_with_a_corrupt_image_writes_nothing_and_the_rerun_works(tmp_pa
     (d / "in" / "img3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     res = run_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, "-q", cwd=d)
     assert_one_line_error(res)
-    assert "img3.png" in res.stderr and not (d / "out").exists()
-    res = run_cli("dequantize", "in", "-o", "out", "--ignore-errors", "--model", tiny_models.lab, "-q", cwd=d)
+    assert "img3.png" in res.stderr and "3 finished outputs kept in out/" in res.stderr
+    assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    res = run_cli("dequantize", "in", "-o", "out", "--ignore-errors", "--skip-existing", "--model", tiny_models.lab,
+                  "-q", cwd=d)
     assert res.returncode == 0, res.stderr                   # --ignore-errors: the broken image is skipped, named
     assert "warning" in res.stderr and "img3.png" in res.stderr and "skipped" in res.stderr
     assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]

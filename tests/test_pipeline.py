@@ -854,9 +854,10 @@ def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
     assert _unchanged_note(found).startswith("12 of 60 frames passed unchanged: m's strength for palette frames is 0")
 
 
-def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_path):
-    """The third of four images is corrupt: one error, no output files, no output folder; once it is
-    removed the same command runs (it failed on 'exists' when the first two outputs stayed)."""
+def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_does_the_rest(tmp_path):
+    """The third of four images is corrupt: one error, whose note says that the two images before it were kept
+    (they are finished first; all were removed); once it is removed, the rerun with skip_existing writes the
+    fourth alone."""
     from PIL import Image
 
     shots = tmp_path / "shots"
@@ -865,12 +866,13 @@ def test_a_folder_with_a_corrupt_image_leaves_nothing_and_the_rerun_works(tmp_pa
         Image.fromarray(mosaic(1, 16, 24, seed=i)[0]).save(shots / f"{i}.png")
     (shots / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
     out = tmp_path / "shots_x"
-    with pytest.raises(VidcolorError, match="2.png"):
+    with pytest.raises(VidcolorError, match="2.png") as caught:
         process(shots, None, lambda b: b, suffix="x", progress=False)
-    assert not out.exists()
+    assert caught.value.__notes__[0].startswith("2 finished outputs kept in")
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png"]
     (shots / "2.png").unlink()
-    summary = process(shots, None, lambda b: b, suffix="x", progress=False)
-    assert summary.frames == 3 and sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "3.png"]
+    summary = process(shots, None, lambda b: b, suffix="x", skip_existing=True, progress=False)
+    assert summary.frames == 1 and sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "3.png"]
 
 
 def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -28,7 +28,8 @@ from vidcolor.io.images import image_format, rgb_profile
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.io.writer import check_codec_in, check_target, format_suffix, missing_folders, remove_empty
+from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kept_note, missing_folders,
+                                remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
                                batched, check_batch_size, run, set_output_chroma)
@@ -653,8 +654,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
-    The output's missing folders are created; a run that fails removes those it made (:func:`removing_made_folders`).
-    With ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
+    The output's missing folders are created; a run that fails removes those it made where it leaves them empty
+    (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
+    renamed into place once complete; the error says how many, in a note, :func:`vidcolor.errors.add_note`); with
+    ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
     :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError).
     """
     check_input(input)
@@ -801,12 +804,15 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     animated images) to ``out_dir/<stem>.mp4`` (``.mkv``, ``.gif``... with ``options["container"]``) one after the
     other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
-    an error naming both, before anything is written; a run that fails removes what it wrote (and the folder if it
-    made it). With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half
-    way). With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an
-    unreadable still is; the summary's note counts the images and clips written and the files skipped (``1 image, 1
-    clip; 2 skipped: their outputs exist; 2 unreadable files skipped``; with stills alone the line counts them), and
-    says what a job that tracks quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file
+    an error naming both, before anything is written. A run that fails or is stopped keeps the outputs it finished
+    (each is renamed into place once complete) and removes the partial file of the one in progress, and the folders
+    it made where they are left empty; its exception gets a note saying what was kept
+    (:func:`~vidcolor.io.writer.kept_note`, :func:`~vidcolor.errors.add_note`), which the CLI appends to its line.
+    With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half way).
+    With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an unreadable
+    still is; the summary's note counts the images and clips written and the files skipped (``1 image, 1 clip; 2
+    skipped: their outputs exist; 2 unreadable files skipped``; with stills alone the line counts them), and says
+    what a job that tracks quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file
     (:func:`_quantizers_of_files`); a folder of which nothing could be read is an error."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
@@ -819,7 +825,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     targets = still_targets + clip_targets
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite
         check_target(target, overwrite, in_folder_run=True)
-    made, fresh = missing_folders(out_dir), [t for t in targets if not t.exists()]
+    made, finished = missing_folders(out_dir), []
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
     first = len(found or ())
@@ -829,7 +835,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             _still_mode(fn, True)
             mark = len(found or ())
             images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                     ignore_errors=options.get("ignore_errors", False)).frames
+                                     ignore_errors=options.get("ignore_errors", False), finished=finished).frames
             frames += images
             quantizers += [{f.quantizer} for f in (found or ())[mark:]]       # one entry a still
         if clips:
@@ -842,6 +848,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                 frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                   progress=progress, **options).frames
                 written += 1
+                finished.append(target)
                 if found is not None:
                     quantizers.append({f.quantizer for f in found[mark:]})
             except UnreadableInput as exc:
@@ -851,10 +858,10 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if not images and not written and not existing:     # ignore_errors skipped every one
             raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be read; "
                                 "nothing written")
-    except BaseException:
-        for target in fresh:
-            target.unlink(missing_ok=True)
+    except BaseException as exc:
         remove_empty(made)
+        if finished:            # the inputs left whose outputs exist are an earlier run's (overwrite)
+            add_note(exc, kept_note(len(finished), out_dir, sum(t.is_file() for t in targets if t not in finished)))
         raise
     unreadable = len(stills) + len(clips) - images - written
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
@@ -912,12 +919,14 @@ def _still_mode(fn: FrameBatchFn, still: bool) -> None:
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
-                    progress: bool, ignore_errors: bool = False) -> RunSummary:
-    """Images one at a time (sizes differ); all targets are checked before any work is done. A run that fails
-    (an unreadable image half way, Ctrl-C) removes the files it created, and the output folder if it made it,
-    so that the same command works again once the cause is fixed. An image's RGB ICC profile (a phone's Display
-    P3) is embedded in its output (:func:`~vidcolor.io.images.rgb_profile`). With ``ignore_errors`` an unreadable image
-    is skipped with a warning on stderr instead (no output for it)."""
+                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None) -> RunSummary:
+    """Images one at a time (sizes differ); all targets are checked before any work is done. Each output is
+    written whole under a temporary name and renamed into place (:func:`~vidcolor.io.images.write_image`), and
+    appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
+    keeps the images it finished (those before an unreadable one are finished first) and removes the output
+    folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
+    profile (a phone's Display P3) is embedded in its output (:func:`~vidcolor.io.images.rgb_profile`). With
+    ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it)."""
     for out in outputs:             # a folder in a file's place is said at once, not after --overwrite
         check_target(out, overwrite)
         image_format(out)
@@ -928,33 +937,33 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
             try:
                 rgb, alpha = read_image(path)
             except VidcolorError as exc:
-                if not ignore_errors:
-                    raise
+                if not ignore_errors:           # raised once the images read before it are written
+                    unreadable.append(exc)
+                    return
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
                 continue
             pending.append((out, alpha, rgb_profile(path)))
             yield rgb
 
     pending: list[tuple[Path, np.ndarray | None, bytes | None]] = []
-
-    created: list[Path] = []
+    unreadable: list[VidcolorError] = []
 
     def write(rgb: np.ndarray) -> None:
         out, alpha, icc = pending.pop(0)
         if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
             alpha = np.concatenate([alpha, alpha], axis=1)
-        new = not out.exists()
         write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc)
-        if new:
-            created.append(out)
+        if finished is not None:
+            finished.append(out)
 
     folders = {o.parent for o in outputs}
     made = [m for f in folders for m in missing_folders(f)]
     dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
     try:
-        return run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
+        summary = run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
+        if unreadable:
+            raise unreadable[0]
+        return summary
     except BaseException:
-        for out in created:
-            out.unlink(missing_ok=True)
         remove_empty(made)
         raise

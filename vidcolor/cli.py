@@ -36,10 +36,17 @@ def _terminate(signum, frame):
     raise Terminated(signum)
 
 
+def _noted(line: str, exc: BaseException) -> str:
+    """``line`` with ``exc``'s notes after it (:func:`vidcolor.errors.add_note`: what a folder run that failed or
+    was stopped kept), each after ``; ``."""
+    return "; ".join([line, *getattr(exc, "__notes__", ())])
+
+
 class _Group(click.Group):
     """Turns VidcolorError (and MemoryError) into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
-    systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed. Usage
-    errors (unknown option, bad value) are one line too, with exit status 2 as click gives them."""
+    systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed, and the line says
+    what a folder run kept (the exception's notes, :func:`_noted`). Usage errors (unknown option, bad value) are
+    one line too, with exit status 2 as click gives them."""
 
     def main(self, *args, **kwargs):
         if sys.stderr is None:         # started with stderr closed (2>&-): messages and progress go nowhere
@@ -68,19 +75,19 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except VidcolorError as exc:
-            click.echo(f"vidcolor: error: {exc}", err=True)
+            click.echo(_noted(f"vidcolor: error: {exc}", exc), err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("vidcolor: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(_noted("vidcolor: interrupted", exc), err=True)
             sys.exit(130)
         except Terminated as exc:
-            click.echo(f"vidcolor: terminated ({signal.Signals(exc.signum).name})", err=True)
+            click.echo(_noted(f"vidcolor: terminated ({signal.Signals(exc.signum).name})", exc), err=True)
             sys.exit(128 + exc.signum)
         except BrokenPipeError:
             sys.exit(1)
-        except MemoryError:            # a batch or frame larger than the memory left (ulimit -v, a small machine)
+        except MemoryError as exc:     # a batch or frame larger than the memory left (ulimit -v, a small machine)
             command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
-            click.echo(f"vidcolor: error: out of memory{memory_advice(command)}", err=True)
+            click.echo(_noted(f"vidcolor: error: out of memory{memory_advice(command)}", exc), err=True)
             sys.exit(1)
 
 

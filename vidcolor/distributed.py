@@ -49,12 +49,12 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, add_note
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
-from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, remove_empty,
+from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, remove_empty,
                                 write_file_atomically)
 from vidcolor.pipeline import RunSummary, auto_batch_size, set_output_chroma
 
@@ -319,7 +319,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     Raises:
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
             segment whose worker died more than :data:`MAX_RESTARTS` times. Finished segments stay in
-            the work folder: the same command resumes.
+            the work folder: the same command resumes. Outputs already joined stay too, and the exception gets
+            a note saying so (:func:`~vidcolor.io.writer.kept_note`): a rerun with ``skip_existing`` leaves them.
     """
     ray = import_ray()
     begin = time.time()
@@ -369,10 +370,13 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 if kept and plan.work.is_dir():
                     _remove_strays(plan.work)
                     print(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
-                          "the same command resumes", file=sys.stderr)
+                          f"the same command{' with --skip-existing' if joined else ''} resumes", file=sys.stderr)
                 elif not kept:
                     shutil.rmtree(plan.work, ignore_errors=True)
             remove_empty(new_dirs)           # an output folder this run made and left empty goes too
+            if joined:                       # clips not joined whose outputs exist: an earlier run's (overwrite)
+                add_note(exc, kept_note(len(joined), plans[0].clip.target.parent,
+                                        sum(p.clip.target.is_file() for i, p in enumerate(plans) if i not in joined)))
             raise
     n = sum(len(p.segments) for p in plans)
     where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent

@@ -184,8 +184,9 @@ def test_an_animation_without_a_decodable_frame_is_one_error(tmp_path):
 
 def test_a_folder_skips_an_unreadable_animation_with_ignore_errors(tmp_path):
     """A folder with a good GIF, a damaged APNG (frame sequence error) and an APNG cut inside its first frame:
-    without --ignore-errors one line and nothing written; with it the damaged one keeps its first frame and the
-    unreadable one is skipped, each with a warning (both were tracebacks)."""
+    without --ignore-errors one line, and the GIF finished before them is kept; with it (and --skip-existing) the
+    damaged one keeps its first frame and the unreadable one is skipped, each with a warning (both were
+    tracebacks)."""
     d = tmp_path / "in"
     d.mkdir()
     _animation(d / "a.gif")
@@ -196,8 +197,9 @@ def test_a_folder_skips_an_unreadable_animation_with_ignore_errors(tmp_path):
     res = run_cli("dequantize", "in", "-o", "out", "-q", cwd=tmp_path)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith("vidcolor: error: in/b.png: 3 of 4 frames")
-    assert not (tmp_path / "out").exists()
-    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", cwd=tmp_path)
+    assert res.stderr.strip().endswith("; 1 finished output kept in out/ (run again with --skip-existing to do the rest)")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4"]
+    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", "--skip-existing", cwd=tmp_path)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     assert "warning: in/b.png: 3 of 4 frames" in res.stderr and "warning: in/c.png: cannot read" in res.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]

@@ -374,8 +374,9 @@ def test_a_folder_skips_a_damaged_netpbm_image_with_ignore_errors(tmp_path):
         (d / name).write_bytes(data)
     res = run_cli("dequantize", "in", "-o", "out", "-q", cwd=tmp_path)
     assert res.returncode == 1 and "Traceback" not in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
-    assert "cannot read as image (ValueError)" in res.stderr and not (tmp_path / "out").exists()
-    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", cwd=tmp_path)
+    assert "cannot read as image (ValueError)" in res.stderr and "1 finished output kept in out/" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+    res = run_cli("dequantize", "in", "-o", "out", "-q", "--ignore-errors", "--skip-existing", cwd=tmp_path)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.count("; skipped") == len(DAMAGED_NETPBM)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]

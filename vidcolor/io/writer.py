@@ -740,6 +740,17 @@ def remove_empty(folders: list[Path]) -> None:
             pass
 
 
+def kept_note(kept: int, folder: Path, stale: int = 0) -> str:
+    """What a folder run that failed or was stopped keeps, for its error's note: ``2 finished outputs kept in out/
+    (run again with --skip-existing to do the rest)``; where ``stale`` of the inputs left have an output from
+    before the run (``overwrite``), which --skip-existing would keep, the advice is --overwrite."""
+    note = f"{kept} finished output{'' if kept == 1 else 's'} kept in {folder}{os.sep}"
+    if stale:
+        return note + (f" (run again with --overwrite: {stale} of the others ha{'s' if stale == 1 else 've'} an "
+                       "earlier run's output, which --skip-existing would keep)")
+    return note + " (run again with --skip-existing to do the rest)"
+
+
 def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     """Give the finished temporary file ``tmp`` (:func:`partial_file`) the usual file mode and the name ``target``.
 
