@@ -95,14 +95,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             ffmpeg failure.
     """
     started = time.perf_counter()
-    check_input(input)
-    if batch_size is not None:
-        check_batch_size(batch_size)
-    check_output_first(input, output, JOBS[Dequantizer.JOB].suffix, io_options)
-    io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
-    check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
-    done = nothing_to_do(input, output_for(input, output, JOBS[Dequantizer.JOB].suffix, io_options.get("container")),
-                         io_options)
+    done = _checked_first(Dequantizer.JOB, input, output, batch_size, io_options)
     if done is not None:
         return done
     if io_options.get("preset", "medium") == "medium":
@@ -205,10 +198,9 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             output that is a reference or ``load_model`` (:func:`check_spares_inputs`), unknown model.
     """
     started = time.perf_counter()
-    check_input(input)
-    if batch_size is not None:
-        check_batch_size(batch_size)
-    check_output_first(input, output, JOBS[Colorizer.JOB].suffix, io_options)
+    done = _checked_first(Colorizer.JOB, input, output, batch_size, io_options)
+    if done is not None:
+        return done
     references = reference_list(references)
     check_spares_inputs(input, output, JOBS[Colorizer.JOB].suffix, io_options,
                         [("--reference", r) for r in references] +
@@ -220,12 +212,6 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         if any(str(g) != "-" and same_file(g, save_model) for g in given):
             raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
         check_target(Path(save_model), io_options.get("overwrite", False))
-    io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
-    check_crf(io_options["crf"])            # before the model loads, and for the Ray executor (no process())
-    done = nothing_to_do(input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
-                         io_options)
-    if done is not None:
-        return done
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
                    reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
@@ -443,6 +429,26 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
 def _is_still(path: str | Path) -> bool:
     """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip)."""
     return is_image(path) and not is_animated(path)
+
+
+def _checked_first(job: str, input: str | Path, output: str | Path | None, batch_size: int | None,
+                   io_options: dict) -> RunSummary | None:
+    """What :func:`dequantize` and :func:`colorize` check before a model loads (seconds): the input
+    (:func:`check_input`), the batch size, the output (:func:`check_output_first`) and ``crf`` (the job's default
+    set in ``io_options``; the Ray executor has no :func:`process` to check it); the summary of a run with nothing
+    to do (:func:`nothing_to_do`), else None.
+
+    Raises:
+        VidcolorError: as those checks.
+    """
+    check_input(input)
+    if batch_size is not None:
+        check_batch_size(batch_size)
+    suffix = JOBS[job].suffix
+    check_output_first(input, output, suffix, io_options)
+    io_options.setdefault("crf", JOBS[job].crf)
+    check_crf(io_options["crf"])
+    return nothing_to_do(input, output_for(input, output, suffix, io_options.get("container")), io_options)
 
 
 def _warn_about_source(input: str | Path, info) -> None:
