@@ -123,6 +123,81 @@ def run_cli(*args, cwd: Path | None = None, stdin: bytes | None = None, timeout:
     return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
+_HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+"""Warning categories a fresh ``python -m vidcolor.cli`` does not print (Python's default filters; a
+DeprecationWarning is shown when the command's own module, run as ``__main__``, triggers it)."""
+
+
+class CliTimeout(BaseException):
+    """Raised in :func:`invoke_cli`'s command when it runs past its timeout (a BaseException: no handler of the
+    command's turns it into a result)."""
+
+
+def invoke_cli(*args, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 120) -> CliResult:
+    """Run ``vidcolor ARGS`` in this process: the result :func:`run_cli` gives, without the 2-3 s a subprocess
+    spends starting Python and importing torch.
+
+    The command goes through the same entry point as ``python -m vidcolor.cli`` (``vidcolor.cli.main``, whose
+    ``main()`` and ``invoke()`` turn errors into one line and an exit status), with click's test runner as the
+    process: stdout and stderr are captured at the file-descriptor level (what C libraries and child processes
+    such as ffmpeg write there included), warnings a fresh process would print are put on stderr, and an exception
+    that escapes the command is its traceback on stderr and exit status 1, as Python gives it. What the command
+    sets for the whole process is put back: the working folder, the SIGTERM / SIGHUP handlers, torch's thread
+    count and the random generators' states. stdin is ``stdin`` (empty when None), never a terminal. A command
+    still running after ``timeout`` seconds is stopped by :class:`CliTimeout`, which fails the test as
+    :func:`run_cli`'s ``subprocess.TimeoutExpired`` does.
+
+    For what does not depend on the command having a process of its own; signals, closed or terminal streams,
+    pipes, start-up time and Ray's cluster stay with :func:`run_cli`."""
+    import random
+    import signal
+    import traceback
+    import warnings
+
+    import torch
+    from click.testing import CliRunner
+
+    from vidcolor.cli import main
+
+    here = os.getcwd()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGALRM)}
+    threads = torch.get_num_threads()
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    runner = CliRunner(capture="fd", catch_exceptions=True)
+
+    def expired(signum, frame):
+        raise CliTimeout(f"vidcolor {' '.join(map(str, args))}: still running after {timeout} s")
+
+    armed = signal.getitimer(signal.ITIMER_REAL)[0] == 0        # a timer of someone else's is left alone
+    try:
+        if armed:
+            signal.signal(signal.SIGALRM, expired)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        if cwd is not None:
+            os.chdir(cwd)
+        with warnings.catch_warnings(record=True) as caught:
+            result = runner.invoke(main, [str(a) for a in args], input=stdin or b"", prog_name="python -m vidcolor.cli",
+                                   env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        os.chdir(here)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        torch.set_num_threads(threads)
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+    stderr = result.stderr_bytes.decode(errors="replace")
+    for w in caught:
+        if not issubclass(w.category, _HIDDEN_WARNINGS) or (issubclass(w.category, DeprecationWarning)
+                                                             and w.filename.endswith(os.path.join("vidcolor", "cli.py"))):
+            stderr += warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return CliResult(result.exit_code, result.stdout_bytes, stderr)
+
+
 def assert_one_line_error(res: CliResult) -> None:
     """The CLI's contract for bad input: exit 1, exactly one stderr line 'vidcolor: error: ...'."""
     assert "Traceback" not in res.stderr, res.stderr

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from helpers import REPO, TINY_GENERATOR, assert_one_line_error, listing, run_cli, smooth_image
+from helpers import REPO, TINY_GENERATOR, assert_one_line_error, invoke_cli, listing, run_cli, smooth_image
 from vidcolor.color import normalize_lab, rgb_to_lab
 from vidcolor.cue import CUE_DIM, HIST_BINS, level_cue
 from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, read_rgb, split_clips,
@@ -505,7 +505,7 @@ def test_cli_train(tmp_path, photos):
 
 def test_cli_train_unknown_key(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, colour="blue"))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "colour" in res.stderr
     assert listing(tmp_path) == {"r.toml"}
@@ -513,13 +513,13 @@ def test_cli_train_unknown_key(tmp_path, photos):
 
 def test_cli_train_bad_toml(tmp_path):
     (tmp_path / "r.toml").write_text("name = \n")
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
 
 
 def test_cli_train_missing_data(tmp_path):
     (tmp_path / "r.toml").write_text(toml_for(tmp_path / "no-such-folder"))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
 
 
@@ -536,7 +536,7 @@ def test_cli_train_bad_recipe_value(tmp_path, photos, bad, named):
     key = bad.split(" = ")[0]
     text = "".join(line + "\n" for line in toml_for(photos).splitlines() if not line.startswith(f"{key} ="))
     (tmp_path / "r.toml").write_text(text + bad + "\n")
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert named in res.stderr and not (tmp_path / "run").exists()
 
@@ -545,21 +545,21 @@ def test_cli_train_refuses_a_run_folder_of_other_networks_and_keeps_its_record(t
     """A run folder reused for a recipe with another generator, or holding a damaged checkpoint: one line that
     says what to do, and the folder's recipe.json still the run's own."""
     (tmp_path / "r.toml").write_text(toml_for(photos))
-    assert run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path).returncode == 0
+    assert invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path).returncode == 0
     record = (tmp_path / "run" / "recipe.json").read_text()
     wider = toml_for(photos).replace("ngf = 4", "ngf = 8")
     assert wider != toml_for(photos)
     (tmp_path / "r.toml").write_text(wider)
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
     assert_one_line_error(res)
     assert "holds other networks" in res.stderr and "--fresh" in res.stderr
     assert (tmp_path / "run" / "recipe.json").read_text() == record
     ckpt = tmp_path / "run" / "checkpoint.pt"
     ckpt.write_bytes(ckpt.read_bytes()[:100])
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
     assert_one_line_error(res)
     assert "cannot be read" in res.stderr
-    assert run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", "--fresh", cwd=tmp_path).returncode == 0
+    assert invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", "--fresh", cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize("bad, said", [({"init_from": "dequantize-fq-l2"}, "not a dequantization U-Net"),
@@ -568,7 +568,7 @@ def test_cli_train_recipe_that_cannot_be_set_up(tmp_path, photos, bad, said):
     """Values the recipe class cannot check alone (a model of another architecture to start from, an unknown
     loss) are found when the run is set up: one line, and no run folder."""
     (tmp_path / "r.toml").write_text(toml_for(photos, **bad))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "bad recipe" in res.stderr and said in res.stderr and not (tmp_path / "run").exists()
 
@@ -576,7 +576,7 @@ def test_cli_train_recipe_that_cannot_be_set_up(tmp_path, photos, bad, said):
 def test_cli_train_steps_override_scales_the_schedule(tmp_path, photos):
     """--steps shorter than the recipe's decay_from: the same schedule over fewer steps, not a refused recipe."""
     (tmp_path / "r.toml").write_text(toml_for(photos, decay_from=5).replace("steps = 1\n", "steps = 10\n"))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "3", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "3", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     recipe = json.loads((tmp_path / "run" / "recipe.json").read_text())
     assert (recipe["steps"], recipe["decay_from"]) == (3, 2)
@@ -601,14 +601,14 @@ def test_cli_train_images_too_small_for_the_crop_or_unreadable(tmp_path, photos)
     """Photos all smaller than the crop were skipped forever (the run hung); an unreadable photo was a
     traceback from deep in the data stream. Both are one line before the run folder is made."""
     (tmp_path / "r.toml").write_text(toml_for(photos).replace("crop = 32", "crop = 96"))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path, timeout=120)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path, timeout=120)
     assert_one_line_error(res)
     assert "no training image is at least 96 px" in res.stderr and not (tmp_path / "run").exists()
     bad = tmp_path / "bad"
     shutil.copytree(photos, bad)
     (bad / "zz.png").write_bytes(b"not a png")
     (tmp_path / "r.toml").write_text(toml_for(bad))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "zz.png cannot be read" in res.stderr and not (tmp_path / "run").exists()
 
@@ -616,18 +616,18 @@ def test_cli_train_images_too_small_for_the_crop_or_unreadable(tmp_path, photos)
 def test_cli_train_run_folder_that_cannot_be_made_and_a_relative_data_folder_named_with_its_base(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos))
     (tmp_path / "file").write_text("")
-    res = run_cli("train", "dequantize", "r.toml", "--out", "file/run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "file/run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "file/run: Not a directory" in res.stderr
     (tmp_path / "r.toml").write_text(toml_for(Path("no-such-folder")))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert f"no training images under no-such-folder (relative to the current folder, {tmp_path})" in res.stderr
 
 
 def test_cli_train_video_folder_without_clips(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, video=str(tmp_path / "no-clips")))
-    res = run_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "no training clips" in res.stderr and not (tmp_path / "run").exists()
 
