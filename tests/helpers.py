@@ -190,8 +190,8 @@ def invoke_cli(*args, cwd: Path | None = None, stdin: bytes | None = None, timeo
         random.setstate(states[2])
     stderr = result.stderr_bytes.decode(errors="replace")
     for w in caught:
-        if not issubclass(w.category, _HIDDEN_WARNINGS) or (issubclass(w.category, DeprecationWarning)
-                                                             and w.filename.endswith(os.path.join("vidcolor", "cli.py"))):
+        own = issubclass(w.category, DeprecationWarning) and w.filename.endswith(os.path.join("vidcolor", "cli.py"))
+        if own or not issubclass(w.category, _HIDDEN_WARNINGS):
             stderr += warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*result.exc_info))

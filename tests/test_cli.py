@@ -1,4 +1,6 @@
-"""The ``vidcolor`` command line, run as a subprocess on tiny generated inputs with tiny untrained models.
+"""The ``vidcolor`` command line on tiny generated inputs with tiny untrained models: run as a subprocess where the
+process matters (the default run, stdin and stdout pipes, terminals, closed streams, start-up time, usage errors),
+in this process otherwise (helpers.invoke_cli: the same entry point, without the interpreter's and torch's start).
 
 An untrained generator is the identity, so outputs must look like their inputs (up to LAB rounding and
 the H.264 encode); what is checked here is the plumbing: frame count, rate, audio, names, pipes, errors.
@@ -18,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, cli_env, decode_all, listing,
-                     make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
+from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, cli_env, decode_all, invoke_cli,
+                     listing, make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
 from vidcolor.cli import main
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.writer import CODECS, PIX_FMTS, TUNES
@@ -97,12 +99,12 @@ def test_output_crf_is_14_for_dequantize_16_for_colorize_and_crf_and_tune_overri
     d, _ = default_run
     assert float(x264_setting(d / "clip_dequantized.mp4", "crf")) == 14
     assert x264_setting(d / "clip_dequantized.mp4", "deadzone") == "21,11"
-    res = run_cli("dequantize", clip, "-o", tmp_path / "d20.mp4", "--model", tiny_models.lab, "--crf", "20",
-                  "--tune", "grain", *FAST)
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "d20.mp4", "--model", tiny_models.lab, "--crf", "20",
+                     "--tune", "grain", *FAST)
     assert_clean_success(res)
     assert float(x264_setting(tmp_path / "d20.mp4", "crf")) == 20
     assert x264_setting(tmp_path / "d20.mp4", "deadzone") == "6,6"
-    res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, *FAST)
+    res = invoke_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, *FAST)
     assert_clean_success(res)
     assert float(x264_setting(tmp_path / "c.mp4", "crf")) == 16
 
@@ -116,15 +118,15 @@ def test_dequantize_adds_its_x264_options_to_the_default_preset_only(default_run
     assert x264_setting(default_run[0] / "clip_dequantized.mp4", "decimate") == "1"
     want = {"default": ("0x3:0x3", "0", "3"), "none": ("0x3:0x113", "1", "3"), "ref2": ("0x3:0x113", "1", "2")}
     for name, extra in (("default", ()), ("none", ("--x264-params", "")), ("ref2", ("--x264-params", "ref=2"))):
-        res = run_cli("dequantize", clip, "-o", tmp_path / f"{name}.mp4", "--model", tiny_models.lab, "-q", *extra)
+        res = invoke_cli("dequantize", clip, "-o", tmp_path / f"{name}.mp4", "--model", tiny_models.lab, "-q", *extra)
         assert_clean_success(res)
         got = tuple(x264_setting(tmp_path / f"{name}.mp4", k) for k in ("analyse", "decimate", "ref"))
         assert got == want[name], name
-    res = run_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, "-q")
+    res = invoke_cli("colorize", clip, "-o", tmp_path / "c.mp4", "--model", tiny_colorizers.fcn, "-q")
     assert_clean_success(res)
     assert x264_setting(tmp_path / "c.mp4", "decimate") == "1"
-    res = run_cli("dequantize", clip, "-o", tmp_path / "bad.mp4", "--model", tiny_models.lab, "-q",
-                  "--x264-params", "ref=2:bogus=1")
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "bad.mp4", "--model", tiny_models.lab, "-q",
+                     "--x264-params", "ref=2:bogus=1")
     assert_one_line_error(res)
     assert "'bogus=1'" in res.stderr and not (tmp_path / "bad.mp4").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "default.mp4", "none.mp4", "ref2.mp4"]
@@ -133,20 +135,20 @@ def test_dequantize_adds_its_x264_options_to_the_default_preset_only(default_run
 def test_no_overwrite_without_flag(default_run, tiny_models):
     d, _ = default_run
     before = (d / "clip_dequantized.mp4").read_bytes()
-    res = run_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
+    res = invoke_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
     assert_one_line_error(res)
     assert "exists" in res.stderr and "--overwrite" in res.stderr
     assert (d / "clip_dequantized.mp4").read_bytes() == before
     assert listing(d) == {"clip.mp4", "clip_dequantized.mp4"}
-    res = run_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, "--overwrite", *FAST, cwd=d)
+    res = invoke_cli("dequantize", "clip.mp4", "--model", tiny_models.lab, "--overwrite", *FAST, cwd=d)
     assert_clean_success(res)
     assert listing(d) == {"clip.mp4", "clip_dequantized.mp4"}
     assert len(decode_all(str(d / "clip_dequantized.mp4"))[0]) == CLIP_FRAMES
 
 
 def test_no_audio_rgb_model_matroska(tmp_path, clip, clip_frames, tiny_models):
-    res = run_cli("dequantize", clip, "-o", tmp_path / "out.mkv", "--no-audio", "--model", tiny_models.rgb,
-                  "--batch-size", "3", *FAST)
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "out.mkv", "--no-audio", "--model", tiny_models.rgb,
+                     "--batch-size", "3", *FAST)
     assert_clean_success(res)
     frames, rate, has_audio = decode_all(str(tmp_path / "out.mkv"))
     assert not has_audio
@@ -219,7 +221,7 @@ def test_an_option_the_command_line_leaves_without_effect_is_an_error(tmp_path, 
     if "--model" not in args and command == "dequantize":
         args += ["--model", str(tiny_models.lab)]
     before = listing(tmp_path)
-    res = run_cli(command, "clip.mp4", *args, "-q", cwd=tmp_path)
+    res = invoke_cli(command, "clip.mp4", *args, "-q", cwd=tmp_path)
     assert_one_line_error(res)
     assert needle in res.stderr
     assert listing(tmp_path) == before
@@ -230,9 +232,9 @@ def test_an_option_the_input_leaves_without_effect_is_a_warning(tmp_path, clip, 
     command line applies it to other inputs (a folder's clips, a script's next file): one warning line naming them,
     and the run goes on as without them. They were ignored without a word."""
     Image.fromarray(mosaic(1, 24, 32)[0]).save(tmp_path / "photo.png")
-    res = run_cli("dequantize", "photo.png", "-o", "p.png", "--crf", "20", "--codec", "libx265", "--preset", "slow",
-                  "--pix-fmt", "yuv444p10le", "--no-audio", "--format", "mp4", "--temporal", "ema", "--batch-size", "2",
-                  "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "photo.png", "-o", "p.png", "--crf", "20", "--codec", "libx265", "--preset",
+                     "slow", "--pix-fmt", "yuv444p10le", "--no-audio", "--format", "mp4", "--temporal", "ema",
+                     "--batch-size", "2", "--model", tiny_models.lab, "-q", cwd=tmp_path)
     assert res.returncode == 0 and res.stderr_lines == [
         "vidcolor: warning: --codec, --crf, --preset, --pix-fmt, --format, --no-audio, --temporal and --batch-size do "
         "not apply to photo.png, a still image, written as an image on its own; ignored"], res.stderr
@@ -240,18 +242,19 @@ def test_an_option_the_input_leaves_without_effect_is_a_warning(tmp_path, clip, 
         assert im.format == "PNG"
     (tmp_path / "stills").mkdir()
     shutil.copy(tmp_path / "photo.png", tmp_path / "stills" / "a.png")
-    res = run_cli("dequantize", "stills", "--crf", "20", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "stills", "--crf", "20", "--model", tiny_models.lab, "-q", cwd=tmp_path)
     assert res.returncode == 0 and res.stderr_lines == [
         "vidcolor: warning: --crf does not apply to stills, a folder of still images alone, each written as an image "
         "on its own; ignored"], res.stderr
     shutil.copy(clip, tmp_path / "stills" / "b.mp4")            # a clip takes it
-    res = run_cli("dequantize", "stills", "-o", "both", "--crf", "20", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", "stills", "-o", "both", "--crf", "20", "--model", tiny_models.lab, *FAST,
+                     cwd=tmp_path)
     assert res.returncode == 0 and res.stderr == "", res.stderr
     res = run_cli("dequantize", "-", "-o", "piped.mp4", "--no-audio", "--model", tiny_models.lab, *FAST, cwd=tmp_path,
                   stdin=clip.read_bytes())
     assert res.returncode == 0 and res.stderr_lines == [
         "vidcolor: warning: --no-audio does not apply to stdin, which has no audio to copy; ignored"], res.stderr
-    res = run_cli("dequantize", clip, "-o", tmp_path / "b.mp4", "--crf", "10", "--model", tiny_models.lab, *FAST)
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "b.mp4", "--crf", "10", "--model", tiny_models.lab, *FAST)
     assert res.returncode == 0 and res.stderr == "", res.stderr
 
 
@@ -264,20 +267,21 @@ def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, cli
     from vidcolor.errors import VidcolorError
 
     for name, fmt in (("a5.mkv", "mp4"), ("a.mp4", "matroska"), ("a.gif", "mp4")):
-        res = run_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+        res = invoke_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab, *FAST,
+                         cwd=tmp_path)
         assert_one_line_error(res)
         assert f"{name}: its suffix" in res.stderr and f"--format says {fmt}" in res.stderr
         with pytest.raises(VidcolorError, match="--format says|cannot write GIF"):
             _ray_clips(clip, tmp_path / name, "dequantized", {"container": fmt})
     assert listing(tmp_path) == set()
     for name, fmt in (("a.m4v", "mp4"), ("a.bin", "nut")):
-        assert_clean_success(run_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab,
-                                     *FAST, cwd=tmp_path))
+        assert_clean_success(invoke_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab,
+                                        *FAST, cwd=tmp_path))
         with av.open(str(tmp_path / name)) as c:
             assert fmt in c.format.name
     for name in ("ffv1.mp4", "ffv1.mkv"):
-        assert_clean_success(run_cli("dequantize", clip, "-o", name, "--codec", "ffv1", "--model", tiny_models.lab,
-                                     "-q", cwd=tmp_path))
+        assert_clean_success(invoke_cli("dequantize", clip, "-o", name, "--codec", "ffv1", "--model", tiny_models.lab,
+                                        "-q", cwd=tmp_path))
     mp4, mkv = decode_all(str(tmp_path / "ffv1.mp4")), decode_all(str(tmp_path / "ffv1.mkv"))
     assert np.array_equal(mp4[0], mkv[0]) and len(mp4[0]) == CLIP_FRAMES and mp4[1:] == mkv[1:]
     with av.open(str(tmp_path / "ffv1.mp4")) as c:
@@ -341,8 +345,8 @@ def test_missing_output_folders_are_created_and_a_failed_run_removes_them(tmp_pa
     for source, output, written in ((clip, "nodir/a/out.mp4", "nodir/a/out.mp4"),
                                     ("photo.png", "nodir_img/b/x.png", "nodir_img/b/x.png"),
                                     ("in", "nodir_f/sub/", "nodir_f/sub/photo.png")):
-        res = run_cli("dequantize", source, "-o", output, "--model", tiny_models.lab,
-                      *(FAST if source == clip else ("-q",)), cwd=tmp_path)
+        res = invoke_cli("dequantize", source, "-o", output, "--model", tiny_models.lab,
+                         *(FAST if source == clip else ("-q",)), cwd=tmp_path)
         assert_clean_success(res)
         assert (tmp_path / written).is_file()
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -351,7 +355,7 @@ def test_missing_output_folders_are_created_and_a_failed_run_removes_them(tmp_pa
                   tiny_models.lab, *FAST, stdin=mosaic(3, 32, 48).tobytes()[: int(2.5 * 48 * 32 * 3)], cwd=tmp_path)
     assert_one_line_error(res)
     assert "inside a frame" in res.stderr
-    res = run_cli("dequantize", "broken.png", "-o", "gone/a/x.png", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "broken.png", "-o", "gone/a/x.png", "--model", tiny_models.lab, "-q", cwd=tmp_path)
     assert_one_line_error(res)
     assert listing(tmp_path) == before
 
@@ -363,12 +367,12 @@ def test_a_truncated_animated_gif_keeps_its_whole_frames_with_ignore_errors(tmp_
     data = (tmp_path / "full.gif").read_bytes()
     (tmp_path / "cut.gif").write_bytes(data[: len(data) * 6 // 10])
     (tmp_path / "full.gif").unlink()
-    res = run_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert_one_line_error(res)
     assert "frames could not be read" in res.stderr and "--ignore-errors keeps" in res.stderr
     assert listing(tmp_path) == {"cut.gif"}
-    res = run_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
-                  cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
+                     cwd=tmp_path)
     assert res.returncode == 0 and "warning" in res.stderr, res.stderr
     assert 3 <= decode_all(str(tmp_path / "out.mp4"))[0].shape[0] < 10
 
@@ -381,7 +385,7 @@ def test_still_image_png(tmp_path, tiny_models):
     rgb = mosaic(1, 29, 37)[0]
     alpha = rng.integers(0, 256, (29, 37), dtype=np.uint8)
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "sprite.png")
-    res = run_cli("dequantize", "sprite.png", "--model", tiny_models.lab, cwd=tmp_path)
+    res = invoke_cli("dequantize", "sprite.png", "--model", tiny_models.lab, cwd=tmp_path)
     assert_clean_success(res)
     assert listing(tmp_path) == {"sprite.png", "sprite_dequantized.png"}
     assert "vidcolor: 1 image in " in res.stderr and "fps" not in res.stderr     # was '1 frames in 0.2 s (5.69 fps)'
@@ -404,7 +408,7 @@ def test_an_image_written_to_an_existing_folder_says_so_at_once(tmp_path, tiny_m
     before = listing(tmp_path)
     for source, output, folder in (("photo.png", "outdir/", "outdir"), ("in", "out", "out/photo.png")):
         for extra in ((), ("--overwrite",)):
-            res = run_cli("dequantize", source, "-o", output, "--model", tiny_models.lab, "-q", *extra, cwd=tmp_path)
+            res = invoke_cli("dequantize", source, "-o", output, "--model", tiny_models.lab, "-q", *extra, cwd=tmp_path)
             assert_one_line_error(res)
             assert f"error: {folder} is a folder (give the output a file name)" in res.stderr
     assert listing(tmp_path) == before
@@ -420,7 +424,7 @@ def test_an_images_rgb_colour_profile_is_embedded_in_its_output(tmp_path, tiny_m
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile(profile)).tobytes()
     Image.fromarray(mosaic(1, 29, 37)[0]).save(tmp_path / name, icc_profile=icc)
     out = tmp_path / ("out" + name[name.index("."):])
-    assert_clean_success(run_cli("dequantize", name, "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path))
+    assert_clean_success(invoke_cli("dequantize", name, "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path))
     with Image.open(out) as im:
         assert im.info.get("icc_profile") == (icc if kept else None)
 
@@ -474,7 +478,7 @@ def test_folder_in_folder_out(tmp_path, tiny_models):
     Image.fromarray(a).save(src / "a.png")
     Image.fromarray(b).save(src / "b.bmp")
     (src / "notes.txt").write_text("not an image")
-    res = run_cli("dequantize", "shots", "--model", tiny_models.rgb, "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "shots", "--model", tiny_models.rgb, "-q", cwd=tmp_path)
     assert_clean_success(res)
     out = tmp_path / "shots_dequantized"
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
@@ -490,8 +494,8 @@ def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_mod
     src.mkdir()
     shutil.copy(clip, src / "a.mp4")
     shutil.copy(clip, src / "b.mkv")
-    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "--no-consistency", "--temporal", "off", "--codec", "ffv1",
-                  "--pix-fmt", "yuv444p", "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "--no-consistency", "--temporal", "off",
+                     "--codec", "ffv1", "--pix-fmt", "yuv444p", "-q", cwd=tmp_path)
     assert_clean_success(res)
     out = tmp_path / "reels_dequantized"
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]
@@ -503,13 +507,13 @@ def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_mod
     Image.fromarray(clip_frames[0]).save(src / "still.png")
     Image.fromarray(clip_frames[0]).save(src / "anim.gif", save_all=True, duration=100, loop=0,
                                          append_images=[Image.fromarray(f) for f in clip_frames[1:4]])
-    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "-q", cwd=tmp_path)
     assert_clean_success(res)
     assert sorted(p.name for p in (tmp_path / "mixed").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
     assert len(decode_all(str(tmp_path / "mixed" / "anim.mp4"))[0]) == 4
     # a broken clip: the outputs finished before it are kept, and the line says so
     (src / "c.mp4").write_bytes(b"not a video")
-    res = run_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "-q", cwd=tmp_path)
     assert_one_line_error(res)
     assert "c.mp4" in res.stderr and "4 finished outputs kept in broken/" in res.stderr
     assert sorted(p.name for p in (tmp_path / "broken").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
@@ -564,7 +568,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(bad_dir, tiny_models, args, ne
     before = listing(bad_dir)
     if "--model" not in args:
         args = [*args, "--model", tiny_models.lab]
-    res = run_cli("dequantize", *args, *(FAST if not args[0].endswith(".png") else ("-q",)), cwd=bad_dir, stdin=b"")
+    run = run_cli if args[0] == "-" else invoke_cli          # stdin: an empty pipe of a process of its own
+    res = run("dequantize", *args, *(FAST if not args[0].endswith(".png") else ("-q",)), cwd=bad_dir, stdin=b"")
     assert_one_line_error(res)
     assert needle in res.stderr
     assert res.stdout == b""
@@ -635,7 +640,7 @@ def test_video_is_not_read_from_a_terminal(tmp_path, tiny_models, tiny_colorizer
 
 
 def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):
-    res = run_cli("dequantize", "rgba.png", "-o", "out.jpg", "--model", tiny_models.lab, *FAST, cwd=bad_dir)
+    res = invoke_cli("dequantize", "rgba.png", "-o", "out.jpg", "--model", tiny_models.lab, *FAST, cwd=bad_dir)
     assert res.returncode == 0, res.stderr
     from PIL import Image
 
@@ -701,8 +706,8 @@ def test_eval_out_of_memory_does_not_advise_max_frames(tmp_path, monkeypatch):
 def test_compare_wider_than_the_encoder_is_refused_before_encoding(tmp_path, ffmpeg_exe, tiny_models):
     """A 16384-wide input with --compare failed inside libx264 (32768x16) after the job had run."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=s=16384x16:d=0.2", "-c:v", "ffv1", str(tmp_path / "wide.mkv"))
-    res = run_cli("dequantize", "wide.mkv", "-o", "out.mp4", "--compare", "--model", tiny_models.lab, *FAST,
-                  cwd=tmp_path)
+    res = invoke_cli("dequantize", "wide.mkv", "-o", "out.mp4", "--compare", "--model", tiny_models.lab, *FAST,
+                     cwd=tmp_path)
     assert_one_line_error(res)
     assert "--compare writes input | output side by side, 32768x16, wider than the encoder's 16384 px" in res.stderr
     assert listing(tmp_path) == {"wide.mkv"}
