@@ -5,7 +5,9 @@ Bad input: exit 1, exactly one ``vidcolor: error:`` line that names the cause, n
 left in the folder (hidden temporaries included). Valid but unusual input: exit 0, and the output keeps
 the source's frame count, per-frame timestamps, video/audio offset and duration. Signals: 128 + the
 signal, one line, no partial file. Dequantize runs use the tiny untrained generator (the identity), so
-the plumbing is what is tested; colorize runs use the bundled models.
+the plumbing is what is tested; colorize runs use the bundled models. The command line runs in this process
+(helpers.invoke_cli, its same entry point), as a subprocess where the process matters: stdin, signals, an input
+read through /proc/self/fd.
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import (assert_one_line_error, cli_env, damage_packet, decode_all, listing, mosaic, png_claiming,
-                     run_cli, run_ffmpeg)
+from helpers import (assert_one_line_error, cli_env, damage_packet, decode_all, invoke_cli, listing, mosaic,
+                     png_claiming, run_cli, run_ffmpeg)
 
 FAST = ("-q", "--preset", "ultrafast")
 W, H, FPS, SECONDS = 320, 240, 24, 2
@@ -186,7 +188,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, corpus, tiny_models,
     stills = args[1] == "folder" or args[1].endswith(".png")       # no encoder: its preset would be warned about
     extra = ("--no-features",) if args[0] == "eval" else ("-q",) if "--preset" in args or stills else FAST
     stdin = (d / inputs[0]).read_bytes() if "-" in args and inputs else b"\0" * 1000
-    res = run_cli(*args, *extra, cwd=d, stdin=stdin)
+    run = run_cli if "-" in args else invoke_cli        # stdin: a pipe of a process of its own
+    res = run(*args, *extra, cwd=d, stdin=stdin)
     assert_one_line_error(res)
     assert needle in res.stderr, res.stderr
     assert listing(d) == before                                   # no output, no hidden temporary
@@ -229,7 +232,7 @@ def test_a_giant_header_is_refused_in_under_a_second_and_a_gigabyte(corpus):
 
 
 def run_ok(d: Path, *args) -> None:
-    res = run_cli(*args, cwd=d)
+    res = invoke_cli(*args, cwd=d)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr and "error" not in res.stderr.lower(), res.stderr
 
@@ -268,7 +271,7 @@ def test_an_mp4_cut_with_an_edit_list_is_not_taken_for_a_damaged_one(tmp_path, c
         declared = c.streams.video[0].frames
     shown, _ = frame_times(d / "trimmed.mp4")
     assert declared == FPS * SECONDS and len(shown) < declared                 # the source as made
-    res = run_cli("dequantize", "trimmed.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
+    res = invoke_cli("dequantize", "trimmed.mp4", "--model", tiny_models.lab, *FAST, cwd=d)
     assert res.returncode == 0 and not res.stderr, res.stderr
     out, _ = frame_times(d / "trimmed_dequantized.mp4")
     assert [float(t - out[0]) for t in out] == pytest.approx([float(t - shown[0]) for t in shown])
@@ -276,7 +279,7 @@ def test_an_mp4_cut_with_an_edit_list_is_not_taken_for_a_damaged_one(tmp_path, c
 
 def test_a_truncated_file_with_ignore_errors_keeps_what_decoded(tmp_path, corpus, tiny_models):
     d = case_dir(tmp_path, corpus, "cut.mp4")
-    res = run_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d)
+    res = invoke_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d)
     assert res.returncode == 0 and len(res.stderr.splitlines()) == 1 and "warning" in res.stderr, res.stderr
     assert 0 < len(decode_all(str(d / "cut_dequantized.mp4"))[0]) < FPS * SECONDS
 
@@ -324,14 +327,14 @@ def test_a_truncated_mp4_keeps_every_frame_ffmpeg_decodes_and_the_counts_add_up(
     assert kept == frames_ffmpeg_decodes(tmp_path / "cut_trimmed.mp4") > 0 and hidden > 0
     (tmp_path / "cut_full.mp4").rename(tmp_path / "cut.mp4")
     decodable = frames_ffmpeg_decodes(tmp_path / "cut.mp4")
-    res = run_cli("dequantize", "cut.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert_one_line_error(res)
     told = re.search(r"(\d+) of (\d+) frames could not be read \(truncated or damaged\); nothing written "
                      r"\(--ignore-errors keeps the (\d+) that decoded\)", res.stderr)
     assert told, res.stderr
     missing, declared, kept = map(int, told.groups())
     assert declared == FPS * SECONDS and missing + kept == declared and kept == decodable > 0
-    res = run_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.mp4", "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert res.returncode == 0 and f"the {decodable} that decoded were written" in res.stderr, res.stderr
     assert len(decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]) == decodable
 
@@ -347,8 +350,9 @@ def test_a_damaged_frame_with_ignore_errors_is_skipped_as_ffmpeg_skips_it(tmp_pa
     d = case_dir(tmp_path, corpus, name)
     on_stdin = name.endswith(".ts")
     args = ["-", "-o", "out.mp4"] if on_stdin else [name, "-o", "out.mp4"]
-    res = run_cli("dequantize", *args, "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d,
-                  stdin=(d / name).read_bytes() if on_stdin else None)
+    run = run_cli if on_stdin else invoke_cli           # stdin: a pipe of a process of its own
+    res = run("dequantize", *args, "--ignore-errors", "--model", tiny_models.lab, *FAST, cwd=d,
+              stdin=(d / name).read_bytes() if on_stdin else None)
     shown = "stdin" if on_stdin else name
     count = "1 frame could not be decoded (damaged)" if on_stdin else "1 of 48 frames could not be read"
     assert res.returncode == 0 and res.stderr_lines == [
@@ -382,13 +386,13 @@ def test_an_odd_frame_size_is_kept_and_eval_takes_the_output(tmp_path, corpus, t
     run_ok(d, "dequantize", "odd.mp4", "--model", tiny_models.lab, *FAST)
     with av.open(str(d / "odd_dequantized.mp4")) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (321, 241)
-    res = run_cli("eval", "odd_dequantized.mp4", "--reference-video", "odd.mp4", "--no-features", cwd=d)
+    res = invoke_cli("eval", "odd_dequantized.mp4", "--reference-video", "odd.mp4", "--no-features", cwd=d)
     assert res.returncode == 0 and "PSNR" in res.stdout.decode(), res.stderr
 
 
 def test_images_smaller_than_the_ssim_window_are_scored_without_ssim(tmp_path, corpus):
     d = case_dir(tmp_path, corpus, "tiny0.png", "tiny1.png")
-    res = run_cli("eval", "tiny0.png", "--reference-video", "tiny1.png", "--no-features", "--json", cwd=d)
+    res = invoke_cli("eval", "tiny0.png", "--reference-video", "tiny1.png", "--no-features", "--json", cwd=d)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     import json
 
@@ -410,12 +414,12 @@ def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_
     for i in range(3):
         Image.fromarray(mosaic(1, 32, 48, seed=i)[0]).save(d / "in" / f"img{i}.png")
     (d / "in" / "img3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    res = run_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, "-q", cwd=d)
+    res = invoke_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, "-q", cwd=d)
     assert_one_line_error(res)
     assert "img3.png" in res.stderr and "3 finished outputs kept in out/" in res.stderr
     assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
-    res = run_cli("dequantize", "in", "-o", "out", "--ignore-errors", "--skip-existing", "--model", tiny_models.lab,
-                  "-q", cwd=d)
+    res = invoke_cli("dequantize", "in", "-o", "out", "--ignore-errors", "--skip-existing", "--model", tiny_models.lab,
+                     "-q", cwd=d)
     assert res.returncode == 0, res.stderr                   # --ignore-errors: the broken image is skipped, named
     assert "warning" in res.stderr and "img3.png" in res.stderr and "skipped" in res.stderr
     assert sorted(p.name for p in (d / "out").iterdir()) == ["img0.png", "img1.png", "img2.png"]
@@ -429,7 +433,7 @@ def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_
 def test_a_folder_is_not_written_to_one_file_or_stdout(tmp_path, tiny_models, out):
     (tmp_path / "in").mkdir()
     Image.fromarray(mosaic(1, 32, 48)[0]).save(tmp_path / "in" / "img0.png")
-    res = run_cli("dequantize", "in", "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "in", "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path)
     assert_one_line_error(res)
     assert "is a folder, so its output is a folder" in res.stderr and res.stdout == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
