@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, decode_all, mosaic, run_cli, smooth_image
+from helpers import assert_one_line_error, decode_all, invoke_cli, mosaic, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -287,8 +287,8 @@ def test_api_takes_one_reference_path_as_one_reference(tmp_path, tiny_colorizers
 def test_cli_reference_fast_on_video_with_two_references(tmp_path, clip, clip_frames, tiny_colorizers):
     _, ref = _images(tmp_path)
     out = tmp_path / "out.mp4"
-    res = run_cli("colorize", clip, "-o", out, "--reference", ref, "--reference", ref, "--model",
-                  tiny_colorizers.exemplar, "--render-size", "32", "-q")
+    res = invoke_cli("colorize", clip, "-o", out, "--reference", ref, "--reference", ref, "--model",
+                     tiny_colorizers.exemplar, "--render-size", "32", "-q")
     assert res.returncode == 0, res.stderr
     frames, _, _ = decode_all(str(out))
     assert frames.shape == clip_frames.shape
@@ -297,11 +297,12 @@ def test_cli_reference_fast_on_video_with_two_references(tmp_path, clip, clip_fr
 def test_cli_reference_internal_save_then_load(tmp_path):
     target, ref = _images(tmp_path)
     pair = tmp_path / "pair.safetensors"
-    res = run_cli("colorize", target, "--reference", ref, "--reference-mode", "internal", "--internal-iters", "2",
-                  "--internal-size", "32", "--save-model", pair, "-o", tmp_path / "a.png", "-q")
+    res = invoke_cli("colorize", target, "--reference", ref, "--reference-mode", "internal", "--internal-iters", "2",
+                     "--internal-size", "32", "--save-model", pair, "-o", tmp_path / "a.png", "-q")
     assert res.returncode == 0, res.stderr
     assert pair.is_file() and (tmp_path / "a.png").is_file()
-    res = run_cli("colorize", target, "--reference-mode", "internal", "--load-model", pair, "-o", tmp_path / "b.png", "-q")
+    res = invoke_cli("colorize", target, "--reference-mode", "internal", "--load-model", pair, "-o", tmp_path / "b.png",
+                     "-q")
     assert res.returncode == 0, res.stderr
     a, b = (np.asarray(Image.open(tmp_path / n)).astype(int) for n in ("a.png", "b.png"))
     assert np.abs(a - b).max() <= 1
@@ -313,11 +314,11 @@ def test_cli_save_model_never_replaces_an_input_the_output_or_a_file(tmp_path):
     internal = ["--reference", ref, "--reference-mode", "internal", "--internal-iters", "1", "--internal-size", "32",
                 "-q", "-o", tmp_path / "out.png"]
     for save in (ref, target, tmp_path / "out.png"):
-        res = run_cli("colorize", target, *internal, "--save-model", save, cwd=tmp_path)
+        res = invoke_cli("colorize", target, *internal, "--save-model", save, cwd=tmp_path)
         assert_one_line_error(res)
         assert "would overwrite an input or the output" in res.stderr
     (tmp_path / "taken.safetensors").write_bytes(b"mine")
-    res = run_cli("colorize", target, *internal, "--save-model", tmp_path / "taken.safetensors", cwd=tmp_path)
+    res = invoke_cli("colorize", target, *internal, "--save-model", tmp_path / "taken.safetensors", cwd=tmp_path)
     assert_one_line_error(res)
     assert "exists (use --overwrite" in res.stderr and (tmp_path / "taken.safetensors").read_bytes() == b"mine"
     assert all(p.read_bytes() == data for p, data in kept.items()) and not (tmp_path / "out.png").exists()
@@ -335,7 +336,7 @@ def test_cli_save_model_never_replaces_an_input_the_output_or_a_file(tmp_path):
 ])
 def test_cli_reference_errors_are_one_line(tmp_path, args):
     target, ref = _images(tmp_path)
-    res = run_cli("colorize", target, *[a.format(ref=ref) for a in args], cwd=tmp_path)
+    res = invoke_cli("colorize", target, *[a.format(ref=ref) for a in args], cwd=tmp_path)
     assert_one_line_error(res)
     assert not (tmp_path / "target_colorized.png").exists()
 
@@ -387,7 +388,7 @@ def test_a_small_reference_is_warned_about(tmp_path, capsys):
 
 def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):
     target, _ = _images(tmp_path)
-    res = run_cli("colorize", target, "--reference", clip, cwd=tmp_path)
+    res = invoke_cli("colorize", target, "--reference", clip, cwd=tmp_path)
     assert_one_line_error(res)
     assert "--reference takes a colour still image" in res.stderr
     assert not (tmp_path / "target_colorized.png").exists()
@@ -442,14 +443,14 @@ def test_keyframes_after_a_reset_and_for_stills(tiny_colorizers):
 
 def test_cli_reference_without_an_image_colours_by_keyframes(tmp_path, clip, clip_frames, tiny_colorizers):
     out = tmp_path / "out.mp4"
-    res = run_cli("colorize", clip, "-o", out, "--model", tiny_colorizers.exemplar, "--render-size", "32", "-q",
-                  "--reference")
+    res = invoke_cli("colorize", clip, "-o", out, "--model", tiny_colorizers.exemplar, "--render-size", "32", "-q",
+                     "--reference")
     assert res.returncode == 0, res.stderr
     assert decode_all(str(out))[0].shape == clip_frames.shape
-    res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", "--reference", "--reference", str(clip), "-q")
+    res = invoke_cli("colorize", clip, "-o", tmp_path / "x.mp4", "--reference", "--reference", str(clip), "-q")
     assert res.returncode == 2 and len(res.stderr_lines) == 1 and "keyframes" in res.stderr, res.stderr
     for empty in (["--reference", ""], ["--reference", "", "--reference", str(clip)]):   # "$UNSET": not keyframes
-        res = run_cli("colorize", clip, "-o", tmp_path / "x.mp4", *empty, "-q")
+        res = invoke_cli("colorize", clip, "-o", tmp_path / "x.mp4", *empty, "-q")
         assert res.returncode == 2 and len(res.stderr_lines) == 1 and "empty path" in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
