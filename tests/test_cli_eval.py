@@ -1,4 +1,5 @@
-"""``vidcolor eval``: the table, --json, --input, --max-frames, and one-line errors (subprocesses, no features)."""
+"""``vidcolor eval``: the table, --json, --input, --max-frames, and one-line errors (no features). The table and --help
+run as subprocesses, the rest in this process (helpers.invoke_cli, the same entry point)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import assert_one_line_error, mosaic, run_cli
+from helpers import assert_one_line_error, invoke_cli, mosaic, run_cli
 from vidcolor.io import write_image
 
 
@@ -35,8 +36,8 @@ def test_table(folders):
 
 
 def test_json_and_max_frames(folders):
-    res = run_cli("eval", folders / "out", "--reference-video", folders / "gt", "--json", "--no-features",
-                  "--max-frames", "2")
+    res = invoke_cli("eval", folders / "out", "--reference-video", folders / "gt", "--json", "--no-features",
+                     "--max-frames", "2")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["frames"] == 2 and "input" not in data
@@ -45,10 +46,10 @@ def test_json_and_max_frames(folders):
 
 
 def test_errors_are_one_line(folders, tmp_path):
-    assert_one_line_error(run_cli("eval", tmp_path / "missing", "--reference-video", folders / "gt"))
+    assert_one_line_error(invoke_cli("eval", tmp_path / "missing", "--reference-video", folders / "gt"))
     small = tmp_path / "small.png"
     write_image(small, np.zeros((16, 16, 3), np.uint8))
-    res = run_cli("eval", small, "--reference-video", folders / "gt", "--no-features")
+    res = invoke_cli("eval", small, "--reference-video", folders / "gt", "--no-features")
     assert_one_line_error(res)
     assert "not the same video" in res.stderr
 
@@ -67,7 +68,7 @@ def test_videos_at_other_frame_rates_warn_on_stderr(tmp_path, clip):
     frames = load_frames(clip)
     with VideoWriter(tmp_path / "fast.mp4", frames.shape[2], frames.shape[1], 15, crf=0) as w:
         w.write(frames)
-    res = run_cli("eval", tmp_path / "fast.mp4", "--reference-video", clip, "--json", "--no-features")
+    res = invoke_cli("eval", tmp_path / "fast.mp4", "--reference-video", clip, "--json", "--no-features")
     assert res.returncode == 0, res.stderr
     assert len(res.stderr_lines) == 1 and res.stderr_lines[0].startswith("vidcolor: warning: frame rates differ")
     data = json.loads(res.stdout)
@@ -82,10 +83,10 @@ def test_vidcolors_output_of_an_mpeg_ts_is_scored_without_a_timing_warning(tmp_p
     from helpers import run_ffmpeg
 
     run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-c", "copy", str(tmp_path / "cut.ts"))
-    res = run_cli("dequantize", "cut.ts", "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
-                  cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.ts", "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
+                     cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    res = run_cli("eval", "out.mp4", "--reference-video", "cut.ts", "--json", "--no-features", cwd=tmp_path)
+    res = invoke_cli("eval", "out.mp4", "--reference-video", "cut.ts", "--json", "--no-features", cwd=tmp_path)
     assert res.returncode == 0 and res.stderr == "", res.stderr
     data = json.loads(res.stdout)
     assert data["warnings"] == [] and data["timing"]["reference"]["start"] > 1.4
