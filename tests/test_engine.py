@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import TINY_GENERATOR, mosaic, run_cli
+from helpers import TINY_GENERATOR, invoke_cli, mosaic, run_cli
 from vidcolor.engine import (OnnxEngine, TorchEngine, crop_output, export_onnx, fold_batchnorm, load_engine,
                              network_inputs, pad_frame, read_onnx_arch, resolve_precision, stride_multiple,
                              upsample_in_fp32)
@@ -230,19 +230,20 @@ def test_bf16_is_close_to_fp32_but_not_identical(random_unet):
 
 
 def test_export_command(tiny_models, tmp_path):
+    """`vidcolor export` as a subprocess once, then in this process (helpers.invoke_cli, the same entry point)."""
     out = tmp_path / "m.onnx"
     r = run_cli("export", str(tiny_models.lab), str(out))
     assert r.returncode == 0 and read_onnx_arch(out)["job"] == "dequantize"
-    again = run_cli("export", str(tiny_models.lab), str(out))
+    again = invoke_cli("export", str(tiny_models.lab), str(out))
     assert again.returncode == 1 and "exists" in again.stderr and "Traceback" not in again.stderr
     for args, msg in (((str(tiny_models.lab), str(tmp_path / "m.txt")), ".onnx file"),
                       (("no-such-model", str(tmp_path / "new" / "n.onnx")), "not found"),
                       ((str(tiny_models.lab), str(tmp_path / "m.onnx" / "n.onnx")), "m.onnx is a file, not a folder")):
-        r = run_cli("export", *args)
+        r = invoke_cli("export", *args)
         assert r.returncode == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert sorted(os.listdir(tmp_path)) == ["m.onnx"]                   # a failed export made no folder
     # missing folders are created, as the jobs' -o creates them (it said 'no such folder')
-    r = run_cli("export", str(tiny_models.lab), str(tmp_path / "missing" / "deeper" / "n.onnx"))
+    r = invoke_cli("export", str(tiny_models.lab), str(tmp_path / "missing" / "deeper" / "n.onnx"))
     assert r.returncode == 0 and read_onnx_arch(tmp_path / "missing" / "deeper" / "n.onnx")["job"] == "dequantize"
 
 
