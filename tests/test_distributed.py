@@ -21,7 +21,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import assert_one_line_error, cli_env, decode_all, run_cli, run_ffmpeg
+from helpers import assert_one_line_error, cli_env, decode_all, invoke_cli, run_cli, run_ffmpeg
 from vidcolor.distributed import PLAN_FILE
 from vidcolor.errors import VidcolorError
 from vidcolor.io import find_ffmpeg
@@ -349,7 +349,7 @@ def test_relative_paths_reach_workers_whose_folder_is_another(cluster, tmp_path,
 
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
-    res = run_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")
+    res = invoke_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")
     assert_one_line_error(res)
     assert "--executor local" in res.stderr
     for output, extra, what in (("-", {}, "stdin, stdout"), (tmp_path / "x.gif", {}, "GIF"),
@@ -359,7 +359,7 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
                                 (tmp_path / "y.avi", {}, "AVI has no timestamps")):
         with pytest.raises(VidcolorError, match=what):
             colorize(film, output, model, **{"executor": "ray", **extra})
-    res = run_cli("colorize", film, "--model", model, "--workers", "2")
+    res = invoke_cli("colorize", film, "--model", model, "--workers", "2")
     assert_one_line_error(res)
     assert "apply to --executor ray" in res.stderr
     assert list(tmp_path.iterdir()) == []
