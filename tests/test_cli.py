@@ -459,7 +459,7 @@ def test_running_out_of_memory_and_closed_streams_are_one_line(tmp_path, tiny_mo
     result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "a.png"), "-q"])
     assert result.exit_code == 1 and "out of memory" in result.output and "Traceback" not in result.output
     monkeypatch.undo()
-    res = run_cli("dequantize", "a.png", "-o", "-", "--model", tiny_models.lab, cwd=tmp_path)
+    res = invoke_cli("dequantize", "a.png", "-o", "-", "--model", tiny_models.lab, cwd=tmp_path)
     assert_one_line_error(res)
     assert "still image" in res.stderr and listing(tmp_path) == {"a.png"}
     for source, closed, out in (("a.png", "2>&-", "b.png"), (clip, ">&-", "-")):
