@@ -1123,3 +1123,29 @@ def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, f
                 progress=False)
         warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
         assert len(warnings) == (said is not None) and all(said in line for line in warnings), warnings
+
+
+def test_an_mp4_with_its_index_at_the_end_through_a_pipe_is_explained(tmp_path, ffmpeg_exe):
+    """An MP4 whose index (moov) follows more data than the probe reads cannot be read from a pipe; the error said
+    only 'Invalid data found when processing input'. It now says why and what to pipe instead."""
+    import threading
+
+    src = tmp_path / "late_index.mp4"               # random noise, lossless: about 8 MB before the index
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "nullsrc=s=320x240:r=25,geq=random(1)*255:128:128", "-t", "3",
+               "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", str(src))
+    assert src.stat().st_size > 6_000_000
+    read_end, write_end = os.pipe()
+    feeder = threading.Thread(target=_feed, args=(write_end, src.read_bytes()), daemon=True)
+    feeder.start()
+    with open(read_end, "rb") as pipe, pytest.raises(VidcolorError, match="index follows its data cannot come "
+                                                                         "through a pipe: pipe NUT or Matroska"):
+        VideoReader(pipe)
+
+
+def _feed(fd: int, data: bytes) -> None:
+    """Write ``data`` into the pipe ``fd`` and close it; a reader that stops early ends the writing."""
+    try:
+        with open(fd, "wb") as out:
+            out.write(data)
+    except BrokenPipeError:
+        pass

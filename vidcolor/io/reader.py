@@ -532,9 +532,13 @@ class VideoReader:
             raise (_size_unknown(source) if unknown else
                    VidcolorError(f"{_name(source)}: video has no frames")) from None
         except av.FFmpegError as exc:
+            piped_mp4 = _name(source) == "stdin" and "mp4" in self._container.format.name
             self.close()
             raise (_size_unknown(source) if unknown else
-                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})")) from None
+                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})" + (
+                       "; an MP4 or MOV whose index follows its data cannot come through a pipe: pipe NUT or "
+                       "Matroska (ffmpeg -i in.mp4 -c copy -f nut -), or give the file's name" if piped_mp4 else "")
+                   )) from None
         self._check_size(first.width, first.height)            # and the first frame
         _from_first_frame(self.info, self._container, self._stream)
         _apply_rotation(self.info, first)
