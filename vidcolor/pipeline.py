@@ -76,7 +76,9 @@ class LabJob:
     The work is split into three stages so that an executor can overlap them (:mod:`vidcolor.executor`):
     :meth:`prepare` (CPU pre-processing into network inputs), :meth:`infer` (the engine), :meth:`finish`
     (L and ab from the outputs, temporal smoothing, recombination). Each stage is called in frame order,
-    one batch at a time (the smoother and the quantizer tracker carry state across batches).
+    one batch at a time (the smoother and the quantizer tracker carry state across batches). So a job is one
+    stream's: two streams, or two threads feeding frames, each need their own job (the stages themselves may run
+    on different threads, in order, as the executor runs them).
     Subclasses implement :meth:`prepare` and :meth:`lab`.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``.
