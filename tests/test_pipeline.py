@@ -938,3 +938,13 @@ def test_a_clips_output_is_checked_before_the_model_loads(tmp_path, clip, monkey
         for src, out, options, message in cases:
             with pytest.raises(VidcolorError, match=message):
                 job(src, out, **options)
+
+
+def test_a_frame_rate_given_for_a_video_file_is_refused_by_the_library_too(tmp_path, clip):
+    """``fps=`` with a file input was ignored silently by process() and dequantize() (the CLI refused --fps without
+    --raw); now the same one-line error, before any work."""
+    for run_it in (lambda: process(clip, tmp_path / "o.mp4", lambda b: b, suffix="x", fps=12, progress=False),
+                   lambda: dequantize(clip, tmp_path / "o.mp4", fps=12, progress=False)):
+        with pytest.raises(VidcolorError, match="--fps applies to --raw input only"):
+            run_it()
+    assert not (tmp_path / "o.mp4").exists()

@@ -444,6 +444,7 @@ def _checked_first(job: str, input: str | Path, output: str | Path | None, batch
     check_input(input)
     if batch_size is not None:
         check_batch_size(batch_size)
+    check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
     suffix = JOBS[job].suffix
     check_output_first(input, output, suffix, io_options)
     io_options.setdefault("crf", JOBS[job].crf)
@@ -558,6 +559,17 @@ def check_input(input: str | Path) -> None:
                                             f"cannot read ({exc.strerror or exc})")) from None
 
 
+def check_fps_given(fps: float | None, raw_size: tuple[int, int] | None) -> None:
+    """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
+    the library ignored one given, silently.
+
+    Raises:
+        VidcolorError: saying so.
+    """
+    if fps is not None and raw_size is None:
+        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
+
+
 def check_crf(crf: int) -> None:
     """Refuse a ``crf`` the encoders do not take, as the CLI's ``--crf`` does: an integer in
     :data:`~vidcolor.jobs.CRF_RANGE` (x264 clamped 99 to 51 silently, took 18.5, and failed on -5 inside ffmpeg).
@@ -670,6 +682,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if batch_size is not None:
         check_batch_size(batch_size)
     check_crf(crf)
+    check_fps_given(fps, raw_size)
     output = output_for(input, output, suffix, container)
     done = nothing_to_do(input, output, dict(skip_existing=skip_existing, overwrite=overwrite, raw_size=raw_size,
                                              container=container))

@@ -280,11 +280,10 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     --overwrite is an error: one keeps the outputs that exist, the other replaces them."""
     from pathlib import Path
 
-    from vidcolor.api import check_input, folder_contents
+    from vidcolor.api import check_fps_given, check_input, folder_contents
     from vidcolor.io import is_animated, is_image
 
-    if kw["fps"] is not None and kw["raw_size"] is None:
-        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
+    check_fps_given(kw["fps"], kw["raw_size"])
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
         raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
     output, container = kw["output"], kw["container"]
