@@ -94,6 +94,19 @@ def test_a_folder_run_with_nothing_left_to_do_says_so(tmp_path, reels, clip):
     summary = process(reels, out, lambda b: pytest.fail("an input was processed"), suffix="x", skip_existing=True,
                       **FAST)
     assert str(summary) == f"nothing to do: the outputs of all 3 inputs exist in {out}{os.sep} (--skip-existing)"
+    slashed = process(reels, f"{out}{os.sep}", invert, suffix="x", skip_existing=True, **FAST)   # -o out/ said out//
+    assert str(slashed) == str(summary)
+
+
+def test_a_ray_folder_reruns_existing_output_names_skip_existing(tmp_path, clip):
+    """The Ray executor's folder rerun said only 'use --overwrite'; it names --skip-existing as the local one does
+    (the target is checked before anything else, so no cluster and no job are needed here)."""
+    from vidcolor.distributed import open_work
+
+    (tmp_path / "a.mp4").write_bytes(b"")
+    for folder, said in ((True, "or --skip-existing to leave it and do the rest"), (False, "use --overwrite")):
+        with pytest.raises(VidcolorError, match=said):
+            open_work(clip, tmp_path / "a.mp4", None, None, 10.0, False, True, False, folder)
 
 
 def test_skip_existing_does_not_go_with_overwrite(tmp_path, clip, tiny_models):

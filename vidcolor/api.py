@@ -373,7 +373,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                         device=options["device"], compare=io_options.get("compare", False),
                                         audio=io_options.get("audio", True), container=io_options.get("container"),
                                         overwrite=io_options.get("overwrite", False),
-                                        progress=io_options.get("progress", True))
+                                        progress=io_options.get("progress", True), folder=Path(input).is_dir())
     summary.skipped = len(clips) - len(todo)
     if summary.skipped:
         summary.note += f"; {_skipped_note(summary.skipped)}"
@@ -511,7 +511,7 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
     if not all(t.is_file() for t in still_targets + clip_targets):
         return None
     what = "the output of its one input exists" if n == 1 else f"the outputs of all {n} inputs exist"
-    return RunSummary(0, 0.0, str(target), note=f"{what} in {target}{os.sep} (--skip-existing)", skipped=n)
+    return RunSummary(0, 0.0, str(target), note=f"{what} in {Path(target)}{os.sep} (--skip-existing)", skipped=n)
 
 
 def _skipped_note(n: int) -> str:

@@ -250,7 +250,7 @@ class _Plan:
 
 
 def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seconds: float, compare: bool,
-              audio: bool, overwrite: bool) -> _Plan:
+              audio: bool, overwrite: bool, in_folder_run: bool = False) -> _Plan:
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
 
     The folder is keyed by the input (path, size, modification time), the job, the encoder settings and the
@@ -259,7 +259,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written.
     """
-    check_target(target, overwrite)
+    check_target(target, overwrite, in_folder_run)
     info = probe(input)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
                 tuple(info.colour.items()), info.pixel_aspect)
@@ -297,7 +297,7 @@ def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> 
 def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: Encoding = Encoding(),
                   seconds: float = SEGMENT_SECONDS, workers: int | None = None, device: str = "auto",
                   compare: bool = False, audio: bool = True, container: str | None = None,
-                  overwrite: bool = False, progress: bool = True) -> RunSummary:
+                  overwrite: bool = False, progress: bool = True, folder: bool = False) -> RunSummary:
     """Process videos on Ray: every clip's segments in one pool of workers, each output joined when its
     segments are done.
 
@@ -312,6 +312,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             CPU, and an actor the cluster cannot place would hold its segments forever).
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` needs GPUs in the cluster).
         compare, audio, container, overwrite, progress: as :func:`vidcolor.api.process`.
+        folder: the clips are a folder's (an existing output's error then names ``--skip-existing``).
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing.
@@ -340,7 +341,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     stopped = False
     try:
         for i, o in clips:
-            plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite))
+            plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite, folder))
         reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
         if any(p.segments is None or p.missing for p in plans):
             with _cluster(ray) as session:
