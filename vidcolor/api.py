@@ -95,7 +95,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             ffmpeg failure.
     """
     started = time.perf_counter()
-    done = _checked_first(Dequantizer.JOB, input, output, batch_size, io_options)
+    io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
+    done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)[1]
     if done is not None:
         return done
     if io_options.get("preset", "medium") == "medium":
@@ -198,7 +199,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
             output that is a reference or ``load_model`` (:func:`check_spares_inputs`), unknown model.
     """
     started = time.perf_counter()
-    done = _checked_first(Colorizer.JOB, input, output, batch_size, io_options)
+    io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
+    done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)[1]
     if done is not None:
         return done
     references = reference_list(references)
@@ -431,12 +433,12 @@ def _is_still(path: str | Path) -> bool:
     return is_image(path) and not is_animated(path)
 
 
-def _checked_first(job: str, input: str | Path, output: str | Path | None, batch_size: int | None,
-                   io_options: dict) -> RunSummary | None:
-    """What :func:`dequantize` and :func:`colorize` check before a model loads (seconds): the input
-    (:func:`check_input`), the batch size, the output (:func:`check_output_first`) and ``crf`` (the job's default
-    set in ``io_options``; the Ray executor has no :func:`process` to check it); the summary of a run with nothing
-    to do (:func:`nothing_to_do`), else None.
+def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
+                   io_options: dict) -> tuple[str | Path, RunSummary | None]:
+    """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
+    (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
+    size, ``crf`` and ``fps`` (``io_options``'s), the output (:func:`check_output_first`). Returns the output
+    (:func:`output_for`) and the summary of a run with nothing to do (:func:`nothing_to_do`), else None.
 
     Raises:
         VidcolorError: as those checks.
@@ -444,12 +446,11 @@ def _checked_first(job: str, input: str | Path, output: str | Path | None, batch
     check_input(input)
     if batch_size is not None:
         check_batch_size(batch_size)
-    check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
-    suffix = JOBS[job].suffix
-    check_output_first(input, output, suffix, io_options)
-    io_options.setdefault("crf", JOBS[job].crf)
     check_crf(io_options["crf"])
-    return nothing_to_do(input, output_for(input, output, suffix, io_options.get("container")), io_options)
+    check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
+    check_output_first(input, output, suffix, io_options)
+    target = output_for(input, output, suffix, io_options.get("container"))
+    return target, nothing_to_do(input, target, io_options)
 
 
 def _warn_about_source(input: str | Path, info) -> None:
@@ -678,14 +679,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
     :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError).
     """
-    check_input(input)
-    if batch_size is not None:
-        check_batch_size(batch_size)
-    check_crf(crf)
-    check_fps_given(fps, raw_size)
-    output = output_for(input, output, suffix, container)
-    done = nothing_to_do(input, output, dict(skip_existing=skip_existing, overwrite=overwrite, raw_size=raw_size,
-                                             container=container))
+    output, done = _checked_first(input, output, suffix, batch_size,
+                                  dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
+                                       skip_existing=skip_existing))
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
