@@ -200,16 +200,15 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     """
     started = time.perf_counter()
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
-    done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)[1]
+    target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
     if done is not None:
         return done
     references = reference_list(references)
-    check_spares_inputs(input, output, JOBS[Colorizer.JOB].suffix, io_options,
+    check_spares_inputs(input, target, io_options,
                         [("--reference", r) for r in references] +
                         ([("--load-model", load_model)] if load_model is not None else []))
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
-        given = [input, output_for(input, output, JOBS[Colorizer.JOB].suffix, io_options.get("container")),
-                 *(references or []),
+        given = [input, target, *(references or []),
                  *([load_model] if load_model is not None else [])]
         if any(str(g) != "-" and same_file(g, save_model) for g in given):
             raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
@@ -520,20 +519,18 @@ def _skipped_note(n: int) -> str:
     return f"{n} skipped: {'its output exists' if n == 1 else 'their outputs exist'}"
 
 
-def check_spares_inputs(input: str | Path, output: str | Path | None, suffix: str, io_options: dict,
+def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
                         inputs: list[tuple[str, str | Path]]) -> None:
-    """Refuse an output that is one of the run's other inputs, ``(option, path)`` pairs (colour references, a saved
-    model), as the input itself is refused (:func:`output_for`, :func:`same_file`); a folder's outputs are each
-    checked.
+    """Refuse an output ``target`` (:func:`output_for`'s) that is one of the run's other inputs, ``(option, path)``
+    pairs (colour references, a saved model), as the input itself is refused (:func:`same_file`); a folder's
+    outputs are each checked.
 
     Raises:
-        VidcolorError: the output and the input it would overwrite; as :func:`output_for` and
-            :func:`folder_targets`.
+        VidcolorError: the output and the input it would overwrite; as :func:`folder_targets`.
     """
     if not inputs:
         return
     container = io_options.get("container")
-    target = output_for(input, output, suffix, container)
     if str(target) == "-":
         return
     targets = [Path(target)]
