@@ -347,6 +347,31 @@ def test_relative_paths_reach_workers_whose_folder_is_another(cluster, tmp_path,
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ray.mkv"]
 
 
+def test_an_output_name_near_the_file_systems_limit_gets_a_work_folder(cluster, tmp_path, film, tiny_colorizers,
+                                                                     local_result):
+    """An output name of 250 bytes (the file system takes 255): its work folder, '.<name>.vidcolor-work', was
+    265 bytes, and the run failed ('cannot write the work folder (File name too long)')."""
+    out = tmp_path / ("é" * 121 + "ray.mkv")           # 249 bytes in UTF-8
+    colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=2)
+    assert_same_as_local(out, local_result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_long_output_names_get_distinct_work_folders_the_file_system_takes(tmp_path):
+    """Shortened work-folder names keep a hash of the whole output name: two outputs whose names differ only
+    past the cut get two folders."""
+    from vidcolor.distributed import WORK_SUFFIX, work_folder
+    from vidcolor.io.writer import name_max
+
+    assert work_folder(tmp_path / "a.mp4") == tmp_path / f".a.mp4{WORK_SUFFIX}"
+    a, b = (work_folder(tmp_path / ("x" * 240 + tail)) for tail in ("1.mp4", "2.mp4"))
+    assert a != b and a.parent == b.parent == tmp_path
+    for w in (a, b):
+        assert w.name.startswith(".x") and w.name.endswith(WORK_SUFFIX)
+        assert len(os.fsencode(w.name)) <= name_max(tmp_path)
+        w.mkdir()
+
+
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
     res = invoke_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")

@@ -19,7 +19,7 @@ and encoding is spread over the workers instead of being one serial stage on the
   a NUT file in the work folder, written under a temporary name and renamed when complete.
 * Faults: an actor whose process dies is restarted by Ray and its segment retried
   (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete.
-* Resume: the work folder (``.<output name>.vidcolor-work`` beside the output) is keyed by the input
+* Resume: the work folder (``.<output name>.vidcolor-work`` beside the output, :func:`work_folder`) is keyed by the input
   (path, size, modification time), the job and its options, the encoder settings and the target segment
   length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
   whatever the size of its cluster and redoes only the segments whose files are missing. It is removed
@@ -54,8 +54,8 @@ from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
-from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, remove_empty,
-                                write_file_atomically)
+from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
+                                remove_empty, write_file_atomically)
 from vidcolor.pipeline import RunSummary, auto_batch_size, set_output_chroma
 
 INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
@@ -249,6 +249,21 @@ class _Plan:
         return [(s, p) for s, p in zip(self.segments or [], self.parts) if not p.exists()]
 
 
+def work_folder(target: Path) -> Path:
+    """The work folder of the output ``target``: ``.<output name>.vidcolor-work`` beside it, or, where that name
+    is longer than the folder's file system takes (:func:`~vidcolor.io.writer.name_max`, 255 bytes on most),
+    the output's name shortened and followed by ``~`` and 12 hex digits of its SHA-256, so that two long
+    names with one beginning still get two folders."""
+    name, longest = f".{target.name}{WORK_SUFFIX}", name_max(target.parent)
+    if len(os.fsencode(name)) <= longest:
+        return target.parent / name
+    tag = "~" + hashlib.sha256(os.fsencode(target.name)).hexdigest()[:12]
+    stem = target.name
+    while stem and len(os.fsencode(f".{stem}{tag}{WORK_SUFFIX}")) > longest:
+        stem = stem[:-1]
+    return target.parent / f".{stem}{tag}{WORK_SUFFIX}"
+
+
 def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seconds: float, compare: bool,
               audio: bool, overwrite: bool, in_folder_run: bool = False) -> _Plan:
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
@@ -267,7 +282,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
                                      encoding.__dict__, seconds, WARMUP_FRAMES, compare],
                                     sort_keys=True, default=str).encode()).hexdigest()
-    work = target.parent / f".{target.name}{WORK_SUFFIX}"
+    work = work_folder(target)
     if work.is_dir() and not (work / key).is_file():
         shutil.rmtree(work)
     try:
