@@ -861,6 +861,32 @@ def test_every_audio_and_subtitle_track_metadata_and_chapters_are_kept(tmp_path,
     assert attached == ([("font.ttf", bytes(range(256)) * 4)] if suffix == ".mkv" else [])
 
 
+VIDEO_TAGS = {"language": "fra", "title": "Caméra A", "handler_name": "Cam handler"}
+
+
+@pytest.mark.parametrize("source", [".mp4", ".mkv"])
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov"])
+@pytest.mark.parametrize("audio", [True, False])
+def test_the_video_stream_keeps_its_language_title_and_handler_name(tmp_path, ffmpeg_exe, source, suffix, audio):
+    """Audio and subtitle streams kept their language and the file its title, but the processed video's own tags were
+    dropped: the output's video read 'und' and 'VideoHandler' (mp4), nothing (Matroska). mp4 and mov hold the title
+    as the track's ``name``, Matroska the handler name as a ``HANDLER_NAME`` tag."""
+    src, out = tmp_path / f"src{source}", tmp_path / f"out{suffix}"
+    tags = [a for k, v in VIDEO_TAGS.items() for a in ("-metadata:s:v:0", f"{k}={v}")]
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i", "sine", "-t", "1",
+               "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", *tags, str(src))
+    info = probe(src)
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info, audio=audio),
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+        w.write(make_frames(10, 48, 64))
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == audio
+        tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
+    assert (tags.get("language"), tags.get("title", tags.get("name")), tags.get("handler_name")) == (
+        "fra", "Caméra A", "Cam handler")
+    assert info.video_tags == probe(out).video_tags == VIDEO_TAGS
+
+
 @pytest.mark.parametrize("source, encoders, suffix, want", [
     (".mp4", ["-c:a", "libmp3lame"], ".mp4", ("mp3", None)),             # was re-encoded (its decoder: mp3float)
     (".mkv", ["-c:a", "flac"], ".mov", ("alac", None)),                  # mov takes no FLAC: lossless stays lossless

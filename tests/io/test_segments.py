@@ -107,6 +107,32 @@ def test_joined_segments_keep_every_frame_timestamp_and_the_audio(tmp_path, ffmp
     assert not list(tmp_path.glob(".*"))                              # no temporary file left
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_joined_segments_keep_the_video_stream_s_language_and_title(tmp_path, ffmpeg_exe, suffix):
+    """A Ray run's output (its parts joined) took the video's tags from its parts, which have none."""
+    path = tmp_path / "tagged.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc2=size=96x64:rate={FPS}", "-t", "1", "-c:v", "libx264",
+               "-preset", "ultrafast", "-g", "12", "-metadata:s:v:0", "language=jpn", "-metadata:s:v:0",
+               "title=Second camera", str(path))
+    segments, info = plan_segments(path, seconds=0.5)
+    assert len(segments) == 2
+    parts = []
+    for s in segments:
+        part = tmp_path / f"part{s.index}.nut"
+        timeline = Timeline.of(info.fps, info.time_base)
+        with VideoWriter(part, info.width, info.height, info.fps, timeline=timeline, container="nut",
+                         preset="ultrafast") as w:
+            for frame in read_segment(path, s, timeline):
+                w.write(frame)
+        parts.append(part)
+    target = tmp_path / f"out{suffix}"
+    join_segments(parts, target, [s.span(info.time_base) for s in segments], time_base=info.time_base,
+                  passthrough=Passthrough.of(path, info))
+    with av.open(str(target)) as c:
+        tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
+    assert tags["language"] == "jpn" and tags.get("title", tags.get("name")) == "Second camera"
+
+
 def test_mp4_join_has_exact_timestamps_and_refuses_an_existing_target(tmp_path, ffmpeg_exe):
     path = gop_clip(ffmpeg_exe, tmp_path / "g.mp4", seconds=2.0, gop=12, audio=False)
     segments, info = plan_segments(path, seconds=0.5)

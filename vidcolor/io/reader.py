@@ -42,7 +42,8 @@ class VideoInfo:
     ``data stream 3 (GoPro MET)``): other video streams and data streams (a timecode track's timecode is
     ``timecode``); ``bits`` the video's bits per sample (8; 10 for ``yuv420p10le``), which vidcolor processes at
     8; ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
-    names, top field first for ``tt`` and ``tb``), None for progressive or unknown.
+    names, top field first for ``tt`` and ``tb``), None for progressive or unknown; ``video_tags`` the video
+    stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has.
     """
 
     width: int
@@ -65,6 +66,7 @@ class VideoInfo:
     others: tuple[str, ...] = ()
     bits: int = 8
     interlaced: str | None = None
+    video_tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_audio(self) -> bool:
@@ -303,9 +305,23 @@ def _info(container) -> VideoInfo:
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      others=_others(container, v), bits=_sample_bits(v.codec_context),
-                     interlaced=_field_order(v.codec_context),
+                     interlaced=_field_order(v.codec_context), video_tags=video_tags(v),
                      colour=colour_tags(v.codec_context),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
+
+
+VIDEO_TAGS = {"language": ("language",), "title": ("title", "name"), "handler_name": ("handler_name",)}
+"""The video stream's tags that outputs carry (:func:`video_tags`), by ffmpeg's name for them when it writes them,
+with the names its demuxers give them: mp4 and mov give a track's title as ``name`` (its ``udta`` box), Matroska
+the handler name as ``HANDLER_NAME`` (a tag, read without regard to case)."""
+
+
+def video_tags(stream) -> dict[str, str]:
+    """A video stream's :data:`VIDEO_TAGS` that it has (empty ones left out), by the name ffmpeg writes them with:
+    ``{"language": "fra", "title": "Camera A"}``."""
+    tags = {k.lower(): v for k, v in stream.metadata.items() if v}
+    return {name: tags[found] for name, read_as in VIDEO_TAGS.items()
+            if (found := next((k for k in read_as if k in tags), None))}
 
 
 def _sample_bits(ctx) -> int:

@@ -93,7 +93,9 @@ class Passthrough:
     Matroska's attachments into Matroska (the fonts that ASS subtitles are drawn with, cover images; no other
     container holds them), the global metadata (title, date...) and the chapters (when another stream is carried:
     the source is then an input of the encoder); streams keep their own metadata (language, an attachment's
-    file name and MIME type). The first frame's timecode is written into mp4, mov (a ``tmcd`` track) and Matroska.
+    file name and MIME type), and so does the processed video: its language, title and handler name
+    (:data:`~vidcolor.io.reader.VIDEO_TAGS`, with or without other streams). The first frame's timecode is written
+    into mp4, mov (a ``tmcd`` track) and Matroska.
 
     Attributes:
         source: the source file.
@@ -102,6 +104,8 @@ class Passthrough:
         attachments: its number of attached files.
         timecode: its first frame's SMPTE timecode (:attr:`~vidcolor.io.VideoInfo.timecode`), or None.
         others: the streams no output carries (:attr:`~vidcolor.io.VideoInfo.others`), named in a warning.
+        video_tags: the source video stream's tags that the output's video stream takes
+            (:attr:`~vidcolor.io.VideoInfo.video_tags`), as ``(name, value)`` pairs.
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
             every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
             so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
@@ -115,12 +119,14 @@ class Passthrough:
     attachments: int = 0
     timecode: str | None = None
     others: tuple[str, ...] = ()
+    video_tags: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
-                   (info.video_start, info.start), info.attachments, info.timecode, info.others)
+                   (info.video_start, info.start), info.attachments, info.timecode, info.others,
+                   tuple(info.video_tags.items()))
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -319,8 +325,9 @@ class VideoWriter:
             if codec == "libx265":
                 out_args.update({"x265-params": "log-level=error"})
             streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
-            args = (ffmpeg.output(*streams, dest, **out_args).global_args("-hide_banner", "-loglevel", "error")
-                    .overwrite_output().compile(cmd=exe))
+            args = _with_video_tags((ffmpeg.output(*streams, dest, **out_args)
+                                     .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+                                     .compile(cmd=exe)), dest, passthrough)
         try:
             self._log = tempfile.TemporaryFile()
         except OSError as exc:
@@ -575,6 +582,17 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
     return streams
 
 
+def _with_video_tags(args: list[str], dest: str, passthrough: Passthrough | None) -> list[str]:
+    """The ffmpeg command ``args`` (compiled, its output ``dest``) with the source video stream's tags
+    (:attr:`Passthrough.video_tags`) set on the output's video stream: one ``-metadata:s:v:0 name=value`` each, before
+    ``dest`` (ffmpeg-python gives an option once, so they are put in the compiled command)."""
+    if passthrough is None or not passthrough.video_tags:
+        return args
+    at = len(args) - 1 - args[::-1].index(dest)
+    tags = [a for name, value in passthrough.video_tags for a in ("-metadata:s:v:0", f"{name}={value}")]
+    return [*args[:at], *tags, *args[at:]]
+
+
 def join_segments(parts: list[Path], target: Path, durations: list[float | None], *, codec: str = "libx264",
                   time_base: Fraction | None = None, passthrough: Passthrough | None = None,
                   container: str | None = None, overwrite: bool = False) -> None:
@@ -610,8 +628,10 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
                              **({"itsoffset": f"{delay:.6f}"} if delay else {})).video
         out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}
         streams = _output_streams(video, codec, fmt, time_base, passthrough, out_args)
-        args = (ffmpeg.output(*streams, local_url(tmp), **out_args).global_args("-hide_banner", "-loglevel", "error")
-                .overwrite_output().compile(cmd=find_ffmpeg()))
+        dest = local_url(tmp)
+        args = _with_video_tags((ffmpeg.output(*streams, dest, **out_args)
+                                 .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+                                 .compile(cmd=find_ffmpeg())), dest, passthrough)
         done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if done.returncode != 0:
             raise VidcolorError(f"joining the segments failed: {first_error(done.stderr.decode(errors='replace'))}")
