@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -427,6 +428,48 @@ def test_an_images_rgb_colour_profile_is_embedded_in_its_output(tmp_path, tiny_m
     assert_clean_success(invoke_cli("dequantize", name, "-o", out, "--model", tiny_models.lab, "-q", cwd=tmp_path))
     with Image.open(out) as im:
         assert im.info.get("icc_profile") == (icc if kept else None)
+
+
+@pytest.mark.parametrize("name, output", [("a.jpg", "out.png"), ("a.png", "out.jpg"), ("a.webp", "out.webp"),
+                                          ("a.tif", "out.jpg"), ("a.jpg", "out.tif")])
+def test_an_images_exif_is_kept_with_the_orientation_reset_once_the_pixels_are_upright(tmp_path, tiny_models, name,
+                                                                                          output):
+    """A photo's EXIF (camera, dates, GPS) was dropped from its output; the orientation is 1 there, since the pixels
+    were turned upright (a viewer would turn them again), and the ICC profile stays beside it. A TIFF's own layout
+    tags (size, strips), which Pillow gives with its EXIF, are not carried into another format."""
+    from PIL import ExifTags, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with Image.open(_exif_photo(tmp_path / "base.jpg")) as base:
+        exif = base.getexif()
+    Image.fromarray(mosaic(1, 29, 37)[0]).save(tmp_path / name, exif=exif, icc_profile=icc)
+    assert_clean_success(invoke_cli("dequantize", name, "-o", output, "--model", tiny_models.lab, "-q", cwd=tmp_path))
+    with Image.open(tmp_path / output) as im:
+        got, size, profile = im.getexif(), im.size, im.info.get("icc_profile")
+        sub, gps = got.get_ifd(ExifTags.IFD.Exif), got.get_ifd(ExifTags.IFD.GPSInfo)
+    assert size == (29, 37) and profile == icc                      # turned upright (orientation 6), profile kept
+    assert (got.get(ExifTags.Base.Make), got.get(ExifTags.Base.Model), got.get(ExifTags.Base.Orientation)) == (
+        "Canon", "EOS R5", 1)
+    assert sub.get(ExifTags.Base.DateTimeOriginal) == "2024:05:06 07:08:09"
+    assert (sub.get(ExifTags.Base.ExifImageWidth), sub.get(ExifTags.Base.ExifImageHeight)) == (29, 37)
+    assert gps.get(ExifTags.GPS.GPSLatitudeRef) == "N" and tuple(map(float, gps[ExifTags.GPS.GPSLatitude])) == (
+        48.0, 51.0, 30.0)
+    if not output.endswith(".tif"):
+        assert not {256, 257, 273, 279} & set(got)                   # a TIFF's layout is its own
+
+
+def _exif_photo(path: Path) -> Path:
+    """A JPEG whose EXIF has a camera, an orientation of 6 (turn 90 degrees clockwise to show), a date, the
+    picture's size and a GPS position, as a phone's portrait photo has."""
+    from PIL import ExifTags
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model], exif[ExifTags.Base.Orientation] = "Canon", "EOS R5", 6
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: "2024:05:06 07:08:09",
+                               ExifTags.Base.ExifImageWidth: 37, ExifTags.Base.ExifImageHeight: 29}
+    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (48.0, 51.0, 30.0)}
+    Image.new("RGB", (37, 29)).save(path, exif=exif)
+    return path
 
 
 def test_a_command_sets_the_allocator_first(tmp_path, tiny_models, monkeypatch):

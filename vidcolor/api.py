@@ -24,7 +24,7 @@ from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_no
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.images import image_format, rgb_profile
+from vidcolor.io.images import carried_exif, image_format, rgb_profile
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -937,7 +937,8 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
     appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
     keeps the images it finished (those before an unreadable one are finished first) and removes the output
     folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
-    profile (a phone's Display P3) is embedded in its output (:func:`~vidcolor.io.images.rgb_profile`). With
+    profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
+    output (:func:`~vidcolor.io.images.rgb_profile`, :func:`~vidcolor.io.images.carried_exif`). With
     ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it)."""
     for out in outputs:             # a folder in a file's place is said at once, not after --overwrite
         check_target(out, overwrite)
@@ -954,17 +955,17 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
                     return
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
                 continue
-            pending.append((out, alpha, rgb_profile(path)))
+            pending.append((out, alpha, rgb_profile(path), carried_exif(path)))
             yield rgb
 
-    pending: list[tuple[Path, np.ndarray | None, bytes | None]] = []
+    pending: list[tuple[Path, np.ndarray | None, bytes | None, bytes | None]] = []
     unreadable: list[VidcolorError] = []
 
     def write(rgb: np.ndarray) -> None:
-        out, alpha, icc = pending.pop(0)
+        out, alpha, icc, exif = pending.pop(0)
         if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
             alpha = np.concatenate([alpha, alpha], axis=1)
-        write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc)
+        write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc, exif=exif)
         if finished is not None:
             finished.append(out)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
@@ -114,7 +114,7 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
 
 
 ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
-"""Pillow formats whose files vidcolor writes an ICC profile into (:func:`write_image`)."""
+"""Pillow formats whose files vidcolor writes an ICC profile and EXIF into (:func:`write_image`)."""
 
 
 def rgb_profile(path: str | Path) -> bytes | None:
@@ -128,6 +128,43 @@ def rgb_profile(path: str | Path) -> bytes | None:
     except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED):
         return None
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
+
+
+TIFF_OWN_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 284,
+                           317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341, 347, *range(512, 522), 530, 532,
+                           34675})
+"""Tags of a TIFF file's first IFD that describe the file, not the picture: how its pixels are laid out (size, bits,
+compression, strips and tiles, extra samples...) and its ICC profile (carried apart, :func:`rgb_profile`). A TIFF's
+first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the camera's tags; :func:`carried_exif`
+leaves them out."""
+
+
+def carried_exif(path: str | Path) -> bytes | None:
+    """The EXIF of an image file that its output carries (camera and lens, dates, GPS, exposure...), serialised as
+    Pillow's ``save(exif=...)`` takes it; None when the file has none (or does not open: :func:`read_image` says why).
+
+    Its orientation, where it has one, is set to 1 (top-left): :func:`read_image` turns the pixels upright, so the
+    output must not be turned again; the pixel dimensions of the EXIF sub-IFD are swapped with the picture's where
+    that turns it by 90 degrees. A TIFF's own layout tags are left out (:data:`TIFF_OWN_TAGS`); so is the thumbnail
+    (IFD1, which shows the input). EXIF that Pillow cannot serialise again is not carried.
+    """
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            for tag in TIFF_OWN_TAGS & set(exif):
+                del exif[tag]
+            if not exif:
+                return None
+            orientation = exif.get(ExifTags.Base.Orientation)
+            if orientation is not None:
+                exif[ExifTags.Base.Orientation] = 1
+            sub = exif.get_ifd(ExifTags.IFD.Exif)            # read now: a TIFF's is read from the open file
+            size = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
+            if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
+                sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
+            return exif.tobytes()
+    except (UnidentifiedImageError, Image.DecompressionBombError, KeyError, TypeError, *DAMAGED):
+        return None
 
 
 def image_format(path: str | Path) -> str:
@@ -146,12 +183,13 @@ def image_format(path: str | Path) -> str:
 
 
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False,
-                icc_profile: bytes | None = None) -> None:
+                icc_profile: bytes | None = None, exif: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
     Alpha is dropped for formats without it (JPEG, BMP, PPM). JPEG is written at quality 95 without chroma
     subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile, :func:`rgb_profile`)
-    is embedded where the format holds one (:data:`ICC_FORMATS`).
+    and ``exif`` (EXIF as Pillow serialises it, :func:`carried_exif`) are embedded where the format holds them
+    (:data:`ICC_FORMATS`).
 
     Raises:
         ValueError: ``rgb`` is not a uint8 array ``(H, W, 3)`` (a gray ``(H, W)``, an RGBA ``(H, W, 4)`` or a batch
@@ -173,8 +211,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
-        icc = {"icc_profile": icc_profile} if icc_profile and fmt in ICC_FORMATS else {}
-        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **icc)
+        tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
+        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
     except (OSError, ValueError) as exc:
         Path(tmp).unlink(missing_ok=True)
         raise VidcolorError(f"{path}: cannot write image ({exc})") from None
