@@ -397,6 +397,42 @@ def test_still_image_png(tmp_path, tiny_models):
     assert np.abs(out[..., :3].astype(int) - rgb).max() <= 2     # identity model, LAB round trip
 
 
+def transparent_animation(path: Path) -> np.ndarray:
+    """Four 48x32 mosaic frames, transparent but for an opaque box that moves (a pixel turns opaque and transparent
+    again), saved by Pillow in the format of ``path``'s suffix (GIF, APNG, WebP); returns the alpha ``(4, 32, 48)``."""
+    rgb = mosaic(4, 32, 48)
+    alpha = np.zeros((4, 32, 48), np.uint8)
+    for i in range(4):
+        alpha[i, 4 + 4 * i:16 + 4 * i, 4 + 6 * i:24 + 6 * i] = 255
+    frames = [Image.fromarray(np.dstack([c, a]), "RGBA") for c, a in zip(rgb, alpha)]
+    extra = {"disposal": 2} if path.suffix == ".gif" else {"lossless": True} if path.suffix == ".webp" else {}
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, **extra)
+    return alpha
+
+
+@pytest.mark.parametrize("name", ["a.gif", "a.png", "a.webp"])
+def test_an_animations_transparency_is_kept_in_gif_and_composited_on_black_with_a_warning_in_video(
+        tmp_path, tiny_models, name):
+    """GIF output was opaque, black where the input was transparent, as a video is: now the alpha goes through
+    unchanged (GIF holds one bit of it) as a still image's does, and the colour under it is processed; a video
+    container holds none, so the frames are composited on black, which a warning says once."""
+    from PIL import ImageSequence
+
+    alpha = transparent_animation(tmp_path / name)
+    res = invoke_cli("dequantize", name, "-o", "out.gif", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_clean_success(res)
+    assert not res.stderr, res.stderr
+    with Image.open(tmp_path / "out.gif") as im:
+        got = np.stack([np.asarray(f.convert("RGBA"))[..., 3] for f in ImageSequence.Iterator(im)])
+    np.testing.assert_array_equal(got > 0, alpha > 0)
+    res = invoke_cli("dequantize", name, "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr_lines == [
+        f"vidcolor: warning: {name}: its transparent parts were composited on black (out.mp4 cannot hold "
+        "transparency; GIF output keeps it)"], res.stderr
+    frames = decode_all(str(tmp_path / "out.mp4"))[0]
+    assert len(frames) == 4 and frames[alpha == 0].mean() < 8 < frames[alpha == 255].mean()
+
+
 def test_an_image_written_to_an_existing_folder_says_so_at_once(tmp_path, tiny_models):
     """``photo.png -o outdir/`` said 'outdir exists (use --overwrite to replace it)', and with --overwrite then
     'outdir is a folder (give the output a file name)'; the second is said at once, as for a video (and for a

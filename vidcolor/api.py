@@ -694,8 +694,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     check_format_named(output, container)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
+    # an animation's transparency is kept where the output holds it (GIF), else composited on black
+    keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
     try:
-        reader = (AnimatedImageReader(input) if animated else
+        reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
     except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
         raise UnreadableInput(str(exc)) from None
@@ -710,13 +712,15 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                              tune=tune, x264_params=x264_params,
                              passthrough=Passthrough.of(input, info, audio) if from_file else None,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
-                             colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop)
+                             colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
+                             alpha=getattr(reader, "keeps_alpha", False))
         set_output_chroma(fn, writer.keeps_chroma)
         with writer:
             batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                              getattr(fn, "device", None))
             try:
-                summary = run(reader, fn, writer.write, batch, info.frames, str(output), progress)
+                summary = run(reader, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
+                              info.frames, str(output), progress)
             except DamagedInput as exc:                 # without ignore_errors: the reader stops there
                 raise VidcolorError(f"{exc}; nothing written (--ignore-errors skips the frames that cannot be "
                                     "decoded, as ffmpeg does, and keeps the others)") from None
@@ -729,6 +733,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                 if not ignore_errors:
                     raise VidcolorError(f"{what}; nothing written (--ignore-errors keeps the {summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
+            if getattr(reader, "composited", False):
+                print(f"vidcolor: warning: {input}: its transparent parts were composited on black ("
+                      f"{'stdout' if str(output) == '-' else Path(output).name} cannot hold transparency; GIF output "
+                      "keeps it)", file=sys.stderr)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary

@@ -172,3 +172,30 @@ def test_gif_temporaries_are_removed_when_the_log_file_cannot_be_made(tmp_path, 
     with pytest.raises(VidcolorError, match=r"cannot create a temporary file \(No space left on device\)"):
         VideoWriter(tmp_path / "a.gif", W, H, Fraction(15))
     assert listing(tmp_path) == set()
+
+
+def test_alpha_is_written_to_gif_only_and_given_to_the_writer_in_reading_order(tmp_path):
+    """The writer takes RGBA frames for GIF; a video container holds no alpha (refused before anything is made). The
+    reader of an animation with transparency gives each frame's alpha, in order, to the writer."""
+    from PIL import Image
+
+    with pytest.raises(ValueError, match="alpha is written to GIF only, not to mp4"):
+        VideoWriter(tmp_path / "a.mp4", W, H, Fraction(10), alpha=True)
+    assert listing(tmp_path) == set()
+    rgb, alpha = mosaic(3, H, W), np.zeros((3, H, W), np.uint8)
+    alpha[:, :, : W // 2] = 255
+    alpha[1, :8] = 0
+    frames = [Image.fromarray(np.dstack([c, a]), "RGBA") for c, a in zip(rgb, alpha)]
+    frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:], duration=100)
+    written = []
+    with AnimatedImageReader(tmp_path / "a.png", keep_alpha=True) as r:
+        write = r.with_alpha(written.append)
+        for frame in r:
+            write(frame)
+    got = np.stack(written)
+    np.testing.assert_array_equal(got[..., 3], alpha)
+    np.testing.assert_array_equal(got[..., :3][alpha == 255], rgb[alpha == 255])
+    with AnimatedImageReader(tmp_path / "a.png") as r:            # composited on black
+        assert not r.keeps_alpha and np.stack(list(r))[alpha == 0].max() == 0 and r.composited
+        with pytest.raises(ValueError, match="keeps no alpha"):
+            r.with_alpha(written.append)

@@ -3,9 +3,10 @@ frame from the disposal and blending rules of its format (FFmpeg cannot decode a
 from __future__ import annotations
 
 import struct
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -68,8 +69,10 @@ def round16(x: np.ndarray) -> np.ndarray:
 class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
-    1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; transparency is
-    composited on black; no audio). A 16-bit gray APNG's frames are rounded to 8 bits as 16-bit stills are
+    1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; no audio). Transparency is
+    composited on black (:attr:`composited` then says that a frame had some), or, with ``keep_alpha``, kept apart
+    as a still image's is: the frames are the colour under it and their alpha goes to the writer
+    (:meth:`with_alpha`). A 16-bit gray APNG's frames are rounded to 8 bits as 16-bit stills are
     (:func:`round16`; Pillow's convert would clip them at 255); a 16-bit colour APNG's keep the high byte of each
     sample, as Pillow gives them (at most one level below the rounding; Pillow composes the frames, which neither
     FFmpeg nor OpenCV does right at 16 bits).
@@ -94,10 +97,18 @@ class AnimatedImageReader:
     has ended."""
     count_known = True
     """False where the file's frame count could not be read (a GIF cut inside its frames)."""
+    keeps_alpha = False
+    """Whether the frames' alpha is kept apart (``keep_alpha``, for an animation that may have transparency: a frame
+    with an alpha channel or a transparent colour): the frames are then the colour under it, and :meth:`with_alpha`
+    gives it to the writer."""
+    composited = False
+    """Whether a frame read had transparency that was composited on black (not :attr:`keeps_alpha`)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, keep_alpha: bool = False):
         self.path = Path(path)
         self._closed = self._iterated = False
+        self._alphas: deque[np.ndarray] = deque()
+        may_have_alpha = False
         try:
             self._im = Image.open(self.path)
         except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
@@ -116,6 +127,7 @@ class AnimatedImageReader:
                     # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
                     check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
                     delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
+                    may_have_alpha |= frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
             except DAMAGED:
                 if not delays:
                     raise
@@ -131,6 +143,7 @@ class AnimatedImageReader:
             self._im.close()
             raise
         self._readable = len(delays)
+        self.keeps_alpha = keep_alpha and may_have_alpha
         fps = Fraction(1000 * len(delays), sum(delays)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
@@ -142,7 +155,8 @@ class AnimatedImageReader:
         self.decoded = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """The frames, uint8 RGB ``(H, W, 3)``.
+        """The frames, uint8 RGB ``(H, W, 3)`` (with :attr:`keeps_alpha`, the colour under the alpha, which
+        :meth:`with_alpha` takes in the same order).
 
         Raises:
             ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
@@ -167,8 +181,13 @@ class AnimatedImageReader:
                     break
                 rgba = (Image.fromarray(round16(np.asarray(frame))).convert("RGBA") if frame.mode in GRAY16_MODES
                         else frame.convert("RGBA"))
-                rgb = Image.new("RGB", rgba.size)              # black, under the frame's alpha
-                rgb.paste(rgba, mask=rgba)
+                if self.keeps_alpha:
+                    rgb = rgba.convert("RGB")
+                    self._alphas.append(np.asarray(rgba)[..., 3])
+                else:
+                    rgb = Image.new("RGB", rgba.size)              # black, under the frame's alpha
+                    rgb.paste(rgba, mask=rgba)
+                    self.composited = self.composited or rgba.getextrema()[3][0] < 255
                 self.decoded += 1
                 yield np.asarray(rgb)
                 self._check_open()
@@ -178,6 +197,27 @@ class AnimatedImageReader:
             self._damaged = True
         if self._damaged:
             self.missing = max(self.info.frames - self.decoded, 1)
+
+    def with_alpha(self, write: Callable[[np.ndarray], None]) -> Callable[[np.ndarray], None]:
+        """``write`` (a :class:`~vidcolor.io.VideoWriter`'s, made with ``alpha=True``: it takes uint8 RGBA
+        ``(H, W', 4)``) as a function of the processed frames, uint8 RGB ``(H, W', 3)`` given one at a time in the
+        order they were read: each gets its frame's alpha (:attr:`keeps_alpha`), unchanged; a frame ``k`` times as
+        wide (input | output side by side) gets it ``k`` times, as a still image's does.
+
+        Raises:
+            ValueError: the reader keeps no alpha; (from the function) more frames written than were read.
+        """
+        if not self.keeps_alpha:
+            raise ValueError(f"{self.path}: the reader keeps no alpha (keep_alpha, an animation with transparency)")
+
+        def written(rgb: np.ndarray) -> None:
+            if not self._alphas:
+                raise ValueError(f"{self.path}: more frames written than read")
+            alpha = self._alphas.popleft()
+            alpha = np.tile(alpha, (1, rgb.shape[1] // alpha.shape[1]))
+            write(np.concatenate([rgb, alpha[..., None]], axis=-1))
+
+        return written
 
     def close(self) -> None:
         """Release the file. Idempotent; iterating afterwards is a ``ValueError`` (:meth:`__iter__`)."""

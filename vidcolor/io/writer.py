@@ -214,7 +214,7 @@ def find_ffmpeg() -> str:
 
 
 class VideoWriter:
-    """Encode uint8 RGB frames ``(H, W, 3)`` to a video file or to stdout.
+    """Encode uint8 RGB frames ``(H, W, 3)`` (GIF with ``alpha``: RGBA ``(H, W, 4)``) to a video file or to stdout.
 
     Args:
         target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise).
@@ -250,6 +250,8 @@ class VideoWriter:
             output (GIF: ignored).
         loop: GIF output's repeat count (:attr:`~vidcolor.io.VideoInfo.loop`: 0 forever, N more times, -1 once;
             None: forever). Other formats ignore it.
+        alpha: (GIF output only) the frames are RGBA, and their alpha is kept as the GIF's transparency (one bit:
+            ffmpeg's ``paletteuse`` makes alpha below 128 transparent).
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -260,6 +262,7 @@ class VideoWriter:
             refused), unknown codec, a file suffix that names no video format (without ``container``), ffmpeg
             missing, ffmpeg failed, (GIF) a temporary file cannot be created, or (:meth:`close`) no frame was
             written.
+        ValueError: ``alpha`` for another format than GIF.
         BrokenPipeError: (writing to stdout) the reader closed the pipe.
     """
 
@@ -268,7 +271,7 @@ class VideoWriter:
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
                  colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
-                 loop: int | None = None):
+                 loop: int | None = None, alpha: bool = False):
         check_frame_size(width, height, "stdout" if str(target) == "-" else str(target))
         if not isinstance(fps, numbers.Rational) or fps <= 0:
             raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
@@ -292,6 +295,9 @@ class VideoWriter:
         exe = find_ffmpeg()
         fmt = container or ("nut" if self.to_stdout else output_format(self.target))
         check_codec_in(codec, fmt)
+        if alpha and fmt != "gif":
+            raise ValueError(f"{self._name}: alpha is written to GIF only, not to {fmt}")
+        self.alpha = alpha
         if self.to_stdout:
             if sys.stdout is None:
                 raise VidcolorError("-o -: stdout is closed")
@@ -345,7 +351,8 @@ class VideoWriter:
         try:
             self._mux = av.open(self._proc.stdin, "w", format="nut")
             self._stream = self._mux.add_stream("rawvideo", rate=fps)
-            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "rgb24"
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = "rgba" if alpha else "rgb24"
             self._stream.time_base = self._stream.codec_context.time_base = self.timeline.time_base
         except (av.FFmpegError, OSError):
             msg = self._stderr_tail()
@@ -356,7 +363,7 @@ class VideoWriter:
             raise
 
     def write(self, frames: np.ndarray) -> None:
-        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB.
+        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB (with ``alpha``: RGBA, 4 channels).
 
         Raises:
             ValueError: not such an array (a list of frames included), frames of another dtype or size, or the
@@ -368,8 +375,10 @@ class VideoWriter:
         if not isinstance(frames, np.ndarray) or frames.ndim not in (3, 4):
             what = f"a {frames.ndim}-d array" if isinstance(frames, np.ndarray) else f"a {type(frames).__name__}"
             raise ValueError(f"expected a uint8 array (H, W, 3) or (N, H, W, 3), got {what}")
-        if frames.shape[-3:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
-            raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, 3), got {frames.dtype} {frames.shape}")
+        channels = 4 if self.alpha else 3
+        if frames.shape[-3:] != (self.height, self.width, channels) or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, {channels}), got {frames.dtype} "
+                             f"{frames.shape}")
         try:
             for frame in frames[None] if frames.ndim == 3 else frames:
                 packet = av.Packet(np.ascontiguousarray(frame).tobytes())
@@ -462,7 +471,7 @@ class VideoWriter:
         :meth:`close` runs after it (:attr:`_last_pass`).
 
         One palette for the whole clip needs every frame before the first is mapped to it, so the frames are
-        written to a temporary lossless file (FFV1, ``bgr0``, in NUT, which keeps the time base and every
+        written to a temporary lossless file (FFV1, ``bgr0``, with :attr:`alpha` ``bgra``, in NUT, which keeps the time base and every
         timestamp) while ``palettegen`` (``stats_mode=full``) reads them in the same ffmpeg and writes the
         palette to a second temporary file at the end; then ``paletteuse`` (sierra2_4a dithering) maps the
         frames read back from the first to it and writes the GIF with ``loop``. Neither ffmpeg holds more than
@@ -477,7 +486,8 @@ class VideoWriter:
         palette = scratch_file(self.target, ".palette.nut")
         self._scratch.append(palette)
         split = video.split()
-        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", level=3, g=1, pix_fmt="bgr0",
+        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", level=3, g=1,
+                                  pix_fmt="bgra" if self.alpha else "bgr0",
                                   fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         to_palette = ffmpeg.output(split[1].filter("palettegen", stats_mode="full"), local_url(palette), f="nut",
                                    vcodec="rawvideo", sws_flags=SWS_FLAGS)
