@@ -724,7 +724,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             except DamagedInput as exc:                 # without ignore_errors: the reader stops there
                 raise VidcolorError(f"{exc}; nothing written (--ignore-errors skips the frames that cannot be "
                                     "decoded, as ffmpeg does, and keeps the others)") from None
-            if reader.missing:
+            if reader.missing or getattr(reader, "ended_early", None):
                 what = _lost(input, reader)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
                 unshown = info.frames - reader.missing - summary.frames if info.frames else 0
@@ -743,8 +743,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
 
 
 def _lost(input, reader) -> str:
-    """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames."""
+    """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames, or
+    the cut that ended its file early (:attr:`~vidcolor.io.VideoReader.ended_early`)."""
     name = "stdin" if str(input) == "-" else str(input)
+    if getattr(reader, "ended_early", None):        # a Matroska or MPEG-TS file cut short: no count to compare
+        return f"{name}: {reader.ended_early}"
     if not getattr(reader, "count_known", True):
         return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
     if getattr(reader, "raw_size", None) is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -405,6 +406,60 @@ def _start(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
 
 
+MATROSKA_IDS = (b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67")
+"""The EBML IDs of a Matroska (or WebM) file's two top-level elements, in the order they start it: its EBML header
+and its Segment, which holds everything else and declares its own size."""
+
+TS_PACKET_SIZES = (188, 192, 204)
+"""The packet sizes of MPEG-TS files: plain, with a 4-byte timestamp before each (M2TS, Blu-ray and AVCHD), with 16
+bytes of error correction after each."""
+
+
+def _ebml_number(data: bytes, at: int) -> tuple[int | None, int]:
+    """The EBML variable-length number at ``data[at:]`` and the position after it: its first byte's leading zeros
+    give its length (1-8 bytes), the bits after the first set one its value; all ones is None (unknown: a size a
+    live recording leaves open). Raises IndexError where ``data`` ends first, ValueError for a zero first byte."""
+    first = data[at]
+    if not first:
+        raise ValueError("not an EBML number")
+    length = 9 - first.bit_length()
+    if at + length > len(data):
+        raise IndexError("EBML number cut")
+    value = int.from_bytes(data[at:at + length], "big") & ((1 << (7 * length)) - 1)
+    return (None if value == (1 << (7 * length)) - 1 else value), at + length
+
+
+def cut_short(path: str | Path, fmt: str) -> str | None:
+    """How a Matroska or MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut
+    short, a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: the
+    Matroska Segment declares more bytes than the file holds (a live recording, whose size is left open, shows
+    nothing), or the MPEG-TS file ends inside a packet (its size is no whole number of packets of any of
+    :data:`TS_PACKET_SIZES`). Neither container declares a frame count to check, as mp4 does. None where the file
+    shows no cut (also for other formats and for a file that cannot be read again)."""
+    try:
+        size = os.path.getsize(path)
+        if "mpegts" in fmt.split(","):
+            if all(size % n for n in TS_PACKET_SIZES):
+                return f"the file ends inside an MPEG-TS packet ({size:,} bytes: truncated)"
+            return None
+        if "matroska" not in fmt.split(","):
+            return None
+        with open(path, "rb") as f:
+            head = f.read(256)
+        if not head.startswith(MATROSKA_IDS[0]):
+            return None
+        length, at = _ebml_number(head, 4)
+        at += length or 0
+        if head[at:at + 4] != MATROSKA_IDS[1]:
+            return None
+        length, at = _ebml_number(head, at + 4)
+    except (OSError, IndexError, ValueError, TypeError):
+        return None
+    if length is None or at + length <= size:
+        return None
+    return f"the file ends early: it holds {size:,} of the {at + length:,} bytes its Matroska header declares (truncated)"
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Probe a video file with PyAV (sizes given after display rotation, from the first frame).
 
@@ -485,6 +540,9 @@ class VideoReader:
         start_time: the first frame's presentation time, seconds, as the container gives it (a clip cut from
             a longer one may keep its place, e.g. 0.042 s; MPEG-TS starts anywhere); 0.0 for raw input or a
             first frame without a timestamp. The timeline counts from it.
+        ended_early: how a Matroska or MPEG-TS file shows that it was cut short (:func:`cut_short`: the frames
+            after the cut are lost, though all before it decode), None where it shows none (also stdin and raw
+            input); known once the reader is made.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a frame size above
@@ -516,6 +574,7 @@ class VideoReader:
         """Packets the decoder refused after the first frame (damaged data; each is a frame in all but
         field-coded streams), counted in :attr:`missing`."""
         self._partial = False
+        self.ended_early = None
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -561,6 +620,8 @@ class VideoReader:
         self._first, self._size = first, (first.width, first.height)
         tb = self.info.time_base
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
+        if isinstance(source, (str, Path)) and source != "-":
+            self.ended_early = cut_short(source, self._container.format.name)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
