@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 RUNTIME = ["vidcolor.api", "vidcolor.cli", "vidcolor.pipeline", "vidcolor.reference", "vidcolor.internal", "vidcolor.io",
            "vidcolor.quantizer", "vidcolor.temporal", "vidcolor.color", "vidcolor.weights"]
 OFF_LIMITS = ("vidcolor.training", "vidcolor.metrics")
@@ -49,3 +51,27 @@ def test_internal_reference_mode_trains_without_the_training_package():
             "job = InternalColorizer([ref], 'cpu', TwoImageSettings(iters=1, size=32, width=4), progress=False)\n"
             "assert job(frames).shape == frames.shape and job.model is not None")
     assert loaded_after(code) == []
+
+
+def test_the_package_exports_the_api_lazily():
+    """``import vidcolor; vidcolor.dequantize(...)``: the package gives :mod:`vidcolor.api`'s public names (its
+    ``__all__``), and only imports it when one is used: ``import vidcolor`` alone loads neither the api nor torch."""
+    code = ("import json, sys\nimport vidcolor\n"
+            "before = sorted(m for m in sys.modules if m == 'torch' or m.startswith('vidcolor.'))\n"
+            "import vidcolor.api\n"
+            "names = {n: getattr(vidcolor, n) is getattr(vidcolor.api, n) for n in vidcolor.api.__all__}\n"
+            "print(json.dumps([before, names, vidcolor.__all__, sorted(vidcolor.api.__all__), "
+            "sorted(set(vidcolor.api.__all__) - set(dir(vidcolor)))]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before, names, exported, api_all, not_listed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == []                         # nothing but the package itself: no vidcolor.api, no torch
+    assert names and all(names.values())
+    assert sorted(set(exported) - {"__version__"}) == api_all and not_listed == []
+
+
+def test_the_package_refuses_an_unknown_name():
+    import vidcolor
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        vidcolor.nothing_here
