@@ -272,7 +272,7 @@ def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, cli
                          cwd=tmp_path)
         assert_one_line_error(res)
         assert f"{name}: its suffix" in res.stderr and f"--format says {fmt}" in res.stderr
-        with pytest.raises(VidcolorError, match="--format says|cannot write GIF"):
+        with pytest.raises(VidcolorError, match=" container says|cannot write GIF"):
             _ray_clips(clip, tmp_path / name, "dequantized", {"container": fmt})
     assert listing(tmp_path) == set()
     for name, fmt in (("a.m4v", "mp4"), ("a.bin", "nut")):
@@ -599,6 +599,33 @@ def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_mod
 
 
 # ------------------------------------------------------------------------------------------- errors
+
+
+def test_an_error_names_the_option_as_its_reader_gives_it(tmp_path, clip, tiny_models):
+    """Library errors named the CLI's flags (``dequantize(..., fps=12)`` read '--fps applies to --raw input only', a
+    second run 'use --overwrite'): a library caller now reads the parameter (``fps``, ``overwrite``), a CLI user the
+    flag, from the one message (:func:`vidcolor.errors.option`); an error built on another, or pickled (Ray), keeps
+    both."""
+    import pickle
+
+    from vidcolor.api import dequantize
+    from vidcolor.errors import VidcolorError, cli_wording, option
+
+    (tmp_path / "o.mp4").write_bytes(b"")
+    for kw, library, cli in (({}, "o.mp4 exists (use overwrite to replace it)", "use --overwrite to replace it"),
+                             ({"fps": 12}, "fps applies to raw_size input only", "--fps applies to --raw input only")):
+        with pytest.raises(VidcolorError) as told:
+            dequantize(clip, tmp_path / "o.mp4", model=tiny_models.lab, progress=False, **kw)
+        assert library in str(told.value) and library in told.value.args[0] and "--" not in str(told.value)
+        args = [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
+        res = invoke_cli("dequantize", clip, "-o", tmp_path / "o.mp4", "--model", tiny_models.lab, *args, *FAST)
+        assert_one_line_error(res)
+        assert cli in res.stderr
+    error = VidcolorError(f"{option('executor=' + repr('ray'))} takes files; use {option('raw_size', '--raw')}")
+    assert str(error) == "executor='ray' takes files; use raw_size" and repr(error) == f"VidcolorError({str(error)!r})"
+    assert cli_wording(error) == "--executor ray takes files; use --raw" == cli_wording(pickle.loads(pickle.dumps(error)))
+    assert cli_wording(VidcolorError(f"{error.marked}; more")) == "--executor ray takes files; use --raw; more"
+    assert cli_wording(ValueError("plain")) == "plain" == cli_wording(VidcolorError("plain"))
 
 
 @pytest.fixture(scope="module")

@@ -378,7 +378,7 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     assert_one_line_error(res)
     assert "--executor local" in res.stderr
     for output, extra, what in (("-", {}, "stdin, stdout"), (tmp_path / "x.gif", {}, "GIF"),
-                                (tmp_path / "y.mkv", {"ignore_errors": True}, "--ignore-errors"),
+                                (tmp_path / "y.mkv", {"ignore_errors": True}, "^ignore_errors applies to executor='local'"),
                                 (tmp_path / "y.mkv", {"executor": "dask"}, "unknown executor"),
                                 (tmp_path / "y.txt", {}, "cannot tell the video format"),
                                 (tmp_path / "y.avi", {}, "AVI has no timestamps")):

@@ -263,7 +263,7 @@ def test_tiles_join_without_seams_and_bound_the_network_input(random_unet):
     assert tiled.shape == whole.shape == (1, 3, 150, 300)
     # the tiny random U-Net (depth 2) sees 32 pixels of context: the tiles agree with the whole frame
     np.testing.assert_allclose(tiled, whole, atol=1e-4)
-    with pytest.raises(VidcolorError, match="--tile"):
+    with pytest.raises(VidcolorError, match="^tile must be 0"):
         TorchEngine(model, arch, CPU, tile=50)
 
 

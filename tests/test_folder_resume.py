@@ -104,13 +104,13 @@ def test_a_ray_folder_reruns_existing_output_names_skip_existing(tmp_path, clip)
     from vidcolor.distributed import open_work
 
     (tmp_path / "a.mp4").write_bytes(b"")
-    for folder, said in ((True, "or --skip-existing to leave it and do the rest"), (False, "use --overwrite")):
+    for folder, said in ((True, "or skip_existing to leave it and do the rest"), (False, r"use overwrite to replace it\)")):
         with pytest.raises(VidcolorError, match=said):
             open_work(clip, tmp_path / "a.mp4", None, None, 10.0, False, True, False, folder)
 
 
 def test_skip_existing_does_not_go_with_overwrite(tmp_path, clip, tiny_models):
-    with pytest.raises(VidcolorError, match="--skip-existing and --overwrite do not go together"):
+    with pytest.raises(VidcolorError, match="^skip_existing and overwrite do not go together"):
         process(clip, tmp_path / "o.mp4", invert, suffix="x", skip_existing=True, overwrite=True, **FAST)
     result = CliRunner().invoke(main, ["dequantize", str(clip), "-o", str(tmp_path / "o.mp4"), "--skip-existing",
                                        "--overwrite", "--model", str(tiny_models.lab), "-q"])
@@ -191,7 +191,7 @@ def test_a_folder_rerun_without_skip_existing_names_it(tmp_path, reels, clip):
     shutil.copy(clip, reels / "c.mp4")
     out = tmp_path / "out"
     process(reels, out, invert, suffix="x", **FAST)
-    with pytest.raises(VidcolorError, match=r"a.mp4 exists \(use --overwrite to replace it, or --skip-existing to "
+    with pytest.raises(VidcolorError, match=r"a.mp4 exists \(use overwrite to replace it, or skip_existing to "
                                             r"leave it and do the rest\)"):
         process(reels, out, invert, suffix="x", **FAST)
 

@@ -319,7 +319,7 @@ def test_a_truncated_mp4_keeps_every_frame_ffmpeg_decodes_and_the_counts_add_up(
     with pytest.raises(VidcolorError) as told:
         process(tmp_path / "cut_trimmed.mp4", tmp_path / "x.mp4", lambda b: b, suffix="x", progress=False)
     numbers = re.search(r"(\d+) of (\d+) frames could not be read \(truncated or damaged\), and (\d+) more decoded "
-                        r"to nothing \(hidden by an edit list, or damaged\); nothing written \(--ignore-errors keeps "
+                        r"to nothing \(hidden by an edit list, or damaged\); nothing written \(ignore_errors keeps "
                         r"the (\d+) that decoded\)", str(told.value))
     assert numbers, told.value
     missing, declared, hidden, kept = map(int, numbers.groups())

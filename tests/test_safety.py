@@ -145,11 +145,11 @@ def test_the_output_never_overwrites_a_reference_or_a_loaded_model(tmp_path, cli
     os.link(tmp_path / "ref.png", tmp_path / "ref-link.png")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.png").write_bytes(b"precious")
-    cases = [(tmp_path / "photo.png", tmp_path / "ref.png", {"references": tmp_path / "ref.png"}, "--reference"),
-             (tmp_path / "photo.png", tmp_path / "ref-link.png", {"references": [tmp_path / "ref.png"]}, "--reference"),
-             (tmp_path / "frames", tmp_path / "out", {"references": [tmp_path / "out" / "a.png"]}, "--reference"),
+    cases = [(tmp_path / "photo.png", tmp_path / "ref.png", {"references": tmp_path / "ref.png"}, "references"),
+             (tmp_path / "photo.png", tmp_path / "ref-link.png", {"references": [tmp_path / "ref.png"]}, "references"),
+             (tmp_path / "frames", tmp_path / "out", {"references": [tmp_path / "out" / "a.png"]}, "references"),
              (clip, tmp_path / "model.safetensors", {"reference_mode": "internal", "container": "mp4",
-                                                     "load_model": tmp_path / "model.safetensors"}, "--load-model")]
+                                                     "load_model": tmp_path / "model.safetensors"}, "load_model")]
     for src, out, options, option in cases:
         with pytest.raises(VidcolorError, match=f"would overwrite an input \\({option} "):
             api.colorize(src, out, overwrite=True, **options)

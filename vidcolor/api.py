@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -33,6 +33,11 @@ from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kep
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
                                batched, check_batch_size, run, set_output_chroma)
+
+INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
+                       option("reference_mode='keyframes'", "--reference without an image (keyframes)"))
+RAY, LOCAL = option("executor='ray'"), option("executor='local'")
+"""Options with their values as errors name them (:func:`~vidcolor.errors.option`)."""
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -205,13 +210,13 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         return done
     references = reference_list(references)
     check_spares_inputs(input, target, io_options,
-                        [("--reference", r) for r in references] +
-                        ([("--load-model", load_model)] if load_model is not None else []))
+                        [(option("references", "--reference"), r) for r in references] +
+                        ([(option("load_model"), load_model)] if load_model is not None else []))
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
         given = [input, target, *(references or []),
                  *([load_model] if load_model is not None else [])]
         if any(str(g) != "-" and same_file(g, save_model) for g in given):
-            raise VidcolorError(f"--save-model {save_model} would overwrite an input or the output")
+            raise VidcolorError(f"{option('save_model')} {save_model} would overwrite an input or the output")
         check_target(Path(save_model), io_options.get("overwrite", False))
     options = dict(model=model, device=device, render_size=render_size, saturation=saturation, temperature=temperature,
                    blur=blur, equalize=equalize, references=[str(r) for r in references or []],
@@ -242,36 +247,37 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     """
     references = reference_list(references)
     if reference_mode not in ("fast", "internal", "keyframes"):
-        raise VidcolorError(f"unknown --reference-mode {reference_mode!r} (fast, internal or keyframes)")
+        raise VidcolorError(f"unknown {option('reference_mode')} {reference_mode!r} (fast, internal or keyframes)")
     if reference_mode == "keyframes":
         if references or save_model or load_model:
-            raise VidcolorError("--reference without an image (keyframes) takes no reference images, --save-model "
-                                "or --load-model")
+            raise VidcolorError(f"{KEYFRAMES} takes no reference images, "
+                                f"{option('save_model')} or {option('load_model')}")
         from vidcolor.reference import KeyframeColorizer   # torch: the reference encoder
 
         return KeyframeColorizer(model or DEFAULTS["colorize-reference"], device=device, render_size=render_size,
                                  saturation=saturation, temperature=temperature, blur=blur, equalize=equalize,
                                  backend=backend, precision=precision)
     if reference_mode == "internal" and not (references or load_model):
-        raise VidcolorError("--reference-mode internal needs a --reference (or --load-model)")
+        raise VidcolorError(f"{INTERNAL} needs {option('references', 'a --reference')} (or {option('load_model')})")
     internal = reference_mode == "internal"
     if (save_model or load_model) and not internal:
-        raise VidcolorError("--save-model / --load-model belong to --reference-mode internal")
+        raise VidcolorError(f"{option('save_model')} / {option('load_model')} belong to {INTERNAL}")
     if save_model and load_model:
-        raise VidcolorError("--save-model saves what internal mode trains, and with --load-model nothing is trained: "
-                            "give one of them")
+        raise VidcolorError(f"{option('save_model')} saves what internal mode trains, and with {option('load_model')} "
+                            "nothing is trained: give one of them")
     if internal:
         if backend not in ("auto", "torch") or precision not in ("auto", "fp32"):
-            raise VidcolorError("--backend and --precision do not apply to --reference-mode internal (torch, fp32)")
+            raise VidcolorError(f"{option('backend')} and {option('precision')} do not apply to {INTERNAL} (torch, fp32)")
         if model is not None:
-            raise VidcolorError("--model does not apply to --reference-mode internal (it trains its own)")
+            raise VidcolorError(f"{option('model')} does not apply to {INTERNAL} (it trains its own)")
         if saturation is not None or temperature is not None or blur or equalize:
-            raise VidcolorError("--saturation, --temperature, --blur and --equalize do not apply to --reference-mode internal")
+            raise VidcolorError(f"{option('saturation')}, {option('temperature')}, {option('blur')} and {option('equalize')} "
+                                f"do not apply to {INTERNAL}")
         from vidcolor.internal import TwoImageSettings
         from vidcolor.reference import InternalColorizer, read_references
 
         if internal_iters < 1 or internal_size < 32:
-            raise VidcolorError("--internal-iters must be >= 1 and --internal-size >= 32")
+            raise VidcolorError(f"{option('internal_iters')} must be >= 1 and {option('internal_size')} >= 32")
         refs = read_references(references, longer_side=internal_size) if references else []
         return InternalColorizer(refs, device, TwoImageSettings(iters=internal_iters, size=internal_size),
                                  load_model, save_model, progress=progress)
@@ -391,26 +397,26 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
             (:func:`~vidcolor.io.writer.check_codec_in`).
     """
     if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
-        raise VidcolorError("--executor ray reads and writes files (not stdin, stdout or --raw): "
-                            "use --executor local in a pipe")
+        raise VidcolorError(f"{RAY} reads and writes files (not stdin, stdout or {option('raw_size', '--raw')}): "
+                            f"use {LOCAL} in a pipe")
     if io_options.get("container") == "gif" or (output is not None and Path(output).suffix.lower() == ".gif"):
-        raise VidcolorError("--executor ray cannot write GIF (one palette over the whole clip): use --executor local")
+        raise VidcolorError(f"{RAY} cannot write GIF (one palette over the whole clip): use {LOCAL}")
     if io_options.get("ignore_errors"):
-        raise VidcolorError("--ignore-errors applies to --executor local")
+        raise VidcolorError(f"{option('ignore_errors')} applies to {LOCAL}")
     container = io_options.get("container")
     src, target = Path(input), Path(output_for(input, output, suffix, container))
     if src.is_dir():
         images = list_images_in(src)
         if images:
-            raise VidcolorError(f"{src}: the folder holds images ({images[0].name}...); --executor ray takes videos "
-                                "(images: --executor local)")
+            raise VidcolorError(f"{src}: the folder holds images ({images[0].name}...); {RAY} takes videos "
+                                f"(images: {LOCAL})")
         videos = list_videos_in(src)
         if not videos:
             raise VidcolorError(f"{src}: no videos in folder")
         check_codec_in(io_options.get("codec", "libx264"), container or "mp4")
         return [(v, target / f"{v.stem}{format_suffix(container or 'mp4')}") for v in videos]
     if is_image(src):
-        raise VidcolorError(f"{src}: --executor ray takes video files (images: --executor local)")
+        raise VidcolorError(f"{src}: {RAY} takes video files (images: {LOCAL})")
     # a name that gives no video format, or a format that cannot hold the codec, fails now, not at the join
     check_format_named(target, container)
     check_codec_in(io_options.get("codec", "libx264"), container or output_format(target))
@@ -498,8 +504,8 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
     if not io_options.get("skip_existing"):
         return None
     if io_options.get("overwrite"):
-        raise VidcolorError("--skip-existing and --overwrite do not go together: one keeps the outputs that exist, "
-                            "the other replaces them")
+        raise VidcolorError(f"{option('skip_existing')} and {option('overwrite')} do not go together: one keeps the "
+                            "outputs that exist, the other replaces them")
     if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
         return None
     if not Path(input).is_dir():
@@ -522,7 +528,7 @@ def _skipped_note(n: int) -> str:
 def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
                         inputs: list[tuple[str, str | Path]]) -> None:
     """Refuse an output ``target`` (:func:`output_for`'s) that is one of the run's other inputs, ``(option, path)``
-    pairs (colour references, a saved model), as the input itself is refused (:func:`same_file`); a folder's
+    pairs (colour references, a saved model; the option as :func:`~vidcolor.errors.option` names it), as the input itself is refused (:func:`same_file`); a folder's
     outputs are each checked.
 
     Raises:
@@ -537,10 +543,10 @@ def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
     if str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir():
         _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), container)
         targets = still_targets + clip_targets
-    for option, given in inputs:
+    for name, given in inputs:
         hit = next((t for t in targets if same_file(t, given)), None)
         if hit is not None:
-            raise VidcolorError(f"{hit} would overwrite an input ({option} {given})")
+            raise VidcolorError(f"{hit} would overwrite an input ({name} {given})")
 
 
 def check_input(input: str | Path) -> None:
@@ -565,7 +571,8 @@ def check_fps_given(fps: float | None, raw_size: tuple[int, int] | None) -> None
         VidcolorError: saying so.
     """
     if fps is not None and raw_size is None:
-        raise VidcolorError("--fps applies to --raw input only (video files carry their frame rate)")
+        raise VidcolorError(f"{option('fps')} applies to {option('raw_size', '--raw')} input only (video files carry "
+                            "their frame rate)")
 
 
 def check_crf(crf: int) -> None:
@@ -628,8 +635,9 @@ def check_format_named(output: str | Path, container: str | None) -> None:
             advice = f"name it {Path(output).with_suffix(format_suffix(container)).name}"
         except VidcolorError:
             advice = "give another name"
-        raise VidcolorError(f"{output}: its suffix {Path(output).suffix} says {named} but --format says {container}; "
-                            f"{advice}, or drop --format")
+        raise VidcolorError(f"{output}: its suffix {Path(output).suffix} says {named} but "
+                            f"{option('container', '--format')} says {container}; {advice}, or drop "
+                            f"{option('container', '--format')}")
 
 
 def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
@@ -700,13 +708,14 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
     except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
-        raise UnreadableInput(str(exc)) from None
+        raise UnreadableInput(exc.marked) from None
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         _warn_about_source(input, info)
         if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
-            raise VidcolorError(f"{input}: --compare writes input | output side by side, {2 * info.width}x{info.height}, "
-                                f"wider than the encoder's {MAX_SIDE} px; drop --compare or crop the input")
+            raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
+                                f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
+                                f"{option('compare')} or crop the input")
         from_file = str(input) != "-" and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params,
@@ -722,8 +731,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                 summary = run(reader, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
                               info.frames, str(output), progress)
             except DamagedInput as exc:                 # without ignore_errors: the reader stops there
-                raise VidcolorError(f"{exc}; nothing written (--ignore-errors skips the frames that cannot be "
-                                    "decoded, as ffmpeg does, and keeps the others)") from None
+                raise VidcolorError(f"{exc.marked}; nothing written ({option('ignore_errors')} skips the frames "
+                                    "that cannot be decoded, as ffmpeg does, and keeps the others)") from None
             if reader.missing or getattr(reader, "ended_early", None):
                 what = _lost(input, reader)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
@@ -731,7 +740,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                 if unshown > 0 and getattr(reader, "count_known", True):
                     what += f", and {unshown} more decoded to nothing (hidden by an edit list, or damaged)"
                 if not ignore_errors:
-                    raise VidcolorError(f"{what}; nothing written (--ignore-errors keeps the {summary.frames} that decoded)")
+                    raise VidcolorError(f"{what}; nothing written ({option('ignore_errors')} keeps the "
+                                        f"{summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
             if getattr(reader, "composited", False):
                 print(f"vidcolor: warning: {input}: its transparent parts were composited on black ("

@@ -17,7 +17,7 @@ from click.core import ParameterSource
 
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, cli_wording
 from vidcolor.jobs import CRF_RANGE, DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
 
 STARTED = time.perf_counter()
@@ -43,7 +43,8 @@ def _noted(line: str, exc: BaseException) -> str:
 
 
 class _Group(click.Group):
-    """Turns VidcolorError (and MemoryError) into one line + exit 1, Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
+    """Turns VidcolorError (and MemoryError) into one line + exit 1 (its options named by their flags,
+    :func:`vidcolor.errors.cli_wording`: ``--crf`` where the library says ``crf``), Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
     systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed, and the line says
     what a folder run kept (the exception's notes, :func:`_noted`). Usage errors (unknown option, bad value) are
     one line too, with exit status 2 as click gives them."""
@@ -75,7 +76,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except VidcolorError as exc:
-            click.echo(_noted(f"vidcolor: error: {exc}", exc), err=True)
+            click.echo(_noted(f"vidcolor: error: {cli_wording(exc)}", exc), err=True)
             sys.exit(1)
         except KeyboardInterrupt as exc:
             click.echo(_noted("vidcolor: interrupted", exc), err=True)
@@ -127,7 +128,7 @@ def _fps(ctx, param, value):
     try:
         raw_rate(value)
     except VidcolorError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--fps ")) from None
+        raise click.BadParameter(cli_wording(exc).removeprefix("--fps ")) from None
     return value
 
 

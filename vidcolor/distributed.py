@@ -457,7 +457,7 @@ def _result(ray, pool) -> dict:
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause
         if isinstance(cause, VidcolorError):
-            raise VidcolorError(str(cause)) from None
+            raise VidcolorError(cause.marked or str(cause)) from None       # its options named as they were
         raise VidcolorError(f"a Ray worker failed: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from None
     except ray.exceptions.ActorDiedError as exc:
         raise VidcolorError(f"a Ray worker died {MAX_RESTARTS + 1} times ({str(exc).splitlines()[0]})") from None

@@ -29,7 +29,7 @@ import numpy as np
 
 from vidcolor.cache import cache_dir
 from vidcolor.cue import CUE_DIM
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.io.writer import write_file_atomically
 from vidcolor.weights import load_generator, read_arch, resolve
 
@@ -135,7 +135,7 @@ class Engine:
 
     def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
         if tile and tile < 2 * TILE_OVERLAP + 32:
-            raise VidcolorError(f"--tile must be 0 (off) or at least {2 * TILE_OVERLAP + 32} pixels")
+            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {2 * TILE_OVERLAP + 32} pixels")
         self.arch, self.tile = arch, tile
         self.inputs = network_inputs(arch)
         self.multiple = stride_multiple(arch)
@@ -340,8 +340,8 @@ def onnx_session(model: bytes | str | Path, device: str):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise VidcolorError("--backend onnxruntime --device cuda: this onnxruntime has no CUDA provider "
-                            "(install onnxruntime-gpu)")
+        raise VidcolorError(option("backend='onnxruntime'") + " " + option("device='cuda'") + ": this onnxruntime has "
+                            "no CUDA provider (install onnxruntime-gpu)")
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=providers)
 
 
@@ -349,7 +349,7 @@ def _onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise VidcolorError("--backend onnxruntime: the onnxruntime package is not installed "
+        raise VidcolorError(option("backend='onnxruntime'") + ": the onnxruntime package is not installed "
                             "(pip install onnxruntime)") from None
     return onnxruntime
 
@@ -366,13 +366,13 @@ def resolve_precision(precision: str, device: str, backend: str) -> str:
             in ONNX Runtime).
     """
     if precision not in PRECISIONS:
-        raise VidcolorError(f"unknown --precision {precision!r} ({', '.join(PRECISIONS)})")
+        raise VidcolorError(f"unknown {option('precision')} {precision!r} ({', '.join(PRECISIONS)})")
     if precision == "auto":
         return "fp16" if device == "cuda" and backend == "torch" else "fp32"
     if precision == "fp16" and (device != "cuda" or backend != "torch"):
-        raise VidcolorError("--precision fp16 runs on CUDA with --backend torch only")
+        raise VidcolorError(option("precision='fp16'") + " runs on CUDA with " + option("backend='torch'") + " only")
     if precision == "bf16" and (device != "cpu" or backend != "torch"):
-        raise VidcolorError("--precision bf16 runs on the CPU with --backend torch only")
+        raise VidcolorError(option("precision='bf16'") + " runs on the CPU with " + option("backend='torch'") + " only")
     return precision
 
 
@@ -385,12 +385,13 @@ def resolve_backend(backend: str, arch: dict, device: str) -> str:
         VidcolorError: unknown backend; ``onnxruntime`` for a network that is trained at run time.
     """
     if backend not in BACKENDS:
-        raise VidcolorError(f"unknown --backend {backend!r} ({', '.join(BACKENDS)})")
+        raise VidcolorError(f"unknown {option('backend')} {backend!r} ({', '.join(BACKENDS)})")
     trained_now = arch.get("family") == "two_image"
     if backend == "auto":
         return "onnxruntime" if device == "cpu" and not trained_now and _has_onnxruntime() else "torch"
     if backend == "onnxruntime" and trained_now:
-        raise VidcolorError("--backend onnxruntime: the internal reference mode trains its network now; use torch")
+        raise VidcolorError(option("backend='onnxruntime'") + ": the internal reference mode trains its network now; "
+                            "use torch")
     return backend
 
 
@@ -449,7 +450,7 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
         arch = read_onnx_arch(model)
         _check_job(model, arch, job)
         if backend == "torch":
-            raise VidcolorError(f"{model}: an ONNX graph runs with --backend onnxruntime (or auto)")
+            raise VidcolorError(f"{model}: an ONNX graph runs with " + option("backend='onnxruntime'") + " (or auto)")
         resolve_precision(precision, device, "onnxruntime")
         return OnnxEngine(model, arch, device, tile), None, arch
     arch = read_arch(model)

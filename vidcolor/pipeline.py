@@ -16,7 +16,7 @@ from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
@@ -48,7 +48,7 @@ def pick_device(device: str = "auto") -> str:
     if torch.cuda.is_available():
         return "cuda"
     if device == "cuda":
-        raise VidcolorError("--device cuda: no CUDA GPU available (this torch build or machine has none)")
+        raise VidcolorError(option("device='cuda'") + ": no CUDA GPU available (this torch build or machine has none)")
     return "cpu"
 
 
@@ -131,7 +131,7 @@ class LabJob:
         try:
             self.smoother = None if mode == "off" else TemporalSmoother(mode, strength)
         except ValueError as exc:  # the smoother checks mode and strength
-            raise VidcolorError(f"--temporal: {exc}") from None
+            raise VidcolorError(f"{option('temporal')}: {exc}") from None
 
     def set_stills(self, stills: bool) -> None:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""
@@ -569,10 +569,11 @@ class Colorizer(RenderedLabJob):
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):
         if not RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]:
-            raise VidcolorError(f"--render-size must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} pixels")
+            raise VidcolorError(f"{option('render_size')} must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} "
+                                "pixels")
         if (saturation is not None and not 0 <= saturation < np.inf) or \
                 (temperature is not None and not 0 < temperature < np.inf):   # NaN fails both
-            raise VidcolorError("--saturation must be >= 0 and --temperature > 0 (finite numbers)")
+            raise VidcolorError(f"{option('saturation')} must be >= 0 and {option('temperature')} > 0 (finite numbers)")
         if not 0 <= confidence < np.inf:                                  # NaN fails too
             raise VidcolorError("confidence must be >= 0 (a finite number)")
         self.device, self.model = pick_device(device), model
@@ -582,7 +583,7 @@ class Colorizer(RenderedLabJob):
         self.temperature = self.arch.get("temperature", 0.38) if temperature is None else temperature
         self.confidence = confidence
         if self.arch["mode"] != "bins" and (temperature is not None or confidence):
-            raise VidcolorError(f"--temperature and the colour confidence apply to models that classify ab into bins; "
+            raise VidcolorError(f"{option('temperature')} and the colour confidence apply to models that classify ab into bins; "
                                 f"{model} regresses ab directly: drop them")
         self.bins = ab_gamut_bins() if self.arch["mode"] == "bins" else None
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.color import recombine, rgb_to_lab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -57,7 +57,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
-            raise VidcolorError(f"{p}: --reference takes a colour still image (a frame of the film saved as PNG "
+            raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
     images = []
     for p in paths:
@@ -133,7 +133,7 @@ class ReferenceColorizer(Colorizer):
                  backend: str = "auto", precision: str = "auto",
                  features: tuple[np.ndarray, np.ndarray] | None = None):
         if not references and features is None:
-            raise VidcolorError("--reference: give at least one reference image")
+            raise VidcolorError(option("references", "--reference") + ": give at least one reference image")
         super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
         if features is not None:
             self.features = features
@@ -157,7 +157,7 @@ class ReferenceColorizer(Colorizer):
         """
         if str(self.model).endswith(".onnx"):
             raise VidcolorError(f"{self.model}: the reference mode needs the weight file (its reference encoder), "
-                                "not an exported .onnx graph; give the .safetensors with --backend onnxruntime")
+                                "not an exported .onnx graph; give the .safetensors with " + option("backend='onnxruntime'"))
         keys, values = [], []
         for ref in references:
             lab = rgb_to_lab(np.ascontiguousarray(ref[..., :3]))
@@ -325,22 +325,25 @@ class InternalColorizer(RenderedLabJob):
         if save_model is not None:       # refused now, not after the training; missing folders are made at the save
             there = next(a for a in Path(save_model).absolute().parents if a.exists())
             if not there.is_dir():
-                raise VidcolorError(f"--save-model {save_model}: cannot write there ({there} is a file, not a folder)")
+                raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({there} is a file, "
+                                    "not a folder)")
             try:
                 with tempfile.TemporaryFile(dir=there):
                     pass
             except OSError as exc:
-                raise VidcolorError(f"--save-model {save_model}: cannot write there ({exc.strerror})") from None
+                raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({exc.strerror})") from None
         self.device = pick_device(device)
         self.settings = settings or TwoImageSettings()
         self.save_model, self.progress, self.model = save_model, progress, None
         if load_model is not None:
             self.model, arch = load_generator(str(load_model), self.device)
             if arch.get("job") != self.JOB:
-                raise VidcolorError(f"{load_model}: not a model saved by --reference-mode internal --save-model")
+                raise VidcolorError(f"{load_model}: not a model saved by " + option("reference_mode='internal'") +
+                                    f" {option('save_model')}")
             self.settings.size = arch["size"]
         elif len(references) != 1:
-            raise VidcolorError("--reference-mode internal takes exactly one --reference (or --load-model)")
+            raise VidcolorError(option("reference_mode='internal'") + f" takes exactly one {option('references', '--reference')} "
+                                f"(or {option('load_model')})")
         self.reference = references[0][..., :3] if references else None
         if key_frame is not None and self.model is None:
             self.train(key_frame)

@@ -283,7 +283,7 @@ def test_raw_rates_that_are_no_frame_rate_and_raw_files_that_cannot_be_opened(tm
     import vidcolor.io.reader as reader
 
     for fps in (0.0001, float("nan"), float("inf"), -float("inf"), 1e12):
-        with pytest.raises(VidcolorError, match=f"--fps {fps} is not a frame rate"):
+        with pytest.raises(VidcolorError, match=f"^fps {fps} is not a frame rate"):
             VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps)
     for fps, rate in ((1 / 1001, Fraction(1, 1001)), (30000 / 1001, Fraction(30000, 1001)), (1e6, Fraction(10 ** 6))):
         assert VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps).info.fps == rate
@@ -344,7 +344,7 @@ def test_an_unknown_suffix_names_only_suffixes_that_are_written(tmp_path):
     """The error listed .webm (which holds no codec vidcolor writes) and .avi (refused) among the suffixes to use."""
     with pytest.raises(VidcolorError, match="cannot tell the video format") as err:
         VideoWriter(tmp_path / "out.xyz", 32, 32, Fraction(24))
-    named = re.search(r"name it (.*), or give --format", str(err.value))[1].split(", ")
+    named = re.search(r"name it (.*), or give container", str(err.value))[1].split(", ")
     assert ".webm" not in named and ".avi" not in named and {".mp4", ".mkv", ".gif"} <= set(named)
     for suffix in named:                                # each of them is written with the defaults
         with VideoWriter(tmp_path / f"out{suffix}", 32, 32, Fraction(24), preset="ultrafast") as w:

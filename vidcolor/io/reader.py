@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator
 import av
 import numpy as np
 
-from vidcolor.errors import DamagedInput, VidcolorError
+from vidcolor.errors import DamagedInput, VidcolorError, option
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io import limits
@@ -92,10 +92,10 @@ def raw_rate(fps: float | Fraction | None) -> Fraction:
         VidcolorError: no rate, one that is not a finite number, or one outside :data:`RAW_FPS_RANGE`.
     """
     if fps is None:
-        raise VidcolorError("raw input needs --fps")
+        raise VidcolorError("raw input needs " + option("fps"))
     rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, Fraction) or math.isfinite(fps) else None
     if rate is None or not _rate_in_range(rate):
-        raise VidcolorError(f"--fps {fps} is not a frame rate from 1/1001 to {RAW_FPS_RANGE[1]:,} frames per second")
+        raise VidcolorError(f"{option('fps')} {fps} is not a frame rate from 1/1001 to {RAW_FPS_RANGE[1]:,} frames per second")
     return rate
 
 
@@ -578,7 +578,7 @@ class VideoReader:
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
-            check_frame_size(w, h, "--raw")
+            check_frame_size(w, h, option("raw_size", "--raw"))
             self.info = VideoInfo(width=w, height=h, fps=rate)
             self.timeline = Timeline.of(self.info.fps)
             self.start_time = 0.0

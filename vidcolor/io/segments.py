@@ -16,11 +16,14 @@ from typing import Iterator
 import av
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _reason, _rotate, _rotation, video_stream
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
+
+LOCAL = option("executor='local'")
+"""What an error advises for a clip that cannot be split (:func:`~vidcolor.errors.option`)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
             presentation timestamps.
     """
     if not seconds > 0:
-        raise VidcolorError("--segment-seconds must be > 0")
+        raise VidcolorError(option("segment_seconds") + " must be > 0")
     with _open(path) as container:
         info = _info(container)
         stream = video_stream(container)
@@ -87,7 +90,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
                     continue
                 if packet.pts is None:
                     raise VidcolorError(f"{path}: video packets carry no timestamps; it cannot be split "
-                                        "(use --executor local)")
+                                        f"(use {LOCAL})")
                 pts.append(packet.pts)
                 if packet.is_keyframe:
                     keys.add(packet.pts)
@@ -97,7 +100,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
         raise VidcolorError(f"{path}: no video frames")
     order = sorted(pts)
     if len(set(order)) != len(order):
-        raise VidcolorError(f"{path}: repeated video timestamps; it cannot be split (use --executor local)")
+        raise VidcolorError(f"{path}: repeated video timestamps; it cannot be split (use {LOCAL})")
     info.frames = len(order)
     key_index = sorted(i for i, p in enumerate(order) if p in keys and i > 0)
     gaps = [b - a for a, b in zip([0] + key_index, key_index)]
@@ -150,7 +153,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
             size = rotation = None
             for frame in container.decode(stream):
                 if frame.pts is None:
-                    raise VidcolorError(f"{path}: a decoded frame has no timestamp (use --executor local)")
+                    raise VidcolorError(f"{path}: a decoded frame has no timestamp (use {LOCAL})")
                 if frame.pts < segment.first_pts:
                     continue
                 if segment.end_pts is not None and frame.pts >= segment.end_pts:
@@ -168,4 +171,4 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
             raise VidcolorError(f"{path}: decoding failed ({_reason(exc)})") from None
     if got != want:
         raise VidcolorError(f"{path}: segment {segment.index} decoded {got} of its {want} frames "
-                            "(damaged file or inexact seeking; use --executor local)")
+                            f"(damaged file or inexact seeking; use {LOCAL})")

@@ -28,7 +28,7 @@ import av
 import ffmpeg
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import SWS_FLAGS, local_url
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
@@ -685,15 +685,15 @@ def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> 
             raise VidcolorError(f"{target}: cannot write there ({exc.strerror or exc})") from None
     if found is None:
         if os.path.lexists(target) and not overwrite:    # the rename would fail at the end
-            raise VidcolorError(f"{target} exists (a broken symbolic link; use --overwrite to replace it)")
+            raise VidcolorError(f"{target} exists (a broken symbolic link; use {option('overwrite')} to replace it)")
         return
     if stat.S_ISDIR(found.st_mode):
         raise VidcolorError(f"{target} is a folder (give the output a file name)")
     if not stat.S_ISREG(found.st_mode):
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
     if not overwrite:
-        raise VidcolorError(f"{target} exists (use --overwrite to replace it"
-                            f"{', or --skip-existing to leave it and do the rest' if in_folder_run else ''})")
+        raise VidcolorError(f"{target} exists (use {option('overwrite')} to replace it" +
+                            (f", or {option('skip_existing')} to leave it and do the rest" if in_folder_run else "") + ")")
 
 
 def partial_file(target: Path, suffix: str) -> Path:
@@ -800,8 +800,8 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
                 os.link(tmp, target)
                 return
             except FileExistsError:
-                raise VidcolorError(f"{target} exists: another run wrote it while this one worked (use --overwrite "
-                                    "to replace it)") from None
+                raise VidcolorError(f"{target} exists: another run wrote it while this one worked (use "
+                                    f"{option('overwrite')} to replace it)") from None
             except OSError as exc:
                 if exc.errno not in _NO_HARD_LINKS or target.exists():
                     raise
@@ -892,7 +892,7 @@ def output_format(path: Path) -> str:
     if fmt is None:
         named = f"the suffix {path.suffix!r}" if path.suffix else "a name without a suffix"
         raise VidcolorError(f"{path}: cannot tell the video format from {named}; name it "
-                            f"{', '.join(writable_suffixes())}, or give --format")
+                            f"{', '.join(writable_suffixes())}, or give {option('container', '--format')}")
     return fmt
 
 
