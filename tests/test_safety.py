@@ -158,6 +158,37 @@ def test_the_output_never_overwrites_a_reference_or_a_loaded_model(tmp_path, cli
         api.colorize(tmp_path / "frames", tmp_path / "out", overwrite=True, references=[tmp_path / "ref.png"])
 
 
+def test_the_output_never_overwrites_the_model(tmp_path, clip, monkeypatch):
+    """``dequantize x.mp4 --model m.safetensors -o m.safetensors --format mp4 --overwrite`` wrote the video over the
+    weight file (the model was not one of the inputs checked): refused as the other inputs are, for both jobs, by
+    another name too, and for a folder's outputs each, before a model loads."""
+    def no_model(*args, **kwargs):
+        raise AssertionError("the output was not checked against the model")
+
+    for name in ("m.safetensors", "frames/a.png", "out/a.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"precious")
+    os.link(tmp_path / "m.safetensors", tmp_path / "m-link.mp4")
+    for job in ("dequantize", "colorize"):
+        res = run_cli(job, clip, "--model", tmp_path / "m.safetensors", "-o", tmp_path / "m.safetensors",
+                      "--format", "mp4", "--overwrite", "-q")
+        assert_one_line_error(res)
+        assert "m.safetensors would overwrite an input (--model " in res.stderr
+    monkeypatch.setattr(api, "Dequantizer", type("NoModel", (api.Dequantizer,), {"__init__": no_model}))
+    monkeypatch.setattr(api, "colorizer", no_model)
+    cases = [(clip, tmp_path / "m-link.mp4", tmp_path / "m.safetensors"),
+             (tmp_path / "frames", tmp_path / "out", tmp_path / "out" / "a.png")]
+    for job in (api.dequantize, api.colorize):
+        for src, out, model in cases:
+            with pytest.raises(VidcolorError, match=r"would overwrite an input \(model "):
+                job(src, out, model=str(model), overwrite=True)
+    assert (tmp_path / "m.safetensors").read_bytes() == (tmp_path / "out" / "a.png").read_bytes() == b"precious"
+    from vidcolor.weights import WEIGHTS_DIR
+
+    assert [p for _, p in api.model_input("dequantize-fq-l2")] == [WEIGHTS_DIR / "dequantize-fq-l2.safetensors"]
+    assert api.model_input(None) == api.model_input(tmp_path / "none.safetensors") == []
+
+
 # ------------------------------------------------------------------------------- D8: names near the limit
 
 

@@ -33,6 +33,7 @@ from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kep
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
                                batched, check_batch_size, run, set_output_chroma)
+from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
                        option("reference_mode='keyframes'", "--reference without an image (keyframes)"))
@@ -96,14 +97,15 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         (:func:`nothing_to_do`: no model loads).
 
     Raises:
-        VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), unknown model,
-            ffmpeg failure.
+        VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), an output that is
+            the model's file (:func:`check_spares_inputs`), unknown model, ffmpeg failure.
     """
     started = time.perf_counter()
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
-    done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)[1]
+    target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
     if done is not None:
         return done
+    check_spares_inputs(input, target, io_options, model_input(model))
     if io_options.get("preset", "medium") == "medium":
         io_options.setdefault("x264_params", JOBS[Dequantizer.JOB].x264_params)
     options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
@@ -201,7 +203,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     Raises:
         VidcolorError: bad input or options, existing output without ``overwrite`` or ``skip_existing`` (an
             existing ``save_model`` without ``overwrite``), a ``save_model`` that is an input or the output, an
-            output that is a reference or ``load_model`` (:func:`check_spares_inputs`), unknown model.
+            output that is a reference, ``load_model`` or ``model``'s file (:func:`check_spares_inputs`), unknown
+            model.
     """
     started = time.perf_counter()
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -211,7 +214,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     references = reference_list(references)
     check_spares_inputs(input, target, io_options,
                         [(option("references", "--reference"), r) for r in references] +
-                        ([(option("load_model"), load_model)] if load_model is not None else []))
+                        ([(option("load_model"), load_model)] if load_model is not None else []) +
+                        model_input(model))
     if save_model is not None:          # like an output: never over an input, the output, or an existing file
         given = [input, target, *(references or []),
                  *([load_model] if load_model is not None else [])]
@@ -528,7 +532,7 @@ def _skipped_note(n: int) -> str:
 def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
                         inputs: list[tuple[str, str | Path]]) -> None:
     """Refuse an output ``target`` (:func:`output_for`'s) that is one of the run's other inputs, ``(option, path)``
-    pairs (colour references, a saved model; the option as :func:`~vidcolor.errors.option` names it), as the input itself is refused (:func:`same_file`); a folder's
+    pairs (colour references, a saved model, the model's weight file: :func:`model_input`; the option as :func:`~vidcolor.errors.option` names it), as the input itself is refused (:func:`same_file`); a folder's
     outputs are each checked.
 
     Raises:
@@ -547,6 +551,17 @@ def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
         hit = next((t for t in targets if same_file(t, given)), None)
         if hit is not None:
             raise VidcolorError(f"{hit} would overwrite an input ({name} {given})")
+
+
+def model_input(model: str | Path | None) -> list[tuple[str, Path]]:
+    """The weight file (or exported graph) that ``model`` names, as :func:`check_spares_inputs` takes a run's
+    inputs: ``[(option, path)]`` (a bundled name's file in :data:`~vidcolor.weights.WEIGHTS_DIR`, or the path given);
+    empty where it names no file (None: the job's default is picked later; a model that is not found is said when
+    it loads)."""
+    try:
+        return [] if model is None else [(option("model"), resolve(str(model)))]
+    except VidcolorError:
+        return []
 
 
 def check_input(input: str | Path) -> None:
