@@ -208,3 +208,41 @@ def test_a_failed_overwrite_run_does_not_advise_skipping_an_earlier_runs_outputs
     assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --overwrite: 1 of "
                                       "the others has an earlier run's output, which --skip-existing would keep)"]
     assert (out / "c.mp4").read_bytes() == b"an earlier run's" and len(decode_all(str(out / "b.mp4"))[0]) == 10
+
+
+def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch):
+    """With --skip-existing the CLI's checks, the nothing-to-do check, the check against the model and the run
+    itself each listed the folder again (and opened its GIFs to see which are animated): 5 listings a run. One
+    listing now serves them all, whether there is work left, some or none."""
+    from collections import Counter
+
+    import vidcolor.api as api
+
+    folder, out = tmp_path / "mix", tmp_path / "out"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(clip, folder / name)
+    Image.new("RGB", (16, 12), (200, 40, 40)).save(folder / "p.gif")      # a still GIF: is_animated opens it
+    calls: Counter = Counter()
+
+    def counting(name, original):
+        def counted(path, *args, **kwargs):
+            if name != "is_animated" or Path(path).suffix == ".gif":     # not the clips' own check, one each
+                calls[name if name != "is_animated" else Path(path).name] += 1
+            return original(path, *args, **kwargs)
+        return counted
+
+    for name in ("list_images_in", "list_videos_in", "is_animated"):
+        monkeypatch.setattr(api, name, counting(name, getattr(api, name)))
+    args = ["dequantize", str(folder), "-o", str(out), "--skip-existing", "--model", str(tiny_models.lab), "-q",
+            "--preset", "ultrafast"]
+    for written in ({"a.mp4", "b.mp4", "p.png"}, {"b.mp4"}, set()):
+        if written == {"b.mp4"}:
+            (out / "b.mp4").unlink()
+        calls.clear()
+        before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()} if out.exists() else {}
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert listing(out) == {"a.mp4", "b.mp4", "p.png"}
+        assert {n for n, t in before.items() if (out / n).stat().st_mtime_ns != t} == set()      # none redone
+        assert calls == {"list_images_in": 1, "list_videos_in": 1, "p.gif": 1}, (written, calls)

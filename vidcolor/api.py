@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import sys
@@ -43,6 +44,25 @@ RAY, LOCAL = option("executor='ray'"), option("executor='local'")
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
 
+_LISTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vidcolor_listings", default=None)
+"""The folders listed by the run in progress (:func:`one_listing`): folder -> :func:`folder_contents`."""
+
+
+@contextlib.contextmanager
+def one_listing():
+    """A run in which :func:`folder_contents` lists each folder once, however many of its checks ask (the CLI's,
+    :func:`nothing_to_do`, :func:`check_spares_inputs`, :func:`_process_folder`: five listings with
+    ``skip_existing``, each opening the folder's GIFs again); a run inside another shares its listings.
+    :func:`dequantize`, :func:`colorize` and :func:`process` are each one (a decorator too)."""
+    if _LISTINGS.get() is not None:
+        yield
+        return
+    token = _LISTINGS.set({})
+    try:
+        yield
+    finally:
+        _LISTINGS.reset(token)
+
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
                       batch_size: int = 4, restore_luminance: bool | None = None, consistency: bool = True,
@@ -66,6 +86,7 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
                    batch_size)
 
 
+@one_listing()
 def dequantize(input: str | Path, output: str | Path | None = None, *, model: str = DEFAULTS["dequantize"],
                device: str = "auto", batch_size: int | None = None, restore_luminance: bool | None = None,
                consistency: bool = True, temporal: str = "flow", temporal_strength: float = 0.6,
@@ -165,6 +186,7 @@ def _quantizer_note(found: list[Found]) -> str:
     return note
 
 
+@one_listing()
 def colorize(input: str | Path, output: str | Path | None = None, *, model: str | None = None,
              device: str = "auto", batch_size: int | None = None, render_size: int = RENDER_SIZE, saturation: float | None = None,
              temperature: float | None = None, blur: bool = False, equalize: bool = False,
@@ -410,11 +432,11 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     container = io_options.get("container")
     src, target = Path(input), Path(output_for(input, output, suffix, container))
     if src.is_dir():
-        images = list_images_in(src)
+        stills, videos = folder_contents(src)
+        images = natural_sorted(stills + [p for p in videos if is_image(p)])      # animated ones are clips there
         if images:
             raise VidcolorError(f"{src}: the folder holds images ({images[0].name}...); {RAY} takes videos "
                                 f"(images: {LOCAL})")
-        videos = list_videos_in(src)
         if not videos:
             raise VidcolorError(f"{src}: no videos in folder")
         check_codec_in(io_options.get("codec", "libx264"), container or "mp4")
@@ -665,6 +687,7 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
     return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else format_suffix(container or 'mp4')}")
 
 
+@one_listing()
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", tune: str | None = None,
             x264_params: str | None = None, audio: bool = True,
@@ -816,10 +839,18 @@ class SideBySide:
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
     order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png); hidden files (``.name``)
-    are not taken."""
-    images = list_images_in(folder)
-    stills = [p for p in images if not is_animated(p)]
-    return stills, natural_sorted(list_videos_in(folder) + [p for p in images if is_animated(p)])
+    are not taken. Within :func:`one_listing`, the run's listing of ``folder`` (new lists)."""
+    listed = _LISTINGS.get()
+    if listed is None or Path(folder) not in listed:
+        images = list_images_in(folder)
+        animated = [is_animated(p) for p in images]
+        contents = ([p for p, moving in zip(images, animated) if not moving],
+                    natural_sorted(list_videos_in(folder) + [p for p, moving in zip(images, animated) if moving]))
+        if listed is None:
+            return contents
+        listed[Path(folder)] = contents
+    stills, clips = listed[Path(folder)]
+    return list(stills), list(clips)
 
 
 def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],

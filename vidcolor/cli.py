@@ -344,13 +344,15 @@ def main():
 def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize
+    from vidcolor.api import one_listing
     from vidcolor.jobs import DEFAULTS
 
     _check_terminal(input, kw["output"])
-    _check_given(click.get_current_context(), input, kw)
-    summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
-                             restore_luminance=restore_luminance, consistency=consistency,
-                             **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
+    with one_listing():                     # a folder input is listed once, for the checks and the run
+        _check_given(click.get_current_context(), input, kw)
+        summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
+                                 restore_luminance=restore_luminance, consistency=consistency,
+                                 **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary.timed_from(STARTED)}", err=True)
 
@@ -391,6 +393,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
              render_size, saturation, temperature, blur, equalize, **kw):
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
     from vidcolor.api import colorize as run_colorize
+    from vidcolor.api import one_listing
 
     _check_terminal(input, kw["output"])
     if "" in references:                     # --reference "$UNSET": not the keyframe mode
@@ -410,11 +413,13 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
         if load_model is not None:
             _refuse(ctx, _given(ctx, "references", "internal_iters", "internal_size"),
                     "with --load-model: nothing is trained, the saved pair and its size are used")
-    _check_given(ctx, input, kw)
-    summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
-                           temperature=temperature, blur=blur, equalize=equalize, references=list(references),
-                           reference_mode=reference_mode, internal_iters=internal_iters, internal_size=internal_size,
-                           save_model=save_model, load_model=load_model, **_io_kwargs(kw))
+    with one_listing():                     # a folder input is listed once, for the checks and the run
+        _check_given(ctx, input, kw)
+        summary = run_colorize(input, kw["output"], model=model, render_size=render_size, saturation=saturation,
+                               temperature=temperature, blur=blur, equalize=equalize, references=list(references),
+                               reference_mode=reference_mode, internal_iters=internal_iters,
+                               internal_size=internal_size, save_model=save_model, load_model=load_model,
+                               **_io_kwargs(kw))
     if not kw["quiet"]:
         click.echo(f"vidcolor: {summary.timed_from(STARTED)}", err=True)
 
