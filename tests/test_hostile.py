@@ -339,34 +339,61 @@ def test_a_truncated_mp4_keeps_every_frame_ffmpeg_decodes_and_the_counts_add_up(
     assert len(decode_all(str(tmp_path / "cut_dequantized.mp4"))[0]) == decodable
 
 
-@pytest.mark.parametrize("suffix", [".mkv", ".ts"])
-def test_a_matroska_or_mpeg_ts_file_cut_short_is_told_as_a_truncated_mp4_is(tmp_path, ffmpeg_exe, tiny_models, suffix):
-    """A copy cut short (``head -c``) read to the cut without a word: the run wrote the frames before it as if they
-    were the whole clip. Neither container declares a frame count, but a Matroska Segment declares its size, and an
-    MPEG-TS file is whole packets; so, as for an mp4 that lacks frames, nothing is written, and --ignore-errors keeps
-    the frames that decode, with a warning."""
-    import re
-
+def _cut_copy(tmp_path, ffmpeg_exe, suffix):
+    """A clip with sound in ``suffix``'s container, and a copy cut inside an MPEG-TS packet half way (``head -c``);
+    returns the cut's size and the whole file's."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc2=s={W}x{H}:r={FPS}:d={SECONDS}", "-f", "lavfi", "-i",
                f"sine=d={SECONDS}", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
                str(tmp_path / f"full{suffix}"))
     data = (tmp_path / f"full{suffix}").read_bytes()
     cut = len(data) // 2 // 188 * 188 + 100                 # inside a packet: not a whole number of them
     (tmp_path / f"cut{suffix}").write_bytes(data[:cut])
-    assert invoke_cli("dequantize", f"full{suffix}", "-o", "full.mp4", "--model", tiny_models.lab, *FAST,
+    return cut, len(data)
+
+
+def test_a_matroska_file_cut_short_is_told_as_a_truncated_mp4_is_before_any_work(tmp_path, ffmpeg_exe, tiny_models,
+                                                                               monkeypatch):
+    """A copy cut short (``head -c``) read to the cut without a word: the run wrote the frames before it as if they
+    were the whole clip. Matroska declares no frame count, but its Segment declares its size; so, as for an mp4 that
+    lacks frames, nothing is written (said before any frame is processed), and --ignore-errors keeps the frames
+    that decode, with a warning."""
+    import re
+
+    from vidcolor import api
+
+    cut, whole = _cut_copy(tmp_path, ffmpeg_exe, ".mkv")
+    assert invoke_cli("dequantize", "full.mkv", "-o", "full.mp4", "--model", tiny_models.lab, *FAST,
                       cwd=tmp_path).stderr == ""                    # the whole file: nothing to say
     before = listing(tmp_path)
-    res = invoke_cli("dequantize", f"cut{suffix}", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    ran = []
+    monkeypatch.setattr(api, "run", lambda *a, **k: ran.append(1))
+    res = invoke_cli("dequantize", "cut.mkv", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert_one_line_error(res)
-    told = (f"it holds {cut:,} of the {len(data):,} bytes its Matroska header declares (truncated)"
-            if suffix == ".mkv" else f"the file ends inside an MPEG-TS packet ({cut:,} bytes: truncated)")
-    assert told in res.stderr and "nothing written (--ignore-errors keeps the " in res.stderr, res.stderr
-    assert listing(tmp_path) == before
-    res = invoke_cli("dequantize", f"cut{suffix}", "-o", "out.mp4", "--ignore-errors", "--model", tiny_models.lab,
+    told = f"it holds {cut:,} of the {whole:,} bytes its Matroska header declares (truncated)"
+    assert told in res.stderr and "nothing written (--ignore-errors keeps the frames before the cut)" in res.stderr
+    assert listing(tmp_path) == before and not ran
+    monkeypatch.undo()
+    res = invoke_cli("dequantize", "cut.mkv", "-o", "out.mp4", "--ignore-errors", "--model", tiny_models.lab,
                      *FAST, cwd=tmp_path)
     kept = re.search(r"; the (\d+) that decoded were written", res.stderr)
     assert res.returncode == 0 and len(res.stderr_lines) == 1 and told in res.stderr and kept, res.stderr
     assert 0 < int(kept[1]) == len(decode_all(str(tmp_path / "out.mp4"))[0]) < FPS * SECONDS
+
+
+def test_an_mpeg_ts_file_that_ends_inside_a_packet_is_processed_with_a_warning(tmp_path, ffmpeg_exe, tiny_models):
+    """A transport stream declares neither its length nor a frame count, and captures are split at any byte, so a
+    file that ends inside a packet is only a sign of a cut: its frames are written, with a warning that says so
+    (before, not a word)."""
+    import re
+
+    cut, _ = _cut_copy(tmp_path, ffmpeg_exe, ".ts")
+    assert invoke_cli("dequantize", "full.ts", "-o", "full.mp4", "--model", tiny_models.lab, *FAST,
+                      cwd=tmp_path).stderr == ""
+    res = invoke_cli("dequantize", "cut.ts", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    told = re.search(rf"the file ends inside an MPEG-TS packet \({cut:,} bytes\): it may have been cut short; its "
+                     r"(\d+) frames were written", res.stderr)
+    assert res.returncode == 0 and len(res.stderr_lines) == 1 and told, res.stderr
+    assert 0 < int(told[1]) == len(decode_all(str(tmp_path / "out.mp4"))[0]) < FPS * SECONDS
 
 
 @pytest.mark.parametrize("name", ["damaged.mp4", "damaged.ts"])

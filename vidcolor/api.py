@@ -750,6 +750,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         _warn_about_source(input, info)
+        if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
+            raise VidcolorError(f"{_lost(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
+                                "frames before the cut)")
         if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
             raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
                                 f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
@@ -781,6 +784,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                     raise VidcolorError(f"{what}; nothing written ({option('ignore_errors')} keeps the "
                                         f"{summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
+            elif getattr(reader, "partial_packet", None):
+                print(f"vidcolor: warning: {input}: {reader.partial_packet}; its {summary.frames} frames were "
+                      "written", file=sys.stderr)
             if getattr(reader, "composited", False):
                 print(f"vidcolor: warning: {input}: its transparent parts were composited on black ("
                       f"{'stdout' if str(output) == '-' else Path(output).name} cannot hold transparency; GIF output "
@@ -794,7 +800,7 @@ def _lost(input, reader) -> str:
     """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames, or
     the cut that ended its file early (:attr:`~vidcolor.io.VideoReader.ended_early`)."""
     name = "stdin" if str(input) == "-" else str(input)
-    if getattr(reader, "ended_early", None):        # a Matroska or MPEG-TS file cut short: no count to compare
+    if getattr(reader, "ended_early", None):        # a Matroska file cut short: no count to compare
         return f"{name}: {reader.ended_early}"
     if not getattr(reader, "count_known", True):
         return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"

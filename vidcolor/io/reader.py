@@ -430,20 +430,15 @@ def _ebml_number(data: bytes, at: int) -> tuple[int | None, int]:
 
 
 def cut_short(path: str | Path, fmt: str) -> str | None:
-    """How a Matroska or MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut
-    short, a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: the
-    Matroska Segment declares more bytes than the file holds (a live recording, whose size is left open, shows
-    nothing), or the MPEG-TS file ends inside a packet (its size is no whole number of packets of any of
-    :data:`TS_PACKET_SIZES`). Neither container declares a frame count to check, as mp4 does. None where the file
-    shows no cut (also for other formats and for a file that cannot be read again)."""
+    """How a Matroska (or WebM) file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut short,
+    a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: its Segment
+    declares more bytes than the file holds. Matroska declares no frame count to check, as mp4 does. None where the
+    file shows no cut (a live recording, whose size is left open, shows nothing), for other formats, and for a file
+    that cannot be read again."""
+    if "matroska" not in fmt.split(","):
+        return None
     try:
         size = os.path.getsize(path)
-        if "mpegts" in fmt.split(","):
-            if all(size % n for n in TS_PACKET_SIZES):
-                return f"the file ends inside an MPEG-TS packet ({size:,} bytes: truncated)"
-            return None
-        if "matroska" not in fmt.split(","):
-            return None
         with open(path, "rb") as f:
             head = f.read(256)
         if not head.startswith(MATROSKA_IDS[0]):
@@ -458,6 +453,23 @@ def cut_short(path: str | Path, fmt: str) -> str | None:
     if length is None or at + length <= size:
         return None
     return f"the file ends early: it holds {size:,} of the {at + length:,} bytes its Matroska header declares (truncated)"
+
+
+def partial_packet(path: str | Path, fmt: str) -> str | None:
+    """How an MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) may show that it was cut short: it ends
+    inside a packet (its size is no whole number of packets of any of :data:`TS_PACKET_SIZES`). A transport stream
+    declares neither its length nor a frame count, and captures split at any byte (``split -b``, a recorder's
+    chunks) end the same way, so this is only a sign; None where there is none, for other formats, and for a file
+    that cannot be read again."""
+    if "mpegts" not in fmt.split(","):
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if all(size % n for n in TS_PACKET_SIZES):
+        return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
+    return None
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -540,9 +552,11 @@ class VideoReader:
         start_time: the first frame's presentation time, seconds, as the container gives it (a clip cut from
             a longer one may keep its place, e.g. 0.042 s; MPEG-TS starts anywhere); 0.0 for raw input or a
             first frame without a timestamp. The timeline counts from it.
-        ended_early: how a Matroska or MPEG-TS file shows that it was cut short (:func:`cut_short`: the frames
-            after the cut are lost, though all before it decode), None where it shows none (also stdin and raw
-            input); known once the reader is made.
+        ended_early: how a Matroska file shows that it was cut short (:func:`cut_short`: the frames after the
+            cut are lost, though all before it decode), None where it shows none (also stdin and raw input);
+            known once the reader is made.
+        partial_packet: how an MPEG-TS file may show that it was cut short (:func:`partial_packet`: only a
+            sign), else None; known once the reader is made.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a frame size above
@@ -574,7 +588,7 @@ class VideoReader:
         """Packets the decoder refused after the first frame (damaged data; each is a frame in all but
         field-coded streams), counted in :attr:`missing`."""
         self._partial = False
-        self.ended_early = None
+        self.ended_early = self.partial_packet = None
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -622,6 +636,7 @@ class VideoReader:
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
         if isinstance(source, (str, Path)) and source != "-":
             self.ended_early = cut_short(source, self._container.format.name)
+            self.partial_packet = partial_packet(source, self._container.format.name)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
