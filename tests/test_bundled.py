@@ -132,6 +132,23 @@ def test_trained_default_is_not_the_identity():
     assert np.abs(out.astype(int) - coarse).mean() > 1.0
 
 
+def test_a_black_and_white_frame_stays_black_and_white():
+    """A gray 4-bit frame (R == G == B) came out tinted: the trained generator's chroma correction gave some pixels
+    a colour of up to 4 levels. Its truth is gray, so its output is too; the colour frame beside it in the batch
+    keeps its colour correction, and the gray frame's brightness correction stays."""
+    from vidcolor.pipeline import Dequantizer
+    from vidcolor.training.degrade import quantize_uniform
+
+    y, x = np.mgrid[0:64, 0:96]
+    colour = np.stack([x * 2.5, y * 3.5, (x + y) * 1.5], -1).clip(0, 255).astype(np.uint8)
+    gray = np.repeat(((x * 2 + y) % 256).astype(np.uint8)[..., None], 3, axis=-1)
+    coarse = quantize_uniform(np.stack([gray, colour]), 4, "mid")
+    out = Dequantizer(DEFAULTS["dequantize"], "cpu", consistency=False)(coarse).astype(int)
+    assert (out[0] == out[0, ..., :1]).all()
+    assert np.abs(out[0] - coarse[0]).mean() > 0.5                       # corrected, not left as it was
+    assert (np.abs(out[1, ..., 0] - out[1, ..., 1]) != np.abs(coarse[1, ..., 0].astype(int) - coarse[1, ..., 1])).any()
+
+
 def _held_back_clip(shared_data, n: int, size=(640, 360)) -> np.ndarray:
     """The first ``n`` frames of a DAVIS clip that dequantize training holds back (goat), at ``size``."""
     import cv2

@@ -255,7 +255,8 @@ class Dequantizer(LabJob):
     their chroma (images, lossless 4:4:4 video: :meth:`set_output_chroma`) its colour differences are smoothed
     (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), and the result is projected onto the observed
     pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
-    palette cell the input says the truth lies in, and unchanged where no quantizer is found.
+    palette cell the input says the truth lies in, and unchanged where no quantizer is found. Frames that are black
+    and white exactly stay so (:func:`keep_gray`).
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
@@ -465,9 +466,29 @@ class Dequantizer(LabJob):
             out = self._rgb(batch.outputs[OUTPUT].transpose(0, 2, 3, 1))
         else:
             out = self._join(*self.lab(batch), smoother)
-        if found is None:
-            return out
-        return found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
+        if found is not None:
+            out = found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
+        keep_gray(frames, out)
+        return out
+
+
+def keep_gray(observed: np.ndarray, out: np.ndarray) -> None:
+    """In place: the frames of ``out`` whose input is black and white exactly (``R == G == B`` at every pixel of
+    ``observed``: a gray image, a gray GIF, limited-range gray video) become gray, each pixel the mean of its three
+    channels (rounded). Dequantization restores gradations, not colour: a black-and-white frame's truth is black and
+    white, while the generator's small chroma correction tinted up to a quarter of such an image's pixels by up to
+    4 levels. Each channel of such a pixel lies in the same quantization cell, so the mean stays in it.
+
+    Args:
+        observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
+        out: uint8 RGB of the same shape, the dequantized frames; changed in place.
+    """
+    for i, frame in enumerate(observed):
+        sample = frame[::8, ::8]                 # most colour frames are told apart on 1/64 of their pixels
+        if not (np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2])):
+            continue
+        if np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]):
+            out[i] = ((out[i].sum(axis=-1, dtype=np.uint16) + 1) // 3).astype(np.uint8)[..., None]
 
 
 def _part(batch: Batch, start: int, stop: int) -> Batch:
