@@ -256,7 +256,7 @@ class Dequantizer(LabJob):
     (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), and the result is projected onto the observed
     pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
     palette cell the input says the truth lies in, and unchanged where no quantizer is found. Frames that are black
-    and white exactly stay so (:func:`keep_gray`).
+    and white exactly stay so (:func:`gray_frames`).
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
@@ -468,27 +468,24 @@ class Dequantizer(LabJob):
             out = self._join(*self.lab(batch), smoother)
         if found is not None:
             out = found.reconstruct(frames, out, strength, smooth_chroma=self.smooth_chroma)
-        keep_gray(frames, out)
+        gray = gray_frames(frames)
+        if gray.any():     # each pixel its channels' mean: the gray nearest the output (setting ab to 0 lost more)
+            out[gray] = ((out[gray].sum(axis=-1, dtype=np.uint16) + 1) // 3).astype(np.uint8)[..., None]
         return out
 
 
-def keep_gray(observed: np.ndarray, out: np.ndarray) -> None:
-    """In place: the frames of ``out`` whose input is black and white exactly (``R == G == B`` at every pixel of
-    ``observed``: a gray image, a gray GIF, limited-range gray video) become gray, each pixel the mean of its three
-    channels (rounded). Dequantization restores gradations, not colour: a black-and-white frame's truth is black and
-    white, while the generator's small chroma correction tinted up to a quarter of such an image's pixels by up to
-    4 levels. Each channel of such a pixel lies in the same quantization cell, so the mean stays in it.
-
-    Args:
-        observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
-        out: uint8 RGB of the same shape, the dequantized frames; changed in place.
-    """
-    for i, frame in enumerate(observed):
-        sample = frame[::8, ::8]                 # most colour frames are told apart on 1/64 of their pixels
-        if not (np.array_equal(sample[..., 0], sample[..., 1]) and np.array_equal(sample[..., 1], sample[..., 2])):
-            continue
-        if np.array_equal(frame[..., 0], frame[..., 1]) and np.array_equal(frame[..., 1], frame[..., 2]):
-            out[i] = ((out[i].sum(axis=-1, dtype=np.uint16) + 1) // 3).astype(np.uint8)[..., None]
+def gray_frames(observed: np.ndarray) -> np.ndarray:
+    """Which frames are black and white exactly (``R == G == B`` at every pixel: a gray image, a gray GIF,
+    limited-range gray video): bool ``(N,)``, of uint8 RGB ``(N, H, W, 3)``. The dequantizer keeps them black and
+    white (:meth:`Dequantizer._finish_run`: each pixel the mean of its corrected channels): it restores gradations,
+    not colour, while the generator's small chroma correction tinted up to a quarter of a gray image's pixels by up
+    to 4 levels. Measured on 29 held-back gray photos at 4 bits (PSNR against the gray original): +0.003 dB at bin
+    middles, +0.010 at the bin floor, worst photo -0.18 (rounding to whole levels undoes a little of what the
+    channels' differences held); setting the generator's ab to 0 instead lost 0.016 and 0.020 dB."""
+    def gray(a: np.ndarray) -> bool:
+        return np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 1], a[..., 2])
+    # most colour frames are told apart on 1/64 of their pixels
+    return np.array([gray(f[::8, ::8]) and gray(f) for f in observed], dtype=bool).reshape(len(observed))
 
 
 def _part(batch: Batch, start: int, stop: int) -> Batch:
