@@ -17,6 +17,7 @@ from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
 from vidcolor.metrics import psnr
+from vidcolor.io.segments import plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import Passthrough, default_file_mode
 
@@ -109,6 +110,31 @@ def test_display_rotation(tmp_path, ffmpeg_exe, clip, clip_frames, angle):
                and np.array_equal(np.rot90(clip_frames, k, axes=(1, 2)), frames)]
     assert len(matches) == 1
     assert matches[0] == (2 if angle == 180 else matches[0])
+
+
+@pytest.mark.parametrize("matrix, orientation", [
+    (["-display_hflip"], (0, True)), (["-display_vflip"], (180, True)),
+    (["-display_rotation", "90", "-display_hflip"], (270, True)),
+    (["-display_rotation", "90", "-display_vflip"], (90, True)),
+    (["-display_rotation", "180", "-display_hflip"], (180, True)),
+    (["-display_hflip", "-display_vflip"], (180, False))])
+def test_a_mirrored_display_matrix_is_applied_as_ffmpeg_applies_it(tmp_path, ffmpeg_exe, clip, matrix, orientation):
+    """A front camera's or an editor's display matrix mirrors the picture: only its rotation was applied (the
+    rotation alone loses the mirror), and the output was a mirror image of what ffmpeg and players show."""
+    src = tmp_path / "mirrored.mp4"
+    run_ffmpeg(ffmpeg_exe, *matrix, "-i", str(clip), "-c", "copy", str(src))
+    quarter = orientation[0] in (90, 270)
+    size = (CLIP_H, CLIP_W) if quarter else (CLIP_W, CLIP_H)
+    info = probe(src)
+    assert ((info.rotation, info.mirrored), (info.width, info.height)) == (orientation, size)
+    with VideoReader(src) as r:
+        frames = np.stack(list(r))
+        assert (r.info.rotation, r.info.mirrored) == orientation
+    raw = run_ffmpeg(ffmpeg_exe, "-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-")
+    ref = np.frombuffer(raw, np.uint8).reshape(CLIP_FRAMES, size[1], size[0], 3)
+    assert np.abs(frames.astype(int) - ref).mean() < 2          # a mirror image differs by tens of levels
+    segments, _ = plan_segments(src, seconds=10.0)              # the distributed path decodes the same
+    np.testing.assert_array_equal(np.concatenate([np.stack(list(read_segment(src, s))) for s in segments]), frames)
 
 
 def test_reader_missing_file(tmp_path):

@@ -28,7 +28,8 @@ class VideoInfo:
     ``fps`` is the average frame rate (frames per second, exact fraction); ``time_base`` the video
     stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
-    counter-clockwise as stored in the display matrix; ``audio_codec`` None when there is no audio;
+    counter-clockwise that the display matrix turns the picture, after a left-right flip where ``mirrored`` (as
+    ffmpeg's autorotate applies them: ``-display_hflip`` gives ``(0, True)``, ``-display_vflip`` ``(180, True)``); ``audio_codec`` None when there is no audio;
     ``video_start`` the video stream's start time and ``start`` the container's (the earliest of all its
     streams'), in seconds: outputs keep the video's offset from the other streams; ``audio_codecs`` and
     ``subtitle_codecs`` name every audio and subtitle stream's codec, in stream order (``audio_codec`` is the first audio stream's); ``colour`` the video's colour description as
@@ -54,6 +55,7 @@ class VideoInfo:
     frames: int = 0
     duration: float = 0.0
     rotation: int = 0
+    mirrored: bool = False
     audio_codec: str | None = None
     video_start: float = 0.0
     start: float = 0.0
@@ -497,9 +499,36 @@ def probe(path: str | Path) -> VideoInfo:
     return info
 
 
-def _rotation(frame) -> int:
-    """A decoded frame's display rotation, degrees counter-clockwise in [0, 360)."""
-    return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+def _orientation(frame) -> tuple[int, bool]:
+    """How a decoded frame is turned to display orientation, as ffmpeg's autorotate does (fftools: ``transpose``,
+    ``hflip``, ``vflip`` from the display matrix): ``(rotation, mirrored)``, the pixels flipped left-right where
+    ``mirrored``, then turned ``rotation`` degrees counter-clockwise (0, 90, 180 or 270; :func:`_rotate`).
+
+    The rotation alone (``frame.rotation``, FFmpeg's ``av_display_rotation_get``) loses a mirror: a front camera's
+    or an editor's matrix (``ffmpeg -display_hflip``, ``-display_vflip``) showed mirror images. Its sign shows in the
+    matrix (a negative determinant), which is read from the frame's DISPLAYMATRIX side data (the stream's, which
+    FFmpeg gives each frame). A frame without one is ``(0, False)``; an angle that is not a quarter turn (which
+    ffmpeg's ``rotate`` filter would resample) is given as its degrees, counter-clockwise, and not applied."""
+    data = frame.side_data.get("DISPLAYMATRIX") if getattr(frame, "side_data", None) is not None else None
+    if data is None:
+        return 0, False
+    a, b, _, c, d = np.frombuffer(bytes(data), np.int32)[:5].astype(float)     # 16.16 fixed point, row-major 3x3
+    if not (math.hypot(a, c) and math.hypot(b, d)):
+        return 0, False
+    # ffmpeg's get_rotation: the clockwise turn to apply, in [0, 360)
+    theta = -round(-math.degrees(math.atan2(b / math.hypot(b, d), a / math.hypot(a, c))))
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    quarter = round(theta / 90) % 4
+    if abs(theta - 90 * round(theta / 90)) >= 1:
+        return int(round(-theta)) % 360, False                  # not applied (see above)
+    if quarter == 1:                                            # transpose=cclock_flip, or clock
+        return (90, True) if c > 0 else (270, False)
+    if quarter == 3:                                            # transpose=clock_flip, or cclock
+        return (270, True) if c < 0 else (90, False)
+    if quarter == 2:                                            # hflip where a < 0, vflip where d < 0
+        return {(True, True): (180, False), (True, False): (0, True), (False, True): (180, True)}.get(
+            (a < 0, d < 0), (0, False))
+    return (180, True) if d < 0 else (0, False)                 # vflip where d < 0
 
 
 def _from_first_frame(info: VideoInfo, container, stream) -> None:
@@ -515,7 +544,9 @@ def _from_first_frame(info: VideoInfo, container, stream) -> None:
 
 
 def _apply_rotation(info: VideoInfo, frame) -> None:
-    info.rotation = _rotation(frame)
+    """Set ``info``'s :attr:`~VideoInfo.rotation` and :attr:`~VideoInfo.mirrored` from ``frame`` (the first frame:
+    :func:`_orientation`), and its sizes and pixel aspect as shown (swapped by a quarter turn)."""
+    info.rotation, info.mirrored = _orientation(frame)
     if info.rotation in (90, 270):
         info.width, info.height = frame.height, frame.width
         info.pixel_aspect = 1 / info.pixel_aspect
@@ -523,10 +554,16 @@ def _apply_rotation(info: VideoInfo, frame) -> None:
         info.width, info.height = frame.width, frame.height
 
 
-def _rotate(img: np.ndarray, rotation: int) -> np.ndarray:
-    """Turn decoded pixels to display orientation (display matrix angle, counter-clockwise degrees)."""
+def _rotate(img: np.ndarray, orientation: tuple[int, bool]) -> np.ndarray:
+    """Turn decoded pixels, uint8 ``(H, W, 3)``, to display orientation: ``orientation`` is ``(rotation, mirrored)``
+    (:func:`_orientation`): flipped left-right where ``mirrored``, then turned ``rotation`` degrees
+    counter-clockwise (an angle that is not a quarter turn is not applied). A contiguous array, ``(W, H, 3)`` after a
+    quarter turn; ``img`` itself where nothing is applied."""
+    rotation, mirrored = orientation
     k = {0: 0, 90: 1, 180: 2, 270: 3}.get(rotation, 0)
-    return np.ascontiguousarray(np.rot90(img, k)) if k else img
+    if mirrored:
+        img = img[:, ::-1]
+    return np.ascontiguousarray(np.rot90(img, k)) if k or mirrored else img
 
 
 class VideoReader:
@@ -771,7 +808,7 @@ class VideoReader:
             frame = self._read_raw()
 
     def _video_frames(self) -> Iterator[np.ndarray]:
-        rot = self.info.rotation
+        rot = (self.info.rotation, self.info.mirrored)
         self.decoded = 1
         self.timeline.add(self._first.pts)
         yield _rotate(frame_to_rgb(self._first), rot)

@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import frame_to_rgb
-from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _reason, _rotate, _rotation, video_stream
+from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _orientation, _reason, _rotate, video_stream
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
@@ -160,7 +160,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                     break
                 if size is None:
                     check_frame_size(frame.width, frame.height, str(path))
-                    size, rotation = (frame.width, frame.height), _rotation(frame)
+                    size, rotation = (frame.width, frame.height), _orientation(frame)
                 elif (frame.width, frame.height) != size:
                     raise VidcolorError(f"{path}: the frame size changes in segment {segment.index}; split the input there")
                 got += 1
