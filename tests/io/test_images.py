@@ -287,6 +287,42 @@ def test_a_16_bit_gray_png_keeps_its_levels(tmp_path):
     assert alpha is not None and (alpha == 0).sum() == (levels == levels[3, 5]).sum() and alpha[3, 5] == 0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_float_gray_tiff_is_read_as_0_to_1(tmp_path, dtype):
+    """A floating-point gray TIFF (Pillow mode F) came in all black: Pillow's convert clips its 0..1 samples to 0 or
+    1. Its samples are read as image tools read them, 0.0 black to 1.0 white."""
+    levels = np.linspace(0, 1, 64 * 48).reshape(48, 64).astype(dtype)
+    Image.fromarray(levels).save(tmp_path / "f.tif")
+    rgb, alpha = read_image(tmp_path / "f.tif")
+    assert alpha is None and rgb.shape == (48, 64, 3) and (rgb[..., 0] == rgb[..., 2]).all()
+    np.testing.assert_array_equal(rgb[..., 0], np.rint(levels.astype(np.float64) * 255).astype(np.uint8))
+    Image.fromarray(levels * np.float32(1 + 0.4 / 255) - np.float32(0.4 / 255)).save(tmp_path / "slack.tif")
+    assert read_image(tmp_path / "slack.tif")[0][..., 0].max() == 255     # rounding slack is clipped
+
+
+@pytest.mark.parametrize("name, samples, says", [
+    ("f255.tif", np.linspace(0, 255, 12, dtype=np.float32).reshape(3, 4), "floating-point samples from 0 to 255"),
+    ("nan.tif", np.array([[0.5, np.nan]], np.float32), "NaN or infinite"),
+    ("i32.tif", np.array([[0, 70000]], np.int32), "32-bit integer samples from 0 to 70000"),
+    ("neg.tif", np.array([[-5, 100]], np.int32), "32-bit integer samples from -5 to 100")])
+def test_gray_tiff_samples_that_would_be_clipped_are_refused(tmp_path, name, samples, says):
+    """Float samples outside 0..1 came out clipped (0..255 floats: white), 32-bit integers beyond 16 bits wrapped
+    around: each is refused in one line that names the range."""
+    Image.fromarray(samples).save(tmp_path / name)
+    with pytest.raises(VidcolorError, match=says) as err:
+        read_image(tmp_path / name)
+    assert "\n" not in str(err.value)
+
+
+def test_a_float_rgb_tiff_is_refused_as_such(tmp_path):
+    """Pillow does not read floating-point RGB TIFF: the error said only 'UnidentifiedImageError'."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "rgbf.tif"), np.full((6, 8, 3), 0.5, np.float32))
+    with pytest.raises(VidcolorError, match="a TIFF layout that Pillow does not read, such as 32-bit float RGB"):
+        read_image(tmp_path / "rgbf.tif")
+
+
 def _png16(path, samples: np.ndarray, colour_type: int, chunks: dict | None = None) -> None:
     """Write a 16-bit PNG by hand (Pillow cannot write 16-bit colour): ``samples`` uint16 ``(H, W, C)`` in the
     order of ``colour_type`` (2 RGB, 4 gray + alpha, 6 RGBA), ``chunks`` (name -> data) before the pixels."""

@@ -45,7 +45,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     arrays, the caller's own.
 
     Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG)
-    are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too. Transparency is kept
+    are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
+    integer gray TIFF's samples, which must lie in 0..65535. A floating-point gray TIFF's samples (32 or 64 bits)
+    are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
     or grey image). An EXIF orientation (a
     phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
@@ -54,7 +56,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 
     Raises:
         VidcolorError: unreadable (not an image, truncated or damaged: whatever Pillow raises for it,
-            :data:`~vidcolor.io.animated.DAMAGED`), or larger than the frame-size limits.
+            :data:`~vidcolor.io.animated.DAMAGED`; a TIFF whose layout Pillow does not read, floating-point RGB among
+            them), larger than the frame-size limits, or gray samples outside the ranges above (float samples not
+            in 0..1, NaN or infinite; 32-bit integers beyond 0..65535), which would come out clipped.
     """
     try:
         with Image.open(path) as im:
@@ -63,8 +67,13 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
                 im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
+            if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
+                im = Image.fromarray(_float_levels(np.asarray(im), path))
             if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
                 levels, key = np.asarray(im), im.info.get("transparency")
+                if im.mode == "I" and levels.size and (levels.min() < 0 or levels.max() > 65535):
+                    raise VidcolorError(f"{path}: cannot read as image (32-bit integer samples from {levels.min()} "
+                                        f"to {levels.max()}, beyond 16 bits: convert it to 16 or 8 bits)")
                 im = Image.fromarray(round16(levels))
                 if isinstance(key, int):                       # its tRNS grey level, as an alpha channel
                     im.putalpha(Image.fromarray(np.where(levels == key, 0, 255).astype(np.uint8)))
@@ -80,8 +89,46 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except Image.DecompressionBombError:
         raise VidcolorError(f"{path}: image too large (its header declares more pixels than Pillow opens)") from None
     except (UnidentifiedImageError, *DAMAGED) as exc:     # a damaged netpbm raises ValueError, an APNG SyntaxError
-        raise VidcolorError(f"{path}: cannot read as image ({exc.__class__.__name__})") from None
+        tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
+        raise VidcolorError(f"{path}: cannot read as image (" + (
+            "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
+            if tiff else exc.__class__.__name__) + ")") from None
     return rgb, alpha
+
+
+FLOAT_SLACK = 0.5 / 255
+"""How far outside 0..1 a floating-point sample may lie and still be read (clipped to it): half an 8-bit level, the
+rounding of a float image computed from an 8-bit one."""
+
+
+def _float_levels(x: np.ndarray, path: str | Path) -> np.ndarray:
+    """Floating-point gray samples ``(H, W)``, 0.0 black to 1.0 white (as image tools read a float TIFF), as uint8
+    levels ``(H, W)``: ``round(x * 255)``; a sample within :data:`FLOAT_SLACK` outside 0..1 is clipped to it.
+
+    Raises:
+        VidcolorError: a sample further outside 0..1 (a float image in 0..255, or HDR: it would come out clipped;
+            scaling by its maximum would change its brightness), NaN or infinite, naming the range found.
+    """
+    if not np.isfinite(x).all():
+        raise VidcolorError(f"{path}: cannot read as image (floating-point samples that are NaN or infinite)")
+    lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if lo < -FLOAT_SLACK or hi > 1 + FLOAT_SLACK:
+        raise VidcolorError(f"{path}: cannot read as image (floating-point samples from {lo:g} to {hi:g}: they are "
+                            "read as 0.0 black to 1.0 white; scale it to 0..1 or convert it to 8 or 16 bits)")
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""How a TIFF file starts: little- or big-endian, classic or BigTIFF."""
+
+
+def _is_tiff(path: str | Path) -> bool:
+    """Whether the file at ``path`` starts as a TIFF does (:data:`TIFF_SIGNATURES`); False where it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in TIFF_SIGNATURES
+    except OSError:
+        return False
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
