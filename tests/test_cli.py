@@ -335,6 +335,32 @@ def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
     assert decode_all(str(tmp_path / "raw.mp4"))[0].shape[0] == 2
 
 
+def test_a_y4m_cut_inside_a_frame_is_told_as_raw_input_is(tmp_path, ffmpeg_exe, tiny_models):
+    """A y4m whose last frame is cut short (an upstream ffmpeg stopped mid-frame) was a success: ffmpeg's demuxer
+    drops the partial frame without a word. It is now the error (or, with --ignore-errors, the warning) that raw
+    rgb24 input cut the same way gives, from a pipe and from a file."""
+    y4m = run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "48x32", "-r", "12", "-i", "-",
+                     "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", "-", stdin=mosaic(3, 32, 48).tobytes())
+    frame = 48 * 32 * 3 // 2 + 6                                # 4:2:0 data and its FRAME line
+    whole = len(y4m) - 3 * frame
+    cut = y4m[:whole + 2 * frame + 100]
+    (tmp_path / "cut.y4m").write_bytes(cut)
+    told = f"the y4m input ended inside a frame (100 of its {frame:,} bytes) (truncated)"
+    res = run_cli("dequantize", "-", "-o", "out.mkv", "--model", tiny_models.lab, *FAST, stdin=cut, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"stdin: {told}; nothing written (--ignore-errors keeps the 2 that decoded)" in res.stderr
+    res = invoke_cli("dequantize", "cut.y4m", "-o", "out.mkv", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"cut.y4m: {told}" in res.stderr and listing(tmp_path) == {"cut.y4m"}
+    res = invoke_cli("dequantize", "cut.y4m", "-o", "out.mkv", "--model", tiny_models.lab, "--ignore-errors", *FAST,
+                     cwd=tmp_path)
+    assert res.returncode == 0 and f"warning: cut.y4m: {told}; the 2 that decoded were written" in res.stderr
+    assert decode_all(str(tmp_path / "out.mkv"))[0].shape[0] == 2
+    (tmp_path / "whole.y4m").write_bytes(y4m)                   # a whole one is no error
+    assert_clean_success(invoke_cli("dequantize", "whole.y4m", "-o", "w.mkv", "--model", tiny_models.lab, *FAST,
+                                    cwd=tmp_path))
+
+
 def test_missing_output_folders_are_created_and_a_failed_run_removes_them(tmp_path, clip, tiny_models):
     """``-o nodir/out.mp4``, ``-o nodir_img/x.png`` and ``-o nodir_f/sub/`` create their folders, on purpose (the
     writers' partial_file; `vidcolor export` and --save-model now do too); a run that fails removes those it made

@@ -708,7 +708,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
-    stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw input that ends inside a frame.
+    stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.
     With ``ignore_errors`` the frames that decode are kept (the refused ones skipped, as ffmpeg skips them: the
     frames keep their timestamps), with a warning on stderr that counts the lost ones. A frame size that changes
     (also to one above the frame-size limits) is an error either way; a file that cannot be
@@ -802,6 +802,8 @@ def _lost(input, reader) -> str:
     name = "stdin" if str(input) == "-" else str(input)
     if getattr(reader, "ended_early", None):        # a Matroska file cut short: no count to compare
         return f"{name}: {reader.ended_early}"
+    if getattr(reader, "cut_frame", None):          # a y4m input that ends inside a frame
+        return f"{name}: {reader.cut_frame}"
     if not getattr(reader, "count_known", True):
         return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
     if getattr(reader, "raw_size", None) is not None:

@@ -276,6 +276,36 @@ def check_y4m_header(path: str | Path) -> None:
                             "frames per second")
 
 
+class _Counted:
+    """A byte stream (stdin, a file object) that counts the bytes read from it (:attr:`count`), else as it is:
+    what a pipe held, which it cannot say (:func:`y4m_cut`)."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.count = raw, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+    def __getattr__(self, name):                # seekable, seek, tell: the stream's own
+        return getattr(self.raw, name)
+
+
+Y4M_FRAME_LINE = len(b"FRAME\n")
+"""The line before each frame's data in a YUV4MPEG2 stream (which may carry parameters: none that ffmpeg writes)."""
+
+
+def y4m_cut(held: int, end: int, frame: int) -> str | None:
+    """How a YUV4MPEG2 input that ``held`` bytes shows that it ends inside a frame, which FFmpeg's demuxer drops
+    without a word (a pipe whose upstream was stopped, a cut copy): bytes after ``end``, where the last whole frame's
+    data ends, of a frame of ``frame`` bytes of data (after its :data:`Y4M_FRAME_LINE`); None where it ends there (or
+    ``held`` is unknown: 0 or less)."""
+    if held <= end or end <= 0:
+        return None
+    return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
+
+
 def _size_unknown(source) -> VidcolorError:
     """The error for a stream whose probe gave no frame size: ffmpeg refused a frame above
     :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`_open`), or the header has none."""
@@ -594,6 +624,8 @@ class VideoReader:
             known once the reader is made.
         partial_packet: how an MPEG-TS file may show that it was cut short (:func:`partial_packet`: only a
             sign), else None; known once the reader is made.
+        cut_frame: how a y4m input (file or stream) shows that it ended inside a frame (:func:`y4m_cut`), counted
+            in :attr:`missing`; None where it did not, and until the iteration has ended.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a frame size above
@@ -625,7 +657,8 @@ class VideoReader:
         """Packets the decoder refused after the first frame (damaged data; each is a frame in all but
         field-coded streams), counted in :attr:`missing`."""
         self._partial = False
-        self.ended_early = self.partial_packet = None
+        self.ended_early = self.partial_packet = self.cut_frame = None
+        self._counted = self._y4m_end = None
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -638,7 +671,9 @@ class VideoReader:
             if self._first is None:
                 raise VidcolorError(f"{_name(source)}: no frames")
             return
-        self._container = _open(source)
+        if not isinstance(source, (str, Path)) or source == "-":     # what a pipe held: y4m_cut
+            self._counted = _Counted(sys.stdin.buffer if source == "-" else source)
+        self._container = _open(self._counted or source)
         self._stream = video_stream(self._container)
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
@@ -686,11 +721,14 @@ class VideoReader:
         damaged in the middle, not at the end). Before the first frame, the decoder's own error goes up (the
         constructor says that nothing can be decoded)."""
         damage = None
+        y4m = self._container.format.name == "yuv4mpegpipe"
         for packet in self._container.demux(self._stream):
             if packet.size:
                 if damage is not None:                  # damaged in the middle, not at the end
                     raise damage
                 self.packets += 1
+                if y4m and packet.pos is not None and packet.pos >= 0:
+                    self._y4m_end = (packet.pos + packet.size, packet.size)
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
@@ -704,6 +742,11 @@ class VideoReader:
                     damage = None
                 continue
             yield from frames
+        if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
+            size = self._container.size                 # a pipe's is unknown (negative): what was read
+            held = size if size > 0 else (self._counted.count if self._counted is not None else 0)
+            self.cut_frame = y4m_cut(held, *self._y4m_end)
+            self._partial = self.cut_frame is not None
 
     def _refused(self, exc: av.FFmpegError) -> VidcolorError:
         """The error for a packet the decoder refused after the first frame (with :data:`DECODE_THREADS`, each
@@ -829,11 +872,11 @@ class VideoReader:
         """Frames lost, once the iteration has ended: those the container declares whose packets could not be
         read (a truncated or damaged file; none counted where the container declares no count: stdin, Matroska),
         and the packets the decoder refused (:attr:`refused`). Frames that an edit list hides (an mp4 cut at a
-        frame after a keyframe) are not missing. Raw input: 1 when it ended inside a frame after whole ones (the
-        iteration stops there)."""
+        frame after a keyframe) are not missing. Raw and y4m input: 1 more when it ended inside a frame after whole
+        ones (:attr:`cut_frame`; the iteration stops there)."""
         if self.raw_size is not None:
             return int(self._partial)
-        return (max(0, self.info.frames - self.packets) if self.info.frames else 0) + self.refused
+        return (max(0, self.info.frames - self.packets) if self.info.frames else 0) + self.refused + int(self._partial)
 
     def close(self) -> None:
         """Release the file (a raw file object or stdin given is left open). Idempotent; iterating afterwards is a
