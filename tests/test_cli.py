@@ -713,8 +713,32 @@ def test_a_raw_rate_that_is_no_frame_rate_is_a_usage_error(tmp_path, fps):
     res = run_cli("dequantize", "-", "--raw", "4x4", "--fps", fps, "-o", "x.mp4", cwd=tmp_path, stdin=b"\x00" * 48)
     assert "Traceback" not in res.stderr and res.returncode == 2, res.stderr
     assert len(res.stderr_lines) == 1 and res.stderr_lines[0].startswith(
-        f"vidcolor: error: Invalid value for '--fps': {float(fps)} is not a frame rate from 1/1001 to 1,000,000 frames "
+        f"vidcolor: error: Invalid value for '--fps': {fps} is not a frame rate from 1/1001 to 1,000,000 frames "
         "per second (see '")
+    assert listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize("fps, rate", [("30000/1001", Fraction(30000, 1001)), ("24000:1001", Fraction(24000, 1001)),
+                                       ("29.97", Fraction(2997, 100)), ("25", Fraction(25))])
+def test_a_raw_rate_is_taken_as_ffmpeg_s_r_takes_it(tmp_path, tiny_models, fps, rate):
+    """--fps 30000/1001, as ffprobe prints NTSC's rate, was refused ('not a valid float'): N/D is taken exactly, and a
+    decimal is kept as written (29.97 is 2997/100, as ffmpeg -r 29.97 keeps it)."""
+    res = invoke_cli("dequantize", "-", "--raw", "48x32", "--fps", fps, "-o", "raw.mkv", "--model", tiny_models.lab,
+                     *FAST, cwd=tmp_path, stdin=mosaic(3, 32, 48).tobytes())
+    assert_clean_success(res)
+    with av.open(str(tmp_path / "raw.mkv")) as c:
+        stream = c.streams.video[0]
+        pts = [p.pts for p in c.demux(stream) if p.pts is not None]
+        assert stream.average_rate == rate
+    assert pts[2] * stream.time_base == pytest.approx(float(2 / rate), abs=1e-3)   # Matroska keeps milliseconds
+
+
+def test_a_raw_rate_that_is_no_number_is_a_usage_error(tmp_path):
+    res = run_cli("dequantize", "-", "--raw", "4x4", "--fps", "ntsc-ish", "-o", "x.mp4", cwd=tmp_path,
+                  stdin=b"\x00" * 48)
+    assert res.returncode == 2 and len(res.stderr_lines) == 1 and res.stderr_lines[0].startswith(
+        "vidcolor: error: Invalid value for '--fps': ntsc-ish is not a number (expected a frame rate such as 25, 29.97 "
+        "or 30000/1001) (see '")
     assert listing(tmp_path) == set()
 
 def test_version_and_help():

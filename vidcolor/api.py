@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -600,7 +601,7 @@ def check_input(input: str | Path) -> None:
                                             f"cannot read ({exc.strerror or exc})")) from None
 
 
-def check_fps_given(fps: float | None, raw_size: tuple[int, int] | None) -> None:
+def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None) -> None:
     """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
     the library ignored one given, silently.
 
@@ -692,7 +693,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             codec: str = "libx264", crf: int = 16, preset: str = "medium", tune: str | None = None,
             x264_params: str | None = None, audio: bool = True,
             overwrite: bool = False, skip_existing: bool = False, raw_size: tuple[int, int] | None = None,
-            fps: float | None = None,
+            fps: float | Fraction | str | None = None,
             container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
             progress: bool = True, ignore_errors: bool = False) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
@@ -705,7 +706,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
     ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`). ``batch_size`` is an
     integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
-    and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`).
+    and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`). ``fps`` is the frame rate of ``raw_size``
+    input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
+    (``"30000/1001"``).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.

@@ -120,16 +120,16 @@ def _raw_size(ctx, param, value):
 
 
 def _fps(ctx, param, value):
-    """--fps checked now, before a model loads (:func:`vidcolor.io.reader.raw_rate`: finite, not rounding to 0)."""
+    """--fps checked now, before a model loads, as the exact rate it gives (:func:`vidcolor.io.reader.raw_rate`: an
+    integer, a decimal or N/D, as ffmpeg's -r takes it; finite, not rounding to 0)."""
     if value is None:
         return None
     from vidcolor.io.reader import raw_rate
 
     try:
-        raw_rate(value)
+        return raw_rate(value)
     except VidcolorError as exc:
         raise click.BadParameter(cli_wording(exc).removeprefix("--fps ")) from None
-    return value
 
 
 def io_options(f):
@@ -171,7 +171,9 @@ def io_options(f):
                           "'' for none)."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
-        click.option("--fps", type=float, callback=_fps, help="Frame rate of --raw input (1/1001 to 1,000,000)."),
+        click.option("--fps", callback=_fps, metavar="RATE",
+                     help="Frame rate of --raw input, as ffmpeg's -r: 25, 29.97 (kept exact: 2997/100) or N/D "
+                          "(30000/1001 for NTSC); 1/1001 to 1,000,000."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout; a suffix that names another is "
                           "refused). gif: one palette for the "

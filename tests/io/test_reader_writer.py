@@ -311,8 +311,14 @@ def test_raw_rates_that_are_no_frame_rate_and_raw_files_that_cannot_be_opened(tm
     for fps in (0.0001, float("nan"), float("inf"), -float("inf"), 1e12):
         with pytest.raises(VidcolorError, match=f"^fps {fps} is not a frame rate"):
             VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps)
-    for fps, rate in ((1 / 1001, Fraction(1, 1001)), (30000 / 1001, Fraction(30000, 1001)), (1e6, Fraction(10 ** 6))):
+    for fps, rate in ((1 / 1001, Fraction(1, 1001)), (30000 / 1001, Fraction(30000, 1001)), (1e6, Fraction(10 ** 6)),
+                      ("30000/1001", Fraction(30000, 1001)), (" 24000:1001", Fraction(24000, 1001)),
+                      ("29.97", Fraction(2997, 100)), ("1e3", Fraction(1000)), (Fraction(90000, 3001), Fraction(90000, 3001)),
+                      (Fraction(30000 * 2 ** 31 + 1, 1001 * 2 ** 31), Fraction(30000, 1001))):
         assert VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps).info.fps == rate
+    for fps in ("abc", "1/0", "30000/"):
+        with pytest.raises(VidcolorError, match=f"^fps {fps} is not a number"):
+            VideoReader(io.BytesIO(b"\x00" * 48), raw_size=(4, 4), fps=fps)
     with pytest.raises(VidcolorError, match="cannot read raw frames"):
         VideoReader(tmp_path, raw_size=(4, 4), fps=10)
 

@@ -86,16 +86,39 @@ RAW_FPS_RANGE = (Fraction(1, 1001), 1_000_000)
 a million frames a second (above it the rate no longer fits the 32-bit rationals of the muxers)."""
 
 
-def raw_rate(fps: float | Fraction | None) -> Fraction:
-    """The exact frame rate of raw input given ``fps`` frames per second: the nearest fraction of a denominator up
-    to 1001 (``30000 / 1001`` -> 30000/1001, 29.97 -> 2997/100).
+RATIONAL_MAX = 2 ** 31 - 1
+"""The largest numerator and denominator of FFmpeg's rationals (AVRational: two ints), which a frame rate and the
+time base made from it go to the muxers in."""
+
+
+def raw_rate(fps: float | Fraction | str | None) -> Fraction:
+    """The exact frame rate of raw input given ``fps`` frames per second.
+
+    A :class:`~fractions.Fraction` is kept as it is (``Fraction(30000, 1001)``: NTSC's 29.97), and so is a string
+    as ``--fps`` takes it, as ffmpeg's ``-r`` does: an integer, a decimal (``"29.97"`` -> 2997/100, exactly, as
+    ffmpeg keeps it: NTSC is ``"30000/1001"``), or ``"N/D"`` (``"N:D"`` too); one whose terms do not fit FFmpeg's
+    rationals (:data:`RATIONAL_MAX`) is approximated as a float is. A float becomes the nearest fraction of a
+    denominator up to 1001 (``30000 / 1001`` -> 30000/1001, 29.97 -> 2997/100).
 
     Raises:
-        VidcolorError: no rate, one that is not a finite number, or one outside :data:`RAW_FPS_RANGE`.
+        VidcolorError: no rate, text that is no number or fraction, one that is not a finite number, or one outside
+            :data:`RAW_FPS_RANGE` (the message names ``fps`` as given).
     """
     if fps is None:
         raise VidcolorError("raw input needs " + option("fps"))
-    rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, Fraction) or math.isfinite(fps) else None
+    rate = None
+    try:
+        exact = Fraction(fps.strip().replace(":", "/")) if isinstance(fps, str) else fps
+    except (ValueError, ZeroDivisionError):         # nan and inf are no fractions, but are numbers: refused below
+        try:
+            exact = float(fps)
+        except ValueError:
+            raise VidcolorError(f"{option('fps')} {fps} is not a number (expected a frame rate such as 25, 29.97 "
+                                "or 30000/1001)") from None
+    if isinstance(exact, Fraction):
+        rate = exact if max(exact.numerator, exact.denominator) <= RATIONAL_MAX else exact.limit_denominator(1001)
+    elif math.isfinite(exact):
+        rate = Fraction(exact).limit_denominator(1001)
     if rate is None or not _rate_in_range(rate):
         raise VidcolorError(f"{option('fps')} {fps} is not a frame rate from 1/1001 to {RAW_FPS_RANGE[1]:,} frames per second")
     return rate
@@ -641,7 +664,7 @@ class VideoReader:
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
-                 fps: float | Fraction | None = None, keep_going: bool = False):
+                 fps: float | Fraction | str | None = None, keep_going: bool = False):
         self.source = source
         self.raw_size = raw_size
         self.keep_going = keep_going
