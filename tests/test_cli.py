@@ -335,6 +335,17 @@ def test_raw_stdin_truncated_leaves_nothing(tmp_path, tiny_models):
     assert decode_all(str(tmp_path / "raw.mp4"))[0].shape[0] == 2
 
 
+def test_a_wrong_raw_size_is_told_as_such(tmp_path, tiny_models):
+    """--raw 49x32 for 48x32 frames was told as 'truncated', with --ignore-errors (sheared frames) as the advice."""
+    res = run_cli("dequantize", "-", "--raw", "49x32", "--fps", "12", "-o", "raw.mp4", "--model", tiny_models.lab,
+                  *FAST, stdin=mosaic(3, 32, 48).tobytes(), cwd=tmp_path)
+    assert_one_line_error(res)
+    assert ("stdin: the raw input ended inside a frame: its 13,824 bytes are no whole number of 49x32 rgb24 frames "
+            "(4,704 bytes each, 3 a pixel), so it was cut short (truncated) or that is not its frame size; check --raw "
+            "(and that the frames are rgb24): with a wrong size every frame is sheared; nothing written") in res.stderr
+    assert listing(tmp_path) == set()
+
+
 def test_a_y4m_cut_inside_a_frame_is_told_as_raw_input_is(tmp_path, ffmpeg_exe, tiny_models):
     """A y4m whose last frame is cut short (an upstream ffmpeg stopped mid-frame) was a success: ffmpeg's demuxer
     drops the partial frame without a word. It is now the error (or, with --ignore-errors, the warning) that raw

@@ -784,7 +784,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                 if unshown > 0 and getattr(reader, "count_known", True):
                     what += f", and {unshown} more decoded to nothing (hidden by an edit list, or damaged)"
                 if not ignore_errors:
-                    raise VidcolorError(f"{what}; nothing written ({option('ignore_errors')} keeps the "
+                    # raw: a size that is not the input's is as likely as a cut, and keeping the frames would not help
+                    check = (f"; check {option('raw_size', '--raw')} (and that the frames are rgb24): with a wrong "
+                             "size every frame is sheared" if getattr(reader, "raw_size", None) is not None else "")
+                    raise VidcolorError(f"{what}{check}; nothing written ({option('ignore_errors')} keeps the "
                                         f"{summary.frames} that decoded)")
                 print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
             elif getattr(reader, "partial_packet", None):
@@ -809,7 +812,7 @@ def _lost(input, reader) -> str:
         return f"{name}: {reader.cut_frame}"
     if not getattr(reader, "count_known", True):
         return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
-    if getattr(reader, "raw_size", None) is not None:
+    if getattr(reader, "raw_size", None) is not None:           # (cut_frame says more)
         return f"{name}: the raw input ended inside a frame (truncated)"
     if reader.info.frames:
         return f"{name}: {reader.missing} of {reader.info.frames} frames could not be read (truncated or damaged)"

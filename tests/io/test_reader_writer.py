@@ -291,6 +291,27 @@ def test_raw_truncated_frame():
         VideoReader(io.BytesIO(b"\x00" * 20), raw_size=(4, 4), fps=10)
 
 
+def test_raw_input_of_another_size_is_told_by_its_byte_counts(tmp_path, ffmpeg_exe, clip):
+    """A wrong --raw size (or an mp4 given as raw frames) was told only as 'truncated', and --ignore-errors was the
+    advice, which keeps sheared frames: the message gives the bytes read, the frame size and its bytes, and names a
+    container file."""
+    r = VideoReader(io.BytesIO(bytes(2 * 5 * 4 * 3)), raw_size=(4, 4), fps=10)     # two 5x4 frames as 4x4
+    assert len(list(r)) == 2 and r.missing == 1
+    assert r.cut_frame == ("the raw input ended inside a frame: its 120 bytes are no whole number of 4x4 rgb24 frames "
+                           "(48 bytes each, 3 a pixel), so it was cut short (truncated) or that is not its frame size")
+    with pytest.raises(VidcolorError, match=r"^stdin: the raw input ended inside a frame: its 20 bytes are no whole "
+                                            r"number of 4x4 rgb24 frames \(48 bytes each, 3 a pixel\).*; check raw_size"):
+        VideoReader(io.BytesIO(b"\x00" * 20), raw_size=(4, 4), fps=10)
+    data = clip.read_bytes()
+    mp4 = tmp_path / "clip.mp4"
+    mp4.write_bytes(data + (b"\x00" if len(data) % 192 == 0 else b""))
+    with VideoReader(mp4, raw_size=(8, 8), fps=10) as r:       # an mp4 given as raw frames
+        list(r)
+    assert r.cut_frame.endswith(f"its {mp4.stat().st_size:,} bytes are no whole number of 8x8 rgb24 frames (192 bytes "
+                                "each, 3 a pixel), so it was cut short (truncated) or that is not its frame size (it "
+                                "starts as an MP4 or MOV file, not raw frames)")
+
+
 def test_raw_empty_and_bad_arguments(tmp_path):
     with pytest.raises(VidcolorError, match="no frames"):
         VideoReader(io.BytesIO(b""), raw_size=(4, 4), fps=10)

@@ -329,6 +329,23 @@ def y4m_cut(held: int, end: int, frame: int) -> str | None:
     return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
 
 
+CONTAINER_SIGNATURES = ((0, b"YUV4MPEG2 ", "a y4m"), (0, b"\x1a\x45\xdf\xa3", "a Matroska or WebM"),
+                        (4, b"ftyp", "an MP4 or MOV"), (0, b"nut/multimedia container", "a NUT"))
+"""How the files that are most often given with ``--raw`` by mistake start: (offset, bytes, what they are)."""
+
+
+def raw_cut(held: int, width: int, height: int, head: bytes = b"") -> str:
+    """What to say of raw input whose ``held`` bytes are no whole number of ``width`` x ``height`` rgb24 frames (3
+    bytes a pixel): it was cut short, or that is not its frame size (a wrong ``--raw``, or frames that are not rgb24:
+    a shift of the size shears every frame, which is no truncation); ``head``, its first bytes, names a container
+    file given as raw frames (:data:`CONTAINER_SIGNATURES`)."""
+    n = width * height * 3
+    said = (f"the raw input ended inside a frame: its {held:,} bytes are no whole number of {width}x{height} rgb24 "
+            f"frames ({n:,} bytes each, 3 a pixel), so it was cut short (truncated) or that is not its frame size")
+    kind = next((k for at, sign, k in CONTAINER_SIGNATURES if head[at:at + len(sign)] == sign), None)
+    return said + (f" (it starts as {kind} file, not raw frames)" if kind else "")
+
+
 def _size_unknown(source) -> VidcolorError:
     """The error for a stream whose probe gave no frame size: ffmpeg refused a frame above
     :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`_open`), or the header has none."""
@@ -647,8 +664,9 @@ class VideoReader:
             known once the reader is made.
         partial_packet: how an MPEG-TS file may show that it was cut short (:func:`partial_packet`: only a
             sign), else None; known once the reader is made.
-        cut_frame: how a y4m input (file or stream) shows that it ended inside a frame (:func:`y4m_cut`), counted
-            in :attr:`missing`; None where it did not, and until the iteration has ended.
+        cut_frame: how a y4m or raw input (file or stream) shows that it ended inside a frame (:func:`y4m_cut`,
+            :func:`raw_cut`: the byte counts), counted in :attr:`missing`; None where it did not, and until the
+            iteration has ended.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a frame size above
@@ -830,17 +848,27 @@ class VideoReader:
         return source
 
     def _read_raw(self) -> np.ndarray | None:
+        """The next raw frame, uint8 ``(H, W, 3)``, None at the end. Input that ends inside a frame after whole ones
+        ends the frames there (:attr:`cut_frame`, counted in :attr:`missing`); inside the first, it raises
+        (VidcolorError: naming the byte counts, as :func:`raw_cut` does)."""
         w, h = self.raw_size
         n = w * h * 3
         buf = self._raw.read(n)
+        if self._first is None:
+            self._head, self._raw_bytes = bytes(buf[:16]), 0
+        self._raw_bytes += len(buf)
         if not buf:
             return None
         while len(buf) < n:
             more = self._raw.read(n - len(buf))
+            self._raw_bytes += len(more)
             if not more:
+                cut = raw_cut(self._raw_bytes, w, h, self._head)
                 if self._first is None:                     # not one whole frame
-                    raise VidcolorError(f"raw input ended inside a frame ({len(buf)} of {n} bytes)")
+                    raise VidcolorError(f"{_name(self.source)}: {cut}; check {option('raw_size', '--raw')} (and "
+                                        "that the frames are rgb24)")
                 self._partial = True                        # the frames before it are whole: see `missing`
+                self.cut_frame = cut
                 return None
             buf += more
         return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
