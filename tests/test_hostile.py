@@ -11,10 +11,15 @@ read through /proc/self/fd.
 """
 from __future__ import annotations
 
+import fcntl
+import io
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -542,3 +547,73 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
     assert "Traceback" not in err
     assert [ln for ln in err.splitlines() if ln.strip()] == [line]
     assert listing(tmp_path) == set()
+
+
+def _live_nut(n: int) -> bytes:
+    """``n`` 48x32 mosaic frames as FFV1 in NUT at 2 fps (what ``ffmpeg -re ... -f nut -`` sends), without the
+    index NUT ends with: the stream of an upstream that has more to send."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="nut") as out:
+        stream = out.add_stream("ffv1", rate=2)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for img in mosaic(n, 32, 48):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(stream.encode())
+        size = buf.tell()               # before the index written at close
+    return buf.getvalue()[:size]
+
+
+def _signal_while_stdin_waits(cwd: Path, data: bytes, args: tuple, signame: str, mid_run: bool):
+    """Run ``vidcolor dequantize - ARGS`` with ``data`` on a stdin whose writer then stays silent (a stalled or live
+    upstream: no end of the stream); once it has read all of it (and, ``mid_run``, opened its output), send the
+    signal. Returns (exit status, stderr, seconds from the signal to the exit)."""
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", "-", *args], cwd=cwd, stdin=r,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(),
+                                preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL)
+                                                    for s in (signal.SIGINT, signal.SIGHUP)])
+    finally:
+        os.close(r)
+    feeder = threading.Thread(target=lambda: open(w, "wb", closefd=False).write(data), daemon=True)
+    feeder.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (feeder.is_alive() or int.from_bytes(fcntl.ioctl(w, termios.FIONREAD, b"\0" * 4), "little")
+               or mid_run and not any(".partial" in p for p in listing(cwd))):    # all read: it waits for more
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never read its input"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=20)       # stdin stays open: the upstream is silent, not gone
+        return proc.returncode, err.decode(errors="replace"), time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(w)
+
+
+@pytest.mark.parametrize("signame, code, line, nut, flags, mid_run", [
+    # raw frames, the decode thread waiting for the next: it stayed blocked in the read, and Python aborted at
+    # exit (SIGABRT, 134) after a 10 s wait
+    ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", False, (), True),
+    # NUT still probed (the signal in PyAV's read callback, which dropped it): "frame N cannot be decoded ... the
+    # input is damaged", exit 1; with --ignore-errors the signal was lost
+    ("SIGINT", 130, "vidcolor: interrupted", 3, (), False),
+    ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", 3, ("--ignore-errors",), False),
+    # NUT mid-run, the decode thread inside PyAV's read
+    ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", 160, ("--ignore-errors",), True)])
+def test_a_signal_while_stdin_waits_ends_the_run(tmp_path, tiny_models, signame, code, line, nut, flags, mid_run):
+    """SIGINT / SIGTERM while the run waits for more of a pipe that stays open: within a moment, one line,
+    128 + the signal, no output, whatever reads stdin (the probe, the decode thread, raw or through PyAV)."""
+    data = _live_nut(nut) if nut else mosaic(2, 32, 48).tobytes()
+    args = ("-o", "out.mp4", "--model", str(tiny_models.lab), *FAST, *flags,
+            *(() if nut else ("--raw", "48x32", "--fps", "10")))
+    rc, err, took = _signal_while_stdin_waits(tmp_path, data, args, signame, mid_run)
+    assert rc == code, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [line], err
+    assert listing(tmp_path) == set()
+    assert took < 5, f"{took:.1f} s from the signal to the exit"

@@ -61,7 +61,25 @@ POLL_S = 0.1
 """How often (seconds) a blocked stage looks whether the run was stopped."""
 
 JOIN_S = 10.0
-"""How long (seconds) a stopped run waits for a stage thread that is stuck (e.g. reading a silent stdin)."""
+"""How long (seconds) a stopped run waits for a stage thread that is stuck (in native code: FFmpeg reading a named
+pipe given by its path). The readers' own waits on a pipe, stdin's included, poll the run's stop flag instead
+(:func:`stop_event`) and end within :data:`POLL_S`."""
+
+
+class Stopped(Exception):
+    """Raised by a read that waits for data (:func:`stop_event`: the readers' pipe reads) once the run of its thread
+    was stopped: the source thread then ends instead of waiting on."""
+
+
+_source = threading.local()
+
+
+def stop_event() -> threading.Event | None:
+    """The stop flag of the run whose source thread calls this (None in any other thread). A read that can wait
+    without end (stdin from a stalled upstream) polls it and raises :class:`Stopped` once it is set: a thread left
+    blocked in such a read outlived the run (``JOIN_S``), and Python aborted at exit ("could not acquire lock for
+    <_io.BufferedReader name='<stdin>'> at interpreter shutdown", exit 134, after a SIGTERM)."""
+    return getattr(_source, "stop", None)
 
 
 class _Run:
@@ -196,6 +214,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         return run.put(queues[0], np.stack(batch))
 
     def source() -> None:
+        _source.stop = run.stop                   # for the reads that wait (stop_event)
         try:
             batch: list[np.ndarray] = []
             for frame in frames:
@@ -209,6 +228,8 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
             if batch and not send(batch):
                 return
             run.put(queues[0], _END)
+        except Stopped:                 # a read saw the run stopped: whatever stopped it is handled elsewhere
+            pass
         except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread
             run.fail(exc)
 

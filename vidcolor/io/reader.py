@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import os
+import select
+import stat
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -13,6 +15,7 @@ import av
 import numpy as np
 
 from vidcolor.errors import DamagedInput, VidcolorError, option
+from vidcolor.executor import POLL_S, Stopped, stop_event
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io import limits
@@ -169,10 +172,15 @@ def _open(source: str | Path | BinaryIO):
                 src.seek(start)
             container = av.open(src, "r", options={**limit, "codec_whitelist": NO_DECODER})
     except (av.FFmpegError, OSError, ValueError) as exc:
+        if isinstance(src, _Rewindable):
+            src.check()                                 # a signal during the probe: not the input's fault
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
         if isinstance(src, _Rewindable):
             src.release()
+    if isinstance(src, _Rewindable) and src.stopped is not None:    # the probe took the stop for the end
+        container.close()
+        src.check()
     if video_stream(container) is None:
         covers = len(container.streams.video)
         container.close()
@@ -210,17 +218,59 @@ def _undecoded_probe(container) -> bool:
     return container.options.get("codec_whitelist") == NO_DECODER
 
 
+def _waits(stream) -> bool:
+    """Whether a read of ``stream`` can wait for its writer: a pipe, socket or terminal (not a regular file, nor a
+    file object without a descriptor)."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):      # io.UnsupportedOperation is both OSError and ValueError
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISBLK(mode))
+
+
+def _read_some(stream, n: int, waits: bool) -> bytes:
+    """Up to ``n`` bytes of ``stream`` (``b""`` at its end). Where ``waits`` (:func:`_waits`), what has come is
+    given at once (``read1``: a buffered ``read(n)`` waits for all ``n``, and ``read1`` keeps nothing back in the
+    buffer), and in a run's source thread the wait polls the run's stop flag (:func:`~vidcolor.executor.stop_event`):
+    :class:`~vidcolor.executor.Stopped` once it is set, so that a stopped run does not leave the thread blocked in
+    the read. Elsewhere a signal interrupts the read (its handler runs in the main thread)."""
+    if not waits:
+        return stream.read(n)
+    stop = stop_event()
+    if stop is not None and os.name == "posix":
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLIN)
+        while True:
+            if stop.is_set():
+                raise Stopped("the run was stopped")
+            if poll.poll(POLL_S * 1000):                # data, the end, or an error: the read will not wait
+                break
+    read1 = getattr(stream, "read1", None)
+    return read1(n) if read1 is not None else stream.read(n)
+
+
 class _Rewindable:
     """A byte stream that cannot seek (a pipe) read so that it can be read again from its start once: what is read
-    is kept until :meth:`rewind` (then given again) or :meth:`release`."""
+    is kept until :meth:`rewind` (then given again) or :meth:`release`.
+
+    PyAV reads it from its I/O callback, which drops a ``KeyboardInterrupt`` (or the CLI's ``Terminated``) raised
+    by a signal's handler during the read ("Exception ignored in pyio_read_gil"): FFmpeg took the failed read for
+    damage (a false "frame 9 cannot be decoded", exit 1; with ``--ignore-errors`` the signal was lost, exit 0). Such
+    an exception (and :class:`~vidcolor.executor.Stopped`) is kept in :attr:`stopped`, the stream ends there for
+    PyAV, and :meth:`check` raises it once PyAV has returned (:func:`_open`, :meth:`VideoReader._decode`)."""
 
     def __init__(self, raw: BinaryIO):
         self.raw, self.kept, self.at, self.keeping = raw, bytearray(), None, True
+        self.count = 0                  # bytes read from ``raw``: what a pipe held, which it cannot say (y4m_cut)
+        self.waits = _waits(raw)
+        self.stopped: BaseException | None = None
 
     @classmethod
     def of(cls, source: BinaryIO):
-        """``source`` itself where it can seek (PyAV then seeks in it: an MP4 whose index is at its end), else one
-        of these around it."""
+        """``source`` itself where it can seek (PyAV then seeks in it: an MP4 whose index is at its end) or is one
+        of these already, else one of these around it."""
+        if isinstance(source, cls):
+            return source
         try:
             if source.seekable():
                 return source
@@ -229,6 +279,8 @@ class _Rewindable:
         return cls(source)
 
     def read(self, n: int = -1) -> bytes:
+        if self.stopped is not None:
+            return b""
         if self.at is not None:                         # giving again what was kept
             end = len(self.kept) if n < 0 else min(len(self.kept), self.at + n)
             data = bytes(self.kept[self.at:end])
@@ -237,10 +289,22 @@ class _Rewindable:
                 self.kept = bytearray()
             if data:
                 return data
-        data = self.raw.read(n)
+        try:
+            data = _read_some(self.raw, n, self.waits)
+        except BaseException as exc:  # noqa: BLE001 -- a signal's exception: raised again by check()
+            if isinstance(exc, Exception) and not isinstance(exc, Stopped):
+                raise
+            self.stopped = exc
+            return b""
+        self.count += len(data)
         if self.keeping:
             self.kept += data
         return data
+
+    def check(self) -> None:
+        """Raise the exception that stopped a read (:attr:`stopped`), if one did."""
+        if self.stopped is not None:
+            raise self.stopped
 
     def rewind(self) -> "_Rewindable":
         self.keeping, self.at = False, 0 if self.kept else None
@@ -297,22 +361,6 @@ def check_y4m_header(path: str | Path) -> None:
         raise VidcolorError(f"{path}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
                             f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
-
-
-class _Counted:
-    """A byte stream (stdin, a file object) that counts the bytes read from it (:attr:`count`), else as it is:
-    what a pipe held, which it cannot say (:func:`y4m_cut`)."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw, self.count = raw, 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.count += len(data)
-        return data
-
-    def __getattr__(self, name):                # seekable, seek, tell: the stream's own
-        return getattr(self.raw, name)
 
 
 Y4M_FRAME_LINE = len(b"FRAME\n")
@@ -699,7 +747,7 @@ class VideoReader:
         field-coded streams), counted in :attr:`missing`."""
         self._partial = False
         self.ended_early = self.partial_packet = self.cut_frame = None
-        self._counted = self._y4m_end = None
+        self._y4m_end = None
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -708,13 +756,16 @@ class VideoReader:
             self.timeline = Timeline.of(self.info.fps)
             self.start_time = 0.0
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
+            self._raw_waits = _waits(self._raw)
             self._first = self._read_raw()
             if self._first is None:
                 raise VidcolorError(f"{_name(source)}: no frames")
             return
-        if not isinstance(source, (str, Path)) or source == "-":     # what a pipe held: y4m_cut
-            self._counted = _Counted(sys.stdin.buffer if source == "-" else source)
-        self._container = _open(self._counted or source)
+        stream = sys.stdin.buffer if source == "-" else source
+        # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (_Rewindable.check), and
+        # for what it held (y4m_cut)
+        self._src = None if isinstance(stream, (str, Path)) else _Rewindable.of(stream)
+        self._container = _open(source if self._src is None else self._src)
         self._stream = video_stream(self._container)
         self.info = _info(self._container)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
@@ -760,32 +811,49 @@ class VideoReader:
         skips it, unless the frame size changes there (:meth:`_refused`: that is raised at once); without
         :attr:`keep_going`, the packet after it, if any, raises the damage (:class:`~vidcolor.errors.DamagedInput`:
         damaged in the middle, not at the end). Before the first frame, the decoder's own error goes up (the
-        constructor says that nothing can be decoded)."""
+        constructor says that nothing can be decoded).
+
+        A signal that stopped a read of a pipe (:meth:`_Rewindable.check`) is raised in place of whatever PyAV
+        made of the read that ended there (a refused packet, an error, the end of the stream)."""
+        src = self._src if isinstance(self._src, _Rewindable) else None
         damage = None
         y4m = self._container.format.name == "yuv4mpegpipe"
-        for packet in self._container.demux(self._stream):
-            if packet.size:
-                if damage is not None:                  # damaged in the middle, not at the end
-                    raise damage
-                self.packets += 1
-                if y4m and packet.pos is not None and packet.pos >= 0:
-                    self._y4m_end = (packet.pos + packet.size, packet.size)
-            try:
-                frames = packet.decode()
-            except av.FFmpegError as exc:
-                if self._size is None:
-                    raise
-                damage = self._refused(exc)
-                if not isinstance(damage, DamagedInput):
-                    raise damage from None
-                self.refused += 1
-                if self.keep_going:
-                    damage = None
-                continue
-            yield from frames
+        try:
+            for packet in self._container.demux(self._stream):
+                if src is not None:
+                    src.check()
+                if packet.size:
+                    if damage is not None:                  # damaged in the middle, not at the end
+                        raise damage
+                    self.packets += 1
+                    if y4m and packet.pos is not None and packet.pos >= 0:
+                        self._y4m_end = (packet.pos + packet.size, packet.size)
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:
+                    if src is not None:
+                        src.check()
+                    if self._size is None:
+                        raise
+                    damage = self._refused(exc)
+                    if not isinstance(damage, DamagedInput):
+                        raise damage from None
+                    self.refused += 1
+                    if self.keep_going:
+                        damage = None
+                    continue
+                yield from frames
+        except GeneratorExit:
+            raise
+        except BaseException:
+            if src is not None:
+                src.check()
+            raise
+        if src is not None:
+            src.check()
         if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
             size = self._container.size                 # a pipe's is unknown (negative): what was read
-            held = size if size > 0 else (self._counted.count if self._counted is not None else 0)
+            held = size if size > 0 else (src.count if src is not None else 0)
             self.cut_frame = y4m_cut(held, *self._y4m_end)
             self._partial = self.cut_frame is not None
 
@@ -853,14 +921,15 @@ class VideoReader:
         (VidcolorError: naming the byte counts, as :func:`raw_cut` does)."""
         w, h = self.raw_size
         n = w * h * 3
-        buf = self._raw.read(n)
+        buf = _read_some(self._raw, n, self._raw_waits)
         if self._first is None:
             self._head, self._raw_bytes = bytes(buf[:16]), 0
         self._raw_bytes += len(buf)
         if not buf:
             return None
-        while len(buf) < n:
-            more = self._raw.read(n - len(buf))
+        chunks, got = [buf], len(buf)           # a pipe gives 64 KiB a read: joined once, not copied at each
+        while got < n:
+            more = _read_some(self._raw, n - got, self._raw_waits)
             self._raw_bytes += len(more)
             if not more:
                 cut = raw_cut(self._raw_bytes, w, h, self._head)
@@ -870,8 +939,9 @@ class VideoReader:
                 self._partial = True                        # the frames before it are whole: see `missing`
                 self.cut_frame = cut
                 return None
-            buf += more
-        return np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            chunks.append(more)
+            got += len(more)
+        return np.frombuffer(chunks[0] if len(chunks) == 1 else b"".join(chunks), np.uint8).reshape(h, w, 3)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """The frames, uint8 RGB ``(H, W, 3)`` in display orientation.
