@@ -617,3 +617,38 @@ def test_a_signal_while_stdin_waits_ends_the_run(tmp_path, tiny_models, signame,
     assert [ln for ln in err.splitlines() if ln.strip()] == [line], err
     assert listing(tmp_path) == set()
     assert took < 5, f"{took:.1f} s from the signal to the exit"
+
+
+def test_a_signal_while_ffmpeg_waits_on_a_named_pipe_ends_the_run(tmp_path, tiny_models):
+    """A named pipe given by its path is read by FFmpeg itself, which no stop reaches: the stopped run leaves its
+    decode thread waiting (executor.JOIN_S, 1 s here), and the reader, still demuxing there, is not closed under
+    it ("generator already executing" took the signal's place: a traceback and exit 1). One line, 143, no output."""
+    (tmp_path / "run").mkdir()
+    fifo = tmp_path / "live.nut"
+    os.mkfifo(fifo)
+    (tmp_path / "data.nut").write_bytes(_live_nut(160))
+    upstream = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'wb'); "
+                                 "f.write(open(sys.argv[2], 'rb').read()); f.flush(); time.sleep(60)",
+                                 str(fifo), str(tmp_path / "data.nut")])
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, vidcolor.executor as ex; ex.JOIN_S = 1; "
+                             "from vidcolor.cli import main; sys.argv[0] = 'vidcolor'; main()",
+                             "dequantize", str(fifo), "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST],
+                            cwd=tmp_path / "run", stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        deadline = time.monotonic() + 60
+        while not listing(tmp_path / "run"):                    # the writer is open
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never started writing"
+            time.sleep(0.1)
+        time.sleep(1.5)                                         # every frame sent is written: FFmpeg waits
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        for p in (proc, upstream):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == 143, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: terminated (SIGTERM)"], err
+    assert listing(tmp_path / "run") == set()

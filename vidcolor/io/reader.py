@@ -1007,6 +1007,11 @@ class VideoReader:
         if raw is not None and raw is not sys.stdin.buffer and isinstance(self.source, (str, Path)):
             raw.close()
         frames = getattr(self, "_frames", None)
+        if frames is not None and frames.gi_running:
+            # still demuxing in a thread that a stopped run left in a read of FFmpeg's own (a named pipe given by its
+            # path that stays silent: executor.JOIN_S): closing it there raised "generator already executing" in
+            # place of the signal, and closing the container under it could crash; both are left to the thread
+            return
         if frames is not None:                  # its demuxer before the container
             frames.close()
         if self._container is not None:
