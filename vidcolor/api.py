@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import errno
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -423,9 +424,9 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
             (:func:`check_format_named`), or a format that cannot hold the codec
             (:func:`~vidcolor.io.writer.check_codec_in`).
     """
-    if str(input) == "-" or io_options.get("raw_size") is not None or str(output) == "-":
-        raise VidcolorError(f"{RAY} reads and writes files (not stdin, stdout or {option('raw_size', '--raw')}): "
-                            f"use {LOCAL} in a pipe")
+    if read_once(input) or io_options.get("raw_size") is not None or str(output) == "-":
+        raise VidcolorError(f"{RAY} reads and writes files (not stdin, stdout, a pipe or "
+                            f"{option('raw_size', '--raw')}): use {LOCAL} in a pipe")
     if io_options.get("container") == "gif" or (output is not None and Path(output).suffix.lower() == ".gif"):
         raise VidcolorError(f"{RAY} cannot write GIF (one palette over the whole clip): use {LOCAL}")
     if io_options.get("ignore_errors"):
@@ -601,6 +602,32 @@ def check_input(input: str | Path) -> None:
                                             f"cannot read ({exc.strerror or exc})")) from None
 
 
+def read_once(input: str | Path) -> bool:
+    """Whether ``input`` can be read only once, as a stream: ``-`` (stdin), or a path that is neither a regular file
+    nor a folder (a FIFO, ``/dev/stdin`` or ``/proc/self/fd/N`` on a pipe, bash's ``<(...)``, a character device).
+    Such an input is read as stdin is: its video alone (the encoder cannot open it again for its audio, subtitles
+    and metadata, :class:`~vidcolor.io.writer.Passthrough`), and not by the Ray executor, which reads an input
+    once a segment. False for a path that does not exist (:func:`check_input` says so)."""
+    if str(input) == "-":
+        return True
+    try:
+        mode = os.stat(input).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _own_path(input: str | Path) -> Path:
+    """The path another process (the encoder) opens for ``input``, a regular file: ``/dev/stdin``,
+    ``/dev/fd/N`` and ``/proc/self/fd/N`` name each process's own file (the encoder's stdin is the video vidcolor
+    sends it), so they are resolved to the file they stand for here; other paths are kept as given."""
+    if str(input).startswith(("/dev/", "/proc/")):
+        real = Path(os.path.realpath(input))
+        if real.is_file():
+            return real
+    return Path(input)
+
+
 def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None) -> None:
     """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
     the library ignored one given, silently.
@@ -760,10 +787,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
                                 f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
                                 f"{option('compare')} or crop the input")
-        from_file = str(input) != "-" and raw_size is None and not animated
+        # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
+        from_file = not read_once(input) and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params,
-                             passthrough=Passthrough.of(input, info, audio) if from_file else None,
+                             passthrough=Passthrough.of(_own_path(input), info, audio) if from_file else None,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
                              colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False))

@@ -553,9 +553,9 @@ def cut_short(path: str | Path, fmt: str) -> str | None:
     """How a Matroska (or WebM) file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut short,
     a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: its Segment
     declares more bytes than the file holds. Matroska declares no frame count to check, as mp4 does. None where the
-    file shows no cut (a live recording, whose size is left open, shows nothing), for other formats, and for a file
-    that cannot be read again."""
-    if "matroska" not in fmt.split(","):
+    file shows no cut (a live recording, whose size is left open, shows nothing), for other formats, for a path that
+    is not a regular file (a FIFO, ``/dev/stdin``: read once), and for a file that cannot be read again."""
+    if "matroska" not in fmt.split(",") or not os.path.isfile(path):     # a pipe's bytes would be taken
         return None
     try:
         size = os.path.getsize(path)

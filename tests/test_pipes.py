@@ -1,0 +1,96 @@
+"""Inputs that can be read only once: stdin, and paths that are not regular files (a FIFO, ``/dev/stdin`` on a
+pipe, bash's ``<(...)``). They are read as stdin is, their video alone; nothing opens them a second time."""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import threading
+from pathlib import Path
+
+import av
+import pytest
+
+from helpers import make_clip, run_cli
+from vidcolor.api import process, read_once
+from vidcolor.errors import VidcolorError
+
+FAST = dict(preset="ultrafast", progress=False)
+
+
+@pytest.fixture(scope="module")
+def mkv_with_audio(tmp_path_factory, ffmpeg_exe) -> Path:
+    """H.264 + AAC in Matroska, which reads from a pipe."""
+    return make_clip(ffmpeg_exe, tmp_path_factory.mktemp("pipes") / "av.mkv")
+
+
+def _fifo_fed(tmp_path: Path, data: bytes) -> tuple[Path, threading.Event]:
+    """A FIFO that a thread writes ``data`` into, then keeps giving an empty read to whatever opens it again (a
+    second reader waited forever for a writer: the encoder did, for the audio) until the event is set."""
+    fifo = tmp_path / "feed"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(data)
+        while not done.is_set():
+            with contextlib.suppress(OSError):          # ENXIO: no reader now
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            time.sleep(0.05)
+    threading.Thread(target=feed, daemon=True).start()
+    return fifo, done
+
+
+def _streams(path: Path) -> list[str]:
+    with av.open(str(path)) as c:
+        return [s.type for s in c.streams]
+
+
+def test_read_once_is_stdin_and_paths_that_are_not_regular_files(tmp_path, mkv_with_audio):
+    os.mkfifo(tmp_path / "fifo")
+    assert read_once("-") and read_once(tmp_path / "fifo") and read_once("/dev/null")
+    assert not read_once(mkv_with_audio) and not read_once(tmp_path) and not read_once(tmp_path / "missing")
+
+
+def test_a_fifo_with_audio_is_read_once_for_its_video(tmp_path, mkv_with_audio):
+    fifo, done = _fifo_fed(tmp_path, mkv_with_audio.read_bytes())
+    try:
+        summary = process(fifo, tmp_path / "out.mp4", lambda b: b, suffix="x", **FAST)
+    finally:
+        done.set()
+    assert summary.frames == 10 and _streams(tmp_path / "out.mp4") == ["video"]
+
+
+def test_dev_stdin_on_a_pipe_is_read_as_stdin(tmp_path, mkv_with_audio, tiny_models):
+    # the encoder used to open /dev/stdin, its own stdin (the frames sent to it), as the audio's source
+    res = run_cli("dequantize", "/dev/stdin", "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--preset",
+                  "ultrafast", cwd=tmp_path, stdin=mkv_with_audio.read_bytes())
+    assert res.returncode == 0, res.stderr
+    assert _streams(tmp_path / "out.mp4")[0] == "video" and "audio" not in _streams(tmp_path / "out.mp4")
+
+
+def test_dev_stdin_on_a_file_keeps_its_audio(tmp_path, mkv_with_audio):
+    fd = os.open(mkv_with_audio, os.O_RDONLY)
+    try:
+        process(f"/proc/self/fd/{fd}", tmp_path / "out.mp4", lambda b: b, suffix="x", **FAST)
+    finally:
+        os.close(fd)
+    assert _streams(tmp_path / "out.mp4") == ["video", "audio"]
+
+
+def test_ray_refuses_a_pipe(tmp_path):
+    from vidcolor.api import _ray_clips
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(VidcolorError, match="not stdin, stdout, a pipe"):
+        _ray_clips(tmp_path / "fifo", tmp_path / "out.mp4", "x", {})
+
+
+def test_a_folder_listing_leaves_a_fifo_out(tmp_path, mkv_with_audio):
+    from vidcolor.api import folder_contents
+
+    (tmp_path / "reels").mkdir()
+    os.mkfifo(tmp_path / "reels" / "live.mkv")
+    (tmp_path / "reels" / "a.mkv").write_bytes(mkv_with_audio.read_bytes())
+    assert [p.name for p in folder_contents(tmp_path / "reels")[1]] == ["a.mkv"]
