@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from helpers import make_clip, run_cli
+from helpers import invoke_cli, make_clip, run_cli
 from vidcolor.api import process, read_once
 from vidcolor.errors import VidcolorError
 
@@ -94,3 +94,25 @@ def test_a_folder_listing_leaves_a_fifo_out(tmp_path, mkv_with_audio):
     os.mkfifo(tmp_path / "reels" / "live.mkv")
     (tmp_path / "reels" / "a.mkv").write_bytes(mkv_with_audio.read_bytes())
     assert [p.name for p in folder_contents(tmp_path / "reels")[1]] == ["a.mkv"]
+
+
+def test_stdin_names_the_streams_it_does_not_carry_once(tmp_path, mkv_with_audio, tiny_models):
+    args = ("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
+            "--overwrite")
+    res = invoke_cli(*args, cwd=tmp_path, stdin=mkv_with_audio.read_bytes())
+    assert res.returncode == 0 and res.stderr_lines == [
+        "vidcolor: warning: not carried from stdin: audio (aac) (a pipe is read once, for its video; give the "
+        "file's name to keep them)"], res.stderr
+    # --no-audio drops it as asked: nothing to say (it said stdin had no audio to copy)
+    res = invoke_cli(*args, "--no-audio", cwd=tmp_path, stdin=mkv_with_audio.read_bytes())
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    # a pipe of video alone: nothing to say either
+    video = tmp_path / "video.mkv"
+    with av.open(str(mkv_with_audio)) as src, av.open(str(video), "w") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    res = invoke_cli(*args, cwd=tmp_path, stdin=video.read_bytes())
+    assert res.returncode == 0 and res.stderr == "", res.stderr

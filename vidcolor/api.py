@@ -715,6 +715,21 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
     return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else format_suffix(container or 'mp4')}")
 
 
+def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
+    """One warning line on stderr where stdin or another pipe (:func:`read_once`) holds streams besides its video:
+    none of them is carried, since the pipe is read once, by the decoder (a file's are, through
+    :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it as
+    asked); nothing is said where the pipe holds its video alone."""
+    parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
+    parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
+    parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)
+    parts += list(info.others)
+    if parts:
+        name = "stdin" if str(input) == "-" else str(input)
+        print(f"vidcolor: warning: not carried from {name}: {', '.join(parts)} (a pipe is read once, for its "
+              "video; give the file's name to keep them)", file=sys.stderr)
+
+
 @one_listing()
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", tune: str | None = None,
@@ -727,7 +742,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
 
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the audio and
     subtitle streams, global metadata and chapters are carried over (:class:`~vidcolor.io.writer.Passthrough`;
-    ``audio=False`` drops the audio; stdin input has none to carry), and display rotation is applied to
+    ``audio=False`` drops the audio; from stdin or another pipe, read once, none is: a warning names them,
+    :func:`read_once`), and display rotation is applied to
     the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
@@ -780,6 +796,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         _warn_about_source(input, info)
+        if read_once(input) and raw_size is None:
+            _warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
             raise VidcolorError(f"{_lost(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
                                 "frames before the cut)")

@@ -311,7 +311,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
                     f"to {input}, a folder of still images alone, each written as an image on its own")
     elif not raw and is_image(input) and not is_animated(input):
         _ignore(ctx, _given(ctx, *STILL_IGNORES), f"to {input}, a still image, written as an image on its own")
-    elif raw or is_animated(input):
+    elif kw["raw_size"] is not None or (input != "-" and is_animated(input)):   # stdin's audio is named as dropped
         _ignore(ctx, _given(ctx, "no_audio"), f"to {'stdin' if input == '-' else input}, which has no audio to copy")
 
 
