@@ -669,6 +669,37 @@ def test_the_colour_description_is_carried_and_the_colours_with_it(tmp_path, ffm
     assert np.abs(back - frames).max() <= 2 and np.abs((back - frames).mean((0, 1, 2))).max() < 0.3
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_primaries_and_range_are_carried_without_a_matrix(tmp_path, ffmpeg_exe, full):
+    """A source tagged with BT.709 primaries and a range but no matrix (every clip of the bw set) lost both tags.
+    Its matrix stays untagged and its YUV values are kept (decoded and written with BT.601), so a player, which
+    guesses the matrix of both alike, shows both alike; full range is written limited, and tagged so."""
+    src, out = tmp_path / "src.mkv", tmp_path / "out.mkv"
+    patches = np.array([[200, 40, 40], [40, 180, 60], [50, 60, 210], [230, 220, 90], [128, 128, 128], [20, 200, 220]],
+                       np.uint8).repeat(16, 0)[None].repeat(64, 0)          # 64x96 RGB: saturated flat colours
+    run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "96x64", "-r", "25", "-i", "-", "-vf",
+               f"setparams=colorspace=unknown:color_primaries=bt709,scale=out_range={'pc' if full else 'tv'}",
+               "-color_range", "pc" if full else "tv", "-pix_fmt", "yuv444p", "-c:v", "libx264", "-qp", "0", str(src),
+               stdin=patches.tobytes() * 3)
+    with VideoReader(src) as r:
+        frames, info = np.stack(list(r)), r.info
+    assert info.colour == {"color_range": 2 if full else 1, "color_primaries": 1}
+    with VideoWriter(out, info.width, info.height, info.fps, crf=0, preset="ultrafast", pix_fmt="yuv444p",
+                     colour=info.colour) as w:
+        w.write(frames)
+
+    def planes(path):
+        with av.open(str(path)) as c:
+            ctx = c.streams.video[0].codec_context
+            frame = next(c.decode(video=0))
+            yuv = frame.reformat(format="yuv444p", dst_colorspace=frame.colorspace, src_color_range=frame.color_range,
+                                 dst_color_range=1)
+            return (ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range), yuv.to_ndarray()
+    (tags, got), (_, want) = planes(out), planes(src)
+    assert tags == (2, 1, 2, 1)                     # matrix and transfer unspecified, BT.709 primaries, limited
+    assert np.abs(got.astype(int) - want).max() <= 2
+
+
 @pytest.mark.parametrize("rotate", [0, 90])
 def test_non_square_pixels_are_kept(tmp_path, ffmpeg_exe, rotate):
     """An anamorphic source (SAR 4:3, as DVD and DV write it) was written with square pixels: stretched."""

@@ -498,15 +498,15 @@ def colour_tags(ctx) -> dict[str, int]:
 
     Frames are decoded to RGB with their own matrix and range (:func:`~vidcolor.io.convert.frame_to_rgb`); an
     output written with the same matrix, range, primaries and transfer shows the same colours in a player.
-    Only a tagged YUV matrix (:data:`YUV_MATRICES`) is carried, with its range (the writer writes limited
-    range), and the primaries and transfer where they are given: an untagged source was decoded with BT.601,
-    which an untagged output is written with (players then treat both alike), and an RGB source's range says
-    nothing about a YUV output's.
+    Each tag the source gives is carried, whatever the others: a YUV matrix (:data:`YUV_MATRICES`), its range
+    (the writer writes limited range, and tags it so: :func:`~vidcolor.io.writer._with_colour`), the primaries
+    and the transfer. An untagged matrix stays untagged: it was decoded with BT.601, the same matrix the
+    untagged output is written with, so the output's YUV values are the source's and a player, which guesses the
+    matrix of both alike (BT.709 for HD), shows both alike; tagging it BT.601 would change what such a player
+    shows. An RGB source's range says nothing about a YUV output's, and is not carried.
     """
-    if ctx.colorspace not in YUV_MATRICES:
-        return {}
-    tags = {"colorspace": ctx.colorspace}
-    if ctx.color_range in (1, 2):                                  # MPEG (limited) or JPEG (full)
+    tags = {"colorspace": ctx.colorspace} if ctx.colorspace in YUV_MATRICES else {}
+    if ctx.colorspace != 0 and ctx.color_range in (1, 2):          # not RGB; MPEG (limited) or JPEG (full)
         tags["color_range"] = ctx.color_range
     for name in ("color_primaries", "color_trc"):
         if getattr(ctx, name, 2) not in (0, 2, 3):                  # reserved, unspecified, reserved

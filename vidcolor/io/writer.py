@@ -535,7 +535,8 @@ def _with_colour(video, out_args: dict, colour: dict[str, int]) -> tuple:
     """The video and output options that write it with the ``colour`` description
     (:func:`~vidcolor.io.reader.colour_tags`): the matrix as an output option, with limited range (ffmpeg's
     filter graph then converts RGB to YUV with them), the primaries and transfer set on the frames
-    (``setparams``; they change no pixel).
+    (``setparams``; they change no pixel). A source's range is tagged (limited) with or without its matrix; an
+    untagged matrix is left untagged (BT.601, swscale's default, converts: the matrix the source was decoded with).
 
     A full-range source is written in limited range, as video is delivered: swscale's RGB -> full-range YUV
     is biased (R and B -0.8 level on a round trip of random colours, BT.709 and BT.601 alike; limited
@@ -545,6 +546,8 @@ def _with_colour(video, out_args: dict, colour: dict[str, int]) -> tuple:
         video = video.filter("setparams", **frame_tags)
     if "colorspace" in colour:
         out_args = {**out_args, "colorspace": colour["colorspace"], "color_range": 1}     # 1: MPEG (limited)
+    elif "color_range" in colour:       # an untagged matrix: written with BT.601, as decoded, left untagged
+        out_args = {**out_args, "color_range": 1}
     return video, out_args
 
 
