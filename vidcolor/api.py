@@ -490,8 +490,12 @@ def _warn_about_source(input: str | Path, info) -> None:
     """One warning line on stderr for each property of a video that its processing does not keep: more than 8 bits
     per sample (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing
     (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output
-    is progressive)."""
+    is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows
+    the colours stored under the transparent parts)."""
     name = "stdin" if str(input) == "-" else Path(input).name
+    if getattr(info, "alpha", None):
+        print(f"vidcolor: warning: {name} has an alpha channel ({info.alpha}), which is dropped (video is read as "
+              "RGB): the output shows the colours stored under its transparent parts", file=sys.stderr)
     if info.bits > 8:
         print(f"vidcolor: warning: {name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, "
               f"so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", file=sys.stderr)

@@ -48,7 +48,9 @@ class VideoInfo:
     ``timecode``); ``bits`` the video's bits per sample (8; 10 for ``yuv420p10le``), which vidcolor processes at
     8; ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
     names, top field first for ``tt`` and ``tb``), None for progressive or unknown; ``video_tags`` the video
-    stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has.
+    stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has;
+    ``alpha`` what alpha channel the video has, which its frames (RGB) drop (:func:`_alpha`): its pixel format
+    (``rgba``, ``yuva420p``), ``VP9 alpha`` (a WebM's side channel, which FFmpeg's VP9 decoder does not read), None.
     """
 
     width: int
@@ -73,6 +75,7 @@ class VideoInfo:
     bits: int = 8
     interlaced: str | None = None
     video_tags: dict[str, str] = field(default_factory=dict)
+    alpha: str | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -427,7 +430,7 @@ def _info(container) -> VideoInfo:
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      others=_others(container, v), bits=_sample_bits(v.codec_context),
                      interlaced=_field_order(v.codec_context), video_tags=video_tags(v),
-                     colour=colour_tags(v.codec_context),
+                     colour=colour_tags(v.codec_context), alpha=_alpha(v),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
 
 
@@ -455,6 +458,22 @@ def _sample_bits(ctx) -> int:
 
 FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 """FFmpeg's AVFieldOrder values of interlaced video, by name."""
+
+
+def _alpha(stream) -> str | None:
+    """The alpha channel a video stream has (:attr:`VideoInfo.alpha`): its pixel format where that has one (2 or 4
+    components: ``ya8``, ``rgba``, ``yuva420p``...), ``VP9 alpha`` where a WebM declares one (``alpha_mode``),
+    else None."""
+    pix_fmt = stream.codec_context.pix_fmt
+    try:
+        components = len(av.VideoFormat(pix_fmt).components) if pix_fmt else 0
+    except (ValueError, av.FFmpegError):
+        components = 0
+    if components in (2, 4):
+        return pix_fmt
+    if {k.lower(): v for k, v in stream.metadata.items()}.get("alpha_mode") == "1":
+        return "VP9 alpha" if _codec_name(stream) == "vp9" else "alpha"
+    return None
 
 
 def _field_order(ctx) -> str | None:
