@@ -84,7 +84,9 @@ class _Group(click.Group):
         except Terminated as exc:
             click.echo(_noted(f"vidcolor: terminated ({signal.Signals(exc.signum).name})", exc), err=True)
             sys.exit(128 + exc.signum)
-        except BrokenPipeError:
+        except BrokenPipeError:        # as ffmpeg, which says so and fails: what was written is cut short
+            click.echo("vidcolor: error: the reader of stdout closed it before the end (broken pipe): the output "
+                       "is cut short", err=True)
             sys.exit(1)
         except MemoryError as exc:     # a batch or frame larger than the memory left (ulimit -v, a small machine)
             command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
