@@ -116,3 +116,11 @@ def test_stdin_names_the_streams_it_does_not_carry_once(tmp_path, mkv_with_audio
                 dst.mux(packet)
     res = invoke_cli(*args, cwd=tmp_path, stdin=video.read_bytes())
     assert res.returncode == 0 and res.stderr == "", res.stderr
+
+
+def test_a_pipe_without_an_output_is_refused_up_front(tmp_path):
+    from vidcolor.api import output_for
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(VidcolorError, match="a pipe: give the output with -o"):
+        output_for(tmp_path / "fifo", None, "dequantized")

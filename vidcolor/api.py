@@ -660,12 +660,14 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
     format, when given).
 
     Raises:
-        VidcolorError: no output given for stdin, an output that is the input itself, or a ``container`` with no
-            known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
+        VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
+            itself, or a ``container`` with no known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
     """
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
+        if read_once(input):        # /dev/fd/63_dequantized.mp4 cannot be written
+            raise VidcolorError(f"reading {input}, a pipe: give the output with -o (a path, or - for stdout)")
         output = default_output(input, suffix, container)
     if str(output) != "-" and str(input) != "-" and same_file(output, input):
         raise VidcolorError("output would overwrite the input")
