@@ -501,7 +501,7 @@ class VideoWriter:
 
     def _failure(self, what: str, msg: str) -> Exception:
         """The error for ffmpeg's failure ``msg``: :class:`BrokenPipeError` where the reader of our stdout
-        went away (``vidcolor ... -o - | head``: a pipeline's normal end, which the CLI ends quietly), else a
+        went away (``vidcolor ... -o - | head``: the CLI says so in one line, as ffmpeg does), else a
         :class:`VidcolorError`."""
         if self.to_stdout and "Broken pipe" in msg:
             return BrokenPipeError(errno.EPIPE, f"the reader of stdout closed it ({msg})")
