@@ -781,3 +781,19 @@ def test_reconstruct_on_a_palette_drops_the_generator_s_mean_correction(gradient
     uniform = Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3, margin=1.0)
     kept = uniform.reconstruct(levels, levels.astype(np.float32) + 4.0, 1.0, contour_weight=0.0).astype(np.float32)
     assert np.all((kept - levels).reshape(-1, 3).mean(0) > 3.0)
+
+
+def test_re_estimates_of_a_clip_that_passes_unchanged_are_freed():
+    """Each re-estimate of the same quantizer linked to the one before it (carry_weight), a link cleared only when it
+    reconstructs, which a quantizer that passes frames unchanged never does: on noise, where nothing is found,
+    every estimate of the clip stayed alive (about 250 bytes a frame, without end)."""
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(0)
+    tracker = QuantizerTracker(every=1)
+    first = weakref.ref(tracker(rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)))
+    for _ in range(5):
+        found = tracker(rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8))
+    gc.collect()
+    assert found.passes_unchanged and first() is None

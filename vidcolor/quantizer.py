@@ -1499,7 +1499,9 @@ class QuantizerTracker:
         if due:
             found = estimate(frames, self.none_margin)
             same = self.current is not None and found.describe(measured=False) == self.current.describe(measured=False)
-            if same and not self.stills:          # the floor offset's weight stays (no jump)
+            # the floor offset's weight stays (no jump); a quantizer that passes frames unchanged never reconstructs,
+            # so it takes none: each re-estimate of such a clip linked to the one before, and none was ever freed
+            if same and not self.stills and not found.passes_unchanged:
                 found.carry_weight(self.current)
             self.current, self._since = found, 0
         self.frames += len(frames)
