@@ -1259,3 +1259,16 @@ def _feed(fd: int, data: bytes) -> None:
             out.write(data)
     except BrokenPipeError:
         pass
+
+
+def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypatch):
+    """An MPEG-PS whose probe gave up (a 16000x8000 H.264 in a .vob) has a video stream without a codec context:
+    'AttributeError: NoneType object has no attribute width', a traceback, from a file, stdin and the library."""
+    from types import SimpleNamespace
+
+    from vidcolor.io import reader
+
+    stream = SimpleNamespace(codec_context=None)
+    monkeypatch.setattr(reader, "video_stream", lambda container: stream)
+    with pytest.raises(VidcolorError, match=r"^big\.vob: cannot decode: its video codec cannot be identified"):
+        reader._info(SimpleNamespace(), "big.vob")

@@ -412,11 +412,22 @@ def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
 
 
-def _info(container) -> VideoInfo:
+def _info(container, source) -> VideoInfo:
+    """The :class:`VideoInfo` of an opened ``container`` read from ``source`` (a path, ``-`` or a stream; named in
+    errors) that has a video stream.
+
+    Raises:
+        VidcolorError: no frame rate, or a codec FFmpeg could not identify (an MPEG-PS whose probe gave up on a
+            frame above the size limit: its codec context is None).
+    """
     v = video_stream(container)
+    if v.codec_context is None:
+        raise VidcolorError(f"{_name(source)}: cannot decode: its video codec cannot be identified (or its frame "
+                            f"size is above the limit: at most {limits.MAX_SIDE} px a side and "
+                            f"{limits.MAX_PIXELS // 1_000_000} megapixels)")
     fps = v.average_rate or v.guessed_rate or v.base_rate
     if not fps:
-        raise VidcolorError("video stream has no frame rate")
+        raise VidcolorError(f"{_name(source)}: video stream has no frame rate")
     a = container.streams.audio[0] if container.streams.audio else None
     duration = float(v.duration * v.time_base) if v.duration and v.time_base else (
         container.duration / 1e6 if container.duration else 0.0)
@@ -620,7 +631,7 @@ def probe(path: str | Path) -> VideoInfo:
             ffmpeg refuses such frames before allocating them).
     """
     with _open(path) as container:
-        info = _info(container)
+        info = _info(container, path)
         unknown = not info.width or not info.height
         if unknown and not _undecoded_probe(container):
             raise _size_unknown(path)
@@ -786,7 +797,7 @@ class VideoReader:
         self._src = None if isinstance(stream, (str, Path)) else _Rewindable.of(stream)
         self._container = _open(source if self._src is None else self._src)
         self._stream = video_stream(self._container)
-        self.info = _info(self._container)
+        self.info = _info(self._container, source)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
         # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate

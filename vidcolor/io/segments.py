@@ -81,7 +81,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
     if not seconds > 0:
         raise VidcolorError(option("segment_seconds") + " must be > 0")
     with _open(path) as container:
-        info = _info(container)
+        info = _info(container, path)
         stream = video_stream(container)
         pts, keys = [], set()
         try:
