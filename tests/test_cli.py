@@ -855,6 +855,57 @@ def test_the_out_of_memory_advice_names_the_commands_own_options(tmp_path, monke
     assert result.exit_code == 1 and result.output.strip() == f"vidcolor: error: {advice}", result.output
 
 
+class _OrtLikeError(Exception):
+    """Stands for ONNX Runtime's RuntimeException, which derives from Exception, not RuntimeError."""
+
+
+_OrtLikeError.__module__ = "onnxruntime.capi.onnxruntime_pybind11_state"
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 4246732800 bytes. Error code 12 (Cannot allocate memory)"),
+    RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    _OrtLikeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. "
+                  "Failed to allocate memory for requested buffer of size 4246732800")])
+def test_an_allocation_that_torch_or_onnx_runtime_refuses_is_the_out_of_memory_line(tmp_path, monkeypatch, error):
+    """torch and ONNX Runtime say that an allocation failed with their own errors, not MemoryError: a 4K frame
+    with --tile 0 under a memory limit printed their 60-line traceback. Other errors of theirs still go up."""
+    from click.testing import CliRunner
+
+    import vidcolor.api
+
+    def no_memory(*args, **kwargs):
+        raise error
+
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    monkeypatch.setattr(vidcolor.api, "dequantize", no_memory)
+    result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "a.png"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == "vidcolor: error: out of memory; give a smaller --batch-size (or --tile for large " \
+                                    "frames)", result.output
+    monkeypatch.setattr(vidcolor.api, "dequantize", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "a.png"), "-q"])
+    assert isinstance(result.exception, RuntimeError) and str(result.exception) == "a bug"
+
+
+def test_a_batch_larger_than_the_largest_frame_is_refused_before_any_work(tmp_path, clip, tiny_models):
+    """--batch-size 100000 on a 640x360 clip grew to 12.9 GB before running out of memory, nothing written: a batch
+    may hold as many pixels as the largest frame accepted (64 megapixels), one frame always."""
+    from vidcolor.io.limits import MAX_PIXELS
+
+    largest = MAX_PIXELS // (64 * 48)
+    res = invoke_cli("dequantize", str(clip), "-o", "out.mp4", "--model", tiny_models.lab, "--batch-size",
+                     str(largest + 1), cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"batch size {largest + 1} of 64x48 frames holds more pixels than vidcolor takes at once (64 megapixels): " \
+           f"at most {largest} at this size (--batch-size)" in res.stderr, res.stderr
+    assert not list(tmp_path.iterdir())
+    res = invoke_cli("dequantize", str(clip), "-o", "out.mp4", "--model", tiny_models.lab, "--batch-size",
+                     str(largest), "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+
+
 def test_eval_out_of_memory_does_not_advise_max_frames(tmp_path, monkeypatch):
     """eval said 'give a smaller --max-frames' when out of memory, but it reads frame by frame: its memory follows
     the frame size (1,500 frames of 160x90: 131 MB, as 2 frames), so fewer frames would not help."""

@@ -948,3 +948,13 @@ def test_a_frame_rate_given_for_a_video_file_is_refused_by_the_library_too(tmp_p
         with pytest.raises(VidcolorError, match="^fps applies to raw_size input only"):
             run_it()
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_batched_refuses_a_batch_larger_than_the_largest_frame_at_the_first_frame():
+    """The library's batched() took any batch size: frames were stacked until memory ran out."""
+    from vidcolor.io.limits import MAX_PIXELS
+    from vidcolor.pipeline import batched
+
+    frames = (np.zeros((48, 64, 3), np.uint8) for _ in range(3))
+    with pytest.raises(VidcolorError, match=f"at most {MAX_PIXELS // (64 * 48)} at this size \\(batch_size\\)"):
+        next(batched(frames, lambda b: list(b), MAX_PIXELS))

@@ -35,7 +35,7 @@ from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kep
                                 remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
-                               batched, check_batch_size, run, set_output_chroma)
+                               batched, check_batch_pixels, check_batch_size, run, set_output_chroma)
 from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -812,6 +812,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                 f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
                                 f"{option('compare')} or crop the input")
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
+        batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
+                                                                         getattr(fn, "device", None))
+        check_batch_pixels(batch, info.width, info.height)
         from_file = not read_once(input) and raw_size is None and not animated
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params,
@@ -821,8 +824,6 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                              alpha=getattr(reader, "keeps_alpha", False))
         set_output_chroma(fn, writer.keeps_chroma)
         with writer:
-            batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
-                                                                             getattr(fn, "device", None))
             try:
                 summary = run(reader, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
                               info.frames, str(output), progress)

@@ -88,10 +88,27 @@ class _Group(click.Group):
             click.echo("vidcolor: error: the reader of stdout closed it before the end (broken pipe): the output "
                        "is cut short", err=True)
             sys.exit(1)
-        except MemoryError as exc:     # a batch or frame larger than the memory left (ulimit -v, a small machine)
+        except Exception as exc:       # a batch or frame larger than the memory left (ulimit -v, a small machine), in
+            if not out_of_memory(exc):  # NumPy (MemoryError), torch or ONNX Runtime (their own errors)
+                raise
             command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
             click.echo(_noted(f"vidcolor: error: out of memory{memory_advice(command)}", exc), err=True)
             sys.exit(1)
+
+
+OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "failed to allocate memory", "bad_alloc")
+"""How torch (its CPU allocator: 'DefaultCPUAllocator: can't allocate memory'; CUDA: 'CUDA out of memory') and ONNX
+Runtime ('Failed to allocate memory for requested buffer') say that an allocation failed: as RuntimeError or ONNX
+Runtime's own exception, not MemoryError, so the CLI printed their traceback (60 lines) instead of its one line."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed: a MemoryError, or a RuntimeError or ONNX Runtime exception
+    saying so (:data:`OUT_OF_MEMORY`)."""
+    if isinstance(exc, MemoryError):
+        return True
+    runtime = isinstance(exc, RuntimeError) or type(exc).__module__.startswith("onnxruntime")
+    return runtime and any(words in str(exc).lower() for words in OUT_OF_MEMORY)
 
 
 MEMORY_OPTIONS = (("batch_size", "a smaller --batch-size"), ("tile", "--tile for large frames"),
@@ -149,7 +166,8 @@ def io_options(f):
                           "nothing. Not with --overwrite."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
         click.option("--batch-size", type=click.IntRange(1), default=None,
-                     help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU)."),
+                     help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU; "
+                          "at most 64 megapixels a batch)."),
         click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto", show_default=True,
                      help="Inference engine (auto: onnxruntime on a CPU, torch on CUDA, and torch for dequantize on a CPU "
                           "with native bf16; the model is exported to ONNX once and the graph cached)."),

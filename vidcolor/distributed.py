@@ -56,7 +56,7 @@ from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
                                 remove_empty, write_file_atomically)
-from vidcolor.pipeline import RunSummary, auto_batch_size, set_output_chroma
+from vidcolor.pipeline import RunSummary, auto_batch_size, check_batch_pixels, set_output_chroma
 
 INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
 
@@ -276,6 +276,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
+    if encoding.batch_size is not None:
+        check_batch_pixels(encoding.batch_size, info.width, info.height)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
                 tuple(info.colour.items()), info.pixel_aspect)
     stat = input.stat()

@@ -338,6 +338,9 @@ def onnx_session(model: bytes | str | Path, device: str):
         options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
     # idle intra-op threads sleep instead of spinning: the pipeline's other stages need those cycles
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # a failing kernel comes back as an exception, which vidcolor reports in one line: ONNX Runtime's own log line
+    # of it (e.g. 'Failed to allocate memory', in red, before the CLI's 'out of memory') is left out
+    options.log_severity_level = 4
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
         raise VidcolorError(option("backend='onnxruntime'") + " " + option("device='cuda'") + ": this onnxruntime has "

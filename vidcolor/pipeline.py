@@ -17,6 +17,7 @@ from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_
 from vidcolor.cue import level_cue
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
 from vidcolor.errors import VidcolorError, option
+from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
@@ -692,6 +693,22 @@ def check_batch_size(batch_size: int) -> None:
         raise VidcolorError(f"batch size must be an integer of at least 1, got {batch_size!r}")
 
 
+def check_batch_pixels(batch_size: int, width: int, height: int) -> None:
+    """Refuse a batch of ``batch_size`` frames of ``width`` x ``height`` that holds more pixels than the largest frame
+    vidcolor accepts (:data:`~vidcolor.io.limits.MAX_PIXELS`; one frame is always allowed): a batch is stacked, and
+    each stage's arrays follow it, so ``--batch-size 100000`` on a 640x360 clip grew to 12.9 GB before running out
+    of memory, with nothing written. Checked once the frame size is known, before any frame is processed.
+
+    Raises:
+        VidcolorError: naming the size and the largest batch for it.
+    """
+    largest = max(1, limits.MAX_PIXELS // max(1, width * height))
+    if batch_size > largest:
+        raise VidcolorError(f"batch size {batch_size} of {width}x{height} frames holds more pixels than vidcolor "
+                            f"takes at once ({limits.MAX_PIXELS // 1_000_000} megapixels): at most {largest} "
+                            f"at this size ({option('batch_size')})")
+
+
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
     """Run ``fn`` over ``frames`` (each uint8 ``(H, W, 3)``) in batches of ``batch_size``; yield frames in order.
 
@@ -708,6 +725,8 @@ def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) ->
     """:func:`batched`'s generator."""
     batch: list[np.ndarray] = []
     for frame in frames:
+        if not batch and len(np.shape(frame)) >= 2:
+            check_batch_pixels(batch_size, np.shape(frame)[1], np.shape(frame)[0])
         batch.append(frame)
         if len(batch) == batch_size:
             yield from fn(np.stack(batch))
