@@ -5,8 +5,11 @@ import io
 import os
 import re
 import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -1184,6 +1187,32 @@ def test_a_y4m_header_is_checked_before_ffmpeg_opens_it(tmp_path, header, messag
     assert VideoReader(tmp_path / "ok.y4m").info.fps == Fraction(30000, 1001)
 
 
+@pytest.mark.parametrize("header,message", [
+    ("W100000 H100000 F25:1 Ip C420jpeg", r"^stdin \(y4m header\): frame size 100000x100000 is too large"),
+    ("W16 H16 F1:1000000000 Ip C420jpeg", r"^stdin: the y4m header's frame rate 1:1000000000 is not one"),
+    ("W16 H16 F0:0 Ip C420jpeg", r"^stdin: the y4m header's frame rate 0:0 is not one")])
+def test_a_y4m_header_on_stdin_is_checked_as_a_files(tmp_path, header, message):
+    """On stdin the checks of a y4m file's header were skipped: a 100000x100000 header said 'Device or resource busy',
+    a rate of 1:1000000000 failed at the mp4 muxer after every frame was processed, and F0:0 was taken. A pipe's
+    first line is peeked, and the stream is then read from its start as before."""
+    _y4m(tmp_path / "a.y4m", header)
+    _y4m(tmp_path / "ok.y4m", "W16 H16 F30000:1001 Ip C420jpeg", frames=3)
+    for name, check in (("a.y4m", message), ("ok.y4m", None)):
+        for piped in (False, True):         # stdin redirected from the file (seekable), or a pipe
+            feed = subprocess.Popen(["cat", str(tmp_path / name)], stdout=subprocess.PIPE) if piped else None
+            with (feed.stdout if piped else open(tmp_path / name, "rb")) as stdin:
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(sys, "stdin", SimpleNamespace(buffer=stdin))
+                    if check is not None:
+                        with pytest.raises(VidcolorError, match=check):
+                            VideoReader("-")
+                    else:
+                        with VideoReader("-") as reader:
+                            assert reader.info.fps == Fraction(30000, 1001) and len(list(reader)) == 3
+            if piped:
+                feed.wait()
+
+
 @pytest.mark.parametrize("source", [".mov", ".mkv"])
 def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
     """A camera's or an edit's SMPTE timecode (mov/mp4: the video's tmcd track; Matroska: the file's tag) was
@@ -1264,8 +1293,6 @@ def _feed(fd: int, data: bytes) -> None:
 def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypatch):
     """An MPEG-PS whose probe gave up (a 16000x8000 H.264 in a .vob) has a video stream without a codec context:
     'AttributeError: NoneType object has no attribute width', a traceback, from a file, stdin and the library."""
-    from types import SimpleNamespace
-
     from vidcolor.io import reader
 
     stream = SimpleNamespace(codec_context=None)

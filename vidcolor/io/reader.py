@@ -157,6 +157,11 @@ def _open(source: str | Path | BinaryIO):
     limit = {"max_pixels": str(limits.MAX_PIXELS)}
     src = local_url(source) if isinstance(source, (str, Path)) else _Rewindable.of(source)
     start = src.tell() if not isinstance(src, (str, _Rewindable)) else None
+    if isinstance(src, _Rewindable):                    # a pipe's y4m header is checked as a file's
+        check_y4m_head(src.peek_line(), _name(source))
+    elif start is not None:
+        check_y4m_head(src.read(256), _name(source))
+        src.seek(start)
     try:
         try:
             # stream_options: PyAV refuses them, before the probe, for a format whose streams appear only while
@@ -288,7 +293,7 @@ class _Rewindable:
             end = len(self.kept) if n < 0 else min(len(self.kept), self.at + n)
             data = bytes(self.kept[self.at:end])
             self.at = end if end < len(self.kept) else None
-            if self.at is None:
+            if self.at is None and not self.keeping:
                 self.kept = bytearray()
             if data:
                 return data
@@ -303,6 +308,18 @@ class _Rewindable:
         if self.keeping:
             self.kept += data
         return data
+
+    def peek_line(self, limit: int = 256) -> bytes:
+        """The stream's first line (up to ``limit`` bytes), read without being taken: the next reads give it again.
+        Only while the stream is still kept (before :meth:`rewind` or :meth:`release`)."""
+        while self.keeping and b"\n" not in self.kept and len(self.kept) < limit:
+            data = _read_some(self.raw, limit - len(self.kept), self.waits)
+            if not data:
+                break
+            self.count += len(data)
+            self.kept += data
+        self.at = 0 if self.kept else None
+        return bytes(self.kept[:limit])
 
     def check(self) -> None:
         """Raise the exception that stopped a read (:attr:`stopped`), if one did."""
@@ -350,6 +367,12 @@ def check_y4m_header(path: str | Path) -> None:
             head = f.read(256)
     except OSError:
         return                                   # a folder, no permission: av.open says why
+    check_y4m_head(head, str(path))
+
+
+def check_y4m_head(head: bytes, name: str) -> None:
+    """:func:`check_y4m_header` of the first bytes ``head`` of an input named ``name`` in its errors (a file, or
+    stdin: :meth:`_Rewindable.peek_line`); not a y4m signature: nothing to check."""
     if not head.startswith(b"YUV4MPEG2 "):
         return
     line = head.split(b"\n", 1)[0]
@@ -358,10 +381,10 @@ def check_y4m_header(path: str | Path) -> None:
         width, height = int(fields.get(b"W", "0")), int(fields.get(b"H", "0"))
         num, den = (int(x) for x in fields.get(b"F", "25:1").split(":"))
     except ValueError:
-        raise VidcolorError(f"{path}: damaged y4m header ({line[:80].decode('ascii', 'replace')})") from None
-    check_frame_size(width, height, f"{path} (y4m header)")
+        raise VidcolorError(f"{name}: damaged y4m header ({line[:80].decode('ascii', 'replace')})") from None
+    check_frame_size(width, height, f"{name} (y4m header)")
     if den <= 0 or not _rate_in_range(Fraction(num, den)):
-        raise VidcolorError(f"{path}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
+        raise VidcolorError(f"{name}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
                             f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
 
