@@ -107,6 +107,20 @@ def test_joined_segments_keep_every_frame_timestamp_and_the_audio(tmp_path, ffmp
     assert not list(tmp_path.glob(".*"))                              # no temporary file left
 
 
+def _parts(path, segments, info, folder) -> list:
+    """Each segment of ``path`` read and written, as a worker writes it, to ``folder/part<i>.nut``."""
+    parts = []
+    for s in segments:
+        part = folder / f"part{s.index}.nut"
+        timeline = Timeline.of(info.fps, info.time_base)
+        with VideoWriter(part, info.width, info.height, info.fps, timeline=timeline, container="nut",
+                         preset="ultrafast") as w:
+            for frame in read_segment(path, s, timeline):
+                w.write(frame)
+        parts.append(part)
+    return parts
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_joined_segments_keep_the_video_stream_s_language_and_title(tmp_path, ffmpeg_exe, suffix):
     """A Ray run's output (its parts joined) took the video's tags from its parts, which have none."""
@@ -116,15 +130,7 @@ def test_joined_segments_keep_the_video_stream_s_language_and_title(tmp_path, ff
                "title=Second camera", str(path))
     segments, info = plan_segments(path, seconds=0.5)
     assert len(segments) == 2
-    parts = []
-    for s in segments:
-        part = tmp_path / f"part{s.index}.nut"
-        timeline = Timeline.of(info.fps, info.time_base)
-        with VideoWriter(part, info.width, info.height, info.fps, timeline=timeline, container="nut",
-                         preset="ultrafast") as w:
-            for frame in read_segment(path, s, timeline):
-                w.write(frame)
-        parts.append(part)
+    parts = _parts(path, segments, info, tmp_path)
     target = tmp_path / f"out{suffix}"
     join_segments(parts, target, [s.span(info.time_base) for s in segments], time_base=info.time_base,
                   passthrough=Passthrough.of(path, info))
@@ -136,15 +142,7 @@ def test_joined_segments_keep_the_video_stream_s_language_and_title(tmp_path, ff
 def test_mp4_join_has_exact_timestamps_and_refuses_an_existing_target(tmp_path, ffmpeg_exe):
     path = gop_clip(ffmpeg_exe, tmp_path / "g.mp4", seconds=2.0, gop=12, audio=False)
     segments, info = plan_segments(path, seconds=0.5)
-    parts = []
-    for s in segments:
-        part = tmp_path / f"part{s.index}.nut"
-        timeline = Timeline.of(info.fps, info.time_base)
-        with VideoWriter(part, info.width, info.height, info.fps, timeline=timeline, container="nut",
-                         preset="ultrafast") as w:
-            for frame in read_segment(path, s, timeline):
-                w.write(frame)
-        parts.append(part)
+    parts = _parts(path, segments, info, tmp_path)
     target = tmp_path / "out.mp4"
     join_segments(parts, target, [s.span(info.time_base) for s in segments], time_base=info.time_base)
     with av.open(str(target)) as c:
