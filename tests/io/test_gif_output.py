@@ -199,3 +199,67 @@ def test_alpha_is_written_to_gif_only_and_given_to_the_writer_in_reading_order(t
         assert not r.keeps_alpha and np.stack(list(r))[alpha == 0].max() == 0 and r.composited
         with pytest.raises(ValueError, match="keeps no alpha"):
             r.with_alpha(written.append)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed orphan waits as one until init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_hard_kill_during_the_last_pass_takes_its_ffmpeg_with_it(tmp_path):
+    """``kill -9`` (or the out-of-memory killer) on vidcolor while :meth:`close` waits for the pass that writes the
+    GIF: the child it started dies with it (it went on working, re-parented to init)."""
+    script = ("import sys, threading, time; from fractions import Fraction; sys.path.insert(0, sys.argv[1]); "
+              "from helpers import mosaic; from vidcolor.io import VideoWriter\n"
+              f"w = VideoWriter(sys.argv[2], {W}, {H}, Fraction(15))\n"
+              f"w.write(mosaic(3, {H}, {W}))\n"
+              "w._last_pass = ['sleep', '60']\n"
+              "def tell():\n"
+              "    while getattr(w._proc, 'args', None) != w._last_pass:\n"
+              "        time.sleep(0.01)\n"
+              "    print(w._proc.pid, flush=True)\n"
+              "threading.Thread(target=tell, daemon=True).start()\n"
+              "w.close()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parents[1]), str(tmp_path / "a.gif")],
+                            stdout=subprocess.PIPE, env=cli_env(), cwd=tmp_path)
+    child = None
+    try:
+        child = int(proc.stdout.readline())
+        assert _running(child)
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child), "the last pass's child outlived the killed vidcolor"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        if child is not None and _running(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_every_ffmpeg_the_writer_starts_is_tied_to_it(tmp_path, monkeypatch):
+    """Both GIF passes (and any other output's one ffmpeg) are started with :func:`child_options`."""
+    from vidcolor.io import writer as writer_module
+
+    seen = []
+    real = subprocess.Popen
+
+    def popen(args, **kwargs):
+        if "-version" not in args:      # imageio-ffmpeg's check of its executable
+            seen.append(kwargs.get("preexec_fn"))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(writer_module.subprocess, "Popen", popen)
+    with VideoWriter(tmp_path / "a.gif", W, H, Fraction(15)) as w:
+        w.write(mosaic(3, H, W))
+    with VideoWriter(tmp_path / "a.mkv", W, H, Fraction(15)) as w:
+        w.write(mosaic(3, H, W))
+    assert len(seen) == 3
+    assert all(seen) if sys.platform.startswith("linux") else not any(seen)

@@ -336,6 +336,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     """
     from vidcolor.errors import VidcolorError
     from vidcolor.io.convert import SWS_FLAGS
+    from vidcolor.io.writer import child_options
 
     contrasts = [max_log_contrast] if isinstance(max_log_contrast, (int, np.integer)) else list(max_log_contrast)
     if not contrasts or any(int(c) != c or not 0 <= c <= 5 for c in contrasts):
@@ -366,7 +367,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
                  f"[d][r]libvmaf=model=:feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
         cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
                "-lavfi", graph, "-f", "null", "-"]
-        done = subprocess.run(cmd, input=data, capture_output=True)
+        done = subprocess.run(cmd, input=data, capture_output=True, **child_options())
         if done.returncode or not log.exists():
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
             raise VidcolorError(f"ffmpeg libvmaf (cambi) failed: {' / '.join(tail) or 'no output'}")
@@ -380,6 +381,7 @@ def _vmaf_ffmpeg() -> str:
     """An ffmpeg executable built with libvmaf: :func:`vidcolor.io.find_ffmpeg`'s, else imageio-ffmpeg's."""
     from vidcolor.errors import VidcolorError
     from vidcolor.io import find_ffmpeg
+    from vidcolor.io.writer import child_options
 
     candidates = [find_ffmpeg()]
     try:
@@ -390,7 +392,8 @@ def _vmaf_ffmpeg() -> str:
         pass
     for exe in dict.fromkeys(candidates):
         try:
-            listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+            listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True,
+                                     **child_options()).stdout
         except OSError:
             continue
         if any(line.split()[1:2] == ["libvmaf"] for line in listing.splitlines()):

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
-from vidcolor.io.writer import find_ffmpeg
+from vidcolor.io.writer import child_options, find_ffmpeg
 
 _BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16.0
 
@@ -172,7 +172,7 @@ def quantize_ffmpeg(rgb: np.ndarray, colors: int, stats_mode: str = "full", dith
     proc = subprocess.run([find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                            "-s", f"{w}x{h}", "-i", "-", "-filter_complex", graph, "-fps_mode", "passthrough",
                            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                          input=np.ascontiguousarray(rgb).tobytes(), capture_output=True, timeout=60)
+                          input=np.ascontiguousarray(rgb).tobytes(), capture_output=True, timeout=60, **child_options())
     if proc.returncode or len(proc.stdout) != rgb.size:
         raise RuntimeError(f"ffmpeg palettegen/paletteuse failed: {proc.stderr.decode(errors='replace').strip()}")
     return np.frombuffer(proc.stdout, np.uint8).reshape(rgb.shape).copy()
