@@ -314,3 +314,37 @@ def test_upsample_in_fp32_gives_the_bf16_kernel_s_result(monkeypatch):
     assert set(seen[:n]) == {torch.bfloat16} and set(seen[n:]) == {torch.float32}
     with torch.inference_mode():
         assert torch.equal(fast(x, cue), model(x, cue))            # fp32: unchanged
+
+
+@pytest.mark.parametrize("user", [None, "0"])
+def test_onnx_runtime_records_no_telemetry_unless_the_user_asked(tmp_path, user):
+    """onnxruntime 1.32 left ``$TMPDIR/.ses`` after every run and grew an event database in
+    ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``: vidcolor's sessions turn that off, and a user's own
+    ``ORT_DISABLE_TELEMETRY`` is left as it is."""
+    import subprocess
+    import sys
+
+    from helpers import cli_env
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    home, tmp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {k: v for k, v in cli_env().items()
+           if not k.startswith("ORT_") and k not in ("CI", "TF_BUILD", "GITHUB_ACTIONS", "JENKINS_URL")}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), TMPDIR=str(tmp),
+               **({"ORT_DISABLE_TELEMETRY": user} if user is not None else {}))
+    script = ("import numpy as np, onnx; from onnx import helper, TensorProto; from vidcolor.engine import onnx_session\n"
+              "x, y = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in 'xy')\n"
+              "g = helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'g', [x], [y])\n"
+              "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]); m.ir_version = 8\n"
+              "s = onnx_session(m.SerializeToString(), 'cpu')\n"
+              "assert s.run(None, {'x': np.ones(1, np.float32)})[0][0] == 1\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    made = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    if user is None:
+        assert made == []
+    elif "tmp/.ses" not in made:
+        pytest.skip("this onnxruntime records no telemetry")

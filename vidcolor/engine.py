@@ -348,7 +348,25 @@ def onnx_session(model: bytes | str | Path, device: str):
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=providers)
 
 
+ORT_TELEMETRY_SWITCHES = ("ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED")
+"""ONNX Runtime's environment switches that turn its telemetry off: the first is the one onnxruntime 1.32 reads,
+the second the name upstream settled on (microsoft/onnxruntime PR #29843)."""
+
+
 def _onnxruntime():
+    """The onnxruntime module, imported with its telemetry off unless the user set a switch
+    (:data:`ORT_TELEMETRY_SWITCHES`, either one, to any value: it is left as it is).
+
+    onnxruntime 1.32 on Linux and macOS records telemetry when it is imported: a ``.ses`` file left in the
+    temporary folder (``$TMPDIR``) after every run, and a device id and an SQLite event database that grows with
+    each session (about 22 KB) under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime/``.
+    ``onnxruntime.disable_telemetry_events()`` comes too late (the import made them) and ``ORT_TELEMETRY_DISABLED``
+    is not read by 1.32; ``ORT_DISABLE_TELEMETRY=1`` before the import stops all three. Both are set, for this
+    process and the processes it starts. An onnxruntime imported before vidcolor's first session keeps its own
+    setting.
+    """
+    if "onnxruntime" not in sys.modules and not any(name in os.environ for name in ORT_TELEMETRY_SWITCHES):
+        os.environ.update(dict.fromkeys(ORT_TELEMETRY_SWITCHES, "1"))
     try:
         import onnxruntime
     except ImportError:
