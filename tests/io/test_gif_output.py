@@ -263,3 +263,20 @@ def test_every_ffmpeg_the_writer_starts_is_tied_to_it(tmp_path, monkeypatch):
         w.write(mosaic(3, H, W))
     assert len(seen) == 3
     assert all(seen) if sys.platform.startswith("linux") else not any(seen)
+
+
+@pytest.mark.parametrize("pixel_aspect, size", [(Fraction(4, 3), (64, 32)), (Fraction(3, 4), (48, 43)),
+                                                (Fraction(1), (W, H))])
+def test_non_square_pixels_are_made_square_in_a_gif(tmp_path, pixel_aspect, size):
+    """GIF cannot mark a sample aspect ratio (an anamorphic source showed squeezed): the short side is lengthened to
+    square pixels, rounded to the nearest pixel; the frames and their timing are kept."""
+    from PIL import Image
+
+    frames = mosaic(3, H, W)
+    with VideoWriter(tmp_path / "a.gif", W, H, Fraction(15), pixel_aspect=pixel_aspect) as w:
+        w.write(frames)
+    assert listing(tmp_path) == {"a.gif"}
+    with Image.open(tmp_path / "a.gif") as im:
+        assert im.size == size and im.n_frames == 3
+        first = np.asarray(im.convert("RGB").resize((W, H), Image.BOX), np.float32)
+    assert np.abs(first - frames[0]).mean() < 12      # the picture itself, stretched back

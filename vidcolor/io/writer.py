@@ -138,6 +138,16 @@ class Passthrough:
         return max(0.0, v_start - start)
 
 
+def square_pixels(width: int, height: int, pixel_aspect: Fraction) -> tuple[int, int]:
+    """The size that shows a ``width`` x ``height`` frame of pixels ``pixel_aspect`` wide (width:height of one
+    pixel) with square pixels, for a format that cannot mark non-square ones (GIF): the side that is too short is
+    lengthened (wide pixels: the width times the ratio; tall ones: the height divided by it), rounded to the
+    nearest pixel, so no detail is dropped. GIF has no chroma subsampling: odd sizes are kept as they come."""
+    if pixel_aspect >= 1:
+        return max(1, round(width * pixel_aspect)), height
+    return width, max(1, round(height / pixel_aspect))
+
+
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
                  tune: str | None = None, x264_params: str | None = None) -> dict:
     """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own).
@@ -292,7 +302,8 @@ class VideoWriter:
         colour: the source's colour description (:attr:`~vidcolor.io.VideoInfo.colour`): the frames are
             converted to YUV with its matrix and range, and the output is tagged with it (GIF: ignored).
         pixel_aspect: width:height of one pixel as shown (the sample aspect ratio; 1: square), tagged on the
-            output (GIF: ignored).
+            output. GIF cannot mark it (it showed squeezed): its frames are scaled to square pixels instead
+            (:func:`square_pixels`).
         loop: GIF output's repeat count (:attr:`~vidcolor.io.VideoInfo.loop`: 0 forever, N more times, -1 once;
             None: forever). Other formats ignore it.
         alpha: (GIF output only) the frames are RGBA, and their alpha is kept as the GIF's transparency (one bit:
@@ -361,7 +372,7 @@ class VideoWriter:
         if fmt == "gif":
             self.keeps_chroma = False
             try:
-                args = self._gif_passes(video, dest, loop, exe)
+                args = self._gif_passes(video, dest, loop, exe, Fraction(pixel_aspect))
             except BaseException:
                 self._cleanup(log=False)
                 raise
@@ -513,7 +524,8 @@ class VideoWriter:
         while self._scratch:
             self._scratch.pop().unlink(missing_ok=True)
 
-    def _gif_passes(self, video, dest: str, loop: int | None, exe: str) -> list[str]:
+    def _gif_passes(self, video, dest: str, loop: int | None, exe: str,
+                    pixel_aspect: Fraction = Fraction(1)) -> list[str]:
         """The ffmpeg command that takes the frames (``video``, from the pipe) for GIF output, and the one that
         :meth:`close` runs after it (:attr:`_last_pass`).
 
@@ -523,11 +535,18 @@ class VideoWriter:
         palette to a second temporary file at the end; then ``paletteuse`` (sierra2_4a dithering) maps the
         frames read back from the first to it and writes the GIF with ``loop``. Neither ffmpeg holds more than
         a few frames. The temporary files are beside the output (stdout: in the system's temporary folder) and
-        are removed by :meth:`close` and :meth:`abort`.
+        are removed by :meth:`close` and :meth:`abort`. Non-square pixels (``pixel_aspect`` not 1), which GIF
+        cannot mark, are scaled to square ones before the split (:func:`square_pixels`), so the palette is
+        made from the frames as written.
 
         Raises:
-            VidcolorError: a temporary file cannot be created.
+            VidcolorError: a temporary file cannot be created, or the scaled size is outside
+                :func:`~vidcolor.io.limits.check_frame_size`'s limits.
         """
+        if pixel_aspect != 1:
+            width, height = square_pixels(self.width, self.height, pixel_aspect)
+            check_frame_size(width, height, self._name)
+            video = video.filter("scale", width, height, flags=SWS_FLAGS).filter("setsar", "1")
         frames = scratch_file(self.target, ".frames.nut")
         self._scratch.append(frames)
         palette = scratch_file(self.target, ".palette.nut")
