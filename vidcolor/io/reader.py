@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
-import select
-import stat
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -15,13 +12,14 @@ import av
 import numpy as np
 
 from vidcolor.errors import DamagedInput, VidcolorError, option
-from vidcolor.executor import POLL_S, Stopped, stop_event
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
+from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.timing import Timeline
+from vidcolor.io.truncation import cut_short, partial_packet, raw_cut, y4m_cut
 
 
 @dataclass
@@ -155,9 +153,9 @@ def _open(source: str | Path | BinaryIO):
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
     # then leaves the size at 0x0, which the callers report as unknown or above the limit.
     limit = {"max_pixels": str(limits.MAX_PIXELS)}
-    src = local_url(source) if isinstance(source, (str, Path)) else _Rewindable.of(source)
-    start = src.tell() if not isinstance(src, (str, _Rewindable)) else None
-    if isinstance(src, _Rewindable):                    # a pipe's y4m header is checked as a file's
+    src = local_url(source) if isinstance(source, (str, Path)) else Rewindable.of(source)
+    start = src.tell() if not isinstance(src, (str, Rewindable)) else None
+    if isinstance(src, Rewindable):                    # a pipe's y4m header is checked as a file's
         check_y4m_head(src.peek_line(), _name(source))
     elif start is not None:
         check_y4m_head(src.read(256), _name(source))
@@ -174,19 +172,19 @@ def _open(source: str | Path | BinaryIO):
             # max_pixels (a 16000x16000 H.264 frame in MPEG-PS took 657 MB to probe, file or pipe); such a container
             # is probed without decoding (no decoder may open), and the first frame, decoded under the limit by
             # the callers, gives what the probe would have taken from it (see _undecoded_probe, _from_first_frame)
-            if isinstance(src, _Rewindable):
+            if isinstance(src, Rewindable):
                 src.rewind()
             elif start is not None:
                 src.seek(start)
             container = av.open(src, "r", options={**limit, "codec_whitelist": NO_DECODER})
     except (av.FFmpegError, OSError, ValueError) as exc:
-        if isinstance(src, _Rewindable):
+        if isinstance(src, Rewindable):
             src.check()                                 # a signal during the probe: not the input's fault
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
-        if isinstance(src, _Rewindable):
+        if isinstance(src, Rewindable):
             src.release()
-    if isinstance(src, _Rewindable) and src.stopped is not None:    # the probe took the stop for the end
+    if isinstance(src, Rewindable) and src.stopped is not None:    # the probe took the stop for the end
         container.close()
         src.check()
     if video_stream(container) is None:
@@ -226,117 +224,6 @@ def _undecoded_probe(container) -> bool:
     return container.options.get("codec_whitelist") == NO_DECODER
 
 
-def _waits(stream) -> bool:
-    """Whether a read of ``stream`` can wait for its writer: a pipe, socket or terminal (not a regular file, nor a
-    file object without a descriptor)."""
-    try:
-        mode = os.fstat(stream.fileno()).st_mode
-    except (AttributeError, OSError, ValueError):      # io.UnsupportedOperation is both OSError and ValueError
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISBLK(mode))
-
-
-def _read_some(stream, n: int, waits: bool) -> bytes:
-    """Up to ``n`` bytes of ``stream`` (``b""`` at its end). Where ``waits`` (:func:`_waits`), what has come is
-    given at once (``read1``: a buffered ``read(n)`` waits for all ``n``, and ``read1`` keeps nothing back in the
-    buffer), and in a run's source thread the wait polls the run's stop flag (:func:`~vidcolor.executor.stop_event`):
-    :class:`~vidcolor.executor.Stopped` once it is set, so that a stopped run does not leave the thread blocked in
-    the read. Elsewhere a signal interrupts the read (its handler runs in the main thread)."""
-    if not waits:
-        return stream.read(n)
-    stop = stop_event()
-    if stop is not None and os.name == "posix":
-        poll = select.poll()
-        poll.register(stream.fileno(), select.POLLIN)
-        while True:
-            if stop.is_set():
-                raise Stopped("the run was stopped")
-            if poll.poll(POLL_S * 1000):                # data, the end, or an error: the read will not wait
-                break
-    read1 = getattr(stream, "read1", None)
-    return read1(n) if read1 is not None else stream.read(n)
-
-
-class _Rewindable:
-    """A byte stream that cannot seek (a pipe) read so that it can be read again from its start once: what is read
-    is kept until :meth:`rewind` (then given again) or :meth:`release`.
-
-    PyAV reads it from its I/O callback, which drops a ``KeyboardInterrupt`` (or the CLI's ``Terminated``) raised
-    by a signal's handler during the read ("Exception ignored in pyio_read_gil"): FFmpeg took the failed read for
-    damage (a false "frame 9 cannot be decoded", exit 1; with ``--ignore-errors`` the signal was lost, exit 0). Such
-    an exception (and :class:`~vidcolor.executor.Stopped`) is kept in :attr:`stopped`, the stream ends there for
-    PyAV, and :meth:`check` raises it once PyAV has returned (:func:`_open`, :meth:`VideoReader._decode`)."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw, self.kept, self.at, self.keeping = raw, bytearray(), None, True
-        self.count = 0                  # bytes read from ``raw``: what a pipe held, which it cannot say (y4m_cut)
-        self.waits = _waits(raw)
-        self.stopped: BaseException | None = None
-
-    @classmethod
-    def of(cls, source: BinaryIO):
-        """``source`` itself where it can seek (PyAV then seeks in it: an MP4 whose index is at its end) or is one
-        of these already, else one of these around it."""
-        if isinstance(source, cls):
-            return source
-        try:
-            if source.seekable():
-                return source
-        except (AttributeError, OSError, ValueError):
-            pass
-        return cls(source)
-
-    def read(self, n: int = -1) -> bytes:
-        if self.stopped is not None:
-            return b""
-        if self.at is not None:                         # giving again what was kept
-            end = len(self.kept) if n < 0 else min(len(self.kept), self.at + n)
-            data = bytes(self.kept[self.at:end])
-            self.at = end if end < len(self.kept) else None
-            if self.at is None and not self.keeping:
-                self.kept = bytearray()
-            if data:
-                return data
-        try:
-            data = _read_some(self.raw, n, self.waits)
-        except BaseException as exc:  # noqa: BLE001 -- a signal's exception: raised again by check()
-            if isinstance(exc, Exception) and not isinstance(exc, Stopped):
-                raise
-            self.stopped = exc
-            return b""
-        self.count += len(data)
-        if self.keeping:
-            self.kept += data
-        return data
-
-    def peek_line(self, limit: int = 256) -> bytes:
-        """The stream's first line (up to ``limit`` bytes), read without being taken: the next reads give it again.
-        Only while the stream is still kept (before :meth:`rewind` or :meth:`release`)."""
-        while self.keeping and b"\n" not in self.kept and len(self.kept) < limit:
-            data = _read_some(self.raw, limit - len(self.kept), self.waits)
-            if not data:
-                break
-            self.count += len(data)
-            self.kept += data
-        self.at = 0 if self.kept else None
-        return bytes(self.kept[:limit])
-
-    def check(self) -> None:
-        """Raise the exception that stopped a read (:attr:`stopped`), if one did."""
-        if self.stopped is not None:
-            raise self.stopped
-
-    def rewind(self) -> "_Rewindable":
-        self.keeping, self.at = False, 0 if self.kept else None
-        return self
-
-    def release(self) -> None:
-        """Stop keeping what is read (what is kept and not given again yet is still given)."""
-        self.keeping = False
-        if self.at is None:
-            self.kept = bytearray()
-
-
 ATTACHED_PIC = 0x0400
 """FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a video stream that is one still picture attached to the file (cover art)."""
 
@@ -372,7 +259,7 @@ def check_y4m_header(path: str | Path) -> None:
 
 def check_y4m_head(head: bytes, name: str) -> None:
     """:func:`check_y4m_header` of the first bytes ``head`` of an input named ``name`` in its errors (a file, or
-    stdin: :meth:`_Rewindable.peek_line`); not a y4m signature: nothing to check."""
+    stdin: :meth:`~vidcolor.io.pipes.Rewindable.peek_line`); not a y4m signature: nothing to check."""
     if not head.startswith(b"YUV4MPEG2 "):
         return
     line = head.split(b"\n", 1)[0]
@@ -387,37 +274,6 @@ def check_y4m_head(head: bytes, name: str) -> None:
         raise VidcolorError(f"{name}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
                             f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
-
-
-Y4M_FRAME_LINE = len(b"FRAME\n")
-"""The line before each frame's data in a YUV4MPEG2 stream (which may carry parameters: none that ffmpeg writes)."""
-
-
-def y4m_cut(held: int, end: int, frame: int) -> str | None:
-    """How a YUV4MPEG2 input that ``held`` bytes shows that it ends inside a frame, which FFmpeg's demuxer drops
-    without a word (a pipe whose upstream was stopped, a cut copy): bytes after ``end``, where the last whole frame's
-    data ends, of a frame of ``frame`` bytes of data (after its :data:`Y4M_FRAME_LINE`); None where it ends there (or
-    ``held`` is unknown: 0 or less)."""
-    if held <= end or end <= 0:
-        return None
-    return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
-
-
-CONTAINER_SIGNATURES = ((0, b"YUV4MPEG2 ", "a y4m"), (0, b"\x1a\x45\xdf\xa3", "a Matroska or WebM"),
-                        (4, b"ftyp", "an MP4 or MOV"), (0, b"nut/multimedia container", "a NUT"))
-"""How the files that are most often given with ``--raw`` by mistake start: (offset, bytes, what they are)."""
-
-
-def raw_cut(held: int, width: int, height: int, head: bytes = b"") -> str:
-    """What to say of raw input whose ``held`` bytes are no whole number of ``width`` x ``height`` rgb24 frames (3
-    bytes a pixel): it was cut short, or that is not its frame size (a wrong ``--raw``, or frames that are not rgb24:
-    a shift of the size shears every frame, which is no truncation); ``head``, its first bytes, names a container
-    file given as raw frames (:data:`CONTAINER_SIGNATURES`)."""
-    n = width * height * 3
-    said = (f"the raw input ended inside a frame: its {held:,} bytes are no whole number of {width}x{height} rgb24 "
-            f"frames ({n:,} bytes each, 3 a pixel), so it was cut short (truncated) or that is not its frame size")
-    kind = next((k for at, sign, k in CONTAINER_SIGNATURES if head[at:at + len(sign)] == sign), None)
-    return said + (f" (it starts as {kind} file, not raw frames)" if kind else "")
 
 
 def _size_unknown(source) -> VidcolorError:
@@ -579,72 +435,6 @@ def _start(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
 
 
-MATROSKA_IDS = (b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67")
-"""The EBML IDs of a Matroska (or WebM) file's two top-level elements, in the order they start it: its EBML header
-and its Segment, which holds everything else and declares its own size."""
-
-TS_PACKET_SIZES = (188, 192, 204)
-"""The packet sizes of MPEG-TS files: plain, with a 4-byte timestamp before each (M2TS, Blu-ray and AVCHD), with 16
-bytes of error correction after each."""
-
-
-def _ebml_number(data: bytes, at: int) -> tuple[int | None, int]:
-    """The EBML variable-length number at ``data[at:]`` and the position after it: its first byte's leading zeros
-    give its length (1-8 bytes), the bits after the first set one its value; all ones is None (unknown: a size a
-    live recording leaves open). Raises IndexError where ``data`` ends first, ValueError for a zero first byte."""
-    first = data[at]
-    if not first:
-        raise ValueError("not an EBML number")
-    length = 9 - first.bit_length()
-    if at + length > len(data):
-        raise IndexError("EBML number cut")
-    value = int.from_bytes(data[at:at + length], "big") & ((1 << (7 * length)) - 1)
-    return (None if value == (1 << (7 * length)) - 1 else value), at + length
-
-
-def cut_short(path: str | Path, fmt: str) -> str | None:
-    """How a Matroska (or WebM) file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut short,
-    a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: its Segment
-    declares more bytes than the file holds. Matroska declares no frame count to check, as mp4 does. None where the
-    file shows no cut (a live recording, whose size is left open, shows nothing), for other formats, for a path that
-    is not a regular file (a FIFO, ``/dev/stdin``: read once), and for a file that cannot be read again."""
-    if "matroska" not in fmt.split(",") or not os.path.isfile(path):     # a pipe's bytes would be taken
-        return None
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(256)
-        if not head.startswith(MATROSKA_IDS[0]):
-            return None
-        length, at = _ebml_number(head, 4)
-        at += length or 0
-        if head[at:at + 4] != MATROSKA_IDS[1]:
-            return None
-        length, at = _ebml_number(head, at + 4)
-    except (OSError, IndexError, ValueError, TypeError):
-        return None
-    if length is None or at + length <= size:
-        return None
-    return f"the file ends early: it holds {size:,} of the {at + length:,} bytes its Matroska header declares (truncated)"
-
-
-def partial_packet(path: str | Path, fmt: str) -> str | None:
-    """How an MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) may show that it was cut short: it ends
-    inside a packet (its size is no whole number of packets of any of :data:`TS_PACKET_SIZES`). A transport stream
-    declares neither its length nor a frame count, and captures split at any byte (``split -b``, a recorder's
-    chunks) end the same way, so this is only a sign; None where there is none, for other formats, and for a file
-    that cannot be read again."""
-    if "mpegts" not in fmt.split(","):
-        return None
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return None
-    if all(size % n for n in TS_PACKET_SIZES):
-        return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
-    return None
-
-
 def probe(path: str | Path) -> VideoInfo:
     """Probe a video file with PyAV (sizes given after display rotation, from the first frame).
 
@@ -760,14 +550,14 @@ class VideoReader:
         start_time: the first frame's presentation time, seconds, as the container gives it (a clip cut from
             a longer one may keep its place, e.g. 0.042 s; MPEG-TS starts anywhere); 0.0 for raw input or a
             first frame without a timestamp. The timeline counts from it.
-        ended_early: how a Matroska file shows that it was cut short (:func:`cut_short`: the frames after the
-            cut are lost, though all before it decode), None where it shows none (also stdin and raw input);
-            known once the reader is made.
-        partial_packet: how an MPEG-TS file may show that it was cut short (:func:`partial_packet`: only a
-            sign), else None; known once the reader is made.
-        cut_frame: how a y4m or raw input (file or stream) shows that it ended inside a frame (:func:`y4m_cut`,
-            :func:`raw_cut`: the byte counts), counted in :attr:`missing`; None where it did not, and until the
-            iteration has ended.
+        ended_early: how a Matroska file shows that it was cut short (:func:`~vidcolor.io.truncation.cut_short`:
+            the frames after the cut are lost, though all before it decode), None where it shows none (also stdin
+            and raw input); known once the reader is made.
+        partial_packet: how an MPEG-TS file may show that it was cut short
+            (:func:`~vidcolor.io.truncation.partial_packet`: only a sign), else None; known once the reader is made.
+        cut_frame: how a y4m or raw input (file or stream) shows that it ended inside a frame
+            (:func:`~vidcolor.io.truncation.y4m_cut`, :func:`~vidcolor.io.truncation.raw_cut`: the byte counts),
+            counted in :attr:`missing`; None where it did not, and until the iteration has ended.
 
     Raises:
         VidcolorError: missing file, not a video, zero frames, a frame size above
@@ -809,15 +599,15 @@ class VideoReader:
             self.timeline = Timeline.of(self.info.fps)
             self.start_time = 0.0
             self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
-            self._raw_waits = _waits(self._raw)
+            self._raw_waits = can_wait(self._raw)
             self._first = self._read_raw()
             if self._first is None:
                 raise VidcolorError(f"{_name(source)}: no frames")
             return
         stream = sys.stdin.buffer if source == "-" else source
-        # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (_Rewindable.check), and
+        # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (Rewindable.check), and
         # for what it held (y4m_cut)
-        self._src = None if isinstance(stream, (str, Path)) else _Rewindable.of(stream)
+        self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
         self._container = _open(source if self._src is None else self._src)
         self._stream = video_stream(self._container)
         self.info = _info(self._container, source)
@@ -866,9 +656,9 @@ class VideoReader:
         damaged in the middle, not at the end). Before the first frame, the decoder's own error goes up (the
         constructor says that nothing can be decoded).
 
-        A signal that stopped a read of a pipe (:meth:`_Rewindable.check`) is raised in place of whatever PyAV
-        made of the read that ended there (a refused packet, an error, the end of the stream)."""
-        src = self._src if isinstance(self._src, _Rewindable) else None
+        A signal that stopped a read of a pipe (:meth:`~vidcolor.io.pipes.Rewindable.check`) is raised in place of
+        whatever PyAV made of the read that ended there (a refused packet, an error, the end of the stream)."""
+        src = self._src if isinstance(self._src, Rewindable) else None
         damage = None
         y4m = self._container.format.name == "yuv4mpegpipe"
         try:
@@ -971,10 +761,10 @@ class VideoReader:
     def _read_raw(self) -> np.ndarray | None:
         """The next raw frame, uint8 ``(H, W, 3)``, None at the end. Input that ends inside a frame after whole ones
         ends the frames there (:attr:`cut_frame`, counted in :attr:`missing`); inside the first, it raises
-        (VidcolorError: naming the byte counts, as :func:`raw_cut` does)."""
+        (VidcolorError: naming the byte counts, as :func:`~vidcolor.io.truncation.raw_cut` does)."""
         w, h = self.raw_size
         n = w * h * 3
-        buf = _read_some(self._raw, n, self._raw_waits)
+        buf = read_some(self._raw, n, self._raw_waits)
         if self._first is None:
             self._head, self._raw_bytes = bytes(buf[:16]), 0
         self._raw_bytes += len(buf)
@@ -982,7 +772,7 @@ class VideoReader:
             return None
         chunks, got = [buf], len(buf)           # a pipe gives 64 KiB a read: joined once, not copied at each
         while got < n:
-            more = _read_some(self._raw, n - got, self._raw_waits)
+            more = read_some(self._raw, n - got, self._raw_waits)
             self._raw_bytes += len(more)
             if not more:
                 cut = raw_cut(self._raw_bytes, w, h, self._head)

@@ -1,0 +1,106 @@
+"""How an input shows that it was cut short, where its container declares no frame count to check (as mp4 does):
+a Matroska Segment declaring more bytes than the file holds, an MPEG-TS file ending inside a packet, a YUV4MPEG2
+stream or raw frames ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+Y4M_FRAME_LINE = len(b"FRAME\n")
+"""The line before each frame's data in a YUV4MPEG2 stream (which may carry parameters: none that ffmpeg writes)."""
+
+
+def y4m_cut(held: int, end: int, frame: int) -> str | None:
+    """How a YUV4MPEG2 input that ``held`` bytes shows that it ends inside a frame, which FFmpeg's demuxer drops
+    without a word (a pipe whose upstream was stopped, a cut copy): bytes after ``end``, where the last whole frame's
+    data ends, of a frame of ``frame`` bytes of data (after its :data:`Y4M_FRAME_LINE`); None where it ends there (or
+    ``held`` is unknown: 0 or less)."""
+    if held <= end or end <= 0:
+        return None
+    return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
+
+
+CONTAINER_SIGNATURES = ((0, b"YUV4MPEG2 ", "a y4m"), (0, b"\x1a\x45\xdf\xa3", "a Matroska or WebM"),
+                        (4, b"ftyp", "an MP4 or MOV"), (0, b"nut/multimedia container", "a NUT"))
+"""How the files that are most often given with ``--raw`` by mistake start: (offset, bytes, what they are)."""
+
+
+def raw_cut(held: int, width: int, height: int, head: bytes = b"") -> str:
+    """What to say of raw input whose ``held`` bytes are no whole number of ``width`` x ``height`` rgb24 frames (3
+    bytes a pixel): it was cut short, or that is not its frame size (a wrong ``--raw``, or frames that are not rgb24:
+    a shift of the size shears every frame, which is no truncation); ``head``, its first bytes, names a container
+    file given as raw frames (:data:`CONTAINER_SIGNATURES`)."""
+    n = width * height * 3
+    said = (f"the raw input ended inside a frame: its {held:,} bytes are no whole number of {width}x{height} rgb24 "
+            f"frames ({n:,} bytes each, 3 a pixel), so it was cut short (truncated) or that is not its frame size")
+    kind = next((k for at, sign, k in CONTAINER_SIGNATURES if head[at:at + len(sign)] == sign), None)
+    return said + (f" (it starts as {kind} file, not raw frames)" if kind else "")
+
+
+MATROSKA_IDS = (b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67")
+"""The EBML IDs of a Matroska (or WebM) file's two top-level elements, in the order they start it: its EBML header
+and its Segment, which holds everything else and declares its own size."""
+
+
+TS_PACKET_SIZES = (188, 192, 204)
+"""The packet sizes of MPEG-TS files: plain, with a 4-byte timestamp before each (M2TS, Blu-ray and AVCHD), with 16
+bytes of error correction after each."""
+
+
+def _ebml_number(data: bytes, at: int) -> tuple[int | None, int]:
+    """The EBML variable-length number at ``data[at:]`` and the position after it: its first byte's leading zeros
+    give its length (1-8 bytes), the bits after the first set one its value; all ones is None (unknown: a size a
+    live recording leaves open). Raises IndexError where ``data`` ends first, ValueError for a zero first byte."""
+    first = data[at]
+    if not first:
+        raise ValueError("not an EBML number")
+    length = 9 - first.bit_length()
+    if at + length > len(data):
+        raise IndexError("EBML number cut")
+    value = int.from_bytes(data[at:at + length], "big") & ((1 << (7 * length)) - 1)
+    return (None if value == (1 << (7 * length)) - 1 else value), at + length
+
+
+def cut_short(path: str | Path, fmt: str) -> str | None:
+    """How a Matroska (or WebM) file (``fmt``: the ffmpeg format name it was opened as) shows that it was cut short,
+    a copy that stopped or a recording whose end is lost, which FFmpeg reads to the cut without an error: its Segment
+    declares more bytes than the file holds. Matroska declares no frame count to check, as mp4 does. None where the
+    file shows no cut (a live recording, whose size is left open, shows nothing), for other formats, for a path that
+    is not a regular file (a FIFO, ``/dev/stdin``: read once), and for a file that cannot be read again."""
+    if "matroska" not in fmt.split(",") or not os.path.isfile(path):     # a pipe's bytes would be taken
+        return None
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(256)
+        if not head.startswith(MATROSKA_IDS[0]):
+            return None
+        length, at = _ebml_number(head, 4)
+        at += length or 0
+        if head[at:at + 4] != MATROSKA_IDS[1]:
+            return None
+        length, at = _ebml_number(head, at + 4)
+    except (OSError, IndexError, ValueError, TypeError):
+        return None
+    if length is None or at + length <= size:
+        return None
+    return (f"the file ends early: it holds {size:,} of the {at + length:,} bytes its Matroska header declares "
+            "(truncated)")
+
+
+def partial_packet(path: str | Path, fmt: str) -> str | None:
+    """How an MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) may show that it was cut short: it ends
+    inside a packet (its size is no whole number of packets of any of :data:`TS_PACKET_SIZES`). A transport stream
+    declares neither its length nor a frame count, and captures split at any byte (``split -b``, a recorder's
+    chunks) end the same way, so this is only a sign; None where there is none, for other formats, and for a file
+    that cannot be read again."""
+    if "mpegts" not in fmt.split(","):
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if all(size % n for n in TS_PACKET_SIZES):
+        return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
+    return None
