@@ -231,3 +231,19 @@ def test_a_16_bit_apng_is_read_at_its_levels(tmp_path, pix_fmt):
         np.testing.assert_array_equal(frames, truth)
     else:
         assert error.min() >= 0 and error.max() <= 1
+
+
+@pytest.mark.parametrize("size", [(12000, 12000), (20000, 20000)])
+def test_a_frame_growing_past_pillows_limits_is_refused_as_others_are(tmp_path, size):
+    """A GIF frame growing the canvas past Pillow's 89 megapixels printed its DecompressionBombWarning; past 179,
+    its DecompressionBombError was 'cannot read as an animation (DecompressionBombError)'."""
+    import warnings
+
+    from helpers import gif_growing
+    from vidcolor.errors import VidcolorError
+
+    gif_growing(tmp_path / "grow.gif", *size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(VidcolorError, match=rf"grow.gif \(frame 1\): frame size {size[0]}x{size[1]} is too large"):
+            AnimatedImageReader(tmp_path / "grow.gif")

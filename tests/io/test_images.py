@@ -416,3 +416,45 @@ def test_a_folder_skips_a_damaged_netpbm_image_with_ignore_errors(tmp_path):
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.count("; skipped") == len(DAMAGED_NETPBM)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("size", [(60000, 60000), (12000, 12000), (16384, 16384)])
+def test_a_size_pillow_refuses_or_warns_of_is_refused_as_others_are(tmp_path, size):
+    """Past Pillow's 179 megapixels the refusal gave neither the size nor the limit ('its header declares more
+    pixels than Pillow opens'), and from 89 Pillow's DecompressionBombWarning (with its source line) came above
+    vidcolor's own one-line refusal: both now read as every other frame-size refusal, without the warning."""
+    import warnings
+
+    from helpers import assert_one_line_error, invoke_cli, png_claiming
+
+    png_claiming(tmp_path / "big.png", *size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(VidcolorError, match=rf"big.png: frame size {size[0]}x{size[1]} is too large "
+                                                r"\(at most 16384 px a side and 64 megapixels\)$"):
+            read_image(tmp_path / "big.png")
+    res = invoke_cli("dequantize", "big.png", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"frame size {size[0]}x{size[1]} is too large" in res.stderr
+    assert listing(tmp_path) == {"big.png"}
+
+
+def test_a_gif_screen_pillow_refuses_is_refused_with_its_size(tmp_path):
+    import struct
+
+    Image.new("L", (4, 4)).save(tmp_path / "a.gif")
+    data = bytearray((tmp_path / "a.gif").read_bytes())
+    data[6:10] = struct.pack("<HH", 65535, 65535)                 # the logical screen
+    (tmp_path / "a.gif").write_bytes(bytes(data))
+    with pytest.raises(VidcolorError, match=r"a.gif: frame size 65535x65535 is too large \(at most 16384 px"):
+        read_image(tmp_path / "a.gif")
+
+
+def test_a_pillow_refusal_without_its_size_gives_the_pixel_count_and_the_limit():
+    from vidcolor.io.animated import bomb_refusal
+
+    exc = Image.DecompressionBombError("Image size (3600000000 pixels) exceeds limit of 178956970 pixels, could be "
+                                       "decompression bomb DOS attack.")
+    assert str(bomb_refusal(exc, "x.png")) == ("x.png: image too large (its header declares 3,600,000,000 pixels; "
+                                               "at most 16384 px a side and 64 megapixels)")
+    assert "more pixels than Pillow opens; at most 16384" in str(bomb_refusal(Image.DecompressionBombError("?"), "x"))

@@ -2,8 +2,11 @@
 frame from the disposal and blending rules of its format (FFmpeg cannot decode animated WebP)."""
 from __future__ import annotations
 
+import re
 import struct
+import warnings
 from collections import deque
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
@@ -12,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.limits import check_frame_size
+from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
 
@@ -30,6 +33,44 @@ truncated data, IndexError or struct.error counting a cut GIF's frames, SyntaxEr
 or frame sequence, ValueError)."""
 
 
+@contextmanager
+def pillow_sizes(what: str) -> Iterator[None]:
+    """Around Pillow's opening, seeking or decoding of an image (``what`` names it, for the message): vidcolor
+    checks frame sizes itself (:func:`~vidcolor.io.limits.check_frame_size`, 64 megapixels, below Pillow's 89),
+    so Pillow's ``DecompressionBombWarning`` (printed with its source line above vidcolor's refusal, from 89 to 179
+    megapixels) is silenced, and its ``DecompressionBombError`` (past 179) is that refusal, with the size declared.
+
+    Raises:
+        VidcolorError: Pillow refused the size (:func:`bomb_refusal`).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            yield
+        except Image.DecompressionBombError as exc:
+            raise bomb_refusal(exc, what) from None
+
+
+def bomb_refusal(exc: Image.DecompressionBombError, what: str) -> VidcolorError:
+    """The frame-size refusal (:func:`~vidcolor.io.limits.check_frame_size`'s words, the size and the limits) for
+    the size that Pillow refused with ``exc``. Pillow's message gives only the pixel count: the width and height
+    are those its check was given (its frame's ``size``, from the traceback); the pixel count where they cannot
+    be found (another Pillow)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        size = tb.tb_frame.f_locals.get("size") if tb.tb_frame.f_code.co_name == "_decompression_bomb_check" else None
+        if isinstance(size, tuple) and len(size) == 2 and all(isinstance(n, int) for n in size):
+            try:
+                check_frame_size(*size, what)
+            except VidcolorError as refusal:
+                return refusal
+        tb = tb.tb_next
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"{int(pixels[1]):,} pixels" if pixels else "more pixels than Pillow opens"
+    return VidcolorError(f"{what}: image too large (its header declares {declared}; at most {MAX_SIDE} px a side "
+                         f"and {MAX_PIXELS // 1_000_000} megapixels)")
+
+
 def is_animated(path: str | Path) -> bool:
     """True for an image file of more than one frame (animated GIF, APNG, animated WebP or AVIF), and for one of
     these formats whose frames cannot be counted (a GIF cut after its first frame: Pillow's count raises):
@@ -39,8 +80,9 @@ def is_animated(path: str | Path) -> bool:
     if Path(path).suffix.lower() not in ANIMATED_SUFFIXES or not Path(path).is_file():
         return False
     try:
-        im = Image.open(path)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        with pillow_sizes(str(path)):
+            im = Image.open(path)
+    except (UnidentifiedImageError, OSError, VidcolorError):
         return False
     with im:
         try:
@@ -110,33 +152,37 @@ class AnimatedImageReader:
         self._alphas: deque[np.ndarray] = deque()
         may_have_alpha = False
         try:
-            self._im = Image.open(self.path)
-        except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
+            with pillow_sizes(str(self.path)):
+                self._im = Image.open(self.path)
+        except (UnidentifiedImageError, *DAMAGED) as exc:
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
         self._damaged = False
         try:
-            check_frame_size(*self._im.size, str(self.path))
-            try:
-                n = getattr(self._im, "n_frames", 1)
-            except DAMAGED:
-                n, self.count_known = None, False
-            delays = []
-            try:
-                for frame in ImageSequence.Iterator(self._im):
-                    # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
-                    # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
-                    check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
-                    delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
-                    may_have_alpha |= frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
-            except DAMAGED:
-                if not delays:
-                    raise
-                self._damaged = True                    # the frames before the damage are read (see `missing`)
-            if not self.count_known:
-                self._damaged = True
-            self._im.seek(0)
-            self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
-        except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED) as exc:
+            with pillow_sizes(str(self.path)):    # seeks check sizes too (a GIF frame may grow the canvas)
+                check_frame_size(*self._im.size, str(self.path))
+                try:
+                    n = getattr(self._im, "n_frames", 1)
+                except DAMAGED:
+                    n, self.count_known = None, False
+                delays = []
+                try:
+                    for frame in ImageSequence.Iterator(self._im):
+                        # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
+                        # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
+                        check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
+                        delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
+                        may_have_alpha |= frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
+                except Image.DecompressionBombError as exc:     # a frame growing the canvas past Pillow's limit
+                    raise bomb_refusal(exc, f"{self.path} (frame {len(delays)})") from None
+                except DAMAGED:
+                    if not delays:
+                        raise
+                    self._damaged = True                    # the frames before the damage are read (see `missing`)
+                if not self.count_known:
+                    self._damaged = True
+                self._im.seek(0)
+                self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
+        except (UnidentifiedImageError, *DAMAGED) as exc:
             self._im.close()
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
         except VidcolorError:

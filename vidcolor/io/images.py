@@ -9,7 +9,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
-from vidcolor.io.animated import DAMAGED, GRAY16_MODES, round16
+from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_sizes, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.writer import check_target, move_into_place, partial_file
@@ -61,7 +61,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             in 0..1, NaN or infinite; 32-bit integers beyond 0..65535), which would come out clipped.
     """
     try:
-        with Image.open(path) as im:
+        with pillow_sizes(str(path)), Image.open(path) as im:   # Pillow's size refusal is vidcolor's
             check_frame_size(*im.size, str(path))
             im.load()
             if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
@@ -86,8 +86,6 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             alpha = np.asarray(rgba)[..., 3].copy() if rgba is not None else None
     except FileNotFoundError:
         raise VidcolorError(f"{path}: no such file") from None
-    except Image.DecompressionBombError:
-        raise VidcolorError(f"{path}: image too large (its header declares more pixels than Pillow opens)") from None
     except (UnidentifiedImageError, *DAMAGED) as exc:     # a damaged netpbm raises ValueError, an APNG SyntaxError
         tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
         raise VidcolorError(f"{path}: cannot read as image (" + (
@@ -170,9 +168,9 @@ def rgb_profile(path: str | Path) -> bytes | None:
     pixels keep their values through a job, so an output tagged with this profile shows as the input does. None too
     for a file that does not open (:func:`read_image` says why)."""
     try:
-        with Image.open(path) as im:
+        with pillow_sizes(str(path)), Image.open(path) as im:
             icc = im.info.get("icc_profile")
-    except (UnidentifiedImageError, Image.DecompressionBombError, *DAMAGED):
+    except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return None
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
@@ -196,7 +194,7 @@ def carried_exif(path: str | Path) -> bytes | None:
     (IFD1, which shows the input). EXIF that Pillow cannot serialise again is not carried.
     """
     try:
-        with Image.open(path) as im:
+        with pillow_sizes(str(path)), Image.open(path) as im:
             exif = im.getexif()
             for tag in TIFF_OWN_TAGS & set(exif):
                 del exif[tag]
@@ -210,7 +208,7 @@ def carried_exif(path: str | Path) -> bytes | None:
             if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
                 sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
             return exif.tobytes()
-    except (UnidentifiedImageError, Image.DecompressionBombError, KeyError, TypeError, *DAMAGED):
+    except (UnidentifiedImageError, VidcolorError, KeyError, TypeError, *DAMAGED):
         return None
 
 
