@@ -381,7 +381,9 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
                                 (tmp_path / "y.mkv", {"ignore_errors": True}, "^ignore_errors applies to executor='local'"),
                                 (tmp_path / "y.mkv", {"executor": "dask"}, "unknown executor"),
                                 (tmp_path / "y.txt", {}, "cannot tell the video format"),
-                                (tmp_path / "y.avi", {}, "AVI has no timestamps")):
+                                (tmp_path / "y.avi", {}, "AVI has no timestamps"),
+                                *((tmp_path / "y.mkv", {"segment_seconds": v}, "segment_seconds must be a finite")
+                                  for v in (float("nan"), float("inf"), 0))):   # nan was refused after Ray started
         with pytest.raises(VidcolorError, match=what):
             colorize(film, output, model, **{"executor": "ray", **extra})
     res = invoke_cli("colorize", film, "--model", model, "--workers", "2")

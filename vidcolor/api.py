@@ -31,6 +31,7 @@ from vidcolor.io.images import carried_exif, image_format, rgb_profile
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kept_note, missing_folders,
                                 remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
@@ -373,6 +374,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     not exist; the summary's note counts the others)."""
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
+    if segment_seconds is not None:
+        check_segment_seconds(segment_seconds)          # before Ray starts (0 was taken as the default)
     from vidcolor import distributed
     from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 

@@ -6,6 +6,7 @@ Only video goes to stdout; logs and progress go to stderr.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import signal
@@ -129,6 +130,17 @@ def memory_advice(command: click.Command | None) -> str:
     return f"; give {advice[0]}" + (f" (or {' or '.join(advice[1:])})" if len(advice) > 1 else "")
 
 
+class FiniteRange(click.FloatRange):
+    """click's :class:`~click.FloatRange` that also refuses ``nan`` and ``inf`` (which its bounds let through: NaN
+    compares false with them, and a range without a maximum takes infinity), in click's words for the range."""
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{rv} is not a finite number in the range {self._describe_range()}.", param, ctx)
+        return rv
+
+
 def _raw_size(ctx, param, value):
     if value is None:
         return None
@@ -207,7 +219,7 @@ def io_options(f):
         click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
                      help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all "
                           "(dequantize: not on frames found on uniform levels)."),
-        click.option("--temporal-strength", type=click.FloatRange(0, 1, max_open=True), default=0.6,
+        click.option("--temporal-strength", type=FiniteRange(0, 1, max_open=True), default=0.6,
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("--ignore-errors", is_flag=True,
                      help="Keep the frames that decoded from a truncated or damaged file, and skip a folder's unreadable "
@@ -215,7 +227,7 @@ def io_options(f):
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="local: this process; ray: split video files into segments at keyframes and run them on a "
                           "Ray cluster (RAY_ADDRESS, else a local one; pip install 'vidcolor[ray]'). Resumable."),
-        click.option("--segment-seconds", type=click.FloatRange(min=1), default=None,
+        click.option("--segment-seconds", type=FiniteRange(min=1), default=None,
                      help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--executor ray: workers (Ray actors) to start (default: one per GPU, else per CPU)."),
@@ -405,9 +417,9 @@ empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
-@click.option("--saturation", type=click.FloatRange(0), default=None,
+@click.option("--saturation", type=FiniteRange(0), default=None,
               help="Scale the predicted colour (1.4 = +40%; default: the model's, see its card).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--temperature", type=FiniteRange(0, min_open=True), default=None,
               help="Annealed-mean temperature of bin models: lower is more colourful (default: the model's).")
 @click.option("--blur", is_flag=True, help="Gaussian-blur (5, 0.7) the luminance the network sees.")
 @click.option("--equalize", is_flag=True, help="Histogram-equalize the luminance the network sees.")

@@ -163,3 +163,10 @@ def test_plan_refuses_what_cannot_be_split(tmp_path):
         plan_segments(bad, 10)
     with pytest.raises(VidcolorError, match="must be > 0"):
         plan_segments(bad, 0)
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_segment_length_must_be_a_finite_number_above_0(tmp_path, seconds):
+    """NaN said 'must be > 0', and infinity made one segment."""
+    with pytest.raises(VidcolorError, match=rf"^segment_seconds must be a finite number > 0, got {seconds}$"):
+        plan_segments(tmp_path / "x.mp4", seconds)

@@ -8,6 +8,7 @@ every frame of the serial decode lands in exactly one segment, B-frames of an op
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,17 @@ class Segment:
         return float((self.end_pts - self.start_pts) * time_base) if self.end_pts is not None else None
 
 
+def check_segment_seconds(seconds: float) -> None:
+    """Refuse a target segment length that splits nothing: ``seconds`` must be a finite number > 0 (NaN passed the
+    check of ``> 0``'s negation alone, and infinity made one segment).
+
+    Raises:
+        VidcolorError: ``seconds`` is not a finite number > 0, naming ``segment_seconds`` (``--segment-seconds``).
+    """
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise VidcolorError(f"{option('segment_seconds')} must be a finite number > 0, got {seconds}")
+
+
 def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[list[Segment], VideoInfo]:
     """Split a video file at keyframes into segments of about ``seconds`` each, by demuxing only.
 
@@ -66,7 +78,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
 
     Args:
         path: a video file (not a pipe: segments are read back by seeking).
-        seconds: target segment length in seconds (> 0).
+        seconds: target segment length in seconds (a finite number > 0: :func:`check_segment_seconds`).
         warmup: frames each segment reads before its first one (the serial run's state: temporal
             smoothing, the quantizer estimate); fewer for the first frames of the clip.
 
@@ -75,11 +87,10 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
         (``frames`` is the number of frames the packets describe).
 
     Raises:
-        VidcolorError: unreadable file, no video packets, or packets without (or with repeated)
-            presentation timestamps.
+        VidcolorError: ``seconds`` not a finite number > 0, unreadable file, no video packets, or packets without
+            (or with repeated) presentation timestamps.
     """
-    if not seconds > 0:
-        raise VidcolorError(option("segment_seconds") + " must be > 0")
+    check_segment_seconds(seconds)
     with _open(path) as container:
         info = _info(container, path)
         stream = video_stream(container)
