@@ -124,3 +124,15 @@ def test_a_pipe_without_an_output_is_refused_up_front(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(VidcolorError, match="a pipe: give the output with -o"):
         output_for(tmp_path / "fifo", None, "dequantized")
+
+
+def test_a_warning_names_a_pipe_by_its_path(tmp_path, capsys):
+    """bash's <(ffmpeg ...) is /dev/fd/63: a warning about its 10 bits named it '63'."""
+    from types import SimpleNamespace
+
+    from vidcolor.api import _warn_about_source
+
+    os.mkfifo(tmp_path / "feed")
+    for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
+        _warn_about_source(source, SimpleNamespace(alpha=None, bits=10, interlaced=None))
+        assert capsys.readouterr().err.startswith(f"vidcolor: warning: {name} has 10 bits per sample;")

@@ -495,7 +495,7 @@ def _warn_about_source(input: str | Path, info) -> None:
     (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output
     is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows
     the colours stored under the transparent parts)."""
-    name = "stdin" if str(input) == "-" else Path(input).name
+    name = _named(input)
     if getattr(info, "alpha", None):
         print(f"vidcolor: warning: {name} has an alpha channel ({info.alpha}), which is dropped (video is read as "
               "RGB): the output shows the colours stored under its transparent parts", file=sys.stderr)
@@ -622,6 +622,15 @@ def read_once(input: str | Path) -> bool:
     except (OSError, ValueError):
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _named(path: str | Path) -> str:
+    """How a warning names an input (or output) by itself: ``stdin`` for ``-``, the path as given where it is not a
+    regular file (:func:`read_once`: bash's ``<(ffmpeg ...)`` is ``/dev/fd/63``, whose name alone, ``63``, says
+    nothing), else the file's name."""
+    if str(path) == "-":
+        return "stdin"
+    return str(path) if read_once(path) else Path(path).name
 
 
 def _own_path(input: str | Path) -> Path:
@@ -851,7 +860,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                       "written", file=sys.stderr)
             if getattr(reader, "composited", False):
                 print(f"vidcolor: warning: {input}: its transparent parts were composited on black ("
-                      f"{'stdout' if str(output) == '-' else Path(output).name} cannot hold transparency; GIF output "
+                      f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
                       "keeps it)", file=sys.stderr)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
