@@ -458,3 +458,20 @@ def test_a_pillow_refusal_without_its_size_gives_the_pixel_count_and_the_limit()
     assert str(bomb_refusal(exc, "x.png")) == ("x.png: image too large (its header declares 3,600,000,000 pixels; "
                                                "at most 16384 px a side and 64 megapixels)")
     assert "more pixels than Pillow opens; at most 16384" in str(bomb_refusal(Image.DecompressionBombError("?"), "x"))
+
+
+def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb, capsys):
+    """A 3000-page TIFF was processed as its first page without a word."""
+    from vidcolor.api import process
+    from vidcolor.io.images import tiff_pages
+
+    pages = [Image.fromarray(np.roll(rgb, k, 0)) for k in range(3)]
+    pages[0].save(tmp_path / "a.tif", save_all=True, append_images=pages[1:])
+    Image.fromarray(rgb).save(tmp_path / "one.tif")
+    assert [tiff_pages(tmp_path / name) for name in ("a.tif", "one.tif", "missing.tif")] == [3, 1, 1]
+    process(tmp_path / "a.tif", tmp_path / "out.png", lambda b: b, suffix="x", progress=False)
+    said = f"vidcolor: warning: {tmp_path / 'a.tif'} has 3 pages: only the first is processed\n"
+    assert capsys.readouterr().err == said
+    assert np.array_equal(read_image(tmp_path / "out.png")[0], rgb)
+    process(tmp_path / "one.tif", tmp_path / "one.png", lambda b: b, suffix="x", progress=False)
+    assert capsys.readouterr().err == ""

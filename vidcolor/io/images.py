@@ -94,6 +94,16 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, alpha
 
 
+def tiff_pages(path: str | Path) -> int:
+    """How many pages a TIFF file holds (Pillow's ``n_frames``), of which :func:`read_image` reads the first; 1 for
+    any other format, and for a file whose pages cannot be counted (:func:`read_image` says what is wrong with it)."""
+    try:
+        with pillow_sizes(str(path)), Image.open(path) as im:
+            return im.n_frames if im.format == "TIFF" else 1
+    except (UnidentifiedImageError, VidcolorError, *DAMAGED):
+        return 1
+
+
 FLOAT_SLACK = 0.5 / 255
 """How far outside 0..1 a floating-point sample may lie and still be read (clipped to it): half an 8-bit level, the
 rounding of a float image computed from an 8-bit one."""
