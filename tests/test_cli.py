@@ -809,8 +809,13 @@ def test_video_is_not_read_from_a_terminal(tmp_path, tiny_models, tiny_colorizer
 
 
 def test_rgba_png_to_jpeg_drops_alpha(bad_dir, tiny_models):
+    """Kept, and said (it was silent): the output shows the colour under the transparent parts."""
     res = invoke_cli("dequantize", "rgba.png", "-o", "out.jpg", "--model", tiny_models.lab, *FAST, cwd=bad_dir)
     assert res.returncode == 0, res.stderr
+    assert res.stderr_lines[-1] == ("vidcolor: warning: rgba.png: its transparency is dropped (out.jpg is JPEG, which "
+                                    "holds none: the output shows the colours under its transparent parts; PNG, WebP "
+                                    "and TIFF keep it)")
+    assert sum("transparency" in line for line in res.stderr_lines) == 1
     from PIL import Image
 
     with Image.open(bad_dir / "out.jpg") as im:

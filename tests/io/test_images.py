@@ -475,3 +475,22 @@ def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb, capsy
     assert np.array_equal(read_image(tmp_path / "out.png")[0], rgb)
     process(tmp_path / "one.tif", tmp_path / "one.png", lambda b: b, suffix="x", progress=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name, said", [("out.jpg", "JPEG"), ("out.bmp", "BMP"), ("out.ppm", "PPM"), ("out.png", None),
+                                        ("out.webp", None), ("out.tif", None)])
+def test_a_transparent_image_written_without_alpha_says_so(tmp_path, rgb, capsys, name, said):
+    """Alpha dropped for JPEG, BMP and PPM without a word; an opaque alpha (all 255) loses nothing and is not said."""
+    from vidcolor.api import process
+
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    write_image(tmp_path / "opaque.png", rgb, alpha)
+    alpha[0, 0] = 0
+    write_image(tmp_path / "a.png", rgb, alpha)
+    process(tmp_path / "opaque.png", tmp_path / f"o_{name}", lambda b: b, suffix="x", progress=False)
+    assert capsys.readouterr().err == ""
+    process(tmp_path / "a.png", tmp_path / name, lambda b: b, suffix="x", progress=False)
+    assert capsys.readouterr().err == ("" if said is None else
+                                       f"vidcolor: warning: {tmp_path / 'a.png'}: its transparency is dropped ({name} "
+                                       f"is {said}, which holds none: the output shows the colours under its "
+                                       "transparent parts; PNG, WebP and TIFF keep it)\n")

@@ -168,6 +168,9 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     return im
 
 
+OPAQUE_FORMATS = ("JPEG", "BMP", "PPM")
+"""Pillow formats that hold no alpha: :func:`write_image` drops it there (PPM is also .pgm, .pbm and .pnm)."""
+
 ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 """Pillow formats whose files vidcolor writes an ICC profile and EXIF into (:func:`write_image`)."""
 
@@ -241,10 +244,10 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
                 icc_profile: bytes | None = None, exif: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
 
-    Alpha is dropped for formats without it (JPEG, BMP, PPM). JPEG is written at quality 95 without chroma
-    subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile, :func:`rgb_profile`)
-    and ``exif`` (EXIF as Pillow serialises it, :func:`carried_exif`) are embedded where the format holds them
-    (:data:`ICC_FORMATS`).
+    Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM). JPEG is written at quality
+    95 without chroma subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile,
+    :func:`rgb_profile`) and ``exif`` (EXIF as Pillow serialises it, :func:`carried_exif`) are embedded where the
+    format holds them (:data:`ICC_FORMATS`).
 
     Raises:
         ValueError: ``rgb`` is not a uint8 array ``(H, W, 3)`` (a gray ``(H, W)``, an RGBA ``(H, W, 4)`` or a batch
@@ -262,7 +265,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     check_target(path, overwrite)
     fmt = image_format(path)
     im = Image.fromarray(rgb)
-    if alpha is not None and fmt not in ("JPEG", "BMP"):
+    if alpha is not None and fmt not in OPAQUE_FORMATS:
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
