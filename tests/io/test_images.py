@@ -494,3 +494,24 @@ def test_a_transparent_image_written_without_alpha_says_so(tmp_path, rgb, capsys
                                        f"vidcolor: warning: {tmp_path / 'a.png'}: its transparency is dropped ({name} "
                                        f"is {said}, which holds none: the output shows the colours under its "
                                        "transparent parts; PNG, WebP and TIFF keep it)\n")
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp", "a.tif"])
+def test_compare_writes_the_exif_pixel_size_of_the_image_written(tmp_path, rgb, name):
+    """--compare's output, input | output, is twice as wide as the input, but carried the input's ExifImageWidth."""
+    from PIL import ExifTags
+
+    from vidcolor.api import process
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Canon"
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.ExifImageWidth: 17, ExifTags.Base.ExifImageHeight: 13,
+                               ExifTags.Base.DateTimeOriginal: "2024:05:06 07:08:09"}
+    Image.fromarray(rgb).save(tmp_path / "in.jpg", exif=exif)
+    process(tmp_path / "in.jpg", tmp_path / f"side_{name}", lambda b: b, suffix="x", compare=True, progress=False)
+    with Image.open(tmp_path / f"side_{name}") as im:
+        got, size = im.getexif(), im.size
+        sub = got.get_ifd(ExifTags.IFD.Exif)
+    assert size == (34, 13) and got[ExifTags.Base.Make] == "Canon"
+    assert (sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight]) == (34, 13)
+    assert sub[ExifTags.Base.DateTimeOriginal] == "2024:05:06 07:08:09"

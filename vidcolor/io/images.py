@@ -225,6 +225,23 @@ def carried_exif(path: str | Path) -> bytes | None:
         return None
 
 
+def exif_sized(exif: bytes, width: int, height: int) -> bytes:
+    """``exif`` (as :func:`carried_exif` gives it) with the pixel dimensions of its EXIF sub-IFD (ExifImageWidth,
+    ExifImageHeight), where it has them, set to ``width`` and ``height``: those of the image it goes into, which
+    may differ from the input's (``--compare`` writes input and output side by side, twice as wide). Unchanged
+    where it has neither."""
+    tags = Image.Exif()
+    tags.load(exif)
+    sub = tags.get_ifd(ExifTags.IFD.Exif)
+    size = {ExifTags.Base.ExifImageWidth: width, ExifTags.Base.ExifImageHeight: height}
+    if not size.keys() & set(sub):
+        return exif
+    for tag, pixels in size.items():
+        if tag in sub:
+            sub[tag] = pixels
+    return tags.tobytes()
+
+
 def image_format(path: str | Path) -> str:
     """The Pillow format an image named ``path`` is written in, from its suffix.
 
@@ -247,7 +264,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM). JPEG is written at quality
     95 without chroma subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile,
     :func:`rgb_profile`) and ``exif`` (EXIF as Pillow serialises it, :func:`carried_exif`) are embedded where the
-    format holds them (:data:`ICC_FORMATS`).
+    format holds them (:data:`ICC_FORMATS`), the EXIF's pixel dimensions those written (:func:`exif_sized`).
 
     Raises:
         ValueError: ``rgb`` is not a uint8 array ``(H, W, 3)`` (a gray ``(H, W)``, an RGBA ``(H, W, 4)`` or a batch
@@ -269,6 +286,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, path.suffix)
     try:
+        exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
         tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
         im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
     except (OSError, ValueError) as exc:
