@@ -161,7 +161,7 @@ def test_plan_refuses_what_cannot_be_split(tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(VidcolorError, match="cannot read as video"):
         plan_segments(bad, 10)
-    with pytest.raises(VidcolorError, match="must be > 0"):
+    with pytest.raises(VidcolorError, match="must be a finite number > 0"):
         plan_segments(bad, 0)
 
 
