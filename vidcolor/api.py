@@ -743,8 +743,7 @@ def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
     parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)
     parts += list(info.others)
     if parts:
-        name = "stdin" if str(input) == "-" else str(input)
-        print(f"vidcolor: warning: not carried from {name}: {', '.join(parts)} (a pipe is read once, for its "
+        print(f"vidcolor: warning: not carried from {_named(input)}: {', '.join(parts)} (a pipe is read once, for its "
               "video; give the file's name to keep them)", file=sys.stderr)
 
 
