@@ -27,7 +27,7 @@ from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_no
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.images import OPAQUE_FORMATS, carried_exif, image_format, rgb_profile, tiff_pages
+from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -1083,8 +1083,8 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
     keeps the images it finished (those before an unreadable one are finished first) and removes the output
     folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
     profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
-    output (:func:`~vidcolor.io.images.rgb_profile`, :func:`~vidcolor.io.images.carried_exif`). A multi-page TIFF's
-    first page is processed, with a warning on stderr (:func:`~vidcolor.io.images.tiff_pages`); so is a transparent
+    output (:func:`~vidcolor.io.images.image_metadata`). A multi-page TIFF's
+    first page is processed, with a warning on stderr (its page count from the same opening); so is a transparent
     image written to a format without alpha (:data:`~vidcolor.io.images.OPAQUE_FORMATS`: JPEG, BMP), which drops it
     (:func:`~vidcolor.io.images.write_image`). With
     ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it)."""
@@ -1103,14 +1103,15 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
                     return
                 print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
                 continue
-            pages = tiff_pages(path)
-            if pages > 1:
-                print(f"vidcolor: warning: {path} has {pages} pages: only the first is processed", file=sys.stderr)
+            meta = image_metadata(path)
+            if meta.pages > 1:
+                print(f"vidcolor: warning: {path} has {meta.pages} pages: only the first is processed",
+                      file=sys.stderr)
             if alpha is not None and alpha.min() < 255 and image_format(out) in OPAQUE_FORMATS:
                 print(f"vidcolor: warning: {path}: its transparency is dropped ({_named(out)} is "
                       f"{image_format(out)}, which holds none: the output shows the colours under its transparent "
                       "parts; PNG, WebP and TIFF keep it)", file=sys.stderr)
-            pending.append((out, alpha, rgb_profile(path), carried_exif(path)))
+            pending.append((out, alpha, meta.icc_profile, meta.exif))
             yield rgb
 
     pending: list[tuple[Path, np.ndarray | None, bytes | None, bytes | None]] = []

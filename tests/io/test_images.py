@@ -391,13 +391,13 @@ DAMAGED_NETPBM = {"p16.ppm": b"P6\n20 24\n65535\n" + bytes(100),       # ValueEr
 @pytest.mark.parametrize("name", sorted(DAMAGED_NETPBM))
 def test_a_damaged_netpbm_image_is_one_error(tmp_path, name):
     """Pillow raises ValueError for these (16-bit PPM/PGM, plain PBM, cut headers): it went up as a traceback from
-    read_image and rgb_profile."""
-    from vidcolor.io.images import rgb_profile
+    read_image and rgb_profile (now image_metadata)."""
+    from vidcolor.io.images import image_metadata
 
     (tmp_path / name).write_bytes(DAMAGED_NETPBM[name])
     with pytest.raises(VidcolorError, match=rf"{name}: cannot read as image \(ValueError\)"):
         read_image(tmp_path / name)
-    assert rgb_profile(tmp_path / name) is None
+    assert image_metadata(tmp_path / name).icc_profile is None
 
 
 def test_a_folder_skips_a_damaged_netpbm_image_with_ignore_errors(tmp_path):
@@ -463,12 +463,12 @@ def test_a_pillow_refusal_without_its_size_gives_the_pixel_count_and_the_limit()
 def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb, capsys):
     """A 3000-page TIFF was processed as its first page without a word."""
     from vidcolor.api import process
-    from vidcolor.io.images import tiff_pages
+    from vidcolor.io.images import image_metadata
 
     pages = [Image.fromarray(np.roll(rgb, k, 0)) for k in range(3)]
     pages[0].save(tmp_path / "a.tif", save_all=True, append_images=pages[1:])
     Image.fromarray(rgb).save(tmp_path / "one.tif")
-    assert [tiff_pages(tmp_path / name) for name in ("a.tif", "one.tif", "missing.tif")] == [3, 1, 1]
+    assert [image_metadata(tmp_path / name).pages for name in ("a.tif", "one.tif", "missing.tif")] == [3, 1, 1]
     process(tmp_path / "a.tif", tmp_path / "out.png", lambda b: b, suffix="x", progress=False)
     said = f"vidcolor: warning: {tmp_path / 'a.tif'} has 3 pages: only the first is processed\n"
     assert capsys.readouterr().err == said

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -94,16 +95,6 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, alpha
 
 
-def tiff_pages(path: str | Path) -> int:
-    """How many pages a TIFF file holds (Pillow's ``n_frames``), of which :func:`read_image` reads the first; 1 for
-    any other format, and for a file whose pages cannot be counted (:func:`read_image` says what is wrong with it)."""
-    try:
-        with pillow_sizes(str(path)), Image.open(path) as im:
-            return im.n_frames if im.format == "TIFF" else 1
-    except (UnidentifiedImageError, VidcolorError, *DAMAGED):
-        return 1
-
-
 FLOAT_SLACK = 0.5 / 255
 """How far outside 0..1 a floating-point sample may lie and still be read (clipped to it): half an 8-bit level, the
 rounding of a float image computed from an 8-bit one."""
@@ -175,16 +166,11 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 """Pillow formats whose files vidcolor writes an ICC profile and EXIF into (:func:`write_image`)."""
 
 
-def rgb_profile(path: str | Path) -> bytes | None:
-    """The ICC profile embedded in an image file when it describes RGB (a phone's Display P3, Adobe RGB), else
+def _rgb_profile(im: Image.Image) -> bytes | None:
+    """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB), else
     None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
-    pixels keep their values through a job, so an output tagged with this profile shows as the input does. None too
-    for a file that does not open (:func:`read_image` says why)."""
-    try:
-        with pillow_sizes(str(path)), Image.open(path) as im:
-            icc = im.info.get("icc_profile")
-    except (UnidentifiedImageError, VidcolorError, *DAMAGED):
-        return None
+    pixels keep their values through a job, so an output tagged with this profile shows as the input does."""
+    icc = im.info.get("icc_profile")
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
 
@@ -192,41 +178,70 @@ TIFF_OWN_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266
                            317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341, 347, *range(512, 522), 530, 532,
                            34675})
 """Tags of a TIFF file's first IFD that describe the file, not the picture: how its pixels are laid out (size, bits,
-compression, strips and tiles, extra samples...) and its ICC profile (carried apart, :func:`rgb_profile`). A TIFF's
-first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the camera's tags; :func:`carried_exif`
+compression, strips and tiles, extra samples...) and its ICC profile (carried apart, :func:`image_metadata`). A TIFF's
+first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the camera's tags; :func:`image_metadata`
 leaves them out."""
 
 
-def carried_exif(path: str | Path) -> bytes | None:
-    """The EXIF of an image file that its output carries (camera and lens, dates, GPS, exposure...), serialised as
-    Pillow's ``save(exif=...)`` takes it; None when the file has none (or does not open: :func:`read_image` says why).
+def _carried_exif(im: Image.Image) -> bytes | None:
+    """The EXIF of an opened image that its output carries (camera and lens, dates, GPS, exposure...), serialised as
+    Pillow's ``save(exif=...)`` takes it; None when it has none.
 
     Its orientation, where it has one, is set to 1 (top-left): :func:`read_image` turns the pixels upright, so the
     output must not be turned again; the pixel dimensions of the EXIF sub-IFD are swapped with the picture's where
     that turns it by 90 degrees. A TIFF's own layout tags are left out (:data:`TIFF_OWN_TAGS`); so is the thumbnail
-    (IFD1, which shows the input). EXIF that Pillow cannot serialise again is not carried.
+    (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried.
     """
     try:
-        with pillow_sizes(str(path)), Image.open(path) as im:
-            exif = im.getexif()
-            for tag in TIFF_OWN_TAGS & set(exif):
-                del exif[tag]
-            if not exif:
-                return None
-            orientation = exif.get(ExifTags.Base.Orientation)
-            if orientation is not None:
-                exif[ExifTags.Base.Orientation] = 1
-            sub = exif.get_ifd(ExifTags.IFD.Exif)            # read now: a TIFF's is read from the open file
-            size = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
-            if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
-                sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
-            return exif.tobytes()
-    except (UnidentifiedImageError, VidcolorError, KeyError, TypeError, *DAMAGED):
+        exif = im.getexif()
+        for tag in TIFF_OWN_TAGS & set(exif):
+            del exif[tag]
+        if not exif:
+            return None
+        orientation = exif.get(ExifTags.Base.Orientation)
+        if orientation is not None:
+            exif[ExifTags.Base.Orientation] = 1
+        sub = exif.get_ifd(ExifTags.IFD.Exif)            # read now: a TIFF's is read from the open file
+        size = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
+        if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
+            sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
+        return exif.tobytes()
+    except (KeyError, TypeError, *DAMAGED):
         return None
 
 
+def _pages(im: Image.Image) -> int:
+    """How many pages an opened TIFF holds (Pillow's ``n_frames``), of which :func:`read_image` reads the first; 1
+    for any other format, and where its pages cannot be counted."""
+    try:
+        return im.n_frames if im.format == "TIFF" else 1
+    except DAMAGED:
+        return 1
+
+
+class ImageMetadata(NamedTuple):
+    """What an image's output carries from it, and its page count: :func:`image_metadata`."""
+
+    icc_profile: bytes | None
+    """Its ICC profile where it describes RGB, else None."""
+    exif: bytes | None
+    """Its EXIF as the output carries it (orientation 1), else None."""
+    pages: int
+    """Its pages (a multi-page TIFF), of which the first is read; 1 for other formats."""
+
+
+def image_metadata(path: str | Path) -> ImageMetadata:
+    """What an image file's output carries from it (its RGB ICC profile, its EXIF) and its page count, from one
+    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why)."""
+    try:
+        with pillow_sizes(str(path)), Image.open(path) as im:
+            return ImageMetadata(_rgb_profile(im), _carried_exif(im), _pages(im))
+    except (UnidentifiedImageError, VidcolorError, *DAMAGED):
+        return ImageMetadata(None, None, 1)
+
+
 def exif_sized(exif: bytes, width: int, height: int) -> bytes:
-    """``exif`` (as :func:`carried_exif` gives it) with the pixel dimensions of its EXIF sub-IFD (ExifImageWidth,
+    """``exif`` (as :func:`image_metadata` gives it) with the pixel dimensions of its EXIF sub-IFD (ExifImageWidth,
     ExifImageHeight), where it has them, set to ``width`` and ``height``: those of the image it goes into, which
     may differ from the input's (``--compare`` writes input and output side by side, twice as wide). Unchanged
     where it has neither."""
@@ -263,7 +278,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
 
     Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM). JPEG is written at quality
     95 without chroma subsampling and WebP lossless (:data:`SAVE_OPTIONS`). ``icc_profile`` (an RGB profile,
-    :func:`rgb_profile`) and ``exif`` (EXIF as Pillow serialises it, :func:`carried_exif`) are embedded where the
+    :func:`image_metadata`) and ``exif`` (EXIF as Pillow serialises it, :func:`image_metadata`) are embedded where the
     format holds them (:data:`ICC_FORMATS`), the EXIF's pixel dimensions those written (:func:`exif_sized`).
 
     Raises:
