@@ -15,7 +15,8 @@ from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
 from vidcolor.metrics import psnr
-from vidcolor.pipeline import Dequantizer, RunSummary, batched, pick_device
+from vidcolor.device import pick_device
+from vidcolor.pipeline import Dequantizer, RunSummary, batched
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 

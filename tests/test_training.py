@@ -503,6 +503,15 @@ def test_cli_train(tmp_path, photos):
     assert [int(r["step"]) for r in read_log(tmp_path / "run" / "log.csv")] == [1, 2]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine can train on CUDA")
+def test_cli_train_on_cuda_without_a_gpu_is_one_line_before_the_run_folder(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(toml_for(photos))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "1", "--device", "cuda", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "--device cuda" in res.stderr and "no CUDA GPU" in res.stderr
+    assert listing(tmp_path) == {"r.toml"}
+
+
 def test_cli_train_unknown_key(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, colour="blue"))
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)

@@ -475,7 +475,10 @@ def _train_command(job: str):
                   "step marks (decay_from, unfreeze_at) move in proportion.")
     @click.option("--data", default=None, help="Override the recipe's photo folder.")
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
-    def command(recipe, out_dir, steps, data, fresh):
+    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                  help="Where the networks train (auto: CUDA when a GPU is usable). A checkpoint resumes on either.")
+    def command(recipe, out_dir, steps, data, fresh, device):
+        from vidcolor.device import pick_device
         from vidcolor.jobs import training_loop
         from vidcolor.training.run import CheckpointError, RecipeError
 
@@ -487,7 +490,7 @@ def _train_command(job: str):
             raise VidcolorError(f"bad recipe: {exc}") from None
         try:
             weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
-                               progress=lambda msg: click.echo(msg, err=True))
+                               progress=lambda msg: click.echo(msg, err=True), device=pick_device(device))
         except RecipeError as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
         except CheckpointError as exc:

@@ -96,7 +96,7 @@ TRAINABLE: dict[str, Job] = {job.train: job for job in JOBS.values() if job.trai
 
 
 def training_loop(train: str) -> tuple[type, Callable]:
-    """``(recipe dataclass with from_toml, training function (recipe, out_dir, resume, progress))`` of the
+    """``(recipe dataclass with from_toml, training function (recipe, out_dir, resume, progress, device))`` of the
     ``vidcolor train`` command ``train``, imported now.
 
     Raises:

@@ -1,7 +1,6 @@
 """Batching, device placement and the run loops that carry frames from a source to a sink."""
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from vidcolor.arrays import check_rgb
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
+from vidcolor.device import pick_device
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io import limits
@@ -26,31 +26,6 @@ from vidcolor.temporal import THUMB_WIDTH, CutDetector
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
-
-
-NVIDIA_NODES = ("/dev/nvidiactl", "/dev/dxg")
-"""Device files of an NVIDIA driver (Linux; WSL): without one no CUDA GPU can be used, and ``auto`` picks
-the CPU without importing torch (whose import is most of a CPU run's start-up)."""
-
-
-def pick_device(device: str = "auto") -> str:
-    """``"cuda"`` or ``"cpu"``: ``auto`` -> CUDA when torch can use a GPU, else CPU (torch is asked only on a
-    machine with an NVIDIA driver, :data:`NVIDIA_NODES`).
-
-    Raises:
-        VidcolorError: ``cuda`` without a usable GPU, or an unknown device name.
-    """
-    if device not in ("auto", "cpu", "cuda"):
-        raise VidcolorError(f"unknown device {device!r} (auto, cpu or cuda)")
-    if device == "cpu" or (device == "auto" and not any(os.path.exists(p) for p in NVIDIA_NODES)):
-        return "cpu"
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if device == "cuda":
-        raise VidcolorError(option("device='cuda'") + ": no CUDA GPU available (this torch build or machine has none)")
-    return "cpu"
 
 
 @dataclass

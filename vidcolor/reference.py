@@ -23,7 +23,8 @@ from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
-from vidcolor.pipeline import Batch, Colorizer, RenderedLabJob, luminance, pick_device, render_geometry
+from vidcolor.device import pick_device
+from vidcolor.pipeline import Batch, Colorizer, RenderedLabJob, luminance, render_geometry
 from vidcolor.temporal import CutDetector, l_histogram
 from vidcolor.weights import load_generator, save_generator
 

@@ -53,7 +53,7 @@ def save_generator(model, path: str | Path, arch: dict, extra: dict | None = Non
     """
     from safetensors.torch import save_file
 
-    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
              for k, v in model.state_dict().items()}
     meta = {"arch": json.dumps(arch)}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})

@@ -150,10 +150,12 @@ class ColorizeTrainer(Trainer):
     def build_losses(self, loader) -> None:
         r = self.recipe
         self.gan = GANLoss(r.gan) if r.gan not in ("none", "wgan-gp") else None
-        self.feature_losses = [(w, FeatureLoss(kind)) for w, kind in ((r.perceptual_weight, "perceptual"),
-                                                                       (r.lpips_weight, "lpips")) if w > 0]
-        self.bins = torch.from_numpy(ab_gamut_bins()) if r.head == "bins" else None
-        self.class_w = bin_weights(loader.dataset.paths, self.bins.numpy(), r.rebalance) if self.bins is not None else None
+        self.feature_losses = [(w, FeatureLoss(kind).to(self.device)) for w, kind in ((r.perceptual_weight, "perceptual"),
+                                                                                       (r.lpips_weight, "lpips")) if w > 0]
+        self.bins = self.class_w = None
+        if r.head == "bins":
+            bins = ab_gamut_bins()
+            self.bins, self.class_w = self.put(torch.from_numpy(bins), bin_weights(loader.dataset.paths, bins, r.rebalance))
 
     def at_step(self, step: int) -> None:
         """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate."""
@@ -175,8 +177,7 @@ class ColorizeTrainer(Trainer):
     def optimize_parameters(self, rgb) -> list[float]:
         r, D = self.recipe, self.networks["D"]
         opt_g, opt_d = self.optimizers["opt_g"], self.optimizers["opt_d"]
-        L_n, ab = lab_batch(rgb)
-        target_rgb = from_uint8(rgb)
+        L_n, ab, target_rgb = self.put(*lab_batch(rgb), from_uint8(rgb))
         out, ab_pred = self.predict(L_n)
         fake, real = render(L_n, ab_pred), torch.cat([L_n, ab / AB_SCALE], 1)
         if self.bins is not None:
@@ -207,11 +208,12 @@ class ColorizeTrainer(Trainer):
         return ColorizationCrops(paths, self.recipe.crop, self.recipe.seed)
 
     def test(self, rgb) -> tuple[torch.Tensor, torch.Tensor]:
-        L_n, _ = lab_batch(rgb)
-        return lab_to_rgb_torch(render(L_n, self.predict(L_n)[1])), from_uint8(rgb)
+        L_n = self.put(lab_batch(rgb)[0])
+        return lab_to_rgb_torch(render(L_n, self.predict(L_n)[1])), self.put(from_uint8(rgb))
 
 
-def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
+def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = True, progress=print,
+                   device: str = "cpu") -> Path:
     """Train (or resume) a colorization generator (:class:`ColorizeTrainer`); returns the exported
     safetensors path.
 
@@ -221,4 +223,4 @@ def train_colorize(recipe: ColorizeRecipe, out_dir: str | Path, resume: bool = T
     Raises:
         ValueError: see :func:`build_colorizer` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
     """
-    return ColorizeTrainer(recipe, out_dir, resume, progress).fit()
+    return ColorizeTrainer(recipe, out_dir, resume, progress, device).fit()

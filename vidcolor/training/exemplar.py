@@ -77,15 +77,15 @@ class ExemplarTrainer(Trainer):
         return {"G": G}, arch
 
     def build_losses(self, loader) -> None:
-        self.bins = torch.from_numpy(ab_gamut_bins())
-        self.class_w = bin_weights(loader.dataset.paths, self.bins.numpy(), self.recipe.rebalance)
+        bins = ab_gamut_bins()
+        self.bins, self.class_w = self.put(torch.from_numpy(bins), bin_weights(loader.dataset.paths, bins, self.recipe.rebalance))
 
     def predict(self, target: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(logits (N, Q, h, w), sRGB output (N, 3, H, W) in [0, 1], ground-truth ab (N, 2, H, W))`` for
         uint8 target and reference batches; the reference's features are taken without gradients."""
-        L_n, ab = lab_batch(target)
+        L_n, ab = self.put(*lab_batch(target))
         with torch.no_grad():
-            keys, values = self.generator.reference(*lab_batch(reference))
+            keys, values = self.generator.reference(*self.put(*lab_batch(reference)))
         out = self.generator(L_n, keys, values)
         with torch.no_grad():
             fake = lab_to_rgb_torch(render(L_n, annealed_mean(out, self.bins, self.recipe.temperature) / AB_SCALE))
@@ -99,7 +99,7 @@ class ExemplarTrainer(Trainer):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        truth = from_uint8(target)
+        truth = self.put(from_uint8(target))
         return [loss.item(), psnr_batch(fake, truth), colourfulness_ratio(fake, truth)]
 
     def validation_stream(self, paths: list[Path]) -> ExemplarPairs:
@@ -108,10 +108,11 @@ class ExemplarTrainer(Trainer):
 
     def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         target, reference = batch
-        return self.predict(target, reference)[1], from_uint8(target)
+        return self.predict(target, reference)[1], self.put(from_uint8(target))
 
 
-def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = True, progress=print) -> Path:
+def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = True, progress=print,
+                   device: str = "cpu") -> Path:
     """Train (or resume) the exemplar colorizer (:class:`ExemplarTrainer`); returns the exported
     safetensors path.
 
@@ -121,4 +122,4 @@ def train_exemplar(recipe: ExemplarRecipe, out_dir: str | Path, resume: bool = T
     Raises:
         ValueError: see :func:`build_exemplar` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
     """
-    return ExemplarTrainer(recipe, out_dir, resume, progress).fit()
+    return ExemplarTrainer(recipe, out_dir, resume, progress, device).fit()

@@ -182,18 +182,17 @@ class DequantizeTrainer(Trainer):
         r, G, D = self.recipe, self.generator, self.networks.get("D")
         opt_g = self.optimizers["opt_g"]
         coarse, fine, cue = batch[:3]
-        x = model_space(coarse, r.mode)
-        in_rgb, target_rgb = from_uint8(coarse), from_uint8(fine)
+        x, cue, in_rgb, target_rgb = self.put(model_space(coarse, r.mode), cue, from_uint8(coarse), from_uint8(fine))
         fake, fake_rgb = to_rgb01(x, G(x, cue), r.mode)
         if r.consistency:                  # images of uniform levels: scored after the consistency stage
-            terms, has = batch[3].permute(0, 3, 1, 2), batch[4].view(-1, 1, 1, 1)
+            terms, has = self.put(batch[3].permute(0, 3, 1, 2), batch[4].view(-1, 1, 1, 1))
             staged = through_stage(fake_rgb, in_rgb, terms)
             fake_rgb = torch.where(has > 0, staged, fake_rgb)
         loss_adv = loss_d = torch.zeros(())
         if D is not None:
             # discriminator: real (x, y) vs fake (x, G(x))
             opt_d = self.optimizers["opt_d"]
-            y = model_space(fine, r.mode)
+            y = self.put(model_space(fine, r.mode))
             opt_d.zero_grad(set_to_none=True)
             loss_d = 0.5 * (self.gan(D(torch.cat([x, y], 1)), True) + self.gan(D(torch.cat([x, fake.detach()], 1)), False))
             loss_d.backward()
@@ -220,12 +219,12 @@ class DequantizeTrainer(Trainer):
 
     def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         coarse, fine, cue = batch
-        x = model_space(coarse, self.recipe.mode)
-        return to_rgb01(x, self.generator(x, cue), self.recipe.mode)[1], from_uint8(fine)
+        x, cue = self.put(model_space(coarse, self.recipe.mode), cue)
+        return to_rgb01(x, self.generator(x, cue), self.recipe.mode)[1], self.put(from_uint8(fine))
 
 
 def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool = True,
-                     progress=print) -> Path:
+                     progress=print, device: str = "cpu") -> Path:
     """Train (or resume) a dequantization generator (:class:`DequantizeTrainer`); returns the exported
     safetensors path.
 
@@ -235,4 +234,4 @@ def train_dequantize(recipe: DequantizeRecipe, out_dir: str | Path, resume: bool
     Raises:
         ValueError: see :class:`DequantizeTrainer` and :meth:`~vidcolor.training.trainer.Trainer.fit`.
     """
-    return DequantizeTrainer(recipe, out_dir, resume, progress).fit()
+    return DequantizeTrainer(recipe, out_dir, resume, progress, device).fit()

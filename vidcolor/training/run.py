@@ -186,7 +186,7 @@ class RunDir:
     def _checkpoint(self) -> dict:
         """``checkpoint.pt``'s contents; :class:`CheckpointError` when it cannot be read."""
         try:
-            return torch.load(self.ckpt, weights_only=True)
+            return torch.load(self.ckpt, map_location="cpu", weights_only=True)   # loading puts each tensor in place
         except Exception as exc:            # truncated, not a torch file, unpickling refused: all one case here
             raise CheckpointError(f"{self.ckpt} cannot be read ({type(exc).__name__})") from exc
 

@@ -61,6 +61,10 @@ class Trainer:
         out_dir: the run's folder (see :class:`~vidcolor.training.run.RunDir`); created if missing.
         resume: continue from ``out_dir/checkpoint.pt`` when it exists; else start over.
         progress: called with one line per log row, per validation and on resuming.
+        device: where the networks train, ``"cpu"`` or ``"cuda"`` (a resolved name:
+            :func:`~vidcolor.device.pick_device`). The loader's batches stay on the CPU; each job moves
+            what its networks take with :meth:`put`. A recipe gives the same weights again on the same
+            device, torch build and ``threads``; a checkpoint resumes on either device.
 
     Subclasses set :attr:`fields` and override the per-job methods. The networks are named in the
     checkpoint as :meth:`build_networks` names them (``"G"``, the generator that is exported, and
@@ -72,8 +76,9 @@ class Trainer:
     """Names of the values :meth:`optimize_parameters` returns, logged in this order in ``log.csv``."""
 
     def __init__(self, recipe: Recipe, out_dir: str | Path, resume: bool = True,
-                 progress: Callable[[str], None] = print):
+                 progress: Callable[[str], None] = print, device: str = "cpu"):
         self.recipe, self.out_dir, self.resume, self.progress = recipe, Path(out_dir), resume, progress
+        self.device = torch.device(device)
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.arch: dict = {}
@@ -129,6 +134,11 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------- shared
 
+    def put(self, *tensors: torch.Tensor):
+        """``tensors`` on the run's device (themselves on the CPU): one tensor for one, else a tuple."""
+        moved = tuple(t.to(self.device) for t in tensors)
+        return moved[0] if len(moved) == 1 else moved
+
     @property
     def generator(self) -> nn.Module:
         """The network that is exported (``networks["G"]``)."""
@@ -182,6 +192,8 @@ class Trainer:
         try:                        # the setup checks the recipe against its data, generator and init_from
             loader = self.data()
             self.networks, self.arch = self.build_networks()
+            for net in self.networks.values():
+                net.to(self.device)
             self.optimizers = self.build_optimizers()
             self.build_losses(loader)
             validation = self.validation_batches() if r.validate_every else []
