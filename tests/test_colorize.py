@@ -1,12 +1,15 @@
 """Colorization: models, ab bins, losses, the training loop, the Colorizer job and `vidcolor colorize`."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, decode_all, run_cli, smooth_image
+from helpers import assert_one_line_error, cli_env, decode_all, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
 from vidcolor.engine import OUTPUT
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
@@ -189,6 +192,22 @@ def _photos(folder, n=4):
     for i in range(n):
         Image.fromarray(smooth_image(rng, 72, 80)).save(folder / f"p{i}.png")
     return folder
+
+
+def test_train_colorize_on_photos_needs_neither_pyav_nor_ffmpeg_python(tmp_path):
+    """A GPU machine's Python may have torch, Pillow and OpenCV but not PyAV or ffmpeg-python: ``vidcolor train colorize``
+    on photos must not import them (it did, through vidcolor.io's package imports and the weight file's writer)."""
+    data = _photos(tmp_path / "photos")
+    (tmp_path / "r.toml").write_text(f'name = "tiny"\ndata = "{data}"\nholdout_every = 100\nsteps = 2\nbatch_size = 2\n'
+                                     'crop = 64\nworkers = 0\nthreads = 1\ngenerator = "fcn"\nhead = "ab"\n'
+                                     'generator_kwargs = { width = 4, depth = 2 }\n')
+    code = ("import sys; sys.modules.update(av=None, ffmpeg=None); "
+            "sys.argv = ['vidcolor', 'train', 'colorize', 'r.toml', '--out', 'run', '--device', 'cpu']; "
+            "from vidcolor.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=cli_env())
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "tiny.safetensors").is_file()
 
 
 @pytest.mark.parametrize("kw", [

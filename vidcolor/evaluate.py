@@ -182,7 +182,7 @@ def load_frames(path: str | Path, max_frames: int | None = None, names: list[str
     Videos are decoded with PyAV (:class:`~vidcolor.io.VideoReader`, display rotation applied), animated GIF, APNG,
     WebP and AVIF images frame by frame (:class:`~vidcolor.io.AnimatedImageReader`: transparency composited on black,
     times from the frame delays); a folder
-    gives its images (the suffixes of :data:`vidcolor.io.images.IMAGE_SUFFIXES`) in natural order of their
+    gives its images (the suffixes of :data:`vidcolor.io.files.IMAGE_SUFFIXES`) in natural order of their
     names (1.png, 2.png, ..., 10.png, as ffmpeg's ``%d.png`` numbers frames: :func:`~vidcolor.io.list_images_in`);
     alpha is dropped (:func:`evaluate` reads the ground truth's, to leave its transparent pixels out). The whole
     clip is in memory (T x H x W x 3 bytes): :func:`evaluate` does not use this, it reads frame by frame.

@@ -13,7 +13,7 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.writer import default_file_mode
+from vidcolor.io.files import default_file_mode
 
 WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "weights"))
 """The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/weights/``, a data

@@ -8,7 +8,7 @@ from PIL import Image
 from helpers import listing
 from vidcolor.errors import VidcolorError
 from vidcolor.io import is_image, list_images_in, read_image, write_image
-from vidcolor.io.writer import default_file_mode
+from vidcolor.io.files import default_file_mode
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_every_listed_suffix_is_an_image_pillow_reads(tmp_path):
     """One list (IMAGE_SUFFIXES) says what a folder lists and what a single file is read as: each suffix on it
     opens here, and the animated formats are among them."""
     from vidcolor.io.animated import ANIMATED_SUFFIXES
-    from vidcolor.io.images import IMAGE_SUFFIXES
+    from vidcolor.io.files import IMAGE_SUFFIXES
 
     assert {".apng", ".jfif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm"} <= set(IMAGE_SUFFIXES)
     assert set(ANIMATED_SUFFIXES) - set(IMAGE_SUFFIXES) <= {".avif"}           # .avif only where Pillow reads it

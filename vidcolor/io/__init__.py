@@ -1,9 +1,30 @@
-"""Sources and sinks: PyAV decoding and probing, ffmpeg encoding, still images."""
-from vidcolor.io.animated import AnimatedImageReader, is_animated
-from vidcolor.io.images import is_image, list_images_in, read_image, write_image
-from vidcolor.io.reader import VideoInfo, VideoReader, list_videos_in, probe
-from vidcolor.io.writer import Passthrough, VideoWriter, find_ffmpeg, output_format
+"""Sources and sinks: PyAV decoding and probing, ffmpeg encoding, still images.
 
-__all__ = ["AnimatedImageReader", "Passthrough", "VideoInfo", "VideoReader", "VideoWriter", "find_ffmpeg", "is_animated", "is_image", "list_images_in", "list_videos_in",
-           "output_format", "probe",
-           "read_image", "write_image"]
+The names below are imported from their modules when first used (PEP 562), so a module of this package can be
+imported alone: the training data reads photos with neither PyAV nor ffmpeg-python installed (a GPU machine's).
+"""
+import importlib
+
+_HOME = {"AnimatedImageReader": "animated", "is_animated": "animated",
+         "is_image": "files", "list_images_in": "images", "read_image": "images", "write_image": "images",
+         "VideoInfo": "reader", "VideoReader": "reader", "list_videos_in": "reader", "probe": "reader",
+         "Passthrough": "writer", "VideoWriter": "writer", "find_ffmpeg": "writer", "output_format": "writer"}
+"""Public name -> the module of this package that defines it."""
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    """One of :data:`__all__`, imported from its module on first use.
+
+    Raises:
+        AttributeError: any other name (``from vidcolor.io import limits`` then imports the submodule).
+    """
+    if name in _HOME:
+        value = globals()[name] = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

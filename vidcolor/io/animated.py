@@ -20,7 +20,7 @@ from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
 
 ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp", ".avif")
-"""The suffixes of :data:`~vidcolor.io.images.IMAGE_SUFFIXES` whose formats hold animations (a multi-page TIFF is
+"""The suffixes of :data:`~vidcolor.io.files.IMAGE_SUFFIXES` whose formats hold animations (a multi-page TIFF is
 not one: its first page is read as a still)."""
 
 DEFAULT_DELAY_MS = 100

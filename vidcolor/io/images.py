@@ -6,31 +6,20 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_sizes, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
+from vidcolor.io.files import is_image
 from vidcolor.io.writer import check_target, move_into_place, partial_file
-
-IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
-                   ".pgm", ".pbm", ".pnm")
-                  + ((".avif",) if ".avif" in Image.registered_extensions() and features.check("avif") else ()))
-"""Suffixes of the image files vidcolor reads (through Pillow; AVIF where Pillow has libavif), still or animated
-(:data:`~vidcolor.io.animated.ANIMATED_SUFFIXES`, one frame of them is a still): a folder lists these files, and one
-of them given alone is read as an image, not as a video."""
 
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
 """Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw
 away much of what a job restores: on a 4-bit gradient, dequantize's gain over the input was +5.8 dB as PNG, +3.9 as
 JPEG and +3.3 as WebP with the defaults."""
-
-
-def is_image(path: str | Path) -> bool:
-    """True when the suffix names a still-image format vidcolor reads."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def list_images_in(folder: str | Path) -> list[Path]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import SWS_FLAGS, local_url
+from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import Timeline
 
@@ -897,13 +898,6 @@ def write_file_atomically(target: Path, data: bytes) -> None:
         raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def default_file_mode() -> int:
-    """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".nut": "nut",

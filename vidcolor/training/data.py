@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from vidcolor.cache import cache_dir
-from vidcolor.io.images import is_image
+from vidcolor.io.files import is_image
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
 from vidcolor.training.degrade import KIND_SHARES, sample_degradation

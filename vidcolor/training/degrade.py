@@ -28,13 +28,10 @@ import io as _io
 import subprocess
 from dataclasses import dataclass
 
-import av
 import cv2
 import numpy as np
 from PIL import Image
 
-from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
-from vidcolor.io.writer import child_options, find_ffmpeg
 
 _BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16.0
 
@@ -166,6 +163,8 @@ def quantize_ffmpeg(rgb: np.ndarray, colors: int, stats_mode: str = "full", dith
     Raises:
         RuntimeError: if ffmpeg fails (its stderr in the message).
     """
+    from vidcolor.io.writer import child_options, find_ffmpeg     # here: photos alone train without ffmpeg-python
+
     h, w = rgb.shape[-3:-1]
     graph = (f"split[a][b];[a]palettegen=max_colors={colors}:stats_mode={stats_mode}:reserve_transparent=0[p];"
              f"[b][p]paletteuse=dither={dither}")
@@ -188,6 +187,10 @@ def h264_roundtrip(rgb: np.ndarray, crf: int = 18) -> np.ndarray:
     Returns:
         uint8 ``(H, W, 3)`` as a viewer of the H.264 stream would see it.
     """
+    import av                                                      # here: photos alone train without PyAV
+
+    from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
+
     h, w = rgb.shape[:2]
     padded = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     buf = _io.BytesIO()
