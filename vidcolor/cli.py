@@ -508,6 +508,35 @@ for _name in TRAINABLE:
     _train_command(_name)
 
 
+@train.command("pack")
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out", type=click.Path())
+@click.option("--data", default=None, help="Override the recipe's photo folder.")
+@click.option("--max-mb", type=click.FloatRange(0, min_open=True), default=15.0, show_default=True,
+              help="The images' total size at most (MB); a seeded random share of the training images is kept to fit. "
+                   "A lent GPU machine receives at most 64 MiB with the repository (about 41 of them).")
+@click.option("--short-side", type=click.IntRange(16), default=160, show_default=True,
+              help="Downscale each image to at most this many pixels on its shorter side (at least the recipe's crop).")
+@click.option("--quality", type=click.IntRange(1, 100), default=80, show_default=True, help="WebP quality.")
+def pack_cmd(recipe, out, data, max_mb, short_side, quality):
+    """Write RECIPE's training images (its photos and training-clip frames) and held-back photos, downscaled and
+    re-encoded, into the new folder OUT: a pack, to train from where ../shared/data is not
+    (`vidcolor train colorize RECIPE --data OUT`, on a GPU machine). The recipe's holdout split is made here;
+    training from the pack reads no video."""
+    from vidcolor.training.pack import write_pack
+    from vidcolor.training.run import Recipe
+
+    try:
+        r = Recipe.from_toml(recipe, others=True)
+        r = dataclasses.replace(r, data=data or r.data)
+        record = write_pack(r, out, round(max_mb * 1e6), short_side, quality,
+                            progress=lambda msg: click.echo(f"vidcolor: {msg}", err=True))
+    except (ValueError, TypeError) as exc:
+        raise VidcolorError(f"bad recipe or pack: {exc}") from None
+    click.echo(f"vidcolor: packed {record['kept']} of {record['of']} training images and {len(record['held_back'])} "
+               f"held-back photos ({record['bytes'] / 1e6:.1f} MB) into {out}", err=True)
+
+
 @main.command("export")
 @click.argument("model")
 @click.argument("output", type=click.Path(dir_okay=False))

@@ -21,6 +21,12 @@ def list_images(root: str | Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and is_image(p))
 
 
+def folder_named(path: str | Path) -> str:
+    """``path`` for a message; a relative one says what it is relative to (a recipe's data folders are read from
+    the current folder, not the recipe's)."""
+    return str(path) if Path(path).is_absolute() else f"{path} (relative to the current folder, {Path.cwd()})"
+
+
 def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[Path]]:
     """Deterministic split: every ``every``-th image is held back for validation, never trained on."""
     return [p for i, p in enumerate(paths) if i % every], [p for i, p in enumerate(paths) if not i % every]

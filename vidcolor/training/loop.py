@@ -24,11 +24,11 @@ from vidcolor.color import lab_to_rgb_torch, model_input
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
 from vidcolor.models.two_image import gray
 from vidcolor.training.consistency import through_stage
-from vidcolor.training.data import DequantizationPairs, split_retro
+from vidcolor.training.data import DequantizationPairs, folder_named, split_retro
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
-from vidcolor.training.run import Recipe, folder_named, training_loader
+from vidcolor.training.run import Recipe, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.training.data import (VIDEO_HOLDOUT_EVERY, check_images, list_images, split_clips, split_holdout,
-                                    video_frames)
+from vidcolor.training.data import VIDEO_HOLDOUT_EVERY, check_images
+from vidcolor.training.pack import recipe_images
 
 
 def _number(value) -> bool:
@@ -88,24 +88,19 @@ class Recipe:
         return replace(self, steps=steps, **marks)
 
     @classmethod
-    def from_toml(cls, path: str | Path):
+    def from_toml(cls, path: str | Path, others: bool = False):
         """Build the recipe from a TOML file; unknown keys and TOML syntax errors raise ``ValueError`` (naming
-        ``path``)."""
+        ``path``). ``others``: leave out, rather than refuse, the keys this class lacks (a job's recipe read for the
+        fields every job has, as ``vidcolor train pack`` reads it)."""
         with open(path, "rb") as f:
             try:
                 raw = tomllib.load(f)
             except tomllib.TOMLDecodeError as exc:   # a ValueError that names no file
                 raise ValueError(f"{path}: {exc}") from None
         unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
+        if unknown and not others:
             raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
-        return cls(**raw)
-
-
-def folder_named(path: str | Path) -> str:
-    """``path`` for a message; a relative one says what it is relative to (a recipe's data folders are read from
-    the current folder, not the recipe's)."""
-    return str(path) if Path(path).is_absolute() else f"{path} (relative to the current folder, {Path.cwd()})"
+        return cls(**{k: v for k, v in raw.items() if k not in unknown})
 
 
 def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,
@@ -122,15 +117,7 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
             that leave no room for the photos, or images that cannot be read or are all smaller than the crop
             (:func:`~vidcolor.training.data.check_images`).
     """
-    paths, _ = split_holdout(list_images(recipe.data), recipe.holdout_every)
-    if not paths:
-        raise ValueError(f"no training images under {folder_named(recipe.data)}")
-    groups = [(paths, None)]
-    if recipe.video:
-        frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
-        if not frames:
-            raise ValueError(f"no training clips (*.mp4) under {folder_named(recipe.video)}")
-        groups.append((frames, recipe.video_share))
+    groups = recipe_images(recipe)
     if pixel_art:
         groups.append((pixel_art, pixel_art_share))
     p = None

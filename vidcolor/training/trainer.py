@@ -18,8 +18,9 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
-from vidcolor.training.data import PhotoStream, list_images, split_holdout
+from vidcolor.training.data import PhotoStream
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
+from vidcolor.training.pack import held_back_photos
 from vidcolor.training.run import Recipe, RecipeError, RunDir
 from vidcolor.weights import load_generator
 
@@ -146,13 +147,12 @@ class Trainer:
 
     def validation_batches(self) -> list:
         """``recipe.validate_batches`` batches of ``recipe.batch_size`` samples of :meth:`validation_stream`
-        over the held-back photos (:func:`~vidcolor.training.data.split_holdout` of ``recipe.data``),
+        over the held-back photos (:func:`~vidcolor.training.pack.held_back_photos`: of ``recipe.data``, or a pack's),
         drawn once in this process (no torch random numbers are used, so validating leaves the training
         run as it would be without). There is always one: the split holds back the first photo.
         """
         r = self.recipe
-        held = split_holdout(list_images(r.data), r.holdout_every)[1]
-        samples = iter(self.validation_stream(held))
+        samples = iter(self.validation_stream(held_back_photos(r)))
         return [torch.utils.data.default_collate(list(itertools.islice(samples, r.batch_size)))
                 for _ in range(r.validate_batches)]
 
