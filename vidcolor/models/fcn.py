@@ -24,7 +24,8 @@ class FCNColorizer(nn.Module):
 
     Shapes:
         ``forward(L_n (N, 1, H, W)) -> ab_n (N, 2, H, W)`` in [-1, 1] (tanh; ``ab / 110``), with
-        ``L_n = L / 50 - 1``. H, W are padded to a multiple of ``2 ** depth`` inside.
+        ``L_n = L / 50 - 1`` (L in [0, 100]; assumed, not checked). H, W are padded (replicate) to a
+        multiple of ``2 ** depth`` inside and the output cropped back to ``(H, W)``.
     """
 
     def __init__(self, width: int = 32, depth: int = 3):
@@ -42,6 +43,7 @@ class FCNColorizer(nn.Module):
         self.net = nn.Sequential(*enc, *dec, nn.Conv2d(ch, 2, 3, 1, 1), nn.Tanh())
 
     def forward(self, L_n: torch.Tensor) -> torch.Tensor:
+        """``L_n (N, 1, H, W)`` float -> ``ab_n (N, 2, H, W)`` in (-1, 1) (``ab / 110``)."""
         h, w = L_n.shape[-2:]
         m = 2 ** self.depth
         ph, pw = (-h) % m, (-w) % m

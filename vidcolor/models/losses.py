@@ -32,6 +32,7 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor | Sequence[torch.Tens
 
     Raises:
         ValueError: ``real`` and ``fake`` differ in the number or shapes of their tensors.
+        IndexError: ``real`` is an empty sequence.
     """
     reals = (real,) if isinstance(real, torch.Tensor) else tuple(real)
     fakes = (fake,) if isinstance(fake, torch.Tensor) else tuple(fake)

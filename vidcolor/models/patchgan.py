@@ -16,7 +16,13 @@ class PatchGANDiscriminator(nn.Module):
             which batch statistics would break; Gulrajani et al. 2017 section 4).
 
     Shapes:
-        ``forward(x (N, in_channels, H, W)) -> (N, 1, H/8 - 2, W/8 - 2)`` raw scores (logits).
+        ``forward(x (N, in_channels, H, W)) -> (N, 1, H // 2**n_layers - 2, W // 2**n_layers - 2)`` raw
+        float scores (logits; unbounded); with the default ``n_layers=3``, ``H // 8 - 2`` (30 for 256).
+        H and W must be at least ``3 * 2**n_layers`` (24 for the default); smaller inputs make torch raise
+        RuntimeError.
+
+    Raises:
+        ValueError: ``norm`` other than ``batch`` or ``none``.
     """
 
     def __init__(self, in_channels: int = 6, ndf: int = 32, n_layers: int = 3, norm: str = "batch"):
@@ -37,4 +43,6 @@ class PatchGANDiscriminator(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, in_channels, H, W)`` (condition and image concatenated on C) -> per-patch logits
+        ``(N, 1, H // 2**n_layers - 2, W // 2**n_layers - 2)``."""
         return self.net(x)

@@ -72,6 +72,7 @@ class UNetGenerator(nn.Module):
             3 = all of L, a, b or R, G, B).
         ngf: channels at full resolution; doubled per level up to ``8 * ngf``.
         depth: number of stride-2 levels; inputs are padded to a multiple of ``2 ** depth``.
+        hidden: width of the histogram MLP (and of the conditioning vector).
         use_histogram: feed the histogram part of :func:`~vidcolor.cue.level_cue` of the whole frame (FiLM + global offset).
         use_phase: also feed its level-phase part (needs ``use_histogram``), through ``phase_in``, a
             zero-initialised linear map added to the histogram MLP's first layer: a model trained
@@ -82,7 +83,11 @@ class UNetGenerator(nn.Module):
 
     Shapes:
         ``forward(x (N, in_channels, H, W), cue (N, CUE_DIM) or None) -> (N, out_channels, H, W)``:
-        the corrected channels, i.e. ``x[:, -out_channels:] + correction``, same range as the input.
+        the corrected channels, i.e. ``x[:, -out_channels:] + correction``, in the input's units; the
+        correction is not bounded or clamped, so the output may leave the input's range. ``cue`` is the
+        :func:`~vidcolor.cue.level_cue` vector (``CUE_DIM = 3 * 256 + PHASE_DIM``; without ``use_phase``
+        only its first ``3 * 256`` entries are read); ignored without ``use_histogram``. Any H, W: padded
+        (replicate) to a multiple of ``2 ** depth * space_to_depth`` inside, output cropped back.
 
     Raises:
         ValueError: ``use_phase`` without ``use_histogram``; ``space_to_depth`` other than 1 or 2.
@@ -132,6 +137,8 @@ class UNetGenerator(nn.Module):
         return self.hist_mlp[1:](h)
 
     def forward(self, x: torch.Tensor, cue: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (N, in_channels, H, W)``, ``cue (N, CUE_DIM)`` or None -> ``(N, out_channels, H, W)``; see the
+        class's Shapes."""
         h, w = x.shape[-2:]
         m = 2 ** self.depth * self.s2d
         ph, pw = (-h) % m, (-w) % m
@@ -158,11 +165,13 @@ class UNetColorizer(UNetGenerator):
     corrects the last two channels, so an untrained colorizer returns gray.
 
     Shapes:
-        ``forward(L_n (N, 1, H, W)) -> ab_n (N, 2, H, W)``, ``L_n = L / 50 - 1``, ``ab_n = ab / 110``.
+        ``forward(L_n (N, 1, H, W)) -> ab_n (N, 2, H, W)``, ``L_n = L / 50 - 1`` (L in [0, 100]),
+        ``ab_n = ab / 110``, unbounded (a residual correction, no tanh: clamp before use).
     """
 
     def __init__(self, ngf: int = 16, depth: int = 6):
         super().__init__(in_channels=3, out_channels=2, ngf=ngf, depth=depth, use_histogram=False)
 
     def forward(self, L_n: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """``L_n (N, 1, H, W)`` -> ``ab_n (N, 2, H, W)`` (``ab / 110``, unbounded)."""
         return super().forward(nn.functional.pad(L_n, (0, 0, 0, 0, 0, 2)))
