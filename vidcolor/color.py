@@ -74,7 +74,8 @@ _LAB_SHIFT = np.array([-1.0, 0.0, 0.0], np.float32)
 
 
 def normalize_lab(lab: np.ndarray) -> np.ndarray:
-    """Map LAB ``(..., 3)`` to network range: ``L / 50 - 1`` and ``ab / 110`` (about [-1, 1]), float32."""
+    """Map LAB ``(..., 3)`` (any float or int array; L in [0, 100], ab in LAB units, not checked) to network
+    range: ``L / 50 - 1`` and ``ab / 110`` (about [-1, 1]), a new float32 array of the same shape."""
     out = np.multiply(lab, _LAB_SCALE, dtype=np.float32)
     out += _LAB_SHIFT
     return out
@@ -85,12 +86,13 @@ def denormalize_planes(L_n: np.ndarray, ab_n: np.ndarray) -> tuple[np.ndarray, n
     plane: network range back to L in [0, 100], ab in LAB units.
 
     Args:
-        L_n: float32 ``(N, H, W)``, normalized L.
-        ab_n: float32 ``(N, 2, H, W)``, normalized a and b.
+        L_n: float32 ``(N, H, W)``, normalized L (``L / 50 - 1``).
+        ab_n: float32 ``(N, 2, H, W)``, normalized a and b (``ab / 110``).
 
     Returns:
-        ``(L, ab)``: contiguous float32 ``(N, H, W)`` in [0, 100] and ``(N, H, W, 2)`` in LAB units (the
-        interleaving done once, while scaling, instead of arithmetic on a strided view).
+        ``(L, ab)``: contiguous float32 ``(N, H, W)`` (``(L_n + 1) * 50``: in [0, 100] when ``L_n`` is in
+        [-1, 1]; not clipped) and ``(N, H, W, 2)`` in LAB units (``ab_n * 110``) (the interleaving done once,
+        while scaling, instead of arithmetic on a strided view).
     """
     L = np.subtract(L_n, _LAB_SHIFT[0], dtype=np.float32)
     L /= _LAB_SCALE[0]
@@ -104,9 +106,14 @@ def denormalize_planes(L_n: np.ndarray, ab_n: np.ndarray) -> tuple[np.ndarray, n
 def model_input(rgb: np.ndarray, mode: str, channels_first: bool = False) -> np.ndarray:
     """Encode uint8 RGB ``(..., H, W, 3)`` as a generator's input, float32 of the same shape.
 
-    ``mode`` ``rgb``: RGB in [-1, 1]; ``lab`` / ``ab``: :func:`normalize_lab` of :func:`rgb_to_lab`.
-    ``channels_first``: ``(N, H, W, 3)`` in, ``(N, 3, H, W)`` out (a network's layout), the scaling done
-    on whole channel planes (about 2x faster than on interleaved pixels).
+    ``mode`` ``rgb``: RGB in [-1, 1] (``x / 127.5 - 1``); ``lab`` / ``ab`` (any mode other than ``rgb``):
+    :func:`normalize_lab` of :func:`rgb_to_lab`, ``(L / 50 - 1, a / 110, b / 110)``.
+    ``channels_first``: ``(N, H, W, 3)`` in (exactly 4 dims), ``(N, 3, H, W)`` out (a network's layout), the
+    scaling done on whole channel planes (about 2x faster than on interleaved pixels).
+
+    Raises:
+        ValueError: in a LAB mode, ``rgb`` is not uint8 RGB (:func:`rgb_to_lab`). Mode ``rgb`` does not check
+            the array: any numeric array is taken as 0..255.
     """
     if not channels_first:
         return rgb.astype(np.float32) / 127.5 - 1.0 if mode == "rgb" else normalize_lab(rgb_to_lab(rgb))
@@ -120,8 +127,10 @@ def model_input(rgb: np.ndarray, mode: str, channels_first: bool = False) -> np.
 
 
 def resize_ab(ab: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize colour channels ``(N, h, w, 2)`` float32 to ``size = (H, W)`` (bilinear); colour is smooth,
-    so predicting it at a working resolution and upsampling loses little (METHODS.md, recombination)."""
+    """Resize colour channels ``(N, h, w, 2)`` float32 (LAB units) to ``(N, H, W, 2)`` float32 for
+    ``size = (H, W)`` pixels (OpenCV bilinear, half-pixel centres; ``ab`` itself when already that size);
+    colour is smooth, so predicting it at a working resolution and upsampling loses little (METHODS.md,
+    recombination)."""
     h, w = size
     if ab.shape[1:3] == (h, w):
         return ab
@@ -176,11 +185,14 @@ def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
     Args:
         L: float32 ``(N, H, W)`` luminance in [0, 100] at full resolution.
-        ab: float32 ``(N, h, w, 2)`` colour channels; resized (bilinear, :func:`resize_ab`) to ``(H, W)``
-            when the generator worked at another resolution.
+        ab: float32 ``(N, h, w, 2)`` colour channels in LAB units; resized (bilinear, :func:`resize_ab`) to
+            ``(H, W)`` when the generator worked at another resolution.
 
     Returns:
-        uint8 RGB ``(N, H, W, 3)``.
+        uint8 RGB ``(N, H, W, 3)`` (out-of-gamut colours clipped, :func:`lab_to_rgb`).
+
+    Raises:
+        ValueError: a NaN or infinite value (:func:`lab_to_rgb`).
     """
     return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1))
 
@@ -238,10 +250,13 @@ def reinhard_transfer(target: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
     Args:
         target: uint8 RGB ``(..., H, W, 3)`` (a frame or a stack, statistics pooled over all of it).
-        reference: uint8 RGB ``(H', W', 3)``.
+        reference: uint8 RGB ``(H', W', 3)`` (a stack ``(..., H', W', 3)`` is pooled the same way).
 
     Returns:
-        uint8 RGB of ``target``'s shape.
+        uint8 RGB of ``target``'s shape (L clipped to [0, 100], then out-of-gamut colours clipped).
+
+    Raises:
+        ValueError: either is not uint8 RGB (:func:`rgb_to_lab`).
     """
     t, r = rgb_to_lab(target), rgb_to_lab(reference)
     mu_t, sd_t = t.reshape(-1, 3).mean(0), t.reshape(-1, 3).std(0)
@@ -285,10 +300,11 @@ def annealed_mean(logits, bins, temperature: float = 0.38):
         logits: float ``(N, Q, H, W)``, unnormalised scores over the Q bins: a torch tensor (training:
             differentiable) or a NumPy array (inference: no torch needed).
         bins: float ``(Q, 2)`` ab centres (:func:`ab_gamut_bins`), of the same kind as ``logits``.
-        temperature: T > 0.
+        temperature: T > 0 (not checked: 0 raises ZeroDivisionError on the NumPy path).
 
     Returns:
-        float ``(N, 2, H, W)``, ab in LAB units, of the same kind as ``logits``.
+        float ``(N, 2, H, W)``, ab in LAB units, of the same kind as ``logits`` (NumPy: float32 for float32
+        or float16 logits, float64 for float64), within the convex hull of ``bins``.
     """
     n, q, h, w = logits.shape
     if isinstance(logits, np.ndarray):
@@ -330,13 +346,18 @@ def resultant_length(logits: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 
 def lab_to_rgb_torch(lab_n):
-    """Differentiable LAB -> linear-to-sRGB conversion for losses.
+    """Differentiable CIE LAB (D65) -> gamma-encoded sRGB conversion for losses (kornia's ``lab_to_rgb``).
 
     Args:
         lab_n: float tensor ``(N, 3, H, W)`` in network range (``L / 50 - 1``, ``ab / 110``).
 
     Returns:
-        float tensor ``(N, 3, H, W)``, sRGB in [0, 1] (kornia handles the sRGB gamma).
+        float tensor ``(N, 3, H, W)``, sRGB in [0, 1], clipped (kornia applies the sRGB gamma after the XYZ
+        matrix; the gradient is zero where a channel is clipped).
+
+    Raises:
+        ImportError: kornia is not installed.
+        ValueError: (kornia) ``lab_n`` is not ``(..., 3, H, W)``.
     """
     import kornia.color
     import torch
