@@ -34,10 +34,14 @@ def dis_flow(dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Args:
         dis: a ``cv2.DISOpticalFlow`` (any preset). Keep one instance per frame size: one instance
             alternating between two sizes cost about 15 ms a call at 320x180 here (1 ms otherwise).
-        a, b: uint8 ``(H, W)`` grey frames of one shape.
+        a, b: uint8 ``(H, W)`` grey frames of one shape (not checked here).
 
     Returns:
         float32 ``(H, W, 2)``, pixels: pixel x of ``a`` is seen at ``x + flow(x)`` in ``b``.
+
+    Raises:
+        cv2.error: (OpenCV's assertion) ``a`` and ``b`` differ in shape or are not uint8.
+        ValueError: ``a`` is not 2-D (its shape does not unpack to ``(H, W)``).
     """
     h, w = a.shape
     ph, pw = max(0, DIS_MIN_SIZE - h), max(0, DIS_MIN_SIZE - w)

@@ -88,7 +88,8 @@ class CutDetector:
         threshold: on :func:`scene_change` (> 0; default :data:`SCENE_CUT`).
 
     ``__call__(L float32 (H, W) in [0, 100]) -> bool``: whether the frame starts a new scene (False for the
-    first frame after construction or :meth:`reset`, and True when the frame size changes).
+    first frame after construction or :meth:`reset`, and True when the frame size changes); ``L`` not 2-D
+    raises ValueError (from unpacking its shape).
 
     Attributes:
         last_score: the latest call's score (0 for a first frame).
@@ -131,8 +132,9 @@ class TemporalSmoother:
         ``flow``: ``out = ab + s m (warp(prev_out) - ab)``, with ``warp`` along the backward DIS flow
         (current -> previous frame, computed on 8-bit L at reduced resolution and upscaled) and ``m`` in
         [0, 1] the per-pixel confidence: 0 where the flow fails the forward-backward occlusion test of
-        Sundaram et al. 2010 (:func:`vidcolor.flow.consistency_mask`) or points out of frame, and ramping to 0 where
-        the warped previous L differs from the current L by more than :data:`LUM_TOL` L units.
+        Sundaram et al. 2010 (:func:`vidcolor.flow.consistency_mask`) or points out of frame, and ramping from 1
+        to 0 as the warped previous L differs from the current L by ``LUM_TOL / 2`` to ``1.5 * LUM_TOL`` L
+        units (:data:`LUM_TOL`; 4 to 12).
 
     Both ``ema`` and ``flow`` reset (return ab unchanged and restart from it) at a scene cut,
     ``scene_change(prev L, L) > scene_cut``, and when the frame size changes. This is a recursive
@@ -259,7 +261,8 @@ def _thumb(L: np.ndarray) -> np.ndarray:
 
 
 def l_histogram(L: np.ndarray) -> np.ndarray:
-    """The 32-bin histogram of L ``(H, W)`` in [0, 100], float64 summing to 1."""
+    """The 32-bin histogram of L ``(H, W)`` (any shape) in [0, 100]: float64 ``(32,)`` summing to 1 over the
+    values inside [0, 100] (values outside are not counted; all zeros when none is inside)."""
     h = np.histogram(L, bins=_CUT_BINS, range=(0.0, 100.0))[0].astype(np.float64)
     return h / max(h.sum(), 1.0)
 
