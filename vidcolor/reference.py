@@ -108,7 +108,8 @@ class ReferenceColorizer(Colorizer):
     positions as candidates (several references simply offer more positions).
 
     Args:
-        references: uint8 RGB images ``(H, W, 3)``, at least one.
+        references: uint8 RGB images ``(H, W, 3)`` (or RGBA ``(H, W, 4)``, see :meth:`encode_references`), at
+            least one unless ``features`` is given.
         model: registry name or path of a ``colorize-reference`` model (default: colorize-exemplar).
         others: as :class:`~vidcolor.pipeline.Colorizer` (``blur``/``equalize`` apply to references too).
         features: the references' ``(keys, values)`` as :attr:`features` of an earlier instance with the same
@@ -145,7 +146,8 @@ class ReferenceColorizer(Colorizer):
 
     def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
-        ``(H, W, 3)``, each reduced to the render size like the frames. An RGBA reference ``(H, W, 4)`` gives
+        ``(H, W, 3)``, each reduced to the render size like the frames: keys unit-length descriptors (D = 152),
+        values mean ab of each 8 x 8 cell in LAB units, the M positions of all references concatenated. An RGBA reference ``(H, W, 4)`` gives
         only the positions (8 x 8 cells) that are mostly opaque: the colour under a transparent part is no
         colour the user sees (a hidden magenta fill coloured a cow's back).
 
@@ -155,6 +157,7 @@ class ReferenceColorizer(Colorizer):
 
         Raises:
             VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder is not in it).
+            ValueError: ``references`` is empty, or one is not uint8 RGB(A) (:func:`~vidcolor.color.rgb_to_lab`).
         """
         if str(self.model).endswith(".onnx"):
             raise VidcolorError(f"{self.model}: the reference mode needs the weight file (its reference encoder), "
@@ -229,7 +232,8 @@ class KeyframeColorizer(ReferenceColorizer):
     Args:
         model: a ``colorize-reference`` model (default: colorize-exemplar), for the propagation.
         automatic: a ``colorize`` model (default: the bundled default colorizer) for the keyframes,
-            at its stored inference defaults and ``keyframe_size`` (shorter side, pixels).
+            at its stored inference defaults and ``keyframe_size``.
+        keyframe_size: the automatic colorizer's render size for keyframes (shorter side, pixels; 384).
         others: as :class:`ReferenceColorizer`.
 
     ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
@@ -270,6 +274,10 @@ class KeyframeColorizer(ReferenceColorizer):
         self._cuts.reset()
 
     def prepare(self, frames: np.ndarray) -> Batch:
+        """uint8 RGB ``(N, H, W, 3)`` -> a :class:`~vidcolor.pipeline.Batch` as the automatic colorizer's, whose
+        ``context["parts"]`` lists ``(first frame index, (keys, values))``: one part per keyframe in the batch
+        (each keyframe is colorized and encoded here), the first part starting at 0 with the current keyframe's
+        features when the batch does not start with a keyframe."""
         batch = Colorizer.prepare(self, frames)
         parts = []
         for i, L in enumerate(batch.context["L"]):
@@ -303,8 +311,8 @@ class InternalColorizer(RenderedLabJob):
     fixed noise); the output's ab are upsampled to full resolution and joined with the frame's own L.
 
     Args:
-        references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference), or
-            none when ``load_model`` is given.
+        references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference; an RGBA one's
+            alpha is dropped), or none when ``load_model`` is given.
         device: ``auto``, ``cpu`` or ``cuda`` (training and inference).
         settings: :class:`~vidcolor.internal.TwoImageSettings` (iterations per scale, size).
         load_model: a pair saved by ``save_model`` (then nothing is trained).
@@ -313,7 +321,9 @@ class InternalColorizer(RenderedLabJob):
         progress: tqdm bars per scale on stderr.
 
     Raises:
-        VidcolorError: not exactly one reference without ``load_model``, a file that is not a saved pair.
+        VidcolorError: not exactly one reference without ``load_model``, a file that is not a saved pair,
+            a ``save_model`` path that cannot be written (a file where a folder should be, or no permission):
+            refused before any training.
     """
 
     JOB = "colorize-internal"
@@ -378,12 +388,15 @@ class InternalColorizer(RenderedLabJob):
         save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:
+        """uint8 RGB ``(N, H, W, 3)`` -> a :class:`~vidcolor.pipeline.Batch` with ``context["L"]`` (float32
+        ``(N, H, W)`` in [0, 100]); trains on ``frames[0]`` first when nothing is trained or loaded yet."""
         if self.model is None:          # the first frame to arrive is the key frame
             self.train(frames[0])
         return Batch(frames, context={"L": luminance(frames)})
 
     def infer(self, batch: Batch) -> Batch:
-        """The trained generator pyramid (torch; trained at run time, so no other engine)."""
+        """The trained generator pyramid (torch; trained at run time, so no other engine): ``batch.outputs``
+        gets uint8 RGB ``(N, h, w, 3)``, the longer side ``settings.size``."""
         import torch
 
         from vidcolor.models.two_image import gray, to_tensor
