@@ -29,8 +29,15 @@ Encoder = Callable  # torch module: (N, 3, H, W) float in [-1, 1] -> list of fea
 def load_encoder(pretrained: bool = True):
     """The pretrained EfficientNet-Lite0 feature extractor in eval mode (a ~20 MB checkpoint load).
 
+    Args:
+        pretrained: load the ImageNet checkpoint (False: random weights, for tests).
+
     Returns:
-        :class:`~vidcolor.models.effnet.EfficientNetLite0Features` (all five stages).
+        :class:`~vidcolor.models.effnet.EfficientNetLite0Features` (all five stages) on the CPU: input
+        ``(N, 3, H, W)`` float in [-1, 1], the deepest map 320 channels at stride 32.
+
+    Raises:
+        ImportError: the EfficientNet packages are not installed.
     """
     from vidcolor.models.effnet import EfficientNetLite0Features
 
@@ -53,10 +60,10 @@ def pooled_features(frames: np.ndarray, encoder: Encoder | None = None, batch_si
         device: torch device for the forward passes.
 
     Returns:
-        float64 ``(N, C)``.
+        float64 ``(N, C)``, in the encoder's (unbounded) feature units.
 
     Raises:
-        ValueError: ``frames`` is not uint8 RGB.
+        ValueError: ``frames`` is not uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)``, or N is 0.
     """
     import cv2
     import torch
@@ -116,9 +123,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood mean ``(D,)`` and unbiased covariance ``(D, D)`` (float64) of features ``(N, D)``.
+    """Maximum-likelihood mean ``(D,)`` and unbiased covariance ``(D, D)`` of features ``(N, D)``, N >= 1.
 
-    The Gaussian of Heusel et al. (2017) for eq. 2; the covariance is the zero matrix when N = 1.
+    The Gaussian of Heusel et al. (2017) for eq. 2; the covariance is the zero matrix when N = 1. The
+    covariance is float64; the mean has the features' dtype (float64 for :func:`pooled_features`).
     """
     mu = features.mean(axis=0)
     if len(features) < 2:

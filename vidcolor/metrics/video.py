@@ -62,7 +62,10 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def flow_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flow from frame ``a`` to frame ``b`` (uint8 RGB ``(H, W, 3)``, :func:`optical_flow`) and its validity
     mask (forward-backward consistent and in frame, :func:`vidcolor.flow.consistency_mask`): float32 ``(H, W, 2)``
-    in pixels, bool ``(H, W)``. One element of :func:`pair_flows`; what :meth:`RunningWarpError.add` takes."""
+    in pixels, bool ``(H, W)``. One element of :func:`pair_flows`; what :meth:`RunningWarpError.add` takes.
+
+    Raises:
+        ValueError: the frames differ in shape or are not uint8 (:func:`optical_flow`)."""
     fwd = optical_flow(a, b)
     return fwd, consistency_mask(fwd, optical_flow(b, a))
 
@@ -72,7 +75,10 @@ def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     (:func:`optical_flow`) and its validity mask (forward-backward consistent and in frame,
     :func:`vidcolor.flow.consistency_mask`): :func:`flow_pair`. Compute once, score several videos with
     :func:`warp_error` ``(flows=...)``. It holds T - 1 flows (12 bytes a pixel each): for a long clip use
-    :func:`flow_pair` frame by frame with :class:`RunningWarpError`."""
+    :func:`flow_pair` frame by frame with :class:`RunningWarpError`.
+
+    Raises:
+        ValueError: ``clip`` is not uint8 ``(T, H, W, 3)`` with T >= 2."""
     _check_clip(clip)
     return [flow_pair(clip[t], clip[t + 1]) for t in range(len(clip) - 1)]
 
@@ -245,7 +251,7 @@ class RunningCDC:
         gaps, bins: as :func:`cdc`.
 
     Raises:
-        ValueError: a gap < 1 or bins outside 1..256.
+        ValueError: no gaps, a gap that is not an integer >= 1, or bins outside 1..256.
     """
 
     def __init__(self, gaps=(1, 2, 4), bins: int = 256):
