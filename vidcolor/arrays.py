@@ -18,6 +18,9 @@ def check_rgb(x, ndims: tuple[int, ...] | None = None, name: str = "") -> np.nda
     """``x`` if it is uint8 RGB: a NumPy uint8 array whose last axis is 3, with ``ndims`` dimensions (None: at least
     3: a frame ``(H, W, 3)`` or a stack of them), none of its sides empty.
 
+    ``ndims`` must be a key of :data:`RGB_SHAPES` (None, ``(3,)``, ``(4,)`` or ``(3, 4)``): with another, a
+    rejected ``x`` raises KeyError while the message is made. Returns ``x`` itself (no copy).
+
     Raises:
         ValueError: anything else, naming it (and ``name``, a file or argument, where given).
     """

@@ -440,9 +440,12 @@ class Quantizer:
 
     Attributes:
         kind: ``uniform``, ``palette`` or ``none``.
-        confidence: in [0, 1]; for ``uniform`` the smallest mean resultant length over the channels, for
-            ``palette`` the share of pixels within :data:`PALETTE_RADIUS` of a palette colour.
-        margin: half-width (levels) by which cells are widened: the codec noise measured on the frames.
+        confidence: in [0, 1]; for ``uniform`` the mean resultant length of the leading channel's level set (the
+            coarsest, then clearest, channel with R >= :data:`UNIFORM_STRONG_R`, whose bits and convention all
+            three take; :func:`estimate`), for ``palette`` the share of pixels within :data:`PALETTE_RADIUS` of a
+            palette colour; 0 for ``none``.
+        margin: half-width (levels) by which cells are widened: 2.5 x the codec noise measured on the frames,
+            within [1, ``max_margin``] (:func:`estimate`; 0 for ``none``).
         bits, conventions: per channel (R, G, B), ``uniform`` only; ``bits[c] = 0`` means channel c is
             unquantized (its cell is then the observed value +- ``none_margin``).
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
@@ -871,10 +874,11 @@ class Quantizer:
         Args:
             observed: uint8 RGB ``(..., H, W, 3)``, the frames as decoded (uint8: uniform cells are looked up
                 per level).
-            estimate: uint8 or float RGB of the same shape (0..255), e.g. the generator's output.
+            estimate: uint8 or float RGB of the same shape (0..255; values outside are clipped at the end),
+                e.g. the generator's output. Neither array is checked.
 
         Returns:
-            uint8 RGB of the same shape.
+            uint8 RGB of the same shape, rounded half to even.
         """
         y = np.asarray(estimate, np.float32)          # only read below: no copy when already float32
         if self.kind == "uniform" and not self.graphics:
@@ -1036,7 +1040,16 @@ def flat_pixels(frames: np.ndarray) -> np.ndarray:
     Inside constant patches 4:2:0 chroma subsampling changes little, so there a quantized value
     survives a yuv420p codec up to its noise; at edges the chroma of neighbouring colours is mixed.
     Statistics on such pixels see the quantizer, not the codec. A quantized gradient is made of such
-    patches (its bands); a natural texture mostly is not.
+    patches (its bands); a natural texture mostly is not. Border pixels see their edge replicated.
+
+    Args:
+        frames: uint8 RGB ``(N, H, W, 3)`` (not checked; any integer dtype whose values fit int16 works).
+
+    Returns:
+        bool ``(N, H, W)``.
+
+    Raises:
+        ValueError: ``frames`` is not 4-D (its shape does not unpack to ``(N, H, W, C)``).
     """
     x = frames.astype(np.int16)
     n, h, w, _ = x.shape
