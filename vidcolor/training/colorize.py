@@ -60,7 +60,14 @@ class ColorizeRecipe(Recipe):
 
 
 def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[torch.nn.Module, dict]:
-    """The generator a recipe describes and its ``arch`` record (stored with the weights)."""
+    """The generator a recipe describes and its ``arch`` record (stored with the weights); with
+    ``recipe.init_from``, its weights are that trained generator's (:func:`~vidcolor.training.trainer.start_from`).
+
+    Raises:
+        ValueError: an unknown ``recipe.generator``, the ``bins`` head on another generator than ``effnet_unet``,
+            or an ``init_from`` of another family, head or widths.
+        VidcolorError: ``init_from`` is unknown or not a generator weight file.
+    """
     if recipe.generator not in FAMILY_OF:
         raise ValueError(f"unknown generator {recipe.generator!r} (choose {', '.join(FAMILY_OF)})")
     kwargs = dict(recipe.generator_kwargs)
@@ -81,7 +88,9 @@ def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[to
 
 
 def lab_batch(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB ``(N, H, W, 3)`` -> ``(L_n (N, 1, H, W) = L/50 - 1, ab (N, 2, H, W) in LAB units)``."""
+    """uint8 RGB tensor ``(N, H, W, 3)`` (on the CPU) -> float32 tensors ``(L_n (N, 1, H, W) = L/50 - 1`` in
+    [-1, 1], ``ab (N, 2, H, W) in LAB units)``. ValueError when ``rgb`` is not uint8 RGB
+    (:func:`~vidcolor.color.rgb_to_lab`)."""
     lab = torch.from_numpy(rgb_to_lab(rgb.numpy())).permute(0, 3, 1, 2)
     return lab[:, :1] / 50.0 - 1.0, lab[:, 1:]
 
@@ -89,7 +98,17 @@ def lab_batch(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def bin_weights(paths: list[Path], bins: np.ndarray, lam: float, n: int = 300) -> torch.Tensor:
     """Class-rebalancing weights (Zhang et al. 2016, eq. 4): ``w ~ ((1 - lam) p + lam / Q)^-1``,
     normalised so that ``E_p[w] = 1``; ``p`` is the ab-bin distribution of ``n`` training photos
-    (Gaussian-smoothed over the grid, sigma 5). ``lam = 1`` gives uniform weights."""
+    (Gaussian-smoothed over the grid, sigma 5). ``lam = 1`` gives uniform weights.
+
+    Args:
+        paths: training photos (at least one when ``lam < 1``; each read at 64 x 64 pixels).
+        bins: float ``(Q, 2)`` ab bin centres (:func:`~vidcolor.color.ab_gamut_bins`).
+        lam: Zhang's lambda in [0, 1] (0.5 in the paper).
+        n: photos sampled, evenly spaced.
+
+    Returns:
+        float32 tensor ``(Q,)``, positive.
+    """
     q = len(bins)
     if lam >= 1.0:
         return torch.ones(q)
@@ -115,7 +134,7 @@ def bins_loss(logits: torch.Tensor, ab: torch.Tensor, bins: torch.Tensor,
 
 def render(L_n: torch.Tensor, ab_n: torch.Tensor) -> torch.Tensor:
     """Join ``L_n`` ``(N, 1, H, W)`` (``L/50 - 1``) and predicted ``ab_n`` ``(N, 2, h, w)`` (``ab / 110``,
-    bilinearly resized to ``(H, W)`` when smaller) into normalised LAB ``(N, 3, H, W)``."""
+    bilinearly resized to ``(H, W)`` whenever its size differs) into normalised LAB ``(N, 3, H, W)``."""
     if ab_n.shape[-2:] != L_n.shape[-2:]:
         ab_n = F.interpolate(ab_n, size=L_n.shape[-2:], mode="bilinear", align_corners=False)
     return torch.cat([L_n, ab_n], 1)
@@ -133,21 +152,27 @@ class ColorizeTrainer(Trainer):
     fields = ("loss_main", "loss_g_adv", "loss_d", "loss_feature", "psnr_output", "colourfulness_ratio")
 
     def data(self) -> torch.utils.data.DataLoader:
+        """Batches of uint8 RGB crops ``(N, crop, crop, 3)`` (:class:`~vidcolor.training.data.ColorizationCrops`)."""
         return training_loader(self.recipe, ColorizationCrops)
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        """``{"G": generator, "D": PatchGAN on normalised LAB (N, 3, H, W)}`` and the generator's ``arch``."""
         G, arch = build_colorizer(self.recipe)
         D = PatchGANDiscriminator(in_channels=3, ndf=self.recipe.ndf, norm="none" if self.wgan else "batch")
         return {"G": G, "D": D}, arch
 
     @property
     def wgan(self) -> bool:
+        """Whether the recipe's GAN loss is WGAN-GP (``gan = "wgan-gp"``)."""
         return self.recipe.gan == "wgan-gp"
 
     def betas(self) -> tuple[float, float]:
+        """``(0, 0.9)`` for WGAN-GP (Gulrajani et al. 2017, Algorithm 1), else the recipe's pix2pix betas."""
         return (0.0, 0.9) if self.wgan else super().betas()    # Gulrajani et al. 2017, Algorithm 1
 
     def build_losses(self, loader) -> None:
+        """The GAN criterion (lsgan / vanilla), the feature losses with weight > 0, the ab bins (``bins`` head)
+        and their rebalancing weights (:func:`bin_weights` over the loader's photos)."""
         r = self.recipe
         self.gan = GANLoss(r.gan) if r.gan not in ("none", "wgan-gp") else None
         self.feature_losses = [(w, FeatureLoss(kind).to(self.device)) for w, kind in ((r.perceptual_weight, "perceptual"),
@@ -175,6 +200,9 @@ class ColorizeTrainer(Trainer):
         return out, (annealed_mean(out, self.bins, self.recipe.temperature) / AB_SCALE if self.bins is not None else out)
 
     def optimize_parameters(self, rgb) -> list[float]:
+        """One step on a uint8 RGB batch ``(N, H, W, 3)``: the critic's update(s) (``critic_steps`` for WGAN-GP),
+        then the generator's; returns the values of :attr:`fields` (losses; PSNR in dB and colourfulness ratio
+        of the batch's rendered output)."""
         r, D = self.recipe, self.networks["D"]
         opt_g, opt_d = self.optimizers["opt_g"], self.optimizers["opt_d"]
         L_n, ab, target_rgb = self.put(*lab_batch(rgb), from_uint8(rgb))
@@ -205,9 +233,11 @@ class ColorizeTrainer(Trainer):
                 psnr_batch(fake_rgb, target_rgb), colourfulness_ratio(fake_rgb, target_rgb)]
 
     def validation_stream(self, paths: list[Path]) -> ColorizationCrops:
+        """:class:`~vidcolor.training.data.ColorizationCrops` over the held-back ``paths``, the recipe's seed."""
         return ColorizationCrops(paths, self.recipe.crop, self.recipe.seed)
 
     def test(self, rgb) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rendered output and the ground truth of a uint8 RGB batch, sRGB ``(N, 3, H, W)`` in [0, 1]."""
         L_n = self.put(lab_batch(rgb)[0])
         return lab_to_rgb_torch(render(L_n, self.predict(L_n)[1])), self.put(from_uint8(rgb))
 

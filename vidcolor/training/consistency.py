@@ -13,7 +13,9 @@ With ``y`` the generator's output (RGB levels 0..255), ``q`` the observed frame,
 band_correction`` (:func:`consistency_terms`, at strength 1: the floor offset's share ``1 - strength`` is 0),
 ``w`` and ``e`` the contour estimate's weight and value, and ``[lo, hi]`` the cell:
 ``out = clip(clip(base + (y - q) + w * (e - (base + (y - q))), lo, hi), 0, 255)`` (:func:`through_stage`), the inference
-pipeline's arithmetic before rounding.
+pipeline's arithmetic before rounding, less its colour-difference smoothing
+(:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), which inference runs where the output keeps its chroma
+(stills, lossless 4:4:4 video) and these terms leave out.
 
 Measured (stop 52, ablation ``train/ablation/dequantize-fq-l2-staged``: the default resumed for 2000 steps with
 ``consistency = true``): no gain where the 4-bit target is, +1.004 -> +1.011 dB on the validation clips at 4-bit mid
@@ -38,7 +40,8 @@ def consistency_terms(coarse: np.ndarray) -> np.ndarray | None:
     levels that are not graphics have a stage that these terms describe.
 
     Args:
-        coarse: uint8 RGB ``(H, W, 3)``, the degraded image (after its codec round trip).
+        coarse: uint8 RGB ``(H, W, 3)``, the degraded image (after its codec round trip); ValueError from
+            :func:`~vidcolor.quantizer.estimate` otherwise.
 
     Returns:
         float32 ``(H, W, 15)`` (:data:`TERMS`): ``base`` (levels), the contour weight in [0, 1], the contour

@@ -89,7 +89,8 @@ def split_retro(root: str | Path) -> tuple[list[Path], list[Path]]:
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black."""
+    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black.
+    Pillow's errors pass through (``FileNotFoundError``, ``PIL.UnidentifiedImageError``: OSErrors)."""
     img = Image.open(path)
     if img.mode in ("P", "PA", "LA", "RGBA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
@@ -169,6 +170,8 @@ class PhotoStream(torch.utils.data.IterableDataset):
         self.paths, self.crop, self.seed, self.p = paths, crop, seed, p
 
     def rng(self) -> np.random.Generator:
+        """This worker's generator, seeded by ``[seed, worker id (0 in the main process), torch.initial_seed()
+        mod 2^31]``."""
         info = torch.utils.data.get_worker_info()
         return np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
 
@@ -185,7 +188,8 @@ class DequantizationPairs(PhotoStream):
     over the whole degraded image, then an aligned random crop (and horizontal flip) is cut.
 
     Pixel art (``pixel_art[i]`` true: game graphics, emulator frames) is first enlarged by nearest
-    neighbour, x1, x2 or x3 (at least enough for a crop), as such footage is shown; its target is the
+    neighbour, x1, x2 or x3, or more to cover a crop (an image that needs more than
+    :data:`PIXEL_ART_MAX_ENLARGEMENT` is skipped), as such footage is shown; its target is the
     art itself, and ``identity_pixel_art`` of its samples are not quantized at all (natively
     low-palette input, target = input up to the codec). ``identity`` is that share for photos and frames.
 
@@ -203,6 +207,9 @@ class DequantizationPairs(PhotoStream):
         ``cue`` float32 ``(CUE_DIM,)`` from :func:`~vidcolor.cue.level_cue`; with ``consistency`` also the
         terms, float32 ``(crop, crop, TERMS)`` (zeros where the image holds no uniform levels), and whether
         there are any (float32 0 or 1).
+
+    Raises:
+        ValueError: as :class:`PhotoStream`, or ``pixel_art`` not one flag per path.
     """
 
     def __init__(self, paths: list[Path], crop: int = 128, seed: int = 0, p: list[float] | None = None,

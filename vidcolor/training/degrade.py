@@ -87,7 +87,10 @@ def palette_of(rgb: np.ndarray, colors: int, method: str = "mediancut", seed: in
         method: ``mediancut``, ``maxcoverage``, ``octree`` (Pillow) or ``kmeans`` (OpenCV).
 
     Returns:
-        uint8 ``(K, 3)`` palette, K <= colors.
+        uint8 ``(K, 3)`` palette, K <= colors (``seed`` is used by ``kmeans`` only).
+
+    Raises:
+        ValueError: an unknown ``method`` (or, from Pillow, ``colors`` outside its range).
     """
     if method == "kmeans":
         rng = np.random.default_rng(seed)
@@ -129,6 +132,9 @@ def quantize_palette(rgb: np.ndarray, colors: int, method: str = "mediancut", di
 
     Returns:
         uint8 ``(H, W, 3)``.
+
+    Raises:
+        ValueError: an unknown ``scope`` or ``method``.
     """
     if scope == "global":
         return apply_palette(rgb, palette_of(rgb, colors, method, seed), dither)
@@ -162,6 +168,7 @@ def quantize_ffmpeg(rgb: np.ndarray, colors: int, stats_mode: str = "full", dith
 
     Raises:
         RuntimeError: if ffmpeg fails (its stderr in the message).
+        subprocess.TimeoutExpired: ffmpeg runs over 60 s.
     """
     from vidcolor.io.writer import child_options, find_ffmpeg     # here: photos alone train without ffmpeg-python
 
@@ -225,6 +232,12 @@ class Degradation:
     crf: int | None = 18           # None: no H.264 round trip (lossless footage)
 
     def apply(self, rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+        """Quantize uint8 RGB ``(H, W, 3)`` as this degradation says, then (unless ``crf`` is None) pass it
+        through :func:`h264_roundtrip`; uint8 RGB ``(H, W, 3)``. ``seed``: the k-means palette's.
+
+        Raises:
+            ValueError: an unknown ``kind`` (or a bad field, from the quantizer).
+        """
         if self.kind == "uniform":
             q = quantize_uniform(rgb, self.bits, self.convention, self.dither)
         elif self.kind == "palette":
@@ -301,8 +314,13 @@ def quantize_clip(frames: np.ndarray, kind: str = "palette", colors: int = 16, m
     The palette is fitted on a montage of up to 8 evenly spaced frames (as ffmpeg's ``palettegen``
     does over a clip), then every frame is mapped to it. Uniform quantization is per pixel anyway.
 
+    ``kind``: ``uniform`` (``bits``, ``convention``), anything else a palette (``colors``, ``method``).
+
     Returns:
         uint8 ``(T, H, W, 3)``.
+
+    Raises:
+        ValueError: from :func:`quantize_uniform` or :func:`palette_of`.
     """
     if kind == "uniform":
         return np.stack([quantize_uniform(f, bits, convention, dither) for f in frames])

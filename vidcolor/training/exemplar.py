@@ -69,14 +69,18 @@ class ExemplarTrainer(Trainer):
     fields = ("loss_ce", "psnr_output", "colourfulness_ratio")
 
     def data(self) -> torch.utils.data.DataLoader:
+        """Batches of ``(target, reference)``, uint8 RGB ``(N, crop, crop, 3)`` each
+        (:class:`~vidcolor.training.data.ExemplarPairs`)."""
         r = self.recipe
         return training_loader(r, partial(ExemplarPairs, mismatch=r.mismatch, max_rotation=r.max_rotation))
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        """``{"G": the exemplar colorizer of :func:`build_exemplar`}`` and its ``arch``."""
         G, arch = build_exemplar(self.recipe)
         return {"G": G}, arch
 
     def build_losses(self, loader) -> None:
+        """The ab bins (float32 ``(Q, 2)``) and their rebalancing weights (:func:`bin_weights`)."""
         bins = ab_gamut_bins()
         self.bins, self.class_w = self.put(torch.from_numpy(bins), bin_weights(loader.dataset.paths, bins, self.recipe.rebalance))
 
@@ -92,6 +96,8 @@ class ExemplarTrainer(Trainer):
         return out, fake, ab
 
     def optimize_parameters(self, batch) -> list[float]:
+        """One step on a ``(target, reference)`` batch: the cross-entropy's update; returns the values of
+        :attr:`fields` (loss; PSNR in dB and colourfulness ratio of the output)."""
         target, reference = batch
         opt = self.optimizers["opt_g"]
         out, fake, ab = self.predict(target, reference)
@@ -103,10 +109,13 @@ class ExemplarTrainer(Trainer):
         return [loss.item(), psnr_batch(fake, truth), colourfulness_ratio(fake, truth)]
 
     def validation_stream(self, paths: list[Path]) -> ExemplarPairs:
+        """:class:`~vidcolor.training.data.ExemplarPairs` over the held-back ``paths``, the recipe's settings."""
         r = self.recipe
         return ExemplarPairs(paths, r.crop, r.seed, mismatch=r.mismatch, max_rotation=r.max_rotation)
 
     def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output and the target's ground truth of a ``(target, reference)`` batch, sRGB ``(N, 3, H, W)`` in
+        [0, 1]."""
         target, reference = batch
         return self.predict(target, reference)[1], self.put(from_uint8(target))
 

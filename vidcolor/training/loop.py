@@ -34,7 +34,13 @@ from vidcolor.training.trainer import Trainer, start_from
 
 @dataclass
 class DequantizeRecipe(Recipe):
-    """Everything that determines a trained dequantization generator (one TOML file in ``train/``)."""
+    """Everything that determines a trained dequantization generator (one TOML file in ``train/``).
+
+    Raises:
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and ``loss`` other than ``l1``/``l2``, a negative
+            ``adv_weight`` or ``smooth_weight``, or ``kinds`` not a non-empty subset of
+            :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`).
+    """
 
     name: str = "dequantize-fq"
     mode: str = "lab"                    # lab | ab | rgb
@@ -77,9 +83,10 @@ def generator_optimizer(G: UNetGenerator, recipe: DequantizeRecipe) -> torch.opt
 
 
 def model_space(rgb: torch.Tensor, mode: str) -> torch.Tensor:
-    """uint8 RGB ``(N, H, W, 3)`` -> the generator's input ``(N, 3, H, W)`` float32.
+    """uint8 RGB tensor ``(N, H, W, 3)`` (on the CPU) -> the generator's input ``(N, 3, H, W)`` float32.
 
-    LAB modes: normalised LAB (``L/50-1``, ``ab/110``); ``rgb``: RGB in [-1, 1].
+    LAB modes (``lab``, ``ab``; any mode but ``rgb``): normalised LAB (``L/50-1``, ``ab/110``); ``rgb``: RGB in
+    [-1, 1] (:func:`~vidcolor.color.model_input`).
     """
     return torch.from_numpy(model_input(rgb.numpy(), mode)).permute(0, 3, 1, 2)
 
@@ -88,10 +95,12 @@ def to_rgb01(x_in: torch.Tensor, g_out: torch.Tensor, mode: str) -> tuple[torch.
     """Assemble the full output in model space and its sRGB [0, 1] rendering (differentiable).
 
     Args:
-        x_in: generator input ``(N, 3, H, W)``; g_out: generator output ``(N, C, H, W)``.
+        x_in: generator input ``(N, 3, H, W)`` (:func:`model_space`); g_out: generator output ``(N, C, H, W)``,
+            C = 2 (corrected ab) in mode ``ab``, else 3; mode: ``lab``, ``ab`` or ``rgb``.
 
     Returns:
-        ``(full (N, 3, H, W) in model space, rgb (N, 3, H, W) in [0, 1])``.
+        ``(full (N, 3, H, W) in model space (unclamped), rgb (N, 3, H, W) in [0, 1])``: ``rgb`` is ``full``
+        clamped to [-1, 1] and rescaled in mode ``rgb``, else :func:`~vidcolor.color.lab_to_rgb_torch` (clipped).
     """
     full = torch.cat([x_in[:, :1], g_out], 1) if mode == "ab" else g_out
     rgb = (full.clamp(-1, 1) + 1) / 2 if mode == "rgb" else lab_to_rgb_torch(full)
@@ -154,6 +163,8 @@ class DequantizeTrainer(Trainer):
         return self.recipe.adv_weight > 0
 
     def data(self) -> torch.utils.data.DataLoader:
+        """Batches of :class:`~vidcolor.training.data.DequantizationPairs` (see the class docstring), with the
+        training images of ``recipe.retro`` as pixel art."""
         r = self.recipe
         pixel_art = split_retro(r.retro)[0] if r.retro else None
         if r.retro and not pixel_art:
@@ -163,6 +174,8 @@ class DequantizeTrainer(Trainer):
                                consistency=r.consistency)
 
     def build_networks(self) -> tuple[dict[str, torch.nn.Module], dict]:
+        """``{"G": U-Net generator, "D": conditional PatchGAN on 6 channels}`` (no ``D`` when ``adv_weight`` is 0)
+        and the generator's ``arch``."""
         G, arch = build_generator(self.recipe)
         nets = {"G": G}
         if self.adversarial:
@@ -170,15 +183,20 @@ class DequantizeTrainer(Trainer):
         return nets, arch
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """``opt_g`` (:func:`generator_optimizer`) and, with a discriminator, ``opt_d`` (:meth:`adam`)."""
         opts = {"opt_g": generator_optimizer(self.generator, self.recipe)}
         if self.adversarial:
             opts["opt_d"] = self.adam(self.networks["D"].parameters())
         return opts
 
     def build_losses(self, loader) -> None:
+        """The GAN criterion of ``recipe.gan_mode`` (:class:`~vidcolor.training.losses.GANLoss`)."""
         self.gan = GANLoss(self.recipe.gan_mode)
 
     def optimize_parameters(self, batch) -> list[float]:
+        """One pix2pix step on a :class:`~vidcolor.training.data.DequantizationPairs` batch: the discriminator's
+        update (if any), then the generator's on ``adv_weight * adversarial + lambda_l1 * reconstruction``;
+        returns the values of :attr:`fields` (losses; pooled PSNR in dB of input and output)."""
         r, G, D = self.recipe, self.generator, self.networks.get("D")
         opt_g = self.optimizers["opt_g"]
         coarse, fine, cue = batch[:3]
@@ -218,6 +236,8 @@ class DequantizeTrainer(Trainer):
         return DequantizationPairs(paths, self.recipe.crop, self.recipe.seed, identity=0.0)
 
     def test(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's output (not through the consistency stage) and the ground truth of a ``(coarse, fine,
+        cue)`` batch, sRGB ``(N, 3, H, W)`` in [0, 1]."""
         coarse, fine, cue = batch
         x, cue = self.put(model_space(coarse, self.recipe.mode), cue)
         return to_rgb01(x, self.generator(x, cue), self.recipe.mode)[1], self.put(from_uint8(fine))

@@ -10,7 +10,8 @@ from torch import nn
 class GANLoss(nn.Module):
     """Adversarial loss on PatchGAN logits: ``lsgan`` (least squares, Mao et al. 2017) or ``vanilla`` (BCE).
 
-    ``forward(logits (N, 1, h, w), real: bool) -> scalar``.
+    ``forward(logits (N, 1, h, w), real: bool) -> scalar``: the mean over every logit of ``(logit - t)^2``
+    (``lsgan``) or ``BCE(sigmoid(logit), t)`` (``vanilla``), with target ``t`` 1 for real, 0 for fake.
 
     Raises:
         ValueError: an unknown ``mode``.
@@ -23,6 +24,8 @@ class GANLoss(nn.Module):
         self.loss = nn.MSELoss() if mode == "lsgan" else nn.BCEWithLogitsLoss()
 
     def forward(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        """Scalar loss of raw discriminator scores ``logits`` (any shape) against the all-real (``real``) or
+        all-fake target; see the class docstring."""
         return self.loss(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
@@ -31,10 +34,15 @@ def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float =
     Gaussian weights ``exp(-d^2 / 2 sigma^2)`` (sigma 5, ab units), normalised to sum 1.
 
     Args:
-        ab: ``(N, 2, H, W)`` ab in LAB units; bins: ``(Q, 2)`` bin centres.
+        ab: float ``(N, 2, H, W)`` ab in LAB units; bins: ``(Q, 2)`` bin centres (LAB units,
+            :func:`~vidcolor.color.ab_gamut_bins`), Q >= ``k``.
 
     Returns:
-        ``(N, Q, H, W)`` target distribution.
+        ``(N, Q, H, W)`` target distribution of ``ab``'s dtype: per pixel k nonzero entries in (0, 1),
+        summing to 1.
+
+    Raises:
+        RuntimeError: (torch) ``k`` > Q.
     """
     n, _, h, w = ab.shape
     flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
@@ -49,8 +57,10 @@ def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float =
 def ab_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Multinomial cross-entropy over ab bins (Zhang et al. 2016, eq. 2), optionally class-rebalanced.
 
-    ``L = -sum_hw v(Z_hw) sum_q Z_hwq log softmax(logits)_hwq``; ``v`` is the weight of each pixel's most
-    likely bin (eq. 3-4), or 1 without rebalancing. Shapes: logits and target ``(N, Q, H, W)``.
+    ``L = -mean_nhw v(Z_hw) sum_q Z_hwq log softmax(logits)_hwq`` (the paper's eq. 2 sums over the pixels;
+    here the mean over the batch and the pixels, a scalar); ``v`` is the weight of each pixel's most likely
+    bin (eq. 3-4), or 1 without rebalancing. Shapes: logits and target ``(N, Q, H, W)`` (target a
+    distribution over Q, :func:`soft_encode`), ``class_weights`` ``(Q,)``.
     """
     ce = -(target * torch.log_softmax(logits, dim=1)).sum(1)
     if class_weights is not None:
@@ -68,7 +78,13 @@ class FeatureLoss(nn.Module):
     instead of learned channel weights. Seed 001's LPIPS needs AlexNet/VGG weights and the learned
     linear layers, which cannot be had offline here: this is a stand-in, not LPIPS.
 
-    ``forward(pred (N, 3, H, W), target (N, 3, H, W)) -> scalar``.
+    ``forward(pred (N, 3, H, W), target (N, 3, H, W)) -> scalar``, both sRGB float in [0, 1] (not checked);
+    the target's features are taken without gradient. ``encoder``: a replacement for the default (depth 4,
+    pretrained), frozen here; its maps after the first are the ones compared.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+        ImportError: the EfficientNet packages are not installed (default encoder).
     """
 
     def __init__(self, kind: str = "perceptual", encoder: nn.Module | None = None):
@@ -81,6 +97,7 @@ class FeatureLoss(nn.Module):
         self.encoder = (encoder or EfficientNetLite0Features(pretrained=True, depth=4)).freeze(0).eval()
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar loss of ``pred`` against ``target``, sRGB ``(N, 3, H, W)`` in [0, 1]; see the class docstring."""
         from vidcolor.models.effnet import normalize_rgb
 
         fp = self.encoder(normalize_rgb(pred))[1:]

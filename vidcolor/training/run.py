@@ -28,7 +28,13 @@ def _whole(value, least: int) -> bool:
 
 @dataclass
 class Recipe:
-    """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file)."""
+    """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file).
+
+    Raises:
+        ValueError: a field of :data:`COUNTS` not a whole number >= 1, ``workers`` or ``validate_every`` not a
+            whole number >= 0, ``lr`` <= 0, ``beta1`` outside [0, 1), ``decay_from`` outside [0, steps), or
+            ``video_share`` outside (0, 1).
+    """
 
     name: str = "run"
     data: str = "../shared/data/train"
@@ -157,6 +163,7 @@ class RunDir:
         fields: logged values after ``step`` and ``seconds``.
         recipe: the run's recipe dataclass (written as JSON).
         resume: continue from ``checkpoint.pt`` when present.
+        progress: called with each log line.
     """
 
     def __init__(self, out_dir: str | Path, fields: list[str], recipe, resume: bool = True, progress=print):
@@ -237,6 +244,7 @@ class RunDir:
 
     @property
     def seconds(self) -> float:
+        """Wall-clock seconds of training so far, those of the runs it resumes included."""
         return time.time() - self.t0
 
     def record(self, values: list[float], log_every: int) -> None:
