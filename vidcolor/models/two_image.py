@@ -28,7 +28,7 @@ def palette(rgb: torch.Tensor, k: int = PALETTE_SIZE, iters: int = 8) -> torch.T
     The assignments are found without gradient; the centres are then the means of their pixels, so the
     palette is differentiable with respect to the image (the generator learns through it). Centres are
     sorted by luma so that palettes compare position by position; a cluster left empty keeps the centre
-    it had before it emptied (without gradient). Seed 002 section 3.3 (palette of 5 dominant colours).
+    it had before it emptied (without gradient). Seed 002 section 3.2 (palette of 5 dominant colours by K-means; 5 clusters, section 4.1).
 
     Args:
         rgb: ``(N, 3, H, W)`` float in [-1, 1] (assumed, not checked).
@@ -109,7 +109,7 @@ class PaletteDiscriminator(nn.Module):
 
 def pyramid_sizes(h: int, w: int, scales: int, factor: float = 0.75) -> list[tuple[int, int]]:
     """Sizes ``(h, w)`` in pixels of an image pyramid with ``scales`` levels, coarsest first, level n (from the
-    finest, 0) ``round(h * factor ** n)`` (at least 1); the last is ``(h, w)`` (seed 002 section 3.1: 0.75)."""
+    finest, 0) ``round(h * factor ** n)`` (at least 1); the last is ``(h, w)`` (seed 002 section 4.1: factor 0.75)."""
     return [(max(1, round(h * factor ** n)), max(1, round(w * factor ** n))) for n in reversed(range(scales))]
 
 
