@@ -147,9 +147,10 @@ class ReferenceColorizer(Colorizer):
     def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
         ``(H, W, 3)``, each reduced to the render size like the frames: keys unit-length descriptors (D = 152),
-        values mean ab of each 8 x 8 cell in LAB units, the M positions of all references concatenated. An RGBA reference ``(H, W, 4)`` gives
-        only the positions (8 x 8 cells) that are mostly opaque: the colour under a transparent part is no
-        colour the user sees (a hidden magenta fill coloured a cow's back).
+        values mean ab of each 8 x 8 cell in LAB units, the M positions of all references concatenated.
+        An RGBA reference ``(H, W, 4)`` gives only the positions (8 x 8 cells) that are mostly opaque: the
+        colour under a transparent part is no colour the user sees (a hidden magenta fill coloured a cow's
+        back).
 
         With the ONNX Runtime engine the reference encoder runs there too (its own graph,
         :func:`~vidcolor.engine.export_reference_onnx`, cached like the generator's), so the run does not

@@ -28,7 +28,8 @@ def palette(rgb: torch.Tensor, k: int = PALETTE_SIZE, iters: int = 8) -> torch.T
     The assignments are found without gradient; the centres are then the means of their pixels, so the
     palette is differentiable with respect to the image (the generator learns through it). Centres are
     sorted by luma so that palettes compare position by position; a cluster left empty keeps the centre
-    it had before it emptied (without gradient). Seed 002 section 3.2 (palette of 5 dominant colours by K-means; 5 clusters, section 4.1).
+    it had before it emptied (without gradient). Seed 002 section 3.2 (palette of 5 dominant colours by
+    K-means; 5 clusters, section 4.1).
 
     Args:
         rgb: ``(N, 3, H, W)`` float in [-1, 1] (assumed, not checked).
