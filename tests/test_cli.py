@@ -7,6 +7,7 @@ the H.264 encode); what is checked here is the plumbing: frame count, rate, audi
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -665,6 +666,37 @@ def test_an_error_names_the_option_as_its_reader_gives_it(tmp_path, clip, tiny_m
     assert cli_wording(error) == "--executor ray takes files; use --raw" == cli_wording(pickle.loads(pickle.dumps(error)))
     assert cli_wording(VidcolorError(f"{error.marked}; more")) == "--executor ray takes files; use --raw; more"
     assert cli_wording(ValueError("plain")) == "plain" == cli_wording(VidcolorError("plain"))
+
+
+def test_a_warning_and_a_note_name_the_option_as_their_reader_gives_it(tmp_path, ffmpeg_exe, tiny_models, capsys):
+    """Library warnings and notes named the CLI's flags, as errors did before (a 10-bit input's warning read 'also
+    with --pix-fmt yuv420p10le', ``dequantize(..., skip_existing=True)``'s summary '(--skip-existing)', a failed
+    folder run's note 'run again with --skip-existing'): a library call now reads the parameter, the CLI the flag,
+    from the one marked text (:func:`vidcolor.errors.worded`, :func:`~vidcolor.errors.warn`)."""
+    from vidcolor.api import dequantize
+    from vidcolor.errors import VidcolorError, add_note, cli_reader, option, warn, worded
+
+    deep = tmp_path / "deep.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10", "-frames:v", "2", "-c:v", "ffv1",
+               "-pix_fmt", "yuv420p10le", str(deep))
+    out = tmp_path / "o.mp4"
+    dequantize(deep, out, model=tiny_models.lab, progress=False, preset="ultrafast")
+    assert "(also with pix_fmt='yuv420p10le')" in capsys.readouterr().err
+    summary = dequantize(deep, out, model=tiny_models.lab, progress=False, skip_existing=True)
+    assert str(summary) == f"nothing to do: {out} exists (skip_existing)"
+    res = invoke_cli("dequantize", deep, "-o", tmp_path / "cli.mp4", "--model", tiny_models.lab, *FAST)
+    assert res.returncode == 0 and "(also with --pix-fmt yuv420p10le)" in res.stderr, res.stderr
+    res = invoke_cli("dequantize", deep, "-o", out, "--model", tiny_models.lab, "--skip-existing")
+    assert res.stderr == f"vidcolor: nothing to do: {out} exists (--skip-existing)\n"
+    said = f"use {option('workers')}"
+    for cli, name in ((False, "workers"), (True, "--workers")):
+        error = VidcolorError("failed")
+        with cli_reader() if cli else contextlib.nullcontext():
+            warn(said)
+            add_note(error, said)
+            assert worded(said) == f"use {name}"
+        assert capsys.readouterr().err == f"vidcolor: warning: use {name}\n" and error.__notes__ == [f"use {name}"]
+    assert worded(said) == "use workers"                # the CLI's block is left: a library call again
 
 
 @pytest.fixture(scope="module")

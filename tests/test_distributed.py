@@ -105,7 +105,7 @@ def test_more_workers_than_the_cluster_holds_are_cut_to_it(cluster, tmp_path, fi
     summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=5)
     assert_same_as_local(out, local_result)
     assert "on 2 worker(s)" in summary.note
-    assert "--workers 5: the Ray cluster has 2 CPU(s), so 2 worker(s) run" in capsys.readouterr().err
+    assert "workers=5: the Ray cluster has 2 CPU(s), so 2 worker(s) run" in capsys.readouterr().err
 
 
 def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):

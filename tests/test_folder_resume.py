@@ -43,7 +43,7 @@ def test_a_failed_folder_run_keeps_its_finished_outputs_and_the_rerun_does_the_r
     out = tmp_path / "out"
     with pytest.raises(VidcolorError, match="c.mp4: frame 4 cannot be decoded") as caught:
         process(reels, out, invert, suffix="x", **FAST)
-    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --skip-existing "
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with skip_existing "
                                       "to do the rest)"]
     assert listing(out) == {"a.mp4", "b.mp4"}                   # no partial file of c
     before = {name: (out / name).stat().st_mtime_ns for name in ("a.mp4", "b.mp4")}
@@ -78,7 +78,7 @@ def test_a_stills_folder_stopped_half_way_keeps_the_images_it_wrote(tmp_path):
 
     with pytest.raises(KeyboardInterrupt) as caught:
         process(shots, out, stopped_at_the_third, suffix="x", progress=False)
-    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --skip-existing "
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with skip_existing "
                                       "to do the rest)"]
     assert listing(out) == {"0.png", "1.png"}
     summary = process(shots, out, invert, suffix="x", skip_existing=True, progress=False)
@@ -93,7 +93,7 @@ def test_a_folder_run_with_nothing_left_to_do_says_so(tmp_path, reels, clip):
     process(reels, out, invert, suffix="x", **FAST)
     summary = process(reels, out, lambda b: pytest.fail("an input was processed"), suffix="x", skip_existing=True,
                       **FAST)
-    assert str(summary) == f"nothing to do: the outputs of all 3 inputs exist in {out}{os.sep} (--skip-existing)"
+    assert str(summary) == f"nothing to do: the outputs of all 3 inputs exist in {out}{os.sep} (skip_existing)"
     slashed = process(reels, f"{out}{os.sep}", invert, suffix="x", skip_existing=True, **FAST)   # -o out/ said out//
     assert str(slashed) == str(summary)
 
@@ -205,8 +205,8 @@ def test_a_failed_overwrite_run_does_not_advise_skipping_an_earlier_runs_outputs
         (out / f"{name}.mp4").write_bytes(b"an earlier run's")
     with pytest.raises(VidcolorError, match="c.mp4") as caught:
         process(reels, out, invert, suffix="x", overwrite=True, **FAST)
-    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with --overwrite: 1 of "
-                                      "the others has an earlier run's output, which --skip-existing would keep)"]
+    assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with overwrite: 1 of "
+                                      "the others has an earlier run's output, which skip_existing would keep)"]
     assert (out / "c.mp4").read_bytes() == b"an earlier run's" and len(decode_all(str(out / "b.mp4"))[0]) == 10
 
 

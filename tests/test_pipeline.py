@@ -842,7 +842,7 @@ def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
         return dequantize(tmp_path / clip, tmp_path / "out.mp4", model=str(tmp_path / model), device="cpu",
                           preset="ultrafast", overwrite=True, progress=False).note
 
-    assert note("coarse.apng", "none.safetensors").endswith(f"margin 1.9; {why} (--no-consistency applies the "
+    assert note("coarse.apng", "none.safetensors").endswith(f"margin 1.9; {why} (consistency=False applies the "
                                                             "generator as it is)")
     assert why in note("cut.apng", "none.safetensors")
     assert note("rich.apng", "half.safetensors") == "quantizer: no quantizer found; every frame passed unchanged"

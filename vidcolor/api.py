@@ -13,7 +13,6 @@ import contextvars
 import errno
 import os
 import stat
-import sys
 import time
 from collections import Counter
 from fractions import Fraction
@@ -23,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, warn, worded
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -150,7 +149,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
     """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
     (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
-    palette frames is 0 (--no-consistency applies the generator as it is)`` (the generator was not run), ``every frame
+    palette frames is 0 (consistency=False applies the generator as it is)`` (the generator was not run; the CLI says
+    ``--no-consistency``, :func:`~vidcolor.errors.worded`), ``every frame
     passed unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength
     of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
     no quantizer (the quantizer's changes say which)."""
@@ -163,7 +163,8 @@ def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
         head = ("the image" if total == 1 else "every image") if unit == "image" else "every frame"
     else:
         head = f"{passed} of {total} {unit}s"
-    return f"{head} passed unchanged" + (f": {why} (--no-consistency applies the generator as it is)" if why else "")
+    apply = option("consistency=False", "--no-consistency")
+    return worded(f"{head} passed unchanged" + (f": {why} ({apply} applies the generator as it is)" if why else ""))
 
 
 CHANGES_SHOWN = 3
@@ -497,15 +498,15 @@ def _warn_about_source(input: str | Path, info) -> None:
     the colours stored under the transparent parts)."""
     name = _named(input)
     if getattr(info, "alpha", None):
-        print(f"vidcolor: warning: {name} has an alpha channel ({info.alpha}), which is dropped (video is read as "
-              "RGB): the output shows the colours stored under its transparent parts", file=sys.stderr)
+        warn(f"{name} has an alpha channel ({info.alpha}), which is dropped (video is read as RGB): the output shows "
+             "the colours stored under its transparent parts")
     if info.bits > 8:
-        print(f"vidcolor: warning: {name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, "
-              f"so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", file=sys.stderr)
+        deep = option("pix_fmt='yuv420p10le'")
+        warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
+             f"bits of precision (also with {deep})")
     if info.interlaced:
-        print(f"vidcolor: warning: {name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} "
-              f"field first); its frames are processed as whole pictures and written progressive: deinterlace it "
-              f"first (ffmpeg -vf bwdif)", file=sys.stderr)
+        warn(f"{name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first); its "
+             "frames are processed as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)")
 
 
 def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
@@ -546,13 +547,14 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
     if not Path(input).is_dir():
         if not Path(target).is_file():
             return None
-        return RunSummary(0, 0.0, str(target), note=f"{target} exists (--skip-existing)", skipped=1)
+        return RunSummary(0, 0.0, str(target), note=worded(f"{target} exists ({option('skip_existing')})"), skipped=1)
     _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), io_options.get("container"))
     n = len(still_targets + clip_targets)
     if not all(t.is_file() for t in still_targets + clip_targets):
         return None
     what = "the output of its one input exists" if n == 1 else f"the outputs of all {n} inputs exist"
-    return RunSummary(0, 0.0, str(target), note=f"{what} in {Path(target)}{os.sep} (--skip-existing)", skipped=n)
+    return RunSummary(0, 0.0, str(target), note=worded(f"{what} in {Path(target)}{os.sep} ({option('skip_existing')})"),
+                      skipped=n)
 
 
 def _skipped_note(n: int) -> str:
@@ -743,8 +745,8 @@ def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
     parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)
     parts += list(info.others)
     if parts:
-        print(f"vidcolor: warning: not carried from {_named(input)}: {', '.join(parts)} (a pipe is read once, for its "
-              "video; give the file's name to keep them)", file=sys.stderr)
+        warn(f"not carried from {_named(input)}: {', '.join(parts)} (a pipe is read once, for its video; give the "
+             "file's name to keep them)")
 
 
 @one_listing()
@@ -853,14 +855,13 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                              "size every frame is sheared" if getattr(reader, "raw_size", None) is not None else "")
                     raise VidcolorError(f"{what}{check}; nothing written ({option('ignore_errors')} keeps the "
                                         f"{summary.frames} that decoded)")
-                print(f"vidcolor: warning: {what}; the {summary.frames} that decoded were written", file=sys.stderr)
+                warn(f"{what}; the {summary.frames} that decoded were written")
             elif getattr(reader, "partial_packet", None):
-                print(f"vidcolor: warning: {input}: {reader.partial_packet}; its {summary.frames} frames were "
-                      "written", file=sys.stderr)
+                warn(f"{input}: {reader.partial_packet}; its {summary.frames} frames were written")
             if getattr(reader, "composited", False):
-                print(f"vidcolor: warning: {input}: its transparent parts were composited on black ("
-                      f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
-                      "keeps it)", file=sys.stderr)
+                warn(f"{input}: its transparent parts were composited on black ("
+                     f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
+                     "keeps it)")
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
@@ -1011,7 +1012,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             except UnreadableInput as exc:
                 if not options.get("ignore_errors"):
                     raise
-                print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
+                warn(f"{exc.marked or exc}; skipped")
         if not images and not written and not existing:     # ignore_errors skipped every one
             raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be read; "
                                 "nothing written")
@@ -1101,16 +1102,14 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
                 if not ignore_errors:           # raised once the images read before it are written
                     unreadable.append(exc)
                     return
-                print(f"vidcolor: warning: {exc}; skipped", file=sys.stderr)
+                warn(f"{exc.marked or exc}; skipped")
                 continue
             meta = image_metadata(path)
             if meta.pages > 1:
-                print(f"vidcolor: warning: {path} has {meta.pages} pages: only the first is processed",
-                      file=sys.stderr)
+                warn(f"{path} has {meta.pages} pages: only the first is processed")
             if alpha is not None and alpha.min() < 255 and image_format(out) in OPAQUE_FORMATS:
-                print(f"vidcolor: warning: {path}: its transparency is dropped ({_named(out)} is "
-                      f"{image_format(out)}, which holds none: the output shows the colours under its transparent "
-                      "parts; PNG, WebP and TIFF keep it)", file=sys.stderr)
+                warn(f"{path}: its transparency is dropped ({_named(out)} is {image_format(out)}, which holds none: "
+                     "the output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)")
             pending.append((out, alpha, meta.icc_profile, meta.exif))
             yield rgb
 

@@ -18,7 +18,7 @@ from click.core import ParameterSource
 
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
-from vidcolor.errors import VidcolorError, cli_wording
+from vidcolor.errors import VidcolorError, cli_reader, cli_wording
 from vidcolor.jobs import CRF_RANGE, DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
 
 STARTED = time.perf_counter()
@@ -75,7 +75,8 @@ class _Group(click.Group):
             if signal.getsignal(sig) is signal.SIG_DFL:   # an ignored signal (nohup) stays ignored
                 signal.signal(sig, _terminate)
         try:
-            return super().invoke(ctx)
+            with cli_reader():         # the run's warnings and notes name the flags
+                return super().invoke(ctx)
         except VidcolorError as exc:
             click.echo(_noted(f"vidcolor: error: {cli_wording(exc)}", exc), err=True)
             sys.exit(1)

@@ -49,7 +49,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError, add_note
+from vidcolor.errors import VidcolorError, add_note, option, warn, worded
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe
 from vidcolor.io.segments import Segment, plan_segments, read_segment
@@ -58,7 +58,7 @@ from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_seg
                                 remove_empty, write_file_atomically)
 from vidcolor.pipeline import RunSummary, auto_batch_size, check_batch_pixels, set_output_chroma
 
-INSTALL = "--executor ray needs Ray: pip install 'vidcolor[ray]'"
+INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
 SEGMENT_SECONDS = 20.0
 """Default target segment length (seconds): on a 47 s clip with 2 CPU workers, 20 s segments kept 0.88 of the
@@ -364,11 +364,11 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             with _cluster(ray) as session:
                 gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
                 if device == "cuda" and not gpus:
-                    raise VidcolorError("--device cuda: the Ray cluster has no GPU")
+                    raise VidcolorError(option("device='cuda'") + ": the Ray cluster has no GPU")
                 slots = gpus or int(ray.cluster_resources().get("CPU", 1))   # each worker holds 1 GPU, or 1 CPU
                 if workers and workers > slots:    # the rest would never be scheduled, and their segments wait forever
-                    print(f"vidcolor: warning: --workers {workers}: the Ray cluster has {slots} "
-                          f"{'GPU' if gpus else 'CPU'}(s), so {slots} worker(s) run", file=sys.stderr)
+                    warn(f"{option(f'workers={workers}')}: the Ray cluster has {slots} {'GPU' if gpus else 'CPU'}(s), "
+                         f"so {slots} worker(s) run")
                 count = min(workers or slots, slots)
                 for plan in plans:
                     if plan.segments is None:
@@ -387,8 +387,9 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 kept = len(plan.parts) - len(plan.missing)
                 if kept and plan.work.is_dir():
                     _remove_strays(plan.work)
-                    print(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
-                          f"the same command{' with --skip-existing' if joined else ''} resumes", file=sys.stderr)
+                    again = f" with {option('skip_existing')}" if joined else ""
+                    print(worded(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in "
+                                 f"{plan.work}; the same command{again} resumes"), file=sys.stderr)
                 elif not kept:
                     shutil.rmtree(plan.work, ignore_errors=True)
             remove_empty(new_dirs)           # an output folder this run made and left empty goes too

@@ -1,10 +1,14 @@
 """The one error type for bad user input; the CLI turns it into one line and exit code 1.
 
 A message names an option for both of its readers (:func:`option`): a library caller reads the keyword parameter
-(``crf``, ``skip_existing``), a CLI user the flag (``--crf``, ``--skip-existing``; :func:`cli_wording`)."""
+(``crf``, ``skip_existing``), a CLI user the flag (``--crf``, ``--skip-existing``; :func:`cli_wording`). So do a
+run's warnings (:func:`warn`) and notes (a summary's, an error's: :func:`worded`), worded as they are made, for the
+reader of the run: the CLI's flags while the CLI runs (:func:`cli_reader`), else the parameters."""
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 
 _OPTION = re.compile("\x00([^\x00\x01]*)\x01([^\x00]*)\x00")
 """An option marked in a message by :func:`option`: its library name, then its CLI flag."""
@@ -14,7 +18,8 @@ def option(name: str, flag: str | None = None) -> str:
     """An option as a :class:`VidcolorError`'s message names it: ``name``, the library's keyword parameter
     (``batch_size``; with its value, ``executor='ray'``), which ``str(error)`` reads, and ``flag``, the CLI's, which
     the CLI's line reads (:func:`cli_wording`); by default ``--`` and ``name`` with ``-`` for ``_`` (``--batch-size``),
-    then the value (``--executor ray``). Outside such a message the returned text is meant for neither reader."""
+    then the value (``--executor ray``). Also in a warning or note that :func:`warn` or :func:`worded` words; outside
+    those the returned text is meant for neither reader."""
     if flag is None:
         key, _, value = name.partition("=")
         flag = "--" + key.replace("_", "-") + (" " + value.strip("'") if value else "")
@@ -26,6 +31,35 @@ def cli_wording(exc: BaseException) -> str:
     where ``str(exc)`` reads ``crf``); any other exception's ``str``."""
     marked = getattr(exc, "marked", None)
     return str(exc) if marked is None else _OPTION.sub(r"\2", marked)
+
+
+_cli_reads = False
+"""Whether the CLI runs (:func:`cli_reader`): a warning or note names options by their flags."""
+
+
+@contextlib.contextmanager
+def cli_reader():
+    """While in this block (the CLI's command), :func:`worded` and :func:`warn` name options by their CLI flags;
+    outside it (a library call), by the library's parameters."""
+    global _cli_reads
+    before, _cli_reads = _cli_reads, True
+    try:
+        yield
+    finally:
+        _cli_reads = before
+
+
+def worded(text: str) -> str:
+    """``text`` (a warning, a note) with the options that :func:`option` marked in it named for the run's reader:
+    ``--skip-existing`` in the CLI (:func:`cli_reader`, as :func:`cli_wording` words an error), ``skip_existing``
+    in a library call (as ``str(error)``)."""
+    return _OPTION.sub(r"\2" if _cli_reads else r"\1", text)
+
+
+def warn(text: str) -> None:
+    """Say ``text`` on stderr as one line, ``vidcolor: warning: <text>``, its options named for the run's reader
+    (:func:`worded`)."""
+    print(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
 
 
 class VidcolorError(Exception):
@@ -55,5 +89,5 @@ class DamagedInput(VidcolorError):
 def add_note(exc: BaseException, note: str) -> None:
     """Add ``note`` to ``exc``'s notes (``__notes__``, as :meth:`BaseException.add_note` of Python 3.11 does, which
     3.10 lacks): what a failed or interrupted run kept, which the CLI appends to its error or interrupted line and
-    a traceback shows."""
-    exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+    a traceback shows; its options (:func:`option`) named for the run's reader (:func:`worded`)."""
+    exc.__notes__ = [*getattr(exc, "__notes__", ()), worded(note)]

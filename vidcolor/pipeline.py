@@ -731,7 +731,8 @@ class RunSummary:
     (:meth:`timed_from`), are the rest of the command's wall time. Still images are counted as images, with the time
     an image instead of a rate (``3 images in 0.6 s (0.20 s an image)``), and one frame or image has no rate (``1
     image in 0.2 s``: a rate of one is its start-up noise). A run that had nothing to do, every output existing
-    (``skip_existing``: :attr:`skipped`), says so: ``nothing to do: out.mp4 exists (--skip-existing)``."""
+    (``skip_existing``: :attr:`skipped`), says so: ``nothing to do: out.mp4 exists (skip_existing)``; the note names
+    options for the run's reader (:func:`vidcolor.errors.worded`: ``--skip-existing`` in the CLI)."""
 
     frames: int
     seconds: float

@@ -18,7 +18,7 @@ import numpy as np
 
 from vidcolor.color import recombine, rgb_to_lab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
-from vidcolor.errors import VidcolorError, option
+from vidcolor.errors import VidcolorError, option, warn, worded
 from vidcolor.executor import torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -68,17 +68,15 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         image = rgb if alpha is None else np.dstack([rgb, alpha])
         del rgb, alpha
         if min(image.shape[:2]) < REFERENCE_MIN_SIDE:
-            print(f"vidcolor: warning: the reference {p} is only {image.shape[1]}x{image.shape[0]} pixels: its colours are "
-                  f"matched in 8x8-pixel cells, so below {REFERENCE_MIN_SIDE} px they come out coarser; give a larger "
-                  "image", file=sys.stderr)
+            warn(f"the reference {p} is only {image.shape[1]}x{image.shape[0]} pixels: its colours are matched in "
+                 f"8x8-pixel cells, so below {REFERENCE_MIN_SIDE} px they come out coarser; give a larger image")
         images.append(_reduce(image, render_size, longer_side))
         del image                                  # only the reduced copies are kept
     for p, small in zip(paths, images):
         chroma = np.hypot(*rgb_to_lab(np.ascontiguousarray(small[..., :3]))[..., 1:].transpose(2, 0, 1))
         if (chroma := float(chroma[small[..., 3] >= 128].mean() if small.shape[-1] == 4 else chroma.mean())) \
                 < REFERENCE_MIN_CHROMA:
-            print(f"vidcolor: warning: the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output "
-                  "will be near gray", file=sys.stderr)
+            warn(f"the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output will be near gray")
     return images
 
 
@@ -365,8 +363,9 @@ class InternalColorizer(RenderedLabJob):
         from vidcolor.internal import train_two_image
 
         if self.progress:
-            print(f"vidcolor: internal mode: training on the reference and the key frame, {self.settings.iters} "
-                  f"iterations per scale on {self.device} (lower it with --internal-iters)", file=sys.stderr)
+            print(worded(f"vidcolor: internal mode: training on the reference and the key frame, "
+                         f"{self.settings.iters} iterations per scale on {self.device} (lower it with "
+                         f"{option('internal_iters')})"), file=sys.stderr)
         self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
         if self.save_model is not None:
             self.save(self.save_model)

@@ -28,7 +28,7 @@ import av
 import ffmpeg
 import numpy as np
 
-from vidcolor.errors import VidcolorError, option
+from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.convert import SWS_FLAGS, local_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
@@ -648,12 +648,12 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
         streams.append(src[f"s:{i}"])
         out_args[f"c:s:{j}"] = codec_s
     if passthrough.others:
-        print(f"vidcolor: warning: not carried from {passthrough.source.name}: {', '.join(passthrough.others)} "
-              f"(the output holds the processed video, audio, subtitles and attachments)", file=sys.stderr)
+        warn(f"not carried from {passthrough.source.name}: {', '.join(passthrough.others)} (the output holds the "
+             "processed video, audio, subtitles and attachments)")
     dropped = [name for name, c in zip(passthrough.subtitles, codecs) if c is None]
     if dropped:
-        print(f"vidcolor: warning: {len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into "
-              f"{fmt}; write .mkv to keep them", file=sys.stderr)
+        warn(f"{len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into {fmt}; write .mkv to "
+             "keep them")
     if passthrough.attachments and fmt == "matroska":
         streams.append(src["t"])
         out_args["c:t"] = "copy"
@@ -842,14 +842,16 @@ def remove_empty(folders: list[Path]) -> None:
 
 
 def kept_note(kept: int, folder: Path, stale: int = 0) -> str:
-    """What a folder run that failed or was stopped keeps, for its error's note: ``2 finished outputs kept in out/
-    (run again with --skip-existing to do the rest)``; where ``stale`` of the inputs left have an output from
-    before the run (``overwrite``), which --skip-existing would keep, the advice is --overwrite."""
+    """What a folder run that failed or was stopped keeps, for its error's note (:func:`~vidcolor.errors.add_note`,
+    which names its options for the reader): ``2 finished outputs kept in out/ (run again with skip_existing to do
+    the rest)``, ``--skip-existing`` in the CLI; where ``stale`` of the inputs left have an output from before the run
+    (``overwrite``), which ``skip_existing`` would keep, the advice is ``overwrite``."""
     note = f"{kept} finished output{'' if kept == 1 else 's'} kept in {folder}{os.sep}"
     if stale:
-        return note + (f" (run again with --overwrite: {stale} of the others ha{'s' if stale == 1 else 've'} an "
-                       "earlier run's output, which --skip-existing would keep)")
-    return note + " (run again with --skip-existing to do the rest)"
+        return note + (f" (run again with {option('overwrite')}: {stale} of the others "
+                       f"ha{'s' if stale == 1 else 've'} an earlier run's output, which {option('skip_existing')} "
+                       "would keep)")
+    return note + f" (run again with {option('skip_existing')} to do the rest)"
 
 
 def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
