@@ -125,6 +125,20 @@ def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, 
     assert got == want
 
 
+def test_an_alpha_channel_is_warned_about_as_a_local_run_does(cluster, tmp_path, ffmpeg_exe, tiny_colorizers,
+                                                              capsys):
+    """A Ray run said nothing of an input's alpha channel, which its output drops as a local run's does: it says the
+    local run's warning (:func:`vidcolor.io.reader.warn_about_source`), once."""
+    src = tmp_path / "png.mov"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:d=1:r=10,format=rgba", "-c:v", "png",
+               "-pix_fmt", "rgba", str(src))
+    summary = colorize(src, tmp_path / "ray.mkv", tiny_colorizers.fcn, executor="ray", workers=1)
+    assert summary.frames == 10
+    said = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert said == ["vidcolor: warning: png.mov has an alpha channel (rgba), which is dropped (video is read as RGB): "
+                    "the output shows the colours stored under its transparent parts"]
+
+
 def test_a_folder_of_videos_gives_a_folder_of_outputs(cluster, tmp_path, film, tiny_colorizers, local_result):
     src = tmp_path / "reels"
     src.mkdir()

@@ -130,9 +130,10 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path, capsys):
     """bash's <(ffmpeg ...) is /dev/fd/63: a warning about its 10 bits named it '63'."""
     from types import SimpleNamespace
 
-    from vidcolor.api import _warn_about_source
+    from vidcolor.api import _named
+    from vidcolor.io.reader import warn_about_source
 
     os.mkfifo(tmp_path / "feed")
     for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
-        _warn_about_source(source, SimpleNamespace(alpha=None, bits=10, interlaced=None))
+        warn_about_source(_named(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
         assert capsys.readouterr().err.startswith(f"vidcolor: warning: {name} has 10 bits per sample;")

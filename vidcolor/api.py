@@ -29,7 +29,7 @@ from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWri
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source
 from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kept_note, missing_folders,
                                 remove_empty)
@@ -490,25 +490,6 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
     return target, nothing_to_do(input, target, io_options)
 
 
-def _warn_about_source(input: str | Path, info) -> None:
-    """One warning line on stderr for each property of a video that its processing does not keep: more than 8 bits
-    per sample (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing
-    (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output
-    is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows
-    the colours stored under the transparent parts)."""
-    name = _named(input)
-    if getattr(info, "alpha", None):
-        warn(f"{name} has an alpha channel ({info.alpha}), which is dropped (video is read as RGB): the output shows "
-             "the colours stored under its transparent parts")
-    if info.bits > 8:
-        deep = option("pix_fmt='yuv420p10le'")
-        warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
-             f"bits of precision (also with {deep})")
-    if info.interlaced:
-        warn(f"{name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first); its "
-             "frames are processed as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)")
-
-
 def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
     """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
     input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
@@ -814,7 +795,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         raise UnreadableInput(exc.marked) from None
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
-        _warn_about_source(input, info)
+        warn_about_source(_named(input), info)
         if read_once(input) and raw_size is None:
             _warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done

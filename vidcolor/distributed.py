@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from vidcolor.errors import VidcolorError, add_note, option, warn, worded
 from vidcolor.executor import execute
-from vidcolor.io.reader import probe
+from vidcolor.io.reader import probe, warn_about_source
 from vidcolor.io.segments import Segment, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
@@ -269,13 +269,16 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
 
     The folder is keyed by the input (path, size, modification time), the job, the encoder settings and the
-    target segment length; one with another key is emptied (its segments do not apply).
+    target segment length; one with another key is emptied (its segments do not apply). What the processing does
+    not keep of the input (an alpha channel, more than 8 bits, interlacing) is said in a warning, as a local run
+    says it (:func:`~vidcolor.io.reader.warn_about_source`).
 
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written.
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
+    warn_about_source(input.name, info)         # as a local run does: what the processing does not keep
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,

@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterator
 import av
 import numpy as np
 
-from vidcolor.errors import DamagedInput, VidcolorError, option
+from vidcolor.errors import DamagedInput, VidcolorError, option, warn
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io import limits
@@ -458,6 +458,26 @@ def probe(path: str | Path) -> VideoInfo:
         _from_first_frame(info, container, stream)
         _apply_rotation(info, first)
     return info
+
+
+def warn_about_source(name: str, info: VideoInfo) -> None:
+    """One warning line on stderr (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
+    processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
+    (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing (each frame is
+    processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output is
+    progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
+    colours stored under the transparent parts). Said by a local run (:func:`vidcolor.api.process`) and by a Ray
+    run (:func:`vidcolor.distributed.open_work`) alike."""
+    if getattr(info, "alpha", None):
+        warn(f"{name} has an alpha channel ({info.alpha}), which is dropped (video is read as RGB): the output shows "
+             "the colours stored under its transparent parts")
+    if info.bits > 8:
+        deep = option("pix_fmt='yuv420p10le'")
+        warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
+             f"bits of precision (also with {deep})")
+    if info.interlaced:
+        warn(f"{name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first); its "
+             "frames are processed as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)")
 
 
 def _orientation(frame) -> tuple[int, bool]:
