@@ -1213,6 +1213,31 @@ def test_a_y4m_header_on_stdin_is_checked_as_a_files(tmp_path, header, message):
                 feed.wait()
 
 
+def test_a_y4m_cut_inside_its_first_frame_says_so(tmp_path):
+    """A y4m of a huge frame size cut short (8000x8000, 96 MB a frame: a copy stopped before its first frame ended)
+    said only 'video has no frames', where one cut after whole frames says it ended inside a frame: ffmpeg's
+    demuxer gives no packet for the cut frame, and the cut was measured from the last packet's end. It is now
+    measured from the header's end, on a file, on stdin redirected from it, and on a pipe; a header alone (no frame
+    begun) is no cut."""
+    head = b"YUV4MPEG2 W8000 H8000 F25:1 Ip A1:1 C420jpeg\n"
+    (tmp_path / "cut.y4m").write_bytes(head + b"FRAME\n" + bytes(100_000))
+    (tmp_path / "empty.y4m").write_bytes(head)
+    told = r"video has no frames: the y4m input ended inside a frame \(100,006 of its 96,000,006 bytes\) \(truncated\)$"
+    with pytest.raises(VidcolorError, match=f"^{re.escape(str(tmp_path / 'cut.y4m'))}: {told}"):
+        VideoReader(tmp_path / "cut.y4m")
+    for piped in (False, True):
+        feed = subprocess.Popen(["cat", str(tmp_path / "cut.y4m")], stdout=subprocess.PIPE) if piped else None
+        with (feed.stdout if piped else open(tmp_path / "cut.y4m", "rb")) as stdin:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(sys, "stdin", SimpleNamespace(buffer=stdin))
+                with pytest.raises(VidcolorError, match=f"^stdin: {told}"):
+                    VideoReader("-")
+        if piped:
+            feed.wait()
+    with pytest.raises(VidcolorError, match=r"empty.y4m: video has no frames$"):
+        VideoReader(tmp_path / "empty.y4m")
+
+
 @pytest.mark.parametrize("source", [".mov", ".mkv"])
 def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
     """A camera's or an edit's SMPTE timecode (mov/mp4: the video's tmcd track; Matroska: the file's tag) was

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -274,6 +275,43 @@ def check_y4m_head(head: bytes, name: str) -> None:
         raise VidcolorError(f"{name}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
                             f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
+
+
+def _head(source: str | Path | BinaryIO) -> bytes:
+    """The first bytes (at most 256, the line :func:`check_y4m_head` reads) of a regular file (a path) or a stream (a
+    pipe's :class:`~vidcolor.io.pipes.Rewindable`, or one that seeks), left to be read again; empty where they cannot
+    be read again (a path that is a FIFO or ``/dev/stdin``, whose bytes would be taken; a folder, a path that does
+    not exist: :func:`_open` says why)."""
+    try:
+        if isinstance(source, Rewindable):
+            return source.peek_line()
+        if isinstance(source, (str, Path)):
+            if not os.path.isfile(source):
+                return b""
+            with open(source, "rb") as f:
+                return f.read(256)
+        start = source.tell()
+        head = source.read(256)
+        source.seek(start)
+        return head
+    except (OSError, ValueError):
+        return b""
+
+
+def _y4m_first_cut(head: bytes, held: int, stream) -> str | None:
+    """How a YUV4MPEG2 input that gave no frame shows that it ends inside its first (a huge frame size makes that
+    the likely cut: a 8000x8000 frame is 96 MB): ``head``, its first bytes (:func:`_head`), end with its header
+    line, ``held`` (bytes) go beyond it, and the frame's data, of ``stream``'s pixel format and size, would end
+    after them (:func:`~vidcolor.io.truncation.y4m_cut`). None for other inputs, and where ``held`` is unknown."""
+    if not head.startswith(b"YUV4MPEG2 ") or b"\n" not in head:
+        return None
+    ctx = stream.codec_context
+    try:
+        planes = av.VideoFormat(ctx.pix_fmt, ctx.width, ctx.height).components
+    except (TypeError, ValueError):
+        return None
+    frame = sum(c.width * c.height * ((c.bits + 7) // 8) for c in planes)   # as the demuxer's packets are
+    return y4m_cut(held, head.index(b"\n") + 1, frame)
 
 
 def _size_unknown(source) -> VidcolorError:
@@ -580,7 +618,8 @@ class VideoReader:
             counted in :attr:`missing`; None where it did not, and until the iteration has ended.
 
     Raises:
-        VidcolorError: missing file, not a video, zero frames, a frame size above
+        VidcolorError: missing file, not a video, zero frames (a y4m cut inside its first frame says so), a frame
+            size above
             :func:`~vidcolor.io.limits.check_frame_size`'s limits or unknown (ffmpeg's probe refuses frames above
             :data:`~vidcolor.io.limits.MAX_PIXELS` before allocating them), a truncated raw frame, a raw file that
             cannot be opened (a folder, no permission), a missing or impossible raw ``fps`` (:func:`raw_rate`);
@@ -628,6 +667,7 @@ class VideoReader:
         # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (Rewindable.check), and
         # for what it held (y4m_cut)
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
+        head = _head(source if self._src is None else self._src)       # a y4m header, before the demuxer takes it
         self._container = _open(source if self._src is None else self._src)
         self._stream = video_stream(self._container)
         self.info = _info(self._container, source)
@@ -644,9 +684,10 @@ class VideoReader:
         try:
             first = next(self._frames)
         except StopIteration:
+            cut = None if unknown else _y4m_first_cut(head, self._held(), self._stream)
             self.close()
             raise (_size_unknown(source) if unknown else
-                   VidcolorError(f"{_name(source)}: video has no frames")) from None
+                   VidcolorError(f"{_name(source)}: video has no frames" + (f": {cut}" if cut else ""))) from None
         except av.FFmpegError as exc:
             piped_mp4 = _name(source) == "stdin" and "mp4" in self._container.format.name
             self.close()
@@ -715,10 +756,14 @@ class VideoReader:
         if src is not None:
             src.check()
         if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
-            size = self._container.size                 # a pipe's is unknown (negative): what was read
-            held = size if size > 0 else (src.count if src is not None else 0)
-            self.cut_frame = y4m_cut(held, *self._y4m_end)
+            self.cut_frame = y4m_cut(self._held(), *self._y4m_end)
             self._partial = self.cut_frame is not None
+
+    def _held(self) -> int:
+        """The bytes the input held: a file's size, or what was read of a pipe (whose size is unknown); 0 where
+        neither is known."""
+        size = self._container.size
+        return size if size > 0 else (self._src.count if isinstance(self._src, Rewindable) else 0)
 
     def _refused(self, exc: av.FFmpegError) -> VidcolorError:
         """The error for a packet the decoder refused after the first frame (with :data:`DECODE_THREADS`, each
