@@ -984,3 +984,19 @@ def test_nan_and_infinity_are_outside_every_float_options_range(tmp_path, args, 
     assert re.search(rf"'{args[-1]}': {value} is not (a finite number )?in the range {re.escape(range_)}\. \(see",
                      res.stderr), res.stderr
     assert listing(tmp_path) == set()
+
+
+def test_a_float_options_range_is_worded_without_clicks_private_helper(monkeypatch):
+    """FiniteRange's refusal took its range from click's private ``_describe_range``, which a click release may
+    rename or drop: it words the range from the public bounds, in the words click's help and refusals use."""
+    import click
+
+    from vidcolor.cli import FiniteRange
+
+    bounds = [{"min": 0, "max": 1, "max_open": True}, {"min": 1}, {"min": 0}, {"min": 0, "min_open": True},
+              {"max": 2}, {"max": 2, "max_open": True}, {"min": -1, "max": 1, "min_open": True}]
+    clicks = [click.FloatRange(**kw)._describe_range() for kw in bounds]      # click's words, while it has them
+    monkeypatch.delattr(click.types._NumberRangeBase, "_describe_range")
+    for kw, words in zip(bounds, clicks):
+        with pytest.raises(click.BadParameter, match=rf"^nan is not a finite number in the range {re.escape(words)}\.$"):
+            FiniteRange(**kw).convert("nan", None, None)

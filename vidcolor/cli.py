@@ -133,13 +133,23 @@ def memory_advice(command: click.Command | None) -> str:
 
 class FiniteRange(click.FloatRange):
     """click's :class:`~click.FloatRange` that also refuses ``nan`` and ``inf`` (which its bounds let through: NaN
-    compares false with them, and a range without a maximum takes infinity), in click's words for the range."""
+    compares false with them, and a range without a maximum takes infinity), in click's words for the range
+    (:meth:`described`)."""
 
     def convert(self, value, param, ctx):
         rv = super().convert(value, param, ctx)
         if not math.isfinite(rv):
-            self.fail(f"{rv} is not a finite number in the range {self._describe_range()}.", param, ctx)
+            self.fail(f"{rv} is not a finite number in the range {self.described()}.", param, ctx)
         return rv
+
+    def described(self) -> str:
+        """The range as click's help and its own refusal write it: ``0<=x<1``, ``x>=1``, ``x>0``; from the public
+        bounds (``min``, ``max``, ``min_open``, ``max_open``), since click's own helper is private."""
+        if self.min is None:
+            return f"x{'<' if self.max_open else '<='}{self.max}"
+        if self.max is None:
+            return f"x{'>' if self.min_open else '>='}{self.min}"
+        return f"{self.min}{'<' if self.min_open else '<='}x{'<' if self.max_open else '<='}{self.max}"
 
 
 def _raw_size(ctx, param, value):
