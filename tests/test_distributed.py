@@ -23,7 +23,7 @@ import pytest
 
 from helpers import assert_one_line_error, cli_env, decode_all, invoke_cli, run_cli, run_ffmpeg
 from vidcolor.distributed import PLAN_FILE
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, cli_wording
 from vidcolor.io import find_ffmpeg
 
 ray = pytest.importorskip("ray")
@@ -408,8 +408,9 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
 
 def test_without_ray_the_error_says_how_to_install_it(tmp_path, film, tiny_colorizers, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)       # import ray -> ImportError
-    with pytest.raises(VidcolorError, match=r"pip install 'vidcolor\[ray\]'"):
+    with pytest.raises(VidcolorError, match=r"^executor='ray' needs Ray: pip install 'vidcolor\[ray\]'$") as told:
         colorize(film, tmp_path / "y.mkv", tiny_colorizers.fcn, executor="ray")
+    assert cli_wording(told.value) == "--executor ray needs Ray: pip install 'vidcolor[ray]'"   # the CLI's line
     assert list(tmp_path.iterdir()) == []
 
 
