@@ -1000,3 +1000,27 @@ def test_a_float_options_range_is_worded_without_clicks_private_helper(monkeypat
     for kw, words in zip(bounds, clicks):
         with pytest.raises(click.BadParameter, match=rf"^nan is not a finite number in the range {re.escape(words)}\.$"):
             FiniteRange(**kw).convert("nan", None, None)
+
+
+# ------------------------------------------------------------------------------------------- README audit, stop 63
+
+
+def _help_text(*command: str) -> str:
+    res = invoke_cli(*command, "--help")
+    assert res.returncode == 0, res.stderr
+    return " ".join(res.stdout.decode().split())
+
+
+def test_tile_help_and_refusal_give_the_smallest_tile_the_engine_takes(tmp_path):
+    """--tile's help showed click's ``[x>=0]`` while the engine refused 1 to 95 ('must be 0 (off) or at least 96
+    pixels'): the help says '0 (off) or >= 96', and 1 to 95 are refused at the command line as -5 is, both from
+    vidcolor.jobs.MIN_TILE (the engine's bound too)."""
+    from vidcolor.jobs import MIN_TILE
+
+    text = _help_text("dequantize")
+    assert f"(default 1024): 0 (off) or >= {MIN_TILE}." in text and "[x>=0]" not in text, text
+    for value in ("50", "-5", str(MIN_TILE - 1)):
+        res = invoke_cli("dequantize", "in.mp4", "--tile", value, cwd=tmp_path)
+        assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
+        assert f"Invalid value for '--tile': {value} is not 0 (off) or at least {MIN_TILE}." in res.stderr, res.stderr
+    assert listing(tmp_path) == set()

@@ -19,7 +19,8 @@ from click.core import ParameterSource
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError, cli_reader, cli_wording
-from vidcolor.jobs import CRF_RANGE, DEQUANTIZE_X264_PARAMS, RENDER_SIZE, RENDER_SIZE_RANGE, TRAINABLE
+from vidcolor.jobs import (CRF_RANGE, DEFAULT_TILE, DEQUANTIZE_X264_PARAMS, MIN_TILE, RENDER_SIZE, RENDER_SIZE_RANGE,
+                           TRAINABLE)
 
 STARTED = time.perf_counter()
 """When the command started (this module's import, before torch's): the summary line's start-up counts from here."""
@@ -150,6 +151,19 @@ class FiniteRange(click.FloatRange):
         if self.max is None:
             return f"x{'>' if self.min_open else '>='}{self.min}"
         return f"{self.min}{'<' if self.min_open else '<='}x{'<' if self.max_open else '<='}{self.max}"
+
+
+class TileSize(click.ParamType):
+    """``--tile``: 0 (off) or at least :data:`vidcolor.jobs.MIN_TILE` pixels, refused otherwise as click refuses a
+    range (click's ``IntRange(0)`` had shown ``[x>=0]`` in the help while the engine refused 1 to 95)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        rv = click.INT.convert(value, param, ctx)
+        if rv != 0 and rv < MIN_TILE:
+            self.fail(f"{rv} is not 0 (off) or at least {MIN_TILE}.", param, ctx)
+        return rv
 
 
 def _raw_size(ctx, param, value):
@@ -383,9 +397,9 @@ def main():
 @click.option("--consistency/--no-consistency", default=True, show_default=True,
               help="Keep every pixel inside the quantization cell of its input (the clip's quantizer is estimated; "
                    "footage with none found passes unchanged), or take the generator's output as it is.")
-@click.option("--tile", type=click.IntRange(0), default=None, metavar="PIXELS",
+@click.option("--tile", type=TileSize(), default=None, metavar="PIXELS",
               help="Run the generator tile by tile on frames with a longer side, so that memory stays bounded at any "
-                   "size (default 1024); 0 = never.")
+                   f"size (default {DEFAULT_TILE}): 0 (off) or >= {MIN_TILE}.")
 def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize

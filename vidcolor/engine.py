@@ -31,6 +31,7 @@ from vidcolor.cache import cache_dir
 from vidcolor.cue import CUE_DIM
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io.writer import write_file_atomically
+from vidcolor.jobs import DEFAULT_TILE, MIN_TILE, TILE_OVERLAP
 from vidcolor.weights import load_generator, read_arch, resolve
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -38,11 +39,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT = "y"
 """Name of every engine's one output."""
 
-DEFAULT_TILE = 1024
-"""Frames with a side longer than this (pixels) run tile by tile (see :meth:`Engine._tiled`); 0 = never."""
-
-TILE_OVERLAP = 32
-"""Context (pixels) each tile sees beyond the core it contributes; a multiple of the U-Net's stride 32."""
 
 TILED_FAMILIES = ("unet",)
 """Networks that run on the full frame and whose output is the frame's size (the colorizers see a frame
@@ -134,8 +130,8 @@ class Engine:
     device = "cpu"
 
     def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
-        if tile and tile < 2 * TILE_OVERLAP + 32:
-            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {2 * TILE_OVERLAP + 32} pixels")
+        if tile and tile < MIN_TILE:
+            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {MIN_TILE} pixels")
         self.arch, self.tile = arch, tile
         self.inputs = network_inputs(arch)
         self.multiple = stride_multiple(arch)

@@ -74,6 +74,17 @@ RENDER_SIZE_RANGE = (32, 1024)
 1024 a render costs gigabytes (a 16:9 render at 12,000 px asked for 50 GB and was killed) and is no better: the
 models trained at 256 px, and accuracy already falls at 320 and 384 (docs/colorize_render_size.md)."""
 
+DEFAULT_TILE = 1024
+"""Frames with a side longer than this (pixels) run tile by tile (``--tile``; see :meth:`vidcolor.engine.Engine._tiled`);
+0 = never."""
+
+TILE_OVERLAP = 32
+"""Context (pixels) each tile sees beyond the core it contributes; a multiple of the U-Net's stride 32."""
+
+MIN_TILE = 2 * TILE_OVERLAP + 32
+"""The smallest tile (pixels) but 0 (off): its context on both sides and a core of one stride (96). The engine
+refuses a smaller one, and ``--tile``'s help and refusal say so (its help had said only x>=0)."""
+
 CRF_RANGE = (0, 51)
 """The ``crf`` values the encoders take (``--crf``; x264/x265's constant rate factor, NVENC's ``-cq``): integers,
 0 (best, largest) to 51. x264 clamped 99 to 51 silently, and failed on -5 only inside ffmpeg."""
