@@ -1024,3 +1024,24 @@ def test_tile_help_and_refusal_give_the_smallest_tile_the_engine_takes(tmp_path)
         assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
         assert f"Invalid value for '--tile': {value} is not 0 (off) or at least {MIN_TILE}." in res.stderr, res.stderr
     assert listing(tmp_path) == set()
+
+
+def test_colorize_model_help_and_an_unknown_model_name_an_exported_onnx_graph(tmp_path):
+    """colorize's --model help and the unknown-model error ('... or give a .safetensors path') left out the .onnx
+    graph that `vidcolor export` writes and the jobs run, as dequantize's help gives it; a missing .onnx said
+    'cannot read ONNX graph (NoSuchFile)'. export, which takes no graph, and --reference, which needs the weight
+    file, are not offered one."""
+    assert "--model TEXT Bundled model name, .safetensors path or exported .onnx (default:" in _help_text("colorize")
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
+    graphs = "or give a .safetensors path or an .onnx graph written by vidcolor export)"
+    for command, model, extra, ends in [("colorize", "nosuch", (), graphs), ("dequantize", "nosuch", (), graphs),
+                                        ("colorize", "missing.onnx", (), graphs),
+                                        ("colorize", "nosuch", ("--reference",), "or give a .safetensors path)")]:
+        res = invoke_cli(command, "a.png", "-o", "out.png", "--model", model, *extra, "-q", cwd=tmp_path)
+        assert_one_line_error(res)
+        assert res.stderr_lines[0].startswith(f"vidcolor: error: model '{model}' not found (bundled models: "), res.stderr
+        assert res.stderr_lines[0].endswith(ends), res.stderr
+    res = invoke_cli("export", "nosuch", "x.onnx", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0].endswith("or give a .safetensors path)"), res.stderr
+    assert listing(tmp_path) == {"a.png"}

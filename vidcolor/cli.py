@@ -425,7 +425,8 @@ empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
 @click.argument("input")
 @io_options
 @click.option("--model", default=None,
-              help="Bundled model name or .safetensors path (default: colorize-effnet-video; with --reference: colorize-exemplar).")
+              help="Bundled model name, .safetensors path or exported .onnx (default: colorize-effnet-video; with "
+                   "--reference: colorize-exemplar, whose .safetensors it needs).")
 @click.option("--reference", "references", multiple=True, is_flag=False, flag_value=KEYFRAMES, metavar="[IMG]",
               help="Colour reference image: colours follow it where the content matches. Repeat for several. "
                    "Without an image (keyframes): each scene's keyframe is colorized automatically and its colours "

@@ -463,6 +463,7 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
     Raises:
         VidcolorError: unknown model, a model of another job, a backend/precision that cannot run here.
     """
+    resolve(model, graphs=job != "colorize-reference")   # the reference encoder is not in a graph (reference.py)
     if str(model).endswith(".onnx"):
         arch = read_onnx_arch(model)
         _check_job(model, arch, job)

@@ -29,8 +29,9 @@ REGISTRY: dict[str, str] = {
 }
 """Bundled models: name -> file in :data:`WEIGHTS_DIR` (a model card ``<stem>.md`` sits beside each)."""
 
-def resolve(name_or_path: str) -> Path:
-    """Find a weight file by registry name or filesystem path.
+def resolve(name_or_path: str, graphs: bool = False) -> Path:
+    """Find a weight file by registry name or filesystem path. ``graphs``: the caller also runs an exported
+    ``.onnx`` graph (a job's engine, :func:`vidcolor.engine.load_engine`), and the error says it may be given.
 
     Raises:
         VidcolorError: if neither a registered name nor an existing file.
@@ -41,7 +42,8 @@ def resolve(name_or_path: str) -> Path:
         path = Path(name_or_path)
     if not path.is_file():
         known = ", ".join(sorted(REGISTRY))
-        raise VidcolorError(f"model {name_or_path!r} not found (bundled models: {known}, or give a .safetensors path)")
+        given = "a .safetensors path" + (" or an .onnx graph written by vidcolor export" if graphs else "")
+        raise VidcolorError(f"model {name_or_path!r} not found (bundled models: {known}, or give {given})")
     return path
 
 
