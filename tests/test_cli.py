@@ -1045,3 +1045,20 @@ def test_colorize_model_help_and_an_unknown_model_name_an_exported_onnx_graph(tm
     assert_one_line_error(res)
     assert res.stderr_lines[0].endswith("or give a .safetensors path)"), res.stderr
     assert listing(tmp_path) == {"a.png"}
+
+
+def test_a_colorizer_given_to_the_other_colorize_mode_is_named_in_the_readmes_words(tmp_path, tiny_colorizers):
+    """'model ... is a colorize-reference model, not a colorize model': that job name appears nowhere users read.
+    The README's words, with what to give instead, the options by their flags."""
+    Image.fromarray(mosaic(1, 64, 64)[0]).save(tmp_path / "a.png")
+    exemplar, automatic = str(tiny_colorizers.exemplar), str(tiny_colorizers.effnet_bins)
+    for extra, said in [(("--model", exemplar),
+                         f"model '{exemplar}' is an exemplar model for --reference, not an automatic colorize model; "
+                         "give it with --reference IMG (or --reference alone for keyframes)"),
+                        (("--model", automatic, "--reference", "a.png"),
+                         f"model '{automatic}' is an automatic colorize model, not an exemplar model for --reference; "
+                         "with --reference, --model names the exemplar model (colorize-exemplar)")]:
+        res = invoke_cli("colorize", "a.png", "-o", "out.png", *extra, "-q", cwd=tmp_path)
+        assert_one_line_error(res)
+        assert res.stderr_lines[0] == f"vidcolor: error: {said}", res.stderr
+    assert listing(tmp_path) == {"a.png"}

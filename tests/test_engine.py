@@ -187,7 +187,7 @@ def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_pat
 def test_an_onnx_graph_of_another_job_or_for_torch_is_refused(random_unet, tmp_path):
     onnx_file = tmp_path / "d.onnx"
     export_onnx(*random_unet[1:], onnx_file)
-    with pytest.raises(VidcolorError, match="not a colorize model"):
+    with pytest.raises(VidcolorError, match="is a dequantize model, not an automatic colorize model$"):
         load_engine(str(onnx_file), "colorize", CPU)
     with pytest.raises(VidcolorError, match="onnxruntime"):
         load_engine(str(onnx_file), "dequantize", CPU, backend="torch")

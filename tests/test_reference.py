@@ -169,9 +169,13 @@ def test_reference_colorizer_keeps_luminance_and_takes_several_references(tiny_c
 
 
 def test_jobs_refuse_each_others_models(tiny_colorizers):
-    with pytest.raises(VidcolorError, match="colorize-reference model"):
+    """In the README's words (it said 'a colorize-reference model', a job name users read nowhere): README audit,
+    stop 63."""
+    with pytest.raises(VidcolorError, match="is an exemplar model for references, not an automatic colorize model; "
+                                            r"give it with references \(or reference_mode='keyframes' for keyframes\)$"):
         Colorizer(str(tiny_colorizers.exemplar), device="cpu")
-    with pytest.raises(VidcolorError, match="colorize model"):
+    with pytest.raises(VidcolorError, match="is an automatic colorize model, not an exemplar model for references; "
+                                            "with references, model names the exemplar model"):
         ReferenceColorizer([np.zeros((8, 8, 3), np.uint8)], str(tiny_colorizers.effnet_bins), device="cpu")
     with pytest.raises(VidcolorError, match="at least one"):
         ReferenceColorizer([], str(tiny_colorizers.exemplar), device="cpu")

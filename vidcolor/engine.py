@@ -485,9 +485,27 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
     return TorchEngine(module, arch, device, precision, tile), module, arch
 
 
+JOB_MODELS = {"dequantize": "a dequantize model", "colorize": "an automatic colorize model",
+              "colorize-reference": "an exemplar model for " + option("references", "--reference")}
+"""A weight file's job (its arch's ``job``) in the README's words, for the error that a model of another job was
+given: ``colorize-reference`` is the exemplar network's job name, which users read nowhere else."""
+
+JOB_HINTS = {("colorize-reference", "colorize"): "; give it with " + option("references", "--reference IMG")
+                                                  + " (or " + option("reference_mode='keyframes'", "--reference alone")
+                                                  + " for keyframes)",
+             ("colorize", "colorize-reference"): "; with " + option("references", "--reference") + ", "
+                                                  + option("model") + " names the exemplar model (colorize-exemplar)"}
+"""What to do instead, where a colorizer was given to the other colorize mode: (the model's job, the run's job)."""
+
+
 def _check_job(model: str, arch: dict, job: str) -> None:
-    if arch.get("job", "dequantize") != job:
-        raise VidcolorError(f"model {model!r} is a {arch.get('job')} model, not a {job} model")
+    """A model of another job than ``job`` is refused, in the README's words (:data:`JOB_MODELS`), with what to do
+    where the other colorize mode takes it (:data:`JOB_HINTS`)."""
+    given = arch.get("job", "dequantize")
+    if given != job:
+        what = JOB_MODELS.get(given, f"a {given} model")
+        raise VidcolorError(f"model {model!r} is {what}, not {JOB_MODELS.get(job, f'a {job} model')}"
+                            + JOB_HINTS.get((given, job), ""))
 
 
 def _example_inputs(module, arch: dict) -> tuple:

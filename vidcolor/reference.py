@@ -108,7 +108,7 @@ class ReferenceColorizer(Colorizer):
     Args:
         references: uint8 RGB images ``(H, W, 3)`` (or RGBA ``(H, W, 4)``, see :meth:`encode_references`), at
             least one unless ``features`` is given.
-        model: registry name or path of a ``colorize-reference`` model (default: colorize-exemplar).
+        model: registry name or path of an exemplar model (its job ``colorize-reference``; default: colorize-exemplar).
         others: as :class:`~vidcolor.pipeline.Colorizer` (``blur``/``equalize`` apply to references too).
         features: the references' ``(keys, values)`` as :attr:`features` of an earlier instance with the same
             model and options gave them (float32 arrays); then ``references`` may be empty and nothing is
@@ -229,7 +229,7 @@ class KeyframeColorizer(ReferenceColorizer):
     spans a cut runs in parts, each with its own reference.
 
     Args:
-        model: a ``colorize-reference`` model (default: colorize-exemplar), for the propagation.
+        model: an exemplar model (its job ``colorize-reference``; default: colorize-exemplar), for the propagation.
         automatic: a ``colorize`` model (default: the bundled default colorizer) for the keyframes,
             at its stored inference defaults and ``keyframe_size``.
         keyframe_size: the automatic colorizer's render size for keyframes (shorter side, pixels; 384).
