@@ -1062,3 +1062,17 @@ def test_a_colorizer_given_to_the_other_colorize_mode_is_named_in_the_readmes_wo
         assert_one_line_error(res)
         assert res.stderr_lines[0] == f"vidcolor: error: {said}", res.stderr
     assert listing(tmp_path) == {"a.png"}
+
+
+def test_shared_options_are_worded_for_each_job_and_keyframe_means_the_colour_keyframe():
+    """colorize --help carried dequantize's wording in the options both jobs share: --pix-fmt 'keeps the restored
+    colour ... restored gradients', --temporal '(dequantize: not on frames found on uniform levels)'; and
+    --executor's 'segments at keyframes' meant codec I-frames, where --reference's keyframes are colour keyframes."""
+    colorize, dequantize = _help_text("colorize"), _help_text("dequantize")
+    assert "restored" not in colorize and "uniform levels" not in colorize, colorize
+    assert "4:4:4 keeps the added colour at full resolution; 10 bits keep smooth gradients from banding in the " \
+           "encode" in colorize, colorize
+    assert "4:4:4 keeps the restored colour at full resolution; 10 bits keep restored gradients from banding " \
+           "again" in dequantize and "(frames found on uniform levels are not smoothed)" in dequantize, dequantize
+    for text in (colorize, dequantize):
+        assert "segments at I-frames (codec keyframes)" in text and "at keyframes" not in text, text

@@ -210,10 +210,10 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         references: colour reference images (a list, or one path); with them the colours follow the references.
         reference_mode: ``fast`` (exemplar network, :class:`~vidcolor.reference.ReferenceColorizer`),
             ``internal`` (seed 002's two-image GAN, trained now:
-            :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the key frame),
+            :class:`~vidcolor.reference.InternalColorizer`; one reference, the first frame is the keyframe),
             or ``keyframes`` (no references given: each scene's keyframe is colorized automatically and
             carried through the scene by the exemplar network, :class:`~vidcolor.reference.KeyframeColorizer`;
-            on Ray each segment starts with a keyframe).
+            on Ray each segment starts from a keyframe of its own, the first frame of its warm-up).
         internal_iters, internal_size: iterations per scale and working size (longer side, px) of internal mode.
         save_model, load_model: save the internal mode's trained generators / reuse a saved pair.
         temporal, temporal_strength, batch_size, backend, precision, executor, segment_seconds, workers: as

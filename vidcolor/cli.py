@@ -188,8 +188,27 @@ def _fps(ctx, param, value):
         raise click.BadParameter(cli_wording(exc).removeprefix("--fps ")) from None
 
 
-def io_options(f):
-    """Options shared by every job that reads and writes video."""
+PIX_FMT_HELP = {
+    "dequantize": "Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full resolution; "
+                  "10 bits keep restored gradients from banding again (odd sizes: 4:4:4).",
+    "colorize": "Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the added colour at full resolution; "
+                "10 bits keep smooth gradients from banding in the encode (odd sizes: 4:4:4)."}
+"""--pix-fmt's help, per job: colorize's had said dequantize's 'restored colour' and 'restored gradients'."""
+
+TEMPORAL_HELP = {
+    "dequantize": "Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all (frames found "
+                  "on uniform levels are not smoothed).",
+    "colorize": "Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all."}
+"""--temporal's help, per job: colorize's had carried dequantize's exception for uniform levels."""
+
+
+def io_options(job: str):
+    """Options shared by every job that reads and writes video, as a decorator of ``job``'s command; the few whose
+    effect differs by job are worded for it (:data:`PIX_FMT_HELP`, :data:`TEMPORAL_HELP`)."""
+    return lambda f: _with_io_options(f, job)
+
+
+def _with_io_options(f, job: str):
     opts = [
         click.option("-o", "--output", help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
                      "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
@@ -238,19 +257,17 @@ def io_options(f):
                           "output (about 220 KB a frame at 640x360, removed at the end)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),
                      default="yuv420p", show_default=True,
-                     help="Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full "
-                          "resolution; 10 bits keep restored gradients from banding again (odd sizes: 4:4:4)."),
+                     help=PIX_FMT_HELP[job]),
         click.option("--compare", is_flag=True, help="Write input | output side by side."),
         click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
-                     help="Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all "
-                          "(dequantize: not on frames found on uniform levels)."),
+                     help=TEMPORAL_HELP[job]),
         click.option("--temporal-strength", type=FiniteRange(0, 1, max_open=True), default=0.6,
                      show_default=True, help="Weight of the previous frame's colour where the flow is reliable."),
         click.option("--ignore-errors", is_flag=True,
                      help="Keep the frames that decoded from a truncated or damaged file, and skip a folder's unreadable "
                           "images and clips (default: an error, nothing written)."),
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="local: this process; ray: split video files into segments at keyframes and run them on a "
+                     help="local: this process; ray: split video files into segments at I-frames (codec keyframes) and run them on a "
                           "Ray cluster (RAY_ADDRESS, else a local one; pip install 'vidcolor[ray]'). Resumable."),
         click.option("--segment-seconds", type=FiniteRange(min=1), default=None,
                      help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
@@ -389,7 +406,7 @@ def main():
 
 @main.command()
 @click.argument("input")
-@io_options
+@io_options("dequantize")
 @click.option("--model", default=None,
               help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq-l2, see vidcolor/weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
@@ -423,7 +440,7 @@ empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
 
 @main.command()
 @click.argument("input")
-@io_options
+@io_options("colorize")
 @click.option("--model", default=None,
               help="Bundled model name, .safetensors path or exported .onnx (default: colorize-effnet-video; with "
                    "--reference: colorize-exemplar, whose .safetensors it needs).")

@@ -363,7 +363,7 @@ class InternalColorizer(RenderedLabJob):
         from vidcolor.internal import train_two_image
 
         if self.progress:
-            print(worded(f"vidcolor: internal mode: training on the reference and the key frame, "
+            print(worded(f"vidcolor: internal mode: training on the reference and the keyframe (the first frame), "
                          f"{self.settings.iters} iterations per scale on {self.device} (lower it with "
                          f"{option('internal_iters')})"), file=sys.stderr)
         self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
