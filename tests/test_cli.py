@@ -1076,3 +1076,39 @@ def test_shared_options_are_worded_for_each_job_and_keyframe_means_the_colour_ke
            "again" in dequantize and "(frames found on uniform levels are not smoothed)" in dequantize, dequantize
     for text in (colorize, dequantize):
         assert "segments at I-frames (codec keyframes)" in text and "at keyframes" not in text, text
+
+
+def test_missing_files_and_the_overwritten_input_are_named_with_their_option(tmp_path, clip, tiny_models):
+    """A missing --reference image said 'missing.jpg: no such file' without the option; a missing --load-model was
+    click's usage error (exit 2, 'Invalid value for '--load-model': File ... does not exist.') where other missing
+    files are vidcolor's line (exit 1); -o naming the input said 'output would overwrite the input' without a name.
+    --raw's help did not say that --fps goes with it, nor --fps's that it is needed there."""
+    Image.fromarray(mosaic(1, 64, 64)[0]).save(tmp_path / "a.png")
+    shutil.copy(clip, tmp_path / "in.mp4")
+    for args, said in [(("colorize", "a.png", "-o", "out.png", "--reference", "missing.jpg"),
+                        "missing.jpg: no such file (--reference)"),
+                       (("colorize", "a.png", "-o", "out.png", "--reference-mode", "internal", "--load-model",
+                         "missing.safetensors"), "missing.safetensors: no such file (--load-model)"),
+                       (("dequantize", "in.mp4", "-o", "in.mp4", "--overwrite", "--model", tiny_models.lab),
+                        "in.mp4 would overwrite the input"),
+                       (("dequantize", "in.mp4", "-o", "./in.mp4", "--overwrite", "--model", tiny_models.lab),
+                        "./in.mp4 would overwrite the input (in.mp4)")]:
+        res = invoke_cli(*args, "-q", cwd=tmp_path)
+        assert_one_line_error(res)
+        assert res.stderr_lines[0] == f"vidcolor: error: {said}", res.stderr
+    assert listing(tmp_path) == {"a.png", "in.mp4"}
+    text = _help_text("dequantize")
+    assert "--raw WxH Input is raw rgb24 frames of this size; give their rate with --fps." in text, text
+    assert "--fps RATE Frame rate of --raw input (needed with it; other input carries its own)" in text, text
+
+
+def test_a_reference_that_cannot_be_read_names_the_option_in_a_library_call(tmp_path, monkeypatch):
+    """The library's reader reads the parameter (references), as the CLI's the flag."""
+    from vidcolor.api import colorizer
+    from vidcolor.errors import VidcolorError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VidcolorError, match=r"^missing\.jpg: no such file \(references\)$"):
+        colorizer(device="cpu", references="missing.jpg")
+    with pytest.raises(VidcolorError, match=r"^missing\.safetensors: no such file \(load_model\)$"):
+        colorizer(device="cpu", reference_mode="internal", load_model="missing.safetensors")

@@ -665,7 +665,7 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
             raise VidcolorError(f"reading {input}, a pipe: give the output with -o (a path, or - for stdout)")
         output = default_output(input, suffix, container)
     if str(output) != "-" and str(input) != "-" and same_file(output, input):
-        raise VidcolorError("output would overwrite the input")
+        raise VidcolorError(f"{output} would overwrite the input" + ("" if str(output) == str(input) else f" ({input})"))
     return output
 
 

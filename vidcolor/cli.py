@@ -246,9 +246,11 @@ def _with_io_options(f, job: str):
                           f"the default preset: {DEQUANTIZE_X264_PARAMS}, which runs x264 faster at the same fidelity; "
                           "'' for none)."),
         click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
-        click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH", help="Input is raw rgb24 frames of this size."),
+        click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH",
+                     help="Input is raw rgb24 frames of this size; give their rate with --fps."),
         click.option("--fps", callback=_fps, metavar="RATE",
-                     help="Frame rate of --raw input, as ffmpeg's -r: 25, 29.97 (kept exact: 2997/100) or N/D "
+                     help="Frame rate of --raw input (needed with it; other input carries its own), as ffmpeg's -r: "
+                          "25, 29.97 (kept exact: 2997/100) or N/D "
                           "(30000/1001 for NTSC); 1/1001 to 1,000,000."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout; a suffix that names another is "
@@ -456,7 +458,7 @@ empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
 @click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True,
               help="internal mode: longer side (pixels) of the images it trains and colours at.")
 @click.option("--save-model", type=click.Path(dir_okay=False), help="internal mode: save the trained generators here.")
-@click.option("--load-model", type=click.Path(exists=True, dir_okay=False),
+@click.option("--load-model", type=click.Path(dir_okay=False),     # a missing file: vidcolor's line, as --reference's
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")

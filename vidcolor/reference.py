@@ -62,7 +62,10 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
                                 "or JPEG), not a video")
     images = []
     for p in paths:
-        rgb, alpha = read_image(p)
+        try:
+            rgb, alpha = read_image(p)
+        except VidcolorError as exc:       # 'missing.jpg: no such file' did not say which option gave it
+            raise VidcolorError(f"{exc.marked} ({option('references', '--reference')})") from None
         if alpha is not None and not (alpha >= 128).any():
             raise VidcolorError(f"{p}: the reference is transparent everywhere: it has no colour to give")
         image = rgb if alpha is None else np.dstack([rgb, alpha])
@@ -346,6 +349,8 @@ class InternalColorizer(RenderedLabJob):
         self.settings = settings or TwoImageSettings()
         self.save_model, self.progress, self.model = save_model, progress, None
         if load_model is not None:
+            if not Path(load_model).is_file():     # not load_generator's 'model ... not found (bundled models: ...)'
+                raise VidcolorError(f"{load_model}: no such file ({option('load_model')})")
             self.model, arch = load_generator(str(load_model), self.device)
             if arch.get("job") != self.JOB:
                 raise VidcolorError(f"{load_model}: not a model saved by " + option("reference_mode='internal'") +
