@@ -1112,3 +1112,19 @@ def test_a_reference_that_cannot_be_read_names_the_option_in_a_library_call(tmp_
         colorizer(device="cpu", references="missing.jpg")
     with pytest.raises(VidcolorError, match=r"^missing\.safetensors: no such file \(load_model\)$"):
         colorizer(device="cpu", reference_mode="internal", load_model="missing.safetensors")
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_every_command_summary_is_a_whole_phrase(monkeypatch, columns):
+    """`vidcolor --help` cut the commands' summaries mid-phrase ('Colour black-and-white INPUT (video, image,
+    folder, or -...'), click's default short help from the docstring: each command has a short_help of its own,
+    listed whole (wrapped, not cut, on a narrow terminal)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    for group, args in ((main, ()), (main.commands["train"], ("train",))):
+        res = invoke_cli(*args, "--help")
+        assert res.returncode == 0, res.stderr
+        listing_ = res.stdout.decode().split("Commands:", 1)[1]
+        assert "..." not in listing_, listing_
+        for name, command in group.commands.items():
+            assert command.short_help and command.short_help.endswith("."), name
+            assert " ".join(command.short_help.split()) in " ".join(listing_.split()), (name, listing_)

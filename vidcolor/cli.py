@@ -406,7 +406,7 @@ def main():
     """Dequantize and colorize video with trained generator networks."""
 
 
-@main.command()
+@main.command(short_help="Restore fine colour to coarsely quantized video or images.")
 @click.argument("input")
 @io_options("dequantize")
 @click.option("--model", default=None,
@@ -440,7 +440,7 @@ KEYFRAMES = "\0keyframes"
 empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
 
 
-@main.command()
+@main.command(short_help="Colour black-and-white video or images.")
 @click.argument("input")
 @io_options("colorize")
 @click.option("--model", default=None,
@@ -503,7 +503,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
         click.echo(f"vidcolor: {summary.timed_from(STARTED)}", err=True)
 
 
-@main.group()
+@main.group(short_help="Train the bundled models from a recipe in train/.")
 def train():
     """Train the bundled models from a recipe in train/."""
 
@@ -512,8 +512,10 @@ def _train_command(job: str):
     """``vidcolor train JOB RECIPE``: the same options for every job; the recipe class and loop come
     from ``vidcolor.training``."""
 
-    @train.command(job, help=f"Train {'an' if job[0] in 'aeiou' else 'a'} {job} generator from RECIPE (TOML); "
-                             "resumable.")
+    article = "an" if job[0] in "aeiou" else "a"
+
+    @train.command(job, help=f"Train {article} {job} generator from RECIPE (TOML); resumable.",
+                   short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
@@ -553,7 +555,7 @@ for _name in TRAINABLE:
     _train_command(_name)
 
 
-@train.command("pack")
+@train.command("pack", short_help="Write a recipe's training images into a pack folder.")
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path())
 @click.option("--data", default=None, help="Override the recipe's photo folder.")
@@ -582,7 +584,7 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
                f"held-back photos ({record['bytes'] / 1e6:.1f} MB) into {out}", err=True)
 
 
-@main.command("export")
+@main.command("export", short_help="Export a model to an ONNX graph.")
 @click.argument("model")
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
@@ -613,7 +615,7 @@ def export_cmd(model, output, overwrite):
     click.echo(f"vidcolor: {model} -> {output}", err=True)
 
 
-@main.command("eval")
+@main.command("eval", short_help="Score an output against its ground truth.")
 @click.argument("output")
 @click.option("--reference-video", "reference", required=True, metavar="GT",
               help="Ground truth: video, image or folder of images, same frame size as OUTPUT.")
