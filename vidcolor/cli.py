@@ -269,8 +269,9 @@ def _with_io_options(f, job: str):
                      help="Keep the frames that decoded from a truncated or damaged file, and skip a folder's unreadable "
                           "images and clips (default: an error, nothing written)."),
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="local: this process; ray: split video files into segments at I-frames (codec keyframes) and run them on a "
-                          "Ray cluster (RAY_ADDRESS, else a local one; pip install 'vidcolor[ray]'). Resumable."),
+                     help="local: this process; ray: split video files into segments at I-frames (codec keyframes) "
+                          "and run them on a Ray cluster (RAY_ADDRESS, else a local one; pip install "
+                          "'vidcolor[ray]'). Resumable."),
         click.option("--segment-seconds", type=FiniteRange(min=1), default=None,
                      help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
         click.option("--workers", type=click.IntRange(1), default=None,

@@ -75,8 +75,8 @@ RENDER_SIZE_RANGE = (32, 1024)
 models trained at 256 px, and accuracy already falls at 320 and 384 (docs/colorize_render_size.md)."""
 
 DEFAULT_TILE = 1024
-"""Frames with a side longer than this (pixels) run tile by tile (``--tile``; see :meth:`vidcolor.engine.Engine._tiled`);
-0 = never."""
+"""Frames with a side longer than this (pixels) run tile by tile (``--tile``; see
+:meth:`vidcolor.engine.Engine._tiled`); 0 = never."""
 
 TILE_OVERLAP = 32
 """Context (pixels) each tile sees beyond the core it contributes; a multiple of the U-Net's stride 32."""
