@@ -669,3 +669,16 @@ def test_a_run_shorter_than_log_every_logs_its_last_step_and_draws_the_curves(tm
     train_dequantize(tiny_recipe(photos, steps=3, log_every=2), out, progress=lambda m: None)
     assert [r["step"] for r in read_log(out / "log.csv")] == ["2", "3"]
     assert (out / "loss.png").is_file()
+
+
+def test_a_resumed_run_draws_new_samples_deterministically(tmp_path, photos):
+    # training audit, stop 63: a resume restarted the data stream, so steps 3-4 saw the batches of steps 1-2
+    def psnr_inputs(out):
+        return [r["psnr_input"] for r in read_log(out / "log.csv")]
+
+    for out in (tmp_path / "a", tmp_path / "b"):
+        train_dequantize(tiny_recipe(photos, steps=2, identity=0.0), out, progress=lambda m: None)
+        train_dequantize(tiny_recipe(photos, steps=4, identity=0.0), out, progress=lambda m: None)
+    first = psnr_inputs(tmp_path / "a")
+    assert len(first) == 4 and first[2:] != first[:2]          # not a replay of the first steps
+    assert psnr_inputs(tmp_path / "b") == first                # the same resume draws the same samples

@@ -171,7 +171,8 @@ class PhotoStream(torch.utils.data.IterableDataset):
 
     def rng(self) -> np.random.Generator:
         """This worker's generator, seeded by ``[seed, worker id (0 in the main process), torch.initial_seed()
-        mod 2^31]``."""
+        mod 2^31]``. ``Trainer.fit`` seeds torch with the recipe's seed, and a resumed run with one of that seed
+        and the step it resumes at (:func:`~vidcolor.training.trainer.resume_seed`), so a resume draws new samples."""
         info = torch.utils.data.get_worker_info()
         return np.random.default_rng([self.seed, info.id if info else 0, int(torch.initial_seed() % 2**31)])
 

@@ -15,6 +15,7 @@ import itertools
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -52,6 +53,14 @@ def start_from(model: nn.Module, init_from: str, what: str, fits: Callable[[dict
         raise ValueError(f"{init_from}: not {what} (its layers have other sizes)") from None
     if unexpected or any(not k.startswith(new_layers) for k in missing):
         raise ValueError(f"{init_from}: not {what} (its layers are others)")
+
+
+def resume_seed(seed: int, step: int) -> int:
+    """The torch seed a run resumed at ``step`` (> 0) draws its data stream from, after its networks are built:
+    fixed by the recipe's ``seed`` and that step, so a resume is deterministic and draws other samples than
+    the run's first steps (which a fresh run draws from ``seed`` itself). The DataLoader workers' samplers are
+    not checkpointed, so a resumed run does not draw the batches the uninterrupted run would have."""
+    return int(np.random.SeedSequence([seed % 2**63, step]).generate_state(1)[0])
 
 
 class Trainer:
@@ -175,8 +184,9 @@ class Trainer:
         """Train (or resume) to ``recipe.steps`` steps; returns the exported ``<name>.safetensors`` path.
 
         In order: torch threads and seed from the recipe, :meth:`data`, :meth:`build_networks`,
-        :meth:`build_optimizers`, :meth:`build_losses`, resume; then per step :meth:`at_step`,
-        :meth:`optimize_parameters`, a ``log.csv`` row every ``recipe.log_every`` steps, a
+        :meth:`build_optimizers`, :meth:`build_losses`, resume (a resumed run then reseeds torch with
+        :func:`resume_seed`: its data stream is new and deterministic, not the uninterrupted run's); then per
+        step :meth:`at_step`, :meth:`optimize_parameters`, a ``log.csv`` row every ``recipe.log_every`` steps, a
         ``validation.csv`` row every ``recipe.validate_every`` steps (0: never), a checkpoint every
         ``recipe.checkpoint_every`` steps and at the last; finally the export and ``loss.png``.
 
@@ -202,6 +212,8 @@ class Trainer:
         run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress)
         objects = {**self.networks, **self.optimizers}
         run.restore(objects, before_optimizers=self.at_step)
+        if run.step:                # resumed: a new data stream (and torch stream), not a replay of steps 1, 2, ...
+            torch.manual_seed(resume_seed(r.seed, run.step))
         for net in self.networks.values():
             net.train()
         for batch in loader:
