@@ -139,3 +139,21 @@ def test_validating_leaves_the_trained_weights_as_they_would_be(tmp_path, photos
     assert [int(r["step"]) for r in rows(validated / "validation.csv")] == [1, 2]
     assert not (plain / "validation.csv").exists()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)   # BatchNorm statistics included
+
+
+def test_a_resume_drops_the_rows_logged_after_the_checkpoint(tmp_path, photos):
+    # training audit, stop 63: rows past the checkpoint stayed, so the resume logged steps 3 and 3 again
+    class Stopped(Exception):
+        pass
+
+    def stop_after_validating_step_3(msg):
+        if msg.startswith("validation step=3 "):
+            raise Stopped
+
+    with pytest.raises(Stopped):                                   # killed after step 3; checkpoint at step 2
+        Invert(recipe(photos, steps=5, validate_every=1, validate_batches=1), tmp_path,
+               progress=stop_after_validating_step_3).fit()
+    assert [int(r["step"]) for r in rows(tmp_path / "log.csv")] == [1, 2, 3]
+    Invert(recipe(photos, steps=5, validate_every=1, validate_batches=1), tmp_path, progress=lambda m: None).fit()
+    assert [int(r["step"]) for r in rows(tmp_path / "log.csv")] == [1, 2, 3, 4, 5]
+    assert [int(r["step"]) for r in rows(tmp_path / "validation.csv")] == [1, 2, 3, 4, 5]

@@ -193,6 +193,9 @@ class RunDir:
         and their optimiser state starts empty; they must be registered after the old ones. Any
         other mismatch raises :class:`CheckpointError`, before ``recipe.json`` is written.
 
+        When resuming, the rows of ``log.csv`` and ``validation.csv`` past the checkpoint's step are dropped (the
+        run logs those steps again).
+
         ``before_optimizers(step)``, when given and resuming, is called with the checkpoint's step after
         every other object has loaded and before the optimisers do: where a recipe changes its optimiser
         at a step (colorize's unfreezing adds a parameter group), the optimiser must have that shape to
@@ -228,6 +231,9 @@ class RunDir:
                 csv.writer(f).writerow(["step", "seconds"] + self.fields)
         if not self.resume:
             self.validation_log.unlink(missing_ok=True)
+        else:                       # rows logged after the checkpoint are done again: keep them once
+            for log in (self.log, self.validation_log):
+                _drop_rows_after(log, self.step)
         self._optimizers = [o for o in objects.values() if isinstance(o, torch.optim.Optimizer)]
         self._schedule_lr()
         return extra
@@ -293,6 +299,19 @@ class RunDir:
                                                         "recipe": asdict(recipe)})
         plot_log(self.log, self.out / "loss.png")
         return weights
+
+
+def _drop_rows_after(log_csv: Path, step: int) -> None:
+    """Remove the rows of ``log_csv`` (a ``log.csv`` or ``validation.csv``; absent: nothing) whose step is past
+    ``step``, the checkpoint's: the run resumes there and logs those steps again."""
+    if not log_csv.exists():
+        return
+    with open(log_csv, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if row and float(row[0]) <= step]
+    if len(kept) < len(rows):
+        with open(log_csv, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
 
 
 def lr_factor(recipe: Recipe, step: int) -> float:
