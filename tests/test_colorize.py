@@ -247,7 +247,11 @@ def test_resume_past_the_unfreezing_step_and_a_refused_checkpoint_announces_noth
     assert msgs[:2] == ["unfroze the top 1 encoder stages at step 3", "resumed at step 3"]
     msgs.clear()
     recipe.generator_kwargs = {"widths": [8, 8, 8, 16]}
-    with pytest.raises(CheckpointError, match="other networks"):
+    with pytest.raises(CheckpointError, match="another recipe .generator_kwargs"):     # refused by recipe.json
+        train_colorize(recipe, tmp_path / "run", progress=msgs.append)
+    assert not any("unfroze" in m for m in msgs)
+    (tmp_path / "run" / "recipe.json").unlink()
+    with pytest.raises(CheckpointError, match="other networks"):                      # and by the checkpoint
         train_colorize(recipe, tmp_path / "run", progress=msgs.append)
     assert not any("unfroze" in m for m in msgs)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import shutil
@@ -682,3 +683,45 @@ def test_a_resumed_run_draws_new_samples_deterministically(tmp_path, photos):
     first = psnr_inputs(tmp_path / "a")
     assert len(first) == 4 and first[2:] != first[:2]          # not a replay of the first steps
     assert psnr_inputs(tmp_path / "b") == first                # the same resume draws the same samples
+
+
+def test_cli_train_refuses_to_resume_a_run_folder_with_a_changed_recipe(tmp_path, photos):
+    # training audit, stop 63: a rerun with another lr or batch_size was accepted, and recipe.json and the
+    # weights' metadata then claimed the new values for the whole run
+    (tmp_path / "r.toml").write_text(toml_for(photos))
+    assert invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    for changed, toml in (("lr", toml_for(photos, lr=0.001)), ("seed", toml_for(photos, seed=1)),
+                          ("batch_size", toml_for(photos).replace("batch_size = 2", "batch_size = 3"))):
+        (tmp_path / "r.toml").write_text(toml)
+        res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+        assert_one_line_error(res)
+        assert "another recipe" in res.stderr and changed in res.stderr and "--fresh" in res.stderr
+        assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before     # nothing written
+    free = toml_for(photos, checkpoint_every=5).replace("log_every = 1", "log_every = 2").replace("workers = 0",
+                                                                                                 "workers = 1")
+    (tmp_path / "r.toml").write_text(free)
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--steps", "2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr                          # what is logged, how fast, how long: free
+    assert json.loads((tmp_path / "run" / "recipe.json").read_text())["steps"] == 2
+
+
+def test_resume_differences_allow_step_marks_the_run_has_not_reached():
+    from vidcolor.training.colorize import ColorizeRecipe
+
+    saved = json.loads(json.dumps(dataclasses.asdict(DequantizeRecipe(steps=10, decay_from=6))))
+    assert DequantizeRecipe(steps=20, decay_from=12).resume_differences(saved, 4) == []     # decay not begun
+    assert DequantizeRecipe(steps=20, decay_from=6).resume_differences(saved, 4) == []
+    assert DequantizeRecipe(steps=20).resume_differences(saved, 4) == []                  # decay dropped before it
+    assert DequantizeRecipe(steps=10, decay_from=3).resume_differences(saved, 4) == ["decay_from 6 there, 3 here"]
+    late = DequantizeRecipe(steps=20, decay_from=6).resume_differences(saved, 8)         # decayed over 10 steps so far
+    assert late == ["steps 10 there, 20 here"]
+    assert DequantizeRecipe(steps=10, decay_from=6, lr=1e-3).resume_differences(saved, 0) == [
+        "lr 0.0002 there, 0.001 here"]
+    older = {k: v for k, v in saved.items() if k != "smooth_weight"}                     # an older recipe.json
+    assert DequantizeRecipe(steps=10, decay_from=6).resume_differences(older, 4) == []
+    col = json.loads(json.dumps(dataclasses.asdict(ColorizeRecipe(steps=10, unfreeze_stages=2, unfreeze_at=3))))
+    assert ColorizeRecipe(steps=10, unfreeze_stages=2, unfreeze_at=3).resume_differences(col, 5) == []
+    assert ColorizeRecipe(steps=10, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 5) == [
+        "unfreeze_at 3 there, 6 here"]
+    assert ColorizeRecipe(steps=20, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 3) == []

@@ -60,6 +60,11 @@ class DequantizeRecipe(Recipe):
     consistency: bool = False            # score images of uniform levels after the consistency stage (training.consistency)
     log_every: int = 10
 
+    RESUME_FREE = Recipe.RESUME_FREE + ("generator",)
+    """As :class:`~vidcolor.training.run.Recipe`'s, and ``generator``: a run may be resumed with a new input
+    switched on (``use_phase``, whose layer starts from its initialisation); any other change of the generator is
+    refused as the checkpoint loads (:meth:`~vidcolor.training.run.RunDir.restore`)."""
+
     def __post_init__(self):
         super().__post_init__()
         if self.loss not in ("l1", "l2"):

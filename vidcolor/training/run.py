@@ -6,7 +6,7 @@ import csv
 import json
 import time
 import tomllib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,41 @@ class Recipe:
 
     STEP_MARKS = ("decay_from",)
     """Fields that name a step of the schedule (None or 0: unset); :meth:`with_steps` scales them."""
+
+    RESUME_FREE = ("name", "log_every", "checkpoint_every", "validate_every", "validate_batches", "workers", "threads")
+    """Fields a resumed run may change (its folder's ``recipe.json`` then records the new values): they change what
+    is logged, checkpointed or validated, the weight file's name, or how fast the run goes, not what is trained.
+    ``steps`` and the :data:`STEP_MARKS` may change too while the schedule has not reached them
+    (:meth:`resume_differences`); every other field must be the folder's."""
+
+    def resume_differences(self, saved: dict, step: int) -> list[str]:
+        """The fields in which this recipe, resuming a run at ``step`` completed steps, differs from the run's
+        recipe ``saved`` (its ``recipe.json``) in what is trained, as ``"field X there, Y here"``; empty when the
+        resume may go on. Fields of :data:`RESUME_FREE` may differ; a step mark (:data:`STEP_MARKS`) may move
+        while both its old and its new place are at or past ``step`` (no update done so far depended on it), and
+        ``steps`` may while no step mark of the lr decay (``decay_from``) is before ``step`` (before it, the lr does
+        not depend on ``steps``). A field ``saved`` lacks (a recipe.json of an older version) counts as its
+        default."""
+        here = json.loads(json.dumps(asdict(self)))
+        def default(f):                          # a field the saved record lacks: the class default
+            return json.loads(json.dumps(f.default if f.default is not MISSING else f.default_factory()))
+
+        there = {name: saved[name] if name in saved else default(f) for name, f in self.__dataclass_fields__.items()}
+
+        def unreached(mark) -> bool:
+            return mark is None or mark >= step
+
+        out = []
+        for name, value in here.items():
+            old = there[name]
+            if old == value or name in self.RESUME_FREE:
+                continue
+            if name in self.STEP_MARKS and unreached(old) and unreached(value):
+                continue
+            if name == "steps" and unreached(there.get("decay_from")) and unreached(here.get("decay_from")):
+                continue
+            out.append(f"{name} {old!r} there, {value!r} here")
+        return out
 
     def with_steps(self, steps: int):
         """This recipe over ``steps`` steps, the schedule's shape kept: each step mark in :data:`STEP_MARKS`
@@ -184,6 +219,24 @@ class RunDir:
         except Exception as exc:            # truncated, not a torch file, unpickling refused: all one case here
             raise CheckpointError(f"{self.ckpt} cannot be read ({type(exc).__name__})") from exc
 
+    def _check_recipe(self, step: int) -> None:
+        """Refuse to resume, at ``step``, a run whose ``recipe.json`` differs from this recipe in what is trained
+        (:meth:`Recipe.resume_differences`): :class:`CheckpointError`. A folder without ``recipe.json`` is not
+        checked (the networks still are, as they load)."""
+        record = self.out / "recipe.json"
+        if not record.exists():
+            return
+        try:
+            saved = json.loads(record.read_text())
+            if not isinstance(saved, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{record} cannot be read ({type(exc).__name__})") from None
+        differences = self.recipe.resume_differences(saved, step)
+        if differences:
+            raise CheckpointError(f"{self.out} holds a run of another recipe ({'; '.join(differences[:3])}"
+                                  f"{'; ...' if len(differences) > 3 else ''})")
+
     def restore(self, objects: dict, before_optimizers=None) -> dict:
         """Load the state of ``objects`` (name -> module/optimiser) from the checkpoint if resuming;
         returns the checkpoint's ``extra`` dict (empty when starting fresh). The checkpoint is read once.
@@ -192,6 +245,9 @@ class RunDir:
         generator's ``use_phase``): parameters missing from the checkpoint keep their initialisation
         and their optimiser state starts empty; they must be registered after the old ones. Any
         other mismatch raises :class:`CheckpointError`, before ``recipe.json`` is written.
+
+        A recipe that differs from the folder's ``recipe.json`` in what is trained is refused first
+        (:meth:`Recipe.resume_differences`, :class:`CheckpointError`).
 
         When resuming, the rows of ``log.csv`` and ``validation.csv`` past the checkpoint's step are dropped (the
         run logs those steps again).
@@ -206,6 +262,7 @@ class RunDir:
         extra: dict = {}
         if self.resume:
             state = self._checkpoint()
+            self._check_recipe(int(state["step"]))
             grown: list[str] = []
             optimizers = {k: o for k, o in objects.items() if isinstance(o, torch.optim.Optimizer)}
             try:
