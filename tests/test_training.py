@@ -725,3 +725,20 @@ def test_resume_differences_allow_step_marks_the_run_has_not_reached():
     assert ColorizeRecipe(steps=10, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 5) == [
         "unfreeze_at 3 there, 6 here"]
     assert ColorizeRecipe(steps=20, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 3) == []
+
+
+@pytest.mark.parametrize("job, table, said", [
+    ("dequantize", "generator = { ngf = 4, depthh = 2 }", "unknown keys ['depthh']"),
+    ("dequantize", 'generator = "big"', "generator must be a table"),
+    ("dequantize", 'generator = { ngf = "x", depth = 2 }', "generator {'ngf': 'x', 'depth': 2}"),
+    ("colorize", "generator_kwargs = { widthz = [8, 8, 8, 8] }", "unknown keys ['widthz']"),
+    ("colorize", "generator_kwargs = { widths = 8 }", "generator_kwargs {'widths': 8}"),
+    ("exemplar", "generator_kwargs = { tau = 1.0 }", "unknown keys ['tau']")])
+def test_cli_train_bad_generator_table_is_one_line(tmp_path, photos, job, table, said):
+    # training audit, stop 63: a misspelled key or a value of the wrong type in the generator's table was a
+    # 44-line TypeError traceback
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith(("generator", "ndf"))]
+    (tmp_path / "r.toml").write_text("\n".join(lines + [table, 'init_from = ""' if job == "exemplar" else ""]) + "\n")
+    res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe" in res.stderr and said in res.stderr and not (tmp_path / "run").exists()

@@ -26,7 +26,7 @@ from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
-from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.run import Recipe, check_generator_table, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
@@ -35,7 +35,12 @@ FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn
 
 @dataclass
 class ColorizeRecipe(Recipe):
-    """Everything that determines a trained colorization generator (one TOML file in ``train/``)."""
+    """Everything that determines a trained colorization generator (one TOML file in ``train/``).
+
+    Raises:
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator`` or ``generator_kwargs``
+            not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`).
+    """
 
     name: str = "colorize-effnet"
     generator: str = "effnet_unet"        # effnet_unet | unet | fcn
@@ -58,6 +63,19 @@ class ColorizeRecipe(Recipe):
 
     STEP_MARKS = ("decay_from", "unfreeze_at")
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.generator not in FAMILY_OF:
+            raise ValueError(f"unknown generator {self.generator!r} (choose {', '.join(FAMILY_OF)})")
+        check_generator_table(self.generator_kwargs, *self.generator_class(), "generator_kwargs")
+
+    def generator_class(self) -> tuple[type, tuple[str, ...]]:
+        """The class of the recipe's generator and the keyword arguments the recipe sets itself (the rest come
+        from ``generator_kwargs``)."""
+        if self.generator == "effnet_unet":
+            return EffNetUNetColorizer, ("out_channels", "pretrained")
+        return FAMILIES[FAMILY_OF[self.generator]], ()
+
 
 def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[torch.nn.Module, dict]:
     """The generator a recipe describes and its ``arch`` record (stored with the weights); with
@@ -65,19 +83,23 @@ def build_colorizer(recipe: ColorizeRecipe, pretrained: bool = True) -> tuple[to
 
     Raises:
         ValueError: an unknown ``recipe.generator``, the ``bins`` head on another generator than ``effnet_unet``,
-            or an ``init_from`` of another family, head or widths.
+            an ``init_from`` of another family, head or widths, or a ``generator_kwargs`` value the generator's
+            constructor refuses (a ``TypeError`` there).
         VidcolorError: ``init_from`` is unknown or not a generator weight file.
     """
     if recipe.generator not in FAMILY_OF:
         raise ValueError(f"unknown generator {recipe.generator!r} (choose {', '.join(FAMILY_OF)})")
     kwargs = dict(recipe.generator_kwargs)
-    if recipe.generator == "effnet_unet":
-        kwargs["out_channels"] = len(ab_gamut_bins()) if recipe.head == "bins" else 2
-        model = EffNetUNetColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
-    elif recipe.head == "bins":
-        raise ValueError(f"the bins head needs generator 'effnet_unet', not {recipe.generator!r}")
-    else:
-        model = FAMILIES[FAMILY_OF[recipe.generator]](**kwargs)
+    try:                                # TypeError: a value of the wrong type (the keys are checked with the recipe)
+        if recipe.generator == "effnet_unet":
+            kwargs["out_channels"] = len(ab_gamut_bins()) if recipe.head == "bins" else 2
+            model = EffNetUNetColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
+        elif recipe.head == "bins":
+            raise ValueError(f"the bins head needs generator 'effnet_unet', not {recipe.generator!r}")
+        else:
+            model = FAMILIES[FAMILY_OF[recipe.generator]](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"generator_kwargs {recipe.generator_kwargs}: {exc}") from None
     if recipe.init_from:
         start_from(model, recipe.init_from, f"a {recipe.generator} generator with the {recipe.head} head and "
                    f"generator_kwargs {recipe.generator_kwargs}",

@@ -33,6 +33,11 @@ class ExemplarRecipe(ColorizeRecipe):
     max_rotation: float = 15.0            # degrees, reference view
     tau: float = 0.01                     # matching softmax temperature
 
+    def generator_class(self) -> tuple[type, tuple[str, ...]]:
+        """:class:`~vidcolor.models.exemplar.ExemplarColorizer`, whose ``out_channels``, ``pretrained`` and
+        ``tau`` the recipe sets."""
+        return ExemplarColorizer, ("out_channels", "pretrained", "tau")
+
 
 def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[ExemplarColorizer, dict]:
     """The exemplar colorizer a recipe describes, initialised from ``init_from``, and its ``arch`` record.
@@ -48,7 +53,10 @@ def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[Exe
     if unused:
         raise ValueError(f"the exemplar loop does not use {', '.join(unused)} (bins head, cross-entropy only)")
     kwargs = dict(recipe.generator_kwargs, out_channels=len(ab_gamut_bins()), tau=recipe.tau)
-    model = ExemplarColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
+    try:
+        model = ExemplarColorizer(pretrained=pretrained and not recipe.init_from, **kwargs)
+    except TypeError as exc:            # a value of the wrong type (the keys are checked with the recipe)
+        raise ValueError(f"generator_kwargs {recipe.generator_kwargs}: {exc}") from None
     if recipe.init_from:
         start_from(model, recipe.init_from, "an EfficientNet U-Net colorizer of the same widths",
                    new_layers=("hint8.", "hint4."))

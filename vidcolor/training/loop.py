@@ -28,7 +28,7 @@ from vidcolor.training.data import DequantizationPairs, folder_named, split_retr
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
-from vidcolor.training.run import Recipe, training_loader
+from vidcolor.training.run import Recipe, check_generator_table, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
 
@@ -39,7 +39,9 @@ class DequantizeRecipe(Recipe):
     Raises:
         ValueError: as :class:`~vidcolor.training.run.Recipe`, and ``loss`` other than ``l1``/``l2``, a negative
             ``adv_weight`` or ``smooth_weight``, or ``kinds`` not a non-empty subset of
-            :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`).
+            :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`), or
+            ``generator`` not a table of :class:`~vidcolor.models.UNetGenerator`'s settings
+            (:func:`~vidcolor.training.run.check_generator_table`).
     """
 
     name: str = "dequantize-fq"
@@ -74,6 +76,7 @@ class DequantizeRecipe(Recipe):
         if self.smooth_weight < 0:
             raise ValueError(f"smooth_weight must be >= 0, got {self.smooth_weight}")
         check_kinds(self.kinds)   # at load, not in a data worker at the first step
+        check_generator_table(self.generator, UNetGenerator, ("in_channels", "out_channels"), "generator")
 
 
 def generator_optimizer(G: UNetGenerator, recipe: DequantizeRecipe) -> torch.optim.Adam:
@@ -134,10 +137,14 @@ def build_generator(recipe: DequantizeRecipe) -> tuple[UNetGenerator, dict]:
     ``recipe.init_from``, its weights are that trained generator's (a longer schedule resumed across runs).
 
     Raises:
-        ValueError: ``init_from`` is not a dequantization U-Net of the recipe's mode and generator settings.
+        ValueError: ``init_from`` is not a dequantization U-Net of the recipe's mode and generator settings, or
+            the U-Net's constructor refuses a value of ``recipe.generator`` (a ``TypeError`` there).
     """
     kwargs = dict(in_channels=3, out_channels=2 if recipe.mode == "ab" else 3, **recipe.generator)
-    G = UNetGenerator(**kwargs)
+    try:
+        G = UNetGenerator(**kwargs)
+    except TypeError as exc:            # a value of the wrong type (the keys are checked with the recipe)
+        raise ValueError(f"generator {recipe.generator}: {exc}") from None
     if recipe.init_from:
         start_from(G, recipe.init_from, f"a dequantization U-Net with mode {recipe.mode!r} and {kwargs}",
                    lambda a: (a.get("family"), a.get("job", "dequantize"), a.get("mode"), a.get("kwargs"))

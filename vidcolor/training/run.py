@@ -26,6 +26,25 @@ def _whole(value, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
+def check_generator_table(table, cls, set_by_recipe: tuple[str, ...], what: str) -> None:
+    """Check a recipe's table of generator settings (``generator`` of a dequantize recipe, ``generator_kwargs`` of a
+    colorize one) against the keyword arguments of ``cls``, the generator's class, less those the recipe sets itself
+    (``set_by_recipe``), so that a misspelled key is refused when the recipe is loaded rather than as a
+    ``TypeError`` of the constructor. ``what`` names the table in the message.
+
+    Raises:
+        ValueError: ``table`` not a table (dict), or a key ``cls`` does not take.
+    """
+    import inspect
+
+    if not isinstance(table, dict):
+        raise ValueError(f"{what} must be a table of the generator's settings, e.g. {{ ngf = 8 }}, got {table!r}")
+    params = [n for n in inspect.signature(cls).parameters if n not in set_by_recipe]
+    unknown = sorted(set(table) - set(params))
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {unknown} (the generator takes {', '.join(params) or 'none'})")
+
+
 @dataclass
 class Recipe:
     """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file).
