@@ -727,12 +727,32 @@ def test_resume_differences_allow_step_marks_the_run_has_not_reached():
     assert ColorizeRecipe(steps=20, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 3) == []
 
 
+def test_a_generator_value_its_constructor_refuses_is_a_value_error(photos):
+    # what the recipe's check lets through to the constructor: its TypeError becomes the ValueError of a bad recipe
+    from vidcolor.training.colorize import ColorizeRecipe, build_colorizer
+    from vidcolor.training.exemplar import ExemplarRecipe, build_exemplar
+    from vidcolor.training.loop import build_generator
+
+    r = tiny_recipe(photos)
+    r.generator = {"ngf": "x"}                    # set after the recipe's check
+    with pytest.raises(ValueError, match="generator {'ngf': 'x'}"):
+        build_generator(r)
+    c = ColorizeRecipe(generator="fcn", head="ab")
+    c.generator_kwargs = {"width": "x"}
+    with pytest.raises(ValueError, match="generator_kwargs {'width': 'x'}"):
+        build_colorizer(c)
+    e = ExemplarRecipe(init_from="")
+    e.generator_kwargs = {"widths": 8}
+    with pytest.raises(ValueError, match="generator_kwargs {'widths': 8}"):
+        build_exemplar(e, pretrained=False)
+
+
 @pytest.mark.parametrize("job, table, said", [
     ("dequantize", "generator = { ngf = 4, depthh = 2 }", "unknown keys ['depthh']"),
     ("dequantize", 'generator = "big"', "generator must be a table"),
-    ("dequantize", 'generator = { ngf = "x", depth = 2 }', "generator {'ngf': 'x', 'depth': 2}"),
+    ("dequantize", 'generator = { ngf = "x", depth = 2 }', "ngf must be a whole number >= 1, got 'x'"),
     ("colorize", "generator_kwargs = { widthz = [8, 8, 8, 8] }", "unknown keys ['widthz']"),
-    ("colorize", "generator_kwargs = { widths = 8 }", "generator_kwargs {'widths': 8}"),
+    ("colorize", "generator_kwargs = { widths = 8 }", "widths must be 4 whole numbers >= 1, got 8"),
     ("exemplar", "generator_kwargs = { tau = 1.0 }", "unknown keys ['tau']")])
 def test_cli_train_bad_generator_table_is_one_line(tmp_path, photos, job, table, said):
     # training audit, stop 63: a misspelled key or a value of the wrong type in the generator's table was a
@@ -742,3 +762,23 @@ def test_cli_train_bad_generator_table_is_one_line(tmp_path, photos, job, table,
     res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "bad recipe" in res.stderr and said in res.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("job, bad, named", [
+    ("dequantize", "retro_share = -0.5", "retro_share"), ("dequantize", "identity = 1.5", "identity"),
+    ("dequantize", "generator = { ngf = 0, depth = 2 }", "ngf"), ("dequantize", "crop = 1", "crop"),
+    ("dequantize", 'adv_weight = "lots"', "adv_weight"), ("dequantize", "seed = -1", "seed"),
+    ("colorize", "temperature = 0", "temperature"), ("colorize", "unfreeze_at = -1", "unfreeze_at"),
+    ("colorize", "generator_kwargs = { widths = [8, 8, 0, 8] }", "widths"),
+    ("exemplar", 'mismatch = "lots"', "mismatch"), ("exemplar", "tau = 0", "tau")])
+def test_cli_train_out_of_range_value_is_one_line_before_the_run_folder(tmp_path, photos, job, bad, named):
+    # training audit, stop 63: these failed after the run folder was made, with a traceback
+    key = bad.split(" = ")[0]
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith((key, "generator", "ndf"))]
+    if job == "dequantize" and key != "generator":
+        lines.append("generator = { ngf = 4, depth = 2 }")
+    lines += [bad, "ndf = 4", 'init_from = ""' if job == "exemplar" else ""]
+    (tmp_path / "r.toml").write_text("\n".join(lines) + "\n")
+    res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe" in res.stderr and named in res.stderr and not (tmp_path / "run").exists()

@@ -26,7 +26,8 @@ from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
-from vidcolor.training.run import Recipe, check_generator_table, training_loader
+from vidcolor.training.run import (Recipe, check_at_least, check_generator_table, check_shares, check_whole,
+                                   training_loader)
 from vidcolor.training.trainer import Trainer, start_from
 
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
@@ -38,8 +39,10 @@ class ColorizeRecipe(Recipe):
     """Everything that determines a trained colorization generator (one TOML file in ``train/``).
 
     Raises:
-        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator`` or ``generator_kwargs``
-            not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`).
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator``, ``generator_kwargs``
+            not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`), ``temperature``
+            <= 0, a negative loss weight, ``rebalance`` outside [0, 1], ``critic_steps`` not a whole number >= 1,
+            or ``unfreeze_stages`` or ``unfreeze_at`` not a whole number >= 0.
     """
 
     name: str = "colorize-effnet"
@@ -68,6 +71,12 @@ class ColorizeRecipe(Recipe):
         if self.generator not in FAMILY_OF:
             raise ValueError(f"unknown generator {self.generator!r} (choose {', '.join(FAMILY_OF)})")
         check_generator_table(self.generator_kwargs, *self.generator_class(), "generator_kwargs")
+        check_at_least(self, 0, "temperature", strict=True)
+        check_at_least(self, 0, "lambda_l1", "ce_weight", "adv_weight", "gp_weight", "perceptual_weight",
+                       "lpips_weight")
+        check_shares(self, "rebalance")
+        check_whole(self, 1, "critic_steps")
+        check_whole(self, 0, "unfreeze_stages", "unfreeze_at")
 
     def generator_class(self) -> tuple[type, tuple[str, ...]]:
         """The class of the recipe's generator and the keyword arguments the recipe sets itself (the rest come

@@ -19,19 +19,30 @@ from vidcolor.models.exemplar import ExemplarColorizer
 from vidcolor.training.colorize import ColorizeRecipe, bin_weights, bins_loss, lab_batch, render
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
-from vidcolor.training.run import training_loader
+from vidcolor.training.run import check_at_least, check_shares, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
 
 @dataclass
 class ExemplarRecipe(ColorizeRecipe):
-    """A :class:`~vidcolor.training.colorize.ColorizeRecipe` (bins head, no GAN) plus the exemplar's own fields."""
+    """A :class:`~vidcolor.training.colorize.ColorizeRecipe` (bins head, no GAN) plus the exemplar's own fields.
+
+    Raises:
+        ValueError: as :class:`~vidcolor.training.colorize.ColorizeRecipe`, and ``mismatch`` outside [0, 1], a
+            negative ``max_rotation`` or ``tau`` <= 0.
+    """
 
     name: str = "colorize-exemplar"
     init_from: str = "colorize-effnet"    # automatic colorizer (registry name or path) to start from; "" = none
     mismatch: float = 0.2                 # share of references taken from another photo
     max_rotation: float = 15.0            # degrees, reference view
     tau: float = 0.01                     # matching softmax temperature
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_shares(self, "mismatch")
+        check_at_least(self, 0, "max_rotation")
+        check_at_least(self, 0, "tau", strict=True)
 
     def generator_class(self) -> tuple[type, tuple[str, ...]]:
         """:class:`~vidcolor.models.exemplar.ExemplarColorizer`, whose ``out_channels``, ``pretrained`` and

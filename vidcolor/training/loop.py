@@ -28,7 +28,7 @@ from vidcolor.training.data import DequantizationPairs, folder_named, split_retr
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
 from vidcolor.training.losses import GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
-from vidcolor.training.run import Recipe, check_generator_table, training_loader
+from vidcolor.training.run import Recipe, check_at_least, check_generator_table, check_shares, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
 
@@ -38,7 +38,8 @@ class DequantizeRecipe(Recipe):
 
     Raises:
         ValueError: as :class:`~vidcolor.training.run.Recipe`, and ``loss`` other than ``l1``/``l2``, a negative
-            ``adv_weight`` or ``smooth_weight``, or ``kinds`` not a non-empty subset of
+            ``adv_weight``, ``smooth_weight`` or ``lambda_l1``, ``phase_lr`` <= 0, ``identity`` or
+            ``identity_pixel_art`` outside [0, 1], ``retro_share`` outside (0, 1), ``kinds`` not a non-empty subset of
             :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`), or
             ``generator`` not a table of :class:`~vidcolor.models.UNetGenerator`'s settings
             (:func:`~vidcolor.training.run.check_generator_table`).
@@ -71,10 +72,10 @@ class DequantizeRecipe(Recipe):
         super().__post_init__()
         if self.loss not in ("l1", "l2"):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
-        if self.adv_weight < 0:
-            raise ValueError(f"adv_weight must be >= 0, got {self.adv_weight}")
-        if self.smooth_weight < 0:
-            raise ValueError(f"smooth_weight must be >= 0, got {self.smooth_weight}")
+        check_at_least(self, 0, "adv_weight", "smooth_weight", "lambda_l1")
+        check_at_least(self, 0, "phase_lr", strict=True)
+        check_shares(self, "identity", "identity_pixel_art")
+        check_shares(self, "retro_share", open_low=True)
         check_kinds(self.kinds)   # at load, not in a data worker at the first step
         check_generator_table(self.generator, UNetGenerator, ("in_channels", "out_channels"), "generator")
 

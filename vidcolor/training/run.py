@@ -33,16 +33,75 @@ def check_generator_table(table, cls, set_by_recipe: tuple[str, ...], what: str)
     ``TypeError`` of the constructor. ``what`` names the table in the message.
 
     Raises:
-        ValueError: ``table`` not a table (dict), or a key ``cls`` does not take.
+        ValueError: ``table`` not a table (dict), a key ``cls`` does not take, or a value unlike the argument's
+            default: a bool for a bool, a whole number >= 1 (>= 0 where the default is 0) for an int, a number > 0
+            for a float, as many whole numbers >= 1 for a tuple.
     """
     import inspect
 
     if not isinstance(table, dict):
         raise ValueError(f"{what} must be a table of the generator's settings, e.g. {{ ngf = 8 }}, got {table!r}")
-    params = [n for n in inspect.signature(cls).parameters if n not in set_by_recipe]
+    params = {n: p.default for n, p in inspect.signature(cls).parameters.items() if n not in set_by_recipe}
     unknown = sorted(set(table) - set(params))
     if unknown:
         raise ValueError(f"{what}: unknown keys {unknown} (the generator takes {', '.join(params) or 'none'})")
+    for name, value in table.items():           # a value like its default: a width or count of 0 fails in torch
+        default = params[name]
+        if isinstance(default, bool):
+            ok, like = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            least = min(default, 1)
+            ok, like = _whole(value, least), f"a whole number >= {least}"
+        elif isinstance(default, float):
+            ok, like = _number(value) and value > 0, "a number > 0"
+        elif isinstance(default, tuple):
+            ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(_whole(v, 1) for v in value)
+            like = f"{len(default)} whole numbers >= 1"
+        else:
+            ok, like = True, ""
+        if not ok:
+            raise ValueError(f"{what}: {name} must be {like}, got {value!r}")
+
+
+MIN_CROP = 32
+"""The smallest training crop (px): under 24 the PatchGAN discriminators' last convolutions have no input left (a
+torch error at the first step), and 32 is the EfficientNet encoder's stride."""
+
+
+def check_shares(recipe, *names: str, open_low: bool = False) -> None:
+    """Check that each field ``names`` of ``recipe`` is a number in [0, 1] ((0, 1) with ``open_low``, a share that
+    must leave something on both sides).
+
+    Raises:
+        ValueError: naming the first field out of range.
+    """
+    for name in names:
+        value = getattr(recipe, name)
+        if not (_number(value) and (0 < value < 1 if open_low else 0 <= value <= 1)):
+            raise ValueError(f"{name} ({value!r}) must be in {'(0, 1)' if open_low else '[0, 1]'}")
+
+
+def check_whole(recipe, least: int, *names: str) -> None:
+    """Check that each field ``names`` of ``recipe`` is a whole number (not a bool) >= ``least``.
+
+    Raises:
+        ValueError: naming the first field that is not.
+    """
+    for name in names:
+        if not _whole(getattr(recipe, name), least):
+            raise ValueError(f"{name} must be a whole number >= {least}, got {getattr(recipe, name)!r}")
+
+
+def check_at_least(recipe, least: float, *names: str, strict: bool = False) -> None:
+    """Check that each field ``names`` of ``recipe`` is a number >= ``least`` (> with ``strict``).
+
+    Raises:
+        ValueError: naming the first field out of range.
+    """
+    for name in names:
+        value = getattr(recipe, name)
+        if not (_number(value) and (value > least if strict else value >= least)):
+            raise ValueError(f"{name} must be a number {'>' if strict else '>='} {least}, got {value!r}")
 
 
 @dataclass
@@ -51,8 +110,8 @@ class Recipe:
 
     Raises:
         ValueError: a field of :data:`COUNTS` not a whole number >= 1, ``workers`` or ``validate_every`` not a
-            whole number >= 0, ``lr`` <= 0, ``beta1`` outside [0, 1), ``decay_from`` outside [0, steps), or
-            ``video_share`` outside (0, 1).
+            whole number >= 0, ``lr`` <= 0, ``beta1`` outside [0, 1), ``decay_from`` outside [0, steps),
+            ``video_share`` outside (0, 1), ``crop`` under :data:`MIN_CROP`, or ``seed`` not a whole number >= 0.
     """
 
     name: str = "run"
@@ -95,6 +154,10 @@ class Recipe:
             raise ValueError(f"decay_from ({self.decay_from!r}) must be in [0, steps) = [0, {self.steps})")
         if not (_number(self.video_share) and 0 < self.video_share < 1):
             raise ValueError(f"video_share ({self.video_share!r}) must be in (0, 1)")
+        if self.crop < MIN_CROP:
+            raise ValueError(f"crop must be at least {MIN_CROP} px, got {self.crop}")
+        if not _whole(self.seed, 0):
+            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
 
     STEP_MARKS = ("decay_from",)
     """Fields that name a step of the schedule (None or 0: unset); :meth:`with_steps` scales them."""
