@@ -782,3 +782,17 @@ def test_cli_train_out_of_range_value_is_one_line_before_the_run_folder(tmp_path
     res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "bad recipe" in res.stderr and named in res.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("job, bad", [("dequantize", 'mode = "RGB"'), ("dequantize", 'mode = "xyz"'),
+                                      ("colorize", 'head = "foo"')])
+def test_cli_train_unknown_mode_or_head_is_refused(tmp_path, photos, job, bad):
+    # training audit, stop 63: an unknown mode trained as lab, an unknown head as ab, and wrote weights that load
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith(("generator", "ndf"))]
+    lines += [bad] + (["generator = { ngf = 4, depth = 2 }"] if job == "dequantize" else
+                      ['generator = "fcn"', "generator_kwargs = { width = 4, depth = 2 }"])
+    (tmp_path / "r.toml").write_text("\n".join(lines) + "\n")
+    res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    value = bad.split(" = ")[1].replace('"', "'")
+    assert "bad recipe" in res.stderr and value in res.stderr and not (tmp_path / "run").exists()

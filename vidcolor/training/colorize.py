@@ -33,14 +33,18 @@ from vidcolor.training.trainer import Trainer, start_from
 FAMILY_OF = {"effnet_unet": "effnet_unet", "unet": "unet_colorizer", "fcn": "fcn"}
 """Recipe ``generator`` -> architecture family in :data:`vidcolor.models.FAMILIES`."""
 
+HEADS = ("bins", "ab")
+"""A colorize recipe's ``head``: classification over ab bins, or ab regression (another value would train as ``ab``
+and be stored as an unknown mode)."""
+
 
 @dataclass
 class ColorizeRecipe(Recipe):
     """Everything that determines a trained colorization generator (one TOML file in ``train/``).
 
     Raises:
-        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator``, ``generator_kwargs``
-            not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`), ``temperature``
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator`` or ``head`` (:data:`HEADS`),
+            ``generator_kwargs`` not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`), ``temperature``
             <= 0, a negative loss weight, ``rebalance`` outside [0, 1], ``critic_steps`` not a whole number >= 1,
             or ``unfreeze_stages`` or ``unfreeze_at`` not a whole number >= 0.
     """
@@ -70,6 +74,8 @@ class ColorizeRecipe(Recipe):
         super().__post_init__()
         if self.generator not in FAMILY_OF:
             raise ValueError(f"unknown generator {self.generator!r} (choose {', '.join(FAMILY_OF)})")
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r} (choose {', '.join(HEADS)})")
         check_generator_table(self.generator_kwargs, *self.generator_class(), "generator_kwargs")
         check_at_least(self, 0, "temperature", strict=True)
         check_at_least(self, 0, "lambda_l1", "ce_weight", "adv_weight", "gp_weight", "perceptual_weight",

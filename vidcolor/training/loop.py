@@ -32,15 +32,19 @@ from vidcolor.training.run import Recipe, check_at_least, check_generator_table,
 from vidcolor.training.trainer import Trainer, start_from
 
 
+MODES = ("lab", "ab", "rgb")
+"""A dequantize recipe's ``mode`` (see the module docstring); another value would train as ``lab``."""
+
+
 @dataclass
 class DequantizeRecipe(Recipe):
     """Everything that determines a trained dequantization generator (one TOML file in ``train/``).
 
     Raises:
-        ValueError: as :class:`~vidcolor.training.run.Recipe`, and ``loss`` other than ``l1``/``l2``, a negative
-            ``adv_weight``, ``smooth_weight`` or ``lambda_l1``, ``phase_lr`` <= 0, ``identity`` or
-            ``identity_pixel_art`` outside [0, 1], ``retro_share`` outside (0, 1), ``kinds`` not a non-empty subset of
-            :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`), or
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and a ``mode`` not in :data:`MODES`, ``loss`` other
+            than ``l1``/``l2``, a negative ``adv_weight``, ``smooth_weight`` or ``lambda_l1``, ``phase_lr`` <= 0,
+            ``identity`` or ``identity_pixel_art`` outside [0, 1], ``retro_share`` outside (0, 1), ``kinds`` not a
+            non-empty subset of :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`), or
             ``generator`` not a table of :class:`~vidcolor.models.UNetGenerator`'s settings
             (:func:`~vidcolor.training.run.check_generator_table`).
     """
@@ -70,6 +74,8 @@ class DequantizeRecipe(Recipe):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.loss not in ("l1", "l2"):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
         check_at_least(self, 0, "adv_weight", "smooth_weight", "lambda_l1")
