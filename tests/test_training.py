@@ -796,3 +796,14 @@ def test_cli_train_unknown_mode_or_head_is_refused(tmp_path, photos, job, bad):
     assert_one_line_error(res)
     value = bad.split(" = ")[1].replace('"', "'")
     assert "bad recipe" in res.stderr and value in res.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name", ["sub/tiny", "", "..", "a\\\\b"])
+def test_cli_train_name_that_is_not_a_file_name_is_refused_at_load(tmp_path, photos, name):
+    # training audit, stop 63: a name with a slash trained the whole run and failed at the export
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith("name")]
+    (tmp_path / "r.toml").write_text("\n".join(lines + [f'name = "{name}"']) + "\n")
+    res = invoke_cli("train", "dequantize", "r.toml", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe: name must be a plain file name" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]           # no runs/<name> folder

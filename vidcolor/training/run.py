@@ -111,7 +111,8 @@ class Recipe:
     Raises:
         ValueError: a field of :data:`COUNTS` not a whole number >= 1, ``workers`` or ``validate_every`` not a
             whole number >= 0, ``lr`` <= 0, ``beta1`` outside [0, 1), ``decay_from`` outside [0, steps),
-            ``video_share`` outside (0, 1), ``crop`` under :data:`MIN_CROP`, or ``seed`` not a whole number >= 0.
+            ``video_share`` outside (0, 1), ``crop`` under :data:`MIN_CROP`, ``seed`` not a whole number >= 0, or a
+            ``name`` that is not a plain file name (empty, ``.``/``..``, or with a slash, backslash or NUL).
     """
 
     name: str = "run"
@@ -142,6 +143,9 @@ class Recipe:
     an empty crop, after the run's folder was made)."""
 
     def __post_init__(self):
+        if not (isinstance(self.name, str) and self.name.strip() and self.name not in (".", "..")
+                and not any(c in self.name for c in "/\\\0")):
+            raise ValueError(f"name must be a plain file name (the weight file is <name>.safetensors), got {self.name!r}")
         for name in self.COUNTS:
             if not _whole(getattr(self, name), 1):
                 raise ValueError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
