@@ -240,20 +240,23 @@ def test_resume_past_the_unfreezing_step_and_a_refused_checkpoint_announces_noth
     recipe = ColorizeRecipe(name="tiny", data=str(data), holdout_every=100, steps=3, batch_size=2, crop=64,
                             workers=0, threads=1, log_every=1, checkpoint_every=1, generator="effnet_unet",
                             head="bins", generator_kwargs={"widths": [8, 8, 8, 8]}, unfreeze_stages=1, unfreeze_at=2)
-    train_colorize(recipe, tmp_path / "run", progress=lambda m: None)
     msgs: list[str] = []
+    train_colorize(recipe, tmp_path / "run", progress=msgs.append)
+    assert "unfroze the top 1 encoder stages at step 2" in msgs
+    msgs.clear()
     recipe.steps = 4                     # the optimiser takes its unfrozen group before its saved state
     train_colorize(recipe, tmp_path / "run", progress=msgs.append)
-    assert msgs[:2] == ["unfroze the top 1 encoder stages at step 3", "resumed at step 3"]
+    # training audit, stop 63: this said "unfroze ... at step 3", the checkpoint's step, not unfreeze_at
+    assert msgs[:2] == ["the top 1 encoder stages train since step 2 (unfreeze_at)", "resumed at step 3"]
     msgs.clear()
     recipe.generator_kwargs = {"widths": [8, 8, 8, 16]}
     with pytest.raises(CheckpointError, match="another recipe .generator_kwargs"):     # refused by recipe.json
         train_colorize(recipe, tmp_path / "run", progress=msgs.append)
-    assert not any("unfroze" in m for m in msgs)
+    assert not any("encoder stages" in m for m in msgs)
     (tmp_path / "run" / "recipe.json").unlink()
     with pytest.raises(CheckpointError, match="other networks"):                      # and by the checkpoint
         train_colorize(recipe, tmp_path / "run", progress=msgs.append)
-    assert not any("unfroze" in m for m in msgs)
+    assert not any("encoder stages" in m for m in msgs)
 
 
 def test_bins_head_needs_effnet():

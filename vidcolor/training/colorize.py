@@ -220,7 +220,8 @@ class ColorizeTrainer(Trainer):
             self.bins, self.class_w = self.put(torch.from_numpy(bins), bin_weights(loader.dataset.paths, bins, r.rebalance))
 
     def at_step(self, step: int) -> None:
-        """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate."""
+        """From ``unfreeze_at`` on, the top encoder stages train too, at a tenth of the learning rate. Says so
+        when it happens; a run resumed past ``unfreeze_at`` says since when they train."""
         r, G, opt_g = self.recipe, self.generator, self.optimizers["opt_g"]
         if not (r.unfreeze_stages and step >= r.unfreeze_at and len(opt_g.param_groups) == 1):
             return
@@ -228,7 +229,10 @@ class ColorizeTrainer(Trainer):
         G.encoder.freeze(r.unfreeze_stages)
         opt_g.add_param_group({"params": [p for p in frozen if p.requires_grad], "lr": r.lr * 0.1})
         G.train()
-        self.progress(f"unfroze the top {r.unfreeze_stages} encoder stages at step {step}")
+        if step == r.unfreeze_at:
+            self.progress(f"unfroze the top {r.unfreeze_stages} encoder stages at step {step}")
+        else:                           # resuming past it: the run unfroze them at unfreeze_at, before the checkpoint
+            self.progress(f"the top {r.unfreeze_stages} encoder stages train since step {r.unfreeze_at} (unfreeze_at)")
 
     def predict(self, L_n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The generator's raw output on ``L_n`` ``(N, 1, H, W)`` and its ab ``(N, 2, h, w)`` / 110 (bins:
