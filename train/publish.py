@@ -113,52 +113,13 @@ def restamp(name: str, quality: Path | None, methods: list[str]) -> Path:
     return card
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("run", type=Path, nargs="?", help="the run folder to publish (not with --card)")
-    ap.add_argument("--card", metavar="NAME", help="only re-stamp the card of bundled model NAME: its weight-file "
-                    "sha256 and, with --quality, its validation table (rows: --method, else those it shows)")
-    ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
-    ap.add_argument("--method", action="append", default=[], help="more rows of the quality JSON to put in the card")
-    ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
-                    "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
-    ap.add_argument("--strength", metavar="KIND=S,...", help="dequantize: the correction strength per kind of "
-                    "quantizer found, e.g. uniform=1,palette=0.5 (the picks of benchmarks/dequantize_validation.py), "
-                    "stored in the weight file")
-    ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
-    ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
-    args = ap.parse_args()
-    if args.card:
-        print(f"re-stamped {restamp(args.card, args.quality, args.method).relative_to(ROOT)}")
-        return
-    if args.run is None:
-        ap.error("give a run folder, or --card NAME")
-    recipe = json.loads((args.run / "recipe.json").read_text())
-    name = recipe["name"]
-    src = args.run / f"{name}.safetensors"
-    with safe_open(str(src), framework="pt") as f:
-        meta = f.metadata()
-        params = sum(f.get_tensor(k).numel() for k in f.keys() if "running_" not in k and "num_batches" not in k)
-    dest_dir = ROOT / "train" / name
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    for fname in ("log.csv", "loss.png"):
-        shutil.copy(args.run / fname, dest_dir / fname)
-    if args.inference or args.strength:  # inference defaults chosen on held-back data go into the arch record
-        from vidcolor.weights import load_generator, save_generator
+SIZE_MB, WEIGHT_LINE = "<size in MB>", "<weight-file line>"
+"""Placeholders in :func:`card_lines`, filled in once the weight file is written."""
 
-        model, arch_rec = load_generator(str(src))
-        if args.inference:
-            t, sat = (float(v) for v in args.inference.split("/"))
-            arch_rec.update(temperature=t, saturation=sat)
-        if args.strength:
-            arch_rec["strength"] = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(","))}
-        save_generator(model, WEIGHTS_DIR / src.name, arch_rec,
-                       extra={k: json.loads(v) for k, v in meta.items() if k != "arch"})
-        meta = dict(meta, arch=json.dumps(arch_rec))
-    else:
-        shutil.copy(src, WEIGHTS_DIR / src.name)
-    size_mb = (WEIGHTS_DIR / src.name).stat().st_size / 1e6
-    arch = json.loads(meta["arch"])
+
+def card_lines(name: str, recipe: dict, meta: dict, arch: dict, params: int, args: argparse.Namespace) -> list[str]:
+    """The lines of a run's model card (the weight file's size and its line: :data:`SIZE_MB`, :data:`WEIGHT_LINE`);
+    reads the recipe's data folders and ``args.quality``, writes nothing."""
     job = arch["job"]
     cls = FAMILIES[arch["family"]].__name__
     clip_keys = ("; the `clip` keys, for frames of a clip, on the validation clips through the video path by "
@@ -210,8 +171,8 @@ def main() -> None:
     lines = [f"# {name}", "",
              f"- Job: {job}; mode `{arch['mode']}` ({mode}){strength}.",
              f"- Architecture: `vidcolor.models.{cls}({', '.join(f'{k}={v}' for k, v in arch['kwargs'].items())})`, "
-             f"{params / 1e6:.2f}M parameters, stored fp16 ({size_mb:.1f} MB).",
-             weight_file(WEIGHTS_DIR / src.name),
+             f"{params / 1e6:.2f}M parameters, stored fp16 ({SIZE_MB} MB).",
+             WEIGHT_LINE,
              f"- Recipe: [`train/{name}.toml`](../../train/{name}.toml); command: "
              f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
              f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
@@ -227,7 +188,124 @@ def main() -> None:
     lines += [f"- History: {args.history}", ""] if args.history else [""]
     if args.quality:
         lines += validation(job, args.quality, args.method)
-    (WEIGHTS_DIR / f"{name}.md").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+class PublishError(Exception):
+    """An argument or input that cannot be published; :func:`main` prints it in one line, before writing anything."""
+
+
+def parse_inference(text: str) -> tuple[float, float]:
+    """``--inference T/SATURATION`` as two numbers (T > 0, saturation >= 0)."""
+    try:
+        t, sat = (float(v) for v in text.split("/"))
+    except ValueError:
+        raise PublishError(f"--inference must be T/SATURATION, two numbers such as 0.5/1.5, got {text!r}") from None
+    if not (t > 0 and sat >= 0):
+        raise PublishError(f"--inference: T must be > 0 and saturation >= 0, got {text!r}")
+    return t, sat
+
+
+def parse_strength(text: str) -> dict[str, float]:
+    """``--strength KIND=S,...`` as ``{kind: strength}``."""
+    try:
+        return {k.strip(): float(v) for k, v in (kv.split("=") for kv in text.split(","))}
+    except ValueError:
+        raise PublishError(f"--strength must be KIND=S,... such as uniform=0.5,palette=0.1, got {text!r}") from None
+
+
+def read_run(run: Path) -> tuple[dict, Path, dict, int]:
+    """A finished run folder's recipe, weight file, the file's metadata and its parameter count; checks that the
+    log and curves to copy are there."""
+    try:
+        recipe = json.loads((run / "recipe.json").read_text())
+        name = recipe["name"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"{run}: not a run folder with a readable recipe.json ({type(exc).__name__})") from None
+    src = run / f"{name}.safetensors"
+    if not src.is_file():
+        raise PublishError(f"{src} is missing: the run has not finished (the weight file is written at its last step)")
+    try:
+        with safe_open(str(src), framework="pt") as f:
+            meta = f.metadata()
+            params = sum(f.get_tensor(k).numel() for k in f.keys() if "running_" not in k and "num_batches" not in k)
+        json.loads(meta["arch"]), json.loads(meta["steps"]), json.loads(meta["train_seconds"])
+    except Exception as exc:            # not a safetensors file, or one without the training metadata: all one case
+        raise PublishError(f"{src}: not a weight file of a training run ({type(exc).__name__})") from None
+    for fname in ("log.csv", "loss.png"):
+        if not (run / fname).is_file():
+            raise PublishError(f"{run / fname} is missing")
+    return recipe, src, meta, params
+
+
+def main() -> None:
+    """Publish (see the module docstring); an argument or input that cannot be published is one line on stderr and
+    exit status 1, before anything is written."""
+    try:
+        publish()
+    except PublishError as exc:
+        raise SystemExit(f"publish.py: {exc}") from None
+
+
+def publish() -> None:
+    """:func:`main`'s work: every argument and input is checked and read (:class:`PublishError`), then the files are
+    written."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run", type=Path, nargs="?", help="the run folder to publish (not with --card)")
+    ap.add_argument("--card", metavar="NAME", help="only re-stamp the card of bundled model NAME: its weight-file "
+                    "sha256 and, with --quality, its validation table (rows: --method, else those it shows)")
+    ap.add_argument("--quality", type=Path, help="JSON written by benchmarks/{dequantize,colorize}_quality.py")
+    ap.add_argument("--method", action="append", default=[], help="more rows of the quality JSON to put in the card")
+    ap.add_argument("--inference", metavar="T/SATURATION", help="colorize: the default annealed-mean temperature "
+                    "and saturation to store in the weight file (the `pick` of benchmarks/colorize_quality.py)")
+    ap.add_argument("--strength", metavar="KIND=S,...", help="dequantize: the correction strength per kind of "
+                    "quantizer found, e.g. uniform=1,palette=0.5 (the picks of benchmarks/dequantize_validation.py), "
+                    "stored in the weight file")
+    ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
+    ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
+    args = ap.parse_args()
+    if args.quality is not None and not args.quality.is_file():
+        raise PublishError(f"--quality {args.quality}: no such file")
+    if args.card:
+        if not (WEIGHTS_DIR / f"{args.card}.md").is_file():
+            raise PublishError(f"--card {args.card}: no bundled model card {WEIGHTS_DIR / args.card}.md")
+        print(f"re-stamped {restamp(args.card, args.quality, args.method).relative_to(ROOT)}")
+        return
+    if args.run is None:
+        ap.error("give a run folder, or --card NAME")
+    inference = parse_inference(args.inference) if args.inference else None
+    strength = parse_strength(args.strength) if args.strength else None
+    recipe, src, meta, params = read_run(args.run)
+    name = recipe["name"]
+    model, arch = None, json.loads(meta["arch"])
+    if inference or strength:           # inference defaults chosen on held-back data go into the arch record
+        from vidcolor.weights import load_generator
+
+        model, arch = load_generator(str(src))
+        if inference:
+            arch.update(temperature=inference[0], saturation=inference[1])
+        if strength:
+            arch["strength"] = strength
+    try:                                # everything the card says is read before anything is written
+        lines = card_lines(name, recipe, meta, arch, params, args)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"cannot describe {name} from its recipe and --quality "
+                           f"({type(exc).__name__}: {exc})") from None
+
+    dest_dir = ROOT / "train" / name
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for fname in ("log.csv", "loss.png"):
+        shutil.copy(args.run / fname, dest_dir / fname)
+    if model is not None:
+        from vidcolor.weights import save_generator
+
+        save_generator(model, WEIGHTS_DIR / src.name, arch,
+                       extra={k: json.loads(v) for k, v in meta.items() if k != "arch"})
+    else:
+        shutil.copy(src, WEIGHTS_DIR / src.name)
+    size_mb = (WEIGHTS_DIR / src.name).stat().st_size / 1e6
+    text = "\n".join(lines).replace(SIZE_MB, f"{size_mb:.1f}").replace(WEIGHT_LINE, weight_file(WEIGHTS_DIR / src.name))
+    (WEIGHTS_DIR / f"{name}.md").write_text(text + "\n")
     print(f"published {name}: vidcolor/weights/{src.name} ({size_mb:.1f} MB), vidcolor/weights/{name}.md, train/{name}/")
 
 

@@ -1,0 +1,85 @@
+"""train/publish.py: it checks every argument and input before it writes, and says what is wrong in one line."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import TINY_GENERATOR, smooth_image
+from vidcolor.training.loop import DequantizeRecipe, train_dequantize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """A finished tiny dequantize run."""
+    d = tmp_path_factory.mktemp("pub")
+    rng = np.random.default_rng(0)
+    (d / "photos").mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_image(rng, 64, 64)).save(d / "photos" / f"p{i}.jpg", quality=95)
+    recipe = DequantizeRecipe(name="tiny", data=str(d / "photos"), steps=1, batch_size=2, crop=32, workers=0,
+                              threads=1, generator=dict(TINY_GENERATOR), ndf=4, log_every=1)
+    train_dequantize(recipe, d / "run", progress=lambda m: None)
+    return d / "run"
+
+
+@pytest.fixture
+def publish(tmp_path, monkeypatch):
+    """publish.py as a module, writing into ``tmp_path`` (``train/`` and ``weights/``) rather than the repository;
+    ``publish(*argv)`` runs its main and returns the SystemExit's message (None when it returns)."""
+    spec = importlib.util.spec_from_file_location("publish", ROOT / "train" / "publish.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "weights").mkdir()
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path / "weights")
+
+    def run(*argv):
+        monkeypatch.setattr(sys, "argv", ["publish.py", *map(str, argv)])
+        try:
+            module.main()
+        except SystemExit as exc:
+            return exc.code
+        return None
+    return run
+
+
+def written(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("bad, said", [(["--inference", "0.5"], "--inference must be T/SATURATION"),
+                                       (["--strength", "uniform"], "--strength must be KIND=S"),
+                                       (["--quality", "nosuch.json"], "no such file")])
+def test_a_bad_argument_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path, bad, said):
+    # training audit, stop 63: log.csv and loss.png were copied into train/<name>/ before --inference was parsed,
+    # which then failed with a ValueError traceback
+    message = publish(run_folder, *bad)
+    assert isinstance(message, str) and said in message and "\n" not in message
+    assert written(tmp_path) == []
+
+
+def test_a_run_without_its_weight_file_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path):
+    # training audit, stop 63: a bare FileNotFoundError traceback
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    for f in ("recipe.json", "log.csv", "loss.png"):
+        (unfinished / f).write_bytes((run_folder / f).read_bytes())
+    message = publish(unfinished)
+    assert isinstance(message, str) and "tiny.safetensors is missing" in message and "\n" not in message
+    assert written(tmp_path) == [f"unfinished/{f}" for f in ("log.csv", "loss.png", "recipe.json")]
+
+
+def test_a_run_is_published(run_folder, publish, tmp_path):
+    assert publish(run_folder, "--strength", "uniform=0.5,palette=0.1") is None
+    assert written(tmp_path) == ["train/tiny/log.csv", "train/tiny/loss.png", "weights/tiny.md",
+                                 "weights/tiny.safetensors"]
+    card = (tmp_path / "weights" / "tiny.md").read_text()
+    assert "{'uniform': 0.5, 'palette': 0.1}" in card and "<" not in card           # placeholders filled in
+    assert "- Weight file: `vidcolor/weights/tiny.safetensors`, sha256" in card
