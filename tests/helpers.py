@@ -223,6 +223,18 @@ def smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(big + 0.5, 0, 255).astype(np.uint8)
 
 
+def photo_folder(folder: Path, n: int, h: int, w: int, seed: int = 0, name: str = "p{i}.png", **save) -> Path:
+    """``folder`` (created) holding ``n`` :func:`smooth_image` photos ``h`` x ``w`` drawn from ``seed``, named
+    ``name.format(i=i)`` and saved with Pillow's ``save`` options (``quality=95`` for JPEG)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(smooth_image(rng, h, w)).save(folder / name.format(i=i), **save)
+    return folder
+
+
 def gradient_image(h: int = 48, w: int = 64) -> np.ndarray:
     """Smooth colour ramps, uint8 RGB ``(h, w, 3)``."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, cli_env, decode_all, run_cli, smooth_image
+from helpers import assert_one_line_error, cli_env, decode_all, photo_folder, run_cli, smooth_image
 from vidcolor.color import ab_gamut_bins, annealed_mean, lab_to_rgb, resultant_length, rgb_to_lab
 from vidcolor.engine import OUTPUT
 from vidcolor.models import EfficientNetLite0Features, EffNetUNetColorizer, FCNColorizer, UNetColorizer
@@ -187,11 +187,7 @@ def test_colourfulness_ratio_gray_is_zero_and_known_value():
 
 
 def _photos(folder, n=4):
-    rng = np.random.default_rng(1)
-    folder.mkdir()
-    for i in range(n):
-        Image.fromarray(smooth_image(rng, 72, 80)).save(folder / f"p{i}.png")
-    return folder
+    return photo_folder(folder, n, 72, 80, seed=1)
 
 
 def test_train_colorize_on_photos_needs_neither_pyav_nor_ffmpeg_python(tmp_path):

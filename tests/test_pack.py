@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import assert_one_line_error, invoke_cli, smooth_image
+from helpers import assert_one_line_error, invoke_cli, photo_folder
 from vidcolor.training.colorize import ColorizeRecipe, train_colorize
 from vidcolor.training.data import ColorizationCrops, list_images, split_holdout
 from vidcolor.training.pack import PACK_FILE, held_back_photos, read_pack, recipe_images, write_pack
@@ -18,11 +18,7 @@ from vidcolor.training.run import training_loader
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     """40 smooth 96x80 PNG photos (every 20th held back: 2)."""
-    d = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for i in range(40):
-        Image.fromarray(smooth_image(rng, 80, 96)).save(d / f"p{i:02d}.png")
-    return d
+    return photo_folder(tmp_path_factory.mktemp("photos"), 40, 80, 96, name="p{i:02d}.png")
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from helpers import TINY_GENERATOR, smooth_image
+from helpers import TINY_GENERATOR, photo_folder
 from vidcolor.training.loop import DequantizeRecipe, train_dequantize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,10 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_folder(tmp_path_factory) -> Path:
     """A finished tiny dequantize run."""
     d = tmp_path_factory.mktemp("pub")
-    rng = np.random.default_rng(0)
-    (d / "photos").mkdir()
-    for i in range(3):
-        Image.fromarray(smooth_image(rng, 64, 64)).save(d / "photos" / f"p{i}.jpg", quality=95)
+    photo_folder(d / "photos", 3, 64, 64, name="p{i}.jpg", quality=95)
     recipe = DequantizeRecipe(name="tiny", data=str(d / "photos"), steps=1, batch_size=2, crop=32, workers=0,
                               threads=1, generator=dict(TINY_GENERATOR), ndf=4, log_every=1)
     train_dequantize(recipe, d / "run", progress=lambda m: None)

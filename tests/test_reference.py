@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, decode_all, invoke_cli, mosaic, smooth_image
+from helpers import assert_one_line_error, decode_all, invoke_cli, mosaic, photo_folder, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -95,11 +95,7 @@ def test_reference_positions_and_cell_means():
 
 
 def _photos(folder, n=3, h=80, w=96):
-    rng = np.random.default_rng(1)
-    folder.mkdir()
-    for i in range(n):
-        Image.fromarray(smooth_image(rng, h, w)).save(folder / f"p{i}.png")
-    return sorted(folder.iterdir())
+    return sorted(photo_folder(folder, n, h, w, seed=1).iterdir())
 
 
 def test_exemplar_pairs_views_of_one_photo_or_another(tmp_path):

@@ -4,13 +4,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
-from helpers import TINY_GENERATOR, smooth_image
+from helpers import TINY_GENERATOR, photo_folder
 from vidcolor.training.data import ColorizationCrops
 from vidcolor.training.loop import DequantizeRecipe, train_dequantize
 from vidcolor.training.run import Recipe, training_loader
@@ -20,11 +18,7 @@ from vidcolor.training.trainer import Trainer
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     """Four 48x56 smooth photos; with holdout_every=2, two are held back."""
-    d = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(3)
-    for i in range(4):
-        Image.fromarray(smooth_image(rng, 48, 56)).save(d / f"p{i}.png")
-    return d
+    return photo_folder(tmp_path_factory.mktemp("photos"), 4, 48, 56, seed=3)
 
 
 class Invert(Trainer):

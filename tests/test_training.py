@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from helpers import REPO, TINY_GENERATOR, assert_one_line_error, invoke_cli, listing, run_cli, smooth_image
+from helpers import REPO, TINY_GENERATOR, assert_one_line_error, invoke_cli, listing, photo_folder, run_cli, smooth_image
 from vidcolor.color import normalize_lab, rgb_to_lab
 from vidcolor.cue import CUE_DIM, HIST_BINS, level_cue
 from vidcolor.training.data import (ColorizationCrops, DequantizationPairs, list_images, read_rgb, split_clips,
@@ -31,11 +31,7 @@ from vidcolor.weights import load_generator
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     """Three 64x64 random smooth JPEG photos (the first is held out by holdout_every=20)."""
-    d = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        Image.fromarray(smooth_image(rng, 64, 64)).save(d / f"p{i}.jpg", quality=95)
-    return d
+    return photo_folder(tmp_path_factory.mktemp("photos"), 3, 64, 64, name="p{i}.jpg", quality=95)
 
 
 def tiny_recipe(data: Path, **kw) -> DequantizeRecipe:
