@@ -349,6 +349,93 @@ def test_sigterm_during_a_ray_run_is_the_clis_one_line(tmp_path, film, tiny_colo
     assert list(work.glob("segment-*"))
 
 
+WORKERS_CANNOT_START = """import resource
+with open("/proc/self/cmdline", "rb") as f:
+    if b"default_worker.py" in f.read():      # Ray's worker processes only, not the driver
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+"""
+
+
+def _run_whose_workers_cannot_start(tmp_path, film, signal_after: float | None = None) -> tuple:
+    """The CLI's Ray run (its own local instance) whose Ray worker processes die as they start, as under the
+    README audit's ``ulimit -v 8000000``: a ``sitecustomize`` caps their address space below the object store that
+    each maps (``shared_memory.cc:46: mmap failed``), the driver's left as it is; the start-up check shortened to
+    5 s. Returns (exit status, stderr, seconds); SIGTERM ``signal_after`` seconds in, where given."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WORKERS_CANNOT_START)
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env.pop("RAY_ADDRESS", None)
+    code = ("import sys; sys.argv[0] = 'vidcolor'; import vidcolor.distributed as d; d.START_WAIT = 5.0; "
+            "from vidcolor.cli import main; main()")
+    began = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", code, "dequantize", str(film), "-o", str(tmp_path / "out.mp4"),
+                             "--executor", "ray", "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path)
+    try:
+        if signal_after is not None:
+            time.sleep(signal_after)
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:         # the run hung (in ray.init, waiting for workers that never register)
+            proc.terminate()            # Ray's own handler then: its processes stop with it
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    return proc.returncode, err.decode(errors="replace"), time.monotonic() - began
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
+def test_workers_that_cannot_start_are_one_error_not_a_hang(tmp_path, film):
+    """Ray's worker processes that die as they start (mmap of the object store refused under an address-space
+    limit): ray.init waited for ever for the workers it prestarts for the first driver (ray-project/ray#40131), and
+    the run hung without a word; SIGTERM then gave Ray's stack dump. Now ray.init does not wait for them, and the
+    actors that do not start within the start-up check are one error, with the worker's fatal line and where Ray's
+    logs are; nothing left (no output, no work folder)."""
+    code, err, seconds = _run_whose_workers_cannot_start(tmp_path, film)
+    assert code == 1, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error: Ray's workers could not start: "), err
+    assert "not started after 5 s (a worker said: shared_memory.cc:46: mmap failed); Ray's logs are in " in err, err
+    assert seconds < 60, seconds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="address-space limits as Linux sets them")
+def test_a_run_under_an_address_space_limit_finishes(tmp_path, film):
+    """The README audit's ``ulimit -v 8000000``: every Ray process maps the whole object store, 30% of the memory
+    (7 GB of 24 GB), and none fitted: the workers died as they started, and the run hung in ray.init. A local
+    instance under a limit gets an object store that fits beside the process, and the run finishes."""
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (8_000_000 * 1024, 8_000_000 * 1024))
+
+    env = cli_env()
+    env.pop("RAY_ADDRESS", None)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", "dequantize", str(film), "-o", str(out),
+                             "--executor", "ray", "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=limited)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:         # hung in ray.init
+            proc.terminate()
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert len(decode_all(str(out))[0]) == 96
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
 def test_relative_paths_reach_workers_whose_folder_is_another(cluster, tmp_path, film, tiny_colorizers, local_result,
                                                               monkeypatch):
     """A worker's current folder is not the driver's (on another node, or here the one the cluster started in):

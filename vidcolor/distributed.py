@@ -74,6 +74,12 @@ MAX_RESTARTS = 3
 KILL_WAIT = 10.0
 """Seconds a stopped run waits for its killed actors to be gone before it clears the work folders."""
 
+START_WAIT = 60.0
+"""Seconds the actors get to start (their worker processes to come up and register with Ray) before the run gives
+up. Ray itself never does: a worker process that dies as it starts (e.g. ``shared_memory.cc:46: mmap failed``) is
+replaced by another every ``worker_register_timeout_seconds`` (60 s), for ever, and the actor waits. 60 s is
+that same allowance; a cold worker here starts in 2-5 s."""
+
 WORK_SUFFIX = ".vidcolor-work"
 PLAN_FILE = "segments.json"
 
@@ -168,6 +174,10 @@ class SegmentWorker:
 
     def __init__(self, spec: JobSpec):
         self.spec, self.job = spec, None
+
+    def ready(self) -> bool:
+        """Answers once the actor is up (the start-up check)."""
+        return True
 
     def run(self, clip: Clip, segment: Segment, part: str, encoding: Encoding, progress, shared: dict) -> dict:
         """Decode, process and encode ``segment`` of ``clip`` into ``part`` (NUT, renamed when complete).
@@ -422,6 +432,9 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
     meter = ray.remote(num_cpus=0)(Progress).remote()
     shared = ray.put(spec.shared)
     actors = [actor.remote(JobSpec(spec.build, spec.options)) for _ in range(count)]
+    began, since = time.monotonic(), time.time()
+    starting = [a.ready.remote() for a in actors]           # the start-up check: each actor's first call
+    metered = meter.total.remote()
     pool = ActorPool(actors)
     submitted: list = []
 
@@ -443,8 +456,11 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
                     timings.append(_result(ray, pool))
                 except TimeoutError:
                     pass
-                bar.n = before + ray.get(meter.total.remote())
-                bar.refresh()
+                if starting or metered is not None:
+                    starting, metered = _started(ray, starting, metered, began, since, session)
+                if metered is None:
+                    bar.n = before + ray.get(meter.total.remote())
+                    bar.refresh()
                 join_ready()
         finished = True
     finally:
@@ -454,6 +470,43 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
             ray.kill(a)
         if not finished and submitted:
             ray.wait(submitted, num_returns=len(submitted), timeout=KILL_WAIT)
+
+
+def _started(ray, starting: list, metered, began: float, since: float, session: "_cluster") -> tuple[list, object]:
+    """The start-up check, while the actors are starting: the first calls of the segment workers (``starting``) and
+    of the progress meter (``metered``, None once it answered) that have not answered yet.
+
+    Raises:
+        VidcolorError: some have not answered :data:`START_WAIT` seconds after the actors were made: their worker
+            processes cannot start (Ray retries them for ever, and says nothing to the driver); with the last fatal
+            line of a Ray worker's log written since ``since`` (``time.time()``; ``mmap failed``) and where Ray's
+            logs are, where this node has them."""
+    waiting = starting + ([metered] if metered is not None else [])
+    _, left = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+    if left and time.monotonic() - began > START_WAIT:
+        logs = session.logs()
+        said = _worker_fatal(logs, since) if logs else None
+        raise VidcolorError(f"Ray's workers could not start: {len(left)} of {len(waiting)} Ray actor(s) not started "
+                            f"after {START_WAIT:.0f} s" + (f" (a worker said: {said})" if said else "")
+                            + (f"; Ray's logs are in {logs}" if logs else ""))
+    return [r for r in starting if r in left], metered if metered in left else None
+
+
+def _worker_fatal(logs: Path, since: float) -> str | None:
+    """The newest fatal line of the Ray workers' logs in ``logs`` written since ``since`` (``worker-*.err``; Ray's own
+    ``C`` level, e.g. ``shared_memory.cc:46: mmap failed``), without its prefix; None where there is none."""
+    newest = None
+    written = []
+    for err in logs.glob("worker-*.err"):
+        with contextlib.suppress(OSError):
+            if (when := err.stat().st_mtime) >= since - 1:
+                written.append((when, err))
+    for _, err in sorted(written):
+        with contextlib.suppress(OSError):
+            for line in err.read_text(errors="replace").splitlines():
+                if found := re.match(r"^\[[^\]]* C \d+ \d+\] ([\w.]+:\d+: .+?)\.?$", line):
+                    newest = found.group(1)
+    return newest
 
 
 def _result(ray, pool) -> dict:
@@ -479,6 +532,51 @@ def _remove_strays(work: Path) -> None:
     worker killed in the middle of one leaves its partial file)."""
     for stray in work.glob(".*"):
         stray.unlink(missing_ok=True)
+
+
+def _local_settings() -> dict:
+    """What ``ray.init`` is given where it starts a local instance, besides the defaults.
+
+    * ``_system_config={"prestart_worker_first_driver": False}``: Ray starts one worker process per CPU for the
+      first driver and holds that driver's ``ray.init`` until they have registered; one that dies as it starts
+      never does, and ``ray.init`` waited for ever (ray-project/ray#40131: under ``ulimit -v 8000000`` every
+      worker died with ``shared_memory.cc:46: mmap failed``, and the run hung without a word). Without it the
+      workers start as the actors need them and the start-up check (:data:`START_WAIT`) sees them fail; a local
+      run took about 1 s longer (18.9 s against 18.0 s here). A user's ``RAY_prestart_worker_first_driver`` is
+      kept.
+    * ``object_store_memory``, under an address-space limit (``ulimit -v``, ``RLIMIT_AS``) only: every Ray process
+      maps the whole object store, which Ray sizes at 30% of the memory (7 GB of 24 GB), so no process fitted under
+      an 8 GB limit; it gets half of what the limit leaves beside this process (the workers load what it has
+      loaded), where that is less. vidcolor's runs keep little there (the job's shared data, each segment's
+      timing)."""
+    settings: dict = {}
+    if "RAY_prestart_worker_first_driver" not in os.environ:
+        settings["_system_config"] = {"prestart_worker_first_driver": False}
+    store = _store_under_limit()
+    if store is not None:
+        settings["object_store_memory"] = store
+    return settings
+
+
+def _store_under_limit() -> int | None:
+    """Half of what the address-space limit leaves beside this process (bytes), where that is less than 30% of the
+    memory (Ray's object store); None without a limit, or where it cannot be told."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        page = os.sysconf("SC_PAGE_SIZE")
+        memory = page * os.sysconf("SC_PHYS_PAGES")
+    except (ImportError, AttributeError, ValueError, OSError):
+        return None
+    if limit == resource.RLIM_INFINITY:
+        return None
+    try:
+        used = int(Path("/proc/self/statm").read_text().split()[0]) * page
+    except (OSError, ValueError, IndexError):
+        used = 0
+    store = max(0, limit - used) // 2
+    return store if store < memory * 0.3 else None
 
 
 @contextlib.contextmanager
@@ -547,8 +645,14 @@ class _cluster:
     stderr."""
 
     def __init__(self, ray):
-        self.ray, self.own = ray, False
+        self.ray, self.own, self.context = ray, False, None
         self.prints = _ToStderr(sys.stderr)
+
+    def logs(self) -> Path | None:
+        """The folder of Ray's logs on this node (``<session folder>/logs``, from what ``ray.init`` returned); None
+        in a session the caller started."""
+        session = getattr(self.context, "address_info", {}).get("session_dir")
+        return Path(session) / "logs" if session else None
 
     def __enter__(self):
         self._stdout = sys.stdout
@@ -570,9 +674,9 @@ class _cluster:
             try:
                 if address:         # its wait is bounded (CONNECT_BOUNDS); its C++ warnings meanwhile are held
                     with _stderr_held() as said:
-                        self.ray.init(**quiet)
+                        self.context = self.ray.init(**quiet)
                 else:
-                    self.ray.init(include_dashboard=False, **quiet)
+                    self.context = self.ray.init(include_dashboard=False, **quiet, **_local_settings())
             except Exception as exc:           # Ray raises a bare Exception when its node times out starting
                 where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
                 after = time.monotonic() - began
