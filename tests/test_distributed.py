@@ -405,6 +405,15 @@ def test_workers_that_cannot_start_are_one_error_not_a_hang(tmp_path, film):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
+def test_sigterm_while_workers_cannot_start_is_the_clis_one_line(tmp_path, film):
+    code, err, _ = _run_whose_workers_cannot_start(tmp_path, film, signal_after=8)
+    assert code == 128 + signal.SIGTERM, err
+    assert err.splitlines()[-1] == "vidcolor: terminated (SIGTERM)", err
+    assert "SIGTERM received" not in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="address-space limits as Linux sets them")
 def test_a_run_under_an_address_space_limit_finishes(tmp_path, film):
     """The README audit's ``ulimit -v 8000000``: every Ray process maps the whole object store, 30% of the memory

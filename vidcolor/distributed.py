@@ -388,7 +388,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                         make_plan(plan, seconds, count, encoding)
                 todo = [(p, s, part) for p in plans for s, part in p.missing]
                 count = max(1, min(count, len(todo)))
-                _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session)
+                with _signals_through_ray():
+                    _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session)
         join_ready()
     except BaseException as exc:
         if plans and len(joined) == len(plans) and not isinstance(exc, Exception):
@@ -507,6 +508,22 @@ def _worker_fatal(logs: Path, since: float) -> str | None:
                 if found := re.match(r"^\[[^\]]* C \d+ \d+\] ([\w.]+:\d+: .+?)\.?$", line):
                     newest = found.group(1)
     return newest
+
+
+@contextlib.contextmanager
+def _signals_through_ray():
+    """The exception a signal handler raised while the driver waited in Ray (``ray.wait``, ``ray.get``), as it was
+    raised. Ray runs the handlers there (its ``check_signals``) and turns KeyboardInterrupt and SystemExit into its
+    own status, but returns from its Cython call with any other exception still set, which Python then reports as
+    ``SystemError: <cyfunction CoreWorker.wait ...> returned a result with an exception set`` with the handler's
+    exception as its cause: SIGTERM (the CLI's :class:`~vidcolor.cli.Terminated`, a BaseException) in the middle
+    of a Ray run gave that traceback, not 'vidcolor: terminated (SIGTERM)'."""
+    try:
+        yield
+    except SystemError as exc:
+        if isinstance(exc.__cause__, BaseException) and not isinstance(exc.__cause__, Exception):
+            raise exc.__cause__ from None
+        raise
 
 
 def _result(ray, pool) -> dict:
