@@ -694,6 +694,14 @@ class _cluster:
                         self.context = self.ray.init(**quiet)
                 else:
                     self.context = self.ray.init(include_dashboard=False, **quiet, **_local_settings())
+            except SystemExit as exc:          # SIGTERM during ray.init: Ray's handler there is sys.exit(15)
+                if exc.code != signal.SIGTERM or not callable(before):
+                    raise
+                with contextlib.suppress(Exception):
+                    self.ray.shutdown()        # what ray.init had started
+                _sigterm_back(before)
+                before(signal.SIGTERM, None)   # the caller's handler, as if Ray had not been there (the CLI's line)
+                raise
             except Exception as exc:           # Ray raises a bare Exception when its node times out starting
                 where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
                 after = time.monotonic() - began
