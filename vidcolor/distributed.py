@@ -18,7 +18,8 @@ and encoding is spread over the workers instead of being one serial stage on the
   encodes the segment's own frames (:func:`vidcolor.executor.execute`, as the local run does) into
   a NUT file in the work folder, written under a temporary name and renamed when complete.
 * Faults: an actor whose process dies is restarted by Ray and its segment retried
-  (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete.
+  (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete. Actors whose worker processes cannot
+  start (Ray retries those for ever) end the run after :data:`START_WAIT` seconds, with the worker's fatal line.
 * Resume: the work folder (``.<output name>.vidcolor-work`` beside the output, :func:`work_folder`) is keyed by the input
   (path, size, modification time), the job and its options, the encoder settings and the target segment
   length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
@@ -349,7 +350,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
 
     Raises:
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
-            segment whose worker died more than :data:`MAX_RESTARTS` times. Finished segments stay in
+            segment whose worker died more than :data:`MAX_RESTARTS` times, actors whose workers did not start within
+            :data:`START_WAIT` seconds. Finished segments stay in
             the work folder: the same command resumes. Outputs already joined stay too, and the exception gets
             a note saying so (:func:`~vidcolor.io.writer.kept_note`): a rerun with ``skip_existing`` leaves them.
     """
