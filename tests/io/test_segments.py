@@ -77,6 +77,24 @@ def test_read_segment_gives_the_serial_decode_frames_warmup_included(tmp_path, f
         np.testing.assert_array_equal(got, full[s.start - s.warmup:s.end])
 
 
+def test_an_mp4_cut_without_re_encoding_is_planned_by_the_frames_it_shows(tmp_path, ffmpeg_exe):
+    """A/V audit, stop 63: an mp4 cut with ``-c copy`` starts at the keyframe before the cut, its leading packets
+    marked to be discarded (an edit list); the plan counted them (70 frames where 62 decode), so segment 0 'decoded
+    16 of its 24 frames' and the Ray run failed."""
+    full = gop_clip(ffmpeg_exe, tmp_path / "full.mp4", seconds=4.0, gop=12)
+    path = tmp_path / "cut.mp4"
+    run_ffmpeg(ffmpeg_exe, "-ss", "1.3", "-i", str(full), "-c", "copy", "-t", "2.5", str(path))
+    with av.open(str(path)) as c:
+        assert any(p.is_discard for p in c.demux(c.streams.video[0]) if p.size)     # the case at hand
+    frames = decode_all(str(path))[0]
+    segments, info = plan_segments(path, seconds=0.5, warmup=8)
+    assert info.frames == len(frames) and segments[-1].end == len(frames)
+    assert len(segments) > 1
+    for s in segments:
+        got = np.stack(list(read_segment(path, s)))
+        np.testing.assert_array_equal(got, frames[s.start - s.warmup:s.end])
+
+
 def test_joined_segments_keep_every_frame_timestamp_and_the_audio(tmp_path, ffmpeg_exe):
     path = gop_clip(ffmpeg_exe, tmp_path / "g.mp4", seconds=3.0, gop=12)
     segments, info = plan_segments(path, seconds=1.0, warmup=4)

@@ -84,7 +84,8 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
 
     Returns:
         The segments in order (together every frame once) and the clip's :class:`~vidcolor.io.VideoInfo`
-        (``frames`` is the number of frames the packets describe).
+        (``frames`` is the number of frames the packets describe, those the container marks to be discarded
+        left out: the decoder drops their frames).
 
     Raises:
         VidcolorError: ``seconds`` not a finite number > 0, unreadable file, no video packets, or packets without
@@ -99,6 +100,8 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
             for packet in container.demux(stream):
                 if packet.size == 0:      # the flush packet at the end
                     continue
+                if packet.is_discard:     # before an edit list's start (an mp4 cut without re-encoding starts
+                    continue              # at a keyframe before the cut): decoded, but never given as a frame
                 if packet.pts is None:
                     raise VidcolorError(f"{path}: video packets carry no timestamps; it cannot be split "
                                         f"(use {LOCAL})")
