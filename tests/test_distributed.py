@@ -21,7 +21,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import assert_one_line_error, cli_env, decode_all, invoke_cli, run_cli, run_ffmpeg
+from helpers import assert_one_line_error, cli_env, damage_packet, decode_all, invoke_cli, run_cli, run_ffmpeg
 from vidcolor.distributed import PLAN_FILE
 from vidcolor.errors import VidcolorError, cli_wording
 from vidcolor.io import find_ffmpeg
@@ -270,6 +270,21 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, ffm
     colorize(film, tmp_path / "local.mkv", tiny_colorizers.fcn)
     assert_same_as_local(out, tmp_path / "local.mkv", frames=192)
     assert not work.exists()
+
+
+def test_a_segment_that_cannot_be_read_leaves_no_work_for_a_rerun_that_would_fail_the_same(cluster, tmp_path, film,
+                                                                                          tiny_colorizers, capsys):
+    """A/V audit, stop 63: a segment that could not be read (here a damaged frame in the last one) left the finished
+    segments and said 'the same command resumes', though the same command fails there again. Now the error alone,
+    and no work folder."""
+    src = tmp_path / "damaged.mp4"
+    shutil.copy(film, src)
+    damage_packet(src, 90, "slice header")
+    out = tmp_path / "ray.mkv"
+    with pytest.raises(VidcolorError, match="damaged.mp4: decoding failed"):
+        colorize(src, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=1)
+    assert "resumes" not in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.mp4"]
 
 
 def test_an_interrupt_after_the_join_is_a_finished_run(cluster, tmp_path, film, tiny_colorizers, local_result,

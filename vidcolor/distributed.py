@@ -53,7 +53,7 @@ from tqdm import tqdm
 from vidcolor.errors import VidcolorError, add_note, option, warn, worded
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe, warn_about_source
-from vidcolor.io.segments import Segment, plan_segments, read_segment
+from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
                                 remove_empty, write_file_atomically)
@@ -352,8 +352,10 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
             segment whose worker died more than :data:`MAX_RESTARTS` times, actors whose workers did not start within
             :data:`START_WAIT` seconds. Finished segments stay in
-            the work folder: the same command resumes. Outputs already joined stay too, and the exception gets
-            a note saying so (:func:`~vidcolor.io.writer.kept_note`): a rerun with ``skip_existing`` leaves them.
+            the work folder: the same command resumes; not those of an input whose segment could not be read
+            (:class:`~vidcolor.io.segments.SegmentError`: a rerun fails the same way). Outputs already joined stay
+            too, and the exception gets a note saying so (:func:`~vidcolor.io.writer.kept_note`): a rerun with
+            ``skip_existing`` leaves them.
     """
     ray = import_ray()
     begin = time.time()
@@ -401,6 +403,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         else:
             for plan in plans:
                 kept = len(plan.parts) - len(plan.missing)
+                if isinstance(exc, SegmentError) and Path(exc.input) == plan.clip.input.absolute():
+                    kept = 0                 # a rerun fails at the same segment: its finished ones would not help
                 if kept and plan.work.is_dir():
                     _remove_strays(plan.work)
                     again = f" with {option('skip_existing')}" if joined else ""
@@ -534,6 +538,8 @@ def _result(ray, pool) -> dict:
         return pool.get_next_unordered(timeout=0.5)
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause
+        if isinstance(cause, SegmentError):             # the input's: which one, for what the run keeps
+            raise SegmentError(cause.marked or str(cause), cause.input) from None
         if isinstance(cause, VidcolorError):
             raise VidcolorError(cause.marked or str(cause)) from None       # its options named as they were
         raise VidcolorError(f"a Ray worker failed: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from None

@@ -27,6 +27,24 @@ LOCAL = option("executor='local'")
 """What an error advises for a clip that cannot be split (:func:`~vidcolor.errors.option`)."""
 
 
+class SegmentError(VidcolorError):
+    """A segment of ``input`` (a path, :attr:`input`) that cannot be read as planned (:func:`read_segment`): damaged
+    data, fewer frames than planned, a frame size that changes. It is the input's, not the run's: a rerun fails the
+    same way, so a Ray run does not keep that input's finished segments for one. ``input`` is an attribute, so it
+    survives pickling (Ray gives the driver a worker's exception)."""
+
+    def __init__(self, message: str, input: str | Path):
+        super().__init__(message)
+        self.input = str(input)
+
+    def __reduce__(self):
+        return _segment_error, (self.marked, self.input)
+
+
+def _segment_error(message: str, input: str) -> SegmentError:
+    return SegmentError(message, input)
+
+
 @dataclass(frozen=True)
 class Segment:
     """Frames ``[start, end)`` (display-order indices) of a clip, with ``warmup`` frames before them.
@@ -154,7 +172,8 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     added to ``timeline`` (in the stream's time base, so that the first is 0) before each is yielded.
 
     Raises:
-        VidcolorError: undecodable data, a frame size that changes, or fewer frames than planned.
+        SegmentError: undecodable data, a frame size that changes (or one above the limits), or fewer frames than
+            planned.
     """
     want = segment.warmup + segment.frames
     got = 0
@@ -167,22 +186,26 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
             size = rotation = None
             for frame in container.decode(stream):
                 if frame.pts is None:
-                    raise VidcolorError(f"{path}: a decoded frame has no timestamp (use {LOCAL})")
+                    raise SegmentError(f"{path}: a decoded frame has no timestamp (use {LOCAL})", path)
                 if frame.pts < segment.first_pts:
                     continue
                 if segment.end_pts is not None and frame.pts >= segment.end_pts:
                     break
                 if size is None:
-                    check_frame_size(frame.width, frame.height, str(path))
+                    try:
+                        check_frame_size(frame.width, frame.height, str(path))
+                    except VidcolorError as exc:
+                        raise SegmentError(exc.marked or str(exc), path) from None
                     size, rotation = (frame.width, frame.height), _orientation(frame)
                 elif (frame.width, frame.height) != size:
-                    raise VidcolorError(f"{path}: the frame size changes in segment {segment.index}; split the input there")
+                    raise SegmentError(f"{path}: the frame size changes in segment {segment.index}; split the input "
+                                       "there", path)
                 got += 1
                 if timeline is not None and frame.pts >= segment.start_pts:
                     timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rotation)
         except av.FFmpegError as exc:
-            raise VidcolorError(f"{path}: decoding failed ({_reason(exc)})") from None
+            raise SegmentError(f"{path}: decoding failed ({_reason(exc)})", path) from None
     if got != want:
-        raise VidcolorError(f"{path}: segment {segment.index} decoded {got} of its {want} frames "
-                            f"(damaged file or inexact seeking; use {LOCAL})")
+        raise SegmentError(f"{path}: segment {segment.index} decoded {got} of its {want} frames "
+                           f"(damaged file or inexact seeking; use {LOCAL})", path)
