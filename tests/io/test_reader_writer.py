@@ -974,6 +974,34 @@ def test_the_video_stream_keeps_its_language_title_and_handler_name(tmp_path, ff
     assert info.video_tags == probe(out).video_tags == VIDEO_TAGS
 
 
+def dispositions(path) -> list[tuple[str, int]]:
+    with av.open(str(path)) as c:
+        return [(s.type, int(getattr(s.disposition, "value", s.disposition))) for s in c.streams]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_the_video_keeps_its_disposition_and_the_other_tracks_theirs_as_ffmpeg_copies_them(tmp_path, ffmpeg_exe,
+                                                                                          suffix):
+    """A/V audit, stop 63: the processed video comes through a NUT pipe without a disposition, and a Matroska output
+    marked it not default (FlagDefault 0) where ``ffmpeg -c copy`` keeps it. Now the source's (and default always);
+    the other tracks as ``ffmpeg -map 0 -c copy`` marks them (of two audio tracks neither default, the first)."""
+    src = tmp_path / "src.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i", "sine",
+               "-f", "lavfi", "-i", "sine=frequency=660", "-map", "0", "-map", "1", "-map", "2", "-t", "1",
+               "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-disposition:v:0", "default+original",
+               "-disposition:a:0", "0", "-disposition:a:1", "0", str(src))
+    copied = tmp_path / f"copied{suffix}"
+    run_ffmpeg(ffmpeg_exe, "-i", str(src), "-map", "0", "-c", "copy", str(copied))
+    info = probe(src)
+    out = tmp_path / f"out{suffix}"
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info),
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+        w.write(make_frames(10, 48, 64))
+    assert dispositions(out) == dispositions(copied)
+    if suffix == ".mkv":
+        assert dispositions(out) == [("video", 1 | 4), ("audio", 1), ("audio", 0)]       # 4: original
+
+
 @pytest.mark.parametrize("source, encoders, suffix, want", [
     (".mp4", ["-c:a", "libmp3lame"], ".mp4", ("mp3", None)),             # was re-encoded (its decoder: mp3float)
     (".mkv", ["-c:a", "flac"], ".mov", ("alac", None)),                  # mov takes no FLAC: lossless stays lossless

@@ -157,6 +157,21 @@ def test_joined_segments_keep_the_video_stream_s_language_and_title(tmp_path, ff
     assert tags["language"] == "jpn" and tags.get("title", tags.get("name")) == "Second camera"
 
 
+def test_joined_segments_keep_the_video_s_disposition_in_matroska(tmp_path, ffmpeg_exe):
+    """A/V audit, stop 63: a Ray run's Matroska output marked its video track not default (the concat list of the
+    parts gives it no disposition); now the source's, as a local run keeps it."""
+    path = tmp_path / "src.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc2=size=96x64:rate={FPS}", "-t", "1", "-c:v", "libx264",
+               "-preset", "ultrafast", "-g", "12", str(path))
+    segments, info = plan_segments(path, seconds=0.5)
+    assert len(segments) == 2 and info.disposition == ("default",)
+    target = tmp_path / "out.mkv"
+    join_segments(_parts(path, segments, info, tmp_path), target, [s.span(info.time_base) for s in segments],
+                  time_base=info.time_base, passthrough=Passthrough.of(path, info))
+    with av.open(str(target)) as c:
+        assert int(getattr(c.streams.video[0].disposition, "value", c.streams.video[0].disposition)) == 1
+
+
 def test_mp4_join_has_exact_timestamps_and_refuses_an_existing_target(tmp_path, ffmpeg_exe):
     path = gop_clip(ffmpeg_exe, tmp_path / "g.mp4", seconds=2.0, gop=12, audio=False)
     segments, info = plan_segments(path, seconds=0.5)

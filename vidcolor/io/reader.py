@@ -49,7 +49,9 @@ class VideoInfo:
     names, top field first for ``tt`` and ``tb``), None for progressive or unknown; ``video_tags`` the video
     stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has;
     ``alpha`` what alpha channel the video has, which its frames (RGB) drop (:func:`_alpha`): its pixel format
-    (``rgba``, ``yuva420p``), ``VP9 alpha`` (a WebM's side channel, which FFmpeg's VP9 decoder does not read), None.
+    (``rgba``, ``yuva420p``), ``VP9 alpha`` (a WebM's side channel, which FFmpeg's VP9 decoder does not read), None;
+    ``disposition`` the video stream's disposition flags by FFmpeg's names (``("default",)``; :func:`_disposition`),
+    ``audio_defaults`` and ``subtitle_defaults`` whether each audio and subtitle stream is marked default.
     """
 
     width: int
@@ -75,6 +77,9 @@ class VideoInfo:
     interlaced: str | None = None
     video_tags: dict[str, str] = field(default_factory=dict)
     alpha: str | None = None
+    disposition: tuple[str, ...] = ()
+    audio_defaults: tuple[bool, ...] = ()
+    subtitle_defaults: tuple[bool, ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -357,7 +362,9 @@ def _info(container, source) -> VideoInfo:
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      others=_others(container, v), bits=_sample_bits(v.codec_context),
-                     interlaced=_field_order(v.codec_context), video_tags=video_tags(v),
+                     interlaced=_field_order(v.codec_context), video_tags=video_tags(v), disposition=_disposition(v),
+                     audio_defaults=tuple("default" in _disposition(s) for s in container.streams.audio),
+                     subtitle_defaults=tuple("default" in _disposition(s) for s in container.streams.subtitles),
                      colour=colour_tags(v.codec_context), alpha=_alpha(v),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
 
@@ -374,6 +381,17 @@ def video_tags(stream) -> dict[str, str]:
     tags = {k.lower(): v for k, v in stream.metadata.items() if v}
     return {name: tags[found] for name, read_as in VIDEO_TAGS.items()
             if (found := next((k for k in read_as if k in tags), None))}
+
+
+NOT_PROCESSED = ("attached_pic", "timed_thumbnails", "still_image")
+"""Disposition flags that describe a still picture, which a processed video is not (:func:`_disposition`)."""
+
+
+def _disposition(stream) -> tuple[str, ...]:
+    """A stream's disposition flags by FFmpeg's names (``default``, ``original``, ``forced``...: the names of
+    ffmpeg's ``-disposition``), those of a still picture (:data:`NOT_PROCESSED`) left out."""
+    value = int(getattr(stream.disposition, "value", stream.disposition) or 0)
+    return tuple(f.name for f in av.stream.Disposition if value & f.value and f.name not in NOT_PROCESSED)
 
 
 def _sample_bits(ctx) -> int:

@@ -107,6 +107,10 @@ class Passthrough:
         others: the streams no output carries (:attr:`~vidcolor.io.VideoInfo.others`), named in a warning.
         video_tags: the source video stream's tags that the output's video stream takes
             (:attr:`~vidcolor.io.VideoInfo.video_tags`), as ``(name, value)`` pairs.
+        video_disposition: the output video stream's disposition flags (FFmpeg's names): the source video stream's
+            (:attr:`~vidcolor.io.VideoInfo.disposition`), and ``default`` always (:func:`_dispositions`).
+        defaults: whether each source audio and each subtitle stream is marked default
+            (:attr:`~vidcolor.io.VideoInfo.audio_defaults`, :attr:`~vidcolor.io.VideoInfo.subtitle_defaults`).
         starts: the source's video start time and its container's (the earliest of its streams'), seconds:
             every output stream is moved back by the container's start (ffmpeg takes the source's streams from it),
             so the video, delayed by the difference, keeps its offset from it whether or not the other streams are
@@ -121,13 +125,17 @@ class Passthrough:
     timecode: str | None = None
     others: tuple[str, ...] = ()
     video_tags: tuple[tuple[str, str], ...] = ()
+    video_disposition: tuple[str, ...] = ("default",)
+    defaults: tuple[tuple[bool, ...], tuple[bool, ...]] = ((), ())
 
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
                    (info.video_start, info.start), info.attachments, info.timecode, info.others,
-                   tuple(info.video_tags.items()))
+                   tuple(info.video_tags.items()),
+                   ("default", *(f for f in info.disposition if f != "default")),
+                   (tuple(info.audio_defaults) if audio else (), tuple(info.subtitle_defaults)))
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -635,6 +643,7 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
         if time_base is not None and time_base.numerator == 1:
             out_args["video_track_timescale"] = time_base.denominator
     streams = [video]
+    out_args["disposition:v:0"] = "+".join(passthrough.video_disposition) if passthrough is not None else "default"
     if passthrough is None:
         return streams
     if passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
@@ -659,7 +668,22 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
         out_args["c:t"] = "copy"
     if len(streams) > 1:     # the source is an input: its global metadata (and, by default, chapters) too
         out_args["map_metadata"] = 1
+    audio_defaults, subtitle_defaults = passthrough.defaults
+    _dispositions(out_args, "a", audio_defaults[:len(passthrough.audio)])
+    _dispositions(out_args, "s", [d for d, c in zip(subtitle_defaults, codecs) if c])
     return streams
+
+
+def _dispositions(out_args: dict, kind: str, defaults) -> None:
+    """What ffmpeg does to the carried streams of a ``kind`` (``a``, ``s``) whose ``defaults`` say whether each is
+    marked default, where no disposition is given on its command line: where there are two or more and none is
+    default, the first is made default. The output's video stream is given one (``disposition:v:0``: it comes
+    through a NUT pipe, or the Ray join's concat list, without the source's, and a Matroska output marked its only
+    video track not default), so ffmpeg does not do it (any disposition given turns it off), and it is done here.
+    (Source streams' dispositions are copied by ffmpeg either way.)"""
+    defaults = list(defaults)
+    if len(defaults) >= 2 and not any(defaults):
+        out_args[f"disposition:{kind}:0"] = "+default"
 
 
 def _with_video_tags(args: list[str], dest: str, passthrough: Passthrough | None) -> list[str]:
