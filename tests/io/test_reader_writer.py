@@ -1299,6 +1299,34 @@ def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_
     assert probe(tmp_path / "out.mp4").others == ()
 
 
+def test_an_mp4_s_chapter_track_is_not_named_but_a_data_stream_is(tmp_path, ffmpeg_exe, capsys):
+    """A/V audit, stop 63: an mp4's chapters are a text track, which FFmpeg's demuxer gives as a data stream besides
+    the chapters: 'not carried from sink.mp4: data stream 4 (SubtitleHandler)', though the output has the chapters.
+    A real data stream (GoPro metadata) beside the chapters is still named."""
+    (tmp_path / "meta.txt").write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=A\n"
+                                       "[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\ntitle=B\n")
+    (tmp_path / "data.bin").write_bytes(bytes(range(256)) * 8)
+    video = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi", "-i", "sine"]
+    chaptered, both = tmp_path / "chapters.mp4", tmp_path / "gopro.mov"
+    run_ffmpeg(ffmpeg_exe, *video, "-i", str(tmp_path / "meta.txt"), "-map", "0", "-map", "1", "-map_chapters", "2",
+               "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(chaptered))
+    run_ffmpeg(ffmpeg_exe, *video, "-f", "data", "-i", str(tmp_path / "data.bin"), "-i", str(tmp_path / "meta.txt"),
+               "-map", "0", "-map", "1", "-map", "2", "-map_chapters", "3", "-t", "1", "-c:v", "libx264", "-preset",
+               "ultrafast", "-c:a", "aac", "-c:d", "copy", "-tag:d", "gpmd", str(both))
+    with av.open(str(chaptered)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio", "data"] and len(c.chapters()) == 2   # the case
+    info = probe(chaptered)
+    assert info.others == ()
+    out = tmp_path / "out.mkv"
+    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(chaptered, info),
+                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+        w.write(make_frames(10, 48, 64))
+    assert "not carried" not in capsys.readouterr().err
+    with av.open(str(out)) as c:
+        assert [ch["metadata"].get("title") for ch in c.chapters()] == ["A", "B"]
+    assert probe(both).others == ("data stream 2 (GoPro MET)",)
+
+
 def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, ffmpeg_exe, clip, capsys):
     """A 10-bit master came out at 8 bits and an interlaced clip came out progressive, each with a summary that said
     the frames passed unchanged; each now gets one warning line (and a plain clip none)."""

@@ -431,9 +431,13 @@ def _field_order(ctx) -> str | None:
 
 def _others(container, video) -> tuple[str, ...]:
     """The streams besides ``video`` that no output carries (:attr:`VideoInfo.others`): other video streams, cover
-    art, data streams other than timecode tracks (``tmcd``: their timecode is kept)."""
+    art, data streams other than timecode tracks (``tmcd``: their timecode is kept) and chapter tracks (the chapters
+    are kept: :func:`_chapter_track`)."""
     out = []
+    chapters = None
     for s in container.streams:
+        if s.type == "data" and _chapter_track(s, chapters := _chapters(container) if chapters is None else chapters):
+            continue
         title = s.metadata.get("title") or s.metadata.get("handler_name")
         if s.type == "video" and s is not video:
             cover = getattr(s.disposition, "value", s.disposition) & ATTACHED_PIC
@@ -442,6 +446,28 @@ def _others(container, video) -> tuple[str, ...]:
         elif s.type == "data" and "timecode" not in {k.lower() for k in s.metadata}:
             out.append(f"data stream {s.index}" + (f" ({title})" if title else ""))
     return tuple(out)
+
+
+def _chapters(container) -> list:
+    """The container's chapters as PyAV gives them (dicts: ``start``, ``time_base``...); empty where it cannot."""
+    try:
+        return list(container.chapters())
+    except (AttributeError, av.FFmpegError, ValueError):
+        return []
+
+
+def _chapter_track(stream, chapters: list) -> bool:
+    """Whether a data ``stream`` is the track the container's ``chapters`` were read from: an mp4 or mov keeps its
+    chapters as a text track, which FFmpeg's demuxer gives as a data stream (``bin_data``, handler
+    ``SubtitleHandler``) besides the chapters it reads from it, one a sample, in its time base. So it is one where the
+    chapters are in its time base and start where its samples do. A data stream of another kind (GoPro metadata) is
+    not, and is named in :attr:`VideoInfo.others`."""
+    try:
+        times = {e.timestamp for e in stream.index_entries}
+    except (AttributeError, av.FFmpegError):
+        return False
+    return bool(chapters) and all(Fraction(ch["time_base"]) == stream.time_base for ch in chapters) and (
+        {ch["start"] for ch in chapters} == times)
 
 
 def _timecode(container, video) -> str | None:
