@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from helpers import invoke_cli, make_clip, run_cli
+from helpers import invoke_cli, make_clip, run_cli, run_ffmpeg
 from vidcolor.api import process, read_once
 from vidcolor.errors import VidcolorError
 
@@ -137,3 +137,23 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path, capsys):
     for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
         warn_about_source(_named(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
         assert capsys.readouterr().err.startswith(f"vidcolor: warning: {name} has 10 bits per sample;")
+
+
+@pytest.mark.parametrize("fmt", ["matroska", "nut"])
+def test_stdin_keeps_the_video_s_start_as_the_named_file_does(tmp_path, ffmpeg_exe, tiny_models, fmt):
+    """A/V audit, stop 63: a video that starts 0.5 s after its audio started at 0 when it came on stdin (the start
+    was taken from the named file only), though the stream says where it starts; the named file with --no-audio
+    keeps it."""
+    src = tmp_path / "late_video.mkv"
+    run_ffmpeg(ffmpeg_exe, "-itsoffset", "0.5", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+               "-f", "lavfi", "-i", "sine=duration=1.5", "-c:v", "ffv1", "-c:a", "pcm_s16le", "-f", fmt,
+               str(src))
+    args = ("--model", tiny_models.lab, "-q", "--preset", "ultrafast", "--no-audio")
+    named = invoke_cli("dequantize", src, "-o", "named.mkv", *args, cwd=tmp_path)
+    piped = invoke_cli("dequantize", "-", "-o", "piped.mkv", *args, cwd=tmp_path, stdin=src.read_bytes())
+    assert named.returncode == piped.returncode == 0, (named.stderr, piped.stderr)
+    starts = []
+    for name in ("named.mkv", "piped.mkv"):
+        with av.open(str(tmp_path / name)) as c:
+            starts.append([f.time for f in c.decode(video=0)][0])
+    assert starts == [pytest.approx(0.5, abs=1e-3)] * 2

@@ -810,9 +810,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                                                          getattr(fn, "device", None))
         check_batch_pixels(batch, info.width, info.height)
         from_file = not read_once(input) and raw_size is None and not animated
+        # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition
+        passthrough = (Passthrough.of(_own_path(input), info, audio) if from_file else
+                       Passthrough.of_stream(info) if raw_size is None and not animated else None)
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
-                             tune=tune, x264_params=x264_params,
-                             passthrough=Passthrough.of(_own_path(input), info, audio) if from_file else None,
+                             tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
                              colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False))

@@ -98,8 +98,12 @@ class Passthrough:
     (:data:`~vidcolor.io.reader.VIDEO_TAGS`, with or without other streams). The first frame's timecode is written
     into mp4, mov (a ``tmcd`` track) and Matroska.
 
+    On stdin (or another input read once) nothing can be copied from the source (:meth:`of_stream`): its
+    :attr:`source` is None, and the output takes only what the video stream says of itself: its start (the
+    :meth:`video_delay`), tags and disposition.
+
     Attributes:
-        source: the source file.
+        source: the source file (None: a stream read once, :meth:`of_stream`).
         audio: the source's audio codec names, in stream order (empty: no audio carried).
         subtitles: its subtitle codec names, in stream order.
         attachments: its number of attached files.
@@ -117,7 +121,7 @@ class Passthrough:
             carried (:meth:`video_delay`): the source's start is the output's 0.
     """
 
-    source: Path
+    source: Path | None
     audio: tuple[str, ...] = ()
     subtitles: tuple[str, ...] = ()
     starts: tuple[float, float] = (0.0, 0.0)
@@ -131,11 +135,20 @@ class Passthrough:
     @classmethod
     def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
-        return cls(Path(source), tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
+        return cls(Path(source) if source is not None else None, tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
                    (info.video_start, info.start), info.attachments, info.timecode, info.others,
                    tuple(info.video_tags.items()),
                    ("default", *(f for f in info.disposition if f != "default")),
                    (tuple(info.audio_defaults) if audio else (), tuple(info.subtitle_defaults)))
+
+    @classmethod
+    def of_stream(cls, info) -> "Passthrough":
+        """For a source read once (stdin, a pipe): from a :class:`~vidcolor.io.VideoInfo` of it, what its video stream
+        says of itself: its start relative to the earliest stream's (:meth:`video_delay`: an output of a video that
+        starts 0.417 s after its audio starts at 0.417 s, as from the named file with ``audio=False``), its tags and
+        its disposition. Nothing is copied from it (the encoder cannot read it again)."""
+        full = cls.of(None, info, audio=False)
+        return cls(None, starts=full.starts, video_tags=full.video_tags, video_disposition=full.video_disposition)
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -644,7 +657,7 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
             out_args["video_track_timescale"] = time_base.denominator
     streams = [video]
     out_args["disposition:v:0"] = "+".join(passthrough.video_disposition) if passthrough is not None else "default"
-    if passthrough is None:
+    if passthrough is None or passthrough.source is None:
         return streams
     if passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
         out_args["timecode"] = passthrough.timecode
