@@ -157,3 +157,31 @@ def test_stdin_keeps_the_video_s_start_as_the_named_file_does(tmp_path, ffmpeg_e
         with av.open(str(tmp_path / name)) as c:
             starts.append([f.time for f in c.decode(video=0)][0])
     assert starts == [pytest.approx(0.5, abs=1e-3)] * 2
+
+
+def test_the_readme_s_stdin_example_keeps_a_variable_frame_rate(tmp_path, ffmpeg_exe, tiny_models):
+    """A/V audit, stop 63: the README's stdin example (``ffmpeg -i x.mkv -c:v ffv1 -f nut - | vidcolor dequantize -``)
+    lost a variable frame rate before vidcolor saw it: ffmpeg encodes FFV1 into NUT on a 1/fps time base. The
+    example, as the README gives it, now keeps every frame's time."""
+    import shlex
+
+    from helpers import REPO
+
+    line = next(ln for ln in (REPO / "README.md").read_text().splitlines()
+                if ln.startswith("ffmpeg -i x.mkv") and "| vidcolor dequantize -" in ln)
+    feed, run = (shlex.split(part) for part in line.split("#")[0].split("|"))
+    src = tmp_path / "x.mkv"                      # 33 ms a frame, every fourth 12 ms later: off any 1/fps grid
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=30:duration=2", "-vf",
+               "settb=1/1000,setpts='N*33+if(eq(mod(N,4),0),12,0)'", "-fps_mode", "passthrough",
+               "-enc_time_base", "filter", "-c:v", "ffv1", str(src))
+    assert feed[0] == "ffmpeg" and run[:3] == ["vidcolor", "dequantize", "-"]
+    piped = run_ffmpeg(ffmpeg_exe, *[str(src) if a == "x.mkv" else a for a in feed[1:]])
+    res = invoke_cli(*run[1:], "--model", tiny_models.lab, "-q", "--preset", "ultrafast", cwd=tmp_path, stdin=piped)
+    assert res.returncode == 0, res.stderr
+    times = []
+    for name in ("x.mkv", run[run.index("-o") + 1]):
+        with av.open(str(tmp_path / name)) as c:
+            times.append([round(float(f.time) - float(c.streams.video[0].start_time * c.streams.video[0].time_base),
+                                3) for f in c.decode(video=0)])
+    assert len({round(b - a, 3) for a, b in zip(times[0], times[0][1:])}) == 3   # the source is VFR (21, 33, 45 ms)
+    assert times[1] == times[0]
