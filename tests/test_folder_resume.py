@@ -41,7 +41,7 @@ def test_a_failed_folder_run_keeps_its_finished_outputs_and_the_rerun_does_the_r
     third's partial file is gone; the error's note says what was kept. Once it is replaced, the rerun with
     skip_existing reads and writes only it, and the folder is what a clean run writes."""
     out = tmp_path / "out"
-    with pytest.raises(VidcolorError, match="c.mp4: frame 4 cannot be decoded") as caught:
+    with pytest.raises(VidcolorError, match="c.mp4: the frame at 0.400 s cannot be decoded") as caught:
         process(reels, out, invert, suffix="x", **FAST)
     assert caught.value.__notes__ == [f"2 finished outputs kept in {out}{os.sep} (run again with skip_existing "
                                       "to do the rest)"]

@@ -157,10 +157,10 @@ ERRORS = [
     pytest.param(["dequantize", "-", "--raw", "100000x100000", "--fps", "12", "-o", "raw.mp4"], [], "too large",
                  id="raw-100000"),
     pytest.param(["dequantize", "cut.mp4"], ["cut.mp4"], "of 48 frames could not be read", id="truncated-mp4"),
-    pytest.param(["dequantize", "damaged.mp4"], ["damaged.mp4"], "damaged.mp4: frame 20 cannot be decoded (Invalid "
-                 "data found when processing input): the input is damaged there; nothing written (--ignore-errors",
+    pytest.param(["dequantize", "damaged.mp4"], ["damaged.mp4"], "damaged.mp4: the frame at 0.833 s cannot be decoded "
+                 "(Invalid data found when processing input): the input is damaged there; nothing written (--ignore-errors",
                  id="damaged-frame"),
-    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged.ts"], "stdin: frame 20 cannot be decoded",
+    pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged.ts"], "stdin: the frame at 0.833 s cannot be decoded",
                  id="damaged-frame-on-stdin"),
     # the decoder's refusal of the last frame was lost: 47 frames were written and the run ended with 0
     pytest.param(["dequantize", "-", "-o", "out.mp4"], ["damaged_end.ts"], "stdin: 1 frame could not be decoded "

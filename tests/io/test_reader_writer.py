@@ -890,8 +890,8 @@ def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader
         with VideoReader(src, keep_going=keep_going) as r:
             read = []
             if index == 4 and not keep_going:
-                with pytest.raises(DamagedInput, match=r"damaged4.mp4: frame 4 cannot be decoded \(Invalid data "
-                                                       r"found when processing input\): the input is damaged there"):
+                with pytest.raises(DamagedInput, match=r"damaged4.mp4: the frame at 0.160 s cannot be decoded \(Invalid "
+                                                       r"data found when processing input\): the input is damaged there"):
                     for frame in r:
                         read.append(frame)
                 assert len(read) == 4
@@ -900,6 +900,29 @@ def test_a_packet_the_decoder_refuses_is_counted_and_mid_stream_stops_the_reader
             assert (len(read), r.packets, r.refused, r.missing) == (9, 10, 1, 1)
             pts = r.timeline.pts
         assert pts == [i * pts[1] for i in range(10) if i != index]         # the gap stays where the frame was
+
+
+def test_a_refused_packet_is_named_by_its_frame_s_time_where_frames_are_reordered(tmp_path, ffmpeg_exe):
+    """A/V audit, stop 63: with B-frames the damage was named by the frames given before it ('frame 28 cannot be
+    decoded', where the lost frame was the 30th shown, at 1.208 s). Now by the time of the frame the packet holds."""
+    from vidcolor.errors import DamagedInput
+
+    src = tmp_path / "bframes.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "48", "-c:v", "libx264",
+               "-preset", "veryfast", "-bf", "3", "-x264-params", "b-adapt=0:keyint=48", "-pix_fmt", "yuv420p",
+               str(src))
+    with av.open(str(src)) as c:
+        packets = [(p.pts, p.is_keyframe) for p in c.demux(video=0) if p.size]
+        tb = c.streams.video[0].time_base
+    index = next(i for i in range(20, 40) if packets[i][0] != sorted(p for p, _ in packets)[i] and not packets[i][1])
+    at = float(packets[index][0] * tb)
+    damage_packet(src, index, "slice header")
+    read = 0
+    with pytest.raises(DamagedInput, match=rf"bframes.mp4: the frame at {at:.3f} s cannot be decoded "):
+        with VideoReader(src) as r:
+            for _ in r:
+                read += 1
+    assert round(at * 24) != read         # the frames given before it name another one
 
 
 @pytest.fixture(scope="module")

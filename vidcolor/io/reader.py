@@ -783,7 +783,7 @@ class VideoReader:
                         src.check()
                     if self._size is None:
                         raise
-                    damage = self._refused(exc)
+                    damage = self._refused(exc, packet)
                     if not isinstance(damage, DamagedInput):
                         raise damage from None
                     self.refused += 1
@@ -809,10 +809,12 @@ class VideoReader:
         size = self._container.size
         return size if size > 0 else (self._src.count if isinstance(self._src, Rewindable) else 0)
 
-    def _refused(self, exc: av.FFmpegError) -> VidcolorError:
-        """The error for a packet the decoder refused after the first frame (with :data:`DECODE_THREADS`, each
-        refusal is raised at its own packet): its damage, named by the frames given before it (where frames are
-        reordered, the number is that of decoding order). Where the decoder's size is no longer the stream's,
+    def _refused(self, exc: av.FFmpegError, packet) -> VidcolorError:
+        """The error for ``packet``, which the decoder refused after the first frame (with :data:`DECODE_THREADS`,
+        each refusal is raised at its own packet): its damage, named by the time of the frame it holds, its
+        presentation timestamp in seconds from the input's start (as the output's 0: :attr:`VideoInfo.start`), which
+        is exact where frames are reordered (B-frames: a count of the frames given before it named another frame);
+        by that count where the packet has no timestamp. Where the decoder's size is no longer the stream's,
         the frame size changed there (:meth:`_size_change`), which is no damage:
         ffmpeg refuses a frame above :data:`~vidcolor.io.limits.MAX_PIXELS` once it has taken its size (a
         16000x16000 H.264 frame after 500 of 64x48: the decoder's size reads 16000x16000; HEVC's refusal is 'Cannot
@@ -826,8 +828,12 @@ class VideoReader:
             except av.FFmpegError:
                 held = 0
             return self._size_change(self.decoded + held, *size)
-        return DamagedInput(f"{_name(self.source)}: frame {self.decoded} cannot be decoded ({_reason(exc)}): the "
-                            "input is damaged there")
+        pts = packet.pts if packet.pts is not None else packet.dts
+        tb = self.info.time_base
+        where = (f"the frame at {float(pts * tb) - self.info.start:.3f} s" if pts is not None and tb else
+                 f"frame {self.decoded}")
+        return DamagedInput(f"{_name(self.source)}: {where} cannot be decoded ({_reason(exc)}): the input is damaged "
+                            "there")
 
     def _size_change(self, index: int, width: int, height: int) -> VidcolorError:
         """The error for frame ``index`` of ``width`` x ``height`` in a stream whose frames are of another size
