@@ -133,7 +133,7 @@ class Passthrough:
     defaults: tuple[tuple[bool, ...], tuple[bool, ...]] = ((), ())
 
     @classmethod
-    def of(cls, source: str | Path, info, audio: bool = True) -> "Passthrough":
+    def of(cls, source: str | Path | None, info, audio: bool = True) -> "Passthrough":
         """From a :class:`~vidcolor.io.VideoInfo` of ``source``; ``audio=False`` drops the audio only."""
         return cls(Path(source) if source is not None else None, tuple(info.audio_codecs) if audio else (), tuple(info.subtitle_codecs),
                    (info.video_start, info.start), info.attachments, info.timecode, info.others,
