@@ -126,6 +126,43 @@ def test_a_signal_is_raised_only_once_the_stages_are_joined():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_whose_handler_returns_lets_the_run_finish(signame):
+    """A caller's handler that returns (a service's shutdown or reload flag) is called once, in the caller's thread
+    and not inside ``write``, and the run goes on to the last frame; the handler is back afterwards. It used to stop
+    the run: a partial output returned as a success (API audit, stop 63)."""
+    import os
+    import signal
+
+    sig = getattr(signal, signame)
+    calls, in_write = [], []
+    writing = threading.local()
+
+    def handler(signum, frame):
+        calls.append((signum, threading.current_thread() is threading.main_thread(), getattr(writing, "on", False)))
+
+    def write(frame):
+        writing.on = True
+        time.sleep(0.001)
+        writing.on = False
+        in_write.append(int(frame[0, 0, 0]))
+
+    def infer(batch):
+        if int(batch[0, 0, 0, 0]) == 8:
+            os.kill(os.getpid(), sig)
+        time.sleep(0.002)
+        return batch
+
+    before = signal.signal(sig, handler)
+    try:
+        assert execute(_frames(200), infer, write, batch_size=2) == 200
+        assert signal.getsignal(sig) is handler
+    finally:
+        signal.signal(sig, before)
+    assert in_write == [i % 256 for i in range(200)]
+    assert calls == [(sig, True, False)]
+
+
 def test_back_pressure_bounds_how_far_decoding_runs_ahead():
     decoded: list[int] = []
     written = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -476,6 +477,33 @@ def test_process_applies_the_function_to_every_frame(tmp_path, clip, clip_frames
     got, rate, has_audio = decode_all(str(tmp_path / "clip_inv.mp4"))
     assert rate == Fraction(CLIP_FPS) and has_audio
     assert psnr(got, 255 - clip_frames) > 30
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_whose_handler_returns_does_not_cut_the_output(tmp_path, clip, signame):
+    """A service's own handler that only records the signal (a shutdown or reload flag) mid-run: the call writes
+    every frame and returns. It used to stop the run: with SIGINT a partial output returned as a success, with
+    SIGTERM or SIGHUP "N of M frames could not be read (truncated or damaged)" about an intact input (API audit,
+    stop 63)."""
+    import os
+    import signal
+
+    sig = getattr(signal, signame)
+    got, sent = [], []
+
+    def slow(batch):
+        if not sent:
+            sent.append(os.kill(os.getpid(), sig))
+        time.sleep(0.05)
+        return batch
+
+    before = signal.signal(sig, lambda s, f: got.append(s))
+    try:
+        summary = process(clip, tmp_path / "out.mp4", slow, suffix="sig", batch_size=1, progress=False)
+    finally:
+        signal.signal(sig, before)
+    assert got == [sig] and summary.frames == CLIP_FRAMES
+    assert len(decode_all(str(tmp_path / "out.mp4"))[0]) == CLIP_FRAMES
 
 
 class _ChromaProbe:

@@ -16,11 +16,14 @@ Guarantees:
   the caller's thread (a write error, Ctrl-C, SIGTERM raised by the CLI's handler) stops the stages too,
   and every thread is joined before :func:`execute` returns or raises;
 * signals wait for a safe point: while the stages run, SIGINT, SIGTERM and SIGHUP (where Python handles them)
-  only stop the run, and their handler (``KeyboardInterrupt``, the CLI's) runs once every thread is joined.
-  Raised at once, the exception could land inside a library's Python callback (PyAV's output writes:
-  "Exception ignored in pyio_write_gil", a broken output) or leave the interpreter to exit while a stage
-  thread was still in native code (``terminate called without an active exception``, exit 134): about one
-  Ctrl-C in five on a 640x360 clip did one or the other.
+  are only recorded, and their handler (``KeyboardInterrupt``, the CLI's, the caller's own) runs in the caller's
+  thread between two output frames (or once every thread is joined). A handler that raises stops the run, and
+  its exception comes out of :func:`execute` once every thread is joined; one that returns (a service's
+  shutdown or reload flag) lets the run go on to the end, as Python's own handlers do. Raised at once, the
+  exception could land inside a library's Python callback (PyAV's output writes: "Exception ignored in
+  pyio_write_gil", a broken output) or leave the interpreter to exit while a stage thread was still in native
+  code (``terminate called without an active exception``, exit 134): about one Ctrl-C in five on a 640x360 clip
+  did one or the other.
 
 While the stages run, each library computes on one thread (:func:`one_thread_per_stage`, restored
 afterwards): the stages already keep the cores busy side by side, and a library that fans a call out over
@@ -106,9 +109,12 @@ class _Run:
                 pass
         return False
 
-    def get(self, q: queue.Queue):
-        """The next item, or :data:`_END` once the run was stopped (what is still queued is dropped)."""
+    def get(self, q: queue.Queue, between: Callable[[], None] | None = None):
+        """The next item, or :data:`_END` once the run was stopped (what is still queued is dropped); ``between`` is
+        called before each wait."""
         while not self.stop.is_set():
+            if between is not None:
+                between()
             try:
                 return q.get(timeout=POLL_S)
             except queue.Empty:
@@ -151,21 +157,37 @@ def one_thread_per_stage():
 
 
 DEFERRED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-"""Signals whose Python handler :func:`execute` runs only once its threads are joined."""
+"""Signals whose Python handler :func:`execute` runs only at a safe point (:func:`_signals_deferred`)."""
 
 
 @contextmanager
-def _signals_deferred(run: _Run):
-    """Inside the block, the Python handlers of :data:`DEFERRED_SIGNALS` are replaced by one that records the
-    signal and stops ``run``; on leaving, the handlers come back and the first recorded signal's handler runs
-    (raising ``KeyboardInterrupt`` or whatever it raises). Outside the main thread (where handlers cannot be
-    set) and for ignored or default-action signals nothing changes."""
-    pending: list[int] = []
+def _signals_deferred():
+    """Inside the block, the Python handlers of :data:`DEFERRED_SIGNALS` are replaced by one that only records the
+    signal; the block gets a function that runs the recorded signals' own handlers, to be called at a safe point
+    (in the caller's thread, outside any library's callback). On leaving, the handlers come back and those of the
+    signals still recorded run. A handler that raises ends the delivery (the signals recorded after it are
+    dropped: one Ctrl-C or one SIGTERM is enough), and its exception is raised; one that returns (a service's
+    shutdown or reload flag) changes nothing: the run goes on. It used to stop the run, which then returned a
+    partial output as a success, or took the frames it had not read for a damaged input (API audit, stop 63).
+    Outside the main thread (where handlers cannot be set) and for ignored or default-action signals nothing
+    changes."""
+    pending: list[tuple[int, object]] = []
     previous: dict[int, Callable] = {}
+    raised = False
 
     def defer(signum, frame) -> None:
-        pending.append(signum)
-        run.stop.set()
+        pending.append((signum, frame))
+
+    def deliver() -> None:
+        nonlocal raised
+        while pending and not raised:
+            signum, frame = pending.pop(0)
+            try:
+                previous[signum](signum, frame)
+            except BaseException:
+                raised = True
+                pending.clear()
+                raise
 
     if threading.current_thread() is threading.main_thread():
         for name in DEFERRED_SIGNALS:
@@ -174,12 +196,11 @@ def _signals_deferred(run: _Run):
                 previous[sig] = handler
                 signal.signal(sig, defer)
     try:
-        yield
+        yield deliver
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if pending:
-            previous[pending[0]](pending[0], None)
+        deliver()
 
 
 def stages_of(job) -> list[Callable]:
@@ -202,8 +223,9 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
 
     Raises:
         ValueError: ``job`` returned something else than one frame per frame it was given.
-        Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal's
-        exception (``KeyboardInterrupt`` for SIGINT) once the stages are joined (:func:`_signals_deferred`).
+        Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal handler's
+        exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`_signals_deferred`; a
+        handler that returns lets the run go on).
     """
     run = _Run()
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
@@ -247,14 +269,14 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                                  name=f"vidcolor-{getattr(fn, '__name__', 'stage')}")
                 for i, fn in enumerate(stages_of(job))]
     n = 0
-    with one_thread_per_stage(), _signals_deferred(run):
+    with one_thread_per_stage(), _signals_deferred() as deliver:
         try:
             for t in threads:
                 try:
                     t.start()
                 except RuntimeError:          # "can't start new thread": no memory for its stack (ulimit -v)
                     raise VidcolorError("cannot start the pipeline's threads: out of memory (ulimit -v?)") from None
-            while (out := run.get(queues[-1])) is not _END:
+            while (out := run.get(queues[-1], deliver)) is not _END:
                 sent = sizes.popleft()
                 if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent):
                     raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected (N, H, W, 3), "
@@ -262,6 +284,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                 for frame in out:
                     write(frame)
                     n += 1
+                    deliver()                 # a signal's handler: here, between two frames, not inside write
         finally:
             run.stop.set()
             for t in threads:
