@@ -229,6 +229,69 @@ def test_opencv_and_torch_run_on_one_thread_while_the_stages_run(monkeypatch):
         torch.set_num_threads(before[1])
 
 
+@pytest.mark.parametrize("a_leaves_first", [True, False])
+def test_overlapping_runs_give_the_process_its_thread_counts_back(monkeypatch, a_leaves_first):
+    """Two runs in two threads, the second starting while the first runs, either one ending first: OpenCV's, BLAS's
+    and PyTorch's counts are the caller's again afterwards (in threads started later too). Saved and restored per
+    run, B saved A's 1 and restored it last: one thread for good (API audit, stop 63)."""
+    import cv2
+    import torch
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    monkeypatch.delenv("OPENCV_FOR_THREADS_NUM", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(2)
+    torch.set_num_threads(2)
+    blas = blas_threads()
+    a_in, b_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen, errors = [], []
+
+    def job_a(batch):
+        a_in.set()
+        assert b_in.wait(10)
+        if not a_leaves_first:
+            assert first_out.wait(10)
+        seen.append(cv2.getNumThreads())
+        return batch
+
+    def job_b(batch):
+        b_in.set()
+        if a_leaves_first:
+            assert first_out.wait(10)
+        seen.append(cv2.getNumThreads())
+        return batch
+
+    def run(job, leaves_first):
+        try:
+            execute(_frames(2), job, lambda f: None, batch_size=2)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        if leaves_first:
+            first_out.set()
+
+    try:
+        a = threading.Thread(target=run, args=(job_a, a_leaves_first))
+        b = threading.Thread(target=run, args=(job_b, not a_leaves_first))
+        a.start()
+        assert a_in.wait(10)
+        b.start()
+        a.join(20)
+        b.join(20)
+        assert not errors and seen == [1, 1]
+        later = []
+        t = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        assert (cv2.getNumThreads(), torch.get_num_threads(), later, blas_threads()) == (2, 2, [2], blas)
+    finally:
+        cv2.setNumThreads(before[0])
+        torch.set_num_threads(before[1])
+
+
 def test_torch_threads_holds_the_pool_and_restores_it():
     import torch
 

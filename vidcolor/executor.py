@@ -27,7 +27,9 @@ Guarantees:
 
 While the stages run, each library computes on one thread (:func:`one_thread_per_stage`, restored
 afterwards): the stages already keep the cores busy side by side, and a library that fans a call out over
-every core only makes them wait for each other (and its idle workers spin for the next call).
+every core only makes them wait for each other (and its idle workers spin for the next call). OpenCV's and
+BLAS's counts are the process's: while any run goes, the caller's other threads get one thread there too; runs
+that overlap share the hold, and the last one out gives the counts back (:func:`_pool_held`).
 
 * NumPy's BLAS (``threadpoolctl``; the palette projection's nearest-colour search is a matrix product):
   ``vidcolor dequantize`` on a 104-frame 640x360 16-colour clip, 2-core AMD EPYC, OpenBLAS, 3 interleaved
@@ -122,36 +124,73 @@ class _Run:
         return _END
 
 
+_holds_lock = threading.Lock()
+_holds: dict[str, list] = {}
+"""Process-wide thread settings held by runs now going: name -> [runs holding it, the setting before the first]."""
+
+
 @contextmanager
-def _pool_held(get: Callable[[], int], set_: Callable[[int], None], n: int):
-    """A library's thread pool at ``n`` threads inside the block (its ``get`` / ``set_`` functions), restored after."""
-    before = get()
-    set_(n)
+def _pool_held(name: str, get: Callable[[], object], set_: Callable[[object], None], n: int, per_thread: bool = False):
+    """A library's thread pool at ``n`` threads inside the block (its ``get`` / ``set_`` functions), restored after.
+
+    The setting is the process's (OpenCV's, BLAS's), so runs that overlap (two calls in two threads) share it: the
+    first in saves it, the last out restores it, under a lock. Saved and restored per call, B saved the 1 that A had
+    set, A restored the caller's count and B then its 1: OpenCV and BLAS were left on one thread for the rest of the
+    process (API audit, stop 63). ``per_thread``: ``set_`` also sets the calling thread's own count (PyTorch's, whose
+    ``set_num_threads`` sets the calling thread's OpenMP count and the one threads take at their first call), so a
+    run that leaves before the last gives its thread its own count back."""
+    with _holds_lock:
+        before = get()
+        set_(n)
+        entry = _holds.setdefault(name, [0, before])
+        entry[0] += 1
     try:
         yield
     finally:
-        set_(before)
+        with _holds_lock:
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _holds[name]
+                set_(entry[1])
+            elif per_thread:
+                set_(before)
 
 
 def torch_threads(n: int):
-    """Hold torch's intra-op thread pool at ``n`` threads inside the block (restored after).
+    """Hold torch's intra-op thread pool at ``n`` threads inside the block (restored after; shared by overlapping
+    holds as :func:`_pool_held` says).
 
     Also for torch work beside running stages, e.g. the references' features of ``colorize --reference``
     (:mod:`vidcolor.reference`): on this project's 2-core CPU with the other core busy, one 256x455
     reference through the encoder took 2.2 s on 2 threads, 0.07 s on 1."""
     import torch
 
-    return _pool_held(torch.get_num_threads, torch.set_num_threads, n)
+    return _pool_held(f"torch:{n}", torch.get_num_threads, torch.set_num_threads, n, per_thread=True)
+
+
+def _blas_counts() -> threadpool_limits:
+    """NumPy's BLAS pools' counts now, for :func:`_pool_held`: a threadpoolctl limiter that limits nothing and
+    restores them."""
+    return threadpool_limits(limits=None, user_api="blas")
+
+
+def _set_blas(counts: int | threadpool_limits) -> None:
+    """BLAS's pools at ``counts`` threads, or back to the counts :func:`_blas_counts` took."""
+    if isinstance(counts, int):
+        threadpool_limits(limits=counts, user_api="blas")
+    else:
+        counts.restore_original_limits()
 
 
 @contextmanager
 def one_thread_per_stage():
     """NumPy's BLAS, OpenCV and, when it is loaded, PyTorch each on one thread inside the block (see the module
-    docstring); OpenCV and PyTorch keep a count set in ``OPENCV_FOR_THREADS_NUM`` / ``OMP_NUM_THREADS``."""
+    docstring; overlapping runs share the hold, :func:`_pool_held`); OpenCV and PyTorch keep a count set in
+    ``OPENCV_FOR_THREADS_NUM`` / ``OMP_NUM_THREADS``."""
     opencv = not os.environ.get("OPENCV_FOR_THREADS_NUM")
     hold_torch = "torch" in sys.modules and not os.environ.get("OMP_NUM_THREADS")
-    with threadpool_limits(limits=1, user_api="blas"), \
-            _pool_held(cv2.getNumThreads, cv2.setNumThreads, 1) if opencv else nullcontext(), \
+    with _pool_held("blas", _blas_counts, _set_blas, 1), \
+            _pool_held("opencv", cv2.getNumThreads, cv2.setNumThreads, 1) if opencv else nullcontext(), \
             torch_threads(1) if hold_torch else nullcontext():
         yield
 
