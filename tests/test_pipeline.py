@@ -259,6 +259,16 @@ def test_not_a_dequantization_model(tmp_path):
         Dequantizer(str(tmp_path / "c.safetensors"), device="cpu")
 
 
+@pytest.mark.parametrize("shape", [(4000, 1), (520, 1)])
+def test_very_tall_frames_are_dequantized(tiny_models, shape):
+    """Frames over about 511 times as tall as wide raised a raw cv2.error from the cut detector's 64-pixel-wide
+    thumbnails (API audit, stop 63)."""
+    rng = np.random.default_rng(3)
+    frames = (rng.integers(0, 16, (4, *shape, 3)) * 16 + 8).astype(np.uint8)
+    out = Dequantizer(str(tiny_models.lab), device="cpu")(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+
+
 def test_a_frame_above_the_tile_runs_the_whole_job_tile_by_tile(brightening_model):
     """Without temporal smoothing, network input, network and recombination run per tile (no frame-sized network
     input is built; the projection, per pixel too, is off here so that the generator runs): the engine never

@@ -176,6 +176,22 @@ def test_flow_handles_small_and_thin_frames(shape):
         assert out.shape == (*shape, 2) and np.isfinite(out).all()
 
 
+@pytest.mark.parametrize("shape", [(4000, 1), (520, 1), (1200, 2), (70000, 3), (1, 4000), (2, 70000)])
+def test_cut_detection_takes_frames_of_any_aspect_ratio(shape):
+    """The cut test's thumbnails are bounded both ways (thumb_size): a 4000x1 frame's was 64x256000, and the warp
+    on it raised OpenCV's "dst.cols < SHRT_MAX" (API audit, stop 63)."""
+    from vidcolor.temporal import THUMB_MAX, thumb_size
+
+    w, h = thumb_size(*shape)
+    assert 8 <= w <= THUMB_MAX and 8 <= h <= THUMB_MAX
+    assert thumb_size(h, w) == (w, h)                     # a thumbnail's thumbnail is itself
+    rng = np.random.default_rng(1)
+    cut = CutDetector()
+    L = [rng.uniform(20, 80, shape).astype(np.float32) for _ in range(3)]
+    assert [cut(x) for x in L][0] is False
+    assert np.isfinite(scene_change(L[0], L[1]))
+
+
 def test_a_bad_threshold_is_named_as_the_parameter_it_was_given_as():
     """CutDetector(0) said "scene_cut must be > 0", the name of TemporalSmoother's parameter, not its own."""
     for bad in (0.0, -1.0, float("nan")):

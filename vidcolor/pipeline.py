@@ -22,7 +22,7 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
 from vidcolor.quantizer import Quantizer, QuantizerTracker
-from vidcolor.temporal import THUMB_WIDTH, CutDetector
+from vidcolor.temporal import CutDetector, thumb_size
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
 """Maps uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``."""
@@ -472,10 +472,9 @@ def _part(batch: Batch, start: int, stop: int) -> Batch:
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB ``(H, W, 3)`` area-averaged to :data:`~vidcolor.temporal.THUMB_WIDTH` pixels wide (at least 8 rows),
-    the size the cut test compares: its L costs a 2,000th of the frame's."""
-    h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (THUMB_WIDTH, max(8, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
+    """uint8 RGB ``(H, W, 3)`` area-averaged to the size the cut test compares (:func:`~vidcolor.temporal.thumb_size`,
+    64 pixels wide for most frames): its L costs a 2,000th of the frame's."""
+    return cv2.resize(rgb, thumb_size(*rgb.shape[:2]), interpolation=cv2.INTER_AREA)
 
 
 RENDER_MAX_ASPECT = 4

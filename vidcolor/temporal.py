@@ -40,7 +40,10 @@ LUM_TOL = 8.0
 (confidence 1 below ``LUM_TOL / 2``, 0 above ``1.5 * LUM_TOL``, linear in between)."""
 
 THUMB_WIDTH = 64
-"""Pixels, width of the L thumbnails that :func:`scene_change` compares."""
+"""Pixels, width of the L thumbnails that :func:`scene_change` compares (:func:`thumb_size`)."""
+THUMB_MAX = 1024
+"""Pixels, the longest side of a thumbnail (:func:`thumb_size`): frames taller than 16 times their width are
+scaled to this height instead of to :data:`THUMB_WIDTH` wide."""
 _CUT_BINS = 32
 _CUT_RESIDUAL_UNIT = 50.0  # L units of median flow-compensated residual worth 1 score unit
 
@@ -253,11 +256,20 @@ def _to8(L: np.ndarray) -> np.ndarray:
     return np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
+def thumb_size(h: int, w: int) -> tuple[int, int]:
+    """``(width, height)`` of the thumbnail of an ``h`` x ``w`` frame: :data:`THUMB_WIDTH` wide, the aspect ratio
+    kept, but at most :data:`THUMB_MAX` high (then narrower), and at least 8 pixels each way. Always 64 wide, a
+    4000x1 frame's was 64x256000, past OpenCV's 32767 in the cut test's warp (a raw ``cv2.error`` from
+    ``remap``, API audit, stop 63)."""
+    tw, th = THUMB_WIDTH, h * THUMB_WIDTH / w
+    if th > THUMB_MAX:
+        tw, th = w * THUMB_MAX / h, THUMB_MAX
+    return max(8, round(tw)), max(8, round(th))
+
+
 def _thumb(L: np.ndarray) -> np.ndarray:
-    """Area-averaged L thumbnail, :data:`THUMB_WIDTH` wide, aspect ratio kept (at least 8 rows)."""
-    h, w = L.shape
-    size = (THUMB_WIDTH, max(8, round(h * THUMB_WIDTH / w)))
-    return cv2.resize(np.asarray(L, np.float32), size, interpolation=cv2.INTER_AREA)
+    """Area-averaged L thumbnail (:func:`thumb_size`)."""
+    return cv2.resize(np.asarray(L, np.float32), thumb_size(*L.shape), interpolation=cv2.INTER_AREA)
 
 
 def l_histogram(L: np.ndarray) -> np.ndarray:
