@@ -109,6 +109,20 @@ def test_gif_temporaries_exist_only_while_writing(tmp_path):
     assert listing(tmp_path) == {"a.gif"}
 
 
+@pytest.mark.parametrize("width, height", [(1, 520), (1, 2)])
+def test_a_gif_one_pixel_wide(tmp_path, width, height):
+    """FFV1 level 3 (the frames' temporary file) finds no slices for a frame 1 pixel wide and taller than 1:
+    "ffmpeg failed (218): ffv1: Unsupported number 0 of slices requested" (API audit, stop 63); level 1 there."""
+    frames = (np.random.default_rng(2).integers(0, 4, (3, height, width, 3)) * 80).astype(np.uint8)
+    with VideoWriter(tmp_path / "a.gif", width, height, Fraction(10)) as w:
+        for frame in frames:
+            w.write(frame)
+    with av.open(str(tmp_path / "a.gif")) as c:
+        got = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(got) == 3 and got[0].shape == (height, width, 3)
+    assert listing(tmp_path) == {"a.gif"}
+
+
 def test_a_failing_last_pass_is_one_error_and_leaves_nothing(tmp_path):
     w = VideoWriter(tmp_path / "a.gif", W, H, Fraction(15))
     w.write(mosaic(3, H, W))

@@ -565,6 +565,7 @@ class VideoWriter:
             VidcolorError: a temporary file cannot be created, or the scaled size is outside
                 :func:`~vidcolor.io.limits.check_frame_size`'s limits.
         """
+        width = self.width
         if pixel_aspect != 1:
             width, height = square_pixels(self.width, self.height, pixel_aspect)
             check_frame_size(width, height, self._name)
@@ -574,7 +575,8 @@ class VideoWriter:
         palette = scratch_file(self.target, ".palette.nut")
         self._scratch.append(palette)
         split = video.split()
-        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", level=3, g=1,
+        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", g=1,
+                                  level=3 if width > 1 else 1,    # level 3 has no slicing of 1-px-wide frames
                                   pix_fmt="bgra" if self.alpha else "bgr0",
                                   fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
         to_palette = ffmpeg.output(split[1].filter("palettegen", stats_mode="full"), local_url(palette), f="nut",
