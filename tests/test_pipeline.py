@@ -372,6 +372,19 @@ def test_dequantize_documents_every_io_option_process_takes():
     assert {name.strip() for name in listed.split(",")} == taken
 
 
+def test_the_jobs_say_they_are_one_per_thread():
+    """One Dequantizer shared by two threads gave wrong output silently (its per-clip state, which a lock would not
+    separate); nothing but LabJob's docstring said so (API audit, stop 63). The classes, colorizer() and the
+    README's Python section say it."""
+    from vidcolor import api
+    from vidcolor.pipeline import Colorizer
+
+    for doc in (Dequantizer.__doc__, Colorizer.__doc__, api.colorizer.__doc__):
+        assert "per thread" in " ".join(doc.split())
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "One Dequantizer or colorizer() per thread" in readme
+
+
 def test_pick_device():
     assert pick_device("cpu") == "cpu"
     assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")

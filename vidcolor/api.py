@@ -272,6 +272,10 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 
     ``references`` is a list of paths, or one path (:func:`reference_list`).
 
+    One job per thread: a job keeps per-clip state from call to call (the temporal smoother's previous frame, the
+    keyframe and internal colorizers' clip), so two threads calling one job mix their clips with no error
+    (:class:`~vidcolor.pipeline.Dequantizer` says the same).
+
     Raises:
         VidcolorError: options that do not go together, unreadable references.
     """

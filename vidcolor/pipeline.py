@@ -246,6 +246,12 @@ class Dequantizer(LabJob):
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
 
+    One object per thread: it keeps per-clip state from call to call (the clip's quantizer, the cut detector's
+    previous frame, the temporal smoother's, :attr:`found`), so two threads calling one object mix their clips
+    and get wrong output, with no error (up to 13 levels off in the API audit, stop 63); a lock would not help,
+    as calls from two clips taking turns would still share that state. Make one per thread or stream, and call
+    :meth:`reset` between unrelated clips given to one object.
+
     Raises:
         VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here,
             ``restore_luminance`` given for a model that is not a LAB one.
@@ -549,6 +555,10 @@ class Colorizer(RenderedLabJob):
         backend, precision: see :func:`vidcolor.engine.load_engine`.
 
     ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
+
+    One object per thread, as for :class:`Dequantizer`: with temporal smoothing (:meth:`~LabJob.set_temporal`) it
+    keeps the clip's previous frame from call to call, and the reference and keyframe colorizers their clip's
+    state too; two threads calling one object mix their clips with no error.
 
     Raises:
         VidcolorError: unknown model, a model of another job, bad option values.
