@@ -808,6 +808,31 @@ def random_frames(n: int) -> np.ndarray:
     return np.random.default_rng(3).integers(0, 256, (n, 48, 64, 3), dtype=np.uint8)
 
 
+@pytest.mark.parametrize("stills", [False, True])
+def test_a_reused_dequantizer_keeps_a_bounded_record_of_what_it_found(tiny_models, monkeypatch, stills):
+    """A Dequantizer called again and again on content that changes kept one entry of found a change for as long as
+    it lived (3,000 calls alternating palette and uniform frames: 3,000 entries, API audit, stop 63): it keeps
+    FOUND_KEPT, counts the rest, sums their frames, and reset() and set_stills() clear the record. The summary of a
+    clip still counts every change."""
+    from vidcolor import pipeline
+    from vidcolor.api import _quantizer_note, _unchanged_note
+
+    monkeypatch.setattr(pipeline, "FOUND_KEPT", 5)
+    fix = Dequantizer(str(tiny_models.lab), device="cpu")
+    fix.set_stills(stills)
+    coarse, rich = four_bit_frames(1), random_frames(1)
+    for i in range(12):
+        fix(coarse if i % 2 else rich)
+    assert len(fix.found) == 5 and fix.found_changes == 12
+    assert sorted(n for n in fix.found_frames.values()) == [6, 6]
+    assert _quantizer_note(fix.found, fix.found_changes).endswith("and 8 more changes")
+    assert _unchanged_note(fix.found_totals()) == ""
+    (fix.reset if not stills else lambda: fix.set_stills(stills))()
+    assert (fix.found, fix.found_changes, fix.found_frames) == ([], 0, {})
+    fix(coarse)
+    assert [(f.quantizer.split()[0], f.frames) for f in fix.found] == [("uniform", 1)]
+
+
 def save_apng(path, frames) -> None:
     """An animated PNG (a clip, read losslessly) of uint8 RGB ``frames``, 10 fps."""
     from PIL import Image

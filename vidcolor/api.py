@@ -141,8 +141,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.found:     # a folder's: _process_folder
-        summary.note = "; ".join(filter(None, [_quantizer_note(fn.found),
-                                                _unchanged_note(fn.found, summary.unit)]))
+        summary.note = "; ".join(filter(None, [_quantizer_note(fn.found, fn.found_changes),
+                                                _unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
 
 
@@ -171,11 +171,12 @@ CHANGES_SHOWN = 3
 """Changes of quantizer that a clip's summary names (:func:`_quantizer_note`); more are counted."""
 
 
-def _quantizer_note(found: list[Found]) -> str:
+def _quantizer_note(found: list[Found], entries: int | None = None) -> str:
     """A clip's quantizers for its summary: the first one's description with its measures, then the
     changes (:attr:`~vidcolor.pipeline.Dequantizer.found`, frames counted from 0), e.g. ``quantizer: palette of 15
     colours, confidence 0.99, margin 4.0; then no quantizer found from frame 120, palette of 15 colours from frame
-    200``; after :data:`CHANGES_SHOWN` of them, ``and 4 more changes``. (It said ``(then 2 change(s))``.)"""
+    200``; after :data:`CHANGES_SHOWN` of them, ``and 4 more changes``. (It said ``(then 2 change(s))``.)
+    ``entries``: how many ``found`` would hold uncut (:attr:`~vidcolor.pipeline.Dequantizer.found_changes`)."""
     starts, at = [], 0
     for part in found:
         starts.append((at, part.quantizer))
@@ -184,7 +185,7 @@ def _quantizer_note(found: list[Found]) -> str:
     note = "quantizer: " + found[0].measured
     if later:
         note += "; then " + ", ".join(f"{what} from frame {i}" for i, what in later[:CHANGES_SHOWN])
-        more = len(later) - CHANGES_SHOWN
+        more = (len(found) if entries is None else entries) - 1 - CHANGES_SHOWN
         if more > 0:
             note += f" and {more} more change{'' if more == 1 else 's'}"
     return note
@@ -972,30 +973,32 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         check_target(target, overwrite, in_folder_run=True)
     made, finished = missing_folders(out_dir), []
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
-    found = getattr(fn, "found", None)          # a Dequantizer's quantizers, read a file at a time
-    first = len(found or ())
+    tracks = callable(getattr(fn, "found_totals", None))  # a Dequantizer's quantizers, read a file at a time
     quantizers: list[set[str]] = []             # each file's
+    totals: list[Found] = []                    # what the files' frames were found on
     try:
         if stills:
-            _still_mode(fn, True)
-            mark = len(found or ())
+            _still_mode(fn, True)               # clears fn.found
             images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
                                      ignore_errors=options.get("ignore_errors", False), finished=finished).frames
             frames += images
-            quantizers += [{f.quantizer} for f in (found or ())[mark:]]       # one entry a still
+            if tracks:
+                found = fn.found_totals()
+                totals += found
+                quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
         if clips:
             _still_mode(fn, False)
         for clip, target in zip(clips, clip_targets):
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
             try:
-                mark = len(found or ())
                 frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                   progress=progress, **options).frames
                 written += 1
                 finished.append(target)
-                if found is not None:
-                    quantizers.append({f.quantizer for f in found[mark:]})
+                if tracks:                      # since the reset
+                    totals += fn.found_totals()
+                    quantizers.append({f.quantizer for f in fn.found_totals()})
             except UnreadableInput as exc:
                 if not options.get("ignore_errors"):
                     raise
@@ -1017,7 +1020,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         notes.append(f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} skipped")
     if any(quantizers):
         notes.append(_quantizers_of_files(quantizers))
-        notes.append(_unchanged_note(found[first:], "frame" if written else "image"))
+        notes.append(_unchanged_note(totals, "frame" if written else "image"))
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start, skipped=existing)

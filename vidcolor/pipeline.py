@@ -207,6 +207,11 @@ class Found:
     ``palette of 16 colours, confidence 0.99, margin 4.0``)."""
 
 
+FOUND_KEPT = 100
+"""Entries of :attr:`Dequantizer.found` kept (a summary names the first few changes of quantizer and counts the rest:
+:data:`vidcolor.api.CHANGES_SHOWN`)."""
+
+
 class Dequantizer(LabJob):
     """Dequantize batches of frames with a trained generator (Pix2Pix-FQ, seed 000).
 
@@ -277,28 +282,45 @@ class Dequantizer(LabJob):
         self.smooth_chroma = True
         """Smooth the colour differences (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`): only for output
         that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
+        self._clear_found()
+
+    def _clear_found(self) -> None:
         self.found: list[Found] = []
         """What the frames were found on, in the order prepared, for the run summary (:mod:`vidcolor.api`): a clip's
         frames on one quantizer in a row are one entry, every call in stills mode (:meth:`set_stills`; a folder's
-        still, one at a time) one of its own, and a clip after :meth:`reset` starts a new one. Empty with
+        still, one at a time) one of its own. Since the object was made or last :meth:`reset` or :meth:`set_stills`,
+        which clear it, and only the first :data:`FOUND_KEPT` entries: the later ones are counted in
+        :attr:`found_changes` and their frames in :attr:`found_frames`. It had kept every entry until the object
+        went: 3,000 calls alternating palette and uniform frames, 3,000 entries (API audit, stop 63). Empty with
         consistency off."""
-        self._found_open = False            # the next frames may join found[-1]
+        self.found_changes = 0
+        """Entries :attr:`found` would hold were it not cut at :data:`FOUND_KEPT`."""
+        self.found_frames: dict[tuple[str, str | None], int] = {}
+        """Frames by ``(quantizer, unchanged)`` (:class:`Found`'s fields) over every entry since :attr:`found` was
+        cleared, in the order first seen."""
+        self._last: Found | None = None     # the latest entry, kept in found or not
+        self._found_open = False            # the next frames may join it
+
+    def found_totals(self) -> list[Found]:
+        """:attr:`found_frames` as one :class:`Found` a ``(quantizer, unchanged)``, in the order first seen."""
+        return [Found(what, n, why) for (what, why), n in self.found_frames.items()]
 
     def set_output_chroma(self, kept: bool) -> None:
         """As :meth:`LabJob.set_output_chroma`: sets :attr:`smooth_chroma`."""
         self.smooth_chroma = kept
 
     def set_stills(self, stills: bool) -> None:
-        """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker)."""
-        self._found_open = False
+        """Unrelated stills get a quantizer estimate each; a clip's frames share one (see QuantizerTracker). Clears
+        :attr:`found`."""
+        self._clear_found()
         if self.quantizers is not None:
             self.quantizers.stills = stills
 
     def reset(self) -> None:
-        """As :meth:`LabJob.reset`, and the clip's quantizer is estimated afresh."""
+        """As :meth:`LabJob.reset`, and the clip's quantizer is estimated afresh; clears :attr:`found`."""
         super().reset()
         self._cuts.reset()
-        self._found_open = False
+        self._clear_found()
         if self.quantizers is not None:
             self.quantizers = QuantizerTracker(stills=self.quantizers.stills)
 
@@ -368,11 +390,15 @@ class Dequantizer(LabJob):
             what = q.describe(measured=False)
             why = (None if strength else "" if q.passes_unchanged else
                    f"{self.name}'s strength for {self._strength_key(q)} frames is 0")
-            last = self.found[-1] if self._found_open else None
+            self.found_frames[what, why] = self.found_frames.get((what, why), 0) + stop - start
+            last = self._last if self._found_open else None
             if last is not None and (last.quantizer, last.unchanged) == (what, why):
                 last.frames += stop - start
             else:
-                self.found.append(Found(what, stop - start, why, q.describe()))
+                self._last = Found(what, stop - start, why, q.describe())
+                self.found_changes += 1
+                if len(self.found) < FOUND_KEPT:
+                    self.found.append(self._last)
             self._found_open = not self.quantizers.stills
 
     def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:
