@@ -529,6 +529,20 @@ def test_a_signal_whose_handler_returns_does_not_cut_the_output(tmp_path, clip, 
     assert len(decode_all(str(tmp_path / "out.mp4"))[0]) == CLIP_FRAMES
 
 
+@pytest.mark.parametrize("stdout", ["StringIO", "BytesIO under text"])
+def test_output_to_a_replaced_stdout_is_one_error(tmp_path, clip, monkeypatch, stdout):
+    """output "-" with sys.stdout replaced by a StringIO (a notebook's, pytest's) raised AttributeError: '_io.StringIO'
+    object has no attribute 'buffer' (API audit, stop 63); with bytes under it but no file descriptor, a
+    fileno error. ffmpeg writes to stdout's descriptor: a VidcolorError saying so, nothing left behind."""
+    import io
+
+    fake = io.StringIO() if stdout == "StringIO" else io.TextIOWrapper(io.BytesIO())
+    monkeypatch.setattr("sys.stdout", fake)
+    with pytest.raises(VidcolorError, match=r"^output='-': sys.stdout \(\w+\) is not a file that ffmpeg can write to"):
+        process(clip, "-", lambda batch: batch, suffix="x", progress=False)
+    assert listing(tmp_path) == set()
+
+
 class _ChromaProbe:
     """An identity job that records what :func:`process` tells it about the output's chroma."""
 

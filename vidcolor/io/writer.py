@@ -379,6 +379,12 @@ class VideoWriter:
         if self.to_stdout:
             if sys.stdout is None:
                 raise VidcolorError("-o -: stdout is closed")
+            try:                    # ffmpeg writes to its file descriptor (a StringIO had: AttributeError 'buffer')
+                sys.stdout.buffer.fileno()
+            except (AttributeError, OSError, ValueError):
+                named = option("output='-'", "-o -")
+                raise VidcolorError(f"{named}: sys.stdout ({type(sys.stdout).__name__}) is not a file that ffmpeg can "
+                                    "write to; give an output path") from None
             self._tmp = None
             dest = "pipe:1"
         else:
