@@ -326,6 +326,14 @@ def test_dequantize_frames_streams(tiny_models, frames):
     np.testing.assert_array_equal(np.stack(out), frames)
 
 
+def test_dequantize_frames_names_the_first_frame_of_another_size(tiny_models, frames):
+    """Frames of different sizes raised numpy's "all input arrays must have the same shape" from the batch's
+    np.stack, naming no frame (API audit, stop 63)."""
+    clip = [frames[0], frames[1], frames[2][:16]]
+    with pytest.raises(VidcolorError, match=r"^frame 2 is \(16, 40, 3\) where frame 0 is \(24, 40, 3\)"):
+        list(dequantize_frames(clip, model=str(tiny_models.lab), device="cpu", batch_size=4))
+
+
 def test_a_batch_size_that_is_not_an_integer_is_refused_when_called(tiny_models, frames, clip, tmp_path):
     """A batch of 2.5 frames never filled, so the whole stream was buffered into one batch; and
     dequantize_frames, a generator function, checked its options only at the first frame asked for."""

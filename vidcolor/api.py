@@ -81,7 +81,8 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
         batch_size: frames per forward pass, an integer >= 1.
 
     Raises:
-        VidcolorError: a batch size that is not an integer >= 1, unknown model, bad option values.
+        VidcolorError: a batch size that is not an integer >= 1, unknown model, bad option values; as the frames
+            are read, a frame whose size is not the first frame's (named by its index).
     """
     check_batch_size(batch_size)
     return batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile),

@@ -725,16 +725,24 @@ def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> 
     ``batch_size`` is checked when called (:func:`check_batch_size`), the frames read as the output is consumed.
 
     Raises:
-        VidcolorError: a batch size that is not an integer >= 1.
+        VidcolorError: a batch size that is not an integer >= 1; as the frames are read, a frame of another shape
+            than the first's.
     """
     check_batch_size(batch_size)
     return _batches(frames, fn, batch_size)
 
 
 def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
-    """:func:`batched`'s generator."""
+    """:func:`batched`'s generator. A frame whose shape is not the first frame's raises a VidcolorError naming it (the
+    batch's ``np.stack`` said "all input arrays must have the same shape", API audit, stop 63)."""
     batch: list[np.ndarray] = []
-    for frame in frames:
+    first = None
+    for i, frame in enumerate(frames):
+        if first is None:
+            first = np.shape(frame)
+        elif np.shape(frame) != first:
+            raise VidcolorError(f"frame {i} is {np.shape(frame)} where frame 0 is {first}: the frames of one clip "
+                                "share one size (uint8 (H, W, 3))")
         if not batch and len(np.shape(frame)) >= 2:
             check_batch_pixels(batch_size, np.shape(frame)[1], np.shape(frame)[0])
         batch.append(frame)
