@@ -521,7 +521,8 @@ def _train_command(job: str):
     @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
                   "step marks (decay_from, unfreeze_at) move in proportion.")
-    @click.option("--data", default=None, help="Override the recipe's photo folder, or give a pack (vidcolor train pack): its photos, clip frames and split.")
+    @click.option("--data", default=None, help="Override the recipe's photo folder, or give a pack (vidcolor train "
+                  "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                   help="Where the networks train (auto: CUDA when a GPU is usable). A checkpoint resumes on either.")
