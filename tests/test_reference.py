@@ -386,6 +386,17 @@ def test_a_small_reference_is_warned_about(tmp_path, capsys):
     assert "tiny.png is only 16x16 pixels" in err and err.count("\n") == 1
 
 
+def test_a_folder_as_reference_is_refused_by_name(tmp_path):
+    """A folder given to --reference said 'cannot read as image (IsADirectoryError)' (reference audit, stop 63)."""
+    target, _ = _images(tmp_path)
+    (tmp_path / "refs").mkdir()
+    Image.fromarray(smooth_image(np.random.default_rng(1), 64, 80)).save(tmp_path / "refs" / "a.png")
+    res = invoke_cli("colorize", target, "--reference", "refs", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "refs is a folder: --reference takes image files" in res.stderr
+    assert not (tmp_path / "target_colorized.png").exists()
+
+
 def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):
     target, _ = _images(tmp_path)
     res = invoke_cli("colorize", target, "--reference", clip, cwd=tmp_path)

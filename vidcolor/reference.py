@@ -54,12 +54,15 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
 
     Raises VidcolorError when one is unreadable, a video file (by its suffix; the jobs check how many they need) or
-    transparent everywhere; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
+    transparent everywhere, or a folder; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
     pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
             raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
+        if Path(p).is_dir():     # was 'cannot read as image (IsADirectoryError)'
+            raise VidcolorError(f"{p} is a folder: {option('references', '--reference')} takes image files; give the "
+                                "images in it, each one")
     images = []
     for p in paths:
         try:
