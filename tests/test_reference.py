@@ -386,6 +386,20 @@ def test_a_small_reference_is_warned_about(tmp_path, capsys):
     assert "tiny.png is only 16x16 pixels" in err and err.count("\n") == 1
 
 
+def test_an_animated_reference_is_warned_about(tmp_path, capsys):
+    """An animated GIF given as a reference gave only its first frame's colours, unsaid (reference audit, stop 63)."""
+    from vidcolor.reference import read_references
+
+    frames = [Image.fromarray(smooth_image(np.random.default_rng(i), 64, 80)) for i in range(3)]
+    frames[0].save(tmp_path / "still.gif")
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    read_references([tmp_path / "still.gif"])
+    assert capsys.readouterr().err == ""
+    read_references([tmp_path / "anim.gif"])
+    err = capsys.readouterr().err
+    assert "anim.gif is animated (3 frames): only its first frame gives colour" in err and err.count("\n") == 1
+
+
 def test_a_folder_as_reference_is_refused_by_name(tmp_path):
     """A folder given to --reference said 'cannot read as image (IsADirectoryError)' (reference audit, stop 63)."""
     target, _ = _images(tmp_path)

@@ -54,7 +54,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
 
     Raises VidcolorError when one is unreadable, a video file (by its suffix; the jobs check how many they need) or
-    transparent everywhere, or a folder; warns on stderr about one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
+    transparent everywhere, or a folder; warns on stderr about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
     pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:
@@ -71,6 +71,9 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
             raise VidcolorError(f"{exc.marked} ({option('references', '--reference')})") from None
         if alpha is not None and not (alpha >= 128).any():
             raise VidcolorError(f"{p}: the reference is transparent everywhere: it has no colour to give")
+        if (frames := _frame_count(p)) > 1:       # an animated GIF/PNG/WebP: only its first frame was read, unsaid
+            warn(f"the reference {p} is animated ({frames} frames): only its first frame gives colour; save the "
+                 "frames you mean as still images and give each")
         image = rgb if alpha is None else np.dstack([rgb, alpha])
         del rgb, alpha
         if min(image.shape[:2]) < REFERENCE_MIN_SIDE:
@@ -84,6 +87,16 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
                 < REFERENCE_MIN_CHROMA:
             warn(f"the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output will be near gray")
     return images
+
+
+def _frame_count(path: str | Path) -> int:
+    """How many frames the image file at ``path`` holds (1 for a still; Pillow's ``n_frames``), 1 when unknown."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:                  # it was read once already; a count is only for the warning
+        return 1
 
 
 def _reduce(image: np.ndarray, render_size: int | None, longer_side: int | None) -> np.ndarray:
