@@ -1,6 +1,10 @@
 """Reference colorization: the exemplar network (fast mode), the two-image GAN (internal mode), `--reference`."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, decode_all, invoke_cli, mosaic, photo_folder, smooth_image
+from helpers import assert_one_line_error, cli_env, decode_all, invoke_cli, listing, mosaic, photo_folder, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -409,6 +413,35 @@ def test_a_folder_as_reference_is_refused_by_name(tmp_path):
     assert_one_line_error(res)
     assert "refs is a folder: --reference takes image files" in res.stderr
     assert not (tmp_path / "target_colorized.png").exists()
+
+
+def test_sigterm_while_internal_mode_trains_ends_the_run(tmp_path):
+    """SIGTERM while --reference-mode internal trained (minutes, in the prepare stage thread): the run waited
+    executor.JOIN_S for the thread, then the interpreter exited under it: 'terminate called without an active
+    exception' after vidcolor's line, exit 134 (reference audit, stop 63). Training now polls the run's stop flag."""
+    _images(tmp_path)
+    before = listing(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, vidcolor.executor as ex; ex.JOIN_S = 1; "
+                             "from vidcolor.cli import main; sys.argv[0] = 'vidcolor'; main()",
+                             "colorize", "target.png", "--reference", "ref.jpg", "--reference-mode", "internal",
+                             "--internal-iters", "100000", "--device", "cpu", "-q"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        time.sleep(6)                                   # start-up, then training (100000 iterations a scale)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == 143, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: terminated (SIGTERM)"], err
+    assert listing(tmp_path) == before
+    assert took < 5, f"{took:.1f} s from the signal to the exit"
 
 
 def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):

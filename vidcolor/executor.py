@@ -80,10 +80,12 @@ _source = threading.local()
 
 
 def stop_event() -> threading.Event | None:
-    """The stop flag of the run whose source thread calls this (None in any other thread). A read that can wait
+    """The stop flag of the run whose source or stage thread calls this (None in any other thread). A read that can wait
     without end (stdin from a stalled upstream) polls it and raises :class:`Stopped` once it is set: a thread left
     blocked in such a read outlived the run (``JOIN_S``), and Python aborted at exit ("could not acquire lock for
-    <_io.BufferedReader name='<stdin>'> at interpreter shutdown", exit 134, after a SIGTERM)."""
+    <_io.BufferedReader name='<stdin>'> at interpreter shutdown", exit 134, after a SIGTERM). Internal mode's
+    training (minutes, in the prepare stage) checks it each iteration, for the same reason ("terminate called
+    without an active exception", exit 134)."""
     return getattr(_source, "stop", None)
 
 
@@ -295,11 +297,14 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
             run.fail(exc)
 
     def stage(fn: Callable, qin: queue.Queue, qout: queue.Queue) -> None:
+        _source.stop = run.stop                   # a long call (internal mode's training) polls it too
         try:
             while (item := run.get(qin)) is not _END:
                 if not run.put(qout, fn(item)):
                     return
             run.put(qout, _END)
+        except Stopped:
+            pass
         except BaseException as exc:  # noqa: BLE001
             run.fail(exc)
 

@@ -58,7 +58,7 @@ def scale_count(h: int, w: int, settings: TwoImageSettings) -> int:
 
 def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImageSettings | None = None,
                     progress: bool = True, log: Callable[[str], None] | None = None,
-                    device: str | torch.device = "cpu") -> TwoImageColorizer:
+                    device: str | torch.device = "cpu", check: Callable[[], None] | None = None) -> TwoImageColorizer:
     """Train the per-scale generators on a colour reference and a gray (or colour, made gray) target.
 
     Args:
@@ -68,6 +68,8 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
         progress: a tqdm bar per scale on stderr.
         log: called with one line per finished scale (losses).
         device: where to train.
+        check: called before each iteration; it raises to stop the training (the pipeline's stop flag: a
+            SIGTERM or Ctrl-C while training).
 
     Returns:
         The trained :class:`~vidcolor.models.two_image.TwoImageColorizer` in eval mode, on ``device``.
@@ -100,6 +102,8 @@ def train_two_image(reference: np.ndarray, target: np.ndarray, settings: TwoImag
         bar = tqdm(range(s.iters), desc=f"scale {n + 1}/{scales} {sizes_t[n][1]}x{sizes_t[n][0]}",
                    disable=not progress, leave=False, dynamic_ncols=True)
         for _ in bar:
+            if check is not None:
+                check()
             with torch.no_grad():
                 prev = resize(model(T, [torch.randn(1, 3, *sz, device=device) for sz in sizes_t], scales=n),
                               sizes_t[n]) if n else torch.zeros(1, 3, *sizes_t[n], device=device)

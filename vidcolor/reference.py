@@ -19,7 +19,7 @@ import numpy as np
 from vidcolor.color import recombine, rgb_to_lab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError, option, warn, worded
-from vidcolor.executor import torch_threads
+from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
@@ -387,7 +387,14 @@ class InternalColorizer(RenderedLabJob):
             print(worded(f"vidcolor: internal mode: training on the reference and the keyframe (the first frame), "
                          f"{self.settings.iters} iterations per scale on {self.device} (lower it with "
                          f"{option('internal_iters')})"), file=sys.stderr)
-        self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device)
+        stop = stop_event()        # set when the run is stopped (SIGTERM, Ctrl-C): training ends within an iteration
+
+        def check() -> None:
+            if stop is not None and stop.is_set():
+                raise Stopped
+
+        self.model = train_two_image(self.reference, key_frame, self.settings, self.progress, device=self.device,
+                                     check=check)
         if self.save_model is not None:
             self.save(self.save_model)
 
