@@ -277,6 +277,37 @@ def _images(tmp_path):
     return paths
 
 
+def test_the_automatic_batch_shrinks_with_the_references(tmp_path, tiny_colorizers, clip, monkeypatch):
+    """The automatic batch size counted the frames' pixels, not the references: the matching's logits (frame x
+    reference positions, float32, and their softmax) grow with both, so 30 references on a 320x180 clip peaked at
+    8.9 GB at the automatic 16 frames a batch, 6 at 2.5 GB (reference audit, stop 63; now 1.7 and 0.6 GB). Here the
+    budget is shrunk to 3 frames' matching with 10 references on the 64x48 clip (automatic: all 10 in one batch)."""
+    from vidcolor.api import colorize
+
+    rng = np.random.default_rng(5)
+    refs = []
+    for i in range(10):
+        Image.fromarray(smooth_image(rng, 60, 80)).save(tmp_path / f"ref{i}.png")
+        refs.append(tmp_path / f"ref{i}.png")
+    per_frame = 2 * 4 * (6 * 4) * (10 * 4 * 6)             # 43x32 render: 6 x 4 positions; 10 refs of 4 x 6
+    monkeypatch.setattr(ReferenceColorizer, "MATCH_BYTES", 3 * per_frame)
+    sizes = []
+    prepare = ReferenceColorizer.prepare
+
+    def counting(self, frames):
+        sizes.append(len(frames))
+        return prepare(self, frames)
+
+    monkeypatch.setattr(ReferenceColorizer, "prepare", counting)
+    colorize(clip, tmp_path / "out.mp4", references=refs, model=str(tiny_colorizers.exemplar), render_size=32,
+             progress=False, device="cpu")
+    assert sum(sizes) == 10 and max(sizes) == 3, sizes
+    sizes.clear()
+    colorize(clip, tmp_path / "given.mp4", references=refs, model=str(tiny_colorizers.exemplar), render_size=32,
+             progress=False, device="cpu", batch_size=5)            # a batch size given is kept
+    assert sizes == [5, 5]
+
+
 def test_api_takes_one_reference_path_as_one_reference(tmp_path, tiny_colorizers):
     from vidcolor.api import colorize
 

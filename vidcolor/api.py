@@ -814,6 +814,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
         batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
                                                                          getattr(fn, "device", None))
+        if batch_size is None and hasattr(fn, "largest_batch"):     # the reference mode's matching grows with them
+            batch = min(batch, fn.largest_batch(info.width, info.height))
         check_batch_pixels(batch, info.width, info.height)
         from_file = not read_once(input) and raw_size is None and not animated
         # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition

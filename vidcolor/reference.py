@@ -161,6 +161,22 @@ class ReferenceColorizer(Colorizer):
         self.features = self.encode_references(references)
         self.engine.bind(keys=self.features[0], values=self.features[1])
 
+    MATCH_BYTES = 256_000_000
+    """What one batch's matching may take (bytes; :meth:`largest_batch`): its logits, float32 (frame positions x
+    reference positions) a frame, and their softmax as large again."""
+
+    def largest_batch(self, width: int, height: int) -> int:
+        """The most frames a batch of ``width`` x ``height`` frames should hold for its matching to stay within
+        :data:`MATCH_BYTES`: the automatic batch size is capped by it. It grows with the references' positions:
+        at 320x180 one reference's logits take about 12 MB a frame, so 30 references at the automatic 16 frames a
+        batch peaked at 8.9 GB (6 at 2.5 GB; with 1 frame a batch 0.6 GB, and faster)."""
+        _, (w, h) = render_geometry(height, width, self.render_size)
+        positions = -(-w // 8) * -(-h // 8)
+        # keyframe mode: no features before the first keyframe, whose positions are a frame's
+        refs = positions if self.features is None else int(self.features[0].shape[1])
+        per_frame = 2 * 4 * positions * refs
+        return max(1, self.MATCH_BYTES // per_frame)
+
     def encode_references(self, references: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The exemplar network's ``(keys (1, M, D), values (1, M, 2))`` float32 of uint8 RGB references
         ``(H, W, 3)``, each reduced to the render size like the frames: keys unit-length descriptors (D = 152),
