@@ -17,7 +17,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image
 from vidcolor.metrics import psnr
 from vidcolor.device import pick_device
-from vidcolor.pipeline import Dequantizer, RunSummary, batched
+from vidcolor.pipeline import Dequantizer, RunSummary, auto_batch_size, batched, job_batch_size
 from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
@@ -1057,3 +1057,18 @@ def test_batched_refuses_a_batch_larger_than_the_largest_frame_at_the_first_fram
     frames = (np.zeros((48, 64, 3), np.uint8) for _ in range(3))
     with pytest.raises(VidcolorError, match=f"at most {MAX_PIXELS // (64 * 48)} at this size \\(batch_size\\)"):
         next(batched(frames, lambda b: list(b), MAX_PIXELS))
+
+
+def test_a_jobs_automatic_batch_is_capped_by_its_largest_batch_on_every_path():
+    """The reference mode caps the automatic batch by its matching's memory (largest_batch); the file path did and a
+    Ray segment did not (reference audit, stop 63): both now take job_batch_size (the file path's own test:
+    test_reference.py::test_the_automatic_batch_shrinks_with_the_references)."""
+    class Plain:
+        device = "cpu"
+
+    class Capped(Plain):
+        def largest_batch(self, width, height):
+            return 2
+
+    assert job_batch_size(Plain(), 64, 48) == auto_batch_size(64, 48, "cpu") == 16
+    assert job_batch_size(Capped(), 64, 48) == 2

@@ -34,8 +34,8 @@ from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kept_note, missing_folders,
                                 remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
-from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, auto_batch_size,
-                               batched, check_batch_pixels, check_batch_size, run, set_output_chroma)
+from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
+                               check_batch_pixels, check_batch_size, job_batch_size, run, set_output_chroma)
 from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -103,7 +103,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             ``<folder>_dequantized/`` for folders) beside the input.
         model, device, restore_luminance, consistency, backend, precision, tile: see
             :class:`~vidcolor.pipeline.Dequantizer`.
-        batch_size: frames per forward pass; None = :func:`~vidcolor.pipeline.auto_batch_size`.
+        batch_size: frames per forward pass; None = :func:`~vidcolor.pipeline.job_batch_size`.
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
         executor: ``local`` (this process, :mod:`vidcolor.executor`) or ``ray`` (video files and folders
@@ -755,7 +755,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
     ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`). ``batch_size`` is an
     integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
-    and ``fn``'s device (:func:`~vidcolor.pipeline.auto_batch_size`). ``fps`` is the frame rate of ``raw_size``
+    and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
     input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
     (``"30000/1001"``).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
@@ -812,10 +812,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                 f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
                                 f"{option('compare')} or crop the input")
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
-        batch = batch_size if batch_size is not None else auto_batch_size(info.width, info.height,
-                                                                         getattr(fn, "device", None))
-        if batch_size is None and hasattr(fn, "largest_batch"):     # the reference mode's matching grows with them
-            batch = min(batch, fn.largest_batch(info.width, info.height))
+        batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height)
         check_batch_pixels(batch, info.width, info.height)
         from_file = not read_once(input) and raw_size is None and not animated
         # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition

@@ -57,7 +57,7 @@ from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segm
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
                                 remove_empty, write_file_atomically)
-from vidcolor.pipeline import RunSummary, auto_batch_size, check_batch_pixels, set_output_chroma
+from vidcolor.pipeline import RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
@@ -193,7 +193,7 @@ class SegmentWorker:
             self.job = self.spec.build(**self.spec.options, **shared)
         began = time.time()
         self.job.reset()
-        batch = encoding.batch_size or auto_batch_size(clip.width, clip.height, getattr(self.job, "device", None))
+        batch = encoding.batch_size or job_batch_size(self.job, clip.width, clip.height)
         done = 0
         timeline = Timeline.of(clip.fps, clip.time_base)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,

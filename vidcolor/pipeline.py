@@ -764,6 +764,17 @@ def auto_batch_size(width: int, height: int, device: str | None = None, largest:
     return max(1, min(largest, round(budget / max(1, width * height))))
 
 
+def job_batch_size(job, width: int, height: int) -> int:
+    """The automatic frames per batch of ``job`` (a callable over frame batches) for ``width`` x ``height`` frames:
+    :func:`auto_batch_size` for its ``device``, capped by its ``largest_batch(width, height)`` where it has one (the
+    reference mode's matching grows with the references:
+    :meth:`~vidcolor.reference.ReferenceColorizer.largest_batch`). The file path and each Ray segment use it."""
+    batch = auto_batch_size(width, height, getattr(job, "device", None))
+    if hasattr(job, "largest_batch"):
+        batch = min(batch, job.largest_batch(width, height))
+    return batch
+
+
 @dataclass
 class RunSummary:
     """What a run did: frames written, wall time (seconds) and throughput (frames per second).
