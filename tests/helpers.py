@@ -206,6 +206,13 @@ def assert_one_line_error(res: CliResult) -> None:
     assert res.stderr_lines[0].startswith("vidcolor: error:"), res.stderr
 
 
+def assert_terminated(returncode: int, err: bytes) -> None:
+    """A CLI run ended by SIGTERM as the CLI promises: exit 143 and its one stderr line, nothing else."""
+    text = err.decode(errors="replace")
+    assert returncode == 143, text
+    assert [ln for ln in text.splitlines() if ln.strip()] == ["vidcolor: terminated (SIGTERM)"], text
+
+
 def listing(folder: Path) -> set[str]:
     """Every path under ``folder`` (hidden ones included), relative."""
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}

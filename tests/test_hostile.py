@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import (assert_one_line_error, cli_env, damage_packet, decode_all, invoke_cli, listing, mosaic,
-                     png_claiming, run_cli, run_ffmpeg)
+from helpers import (assert_one_line_error, assert_terminated, cli_env, damage_packet, decode_all, invoke_cli, listing,
+                     mosaic, png_claiming, run_cli, run_ffmpeg)
 
 FAST = ("-q", "--preset", "ultrafast")
 W, H, FPS, SECONDS = 320, 240, 24, 2
@@ -649,7 +649,5 @@ def test_a_signal_while_ffmpeg_waits_on_a_named_pipe_ends_the_run(tmp_path, tiny
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    err = err.decode(errors="replace")
-    assert proc.returncode == 143, err
-    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: terminated (SIGTERM)"], err
+    assert_terminated(proc.returncode, err)
     assert listing(tmp_path / "run") == set()

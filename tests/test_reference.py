@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, cli_env, decode_all, invoke_cli, listing, mosaic, photo_folder, smooth_image
+from helpers import assert_one_line_error, assert_terminated, cli_env, decode_all, invoke_cli, listing, mosaic, photo_folder, smooth_image
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -468,9 +468,7 @@ def test_sigterm_while_internal_mode_trains_ends_the_run(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    err = err.decode(errors="replace")
-    assert proc.returncode == 143, err
-    assert [ln for ln in err.splitlines() if ln.strip()] == ["vidcolor: terminated (SIGTERM)"], err
+    assert_terminated(proc.returncode, err)
     assert listing(tmp_path) == before
     assert took < 5, f"{took:.1f} s from the signal to the exit"
 
