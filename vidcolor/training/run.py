@@ -146,22 +146,16 @@ class Recipe:
         if not (isinstance(self.name, str) and self.name.strip() and self.name not in (".", "..")
                 and not any(c in self.name for c in "/\\\0")):
             raise ValueError(f"name must be a plain file name (the weight file is <name>.safetensors), got {self.name!r}")
-        for name in self.COUNTS:
-            if not _whole(getattr(self, name), 1):
-                raise ValueError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
-        for name in ("workers", "validate_every"):
-            if not _whole(getattr(self, name), 0):
-                raise ValueError(f"{name} must be a whole number >= 0, got {getattr(self, name)!r}")
+        check_whole(self, 1, *self.COUNTS)
+        check_whole(self, 0, "workers", "validate_every")
         if not (_number(self.lr) and self.lr > 0 and _number(self.beta1) and 0 <= self.beta1 < 1):
             raise ValueError(f"lr must be > 0 and beta1 in [0, 1), got {self.lr!r} and {self.beta1!r}")
         if self.decay_from is not None and not (_whole(self.decay_from, 0) and self.decay_from < self.steps):
             raise ValueError(f"decay_from ({self.decay_from!r}) must be in [0, steps) = [0, {self.steps})")
-        if not (_number(self.video_share) and 0 < self.video_share < 1):
-            raise ValueError(f"video_share ({self.video_share!r}) must be in (0, 1)")
+        check_shares(self, "video_share", open_low=True)
         if self.crop < MIN_CROP:
             raise ValueError(f"crop must be at least {MIN_CROP} px, got {self.crop}")
-        if not _whole(self.seed, 0):
-            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        check_whole(self, 0, "seed")
 
     STEP_MARKS = ("decay_from",)
     """Fields that name a step of the schedule (None or 0: unset); :meth:`with_steps` scales them."""
