@@ -153,19 +153,14 @@ def _open(source: str | Path | BinaryIO):
         source = sys.stdin.buffer
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
-    if isinstance(source, (str, Path)) and Path(source).is_file():
-        check_y4m_header(source)
     # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
     # then leaves the size at 0x0, which the callers report as unknown or above the limit.
     limit = {"max_pixels": str(limits.MAX_PIXELS)}
     src = local_url(source) if isinstance(source, (str, Path)) else Rewindable.of(source)
     start = src.tell() if not isinstance(src, (str, Rewindable)) else None
-    if isinstance(src, Rewindable):                    # a pipe's y4m header is checked as a file's
-        check_y4m_head(src.peek_line(), _name(source))
-    elif start is not None:
-        check_y4m_head(src.read(256), _name(source))
-        src.seek(start)
+    # a y4m header, a file's or a pipe's, is checked before ffmpeg opens it (its first bytes are left to be read)
+    check_y4m_head(_head(source if isinstance(source, (str, Path)) else src), _name(source))
     try:
         try:
             # stream_options: PyAV refuses them, before the probe, for a format whose streams appear only while
@@ -245,27 +240,16 @@ def video_stream(container):
     return None
 
 
-def check_y4m_header(path: str | Path) -> None:
-    """Refuse a YUV4MPEG2 file whose header declares a frame size above
-    :func:`~vidcolor.io.limits.check_frame_size`'s limits or a frame rate outside :data:`RAW_FPS_RANGE`, before
-    ffmpeg opens it: ffmpeg said only 'Device or resource busy' of a 100000x100000 header, and a rate of 1:1000000
-    (one frame in 11 days) reached the mp4 muxer ('Application provided duration ... is invalid'). Files that do not
-    start with the y4m signature are left to ffmpeg.
+def check_y4m_head(head: bytes, name: str) -> None:
+    """Refuse a YUV4MPEG2 input, from its first bytes ``head`` (:func:`_head`: a file's, or a pipe's), named ``name``
+    in the errors, whose header declares a frame size above :func:`~vidcolor.io.limits.check_frame_size`'s limits or
+    a frame rate outside :data:`RAW_FPS_RANGE`, before ffmpeg opens it: ffmpeg said only 'Device or resource busy' of
+    a 100000x100000 header, and a rate of 1:1000000 (one frame in 11 days) reached the mp4 muxer ('Application
+    provided duration ... is invalid'). Inputs that do not start with the y4m signature are left to ffmpeg.
 
     Raises:
         VidcolorError: such a size or rate, or a header whose W, H or F is not a number.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return                                   # a folder, no permission: av.open says why
-    check_y4m_head(head, str(path))
-
-
-def check_y4m_head(head: bytes, name: str) -> None:
-    """:func:`check_y4m_header` of the first bytes ``head`` of an input named ``name`` in its errors (a file, or
-    stdin: :meth:`~vidcolor.io.pipes.Rewindable.peek_line`); not a y4m signature: nothing to check."""
     if not head.startswith(b"YUV4MPEG2 "):
         return
     line = head.split(b"\n", 1)[0]
