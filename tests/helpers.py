@@ -1,9 +1,11 @@
 """Plain helpers shared by the tests (fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -339,3 +341,17 @@ def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
     with av.open(str(path)) as c:                  # sanity: the cover is stream 0, the video follows it
         assert c.streams[0].type == "video" and c.streams[0].disposition.value & 0x400
     return path
+
+
+@contextlib.contextmanager
+def vidcolor_warnings():
+    """Record the :class:`~vidcolor.errors.VidcolorWarning` messages a library call issues in the block (every one,
+    repeats too, from any thread): yields a list that holds them, in order, once the block has ended. The test
+    run turns any other VidcolorWarning into an error (pyproject.toml's ``filterwarnings``)."""
+    from vidcolor.errors import VidcolorWarning
+
+    said: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VidcolorWarning)
+        yield said
+    said.extend(str(w.message) for w in caught if issubclass(w.category, VidcolorWarning))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import run_ffmpeg
+from helpers import run_ffmpeg, vidcolor_warnings
 from vidcolor.api import process
 from vidcolor.io import VideoReader
 
@@ -16,13 +16,13 @@ HALF_TRANSPARENT = ("testsrc2=s=32x24:d=0.3:r=10,format=rgba,"
     ("vp9.webm", ("-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-deadline", "realtime"), "VP9 alpha"),
     ("plain.mp4", ("-c:v", "libx264", "-pix_fmt", "yuv420p"), None),
 ])
-def test_an_alpha_channel_is_named_in_a_warning(tmp_path, ffmpeg_exe, capsys, name, args, alpha):
+def test_an_alpha_channel_is_named_in_a_warning(tmp_path, ffmpeg_exe, name, args, alpha):
     src = tmp_path / name
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", HALF_TRANSPARENT, *args, str(src))
     with VideoReader(src) as r:
         assert r.info.alpha == alpha
-    summary = process(src, tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+    with vidcolor_warnings() as said:
+        summary = process(src, tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False)
     assert summary.frames == 3
-    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("vidcolor: warning")]
-    assert err == ([f"vidcolor: warning: {name} has an alpha channel ({alpha}), which is dropped (video is read as "
-                    "RGB): the output shows the colours stored under its transparent parts"] if alpha else [])
+    assert said == ([f"{name} has an alpha channel ({alpha}), which is dropped (video is read as RGB): the output "
+                     "shows the colours stored under its transparent parts"] if alpha else [])

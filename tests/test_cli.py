@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, cli_env, decode_all, invoke_cli,
-                     listing, make_videoless_mkv, mosaic, run_cli, run_ffmpeg)
+                     listing, make_videoless_mkv, mosaic, run_cli, run_ffmpeg, vidcolor_warnings)
 from vidcolor.cli import main
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.writer import CODECS, PIX_FMTS, TUNES
@@ -680,8 +680,9 @@ def test_a_warning_and_a_note_name_the_option_as_their_reader_gives_it(tmp_path,
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10", "-frames:v", "2", "-c:v", "ffv1",
                "-pix_fmt", "yuv420p10le", str(deep))
     out = tmp_path / "o.mp4"
-    dequantize(deep, out, model=tiny_models.lab, progress=False, preset="ultrafast")
-    assert "(also with pix_fmt='yuv420p10le')" in capsys.readouterr().err
+    with vidcolor_warnings() as said:
+        dequantize(deep, out, model=tiny_models.lab, progress=False, preset="ultrafast")
+    assert len(said) == 1 and "(also with pix_fmt='yuv420p10le')" in said[0]
     summary = dequantize(deep, out, model=tiny_models.lab, progress=False, skip_existing=True)
     assert str(summary) == f"nothing to do: {out} exists (skip_existing)"
     res = invoke_cli("dequantize", deep, "-o", tmp_path / "cli.mp4", "--model", tiny_models.lab, *FAST)
@@ -691,11 +692,14 @@ def test_a_warning_and_a_note_name_the_option_as_their_reader_gives_it(tmp_path,
     said = f"use {option('workers')}"
     for cli, name in ((False, "workers"), (True, "--workers")):
         error = VidcolorError("failed")
-        with cli_reader() if cli else contextlib.nullcontext():
+        with cli_reader() if cli else contextlib.nullcontext(), vidcolor_warnings() as warned:
             warn(said)
             add_note(error, said)
             assert worded(said) == f"use {name}"
-        assert capsys.readouterr().err == f"vidcolor: warning: use {name}\n" and error.__notes__ == [f"use {name}"]
+        assert error.__notes__ == [f"use {name}"]
+        # the CLI says it on stderr, a library call as a VidcolorWarning
+        assert (capsys.readouterr().err, warned) == ((f"vidcolor: warning: use {name}\n", []) if cli else
+                                                     ("", [f"use {name}"]))
     assert worded(said) == "use workers"                # the CLI's block is left: a library call again
 
 
@@ -1128,3 +1132,23 @@ def test_every_command_summary_is_a_whole_phrase(monkeypatch, columns):
         for name, command in group.commands.items():
             assert command.short_help and command.short_help.endswith("."), name
             assert " ".join(command.short_help.split()) in " ".join(listing_.split()), (name, listing_)
+
+
+def test_a_library_warning_points_at_the_callers_line(tmp_path):
+    """Library calls printed their warnings on stderr ('vidcolor: warning: ...'), which a caller could neither
+    filter, record nor turn into an error. They are now VidcolorWarnings, shown at the caller's line that called
+    into vidcolor, not at vidcolor's own."""
+    import warnings
+
+    from vidcolor.errors import VidcolorWarning
+    from vidcolor.reference import read_references
+
+    Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(tmp_path / "tiny.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VidcolorWarning)
+        read_references([tmp_path / "tiny.png"]); line = sys._getframe().f_lineno    # noqa: E702
+    assert [(w.category, w.filename, w.lineno) for w in caught] == [(VidcolorWarning, __file__, line)] * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VidcolorWarning)
+        with pytest.raises(VidcolorWarning, match="tiny.png is only 16x16 pixels"):
+            read_references([tmp_path / "tiny.png"])

@@ -21,7 +21,8 @@ import av
 import numpy as np
 import pytest
 
-from helpers import assert_one_line_error, cli_env, damage_packet, decode_all, invoke_cli, run_cli, run_ffmpeg
+from helpers import assert_one_line_error, cli_env, damage_packet, decode_all, invoke_cli, run_cli, run_ffmpeg, \
+    vidcolor_warnings
 from vidcolor.distributed import PLAN_FILE
 from vidcolor.errors import VidcolorError, cli_wording
 from vidcolor.io import find_ffmpeg
@@ -98,14 +99,14 @@ def test_ray_output_is_the_local_executors(cluster, tmp_path, film, tiny_coloriz
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ray.mkv"]     # the work folder is gone
 
 
-def test_more_workers_than_the_cluster_holds_are_cut_to_it(cluster, tmp_path, film, tiny_colorizers, local_result,
-                                                           capsys):
+def test_more_workers_than_the_cluster_holds_are_cut_to_it(cluster, tmp_path, film, tiny_colorizers, local_result):
     """An actor the 2-CPU cluster cannot place never runs: its segments waited forever (the run hung)."""
     out = tmp_path / "ray.mkv"
-    summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=5)
+    with vidcolor_warnings() as said:
+        summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=5)
     assert_same_as_local(out, local_result)
     assert "on 2 worker(s)" in summary.note
-    assert "workers=5: the Ray cluster has 2 CPU(s), so 2 worker(s) run" in capsys.readouterr().err
+    assert len(said) == 1 and "workers=5: the Ray cluster has 2 CPU(s), so 2 worker(s) run" in said[0]
 
 
 def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):
@@ -125,18 +126,17 @@ def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, 
     assert got == want
 
 
-def test_an_alpha_channel_is_warned_about_as_a_local_run_does(cluster, tmp_path, ffmpeg_exe, tiny_colorizers,
-                                                              capsys):
+def test_an_alpha_channel_is_warned_about_as_a_local_run_does(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):
     """A Ray run said nothing of an input's alpha channel, which its output drops as a local run's does: it says the
     local run's warning (:func:`vidcolor.io.reader.warn_about_source`), once."""
     src = tmp_path / "png.mov"
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:d=1:r=10,format=rgba", "-c:v", "png",
                "-pix_fmt", "rgba", str(src))
-    summary = colorize(src, tmp_path / "ray.mkv", tiny_colorizers.fcn, executor="ray", workers=1)
+    with vidcolor_warnings() as said:
+        summary = colorize(src, tmp_path / "ray.mkv", tiny_colorizers.fcn, executor="ray", workers=1)
     assert summary.frames == 10
-    said = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
-    assert said == ["vidcolor: warning: png.mov has an alpha channel (rgba), which is dropped (video is read as RGB): "
-                    "the output shows the colours stored under its transparent parts"]
+    assert said == ["png.mov has an alpha channel (rgba), which is dropped (video is read as RGB): the output shows "
+                    "the colours stored under its transparent parts"]
 
 
 def test_a_folder_of_videos_gives_a_folder_of_outputs(cluster, tmp_path, film, tiny_colorizers, local_result):
@@ -153,6 +153,7 @@ def test_a_folder_of_videos_gives_a_folder_of_outputs(cluster, tmp_path, film, t
         assert frame_psnr(ours, decode_all(str(local_result))[0]).min() >= PSNR_BAR
 
 
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # an 80x60 reference
 def test_reference_features_and_internal_generators_are_shipped_from_the_driver(cluster, tmp_path, film,
                                                                               tiny_colorizers):
     """Fast mode: the workers get the driver's reference features (they have no reference image);

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import smooth_image, CLIP_FPS, CLIP_FRAMES, TINY_GENERATOR, decode_all, listing, mosaic
+from helpers import smooth_image, CLIP_FPS, CLIP_FRAMES, TINY_GENERATOR, decode_all, listing, mosaic, \
+    vidcolor_warnings
 from vidcolor.api import default_output, dequantize, dequantize_frames, process
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
@@ -874,13 +875,16 @@ def test_a_folders_summary_counts_what_was_written_and_what_was_skipped(tmp_path
     (shots / "b.mp4").write_bytes(b"not a video" * 100)
     Image.fromarray(mosaic(1, 16, 24)[0]).save(shots / "c.png")
     (shots / "d.png").write_bytes(b"junk")
-    summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False,
-                      ignore_errors=True)
+    with vidcolor_warnings() as said:
+        summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False,
+                          ignore_errors=True)
+    assert sorted(line.split(": ")[0] for line in said) == [str(shots / "b.mp4"), str(shots / "d.png")], said
+    assert all(line.endswith("; skipped") for line in said)
     assert listing(tmp_path / "out") == {"a.mp4", "c.png"}
     assert summary.frames == CLIP_FRAMES + 1 and summary.note == "1 image, 1 clip; 2 unreadable files skipped"
     for name in ("a.mp4", "c.png"):
         (shots / name).unlink()
-    with pytest.raises(VidcolorError, match="none of its 2 images and videos could be read"):
+    with pytest.raises(VidcolorError, match="none of its 2 images and videos could be read"), vidcolor_warnings():
         process(shots, tmp_path / "none", lambda b: b, suffix="x", progress=False, ignore_errors=True)
     assert not (tmp_path / "none").exists()
 

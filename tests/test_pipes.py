@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from helpers import invoke_cli, make_clip, run_cli, run_ffmpeg
+from helpers import invoke_cli, make_clip, run_cli, run_ffmpeg, vidcolor_warnings
 from vidcolor.api import process, read_once
 from vidcolor.errors import VidcolorError
 
@@ -56,10 +56,12 @@ def test_read_once_is_stdin_and_paths_that_are_not_regular_files(tmp_path, mkv_w
 def test_a_fifo_with_audio_is_read_once_for_its_video(tmp_path, mkv_with_audio):
     fifo, done = _fifo_fed(tmp_path, mkv_with_audio.read_bytes())
     try:
-        summary = process(fifo, tmp_path / "out.mp4", lambda b: b, suffix="x", **FAST)
+        with vidcolor_warnings() as said:
+            summary = process(fifo, tmp_path / "out.mp4", lambda b: b, suffix="x", **FAST)
     finally:
         done.set()
     assert summary.frames == 10 and _streams(tmp_path / "out.mp4") == ["video"]
+    assert len(said) == 1 and said[0].startswith(f"not carried from {fifo}: audio"), said
 
 
 def test_dev_stdin_on_a_pipe_is_read_as_stdin(tmp_path, mkv_with_audio, tiny_models):
@@ -126,7 +128,7 @@ def test_a_pipe_without_an_output_is_refused_up_front(tmp_path):
         output_for(tmp_path / "fifo", None, "dequantized")
 
 
-def test_a_warning_names_a_pipe_by_its_path(tmp_path, capsys):
+def test_a_warning_names_a_pipe_by_its_path(tmp_path):
     """bash's <(ffmpeg ...) is /dev/fd/63: a warning about its 10 bits named it '63'."""
     from types import SimpleNamespace
 
@@ -135,8 +137,9 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path, capsys):
 
     os.mkfifo(tmp_path / "feed")
     for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
-        warn_about_source(_named(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
-        assert capsys.readouterr().err.startswith(f"vidcolor: warning: {name} has 10 bits per sample;")
+        with vidcolor_warnings() as said:
+            warn_about_source(_named(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
+        assert len(said) == 1 and said[0].startswith(f"{name} has 10 bits per sample;")
 
 
 @pytest.mark.parametrize("fmt", ["matroska", "nut"])

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import assert_one_line_error, assert_terminated, cli_env, decode_all, invoke_cli, listing, mosaic, photo_folder, smooth_image
+from helpers import assert_one_line_error, assert_terminated, cli_env, decode_all, invoke_cli, listing, mosaic, photo_folder, smooth_image, \
+    vidcolor_warnings
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.internal import TwoImageSettings, scale_count, train_two_image
@@ -277,6 +278,7 @@ def _images(tmp_path):
     return paths
 
 
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # small references
 def test_the_automatic_batch_shrinks_with_the_references(tmp_path, tiny_colorizers, clip, monkeypatch):
     """The automatic batch size counted the frames' pixels, not the references: the matching's logits (frame x
     reference positions, float32, and their softmax) grow with both, so 30 references on a 320x180 clip peaked at
@@ -376,6 +378,7 @@ def test_cli_reference_errors_are_one_line(tmp_path, args):
     assert not (tmp_path / "target_colorized.png").exists()
 
 
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # small references
 def test_the_transparent_part_of_a_reference_gives_no_colour(tmp_path, tiny_colorizers):
     """What lies under a reference's transparent pixels (here magenta or black) was used as colour."""
     from vidcolor.reference import read_references
@@ -395,44 +398,45 @@ def test_the_transparent_part_of_a_reference_gives_no_colour(tmp_path, tiny_colo
         read_references([tmp_path / "clear.png"])
 
 
-def test_a_reference_without_colour_is_warned_about(tmp_path, capsys):
+def test_a_reference_without_colour_is_warned_about(tmp_path):
     from vidcolor.reference import read_references
 
     gray = np.repeat(smooth_image(np.random.default_rng(0), 64, 80)[..., :1], 3, axis=-1)
     Image.fromarray(gray).save(tmp_path / "gray.png")
     Image.fromarray(smooth_image(np.random.default_rng(1), 64, 80)).save(tmp_path / "colour.png")
-    read_references([tmp_path / "colour.png"])
-    assert capsys.readouterr().err == ""
-    read_references([tmp_path / "gray.png"])
-    assert "gray.png has almost no colour (mean chroma 0.0)" in capsys.readouterr().err
+    with vidcolor_warnings() as colour:
+        read_references([tmp_path / "colour.png"])
+    with vidcolor_warnings() as gray:
+        read_references([tmp_path / "gray.png"])
+    assert colour == [] and len(gray) == 1 and "gray.png has almost no colour (mean chroma 0.0)" in gray[0]
 
 
-def test_a_small_reference_is_warned_about(tmp_path, capsys):
+def test_a_small_reference_is_warned_about(tmp_path):
     """A 16x16 reference gives coarse colour (CIEDE2000 9.4 against 5.0 at 240 px on a DAVIS pair): it is named."""
     from vidcolor.reference import REFERENCE_MIN_SIDE, read_references
 
     Image.fromarray(smooth_image(np.random.default_rng(1), 16, 16)).save(tmp_path / "tiny.png")
     Image.fromarray(smooth_image(np.random.default_rng(1), REFERENCE_MIN_SIDE, 3 * REFERENCE_MIN_SIDE)).save(
         tmp_path / "wide.png")
-    read_references([tmp_path / "wide.png"])
-    assert capsys.readouterr().err == ""
-    read_references([tmp_path / "tiny.png"])
-    err = capsys.readouterr().err
-    assert "tiny.png is only 16x16 pixels" in err and err.count("\n") == 1
+    with vidcolor_warnings() as wide:
+        read_references([tmp_path / "wide.png"])
+    with vidcolor_warnings() as tiny:
+        read_references([tmp_path / "tiny.png"])
+    assert wide == [] and len(tiny) == 1 and "tiny.png is only 16x16 pixels" in tiny[0]
 
 
-def test_an_animated_reference_is_warned_about(tmp_path, capsys):
+def test_an_animated_reference_is_warned_about(tmp_path):
     """An animated GIF given as a reference gave only its first frame's colours, unsaid (reference audit, stop 63)."""
     from vidcolor.reference import read_references
 
     frames = [Image.fromarray(smooth_image(np.random.default_rng(i), 64, 80)) for i in range(3)]
     frames[0].save(tmp_path / "still.gif")
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
-    read_references([tmp_path / "still.gif"])
-    assert capsys.readouterr().err == ""
-    read_references([tmp_path / "anim.gif"])
-    err = capsys.readouterr().err
-    assert "anim.gif is animated (3 frames): only its first frame gives colour" in err and err.count("\n") == 1
+    with vidcolor_warnings() as still:
+        read_references([tmp_path / "still.gif"])
+    with vidcolor_warnings() as anim:
+        read_references([tmp_path / "anim.gif"])
+    assert still == [] and len(anim) == 1 and "anim.gif is animated (3 frames): only its first frame gives colour" in anim[0]
 
 
 def test_a_folder_as_reference_is_refused_by_name(tmp_path):
@@ -579,6 +583,7 @@ def test_keyframes_on_cached_onnx_graphs_never_import_torch(tmp_path, tiny_color
     assert done.stdout.strip() == "(3, 40, 56, 3) 1 False"
 
 
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # small references
 def test_references_are_reduced_to_the_matching_size_as_they_are_read(tmp_path, tiny_colorizers):
     """A 64 MP reference was kept at full size and converted to LAB whole before the render-size resize (2.04 GB
     peak; six: 3.73 GB). Now each is reduced as it is read (INTER_AREA) to the size the matching uses, the

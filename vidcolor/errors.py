@@ -7,8 +7,10 @@ reader of the run: the CLI's flags while the CLI runs (:func:`cli_reader`), else
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
+import warnings
 
 _OPTION = re.compile("\x00([^\x00\x01]*)\x01([^\x00]*)\x00")
 """An option marked in a message by :func:`option`: its library name, then its CLI flag."""
@@ -56,10 +58,36 @@ def worded(text: str) -> str:
     return _OPTION.sub(r"\2" if _cli_reads else r"\1", text)
 
 
+class VidcolorWarning(UserWarning):
+    """What a run did not keep or could not do and went on (an alpha channel dropped, a damaged tail, a skipped
+    file), issued through :mod:`warnings` in a library call (:func:`warn`): a caller filters, records or raises it
+    as any Python warning (``warnings.filterwarnings("ignore", category=VidcolorWarning)``, ``pytest.warns``,
+    ``python -W error::vidcolor.errors.VidcolorWarning``)."""
+
+
 def warn(text: str) -> None:
-    """Say ``text`` on stderr as one line, ``vidcolor: warning: <text>``, its options named for the run's reader
-    (:func:`worded`)."""
-    print(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
+    """Say ``text``, its options named for the run's reader (:func:`worded`): while the CLI runs
+    (:func:`cli_reader`), on stderr as one line, ``vidcolor: warning: <text>``; in a library call, as a
+    :class:`VidcolorWarning` through :func:`warnings.warn`, so that the caller's warning filters decide whether and
+    how it is shown (by default once per message and place, on stderr). It points at the caller's line that called
+    into vidcolor (what Python 3.12's ``skip_file_prefixes`` does), or, from a thread of a run that has no such line,
+    at vidcolor's line that called this."""
+    if _cli_reads:
+        print(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
+    else:
+        warnings.warn(worded(text), VidcolorWarning, stacklevel=_outside_level())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` of :func:`warnings.warn` in :func:`warn` that names the first frame outside this package's
+    files (2, :func:`warn`'s caller, when every frame is inside it)."""
+    frame, level = sys._getframe(2), 2          # _getframe(2): warn's caller, at stacklevel 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level if frame is not None else 2
 
 
 class VidcolorError(Exception):

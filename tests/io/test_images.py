@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import listing
+from helpers import listing, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.io import is_image, list_images_in, read_image, write_image
 from vidcolor.io.files import default_file_mode
@@ -460,7 +460,7 @@ def test_a_pillow_refusal_without_its_size_gives_the_pixel_count_and_the_limit()
     assert "more pixels than Pillow opens; at most 16384" in str(bomb_refusal(Image.DecompressionBombError("?"), "x"))
 
 
-def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb, capsys):
+def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb):
     """A 3000-page TIFF was processed as its first page without a word."""
     from vidcolor.api import process
     from vidcolor.io.images import image_metadata
@@ -469,17 +469,18 @@ def test_a_multi_page_tiff_is_its_first_page_with_a_warning(tmp_path, rgb, capsy
     pages[0].save(tmp_path / "a.tif", save_all=True, append_images=pages[1:])
     Image.fromarray(rgb).save(tmp_path / "one.tif")
     assert [image_metadata(tmp_path / name).pages for name in ("a.tif", "one.tif", "missing.tif")] == [3, 1, 1]
-    process(tmp_path / "a.tif", tmp_path / "out.png", lambda b: b, suffix="x", progress=False)
-    said = f"vidcolor: warning: {tmp_path / 'a.tif'} has 3 pages: only the first is processed\n"
-    assert capsys.readouterr().err == said
+    with vidcolor_warnings() as said:
+        process(tmp_path / "a.tif", tmp_path / "out.png", lambda b: b, suffix="x", progress=False)
+    assert said == [f"{tmp_path / 'a.tif'} has 3 pages: only the first is processed"]
     assert np.array_equal(read_image(tmp_path / "out.png")[0], rgb)
-    process(tmp_path / "one.tif", tmp_path / "one.png", lambda b: b, suffix="x", progress=False)
-    assert capsys.readouterr().err == ""
+    with vidcolor_warnings() as said:
+        process(tmp_path / "one.tif", tmp_path / "one.png", lambda b: b, suffix="x", progress=False)
+    assert said == []
 
 
 @pytest.mark.parametrize("name, said", [("out.jpg", "JPEG"), ("out.bmp", "BMP"), ("out.ppm", "PPM"), ("out.png", None),
                                         ("out.webp", None), ("out.tif", None)])
-def test_a_transparent_image_written_without_alpha_says_so(tmp_path, rgb, capsys, name, said):
+def test_a_transparent_image_written_without_alpha_says_so(tmp_path, rgb, name, said):
     """Alpha dropped for JPEG, BMP and PPM without a word; an opaque alpha (all 255) loses nothing and is not said."""
     from vidcolor.api import process
 
@@ -487,13 +488,14 @@ def test_a_transparent_image_written_without_alpha_says_so(tmp_path, rgb, capsys
     write_image(tmp_path / "opaque.png", rgb, alpha)
     alpha[0, 0] = 0
     write_image(tmp_path / "a.png", rgb, alpha)
-    process(tmp_path / "opaque.png", tmp_path / f"o_{name}", lambda b: b, suffix="x", progress=False)
-    assert capsys.readouterr().err == ""
-    process(tmp_path / "a.png", tmp_path / name, lambda b: b, suffix="x", progress=False)
-    assert capsys.readouterr().err == ("" if said is None else
-                                       f"vidcolor: warning: {tmp_path / 'a.png'}: its transparency is dropped ({name} "
-                                       f"is {said}, which holds none: the output shows the colours under its "
-                                       "transparent parts; PNG, WebP and TIFF keep it)\n")
+    with vidcolor_warnings() as opaque:
+        process(tmp_path / "opaque.png", tmp_path / f"o_{name}", lambda b: b, suffix="x", progress=False)
+    assert opaque == []
+    with vidcolor_warnings() as warned:
+        process(tmp_path / "a.png", tmp_path / name, lambda b: b, suffix="x", progress=False)
+    assert warned == ([] if said is None else
+                      [f"{tmp_path / 'a.png'}: its transparency is dropped ({name} is {said}, which holds none: the "
+                       "output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)"])
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp", "a.tif"])

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import (smooth_image, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage_packet, decode_all, gradient_image,
+from helpers import (smooth_image, vidcolor_warnings, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage_packet, decode_all, gradient_image,
                      listing, make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
@@ -1048,7 +1048,7 @@ def test_each_track_goes_into_the_container_in_a_codec_it_can_hold(tmp_path, ffm
 
 
 def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_mp4_with_a_warning(
-        tmp_path, rich_source, capsys):
+        tmp_path, rich_source):
     info = probe(rich_source)
     out = tmp_path / "out.mkv"
     with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(rich_source, info, audio=False)) as w:
@@ -1059,9 +1059,10 @@ def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_
 
     args: dict = {}
     pgs = Passthrough(rich_source, audio=("aac",), subtitles=("hdmv_pgs_subtitle", "srt"))
-    streams = _output_streams(None, "libx264", "mp4", None, pgs, args)
+    with vidcolor_warnings() as said:
+        streams = _output_streams(None, "libx264", "mp4", None, pgs, args)
     assert len(streams) == 3 and args["c:s:0"] == "mov_text" and "c:s:1" not in args
-    assert "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in capsys.readouterr().err
+    assert len(said) == 1 and "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in said[0]
 
 
 @pytest.mark.parametrize("audio", [True, False])
@@ -1306,7 +1307,7 @@ def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
         assert probe(out).timecode == "10:00:00:12", suffix
 
 
-def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_exe, capsys):
+def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_exe):
     """A second video stream (another angle) was dropped without a word; a timecode track is not named (its
     timecode is kept)."""
     src = tmp_path / "two.mov"
@@ -1315,14 +1316,15 @@ def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_
                "-preset", "ultrafast", "-timecode", "01:00:00:00", str(src))
     info = probe(src)
     assert info.others == ("video stream 1 (h264)",) and info.timecode     # the tmcd track is not among them
-    with VideoWriter(tmp_path / "out.mp4", 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(src, info),
-                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+    with vidcolor_warnings() as said, VideoWriter(tmp_path / "out.mp4", 64, 48, info.fps, preset="ultrafast",
+                                                  passthrough=Passthrough.of(src, info),
+                                                  timeline=Timeline.of(info.fps, info.time_base)) as w:
         w.write(make_frames(5, 48, 64))
-    assert "not carried from two.mov: video stream 1 (h264)" in capsys.readouterr().err
+    assert len(said) == 1 and "not carried from two.mov: video stream 1 (h264)" in said[0]
     assert probe(tmp_path / "out.mp4").others == ()
 
 
-def test_an_mp4_s_chapter_track_is_not_named_but_a_data_stream_is(tmp_path, ffmpeg_exe, capsys):
+def test_an_mp4_s_chapter_track_is_not_named_but_a_data_stream_is(tmp_path, ffmpeg_exe):
     """A/V audit, stop 63: an mp4's chapters are a text track, which FFmpeg's demuxer gives as a data stream besides
     the chapters: 'not carried from sink.mp4: data stream 4 (SubtitleHandler)', though the output has the chapters.
     A real data stream (GoPro metadata) beside the chapters is still named."""
@@ -1341,16 +1343,17 @@ def test_an_mp4_s_chapter_track_is_not_named_but_a_data_stream_is(tmp_path, ffmp
     info = probe(chaptered)
     assert info.others == ()
     out = tmp_path / "out.mkv"
-    with VideoWriter(out, 64, 48, info.fps, preset="ultrafast", passthrough=Passthrough.of(chaptered, info),
-                     timeline=Timeline.of(info.fps, info.time_base)) as w:
+    with vidcolor_warnings() as said, VideoWriter(out, 64, 48, info.fps, preset="ultrafast",
+                                                  passthrough=Passthrough.of(chaptered, info),
+                                                  timeline=Timeline.of(info.fps, info.time_base)) as w:
         w.write(make_frames(10, 48, 64))
-    assert "not carried" not in capsys.readouterr().err
+    assert said == []
     with av.open(str(out)) as c:
         assert [ch["metadata"].get("title") for ch in c.chapters()] == ["A", "B"]
     assert probe(both).others == ("data stream 2 (GoPro MET)",)
 
 
-def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, ffmpeg_exe, clip, capsys):
+def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, ffmpeg_exe, clip):
     """A 10-bit master came out at 8 bits and an interlaced clip came out progressive, each with a summary that said
     the frames passed unchanged; each now gets one warning line (and a plain clip none)."""
     from vidcolor.api import process
@@ -1362,10 +1365,10 @@ def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, f
     assert (probe(ten).bits, probe(ten).interlaced, probe(inter).bits, probe(inter).interlaced) == (10, None, 8, "tt")
     for source, said in ((ten, "ten.mkv has 10 bits per sample"), (inter, "inter.mp4 is interlaced (top field first)"),
                          (clip, None)):
-        process(source, tmp_path / f"out_{source.stem}.mp4", lambda batch: batch, suffix="x", preset="ultrafast",
-                progress=False)
-        warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
-        assert len(warnings) == (said is not None) and all(said in line for line in warnings), warnings
+        with vidcolor_warnings() as warned:
+            process(source, tmp_path / f"out_{source.stem}.mp4", lambda batch: batch, suffix="x", preset="ultrafast",
+                    progress=False)
+        assert len(warned) == (said is not None) and all(said in line for line in warned), warned
 
 
 def test_an_mp4_with_its_index_at_the_end_through_a_pipe_is_explained(tmp_path, ffmpeg_exe):
