@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,6 +165,96 @@ def test_a_damaged_cached_graph_is_exported_again(tiny_models, tmp_path, monkeyp
     data, module = engine.cached_onnx(model, arch)
     assert module is not None and data == good and path.read_bytes() == good      # exported again, cached again
     assert engine.cached_onnx(model, arch)[1] is None
+
+
+def test_no_home_folder_means_no_cache_not_a_traceback(tiny_models, monkeypatch, capsys):
+    """With HOME unset and a user without a passwd entry (a container's arbitrary uid), Path.home() raised
+    RuntimeError from cache_dir: every ONNX Runtime run died with a traceback. The graph is exported instead, with
+    one warning a process that says what to set."""
+    import pwd
+
+    import vidcolor.engine as engine
+    from vidcolor.cache import cache_dir
+    from vidcolor.weights import read_arch
+
+    def no_entry(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for name in ("VIDCOLOR_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    monkeypatch.setattr(engine, "_cache_warned", False)
+    with pytest.raises(VidcolorError, match="set VIDCOLOR_CACHE"):
+        cache_dir()
+    model = str(tiny_models.lab)
+    for _ in range(2):
+        assert engine.cached_onnx(model, read_arch(model))[1] is not None      # exported, each time
+    err = capsys.readouterr().err
+    assert err.count("vidcolor: warning: cannot cache the ONNX graph (no cache folder") == 1, err
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    """The XDG spec has a relative XDG_CACHE_HOME ignored: it put the cache in whatever folder a run started in."""
+    from vidcolor.cache import cache_dir
+
+    monkeypatch.delenv("VIDCOLOR_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_dir() == tmp_path / ".cache" / "vidcolor"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "vidcolor"
+
+
+def test_an_unreadable_cached_graph_is_exported_again(tiny_models, tmp_path, monkeypatch):
+    """A cached graph or checksum that cannot be read (another user's cache, a graph pruned by another run as this
+    one read it) was a PermissionError traceback; it is a cache miss."""
+    import vidcolor.engine as engine
+    from vidcolor.weights import read_arch
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path))
+    model = str(tiny_models.lab)
+    arch = read_arch(model)
+    good = engine.cached_onnx(model, arch)[0]
+    (path,) = (tmp_path / "onnx").glob("*.onnx")
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    data, module = engine.cached_onnx(model, arch)
+    assert data == good and module is not None
+
+
+def test_each_export_prunes_graphs_unused_for_a_month(tiny_models, tmp_path, monkeypatch):
+    """Every change to the network code, torch version or weights left a graph in the cache for ever (364 MB, 39
+    graphs, in a day of development). A graph used is touched; an export removes those untouched for
+    GRAPH_UNUSED_DAYS days, with their checksums, and killed exports' temporary files; recent ones stay."""
+    import time
+
+    import vidcolor.engine as engine
+    from vidcolor.weights import read_arch
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path))
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    old = time.time() - (engine.GRAPH_UNUSED_DAYS + 1) * 86400
+    for name in ("old.onnx", "old.onnx.sha256", ".old.abcdefgh.onnx", "orphan.onnx.sha256", "recent.onnx",
+                 "recent.onnx.sha256", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+        if not name.startswith("recent"):
+            os.utime(folder / name, (old, old))
+    model = str(tiny_models.lab)
+    arch = read_arch(model)
+    engine.cached_onnx(model, arch)                                     # an export: prunes
+    (graph,) = folder.glob("*-torch*.onnx")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [graph.name, graph.name + ".sha256", "recent.onnx", "recent.onnx.sha256", "notes.txt"])
+    os.utime(graph, (old, old))
+    assert engine.cached_onnx(model, arch)[1] is None                   # used: touched
+    assert time.time() - graph.stat().st_mtime < 3600
 
 
 def test_dequantizer_gives_the_same_frames_on_both_backends(random_unet, tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ import numpy as np
 
 from vidcolor.cache import cache_dir
 from vidcolor.cue import CUE_DIM
-from vidcolor.errors import VidcolorError, option
+from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.writer import write_file_atomically
 from vidcolor.jobs import DEFAULT_TILE, MIN_TILE, TILE_OVERLAP
 from vidcolor.weights import load_generator, read_arch, resolve
@@ -631,11 +631,91 @@ def graph_code_digest() -> bytes:
     return h.digest()
 
 
+GRAPH_UNUSED_DAYS = 30
+"""A cached graph not used for this many days is removed by the next export (:func:`prune_graphs`): each change to
+the network code, each torch version and each weight file leaves one (16 MB for the colorizer), which nothing else
+removes."""
+
+SCRATCH_HOURS = 1
+"""An export's temporary file (``.<name>.XXXXXXXX.onnx``, renamed into place once written) older than this was left
+by a run that was killed while it wrote: :func:`prune_graphs` removes it."""
+
+_cache_warned = False
+"""Whether this process said that the graph cache cannot be used (said once, not for every graph and run)."""
+
+
+def _read_cached(path: Path, check: Path) -> bytes | None:
+    """The cached graph at ``path`` when its SHA-256 is the one in ``check``, else None: missing, damaged, or not
+    readable (another user's cache, a graph removed by another run's :func:`prune_graphs` while this one read it).
+    A graph read has its modification time set to now (where the cache can be written), which
+    :func:`prune_graphs` reads as its last use."""
+    try:
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != check.read_text().strip():
+            return None
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        os.utime(path)
+    except OSError:                 # a read-only cache: used as it is
+        pass
+    return data
+
+
+def prune_graphs(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove from ``folder`` (the cache's ``onnx/``) the graphs not used for :data:`GRAPH_UNUSED_DAYS` days (by
+    their modification time, which :func:`cached_onnx` renews on each use) with their ``.sha256`` files, checksum
+    files whose graph is gone, and the temporary files of exports killed half way (older than
+    :data:`SCRATCH_HOURS`). Safe while other runs use the cache: a graph in use was used within the month, and a
+    run that finds a graph gone as it reads exports it again. Files that cannot be removed are left.
+
+    Args:
+        folder: the folder of cached graphs.
+        now: the time to measure ages from (seconds since the epoch; default: now).
+
+    Returns:
+        the paths removed.
+    """
+    import time
+
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    graphs = {p.name for p in entries if p.suffix == ".onnx" and not p.name.startswith(".")}
+    for p in entries:
+        try:
+            age = now - p.lstat().st_mtime
+            if p.name.startswith("."):
+                stale = p.name.endswith(".onnx") and age > SCRATCH_HOURS * 3600
+            elif p.suffix == ".onnx":
+                stale = age > GRAPH_UNUSED_DAYS * 86400
+            elif p.name.endswith(".onnx.sha256"):
+                stale = p.name[: -len(".sha256")] not in graphs and age > SCRATCH_HOURS * 3600
+            else:
+                stale = False
+            if stale and p.is_file():
+                p.unlink()
+                removed.append(p)
+                if p.suffix == ".onnx" and not p.name.startswith("."):
+                    sha = p.with_name(p.name + ".sha256")
+                    sha.unlink(missing_ok=True)
+                    removed.append(sha)
+        except OSError:
+            pass
+    return removed
+
+
 def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes, object]:
     """The ONNX graph of a weight file, exported once and cached by the SHA-256 of the file and of the code
     that builds the graph (:func:`graph_code_digest`) and the torch version, in ``onnx/`` of
-    :func:`vidcolor.cache.cache_dir` (a cache that cannot be written is skipped: the graph is exported each
-    run). Torch is imported only to export.
+    :func:`vidcolor.cache.cache_dir`. A cache that cannot be used (no home folder, not writable, a file in its
+    place) is skipped: the graph is exported each run, with one warning on stderr a process. Torch is imported only
+    to export. Runs that export the same graph at once each write it whole under a temporary name and rename it
+    into place (:func:`~vidcolor.io.writer.write_file_atomically`); export gives the same bytes each time. Each
+    export removes the graphs no run used for :data:`GRAPH_UNUSED_DAYS` days (:func:`prune_graphs`).
 
     Args:
         part: ``generator`` (:func:`export_onnx`) or ``reference`` (an exemplar colorizer's reference encoder,
@@ -643,26 +723,41 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
 
     A cached graph is used only when its SHA-256 matches the one written beside it (``.onnx.sha256``): an
     empty or truncated file (a crash, a full disk) made every later run fail in ONNX Runtime; it is exported
-    again instead.
+    again instead, as is one that cannot be read (a traceback before).
 
     Returns:
         ``(graph bytes, module)``: the torch generator when it was loaded to export, else None.
+
+    Raises:
+        VidcolorError: as :func:`~vidcolor.weights.load_generator` (the cache's own problems are warnings).
     """
+    global _cache_warned
     from importlib.metadata import version
 
     digest = hashlib.sha256(resolve(model).read_bytes() + graph_code_digest()).hexdigest()[:16]
     suffix = "" if part == "generator" else f"-{part}"
-    path = cache_dir() / "onnx" / f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
-    check = path.with_name(path.name + ".sha256")
-    if path.is_file() and check.is_file():
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() == check.read_text().strip():
+    name = f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
+    try:
+        path = cache_dir() / "onnx" / name
+    except VidcolorError as exc:
+        path, problem = None, exc
+    if path is not None:
+        check = path.with_name(path.name + ".sha256")
+        data = _read_cached(path, check)
+        if data is not None:
             return data, None
     module, _ = load_generator(model, "cpu")
     data = export_onnx(module, arch) if part == "generator" else export_reference_onnx(module)
-    try:
-        write_file_atomically(path, data)
-        write_file_atomically(check, hashlib.sha256(data).hexdigest().encode() + b"\n")
-    except VidcolorError as exc:
-        print(f"vidcolor: cannot cache the ONNX graph ({exc}); exporting each run", file=sys.stderr)
+    if path is not None:
+        try:
+            write_file_atomically(path, data)
+            write_file_atomically(check, hashlib.sha256(data).hexdigest().encode() + b"\n")
+        except VidcolorError as exc:
+            problem = exc
+        else:
+            prune_graphs(path.parent)
+            return data, module
+    if not _cache_warned:
+        _cache_warned = True
+        warn(f"cannot cache the ONNX graph ({problem.marked or problem}); exporting it each run")
     return data, module
