@@ -231,7 +231,8 @@ def test_an_unreadable_cached_graph_is_exported_again(tiny_models, tmp_path, mon
 def test_each_export_prunes_graphs_unused_for_a_month(tiny_models, tmp_path, monkeypatch):
     """Every change to the network code, torch version or weights left a graph in the cache for ever (364 MB, 39
     graphs, in a day of development). A graph used is touched; an export removes those untouched for
-    GRAPH_UNUSED_DAYS days, with their checksums, and killed exports' temporary files; recent ones stay."""
+    GRAPH_UNUSED_DAYS days, with their checksums, and killed exports' temporary files; recent ones stay, and so do
+    files not named as the cache names them."""
     import time
 
     import vidcolor.engine as engine
@@ -241,17 +242,19 @@ def test_each_export_prunes_graphs_unused_for_a_month(tiny_models, tmp_path, mon
     folder = tmp_path / "onnx"
     folder.mkdir()
     old = time.time() - (engine.GRAPH_UNUSED_DAYS + 1) * 86400
-    for name in ("old.onnx", "old.onnx.sha256", ".old.abcdefgh.onnx", "orphan.onnx.sha256", "recent.onnx",
-                 "recent.onnx.sha256", "notes.txt"):
+    old_graph, recent = "0123456789abcdef-torch2.0.0.onnx", "fedcba9876543210-torch2.0.0-reference.onnx"
+    for name in (old_graph, old_graph + ".sha256", f".{old_graph[:-5]}.abcdefgh.onnx", f".{old_graph}.abcdefgh.sha256",
+                 "0" * 16 + "-torch1.onnx.sha256",
+                 recent, recent + ".sha256", "notes.txt", "mine.onnx"):
         (folder / name).write_bytes(b"x")
-        if not name.startswith("recent"):
+        if not name.startswith("fedcba"):
             os.utime(folder / name, (old, old))
     model = str(tiny_models.lab)
     arch = read_arch(model)
     engine.cached_onnx(model, arch)                                     # an export: prunes
-    (graph,) = folder.glob("*-torch*.onnx")
+    (graph,) = (p for p in folder.glob("*-torch*.onnx") if p.name not in (old_graph, recent))
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [graph.name, graph.name + ".sha256", "recent.onnx", "recent.onnx.sha256", "notes.txt"])
+        [graph.name, graph.name + ".sha256", recent, recent + ".sha256", "notes.txt", "mine.onnx"])
     os.utime(graph, (old, old))
     assert engine.cached_onnx(model, arch)[1] is None                   # used: touched
     assert time.time() - graph.stat().st_mtime < 3600

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -637,8 +638,12 @@ the network code, each torch version and each weight file leaves one (16 MB for 
 removes."""
 
 SCRATCH_HOURS = 1
-"""An export's temporary file (``.<name>.XXXXXXXX.onnx``, renamed into place once written) older than this was left
-by a run that was killed while it wrote: :func:`prune_graphs` removes it."""
+"""An export's temporary file (``.<name>.XXXXXXXX.onnx`` or ``.sha256``, renamed into place once written) older than
+this was left by a run that was killed while it wrote: :func:`prune_graphs` removes it."""
+
+_CACHED_GRAPH = re.compile(r"[0-9a-f]{16}-torch[^/]+?(-reference)?\.onnx")
+"""The names :func:`cached_onnx` gives graphs: :func:`prune_graphs` removes no other file (a folder named by
+``VIDCOLOR_CACHE`` may hold the user's own)."""
 
 _cache_warned = False
 """Whether this process said that the graph cache cannot be used (said once, not for every graph and run)."""
@@ -666,7 +671,7 @@ def prune_graphs(folder: Path, now: float | None = None) -> list[Path]:
     """Remove from ``folder`` (the cache's ``onnx/``) the graphs not used for :data:`GRAPH_UNUSED_DAYS` days (by
     their modification time, which :func:`cached_onnx` renews on each use) with their ``.sha256`` files, checksum
     files whose graph is gone, and the temporary files of exports killed half way (older than
-    :data:`SCRATCH_HOURS`). Safe while other runs use the cache: a graph in use was used within the month, and a
+    :data:`SCRATCH_HOURS`); only files named as :func:`cached_onnx` names them (:data:`_CACHED_GRAPH`). Safe while other runs use the cache: a graph in use was used within the month, and a
     run that finds a graph gone as it reads exports it again. Files that cannot be removed are left.
 
     Args:
@@ -684,22 +689,23 @@ def prune_graphs(folder: Path, now: float | None = None) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError:
         return removed
-    graphs = {p.name for p in entries if p.suffix == ".onnx" and not p.name.startswith(".")}
+    graphs = {p.name for p in entries if _CACHED_GRAPH.fullmatch(p.name)}
     for p in entries:
         try:
             age = now - p.lstat().st_mtime
-            if p.name.startswith("."):
-                stale = p.name.endswith(".onnx") and age > SCRATCH_HOURS * 3600
-            elif p.suffix == ".onnx":
+            if p.name in graphs:
                 stale = age > GRAPH_UNUSED_DAYS * 86400
-            elif p.name.endswith(".onnx.sha256"):
-                stale = p.name[: -len(".sha256")] not in graphs and age > SCRATCH_HOURS * 3600
+            elif p.name.startswith("."):
+                stale = bool(re.fullmatch(r"\.[0-9a-f]{16}-torch.+\.(onnx|sha256)", p.name)) and age > SCRATCH_HOURS * 3600
+            elif p.name.endswith(".sha256"):
+                stale = bool(_CACHED_GRAPH.fullmatch(p.name[: -len(".sha256")])) and p.name[: -len(".sha256")] \
+                    not in graphs and age > SCRATCH_HOURS * 3600
             else:
                 stale = False
             if stale and p.is_file():
                 p.unlink()
                 removed.append(p)
-                if p.suffix == ".onnx" and not p.name.startswith("."):
+                if p.name in graphs:
                     sha = p.with_name(p.name + ".sha256")
                     sha.unlink(missing_ok=True)
                     removed.append(sha)
