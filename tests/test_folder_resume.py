@@ -87,6 +87,77 @@ def test_a_stills_folder_stopped_half_way_keeps_the_images_it_wrote(tmp_path):
         np.testing.assert_array_equal(np.asarray(Image.open(out / f"{i}.png")), 255 - mosaic(1, 16, 24, seed=i)[0])
 
 
+def test_two_skip_existing_runs_of_one_folder_share_it_out(tmp_path, reels, clip):
+    """Two folder runs into one output folder with skip_existing (a job scheduler's retries, two shells): each
+    listed the outputs that existed when it began, so the second failed on the first output the other wrote
+    ('exists (use overwrite ...)', or 'another run wrote it while this one worked'), exit 1. Outputs that another
+    run writes meanwhile (here by the job itself, as the other run) are now left as it wrote them and counted as
+    skipped: before this run reads them (b.png, c.mp4), or while it works on them (a.mp4: its result is dropped)."""
+    shutil.copy(clip, reels / "c.mp4")
+    for name in ("a", "b"):
+        Image.fromarray(mosaic(1, 16, 24, seed=len(name))[0]).save(reels / f"{name}.png")
+    out = tmp_path / "out"
+    other = b"written by the other run"
+
+    def with_another_run(batch):
+        out.mkdir(exist_ok=True)
+        if batch.shape[1:3] == (16, 24) and not (out / "b.png").exists():     # the first still
+            (out / "b.png").write_bytes(other)
+        if batch.shape[1:3] != (16, 24) and not (out / "a.mp4").exists():     # the first clip's first frames
+            for name in ("a.mp4", "c.mp4"):
+                (out / name).write_bytes(other)
+        return invert(batch)
+
+    summary = process(reels, out, with_another_run, suffix="x", skip_existing=True, **FAST)
+    assert listing(out) == {"a.png", "b.png", "a.mp4", "b.mp4", "c.mp4"}
+    assert all((out / name).read_bytes() == other for name in ("b.png", "a.mp4", "c.mp4"))
+    assert summary.skipped == 3 and summary.note == "1 image, 1 clip; 3 skipped: their outputs exist", summary.note
+    assert summary.frames == 1 + 10
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "a.png")), 255 - mosaic(1, 16, 24, seed=1)[0])
+
+
+def test_a_file_run_with_skip_existing_leaves_an_output_written_meanwhile(tmp_path, clip):
+    """One file, two runs with skip_existing: the one that finished second failed ('another run wrote it while this
+    one worked', exit 1); it now leaves the other's output and says so. Without skip_existing it is still refused."""
+    out = tmp_path / "out.mp4"
+
+    def with_another_run(batch):
+        if not out.exists():
+            out.write_bytes(b"other")
+        return invert(batch)
+
+    summary = process(clip, out, with_another_run, suffix="x", skip_existing=True, **FAST)
+    assert summary.skipped == 1 and str(summary) == (f"nothing to do: {out} exists: another run wrote it while this "
+                                                     "one worked (skip_existing)")
+    assert out.read_bytes() == b"other" and listing(tmp_path) == {"out.mp4"}
+    out.unlink()
+    with pytest.raises(VidcolorError, match="another run wrote it while this one worked"):
+        process(clip, out, with_another_run, suffix="x", **FAST)
+    assert out.read_bytes() == b"other" and listing(tmp_path) == {"out.mp4"}
+
+
+def test_the_cli_says_an_output_written_meanwhile_is_left_with_skip_existing(tmp_path, clip, tiny_models, monkeypatch):
+    """Two `dequantize --skip-existing` runs of one file: the first wrote the output after the second had checked
+    it, as the second opened its writer (or finished): the second failed, exit 1; it now exits 0 with one line
+    saying so (its quantizer note no longer takes the line's place), the first run's output untouched."""
+    import vidcolor.api
+
+    out = tmp_path / "o.mp4"
+    opens = vidcolor.api.VideoWriter.__init__
+
+    def opened_as_another_run_wrote(self, *args, **kwargs):
+        out.write_bytes(b"the other run's")
+        opens(self, *args, **kwargs)
+
+    monkeypatch.setattr(vidcolor.api.VideoWriter, "__init__", opened_as_another_run_wrote)
+    result = CliRunner().invoke(main, ["dequantize", str(clip), "-o", str(out), "--skip-existing",
+                                       "--model", str(tiny_models.lab)])
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"vidcolor: nothing to do: {out} exists: another run wrote it while this one worked "
+                             "(--skip-existing)\n")
+    assert out.read_bytes() == b"the other run's" and listing(tmp_path) == {"o.mp4"}
+
+
 def test_a_folder_run_with_nothing_left_to_do_says_so(tmp_path, reels, clip):
     shutil.copy(clip, reels / "c.mp4")
     out = tmp_path / "out"

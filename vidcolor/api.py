@@ -31,8 +31,8 @@ from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (check_codec_in, check_target, format_suffix, kept_note, missing_folders,
-                                remove_empty)
+from vidcolor.io.writer import (OutputExists, check_codec_in, check_target, format_suffix, kept_note,
+                                missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, job_batch_size, run, set_output_chroma)
@@ -141,7 +141,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
-    if not folder and fn.found:     # a folder's: _process_folder
+    if not folder and fn.found and not summary.skipped:     # a folder's: _process_folder; skipped: its note says why
         summary.note = "; ".join(filter(None, [_quantizer_note(fn.found, fn.found_changes),
                                                 _unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
@@ -783,6 +783,29 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, skip_existing,
                                batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
                                x264_params=x264_params, audio=audio, container=container, pix_fmt=pix_fmt, ignore_errors=ignore_errors)
+    try:
+        return _process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
+                             x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
+                             container=container, compare=compare, pix_fmt=pix_fmt, progress=progress,
+                             ignore_errors=ignore_errors)
+    except OutputExists as exc:
+        if not skip_existing or str(output) == "-" or exc.target != Path(output):
+            raise
+        return RunSummary(0, 0.0, str(output), skipped=1,
+                          note=worded(f"{output} exists: another run wrote it while this one worked "
+                                      f"({option('skip_existing')})"))
+
+
+def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
+                  crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
+                  raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
+                  compare: bool, pix_fmt: str, progress: bool, ignore_errors: bool) -> RunSummary:
+    """:func:`process` of one file, a still image or a clip, or a stream, once its output is checked: its parameters.
+
+    Raises:
+        OutputExists: the output exists (without ``overwrite``), or another run wrote it while this one worked.
+        VidcolorError, UnreadableInput: as :func:`process`.
+    """
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and _is_still(input):
@@ -954,7 +977,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     (each is renamed into place once complete) and removes the partial file of the one in progress, and the folders
     it made where they are left empty; its exception gets a note saying what was kept
     (:func:`~vidcolor.io.writer.kept_note`, :func:`~vidcolor.errors.add_note`), which the CLI appends to its line.
-    With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half way).
+    With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half way), nor
+    one whose output another run wrote since (two runs of one folder at once share it out: each leaves the outputs
+    the other finished, and an input both did is kept as the first wrote it; :class:`~vidcolor.io.writer.OutputExists`).
     With ``options["ignore_errors"]`` a clip that cannot be read at all is skipped with a warning, as an unreadable
     still is; the summary's note counts the images and clips written and the files skipped (``1 image, 1 clip; 2
     skipped: their outputs exist; 2 unreadable files skipped``; with stills alone the line counts them), and says
@@ -970,19 +995,27 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     existing = inputs - len(stills) - len(clips)
     targets = still_targets + clip_targets
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite
-        check_target(target, overwrite, in_folder_run=True)
+        try:
+            check_target(target, overwrite, in_folder_run=True)
+        except OutputExists:
+            if not skip_existing:       # else written since the listing by another run: left when its turn comes
+                raise
     made, finished = missing_folders(out_dir), []
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
+    meanwhile = 0                   # skip_existing: inputs whose outputs another run wrote since the listing
     tracks = callable(getattr(fn, "found_totals", None))  # a Dequantizer's quantizers, read a file at a time
     quantizers: list[set[str]] = []             # each file's
     totals: list[Found] = []                    # what the files' frames were found on
     try:
         if stills:
             _still_mode(fn, True)               # clears fn.found
+            late: list[Path] = []
             images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                     ignore_errors=options.get("ignore_errors", False), finished=finished).frames
+                                     ignore_errors=options.get("ignore_errors", False), finished=finished,
+                                     skipped=late if skip_existing else None).frames
             frames += images
-            if tracks:
+            existing, meanwhile = existing + len(late), len(late)
+            if tracks and images:               # (none written: every result dropped for another run's)
                 found = fn.found_totals()
                 totals += found
                 quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
@@ -992,8 +1025,12 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
             try:
-                frames += process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
-                                  progress=progress, **options).frames
+                done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
+                               skip_existing=skip_existing, progress=progress, **options)
+                if done.skipped:                # another run of the folder wrote it since the listing
+                    existing, meanwhile = existing + 1, meanwhile + 1
+                    continue
+                frames += done.frames
                 written += 1
                 finished.append(target)
                 if tracks:                      # since the reset
@@ -1011,7 +1048,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if finished:            # the inputs left whose outputs exist are an earlier run's (overwrite)
             add_note(exc, kept_note(len(finished), out_dir, sum(t.is_file() for t in targets if t not in finished)))
         raise
-    unreadable = len(stills) + len(clips) - images - written
+    unreadable = len(stills) + len(clips) - images - written - meanwhile
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
     notes = [", ".join(counts)] if written else []          # stills alone: the line counts them already
     if existing:
@@ -1067,7 +1104,8 @@ def _still_mode(fn: FrameBatchFn, still: bool) -> None:
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
-                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None) -> RunSummary:
+                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
+                    skipped: list[Path] | None = None) -> RunSummary:
     """Images one at a time (sizes differ); all targets are checked before any work is done. Each output is
     written whole under a temporary name and renamed into place (:func:`~vidcolor.io.images.write_image`), and
     appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
@@ -1078,14 +1116,24 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
     first page is processed, with a warning on stderr (its page count from the same opening); so is a transparent
     image written to a format without alpha (:data:`~vidcolor.io.images.OPAQUE_FORMATS`: JPEG, BMP), which drops it
     (:func:`~vidcolor.io.images.write_image`). With
-    ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it)."""
+    ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it). With
+    ``skipped`` given (a folder run's ``skip_existing``), an image whose output another run wrote since the listing is
+    left, and its output appended there: not read where it is there before, its result dropped where it came while
+    this run worked on it (the summary counts the images written)."""
     for out in outputs:             # a folder in a file's place is said at once, not after --overwrite
-        check_target(out, overwrite)
+        try:
+            check_target(out, overwrite)
+        except OutputExists:
+            if skipped is None:
+                raise
         image_format(out)
     set_output_chroma(fn, True)                     # lossless RGB images
 
     def frames():
         for path, out in zip(inputs, outputs):
+            if skipped is not None and out.is_file():
+                skipped.append(out)
+                continue
             try:
                 rgb, alpha = read_image(path)
             except VidcolorError as exc:
@@ -1105,12 +1153,20 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
 
     pending: list[tuple[Path, np.ndarray | None, bytes | None, bytes | None]] = []
     unreadable: list[VidcolorError] = []
+    dropped: list[Path] = []                        # processed, but another run wrote the output first
 
     def write(rgb: np.ndarray) -> None:
         out, alpha, icc, exif = pending.pop(0)
         if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
             alpha = np.concatenate([alpha, alpha], axis=1)
-        write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc, exif=exif)
+        try:
+            write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc, exif=exif)
+        except OutputExists as exc:
+            if skipped is None or exc.target != out:
+                raise
+            skipped.append(out)
+            dropped.append(out)
+            return
         if finished is not None:
             finished.append(out)
 
@@ -1121,6 +1177,7 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
         summary = run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
         if unreadable:
             raise unreadable[0]
+        summary.frames -= len(dropped)
         return summary
     except BaseException:
         remove_empty(made)

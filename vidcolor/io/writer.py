@@ -776,6 +776,20 @@ def first_error(log: str) -> str:
     return f"{m[1]}: {m[2]}" if m else lines[0]
 
 
+class OutputExists(VidcolorError):
+    """An output that exists, without ``overwrite``: there when the run checked it (:func:`check_target`), or written
+    by another run while this one worked (:func:`move_into_place`). A run with ``skip_existing`` leaves it and counts
+    its input as skipped (:func:`vidcolor.api.process`), so that two such runs of one folder share it out.
+
+    Attributes:
+        target: the output's path.
+    """
+
+    def __init__(self, message: str, target: Path):
+        super().__init__(message)
+        self.target = Path(target)
+
+
 def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> None:
     """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
     through a symbolic link): the result is renamed into place (:func:`move_into_place`), which would put a regular
@@ -785,6 +799,7 @@ def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> 
     the message of an existing one also names --skip-existing, which finishes a run that stopped half way.
 
     Raises:
+        OutputExists: a regular file there, without ``overwrite``.
         VidcolorError: with one line saying which (also a name too long for the file system, or a folder on the
             way that cannot be looked into).
     """
@@ -808,8 +823,9 @@ def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> 
     if not stat.S_ISREG(found.st_mode):
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
     if not overwrite:
-        raise VidcolorError(f"{target} exists (use {option('overwrite')} to replace it" +
-                            (f", or {option('skip_existing')} to leave it and do the rest" if in_folder_run else "") + ")")
+        raise OutputExists(f"{target} exists (use {option('overwrite')} to replace it" +
+                           (f", or {option('skip_existing')} to leave it and do the rest" if in_folder_run else "") + ")",
+                           target)
 
 
 def partial_file(target: Path, suffix: str) -> Path:
@@ -908,8 +924,8 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     links, the name is checked just before the rename). ``tmp`` is gone afterwards in every case.
 
     Raises:
-        VidcolorError: ``target`` exists (without ``overwrite``), or it cannot be written (the folder became
-            read-only, or went away).
+        OutputExists: ``target`` exists (without ``overwrite``).
+        VidcolorError: it cannot be written (the folder became read-only, or went away).
     """
     try:
         os.chmod(tmp, default_file_mode())
@@ -918,16 +934,23 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
                 os.link(tmp, target)
                 return
             except FileExistsError:
-                raise VidcolorError(f"{target} exists: another run wrote it while this one worked (use "
-                                    f"{option('overwrite')} to replace it)") from None
+                raise _written_meanwhile(target) from None
             except OSError as exc:
-                if exc.errno not in _NO_HARD_LINKS or target.exists():
+                if exc.errno not in _NO_HARD_LINKS:
                     raise
+                if os.path.lexists(target):
+                    raise _written_meanwhile(target) from None
         os.replace(tmp, target)
     except OSError as exc:
         raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _written_meanwhile(target: Path) -> OutputExists:
+    """The error of :func:`move_into_place` for an output that another run wrote while this one worked."""
+    return OutputExists(f"{target} exists: another run wrote it while this one worked (use {option('overwrite')} to "
+                        "replace it)", target)
 
 
 def write_file_atomically(target: Path, data: bytes) -> None:
