@@ -83,6 +83,53 @@ def test_split_clips_and_video_frames_are_cached(tmp_path, clip, monkeypatch):
     assert [f.stat().st_mtime_ns for f in frames] == stamps
 
 
+def test_video_frames_are_renamed_into_place_whole(tmp_path, clip, monkeypatch):
+    """The frames were written in place, 'done' last: two trainings starting at once both wrote every JPEG, so one
+    could read a frame the other was rewriting, and a run killed half way left half a folder. They are written to a
+    hidden temporary folder and renamed into place: a run killed half way leaves nothing; a run that finds another
+    run's folder there when it finishes keeps it (its files untouched); half a folder from an older vidcolor is
+    replaced."""
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "b.mp4").write_bytes(clip.read_bytes())
+    train = [tmp_path / "b.mp4"]
+    cache = tmp_path / "cache" / "frames"
+    saves = Image.Image.save
+    calls = []
+
+    def killed_at_the_second(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        saves(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        video_frames(train, stride=3, short_side=32)
+    assert not any(cache.iterdir())                         # neither half a folder nor its temporary one
+    stamps = {}
+
+    def another_run_finishes_first(self, path, *args, **kwargs):
+        if not stamps:                                      # the other run: whole, while this one writes its first
+            stamps[0] = None
+            monkeypatch.setattr(Image.Image, "save", saves)
+            stamps.update({f.name: f.stat().st_mtime_ns for f in video_frames(train, stride=3, short_side=32)})
+            monkeypatch.setattr(Image.Image, "save", another_run_finishes_first)
+        saves(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", another_run_finishes_first)
+    frames = video_frames(train, stride=3, short_side=32)
+    assert [f.stem for f in frames] == ["00000", "00003", "00006", "00009"]
+    assert {f.name: f.stat().st_mtime_ns for f in frames} == {k: v for k, v in stamps.items() if k}   # not rewritten
+    assert [p.name for p in cache.iterdir()] == [frames[0].parent.name]     # this run's temporary folder removed
+    monkeypatch.setattr(Image.Image, "save", saves)
+    (frames[0].parent / "done").unlink()                    # as an older vidcolor killed half way left it
+    frames[0].unlink()
+    (frames[0].parent / "99999.jpg").write_bytes(b"half")
+    assert [f.stem for f in video_frames(train, stride=3, short_side=32)] == ["00000", "00003", "00006", "00009"]
+    assert [p.name for p in cache.iterdir()] == [frames[0].parent.name]
+    assert listing(frames[0].parent) == {"done", "00000.jpg", "00003.jpg", "00006.jpg", "00009.jpg"}
+
+
 def test_stream_draws_by_p(tmp_path):
     for name, value in (("black", 0), ("white", 255)):
         Image.fromarray(np.full((40, 40, 3), value, np.uint8)).save(tmp_path / f"{name}.png")

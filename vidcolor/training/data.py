@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from vidcolor.cache import cache_dir
+from vidcolor.errors import VidcolorError
 from vidcolor.io.files import is_image
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
@@ -118,33 +119,65 @@ def split_clips(root: str | Path, every: int = VIDEO_HOLDOUT_EVERY) -> tuple[lis
 def video_frames(clips: list[Path], stride: int = 3, short_side: int = 256) -> list[Path]:
     """Training frames of ``clips``: every ``stride``-th frame, downscaled (INTER_AREA) so the shorter side
     is at most ``short_side`` px and written once as JPEG quality 90 under :func:`frame_cache` (the
-    preparation ../shared/data applied to the photos); later calls reuse the files.
+    preparation ../shared/data applied to the photos); later calls reuse the files. A clip's frames are written
+    to a temporary folder and renamed into place whole (:func:`_extract`), so that runs that start at once (two
+    trainings on one machine) never read frames another is still writing, and a run killed half way leaves none.
 
     Returns:
         paths of the frame JPEGs, clip by clip in frame order.
 
     Raises:
-        VidcolorError: a clip cannot be decoded.
+        VidcolorError: a clip cannot be decoded; no cache folder (:func:`vidcolor.cache.cache_dir`), or one that
+            cannot be written.
     """
-    from vidcolor.io import VideoReader
-
     out = []
     for clip in clips:
         folder = frame_cache() / f"{clip.stem}-{clip.stat().st_size}-s{stride}-{short_side}"
-        done = folder / "done"
-        if not done.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            with VideoReader(clip) as reader:
-                for i, rgb in enumerate(reader):
-                    if i % stride:
-                        continue
-                    h, w = rgb.shape[:2]
-                    s = min(1.0, short_side / min(h, w))
-                    small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-                    Image.fromarray(small).save(folder / f"{i:05d}.jpg", quality=90)
-            done.touch()
+        if not (folder / "done").exists():
+            _extract(clip, folder, stride, short_side)
         out += sorted(folder.glob("*.jpg"))
     return out
+
+
+def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
+    """Write ``clip``'s frames (as :func:`video_frames` says) and an empty ``done`` to a new hidden sibling of
+    ``folder``, then rename it to ``folder``. Where another run renamed its own there first, that one is kept and
+    this one removed; a ``folder`` without ``done`` (left by a vidcolor that extracted in place, killed half way) is
+    replaced. Each run wrote its JPEGs over the same names before: one run could read a frame another was rewriting."""
+    import os
+    import shutil
+    import tempfile
+
+    from vidcolor.io import VideoReader
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise VidcolorError(f"cannot write training frames in {folder.parent} ({exc.strerror or exc}; set "
+                            "VIDCOLOR_CACHE to a folder that can be written)") from None
+    try:
+        with VideoReader(clip) as reader:
+            for i, rgb in enumerate(reader):
+                if i % stride:
+                    continue
+                h, w = rgb.shape[:2]
+                s = min(1.0, short_side / min(h, w))
+                small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+                Image.fromarray(small).save(tmp / f"{i:05d}.jpg", quality=90)
+        (tmp / "done").touch()
+        for attempt in range(2):
+            try:
+                os.rename(tmp, folder)          # fails where folder is there and not empty
+                return
+            except OSError as exc:
+                if (folder / "done").exists():  # another run's, whole
+                    return
+                if attempt:
+                    raise VidcolorError(f"cannot write training frames to {folder} ({exc.strerror or exc})") from None
+                shutil.rmtree(folder, ignore_errors=True)   # half an extraction in place (rmdir spares a new one)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class PhotoStream(torch.utils.data.IterableDataset):
