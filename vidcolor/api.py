@@ -622,6 +622,20 @@ def _named(path: str | Path) -> str:
     return str(path) if read_once(path) else Path(path).name
 
 
+def _file_stamp(input: str | Path) -> tuple[int, int] | None:
+    """``(size, modification time in ns)`` of a regular file ``input``; None for stdin, a pipe, or what cannot be
+    read. :func:`process` compares it before and after a clip's run: a file still being written (a recording in
+    progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had got,
+    silently."""
+    if read_once(input):
+        return None
+    try:
+        found = os.stat(_own_path(input))
+    except OSError:
+        return None
+    return (found.st_size, found.st_mtime_ns) if stat.S_ISREG(found.st_mode) else None
+
+
 def _own_path(input: str | Path) -> Path:
     """The path another process (the encoder) opens for ``input``, a regular file: ``/dev/stdin``,
     ``/dev/fd/N`` and ``/proc/self/fd/N`` name each process's own file (the encoder's stdin is the video vidcolor
@@ -817,6 +831,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
+    stamp = _file_stamp(input)
     try:
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
@@ -873,6 +888,9 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                 warn(f"{input}: its transparent parts were composited on black ("
                      f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
                      "keeps it)")
+    if stamp is not None and summary.frames and _file_stamp(input) != stamp:
+        warn(f"{input} changed while it was read (still being recorded or copied?): the output has the "
+             f"{summary.frames} frames read; run again on the finished file for the rest")
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
