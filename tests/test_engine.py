@@ -341,6 +341,28 @@ def test_export_command(tiny_models, tmp_path):
     assert r.returncode == 0 and read_onnx_arch(tmp_path / "missing" / "deeper" / "n.onnx")["job"] == "dequantize"
 
 
+def test_export_keeps_a_graph_another_run_wrote_meanwhile(tiny_models, tmp_path, monkeypatch):
+    """`vidcolor export` checked OUTPUT before loading the model, then renamed its graph over whatever was there:
+    a file another run wrote meanwhile was replaced without --overwrite. It is kept, one line, exit 1, nothing of
+    this run left; --overwrite replaces it."""
+    import vidcolor.weights
+
+    out = tmp_path / "m.onnx"
+    loads = vidcolor.weights.load_generator
+
+    def load_while_another_run_writes(*args, **kwargs):
+        out.write_bytes(b"the other run's")
+        return loads(*args, **kwargs)
+
+    monkeypatch.setattr(vidcolor.weights, "load_generator", load_while_another_run_writes)
+    r = invoke_cli("export", str(tiny_models.lab), str(out))
+    assert r.returncode == 1 and "another run wrote it while this one worked" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert out.read_bytes() == b"the other run's" and sorted(os.listdir(tmp_path)) == ["m.onnx"]
+    r = invoke_cli("export", str(tiny_models.lab), str(out), "--overwrite")
+    assert r.returncode == 0 and read_onnx_arch(out)["job"] == "dequantize"
+
+
 def test_tiles_join_without_seams_and_bound_the_network_input(random_unet):
     _, model, arch = random_unet
     shapes = []

@@ -613,7 +613,7 @@ def export_cmd(model, output, overwrite):
         raise VidcolorError(f"{output}: cannot write there ({blocker} is a file, not a folder)")
     module, arch = load_generator(model)
     with removing_made_folders(Path(output).parent):
-        export_onnx(module, arch, output)
+        export_onnx(module, arch, output, overwrite)
     click.echo(f"vidcolor: {model} -> {output}", err=True)
 
 

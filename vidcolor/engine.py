@@ -530,14 +530,16 @@ def _example_inputs(module, arch: dict) -> tuple:
     return tuple(out)
 
 
-def export_onnx(module, arch: dict, path: str | Path | None = None) -> bytes:
+def export_onnx(module, arch: dict, path: str | Path | None = None, overwrite: bool = True) -> bytes:
     """Export a generator to ONNX (opset 17) with dynamic batch and size; its ``arch`` goes into the graph's
     metadata (``vidcolor_arch``), so an ``.onnx`` file loads like a weight file. Returns the bytes; writes them
-    to ``path`` too when given (atomically: :func:`~vidcolor.io.writer.write_file_atomically`).
+    to ``path`` too when given (atomically: :func:`~vidcolor.io.writer.write_file_atomically`; without
+    ``overwrite``, a file that another run wrote there meanwhile is kept).
 
     Raises:
         VidcolorError: the network does not export (the internal mode's networks are trained at run time), or
-            ``path``'s folder cannot be written.
+            ``path``'s folder cannot be written; :class:`~vidcolor.io.writer.OutputExists`: ``path`` exists,
+            without ``overwrite``.
     """
     if arch.get("family") == "two_image":
         raise VidcolorError("the internal reference mode's networks are trained at run time: nothing to export")
@@ -561,7 +563,7 @@ def export_onnx(module, arch: dict, path: str | Path | None = None) -> bytes:
     entry.key, entry.value = "vidcolor_arch", json.dumps(arch)
     data = graph.SerializeToString()
     if path is not None:
-        write_file_atomically(Path(path), data)
+        write_file_atomically(Path(path), data, overwrite)
     return data
 
 

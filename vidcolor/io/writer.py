@@ -953,21 +953,21 @@ def _written_meanwhile(target: Path) -> OutputExists:
                         "replace it)", target)
 
 
-def write_file_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through :func:`partial_file` and a rename, with the usual file mode.
+def write_file_atomically(target: Path, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``target`` through :func:`partial_file` and :func:`move_into_place` (a rename, with the
+    usual file mode). With ``overwrite`` False, a ``target`` that exists by then (another run wrote it) is kept.
 
     Raises:
+        OutputExists: ``target`` exists, without ``overwrite``.
         VidcolorError: the folder or the file cannot be written (nothing is left behind).
     """
     tmp = partial_file(target, target.suffix)
     try:
         tmp.write_bytes(data)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, target)
     except OSError as exc:
-        raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    finally:
         tmp.unlink(missing_ok=True)
+        raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    move_into_place(tmp, target, overwrite)
 
 
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".nut": "nut",
