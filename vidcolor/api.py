@@ -786,7 +786,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
     renamed into place once complete; the error says how many, in a note, :func:`vidcolor.errors.add_note`); with
     ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
-    :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError).
+    :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError); an output that another
+    run wrote while this one worked is left as that run wrote it, and the summary says so (without
+    ``skip_existing``: :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
     """
     output, done = _checked_first(input, output, suffix, batch_size,
                                   dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
