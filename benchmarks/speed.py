@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,15 @@ def measure(size: str, args, ffmpeg: str, tmp: Path) -> list[tuple[str, float, s
     return rows
 
 
+def header(argv: list[str], hw: str, threads: int, frames: int, clip: str) -> str:
+    """The table's first line: the command as it was run (``argv``, the options after the script's name, so
+    that the line reproduces the table: sizes and frames included), the hardware ``hw``, torch's thread
+    count, and the ``frames`` of ``clip`` timed."""
+    command = shlex.join(["python", "benchmarks/speed.py", *argv])
+    return (f"`{command}` on {hw}, torch threads {threads}, {frames} frames of {clip}; frames per second "
+            "(peak RSS for the end-to-end runs).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", default="davis_cows.mp4")
@@ -169,8 +179,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
     results = {size: measure(size, args, ffmpeg, tmp) for size in args.sizes}
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()} ({os.cpu_count()} cores)"
-    lines = [f"`python benchmarks/speed.py` on {hw}, torch threads {torch.get_num_threads()}, "
-             f"{args.frames} frames of {args.clip}; frames per second (peak RSS for the end-to-end runs).", "",
+    lines = [header(sys.argv[1:], hw, torch.get_num_threads(), args.frames, args.clip), "",
              "| stage | " + " | ".join(args.sizes) + " |", "|---|" + "---|" * len(args.sizes)]
     for i, (name, _, _) in enumerate(results[args.sizes[0]]):
         cells = [f"{results[s][i][1]:.1f}" + (f" ({results[s][i][2]})" if results[s][i][2] else "") for s in args.sizes]
