@@ -49,7 +49,7 @@ from vidcolor.training.data import list_images, split_clips, split_holdout
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.weights import resolve
 
-from readme import splice_readme
+from readme import COLORIZE_SHEET_CAPTION, splice_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
@@ -199,7 +199,7 @@ def main() -> None:
                          for k in sets}
     text = write_report(results, Path(args.out))
     if args.readme:
-        splice_readme("colorize-results", text + "\n![colorize contact sheet](docs/colorize_contact_sheet.png)")
+        splice_readme("colorize-results", text + "\n" + COLORIZE_SHEET_CAPTION)
     contact_sheet(sets, outputs, default_row, job, Path(args.out).with_name("colorize_contact_sheet.png"))
 
 

@@ -456,11 +456,7 @@ def main() -> None:
     print(text)
     print(f"{total:.0f} s; " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()), file=sys.stderr)
     if args.readme:
-        link = f"{png.parent.name}/{png.name}"
-        summary = "\n".join(intro + summary_table(rows) + [s.replace(f"]({png.name})", f"]({link})") for s in sheet_text]
-                            + ["", f"Full table (CIEDE2000, bias, gradfun; per clip in the JSON): "
-                                   f"[{png.parent.name}/{out.name}]({png.parent.name}/{out.name})."])
-        splice_readme("results", summary)
+        splice_readme("results", readme_summary(intro, rows, sheet_text, png, out))
 
 
 def run_all(args, degradations: dict, content: dict, sheet: Sheet, per_clip: dict, timing: dict, tmp: Path) -> None:
@@ -547,6 +543,39 @@ def target_check(rows: list[dict]) -> list[dict]:
         line("worst per-clip gain on game content", gworst and gworst["worst_gain"],
              gworst and f" ({gworst['content']}, {gworst['degradation']}, {gworst['worst_clip']})", -0.1),
     ]
+
+
+def readme_summary(intro: list[str], rows: list[dict], sheet_text: list[str], png: Path, out: Path) -> str:
+    """README.md's results section: the markdown's ``intro`` lines, :func:`summary_table` of ``rows`` (the
+    JSON's), the contact-sheet lines ``sheet_text`` with the image linked from the repository root (``png``'s
+    folder), and a link to the full table ``out``."""
+    link = f"{png.parent.name}/{png.name}"
+    return "\n".join(intro + summary_table(rows) + [s.replace(f"]({png.name})", f"]({link})") for s in sheet_text]
+                     + ["", f"Full table (CIEDE2000, bias, gradfun; per clip in the JSON): "
+                            f"[{out.parent.name}/{out.name}]({out.parent.name}/{out.name})."])
+
+
+def saved_readme_summary(out: Path) -> str:
+    """:func:`readme_summary` rebuilt from a finished run's files, without running anything: the intro and the
+    contact-sheet lines from its markdown ``out`` (as :func:`main` writes it: intro, table, sheet lines, run
+    time), the rows from the JSON beside it.
+
+    Raises:
+        FileNotFoundError: if ``out`` or its JSON is missing.
+        ValueError: if ``out`` holds no table.
+    """
+    lines = out.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("| content |")), None)
+    if start is None:
+        raise ValueError(f"{out} holds no results table")
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    tail = lines[end:]
+    if len(tail) >= 2 and tail[-1].startswith("Run time") and not tail[-2]:
+        tail = tail[:-2]                                         # the footer: not in the README
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    return readme_summary(lines[:start], rows, tail, out.with_name("dequantize_contact_sheet.png"), out)
 
 
 def summary_table(rows: list[dict]) -> list[str]:

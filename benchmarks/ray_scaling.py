@@ -38,7 +38,7 @@ import numpy as np
 from vidcolor import api
 from vidcolor.io import VideoReader, find_ffmpeg
 
-from readme import splice_readme
+from readme import RAY_TITLE, splice_readme
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 
@@ -146,7 +146,7 @@ def main() -> None:
             if not args.no_lossless:
                 lossless.append((job, *same_output(run, src, tmp, args.workers)))
                 print(lossless[-1], flush=True)
-    head = (f"CPU: {platform.processor() or platform.machine()}, 2 cores; clip {n} frames 640x360 at 24 fps "
+    head = (f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; clip {n} frames 640x360 at 24 fps "
             f"(the DAVIS clips in a row, {n / 24:.0f} s); Ray start-up alone {startup:.1f} s.\n\n"
             "| job | executor | segments (count) | wall s | fps | throughput vs local | start-up / join s | "
             "segment fps min / max | H.264 PSNR vs local min / mean (dB) | worker-seconds |\n"
@@ -160,8 +160,7 @@ def main() -> None:
     if os.environ.get("RAY_ADDRESS"):
         table = table.replace("Ray start-up alone", "an existing cluster (RAY_ADDRESS); a fresh local Ray's start-up")
     if args.out:
-        args.out.write_text("# `--executor ray` against `--executor local`\n\nWritten by `benchmarks/ray_scaling.py`.\n\n"
-                            + table)
+        args.out.write_text(RAY_TITLE + table)
         splice_readme("ray", table)
 
 

@@ -32,13 +32,11 @@ from vidcolor.training.data import split_clips
 from vidcolor.training.degrade import quantize_clip
 
 from colorize_quality import gray
-from readme import splice_readme
+from readme import STRIP_CAPTION, splice_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "video"
 SIZE = (640, 360)
-STRIP_CAPTION = ("![six consecutive frames, centre crops](docs/temporal_strip.png): per job (dequantize, then colorize) "
-                 "`--temporal off` above `--temporal flow`, on the clip where flow lowered the warp error most.")
 
 
 def main() -> None:
