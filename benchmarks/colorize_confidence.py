@@ -16,6 +16,8 @@ CIEDE2000 scored again (fitted and scored on the same photos: an optimistic boun
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from colorize_quality import even, gray
@@ -30,6 +32,7 @@ SCALES = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " ")).parse_args()
     job = Colorizer()
     rows, cast = [], []
     for path in held_back_photos()[1]:

@@ -6,11 +6,15 @@ reference mode (bundled colorize-exemplar), then the output's ab is filtered by 
 al. 2010, kornia's ``guided_blur``) with the frame's L as the guide, at radii and eps fixed before the run
 (:data:`SETTINGS`; eps in squared units of L / 100). Scored against the ground truth: mean CIEDE2000
 over the frame and within the band of 2 px around the strong luminance edges (Canny on L, thresholds
-40/100), where colour that crosses an edge shows.
+40/100), where colour that crosses an edge shows. The gray input (the frame's L, a = b = 0) is scored the
+same way (the trivial baseline), and each row gives its worst pair (the pair whose frames score the highest
+mean CIEDE2000) beside the mean over frames.
 
-    python benchmarks/reference_edges.py
+    python benchmarks/reference_edges.py [--frames 4]
 """
 from __future__ import annotations
+
+import argparse
 
 import cv2
 import numpy as np
@@ -39,25 +43,44 @@ def edge_band(L: np.ndarray) -> np.ndarray:
     return cv2.dilate(edges, np.ones((5, 5), np.uint8)) > 0
 
 
+def table(scores: dict[tuple[str, str], list[tuple[str, float, float]]]) -> str:
+    """The markdown table of ``scores``, (pair kind, output) -> per frame ``(pair, CIEDE2000, CIEDE2000 at
+    edges)``: per row the frames, the means over frames, and the worst pair (highest mean CIEDE2000 of its
+    frames) with that mean."""
+    lines = ["| pairs | output | frames | CIEDE2000 | CIEDE2000 at edges | worst pair: CIEDE2000 |",
+             "|---|---|---|---|---|---|"]
+    for (kind, name), v in scores.items():
+        per_pair: dict[str, list[float]] = {}
+        for pair, d, _ in v:
+            per_pair.setdefault(pair, []).append(d)
+        worst = max(per_pair, key=lambda p: np.mean(per_pair[p]))
+        mean = np.mean([(d, e) for _, d, e in v], 0)
+        lines.append(f"| {kind} | {name} | {len(v)} | {mean[0]:.3f} | {mean[1]:.3f} | "
+                     f"{worst} {np.mean(per_pair[worst]):.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    scores: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=4, help="targets per pair (reference_quality.py's)")
+    args = ap.parse_args()
+    scores: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
     for targets_of, reference_of in [(c, c) for c in CLIPS] + list(MISMATCHED):
         job = ReferenceColorizer([clip_pair(reference_of, 1)[0]])
-        for truth in clip_pair(targets_of, 4)[1]:
+        kind = "same clip" if targets_of == reference_of else "mismatched"
+        pair = targets_of[6:] if kind == "same clip" else f"{targets_of[6:]} <- {reference_of[6:]}"
+        for truth in clip_pair(targets_of, args.frames)[1]:
             batch = job.prepare(gray(truth)[None])
             batch.outputs = job.engine(batch.feeds)
             L, ab = job.lab(batch)
             band = edge_band(L[0])
-            kind = "same clip" if targets_of == reference_of else "mismatched"
-            for name, out_ab in [("fast", ab)] + [(f"fast + guided r {r}, eps {e:g}", guided(L, ab, r, e))
-                                                  for r, e in SETTINGS]:
+            outputs = [("gray input", np.zeros_like(ab)), ("fast", ab)]
+            outputs += [(f"fast + guided r {r}, eps {e:g}", guided(L, ab, r, e)) for r, e in SETTINGS]
+            for name, out_ab in outputs:
                 d = deltaE_ciede2000(rgb_to_lab(lab_to_rgb(np.concatenate([L[..., None], out_ab], -1))[0]),
                                      rgb_to_lab(truth))
-                scores.setdefault((kind, name), []).append((float(d.mean()), float(d[band].mean())))
-    print("| pairs | output | frames | CIEDE2000 | CIEDE2000 at edges |\n|---|---|---|---|---|")
-    for (kind, name), v in scores.items():
-        mean = np.mean(v, 0)
-        print(f"| {kind} | {name} | {len(v)} | {mean[0]:.3f} | {mean[1]:.3f} |")
+                scores.setdefault((kind, name), []).append((pair, float(d.mean()), float(d[band].mean())))
+    print(table(scores))
 
 
 if __name__ == "__main__":

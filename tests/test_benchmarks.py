@@ -61,3 +61,22 @@ def test_the_speed_table_names_the_command_that_made_it():
     assert line.startswith("`python benchmarks/speed.py --sizes 360p --frames 4 --out 'a b.md'` on CPU X (2 cores), ")
     assert "torch threads 2, 4 frames of davis_cows.mp4" in line
     assert speed.header([], "h", 1, 48, "c.mp4").startswith("`python benchmarks/speed.py` on h,")
+
+
+def test_every_benchmark_script_parses_its_options():
+    """A script without an argument parser ran its whole benchmark on ``--help`` (colorize_confidence.py,
+    reference_edges.py: minutes of CPU) and ignored a mistyped option: every script under benchmarks/ builds
+    an ArgumentParser."""
+    missing = [p.name for p in sorted((ROOT / "benchmarks").glob("*.py")) if "ArgumentParser(" not in p.read_text()]
+    assert missing == []
+
+
+def test_reference_edges_reports_the_worst_pair_beside_the_mean():
+    import numpy as np
+
+    reference_edges = pytest.importorskip("reference_edges")    # kornia, skimage
+    text = reference_edges.table({("same clip", "fast"): [("cows", 5.0, 6.0), ("cows", 7.0, 8.0), ("dog", 3.0, 4.0)],
+                                  ("same clip", "gray input"): [("cows", 9.0, 9.5), ("dog", 11.0, 12.0)]})
+    rows = text.splitlines()[2:]
+    assert rows[0] == f"| same clip | fast | 3 | {np.mean([5, 7, 3]):.3f} | {np.mean([6, 8, 4]):.3f} | cows 6.000 |"
+    assert rows[1] == "| same clip | gray input | 2 | 10.000 | 10.750 | dog 11.000 |"
