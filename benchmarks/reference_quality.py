@@ -20,7 +20,8 @@ reference; the output's intersection with that reference, against the automatic 
 whether the palette moves toward it. Writes docs/reference_quality.{md,json} and
 docs/reference_contact_sheet.png.
 
-    python benchmarks/reference_quality.py [--readme]
+    python benchmarks/reference_quality.py --internal-iters 120 --threads 1 [--readme]   # docs/reference_quality.md's settings
+    python benchmarks/reference_quality.py --report-only [--readme]   # the table again from the saved JSON
 """
 from __future__ import annotations
 

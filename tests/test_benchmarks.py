@@ -80,3 +80,78 @@ def test_reference_edges_reports_the_worst_pair_beside_the_mean():
     rows = text.splitlines()[2:]
     assert rows[0] == f"| same clip | fast | 3 | {np.mean([5, 7, 3]):.3f} | {np.mean([6, 8, 4]):.3f} | cows 6.000 |"
     assert rows[1] == "| same clip | gray input | 2 | 10.000 | 10.750 | dog 11.000 |"
+
+
+def _documented_commands():
+    """``(file:line, tokens)`` of every ``python benchmarks/...`` and ``vidcolor ...`` command in README.md,
+    docs/*.md and the model cards: code-block lines and inline code spans (comments after '  #' dropped)."""
+    import re
+    import shlex
+
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "vidcolor" / "weights").glob("*.md"))]
+    for path in files:
+        fenced = False
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip().startswith("```"):
+                fenced = not fenced
+                continue
+            found = [line.strip()] if fenced else []
+            found += re.findall(r"`((?:vidcolor |python benchmarks/)[^`]*)`", line)
+            for command in found:
+                if not command.startswith(("vidcolor ", "python benchmarks/")):
+                    continue
+                command = re.split(r"\s+#", command)[0].split(" | ")[0]
+                try:
+                    tokens = shlex.split(command)
+                except ValueError:
+                    tokens = command.split()
+                yield f"{path.relative_to(ROOT)}:{n}", tokens
+
+
+def _options(tokens: list[str]) -> list[str]:
+    return [t.split("=")[0] for t in tokens if t.startswith("-") and t != "-" and not t[1:2].isdigit()]
+
+
+def test_every_documented_benchmark_command_uses_options_its_script_defines():
+    """An option a documented command gives must be one its script's parser defines (read from the source:
+    ``add_argument("--name"``), else the command fails as written."""
+    import re
+
+    defined = {p.name: set(re.findall(r"""add_argument\(\s*["'](--?[\w-]+)""", p.read_text())) | {"-h", "--help"}
+               for p in (ROOT / "benchmarks").glob("*.py")}
+    bad = []
+    for where, tokens in _documented_commands():
+        if tokens[0] != "python" or len(tokens) < 2:
+            continue
+        script = Path(tokens[1]).name
+        if script not in defined:
+            bad.append(f"{where}: no script {tokens[1]}")
+            continue
+        bad += [f"{where}: {script} has no {o}" for o in _options(tokens[2:]) if o not in defined[script]]
+    assert bad == []
+
+
+def test_every_documented_vidcolor_command_uses_options_the_cli_defines():
+    import click
+
+    from vidcolor.cli import main as cli
+
+    bad = []
+    for where, tokens in _documented_commands():
+        if tokens[0] != "vidcolor" or len(tokens) < 2 or tokens[1].startswith("-"):
+            continue
+        command, rest = cli.commands.get(tokens[1]), tokens[2:]
+        if command is None:
+            bad.append(f"{where}: no command {tokens[1]}")
+            continue
+        if isinstance(command, click.Group):
+            sub = [c for name, c in command.commands.items() if rest and rest[0] == name]
+            # `vidcolor train ... --device`: the option of every train command
+            commands = sub or list(command.commands.values())
+            rest = rest[1:] if sub else rest
+        else:
+            commands = [command]
+        for option in _options(rest):
+            if not any(option in p.opts + p.secondary_opts for c in commands for p in c.params) and option != "--help":
+                bad.append(f"{where}: vidcolor {tokens[1]} has no {option}")
+    assert bad == []
