@@ -90,16 +90,38 @@ def even(img: np.ndarray) -> np.ndarray:
     return img[: img.shape[0] // 2 * 2, : img.shape[1] // 2 * 2]
 
 
-def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Evaluation frames of every held-back clip, and for each the clip's first frame (a colour reference
-    that is never evaluated, for the exemplar baseline)."""
-    out, refs = [], []
+def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Evaluation frames of every held-back clip, for each the clip's first frame (a colour reference
+    that is never evaluated, for the exemplar baseline), and the clip's name (without ``davis_``)."""
+    out, refs, names = [], [], []
     for clip in split_clips(SHARED / "video")[1]:
         stack = load_frames(clip)
         picked = spread(stack, frames)
         out += picked
         refs += [resize_h(stack[0])] * len(picked)
-    return out, refs
+        names += [clip.stem.removeprefix("davis_")] * len(picked)
+    return out, refs, names
+
+
+def worst_clip(outputs: list[np.ndarray], truth: list[np.ndarray], clips: list[str],
+               gray_ciede: list[float]) -> dict:
+    """The clip on which ``outputs`` (uint8 RGB frames) fall furthest behind the gray input: per clip (``clips``
+    names each frame's clip) the mean CIEDE2000 of its outputs against ``truth`` minus the mean of
+    ``gray_ciede`` (the gray input's per-frame CIEDE2000, same order); the largest.
+
+    Returns:
+        ``{"clip": name, "ciede2000_minus_gray": float}``.
+
+    Raises:
+        ValueError: if the lists differ in length or are empty.
+    """
+    if not (len(outputs) == len(truth) == len(clips) == len(gray_ciede)) or not clips:
+        raise ValueError("worst_clip needs one output, truth frame, clip name and gray score per frame")
+    own = np.array([ciede2000(o, t) for o, t in zip(outputs, truth)])
+    names = np.array(clips)
+    delta = {c: float(own[names == c].mean() - np.mean(np.asarray(gray_ciede)[names == c])) for c in dict.fromkeys(clips)}
+    clip = max(delta, key=delta.get)
+    return {"clip": clip, "ciede2000_minus_gray": delta[clip]}
 
 
 def held_back_photos() -> tuple[list[Path], list[Path]]:
@@ -156,17 +178,19 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
-    video, references = video_set(args.frames)
+    video, references, owners = video_set(args.frames)
     sets = {"video": video, "photos": photo_set(args.photos)}
     results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {},
                      "clips": [c.stem.removeprefix("davis_") for c in split_clips(SHARED / "video")[1]]}
     gray_out = {k: [gray(f) for f in v] for k, v in sets.items()}
+    gray_video = [ciede2000(g, t) for g, t in zip(gray_out["video"], video)]   # per frame, for the worst clip
     results["rows"]["gray input (L only)"] = {k: score(gray_out[k], sets[k]) for k in sets}
     outputs = {"gray input (L only)": gray_out}
     reinhard = "Reinhard transfer from the clip's first frame (reference baseline)"
     outputs[reinhard] = {"video": [reinhard_transfer(gray(f), r) for f, r in zip(sets["video"], references)],
                          "photos": gray_out["photos"]}
-    results["rows"][reinhard] = {"video": score(outputs[reinhard]["video"], sets["video"]),
+    results["rows"][reinhard] = {"video": dict(score(outputs[reinhard]["video"], sets["video"]),
+                                              worst_clip=worst_clip(outputs[reinhard]["video"], video, owners, gray_video)),
                                  "photos": {"psnr": float("nan"), "ciede2000": float("nan"),
                                             "colourfulness_ratio": float("nan")}}
     models = [(row, ROOT / "runs" / "ablation" / name / f"{name}.safetensors") for row, name in ABLATION]
@@ -179,6 +203,7 @@ def main() -> None:
         outs = {k: colorize_all(job, v) for k, v in sets.items()}
         outputs[row] = {k: o for k, (o, _) in outs.items()}
         results["rows"][row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
+        results["rows"][row]["video"]["worst_clip"] = worst_clip(outputs[row]["video"], video, owners, gray_video)
         results["rows"][row]["steps"] = trained_steps(path)
         print(row, results["rows"][row])
     # inference settings of the default model, swept on the calibration photos only (never on a reported row)
@@ -186,12 +211,16 @@ def main() -> None:
     results["sets"]["calibration photos"] = len(calibration)
     results["sweep"] = sweep_settings(args.default, calibration, args.temperatures, args.saturations)
     results["pick"] = pick_setting(results["sweep"], score([gray(f) for f in calibration], calibration)["ciede2000"])
+    stored = Colorizer(args.default, device="cpu")       # the inference defaults the weight file holds now
+    results["stored"] = f"{stored.temperature}/{stored.saturation}"
     t, sat = (float(v) for v in results["pick"].split("/"))
     job = Colorizer(args.default, device="cpu", temperature=t, saturation=sat)  # = the published defaults
     outs = {k: colorize_all(job, v) for k, v in sets.items()}
     default_row = f"**default: {Path(args.default).stem}, T {job.temperature}, saturation {job.saturation}**"
     outputs[default_row] = {k: o for k, (o, _) in outs.items()}
     results["rows"][default_row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
+    results["rows"][default_row]["video"]["worst_clip"] = worst_clip(outputs[default_row]["video"], video, owners,
+                                                                     gray_video)
     results["rows"][default_row]["steps"] = trained_steps(args.default)
     g = results["rows"]["gray input (L only)"]
     results["target"] = {k: {"colourfulness_ratio": results["rows"][default_row][k]["colourfulness_ratio"],
@@ -234,22 +263,34 @@ def pick_setting(sweep: dict, gray_ciede: float) -> str:
     return min(sweep, key=lambda k: sweep[k]["ciede2000"])
 
 
+def same_setting(a: str, b: str) -> bool:
+    """Whether two ``"T/saturation"`` keys name the same numbers (``"0.5/1.5"`` and ``"0.5/1.50"`` do)."""
+    return [float(v) for v in a.split("/")] == [float(v) for v in b.split("/")]
+
+
 def write_report(results: dict, out: Path) -> str:
     n = results["sets"]
     lines = [f"Evaluation: {n['video']} frames of the {len(results['clips'])} DAVIS clips that training holds back "
              f"({', '.join(results['clips'])}; 240 px high) and {n['photos']} held-back photos (the scored half), "
-             "never trained on. Each cell: PSNR dB / CIEDE2000 / colourfulness ratio (output / ground truth). "
+             "never trained on. Each cell: PSNR dB / CIEDE2000 / colourfulness ratio (output / ground truth); "
+             "worst clip: the held-back clip whose mean CIEDE2000 is furthest above the gray input's. "
              "Generated by `benchmarks/colorize_quality.py`.", "",
-             "| model | steps x batch | video: PSNR | CIEDE2000 | colour ratio | photos: PSNR | CIEDE2000 | colour ratio |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | steps x batch | video: PSNR | CIEDE2000 | worst clip: CIEDE2000 - gray | colour ratio "
+             "| photos: PSNR | CIEDE2000 | colour ratio |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row, r in results["rows"].items():
-        cells = [f"{r[k]['psnr']:.2f} | {r[k]['ciede2000']:.2f} | {r[k]['colourfulness_ratio']:.2f}"
-                 for k in ("video", "photos")]
+        w = r["video"].get("worst_clip")
+        worst = f"{w['ciede2000_minus_gray']:+.2f} ({w['clip']})" if w else "—"
+        cells = [f"{r[k]['psnr']:.2f} | {r[k]['ciede2000']:.2f} | " + (f"{worst} | " if k == "video" else "")
+                 + f"{r[k]['colourfulness_ratio']:.2f}" for k in ("video", "photos")]
         lines.append(f"| {row} | {r.get('steps', '')} | " + " | ".join(cells) + " |")
     lines += ["", f"Inference settings of the default model, swept on {n['calibration photos']} calibration photos only "
               "(the other half of the held-back photos, never reported above; annealed-mean temperature T: "
               "lower = more colourful; saturation: factor on ab). Rule: `pick_setting` in the script; "
-              f"picked **{results['pick']}**, the default stored in the weight file.", "",
+              f"picked **{results['pick']}**" + (", the default stored in the weight file." if "stored" not in results
+                                                 or same_setting(results["pick"], results["stored"]) else
+                                                 f"; the weight file stores {results['stored']} (publish.py "
+                                                 "--inference stores the pick)."), "",
               "| T / saturation | PSNR | CIEDE2000 | colour ratio |", "|---|---|---|---|"]
     for t, r in results["sweep"].items():
         lines.append(f"| {t} | {r['psnr']:.2f} | {r['ciede2000']:.2f} | {r['colourfulness_ratio']:.2f} |")

@@ -155,3 +155,22 @@ def test_every_documented_vidcolor_command_uses_options_the_cli_defines():
             if not any(option in p.opts + p.secondary_opts for c in commands for p in c.params) and option != "--help":
                 bad.append(f"{where}: vidcolor {tokens[1]} has no {option}")
     assert bad == []
+
+
+def test_colorize_quality_names_the_worst_clip_beside_the_mean():
+    """colorize_quality.py reported each model's mean over the held-back clips' frames only; the house rule puts
+    the worst clip beside it: per clip, mean CIEDE2000 minus the gray input's on that clip, the largest."""
+    import numpy as np
+
+    colorize_quality = pytest.importorskip("colorize_quality")
+    rng = np.random.default_rng(0)
+    truth = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
+    bad = (255 - truth[2]).astype(np.uint8)
+    from vidcolor.metrics import ciede2000
+
+    w = colorize_quality.worst_clip([truth[0], truth[1], bad], truth, ["a", "a", "b"], [5.0, 7.0, 1.0])
+    assert w["clip"] == "b" and w["ciede2000_minus_gray"] == pytest.approx(ciede2000(bad, truth[2]) - 1.0)
+    w = colorize_quality.worst_clip(truth, truth, ["a", "a", "b"], [5.0, 7.0, 1.0])
+    assert w == {"clip": "b", "ciede2000_minus_gray": pytest.approx(-1.0)}
+    with pytest.raises(ValueError):
+        colorize_quality.worst_clip(truth, truth, ["a", "b"], [1.0, 2.0, 3.0])
