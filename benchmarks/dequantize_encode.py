@@ -54,7 +54,7 @@ from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 
 from dequantize_quality import (CAMBI_CONTRASTS, DEGRADATIONS, degrade, encode_input, read, read_natural,
                                 validation_films)
-from dequantize_temporal import emit, validation_clips
+from dequantize_temporal import emit, parse_per_kind, validation_clips
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
 
@@ -120,7 +120,10 @@ def main() -> None:
                     help="the validation black-and-white film excerpts instead of the DAVIS clips")
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
-    strength = {k: float(v) for k, v in (kv.split("=") for kv in args.strength.split(",") if kv)}
+    try:
+        strength = parse_per_kind(args.strength)
+    except ValueError as exc:
+        ap.error(f"--strength: {exc}")
     first, params = args.preset[0], args.x264_params[0]
     settings = ([("yuv420p", c, None, p, x) for x in args.x264_params for p in args.preset for c in args.crf]
                 + [(f, 16, None, first, params) for f in args.pix_fmt]

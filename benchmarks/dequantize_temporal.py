@@ -21,6 +21,8 @@ original's own is the floor).
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +48,31 @@ def validation_clips(frames: int):
         yield clip, *read_natural(clip, frames)
 
 
+STRENGTH_KEYS = tuple(k + clip for clip in ("", " clip") for k in ("uniform", "uniform floor", "palette", "palette small", "none"))
+"""The keys a weight file's strengths may hold: each :attr:`~vidcolor.quantizer.Quantizer.strength_key` (or
+kind), and with `` clip`` the value for a clip's frames; :data:`vidcolor.quantizer.BAND_WEIGHT` reads those
+without `` clip``."""
+
+
+def parse_per_kind(text: str) -> dict[str, float]:
+    """``KIND=VALUE,...`` (``--strength``, ``--band-weight``) as ``{kind: value}``; ``""`` gives ``{}``.
+
+    Raises:
+        ValueError: on an item that is not ``KIND=number``, or a kind not in :data:`STRENGTH_KEYS` (a typo would
+            otherwise leave the model's own value in place without a word).
+    """
+    out = {}
+    for item in filter(None, text.split(",")):
+        kind, sep, value = item.partition("=")
+        if not sep or kind not in STRENGTH_KEYS:
+            raise ValueError(f"{item!r} is not KIND=VALUE with KIND one of {', '.join(STRENGTH_KEYS)}")
+        try:
+            out[kind] = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r}: {value!r} is not a number") from None
+    return out
+
+
 def emit(lines: list[str], out: Path | None) -> None:
     """Print a markdown table (its lines) and write it to ``out`` too when given."""
     text = "\n".join(lines) + "\n"
@@ -62,12 +89,15 @@ def main() -> None:
     ap.add_argument("--band-weight", metavar="KIND=W,...", help="override vidcolor.quantizer.BAND_WEIGHT for this "
                     "run, e.g. uniform=0.25 (0 = no band correction for that kind): how its weights were chosen")
     args = ap.parse_args()
-    if args.band_weight:
-        for kind, w in (kv.split("=") for kv in args.band_weight.split(",")):
-            if float(w):
-                quantizer.BAND_WEIGHT[kind] = float(w)
-            else:
-                quantizer.BAND_WEIGHT.pop(kind, None)
+    try:
+        band_weight = parse_per_kind(args.band_weight or "")
+    except ValueError as exc:
+        ap.error(f"--band-weight: {exc}")
+    for kind, w in band_weight.items():
+        if w:
+            quantizer.BAND_WEIGHT[kind] = w
+        else:
+            quantizer.BAND_WEIGHT.pop(kind, None)
     clips = []
     per: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}   # PSNR, gain, warp, fps
     floor: list[float] = []
@@ -94,8 +124,7 @@ def main() -> None:
                     per.setdefault((dname, f"temporal {mode}"), []).append(row)
                     print(clip.stem, dname, mode, f"{row[0]:.2f} dB, gain {row[1]:+.3f}, warp {row[2]:.3f}, "
                           f"{row[3]:.1f} fps", flush=True)
-    weights = f" --band-weight {args.band_weight}" if args.band_weight else ""
-    lines = [f"`python benchmarks/dequantize_temporal.py --frames {args.frames}{weights}` (model {args.model}; "
+    lines = [f"`{shlex.join(['python', 'benchmarks/dequantize_temporal.py', *sys.argv[1:]])}` (model {args.model}; "
              f"band correction weights {quantizer.BAND_WEIGHT}; output libx264 crf {JOBS['dequantize'].crf}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
              f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "",

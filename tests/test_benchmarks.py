@@ -174,3 +174,19 @@ def test_colorize_quality_names_the_worst_clip_beside_the_mean():
     assert w == {"clip": "b", "ciede2000_minus_gray": pytest.approx(-1.0)}
     with pytest.raises(ValueError):
         colorize_quality.worst_clip(truth, truth, ["a", "b"], [1.0, 2.0, 3.0])
+
+
+def test_a_mistyped_kind_is_refused_and_every_documented_one_parses():
+    """dequantize_encode.py's --strength (and dequantize_temporal.py's --band-weight) took any KIND: a typo such as
+    'palete small=0.3' left the model's own strength in place and the table read as if it had been changed."""
+    import re
+
+    dequantize_temporal = pytest.importorskip("dequantize_temporal")
+    parse = dequantize_temporal.parse_per_kind
+    assert parse("") == {} and parse("uniform=0.75,uniform floor=0.25") == {"uniform": 0.75, "uniform floor": 0.25}
+    for bad in ("palete small=0.3", "uniform", "uniform=x"):
+        with pytest.raises(ValueError):
+            parse(bad)
+    documented = [t for _, tokens in _documented_commands() for i, t in enumerate(tokens)
+                  if i and tokens[i - 1] in ("--strength", "--band-weight")]
+    assert documented and all(parse(t) is not None for t in documented if not re.fullmatch(r"[A-Z=,.]+", t))
