@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from dequantize_validation import DEGRADATIONS, content
+from dequantize_validation import CONTENT_KINDS, DEGRADATIONS, content
 from vidcolor.jobs import DEFAULTS
 from vidcolor.pipeline import Dequantizer
 
@@ -29,7 +29,7 @@ REGIONS = ((0, 2), (2, 6), (6, 16), (16, np.inf))
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
-    ap.add_argument("--content", default="clip frames")
+    ap.add_argument("--content", default="clip frames", choices=CONTENT_KINDS)
     ap.add_argument("--degradation", default="4 bit mid", choices=list(DEGRADATIONS))
     ap.add_argument("--photos", type=int, default=24)
     args = ap.parse_args()

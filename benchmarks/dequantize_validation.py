@@ -79,6 +79,11 @@ def clip_frames(clip: Path) -> list[np.ndarray]:
             for f in (frames[0], frames[len(frames) // 2])]
 
 
+CONTENT_KINDS = ("photos", "clip frames", "pixel art 2x", "gray photos", "gray clip frames", "gray pixel art 2x",
+                 "film frames")
+"""The kinds of validation content :func:`content` returns, in its order."""
+
+
 def content(photos: int) -> dict[str, list[np.ndarray]]:
     held_photos = split_holdout(list_images(DATA / "train"))[1][:photos]
     held_clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
@@ -111,9 +116,8 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULTS["dequantize"], help="name, .safetensors, or a run's checkpoint.pt")
     ap.add_argument("--recipe", default="train/dequantize-fq-l2.toml", help="recipe of a checkpoint.pt")
     ap.add_argument("--photos", type=int, default=24)
-    ap.add_argument("--content", nargs="+", default=None,
-                    help="content kinds to run (default all: photos, clip frames, pixel art 2x, gray photos, "
-                         "gray clip frames, gray pixel art 2x, film frames)")
+    ap.add_argument("--content", nargs="+", default=None, choices=CONTENT_KINDS, metavar="CONTENT",
+                    help=f"content kinds to run (default all: {', '.join(CONTENT_KINDS)})")
     ap.add_argument("--contour-sweep", default="",
                     help="comma-separated contour weights (one for every pixel) whose strength picks are also "
                          "reported (same pass); the table uses the default weights (Quantizer.contour_estimate)")

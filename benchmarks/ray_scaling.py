@@ -21,7 +21,7 @@ join), the segments' own timings (fastest, slowest), and the output's frame-wise
 frames count as 100 dB): the two H.264 encodes differ near the joins, where each segment's encoder
 starts afresh.
 
-    python benchmarks/ray_scaling.py --out docs/ray_cpu.md
+    python benchmarks/ray_scaling.py --out docs/ray_cpu.md --readme
 """
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def main() -> None:
     ap.add_argument("--jobs", default="dequantize,colorize")
     ap.add_argument("--seconds", type=float, default=None, help="cut the clip to this length (default: all of it)")
     ap.add_argument("--no-lossless", action="store_true", help="skip the lossless comparison")
-    ap.add_argument("--out", type=Path, default=None, help="write the markdown table here (and into README)")
+    ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
     lengths = [float(s) for s in args.segment_seconds.split(",")]
     rows, lossless = [], []
@@ -161,6 +162,7 @@ def main() -> None:
         table = table.replace("Ray start-up alone", "an existing cluster (RAY_ADDRESS); a fresh local Ray's start-up")
     if args.out:
         args.out.write_text(RAY_TITLE + table)
+    if args.readme:
         splice_readme("ray", table)
 
 

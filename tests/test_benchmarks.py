@@ -213,3 +213,12 @@ def test_the_readme_figure_for_the_bundled_example_is_measured(tmp_path):
     measured = (psnr(load_frames(example / "raccoon_16colors.mp4"), original),
                 psnr(load_frames(tmp_path / "out.mp4"), original))
     assert [f"{v:.2f}" for v in measured] == [found[1], found[2]]
+
+
+@pytest.mark.slow
+def test_the_validation_content_kinds_are_the_ones_it_loads(shared_data):
+    """dequantize_validation.py --content and dequantize_error_split.py --content took any text: a typo ran no
+    content (validation) or ended in a KeyError after loading everything (error split); both now choose from
+    CONTENT_KINDS, which must be what content() returns (about 7 s: it decodes the validation clips)."""
+    dequantize_validation = pytest.importorskip("dequantize_validation")
+    assert tuple(dequantize_validation.content(1)) == dequantize_validation.CONTENT_KINDS
