@@ -1,10 +1,12 @@
 """Colour strength against accuracy: colorizer weight files compared along the saturation factor.
 
-The default model's setting is picked on the photos (``colorize_quality.py``); this script shows the
-whole trade-off curve of several weight files on the same evaluation sets (the held-back DAVIS clips'
-frames and the held-back photos, see ``colorize_quality.py``): at annealed-mean temperature --temperature
-and each --saturations factor, mean CIEDE2000 and the colourfulness ratio (output / ground truth). Two
-models are compared fairly only at equal colourfulness: a stronger saturation alone raises both.
+The default model's setting is picked on the calibration half of the held-back photos (``colorize_quality.py``,
+``colorize_calibrate.py``); this script shows the whole trade-off curve of several weight files on the reported
+evaluation sets (the held-back DAVIS clips' frames and the scored half of the held-back photos, see
+``colorize_quality.py``): at annealed-mean temperature --temperature and each --saturations factor, mean
+CIEDE2000 and the colourfulness ratio (output / ground truth). It describes; it picks nothing (a setting read off
+these rows would be tuned on reported rows). Two models are compared fairly only at equal colourfulness: a
+stronger saturation alone raises both.
 
     python benchmarks/colorize_tradeoff.py NAME=WEIGHTS [NAME=WEIGHTS ...] --out docs/colorize_tradeoff.md --readme
 """
