@@ -29,6 +29,8 @@ import argparse
 import logging
 import os
 import platform
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -147,8 +149,10 @@ def main() -> None:
             if not args.no_lossless:
                 lossless.append((job, *same_output(run, src, tmp, args.workers)))
                 print(lossless[-1], flush=True)
-    head = (f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; clip {n} frames 640x360 at 24 fps "
-            f"(the DAVIS clips in a row, {n / 24:.0f} s); Ray start-up alone {startup:.1f} s.\n\n"
+    head = (f"`{shlex.join(['python', 'benchmarks/ray_scaling.py', *sys.argv[1:]])}`\n\n"
+            f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; clip {n} frames 640x360 at 24 fps "
+            f"({f'the first {n / 24:.0f} s of ' if args.seconds else ''}the DAVIS clips in a row"
+            f"{'' if args.seconds else f', {n / 24:.0f} s'}); Ray start-up alone {startup:.1f} s.\n\n"
             "| job | executor | segments (count) | wall s | fps | throughput vs local | start-up / join s | "
             "segment fps min / max | H.264 PSNR vs local min / mean (dB) | worker-seconds |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n")
