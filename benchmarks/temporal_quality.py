@@ -2,13 +2,17 @@
 
 For each DAVIS clip that training holds back (:func:`vidcolor.training.data.split_clips`: the default
 colorizer trains on frames of the others), first --frames frames at 640x360: the job's input is made (dequantize: the clip
-quantized to a 16-colour median-cut palette, one palette per clip; colorize: the clip's luminance), the
-generator runs once (:meth:`LabJob.predict_lab`), and each smoothing mode is applied to its ab in a
-fresh :class:`~vidcolor.temporal.TemporalSmoother`. Reported per mode: warp error (Lai et al. 2018) and
-CDC (Liu et al. 2021) of the output, both with the original clip's optical flow, next to the original
-clip's own (the floor); PSNR against the original; milliseconds per frame of the generator stage and of
-the smoothing. Writes ``docs/temporal_quality.{md,json}`` and a crop strip PNG (six consecutive frames,
-off above flow) for the clip where smoothing lowered the warp error most.
+quantized to a 16-colour median-cut palette, one palette per clip; colorize: the clip's luminance). Colorize:
+the generator runs once (:meth:`LabJob.predict_lab`), and each smoothing mode is applied to its ab in a
+fresh :class:`~vidcolor.temporal.TemporalSmoother`. Dequantize: the whole job runs in each mode
+(:class:`~vidcolor.pipeline.Dequantizer` with ``set_temporal``, batches of 4, output chroma not kept, as for an
+x264 file), since its output is the generator's after the consistency stage (strength, projection), which
+decides where smoothing applies (:data:`vidcolor.pipeline.TEMPORAL_KINDS`); the generator alone was scored
+before. Reported per mode: warp error (Lai et al. 2018) and CDC (Liu et al. 2021) of the output, both with the
+original clip's optical flow, next to the original clip's own (the floor) and the job's input's (the
+baseline: doing nothing); PSNR against the original; milliseconds per frame of the generator stage and of the
+smoothing (dequantize: its run's time less the ``off`` run's). Writes ``docs/temporal_quality.{md,json}`` and a
+crop strip PNG (six consecutive frames, off above flow) for the clip where smoothing lowered the warp error most.
 
     python benchmarks/temporal_quality.py
 """
@@ -54,26 +58,38 @@ def main() -> None:
         job = jobs[name]()
         acc = {m: {"warp_error": [], "cdc": [], "psnr": [], "smooth_ms": []} for m in MODES}
         acc["original"] = {"warp_error": [], "cdc": []}
+        acc["input"] = {"warp_error": [], "cdc": [], "psnr": []}
         gen_ms = []
         best = (-np.inf, None)
         for clip_name in args.clips:
             clip = np.stack([cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA)
                              for f in load_frames(DATA / f"davis_{clip_name}.mp4", args.frames)])
             x = quantize_clip(clip, "palette", colors=16) if name == "dequantize" else gray(clip)
-            t0 = time.perf_counter()
-            L, ab = zip(*(job.predict_lab(f[None]) for f in x))
-            gen_ms.append(1000 * (time.perf_counter() - t0) / len(x))
-            L, ab = np.concatenate(L), np.concatenate(ab)
             flows = pair_flows(clip)  # the original's motion scores every output of this clip
             acc["original"]["warp_error"].append(warp_error(clip, flows=flows))
             acc["original"]["cdc"].append(cdc(clip))
+            acc["input"]["warp_error"].append(warp_error(x, flows=flows))
+            acc["input"]["cdc"].append(cdc(x))
+            acc["input"]["psnr"].append(psnr(x, clip))
             outs = {}
-            for mode in MODES:
-                smoother = TemporalSmoother(mode) if mode != "off" else None
+            if name == "dequantize":
+                runs = {mode: whole_job(job, x, mode) for mode in MODES}
+                gen_ms.append(runs["off"][1])
+            else:
                 t0 = time.perf_counter()
-                sm = np.stack([smoother(l, a) for l, a in zip(L, ab)]) if smoother else ab
-                acc[mode]["smooth_ms"].append(1000 * (time.perf_counter() - t0) / len(x))
-                out = lab_to_rgb(np.concatenate([L[..., None], sm], -1))
+                L, ab = zip(*(job.predict_lab(f[None]) for f in x))
+                gen_ms.append(1000 * (time.perf_counter() - t0) / len(x))
+                L, ab = np.concatenate(L), np.concatenate(ab)
+            for mode in MODES:
+                if name == "dequantize":
+                    out = runs[mode][0]
+                    acc[mode]["smooth_ms"].append(max(runs[mode][1] - runs["off"][1], 0.0))
+                else:
+                    smoother = TemporalSmoother(mode) if mode != "off" else None
+                    t0 = time.perf_counter()
+                    sm = np.stack([smoother(l, a) for l, a in zip(L, ab)]) if smoother else ab
+                    acc[mode]["smooth_ms"].append(1000 * (time.perf_counter() - t0) / len(x))
+                    out = lab_to_rgb(np.concatenate([L[..., None], sm], -1))
                 outs[mode] = out
                 acc[mode]["warp_error"].append(warp_error(out, flows=flows))
                 acc[mode]["cdc"].append(cdc(out))
@@ -94,17 +110,35 @@ def main() -> None:
     crop_strip(strips, Path(args.out).with_name("temporal_strip.png"))
 
 
+def whole_job(job: Dequantizer, frames: np.ndarray, mode: str, batch: int = 4) -> tuple[np.ndarray, float]:
+    """``frames`` (uint8 RGB ``(N, H, W, 3)``, one clip) through the whole dequantize job with ``--temporal mode``,
+    as the CLI runs it into an x264 file (output chroma not kept), from a fresh clip state: the output (uint8 RGB,
+    same shape) and its milliseconds per frame."""
+    job.set_temporal(mode)
+    job.set_output_chroma(False)
+    job.reset()
+    t0 = time.perf_counter()
+    out = np.concatenate([job(frames[i:i + batch]) for i in range(0, len(frames), batch)])
+    return out, 1000 * (time.perf_counter() - t0) / len(frames)
+
+
 def write_report(results: dict, args, out: Path) -> str:
     lines = [f"Clips: {', '.join(args.clips)} (DAVIS), first {args.frames} frames at {SIZE[0]}x{SIZE[1]}. "
+             "Dequantize: the whole job (consistency stage included) in each mode, on the clip quantized to 16 "
+             "colours (median cut); colorize: the generator's ab smoothed, on the clip's luminance. "
              "Warp error (x1e-3, RGB in [0, 1]) and CDC (x1e-3) use the original clip's flow; "
              "PSNR against the original; worst clip: the clip whose warp error is the most above its original's. Generated by `benchmarks/temporal_quality.py` on this CPU.", ""]
     for name, r in results.items():
-        lines += [f"**{name}** (generator + LAB: {r['generator_ms']:.0f} ms per frame)", "",
+        what = "the whole job, --temporal off" if name == "dequantize" else "generator + LAB"
+        lines += [f"**{name}** ({what}: {r['generator_ms']:.0f} ms per frame)", "",
                   "| temporal | warp error | vs original | worst clip: vs original | CDC | PSNR (dB) | smoothing ms/frame "
                   "| share of frame time |",
                   "|---|---|---|---|---|---|---|---|",
                   f"| original clip (floor) | {1e3 * r['original']['warp_error']:.3f} | 1.00x | | "
-                  f"{1e3 * r['original']['cdc']:.3f} | | | |"]
+                  f"{1e3 * r['original']['cdc']:.3f} | | | |",
+                  f"| the job's input (doing nothing) | {1e3 * r['input']['warp_error']:.3f} | "
+                  f"{r['input']['warp_error'] / r['original']['warp_error']:.2f}x | | {1e3 * r['input']['cdc']:.3f} | "
+                  f"{r['input']['psnr']:.2f} | | |"]
         for m in MODES:
             s = r[m]
             share = s["smooth_ms"] / (r["generator_ms"] + s["smooth_ms"])
