@@ -281,3 +281,26 @@ def test_running_measures_equal_the_stack_functions():
     assert math.isnan(RunningCDC().value())
     with pytest.raises(ValueError, match="bins"):
         RunningCDC(bins=0)
+
+
+def test_cambi_scores_a_10_bit_file_at_10_bits(tmp_path):
+    """A 10-bit file was converted to 8-bit YUV before libvmaf (the graph's format list held 8-bit formats only):
+    CAMBI then scored the 8-bit rounding of its luma, not its own samples. A lossless 10-bit gradient (40..80 in
+    8-bit levels over 240 px) scored 11.14 where libvmaf on the file's own 10-bit samples gives 8.10; now the same."""
+    import json
+    import subprocess
+
+    from vidcolor.metrics.video import _vmaf_ffmpeg
+
+    h, w = 120, 240
+    x = np.broadcast_to(np.linspace(40 / 255, 80 / 255, w)[None, :, None], (2, h, w, 3))
+    path, log = tmp_path / "ramp10.mkv", tmp_path / "log.json"
+    run = [_vmaf_ffmpeg(), "-hide_banner", "-loglevel", "error"]
+    subprocess.run([*run, "-f", "rawvideo", "-pix_fmt", "rgb48le", "-s", f"{w}x{h}", "-i", "-", "-c:v", "ffv1",
+                    "-pix_fmt", "yuv444p10le", str(path)],
+                   input=(x * 65535).round().astype("<u2").tobytes(), check=True, capture_output=True)
+    # libvmaf takes yuv444p10le as it is: no format filter, the file's own samples
+    subprocess.run([*run, "-i", str(path), "-lavfi", f"[0:v]split[a][b];[a][b]libvmaf=model=:feature=name=cambi:"
+                    f"log_fmt=json:log_path={log}", "-f", "null", "-"], check=True, capture_output=True)
+    own = json.loads(log.read_text())["pooled_metrics"]["cambi"]["mean"]
+    assert own > 1.0 and cambi(path) == pytest.approx(own, abs=1e-6)
