@@ -351,7 +351,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         "reference": {measure: value}[, "input": {measure: value}]}``. Measure keys are those of
         :data:`MEASURES`; "reference" holds only the no-reference measures of the ground truth (colourfulness,
         warp error, CDC). Warp error and CDC appear for T >= 2 only (warp error uses optical flow computed on the ground truth, so all
-        columns are warped alike); ``colourfulness_ratio`` is None when the ground truth is gray.
+        columns are warped alike; NaN, null in JSON, when no pair of frames has a pixel the flow matches); ``colourfulness_ratio`` is None when the ground truth is gray.
         ``transparent`` is the share of the ground truth's pixels that are transparent (alpha 0, images with
         alpha only): they are left out of every measure of every column but the Frechet distance (on whole
         frames); SSIM is then the mean of its map over the other pixels (its 7x7 windows still see the

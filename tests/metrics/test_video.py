@@ -304,3 +304,15 @@ def test_cambi_scores_a_10_bit_file_at_10_bits(tmp_path):
                     f"log_fmt=json:log_path={log}", "-f", "null", "-"], check=True, capture_output=True)
     own = json.loads(log.read_text())["pooled_metrics"]["cambi"]["mean"]
     assert own > 1.0 and cambi(path) == pytest.approx(own, abs=1e-6)
+
+
+def test_warp_error_with_nothing_matched_is_nan_not_zero():
+    """A clip none of whose pairs had a valid pixel (every match failing the forward-backward check or leaving the
+    frame: 5x5 crops of DAVIS dog whose frames differ by 25 levels) scored 0.0, the best possible value; it is NaN
+    now. A pair with no valid pixel among others still counts as 0 (Lai et al.'s reference code)."""
+    clip = flickered(translating(3))
+    none = (np.zeros((H, W, 2), np.float32), np.zeros((H, W), bool))
+    assert math.isnan(warp_error(clip, flows=[none, none]))
+    real = pair_flows(translating(3))
+    assert warp_error(clip, flows=[real[0], none]) == pytest.approx(warp_error(clip[:2], flows=real[:1]) / 2)
+    assert warp_error(clip[:2], flows=real[:1]) > 0
