@@ -137,8 +137,12 @@ def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Structural similarity (Wang et al. 2004, eq. 13 with the mean SSIM of eq. 17), in [-1, 1]; 1 = identical.
 
     Computed by ``skimage.metrics.structural_similarity`` on the RGB image (``channel_axis=-1``, mean over
-    the three channels, ``data_range=255``, 7x7 uniform window). For a stack ``(..., H, W, 3)`` it is
-    the mean over frames. H and W must be at least 7.
+    the three channels, ``data_range=255``, 7x7 uniform window, sample covariances: skimage's defaults). Not
+    Wang et al.'s own settings (11x11 Gaussian window, sigma 1.5: ``gaussian_weights=True,
+    use_sample_covariance=False``), which score lower: 0.736 instead of 0.757 on 8 frames of DAVIS dog at 320x180
+    through libx264 crf 32, 0.805 instead of 0.823 at 3 bits a channel; quote the window with the value. It
+    equals an independent 7x7 implementation to 1e-15 on those frames. For a stack ``(..., H, W, 3)`` it is the
+    mean over frames. H and W must be at least 7.
 
     With a ``mask``, each frame's value is the mean of its SSIM map over the masked pixels (inside the 3-pixel
     border skimage leaves out), over the frames that have any; the 7x7 windows of pixels next to unmasked ones
