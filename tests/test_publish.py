@@ -77,4 +77,7 @@ def test_a_run_is_published(run_folder, publish, tmp_path):
                                  "weights/tiny.safetensors"]
     card = (tmp_path / "weights" / "tiny.md").read_text()
     assert "{'uniform': 0.5, 'palette': 0.1}" in card and "<" not in card           # placeholders filled in
+    # where the run trained, as the run recorded it (the default said '2 cores, no GPU' of any run, GPU runs too)
+    from vidcolor.training.run import describe_hardware
+    assert f"- Hardware: {describe_hardware('cpu')}; 1 torch thread(s); " in card
     assert "- Weight file: `vidcolor/weights/tiny.safetensors`, sha256" in card

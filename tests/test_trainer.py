@@ -151,3 +151,22 @@ def test_a_resume_drops_the_rows_logged_after_the_checkpoint(tmp_path, photos):
     Invert(recipe(photos, steps=5, validate_every=1, validate_batches=1), tmp_path, progress=lambda m: None).fit()
     assert [int(r["step"]) for r in rows(tmp_path / "log.csv")] == [1, 2, 3, 4, 5]
     assert [int(r["step"]) for r in rows(tmp_path / "validation.csv")] == [1, 2, 3, 4, 5]
+
+
+def test_the_weight_file_says_where_each_session_of_the_run_trained(tmp_path, photos, monkeypatch):
+    """The card's hardware line was publish.py's default, '2 cores, no GPU', whatever the run (a run resumed on a
+    GPU too). Each session's hardware (describe_hardware) now goes into the checkpoint and the weight file."""
+    import json
+
+    from safetensors import safe_open
+
+    import vidcolor.training.trainer as trainer
+    from vidcolor.training.run import describe_hardware
+
+    assert describe_hardware("cpu").startswith("CPU: ") and "core" in describe_hardware("cpu")
+    out = tmp_path / "run"
+    for steps, where in ((2, "first machine"), (3, "second machine"), (4, "first machine")):
+        monkeypatch.setattr(trainer, "describe_hardware", lambda device, where=where: where)
+        weights = Invert(recipe(photos, steps=steps), out, progress=lambda m: None).fit()
+    with safe_open(str(weights), framework="pt") as f:
+        assert json.loads(f.metadata()["hardware"]) == ["first machine", "second machine"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import platform
 import shutil
 from pathlib import Path
 
@@ -181,7 +180,7 @@ def card_lines(name: str, recipe: dict, meta: dict, arch: dict, params: int, arg
              f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}"
              + (f", lr decayed linearly to 0 from step {recipe['decay_from']}" if recipe.get("decay_from") is not None
                 else "") + ".",
-             f"- Hardware: {args.hardware}; {recipe['threads']} torch thread(s); "
+             f"- Hardware: {args.hardware or recorded_hardware(meta)}; {recipe['threads']} torch thread(s); "
              f"wall time {json.loads(meta['train_seconds']) / 60:.0f} min.",
              f"- Training log: [`train/{name}/log.csv`](../../train/{name}/log.csv), "
              f"curves: [`train/{name}/loss.png`](../../train/{name}/loss.png)."]
@@ -189,6 +188,18 @@ def card_lines(name: str, recipe: dict, meta: dict, arch: dict, params: int, arg
     if args.quality:
         lines += validation(job, args.quality, args.method)
     return lines
+
+
+def recorded_hardware(meta: dict) -> str:
+    """The card's hardware line from a weight file's metadata ``meta``: the hardware of each session of the run
+    (``hardware``, a JSON list the training run writes, :func:`vidcolor.training.run.describe_hardware`), joined by
+    ``then``; for a weight file without it (trained before the record), this machine's CPU, said as such."""
+    from vidcolor.training.run import describe_hardware
+
+    sessions = json.loads(meta.get("hardware", "[]"))
+    if sessions:
+        return " then ".join(sessions)
+    return f"{describe_hardware('cpu')} (this machine: the run did not record where it trained)"
 
 
 class PublishError(Exception):
@@ -262,7 +273,8 @@ def publish() -> None:
                     "quantizer found, e.g. uniform=1,palette=0.5 (the picks of benchmarks/dequantize_validation.py), "
                     "stored in the weight file")
     ap.add_argument("--history", help="one line on how the run went, e.g. a resume after a data fix")
-    ap.add_argument("--hardware", default=f"CPU: {platform.processor() or platform.machine()}, 2 cores, no GPU")
+    ap.add_argument("--hardware", help="where the run trained, for the card (default: what the run recorded in its "
+                    "weight file, each session's; runs from before that record: this machine)")
     args = ap.parse_args()
     if args.quality is not None and not args.quality.is_file():
         raise PublishError(f"--quality {args.quality}: no such file")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import platform
 import time
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, replace
@@ -268,6 +270,25 @@ class CheckpointError(ValueError):
     run folder reused for another recipe); raised before the folder's ``recipe.json`` is touched."""
 
 
+def describe_hardware(device: str | torch.device = "cpu") -> str:
+    """Where this process trains, as a weight file's card gives it: ``"CPU: AMD EPYC 9R14 (2 cores)"``, or with
+    ``device`` ``cuda`` ``"GPU: NVIDIA H200; CPU: ... (16 cores)"``; the CPU's model name from ``/proc/cpuinfo``
+    (Linux), else :func:`platform.processor` or the machine type, and the cores this process may use
+    (:func:`os.sched_getaffinity` where there is one, else :func:`os.cpu_count`)."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine() or "unknown"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = f"CPU: {name} ({cores} core{'' if cores == 1 else 's'})"
+    if torch.device(device).type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(torch.device(device))}; {cpu}"
+    return cpu
+
+
 class RunDir:
     """``out_dir`` of one run: ``checkpoint.pt`` (modules, optimisers, step, seconds), ``log.csv``
     (means over ``log_every`` steps of the named fields), ``validation.csv`` (when validating),
@@ -279,9 +300,13 @@ class RunDir:
         recipe: the run's recipe dataclass (written as JSON).
         resume: continue from ``checkpoint.pt`` when present.
         progress: called with each log line.
+        hardware: where this session trains (:func:`describe_hardware`); the checkpoint keeps every session's, in
+            the order they ran, and the weight file's metadata gets them (``hardware``, a JSON list), so that a run
+            resumed on a GPU after CPU steps says both.
     """
 
-    def __init__(self, out_dir: str | Path, fields: list[str], recipe, resume: bool = True, progress=print):
+    def __init__(self, out_dir: str | Path, fields: list[str], recipe, resume: bool = True, progress=print,
+                 hardware: str = ""):
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.fields, self.progress = fields, progress
@@ -291,6 +316,7 @@ class RunDir:
         self.step, self.t0 = 0, time.time()
         self._acc, self._n = np.zeros(len(fields)), 0
         self.recipe, self._optimizers = recipe, []
+        self.hardware = [hardware] if hardware else []
 
     def _checkpoint(self) -> dict:
         """``checkpoint.pt``'s contents; :class:`CheckpointError` when it cannot be read."""
@@ -360,6 +386,8 @@ class RunDir:
                 raise CheckpointError(f"{self.ckpt} holds other networks than this recipe's ({detail})") from exc
             self.step, extra = state["step"], state.get("extra", {})
             self.t0 = time.time() - state["elapsed"]
+            earlier = list(state.get("hardware", []))      # absent in checkpoints written before stop 64
+            self.hardware = earlier + [h for h in self.hardware if h not in earlier]
             self.progress(f"resumed at step {self.step}"
                           + (f"; new parameters start from their initialisation: {', '.join(grown)}" if grown else ""))
         (self.out / "recipe.json").write_text(json.dumps(asdict(self.recipe), indent=2))
@@ -416,7 +444,7 @@ class RunDir:
     def save(self, objects: dict, extra: dict | None = None) -> None:
         """Write the checkpoint (atomic rename)."""
         state = {name: obj.state_dict() for name, obj in objects.items()}
-        state.update(step=self.step, elapsed=self.seconds, extra=extra or {})
+        state.update(step=self.step, elapsed=self.seconds, extra=extra or {}, hardware=self.hardware)
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(self.ckpt)
@@ -427,13 +455,13 @@ class RunDir:
             self.save(objects)
 
     def export(self, generator: torch.nn.Module, arch: dict, recipe: Recipe) -> Path:
-        """Write ``<name>.safetensors`` (fp16, ``arch``, steps, seconds and recipe in its metadata) and
-        ``loss.png``; returns the weight file's path."""
+        """Write ``<name>.safetensors`` (fp16, ``arch``, steps, seconds, the sessions' hardware and the recipe in its
+        metadata) and ``loss.png``; returns the weight file's path."""
         from vidcolor.weights import save_generator
 
         weights = self.out / f"{recipe.name}.safetensors"
         save_generator(generator, weights, arch, extra={"steps": self.step, "train_seconds": round(self.seconds),
-                                                        "recipe": asdict(recipe)})
+                                                        "hardware": self.hardware, "recipe": asdict(recipe)})
         plot_log(self.log, self.out / "loss.png")
         return weights
 

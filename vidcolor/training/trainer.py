@@ -22,7 +22,7 @@ from torch import nn
 from vidcolor.training.data import PhotoStream
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos
-from vidcolor.training.run import Recipe, RecipeError, RunDir
+from vidcolor.training.run import Recipe, RecipeError, RunDir, describe_hardware
 from vidcolor.weights import load_generator
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
@@ -209,7 +209,7 @@ class Trainer:
             validation = self.validation_batches() if r.validate_every else []
         except ValueError as exc:
             raise RecipeError(str(exc)) from exc
-        run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress)
+        run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress, describe_hardware(self.device))
         objects = {**self.networks, **self.optimizers}
         run.restore(objects, before_optimizers=self.at_step)
         if run.step:                # resumed: a new data stream (and torch stream), not a replay of steps 1, 2, ...
