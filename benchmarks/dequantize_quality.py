@@ -20,8 +20,9 @@ Degradations, applied to the original frames (``DEGRADATIONS``): ffmpeg paletteg
 palette per clip (palettegen over the whole clip, stats_mode=full, reserve_transparent=0) at 16, 32 and
 64 colours without dither and at 16 colours with sierra2 and with bayer dither; 4 bits per channel with
 the floor, mid and spread levels (``quantize_clip(frames, "uniform", bits=4, convention=...)``);
-vidcolor's own 16-colour median cut (``quantize_clip(frames, "palette", colors=16)``); and, on the
-natural clips and film only, none at all (pass-through: does the model leave clean footage alone?). A clip is
+vidcolor's own 16-colour median cut (``quantize_clip(frames, "palette", colors=16)``); and none at all, on every
+kind (pass-through: does the model leave clean footage alone? Game footage and pixel art are natively
+low-palette, so there the identity is the truth; before stop 64 this row ran on natural clips and film only). A clip is
 then encoded as a user's file would be, by the ffmpeg CLI at its defaults: libx264, yuv420p, crf 12,
 preset medium (inter frames). Stills stay lossless RGB PNG files (how pixel art is kept) and go
 through vidcolor's image path as one folder per degradation (PNG out, no temporal smoothing).
@@ -109,7 +110,7 @@ DEGRADATIONS = {
     "4 bit/ch, mid": dict(tool="uniform", convention="mid"),
     "4 bit/ch, spread": dict(tool="uniform", convention="spread"),
     "median cut 16 (vidcolor)": dict(tool="palette", colors=16),
-    "none (pass-through)": dict(tool="none", kinds=(NATURAL, FILM)),
+    "none (pass-through)": dict(tool="none"),
 }
 QUICK_DEGRADATIONS = ("palette 16, no dither", "4 bit/ch, mid", "none (pass-through)")
 
