@@ -550,6 +550,78 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
     assert listing(tmp_path) == set()
 
 
+def _children(pid: int) -> set[int]:
+    """The processes that ``pid``'s threads started (Linux ``/proc``)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether the process ``pid`` runs (exists, and is not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("output", ["out.mp4", "out.gif"])
+def test_a_killed_runs_partial_files_are_removed_by_the_next_run(tmp_path, tiny_models, output):
+    """A run killed with SIGKILL (the out-of-memory killer, kill -9) could remove nothing: its hidden partial file
+    (GIF: and the temporary frames and palette) stayed in the output's folder for ever, and the next run writing the
+    same output left it too. Each partial file is now locked by its run (the lock dies with the process), and the
+    next run writing that output removes those nobody locks; the partial file of a run that is alive (here one this
+    test locks, as another process) stays. The killed run's ffmpeg dies with it (PR_SET_PDEATHSIG), so it neither
+    writes on nor keeps anything open."""
+    args = ["dequantize", "-", "--raw", "48x32", "--fps", "10", "-o", output, "--model", str(tiny_models.lab),
+            *(FAST if output != "out.gif" else ("-q",))]
+    live = tmp_path / f".out.livelive.partial{Path(output).suffix}"      # another run's, alive: locked
+    live.write_bytes(b"x")
+    other = tmp_path / ".other.deaddead.partial.mp4"                    # another output's: not looked at
+    other.write_bytes(b"y")
+    held = os.open(live, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor.cli", *args], cwd=tmp_path, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        proc.stdin.write(mosaic(1, 32, 48).tobytes())
+        proc.stdin.flush()
+        before = listing(tmp_path)
+        deadline = time.monotonic() + 90
+        while not listing(tmp_path) - before:                            # the writer is open: mid-run
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never started writing"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        ffmpegs = _children(proc.pid)
+        assert ffmpegs
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stderr.close()
+    left = listing(tmp_path) - before
+    assert left and all(name.startswith(".out.") for name in left), left      # what SIGKILL leaves
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in ffmpegs):
+        assert time.monotonic() < deadline, "ffmpeg outlived the killed run"
+        time.sleep(0.1)
+
+    res = run_cli(*args, cwd=tmp_path, stdin=mosaic(3, 32, 48).tobytes())
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "warning" not in res.stderr, res.stderr
+    assert listing(tmp_path) == {output, live.name, other.name}           # the dead run's files are gone
+    os.close(held)
+
+
 def _live_nut(n: int) -> bytes:
     """``n`` 48x32 mosaic frames as FFV1 in NUT at 2 fps (what ``ffmpeg -re ... -f nut -`` sends), without the
     index NUT ends with: the stream of an upstream that has more to send."""

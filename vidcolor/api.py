@@ -994,8 +994,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
     an error naming both, before anything is written. A run that fails or is stopped keeps the outputs it finished
-    (each is renamed into place once complete) and removes the partial file of the one in progress, and the folders
-    it made where they are left empty; its exception gets a note saying what was kept
+    (each is renamed into place once complete) and removes the partial file of the one in progress (a run killed
+    with SIGKILL cannot: the next run writing that output removes it, :func:`~vidcolor.io.writer.partial_file`), and
+    the folders it made where they are left empty; its exception gets a note saying what was kept
     (:func:`~vidcolor.io.writer.kept_note`, :func:`~vidcolor.errors.add_note`), which the CLI appends to its line.
     With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half way), nor
     one whose output another run wrote since (two runs of one folder at once share it out: each leaves the outputs

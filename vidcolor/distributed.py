@@ -56,7 +56,7 @@ from vidcolor.io.reader import probe, warn_about_source
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
-                                remove_empty, write_file_atomically)
+                                remove_empty, remove_if_dead, write_file_atomically)
 from vidcolor.pipeline import RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -554,9 +554,11 @@ def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: boo
 
 def _remove_strays(work: Path) -> None:
     """Remove the temporary files of segments that were being written when the run stopped (``.segment-*``: a
-    worker killed in the middle of one leaves its partial file)."""
+    worker killed in the middle of one leaves its partial file), those that no process locks
+    (:func:`~vidcolor.io.writer.remove_if_dead`): another run of the same command writing into the folder at the same
+    time (here or on another host) keeps its own; one left by a worker still dying goes with the next run."""
     for stray in work.glob(".*"):
-        stray.unlink(missing_ok=True)
+        remove_if_dead(stray)
 
 
 def _local_settings() -> dict:

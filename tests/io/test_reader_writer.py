@@ -1406,3 +1406,110 @@ def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypat
     monkeypatch.setattr(reader, "video_stream", lambda container: stream)
     with pytest.raises(VidcolorError, match=r"^big\.vob: cannot decode: its video codec cannot be identified"):
         reader._info(SimpleNamespace(), "big.vob")
+
+
+# ------------------------------------------------------------------------------------ partial files of dead runs
+
+_DIE_HOLDING = """
+import os, sys
+from pathlib import Path
+from vidcolor.io.writer import partial_file
+for suffix in sys.argv[2:]:
+    print(partial_file(Path(sys.argv[1]), suffix), flush=True)
+os._exit(0)                     # as a killed run: nothing removed
+"""
+
+_TRY_REMOVE = """
+import sys
+from pathlib import Path
+from vidcolor.io.writer import remove_dead_partials
+print(len(remove_dead_partials(Path(sys.argv[1]))))
+"""
+
+
+def _python(code: str, *args) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_path):
+    """A run killed with SIGKILL left its partial files (the output's, an image's, write_file_atomically's) for ever:
+    nothing looked for them. partial_file now locks each (flock, for the file's life) and first removes the partial
+    files of the same target that no process locks; a live run's stays, here and when another process looks."""
+    from vidcolor.io.writer import _held, discard, partial_file, remove_dead_partials
+
+    target = tmp_path / "out.mp4"
+    mine = partial_file(target, ".partial.mp4")
+    assert str(mine) in _held
+    assert _python(_TRY_REMOVE, target) == "0" and mine.exists()          # alive, seen from another process
+    dead = [Path(p) for p in _python(_DIE_HOLDING, target, ".partial.mp4", ".frames.nut", ".mp4").split()]
+    assert all(p.exists() for p in dead)
+    unrelated = [tmp_path / n for n in (".out.abc.partial.mp4", ".outs.abcdefgh.partial.mp4", "out.abcdefgh.mp4",
+                                        ".out.abcdefgh.partial.mkv")]
+    for p in unrelated:
+        p.write_bytes(b"")
+    (tmp_path / ".out.folder12.partial.mp4").mkdir()
+    assert sorted(remove_dead_partials(target)) == sorted(dead)            # this process's own is locked too
+    assert mine.exists() and not any(p.exists() for p in dead) and all(p.exists() for p in unrelated)
+    again = Path(_python(_DIE_HOLDING, target, ".partial.mp4"))
+    other = partial_file(target, ".palette.nut")                           # a new partial file removes it first
+    assert not again.exists() and mine.exists()
+    discard(mine)
+    discard(other)
+    assert not mine.exists() and not other.exists() and str(mine) not in _held and str(other) not in _held
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_images_and_files_written_atomically_remove_dead_partial_files(tmp_path):
+    from vidcolor.io.images import write_image
+    from vidcolor.io.writer import _held, write_file_atomically
+
+    dead_image = Path(_python(_DIE_HOLDING, tmp_path / "pic.png", ".png"))
+    dead_data = Path(_python(_DIE_HOLDING, tmp_path / "plan.json", ".json"))
+    write_image(tmp_path / "pic.png", np.zeros((4, 6, 3), np.uint8))
+    write_file_atomically(tmp_path / "plan.json", b"[]")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png", "plan.json"]
+    assert not dead_image.exists() and not dead_data.exists() and not _held
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_a_partial_file_removed_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
+    """Between mkstemp and the lock, another run may find the new file unlocked and remove it: the creator sees it
+    (the lock then holds a file no longer there) and makes another, which it returns locked."""
+    import tempfile
+
+    from vidcolor.io import writer
+
+    made = []
+    real = tempfile.mkstemp
+
+    def racing(*args, **kwargs):
+        fd, path = real(*args, **kwargs)
+        made.append(path)
+        if len(made) == 1:
+            assert writer.remove_if_dead(path)             # another run's cleaner, in between
+        return fd, path
+
+    monkeypatch.setattr(tempfile, "mkstemp", racing)
+    got = writer.partial_file(tmp_path / "x.mp4", ".partial.mp4")
+    assert len(made) == 2 and str(got) == made[1] and got.exists() and not Path(made[0]).exists()
+    assert not writer.remove_if_dead(got)
+    writer.discard(got)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_does_not_keep_the_lock(tmp_path):
+    """A child forked while a partial file is held (multiprocessing's fork) closes its copies of the locked
+    descriptors: otherwise the lock would live as long as the child, after its parent's death."""
+    from vidcolor.io.writer import _held, discard, partial_file
+
+    mine = partial_file(tmp_path / "x.mp4", ".partial.mp4")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(len(_held))
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0 and str(mine) in _held
+    discard(mine)

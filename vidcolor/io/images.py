@@ -14,7 +14,7 @@ from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_sizes, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.files import is_image
-from vidcolor.io.writer import check_target, move_into_place, partial_file
+from vidcolor.io.writer import check_target, discard, move_into_place, partial_file
 
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
 """Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw
@@ -294,9 +294,9 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
         im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
     except (OSError, ValueError) as exc:
-        Path(tmp).unlink(missing_ok=True)
+        discard(tmp)
         raise VidcolorError(f"{path}: cannot write image ({exc})") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        discard(tmp)
         raise
     move_into_place(tmp, path, overwrite)

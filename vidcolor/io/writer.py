@@ -4,7 +4,8 @@ The frames go to ffmpeg as rawvideo packets in a NUT stream (muxed by PyAV), eac
 timestamp, so the source's timing is kept frame by frame (variable frame rate included). The command
 line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
 written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
-or interrupted run never leaves a half-written output. GIF output is made in two passes through temporary
+or interrupted run never leaves a half-written output; one killed outright (SIGKILL), which can remove nothing,
+leaves it unlocked, and the next run writing the same output removes it (:func:`partial_file`). GIF output is made in two passes through temporary
 files (:meth:`VideoWriter._gif_passes`), removed on every exit path as the partial output is.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -542,7 +544,7 @@ class VideoWriter:
 
     def _cleanup(self, log: bool = True) -> None:
         if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+            discard(self._tmp)
             self._tmp = None
         self._remove_scratch()
         if log and not self._log.closed:
@@ -550,7 +552,7 @@ class VideoWriter:
 
     def _remove_scratch(self) -> None:
         while self._scratch:
-            self._scratch.pop().unlink(missing_ok=True)
+            discard(self._scratch.pop())
 
     def _gif_passes(self, video, dest: str, loop: int | None, exe: str,
                     pixel_aspect: Fraction = Fraction(1)) -> list[str]:
@@ -763,8 +765,8 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
             raise VidcolorError(f"joining the segments failed: {first_error(done.stderr.decode(errors='replace'))}")
         move_into_place(tmp, target, overwrite)
     finally:
-        tmp.unlink(missing_ok=True)
-        listing.unlink(missing_ok=True)
+        discard(tmp)
+        discard(listing)
 
 
 def first_error(log: str) -> str:
@@ -834,21 +836,185 @@ def partial_file(target: Path, suffix: str) -> Path:
     ``.<stem>.XXXXXXXX<suffix>``, the stem shortened where that would be longer than the file system takes
     (:func:`name_max`), so that every name the folder takes can be written.
 
+    The file is locked (an exclusive :func:`fcntl.flock`, held by this process through a descriptor kept open,
+    :func:`hold_partial`) until it is renamed into place (:func:`move_into_place`) or removed (:func:`discard`): a
+    run killed with SIGKILL (the out-of-memory killer, ``kill -9``), which can remove nothing, leaves its partial
+    file unlocked (the kernel releases a dead process's locks), and the next run writing ``target`` removes it first
+    (:func:`remove_dead_partials`) while the file of a run that is alive, here or on another host sharing the folder
+    over NFS, stays. ffmpeg, writing the file by its name, holds no lock: the lock is vidcolor's (its descriptor is
+    not inherited), and ffmpeg dies with vidcolor (:func:`child_options`).
+
     Raises:
         VidcolorError: the folder cannot be created or written (a path through a file, no permission).
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        stem, longest = target.stem, name_max(target.parent)
-        while stem and len(os.fsencode(f".{stem}.XXXXXXXX{suffix}")) > longest:   # mkstemp adds 8 characters
-            stem = stem[:-1]
-        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
+        longest = name_max(target.parent)
+        remove_dead_partials(target)
+        stem = _short_stem(target.stem, suffix, longest)
+        for _ in range(100):
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
+            if hold_partial(fd, tmp):
+                return Path(tmp)
     except OSError as exc:
         blocker = next((a for a in target.parents if a.exists()), None)
         why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
         raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
-    os.close(fd)
-    return Path(tmp)
+    raise VidcolorError(f"{target}: cannot write there (every temporary file made there was removed at once)")
+
+
+def _short_stem(stem: str, suffix: str, longest: int) -> str:
+    """``stem`` shortened so that ``.<stem>.XXXXXXXX<suffix>`` takes at most ``longest`` bytes (:func:`partial_file`)."""
+    while stem and len(os.fsencode(f".{stem}.XXXXXXXX{suffix}")) > longest:    # mkstemp adds 8 characters
+        stem = stem[:-1]
+    return stem
+
+
+try:
+    import fcntl
+except ImportError:             # Windows: no advisory locks; partial files are neither locked nor looked for
+    fcntl = None
+
+_held: dict[str, int] = {}
+"""The partial files this process created and locks (:func:`partial_file`): absolute path -> the locked descriptor."""
+_held_guard = threading.Lock()
+
+SCRATCH_TAILS = (".frames.nut", ".palette.nut", ".concat.txt")
+"""The suffixes of the temporary files, besides the partial output, written beside a target (:func:`partial_file`):
+GIF output's frames and palette (:meth:`VideoWriter._gif_passes`), the list of :func:`join_segments`."""
+
+
+def _try_lock(fd: int) -> bool | None:
+    """Take an exclusive lock on ``fd`` without waiting: True (taken), False (another open file holds one),
+    None (the file system locks nothing, or no :mod:`fcntl`)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return False if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else None
+    return True
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed, nor replaced by another)."""
+    try:
+        named, held = os.stat(path, follow_symlinks=False), os.fstat(fd)
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def hold_partial(fd: int, path: str | Path) -> bool:
+    """Lock the file just created as ``path`` (open as ``fd``) for this process until :func:`release` or
+    :func:`discard`, keeping ``fd`` open (it is closed here otherwise). False when another run removed it between its
+    creation and the lock (:func:`remove_dead_partials` found it unlocked): the caller makes another. A file
+    system without locks (or Windows): the file is kept unlocked, which no run removes (it cannot lock it either)."""
+    path = os.fspath(path)
+    locked = _try_lock(fd)
+    if locked is None:
+        os.close(fd)
+        return True
+    if not locked or not _same_file(fd, path):     # a cleaner holds it (and removes it), or has removed it
+        os.close(fd)
+        return False
+    with _held_guard:
+        _held[os.path.abspath(path)] = fd
+    return True
+
+
+def release(tmp: str | Path) -> None:
+    """Unlock the partial file ``tmp`` (:func:`partial_file`) once it is renamed into place or removed: the locked
+    descriptor is closed. Nothing for a file this process does not hold."""
+    with _held_guard:
+        fd = _held.pop(os.path.abspath(tmp), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def discard(tmp: str | Path) -> None:
+    """Remove the partial file ``tmp`` (:func:`partial_file`; gone already: nothing) and unlock it, in that order: it
+    is never there unlocked."""
+    Path(tmp).unlink(missing_ok=True)
+    release(tmp)
+
+
+def _forget_held() -> None:
+    """(In a child process just forked.) Close the child's copies of the locked descriptors: a lock is held while any
+    process has its open file, so a forked child living on would keep a dead parent's partial files locked. Closing a
+    copy leaves the parent's lock. Only system calls, no lock taken: another thread may have held one at the fork."""
+    for fd in list(_held.values()):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_held)
+
+
+def partial_names(target: Path) -> re.Pattern:
+    """The names of the partial files that :func:`partial_file` gives for ``target`` (the partial output, a temporary
+    file of the same suffix, :data:`SCRATCH_TAILS`), as one pattern to match whole names against."""
+    longest = name_max(target.parent)
+    return re.compile("|".join(re.escape(f".{_short_stem(target.stem, t, longest)}.") + r"[a-z0-9_]{8}" + re.escape(t)
+                               for t in _tails(target)))
+
+
+def _tails(target: Path) -> list[str]:
+    """What follows the random part of the names of ``target``'s partial files (:func:`partial_names`)."""
+    return sorted({f".partial{target.suffix}", target.suffix, *SCRATCH_TAILS})
+
+
+def remove_dead_partials(target: Path) -> list[Path]:
+    """Remove the partial files of ``target`` (:func:`partial_names`, in its folder) whose run is dead: those that
+    no process locks (:func:`remove_if_dead`). Those of a live run, here or elsewhere, stay, and so does a file that
+    cannot be opened to try (another user's), or whose file system locks nothing. Never raises: a folder that
+    cannot be listed is left as it is.
+
+    Returns:
+        The files removed.
+    """
+    shortest = _short_stem(target.stem, max(_tails(target), key=lambda t: len(os.fsencode(t))), name_max(target.parent))
+    return _remove_dead_matching(target.parent, f".{shortest}.", partial_names(target))
+
+
+def _remove_dead_matching(folder: str | Path, prefix: str, names: re.Pattern) -> list[Path]:
+    """Remove the files of ``folder`` whose whole name matches ``names`` (and starts with ``prefix``, a quicker
+    test) and that no process locks (:func:`remove_if_dead`); never raises."""
+    if fcntl is None:
+        return []
+    try:
+        with os.scandir(folder) as entries:
+            found = [e.path for e in entries if e.name.startswith(prefix) and names.fullmatch(e.name)]
+    except OSError:
+        return []
+    return [Path(p) for p in found if remove_if_dead(p)]
+
+
+def remove_if_dead(path: str | Path) -> bool:
+    """Remove the file ``path`` if no process locks it (:func:`partial_file`'s lock: its run is dead) and return
+    whether it did. It is removed while locked here, so a run that has just created it and not yet locked it
+    finds it gone and makes another (:func:`hold_partial`). Not a regular file, not openable (no permission), a file
+    system without locks, a lock held: left, False. Never raises."""
+    if fcntl is None:
+        return False
+    path = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or not _try_lock(fd) or not _same_file(fd, path):
+            return False
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def name_max(folder: Path) -> int:
@@ -862,19 +1028,25 @@ def name_max(folder: Path) -> int:
 
 def scratch_file(target: Path | None, suffix: str) -> Path:
     """Create an empty temporary file for an intermediate result of writing ``target``: beside it
-    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout).
+    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout), as
+    ``vidcolor.XXXXXXXX<suffix>``, locked as :func:`partial_file`'s are, the unlocked ones of that suffix there (left
+    by dead runs) removed first.
 
     Raises:
         VidcolorError: it cannot be created (named, with the reason).
     """
     if target is not None:
         return partial_file(target, suffix)
+    folder = tempfile.gettempdir()
+    _remove_dead_matching(folder, "vidcolor.", re.compile(r"vidcolor\.[a-z0-9_]{8}" + re.escape(suffix)))
     try:
-        fd, tmp = tempfile.mkstemp(prefix="vidcolor.", suffix=suffix)
+        for _ in range(100):
+            fd, tmp = tempfile.mkstemp(prefix="vidcolor.", suffix=suffix, dir=folder)
+            if hold_partial(fd, tmp):
+                return Path(tmp)
     except OSError as exc:
-        raise VidcolorError(f"cannot create a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc})") from None
-    os.close(fd)
-    return Path(tmp)
+        raise VidcolorError(f"cannot create a temporary file in {folder} ({exc.strerror or exc})") from None
+    raise VidcolorError(f"cannot create a temporary file in {folder} (every one made there was removed at once)")
 
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
@@ -921,7 +1093,8 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     Without ``overwrite`` a file that appeared at ``target`` while the run worked (another run writing the same
     output; ``target`` was checked when the run began) is kept and this result refused: a hard link, which
     fails on an existing name, makes the check and the rename one step (where the file system has no hard
-    links, the name is checked just before the rename). ``tmp`` is gone afterwards in every case.
+    links, the name is checked just before the rename). ``tmp`` is gone afterwards in every case, and unlocked
+    (:func:`discard`).
 
     Raises:
         OutputExists: ``target`` exists (without ``overwrite``).
@@ -944,7 +1117,7 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     except OSError as exc:
         raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
 
 
 def _written_meanwhile(target: Path) -> OutputExists:
@@ -964,9 +1137,11 @@ def write_file_atomically(target: Path, data: bytes, overwrite: bool = True) -> 
     tmp = partial_file(target, target.suffix)
     try:
         tmp.write_bytes(data)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    except BaseException as exc:
+        discard(tmp)
+        if isinstance(exc, OSError):
+            raise VidcolorError(f"{target}: cannot write ({exc.strerror or exc})") from None
+        raise
     move_into_place(tmp, target, overwrite)
 
 
