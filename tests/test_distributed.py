@@ -611,3 +611,27 @@ def test_a_folder_with_a_broken_video_leaves_nothing(tmp_path, film, tiny_colori
     with pytest.raises(VidcolorError, match="b.mp4: cannot read as video"):
         colorize(src, tmp_path / "out", tiny_colorizers.fcn, executor="ray")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reels"]       # no output folder, no work folder
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_strays_of_a_run_still_writing_into_the_work_folder_are_kept(tmp_path):
+    """The work folder's hidden files were all removed when a run began or stopped, the partial file of a segment
+    that another run of the same command (here or on another host) was still writing included. Now only those no
+    process locks (their writer is dead) go."""
+    import fcntl
+
+    from vidcolor.distributed import _remove_strays
+
+    live, dead = tmp_path / ".segment-00001.abcdefgh.partial.nut", tmp_path / ".segment-00002.abcdefgh.partial.nut"
+    live.write_bytes(b"")
+    dead.write_bytes(b"")
+    (tmp_path / "segment-00000.nut").write_bytes(b"")
+    held = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        _remove_strays(tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "segment-00000.nut"]
+    finally:
+        os.close(held)
+    _remove_strays(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segment-00000.nut"]
