@@ -1435,11 +1435,14 @@ def _python(code: str, *args) -> str:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
-def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_path):
+def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_path, monkeypatch):
     """A run killed with SIGKILL left its partial files (the output's, an image's, write_file_atomically's) for ever:
     nothing looked for them. partial_file now locks each (flock, for the file's life) and first removes the partial
     files of the same target that no process locks; a live run's stays, here and when another process looks."""
+    from vidcolor.io import writer
     from vidcolor.io.writer import _held, discard, partial_file, remove_dead_partials
+
+    monkeypatch.setattr(writer, "LISTING_SECONDS", 0)             # each look lists the folder again
 
     target = tmp_path / "out.mp4"
     mine = partial_file(target, ".partial.mp4")
@@ -1472,7 +1475,33 @@ def test_images_and_files_written_atomically_remove_dead_partial_files(tmp_path)
     write_image(tmp_path / "pic.png", np.zeros((4, 6, 3), np.uint8))
     write_file_atomically(tmp_path / "plan.json", b"[]")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png", "plan.json"]
-    assert not dead_image.exists() and not dead_data.exists() and not _held
+    assert not dead_image.exists() and not dead_data.exists() and not any(str(tmp_path) in p for p in _held)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_a_folder_is_listed_once_in_a_while_for_dead_partial_files(tmp_path, monkeypatch):
+    """A folder run writing thousands of outputs into one folder listed it for each output (20,000 files: 10 ms or
+    more each time): now once every LISTING_SECONDS; the names found are tried each time, so a run that dies
+    after the listing has its files removed by the next look at them."""
+    from vidcolor.io import writer
+
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda folder: listed.append(folder) or real(folder))
+    held = tmp_path / ".b.abcdefgh.partial.mp4"
+    held.write_bytes(b"")
+    fd = os.open(held, os.O_RDONLY)
+    import fcntl
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    for name in "abc":
+        writer.discard(writer.partial_file(tmp_path / f"{name}.mp4", ".partial.mp4"))
+    assert len(listed) == 1 and held.exists()                     # listed once; alive: kept
+    os.close(fd)                                                  # its run dies
+    writer.discard(writer.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
+    assert len(listed) == 1 and not held.exists()                 # the name listed is tried again
+    monkeypatch.setattr(writer, "LISTING_SECONDS", 0)
+    writer.discard(writer.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
+    assert len(listed) == 2
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")

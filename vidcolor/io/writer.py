@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -983,15 +984,50 @@ def remove_dead_partials(target: Path) -> list[Path]:
 
 def _remove_dead_matching(folder: str | Path, prefix: str, names: re.Pattern) -> list[Path]:
     """Remove the files of ``folder`` whose whole name matches ``names`` (and starts with ``prefix``, a quicker
-    test) and that no process locks (:func:`remove_if_dead`); never raises."""
+    test) and that no process locks (:func:`remove_if_dead`); never raises. A hidden ``prefix`` (``.``): from the
+    folder's listing of at most :data:`LISTING_SECONDS` ago (:func:`_hidden_names`)."""
     if fcntl is None:
         return []
     try:
-        with os.scandir(folder) as entries:
-            found = [e.path for e in entries if e.name.startswith(prefix) and names.fullmatch(e.name)]
+        if prefix.startswith("."):
+            listed = _hidden_names(folder)
+        else:
+            with os.scandir(folder) as entries:
+                listed = tuple(e.name for e in entries)
     except OSError:
         return []
+    found = [os.path.join(folder, n) for n in listed if n.startswith(prefix) and names.fullmatch(n)]
     return [Path(p) for p in found if remove_if_dead(p)]
+
+
+LISTING_SECONDS = 10.0
+"""How long this process uses a folder's listing again to find dead partial files (:func:`_hidden_names`)."""
+_listings: dict[str, tuple[float, tuple[str, ...]]] = {}
+"""Folder (absolute) -> (when it was listed, :func:`time.monotonic`; its hidden names then)."""
+
+
+def _hidden_names(folder: str | Path) -> tuple[str, ...]:
+    """The hidden names (``.`` first) in ``folder``, listed again where this process's last listing of it is older
+    than :data:`LISTING_SECONDS`: a folder run writing thousands of outputs lists their folder once every few
+    seconds, not once for each (20,000 files: about 10 ms a listing on a local disk, more over NFS). Every name found
+    is tried again each time (:func:`remove_if_dead`); a partial file made after the listing, by a run that has died
+    since, is found by the next listing, or the next run.
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    key, now = os.path.abspath(folder), time.monotonic()
+    with _held_guard:
+        cached = _listings.get(key)
+    if cached is not None and 0 <= now - cached[0] < LISTING_SECONDS:
+        return cached[1]
+    with os.scandir(key) as entries:
+        names = tuple(e.name for e in entries if e.name.startswith("."))
+    with _held_guard:
+        if len(_listings) >= 64:                       # a bound: the oldest goes
+            del _listings[min(_listings, key=lambda k: _listings[k][0])]
+        _listings[key] = (now, names)
+    return names
 
 
 def remove_if_dead(path: str | Path) -> bool:
