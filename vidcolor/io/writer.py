@@ -983,17 +983,13 @@ def remove_dead_partials(target: Path) -> list[Path]:
 
 
 def _remove_dead_matching(folder: str | Path, prefix: str, names: re.Pattern) -> list[Path]:
-    """Remove the files of ``folder`` whose whole name matches ``names`` (and starts with ``prefix``, a quicker
-    test) and that no process locks (:func:`remove_if_dead`); never raises. A hidden ``prefix`` (``.``): from the
-    folder's listing of at most :data:`LISTING_SECONDS` ago (:func:`_hidden_names`)."""
+    """Remove the files of ``folder`` whose whole name matches ``names`` (and starts with ``prefix``, a hidden name:
+    ``.`` first, a quicker test) and that no process locks (:func:`remove_if_dead`), from the folder's listing of at
+    most :data:`LISTING_SECONDS` ago (:func:`_hidden_names`); never raises."""
     if fcntl is None:
         return []
     try:
-        if prefix.startswith("."):
-            listed = _hidden_names(folder)
-        else:
-            with os.scandir(folder) as entries:
-                listed = tuple(e.name for e in entries)
+        listed = _hidden_names(folder)
     except OSError:
         return []
     found = [os.path.join(folder, n) for n in listed if n.startswith(prefix) and names.fullmatch(n)]
@@ -1064,25 +1060,21 @@ def name_max(folder: Path) -> int:
 
 def scratch_file(target: Path | None, suffix: str) -> Path:
     """Create an empty temporary file for an intermediate result of writing ``target``: beside it
-    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout), as
-    ``vidcolor.XXXXXXXX<suffix>``, locked as :func:`partial_file`'s are, the unlocked ones of that suffix there (left
-    by dead runs) removed first.
+    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout). The latter is
+    neither locked nor looked for after a run killed with SIGKILL: that folder is shared by every user and program
+    (and by vidcolor versions that lock nothing), and the system clears it.
 
     Raises:
         VidcolorError: it cannot be created (named, with the reason).
     """
     if target is not None:
         return partial_file(target, suffix)
-    folder = tempfile.gettempdir()
-    _remove_dead_matching(folder, "vidcolor.", re.compile(r"vidcolor\.[a-z0-9_]{8}" + re.escape(suffix)))
     try:
-        for _ in range(100):
-            fd, tmp = tempfile.mkstemp(prefix="vidcolor.", suffix=suffix, dir=folder)
-            if hold_partial(fd, tmp):
-                return Path(tmp)
+        fd, tmp = tempfile.mkstemp(prefix="vidcolor.", suffix=suffix)
     except OSError as exc:
-        raise VidcolorError(f"cannot create a temporary file in {folder} ({exc.strerror or exc})") from None
-    raise VidcolorError(f"cannot create a temporary file in {folder} (every one made there was removed at once)")
+        raise VidcolorError(f"cannot create a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc})") from None
+    os.close(fd)
+    return Path(tmp)
 
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
