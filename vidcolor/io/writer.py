@@ -841,12 +841,16 @@ def partial_file(target: Path, suffix: str) -> Path:
     :func:`hold_partial`) until it is renamed into place (:func:`move_into_place`) or removed (:func:`discard`): a
     run killed with SIGKILL (the out-of-memory killer, ``kill -9``), which can remove nothing, leaves its partial
     file unlocked (the kernel releases a dead process's locks), and the next run writing ``target`` removes it first
-    (:func:`remove_dead_partials`) while the file of a run that is alive, here or on another host sharing the folder
-    over NFS, stays. ffmpeg, writing the file by its name, holds no lock: the lock is vidcolor's (its descriptor is
-    not inherited), and ffmpeg dies with vidcolor (:func:`child_options`).
+    (:func:`remove_dead_partials`) while the file of a run that is alive, in this process or another, in another
+    container or on another host sharing the folder over NFS, stays. (Linux NFS clients take ``flock`` as a lock on
+    the whole file at the server, unless mounted ``nolock`` or ``local_lock=flock``; a host that dies holding one
+    loses it when its lease ends at the server, about 90 s with NFSv4.) ffmpeg, writing the file by its name, holds
+    no lock: the lock is vidcolor's (its descriptor is not inherited), and ffmpeg dies with vidcolor
+    (:func:`child_options`).
 
     Raises:
-        VidcolorError: the folder cannot be created or written (a path through a file, no permission).
+        VidcolorError: the folder cannot be created or written (a path through a file, no permission), or each of
+            100 files made there was removed before it could be locked (by other runs' sweeps).
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
