@@ -744,8 +744,9 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
     check_codec_in(codec, fmt)
     delay = passthrough.video_delay() if passthrough is not None else 0.0
     tmp = partial_file(target, f".partial{target.suffix}")
-    listing = partial_file(target, ".concat.txt")
+    listing = None
     try:
+        listing = partial_file(target, ".concat.txt")
         # each part's duration is given: what the demuxer would infer from a part's last timestamp is a
         # frame short or long at some joins
         listing.write_text("ffconcat version 1.0\n" + "".join(
@@ -767,7 +768,8 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
         move_into_place(tmp, target, overwrite)
     finally:
         discard(tmp)
-        discard(listing)
+        if listing is not None:
+            discard(listing)
 
 
 def first_error(log: str) -> str:
