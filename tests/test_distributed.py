@@ -496,7 +496,7 @@ def test_long_output_names_get_distinct_work_folders_the_file_system_takes(tmp_p
     """Shortened work-folder names keep a hash of the whole output name: two outputs whose names differ only
     past the cut get two folders."""
     from vidcolor.distributed import WORK_SUFFIX, work_folder
-    from vidcolor.io.writer import name_max
+    from vidcolor.io.partial import name_max
 
     assert work_folder(tmp_path / "a.mp4") == tmp_path / f".a.mp4{WORK_SUFFIX}"
     a, b = (work_folder(tmp_path / ("x" * 240 + tail)) for tail in ("1.mp4", "2.mp4"))

@@ -196,7 +196,7 @@ def test_names_near_the_file_systems_limit(tmp_path, clip, tiny_models):
     """A name longer than the file system takes was a traceback (input, or the default output of a long input
     name): one line. A legal output name of 238-255 bytes was refused, the temporary name beside it being 22 bytes
     longer: it is written, through a temporary name shortened to fit."""
-    from vidcolor.io.writer import partial_file
+    from vidcolor.io.partial import partial_file
 
     longest = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
     if longest != 255:

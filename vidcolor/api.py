@@ -995,7 +995,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     (``a.png.png``, ``a.jpg.png``). All targets are checked first: two inputs that would be written to one name are
     an error naming both, before anything is written. A run that fails or is stopped keeps the outputs it finished
     (each is renamed into place once complete) and removes the partial file of the one in progress (a run killed
-    with SIGKILL cannot: the next run writing that output removes it, :func:`~vidcolor.io.writer.partial_file`), and
+    with SIGKILL cannot: the next run writing that output removes it, :func:`~vidcolor.io.partial.partial_file`), and
     the folders it made where they are left empty; its exception gets a note saying what was kept
     (:func:`~vidcolor.io.writer.kept_note`, :func:`~vidcolor.errors.add_note`), which the CLI appends to its line.
     With ``skip_existing`` an input whose output exists is not read (what finishes a run that stopped half way), nor

@@ -53,10 +53,11 @@ from tqdm import tqdm
 from vidcolor.errors import VidcolorError, add_note, option, warn, worded
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe, warn_about_source
+from vidcolor.io.partial import name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
-from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, name_max,
-                                remove_empty, remove_if_dead, write_file_atomically)
+from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, remove_empty,
+                                write_file_atomically)
 from vidcolor.pipeline import RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -262,7 +263,7 @@ class _Plan:
 
 def work_folder(target: Path) -> Path:
     """The work folder of the output ``target``: ``.<output name>.vidcolor-work`` beside it, or, where that name
-    is longer than the folder's file system takes (:func:`~vidcolor.io.writer.name_max`, 255 bytes on most),
+    is longer than the folder's file system takes (:func:`~vidcolor.io.partial.name_max`, 255 bytes on most),
     the output's name shortened and followed by ``~`` and 12 hex digits of its SHA-256, so that two long
     names with one beginning still get two folders."""
     name, longest = f".{target.name}{WORK_SUFFIX}", name_max(target.parent)
@@ -555,7 +556,7 @@ def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: boo
 def _remove_strays(work: Path) -> None:
     """Remove the temporary files of segments that were being written when the run stopped (``.segment-*``: a
     worker killed in the middle of one leaves its partial file), those that no process locks
-    (:func:`~vidcolor.io.writer.remove_if_dead`): another run of the same command writing into the folder at the same
+    (:func:`~vidcolor.io.partial.remove_if_dead`): another run of the same command writing into the folder at the same
     time (here or on another host) keeps its own; one left by a worker still dying goes with the next run."""
     for stray in work.glob(".*"):
         remove_if_dead(stray)

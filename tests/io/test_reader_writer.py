@@ -754,7 +754,8 @@ def test_a_second_run_writing_the_same_output_does_not_replace_the_first(tmp_pat
 
 
 def test_moving_into_place_fails_cleanly(tmp_path):
-    from vidcolor.io.writer import move_into_place, partial_file
+    from vidcolor.io.writer import move_into_place
+    from vidcolor.io.partial import partial_file
 
     target = tmp_path / "out" / "x.bin"
     tmp = partial_file(target, ".bin")
@@ -1413,7 +1414,7 @@ def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypat
 _DIE_HOLDING = """
 import os, sys
 from pathlib import Path
-from vidcolor.io.writer import partial_file
+from vidcolor.io.partial import partial_file
 for suffix in sys.argv[2:]:
     print(partial_file(Path(sys.argv[1]), suffix), flush=True)
 os._exit(0)                     # as a killed run: nothing removed
@@ -1422,7 +1423,7 @@ os._exit(0)                     # as a killed run: nothing removed
 _TRY_REMOVE = """
 import sys
 from pathlib import Path
-from vidcolor.io.writer import remove_dead_partials
+from vidcolor.io.partial import remove_dead_partials
 print(len(remove_dead_partials(Path(sys.argv[1]))))
 """
 
@@ -1439,10 +1440,10 @@ def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_
     """A run killed with SIGKILL left its partial files (the output's, an image's, write_file_atomically's) for ever:
     nothing looked for them. partial_file now locks each (flock, for the file's life) and first removes the partial
     files of the same target that no process locks; a live run's stays, here and when another process looks."""
-    from vidcolor.io import writer
-    from vidcolor.io.writer import _held, discard, partial_file, remove_dead_partials
+    from vidcolor.io import partial
+    from vidcolor.io.partial import _held, discard, partial_file, remove_dead_partials
 
-    monkeypatch.setattr(writer, "LISTING_SECONDS", 0)             # each look lists the folder again
+    monkeypatch.setattr(partial, "LISTING_SECONDS", 0)             # each look lists the folder again
 
     target = tmp_path / "out.mp4"
     mine = partial_file(target, ".partial.mp4")
@@ -1468,7 +1469,8 @@ def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_
 @pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
 def test_images_and_files_written_atomically_remove_dead_partial_files(tmp_path):
     from vidcolor.io.images import write_image
-    from vidcolor.io.writer import _held, write_file_atomically
+    from vidcolor.io.writer import write_file_atomically
+    from vidcolor.io.partial import _held
 
     dead_image = Path(_python(_DIE_HOLDING, tmp_path / "pic.png", ".png"))
     dead_data = Path(_python(_DIE_HOLDING, tmp_path / "plan.json", ".json"))
@@ -1483,7 +1485,7 @@ def test_a_folder_is_listed_once_in_a_while_for_dead_partial_files(tmp_path, mon
     """A folder run writing thousands of outputs into one folder listed it for each output (20,000 files: 10 ms or
     more each time): now once every LISTING_SECONDS; the names found are tried each time, so a run that dies
     after the listing has its files removed by the next look at them."""
-    from vidcolor.io import writer
+    from vidcolor.io import partial
 
     listed = []
     real = os.scandir
@@ -1494,13 +1496,13 @@ def test_a_folder_is_listed_once_in_a_while_for_dead_partial_files(tmp_path, mon
     import fcntl
     fcntl.flock(fd, fcntl.LOCK_EX)
     for name in "abc":
-        writer.discard(writer.partial_file(tmp_path / f"{name}.mp4", ".partial.mp4"))
+        partial.discard(partial.partial_file(tmp_path / f"{name}.mp4", ".partial.mp4"))
     assert len(listed) == 1 and held.exists()                     # listed once; alive: kept
     os.close(fd)                                                  # its run dies
-    writer.discard(writer.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
+    partial.discard(partial.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
     assert len(listed) == 1 and not held.exists()                 # the name listed is tried again
-    monkeypatch.setattr(writer, "LISTING_SECONDS", 0)
-    writer.discard(writer.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
+    monkeypatch.setattr(partial, "LISTING_SECONDS", 0)
+    partial.discard(partial.partial_file(tmp_path / "b.mp4", ".partial.mp4"))
     assert len(listed) == 2
 
 
@@ -1510,7 +1512,7 @@ def test_a_partial_file_removed_before_it_was_locked_is_made_again(tmp_path, mon
     (the lock then holds a file no longer there) and makes another, which it returns locked."""
     import tempfile
 
-    from vidcolor.io import writer
+    from vidcolor.io import partial
 
     made = []
     real = tempfile.mkstemp
@@ -1519,21 +1521,21 @@ def test_a_partial_file_removed_before_it_was_locked_is_made_again(tmp_path, mon
         fd, path = real(*args, **kwargs)
         made.append(path)
         if len(made) == 1:
-            assert writer.remove_if_dead(path)             # another run's cleaner, in between
+            assert partial.remove_if_dead(path)             # another run's cleaner, in between
         return fd, path
 
     monkeypatch.setattr(tempfile, "mkstemp", racing)
-    got = writer.partial_file(tmp_path / "x.mp4", ".partial.mp4")
+    got = partial.partial_file(tmp_path / "x.mp4", ".partial.mp4")
     assert len(made) == 2 and str(got) == made[1] and got.exists() and not Path(made[0]).exists()
-    assert not writer.remove_if_dead(got)
-    writer.discard(got)
+    assert not partial.remove_if_dead(got)
+    partial.discard(got)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
 def test_a_forked_child_does_not_keep_the_lock(tmp_path):
     """A child forked while a partial file is held (multiprocessing's fork) closes its copies of the locked
     descriptors: otherwise the lock would live as long as the child, after its parent's death."""
-    from vidcolor.io.writer import _held, discard, partial_file
+    from vidcolor.io.partial import _held, discard, partial_file
 
     mine = partial_file(tmp_path / "x.mp4", ".partial.mp4")
     pid = os.fork()

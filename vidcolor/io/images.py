@@ -14,7 +14,8 @@ from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_sizes, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.files import is_image
-from vidcolor.io.writer import check_target, discard, move_into_place, partial_file
+from vidcolor.io.partial import discard, partial_file
+from vidcolor.io.writer import check_target, move_into_place
 
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
 """Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw

@@ -5,7 +5,7 @@ timestamp, so the source's timing is kept frame by frame (variable frame rate in
 line is built by ffmpeg-python (a list of arguments, never a shell string). A file is
 written under a temporary name beside the target and renamed only when ffmpeg succeeded, so a failed
 or interrupted run never leaves a half-written output; one killed outright (SIGKILL), which can remove nothing,
-leaves it unlocked, and the next run writing the same output removes it (:func:`partial_file`). GIF output is made in two passes through temporary
+leaves it unlocked, and the next run writing the same output removes it (:func:`~vidcolor.io.partial.partial_file`). GIF output is made in two passes through temporary
 files (:meth:`VideoWriter._gif_passes`), removed on every exit path as the partial output is.
 """
 from __future__ import annotations
@@ -21,8 +21,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +33,7 @@ from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.convert import SWS_FLAGS, local_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
+from vidcolor.io.partial import discard, partial_file
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -833,240 +832,9 @@ def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> 
                            target)
 
 
-def partial_file(target: Path, suffix: str) -> Path:
-    """Create the empty temporary file a result is written to before it is renamed to ``target`` (in the
-    same folder, so the rename is atomic); the folder is created when missing. Its name is
-    ``.<stem>.XXXXXXXX<suffix>``, the stem shortened where that would be longer than the file system takes
-    (:func:`name_max`), so that every name the folder takes can be written.
-
-    The file is locked (an exclusive :func:`fcntl.flock`, held by this process through a descriptor kept open,
-    :func:`hold_partial`) until it is renamed into place (:func:`move_into_place`) or removed (:func:`discard`): a
-    run killed with SIGKILL (the out-of-memory killer, ``kill -9``), which can remove nothing, leaves its partial
-    file unlocked (the kernel releases a dead process's locks), and the next run writing ``target`` removes it first
-    (:func:`remove_dead_partials`) while the file of a run that is alive, in this process or another, in another
-    container or on another host sharing the folder over NFS, stays. (Linux NFS clients take ``flock`` as a lock on
-    the whole file at the server, unless mounted ``nolock`` or ``local_lock=flock``; a host that dies holding one
-    loses it when its lease ends at the server, about 90 s with NFSv4.) ffmpeg, writing the file by its name, holds
-    no lock: the lock is vidcolor's (its descriptor is not inherited), and ffmpeg dies with vidcolor
-    (:func:`child_options`).
-
-    Raises:
-        VidcolorError: the folder cannot be created or written (a path through a file, no permission), or each of
-            100 files made there was removed before it could be locked (by other runs' sweeps).
-    """
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        longest = name_max(target.parent)
-        remove_dead_partials(target)
-        stem = _short_stem(target.stem, suffix, longest)
-        for _ in range(100):
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
-            if hold_partial(fd, tmp):
-                return Path(tmp)
-    except OSError as exc:
-        blocker = next((a for a in target.parents if a.exists()), None)
-        why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
-        raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
-    raise VidcolorError(f"{target}: cannot write there (every temporary file made there was removed at once)")
-
-
-def _short_stem(stem: str, suffix: str, longest: int) -> str:
-    """``stem`` shortened so that ``.<stem>.XXXXXXXX<suffix>`` takes at most ``longest`` bytes (:func:`partial_file`)."""
-    while stem and len(os.fsencode(f".{stem}.XXXXXXXX{suffix}")) > longest:    # mkstemp adds 8 characters
-        stem = stem[:-1]
-    return stem
-
-
-try:
-    import fcntl
-except ImportError:             # Windows: no advisory locks; partial files are neither locked nor looked for
-    fcntl = None
-
-_held: dict[str, int] = {}
-"""The partial files this process created and locks (:func:`partial_file`): absolute path -> the locked descriptor."""
-_held_guard = threading.Lock()
-
-SCRATCH_TAILS = (".frames.nut", ".palette.nut", ".concat.txt")
-"""The suffixes of the temporary files, besides the partial output, written beside a target (:func:`partial_file`):
-GIF output's frames and palette (:meth:`VideoWriter._gif_passes`), the list of :func:`join_segments`."""
-
-
-def _try_lock(fd: int) -> bool | None:
-    """Take an exclusive lock on ``fd`` without waiting: True (taken), False (another open file holds one),
-    None (the file system locks nothing, or no :mod:`fcntl`)."""
-    if fcntl is None:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        return False if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else None
-    return True
-
-
-def _same_file(fd: int, path: str) -> bool:
-    """Whether ``path`` still names the file open as ``fd`` (not removed, nor replaced by another)."""
-    try:
-        named, held = os.stat(path, follow_symlinks=False), os.fstat(fd)
-    except OSError:
-        return False
-    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
-
-
-def hold_partial(fd: int, path: str | Path) -> bool:
-    """Lock the file just created as ``path`` (open as ``fd``) for this process until :func:`release` or
-    :func:`discard`, keeping ``fd`` open (it is closed here otherwise). False when another run removed it between its
-    creation and the lock (:func:`remove_dead_partials` found it unlocked): the caller makes another. A file
-    system without locks (or Windows): the file is kept unlocked, which no run removes (it cannot lock it either)."""
-    path = os.fspath(path)
-    locked = _try_lock(fd)
-    if locked is None:
-        os.close(fd)
-        return True
-    if not locked or not _same_file(fd, path):     # a cleaner holds it (and removes it), or has removed it
-        os.close(fd)
-        return False
-    with _held_guard:
-        _held[os.path.abspath(path)] = fd
-    return True
-
-
-def release(tmp: str | Path) -> None:
-    """Unlock the partial file ``tmp`` (:func:`partial_file`) once it is renamed into place or removed: the locked
-    descriptor is closed. Nothing for a file this process does not hold."""
-    with _held_guard:
-        fd = _held.pop(os.path.abspath(tmp), None)
-    if fd is not None:
-        os.close(fd)
-
-
-def discard(tmp: str | Path) -> None:
-    """Remove the partial file ``tmp`` (:func:`partial_file`; gone already: nothing) and unlock it, in that order: it
-    is never there unlocked."""
-    Path(tmp).unlink(missing_ok=True)
-    release(tmp)
-
-
-def _forget_held() -> None:
-    """(In a child process just forked.) Close the child's copies of the locked descriptors: a lock is held while any
-    process has its open file, so a forked child living on would keep a dead parent's partial files locked. Closing a
-    copy leaves the parent's lock. Only system calls, no lock taken: another thread may have held one at the fork."""
-    for fd in list(_held.values()):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _held.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_held)
-
-
-def partial_names(target: Path) -> re.Pattern:
-    """The names of the partial files that :func:`partial_file` gives for ``target`` (the partial output, a temporary
-    file of the same suffix, :data:`SCRATCH_TAILS`), as one pattern to match whole names against."""
-    longest = name_max(target.parent)
-    return re.compile("|".join(re.escape(f".{_short_stem(target.stem, t, longest)}.") + r"[a-z0-9_]{8}" + re.escape(t)
-                               for t in _tails(target)))
-
-
-def _tails(target: Path) -> list[str]:
-    """What follows the random part of the names of ``target``'s partial files (:func:`partial_names`)."""
-    return sorted({f".partial{target.suffix}", target.suffix, *SCRATCH_TAILS})
-
-
-def remove_dead_partials(target: Path) -> list[Path]:
-    """Remove the partial files of ``target`` (:func:`partial_names`, in its folder) whose run is dead: those that
-    no process locks (:func:`remove_if_dead`). Those of a live run, here or elsewhere, stay, and so does a file that
-    cannot be opened to try (another user's), or whose file system locks nothing. Never raises: a folder that
-    cannot be listed is left as it is.
-
-    Returns:
-        The files removed.
-    """
-    shortest = _short_stem(target.stem, max(_tails(target), key=lambda t: len(os.fsencode(t))), name_max(target.parent))
-    return _remove_dead_matching(target.parent, f".{shortest}.", partial_names(target))
-
-
-def _remove_dead_matching(folder: str | Path, prefix: str, names: re.Pattern) -> list[Path]:
-    """Remove the files of ``folder`` whose whole name matches ``names`` (and starts with ``prefix``, a hidden name:
-    ``.`` first, a quicker test) and that no process locks (:func:`remove_if_dead`), from the folder's listing of at
-    most :data:`LISTING_SECONDS` ago (:func:`_hidden_names`); never raises."""
-    if fcntl is None:
-        return []
-    try:
-        listed = _hidden_names(folder)
-    except OSError:
-        return []
-    found = [os.path.join(folder, n) for n in listed if n.startswith(prefix) and names.fullmatch(n)]
-    return [Path(p) for p in found if remove_if_dead(p)]
-
-
-LISTING_SECONDS = 10.0
-"""How long this process uses a folder's listing again to find dead partial files (:func:`_hidden_names`)."""
-_listings: dict[str, tuple[float, tuple[str, ...]]] = {}
-"""Folder (absolute) -> (when it was listed, :func:`time.monotonic`; its hidden names then)."""
-
-
-def _hidden_names(folder: str | Path) -> tuple[str, ...]:
-    """The hidden names (``.`` first) in ``folder``, listed again where this process's last listing of it is older
-    than :data:`LISTING_SECONDS`: a folder run writing thousands of outputs lists their folder once every few
-    seconds, not once for each (20,000 files: about 10 ms a listing on a local disk, more over NFS). Every name found
-    is tried again each time (:func:`remove_if_dead`); a partial file made after the listing, by a run that has died
-    since, is found by the next listing, or the next run.
-
-    Raises:
-        OSError: the folder cannot be listed.
-    """
-    key, now = os.path.abspath(folder), time.monotonic()
-    with _held_guard:
-        cached = _listings.get(key)
-    if cached is not None and 0 <= now - cached[0] < LISTING_SECONDS:
-        return cached[1]
-    with os.scandir(key) as entries:
-        names = tuple(e.name for e in entries if e.name.startswith("."))
-    with _held_guard:
-        if len(_listings) >= 64:                       # a bound: the oldest goes
-            del _listings[min(_listings, key=lambda k: _listings[k][0])]
-        _listings[key] = (now, names)
-    return names
-
-
-def remove_if_dead(path: str | Path) -> bool:
-    """Remove the file ``path`` if no process locks it (:func:`partial_file`'s lock: its run is dead) and return
-    whether it did. It is removed while locked here, so a run that has just created it and not yet locked it
-    finds it gone and makes another (:func:`hold_partial`). Not a regular file, not openable (no permission), a file
-    system without locks, a lock held: left, False. Never raises."""
-    if fcntl is None:
-        return False
-    path = str(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or not _try_lock(fd) or not _same_file(fd, path):
-            return False
-        os.unlink(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def name_max(folder: Path) -> int:
-    """The longest file name (bytes) the file system of ``folder`` takes: ``NAME_MAX``, 255 where it is not known."""
-    try:
-        longest = os.pathconf(folder, "PC_NAME_MAX")
-    except (AttributeError, ValueError, OSError):       # no pathconf (Windows), or not known there
-        return 255
-    return longest if longest > 0 else 255
-
-
 def scratch_file(target: Path | None, suffix: str) -> Path:
     """Create an empty temporary file for an intermediate result of writing ``target``: beside it
-    (:func:`partial_file`), or in the system's temporary folder where ``target`` is None (stdout). The latter is
+    (:func:`~vidcolor.io.partial.partial_file`), or in the system's temporary folder where ``target`` is None (stdout). The latter is
     neither locked nor looked for after a run killed with SIGKILL: that folder is shared by every user and program
     (and by vidcolor versions that lock nothing), and the system clears it.
 
@@ -1089,7 +857,7 @@ _NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.E
 
 def missing_folders(folder: Path | None) -> list[Path]:
     """``folder`` and its parents that do not exist (deepest first): those that writing into it creates (the writers
-    create a target's missing folders, :func:`partial_file`); none for None (stdout)."""
+    create a target's missing folders, :func:`~vidcolor.io.partial.partial_file`); none for None (stdout)."""
     made: list[Path] = []
     if folder is not None:
         folder = Path(folder).absolute()
@@ -1122,13 +890,13 @@ def kept_note(kept: int, folder: Path, stale: int = 0) -> str:
 
 
 def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Give the finished temporary file ``tmp`` (:func:`partial_file`) the usual file mode and the name ``target``.
+    """Give the finished temporary file ``tmp`` (:func:`~vidcolor.io.partial.partial_file`) the usual file mode and the name ``target``.
 
     Without ``overwrite`` a file that appeared at ``target`` while the run worked (another run writing the same
     output; ``target`` was checked when the run began) is kept and this result refused: a hard link, which
     fails on an existing name, makes the check and the rename one step (where the file system has no hard
     links, the name is checked just before the rename). ``tmp`` is gone afterwards in every case, and unlocked
-    (:func:`discard`).
+    (:func:`~vidcolor.io.partial.discard`).
 
     Raises:
         OutputExists: ``target`` exists (without ``overwrite``).
@@ -1161,7 +929,7 @@ def _written_meanwhile(target: Path) -> OutputExists:
 
 
 def write_file_atomically(target: Path, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to ``target`` through :func:`partial_file` and :func:`move_into_place` (a rename, with the
+    """Write ``data`` to ``target`` through :func:`~vidcolor.io.partial.partial_file` and :func:`move_into_place` (a rename, with the
     usual file mode). With ``overwrite`` False, a ``target`` that exists by then (another run wrote it) is kept.
 
     Raises:
