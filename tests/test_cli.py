@@ -1152,3 +1152,23 @@ def test_a_library_warning_points_at_the_callers_line(tmp_path):
         warnings.simplefilter("error", VidcolorWarning)
         with pytest.raises(VidcolorWarning, match="tiny.png is only 16x16 pixels"):
             read_references([tmp_path / "tiny.png"])
+
+
+def test_a_warning_from_a_pipeline_thread_points_at_vidcolor_not_at_threading(tmp_path):
+    """Review, stop 64: a warning issued in a stage's thread (an unreadable still skipped, said as the images are
+    read) pointed at threading.py, the first frame outside vidcolor, with 'self._target(*self._args...)' as its line."""
+    import warnings
+
+    from vidcolor.api import process
+    from vidcolor.errors import VidcolorWarning
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(folder / "a.png")
+    (folder / "b.png").write_bytes(b"junk")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VidcolorWarning)
+        process(folder, tmp_path / "out", lambda b: b, suffix="x", progress=False, ignore_errors=True)
+    said = [w for w in caught if issubclass(w.category, VidcolorWarning)]
+    assert len(said) == 1 and "b.png" in str(said[0].message)
+    assert Path(said[0].filename).parent.name == "vidcolor", said[0].filename

@@ -31,8 +31,8 @@ from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (OutputExists, check_codec_in, check_target, format_suffix, kept_note,
-                                missing_folders, remove_empty)
+from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_target, format_suffix,
+                                kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, job_batch_size, run, set_output_chroma)
@@ -737,7 +737,7 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
 
 
 def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
-    """One warning line on stderr where stdin or another pipe (:func:`read_once`) holds streams besides its video:
+    """One warning (:func:`~vidcolor.errors.warn`) where stdin or another pipe (:func:`read_once`) holds streams besides its video:
     none of them is carried, since the pipe is read once, by the decoder (a file's are, through
     :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it as
     asked); nothing is said where the pipe holds its video alone."""
@@ -776,7 +776,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.
     With ``ignore_errors`` the frames that decode are kept (the refused ones skipped, as ffmpeg skips them: the
-    frames keep their timestamps), with a warning on stderr that counts the lost ones. A frame size that changes
+    frames keep their timestamps), with a warning (:func:`~vidcolor.errors.warn`) that counts the lost ones. A frame size that changes
     (also to one above the frame-size limits) is an error either way; a file that cannot be
     read at all raises :class:`~vidcolor.errors.UnreadableInput` (a folder run with ``ignore_errors`` skips such a
     clip, with a warning, as it skips an unreadable still). A folder gives
@@ -808,7 +808,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         if not skip_existing or str(output) == "-" or exc.target != Path(output):
             raise
         return RunSummary(0, 0.0, str(output), skipped=1,
-                          note=worded(f"{output} exists: another run wrote it while this one worked "
+                          note=worded(f"{output} {WRITTEN_MEANWHILE} "
                                       f"({option('skip_existing')})"))
 
 
@@ -1134,10 +1134,10 @@ def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, o
     folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
     profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
     output (:func:`~vidcolor.io.images.image_metadata`). A multi-page TIFF's
-    first page is processed, with a warning on stderr (its page count from the same opening); so is a transparent
+    first page is processed, with a warning (:func:`~vidcolor.errors.warn`; its page count from the same opening); so is a transparent
     image written to a format without alpha (:data:`~vidcolor.io.images.OPAQUE_FORMATS`: JPEG, BMP), which drops it
     (:func:`~vidcolor.io.images.write_image`). With
-    ``ignore_errors`` an unreadable image is skipped with a warning on stderr instead (no output for it). With
+    ``ignore_errors`` an unreadable image is skipped with a warning instead (no output for it). With
     ``skipped`` given (a folder run's ``skip_existing``), an image whose output another run wrote since the listing is
     left, and its output appended there: not read where it is there before, its result dropped where it came while
     this run worked on it (the summary counts the images written)."""

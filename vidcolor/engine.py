@@ -31,6 +31,7 @@ import numpy as np
 from vidcolor.cache import cache_dir
 from vidcolor.cue import CUE_DIM
 from vidcolor.errors import VidcolorError, option, warn
+from vidcolor.io.partial import remove_if_dead
 from vidcolor.io.writer import write_file_atomically
 from vidcolor.jobs import DEFAULT_TILE, MIN_TILE, TILE_OVERLAP
 from vidcolor.weights import load_generator, read_arch, resolve
@@ -639,10 +640,6 @@ GRAPH_UNUSED_DAYS = 30
 the network code, each torch version and each weight file leaves one (16 MB for the colorizer), which nothing else
 removes."""
 
-SCRATCH_HOURS = 1
-"""An export's temporary file (``.<name>.XXXXXXXX.onnx`` or ``.sha256``, renamed into place once written) older than
-this was left by a run that was killed while it wrote: :func:`prune_graphs` removes it."""
-
 _CACHED_GRAPH = re.compile(r"[0-9a-f]{16}-torch[^/]+?(-reference)?\.onnx")
 """The names :func:`cached_onnx` gives graphs: :func:`prune_graphs` removes no other file (a folder named by
 ``VIDCOLOR_CACHE`` may hold the user's own)."""
@@ -672,9 +669,11 @@ def _read_cached(path: Path, check: Path) -> bytes | None:
 def prune_graphs(folder: Path, now: float | None = None) -> list[Path]:
     """Remove from ``folder`` (the cache's ``onnx/``) the graphs not used for :data:`GRAPH_UNUSED_DAYS` days (by
     their modification time, which :func:`cached_onnx` renews on each use) with their ``.sha256`` files, checksum
-    files whose graph is gone, and the temporary files of exports killed half way (older than
-    :data:`SCRATCH_HOURS`); only files named as :func:`cached_onnx` names them (:data:`_CACHED_GRAPH`). Safe while other runs use the cache: a graph in use was used within the month, and a
-    run that finds a graph gone as it reads exports it again. Files that cannot be removed are left.
+    files whose graph is gone (older than an hour: not one being written), and the temporary files of exports killed
+    half way (those no process locks, :func:`~vidcolor.io.partial.remove_if_dead`); only files named as
+    :func:`cached_onnx` names them (:data:`_CACHED_GRAPH`). Safe while other runs use the cache: a graph in use was
+    used within the month, and a run that finds a graph gone as it reads exports it again. Files that cannot be
+    removed are left.
 
     Args:
         folder: the folder of cached graphs.
@@ -697,11 +696,13 @@ def prune_graphs(folder: Path, now: float | None = None) -> list[Path]:
             age = now - p.lstat().st_mtime
             if p.name in graphs:
                 stale = age > GRAPH_UNUSED_DAYS * 86400
-            elif p.name.startswith("."):
-                stale = bool(re.fullmatch(r"\.[0-9a-f]{16}-torch.+\.(onnx|sha256)", p.name)) and age > SCRATCH_HOURS * 3600
+            elif p.name.startswith("."):                # an export's partial file: removed where its run is dead
+                if re.fullmatch(r"\.[0-9a-f]{16}-torch.+\.(onnx|sha256)", p.name) and remove_if_dead(p):
+                    removed.append(p)
+                continue
             elif p.name.endswith(".sha256"):
                 stale = bool(_CACHED_GRAPH.fullmatch(p.name[: -len(".sha256")])) and p.name[: -len(".sha256")] \
-                    not in graphs and age > SCRATCH_HOURS * 3600
+                    not in graphs and age > 3600
             else:
                 stale = False
             if stale and p.is_file():
@@ -720,7 +721,7 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
     """The ONNX graph of a weight file, exported once and cached by the SHA-256 of the file and of the code
     that builds the graph (:func:`graph_code_digest`) and the torch version, in ``onnx/`` of
     :func:`vidcolor.cache.cache_dir`. A cache that cannot be used (no home folder, not writable, a file in its
-    place) is skipped: the graph is exported each run, with one warning on stderr a process. Torch is imported only
+    place) is skipped: the graph is exported each run, with one warning a process (:func:`~vidcolor.errors.warn`). Torch is imported only
     to export. Runs that export the same graph at once each write it whole under a temporary name and rename it
     into place (:func:`~vidcolor.io.writer.write_file_atomically`); export gives the same bytes each time. Each
     export removes the graphs no run used for :data:`GRAPH_UNUSED_DAYS` days (:func:`prune_graphs`).

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 import warnings
 
 _OPTION = re.compile("\x00([^\x00\x01]*)\x01([^\x00]*)\x00")
@@ -81,13 +82,20 @@ def warn(text: str) -> None:
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+_THREAD_FILES = {os.path.abspath(threading.__file__)}
+"""Files whose frames start a thread (:mod:`threading`): a run's own threads begin there, not in a caller's code."""
+
+
 def _outside_level() -> int:
     """The ``stacklevel`` of :func:`warnings.warn` in :func:`warn` that names the first frame outside this package's
-    files (2, :func:`warn`'s caller, when every frame is inside it)."""
+    files: the caller's line that called into vidcolor; 2, :func:`warn`'s caller, where every frame is inside it or
+    the first outside one starts the thread (a pipeline stage's thread has no caller's line)."""
     frame, level = sys._getframe(2), 2          # _getframe(2): warn's caller, at stacklevel 2
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
-    return level if frame is not None else 2
+    if frame is None or os.path.abspath(frame.f_code.co_filename) in _THREAD_FILES:
+        return 2
+    return level
 
 
 class VidcolorError(Exception):

@@ -54,7 +54,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
 
     Raises VidcolorError when one is unreadable, a video file (by its suffix; the jobs check how many they need) or
-    transparent everywhere, or a folder; warns on stderr about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
+    transparent everywhere, or a folder; warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
     pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES:

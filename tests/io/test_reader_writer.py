@@ -1449,12 +1449,14 @@ def test_partial_files_of_dead_runs_are_removed_and_those_of_live_runs_kept(tmp_
     mine = partial_file(target, ".partial.mp4")
     assert str(mine) in _held
     assert _python(_TRY_REMOVE, target) == "0" and mine.exists()          # alive, seen from another process
-    dead = [Path(p) for p in _python(_DIE_HOLDING, target, ".partial.mp4", ".frames.nut", ".mp4").split()]
+    *dead, bare = [Path(p) for p in _python(_DIE_HOLDING, target, ".partial.mp4", ".frames.nut", ".mp4").split()]
     assert all(p.exists() for p in dead)
     unrelated = [tmp_path / n for n in (".out.abc.partial.mp4", ".outs.abcdefgh.partial.mp4", "out.abcdefgh.mp4",
                                         ".out.abcdefgh.partial.mkv")]
     for p in unrelated:
         p.write_bytes(b"")
+        os.chmod(p, 0o600)
+    unrelated.append(bare)          # no partial file is named so since stop 64 (a user's .out.original.mp4 could be)
     (tmp_path / ".out.folder12.partial.mp4").mkdir()
     assert sorted(remove_dead_partials(target)) == sorted(dead)            # this process's own is locked too
     assert mine.exists() and not any(p.exists() for p in dead) and all(p.exists() for p in unrelated)
@@ -1472,8 +1474,8 @@ def test_images_and_files_written_atomically_remove_dead_partial_files(tmp_path)
     from vidcolor.io.writer import write_file_atomically
     from vidcolor.io.partial import _held
 
-    dead_image = Path(_python(_DIE_HOLDING, tmp_path / "pic.png", ".png"))
-    dead_data = Path(_python(_DIE_HOLDING, tmp_path / "plan.json", ".json"))
+    dead_image = Path(_python(_DIE_HOLDING, tmp_path / "pic.png", ".partial.png"))
+    dead_data = Path(_python(_DIE_HOLDING, tmp_path / "plan.json", ".partial.json"))
     write_image(tmp_path / "pic.png", np.zeros((4, 6, 3), np.uint8))
     write_file_atomically(tmp_path / "plan.json", b"[]")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png", "plan.json"]
@@ -1492,6 +1494,7 @@ def test_a_folder_is_listed_once_in_a_while_for_dead_partial_files(tmp_path, mon
     monkeypatch.setattr(os, "scandir", lambda folder: listed.append(folder) or real(folder))
     held = tmp_path / ".b.abcdefgh.partial.mp4"
     held.write_bytes(b"")
+    os.chmod(held, 0o600)                                         # as mkstemp makes it
     fd = os.open(held, os.O_RDONLY)
     import fcntl
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -1544,3 +1547,37 @@ def test_a_forked_child_does_not_keep_the_lock(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0 and str(mine) in _held
     discard(mine)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_a_users_own_hidden_files_beside_the_output_are_not_taken_for_partial_files(tmp_path):
+    """Review, stop 64: the sweep matched '.<stem>.' + 8 characters + the output's suffix, so writing clip.mp4
+    removed the user's own unlocked '.clip.original.mp4' and '.clip.backup_1.mp4'. Partial files now always carry
+    '.partial' before the suffix, and only files of this user in mkstemp's mode 0600 are removed."""
+    from vidcolor.io.partial import discard, partial_file
+
+    target = tmp_path / "clip.mp4"
+    mine = [tmp_path / ".clip.original.mp4", tmp_path / ".clip.backup_1.mp4", tmp_path / ".clip.20241201.partial.mp4"]
+    for p in mine:
+        p.write_bytes(b"the user's")
+    os.chmod(mine[1], 0o600)
+    dead = tmp_path / ".clip.abcdefgh.partial.mp4"                # as a run killed with SIGKILL leaves it
+    dead.write_bytes(b"")
+    os.chmod(dead, 0o600)
+    discard(partial_file(target, ".partial.mp4"))
+    assert all(p.read_bytes() == b"the user's" for p in mine) and not dead.exists()
+
+
+def test_output_exists_crosses_to_another_process_whole():
+    """Review, stop 64: OutputExists(message, target) could not be unpickled (rebuilt from its message alone: a
+    TypeError), so in a worker pool the most common error, an output that exists, hung multiprocessing.Pool.apply."""
+    import pickle
+
+    from vidcolor.errors import cli_wording, option
+    from vidcolor.io.writer import OutputExists
+
+    error = OutputExists(f"out.mp4 exists (use {option('overwrite')} to replace it)", Path("out.mp4"))
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is OutputExists and again.target == Path("out.mp4")
+    assert (str(again), cli_wording(again)) == ("out.mp4 exists (use overwrite to replace it)",
+                                                "out.mp4 exists (use --overwrite to replace it)")

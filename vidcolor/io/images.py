@@ -289,7 +289,7 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
     im = Image.fromarray(rgb)
     if alpha is not None and fmt not in OPAQUE_FORMATS:
         im.putalpha(Image.fromarray(alpha))
-    tmp = partial_file(path, path.suffix)
+    tmp = partial_file(path, f".partial{path.suffix}")   # the format is the suffix's; .partial marks the name
     try:
         exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
         tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}

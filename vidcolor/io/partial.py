@@ -159,8 +159,9 @@ def partial_names(target: Path) -> re.Pattern:
 
 
 def _tails(target: Path) -> list[str]:
-    """What follows the random part of the names of ``target``'s partial files (:func:`partial_names`)."""
-    return sorted({f".partial{target.suffix}", target.suffix, *SCRATCH_TAILS})
+    """What follows the random part of the names of ``target``'s partial files (:func:`partial_names`): never the
+    bare suffix, so that a user's own hidden ``.clip.original.mp4`` beside ``clip.mp4`` cannot match."""
+    return sorted({f".partial{target.suffix}", *SCRATCH_TAILS})
 
 
 def remove_dead_partials(target: Path) -> list[Path]:
@@ -220,16 +221,36 @@ def _hidden_names(folder: str | Path) -> tuple[str, ...]:
     return names
 
 
+PARTIAL_MODE = 0o600
+"""The mode a partial file has while its run writes it (:func:`tempfile.mkstemp`'s; the usual mode is given only as it
+is renamed into place, :func:`~vidcolor.io.writer.move_into_place`): :func:`remove_if_dead` removes no file with
+another, nor one of another user, so that a user's own hidden file whose name happens to fit the pattern
+(``.clip.original.mp4`` beside ``clip.mp4``) is never taken for a partial file."""
+
+
 def remove_if_dead(path: str | Path) -> bool:
     """Remove the file ``path`` if no process locks it (:func:`partial_file`'s lock: its run is dead) and return
     whether it did. It is removed while locked here, so a run that has just created it and not yet locked it
-    finds it gone and makes another (:func:`hold_partial`). Not a regular file, not openable (no permission), a file
-    system without locks, a lock held: left, False. Never raises."""
+    finds it gone and makes another (:func:`hold_partial`). Left, False: not a regular file, not this user's or not
+    of :data:`PARTIAL_MODE`, one this process holds, not openable (no permission), a file system without locks, a
+    lock held. The file is opened for writing where it can be (an NFS client takes ``flock`` as a POSIX lock at the
+    server, and an exclusive one needs a descriptor open for writing), else for reading. Never raises."""
     if fcntl is None:
         return False
     path = str(path)
+    with _held_guard:
+        if os.path.abspath(path) in _held:      # ours, alive (closing a copy would drop our POSIX lock over NFS)
+            return False
+    flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        found = os.stat(path, follow_symlinks=False)
+        if not stat.S_ISREG(found.st_mode) or stat.S_IMODE(found.st_mode) != PARTIAL_MODE \
+                or (hasattr(os, "getuid") and found.st_uid != os.getuid()):
+            return False
+        try:
+            fd = os.open(path, os.O_RDWR | flags)
+        except OSError:
+            fd = os.open(path, os.O_RDONLY | flags)
     except OSError:
         return False
     try:

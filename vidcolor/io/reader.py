@@ -527,7 +527,7 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def warn_about_source(name: str, info: VideoInfo) -> None:
-    """One warning line on stderr (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
+    """One warning (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
     processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
     (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing (each frame is
     processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output is

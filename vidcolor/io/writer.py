@@ -793,6 +793,16 @@ class OutputExists(VidcolorError):
         super().__init__(message)
         self.target = Path(target)
 
+    def __reduce__(self):
+        """Pickled with its target (and its message as marked), so that it crosses to another process whole: a
+        worker pool or a Ray task gets this error, not a TypeError from rebuilding it with its message alone."""
+        return type(self), (self.marked if self.marked is not None else str(self), self.target)
+
+
+WRITTEN_MEANWHILE = "exists: another run wrote it while this one worked"
+"""What an output that another run wrote while this one worked is said to be (:class:`OutputExists`,
+:func:`vidcolor.api.process`'s skipped summary)."""
+
 
 def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> None:
     """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
@@ -924,7 +934,7 @@ def move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
 
 def _written_meanwhile(target: Path) -> OutputExists:
     """The error of :func:`move_into_place` for an output that another run wrote while this one worked."""
-    return OutputExists(f"{target} exists: another run wrote it while this one worked (use {option('overwrite')} to "
+    return OutputExists(f"{target} {WRITTEN_MEANWHILE} (use {option('overwrite')} to "
                         "replace it)", target)
 
 
@@ -936,7 +946,7 @@ def write_file_atomically(target: Path, data: bytes, overwrite: bool = True) -> 
         OutputExists: ``target`` exists, without ``overwrite``.
         VidcolorError: the folder or the file cannot be written (nothing is left behind).
     """
-    tmp = partial_file(target, target.suffix)
+    tmp = partial_file(target, f".partial{target.suffix}")
     try:
         tmp.write_bytes(data)
     except BaseException as exc:

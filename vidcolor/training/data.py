@@ -166,6 +166,9 @@ def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
                 small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
                 Image.fromarray(small).save(tmp / f"{i:05d}.jpg", quality=90)
         (tmp / "done").touch()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)           # mkdtemp's 0700 would hide a shared cache from its other users
         for attempt in range(2):
             try:
                 os.rename(tmp, folder)          # fails where folder is there and not empty
@@ -175,7 +178,18 @@ def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
                     return
                 if attempt:
                     raise VidcolorError(f"cannot write training frames to {folder} ({exc.strerror or exc})") from None
-                shutil.rmtree(folder, ignore_errors=True)   # half an extraction in place (rmdir spares a new one)
+                # half an extraction in place: moved aside whole, then removed, so that the removal never reaches
+                # into a folder another run renamed there since the test above
+                aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent)) / "old"
+                try:
+                    os.rename(folder, aside)
+                    if (aside / "done").exists():   # whole after all: renamed there by another run since the test
+                        os.rename(aside, folder)
+                        return
+                except OSError:
+                    pass
+                finally:
+                    shutil.rmtree(aside.parent, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

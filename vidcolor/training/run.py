@@ -300,9 +300,9 @@ class RunDir:
         recipe: the run's recipe dataclass (written as JSON).
         resume: continue from ``checkpoint.pt`` when present.
         progress: called with each log line.
-        hardware: where this session trains (:func:`describe_hardware`); the checkpoint keeps every session's, in
-            the order they ran, and the weight file's metadata gets them (``hardware``, a JSON list), so that a run
-            resumed on a GPU after CPU steps says both.
+        hardware: where this session trains (:func:`describe_hardware`); the checkpoint keeps the sessions' (each
+            kind once, in the order first used), and the weight file's metadata gets them (``hardware``, a JSON
+            list), so that a run resumed on a GPU after CPU steps says both.
     """
 
     def __init__(self, out_dir: str | Path, fields: list[str], recipe, resume: bool = True, progress=print,
