@@ -623,8 +623,9 @@ def test_strays_of_a_run_still_writing_into_the_work_folder_are_kept(tmp_path):
     from vidcolor.distributed import _remove_strays
 
     live, dead = tmp_path / ".segment-00001.abcdefgh.partial.nut", tmp_path / ".segment-00002.abcdefgh.partial.nut"
-    live.write_bytes(b"")
-    dead.write_bytes(b"")
+    for stray in (live, dead):
+        stray.write_bytes(b"")
+        os.chmod(stray, 0o600)                      # as mkstemp makes a partial file
     (tmp_path / "segment-00000.nut").write_bytes(b"")
     held = os.open(live, os.O_RDONLY)
     try:
