@@ -398,45 +398,44 @@ def test_the_transparent_part_of_a_reference_gives_no_colour(tmp_path, tiny_colo
         read_references([tmp_path / "clear.png"])
 
 
-def test_a_reference_without_colour_is_warned_about(tmp_path):
+def _reference_warnings(path: Path) -> list[str]:
+    """The VidcolorWarnings that reading ``path`` alone as a reference gives (:func:`vidcolor.reference.read_references`)."""
     from vidcolor.reference import read_references
 
+    with vidcolor_warnings() as said:
+        read_references([path])
+    return said
+
+
+def test_a_reference_without_colour_is_warned_about(tmp_path):
     gray = np.repeat(smooth_image(np.random.default_rng(0), 64, 80)[..., :1], 3, axis=-1)
     Image.fromarray(gray).save(tmp_path / "gray.png")
     Image.fromarray(smooth_image(np.random.default_rng(1), 64, 80)).save(tmp_path / "colour.png")
-    with vidcolor_warnings() as colour:
-        read_references([tmp_path / "colour.png"])
-    with vidcolor_warnings() as gray:
-        read_references([tmp_path / "gray.png"])
-    assert colour == [] and len(gray) == 1 and "gray.png has almost no colour (mean chroma 0.0)" in gray[0]
+    assert _reference_warnings(tmp_path / "colour.png") == []
+    (said,) = _reference_warnings(tmp_path / "gray.png")
+    assert "gray.png has almost no colour (mean chroma 0.0)" in said
 
 
 def test_a_small_reference_is_warned_about(tmp_path):
     """A 16x16 reference gives coarse colour (CIEDE2000 9.4 against 5.0 at 240 px on a DAVIS pair): it is named."""
-    from vidcolor.reference import REFERENCE_MIN_SIDE, read_references
+    from vidcolor.reference import REFERENCE_MIN_SIDE
 
     Image.fromarray(smooth_image(np.random.default_rng(1), 16, 16)).save(tmp_path / "tiny.png")
     Image.fromarray(smooth_image(np.random.default_rng(1), REFERENCE_MIN_SIDE, 3 * REFERENCE_MIN_SIDE)).save(
         tmp_path / "wide.png")
-    with vidcolor_warnings() as wide:
-        read_references([tmp_path / "wide.png"])
-    with vidcolor_warnings() as tiny:
-        read_references([tmp_path / "tiny.png"])
-    assert wide == [] and len(tiny) == 1 and "tiny.png is only 16x16 pixels" in tiny[0]
+    assert _reference_warnings(tmp_path / "wide.png") == []
+    (said,) = _reference_warnings(tmp_path / "tiny.png")
+    assert "tiny.png is only 16x16 pixels" in said
 
 
 def test_an_animated_reference_is_warned_about(tmp_path):
     """An animated GIF given as a reference gave only its first frame's colours, unsaid (reference audit, stop 63)."""
-    from vidcolor.reference import read_references
-
     frames = [Image.fromarray(smooth_image(np.random.default_rng(i), 64, 80)) for i in range(3)]
     frames[0].save(tmp_path / "still.gif")
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
-    with vidcolor_warnings() as still:
-        read_references([tmp_path / "still.gif"])
-    with vidcolor_warnings() as anim:
-        read_references([tmp_path / "anim.gif"])
-    assert still == [] and len(anim) == 1 and "anim.gif is animated (3 frames): only its first frame gives colour" in anim[0]
+    assert _reference_warnings(tmp_path / "still.gif") == []
+    (said,) = _reference_warnings(tmp_path / "anim.gif")
+    assert "anim.gif is animated (3 frames): only its first frame gives colour" in said
 
 
 def test_a_folder_as_reference_is_refused_by_name(tmp_path):
