@@ -103,11 +103,16 @@ def video_set(frames: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str
     return out, refs, names
 
 
-def worst_clip(outputs: list[np.ndarray], truth: list[np.ndarray], clips: list[str],
-               gray_ciede: list[float]) -> dict:
-    """The clip on which ``outputs`` (uint8 RGB frames) fall furthest behind the gray input: per clip (``clips``
-    names each frame's clip) the mean CIEDE2000 of its outputs against ``truth`` minus the mean of
-    ``gray_ciede`` (the gray input's per-frame CIEDE2000, same order); the largest.
+def frame_ciede(outputs: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:
+    """Per frame, the mean CIEDE2000 of ``outputs`` (uint8 RGB frames) against ``truth``: float ``(N,)``, computed
+    once where both :func:`score` and :func:`worst_clip` read it."""
+    return np.array([ciede2000(o, t) for o, t in zip(outputs, truth)])
+
+
+def worst_clip(own_ciede: np.ndarray, clips: list[str], gray_ciede: np.ndarray) -> dict:
+    """The clip on which the outputs fall furthest behind the gray input: per clip (``clips`` names each frame's
+    clip) the mean of ``own_ciede`` (the outputs' per-frame CIEDE2000, :func:`frame_ciede`) minus the mean of
+    ``gray_ciede`` (the gray input's, same order); the largest.
 
     Returns:
         ``{"clip": name, "ciede2000_minus_gray": float}``.
@@ -115,13 +120,18 @@ def worst_clip(outputs: list[np.ndarray], truth: list[np.ndarray], clips: list[s
     Raises:
         ValueError: if the lists differ in length or are empty.
     """
-    if not (len(outputs) == len(truth) == len(clips) == len(gray_ciede)) or not clips:
-        raise ValueError("worst_clip needs one output, truth frame, clip name and gray score per frame")
-    own = np.array([ciede2000(o, t) for o, t in zip(outputs, truth)])
-    names = np.array(clips)
-    delta = {c: float(own[names == c].mean() - np.mean(np.asarray(gray_ciede)[names == c])) for c in dict.fromkeys(clips)}
+    if not (len(own_ciede) == len(clips) == len(gray_ciede)) or not clips:
+        raise ValueError("worst_clip needs one output score, clip name and gray score per frame")
+    own, gray_scores, names = np.asarray(own_ciede), np.asarray(gray_ciede), np.array(clips)
+    delta = {c: float(own[names == c].mean() - gray_scores[names == c].mean()) for c in dict.fromkeys(clips)}
     clip = max(delta, key=delta.get)
     return {"clip": clip, "ciede2000_minus_gray": delta[clip]}
+
+
+def video_row(outputs: list[np.ndarray], truth: list[np.ndarray], clips: list[str], gray_ciede: np.ndarray) -> dict:
+    """:func:`score` of the video set with its ``worst_clip`` (:func:`worst_clip`), CIEDE2000 computed once."""
+    own = frame_ciede(outputs, truth)
+    return dict(score(outputs, truth, own), worst_clip=worst_clip(own, clips, gray_ciede))
 
 
 def held_back_photos() -> tuple[list[Path], list[Path]]:
@@ -137,10 +147,11 @@ def photo_set(n: int, calibration: bool = False) -> list[np.ndarray]:
     return [even(read_image(p)[0]) for p in held_back_photos()[calibration][:n]]
 
 
-def score(outputs: list[np.ndarray], truth: list[np.ndarray]) -> dict:
-    """PSNR of the mean per-frame MSE, mean CIEDE2000, colourfulness ratio over a list of frames."""
+def score(outputs: list[np.ndarray], truth: list[np.ndarray], ciede: np.ndarray | None = None) -> dict:
+    """PSNR of the mean per-frame MSE, mean CIEDE2000, colourfulness ratio over a list of frames; ``ciede``: the
+    per-frame CIEDE2000 when already computed (:func:`frame_ciede`)."""
     return {"psnr": psnr(outputs, truth),
-            "ciede2000": float(np.mean([ciede2000(o, t) for o, t in zip(outputs, truth)])),
+            "ciede2000": float(np.mean(frame_ciede(outputs, truth) if ciede is None else ciede)),
             "colourfulness_ratio": float(np.mean([colourfulness(o) for o in outputs])
                                          / np.mean([colourfulness(t) for t in truth]))}
 
@@ -183,14 +194,14 @@ def main() -> None:
     results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {},
                      "clips": [c.stem.removeprefix("davis_") for c in split_clips(SHARED / "video")[1]]}
     gray_out = {k: [gray(f) for f in v] for k, v in sets.items()}
-    gray_video = [ciede2000(g, t) for g, t in zip(gray_out["video"], video)]   # per frame, for the worst clip
-    results["rows"]["gray input (L only)"] = {k: score(gray_out[k], sets[k]) for k in sets}
+    gray_video = frame_ciede(gray_out["video"], video)           # per frame, for every row's worst clip
+    results["rows"]["gray input (L only)"] = {"video": score(gray_out["video"], video, gray_video),
+                                              "photos": score(gray_out["photos"], sets["photos"])}
     outputs = {"gray input (L only)": gray_out}
     reinhard = "Reinhard transfer from the clip's first frame (reference baseline)"
     outputs[reinhard] = {"video": [reinhard_transfer(gray(f), r) for f, r in zip(sets["video"], references)],
                          "photos": gray_out["photos"]}
-    results["rows"][reinhard] = {"video": dict(score(outputs[reinhard]["video"], sets["video"]),
-                                              worst_clip=worst_clip(outputs[reinhard]["video"], video, owners, gray_video)),
+    results["rows"][reinhard] = {"video": video_row(outputs[reinhard]["video"], video, owners, gray_video),
                                  "photos": {"psnr": float("nan"), "ciede2000": float("nan"),
                                             "colourfulness_ratio": float("nan")}}
     models = [(row, ROOT / "runs" / "ablation" / name / f"{name}.safetensors") for row, name in ABLATION]
@@ -202,8 +213,9 @@ def main() -> None:
         job = Colorizer(str(path), device="cpu")
         outs = {k: colorize_all(job, v) for k, v in sets.items()}
         outputs[row] = {k: o for k, (o, _) in outs.items()}
-        results["rows"][row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
-        results["rows"][row]["video"]["worst_clip"] = worst_clip(outputs[row]["video"], video, owners, gray_video)
+        results["rows"][row] = {"video": dict(video_row(outs["video"][0], video, owners, gray_video),
+                                              s_per_frame=outs["video"][1]),
+                                "photos": dict(score(outs["photos"][0], sets["photos"]), s_per_frame=outs["photos"][1])}
         results["rows"][row]["steps"] = trained_steps(path)
         print(row, results["rows"][row])
     # inference settings of the default model, swept on the calibration photos only (never on a reported row)
@@ -218,9 +230,9 @@ def main() -> None:
     outs = {k: colorize_all(job, v) for k, v in sets.items()}
     default_row = f"**default: {Path(args.default).stem}, T {job.temperature}, saturation {job.saturation}**"
     outputs[default_row] = {k: o for k, (o, _) in outs.items()}
-    results["rows"][default_row] = {k: dict(score(o, sets[k]), s_per_frame=s) for k, (o, s) in outs.items()}
-    results["rows"][default_row]["video"]["worst_clip"] = worst_clip(outputs[default_row]["video"], video, owners,
-                                                                     gray_video)
+    results["rows"][default_row] = {"video": dict(video_row(outs["video"][0], video, owners, gray_video),
+                                                  s_per_frame=outs["video"][1]),
+                                    "photos": dict(score(outs["photos"][0], sets["photos"]), s_per_frame=outs["photos"][1])}
     results["rows"][default_row]["steps"] = trained_steps(args.default)
     g = results["rows"]["gray input (L only)"]
     results["target"] = {k: {"colourfulness_ratio": results["rows"][default_row][k]["colourfulness_ratio"],

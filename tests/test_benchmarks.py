@@ -168,12 +168,15 @@ def test_colorize_quality_names_the_worst_clip_beside_the_mean():
     bad = (255 - truth[2]).astype(np.uint8)
     from vidcolor.metrics import ciede2000
 
-    w = colorize_quality.worst_clip([truth[0], truth[1], bad], truth, ["a", "a", "b"], [5.0, 7.0, 1.0])
+    own = colorize_quality.frame_ciede([truth[0], truth[1], bad], truth)
+    w = colorize_quality.worst_clip(own, ["a", "a", "b"], [5.0, 7.0, 1.0])
     assert w["clip"] == "b" and w["ciede2000_minus_gray"] == pytest.approx(ciede2000(bad, truth[2]) - 1.0)
-    w = colorize_quality.worst_clip(truth, truth, ["a", "a", "b"], [5.0, 7.0, 1.0])
+    row = colorize_quality.video_row([truth[0], truth[1], bad], truth, ["a", "a", "b"], [5.0, 7.0, 1.0])
+    assert row["worst_clip"] == w and row["ciede2000"] == pytest.approx(own.mean())
+    w = colorize_quality.worst_clip(colorize_quality.frame_ciede(truth, truth), ["a", "a", "b"], [5.0, 7.0, 1.0])
     assert w == {"clip": "b", "ciede2000_minus_gray": pytest.approx(-1.0)}
     with pytest.raises(ValueError):
-        colorize_quality.worst_clip(truth, truth, ["a", "b"], [1.0, 2.0, 3.0])
+        colorize_quality.worst_clip(np.zeros(3), ["a", "b"], [1.0, 2.0, 3.0])
 
 
 def test_a_mistyped_kind_is_refused_and_every_documented_one_parses():
