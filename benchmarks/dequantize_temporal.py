@@ -33,6 +33,7 @@ from vidcolor import api, quantizer
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
+from vidcolor.pipeline import STRENGTH_KEYS
 from vidcolor.training.data import split_clips
 
 from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, degrade, encode_input, read, read_natural, reencode
@@ -48,17 +49,11 @@ def validation_clips(frames: int):
         yield clip, *read_natural(clip, frames)
 
 
-STRENGTH_KEYS = tuple(k + clip for clip in ("", " clip") for k in ("uniform", "uniform floor", "palette", "palette small", "none"))
-"""The keys a weight file's strengths may hold: each :attr:`~vidcolor.quantizer.Quantizer.strength_key` (or
-kind), and with `` clip`` the value for a clip's frames; :data:`vidcolor.quantizer.BAND_WEIGHT` reads those
-without `` clip``."""
-
-
 def parse_per_kind(text: str) -> dict[str, float]:
     """``KIND=VALUE,...`` (``--strength``, ``--band-weight``) as ``{kind: value}``; ``""`` gives ``{}``.
 
     Raises:
-        ValueError: on an item that is not ``KIND=number``, or a kind not in :data:`STRENGTH_KEYS` (a typo would
+        ValueError: on an item that is not ``KIND=number``, or a kind not in :data:`vidcolor.pipeline.STRENGTH_KEYS` (a typo would
             otherwise leave the model's own value in place without a word).
     """
     out = {}

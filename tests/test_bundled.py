@@ -255,3 +255,13 @@ def test_default_colorizer_meets_the_target_on_held_back_clips(shared_data):
     ratio = np.mean([colourfulness(o) for o in out]) / np.mean([colourfulness(t) for t in truth])
     assert ratio >= 0.6
     assert np.mean([ciede2000(o, t) for o, t in zip(out, truth)]) <= np.mean([ciede2000(g, t) for g, t in zip(gray, truth)])
+
+
+@pytest.mark.parametrize("name", ["dequantize-fq-l2", "dequantize-pix2pix-rgb"])
+def test_every_stored_strength_has_a_key_the_dequantizer_reads(name):
+    """A strength stored under a key nothing reads (a typo given to publish.py --strength) leaves its kind at 1."""
+    from vidcolor.pipeline import STRENGTH_KEYS
+    from vidcolor.weights import read_arch
+
+    stored = read_arch(name)["strength"]
+    assert stored and set(stored) <= set(STRENGTH_KEYS)

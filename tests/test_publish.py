@@ -51,6 +51,7 @@ def written(root: Path) -> list[str]:
 
 @pytest.mark.parametrize("bad, said", [(["--inference", "0.5"], "--inference must be T/SATURATION"),
                                        (["--strength", "uniform"], "--strength must be KIND=S"),
+                                       (["--strength", "uniform=0.5,palete=0.1"], "--strength: unknown kind 'palete'"),
                                        (["--quality", "nosuch.json"], "no such file")])
 def test_a_bad_argument_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path, bad, said):
     # training audit, stop 63: log.csv and loss.png were copied into train/<name>/ before --inference was parsed,

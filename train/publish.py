@@ -218,11 +218,18 @@ def parse_inference(text: str) -> tuple[float, float]:
 
 
 def parse_strength(text: str) -> dict[str, float]:
-    """``--strength KIND=S,...`` as ``{kind: strength}``."""
+    """``--strength KIND=S,...`` as ``{kind: strength}``, each KIND one of :data:`vidcolor.pipeline.STRENGTH_KEYS`
+    (a mistyped one was stored in the weight file, where nothing reads it, and the kind kept strength 1)."""
+    from vidcolor.pipeline import STRENGTH_KEYS
+
     try:
-        return {k.strip(): float(v) for k, v in (kv.split("=") for kv in text.split(","))}
+        strength = {k.strip(): float(v) for k, v in (kv.split("=") for kv in text.split(","))}
     except ValueError:
         raise PublishError(f"--strength must be KIND=S,... such as uniform=0.5,palette=0.1, got {text!r}") from None
+    unknown = [k for k in strength if k not in STRENGTH_KEYS]
+    if unknown:
+        raise PublishError(f"--strength: unknown kind {unknown[0]!r} (one of {', '.join(STRENGTH_KEYS)})")
+    return strength
 
 
 def read_run(run: Path) -> tuple[dict, Path, dict, int]:

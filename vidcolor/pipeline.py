@@ -21,7 +21,7 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
-from vidcolor.quantizer import Quantizer, QuantizerTracker
+from vidcolor.quantizer import STRENGTH_KINDS, Quantizer, QuantizerTracker
 from vidcolor.temporal import CutDetector, thumb_size
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
@@ -177,6 +177,11 @@ def check_frames(frames) -> np.ndarray:
     check_frame_size(frames.shape[2], frames.shape[1], "frames")
     return frames
 
+
+STRENGTH_KEYS = tuple(kind + clip for clip in ("", " clip") for kind in STRENGTH_KINDS)
+"""The keys a dequantize weight file's strengths (``arch["strength"]``) may have: each
+:attr:`~vidcolor.quantizer.Quantizer.strength_key`, and the same with ``" clip"``, the strength for a clip's frames
+(:meth:`Dequantizer.strength_for`). A key outside them is read by nothing."""
 
 TEMPORAL_KINDS = ("palette", "none")
 """Kinds of quantizer (:attr:`~vidcolor.quantizer.Quantizer.kind`) whose frames the dequantizer's temporal

@@ -254,6 +254,10 @@ It runs on the uint8 frames (stop 43): 4.7 ms per 640x360 frame on one core agai
 filtered values rounded to whole levels; on the 172 validation images found uniform (the generator at its
 strengths, the stored outputs of stop 42) that costs 0.004 dB mean, 0.04 on the worst image."""
 
+STRENGTH_KINDS = ("uniform", "uniform floor", "palette", "palette small", "none")
+"""Every value of :attr:`Quantizer.strength_key`: the keys of a weight file's strengths and of :data:`BAND_WEIGHT`
+(with ``" clip"``, a clip's own strengths: :data:`vidcolor.pipeline.STRENGTH_KEYS`)."""
+
 BAND_WEIGHT = {"uniform": 0.5, "palette": 0.25, "palette small": 0.5}
 """Weight of the band correction per :attr:`Quantizer.strength_key`, else per kind of quantizer (graphics and
 frames without a quantizer get none), with the generator at its strength. Picked on validation data only, by the strength rule (the largest
