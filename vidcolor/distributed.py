@@ -553,13 +553,24 @@ def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: boo
                   time_base=plan.clip.time_base, passthrough=plan.passthrough, container=container, overwrite=overwrite)
 
 
+STRAY_WAIT = 2.0
+"""Seconds :func:`_remove_strays` keeps trying a hidden file of the work folder that it could not remove: a worker that
+Ray killed as the run stopped holds its segment's lock until its process has exited, moments after ``ray.kill`` and
+the wait for its tasks returned (a full test run left the partial file of the killed worker behind about once in
+three). What is still locked after that is another live run's, and stays."""
+
+
 def _remove_strays(work: Path) -> None:
     """Remove the temporary files of segments that were being written when the run stopped (``.segment-*``: a
     worker killed in the middle of one leaves its partial file), those that no process locks
-    (:func:`~vidcolor.io.partial.remove_if_dead`): another run of the same command writing into the folder at the same
-    time (here or on another host) keeps its own; one left by a worker still dying goes with the next run."""
-    for stray in work.glob(".*"):
-        remove_if_dead(stray)
+    (:func:`~vidcolor.io.partial.remove_if_dead`), trying those still locked again for up to :data:`STRAY_WAIT`
+    seconds: another run of the same command writing into the folder at the same time (here or on another host)
+    keeps its own."""
+    deadline = time.monotonic() + STRAY_WAIT
+    left = [stray for stray in work.glob(".*") if not remove_if_dead(stray)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [stray for stray in left if not remove_if_dead(stray)]
 
 
 def _local_settings() -> dict:
