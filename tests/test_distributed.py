@@ -656,3 +656,56 @@ def test_the_stray_of_a_worker_still_dying_is_removed_when_its_lock_goes(tmp_pat
     threading.Timer(STRAY_WAIT / 4, os.close, (held,)).start()     # the worker's process exits a moment later
     _remove_strays(tmp_path)
     assert not dying.exists()
+
+
+WORKERS_CANNOT_CACHE = """import os
+with open("/proc/self/cmdline", "rb") as f:
+    if b"default_worker.py" in f.read():      # Ray's worker processes only: a node whose cache is not writable
+        os.environ["VIDCOLOR_CACHE"] = os.path.join(os.environ["VIDCOLOR_CACHE"], "not-a-folder", "cache")
+"""
+
+OWN_SESSION = """import json, sys, warnings, ray
+from vidcolor.api import dequantize
+from vidcolor.errors import VidcolorWarning
+ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")      # log_to_driver, as Ray's default
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", VidcolorWarning)
+    dequantize(sys.argv[1], sys.argv[2], backend="onnxruntime", executor="ray", segment_seconds=1.0, workers=2,
+               progress=False)
+ray.shutdown()
+print(json.dumps([str(w.message) for w in caught if issubclass(w.category, VidcolorWarning)]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
+def test_a_workers_warning_is_said_once_as_a_local_run_says_it(tmp_path, film):
+    """A warning issued inside a Ray worker (here: a worker node whose ONNX cache cannot be written; the driver's
+    can) was lost from the CLI's run (Ray's log, log_to_driver off), and in a caller's own session (log_to_driver
+    on) printed as a raw Python warning line per worker ('(SegmentWorker pid=...) .../tracing_helper.py:487:
+    VidcolorWarning: ...' and the source line under it). Now the driver says it once, as a local run: the CLI's
+    one line, a library caller's one VidcolorWarning."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WORKERS_CANNOT_CACHE)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "not-a-folder").write_bytes(b"")
+    env = {**cli_env(), "VIDCOLOR_CACHE": str(cache)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env.pop("RAY_ADDRESS", None)
+    said = "cannot cache the ONNX graph ("
+    cli = subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(film), "-o", str(tmp_path / "a.mp4"),
+                          "--backend", "onnxruntime", "--executor", "ray", "--segment-seconds", "1", "--workers", "2",
+                          "-q"], env=env, capture_output=True, timeout=300)
+    err = cli.stderr.decode(errors="replace")
+    assert cli.returncode == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vidcolor: warning: {said}"), err
+    assert lines[0].endswith("); exporting it each run"), err
+    own = subprocess.run([sys.executable, "-c", OWN_SESSION, str(film), str(tmp_path / "b.mp4")], env=env,
+                         capture_output=True, timeout=300)
+    err = own.stderr.decode(errors="replace")
+    assert own.returncode == 0, err
+    warned = json.loads(own.stdout.decode().splitlines()[-1])
+    assert len(warned) == 1 and warned[0].startswith(said), warned
+    assert "VidcolorWarning" not in err and "SegmentWorker" not in err, err

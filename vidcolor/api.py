@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, warn, worded
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn, worded
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
@@ -378,7 +378,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     """:func:`dequantize` / :func:`colorize` with ``executor="ray"``: the job is built once here (its options
     checked, reference features computed, the internal mode trained), then run by
     :func:`vidcolor.distributed.process_clips` on every video (with ``skip_existing``, on those whose output does
-    not exist; the summary's note counts the others)."""
+    not exist; the summary's note counts the others). Each warning is said once (:func:`~vidcolor.errors.said_once`),
+    the workers' too, as a local run says it."""
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
     if segment_seconds is not None:
@@ -386,39 +387,40 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     from vidcolor import distributed
     from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 
-    distributed.import_ray()
-    clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
-                       io_options)
-    todo = [(i, o) for i, o in clips if not (io_options.get("skip_existing") and o.is_file())]
-    opts = dict(options, progress=False) if kind == "colorize" else dict(options)
-    job = build_job(kind, opts, temporal)
-    shared: dict = {}
-    if isinstance(job, ReferenceColorizer) and not isinstance(job, KeyframeColorizer):
-        shared["features"] = job.features
-        opts["references"] = []
-    elif isinstance(job, InternalColorizer):
-        import tempfile
+    with said_once():           # the driver's warnings and each worker's, said once as a local run says them
+        distributed.import_ray()
+        clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
+                           io_options)
+        todo = [(i, o) for i, o in clips if not (io_options.get("skip_existing") and o.is_file())]
+        opts = dict(options, progress=False) if kind == "colorize" else dict(options)
+        job = build_job(kind, opts, temporal)
+        shared: dict = {}
+        if isinstance(job, ReferenceColorizer) and not isinstance(job, KeyframeColorizer):
+            shared["features"] = job.features
+            opts["references"] = []
+        elif isinstance(job, InternalColorizer):
+            import tempfile
 
-        if job.model is None:        # the key frame: the first frame of the (first) video, skipped or not
-            with VideoReader(clips[0][0]) as reader:
-                job.progress = io_options.get("progress", True)
-                job.train(next(iter(reader)))
-        with tempfile.TemporaryDirectory() as tmp:
-            job.save(Path(tmp) / "internal.safetensors")
-            shared["generators"] = (Path(tmp) / "internal.safetensors").read_bytes()
-        opts = {"device": opts["device"]}
-    del job
-    encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
-                                    io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"),
-                                    batch_size, io_options.get("tune"), io_options.get("x264_params"))
-    spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
-                                           "compare": io_options.get("compare", False)}, shared)
-    summary = distributed.process_clips(todo, spec, encoding=encoding,
-                                        seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
-                                        device=options["device"], compare=io_options.get("compare", False),
-                                        audio=io_options.get("audio", True), container=io_options.get("container"),
-                                        overwrite=io_options.get("overwrite", False),
-                                        progress=io_options.get("progress", True), folder=Path(input).is_dir())
+            if job.model is None:        # the key frame: the first frame of the (first) video, skipped or not
+                with VideoReader(clips[0][0]) as reader:
+                    job.progress = io_options.get("progress", True)
+                    job.train(next(iter(reader)))
+            with tempfile.TemporaryDirectory() as tmp:
+                job.save(Path(tmp) / "internal.safetensors")
+                shared["generators"] = (Path(tmp) / "internal.safetensors").read_bytes()
+            opts = {"device": opts["device"]}
+        del job
+        encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
+                                        io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"),
+                                        batch_size, io_options.get("tune"), io_options.get("x264_params"))
+        spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
+                                               "compare": io_options.get("compare", False)}, shared)
+        summary = distributed.process_clips(todo, spec, encoding=encoding,
+                                            seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
+                                            device=options["device"], compare=io_options.get("compare", False),
+                                            audio=io_options.get("audio", True), container=io_options.get("container"),
+                                            overwrite=io_options.get("overwrite", False),
+                                            progress=io_options.get("progress", True), folder=Path(input).is_dir())
     summary.skipped = len(clips) - len(todo)
     if summary.skipped:
         summary.note += f"; {_skipped_note(summary.skipped)}"

@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError, add_note, option, warn, worded
+from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, said_once, warn, worded
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe, warn_about_source
 from vidcolor.io.partial import name_max, remove_if_dead
@@ -184,10 +184,27 @@ class SegmentWorker:
     def run(self, clip: Clip, segment: Segment, part: str, encoding: Encoding, progress, shared: dict) -> dict:
         """Decode, process and encode ``segment`` of ``clip`` into ``part`` (NUT, renamed when complete).
 
+        The warnings of building the job and of the segment (:func:`~vidcolor.errors.warn`) are kept
+        (:func:`~vidcolor.errors.kept_warnings`) for the driver to say (:func:`_result`), as a local run says them;
+        here they would be raw Python warning lines in Ray's log, one set per worker, shown on the driver or not.
+
         Returns:
-            ``{"index", "frames", "seconds", "began", "ended", "node"}``: the segment's frames, its wall
-            time (seconds), when it began and ended (``time.time()``), the Ray node it ran on.
+            ``{"index", "frames", "seconds", "began", "ended", "node", "warnings"}``: the segment's frames, its
+            wall time (seconds), when it began and ended (``time.time()``), the Ray node it ran on, the texts of its
+            warnings (their options marked). An exception carries those in ``vidcolor_warnings``.
         """
+        said: list[str] = []
+        try:
+            with kept_warnings() as said:
+                done = self._run(clip, segment, part, encoding, progress, shared)
+        except Exception as exc:
+            if said:
+                with contextlib.suppress(AttributeError):       # (an exception type without a __dict__)
+                    exc.vidcolor_warnings = said
+            raise
+        return {**done, "warnings": said}
+
+    def _run(self, clip: Clip, segment: Segment, part: str, encoding: Encoding, progress, shared: dict) -> dict:
         import ray
 
         if self.job is None:
@@ -534,11 +551,17 @@ def _signals_through_ray():
 
 
 def _result(ray, pool) -> dict:
-    """The next finished segment's timing; a worker's error as one VidcolorError line."""
+    """The next finished segment's timing; a worker's error as one VidcolorError line. The worker's warnings
+    (:meth:`SegmentWorker.run`) are said here (:func:`~vidcolor.errors.warn`), before its error."""
     try:
-        return pool.get_next_unordered(timeout=0.5)
+        timing = pool.get_next_unordered(timeout=0.5)
+        for text in timing.pop("warnings", ()):
+            warn(text)
+        return timing
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause
+        for text in getattr(cause, "vidcolor_warnings", ()):
+            warn(text)
         if isinstance(cause, SegmentError):             # the input's: which one, for what the run keeps
             raise SegmentError(cause.marked or str(cause), cause.input) from None
         if isinstance(cause, VidcolorError):

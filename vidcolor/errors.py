@@ -59,6 +59,42 @@ def worded(text: str) -> str:
     return _OPTION.sub(r"\2" if _cli_reads else r"\1", text)
 
 
+_kept: list[str] | None = None
+"""While :func:`kept_warnings` runs: the texts :func:`warn` keeps instead of saying them."""
+
+_said: set[str] | None = None
+"""While :func:`said_once` runs: the texts :func:`warn` said in it."""
+
+
+@contextlib.contextmanager
+def kept_warnings():
+    """While in this block, :func:`warn` keeps each text in the yielded list (its options still marked by
+    :func:`option`) instead of saying it, for another process to say with :func:`warn`: a Ray worker's warnings,
+    which its driver says as a local run does (:mod:`vidcolor.distributed`), where the worker's own would have been
+    a raw Python warning line in Ray's log, shown on the driver or not, once per worker. For the whole process (the
+    run's stage threads' too), not one thread's."""
+    global _kept
+    before, _kept = _kept, []
+    try:
+        yield _kept
+    finally:
+        _kept = before
+
+
+@contextlib.contextmanager
+def said_once():
+    """While in this block, :func:`warn` says each text once, whoever gives it: a Ray run's (the driver's and each
+    worker's, :func:`kept_warnings`), which a local run says once. An outer block's record is shared."""
+    global _said
+    before = _said
+    if _said is None:
+        _said = set()
+    try:
+        yield
+    finally:
+        _said = before
+
+
 class VidcolorWarning(UserWarning):
     """What a run did not keep or could not do and went on (an alpha channel dropped, a damaged tail, a skipped
     file), issued through :mod:`warnings` in a library call (:func:`warn`): a caller filters, records or raises it
@@ -72,7 +108,15 @@ def warn(text: str) -> None:
     :class:`VidcolorWarning` through :func:`warnings.warn`, so that the caller's warning filters decide whether and
     how it is shown (by default once per message and place, on stderr). It points at the caller's line that called
     into vidcolor (what Python 3.12's ``skip_file_prefixes`` does), or, from a thread of a run that has no such line,
-    at vidcolor's line that called this."""
+    at vidcolor's line that called this. Kept instead inside :func:`kept_warnings`; said once inside
+    :func:`said_once`."""
+    if _kept is not None:
+        _kept.append(text)
+        return
+    if _said is not None:
+        if text in _said:
+            return
+        _said.add(text)
     if _cli_reads:
         print(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
     else:

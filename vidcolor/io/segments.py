@@ -37,8 +37,8 @@ class SegmentError(VidcolorError):
         super().__init__(message)
         self.input = str(input)
 
-    def __reduce__(self):
-        return _segment_error, (self.marked, self.input)
+    def __reduce__(self):       # with its attributes (a Ray worker's warnings, its notes)
+        return _segment_error, (self.marked, self.input), self.__dict__
 
 
 def _segment_error(message: str, input: str) -> SegmentError:
