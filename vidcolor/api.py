@@ -29,7 +29,7 @@ from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWri
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source
+from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_target, format_suffix,
                                 kept_note, missing_folders, remove_empty)
@@ -893,8 +893,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                      f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
                      "keeps it)")
     if stamp is not None and summary.frames and _file_stamp(input) != stamp:
-        warn(f"{input} changed while it was read (still being recorded or copied?): the output has the "
-             f"{summary.frames} frames read; run again on the finished file for the rest")
+        warn_changed(input, summary.frames)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary

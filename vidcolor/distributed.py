@@ -52,7 +52,7 @@ from tqdm import tqdm
 
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, said_once, warn, worded
 from vidcolor.executor import execute
-from vidcolor.io.reader import probe, warn_about_source
+from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
@@ -266,6 +266,7 @@ class _Plan:
     duration: float
     work: Path
     passthrough: Passthrough
+    stamp: tuple[int, int] = (0, 0)
     segments: list[Segment] | None = None
     parts: list[Path] = field(default_factory=list)
 
@@ -325,11 +326,25 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     except OSError as exc:
         raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
     _remove_strays(work)
-    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio))
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), _stamp(stat))
     saved = work / PLAN_FILE
     if saved.is_file():
         plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
     return plan
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int]:
+    """An input's size and modification time (ns): what tells that it changed while it was read (as a local run
+    tells it, :func:`vidcolor.api.process`)."""
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _changed(plan: _Plan) -> bool:
+    """Whether the input of ``plan`` changed since :func:`open_work` (or can no longer be looked at)."""
+    try:
+        return _stamp(plan.clip.input.stat()) != plan.stamp
+    except OSError:
+        return True
 
 
 def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> None:
@@ -385,6 +400,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     def join_ready() -> None:        # an output is joined as soon as all its segments are there
         for i, plan in enumerate(plans):
             if i not in joined and plan.segments is not None and not plan.missing:
+                if _changed(plan):         # (a recording still being written): the segments are the frames planned
+                    warn_changed(plan.clip.input, sum(s.frames for s in plan.segments))
                 _join(plan, encoding, container, overwrite)
                 joined.add(i)              # in place: its segments are no longer needed
                 shutil.rmtree(plan.work, ignore_errors=True)

@@ -546,6 +546,15 @@ def warn_about_source(name: str, info: VideoInfo) -> None:
              "frames are processed as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)")
 
 
+def warn_changed(name, frames: int) -> None:
+    """The warning (:func:`~vidcolor.errors.warn`) that the input ``name`` changed while it was read (its size or
+    modification time: a recording still being written, a copy still in progress), of which ``frames`` were processed.
+    Said by a local run (:func:`vidcolor.api.process`) and by a Ray run (:func:`vidcolor.distributed.process_clips`,
+    whose segments are the frames planned before) alike."""
+    warn(f"{name} changed while it was read (still being recorded or copied?): the output has the {frames} frames "
+         "read; run again on the finished file for the rest")
+
+
 def _orientation(frame) -> tuple[int, bool]:
     """How a decoded frame is turned to display orientation, as ffmpeg's autorotate does (fftools: ``transpose``,
     ``hflip``, ``vflip`` from the display matrix): ``(rotation, mirrored)``, the pixels flipped left-right where

@@ -169,7 +169,8 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
     frames are chosen by presentation timestamp, display rotation applied as
     :class:`~vidcolor.io.VideoReader` does. The segment's own frames' timestamps (not the warm-up's) are
-    added to ``timeline`` (in the stream's time base, so that the first is 0) before each is yielded.
+    added to ``timeline`` (in the stream's time base, so that the first is 0) before each is yielded. The last
+    segment ends with its planned frames, also where the file has grown since (a recording still being written).
 
     Raises:
         SegmentError: undecodable data, a frame size that changes (or one above the limits), or fewer frames than
@@ -190,6 +191,8 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                 if frame.pts < segment.first_pts:
                     continue
                 if segment.end_pts is not None and frame.pts >= segment.end_pts:
+                    break
+                if segment.end_pts is None and got == want:     # the last one, of a file grown since it was planned
                     break
                 if size is None:
                     try:
