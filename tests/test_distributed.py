@@ -740,3 +740,38 @@ def test_an_input_that_grows_while_it_is_read_is_warned_about_as_a_local_run_doe
     assert len(decode_all(str(tmp_path / "ray.mkv"))[0]) == planned
     assert said == [f"{src} changed while it was read (still being recorded or copied?): the output has the {planned} "
                     "frames read; run again on the finished file for the rest"], said
+
+
+def test_an_output_another_run_writes_meanwhile_is_left_with_skip_existing(cluster, tmp_path, film, tiny_colorizers,
+                                                                           monkeypatch):
+    """Two runs of one folder with skip_existing (a scheduler's retries): a local run leaves an output that the other
+    wrote while it worked and counts its input as skipped (test_folder_resume); the Ray run failed at that output's
+    join ('out/b.mp4 exists (use overwrite to replace it)'), the outputs it
+    had still to join lost. Now it leaves it as the other run wrote it, as a local run does; a file's run is
+    'nothing to do', as a local one's."""
+    from vidcolor import distributed
+
+    src = tmp_path / "reels"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(film, src / name)
+    out = tmp_path / "out"
+    plan = distributed.make_plan
+
+    def another_run_writes(work_plan, *args, **kwargs):       # once this run has listed and opened its clips
+        plan(work_plan, *args, **kwargs)
+        if work_plan.clip.input.name == "b.mp4":
+            work_plan.clip.target.parent.mkdir(exist_ok=True)
+            work_plan.clip.target.write_bytes(b"the other run's")
+
+    monkeypatch.setattr(distributed, "make_plan", another_run_writes)
+    summary = colorize(src, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, skip_existing=True)
+    assert summary.frames == 96 and summary.skipped == 1, summary
+    assert summary.note.endswith("; 1 skipped: its output exists"), summary.note
+    assert (out / "b.mp4").read_bytes() == b"the other run's"
+    assert len(decode_all(str(out / "a.mp4"))[0]) == 96
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]        # no work folder left
+    one = tmp_path / "one" / "b.mp4"
+    summary = colorize(src / "b.mp4", one, tiny_colorizers.fcn, executor="ray", skip_existing=True)
+    assert str(summary) == f"nothing to do: {one} exists: another run wrote it while this one worked (skip_existing)"
+    assert one.read_bytes() == b"the other run's" and sorted(p.name for p in one.parent.iterdir()) == ["b.mp4"]

@@ -378,7 +378,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     """:func:`dequantize` / :func:`colorize` with ``executor="ray"``: the job is built once here (its options
     checked, reference features computed, the internal mode trained), then run by
     :func:`vidcolor.distributed.process_clips` on every video (with ``skip_existing``, on those whose output does
-    not exist; the summary's note counts the others). Each warning is said once (:func:`~vidcolor.errors.said_once`),
+    not exist, and those whose outputs another run writes meanwhile are left as it wrote them; the summary's note
+    counts the others). Each warning is said once (:func:`~vidcolor.errors.said_once`),
     the workers' too, as a local run says it."""
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
@@ -420,8 +421,12 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                             device=options["device"], compare=io_options.get("compare", False),
                                             audio=io_options.get("audio", True), container=io_options.get("container"),
                                             overwrite=io_options.get("overwrite", False),
-                                            progress=io_options.get("progress", True), folder=Path(input).is_dir())
-    summary.skipped = len(clips) - len(todo)
+                                            progress=io_options.get("progress", True), folder=Path(input).is_dir(),
+                                            skip_existing=io_options.get("skip_existing", False))
+    if summary.skipped and not Path(input).is_dir():   # written by another run while this one worked, as process says
+        return RunSummary(0, 0.0, str(clips[0][1]), skipped=1,
+                          note=worded(f"{clips[0][1]} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
+    summary.skipped += len(clips) - len(todo)
     if summary.skipped:
         summary.note += f"; {_skipped_note(summary.skipped)}"
     return summary

@@ -56,8 +56,8 @@ from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
 from vidcolor.io.timing import Timeline
-from vidcolor.io.writer import (Passthrough, VideoWriter, check_target, join_segments, kept_note, remove_empty,
-                                write_file_atomically)
+from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
+                                remove_empty, write_file_atomically)
 from vidcolor.pipeline import RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -361,7 +361,8 @@ def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> 
 def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: Encoding = Encoding(),
                   seconds: float = SEGMENT_SECONDS, workers: int | None = None, device: str = "auto",
                   compare: bool = False, audio: bool = True, container: str | None = None,
-                  overwrite: bool = False, progress: bool = True, folder: bool = False) -> RunSummary:
+                  overwrite: bool = False, progress: bool = True, folder: bool = False,
+                  skip_existing: bool = False) -> RunSummary:
     """Process videos on Ray: every clip's segments in one pool of workers, each output joined when its
     segments are done.
 
@@ -377,9 +378,14 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` needs GPUs in the cluster).
         compare, audio, container, overwrite, progress: as :func:`vidcolor.api.process`.
         folder: the clips are a folder's (an existing output's error then names ``--skip-existing``).
+        skip_existing: an output that another run wrote since the caller listed the clips (two runs of one folder at
+            once) is left as that run wrote it, and its clip counted in the summary's ``skipped``, as a local run
+            leaves it (:func:`vidcolor.api.process`); without it, the run fails there (an
+            :class:`~vidcolor.io.writer.OutputExists`).
 
     Returns:
-        :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing.
+        :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing; ``skipped`` counts the
+        clips left for ``skip_existing``, whose frames it does not count.
 
     Raises:
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
@@ -396,21 +402,37 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     plans: list[_Plan] = []
     timings: list[dict] = []
     joined: set[int] = set()
+    left: set[int] = set()          # skip_existing: outputs another run wrote meanwhile, left as it wrote them
+    meanwhile = 0                   # those, and the clips whose outputs were there by open_work
+
+    def written_meanwhile(exc: OutputExists, target: Path) -> bool:
+        return skip_existing and exc.target == target
 
     def join_ready() -> None:        # an output is joined as soon as all its segments are there
         for i, plan in enumerate(plans):
-            if i not in joined and plan.segments is not None and not plan.missing:
-                if _changed(plan):         # (a recording still being written): the segments are the frames planned
-                    warn_changed(plan.clip.input, sum(s.frames for s in plan.segments))
-                _join(plan, encoding, container, overwrite)
-                joined.add(i)              # in place: its segments are no longer needed
+            if i not in joined and i not in left and plan.segments is not None and not plan.missing:
+                try:
+                    _join(plan, encoding, container, overwrite)
+                except OutputExists as exc:
+                    if not written_meanwhile(exc, plan.clip.target):
+                        raise
+                    left.add(i)
+                else:
+                    joined.add(i)          # in place: its segments are no longer needed
+                    if _changed(plan):     # (a recording still being written): the segments are the frames planned
+                        warn_changed(plan.clip.input, sum(s.frames for s in plan.segments))
                 shutil.rmtree(plan.work, ignore_errors=True)
 
     count = reused = 0
     stopped = False
     try:
         for i, o in clips:
-            plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite, folder))
+            try:
+                plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite, folder))
+            except OutputExists as exc:
+                if not written_meanwhile(exc, Path(o)):
+                    raise
+                meanwhile += 1
         reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
         if any(p.segments is None or p.missing for p in plans):
             with _cluster(ray) as session:
@@ -431,7 +453,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                     _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session)
         join_ready()
     except BaseException as exc:
-        if plans and len(joined) == len(plans) and not isinstance(exc, Exception):
+        if plans and len(joined) + len(left) == len(plans) and not isinstance(exc, Exception):
             # Ctrl-C or SIGTERM while Ray was stopped (the actors, ray.shutdown), after every output was in place:
             # the outputs are complete and their segments gone, so the run succeeded (removing them would lose it all)
             stopped = True
@@ -453,12 +475,13 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                                         sum(p.clip.target.is_file() for i, p in enumerate(plans) if i not in joined)))
             raise
     n = sum(len(p.segments) for p in plans)
-    where = plans[0].clip.target if len(plans) == 1 else plans[0].clip.target.parent
+    where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
     note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
     if stopped:
         note += "; interrupted while Ray stopped, after the output was written"
-    return RunSummary(sum(s.frames for p in plans for s in p.segments), time.time() - begin, str(where), note=note,
-                      segments=sorted(timings, key=lambda t: t["index"]))
+    return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
+                      time.time() - begin, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
+                      skipped=meanwhile + len(left))
 
 
 def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session) -> None:
