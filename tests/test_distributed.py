@@ -145,9 +145,18 @@ def test_a_folder_of_videos_gives_a_folder_of_outputs(cluster, tmp_path, film, t
     shutil.copy(film, src / "a.mp4")
     shutil.copy(film, src / "b.mkv")
     (src / "notes.txt").write_text("not a video")
+    began = time.perf_counter()
     summary = colorize(src, tmp_path / "out", tiny_colorizers.fcn, executor="ray", segment_seconds=2.0)
+    wall = time.perf_counter() - began
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
     assert summary.frames == 192
+    # the summary as a local folder run's: its clips counted; the seconds the frames' own (they were the whole
+    # call's, Ray's start-up and the model's load included, and no start-up was said), the rest start-up and finish
+    assert summary.note.startswith("2 clips; ray: "), summary.note
+    times = summary.segments
+    assert summary.seconds == pytest.approx(max(t["ended"] for t in times) - min(t["began"] for t in times))
+    assert summary.startup > 0 and summary.finish > 0
+    assert summary.startup + summary.seconds + summary.finish <= wall
     for name in ("a.mp4", "b.mp4"):
         ours = decode_all(str(tmp_path / "out" / name))[0]
         assert frame_psnr(ours, decode_all(str(local_result))[0]).min() >= PSNR_BAR

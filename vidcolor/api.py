@@ -136,7 +136,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
                    backend=backend, precision=precision, tile=tile)
     if executor != "local":
         return _distributed("dequantize", options, input, output, (temporal, temporal_strength), batch_size,
-                            executor, segment_seconds, workers, io_options)
+                            executor, segment_seconds, workers, io_options).timed_from(started)
     fn = Dequantizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
@@ -257,7 +257,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
                    backend=backend, precision=precision)
     if executor != "local":
         return _distributed("colorize", options, input, output, (temporal, temporal_strength), batch_size,
-                            executor, segment_seconds, workers, io_options)
+                            executor, segment_seconds, workers, io_options).timed_from(started)
     fn = colorizer(**options)
     _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size,

@@ -385,7 +385,11 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing; ``skipped`` counts the
-        clips left for ``skip_existing``, whose frames it does not count.
+        clips left for ``skip_existing``, whose frames it does not count. Its seconds are the frames' own, as a local
+        run's (the first segment's start to the last one's end, on the workers' clocks; :attr:`~RunSummary.began`
+        set, so that :meth:`~RunSummary.timed_from` gives the start-up, Ray's included, and the finish, the last
+        join's), the whole call's where segments of an earlier run were reused. A folder's note counts the clips
+        written (``2 clips; ray: ...``).
 
     Raises:
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
@@ -477,11 +481,17 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     n = sum(len(p.segments) for p in plans)
     where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
     note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+    if folder and joined:               # as a local folder run counts them
+        note = f"{len(joined)} clip{'' if len(joined) == 1 else 's'}; {note}"
     if stopped:
         note += "; interrupted while Ray stopped, after the output was written"
+    seconds, began = time.time() - begin, None
+    if timings and not reused:          # the frames' own time, as a local run's: the first segment's start to the last's end
+        first = min(t["began"] for t in timings)
+        seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
     return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
-                      time.time() - begin, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
-                      skipped=meanwhile + len(left))
+                      seconds, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
+                      skipped=meanwhile + len(left), began=began)
 
 
 def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session) -> None:
