@@ -784,3 +784,31 @@ def test_an_output_another_run_writes_meanwhile_is_left_with_skip_existing(clust
     summary = colorize(src / "b.mp4", one, tiny_colorizers.fcn, executor="ray", skip_existing=True)
     assert str(summary) == f"nothing to do: {one} exists: another run wrote it while this one worked (skip_existing)"
     assert one.read_bytes() == b"the other run's" and sorted(p.name for p in one.parent.iterdir()) == ["b.mp4"]
+
+
+def test_a_ray_runs_summary_says_the_quantizers_found_as_a_local_run_does(cluster, tmp_path, film):
+    """Dequantize's summary says what quantizer was found (and what passed unchanged); a Ray run's said only its
+    segments ('ray: 1 segment(s) on 1 worker(s)'). Now the workers' findings, their warm-up frames left out, joined
+    across segments: one segment gives the local run's note."""
+    from vidcolor.api import dequantize
+
+    local = dequantize(film, tmp_path / "local.mkv", progress=False, **LOSSLESS)
+    assert local.note.startswith("quantizer: "), local.note
+    ray_run = dequantize(film, tmp_path / "ray.mkv", progress=False, executor="ray", workers=1, segment_seconds=10.0,
+                         **LOSSLESS)
+    assert ray_run.note == f"ray: 1 segment(s) on 1 worker(s); {local.note}"
+
+
+def test_segments_findings_lose_their_warm_up_and_join_where_they_go_on():
+    from vidcolor.distributed import _after_warmup, _joined_found
+    from vidcolor.pipeline import Found
+
+    first = [Found("palette of 16 colours", 20, None, "palette of 16 colours, confidence 0.9")]
+    second = [Found("palette of 16 colours", 5, None, "m"), Found("no quantizer found", 3, "", "n"),
+              Found("palette of 16 colours", 12, None, "m")]
+    assert _after_warmup(second, 8) == [Found("palette of 16 colours", 12, None, "m")]
+    assert _after_warmup(second, 4) == [Found("palette of 16 colours", 1, None, "m"), *second[1:]]
+    assert _joined_found([first, _after_warmup(second, 4)]) == [
+        Found("palette of 16 colours", 21, None, "palette of 16 colours, confidence 0.9"),
+        Found("no quantizer found", 3, "", "n"), Found("palette of 16 colours", 12, None, "m")]
+    assert first[0].frames == 20                # the parts are left as they were

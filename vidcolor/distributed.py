@@ -58,7 +58,7 @@ from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segm
 from vidcolor.io.timing import Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
                                 remove_empty, write_file_atomically)
-from vidcolor.pipeline import RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
+from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
@@ -189,9 +189,11 @@ class SegmentWorker:
         here they would be raw Python warning lines in Ray's log, one set per worker, shown on the driver or not.
 
         Returns:
-            ``{"index", "frames", "seconds", "began", "ended", "node", "warnings"}``: the segment's frames, its
-            wall time (seconds), when it began and ended (``time.time()``), the Ray node it ran on, the texts of its
-            warnings (their options marked). An exception carries those in ``vidcolor_warnings``.
+            ``{"index", "frames", "seconds", "began", "ended", "node", "part", "found", "warnings"}``: the segment's
+            frames, its wall time (seconds), when it began and ended (``time.time()``), the Ray node it ran on, its
+            file (``part``), what the job found in its frames (:func:`_after_warmup`; None for a job that tracks no
+            quantizers), the texts of its warnings (their options marked). An exception carries those in
+            ``vidcolor_warnings``.
         """
         said: list[str] = []
         try:
@@ -231,8 +233,35 @@ class SegmentWorker:
             execute(read_segment(clip.input, segment, timeline), self.job, write, batch)
         progress.set.remote(str(part), segment.frames)
         ended = time.time()
+        job = getattr(self.job, "job", self.job)        # (compare's SideBySide holds it)
+        found = _after_warmup(job.found, segment.warmup) if callable(getattr(job, "found_totals", None)) else None
         return {"index": segment.index, "frames": segment.frames, "seconds": ended - began, "began": began,
-                "ended": ended, "node": ray.get_runtime_context().get_node_id()[:8]}
+                "ended": ended, "node": ray.get_runtime_context().get_node_id()[:8], "part": part, "found": found}
+
+
+def _after_warmup(found: list[Found], warmup: int) -> list[Found]:
+    """A segment's :attr:`~vidcolor.pipeline.Dequantizer.found` without its first ``warmup`` frames (processed and
+    dropped)."""
+    kept = []
+    for entry in found:
+        if warmup >= entry.frames:
+            warmup -= entry.frames
+            continue
+        kept.append(replace(entry, frames=entry.frames - warmup))
+        warmup = 0
+    return kept
+
+
+def _joined_found(parts: list[list[Found]]) -> list[Found]:
+    """A clip's :attr:`~vidcolor.pipeline.Dequantizer.found` from its segments' (:func:`_after_warmup`), in order:
+    an entry that goes on in the next segment (the same quantizer, passed unchanged or not alike) is one."""
+    joined: list[Found] = []
+    for entry in (e for part in parts for e in part):
+        if joined and (joined[-1].quantizer, joined[-1].unchanged) == (entry.quantizer, entry.unchanged):
+            joined[-1] = replace(joined[-1], frames=joined[-1].frames + entry.frames)
+        else:
+            joined.append(replace(entry))
+    return joined
 
 
 class Progress:
@@ -389,7 +418,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         run's (the first segment's start to the last one's end, on the workers' clocks; :attr:`~RunSummary.began`
         set, so that :meth:`~RunSummary.timed_from` gives the start-up, Ray's included, and the finish, the last
         join's), the whole call's where segments of an earlier run were reused. A folder's note counts the clips
-        written (``2 clips; ray: ...``).
+        written (``2 clips; ray: ...``). ``found``: each clip's quantizers (:attr:`~RunSummary.found`), which
+        :func:`vidcolor.api.dequantize` words as a local run's.
 
     Raises:
         VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
@@ -485,13 +515,16 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         note = f"{len(joined)} clip{'' if len(joined) == 1 else 's'}; {note}"
     if stopped:
         note += "; interrupted while Ray stopped, after the output was written"
+    found_in = {t.pop("part"): t.pop("found") for t in timings}
+    parts = [[found_in.get(str(part.absolute())) for part in p.parts] for i, p in enumerate(plans) if i not in left]
+    found = None if any(f is None for clip in parts for f in clip) else [_joined_found(clip) for clip in parts]
     seconds, began = time.time() - begin, None
     if timings and not reused:          # the frames' own time, as a local run's: the first segment's start to the last's end
         first = min(t["began"] for t in timings)
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
     return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
                       seconds, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
-                      skipped=meanwhile + len(left), began=began)
+                      skipped=meanwhile + len(left), began=began, found=found)
 
 
 def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session) -> None:

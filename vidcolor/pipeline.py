@@ -799,7 +799,8 @@ class RunSummary:
     note: str = ""
     """What the job found, e.g. the quantizer it estimated; appended to the summary line."""
     segments: list[dict] = field(default_factory=list)
-    """A distributed run's segments: ``{"index", "frames", "seconds", "node"}`` each (:mod:`vidcolor.distributed`)."""
+    """A distributed run's segments: ``{"index", "frames", "seconds", "began", "ended", "node"}`` each
+    (:mod:`vidcolor.distributed`)."""
     unit: str = "frame"
     """What :attr:`frames` counts: ``frame`` (a clip's frames, or a folder's images and clip frames together) or
     ``image`` (still images alone)."""
@@ -814,6 +815,10 @@ class RunSummary:
     skipped: int = 0
     """Inputs left unread because their outputs exist (``skip_existing``); with no frames, the line is ``nothing to
     do: <note>``."""
+    found: list[list[Found]] | None = None
+    """A Ray run's quantizers (:mod:`vidcolor.distributed`), each clip's written, in order: its segments'
+    :attr:`Dequantizer.found` without their warm-up frames, joined (a quantizer that goes on past a segment's end is
+    one entry); None where the job tracks none, or a clip's segments were reused from an earlier run."""
 
     @property
     def fps(self) -> float:
