@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, said_once, warn, worded
+from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn, worded
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
@@ -437,7 +437,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     timings: list[dict] = []
     joined: set[int] = set()
     left: set[int] = set()          # skip_existing: outputs another run wrote meanwhile, left as it wrote them
-    meanwhile = 0                   # those, and the clips whose outputs were there by open_work
+    meanwhile = 0                   # skip_existing: outputs another run wrote before open_work looked (not planned)
 
     def written_meanwhile(exc: OutputExists, target: Path) -> bool:
         return skip_existing and exc.target == target
@@ -519,7 +519,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     parts = [[found_in.get(str(part.absolute())) for part in p.parts] for i, p in enumerate(plans) if i not in left]
     found = None if any(f is None for clip in parts for f in clip) else [_joined_found(clip) for clip in parts]
     seconds, began = time.time() - begin, None
-    if timings and not reused:          # the frames' own time, as a local run's: the first segment's start to the last's end
+    if timings and not reused:      # the frames' own time, as a local run's: first segment's start to last one's end
         first = min(t["began"] for t in timings)
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
     return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
