@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn, worded
+from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
 from vidcolor.executor import execute
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
@@ -427,8 +427,10 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             :data:`START_WAIT` seconds. Finished segments stay in
             the work folder: the same command resumes; not those of an input whose segment could not be read
             (:class:`~vidcolor.io.segments.SegmentError`: a rerun fails the same way). Outputs already joined stay
-            too, and the exception gets a note saying so (:func:`~vidcolor.io.writer.kept_note`): a rerun with
-            ``skip_existing`` leaves them.
+            too. The exception (an interrupt too) gets a note for each (:func:`~vidcolor.errors.add_note`: ``2 of 10
+            segments of film.mp4 kept in .out.mp4.vidcolor-work; the same command resumes``,
+            :func:`~vidcolor.io.writer.kept_note`), which the CLI appends to its one line: a rerun with
+            ``skip_existing`` leaves the outputs.
     """
     ray = import_ray()
     begin = time.time()
@@ -499,8 +501,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 if kept and plan.work.is_dir():
                     _remove_strays(plan.work)
                     again = f" with {option('skip_existing')}" if joined else ""
-                    print(worded(f"vidcolor: {kept} of {len(plan.parts)} segments of {plan.clip.input} kept in "
-                                 f"{plan.work}; the same command{again} resumes"), file=sys.stderr)
+                    add_note(exc, f"{kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
+                                  f"the same command{again} resumes")    # on the error's line, as a folder's outputs
                 elif not kept:
                     shutil.rmtree(plan.work, ignore_errors=True)
             remove_empty(new_dirs)           # an output folder this run made and left empty goes too
