@@ -815,3 +815,27 @@ def test_segments_findings_lose_their_warm_up_and_join_where_they_go_on():
         Found("palette of 16 colours", 21, None, "palette of 16 colours, confidence 0.9"),
         Found("no quantizer found", 3, "", "n"), Found("palette of 16 colours", 12, None, "m")]
     assert first[0].frames == 20                # the parts are left as they were
+
+
+def test_a_weight_file_replaced_at_its_path_is_not_resumed_from(tmp_path, film, tiny_colorizers, monkeypatch):
+    """The work folder's key held the model's name, not its file: a run stopped half way, the model retrained at the
+    same path (or a bundled one updated), and the same command joined the old model's segments to the new one's.
+    Now the weight file's size and modification time are in the key, as the input's are."""
+    from vidcolor import distributed
+    from vidcolor.pipeline import RunSummary
+
+    model = tmp_path / "model.safetensors"
+    shutil.copy(tiny_colorizers.fcn, model)
+    keys = []
+
+    def keyed(clips, spec, **kw):           # the driver's spec, as open_work keys the work folder with it
+        keys.append(spec.key())
+        return RunSummary(0, 0.0, str(clips[0][1]))
+
+    monkeypatch.setattr(distributed, "process_clips", keyed)
+    for _ in range(2):
+        colorize(film, tmp_path / "out.mkv", model, executor="ray")
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))       # retrained: written again
+    colorize(film, tmp_path / "out.mkv", model, executor="ray")
+    assert keys[0] == keys[1] != keys[2]

@@ -415,7 +415,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                         io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"),
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
-                                               "compare": io_options.get("compare", False)}, shared)
+                                               "compare": io_options.get("compare", False)}, shared,
+                                   tuple(str(path) for _, path in model_input(options.get("model"))))
         summary = distributed.process_clips(todo, spec, encoding=encoding,
                                             seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
                                             device=options["device"], compare=io_options.get("compare", False),

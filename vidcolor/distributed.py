@@ -21,8 +21,8 @@ and encoding is spread over the workers instead of being one serial stage on the
   (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete. Actors whose worker processes cannot
   start (Ray retries those for ever) end the run after :data:`START_WAIT` seconds, with the worker's fatal line.
 * Resume: the work folder (``.<output name>.vidcolor-work`` beside the output, :func:`work_folder`) is keyed by the input
-  (path, size, modification time), the job and its options, the encoder settings and the target segment
-  length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
+  (path, size, modification time), the job and its options (its weight file's size and modification time too),
+  the encoder settings and the target segment length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
   whatever the size of its cluster and redoes only the segments whose files are missing. It is removed
   once the output is in place.
 * The parts are joined without re-encoding (:func:`vidcolor.io.writer.join_segments`), with the
@@ -91,17 +91,29 @@ class JobSpec:
     """How a worker builds the job: ``build(**options, **shared)``.
 
     ``build`` is a module-level function (pickled by reference); ``options`` are JSON-able settings;
-    ``shared`` holds what was computed once on the driver (arrays, bytes), put in the object store once.
+    ``shared`` holds what was computed once on the driver (arrays, bytes), put in the object store once;
+    ``files`` are the files the job reads by their names in ``options`` (the model's weights), which only
+    :meth:`key` uses.
     """
 
     build: Callable
     options: dict
     shared: dict = field(default_factory=dict)
+    files: tuple = ()
 
     def key(self) -> str:
-        """A digest of the function, options and shared data (what makes two runs' segments the same)."""
+        """A digest of the function, options, shared data and :attr:`files` (their path, size and modification
+        time, as the input's in :func:`open_work`): what makes two runs' segments the same. (A weight file
+        replaced at the same path, a model retrained after a run was stopped, gave the same key, and the rerun
+        joined the old model's segments to the new one's.)"""
         h = hashlib.sha256(f"{self.build.__module__}.{self.build.__qualname__}".encode())
         h.update(json.dumps(self.options, sort_keys=True, default=str).encode())
+        for name in self.files:
+            try:
+                found = os.stat(name)
+                h.update(json.dumps([str(Path(name).resolve()), found.st_size, found.st_mtime_ns]).encode())
+            except OSError:
+                h.update(json.dumps([str(name), None]).encode())
         for name in sorted(self.shared):
             h.update(name.encode())
             for value in self.shared[name] if isinstance(self.shared[name], tuple) else (self.shared[name],):
