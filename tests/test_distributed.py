@@ -283,17 +283,24 @@ def test_an_interrupted_run_resumes_with_only_the_missing_segments(tmp_path, ffm
 
 
 def test_a_segment_that_cannot_be_read_leaves_no_work_for_a_rerun_that_would_fail_the_same(cluster, tmp_path, film,
-                                                                                          tiny_colorizers, capsys):
+                                                                                          tiny_colorizers, capsys,
+                                                                                          monkeypatch):
     """A/V audit, stop 63: a segment that could not be read (here a damaged frame in the last one) left the finished
     segments and said 'the same command resumes', though the same command fails there again. Now the error alone,
-    and no work folder."""
+    and no work folder. The error is a local run's (where, that the input is damaged there, that nothing is written,
+    and what keeps the rest), naming the input as given: it said '/abs/path/damaged.mp4: decoding failed (Invalid
+    data found when processing input)', the worker's absolute path, where a local run says 'damaged.mp4: the frame
+    at 3.750 s cannot be decoded (...): the input is damaged there; nothing written (--ignore-errors ...)'."""
     src = tmp_path / "damaged.mp4"
     shutil.copy(film, src)
     damage_packet(src, 90, "slice header")
-    out = tmp_path / "ray.mkv"
-    with pytest.raises(VidcolorError, match="damaged.mp4: decoding failed"):
-        colorize(src, out, tiny_colorizers.fcn, executor="ray", segment_seconds=1.0, workers=1)
-    assert "resumes" not in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VidcolorError, match=r"^damaged\.mp4: a frame after 3\.\d{3} s cannot be decoded \(.+\): the "
+                       r"input is damaged there; nothing written \(ignore_errors with executor='local' skips") as caught:
+        colorize(Path("damaged.mp4"), Path("ray.mkv"), tiny_colorizers.fcn, executor="ray", segment_seconds=1.0,
+                 workers=1)
+    assert "resumes" not in capsys.readouterr().err and not getattr(caught.value, "__notes__", None)
+    assert "--ignore-errors with --executor local skips" in cli_wording(caught.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.mp4"]
 
 

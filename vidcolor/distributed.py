@@ -149,6 +149,9 @@ class Clip:
     time_base: Fraction | None
     colour: tuple[tuple[str, int], ...] = ()
     pixel_aspect: Fraction = Fraction(1)
+    name: str = ""
+    """The input as the user named it, for messages (``input`` is made absolute for the workers); ``input``'s
+    where empty."""
 
 
 CONNECT_BOUNDS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "20"}
@@ -242,7 +245,7 @@ class SegmentWorker:
                     if (done - segment.warmup) % 16 == 0:
                         progress.set.remote(str(part), done - segment.warmup)
 
-            execute(read_segment(clip.input, segment, timeline), self.job, write, batch)
+            execute(read_segment(clip.input, segment, timeline, clip.name or None), self.job, write, batch)
         progress.set.remote(str(part), segment.frames)
         ended = time.time()
         job = getattr(self.job, "job", self.job)        # (compare's SideBySide holds it)
@@ -353,7 +356,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
-                tuple(info.colour.items()), info.pixel_aspect)
+                tuple(info.colour.items()), info.pixel_aspect, str(input))
     stat = input.stat()
     key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
                                      encoding.__dict__, seconds, WARMUP_FRAMES, compare],

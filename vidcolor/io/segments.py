@@ -163,7 +163,8 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
     return segments, info
 
 
-def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None = None) -> Iterator[np.ndarray]:
+def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None = None,
+                 name: str | None = None) -> Iterator[np.ndarray]:
     """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order.
 
     The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
@@ -172,12 +173,18 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     added to ``timeline`` (in the stream's time base, so that the first is 0) before each is yielded. The last
     segment ends with its planned frames, also where the file has grown since (a recording still being written).
 
+    ``name``: the file as its messages name it (the path the user gave; a Ray worker reads it by its absolute
+    path); ``path`` by default.
+
     Raises:
-        SegmentError: undecodable data, a frame size that changes (or one above the limits), or fewer frames than
-            planned.
+        SegmentError: undecodable data (as a local run's error says it: the time of the last frame that decoded,
+            and that nothing of the input is written), a frame size that changes (or one above the limits), or
+            fewer frames than planned.
     """
     want = segment.warmup + segment.frames
     got = 0
+    last = None                                 # the last frame's time (s), for a damaged packet's error
+    name = str(path) if name is None else name
     with _open(path) as container:
         stream = video_stream(container)
         stream.thread_type = DECODE_THREADS      # as the local reader: each refusal raised at its own packet
@@ -187,7 +194,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
             size = rotation = None
             for frame in container.decode(stream):
                 if frame.pts is None:
-                    raise SegmentError(f"{path}: a decoded frame has no timestamp (use {LOCAL})", path)
+                    raise SegmentError(f"{name}: a decoded frame has no timestamp (use {LOCAL})", path)
                 if frame.pts < segment.first_pts:
                     continue
                 if segment.end_pts is not None and frame.pts >= segment.end_pts:
@@ -196,19 +203,23 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                     break
                 if size is None:
                     try:
-                        check_frame_size(frame.width, frame.height, str(path))
+                        check_frame_size(frame.width, frame.height, name)
                     except VidcolorError as exc:
                         raise SegmentError(exc.marked or str(exc), path) from None
                     size, rotation = (frame.width, frame.height), _orientation(frame)
                 elif (frame.width, frame.height) != size:
-                    raise SegmentError(f"{path}: the frame size changes in segment {segment.index}; split the input "
+                    raise SegmentError(f"{name}: the frame size changes in segment {segment.index}; split the input "
                                        "there", path)
                 got += 1
+                last = float((frame.pts - (stream.start_time or 0)) * stream.time_base) if stream.time_base else None
                 if timeline is not None and frame.pts >= segment.start_pts:
                     timeline.add(frame.pts)
                 yield _rotate(frame_to_rgb(frame), rotation)
         except av.FFmpegError as exc:
-            raise SegmentError(f"{path}: decoding failed ({_reason(exc)})", path) from None
+            where = f"a frame after {last:.3f} s" if last is not None else f"a frame of segment {segment.index}"
+            raise SegmentError(f"{name}: {where} cannot be decoded ({_reason(exc)}): the input is damaged there; "
+                               f"nothing written ({option('ignore_errors')} with {LOCAL} skips the frames that cannot "
+                               "be decoded, as ffmpeg does, and keeps the others)", path) from None
     if got != want:
-        raise SegmentError(f"{path}: segment {segment.index} decoded {got} of its {want} frames "
+        raise SegmentError(f"{name}: segment {segment.index} decoded {got} of its {want} frames "
                            f"(damaged file or inexact seeking; use {LOCAL})", path)
