@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -846,3 +847,17 @@ def test_a_weight_file_replaced_at_its_path_is_not_resumed_from(tmp_path, film, 
     os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))       # retrained: written again
     colorize(film, tmp_path / "out.mkv", model, executor="ray")
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_a_warning_said_while_the_bar_is_drawn_has_a_line_of_its_own(tmp_path, film, ffmpeg_exe):
+    """A Ray run says warnings while its progress bar is drawn (the joins' 'not carried' here, its workers'): the line
+    began after the bar ('100%|#####| 48/48 [00:03<00:00, 12.57frame/s]vidcolor: warning: not carried from ...').
+    Now the bar is cleared for the line and drawn again."""
+    src = tmp_path / "two.mkv"
+    run_ffmpeg(ffmpeg_exe, "-i", str(film), "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2", "-map", "0",
+               "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", str(src))
+    res = run_cli("dequantize", src, "-o", tmp_path / "out.mkv", "--executor", "ray", "--workers", "1", timeout=300)
+    assert res.returncode == 0, res.stderr
+    said = [piece for piece in re.split(r"[\r\n]", res.stderr) if "vidcolor: warning" in piece]
+    assert said == ["vidcolor: warning: not carried from two.mkv: video stream 2 (h264) (the output holds the "
+                    "processed video, audio, subtitles and attachments)"], res.stderr

@@ -104,7 +104,8 @@ class VidcolorWarning(UserWarning):
 
 def warn(text: str) -> None:
     """Say ``text``, its options named for the run's reader (:func:`worded`): while the CLI runs
-    (:func:`cli_reader`), on stderr as one line, ``vidcolor: warning: <text>``; in a library call, as a
+    (:func:`cli_reader`), on stderr as one line, ``vidcolor: warning: <text>`` (on a line of its own where a progress
+    bar is drawn: :meth:`tqdm.tqdm.write`); in a library call, as a
     :class:`VidcolorWarning` through :func:`warnings.warn`, so that the caller's warning filters decide whether and
     how it is shown (by default once per message and place, on stderr). It points at the caller's line that called
     into vidcolor (what Python 3.12's ``skip_file_prefixes`` does), or, from a thread of a run that has no such line,
@@ -118,7 +119,11 @@ def warn(text: str) -> None:
             return
         _said.add(text)
     if _cli_reads:
-        print(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
+        from tqdm import tqdm
+
+        # the progress bar, where one is drawn, is cleared for the line and drawn again under it: a Ray run's joins
+        # and its workers' warnings (said by the driver) come while its bar is drawn, and their line began after it
+        tqdm.write(f"vidcolor: warning: {worded(text)}", file=sys.stderr)
     else:
         warnings.warn(worded(text), VidcolorWarning, stacklevel=_outside_level())
 
