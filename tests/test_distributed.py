@@ -791,6 +791,10 @@ def test_an_output_another_run_writes_meanwhile_is_left_with_skip_existing(clust
     assert (out / "b.mp4").read_bytes() == b"the other run's"
     assert len(decode_all(str(out / "a.mp4"))[0]) == 96
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]        # no work folder left
+    (out / "b.mp4").unlink()
+    (src / "a.mp4").unlink()
+    summary = colorize(src, out, tiny_colorizers.fcn, executor="ray", skip_existing=True)     # its one clip
+    assert str(summary) == "nothing to do: 1 skipped: its output exists", str(summary)      # as a local run's
     one = tmp_path / "one" / "b.mp4"
     summary = colorize(src / "b.mp4", one, tiny_colorizers.fcn, executor="ray", skip_existing=True)
     assert str(summary) == f"nothing to do: {one} exists: another run wrote it while this one worked (skip_existing)"

@@ -428,7 +428,9 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
         return RunSummary(0, 0.0, str(clips[0][1]), skipped=1,
                           note=worded(f"{clips[0][1]} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
     summary.skipped += len(clips) - len(todo)
-    if summary.skipped:
+    if summary.skipped and not summary.frames:      # every output written meanwhile: 'nothing to do: ...'
+        summary.note = _skipped_note(summary.skipped)
+    elif summary.skipped:
         summary.note += f"; {_skipped_note(summary.skipped)}"
     if summary.found and any(summary.found):      # what a Dequantizer found, as a local run says it
         totals = [Found(what, n, why) for (what, why), n in
