@@ -433,9 +433,10 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     elif summary.skipped:
         summary.note += f"; {_skipped_note(summary.skipped)}"
     if summary.found and any(summary.found):      # what a Dequantizer found, as a local run says it
-        totals = [Found(what, n, why) for (what, why), n in
-                  Counter((f.quantizer, f.unchanged) for clip in summary.found for f in clip
-                          for _ in range(f.frames)).items()]
+        frames: Counter = Counter()
+        for entry in (f for clip in summary.found for f in clip):
+            frames[entry.quantizer, entry.unchanged] += entry.frames
+        totals = [Found(what, n, why) for (what, why), n in frames.items()]
         found = (_quantizers_of_files([{f.quantizer for f in clip} for clip in summary.found])
                  if Path(input).is_dir() else _quantizer_note(summary.found[0]))
         summary.note = "; ".join(filter(None, [summary.note, found, _unchanged_note(totals, summary.unit)]))
