@@ -97,6 +97,28 @@ def test_a_device_or_pipe_at_the_output_is_refused_not_replaced(tmp_path, clip, 
         check_target(tmp_path / "null.mp4", True)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc/self/fd")
+def test_a_link_to_the_process_s_own_descriptor_on_a_file_is_refused_not_replaced(tmp_path, clip, tiny_models):
+    """``-o /dev/stdout --overwrite > out.mp4`` (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N`` on a regular
+    file): the link was taken for a link to that file and replaced by the output (as root, ``/dev/stdout`` itself
+    became a regular file), exit 0, and the file the shell opened stayed empty; without --overwrite the error said
+    to give it. One line naming -o -, before any work, with or without --overwrite; the link is left as it was."""
+    os.symlink("/proc/self/fd/1", tmp_path / "so.mp4")
+    for name in ("so.mp4", "/dev/fd/1", "/proc/self/fd/1"):
+        for extra in (("--overwrite",), ()):
+            with open(tmp_path / "redirected.mp4", "wb") as out:
+                proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(clip), "-o", name,
+                                       "--format", "mp4", "--model", str(tiny_models.lab), "-q", *extra],
+                                      cwd=tmp_path, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                      env=cli_env(), timeout=120)
+            res = CliResult(proc.returncode, b"", proc.stderr.decode(errors="replace"))
+            assert_one_line_error(res)
+            assert f"{name} is a file descriptor of this process" in res.stderr and "use -o - " in res.stderr
+            assert (tmp_path / "redirected.mp4").stat().st_size == 0
+    assert os.readlink(tmp_path / "so.mp4") == "/proc/self/fd/1"
+    assert sorted(os.listdir(tmp_path)) == ["redirected.mp4", "so.mp4"]
+
+
 def test_a_symbolic_link_to_a_file_at_the_output_is_replaced_and_the_file_kept(tmp_path, clip, tiny_models):
     """With --overwrite a link to a regular file is replaced by the output (as any rename into place does); the
     file it pointed to is not written."""

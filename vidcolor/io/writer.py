@@ -804,13 +804,38 @@ WRITTEN_MEANWHILE = "exists: another run wrote it while this one worked"
 :func:`vidcolor.api.process`'s skipped summary)."""
 
 
+_DESCRIPTORS = re.compile(r"/proc/\d+(?:/task/\d+)?/fd")
+"""The folder of a process's (or thread's) open file descriptors, as ``os.path.realpath`` gives it."""
+
+
+def _own_descriptor(target: Path) -> int | None:
+    """The file descriptor ``target`` names where it is one of this process's (``/dev/stdout``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``, or a link to one: its path, or a link on its way, passes through ``/proc/PID/fd``), else
+    None."""
+    path = os.path.abspath(target)
+    for _ in range(40):                                 # the kernel's limit on links followed
+        folder = os.path.realpath(os.path.dirname(path))
+        if _DESCRIPTORS.fullmatch(folder):
+            name = os.path.basename(path)
+            return int(name) if name.isdigit() else None
+        try:
+            link = os.readlink(path)
+        except OSError:                                 # not a link (or not there): a name of its own
+            return None
+        path = os.path.normpath(os.path.join(folder, link))
+    return None
+
+
 def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> None:
     """Refuse an output path that exists (unless ``overwrite``), or that is a folder, a device or a pipe (also
     through a symbolic link): the result is renamed into place (:func:`move_into_place`), which would put a regular
     file in the place of ``/dev/null`` or a named pipe, so such a name is refused even with ``overwrite``. With
     ``overwrite``, a symbolic link to a regular file is replaced by the output (the file it pointed to is kept); a
-    broken one is a name that exists, as the rename sees it. For one of a folder run's outputs (``in_folder_run``)
-    the message of an existing one also names --skip-existing, which finishes a run that stopped half way.
+    broken one is a name that exists, as the rename sees it. A name of one of this process's file descriptors on a
+    regular file (``-o /dev/stdout > out.mp4``; :func:`_own_descriptor`) is refused too, even with ``overwrite``:
+    the rename would replace the link (``/dev/stdout`` itself) and leave the file it stands for empty. For one of a
+    folder run's outputs (``in_folder_run``) the message of an existing one also names --skip-existing, which
+    finishes a run that stopped half way.
 
     Raises:
         OutputExists: a regular file there, without ``overwrite``.
@@ -836,6 +861,11 @@ def check_target(target: Path, overwrite: bool, in_folder_run: bool = False) -> 
         raise VidcolorError(f"{target} is a folder (give the output a file name)")
     if not stat.S_ISREG(found.st_mode):
         raise VidcolorError(f"{target} is not a regular file (a device or pipe); use -o - to write to a pipe")
+    fd = _own_descriptor(target)
+    if fd is not None:
+        raise VidcolorError(f"{target} is a file descriptor of this process ({fd}), not a file's name: the output, "
+                            "renamed into place, would replace the link, not write the file; use -o - to write to "
+                            "stdout, or name the file")
     if not overwrite:
         raise OutputExists(f"{target} exists (use {option('overwrite')} to replace it" +
                            (f", or {option('skip_existing')} to leave it and do the rest" if in_folder_run else "") + ")",
