@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import run_ffmpeg
 from vidcolor.io import AnimatedImageReader, VideoReader, VideoWriter
-from vidcolor.io.timing import Timeline
+from vidcolor.io.timing import RateGrid, Timeline
 
 
 def test_timeline_starts_at_zero_and_repairs_missing_or_repeated_timestamps():
@@ -67,6 +67,60 @@ def test_variable_frame_rate_is_kept_frame_by_frame(tmp_path, ffmpeg_exe, suffix
         assert got_duration == pytest.approx(duration, abs=0.04)
     else:                                                         # matroska: millisecond timestamps
         assert max(abs(float(a - b)) for a, b in zip(got, times)) <= 0.0005
+
+
+def test_a_rate_grid_puts_rounded_timestamps_back_on_the_rate_and_keeps_the_others():
+    grid = RateGrid.of(Fraction(30000, 1001), Fraction(1, 1000))
+    assert (grid.time_base, grid.scale, grid.interval) == (Fraction(1, 30000), 30, 1001)
+    ms = [round(Fraction(1001 * k, 30)) for k in range(6)]               # 0, 33, 67, 100, 133, 167
+    assert [grid.ticks(t + 42, 42) for t in ms] == [42 * 30 + 1001 * k for k in range(6)]
+    assert grid.ticks(42 + 50, 42) == (42 + 50) * 30                    # off the grid: exactly its own time
+    assert grid.ticks(None, 0) is None
+    assert RateGrid.of(Fraction(25), Fraction(1, 1000)) is None          # 40 ticks a frame: nothing to do
+    assert RateGrid.of(Fraction(30000, 1001), Fraction(1, 90000)) is None
+    assert RateGrid.of(Fraction(30000, 1001), Fraction(3, 1000)) is None
+    assert RateGrid.of(Fraction(999983, 1000), Fraction(1, 1000)) is None     # finer than MAX_TIMESCALE
+    assert RateGrid.of(None, Fraction(1, 1000)) is None
+
+
+def _durations(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return v.time_base, [p.duration for p in c.demux(v) if p.size]
+
+
+@pytest.mark.parametrize("rate", ["30000/1001", "24000/1001", "30"])
+def test_a_matroska_source_s_rate_is_kept_exactly_in_mp4(tmp_path, ffmpeg_exe, rate):
+    """Matroska stores milliseconds: a 29.97 fps file's frames read 33 or 34 ms apart, and the mp4 written from it
+    had a 1/1000 track of 33 and 34 tick frames (a variable rate, mean 20000/667) where ffmpeg's encode has 1001
+    ticks of 1/30000 each."""
+    src = tmp_path / "src.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={rate}", "-frames:v", "40",
+               "-c:v", "libx264", "-preset", "ultrafast", str(src))
+    out = tmp_path / "out.mp4"
+    with VideoReader(src) as reader:
+        with VideoWriter(out, 64, 48, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    time_base, durations = _durations(out)
+    assert len(durations) == 40 and {d * time_base for d in durations} == {1 / Fraction(rate)}
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == Fraction(rate)
+
+
+def test_a_variable_rate_in_matroska_keeps_its_times(tmp_path, ffmpeg_exe):
+    """A variable rate in Matroska (ffmpeg guesses its mean, 43/2, for its rate: a grid of 1/43000) keeps each
+    frame's time: none moves by more than the millisecond Matroska rounded it by."""
+    mp4 = vfr_source(ffmpeg_exe, tmp_path / "vfr.mp4", audio=False)
+    mkv = tmp_path / "vfr.mkv"
+    run_ffmpeg(ffmpeg_exe, "-i", str(mp4), "-c", "copy", str(mkv))
+    out = tmp_path / "out.mp4"
+    with VideoReader(mkv) as reader:
+        with VideoWriter(out, 320, 240, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    got, want = frame_times(out)[0], frame_times(mp4)[0]
+    assert len(got) == len(want) and max(abs(float(a - b)) for a, b in zip(got, want)) <= 0.001
 
 
 def test_constant_rate_without_a_timeline(tmp_path):

@@ -19,7 +19,7 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
-from vidcolor.io.timing import Timeline
+from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.truncation import cut_short, partial_packet, raw_cut, y4m_cut
 
 
@@ -641,7 +641,9 @@ class VideoReader:
     Attributes:
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
         timeline: the yielded frames' presentation timestamps (:class:`~vidcolor.io.timing.Timeline`, in
-            the stream's time base; raw input: ``1 / fps``), each added before its frame is yielded.
+            the stream's time base, or a finer one where that is too coarse for its frame rate
+            (:class:`~vidcolor.io.timing.RateGrid`: Matroska's 1/1000 at 30000/1001 gives 1/30000, its frames
+            1001 ticks apart); raw input: ``1 / fps``), each added before its frame is yielded.
         start_time: the first frame's presentation time, seconds, as the container gives it (a clip cut from
             a longer one may keep its place, e.g. 0.042 s; MPEG-TS starts anywhere); 0.0 for raw input or a
             first frame without a timestamp. The timeline counts from it.
@@ -687,6 +689,7 @@ class VideoReader:
         self._partial = False
         self.ended_early = self.partial_packet = self.cut_frame = None
         self._y4m_end = None
+        self._grid = None
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = raw_size
@@ -739,6 +742,11 @@ class VideoReader:
         self._first, self._size = first, (first.width, first.height)
         tb = self.info.time_base
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
+        # a time base too coarse for the frame rate (Matroska's milliseconds at 30000/1001): the timeline is kept in
+        # one that holds both, its timestamps on the rate's exact grid where they were rounded from it
+        self._grid = RateGrid.of(self._stream.guessed_rate, tb) if first.pts is not None else None
+        if self._grid is not None:
+            self.timeline = Timeline.of(self.info.fps, self._grid.time_base)
         if isinstance(source, (str, Path)) and source != "-":
             self.ended_early = cut_short(source, self._container.format.name)
             self.partial_packet = partial_packet(source, self._container.format.name)
@@ -925,7 +933,8 @@ class VideoReader:
     def _video_frames(self) -> Iterator[np.ndarray]:
         rot = (self.info.rotation, self.info.mirrored)
         self.decoded = 1
-        self.timeline.add(self._first.pts)
+        grid, origin = self._grid, self._first.pts
+        self.timeline.add(self._first.pts if grid is None else grid.ticks(origin, origin))
         yield _rotate(frame_to_rgb(self._first), rot)
         self._check_open()                                      # before each frame is demuxed
         try:
@@ -933,7 +942,7 @@ class VideoReader:
                 if (frame.width, frame.height) != self._size:    # e.g. two streams joined: the encoder has one size
                     raise self._size_change(i, frame.width, frame.height)
                 self.decoded = i + 1
-                self.timeline.add(frame.pts)
+                self.timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
                 yield _rotate(frame_to_rgb(frame), rot)
                 self._check_open()
         except av.FFmpegError as exc:

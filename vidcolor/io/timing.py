@@ -2,6 +2,7 @@
 (variable frame rate included) instead of being re-timed to a mean frame rate."""
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -101,3 +102,57 @@ class Timeline:
         (without a :meth:`release`: every frame's, relative to the first one)."""
         with self._lock:
             return list(self._kept)
+
+
+MAX_TIMESCALE = 1_000_000
+"""The finest time base :class:`RateGrid` takes (ticks a second)."""
+
+
+@dataclass(frozen=True)
+class RateGrid:
+    """Timestamps of a time base too coarse for a stream's frame rate, put back on that rate's exact grid.
+
+    Matroska (and FLV, WebM) store times in milliseconds: a 29.97 fps (30000/1001) stream's frames are 33 or 34 ms
+    apart there, and kept as such the output (an mp4's track in 1/1000) holds a jittering, variable frame rate
+    (mean 20000/667) where ffmpeg's encode of the same file gives 1001 ticks of 1/30000 each. :meth:`of` gives a
+    grid where one frame of ``rate`` is no whole number of ``time_base`` ticks; its :attr:`time_base` holds both
+    (1/30000 for 30000/1001 in ms), and :meth:`ticks` gives a timestamp in it: on the rate's grid (counted from the
+    first frame) where it is within one source tick of it (each of the two timestamps was rounded by half a tick),
+    else the source's own time, exactly (a variable frame rate keeps its times).
+
+    Attributes:
+        time_base: seconds per tick of the output timestamps (1 / the least common multiple of the two rates).
+        scale: ticks of :attr:`time_base` in one tick of the source's time base.
+        interval: ticks of :attr:`time_base` in one frame of the rate.
+    """
+
+    time_base: Fraction
+    scale: int
+    interval: int
+
+    @classmethod
+    def of(cls, rate: Fraction | None, time_base: Fraction | None) -> "RateGrid | None":
+        """The grid of frame rate ``rate`` (frames per second; the stream's guessed rate, ffmpeg's r_frame_rate) for
+        timestamps in ``time_base`` (seconds per tick), or None where none is needed or taken: no rate or time base,
+        a time base that is not 1/N, a frame that is a whole number of ticks, or a grid finer than
+        :data:`MAX_TIMESCALE` ticks a second."""
+        if not rate or not time_base or rate <= 0 or Fraction(time_base).numerator != 1:
+            return None
+        rate, per_second = Fraction(rate), Fraction(time_base).denominator
+        if (per_second / rate).denominator == 1:
+            return None
+        fine = math.lcm(per_second, rate.numerator)
+        if fine > MAX_TIMESCALE:
+            return None
+        return cls(Fraction(1, fine), fine // per_second, int(fine / rate))
+
+    def ticks(self, pts: int | None, origin: int) -> int | None:
+        """``pts`` (ticks of the source's time base) in ticks of :attr:`time_base`: on the grid counted from
+        ``origin`` (the first frame's pts) where it is within one source tick of it, else exactly; None stays None."""
+        if pts is None:
+            return None
+        since = (pts - origin) * self.scale
+        k = round(Fraction(since, self.interval))
+        if abs(k * self.interval - since) <= self.scale:
+            return origin * self.scale + k * self.interval
+        return pts * self.scale
