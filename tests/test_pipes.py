@@ -188,3 +188,36 @@ def test_the_readme_s_stdin_example_keeps_a_variable_frame_rate(tmp_path, ffmpeg
                                 3) for f in c.decode(video=0)])
     assert len({round(b - a, 3) for a, b in zip(times[0], times[0][1:])}) == 3   # the source is VFR (21, 33, 45 ms)
     assert times[1] == times[0]
+
+
+def _run_without_stdin(*args, cwd: Path) -> "CliResult":
+    """``python -m vidcolor.cli ARGS <&-``: file descriptor 0 closed, so Python has no ``sys.stdin``."""
+    import subprocess
+    import sys
+
+    from helpers import CliResult, cli_env
+
+    proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          timeout=120, env=cli_env(), preexec_fn=lambda: os.close(0))
+    return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_closed_stdin_is_one_line_and_a_raw_file_is_read_without_it(tmp_path, tiny_models, raw):
+    """``vidcolor dequantize - <&-`` ended in a traceback ('NoneType' object has no attribute 'buffer'), as did a
+    raw file read with stdin closed (when the reader closed it): one line, as ``-o - >&-`` says 'stdout is closed';
+    the raw file is read."""
+    from helpers import assert_one_line_error
+
+    extra = ("--raw", "16x16", "--fps", "10") if raw else ()
+    res = _run_without_stdin("dequantize", "-", *extra, "-o", "out.mp4", "--model", tiny_models.lab, "-q",
+                             cwd=tmp_path)
+    assert_one_line_error(res)
+    assert res.stderr_lines == ["vidcolor: error: -: stdin is closed"]
+    assert os.listdir(tmp_path) == []
+    if raw:
+        (tmp_path / "in.rgb").write_bytes(bytes(range(256)) * 3 * 4)        # 4 frames of 16x16 rgb24
+        res = _run_without_stdin("dequantize", "in.rgb", *extra, "-o", "out.mp4", "--model", tiny_models.lab,
+                                 "-q", "--preset", "ultrafast", cwd=tmp_path)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert (tmp_path / "out.mp4").stat().st_size > 0

@@ -148,9 +148,25 @@ def list_videos_in(folder: str | Path) -> list[Path]:
                           if not p.name.startswith(".") and p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
+def _stdin() -> BinaryIO:
+    """stdin's byte stream, for the input ``-``.
+
+    Raises:
+        VidcolorError: stdin is closed (``<&-``: Python then has no ``sys.stdin``), or is no byte stream (replaced
+            by a ``StringIO``); one line each, as ``-o -`` says of stdout.
+    """
+    if sys.stdin is None:
+        raise VidcolorError("-: stdin is closed")
+    try:
+        return sys.stdin.buffer
+    except AttributeError:
+        raise VidcolorError(f"-: sys.stdin ({type(sys.stdin).__name__}) is not a byte stream; give an input "
+                            "path") from None
+
+
 def _open(source: str | Path | BinaryIO):
     if source == "-":
-        source = sys.stdin.buffer
+        source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
     # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
@@ -697,13 +713,13 @@ class VideoReader:
             self.info = VideoInfo(width=w, height=h, fps=rate)
             self.timeline = Timeline.of(self.info.fps)
             self.start_time = 0.0
-            self._raw = sys.stdin.buffer if source == "-" else self._open_raw_file(source)
+            self._raw = _stdin() if source == "-" else self._open_raw_file(source)
             self._raw_waits = can_wait(self._raw)
             self._first = self._read_raw()
             if self._first is None:
                 raise VidcolorError(f"{_name(source)}: no frames")
             return
-        stream = sys.stdin.buffer if source == "-" else source
+        stream = _stdin() if source == "-" else source
         # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (Rewindable.check), and
         # for what it held (y4m_cut)
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
@@ -964,7 +980,7 @@ class VideoReader:
         ``ValueError`` (:meth:`__iter__`)."""
         self._closed = True
         raw = getattr(self, "_raw", None)
-        if raw is not None and raw is not sys.stdin.buffer and isinstance(self.source, (str, Path)):
+        if raw is not None and raw is not getattr(sys.stdin, "buffer", None) and isinstance(self.source, (str, Path)):
             raw.close()
         frames = getattr(self, "_frames", None)
         if frames is not None and frames.gi_running:
