@@ -550,6 +550,54 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
     assert listing(tmp_path) == set()
 
 
+_SECOND_SIGNAL = """
+import os, signal, sys
+from vidcolor.io import writer
+original = writer.VideoWriter.abort
+def abort(self):                    # a second signal while the first one's unwinding stops ffmpeg
+    os.kill(os.getpid(), getattr(signal, os.environ["SECOND_SIGNAL"]))
+    original(self)
+writer.VideoWriter.abort = abort
+from vidcolor.cli import main
+sys.argv[0] = "vidcolor"
+main()
+"""
+
+
+@pytest.mark.parametrize("first, second, code, line", [("SIGINT", "SIGINT", 130, "vidcolor: interrupted"),
+                                                       ("SIGTERM", "SIGINT", 143, "vidcolor: terminated (SIGTERM)"),
+                                                       ("SIGINT", "SIGTERM", 130, "vidcolor: interrupted")])
+def test_a_second_signal_while_the_first_unwinds_is_ignored(tmp_path, tiny_models, first, second, code, line):
+    """A second Ctrl-C (or SIGTERM) while the first signal's clean-up ran raised again inside it: the partial
+    output was left beside the output and the exit status was SIGINT's own (-2, no line), or a traceback followed.
+    Later signals are ignored while the first unwinds, as ffmpeg ignores them: its one line, its status, nothing
+    left."""
+    proc = subprocess.Popen([sys.executable, "-c", _SECOND_SIGNAL, "dequantize", "-", "--raw", "48x32", "--fps", "10",
+                             "-o", "out.mp4", "--model", str(tiny_models.lab), *FAST], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**cli_env(), "SECOND_SIGNAL": second},
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
+    try:
+        proc.stdin.write(mosaic(1, 32, 48).tobytes())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 90
+        while not any(".partial" in p for p in listing(tmp_path)):    # the writer is open: mid-run
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the CLI never started writing"
+            time.sleep(0.1)
+        time.sleep(0.3)
+        proc.send_signal(getattr(signal, first))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode(errors="replace")
+    assert proc.returncode == code, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [line]
+    assert listing(tmp_path) == set()
+
+
 def _children(pid: int) -> set[int]:
     """The processes that ``pid``'s threads started (Linux ``/proc``)."""
     found: set[int] = set()

@@ -34,8 +34,27 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def _terminate(signum, frame):
-    raise Terminated(signum)
+class _FirstSignal:
+    """The handler of SIGINT, SIGTERM and SIGHUP in a CLI run: the first of them stops the run (``KeyboardInterrupt``
+    for SIGINT, :class:`Terminated` for the others); the next ones are ignored while it unwinds, as ffmpeg ignores
+    them, up to :attr:`HARD_EXIT` of them, which end the process at once (one line, exit 128 + the signal; what
+    was being removed may be left). A second Ctrl-C (an impatient user, or a terminal's Ctrl-C reaching vidcolor
+    after the ffmpeg it waits for) raised a second KeyboardInterrupt inside the first one's clean-up: the partial
+    output was left, and the exit status was SIGINT's own (-2), or a traceback 'Exception ignored in threading'
+    followed the line."""
+
+    HARD_EXIT = 3
+
+    def __init__(self):
+        self.received = 0
+
+    def __call__(self, signum, frame):
+        self.received += 1
+        if self.received == 1:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        if self.received > self.HARD_EXIT:
+            os.write(2, f"vidcolor: {self.received} signals received, exiting at once\n".encode())
+            os._exit(128 + signum)
 
 
 def _noted(line: str, exc: BaseException) -> str:
@@ -72,9 +91,12 @@ class _Group(click.Group):
 
     def invoke(self, ctx):
         reuse_freed_memory()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            if signal.getsignal(sig) is signal.SIG_DFL:   # an ignored signal (nohup) stays ignored
-                signal.signal(sig, _terminate)
+        handler = _FirstSignal()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            # an ignored signal (nohup, a background job's SIGINT) stays ignored, and a handler of the caller's
+            # (Python's own for SIGINT aside) is kept
+            if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+                signal.signal(sig, handler)
         try:
             with cli_reader():         # the run's warnings and notes name the flags
                 return super().invoke(ctx)
