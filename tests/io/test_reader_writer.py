@@ -1032,6 +1032,11 @@ def test_the_video_keeps_its_disposition_and_the_other_tracks_theirs_as_ffmpeg_c
     (".mkv", ["-c:a", "libopus"], ".mov", ("aac", None)),                # nor Opus: ffmpeg failed
     (".mkv", ["-c:a", "pcm_s24le"], ".mp4", ("alac", None)),             # lossless stays lossless: was 70 kb/s AAC
     (".mp4", ["-c:a", "aac", "-c:s", "mov_text"], ".mkv", ("aac", "subrip")),   # Matroska takes no mov_text: failed
+    # NUT (stdout's default) has no tag for SubRip, mov_text, ALAC or TTA: the output failed, 'No codec tag defined'
+    (".mkv", ["-c:a", "alac", "-c:s", "srt"], ".nut", ("flac", "ass")),
+    (".mp4", ["-c:a", "aac", "-c:s", "mov_text"], ".nut", ("aac", "ass")),
+    (".mkv", ["-c:a", "tta"], ".nut", ("flac", None)),
+    (".mkv", ["-c:a", "libopus", "-c:s", "ass"], ".nut", ("opus", "ass")),     # copied
 ])
 def test_each_track_goes_into_the_container_in_a_codec_it_can_hold(tmp_path, ffmpeg_exe, source, encoders, suffix, want):
     (tmp_path / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,800\nHello there\n")

@@ -41,9 +41,13 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
 PCM had become AAC at about 70 kb/s) and the rest AAC (mp4 is for playing anywhere)."""
 MOV_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac"}
 """Audio codecs stream-copied into mov, besides PCM; there FLAC becomes ALAC (lossless stays lossless) and the
-others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska and NUT copy every codec."""
+others AAC (ffmpeg's mov muxer takes FLAC and Opus in mp4 only). Matroska copies every codec, NUT all but
+:data:`NOT_IN_NUT`."""
 LOSSLESS_AUDIO = {"flac", "alac", "wavpack", "tta", "truehd", "mlp"}
 """Lossless audio codecs besides PCM (``pcm_*``)."""
+NOT_IN_NUT = {"alac", "tta", "truehd", "mlp"}
+"""Lossless audio codecs that ffmpeg's NUT muxer has no codec tag for ('No codec tag defined for stream 1'): they
+become FLAC there (NUT takes FLAC, PCM, WavPack, AAC, Opus, Vorbis, MP3, AC-3, DTS...)."""
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "ffv1", "prores")
 """Video encoders: x264/x265 on the CPU; NVIDIA's NVENC (needs an NVIDIA GPU and driver; ``crf`` is then
@@ -62,12 +66,16 @@ keep restored gradients from being banded again by the encode). A frame with an 
 
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
 """Subtitle codecs that mp4/mov can carry (converted to ``mov_text``); bitmap ones (DVD, PGS, DVB) cannot.
-Matroska cannot hold ``mov_text``: it becomes SubRip there."""
+Matroska cannot hold ``mov_text``: it becomes SubRip there. NUT holds only :data:`NUT_SUBTITLES`: the other text
+ones become ASS there."""
+NUT_SUBTITLES = {"ass", "ssa", "text", "dvd_subtitle", "dvb_subtitle", "dvb_teletext"}
+"""Subtitle codecs that ffmpeg's NUT muxer has a codec tag for (SubRip, WebVTT, mov_text and PGS have none: the
+muxer refused the whole output, 'No codec tag defined for stream 3', where NUT is stdout's default)."""
 
 
 def audio_codec_in(fmt: str | None, name: str) -> str:
     """The audio codec (ffmpeg's ``-c:a`` value: ``copy`` or an encoder) that carries a source track of codec
-    ``name`` into the container format ``fmt`` (:data:`MP4_AUDIO`, :data:`MOV_AUDIO`)."""
+    ``name`` into the container format ``fmt`` (:data:`MP4_AUDIO`, :data:`MOV_AUDIO`, :data:`NOT_IN_NUT`)."""
     if fmt == "mp4":
         if name in MP4_AUDIO:
             return "copy"
@@ -76,14 +84,18 @@ def audio_codec_in(fmt: str | None, name: str) -> str:
         if name in MOV_AUDIO or name.startswith("pcm_"):
             return "copy"
         return "alac" if name in LOSSLESS_AUDIO else "aac"
+    if fmt == "nut" and name in NOT_IN_NUT:
+        return "flac"
     return "copy"
 
 
 def subtitle_codec_in(fmt: str | None, name: str) -> str | None:
     """The subtitle codec (``-c:s``: ``copy`` or an encoder) that carries a source track of codec ``name``
-    into the container format ``fmt``; None where it cannot go (bitmap subtitles in mp4/mov)."""
+    into the container format ``fmt``; None where it cannot go (bitmap subtitles in mp4/mov, PGS in NUT)."""
     if fmt in ("mp4", "mov"):
         return "mov_text" if name in TEXT_SUBTITLES else None
+    if fmt == "nut" and name not in NUT_SUBTITLES:
+        return "ass" if name in TEXT_SUBTITLES else None
     return "srt" if fmt == "matroska" and name == "mov_text" else "copy"
 
 
