@@ -221,3 +221,34 @@ def test_a_closed_stdin_is_one_line_and_a_raw_file_is_read_without_it(tmp_path, 
                                  "-q", "--preset", "ultrafast", cwd=tmp_path)
         assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
         assert (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def _run_with_stdin_from(path: Path, *args, cwd: Path) -> "CliResult":
+    """``python -m vidcolor.cli ARGS < path``: stdin a regular file, not a pipe."""
+    import subprocess
+    import sys
+
+    from helpers import CliResult, cli_env
+
+    with open(path, "rb") as stdin:
+        proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                              timeout=120, env=cli_env(), stdin=stdin)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+def test_stdin_redirected_from_a_file_keeps_its_audio_and_is_not_overwritten(tmp_path, mkv_with_audio, tiny_models):
+    """``vidcolor dequantize - -o out.mp4 < in.mkv``: the audio was dropped with a warning that called the file a
+    pipe, where ``/dev/stdin`` on the same file kept it; and ``-o in.mkv --overwrite`` replaced the input. The
+    encoder takes the rest from the file, and the output may not be it."""
+    src = tmp_path / "in.mkv"
+    src.write_bytes(mkv_with_audio.read_bytes())
+    res = _run_with_stdin_from(src, "dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "-q",
+                               "--preset", "ultrafast", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert _streams(tmp_path / "out.mp4") == ["video", "audio"]
+    before = src.read_bytes()
+    res = _run_with_stdin_from(src, "dequantize", "-", "-o", "in.mkv", "--overwrite", "--model", tiny_models.lab,
+                               "-q", cwd=tmp_path)
+    assert res.returncode == 1 and res.stderr_lines == [
+        "vidcolor: error: in.mkv would overwrite the input (stdin, redirected from it)"], res.stderr
+    assert src.read_bytes() == before

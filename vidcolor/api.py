@@ -13,6 +13,7 @@ import contextvars
 import errno
 import os
 import stat
+import sys
 import time
 from collections import Counter
 from fractions import Fraction
@@ -654,6 +655,25 @@ def _file_stamp(input: str | Path) -> tuple[int, int] | None:
     return (found.st_size, found.st_mtime_ns) if stat.S_ISREG(found.st_mode) else None
 
 
+def _stdin_file() -> Path | None:
+    """The regular file that stdin was redirected from (``vidcolor dequantize - < in.mkv``), read from its start,
+    by a name that still leads to it (Linux: ``/proc/self/fd/N``); None for a pipe, a terminal, a closed stdin, a
+    file read part way already, or one whose name is gone. The encoder takes its audio, subtitles and metadata from
+    it, as from ``/dev/stdin`` on a file (:func:`_own_path`): they were dropped, with a warning that called it a
+    pipe."""
+    try:
+        fd = sys.stdin.buffer.fileno()          # the stream the reader takes ("-"), not one put in its place
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or os.lseek(fd, 0, os.SEEK_CUR) != 0:
+            return None
+        real = Path(os.path.realpath(f"/proc/self/fd/{fd}"))
+        named = os.stat(real)
+    except (AttributeError, OSError, ValueError):       # io.UnsupportedOperation: no descriptor (a BytesIO)
+        return None
+    same = stat.S_ISREG(named.st_mode) and (named.st_dev, named.st_ino) == (found.st_dev, found.st_ino)
+    return real if same else None
+
+
 def _own_path(input: str | Path) -> Path:
     """The path another process (the encoder) opens for ``input``, a regular file: ``/dev/stdin``,
     ``/dev/fd/N`` and ``/proc/self/fd/N`` name each process's own file (the encoder's stdin is the video vidcolor
@@ -694,7 +714,7 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
 
     Raises:
         VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
-            itself, or a ``container`` with no known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
+            itself (also the file stdin is redirected from, :func:`_stdin_file`), or a ``container`` with no known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
     """
     if output is None:
         if str(input) == "-":
@@ -704,6 +724,8 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
         output = default_output(input, suffix, container)
     if str(output) != "-" and str(input) != "-" and same_file(output, input):
         raise VidcolorError(f"{output} would overwrite the input" + ("" if str(output) == str(input) else f" ({input})"))
+    if str(output) != "-" and str(input) == "-" and (stdin := _stdin_file()) is not None and same_file(output, stdin):
+        raise VidcolorError(f"{output} would overwrite the input (stdin, redirected from it)")
     return output
 
 
@@ -852,6 +874,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
     stamp = _file_stamp(input)
+    stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
     try:
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
@@ -860,7 +883,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         warn_about_source(_named(input), info)
-        if read_once(input) and raw_size is None:
+        if read_once(input) and raw_size is None and stdin_file is None:
             _warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
             raise VidcolorError(f"{_lost(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
@@ -872,9 +895,10 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
         batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height)
         check_batch_pixels(batch, info.width, info.height)
-        from_file = not read_once(input) and raw_size is None and not animated
-        # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition
-        passthrough = (Passthrough.of(_own_path(input), info, audio) if from_file else
+        from_file = (not read_once(input) or stdin_file is not None) and raw_size is None and not animated
+        # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition; stdin
+        # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
+        passthrough = (Passthrough.of(stdin_file or _own_path(input), info, audio) if from_file else
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
