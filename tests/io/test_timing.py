@@ -89,14 +89,22 @@ def _durations(path):
         return v.time_base, [p.duration for p in c.demux(v) if p.size]
 
 
+@pytest.mark.parametrize("piped", [False, True])
 @pytest.mark.parametrize("rate", ["30000/1001", "24000/1001", "30"])
-def test_a_matroska_source_s_rate_is_kept_exactly_in_mp4(tmp_path, ffmpeg_exe, rate):
+def test_a_matroska_source_s_rate_is_kept_exactly_in_mp4(tmp_path, ffmpeg_exe, rate, piped):
     """Matroska stores milliseconds: a 29.97 fps file's frames read 33 or 34 ms apart, and the mp4 written from it
     had a 1/1000 track of 33 and 34 tick frames (a variable rate, mean 20000/667) where ffmpeg's encode has 1001
-    ticks of 1/30000 each."""
+    ticks of 1/30000 each. So did the README's pipe, ``ffmpeg -i x.mkv -c:v ffv1 -enc_time_base demux -f nut -``,
+    whose NUT holds the milliseconds in 1/64000."""
     src = tmp_path / "src.mkv"
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={rate}", "-frames:v", "40",
                "-c:v", "libx264", "-preset", "ultrafast", str(src))
+    if piped:
+        nut = tmp_path / "src.nut"
+        run_ffmpeg(ffmpeg_exe, "-i", str(src), "-c:v", "ffv1", "-enc_time_base", "demux", "-f", "nut", str(nut))
+        with av.open(str(nut)) as c:
+            assert c.streams.video[0].time_base == Fraction(1, 64000)
+        src = nut
     out = tmp_path / "out.mp4"
     with VideoReader(src) as reader:
         with VideoWriter(out, 64, 48, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:

@@ -117,8 +117,9 @@ class RateGrid:
     (mean 20000/667) where ffmpeg's encode of the same file gives 1001 ticks of 1/30000 each. :meth:`of` gives a
     grid where one frame of ``rate`` is no whole number of ``time_base`` ticks; its :attr:`time_base` holds both
     (1/30000 for 30000/1001 in ms), and :meth:`ticks` gives a timestamp in it: on the rate's grid (counted from the
-    first frame) where it is within one source tick of it (each of the two timestamps was rounded by half a tick),
-    else the source's own time, exactly (a variable frame rate keeps its times).
+    first frame) where it is within one source tick, or 1 ms, of it (each of the two timestamps was rounded by half
+    a tick, or by Matroska, to 1 ms, before), else the source's own time, exactly (a variable frame rate keeps its
+    times).
 
     Attributes:
         time_base: seconds per tick of the output timestamps (1 / the least common multiple of the two rates).
@@ -146,13 +147,21 @@ class RateGrid:
             return None
         return cls(Fraction(1, fine), fine // per_second, int(fine / rate))
 
+    @property
+    def tolerance(self) -> int:
+        """How far (ticks of :attr:`time_base`) a timestamp may be from the grid and be put on it: one source tick,
+        or 1 ms where that is more (Matroska's milliseconds carried on in a finer time base: ffmpeg's
+        ``-enc_time_base demux -f nut`` of an .mkv gives them in 1/64000)."""
+        return max(self.scale, self.time_base.denominator // 1000)
+
     def ticks(self, pts: int | None, origin: int) -> int | None:
         """``pts`` (ticks of the source's time base) in ticks of :attr:`time_base`: on the grid counted from
-        ``origin`` (the first frame's pts) where it is within one source tick of it, else exactly; None stays None."""
+        ``origin`` (the first frame's pts) where it is within :attr:`tolerance` of it, else exactly; None stays
+        None."""
         if pts is None:
             return None
         since = (pts - origin) * self.scale
         k = round(Fraction(since, self.interval))
-        if abs(k * self.interval - since) <= self.scale:
+        if abs(k * self.interval - since) <= self.tolerance:
             return origin * self.scale + k * self.interval
         return pts * self.scale
