@@ -262,3 +262,16 @@ def test_a_folders_hidden_files_are_not_inputs(tmp_path, clip, tiny_models):
                   cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert sorted(os.listdir(tmp_path / "out")) == ["a.mp4", "b.png"]
+
+
+def test_an_empty_output_name_is_refused_not_read_as_the_current_folder(tmp_path, clip, tiny_models):
+    """``-o "$OUT"`` with ``OUT`` unset: a folder run wrote its outputs into the folder the command ran in, exit 0,
+    and a clip's run said '. is a folder'. One line saying the name is empty; nothing written."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(clip, tmp_path / "in" / "a.mp4")
+    (tmp_path / "here").mkdir()
+    for source in (tmp_path / "in", tmp_path / "in" / "a.mp4"):
+        res = run_cli("dequantize", source, "-o", "", "--model", tiny_models.lab, "-q", cwd=tmp_path / "here")
+        assert_one_line_error(res)
+        assert res.stderr_lines == ["vidcolor: error: the output name is empty: give a path, or - for stdout"]
+    assert os.listdir(tmp_path / "here") == [] and os.listdir(tmp_path / "in") == ["a.mp4"]

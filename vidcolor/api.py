@@ -714,8 +714,13 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
 
     Raises:
         VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
-            itself (also the file stdin is redirected from, :func:`_stdin_file`), or a ``container`` with no known suffix to name it with (:func:`~vidcolor.io.writer.format_suffix`).
+            itself (also the file stdin is redirected from, :func:`_stdin_file`), an empty name (``-o "$OUT"`` with
+            ``OUT`` unset: read as the current folder, a folder run wrote its outputs there, a clip's said '. is a
+            folder'), or a ``container`` with no known suffix to name it with
+            (:func:`~vidcolor.io.writer.format_suffix`).
     """
+    if isinstance(output, str) and not output:
+        raise VidcolorError("the output name is empty: give a path, or - for stdout")
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
