@@ -252,3 +252,19 @@ def test_stdin_redirected_from_a_file_keeps_its_audio_and_is_not_overwritten(tmp
     assert res.returncode == 1 and res.stderr_lines == [
         "vidcolor: error: in.mkv would overwrite the input (stdin, redirected from it)"], res.stderr
     assert src.read_bytes() == before
+
+
+def test_an_empty_pipe_says_that_nothing_came(tmp_path, tiny_models):
+    """``ffmpeg -i missing.mp4 -f nut - | vidcolor dequantize - ...``: the upstream command failed, and vidcolor said
+    'stdin: cannot read as video (Invalid data found when processing input)', as of a damaged stream."""
+    from helpers import assert_one_line_error
+
+    res = run_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "-q", cwd=tmp_path, stdin=b"")
+    assert_one_line_error(res)
+    assert res.stderr_lines == ["vidcolor: error: stdin: no data came (0 bytes: did the command before the pipe "
+                                "fail?)"]
+    res = run_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "-q", cwd=tmp_path,
+                  stdin=b"not a video\n")
+    assert res.stderr_lines == ["vidcolor: error: stdin: cannot read as video (Invalid data found when processing "
+                                "input)"]
+    assert os.listdir(tmp_path) == []

@@ -197,6 +197,9 @@ def _open(source: str | Path | BinaryIO):
     except (av.FFmpegError, OSError, ValueError) as exc:
         if isinstance(src, Rewindable):
             src.check()                                 # a signal during the probe: not the input's fault
+            if src.count == 0:                          # ffmpeg's 'Invalid data' hid that nothing came at all
+                raise VidcolorError(f"{_name(source)}: no data came (0 bytes: did the command before the pipe "
+                                    "fail?)") from None
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
         if isinstance(src, Rewindable):
