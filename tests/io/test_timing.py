@@ -153,6 +153,24 @@ def test_an_animated_gif_keeps_each_frame_delay(tmp_path):
     assert [round(float(t) * 1000) for t in got] == np.cumsum([0] + delays[:-1]).tolist()
 
 
+def test_an_apng_s_fractional_delays_do_not_drift(tmp_path, ffmpeg_exe):
+    """An APNG's delays are fractions of a second (ffmpeg writes 1/60 for 60 fps, Pillow reads 16.667 ms): each was
+    cut to whole ms, 16, so the clip ran at 62.5 fps and its frames drifted early (the 30th at 464 ms, not 483);
+    now each frame's time is its exact time rounded to the ms, as ffmpeg's APNG demuxer keeps it."""
+    apng = tmp_path / "anim.apng"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:r=60:d=0.5", "-c:v", "apng", "-plays", "0", str(apng))
+    with AnimatedImageReader(apng) as reader:
+        assert reader.info.fps == 60 and reader.info.frames == 30
+        assert abs(reader.info.duration - 0.5) < 1e-6
+        out = tmp_path / "anim.mp4"
+        with VideoWriter(out, 32, 24, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    got, _ = frame_times(out)
+    assert len(got) == 30
+    assert max(abs(float(t) - i / 60) for i, t in enumerate(got)) <= 0.0005 + 1e-9
+
+
 def test_a_released_timeline_keeps_a_bounded_window_and_the_same_timestamps():
     """Every timestamp was kept forever (about 38.6 MB a million frames): released ones are now forgotten."""
     rng = np.random.default_rng(0)

@@ -111,7 +111,8 @@ def round16(x: np.ndarray) -> np.ndarray:
 class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
-    1/1000 s; ``timeline`` holds every frame's own time, from the delays, in ms; no audio). Transparency is
+    1/1000 s; ``timeline`` holds every frame's own time, the sum of the delays before it rounded to the ms, so an
+    APNG's fractional delays, 1/60 s, do not drift; no audio). Transparency is
     composited on black (:attr:`composited` then says that a frame had some), or, with ``keep_alpha``, kept apart
     as a still image's is: the frames are the colour under it and their alpha goes to the writer
     (:meth:`with_alpha`). A 16-bit gray APNG's frames are rounded to 8 bits as 16-bit stills are
@@ -170,7 +171,8 @@ class AnimatedImageReader:
                         # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
                         # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
                         check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
-                        delays.append(max(int(_delay(frame) or DEFAULT_DELAY_MS), 10))
+                        # in ms, kept fractional: an APNG's are fractions of a second (1/60 s, 16.667 ms)
+                        delays.append(max(float(_delay(frame) or DEFAULT_DELAY_MS), 10.0))
                         may_have_alpha |= frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
                 except Image.DecompressionBombError as exc:     # a frame growing the canvas past Pillow's limit
                     raise bomb_refusal(exc, f"{self.path} (frame {len(delays)})") from None
@@ -190,13 +192,15 @@ class AnimatedImageReader:
             raise
         self._readable = len(delays)
         self.keeps_alpha = keep_alpha and may_have_alpha
-        fps = Fraction(1000 * len(delays), sum(delays)).limit_denominator(1000)
+        total = sum(delays)
+        fps = (Fraction(1000 * len(delays)) / Fraction(total)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
                               frames=n if n is not None else len(delays),
-                              duration=sum(delays) / 1000, loop=-1 if loop is None else int(loop))
+                              duration=total / 1000, loop=-1 if loop is None else int(loop))
         self.timeline = Timeline.of(fps, Fraction(1, 1000))
-        for shown in np.cumsum([0] + delays[:-1]).tolist():
+        # each frame's exact time rounded to the ms, not each delay: rounded delays would drift (16 ms for 1/60 s)
+        for shown in np.rint(np.cumsum([0.0] + delays[:-1])).astype(int).tolist():
             self.timeline.add(shown)
         self.decoded = 0
 
