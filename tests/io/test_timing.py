@@ -210,3 +210,21 @@ def test_the_writer_releases_what_it_has_written(tmp_path):
     assert kept <= 1 and timeline.first == 300
     got, _ = frame_times(out)
     assert [round(float(t) * 1000) for t in got] == times
+
+
+@pytest.mark.parametrize("fmt,codec,suffix", [("h264", "libx264", ".h264"), ("m4v", "mpeg4", ".m4v")])
+def test_a_raw_elementary_stream_keeps_the_frame_rate_its_bitstream_gives(tmp_path, ffmpeg_exe, fmt, codec, suffix):
+    """A raw .h264 or .m4v stream has no container timestamps: FFmpeg's demuxer assumes 25 fps as its average rate,
+    while the rate is in the bitstream (H.264's timing info), which ffmpeg's own conversion uses. vidcolor took the
+    25: a 30 fps .h264 came out 25 fps, 20% slow (its frames without timestamps were spaced 1/25 s)."""
+    src = tmp_path / f"raw{suffix}"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:r=30:d=0.4", "-c:v", codec, "-f", fmt, str(src))
+    out = tmp_path / "out.mp4"
+    with VideoReader(src) as reader:
+        assert reader.info.fps == 30
+        with VideoWriter(out, 32, 24, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    got, duration = frame_times(out)
+    assert len(got) == 12 and abs(duration - 0.4) < 0.002
+    assert max(abs(float(t) - i / 30) for i, t in enumerate(got)) < 0.001

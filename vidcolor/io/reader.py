@@ -27,7 +27,8 @@ from vidcolor.io.truncation import cut_short, partial_packet, raw_cut, y4m_cut
 class VideoInfo:
     """What a video source is: sizes after display rotation, timing, audio.
 
-    ``fps`` is the average frame rate (frames per second, exact fraction); ``time_base`` the video
+    ``fps`` is the average frame rate (frames per second, exact fraction; a raw elementary stream's, ``.h264``,
+    which has no timestamps, the rate its bitstream gives, as ffmpeg takes it); ``time_base`` the video
     stream's time base (seconds per tick); ``frames`` the container's frame count (0 when unknown,
     e.g. for pipes); ``duration`` in seconds (0.0 when unknown); ``rotation`` in degrees
     counter-clockwise that the display matrix turns the picture, after a left-right flip where ``mirrored`` (as
@@ -337,6 +338,11 @@ def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
 
 
+AVFMT_NOTIMESTAMPS = 0x80
+"""FFmpeg's flag of a format that has no timestamps (the raw elementary-stream demuxers: h264, hevc, mpegvideo,
+m4v, obu...)."""
+
+
 def _info(container, source) -> VideoInfo:
     """The :class:`VideoInfo` of an opened ``container`` read from ``source`` (a path, ``-`` or a stream; named in
     errors) that has a video stream.
@@ -350,7 +356,10 @@ def _info(container, source) -> VideoInfo:
         raise VidcolorError(f"{_name(source)}: cannot decode: its video codec cannot be identified (or its frame "
                             f"size is above the limit: at most {limits.MAX_SIDE} px a side and "
                             f"{limits.MAX_PIXELS // 1_000_000} megapixels)")
-    fps = v.average_rate or v.guessed_rate or v.base_rate
+    # a raw elementary stream (.h264, .hevc, .m2v, .m4v: a format without timestamps) has as its average rate the
+    # rate its demuxer assumes, 25; the bitstream's own (H.264's timing info), which ffmpeg converts it at, is the guess
+    raw_stream = container.format.flags & AVFMT_NOTIMESTAMPS
+    fps = (v.guessed_rate if raw_stream else None) or v.average_rate or v.guessed_rate or v.base_rate
     if not fps:
         raise VidcolorError(f"{_name(source)}: video stream has no frame rate")
     a = container.streams.audio[0] if container.streams.audio else None
