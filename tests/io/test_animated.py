@@ -29,6 +29,23 @@ def test_animated_images_read_as_clips(tmp_path, suffix):
     assert not is_animated(tmp_path / f"still{suffix}") and not is_animated(tmp_path / "missing.gif")
 
 
+def test_an_apng_s_default_image_outside_the_animation_is_not_a_frame(tmp_path):
+    """An APNG may store a default image that is not part of its animation (what a viewer without APNG shows):
+    Pillow counts it as frame 0, and it was read as the clip's first frame, 100 ms of a picture that ffmpeg and
+    browsers never show; the clip is now the animation's frames alone, with their delays."""
+    poster = Image.new("RGB", (32, 24), (255, 255, 255))
+    frames = [Image.fromarray(np.full((24, 32, 3), 40 * (i + 1), np.uint8)) for i in range(3)]
+    poster.save(tmp_path / "a.png", save_all=True, append_images=frames, duration=[70, 50, 60],
+                default_image=True, loop=0)
+    with AnimatedImageReader(tmp_path / "a.png") as r:
+        got = list(r)
+        assert r.info.frames == 3 and r.timeline.pts == [0, 70, 120] and r.info.duration == pytest.approx(0.18)
+    assert [int(f.mean()) for f in got] == [40, 80, 120]
+    res = run_cli("dequantize", "a.png", "-o", "a.mkv", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(decode_all(tmp_path / "a.mkv")[0]) == 3
+
+
 def test_iterating_a_closed_animation_is_a_value_error(tmp_path):
     """After close() Pillow's closed file read as damage: 0 frames and ``missing`` 1, with no error."""
     _animation(tmp_path / "a.gif")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
@@ -120,6 +120,9 @@ class AnimatedImageReader:
     sample, as Pillow gives them (at most one level below the rounding; Pillow composes the frames, which neither
     FFmpeg nor OpenCV does right at 16 bits).
 
+    An APNG's default image that is not part of its animation (shown by viewers without APNG) is not a frame, as
+    ffmpeg and browsers do not show it.
+
     A damaged or truncated file (:data:`DAMAGED`) whose first frame can be found is read up to the damage: the
     iteration stops there and :attr:`missing` says how many frames were lost (at least 1; where the frame count
     itself cannot be read, ``info.frames`` counts the frames before the damage and :attr:`count_known` is False).
@@ -158,16 +161,19 @@ class AnimatedImageReader:
         except (UnidentifiedImageError, *DAMAGED) as exc:
             raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
         self._damaged = False
+        # an APNG's default image that is not part of its animation (what a viewer without APNG shows): Pillow's
+        # frame 0, which ffmpeg and browsers do not show
+        self._skip = int(self._im.format == "PNG" and bool(getattr(self._im, "default_image", False)))
         try:
             with pillow_sizes(str(self.path)):    # seeks check sizes too (a GIF frame may grow the canvas)
                 check_frame_size(*self._im.size, str(self.path))
                 try:
-                    n = getattr(self._im, "n_frames", 1)
+                    n = getattr(self._im, "n_frames", 1) - self._skip
                 except DAMAGED:
                     n, self.count_known = None, False
                 delays = []
                 try:
-                    for frame in ImageSequence.Iterator(self._im):
+                    for frame in self._sequence():
                         # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
                         # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
                         check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
@@ -182,7 +188,7 @@ class AnimatedImageReader:
                     self._damaged = True                    # the frames before the damage are read (see `missing`)
                 if not self.count_known:
                     self._damaged = True
-                self._im.seek(0)
+                self._im.seek(self._skip)
                 self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
         except (UnidentifiedImageError, *DAMAGED) as exc:
             self._im.close()
@@ -220,13 +226,26 @@ class AnimatedImageReader:
         self._iterated = True
         return self._frames()
 
+    def _sequence(self) -> Iterator[Image.Image]:
+        """The image at each of its animation's frames in turn, from the first (past an APNG's default image that
+        is not part of the animation: Pillow's frame 0, which it cannot seek back to once past it), as
+        ``ImageSequence.Iterator`` gives them."""
+        index = self._skip
+        while True:
+            try:
+                self._im.seek(index)
+            except EOFError:
+                return
+            yield self._im
+            index += 1
+
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"{self.path}: the reader is closed")
 
     def _frames(self) -> Iterator[np.ndarray]:
         try:
-            for frame in ImageSequence.Iterator(self._im):
+            for frame in self._sequence():
                 if self.decoded == self._readable:     # damage found while counting: it stops here
                     break
                 rgba = (Image.fromarray(round16(np.asarray(frame))).convert("RGBA") if frame.mode in GRAY16_MODES
