@@ -228,3 +228,19 @@ def test_a_raw_elementary_stream_keeps_the_frame_rate_its_bitstream_gives(tmp_pa
     got, duration = frame_times(out)
     assert len(got) == 12 and abs(duration - 0.4) < 0.002
     assert max(abs(float(t) - i / 30) for i, t in enumerate(got)) < 0.001
+
+
+def test_an_animated_avif_s_frame_times_do_not_drift(tmp_path, ffmpeg_exe):
+    """Pillow gives an AVIF frame's delay rounded to the ms (42 for 1/24 s): summed, a 24 fps AVIF ran at 23.8 fps,
+    its 12th frame at 462 ms, not 458; the frames' own times, which Pillow gives rounded too, keep it."""
+    from vidcolor.io.files import IMAGE_SUFFIXES
+
+    if ".avif" not in IMAGE_SUFFIXES:
+        pytest.skip("Pillow without AVIF")
+    avif = tmp_path / "anim.avif"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:r=24:d=0.5", "-c:v", "libaom-av1", "-cpu-used", "8",
+               str(avif))
+    with AnimatedImageReader(avif) as reader:
+        assert reader.info.frames == 12 and reader.info.fps == 24
+        assert max(abs(t - round(i * 1000 / 24)) for i, t in enumerate(reader.timeline.pts)) == 0
+        assert len(list(reader)) == 12

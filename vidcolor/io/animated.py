@@ -112,7 +112,8 @@ class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
     1/1000 s; ``timeline`` holds every frame's own time, the sum of the delays before it rounded to the ms, so an
-    APNG's fractional delays, 1/60 s, do not drift; no audio). Transparency is
+    APNG's fractional delays, 1/60 s, do not drift; an AVIF's, whose delays Pillow rounds, its frames' own times;
+    no audio). Transparency is
     composited on black (:attr:`composited` then says that a frame had some), or, with ``keep_alpha``, kept apart
     as a still image's is: the frames are the colour under it and their alpha goes to the writer
     (:meth:`with_alpha`). A 16-bit gray APNG's frames are rounded to 8 bits as 16-bit stills are
@@ -171,7 +172,7 @@ class AnimatedImageReader:
                     n = getattr(self._im, "n_frames", 1) - self._skip
                 except DAMAGED:
                     n, self.count_known = None, False
-                delays = []
+                delays, stamps = [], []
                 try:
                     for frame in self._sequence():
                         # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
@@ -179,6 +180,7 @@ class AnimatedImageReader:
                         check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
                         # in ms, kept fractional: an APNG's are fractions of a second (1/60 s, 16.667 ms)
                         delays.append(max(float(_delay(frame) or DEFAULT_DELAY_MS), 10.0))
+                        stamps.append(frame.info.get("timestamp") if frame.format == "AVIF" else None)
                         may_have_alpha |= frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info
                 except Image.DecompressionBombError as exc:     # a frame growing the canvas past Pillow's limit
                     raise bomb_refusal(exc, f"{self.path} (frame {len(delays)})") from None
@@ -198,6 +200,10 @@ class AnimatedImageReader:
             raise
         self._readable = len(delays)
         self.keeps_alpha = keep_alpha and may_have_alpha
+        if len(delays) > 1 and None not in stamps and all(b > a for a, b in zip(stamps, stamps[1:])):
+            # an AVIF's: Pillow rounds each delay to the ms (42 for 1/24 s, which drifts) and gives each frame's
+            # time, rounded: the steps between those are the delays, without the drift
+            delays[:-1] = np.diff(stamps).astype(float).tolist()
         total = sum(delays)
         fps = (Fraction(1000 * len(delays)) / Fraction(total)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
