@@ -471,6 +471,24 @@ def test_a_name_with_a_colon_is_a_file(tmp_path, corpus, tiny_models):
     assert len(frames) == FPS * SECONDS and has_audio
 
 
+def test_a_video_named_as_an_image_is_read_as_the_video_it_is(tmp_path, corpus, tiny_models):
+    """A web "GIF" saved as MP4 (or a clip named .jpg) was read by its suffix alone, as an image: "cannot read as
+    image (UnidentifiedImageError)". ffmpeg and players go by the contents: so does vidcolor now, alone or in a
+    folder, and the output is the video's (.mp4, every frame, the audio)."""
+    d = case_dir(tmp_path, corpus, "src.mp4")
+    (d / "src.mp4").rename(d / "reaction.gif")
+    shutil.copy(d / "reaction.gif", d / "clip.jpg")
+    for name in ("reaction.gif", "clip.jpg"):
+        run_ok(d, "dequantize", name, "--model", tiny_models.lab, *FAST)
+        frames, _, has_audio = decode_all(str(d / f"{Path(name).stem}_dequantized.mp4"))
+        assert len(frames) == FPS * SECONDS and has_audio
+    (d / "in").mkdir()
+    shutil.move(d / "reaction.gif", d / "in" / "reaction.gif")
+    run_ok(d, "dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST)
+    assert listing(d / "out") == {"reaction.mp4"}
+    assert len(decode_all(str(d / "out" / "reaction.mp4"))[0]) == FPS * SECONDS
+
+
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()

@@ -27,6 +27,7 @@ from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_no
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
+from vidcolor.io.files import holds_video
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
@@ -491,8 +492,9 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
 
 
 def _is_still(path: str | Path) -> bool:
-    """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip)."""
-    return is_image(path) and not is_animated(path)
+    """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip, and so is a video named as an
+    image, :func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4)."""
+    return is_image(path) and not is_animated(path) and not holds_video(path)
 
 
 def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
@@ -999,7 +1001,7 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     listed = _LISTINGS.get()
     if listed is None or Path(folder) not in listed:
         images = list_images_in(folder)
-        animated = [is_animated(p) for p in images]
+        animated = [is_animated(p) or holds_video(p) for p in images]      # clips: read as video
         contents = ([p for p, moving in zip(images, animated) if not moving],
                     natural_sorted(list_videos_in(folder) + [p for p, moving in zip(images, animated) if moving]))
         if listed is None:

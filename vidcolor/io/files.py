@@ -20,6 +20,33 @@ def is_image(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+"""ISO base media ``ftyp`` brands of still images and image sequences (AVIF, HEIF), not video."""
+
+
+def holds_video(path: str | Path) -> bool:
+    """True for a file named as an image (:func:`is_image`) whose bytes are a video container's: MP4 or QuickTime
+    (an ``ftyp`` box of a video brand, or a ``moov``/``mdat``/``wide``/``free`` box first), Matroska/WebM, AVI,
+    MPEG-PS, MPEG-TS (three sync bytes 188 apart), FLV, Ogg, ASF, Y4M. A web "GIF" saved as MP4 is one: ffmpeg
+    and players read such a file by its contents, and so does vidcolor, as a video. False where it cannot be
+    read."""
+    if not is_image(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(377)
+    except OSError:
+        return False
+    box = head[4:8]
+    if box == b"ftyp":
+        return head[8:12] not in IMAGE_BRANDS
+    return (box in (b"moov", b"mdat", b"wide", b"free")
+            or head.startswith((b"\x1aE\xdf\xa3", b"\x00\x00\x01\xba", b"FLV\x01", b"OggS", b"YUV4MPEG2",
+                                b"0&\xb2u\x8ef\xcf\x11"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+            or (len(head) == 377 and head[0] == head[188] == head[376] == 0x47))
+
+
 def default_file_mode() -> int:
     """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
     mask = os.umask(0)
