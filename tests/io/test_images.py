@@ -364,6 +364,50 @@ def test_16_bit_colour_pngs_are_rounded_as_gray_is(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "gray.png")[0][..., 0], rgb[..., 0])
 
 
+def test_16_bit_colour_tiffs_are_rounded_as_pngs_are(tmp_path, capfd):
+    """A 48-bit RGB TIFF (a scanner's) was read by truncation, Pillow's x >> 8 (one level low for half the
+    samples), though the README says a scan's 16-bit samples are rounded to 8; they are now, alpha too, the TIFF's
+    orientation tag is still applied, and libtiff's warnings through OpenCV are not printed."""
+    import cv2
+
+    x = np.random.default_rng(6).integers(0, 65536, (5, 7, 4)).astype(np.uint16)
+    x[0, :3, 0] = [128, 129, 65535]                              # round: 0, 1, 255 (truncation: 0, 0, 255)
+    want = np.round(x / 257.0).astype(np.uint8)
+    assert cv2.imwrite(str(tmp_path / "rgb.tif"), x[..., 2::-1])
+    rgb, alpha = read_image(tmp_path / "rgb.tif")
+    assert alpha is None
+    np.testing.assert_array_equal(rgb, want[..., :3])
+    assert cv2.imwrite(str(tmp_path / "rgba.tif"), x[..., [2, 1, 0, 3]])
+    capfd.readouterr()
+    rgb, alpha = read_image(tmp_path / "rgba.tif")
+    np.testing.assert_array_equal(rgb, want[..., :3])
+    np.testing.assert_array_equal(alpha, want[..., 3])
+    assert capfd.readouterr().err == ""         # libtiff's warning (no ExtraSamples tag) is not printed
+    _tiff16(tmp_path / "turned.tif", x[..., :3], orientation=6)  # the same samples, turned by its orientation tag
+    with Image.open(tmp_path / "turned.tif") as im:
+        assert im.getexif().get(0x0112) == 6 and im.mode == "RGB"
+    rgb, _ = read_image(tmp_path / "turned.tif")
+    np.testing.assert_array_equal(rgb, np.rot90(want[..., :3], -1))
+
+
+def _tiff16(path, rgb, orientation):
+    """A little-endian uncompressed 16-bit RGB TIFF of ``rgb`` (uint16 (H, W, 3)) with an orientation tag (OpenCV
+    writes none, Pillow no 16-bit RGB)."""
+    import struct
+
+    h, w, _ = rgb.shape
+    data = rgb.astype("<u2").tobytes()
+    tags = [(256, 3, 1, w), (257, 3, 1, h), (258, 3, 3, 8 + len(data)), (259, 3, 1, 1), (262, 3, 1, 2),
+            (273, 4, 1, 8), (274, 3, 1, orientation), (277, 3, 1, 3), (278, 3, 1, h), (279, 4, 1, len(data)),
+            (284, 3, 1, 1)]
+    ifd = 8 + len(data) + 6
+    head = b"II*\x00" + struct.pack("<I", ifd) + data + struct.pack("<3H", 16, 16, 16)
+    entries = b"".join(struct.pack("<HHI", tag, kind, count) + (struct.pack("<I", value) if kind == 4 or tag == 258
+                                                               else struct.pack("<HH", value, 0))
+                       for tag, kind, count, value in tags)
+    path.write_bytes(head + struct.pack("<H", len(tags)) + entries + b"\x00\x00\x00\x00")
+
+
 def test_16_bit_rgb_png_keeps_its_trns_colour_and_orientation(tmp_path):
     """The one transparent colour of a 16-bit RGB PNG (tRNS, 16-bit values) becomes alpha 0 there, and an eXIf
     orientation is applied, as for 8 bits."""

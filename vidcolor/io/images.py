@@ -35,8 +35,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque): new writable
     arrays, the caller's own.
 
-    Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG)
-    are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
+    Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG; a
+    gray, RGB or RGBA TIFF, as a scanner writes) are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
     integer gray TIFF's samples, which must lie in 0..65535. A floating-point gray TIFF's samples (32 or 64 bits)
     are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
@@ -57,6 +57,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             im.load()
             if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
                 im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
+            elif im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
+                im = _tiff_colour16_to_8(path, im)   # as a PNG's
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
                 im = Image.fromarray(_float_levels(np.asarray(im), path))
@@ -131,7 +133,8 @@ def _png_bit_depth(path: str | Path) -> int | None:
 
 
 def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
-    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) decoded by OpenCV
+    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
+    page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
     at 16 bits and rounded to 8 (:func:`~vidcolor.io.animated.round16`), as an RGB or RGBA Pillow image carrying
     ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
     dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
@@ -139,14 +142,42 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     Raises:
         VidcolorError: OpenCV cannot decode it (a damaged file).
     """
-    x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
+    try:                                                                 # tags) are not the user's business
+        x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
-        raise VidcolorError(f"{path}: cannot read as image (16-bit PNG that OpenCV does not decode)")
+        raise VidcolorError(f"{path}: cannot read as image (16-bit colour image that OpenCV does not decode)")
     im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
     if x.shape[2] == 4:
         im.putalpha(Image.fromarray(round16(x[..., 3])))
     im.info = {k: v for k, v in info.items() if k != "transparency"}
     return im
+
+
+def _tiff_colour16(im: Image.Image) -> bool:
+    """Whether an opened TIFF (mode RGB or RGBA) holds 16-bit unsigned RGB samples, of which Pillow keeps the high
+    byte."""
+    bits = im.tag_v2.get(258)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    fmt = im.tag_v2.get(339, 1)
+    return (im.tag_v2.get(262) == 2 and bool(bits) and all(b == 16 for b in bits)
+            and all(f == 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))))
+
+
+def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
+    """A 16-bit RGB(A) TIFF's first page rounded to 8 bits as a PNG's is (:func:`_colour16_to_8`), with its
+    orientation tag (as EXIF, for the caller's transpose); Pillow's reading (the high byte of each sample) where
+    OpenCV does not decode the layout."""
+    exif = Image.Exif()
+    if (orientation := im.getexif().get(0x0112)) is not None:
+        exif[0x0112] = orientation
+    try:
+        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {})
+    except VidcolorError:
+        return im
 
 
 OPAQUE_FORMATS = ("JPEG", "BMP", "PPM")
