@@ -489,6 +489,25 @@ def test_a_video_named_as_an_image_is_read_as_the_video_it_is(tmp_path, corpus, 
     assert len(decode_all(str(d / "out" / "reaction.mp4"))[0]) == FPS * SECONDS
 
 
+def test_a_photo_with_damaged_exif_is_read_without_pillows_warnings(tmp_path, tiny_models):
+    """A JPEG whose EXIF directory claims more entries than it holds (buggy editing software) is read as viewers
+    read it, but Pillow's "UserWarning: Corrupt EXIF data" came out twice per opening, each with its source line
+    (four lines of site-packages paths on stderr, one more through --reference's frame count)."""
+    import struct
+    import warnings
+
+    from vidcolor.reference import _frame_count
+
+    exif = (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 5) + struct.pack("<HHII", 0x0112, 3, 1, 1))
+    Image.fromarray(mosaic(1, 32, 48, seed=3)[0]).save(tmp_path / "photo.jpg", exif=exif)
+    res = invoke_cli("dequantize", "photo.jpg", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert (tmp_path / "photo_dequantized.png").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _frame_count(tmp_path / "photo.jpg") == 1
+
+
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()

@@ -92,8 +92,10 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
 def _frame_count(path: str | Path) -> int:
     """How many frames the image file at ``path`` holds (1 for a still; Pillow's ``n_frames``), 1 when unknown."""
     from PIL import Image
+
+    from vidcolor.io.animated import pillow_sizes
     try:
-        with Image.open(path) as im:
+        with pillow_sizes(str(path)), Image.open(path) as im:      # Pillow's notes on damaged EXIF unsaid
             return int(getattr(im, "n_frames", 1))
     except Exception:                  # it was read once already; a count is only for the warning
         return 1

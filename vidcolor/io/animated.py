@@ -39,12 +39,16 @@ def pillow_sizes(what: str) -> Iterator[None]:
     checks frame sizes itself (:func:`~vidcolor.io.limits.check_frame_size`, 64 megapixels, below Pillow's 89),
     so Pillow's ``DecompressionBombWarning`` (printed with its source line above vidcolor's refusal, from 89 to 179
     megapixels) is silenced, and its ``DecompressionBombError`` (past 179) is that refusal, with the size declared.
+    Pillow's ``UserWarning`` notes (``Corrupt EXIF data``: what of a damaged EXIF it could read is used) are silenced.
 
     Raises:
         VidcolorError: Pillow refused the size (:func:`bomb_refusal`).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow's own notes on what it read past (damaged EXIF, a camera's MakerNote): printed with its source
+        # line, two lines each, on an image read as viewers read it
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         try:
             yield
         except Image.DecompressionBombError as exc:
