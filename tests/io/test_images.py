@@ -323,6 +323,22 @@ def test_a_float_rgb_tiff_is_refused_as_such(tmp_path):
         read_image(tmp_path / "rgbf.tif")
 
 
+def test_a_tiff_cut_short_is_called_truncated_not_an_unread_layout(tmp_path, recwarn):
+    """A TIFF cut in half (its directory, after the pixels, gone) was refused as "a TIFF layout that Pillow does not
+    read, such as 32-bit float RGB: convert it to 8 or 16 bits", after Pillow's "Corrupt EXIF data" warning: the
+    error now says that it is truncated, and where its directory was."""
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(tmp_path / "scan.tif", compression="tiff_lzw")
+    whole = (tmp_path / "scan.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(VidcolorError, match=r"cut.tif: cannot read as image \(a TIFF cut short: its directory.* "
+                                            r"past the end of its [\d,]+ bytes \(truncated\)\)$"):
+        read_image(tmp_path / "cut.tif")
+    (tmp_path / "head.tif").write_bytes(whole[:5])
+    with pytest.raises(VidcolorError, match=r"a TIFF cut short: 5 bytes, not even its header"):
+        read_image(tmp_path / "head.tif")
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
+
+
 def _png16(path, samples: np.ndarray, colour_type: int, chunks: dict | None = None) -> None:
     """Write a 16-bit PNG by hand (Pillow cannot write 16-bit colour): ``samples`` uint16 ``(H, W, C)`` in the
     order of ``colour_type`` (2 RGB, 4 gray + alpha, 6 RGBA), ``chunks`` (name -> data) before the pixels."""

@@ -81,7 +81,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise VidcolorError(f"{path}: no such file") from None
     except (UnidentifiedImageError, *DAMAGED) as exc:     # a damaged netpbm raises ValueError, an APNG SyntaxError
         tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
+        cut = _tiff_cut(path) if tiff else None
         raise VidcolorError(f"{path}: cannot read as image (" + (
+            cut if cut else
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
             if tiff else exc.__class__.__name__) + ")") from None
     return rgb, alpha
@@ -120,6 +122,26 @@ def _is_tiff(path: str | Path) -> bool:
             return f.read(4) in TIFF_SIGNATURES
     except OSError:
         return False
+
+
+def _tiff_cut(path: str | Path) -> str | None:
+    """What is missing of a TIFF whose first directory (IFD) lies past the end of the file, which Pillow cannot
+    identify (a download or copy cut short: most writers put the directory after the pixels), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            size = f.seek(0, 2)
+    except OSError:
+        return None
+    order = "<" if head[:2] == b"II" else ">"
+    big = head[2:4] in (b"+\x00", b"\x00+")                       # BigTIFF: an 8-byte offset at byte 8
+    if len(head) < (16 if big else 8):
+        return f"a TIFF cut short: {size} bytes, not even its header (truncated)"
+    offset = int.from_bytes(head[8:16] if big else head[4:8], "little" if order == "<" else "big")
+    if offset + 2 <= size:
+        return None
+    return (f"a TIFF cut short: its directory, which says what the file holds, starts at byte {offset:,}, past the "
+            f"end of its {size:,} bytes (truncated)")
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
