@@ -158,6 +158,21 @@ def test_read_errors(tmp_path):
         read_image(tmp_path / "fake.png")
 
 
+def test_an_image_cut_short_says_what_pillow_found(tmp_path, rgb):
+    """A JPEG or PNG cut in half was refused as "cannot read as image (OSError)", which does not say it is
+    truncated; where Pillow's message says so, the error does."""
+    for name in ("cut.jpg", "cut.png"):
+        Image.fromarray(rgb).save(tmp_path / name)
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(whole[:len(whole) // 2])
+        ends = r"cannot read as image \(OSError: the file ends early \(truncated\)\)$"
+        with pytest.raises(VidcolorError, match=rf"{name}: {ends}"):
+            read_image(tmp_path / name)
+    (tmp_path / "fake.png").write_text("not an image")
+    with pytest.raises(VidcolorError, match=r"fake.png: cannot read as image \(UnidentifiedImageError\)$"):
+        read_image(tmp_path / "fake.png")
+
+
 def test_is_image_and_listing(tmp_path, rgb):
     assert is_image("a.PNG") and is_image("b.jpeg") and is_image("c.gif") and is_image("d.webp")
     assert not is_image("clip.mp4") and not is_image("notes.txt") and not is_image("png")

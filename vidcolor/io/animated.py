@@ -55,6 +55,15 @@ def pillow_sizes(what: str) -> Iterator[None]:
             raise bomb_refusal(exc, what) from None
 
 
+def pillow_reason(exc: Exception) -> str:
+    """Why Pillow could not read a file, for an error: the exception's class (Pillow's messages are its own
+    internals: ``invalid literal for int() with base 10``), and where its message says so, that the file ends
+    early (``OSError: the file ends early (truncated)``, for Pillow's ``image file is truncated`` or ``Truncated
+    File Read``)."""
+    name = exc.__class__.__name__
+    return f"{name}: the file ends early (truncated)" if "truncated" in str(exc).lower() else name
+
+
 def bomb_refusal(exc: Image.DecompressionBombError, what: str) -> VidcolorError:
     """The frame-size refusal (:func:`~vidcolor.io.limits.check_frame_size`'s words, the size and the limits) for
     the size that Pillow refused with ``exc``. Pillow's message gives only the pixel count: the width and height
@@ -164,7 +173,7 @@ class AnimatedImageReader:
             with pillow_sizes(str(self.path)):
                 self._im = Image.open(self.path)
         except (UnidentifiedImageError, *DAMAGED) as exc:
-            raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
+            raise VidcolorError(f"{path}: cannot read as an animation ({pillow_reason(exc)})") from None
         self._damaged = False
         # an APNG's default image that is not part of its animation (what a viewer without APNG shows): Pillow's
         # frame 0, which ffmpeg and browsers do not show
@@ -198,7 +207,7 @@ class AnimatedImageReader:
                 self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
         except (UnidentifiedImageError, *DAMAGED) as exc:
             self._im.close()
-            raise VidcolorError(f"{path}: cannot read as an animation ({exc.__class__.__name__})") from None
+            raise VidcolorError(f"{path}: cannot read as an animation ({pillow_reason(exc)})") from None
         except VidcolorError:
             self._im.close()
             raise

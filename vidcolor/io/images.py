@@ -10,7 +10,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
-from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_sizes, round16
+from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_reason, pillow_sizes, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.files import is_image
@@ -85,7 +85,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise VidcolorError(f"{path}: cannot read as image (" + (
             cut if cut else
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
-            if tiff else exc.__class__.__name__) + ")") from None
+            if tiff else pillow_reason(exc)) + ")") from None
     return rgb, alpha
 
 
