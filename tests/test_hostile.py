@@ -508,6 +508,17 @@ def test_a_photo_with_damaged_exif_is_read_without_pillows_warnings(tmp_path, ti
         assert _frame_count(tmp_path / "photo.jpg") == 1
 
 
+@pytest.mark.parametrize("name,kind", [("clip.mp4", "video"), ("photo.png", "image"), ("anim.gif", "image")])
+def test_an_empty_file_is_called_empty(tmp_path, tiny_models, name, kind):
+    """A failed download leaves a 0-byte file: it was "cannot read as video (Invalid data found when processing
+    input)" or "cannot read as image (UnidentifiedImageError)", as if it held something else."""
+    (tmp_path / name).write_bytes(b"")
+    res = invoke_cli("dequantize", name, "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"{name}: cannot read as {kind} (an empty file, 0 bytes)" in res.stderr
+    assert listing(tmp_path) == {name}
+
+
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()

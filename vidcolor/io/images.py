@@ -1,6 +1,7 @@
 """Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,7 +83,9 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except (UnidentifiedImageError, *DAMAGED) as exc:     # a damaged netpbm raises ValueError, an APNG SyntaxError
         tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
         cut = _tiff_cut(path) if tiff else None
+        empty = isinstance(exc, UnidentifiedImageError) and _size(path) == 0
         raise VidcolorError(f"{path}: cannot read as image (" + (
+            "an empty file, 0 bytes" if empty else
             cut if cut else
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
             if tiff else pillow_reason(exc)) + ")") from None
@@ -122,6 +125,14 @@ def _is_tiff(path: str | Path) -> bool:
             return f.read(4) in TIFF_SIGNATURES
     except OSError:
         return False
+
+
+def _size(path: str | Path) -> int | None:
+    """The file's size in bytes, None where it cannot be looked at."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def _tiff_cut(path: str | Path) -> str | None:

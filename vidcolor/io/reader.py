@@ -170,6 +170,8 @@ def _open(source: str | Path | BinaryIO):
         source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
+    elif isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size == 0:
+        raise VidcolorError(f"{source}: cannot read as video (an empty file, 0 bytes)")   # ffmpeg: 'Invalid data'
     # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
     # then leaves the size at 0x0, which the callers report as unknown or above the limit.
