@@ -484,6 +484,19 @@ def test_a_video_as_reference_is_refused_by_name(tmp_path, clip):
     assert not (tmp_path / "target_colorized.png").exists()
 
 
+def test_a_video_named_as_an_image_is_refused_as_a_video_reference(tmp_path, clip):
+    """A clip saved as .jpg given as --reference was 'cannot read as image (UnidentifiedImageError)': it is a
+    video, refused as one given by a video's name is (vidcolor reads it as the video it is elsewhere)."""
+    import shutil
+
+    target, _ = _images(tmp_path)
+    shutil.copy(clip, tmp_path / "still.jpg")
+    res = invoke_cli("colorize", target, "--reference", "still.jpg", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "still.jpg: --reference takes a colour still image" in res.stderr and "not a video" in res.stderr
+    assert not (tmp_path / "target_colorized.png").exists()
+
+
 def _two_scenes(n: int = 3) -> np.ndarray:
     """``n`` frames of a bright scene, then ``n`` of a dark one (L histograms far apart: a cut), uint8 RGB."""
     rng = np.random.default_rng(1)

@@ -21,6 +21,7 @@ from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, o
 from vidcolor.errors import VidcolorError, option, warn, worded
 from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
+from vidcolor.io.files import holds_video
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.device import pick_device
@@ -53,11 +54,12 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     ``--internal-size``). A reference at or below that size is kept as it is; none is enlarged. (Kept at full size,
     a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
 
-    Raises VidcolorError when one is unreadable, a video file (by its suffix; the jobs check how many they need) or
+    Raises VidcolorError when one is unreadable, a video file (by its suffix, or its contents under an image's
+    suffix, :func:`~vidcolor.io.files.holds_video`; the jobs check how many they need) or
     transparent everywhere, or a folder; warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
     pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
     for p in paths:
-        if Path(p).suffix.lower() in VIDEO_SUFFIXES:
+        if Path(p).suffix.lower() in VIDEO_SUFFIXES or holds_video(p):     # a video named as an image too
             raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
         if Path(p).is_dir():     # was 'cannot read as image (IsADirectoryError)'
