@@ -359,6 +359,16 @@ def test_an_animated_image_is_evaluated_as_a_clip(tmp_path, suffix):
     assert res["frames"] == 5 and res["output"]["psnr"] == float("inf")
 
 
+def test_a_video_named_as_an_image_is_evaluated_as_the_video_it_is(tmp_path, clip):
+    """A clip saved as .gif (a web "GIF" that is MP4) was read as a still image: 'cannot read as image
+    (UnidentifiedImageError)'; jobs read it as a video, and so does eval."""
+    import shutil
+
+    shutil.copy(clip, tmp_path / "web.gif")
+    got = load_frames(tmp_path / "web.gif")
+    np.testing.assert_array_equal(got, load_frames(clip))
+
+
 # --------------------------------------------------------------------------- streaming: today's numbers
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io import AnimatedImageReader, VideoReader, is_animated, is_image, list_images_in, read_image
+from vidcolor.io.files import holds_video
 from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
@@ -118,7 +119,7 @@ class _Source:
                 raise VidcolorError(f"{x}: no images in folder")
             return
         animated = is_image(p) and is_animated(p)
-        if is_image(p) and not animated:
+        if is_image(p) and not animated and not holds_video(p):      # a video named as an image is read as one
             self._image = p
             return
         self._reader = AnimatedImageReader(p) if animated else VideoReader(p)
