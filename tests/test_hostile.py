@@ -519,6 +519,26 @@ def test_an_empty_file_is_called_empty(tmp_path, tiny_models, name, kind):
     assert listing(tmp_path) == {name}
 
 
+def test_a_file_name_that_is_not_utf_8_is_read_and_written(tmp_path, corpus, tiny_models):
+    """An old archive's Latin-1 name (b"caf\\xe9.mp4"; Python holds its byte as the surrogate escape \\udce9) was
+    read, then the writer's ffmpeg-python graph, which hashes its arguments as strict UTF-8, raised
+    UnicodeEncodeError: a traceback. The name's own bytes now reach ffmpeg, for the output, the audio copied
+    from the source and a GIF's temporaries."""
+    name = os.fsdecode(b"caf\xe9.mp4")
+    try:
+        shutil.copy(corpus / "src.mp4", tmp_path / name)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system takes no name that is not UTF-8")
+    run_ok(tmp_path, "dequantize", name, "--model", tiny_models.lab, *FAST)
+    frames, _, has_audio = decode_all(str(tmp_path / os.fsdecode(b"caf\xe9_dequantized.mp4")))
+    assert len(frames) == FPS * SECONDS and has_audio
+    gif = os.fsdecode(b"\xe9t\xe9.gif")
+    run_ok(tmp_path, "dequantize", name, "-o", gif, "--model", tiny_models.lab, "-q")
+    with Image.open(tmp_path / gif) as im:
+        assert im.n_frames == FPS * SECONDS
+    assert listing(tmp_path) == {name, os.fsdecode(b"caf\xe9_dequantized.mp4"), gif}
+
+
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()

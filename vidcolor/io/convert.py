@@ -71,3 +71,23 @@ def local_url(path: str | Path) -> str:
     """A local file's path as FFmpeg should read it: ``file:`` in front, so that a name with a colon
     (``take1:final.mp4``) is not taken for a protocol (``take1:``)."""
     return f"file:{path}"
+
+
+_STAND_IN = {c: 0xF0000 + (c - 0xDC00) for c in range(0xDC80, 0xDD00)}
+"""The surrogate escapes by which Python holds the bytes of a file name that are not UTF-8 (``\\udce9`` for the
+Latin-1 ``é`` of an old archive's ``café.mp4``) -> code points of Unicode's Supplementary Private Use Area-A
+(U+F0080..U+F00FF), which no file name uses and which UTF-8 encodes."""
+_FROM_STAND_IN = {v: k for k, v in _STAND_IN.items()}
+
+
+def graph_url(path: str | Path) -> str:
+    """:func:`local_url` as an ffmpeg-python graph takes it: ffmpeg-python hashes every argument as strict UTF-8,
+    so a name that is not UTF-8 raised ``UnicodeEncodeError`` (a traceback); its bytes are given by stand-ins
+    (:data:`_STAND_IN`) that :func:`graph_args` puts back in the compiled command, from which the subprocess passes
+    the name's own bytes to ffmpeg."""
+    return local_url(path).translate(_STAND_IN)
+
+
+def graph_args(args: list[str]) -> list[str]:
+    """A command compiled from an ffmpeg-python graph with each :func:`graph_url` name's own bytes back."""
+    return [a.translate(_FROM_STAND_IN) for a in args]

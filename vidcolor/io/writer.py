@@ -30,7 +30,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError, option, warn
-from vidcolor.io.convert import SWS_FLAGS, local_url
+from vidcolor.io.convert import SWS_FLAGS, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.partial import discard, partial_file
@@ -403,7 +403,7 @@ class VideoWriter:
             dest = "pipe:1"
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
-            dest = local_url(self._tmp)
+            dest = graph_url(self._tmp)
         self._scratch: list[Path] = []
         self._last_pass: list[str] | None = None
         if fmt == "gif":
@@ -429,9 +429,9 @@ class VideoWriter:
             if codec == "libx265":
                 out_args.update({"x265-params": "log-level=error"})
             streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
-            args = _with_video_tags((ffmpeg.output(*streams, dest, **out_args)
-                                     .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
-                                     .compile(cmd=exe)), dest, passthrough)
+            args = graph_args(_with_video_tags((ffmpeg.output(*streams, dest, **out_args)
+                                                .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+                                                .compile(cmd=exe)), dest, passthrough))
         try:
             self._log = tempfile.TemporaryFile()
         except OSError as exc:
@@ -595,19 +595,20 @@ class VideoWriter:
         palette = scratch_file(self.target, ".palette.nut")
         self._scratch.append(palette)
         split = video.split()
-        to_frames = ffmpeg.output(split[0], local_url(frames), f="nut", vcodec="ffv1", g=1,
+        to_frames = ffmpeg.output(split[0], graph_url(frames), f="nut", vcodec="ffv1", g=1,
                                   level=3 if width > 1 else 1,    # level 3 has no slicing of 1-px-wide frames
                                   pix_fmt="bgra" if self.alpha else "bgr0",
                                   fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
-        to_palette = ffmpeg.output(split[1].filter("palettegen", stats_mode="full"), local_url(palette), f="nut",
+        to_palette = ffmpeg.output(split[1].filter("palettegen", stats_mode="full"), graph_url(palette), f="nut",
                                    vcodec="rawvideo", sws_flags=SWS_FLAGS)
-        gif = ffmpeg.filter([ffmpeg.input(local_url(frames), format="nut"),
-                             ffmpeg.input(local_url(palette), format="nut")], "paletteuse", dither="sierra2_4a")
-        self._last_pass = (ffmpeg.output(gif, dest, f="gif", loop=0 if loop is None else loop, fps_mode="passthrough",
-                                         enc_time_base="demux", sws_flags=SWS_FLAGS)
-                           .global_args("-hide_banner", "-loglevel", "error").overwrite_output().compile(cmd=exe))
-        return (ffmpeg.merge_outputs(to_frames, to_palette).global_args("-hide_banner", "-loglevel", "error")
-                .overwrite_output().compile(cmd=exe))
+        gif = ffmpeg.filter([ffmpeg.input(graph_url(frames), format="nut"),
+                             ffmpeg.input(graph_url(palette), format="nut")], "paletteuse", dither="sierra2_4a")
+        self._last_pass = graph_args(
+            ffmpeg.output(gif, dest, f="gif", loop=0 if loop is None else loop, fps_mode="passthrough",
+                          enc_time_base="demux", sws_flags=SWS_FLAGS)
+            .global_args("-hide_banner", "-loglevel", "error").overwrite_output().compile(cmd=exe))
+        return graph_args(ffmpeg.merge_outputs(to_frames, to_palette).global_args("-hide_banner", "-loglevel", "error")
+                          .overwrite_output().compile(cmd=exe))
 
     def _failure(self, what: str, msg: str) -> Exception:
         """The error for ffmpeg's failure ``msg``: :class:`BrokenPipeError` where the reader of our stdout
@@ -683,7 +684,7 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
         return streams
     if passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
         out_args["timecode"] = passthrough.timecode
-    src = ffmpeg.input(local_url(passthrough.source))
+    src = ffmpeg.input(graph_url(passthrough.source))
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
         out_args[f"c:a:{i}"] = audio_codec_in(fmt, name)
@@ -764,14 +765,14 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
             "file '{}'\n{}".format(str(p.resolve()).replace("'", "'\\''"),
                                    f"duration {d:.6f}\n" if d is not None else "")
             for p, d in zip(parts, durations)))
-        video = ffmpeg.input(local_url(listing), format="concat", safe=0,
+        video = ffmpeg.input(graph_url(listing), format="concat", safe=0,
                              **({"itsoffset": f"{delay:.6f}"} if delay else {})).video
         out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}
         streams = _output_streams(video, codec, fmt, time_base, passthrough, out_args)
-        dest = local_url(tmp)
-        args = _with_video_tags((ffmpeg.output(*streams, dest, **out_args)
-                                 .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
-                                 .compile(cmd=find_ffmpeg())), dest, passthrough)
+        dest = graph_url(tmp)
+        args = graph_args(_with_video_tags((ffmpeg.output(*streams, dest, **out_args)
+                                            .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+                                            .compile(cmd=find_ffmpeg())), dest, passthrough))
         done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               **child_options())
         if done.returncode != 0:
