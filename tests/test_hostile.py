@@ -539,6 +539,20 @@ def test_a_file_name_that_is_not_utf_8_is_read_and_written(tmp_path, corpus, tin
     assert listing(tmp_path) == {name, os.fsdecode(b"caf\xe9_dequantized.mp4"), gif}
 
 
+def test_a_folder_of_folders_says_its_subfolders_are_not_looked_into(tmp_path, tiny_models):
+    """A folder holding one folder of frames per shot (and a text file) was refused as 'no images or videos in
+    folder', though it holds hundreds: subfolders are not looked into, which the error now says."""
+    for shot in ("shot1", "shot2"):
+        (tmp_path / "film" / shot).mkdir(parents=True)
+        Image.fromarray(mosaic(1, 24, 32)[0]).save(tmp_path / "film" / shot / "1.png")
+    (tmp_path / "film" / "notes.txt").write_text("cut list")
+    res = invoke_cli("dequantize", "film", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert ("film: no images or videos in folder (its 2 subfolders, shot1/, shot2/, are not looked into: give each)"
+            in res.stderr)
+    assert not (tmp_path / "film_dequantized").exists()
+
+
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):
     d = tmp_path
     (d / "in").mkdir()

@@ -1021,7 +1021,12 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
     """
     stills, clips = folder_contents(folder)
     if not stills and not clips:
-        raise VidcolorError(f"{folder}: no images or videos in folder")
+        # a folder of folders (one per shot, say): they are not looked into, which the error says
+        subs = natural_sorted(p.name + "/" for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+        named = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
+        raise VidcolorError(f"{folder}: no images or videos in folder" + (
+            f" (its subfolder {named} is not looked into: give it)" if len(subs) == 1 else
+            f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else ""))
     stems = [p.stem for p in stills]
     still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
     clip_suffix = format_suffix(container or "mp4")
