@@ -497,6 +497,23 @@ def test_a_video_named_as_an_image_is_refused_as_a_video_reference(tmp_path, cli
     assert not (tmp_path / "target_colorized.png").exists()
 
 
+def test_a_jpeg_with_a_second_image_is_not_an_animated_reference(tmp_path):
+    """An Android Ultra HDR photo (or a stereo camera's) is a JPEG holding a second image (MPO: a gain map, the
+    other view), which Pillow counts as a frame: --reference warned "is animated (2 frames)"; such a JPEG is a
+    still, whose first image is what a viewer shows. An animated GIF still counts its frames."""
+    from PIL import Image
+
+    from vidcolor.reference import _frame_count
+
+    photo = Image.fromarray(smooth_image(np.random.default_rng(3), 48, 64))
+    photo.save(tmp_path / "photo.jpg", format="MPO", save_all=True, append_images=[photo.convert("L").convert("RGB")])
+    with Image.open(tmp_path / "photo.jpg") as im:
+        assert im.format == "MPO" and im.n_frames == 2
+    assert _frame_count(tmp_path / "photo.jpg") == 1
+    photo.save(tmp_path / "anim.gif", save_all=True, append_images=[photo.rotate(90)])
+    assert _frame_count(tmp_path / "anim.gif") == 2
+
+
 def _two_scenes(n: int = 3) -> np.ndarray:
     """``n`` frames of a bright scene, then ``n`` of a dark one (L histograms far apart: a cut), uint8 RGB."""
     rng = np.random.default_rng(1)
