@@ -512,6 +512,10 @@ def test_a_jpeg_with_a_second_image_is_not_an_animated_reference(tmp_path):
     assert _frame_count(tmp_path / "photo.jpg") == 1
     photo.save(tmp_path / "anim.gif", save_all=True, append_images=[photo.rotate(90)])
     assert _frame_count(tmp_path / "anim.gif") == 2
+    big = photo.resize((128, 96))
+    big.save(tmp_path / "pages.tif", save_all=True, append_images=[big.rotate(90)])        # told as pages
+    assert _reference_warnings(tmp_path / "pages.tif") == [f"the reference {tmp_path / 'pages.tif'} has 2 pages: only the first gives colour; save the "
+                    "pages you mean as images and give each"]
 
 
 def _two_scenes(n: int = 3) -> np.ndarray:

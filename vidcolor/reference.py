@@ -22,6 +22,7 @@ from vidcolor.errors import VidcolorError, option, warn, worded
 from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.files import holds_video
+from vidcolor.io.images import image_metadata
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.device import pick_device
@@ -76,6 +77,9 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         if (frames := _frame_count(p)) > 1:       # an animated GIF/PNG/WebP: only its first frame was read, unsaid
             warn(f"the reference {p} is animated ({frames} frames): only its first frame gives colour; save the "
                  "frames you mean as still images and give each")
+        elif (pages := image_metadata(p).pages) > 1:      # a multi-page TIFF: its first page, as the jobs read it
+            warn(f"the reference {p} has {pages} pages: only the first gives colour; save the pages you mean as "
+                 "images and give each")
         image = rgb if alpha is None else np.dstack([rgb, alpha])
         del rgb, alpha
         if min(image.shape[:2]) < REFERENCE_MIN_SIDE:
