@@ -1377,6 +1377,24 @@ def test_more_than_8_bits_and_interlacing_are_said_before_processing(tmp_path, f
         assert len(warned) == (said is not None) and all(said in line for line in warned), warned
 
 
+def test_interlaced_dv_whose_stream_declares_no_field_order_is_said_from_its_frames(tmp_path, ffmpeg_exe):
+    """DV (a camcorder's tape, the home videos a colorizer is given) is interlaced, but its stream declares no
+    field order (FFmpeg's probe: unknown): it came out progressive without the warning an MPEG-2 or H.264 clip
+    gets. Its decoded frames are marked interlaced, as players and ffmpeg's bwdif go by; a progressive clip's not."""
+    from vidcolor.api import process
+
+    dv = tmp_path / "tape.avi"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=720x480:r=30000/1001:d=0.2", "-vf", "setsar=8/9",
+               "-c:v", "dvvideo", "-pix_fmt", "yuv411p", str(dv))
+    assert probe(dv).interlaced == "frames"
+    with VideoReader(dv) as reader:
+        assert reader.info.interlaced == "frames"
+    with vidcolor_warnings() as warned:
+        process(dv, tmp_path / "out.mp4", lambda batch: batch, suffix="x", preset="ultrafast", progress=False)
+    assert warned == ["tape.avi is interlaced (its frames say so; no field order given); its frames are processed "
+                      "as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)"]
+
+
 def test_an_mp4_with_its_index_at_the_end_through_a_pipe_is_explained(tmp_path, ffmpeg_exe):
     """An MP4 whose index (moov) follows more data than the probe reads cannot be read from a pipe; the error said
     only 'Invalid data found when processing input'. It now says why and what to pipe instead."""

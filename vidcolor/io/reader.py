@@ -47,7 +47,8 @@ class VideoInfo:
     ``data stream 3 (GoPro MET)``): other video streams and data streams (a timecode track's timecode is
     ``timecode``); ``bits`` the video's bits per sample (8; 10 for ``yuv420p10le``), which vidcolor processes at
     8; ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
-    names, top field first for ``tt`` and ``tb``), None for progressive or unknown; ``video_tags`` the video
+    names, top field first for ``tt`` and ``tb``; ``frames`` where it declares none but its first frame is marked
+    interlaced, :data:`INTERLACED_FRAMES`: DV), None for progressive; ``video_tags`` the video
     stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has;
     ``alpha`` what alpha channel the video has, which its frames (RGB) drop (:func:`_alpha`): its pixel format
     (``rgba``, ``yuva420p``), ``VP9 alpha`` (a WebM's side channel, which FFmpeg's VP9 decoder does not read), None;
@@ -553,6 +554,7 @@ def probe(path: str | Path) -> VideoInfo:
             raise VidcolorError(f"{path}: video has no decodable frames") from None
         _from_first_frame(info, container, stream)
         _apply_rotation(info, first)
+        _interlacing_of(info, first)
     return info
 
 
@@ -572,8 +574,10 @@ def warn_about_source(name: str, info: VideoInfo) -> None:
         warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
              f"bits of precision (also with {deep})")
     if info.interlaced:
-        warn(f"{name} is interlaced ({'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first); its "
-             "frames are processed as whole pictures and written progressive: deinterlace it first (ffmpeg -vf bwdif)")
+        order = ("its frames say so; no field order given" if info.interlaced == INTERLACED_FRAMES else
+                 f"{'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first")
+        warn(f"{name} is interlaced ({order}); its frames are processed as whole pictures and written progressive: "
+             "deinterlace it first (ffmpeg -vf bwdif)")
 
 
 def warn_changed(name, frames: int) -> None:
@@ -627,6 +631,19 @@ def _from_first_frame(info: VideoInfo, container, stream) -> None:
     info.colour = colour_tags(ctx)
     if not ((sar := stream.sample_aspect_ratio) and sar > 0) and (sar := ctx.sample_aspect_ratio) and sar > 0:
         info.pixel_aspect = Fraction(sar)
+
+
+INTERLACED_FRAMES = "frames"
+""":attr:`VideoInfo.interlaced` of a video whose stream declares no field order but whose first frame is marked
+interlaced (DV, whose stream says nothing: a player deinterlaces it by the frames' mark, as does ffmpeg's
+bwdif)."""
+
+
+def _interlacing_of(info: VideoInfo, first) -> None:
+    """Where the stream declares no field order, whether its decoded ``first`` frame is marked interlaced
+    (:data:`INTERLACED_FRAMES`; PyAV does not give which field comes first)."""
+    if info.interlaced is None and getattr(first, "interlaced_frame", False):
+        info.interlaced = INTERLACED_FRAMES
 
 
 def _apply_rotation(info: VideoInfo, frame) -> None:
@@ -769,6 +786,7 @@ class VideoReader:
         self._check_size(first.width, first.height)            # and the first frame
         _from_first_frame(self.info, self._container, self._stream)
         _apply_rotation(self.info, first)
+        _interlacing_of(self.info, first)
         self._first, self._size = first, (first.width, first.height)
         tb = self.info.time_base
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
