@@ -95,21 +95,16 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     return images
 
 
-ANIMATION_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
-"""Pillow formats whose frames after the first are an animation; a JPEG's (MPO: an Android Ultra HDR photo's gain
-map, a stereo camera's second view) and a TIFF's pages are not."""
-
-
 def _frame_count(path: str | Path) -> int:
     """How many frames of an animation the image file at ``path`` holds (Pillow's ``n_frames`` of an animated GIF,
-    APNG, WebP or AVIF, :data:`ANIMATION_FORMATS`); 1 for a still, for other formats' extra images, and when
-    unknown."""
+    APNG, WebP or AVIF, :data:`~vidcolor.io.animated.ANIMATED_FORMATS`); 1 for a still, for other formats' extra
+    images, and when unknown."""
     from PIL import Image
 
-    from vidcolor.io.animated import pillow_sizes
+    from vidcolor.io.animated import ANIMATED_FORMATS, pillow_sizes
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:      # Pillow's notes on damaged EXIF unsaid
-            return int(getattr(im, "n_frames", 1)) if im.format in ANIMATION_FORMATS else 1
+            return int(getattr(im, "n_frames", 1)) if im.format in ANIMATED_FORMATS else 1
     except Exception:                  # it was read once already; a count is only for the warning
         return 1
 

@@ -46,6 +46,21 @@ def test_an_apng_s_default_image_outside_the_animation_is_not_a_frame(tmp_path):
     assert len(decode_all(tmp_path / "a.mkv")[0]) == 3
 
 
+def test_an_animated_gif_named_jpg_is_a_clip_and_a_two_image_jpeg_a_still(tmp_path):
+    """An animated GIF saved as .jpg (browsers play it, ffmpeg reads its frames) was read as a still by its suffix:
+    its first frame alone, silently. Animation is now told by the contents; a JPEG holding a second image (MPO, an
+    Ultra HDR photo's gain map), which Pillow counts as a frame, stays a still."""
+    _animation(tmp_path / "a.gif")
+    (tmp_path / "a.gif").rename(tmp_path / "a.jpg")
+    assert is_animated(tmp_path / "a.jpg")
+    res = run_cli("dequantize", "a.jpg", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(decode_all(tmp_path / "a_dequantized.mp4")[0]) == 6
+    photo = Image.fromarray(np.full((24, 32, 3), 90, np.uint8))
+    photo.save(tmp_path / "hdr.jpg", format="MPO", save_all=True, append_images=[photo.convert("L")])
+    assert not is_animated(tmp_path / "hdr.jpg")
+
+
 def test_iterating_a_closed_animation_is_a_value_error(tmp_path):
     """After close() Pillow's closed file read as damage: 0 frames and ``missing`` 1, with no error."""
     _animation(tmp_path / "a.gif")

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
+from vidcolor.io.files import is_image
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
@@ -22,6 +23,11 @@ from vidcolor.io.timing import Timeline
 ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp", ".avif")
 """The suffixes of :data:`~vidcolor.io.files.IMAGE_SUFFIXES` whose formats hold animations (a multi-page TIFF is
 not one: its first page is read as a still)."""
+
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
+"""Pillow formats whose frames after the first are an animation, whatever the file's image suffix (an animated GIF
+saved as .jpg plays in a browser, and ffmpeg reads its frames); a JPEG's second image (MPO: an Android Ultra HDR
+photo's gain map, a stereo camera's other view) and a TIFF's pages are not."""
 
 DEFAULT_DELAY_MS = 100
 """Frame delay assumed where an animation gives none (browsers show such GIFs at about 10 fps)."""
@@ -88,16 +94,19 @@ def is_animated(path: str | Path) -> bool:
     """True for an image file of more than one frame (animated GIF, APNG, animated WebP or AVIF), and for one of
     these formats whose frames cannot be counted (a GIF cut after its first frame: Pillow's count raises):
     :class:`AnimatedImageReader` then says what is damaged, or keeps the frames that decode, instead of the file
-    being read as its first frame alone. False for a file that does not open as an image (the still-image reader
-    says why)."""
-    if Path(path).suffix.lower() not in ANIMATED_SUFFIXES or not Path(path).is_file():
+    being read as its first frame alone. Told by its contents (:data:`ANIMATED_FORMATS`) under any image suffix: an
+    animated GIF named .jpg is one. False for a file that does not open as an image (the still-image reader says
+    why)."""
+    if not is_image(path) or not Path(path).is_file():
         return False
     try:
         with pillow_sizes(str(path)):
             im = Image.open(path)
-    except (UnidentifiedImageError, OSError, VidcolorError):
+    except (UnidentifiedImageError, VidcolorError, *DAMAGED):    # a damaged netpbm header raises ValueError
         return False
     with im:
+        if im.format not in ANIMATED_FORMATS:
+            return False
         try:
             return getattr(im, "n_frames", 1) > 1
         except DAMAGED:
