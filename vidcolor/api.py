@@ -27,7 +27,7 @@ from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_no
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import holds_video
+from vidcolor.io.files import IMAGE_SUFFIXES, holds_video
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
@@ -1024,9 +1024,15 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
         # a folder of folders (one per shot, say): they are not looked into, which the error says
         subs = natural_sorted(p.name + "/" for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
         named = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
+        # files of formats it does not read (a film scan's .dpx frames): named, not taken for nothing
+        others = Counter(p.suffix.lower() or p.name for p in Path(folder).iterdir()
+                         if p.is_file() and not p.name.startswith("."))
+        held = ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in others.most_common(3))
         raise VidcolorError(f"{folder}: no images or videos in folder" + (
             f" (its subfolder {named} is not looked into: give it)" if len(subs) == 1 else
-            f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else ""))
+            f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else "") + (
+            f" (it holds {held}, not formats vidcolor reads: images {' '.join(IMAGE_SUFFIXES)}, videos "
+            f"{' '.join(VIDEO_SUFFIXES)})" if held else ""))
     stems = [p.stem for p in stills]
     still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
     clip_suffix = format_suffix(container or "mp4")
