@@ -1172,3 +1172,20 @@ def test_a_warning_from_a_pipeline_thread_points_at_vidcolor_not_at_threading(tm
     said = [w for w in caught if issubclass(w.category, VidcolorWarning)]
     assert len(said) == 1 and "b.png" in str(said[0].message)
     assert Path(said[0].filename).parent.name == "vidcolor", said[0].filename
+
+
+def test_a_cli_call_from_python_gives_back_the_callers_signal_handlers(tmp_path):
+    """The CLI installs its own handler of SIGINT, SIGTERM and SIGHUP for a run; called from Python (click's
+    CliRunner, ``main.main(args=[...])``) it gives the caller's back afterwards, failed run or not. The handler was
+    left in place: the caller's next Ctrl-C raised no KeyboardInterrupt after an interrupted run, and a test of
+    Python's own SIGINT handler failed after any in-process CLI test."""
+    import signal
+
+    from click.testing import CliRunner
+
+    from vidcolor.cli import main
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "missing.mp4"), "-q"])
+    assert result.exit_code == 1 and "missing.mp4" in result.output
+    assert {s: signal.getsignal(s) for s in before} == before

@@ -70,7 +70,13 @@ class _Group(click.Group):
     what a folder run kept (the exception's notes, :func:`_noted`). Usage errors (unknown option, bad value) are
     one line too, with exit status 2 as click gives them."""
 
+    program = False
+    """Whether this run is the process's command (``vidcolor ...``, ``python -m vidcolor.cli``: :meth:`main` called
+    without arguments, reading ``sys.argv``) rather than a call from Python (``main.main(args=[...])``, click's
+    ``CliRunner``)."""
+
     def main(self, *args, **kwargs):
+        self.program = not args and kwargs.get("args") is None
         if sys.stderr is None:         # started with stderr closed (2>&-): messages and progress go nowhere
             sys.stderr = open(os.devnull, "w")
         try:
@@ -91,12 +97,23 @@ class _Group(click.Group):
 
     def invoke(self, ctx):
         reuse_freed_memory()
-        handler = _FirstSignal()
+        handler, replaced = _FirstSignal(), {}
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             # an ignored signal (nohup, a background job's SIGINT) stays ignored, and a handler of the caller's
             # (Python's own for SIGINT aside) is kept
             if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-                signal.signal(sig, handler)
+                replaced[sig] = signal.signal(sig, handler)
+        try:
+            return self._invoke(ctx)
+        finally:
+            # a call from Python gets its handlers back, so that its next Ctrl-C is its own again (the handler, left
+            # in place, ignored it after an interrupted run); the process's command, stopping on a signal, keeps
+            # ignoring the next ones up to its exit (threading's shutdown included)
+            if not (self.program and handler.received):
+                for sig, before in replaced.items():
+                    signal.signal(sig, before)
+
+    def _invoke(self, ctx):
         try:
             with cli_reader():         # the run's warnings and notes name the flags
                 return super().invoke(ctx)
