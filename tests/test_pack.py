@@ -89,6 +89,21 @@ def test_pack_refusals_leave_nothing(tmp_path, photos):
         read_pack(tmp_path / "p")
 
 
+def test_cli_train_pack_of_a_truncated_jpeg_is_one_line_and_leaves_nothing(tmp_path, photos):
+    """Encoding a truncated JPEG (its header reads, its pixels do not) was an OSError traceback."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for p in list_images(photos)[:6]:
+        Image.open(p).save(data / f"{p.stem}.jpg", quality=95)
+    victim = sorted(data.glob("*.jpg"))[2]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    (tmp_path / "r.toml").write_text(f'name = "tiny"\ndata = "{data.as_posix()}"\ncrop = 32\n')
+    res = invoke_cli("train", "pack", "r.toml", "pack", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"{victim} cannot be read" in res.stderr
+    assert {q.name for q in tmp_path.iterdir()} == {"data", "r.toml"}
+
+
 def test_cli_train_pack(tmp_path, photos):
     (tmp_path / "r.toml").write_text(f'name = "tiny"\ndata = "{photos.as_posix()}"\ncrop = 32\ngenerator = "fcn"\n'
                                      'head = "ab"\ntemperature = 0.4\n')        # a colorize recipe: its keys are let be

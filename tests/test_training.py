@@ -667,6 +667,51 @@ def test_cli_train_images_too_small_for_the_crop_or_unreadable(tmp_path, photos)
     assert "zz.png cannot be read" in res.stderr and not (tmp_path / "run").exists()
 
 
+def truncated_copy(photos: Path, folder: Path, index: int) -> Path:
+    """``photos`` copied into ``folder`` with the ``index``-th (sorted) JPEG cut to half its bytes: its header
+    reads, its pixels do not."""
+    shutil.copytree(photos, folder)
+    victim = sorted(folder.glob("*.jpg"))[index]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    return victim
+
+
+def test_cli_train_truncated_jpeg_is_one_line_before_the_run_folder(tmp_path, photos):
+    """A truncated JPEG passed the header check and was a traceback of the data stream when it was drawn (maybe
+    hours in), leaving a run folder with a recipe.json and an empty log.csv; the held-back photos were not
+    checked at all (a truncated one: a traceback at setup)."""
+    victim = truncated_copy(photos, tmp_path / "trunc", 1)                     # a training photo
+    (tmp_path / "r.toml").write_text(toml_for(tmp_path / "trunc"))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"training image {victim} cannot be read" in res.stderr and not (tmp_path / "run").exists()
+    victim = truncated_copy(photos, tmp_path / "trunc0", 0)                    # the held-back one
+    (tmp_path / "r.toml").write_text(toml_for(tmp_path / "trunc0", validate_every=1))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"held-back (validation) photo {victim} cannot be read" in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_cli_train_held_back_photos_smaller_than_the_crop_are_one_line_not_a_hang(tmp_path, photos):
+    """Validation drew crops of the held-back photos, skipping those smaller than the crop, forever when all were."""
+    shutil.copytree(photos, tmp_path / "data")
+    first = sorted((tmp_path / "data").glob("*.jpg"))[0]
+    Image.new("RGB", (40, 40), (90, 120, 30)).save(first)                    # held back: under crop 48
+    (tmp_path / "r.toml").write_text(toml_for(tmp_path / "data", validate_every=1).replace("crop = 32", "crop = 48"))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path, timeout=60)
+    assert_one_line_error(res)
+    assert "no held-back (validation) photo is at least 48 px" in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_cli_train_data_whose_images_are_all_held_back_says_so(tmp_path, photos):
+    """holdout_every = 1, or a folder of one photo, said "no training images under" a folder of images."""
+    (tmp_path / "r.toml").write_text(toml_for(photos, holdout_every=1))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "all 3 images under" in res.stderr and "held back for validation (holdout_every = 1" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_train_run_folder_that_cannot_be_made_and_a_relative_data_folder_named_with_its_base(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos))
     (tmp_path / "file").write_text("")

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from vidcolor.training.data import folder_named, list_images, read_rgb, split_clips, split_holdout, video_frames
+from vidcolor.training.data import check_images, folder_named, list_images, read_rgb, split_clips, split_holdout, video_frames
 
 PACK_FILE = "pack.json"
 """The pack's index, in its folder: ``groups`` (each ``{"share": float or null, "files": [...]}``; null = the rest,
@@ -91,7 +91,13 @@ def recipe_images(recipe) -> list[tuple[list[Path], float | None]]:
             raise ValueError(f"the recipe's crop ({recipe.crop} px) is larger than the pack's images "
                              f"({pack.short_side} px on their shorter side)")
         return pack.groups
-    paths = split_holdout(list_images(recipe.data), recipe.holdout_every)[0]
+    found = list_images(recipe.data)
+    paths = split_holdout(found, recipe.holdout_every)[0]
+    if found and not paths:        # it said "no training images under" a folder of images
+        raise ValueError(f"all {len(found)} image{'s' if len(found) > 1 else ''} under {folder_named(recipe.data)} "
+                         f"{'are' if len(found) > 1 else 'is'} held back for validation (holdout_every = "
+                         f"{recipe.holdout_every}: one image in {recipe.holdout_every}, the first included): "
+                         f"give more images, or a larger holdout_every")
     if not paths:
         raise ValueError(f"no training images under {folder_named(recipe.data)}")
     groups: list[tuple[list[Path], float | None]] = [(paths, None)]
@@ -140,8 +146,9 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
         quality: WebP quality (1-100).
 
     Raises:
-        ValueError: ``out`` exists; ``short_side`` below the crop; ``max_bytes`` too small for the held-back photos
-            or for one image of each group; what :func:`recipe_images` raises. Nothing is left behind.
+        ValueError: ``out`` exists; ``short_side`` below the crop; an image that cannot be decoded
+            (:func:`~vidcolor.training.data.check_images`); ``max_bytes`` too small for the held-back photos or for
+            one image of each group; what :func:`recipe_images` raises. Nothing is left behind.
     """
     out = Path(out)
     if out.exists():
@@ -151,6 +158,8 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
     if not 1 <= quality <= 100:
         raise ValueError(f"quality ({quality}) must be 1 to 100")
     groups, held = recipe_images(recipe), held_back_photos(recipe)
+    check_images([p for paths, _ in groups for p in paths], 0)       # a truncated JPEG: one line, not an OSError
+    check_images(held, 0, what="held-back photo")                      # traceback half way through the encoding
     held_data = [_encoded(p, short_side, quality) for p in held]
     room = max_bytes - sum(map(len, held_data))
     if room <= 0:

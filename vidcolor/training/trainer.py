@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidcolor.training.data import PhotoStream
+from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos
 from vidcolor.training.run import Recipe, RecipeError, RunDir, describe_hardware
@@ -159,9 +159,15 @@ class Trainer:
         over the held-back photos (:func:`~vidcolor.training.pack.held_back_photos`: of ``recipe.data``, or a pack's),
         drawn once in this process (no torch random numbers are used, so validating leaves the training
         run as it would be without). There is always one: the split holds back the first photo.
+
+        Raises:
+            ValueError: a held-back photo that cannot be read, or none as large as the crop
+                (:func:`~vidcolor.training.data.check_images`: the stream would look for one forever).
         """
         r = self.recipe
-        samples = iter(self.validation_stream(held_back_photos(r)))
+        held = held_back_photos(r)
+        check_images(held, r.crop, what="held-back (validation) photo")
+        samples = iter(self.validation_stream(held))
         return [torch.utils.data.default_collate(list(itertools.islice(samples, r.batch_size)))
                 for _ in range(r.validate_batches)]
 
