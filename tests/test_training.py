@@ -872,6 +872,21 @@ def test_cli_train_out_of_range_value_is_one_line_before_the_run_folder(tmp_path
     assert "bad recipe" in res.stderr and named in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("generator", ["fcn", "unet"])
+def test_cli_train_unfreeze_stages_on_a_generator_without_an_encoder_is_one_line_before_the_run_folder(
+        tmp_path, photos, generator):
+    # training audit: unfreeze_stages on the fcn or unet colorizer trained up to unfreeze_at and was an
+    # AttributeError traceback there ('FCNColorizer' object has no attribute 'encoder'), the run folder left behind
+    table = {"fcn": "{ width = 4, depth = 2 }", "unet": "{ ngf = 4, depth = 2 }"}[generator]
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith(("generator", "ndf", "steps"))]
+    lines += [f'generator = "{generator}"', 'head = "ab"', f"generator_kwargs = {table}", "ndf = 4", "steps = 3",
+              "unfreeze_stages = 2", "unfreeze_at = 1"]
+    (tmp_path / "r.toml").write_text("\n".join(lines) + "\n")
+    res = invoke_cli("train", "colorize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "unfreeze_stages" in res.stderr and "effnet_unet" in res.stderr and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("job, bad", [("dequantize", 'mode = "RGB"'), ("dequantize", 'mode = "xyz"'),
                                       ("colorize", 'head = "foo"')])
 def test_cli_train_unknown_mode_or_head_is_refused(tmp_path, photos, job, bad):

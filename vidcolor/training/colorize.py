@@ -46,7 +46,8 @@ class ColorizeRecipe(Recipe):
         ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator`` or ``head`` (:data:`HEADS`),
             ``generator_kwargs`` not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`), ``temperature``
             <= 0, a negative loss weight, ``rebalance`` outside [0, 1], ``critic_steps`` not a whole number >= 1,
-            or ``unfreeze_stages`` or ``unfreeze_at`` not a whole number >= 0.
+            ``unfreeze_stages`` or ``unfreeze_at`` not a whole number >= 0, or ``unfreeze_stages`` on another generator
+            than ``effnet_unet`` (the only one with an encoder to unfreeze).
     """
 
     name: str = "colorize-effnet"
@@ -83,6 +84,9 @@ class ColorizeRecipe(Recipe):
         check_shares(self, "rebalance")
         check_whole(self, 1, "critic_steps")
         check_whole(self, 0, "unfreeze_stages", "unfreeze_at")
+        if self.unfreeze_stages and self.generator != "effnet_unet":   # was an AttributeError at step unfreeze_at
+            raise ValueError(f"unfreeze_stages ({self.unfreeze_stages}) unfreezes stages of the pretrained encoder, "
+                             f"which only generator 'effnet_unet' has, not {self.generator!r}: leave it out or 0")
 
     def generator_class(self) -> tuple[type, tuple[str, ...]]:
         """The class of the recipe's generator and the keyword arguments the recipe sets itself (the rest come
