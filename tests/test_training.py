@@ -887,6 +887,17 @@ def test_cli_train_unfreeze_stages_on_a_generator_without_an_encoder_is_one_line
     assert "unfreeze_stages" in res.stderr and "effnet_unet" in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("bad", ["ce_weight = 2.0", "lambda_l1 = 10.0", "ndf = 8", "adv_weight = 0.5"])
+def test_cli_train_exemplar_refuses_a_colorize_field_it_does_not_read(tmp_path, photos, bad):
+    # training audit: the exemplar loop's loss is the cross-entropy alone and it has no critic, but ce_weight,
+    # lambda_l1, adv_weight, critic_steps, gp_weight and ndf were taken and silently ignored (the run trained)
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith(("generator", "ndf"))]
+    (tmp_path / "r.toml").write_text("\n".join(lines + ['init_from = ""', bad]) + "\n")
+    res = invoke_cli("train", "exemplar", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"does not use {bad.split(' = ')[0]}" in res.stderr and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("job, bad", [("dequantize", 'mode = "RGB"'), ("dequantize", 'mode = "xyz"'),
                                       ("colorize", 'head = "foo"')])
 def test_cli_train_unknown_mode_or_head_is_refused(tmp_path, photos, job, bad):

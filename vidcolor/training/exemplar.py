@@ -55,12 +55,14 @@ def build_exemplar(recipe: ExemplarRecipe, pretrained: bool = True) -> tuple[Exe
 
     Raises:
         ValueError: recipe fields of :class:`ColorizeRecipe` that this loop does not use were changed
-            (another generator or head, GAN, feature losses, unfreezing), or ``init_from`` is not an
+            (another generator or head, GAN and critic settings, loss weights: the loss is the cross-entropy alone,
+            unweighted; feature losses, unfreezing), or ``init_from`` is not an
             EfficientNet U-Net colorizer.
     """
     base_fields = ColorizeRecipe.__dataclass_fields__
-    unused = [k for k in ("generator", "head", "gan", "perceptual_weight", "lpips_weight", "unfreeze_stages")
-              if getattr(recipe, k) != base_fields[k].default]
+    unused = [k for k in ("generator", "head", "gan", "perceptual_weight", "lpips_weight", "unfreeze_stages",
+                          "ce_weight", "lambda_l1", "adv_weight", "critic_steps", "gp_weight", "ndf")
+              if getattr(recipe, k) != base_fields[k].default]      # ce_weight & co. were silently ignored
     if unused:
         raise ValueError(f"the exemplar loop does not use {', '.join(unused)} (bins head, cross-entropy only)")
     kwargs = dict(recipe.generator_kwargs, out_channels=len(ab_gamut_bins()), tau=recipe.tau)
