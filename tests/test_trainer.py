@@ -170,3 +170,24 @@ def test_the_weight_file_says_where_each_session_of_the_run_trained(tmp_path, ph
         weights = Invert(recipe(photos, steps=steps), out, progress=lambda m: None).fit()
     with safe_open(str(weights), framework="pt") as f:
         assert json.loads(f.metadata()["hardware"]) == ["first machine", "second machine"]
+
+
+def test_a_fresh_start_stopped_before_its_first_checkpoint_leaves_nothing_of_the_earlier_run(tmp_path, photos):
+    # training audit: --fresh kept the earlier run's checkpoint.pt (and weight file) until its own first checkpoint;
+    # stopped before it (Ctrl-C), the folder held the old checkpoint beside the new recipe.json, and the next plain
+    # resume continued the old networks at their step under the new recipe, the log a mix of both runs
+    Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None).fit()
+    assert (tmp_path / "checkpoint.pt").is_file() and (tmp_path / "toy.safetensors").is_file()
+
+    def stop(msg):
+        if msg.startswith("step=1 "):
+            raise KeyboardInterrupt
+    new = recipe(photos, steps=10, lr=5e-3, checkpoint_every=5)
+    with pytest.raises(KeyboardInterrupt):
+        Invert(new, tmp_path, resume=False, progress=stop).fit()
+    assert {p.name for p in tmp_path.iterdir()} == {"recipe.json", "log.csv"}
+    msgs: list[str] = []
+    again = Invert(new, tmp_path, progress=msgs.append)
+    again.fit()
+    assert not any(m.startswith("resumed") for m in msgs) and again.stepped == 10
+    assert [int(r["step"]) for r in rows(tmp_path / "log.csv")] == list(range(1, 11))

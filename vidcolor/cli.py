@@ -563,7 +563,8 @@ def _train_command(job: str):
                   "step marks (decay_from, unfreeze_at) move in proportion.")
     @click.option("--data", default=None, help="Override the recipe's photo folder, or give a pack (vidcolor train "
                   "pack): its photos, clip frames and split.")
-    @click.option("--fresh", is_flag=True, help="Ignore an existing checkpoint.")
+    @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
+                  "are removed when the run starts (its logs are rewritten).")
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                   help="Where the networks train (auto: CUDA when a GPU is usable). A checkpoint resumes on either.")
     def command(recipe, out_dir, steps, data, fresh, device):

@@ -298,7 +298,8 @@ class RunDir:
         out_dir: created if missing.
         fields: logged values after ``step`` and ``seconds``.
         recipe: the run's recipe dataclass (written as JSON).
-        resume: continue from ``checkpoint.pt`` when present.
+        resume: continue from ``checkpoint.pt`` when present; a run that starts over removes the folder's
+            checkpoint, weight file and ``loss.png`` when it starts (:meth:`restore`).
         progress: called with each log line.
         hardware: where this session trains (:func:`describe_hardware`); the checkpoint keeps the sessions' (each
             kind once, in the order first used), and the weight file's metadata gets them (``hardware``, a JSON
@@ -390,6 +391,8 @@ class RunDir:
             self.hardware = earlier + [h for h in self.hardware if h not in earlier]
             self.progress(f"resumed at step {self.step}"
                           + (f"; new parameters start from their initialisation: {', '.join(grown)}" if grown else ""))
+        if not self.resume:         # starting over: what an earlier run left is not this run's
+            self._clear_earlier_run()
         (self.out / "recipe.json").write_text(json.dumps(asdict(self.recipe), indent=2))
         if not self.resume or not self.log.exists():
             with open(self.log, "w", newline="") as f:
@@ -402,6 +405,17 @@ class RunDir:
         self._optimizers = [o for o in objects.values() if isinstance(o, torch.optim.Optimizer)]
         self._schedule_lr()
         return extra
+
+    def _clear_earlier_run(self) -> None:
+        """Remove, before a run starts over in this folder (``--fresh``, or no checkpoint), the files an earlier run
+        left that this one writes only later: ``checkpoint.pt`` (and a ``.tmp`` of a save cut short), the weight file
+        ``<name>.safetensors`` and ``loss.png``. A ``--fresh`` run stopped before its first checkpoint left the
+        earlier run's checkpoint beside its own ``recipe.json``, which the next plain resume then continued (the
+        earlier networks, step and schedule, under the new recipe, its log a mix of both runs); and a weight file
+        of the earlier run beside the new run's log and recipe was published as this run's."""
+        for stale in (self.ckpt, self.ckpt.with_suffix(".tmp"), self.out / f"{self.recipe.name}.safetensors",
+                      self.out / "loss.png"):
+            stale.unlink(missing_ok=True)
 
     def _schedule_lr(self) -> None:
         """Set every parameter group's ``lr`` to its ``initial_lr`` (the lr it was created with, kept in the
