@@ -72,6 +72,25 @@ def test_a_run_without_its_weight_file_is_one_line_and_nothing_is_written(run_fo
     assert written(tmp_path) == [f"unfinished/{f}" for f in ("log.csv", "loss.png", "recipe.json")]
 
 
+def test_a_run_resumed_for_more_steps_and_stopped_is_not_published_with_its_older_weight_file(tmp_path, publish):
+    # training audit: the run's weight file of step 1 was published with the log and recipe.json of the resumed
+    # run (steps 3, stopped at step 2), the card saying 1 step
+    photo_folder(tmp_path / "photos", 3, 64, 64, name="p{i}.jpg", quality=95)
+    kw = dict(name="tiny", data=str(tmp_path / "photos"), batch_size=2, crop=32, workers=0, threads=1,
+              generator=dict(TINY_GENERATOR), ndf=4, log_every=1, checkpoint_every=1)
+    train_dequantize(DequantizeRecipe(steps=1, **kw), tmp_path / "run", progress=lambda m: None)
+
+    def stop(msg):
+        if msg.startswith("step=2 "):
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train_dequantize(DequantizeRecipe(steps=3, **kw), tmp_path / "run", progress=stop)
+    before = written(tmp_path)
+    message = publish(tmp_path / "run")
+    assert isinstance(message, str) and "is of step 1" in message and "runs to step 3" in message
+    assert "\n" not in message and written(tmp_path) == before
+
+
 def test_a_run_is_published(run_folder, publish, tmp_path):
     assert publish(run_folder, "--strength", "uniform=0.5,palette=0.1") is None
     assert written(tmp_path) == ["train/tiny/log.csv", "train/tiny/loss.png", "weights/tiny.md",

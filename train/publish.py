@@ -234,7 +234,9 @@ def parse_strength(text: str) -> dict[str, float]:
 
 def read_run(run: Path) -> tuple[dict, Path, dict, int]:
     """A finished run folder's recipe, weight file, the file's metadata and its parameter count; checks that the
-    log and curves to copy are there."""
+    log and curves to copy are there, and that the weight file is of the recipe's last step (a run resumed with
+    more steps and stopped keeps the weight file of its earlier end beside the newer log and recipe.json, which
+    were published with it)."""
     try:
         recipe = json.loads((run / "recipe.json").read_text())
         name = recipe["name"]
@@ -247,9 +249,13 @@ def read_run(run: Path) -> tuple[dict, Path, dict, int]:
         with safe_open(str(src), framework="pt") as f:
             meta = f.metadata()
             params = sum(f.get_tensor(k).numel() for k in f.keys() if "running_" not in k and "num_batches" not in k)
-        json.loads(meta["arch"]), json.loads(meta["steps"]), json.loads(meta["train_seconds"])
+        json.loads(meta["arch"]), json.loads(meta["train_seconds"])
+        steps = json.loads(meta["steps"])
     except Exception as exc:            # not a safetensors file, or one without the training metadata: all one case
         raise PublishError(f"{src}: not a weight file of a training run ({type(exc).__name__})") from None
+    if steps != recipe.get("steps"):    # a finished run resumed for more steps and stopped: its older weight file
+        raise PublishError(f"{src} is of step {steps}, and the run's recipe.json runs to step {recipe.get('steps')}: "
+                           f"the run has not finished (resume it to its last step, which writes the weight file)")
     for fname in ("log.csv", "loss.png"):
         if not (run / fname).is_file():
             raise PublishError(f"{run / fname} is missing")
