@@ -91,6 +91,18 @@ def test_a_run_resumed_for_more_steps_and_stopped_is_not_published_with_its_olde
     assert "\n" not in message and written(tmp_path) == before
 
 
+@pytest.mark.parametrize("extra, named", [(["RUN"], "run"), (["--inference", "0.5/1.5"], "--inference"),
+                                          (["--strength", "uniform=0.5"], "--strength"), (["--history", "x"], "--history")])
+def test_card_with_a_run_or_a_run_option_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path, extra, named):
+    # training audit: `publish.py RUN --card NAME` re-stamped NAME's card and silently published nothing of RUN;
+    # --inference, --strength, --history and --hardware were dropped the same way
+    extra = [str(run_folder) if e == "RUN" else e for e in extra]
+    message = publish(*extra, "--card", "tiny")
+    assert isinstance(message, str) and "cannot go with it" in message and "\n" not in message
+    assert (str(run_folder) if named == "run" else named) in message
+    assert written(tmp_path) == []
+
+
 def test_a_run_is_published(run_folder, publish, tmp_path):
     assert publish(run_folder, "--strength", "uniform=0.5,palette=0.1") is None
     assert written(tmp_path) == ["train/tiny/log.csv", "train/tiny/loss.png", "weights/tiny.md",

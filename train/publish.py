@@ -292,6 +292,11 @@ def publish() -> None:
     if args.quality is not None and not args.quality.is_file():
         raise PublishError(f"--quality {args.quality}: no such file")
     if args.card:
+        ignored = ([str(args.run)] if args.run is not None else []) + [
+            f"--{k}" for k in ("inference", "strength", "history", "hardware") if getattr(args, k) is not None]
+        if ignored:                     # these were silently ignored: the card re-stamped, the run not published
+            raise PublishError(f"--card re-stamps a bundled card only (its sha256 and --quality table): "
+                               f"{', '.join(ignored)} cannot go with it; publish a run without --card")
         if not (WEIGHTS_DIR / f"{args.card}.md").is_file():
             raise PublishError(f"--card {args.card}: no bundled model card {WEIGHTS_DIR / args.card}.md")
         print(f"re-stamped {restamp(args.card, args.quality, args.method).relative_to(ROOT)}")
