@@ -534,6 +534,26 @@ def test_repository_recipes_parse(path):
     assert r.mode in ("lab", "ab", "rgb")
 
 
+RECIPES = sorted((REPO / "train").rglob("*.toml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(REPO / "train")))
+def test_every_recipe_in_train_loads_with_its_jobs_class(path):
+    """Every recipe under train/ (ablation/ and gpu/ too: the tests above read only dequantize*.toml and the top
+    level's colorize*.toml) parses with the recipe class of the `vidcolor train` command its name says, so a key
+    the trainer no longer reads, or a value it now refuses, fails here rather than in a researcher's run."""
+    from vidcolor.jobs import training_loop
+
+    job = "exemplar" if "exemplar" in path.stem else path.stem.split("-")[0]
+    recipe_cls, _ = training_loop(job)
+    r = recipe_cls.from_toml(path)
+    assert r.name == path.stem
+
+
+def test_the_recipe_list_covers_every_folder_of_train():
+    assert {p.parent.name for p in RECIPES} == {"train", "ablation", "gpu"} and len(RECIPES) >= 27
+
+
 # ----------------------------------------------------------------------------------------------- CLI
 
 
