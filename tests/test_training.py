@@ -744,6 +744,16 @@ def test_cli_train_run_folder_that_cannot_be_made_and_a_relative_data_folder_nam
     assert f"no training images under no-such-folder (relative to the current folder, {tmp_path})" in res.stderr
 
 
+def test_cli_train_run_folder_inside_the_data_folder_is_refused(tmp_path, photos):
+    # training audit: `--out DATA/run` trained, and its loss.png was then listed (recursively) among DATA's training
+    # images by the resume or the next run, shifting the holdout split
+    shutil.copytree(photos, tmp_path / "data")
+    (tmp_path / "r.toml").write_text(toml_for(Path("data")))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "data/run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "inside the recipe's data folder" in res.stderr and not (tmp_path / "data" / "run").exists()
+
+
 def test_cli_train_video_folder_without_clips(tmp_path, photos):
     (tmp_path / "r.toml").write_text(toml_for(photos, video=str(tmp_path / "no-clips")))
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)

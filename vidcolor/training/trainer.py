@@ -21,7 +21,7 @@ from torch import nn
 
 from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
-from vidcolor.training.pack import held_back_photos
+from vidcolor.training.pack import held_back_photos, is_pack
 from vidcolor.training.run import Recipe, RecipeError, RunDir, describe_hardware
 from vidcolor.weights import load_generator
 
@@ -186,6 +186,21 @@ class Trainer:
         output, truth = torch.cat([o for o, _ in pairs]), torch.cat([t for _, t in pairs])
         return [psnr_batch(output, truth), colourfulness_ratio(output, truth)]
 
+    def check_out_dir(self) -> None:
+        """Refuse a run folder inside a folder of images the recipe reads (``data``, unless a pack, and a dequantize
+        recipe's ``retro``): those are listed recursively, so the run's ``loss.png`` joined the training images of
+        its resume or of the next run, and shifted the holdout split (a held-back photo trained on).
+
+        Raises:
+            ValueError: naming both folders.
+        """
+        out = self.out_dir.resolve()
+        for field in ("data", "retro"):
+            folder = getattr(self.recipe, field, "")
+            if folder and not is_pack(folder) and out.is_relative_to(Path(folder).resolve()):
+                raise ValueError(f"the run folder {self.out_dir} is inside the recipe's {field} folder {folder}: its "
+                                 f"loss.png would be read as a training image; give an --out outside it")
+
     def fit(self) -> Path:
         """Train (or resume) to ``recipe.steps`` steps; returns the exported ``<name>.safetensors`` path.
 
@@ -206,6 +221,7 @@ class Trainer:
         torch.set_num_threads(r.threads)
         torch.manual_seed(r.seed)
         try:                        # the setup checks the recipe against its data, generator and init_from
+            self.check_out_dir()
             loader = self.data()
             self.networks, self.arch = self.build_networks()
             for net in self.networks.values():
