@@ -843,6 +843,11 @@ def test_resume_differences_allow_step_marks_the_run_has_not_reached():
     assert ColorizeRecipe(steps=10, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 5) == [
         "unfreeze_at 3 there, 6 here"]
     assert ColorizeRecipe(steps=20, unfreeze_stages=2, unfreeze_at=6).resume_differences(col, 3) == []
+    # training audit: fewer steps than the run has done was allowed (no decay): the resume stopped at once and
+    # re-exported the weights of step 8 under a recipe.json of 5 steps
+    plain = json.loads(json.dumps(dataclasses.asdict(DequantizeRecipe(steps=10))))
+    assert DequantizeRecipe(steps=5).resume_differences(plain, 8) == ["steps 10 there, 5 here"]
+    assert DequantizeRecipe(steps=8).resume_differences(plain, 8) == []
 
 
 def test_a_generator_value_its_constructor_refuses_is_a_value_error(photos):

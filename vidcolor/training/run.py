@@ -174,7 +174,8 @@ class Recipe:
         resume may go on. Fields of :data:`RESUME_FREE` may differ; a step mark (:data:`STEP_MARKS`) may move
         while both its old and its new place are at or past ``step`` (no update done so far depended on it), and
         ``steps`` may while no step mark of the lr decay (``decay_from``) is before ``step`` (before it, the lr does
-        not depend on ``steps``). A field ``saved`` lacks (a recipe.json of an older version) counts as its
+        not depend on ``steps``) and not to fewer than ``step`` (the run would stop at once and export its weights of
+        ``step`` steps under a recipe.json of fewer). A field ``saved`` lacks (a recipe.json of an older version) counts as its
         default."""
         here = json.loads(json.dumps(asdict(self)))
         def default(f):                          # a field the saved record lacks: the class default
@@ -192,7 +193,8 @@ class Recipe:
                 continue
             if name in self.STEP_MARKS and unreached(old) and unreached(value):
                 continue
-            if name == "steps" and unreached(there.get("decay_from")) and unreached(here.get("decay_from")):
+            if (name == "steps" and value >= step          # fewer steps than done: the run "finished" past its end
+                    and unreached(there.get("decay_from")) and unreached(here.get("decay_from"))):
                 continue
             out.append(f"{name} {old!r} there, {value!r} here")
         return out
