@@ -114,3 +114,17 @@ def test_cli_train_pack(tmp_path, photos):
     res = invoke_cli("train", "pack", "r.toml", "pk2", "--short-side", "16", cwd=tmp_path)
     assert_one_line_error(res)
     assert "crop" in res.stderr and {q.name for q in tmp_path.iterdir()} == {"r.toml", "pk"}
+
+
+def test_cli_train_pack_refuses_a_misspelt_key_and_reads_every_repository_recipe(tmp_path, photos):
+    # training audit: pack read a recipe leaving out every key the common Recipe lacks (a job's own keys), so a
+    # misspelt one (holdout_evry = 10) was packed by its default, silently
+    (tmp_path / "r.toml").write_text(f'name = "tiny"\ndata = "{photos.as_posix()}"\ncrop = 32\nholdout_evry = 10\n')
+    res = invoke_cli("train", "pack", "r.toml", "pack", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "holdout_evry" in res.stderr and not (tmp_path / "pack").exists()
+    from vidcolor.jobs import TRAINABLE, training_loop
+    from vidcolor.training.run import Recipe
+    known = {k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__}
+    for recipe in sorted((Path(__file__).resolve().parents[1] / "train").rglob("*.toml")):
+        assert Recipe.from_toml(recipe, others=known).name == recipe.stem

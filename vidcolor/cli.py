@@ -616,8 +616,10 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
     from vidcolor.training.pack import write_pack
     from vidcolor.training.run import Recipe
 
-    try:
-        r = Recipe.from_toml(recipe, others=True)
+    from vidcolor.jobs import training_loop
+
+    try:                            # a key no job's recipe has (a misspelling): refused, as training would refuse it
+        r = Recipe.from_toml(recipe, others={k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__})
         r = dataclasses.replace(r, data=data or r.data)
         record = write_pack(r, out, round(max_mb * 1e6), short_side, quality,
                             progress=lambda msg: click.echo(f"vidcolor: {msg}", err=True))

@@ -213,18 +213,21 @@ class Recipe:
         return replace(self, steps=steps, **marks)
 
     @classmethod
-    def from_toml(cls, path: str | Path, others: bool = False):
+    def from_toml(cls, path: str | Path, others: bool | set[str] = False):
         """Build the recipe from a TOML file; unknown keys and TOML syntax errors raise ``ValueError`` (naming
         ``path``). ``others``: leave out, rather than refuse, the keys this class lacks (a job's recipe read for the
-        fields every job has, as ``vidcolor train pack`` reads it)."""
+        fields every job has, as ``vidcolor train pack`` reads it): all of them (True), or those in the set (the
+        fields of every job's recipe class: a misspelt key, such as ``holdout_evry``, is still refused rather than
+        packed by its default)."""
         with open(path, "rb") as f:
             try:
                 raw = tomllib.load(f)
             except tomllib.TOMLDecodeError as exc:   # a ValueError that names no file
                 raise ValueError(f"{path}: {exc}") from None
         unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown and not others:
-            raise ValueError(f"{path}: unknown recipe keys {sorted(unknown)}")
+        refused = unknown if others is False else set() if others is True else unknown - set(others)
+        if refused:
+            raise ValueError(f"{path}: unknown recipe keys {sorted(refused)}")
         return cls(**{k: v for k, v in raw.items() if k not in unknown})
 
 
