@@ -417,7 +417,11 @@ class RunDir:
         ``<name>.safetensors`` and ``loss.png``. A ``--fresh`` run stopped before its first checkpoint left the
         earlier run's checkpoint beside its own ``recipe.json``, which the next plain resume then continued (the
         earlier networks, step and schedule, under the new recipe, its log a mix of both runs); and a weight file
-        of the earlier run beside the new run's log and recipe was published as this run's."""
+        of the earlier run beside the new run's log and recipe was published as this run's. Only in a folder that
+        holds a run (its ``recipe.json``): another folder's files (``--out`` a folder of weight files) stay until
+        the export overwrites the one of this name."""
+        if not (self.out / "recipe.json").is_file():
+            return
         for stale in (self.ckpt, self.ckpt.with_suffix(".tmp"), self.out / f"{self.recipe.name}.safetensors",
                       self.out / "loss.png"):
             stale.unlink(missing_ok=True)
