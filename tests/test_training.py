@@ -221,6 +221,22 @@ def test_read_rgb_puts_transparent_pixels_on_black(tmp_path):
     assert out.shape == (4, 4, 3) and (out[:2] == 200).all() and (out[2:] == 0).all()
 
 
+def test_read_rgb_rounds_16_bit_gray_and_float_samples_are_refused_before_the_run(tmp_path, photos):
+    # training audit: Pillow's convert clips 16-bit gray at 255, so a 16-bit gray PNG trained as a white image
+    # (mean 254.5 of a 0..65535 ramp); float samples (a 32-bit TIFF) were clipped to 0 or 1 the same way, silently
+    levels = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(levels).save(tmp_path / "g16.png")
+    got = read_rgb(tmp_path / "g16.png")
+    assert got.dtype == np.uint8 and np.array_equal(got[..., 0], np.round(levels / 257).astype(np.uint8))
+    data = tmp_path / "data"
+    shutil.copytree(photos, data)
+    Image.fromarray(np.full((64, 64), 0.5, np.float32)).save(data / "zz.tif")
+    (tmp_path / "r.toml").write_text(toml_for(data))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "zz.tif has float samples" in res.stderr and not (tmp_path / "run").exists()
+
+
 def test_pixel_art_is_enlarged_by_nearest_neighbour(tmp_path):
     art = np.random.default_rng(3).integers(0, 256, (20, 20, 3), dtype=np.uint8)
     Image.fromarray(art).save(tmp_path / "art.png")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
+from vidcolor.io.animated import GRAY16_MODES, round16
 from vidcolor.io.files import is_image
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
@@ -56,6 +57,10 @@ def check_images(paths: list[Path], crop: int, pixel_art: list[bool] | None = No
             with Image.open(path) as img:
                 short = min(img.size)
                 img.load()                  # the whole file: a truncated or damaged one fails here, not mid-run
+                if img.mode in ("F", *GRAY16_MODES):
+                    _eight_bit(img)
+        except SampleDepthError as exc:
+            raise ValueError(f"{what} {path} {exc}") from None
         except (OSError, ValueError, Image.DecompressionBombError) as exc:   # UnidentifiedImageError is an OSError
             raise ValueError(f"{what} {path} cannot be read ({type(exc).__name__})") from None
         usable += short * (PIXEL_ART_MAX_ENLARGEMENT if art else 1) >= crop
@@ -93,10 +98,34 @@ def split_retro(root: str | Path) -> tuple[list[Path], list[Path]]:
     return [p for p in images if p not in held], held
 
 
+class SampleDepthError(ValueError):
+    """An image whose samples :func:`read_rgb` cannot bring to 8 bits (the message says how, without the path)."""
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """``img`` with 16-bit gray samples rounded to 8 bits (:func:`~vidcolor.io.animated.round16`, as the inference
+    path reads them: Pillow's ``convert`` clips them at 255, and a 16-bit gray PNG trained as a white image); other
+    images as they are.
+
+    Raises:
+        SampleDepthError: float samples (mode ``F``, a 32-bit TIFF's) or 32-bit integers beyond 0..65535, which would
+            come out clipped too.
+    """
+    if img.mode == "F":
+        raise SampleDepthError("has float samples (convert it to 8 or 16 bits)")
+    if img.mode in GRAY16_MODES:
+        levels = np.asarray(img)
+        if levels.size and (levels.min() < 0 or levels.max() > 65535):
+            raise SampleDepthError("has samples beyond 16 bits (convert it to 8 or 16 bits)")
+        return Image.fromarray(round16(levels))
+    return img
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
-    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black.
-    Pillow's errors pass through (``FileNotFoundError``, ``PIL.UnidentifiedImageError``: OSErrors)."""
-    img = Image.open(path)
+    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black; 16-bit
+    gray rounded to 8 bits (:func:`_eight_bit`). Pillow's errors pass through (``FileNotFoundError``,
+    ``PIL.UnidentifiedImageError``: OSErrors); SampleDepthError (a ValueError) for samples :func:`_eight_bit` refuses."""
+    img = _eight_bit(Image.open(path))
     if img.mode in ("P", "PA", "LA", "RGBA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
