@@ -103,6 +103,32 @@ def test_card_with_a_run_or_a_run_option_is_one_line_and_nothing_is_written(run_
     assert written(tmp_path) == []
 
 
+def test_the_card_describes_a_pack_as_a_pack_and_data_that_is_not_here_is_one_line(tmp_path, publish):
+    # training audit: the card's data line counted list_images of recipe.json's data: a run trained from a pack
+    # (the GPU workflow) was described as "N colour photos" (the pack's held-back photos and clip frames counted,
+    # its split not said), and a run whose data folder is not on this machine as "0 colour photos"
+    from vidcolor.training.pack import write_pack
+
+    photo_folder(tmp_path / "photos", 6, 64, 64, name="p{i}.jpg", quality=95)
+    kw = dict(name="tiny", batch_size=2, crop=32, workers=0, threads=1, generator=dict(TINY_GENERATOR), ndf=4,
+              log_every=1, steps=1, holdout_every=3)
+    write_pack(DequantizeRecipe(data=str(tmp_path / "photos"), **kw), tmp_path / "pack", 10**8, short_side=48,
+               progress=lambda m: None)
+    train_dequantize(DequantizeRecipe(data=str(tmp_path / "pack"), **kw), tmp_path / "run", progress=lambda m: None)
+    assert publish(tmp_path / "run") is None
+    data_line = next(line for line in (tmp_path / "weights" / "tiny.md").read_text().splitlines()
+                     if line.startswith("- Data:"))
+    assert f"the training pack {tmp_path / 'pack'}" in data_line and "4 photos" in data_line
+    assert "2 held back" in data_line and "colour photos" not in data_line
+
+    train_dequantize(DequantizeRecipe(data=str(tmp_path / "photos"), **kw), tmp_path / "run2", progress=lambda m: None)
+    (tmp_path / "photos").rename(tmp_path / "elsewhere")
+    before = written(tmp_path)
+    message = publish(tmp_path / "run2")
+    assert isinstance(message, str) and "holds no images here" in message and "\n" not in message
+    assert written(tmp_path) == before
+
+
 def test_a_run_is_published(run_folder, publish, tmp_path):
     assert publish(run_folder, "--strength", "uniform=0.5,palette=0.1") is None
     assert written(tmp_path) == ["train/tiny/log.csv", "train/tiny/loss.png", "weights/tiny.md",

@@ -35,14 +35,48 @@ def triple(r: dict, third: str | None) -> str:
 
 
 def video_data(recipe: dict) -> str:
-    """The card's words for the clip frames a recipe mixes into the photos (empty without a ``video`` folder)."""
+    """The card's words for the clip frames a recipe mixes into the photos (empty without a ``video`` folder).
+
+    Raises:
+        ValueError: the folder holds no training clips here (the card said "one frame in 3 of 0 colour clips")."""
     if not recipe.get("video"):
         return ""
     from vidcolor.training.data import split_clips
 
     train = [c.stem.removeprefix("davis_") for c in split_clips(recipe["video"], recipe["video_holdout_every"])[0]]
+    if not train:
+        raise ValueError(f"the run's video folder {recipe['video']} holds no training clips here: publish where the "
+                         f"run's data is")
     return (f" plus one frame in {recipe['video_stride']} of {len(train)} colour clips of {recipe['video']} "
             f"({', '.join(train)}; the others held back), {recipe['video_share']:.0%} of the samples")
+
+
+def data_words(recipe: dict) -> str:
+    """The card's words for what a run trained on: its photo folder (how many photos, the holdout) and clip frames,
+    or the training pack it trained from (``pack.json``: the folders it was made from, what it kept, its images).
+
+    Raises:
+        ValueError: a photo folder without images here (a run trained on another machine, published where its data
+            is not: the card said "0 colour photos"), a video folder without clips, or a pack whose pack.json
+            cannot be read. KeyError/OSError: the same, from the pack.
+    """
+    from vidcolor.training.pack import PACK_FILE, is_pack
+
+    data = recipe["data"]
+    if is_pack(data):                   # the card described the pack's folder as photos, and no clip frames
+        index = json.loads((Path(data) / PACK_FILE).read_text())
+        made = index["made_from"]
+        groups = [f"{len(g['files'])} " + ("photos" if g["share"] is None else f"clip frames ({g['share']:.0%} of the "
+                                           f"samples)") for g in index["groups"]]
+        return (f"the training pack {data} (`vidcolor train pack` of the photos of {made['data']}"
+                + (f" and the training clips of {made['video']}" if made.get("video") else "")
+                + f", one photo in {made['holdout_every']} held back: {' and '.join(groups)}, {index['kept']} of "
+                f"{index['of']} training images kept, downscaled to {index['short_side']} px on the shorter side, "
+                f"WebP quality {index['quality']}; {len(index['held_back'])} held back)")
+    photos = len(list_images(data))
+    if not photos:
+        raise ValueError(f"the run's data folder {data} holds no images here: publish where the run's data is")
+    return f"{data} ({photos:,} colour photos; every {recipe['holdout_every']}th held back){video_data(recipe)}"
 
 
 def section(title: str, intro: str, header: str, rows: list[str]) -> list[str]:
@@ -136,6 +170,9 @@ def card_lines(name: str, recipe: dict, meta: dict, arch: dict, params: int, arg
             from vidcolor.training.data import split_retro
 
             train, held = split_retro(recipe["retro"])
+            if not train:               # the card said "plus 0 pixel-art images"
+                raise ValueError(f"the run's retro folder {recipe['retro']} holds no training images here: publish "
+                                 f"where the run's data is")
             data += (f"; plus {len(train)} pixel-art images and game frames of {recipe['retro']} ({len(held)} held back "
                      f"by whole package or game, `split_retro`), {recipe['retro_share']:.0%} of the samples, enlarged "
                      f"x1-x3 nearest neighbour, {recipe['identity_pixel_art']:.0%} of them unquantized")
@@ -174,8 +211,7 @@ def card_lines(name: str, recipe: dict, meta: dict, arch: dict, params: int, arg
              WEIGHT_LINE,
              f"- Recipe: [`train/{name}.toml`](../../train/{name}.toml); command: "
              f"`vidcolor train {TRAIN_COMMAND.get(job, job)} train/{name}.toml --out runs/{name}`.",
-             f"- Data: {recipe['data']} ({len(list_images(recipe['data'])):,} colour photos; "
-             f"every {recipe['holdout_every']}th held back){video_data(recipe)}, {data}.",
+             f"- Data: {data_words(recipe)}, {data}.",
              f"- Steps: {steps} x batch {recipe['batch_size']} crops of {recipe['crop']} px; {loss}; "
              f"Adam {recipe['lr']:g}, beta1 {recipe['beta1']}"
              + (f", lr decayed linearly to 0 from step {recipe['decay_from']}" if recipe.get("decay_from") is not None
