@@ -949,6 +949,25 @@ def test_cli_train_exemplar_refuses_a_colorize_field_it_does_not_read(tmp_path, 
     assert f"does not use {bad.split(' = ')[0]}" in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("job, bad, said", [
+    ("dequantize", "data = 5", "data must be a string"), ("dequantize", "video = true", "video must be a string"),
+    ("dequantize", "retro = 3", "retro must be a string"), ("colorize", "init_from = 3", "init_from must be a string"),
+    ("dequantize", 'data = ""', "data must name a folder"),
+    ("dequantize", 'kinds = "uniform"', "kinds must be a non-empty list")])
+def test_cli_train_a_folder_or_list_of_the_wrong_type_is_one_line_before_the_run_folder(tmp_path, photos, job, bad,
+                                                                                          said):
+    # training audit: a number or bool for a folder (data, video, retro, init_from) was a TypeError traceback from
+    # the data setup; data = "" trained on every image under the current folder; kinds = "uniform" was read as
+    # its letters
+    key = bad.split(" = ")[0]
+    lines = [line for line in toml_for(photos).splitlines() if not line.startswith((key, "generator", "ndf"))]
+    lines += ["generator = { ngf = 4, depth = 2 }"] if job == "dequantize" else []
+    (tmp_path / "r.toml").write_text("\n".join(lines + [bad, "ndf = 4"]) + "\n")
+    res = invoke_cli("train", job, "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert said in res.stderr and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("job, bad", [("dequantize", 'mode = "RGB"'), ("dequantize", 'mode = "xyz"'),
                                       ("colorize", 'head = "foo"')])
 def test_cli_train_unknown_mode_or_head_is_refused(tmp_path, photos, job, bad):

@@ -258,8 +258,9 @@ narrows them)."""
 
 def check_kinds(kinds) -> None:
     """Raise ValueError unless ``kinds`` is a non-empty subset of :data:`KIND_SHARES`'s keys."""
-    if not kinds or set(kinds) - set(KIND_SHARES):
-        raise ValueError(f"kinds must be a non-empty subset of {list(KIND_SHARES)}, got {list(kinds)}")
+    if (not isinstance(kinds, (list, tuple)) or not kinds   # a string was its letters: got ['u', 'n', ...]
+            or not all(isinstance(k, str) for k in kinds) or set(kinds) - set(KIND_SHARES)):
+        raise ValueError(f"kinds must be a non-empty list, a subset of {list(KIND_SHARES)}, got {kinds!r}")
 
 
 def sample_degradation(rng: np.random.Generator, identity: float = 0.0,
