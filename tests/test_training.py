@@ -953,12 +953,13 @@ def test_cli_train_exemplar_refuses_a_colorize_field_it_does_not_read(tmp_path, 
     ("dequantize", "data = 5", "data must be a string"), ("dequantize", "video = true", "video must be a string"),
     ("dequantize", "retro = 3", "retro must be a string"), ("colorize", "init_from = 3", "init_from must be a string"),
     ("dequantize", 'data = ""', "data must name a folder"),
-    ("dequantize", 'kinds = "uniform"', "kinds must be a non-empty list")])
+    ("dequantize", 'kinds = "uniform"', "kinds must be a non-empty list"),
+    ("dequantize", 'consistency = "false"', "consistency must be true or false")])
 def test_cli_train_a_folder_or_list_of_the_wrong_type_is_one_line_before_the_run_folder(tmp_path, photos, job, bad,
                                                                                           said):
     # training audit: a number or bool for a folder (data, video, retro, init_from) was a TypeError traceback from
     # the data setup; data = "" trained on every image under the current folder; kinds = "uniform" was read as
-    # its letters
+    # its letters; consistency = "false" (a non-empty string) switched the consistency terms on
     key = bad.split(" = ")[0]
     lines = [line for line in toml_for(photos).splitlines() if not line.startswith((key, "generator", "ndf"))]
     lines += ["generator = { ngf = 4, depth = 2 }"] if job == "dequantize" else []

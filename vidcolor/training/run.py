@@ -111,8 +111,8 @@ class Recipe:
     """The fields every training recipe has (one TOML file in ``train/`` per bundled weight file).
 
     Raises:
-        ValueError: a field whose default is a string (``data``, ``video``, a job's ``init_from``, ...) given
-            another type, an empty ``data``, a field of :data:`COUNTS` not a whole number >= 1, ``workers`` or ``validate_every`` not a
+        ValueError: a field whose default is a string (``data``, ``video``, a job's ``init_from``, ...) or a bool
+            (``consistency``) given another type, an empty ``data``, a field of :data:`COUNTS` not a whole number >= 1, ``workers`` or ``validate_every`` not a
             whole number >= 0, ``lr`` <= 0, ``beta1`` outside [0, 1), ``decay_from`` outside [0, steps),
             ``video_share`` outside (0, 1), ``crop`` under :data:`MIN_CROP`, ``seed`` not a whole number >= 0, or a
             ``name`` that is not a plain file name (empty, ``.``/``..``, or with a slash, backslash or NUL).
@@ -152,6 +152,8 @@ class Recipe:
         for name, f in self.__dataclass_fields__.items():    # a job's fields too: retro, init_from, mode, ...
             if isinstance(f.default, str) and not isinstance(getattr(self, name), str):   # data = 5: a TypeError
                 raise ValueError(f"{name} must be a string (quoted in TOML), got {getattr(self, name)!r}")
+            if isinstance(f.default, bool) and not isinstance(getattr(self, name), bool):  # "false" was true
+                raise ValueError(f"{name} must be true or false (unquoted in TOML), got {getattr(self, name)!r}")
         if not self.data.strip():       # Path("") is the current folder: every image under it was trained on
             raise ValueError(f"data must name a folder of photos (or a pack), got {self.data!r}")
         check_whole(self, 1, *self.COUNTS)
