@@ -228,6 +228,9 @@ def test_read_rgb_rounds_16_bit_gray_and_float_samples_are_refused_before_the_ru
     Image.fromarray(levels).save(tmp_path / "g16.png")
     got = read_rgb(tmp_path / "g16.png")
     assert got.dtype == np.uint8 and np.array_equal(got[..., 0], np.round(levels / 257).astype(np.uint8))
+    torch.manual_seed(0)                         # the colorize and exemplar streams read through read_rgb too
+    crop = next(iter(ColorizationCrops([tmp_path / "g16.png"], 32, 0)))
+    assert crop.mean() < 200                     # Image.open(...).convert("RGB") gave 255 almost everywhere
     data = tmp_path / "data"
     shutil.copytree(photos, data)
     Image.fromarray(np.full((64, 64), 0.5, np.float32)).save(data / "zz.tif")

@@ -356,7 +356,7 @@ class ColorizationCrops(PhotoStream):
             i = self.pick(rng)
             if i == avoid and len(self.paths) > 1:
                 continue
-            img = Image.open(self.paths[i]).convert("RGB")
+            img = Image.fromarray(read_rgb(self.paths[i]))   # as every stream reads (16-bit gray was white)
             short = min(img.size)
             if short < self.crop:
                 continue
