@@ -240,6 +240,29 @@ def test_read_rgb_rounds_16_bit_gray_and_float_samples_are_refused_before_the_ru
     assert "zz.tif has float samples" in res.stderr and not (tmp_path / "run").exists()
 
 
+def test_a_mismatched_reference_with_one_photo_as_large_as_the_crop_does_not_hang(tmp_path, photos):
+    # training audit: ExemplarPairs looked for "another photo" than the target's among those at least crop px;
+    # with one such photo among smaller ones (2 training photos, one small), the exemplar run hung at its first
+    # mismatched reference
+    import signal
+    from vidcolor.training.data import ExemplarPairs
+
+    Image.new("RGB", (20, 20), (90, 120, 30)).save(tmp_path / "small.png")
+    big = sorted(photos.glob("*.jpg"))[0]
+
+    def too_long(*_):
+        raise TimeoutError("the stream looked for another photo forever")
+    old = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(20)
+    try:
+        torch.manual_seed(0)
+        target, reference = next(iter(ExemplarPairs([tmp_path / "small.png", big], 32, 0, mismatch=1.0)))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert target.shape == reference.shape == (32, 32, 3)
+
+
 def test_pixel_art_is_enlarged_by_nearest_neighbour(tmp_path):
     art = np.random.default_rng(3).integers(0, 256, (20, 20, 3), dtype=np.uint8)
     Image.fromarray(art).save(tmp_path / "art.png")

@@ -351,10 +351,16 @@ class ColorizationCrops(PhotoStream):
     def scaled_photo(self, rng: np.random.Generator, avoid: int | None = None) -> tuple[int, np.ndarray]:
         """A random training photo (its index and uint8 RGB pixels), its shorter side resized to a random
         length in ``[crop, 2 * crop]`` (capped at its own size); photos smaller than ``crop`` and the
-        photo ``avoid`` (when there is another) are skipped."""
+        photo ``avoid`` (when there is another at least ``crop`` px: were it the only one, ``avoid`` was looked
+        past forever and the run hung at its first mismatched reference) are skipped."""
+        if avoid is not None and getattr(self, "_usable", None) is None:    # counted once, from the headers
+            self._usable = 0
+            for path in self.paths:
+                with Image.open(path) as img:
+                    self._usable += min(img.size) >= self.crop
         while True:
             i = self.pick(rng)
-            if i == avoid and len(self.paths) > 1:
+            if i == avoid and self._usable > 1:
                 continue
             img = Image.fromarray(read_rgb(self.paths[i]))   # as every stream reads (16-bit gray was white)
             short = min(img.size)
