@@ -888,6 +888,12 @@ def test_resume_differences_allow_step_marks_the_run_has_not_reached():
     # training audit: fewer steps than the run has done was allowed (no decay): the resume stopped at once and
     # re-exported the weights of step 8 under a recipe.json of 5 steps
     plain = json.loads(json.dumps(dataclasses.asdict(DequantizeRecipe(steps=10))))
+    # training audit: `--data pack/` (a shell's tab completion) resuming a run of `--data pack` was refused as
+    # "a run of another recipe (data 'pack' there, 'pack/' here)"
+    packed = json.loads(json.dumps(dataclasses.asdict(DequantizeRecipe(steps=10, data="pack"))))
+    assert DequantizeRecipe(steps=10, data="pack/").resume_differences(packed, 4) == []
+    assert DequantizeRecipe(steps=10, data="./pack").resume_differences(packed, 4) == []
+    assert DequantizeRecipe(steps=10, data="pack2").resume_differences(packed, 4) == ["data 'pack' there, 'pack2' here"]
     assert DequantizeRecipe(steps=5).resume_differences(plain, 8) == ["steps 10 there, 5 here"]
     assert DequantizeRecipe(steps=8).resume_differences(plain, 8) == []
 

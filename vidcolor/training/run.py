@@ -167,6 +167,10 @@ class Recipe:
             raise ValueError(f"crop must be at least {MIN_CROP} px, got {self.crop}")
         check_whole(self, 0, "seed")
 
+    FOLDERS = ("data", "video", "retro", "init_from")
+    """Fields that name a file or folder: a resume compares them as paths (``os.path.normpath``), so that ``pack/``
+    resumes a run of ``pack`` (it was refused as "a run of another recipe")."""
+
     STEP_MARKS = ("decay_from",)
     """Fields that name a step of the schedule (None or 0: unset); :meth:`with_steps` scales them."""
 
@@ -194,10 +198,16 @@ class Recipe:
         def unreached(mark) -> bool:
             return mark is None or mark >= step
 
+        def same_folder(a, b) -> bool:       # "pack/" (a shell's completion) and "./pack" name "pack"
+            return isinstance(a, str) and isinstance(b, str) and bool(a) and bool(b) and (
+                os.path.normpath(a) == os.path.normpath(b))
+
         out = []
         for name, value in here.items():
             old = there[name]
             if old == value or name in self.RESUME_FREE:
+                continue
+            if name in self.FOLDERS and same_folder(old, value):
                 continue
             if name in self.STEP_MARKS and unreached(old) and unreached(value):
                 continue
