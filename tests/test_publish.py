@@ -52,7 +52,12 @@ def written(root: Path) -> list[str]:
 @pytest.mark.parametrize("bad, said", [(["--inference", "0.5"], "--inference must be T/SATURATION"),
                                        (["--strength", "uniform"], "--strength must be KIND=S"),
                                        (["--strength", "uniform=0.5,palete=0.1"], "--strength: unknown kind 'palete'"),
-                                       (["--quality", "nosuch.json"], "no such file")])
+                                       (["--quality", "nosuch.json"], "no such file"),
+                                       # training audit: the three below were silently dropped or stored unread
+                                       (["--method", "(d) Pix2Pix-FQ (default modle)", "--quality",
+                                         ROOT / "docs" / "dequantize_quality.json"], "no such row"),
+                                       (["--method", "(d) Pix2Pix-FQ (default model)"], "give --quality too"),
+                                       (["--inference", "0.5/1.5"], "--inference is a colorizer's")])
 def test_a_bad_argument_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path, bad, said):
     # training audit, stop 63: log.csv and loss.png were copied into train/<name>/ before --inference was parsed,
     # which then failed with a ValueError traceback

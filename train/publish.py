@@ -93,6 +93,13 @@ def validation(job: str, quality: Path, methods: list[str]) -> list[str]:
     """A model card's validation section from the quality benchmark's JSON: ``methods`` are the rows to show
     (besides the gray and default rows of a colorize card; a reference card shows every clip)."""
     q = json.loads(quality.read_text())
+    names = ({r["method"] for r in q["rows"]} if job == "dequantize" else set(q["rows"]) if job == "colorize"
+             else set())                # a reference card shows every clip: it has no rows to pick
+    missing = [m for m in methods if m not in names]
+    if missing:                         # a mistyped row was left out of the card without a word
+        raise PublishError(f"--method {missing[0]!r}: no such row in {quality}"
+                           + (f" (its rows: {', '.join(sorted(names))})" if names else
+                              f" (a {job} card shows every clip; give no --method)"))
     if job == "colorize":
         return section("`benchmarks/colorize_quality.py`; frames and photos never trained on",
                        f"{q['sets']['video']} frames of the DAVIS clips held back from training "
@@ -140,7 +147,7 @@ def restamp(name: str, quality: Path | None, methods: list[str]) -> Path:
     at = next(i for i, line in enumerate(lines) if line.startswith("- Architecture:")) + 1
     lines.insert(at, weight_file(weights))
     if quality:
-        methods = methods or shown(job, lines)
+        methods = methods or (shown(job, lines) if job != "colorize-reference" else [])   # clips: all shown
         lines = lines[:validation_start(lines)] + validation(job, quality, methods)
     card.write_text("\n".join(lines) + "\n")
     return card
@@ -339,11 +346,17 @@ def publish() -> None:
         return
     if args.run is None:
         ap.error("give a run folder, or --card NAME")
+    if args.method and args.quality is None:
+        raise PublishError("--method picks rows of --quality's table: give --quality too")
     inference = parse_inference(args.inference) if args.inference else None
     strength = parse_strength(args.strength) if args.strength else None
     recipe, src, meta, params = read_run(args.run)
     name = recipe["name"]
     model, arch = None, json.loads(meta["arch"])
+    if inference and arch.get("job") == "dequantize":   # stored where nothing reads them, silently
+        raise PublishError(f"--inference is a colorizer's (T/saturation); {name} is a dequantizer")
+    if strength and arch.get("job") != "dequantize":
+        raise PublishError(f"--strength is a dequantizer's (per quantizer kind); {name} is a {arch.get('job')} model")
     if inference or strength:           # inference defaults chosen on held-back data go into the arch record
         from vidcolor.weights import load_generator
 
@@ -354,6 +367,8 @@ def publish() -> None:
             arch["strength"] = strength
     try:                                # everything the card says is read before anything is written
         lines = card_lines(name, recipe, meta, arch, params, args)
+    except PublishError:
+        raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PublishError(f"cannot describe {name} from its recipe and --quality "
                            f"({type(exc).__name__}: {exc})") from None
