@@ -1024,3 +1024,12 @@ def test_cli_train_name_that_is_not_a_file_name_is_refused_at_load(tmp_path, pho
     assert_one_line_error(res)
     assert "bad recipe: name must be a plain file name" in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]           # no runs/<name> folder
+
+
+def test_training_rounds_16_bit_gray_as_the_inference_path_does():
+    # data.py keeps its own copy (vidcolor.io.animated imports PyAV, which training from a pack must not need)
+    from vidcolor.io import animated
+    from vidcolor.training import data
+
+    x = np.arange(0, 65536, 7, dtype=np.uint16)
+    assert data.GRAY16_MODES == animated.GRAY16_MODES and np.array_equal(data.round16(x), animated.round16(x))

@@ -11,7 +11,6 @@ from PIL import Image
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
-from vidcolor.io.animated import GRAY16_MODES, round16
 from vidcolor.io.files import is_image
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
@@ -96,6 +95,16 @@ def split_retro(root: str | Path) -> tuple[list[Path], list[Path]]:
     held = [p for p in images if p.relative_to(root).parts[0] in RETRO_HELD_BACK_PACKAGES
             or (p.parent.name == "atari" and game(p) in held_games)]
     return [p for p in images if p not in held], held
+
+
+GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
+"""Pillow's modes of 16-bit gray images, as :data:`vidcolor.io.animated.GRAY16_MODES` (not imported from there: that
+module imports PyAV, which training from a pack must not need)."""
+
+
+def round16(x: np.ndarray) -> np.ndarray:
+    """uint16 samples -> uint8, ``round(x / 257)``: :func:`vidcolor.io.animated.round16` (see :data:`GRAY16_MODES`)."""
+    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
 
 
 class SampleDepthError(ValueError):
