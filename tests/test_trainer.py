@@ -191,3 +191,26 @@ def test_a_fresh_start_stopped_before_its_first_checkpoint_leaves_nothing_of_the
     again.fit()
     assert not any(m.startswith("resumed") for m in msgs) and again.stepped == 10
     assert [int(r["step"]) for r in rows(tmp_path / "log.csv")] == list(range(1, 11))
+
+
+def test_a_run_folder_another_run_is_using_is_refused_and_left_as_it_is(tmp_path, photos):
+    # training audit: a second `vidcolor train ... --out F` while the first still trained there resumed the first's
+    # checkpoint and both wrote checkpoint.pt and log.csv, their rows interleaved
+    import fcntl
+    import os
+
+    from vidcolor.training.run import RunFolderInUse
+
+    Invert(recipe(photos, steps=2), tmp_path, progress=lambda m: None).fit()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    fd = os.open(tmp_path, os.O_RDONLY)                 # the other run's lock, as lock_run_folder takes it
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        with pytest.raises(RunFolderInUse, match="in use by another training run"):
+            Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None).fit()
+    finally:
+        os.close(fd)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    again = Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None)   # the lock is gone with its run
+    again.fit()
+    assert again.stepped == 2

@@ -293,6 +293,10 @@ class CheckpointError(ValueError):
     run folder reused for another recipe); raised before the folder's ``recipe.json`` is touched."""
 
 
+class RunFolderInUse(OSError):
+    """A run folder another training run is using (:func:`~vidcolor.training.trainer.lock_run_folder`)."""
+
+
 def describe_hardware(device: str | torch.device = "cpu") -> str:
     """Where this process trains, as a weight file's card gives it: ``"CPU: AMD EPYC 9R14 (2 cores)"``, or with
     ``device`` ``cuda`` ``"GPU: NVIDIA H200; CPU: ... (16 cores)"``; the CPU's model name from ``/proc/cpuinfo``

@@ -11,7 +11,9 @@ validation on held-back photos, checkpoints, the exported weight file.
 """
 from __future__ import annotations
 
+import fcntl
 import itertools
+import os
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -22,7 +24,7 @@ from torch import nn
 from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos, is_pack
-from vidcolor.training.run import Recipe, RecipeError, RunDir, describe_hardware
+from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, describe_hardware
 from vidcolor.weights import load_generator
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
@@ -53,6 +55,25 @@ def start_from(model: nn.Module, init_from: str, what: str, fits: Callable[[dict
         raise ValueError(f"{init_from}: not {what} (its layers have other sizes)") from None
     if unexpected or any(not k.startswith(new_layers) for k in missing):
         raise ValueError(f"{init_from}: not {what} (its layers are others)")
+
+
+def lock_run_folder(folder: Path) -> int:
+    """Take ``folder``'s lock (``flock`` on the folder itself: no file is left) for the run in it; returns the
+    descriptor to close when the run ends. Two runs in one folder (a second terminal, a rerun while the first
+    still trains) wrote the same checkpoint.pt and log.csv, their rows interleaved and each resuming the other's
+    networks.
+
+    Raises:
+        RunFolderInUse: another process holds the lock.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunFolderInUse(f"{folder} is in use by another training run (wait for it to end, or give another "
+                             f"--out)") from None
+    return fd
 
 
 def resume_seed(seed: int, step: int) -> int:
@@ -232,18 +253,22 @@ class Trainer:
         except ValueError as exc:
             raise RecipeError(str(exc)) from exc
         run = RunDir(self.out_dir, list(self.fields), r, self.resume, self.progress, describe_hardware(self.device))
-        objects = {**self.networks, **self.optimizers}
-        run.restore(objects, before_optimizers=self.at_step)
-        if run.step:                # resumed: a new data stream (and torch stream), not a replay of steps 1, 2, ...
-            torch.manual_seed(resume_seed(r.seed, run.step))
-        for net in self.networks.values():
-            net.train()
-        for batch in loader:
-            if run.step >= r.steps:
-                break
-            self.at_step(run.step)
-            run.record(self.optimize_parameters(batch), r.log_every)
-            if validation and run.step % r.validate_every == 0:
-                run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
-            run.save_if_due(objects, r)
-        return run.export(self.generator, self.arch, r)
+        lock = lock_run_folder(run.out)
+        try:
+            objects = {**self.networks, **self.optimizers}
+            run.restore(objects, before_optimizers=self.at_step)
+            if run.step:            # resumed: a new data stream (and torch stream), not a replay of steps 1, 2, ...
+                torch.manual_seed(resume_seed(r.seed, run.step))
+            for net in self.networks.values():
+                net.train()
+            for batch in loader:
+                if run.step >= r.steps:
+                    break
+                self.at_step(run.step)
+                run.record(self.optimize_parameters(batch), r.log_every)
+                if validation and run.step % r.validate_every == 0:
+                    run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
+                run.save_if_due(objects, r)
+            return run.export(self.generator, self.arch, r)
+        finally:
+            os.close(lock)
