@@ -214,3 +214,19 @@ def test_a_run_folder_another_run_is_using_is_refused_and_left_as_it_is(tmp_path
     again = Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None)   # the lock is gone with its run
     again.fit()
     assert again.stepped == 2
+
+
+def test_a_checkpoint_save_cut_short_leaves_the_last_checkpoint_and_no_partial_file(tmp_path, photos, monkeypatch):
+    # training audit: Ctrl-C (or a full disk) during torch.save left a partial checkpoint.tmp in the run folder
+    Invert(recipe(photos, steps=2), tmp_path, progress=lambda m: None).fit()
+    whole = (tmp_path / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def cut_short(obj, f, *a, **kw):
+        Path(f).write_bytes(b"partial")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(torch, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None).fit()
+    monkeypatch.setattr(torch, "save", real_save)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == whole and not (tmp_path / "checkpoint.tmp").exists()

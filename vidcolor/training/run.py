@@ -487,12 +487,16 @@ class RunDir:
         self.progress("validation " + " ".join(f"{k}={round(v, 5)}" for k, v in zip(["step"] + fields, [self.step] + values)))
 
     def save(self, objects: dict, extra: dict | None = None) -> None:
-        """Write the checkpoint (atomic rename)."""
+        """Write the checkpoint (atomic rename; a save cut short leaves the previous checkpoint and no ``.tmp``)."""
         state = {name: obj.state_dict() for name, obj in objects.items()}
         state.update(step=self.step, elapsed=self.seconds, extra=extra or {}, hardware=self.hardware)
         tmp = self.ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.ckpt)
+        try:
+            torch.save(state, tmp)
+            tmp.replace(self.ckpt)
+        except BaseException:           # Ctrl-C, SIGTERM or a full disk mid-save: the checkpoint stays the last
+            tmp.unlink(missing_ok=True)  # whole one, and no partial checkpoint.tmp is left beside it
+            raise
 
     def save_if_due(self, objects: dict, recipe: Recipe) -> None:
         """Checkpoint every ``recipe.checkpoint_every`` steps and at the last step."""
