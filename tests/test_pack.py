@@ -128,3 +128,14 @@ def test_cli_train_pack_refuses_a_misspelt_key_and_reads_every_repository_recipe
     known = {k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__}
     for recipe in sorted((Path(__file__).resolve().parents[1] / "train").rglob("*.toml")):
         assert Recipe.from_toml(recipe, others=known).name == recipe.stem
+
+
+def test_a_pack_inside_the_data_folder_is_refused(tmp_path, photos):
+    # training audit: `vidcolor train pack RECIPE DATA/pack` wrote the pack into the photo folder, whose images are
+    # listed recursively: the pack's downscaled copies then joined the photos of every run on that folder
+    import shutil
+    shutil.copytree(photos, tmp_path / "data")
+    with pytest.raises(ValueError, match="inside the recipe's data folder"):
+        write_pack(recipe(tmp_path / "data"), tmp_path / "data" / "pack", 10**8, short_side=40, progress=lambda m: None)
+    assert len(list_images(tmp_path / "data")) == 40
+

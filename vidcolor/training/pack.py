@@ -146,13 +146,17 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
         quality: WebP quality (1-100).
 
     Raises:
-        ValueError: ``out`` exists; ``short_side`` below the crop; an image that cannot be decoded
+        ValueError: ``out`` exists or is inside the recipe's data folder (whose images are listed recursively: the
+            pack's would join them); ``short_side`` below the crop; an image that cannot be decoded
             (:func:`~vidcolor.training.data.check_images`); ``max_bytes`` too small for the held-back photos or for
             one image of each group; what :func:`recipe_images` raises. Nothing is left behind.
     """
     out = Path(out)
     if out.exists():
         raise ValueError(f"{out} exists: give a new folder")
+    if not is_pack(recipe.data) and out.resolve().is_relative_to(Path(recipe.data).resolve()):
+        raise ValueError(f"{out} is inside the recipe's data folder {recipe.data}: its images would be listed "
+                         f"among the photos the next time that folder is read; give a folder outside it")
     if short_side < recipe.crop:
         raise ValueError(f"short_side ({short_side} px) must be at least the recipe's crop ({recipe.crop} px)")
     if not 1 <= quality <= 100:
