@@ -81,6 +81,29 @@ def test_a_rate_grid_puts_rounded_timestamps_back_on_the_rate_and_keeps_the_othe
     assert RateGrid.of(Fraction(30000, 1001), Fraction(3, 1000)) is None
     assert RateGrid.of(Fraction(999983, 1000), Fraction(1, 1000)) is None     # finer than MAX_TIMESCALE
     assert RateGrid.of(None, Fraction(1, 1000)) is None
+    # finer than a millisecond, rounding is microseconds: MPEG-TS at 23.976, an mp4's 1/90000 at 59.94 keep theirs
+    assert RateGrid.of(Fraction(24000, 1001), Fraction(1, 90000)) is None
+    assert RateGrid.of(Fraction(60000, 1001), Fraction(1, 90000)) is None
+    assert RateGrid.of(Fraction(30000, 1001), Fraction(1, 600)).time_base == Fraction(1, 30000)   # QuickTime's 600
+    # NUT made from an .mkv carries its milliseconds in 1/64000
+    assert RateGrid.of(Fraction(30000, 1001), Fraction(1, 64000)) is None
+    assert RateGrid.of(Fraction(30000, 1001), Fraction(1, 64000), carried=True).time_base == Fraction(1, 960000)
+
+
+def test_an_mpeg_ts_source_keeps_its_time_base_in_mp4(tmp_path, ffmpeg_exe):
+    """A 23.976 fps MPEG-TS (1/90000; a frame is 3753.75 ticks, rounded to microseconds) is written in its own time
+    base, as ffmpeg keeps it; the rate grid for millisecond time bases had moved it to 1/360000."""
+    src = tmp_path / "src.ts"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=24000/1001", "-frames:v", "12",
+               "-c:v", "libx264", "-preset", "ultrafast", str(src))
+    out = tmp_path / "out.mp4"
+    with VideoReader(src) as reader:
+        assert reader.info.time_base == Fraction(1, 90000)
+        with VideoWriter(out, 64, 48, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    time_base, durations = _durations(out)
+    assert time_base == Fraction(1, 90000) and len(durations) == 12
 
 
 def _durations(path):

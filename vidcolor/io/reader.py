@@ -792,7 +792,8 @@ class VideoReader:
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
         # a time base too coarse for the frame rate (Matroska's milliseconds at 30000/1001): the timeline is kept in
         # one that holds both, its timestamps on the rate's exact grid where they were rounded from it
-        self._grid = RateGrid.of(self._stream.guessed_rate, tb) if first.pts is not None else None
+        self._grid = (RateGrid.of(self._stream.guessed_rate, tb, carried=self._container.format.name == "nut")
+                      if first.pts is not None else None)
         if self._grid is not None:
             self.timeline = Timeline.of(self.info.fps, self._grid.time_base)
         if isinstance(source, (str, Path)) and source != "-":

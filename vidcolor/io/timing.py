@@ -107,6 +107,12 @@ class Timeline:
 MAX_TIMESCALE = 1_000_000
 """The finest time base :class:`RateGrid` takes (ticks a second)."""
 
+COARSE_TIMESCALE = 1000
+"""The finest time base (ticks a second) whose timestamps :class:`RateGrid` puts on a rate's grid: milliseconds
+(Matroska, WebM, FLV) and coarser (QuickTime's 600). In a finer one (MPEG-TS's 1/90000, an mp4's 1/90000 at 59.94
+fps) a frame's rounding is a few microseconds, which ffmpeg keeps too, and the grid would only change the output's
+time base (1/360000)."""
+
 
 @dataclass(frozen=True)
 class RateGrid:
@@ -132,15 +138,17 @@ class RateGrid:
     interval: int
 
     @classmethod
-    def of(cls, rate: Fraction | None, time_base: Fraction | None) -> "RateGrid | None":
+    def of(cls, rate: Fraction | None, time_base: Fraction | None, carried: bool = False) -> "RateGrid | None":
         """The grid of frame rate ``rate`` (frames per second; the stream's guessed rate, ffmpeg's r_frame_rate) for
         timestamps in ``time_base`` (seconds per tick), or None where none is needed or taken: no rate or time base,
-        a time base that is not 1/N, a frame that is a whole number of ticks, or a grid finer than
+        a time base that is not 1/N or finer than :data:`COARSE_TIMESCALE` (unless ``carried``: a stream whose
+        times may have been rounded in another container, NUT's from ffmpeg's ``-enc_time_base demux -f nut`` of an
+        .mkv, its milliseconds in 1/64000), a frame that is a whole number of ticks, or a grid finer than
         :data:`MAX_TIMESCALE` ticks a second."""
         if not rate or not time_base or rate <= 0 or Fraction(time_base).numerator != 1:
             return None
         rate, per_second = Fraction(rate), Fraction(time_base).denominator
-        if (per_second / rate).denominator == 1:
+        if per_second > COARSE_TIMESCALE and not carried or (per_second / rate).denominator == 1:
             return None
         fine = math.lcm(per_second, rate.numerator)
         if fine > MAX_TIMESCALE:
