@@ -1189,3 +1189,46 @@ def test_a_cli_call_from_python_gives_back_the_callers_signal_handlers(tmp_path)
     result = CliRunner().invoke(main, ["dequantize", str(tmp_path / "missing.mp4"), "-q"])
     assert result.exit_code == 1 and "missing.mp4" in result.output
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_said_once_and_kept_warnings_blocks_of_two_threads_leave_no_state_behind():
+    """Ray's said_once and kept_warnings blocks may overlap in two threads of a process (two runs at once): thread A
+    opens, B opens, A closes, B closes. Each block saved the state it found and put it back on closing, so the last
+    to close left A's record in place for good: every later warning of the process was said once only, or went into
+    a closed block's list."""
+    import threading
+
+    from vidcolor import errors
+
+    def overlapped(block):
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def a():
+            with block():
+                a_in.set()
+                b_in.wait(5)
+            a_out.set()
+
+        def b():
+            a_in.wait(5)
+            with block():
+                b_in.set()
+                a_out.wait(5)
+
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(5)
+
+    overlapped(errors.said_once)
+    overlapped(errors.kept_warnings)
+    with vidcolor_warnings() as got:
+        errors.warn("twice")
+        errors.warn("twice")
+    assert got == ["twice", "twice"]
+    with errors.kept_warnings() as kept:       # a block's own list, nested or not
+        with errors.kept_warnings() as inner:
+            errors.warn("inner")
+        errors.warn("outer")
+    assert (inner, kept) == (["inner"], ["outer"])

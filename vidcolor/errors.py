@@ -59,40 +59,52 @@ def worded(text: str) -> str:
     return _OPTION.sub(r"\2" if _cli_reads else r"\1", text)
 
 
-_kept: list[str] | None = None
-"""While :func:`kept_warnings` runs: the texts :func:`warn` keeps instead of saying them."""
+_state_lock = threading.Lock()
+_kept: list[list[str]] = []
+"""The lists of the :func:`kept_warnings` blocks open in the process, the latest last: :func:`warn` keeps its texts in
+the latest instead of saying them."""
 
 _said: set[str] | None = None
-"""While :func:`said_once` runs: the texts :func:`warn` said in it."""
+"""While a :func:`said_once` block is open: the texts :func:`warn` said in it."""
+_said_depth = 0
+"""How many :func:`said_once` blocks are open (in any thread): the record is dropped when the last one closes."""
 
 
 @contextlib.contextmanager
 def kept_warnings():
     """While in this block, :func:`warn` keeps each text in the yielded list (its options still marked by
-    :func:`option`) instead of saying it, for another process to say with :func:`warn`: a Ray worker's warnings,
+    :func:`option`) instead of saying them, for another process to say with :func:`warn`: a Ray worker's warnings,
     which its driver says as a local run does (:mod:`vidcolor.distributed`), where the worker's own would have been
     a raw Python warning line in Ray's log, shown on the driver or not, once per worker. For the whole process (the
-    run's stage threads' too), not one thread's."""
-    global _kept
-    before, _kept = _kept, []
+    run's stage threads' too), not one thread's: where blocks of two threads overlap, a text goes to the block opened
+    last, and each block's closing removes its own list, whatever the order."""
+    kept: list[str] = []
+    with _state_lock:
+        _kept.append(kept)
     try:
-        yield _kept
+        yield kept
     finally:
-        _kept = before
+        with _state_lock:
+            _kept[:] = [k for k in _kept if k is not kept]
 
 
 @contextlib.contextmanager
 def said_once():
     """While in this block, :func:`warn` says each text once, whoever gives it: a Ray run's (the driver's and each
-    worker's, :func:`kept_warnings`), which a local run says once. An outer block's record is shared."""
-    global _said
-    before = _said
-    if _said is None:
-        _said = set()
+    worker's, :func:`kept_warnings`), which a local run says once. Blocks open at the same time (nested, or in two
+    threads) share one record, which is dropped when the last of them closes."""
+    global _said, _said_depth
+    with _state_lock:
+        if _said_depth == 0:
+            _said = set()
+        _said_depth += 1
     try:
         yield
     finally:
-        _said = before
+        with _state_lock:
+            _said_depth -= 1
+            if _said_depth == 0:
+                _said = None
 
 
 class VidcolorWarning(UserWarning):
@@ -111,13 +123,14 @@ def warn(text: str) -> None:
     into vidcolor (what Python 3.12's ``skip_file_prefixes`` does), or, from a thread of a run that has no such line,
     at vidcolor's line that called this. Kept instead inside :func:`kept_warnings`; said once inside
     :func:`said_once`."""
-    if _kept is not None:
-        _kept.append(text)
-        return
-    if _said is not None:
-        if text in _said:
+    with _state_lock:
+        if _kept:
+            _kept[-1].append(text)
             return
-        _said.add(text)
+        if _said is not None:
+            if text in _said:
+                return
+            _said.add(text)
     if _cli_reads:
         from tqdm import tqdm
 
