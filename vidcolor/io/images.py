@@ -18,10 +18,12 @@ from vidcolor.io.files import is_image
 from vidcolor.io.partial import discard, partial_file
 from vidcolor.io.writer import check_target, move_into_place
 
-SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}
-"""Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80) would throw
-away much of what a job restores: on a 4-bit gradient, dequantize's gain over the input was +5.8 dB as PNG, +3.9 as
-JPEG and +3.3 as WebP with the defaults."""
+SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True},
+                "AVIF": {"quality": 95, "subsampling": "4:4:4"}}
+"""Pillow format -> save options, where Pillow's defaults (JPEG quality 75 at 4:2:0, WebP lossy at 80, AVIF quality 75
+at 4:2:0) would throw away much of what a job restores: on a 4-bit gradient, dequantize's gain over the input was +5.8
+dB as PNG, +3.9 as JPEG and +3.3 as WebP with the defaults. AVIF as JPEG (Pillow 13 writes no lossless AVIF): on a
+640x360 noisy gradient 42.5 dB against the default's 41.2 (quality 100: 48.7 dB at 3.6x the bytes)."""
 
 
 def list_images_in(folder: str | Path) -> list[Path]:
