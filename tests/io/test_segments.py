@@ -203,3 +203,21 @@ def test_a_segment_length_must_be_a_finite_number_above_0(tmp_path, seconds):
     """NaN said 'must be > 0', and infinity made one segment."""
     with pytest.raises(VidcolorError, match=rf"^segment_seconds must be a finite number > 0, got {seconds}$"):
         plan_segments(tmp_path / "x.mp4", seconds)
+
+
+def test_join_takes_parts_in_a_folder_whose_name_is_not_utf8(tmp_path, ffmpeg_exe):
+    """Review of the stop's diff: the concat listing was written as UTF-8 text, so a part in a folder named in
+    Latin-1 (its bytes held as surrogate escapes) raised UnicodeEncodeError; the name's own bytes go to ffmpeg."""
+    import os
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9"))
+    try:
+        folder.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("the file system takes no non-UTF-8 name")
+    path = gop_clip(ffmpeg_exe, tmp_path / "g.mp4", seconds=1.0, gop=12, audio=False)
+    segments, info = plan_segments(path, seconds=0.5)
+    parts = [p.rename(folder / p.name) for p in _parts(path, segments, info, tmp_path)]
+    target = tmp_path / "out.mp4"
+    join_segments(parts, target, [s.span(info.time_base) for s in segments], time_base=info.time_base)
+    with av.open(str(target)) as c:
+        assert len(list(c.decode(c.streams.video[0]))) == 24

@@ -760,11 +760,12 @@ def join_segments(parts: list[Path], target: Path, durations: list[float | None]
     try:
         listing = partial_file(target, ".concat.txt")
         # each part's duration is given: what the demuxer would infer from a part's last timestamp is a
-        # frame short or long at some joins
+        # frame short or long at some joins; a name not in UTF-8 (held as surrogate escapes) goes in as its own
+        # bytes, the file's name to ffmpeg
         listing.write_text("ffconcat version 1.0\n" + "".join(
             "file '{}'\n{}".format(str(p.resolve()).replace("'", "'\\''"),
                                    f"duration {d:.6f}\n" if d is not None else "")
-            for p, d in zip(parts, durations)))
+            for p, d in zip(parts, durations)), encoding="utf-8", errors="surrogateescape")
         video = ffmpeg.input(graph_url(listing), format="concat", safe=0,
                              **({"itsoffset": f"{delay:.6f}"} if delay else {})).video
         out_args: dict = {"vcodec": "copy", "fps_mode": "passthrough"}
