@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from vidcolor.training.data import check_images, folder_named, list_images, read_rgb, split_clips, split_holdout, video_frames
+from vidcolor.training.data import check_images, folder_named, list_images, read_rgb, readable, split_clips, split_holdout, video_frames
 
 PACK_FILE = "pack.json"
 """The pack's index, in its folder: ``groups`` (each ``{"share": float or null, "files": [...]}``; null = the rest,
@@ -121,10 +121,12 @@ def held_back_photos(recipe) -> list[Path]:
     return split_holdout(list_images(recipe.data), recipe.holdout_every)[1]
 
 
-def _encoded(path: Path, short_side: int, quality: int) -> bytes:
+def _encoded(path: Path, short_side: int, quality: int, what: str = "training image") -> bytes:
     """``path`` as lossy WebP bytes (quality ``quality``), downscaled (INTER_AREA) to at most ``short_side`` px on
-    its shorter side."""
-    rgb = read_rgb(path)
+    its shorter side. An image that cannot be decoded (a truncated JPEG) is a one-line ValueError naming it as
+    ``what`` (:func:`~vidcolor.training.data.readable`), raised before the pack's folder is made."""
+    with readable(path, what):
+        rgb = read_rgb(path)
     h, w = rgb.shape[:2]
     s = min(1.0, short_side / min(h, w))
     if s < 1.0:
@@ -162,9 +164,11 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
     if not 1 <= quality <= 100:
         raise ValueError(f"quality ({quality}) must be 1 to 100")
     groups, held = recipe_images(recipe), held_back_photos(recipe)
-    check_images([p for paths, _ in groups for p in paths], 0)       # a truncated JPEG: one line, not an OSError
-    check_images(held, 0, what="held-back photo")                      # traceback half way through the encoding
-    held_data = [_encoded(p, short_side, quality) for p in held]
+    # a truncated JPEG: one line, not an OSError traceback half way through the encoding, and before the progress
+    # line (the CLI's error is its only line). The training images are checked first (cheaply: a JPEG at 1/8 scale,
+    # see check_images); the held-back photos, encoded before that line, are decoded once, checked as encoded
+    check_images([p for paths, _ in groups for p in paths], 0)
+    held_data = [_encoded(p, short_side, quality, "held-back photo") for p in held]
     room = max_bytes - sum(map(len, held_data))
     if room <= 0:
         raise ValueError(f"max_bytes ({max_bytes}) does not hold even the {len(held)} held-back photos")
