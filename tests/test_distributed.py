@@ -865,3 +865,43 @@ def test_a_warning_said_while_the_bar_is_drawn_has_a_line_of_its_own(tmp_path, f
     said = [piece for piece in re.split(r"[\r\n]", res.stderr) if "vidcolor: warning" in piece]
     assert said == ["vidcolor: warning: not carried from two.mkv: video stream 2 (h264) (the output holds the "
                     "processed video, audio, subtitles and attachments)"], res.stderr
+
+
+@pytest.mark.parametrize("options", [{}, {"references": ["ref.png"]}, {"reference_mode": "keyframes"}])
+def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path, monkeypatch, options):
+    """Review of the stop's diff: the resume key held the weight file only when a model path was given (the bundled
+    default of colorize, or a keyframes run's automatic model, was not keyed), and no reference image given by
+    path: one replaced at its path reused the old segments. JobSpec.key is pure: no Ray started."""
+    from vidcolor import api, weights
+    from vidcolor.distributed import JobSpec
+    from vidcolor.jobs import DEFAULTS
+
+    bundled = tmp_path / "weights"
+    bundled.mkdir()
+    for name in weights.REGISTRY.values():
+        (bundled / name).write_bytes(b"w")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", bundled)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.png").write_bytes(b"r")
+    opts = {"model": None, "device": "cpu", **options}
+
+    def key() -> str:
+        return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, api.job_files("colorize", opts)).key()
+
+    def touched(path):                      # rewritten: a later modification time
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+    first = key()
+    assert key() == first
+    touched(bundled / weights.REGISTRY[DEFAULTS["colorize"]])   # the automatic model (keyframes: its keyframes')
+    if not options.get("references"):
+        assert key() != first
+    if options:
+        second = key()
+        touched(bundled / weights.REGISTRY[DEFAULTS["colorize-reference"]])
+        assert key() != second
+    if options.get("references"):
+        second = key()
+        touched(tmp_path / "ref.png")
+        assert key() != second

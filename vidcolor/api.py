@@ -418,7 +418,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                                "compare": io_options.get("compare", False)}, shared,
-                                   tuple(str(path) for _, path in model_input(options.get("model"))))
+                                   job_files(kind, options))
         summary = distributed.process_clips(todo, spec, encoding=encoding,
                                             seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
                                             device=options["device"], compare=io_options.get("compare", False),
@@ -603,6 +603,30 @@ def model_input(model: str | Path | None) -> list[tuple[str, Path]]:
         return [] if model is None else [(option("model"), resolve(str(model)))]
     except VidcolorError:
         return []
+
+
+def job_files(kind: str, options: dict) -> tuple[str, ...]:
+    """The files a job of ``kind`` (``dequantize`` or ``colorize``) with :func:`build_job`'s ``options`` reads by
+    name: the weight files it loads (the bundled default's where no model is given: a keyframes job's two), its
+    reference images and ``load_model``; a Ray run's resume key (:attr:`vidcolor.distributed.JobSpec.files`) holds
+    them, so that one replaced at the same path is not joined to the old one's segments. (Only a given model was
+    keyed: the default one, and reference images given by path, were not.)"""
+    model = options.get("model")
+    references = reference_list(options.get("references"))
+    mode = options.get("reference_mode", "fast")
+    if kind == "dequantize":
+        models = [model or DEFAULTS["dequantize"]]
+    elif mode == "internal":
+        models = []                                 # it trains its own (or loads load_model, below)
+    elif mode == "keyframes":
+        models = [model or DEFAULTS["colorize-reference"], DEFAULTS["colorize"]]
+    else:
+        models = [model or DEFAULTS["colorize-reference" if references else "colorize"]]
+    files = [path for m in models for _, path in model_input(m)]
+    files += [Path(r) for r in references]
+    if options.get("load_model") is not None:
+        files.append(Path(options["load_model"]))
+    return tuple(str(f) for f in files)
 
 
 def check_input(input: str | Path) -> None:
