@@ -27,7 +27,7 @@ from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_no
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import IMAGE_SUFFIXES, holds_video
+from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp, holds_video
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
@@ -672,13 +672,7 @@ def _file_stamp(input: str | Path) -> tuple[int, int] | None:
     read. :func:`process` compares it before and after a clip's run: a file still being written (a recording in
     progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had got,
     silently."""
-    if read_once(input):
-        return None
-    try:
-        found = os.stat(_own_path(input))
-    except OSError:
-        return None
-    return (found.st_size, found.st_mtime_ns) if stat.S_ISREG(found.st_mode) else None
+    return None if read_once(input) else file_stamp(_own_path(input))
 
 
 def _stdin_file() -> Path | None:

@@ -52,6 +52,7 @@ from tqdm import tqdm
 
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
 from vidcolor.executor import execute
+from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
@@ -370,25 +371,17 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     except OSError as exc:
         raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
     _remove_strays(work)
-    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), _stamp(stat))
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), stat_stamp(stat))
     saved = work / PLAN_FILE
     if saved.is_file():
         plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
     return plan
 
 
-def _stamp(stat: os.stat_result) -> tuple[int, int]:
-    """An input's size and modification time (ns): what tells that it changed while it was read (as a local run
-    tells it, :func:`vidcolor.api.process`)."""
-    return stat.st_size, stat.st_mtime_ns
-
-
 def _changed(plan: _Plan) -> bool:
-    """Whether the input of ``plan`` changed since :func:`open_work` (or can no longer be looked at)."""
-    try:
-        return _stamp(plan.clip.input.stat()) != plan.stamp
-    except OSError:
-        return True
+    """Whether the input of ``plan`` changed since :func:`open_work` (or can no longer be looked at), as a local run
+    tells it (:func:`vidcolor.api.process`: the same :func:`~vidcolor.io.files.file_stamp`)."""
+    return file_stamp(plan.clip.input) != plan.stamp
 
 
 def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> None:

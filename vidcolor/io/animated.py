@@ -15,14 +15,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import is_image
+from vidcolor.io.files import GRAY16_MODES, is_image, round16
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
-
-ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp", ".avif")
-"""The suffixes of :data:`~vidcolor.io.files.IMAGE_SUFFIXES` whose formats hold animations (a multi-page TIFF is
-not one: its first page is read as a still)."""
 
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
 """Pillow formats whose frames after the first are an animation, whatever the file's image suffix (an animated GIF
@@ -118,16 +114,6 @@ def _delay(frame: Image.Image) -> float | None:
     if "duration" not in frame.info:
         frame.load()
     return frame.info.get("duration")
-
-
-GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
-"""Pillow's modes of 16-bit gray images (its ``convert`` to RGB clips their levels at 255)."""
-
-
-def round16(x: np.ndarray) -> np.ndarray:
-    """uint16 samples 0..65535 -> uint8, ``round(x / 257)`` in integers (no ties: 257 is odd; 65535 -> 255, 128 -> 0,
-    129 -> 1): how 16-bit images and animations are read."""
-    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
 
 
 class AnimatedImageReader:

@@ -3,16 +3,44 @@ importable without PyAV or ffmpeg-python (the training data and weight files nee
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, features
 
 IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
                    ".pgm", ".pbm", ".pnm")
                   + ((".avif",) if ".avif" in Image.registered_extensions() and features.check("avif") else ()))
 """Suffixes of the image files vidcolor reads (through Pillow; AVIF where Pillow has libavif), still or animated
-(:data:`~vidcolor.io.animated.ANIMATED_SUFFIXES`, one frame of them is a still): a folder lists these files, and one
-of them given alone is read as an image, not as a video."""
+(GIF, APNG, WebP, AVIF: :data:`~vidcolor.io.animated.ANIMATED_FORMATS`, whose files of one frame are stills): a
+folder lists these files, and one of them given alone is read as an image, not as a video."""
+
+
+GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
+"""Pillow's modes of 16-bit gray images (its ``convert`` to RGB clips their levels at 255). Here, not in
+:mod:`vidcolor.io.animated`, which imports PyAV: training (:mod:`vidcolor.training.data`) uses them too."""
+
+
+def round16(x: np.ndarray) -> np.ndarray:
+    """uint16 samples 0..65535 -> uint8, ``round(x / 257)`` in integers (no ties: 257 is odd; 65535 -> 255, 128 -> 0,
+    129 -> 1): how 16-bit images and animations are read, and training images (see :data:`GRAY16_MODES`)."""
+    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
+
+
+def stat_stamp(found: os.stat_result) -> tuple[int, int]:
+    """A file's ``(size, modification time in ns)``: what tells that it changed while it was read (a recording
+    still being written), or since a Ray run keyed its work folder."""
+    return found.st_size, found.st_mtime_ns
+
+
+def file_stamp(path: str | Path) -> tuple[int, int] | None:
+    """:func:`stat_stamp` of the regular file ``path``; None for what is not one or cannot be looked at."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return stat_stamp(found) if stat.S_ISREG(found.st_mode) else None
 
 
 def is_image(path: str | Path) -> bool:

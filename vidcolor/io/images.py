@@ -11,7 +11,8 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
-from vidcolor.io.animated import DAMAGED, GRAY16_MODES, pillow_reason, pillow_sizes, round16
+from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
+from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.files import is_image
@@ -170,7 +171,7 @@ def _png_bit_depth(path: str | Path) -> int | None:
 def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
     page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
-    at 16 bits and rounded to 8 (:func:`~vidcolor.io.animated.round16`), as an RGB or RGBA Pillow image carrying
+    at 16 bits and rounded to 8 (:func:`~vidcolor.io.files.round16`), as an RGB or RGBA Pillow image carrying
     ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
     dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
 

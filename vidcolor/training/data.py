@@ -12,7 +12,7 @@ from PIL import Image
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import is_image
+from vidcolor.io.files import GRAY16_MODES, is_image, round16
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
 from vidcolor.training.degrade import KIND_SHARES, sample_degradation
@@ -110,22 +110,12 @@ def split_retro(root: str | Path) -> tuple[list[Path], list[Path]]:
     return [p for p in images if p not in held], held
 
 
-GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")
-"""Pillow's modes of 16-bit gray images, as :data:`vidcolor.io.animated.GRAY16_MODES` (not imported from there: that
-module imports PyAV, which training from a pack must not need)."""
-
-
-def round16(x: np.ndarray) -> np.ndarray:
-    """uint16 samples -> uint8, ``round(x / 257)``: :func:`vidcolor.io.animated.round16` (see :data:`GRAY16_MODES`)."""
-    return ((x.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
-
-
 class SampleDepthError(ValueError):
     """An image whose samples :func:`read_rgb` cannot bring to 8 bits (the message says how, without the path)."""
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:
-    """``img`` with 16-bit gray samples rounded to 8 bits (:func:`~vidcolor.io.animated.round16`, as the inference
+    """``img`` with 16-bit gray samples rounded to 8 bits (:func:`~vidcolor.io.files.round16`, as the inference
     path reads them: Pillow's ``convert`` clips them at 255, and a 16-bit gray PNG trained as a white image); other
     images as they are.
 
