@@ -1068,7 +1068,21 @@ def test_without_audio_the_subtitles_stay_and_bitmap_subtitles_are_dropped_from_
     with vidcolor_warnings() as said:
         streams = _output_streams(None, "libx264", "mp4", None, pgs, args)
     assert len(streams) == 3 and args["c:s:0"] == "mov_text" and "c:s:1" not in args
-    assert len(said) == 1 and "1 bitmap subtitle stream(s) (hdmv_pgs_subtitle)" in said[0]
+    assert len(said) == 1 and "1 subtitle track(s) mp4 cannot hold (hdmv_pgs_subtitle) left out; write .mkv" in said[0]
+
+
+def test_captions_nut_cannot_hold_are_not_called_bitmap_subtitles(rich_source):
+    """Review of the stop's diff: NUT output dropped eia_608, ttml or arib_caption tracks (neither text nor bitmap)
+    with a warning that called them bitmap subtitles, and said .mkv keeps them."""
+    from vidcolor.io.writer import _output_streams
+
+    args: dict = {}
+    captions = Passthrough(rich_source, subtitles=("eia_608", "ttml", "ass"))
+    with vidcolor_warnings() as said:
+        streams = _output_streams(None, "libx264", "nut", None, captions, args)
+    assert len(streams) == 2 and args["c:s:0"] == "copy" and "c:s:1" not in args
+    assert len(said) == 1 and "2 subtitle track(s) nut cannot hold (eia_608, ttml) left out" in said[0]
+    assert "bitmap" not in said[0] and ".mkv" not in said[0]
 
 
 @pytest.mark.parametrize("audio", [True, False])

@@ -68,6 +68,8 @@ TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
 """Subtitle codecs that mp4/mov can carry (converted to ``mov_text``); bitmap ones (DVD, PGS, DVB) cannot.
 Matroska cannot hold ``mov_text``: it becomes SubRip there. NUT holds only :data:`NUT_SUBTITLES`: the other text
 ones become ASS there."""
+BITMAP_SUBTITLES = {"hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle", "xsub"}
+"""Subtitle codecs of pictures, which Matroska holds (the warning of a track left out of mp4, mov or NUT says so)."""
 NUT_SUBTITLES = {"ass", "ssa", "text", "dvd_subtitle", "dvb_subtitle", "dvb_teletext"}
 """Subtitle codecs that ffmpeg's NUT muxer has a codec tag for (SubRip, WebVTT, mov_text and PGS have none: the
 muxer refused the whole output, 'No codec tag defined for stream 3', where NUT is stdout's default)."""
@@ -91,7 +93,8 @@ def audio_codec_in(fmt: str | None, name: str) -> str:
 
 def subtitle_codec_in(fmt: str | None, name: str) -> str | None:
     """The subtitle codec (``-c:s``: ``copy`` or an encoder) that carries a source track of codec ``name``
-    into the container format ``fmt``; None where it cannot go (bitmap subtitles in mp4/mov, PGS in NUT)."""
+    into the container format ``fmt``; None where it cannot go (bitmap subtitles in mp4/mov, PGS in NUT, and
+    captions that are neither text nor bitmap there: eia_608, ttml, arib_caption, ...)."""
     if fmt in ("mp4", "mov"):
         return "mov_text" if name in TEXT_SUBTITLES else None
     if fmt == "nut" and name not in NUT_SUBTITLES:
@@ -697,8 +700,9 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
              "processed video, audio, subtitles and attachments)")
     dropped = [name for name, c in zip(passthrough.subtitles, codecs) if c is None]
     if dropped:
-        warn(f"{len(dropped)} bitmap subtitle stream(s) ({', '.join(dropped)}) cannot go into {fmt}; write .mkv to "
-             "keep them")
+        # (not all bitmap ones: captions such as eia_608, ttml or arib_caption were called bitmap subtitles too)
+        warn(f"{len(dropped)} subtitle track(s) {fmt} cannot hold ({', '.join(dropped)}) left out"
+             + ("; write .mkv to keep them" if set(dropped) <= BITMAP_SUBTITLES else ""))
     if passthrough.attachments and fmt == "matroska":
         streams.append(src["t"])
         out_args["c:t"] = "copy"
