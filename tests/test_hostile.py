@@ -624,11 +624,22 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
                             # SIGHUP, and so would the child: Python then installs no KeyboardInterrupt handler,
                             # and the CLI rightly keeps an ignored SIGHUP ignored. Give both their default back.
                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
+    err = _signalled_mid_run(proc, tmp_path, signame)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [line]
+    assert listing(tmp_path) == set()
+
+
+def _signalled_mid_run(proc: subprocess.Popen, folder: Path, signame: str) -> str:
+    """Feed ``proc`` (a CLI run reading one 48x32 raw frame on stdin) a frame, send it ``signame`` once its writer is
+    open (a ``.partial`` file in ``folder``), and return its stderr once it has ended (killed if it had not within a
+    minute)."""
     try:
         proc.stdin.write(mosaic(1, 32, 48).tobytes())
         proc.stdin.flush()
         deadline = time.monotonic() + 90
-        while not any(".partial" in p for p in listing(tmp_path)):    # the writer is open: mid-run
+        while not any(".partial" in p for p in listing(folder)):      # the writer is open: mid-run
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the CLI never started writing"
             time.sleep(0.1)
@@ -639,11 +650,7 @@ def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    err = err.decode(errors="replace")
-    assert proc.returncode == code, err
-    assert "Traceback" not in err
-    assert [ln for ln in err.splitlines() if ln.strip()] == [line]
-    assert listing(tmp_path) == set()
+    return err.decode(errors="replace")
 
 
 _SECOND_SIGNAL = """
@@ -673,22 +680,7 @@ def test_a_second_signal_while_the_first_unwinds_is_ignored(tmp_path, tiny_model
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**cli_env(), "SECOND_SIGNAL": second},
                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
-    try:
-        proc.stdin.write(mosaic(1, 32, 48).tobytes())
-        proc.stdin.flush()
-        deadline = time.monotonic() + 90
-        while not any(".partial" in p for p in listing(tmp_path)):    # the writer is open: mid-run
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the CLI never started writing"
-            time.sleep(0.1)
-        time.sleep(0.3)
-        proc.send_signal(getattr(signal, first))
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    err = err.decode(errors="replace")
+    err = _signalled_mid_run(proc, tmp_path, first)
     assert proc.returncode == code, err
     assert [ln for ln in err.splitlines() if ln.strip()] == [line]
     assert listing(tmp_path) == set()

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from helpers import invoke_cli, make_clip, run_cli, run_ffmpeg, vidcolor_warnings
+from helpers import CliResult, invoke_cli, make_clip, run_cli, run_ffmpeg, vidcolor_warnings
 from vidcolor.api import process, read_once
 from vidcolor.errors import VidcolorError
 
@@ -195,7 +195,7 @@ def _run_without_stdin(*args, cwd: Path) -> "CliResult":
     import subprocess
     import sys
 
-    from helpers import CliResult, cli_env
+    from helpers import cli_env
 
     proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           timeout=120, env=cli_env(), preexec_fn=lambda: os.close(0))
@@ -228,7 +228,7 @@ def _run_with_stdin_from(path: Path, *args, cwd: Path) -> "CliResult":
     import subprocess
     import sys
 
-    from helpers import CliResult, cli_env
+    from helpers import cli_env
 
     with open(path, "rb") as stdin:
         proc = subprocess.run([sys.executable, "-m", "vidcolor.cli", *map(str, args)], cwd=cwd, capture_output=True,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -11,6 +12,17 @@ from PIL import Image
 from helpers import run_ffmpeg
 from vidcolor.io import AnimatedImageReader, VideoReader, VideoWriter
 from vidcolor.io.timing import RateGrid, Timeline
+
+
+def _rewrite(src: Path, out: Path):
+    """Read ``src`` with :class:`VideoReader` and write its frames to ``out`` with its timeline (x264 ultrafast);
+    returns the reader's :class:`VideoInfo`."""
+    with VideoReader(src) as reader:
+        with VideoWriter(out, reader.info.width, reader.info.height, reader.info.fps, timeline=reader.timeline,
+                         preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    return reader.info
 
 
 def test_timeline_starts_at_zero_and_repairs_missing_or_repeated_timestamps():
@@ -56,10 +68,7 @@ def test_variable_frame_rate_is_kept_frame_by_frame(tmp_path, ffmpeg_exe, suffix
     steps = set(np.round(np.diff([float(t) for t in times]), 4).tolist())
     assert steps == {0.0333, 0.0667}                              # the source is VFR
     out = tmp_path / f"out{suffix}"
-    with VideoReader(src) as reader:
-        with VideoWriter(out, 320, 240, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
-            for frame in reader:
-                w.write(frame)
+    _rewrite(src, out)
     got, got_duration = frame_times(out)
     assert len(got) == len(times)
     if suffix == ".mp4":                                          # the source's time base: exact
@@ -97,11 +106,8 @@ def test_an_mpeg_ts_source_keeps_its_time_base_in_mp4(tmp_path, ffmpeg_exe):
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=24000/1001", "-frames:v", "12",
                "-c:v", "libx264", "-preset", "ultrafast", str(src))
     out = tmp_path / "out.mp4"
-    with VideoReader(src) as reader:
-        assert reader.info.time_base == Fraction(1, 90000)
-        with VideoWriter(out, 64, 48, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
-            for frame in reader:
-                w.write(frame)
+    info = _rewrite(src, out)
+    assert info.time_base == Fraction(1, 90000)
     time_base, durations = _durations(out)
     assert time_base == Fraction(1, 90000) and len(durations) == 12
 
@@ -129,10 +135,7 @@ def test_a_matroska_source_s_rate_is_kept_exactly_in_mp4(tmp_path, ffmpeg_exe, r
             assert c.streams.video[0].time_base == Fraction(1, 64000)
         src = nut
     out = tmp_path / "out.mp4"
-    with VideoReader(src) as reader:
-        with VideoWriter(out, 64, 48, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
-            for frame in reader:
-                w.write(frame)
+    _rewrite(src, out)
     time_base, durations = _durations(out)
     assert len(durations) == 40 and {d * time_base for d in durations} == {1 / Fraction(rate)}
     with av.open(str(out)) as c:
@@ -146,10 +149,7 @@ def test_a_variable_rate_in_matroska_keeps_its_times(tmp_path, ffmpeg_exe):
     mkv = tmp_path / "vfr.mkv"
     run_ffmpeg(ffmpeg_exe, "-i", str(mp4), "-c", "copy", str(mkv))
     out = tmp_path / "out.mp4"
-    with VideoReader(mkv) as reader:
-        with VideoWriter(out, 320, 240, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
-            for frame in reader:
-                w.write(frame)
+    _rewrite(mkv, out)
     got, want = frame_times(out)[0], frame_times(mp4)[0]
     assert len(got) == len(want) and max(abs(float(a - b)) for a, b in zip(got, want)) <= 0.001
 
@@ -243,11 +243,8 @@ def test_a_raw_elementary_stream_keeps_the_frame_rate_its_bitstream_gives(tmp_pa
     src = tmp_path / f"raw{suffix}"
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=s=32x24:r=30:d=0.4", "-c:v", codec, "-f", fmt, str(src))
     out = tmp_path / "out.mp4"
-    with VideoReader(src) as reader:
-        assert reader.info.fps == 30
-        with VideoWriter(out, 32, 24, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
-            for frame in reader:
-                w.write(frame)
+    info = _rewrite(src, out)
+    assert info.fps == 30
     got, duration = frame_times(out)
     assert len(got) == 12 and abs(duration - 0.4) < 0.002
     assert max(abs(float(t) - i / 30) for i, t in enumerate(got)) < 0.001
