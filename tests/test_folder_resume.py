@@ -298,12 +298,13 @@ def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch)
 
     def counting(name, original):
         def counted(path, *args, **kwargs):
-            if name != "is_animated" or Path(path).suffix == ".gif":     # not the clips' own check, one each
-                calls[name if name != "is_animated" else Path(path).name] += 1
+            opens = name in ("is_animated", "is_still_image")              # a GIF opened to see if it moves
+            if not opens or Path(path).suffix == ".gif":                    # not the clips' own check, one each
+                calls[Path(path).name if opens else name] += 1
             return original(path, *args, **kwargs)
         return counted
 
-    for name in ("list_images_in", "list_videos_in", "is_animated"):
+    for name in ("list_images_in", "list_videos_in", "is_animated", "is_still_image"):
         monkeypatch.setattr(api, name, counting(name, getattr(api, name)))
     args = ["dequantize", str(folder), "-o", str(out), "--skip-existing", "--model", str(tiny_models.lab), "-q",
             "--preset", "ultrafast"]

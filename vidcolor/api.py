@@ -26,8 +26,8 @@ from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn, worded
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
-                         list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp, holds_video
+                         is_still_image, list_images_in, list_videos_in, output_format, read_image, write_image)
+from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
@@ -484,17 +484,13 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
     its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`)."""
-    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or _is_still(input))
+    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_still_image(input))
     job.set_temporal(mode, strength)                # checks mode and strength, whatever the input
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
     job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)
 
 
-def _is_still(path: str | Path) -> bool:
-    """An image file of one frame (an animated GIF, APNG, WebP or AVIF is a clip, and so is a video named as an
-    image, :func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4)."""
-    return is_image(path) and not is_animated(path) and not holds_video(path)
 
 
 def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
@@ -526,7 +522,7 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     Raises:
         VidcolorError: as those functions.
     """
-    if str(input) != "-" and io_options.get("raw_size") is None and (Path(input).is_dir() or _is_still(input)):
+    if str(input) != "-" and io_options.get("raw_size") is None and (Path(input).is_dir() or is_still_image(input)):
         return
     container = io_options.get("container")
     target = output_for(input, output, suffix, container)
@@ -798,7 +794,7 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
     p = Path(input)
     if p.is_dir():
         return p.with_name(f"{p.name}_{suffix}")
-    return p.with_name(f"{p.stem}_{suffix}{'.png' if _is_still(p) else format_suffix(container or 'mp4')}")
+    return p.with_name(f"{p.stem}_{suffix}{'.png' if is_still_image(p) else format_suffix(container or 'mp4')}")
 
 
 def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
@@ -889,7 +885,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     """
     if compare:
         fn = SideBySide(fn)
-    if str(input) != "-" and raw_size is None and _is_still(input):
+    if str(input) != "-" and raw_size is None and is_still_image(input):
         if str(output) == "-":
             raise VidcolorError(f"{input} is a still image: it is written to a file (give its name with -o), "
                                 "not to stdout")
@@ -1019,7 +1015,7 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     listed = _LISTINGS.get()
     if listed is None or Path(folder) not in listed:
         images = list_images_in(folder)
-        animated = [is_animated(p) or holds_video(p) for p in images]      # clips: read as video
+        animated = [not is_still_image(p) for p in images]      # animations and videos named as images: clips
         contents = ([p for p, moving in zip(images, animated) if not moving],
                     natural_sorted(list_videos_in(folder) + [p for p, moving in zip(images, animated) if moving]))
         if listed is None:

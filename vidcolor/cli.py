@@ -400,8 +400,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     from pathlib import Path
 
     from vidcolor.api import check_fps_given, check_input, folder_contents
-    from vidcolor.io import is_animated, is_image
-    from vidcolor.io.files import holds_video
+    from vidcolor.io import is_animated, is_still_image
 
     check_fps_given(kw["fps"], kw["raw_size"])
     if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
@@ -426,7 +425,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
         if stills and not clips:
             _ignore(ctx, _given(ctx, *STILL_IGNORES),
                     f"to {input}, a folder of still images alone, each written as an image on its own")
-    elif not raw and is_image(input) and not is_animated(input) and not holds_video(input):
+    elif not raw and is_still_image(input):
         _ignore(ctx, _given(ctx, *STILL_IGNORES), f"to {input}, a still image, written as an image on its own")
     elif kw["raw_size"] is not None or (input != "-" and is_animated(input)):   # stdin's audio is named as dropped
         _ignore(ctx, _given(ctx, "no_audio"), f"to {'stdin' if input == '-' else input}, which has no audio to copy")

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io import AnimatedImageReader, VideoReader, is_animated, is_image, list_images_in, read_image
-from vidcolor.io.files import holds_video
+from vidcolor.io import (AnimatedImageReader, VideoReader, is_animated, is_image, is_still_image, list_images_in,
+                         read_image)
 from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
@@ -118,11 +118,10 @@ class _Source:
             if not self._files:
                 raise VidcolorError(f"{x}: no images in folder")
             return
-        animated = is_image(p) and is_animated(p)
-        if is_image(p) and not animated and not holds_video(p):      # a video named as an image is read as one
+        if is_still_image(p):               # a video named as an image is read as one
             self._image = p
             return
-        self._reader = AnimatedImageReader(p) if animated else VideoReader(p)
+        self._reader = AnimatedImageReader(p) if is_image(p) and is_animated(p) else VideoReader(p)
         self.fps, self.start = self._reader.info.fps, getattr(self._reader, "start_time", 0.0)
         self.file_start = self._reader.info.start
 

@@ -5,7 +5,7 @@ imported alone: the training data reads photos with neither PyAV nor ffmpeg-pyth
 """
 import importlib
 
-_HOME = {"AnimatedImageReader": "animated", "is_animated": "animated",
+_HOME = {"AnimatedImageReader": "animated", "is_animated": "animated", "is_still_image": "animated",
          "is_image": "files", "list_images_in": "images", "read_image": "images", "write_image": "images",
          "VideoInfo": "reader", "VideoReader": "reader", "list_videos_in": "reader", "probe": "reader",
          "Passthrough": "writer", "VideoWriter": "writer", "find_ffmpeg": "writer", "output_format": "writer"}

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import GRAY16_MODES, is_image, round16
+from vidcolor.io.files import GRAY16_MODES, holds_video, is_image, round16
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
@@ -107,6 +107,13 @@ def is_animated(path: str | Path) -> bool:
             return getattr(im, "n_frames", 1) > 1
         except DAMAGED:
             return True
+
+
+def is_still_image(path: str | Path) -> bool:
+    """True for an image file of one frame, read as a still: an image suffix (:func:`~vidcolor.io.files.is_image`),
+    not an animation (:func:`is_animated`), and not a video named as an image
+    (:func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4), which are clips."""
+    return is_image(path) and not is_animated(path) and not holds_video(path)
 
 
 def _delay(frame: Image.Image) -> float | None:
