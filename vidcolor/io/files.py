@@ -75,8 +75,13 @@ def holds_video(path: str | Path) -> bool:
             or (len(head) == 377 and head[0] == head[188] == head[376] == 0x47))
 
 
-def default_file_mode() -> int:
-    """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back: the only way POSIX gives)."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def default_file_mode() -> int:
+    """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
+    return 0o666 & ~umask()

@@ -12,7 +12,7 @@ from PIL import Image
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import GRAY16_MODES, is_image, round16
+from vidcolor.io.files import GRAY16_MODES, is_image, round16, umask
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
 from vidcolor.training.degrade import KIND_SHARES, sample_degradation
@@ -211,9 +211,7 @@ def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
                 small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
                 Image.fromarray(small).save(tmp / f"{i:05d}.jpg", quality=90)
         (tmp / "done").touch()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)           # mkdtemp's 0700 would hide a shared cache from its other users
+        os.chmod(tmp, 0o777 & ~umask())         # mkdtemp's 0700 would hide a shared cache from its other users
         for attempt in range(2):
             try:
                 os.rename(tmp, folder)          # fails where folder is there and not empty
