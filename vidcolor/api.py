@@ -427,8 +427,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                             progress=io_options.get("progress", True), folder=Path(input).is_dir(),
                                             skip_existing=io_options.get("skip_existing", False))
     if summary.skipped and not Path(input).is_dir():   # written by another run while this one worked, as process says
-        return RunSummary(0, 0.0, str(clips[0][1]), skipped=1,
-                          note=worded(f"{clips[0][1]} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
+        return _written_meanwhile(clips[0][1])
     summary.skipped += len(clips) - len(todo)
     if summary.skipped and not summary.frames:      # every output written meanwhile: 'nothing to do: ...'
         summary.note = _skipped_note(summary.skipped)
@@ -481,10 +480,17 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     return [(src, target)]
 
 
+def _stills(input: str | Path, raw_size) -> bool:
+    """Whether ``input`` is read as still images: a folder (its clips are switched to video mode one by one,
+    :func:`_process_folder`) or a still image file (:func:`~vidcolor.io.animated.is_still_image`); not stdin or raw
+    input."""
+    return str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_still_image(input))
+
+
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
     its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`)."""
-    still = str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_still_image(input))
+    still = _stills(input, raw_size)
     job.set_temporal(mode, strength)                # checks mode and strength, whatever the input
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
@@ -522,7 +528,7 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     Raises:
         VidcolorError: as those functions.
     """
-    if str(input) != "-" and io_options.get("raw_size") is None and (Path(input).is_dir() or is_still_image(input)):
+    if _stills(input, io_options.get("raw_size")):
         return
     container = io_options.get("container")
     target = output_for(input, output, suffix, container)
@@ -868,9 +874,15 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     except OutputExists as exc:
         if not skip_existing or str(output) == "-" or exc.target != Path(output):
             raise
-        return RunSummary(0, 0.0, str(output), skipped=1,
-                          note=worded(f"{output} {WRITTEN_MEANWHILE} "
-                                      f"({option('skip_existing')})"))
+        return _written_meanwhile(output)
+
+
+def _written_meanwhile(output: str | Path) -> RunSummary:
+    """The summary of a file's run whose output another run wrote while this one worked, left as that run wrote it
+    (``skip_existing``): ``nothing to do: out.mp4 exists: another run wrote it while this one worked
+    (skip_existing)``; a local run's (:func:`process`) and a Ray run's alike."""
+    return RunSummary(0, 0.0, str(output), skipped=1,
+                      note=worded(f"{output} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
 
 
 def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
