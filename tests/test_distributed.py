@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -125,6 +126,26 @@ def test_variable_frame_rate_survives_the_split_and_the_join(cluster, tmp_path, 
         got = [f.pts * b.streams.video[0].time_base for f in b.decode(video=0)]
     assert len(set(np.diff([float(t) for t in want]).round(4))) == 2          # the source is VFR
     assert got == want
+
+
+def test_a_matroska_sources_rate_is_put_on_its_grid_as_a_local_run_does(cluster, tmp_path, ffmpeg_exe,
+                                                                        tiny_colorizers):
+    """A 29.97 fps .mkv (milliseconds: frames 33 or 34 ms apart) gave a Ray run an mp4 in 1/1000 of 33 and 34 tick
+    frames, where a local run's has 1001 ticks of 1/30000 each (RateGrid); each segment is now put on the grid."""
+    src = tmp_path / "src.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=30000/1001", "-frames:v", "48",
+               "-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "keyint=12:min-keyint=12:scenecut=0",
+               str(src))
+    local, out = tmp_path / "local.mp4", tmp_path / "ray.mp4"
+    colorize(src, local, tiny_colorizers.fcn)
+    summary = colorize(src, out, tiny_colorizers.fcn, executor="ray", segment_seconds=0.5, workers=2)
+    assert len(summary.segments) > 1
+    for path in (local, out):
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            assert v.time_base == Fraction(1, 30000) and v.average_rate == Fraction(30000, 1001)
+            assert {p.duration for p in c.demux(v) if p.size} == {1001}
+    assert timestamps(out) == timestamps(local)
 
 
 def test_an_alpha_channel_is_warned_about_as_a_local_run_does(cluster, tmp_path, ffmpeg_exe, tiny_colorizers):

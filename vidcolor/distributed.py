@@ -55,8 +55,8 @@ from vidcolor.executor import execute
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import name_max, remove_if_dead
-from vidcolor.io.segments import Segment, SegmentError, plan_segments, read_segment
-from vidcolor.io.timing import Timeline
+from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
+from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
                                 remove_empty, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
@@ -153,6 +153,17 @@ class Clip:
     name: str = ""
     """The input as the user named it, for messages (``input`` is made absolute for the workers); ``input``'s
     where empty."""
+    grid: RateGrid | None = None
+    """The grid a local run's reader puts the timestamps on (:func:`~vidcolor.io.segments.rate_grid`: a 29.97 fps
+    Matroska file's milliseconds on 1/30000), None where they are kept as they are."""
+    origin: int = 0
+    """The clip's first frame's pts (the first segment's ``start_pts``), where the grid is counted from; set as
+    each segment is given to a worker."""
+
+    @property
+    def timebase(self) -> Fraction | None:
+        """The time base of the parts' and the output's timestamps: the grid's, else the source's."""
+        return self.grid.time_base if self.grid is not None else self.time_base
 
 
 CONNECT_BOUNDS = {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": "20"}
@@ -231,7 +242,7 @@ class SegmentWorker:
         self.job.reset()
         batch = encoding.batch_size or job_batch_size(self.job, clip.width, clip.height)
         done = 0
-        timeline = Timeline.of(clip.fps, clip.time_base)
+        timeline = Timeline.of(clip.fps, clip.timebase)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
                          preset=encoding.preset, tune=encoding.tune, x264_params=encoding.x264_params,
                          timeline=timeline, container=_part_format(encoding.codec),
@@ -246,7 +257,8 @@ class SegmentWorker:
                     if (done - segment.warmup) % 16 == 0:
                         progress.set.remote(str(part), done - segment.warmup)
 
-            execute(read_segment(clip.input, segment, timeline, clip.name or None), self.job, write, batch)
+            frames = read_segment(clip.input, segment, timeline, clip.name or None, clip.grid, clip.origin)
+            execute(frames, self.job, write, batch)
         progress.set.remote(str(part), segment.frames)
         ended = time.time()
         job = getattr(self.job, "job", self.job)        # (compare's SideBySide holds it)
@@ -357,7 +369,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
-                tuple(info.colour.items()), info.pixel_aspect, str(input))
+                tuple(info.colour.items()), info.pixel_aspect, str(input), rate_grid(input))
     stat = input.stat()
     key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
                                      encoding.__dict__, seconds, WARMUP_FRAMES, compare],
@@ -557,7 +569,7 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
     submitted: list = []
 
     def run(a, job):    # absolute paths: a worker's current folder is not the driver's (another node's, or Ray's)
-        clip = replace(job[0].clip, input=job[0].clip.input.absolute())
+        clip = replace(job[0].clip, input=job[0].clip.input.absolute(), origin=job[0].segments[0].start_pts)
         submitted.append(ref := a.run.remote(clip, job[1], str(job[2].absolute()), encoding, meter, shared))
         return ref
 
@@ -665,8 +677,10 @@ def _result(ray, pool) -> dict:
 
 
 def _join(plan: _Plan, encoding: Encoding, container: str | None, overwrite: bool) -> None:
-    join_segments(plan.parts, plan.clip.target, [s.span(plan.clip.time_base) for s in plan.segments], codec=encoding.codec,
-                  time_base=plan.clip.time_base, passthrough=plan.passthrough, container=container, overwrite=overwrite)
+    clip, origin = plan.clip, plan.segments[0].start_pts
+    join_segments(plan.parts, clip.target, [s.span(clip.time_base, clip.grid, origin) for s in plan.segments],
+                  codec=encoding.codec, time_base=clip.timebase, passthrough=plan.passthrough, container=container,
+                  overwrite=overwrite)
 
 
 STRAY_WAIT = 2.0

@@ -21,7 +21,7 @@ from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _orientation, _reason, _rotate, video_stream
 from vidcolor.io.limits import check_frame_size
-from vidcolor.io.timing import Timeline
+from vidcolor.io.timing import RateGrid, Timeline
 
 LOCAL = option("executor='local'")
 """What an error advises for a clip that cannot be split (:func:`~vidcolor.errors.option`)."""
@@ -69,9 +69,28 @@ class Segment:
         """Frames the segment contributes to the output (warm-up excluded)."""
         return self.end - self.start
 
-    def span(self, time_base) -> float | None:
-        """Seconds from the segment's first frame to the next segment's (None for the last segment)."""
-        return float((self.end_pts - self.start_pts) * time_base) if self.end_pts is not None else None
+    def span(self, time_base, grid: RateGrid | None = None, origin: int = 0) -> float | None:
+        """Seconds from the segment's first frame to the next segment's (None for the last segment); with ``grid``
+        (:func:`rate_grid`), between the two frames' places on it, counted from ``origin`` (the clip's first
+        frame's pts), as :func:`read_segment` gives the frames' timestamps."""
+        if self.end_pts is None:
+            return None
+        if grid is None:
+            return float((self.end_pts - self.start_pts) * time_base)
+        return float((grid.ticks(self.end_pts, origin) - grid.ticks(self.start_pts, origin)) * grid.time_base)
+
+
+def rate_grid(path: str | Path) -> RateGrid | None:
+    """The grid that a local run's :class:`~vidcolor.io.VideoReader` puts the video file's timestamps on
+    (:class:`~vidcolor.io.timing.RateGrid`: Matroska's milliseconds at 30000/1001 on 1/30000), None where it keeps
+    them as they are; the same for each segment, so that a Ray run's output has the local run's timing.
+
+    Raises:
+        VidcolorError: an unreadable file, or one without a video stream.
+    """
+    with _open(path) as container:
+        stream = video_stream(container)
+        return RateGrid.of(stream.guessed_rate, stream.time_base, carried=container.format.name == "nut")
 
 
 def check_segment_seconds(seconds: float) -> None:
@@ -164,7 +183,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
 
 
 def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None = None,
-                 name: str | None = None) -> Iterator[np.ndarray]:
+                 name: str | None = None, grid: RateGrid | None = None, origin: int = 0) -> Iterator[np.ndarray]:
     """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order.
 
     The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
@@ -174,7 +193,8 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     segment ends with its planned frames, also where the file has grown since (a recording still being written).
 
     ``name``: the file as its messages name it (the path the user gave; a Ray worker reads it by its absolute
-    path); ``path`` by default.
+    path); ``path`` by default. ``grid`` (:func:`rate_grid`): the timestamps are added on it, counted from
+    ``origin`` (the clip's first frame's pts), as a local run's reader adds them, in ``grid.time_base``.
 
     Raises:
         SegmentError: undecodable data (as a local run's error says it: the time of the last frame that decoded,
@@ -213,7 +233,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                 got += 1
                 last = float((frame.pts - (stream.start_time or 0)) * stream.time_base) if stream.time_base else None
                 if timeline is not None and frame.pts >= segment.start_pts:
-                    timeline.add(frame.pts)
+                    timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
                 yield _rotate(frame_to_rgb(frame), rotation)
         except av.FFmpegError as exc:
             where = f"a frame after {last:.3f} s" if last is not None else f"a frame of segment {segment.index}"
