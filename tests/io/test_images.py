@@ -1,6 +1,8 @@
 """vidcolor.io.images: still images in and out, alpha and palettes kept."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -608,3 +610,32 @@ def test_compare_writes_the_exif_pixel_size_of_the_image_written(tmp_path, rgb, 
     assert size == (34, 13) and got[ExifTags.Base.Make] == "Canon"
     assert (sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight]) == (34, 13)
     assert sub[ExifTags.Base.DateTimeOriginal] == "2024:05:06 07:08:09"
+
+
+def test_a_folders_listing_opens_each_image_once(tmp_path, monkeypatch):
+    """Listing a folder opened each image twice, once for Pillow to see whether it is animated, once to see whether it
+    is a video named as an image (0.10 s became 0.38 s for 3,000 JPEGs). One open now tells both, and the same stills
+    and clips are found: an animated GIF named .jpg and a video named .gif are clips, a JPEG, a PNG and a still GIF
+    stills."""
+    import builtins
+    from collections import Counter
+
+    from vidcolor.api import folder_contents
+
+    red, green = Image.new("RGB", (8, 6), (200, 0, 0)), Image.new("RGB", (8, 6), (0, 200, 0))
+    red.save(tmp_path / "a.jpg")
+    red.save(tmp_path / "b.png")
+    red.save(tmp_path / "c.gif")
+    red.save(tmp_path / "d.jpg", format="GIF", save_all=True, append_images=[green])
+    (tmp_path / "e.gif").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(500))       # an MP4's first box
+    opened: Counter = Counter()
+    real = builtins.open
+
+    def counted(file, *args, **kwargs):
+        opened[Path(file).name] += 1
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counted)
+    stills, clips = folder_contents(tmp_path)
+    assert [p.name for p in stills] == ["a.jpg", "b.png", "c.gif"] and [p.name for p in clips] == ["d.jpg", "e.gif"]
+    assert opened == {name: 1 for name in ("a.jpg", "b.png", "c.gif", "d.jpg", "e.gif")}

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import GRAY16_MODES, holds_video, is_image, round16
+from vidcolor.io.files import GRAY16_MODES, HEAD_BYTES, is_image, round16, video_head
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.timing import Timeline
@@ -95,9 +95,14 @@ def is_animated(path: str | Path) -> bool:
     why)."""
     if not is_image(path) or not Path(path).is_file():
         return False
+    return _moves(path, str(path))
+
+
+def _moves(source, name: str) -> bool:
+    """:func:`is_animated`'s count of the frames of ``source`` (a path, or a file open at its start), named ``name``."""
     try:
-        with pillow_sizes(str(path)):
-            im = Image.open(path)
+        with pillow_sizes(name):
+            im = Image.open(source)
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):    # a damaged netpbm header raises ValueError
         return False
     with im:
@@ -109,11 +114,47 @@ def is_animated(path: str | Path) -> bool:
             return True
 
 
+def _may_animate(head: bytes) -> bool:
+    """Whether Pillow may take a file that begins with ``head`` for one of :data:`ANIMATED_FORMATS`: one of their
+    plugins accepts its first 16 bytes (what ``Image.open`` asks each of them; a JPEG, TIFF or BMP is none)."""
+    for plugin in ("GifImagePlugin", "PngImagePlugin", "WebPImagePlugin", "AvifImagePlugin"):
+        try:                                     # registered: as Image.open would find them
+            __import__(f"PIL.{plugin}")
+        except ImportError:                      # a Pillow without AVIF: it opens no AVIF either
+            pass
+    for fmt in ANIMATED_FORMATS:
+        if fmt in Image.OPEN:
+            accept = Image.OPEN[fmt][1]
+            found = accept(head[:16]) if accept else True
+            if found and not isinstance(found, str):      # (a string: Pillow's warning that it cannot read it)
+                return True
+    return False
+
+
 def is_still_image(path: str | Path) -> bool:
     """True for an image file of one frame, read as a still: an image suffix (:func:`~vidcolor.io.files.is_image`),
     not an animation (:func:`is_animated`), and not a video named as an image
-    (:func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4), which are clips."""
-    return is_image(path) and not is_animated(path) and not holds_video(path)
+    (:func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4), which are clips.
+
+    The file is opened once (a folder's listing asks it of every image): its first bytes tell a video, and only
+    one that may be an animation (:func:`_may_animate`) has its frames counted, from the same open file."""
+    if not is_image(path):
+        return False
+    try:
+        f = open(path, "rb")
+    except OSError:             # neither an animation nor a video: the still-image reader says why it cannot be read
+        return True
+    with f:
+        try:
+            head = f.read(HEAD_BYTES)
+            if video_head(head):
+                return False
+            if not _may_animate(head) or not Path(path).is_file():
+                return True
+            f.seek(0)
+        except OSError:
+            return True
+        return not _moves(f, str(path))
 
 
 def _delay(frame: Image.Image) -> float | None:

@@ -52,19 +52,28 @@ IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b
 """ISO base media ``ftyp`` brands of still images and image sequences (AVIF, HEIF), not video."""
 
 
+HEAD_BYTES = 377
+"""How much of a file :func:`video_head` looks at (three MPEG-TS packets' sync bytes)."""
+
+
 def holds_video(path: str | Path) -> bool:
-    """True for a file named as an image (:func:`is_image`) whose bytes are a video container's: MP4 or QuickTime
-    (an ``ftyp`` box of a video brand, or a ``moov``/``mdat``/``wide``/``free`` box first), Matroska/WebM, AVI,
-    MPEG-PS, MPEG-TS (three sync bytes 188 apart), FLV, Ogg, ASF, Y4M. A web "GIF" saved as MP4 is one: ffmpeg
-    and players read such a file by its contents, and so does vidcolor, as a video. False where it cannot be
-    read."""
+    """True for a file named as an image (:func:`is_image`) whose bytes are a video container's
+    (:func:`video_head`). A web "GIF" saved as MP4 is one: ffmpeg and players read such a file by its contents, and
+    so does vidcolor, as a video. False where it cannot be read."""
     if not is_image(path):
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(377)
+            head = f.read(HEAD_BYTES)
     except OSError:
         return False
+    return video_head(head)
+
+
+def video_head(head: bytes) -> bool:
+    """True where ``head`` (a file's first :data:`HEAD_BYTES` bytes, fewer for a shorter file) is a video
+    container's: MP4 or QuickTime (an ``ftyp`` box of a video brand, or a ``moov``/``mdat``/``wide``/``free`` box
+    first), Matroska/WebM, AVI, MPEG-PS, MPEG-TS (three sync bytes 188 apart), FLV, Ogg, ASF, Y4M."""
     box = head[4:8]
     if box == b"ftyp":
         return head[8:12] not in IMAGE_BRANDS
@@ -72,7 +81,7 @@ def holds_video(path: str | Path) -> bool:
             or head.startswith((b"\x1aE\xdf\xa3", b"\x00\x00\x01\xba", b"FLV\x01", b"OggS", b"YUV4MPEG2",
                                 b"0&\xb2u\x8ef\xcf\x11"))
             or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-            or (len(head) == 377 and head[0] == head[188] == head[376] == 0x47))
+            or (len(head) == HEAD_BYTES and head[0] == head[188] == head[376] == 0x47))
 
 
 def umask() -> int:
