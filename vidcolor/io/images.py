@@ -1,6 +1,7 @@
 """Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -64,6 +65,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             elif im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
                 im = _tiff_colour16_to_8(path, im)   # as a PNG's
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
+            if im.mode == "CMYK" and im.info.get("icc_profile"):
+                im = _cmyk_to_srgb(im)      # through its profile, not Pillow's naive 255 - C - K
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
                 im = Image.fromarray(_float_levels(np.asarray(im), path))
             if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
@@ -93,6 +96,25 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
             if tiff else pillow_reason(exc)) + ")") from None
     return rgb, alpha
+
+
+def _cmyk_to_srgb(im: Image.Image) -> Image.Image:
+    """A CMYK image with an embedded ICC profile (a print JPEG or TIFF: SWOP, FOGRA) in sRGB through that profile
+    (Pillow's ImageCms, littleCMS; the profile's own rendering intent), as viewers show it; Pillow's ``convert("RGB")``
+    takes ``255 - C - K`` for R and so on, which shows a press's CMYK far too saturated and dark. A profile that
+    cannot be read, or is not a CMYK one, leaves the image to that naive conversion."""
+    from PIL import ImageCms        # (littleCMS: loaded for such an image alone)
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
+        if profile.profile.xcolor_space.strip() != "CMYK":
+            return im
+        out = ImageCms.profileToProfile(im, profile, ImageCms.createProfile("sRGB"), outputMode="RGB",
+                                        renderingIntent=ImageCms.Intent(profile.profile.rendering_intent))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im
+    out.info = {k: v for k, v in im.info.items() if k != "icc_profile"}
+    return out
 
 
 FLOAT_SLACK = 0.5 / 255
