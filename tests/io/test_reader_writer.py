@@ -1327,6 +1327,24 @@ def test_the_first_frames_timecode_is_kept(tmp_path, ffmpeg_exe, source):
         assert probe(out).timecode == "10:00:00:12", suffix
 
 
+def test_the_timecode_of_a_stream_read_once_is_kept(tmp_path, ffmpeg_exe):
+    """Piped Matroska (``cat film.mkv | vidcolor dequantize - -o out.mp4``) tells its timecode as a file does, but the
+    output of a stream read once took only the video's start, tags and disposition: the timecode was lost. It is an
+    option of the output, not a stream copied from the source, and is now kept."""
+    src = tmp_path / "src.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-t", "0.2", "-c:v", "libx264",
+               "-preset", "ultrafast", "-timecode", "10:00:00:12", str(src))
+    with open(src, "rb") as piped, VideoReader(piped) as reader:
+        frames = np.stack(list(reader))
+    assert reader.info.timecode == "10:00:00:12"
+    for suffix in (".mp4", ".mkv"):
+        out = tmp_path / f"out{suffix}"
+        with VideoWriter(out, 64, 48, reader.info.fps, preset="ultrafast", timeline=Timeline.of(reader.info.fps),
+                         passthrough=Passthrough.of_stream(reader.info)) as w:
+            w.write(frames)
+        assert probe(out).timecode == "10:00:00:12", suffix
+
+
 def test_streams_that_no_output_carries_are_named_in_a_warning(tmp_path, ffmpeg_exe):
     """A second video stream (another angle) was dropped without a word; a timecode track is not named (its
     timecode is kept)."""

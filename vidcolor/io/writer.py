@@ -116,8 +116,8 @@ class Passthrough:
     into mp4, mov (a ``tmcd`` track) and Matroska.
 
     On stdin (or another input read once) nothing can be copied from the source (:meth:`of_stream`): its
-    :attr:`source` is None, and the output takes only what the video stream says of itself: its start (the
-    :meth:`video_delay`), tags and disposition.
+    :attr:`source` is None, and the output takes only what its probe told: the video's start (the
+    :meth:`video_delay`), tags and disposition, and the timecode.
 
     Attributes:
         source: the source file (None: a stream read once, :meth:`of_stream`).
@@ -163,9 +163,12 @@ class Passthrough:
         """For a source read once (stdin, a pipe): from a :class:`~vidcolor.io.VideoInfo` of it, what its video stream
         says of itself: its start relative to the earliest stream's (:meth:`video_delay`: an output of a video that
         starts 0.417 s after its audio starts at 0.417 s, as from the named file with ``audio=False``), its tags and
-        its disposition. Nothing is copied from it (the encoder cannot read it again)."""
+        its disposition, and the first frame's timecode (a piped Matroska's tag; an mp4's or mov's ``tmcd`` track
+        holds it in a sample that a pipe cannot go back to, so none is known there). Nothing is copied from it (the
+        encoder cannot read it again)."""
         full = cls.of(None, info, audio=False)
-        return cls(None, starts=full.starts, video_tags=full.video_tags, video_disposition=full.video_disposition)
+        return cls(None, starts=full.starts, timecode=full.timecode, video_tags=full.video_tags,
+                   video_disposition=full.video_disposition)
 
     def video_delay(self) -> float:
         """Seconds by which the video is delayed: its offset from the source container's start (ffmpeg subtracts
@@ -683,10 +686,10 @@ def _output_streams(video, codec: str, fmt: str | None, time_base: Fraction | No
             out_args["video_track_timescale"] = time_base.denominator
     streams = [video]
     out_args["disposition:v:0"] = "+".join(passthrough.video_disposition) if passthrough is not None else "default"
+    if passthrough is not None and passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
+        out_args["timecode"] = passthrough.timecode     # (an option of the output: also from a stream read once)
     if passthrough is None or passthrough.source is None:
         return streams
-    if passthrough.timecode and fmt in ("mp4", "mov", "matroska"):
-        out_args["timecode"] = passthrough.timecode
     src = ffmpeg.input(graph_url(passthrough.source))
     for i, name in enumerate(passthrough.audio):
         streams.append(src[f"a:{i}"])
