@@ -130,6 +130,34 @@ def test_video_frames_are_renamed_into_place_whole(tmp_path, clip, monkeypatch):
     assert listing(frames[0].parent) == {"done", "00000.jpg", "00003.jpg", "00006.jpg", "00009.jpg"}
 
 
+def test_frames_no_training_used_for_a_month_leave_the_cache(tmp_path, clip, monkeypatch):
+    """The frame cache was never pruned: every version of every clip ever extracted (a clip re-encoded, another
+    video_stride) stayed for good, as did the temporary folder of an extraction that was killed. A call that extracts
+    now removes the folders no training has used for FRAME_CACHE_DAYS days; each use marks a folder as used."""
+    import os
+    import time
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "a.mp4").write_bytes(clip.read_bytes())
+    (tmp_path / "b.mp4").write_bytes(clip.read_bytes())
+    cache = tmp_path / "cache" / "frames"
+    kept = video_frames([tmp_path / "a.mp4"], stride=3, short_side=32)[0].parent
+    old = time.time() - 365 * 86400                                         # a year: past FRAME_CACHE_DAYS
+    os.utime(kept / "done", (old, old))
+    video_frames([tmp_path / "a.mp4"], stride=3, short_side=32)            # used again: marked, nothing extracted
+    assert (kept / "done").stat().st_mtime > old
+    stale, killed, recent = cache / "a-123-s3-32", cache / ".a-9-s5-32.x1y2", cache / "a-456-s3-32"
+    for folder in (stale, killed, recent):
+        folder.mkdir()
+        (folder / "00000.jpg").write_bytes(b"")
+    (stale / "done").touch()
+    (recent / "done").touch()
+    for path in (stale / "done", killed):
+        os.utime(path, (old, old))
+    video_frames([tmp_path / "b.mp4"], stride=3, short_side=32)            # extracts b: the cache is pruned
+    assert sorted(p.name for p in cache.iterdir()) == sorted([kept.name, recent.name, f"b-{clip.stat().st_size}-s3-32"])
+
+
 def test_stream_draws_by_p(tmp_path):
     for name, value in (("black", 0), ("white", 255)):
         Image.fromarray(np.full((40, 40, 3), value, np.uint8)).save(tmp_path / f"{name}.png")

@@ -3,6 +3,9 @@ plus the global level cue, colour crops, (target, reference) pairs."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import time
 from pathlib import Path
 
 import cv2
@@ -154,6 +157,13 @@ def frame_cache() -> Path:
     return cache_dir() / "frames"
 
 
+FRAME_CACHE_DAYS = 30
+"""Extracted frames that no training has used for this many days are removed (:func:`_prune`), as are the temporary
+folders of extractions killed that long ago: a clip edited, re-encoded or dropped from the data, or a recipe's
+``video_stride`` changed, left its old frames (about 12 MB a minute of 30 fps clip at stride 3) in the cache for
+good."""
+
+
 def split_clips(root: str | Path, every: int = VIDEO_HOLDOUT_EVERY) -> tuple[list[Path], list[Path]]:
     """The colour clips (``*.mp4``, sorted) under ``root`` split by :func:`split_holdout`: whole clips are
     held back (every ``every``-th one, from the first), because the frames of one clip are near copies.
@@ -167,6 +177,9 @@ def video_frames(clips: list[Path], stride: int = 3, short_side: int = 256) -> l
     preparation ../shared/data applied to the photos); later calls reuse the files. A clip's frames are written
     to a temporary folder and renamed into place whole (:func:`_extract`), so that runs that start at once (two
     trainings on one machine) never read frames another is still writing, and a run killed half way leaves none.
+    Each use marks a clip's folder as used; a call that extracted one removes those no training has used for
+    :data:`FRAME_CACHE_DAYS` days (:func:`_prune`), so the cache holds what the recent trainings read, not every
+    version of every clip ever extracted.
 
     Returns:
         paths of the frame JPEGs, clip by clip in frame order.
@@ -175,13 +188,39 @@ def video_frames(clips: list[Path], stride: int = 3, short_side: int = 256) -> l
         VidcolorError: a clip cannot be decoded; no cache folder (:func:`vidcolor.cache.cache_dir`), or one that
             cannot be written.
     """
-    out = []
+    out, used, extracted = [], set(), False
     for clip in clips:
         folder = frame_cache() / f"{clip.stem}-{clip.stat().st_size}-s{stride}-{short_side}"
         if not (folder / "done").exists():
             _extract(clip, folder, stride, short_side)
+            extracted = True
+        else:
+            with contextlib.suppress(OSError):      # its last use (another user's cache may be read-only)
+                os.utime(folder / "done")
+        used.add(folder)
         out += sorted(folder.glob("*.jpg"))
+    if extracted:                                   # the cache grew: what is no longer used goes
+        _prune(frame_cache(), used)
     return out
+
+
+def _prune(cache: Path, used: set[Path]) -> None:
+    """Remove the folders of ``cache`` (:func:`frame_cache`) but ``used`` that no training has used for
+    :data:`FRAME_CACHE_DAYS` days (their ``done``'s time, set at each use by :func:`video_frames`; a folder without one,
+    an extraction's temporary folder or half of one, by its own time). What cannot be looked at or removed is let be."""
+    limit = time.time() - FRAME_CACHE_DAYS * 86400
+    try:
+        entries = [e for e in cache.iterdir() if e not in used and e.is_dir() and not e.is_symlink()]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            done = entry / "done"
+            last = done.stat().st_mtime if done.exists() else entry.stat().st_mtime
+        except OSError:
+            continue
+        if last < limit:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
@@ -189,8 +228,6 @@ def _extract(clip: Path, folder: Path, stride: int, short_side: int) -> None:
     ``folder``, then rename it to ``folder``. Where another run renamed its own there first, that one is kept and
     this one removed; a ``folder`` without ``done`` (left by a vidcolor that extracted in place, killed half way) is
     replaced. Each run wrote its JPEGs over the same names before: one run could read a frame another was rewriting."""
-    import os
-    import shutil
     import tempfile
 
     from vidcolor.io import VideoReader
