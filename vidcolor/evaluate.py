@@ -550,8 +550,9 @@ def format_table(result: dict) -> str:
                                                                       if round(v["start"], 3) else "")
                                  for k, v in timing.items())
     head += f"; pixel accuracy: all channels within {result['accuracy_threshold']:g} levels"
-    if len(set(counts.values())) > 1:
-        head += "; frame counts differ (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + "): " + \
+    if any(v != result["frames"] for v in counts.values()):   # not every frame compared (folders: by name)
+        head += f"; frame counts {'differ ' if len(set(counts.values())) > 1 else ''}(" + \
+                ", ".join(f"{LABELS[k]} {v}" for k, v in counts.items()) + "): " + \
                 (f"the {result['frames']} images of the same name" if result.get("paired_by_name")
                  else f"first {result['frames']}") + " compared"
     if result.get("transparent"):

@@ -1,0 +1,29 @@
+"""Audit of vidcolor eval and export: what a user met, each pinned by a test (tiny generated fixtures)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import mosaic
+from vidcolor.evaluate import evaluate, format_table
+from vidcolor.io import write_image
+
+
+def _images(folder, frames, names):
+    folder.mkdir()
+    for name, f in zip(names, frames):
+        write_image(folder / f"{name}.png", f)
+    return folder
+
+
+def test_folders_of_equal_counts_but_other_names_say_what_was_compared(tmp_path):
+    """gt/ holds a, b, c and out/ a, b, d: 2 images were compared, but the table's header said only '2 frame(s)'
+    (its note on the pairing came only when the folders' counts differed), so the two unpaired images went
+    unmentioned."""
+    frames = mosaic(3, 8, 8, seed=1)
+    gt = _images(tmp_path / "gt", frames, "abc")
+    out = _images(tmp_path / "out", frames, "abd")
+    r = evaluate(out, gt, features=False)
+    assert r["frames"] == 2 and r["paired_by_name"]
+    head = format_table(r).splitlines()[0]
+    assert "output 3, ground truth 3" in head and "the 2 images of the same name compared" in head
