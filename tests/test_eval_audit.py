@@ -27,3 +27,25 @@ def test_folders_of_equal_counts_but_other_names_say_what_was_compared(tmp_path)
     assert r["frames"] == 2 and r["paired_by_name"]
     head = format_table(r).splitlines()[0]
     assert "output 3, ground truth 3" in head and "the 2 images of the same name compared" in head
+
+
+def test_export_says_the_frame_sides_its_graph_takes(tiny_models, tmp_path):
+    """`vidcolor export` said its graph took 'any batch and frame size'; in ONNX Runtime code of one's own, a frame
+    whose sides are not multiples of the stride failed inside the graph (a Concat of mismatched sides). The
+    command's line says the multiple, and the graph's metadata holds it (vidcolor_stride)."""
+    import onnxruntime as ort
+
+    from helpers import invoke_cli
+    from vidcolor.cue import CUE_DIM
+    from vidcolor.engine import stride_multiple
+    from vidcolor.weights import read_arch
+
+    out = tmp_path / "m.onnx"
+    res = invoke_cli("export", str(tiny_models.lab), str(out))
+    m = stride_multiple(read_arch(str(tiny_models.lab)))
+    assert res.returncode == 0 and f"multiples of {m}" in res.stderr
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map["vidcolor_stride"] == str(m)
+    y = session.run(None, {"frame": np.zeros((2, 3, 3 * m, 5 * m), np.float32),
+                           "level_cue": np.zeros((2, CUE_DIM), np.float32)})[0]
+    assert y.shape == (2, 3, 3 * m, 5 * m)

@@ -638,14 +638,16 @@ def export_cmd(model, output, overwrite):
     """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT (runs with --backend onnxruntime); its
     missing folders are created.
 
-    The graph takes any batch and frame size (the engine pads to the network's stride); its inputs are
-    named as the weight file's arch declares (frame, level_cue, keys, values) and the arch is kept in its
-    metadata, so OUTPUT can be given as --model.
+    The graph takes any batch, and frame heights and widths that are multiples of the network's stride (32 for
+    the bundled models, said on exit and kept in the graph's metadata as vidcolor_stride): vidcolor pads any
+    frame to them; in your own ONNX Runtime code, pad it yourself. Its inputs are named as the weight file's
+    arch declares (frame, level_cue, keys, values) and the arch is kept in its metadata, so OUTPUT can be given
+    as --model.
     """
     from pathlib import Path
 
     from vidcolor.api import removing_made_folders
-    from vidcolor.engine import export_onnx
+    from vidcolor.engine import export_onnx, stride_multiple
     from vidcolor.io.writer import check_target
     from vidcolor.weights import load_generator
 
@@ -658,7 +660,8 @@ def export_cmd(model, output, overwrite):
     module, arch = load_generator(model)
     with removing_made_folders(Path(output).parent):
         export_onnx(module, arch, output, overwrite)
-    click.echo(f"vidcolor: {model} -> {output}", err=True)
+    click.echo(f"vidcolor: {model} -> {output} (frames: any batch; height and width multiples of "
+               f"{stride_multiple(arch)}, to which vidcolor pads)", err=True)
 
 
 @main.command("eval", short_help="Score an output against its ground truth.")

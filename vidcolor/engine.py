@@ -537,6 +537,11 @@ def export_onnx(module, arch: dict, path: str | Path | None = None, overwrite: b
     to ``path`` too when given (atomically: :func:`~vidcolor.io.writer.write_file_atomically`; without
     ``overwrite``, a file that another run wrote there meanwhile is kept).
 
+    The graph's ``frame`` takes any batch, and a height and width that are multiples of the network's stride
+    (:func:`stride_multiple`, 32 for the bundled models; also in the metadata, ``vidcolor_stride``): the engines
+    pad to it (:func:`pad_frame`) and crop the output back; the graph itself does not, and ONNX Runtime fails
+    inside it on other sizes (a Concat of mismatched sides).
+
     Raises:
         VidcolorError: the network does not export (the internal mode's networks are trained at run time), or
             ``path``'s folder cannot be written; :class:`~vidcolor.io.writer.OutputExists`: ``path`` exists,
@@ -560,8 +565,9 @@ def export_onnx(module, arch: dict, path: str | Path | None = None, overwrite: b
     import onnx
 
     graph = onnx.load_from_string(buf.getvalue())
-    entry = graph.metadata_props.add()
-    entry.key, entry.value = "vidcolor_arch", json.dumps(arch)
+    for key, value in (("vidcolor_arch", json.dumps(arch)), ("vidcolor_stride", str(stride_multiple(arch)))):
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
     data = graph.SerializeToString()
     if path is not None:
         write_file_atomically(Path(path), data, overwrite)
