@@ -43,9 +43,22 @@ def test_export_says_the_frame_sides_its_graph_takes(tiny_models, tmp_path):
     out = tmp_path / "m.onnx"
     res = invoke_cli("export", str(tiny_models.lab), str(out))
     m = stride_multiple(read_arch(str(tiny_models.lab)))
-    assert res.returncode == 0 and f"multiples of {m}" in res.stderr
+    assert res.returncode == 0 and f"multiples of {m}" in res.stderr and "warning" not in res.stderr
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map["vidcolor_stride"] == str(m)
     y = session.run(None, {"frame": np.zeros((2, 3, 3 * m, 5 * m), np.float32),
                            "level_cue": np.zeros((2, CUE_DIM), np.float32)})[0]
     assert y.shape == (2, 3, 3 * m, 5 * m)
+
+
+def test_exporting_the_exemplar_colorizer_warns_that_its_graph_cannot_be_given_as_model(tiny_colorizers, tmp_path):
+    """`vidcolor export colorize-exemplar ex.onnx` succeeded silently, its help saying OUTPUT can be given as --model;
+    then `colorize --model ex.onnx` refused it either way (an exemplar model needs --reference; the reference mode
+    needs the weight file). The export says so, in one warning line."""
+    from helpers import invoke_cli
+
+    out = tmp_path / "ex.onnx"
+    res = invoke_cli("export", str(tiny_colorizers.exemplar), str(out))
+    assert res.returncode == 0 and out.exists()
+    warnings = [line for line in res.stderr_lines if line.startswith("vidcolor: warning:")]
+    assert len(warnings) == 1 and "reference encoder" in warnings[0] and str(tiny_colorizers.exemplar) in warnings[0]

@@ -18,7 +18,7 @@ from click.core import ParameterSource
 
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
-from vidcolor.errors import VidcolorError, cli_reader, cli_wording
+from vidcolor.errors import VidcolorError, cli_reader, cli_wording, warn
 from vidcolor.jobs import (CRF_RANGE, DEFAULT_TILE, DEQUANTIZE_X264_PARAMS, MIN_TILE, RENDER_SIZE, RENDER_SIZE_RANGE,
                            TRAINABLE)
 
@@ -642,7 +642,8 @@ def export_cmd(model, output, overwrite):
     the bundled models, said on exit and kept in the graph's metadata as vidcolor_stride): vidcolor pads any
     frame to them; in your own ONNX Runtime code, pad it yourself. Its inputs are named as the weight file's
     arch declares (frame, level_cue, keys, values) and the arch is kept in its metadata, so OUTPUT can be given
-    as --model.
+    as --model; not an exemplar model's (colorize-exemplar): the reference mode runs its reference encoder too,
+    which is not in the graph, and takes the weight file (a warning says so).
     """
     from pathlib import Path
 
@@ -662,6 +663,9 @@ def export_cmd(model, output, overwrite):
         export_onnx(module, arch, output, overwrite)
     click.echo(f"vidcolor: {model} -> {output} (frames: any batch; height and width multiples of "
                f"{stride_multiple(arch)}, to which vidcolor pads)", err=True)
+    if arch.get("job") == "colorize-reference":
+        warn(f"{output} holds the exemplar colorizer without its reference encoder: vidcolor's reference mode "
+             f"cannot run it (--model {output} is refused); give it the weight file, --model {model}")
 
 
 @main.command("eval", short_help="Score an output against its ground truth.")
