@@ -62,3 +62,14 @@ def test_exporting_the_exemplar_colorizer_warns_that_its_graph_cannot_be_given_a
     assert res.returncode == 0 and out.exists()
     warnings = [line for line in res.stderr_lines if line.startswith("vidcolor: warning:")]
     assert len(warnings) == 1 and "reference encoder" in warnings[0] and str(tiny_colorizers.exemplar) in warnings[0]
+
+
+def test_exporting_an_onnx_graph_says_it_is_one_already(tmp_path):
+    """`vidcolor export g.onnx h.onnx` (a graph given as MODEL) said 'g.onnx: not a vidcolor generator weight file
+    (SafetensorError)'."""
+    from helpers import assert_one_line_error, invoke_cli
+
+    (tmp_path / "g.onnx").write_bytes(b"a graph")
+    res = invoke_cli("export", str(tmp_path / "g.onnx"), str(tmp_path / "h.onnx"))
+    assert_one_line_error(res)
+    assert "an ONNX graph already" in res.stderr and not (tmp_path / "h.onnx").exists()

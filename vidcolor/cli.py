@@ -654,6 +654,9 @@ def export_cmd(model, output, overwrite):
 
     if not output.endswith(".onnx"):
         raise VidcolorError(f"{output}: the output of export is an .onnx file")
+    if model.endswith(".onnx"):
+        raise VidcolorError(f"{model}: an ONNX graph already; export takes a bundled model name or a .safetensors "
+                            "weight file (a graph is given to the jobs as --model as it is)")
     check_target(Path(output), overwrite)
     blocker = next((a for a in Path(output).parents if a.exists()), None)     # missing folders are created, as -o's
     if blocker is not None and not blocker.is_dir():
