@@ -73,3 +73,11 @@ def test_exporting_an_onnx_graph_says_it_is_one_already(tmp_path):
     res = invoke_cli("export", str(tmp_path / "g.onnx"), str(tmp_path / "h.onnx"))
     assert_one_line_error(res)
     assert "an ONNX graph already" in res.stderr and not (tmp_path / "h.onnx").exists()
+
+
+def test_a_nan_accuracy_threshold_is_refused_as_pixel_accuracy_refuses_it():
+    """evaluate(threshold=nan) scored identical frames 0% pixel accuracy (no error within NaN levels), where
+    vidcolor.metrics.pixel_accuracy refuses NaN."""
+    frames = mosaic(1, 8, 8)
+    with pytest.raises(ValueError, match="threshold"):
+        evaluate(frames, frames, features=False, threshold=float("nan"))

@@ -369,9 +369,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     Raises:
         VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
             without an image name in common, or a ground truth transparent everywhere.
-        ValueError: a negative ``threshold``.
+        ValueError: a negative or NaN ``threshold``.
     """
-    if threshold < 0:
+    if not threshold >= 0:                           # NaN fails too: it counted no pixel correct
         raise ValueError(f"threshold must be >= 0, got {threshold}")
     clips = {"output": output, "reference": reference}
     if input is not None:
