@@ -81,3 +81,20 @@ def test_a_nan_accuracy_threshold_is_refused_as_pixel_accuracy_refuses_it():
     frames = mosaic(1, 8, 8)
     with pytest.raises(ValueError, match="threshold"):
         evaluate(frames, frames, features=False, threshold=float("nan"))
+
+
+def test_folders_paired_by_name_beside_a_video_must_hold_the_same_names(tmp_path):
+    """`vidcolor eval out.mp4 --reference-video gt/ --input in/` with in/ missing one of gt/'s images: the folders
+    were paired by name (the image left out) and the video by position, so every frame of the output after it was
+    scored against the next image (an output equal to gt/ scored 24 dB, not inf). Refused, naming the image."""
+    from vidcolor.errors import VidcolorError
+
+    frames = mosaic(4, 8, 8, seed=2)
+    gt = _images(tmp_path / "gt", frames, "1234")
+    inp = _images(tmp_path / "in", frames[[0, 1, 3]], "124")
+    with pytest.raises(VidcolorError, match=r"no namesake .*3\.png.*read frame by frame"):
+        evaluate(frames, gt, input=inp, features=False)
+    # the same names everywhere, or folders only: compared as before
+    assert evaluate(frames[[0, 1, 3]], _images(tmp_path / "gt3", frames[[0, 1, 3]], "124"), input=inp,
+                    features=False)["output"]["psnr"] == float("inf")
+    assert evaluate(_images(tmp_path / "out", frames, "1234"), gt, input=inp, features=False)["frames"] == 3

@@ -227,6 +227,27 @@ def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[
     return common
 
 
+def _check_pairing(clips: dict, folders: dict[str, Path], listings: dict[str, list[Path]], names: list[str]) -> None:
+    """Folders paired by name beside a clip paired by position (a video, an image, an array): the clip's frame N
+    goes with the Nth image of the same name, so every folder must hold no image outside ``names``, else the clip's
+    frames after the first image left out are paired with the next images (a video identical to a folder of its
+    frames scored 24 dB, where one of the other folder's images was missing).
+
+    Raises:
+        VidcolorError: a folder holds images without a namesake in the other folders."""
+    common = set(names)
+    for name, files in listings.items():
+        extra = [f for f in files if f.stem not in common]
+        if extra:
+            positional = next(n for n in clips if n not in folders)
+            others = " or ".join(f"the {LABELS[n]}'s" for n in folders if n != name)
+            raise VidcolorError(
+                f"the {LABELS[name]}'s folder {folders[name]} holds {len(extra)} image(s) with no namesake in "
+                f"{others} ({extra[0].name}{', ...' if len(extra) > 1 else ''}): folders are paired by name, but "
+                f"the {LABELS[positional]} is read frame by frame, so its frames would go with the wrong images; give it as "
+                "a folder of the same names, or remove the unpaired images")
+
+
 def _size(rgb: np.ndarray) -> str:
     return f"{rgb.shape[-2]}x{rgb.shape[-3]}"
 
@@ -368,7 +389,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Raises:
         VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
-            without an image name in common, or a ground truth transparent everywhere.
+            without an image name in common, folders paired by name beside a clip paired by position (a video)
+            where a folder holds an image the other folders lack (the clip's frames would go with the wrong
+            images), or a ground truth transparent everywhere.
         ValueError: a negative or NaN ``threshold``.
     """
     if not threshold >= 0:                           # NaN fails too: it counted no pixel correct
@@ -380,6 +403,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
         if len(folders) > 1 else None
+    if names and len(folders) < len(clips):           # (no name in common: an empty folder, said as such)
+        _check_pairing(clips, folders, listings, names)
     if features:
         encoder = load_encoder() if encoder is None else encoder
     with ExitStack() as stack:
