@@ -98,3 +98,16 @@ def test_folders_paired_by_name_beside_a_video_must_hold_the_same_names(tmp_path
     assert evaluate(frames[[0, 1, 3]], _images(tmp_path / "gt3", frames[[0, 1, 3]], "124"), input=inp,
                     features=False)["output"]["psnr"] == float("inf")
     assert evaluate(_images(tmp_path / "out", frames, "1234"), gt, input=inp, features=False)["frames"] == 3
+
+
+def test_an_empty_folder_is_named_as_the_one_without_images(tmp_path):
+    """`eval out/ --reference-video gt/ --input empty/` said 'gt: no images in folder': the folders' names in
+    common (none) were taken from gt/, which holds images. The empty folder is the one named."""
+    from vidcolor.errors import VidcolorError
+
+    frames = mosaic(2, 8, 8)
+    gt = _images(tmp_path / "gt", frames, "ab")
+    (tmp_path / "empty").mkdir()
+    for output in (frames, _images(tmp_path / "out", frames, "ab")):
+        with pytest.raises(VidcolorError, match=r"empty: no images in folder"):
+            evaluate(output, gt, input=tmp_path / "empty", features=False)

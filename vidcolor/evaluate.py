@@ -219,9 +219,13 @@ def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[
     :func:`~vidcolor.io.naming.natural_sorted`): folders are compared image by image, by name.
 
     Raises:
-        VidcolorError: two folders without an image name in common."""
+        VidcolorError: a folder without images (named: an empty --input was said as the ground truth's 'no images
+            in folder'), or two folders without an image name in common."""
+    empty = next((name for name, s in stems.items() if not s), None)
+    if empty is not None:
+        raise VidcolorError(f"{folders[empty]}: no images in folder")
     common = natural_sorted(set.intersection(*stems.values()))
-    if not common and all(stems.values()):
+    if not common:
         raise VidcolorError(f"the folders {', '.join(str(f) for f in folders.values())} share no image name "
                             "(their images are compared by name)")
     return common
@@ -403,7 +407,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
         if len(folders) > 1 else None
-    if names and len(folders) < len(clips):           # (no name in common: an empty folder, said as such)
+    if names is not None and len(folders) < len(clips):
         _check_pairing(clips, folders, listings, names)
     if features:
         encoder = load_encoder() if encoder is None else encoder
