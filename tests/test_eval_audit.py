@@ -111,3 +111,22 @@ def test_an_empty_folder_is_named_as_the_one_without_images(tmp_path):
     for output in (frames, _images(tmp_path / "out", frames, "ab")):
         with pytest.raises(VidcolorError, match=r"empty: no images in folder"):
             evaluate(output, gt, input=tmp_path / "empty", features=False)
+
+
+def test_a_missing_frame_at_the_same_rate_is_not_called_a_frame_rate_difference():
+    """A damaged 24 fps output whose 5th frame did not decode was warned about as 'frame rates differ (the output
+    24 fps, the ground truth 24 fps)'. Said as frames not at the ground truth's times, a frame missing or repeated;
+    different rates keep their warning."""
+    from types import SimpleNamespace
+
+    from vidcolor.evaluate import timing_warnings
+
+    def clip(times, fps=24):
+        return SimpleNamespace(fps=fps, start=0.0, file_start=0.0, times=times)
+
+    ref = clip([i / 24 for i in range(10)])
+    gap = clip([i / 24 for i in range(10) if i != 4], fps=24)
+    (warning,) = timing_warnings({"reference": ref, "output": gap}, 9)
+    assert "rates differ" not in warning and "frame missing or repeated" in warning and "frame 5 " in warning
+    (warning,) = timing_warnings({"reference": ref, "output": clip([i / 30 for i in range(10)], fps=30)}, 10)
+    assert warning.startswith("frame rates differ (the output 30 fps, the ground truth 24 fps)")

@@ -490,7 +490,7 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
     is more than half a ground-truth frame interval from the ground truth's (a clip cut by a frame keeps its
     place, 0.042 s at 24 fps) and it is not a re-based copy of the ground truth (:func:`_rebased`), or its frame
     rate (its own timestamps, so variable rates too) moves a compared frame that far (24 vs 30 fps: the 4th
-    frame). Clips without timing (images, folders, arrays) give none.
+    frame; at equal mean rates, a frame missing or repeated, said as such). Clips without timing (images, folders, arrays) give none.
 
     Args:
         clips: name -> :class:`_Clip` or :class:`_Source` (what matters: ``fps``, None for clips without timing,
@@ -520,8 +520,11 @@ def timing_warnings(clips: dict, t: int) -> list[str]:
         drift = [abs(a - b) for a, b in zip(c.times[:t], ref.times[:t])]
         if drift and max(drift) > half:
             i = next(i for i, d in enumerate(drift) if d > half)
-            out.append(f"frame rates differ (the {label} {float(c.fps):.6g} fps, the ground truth "
-                       f"{float(ref.fps):.6g} fps): frames are paired by position, and frame {i + 1} is shown "
+            rates = f"the {label} {float(c.fps):.6g} fps, the ground truth {float(ref.fps):.6g} fps"
+            # equal mean rates: frames missing or repeated in one clip (a damaged file, a dropped frame), not a rate
+            what = f"frame rates differ ({rates})" if f"{float(c.fps):.6g}" != f"{float(ref.fps):.6g}" else \
+                f"the {label}'s frames are not at the ground truth's times ({rates}: a frame missing or repeated?)"
+            out.append(f"{what}: frames are paired by position, and frame {i + 1} is shown "
                        f"{c.times[i]:.3f} s after the {label}'s start but {ref.times[i]:.3f} s after the ground "
                        "truth's")
     return out
