@@ -100,6 +100,16 @@ def test_folders_paired_by_name_beside_a_video_must_hold_the_same_names(tmp_path
     assert evaluate(_images(tmp_path / "out", frames, "1234"), gt, input=inp, features=False)["frames"] == 3
 
 
+def test_a_folder_longer_than_the_others_beside_a_video_is_not_refused(tmp_path):
+    """The refusal above also refused a ground-truth folder that only runs longer (1..4 against 1..3): its extra
+    image comes after the last compared one, so the video's frames still go with their images."""
+    frames = mosaic(4, 8, 8, seed=2)
+    gt = _images(tmp_path / "gt", frames, "1234")
+    inp = _images(tmp_path / "in", frames[:3], "123")
+    r = evaluate(frames, gt, input=inp, features=False)
+    assert r["frames"] == 3 and r["output"]["psnr"] == float("inf") and r["input"]["psnr"] == float("inf")
+
+
 def test_an_empty_folder_is_named_as_the_one_without_images(tmp_path):
     """`eval out/ --reference-video gt/ --input empty/` said 'gt: no images in folder': the folders' names in
     common (none) were taken from gt/, which holds images. The empty folder is the one named."""

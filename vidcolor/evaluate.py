@@ -233,15 +233,17 @@ def _common_names(folders: dict[str, Path], stems: dict[str, set[str]]) -> list[
 
 def _check_pairing(clips: dict, folders: dict[str, Path], listings: dict[str, list[Path]], names: list[str]) -> None:
     """Folders paired by name beside a clip paired by position (a video, an image, an array): the clip's frame N
-    goes with the Nth image of the same name, so every folder must hold no image outside ``names``, else the clip's
-    frames after the first image left out are paired with the next images (a video identical to a folder of its
-    frames scored 24 dB, where one of the other folder's images was missing).
+    goes with the Nth image of the same name, so no folder may hold an image outside ``names`` before its last one
+    in ``names``, else the clip's frames after the first image left out are paired with the next images (a video
+    identical to a folder of its frames scored 24 dB, where one of the other folder's images was missing). Images
+    after the last common one (a longer folder) leave the pairing as it is: not compared, as a longer clip's frames.
 
     Raises:
-        VidcolorError: a folder holds images without a namesake in the other folders."""
+        VidcolorError: a folder holds images without a namesake in the other folders among those compared."""
     common = set(names)
     for name, files in listings.items():
-        extra = [f for f in files if f.stem not in common]
+        last = max(i for i, f in enumerate(files) if f.stem in common)
+        extra = [f for f in files[:last] if f.stem not in common]
         if extra:
             positional = next(n for n in clips if n not in folders)
             others = " or ".join(f"the {LABELS[n]}'s" for n in folders if n != name)
@@ -394,8 +396,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     Raises:
         VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
             without an image name in common, folders paired by name beside a clip paired by position (a video)
-            where a folder holds an image the other folders lack (the clip's frames would go with the wrong
-            images), or a ground truth transparent everywhere.
+            where a folder holds an image the other folders lack before the last one they share (the clip's frames
+            would go with the wrong images), or a ground truth transparent everywhere.
         ValueError: a negative or NaN ``threshold``.
     """
     if not threshold >= 0:                           # NaN fails too: it counted no pixel correct
