@@ -468,6 +468,7 @@ def test_workers_that_cannot_start_are_one_error_not_a_hang(tmp_path, film):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
 def test_sigterm_while_workers_cannot_start_is_the_clis_one_line(tmp_path, film):
     """SIGTERM while the driver waits for its actors (in ray.wait): Ray runs the CLI's handler there and returned
@@ -480,6 +481,7 @@ def test_sigterm_while_workers_cannot_start_is_the_clis_one_line(tmp_path, film)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="address-space limits as Linux sets them")
 def test_a_run_under_an_address_space_limit_finishes(tmp_path, film):
     """The README audit's ``ulimit -v 8000000``: every Ray process maps the whole object store, 30% of the memory
@@ -718,6 +720,7 @@ print(json.dumps([str(w.message) for w in caught if issubclass(w.category, Vidco
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
 def test_a_workers_warning_is_said_once_as_a_local_run_says_it(tmp_path, film):
     """A warning issued inside a Ray worker (here: a worker node whose ONNX cache cannot be written; the driver's
@@ -874,6 +877,7 @@ def test_a_weight_file_replaced_at_its_path_is_not_resumed_from(tmp_path, film, 
     assert keys[0] == keys[1] != keys[2]
 
 
+@pytest.mark.slow
 def test_a_warning_said_while_the_bar_is_drawn_has_a_line_of_its_own(tmp_path, film, ffmpeg_exe):
     """A Ray run says warnings while its progress bar is drawn (the joins' 'not carried' here, its workers'): the line
     began after the bar ('100%|#####| 48/48 [00:03<00:00, 12.57frame/s]vidcolor: warning: not carried from ...').

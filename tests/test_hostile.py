@@ -611,8 +611,10 @@ def test_an_extreme_aspect_ratio_is_colorized_at_a_bounded_render_size(tmp_path)
 
 @pytest.mark.parametrize("signame, code, line, output", [("SIGINT", 130, "vidcolor: interrupted", "out.mp4"),
                                                         ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", "out.mp4"),
-                                                        ("SIGHUP", 129, "vidcolor: terminated (SIGHUP)", "out.mp4"),
-                                                        ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", "out.gif")])
+                                                        pytest.param("SIGHUP", 129, "vidcolor: terminated (SIGHUP)",
+                                                                     "out.mp4", marks=pytest.mark.slow),
+                                                        pytest.param("SIGTERM", 143, "vidcolor: terminated (SIGTERM)",
+                                                                     "out.gif", marks=pytest.mark.slow)])
 def test_signals_exit_cleanly_and_remove_partial(tmp_path, tiny_models, signame, code, line, output):
     """A signal while the CLI waits for more raw frames on stdin: one line, 128 + signal, no partial output
     (hidden temporaries included: GIF output's temporary frames and palette too)."""
@@ -668,8 +670,10 @@ main()
 
 
 @pytest.mark.parametrize("first, second, code, line", [("SIGINT", "SIGINT", 130, "vidcolor: interrupted"),
-                                                       ("SIGTERM", "SIGINT", 143, "vidcolor: terminated (SIGTERM)"),
-                                                       ("SIGINT", "SIGTERM", 130, "vidcolor: interrupted")])
+                                                       pytest.param("SIGTERM", "SIGINT", 143, "vidcolor: terminated (SIGTERM)",
+                                                                    marks=pytest.mark.slow),
+                                                       pytest.param("SIGINT", "SIGTERM", 130, "vidcolor: interrupted",
+                                                                    marks=pytest.mark.slow)])
 def test_a_second_signal_while_the_first_unwinds_is_ignored(tmp_path, tiny_models, first, second, code, line):
     """A second Ctrl-C (or SIGTERM) while the first signal's clean-up ran raised again inside it: the partial
     output was left beside the output and the exit status was SIGINT's own (-2, no line), or a traceback followed.
@@ -706,7 +710,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
-@pytest.mark.parametrize("output", ["out.mp4", "out.gif"])
+@pytest.mark.parametrize("output", ["out.mp4", pytest.param("out.gif", marks=pytest.mark.slow)])   # GIF: 10 s
 def test_a_killed_runs_partial_files_are_removed_by_the_next_run(tmp_path, tiny_models, output):
     """A run killed with SIGKILL (the out-of-memory killer, kill -9) could remove nothing: its hidden partial file
     (GIF: and the temporary frames and palette) stayed in the output's folder for ever, and the next run writing the
@@ -811,7 +815,7 @@ def _signal_while_stdin_waits(cwd: Path, data: bytes, args: tuple, signame: str,
     ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", False, (), True),
     # NUT still probed (the signal in PyAV's read callback, which dropped it): "frame N cannot be decoded ... the
     # input is damaged", exit 1; with --ignore-errors the signal was lost
-    ("SIGINT", 130, "vidcolor: interrupted", 3, (), False),
+    pytest.param("SIGINT", 130, "vidcolor: interrupted", 3, (), False, marks=pytest.mark.slow),
     ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", 3, ("--ignore-errors",), False),
     # NUT mid-run, the decode thread inside PyAV's read
     ("SIGTERM", 143, "vidcolor: terminated (SIGTERM)", 160, ("--ignore-errors",), True)])
