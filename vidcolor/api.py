@@ -82,9 +82,15 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
             :class:`~vidcolor.pipeline.Dequantizer`.
         batch_size: frames per forward pass, an integer >= 1.
 
+    Yields:
+        uint8 RGB ``(H, W, 3)`` frames, each the size of its input frame, one for each.
+
     Raises:
         VidcolorError: a batch size that is not an integer >= 1, unknown model, bad option values; as the frames
             are read, a frame whose size is not the first frame's (named by its index).
+        ValueError: ``frames`` an array that is not ``(N, H, W, 3)`` (one frame ``(H, W, 3)``: give ``[frame]``); as
+            the frames are read, a frame that is not uint8 RGB ``(H, W, 3)`` (gray, RGBA, float; named by its
+            index).
     """
     check_batch_size(batch_size)
     return batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile),

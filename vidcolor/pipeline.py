@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.arrays import check_rgb
+from vidcolor.arrays import check_rgb, described
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
@@ -727,29 +727,39 @@ def check_batch_pixels(batch_size: int, width: int, height: int) -> None:
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
     """Run ``fn`` over ``frames`` (each uint8 ``(H, W, 3)``) in batches of ``batch_size``; yield frames in order.
 
-    ``batch_size`` is checked when called (:func:`check_batch_size`), the frames read as the output is consumed.
+    ``batch_size`` and ``frames`` as a whole are checked when called (:func:`check_batch_size`; an array must be
+    ``(N, H, W, 3)``), each frame as it is read, while the output is consumed.
 
     Raises:
         VidcolorError: a batch size that is not an integer >= 1; as the frames are read, a frame of another shape
             than the first's.
+        ValueError: an array ``frames`` that is not 4-d (one frame ``(H, W, 3)`` is iterated as its rows); as the
+            frames are read, a frame that is not uint8 RGB ``(H, W, 3)``, no side empty (naming its index).
     """
     check_batch_size(batch_size)
+    if isinstance(frames, np.ndarray) and frames.ndim != 4:
+        raise ValueError(f"expected frames uint8 RGB (H, W, 3) one by one (a list, an iterator) or as an array "
+                         f"(N, H, W, 3), got an array {described(frames)}" +
+                         (" (one frame: give [frame])" if frames.ndim == 3 and frames.shape[-1] == 3 else ""))
     return _batches(frames, fn, batch_size)
 
 
 def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
-    """:func:`batched`'s generator. A frame whose shape is not the first frame's raises a VidcolorError naming it (the
-    batch's ``np.stack`` said "all input arrays must have the same shape", API audit, stop 63)."""
+    """:func:`batched`'s generator. A frame that is not uint8 RGB ``(H, W, 3)`` raises a ValueError naming its index
+    and what it is (the batch's check described the stacked batch: a gray ``(24, 32)`` frame was "expected (N, H, W,
+    3), got uint8 (4, 24, 32)"); a frame whose shape is not the first frame's a VidcolorError naming it (the batch's
+    ``np.stack`` said "all input arrays must have the same shape", API audit, stop 63)."""
     batch: list[np.ndarray] = []
     first = None
     for i, frame in enumerate(frames):
+        check_rgb(frame, (3,), f"frame {i}")
         if first is None:
-            first = np.shape(frame)
-        elif np.shape(frame) != first:
-            raise VidcolorError(f"frame {i} is {np.shape(frame)} where frame 0 is {first}: the frames of one clip "
+            first = frame.shape
+        elif frame.shape != first:
+            raise VidcolorError(f"frame {i} is {frame.shape} where frame 0 is {first}: the frames of one clip "
                                 "share one size (uint8 (H, W, 3))")
-        if not batch and len(np.shape(frame)) >= 2:
-            check_batch_pixels(batch_size, np.shape(frame)[1], np.shape(frame)[0])
+        if not batch:
+            check_batch_pixels(batch_size, frame.shape[1], frame.shape[0])
         batch.append(frame)
         if len(batch) == batch_size:
             yield from fn(np.stack(batch))

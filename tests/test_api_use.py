@@ -1,0 +1,27 @@
+"""The public Python API (``vidcolor.api``'s names) as a user in a notebook or a script calls it: the frames and values
+they pass, and what comes back. Tiny untrained models and generated arrays only."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import vidcolor
+
+FRAME = (np.random.default_rng(0).integers(0, 16, (24, 32, 3)) * 17).astype(np.uint8)
+"""A coarse uint8 RGB frame (H, W, 3)."""
+
+
+@pytest.mark.parametrize("frames, said", [
+    ([FRAME, FRAME[..., 0]], "frame 1: expected uint8 RGB (H, W, 3), no side empty, got uint8 (24, 32)"),
+    ([FRAME.astype(np.float32) / 255], "frame 0: expected uint8 RGB (H, W, 3), no side empty, got float32 (24, 32, 3)"),
+    ([np.dstack([FRAME, FRAME[..., :1]])], "frame 0: expected uint8 RGB (H, W, 3), no side empty, got uint8 (24, 32, 4)"),
+    (np.stack([FRAME, FRAME])[None], "got an array uint8 (1, 2, 24, 32, 3)"),
+    (FRAME, "got an array uint8 (24, 32, 3) (one frame: give [frame])"),
+], ids=["gray", "float", "rgba", "5d", "one_frame"])
+def test_dequantize_frames_names_the_frame_that_is_not_rgb(tiny_models, frames, said):
+    """A gray, float or RGBA frame among dequantize_frames' frames was described as the stacked batch ("expected uint8
+    RGB (N, H, W, 3) ... got uint8 (2, 24, 32)"), and one frame given as the frames was iterated as its rows."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        list(vidcolor.dequantize_frames(frames, model=str(tiny_models.lab), device="cpu", batch_size=2))
