@@ -2,7 +2,9 @@
 they pass, and what comes back. Tiny untrained models and generated arrays only."""
 from __future__ import annotations
 
+import gc
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -25,3 +27,20 @@ def test_dequantize_frames_names_the_frame_that_is_not_rgb(tiny_models, frames, 
     RGB (N, H, W, 3) ... got uint8 (2, 24, 32)"), and one frame given as the frames was iterated as its rows."""
     with pytest.raises(ValueError, match=re.escape(said)):
         list(vidcolor.dequantize_frames(frames, model=str(tiny_models.lab), device="cpu", batch_size=2))
+
+
+def test_a_failed_run_leaves_no_pipe_to_the_garbage_collector(clip, tmp_path):
+    """A run whose job raised left ffmpeg's stdin pipe open: 'ResourceWarning: unclosed file <_io.BufferedWriter
+    name=7>' when it was collected (an error under ``-W error``, pytest's unraisable-exception warning)."""
+    def job(frames):
+        raise RuntimeError("the job's own error")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            vidcolor.process(clip, tmp_path / "out.mp4", job, suffix="", progress=False)
+        except RuntimeError as exc:
+            assert str(exc) == "the job's own error"
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert list(tmp_path.iterdir()) == []

@@ -547,7 +547,8 @@ class VideoWriter:
         self._log.close()
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the partial output (a file that :meth:`close` finished is kept)."""
+        """Stop ffmpeg and delete the partial output (a file that :meth:`close` finished is kept); the pipe to ffmpeg
+        is closed (it was left to the garbage collector: a ResourceWarning after every failed run)."""
         self._closed = True
         if self._proc.poll() is None:
             self._proc.kill()
@@ -558,6 +559,11 @@ class VideoWriter:
             except (av.FFmpegError, OSError):
                 pass
             self._mux = None
+        if self._proc.stdin is not None:    # None: the GIF's last pass, which reads no pipe
+            try:
+                self._proc.stdin.close()    # its unwritten buffer fails to flush (ffmpeg is gone); closed all the same
+            except OSError:
+                pass
         self._cleanup()
 
     def _cleanup(self, log: bool = True) -> None:
