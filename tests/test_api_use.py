@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import vidcolor
+from vidcolor.errors import VidcolorError
 
 FRAME = (np.random.default_rng(0).integers(0, 16, (24, 32, 3)) * 17).astype(np.uint8)
 """A coarse uint8 RGB frame (H, W, 3)."""
@@ -44,3 +45,38 @@ def test_a_failed_run_leaves_no_pipe_to_the_garbage_collector(clip, tmp_path):
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda m: vidcolor.Dequantizer(m.lab, "cpu", tile="512"), "tile must be 0 (off) or at least 96 pixels, got '512'"),
+    (lambda m: vidcolor.Dequantizer(m.lab, "cpu", consistency="no"), "consistency must be True or False, got str 'no'"),
+    (lambda m: vidcolor.Dequantizer(m.lab, "cpu", restore_luminance="no"),
+     "restore_luminance must be True or False, or None, got str 'no'"),
+    (lambda m: vidcolor.Dequantizer(m.lab, "cpu").set_temporal("flow", "0.5"),
+     "temporal: strength must be a number in [0, 1), got str '0.5'"),
+], ids=["tile", "consistency", "restore_luminance", "temporal_strength"])
+def test_a_dequantizer_option_of_another_type_is_named(tiny_models, make, said):
+    """A value of another type (a str from a config file) raised TypeError: '<' not supported between instances of
+    'str' and 'int', naming no option, or was taken as true: consistency='no' left consistency on."""
+    with pytest.raises(VidcolorError, match=re.escape(said)):
+        make(tiny_models)
+
+
+@pytest.mark.parametrize("options, said", [
+    (dict(render_size="256"), "render_size must be 32 to 1024 pixels, got '256'"),
+    (dict(saturation="1.2"), "saturation must be >= 0 and temperature > 0 (finite numbers), got '1.2' and None"),
+    (dict(temperature="0.4"), "got None and '0.4'"),
+    (dict(blur="no"), "blur must be True or False, got str 'no'"),
+    (dict(equalize=None), "equalize must be True or False, got NoneType None"),
+], ids=["render_size", "saturation", "temperature", "blur", "equalize"])
+def test_a_colorizer_option_of_another_type_is_named(tiny_colorizers, options, said):
+    with pytest.raises(VidcolorError, match=re.escape(said)):
+        vidcolor.Colorizer(tiny_colorizers.effnet_bins, "cpu", **options)
+
+
+def test_internal_mode_refuses_iterations_that_are_no_integer():
+    """internal_iters='100' raised a bare TypeError; 100.5 was taken, then failed in the training's range()."""
+    for iters, size in (("100", 256), (100.5, 256), (100, "256")):
+        with pytest.raises(VidcolorError, match="internal_iters must be an integer >= 1 and internal_size one >= 32"):
+            vidcolor.colorizer(references="ref.jpg", reference_mode="internal", internal_iters=iters,
+                               internal_size=size)

@@ -320,8 +320,11 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
         from vidcolor.internal import TwoImageSettings
         from vidcolor.reference import InternalColorizer, read_references
 
-        if internal_iters < 1 or internal_size < 32:
-            raise VidcolorError(f"{option('internal_iters')} must be >= 1 and {option('internal_size')} >= 32")
+        if not (isinstance(internal_iters, (int, np.integer)) and isinstance(internal_size, (int, np.integer))
+                and not isinstance(internal_iters, bool) and not isinstance(internal_size, bool)
+                and internal_iters >= 1 and internal_size >= 32):
+            raise VidcolorError(f"{option('internal_iters')} must be an integer >= 1 and {option('internal_size')} one "
+                                f">= 32, got {internal_iters!r} and {internal_size!r}")
         refs = read_references(references, longer_side=internal_size) if references else []
         return InternalColorizer(refs, device, TwoImageSettings(iters=internal_iters, size=internal_size),
                                  load_model, save_model, progress=progress)

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -132,8 +133,8 @@ class Engine:
     device = "cpu"
 
     def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
-        if tile and tile < MIN_TILE:
-            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {MIN_TILE} pixels")
+        if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, numbers.Real) or (tile and tile < MIN_TILE):
+            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {MIN_TILE} pixels, got {tile!r}")
         self.arch, self.tile = arch, tile
         self.inputs = network_inputs(arch)
         self.multiple = stride_multiple(arch)

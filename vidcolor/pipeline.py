@@ -1,6 +1,7 @@
 """Batching, device placement and the run loops that carry frames from a source to a sink."""
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,25 @@ def check_frames(frames) -> np.ndarray:
     return frames
 
 
+def is_number(value) -> bool:
+    """Whether ``value`` is a real number (Python's or NumPy's), not a bool: an option's value that its range checks
+    can compare (a ``"0.5"`` read from a config file raised ``TypeError: '<=' not supported between instances of
+    'int' and 'str'``, naming no option)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_flag(value, name: str, none: bool = False) -> None:
+    """Refuse an on/off option that is not True or False (nor None, where ``none`` allows it): ``consistency="no"``
+    is true, and was taken as on.
+
+    Raises:
+        VidcolorError: naming the option and the value.
+    """
+    if not ((none and value is None) or isinstance(value, (bool, np.bool_))):
+        raise VidcolorError(f"{option(name)} must be True or False{', or None' if none else ''}, got "
+                            f"{type(value).__name__} {value!r}")
+
+
 STRENGTH_KEYS = tuple(kind + clip for clip in ("", " clip") for kind in STRENGTH_KINDS)
 """The keys a dequantize weight file's strengths (``arch["strength"]``) may have: each
 :attr:`~vidcolor.quantizer.Quantizer.strength_key`, and the same with ``" clip"``, the strength for a clip's frames
@@ -271,6 +291,8 @@ class Dequantizer(LabJob):
 
     def __init__(self, model: str = DEFAULTS["dequantize"], device: str = "auto", restore_luminance: bool | None = None,
                  consistency: bool = True, backend: str = "auto", precision: str = "auto", tile: int = DEFAULT_TILE):
+        check_flag(restore_luminance, "restore_luminance", none=True)
+        check_flag(consistency, "consistency")
         self.device = pick_device(device)
         self.name = Path(str(model)).name
         """The model as the summary names it: a bundled name, or a weight file's name."""
@@ -602,14 +624,17 @@ class Colorizer(RenderedLabJob):
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):
-        if not RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]:
+        if not (is_number(render_size) and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
             raise VidcolorError(f"{option('render_size')} must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} "
-                                "pixels")
-        if (saturation is not None and not 0 <= saturation < np.inf) or \
-                (temperature is not None and not 0 < temperature < np.inf):   # NaN fails both
-            raise VidcolorError(f"{option('saturation')} must be >= 0 and {option('temperature')} > 0 (finite numbers)")
-        if not 0 <= confidence < np.inf:                                  # NaN fails too
-            raise VidcolorError("confidence must be >= 0 (a finite number)")
+                                f"pixels, got {render_size!r}")
+        if (saturation is not None and not (is_number(saturation) and 0 <= saturation < np.inf)) or \
+                (temperature is not None and not (is_number(temperature) and 0 < temperature < np.inf)):  # NaN fails
+            raise VidcolorError(f"{option('saturation')} must be >= 0 and {option('temperature')} > 0 (finite numbers), "
+                                f"got {saturation!r} and {temperature!r}")
+        if not (is_number(confidence) and 0 <= confidence < np.inf):      # NaN fails too
+            raise VidcolorError(f"confidence must be >= 0 (a finite number), got {confidence!r}")
+        check_flag(blur, "blur")
+        check_flag(equalize, "equalize")
         self.device, self.model = pick_device(device), model
         self.engine, self._generator, self.arch = load_engine(model, self.JOB, self.device, backend, precision)
         self.render_size, self.blur, self.equalize = render_size, blur, equalize

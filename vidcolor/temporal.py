@@ -22,6 +22,8 @@ flow float32 ``(H, W, 2)`` in pixels, ``(dx, dy)``, mapping a pixel x of the ref
 """
 from __future__ import annotations
 
+import numbers
+
 import cv2
 import numpy as np
 
@@ -165,6 +167,8 @@ class TemporalSmoother:
                  flow_scale: float = 0.5):
         if mode not in MODES:
             raise ValueError(f"unknown temporal mode {mode!r}; expected one of {MODES}")
+        if isinstance(strength, (bool, np.bool_)) or not isinstance(strength, numbers.Real):   # "0.5": a TypeError
+            raise ValueError(f"strength must be a number in [0, 1), got {type(strength).__name__} {strength!r}")
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
         if not 0.0 < flow_scale <= 1.0:
