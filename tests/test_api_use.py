@@ -80,3 +80,22 @@ def test_internal_mode_refuses_iterations_that_are_no_integer():
         with pytest.raises(VidcolorError, match="internal_iters must be an integer >= 1 and internal_size one >= 32"):
             vidcolor.colorizer(references="ref.jpg", reference_mode="internal", internal_iters=iters,
                                internal_size=size)
+
+
+class _ChromaRefused:
+    """A job whose ``set_output_chroma`` raises (as the class ``Dequantizer`` given for an instance did: 'missing 1
+    required positional argument')."""
+
+    def set_output_chroma(self, kept):
+        raise RuntimeError("refused")
+
+    def __call__(self, frames):
+        return frames
+
+
+def test_a_job_that_fails_before_its_first_frame_leaves_no_partial_file(clip, tmp_path):
+    """The job was told the output's chroma after ffmpeg had started and before the writer was guarded: an error there
+    left the hidden partial file (.out.xxxxxxxx.partial.mp4) and ffmpeg running."""
+    with pytest.raises(RuntimeError, match="refused"):
+        vidcolor.process(clip, tmp_path / "out.mp4", _ChromaRefused(), suffix="", progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -947,8 +947,8 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
                              colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False))
-        set_output_chroma(fn, writer.keeps_chroma)
-        with writer:
+        with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
+            set_output_chroma(fn, writer.keeps_chroma)
             try:
                 summary = run(reader, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
                               info.frames, str(output), progress)
