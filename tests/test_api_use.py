@@ -99,3 +99,18 @@ def test_a_job_that_fails_before_its_first_frame_leaves_no_partial_file(clip, tm
     with pytest.raises(RuntimeError, match="refused"):
         vidcolor.process(clip, tmp_path / "out.mp4", _ChromaRefused(), suffix="", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda tmp: vidcolor.dequantize(None), "input must be a path (str or pathlib.Path) or '-', got NoneType"),
+    (lambda tmp: vidcolor.colorize([tmp / "a.mp4"]), "input must be a path (str or pathlib.Path) or '-', got list"),
+    (lambda tmp: vidcolor.dequantize(0), "input must be a path (str or pathlib.Path) or '-', got int 0"),
+    (lambda tmp: vidcolor.process(b"a.mp4", None, lambda f: f, suffix=""), "got bytes b'a.mp4'"),
+    (lambda tmp: vidcolor.dequantize(tmp, 3), "output must be a path (str or pathlib.Path), None or '-', got int 3"),
+], ids=["None", "list", "int", "bytes", "output_int"])
+def test_an_input_that_is_no_path_is_named(tmp_path, call, said):
+    """os.stat said 'stat: path should be string, bytes, os.PathLike or integer, not list', naming no parameter, and
+    took 0 for stdin's file descriptor."""
+    with pytest.raises(TypeError, match=re.escape(said)):
+        call(tmp_path)
+    assert list(tmp_path.iterdir()) == []

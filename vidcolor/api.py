@@ -519,6 +519,7 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
         VidcolorError: as those checks.
     """
     check_input(input)
+    check_path(output, "output", none=True)
     if batch_size is not None:
         check_batch_size(batch_size)
     check_crf(io_options["crf"])
@@ -642,7 +643,13 @@ def job_files(kind: str, options: dict) -> tuple[str, ...]:
 
 def check_input(input: str | Path) -> None:
     """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path (a
-    name too long for the file system, a folder on the way that cannot be looked into: one line saying so)."""
+    name too long for the file system, a folder on the way that cannot be looked into: one line saying so).
+
+    Raises:
+        TypeError: ``input`` is no ``str`` or path-like object (None, a list of files, bytes; an int was taken as
+            a file descriptor by ``os.stat``).
+    """
+    check_path(input, "input")
     if str(input) == "-":
         return
     try:
@@ -652,6 +659,20 @@ def check_input(input: str | Path) -> None:
     except OSError as exc:
         raise VidcolorError(f"{input}: " + ("file name too long" if exc.errno == errno.ENAMETOOLONG else
                                             f"cannot read ({exc.strerror or exc})")) from None
+
+
+def check_path(path, name: str, none: bool = False) -> None:
+    """Refuse a ``path`` (the parameter ``name``) that is no ``str`` or :class:`os.PathLike` (nor None, where ``none``
+    allows it): ``os.stat`` said "stat: path should be string, bytes, os.PathLike or integer, not list", naming no
+    parameter, and took an int for a file descriptor.
+
+    Raises:
+        TypeError: naming the parameter and what was given.
+    """
+    if not ((none and path is None) or (isinstance(path, (str, os.PathLike)) and
+                                        isinstance(os.fspath(path), str))):
+        raise TypeError(f"{name} must be a path (str or pathlib.Path){', None' if none else ''} or '-', got "
+                        f"{type(path).__name__}" + (f" {path!r}" if isinstance(path, (int, bytes)) else ""))
 
 
 def read_once(input: str | Path) -> bool:
