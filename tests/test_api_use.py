@@ -114,3 +114,13 @@ def test_an_input_that_is_no_path_is_named(tmp_path, call, said):
     with pytest.raises(TypeError, match=re.escape(said)):
         call(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["overwrite", "audio", "skip_existing", "compare", "progress", "ignore_errors"])
+def test_an_on_off_option_that_is_not_a_bool_is_refused_before_anything_is_written(clip, tmp_path, flag):
+    """overwrite='no' is true: it replaced the existing output; audio='no' kept the audio."""
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"mine")
+    with pytest.raises(VidcolorError, match=re.escape(f"{flag} must be True or False, got str 'no'")):
+        vidcolor.process(clip, out, lambda f: f, suffix="", **{flag: "no"})
+    assert out.read_bytes() == b"mine" and list(tmp_path.iterdir()) == [out]

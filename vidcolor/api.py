@@ -37,7 +37,7 @@ from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in,
                                 kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, job_batch_size, run, set_output_chroma)
+                               check_batch_pixels, check_batch_size, check_flag, job_batch_size, run, set_output_chroma)
 from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -508,20 +508,29 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
 
 
 
+IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignore_errors")
+""":func:`process`'s on/off options, refused when not True or False (:func:`~vidcolor.pipeline.check_flag`;
+``overwrite="no"`` is true, and replaced the output)."""
+
+
 def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
                    io_options: dict) -> tuple[str | Path, RunSummary | None]:
     """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
     (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
-    size, ``crf`` and ``fps`` (``io_options``'s), the output (:func:`check_output_first`). Returns the output
-    (:func:`output_for`) and the summary of a run with nothing to do (:func:`nothing_to_do`), else None.
+    size, the on/off options (:data:`IO_FLAGS`), ``crf`` and ``fps`` (``io_options``'s), the output
+    (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
+    do (:func:`nothing_to_do`), else None.
 
     Raises:
         VidcolorError: as those checks.
+        TypeError: an input or output that is no path (:func:`check_path`).
     """
     check_input(input)
     check_path(output, "output", none=True)
     if batch_size is not None:
         check_batch_size(batch_size)
+    for flag in IO_FLAGS:
+        check_flag(io_options.get(flag, False), flag)
     check_crf(io_options["crf"])
     check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
     check_output_first(input, output, suffix, io_options)
@@ -889,7 +898,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     """
     output, done = _checked_first(input, output, suffix, batch_size,
                                   dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
-                                       skip_existing=skip_existing))
+                                       skip_existing=skip_existing, audio=audio, compare=compare, progress=progress,
+                                       ignore_errors=ignore_errors))
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
