@@ -124,3 +124,17 @@ def test_an_on_off_option_that_is_not_a_bool_is_refused_before_anything_is_writt
     with pytest.raises(VidcolorError, match=re.escape(f"{flag} must be True or False, got str 'no'")):
         vidcolor.process(clip, out, lambda f: f, suffix="", **{flag: "no"})
     assert out.read_bytes() == b"mine" and list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.parametrize("fn, said", [
+    (vidcolor.Dequantizer, "got the class Dequantizer: make one, Dequantizer()"),
+    ("dequantize", "got str 'dequantize'"),
+    (None, "got NoneType None"),
+], ids=["class", "str", "None"])
+def test_process_names_a_job_that_is_no_job(clip, tmp_path, fn, said):
+    """The class Dequantizer given for an instance failed with 'set_output_chroma() missing 1 required positional
+    argument: kept'; a str or None with "'str' object is not callable" from a pipeline thread, once ffmpeg ran."""
+    with pytest.raises(TypeError, match=re.escape("fn must be a job, a callable from uint8 RGB (N, H, W, 3) frames "
+                                                  "to the same") + ".*" + re.escape(said)):
+        vidcolor.process(clip, tmp_path / "out.mp4", fn, suffix="", progress=False)
+    assert list(tmp_path.iterdir()) == []

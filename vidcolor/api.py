@@ -896,6 +896,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     run wrote while this one worked is left as that run wrote it, and the summary says so (without
     ``skip_existing``: :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
     """
+    if isinstance(fn, type) or not callable(fn):
+        raise TypeError("fn must be a job, a callable from uint8 RGB (N, H, W, 3) frames to the same (a Dequantizer(), "
+                        "colorizer()'s, a function of your own), got " +
+                        (f"the class {fn.__name__}: make one, {fn.__name__}()" if isinstance(fn, type) else
+                         f"{type(fn).__name__} {fn!r}"[:200]))
     output, done = _checked_first(input, output, suffix, batch_size,
                                   dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
                                        skip_existing=skip_existing, audio=audio, compare=compare, progress=progress,
