@@ -138,3 +138,15 @@ def test_process_names_a_job_that_is_no_job(clip, tmp_path, fn, said):
                                                   "to the same") + ".*" + re.escape(said)):
         vidcolor.process(clip, tmp_path / "out.mp4", fn, suffix="", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("job, said", [
+    (lambda f: f / 255.0, "the job returned float64 (10, 48, 64, 3) for a batch of 10 frames (expected uint8 (N, H, W, 3)"),
+    (lambda f: np.repeat(f, 4, axis=-1)[..., :4], "the job returned uint8 (10, 48, 64, 4)"),
+], ids=["float", "rgba"])
+def test_process_says_the_job_returned_frames_of_another_kind(clip, tmp_path, job, said):
+    """A job returning float frames in [0, 1] was 'expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)', the
+    writer's words about one frame, naming neither the job nor the batch."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        vidcolor.process(clip, tmp_path / "out.mp4", job, suffix="", progress=False, batch_size=10)
+    assert list(tmp_path.iterdir()) == []

@@ -263,7 +263,9 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         queue_size: batches each queue holds (>= 1).
 
     Raises:
-        ValueError: ``job`` returned something else than one frame per frame it was given.
+        ValueError: ``job`` returned something else than one uint8 RGB frame per frame it was given (a float
+            array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)", the writer's, not
+            naming the job).
         Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal handler's
         exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`_signals_deferred`; a
         handler that returns lets the run go on).
@@ -322,9 +324,10 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                     raise VidcolorError("cannot start the pipeline's threads: out of memory (ulimit -v?)") from None
             while (out := run.get(queues[-1], deliver)) is not _END:
                 sent = sizes.popleft()
-                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent):
-                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected (N, H, W, 3), "
-                                     f"N = {sent})")
+                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent and out.dtype == np.uint8
+                        and out.shape[-1] == 3):      # its H and W: the writer's (compare doubles W)
+                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected uint8 "
+                                     f"(N, H, W, 3), N = {sent})")
                 for frame in out:
                     write(frame)
                     n += 1
