@@ -130,7 +130,9 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 
     Raises:
         VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), an output that is
-            the model's file (:func:`check_spares_inputs`), unknown model, ffmpeg failure.
+            the model's file (:func:`check_spares_inputs`), unknown model, an option of another type or outside its
+            range, ffmpeg failure.
+        TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
@@ -240,7 +242,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output without ``overwrite`` or ``skip_existing`` (an
             existing ``save_model`` without ``overwrite``), a ``save_model`` that is an input or the output, an
             output that is a reference, ``load_model`` or ``model``'s file (:func:`check_spares_inputs`), unknown
-            model.
+            model, an option of another type or outside its range.
+        TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -280,7 +283,13 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
               precision: str = "auto") -> LabJob:
     """The colorization job that :func:`colorize`'s options describe (automatic, fast or internal reference).
 
-    ``references`` is a list of paths, or one path (:func:`reference_list`).
+    ``references`` is a list of paths, or one path (:func:`reference_list`). The options are :func:`colorize`'s.
+
+    Returns:
+        The job (:class:`~vidcolor.pipeline.Colorizer`, :class:`~vidcolor.reference.ReferenceColorizer`,
+        :class:`~vidcolor.reference.KeyframeColorizer` or :class:`~vidcolor.reference.InternalColorizer`):
+        ``job(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``, the output's L the input's; other frames
+        raise ValueError.
 
     One job per thread: a job keeps per-clip state from call to call (the temporal smoother's previous frame, the
     keyframe and internal colorizers' clip), so two threads calling one job mix their clips with no error
@@ -895,6 +904,26 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError); an output that another
     run wrote while this one worked is left as that run wrote it, and the summary says so (without
     ``skip_existing``: :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
+
+    Args:
+        input: a video file, ``"-"`` (stdin), an image, or a folder of them (``str`` or :class:`pathlib.Path`).
+        output: a file or folder, ``"-"`` (stdout), or None: :func:`default_output` beside the input, named
+            ``<stem>_<suffix>``.
+        fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
+            :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
+            batch after batch, in frame order, from one of the run's threads.
+        suffix: the default output's (``"dequantized"``: ``clip_dequantized.mp4``).
+        The others: the encoder's, the input's and the run's options as above (``overwrite``, ``skip_existing``,
+        ``audio``, ``compare``, ``progress`` and ``ignore_errors`` True or False; ``progress`` a bar on stderr).
+
+    Returns:
+        :class:`~vidcolor.pipeline.RunSummary` of what was written.
+
+    Raises:
+        VidcolorError: bad input, options or output (checked before any work), ffmpeg failure; frames lost (as
+            above).
+        TypeError: ``fn`` is no job, ``input`` or ``output`` no path.
+        ValueError: ``fn`` returned something else than uint8 RGB ``(N, H, W, 3)`` for N frames.
     """
     if isinstance(fn, type) or not callable(fn):
         raise TypeError("fn must be a job, a callable from uint8 RGB (N, H, W, 3) frames to the same (a Dequantizer(), "

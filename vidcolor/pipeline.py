@@ -817,7 +817,8 @@ def job_batch_size(job, width: int, height: int) -> int:
 
 @dataclass
 class RunSummary:
-    """What a run did: frames written, wall time (seconds) and throughput (frames per second).
+    """What a run did: frames written, the seconds they took (not the call's start-up: :attr:`startup`) and
+    throughput (:attr:`fps`, frames per second).
 
     Its line (``str``): ``30 frames in 3.8 s (7.99 fps; 3.0 s start-up, 0.3 s finish) -> out.mp4; <note>``: the
     seconds and the rate are of the frames alone (the first read to the last written, as README's speed sections
@@ -829,8 +830,12 @@ class RunSummary:
     options for the run's reader (:func:`vidcolor.errors.worded`: ``--skip-existing`` in the CLI)."""
 
     frames: int
+    """Frames (or images, :attr:`unit`) written; 0 where nothing was to do (:attr:`skipped`)."""
     seconds: float
+    """Seconds from the first frame read to the last written: the frames' time, without the start-up (the model's
+    load, opening the files) or the finish (:attr:`startup`, :attr:`finish`)."""
     output: str
+    """Where they went, as a str: the output file, the output folder of a folder, ``"-"`` for stdout."""
     note: str = ""
     """What the job found, e.g. the quantizer it estimated; appended to the summary line."""
     segments: list[dict] = field(default_factory=list)
@@ -857,6 +862,7 @@ class RunSummary:
 
     @property
     def fps(self) -> float:
+        """:attr:`frames` a second of :attr:`seconds` (images a second for images); 0.0 where no time was measured."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def timed_from(self, started: float) -> "RunSummary":
