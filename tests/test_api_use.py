@@ -150,3 +150,27 @@ def test_process_says_the_job_returned_frames_of_another_kind(clip, tmp_path, jo
     with pytest.raises(ValueError, match=re.escape(said)):
         vidcolor.process(clip, tmp_path / "out.mp4", job, suffix="", progress=False, batch_size=10)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("frames, hint", [
+    (FRAME, "; one frame (H, W, 3)? give frame[None]"),
+    (np.stack([FRAME[..., 0]] * 2), "; gray frames (N, H, W)? give them as RGB: np.repeat(frames[..., None], 3, axis=-1)"),
+    (np.stack([FRAME[..., :1]] * 2), "; gray frames? give them as RGB: np.repeat(frames, 3, axis=-1)"),
+    (np.stack([np.dstack([FRAME, FRAME[..., :1]])] * 2), "; RGBA? give frames[..., :3] (the alpha is not used)"),
+    (np.stack([FRAME.transpose(2, 0, 1)] * 2), "; channels first? give frames.transpose(0, 2, 3, 1)"),
+    (np.stack([FRAME / 255.0] * 2), "; floats in [0, 1]? give (frames * 255).round().astype(np.uint8)"),
+    (np.stack([FRAME.astype(np.uint16) * 257] * 2), "; 16 bits? give (frames / 257).round().astype(np.uint8)"),
+    ([FRAME, FRAME], "; a list of frames (H, W, 3)? give np.stack(frames)"),
+], ids=["one_frame", "gray", "gray_1", "rgba", "channels_first", "float", "uint16", "list"])
+def test_a_job_says_how_to_give_frames_of_a_common_kind(tiny_models, frames, hint):
+    """A gray, RGBA, float or channels-first array, or one frame, was refused naming what it was but not how to give
+    it: each a NumPy one-liner a notebook user would otherwise look up."""
+    with pytest.raises(ValueError, match=re.escape(hint) + "$"):
+        vidcolor.Dequantizer(tiny_models.lab, "cpu")(frames)
+
+
+def test_dequantize_frames_says_how_to_give_a_gray_frame(tiny_models):
+    with pytest.raises(ValueError, match=re.escape("frame 0: expected uint8 RGB (H, W, 3), no side empty, got uint8 "
+                                                   "(24, 32); gray frame (H, W)? give it as RGB: np.repeat(frame[..., "
+                                                   "None], 3, axis=-1)")):
+        list(vidcolor.dequantize_frames([FRAME[..., 0]], model=str(tiny_models.lab), device="cpu"))

@@ -29,3 +29,37 @@ def check_rgb(x, ndims: tuple[int, ...] | None = None, name: str = "") -> np.nda
         raise ValueError(f"{name + ': ' if name else ''}expected uint8 RGB {RGB_SHAPES[ndims]}, no side empty, "
                          f"got {described(x)}")
     return x
+
+
+def conversion_hint(x, batch: bool = True) -> str:
+    """How to give ``x``, an array of frames that :func:`check_rgb` refused, as uint8 RGB, for the common kinds a
+    caller has at hand: ``"; gray frames (N, H, W)? give them as RGB: np.repeat(frames[..., None], 3, axis=-1)"``
+    (with a leading ``"; "``); empty where none fits. ``batch``: frames ``(N, H, W, 3)`` are expected (else one frame
+    ``(H, W, 3)``)."""
+    name, them = ("frames", "them") if batch else ("frame", "it")
+    if isinstance(x, (list, tuple)) and batch:
+        return "; a list of frames (H, W, 3)? give np.stack(frames)"
+    if not isinstance(x, np.ndarray) or not x.size:
+        return ""
+    rgb_axes = 4 if batch else 3
+    if x.dtype == np.uint8:
+        if batch and x.ndim == 3 and x.shape[-1] == 3:
+            return "; one frame (H, W, 3)? give frame[None]"
+        if x.ndim == rgb_axes - 1:
+            return (f"; gray {name} {'(N, H, W)' if batch else '(H, W)'}? give {them} as RGB: "
+                    f"np.repeat({name}[..., None], 3, axis=-1)")
+        if x.ndim == rgb_axes and x.shape[-1] == 1:
+            return f"; gray {name}? give {them} as RGB: np.repeat({name}, 3, axis=-1)"
+        if x.ndim == rgb_axes and x.shape[-1] == 4:
+            return f"; RGBA? give {name}[..., :3] (the alpha is not used)"
+        if x.ndim == rgb_axes and x.shape[-3] == 3:
+            order = "(0, 2, 3, 1)" if batch else "(1, 2, 0)"
+            return f"; channels first? give {name}.transpose{order}"
+        return ""
+    if x.shape[-1:] != (3,) or x.ndim != rgb_axes:
+        return ""
+    if np.issubdtype(x.dtype, np.floating):
+        return f"; floats in [0, 1]? give ({name} * 255).round().astype(np.uint8)"
+    if x.dtype == np.uint16:
+        return f"; 16 bits? give ({name} / 257).round().astype(np.uint8)"
+    return ""

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from vidcolor.arrays import check_rgb, described
+from vidcolor.arrays import check_rgb, conversion_hint, described
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
@@ -171,10 +171,14 @@ def check_frames(frames) -> np.ndarray:
     of a size :func:`~vidcolor.io.limits.check_frame_size` allows.
 
     Raises:
-        ValueError: another type, dtype or shape, an empty side included (naming what was given).
+        ValueError: another type, dtype or shape, an empty side included (naming what was given, and how to give
+            it where it is a common kind: gray, RGBA, one frame, floats in [0, 1]; :func:`~vidcolor.arrays.conversion_hint`).
         VidcolorError: frames larger than the limits.
     """
-    check_rgb(frames, (4,))                     # a zero H or W was check_frame_size's VidcolorError
+    try:
+        check_rgb(frames, (4,))                 # a zero H or W was check_frame_size's VidcolorError
+    except ValueError as exc:
+        raise ValueError(f"{exc}{conversion_hint(frames)}") from None
     check_frame_size(frames.shape[2], frames.shape[1], "frames")
     return frames
 
@@ -777,7 +781,10 @@ def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) ->
     batch: list[np.ndarray] = []
     first = None
     for i, frame in enumerate(frames):
-        check_rgb(frame, (3,), f"frame {i}")
+        try:
+            check_rgb(frame, (3,), f"frame {i}")
+        except ValueError as exc:
+            raise ValueError(f"{exc}{conversion_hint(frame, batch=False)}") from None
         if first is None:
             first = frame.shape
         elif frame.shape != first:
