@@ -174,3 +174,34 @@ def test_dequantize_frames_says_how_to_give_a_gray_frame(tiny_models):
                                                    "(24, 32); gray frame (H, W)? give it as RGB: np.repeat(frame[..., "
                                                    "None], 3, axis=-1)")):
         list(vidcolor.dequantize_frames([FRAME[..., 0]], model=str(tiny_models.lab), device="cpu"))
+
+
+@pytest.mark.parametrize("raw_size", ["64x48", (64, 48, 3), (64.0, 48.0), (True, 48)], ids=["str", "three", "floats", "bool"])
+def test_a_raw_size_that_is_no_pair_of_integers_is_named(tmp_path, raw_size):
+    """'64x48' (the CLI's spelling) and (64, 48, 3) raised 'too many values to unpack (expected 2)', (64.0, 48.0) a
+    TypeError from the file's read, which left the file open for the garbage collector."""
+    raw = tmp_path / "in.rgb"
+    raw.write_bytes(bytes(64 * 48 * 3 * 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(VidcolorError, match=re.escape(f"raw_size must be (width, height), two integers, got "
+                                                          f"{raw_size!r}")):
+            vidcolor.process(raw, tmp_path / "out.mp4", lambda f: f, suffix="", raw_size=raw_size, fps=10,
+                             progress=False)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.rgb"]
+
+
+def test_a_raw_file_without_a_whole_frame_is_closed(tmp_path):
+    """The reader opened a raw file and raised 'no frames' without closing it."""
+    from vidcolor.io import VideoReader
+
+    raw = tmp_path / "in.rgb"
+    raw.write_bytes(b"")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(VidcolorError, match="no frames"):
+            VideoReader(raw, raw_size=(4, 4), fps=10)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

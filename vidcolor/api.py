@@ -31,7 +31,7 @@ from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source, warn_changed
+from vidcolor.io.reader import VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_target, format_suffix,
                                 kept_note, missing_folders, remove_empty)
@@ -526,7 +526,7 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
                    io_options: dict) -> tuple[str | Path, RunSummary | None]:
     """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
     (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
-    size, the on/off options (:data:`IO_FLAGS`), ``crf`` and ``fps`` (``io_options``'s), the output
+    size, the on/off options (:data:`IO_FLAGS`), ``crf``, ``raw_size`` and ``fps`` (``io_options``'s), the output
     (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
     do (:func:`nothing_to_do`), else None.
 
@@ -541,6 +541,8 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
     for flag in IO_FLAGS:
         check_flag(io_options.get(flag, False), flag)
     check_crf(io_options["crf"])
+    if io_options.get("raw_size") is not None:
+        check_raw_size(io_options["raw_size"])
     check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
     check_output_first(input, output, suffix, io_options)
     target = output_for(input, output, suffix, io_options.get("container"))

@@ -103,6 +103,22 @@ RATIONAL_MAX = 2 ** 31 - 1
 time base made from it go to the muxers in."""
 
 
+def check_raw_size(raw_size) -> tuple[int, int]:
+    """``raw_size`` as ``(width, height)`` if it is two integers (a tuple or a list; NumPy's too) of a size
+    :func:`~vidcolor.io.limits.check_frame_size` allows: ``"64x48"`` and ``(64, 48, 3)`` had raised "too many values to
+    unpack", ``(64.0, 48.0)`` a TypeError from the file's read, naming no option.
+
+    Raises:
+        VidcolorError: naming ``raw_size`` (``--raw``) and the value.
+    """
+    if not (isinstance(raw_size, (tuple, list)) and len(raw_size) == 2 and
+            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw_size)):
+        raise VidcolorError(f"{option('raw_size', '--raw')} must be (width, height), two integers, got {raw_size!r}")
+    w, h = (int(v) for v in raw_size)
+    check_frame_size(w, h, option("raw_size", "--raw"))
+    return w, h
+
+
 def raw_rate(fps: float | Fraction | str | None) -> Fraction:
     """The exact frame rate of raw input given ``fps`` frames per second.
 
@@ -739,16 +755,19 @@ class VideoReader:
         self._grid = None
         if raw_size is not None:
             rate = raw_rate(fps)
-            w, h = raw_size
-            check_frame_size(w, h, option("raw_size", "--raw"))
+            w, h = self.raw_size = check_raw_size(raw_size)
             self.info = VideoInfo(width=w, height=h, fps=rate)
             self.timeline = Timeline.of(self.info.fps)
             self.start_time = 0.0
             self._raw = _stdin() if source == "-" else self._open_raw_file(source)
-            self._raw_waits = can_wait(self._raw)
-            self._first = self._read_raw()
-            if self._first is None:
-                raise VidcolorError(f"{_name(source)}: no frames")
+            try:
+                self._raw_waits = can_wait(self._raw)
+                self._first = self._read_raw()
+                if self._first is None:
+                    raise VidcolorError(f"{_name(source)}: no frames")
+            except BaseException:           # the file it opened is closed (it was left to the garbage collector)
+                self.close()
+                raise
             return
         stream = _stdin() if source == "-" else source
         # a pipe's reader, kept to raise what stopped one of its reads once PyAV returns (Rewindable.check), and
