@@ -102,7 +102,12 @@ class LabJob:
         return self.lab(self.infer(self.prepare(frames)))
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:
-        """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`)."""
+        """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`), ``strength`` a number in
+        [0, 1) (the weight of the previous frame's warped ab); the smoothing starts afresh.
+
+        Raises:
+            VidcolorError: an unknown mode, or a strength that is no number in [0, 1) (``temporal: ...``).
+        """
         from vidcolor.temporal import TemporalSmoother
 
         try:
@@ -288,7 +293,10 @@ class Dequantizer(LabJob):
 
     Raises:
         VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here,
-            ``restore_luminance`` given for a model that is not a LAB one.
+            ``restore_luminance`` given for a model that is not a LAB one, an option of another type (``consistency``
+            or ``restore_luminance`` not True or False, a ``tile`` that is no number); on a call, frames larger than
+            :func:`~vidcolor.io.limits.check_frame_size` allows.
+        ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
     """
 
     JOB = "dequantize"
