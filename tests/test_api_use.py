@@ -205,3 +205,17 @@ def test_a_raw_file_without_a_whole_frame_is_closed(tmp_path):
             VideoReader(raw, raw_size=(4, 4), fps=10)
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_one_job_given_to_two_process_calls_starts_each_clip_afresh(clip, tmp_path, tiny_colorizers):
+    """A job given to process() again carried its last clip into the next: the smoother's previous frame (the second
+    run of one clip came out up to 27 levels off the first on 8 DAVIS frames), a Dequantizer's quantizer and
+    found. A folder's clips were reset one by one; a file given on its own was not."""
+    from helpers import decode_all
+
+    job = vidcolor.Colorizer(tiny_colorizers.fcn, "cpu", render_size=32, backend="torch")
+    job.set_temporal("ema", 0.9)
+    for name in ("first.mkv", "again.mkv"):
+        vidcolor.process(clip, tmp_path / name, job, suffix="", codec="ffv1", progress=False)
+    first, again = decode_all(str(tmp_path / "first.mkv"))[0], decode_all(str(tmp_path / "again.mkv"))[0]
+    assert np.array_equal(first, again)

@@ -913,7 +913,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
             :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
-            batch after batch, in frame order, from one of the run's threads.
+            batch after batch, in frame order, from one of the run's threads. Each clip starts afresh: a job's
+            ``reset()`` (where it has one) is called before it, so one job can be given to many calls.
         suffix: the default output's (``"dequantized"``: ``clip_dequantized.mp4``).
         The others: the encoder's, the input's and the run's options as above (``overwrite``, ``skip_existing``,
         ``audio``, ``compare``, ``progress`` and ``ignore_errors`` True or False; ``progress`` a bar on stderr).
@@ -979,6 +980,8 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                                 "not to stdout")
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     check_format_named(output, container)
+    if callable(getattr(fn, "reset", None)):
+        fn.reset()          # a clip of its own: a job given before (process() called again) carried its last clip in
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
