@@ -219,3 +219,12 @@ def test_one_job_given_to_two_process_calls_starts_each_clip_afresh(clip, tmp_pa
         vidcolor.process(clip, tmp_path / name, job, suffix="", codec="ffv1", progress=False)
     first, again = decode_all(str(tmp_path / "first.mkv"))[0], decode_all(str(tmp_path / "again.mkv"))[0]
     assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("options", [dict(segment_seconds=3), dict(workers=2)], ids=["segment_seconds", "workers"])
+@pytest.mark.parametrize("call", [vidcolor.dequantize, vidcolor.colorize], ids=["dequantize", "colorize"])
+def test_the_ray_executors_options_are_refused_with_the_local_one(clip, tmp_path, call, options):
+    """The CLI refuses --segment-seconds and --workers without --executor ray; the library ignored them silently."""
+    with pytest.raises(VidcolorError, match=re.escape("segment_seconds and workers apply to executor='ray'")):
+        call(clip, tmp_path / "out.mp4", model="no-such-model", **options)
+    assert list(tmp_path.iterdir()) == []

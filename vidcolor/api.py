@@ -135,6 +135,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
     if done is not None:
@@ -155,6 +156,17 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         summary.note = "; ".join(filter(None, [_quantizer_note(fn.found, fn.found_changes),
                                                 _unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
+
+
+def check_executor_options(executor: str, segment_seconds: float | None, workers: int | None) -> None:
+    """Refuse the Ray executor's options with the local one, as the CLI does: ``segment_seconds=3`` or ``workers=4``
+    without ``executor='ray'`` were ignored without a word.
+
+    Raises:
+        VidcolorError: naming them.
+    """
+    if executor == "local" and (segment_seconds is not None or workers is not None):
+        raise VidcolorError(f"{option('segment_seconds')} and {option('workers')} apply to {RAY}")
 
 
 def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
@@ -246,6 +258,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
     if done is not None:
