@@ -228,3 +228,16 @@ def test_the_ray_executors_options_are_refused_with_the_local_one(clip, tmp_path
     with pytest.raises(VidcolorError, match=re.escape("segment_seconds and workers apply to executor='ray'")):
         call(clip, tmp_path / "out.mp4", model="no-such-model", **options)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_says_how_to_give_a_torch_tensor_or_a_pil_image(tiny_models):
+    """A torch tensor or a PIL image was refused as 'got Tensor' / 'got Image', with no word of how to give it."""
+    import torch
+    from PIL import Image
+
+    job = vidcolor.Dequantizer(tiny_models.lab, "cpu")
+    with pytest.raises(ValueError, match=re.escape("got Tensor; a torch tensor? give frames.cpu().numpy() (uint8, "
+                                                   "channels last)")):
+        job(torch.from_numpy(np.stack([FRAME])))
+    with pytest.raises(ValueError, match=re.escape("got Image; a PIL image? give np.asarray(image.convert('RGB'))[None]")):
+        job(Image.fromarray(FRAME))

@@ -39,6 +39,11 @@ def conversion_hint(x, batch: bool = True) -> str:
     name, them = ("frames", "them") if batch else ("frame", "it")
     if isinstance(x, (list, tuple)) and batch:
         return "; a list of frames (H, W, 3)? give np.stack(frames)"
+    kind = f"{type(x).__module__.partition('.')[0]}.{type(x).__name__}"
+    if kind == "torch.Tensor":
+        return f"; a torch tensor? give {name}.cpu().numpy() (uint8, channels last)"
+    if kind.startswith("PIL.") and hasattr(x, "convert"):
+        return f"; a PIL image? give np.asarray(image.convert('RGB')){'[None]' if batch else ''}"
     if not isinstance(x, np.ndarray) or not x.size:
         return ""
     rgb_axes = 4 if batch else 3
