@@ -98,8 +98,9 @@ class LabJob:
         return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed."""
-        return self.lab(self.infer(self.prepare(frames)))
+        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed;
+        other frames raise as :meth:`__call__` does (:func:`check_frames`)."""
+        return self.lab(self.infer(self.prepare(check_frames(frames))))
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:
         """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`), ``strength`` a number in
@@ -388,8 +389,9 @@ class Dequantizer(LabJob):
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
         and smoothing (L in [0, 100], ab in CIELAB units, float32 ``(N, H, W)`` and ``(N, H, W, 2)``). The
         job runs on whole frames (the engine still tiles the network of frames above its tile); frames
-        that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab."""
-        batch = self._prepare(frames, tile_job=False)
+        that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab. Other frames raise as
+        :meth:`__call__` does (:func:`check_frames`)."""
+        batch = self._prepare(check_frames(frames), tile_job=False)
         if batch.feeds is None:
             lab = rgb_to_lab(frames)
             return lab[..., 0], lab[..., 1:]
