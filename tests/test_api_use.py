@@ -253,3 +253,20 @@ def test_predict_lab_refuses_frames_as_a_call_does(tiny_models, tiny_colorizers,
     for job in (vidcolor.Dequantizer(tiny_models.lab, "cpu"), vidcolor.Colorizer(tiny_colorizers.fcn, "cpu")):
         with pytest.raises(ValueError, match=re.escape(f"expected uint8 RGB (N, H, W, 3), no side empty, {said}")):
             job.predict_lab(frames)
+
+
+@pytest.mark.parametrize("references, said", [
+    ([FRAME], "got uint8 (24, 32, 3); image arrays uint8 RGB (H, W, 3) go to vidcolor.reference.ReferenceColorizer"),
+    (FRAME, "got uint8 (24, 32, 3); image arrays"),
+    (5, "got int"),
+    (["a.jpg", None], "got NoneType"),
+], ids=["list_of_arrays", "array", "int", "None_in_list"])
+def test_references_that_are_no_paths_are_named(clip, tmp_path, references, said):
+    """An image array given as a reference (natural in a notebook) raised os's 'expected str, bytes or os.PathLike
+    object, not ndarray', naming no parameter; 5 "'int' object is not iterable"."""
+    with pytest.raises(TypeError, match=re.escape("references must be image files (a path, str or pathlib.Path, or "
+                                                  "a list of them), " + said)):
+        vidcolor.colorizer(references=references)
+    with pytest.raises(TypeError, match=re.escape(said)):
+        vidcolor.colorize(clip, tmp_path / "out.mp4", references=references)
+    assert list(tmp_path.iterdir()) == []

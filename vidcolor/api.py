@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from vidcolor.arrays import described
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn, worded
 from vidcolor.executor import stages_of
@@ -361,12 +362,28 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 
 def reference_list(references: str | Path | Iterable[str | Path] | None) -> list[str | Path]:
     """``references`` as a list: one path (``str`` or ``Path``) is a list of one, not its characters; None is
-    empty."""
+    empty.
+
+    Raises:
+        TypeError: something else than paths (an image array: os's 'expected str, bytes or os.PathLike object, not
+            ndarray', naming no parameter), saying that arrays go to
+            :class:`~vidcolor.reference.ReferenceColorizer`.
+    """
     if references is None:
         return []
-    if isinstance(references, (str, Path)):
+    if isinstance(references, (str, os.PathLike)):
         return [references]
-    return list(references)
+    if not isinstance(references, np.ndarray):
+        with contextlib.suppress(TypeError):
+            references = list(references)
+    if isinstance(references, list) and all(isinstance(r, (str, os.PathLike)) for r in references):
+        return references
+    given = next((r for r in references if not isinstance(r, (str, os.PathLike))), references) \
+        if isinstance(references, list) else references
+    raise TypeError(f"references must be image files (a path, str or pathlib.Path, or a list of them), got "
+                    f"{described(given)}" + ("; image arrays uint8 RGB (H, W, 3) go to "
+                                             "vidcolor.reference.ReferenceColorizer([image, ...])"
+                                             if isinstance(given, np.ndarray) else ""))
 
 
 def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.6), compare: bool = False,
