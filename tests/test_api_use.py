@@ -270,3 +270,19 @@ def test_references_that_are_no_paths_are_named(clip, tmp_path, references, said
     with pytest.raises(TypeError, match=re.escape(said)):
         vidcolor.colorize(clip, tmp_path / "out.mp4", references=references)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make", [lambda: vidcolor.Dequantizer(model=None), lambda: vidcolor.Colorizer(model=None),
+                                  lambda: vidcolor.dequantize_frames([], model=5)], ids=["Dequantizer", "Colorizer", "frames"])
+def test_a_model_that_is_no_name_or_path_is_named(make):
+    """Dequantizer(model=None) (colorize's model=None picks the default; the classes' do not) raised os's 'expected
+    str, bytes or os.PathLike object, not NoneType', naming no parameter."""
+    with pytest.raises(TypeError, match=r"^model must be a bundled model's name or a weight file's path \(str or "
+                                        r"pathlib\.Path\), got (NoneType None|int 5)$"):
+        make()
+
+
+def test_a_model_path_not_found_is_named_as_given(tmp_path):
+    """A pathlib.Path was named by its repr: "model PosixPath('/tmp/.../x.safetensors') not found"."""
+    with pytest.raises(VidcolorError, match=re.escape(f"model '{tmp_path / 'x.safetensors'}' not found")):
+        vidcolor.Dequantizer(model=tmp_path / "x.safetensors")

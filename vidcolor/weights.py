@@ -35,7 +35,12 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
 
     Raises:
         VidcolorError: if neither a registered name nor an existing file.
+        TypeError: ``name_or_path`` is no ``str`` or path (None, a number: os's "expected str, bytes or os.PathLike
+            object, not NoneType", naming no parameter).
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"model must be a bundled model's name or a weight file's path (str or pathlib.Path), got "
+                        f"{type(name_or_path).__name__} {name_or_path!r}"[:300])
     if name_or_path in REGISTRY:
         path = WEIGHTS_DIR / REGISTRY[name_or_path]
     else:
@@ -43,7 +48,7 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
     if not path.is_file():
         known = ", ".join(sorted(REGISTRY))
         given = "a .safetensors path" + (" or an .onnx graph written by vidcolor export" if graphs else "")
-        raise VidcolorError(f"model {name_or_path!r} not found (bundled models: {known}, or give {given})")
+        raise VidcolorError(f"model {str(name_or_path)!r} not found (bundled models: {known}, or give {given})")
     return path
 
 
