@@ -250,7 +250,7 @@ def test_a_job_says_how_to_give_a_torch_tensor_or_a_pil_image(tiny_models):
 def test_predict_lab_refuses_frames_as_a_call_does(tiny_models, tiny_colorizers, frames, said):
     """predict_lab, public on both jobs, described the job's own arrays (the cut detector's thumbnail: 'got uint8
     (683, 64)' for one 24x32 frame) or raised AttributeError: 'list' object has no attribute 'shape'."""
-    for job in (vidcolor.Dequantizer(tiny_models.lab, "cpu"), vidcolor.Colorizer(tiny_colorizers.fcn, "cpu")):
+    for job in (vidcolor.Dequantizer(tiny_models.lab, "cpu"), vidcolor.Colorizer(tiny_colorizers.fcn, "cpu", backend="torch")):
         with pytest.raises(ValueError, match=re.escape(f"expected uint8 RGB (N, H, W, 3), no side empty, {said}")):
             job.predict_lab(frames)
 
