@@ -286,3 +286,15 @@ def test_a_model_path_not_found_is_named_as_given(tmp_path):
     """A pathlib.Path was named by its repr: "model PosixPath('/tmp/.../x.safetensors') not found"."""
     with pytest.raises(VidcolorError, match=re.escape(f"model '{tmp_path / 'x.safetensors'}' not found")):
         vidcolor.Dequantizer(model=tmp_path / "x.safetensors")
+
+
+@pytest.mark.parametrize("call", [vidcolor.dequantize, vidcolor.colorize], ids=["dequantize", "colorize"])
+def test_an_unknown_keyword_is_refused_before_any_work(clip, tmp_path, call):
+    """crff=18 was process()'s TypeError ('process() got an unexpected keyword argument') once the model had loaded,
+    after the internal reference mode's training (minutes); the Ray executor ignored it."""
+    with pytest.raises(TypeError, match=re.escape(f"{call.__name__}() got an unexpected keyword argument 'crff'; "
+                                                  "did you mean 'crf'?")):
+        call(clip, tmp_path / "out.mp4", model="no-such-model", crff=18)
+    with pytest.raises(TypeError, match=re.escape("unexpected keyword argument 'shiny' (its file options: codec, crf")):
+        call(clip, tmp_path / "out.mp4", model="no-such-model", shiny=True)
+    assert list(tmp_path.iterdir()) == []

@@ -136,6 +136,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    check_io_options(io_options, "dequantize")
     check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
@@ -157,6 +158,26 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         summary.note = "; ".join(filter(None, [_quantizer_note(fn.found, fn.found_changes),
                                                 _unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
+
+
+def check_io_options(io_options: dict, caller: str) -> None:
+    """Refuse a keyword of :func:`dequantize`'s or :func:`colorize`'s (``caller``) ``**io_options`` that
+    :func:`process` does not take, before any work: a misspelt ``crff=18`` was process()'s TypeError once the model
+    had loaded (after the internal mode's training, minutes), and the Ray executor ignored it.
+
+    Raises:
+        TypeError: naming it, and the option it is closest to where one is.
+    """
+    import difflib
+    import inspect
+
+    taken = [name for name, p in inspect.signature(process).parameters.items()
+             if p.kind is p.KEYWORD_ONLY and name not in ("suffix", "batch_size")]
+    for name in io_options:
+        if name not in taken:
+            close = difflib.get_close_matches(name, taken, n=1)
+            raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}" +
+                            (f"; did you mean {close[0]!r}?" if close else f" (its file options: {', '.join(taken)})"))
 
 
 def check_executor_options(executor: str, segment_seconds: float | None, workers: int | None) -> None:
@@ -259,6 +280,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    check_io_options(io_options, "colorize")
     check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
