@@ -298,3 +298,19 @@ def test_an_unknown_keyword_is_refused_before_any_work(clip, tmp_path, call):
     with pytest.raises(TypeError, match=re.escape("unexpected keyword argument 'shiny' (its file options: codec, crf")):
         call(clip, tmp_path / "out.mp4", model="no-such-model", shiny=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_still_image_after_a_clip_through_one_job_is_not_smoothed_with_it(clip, clip_frames, tmp_path, tiny_colorizers):
+    """process() reset a job before a clip (above) but not before a still image: an image of the clip's size given
+    after the clip was smoothed with the clip's last frame."""
+    from PIL import Image
+
+    image = tmp_path / "still.png"
+    Image.fromarray(clip_frames[0]).save(image)
+    job = vidcolor.Colorizer(tiny_colorizers.fcn, "cpu", render_size=32, backend="torch")
+    job.set_temporal("ema", 0.9)
+    alone = vidcolor.process(image, tmp_path / "alone.png", job, suffix="", progress=False)
+    vidcolor.process(clip, tmp_path / "clip.mkv", job, suffix="", codec="ffv1", progress=False)
+    vidcolor.process(image, tmp_path / "after.png", job, suffix="", progress=False)
+    assert alone.frames == 1
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "alone.png")), np.asarray(Image.open(tmp_path / "after.png")))

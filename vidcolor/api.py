@@ -965,7 +965,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
             :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
-            batch after batch, in frame order, from one of the run's threads. Each clip starts afresh: a job's
+            batch after batch, in frame order, from one of the run's threads. Each file starts afresh: a job's
             ``reset()`` (where it has one) is called before it, so one job can be given to many calls.
         suffix: the default output's (``"dequantized"``: ``clip_dequantized.mp4``).
         The others: the encoder's, the input's and the run's options as above (``overwrite``, ``skip_existing``,
@@ -1024,6 +1024,8 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
         OutputExists: the output exists (without ``overwrite``), or another run wrote it while this one worked.
         VidcolorError, UnreadableInput: as :func:`process`.
     """
+    if callable(getattr(fn, "reset", None)):
+        fn.reset()          # a file of its own: a job given before (process() called again) carried its last clip in
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and is_still_image(input):
@@ -1032,8 +1034,6 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                                 "not to stdout")
         return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     check_format_named(output, container)
-    if callable(getattr(fn, "reset", None)):
-        fn.reset()          # a clip of its own: a job given before (process() called again) carried its last clip in
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
