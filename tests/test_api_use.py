@@ -314,3 +314,16 @@ def test_a_still_image_after_a_clip_through_one_job_is_not_smoothed_with_it(clip
     vidcolor.process(image, tmp_path / "after.png", job, suffix="", progress=False)
     assert alone.frames == 1
     assert np.array_equal(np.asarray(Image.open(tmp_path / "alone.png")), np.asarray(Image.open(tmp_path / "after.png")))
+
+
+@pytest.mark.parametrize("options, said", [
+    (dict(workers=0), "workers must be an integer of at least 1, got 0"),
+    (dict(workers=2.5), "workers must be an integer of at least 1, got 2.5"),
+    (dict(segment_seconds="1"), "segment_seconds must be a finite number > 0, got '1'"),
+], ids=["workers_0", "workers_float", "segment_seconds_str"])
+def test_the_ray_executors_options_are_checked_first(clip, tmp_path, options, said):
+    """workers=0 was taken as the default (one per CPU or GPU), 2.5 went to Ray, segment_seconds='1' raised "'>' not
+    supported between instances of 'str' and 'int'"; the CLI's --workers and --segment-seconds refuse them."""
+    with pytest.raises(VidcolorError, match=re.escape(said)):
+        vidcolor.dequantize(clip, tmp_path / "out.mp4", executor="ray", model="no-such-model", **options)
+    assert list(tmp_path.iterdir()) == []

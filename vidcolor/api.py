@@ -38,7 +38,8 @@ from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in,
                                 kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, check_flag, job_batch_size, run, set_output_chroma)
+                               check_batch_pixels, check_batch_size, check_flag, is_number, job_batch_size, run,
+                               set_output_chroma)
 from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -182,13 +183,19 @@ def check_io_options(io_options: dict, caller: str) -> None:
 
 def check_executor_options(executor: str, segment_seconds: float | None, workers: int | None) -> None:
     """Refuse the Ray executor's options with the local one, as the CLI does: ``segment_seconds=3`` or ``workers=4``
-    without ``executor='ray'`` were ignored without a word.
+    without ``executor='ray'`` were ignored without a word; and ``workers`` that is not an integer >= 1 (the CLI's
+    ``--workers`` range: 0 was taken as the default, one per CPU or GPU, and 2.5 failed in Ray), or a
+    ``segment_seconds`` that is no number (its range: :func:`~vidcolor.io.segments.check_segment_seconds`).
 
     Raises:
         VidcolorError: naming them.
     """
     if executor == "local" and (segment_seconds is not None or workers is not None):
         raise VidcolorError(f"{option('segment_seconds')} and {option('workers')} apply to {RAY}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise VidcolorError(f"{option('workers')} must be an integer of at least 1, got {workers!r}")
+    if segment_seconds is not None and not is_number(segment_seconds):
+        raise VidcolorError(f"{option('segment_seconds')} must be a finite number > 0, got {segment_seconds!r}")
 
 
 def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
