@@ -327,3 +327,17 @@ def test_the_ray_executors_options_are_checked_first(clip, tmp_path, options, sa
     with pytest.raises(VidcolorError, match=re.escape(said)):
         vidcolor.dequantize(clip, tmp_path / "out.mp4", executor="ray", model="no-such-model", **options)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_like_object_of_another_library_is_taken(clip, tmp_path):
+    """An os.PathLike that is no pathlib.Path (pytest's tmpdir, py.path.local) was taken by the reader for a file
+    object: "open() argument 'mode' must be str, not int"."""
+    class Where:
+        def __init__(self, path):
+            self.path = str(path)
+
+        def __fspath__(self):
+            return self.path
+
+    summary = vidcolor.process(Where(clip), Where(tmp_path / "out.mkv"), lambda f: f, suffix="", progress=False)
+    assert summary.frames == 10 and summary.output == str(tmp_path / "out.mkv")

@@ -137,6 +137,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "dequantize")
     check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
@@ -287,6 +288,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
+    input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
     check_executor_options(executor, segment_seconds, workers)
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -740,10 +742,12 @@ def check_input(input: str | Path) -> None:
                                             f"cannot read ({exc.strerror or exc})")) from None
 
 
-def check_path(path, name: str, none: bool = False) -> None:
+def check_path(path, name: str, none: bool = False) -> str | Path | None:
     """Refuse a ``path`` (the parameter ``name``) that is no ``str`` or :class:`os.PathLike` (nor None, where ``none``
     allows it): ``os.stat`` said "stat: path should be string, bytes, os.PathLike or integer, not list", naming no
-    parameter, and took an int for a file descriptor.
+    parameter, and took an int for a file descriptor. Returns it, another path-like object than
+    :class:`pathlib.Path` (pytest's ``tmpdir``, a ``py.path.local``) as a :class:`~pathlib.Path`: the reader took
+    one for a file object ("open() argument 'mode' must be str, not int").
 
     Raises:
         TypeError: naming the parameter and what was given.
@@ -752,6 +756,7 @@ def check_path(path, name: str, none: bool = False) -> None:
                                         isinstance(os.fspath(path), str))):
         raise TypeError(f"{name} must be a path (str or pathlib.Path){', None' if none else ''} or '-', got "
                         f"{type(path).__name__}" + (f" {path!r}" if isinstance(path, (int, bytes)) else ""))
+    return path if path is None or isinstance(path, (str, Path)) else Path(os.fspath(path))
 
 
 def read_once(input: str | Path) -> bool:
@@ -987,6 +992,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         TypeError: ``fn`` is no job, ``input`` or ``output`` no path.
         ValueError: ``fn`` returned something else than uint8 RGB ``(N, H, W, 3)`` for N frames.
     """
+    input, output = check_path(input, "input"), check_path(output, "output", none=True)
     if isinstance(fn, type) or not callable(fn):
         raise TypeError("fn must be a job, a callable from uint8 RGB (N, H, W, 3) frames to the same (a Dequantizer(), "
                         "colorizer()'s, a function of your own), got " +
