@@ -341,3 +341,14 @@ def test_a_path_like_object_of_another_library_is_taken(clip, tmp_path):
 
     summary = vidcolor.process(Where(clip), Where(tmp_path / "out.mkv"), lambda f: f, suffix="", progress=False)
     assert summary.frames == 10 and summary.output == str(tmp_path / "out.mkv")
+
+
+@pytest.mark.parametrize("preset", [None, 5, "-x"], ids=["None", "int", "flag"])
+def test_a_preset_that_is_no_name_leaves_no_stray_file(clip, tmp_path, monkeypatch, preset):
+    """preset=None was written by ffmpeg-python as '-preset' alone: ffmpeg took '-sws_flags' for the preset and the
+    flags' value for an output, an empty file named area+accurate_rnd+full_chroma_int in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VidcolorError, match=re.escape(f"preset must be the encoder's preset name (medium, slow, p5...), "
+                                                      f"got {preset!r}")):
+        vidcolor.process(clip, tmp_path / "out.mp4", lambda f: f, suffix="", preset=preset, progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -190,6 +190,20 @@ def square_pixels(width: int, height: int, pixel_aspect: Fraction) -> tuple[int,
     return width, max(1, round(height / pixel_aspect))
 
 
+def check_preset(preset) -> None:
+    """Refuse a ``preset`` that is no name: ffmpeg-python writes an option whose value is None as a flag alone, so
+    ``preset=None`` took the next argument for the preset ("invalid preset '-sws_flags'") and the one after it for an
+    output, an empty file named ``area+accurate_rnd+full_chroma_int`` left in the current folder. The name itself is
+    the encoder's to check (ffmpeg's "invalid preset 'bogus'").
+
+    Raises:
+        VidcolorError: naming the value.
+    """
+    if not isinstance(preset, str) or not preset or preset.startswith("-"):
+        raise VidcolorError(f"{option('preset')} must be the encoder's preset name (medium, slow, p5...), got "
+                            f"{preset!r}")
+
+
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
                  tune: str | None = None, x264_params: str | None = None) -> dict:
     """ffmpeg output options for the video encoder (``vcodec``, ``pix_fmt`` and the codec's own).
@@ -378,6 +392,7 @@ class VideoWriter:
             raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
         if pix_fmt not in PIX_FMTS:
             raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
+        check_preset(preset)
         if tune is not None and tune not in TUNES:
             raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
         if codec == "libx264" and x264_params:
