@@ -352,3 +352,17 @@ def test_a_preset_that_is_no_name_leaves_no_stray_file(clip, tmp_path, monkeypat
                                                       f"got {preset!r}")):
         vidcolor.process(clip, tmp_path / "out.mp4", lambda f: f, suffix="", preset=preset, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("options, said", [
+    (dict(codec="h265"), "unknown codec 'h265'"),
+    (dict(pix_fmt="rgb24"), "unknown pixel format 'rgb24'"),
+    (dict(tune="cartoon"), "unknown tune 'cartoon'"),
+    (dict(x264_params=5), "x264_params must be x264's options as a str (key=value:key=value), got 5"),
+], ids=["codec", "pix_fmt", "tune", "x264_params"])
+def test_the_encoders_options_are_checked_before_a_model_loads(clip, tmp_path, options, said):
+    """They were checked when the writer started, after the model had loaded (with reference_mode='internal', after
+    its training: minutes); x264_params=5 was a TypeError from subprocess."""
+    with pytest.raises(VidcolorError, match=re.escape(said)):
+        vidcolor.dequantize(clip, tmp_path / "out.mp4", model="no-such-model", **options)
+    assert list(tmp_path.iterdir()) == []

@@ -34,7 +34,7 @@ from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_preset, check_target,
+from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding, check_target,
                                 format_suffix, kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
@@ -587,7 +587,8 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
                    io_options: dict) -> tuple[str | Path, RunSummary | None]:
     """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
     (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
-    size, the on/off options (:data:`IO_FLAGS`), ``crf``, ``preset``, ``raw_size`` and ``fps`` (``io_options``'s), the output
+    size, the on/off options (:data:`IO_FLAGS`), ``crf``, the encoder's (:func:`~vidcolor.io.writer.check_encoding`),
+    ``raw_size`` and ``fps`` (``io_options``'s), the output
     (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
     do (:func:`nothing_to_do`), else None.
 
@@ -602,7 +603,8 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
     for flag in IO_FLAGS:
         check_flag(io_options.get(flag, False), flag)
     check_crf(io_options["crf"])
-    check_preset(io_options.get("preset", "medium"))
+    check_encoding(io_options.get("codec", "libx264"), io_options.get("pix_fmt", "yuv420p"),
+                   io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
     if io_options.get("raw_size") is not None:
         check_raw_size(io_options["raw_size"])
     check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
@@ -1002,7 +1004,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     output, done = _checked_first(input, output, suffix, batch_size,
                                   dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
                                        skip_existing=skip_existing, audio=audio, compare=compare, progress=progress,
-                                       ignore_errors=ignore_errors, preset=preset))
+                                       ignore_errors=ignore_errors, codec=codec, pix_fmt=pix_fmt, preset=preset,
+                                       tune=tune, x264_params=x264_params))
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():

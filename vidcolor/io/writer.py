@@ -190,6 +190,28 @@ def square_pixels(width: int, height: int, pixel_aspect: Fraction) -> tuple[int,
     return width, max(1, round(height / pixel_aspect))
 
 
+def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264_params: str | None) -> None:
+    """The encoder's options as :class:`VideoWriter` takes them: ``codec`` one of :data:`CODECS`, ``pix_fmt`` of
+    :data:`PIX_FMTS`, ``preset`` a name (:func:`check_preset`), ``tune`` None or one of :data:`TUNES`, ``x264_params``
+    options x264 takes (:func:`check_x264_params`); :func:`vidcolor.api.process` asks before a model loads.
+
+    Raises:
+        VidcolorError: naming the option and its value.
+    """
+    if codec not in CODECS:
+        raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
+    if pix_fmt not in PIX_FMTS:
+        raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
+    check_preset(preset)
+    if tune is not None and tune not in TUNES:
+        raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
+    if x264_params is not None and not isinstance(x264_params, str):
+        raise VidcolorError(f"{option('x264_params')} must be x264's options as a str (key=value:key=value), got "
+                            f"{x264_params!r}")
+    if codec == "libx264" and x264_params:
+        check_x264_params(x264_params)
+
+
 def check_preset(preset) -> None:
     """Refuse a ``preset`` that is no name: ffmpeg-python writes an option whose value is None as a flag alone, so
     ``preset=None`` took the next argument for the preset ("invalid preset '-sws_flags'") and the one after it for an
@@ -388,15 +410,7 @@ class VideoWriter:
         if not isinstance(fps, numbers.Rational) or fps <= 0:
             raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
                                 "int or a Fraction)")
-        if codec not in CODECS:
-            raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
-        if pix_fmt not in PIX_FMTS:
-            raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
-        check_preset(preset)
-        if tune is not None and tune not in TUNES:
-            raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
-        if codec == "libx264" and x264_params:
-            check_x264_params(x264_params)
+        check_encoding(codec, pix_fmt, preset, tune, x264_params)
         self.to_stdout = str(target) == "-"
         self.target = None if self.to_stdout else Path(target)
         self._name = "stdout" if self.to_stdout else str(self.target)
