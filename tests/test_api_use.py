@@ -366,3 +366,13 @@ def test_the_encoders_options_are_checked_before_a_model_loads(clip, tmp_path, o
     with pytest.raises(VidcolorError, match=re.escape(said)):
         vidcolor.dequantize(clip, tmp_path / "out.mp4", model="no-such-model", **options)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("call", [vidcolor.dequantize, vidcolor.colorize], ids=["dequantize", "colorize"])
+def test_the_smoothing_is_checked_before_a_model_loads(clip, tmp_path, call):
+    """temporal='flo' and temporal_strength=1.5 were checked once the job was built, after the model had loaded."""
+    with pytest.raises(VidcolorError, match=re.escape("temporal: unknown temporal mode 'flo'")):
+        call(clip, tmp_path / "out.mp4", model="no-such-model", temporal="flo")
+    with pytest.raises(VidcolorError, match=re.escape("temporal: strength must be in [0, 1), got 1.5")):
+        call(clip, tmp_path / "out.mp4", model="no-such-model", temporal_strength=1.5)
+    assert list(tmp_path.iterdir()) == []

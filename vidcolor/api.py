@@ -140,6 +140,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "dequantize")
     check_executor_options(executor, segment_seconds, workers)
+    LabJob().set_temporal(temporal, temporal_strength)      # its checks, before a model loads
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
     if done is not None:
@@ -291,6 +292,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
     check_executor_options(executor, segment_seconds, workers)
+    LabJob().set_temporal(temporal, temporal_strength)      # its checks, before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
     if done is not None:
