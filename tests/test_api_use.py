@@ -376,3 +376,9 @@ def test_the_smoothing_is_checked_before_a_model_loads(clip, tmp_path, call):
     with pytest.raises(VidcolorError, match=re.escape("temporal: strength must be in [0, 1), got 1.5")):
         call(clip, tmp_path / "out.mp4", model="no-such-model", temporal_strength=1.5)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_list_of_frames_is_not_told_to_be_stacked(tiny_models):
+    """[] was told '; a list of frames (H, W, 3)? give np.stack(frames)', and np.stack([]) raises."""
+    with pytest.raises(ValueError, match=re.escape("got list (empty: no frames to process)") + "$"):
+        vidcolor.Dequantizer(tiny_models.lab, "cpu")([])

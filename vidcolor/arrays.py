@@ -38,7 +38,7 @@ def conversion_hint(x, batch: bool = True) -> str:
     ``(H, W, 3)``)."""
     name, them = ("frames", "them") if batch else ("frame", "it")
     if isinstance(x, (list, tuple)) and batch:
-        return "; a list of frames (H, W, 3)? give np.stack(frames)"
+        return "; a list of frames (H, W, 3)? give np.stack(frames)" if len(x) else " (empty: no frames to process)"
     kind = f"{type(x).__module__.partition('.')[0]}.{type(x).__name__}"
     if kind == "torch.Tensor":
         return f"; a torch tensor? give {name}.cpu().numpy() (uint8, channels last)"
