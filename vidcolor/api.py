@@ -92,7 +92,8 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
             are read, a frame whose size is not the first frame's (named by its index).
         ValueError: ``frames`` an array that is not ``(N, H, W, 3)`` (one frame ``(H, W, 3)``: give ``[frame]``); as
             the frames are read, a frame that is not uint8 RGB ``(H, W, 3)`` (gray, RGBA, float; named by its
-            index).
+            index, with how to give it).
+        TypeError: a model that is no name or path.
     """
     check_batch_size(batch_size)
     return batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile),
@@ -343,7 +344,9 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     (:class:`~vidcolor.pipeline.Dequantizer` says the same).
 
     Raises:
-        VidcolorError: options that do not go together, unreadable references.
+        VidcolorError: options that do not go together, unreadable references, an option of another type or
+            outside its range, unknown model.
+        TypeError: references that are no paths (:func:`reference_list`), a model that is no name or path.
     """
     references = reference_list(references)
     if reference_mode not in ("fast", "internal", "keyframes"):

@@ -298,6 +298,7 @@ class Dequantizer(LabJob):
             or ``restore_luminance`` not True or False, a ``tile`` that is no number); on a call, frames larger than
             :func:`~vidcolor.io.limits.check_frame_size` allows.
         ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
+        TypeError: a model that is no name or path.
     """
 
     JOB = "dequantize"
@@ -628,7 +629,11 @@ class Colorizer(RenderedLabJob):
     state too; two threads calling one object mix their clips with no error.
 
     Raises:
-        VidcolorError: unknown model, a model of another job, bad option values.
+        VidcolorError: unknown model, a model of another job, bad option values (of another type too: a str for
+            a number, anything but True or False for ``blur`` and ``equalize``); on a call, frames larger than the
+            limits.
+        ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
+        TypeError: a model that is no name or path.
     """
 
     JOB = "colorize"
