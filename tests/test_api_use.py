@@ -382,3 +382,9 @@ def test_an_empty_list_of_frames_is_not_told_to_be_stacked(tiny_models):
     """[] was told '; a list of frames (H, W, 3)? give np.stack(frames)', and np.stack([]) raises."""
     with pytest.raises(ValueError, match=re.escape("got list (empty: no frames to process)") + "$"):
         vidcolor.Dequantizer(tiny_models.lab, "cpu")([])
+
+
+def test_an_empty_input_name_is_said_so(tmp_path):
+    """process('') said ': no such file or folder' (the output's empty name was already said so)."""
+    with pytest.raises(VidcolorError, match=r"^the input name is empty: give a path, or - for stdin$"):
+        vidcolor.process("", tmp_path / "out.mp4", lambda f: f, suffix="")

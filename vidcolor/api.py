@@ -741,6 +741,8 @@ def check_input(input: str | Path) -> None:
     check_path(input, "input")
     if str(input) == "-":
         return
+    if str(input) == "":                # was ': no such file or folder'
+        raise VidcolorError("the input name is empty: give a path, or - for stdin")
     try:
         os.stat(input)
     except (FileNotFoundError, NotADirectoryError):
