@@ -388,3 +388,29 @@ def test_an_empty_input_name_is_said_so(tmp_path):
     """process('') said ': no such file or folder' (the output's empty name was already said so)."""
     with pytest.raises(VidcolorError, match=r"^the input name is empty: give a path, or - for stdin$"):
         vidcolor.process("", tmp_path / "out.mp4", lambda f: f, suffix="")
+
+
+def test_a_folders_stills_are_not_smoothed_by_a_job_set_to_smooth(tmp_path, tiny_colorizers):
+    """A job whose caller set its smoothing (set_temporal) and gave it to process() with a folder smoothed each still
+    with the one before (up to 10 levels on three similar photos), where a folder's stills are each on their own."""
+    from PIL import Image
+
+    from helpers import gradient_image
+
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        Image.fromarray(np.clip(gradient_image().astype(int) + 3 * i, 0, 255).astype(np.uint8)).save(
+            tmp_path / "in" / f"p{i}.png")
+
+    def job():
+        made = vidcolor.Colorizer(tiny_colorizers.fcn, "cpu", render_size=32, backend="torch")
+        made.set_temporal("ema", 0.9)
+        return made
+
+    folder_job = job()
+    vidcolor.process(tmp_path / "in", tmp_path / "out", folder_job, suffix="", progress=False)
+    for i in range(3):
+        vidcolor.process(tmp_path / "in" / f"p{i}.png", tmp_path / f"alone{i}.png", job(), suffix="", progress=False)
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png")),
+                              np.asarray(Image.open(tmp_path / f"alone{i}.png"))), i
+    assert folder_job.smoother is not None and folder_job.smoother.mode == "ema"    # its clips would be smoothed

@@ -1016,9 +1016,13 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
-        return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, skip_existing,
-                               batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
-                               x264_params=x264_params, audio=audio, container=container, pix_fmt=pix_fmt, ignore_errors=ignore_errors)
+        try:
+            return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, skip_existing,
+                                   batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
+                                   x264_params=x264_params, audio=audio, container=container, pix_fmt=pix_fmt,
+                                   ignore_errors=ignore_errors)
+        finally:                    # the job as it came (a folder of stills alone left it in still mode, unsmoothed)
+            _still_mode(fn, False)
     try:
         return _process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
                              x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
@@ -1356,8 +1360,13 @@ def removing_made_folders(folder: Path | None):
 
 def _still_mode(fn: FrameBatchFn, still: bool) -> None:
     """Switch a job between unrelated stills (no smoothing, a quantizer estimate each) and clips (the
-    smoothing the caller asked for, :attr:`~vidcolor.pipeline.LabJob.requested_temporal`)."""
+    smoothing the caller asked for, :attr:`~vidcolor.pipeline.LabJob.requested_temporal`). A job given to
+    :func:`process` whose smoothing its caller set (``job.set_temporal("flow")``, no ``requested_temporal``) keeps
+    that for its clips: it had smoothed a folder's stills too, each with the one before."""
     requested = getattr(fn, "requested_temporal", None)
+    smoother = getattr(fn, "smoother", None)
+    if requested is None and smoother is not None and callable(getattr(fn, "set_temporal", None)):
+        requested = fn.requested_temporal = (smoother.mode, smoother.strength)
     if requested is not None:
         fn.set_temporal("off" if still else requested[0], requested[1])
     if callable(getattr(fn, "set_stills", None)):
