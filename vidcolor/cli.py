@@ -399,12 +399,11 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     --overwrite is an error: one keeps the outputs that exist, the other replaces them."""
     from pathlib import Path
 
-    from vidcolor.api import check_fps_given, check_input, folder_contents
+    from vidcolor.api import check_executor_options, check_fps_given, check_input, folder_contents
     from vidcolor.io import is_animated, is_still_image
 
     check_fps_given(kw["fps"], kw["raw_size"])
-    if kw["executor"] == "local" and (kw["segment_seconds"] is not None or kw["workers"] is not None):
-        raise VidcolorError("--segment-seconds and --workers apply to --executor ray")
+    check_executor_options(kw["executor"], kw["segment_seconds"], kw["workers"])
     output, container = kw["output"], kw["container"]
     named_gif = container is None and output not in (None, "-") and Path(output).suffix.lower() == ".gif"
     if container == "gif" or named_gif:
