@@ -89,8 +89,9 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         del image                                  # only the reduced copies are kept
     for p, small in zip(paths, images):
         chroma = np.hypot(*rgb_to_lab(np.ascontiguousarray(small[..., :3]))[..., 1:].transpose(2, 0, 1))
-        if (chroma := float(chroma[small[..., 3] >= 128].mean() if small.shape[-1] == 4 else chroma.mean())) \
-                < REFERENCE_MIN_CHROMA:
+        if small.shape[-1] == 4:      # none opaque at the reduced size: nothing to judge (numpy's 'Mean of empty slice')
+            chroma = chroma[small[..., 3] >= 128]
+        if chroma.size and (chroma := float(chroma.mean())) < REFERENCE_MIN_CHROMA:
             warn(f"the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output will be near gray")
     return images
 
@@ -200,7 +201,8 @@ class ReferenceColorizer(Colorizer):
         import torch once the graphs are cached; with the torch engine it runs on the torch generator.
 
         Raises:
-            VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder is not in it).
+            VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder is not in it), or the
+                references give no position: their opaque parts are too small to fill an 8 x 8 cell at this size.
             ValueError: ``references`` is empty, or one is not uint8 RGB(A) (:func:`~vidcolor.color.rgb_to_lab`).
         """
         if str(self.model).endswith(".onnx"):
@@ -217,6 +219,11 @@ class ReferenceColorizer(Colorizer):
                 k, v = k[:, opaque], v[:, opaque]
             keys.append(k)
             values.append(v)
+        if references and not sum(k.shape[1] for k in keys):     # was a ZeroDivisionError's traceback
+            what = "the reference's opaque part is" if len(references) == 1 else "the references' opaque parts are"
+            raise VidcolorError(f"{what} too small to give colour: no 8x8-pixel cell is mostly opaque at the size the "
+                                f"matching uses (shorter side {self.render_size} px); give a reference with a larger "
+                                "opaque part")
         return np.concatenate(keys, 1), np.concatenate(values, 1)
 
     def _encode_onnx(self, L_n: np.ndarray, ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
