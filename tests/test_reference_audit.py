@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import smooth_image
+from helpers import smooth_image, vidcolor_warnings
 from vidcolor.errors import VidcolorError
-from vidcolor.reference import ReferenceColorizer, read_references
+from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
 
 
 def _job(refs, tiny_colorizers) -> ReferenceColorizer:
@@ -29,3 +29,19 @@ def test_a_reference_whose_opaque_part_fills_no_cell_is_refused(tmp_path, tiny_c
     # beside a reference that gives positions it simply offers none
     opaque = smooth_image(np.random.default_rng(3), 48, 64)
     assert _job(refs + [opaque], tiny_colorizers).features[0].shape == _job([opaque], tiny_colorizers).features[0].shape
+
+
+def test_internal_mode_warns_that_a_references_transparent_part_counts(tmp_path):
+    """Internal mode drops a reference's alpha: the black under a logo's transparent background went into its
+    palette and reconstruction, unsaid (the fast mode leaves transparent parts out, as README says)."""
+    rgb = smooth_image(np.random.default_rng(5), 48, 64)
+    alpha = np.full((48, 64), 255, np.uint8)
+    with vidcolor_warnings() as said:
+        InternalColorizer([np.dstack([rgb, alpha])], device="cpu", progress=False)
+        InternalColorizer([rgb], device="cpu", progress=False)
+    assert said == []
+    alpha[:, :16] = 0
+    with vidcolor_warnings() as said:
+        InternalColorizer([np.dstack([rgb, alpha])], device="cpu", progress=False)
+    (line,) = said
+    assert "learns from the whole reference, 25% of which is transparent" in line

@@ -363,7 +363,8 @@ class InternalColorizer(RenderedLabJob):
 
     Args:
         references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference; an RGBA one's
-            alpha is dropped), or none when ``load_model`` is given.
+            alpha is dropped, its transparent part warned about: the colours under it are learnt too), or none
+            when ``load_model`` is given.
         device: ``auto``, ``cpu`` or ``cuda`` (training and inference).
         settings: :class:`~vidcolor.internal.TwoImageSettings` (iterations per scale, size).
         load_model: a pair saved by ``save_model`` (then nothing is trained).
@@ -409,6 +410,11 @@ class InternalColorizer(RenderedLabJob):
             raise VidcolorError(option("reference_mode='internal'") + f" takes exactly one {option('references', '--reference')} "
                                 f"(or {option('load_model')})")
         self.reference = references[0][..., :3] if references else None
+        if references and references[0].shape[-1] == 4 and (hidden := float((references[0][..., 3] < 128).mean())) \
+                >= 0.01:      # the method has no mask: the colour under the transparent part (often black) is learnt too
+            warn(option("reference_mode='internal'") + f" learns from the whole reference, {hidden:.0%} of which is "
+                 "transparent: the colours hidden there count as well; flatten it or crop it to its opaque part, or "
+                 "use the fast mode, where transparent parts give no colour")
         if key_frame is not None and self.model is None:
             self.train(key_frame)
 
