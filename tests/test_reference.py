@@ -322,9 +322,9 @@ def test_api_takes_one_reference_path_as_one_reference(tmp_path, tiny_colorizers
 
 
 def test_cli_reference_fast_on_video_with_two_references(tmp_path, clip, clip_frames, tiny_colorizers):
-    _, ref = _images(tmp_path)
+    other, ref = _images(tmp_path)
     out = tmp_path / "out.mp4"
-    res = invoke_cli("colorize", clip, "-o", out, "--reference", ref, "--reference", ref, "--model",
+    res = invoke_cli("colorize", clip, "-o", out, "--reference", ref, "--reference", other, "--model",
                      tiny_colorizers.exemplar, "--render-size", "32", "-q")
     assert res.returncode == 0, res.stderr
     frames, _, _ = decode_all(str(out))

@@ -45,3 +45,22 @@ def test_internal_mode_warns_that_a_references_transparent_part_counts(tmp_path)
         InternalColorizer([np.dstack([rgb, alpha])], device="cpu", progress=False)
     (line,) = said
     assert "learns from the whole reference, 25% of which is transparent" in line
+
+
+def test_the_same_reference_twice_is_used_once(tmp_path):
+    """`--reference a.png --reference ./a.png` (or a copy) doubled the positions to match: the same colour at twice
+    the matching's cost and half the automatic batch, unsaid."""
+    rgb = smooth_image(np.random.default_rng(6), 64, 96)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    Image.fromarray(rgb).save(tmp_path / "copy.png")
+    Image.fromarray(rgb[::-1].copy()).save(tmp_path / "other.png")
+    paths = [tmp_path / "a.png", tmp_path / "other.png", tmp_path / "." / "a.png", tmp_path / "copy.png"]
+    with vidcolor_warnings() as said:
+        refs = read_references(paths, render_size=32)
+    assert len(refs) == 2
+    np.testing.assert_array_equal(refs[0][::-1], refs[1])
+    assert [s.split(": ")[-1] for s in said] == ["it is used once"] * 2
+    assert f"{paths[3]} is the same image as {paths[0]}" in said[1]
+    with vidcolor_warnings() as said:       # the internal mode refuses two references, the same one too
+        assert len(read_references(paths, longer_side=32)) == 4
+    assert said == []

@@ -58,7 +58,10 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     Raises VidcolorError when one is unreadable, a video file (by its suffix, or its contents under an image's
     suffix, :func:`~vidcolor.io.files.holds_video`; the jobs check how many they need) or
     transparent everywhere, or a folder; warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
-    pixels, at the reduced size) and about one smaller than :data:`REFERENCE_MIN_SIDE`."""
+    pixels, at the reduced size), one smaller than :data:`REFERENCE_MIN_SIDE`, and, without ``longer_side`` (the fast
+    mode; the internal mode refuses a second reference), one that is the same image as an earlier one (the same file
+    by another path, or a copy: the same pixels once reduced), which is left out: the matching would offer its
+    positions twice for the same colour at twice the cost."""
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES or holds_video(p):     # a video named as an image too
             raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
@@ -66,7 +69,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         if Path(p).is_dir():     # was 'cannot read as image (IsADirectoryError)'
             raise VidcolorError(f"{p} is a folder: {option('references', '--reference')} takes image files; give the "
                                 "images in it, each one")
-    images = []
+    images, named = [], []
     for p in paths:
         try:
             rgb, alpha = read_image(p)
@@ -85,9 +88,15 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         if min(image.shape[:2]) < REFERENCE_MIN_SIDE:
             warn(f"the reference {p} is only {image.shape[1]}x{image.shape[0]} pixels: its colours are matched in "
                  f"8x8-pixel cells, so below {REFERENCE_MIN_SIDE} px they come out coarser; give a larger image")
-        images.append(_reduce(image, render_size, longer_side))
+        small = _reduce(image, render_size, longer_side)
         del image                                  # only the reduced copies are kept
-    for p, small in zip(paths, images):
+        if longer_side is None and (same := next((q for q, seen in zip(named, images) if np.array_equal(seen, small)),
+                                                 None)) is not None:
+            warn(f"the reference {p} is the same image as {same}: it is used once")   # twice: as once, at twice the cost
+            continue
+        named.append(p)
+        images.append(small)
+    for p, small in zip(named, images):
         chroma = np.hypot(*rgb_to_lab(np.ascontiguousarray(small[..., :3]))[..., 1:].transpose(2, 0, 1))
         if small.shape[-1] == 4:      # none opaque at the reduced size: nothing to judge (numpy's 'Mean of empty slice')
             chroma = chroma[small[..., 3] >= 128]
