@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import smooth_image, vidcolor_warnings
+from helpers import invoke_cli, smooth_image, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.reference import InternalColorizer, ReferenceColorizer, read_references
 
@@ -64,3 +64,16 @@ def test_the_same_reference_twice_is_used_once(tmp_path):
     with vidcolor_warnings() as said:       # the internal mode refuses two references, the same one too
         assert len(read_references(paths, longer_side=32)) == 4
     assert said == []
+
+
+def test_reference_before_the_input_says_where_the_video_went(tmp_path):
+    """`vidcolor colorize --reference film.mp4` (keyframes meant, options first) gave the film to --reference as its
+    image and said only "Missing argument 'INPUT'"."""
+    (tmp_path / "film.mp4").write_bytes(b"")
+    (tmp_path / "ref.jpg").write_bytes(b"")
+    res = invoke_cli("colorize", "--reference", "film.mp4", cwd=tmp_path)
+    assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
+    assert ("Missing argument 'INPUT': --reference took film.mp4 as its colour image; for keyframes give the input "
+            "first: colorize film.mp4 --reference") in res.stderr
+    res = invoke_cli("colorize", "--reference", "ref.jpg", cwd=tmp_path)       # an image: the input is simply missing
+    assert res.returncode == 2 and "Missing argument 'INPUT'. (see" in res.stderr, res.stderr

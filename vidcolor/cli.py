@@ -479,7 +479,27 @@ KEYFRAMES = "\0keyframes"
 empty path (``--reference "$UNSET"``) is told apart from the keyframe mode."""
 
 
-@main.command(short_help="Colour black-and-white video or images.")
+class _Colorize(click.Command):
+    """``colorize``: ``vidcolor colorize --reference film.mp4`` (keyframes meant, options first) gave the film to
+    ``--reference`` as its image, then said only "Missing argument 'INPUT'"; the line now says where it went."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.MissingParameter as exc:
+            took = [r for r in ctx.params.get("references") or () if r not in ("", KEYFRAMES)]
+            if exc.param is None or exc.param.name != "input" or not took:
+                raise
+            from vidcolor.io.reader import VIDEO_SUFFIXES
+
+            last = took[-1]
+            if not (os.path.isdir(last) or os.path.splitext(last)[1].lower() in VIDEO_SUFFIXES):
+                raise
+            raise click.UsageError(f"Missing argument 'INPUT': --reference took {last} as its colour image; for "
+                                   f"keyframes give the input first: colorize {last} --reference", ctx) from None
+
+
+@main.command(cls=_Colorize, short_help="Colour black-and-white video or images.")
 @click.argument("input")
 @io_options("colorize")
 @click.option("--model", default=None,
