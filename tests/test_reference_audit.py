@@ -77,3 +77,14 @@ def test_reference_before_the_input_says_where_the_video_went(tmp_path):
             "first: colorize film.mp4 --reference") in res.stderr
     res = invoke_cli("colorize", "--reference", "ref.jpg", cwd=tmp_path)       # an image: the input is simply missing
     assert res.returncode == 2 and "Missing argument 'INPUT'. (see" in res.stderr, res.stderr
+
+
+def test_a_reference_from_stdin_is_refused_as_such(tmp_path):
+    """`--reference -` said '-: no such file (--reference)', as if it looked for a file named '-'."""
+    with pytest.raises(VidcolorError, match="a reference is read from a file, not from stdin"):
+        read_references(["-"])
+    Image.fromarray(smooth_image(np.random.default_rng(7), 48, 64)).save(tmp_path / "in.png")
+    res = invoke_cli("colorize", "in.png", "--reference", "-", cwd=tmp_path)
+    assert res.returncode == 1 and len(res.stderr_lines) == 1, res.stderr
+    assert "--reference -: a reference is read from a file, not from stdin" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

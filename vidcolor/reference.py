@@ -57,7 +57,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
 
     Raises VidcolorError when one is unreadable, a video file (by its suffix, or its contents under an image's
     suffix, :func:`~vidcolor.io.files.holds_video`; the jobs check how many they need) or
-    transparent everywhere, or a folder; warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
+    transparent everywhere, a folder, or ``-`` (stdin is not read for it); warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
     pixels, at the reduced size), one smaller than :data:`REFERENCE_MIN_SIDE`, and, without ``longer_side`` (the fast
     mode; the internal mode refuses a second reference), one that is the same image as an earlier one (the same file
     by another path, or a copy: the same pixels once reduced), which is left out: the matching would offer its
@@ -66,6 +66,9 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         if Path(p).suffix.lower() in VIDEO_SUFFIXES or holds_video(p):     # a video named as an image too
             raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
                                 "or JPEG), not a video")
+        if str(p) == "-" and not Path(p).exists():     # was '-: no such file', as if stdin were read
+            raise VidcolorError(f"{option('references', '--reference')} -: a reference is read from a file, not from "
+                                "stdin; give the image's path")
         if Path(p).is_dir():     # was 'cannot read as image (IsADirectoryError)'
             raise VidcolorError(f"{p} is a folder: {option('references', '--reference')} takes image files; give the "
                                 "images in it, each one")
