@@ -1155,6 +1155,8 @@ class SideBySide:
     def __init__(self, job: FrameBatchFn):
         self.job, self.device = job, getattr(job, "device", None)
         self.staged = len(stages_of(job)) == 3
+        if hasattr(job, "largest_batch"):       # the reference modes' cap on the automatic batch (job_batch_size)
+            self.largest_batch = job.largest_batch
 
     def prepare(self, frames: np.ndarray):
         return (frames, self.job.prepare(frames) if self.staged else frames)
