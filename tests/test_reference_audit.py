@@ -100,3 +100,28 @@ def test_compare_keeps_the_reference_modes_cap_on_the_automatic_batch(tiny_color
     monkeypatch.setattr(ReferenceColorizer, "MATCH_BYTES", 1)
     assert job_batch_size(job, 64, 48) == 1 < auto_batch_size(64, 48, "cpu")
     assert job_batch_size(SideBySide(job), 64, 48) == 1
+
+
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # small references
+def test_no_colour_hidden_under_a_transparent_part_reaches_the_values(tmp_path, tiny_colorizers):
+    """A mostly opaque 8x8 cell beside a transparent part averaged every pixel's ab, the hidden ones too, and the
+    reduction mixed hidden colour into the edge pixels: a magenta fill and a black one gave values up to 45 LAB units
+    apart where the edge falls inside a cell (the old test's edge fell on one). Now alpha weighs both."""
+    rgb = smooth_image(np.random.default_rng(4), 48, 64)
+    for cut in (27, 29):
+        alpha = np.full((48, 64), 255, np.uint8)
+        alpha[:, :cut] = 0
+        values = []
+        for name, hidden in (("magenta.png", (255, 0, 255)), ("black.png", (0, 0, 0))):
+            Image.fromarray(np.dstack([np.where(alpha[..., None] == 0, np.uint8(hidden), rgb), alpha])).save(
+                tmp_path / name)
+            values.append(_job(read_references([tmp_path / name], render_size=32), tiny_colorizers).features[1])
+        assert values[0].shape == (1, 16, 2)
+        np.testing.assert_allclose(values[0], values[1], atol=1e-3)
+    # fully opaque, the alpha changes nothing: the network's own cell means
+    Image.fromarray(np.dstack([rgb, np.full((48, 64), 255, np.uint8)])).save(tmp_path / "opaque_rgba.png")
+    Image.fromarray(rgb).save(tmp_path / "opaque.png")
+    (k4, v4), (k3, v3) = (_job(read_references([tmp_path / n], render_size=32), tiny_colorizers).features
+                          for n in ("opaque_rgba.png", "opaque.png"))
+    np.testing.assert_array_equal(k4, k3)
+    np.testing.assert_allclose(v4, v3, atol=1e-3)

@@ -125,7 +125,9 @@ def _frame_count(path: str | Path) -> int:
 def _reduce(image: np.ndarray, render_size: int | None, longer_side: int | None) -> np.ndarray:
     """uint8 ``(H, W, C)`` reduced with ``cv2.INTER_AREA`` to the size :func:`read_references` describes (the same
     rounding as :meth:`~vidcolor.pipeline.Colorizer.network_input` and :func:`~vidcolor.models.two_image.to_tensor`,
-    which then resize it to its own size: no change); returned as it is when not larger."""
+    which then resize it to its own size: no change); returned as it is when not larger. An RGBA image's colour is
+    reduced with its alpha as weight (premultiplied), so that a pixel at the edge of a transparent part takes no
+    colour from what lies hidden there."""
     h, w = image.shape[:2]
     if longer_side is not None:
         scale = longer_side / max(h, w)
@@ -136,7 +138,17 @@ def _reduce(image: np.ndarray, render_size: int | None, longer_side: int | None)
         return image
     if scale >= 1:
         return image
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if image.shape[-1] == 4:     # colour averaged with alpha as weight: an edge pixel took the hidden colour beside it
+        alpha = image[..., 3]
+        weighted = np.empty(image.shape[:2] + (3,), np.uint8)      # premultiplied, one channel at a time (uint8)
+        for c in range(3):
+            weighted[..., c] = cv2.multiply(np.ascontiguousarray(image[..., c]), alpha, scale=1 / 255)
+        weighted = cv2.resize(weighted, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        a = small[..., 3:].astype(np.float32)
+        seen = np.clip(np.rint(weighted * 255 / np.maximum(a, 1)), 0, 255).astype(np.uint8)
+        small[..., :3] = np.where(a > 0, seen, small[..., :3])
+    return small
 
 
 class ReferenceColorizer(Colorizer):
@@ -227,8 +239,8 @@ class ReferenceColorizer(Colorizer):
             ab = cv2.resize(lab[..., 1:], (L.shape[1], L.shape[0]), interpolation=cv2.INTER_AREA)
             k, v = (self._encode_onnx if isinstance(self.engine, OnnxEngine) else self._encode_torch)(L / 50.0 - 1.0, ab)
             if ref.shape[-1] == 4:
-                opaque = _opaque_cells(ref[..., 3], L.shape)
-                k, v = k[:, opaque], v[:, opaque]
+                opaque, visible = _opaque_cells(ref[..., 3], L.shape, lab[..., 1:])
+                k, v = k[:, opaque], visible[None, opaque]
             keys.append(k)
             values.append(v)
         if references and not sum(k.shape[1] for k in keys):     # was a ZeroDivisionError's traceback
@@ -263,15 +275,26 @@ class ReferenceColorizer(Colorizer):
         return k.float().cpu().numpy(), v.float().cpu().numpy()
 
 
-def _opaque_cells(alpha: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _opaque_cells(alpha: np.ndarray, size: tuple[int, int], ab: np.ndarray | None = None):
     """Which of the exemplar network's reference positions are mostly opaque: ``alpha`` uint8 ``(H, W)`` resized to
     ``size`` (the network's input, h x w), averaged over its 8 x 8 cells (the last row and column of cells
-    partial), as a bool mask ``(ceil(h / 8) * ceil(w / 8),)`` in the positions' row-major order."""
+    partial), as a bool mask ``(ceil(h / 8) * ceil(w / 8),)`` in the positions' row-major order.
+
+    With ``ab`` (float32 ``(H, W, 2)``, the reference's) also each cell's ab averaged with the alpha as weight, float32
+    ``(positions, 2)`` (the network's values average every pixel of a cell: a mostly opaque cell beside the
+    transparent part took up to half its colour from what lay hidden there), returned as ``(mask, ab)``."""
     h, w = size
     a = cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
-    a = np.pad(a, ((0, -h % 8), (0, -w % 8)), mode="edge")
-    cells = a.reshape(a.shape[0] // 8, 8, a.shape[1] // 8, 8).mean(axis=(1, 3))
-    return (cells >= 128).ravel()
+
+    def cells(x: np.ndarray) -> np.ndarray:
+        x = np.pad(x, ((0, -h % 8), (0, -w % 8)) + ((0, 0),) * (x.ndim - 2), mode="edge")
+        return x.reshape(x.shape[0] // 8, 8, x.shape[1] // 8, 8, *x.shape[2:]).mean(axis=(1, 3)).reshape(-1, *x.shape[2:])
+
+    mask = cells(a) >= 128
+    if ab is None:
+        return mask
+    weighted = cv2.resize(ab * alpha[..., None].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    return mask, (cells(weighted) / np.maximum(cells(a), 1e-6)[:, None]).astype(np.float32)
 
 
 CUT_DISTANCE = 0.5
