@@ -174,7 +174,8 @@ class ReferenceColorizer(Colorizer):
     ``__call__(frames uint8 RGB (N, H, W, 3)) -> uint8 RGB (N, H, W, 3)``; the output's L is the input's.
 
     Raises:
-        VidcolorError: no references, a model of another job, bad option values.
+        VidcolorError: no references, a model of another job, bad option values, references whose opaque parts
+            give no position (:meth:`encode_references`).
     """
 
     JOB = "colorize-reference"
