@@ -1035,7 +1035,7 @@ def test_colorize_model_help_and_an_unknown_model_name_an_exported_onnx_graph(tm
     graph that `vidcolor export` writes and the jobs run, as dequantize's help gives it; a missing .onnx said
     'cannot read ONNX graph (NoSuchFile)'. export, which takes no graph, and --reference, which needs the weight
     file, are not offered one."""
-    assert "--model TEXT Bundled model name, .safetensors path or exported .onnx (default:" in _help_text("colorize")
+    assert "--model NAME|PATH Bundled model name, .safetensors path or exported .onnx (default:" in _help_text("colorize")
     Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "a.png")
     graphs = "or give a .safetensors path or an .onnx graph written by vidcolor export)"
     for command, model, extra, ends in [("colorize", "nosuch", (), graphs), ("dequantize", "nosuch", (), graphs),

@@ -249,7 +249,7 @@ def io_options(job: str):
 
 def _with_io_options(f, job: str):
     opts = [
-        click.option("-o", "--output", help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
+        click.option("-o", "--output", metavar="PATH", help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
                      "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
                      "(.mkv, .gif, .nut, .mov with --format), a still image <stem>_<job>.png (-o's suffix picks its "
                      "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
@@ -259,7 +259,8 @@ def _with_io_options(f, job: str):
                      help="Leave an input whose output exists: a folder's are not read (a folder run that failed or "
                           "was stopped keeps its finished outputs, so this does the rest); a file's run does "
                           "nothing. Not with --overwrite."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                     help="Where the network runs (auto: CUDA where torch can use a GPU, else the CPU)."),
         click.option("--batch-size", type=click.IntRange(1), default=None,
                      help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU; "
                           "at most 64 megapixels a batch)."),
@@ -276,7 +277,7 @@ def _with_io_options(f, job: str):
         click.option("--crf", type=click.IntRange(*CRF_RANGE), default=None,
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
-        click.option("--preset", default="medium", show_default=True, help="x264/x265 preset."),
+        click.option("--preset", default="medium", show_default=True, metavar="NAME", help="x264/x265 preset."),
         click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
                                                    "zerolatency", "stillimage"]),
                      help="x264/x265 tune (default: none; see docs/dequantize_encode.md for grain)."),
@@ -284,7 +285,9 @@ def _with_io_options(f, job: str):
                      help="x264 options on top of the preset, as ffmpeg's -x264-params (default: none; dequantize with "
                           f"the default preset: {DEQUANTIZE_X264_PARAMS}, which runs x264 faster at the same fidelity; "
                           "'' for none)."),
-        click.option("--no-audio", is_flag=True, help="Drop the audio stream (copied from the source by default)."),
+        click.option("--no-audio", is_flag=True,
+                     help="Drop the audio tracks (by default each is copied from the source, re-encoded only where "
+                          "the output container cannot hold its codec)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH",
                      help="Input is raw rgb24 frames of this size; give their rate with --fps."),
         click.option("--fps", callback=_fps, metavar="RATE",
@@ -315,7 +318,7 @@ def _with_io_options(f, job: str):
                      help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--executor ray: workers (Ray actors) to start (default: one per GPU, else per CPU)."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary (warnings and errors are still said)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -448,7 +451,7 @@ def main():
 @main.command(short_help="Restore fine colour to coarsely quantized video or images.")
 @click.argument("input")
 @io_options("dequantize")
-@click.option("--model", default=None,
+@click.option("--model", default=None, metavar="NAME|PATH",
               help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq-l2, see vidcolor/weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
@@ -502,7 +505,7 @@ class _Colorize(click.Command):
 @main.command(cls=_Colorize, short_help="Colour black-and-white video or images.")
 @click.argument("input")
 @io_options("colorize")
-@click.option("--model", default=None,
+@click.option("--model", default=None, metavar="NAME|PATH",
               help="Bundled model name, .safetensors path or exported .onnx (default: colorize-effnet-video; with "
                    "--reference: colorize-exemplar, whose .safetensors it needs).")
 @click.option("--reference", "references", multiple=True, is_flag=False, flag_value=KEYFRAMES, metavar="[IMG]",
@@ -576,10 +579,10 @@ def _train_command(job: str):
     @train.command(job, help=f"Train {article} {job} generator from RECIPE (TOML); resumable.",
                    short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--out", "out_dir", default=None, help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
+    @click.option("--out", "out_dir", default=None, metavar="FOLDER", help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
                   "step marks (decay_from, unfreeze_at) move in proportion.")
-    @click.option("--data", default=None, help="Override the recipe's photo folder, or give a pack (vidcolor train "
+    @click.option("--data", default=None, metavar="FOLDER", help="Override the recipe's photo folder, or give a pack (vidcolor train "
                   "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
                   "are removed when the run starts (its logs are rewritten).")
@@ -621,7 +624,7 @@ for _name in TRAINABLE:
 @train.command("pack", short_help="Write a recipe's training images into a pack folder.")
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path())
-@click.option("--data", default=None, help="Override the recipe's photo folder.")
+@click.option("--data", default=None, metavar="FOLDER", help="Override the recipe's photo folder.")
 @click.option("--max-mb", type=click.FloatRange(0, min_open=True), default=15.0, show_default=True,
               help="The images' total size at most (MB); a seeded random share of the training images is kept to fit. "
                    "A lent GPU machine receives at most 64 MiB with the repository (about 41 of them).")
