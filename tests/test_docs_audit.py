@@ -32,3 +32,13 @@ def test_training_folders_are_named_folders(command):
     assert "--data FOLDER" in text and " TEXT " not in text
     if command[1] != "pack":
         assert "--out FOLDER" in text
+
+
+def test_help_gives_the_exit_statuses_and_the_graph_cache():
+    """README gives the exit statuses (1 an error, 2 a usage error, 128 + the signal) and where the ONNX graphs are
+    cached (VIDCOLOR_CACHE): ``vidcolor --help`` said neither, nor did any command's."""
+    text = _help_text()
+    assert "Exit status: 0 done; 1 an error" in text and "2 a usage error" in text
+    assert "128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)" in text
+    for job in ("dequantize", "colorize"):
+        assert "cached in onnx/ under $VIDCOLOR_CACHE, else $XDG_CACHE_HOME/vidcolor, else ~/.cache/vidcolor" in _help_text(job)

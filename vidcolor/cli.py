@@ -266,7 +266,8 @@ def _with_io_options(f, job: str):
                           "at most 64 megapixels a batch)."),
         click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto", show_default=True,
                      help="Inference engine (auto: onnxruntime on a CPU, torch on CUDA, and torch for dequantize on a CPU "
-                          "with native bf16; the model is exported to ONNX once and the graph cached)."),
+                          "with native bf16; the model is exported to ONNX once and the graph cached in onnx/ under "
+                          "$VIDCOLOR_CACHE, else $XDG_CACHE_HOME/vidcolor, else ~/.cache/vidcolor)."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
                      show_default=True, help="Network precision (auto: fp16 on CUDA, fp32 on the CPU, bf16 for dequantize on a CPU with "
                           "native bf16)."),
@@ -442,7 +443,10 @@ def _io_kwargs(kw: dict) -> dict:
                 progress=not kw["quiet"], ignore_errors=kw["ignore_errors"])
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit status: 0 done; 1 an error, said in one line on stderr (vidcolor: error: and why); 2 a "
+                    "usage error (an unknown option, a value out of its range); 128 + N stopped by signal N (130 "
+                    "Ctrl-C, 143 SIGTERM, 129 SIGHUP), partial outputs removed.")
 @click.version_option(__version__, prog_name="vidcolor")
 def main():
     """Dequantize and colorize video with trained generator networks."""
