@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import invoke_cli
+from helpers import assert_one_line_error, invoke_cli, listing
 
 
 def _help_text(*command: str) -> str:
@@ -42,3 +42,23 @@ def test_help_gives_the_exit_statuses_and_the_graph_cache():
     assert "128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)" in text
     for job in ("dequantize", "colorize"):
         assert "cached in onnx/ under $VIDCOLOR_CACHE, else $XDG_CACHE_HOME/vidcolor, else ~/.cache/vidcolor" in _help_text(job)
+
+
+@pytest.mark.parametrize("job", ["dequantize", "colorize"])
+def test_an_x264_tune_with_libx265_is_refused_before_any_work(tmp_path, clip, job):
+    """``--codec libx265 --tune film`` (the help lists film and stillimage as 'x264/x265 tune') loaded the model and
+    processed the first frames, then failed with ffmpeg's 'Error setting preset/tune medium/film': refused up front,
+    naming the tunes x265 takes."""
+    res = invoke_cli(job, str(clip), "-o", str(tmp_path / "out.mp4"), "--codec", "libx265", "--tune", "film")
+    assert_one_line_error(res)
+    assert "--tune film is x264's; libx265 takes grain, animation, psnr, ssim, fastdecode, zerolatency" in res.stderr
+    assert listing(tmp_path) == set()
+
+
+def test_the_writer_refuses_an_x264_tune_with_libx265(tmp_path):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io import VideoWriter
+
+    with pytest.raises(VidcolorError, match="tune stillimage is x264's; libx265 takes"):
+        VideoWriter(tmp_path / "out.mp4", 64, 48, 10, codec="libx265", tune="stillimage")
+    assert listing(tmp_path) == set()

@@ -281,7 +281,8 @@ def _with_io_options(f, job: str):
         click.option("--preset", default="medium", show_default=True, metavar="NAME", help="x264/x265 preset."),
         click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
                                                    "zerolatency", "stillimage"]),
-                     help="x264/x265 tune (default: none; see docs/dequantize_encode.md for grain)."),
+                     help="x264/x265 tune (default: none; film and stillimage are x264's only; see "
+                          "docs/dequantize_encode.md for grain)."),
         click.option("--x264-params", metavar="KEY=VALUE:...",
                      help="x264 options on top of the preset, as ffmpeg's -x264-params (default: none; dequantize with "
                           f"the default preset: {DEQUANTIZE_X264_PARAMS}, which runs x264 faster at the same fidelity; "
@@ -405,6 +406,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
 
     from vidcolor.api import check_executor_options, check_fps_given, check_input, folder_contents
     from vidcolor.io import is_animated, is_still_image
+    from vidcolor.io.writer import check_tune
 
     check_fps_given(kw["fps"], kw["raw_size"])
     check_executor_options(kw["executor"], kw["segment_seconds"], kw["workers"])
@@ -415,6 +417,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     else:
         _refuse(ctx, [n for n in _given(ctx, *ENCODER_SETTINGS) if kw["codec"] not in ENCODER_SETTINGS[n]],
                 f"to --codec {kw['codec']}, {CODEC_TAKES[kw['codec']]}")
+        check_tune(kw["codec"], kw["tune"])
     if kw["temporal"] == "off":
         _refuse(ctx, _given(ctx, "temporal_strength"), "with --temporal off")
     if kw["overwrite"]:

@@ -58,6 +58,21 @@ TUNES = ("grain", "film", "animation", "psnr", "ssim", "fastdecode", "zerolatenc
 """x264 ``--tune`` values (x265 has all but film and stillimage); the default is none. ``grain`` (smaller
 dead zones, weaker adaptive quantization) keeps more of what dequantization gains over the input written
 the same way, but not more fidelity per byte: see :class:`vidcolor.jobs.Job`."""
+X265_TUNES = tuple(t for t in TUNES if t not in ("film", "stillimage"))
+"""The :data:`TUNES` that x265 takes too."""
+
+
+def check_tune(codec: str, tune: str | None) -> None:
+    """Refuse a ``tune`` that ``codec`` does not have (x264's film and stillimage with libx265), before any work:
+    ffmpeg refused it only once the first frames were processed ('Error setting preset/tune medium/film').
+
+    Raises:
+        VidcolorError: naming the tunes the codec takes.
+    """
+    if codec == "libx265" and tune is not None and tune not in X265_TUNES:
+        raise VidcolorError(f"{option('tune')} {tune} is x264's; libx265 takes {', '.join(X265_TUNES)}")
+
+
 PIX_FMTS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
 """Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma), 8 or 10 bits (10 bits
 keep restored gradients from being banded again by the encode). A frame with an odd side is written 4:4:4
@@ -205,6 +220,7 @@ def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264
     check_preset(preset)
     if tune is not None and tune not in TUNES:
         raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
+    check_tune(codec, tune)
     if x264_params is not None and not isinstance(x264_params, str):
         raise VidcolorError(f"{option('x264_params')} must be x264's options as a str (key=value:key=value), got "
                             f"{x264_params!r}")
