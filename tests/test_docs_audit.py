@@ -62,3 +62,23 @@ def test_the_writer_refuses_an_x264_tune_with_libx265(tmp_path):
     with pytest.raises(VidcolorError, match="tune stillimage is x264's; libx265 takes"):
         VideoWriter(tmp_path / "out.mp4", 64, 48, 10, codec="libx265", tune="stillimage")
     assert listing(tmp_path) == set()
+
+
+def test_an_unknown_preset_is_refused_before_any_work(tmp_path, clip):
+    """``--preset bogus`` (help: 'x264/x265 preset.', no names) loaded the model and processed the first frames, then
+    ended with ffmpeg's "x264 [error]: invalid preset 'bogus'": refused up front, naming x264's presets."""
+    res = invoke_cli("dequantize", str(clip), "-o", str(tmp_path / "out.mp4"), "--preset", "bogus")
+    assert_one_line_error(res)
+    assert ("--preset 'bogus' is not one of libx264's: ultrafast, superfast, veryfast, faster, fast, medium, slow, "
+            "slower, veryslow, placebo") in res.stderr
+    assert listing(tmp_path) == set()
+    assert "ultrafast to placebo" in _help_text("colorize")
+
+
+def test_the_writer_refuses_an_unknown_preset(tmp_path):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io import VideoWriter
+
+    with pytest.raises(VidcolorError, match="preset 'Fast' is not one of libx265's"):
+        VideoWriter(tmp_path / "out.mp4", 64, 48, 10, codec="libx265", preset="Fast")
+    assert listing(tmp_path) == set()

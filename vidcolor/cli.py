@@ -278,7 +278,8 @@ def _with_io_options(f, job: str):
         click.option("--crf", type=click.IntRange(*CRF_RANGE), default=None,
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
-        click.option("--preset", default="medium", show_default=True, metavar="NAME", help="x264/x265 preset."),
+        click.option("--preset", default="medium", show_default=True, metavar="NAME",
+                     help="x264/x265 preset, ultrafast to placebo (NVENC: its own names, e.g. p5)."),
         click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
                                                    "zerolatency", "stillimage"]),
                      help="x264/x265 tune (default: none; film and stillimage are x264's only; see "
@@ -406,7 +407,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
 
     from vidcolor.api import check_executor_options, check_fps_given, check_input, folder_contents
     from vidcolor.io import is_animated, is_still_image
-    from vidcolor.io.writer import check_tune
+    from vidcolor.io.writer import check_preset, check_tune
 
     check_fps_given(kw["fps"], kw["raw_size"])
     check_executor_options(kw["executor"], kw["segment_seconds"], kw["workers"])
@@ -418,6 +419,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
         _refuse(ctx, [n for n in _given(ctx, *ENCODER_SETTINGS) if kw["codec"] not in ENCODER_SETTINGS[n]],
                 f"to --codec {kw['codec']}, {CODEC_TAKES[kw['codec']]}")
         check_tune(kw["codec"], kw["tune"])
+        check_preset(kw["codec"], kw["preset"])
     if kw["temporal"] == "off":
         _refuse(ctx, _given(ctx, "temporal_strength"), "with --temporal off")
     if kw["overwrite"]:

@@ -60,6 +60,26 @@ dead zones, weaker adaptive quantization) keeps more of what dequantization gain
 the same way, but not more fidelity per byte: see :class:`vidcolor.jobs.Job`."""
 X265_TUNES = tuple(t for t in TUNES if t not in ("film", "stillimage"))
 """The :data:`TUNES` that x265 takes too."""
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+"""x264's and x265's ``--preset`` names, fastest first (NVENC has names of its own)."""
+
+
+def check_preset(codec: str, preset) -> None:
+    """Refuse a ``preset`` that is no name, or that x264 or x265 does not have, before any work: ffmpeg refused an
+    unknown one only once the first frames were processed ("invalid preset 'bogus'"); and ffmpeg-python writes an
+    option whose value is None as a flag alone, so ``preset=None`` took the next argument for the preset and the one
+    after it for an output, an empty file named ``area+accurate_rnd+full_chroma_int`` left in the current folder.
+    Other encoders' names (NVENC's p1-p7...) are theirs to check.
+
+    Raises:
+        VidcolorError: naming the value (and x264's and x265's presets).
+    """
+    if not isinstance(preset, str) or not preset or preset.startswith("-"):
+        raise VidcolorError(f"{option('preset')} must be the encoder's preset name (medium, slow, p5...), got "
+                            f"{preset!r}")
+    if codec in ("libx264", "libx265") and preset not in X264_PRESETS:
+        raise VidcolorError(f"{option('preset')} {preset!r} is not one of {codec}'s: {', '.join(X264_PRESETS)}")
 
 
 def check_tune(codec: str, tune: str | None) -> None:
@@ -207,8 +227,9 @@ def square_pixels(width: int, height: int, pixel_aspect: Fraction) -> tuple[int,
 
 def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264_params: str | None) -> None:
     """The encoder's options as :class:`VideoWriter` takes them: ``codec`` one of :data:`CODECS`, ``pix_fmt`` of
-    :data:`PIX_FMTS`, ``preset`` a name (:func:`check_preset`), ``tune`` None or one of :data:`TUNES`, ``x264_params``
-    options x264 takes (:func:`check_x264_params`); :func:`vidcolor.api.process` asks before a model loads.
+    :data:`PIX_FMTS`, ``preset`` a name the codec takes (:func:`check_preset`), ``tune`` None or one of :data:`TUNES`
+    that the codec takes (:func:`check_tune`), ``x264_params`` options x264 takes (:func:`check_x264_params`);
+    :func:`vidcolor.api.process` asks before a model loads.
 
     Raises:
         VidcolorError: naming the option and its value.
@@ -217,7 +238,7 @@ def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264
         raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
     if pix_fmt not in PIX_FMTS:
         raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
-    check_preset(preset)
+    check_preset(codec, preset)
     if tune is not None and tune not in TUNES:
         raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
     check_tune(codec, tune)
@@ -226,20 +247,6 @@ def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264
                             f"{x264_params!r}")
     if codec == "libx264" and x264_params:
         check_x264_params(x264_params)
-
-
-def check_preset(preset) -> None:
-    """Refuse a ``preset`` that is no name: ffmpeg-python writes an option whose value is None as a flag alone, so
-    ``preset=None`` took the next argument for the preset ("invalid preset '-sws_flags'") and the one after it for an
-    output, an empty file named ``area+accurate_rnd+full_chroma_int`` left in the current folder. The name itself is
-    the encoder's to check (ffmpeg's "invalid preset 'bogus'").
-
-    Raises:
-        VidcolorError: naming the value.
-    """
-    if not isinstance(preset, str) or not preset or preset.startswith("-"):
-        raise VidcolorError(f"{option('preset')} must be the encoder's preset name (medium, slow, p5...), got "
-                            f"{preset!r}")
 
 
 def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, height: int,
