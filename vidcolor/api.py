@@ -4,7 +4,7 @@ Example:
     >>> from vidcolor.api import dequantize, Dequantizer
     >>> dequantize("mario.mp4")                       # writes mario_dequantized.mp4   # doctest: +SKIP
     >>> fix = Dequantizer()                           # or frame by frame:             # doctest: +SKIP
-    >>> fine = fix(coarse_frames)                     # uint8 (N, H, W, 3) -> same
+    >>> fine = fix(coarse_frames)                     # uint8 (N, H, W, 3) -> same    # doctest: +SKIP
 """
 from __future__ import annotations
 
