@@ -599,7 +599,10 @@ def test_an_interruption_while_close_waits_for_ffmpeg_removes_partial(tmp_path, 
     assert listing(tmp_path) == set()
 
 
-def test_writer_ffmpeg_failure_is_one_error_and_no_file(tmp_path):
+def test_writer_ffmpeg_failure_is_one_error_and_no_file(tmp_path, monkeypatch):
+    import vidcolor.io.writer as writer
+
+    monkeypatch.setattr(writer, "check_preset", lambda codec, preset: None)     # let ffmpeg meet the bad preset
     with pytest.raises(VidcolorError, match="ffmpeg"):
         with VideoWriter(tmp_path / "c.mp4", 32, 32, Fraction(10), preset="no-such-preset") as w:
             w.write(make_frames(2, 32, 32))             # ffmpeg may already be gone here, or fail at close
