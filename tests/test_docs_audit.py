@@ -93,3 +93,9 @@ def test_the_docstring_examples_run_as_doctests(module):
 
     result = doctest.testmod(importlib.import_module(module), report=False)
     assert result.failed == 0
+
+
+def test_export_help_says_the_output_is_named_onnx():
+    """``vidcolor export dequantize-fq-l2 g.bin`` is refused ('the output of export is an .onnx file'), which the help
+    did not say ('to an ONNX graph OUTPUT')."""
+    assert "to an ONNX graph OUTPUT, a file named .onnx" in _help_text("export")

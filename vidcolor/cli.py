@@ -666,8 +666,8 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export_cmd(model, output, overwrite):
-    """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT (runs with --backend onnxruntime); its
-    missing folders are created.
+    """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT, a file named .onnx (runs with --backend
+    onnxruntime); its missing folders are created.
 
     The graph takes any batch, and frame heights and widths that are multiples of the network's stride (32 for
     the bundled models, said on exit and kept in the graph's metadata as vidcolor_stride): vidcolor pads any
