@@ -144,3 +144,24 @@ def test_a_run_is_published(run_folder, publish, tmp_path):
     from vidcolor.training.run import describe_hardware
     assert f"- Hardware: {describe_hardware('cpu')}; 1 torch thread(s); " in card
     assert "- Weight file: `vidcolor/weights/tiny.safetensors`, sha256" in card
+
+
+def test_a_weight_file_with_non_finite_values_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path):
+    # training audit: a run that diverged exported NaN weights, and publish.py bundled them with a card
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    diverged = tmp_path / "diverged"
+    shutil.copytree(run_folder, diverged)
+    with safe_open(str(run_folder / "tiny.safetensors"), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    name = next(k for k, t in tensors.items() if t.is_floating_point())
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, str(diverged / "tiny.safetensors"), metadata=meta)
+    before = written(tmp_path)
+    message = publish(diverged)
+    assert isinstance(message, str) and f"{name} holds non-finite values" in message and "\n" not in message
+    assert written(tmp_path) == before

@@ -18,6 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 
 from vidcolor.models import FAMILIES
@@ -291,11 +292,16 @@ def read_run(run: Path) -> tuple[dict, Path, dict, int]:
     try:
         with safe_open(str(src), framework="pt") as f:
             meta = f.metadata()
-            params = sum(f.get_tensor(k).numel() for k in f.keys() if "running_" not in k and "num_batches" not in k)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        params = sum(t.numel() for k, t in tensors.items() if "running_" not in k and "num_batches" not in k)
         json.loads(meta["arch"]), json.loads(meta["train_seconds"])
         steps = json.loads(meta["steps"])
     except Exception as exc:            # not a safetensors file, or one without the training metadata: all one case
         raise PublishError(f"{src}: not a weight file of a training run ({type(exc).__name__})") from None
+    bad = next((k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:                 # a run that diverged (trained before training stopped at a NaN loss)
+        raise PublishError(f"{src}: {bad} holds non-finite values (NaN or inf): the run diverged; retrain it (a "
+                           f"lower lr) before publishing")
     if steps != recipe.get("steps"):    # a finished run resumed for more steps and stopped: its older weight file
         raise PublishError(f"{src} is of step {steps}, and the run's recipe.json runs to step {recipe.get('steps')}: "
                            f"the run has not finished (resume it to its last step, which writes the weight file)")

@@ -600,7 +600,7 @@ def _train_command(job: str):
     def command(recipe, out_dir, steps, data, fresh, device):
         from vidcolor.device import pick_device
         from vidcolor.jobs import training_loop
-        from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse
+        from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
 
         recipe_cls, train_fn = training_loop(job)
         try:
@@ -615,7 +615,7 @@ def _train_command(job: str):
             raise VidcolorError(f"bad recipe: {exc}") from None
         except CheckpointError as exc:
             raise VidcolorError(f"{exc}; give another --out, or --fresh to start over") from None
-        except RunFolderInUse as exc:  # another run trains there
+        except (RunFolderInUse, TrainingDiverged) as exc:  # another run trains there; a NaN loss or weight
             raise VidcolorError(str(exc)) from None
         except OSError as exc:         # the run folder or a file in it cannot be written (read-only, disk full)
             if exc.filename is None:

@@ -297,6 +297,13 @@ class RunFolderInUse(OSError):
     """A run folder another training run is using (:func:`~vidcolor.training.trainer.lock_run_folder`)."""
 
 
+class TrainingDiverged(RuntimeError):
+    """A run whose loss, or whose networks' weights, became non-finite (NaN or inf): a learning rate too high for the
+    recipe, or bad data. Raised by :meth:`~vidcolor.training.trainer.Trainer.fit` at the first such step, before
+    anything of it is saved: the folder's ``checkpoint.pt`` stays the last good one (a NaN run trained on silently to
+    its end, overwriting it and exporting NaN weights)."""
+
+
 def describe_hardware(device: str | torch.device = "cpu") -> str:
     """Where this process trains, as a weight file's card gives it: ``"CPU: AMD EPYC 9R14 (2 cores)"``, or with
     ``device`` ``cuda`` ``"GPU: NVIDIA H200; CPU: ... (16 cores)"``; the CPU's model name from ``/proc/cpuinfo``
@@ -345,6 +352,7 @@ class RunDir:
         self._acc, self._n = np.zeros(len(fields)), 0
         self.recipe, self._optimizers = recipe, []
         self.hardware = [hardware] if hardware else []
+        self.saved: int | None = None       # the step of the folder's checkpoint of this run (None: none yet)
 
     def _checkpoint(self) -> dict:
         """``checkpoint.pt``'s contents; :class:`CheckpointError` when it cannot be read."""
@@ -413,6 +421,7 @@ class RunDir:
                 detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])[:160]
                 raise CheckpointError(f"{self.ckpt} holds other networks than this recipe's ({detail})") from exc
             self.step, extra = state["step"], state.get("extra", {})
+            self.saved = self.step
             self.t0 = time.time() - state["elapsed"]
             earlier = list(state.get("hardware", []))      # absent in checkpoints written before stop 64
             self.hardware = earlier + [h for h in self.hardware if h not in earlier]
@@ -497,11 +506,24 @@ class RunDir:
         except BaseException:           # Ctrl-C, SIGTERM or a full disk mid-save: the checkpoint stays the last
             tmp.unlink(missing_ok=True)  # whole one, and no partial checkpoint.tmp is left beside it
             raise
+        self.saved = self.step
+
+    def save_due(self, recipe: Recipe) -> bool:
+        """Whether a checkpoint is due now: every ``recipe.checkpoint_every`` steps and at the last step."""
+        return self.step % recipe.checkpoint_every == 0 or self.step == recipe.steps
 
     def save_if_due(self, objects: dict, recipe: Recipe) -> None:
-        """Checkpoint every ``recipe.checkpoint_every`` steps and at the last step."""
-        if self.step % recipe.checkpoint_every == 0 or self.step == recipe.steps:
+        """Checkpoint every ``recipe.checkpoint_every`` steps and at the last step (:meth:`save_due`)."""
+        if self.save_due(recipe):
             self.save(objects)
+
+    def diverged(self, step: int, what: str) -> TrainingDiverged:
+        """The error of a run that diverged at ``step`` (``what``: the loss or weight that is not finite), in one line
+        that says which checkpoint is kept."""
+        kept = (f"{self.ckpt} of step {self.saved} is kept" if self.saved is not None
+                else "no checkpoint was saved before it")
+        return TrainingDiverged(f"training diverged at step {step}: {what}; nothing of it was saved ({kept}); lower "
+                                f"the recipe's lr (now {self.recipe.lr:g}) or check its data")
 
     def export(self, generator: torch.nn.Module, arch: dict, recipe: Recipe) -> Path:
         """Write ``<name>.safetensors`` (fp16, ``arch``, steps, seconds, the sessions' hardware and the recipe in its

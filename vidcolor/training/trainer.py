@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import math
 import os
 from pathlib import Path
 from typing import Callable, Iterable
@@ -207,6 +208,19 @@ class Trainer:
         output, truth = torch.cat([o for o, _ in pairs]), torch.cat([t for _, t in pairs])
         return [psnr_batch(output, truth), colourfulness_ratio(output, truth)]
 
+    def check_finite(self, run: RunDir, step: int) -> None:
+        """Refuse to save or export networks holding a non-finite (NaN or inf) weight: an update can make them so
+        from a loss that was still finite (a huge gradient), and the checkpoint it would have overwritten is the last
+        good one.
+
+        Raises:
+            TrainingDiverged: naming the first such tensor (:meth:`~vidcolor.training.run.RunDir.diverged`).
+        """
+        for name, net in self.networks.items():
+            for key, t in itertools.chain(net.named_parameters(), net.named_buffers()):
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    raise run.diverged(step, f"the weights {name}.{key} are not finite after its update")
+
     def check_out_dir(self) -> None:
         """Refuse a run folder inside a folder of images the recipe reads (``data``, unless a pack, and a dequantize
         recipe's ``retro``): those are listed recursively, so the run's ``loss.png`` joined the training images of
@@ -237,6 +251,10 @@ class Trainer:
                 written.
             CheckpointError: the run folder's checkpoint cannot be read or does not fit the networks (see
                 :meth:`~vidcolor.training.run.RunDir.restore`; a ``ValueError``).
+            TrainingDiverged: a loss (a field of :attr:`fields` named ``loss...``) that is not finite, at the first
+                step that gives one, or networks whose weights are not finite when a checkpoint or the export is
+                due (:meth:`check_finite`); the folder's checkpoint stays the last good one, and no weight file is
+                written.
         """
         r = self.recipe
         torch.set_num_threads(r.threads)
@@ -265,10 +283,18 @@ class Trainer:
                 if run.step >= r.steps:
                     break
                 self.at_step(run.step)
-                run.record(self.optimize_parameters(batch), r.log_every)
+                values = self.optimize_parameters(batch)
+                bad = next(((k, v) for k, v in zip(self.fields, values) if k.startswith("loss")
+                            and not math.isfinite(v)), None)
+                if bad:             # stop here: the step's update was made from it, and nothing after it is saved
+                    raise run.diverged(run.step + 1, f"{bad[0]} is {bad[1]}")
+                run.record(values, r.log_every)
                 if validation and run.step % r.validate_every == 0:
                     run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
-                run.save_if_due(objects, r)
+                if run.save_due(r):
+                    self.check_finite(run, run.step)
+                    run.save(objects)
+            self.check_finite(run, run.step)
             return run.export(self.generator, self.arch, r)
         finally:
             os.close(lock)

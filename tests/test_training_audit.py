@@ -1,0 +1,99 @@
+"""vidcolor train as a user meets it: divergence, photo orientation, recipe errors, Ctrl-C (the training audit)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import invoke_cli, photo_folder
+from test_trainer import Invert, recipe
+from test_training import toml_for
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Four 48x56 smooth photos; with holdout_every=2, two are held back."""
+    return photo_folder(tmp_path_factory.mktemp("photos"), 4, 48, 56, seed=3)
+
+
+def recipe_toml(data: Path, **kw) -> str:
+    """:func:`test_training.toml_for` (a tiny dequantize recipe) with ``kw`` replacing or adding keys."""
+    import json
+
+    lines = [line for line in toml_for(data).splitlines() if line.split(" = ")[0] not in kw]
+    return "\n".join(lines + [f"{k} = {json.dumps(v)}" for k, v in kw.items()]) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ divergence
+
+
+class Poisoned(Invert):
+    """The toy job, whose batch at step ``at`` (1-based) is NaN: its loss is NaN and its update makes the weights NaN."""
+
+    def __init__(self, *args, at: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at = at
+
+    def optimize_parameters(self, rgb) -> list[float]:
+        if self.stepped + 1 == self.at:
+            x = torch.full(rgb.permute(0, 3, 1, 2).shape, float("nan"))
+            loss = (self.generator(x) - (1 - x)).pow(2).mean()
+            self.optimizers["opt_g"].zero_grad()
+            loss.backward()
+            self.optimizers["opt_g"].step()
+            self.stepped += 1
+            return [loss.item()]
+        return super().optimize_parameters(rgb)
+
+
+def finite(state: dict) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
+
+
+def test_a_nan_loss_stops_the_run_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path, photos):
+    # training audit: a NaN loss (an lr too high, bad data) trained on silently to the end, overwriting the
+    # checkpoint with NaN weights every checkpoint_every steps and exporting a NaN weight file
+    from vidcolor.training.run import TrainingDiverged
+
+    job = Poisoned(recipe(photos, steps=6, checkpoint_every=2), tmp_path, progress=lambda m: None, at=4)
+    with pytest.raises(TrainingDiverged, match=r"at step 4: loss is nan; .*checkpoint.pt of step 2 is kept") as exc:
+        job.fit()
+    assert "\n" not in str(exc.value) and job.stepped == 4
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and finite(state["G"])
+    assert not (tmp_path / "toy.safetensors").exists()
+    again = Invert(recipe(photos, steps=6, checkpoint_every=2), tmp_path, progress=lambda m: None)
+    again.fit()                                                    # resumes from the good checkpoint
+    assert again.at_steps[0] == 2 and again.stepped == 4
+
+
+def test_weights_made_non_finite_by_a_finite_loss_are_not_saved(tmp_path, photos):
+    # the update of a step whose loss was still finite (a huge gradient) can make the weights inf or NaN: the
+    # checkpoint due at that step was written with them
+    from vidcolor.training.run import TrainingDiverged
+
+    class Blown(Invert):
+        def optimize_parameters(self, rgb):
+            values = super().optimize_parameters(rgb)
+            if self.stepped == 2:
+                with torch.no_grad():
+                    self.generator.weight.fill_(float("inf"))
+            return values
+
+    with pytest.raises(TrainingDiverged, match=r"at step 2: the weights G.weight are not finite.*no checkpoint was "
+                                               r"saved before it"):
+        Blown(recipe(photos, steps=4, checkpoint_every=2), tmp_path, progress=lambda m: None).fit()
+    assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "toy.safetensors").exists()
+
+
+def test_cli_train_with_a_diverging_lr_stops_in_one_line_and_exits_non_zero(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(recipe_toml(photos, steps=4, lr=1e8, checkpoint_every=1, holdout_every=2))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    last = res.stderr_lines[-1]
+    assert last.startswith("vidcolor: error: training diverged at step ") and "lower the recipe's lr" in last
+    assert "nan" not in "".join(res.stderr_lines[:-1])            # stopped at the first, before logging it
+    assert not (tmp_path / "run" / "tiny.safetensors").exists()
+    if (tmp_path / "run" / "checkpoint.pt").exists():
+        assert finite(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["G"])
