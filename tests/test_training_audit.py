@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,52 @@ def test_cli_train_with_a_diverging_lr_stops_in_one_line_and_exits_non_zero(tmp_
     assert not (tmp_path / "run" / "tiny.safetensors").exists()
     if (tmp_path / "run" / "checkpoint.pt").exists():
         assert finite(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["G"])
+
+
+# ------------------------------------------------------------------------------------------ EXIF orientation
+
+
+def sideways(path: Path, orientation: int, **save) -> np.ndarray:
+    """Write a 24 x 40 (w x h) photo with a bright top-left corner and the EXIF ``orientation`` to ``path``; returns
+    its stored pixels."""
+    from PIL import Image
+
+    rgb = np.zeros((40, 24, 3), np.uint8)
+    rgb[..., 1] = np.linspace(0, 200, 24, dtype=np.uint8)[None]
+    rgb[:8, :8] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(path, exif=exif.tobytes(), **save)
+    return rgb
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("name", ["p.png", "p.jpg"])
+def test_training_reads_a_photo_upright_by_its_exif_orientation_as_the_runtime_does(tmp_path, orientation, name):
+    # training audit: read_rgb ignored the EXIF orientation, so a phone's portrait photo was trained on sideways,
+    # while vidcolor.io.images.read_image (colorize, dequantize) turns it upright
+    from vidcolor.io.images import read_image
+    from vidcolor.training.data import read_rgb
+
+    stored = sideways(tmp_path / name, orientation, **({"quality": 95} if name.endswith("jpg") else {}))
+    got = read_rgb(tmp_path / name)
+    assert np.array_equal(got, read_image(tmp_path / name)[0])
+    assert got.shape == ((40, 24, 3) if orientation < 5 else (24, 40, 3))
+    if name.endswith("png") and orientation == 6:               # 90 degrees clockwise: the top-left corner at top-right
+        assert np.array_equal(got, np.rot90(stored, -1))
+
+
+def test_a_pack_stores_photos_upright(tmp_path):
+    # the pack's WebP images (written without EXIF) were the stored pixels, sideways
+    from PIL import Image
+
+    from vidcolor.training.pack import write_pack
+    from vidcolor.training.run import Recipe
+
+    (tmp_path / "photos").mkdir()
+    for i in range(3):
+        sideways(tmp_path / "photos" / f"p{i}.png", 6)
+    write_pack(Recipe(data=str(tmp_path / "photos"), crop=32, holdout_every=3), tmp_path / "pack", 10**7,
+               short_side=32, progress=lambda m: None)
+    sizes = {Image.open(p).size for p in (tmp_path / "pack").rglob("*.webp")}
+    assert sizes == {(40, 24)}                                   # shown 40 wide, 24 high (stored 24 x 40)

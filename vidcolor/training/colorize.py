@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_torch, rgb_to_lab
 from vidcolor.models import FAMILIES, EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.models.losses import gradient_penalty
-from vidcolor.training.data import ColorizationCrops
+from vidcolor.training.data import ColorizationCrops, read_rgb
 from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
 from vidcolor.training.run import (Recipe, check_at_least, check_generator_table, check_shares, check_whole,
@@ -156,8 +156,8 @@ def bin_weights(paths: list[Path], bins: np.ndarray, lam: float, n: int = 300) -
     from PIL import Image
 
     counts = np.zeros(q)
-    for p in paths[:: max(1, len(paths) // n)][:n]:
-        ab = rgb_to_lab(np.asarray(Image.open(p).convert("RGB").resize((64, 64))))[..., 1:].reshape(-1, 2)
+    for p in paths[:: max(1, len(paths) // n)][:n]:       # read as the stream reads them (upright, 16-bit gray)
+        ab = rgb_to_lab(np.asarray(Image.fromarray(read_rgb(p)).resize((64, 64))))[..., 1:].reshape(-1, 2)
         counts += np.bincount(((ab[:, None, :] - bins[None]) ** 2).sum(-1).argmin(1), minlength=q)
     d2 = ((bins[:, None] - bins[None]) ** 2).sum(-1)
     prob = np.exp(-d2 / (2 * 5.0 ** 2)) @ (counts / counts.sum())

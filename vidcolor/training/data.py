@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
@@ -63,6 +63,7 @@ def check_images(paths: list[Path], crop: int, pixel_art: list[bool] | None = No
             if img.format == "JPEG":        # 1/8 scale: every byte of the stream still read (see above)
                 img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
             img.load()                      # the whole file: a truncated or damaged one fails here, not mid-run
+            oriented(img)                   # its EXIF read as read_rgb reads it (the shorter side is the same)
             if img.mode in ("F", *GRAY16_MODES):
                 _eight_bit(img)
         usable += short * (PIXEL_ART_MAX_ENLARGEMENT if art else 1) >= crop
@@ -136,11 +137,22 @@ def _eight_bit(img: Image.Image) -> Image.Image:
     return img
 
 
+def oriented(img: Image.Image) -> Image.Image:
+    """``img`` (loaded) turned upright by its EXIF orientation, in place, as the runtime's
+    :func:`vidcolor.io.images.read_image` reads an image (``ImageOps.exif_transpose``): a phone's portrait photo was
+    trained on sideways, and coloured upright. An image without the tag (or with orientation 1) is left as it is."""
+    ImageOps.exif_transpose(img, in_place=True)
+    return img
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
-    """An image as uint8 RGB ``(H, W, 3)``; transparent pixels (palette or alpha transparency) become black; 16-bit
-    gray rounded to 8 bits (:func:`_eight_bit`). Pillow's errors pass through (``FileNotFoundError``,
-    ``PIL.UnidentifiedImageError``: OSErrors); SampleDepthError (a ValueError) for samples :func:`_eight_bit` refuses."""
-    img = _eight_bit(Image.open(path))
+    """An image as uint8 RGB ``(H, W, 3)``, upright by its EXIF orientation (:func:`oriented`, as the runtime reads
+    it); transparent pixels (palette or alpha transparency) become black; 16-bit gray rounded to 8 bits
+    (:func:`_eight_bit`). Pillow's errors pass through (``FileNotFoundError``, ``PIL.UnidentifiedImageError``:
+    OSErrors); SampleDepthError (a ValueError) for samples :func:`_eight_bit` refuses."""
+    img = Image.open(path)
+    img.load()
+    img = _eight_bit(oriented(img))
     if img.mode in ("P", "PA", "LA", "RGBA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
