@@ -32,6 +32,8 @@ def publish(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     (tmp_path / "weights").mkdir()
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "tiny.toml").write_text('name = "tiny"\n')   # the recipe of the runs published here
     monkeypatch.setattr(module, "ROOT", tmp_path)
     monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path / "weights")
 
@@ -46,7 +48,8 @@ def publish(tmp_path, monkeypatch):
 
 
 def written(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    """The files under ``root`` but the recipe ``train/tiny.toml`` that the ``publish`` fixture writes."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p != root / "train" / "tiny.toml")
 
 
 @pytest.mark.parametrize("bad, said", [(["--inference", "0.5"], "--inference must be T/SATURATION"),
@@ -165,3 +168,12 @@ def test_a_weight_file_with_non_finite_values_is_one_line_and_nothing_is_written
     message = publish(diverged)
     assert isinstance(message, str) and f"{name} holds non-finite values" in message and "\n" not in message
     assert written(tmp_path) == before
+
+
+def test_a_run_without_its_recipe_in_train_is_one_line_and_nothing_is_written(run_folder, publish, tmp_path):
+    # training audit: publish.py bundled a weight file whose recipe train/<name>.toml did not exist, the card
+    # linking that missing recipe as the command that made it
+    (tmp_path / "train" / "tiny.toml").unlink()
+    message = publish(run_folder)
+    assert isinstance(message, str) and "train/tiny.toml is missing" in message and "\n" not in message
+    assert written(tmp_path) == []

@@ -5,7 +5,9 @@
     python train/publish.py runs/colorize-exemplar --quality docs/reference_quality.json
 
 The card's validation numbers are read from the quality benchmark's JSON (never typed by hand), and the card
-records the sha256 of the weight file it describes. After a benchmark rerun, or to stamp a card published before
+records the sha256 of the weight file it describes. A run is published only with its recipe in train/ as
+train/<name>.toml (the card links it as the command that made the weight file), and not with weights that are
+NaN or infinite (a run that diverged). After a benchmark rerun, or to stamp a card published before
 the sha256 line, re-stamp a bundled model's card without a run folder (the rest of the card is kept):
 
     python train/publish.py --card dequantize-pix2pix-rgb --quality docs/dequantize_quality.json
@@ -358,6 +360,9 @@ def publish() -> None:
     strength = parse_strength(args.strength) if args.strength else None
     recipe, src, meta, params = read_run(args.run)
     name = recipe["name"]
+    if not (ROOT / "train" / f"{name}.toml").is_file():   # the card links it as the command that made the file
+        raise PublishError(f"train/{name}.toml is missing: every bundled weight file is made by a recipe in train/; "
+                           f"add the recipe the run trained from as train/{name}.toml, then publish")
     model, arch = None, json.loads(meta["arch"])
     if inference and arch.get("job") == "dequantize":   # stored where nothing reads them, silently
         raise PublishError(f"--inference is a colorizer's (T/saturation); {name} is a dequantizer")
