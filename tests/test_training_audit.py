@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import invoke_cli, photo_folder
+from helpers import assert_one_line_error, invoke_cli, photo_folder
 from test_trainer import Invert, recipe
 from test_training import toml_for
 
@@ -147,3 +147,43 @@ def test_a_pack_stores_photos_upright(tmp_path):
                short_side=32, progress=lambda m: None)
     sizes = {Image.open(p).size for p in (tmp_path / "pack").rglob("*.webp")}
     assert sizes == {(40, 24)}                                   # shown 40 wide, 24 high (stored 24 x 40)
+
+
+# ------------------------------------------------------------------------------------------ recipe errors
+
+
+@pytest.mark.parametrize("bad, said", [
+    ({"lr": "fast"}, "r.toml: lr must be > 0"),
+    ({"batch_size": 1.5}, "r.toml: batch_size must be a whole number"),
+    ({"gan_mode": "foo"}, "r.toml: gan_mode must be one of lsgan, vanilla, got 'foo'"),
+    ({"data": "no-such-folder"}, "r.toml: data: no training images under no-such-folder (relative to the current "
+                                 "folder, {tmp}): no such folder"),
+    ({"data": "r.toml"}, "r.toml: data: no training images under r.toml (relative to the current folder, {tmp}): "
+                         "not a folder"),
+    ({"video": "/no/clips"}, "r.toml: video: no training clips (*.mp4) under /no/clips: no such folder"),
+    ({"retro": "/no/art"}, "r.toml: retro: no training images under /no/art: no such folder"),
+    ({"init_from": "nosuch"}, "r.toml: init_from: model 'nosuch' not found"),
+])
+def test_cli_train_a_bad_recipe_value_is_one_line_naming_the_file_and_the_key(tmp_path, photos, bad, said):
+    # training audit: only unknown keys named the recipe file ("lr must be > 0 ...": of which file?); a data, video or
+    # retro folder that does not exist said "no training images under X", no key; an unknown init_from model was a
+    # bare "model 'x' not found" (no "bad recipe", no key); an unknown gan_mode "unknown GAN loss 'foo'"
+    data = bad.pop("data", str(photos))
+    (tmp_path / "r.toml").write_text(recipe_toml(Path(data), holdout_every=2, **bad))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"bad recipe: {said.format(tmp=tmp_path)}" in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_cli_train_a_colorize_recipe_with_an_unknown_gan_names_the_key(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(f'data = "{photos.as_posix()}"\ngan = "lsgam"\n')
+    res = invoke_cli("train", "colorize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe: r.toml: gan must be one of none, lsgan, vanilla, wgan-gp, got 'lsgam'" in res.stderr
+
+
+def test_cli_train_data_given_by_the_flag_is_named_as_the_flag(tmp_path, photos):
+    (tmp_path / "r.toml").write_text(recipe_toml(photos))
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--data", "/no/such", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe: r.toml with --data /no/such: data: no training images under /no/such: no such folder" in res.stderr

@@ -611,8 +611,8 @@ def _train_command(job: str):
         try:
             weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True), device=pick_device(device))
-        except RecipeError as exc:
-            raise VidcolorError(f"bad recipe: {exc}") from None
+        except RecipeError as exc:     # named with its file (and the --data it was given) as a value of it is
+            raise VidcolorError(f"bad recipe: {recipe}{f' with --data {data}' if data else ''}: {exc}") from None
         except CheckpointError as exc:
             raise VidcolorError(f"{exc}; give another --out, or --fresh to start over") from None
         except (RunFolderInUse, TrainingDiverged) as exc:  # another run trains there; a NaN loss or weight

@@ -24,7 +24,7 @@ from vidcolor.color import AB_SCALE, ab_gamut_bins, annealed_mean, lab_to_rgb_to
 from vidcolor.models import FAMILIES, EffNetUNetColorizer, PatchGANDiscriminator
 from vidcolor.models.losses import gradient_penalty
 from vidcolor.training.data import ColorizationCrops, read_rgb
-from vidcolor.training.losses import FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
+from vidcolor.training.losses import GAN_MODES, FeatureLoss, GANLoss, ab_cross_entropy, soft_encode
 from vidcolor.training.measures import colourfulness_ratio, from_uint8, psnr_batch
 from vidcolor.training.run import (Recipe, check_at_least, check_generator_table, check_shares, check_whole,
                                    training_loader)
@@ -37,13 +37,17 @@ HEADS = ("bins", "ab")
 """A colorize recipe's ``head``: classification over ab bins, or ab regression (another value would train as ``ab``
 and be stored as an unknown mode)."""
 
+GANS = ("none", *GAN_MODES, "wgan-gp")
+"""A colorize recipe's ``gan``: none, the PatchGAN losses of :class:`~vidcolor.training.losses.GANLoss`, or WGAN-GP."""
+
 
 @dataclass
 class ColorizeRecipe(Recipe):
     """Everything that determines a trained colorization generator (one TOML file in ``train/``).
 
     Raises:
-        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator`` or ``head`` (:data:`HEADS`),
+        ValueError: as :class:`~vidcolor.training.run.Recipe`, and an unknown ``generator``, ``head`` (:data:`HEADS`) or
+            ``gan`` (:data:`GANS`),
             ``generator_kwargs`` not a table of its settings (:func:`~vidcolor.training.run.check_generator_table`), ``temperature``
             <= 0, a negative loss weight, ``rebalance`` outside [0, 1], ``critic_steps`` not a whole number >= 1,
             ``unfreeze_stages`` or ``unfreeze_at`` not a whole number >= 0, or ``unfreeze_stages`` on another generator
@@ -77,6 +81,8 @@ class ColorizeRecipe(Recipe):
             raise ValueError(f"unknown generator {self.generator!r} (choose {', '.join(FAMILY_OF)})")
         if self.head not in HEADS:
             raise ValueError(f"unknown head {self.head!r} (choose {', '.join(HEADS)})")
+        if self.gan not in GANS:            # was "unknown GAN loss 'x'" as the run was set up, the key not named
+            raise ValueError(f"gan must be one of {', '.join(GANS)}, got {self.gan!r}")
         check_generator_table(self.generator_kwargs, *self.generator_class(), "generator_kwargs")
         check_at_least(self, 0, "temperature", strict=True)
         check_at_least(self, 0, "lambda_l1", "ce_weight", "adv_weight", "gp_weight", "perceptual_weight",

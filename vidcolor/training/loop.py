@@ -26,8 +26,9 @@ from vidcolor.models.two_image import gray
 from vidcolor.training.consistency import through_stage
 from vidcolor.training.data import DequantizationPairs, folder_named, split_retro
 from vidcolor.training.degrade import KIND_SHARES, check_kinds
-from vidcolor.training.losses import GANLoss
+from vidcolor.training.losses import GAN_MODES, GANLoss
 from vidcolor.training.measures import from_uint8, psnr_pooled
+from vidcolor.training.pack import missing_folder
 from vidcolor.training.run import Recipe, check_at_least, check_generator_table, check_shares, training_loader
 from vidcolor.training.trainer import Trainer, start_from
 
@@ -42,7 +43,7 @@ class DequantizeRecipe(Recipe):
 
     Raises:
         ValueError: as :class:`~vidcolor.training.run.Recipe`, and a ``mode`` not in :data:`MODES`, ``loss`` other
-            than ``l1``/``l2``, a negative ``adv_weight``, ``smooth_weight`` or ``lambda_l1``, ``phase_lr`` <= 0,
+            than ``l1``/``l2``, ``gan_mode`` not in :data:`~vidcolor.training.losses.GAN_MODES`, a negative ``adv_weight``, ``smooth_weight`` or ``lambda_l1``, ``phase_lr`` <= 0,
             ``identity`` or ``identity_pixel_art`` outside [0, 1], ``retro_share`` outside (0, 1), ``kinds`` not a
             non-empty subset of :data:`~vidcolor.training.degrade.KIND_SHARES` (:func:`~vidcolor.training.degrade.check_kinds`), or
             ``generator`` not a table of :class:`~vidcolor.models.UNetGenerator`'s settings
@@ -78,6 +79,8 @@ class DequantizeRecipe(Recipe):
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.loss not in ("l1", "l2"):
             raise ValueError(f"loss must be l1 or l2, got {self.loss!r}")
+        if self.gan_mode not in GAN_MODES:  # was "unknown GAN loss 'x'" as the run was set up, the key not named
+            raise ValueError(f"gan_mode must be one of {', '.join(GAN_MODES)}, got {self.gan_mode!r}")
         check_at_least(self, 0, "adv_weight", "smooth_weight", "lambda_l1")
         check_at_least(self, 0, "phase_lr", strict=True)
         check_shares(self, "identity", "identity_pixel_art")
@@ -187,7 +190,7 @@ class DequantizeTrainer(Trainer):
         r = self.recipe
         pixel_art = split_retro(r.retro)[0] if r.retro else None
         if r.retro and not pixel_art:
-            raise ValueError(f"no training images under {folder_named(r.retro)}")
+            raise ValueError(f"retro: no training images under {folder_named(r.retro)}{missing_folder(r.retro)}")
         return training_loader(r, DequantizationPairs, pixel_art, r.retro_share, identity=r.identity,
                                identity_pixel_art=r.identity_pixel_art, kinds=tuple(r.kinds),
                                consistency=r.consistency)

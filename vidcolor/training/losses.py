@@ -7,6 +7,10 @@ import torch
 from torch import nn
 
 
+GAN_MODES = ("lsgan", "vanilla")
+"""The adversarial losses of :class:`GANLoss` (a dequantize recipe's ``gan_mode``)."""
+
+
 class GANLoss(nn.Module):
     """Adversarial loss on PatchGAN logits: ``lsgan`` (least squares, Mao et al. 2017) or ``vanilla`` (BCE).
 
@@ -19,7 +23,7 @@ class GANLoss(nn.Module):
 
     def __init__(self, mode: str = "lsgan"):
         super().__init__()
-        if mode not in ("lsgan", "vanilla"):
+        if mode not in GAN_MODES:
             raise ValueError(f"unknown GAN loss {mode!r}")
         self.loss = nn.MSELoss() if mode == "lsgan" else nn.BCEWithLogitsLoss()
 

@@ -76,6 +76,13 @@ def read_pack(folder: str | Path) -> Pack:
     return Pack(groups, held, short)
 
 
+def missing_folder(path: str | Path) -> str:
+    """``": no such folder"`` (or ``": not a folder"``) for a recipe's folder ``path`` that is not one, else empty: the
+    end of the message that it holds no images (a misspelt path read as a folder without images)."""
+    path = Path(path)
+    return "" if path.is_dir() else ": not a folder" if path.exists() else ": no such folder"
+
+
 def recipe_images(recipe) -> list[tuple[list[Path], float | None]]:
     """The training groups of a recipe, ``(image paths, share)`` each: its training photos (share None, the rest) and,
     when it names a ``video`` folder, the frames of its training clips (share ``video_share``); the pack's groups
@@ -99,12 +106,13 @@ def recipe_images(recipe) -> list[tuple[list[Path], float | None]]:
                          f"{recipe.holdout_every}: one image in {recipe.holdout_every}, the first included): "
                          f"give more images, or a larger holdout_every")
     if not paths:
-        raise ValueError(f"no training images under {folder_named(recipe.data)}")
+        raise ValueError(f"data: no training images under {folder_named(recipe.data)}{missing_folder(recipe.data)}")
     groups: list[tuple[list[Path], float | None]] = [(paths, None)]
     if recipe.video:
         frames = video_frames(split_clips(recipe.video, recipe.video_holdout_every)[0], recipe.video_stride)
         if not frames:
-            raise ValueError(f"no training clips (*.mp4) under {folder_named(recipe.video)}")
+            raise ValueError(f"video: no training clips (*.mp4) under {folder_named(recipe.video)}"
+                             f"{missing_folder(recipe.video)}")
         groups.append((frames, recipe.video_share))
     return groups
 

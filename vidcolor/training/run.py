@@ -232,8 +232,8 @@ class Recipe:
 
     @classmethod
     def from_toml(cls, path: str | Path, others: bool | set[str] = False):
-        """Build the recipe from a TOML file; unknown keys and TOML syntax errors raise ``ValueError`` (naming
-        ``path``). ``others``: leave out, rather than refuse, the keys this class lacks (a job's recipe read for the
+        """Build the recipe from a TOML file; unknown keys, TOML syntax errors and the values the recipe class refuses
+        raise ``ValueError`` (naming ``path``, then the key). ``others``: leave out, rather than refuse, the keys this class lacks (a job's recipe read for the
         fields every job has, as ``vidcolor train pack`` reads it): all of them (True), or those in the set (the
         fields of every job's recipe class: a misspelt key, such as ``holdout_evry``, is still refused rather than
         packed by its default)."""
@@ -246,7 +246,10 @@ class Recipe:
         refused = unknown if others is False else set() if others is True else unknown - set(others)
         if refused:
             raise ValueError(f"{path}: unknown recipe keys {sorted(refused)}")
-        return cls(**{k: v for k, v in raw.items() if k not in unknown})
+        try:
+            return cls(**{k: v for k, v in raw.items() if k not in unknown})
+        except (ValueError, TypeError) as exc:   # "lr must be > 0": which file said so, in one line
+            raise ValueError(f"{path}: {exc}") from None
 
 
 def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = None, pixel_art_share: float = 0.0,

@@ -26,6 +26,7 @@ from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos, is_pack
 from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, describe_hardware
+from vidcolor.errors import VidcolorError
 from vidcolor.weights import load_generator
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
@@ -44,18 +45,23 @@ def start_from(model: nn.Module, init_from: str, what: str, fits: Callable[[dict
             initialisation (every other parameter must be loaded).
 
     Raises:
-        ValueError: ``init_from`` fails ``fits``, or its tensors do not fit ``model`` (other layers or widths).
-        VidcolorError: ``init_from`` is unknown or not a generator weight file.
+        ValueError: ``init_from`` is unknown or not a generator weight file (a :class:`~vidcolor.errors.VidcolorError`
+            of :func:`~vidcolor.weights.load_generator`, which named no recipe key: it escaped ``vidcolor train``'s
+            "bad recipe" line), fails ``fits``, or its tensors do not fit ``model`` (other layers or widths); each
+            message starts with ``init_from``.
     """
-    base, arch = load_generator(init_from)
+    try:
+        base, arch = load_generator(init_from)
+    except VidcolorError as exc:
+        raise ValueError(f"init_from: {exc}") from None
     if fits is not None and not fits(arch):
-        raise ValueError(f"{init_from}: not {what}")
+        raise ValueError(f"init_from {init_from}: not {what}")
     try:
         missing, unexpected = model.load_state_dict(base.state_dict(), strict=not new_layers)
     except RuntimeError:                # tensors of other sizes (other widths), or layers the model lacks
-        raise ValueError(f"{init_from}: not {what} (its layers have other sizes)") from None
+        raise ValueError(f"init_from {init_from}: not {what} (its layers have other sizes)") from None
     if unexpected or any(not k.startswith(new_layers) for k in missing):
-        raise ValueError(f"{init_from}: not {what} (its layers are others)")
+        raise ValueError(f"init_from {init_from}: not {what} (its layers are others)")
 
 
 def lock_run_folder(folder: Path) -> int:
