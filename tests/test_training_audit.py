@@ -187,3 +187,56 @@ def test_cli_train_data_given_by_the_flag_is_named_as_the_flag(tmp_path, photos)
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", "--data", "/no/such", cwd=tmp_path)
     assert_one_line_error(res)
     assert "bad recipe: r.toml with --data /no/such: data: no training images under /no/such: no such folder" in res.stderr
+
+
+# ------------------------------------------------------------------------------------------ Ctrl-C
+
+
+def ctrl_c_at(step: int, times: int = 1):
+    """A progress callback that sends this process SIGINT ``times`` times when step ``step`` is logged."""
+    import os
+    import signal
+
+    def progress(msg):
+        if msg.startswith(f"step={step} "):
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGINT)
+    return progress
+
+
+def test_ctrl_c_saves_the_step_the_run_stops_at_and_the_same_command_resumes_it(tmp_path, photos):
+    # training audit: Ctrl-C stopped the run wherever it was and lost every step since the last checkpoint
+    # (checkpoint_every, 100 in the bundled recipes): one stopped before its first checkpoint left none to resume
+    with pytest.raises(KeyboardInterrupt) as exc:
+        Invert(recipe(photos, steps=6, checkpoint_every=100), tmp_path, progress=ctrl_c_at(2)).fit()
+    assert exc.value.__notes__ == [f"{tmp_path / 'checkpoint.pt'} holds step 2 of 6: the same command resumes the run"]
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 2
+    again = Invert(recipe(photos, steps=6, checkpoint_every=100), tmp_path, progress=lambda m: None)
+    again.fit()
+    assert again.at_steps[:2] == [2, 2] and again.stepped == 4
+
+
+def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tmp_path, photos):
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        Invert(recipe(photos, steps=6, checkpoint_every=100), tmp_path, progress=ctrl_c_at(2, times=2)).fit()
+    assert not (tmp_path / "checkpoint.pt").exists() and signal.getsignal(signal.SIGINT) is before
+
+
+def test_data_workers_ignore_ctrl_c(photos):
+    # a terminal's Ctrl-C reaches the data workers too: torch's worker loop ended on it, and the run, saving the step
+    # it stopped at, waited on workers that were gone
+    import signal
+
+    from vidcolor.training.data import ColorizationCrops
+    from vidcolor.training.run import ignore_interrupts, training_loader
+
+    assert training_loader(recipe(photos, workers=1), ColorizationCrops).worker_init_fn is ignore_interrupts
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        ignore_interrupts(0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import platform
+import signal
 import time
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, replace
@@ -282,7 +283,16 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
         stream_kwargs["pixel_art"] = flags
     stream = stream_cls(all_paths, recipe.crop, recipe.seed, p, **stream_kwargs)
     return torch.utils.data.DataLoader(stream, batch_size=recipe.batch_size, num_workers=recipe.workers,
-                                       persistent_workers=recipe.workers > 0)
+                                       persistent_workers=recipe.workers > 0,
+                                       worker_init_fn=ignore_interrupts if recipe.workers > 0 else None)
+
+
+def ignore_interrupts(worker_id: int) -> None:
+    """A data worker's ``worker_init_fn``: ignore SIGINT. A terminal's Ctrl-C reaches the whole process group; a worker
+    that got it ended (torch's worker loop takes the KeyboardInterrupt as its stop), and the training process, which
+    saves the step it stops at (:class:`~vidcolor.training.trainer.StopBetweenSteps`), then waited on a worker that
+    was gone. The training process ends its workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class RecipeError(ValueError):

@@ -15,6 +15,8 @@ import fcntl
 import itertools
 import math
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,7 +28,7 @@ from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos, is_pack
 from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, describe_hardware
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, add_note
 from vidcolor.weights import load_generator
 
 VALIDATION_FIELDS = ("psnr_output", "colourfulness_ratio")
@@ -81,6 +83,53 @@ def lock_run_folder(folder: Path) -> int:
         raise RunFolderInUse(f"{folder} is in use by another training run (wait for it to end, or give another "
                              f"--out)") from None
     return fd
+
+
+class StopBetweenSteps:
+    """Within the ``with`` block (a run's step loop), a Ctrl-C (SIGINT) is held until the loop asks
+    (:attr:`pending`), between two steps, where the run saves a checkpoint of the step it stops at and then stops as
+    the signal would have stopped it (:meth:`stop`: the handler it replaced, ``KeyboardInterrupt`` for Python's and
+    the CLI's). A Ctrl-C stopped the run wherever it was, maybe inside an optimiser's update, and lost every step
+    since the last checkpoint (``checkpoint_every``, 100 steps in the bundled recipes: a run stopped before it could
+    not be resumed at all). A second Ctrl-C while the first is held stops at once, as before (the checkpoint on disk
+    stays the last one saved). Only in the main thread (where Python runs signal handlers), and only while SIGINT
+    is not ignored (a background job's); SIGTERM and SIGHUP still stop the run at once."""
+
+    def __init__(self):
+        self.pending = False
+        self._before = None
+
+    def __enter__(self) -> "StopBetweenSteps":
+        if threading.current_thread() is threading.main_thread():
+            before = signal.getsignal(signal.SIGINT)
+            if before not in (signal.SIG_IGN, None):
+                self._before = before
+                signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
+
+    def _restore(self):
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+            self._before = None
+
+    def _hold(self, signum, frame) -> None:
+        if self.pending:                # a second Ctrl-C: at once
+            self.stop(frame)
+        self.pending = True             # no output here: a print in a signal handler can meet the loop's own print
+
+    def stop(self, frame=None) -> None:
+        """Stop as the held signal would have: the replaced handler is put back and called (it raises
+        ``KeyboardInterrupt``, or the CLI's stop); the default action where it was the default."""
+        before = self._before
+        self._restore()
+        self.pending = False
+        if callable(before):
+            before(signal.SIGINT, frame)
+        else:
+            signal.raise_signal(signal.SIGINT)
 
 
 def resume_seed(seed: int, step: int) -> int:
@@ -285,22 +334,45 @@ class Trainer:
                 torch.manual_seed(resume_seed(r.seed, run.step))
             for net in self.networks.values():
                 net.train()
-            for batch in loader:
-                if run.step >= r.steps:
-                    break
-                self.at_step(run.step)
-                values = self.optimize_parameters(batch)
-                bad = next(((k, v) for k, v in zip(self.fields, values) if k.startswith("loss")
-                            and not math.isfinite(v)), None)
-                if bad:             # stop here: the step's update was made from it, and nothing after it is saved
-                    raise run.diverged(run.step + 1, f"{bad[0]} is {bad[1]}")
-                run.record(values, r.log_every)
-                if validation and run.step % r.validate_every == 0:
-                    run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
-                if run.save_due(r):
-                    self.check_finite(run, run.step)
-                    run.save(objects)
+            with StopBetweenSteps() as interrupt:
+                self.step_loop(loader, run, objects, validation, interrupt)
             self.check_finite(run, run.step)
             return run.export(self.generator, self.arch, r)
         finally:
             os.close(lock)
+
+    def step_loop(self, loader, run: RunDir, objects: dict, validation: list, interrupt: StopBetweenSteps) -> None:
+        """:meth:`fit`'s step loop, to ``recipe.steps``; a Ctrl-C held by ``interrupt`` saves the step the run has
+        reached (unless saved) and stops the run there, with a note on the exception that the run resumes from it."""
+        r = self.recipe
+
+        def stop_if_interrupted():
+            if not interrupt.pending:
+                return
+            if run.step and run.saved != run.step:     # step 0: nothing trained, nothing to keep
+                self.check_finite(run, run.step)
+                run.save(objects)
+            try:
+                interrupt.stop()
+            except BaseException as exc:
+                if run.saved is not None:
+                    add_note(exc, f"{run.ckpt} holds step {run.saved} of {r.steps}: the same command resumes the run")
+                raise
+
+        for batch in loader:
+            stop_if_interrupted()
+            if run.step >= r.steps:
+                break
+            self.at_step(run.step)
+            values = self.optimize_parameters(batch)
+            bad = next(((k, v) for k, v in zip(self.fields, values) if k.startswith("loss")
+                        and not math.isfinite(v)), None)
+            if bad:             # stop here: the step's update was made from it, and nothing after it is saved
+                raise run.diverged(run.step + 1, f"{bad[0]} is {bad[1]}")
+            run.record(values, r.log_every)
+            if validation and run.step % r.validate_every == 0:
+                run.record_validation(list(VALIDATION_FIELDS), self.validate(validation))
+            if run.save_due(r):
+                self.check_finite(run, run.step)
+                run.save(objects)
+        stop_if_interrupted()               # during the last step
