@@ -240,3 +240,11 @@ def test_data_workers_ignore_ctrl_c(photos):
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_cli_train_a_recipe_that_is_not_text_is_one_line_naming_it(tmp_path):
+    # training audit: 'bad recipe: 'utf-8' codec can't decode byte 0x96 in position 2: invalid start byte', no file
+    (tmp_path / "r.toml").write_bytes(b"\x00\x96\xff binary")
+    res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "bad recipe: r.toml: not a TOML recipe (not UTF-8 text" in res.stderr and not (tmp_path / "run").exists()

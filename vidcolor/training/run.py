@@ -243,6 +243,8 @@ class Recipe:
                 raw = tomllib.load(f)
             except tomllib.TOMLDecodeError as exc:   # a ValueError that names no file
                 raise ValueError(f"{path}: {exc}") from None
+            except UnicodeDecodeError as exc:        # not text (a weight file given as the recipe): no file named
+                raise ValueError(f"{path}: not a TOML recipe (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
         unknown = set(raw) - set(cls.__dataclass_fields__)
         refused = unknown if others is False else set() if others is True else unknown - set(others)
         if refused:
