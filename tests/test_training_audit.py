@@ -248,3 +248,16 @@ def test_cli_train_a_recipe_that_is_not_text_is_one_line_naming_it(tmp_path):
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
     assert "bad recipe: r.toml: not a TOML recipe (not UTF-8 text" in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_resuming_a_checkpoint_of_non_finite_weights_is_refused(tmp_path, photos):
+    # a checkpoint a diverged run saved before training stopped at a NaN loss: the resume stopped at its first step,
+    # saying to lower the lr, which could not help
+    from vidcolor.training.run import TrainingDiverged
+
+    Invert(recipe(photos, steps=2), tmp_path, progress=lambda m: None).fit()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    state["G"]["weight"].fill_(float("nan"))
+    torch.save(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(TrainingDiverged, match=r"checkpoint.pt of step 2 holds non-finite weights \(G.weight\).*--fresh"):
+        Invert(recipe(photos, steps=4), tmp_path, progress=lambda m: None).fit()

@@ -27,7 +27,7 @@ from torch import nn
 from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos, is_pack
-from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, describe_hardware
+from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, TrainingDiverged, describe_hardware
 from vidcolor.errors import VidcolorError, add_note
 from vidcolor.weights import load_generator
 
@@ -271,10 +271,18 @@ class Trainer:
         Raises:
             TrainingDiverged: naming the first such tensor (:meth:`~vidcolor.training.run.RunDir.diverged`).
         """
+        bad = self.non_finite()
+        if bad:
+            raise run.diverged(step, f"the weights {bad} are not finite after its update")
+
+    def non_finite(self) -> str:
+        """The first tensor of the networks (parameter or float buffer) holding a NaN or inf, as ``G.name``; empty
+        when every one is finite."""
         for name, net in self.networks.items():
             for key, t in itertools.chain(net.named_parameters(), net.named_buffers()):
                 if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-                    raise run.diverged(step, f"the weights {name}.{key} are not finite after its update")
+                    return f"{name}.{key}"
+        return ""
 
     def check_out_dir(self) -> None:
         """Refuse a run folder inside a folder of images the recipe reads (``data``, unless a pack, and a dequantize
@@ -330,6 +338,9 @@ class Trainer:
         try:
             objects = {**self.networks, **self.optimizers}
             run.restore(objects, before_optimizers=self.at_step)
+            if run.step and (bad := self.non_finite()):   # saved by a run that diverged (before runs stopped at it)
+                raise TrainingDiverged(f"{run.ckpt} of step {run.step} holds non-finite weights ({bad}): that run "
+                                       f"diverged; start over with --fresh (and a lower lr)")
             if run.step:            # resumed: a new data stream (and torch stream), not a replay of steps 1, 2, ...
                 torch.manual_seed(resume_seed(r.seed, run.step))
             for net in self.networks.values():
