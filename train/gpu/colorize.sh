@@ -14,7 +14,8 @@
 # `run` first trains PROBE_STEPS steps (default 60) to time a step, then trains as many steps as fit in BUDGET_S
 # seconds (default 420: a 10-minute command with the probe, the machine's start and the copy back), the learning
 # rate decaying to 0 over them. Back here: benchmarks/colorize_wide.py --model <the weight file> scores it against
-# the bundled model on the wide benchmark (issue 19's targets); publish only what measures better.
+# the bundled model on the wide benchmark (issue 19's targets); publish only what measures better, with its recipe
+# copied to train/<its name>.toml first (train/publish.py refuses a run whose recipe is not there: the card links it).
 # A dry run on the CPU: DEVICE=cpu BUDGET_S=30 PROBE_STEPS=2 RECIPE=<a shrunk copy> train/gpu/colorize.sh run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
