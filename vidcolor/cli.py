@@ -249,7 +249,8 @@ def io_options(job: str):
 
 def _with_io_options(f, job: str):
     opts = [
-        click.option("-o", "--output", metavar="PATH", help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
+        click.option("-o", "--output", metavar="PATH",
+                     help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
                      "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
                      "(.mkv, .gif, .nut, .mov with --format), a still image <stem>_<job>.png (-o's suffix picks its "
                      "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
@@ -321,7 +322,8 @@ def _with_io_options(f, job: str):
                      help="--executor ray: target segment length in seconds (default 20; shorter for a clip too short to give every worker one)."),
         click.option("--workers", type=click.IntRange(1), default=None,
                      help="--executor ray: workers (Ray actors) to start (default: one per GPU, else per CPU)."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar, no summary (warnings and errors are still said)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress bar, no summary (warnings and errors are still said)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -590,10 +592,12 @@ def _train_command(job: str):
                              f"same command resumes it.",
                    short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--out", "out_dir", default=None, metavar="FOLDER", help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
+    @click.option("--out", "out_dir", default=None, metavar="FOLDER",
+                  help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
                   "step marks (decay_from, unfreeze_at) move in proportion.")
-    @click.option("--data", default=None, metavar="FOLDER", help="Override the recipe's photo folder, or give a pack (vidcolor train "
+    @click.option("--data", default=None, metavar="FOLDER",
+                  help="Override the recipe's photo folder, or give a pack (vidcolor train "
                   "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
                   "are removed when the run starts (its logs are rewritten).")
