@@ -46,6 +46,15 @@ THUMB_WIDTH = 64
 THUMB_MAX = 1024
 """Pixels, the longest side of a thumbnail (:func:`thumb_size`): frames taller than 16 times their width are
 scaled to this height instead of to :data:`THUMB_WIDTH` wide."""
+DIM_L = 40.0
+"""L units: where neither frame's 95th percentile of L (on its thumbnail) reaches this, :func:`scene_change` first
+multiplies both thumbnails' L by one gain that brings the brighter to it (at most :data:`DIM_GAIN_MAX`). The score
+is in absolute L units, so a hard cut between two night scenes scored under :data:`SCENE_CUT` and the smoother
+carried the first shot's colour into the second: of the 272 ordered cuts between the 17 DAVIS clips (320x180) with
+their sRGB values scaled by 0.2 and 0.1, 19 and 100 did (3 and 8 with the gain; within a clip at most 0.09).
+No frame of the 17 DAVIS clips is this dim (95th percentiles from 44.2, libby; every frame), nor of the film and animation clips."""
+DIM_GAIN_MAX = 4.0
+"""The largest gain of the dim-frame brightening (:data:`DIM_L`), so that the noise of near-black frames stays small."""
 _CUT_BINS = 32
 _CUT_RESIDUAL_UNIT = 50.0  # L units of median flow-compensated residual worth 1 score unit
 
@@ -56,7 +65,8 @@ def scene_change(L_prev: np.ndarray, L: np.ndarray) -> float:
     ``score = TV(h_prev, h) + median|L - warp(L_prev)| / 50`` on 64-pixel-wide area-averaged thumbnails:
     TV is the total-variation distance (half the L1 distance, in [0, 1]) of the 32-bin L histograms,
     and the second term is the median absolute L residual after aligning the previous thumbnail with
-    DIS flow (ULTRAFAST), in L units over 50. The histogram term alone misses cuts between scenes of
+    DIS flow (ULTRAFAST), in L units over 50. Two dim frames (neither's 95th percentile of L reaching
+    :data:`DIM_L`) are first brightened by one common gain (at most :data:`DIM_GAIN_MAX`). The histogram term alone misses cuts between scenes of
     similar tone, the residual term alone misses cuts between flat scenes (flow "explains" them) and
     fires on fast pans; the sum separated every cut from every within-clip pair on the 17 DAVIS clips
     (see :class:`TemporalSmoother` ``scene_cut`` and ``benchmarks/temporal_probe.py``).
@@ -284,7 +294,11 @@ def l_histogram(L: np.ndarray) -> np.ndarray:
 
 
 def _cut_score(prev: np.ndarray, cur: np.ndarray, dis) -> float:
-    """:func:`scene_change` on two thumbnails from :func:`_thumb`."""
+    """:func:`scene_change` on two thumbnails from :func:`_thumb`; two dim ones are first brightened (:data:`DIM_L`)."""
+    top = max(float(np.percentile(prev, 95)), float(np.percentile(cur, 95)))
+    if top < DIM_L:
+        gain = min(DIM_L / max(top, 1e-6), DIM_GAIN_MAX)
+        prev, cur = np.minimum(prev * gain, 100.0), np.minimum(cur * gain, 100.0)  # (the histogram's range)
     tv = 0.5 * np.abs(l_histogram(prev) - l_histogram(cur)).sum()
     flow = dis_flow(dis, _to8(cur), _to8(prev))  # current -> previous
     residual = float(np.median(np.abs(warp(prev, flow) - cur)))

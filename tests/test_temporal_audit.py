@@ -1,0 +1,27 @@
+"""Temporal smoothing as a user's footage meets it: cuts, fades, dim scenes (audit of vidcolor.temporal)."""
+import cv2
+import numpy as np
+
+from vidcolor.temporal import SCENE_CUT, TemporalSmoother, scene_change
+
+
+def _scene(seed, sigma, shape=(72, 128), lo=3.0, hi=13.0):
+    """A smooth random texture (blurred by ``sigma`` px) with L in [lo, hi]: a dim (night) frame."""
+    rng = np.random.default_rng(seed)
+    t = cv2.GaussianBlur(rng.uniform(0, 1, shape).astype(np.float32), (0, 0), sigma)
+    t = (t - t.min()) / (t.max() - t.min())
+    return (lo + (hi - lo) * t).astype(np.float32)
+
+
+def test_a_hard_cut_between_two_dim_scenes_resets_the_smoother():
+    """The cut score is in absolute L units: two night scenes (L under 15) scored under SCENE_CUT, so the first
+    shot's colour was carried into the second. Dim frames are now brightened together before scoring (DIM_L)."""
+    a, b = _scene(1, 3), _scene(2, 6)
+    assert scene_change(a, b) > SCENE_CUT                 # 0.31 (0.18 before)
+    moved = np.roll(a, 2, axis=1)                        # the same dim scene panning: still no cut
+    assert scene_change(a, moved) < SCENE_CUT
+    sm = TemporalSmoother("flow", 0.6)
+    ab_a, ab_b = np.full((*a.shape, 2), 30.0, np.float32), np.full((*a.shape, 2), -30.0, np.float32)
+    sm(a, ab_a)
+    out = sm(b, ab_b)
+    assert sm.last_cut and np.array_equal(out, ab_b)
