@@ -1,8 +1,9 @@
 """Temporal smoothing as a user's footage meets it: cuts, fades, dim scenes (audit of vidcolor.temporal)."""
 import cv2
 import numpy as np
+import pytest
 
-from vidcolor.temporal import SCENE_CUT, TemporalSmoother, scene_change
+from vidcolor.temporal import SCENE_CUT, CutDetector, TemporalSmoother, scene_change
 
 
 def _scene(seed, sigma, shape=(72, 128), lo=3.0, hi=13.0):
@@ -25,3 +26,16 @@ def test_a_hard_cut_between_two_dim_scenes_resets_the_smoother():
     sm(a, ab_a)
     out = sm(b, ab_b)
     assert sm.last_cut and np.array_equal(out, ab_b)
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 3), (5,), (0, 5), (3, 0)])
+def test_frames_that_are_not_2d_or_are_empty_raise_value_error(shape):
+    """CutDetector's docstring promised ValueError for L not 2-D; it raised thumb_size's TypeError, and an empty
+    frame raised cv2.error (CutDetector, scene_change) or ZeroDivisionError (TemporalSmoother)."""
+    L = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError):
+        CutDetector()(L)
+    with pytest.raises(ValueError):
+        scene_change(L, L)
+    with pytest.raises(ValueError):
+        TemporalSmoother("flow")(L, np.zeros((*shape, 2), np.float32))

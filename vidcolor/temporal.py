@@ -78,10 +78,10 @@ def scene_change(L_prev: np.ndarray, L: np.ndarray) -> float:
         The score, a float >= 0 (about 0.25 separates cuts from motion).
 
     Raises:
-        ValueError: if the shapes differ or are not 2-D.
+        ValueError: if the shapes differ or are not 2-D, or the frames are empty.
     """
-    if L_prev.shape != L.shape or L.ndim != 2:
-        raise ValueError(f"expected two (H, W) L frames of one shape, got {L_prev.shape}, {L.shape}")
+    if L_prev.shape != L.shape or L.ndim != 2 or not L.size:
+        raise ValueError(f"expected two non-empty (H, W) L frames of one shape, got {L_prev.shape}, {L.shape}")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     return _cut_score(_thumb(L_prev), _thumb(L), dis)
 
@@ -103,8 +103,8 @@ class CutDetector:
         threshold: on :func:`scene_change` (> 0; default :data:`SCENE_CUT`).
 
     ``__call__(L float32 (H, W) in [0, 100]) -> bool``: whether the frame starts a new scene (False for the
-    first frame after construction or :meth:`reset`, and True when the frame size changes); ``L`` not 2-D
-    raises ValueError (from unpacking its shape).
+    first frame after construction or :meth:`reset`, and True when the frame size changes); ``L`` not 2-D, or
+    empty, raises ValueError.
 
     Attributes:
         last_score: the latest call's score (0 for a first frame).
@@ -126,6 +126,8 @@ class CutDetector:
         self._prev: np.ndarray | None = None
 
     def __call__(self, L: np.ndarray) -> bool:
+        if np.ndim(L) != 2 or not np.size(L):
+            raise ValueError(f"expected a non-empty (H, W) L frame, got shape {np.shape(L)}")
         thumb = _thumb(L)
         prev, self._prev = self._prev, thumb
         if prev is None:
@@ -166,7 +168,7 @@ class TemporalSmoother:
 
     Raises:
         ValueError: for an unknown mode, strength outside [0, 1), scene_cut <= 0, flow_scale outside
-            (0, 1], and (on call) L not ``(H, W)`` or ab not ``(H, W, 2)``.
+            (0, 1], and (on call) L not ``(H, W)`` or ab not ``(H, W, 2)``, or an empty frame.
 
     State: the previous frame's L ``(H, W)`` and output ab ``(H, W, 2)`` (float32 copies), its L at
     flow resolution (uint8) and as a thumbnail (:class:`CutDetector`), and a cached pixel-coordinate grid ``(H, W, 2)``;
@@ -214,10 +216,10 @@ class TemporalSmoother:
             float32 ``(H, W, 2)``, a new array: the smoothed ab.
 
         Raises:
-            ValueError: if the shapes do not match.
+            ValueError: if the shapes do not match or the frame is empty.
         """
-        if L.ndim != 2 or ab.shape != (*L.shape, 2):
-            raise ValueError(f"expected L (H, W) and ab (H, W, 2), got {L.shape} and {ab.shape}")
+        if L.ndim != 2 or ab.shape != (*L.shape, 2) or not L.size:
+            raise ValueError(f"expected non-empty L (H, W) and ab (H, W, 2), got {L.shape} and {ab.shape}")
         ab = np.array(ab, dtype=np.float32)  # always a copy: the caller's array is never aliased
         if self.mode == "off":
             return ab
