@@ -172,7 +172,8 @@ class TemporalSmoother:
 
     State: the previous frame's L ``(H, W)`` and output ab ``(H, W, 2)`` (float32 copies), its L at
     flow resolution (uint8) and as a thumbnail (:class:`CutDetector`), and a cached pixel-coordinate grid ``(H, W, 2)``;
-    nothing else is kept between frames (about 21 bytes a pixel).
+    nothing else is kept between frames (about 21 bytes a pixel). A ``flow`` call's temporaries peak at about 28 bytes
+    a pixel more (the new output and state included; the old state is let go first).
     """
 
     def __init__(self, mode: str = "flow", strength: float = 0.6, scene_cut: float = SCENE_CUT,
@@ -234,8 +235,13 @@ class TemporalSmoother:
         elif self.mode == "ema":
             out = (1.0 - s) * ab + s * self._prev_ab
         else:
-            warped_ab, m = self._align(L, small)
-            out = ab + (s * m)[..., None] * (warped_ab - ab)
+            out, m = self._align(L, small)   # ab + s m (warped ab - ab), in place: no frame-sized temporaries
+            m *= s
+            out -= ab
+            out *= m[..., None]
+            out += ab
+            del m
+        self._prev_L = self._prev_ab = None                  # the old state goes before the new is copied
         self._prev_L, self._prev_ab = L.copy(), out.copy()  # the caller may reuse or edit its arrays
         self._prev_small = small
         return out
@@ -253,6 +259,7 @@ class TemporalSmoother:
         back = dis_flow(self._dis, small, self._prev_small)   # current -> previous
         fwd = dis_flow(self._dis, self._prev_small, small)    # previous -> current
         m = consistency_mask(back, fwd).astype(np.float32)
+        del fwd
         if (fh, fw) != (h, w):
             back *= np.array([w / fw, h / fh], np.float32)
             back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -260,10 +267,16 @@ class TemporalSmoother:
         if self._grid is None or self._grid.shape[:2] != (h, w):
             self._grid = sampling_map(np.zeros((h, w, 2), np.float32))
         back += self._grid  # absolute sampling positions in the previous frame
-        warped_L = cv2.remap(self._prev_L, back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # m *= clip(1.5 - |warp(prev L) - L| / LUM_TOL, 0, 1), in place, before the ab is warped (peak memory)
+        d = cv2.remap(self._prev_L, back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        d -= L
+        np.abs(d, out=d)
+        d *= 1.0 / LUM_TOL
+        np.subtract(1.5, d, out=d)
+        np.clip(d, 0.0, 1.0, out=d)
+        m *= d
+        del d
         warped_ab = cv2.remap(self._prev_ab, back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        warped_L -= L
-        m *= np.clip(1.5 - np.abs(warped_L) * (1.0 / LUM_TOL), 0.0, 1.0)
         return warped_ab, m
 
 
