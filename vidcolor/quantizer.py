@@ -83,6 +83,17 @@ with Bayer-dithered palettes loses 0.02 dB at strength 0.1."""
 UNIFORM_MIN_NEAR = 0.6
 """Share of a channel's values within max(2, period / 8) levels of a candidate level needed to accept it."""
 
+UNIFORM_MIN_LEVEL_SHARE = 0.01
+"""Share of a channel's values (1..254) that a level of its level set must hold, within max(2, period / 8) levels,
+to count as seen (:func:`_levels_seen`). The channel that leads the estimate (:func:`estimate`) must show values at
+two levels at least over all pixels (not only the flat ones: a dark background on one level may fill those while
+the levels of a quantized texture show over all pixels), else no level set is read: values at one level have a
+circular moment of length 1 at every period, so they say nothing of a period. A single-colour frame (a title card,
+a solid fill) was read as ``uniform 4/4/4 bits (mid)`` at confidence 1.00, and a dark frame of a fade whose R and G
+values sat about one 3-bit spread level (36) as 3-bit spread levels, not graphics, its cells 36 levels wide. A
+guard, not a tuned value: on those frames no second level holds any value near it; a genuine level set holds its
+values at several levels."""
+
 UNIFORM_MAX_BETWEEN = 0.1
 """Share of a channel's values within max(2, period / 16) levels of the midpoints between a candidate's levels
 above which the candidate is refused, and with it the other conventions of its bit depth: a true level set
@@ -1187,6 +1198,19 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     return 0, "", 0.0, 0.0
 
 
+def _levels_seen(values: np.ndarray, bits: int, conv: str) -> int:
+    """How many levels of the level set ``(bits, conv)`` hold at least :data:`UNIFORM_MIN_LEVEL_SHARE` of a channel's
+    uint8 ``values`` (0 and 255 left out, as :func:`_level_counts`) within max(2, period / 8) levels
+    (:func:`_near_level`)."""
+    counts = _level_counts(values)
+    if not counts.sum():
+        return 0
+    v = np.arange(256, dtype=np.float64)
+    held = np.bincount(_level_index(v, bits, conv).astype(np.intp), counts * _near_level(v, bits, conv),
+                       minlength=2 ** bits)
+    return int((held >= UNIFORM_MIN_LEVEL_SHARE * counts.sum()).sum())
+
+
 def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
     """Whether the level set ``(bits, conv)``, found on flat pixels, also shows in all pixels of ``tiles``
     ``(T, h, w, 3)`` (see :data:`UNIFORM_LUMA_LEAD`; for neutral frames :data:`UNIFORM_GRAY_CONTRAST`).
@@ -1389,8 +1413,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
 
     Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first: among the
     channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
-    bit depth and convention for all three, unless another channel shows a level set that does not contain
-    it (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
+    bit depth and convention for all three, unless its values sit at one level alone
+    (:data:`UNIFORM_MIN_LEVEL_SHARE`) or another channel shows a level set that does not contain it
+    (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
     no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
     :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
@@ -1422,7 +1447,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
     best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
     bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
-    uniform = bool(bits) and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv)
+    # values at one level have R = 1 at every period: no evidence of a level set (UNIFORM_MIN_LEVEL_SHARE)
+    uniform = (bool(bits) and _levels_seen(tiles[..., best].ravel(), bits, conv) >= 2
+               and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv))
     if uniform and not all(f[0] for f in fits):     # a channel without levels of its own: a palette may fit better
         uniform = not _palette_off_levels(px[::ON_LEVELS_STRIDE], bits, conv, [c for c in range(3) if not fits[c][0]])
     if uniform:
