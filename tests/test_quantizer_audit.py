@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer import Quantizer, estimate
+from vidcolor.training.degrade import quantize_uniform
 
 
 @pytest.mark.parametrize("colour", [(30, 120, 200), (8, 24, 40), (200, 72, 8)])
@@ -29,3 +30,18 @@ def test_values_about_one_level_are_no_level_set():
                                        rng.integers(3, 60, base.shape)], -1)), 0, 255).astype(np.uint8)
     found = estimate(frame)
     assert found.kind == "none", found.describe()
+
+
+def test_a_black_first_frame_does_not_decide_the_floor_offset(gradient):
+    """The weight of the bin-floor offset is the generator's agreement on the first frame reconstructed. A black
+    first frame (a fade-in; in tiled mode a first tile inside a letterbox or pillarbox bar) has no floor level above
+    the lowest, nothing to weigh: it set the weight to 1, so a generator that leaves the levels where they are (a
+    palette misread as bit truncation) still got the full offset, a cast of up to half a bin over the clip. Now the
+    first frame with levels above the lowest decides; the black frame is unchanged either way."""
+    coarse = quantize_uniform(gradient, 4, "floor")[None]
+    qz = Quantizer("uniform", bits=(4, 4, 4), conventions=("floor",) * 3, margin=1.0)
+    black = np.zeros_like(coarse)
+    assert np.array_equal(qz.reconstruct(black, black.astype(np.float32), 0.5), black)
+    assert qz.truncation_weight is None
+    qz.reconstruct(coarse, coarse.astype(np.float32), 0.5)      # the generator leaves the levels: no offset
+    assert qz.truncation_weight == 0.0

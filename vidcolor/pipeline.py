@@ -466,7 +466,8 @@ class Dequantizer(LabJob):
         recombination, strength and projection all run per tile (:func:`~vidcolor.engine.tile_regions`;
         every step but the network is per pixel, the network sees each tile's context), so that peak
         memory follows the tile, not the frame. The quantizer and the level cue are the whole frame's; the weight of
-        the floor offset (:attr:`~vidcolor.quantizer.Quantizer.truncation_weight`) is set on the first tile."""
+        the floor offset (:attr:`~vidcolor.quantizer.Quantizer.truncation_weight`) is set on the first tile that has
+        floor levels above the lowest."""
         frames, context = batch.frames, {k: v for k, v in batch.context.items() if k != "tiled"}
         out = np.empty_like(frames)
         for (ya, yb, xa, xb), ((y0, y1), (x0, x1)) in tile_regions(*frames.shape[1:3], self.engine.tile):

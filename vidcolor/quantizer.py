@@ -472,8 +472,8 @@ class Quantizer:
             for the log).
         truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
             :meth:`reconstruct` first sets it from the generator's agreement (:meth:`truncation_agreement`) on the
-            first frame it reconstructs, once per estimate (and carried on by :class:`QuantizerTracker` while the
-            clip's quantizer stays the same: :meth:`carry_weight`).
+            first frame (or tile) it reconstructs that has floor levels above the lowest, once per estimate (and
+            carried on by :class:`QuantizerTracker` while the clip's quantizer stays the same: :meth:`carry_weight`).
     """
 
     kind: str = "none"
@@ -764,15 +764,21 @@ class Quantizer:
             corrected: uint8 or float RGB of the same shape, the generator's output at full strength.
 
         Returns:
-            The weight in [0, 1]; 1 when no channel has floor levels (nothing to weigh).
+            The weight in [0, 1]; 1 when no channel has floor levels, or no pixel of them lies above the lowest level
+            (nothing to weigh).
         """
+        weight = self._agreement(observed, corrected)
+        return 1.0 if weight is None else weight
+
+    def _agreement(self, observed: np.ndarray, corrected: np.ndarray) -> float | None:
+        """:meth:`truncation_agreement`, None where there is nothing to weigh."""
         shown = total = 0.0
         for c in (c for c in range(3) if self.bits[c] and self.conventions[c] == "floor"):
             offset = self._centre_offsets[:, c][observed[..., c]]
             total += float(offset.sum())
             shown += float(((corrected[..., c] - observed[..., c].astype(np.float32)) * (offset > 0)).sum())
         if total <= 0:
-            return 1.0
+            return None
         lo, hi = CENTRE_AGREEMENT
         return float(np.clip((shown / total - lo) / (hi - lo), 0.0, 1.0))
 
@@ -785,8 +791,8 @@ class Quantizer:
         the band correction (:meth:`band_correction`), pulled towards the contour estimate
         (:meth:`contour_estimate`), its colour differences smoothed (:meth:`chroma_smoothing`, when
         ``smooth_chroma``) and projected onto the cells (:meth:`project`). The floor offset's weight is
-        set on the first call, from its first frame (:meth:`truncation_agreement`), and kept in
-        :attr:`truncation_weight`.
+        set from the first frame that has floor levels above the lowest (:meth:`truncation_agreement`; a black frame
+        or tile has no offset to weigh), and kept in :attr:`truncation_weight`.
 
         The offset's share: ``1 - strength`` in channels at bin-floor levels, where the generator carries most of the
         offset itself (on the 4-bit-floor validation images its mean correction is +5.5 to +7.7 levels, the truth's
@@ -817,8 +823,8 @@ class Quantizer:
         """
         if self.truncation_weight is None:     # from the first frame: the same whatever the batches
             carried = self._weight_from.truncation_weight if self._weight_from is not None else None
-            self.truncation_weight = (carried if carried is not None
-                                      else self.truncation_agreement(observed[:1], corrected[:1]))
+            # a frame or tile without floor levels above the lowest (black) has no offset to weigh: a later one sets it
+            self.truncation_weight = carried if carried is not None else self._agreement(observed[:1], corrected[:1])
         self._weight_from = None
         if len(observed) > 1:      # a frame at a time, its float arrays then stay in the caches: 640x360, batch 4,
             # one core, 4 bits 26.7 -> 24.3 ms a frame, 16 colours 34 -> 24.7 (same output)
@@ -834,7 +840,8 @@ class Quantizer:
         out *= strength
         out += observed
         # uniform levels only, like the next two; the floor offset's share 1 - strength, the others' all of it
-        offset = self.centre_offset(observed, self.truncation_weight * (1.0 - strength))
+        weight = 1.0 if self.truncation_weight is None else self.truncation_weight     # None: every offset is 0
+        offset = self.centre_offset(observed, weight * (1.0 - strength))
         if offset is not None:
             out += offset
         bands = self.band_correction(observed)
