@@ -547,9 +547,10 @@ class Quantizer:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
 
         Returns:
-            float32 ``(N, H, W, 3)``, :data:`BAND_WEIGHT` x (filtered - observed), in levels (about -17..17 for
-            uniform 4-bit levels), to be added to an estimate before :meth:`project`; None when
-            :attr:`smooths_bands` is False.
+            float32 ``(N, H, W, 3)``, :data:`BAND_WEIGHT` x (filtered - observed), in levels (for uniform 4-bit
+            levels at most about one step, 16 levels, x the weight 0.5: -7.5 on a pixel one level above all its
+            neighbours, within -3.5..5 on a 4-bit gradient), to be added to an estimate before :meth:`project`; None
+            when :attr:`smooths_bands` is False.
         """
         if not self.smooths_bands:
             return None
