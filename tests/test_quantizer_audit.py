@@ -45,3 +45,13 @@ def test_a_black_first_frame_does_not_decide_the_floor_offset(gradient):
     assert qz.truncation_weight is None
     qz.reconstruct(coarse, coarse.astype(np.float32), 0.5)      # the generator leaves the levels: no offset
     assert qz.truncation_weight == 0.0
+
+
+@pytest.mark.parametrize("conv", ["floor", "mid", "spread"])
+def test_no_frames_reconstruct_to_no_frames(conv):
+    """An empty batch ``(0, H, W, 3)`` on uniform levels raised numpy's 'need at least one array to stack' from
+    centre_offset; palettes and frames without a quantizer already gave an empty batch back."""
+    qz = Quantizer("uniform", bits=(4, 4, 4), conventions=(conv,) * 3, margin=1.0)
+    empty = np.zeros((0, 8, 8, 3), np.uint8)
+    out = qz.reconstruct(empty, empty.astype(np.float32), 0.5)
+    assert out.shape == empty.shape and out.dtype == np.uint8

@@ -753,6 +753,8 @@ class Quantizer:
         # one 3-channel table (1, 256, 3) for cv2.LUT: each channel's offsets, floor levels' by the weight
         table = self._centre_offsets * np.float32([truncation_weight if c == "floor" else 1.0 for c in self.conventions])
         table = np.ascontiguousarray(table[None])
+        if not len(observed):                   # np.stack of no frames raises
+            return np.zeros(observed.shape, np.float32)
         return np.stack([cv2.LUT(frame, table) for frame in observed])
 
     def truncation_agreement(self, observed: np.ndarray, corrected: np.ndarray) -> float:
