@@ -55,3 +55,18 @@ def test_no_frames_reconstruct_to_no_frames(conv):
     empty = np.zeros((0, 8, 8, 3), np.uint8)
     out = qz.reconstruct(empty, empty.astype(np.float32), 0.5)
     assert out.shape == empty.shape and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("qz", [Quantizer("uniform", bits=(4, 4, 4), conventions=("mid",) * 3, margin=1.0),
+                                Quantizer("palette", margin=1.0,
+                                          palette=np.repeat(np.linspace(8, 248, 8)[:, None], 3, 1).astype(np.float32))],
+                         ids=["uniform", "gray palette"])
+def test_a_one_pixel_frame_has_no_contours(qz):
+    """A 1x1 frame has no neighbouring band. OpenCV read its (1, 1) planes beside a scalar as a scalar, so the contour
+    estimate and its weight came back uninitialised memory (values like -1.4e22) and the reconstruction was pushed to
+    a cell's edge (104 -> 94 at 4-bit mid) with an overflow warning. Now the estimate is the pixel, at weight 0."""
+    frame = np.full((1, 1, 1, 3), 104, np.uint8)
+    estimate, weight = qz.contour_estimate(frame)
+    assert np.array_equal(estimate, frame.astype(np.float32)) and not weight.any()
+    with np.errstate(all="raise"):
+        assert np.array_equal(qz.reconstruct(frame, frame.astype(np.float32), 0.5), frame)

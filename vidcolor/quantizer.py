@@ -620,10 +620,14 @@ class Quantizer:
             unquantized channels), to be blended as ``y += weight * (estimate - y)`` before :meth:`project`;
             None unless the quantizer is uniform levels (not graphics) or :attr:`contour_palette`.
         """
+        if not self.contour_palette and (self.kind not in CONTOUR_WEIGHT or self.graphics):
+            return None
+        if observed.shape[-3] * observed.shape[-2] == 1:
+            # one pixel has no neighbouring band; and OpenCV reads a 1x1 array beside a scalar as a scalar (its results
+            # come back (4, 1), and the estimate and weight were left unwritten)
+            return observed.astype(np.float32), np.zeros(observed.shape, np.float32)
         if self.contour_palette:
             return self._palette_contours(observed, weight)
-        if self.kind not in CONTOUR_WEIGHT or self.graphics:
-            return None
         # the weight at full reliability per channel and band width: the defaults, or one for every pixel
         by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
         # on colour frames R and B at bin middles and spread levels by default: CONTOUR_CHROMA_WEIGHT
