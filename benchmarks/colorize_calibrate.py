@@ -21,6 +21,7 @@ from colorize_quality import held_back_photos
 from vidcolor.io.images import read_image
 from vidcolor.jobs import RENDER_SIZE
 from vidcolor.metrics import ciede2000
+from benchdata import DATA, require_data
 
 
 def main() -> None:
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--render-sizes", type=int, nargs="+", default=[RENDER_SIZE],
                     help="shorter sides, pixels, of the network's input (Colorizer's render_size)")
     args = ap.parse_args()
+    require_data(DATA / "train")
     photos = [even(read_image(p)[0]) for p in held_back_photos()[1]]
     gray_ciede = float(np.mean([ciede2000(gray(t), t) for t in photos]))
     print(f"{len(photos)} calibration photos; gray input CIEDE2000 {gray_ciede:.2f}")

@@ -27,12 +27,14 @@ from vidcolor.engine import OUTPUT
 from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
+from benchdata import DATA, require_data
 
 SCALES = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " ")).parse_args()
+    require_data(DATA / "train")
     job = Colorizer()
     rows, cast = [], []
     for path in held_back_photos()[1]:

@@ -30,6 +30,7 @@ from vidcolor.metrics.video import pair_flows, warp_error
 from vidcolor.pipeline import Colorizer, batched
 from vidcolor.reference import KeyframeColorizer
 from vidcolor.training.data import split_clips
+from benchdata import DATA, require_data
 
 
 def clips(frames: int) -> list[tuple[str, np.ndarray]]:
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--temporal", nargs="+", default=["off", "flow"], choices=["off", "ema", "flow"])
     ap.add_argument("--out", default=None, help="also write the per-clip and summary tables (markdown) here")
     args = ap.parse_args()
+    require_data(DATA / "video", DATA / "animation")
     jobs = {"automatic": Colorizer(args.model), "keyframes": KeyframeColorizer(automatic=args.model)}
     rows: dict[str, list[dict]] = {}
     lines = ["| clip | output | CIEDE2000 (gray) | colour ratio | warp error x1e-3 (truth's) | s/frame | keyframes |",

@@ -50,6 +50,7 @@ from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.weights import resolve
 
 from readme import COLORIZE_SHEET_CAPTION, splice_readme
+from benchdata import DATA, require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
@@ -189,6 +190,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_quality.md"))
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
+    require_data(DATA / "video", DATA / "train")
     video, references, owners = video_set(args.frames)
     sets = {"video": video, "photos": photo_set(args.photos)}
     results: dict = {"sets": {k: len(v) for k, v in sets.items()}, "rows": {}, "sweep": {},

@@ -20,6 +20,7 @@ from colorize_quality import colorize_all, gray, photo_set, score, video_set
 from readme import splice_readme
 
 from vidcolor.pipeline import Colorizer
+from benchdata import DATA, require_data
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the table (markdown) and its JSON beside it")
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
+    require_data(DATA / "video", DATA / "train")
     sets = {"video": video_set(args.frames)[0], "photos": photo_set(args.photos)}
     results = {"gray": {k: score([gray(f) for f in v], v) for k, v in sets.items()}, "models": {}}
     for spec in args.models:

@@ -55,6 +55,7 @@ from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
 from vidcolor.reference import KeyframeColorizer, ReferenceColorizer
 from vidcolor.training.data import split_clips
+from benchdata import DATA, require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,6 +173,7 @@ def main() -> None:
     ap.add_argument("--keyframes", action="store_true", help="keyframe mode, each image its own keyframe")
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_wide"))
     args = ap.parse_args()
+    require_data(DATA / "video", DATA / "animation", DATA / "retro", DATA / "train", DATA / "bw")
     if args.keyframes:
         job = KeyframeColorizer(automatic=args.model, temperature=args.temperature, saturation=args.saturation)
         job.set_stills(True)

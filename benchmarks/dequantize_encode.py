@@ -55,6 +55,7 @@ from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
 from dequantize_quality import (CAMBI_CONTRASTS, DEGRADATIONS, degrade, encode_input, read, read_natural,
                                 validation_films)
 from dequantize_temporal import emit, parse_per_kind, validation_clips
+from benchdata import DATA, require_data
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, floor", "palette 16, no dither", "palette 16, bayer")
 
@@ -120,6 +121,7 @@ def main() -> None:
                     help="the validation black-and-white film excerpts instead of the DAVIS clips")
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
+    require_data(DATA / ("bw" if args.film else "video"))
     try:
         strength = parse_per_kind(args.strength)
     except ValueError as exc:

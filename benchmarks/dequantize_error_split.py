@@ -21,6 +21,7 @@ import torch
 from dequantize_validation import CONTENT_KINDS, DEGRADATIONS, content
 from vidcolor.jobs import DEFAULTS
 from vidcolor.pipeline import Dequantizer
+from benchdata import DATA, require_data
 
 REGIONS = ((0, 2), (2, 6), (6, 16), (16, np.inf))
 """Local luma standard deviation bands (levels) of the original."""
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--degradation", default="4 bit mid", choices=list(DEGRADATIONS))
     ap.add_argument("--photos", type=int, default=24)
     args = ap.parse_args()
+    require_data(DATA)
     torch.set_num_threads(1)
     job = Dequantizer(args.model, "cpu")
     job.set_stills(True)                          # each image its own quantizer estimate

@@ -29,6 +29,7 @@ from dequantize_temporal import emit
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import psnr
 from vidcolor.pipeline import Dequantizer, auto_batch_size, batched
+from benchdata import DATA, require_data
 
 ROWS = ("4 bit/ch, mid", "4 bit/ch, spread", "4 bit/ch, floor")
 
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
+    require_data(DATA / "video", DATA / "animation")
     clips = dq.split_clips(dq.DATA / "video")[1][:dq.HELD_CLIPS] + [dq.DATA / "animation" / "bbb_meadow.mp4"]
     gains: dict[tuple[str, bool], list[tuple[str, float]]] = {}
     jobs = {kept: Dequantizer(args.model) for kept in (False, True)}      # loaded once, reset per clip and row

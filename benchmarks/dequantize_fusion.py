@@ -41,6 +41,7 @@ from vidcolor.quantizer import Quantizer, estimate
 from dequantize_encode import dequantize, encode
 from dequantize_quality import DEGRADATIONS, degrade, encode_input, read
 from dequantize_temporal import emit, validation_clips
+from benchdata import DATA, require_data
 
 ROW = "4 bit/ch, mid"
 REJECT = 12.0
@@ -96,6 +97,7 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
     args = ap.parse_args()
+    require_data(DATA / "video")
     preset = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.preset}")
     params = JOBS["dequantize"].x264_params or ""
     rows, names = [], []

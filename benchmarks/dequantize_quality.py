@@ -78,6 +78,7 @@ from vidcolor.training.data import read_rgb, split_clips, split_retro
 from vidcolor.training.degrade import quantize_clip, quantize_ffmpeg
 
 from readme import splice_readme
+from benchdata import require_data
 
 HELD_CLIPS = 4
 """Natural content: the first 4 DAVIS clips that training holds back, by name (dequantize_validation.py takes the others)."""
@@ -355,6 +356,7 @@ def main() -> None:
     ap.add_argument("--readme", action="store_true", help="also splice the summary into README.md's results section")
     ap.add_argument("--keep-temp", action="store_true", help="keep the inputs and outputs (a temporary folder)")
     args = ap.parse_args()
+    require_data(args.data)
     args.frames = args.frames or (8 if args.quick else 24)
     if args.clips is None:
         args.clips = [p.stem.removeprefix("davis_") for p in split_clips(args.data / "video")[1][:HELD_CLIPS]]

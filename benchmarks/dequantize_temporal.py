@@ -37,6 +37,7 @@ from vidcolor.pipeline import STRENGTH_KEYS
 from vidcolor.training.data import split_clips
 
 from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, degrade, encode_input, read, read_natural, reencode
+from benchdata import require, require_data
 
 ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch, floor")
 MODES = ("flow", "off")
@@ -45,7 +46,9 @@ MODES = ("flow", "off")
 def validation_clips(frames: int):
     """Yield ``(clip path, original frames uint8 (T, 360, 640, 3), fps)`` for each validation clip: the
     held-back DAVIS clips after the quality benchmark's first ``HELD_CLIPS``, first ``frames`` frames."""
-    for clip in split_clips(DATA / "video")[1][HELD_CLIPS:]:
+    clips = split_clips(DATA / "video")[1][HELD_CLIPS:]
+    require(clips, f"validation clips under {DATA / 'video'} (the held-back DAVIS clips after the first {HELD_CLIPS})")
+    for clip in clips:
         yield clip, *read_natural(clip, frames)
 
 
@@ -84,6 +87,7 @@ def main() -> None:
     ap.add_argument("--band-weight", metavar="KIND=W,...", help="override vidcolor.quantizer.BAND_WEIGHT for this "
                     "run, e.g. uniform=0.25 (0 = no band correction for that kind): how its weights were chosen")
     args = ap.parse_args()
+    require_data(DATA / "video")
     try:
         band_weight = parse_per_kind(args.band_weight or "")
     except ValueError as exc:

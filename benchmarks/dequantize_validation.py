@@ -46,6 +46,7 @@ from vidcolor.training.loop import DequantizeRecipe, build_generator
 from vidcolor.weights import save_generator
 
 from dequantize_quality import DATA, HELD_CLIPS, validation_films
+from benchdata import require_data
 
 BENCHMARK_GAMES = ("ms_pacman", "riverraid")
 DEGRADATIONS = {
@@ -122,6 +123,7 @@ def main() -> None:
                     help="comma-separated contour weights (one for every pixel) whose strength picks are also "
                          "reported (same pass); the table uses the default weights (Quantizer.contour_estimate)")
     args = ap.parse_args()
+    require_data(DATA / "train", DATA / "video", DATA / "retro")
     torch.set_num_threads(1)
     job = Dequantizer(weights_from(args.model, args.recipe), "cpu", consistency=False)
     job.strength = {}

@@ -26,6 +26,7 @@ from colorize_quality import gray
 from reference_quality import CLIPS, MISMATCHED, clip_pair
 from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.reference import ReferenceColorizer
+from benchdata import DATA, require_data
 
 SETTINGS = [(4, 1e-3), (8, 1e-3), (4, 1e-2)]
 """(radius px, eps) of the guided filter."""
@@ -64,6 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=4, help="targets per pair (reference_quality.py's)")
     args = ap.parse_args()
+    require_data(DATA / "video")
     scores: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
     for targets_of, reference_of in [(c, c) for c in CLIPS] + list(MISMATCHED):
         job = ReferenceColorizer([clip_pair(reference_of, 1)[0]])

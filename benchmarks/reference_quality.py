@@ -43,6 +43,7 @@ from vidcolor.internal import TwoImageSettings
 
 from colorize_quality import SHARED, gray, label, resize_h, score
 from readme import splice_readme
+from benchdata import DATA, require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ["davis_blackswan", "davis_cows", "davis_dog", "davis_car-roundabout"]
@@ -98,6 +99,7 @@ def main() -> None:
             splice_readme("reference-results", table)
         print(table)
         return
+    require_data(DATA / "video")                  # --report-only reads the saved JSON, no clip
     torch.set_num_threads(args.threads)
     jobs = {"automatic": Colorizer("colorize-effnet", device="cpu")}
     results = {"settings": {"frames_per_clip": args.frames, "internal_iters": args.internal_iters,

@@ -49,6 +49,7 @@ from vidcolor.training.degrade import quantize_uniform
 from vidcolor.temporal import TemporalSmoother
 
 from readme import splice_readme
+from benchdata import require_data
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -175,6 +176,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
+    require_data(DATA)
     ffmpeg = find_ffmpeg()
     tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
     results = {size: measure(size, args, ffmpeg, tmp) for size in args.sizes}

@@ -20,6 +20,8 @@ from vidcolor.io.convert import frame_to_rgb
 from vidcolor.metrics.video import cdc, warp_error
 from vidcolor.temporal import MODES, TemporalSmoother, scene_change
 
+from benchdata import require_data
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 
 
@@ -94,4 +96,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["cuts", "speed", "metrics"])
     cv2.setNumThreads(1)
-    {"cuts": cuts, "speed": speed, "metrics": metrics}[ap.parse_args().what]()
+    what = ap.parse_args().what
+    require_data(DATA)
+    {"cuts": cuts, "speed": speed, "metrics": metrics}[what]()

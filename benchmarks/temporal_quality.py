@@ -37,6 +37,7 @@ from vidcolor.training.degrade import quantize_clip
 
 from colorize_quality import gray
 from readme import STRIP_CAPTION, splice_readme
+from benchdata import require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "video"
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "temporal_quality.md"))
     ap.add_argument("--readme", action="store_true", help="also splice the tables into README.md")
     args = ap.parse_args()
+    require_data(DATA)
     jobs = {"dequantize": lambda: Dequantizer(device="cpu"), "colorize": lambda: Colorizer(device="cpu")}
     results: dict = {}
     strips = {}
