@@ -13,6 +13,7 @@ bias of the predictions (prediction - truth, over all pixels) is removed from ev
 CIEDE2000 scored again (fitted and scored on the same photos: an optimistic bound).
 
     python benchmarks/colorize_confidence.py
+    python benchmarks/colorize_confidence.py --photos 3    # a smoke run
 """
 from __future__ import annotations
 
@@ -27,17 +28,19 @@ from vidcolor.engine import OUTPUT
 from vidcolor.io.images import read_image
 from vidcolor.metrics import ciede2000, colourfulness
 from vidcolor.pipeline import Colorizer
-from benchdata import DATA, require_data
+from benchdata import DATA, require, require_data
 
 SCALES = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25])
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " ")).parse_args()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--photos", type=int, default=None, help="the first N calibration photos (default all)")
+    args = ap.parse_args()
     require_data(DATA / "train")
     job = Colorizer()
     rows, cast = [], []
-    for path in held_back_photos()[1]:
+    for path in require(held_back_photos()[1][:args.photos], "calibration photos (held back, every 20th)"):
         truth = even(read_image(path)[0])
         batch = job.prepare(gray(truth)[None])
         batch.outputs = job.engine(batch.feeds)
