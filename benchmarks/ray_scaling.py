@@ -112,6 +112,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     ap.add_argument("--readme", action="store_true", help="also splice the table into README.md")
     args = ap.parse_args()
+    unknown = [j for j in args.jobs.split(",") if j not in ("dequantize", "colorize")]
+    if unknown:
+        ap.error(f"--jobs: {', '.join(map(repr, unknown))} is not dequantize or colorize (comma-separated)")
     lengths = [float(s) for s in args.segment_seconds.split(",")]
     rows, lossless = [], []
     with tempfile.TemporaryDirectory() as tmp:

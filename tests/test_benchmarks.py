@@ -260,3 +260,14 @@ def test_every_script_that_reads_the_shared_data_checks_it_is_there():
     unchecked = [p.name for p in readers if "require_data(" not in p.read_text()
                  and "no DAVIS clips under" not in p.read_text()]
     assert len(readers) >= 15 and unchecked == []
+
+
+def test_ray_scaling_refuses_an_unknown_job_before_starting_ray(monkeypatch, capsys):
+    """``ray_scaling.py --jobs 1`` built the clip and started Ray (25 s), then died on ``AttributeError: module
+    'vidcolor.api' has no attribute '1'``; a job that is not dequantize or colorize is now a usage error."""
+    ray_scaling = pytest.importorskip("ray_scaling")
+    monkeypatch.setattr(ray_scaling, "make_clip", lambda *a: pytest.fail("the clip was built"))
+    monkeypatch.setattr(sys, "argv", ["ray_scaling.py", "--jobs", "dequantize,1"])
+    with pytest.raises(SystemExit) as raised:
+        ray_scaling.main()
+    assert raised.value.code == 2 and "'1' is not dequantize or colorize" in capsys.readouterr().err
