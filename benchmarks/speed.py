@@ -178,8 +178,8 @@ def main() -> None:
     args = ap.parse_args()
     require_data(DATA)
     ffmpeg = find_ffmpeg()
-    tmp = Path(tempfile.mkdtemp(prefix="vidcolor-speed-"))
-    results = {size: measure(size, args, ffmpeg, tmp) for size in args.sizes}
+    with tempfile.TemporaryDirectory(prefix="vidcolor-speed-") as tmp:     # the clips of every size, removed after
+        results = {size: measure(size, args, ffmpeg, Path(tmp)) for size in args.sizes}
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()} ({os.cpu_count()} cores)"
     lines = [header(sys.argv[1:], hw, torch.get_num_threads(), args.frames, args.clip), "",
              "| stage | " + " | ".join(args.sizes) + " |", "|---|" + "---|" * len(args.sizes)]

@@ -271,3 +271,22 @@ def test_ray_scaling_refuses_an_unknown_job_before_starting_ray(monkeypatch, cap
     with pytest.raises(SystemExit) as raised:
         ray_scaling.main()
     assert raised.value.code == 2 and "'1' is not dequantize or colorize" in capsys.readouterr().err
+
+
+def test_speed_removes_its_temporary_clips(tmp_path, monkeypatch):
+    """speed.py made its clips (every size, plain, 16-colour and 4-bit versions, the outputs) in a mkdtemp folder
+    it never removed: every run left one in /tmp, hundreds of MB at 1080p. It is removed now, also on an error."""
+    speed = pytest.importorskip("speed")
+    made = []
+
+    def measure(size, args, ffmpeg, tmp):
+        made.append(tmp)
+        (tmp / "clip.mp4").write_bytes(b"x")
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(speed, "measure", measure)
+    monkeypatch.setattr(speed, "require_data", lambda *folders: None)     # no clip is read
+    monkeypatch.setattr(sys, "argv", ["speed.py", "--sizes", "360p"])
+    with pytest.raises(RuntimeError, match="stop"):
+        speed.main()
+    assert len(made) == 1 and not made[0].exists()
