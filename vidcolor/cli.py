@@ -409,7 +409,6 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
 
     from vidcolor.api import check_executor_options, check_fps_given, check_input, folder_contents
     from vidcolor.io import is_animated, is_still_image
-    from vidcolor.io.writer import check_preset, check_tune
 
     check_fps_given(kw["fps"], kw["raw_size"])
     check_executor_options(kw["executor"], kw["segment_seconds"], kw["workers"])
@@ -420,8 +419,6 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     else:
         _refuse(ctx, [n for n in _given(ctx, *ENCODER_SETTINGS) if kw["codec"] not in ENCODER_SETTINGS[n]],
                 f"to --codec {kw['codec']}, {CODEC_TAKES[kw['codec']]}")
-        check_tune(kw["codec"], kw["tune"])
-        check_preset(kw["codec"], kw["preset"])
     if kw["temporal"] == "off":
         _refuse(ctx, _given(ctx, "temporal_strength"), "with --temporal off")
     if kw["overwrite"]:
