@@ -84,6 +84,30 @@ def test_the_writer_refuses_an_unknown_preset(tmp_path):
     assert listing(tmp_path) == set()
 
 
+@pytest.mark.parametrize("codec, preset", [("libx264", "SLOW"), ("libx264", "Medium"), ("libx264", "6"),
+                                           ("libx264", "0"), ("libx265", "9"), ("libx265", "slow"),
+                                           ("ffv1", None), ("prores", None)])
+def test_the_presets_the_encoders_take_are_taken(codec, preset):
+    """check_preset refused presets the encoders take: x264 matches its names in any case and takes 0-9 (``-preset
+    SLOW``, ``Medium``, ``6`` encode with ffmpeg), x265 takes 0-9; and ``preset=None`` with FFV1 or ProRes, which
+    are given no preset."""
+    from vidcolor.io.writer import check_preset
+
+    check_preset(codec, preset)
+
+
+@pytest.mark.parametrize("codec, preset", [("libx264", "10"), ("libx265", "Fast"), ("libx265", "10"),
+                                           ("libx264", "\u00b2"), ("libx264", None), ("hevc_nvenc", "-p5")])
+def test_the_presets_the_encoders_refuse_are_refused(codec, preset):
+    """x264 and x265 refuse 10 and up, x265 names in another case; the superscript two is a digit to Python's
+    ``isdigit`` but not to ``int``."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.writer import check_preset
+
+    with pytest.raises(VidcolorError, match="preset"):
+        check_preset(codec, preset)
+
+
 @pytest.mark.parametrize("module", ["vidcolor", "vidcolor.api", "vidcolor.evaluate", "vidcolor.color"])
 def test_the_docstring_examples_run_as_doctests(module):
     """vidcolor.api's module example ran ``fix(coarse_frames)`` after skipping the line that makes ``fix``: under

@@ -70,16 +70,24 @@ def check_preset(codec: str, preset) -> None:
     unknown one only once the first frames were processed ("invalid preset 'bogus'"); and ffmpeg-python writes an
     option whose value is None as a flag alone, so ``preset=None`` took the next argument for the preset and the one
     after it for an output, an empty file named ``area+accurate_rnd+full_chroma_int`` left in the current folder.
-    Other encoders' names (NVENC's p1-p7...) are theirs to check.
+    x264 takes :data:`X264_PRESETS` in any case (``SLOW``) and the numbers 0-9 (ultrafast to placebo); x265 takes
+    them and the numbers too, but in lower case alone (it refuses ``Fast``). Other encoders' names (NVENC's
+    p1-p7...) are theirs to check; FFV1 and ProRes are given no preset (:func:`encoder_args`), so theirs is not
+    checked (None included).
 
     Raises:
         VidcolorError: naming the value (and x264's and x265's presets).
     """
+    if codec in ("ffv1", "prores"):
+        return
     if not isinstance(preset, str) or not preset or preset.startswith("-"):
         raise VidcolorError(f"{option('preset')} must be the encoder's preset name (medium, slow, p5...), got "
                             f"{preset!r}")
-    if codec in ("libx264", "libx265") and preset not in X264_PRESETS:
-        raise VidcolorError(f"{option('preset')} {preset!r} is not one of {codec}'s: {', '.join(X264_PRESETS)}")
+    number = preset.isascii() and preset.isdigit() and int(preset) < 10
+    if codec == "libx264" and not (number or preset.lower() in X264_PRESETS) or \
+            codec == "libx265" and not (number or preset in X264_PRESETS):
+        raise VidcolorError(f"{option('preset')} {preset!r} is not one of {codec}'s: {', '.join(X264_PRESETS)} "
+                            f"(or 0-9)")
 
 
 def check_tune(codec: str, tune: str | None) -> None:
