@@ -343,6 +343,34 @@ def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
     return path
 
 
+def cmyk_profile() -> bytes:
+    """A minimal ICC v2 CMYK printer profile (an A2B0 lut16 of 2 grid points into Lab) that no press has: paper
+    white, K black, and C a muted red (a* +60) where it is cyan on paper, so that its use shows."""
+    import struct
+
+    def s15(x):
+        return struct.pack(">i", round(x * 65536))
+
+    def lab(L, a):                          # v2's 16-bit Lab: L 100 -> 0xFF00, a 0 -> 0x8000
+        return [round(L / 100 * 0xFF00), 0x8000 + round(a * 256), 0x8000]
+
+    grid = [lab(0, 0) if k else lab(60, 60) if c else lab(100, 0)
+            for c in (0, 1) for m in (0, 1) for y in (0, 1) for k in (0, 1)]
+    lut = (b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+           + struct.pack(">HH", 2, 2) + struct.pack(">8H", *[0, 65535] * 4)
+           + struct.pack(">48H", *[v for entry in grid for v in entry]) + struct.pack(">6H", *[0, 65535] * 3))
+    desc = b"desc" + bytes(4) + struct.pack(">I", 5) + b"test\0" + bytes(78)
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)),
+            (b"cprt", b"text" + bytes(4) + b"none\0"), (b"A2B0", lut)]
+    offset, table, data = 132 + 12 * len(tags), b"", b""
+    for sig, body in tags:
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"prtrCMYKLab " + bytes(12)
+              + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
 @contextlib.contextmanager
 def vidcolor_warnings():
     """Record the :class:`~vidcolor.errors.VidcolorWarning` messages a library call issues in the block (every one,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import assert_one_line_error, invoke_cli, photo_folder
+from helpers import assert_one_line_error, cmyk_profile, invoke_cli, photo_folder
 from test_trainer import Invert, recipe
 from test_training import toml_for
 
@@ -131,6 +131,24 @@ def test_training_reads_a_photo_upright_by_its_exif_orientation_as_the_runtime_d
     assert got.shape == ((40, 24, 3) if orientation < 5 else (24, 40, 3))
     if name.endswith("png") and orientation == 6:               # 90 degrees clockwise: the top-left corner at top-right
         assert np.array_equal(got, np.rot90(stored, -1))
+
+
+def test_training_reads_a_cmyk_photo_through_its_icc_profile_as_the_runtime_does(tmp_path):
+    # training audit: read_image converts a CMYK image with an ICC profile through it, read_rgb (the loaders, the
+    # pack, bin_weights) converted it as Pillow does, 255 - C - K: a print photo trained far too saturated and dark
+    from PIL import Image
+
+    from vidcolor.io.images import read_image
+    from vidcolor.training.data import read_rgb
+
+    im = Image.new("CMYK", (3, 1))
+    for x, ink in enumerate([(0, 0, 0, 0), (255, 0, 0, 0), (0, 0, 0, 255)]):
+        im.putpixel((x, 0), ink)
+    im.save(tmp_path / "p.jpg", icc_profile=cmyk_profile(), quality=100)
+    got = read_rgb(tmp_path / "p.jpg")
+    assert np.array_equal(got, read_image(tmp_path / "p.jpg")[0])
+    c = got[0, 1].astype(int)
+    assert c[0] > c[1] + 60 and c[0] > c[2] + 30                   # the profile's red, not cyan (0, 255, 255)
 
 
 def test_a_pack_stores_photos_upright(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import listing, vidcolor_warnings
+from helpers import cmyk_profile, listing, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.io import is_image, list_images_in, read_image, write_image
 from vidcolor.io.files import default_file_mode
@@ -641,34 +641,6 @@ def test_a_folders_listing_opens_each_image_once(tmp_path, monkeypatch):
     assert opened == {name: 1 for name in ("a.jpg", "b.png", "c.gif", "d.jpg", "e.gif")}
 
 
-def _cmyk_profile() -> bytes:
-    """A minimal ICC v2 CMYK printer profile (an A2B0 lut16 of 2 grid points into Lab) that no press has: paper
-    white, K black, and C a muted red (a* +60) where it is cyan on paper, so that its use shows."""
-    import struct
-
-    def s15(x):
-        return struct.pack(">i", round(x * 65536))
-
-    def lab(L, a):                          # v2's 16-bit Lab: L 100 -> 0xFF00, a 0 -> 0x8000
-        return [round(L / 100 * 0xFF00), 0x8000 + round(a * 256), 0x8000]
-
-    grid = [lab(0, 0) if k else lab(60, 60) if c else lab(100, 0)
-            for c in (0, 1) for m in (0, 1) for y in (0, 1) for k in (0, 1)]
-    lut = (b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
-           + struct.pack(">HH", 2, 2) + struct.pack(">8H", *[0, 65535] * 4)
-           + struct.pack(">48H", *[v for entry in grid for v in entry]) + struct.pack(">6H", *[0, 65535] * 3))
-    desc = b"desc" + bytes(4) + struct.pack(">I", 5) + b"test\0" + bytes(78)
-    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)),
-            (b"cprt", b"text" + bytes(4) + b"none\0"), (b"A2B0", lut)]
-    offset, table, data = 132 + 12 * len(tags), b"", b""
-    for sig, body in tags:
-        table += sig + struct.pack(">II", offset + len(data), len(body))
-        data += body + bytes(-len(body) % 4)
-    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"prtrCMYKLab " + bytes(12)
-              + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
-    return header + struct.pack(">I", len(tags)) + table + data
-
-
 @pytest.mark.parametrize("name", ["a.jpg", "a.tif"])
 def test_a_cmyk_image_is_read_through_its_icc_profile(tmp_path, name):
     """A print CMYK JPEG or TIFF with its ICC profile was converted as Pillow converts CMYK, 255 - C - K, whatever its
@@ -677,7 +649,7 @@ def test_a_cmyk_image_is_read_through_its_icc_profile(tmp_path, name):
     im = Image.new("CMYK", (3, 1))
     for x, ink in enumerate([(0, 0, 0, 0), (255, 0, 0, 0), (0, 0, 0, 255)]):
         im.putpixel((x, 0), ink)
-    im.save(tmp_path / name, icc_profile=_cmyk_profile(), **({"quality": 100} if name.endswith("jpg") else {}))
+    im.save(tmp_path / name, icc_profile=cmyk_profile(), **({"quality": 100} if name.endswith("jpg") else {}))
     rgb, alpha = read_image(tmp_path / name)
     white, c, black = rgb[0].astype(int)
     assert alpha is None and min(white) >= 250 and max(black) <= 5

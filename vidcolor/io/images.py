@@ -65,8 +65,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             elif im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
                 im = _tiff_colour16_to_8(path, im)   # as a PNG's
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
-            if im.mode == "CMYK" and im.info.get("icc_profile"):
-                im = _cmyk_to_srgb(im)      # through its profile, not Pillow's naive 255 - C - K
+            im = cmyk_to_srgb(im)           # through its profile, not Pillow's naive 255 - C - K
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
                 im = Image.fromarray(_float_levels(np.asarray(im), path))
             if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
@@ -98,11 +97,15 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, alpha
 
 
-def _cmyk_to_srgb(im: Image.Image) -> Image.Image:
+def cmyk_to_srgb(im: Image.Image) -> Image.Image:
     """A CMYK image with an embedded ICC profile (a print JPEG or TIFF: SWOP, FOGRA) in sRGB through that profile
     (Pillow's ImageCms, littleCMS; the profile's own rendering intent), as viewers show it; Pillow's ``convert("RGB")``
     takes ``255 - C - K`` for R and so on, which shows a press's CMYK far too saturated and dark. A profile that
-    cannot be read, or is not a CMYK one, leaves the image to that naive conversion."""
+    cannot be read, or is not a CMYK one, leaves the image to that naive conversion; any other image (not CMYK, or
+    CMYK without a profile) is returned as it is. ``im`` must be loaded. :func:`read_image` reads an image through
+    it, and so does training (:func:`vidcolor.training.data.read_rgb`), which reads photos as the runtime does."""
+    if im.mode != "CMYK" or not im.info.get("icc_profile"):
+        return im
     from PIL import ImageCms        # (littleCMS: loaded for such an image alone)
 
     try:
