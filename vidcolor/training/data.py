@@ -60,11 +60,10 @@ def check_images(paths: list[Path], crop: int, pixel_art: list[bool] | None = No
     usable = 0
     for path, art in zip(paths, pixel_art):
         with readable(path, what), Image.open(path) as img:
-            short = min(img.size)
+            short = min(img.size)           # the EXIF orientation (read_rgb's) turns an image, not its shorter side
             if img.format == "JPEG":        # 1/8 scale: every byte of the stream still read (see above)
                 img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
             img.load()                      # the whole file: a truncated or damaged one fails here, not mid-run
-            oriented(img)                   # its EXIF read as read_rgb reads it (the shorter side is the same)
             if img.mode in ("F", *GRAY16_MODES):
                 _eight_bit(img)
         usable += short * (PIXEL_ART_MAX_ENLARGEMENT if art else 1) >= crop
