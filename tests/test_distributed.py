@@ -550,6 +550,36 @@ def test_long_output_names_get_distinct_work_folders_the_file_system_takes(tmp_p
         w.mkdir()
 
 
+def test_the_work_folders_key_holds_the_timing_grid_and_the_parts_format(tmp_path, ffmpeg_exe, monkeypatch):
+    """The resume key had neither the timing grid nor a parts-format version: parts cached before segments were
+    timestamped on the clip's grid (commit b0134e5) were kept and joined with spans on it. A key that differs
+    empties the work folder (its parts do not apply); the same key keeps it. No Ray: open_work alone."""
+    from vidcolor import distributed
+    from vidcolor.io.timing import RateGrid
+
+    clip = tmp_path / "c.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", "2", "-c:v", "ffv1",
+               str(clip))
+    target = tmp_path / "out.mkv"
+    part = distributed.work_folder(target) / "segment-00000.mkv"
+
+    def run_keeps_part(grid, version) -> bool:
+        monkeypatch.setattr(distributed, "rate_grid", lambda path: grid)
+        monkeypatch.setattr(distributed, "PARTS_FORMAT", version)
+        distributed.open_work(clip, target, distributed.JobSpec(len, {}), distributed.Encoding(), 1.0, False, False,
+                              False)
+        kept = part.exists()
+        part.touch()                                        # a part written under this key
+        return kept
+
+    grid = RateGrid(Fraction(1, 30000), 30, 1001)
+    assert not run_keeps_part(None, 1)
+    assert run_keeps_part(None, 1)                          # the same key: the parts are reused
+    assert not run_keeps_part(grid, 1)                      # another grid
+    assert run_keeps_part(grid, 1)
+    assert not run_keeps_part(grid, 2)                      # another parts format
+
+
 def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     model = str(tiny_colorizers.fcn)
     res = invoke_cli("colorize", film, "--model", model, "--executor", "ray", "-o", "-")

@@ -85,6 +85,11 @@ that same allowance; a cold worker here starts in 2-5 s."""
 
 WORK_SUFFIX = ".vidcolor-work"
 PLAN_FILE = "segments.json"
+PARTS_FORMAT = 2
+"""The version of what a work folder's parts hold, in its key (:func:`open_work`): a change to how segments are
+written (their timestamps, their encoding) that the key's other terms do not show must raise it, so that a rerun
+empties a folder of parts made the old way rather than joining them to new ones. 2: parts timestamped on the clip's
+:class:`~vidcolor.io.timing.RateGrid` (a Matroska source's milliseconds put back on its rate)."""
 
 
 @dataclass
@@ -355,8 +360,9 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
               audio: bool, overwrite: bool, in_folder_run: bool = False) -> _Plan:
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
 
-    The folder is keyed by the input (path, size, modification time), the job, the encoder settings and the
-    target segment length; one with another key is emptied (its segments do not apply). What the processing does
+    The folder is keyed by the input (path, size, modification time), the job, the encoder settings, the
+    target segment length, the timing grid and :data:`PARTS_FORMAT`; one with another key is emptied (its segments
+    do not apply: parts written before the grid, on the source's time base, were joined with spans on it). What the processing does
     not keep of the input (an alpha channel, more than 8 bits, interlacing) is said in a warning, as a local run
     says it (:func:`~vidcolor.io.reader.warn_about_source`).
 
@@ -372,7 +378,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
                 tuple(info.colour.items()), info.pixel_aspect, str(input), rate_grid(input))
     stat = input.stat()
     key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
-                                     encoding.__dict__, seconds, WARMUP_FRAMES, compare],
+                                     encoding.__dict__, seconds, WARMUP_FRAMES, compare, PARTS_FORMAT,
+                                     asdict(clip.grid) if clip.grid is not None else None],
                                     sort_keys=True, default=str).encode()).hexdigest()
     work = work_folder(target)
     if work.is_dir() and not (work / key).is_file():
