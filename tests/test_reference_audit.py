@@ -125,3 +125,20 @@ def test_no_colour_hidden_under_a_transparent_part_reaches_the_values(tmp_path, 
                           for n in ("opaque_rgba.png", "opaque.png"))
     np.testing.assert_array_equal(k4, k3)
     np.testing.assert_allclose(v4, v3, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:the reference:vidcolor.errors.VidcolorWarning")      # a small reference
+def test_a_semi_transparent_references_colour_keeps_its_precision_at_low_alpha(tmp_path):
+    """The alpha-weighted reduction rounded ``c * a / 255`` to uint8 before dividing by the alpha again: about 2
+    levels off at alpha 64, more towards 0. Premultiplied in float, the reduced colour is the alpha-weighted mean
+    of its pixels' to half a level (its rounding)."""
+    rng = np.random.default_rng(9)
+    rgb = rng.integers(0, 256, (64, 96, 3), np.uint8)
+    alpha = rng.integers(1, 65, (64, 96), np.uint8)
+    alpha[:4, :4] = 255                                   # (one reduced pixel opaque: not transparent everywhere)
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "faint.png")
+    (got,) = read_references([tmp_path / "faint.png"], render_size=16)      # 4 x 4 pixels a pixel
+    assert got.shape == (16, 24, 4)
+    a = alpha.astype(np.float64).reshape(16, 4, 24, 4)
+    truth = (rgb * alpha[..., None].astype(np.float64)).reshape(16, 4, 24, 4, 3).sum((1, 3)) / a.sum((1, 3))[..., None]
+    assert np.abs(got[..., :3] - truth).max() <= 0.5 + 1e-3
