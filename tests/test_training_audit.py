@@ -234,6 +234,17 @@ def test_ctrl_c_saves_the_step_the_run_stops_at_and_the_same_command_resumes_it(
     assert again.at_steps[:2] == [2, 2] and again.stepped == 4
 
 
+def test_ctrl_c_during_the_last_step_still_writes_the_weight_file(tmp_path, photos):
+    # a Ctrl-C held during the last step stopped the run with KeyboardInterrupt: every step done and saved, but no
+    # weight file; the run now ends as it would have
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    weights = Invert(recipe(photos, steps=2, checkpoint_every=100), tmp_path, progress=ctrl_c_at(2)).fit()
+    assert weights.is_file() and torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tmp_path, photos):
     import signal
 

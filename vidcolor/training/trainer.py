@@ -358,7 +358,7 @@ class Trainer:
         r = self.recipe
 
         def stop_if_interrupted():
-            if not interrupt.pending:
+            if not interrupt.pending or run.step >= r.steps:   # every step done (and saved): fit writes the weights
                 return
             if run.step and run.saved != run.step:     # step 0: nothing trained, nothing to keep
                 self.check_finite(run, run.step)
@@ -386,4 +386,4 @@ class Trainer:
             if run.save_due(r):
                 self.check_finite(run, run.step)
                 run.save(objects)
-        stop_if_interrupted()               # during the last step
+        stop_if_interrupted()               # held in the step a loader that ran out ended on
