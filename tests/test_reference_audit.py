@@ -22,13 +22,14 @@ def test_a_reference_whose_opaque_part_fills_no_cell_is_refused(tmp_path, tiny_c
     rgba = np.zeros((400, 640, 4), np.uint8)
     rgba[..., :3] = smooth_image(np.random.default_rng(2), 400, 640)
     rgba[200:206, 300:306, 3] = 255
-    Image.fromarray(rgba).save(tmp_path / "speck.png")
+    Image.fromarray(rgba).save(tmp_path / "speck.png", compress_level=1)
     refs = read_references([tmp_path / "speck.png"], render_size=32)
-    with pytest.raises(VidcolorError, match="opaque part is too small to give colour"):
-        _job(refs, tiny_colorizers)
-    # beside a reference that gives positions it simply offers none
     opaque = smooth_image(np.random.default_rng(3), 48, 64)
-    assert _job(refs + [opaque], tiny_colorizers).features[0].shape == _job([opaque], tiny_colorizers).features[0].shape
+    job = _job([opaque], tiny_colorizers)       # one job: building one encodes its references (encode_references)
+    with pytest.raises(VidcolorError, match="opaque part is too small to give colour"):
+        job.encode_references(refs)
+    # beside a reference that gives positions it simply offers none
+    assert job.encode_references(refs + [opaque])[0].shape == job.features[0].shape
 
 
 def test_internal_mode_warns_that_a_references_transparent_part_counts(tmp_path):
@@ -108,6 +109,7 @@ def test_no_colour_hidden_under_a_transparent_part_reaches_the_values(tmp_path, 
     reduction mixed hidden colour into the edge pixels: a magenta fill and a black one gave values up to 45 LAB units
     apart where the edge falls inside a cell (the old test's edge fell on one). Now alpha weighs both."""
     rgb = smooth_image(np.random.default_rng(4), 48, 64)
+    job = _job([rgb], tiny_colorizers)          # one job, encoding each reference as building one does
     for cut in (27, 29):
         alpha = np.full((48, 64), 255, np.uint8)
         alpha[:, :cut] = 0
@@ -115,13 +117,13 @@ def test_no_colour_hidden_under_a_transparent_part_reaches_the_values(tmp_path, 
         for name, hidden in (("magenta.png", (255, 0, 255)), ("black.png", (0, 0, 0))):
             Image.fromarray(np.dstack([np.where(alpha[..., None] == 0, np.uint8(hidden), rgb), alpha])).save(
                 tmp_path / name)
-            values.append(_job(read_references([tmp_path / name], render_size=32), tiny_colorizers).features[1])
+            values.append(job.encode_references(read_references([tmp_path / name], render_size=32))[1])
         assert values[0].shape == (1, 16, 2)
         np.testing.assert_allclose(values[0], values[1], atol=1e-3)
     # fully opaque, the alpha changes nothing: the network's own cell means
     Image.fromarray(np.dstack([rgb, np.full((48, 64), 255, np.uint8)])).save(tmp_path / "opaque_rgba.png")
     Image.fromarray(rgb).save(tmp_path / "opaque.png")
-    (k4, v4), (k3, v3) = (_job(read_references([tmp_path / n], render_size=32), tiny_colorizers).features
+    (k4, v4), (k3, v3) = (job.encode_references(read_references([tmp_path / n], render_size=32))
                           for n in ("opaque_rgba.png", "opaque.png"))
     np.testing.assert_array_equal(k4, k3)
     np.testing.assert_allclose(v4, v3, atol=1e-3)
