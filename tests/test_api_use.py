@@ -414,3 +414,33 @@ def test_a_folders_stills_are_not_smoothed_by_a_job_set_to_smooth(tmp_path, tiny
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"p{i}.png")),
                               np.asarray(Image.open(tmp_path / f"alone{i}.png"))), i
     assert folder_job.smoother is not None and folder_job.smoother.mode == "ema"    # its clips would be smoothed
+
+
+def test_a_folder_run_gives_a_job_its_own_smoother_back(tmp_path):
+    """A folder run wrote the smoothing of a job its caller had set (set_temporal) on the job as requested_temporal and
+    made a new smoother from it: the job's own smoother (its flow_scale, scene_cut) was replaced by a default one, and
+    a later job.set_temporal("off") was undone by the next folder run."""
+    from PIL import Image
+
+    from vidcolor.pipeline import LabJob
+    from vidcolor.temporal import TemporalSmoother
+
+    class Job:                                          # a job of the caller's own, with LabJob's smoothing
+        smoother = None
+        set_temporal = LabJob.set_temporal
+
+        def __call__(self, frames):
+            seen.append(self.smoother)
+            return frames
+
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 100 + i, np.uint8)).save(tmp_path / "in" / f"p{i}.png")
+    job, seen = Job(), []
+    own = job.smoother = TemporalSmoother("flow", 0.3, scene_cut=5.0, flow_scale=0.25)
+    vidcolor.process(tmp_path / "in", tmp_path / "out1", job, suffix="", progress=False)
+    assert seen == [None, None]                         # stills: each on its own
+    assert job.smoother is own and not hasattr(job, "requested_temporal")
+    job.set_temporal("off")
+    vidcolor.process(tmp_path / "in", tmp_path / "out2", job, suffix="", progress=False)
+    assert job.smoother is None and not hasattr(job, "requested_temporal")

@@ -972,9 +972,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     read at all raises :class:`~vidcolor.errors.UnreadableInput` (a folder run with ``ignore_errors`` skips such a
     clip, with a warning, as it skips an unreadable still). A folder gives
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
-    animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other.
-    The output's missing folders are created; a run that fails removes those it made where it leaves them empty
-    (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
+    animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other;
+    a job's smoothing (``job.set_temporal``) is off for the stills, each on its own, and its own smoother is given back
+    for the clips and after the run (:func:`_still_mode`). The output's missing folders are created; a run that fails
+    removes those it made where it leaves them empty (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
     renamed into place once complete; the error says how many, in a note, :func:`vidcolor.errors.add_note`); with
     ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
     :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError); an output that another
@@ -1016,13 +1017,14 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():
+        own = getattr(fn, "smoother", None)     # the job's own smoothing: its stills run without it, its clips with it
         try:
             return _process_folder(Path(input), Path(output), fn, compare, overwrite, progress, skip_existing,
-                                   batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
-                                   x264_params=x264_params, audio=audio, container=container, pix_fmt=pix_fmt,
-                                   ignore_errors=ignore_errors)
-        finally:                    # the job as it came (a folder of stills alone left it in still mode, unsmoothed)
-            _still_mode(fn, False)
+                                   smoother=own, batch_size=batch_size, codec=codec, crf=crf, preset=preset,
+                                   tune=tune, x264_params=x264_params, audio=audio, container=container,
+                                   pix_fmt=pix_fmt, ignore_errors=ignore_errors)
+        finally:                    # in clip mode, with its own smoother (a folder of stills alone left it unsmoothed)
+            _still_mode(fn, False, own)
     try:
         return _process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
                              x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
@@ -1234,7 +1236,7 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
-                    skip_existing: bool = False, **options) -> RunSummary:
+                    skip_existing: bool = False, smoother=None, **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
     animated images) to ``out_dir/<stem>.mp4`` (``.mkv``, ``.gif``... with ``options["container"]``) one after the
     other (smoothed; ``fn`` reset between them). Stills that share a stem are written under their full names
@@ -1275,7 +1277,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     totals: list[Found] = []                    # what the files' frames were found on
     try:
         if stills:
-            _still_mode(fn, True)               # clears fn.found
+            _still_mode(fn, True, smoother)     # clears fn.found
             late: list[Path] = []
             images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
                                      ignore_errors=options.get("ignore_errors", False), finished=finished,
@@ -1287,7 +1289,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                 totals += found
                 quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
         if clips:
-            _still_mode(fn, False)
+            _still_mode(fn, False, smoother)
         for clip, target in zip(clips, clip_targets):
             if callable(getattr(fn, "reset", None)):
                 fn.reset()
@@ -1360,17 +1362,20 @@ def removing_made_folders(folder: Path | None):
         raise
 
 
-def _still_mode(fn: FrameBatchFn, still: bool) -> None:
+def _still_mode(fn: FrameBatchFn, still: bool, smoother=None) -> None:
     """Switch a job between unrelated stills (no smoothing, a quantizer estimate each) and clips (the
-    smoothing the caller asked for, :attr:`~vidcolor.pipeline.LabJob.requested_temporal`). A job given to
-    :func:`process` whose smoothing its caller set (``job.set_temporal("flow")``, no ``requested_temporal``) keeps
-    that for its clips: it had smoothed a folder's stills too, each with the one before."""
+    smoothing the caller asked for). A job built by :func:`dequantize` or :func:`colorize` gets the smoothing kept in
+    :attr:`~vidcolor.pipeline.LabJob.requested_temporal`; any other job (one whose smoothing its caller set,
+    ``job.set_temporal("flow")``) gets ``smoother`` back for its clips, its own smoother object as :func:`process`
+    found it (its settings kept), and nothing is written on it."""
     requested = getattr(fn, "requested_temporal", None)
-    smoother = getattr(fn, "smoother", None)
-    if requested is None and smoother is not None and callable(getattr(fn, "set_temporal", None)):
-        requested = fn.requested_temporal = (smoother.mode, smoother.strength)
     if requested is not None:
         fn.set_temporal("off" if still else requested[0], requested[1])
+    elif smoother is not None and callable(getattr(fn, "set_temporal", None)):
+        if still:
+            fn.set_temporal("off")
+        else:
+            fn.smoother = smoother
     if callable(getattr(fn, "set_stills", None)):
         fn.set_stills(still)
 

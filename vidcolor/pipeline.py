@@ -64,7 +64,9 @@ class LabJob:
     smoother = None
     engine: Engine | None = None
     requested_temporal: tuple[str, float] | None = None
-    """The smoothing asked for (mode, strength), kept while a folder's stills run without it."""
+    """The smoothing asked for (mode, strength), kept while a folder's stills run without it; set by
+    :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` on the jobs they build, never on a caller's
+    job given to :func:`~vidcolor.api.process` (which keeps its own smoother object)."""
 
     def prepare(self, frames: np.ndarray) -> Batch:
         """uint8 RGB ``(N, H, W, 3)`` -> a :class:`Batch` with the network's inputs."""
