@@ -444,3 +444,21 @@ def test_a_folder_run_gives_a_job_its_own_smoother_back(tmp_path):
     job.set_temporal("off")
     vidcolor.process(tmp_path / "in", tmp_path / "out2", job, suffix="", progress=False)
     assert job.smoother is None and not hasattr(job, "requested_temporal")
+
+
+def test_dequantize_frames_takes_pil_images_and_tensors_as_frames(tiny_models):
+    """dequantize_frames refused frames that convert to arrays, a PIL RGB image (ImageSequence's frames) or a CPU uint8
+    torch tensor (H, W, 3), which np.stack had made a valid batch before each frame was checked."""
+    import torch
+    from PIL import Image
+
+    def run(frames):
+        return list(vidcolor.dequantize_frames(frames, model=str(tiny_models.lab), device="cpu", batch_size=2))
+
+    other = FRAME[::-1].copy()
+    expected = run([FRAME, other, FRAME])
+    given = run([Image.fromarray(FRAME), torch.from_numpy(other), FRAME])
+    assert all(np.array_equal(a, b) for a, b in zip(given, expected)) and len(given) == 3
+    with pytest.raises(ValueError, match=re.escape("frame 0: expected uint8 RGB (H, W, 3), no side empty, got uint8 "
+                                                   "(24, 32); gray frame (H, W)? give it as RGB")):
+        run([Image.fromarray(FRAME).convert("L")])

@@ -79,7 +79,9 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
     time) as the returned iterator is consumed.
 
     Args:
-        frames: uint8 RGB ``(H, W, 3)`` frames of one clip, in order (any iterable).
+        frames: uint8 RGB ``(H, W, 3)`` frames of one clip, in order (any iterable); a frame that converts to a
+            NumPy array (a PIL RGB image, a CPU uint8 torch tensor) is taken as ``np.asarray(frame)``
+            (:func:`~vidcolor.pipeline.batched`).
         model, device, restore_luminance, consistency, backend, precision, tile: see
             :class:`~vidcolor.pipeline.Dequantizer`.
         batch_size: frames per forward pass, an integer >= 1.

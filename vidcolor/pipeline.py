@@ -773,6 +773,8 @@ def check_batch_pixels(batch_size: int, width: int, height: int) -> None:
 
 def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
     """Run ``fn`` over ``frames`` (each uint8 ``(H, W, 3)``) in batches of ``batch_size``; yield frames in order.
+    A frame that is no NumPy array but converts to one (``__array__`` or ``__array_interface__``: a PIL RGB image, a
+    CPU uint8 torch tensor ``(H, W, 3)``) is taken as ``np.asarray(frame)``, then checked.
 
     ``batch_size`` and ``frames`` as a whole are checked when called (:func:`check_batch_size`; an array must be
     ``(N, H, W, 3)``), each frame as it is read, while the output is consumed.
@@ -799,10 +801,17 @@ def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) ->
     batch: list[np.ndarray] = []
     first = None
     for i, frame in enumerate(frames):
+        given = frame
+        if not isinstance(frame, np.ndarray) and (hasattr(frame, "__array__") or hasattr(frame, "__array_interface__")):
+            try:                # a PIL RGB image, a CPU uint8 torch tensor: np.stack took them before the check
+                frame = np.asarray(frame)
+            except (TypeError, ValueError, RuntimeError):       # a CUDA tensor: refused below, with how to give it
+                pass
         try:
             check_rgb(frame, (3,), f"frame {i}")
         except ValueError as exc:
-            raise ValueError(f"{exc}{conversion_hint(frame, batch=False)}") from None
+            hint = conversion_hint(frame, batch=False) or conversion_hint(given, batch=False)
+            raise ValueError(f"{exc}{hint}") from None
         if first is None:
             first = frame.shape
         elif frame.shape != first:
