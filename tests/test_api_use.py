@@ -462,3 +462,17 @@ def test_dequantize_frames_takes_pil_images_and_tensors_as_frames(tiny_models):
     with pytest.raises(ValueError, match=re.escape("frame 0: expected uint8 RGB (H, W, 3), no side empty, got uint8 "
                                                    "(24, 32); gray frame (H, W)? give it as RGB")):
         run([Image.fromarray(FRAME).convert("L")])
+
+
+def test_references_may_be_an_array_of_paths(tmp_path):
+    """references=np.array(["a.jpg", "b.jpg"]) (its elements np.str_) was refused as a TypeError that spoke of image
+    arrays; an image array is still refused so."""
+    from vidcolor.api import reference_list
+
+    for given in (np.array(["a.jpg", "b.jpg"]), np.array(["a.jpg", "b.jpg"], dtype=object)):
+        taken = reference_list(given)
+        assert taken == ["a.jpg", "b.jpg"] and all(type(r) is str for r in taken)
+    with pytest.raises(VidcolorError, match=re.escape(f"{tmp_path / 'a.jpg'}: no such file (references)")):
+        vidcolor.colorizer(references=np.array([str(tmp_path / "a.jpg")]))
+    with pytest.raises(TypeError, match=re.escape("got uint8 (2, 24, 32, 3); image arrays uint8 RGB (H, W, 3) go to")):
+        reference_list(np.stack([FRAME, FRAME]))

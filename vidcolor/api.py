@@ -400,7 +400,7 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 
 def reference_list(references: str | Path | Iterable[str | Path] | None) -> list[str | Path]:
     """``references`` as a list: one path (``str`` or ``Path``) is a list of one, not its characters; None is
-    empty.
+    empty; a 1-d NumPy array of paths (``np.array(["a.jpg", "b.jpg"])``, strings or objects) is its ``tolist()``.
 
     Raises:
         TypeError: something else than paths (an image array: os's 'expected str, bytes or os.PathLike object, not
@@ -411,7 +411,9 @@ def reference_list(references: str | Path | Iterable[str | Path] | None) -> list
         return []
     if isinstance(references, (str, os.PathLike)):
         return [references]
-    if not isinstance(references, np.ndarray):
+    if isinstance(references, np.ndarray) and references.ndim == 1 and references.dtype.kind in "UO":
+        references = references.tolist()        # paths (np.str_ elements); image arrays are refused below
+    elif not isinstance(references, np.ndarray):
         with contextlib.suppress(TypeError):
             references = list(references)
     if isinstance(references, list) and all(isinstance(r, (str, os.PathLike)) for r in references):
@@ -421,7 +423,7 @@ def reference_list(references: str | Path | Iterable[str | Path] | None) -> list
     raise TypeError(f"references must be image files (a path, str or pathlib.Path, or a list of them), got "
                     f"{described(given)}" + ("; image arrays uint8 RGB (H, W, 3) go to "
                                              "vidcolor.reference.ReferenceColorizer([image, ...])"
-                                             if isinstance(given, np.ndarray) else ""))
+                                             if isinstance(given, np.ndarray) and given.dtype.kind in "biuf" else ""))
 
 
 def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.6), compare: bool = False,
