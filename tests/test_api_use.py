@@ -476,3 +476,19 @@ def test_references_may_be_an_array_of_paths(tmp_path):
         vidcolor.colorizer(references=np.array([str(tmp_path / "a.jpg")]))
     with pytest.raises(TypeError, match=re.escape("got uint8 (2, 24, 32, 3); image arrays uint8 RGB (H, W, 3) go to")):
         reference_list(np.stack([FRAME, FRAME]))
+
+
+def test_raw_size_may_be_an_integer_array(tmp_path):
+    """raw_size=np.array([64, 48]) had worked and was refused ('must be (width, height), two integers'); other arrays
+    still are."""
+    from vidcolor.io.reader import check_raw_size
+
+    raw = tmp_path / "in.rgb"
+    raw.write_bytes(np.stack([FRAME, FRAME]).tobytes())
+    done = vidcolor.process(raw, tmp_path / "out.mp4", lambda frames: frames, suffix="", raw_size=np.array([32, 24]),
+                            fps=25, progress=False)
+    assert done.frames == 2
+    assert check_raw_size(np.array([32, 24], np.uint16)) == (32, 24)
+    for given in (np.array([32.0, 24.0]), np.array([32, 24, 3]), np.array([[32, 24]]), np.array([True, True])):
+        with pytest.raises(VidcolorError, match=re.escape(f"raw_size must be (width, height), two integers, got {given!r}")):
+            check_raw_size(given)

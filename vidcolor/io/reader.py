@@ -104,16 +104,21 @@ time base made from it go to the muxers in."""
 
 
 def check_raw_size(raw_size) -> tuple[int, int]:
-    """``raw_size`` as ``(width, height)`` if it is two integers (a tuple or a list; NumPy's too) of a size
-    :func:`~vidcolor.io.limits.check_frame_size` allows: ``"64x48"`` and ``(64, 48, 3)`` had raised "too many values to
-    unpack", ``(64.0, 48.0)`` a TypeError from the file's read, naming no option.
+    """``raw_size`` as ``(width, height)``, Python ints, if it is two integers of a size
+    :func:`~vidcolor.io.limits.check_frame_size` allows: a tuple or a list of two ints (Python's or NumPy's integer
+    scalars, not bools), or a 1-d NumPy integer array of two values (``np.array([64, 48])``). Anything else is refused:
+    ``"64x48"`` and ``(64, 48, 3)`` had raised "too many values to unpack", ``(64.0, 48.0)`` a TypeError from the
+    file's read, naming no option.
 
     Raises:
         VidcolorError: naming ``raw_size`` (``--raw``) and the value.
     """
+    given = raw_size
+    if isinstance(raw_size, np.ndarray) and raw_size.ndim == 1 and raw_size.dtype.kind in "iu":
+        raw_size = raw_size.tolist()
     if not (isinstance(raw_size, (tuple, list)) and len(raw_size) == 2 and
             all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw_size)):
-        raise VidcolorError(f"{option('raw_size', '--raw')} must be (width, height), two integers, got {raw_size!r}")
+        raise VidcolorError(f"{option('raw_size', '--raw')} must be (width, height), two integers, got {given!r}")
     w, h = (int(v) for v in raw_size)
     check_frame_size(w, h, option("raw_size", "--raw"))
     return w, h
