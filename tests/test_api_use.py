@@ -492,3 +492,19 @@ def test_raw_size_may_be_an_integer_array(tmp_path):
     for given in (np.array([32.0, 24.0]), np.array([32, 24, 3]), np.array([[32, 24]]), np.array([True, True])):
         with pytest.raises(VidcolorError, match=re.escape(f"raw_size must be (width, height), two integers, got {given!r}")):
             check_raw_size(given)
+
+
+def test_temporal_is_checked_without_a_job():
+    """dequantize() and colorize() checked temporal by building a throw-away LabJob() (its set_temporal), and
+    _set_temporal checked it again on the real job: check_temporal is the one check, with set_temporal's messages."""
+    from vidcolor.pipeline import LabJob, check_temporal
+
+    for mode, strength, said in (("flo", 0.6, "temporal: unknown temporal mode 'flo'"),
+                                 ("ema", 1.0, "temporal: strength must be in [0, 1), got 1.0"),
+                                 ("flow", "0.5", "temporal: strength must be a number in [0, 1), got str '0.5'")):
+        with pytest.raises(VidcolorError, match=re.escape(said)):
+            check_temporal(mode, strength)
+        with pytest.raises(VidcolorError, match=re.escape(said)):
+            LabJob().set_temporal(mode, strength)
+    check_temporal("off", 0.6)
+    check_temporal("flow", 0.3)

@@ -813,7 +813,7 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
     with pytest.raises(VidcolorError):
         job.set_temporal("ema", 1.0)
     with pytest.raises(VidcolorError, match="^temporal: "):          # a still's smoothing is off, its value checked
-        _set_temporal(job, img, None, "bogus", 0.6)
+        dequantize(img, tmp_path / "out.png", temporal="bogus")
 
 
 def four_bit_frames(n: int) -> np.ndarray:

@@ -38,8 +38,8 @@ from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in,
                                 format_suffix, kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, check_flag, is_number, job_batch_size, run,
-                               set_output_chroma)
+                               check_batch_pixels, check_batch_size, check_flag, check_temporal, is_number,
+                               job_batch_size, run, set_output_chroma)
 from vidcolor.weights import resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -143,7 +143,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "dequantize")
     check_executor_options(executor, segment_seconds, workers)
-    LabJob().set_temporal(temporal, temporal_strength)      # its checks, before a model loads
+    check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
     if done is not None:
@@ -295,7 +295,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
     check_executor_options(executor, segment_seconds, workers)
-    LabJob().set_temporal(temporal, temporal_strength)      # its checks, before a model loads
+    check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
     target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
     if done is not None:
@@ -577,9 +577,10 @@ def _stills(input: str | Path, raw_size) -> bool:
 
 def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
-    its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`)."""
+    its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`). ``mode`` and ``strength``
+    are those :func:`dequantize` and :func:`colorize` checked first (:func:`~vidcolor.pipeline.check_temporal`,
+    whatever the input): a still's are not checked here."""
     still = _stills(input, raw_size)
-    job.set_temporal(mode, strength)                # checks mode and strength, whatever the input
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
     job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)

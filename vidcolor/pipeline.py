@@ -47,6 +47,24 @@ class Batch:
     context: dict = field(default_factory=dict)
 
 
+def check_temporal(mode: str, strength: float) -> None:
+    """:meth:`LabJob.set_temporal`'s check of its ``mode`` and ``strength``, without a job
+    (:func:`~vidcolor.temporal.check_mode`; ``strength`` is not looked at where ``mode`` is ``off``):
+    :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` make it before a model loads.
+
+    Raises:
+        VidcolorError: an unknown mode, or a strength that is no number in [0, 1) (``temporal: ...``).
+    """
+    from vidcolor.temporal import check_mode
+
+    if mode == "off":
+        return
+    try:
+        check_mode(mode, strength)
+    except ValueError as exc:
+        raise VidcolorError(f"{option('temporal')}: {exc}") from None
+
+
 class LabJob:
     """A per-frame job whose output is (L, ab), with optional temporal smoothing of ab before RGB.
 
@@ -113,10 +131,8 @@ class LabJob:
         """
         from vidcolor.temporal import TemporalSmoother
 
-        try:
-            self.smoother = None if mode == "off" else TemporalSmoother(mode, strength)
-        except ValueError as exc:  # the smoother checks mode and strength
-            raise VidcolorError(f"{option('temporal')}: {exc}") from None
+        check_temporal(mode, strength)
+        self.smoother = None if mode == "off" else TemporalSmoother(mode, strength)
 
     def set_stills(self, stills: bool) -> None:
         """Frames are unrelated still images (a folder of photos) rather than a clip; no-op by default."""

@@ -140,6 +140,21 @@ class CutDetector:
         return self.last_score > self.threshold
 
 
+def check_mode(mode: str, strength: float) -> None:
+    """:class:`TemporalSmoother`'s check of ``mode`` (one of :data:`MODES`) and ``strength`` (a number in [0, 1)).
+
+    Raises:
+        ValueError: naming what is wrong (``unknown temporal mode 'median'; ...``, ``strength must be in [0, 1), got
+            1.0``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown temporal mode {mode!r}; expected one of {MODES}")
+    if isinstance(strength, (bool, np.bool_)) or not isinstance(strength, numbers.Real):   # "0.5": a TypeError
+        raise ValueError(f"strength must be a number in [0, 1), got {type(strength).__name__} {strength!r}")
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"strength must be in [0, 1), got {strength}")
+
+
 class TemporalSmoother:
     """Causal temporal smoothing of predicted ab; one call per frame, in display order.
 
@@ -178,12 +193,7 @@ class TemporalSmoother:
 
     def __init__(self, mode: str = "flow", strength: float = 0.6, scene_cut: float = SCENE_CUT,
                  flow_scale: float = 0.5):
-        if mode not in MODES:
-            raise ValueError(f"unknown temporal mode {mode!r}; expected one of {MODES}")
-        if isinstance(strength, (bool, np.bool_)) or not isinstance(strength, numbers.Real):   # "0.5": a TypeError
-            raise ValueError(f"strength must be a number in [0, 1), got {type(strength).__name__} {strength!r}")
-        if not 0.0 <= strength < 1.0:
-            raise ValueError(f"strength must be in [0, 1), got {strength}")
+        check_mode(mode, strength)
         if not 0.0 < flow_scale <= 1.0:
             raise ValueError(f"flow_scale must be in (0, 1], got {flow_scale}")
         if not scene_cut > 0.0:                 # named as here (CutDetector calls it threshold)
