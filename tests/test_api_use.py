@@ -508,3 +508,24 @@ def test_temporal_is_checked_without_a_job():
             LabJob().set_temporal(mode, strength)
     check_temporal("off", 0.6)
     check_temporal("flow", 0.3)
+
+
+def test_a_folders_clips_reset_the_job_once_each(clip, tmp_path):
+    """_process_folder reset the job before each clip, and process() (_process_file) reset it again: twice a clip."""
+    import shutil
+
+    class Job:
+        resets = 0
+
+        def reset(self):
+            self.resets += 1
+
+        def __call__(self, frames):
+            return frames
+
+    (tmp_path / "in").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(clip, tmp_path / "in" / name)
+    job = Job()
+    vidcolor.process(tmp_path / "in", tmp_path / "out", job, suffix="", progress=False, audio=False)
+    assert job.resets == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]

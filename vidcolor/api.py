@@ -1296,9 +1296,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if clips:
             _still_mode(fn, False, smoother)
         for clip, target in zip(clips, clip_targets):
-            if callable(getattr(fn, "reset", None)):
-                fn.reset()
-            try:
+            try:                                # process() resets fn before the clip (_process_file)
                 done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                skip_existing=skip_existing, progress=progress, **options)
                 if done.skipped:                # another run of the folder wrote it since the listing
