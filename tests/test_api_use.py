@@ -529,3 +529,30 @@ def test_a_folders_clips_reset_the_job_once_each(clip, tmp_path):
     job = Job()
     vidcolor.process(tmp_path / "in", tmp_path / "out", job, suffix="", progress=False, audio=False)
     assert job.resets == 2 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "b.mp4"]
+
+
+def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
+    """check_path ran about three times a path per call: at the entry of dequantize(), in _checked_first (through
+    check_input, and the output's), and again at process()'s entry and its _checked_first."""
+    from PIL import Image
+
+    import vidcolor.api
+
+    calls = []
+    check_path = vidcolor.api.check_path
+
+    def counted(path, name, none=False):
+        calls.append(name)
+        return check_path(path, name, none)
+
+    monkeypatch.setattr(vidcolor.api, "check_path", counted)
+    Image.fromarray(FRAME).save(tmp_path / "a.png")
+    vidcolor.process(tmp_path / "a.png", tmp_path / "b.png", lambda frames: frames, suffix="", progress=False)
+    assert calls == ["input", "output"]
+    calls.clear()
+    done = vidcolor.dequantize(tmp_path / "a.png", tmp_path / "b.png", skip_existing=True, progress=False)
+    assert done.skipped == 1 and calls == ["input", "output"]
+    calls.clear()
+    with pytest.raises(VidcolorError, match="no such file or folder"):
+        vidcolor.api.check_input(tmp_path / "c.png")
+    assert calls == ["input"]

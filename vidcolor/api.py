@@ -602,12 +602,13 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
     (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
     do (:func:`nothing_to_do`), else None.
 
+    ``input`` and ``output`` are those its callers took through :func:`check_path` (at their entry, before any other
+    check).
+
     Raises:
         VidcolorError: as those checks.
-        TypeError: an input or output that is no path (:func:`check_path`).
     """
-    check_input(input)
-    check_path(output, "output", none=True)
+    _check_input_found(input)
     if batch_size is not None:
         check_batch_size(batch_size)
     for flag in IO_FLAGS:
@@ -743,7 +744,11 @@ def check_input(input: str | Path) -> None:
         TypeError: ``input`` is no ``str`` or path-like object (None, a list of files, bytes; an int was taken as
             a file descriptor by ``os.stat``).
     """
-    check_path(input, "input")
+    _check_input_found(check_path(input, "input"))
+
+
+def _check_input_found(input: str | Path) -> None:
+    """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, or a path that exists."""
     if str(input) == "-":
         return
     if str(input) == "":                # was ': no such file or folder'
