@@ -38,10 +38,8 @@ def test_a_failed_run_leaves_no_pipe_to_the_garbage_collector(clip, tmp_path):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        try:
+        with pytest.raises(RuntimeError, match="^the job's own error$"):
             vidcolor.process(clip, tmp_path / "out.mp4", job, suffix="", progress=False)
-        except RuntimeError as exc:
-            assert str(exc) == "the job's own error"
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
     assert list(tmp_path.iterdir()) == []
