@@ -280,7 +280,8 @@ def _with_io_options(f, job: str):
                      help="Encoder quality, lower is better and larger (default: 14 for dequantize, whose finer "
                           "gradations an encode at 16 undoes, 16 otherwise)."),
         click.option("--preset", default="medium", show_default=True, metavar="NAME",
-                     help="x264/x265 preset, ultrafast to placebo (NVENC: its own names, e.g. p5)."),
+                     help="x264/x265 preset, ultrafast to placebo or 0-9 (x264 reads names in any case; NVENC: its own "
+                          "names, e.g. p5)."),
         click.option("--tune", type=click.Choice(["grain", "film", "animation", "psnr", "ssim", "fastdecode",
                                                    "zerolatency", "stillimage"]),
                      help="x264/x265 tune (default: none; film and stillimage are x264's only; see "
