@@ -1,7 +1,6 @@
 """Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -13,6 +12,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
+from vidcolor.io.icc import cmyk_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -95,29 +95,6 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
             if tiff else pillow_reason(exc)) + ")") from None
     return rgb, alpha
-
-
-def cmyk_to_srgb(im: Image.Image) -> Image.Image:
-    """A CMYK image with an embedded ICC profile (a print JPEG or TIFF: SWOP, FOGRA) in sRGB through that profile
-    (Pillow's ImageCms, littleCMS; the profile's own rendering intent), as viewers show it; Pillow's ``convert("RGB")``
-    takes ``255 - C - K`` for R and so on, which shows a press's CMYK far too saturated and dark. A profile that
-    cannot be read, or is not a CMYK one, leaves the image to that naive conversion; any other image (not CMYK, or
-    CMYK without a profile) is returned as it is. ``im`` must be loaded. :func:`read_image` reads an image through
-    it, and so does training (:func:`vidcolor.training.data.read_rgb`), which reads photos as the runtime does."""
-    if im.mode != "CMYK" or not im.info.get("icc_profile"):
-        return im
-    from PIL import ImageCms        # (littleCMS: loaded for such an image alone)
-
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
-        if profile.profile.xcolor_space.strip() != "CMYK":
-            return im
-        out = ImageCms.profileToProfile(im, profile, ImageCms.createProfile("sRGB"), outputMode="RGB",
-                                        renderingIntent=ImageCms.Intent(profile.profile.rendering_intent))
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return im
-    out.info = {k: v for k, v in im.info.items() if k != "icc_profile"}
-    return out
 
 
 FLOAT_SLACK = 0.5 / 255
