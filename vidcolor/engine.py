@@ -472,6 +472,8 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
         _check_job(model, arch, job)
         if backend == "torch":
             raise VidcolorError(f"{model}: an ONNX graph runs with " + option("backend='onnxruntime'") + " (or auto)")
+        if precision in ("bf16", "fp16"):           # not "runs with --backend torch only": a graph cannot
+            raise VidcolorError(f"{model}: an ONNX graph runs at " + option("precision='fp32'") + " (or auto)")
         resolve_precision(precision, device, "onnxruntime")
         return OnnxEngine(model, arch, device, tile), None, arch
     arch = read_arch(model)
