@@ -180,6 +180,19 @@ def test_colorize_quality_names_the_worst_clip_beside_the_mean():
         colorize_quality.worst_clip(np.zeros(3), ["a", "b"], [1.0, 2.0, 3.0])
 
 
+def test_colorize_quality_writes_a_missing_score_as_a_dash(tmp_path):
+    """The Reinhard row has no photo scores (NaN): the table printed ``nan nan nan`` for them. Results saved
+    before the worst-clip column re-render without it (--report-only)."""
+    colorize_quality = pytest.importorskip("colorize_quality")
+    nan = float("nan")
+    row = {"psnr": 20.5, "ciede2000": 12.4, "colourfulness_ratio": 1.08}
+    results = {"sets": {"video": 2, "photos": 2, "calibration photos": 2}, "clips": ["a"], "pick": "0.5/1.5",
+               "rows": {"r": {"video": row, "photos": {"psnr": nan, "ciede2000": nan, "colourfulness_ratio": nan}}},
+               "sweep": {}, "target": {}}
+    text = colorize_quality.write_report(results, tmp_path / "q.md")
+    assert "| r |  | 20.50 | 12.40 | 1.08 | — | — | — |" in text and "nan" not in text and "worst clip" not in text
+
+
 def test_a_mistyped_kind_is_refused_and_every_documented_one_parses():
     """dequantize_encode.py's --strength (and dequantize_temporal.py's --band-weight) took any KIND: a typo such as
     'palete small=0.3' left the model's own strength in place and the table read as if it had been changed."""
