@@ -662,9 +662,10 @@ class Colorizer(RenderedLabJob):
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):
-        if not (is_number(render_size) and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
+        if not (is_number(render_size) and isinstance(render_size, numbers.Integral)  # whole pixels, as the CLI
+                and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
             raise VidcolorError(f"{option('render_size')} must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} "
-                                f"pixels, got {render_size!r}")
+                                f"pixels, got {render_size!r} (an integer is needed)")
         if (saturation is not None and not (is_number(saturation) and 0 <= saturation < np.inf)) or \
                 (temperature is not None and not (is_number(temperature) and 0 < temperature < np.inf)):  # NaN fails
             raise VidcolorError(f"{option('saturation')} must be >= 0 and {option('temperature')} > 0 (finite numbers), "
