@@ -308,11 +308,22 @@ def annealed_mean(logits, bins, temperature: float = 0.38):
     """
     n, q, h, w = logits.shape
     if isinstance(logits, np.ndarray):
-        z = logits.reshape(n, q, h * w) * np.float32(1.0 / temperature)
-        z -= z.max(1, keepdims=True)
+        with np.errstate(over="ignore", invalid="ignore"):     # a tiny T: see below
+            z = logits.reshape(n, q, h * w) * np.float32(1.0 / temperature)
+            z -= z.max(1, keepdims=True)
         np.exp(z, out=z)
         ab = np.matmul(bins.T.astype(z.dtype), z)    # the normalisation after the sum: 2 rows, not Q
         ab /= z.sum(1)[:, None]
+        if not np.isfinite(ab).all():
+            # T so small (1e-40) that logits / T overflowed float32, inf - inf = NaN: the maximum subtracted
+            # first, then a finite scale, gives the limit, the mode (its scores 0, every other one -inf).
+            z = logits.reshape(n, q, h * w).astype(np.result_type(logits.dtype, np.float32))
+            z -= z.max(1, keepdims=True)
+            with np.errstate(over="ignore"):
+                z *= np.float32(min(1.0 / temperature, float(np.finfo(np.float32).max)))
+            np.exp(z, out=z)
+            ab = np.matmul(bins.T.astype(z.dtype), z)
+            ab /= z.sum(1)[:, None]
         return ab.reshape(n, 2, h, w)
     import torch
 
