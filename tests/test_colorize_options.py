@@ -37,3 +37,17 @@ def test_a_tiny_temperature_gives_the_mode_not_a_traceback(temperature):
     mode = bins[logits.argmax(1)].transpose(0, 3, 1, 2)
     np.testing.assert_allclose(ab, mode, atol=1e-4)
     np.testing.assert_allclose(annealed_mean(logits, bins, 1e-3), mode, atol=1e-3)   # as the ordinary path nears it
+
+
+@pytest.mark.parametrize("saturation", [1e39, 1e300])
+def test_a_huge_saturation_saturates_not_a_traceback(tiny_colorizers, saturation):
+    """--saturation takes any finite F >= 0, yet at 1e39 ab * F overflowed float32 (a gray pixel's 0 * inf: NaN) and
+    the run ended in 'ValueError: LAB values must be finite numbers' with a traceback."""
+    frames = np.random.default_rng(0).integers(0, 256, (1, 8, 8, 3), dtype=np.uint8)
+    frames[:, :4] = 128
+    for model in (tiny_colorizers.fcn, tiny_colorizers.effnet_bins):
+        far = Colorizer(str(model), "cpu", render_size=32, saturation=1e4, backend="torch")
+        huge = Colorizer(str(model), "cpu", render_size=32, saturation=saturation, backend="torch")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            np.testing.assert_array_equal(huge(frames), far(frames))

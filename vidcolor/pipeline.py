@@ -720,13 +720,24 @@ class Colorizer(RenderedLabJob):
         """As :meth:`RenderedLabJob.render_ab`, saturation and confidence applied (a channels-last view of the
         network's layout)."""
         y = batch.outputs[OUTPUT]
-        if self.bins is None:
-            ab = y * (AB_SCALE * self.saturation)
-        else:
-            ab = annealed_mean(y, self.bins, self.temperature) * self.saturation
+        with np.errstate(over="ignore"):        # a huge saturation: see below
+            if self.bins is None:
+                ab = y * (AB_SCALE * self.saturation)
+            else:
+                ab = annealed_mean(y, self.bins, self.temperature) * self.saturation
+        if not np.isfinite(ab).all() and self.saturation > 1:   # so large (1e39) that ab overflowed float32
+            with np.errstate(over="ignore", invalid="ignore"):
+                base = y * AB_SCALE if self.bins is None else annealed_mean(y, self.bins, self.temperature)
+                ab = np.clip(base.astype(np.float64) * self.saturation, -AB_FAR, AB_FAR).astype(np.float32)
+        if self.bins is not None:
             if self.confidence:
                 ab *= confidence_gain(resultant_length(y, self.bins), self.confidence)[:, None]
         return ab.transpose(0, 2, 3, 1)
+
+
+AB_FAR = 1e6
+"""Where :meth:`Colorizer.render_ab` clips an ab that a huge saturation took past float32's range: far outside
+the gamut (as far as a saturation of about 1e4 takes it), which the conversion to RGB clips."""
 
 
 CONFIDENCE_MAX_GAIN = 3.0
