@@ -257,6 +257,36 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tmp_path, pho
     assert not (tmp_path / "checkpoint.pt").exists() and signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_save_the_step_the_run_stops_at_as_ctrl_c_does(tmp_path, photos, signame):
+    # SIGTERM and SIGHUP (systemd's stop, a closed terminal, kill) still stopped a run at once, losing every step since
+    # the last checkpoint; they are held as Ctrl-C is, and the caller's handler stops the run (the CLI's: exit 128 + N)
+    import os
+    import signal
+
+    from vidcolor.cli import Terminated
+
+    sig = getattr(signal, signame)
+
+    def caller(signum, frame):
+        raise Terminated(signum)
+
+    def progress(msg):
+        if msg.startswith("step=2 "):
+            os.kill(os.getpid(), sig)
+
+    before = signal.signal(sig, caller)
+    try:
+        with pytest.raises(Terminated) as exc:
+            Invert(recipe(photos, steps=6, checkpoint_every=100), tmp_path, progress=progress).fit()
+        assert signal.getsignal(sig) is caller
+    finally:
+        signal.signal(sig, before)
+    assert exc.value.signum == sig
+    assert exc.value.__notes__ == [f"{tmp_path / 'checkpoint.pt'} holds step 2 of 6: the same command resumes the run"]
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 2
+
+
 def test_data_workers_ignore_ctrl_c(photos):
     # a terminal's Ctrl-C reaches the data workers too: torch's worker loop ended on it, and the run, saving the step
     # it stopped at, waited on workers that were gone

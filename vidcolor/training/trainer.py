@@ -86,50 +86,54 @@ def lock_run_folder(folder: Path) -> int:
 
 
 class StopBetweenSteps:
-    """Within the ``with`` block (a run's step loop), a Ctrl-C (SIGINT) is held until the loop asks
-    (:attr:`pending`), between two steps, where the run saves a checkpoint of the step it stops at and then stops as
-    the signal would have stopped it (:meth:`stop`: the handler it replaced, ``KeyboardInterrupt`` for Python's and
-    the CLI's). A Ctrl-C stopped the run wherever it was, maybe inside an optimiser's update, and lost every step
-    since the last checkpoint (``checkpoint_every``, 100 steps in the bundled recipes: a run stopped before it could
-    not be resumed at all). A second Ctrl-C while the first is held stops at once, as before (the checkpoint on disk
-    stays the last one saved). Only in the main thread (where Python runs signal handlers), and only while SIGINT
-    is not ignored (a background job's); SIGTERM and SIGHUP still stop the run at once."""
+    """Within the ``with`` block (a run's step loop), a Ctrl-C (SIGINT), SIGTERM or SIGHUP (systemd's stop, a closed
+    terminal, ``kill``) is held until the loop asks (:attr:`pending`), between two steps, where the run saves a
+    checkpoint of the step it stops at and then stops as the signal would have stopped it (:meth:`stop`: the handler
+    it replaced, ``KeyboardInterrupt`` for Python's SIGINT handler, the CLI's ``Terminated`` for SIGTERM and SIGHUP).
+    A signal stopped the run wherever it was, maybe inside an optimiser's update, and lost every step since the last
+    checkpoint (``checkpoint_every``, 100 steps in the bundled recipes: a run stopped before it could not be resumed
+    at all). A second signal while the first is held stops at once, as the first would have (the checkpoint on disk
+    stays the last one saved). Only in the main thread (where Python runs signal handlers), and only for the signals
+    that are not ignored (a background job's SIGINT, nohup's SIGHUP); the caller's handlers are put back at the end."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self):
-        self.pending = False
-        self._before = None
+        self.pending = 0                # the signal held (0: none)
+        self._before: dict = {}
 
     def __enter__(self) -> "StopBetweenSteps":
         if threading.current_thread() is threading.main_thread():
-            before = signal.getsignal(signal.SIGINT)
-            if before not in (signal.SIG_IGN, None):
-                self._before = before
-                signal.signal(signal.SIGINT, self._hold)
+            for sig in self.SIGNALS:
+                before = signal.getsignal(sig)
+                if before not in (signal.SIG_IGN, None):
+                    self._before[sig] = before
+                    signal.signal(sig, self._hold)
         return self
 
     def __exit__(self, *exc) -> None:
         self._restore()
 
     def _restore(self):
-        if self._before is not None:
-            signal.signal(signal.SIGINT, self._before)
-            self._before = None
+        for sig, before in self._before.items():
+            signal.signal(sig, before)
+        self._before = {}
 
     def _hold(self, signum, frame) -> None:
-        if self.pending:                # a second Ctrl-C: at once
+        if self.pending:                # a second signal: at once
             self.stop(frame)
-        self.pending = True             # no output here: a print in a signal handler can meet the loop's own print
+        self.pending = signum           # no output here: a print in a signal handler can meet the loop's own print
 
     def stop(self, frame=None) -> None:
-        """Stop as the held signal would have: the replaced handler is put back and called (it raises
-        ``KeyboardInterrupt``, or the CLI's stop); the default action where it was the default."""
-        before = self._before
+        """Stop as the held signal would have: the replaced handlers are put back and the held signal's is called (it
+        raises ``KeyboardInterrupt``, or the CLI's stop); the default action where it was the default."""
+        signum, before = self.pending, self._before.get(self.pending)
         self._restore()
-        self.pending = False
+        self.pending = 0
         if callable(before):
-            before(signal.SIGINT, frame)
+            before(signum, frame)
         else:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signum)
 
 
 def resume_seed(seed: int, step: int) -> int:
@@ -353,7 +357,7 @@ class Trainer:
             os.close(lock)
 
     def step_loop(self, loader, run: RunDir, objects: dict, validation: list, interrupt: StopBetweenSteps) -> None:
-        """:meth:`fit`'s step loop, to ``recipe.steps``; a Ctrl-C held by ``interrupt`` saves the step the run has
+        """:meth:`fit`'s step loop, to ``recipe.steps``; a signal held by ``interrupt`` (Ctrl-C, SIGTERM, SIGHUP) saves the step the run has
         reached (unless saved) and stops the run there, with a note on the exception that the run resumes from it."""
         r = self.recipe
 
