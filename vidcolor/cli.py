@@ -585,9 +585,9 @@ def _train_command(job: str):
 
     article = "an" if job[0] in "aeiou" else "a"
 
-    @train.command(job, help=f"Train {article} {job} generator from RECIPE (TOML); resumable: Ctrl-C saves the step "
-                             f"the run stops at (after the step in progress; a second Ctrl-C stops at once), and the "
-                             f"same command resumes it.",
+    @train.command(job, help=f"Train {article} {job} generator from RECIPE (TOML); resumable: Ctrl-C, SIGTERM or SIGHUP "
+                             f"saves the step the run stops at (after the step in progress; a second signal stops at "
+                             f"once), and the same command resumes it.",
                    short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
     @click.option("--out", "out_dir", default=None, metavar="FOLDER",
