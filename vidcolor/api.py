@@ -38,7 +38,7 @@ from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in,
                                 format_suffix, kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, check_flag, check_temporal, is_number,
+                               check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
 from vidcolor.weights import resolve
 
@@ -197,7 +197,7 @@ def check_executor_options(executor: str, segment_seconds: float | None, workers
     """
     if executor == "local" and (segment_seconds is not None or workers is not None):
         raise VidcolorError(f"{option('segment_seconds')} and {option('workers')} apply to {RAY}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+    if workers is not None and not (is_integer(workers) and workers >= 1):
         raise VidcolorError(f"{option('workers')} must be an integer of at least 1, got {workers!r}")
     if segment_seconds is not None and not is_number(segment_seconds):
         raise VidcolorError(f"{option('segment_seconds')} must be a finite number > 0, got {segment_seconds!r}")
@@ -381,9 +381,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
         from vidcolor.internal import TwoImageSettings
         from vidcolor.reference import InternalColorizer, read_references
 
-        if not (isinstance(internal_iters, (int, np.integer)) and isinstance(internal_size, (int, np.integer))
-                and not isinstance(internal_iters, bool) and not isinstance(internal_size, bool)
-                and internal_iters >= 1 and internal_size >= 32):
+        if not (is_integer(internal_iters) and is_integer(internal_size) and internal_iters >= 1
+                and internal_size >= 32):
             raise VidcolorError(f"{option('internal_iters')} must be an integer >= 1 and {option('internal_size')} one "
                                 f">= 32, got {internal_iters!r} and {internal_size!r}")
         refs = read_references(references, longer_side=internal_size) if references else []
@@ -860,7 +859,7 @@ def check_crf(crf: int) -> None:
     Raises:
         VidcolorError: naming the value and the range.
     """
-    if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
+    if not is_integer(crf) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
         raise VidcolorError(f"crf must be an integer from {CRF_RANGE[0]} to {CRF_RANGE[1]}, got {crf!r}")
 
 

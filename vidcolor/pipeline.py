@@ -214,6 +214,12 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def is_integer(value) -> bool:
+    """Whether ``value`` is a whole number (Python's or NumPy's int), not a bool nor a float such as ``2.0``: an option
+    counted in frames, pixels, workers or steps."""
+    return is_number(value) and isinstance(value, numbers.Integral)
+
+
 def check_flag(value, name: str, none: bool = False) -> None:
     """Refuse an on/off option that is not True or False (nor None, where ``none`` allows it): ``consistency="no"``
     is true, and was taken as on.
@@ -662,8 +668,7 @@ class Colorizer(RenderedLabJob):
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
                  equalize: bool = False, backend: str = "auto", precision: str = "auto",
                  confidence: float = 0.0):
-        if not (is_number(render_size) and isinstance(render_size, numbers.Integral)  # whole pixels, as the CLI
-                and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
+        if not (is_integer(render_size) and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
             raise VidcolorError(f"{option('render_size')} must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} "
                                 f"pixels, got {render_size!r} (an integer is needed)")
         if (saturation is not None and not (is_number(saturation) and 0 <= saturation < np.inf)) or \
@@ -779,7 +784,7 @@ def check_batch_size(batch_size: int) -> None:
     Raises:
         VidcolorError: naming the value.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_integer(batch_size) or batch_size < 1:
         raise VidcolorError(f"batch size must be an integer of at least 1, got {batch_size!r}")
 
 
