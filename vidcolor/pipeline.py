@@ -338,7 +338,8 @@ class Dequantizer(LabJob):
         self.mode = self.arch["mode"]
         if restore_luminance is not None and self.mode != "lab":     # only a LAB model's L is the network's or not
             what = "an RGB model (it restores R, G and B together)" if self.mode == "rgb" else "which corrects ab alone"
-            flag = option(f"restore_luminance={restore_luminance}", f"--{'restore' if restore_luminance else 'keep'}-luminance")
+            flag = option(f"restore_luminance={restore_luminance}",
+                          f"--{'restore' if restore_luminance else 'keep'}-luminance")
             raise VidcolorError(f"{flag} does not apply to {model}, {what}; drop it")
         self.restore_luminance = self.mode == "lab" if restore_luminance is None else restore_luminance
         self.quantizers = QuantizerTracker() if consistency else None
