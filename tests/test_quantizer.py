@@ -801,3 +801,31 @@ def test_re_estimates_of_a_clip_that_passes_unchanged_are_freed():
         found = tracker(rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8))
     gc.collect()
     assert found.passes_unchanged and first() is None
+
+
+def test_gray_peaks_tell_a_quantized_gray_histogram_from_a_smooth_one():
+    """A smooth black-and-white picture has no peaks at any set of grays (ratio near 1); quantized to 12 grays,
+    its luma peaks at them (PALETTE_GRAY_PEAKS)."""
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)
+    gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
+    grays = np.repeat(np.linspace(40, 230, 12)[:, None], 3, 1).astype(np.float32)
+    assert quantizer._gray_peaks(gray[None], grays) < 1.1
+    coded = h264_roundtrip(quantize_palette(gray, 12), 14)
+    found = estimate(coded)
+    assert found.kind == "palette"
+    assert quantizer._gray_peaks(coded[None], found.palette) > 2 * quantizer.PALETTE_GRAY_PEAKS
+
+
+def test_an_unquantized_gray_photo_is_no_palette(shared_data):
+    """A held-back photo in black and white (validation row 28 of benchmarks/dequantize_validation.py), through
+    H.264 crf 14 unquantized: its flat pixels cluster tightly enough to pass as a palette of grays (dequantized it
+    lost 0.21 dB), but its luma does not peak at those grays (PALETTE_GRAY_PEAKS). At 16 grays (ffmpeg palette)
+    it is still found."""
+    from vidcolor.training.data import list_images, read_rgb, split_holdout
+    from vidcolor.training.degrade import Degradation
+
+    photo = read_rgb(split_holdout(list_images(shared_data / "train"))[1][28])
+    gray = np.repeat(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[..., None], 3, -1)
+    assert estimate(Degradation("none", crf=14).apply(gray, seed=28)).kind == "none"
+    assert estimate(Degradation("ffmpeg", colors=16, crf=14).apply(gray, seed=28)).kind == "palette"

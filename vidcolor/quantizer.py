@@ -231,6 +231,22 @@ walls) fill broad ones. Chosen on the validation rows (benchmarks/dequantize_val
 held-back photos, crf 14): unquantized 0.23 / 0.30 / 0.41 (10th / 50th / 90th percentile), in 16
 colours 0.48-0.53 / 0.63-0.69 / 0.79-0.85; coverage alone (0.72 median unquantized) did not separate them."""
 
+PALETTE_GRAY_PEAKS = 1.2
+PALETTE_GRAY_TOLERANCE = 2.5
+"""A black-and-white palette (its colours neutral by :func:`_neutral`) must also stand out over all pixels, not
+only the flat ones: the pixels whose luma lies within :data:`PALETTE_GRAY_TOLERANCE` levels of one of its grays
+must outnumber those within that distance of the midpoints between neighbouring grays by this factor
+(:func:`_gray_peaks`). Gray values lie on one line, so mode seeking with :data:`PALETTE_RADIUS` tiles any gray
+image with about 20 modes, and tightness' chance level there is 2.5 / 6 = 0.42 rather than a colour ball's 0.07:
+:data:`PALETTE_MIN_TIGHTNESS` alone read 32 of 60 unquantized gray validation photos as palettes (crf 14; the
+worst lost 0.22 dB). A quantized histogram has peaks at the grays and gaps between them; an unquantized one is
+smooth, ratio near 1. Chosen on the validation rows (benchmarks/dequantize_validation.py content, gray photos and
+gray clip frames): unquantized 1.00-1.18 on the 30 photos read as palettes (25 below 1.2, the three losing 0.19-0.22
+dB among them), 16 colours 1.20-1.25 and above (ffmpeg with and without Bayer dither, median cut; 0 of 241 images
+below 1.2), ffmpeg 64 colours 1.0-1.2 (28 of 39 photos below, their gains -0.10 to +0.13 dB, +0.19 summed). Colour
+palettes have no such test: on them the same ratio (in luma, or in RGB) did not separate the three colour
+photos misread as palettes from 16- and 64-colour ones (stop 67)."""
+
 PALETTE_SMALL = 16
 """Colour palettes of at most this many colours have their own generator strength (``palette small``,
 :attr:`Quantizer.strength_key`). Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14,
@@ -1393,6 +1409,23 @@ def _passes(palette: np.ndarray, coverage: float, tightness: float) -> bool:
     return len(palette) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS
 
 
+def _gray_peaks(tiles: np.ndarray, palette: np.ndarray) -> float:
+    """How far the luma of every pixel of ``tiles`` ``(T, h, w, 3)`` uint8 peaks at the grays of ``palette``
+    ``(K, 3)`` (K >= 2): the share within :data:`PALETTE_GRAY_TOLERANCE` levels of a gray over the share within
+    that distance of a midpoint between neighbouring grays (inf where no pixel is near a midpoint). See
+    :data:`PALETTE_GRAY_PEAKS`."""
+    grays = np.sort(palette @ LUMA_WEIGHTS)
+    y = (tiles.reshape(-1, 3) @ LUMA_WEIGHTS).astype(np.float32)
+
+    def near(points: np.ndarray) -> float:               # share of y within the tolerance of a point (sorted)
+        i = np.searchsorted(points, y)
+        dist = np.minimum(np.abs(y - points[np.maximum(i - 1, 0)]), np.abs(y - points[np.minimum(i, len(points) - 1)]))
+        return float((dist <= PALETTE_GRAY_TOLERANCE).mean())
+
+    at_mid = near((grays[1:] + grays[:-1]) / 2)
+    return near(grays) / at_mid if at_mid > 0 else float("inf")
+
+
 def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) -> bool:
     """Whether pixels ``(P, 3)`` uint8 are better read as a palette than as the level set ``(bits, conv)`` that the
     channels not in ``alone`` show (the channels ``alone`` show none of their own): a palette passes (:func:`_palette`,
@@ -1434,7 +1467,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
     :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
     :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
-    of :data:`PALETTE_MIN_TIGHTNESS`); otherwise ``none``.
+    of :data:`PALETTE_MIN_TIGHTNESS`; a black-and-white one whose grays also stand out over all pixels,
+    :data:`PALETTE_GRAY_PEAKS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
     on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays excepted, :func:`_soft_film`), or
     enlarged by nearest neighbour (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x the measured
@@ -1475,7 +1509,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                          graphics=enlarged or (flat_art and not _soft_film(
                              tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
-    if _passes(pal, coverage, tightness):
+    if _passes(pal, coverage, tightness) and (
+            not _neutral(np.clip(np.round(pal), 0, 255).astype(np.uint8)[None, None])
+            or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
             tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
