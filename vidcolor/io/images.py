@@ -12,7 +12,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.icc import cmyk_to_srgb
+from vidcolor.io.icc import source_profile, to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -45,7 +45,11 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     integer gray TIFF's samples, which must lie in 0..65535. A floating-point gray TIFF's samples (32 or 64 bits)
     are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
-    or grey image). An EXIF orientation (a
+    or grey image). Colours are read in sRGB (:func:`~vidcolor.io.icc.to_srgb`): an RGB image whose embedded ICC
+    profile (a phone's Display P3, a camera's Adobe RGB, ProPhoto), PNG gAMA/cHRM chunks or EXIF (Adobe RGB) say
+    another space is converted through LittleCMS, relative colorimetric (at 8 bits, after a 16-bit image's
+    rounding); a CMYK image with a profile through it. sRGB-tagged and untagged images are left as they are. An
+    EXIF orientation (a
     phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
     is. The size in the header is checked (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are
     decoded.
@@ -60,12 +64,13 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with pillow_sizes(str(path)), Image.open(path) as im:   # Pillow's size refusal is vidcolor's
             check_frame_size(*im.size, str(path))
             im.load()
+            opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
             if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
                 im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
             elif im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
                 im = _tiff_colour16_to_8(path, im)   # as a PNG's
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
-            im = cmyk_to_srgb(im)           # through its profile, not Pillow's naive 255 - C - K
+            im = to_srgb(im, opened)    # CMYK through its profile, not Pillow's naive 255 - C - K; P3, Adobe RGB...
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
                 im = Image.fromarray(_float_levels(np.asarray(im), path))
             if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
@@ -242,14 +247,16 @@ first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the came
 leaves them out."""
 
 
-def _carried_exif(im: Image.Image) -> bytes | None:
+def _carried_exif(im: Image.Image, srgb: bool = False) -> bytes | None:
     """The EXIF of an opened image that its output carries (camera and lens, dates, GPS, exposure...), serialised as
     Pillow's ``save(exif=...)`` takes it; None when it has none.
 
     Its orientation, where it has one, is set to 1 (top-left): :func:`read_image` turns the pixels upright, so the
     output must not be turned again; the pixel dimensions of the EXIF sub-IFD are swapped with the picture's where
     that turns it by 90 degrees. A TIFF's own layout tags are left out (:data:`TIFF_OWN_TAGS`); so is the thumbnail
-    (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried.
+    (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried. With ``srgb``
+    (:func:`read_image` converted the colours to sRGB) its ColorSpace is set to 1, sRGB, and an interoperability
+    index R03 (Adobe RGB) to R98: readers would take the output for Adobe RGB again.
     """
     try:
         exif = im.getexif()
@@ -264,6 +271,12 @@ def _carried_exif(im: Image.Image) -> bytes | None:
         size = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
         if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
             sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
+        if srgb and ExifTags.Base.ColorSpace in sub:
+            sub[ExifTags.Base.ColorSpace] = 1
+        if srgb and ExifTags.IFD.Interop in sub:
+            interop = exif.get_ifd(ExifTags.IFD.Interop)
+            if interop.get(ExifTags.Base.InteropIndex) == "R03":
+                interop[ExifTags.Base.InteropIndex] = "R98"
         return exif.tobytes()
     except (KeyError, TypeError, *DAMAGED):
         return None
@@ -282,19 +295,24 @@ class ImageMetadata(NamedTuple):
     """What an image's output carries from it, and its page count: :func:`image_metadata`."""
 
     icc_profile: bytes | None
-    """Its ICC profile where it describes RGB, else None."""
+    """Its ICC profile where it describes RGB and :func:`read_image` leaves its colours as they are (sRGB's, or one
+    LittleCMS does not read), else None: an output of colours converted to sRGB is untagged, as sRGB is."""
     exif: bytes | None
-    """Its EXIF as the output carries it (orientation 1), else None."""
+    """Its EXIF as the output carries it (orientation 1; ColorSpace sRGB where the colours were converted), else
+    None."""
     pages: int
     """Its pages (a multi-page TIFF), of which the first is read; 1 for other formats."""
 
 
 def image_metadata(path: str | Path) -> ImageMetadata:
     """What an image file's output carries from it (its RGB ICC profile, its EXIF) and its page count, from one
-    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why)."""
+    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why). An image
+    whose colours :func:`read_image` converts to sRGB (:func:`~vidcolor.io.icc.source_profile`: Display P3, Adobe
+    RGB...) carries no profile: its output is sRGB."""
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:
-            return ImageMetadata(_rgb_profile(im), _carried_exif(im), _pages(im))
+            srgb = source_profile(im) is not None
+            return ImageMetadata(None if srgb else _rgb_profile(im), _carried_exif(im, srgb), _pages(im))
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return ImageMetadata(None, None, 1)
 
