@@ -187,6 +187,17 @@ def test_a_broken_rgb_profile_is_read_as_before(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "a.png")[0], samples)
 
 
+def test_training_reads_a_wide_gamut_photo_as_the_runtime_does(tmp_path):
+    from vidcolor.training.data import read_rgb
+
+    f = tmp_path / "a.jpg"
+    save(f, colours(), icc_profile=matrix_profile(*SPACES["p3"]))
+    np.testing.assert_array_equal(read_rgb(f), read_image(f)[0])
+    g = tmp_path / "dsc.jpg"
+    save(g, colours(), exif=exif_adobe())
+    np.testing.assert_array_equal(read_rgb(g), read_image(g)[0])
+
+
 def test_a_p3_reference_gives_its_colours_in_srgb(tmp_path):
     """--reference read a phone's P3 photo as sRGB: its colours were matched duller than they are."""
     from vidcolor.reference import read_references
