@@ -219,3 +219,55 @@ def test_the_matrix_profile_is_what_littlecms_reads():
     assert prof.profile.xcolor_space.strip() == "RGB" and prof.profile.is_matrix_shaper
     with pytest.raises(ValueError):
         matrix_profile(D65, ((0.1, 0.1), (0.2, 0.2), (0.3, 0.3)))
+
+
+def write16(path, x16: np.ndarray, icc: bytes | None = None) -> None:
+    """uint16 RGB(A) ``(H, W, 3|4)`` as a 16-bit PNG (OpenCV; ``icc`` spliced in as an iCCP chunk after the IHDR)
+    or TIFF (tifffile, scikit-image's dependency; ``icc`` as its tag 34675): Pillow writes no 16-bit colour."""
+    import zlib
+
+    import cv2
+
+    if path.suffix == ".tif":
+        tifffile = pytest.importorskip("tifffile")
+        tifffile.imwrite(path, x16, photometric="rgb", iccprofile=icc)
+        return
+    cv2.imwrite(str(path), x16[..., [2, 1, 0, 3][:x16.shape[2]]])
+    if icc is not None:
+        data = path.read_bytes()
+        body = b"icc\0\0" + zlib.compress(icc)
+        chunk = struct.pack(">I", len(body)) + b"iCCP" + body + struct.pack(">I", zlib.crc32(b"iCCP" + body))
+        path.write_bytes(data[:33] + chunk + data[33:])
+
+
+SAMPLES16 = np.array([[[0x10FF, 0x0180, 0xFEFF], [0x7FFF, 0x00FF, 0x0000], [0xFFFF, 0x8080, 0x3F7F]]], np.uint16)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_training_reads_16_bit_colour_as_the_runtime_does(tmp_path, suffix, channels):
+    """read_rgb took Pillow's high byte of a 16-bit colour PNG/TIFF (0x10FF -> 16, 0x00FF -> 0) where read_image
+    rounds (17, 1): training saw every such photo half a level darker, its alpha too. Fails without the change."""
+    from vidcolor.training.data import read_rgb
+
+    x = SAMPLES16 if channels == 3 else np.dstack([SAMPLES16, np.full(SAMPLES16.shape[:2], 0xFFFF, np.uint16)])
+    write16(tmp_path / f"a{suffix}", x)
+    want = np.rint(SAMPLES16 / 257).astype(np.uint8)
+    np.testing.assert_array_equal(read_image(tmp_path / f"a{suffix}")[0], want)
+    np.testing.assert_array_equal(read_rgb(tmp_path / f"a{suffix}"), want)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16_bit_p3_image_is_converted_by_both_readers(tmp_path, suffix):
+    """16-bit colour is decoded apart from Pillow's image (OpenCV, which keeps no profile; a TIFF's rounded image
+    carries only its orientation): its profile is still the file's."""
+    from vidcolor.training.data import read_rgb
+
+    white, primaries, gamma = SPACES["p3"]
+    f = tmp_path / f"a{suffix}"
+    write16(f, SAMPLES16, matrix_profile(white, primaries, gamma))
+    with Image.open(f) as im:
+        assert im.info["icc_profile"] == matrix_profile(white, primaries, gamma)
+    want = expected_srgb(np.rint(SAMPLES16 / 257), white, primaries, gamma)
+    assert np.abs(read_image(f)[0].astype(int) - want).max() <= 1
+    assert np.abs(read_rgb(f).astype(int) - want).max() <= 1

@@ -5,13 +5,13 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
+from vidcolor.io.depth import colour16_to_8
 from vidcolor.io.icc import source_profile, to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -65,10 +65,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             check_frame_size(*im.size, str(path))
             im.load()
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
-            if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-                im = _colour16_to_8(path, im.info)   # Pillow keeps the high byte of each sample (x >> 8)
-            elif im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
-                im = _tiff_colour16_to_8(path, im)   # as a PNG's
+            im = colour16_to_8(im, path)    # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             im = to_srgb(im, opened)    # CMYK through its profile, not Pillow's naive 255 - C - K; P3, Adobe RGB...
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
@@ -163,64 +160,6 @@ def _tiff_cut(path: str | Path) -> str | None:
         return None
     return (f"a TIFF cut short: its directory, which says what the file holds, starts at byte {offset:,}, past the "
             f"end of its {size:,} bytes (truncated)")
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_bit_depth(path: str | Path) -> int | None:
-    """The bit depth a PNG's IHDR declares (1, 2, 4, 8 or 16), None when the file does not start with one."""
-    with open(path, "rb") as f:
-        head = f.read(26)
-    return head[24] if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
-
-
-def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
-    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
-    page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
-    at 16 bits and rounded to 8 (:func:`~vidcolor.io.files.round16`), as an RGB or RGBA Pillow image carrying
-    ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
-    dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
-
-    Raises:
-        VidcolorError: OpenCV cannot decode it (a damaged file).
-    """
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
-    try:                                                                 # tags) are not the user's business
-        x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
-        raise VidcolorError(f"{path}: cannot read as image (16-bit colour image that OpenCV does not decode)")
-    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
-    if x.shape[2] == 4:
-        im.putalpha(Image.fromarray(round16(x[..., 3])))
-    im.info = {k: v for k, v in info.items() if k != "transparency"}
-    return im
-
-
-def _tiff_colour16(im: Image.Image) -> bool:
-    """Whether an opened TIFF (mode RGB or RGBA) holds 16-bit unsigned RGB samples, of which Pillow keeps the high
-    byte."""
-    bits = im.tag_v2.get(258)
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    fmt = im.tag_v2.get(339, 1)
-    return (im.tag_v2.get(262) == 2 and bool(bits) and all(b == 16 for b in bits)
-            and all(f == 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))))
-
-
-def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
-    """A 16-bit RGB(A) TIFF's first page rounded to 8 bits as a PNG's is (:func:`_colour16_to_8`), with its
-    orientation tag (as EXIF, for the caller's transpose); Pillow's reading (the high byte of each sample) where
-    OpenCV does not decode the layout."""
-    exif = Image.Exif()
-    if (orientation := im.getexif().get(0x0112)) is not None:
-        exif[0x0112] = orientation
-    try:
-        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {})
-    except VidcolorError:
-        return im
 
 
 OPAQUE_FORMATS = ("JPEG", "BMP", "PPM")

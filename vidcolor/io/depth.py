@@ -1,0 +1,98 @@
+"""16-bit colour samples of still images (PNG, TIFF) rounded to 8 bits: Pillow opens them in mode RGB or RGBA with
+the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is 16.93 levels), OpenCV decodes them whole.
+
+numpy, Pillow and OpenCV alone (no PyAV, no ffmpeg-python): both readers use it,
+:func:`vidcolor.io.images.read_image` and training's :func:`vidcolor.training.data.read_rgb`, which runs on a machine
+without PyAV.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io.files import round16
+
+
+def colour16_to_8(im: Image.Image, path: str | Path, strict: bool = True) -> Image.Image:
+    """An opened image ``im`` of the file ``path`` with 16-bit colour samples (an RGB, RGBA or gray + alpha PNG, as
+    Pillow opens them in mode RGB or RGBA; an RGB or RGBA TIFF's first page) as an 8-bit RGB or RGBA Pillow image,
+    each sample ``round(x / 257)`` (:func:`~vidcolor.io.files.round16`; alpha too), carrying ``im``'s EXIF (a PNG's
+    whole ``info``); any other image is returned as it is. Its ICC profile is read from ``im``
+    (:func:`vidcolor.io.icc.to_srgb`'s ``tags``). The caller has checked the size in the header.
+
+    Raises:
+        VidcolorError: a 16-bit colour PNG that OpenCV does not decode (a damaged file); with ``strict`` False,
+            Pillow's reading of it (the high bytes) instead, as for a TIFF layout OpenCV does not read.
+    """
+    if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+        try:
+            return _colour16_to_8(path, im.info)
+        except VidcolorError:
+            if strict:
+                raise
+            return im
+    if im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
+        return _tiff_colour16_to_8(path, im)
+    return im
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_bit_depth(path: str | Path) -> int | None:
+    """The bit depth a PNG's IHDR declares (1, 2, 4, 8 or 16), None when the file does not start with one."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
+
+
+def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
+    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
+    page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
+    at 16 bits and rounded to 8 (:func:`~vidcolor.io.files.round16`), as an RGB or RGBA Pillow image carrying
+    ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
+    dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
+
+    Raises:
+        VidcolorError: OpenCV cannot decode it (a damaged file).
+    """
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
+    try:                                                                 # tags) are not the user's business
+        x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
+        raise VidcolorError(f"{path}: cannot read as image (16-bit colour image that OpenCV does not decode)")
+    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
+    if x.shape[2] == 4:
+        im.putalpha(Image.fromarray(round16(x[..., 3])))
+    im.info = {k: v for k, v in info.items() if k != "transparency"}
+    return im
+
+
+def _tiff_colour16(im: Image.Image) -> bool:
+    """Whether an opened TIFF (mode RGB or RGBA) holds 16-bit unsigned RGB samples, of which Pillow keeps the high
+    byte."""
+    bits = im.tag_v2.get(258)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    fmt = im.tag_v2.get(339, 1)
+    return (im.tag_v2.get(262) == 2 and bool(bits) and all(b == 16 for b in bits)
+            and all(f == 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))))
+
+
+def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
+    """A 16-bit RGB(A) TIFF's first page rounded to 8 bits as a PNG's is (:func:`_colour16_to_8`), with its
+    orientation tag (as EXIF, for the caller's transpose); Pillow's reading (the high byte of each sample) where
+    OpenCV does not decode the layout."""
+    exif = Image.Exif()
+    if (orientation := im.getexif().get(0x0112)) is not None:
+        exif[0x0112] = orientation
+    try:
+        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {})
+    except VidcolorError:
+        return im
