@@ -99,8 +99,9 @@ def adobe_rgb_profile() -> bytes:
     return matrix_profile(*ADOBE_RGB_PRIMARIES, gamma=ADOBE_RGB_GAMMA, name="Adobe RGB (1998) (from EXIF)")
 
 
-@functools.lru_cache(maxsize=1)
 def _srgb():
+    """LittleCMS's sRGB profile: a new one each time, as every profile here (LittleCMS reads a profile's tags
+    lazily, so one shared by two threads building transforms at once is not safe)."""
     from PIL import ImageCms        # (LittleCMS: loaded for such an image alone)
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
@@ -113,24 +114,30 @@ def _probe() -> Image.Image:
     return Image.fromarray(np.concatenate([grid, *ramps]).astype(np.uint8)[None])
 
 
-@functools.lru_cache(maxsize=32)
 def _profile(icc: bytes):
-    """The LittleCMS profile of ICC bytes describing RGB that differ from sRGB by more than
-    :data:`SRGB_TOLERANCE`; None for sRGB's own (any vendor's) and for bytes that are no RGB profile or that
-    LittleCMS does not read or transform (read as before: as sRGB). Cached: a folder of one phone's photos carries
-    one profile."""
+    """A LittleCMS profile (a new one: :func:`_srgb`) of ICC bytes describing RGB other than sRGB
+    (:func:`_other_than_srgb`), else None."""
+    from PIL import ImageCms
+    return ImageCms.ImageCmsProfile(io.BytesIO(icc)) if _other_than_srgb(icc) else None
+
+
+@functools.lru_cache(maxsize=32)
+def _other_than_srgb(icc: bytes) -> bool:
+    """Whether ICC bytes describe RGB that differs from sRGB by more than :data:`SRGB_TOLERANCE`: False for sRGB's
+    own (any vendor's) and for bytes that are no RGB profile or that LittleCMS does not read or transform (read as
+    before: as sRGB). Cached: a folder of one phone's photos carries one profile (the probe's transform is built
+    once)."""
     from PIL import ImageCms
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if profile.profile.xcolor_space.strip() != "RGB":
-            return None
+            return False
         probe = _probe()
         out = ImageCms.profileToProfile(probe, profile, _srgb(), ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                         outputMode="RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return None
-    moved = np.abs(np.asarray(out, np.int16) - np.asarray(probe, np.int16)).max()
-    return None if moved <= SRGB_TOLERANCE else profile
+        return False
+    return int(np.abs(np.asarray(out, np.int16) - np.asarray(probe, np.int16)).max()) > SRGB_TOLERANCE
 
 
 def _exif_adobe_rgb(im: Image.Image) -> bool:

@@ -170,9 +170,10 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 
 
 def _rgb_profile(im: Image.Image) -> bytes | None:
-    """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB), else
-    None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
-    pixels keep their values through a job, so an output tagged with this profile shows as the input does."""
+    """The ICC profile embedded in an opened image when it describes RGB, else None (no profile, or a gray or CMYK
+    one, which does not describe the RGB that :func:`read_image` gives). :func:`image_metadata` carries it where
+    :func:`read_image` leaves the colours as they are (an sRGB profile, or one LittleCMS does not read): the pixels
+    keep their values through a job, so an output tagged with it shows as the input does."""
     icc = im.info.get("icc_profile")
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
