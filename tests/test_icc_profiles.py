@@ -172,6 +172,19 @@ def test_png_gama_and_chrm_are_applied_where_they_say_other_than_srgb(tmp_path):
         np.testing.assert_array_equal(read_image(tmp_path / name)[0], x)
 
 
+@pytest.mark.parametrize("gamma", [0.00001, 21474.83647])
+def test_a_nonsense_png_gamma_is_ignored_not_an_error(tmp_path, gamma):
+    """gAMA 0.00001 (a curve exponent of 100000, beyond ICC's curves) made the image unreadable, 'cannot read as
+    image (error)'; 21474.8 made every sample white. Such a chunk is ignored: the samples as stored, as before."""
+    x = colours()
+    Image.fromarray(x).save(tmp_path / "g.png", pnginfo=png_chunks(gamma=gamma))
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png")[0], x)
+    white, primaries, _ = SPACES["p3"]                    # beside a cHRM, the sRGB curve is taken
+    Image.fromarray(x).save(tmp_path / "c.png", pnginfo=png_chunks(gamma=gamma, chrm=(*white, *sum(primaries, ()))))
+    got = read_image(tmp_path / "c.png")[0].astype(int)
+    assert np.abs(got - expected_srgb(x.astype(int), white, primaries, None)).max() <= 1
+
+
 def test_a_gray_image_with_a_gamma_is_read_as_it_is(tmp_path):
     """Left alone (gray images' gAMA and gray profiles): the gray levels as stored."""
     g = np.arange(256, dtype=np.uint8).reshape(16, 16)

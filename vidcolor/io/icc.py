@@ -33,6 +33,10 @@ PNG_GAMMA_SLACK = 0.02
 """A PNG's gAMA within 2 % of 1/2.2 (45455, what the PNG specification tells encoders of sRGB to write beside the sRGB
 chunk) is taken as sRGB's curve: an ordinary PNG's, left as it is."""
 
+PNG_GAMMA_RANGE = (0.125, 4.0)
+"""A PNG's gAMA outside this (a curve exponent beyond 1/4..8: every sample black or white) is ignored, as if absent:
+no image is encoded so, and such a chunk is a writer's mistake."""
+
 PNG_CHROMATICITY_SLACK = 0.01
 """A PNG's cHRM whose white and primaries each lie within this of sRGB's (CIE xy) are sRGB's."""
 
@@ -43,6 +47,9 @@ _BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0
 
 
 def _s15(x: float) -> bytes:
+    """ICC's s15Fixed16Number. Raises ValueError for a value it cannot hold (beyond +-32768, NaN)."""
+    if not -32768 <= x < 32768:
+        raise ValueError(f"{x} is beyond ICC's s15Fixed16 numbers")
     return struct.pack(">i", round(x * 65536))
 
 
@@ -57,7 +64,8 @@ def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, flo
     gAMA/cHRM.
 
     Raises:
-        ValueError: primaries that span no RGB space (collinear, or a y of 0).
+        ValueError: primaries that span no RGB space (collinear, or a y of 0), or numbers a profile cannot hold (a
+            colorant beyond +-32768, a gamma not in 1/256..255).
     """
     xyz = lambda x, y: np.array([x / y, 1.0, (1 - x - y) / y])  # noqa: E731 (xy -> XYZ, Y = 1)
     if white[1] <= 0 or any(y <= 0 for _, y in primaries):
@@ -72,8 +80,10 @@ def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, flo
     if gamma is None:                                      # ICC parametric curve 3: sRGB's
         curve = b"para" + bytes(4) + struct.pack(">HH", 3, 0) + b"".join(
             _s15(v) for v in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
-    else:
+    elif 0 < round(gamma * 256) < 65536:
         curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    else:
+        raise ValueError(f"a gamma of {gamma} is beyond ICC's 8.8 fixed-point curve")
     text = name.encode("ascii", "replace")
     xyz_tag = lambda v: b"XYZ " + bytes(4) + b"".join(_s15(c) for c in v)     # noqa: E731
     tags = [(b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + bytes(1 + 8 + 3 + 67)),
@@ -160,10 +170,11 @@ def _png_profile(info: dict) -> bytes | None:
     """A matrix/TRC profile (:func:`matrix_profile`) of a PNG's gAMA and cHRM chunks (as Pillow gives them:
     ``info["gamma"]``, the file's encoding exponent, and ``info["chromaticity"]``, white then R, G, B as CIE xy),
     where they describe other than sRGB; None where they are absent or sRGB's (:data:`PNG_GAMMA_SLACK`,
-    :data:`PNG_CHROMATICITY_SLACK`) or describe nothing (a gamma of 0, degenerate primaries)."""
+    :data:`PNG_CHROMATICITY_SLACK`) or describe nothing (degenerate primaries); a gAMA outside
+    :data:`PNG_GAMMA_RANGE` is ignored."""
     gamma, chrm = info.get("gamma"), info.get("chromaticity")
-    if gamma is not None and not gamma > 0:
-        return None
+    if gamma is not None and not PNG_GAMMA_RANGE[0] <= gamma <= PNG_GAMMA_RANGE[1]:
+        gamma = None                                                      # nonsense: ignored
     if gamma is not None and abs(gamma / PNG_SRGB_GAMMA - 1) <= PNG_GAMMA_SLACK:
         gamma = None                                                      # sRGB's curve
     points = None
