@@ -26,7 +26,9 @@ ADOBE_RGB_GAMMA = 563 / 256
 SRGB_TOLERANCE = 1
 """A profile whose transform into sRGB moves no 8-bit sample by more than this many levels (over a 16-step RGB grid,
 the gray ramp and each primary's ramp) is taken as sRGB, and its image left byte for byte as it is: vendors' sRGB
-profiles (HP's IEC61966-2.1, Apple's, Google's compact one, LittleCMS's own) differ by a rounding."""
+profiles differ from LittleCMS's by their colorants' fourth decimal and their curves' sampling. Measured: LittleCMS's
+own and one built from sRGB's published numbers (:func:`matrix_profile`) move none (0); sRGB's primaries with a pure
+2.2 power curve move 9 levels, and so does a red primary 0.005 off sRGB's in x."""
 
 PNG_SRGB_GAMMA = 1 / 2.2
 PNG_GAMMA_SLACK = 0.02
