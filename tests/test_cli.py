@@ -506,6 +506,27 @@ def test_an_images_rgb_colour_profile_is_embedded_in_its_output(tmp_path, tiny_m
         assert im.info.get("icc_profile") == (icc if kept else None)
 
 
+def test_a_p3_quantized_png_is_dequantized_on_its_code_values_with_its_profile_embedded(tmp_path, tiny_models):
+    """Quantization (a 16-colour palette here) happened in the stored code values: dequantize must estimate and
+    project on them, and tag its output with the input's profile. 3a0685c converted a Display P3 PNG to sRGB first
+    (its levels moved off the palette, P3's wider gamut clipped) and wrote the output untagged. The P3-tagged
+    image must give the untagged one's pixels, with its P3 profile embedded."""
+    from vidcolor.io.icc import matrix_profile
+
+    p3 = matrix_profile((0.3127, 0.3290), ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)), None, "Display P3")
+    x = mosaic(1, 48, 64, seed=5)[0]
+    x[:8, :8] = (0, 230, 0)                                          # a P3 green outside sRGB
+    quantized = Image.fromarray(x).quantize(16).convert("RGB")
+    quantized.save(tmp_path / "p3.png", icc_profile=p3)
+    quantized.save(tmp_path / "plain.png")
+    for name in ("p3", "plain"):
+        assert_clean_success(invoke_cli("dequantize", f"{name}.png", "-o", f"{name}_out.png", "--model",
+                                        tiny_models.lab, "-q", cwd=tmp_path))
+    with Image.open(tmp_path / "p3_out.png") as tagged, Image.open(tmp_path / "plain_out.png") as plain:
+        np.testing.assert_array_equal(np.asarray(tagged), np.asarray(plain))
+        assert tagged.info.get("icc_profile") == p3 and plain.info.get("icc_profile") is None
+
+
 @pytest.mark.parametrize("name, output", [("a.jpg", "out.png"), ("a.png", "out.jpg"), ("a.webp", "out.webp"),
                                           ("a.tif", "out.jpg"), ("a.jpg", "out.tif")])
 def test_an_images_exif_is_kept_with_the_orientation_reset_once_the_pixels_are_upright(tmp_path, tiny_models, name,

@@ -1,7 +1,8 @@
 """Colour-managed still images: an RGB image tagged with a wide-gamut space (an embedded ICC profile, PNG gAMA/cHRM,
-EXIF's Adobe RGB) is read in sRGB, by the runtime's reader and training's alike; sRGB-tagged and untagged images are
-read byte for byte as before. Expected colours are computed here with numpy from the spaces' published numbers, apart
-from LittleCMS."""
+EXIF's Adobe RGB) is read in sRGB where its colours are meant as displayed (a ``--reference``: read_image's
+``to_srgb``; training's read_rgb); sRGB-tagged and untagged images are read byte for byte as before. The inputs of
+dequantize and colorize are read as stored (their code values, quantized there), their profile carried into the
+output. Expected colours are computed here with numpy from the spaces' published numbers, apart from LittleCMS."""
 from __future__ import annotations
 
 import io
@@ -63,16 +64,20 @@ def save(path, rgb, **kw):
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
 def test_a_wide_gamut_image_is_read_in_srgb(tmp_path, space, suffix):
     """A Display P3 / Adobe RGB / ProPhoto image (embedded profile) was read as if it were sRGB: P3's (0, 200, 0)
-    as sRGB's, less saturated than it is. Fails without the conversion (off by up to ~100 levels)."""
+    as sRGB's, less saturated than it is. Fails without the conversion (off by up to ~100 levels). Without
+    ``to_srgb`` (an input of dequantize or colorize) it is read as stored and its profile carried, as on main
+    (3a0685c converted it and dropped the profile: quantization cells moved off their grid)."""
     white, primaries, gamma = SPACES[space]
     f = tmp_path / f"a{suffix}"
-    samples = save(f, colours(), icc_profile=matrix_profile(white, primaries, gamma, space))
-    got, alpha = read_image(f)
+    icc = matrix_profile(white, primaries, gamma, space)
+    samples = save(f, colours(), icc_profile=icc)
+    got, alpha = read_image(f, to_srgb=True)
     want = expected_srgb(samples, white, primaries, gamma)
     assert alpha is None and got.dtype == np.uint8 and got.shape == (6, 8, 3)
     assert np.abs(got.astype(int) - want).max() <= 1
     assert np.abs(samples - want).max() > 20                       # the conversion shows
-    assert image_metadata(f).icc_profile is None                   # its output is sRGB: no P3 tag on top
+    np.testing.assert_array_equal(read_image(f)[0], samples)       # an input: its code values
+    assert image_metadata(f).icc_profile == icc                    # and its profile carried into the output
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
@@ -84,7 +89,7 @@ def test_srgb_tagged_and_untagged_images_are_read_as_before(tmp_path, suffix, pr
            "built": matrix_profile(*SRGB_PRIMARIES, None), "none": None}[profile]
     f = tmp_path / f"a{suffix}"
     samples = save(f, colours(), **({"icc_profile": icc} if icc else {}))
-    got, _ = read_image(f)
+    got, _ = read_image(f, to_srgb=True)
     np.testing.assert_array_equal(got, samples)
     assert image_metadata(f).icc_profile == icc
     with Image.open(f) as im:
@@ -99,7 +104,7 @@ def test_transparency_and_palettes_survive_the_conversion(tmp_path):
     x = colours()
     a = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
     Image.fromarray(np.dstack([x, a])).save(tmp_path / "rgba.png", icc_profile=icc)
-    got, alpha = read_image(tmp_path / "rgba.png")
+    got, alpha = read_image(tmp_path / "rgba.png", to_srgb=True)
     np.testing.assert_array_equal(alpha, a)
     assert np.abs(got.astype(int) - expected_srgb(x.astype(int), white, primaries, gamma)).max() <= 1
     pal = Image.fromarray(x).quantize(16)
@@ -107,7 +112,7 @@ def test_transparency_and_palettes_survive_the_conversion(tmp_path):
     pal.save(tmp_path / "p.png", icc_profile=icc, transparency=0)
     idx = np.asarray(pal)
     colours_p = np.asarray(pal.convert("RGB")).astype(int)
-    got, alpha = read_image(tmp_path / "p.png")
+    got, alpha = read_image(tmp_path / "p.png", to_srgb=True)
     np.testing.assert_array_equal(alpha, np.where(idx == 0, 0, 255))
     assert np.abs(got.astype(int) - expected_srgb(colours_p, white, primaries, gamma)).max() <= 1
 
@@ -122,24 +127,26 @@ def exif_adobe(space: int = 0xFFFF, index: str | None = "R03") -> bytes:
 
 def test_exif_adobe_rgb_without_a_profile_is_read_as_adobe_rgb(tmp_path):
     """A camera set to Adobe RGB writes no profile, only EXIF ColorSpace uncalibrated (0xFFFF) and the
-    interoperability index R03 (DCF): it was read as sRGB. Its output's EXIF says sRGB (ColorSpace 1, R98)."""
+    interoperability index R03 (DCF): it was read as sRGB. As an input it is read as stored, its output's EXIF
+    saying Adobe RGB still (ColorSpace uncalibrated, R03), as the samples are."""
     f = tmp_path / "dsc.jpg"
     samples = save(f, colours(), exif=exif_adobe())
-    got, _ = read_image(f)
+    got, _ = read_image(f, to_srgb=True)
     assert np.abs(got.astype(int) - expected_srgb(samples, *SPACES["adobe"])).max() <= 1
+    np.testing.assert_array_equal(read_image(f)[0], samples)
     meta = image_metadata(f)
     assert meta.icc_profile is None
     carried = Image.Exif()
     carried.load(meta.exif)
-    assert carried.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.ColorSpace] == 1
-    assert carried.get_ifd(ExifTags.IFD.Interop)[ExifTags.Base.InteropIndex] == "R98"
+    assert carried.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.ColorSpace] == 0xFFFF
+    assert carried.get_ifd(ExifTags.IFD.Interop)[ExifTags.Base.InteropIndex] == "R03"
 
 
 @pytest.mark.parametrize("space, index", [(1, "R98"), (0xFFFF, None), (1, None)])
 def test_exif_srgb_or_uncalibrated_alone_is_read_as_before(tmp_path, space, index):
     f = tmp_path / "dsc.jpg"
     samples = save(f, colours(), exif=exif_adobe(space, index))
-    np.testing.assert_array_equal(read_image(f)[0], samples)
+    np.testing.assert_array_equal(read_image(f, to_srgb=True)[0], samples)
 
 
 def png_chunks(**chunks) -> PngImagePlugin.PngInfo:
@@ -155,21 +162,24 @@ def png_chunks(**chunks) -> PngImagePlugin.PngInfo:
 
 def test_png_gama_and_chrm_are_applied_where_they_say_other_than_srgb(tmp_path):
     """gAMA 1/1.8 (an old Mac's PNG) and a P3 cHRM were ignored; gAMA 1/2.2 alone (sRGB's, as encoders write it)
-    or an sRGB chunk (which takes precedence over gAMA/cHRM) leave the image as it is."""
+    or an sRGB chunk (which takes precedence over gAMA/cHRM) leave the image as it is. Inputs (no ``to_srgb``) are
+    read as stored."""
     x = colours()
     Image.fromarray(x).save(tmp_path / "mac.png", pnginfo=png_chunks(gamma=1 / 1.8))
-    got, _ = read_image(tmp_path / "mac.png")
+    got, _ = read_image(tmp_path / "mac.png", to_srgb=True)
     assert np.abs(got.astype(int) - expected_srgb(x.astype(int), *SRGB_PRIMARIES, 1.8)).max() <= 1
+    np.testing.assert_array_equal(read_image(tmp_path / "mac.png")[0], x)
     white, primaries, _ = SPACES["p3"]
     Image.fromarray(x).save(tmp_path / "p3.png", pnginfo=png_chunks(gamma=0.45455, chrm=(*white, *sum(primaries, ()))))
-    got, _ = read_image(tmp_path / "p3.png")
+    got, _ = read_image(tmp_path / "p3.png", to_srgb=True)
     assert np.abs(got.astype(int) - expected_srgb(x.astype(int), white, primaries, None)).max() <= 1
+    np.testing.assert_array_equal(read_image(tmp_path / "p3.png")[0], x)
     for name, chunks in {"g22.png": {"gamma": 0.45455},
                          "srgb.png": {"gamma": 1.0, "srgb": True, "chrm": (*white, *sum(primaries, ()))},
                          "chrm.png": {"gamma": 0.45455, "chrm": (*SRGB_PRIMARIES[0], *sum(SRGB_PRIMARIES[1], ()))}
                          }.items():
         Image.fromarray(x).save(tmp_path / name, pnginfo=png_chunks(**chunks))
-        np.testing.assert_array_equal(read_image(tmp_path / name)[0], x)
+        np.testing.assert_array_equal(read_image(tmp_path / name, to_srgb=True)[0], x)
 
 
 @pytest.mark.parametrize("gamma", [0.00001, 21474.83647])
@@ -178,10 +188,10 @@ def test_a_nonsense_png_gamma_is_ignored_not_an_error(tmp_path, gamma):
     image (error)'; 21474.8 made every sample white. Such a chunk is ignored: the samples as stored, as before."""
     x = colours()
     Image.fromarray(x).save(tmp_path / "g.png", pnginfo=png_chunks(gamma=gamma))
-    np.testing.assert_array_equal(read_image(tmp_path / "g.png")[0], x)
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png", to_srgb=True)[0], x)
     white, primaries, _ = SPACES["p3"]                    # beside a cHRM, the sRGB curve is taken
     Image.fromarray(x).save(tmp_path / "c.png", pnginfo=png_chunks(gamma=gamma, chrm=(*white, *sum(primaries, ()))))
-    got = read_image(tmp_path / "c.png")[0].astype(int)
+    got = read_image(tmp_path / "c.png", to_srgb=True)[0].astype(int)
     assert np.abs(got - expected_srgb(x.astype(int), white, primaries, None)).max() <= 1
 
 
@@ -189,7 +199,7 @@ def test_a_gray_image_with_a_gamma_is_read_as_it_is(tmp_path):
     """Left alone (gray images' gAMA and gray profiles): the gray levels as stored."""
     g = np.arange(256, dtype=np.uint8).reshape(16, 16)
     Image.fromarray(g).save(tmp_path / "g.png", pnginfo=png_chunks(gamma=1 / 1.8))
-    np.testing.assert_array_equal(read_image(tmp_path / "g.png")[0], np.dstack([g] * 3))
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png", to_srgb=True)[0], np.dstack([g] * 3))
 
 
 def test_a_broken_rgb_profile_is_read_as_before(tmp_path):
@@ -197,7 +207,7 @@ def test_a_broken_rgb_profile_is_read_as_before(tmp_path):
     icc = bytearray(matrix_profile(*SPACES["p3"]))
     icc[36:40] = b"xxxx"                                  # no 'acsp' signature
     samples = save(tmp_path / "a.png", colours(), icc_profile=bytes(icc))
-    np.testing.assert_array_equal(read_image(tmp_path / "a.png")[0], samples)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png", to_srgb=True)[0], samples)
 
 
 def test_training_reads_a_wide_gamut_photo_as_the_runtime_does(tmp_path):
@@ -205,10 +215,10 @@ def test_training_reads_a_wide_gamut_photo_as_the_runtime_does(tmp_path):
 
     f = tmp_path / "a.jpg"
     save(f, colours(), icc_profile=matrix_profile(*SPACES["p3"]))
-    np.testing.assert_array_equal(read_rgb(f), read_image(f)[0])
+    np.testing.assert_array_equal(read_rgb(f), read_image(f, to_srgb=True)[0])
     g = tmp_path / "dsc.jpg"
     save(g, colours(), exif=exif_adobe())
-    np.testing.assert_array_equal(read_rgb(g), read_image(g)[0])
+    np.testing.assert_array_equal(read_rgb(g), read_image(g, to_srgb=True)[0])
 
 
 def test_a_p3_reference_gives_its_colours_in_srgb(tmp_path):
@@ -273,7 +283,7 @@ def test_training_reads_16_bit_colour_as_the_runtime_does(tmp_path, suffix, chan
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_a_16_bit_p3_image_is_converted_by_both_readers(tmp_path, suffix):
     """16-bit colour is decoded apart from Pillow's image (OpenCV, which keeps no profile; a TIFF's rounded image
-    carries only its orientation): its profile is still the file's."""
+    carries only its orientation): its profile is still the file's. As an input: rounded, not converted."""
     from vidcolor.training.data import read_rgb
 
     white, primaries, gamma = SPACES["p3"]
@@ -282,5 +292,6 @@ def test_a_16_bit_p3_image_is_converted_by_both_readers(tmp_path, suffix):
     with Image.open(f) as im:
         assert im.info["icc_profile"] == matrix_profile(white, primaries, gamma)
     want = expected_srgb(np.rint(SAMPLES16 / 257), white, primaries, gamma)
-    assert np.abs(read_image(f)[0].astype(int) - want).max() <= 1
+    assert np.abs(read_image(f, to_srgb=True)[0].astype(int) - want).max() <= 1
     assert np.abs(read_rgb(f).astype(int) - want).max() <= 1
+    np.testing.assert_array_equal(read_image(f)[0], np.rint(SAMPLES16 / 257).astype(np.uint8))

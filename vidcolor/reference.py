@@ -53,7 +53,9 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     :meth:`~vidcolor.pipeline.Colorizer.network_input` gives it (fast mode: its shorter side, the longer at most
     :data:`~vidcolor.pipeline.RENDER_MAX_ASPECT` times that), or with ``longer_side`` its longer side (internal mode's
     ``--internal-size``). A reference at or below that size is kept as it is; none is enlarged. (Kept at full size,
-    a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.)
+    a 64 MP reference peaked at 2.04 GB, its LAB conversion included, and six at 3.73 GB.) Its colours are read as
+    displayed, in sRGB: one in a wide-gamut space (ICC profile, PNG gAMA/cHRM, EXIF Adobe RGB) is converted
+    (:func:`~vidcolor.io.images.read_image`'s ``to_srgb``), where the inputs' code values are kept.
 
     Raises VidcolorError when one is unreadable, a video file (by its suffix, or its contents under an image's
     suffix, :func:`~vidcolor.io.files.holds_video`; the jobs check how many they need) or
@@ -75,7 +77,7 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     images, named = [], []
     for p in paths:
         try:
-            rgb, alpha = read_image(p)
+            rgb, alpha = read_image(p, to_srgb=True)    # its colours as displayed: P3, Adobe RGB... to sRGB
         except VidcolorError as exc:       # 'missing.jpg: no such file' did not say which option gave it
             raise VidcolorError(f"{exc.marked} ({option('references', '--reference')})") from None
         if alpha is not None and not (alpha >= 128).any():

@@ -2,8 +2,11 @@
 ProPhoto), to sRGB through the image's own ICC profile (Pillow's ImageCms, LittleCMS), as viewers show them.
 
 Pillow and numpy alone (no PyAV, no ffmpeg-python): the training data reads photos through it on a machine without
-them. :func:`to_srgb` is what both readers call (:func:`vidcolor.io.images.read_image`,
-:func:`vidcolor.training.data.read_rgb`).
+them. :func:`to_srgb` is what both readers call where colours are meant as displayed: a ``--reference`` image
+(:func:`vidcolor.io.images.read_image` with ``to_srgb``) and training's photos
+(:func:`vidcolor.training.data.read_rgb`). The inputs of ``dequantize`` and ``colorize`` are read as stored (a CMYK
+one through :func:`cmyk_to_srgb` alone): quantization happened in their code values, and their output carries their
+profile.
 """
 from __future__ import annotations
 
@@ -221,7 +224,7 @@ def source_profile(im: Image.Image):
 
 
 def to_srgb(im: Image.Image, tags: Image.Image | None = None) -> Image.Image:
-    """An opened, loaded image with its samples in sRGB, as both readers take it: CMYK through its profile
+    """An opened, loaded image with its samples in sRGB, as a reference and training take it: CMYK through its profile
     (:func:`cmyk_to_srgb`); RGB, RGBA and palette images whose ``tags`` (``im`` itself by default; the opened
     file where ``im`` was decoded from it apart, a 16-bit PNG's or TIFF's rounded samples) say they are in another
     space (:func:`source_profile`) converted through LittleCMS, relative colorimetric, as an RGB or RGBA image

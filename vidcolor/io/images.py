@@ -12,7 +12,7 @@ from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
 from vidcolor.io.depth import colour16_to_8
-from vidcolor.io.icc import source_profile, to_srgb
+from vidcolor.io.icc import cmyk_to_srgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -36,7 +36,7 @@ def list_images_in(folder: str | Path) -> list[Path]:
                           if not p.name.startswith(".") and p.is_file() and is_image(p))
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque): new writable
     arrays, the caller's own.
 
@@ -45,11 +45,14 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     integer gray TIFF's samples, which must lie in 0..65535. A floating-point gray TIFF's samples (32 or 64 bits)
     are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
-    or grey image). Colours are read in sRGB (:func:`~vidcolor.io.icc.to_srgb`): an RGB image whose embedded ICC
-    profile (a phone's Display P3, a camera's Adobe RGB, ProPhoto), PNG gAMA/cHRM chunks or EXIF (Adobe RGB) say
-    another space is converted through LittleCMS, relative colorimetric (at 8 bits, after a 16-bit image's
-    rounding); a CMYK image with a profile through it. sRGB-tagged and untagged images are left as they are. An
-    EXIF orientation (a
+    or grey image). A CMYK image with an ICC profile is read through it (:func:`~vidcolor.io.icc.cmyk_to_srgb`).
+    An RGB image's samples are its code values as stored, whatever its colour space: ``dequantize`` and
+    ``colorize`` work on them (a palette or bit truncation happened there) and embed the input's RGB profile in
+    the output (:func:`image_metadata`), which then shows as the input does. With ``to_srgb`` (a ``--reference``
+    image, whose colours are meant as displayed) an RGB image whose embedded ICC profile (a phone's Display P3, a
+    camera's Adobe RGB, ProPhoto), PNG gAMA/cHRM chunks or EXIF (Adobe RGB) say another space is converted to sRGB
+    through LittleCMS, relative colorimetric (at 8 bits, after a 16-bit image's rounding;
+    :func:`~vidcolor.io.icc.to_srgb`); sRGB-tagged and untagged images are left as they are. An EXIF orientation (a
     phone's portrait photo) is applied to the pixels, as a viewer shows the image and as a video's display rotation
     is. The size in the header is checked (:func:`~vidcolor.io.limits.check_frame_size`) before the pixels are
     decoded.
@@ -67,7 +70,10 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
             im = colour16_to_8(im, path)    # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
-            im = to_srgb(im, opened)    # CMYK through its profile, not Pillow's naive 255 - C - K; P3, Adobe RGB...
+            if to_srgb:                 # CMYK through its profile too; P3, Adobe RGB... converted
+                im = convert_to_srgb(im, opened)
+            else:                       # through its profile, not Pillow's naive 255 - C - K
+                im = cmyk_to_srgb(im)
             if im.mode == "F":            # float gray (a 32-bit TIFF's): Pillow's convert clips it to 0 or 1
                 im = Image.fromarray(_float_levels(np.asarray(im), path))
             if im.mode in GRAY16_MODES:   # 16-bit gray: Pillow's convert would clip at 255
@@ -170,10 +176,10 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 
 
 def _rgb_profile(im: Image.Image) -> bytes | None:
-    """The ICC profile embedded in an opened image when it describes RGB, else None (no profile, or a gray or CMYK
-    one, which does not describe the RGB that :func:`read_image` gives). :func:`image_metadata` carries it where
-    :func:`read_image` leaves the colours as they are (an sRGB profile, or one LittleCMS does not read): the pixels
-    keep their values through a job, so an output tagged with it shows as the input does."""
+    """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB), else
+    None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
+    pixels keep their values through a job (:func:`read_image` without ``to_srgb``), so an output tagged with this
+    profile shows as the input does."""
     icc = im.info.get("icc_profile")
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
@@ -187,16 +193,14 @@ first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the came
 leaves them out."""
 
 
-def _carried_exif(im: Image.Image, srgb: bool = False) -> bytes | None:
+def _carried_exif(im: Image.Image) -> bytes | None:
     """The EXIF of an opened image that its output carries (camera and lens, dates, GPS, exposure...), serialised as
     Pillow's ``save(exif=...)`` takes it; None when it has none.
 
     Its orientation, where it has one, is set to 1 (top-left): :func:`read_image` turns the pixels upright, so the
     output must not be turned again; the pixel dimensions of the EXIF sub-IFD are swapped with the picture's where
     that turns it by 90 degrees. A TIFF's own layout tags are left out (:data:`TIFF_OWN_TAGS`); so is the thumbnail
-    (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried. With ``srgb``
-    (:func:`read_image` converted the colours to sRGB) its ColorSpace is set to 1, sRGB, and an interoperability
-    index R03 (Adobe RGB) to R98: readers would take the output for Adobe RGB again.
+    (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried.
     """
     try:
         exif = im.getexif()
@@ -211,12 +215,6 @@ def _carried_exif(im: Image.Image, srgb: bool = False) -> bytes | None:
         size = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
         if orientation in (5, 6, 7, 8) and all(t in sub for t in size):
             sub[size[0]], sub[size[1]] = sub[size[1]], sub[size[0]]
-        if srgb and ExifTags.Base.ColorSpace in sub:
-            sub[ExifTags.Base.ColorSpace] = 1
-        if srgb and ExifTags.IFD.Interop in sub:
-            interop = exif.get_ifd(ExifTags.IFD.Interop)
-            if interop.get(ExifTags.Base.InteropIndex) == "R03":
-                interop[ExifTags.Base.InteropIndex] = "R98"
         return exif.tobytes()
     except (KeyError, TypeError, *DAMAGED):
         return None
@@ -235,24 +233,19 @@ class ImageMetadata(NamedTuple):
     """What an image's output carries from it, and its page count: :func:`image_metadata`."""
 
     icc_profile: bytes | None
-    """Its ICC profile where it describes RGB and :func:`read_image` leaves its colours as they are (sRGB's, or one
-    LittleCMS does not read), else None: an output of colours converted to sRGB is untagged, as sRGB is."""
+    """Its ICC profile where it describes RGB, else None."""
     exif: bytes | None
-    """Its EXIF as the output carries it (orientation 1; ColorSpace sRGB where the colours were converted), else
-    None."""
+    """Its EXIF as the output carries it (orientation 1), else None."""
     pages: int
     """Its pages (a multi-page TIFF), of which the first is read; 1 for other formats."""
 
 
 def image_metadata(path: str | Path) -> ImageMetadata:
     """What an image file's output carries from it (its RGB ICC profile, its EXIF) and its page count, from one
-    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why). An image
-    whose colours :func:`read_image` converts to sRGB (:func:`~vidcolor.io.icc.source_profile`: Display P3, Adobe
-    RGB...) carries no profile: its output is sRGB."""
+    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why)."""
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:
-            srgb = source_profile(im) is not None
-            return ImageMetadata(None if srgb else _rgb_profile(im), _carried_exif(im, srgb), _pages(im))
+            return ImageMetadata(_rgb_profile(im), _carried_exif(im), _pages(im))
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return ImageMetadata(None, None, 1)
 

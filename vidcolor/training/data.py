@@ -150,10 +150,10 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """An image as uint8 RGB ``(H, W, 3)``, upright by its EXIF orientation (:func:`oriented`, as the runtime reads
     it); transparent pixels (palette or alpha transparency) become black; 16-bit gray rounded to 8 bits
     (:func:`_eight_bit`), and 16-bit colour (:func:`~vidcolor.io.depth.colour16_to_8`, as the runtime reads it:
-    Pillow kept the high byte, 0x10FF as 16, not 17); colours in sRGB as the runtime reads them
-    (:func:`~vidcolor.io.icc.to_srgb`: CMYK through its ICC profile, where Pillow's naive ``255 - C - K`` trained on
-    a print photo far too saturated and dark; a Display P3 / Adobe RGB photo through its profile or EXIF, which
-    trained on its colours as sRGB's).
+    Pillow kept the high byte, 0x10FF as 16, not 17); colours in sRGB, as the models work and as the runtime reads a
+    ``--reference`` (:func:`~vidcolor.io.icc.to_srgb`: CMYK through its ICC profile, where Pillow's naive
+    ``255 - C - K`` trained on a print photo far too saturated and dark; a Display P3 / Adobe RGB photo through its
+    profile or EXIF, which trained on its colours as sRGB's).
     Pillow's errors pass through (``FileNotFoundError``, ``PIL.UnidentifiedImageError``: OSErrors);
     SampleDepthError (a ValueError) for samples :func:`_eight_bit` refuses."""
     img = Image.open(path)
