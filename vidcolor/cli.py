@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import time
+import traceback
 
 import click
 from click.core import ParameterSource
@@ -68,7 +69,9 @@ class _Group(click.Group):
     :func:`vidcolor.errors.cli_wording`: ``--crf`` where the library says ``crf``), Ctrl-C into exit 130, SIGTERM / SIGHUP (``timeout``,
     systemd, a closed terminal) into exit 128 + the signal number; partial outputs are removed, and the line says
     what a folder run kept (the exception's notes, :func:`_noted`). Usage errors (unknown option, bad value) are
-    one line too, with exit status 2 as click gives them."""
+    one line too, with exit status 2 as click gives them. Any other exception (a bug, torch's RuntimeError, an
+    OSError mid-run) is one line too, :func:`internal_error`, exit 1, its traceback before it with
+    ``VIDCOLOR_DEBUG=1``."""
 
     program = False
     """Whether this run is the process's command (``vidcolor ...``, ``python -m vidcolor.cli``: :meth:`main` called
@@ -130,12 +133,42 @@ class _Group(click.Group):
             click.echo("vidcolor: error: the reader of stdout closed it before the end (broken pipe): the output "
                        "is cut short", err=True)
             sys.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):     # a subcommand's usage, --help: main's
+            raise
         except Exception as exc:       # a batch or frame larger than the memory left (ulimit -v, a small machine), in
-            if not out_of_memory(exc):  # NumPy (MemoryError), torch or ONNX Runtime (their own errors)
-                raise
-            command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
-            click.echo(_noted(f"vidcolor: error: out of memory{memory_advice(command)}", exc), err=True)
+            if out_of_memory(exc):      # NumPy (MemoryError), torch or ONNX Runtime (their own errors)
+                command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+                click.echo(_noted(f"vidcolor: error: out of memory{memory_advice(command)}", exc), err=True)
+                sys.exit(1)
+            # anything else (a bug, torch's RuntimeError, an OSError mid-run): one line, not Python's traceback;
+            # the partial outputs were removed as the exception unwound, as for any error
+            if debugging():
+                traceback.print_exception(exc, file=sys.stderr)
+            click.echo(_noted(internal_error(exc), exc), err=True)
             sys.exit(1)
+
+
+DEBUG_VARIABLE = "VIDCOLOR_DEBUG"
+"""The environment variable that shows an internal error's traceback (:func:`internal_error`) before its line."""
+
+
+def debugging() -> bool:
+    """Whether :data:`DEBUG_VARIABLE` is set to something other than empty or ``0``."""
+    return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def internal_error(exc: BaseException) -> str:
+    """The CLI's line for an exception that is not a :class:`~vidcolor.errors.VidcolorError` (a bug in vidcolor or
+    a library, an error of the system mid-run): ``vidcolor: error: internal error (RuntimeError: <its first line>);
+    VIDCOLOR_DEBUG=1 shows the traceback``, one line however many lines the exception's message has (torch's have
+    several: the first is kept, ``[...]`` marks the rest; at most 300 characters of it). Python's own traceback
+    (40 lines and more) had been all a user saw."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = lines[0][:300] + (" [...]" if len(lines) > 1 or len(lines[0]) > 300 else "") if lines else ""
+    where = "the traceback is above" if debugging() else f"{DEBUG_VARIABLE}=1 shows the traceback"
+    return f"vidcolor: error: internal error ({name}{': ' + said if said else ''}); {where}"
 
 
 OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "failed to allocate memory", "bad_alloc")
@@ -449,7 +482,9 @@ def _io_kwargs(kw: dict) -> dict:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="Exit status: 0 done; 1 an error, said in one line on stderr (vidcolor: error: and why); 2 a "
+             epilog="Exit status: 0 done; 1 an error, said in one line on stderr (vidcolor: error: and why; an "
+                    "internal error, a bug or a failure of the system mid-run, says so, and VIDCOLOR_DEBUG=1 shows "
+                    "its traceback before the line); 2 a "
                     "usage error (an unknown option, a value out of its range); 128 + N stopped by signal N (130 "
                     "Ctrl-C, 143 SIGTERM, 129 SIGHUP), partial outputs removed.")
 @click.version_option(__version__, prog_name="vidcolor")
