@@ -84,3 +84,96 @@ def test_an_internal_error_in_a_folder_run_says_what_was_kept(tmp_path, clip, ti
     assert_one_line_error(res)
     assert res.stderr_lines[0].startswith("vidcolor: error: internal error (RuntimeError: boom); "), res.stderr
     assert listing(tmp_path / "out") == {"a.mp4"}
+
+
+# ------------------------------------------------------------------------------------- colour input to colorize
+
+TONES = {"colour": "null", "gray": "format=gray",
+         # a sepia print's tone: gray's levels scaled to (1, 0.85, 0.65), a brown that darkens with the gray
+         "sepia": "format=gray,format=rgb24,colorchannelmixer=rr=1:gg=0.85:bb=0.65"}
+
+
+def _toned_clip(ffmpeg_exe, path, tone: str):
+    from helpers import run_ffmpeg
+
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-vf", TONES[tone], "-frames:v", "10",
+               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+COLOUR_LINE = "vidcolor: warning: {} is in colour already: colorize keeps only its lightness (L) and colours that " \
+              "anew; its own colours are not kept"
+
+
+@pytest.mark.parametrize("tone", list(TONES))
+def test_colorize_says_once_that_a_colour_clip_loses_its_colours(tmp_path, ffmpeg_exe, tiny_colorizers, tone):
+    """colorize on a colour clip kept its L alone and said nothing: one warning now, even under -q (warnings are
+    said there); gray footage (yuv420p, its chroma noise) and a sepia-toned clip give none."""
+    _toned_clip(ffmpeg_exe, tmp_path / "in.mp4", tone)
+    res = invoke_cli("colorize", "in.mp4", "-o", "out.mp4", "--model", tiny_colorizers.fcn, *FAST, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr_lines == ([COLOUR_LINE.format("in.mp4")] if tone == "colour" else []), res.stderr
+    assert (tmp_path / "out.mp4").is_file()
+
+
+def test_a_folder_of_colour_images_and_clips_is_said_once(tmp_path, ffmpeg_exe, clip, tiny_colorizers):
+    import numpy as np
+    from PIL import Image
+
+    from helpers import mosaic
+
+    (tmp_path / "in").mkdir()
+    for i, image in enumerate(mosaic(2, 24, 32)):
+        Image.fromarray(image).save(tmp_path / "in" / f"a{i}.png")
+    Image.fromarray(np.full((24, 32, 3), 128, np.uint8)).save(tmp_path / "in" / "gray.png")
+    shutil.copy(clip, tmp_path / "in" / "c.mp4")
+    res = invoke_cli("colorize", "in", "-o", "out", "--model", tiny_colorizers.fcn, *FAST, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr_lines == [COLOUR_LINE.format("a0.png")], res.stderr
+
+
+def test_dequantize_does_not_warn_of_colour_input(tmp_path, clip, tiny_models):
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "out.mp4", "--model", tiny_models.lab, *FAST)
+    assert res.returncode == 0 and res.stderr_lines == [], res.stderr
+
+
+def test_colour_spread_tells_colour_from_gray_noise_and_one_tint():
+    import numpy as np
+
+    from vidcolor.api import colour_spread, in_colour
+
+    rng = np.random.default_rng(0)
+    gray = np.repeat(rng.integers(0, 256, (2, 40, 60, 1)), 3, axis=-1)
+    noisy = np.clip(gray + rng.normal(0, 1.5, gray.shape), 0, 255).astype(np.uint8)     # a codec's chroma noise
+    sepia = (gray * np.array([1.0, 0.85, 0.65])).astype(np.uint8)
+    colour = rng.integers(0, 256, (2, 40, 60, 3), dtype=np.uint8)
+    assert max(colour_spread(gray.astype(np.uint8))) < 0.1       # OpenCV's float LAB of a gray
+    assert [in_colour(f) for f in (noisy, sepia, colour, colour[0])] == [False, False, True, True]
+    for bad in (colour.astype(np.float32), colour[..., :2], colour[:0]):
+        with pytest.raises(ValueError, match="uint8 RGB"):
+            colour_spread(bad)
+
+
+@pytest.mark.parametrize("name,colour", [("bw/video/devc_v05.mp4", False), ("bw/video/devc_v39.mp4", False),
+                                         ("video/davis_dog.mp4", True),
+                                         ("video/davis_paragliding-launch.mp4", True)])
+def test_real_gray_sepia_and_colour_clips_are_told_apart(shared_data, name, colour):
+    """devc_v39 is sepia-toned film, devc_v05 gray film in yuv420p; davis_paragliding-launch has the least colour off
+    its tint of the DAVIS clips said (3.1)."""
+    import itertools
+
+    import numpy as np
+
+    from vidcolor.api import COLOUR_FRAMES, in_colour
+    from vidcolor.io import VideoReader
+
+    with VideoReader(shared_data / name) as reader:
+        frames = np.stack(list(itertools.islice(reader, COLOUR_FRAMES)))
+    assert in_colour(frames) == colour
+
+
+def test_a_library_call_on_colour_input_says_nothing(tmp_path, clip, tiny_colorizers):
+    """An evaluation colorizes the L of colour footage on purpose: no VidcolorWarning (pytest makes one an error)."""
+    import vidcolor
+
+    vidcolor.colorize(clip, tmp_path / "out.mp4", model=tiny_colorizers.fcn, preset="ultrafast", progress=False)

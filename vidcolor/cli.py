@@ -576,7 +576,7 @@ class _Colorize(click.Command):
 @click.option("--equalize", is_flag=True, help="Histogram-equalize the luminance the network sees.")
 def colorize(input, model, references, reference_mode, internal_iters, internal_size, save_model, load_model,
              render_size, saturation, temperature, blur, equalize, **kw):
-    """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first."""
+    """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first, with a warning."""
     from vidcolor.api import colorize as run_colorize
     from vidcolor.api import one_listing
 

@@ -52,6 +52,12 @@ def cli_reader():
         _cli_reads = before
 
 
+def cli_reads() -> bool:
+    """Whether the CLI runs (inside :func:`cli_reader`): what only its user is told (colour input to colorize,
+    :func:`vidcolor.api.in_colour`) is looked for then alone."""
+    return _cli_reads
+
+
 def worded(text: str) -> str:
     """``text`` (a warning, a note) with the options that :func:`option` marked in it named for the run's reader:
     ``--skip-existing`` in the CLI (:func:`cli_reader`, as :func:`cli_wording` words an error), ``skip_existing``
