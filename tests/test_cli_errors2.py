@@ -177,3 +177,60 @@ def test_a_library_call_on_colour_input_says_nothing(tmp_path, clip, tiny_colori
     import vidcolor
 
     vidcolor.colorize(clip, tmp_path / "out.mp4", model=tiny_colorizers.fcn, preset="ultrafast", progress=False)
+
+
+# ------------------------------------------------------------------------------------- train and train pack
+
+
+@pytest.fixture(scope="module")
+def recipe_dir(tmp_path_factory):
+    """A folder with r.toml, a tiny colorize recipe (crop 32) over 8 photos in data/, and a file, img.png."""
+    from helpers import photo_folder
+
+    d = tmp_path_factory.mktemp("recipe")
+    photo_folder(d / "data", 8, 48, 56)
+    (d / "r.toml").write_text('name = "tiny"\ndata = "data"\ncrop = 32\nholdout_every = 4\ngenerator = "fcn"\n'
+                              'head = "ab"\ngenerator_kwargs = { width = 4, depth = 2 }\n')
+    (d / "img.png").write_bytes((d / "data" / "p0.png").read_bytes())
+    return d
+
+
+@pytest.mark.parametrize("args,line", [
+    (["img.png"], "vidcolor: error: img.png exists: give a new folder"),
+    (["pk", "--max-mb", "0.0001"], "vidcolor: error: cannot pack r.toml: --max-mb 0.0001 does not hold even the 2 "
+                                   "held-back photos"),
+    (["pk", "--short-side", "16"], "vidcolor: error: cannot pack r.toml: --short-side (16 px) must be at least the "
+                                   "recipe's crop (32 px)"),
+    (["pk", "--data", "img.png"], "vidcolor: error: cannot pack r.toml with --data img.png: data: no training images "
+                                  "under img.png (relative to the current folder, {cwd}): not a folder")])
+def test_train_pack_refusals_name_what_was_refused_by_its_flag(recipe_dir, args, line):
+    """Every refusal of train pack was 'bad recipe or pack: ...', an OUT that exists too, and named max_bytes
+    (1000) and short_side, which the CLI's user never gave (--max-mb 0.001, --short-side)."""
+    before = listing(recipe_dir)
+    res = invoke_cli("train", "pack", "r.toml", *args, cwd=recipe_dir)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == line.format(cwd=recipe_dir), res.stderr
+    assert listing(recipe_dir) == before
+
+
+def test_train_pack_into_a_place_that_cannot_be_written_is_one_line(recipe_dir):
+    """OUT under a file (or in /proc, a read-only folder) was an OSError traceback once the images were encoded."""
+    before = listing(recipe_dir)
+    res = invoke_cli("train", "pack", "r.toml", "img.png/pk", cwd=recipe_dir)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr_lines[-1] == "vidcolor: error: img.png/pk: cannot write there (Not a directory)", res.stderr
+    assert listing(recipe_dir) == before
+
+
+@pytest.mark.parametrize("out,line", [
+    ("img.png", "img.png: a file, not a folder; the run's folder (--out) holds its checkpoint, weights and logs: "
+                "give a folder"),
+    ("img.png/run", "img.png/run: cannot write there (img.png is a file, not a folder)")])
+def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
+    """--out naming a file said 'img.png: File exists', a folder under a file 'img.png/run: Not a directory', once
+    torch and the training modules had loaded (5 s)."""
+    before = listing(recipe_dir)
+    res = invoke_cli("train", "colorize", "r.toml", "--out", out, "--steps", "1", "--device", "cpu", cwd=recipe_dir)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == f"vidcolor: error: {line}", res.stderr
+    assert listing(recipe_dir) == before

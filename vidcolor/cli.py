@@ -637,6 +637,8 @@ def _train_command(job: str):
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                   help="Where the networks train (auto: CUDA when a GPU is usable). A checkpoint resumes on either.")
     def command(recipe, out_dir, steps, data, fresh, device):
+        from pathlib import Path
+
         from vidcolor.device import pick_device
         from vidcolor.jobs import training_loop
         from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
@@ -647,8 +649,17 @@ def _train_command(job: str):
             r = dataclasses.replace(r.with_steps(steps or r.steps), data=data or r.data)   # checked again
         except (ValueError, TypeError) as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
+        run_dir = out_dir or f"runs/{r.name}"
+        # a file there, or on the way, said 'img.png: File exists' ('img.png/run: Not a directory') once torch and
+        # the training modules had loaded
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise VidcolorError(f"{run_dir}: a file, not a folder; the run's folder (--out) holds its checkpoint, "
+                                "weights and logs: give a folder")
+        blocker = next((a for a in Path(run_dir).parents if a.exists()), None)      # missing folders are made
+        if blocker is not None and not blocker.is_dir():
+            raise VidcolorError(f"{run_dir}: cannot write there ({blocker} is a file, not a folder)")
         try:
-            weights = train_fn(r, out_dir or f"runs/{r.name}", resume=not fresh,
+            weights = train_fn(r, run_dir, resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True), device=pick_device(device))
         except RecipeError as exc:     # named with its file (and the --data it was given) as a value of it is
             raise VidcolorError(f"bad recipe: {recipe}{f' with --data {data}' if data else ''}: {exc}") from None
@@ -692,12 +703,36 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
     try:                            # a key no job's recipe has (a misspelling): refused, as training would refuse it
         r = Recipe.from_toml(recipe, others={k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__})
         r = dataclasses.replace(r, data=data or r.data)
-        record = write_pack(r, out, round(max_mb * 1e6), short_side, quality,
+    except (ValueError, TypeError) as exc:
+        raise VidcolorError(f"bad recipe: {exc}") from None         # which names the file
+    max_bytes = round(max_mb * 1e6)
+    try:
+        record = write_pack(r, out, max_bytes, short_side, quality,
                             progress=lambda msg: click.echo(f"vidcolor: {msg}", err=True))
     except (ValueError, TypeError) as exc:
-        raise VidcolorError(f"bad recipe or pack: {exc}") from None
+        raise VidcolorError(_pack_refusal(str(exc), recipe, out, data, max_mb, max_bytes)) from None
+    except OSError as exc:          # OUT cannot be made (a read-only folder, /proc), an image cannot be read
+        if exc.filename is None:
+            raise
+        where = out if str(exc.filename).startswith(str(out)) else exc.filename        # its OUT.partial: OUT
+        raise VidcolorError(f"{where}: cannot write there ({exc.strerror or exc})" if where == out else
+                            f"{where}: {exc.strerror or exc}") from None
     click.echo(f"vidcolor: packed {record['kept']} of {record['of']} training images and {len(record['held_back'])} "
                f"held-back photos ({record['bytes'] / 1e6:.1f} MB) into {out}", err=True)
+
+
+def _pack_refusal(message: str, recipe: str, out: str, data: str | None, max_mb: float, max_bytes: int) -> str:
+    """:func:`~vidcolor.training.pack.write_pack`'s refusal in the CLI's words: said of OUT as it is (``pk exists:
+    give a new folder``); else of the recipe (and --data), its options named by their flags: ``cannot pack r.toml:
+    --max-mb 0.001 does not hold even the 10 held-back photos``. The line had been ``bad recipe or pack: ...``
+    whatever was refused (an OUT that exists too), and named ``max_bytes (1000)`` and ``short_side``, which the
+    CLI's user never gave."""
+    if message.startswith(f"{out} "):
+        return message
+    for said, flag in ((f"max_bytes ({max_bytes})", f"--max-mb {max_mb:g}"), ("short_side (", "--short-side ("),
+                       ("quality (", "--quality ("), ("smaller short_side", "smaller --short-side")):
+        message = message.replace(said, flag)
+    return f"cannot pack {recipe}{f' with --data {data}' if data else ''}: {message}"
 
 
 @main.command("export", short_help="Export a model to an ONNX graph.")
