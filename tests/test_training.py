@@ -807,7 +807,7 @@ def test_cli_train_run_folder_that_cannot_be_made_and_a_relative_data_folder_nam
     (tmp_path / "file").write_text("")
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "file/run", cwd=tmp_path)
     assert_one_line_error(res)
-    assert "file/run: Not a directory" in res.stderr
+    assert "file/run: cannot write there (file is a file, not a folder)" in res.stderr
     (tmp_path / "r.toml").write_text(toml_for(Path("no-such-folder")))
     res = invoke_cli("train", "dequantize", "r.toml", "--out", "run", cwd=tmp_path)
     assert_one_line_error(res)
