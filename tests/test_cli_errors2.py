@@ -234,3 +234,33 @@ def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
     assert_one_line_error(res)
     assert res.stderr_lines[0] == f"vidcolor: error: {line}", res.stderr
     assert listing(recipe_dir) == before
+
+
+# ------------------------------------------------------------------------------------------- empty names
+
+@pytest.mark.parametrize("args,name", [
+    (["dequantize", "clip.mp4", "--model", ""], "'--model': an empty name; give one, or leave the option out"),
+    (["colorize", "clip.mp4", "--model", ""], "'--model'"),
+    (["colorize", "clip.mp4", "--reference-mode", "internal", "--load-model", ""], "'--load-model'"),
+    (["colorize", "clip.mp4", "--reference", "clip.png", "--reference-mode", "internal", "--save-model", ""],
+     "'--save-model'"),
+    (["export", "", "out.onnx"], "'MODEL': an empty name ("),
+    (["export", "dequantize-fq-l2", ""], "'OUTPUT': an empty name ("),
+    (["eval", "", "--reference-video", "clip.mp4"], "'OUTPUT'"),
+    (["eval", "clip.mp4", "--reference-video", ""], "'--reference-video': an empty name ("),
+    (["eval", "clip.mp4", "--reference-video", "clip.mp4", "--input", ""], "'--input'"),
+    (["train", "colorize", "r.toml", "--out", ""], "'--out'"),
+    (["train", "colorize", "r.toml", "--data", ""], "'--data'"),
+    (["train", "pack", "r.toml", ""], "'OUT'"),
+    (["train", "pack", "r.toml", "pk", "--data", ""], "'--data'")])
+def test_an_empty_name_is_a_usage_error(tmp_path, clip, args, name):
+    """An unset variable ("$MODEL") gave an empty name: --model '' ran the default model, train's --out '' and
+    --data '' their defaults, eval '' read the current folder as a folder of images, --load-model '' was said to be
+    missing, export MODEL '' said ': the output of export is an .onnx file'."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    (tmp_path / "r.toml").write_text('name = "tiny"\ndata = "data"\ncrop = 32\n')
+    before = listing(tmp_path)
+    res = invoke_cli(*args, cwd=tmp_path)
+    assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
+    assert f"vidcolor: error: Invalid value for {name}" in res.stderr, res.stderr
+    assert listing(tmp_path) == before

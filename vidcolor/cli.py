@@ -247,6 +247,17 @@ def _raw_size(ctx, param, value):
     return int(m[1]), int(m[2])
 
 
+def _not_empty(ctx, param, value):
+    """A name or path given empty (``--model "$UNSET"``) is a usage error, as ``--reference ""`` is: ``--model ""``
+    and train's ``--out ""`` and ``--data ""`` had run with the default, ``eval ""`` had read the current folder,
+    ``--load-model ""`` was said to be missing and ``export MODEL ""`` said ``: the output of export is an .onnx
+    file``."""
+    if value == "":
+        optional = isinstance(param, click.Option) and not param.required
+        raise click.BadParameter("an empty name" + ("; give one, or leave the option out" if optional else ""))
+    return value
+
+
 def _fps(ctx, param, value):
     """--fps checked now, before a model loads, as the exact rate it gives (:func:`vidcolor.io.reader.raw_rate`: an
     integer, a decimal or N/D, as ffmpeg's -r takes it; finite, not rounding to 0)."""
@@ -495,7 +506,7 @@ def main():
 @main.command(short_help="Restore fine colour to coarsely quantized video or images.")
 @click.argument("input")
 @io_options("dequantize")
-@click.option("--model", default=None, metavar="NAME|PATH",
+@click.option("--model", default=None, metavar="NAME|PATH", callback=_not_empty,
               help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq-l2, see vidcolor/weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
@@ -549,7 +560,7 @@ class _Colorize(click.Command):
 @main.command(cls=_Colorize, short_help="Colour black-and-white video or images.")
 @click.argument("input")
 @io_options("colorize")
-@click.option("--model", default=None, metavar="NAME|PATH",
+@click.option("--model", default=None, metavar="NAME|PATH", callback=_not_empty,
               help="Bundled model name, .safetensors path or exported .onnx (default: colorize-effnet-video; with "
                    "--reference: colorize-exemplar, whose .safetensors it needs).")
 @click.option("--reference", "references", multiple=True, is_flag=False, flag_value=KEYFRAMES, metavar="[IMG]",
@@ -563,8 +574,8 @@ class _Colorize(click.Command):
               help="internal mode: iterations per scale (the paper's 2000 take hours on a CPU; see README).")
 @click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True,
               help="internal mode: longer side (pixels) of the images it trains and colours at.")
-@click.option("--save-model", type=click.Path(dir_okay=False), help="internal mode: save the trained generators here.")
-@click.option("--load-model", type=click.Path(dir_okay=False),     # a missing file: vidcolor's line, as --reference's
+@click.option("--save-model", type=click.Path(dir_okay=False), callback=_not_empty, help="internal mode: save the trained generators here.")
+@click.option("--load-model", type=click.Path(dir_okay=False), callback=_not_empty,  # a missing file: vidcolor's line, as --reference's
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
@@ -625,11 +636,11 @@ def _train_command(job: str):
                              f"once), and the same command resumes it.",
                    short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--out", "out_dir", default=None, metavar="FOLDER",
+    @click.option("--out", "out_dir", default=None, metavar="FOLDER", callback=_not_empty,
                   help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
                   "step marks (decay_from, unfreeze_at) move in proportion.")
-    @click.option("--data", default=None, metavar="FOLDER",
+    @click.option("--data", default=None, metavar="FOLDER", callback=_not_empty,
                   help="Override the recipe's photo folder, or give a pack (vidcolor train "
                   "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
@@ -682,8 +693,8 @@ for _name in TRAINABLE:
 
 @train.command("pack", short_help="Write a recipe's training images into a pack folder.")
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out", type=click.Path())
-@click.option("--data", default=None, metavar="FOLDER", help="Override the recipe's photo folder.")
+@click.argument("out", type=click.Path(), callback=_not_empty)
+@click.option("--data", default=None, metavar="FOLDER", callback=_not_empty, help="Override the recipe's photo folder.")
 @click.option("--max-mb", type=click.FloatRange(0, min_open=True), default=15.0, show_default=True,
               help="The images' total size at most (MB); a seeded random share of the training images is kept to fit. "
                    "A lent GPU machine receives at most 64 MiB with the repository (about 41 of them).")
@@ -736,8 +747,8 @@ def _pack_refusal(message: str, recipe: str, out: str, data: str | None, max_mb:
 
 
 @main.command("export", short_help="Export a model to an ONNX graph.")
-@click.argument("model")
-@click.argument("output", type=click.Path(dir_okay=False))
+@click.argument("model", callback=_not_empty)
+@click.argument("output", type=click.Path(dir_okay=False), callback=_not_empty)
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export_cmd(model, output, overwrite):
     """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT, a file named .onnx (runs with --backend
@@ -777,10 +788,10 @@ def export_cmd(model, output, overwrite):
 
 
 @main.command("eval", short_help="Score an output against its ground truth.")
-@click.argument("output")
-@click.option("--reference-video", "reference", required=True, metavar="GT",
+@click.argument("output", callback=_not_empty)
+@click.option("--reference-video", "reference", required=True, metavar="GT", callback=_not_empty,
               help="Ground truth: video, image or folder of images, same frame size as OUTPUT.")
-@click.option("--input", "input_", metavar="INPUT", help="Also score the pipeline's input (a second column).")
+@click.option("--input", "input_", metavar="INPUT", callback=_not_empty, help="Also score the pipeline's input (a second column).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table (infinite values as null).")
 @click.option("--max-frames", type=click.IntRange(1), default=None,
               help="Use only the first N frames (memory does not depend on it: frames are read one at a time).")
