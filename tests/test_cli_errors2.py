@@ -264,3 +264,15 @@ def test_an_empty_name_is_a_usage_error(tmp_path, clip, args, name):
     assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
     assert f"vidcolor: error: Invalid value for {name}" in res.stderr, res.stderr
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("args,what", [(["-", "--reference-video", "clip.mp4"], "OUTPUT"),
+                                       (["clip.mp4", "--reference-video", "-"], "--reference-video"),
+                                       (["clip.mp4", "--reference-video", "clip.mp4", "--input", "-"], "--input")])
+def test_eval_says_it_does_not_read_stdin(tmp_path, clip, args, what):
+    """eval - said '-: no such file or folder', as if a file named - were missing."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    res = invoke_cli("eval", *args, "--no-features", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == f"vidcolor: error: {what} -: eval reads files, not stdin; save the stream to a " \
+                                  "file and give its name"

@@ -809,6 +809,9 @@ def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
     """
     from vidcolor.evaluate import evaluate, format_table, to_json
 
+    for given, what in ((output, "OUTPUT"), (reference, "--reference-video"), (input_, "--input")):
+        if given == "-":            # was '-: no such file or folder', as if a file named - were missing
+            raise VidcolorError(f"{what} -: eval reads files, not stdin; save the stream to a file and give its name")
     result = evaluate(output, reference, input=input_, max_frames=max_frames, features=not no_features)
     for warning in result["warnings"]:                  # also in the table and the JSON
         click.echo(f"vidcolor: warning: {warning}", err=True)
