@@ -148,9 +148,46 @@ class LabJob:
             self.smoother.reset()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, W, 3)``; other input raises ``ValueError`` (a frame
-        larger than :func:`~vidcolor.io.limits.check_frame_size` allows: ``VidcolorError``)."""
-        return self.finish(self.infer(self.prepare(check_frames(frames))))
+        """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, W, 3)``, run through the stages in chunks of at most
+        :meth:`chunk_size` frames, in order (the bytes of one batch of all N: each frame's result does not depend on
+        the frames batched with it), so that memory follows the chunk, not N; other input raises ``ValueError`` (a
+        frame larger than :func:`~vidcolor.io.limits.check_frame_size` allows, or a :attr:`batch_size` that is no
+        integer >= 1: ``VidcolorError``)."""
+        check_frames(frames)
+        return in_chunks(frames, self.chunk_size(frames.shape[2], frames.shape[1]),
+                         lambda part: self.finish(self.infer(self.prepare(part))))
+
+    batch_size: int | None = None
+    """Frames a direct call (:meth:`__call__`) gives the network at once; None: :func:`job_batch_size`'s, what a file
+    run would batch (CPU 320x180: 16, 640x360: 4, 1920x1080: 1). The whole call had been one batch: 64 frames of
+    320x180 took the colorizer 2.5 GB more than one frame (peak RSS), the dequantizer 0.2 GB."""
+
+    def chunk_size(self, width: int, height: int) -> int:
+        """Frames of ``width`` x ``height`` that :meth:`__call__` runs at once: :attr:`batch_size`, else
+        :func:`job_batch_size`.
+
+        Raises:
+            VidcolorError: a :attr:`batch_size` that is no integer >= 1 (:func:`check_batch_size`).
+        """
+        if self.batch_size is None:
+            return job_batch_size(self, width, height)
+        check_batch_size(self.batch_size)
+        return self.batch_size
+
+
+def in_chunks(frames: np.ndarray, size: int, fn: FrameBatchFn) -> np.ndarray:
+    """``fn`` over ``frames`` (``(N, ...)``) ``size`` frames at a time, in order, its results written into one array
+    ``(N, ...)`` of the first result's dtype (``fn`` must keep the number of frames); ``fn(frames)`` itself where N
+    <= ``size``, so that no copy is made."""
+    if len(frames) <= size:
+        return fn(frames)
+    out = None
+    for start in range(0, len(frames), size):
+        part = fn(frames[start:start + size])
+        if out is None:
+            out = np.empty((len(frames), *part.shape[1:]), part.dtype)
+        out[start:start + len(part)] = part
+    return out
 
 
 STRIP_PIXELS = 1 << 20
@@ -428,15 +465,36 @@ class Dequantizer(LabJob):
                 L[start:stop], ab[start:stop] = lab[..., 0], lab[..., 1:]
         return L, ab
 
-    def _prepare(self, frames: np.ndarray, tile_job: bool) -> Batch:
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """As :meth:`LabJob.__call__` (in chunks of :meth:`~LabJob.chunk_size` frames). In stills mode
+        (:meth:`set_stills`) the call is one still's, as before: its quantizer is estimated once on all N frames, and
+        each chunk is projected onto it."""
+        check_frames(frames)
+        size = self.chunk_size(frames.shape[2], frames.shape[1])
+        if self.quantizers is None or not self.quantizers.stills or len(frames) <= size:
+            return super().__call__(frames)
+        q = self.quantizers(frames)
+        self._record([(0, len(frames), q, self._strength_of(q))])
+        tile_job = self.smoother is None
+        return in_chunks(frames, size, lambda part: self.finish(self.infer(self._prepare(part, tile_job, q))))
+
+    def _strength_of(self, q: Quantizer | None) -> float:
+        """The strength frames found on ``q`` take: 1 for None (consistency off), 0 where ``q`` passes frames
+        unchanged, else :meth:`strength_for`."""
+        return 1.0 if q is None else 0.0 if q.passes_unchanged else self.strength_for(q)
+
+    def _prepare(self, frames: np.ndarray, tile_job: bool, still: Quantizer | None = None) -> Batch:
         """:meth:`prepare`; ``tile_job``: a frame above the engine's tile runs the whole job tile by tile
         (the batch then carries no network input: :meth:`finish` prepares each tile). The batch's context
         holds ``runs``, ``[(start, stop, Quantizer or None, strength)]``: its frames in runs that share a quantizer
-        (:meth:`_quantizers`), strength 0 where a run passes unchanged."""
-        found = self._quantizers(frames) if self.quantizers is not None else [(0, len(frames), None)]
-        runs = [(start, stop, q, 1.0 if q is None else 0.0 if q.passes_unchanged else self.strength_for(q))
-                for start, stop, q in found]
-        self._record(runs)
+        (:meth:`_quantizers`), strength 0 where a run passes unchanged. ``still``: the quantizer of a still that
+        these frames are a chunk of (:meth:`__call__`), estimated and recorded already."""
+        if still is not None:
+            runs = [(0, len(frames), still, self._strength_of(still))]
+        else:
+            found = self._quantizers(frames) if self.quantizers is not None else [(0, len(frames), None)]
+            runs = [(start, stop, q, self._strength_of(q)) for start, stop, q in found]
+            self._record(runs)
         context = {"runs": runs}
         if not any(strength for *_, strength in runs):
             # no quantizer, graphics, or a kind this model is not trusted with (strength 0): the result

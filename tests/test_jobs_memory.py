@@ -1,0 +1,76 @@
+"""The jobs as a notebook calls them directly: memory bounded whatever the number of frames, devices as torch
+writes them (vidcolor.pipeline, vidcolor.engine, vidcolor.device)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidcolor.errors import VidcolorError
+from vidcolor.pipeline import Colorizer, Dequantizer
+
+
+def _frames(n: int, h: int = 24, w: int = 32, levels: int = 256) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    step = 255 // (levels - 1)
+    return (rng.integers(0, levels, (n, h, w, 3)) * step).astype(np.uint8)
+
+
+def _batches_seen(job) -> list[int]:
+    """Record the number of frames of each network batch of ``job`` (its ``infer`` stage's input)."""
+    seen, infer = [], job.infer
+
+    def counted(batch):
+        seen.append(len(batch.feeds["frame"]))
+        return infer(batch)
+
+    job.infer = counted
+    return seen
+
+
+def _whole(job, frames: np.ndarray) -> np.ndarray:
+    """The job's stages on all ``frames`` as one batch (what a direct call did)."""
+    return job.finish(job.infer(job.prepare(frames)))
+
+
+@pytest.mark.parametrize("kind", ["dequantize", "colorize"])
+def test_a_direct_call_runs_in_bounded_batches_with_the_bytes_of_one(kind, tiny_models, tiny_colorizers):
+    """Dequantizer(...)(frames) and Colorizer(...)(frames) ran all N frames as one network batch, so peak memory grew
+    with N: 64 frames of 320x180 took the colorizer 2.5 GB more than one frame (peak RSS), the dequantizer 0.2 GB.
+    The call now runs chunks of the file path's batch size (job_batch_size: 16 here), the output unchanged."""
+    def make():
+        if kind == "dequantize":
+            return Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, backend="torch")
+        return Colorizer(str(tiny_colorizers.fcn), device="cpu", backend="torch", render_size=64)
+
+    frames = _frames(40)
+    job, reference = make(), make()
+    seen = _batches_seen(job)
+    out = job(frames)
+    assert seen == [16, 16, 8]
+    assert out.dtype == np.uint8 and out.shape == frames.shape
+    assert np.array_equal(out, _whole(reference, frames))
+
+    job.batch_size = 7                      # a notebook's own bound
+    seen.clear()
+    job(frames[:20])
+    assert seen == [7, 7, 6]
+    for bad in (0, 2.5, True):
+        job.batch_size = bad
+        with pytest.raises(VidcolorError, match="batch size"):
+            job(frames[:2])
+
+
+def test_a_still_called_in_chunks_keeps_its_one_estimate(tiny_models):
+    """In stills mode a call is one still: its quantizer is estimated on all its frames, as before the chunks, and
+    recorded once (Dequantizer.found)."""
+    frames = _frames(20, levels=16)         # 4-bit levels: a uniform quantizer is found
+    job, reference = (Dequantizer(str(tiny_models.lab), device="cpu", backend="torch") for _ in range(2))
+    for j in (job, reference):
+        j.set_stills(True)
+        j.batch_size = 6
+    seen = _batches_seen(job)
+    out = job(frames)
+    assert seen == [6, 6, 6, 2]
+    assert np.array_equal(out, _whole(reference, frames))
+    assert [(f.quantizer, f.frames) for f in job.found] == [(f.quantizer, f.frames) for f in reference.found]
+    assert len(job.found) == 1 and job.found[0].frames == 20 and job.found[0].unchanged is None
