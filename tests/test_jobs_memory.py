@@ -74,3 +74,73 @@ def test_a_still_called_in_chunks_keeps_its_one_estimate(tiny_models):
     assert np.array_equal(out, _whole(reference, frames))
     assert [(f.quantizer, f.frames) for f in job.found] == [(f.quantizer, f.frames) for f in reference.found]
     assert len(job.found) == 1 and job.found[0].frames == 20 and job.found[0].unchanged is None
+
+
+@pytest.fixture
+def gpus(monkeypatch, tmp_path):
+    """Simulate a machine with ``n`` CUDA GPUs (0: an NVIDIA driver, but no GPU torch can use): ``gpus(n)``."""
+    import torch
+
+    from vidcolor import device
+
+    node = tmp_path / "nvidiactl"
+    node.touch()
+    monkeypatch.setattr(device, "NVIDIA_NODES", (str(node),))
+
+    def simulate(n: int) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+    return simulate
+
+
+def test_devices_as_torch_writes_them(gpus):
+    """device="cuda:0" (and "cpu:0", "cuda:1", a torch.device) was refused, 'unknown device 'cuda:0' (auto, cpu or
+    cuda)', while torch users write them. They are taken where that device exists; where it does not, one line says
+    why. auto, cpu and cuda are as they were."""
+    import torch
+
+    from vidcolor.device import pick_device
+
+    gpus(2)
+    for given, taken in (("auto", "cuda"), ("cpu", "cpu"), ("cuda", "cuda"), ("cpu:0", "cpu"), ("cuda:0", "cuda:0"),
+                         ("cuda:1", "cuda:1"), (torch.device("cuda", 1), "cuda:1"), (torch.device("cpu"), "cpu")):
+        assert pick_device(given) == taken
+    with pytest.raises(VidcolorError, match=r"^device='cuda:2': this machine has 2 CUDA GPUs \(cuda:0 to cuda:1\)$"):
+        pick_device("cuda:2")
+    gpus(0)
+    assert pick_device("auto") == "cpu"
+    for given in ("cuda", "cuda:0", torch.device("cuda:0")):
+        with pytest.raises(VidcolorError, match=r"^device='cuda(:0)?': no CUDA GPU available") as caught:
+            pick_device(given)
+        assert "\n" not in str(caught.value)
+    for given, said in (("gpu", "unknown device 'gpu'"), ("cuda:x", "unknown device"), ("CUDA", "unknown device"),
+                        ("mps", "runs on the CPU or a CUDA GPU"), ("meta", "runs on the CPU or a CUDA GPU"),
+                        (0, "must be a str"), (None, "must be a str")):
+        with pytest.raises(VidcolorError, match=said):
+            pick_device(given)
+
+
+def test_an_indexed_gpu_reaches_the_engine_as_a_gpu():
+    """The engine and the batch size read a cuda:N device as CUDA (fp16 by default, the GPU's pixels a batch, ONNX
+    Runtime's CUDA provider on that GPU), not as a CPU."""
+    from vidcolor.engine import onnx_providers, resolve_precision
+    from vidcolor.pipeline import auto_batch_size
+
+    assert resolve_precision("auto", "cuda:1", "torch") == resolve_precision("auto", "cuda", "torch") == "fp16"
+    assert resolve_precision("fp16", "cuda:1", "torch") == "fp16"
+    with pytest.raises(VidcolorError):
+        resolve_precision("bf16", "cuda:1", "torch")
+    assert auto_batch_size(640, 360, "cuda:1") == auto_batch_size(640, 360, "cuda") == 16
+    assert onnx_providers("cuda:1") == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert onnx_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
+
+
+def test_a_job_on_cpu_0_runs_and_on_an_absent_gpu_is_refused_in_one_line(tiny_models, gpus):
+    frames = _frames(2)
+    job = Dequantizer(str(tiny_models.lab), device="cpu:0", consistency=False)
+    assert job.device == "cpu" and job.engine.device == "cpu"
+    assert np.array_equal(job(frames), Dequantizer(str(tiny_models.lab), device="cpu", consistency=False)(frames))
+    gpus(0)
+    with pytest.raises(VidcolorError, match=r"^device='cuda:0': no CUDA GPU available"):
+        Colorizer(device="cuda:0")

@@ -31,6 +31,7 @@ import numpy as np
 
 from vidcolor.cache import cache_dir
 from vidcolor.cue import CUE_DIM
+from vidcolor.device import device_type
 from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.partial import remove_if_dead
 from vidcolor.io.writer import write_file_atomically
@@ -124,7 +125,7 @@ class Engine:
     Attributes:
         inputs: names the network reads (:func:`network_inputs`); every one must be fed or bound.
         backend: ``torch`` or ``onnxruntime``; precision: ``fp32``, ``bf16`` or ``fp16``.
-        device: ``"cpu"`` or ``"cuda"``, where the network runs.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``, where the network runs (:func:`~vidcolor.device.pick_device`).
     """
 
     inputs: tuple[str, ...] = ()
@@ -201,7 +202,7 @@ class TorchEngine(Engine):
 
     Args:
         module: the generator (eval mode is set); arch: its ``arch`` record.
-        device: ``cpu`` or ``cuda``; precision: ``fp32``, ``bf16`` or ``fp16`` (:func:`resolve_precision`).
+        device: ``cpu``, ``cuda`` or ``cuda:N``; precision: ``fp32``, ``bf16`` or ``fp16`` (:func:`resolve_precision`).
     """
 
     backend = "torch"
@@ -225,7 +226,7 @@ class TorchEngine(Engine):
         import torch
 
         t = torch.from_numpy(np.ascontiguousarray(a))
-        if self.device == "cuda":      # page-locked host buffer: the copy runs asynchronously
+        if device_type(self.device) == "cuda":      # page-locked host buffer: the copy runs asynchronously
             t = t.pin_memory()
         t = t.to(self.device, self.dtype, non_blocking=True)
         return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
@@ -340,10 +341,10 @@ def onnx_session(model: bytes | str | Path, device: str):
     # a failing kernel comes back as an exception, which vidcolor reports in one line: ONNX Runtime's own log line
     # of it (e.g. 'Failed to allocate memory', in red, before the CLI's 'out of memory') is left out
     options.log_severity_level = 4
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise VidcolorError(option("backend='onnxruntime'") + " " + option("device='cuda'") + ": this onnxruntime has "
-                            "no CUDA provider (install onnxruntime-gpu)")
+    providers = onnx_providers(device)
+    if device_type(device) == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise VidcolorError(option("backend='onnxruntime'") + " " + option(f"device={device!r}") + ": this onnxruntime "
+                            "has no CUDA provider (install onnxruntime-gpu)")
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=providers)
 
 
@@ -374,6 +375,16 @@ def _onnxruntime():
     return onnxruntime
 
 
+def onnx_providers(device: str) -> list:
+    """ONNX Runtime's execution providers for ``device`` (:func:`~vidcolor.device.pick_device`'s): the CPU's alone,
+    or CUDA's first (on GPU N for ``cuda:N``, its ``device_id`` option) with the CPU's for what it cannot run."""
+    if device_type(device) != "cuda":
+        return ["CPUExecutionProvider"]
+    _, _, index = device.partition(":")
+    cuda = ("CUDAExecutionProvider", {"device_id": int(index)}) if index else "CUDAExecutionProvider"
+    return [cuda, "CPUExecutionProvider"]
+
+
 def resolve_precision(precision: str, device: str, backend: str) -> str:
     """The precision to run at: ``auto`` is fp16 on CUDA (torch), fp32 elsewhere.
 
@@ -388,8 +399,8 @@ def resolve_precision(precision: str, device: str, backend: str) -> str:
     if precision not in PRECISIONS:
         raise VidcolorError(f"unknown {option('precision')} {precision!r} ({', '.join(PRECISIONS)})")
     if precision == "auto":
-        return "fp16" if device == "cuda" and backend == "torch" else "fp32"
-    if precision == "fp16" and (device != "cuda" or backend != "torch"):
+        return "fp16" if device_type(device) == "cuda" and backend == "torch" else "fp32"
+    if precision == "fp16" and (device_type(device) != "cuda" or backend != "torch"):
         raise VidcolorError(option("precision='fp16'") + " runs on CUDA with " + option("backend='torch'") + " only")
     if precision == "bf16" and (device != "cpu" or backend != "torch"):
         raise VidcolorError(option("precision='bf16'") + " runs on the CPU with " + option("backend='torch'") + " only")
@@ -452,7 +463,7 @@ def load_engine(model: str, job: str, device: str, backend: str = "auto",
                 precision: str = "auto", tile: int = DEFAULT_TILE) -> tuple[Engine, object, dict]:
     """Build the engine for a weight file (registry name, ``.safetensors`` or exported ``.onnx``).
 
-    ``device``: ``"cpu"`` or ``"cuda"``; ``tile``: frames with a longer side run tile by tile (pixels; 0 =
+    ``device``: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``tile``: frames with a longer side run tile by tile (pixels; 0 =
     never; U-Net generators only). ``auto`` backend and precision: :func:`resolve_backend` and
     :func:`resolve_precision`, except a job of :data:`CPU_BF16_JOBS` on a CPU with native bf16, which runs
     on torch with bf16 autocast. An ONNX Runtime engine whose graph is cached (:func:`cached_onnx`)

@@ -15,7 +15,7 @@ from vidcolor.arrays import check_rgb, conversion_hint, described
 from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
                             recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
-from vidcolor.device import pick_device
+from vidcolor.device import device_type, pick_device
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io import limits
@@ -337,7 +337,8 @@ class Dequantizer(LabJob):
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda`` or a device as torch writes it (``cuda:1``, ``cpu:0``):
+            :func:`~vidcolor.device.pick_device`.
         restore_luminance: None = what the model was trained for; True or False apply to LAB models only (an RGB
             model restores R, G and B together, an ab model keeps L): a VidcolorError with another.
         consistency: project onto the quantization cells (False: the generator's output as it is).
@@ -693,7 +694,7 @@ class Colorizer(RenderedLabJob):
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` of a ``colorize`` model.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: as :class:`Dequantizer`'s (``cuda:1`` too).
         render_size: shorter side, pixels, of the network's input (:data:`~vidcolor.jobs.RENDER_SIZE_RANGE`).
         saturation: factor on the predicted ab (chroma); seed 004 found 1.4 helped their desaturated
             output. 1 = as predicted; None = the model's own default (``arch["saturation"]``, else 1).
@@ -925,8 +926,8 @@ BATCH_PIXELS = {"cpu": 1_000_000, "cuda": 16_000_000}
 
 def auto_batch_size(width: int, height: int, device: str | None = None, largest: int = 16) -> int:
     """Frames per batch for ``width`` x ``height`` frames: about :data:`BATCH_PIXELS` pixels per batch for the
-    device (CPU when None), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1."""
-    budget = BATCH_PIXELS.get(device or "cpu", BATCH_PIXELS["cpu"])
+    device (CPU when None; ``cuda:N`` as ``cuda``), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1."""
+    budget = BATCH_PIXELS.get(device_type(device or "cpu"), BATCH_PIXELS["cpu"])
     return max(1, min(largest, round(budget / max(1, width * height))))
 
 
