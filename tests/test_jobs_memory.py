@@ -144,3 +144,14 @@ def test_a_job_on_cpu_0_runs_and_on_an_absent_gpu_is_refused_in_one_line(tiny_mo
     gpus(0)
     with pytest.raises(VidcolorError, match=r"^device='cuda:0': no CUDA GPU available"):
         Colorizer(device="cuda:0")
+
+
+@pytest.mark.parametrize("tile", [300.5, 512.0, float("nan")])
+def test_a_tile_that_is_no_integer_is_refused_when_the_job_is_made(tiny_models, tile):
+    """tile=512.0 (a config file's number) was taken, then the first frame above it raised TypeError: 'float' object
+    cannot be interpreted as an integer, from the tiles' range() (vidcolor.api.dequantize too; NaN never tiled)."""
+    with pytest.raises(VidcolorError, match=r"^tile must be 0 \(off\) or at least 96 pixels, got .* \(an integer is "
+                                            r"needed\)$"):
+        Dequantizer(str(tiny_models.lab), device="cpu", tile=tile)
+    job = Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, tile=np.int64(128), backend="torch")
+    assert job(_frames(1, 96, 200)).shape == (1, 96, 200, 3)          # a NumPy integer tiles as before

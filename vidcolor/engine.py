@@ -134,15 +134,24 @@ class Engine:
     device = "cpu"
 
     def __init__(self, arch: dict, tile: int = DEFAULT_TILE):
-        if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, numbers.Real) or (tile and tile < MIN_TILE):
-            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {MIN_TILE} pixels, got {tile!r}")
+        # a whole number: a float tile (512.0 from a config file) passed here and then raised TypeError in
+        # tile_regions' range() on the first frame above it
+        whole = isinstance(tile, numbers.Integral) and not isinstance(tile, (bool, np.bool_))
+        if not whole or (tile and tile < MIN_TILE):
+            raise VidcolorError(f"{option('tile')} must be 0 (off) or at least {MIN_TILE} pixels, got {tile!r}"
+                                + ("" if whole else " (an integer is needed)"))
         self.arch, self.tile = arch, tile
         self.inputs = network_inputs(arch)
         self.multiple = stride_multiple(arch)
         self.bound: dict[str, np.ndarray] = {}
 
     def bind(self, **arrays: np.ndarray) -> None:
-        """Fix inputs that stay the same for a whole run (the reference's ``keys`` and ``values``)."""
+        """Fix inputs that stay the same for a whole run (the reference's ``keys`` and ``values``), kept as contiguous
+        float32 copies.
+
+        Raises:
+            ValueError: a name that is not one of :attr:`inputs`.
+        """
         unknown = set(arrays) - set(self.inputs)
         if unknown:
             raise ValueError(f"the network has no input {sorted(unknown)[0]!r} (inputs: {', '.join(self.inputs)})")

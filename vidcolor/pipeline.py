@@ -342,8 +342,10 @@ class Dequantizer(LabJob):
         restore_luminance: None = what the model was trained for; True or False apply to LAB models only (an RGB
             model restores R, G and B together, an ab model keeps L): a VidcolorError with another.
         consistency: project onto the quantization cells (False: the generator's output as it is).
-        backend, precision: see :func:`vidcolor.engine.load_engine` (``auto``: fp16 on CUDA, fp32 on CPU).
-        tile: frames with a longer side (pixels) run tile by tile (0 = never): the whole job (network input,
+        backend, precision: see :func:`vidcolor.engine.load_engine` (``auto``: fp16 on CUDA; on a CPU fp32, or
+            bf16 on torch where the CPU has native bf16: :data:`~vidcolor.engine.CPU_BF16_JOBS`).
+        tile: frames with a longer side (pixels, an integer: 0 = never, else at least
+            :data:`~vidcolor.jobs.MIN_TILE`) run tile by tile: the whole job (network input,
             network, recombination, projection) without temporal smoothing, the generator alone with it.
 
     ``__call__(frames uint8 (N, H, W, 3)) -> uint8 (N, H, W, 3)``.
@@ -357,7 +359,8 @@ class Dequantizer(LabJob):
     Raises:
         VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here,
             ``restore_luminance`` given for a model that is not a LAB one, an option of another type (``consistency``
-            or ``restore_luminance`` not True or False, a ``tile`` that is no number); on a call, frames larger than
+            or ``restore_luminance`` not True or False, a ``tile`` that is no integer or from 1 to
+            :data:`~vidcolor.jobs.MIN_TILE` - 1); on a call, frames larger than
             :func:`~vidcolor.io.limits.check_frame_size` allows.
         ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
         TypeError: a model that is no name or path.
