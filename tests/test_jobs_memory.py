@@ -155,3 +155,28 @@ def test_a_tile_that_is_no_integer_is_refused_when_the_job_is_made(tiny_models, 
         Dequantizer(str(tiny_models.lab), device="cpu", tile=tile)
     job = Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, tile=np.int64(128), backend="torch")
     assert job(_frames(1, 96, 200)).shape == (1, 96, 200, 3)          # a NumPy integer tiles as before
+
+
+def test_batched_checks_a_frames_size_before_it_stacks_a_batch():
+    """batched() stacked (copied) a batch of frames of any size and left the size check to the job: a frame above
+    the limits was copied first, and a plain function given frames got them unchecked."""
+    from vidcolor.io.limits import MAX_SIDE
+    from vidcolor.pipeline import batched
+
+    calls = []
+    frames = batched([np.zeros((1, MAX_SIDE + 1, 3), np.uint8)], lambda x: calls.append(len(x)) or x, 1)
+    with pytest.raises(VidcolorError, match=rf"^frame 0: frame size {MAX_SIDE + 1}x1 is too large"):
+        next(frames)
+    assert calls == []
+
+
+def test_a_batch_size_is_held_to_the_pixels_of_a_batch(tiny_models, monkeypatch):
+    """LabJob.batch_size is checked as batched() checks a batch (check_batch_pixels), on the frames a call has."""
+    from vidcolor.io import limits
+
+    monkeypatch.setattr(limits, "MAX_PIXELS", 16 * 24 * 32)         # 16 frames of 32x24 at once
+    job = Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, backend="torch")
+    job.batch_size = 20
+    assert job(_frames(16)).shape == (16, 24, 32, 3)                  # 16 frames: one batch of 16
+    with pytest.raises(VidcolorError, match="^batch size 17 of 32x24 frames holds more pixels .* at most 16 at this size"):
+        job(_frames(17))

@@ -154,7 +154,7 @@ class LabJob:
         frame larger than :func:`~vidcolor.io.limits.check_frame_size` allows, or a :attr:`batch_size` that is no
         integer >= 1: ``VidcolorError``)."""
         check_frames(frames)
-        return in_chunks(frames, self.chunk_size(frames.shape[2], frames.shape[1]),
+        return in_chunks(frames, self.chunk_size(frames.shape[2], frames.shape[1], len(frames)),
                          lambda part: self.finish(self.infer(self.prepare(part))))
 
     batch_size: int | None = None
@@ -162,16 +162,19 @@ class LabJob:
     run would batch (CPU 320x180: 16, 640x360: 4, 1920x1080: 1). The whole call had been one batch: 64 frames of
     320x180 took the colorizer 2.5 GB more than one frame (peak RSS), the dequantizer 0.2 GB."""
 
-    def chunk_size(self, width: int, height: int) -> int:
+    def chunk_size(self, width: int, height: int, frames: int | None = None) -> int:
         """Frames of ``width`` x ``height`` that :meth:`__call__` runs at once: :attr:`batch_size`, else
         :func:`job_batch_size`.
 
         Raises:
-            VidcolorError: a :attr:`batch_size` that is no integer >= 1 (:func:`check_batch_size`).
+            VidcolorError: a :attr:`batch_size` that is no integer >= 1 (:func:`check_batch_size`), or one whose
+                batch, of ``frames`` frames at most where given, holds more pixels than a frame may
+                (:func:`check_batch_pixels`).
         """
         if self.batch_size is None:
             return job_batch_size(self, width, height)
         check_batch_size(self.batch_size)
+        check_batch_pixels(self.batch_size if frames is None else min(self.batch_size, frames), width, height)
         return self.batch_size
 
 
@@ -474,7 +477,7 @@ class Dequantizer(LabJob):
         (:meth:`set_stills`) the call is one still's, as before: its quantizer is estimated once on all N frames, and
         each chunk is projected onto it."""
         check_frames(frames)
-        size = self.chunk_size(frames.shape[2], frames.shape[1])
+        size = self.chunk_size(frames.shape[2], frames.shape[1], len(frames))
         if self.quantizers is None or not self.quantizers.stills or len(frames) <= size:
             return super().__call__(frames)
         q = self.quantizers(frames)
@@ -876,8 +879,9 @@ def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> 
     ``(N, H, W, 3)``), each frame as it is read, while the output is consumed.
 
     Raises:
-        VidcolorError: a batch size that is not an integer >= 1; as the frames are read, a frame of another shape
-            than the first's.
+        VidcolorError: a batch size that is not an integer >= 1; as the frames are read, a first frame larger than
+            :func:`~vidcolor.io.limits.check_frame_size` allows (before a batch is stacked), a batch of it holding
+            more pixels than that (:func:`check_batch_pixels`), a frame of another shape than the first's.
         ValueError: an array ``frames`` that is not 4-d (one frame ``(H, W, 3)`` is iterated as its rows); as the
             frames are read, a frame that is not uint8 RGB ``(H, W, 3)``, no side empty (naming its index).
     """
@@ -908,7 +912,8 @@ def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) ->
         except ValueError as exc:
             hint = conversion_hint(frame, batch=False) or conversion_hint(given, batch=False)
             raise ValueError(f"{exc}{hint}") from None
-        if first is None:
+        if first is None:           # checked before np.stack copies it (the job's own check came after)
+            check_frame_size(frame.shape[1], frame.shape[0], f"frame {i}")
             first = frame.shape
         elif frame.shape != first:
             raise VidcolorError(f"frame {i} is {frame.shape} where frame 0 is {first}: the frames of one clip "
