@@ -180,3 +180,26 @@ def test_a_batch_size_is_held_to_the_pixels_of_a_batch(tiny_models, monkeypatch)
     assert job(_frames(16)).shape == (16, 24, 32, 3)                  # 16 frames: one batch of 16
     with pytest.raises(VidcolorError, match="^batch size 17 of 32x24 frames holds more pixels .* at most 16 at this size"):
         job(_frames(17))
+
+
+def test_a_generators_l_is_not_clipped_as_the_docstrings_say(tmp_path):
+    """LabJob.lab and Dequantizer.predict_lab said L was in [0, 100]; a LAB model's own L is not clipped (the default
+    model gave -1.9 to 101.8 on black and white frames): a model that adds 10 to L gives 110 on white."""
+    import torch
+
+    from vidcolor.pipeline import LabJob
+    from vidcolor.training.loop import DequantizeRecipe, build_generator
+    from vidcolor.weights import save_generator
+    from helpers import TINY_GENERATOR
+
+    torch.manual_seed(0)
+    gen, arch = build_generator(DequantizeRecipe(mode="lab", generator=dict(TINY_GENERATOR)))
+    with torch.no_grad():
+        gen.offset.bias.copy_(torch.tensor([0.2, 0.0, 0.0]))        # +10 to L
+    save_generator(gen, tmp_path / "bright.safetensors", arch)
+    job = Dequantizer(str(tmp_path / "bright.safetensors"), device="cpu", consistency=False, backend="torch")
+    L, ab = job.predict_lab(np.full((1, 32, 32, 3), 255, np.uint8))
+    assert L.dtype == ab.dtype == np.float32 and L.shape == (1, 32, 32) and ab.shape == (1, 32, 32, 2)
+    assert L.max() > 105
+    for doc in (LabJob.lab.__doc__, Dequantizer.predict_lab.__doc__):
+        assert "not clipped" in doc

@@ -97,7 +97,9 @@ class LabJob:
         return batch
 
     def lab(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        """``(L float32 (N, H, W) in [0, 100], ab float32 (N, H, W, 2))`` of an inferred batch."""
+        """``(L float32 (N, H, W), ab float32 (N, H, W, 2) in LAB units)`` of an inferred batch. L is in [0, 100] where
+        it is the frames' own; a generator's L (a dequantizer's LAB model, :meth:`Dequantizer.lab`) is not clipped and
+        may leave that range (the default model: -1.9 to 101.8 on black and white frames)."""
         raise NotImplementedError
 
     def finish(self, batch: Batch) -> np.ndarray:
@@ -457,7 +459,8 @@ class Dequantizer(LabJob):
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
-        and smoothing (L in [0, 100], ab in CIELAB units, float32 ``(N, H, W)`` and ``(N, H, W, 2)``). The
+        and smoothing (float32 ``(N, H, W)`` and ``(N, H, W, 2)``, ab in CIELAB units, L about [0, 100]: a LAB model's
+        own L is not clipped, as :meth:`LabJob.lab` says). The
         job runs on whole frames (the engine still tiles the network of frames above its tile); frames
         that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab. Other frames raise as
         :meth:`__call__` does (:func:`check_frames`)."""
@@ -1030,6 +1033,10 @@ def run(frames: Iterable[np.ndarray], fn: FrameBatchFn, write: Callable[[np.ndar
     """Stream ``frames`` through ``fn`` into ``write`` with a tqdm bar on stderr; return the summary.
 
     Decoding, ``fn``'s stages and writing overlap (:func:`vidcolor.executor.execute`).
+
+    Raises:
+        VidcolorError: a batch size that is not an integer >= 1 (:func:`check_batch_size`); what ``frames``, ``fn``
+            and ``write`` raise goes through.
     """
     check_batch_size(batch_size)
     start = time.perf_counter()
