@@ -50,6 +50,13 @@ def test_a_direct_call_runs_in_bounded_batches_with_the_bytes_of_one(kind, tiny_
     assert out.dtype == np.uint8 and out.shape == frames.shape
     assert np.array_equal(out, _whole(reference, frames))
 
+    seen.clear()                            # predict_lab (the raw L and ab) likewise
+    whole = make()
+    whole.batch_size = 40
+    for got, expected in zip(job.predict_lab(frames), whole.predict_lab(frames)):
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+    assert seen == [16, 16, 8]
+
     job.batch_size = 7                      # a notebook's own bound
     seen.clear()
     job(frames[:20])

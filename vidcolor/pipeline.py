@@ -120,9 +120,12 @@ class LabJob:
         return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed;
-        other frames raise as :meth:`__call__` does (:func:`check_frames`)."""
-        return self.lab(self.infer(self.prepare(check_frames(frames))))
+        """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` as :meth:`lab` gives them: prepared and inferred, not smoothed, in
+        chunks of :meth:`chunk_size` frames as :meth:`__call__` runs; other frames raise as :meth:`__call__` does
+        (:func:`check_frames`)."""
+        check_frames(frames)
+        return in_chunks(frames, self.chunk_size(frames.shape[2], frames.shape[1], len(frames)),
+                         lambda part: self.lab(self.infer(self.prepare(part))))
 
     def set_temporal(self, mode: str = "off", strength: float = 0.6) -> None:
         """Smooth ab over time: ``off``, ``ema`` or ``flow`` (see :mod:`vidcolor.temporal`), ``strength`` a number in
@@ -180,19 +183,21 @@ class LabJob:
         return self.batch_size
 
 
-def in_chunks(frames: np.ndarray, size: int, fn: FrameBatchFn) -> np.ndarray:
-    """``fn`` over ``frames`` (``(N, ...)``) ``size`` frames at a time, in order, its results written into one array
-    ``(N, ...)`` of the first result's dtype (``fn`` must keep the number of frames); ``fn(frames)`` itself where N
-    <= ``size``, so that no copy is made."""
+def in_chunks(frames: np.ndarray, size: int, fn: Callable):
+    """``fn`` over ``frames`` (``(N, ...)``) ``size`` frames at a time, in order, its results (an array, or a tuple of
+    arrays) written into arrays ``(N, ...)`` of the first result's dtypes (``fn`` must keep the number of frames);
+    ``fn(frames)`` itself where N <= ``size``, so that no copy is made."""
     if len(frames) <= size:
         return fn(frames)
     out = None
     for start in range(0, len(frames), size):
         part = fn(frames[start:start + size])
+        parts = part if isinstance(part, tuple) else (part,)
         if out is None:
-            out = np.empty((len(frames), *part.shape[1:]), part.dtype)
-        out[start:start + len(part)] = part
-    return out
+            out = tuple(np.empty((len(frames), *p.shape[1:]), p.dtype) for p in parts)
+        for o, p in zip(out, parts):
+            o[start:start + len(p)] = p
+    return out if isinstance(part, tuple) else out[0]
 
 
 STRIP_PIXELS = 1 << 20
@@ -461,10 +466,16 @@ class Dequantizer(LabJob):
         """uint8 RGB ``(N, H, W, 3)`` -> ``(L, ab)`` of the corrected frames before strength, projection
         and smoothing (float32 ``(N, H, W)`` and ``(N, H, W, 2)``, ab in CIELAB units, L about [0, 100]: a LAB model's
         own L is not clipped, as :meth:`LabJob.lab` says). The
-        job runs on whole frames (the engine still tiles the network of frames above its tile); frames
-        that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab. Other frames raise as
-        :meth:`__call__` does (:func:`check_frames`)."""
-        batch = self._prepare(check_frames(frames), tile_job=False)
+        job runs on whole frames (the engine still tiles the network of frames above its tile), in chunks as
+        :meth:`__call__` runs; frames that pass unchanged (no quantizer, graphics, strength 0) give their own L and ab.
+        Other frames raise as :meth:`__call__` does (:func:`check_frames`)."""
+        check_frames(frames)
+        size, still = self._chunking(frames)
+        return in_chunks(frames, size, lambda part: self._predict_lab(part, still))
+
+    def _predict_lab(self, frames: np.ndarray, still: Quantizer | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_lab` of one chunk (``still``: as :meth:`_prepare`'s)."""
+        batch = self._prepare(frames, tile_job=False, still=still)
         if batch.feeds is None:
             lab = rgb_to_lab(frames)
             return lab[..., 0], lab[..., 1:]
@@ -480,13 +491,19 @@ class Dequantizer(LabJob):
         (:meth:`set_stills`) the call is one still's, as before: its quantizer is estimated once on all N frames, and
         each chunk is projected onto it."""
         check_frames(frames)
+        size, still = self._chunking(frames)
+        tile_job = self.smoother is None                # as prepare()
+        return in_chunks(frames, size, lambda part: self.finish(self.infer(self._prepare(part, tile_job, still))))
+
+    def _chunking(self, frames: np.ndarray) -> tuple[int, Quantizer | None]:
+        """``(chunk size, still)`` of a direct call on ``frames``: :meth:`~LabJob.chunk_size`, and, in stills mode where
+        the call is cut into chunks, the still's quantizer, estimated on all the frames and recorded (else None)."""
         size = self.chunk_size(frames.shape[2], frames.shape[1], len(frames))
         if self.quantizers is None or not self.quantizers.stills or len(frames) <= size:
-            return super().__call__(frames)
+            return size, None
         q = self.quantizers(frames)
         self._record([(0, len(frames), q, self._strength_of(q))])
-        tile_job = self.smoother is None
-        return in_chunks(frames, size, lambda part: self.finish(self.infer(self._prepare(part, tile_job, q))))
+        return size, q
 
     def _strength_of(self, q: Quantizer | None) -> float:
         """The strength frames found on ``q`` take: 1 for None (consistency off), 0 where ``q`` passes frames
