@@ -178,14 +178,15 @@ def test_batched_checks_a_frames_size_before_it_stacks_a_batch():
 
 
 def test_a_batch_size_is_held_to_the_pixels_of_a_batch(tiny_models, monkeypatch):
-    """LabJob.batch_size is checked as batched() checks a batch (check_batch_pixels), on the frames a call has."""
+    """LabJob.batch_size is checked as batched() checks a batch (check_batch_pixels), on the frames a call
+    has."""
     from vidcolor.io import limits
 
     monkeypatch.setattr(limits, "MAX_PIXELS", 16 * 24 * 32)         # 16 frames of 32x24 at once
     job = Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, backend="torch")
     job.batch_size = 20
     assert job(_frames(16)).shape == (16, 24, 32, 3)                  # 16 frames: one batch of 16
-    with pytest.raises(VidcolorError, match="^batch size 17 of 32x24 frames holds more pixels .* at most 16 at this size"):
+    with pytest.raises(VidcolorError, match="^batch size 17 of 32x24 frames holds more pixels .* at most 16"):
         job(_frames(17))
 
 
@@ -210,3 +211,17 @@ def test_a_generators_l_is_not_clipped_as_the_docstrings_say(tmp_path):
     assert L.max() > 105
     for doc in (LabJob.lab.__doc__, Dequantizer.predict_lab.__doc__):
         assert "not clipped" in doc
+
+
+def test_a_models_record_does_not_decide_how_far_a_frame_is_padded():
+    """An engine padded each frame to 2 ** depth of the weight file's (or .onnx graph's metadata) record: depth 11 put a
+    64x48 frame in a 2048x2048 input (50 MB a frame, not 37 KB), depth 40 asked for 2 ** 40 pixels a side. A multiple
+    above MAX_STRIDE, or a depth that is no whole number, is refused when the engine is made."""
+    from vidcolor.engine import Engine, stride_multiple
+
+    assert stride_multiple({"family": "unet", "kwargs": {"depth": 10}}) == 1024
+    assert stride_multiple({"family": "unet", "kwargs": {"depth": 4, "space_to_depth": 2}}) == 32
+    for kwargs in ({"depth": 11}, {"depth": 40}, {"depth": 10, "space_to_depth": 2}, {"depth": "5"}, {"depth": 2.5},
+                   {"depth": -1}):
+        with pytest.raises(VidcolorError, match="would be padded to more than 1024 pixels"):
+            Engine({"family": "unet", "kwargs": kwargs})

@@ -94,13 +94,29 @@ def network_inputs(arch: dict) -> tuple[str, ...]:
     return ("frame",)
 
 
+MAX_STRIDE = 1024
+"""The largest multiple (pixels) a network's input is padded to (:func:`stride_multiple`): a U-Net of depth 10. The
+bundled models' is 32 or 64."""
+
+
 def stride_multiple(arch: dict) -> int:
     """The multiple (pixels) a network's input sides are padded to: ``2 ** depth`` for U-Nets (times
-    ``space_to_depth``, whose U-Net starts at that fraction of the resolution), else 32."""
+    ``space_to_depth``, whose U-Net starts at that fraction of the resolution), else 32.
+
+    Raises:
+        VidcolorError: a ``depth`` or ``space_to_depth`` that is no whole number, or a multiple above
+            :data:`MAX_STRIDE`: the weight file's (or ``.onnx`` graph's) record would decide how much each frame is
+            padded to (depth 40: 2 ** 40 pixels a side).
+    """
     if arch.get("family") in ("unet", "unet_colorizer"):
         kwargs = arch.get("kwargs", {})
-        depth = int(kwargs.get("depth", 6 if arch["family"] == "unet_colorizer" else 5))
-        return 2 ** depth * int(kwargs.get("space_to_depth", 1))
+        depth = kwargs.get("depth", 6 if arch["family"] == "unet_colorizer" else 5)
+        factor = kwargs.get("space_to_depth", 1)
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in (depth, factor)) \
+                or depth > 30 or 2 ** depth * factor > MAX_STRIDE:
+            raise VidcolorError(f"the model's record gives a U-Net of depth {depth!r} and space_to_depth {factor!r}: "
+                                f"its input would be padded to more than {MAX_STRIDE} pixels a side (or to no size)")
+        return 2 ** depth * factor
     return 32
 
 
