@@ -151,6 +151,8 @@ def test_a_job_on_cpu_0_runs_and_on_an_absent_gpu_is_refused_in_one_line(tiny_mo
     gpus(0)
     with pytest.raises(VidcolorError, match=r"^device='cuda:0': no CUDA GPU available"):
         Colorizer(device="cuda:0")
+    for cls in (Dequantizer, Colorizer):                # their Raises say so (they named no device error)
+        assert "pick_device" in cls.__doc__.split("Raises:")[1]
 
 
 @pytest.mark.parametrize("tile", [300.5, 512.0, float("nan")])

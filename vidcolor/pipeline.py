@@ -367,7 +367,8 @@ class Dequantizer(LabJob):
     :meth:`reset` between unrelated clips given to one object.
 
     Raises:
-        VidcolorError: unknown model, a model of another job, a backend or precision that cannot run here,
+        VidcolorError: unknown model, a model of another job, a device that is unknown or absent
+            (:func:`~vidcolor.device.pick_device`), a backend or precision that cannot run here,
             ``restore_luminance`` given for a model that is not a LAB one, an option of another type (``consistency``
             or ``restore_luminance`` not True or False, a ``tile`` that is no integer or from 1 to
             :data:`~vidcolor.jobs.MIN_TILE` - 1); on a call, frames larger than
@@ -740,7 +741,8 @@ class Colorizer(RenderedLabJob):
     state too; two threads calling one object mix their clips with no error.
 
     Raises:
-        VidcolorError: unknown model, a model of another job, bad option values (of another type too: a str for
+        VidcolorError: unknown model, a model of another job, a device that is unknown or absent
+            (:func:`~vidcolor.device.pick_device`), bad option values (of another type too: a str for
             a number, anything but True or False for ``blur`` and ``equalize``); on a call, frames larger than the
             limits.
         ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
