@@ -41,3 +41,22 @@ def test_a_fade_through_black_is_not_a_series_of_cuts_but_a_hard_cut_still_is():
     sm(frames[2], ab)
     sm(frames[3], ab + 10)
     assert not sm.last_cut
+
+
+def test_a_palette_that_changes_without_a_cut_is_estimated_again_at_once():
+    """A settled palette was re-estimated only every 64 frames, so a palette switched mid-shot (a game's, a GIF's)
+    was projected onto the old one until then (Atari clips with R, G, B rotated from frame 100: followed at frame
+    128). Now a frame of which a quarter more pixels leave the palette than at its estimate is estimated at once."""
+    from vidcolor.quantizer import QuantizerTracker
+
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (8, 3)).astype(np.uint8)
+    frames = [np.repeat(np.repeat(palette[rng.integers(0, 8, (12, 16))], 8, 0), 8, 1) for _ in range(8)]
+    frames[4:] = [f[..., [2, 0, 1]] for f in frames[4:]]        # the palette switches at frame 4, no cut
+    tracker = QuantizerTracker(every=64)
+    found = [tracker(f[None]) for f in frames]
+    assert found[0].kind == "palette" and found[3] is found[0]
+    assert found[4] is not found[0]
+    new = {tuple(c) for c in np.rint(found[4].palette).astype(int)}
+    assert {tuple(c) for c in palette[:, [2, 0, 1]].astype(int)} <= new
+    assert found[7] is found[4]                                  # and then it holds

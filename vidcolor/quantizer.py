@@ -1525,6 +1525,12 @@ costs 50-100 ms of CPU on a 640x360 frame, so a scene of ordinary footage takes 
 default batch of 4 did when estimates were taken per batch."""
 
 
+PALETTE_LEFT = 0.25
+"""Share of a frame's pixels that, leaving the clip's palette (:data:`PALETTE_RADIUS`), make :class:`QuantizerTracker`
+estimate again at once: a palette that changes without a cut (a game's, a GIF's) was followed only at the next
+estimate, up to 64 frames later."""
+
+
 class QuantizerTracker:
     """The quantizer of the clip being processed, estimated at fixed frames of each scene, so that what a frame is
     projected onto does not depend on how the clip is cut into batches.
@@ -1532,7 +1538,8 @@ class QuantizerTracker:
     A scene (the clip's start, or a known cut: :meth:`new_scene`) is estimated on its first frame and then every
     ``step`` frames while nothing is found, for ``warmup`` frames (a clip may open on a black or title frame);
     once settled, again every ``every`` frames, so that a change of palette is followed without an estimate per
-    frame. Each estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's
+    frame, and at once where a settled palette no longer covers a frame (:data:`PALETTE_LEFT`: a quarter more of its
+    pixels off the palette than at the estimate, on every 4th pixel each way; about 1 ms a 320x420 frame). Each estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's
     first and last frames, so the output changed with ``--batch-size``: a 16-colour validation clip read a palette's
     gray as 4-bit floor levels in 17 of the 21 frame pairs a batch of 4 offers, and 13 of the 24 single frames.)
     With ``stills`` every call is an unrelated image and gets its own estimate.
@@ -1567,6 +1574,18 @@ class QuantizerTracker:
         nothing is found, for ``warmup`` frames."""
         self._since, self._scene = self.every, self.frames
 
+    def _left_palette(self, frame: np.ndarray) -> bool:
+        """Whether the clip's palette no longer holds ``frame`` (uint8 ``(H, W, 3)``): a settled palette estimate
+        covers under ``confidence - PALETTE_LEFT`` of the frame (every 4th pixel each way, those within
+        :data:`PALETTE_RADIUS` of a palette colour). False for any other quantizer."""
+        q = self.current
+        if q is None or q.kind != "palette" or not len(q.palette):
+            return False
+        px = np.ascontiguousarray(frame[::4, ::4]).reshape(-1, 3)
+        near = q.palette[q._palette_index(px)]
+        covered = float(np.mean(((px.astype(np.float32) - near) ** 2).sum(-1) <= PALETTE_RADIUS ** 2))
+        return covered < q.confidence - PALETTE_LEFT
+
     def runs(self, frames: np.ndarray, cuts=None) -> list[tuple[int, int, Quantizer]]:
         """The quantizers of a batch of a clip's consecutive frames uint8 ``(N, H, W, 3)``, frame by frame:
         ``[(start, stop, Quantizer)]``, runs of frames (indices into ``frames``) that share one, in order.
@@ -1589,7 +1608,8 @@ class QuantizerTracker:
                              f"got {len(frames)}")
         scene = self.frames - self._scene
         due = (self.current is None or self.stills or self._since >= self.every
-               or (self.current.kind == "none" and scene < self.warmup and scene % self.step == 0))
+               or (self.current.kind == "none" and scene < self.warmup and scene % self.step == 0)
+               or self._left_palette(frames[0]))
         if due:
             found = estimate(frames, self.none_margin)
             same = self.current is not None and found.describe(measured=False) == self.current.describe(measured=False)
