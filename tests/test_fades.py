@@ -60,3 +60,31 @@ def test_a_palette_that_changes_without_a_cut_is_estimated_again_at_once():
     new = {tuple(c) for c in np.rint(found[4].palette).astype(int)}
     assert {tuple(c) for c in palette[:, [2, 0, 1]].astype(int)} <= new
     assert found[7] is found[4]                                  # and then it holds
+
+
+def _first_frame(path) -> np.ndarray:
+    """The first frame of a clip, uint8 RGB, area-scaled to 320x180."""
+    import av
+
+    from vidcolor.io.convert import frame_to_rgb
+
+    with av.open(str(path)) as box:
+        rgb = frame_to_rgb(next(box.decode(video=0)))
+    return cv2.resize(rgb, (320, 180), interpolation=cv2.INTER_AREA)
+
+
+def test_hard_cuts_between_darkened_clips_are_found(shared_data):
+    """Cuts between DAVIS frames with their sRGB values scaled to 0.2 and 0.1 (night scenes) scored under SCENE_CUT:
+    these four were missed with the dim gain to 40 L of at most 4 (of the 272 first-frame pairs, 4 and 7 were; 1 and 3
+    now). The same dim scene moved by 2 pixels is still no cut."""
+    F = {k: _first_frame(shared_data / "video" / f"davis_{k}.mp4")
+         for k in ("paragliding-launch", "parkour", "car-roundabout", "dog", "horsejump-high")}
+    for scale, a, b in [(0.2, "paragliding-launch", "parkour"), (0.1, "paragliding-launch", "parkour"),
+                        (0.1, "car-roundabout", "dog"), (0.1, "horsejump-high", "parkour")]:
+        La, Lb = (_L(F[k].astype(np.float32) * scale) for k in (a, b))
+        det = CutDetector()
+        det(La)
+        assert det(Lb), (scale, a, b, det.last_score)
+        det.reset()
+        det(La)
+        assert not det(np.roll(La, 2, axis=1)), (scale, a)
