@@ -1539,9 +1539,10 @@ class QuantizerTracker:
     ``step`` frames while nothing is found, for ``warmup`` frames (a clip may open on a black or title frame);
     once settled, again every ``every`` frames, so that a change of palette is followed without an estimate per
     frame, and at once where a settled palette no longer covers a frame (:data:`PALETTE_LEFT`: a quarter more of its
-    pixels off the palette than at the estimate, on every 4th pixel each way; about 1 ms a 320x420 frame). Each estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's
-    first and last frames, so the output changed with ``--batch-size``: a 16-colour validation clip read a palette's
-    gray as 4-bit floor levels in 17 of the 21 frame pairs a batch of 4 offers, and 13 of the 24 single frames.)
+    pixels off the palette than at the estimate, on every 4th pixel each way; about 1 ms a 320x420 frame). Each
+    estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's first and last
+    frames, so the output changed with ``--batch-size``: a 16-colour validation clip read a palette's gray as 4-bit
+    floor levels in 17 of the 21 frame pairs a batch of 4 offers, and 13 of the 24 single frames.)
     With ``stills`` every call is an unrelated image and gets its own estimate.
 
     Args:
