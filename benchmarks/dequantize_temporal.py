@@ -9,12 +9,13 @@ Content: the held-back DAVIS clips that ``dequantize_quality.py`` does not score
 clips after its first ``HELD_CLIPS``: the validation clips, never the benchmark's), the first ``--frames``
 frames at 640x360 (INTER_AREA). Degradations (``dequantize_quality.degrade``): ffmpeg palettegen/paletteuse
 16 colours without dither and with Bayer dither, 4 bits per channel at bin middles and at the bin floor;
-then the benchmark's input encode (libx264 crf 12, inter frames). Methods: (a') the input re-encoded
-through vidcolor's output path, and ``vidcolor.api.dequantize(temporal=...)`` with the default model and
-output encode, for each mode. Per clip and degradation: PSNR against the original frames (pooled MSE), the warp
-error (Lai et al. 2018, ``vidcolor.metrics.warp_error``, flow of the original clip, x 1e4) and wall time;
-the table gives the mean and worst clip of the PSNR gain over (a') and the mean warp error (the
-original's own is the floor).
+then the benchmark's input encode (libx264 crf 12, inter frames). Methods: the trivial baselines (a) the
+input itself (the file the user has, decoded) and (a') the input re-encoded through vidcolor's output path, and
+``vidcolor.api.dequantize(temporal=...)`` with the default model and output encode, for each mode. Per clip and
+degradation: PSNR against the original frames (pooled MSE), the warp error (Lai et al. 2018,
+``vidcolor.metrics.warp_error``, flow of the original clip, x 1e4) and wall time; the table (:func:`table`) gives
+the mean and the worst clip (named) of the PSNR gain over (a') and the mean warp error (the original's own is the
+floor).
 
     python benchmarks/dequantize_temporal.py --out docs/dequantize_temporal.md
 """
@@ -41,6 +42,25 @@ from benchdata import require, require_data
 
 ROWS = ("palette 16, no dither", "palette 16, bayer", "4 bit/ch, mid", "4 bit/ch, floor")
 MODES = ("flow", "off")
+INPUT = "(a) input"
+BASELINE = "(a') re-encoded input"
+
+
+def table(per: dict[tuple[str, str], list[tuple[str, float, float, float, float]]]) -> list[str]:
+    """The markdown table's lines from ``per``: ``(degradation, method) -> [(clip, PSNR dB, gain over (a') dB,
+    warp error x 1e4, fps), ...]``, one tuple per clip. Per row: the mean PSNR, the mean and the worst (lowest)
+    gain over (a') with the clip it was on, the mean warp error and the mean fps; (a')'s gain (0 by definition)
+    and the baselines' fps (nothing is run) are dashes."""
+    lines = ["| degradation | method | PSNR (dB) | gain over (a'): mean / worst (clip) | warp error (x 1e-4) "
+             "| fps (end to end, incl. start-up) |", "|---|---|---|---|---|---|"]
+    for (dname, method), rows in per.items():
+        r = np.array([row[1:] for row in rows], dtype=float)
+        worst = int(r[:, 1].argmin())
+        gain = ("—" if method == BASELINE else
+                f"{r[:, 1].mean():+.3f} / {r[worst, 1]:+.3f} ({rows[worst][0].removeprefix('davis_')})")
+        fps = "—" if method in (INPUT, BASELINE) else f"{r[:, 3].mean():.1f}"
+        lines.append(f"| {dname} | {method} | {r[:, 0].mean():.2f} | {gain} | {r[:, 2].mean():.3f} | {fps} |")
+    return lines
 
 
 def validation_clips(frames: int):
@@ -98,7 +118,7 @@ def main() -> None:
         else:
             quantizer.BAND_WEIGHT.pop(kind, None)
     clips = []
-    per: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}   # PSNR, gain, warp, fps
+    per: dict[tuple[str, str], list[tuple[str, float, float, float, float]]] = {}   # clip, PSNR, gain, warp, fps
     floor: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -111,29 +131,26 @@ def main() -> None:
                 encode_input(degrade(original, DEGRADATIONS[dname]), src, fps)
                 a = read(reencode(src, tmp / "base.mp4"))[0]
                 base = psnr(a, original)
-                per.setdefault((dname, "(a') re-encoded input"), []).append(
-                    (base, 0.0, warp_error(a, flows=flows) * 1e4, 0.0))
+                x = read(src)[0]
+                per.setdefault((dname, INPUT), []).append(
+                    (clip.stem, psnr(x, original), psnr(x, original) - base, warp_error(x, flows=flows) * 1e4, 0.0))
+                per.setdefault((dname, BASELINE), []).append(
+                    (clip.stem, base, 0.0, warp_error(a, flows=flows) * 1e4, 0.0))
                 for mode in MODES:
                     out = tmp / f"out_{mode}.mp4"
                     t = time.perf_counter()
                     api.dequantize(src, out, model=args.model, temporal=mode, overwrite=True, progress=False)
                     wall = time.perf_counter() - t
                     y = read(out)[0]
-                    row = (psnr(y, original), psnr(y, original) - base, warp_error(y, flows=flows) * 1e4, len(y) / wall)
+                    row = (clip.stem, psnr(y, original), psnr(y, original) - base, warp_error(y, flows=flows) * 1e4,
+                           len(y) / wall)
                     per.setdefault((dname, f"temporal {mode}"), []).append(row)
-                    print(clip.stem, dname, mode, f"{row[0]:.2f} dB, gain {row[1]:+.3f}, warp {row[2]:.3f}, "
-                          f"{row[3]:.1f} fps", flush=True)
+                    print(clip.stem, dname, mode, f"{row[1]:.2f} dB, gain {row[2]:+.3f}, warp {row[3]:.3f}, "
+                          f"{row[4]:.1f} fps", flush=True)
     lines = [f"`{shlex.join(['python', 'benchmarks/dequantize_temporal.py', *sys.argv[1:]])}` (model {args.model}; "
              f"band correction weights {quantizer.BAND_WEIGHT}; output libx264 crf {JOBS['dequantize'].crf}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
-             f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "",
-             "| degradation | method | PSNR (dB) | gain over (a'): mean / worst | warp error (x 1e-4) | fps (end to end, incl. start-up) |",
-             "|---|---|---|---|---|---|"]
-    for (dname, method), rows in per.items():
-        r = np.array(rows)
-        gain = "—" if method.startswith("(a')") else f"{r[:, 1].mean():+.3f} / {r[:, 1].min():+.3f}"
-        fps = "—" if method.startswith("(a')") else f"{r[:, 3].mean():.1f}"
-        lines.append(f"| {dname} | {method} | {r[:, 0].mean():.2f} | {gain} | {r[:, 2].mean():.3f} | {fps} |")
+             f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "", *table(per)]
     emit(lines, args.out)
 
 
