@@ -23,3 +23,35 @@ def test_dequantize_temporal_reports_the_input_itself_beside_the_reencoded_input
     assert "| 4 bit | (a) input | 31.00 | -0.200 / -0.500 (goat) | 7.500 | — |" in lines
     assert "| 4 bit | (a') re-encoded input | 31.20 | — | 6.500 | — |" in lines
     assert "| 4 bit | temporal off | 32.45 | +1.250 / +0.500 (goat) | 5.500 | 12.0 |" in lines
+
+
+def _score(ciede: float, ratio: float, worst: tuple[str, float] | None = None) -> dict:
+    row = {"psnr": 20.0, "ciede2000": ciede, "colourfulness_ratio": ratio}
+    if worst:
+        row["worst_clip"] = {"clip": worst[0], "ciede2000_minus_gray": worst[1]}
+    return row
+
+
+def test_colorize_tradeoff_picks_on_the_calibration_rows_and_reports_worst_clip_and_gray():
+    """colorize_tradeoff.py scored only the reported rows (held-back clips, scored photos), so the saturation (and
+    the weight file bundled) was read off them; it had no worst clip and the gray input only in its caption. The
+    pick is now made on the calibration photos alone, whatever the reported rows say."""
+    colorize_tradeoff = pytest.importorskip("colorize_tradeoff")
+    # calibration: x1.5 meets the rule (ratio >= 0.6, CIEDE2000 <= gray 11.0); the reported rows favour x1.0
+    rows = {"1.0": {"calibration": _score(10.5, 0.45), "video": _score(8.0, 0.5, ("goat", -1.0)),
+                    "photos": _score(10.0, 0.4)},
+            "1.5": {"calibration": _score(10.9, 0.62), "video": _score(9.5, 0.75, ("dance-twirl", 5.31)),
+                    "photos": _score(11.7, 0.6)}}
+    assert colorize_tradeoff.pick_saturation(rows, 11.0, 0.5) == "1.5"
+    reported_only = {s: dict(r, calibration=_score(12.0, 0.1)) for s, r in rows.items()}   # no calibration pick
+    assert colorize_tradeoff.pick_saturation(reported_only, 11.0, 0.5) == "1.0"   # lowest CIEDE2000 on calibration
+    results = {"command": "python benchmarks/colorize_tradeoff.py m=w", "temperature": 0.5, "saturations": [1.0, 1.5],
+               "sets": {"calibration": 2, "video": 2, "photos": 2}, "clips": ["davis_goat", "davis_dance-twirl"],
+               "gray": {"calibration": _score(11.0, 0.0), "video": _score(9.71, 0.0), "photos": _score(11.53, 0.0)},
+               "models": {"m": rows}, "pick": {"m": "1.5"}}
+    lines = colorize_tradeoff.report(results).splitlines()
+    assert lines[2] == ("| model | picked on calibration | calibration x1.0 | calibration x1.5 | video x1.0 | video x1.5 "
+                        "| photos x1.0 | photos x1.5 |")
+    assert lines[4].startswith("| gray input (L only) | — | 11.00 / 0.00 | 11.00 / 0.00 | 9.71 / 0.00 |")
+    assert lines[5] == ("| m | x1.5 | 10.50 / 0.45 | 10.90 / 0.62 | 8.00 / 0.50 (worst -1.00, goat) "
+                        "| **9.50 / 0.75 (worst +5.31, dance-twirl)** | 10.00 / 0.40 | **11.70 / 0.60** |")
