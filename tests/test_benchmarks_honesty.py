@@ -55,3 +55,28 @@ def test_colorize_tradeoff_picks_on_the_calibration_rows_and_reports_worst_clip_
     assert lines[4].startswith("| gray input (L only) | — | 11.00 / 0.00 | 11.00 / 0.00 | 9.71 / 0.00 |")
     assert lines[5] == ("| m | x1.5 | 10.50 / 0.45 | 10.90 / 0.62 | 8.00 / 0.50 (worst -1.00, goat) "
                         "| **9.50 / 0.75 (worst +5.31, dance-twirl)** | 10.00 / 0.40 | **11.70 / 0.60** |")
+
+
+def test_temporal_quality_gives_the_worst_clip_beside_the_psnr_mean(tmp_path):
+    """temporal_quality.py gave a worst clip for the warp error but the mean PSNR alone: the clip where a mode gains
+    least over the job's input is now beside it (results saved before it render as they did)."""
+    import types
+
+    temporal_quality = pytest.importorskip("temporal_quality")
+    w = temporal_quality.worst_psnr_clip([30.0, 25.0, 28.0], [27.0, 25.5, 27.0], ["a", "b", "c"])
+    assert w == {"clip": "b", "gain_db": pytest.approx(-0.5)}
+    with pytest.raises(ValueError):
+        temporal_quality.worst_psnr_clip([30.0], [27.0, 25.0], ["a", "b"])
+    mode = {"warp_error": 1e-3, "cdc": 2e-3, "psnr": 27.6, "smooth_ms": 1.0,
+            "worst_clip": {"clip": "a", "vs_original": 2.0}}
+    r = {"generator_ms": 9.0, "original": {"warp_error": 1e-3, "cdc": 2e-3},
+         "input": {"warp_error": 1e-3, "cdc": 1e-3, "psnr": 27.4},
+         **{m: dict(mode, worst_psnr_clip=w) for m in temporal_quality.MODES}}
+    args = types.SimpleNamespace(clips=["a", "b", "c"], frames=2)
+    lines = temporal_quality.write_report({"dequantize": r}, args, tmp_path / "t.md").splitlines()
+    rows = [line for line in lines if line.startswith("|")]
+    assert "PSNR worst clip: gain over input (dB)" in rows[0]
+    assert all(row.count("|") == rows[0].count("|") for row in rows)
+    assert "| off | 1.000 | 1.00x | 2.00x (a) | 2.000 | 27.60 | -0.50 (b) | 1.0 | 10.0% |" in rows
+    old = {m: {k: v for k, v in r[m].items() if k != "worst_psnr_clip"} for m in temporal_quality.MODES}
+    assert "PSNR worst clip" not in temporal_quality.write_report({"dequantize": dict(r, **old)}, args, tmp_path / "o.md")
