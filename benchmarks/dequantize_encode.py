@@ -23,7 +23,8 @@ with each x264 ``--tune`` at each ``--tune-crf`` (these at the first preset and 
 against the original frames (pooled MSE) of the output and of (a'), the output's size, the CPU time of the
 output's encoder process (user + system, ``getrusage`` of the children), and the CAMBI banding index of both files
 (``vidcolor.metrics.cambi`` at max_log_contrast 2 and 5, as ``dequantize_quality.py`` scores it). The table
-gives, per degradation and setting, the gain over (a') (mean and worst clip), both PSNRs, the output's
+gives, per degradation and setting, the gain over (a') (mean and worst clip), the PSNR of the output, of (a)
+(the decoded input itself, the trivial baseline before any encode) and of (a'), the output's
 kilobytes per frame, both CAMBIs and the encoder's CPU milliseconds per frame (means); the first row is
 before any encode (the output frames against the decoded input). Gains over (a') compare settings only
 together with the PSNR and bytes: a setting that costs (a') more gains more over it without bringing the
@@ -99,6 +100,31 @@ def label(pix_fmt: str, crf: int, tune: str | None, preset: str, x264_params: st
             + (f" preset {preset}" if preset != "medium" else "") + (f" {x264_params}" if x264_params else ""))
 
 
+def table(rows: list[str], settings: list[tuple], before: dict[str, list[tuple]], per: dict[tuple, list[tuple]]) -> list[str]:
+    """The markdown table's lines. ``before``: degradation -> per clip ``(gain before the encode over the decoded
+    input, output CAMBI 2, output CAMBI 5, input CAMBI 2, input CAMBI 5, (a) PSNR)``; ``per``: ``(degradation,
+    *setting)`` -> per clip ``(output PSNR, (a') PSNR, bytes per frame, output CAMBI 2, 5, (a') CAMBI 2, 5, encoder
+    CPU s per frame)``. Both trivial baselines are columns: (a) the decoded input itself (the first row of a
+    degradation, before any encode, is its gain over (a)) and (a') the input through the same encode; every
+    gain gives its mean and worst clip."""
+    lines = ["| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a) input PSNR (dB) "
+             "| (a') PSNR (dB) | output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for dname in rows:
+        b = np.array(before[dname])
+        lines.append(f"| {dname} | none (before the encode; gain over (a), the decoded input) | "
+                     f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | {b[:, 5].mean():.2f} | — | — | "
+                     f"{b[:, 1].mean():.2f} / {b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} | — |")
+        for s in settings:
+            r = np.array(per[dname, *s])
+            gain = r[:, 0] - r[:, 1]
+            lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
+                         f"{r[:, 0].mean():.2f} | {b[:, 5].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / 1024:.1f} | "
+                         f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} | "
+                         f"{r[:, 7].mean() * 1000:.1f} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=48)
@@ -131,7 +157,8 @@ def main() -> None:
                 + [(f, 16, None, first, params) for f in args.pix_fmt]
                 + [("yuv420p", c, t, first, params) for t in args.tune for c in args.tune_crf])
     clips = []
-    before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs
+    before: dict[str, list[tuple]] = {}       # row -> per clip: gain before the encode, output / input CAMBIs,
+                                              # (a) PSNR
     per: dict[tuple, list[tuple]] = {}        # (row, setting) -> per clip: output, (a') PSNR, bytes, CAMBIs, CPU s
                                               # (bytes and CPU seconds per frame: clips may be shorter than --frames)
     originals = []                            # the originals' CAMBIs
@@ -145,7 +172,8 @@ def main() -> None:
                 inp = read(tmp / "in.mp4")[0]
                 out = dequantize(inp, args.model, strength)
                 before.setdefault(dname, []).append((psnr(out, original) - psnr(inp, original),
-                                                     *cambi(out, CAMBI_CONTRASTS), *cambi(inp, CAMBI_CONTRASTS)))
+                                                     *cambi(out, CAMBI_CONTRASTS), *cambi(inp, CAMBI_CONTRASTS),
+                                                     psnr(inp, original)))
                 for s in settings:
                     a = encode(inp, fps, tmp / "a.mp4", *s)[0]
                     y, size, cpu = encode(out, fps, tmp / "y.mp4", *s)
@@ -160,21 +188,7 @@ def main() -> None:
              f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
              "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
              f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
-             "| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a') PSNR (dB) "
-             "| output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for dname in args.rows:
-        b = np.array(before[dname])
-        lines.append(f"| {dname} | none (before the encode; against the decoded input) | "
-                     f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | — | — | {b[:, 1].mean():.2f} / "
-                     f"{b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} | — |")
-        for s in settings:
-            r = np.array(per[dname, *s])
-            gain = r[:, 0] - r[:, 1]
-            lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
-                         f"{r[:, 0].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / 1024:.1f} | "
-                         f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} | "
-                         f"{r[:, 7].mean() * 1000:.1f} |")
+             *table(args.rows, settings, before, per)]
     emit(lines, args.out)
 
 

@@ -80,3 +80,20 @@ def test_temporal_quality_gives_the_worst_clip_beside_the_psnr_mean(tmp_path):
     assert "| off | 1.000 | 1.00x | 2.00x (a) | 2.000 | 27.60 | -0.50 (b) | 1.0 | 10.0% |" in rows
     old = {m: {k: v for k, v in r[m].items() if k != "worst_psnr_clip"} for m in temporal_quality.MODES}
     assert "PSNR worst clip" not in temporal_quality.write_report({"dequantize": dict(r, **old)}, args, tmp_path / "o.md")
+
+
+def test_dequantize_encode_gives_the_input_itself_beside_the_reencoded_input():
+    """dequantize_encode.py's table had (a') (the input through the same encode) as its only baseline PSNR: the
+    input itself, (a), was missing (its PSNR is what the row before any encode gains over)."""
+    dequantize_encode = pytest.importorskip("dequantize_encode")
+    setting = ("yuv420p", 14, None, "medium", "")
+    before = {"4 bit": [(1.0, 0.1, 0.3, 0.2, 0.7, 35.0), (2.0, 0.1, 0.3, 0.2, 0.7, 36.0)]}
+    per = {("4 bit", *setting): [(36.0, 35.0, 2048.0, 0.1, 0.3, 0.2, 0.6, 0.02),
+                                 (37.5, 35.5, 2048.0, 0.1, 0.3, 0.2, 0.6, 0.02)]}
+    lines = dequantize_encode.table(["4 bit"], [setting], before, per)
+    head = [c.strip() for c in lines[0].split("|")]
+    assert head.index("(a) input PSNR (dB)") == head.index("(a') PSNR (dB)") - 1
+    assert lines[2] == ("| 4 bit | none (before the encode; gain over (a), the decoded input) | +1.500 / +1.000 | — | 35.50 "
+                        "| — | — | 0.10 / 0.30 | 0.20 / 0.70 | — |")
+    assert lines[3] == ("| 4 bit | libx264 yuv420p crf 14 | +1.500 / +1.000 | 36.75 | 35.50 | 35.25 | 2.0 "
+                        "| 0.10 / 0.30 | 0.20 / 0.60 | 20.0 |")
