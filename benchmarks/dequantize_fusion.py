@@ -84,6 +84,28 @@ def fuse(observed: np.ndarray, output: np.ndarray, found: Quantizer, radius: int
     return fused
 
 
+def table(r: np.ndarray, baselines: np.ndarray, keep_chroma: bool) -> list[str]:
+    """The markdown table's lines. ``r``: per clip ``(pipeline's gain before the encode, fused's, fusion ms per
+    frame[, pipeline's gain over (a') after the encode, its KB per frame, fused's gain, its KB])``; ``baselines``:
+    per clip ``((a) PSNR, (a') PSNR, (a') KB per frame)`` (NaN without an encode). The trivial baselines are rows:
+    (a) the decoded input, what the gains before the encode are over, and (a') the input through the same encode,
+    what the gains after it are over; each gain gives its mean and worst clip."""
+    lines = ["| output | gain before the encode, mean / worst (dB) |"
+             + ("" if keep_chroma else " gain over (a') after the encode, mean / worst (dB) | KB per frame |"),
+             "|---|---|" + ("" if keep_chroma else "---|---|"),
+             f"| (a) the input, decoded | 0 (PSNR {baselines[:, 0].mean():.2f} dB) |" + ("" if keep_chroma else " — | — |")]
+    if not keep_chroma:
+        lines.append(f"| (a') the input through the same encode | — | 0 (PSNR {baselines[:, 1].mean():.2f} dB) | "
+                     f"{baselines[:, 2].mean():.1f} |")
+    for k, name in enumerate(("the pipeline's", "fused with the neighbouring frames")):
+        line = f"| {name} | {r[:, k].mean():+.3f} / {r[:, k].min():+.3f} |"
+        if not keep_chroma:
+            g, kb = r[:, 3 + 2 * k], r[:, 4 + 2 * k]
+            line += f" {g.mean():+.3f} / {g.min():+.3f} | {kb.mean():.1f} |"
+        lines.append(line)
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=48)
@@ -100,7 +122,7 @@ def main() -> None:
     require_data(DATA / "video")
     preset = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.preset}")
     params = JOBS["dequantize"].x264_params or ""
-    rows, names = [], []
+    rows, names, baselines = [], [], []      # baselines: per clip (a) PSNR, (a') PSNR, (a') KB per frame
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip, original, fps in validation_clips(args.frames):
@@ -113,8 +135,11 @@ def main() -> None:
             ms = (time.process_time() - start) / len(inp) * 1000
             base = psnr(inp, original)
             row = [psnr(out, original) - base, psnr(fused, original) - base, ms]
+            baselines.append([base, np.nan, np.nan])
             if not args.keep_chroma:
-                a = psnr(encode(inp, fps, tmp / "a.mp4", "yuv420p", args.crf, None, "medium", params)[0], original)
+                decoded_a, size_a, _ = encode(inp, fps, tmp / "a.mp4", "yuv420p", args.crf, None, "medium", params)
+                a = psnr(decoded_a, original)
+                baselines[-1][1:] = [a, size_a / len(inp) / 1024]
                 for frames in (out, fused):
                     decoded, size, _ = encode(frames, fps, tmp / "y.mp4", "yuv420p", args.crf, None, "medium", params)
                     row += [psnr(decoded, original) - a, size / len(inp) / 1024]
@@ -126,15 +151,7 @@ def main() -> None:
              f"{len(names)} validation clips: {', '.join(names)}; 640x360, {args.frames} frames; the input libx264 "
              f"crf 12; {'output as for lossless 4:4:4' if args.keep_chroma else f'output libx264 crf {args.crf} {params}'}; "
              f"fusion CPU {r[:, 2].mean():.0f} ms per frame)", "",
-             "| output | gain before the encode, mean / worst (dB) |"
-             + ("" if args.keep_chroma else " gain over (a') after the encode, mean / worst (dB) | KB per frame |"),
-             "|---|---|" + ("" if args.keep_chroma else "---|---|")]
-    for k, name in enumerate(("the pipeline's", "fused with the neighbouring frames")):
-        line = f"| {name} | {r[:, k].mean():+.3f} / {r[:, k].min():+.3f} |"
-        if not args.keep_chroma:
-            g, kb = r[:, 3 + 2 * k], r[:, 4 + 2 * k]
-            line += f" {g.mean():+.3f} / {g.min():+.3f} | {kb.mean():.1f} |"
-        lines.append(line)
+             *table(r, np.array(baselines), args.keep_chroma)]
     lines += ["", "Per clip (gain before the encode: pipeline / fused" + ("" if args.keep_chroma else
               "; after: pipeline / fused") + "): " + "; ".join(
         f"{n} {row[0]:+.3f} / {row[1]:+.3f}" + ("" if args.keep_chroma else f", {row[3]:+.3f} / {row[5]:+.3f}")

@@ -97,3 +97,21 @@ def test_dequantize_encode_gives_the_input_itself_beside_the_reencoded_input():
                         "| — | — | 0.10 / 0.30 | 0.20 / 0.70 | — |")
     assert lines[3] == ("| 4 bit | libx264 yuv420p crf 14 | +1.500 / +1.000 | 36.75 | 35.50 | 35.25 | 2.0 "
                         "| 0.10 / 0.30 | 0.20 / 0.60 | 20.0 |")
+
+
+def test_dequantize_fusion_shows_both_baselines_as_rows():
+    """dequantize_fusion.py's gains were over (a) before the encode and over (a') after it, but neither baseline was
+    in the table: both are rows now, with their PSNR (and (a')'s bytes beside the outputs')."""
+    import numpy as np
+
+    dequantize_fusion = pytest.importorskip("dequantize_fusion")
+    r = np.array([[1.0, 1.5, 150.0, 0.5, 27.0, 0.2, 22.0], [2.0, 1.0, 160.0, 1.5, 29.0, 0.0, 24.0]])
+    baselines = np.array([[35.0, 34.5, 20.0], [36.0, 35.5, 22.0]])
+    lines = dequantize_fusion.table(r, baselines, keep_chroma=False)
+    assert lines[2:] == ["| (a) the input, decoded | 0 (PSNR 35.50 dB) | — | — |",
+                         "| (a') the input through the same encode | — | 0 (PSNR 35.00 dB) | 21.0 |",
+                         "| the pipeline's | +1.500 / +1.000 | +1.000 / +0.500 | 28.0 |",
+                         "| fused with the neighbouring frames | +1.250 / +1.000 | +0.100 / +0.000 | 23.0 |"]
+    kept = dequantize_fusion.table(r[:, :3], baselines * [1, np.nan, np.nan], keep_chroma=True)
+    assert kept[2:] == ["| (a) the input, decoded | 0 (PSNR 35.50 dB) |",
+                        "| the pipeline's | +1.500 / +1.000 |", "| fused with the neighbouring frames | +1.250 / +1.000 |"]
