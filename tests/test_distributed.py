@@ -960,3 +960,40 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
         second = key()
         touched(tmp_path / "ref.png")
         assert key() != second
+
+
+def test_a_gpu_index_is_refused_with_ray_before_ray_starts(monkeypatch):
+    """process_clips checked ``device == "cuda"``: ``cuda:0`` skipped the 'cluster has no GPU' check and every worker,
+    each given its own GPU by Ray, would be told the same index (``cpu:0`` asked for GPUs). An index is now refused
+    with one line, before Ray is started; ``cpu:N`` is the CPU. No Ray is started here."""
+    import torch
+
+    from vidcolor import distributed
+    from vidcolor.distributed import JobSpec, process_clips
+
+    def no_ray():
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(distributed, "import_ray", no_ray)
+    for device in ("cuda:0", "cuda:1", torch.device("cuda", 1)):
+        with pytest.raises(VidcolorError, match="not a GPU index") as info:
+            process_clips([], JobSpec(dict, {}), device=device)
+        assert cli_wording(info.value).startswith("--device cuda:"), cli_wording(info.value)
+    from vidcolor.distributed import check_device
+
+    assert [check_device(d) for d in ("auto", "cpu", "cpu:0", "cpu:3", "cuda")] == ["auto", "cpu", "cpu", "cpu", "cuda"]
+    with pytest.raises(VidcolorError, match="auto, cpu or cuda"):
+        check_device("gpu")
+
+
+def test_the_cli_takes_a_gpu_index_and_ray_refuses_it_in_one_line(film):
+    """``--device`` offered auto, cpu and cuda alone (``cuda:1`` a usage error) while the library took any torch
+    device of type cpu or cuda: the CLI now takes ``cuda:N`` (and ``cpu:N``), refuses other forms as a usage error
+    naming what it takes, and with ``--executor ray`` refuses an index in one line before Ray starts."""
+    res = invoke_cli("dequantize", film, "--executor", "ray", "--device", "cuda:1")
+    assert_one_line_error(res)
+    assert "--device cuda:1: with the Ray executor give cuda, not a GPU index" in res.stderr, res.stderr
+    for bad in ("cuda:01", "gpu", "CUDA", "cuda:"):
+        res = invoke_cli("dequantize", film, "--device", bad)
+        assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
+        assert "is not auto, cpu, cuda or cuda:N" in res.stderr, res.stderr

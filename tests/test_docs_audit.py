@@ -19,7 +19,8 @@ def test_every_job_option_has_help_and_a_named_value(job):
     ``TEXT``: each now has its help and names its value as README does (``--model NAME|PATH``)."""
     text = _help_text(job)
     for shown in ("-o, --output PATH", "--model NAME|PATH", "--preset NAME",
-                  "--device [auto|cpu|cuda] Where the network runs (auto: CUDA where torch can use a GPU, else the CPU)",
+                  "--device [auto|cpu|cuda|cuda:N] Where the network runs (auto: CUDA where torch can use a GPU, else "
+                  "the CPU; cuda: torch's current GPU; cuda:N: GPU N, from 0, not with --executor ray",
                   "Drop the audio tracks", "warnings and errors are still said"):
         assert shown in text, shown
     assert " TEXT " not in text

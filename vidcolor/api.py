@@ -226,7 +226,10 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         temporal, temporal_strength: smoothing of ab over time (``off``, ``ema``, ``flow``; see
             :mod:`vidcolor.temporal`); never applied to still images.
         executor: ``local`` (this process, :mod:`vidcolor.executor`) or ``ray`` (video files and folders
-            of them, split into segments on a Ray cluster: :mod:`vidcolor.distributed`).
+            of them, split into segments on a Ray cluster: :mod:`vidcolor.distributed`). ``device`` is ``auto``,
+            ``cpu``, ``cuda`` or ``cuda:N`` (GPU N; :func:`~vidcolor.device.pick_device`); on Ray ``auto``, ``cpu``
+            or ``cuda`` alone, since Ray gives each worker a GPU of its own
+            (:func:`~vidcolor.distributed.check_device`).
         segment_seconds, workers: the Ray executor's target segment length (seconds; default
             :data:`vidcolor.distributed.SEGMENT_SECONDS`) and number of actors (default: one per GPU,
             else per CPU of the cluster).
@@ -242,7 +245,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     Raises:
         VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), an output that is
             the model's file (:func:`check_spares_inputs`), unknown model, an option of another type or outside its
-            range, ffmpeg failure.
+            range (a ``device`` :func:`~vidcolor.device.pick_device` refuses; ``cuda:N`` on Ray), ffmpeg failure.
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
@@ -394,7 +397,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         VidcolorError: bad input or options, existing output without ``overwrite`` or ``skip_existing`` (an
             existing ``save_model`` without ``overwrite``), a ``save_model`` that is an input or the output, an
             output that is a reference, ``load_model`` or ``model``'s file (:func:`check_spares_inputs`), unknown
-            model, an option of another type or outside its range.
+            model, an option of another type or outside its range (a ``device`` as for :func:`dequantize`).
         TypeError: ``input`` or ``output`` no path; an unknown keyword argument.
     """
     started = time.perf_counter()
@@ -581,6 +584,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     if segment_seconds is not None:
         check_segment_seconds(segment_seconds)          # before Ray starts (0 was taken as the default)
     from vidcolor import distributed
+
+    distributed.check_device(options["device"])         # cuda:N: before the job is built here (Ray gives the GPUs)
     from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
 
     with said_once():           # the driver's warnings and each worker's, said once as a local run says them

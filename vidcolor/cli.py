@@ -238,6 +238,26 @@ class TileSize(click.ParamType):
         return rv
 
 
+class DeviceName(click.ParamType):
+    """``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (``cpu:N`` is the CPU), the values
+    :func:`vidcolor.device.pick_device` takes as a str, written as torch writes them (``cuda:01``, ``CUDA`` and
+    ``gpu`` are refused as torch refuses them); refused otherwise as click refuses a choice. Only the form is
+    checked here, without torch: whether GPU N exists is :func:`~vidcolor.device.pick_device`'s to say when the
+    job is built, and the Ray executor refuses an index (:func:`vidcolor.distributed.check_device`). (The option
+    had offered auto, cpu and cuda alone, while the library took ``cuda:1``.)"""
+
+    name = "device"
+    FORM = re.compile(r"auto|(cpu|cuda)(:(0|[1-9][0-9]*))?")
+
+    def get_metavar(self, param, ctx=None):
+        return "[auto|cpu|cuda|cuda:N]"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str) or not self.FORM.fullmatch(value):
+            self.fail(f"{value!r} is not auto, cpu, cuda or cuda:N (GPU N, from 0; torch's spelling).", param, ctx)
+        return value
+
+
 def _raw_size(ctx, param, value):
     if value is None:
         return None
@@ -304,8 +324,10 @@ def _with_io_options(f, job: str):
                      help="Leave an input whose output exists: a folder's are not read (a folder run that failed or "
                           "was stopped keeps its finished outputs, so this does the rest); a file's run does "
                           "nothing. Not with --overwrite."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                     help="Where the network runs (auto: CUDA where torch can use a GPU, else the CPU)."),
+        click.option("--device", type=DeviceName(), default="auto", show_default=True,
+                     help="Where the network runs (auto: CUDA where torch can use a GPU, else the CPU; cuda: "
+                          "torch's current GPU; cuda:N: GPU N, from 0, not with --executor ray, which gives each "
+                          "worker a GPU of its own)."),
         click.option("--batch-size", type=click.IntRange(1), default=None,
                      help="Frames per forward pass (default: from the frame size and device, e.g. 4 at 640x360 on a CPU; "
                           "at most 64 megapixels a batch)."),
@@ -645,8 +667,9 @@ def _train_command(job: str):
                   "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
                   "are removed when the run starts (its logs are rewritten).")
-    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                  help="Where the networks train (auto: CUDA when a GPU is usable). A checkpoint resumes on either.")
+    @click.option("--device", type=DeviceName(), default="auto", show_default=True,
+                  help="Where the networks train (auto: CUDA when a GPU is usable; cuda:N: GPU N, from 0). A "
+                       "checkpoint resumes on either.")
     def command(recipe, out_dir, steps, data, fresh, device):
         from pathlib import Path
 

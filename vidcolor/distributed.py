@@ -414,6 +414,30 @@ def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> 
     plan.set_segments(segments, _part_suffix(encoding.codec))
 
 
+_CLUSTER_DEVICE = re.compile(r"auto|cuda|cpu(:(0|[1-9][0-9]*))?")
+"""The devices a Ray run takes (:func:`check_device`)."""
+
+
+def check_device(device) -> str:
+    """What ``device`` asks of a Ray cluster: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    ``device`` is a str :func:`~vidcolor.device.pick_device` takes (``cpu:N`` is the CPU) or a ``torch.device``. A
+    GPU index (``cuda:N``) is refused: Ray gives each worker a GPU of its own (its ``CUDA_VISIBLE_DEVICES``), so an
+    index would name the same GPU in every worker, or none; ``cuda`` asks for the cluster's GPUs.
+
+    Raises:
+        VidcolorError: ``cuda:N``, or a device that is not auto, cpu or cuda.
+    """
+    if type(device).__module__ == "torch" and type(device).__name__ == "device":
+        device = str(device)                # torch.device("cuda", 1) -> "cuda:1"
+    if isinstance(device, str) and _CLUSTER_DEVICE.fullmatch(device):
+        return device.partition(":")[0]
+    if isinstance(device, str) and re.fullmatch(r"cuda:(0|[1-9][0-9]*)", device):
+        raise VidcolorError(option(f"device={device!r}") + ": with the Ray executor give cuda, not a GPU index: Ray "
+                            "gives each worker a GPU of its own")
+    raise VidcolorError(f"unknown {option('device')} {device!r} for the Ray executor (auto, cpu or cuda)")
+
+
 def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: Encoding = Encoding(),
                   seconds: float = SEGMENT_SECONDS, workers: int | None = None, device: str = "auto",
                   compare: bool = False, audio: bool = True, container: str | None = None,
@@ -431,7 +455,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         workers: actors to start; None = one per GPU of the cluster (``device`` auto or cuda), else one
             per CPU of the cluster. More than that is cut to it with a warning (each worker holds a GPU or a
             CPU, and an actor the cluster cannot place would hold its segments forever).
-        device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` needs GPUs in the cluster).
+        device: ``auto``, ``cpu`` (or ``cpu:N``, the CPU) or ``cuda`` (``cuda`` needs GPUs in the cluster); not
+            ``cuda:N``: Ray gives each worker its GPU (:func:`check_device`).
         compare, audio, container, overwrite, progress: as :func:`vidcolor.api.process`.
         folder: the clips are a folder's (an existing output's error then names ``--skip-existing``).
         skip_existing: an output that another run wrote since the caller listed the clips (two runs of one folder at
@@ -449,7 +474,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         :func:`vidcolor.api.dequantize` words as a local run's.
 
     Raises:
-        VidcolorError: Ray missing, inputs that cannot be split, a worker's error (its first line), a
+        VidcolorError: a device :func:`check_device` refuses (``cuda:N``), Ray missing, ``cuda`` on a cluster
+            without a GPU, inputs that cannot be split, a worker's error (its first line), a
             segment whose worker died more than :data:`MAX_RESTARTS` times, actors whose workers did not start within
             :data:`START_WAIT` seconds. Finished segments stay in
             the work folder: the same command resumes; not those of an input whose segment could not be read
@@ -459,6 +485,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             :func:`~vidcolor.io.writer.kept_note`), which the CLI appends to its one line: a rerun with
             ``skip_existing`` leaves the outputs.
     """
+    wants = check_device(device)        # before Ray starts; "cuda:0" had skipped the no-GPU check below
     ray = import_ray()
     begin = time.time()
     new_dirs = {Path(o).parent for _, o in clips if not Path(o).parent.exists()}
@@ -499,8 +526,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
         if any(p.segments is None or p.missing for p in plans):
             with _cluster(ray) as session:
-                gpus = int(ray.cluster_resources().get("GPU", 0)) if device != "cpu" else 0
-                if device == "cuda" and not gpus:
+                gpus = int(ray.cluster_resources().get("GPU", 0)) if wants != "cpu" else 0
+                if wants == "cuda" and not gpus:
                     raise VidcolorError(option("device='cuda'") + ": the Ray cluster has no GPU")
                 slots = gpus or int(ray.cluster_resources().get("CPU", 1))   # each worker holds 1 GPU, or 1 CPU
                 if workers and workers > slots:    # the rest would never be scheduled, and their segments wait forever

@@ -407,7 +407,8 @@ class InternalColorizer(RenderedLabJob):
         references: exactly one uint8 RGB ``(H, W, 3)`` image (the method takes one reference; an RGBA one's
             alpha is dropped, its transparent part warned about: the colours under it are learnt too), or none
             when ``load_model`` is given.
-        device: ``auto``, ``cpu`` or ``cuda`` (training and inference).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (:func:`~vidcolor.device.pick_device`; training and
+            inference).
         settings: :class:`~vidcolor.internal.TwoImageSettings` (iterations per scale, size).
         load_model: a pair saved by ``save_model`` (then nothing is trained).
         save_model: where to write the trained generators (safetensors) once trained; missing folders are created.
