@@ -554,3 +554,24 @@ def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
     with pytest.raises(VidcolorError, match="no such file or folder"):
         vidcolor.api.check_input(tmp_path / "c.png")
     assert calls == ["input"]
+
+
+def test_side_by_side_called_directly_runs_in_the_job_s_chunks(tiny_models):
+    """SideBySide(job)(frames) (compare's wrapper, called directly) ran all N frames as one network batch while the
+    job's own direct call runs chunks of job.batch_size: it now runs the job's call, the bytes unchanged."""
+    from vidcolor.api import SideBySide
+    from vidcolor.pipeline import Dequantizer
+
+    frames = (np.random.default_rng(1).integers(0, 16, (10, 24, 32, 3)) * 17).astype(np.uint8)
+    job, whole = (Dequantizer(str(tiny_models.lab), device="cpu", consistency=False, backend="torch") for _ in range(2))
+    job.batch_size, seen, infer = 4, [], job.infer
+
+    def counted(batch):
+        seen.append(len(batch.feeds["frame"]))
+        return infer(batch)
+
+    job.infer = counted
+    out = SideBySide(job)(frames)
+    assert seen == [4, 4, 2]
+    assert out.dtype == np.uint8 and out.shape == (10, 24, 64, 3)
+    assert np.array_equal(out, np.concatenate([frames, whole.finish(whole.infer(whole.prepare(frames)))], axis=2))

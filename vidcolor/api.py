@@ -1303,7 +1303,13 @@ class SideBySide:
             self.job.reset()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return self.finish(self.infer(self.prepare(frames)))
+        """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, 2 W, 3)``, ``frames | job(frames)``: the job's own direct
+        call, so a :class:`~vidcolor.pipeline.LabJob` runs in chunks of its
+        :meth:`~vidcolor.pipeline.LabJob.chunk_size` frames (its ``batch_size``, else the file path's batch size),
+        with the bytes of one batch of all N. (The whole array had been one batch, so memory grew with N.) Raises
+        what the job's call raises (``ValueError`` for frames that are not uint8 RGB; ``VidcolorError`` for a
+        ``batch_size`` that is no integer >= 1)."""
+        return np.concatenate([frames, self.job(frames)], axis=2)
 
 
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
