@@ -176,6 +176,32 @@ def test_an_animated_gif_keeps_each_frame_delay(tmp_path):
     assert [round(float(t) * 1000) for t in got] == np.cumsum([0] + delays[:-1]).tolist()
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_an_animation_s_last_frame_keeps_its_own_delay(tmp_path, suffix):
+    """A GIF that holds its last frame 2 s (100, 100, 2000 ms) was written holding it one mean interval, 733 ms (730 in GIF):
+    2.2 s became 0.93 s (ffmpeg keeps the 2 s); the last frame now keeps its own delay, in GIF and mp4 alike."""
+    delays = [100, 100, 2000]
+    frames = [Image.new("RGB", (16, 16), (90 * i, 60, 200 - 90 * i)) for i in range(len(delays))]
+    gif = tmp_path / "hold.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=delays, loop=0)
+    out = tmp_path / f"out{suffix}"
+    with AnimatedImageReader(gif) as reader:
+        with VideoWriter(out, 16, 16, reader.info.fps, timeline=reader.timeline, preset="ultrafast") as w:
+            for frame in reader:
+                w.write(frame)
+    if suffix == ".gif":
+        with Image.open(out) as im:
+            got = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                got.append(im.info["duration"])
+        assert got == delays
+    else:
+        times, duration = frame_times(out)
+        assert [round(float(t) * 1000) for t in times] == [0, 100, 200]
+        assert abs(duration - 2.2) < 1e-3
+
+
 def test_an_apng_s_fractional_delays_do_not_drift(tmp_path, ffmpeg_exe):
     """An APNG's delays are fractions of a second (ffmpeg writes 1/60 for 60 fps, Pillow reads 16.667 ms): each was
     cut to whole ms, 16, so the clip ran at 62.5 fps and its frames drifted early (the 30th at 464 ms, not 483);

@@ -168,7 +168,7 @@ class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
     1/1000 s; ``timeline`` holds every frame's own time, the sum of the delays before it rounded to the ms, so an
-    APNG's fractional delays, 1/60 s, do not drift; an AVIF's, whose delays Pillow rounds, its frames' own times;
+    APNG's fractional delays, 1/60 s, do not drift, and the last frame's own delay, ``last_duration``; an AVIF's, whose delays Pillow rounds, its frames' own times;
     no audio). Transparency is
     composited on black (:attr:`composited` then says that a frame had some), or, with ``keep_alpha``, kept apart
     as a still image's is: the frames are the colour under it and their alpha goes to the writer
@@ -270,6 +270,9 @@ class AnimatedImageReader:
         # each frame's exact time rounded to the ms, not each delay: rounded delays would drift (16 ms for 1/60 s)
         for shown in np.rint(np.cumsum([0.0] + delays[:-1])).astype(int).tolist():
             self.timeline.add(shown)
+        # the last frame keeps its own delay (a GIF that holds its last frame 2 s before it loops), not one mean
+        # interval: it ends at the sum of the delays, rounded as the frames' times are
+        self.timeline.last_duration = max(1, int(np.rint(total)) - shown)
         self.decoded = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -17,7 +17,8 @@ class Timeline:
     integers (ticks of ``time_base``, seconds per tick), the first is 0 and they strictly increase. A
     frame without a timestamp, or whose timestamp does not increase (a damaged stream), is placed one
     ``step`` after the one before; frames beyond those added follow at one ``step`` each, so an empty
-    timeline is a constant frame rate of ``1 / (step * time_base)``.
+    timeline is a constant frame rate of ``1 / (step * time_base)``. The last frame lasts one ``step``, or
+    ``last_duration`` where the source gives it (an animated image's last delay).
 
     Only the timestamps not yet released (:meth:`release`) are kept; the last one added is always remembered, for
     the next and for the frames beyond. :class:`~vidcolor.io.writer.VideoWriter` releases each frame's timestamp
@@ -29,10 +30,14 @@ class Timeline:
     Attributes:
         time_base: seconds per tick (the source video stream's time base, or ``1 / fps``).
         step: ticks of one mean frame interval (>= 1).
+        last_duration: ticks the last frame is shown (>= 1), where the source says (an animated GIF/APNG/WebP's
+            last delay: a clip that holds its last frame 2 s keeps it 2 s); None: one ``step``, as ffmpeg gives a
+            video's last frame.
     """
 
     time_base: Fraction
     step: int = 1
+    last_duration: int | None = None
     _kept: deque = field(default_factory=deque, init=False, repr=False)
     _first: int = field(default=0, init=False, repr=False)
     _added: int = field(default=0, init=False, repr=False)

@@ -390,7 +390,7 @@ class VideoWriter:
         timeline: the frames' timestamps (:class:`~vidcolor.io.timing.Timeline`; it may still be growing
             while frames are written: frame ``i`` takes ``timeline.pts_of(i)`` when it is written, and is then
             released from it, so it holds only the frames not yet written), kept exactly (the last frame lasts
-            one ``timeline.step``); its time base is kept as the mp4 track timescale when it is 1/N. None: a
+            ``timeline.last_duration``, else one mean interval of ``fps``); its time base is kept as the mp4 track timescale when it is 1/N. None: a
             constant ``fps``.
         codec: one of :data:`CODECS` (default ``libx264``); ``crf``: constant rate factor (NVENC: ``-cq``);
             ``preset``: the encoder's preset; ``tune``: x264/x265 ``--tune`` (:data:`TUNES`; None: none;
@@ -515,7 +515,11 @@ class VideoWriter:
         self._mux = self._stream = None
         try:
             self._mux = av.open(self._proc.stdin, "w", format="nut")
-            self._stream = self._mux.add_stream("rawvideo", rate=fps)
+            # ffmpeg gives the last frame one frame of the NUT stream's rate (NUT holds no packet durations): a
+            # timeline's own last duration (an animated image's last delay) is told it as that rate
+            last = self.timeline.last_duration
+            rate = 1 / (last * self.timeline.time_base) if last else fps
+            self._stream = self._mux.add_stream("rawvideo", rate=rate)
             self._stream.width, self._stream.height = width, height
             self._stream.pix_fmt = "rgba" if alpha else "rgb24"
             self._stream.time_base = self._stream.codec_context.time_base = self.timeline.time_base
