@@ -656,3 +656,26 @@ def test_a_cmyk_image_is_read_through_its_icc_profile(tmp_path, name):
     assert c[0] > c[1] + 60 and c[0] > c[2] + 30                   # the profile's red, not cyan (0, 255, 255)
     im.save(tmp_path / f"bare{Path(name).suffix}")
     assert read_image(tmp_path / f"bare{Path(name).suffix}")[0][0, 1].tolist() == [0, 255, 255]
+
+
+@pytest.mark.parametrize("transparent", [True, False])
+def test_a_gif_keeps_a_transparent_images_colours_and_one_bit_of_its_alpha(tmp_path, transparent):
+    """An image with alpha written as .gif went through Pillow's RGBA -> palette (octree): a 148-colour sprite came
+    out with 20 colours, 89 % of its pixels changed by up to 15 levels, and only alpha 0 was transparent. Now its
+    opaque colours are kept exactly where they fit the palette (200 here), and alpha below 128 is transparent, as
+    a clip's GIF output has it."""
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (200, 3)).astype(np.uint8)
+    rgb = colours[np.arange(48 * 40).reshape(40, 48) % 200]
+    alpha = np.full((40, 48), 255, np.uint8)
+    if transparent:
+        alpha[:5] = 0
+        alpha[5:8] = 100            # below 128: transparent
+        alpha[8:10] = 200           # opaque
+    out = tmp_path / "sprite.gif"
+    write_image(out, rgb, alpha)
+    with Image.open(out) as im:
+        back = np.asarray(im.convert("RGBA"))
+    opaque = alpha >= 128
+    assert ((back[..., 3] >= 128) == opaque).all()
+    assert (back[..., :3][opaque] == rgb[opaque]).all()
