@@ -151,6 +151,19 @@ def test_gif_output_keeps_the_source_animations_loop_count(tmp_path, loop):
         assert im.info.get("loop") == 0
 
 
+@pytest.mark.parametrize("suffix, plays, loop", [(".png", 1, -1), (".png", 3, 2), (".png", 0, 0),
+                                                  (".webp", 1, -1), (".webp", 2, 1), (".webp", 0, 0)])
+def test_an_apng_or_webp_s_number_of_plays_is_gif_s_loop_count_plus_one(tmp_path, suffix, plays, loop):
+    """An APNG's num_plays and a WebP's loop count are the plays in all (0: for ever); GIF's NETSCAPE count, which
+    ``info.loop`` gives GIF output, the plays after the first: an APNG that plays once came out as a GIF that
+    plays twice (loop 1), one that plays 3 times as one that plays 4."""
+    frames = [Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / f"a{suffix}", save_all=True, append_images=frames[1:], duration=100, loop=plays,
+                   **({"lossless": True} if suffix == ".webp" else {}))
+    with AnimatedImageReader(tmp_path / f"a{suffix}") as r:
+        assert r.info.loop == loop
+
+
 def _cut_where(data: bytes, fails) -> bytes:
     """The longest prefix of ``data`` for which ``fails(Image)`` raises (a cut that some damage check needs)."""
     import io

@@ -25,6 +25,11 @@ ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
 saved as .jpg plays in a browser, and ffmpeg reads its frames); a JPEG's second image (MPO: an Android Ultra HDR
 photo's gain map, a stereo camera's other view) and a TIFF's pages are not."""
 
+PLAYS_FORMATS = ("PNG", "WEBP")
+"""Formats whose loop count (Pillow's ``info["loop"]``) is the number of plays in all, 0 for ever (APNG's
+``num_plays``, WebP's loop count, as browsers play it), where GIF's NETSCAPE count is that of the plays after the
+first: an APNG that plays once (1) was written as a GIF that plays twice."""
+
 DEFAULT_DELAY_MS = 100
 """Frame delay assumed where an animation gives none (browsers show such GIFs at about 10 fps)."""
 
@@ -263,6 +268,8 @@ class AnimatedImageReader:
         total = sum(delays)
         fps = (Fraction(1000 * len(delays)) / Fraction(total)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
+        if self._im.format in PLAYS_FORMATS and loop:
+            loop = loop - 1 if loop > 1 else -1     # N plays in all: N - 1 more times, as GIF counts
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
                               frames=n if n is not None else len(delays),
                               duration=total / 1000, loop=-1 if loop is None else int(loop))
