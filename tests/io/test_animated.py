@@ -164,6 +164,30 @@ def test_an_apng_or_webp_s_number_of_plays_is_gif_s_loop_count_plus_one(tmp_path
         assert r.info.loop == loop
 
 
+@pytest.mark.parametrize("edit, loop", [(None, 0), ("three plays", 2), ("no repeat", -1)])
+def test_an_animated_avif_s_loop_count_comes_from_its_edit_list(tmp_path, edit, loop):
+    """Pillow gives no loop count for AVIF, so every animated AVIF became a GIF that plays once, where libavif's
+    default (which Pillow writes: an edit list repeated for an indefinite duration) loops for ever. Its track's
+    edit list is now read: repeated for ever, 3 plays (a duration of 3 edits: 2 more times), no repeat flag (once)."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("Pillow without libavif")
+    frames = [Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)) for i in range(3)]
+    path = tmp_path / "a.avif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(path.read_bytes())
+    tkhd, elst = data.index(b"tkhd") + 4, data.index(b"elst") + 4
+    assert data[tkhd] == 1 and data[elst] == 1 and data[tkhd + 28:tkhd + 36] == b"\xff" * 8     # libavif's form
+    if edit == "three plays":
+        data[tkhd + 28:tkhd + 36] = (3 * int.from_bytes(data[elst + 8:elst + 16], "big")).to_bytes(8, "big")
+    elif edit == "no repeat":
+        data[elst + 3] &= 0xFE
+    path.write_bytes(bytes(data))
+    with AnimatedImageReader(path) as r:
+        assert r.info.loop == loop
+
+
 def _cut_where(data: bytes, fails) -> bytes:
     """The longest prefix of ``data`` for which ``fails(Image)`` raises (a cut that some damage check needs)."""
     import io

@@ -162,6 +162,76 @@ def is_still_image(path: str | Path) -> bool:
         return not _moves(f, str(path))
 
 
+def _boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """The ISO base media boxes in ``data[start:end]``: ``(type, payload)`` each (a damaged size ends the walk)."""
+    end = len(data) if end is None else end
+    while start + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        head = 8
+        if size == 1 and start + 16 <= end:
+            size, head = struct.unpack(">Q", data[start + 8:start + 16])[0], 16
+        elif size == 0:
+            size = end - start
+        if size < head or start + size > end:
+            return
+        yield kind, data[start + head:start + size]
+        start += size
+
+
+def _top_box(path: str | Path, wanted: bytes) -> bytes:
+    """The payload of the first top-level box ``wanted`` of the file ``path``, read alone (the media data, ``mdat``,
+    is skipped, not read).
+
+    Raises:
+        StopIteration: there is none (or a damaged size ends the walk first).
+    """
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                raise StopIteration
+            size, kind = struct.unpack(">I4s", head)
+            skip = 8
+            if size == 1:
+                size, skip = struct.unpack(">Q", f.read(8))[0], 16
+            if kind == wanted:
+                return f.read(size - skip) if size else f.read()
+            if size < skip:
+                raise StopIteration
+            f.seek(size - skip, 1)
+
+
+def avif_loop(path: str | Path) -> int:
+    """An animated AVIF's repeat count as GIF output takes it (:attr:`~vidcolor.io.VideoInfo.loop`: 0 for ever, N
+    more times, -1 once), from its first track's edit list as libavif reads it (Pillow gives none): ``elst`` flag 1
+    repeats the edit, as many times as the track's duration (``tkhd``) holds it, for ever where that is indefinite
+    (all ones: libavif's default, which Pillow writes); no repeat flag: played once; no edit list (or a file that
+    cannot be parsed): for ever, as browsers play it. The count was not read: every animated AVIF became a GIF that
+    plays once."""
+    try:
+        moov = _top_box(path, b"moov")
+        trak = next(payload for kind, payload in _boxes(moov) if kind == b"trak")
+        parts = dict(_boxes(trak))
+        edts = parts.get(b"edts")
+        if edts is None:
+            return 0
+        elst = dict(_boxes(edts)).get(b"elst")
+        if elst is None:
+            return 0
+        version, flags = elst[0], int.from_bytes(elst[1:4], "big")
+        if not flags & 1:
+            return -1
+        segment = int.from_bytes(elst[8:16] if version == 1 else elst[8:12], "big")
+        tkhd = parts[b"tkhd"]
+        duration = (tkhd[28:36] if tkhd[0] == 1 else tkhd[20:24])
+        if duration == b"\xff" * len(duration) or segment <= 0:
+            return 0
+        plays = -(-int.from_bytes(duration, "big") // segment)
+        return plays - 1 if plays > 1 else -1
+    except (OSError, StopIteration, KeyError, IndexError, struct.error):
+        return 0
+
+
 def _delay(frame: Image.Image) -> float | None:
     """A frame's delay in ms (WebP sets it only once the frame is loaded)."""
     if "duration" not in frame.info:
@@ -268,7 +338,9 @@ class AnimatedImageReader:
         total = sum(delays)
         fps = (Fraction(1000 * len(delays)) / Fraction(total)).limit_denominator(1000)
         loop = self._im.info.get("loop")        # no NETSCAPE block (GIF) or num_plays (APNG): played once
-        if self._im.format in PLAYS_FORMATS and loop:
+        if self._im.format == "AVIF":          # Pillow gives none: the file's edit list says
+            loop = avif_loop(self.path)
+        elif self._im.format in PLAYS_FORMATS and loop:
             loop = loop - 1 if loop > 1 else -1     # N plays in all: N - 1 more times, as GIF counts
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
                               frames=n if n is not None else len(delays),
