@@ -225,6 +225,8 @@ def _open(source: str | Path | BinaryIO):
             if src.count == 0:                          # ffmpeg's 'Invalid data' hid that nothing came at all
                 raise VidcolorError(f"{_name(source)}: no data came (0 bytes: did the command before the pipe "
                                     "fail?)") from None
+        elif start is not None and _empty_from(src, start):    # stdin from /dev/null or an empty file (it seeks)
+            raise VidcolorError(f"{_name(source)}: cannot read as video (an empty input, 0 bytes)") from None
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
         if isinstance(src, Rewindable):
@@ -352,6 +354,18 @@ def _size_unknown(source) -> VidcolorError:
     :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`_open`), or the header has none."""
     return VidcolorError(f"{_name(source)}: cannot decode: frame size unknown or above the limit (at most "
                          f"{limits.MAX_SIDE} px a side and {limits.MAX_PIXELS // 1_000_000} megapixels)")
+
+
+def _empty_from(stream, start: int) -> bool:
+    """Whether a stream that seeks (stdin redirected from ``/dev/null`` or an empty file) holds no byte after
+    ``start``, where it was opened; False where that cannot be read again. Left at ``start``."""
+    try:
+        stream.seek(start)
+        empty = not stream.read(1)
+        stream.seek(start)
+    except (OSError, ValueError):
+        return False
+    return empty
 
 
 def _name(source) -> str:
