@@ -20,7 +20,7 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.truncation import cut_short, partial_packet, raw_cut, y4m_cut
+from vidcolor.io.truncation import cut_short, missing_index, partial_packet, raw_cut, y4m_cut
 
 
 @dataclass
@@ -227,6 +227,8 @@ def _open(source: str | Path | BinaryIO):
                                     "fail?)") from None
         elif start is not None and _empty_from(src, start):    # stdin from /dev/null or an empty file (it seeks)
             raise VidcolorError(f"{_name(source)}: cannot read as video (an empty input, 0 bytes)") from None
+        elif isinstance(source, (str, Path)) and (cut := missing_index(source)):
+            raise VidcolorError(f"{source}: cannot read as video: {cut}") from None
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
         if isinstance(src, Rewindable):

@@ -4,6 +4,7 @@ stream or raw frames ending inside a frame. Each gives the line that the reader'
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -104,3 +105,47 @@ def partial_packet(path: str | Path, fmt: str) -> str | None:
     if all(size % n for n in TS_PACKET_SIZES):
         return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
     return None
+
+
+NO_INDEX = "moov atom not found"
+"""What FFmpeg's mov demuxer logs for an MP4 or MOV without its index (the moov box), which it opens with
+'Invalid data found when processing input' alone: one cut short before its index (ffmpeg writes it after the data,
+unless given ``-movflags +faststart``), or one whose recording never finished."""
+
+
+MP4_FIRST_BOXES = (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide", b"pnot")
+"""The boxes that an MP4 or MOV file starts with (its bytes 4-8 name the first: ffmpeg writes ``ftyp``, old
+QuickTime ``mdat``, ``wide`` or ``moov``): only such a file is said to lack its index. FFmpeg picks its mov demuxer
+by the name's suffix too, and says :data:`NO_INDEX` of a ``.mp4`` that holds no video at all."""
+
+
+def missing_index(path: str | Path) -> str | None:
+    """What to say of a file that FFmpeg (PyAV) refused to open as video, where FFmpeg's own log tells that it is an
+    MP4 or MOV (it starts as one: :data:`MP4_FIRST_BOXES`) without its index (:data:`NO_INDEX`): PyAV's error leaves
+    the log out. The ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) opens the file once more, as
+    ``ffmpeg -i`` does, and its log is read.
+    None where the log says otherwise, for a path that is not a regular file (a FIFO's bytes would be taken), and
+    where ffmpeg cannot be run (missing, or above 10 s)."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head[4:8] not in MP4_FIRST_BOXES:
+        return None
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.convert import local_url
+    from vidcolor.io.writer import find_ffmpeg
+
+    try:
+        log = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", local_url(path)],
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=10).stderr
+    except (OSError, subprocess.SubprocessError, VidcolorError):
+        return None
+    if NO_INDEX.encode() not in log:
+        return None
+    return (f"the file looks incomplete (truncated): an MP4 or MOV without its index ('{NO_INDEX}'), as one cut "
+            "short before the index (written last, unless with -movflags +faststart) or whose recording never "
+            "finished")
