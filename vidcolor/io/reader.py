@@ -20,7 +20,8 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.truncation import cut_short, missing_index, partial_packet, raw_cut, y4m_cut
+from vidcolor.io.truncation import (cut_short, missing_index, partial_file, partial_packet, raw_cut,
+                                     y4m_cut)
 
 
 @dataclass
@@ -588,7 +589,8 @@ def probe(path: str | Path) -> VideoInfo:
         except (StopIteration, av.FFmpegError):
             if unknown:                         # the decoder refused it (max_pixels), or it has none
                 raise _size_unknown(path) from None
-            raise VidcolorError(f"{path}: video has no decodable frames") from None
+            cut = partial_file(path, container.format.name)
+            raise VidcolorError(f"{path}: video has no decodable frames" + (f": {cut}" if cut else "")) from None
         _from_first_frame(info, container, stream)
         _apply_rotation(info, first)
         _interlacing_of(info, first)
@@ -817,8 +819,11 @@ class VideoReader:
                    VidcolorError(f"{_name(source)}: video has no frames" + (f": {cut}" if cut else ""))) from None
         except av.FFmpegError as exc:
             piped_mp4 = _name(source) == "stdin" and "mp4" in self._container.format.name
+            cut = (partial_file(source, self._container.format.name)
+                   if isinstance(source, (str, Path)) and not unknown else None)
             self.close()
             raise (_size_unknown(source) if unknown else
+                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)}): {cut}") if cut else
                    VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})" + (
                        "; an MP4 or MOV whose index follows its data cannot come through a pipe: pipe NUT or "
                        "Matroska (ffmpeg -i in.mp4 -c copy -f nut -), or give the file's name" if piped_mp4 else "")

@@ -107,6 +107,21 @@ def partial_packet(path: str | Path, fmt: str) -> str | None:
     return None
 
 
+def _ffmpeg_log(path: str | Path, *output: str) -> bytes:
+    """What the ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) logs at level ``error`` opening the
+    regular file ``path``, as ``ffmpeg -i`` does, then writing ``output`` (its arguments after the input; none: only
+    opened). Empty where ffmpeg cannot be run (missing, or above 10 s)."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.convert import local_url
+    from vidcolor.io.writer import find_ffmpeg
+
+    try:
+        return subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", local_url(path),
+                               *output], stdin=subprocess.DEVNULL, capture_output=True, timeout=10).stderr
+    except (OSError, subprocess.SubprocessError, VidcolorError):
+        return b""
+
+
 NO_INDEX = "moov atom not found"
 """What FFmpeg's mov demuxer logs for an MP4 or MOV without its index (the moov box), which it opens with
 'Invalid data found when processing input' alone: one cut short before its index (ffmpeg writes it after the data,
@@ -125,7 +140,7 @@ def missing_index(path: str | Path) -> str | None:
     the log out. The ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) opens the file once more, as
     ``ffmpeg -i`` does, and its log is read.
     None where the log says otherwise, for a path that is not a regular file (a FIFO's bytes would be taken), and
-    where ffmpeg cannot be run (missing, or above 10 s)."""
+    where ffmpeg cannot be run (:func:`_ffmpeg_log`)."""
     if not os.path.isfile(path):
         return None
     try:
@@ -135,17 +150,27 @@ def missing_index(path: str | Path) -> str | None:
         return None
     if head[4:8] not in MP4_FIRST_BOXES:
         return None
-    from vidcolor.errors import VidcolorError
-    from vidcolor.io.convert import local_url
-    from vidcolor.io.writer import find_ffmpeg
-
-    try:
-        log = subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", local_url(path)],
-                             stdin=subprocess.DEVNULL, capture_output=True, timeout=10).stderr
-    except (OSError, subprocess.SubprocessError, VidcolorError):
-        return None
-    if NO_INDEX.encode() not in log:
+    if NO_INDEX.encode() not in _ffmpeg_log(path):
         return None
     return (f"the file looks incomplete (truncated): an MP4 or MOV without its index ('{NO_INDEX}'), as one cut "
             "short before the index (written last, unless with -movflags +faststart) or whose recording never "
             "finished")
+
+
+PARTIAL_FILE = ": partial file"
+"""What FFmpeg's mov demuxer logs (``stream 0, offset 0x9c0: partial file``) reading a sample that its index places
+beyond the file's end: an MP4 or MOV with its index in front (``-movflags +faststart``) cut short."""
+
+
+def partial_file(path: str | Path, fmt: str) -> str | None:
+    """What to say of an MP4 or MOV file (``fmt``: the ffmpeg format name it was opened as) whose first frame FFmpeg
+    (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's end
+    (:data:`PARTIAL_FILE`): ffmpeg copies the video stream once more, without decoding, and its log is read. None
+    where it says otherwise, for other formats, for a path that is not a regular file, and where ffmpeg cannot be
+    run (:func:`_ffmpeg_log`)."""
+    if "mov" not in fmt.split(",") or not os.path.isfile(path):
+        return None
+    if PARTIAL_FILE.encode() not in _ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"):
+        return None
+    return ("the file ends early (truncated): its index lists video beyond its end ('partial file'), as an MP4 or "
+            "MOV cut short")
