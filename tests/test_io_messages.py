@@ -70,3 +70,27 @@ def test_a_faststart_mp4_cut_inside_its_first_frame_says_it_ends_early(tmp_path,
     with pytest.raises(VidcolorError) as err:
         probe(cut)
     assert str(err.value) == f"{cut}: video has no decodable frames: {said}"
+
+
+def test_eval_says_a_truncated_output_is_damaged(tmp_path, ffmpeg_exe):
+    """``vidcolor eval`` on an output cut short compared the frames that decoded and said only 'frame counts differ
+    (output 6, ground truth 10)', as of a shorter clip: the frames the file declares and lacks are now a warning
+    (table, JSON, stderr). Stopped by ``max_frames`` before the cut, it says nothing."""
+    from helpers import make_clip, run_ffmpeg
+
+    from vidcolor.evaluate import evaluate, format_table
+
+    plain = make_clip(ffmpeg_exe, tmp_path / "plain.mp4", audio=False)
+    whole = tmp_path / "whole.mp4"
+    run_ffmpeg(ffmpeg_exe, "-i", str(plain), "-c", "copy", "-movflags", "+faststart", str(whole))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:len(data) * 3 // 4])
+    result = evaluate(cut, whole, features=False)
+    n = result["frame_counts"]["output"]
+    assert 0 < n < 10
+    said = (f"the output {cut} looks damaged or truncated: {10 - n} of its 10 frames could not be read (only the "
+            "frames that decoded are compared)")
+    assert result["warnings"] == [said]
+    assert f"\nwarning: {said}" in format_table(result)
+    assert evaluate(cut, whole, features=False, max_frames=1)["warnings"] == []

@@ -95,6 +95,8 @@ class _Source:
     fps: Fraction | None = None
     start: float = 0.0
     file_start: float = 0.0
+    ended: bool = False
+    """Whether its frames were read to their end (not stopped at ``max_frames``)."""
 
     def __init__(self, x, max_frames: int | None = None, names: list[str] | None = None):
         if max_frames is not None and max_frames < 1:
@@ -162,8 +164,27 @@ class _Source:
             yield frame
             if self.max_frames is not None and self.count >= self.max_frames:
                 break
+        else:
+            self.ended = True
         if not self.count:
             raise VidcolorError(f"{self.name}: no frames")
+
+    @property
+    def damage(self) -> str | None:
+        """What a video or animated image read to its end (:attr:`ended`) lost, as its reader counts it: frames its
+        container declares that could not be read (:attr:`~vidcolor.io.VideoReader.missing`: a truncated or damaged
+        file), or a cut its container shows without a count (a Matroska file cut short:
+        :attr:`~vidcolor.io.VideoReader.ended_early`); None where it lost none, or was stopped before its end."""
+        reader = self._reader
+        if reader is None or not self.ended:
+            return None
+        if getattr(reader, "ended_early", None):
+            return reader.ended_early
+        if not reader.missing:
+            return None
+        if reader.info.frames:
+            return f"{reader.missing} of its {reader.info.frames} frames could not be read"
+        return f"{reader.missing} frame{'s' if reader.missing != 1 else ''} could not be decoded"
 
     def close(self) -> None:
         if self._reader is not None:
@@ -421,6 +442,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
             for _ in source:
                 pass
         counts = {name: s.count for name, s in sources.items()}
+        damaged = [f"the {LABELS[name]} {s.name} looks damaged or truncated: {s.damage} (only the frames that "
+                   "decoded are compared)" for name, s in sources.items() if s.damage]
         if names is not None:                    # what each folder holds, beside the images in common compared
             counts.update({name: len(files) for name, files in listings.items()})
     t, columns = measured["frames"], measured["columns"]
@@ -431,7 +454,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
               "transparent": measured["transparent"],
               "timing": {name: {"fps": float(s.fps), "start": s.start} for name, s in sources.items()
                          if s.fps is not None},
-              "warnings": timing_warnings(sources, t),
+              "warnings": damaged + timing_warnings(sources, t),
               "reference": columns["reference"].no_reference(t >= 2)}
     ref_colour = result["reference"]["colourfulness"]
     if features:
