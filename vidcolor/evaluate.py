@@ -409,7 +409,9 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         are not shown when the ground truth's are: first frames more than half a ground-truth frame apart where
         the clip is not a re-based copy of the ground truth (as vidcolor and ffmpeg write one: first frame at 0 or
         at the ground truth's offset from its file's start), or frame rates that move the compared frames that far
-        apart (:func:`timing_warnings`). When
+        apart (:func:`timing_warnings`); before those, one for each video or animated image read to its end that
+        lost frames (``the output out.mp4 looks damaged or truncated: 4 of its 10 frames could not be read ...``,
+        or a Matroska file shorter than its header declares). When
         frame counts differ, the first T = min(counts) frames of each are used (the longer clips are still read
         to their end, or to ``max_frames``, to count their frames). Folders are compared image by image by name
         (the stems they all hold; ``frame_counts`` then gives each folder's own count).
