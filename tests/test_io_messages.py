@@ -94,3 +94,21 @@ def test_eval_says_a_truncated_output_is_damaged(tmp_path, ffmpeg_exe):
     assert result["warnings"] == [said]
     assert f"\nwarning: {said}" in format_table(result)
     assert evaluate(cut, whole, features=False, max_frames=1)["warnings"] == []
+
+
+def test_a_folder_given_as_a_model_is_said_to_be_a_folder(tmp_path):
+    """``--model runs/x`` (a training run's folder) said "model 'runs/x' not found", of a folder that is there. It
+    now says it is a folder, what a model is, and the weight files the folder holds."""
+    from vidcolor.weights import REGISTRY, resolve
+
+    with pytest.raises(VidcolorError) as err:
+        resolve(str(tmp_path))
+    assert str(err.value) == (f"model {str(tmp_path)!r} is a folder, not a model: a model is a bundled model's name "
+                              f"({', '.join(sorted(REGISTRY))}) or a .safetensors path")
+    (tmp_path / "generator.safetensors").write_bytes(b"")
+    with pytest.raises(VidcolorError) as err:
+        resolve(tmp_path, graphs=True)
+    assert str(err.value).endswith(" or a .safetensors path or an .onnx graph written by vidcolor export "
+                                   f"({tmp_path} holds generator.safetensors: give its path)")
+    with pytest.raises(VidcolorError, match="not found"):
+        resolve(str(tmp_path / "missing.safetensors"))

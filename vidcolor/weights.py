@@ -34,7 +34,8 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
     ``.onnx`` graph (a job's engine, :func:`vidcolor.engine.load_engine`), and the error says it may be given.
 
     Raises:
-        VidcolorError: if neither a registered name nor an existing file.
+        VidcolorError: if neither a registered name nor an existing file (a folder is said to be one, with the
+            weight files it holds).
         TypeError: ``name_or_path`` is no ``str`` or path (None, a number: os's "expected str, bytes or os.PathLike
             object, not NoneType", naming no parameter).
     """
@@ -48,6 +49,12 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
     if not path.is_file():
         known = ", ".join(sorted(REGISTRY))
         given = "a .safetensors path" + (" or an .onnx graph written by vidcolor export" if graphs else "")
+        if path.is_dir():               # was "model 'runs/x' not found", of a folder that is there
+            held = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())
+            inside = f" ({path} holds {', '.join(held[:3])}{', ...' if len(held) > 3 else ''}: give its path)" \
+                if held else ""
+            raise VidcolorError(f"model {str(name_or_path)!r} is a folder, not a model: a model is a bundled "
+                                f"model's name ({known}) or {given}{inside}")
         raise VidcolorError(f"model {str(name_or_path)!r} not found (bundled models: {known}, or give {given})")
     return path
 
