@@ -139,3 +139,21 @@ def test_a_pack_inside_the_data_folder_is_refused(tmp_path, photos):
         write_pack(recipe(tmp_path / "data"), tmp_path / "data" / "pack", 10**8, short_side=40, progress=lambda m: None)
     assert len(list_images(tmp_path / "data")) == 40
 
+
+
+def test_pack_refuses_an_unwritable_out_before_encoding(tmp_path, photos):
+    """``vidcolor train pack r.toml notes.txt/pack`` (a file on the way) or into a place that cannot be written
+    (/proc, a read-only folder) was refused only once every image was encoded (the progress line, then the error).
+    The place is now tried first: an OSError naming OUT (the CLI's 'OUT: cannot write there (why)'), no image
+    encoded, nothing left behind."""
+    said = []
+    (tmp_path / "notes.txt").write_text("notes")
+    out = tmp_path / "notes.txt" / "pack"
+    with pytest.raises(NotADirectoryError) as err:
+        write_pack(recipe(photos), out, max_bytes=10**8, short_side=40, progress=said.append)
+    assert (err.value.filename, err.value.strerror) == (str(out), f"{tmp_path / 'notes.txt'} is a file, not a folder")
+    out = Path("/proc/vidcolor-pack/pack")                 # cannot be made, by root either
+    with pytest.raises(OSError) as err:
+        write_pack(recipe(photos), out, max_bytes=10**8, short_side=40, progress=said.append)
+    assert err.value.filename == str(out)
+    assert said == [] and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

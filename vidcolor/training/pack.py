@@ -14,9 +14,12 @@ and cannot reach ``../shared/data`` (88 MB of photos, 28 MB of clips).
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +147,24 @@ def _encoded(path: Path, short_side: int, quality: int, what: str = "training im
     return buf.getvalue()
 
 
+def check_writable(out: Path) -> None:
+    """Refuse a new folder ``out`` that cannot be made, before any image is encoded (a read-only place was refused
+    only once the whole pack was encoded): a folder is made and removed in the nearest folder on its way that
+    exists, which must be one. What the folder's own writing raises is still raised, later (a disk that fills).
+
+    Raises:
+        OSError: its ``filename`` ``out``, its ``strerror`` why (``notes.txt is a file, not a folder``, ``Read-only
+            file system``, ``Permission denied``).
+    """
+    base = next((a for a in out.absolute().parents if os.path.lexists(a)), None)
+    if base is not None and not base.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{base} is a file, not a folder", str(out))
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".vidcolor-pack-", dir=base))
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(out)) from None
+
+
 def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, quality: int = 80,
                progress=print) -> dict:
     """Write the pack of ``recipe`` (its training groups and held-back photos, :func:`recipe_images`) into the new
@@ -160,6 +181,8 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
             pack's would join them); ``short_side`` below the crop; an image that cannot be decoded
             (:func:`~vidcolor.training.data.check_images`); ``max_bytes`` too small for the held-back photos or for
             one image of each group; what :func:`recipe_images` raises. Nothing is left behind.
+        OSError: ``out`` cannot be made (:func:`check_writable`, before any image is encoded), or a file in it
+            cannot be written (its ``filename`` ``out``'s ``.partial`` folder or a file in it).
     """
     out = Path(out)
     if out.exists():
@@ -171,6 +194,7 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
         raise ValueError(f"short_side ({short_side} px) must be at least the recipe's crop ({recipe.crop} px)")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality ({quality}) must be 1 to 100")
+    check_writable(out)
     groups, held = recipe_images(recipe), held_back_photos(recipe)
     # a truncated JPEG: one line, not an OSError traceback half way through the encoding, and before the progress
     # line (the CLI's error is its only line). The training images are checked first (cheaply: a JPEG at 1/8 scale,
