@@ -112,3 +112,29 @@ def test_a_folder_given_as_a_model_is_said_to_be_a_folder(tmp_path):
                                    f"({tmp_path} holds generator.safetensors: give its path)")
     with pytest.raises(VidcolorError, match="not found"):
         resolve(str(tmp_path / "missing.safetensors"))
+
+
+def test_a_video_codec_without_a_decoder_is_named(tmp_path, ffmpeg_exe, monkeypatch):
+    """A video stream that PyAV has no decoder for (an AVI whose fourcc FFmpeg does not know; AVS2, which FFmpeg
+    knows and PyAV's build cannot decode) said 'its video codec cannot be identified (or its frame size is above
+    the limit ...)': PyAV gives no codec context and says nothing of the codec. ffmpeg's stream listing is now read."""
+    from helpers import run_ffmpeg
+
+    from vidcolor.io import reader
+
+    avi = tmp_path / "clip.avi"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "2", "-c:v", "mpeg4",
+               str(avi))
+    data = avi.read_bytes()
+    assert data.count(b"FMP4") == 2                 # the stream header's handler and the bitmap header's fourcc
+    avi.write_bytes(data.replace(b"FMP4", b"QQQQ"))
+    with pytest.raises(VidcolorError) as err:
+        VideoReader(avi)
+    assert str(err.value) == f"{avi}: cannot decode: its video codec is one FFmpeg does not know (its tag: QQQQ)"
+    # AVS2 as ffmpeg lists it (an ffmpeg built with libdavs2 and libxavs2 writes and reads it; PyAV has no decoder)
+    monkeypatch.setattr(reader, "ffmpeg_log", lambda path, level: b"  Stream #0:0: Video: avs2 (libdavs2), yuv420p("
+                        b"tv, progressive), 64x48, SAR 1:1 DAR 4:3, 10 fps, 10 tbr, 1k tbn\n")
+    assert reader._codec_lacking(avi, 0) == ("its video codec, avs2, has no decoder in this PyAV's FFmpeg; convert it "
+                                             "first with an ffmpeg that has one (ffmpeg -i in -c:v ffv1 out.mkv)")
+    monkeypatch.setattr(reader, "ffmpeg_log", lambda path, level: b"  Stream #0:0[0x1e0]: Video: h264 (High), yuv420p")
+    assert reader._codec_lacking(avi, 0) is None    # PyAV decodes it: the size limit's message is kept

@@ -20,8 +20,8 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.truncation import (cut_short, missing_index, partial_file, partial_packet, raw_cut,
-                                     y4m_cut)
+from vidcolor.io.truncation import (cut_short, ffmpeg_log, missing_index, partial_file, partial_packet,
+                                     raw_cut, y4m_cut)
 
 
 @dataclass
@@ -389,14 +389,17 @@ def _info(container, source) -> VideoInfo:
     errors) that has a video stream.
 
     Raises:
-        VidcolorError: no frame rate, or a codec FFmpeg could not identify (an MPEG-PS whose probe gave up on a
+        VidcolorError: no frame rate, or no decoder for its video (named where ffmpeg lists the codec:
+            :func:`_codec_lacking`), or a codec FFmpeg could not identify (an MPEG-PS whose probe gave up on a
             frame above the size limit: its codec context is None).
     """
     v = video_stream(container)
     if v.codec_context is None:
-        raise VidcolorError(f"{_name(source)}: cannot decode: its video codec cannot be identified (or its frame "
-                            f"size is above the limit: at most {limits.MAX_SIDE} px a side and "
-                            f"{limits.MAX_PIXELS // 1_000_000} megapixels)")
+        a_file = isinstance(source, (str, Path)) and os.path.isfile(source)
+        said = _codec_lacking(source, v.index) if a_file else None
+        raise VidcolorError(f"{_name(source)}: cannot decode: " + (said or (
+            f"its video codec cannot be identified (or its frame size is above the limit: at most "
+            f"{limits.MAX_SIDE} px a side and {limits.MAX_PIXELS // 1_000_000} megapixels)")))
     # a raw elementary stream (.h264, .hevc, .m2v, .m4v: a format without timestamps) has as its average rate the
     # rate its demuxer assumes, 25; the bitstream's own (H.264's timing info), which ffmpeg converts it at, is the guess
     raw_stream = container.format.flags & AVFMT_NOTIMESTAMPS
@@ -420,6 +423,30 @@ def _info(container, source) -> VideoInfo:
                      subtitle_defaults=tuple("default" in _disposition(s) for s in container.streams.subtitles),
                      colour=colour_tags(v.codec_context), alpha=_alpha(v),
                      pixel_aspect=Fraction(sar) if (sar := v.sample_aspect_ratio) and sar > 0 else Fraction(1))
+
+
+def _codec_lacking(path: str | Path, index: int) -> str | None:
+    """Why the video stream ``index`` of the file ``path`` has no decoder (PyAV gives it no codec context, and says
+    nothing of its codec), as the ffmpeg executable lists it (:func:`~vidcolor.io.truncation.ffmpeg_log`): a codec
+    that this PyAV's FFmpeg has no decoder for (AVS2), or one FFmpeg does not know (``none (QQQQ / 0x51515151)``: an
+    AVI's unknown fourcc). None where ffmpeg names a codec that PyAV decodes (a probe that gave up on a frame above
+    the size limit), or cannot be run."""
+    import re
+
+    listed = re.search(rf"Stream #0:{index}(?![0-9])[^:\n]*: Video: (\S+)(?: \(([^)]*)\))?",
+                       ffmpeg_log(path, level="info").decode(errors="replace"))
+    if listed is None:
+        return None
+    name, detail = listed[1].rstrip(","), listed[2] or ""
+    if name == "none":
+        tag = detail.split(" / ")[0].strip()
+        return "its video codec is one FFmpeg does not know" + (f" (its tag: {tag})" if tag else "")
+    try:
+        av.codec.Codec(name, "r")
+    except (ValueError, av.FFmpegError):        # av.codec.codec.UnknownCodecError is a ValueError
+        return (f"its video codec, {name}, has no decoder in this PyAV's FFmpeg; convert it first with an ffmpeg "
+                "that has one (ffmpeg -i in -c:v ffv1 out.mkv)")
+    return None
 
 
 VIDEO_TAGS = {"language": ("language",), "title": ("title", "name"), "handler_name": ("handler_name",)}

@@ -107,16 +107,16 @@ def partial_packet(path: str | Path, fmt: str) -> str | None:
     return None
 
 
-def _ffmpeg_log(path: str | Path, *output: str) -> bytes:
-    """What the ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) logs at level ``error`` opening the
-    regular file ``path``, as ``ffmpeg -i`` does, then writing ``output`` (its arguments after the input; none: only
-    opened). Empty where ffmpeg cannot be run (missing, or above 10 s)."""
+def ffmpeg_log(path: str | Path, *output: str, level: str = "error") -> bytes:
+    """What the ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) logs at ``level`` (``info``: also the
+    streams it found, as ``ffmpeg -i`` lists them) opening the regular file ``path``, then writing ``output`` (its
+    arguments after the input; none: only opened). Empty where ffmpeg cannot be run (missing, or above 10 s)."""
     from vidcolor.errors import VidcolorError
     from vidcolor.io.convert import local_url
     from vidcolor.io.writer import find_ffmpeg
 
     try:
-        return subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", local_url(path),
+        return subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", level, "-i", local_url(path),
                                *output], stdin=subprocess.DEVNULL, capture_output=True, timeout=10).stderr
     except (OSError, subprocess.SubprocessError, VidcolorError):
         return b""
@@ -140,7 +140,7 @@ def missing_index(path: str | Path) -> str | None:
     the log out. The ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) opens the file once more, as
     ``ffmpeg -i`` does, and its log is read.
     None where the log says otherwise, for a path that is not a regular file (a FIFO's bytes would be taken), and
-    where ffmpeg cannot be run (:func:`_ffmpeg_log`)."""
+    where ffmpeg cannot be run (:func:`ffmpeg_log`)."""
     if not os.path.isfile(path):
         return None
     try:
@@ -150,7 +150,7 @@ def missing_index(path: str | Path) -> str | None:
         return None
     if head[4:8] not in MP4_FIRST_BOXES:
         return None
-    if NO_INDEX.encode() not in _ffmpeg_log(path):
+    if NO_INDEX.encode() not in ffmpeg_log(path):
         return None
     return (f"the file looks incomplete (truncated): an MP4 or MOV without its index ('{NO_INDEX}'), as one cut "
             "short before the index (written last, unless with -movflags +faststart) or whose recording never "
@@ -167,10 +167,10 @@ def partial_file(path: str | Path, fmt: str) -> str | None:
     (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's end
     (:data:`PARTIAL_FILE`): ffmpeg copies the video stream once more, without decoding, and its log is read. None
     where it says otherwise, for other formats, for a path that is not a regular file, and where ffmpeg cannot be
-    run (:func:`_ffmpeg_log`)."""
+    run (:func:`ffmpeg_log`)."""
     if "mov" not in fmt.split(",") or not os.path.isfile(path):
         return None
-    if PARTIAL_FILE.encode() not in _ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"):
+    if PARTIAL_FILE.encode() not in ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"):
         return None
     return ("the file ends early (truncated): its index lists video beyond its end ('partial file'), as an MP4 or "
             "MOV cut short")
