@@ -138,3 +138,15 @@ def test_a_video_codec_without_a_decoder_is_named(tmp_path, ffmpeg_exe, monkeypa
                                              "first with an ffmpeg that has one (ffmpeg -i in -c:v ffv1 out.mkv)")
     monkeypatch.setattr(reader, "ffmpeg_log", lambda path, level: b"  Stream #0:0[0x1e0]: Video: h264 (High), yuv420p")
     assert reader._codec_lacking(avi, 0) is None    # PyAV decodes it: the size limit's message is kept
+
+
+def test_a_file_without_video_says_what_it_holds(tmp_path, ffmpeg_exe):
+    """An audio file given as the input said only 'no video stream', as a damaged file might: it now says what the
+    file holds (a song with cover art still says 'only cover art')."""
+    from helpers import run_ffmpeg
+
+    song = tmp_path / "song.m4a"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "sine=sample_rate=8000", "-t", "0.1", "-c:a", "aac", str(song))
+    with pytest.raises(VidcolorError) as err:
+        VideoReader(song)
+    assert str(err.value) == f"{song}: no video stream: it holds only audio (aac)"

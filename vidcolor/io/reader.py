@@ -238,13 +238,25 @@ def _open(source: str | Path | BinaryIO):
         container.close()
         src.check()
     if video_stream(container) is None:
-        covers = len(container.streams.video)
+        covers, held = len(container.streams.video), _streams_held(container)
         container.close()
-        raise VidcolorError(f"{_name(source)}: no video stream" + (" (only cover art)" if covers else ""))
+        raise VidcolorError(f"{_name(source)}: no video stream" + (" (only cover art)" if covers else f": {held}"))
     for stream in container.streams.video:
         if stream.codec_context is not None:        # and so does the decoder the frames come from
             stream.codec_context.options = dict(limit)
     return container
+
+
+def _streams_held(container) -> str:
+    """What a container without video holds, for its error: ``it holds only audio (aac)``, ``it holds only audio
+    (mp3, aac) and subtitle (subrip)``, ``it holds no stream`` (was only 'no video stream', of a song as of a
+    damaged file)."""
+    kinds: dict[str, list[str]] = {}
+    for stream in container.streams:
+        kinds.setdefault(stream.type, []).append(_codec_name(stream))
+    if not kinds:
+        return "it holds no stream"
+    return "it holds only " + " and ".join(f"{kind} ({', '.join(names)})" for kind, names in kinds.items())
 
 
 DECODE_THREADS = "SLICE"
