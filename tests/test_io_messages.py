@@ -150,3 +150,34 @@ def test_a_file_without_video_says_what_it_holds(tmp_path, ffmpeg_exe):
     with pytest.raises(VidcolorError) as err:
         VideoReader(song)
     assert str(err.value) == f"{song}: no video stream: it holds only audio (aac)"
+
+
+def test_an_mp4_cut_before_its_index_on_stdin_says_it_looks_truncated(tmp_path, ffmpeg_exe):
+    """The same cut mp4 given on stdin, through a pipe (``cat cut.mp4 |``) or redirected (``< cut.mp4``), said
+    'stdin: cannot read as video (Invalid data found when processing input)': what the pipe gave, or the file behind
+    stdin, is now given to ffmpeg as the file's name is."""
+    import threading
+
+    from helpers import make_clip
+
+    whole = make_clip(ffmpeg_exe, tmp_path / "whole.mp4", audio=False).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[:len(whole) // 2])
+    read_end, write_end = os.pipe()
+    threading.Thread(target=_feed, args=(write_end, cut.read_bytes()), daemon=True).start()
+    with open(read_end, "rb") as pipe, pytest.raises(VidcolorError) as err:
+        VideoReader(pipe)
+    assert str(err.value).startswith("stdin: cannot read as video: the input looks incomplete (truncated): an MP4 "
+                                     "or MOV without its index ('moov atom not found')")
+    with open(cut, "rb") as redirected, pytest.raises(VidcolorError) as err:
+        VideoReader(redirected)
+    assert str(err.value).startswith("stdin: cannot read as video: the file looks incomplete (truncated)")
+
+
+def _feed(fd: int, data: bytes) -> None:
+    """Write ``data`` into the pipe ``fd`` and close it; a reader that stops early ends the writing."""
+    try:
+        with open(fd, "wb") as out:
+            out.write(data)
+    except BrokenPipeError:
+        pass

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -226,10 +227,14 @@ def _open(source: str | Path | BinaryIO):
             if src.count == 0:                          # ffmpeg's 'Invalid data' hid that nothing came at all
                 raise VidcolorError(f"{_name(source)}: no data came (0 bytes: did the command before the pipe "
                                     "fail?)") from None
+            cut = missing_index(None, src.kept) if src.count == len(src.kept) else None      # all it gave
         elif start is not None and _empty_from(src, start):    # stdin from /dev/null or an empty file (it seeks)
             raise VidcolorError(f"{_name(source)}: cannot read as video (an empty input, 0 bytes)") from None
-        elif isinstance(source, (str, Path)) and (cut := missing_index(source)):
-            raise VidcolorError(f"{source}: cannot read as video: {cut}") from None
+        else:
+            behind = source if isinstance(source, (str, Path)) else _file_behind(src, start)
+            cut = missing_index(behind) if behind is not None else None
+        if cut:
+            raise VidcolorError(f"{_name(source)}: cannot read as video: {cut}") from None
         raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
     finally:
         if isinstance(src, Rewindable):
@@ -381,6 +386,19 @@ def _empty_from(stream, start: int) -> bool:
     except (OSError, ValueError):
         return False
     return empty
+
+
+def _file_behind(stream, start: int | None) -> str | None:
+    """A name by which another process opens the regular file that ``stream`` (stdin redirected from a file) reads,
+    from its start (``start`` 0): Linux's ``/proc/<pid>/fd/<n>``; None elsewhere, for other streams (a BytesIO)."""
+    try:
+        fd = stream.fileno()
+        if start != 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    name = f"/proc/{os.getpid()}/fd/{fd}"
+    return name if os.path.exists(name) else None
 
 
 def _name(source) -> str:

@@ -107,17 +107,21 @@ def partial_packet(path: str | Path, fmt: str) -> str | None:
     return None
 
 
-def ffmpeg_log(path: str | Path, *output: str, level: str = "error") -> bytes:
+def ffmpeg_log(path: str | Path | None, *output: str, level: str = "error",
+               data: bytes | bytearray | None = None) -> bytes:
     """What the ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) logs at ``level`` (``info``: also the
-    streams it found, as ``ffmpeg -i`` lists them) opening the regular file ``path``, then writing ``output`` (its
-    arguments after the input; none: only opened). Empty where ffmpeg cannot be run (missing, or above 10 s)."""
+    streams it found, as ``ffmpeg -i`` lists them) opening the regular file ``path`` (or ``data``, given on its
+    stdin, where ``path`` is None), then writing ``output`` (its arguments after the input; none: only opened).
+    Empty where ffmpeg cannot be run (missing, or above 10 s)."""
     from vidcolor.errors import VidcolorError
     from vidcolor.io.convert import local_url
     from vidcolor.io.writer import find_ffmpeg
 
+    given = {"stdin": subprocess.DEVNULL} if data is None else {"input": data}
     try:
-        return subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-v", level, "-i", local_url(path),
-                               *output], stdin=subprocess.DEVNULL, capture_output=True, timeout=10).stderr
+        args = ["-nostdin", "-i", local_url(path)] if data is None else ["-i", "pipe:0"]
+        return subprocess.run([find_ffmpeg(), "-hide_banner", "-v", level, *args, *output], capture_output=True,
+                              timeout=10, **given).stderr
     except (OSError, subprocess.SubprocessError, VidcolorError):
         return b""
 
@@ -134,27 +138,30 @@ QuickTime ``mdat``, ``wide`` or ``moov``): only such a file is said to lack its 
 by the name's suffix too, and says :data:`NO_INDEX` of a ``.mp4`` that holds no video at all."""
 
 
-def missing_index(path: str | Path) -> str | None:
+def missing_index(path: str | Path | None, data: bytes | bytearray | None = None) -> str | None:
     """What to say of a file that FFmpeg (PyAV) refused to open as video, where FFmpeg's own log tells that it is an
     MP4 or MOV (it starts as one: :data:`MP4_FIRST_BOXES`) without its index (:data:`NO_INDEX`): PyAV's error leaves
-    the log out. The ffmpeg executable (:func:`~vidcolor.io.writer.find_ffmpeg`) opens the file once more, as
-    ``ffmpeg -i`` does, and its log is read.
+    the log out. The ffmpeg executable (:func:`ffmpeg_log`) opens the file once more, as ``ffmpeg -i`` does, and its
+    log is read; or ``data``, what a pipe gave (``path`` None), given to it on its stdin.
     None where the log says otherwise, for a path that is not a regular file (a FIFO's bytes would be taken), and
-    where ffmpeg cannot be run (:func:`ffmpeg_log`)."""
-    if not os.path.isfile(path):
+    where ffmpeg cannot be run."""
+    if data is not None:
+        head = data[:8]
+    elif path is None or not os.path.isfile(path):
         return None
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return None
+    else:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+        except OSError:
+            return None
     if head[4:8] not in MP4_FIRST_BOXES:
         return None
-    if NO_INDEX.encode() not in ffmpeg_log(path):
+    if NO_INDEX.encode() not in ffmpeg_log(path if data is None else None, data=data):
         return None
-    return (f"the file looks incomplete (truncated): an MP4 or MOV without its index ('{NO_INDEX}'), as one cut "
-            "short before the index (written last, unless with -movflags +faststart) or whose recording never "
-            "finished")
+    return (f"the {'file' if data is None else 'input'} looks incomplete (truncated): an MP4 or MOV without its "
+            f"index ('{NO_INDEX}'), as one cut short before the index (written last, unless with -movflags "
+            "+faststart) or whose recording never finished")
 
 
 PARTIAL_FILE = ": partial file"
