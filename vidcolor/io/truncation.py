@@ -172,12 +172,14 @@ beyond the file's end: an MP4 or MOV with its index in front (``-movflags +fasts
 def partial_file(path: str | Path, fmt: str) -> str | None:
     """What to say of an MP4 or MOV file (``fmt``: the ffmpeg format name it was opened as) whose first frame FFmpeg
     (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's end
-    (:data:`PARTIAL_FILE`): ffmpeg copies the video stream once more, without decoding, and its log is read. None
-    where it says otherwise, for other formats, for a path that is not a regular file, and where ffmpeg cannot be
-    run (:func:`ffmpeg_log`)."""
+    (:data:`PARTIAL_FILE`): ffmpeg copies the video stream's first two packets once more, without decoding (a large
+    file is not read through; FFmpeg's demuxer reads ahead of them, so a small file's later cut is seen too, said
+    beside its first frame's refusal, which damage may have caused), and its log is read. None where it says otherwise, for other
+    formats, for a path that is not a regular file, and where ffmpeg cannot be run (:func:`ffmpeg_log`)."""
     if "mov" not in fmt.split(",") or not os.path.isfile(path):
         return None
-    if PARTIAL_FILE.encode() not in ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"):
+    log = ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-frames:v", "2", "-f", "null", "-")
+    if PARTIAL_FILE.encode() not in log:
         return None
     return ("the file ends early (truncated): its index lists video beyond its end ('partial file'), as an MP4 or "
             "MOV cut short")
