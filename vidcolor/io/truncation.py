@@ -164,22 +164,24 @@ def missing_index(path: str | Path | None, data: bytes | bytearray | None = None
             "+faststart) or whose recording never finished")
 
 
-PARTIAL_FILE = ": partial file"
-"""What FFmpeg's mov demuxer logs (``stream 0, offset 0x9c0: partial file``) reading a sample that its index places
-beyond the file's end: an MP4 or MOV with its index in front (``-movflags +faststart``) cut short."""
+PARTIAL_FILE = (": partial file", "Packet corrupt (stream = ")
+"""What FFmpeg logs reading an MP4 or MOV with its index in front (``-movflags +faststart``) that was cut short: its
+mov demuxer, for a sample that the index places beyond the file's end (``stream 0, offset 0x9c0: partial file``,
+an error), and its demuxing layer, for a sample that the end cuts (``Packet corrupt (stream = 0, dts = -1024).``, a
+warning: the mov demuxer marks a packet corrupt where the file gave fewer bytes than the index lists)."""
 
 
 def partial_file(path: str | Path, fmt: str) -> str | None:
     """What to say of an MP4 or MOV file (``fmt``: the ffmpeg format name it was opened as) whose first frame FFmpeg
-    (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's end
-    (:data:`PARTIAL_FILE`): ffmpeg copies the video stream's first two packets once more, without decoding (a large
-    file is not read through; FFmpeg's demuxer reads ahead of them, so a small file's later cut is seen too, said
-    beside its first frame's refusal, which damage may have caused), and its log is read. None where it says otherwise, for other
-    formats, for a path that is not a regular file, and where ffmpeg cannot be run (:func:`ffmpeg_log`)."""
+    (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's
+    end, or cut by it (:data:`PARTIAL_FILE`): ffmpeg copies the video stream's first two packets once more, without
+    decoding (a large file is not read through; FFmpeg's demuxer reads ahead of them, so a small file's later cut is
+    seen too, said beside its first frame's refusal, which damage may have caused), and its log is read. None where
+    it says otherwise, for other formats, for a path that is not a regular file, and where ffmpeg cannot be run
+    (:func:`ffmpeg_log`)."""
     if "mov" not in fmt.split(",") or not os.path.isfile(path):
         return None
-    log = ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-frames:v", "2", "-f", "null", "-")
-    if PARTIAL_FILE.encode() not in log:
+    log = ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-frames:v", "2", "-f", "null", "-", level="warning")
+    if not any(sign.encode() in log for sign in PARTIAL_FILE):
         return None
-    return ("the file ends early (truncated): its index lists video beyond its end ('partial file'), as an MP4 or "
-            "MOV cut short")
+    return "the file ends early (truncated): its index lists video beyond its end, as an MP4 or MOV cut short"
