@@ -218,7 +218,7 @@ def test_train_pack_into_a_place_that_cannot_be_written_is_one_line(recipe_dir):
     before = listing(recipe_dir)
     res = invoke_cli("train", "pack", "r.toml", "img.png/pk", cwd=recipe_dir)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    assert res.stderr_lines[-1] == "vidcolor: error: img.png/pk: cannot write there (Not a directory)", res.stderr
+    assert res.stderr_lines == ["vidcolor: error: img.png/pk: cannot write there (img.png is a file, not a folder)"]
     assert listing(recipe_dir) == before
 
 

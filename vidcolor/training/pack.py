@@ -156,7 +156,7 @@ def check_writable(out: Path) -> None:
         OSError: its ``filename`` ``out``, its ``strerror`` why (``notes.txt is a file, not a folder``, ``Read-only
             file system``, ``Permission denied``).
     """
-    base = next((a for a in out.absolute().parents if os.path.lexists(a)), None)
+    base = next((a for a in out.parents if os.path.lexists(a)), None)          # named as given, as train --out
     if base is not None and not base.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, f"{base} is a file, not a folder", str(out))
     try:
