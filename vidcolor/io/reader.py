@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -461,8 +462,6 @@ def _codec_lacking(path: str | Path, index: int) -> str | None:
     that this PyAV's FFmpeg has no decoder for (AVS2), or one FFmpeg does not know (``none (QQQQ / 0x51515151)``: an
     AVI's unknown fourcc). None where ffmpeg names a codec that PyAV decodes (a probe that gave up on a frame above
     the size limit), or cannot be run."""
-    import re
-
     listed = re.search(rf"Stream #0:{index}(?![0-9])[^:\n]*: Video: (\S+)(?: \(([^)]*)\))?",
                        ffmpeg_log(path, level="info").decode(errors="replace"))
     if listed is None:
