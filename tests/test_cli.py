@@ -629,6 +629,16 @@ def test_folder_in_folder_out(tmp_path, tiny_models):
         assert np.abs(got.astype(int) - ref).max() <= 1           # rgb identity is exact up to rounding
 
 
+def test_a_folder_given_as_dot_is_the_folder_given_by_its_name(tmp_path, tiny_models):
+    src = tmp_path / "shots"
+    src.mkdir()
+    Image.fromarray(mosaic(1, 24, 40, seed=1)[0]).save(src / "a.png")
+    res = invoke_cli("dequantize", ".", "--model", tiny_models.rgb, "-q", cwd=src)   # was: internal error, '. has an empty name'
+    assert_clean_success(res)
+    assert listing(tmp_path) == {"shots", "shots/a.png", "shots_dequantized", "shots_dequantized/a.png"}
+    assert_one_line_error(invoke_cli("dequantize", "/", "--model", tiny_models.rgb, "-q"))   # no name: one line
+
+
 def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_models, clip, clip_frames):
     src = tmp_path / "reels"
     src.mkdir()

@@ -476,6 +476,16 @@ def test_default_output(tmp_path):
     assert default_output("a/sprite.gif", "x", "matroska").as_posix() == "a/sprite_x.png"    # a still: an image
 
 
+def test_a_folder_named_by_dot_or_dot_dot_gets_the_output_its_own_name_would(tmp_path, monkeypatch):
+    (tmp_path / "shots" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "shots")
+    for name in (".", "./", "sub/..", "sub/../.", str(tmp_path / "shots" / "sub" / "..")):
+        assert default_output(name, "x") == tmp_path.resolve() / "shots_x", name     # not '. has an empty name'
+    assert default_output("..", "x") == tmp_path.parent.resolve() / f"{tmp_path.name}_x"     # not ./.._x
+    with pytest.raises(VidcolorError, match="the root folder"):
+        default_output("/", "x")
+
+
 @pytest.mark.parametrize("container, suffix, name", [("matroska", ".mkv", "matroska"), ("gif", ".gif", "gif"),
                                                      ("nut", ".nut", "nut")])
 def test_a_folders_clips_are_named_after_the_format_written(tmp_path, container, suffix, name):

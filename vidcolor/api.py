@@ -1040,8 +1040,19 @@ def check_format_named(output: str | Path, container: str | None) -> None:
 def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
     """``clip.mkv`` -> ``clip_<suffix>.mp4`` (with ``container``, the suffix of that format:
     :func:`~vidcolor.io.writer.format_suffix`); ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
-    ``dir`` -> ``dir_<suffix>``."""
+    ``dir`` -> ``dir_<suffix>``; a folder named by a path whose last part is ``.`` or ``..`` (``.``, ``./``, ``..``,
+    ``dir/..``), which has no name of its own to put the suffix on, is resolved first, so its output is the one its
+    own name gives, beside it (``.`` in ``/a/shots`` -> ``/a/shots_<suffix>``).
+
+    Raises:
+        VidcolorError: the root folder, which has no name at all.
+    """
     p = Path(input)
+    if p.name in ("", ".."):            # Path drops a '.' part: '.' and './' are Path('.'), whose name is ''
+        p = p.resolve()
+        if not p.name:
+            raise VidcolorError(f"{input}: the root folder has no name to name the output after; give the output "
+                                "with -o")
     if p.is_dir():
         return p.with_name(f"{p.name}_{suffix}")
     return p.with_name(f"{p.stem}_{suffix}{'.png' if is_still_image(p) else format_suffix(container or 'mp4')}")
