@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from helpers import (CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, cli_env, decode_all, invoke_cli,
-                     listing, make_videoless_mkv, mosaic, run_cli, run_ffmpeg, vidcolor_warnings)
+                     listing, make_clip, make_videoless_mkv, mosaic, run_cli, run_ffmpeg, vidcolor_warnings)
 from vidcolor.cli import main
 from vidcolor.io.convert import frame_to_rgb
 from vidcolor.io.writer import CODECS, PIX_FMTS, TUNES
@@ -188,8 +188,8 @@ MOOT_ERRORS = [
                  id="prores-preset"),
     pytest.param(["--codec", "h264_nvenc", "--tune", "film"], "--tune does not apply to --codec h264_nvenc",
                  id="nvenc-tune"),
-    pytest.param(["-o", "a.gif", "--crf", "20", "--pix-fmt", "yuv444p", "--no-audio"],
-                 "--crf, --pix-fmt and --no-audio do not apply to GIF output", id="gif-encoder"),
+    pytest.param(["-o", "a.gif", "--crf", "20", "--pix-fmt", "yuv444p", "--no-audio"],     # --no-audio applies
+                 "error: --crf and --pix-fmt do not apply to GIF output", id="gif-encoder"),
     pytest.param(["--temporal", "off", "--temporal-strength", "0.3"], "--temporal-strength does not apply with "
                  "--temporal off", id="strength-without-smoothing"),
     pytest.param(["--model", "{rgb}", "--keep-luminance"], "--keep-luminance does not apply to", id="rgb-keep-l"),
@@ -257,6 +257,23 @@ def test_an_option_the_input_leaves_without_effect_is_a_warning(tmp_path, clip, 
     assert res.returncode == 0 and res.stderr == "", res.stderr        # stdin's audio, dropped as asked
     res = invoke_cli("dequantize", clip, "-o", tmp_path / "b.mp4", "--crf", "10", "--model", tiny_models.lab, *FAST)
     assert res.returncode == 0 and res.stderr == "", res.stderr
+
+
+def test_gif_output_names_the_audio_it_leaves_out_unless_no_audio_says_so(tmp_path, clip, tiny_models, ffmpeg_exe):
+    """GIF holds no audio: a clip's went without a word, and --no-audio, which says to drop it, was refused with GIF
+    output ('--no-audio does not apply to GIF output'). Now one warning names it, and --no-audio drops it unsaid;
+    a clip without audio has nothing to name."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    make_clip(ffmpeg_exe, tmp_path / "mute.mp4", frames=3, audio=False)
+    res = invoke_cli("dequantize", "clip.mp4", "-o", "a.gif", "--model", tiny_models.lab, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr_lines == [
+        "vidcolor: warning: not carried from clip.mp4: audio (aac) (GIF output holds its frames alone; --no-audio "
+        "drops the audio without naming it)"], res.stderr
+    for source in ("clip.mp4", "mute.mp4"):
+        res = invoke_cli("dequantize", source, "-o", f"{source}.gif", "--model", tiny_models.lab, "-q",
+                         *["--no-audio"] * (source == "clip.mp4"), cwd=tmp_path)
+        assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert {"a.gif", "clip.mp4.gif", "mute.mp4.gif"} <= listing(tmp_path)
 
 
 def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, clip, tiny_models):

@@ -1072,6 +1072,21 @@ def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
              "file's name to keep them)")
 
 
+def _warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) where a file written as GIF holds streams besides its video:
+    GIF holds the frames alone, so its audio, subtitles and other streams are left out (they went without a word,
+    and ``audio=False``, the CLI's ``--no-audio``, was refused with GIF output, so the user could not say it
+    either). Its audio is named only with ``audio`` (``audio=False`` drops it as asked); nothing is said where the
+    file holds its video alone."""
+    parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
+    parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
+    parts += list(info.others)
+    if parts:
+        warn(f"not carried from {_named(input)}: {', '.join(parts)} (GIF output holds its frames alone"
+             + (f"; {option('audio=False', '--no-audio')} drops the audio without naming it)" if audio and
+                info.audio_codecs else ")"))
+
+
 @one_listing()
 @_one_colour_warning()
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
@@ -1086,7 +1101,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the audio and
     subtitle streams, global metadata and chapters are carried over (:class:`~vidcolor.io.writer.Passthrough`;
     ``audio=False`` drops the audio; from stdin or another pipe, read once, none is: a warning names them,
-    :func:`read_once`), and display rotation is applied to
+    :func:`read_once`; nor into GIF, which holds the frames alone: a warning names them, the audio not with
+    ``audio=False``), and display rotation is applied to
     the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
@@ -1200,6 +1216,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
+    to_gif = container == "gif" or container is None and Path(str(output)).suffix.lower() == ".gif"
     stamp = _file_stamp(input)
     stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
     try:
@@ -1227,6 +1244,8 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
         # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
         passthrough = (Passthrough.of(stdin_file or _own_path(input), info, audio) if from_file else
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
+        if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
+            _warn_not_in_gif(input, info, audio)
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,

@@ -358,7 +358,8 @@ def _with_io_options(f, job: str):
                           "'' for none)."),
         click.option("--no-audio", is_flag=True,
                      help="Drop the audio tracks (by default each is copied from the source, re-encoded only where "
-                          "the output container cannot hold its codec)."),
+                          "the output container cannot hold its codec; GIF output holds none, and a warning names "
+                          "the input's that it leaves out, but not with --no-audio)."),
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH",
                      help="Input is raw rgb24 frames of this size; give their rate with --fps."),
         click.option("--fps", callback=_fps, metavar="RATE",
@@ -412,8 +413,9 @@ CODEC_TAKES = {"libx264": "which takes --crf, --preset, --tune and --x264-params
                "ffv1": "which is lossless (no quality or speed settings)",
                "prores": "whose profile is fixed (422 HQ, 4444 at 4:4:4)"}
 
-GIF_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt", "no_audio")
-"""What GIF output has no use for: it is its frames alone, in one 256-colour palette."""
+GIF_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt")
+"""What GIF output has no use for: it is its frames alone, in one 256-colour palette. Not --no-audio: GIF holds no
+audio, and a warning names the input's that is left out, which --no-audio drops as asked, without a word."""
 
 STILL_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt", "container", "no_audio", "temporal",
                  "temporal_strength", "batch_size")
