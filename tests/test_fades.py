@@ -62,6 +62,24 @@ def test_a_palette_that_changes_without_a_cut_is_estimated_again_at_once():
     assert found[7] is found[4]                                  # and then it holds
 
 
+def test_a_coded_palette_clip_is_estimated_once():
+    """After H.264 the pixels of a 16-colour picture's edges leave the palette's radius, so all its pixels are far
+    less covered than the flat ones the estimate's confidence counts: compared with that confidence, PALETTE_LEFT
+    fired on the estimate's own frame, and a coded palette clip was estimated on every frame (davis_cows at crf 18:
+    36 of 40), its palette changing from frame to frame. The coverage is now compared with the estimate frame's."""
+    from vidcolor import quantizer
+    from vidcolor.training.degrade import h264_roundtrip, quantize_palette
+
+    y, x = np.mgrid[0:96, 0:160].astype(np.float32)
+    picture = np.stack([128 + 100 * np.sin(x / 20 + y / 36), 128 + 90 * np.cos(y / 16), 128 + 80 * np.sin((x - y) / 28)],
+                       -1).clip(0, 255).astype(np.uint8)
+    frames = [h264_roundtrip(quantize_palette(np.roll(picture, 2 * i, 1), 16), 18) for i in range(6)]
+    tracker = quantizer.QuantizerTracker(every=64)
+    found = [tracker(f[None]) for f in frames]
+    assert found[0].kind == "palette", found[0].describe()
+    assert all(f is found[0] for f in found), [f.describe() for f in found]
+
+
 def _first_frame(path) -> np.ndarray:
     """The first frame of a clip, uint8 RGB, area-scaled to 320x180."""
     import av

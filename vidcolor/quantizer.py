@@ -1526,9 +1526,20 @@ default batch of 4 did when estimates were taken per batch."""
 
 
 PALETTE_LEFT = 0.25
-"""Share of a frame's pixels that, leaving the clip's palette (:data:`PALETTE_RADIUS`), make :class:`QuantizerTracker`
-estimate again at once: a palette that changes without a cut (a game's, a GIF's) was followed only at the next
-estimate, up to 64 frames later."""
+"""Share of a frame's pixels that, leaving the clip's palette (:data:`PALETTE_RADIUS`) beyond those off it on the frame
+the palette was estimated on, make :class:`QuantizerTracker` estimate again at once: a palette that changes without a
+cut (a game's, a GIF's) was followed only at the next estimate, up to 64 frames later. Both coverages are of all pixels
+(every 4th each way, :func:`_palette_cover`), not the estimate's flat ones: after H.264 a 16-colour clip's flat pixels
+are 0.92-0.94 within the radius and all its pixels 0.51-0.62, so a comparison with the estimate's confidence fired on
+the estimate's own frame (36 and 40 estimates in 40 frames of davis_cows and blackswan at crf 18)."""
+
+
+def _palette_cover(found: Quantizer, frame: np.ndarray) -> float:
+    """Share of ``frame``'s pixels (uint8 ``(H, W, 3)``, every 4th each way) within :data:`PALETTE_RADIUS` of the
+    palette colour nearest them (``found`` of kind ``palette``)."""
+    px = np.ascontiguousarray(frame[::4, ::4]).reshape(-1, 3)
+    near = found.palette[found._palette_index(px)]
+    return float(np.mean(((px.astype(np.float32) - near) ** 2).sum(-1) <= PALETTE_RADIUS ** 2))
 
 
 class QuantizerTracker:
@@ -1539,7 +1550,7 @@ class QuantizerTracker:
     ``step`` frames while nothing is found, for ``warmup`` frames (a clip may open on a black or title frame);
     once settled, again every ``every`` frames, so that a change of palette is followed without an estimate per
     frame, and at once where a settled palette no longer covers a frame (:data:`PALETTE_LEFT`: a quarter more of its
-    pixels off the palette than at the estimate, on every 4th pixel each way; about 1 ms a 320x420 frame). Each
+    pixels off the palette than on the estimate's frame, on every 4th pixel each way; about 1 ms a 320x420 frame). Each
     estimate is of one frame, and holds from that frame until the next. (Estimates were of a batch's first and last
     frames, so the output changed with ``--batch-size``: a 16-colour validation clip read a palette's gray as 4-bit
     floor levels in 17 of the 21 frame pairs a batch of 4 offers, and 13 of the 24 single frames.)
@@ -1569,6 +1580,7 @@ class QuantizerTracker:
         self.frames = 0
         self._since = 0
         self._scene = 0                     # the frame its scene starts at
+        self._cover = 0.0                   # a palette's coverage of the frame it was estimated on (_palette_cover)
 
     def new_scene(self) -> None:
         """The next frame starts a new scene (a cut): it is estimated, and every ``step`` frames after it while
@@ -1576,16 +1588,13 @@ class QuantizerTracker:
         self._since, self._scene = self.every, self.frames
 
     def _left_palette(self, frame: np.ndarray) -> bool:
-        """Whether the clip's palette no longer holds ``frame`` (uint8 ``(H, W, 3)``): a settled palette estimate
-        covers under ``confidence - PALETTE_LEFT`` of the frame (every 4th pixel each way, those within
-        :data:`PALETTE_RADIUS` of a palette colour). False for any other quantizer."""
+        """Whether the clip's palette no longer holds ``frame`` (uint8 ``(H, W, 3)``): the palette covers under
+        ``PALETTE_LEFT`` less of it than of the frame it was estimated on (:func:`_palette_cover`). False for any
+        other quantizer."""
         q = self.current
         if q is None or q.kind != "palette" or not len(q.palette):
             return False
-        px = np.ascontiguousarray(frame[::4, ::4]).reshape(-1, 3)
-        near = q.palette[q._palette_index(px)]
-        covered = float(np.mean(((px.astype(np.float32) - near) ** 2).sum(-1) <= PALETTE_RADIUS ** 2))
-        return covered < q.confidence - PALETTE_LEFT
+        return _palette_cover(q, frame) < self._cover - PALETTE_LEFT
 
     def runs(self, frames: np.ndarray, cuts=None) -> list[tuple[int, int, Quantizer]]:
         """The quantizers of a batch of a clip's consecutive frames uint8 ``(N, H, W, 3)``, frame by frame:
@@ -1619,6 +1628,8 @@ class QuantizerTracker:
             if same and not self.stills and not found.passes_unchanged:
                 found.carry_weight(self.current)
             self.current, self._since = found, 0
+            if found.kind == "palette" and len(found.palette) and not self.stills:
+                self._cover = _palette_cover(found, frames[0])
         self.frames += len(frames)
         self._since += len(frames)
         return self.current
