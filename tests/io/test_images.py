@@ -192,6 +192,25 @@ def test_an_image_cut_short_says_what_pillow_found(tmp_path, rgb):
         read_image(tmp_path / "fake.png")
 
 
+def test_an_image_whose_format_pillow_knows_but_cannot_open_says_it_looks_damaged(tmp_path, rgb):
+    """A PNG whose header chunk's CRC is broken and a GIF cut inside its header said "cannot read as image
+    (UnidentifiedImageError)", as a file of no image format does: they start with a known signature, so they now
+    say they look damaged or truncated; a file of no image format keeps Pillow's class name."""
+    Image.fromarray(rgb).save(tmp_path / "whole.png")
+    png = bytearray((tmp_path / "whole.png").read_bytes())
+    png[8 + 8 + 13] ^= 0xFF                                     # IHDR's CRC
+    (tmp_path / "crc.png").write_bytes(bytes(png))
+    Image.fromarray(rgb).save(tmp_path / "whole.gif")
+    (tmp_path / "cut.gif").write_bytes((tmp_path / "whole.gif").read_bytes()[:9])
+    for name, fmt in (("crc.png", "PNG"), ("cut.gif", "GIF")):
+        with pytest.raises(VidcolorError, match=rf"{name}: cannot read as image \(it starts as a {fmt} does but looks "
+                           r"damaged or truncated\)$"):
+            read_image(tmp_path / name)
+    (tmp_path / "fake.gif").write_bytes(b"%PDF-1.4 not an image at all")
+    with pytest.raises(VidcolorError, match=r"fake.gif: cannot read as image \(UnidentifiedImageError\)$"):
+        read_image(tmp_path / "fake.gif")
+
+
 def test_is_image_and_listing(tmp_path, rgb):
     assert is_image("a.PNG") and is_image("b.jpeg") and is_image("c.gif") and is_image("d.webp")
     assert not is_image("clip.mp4") and not is_image("notes.txt") and not is_image("png")

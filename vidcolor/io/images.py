@@ -97,11 +97,14 @@ def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.
         tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
         cut = _tiff_cut(path) if tiff else None
         empty = isinstance(exc, UnidentifiedImageError) and _size(path) == 0
+        known = _signature(path) if isinstance(exc, UnidentifiedImageError) and not (empty or tiff) else None
         raise VidcolorError(f"{path}: cannot read as image (" + (
             "an empty file, 0 bytes" if empty else
             cut if cut else
             "a TIFF layout that Pillow does not read, such as 32-bit float RGB: convert it to 8 or 16 bits"
-            if tiff else pillow_reason(exc)) + ")") from None
+            if tiff else
+            f"it starts as a {known} does but looks damaged or truncated" if known else pillow_reason(exc)) + ")"
+        ) from None
     return rgb, alpha
 
 
@@ -138,6 +141,28 @@ def _is_tiff(path: str | Path) -> bool:
             return f.read(4) in TIFF_SIGNATURES
     except OSError:
         return False
+
+
+def _signature(path: str | Path) -> str | None:
+    """The image format whose signature the file at ``path`` starts with (``PNG``, ``GIF``: one of Pillow's plugins
+    accepts its first 16 bytes, as ``Image.open`` asks them), None where none does or it cannot be read. Pillow
+    says ``UnidentifiedImageError`` both of a file of no image format and of one whose format's plugin failed to
+    open it (a PNG whose header chunk's CRC is broken, a GIF cut inside its header): a signature found tells the
+    second, damage."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    Image.init()                                # every plugin registered, as Image.open has by then
+    for fmt, (_, accept) in list(Image.OPEN.items()):
+        try:
+            found = accept(head) if accept else False       # a plugin without a signature accepts anything
+        except Exception:                                   # noqa: BLE001 -- a plugin's check of 16 bytes
+            found = False
+        if found and not isinstance(found, str):            # (a string: Pillow's note that it cannot read it)
+            return fmt
+    return None
 
 
 def _size(path: str | Path) -> int | None:
