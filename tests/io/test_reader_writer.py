@@ -1639,3 +1639,21 @@ def test_output_exists_crosses_to_another_process_whole():
     assert type(again) is OutputExists and again.target == Path("out.mp4")
     assert (str(again), cli_wording(again)) == ("out.mp4 exists (use overwrite to replace it)",
                                                 "out.mp4 exists (use --overwrite to replace it)")
+
+
+def test_an_animated_webp_on_stdin_says_ffmpeg_cannot_decode_it(tmp_path, monkeypatch):
+    """An animated WebP on stdin said 'stdin: cannot decode: frame size unknown or above the limit': FFmpeg's WebP
+    decoder gives it no size and no frame (a file given by name is read through Pillow). It now says that, and to
+    give the file's name; a still WebP on stdin still reads."""
+    from PIL import Image
+
+    frames = [Image.new("RGB", (16, 16), (90 * i, 60, 30)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(tmp_path / "still.webp", lossless=True)
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=_Pipe((tmp_path / "anim.webp").read_bytes())))
+    with pytest.raises(VidcolorError, match=r"^stdin: cannot decode: an animated WebP, which FFmpeg cannot decode; "
+                       r"give the file's name instead \(vidcolor reads an animated WebP file through Pillow\)$"):
+        VideoReader("-")
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=_Pipe((tmp_path / "still.webp").read_bytes())))
+    with VideoReader("-") as reader:
+        assert (reader.info.width, reader.info.height) == (16, 16) and len(list(reader)) == 1

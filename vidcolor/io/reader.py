@@ -354,6 +354,14 @@ def _head(source: str | Path | BinaryIO) -> bytes:
         return b""
 
 
+def animated_webp(head: bytes) -> bool:
+    """Whether ``head``, an input's first bytes (:func:`_head`), begins an animated WebP (RIFF ``WEBP`` whose
+    extended header, ``VP8X``, sets the animation flag): FFmpeg's WebP decoder gives such a file no frame size and
+    no frame (it read as 'frame size unknown or above the limit'); :class:`~vidcolor.io.AnimatedImageReader` reads
+    it, by its name, through Pillow."""
+    return (len(head) > 20 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02))
+
+
 def _y4m_first_cut(head: bytes, held: int, stream) -> str | None:
     """How a YUV4MPEG2 input that gave no frame shows that it ends inside its first (a huge frame size makes that
     the likely cut: a 8000x8000 frame is 96 MB): ``head``, its first bytes (:func:`_head`), end with its header
@@ -861,6 +869,11 @@ class VideoReader:
         # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate
         # the tables an H.264 header's size asks for before max_pixels refuses the frame: 16000x16000 peaked at
         # 236 MB with 2 cores, 157 MB without them)
+        if (self.info.width < 1 or self.info.height < 1) and animated_webp(head):
+            self.close()
+            raise VidcolorError(f"{_name(source)}: cannot decode: an animated WebP, which FFmpeg cannot decode; " + (
+                "give the file's name instead (vidcolor reads an animated WebP file through Pillow)"
+                if _name(source) == "stdin" else "vidcolor.io.AnimatedImageReader reads it (through Pillow)"))
         unknown = _undecoded_probe(self._container) and (self.info.width < 1 or self.info.height < 1)
         if not unknown:
             self._check_size(self.info.width, self.info.height, header=True)
