@@ -202,6 +202,36 @@ def test_an_animation_s_last_frame_keeps_its_own_delay(tmp_path, suffix):
         assert abs(duration - 2.2) < 1e-3
 
 
+class _Pipe:
+    """Bytes read as from a pipe (stdin): no seeking."""
+
+    def __init__(self, data: bytes):
+        self.read = __import__("io").BytesIO(data).read
+
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".apng"])
+def test_an_animation_on_stdin_keeps_its_last_frame_s_delay(tmp_path, suffix):
+    """A GIF on stdin that holds its last frame 2 s (100 ms four times, then 2000) came out 1.13 s long (its last frame
+    one mean interval), where the same file given by name keeps the 2 s: FFmpeg's GIF (and APNG) demuxer gives each packet's
+    delay, and the last one is now read ahead and kept (Timeline.last_duration); an APNG on stdin (redirected from the
+    file) alike."""
+    delays = [100, 100, 100, 100, 2000]
+    frames = [Image.new("RGB", (16, 16), (40 * i, 60, 200 - 40 * i)) for i in range(len(delays))]
+    src = tmp_path / f"hold{suffix}"
+    frames[0].save(src, format="GIF" if suffix == ".gif" else "PNG", save_all=True, append_images=frames[1:],
+                   duration=delays, loop=0)
+    # an APNG cannot come through a pipe (FFmpeg's demuxer: 'Function not implemented'): stdin redirected from it
+    data = src.read_bytes()
+    info = _rewrite(_Pipe(data) if suffix == ".gif" else __import__("io").BytesIO(data), tmp_path / "out.mp4")
+    assert info.frames == 0                                             # read as a stream
+    times, duration = frame_times(tmp_path / "out.mp4")
+    assert [round(float(t) * 1000) for t in times] == [0, 100, 200, 300, 400]
+    assert abs(duration - 2.4) < 1e-3
+
+
 def test_an_apng_s_fractional_delays_do_not_drift(tmp_path, ffmpeg_exe):
     """An APNG's delays are fractions of a second (ffmpeg writes 1/60 for 60 fps, Pillow reads 16.667 ms): each was
     cut to whole ms, 16, so the clip ran at 62.5 fps and its frames drifted early (the 30th at 464 ms, not 483);

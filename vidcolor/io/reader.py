@@ -265,6 +265,16 @@ def _streams_held(container) -> str:
     return "it holds only " + " and ".join(f"{kind} ({', '.join(names)})" for kind, names in kinds.items())
 
 
+LAST_DELAY_FORMATS = ("gif", "apng")
+"""Demuxers (FFmpeg's names) of animations whose packets carry each frame's own delay, the last frame's too (a GIF
+that holds its last frame 2 s before it loops): :class:`VideoReader` reads their packets ahead to know it
+(:meth:`VideoReader._read_ahead`). A video's last frame lasts one mean frame interval, as before."""
+
+READ_AHEAD_BYTES = 64 << 20
+"""The most bytes of compressed packets :meth:`VideoReader._read_ahead` holds (a GIF is read ahead whole up to
+this; a larger one keeps no last delay)."""
+
+
 DECODE_THREADS = "SLICE"
 """How a video is decoded in parallel: on slice threads, not on frame threads (``AUTO``, which picks them for H.264,
 HEVC, VP8/VP9 and others). A frame-threaded decoder holds the last ``thread_count - 1`` packets back and gives them
@@ -840,6 +850,7 @@ class VideoReader:
         self.ended_early = self.partial_packet = self.cut_frame = None
         self._y4m_end = None
         self._grid = None
+        self._last_delay = None                 # the last packet's duration, where read ahead (_read_ahead)
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = self.raw_size = check_raw_size(raw_size)
@@ -910,6 +921,8 @@ class VideoReader:
                       if first.pts is not None else None)
         if self._grid is not None:
             self.timeline = Timeline.of(self.info.fps, self._grid.time_base)
+        if self._last_delay:                    # read ahead (_read_ahead): the last frame keeps its own delay
+            self.timeline.last_duration = self._last_delay * (self._grid.scale if self._grid is not None else 1)
         if isinstance(source, (str, Path)) and source != "-":
             self.ended_early = cut_short(source, self._container.format.name)
             self.partial_packet = partial_packet(source, self._container.format.name)
@@ -930,8 +943,11 @@ class VideoReader:
         src = self._src if isinstance(self._src, Rewindable) else None
         damage = None
         y4m = self._container.format.name == "yuv4mpegpipe"
+        packets = self._container.demux(self._stream)
+        if self._container.format.name in LAST_DELAY_FORMATS:
+            packets = self._read_ahead(packets)
         try:
-            for packet in self._container.demux(self._stream):
+            for packet in packets:
                 if src is not None:
                     src.check()
                 if packet.size:
@@ -966,6 +982,33 @@ class VideoReader:
         if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
             self.cut_frame = y4m_cut(self._held(), *self._y4m_end)
             self._partial = self.cut_frame is not None
+
+    def _read_ahead(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """``packets`` (the demuxer's, of a :data:`LAST_DELAY_FORMATS` input) as they come, all of them demuxed
+        first, up to :data:`READ_AHEAD_BYTES` (the compressed packets, not the frames, are held), so that the last
+        one's duration, the last frame's own delay, is known before the first frame is given (:attr:`_last_delay`):
+        the writer takes it when it starts (:attr:`~vidcolor.io.timing.Timeline.last_duration`). A GIF on stdin
+        that held its last frame 2 s kept it one mean interval, where the same file given by name keeps it. An input
+        larger than that, or whose demuxing fails (raised after the packets before it), keeps no last delay."""
+        kept, held, error, more = [], 0, None, False
+        try:
+            for packet in packets:
+                kept.append(packet)
+                held += packet.size
+                if held > READ_AHEAD_BYTES:
+                    more = True
+                    break
+            else:
+                sized = [p for p in kept if p.size]
+                if sized and sized[-1].duration and sized[-1].duration > 0:
+                    self._last_delay = int(sized[-1].duration)
+        except av.FFmpegError as exc:           # damage: raised where the packets before it have been decoded
+            error = exc
+        yield from kept
+        if error is not None:
+            raise error
+        if more:                                # (PyAV's ended demuxer raises StopIteration again inside this one)
+            yield from packets
 
     def _held(self) -> int:
         """The bytes the input held: a file's size, or what was read of a pipe (whose size is unknown); 0 where
