@@ -680,8 +680,7 @@ def warn_about_source(name: str, info: VideoInfo) -> None:
     colours stored under the transparent parts). Said by a local run (:func:`vidcolor.api.process`) and by a Ray
     run (:func:`vidcolor.distributed.open_work`) alike."""
     if getattr(info, "alpha", None):
-        warn(f"{name} has an alpha channel ({info.alpha}), which is dropped (video is read as RGB): the output shows "
-             "the colours stored under its transparent parts")
+        warn(alpha_dropped(name, info.alpha))
     if info.bits > 8:
         deep = option("pix_fmt='yuv420p10le'")
         warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
@@ -691,6 +690,17 @@ def warn_about_source(name: str, info: VideoInfo) -> None:
                  f"{'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first")
         warn(f"{name} is interlaced ({order}); its frames are processed as whole pictures and written progressive: "
              "deinterlace it first (ffmpeg -vf bwdif)")
+
+
+def alpha_dropped(name: str, alpha: str) -> str:
+    """The warning that the video ``name`` has an alpha channel (:attr:`VideoInfo.alpha`), which is dropped."""
+    return (f"{name} has an alpha channel ({alpha}), which is dropped (video is read as RGB): the output shows the "
+            "colours stored under its transparent parts")
+
+
+ALWAYS_ALPHA_FORMATS = ("gif",)
+"""Demuxers (FFmpeg's names) whose decoder gives every frame an alpha channel (FFmpeg's GIF decoder: ``bgra``,
+opaque GIFs too): :class:`VideoReader` says the alpha is dropped only once a frame has a transparent pixel."""
 
 
 def warn_changed(name, frames: int) -> None:
@@ -770,6 +780,12 @@ def _apply_rotation(info: VideoInfo, frame) -> None:
         info.width, info.height = frame.width, frame.height
 
 
+def _transparent(frame) -> bool:
+    """Whether a decoded frame of a pixel format with alpha last (``bgra``, ``rgba``) has a pixel that is not
+    opaque."""
+    return bool(frame.to_ndarray()[..., -1].min() < 255)
+
+
 def _rotate(img: np.ndarray, orientation: tuple[int, bool]) -> np.ndarray:
     """Turn decoded pixels, uint8 ``(H, W, 3)``, to display orientation: ``orientation`` is ``(rotation, mirrored)``
     (:func:`_orientation`): flipped left-right where ``mirrored``, then turned ``rotation`` degrees
@@ -799,7 +815,9 @@ class VideoReader:
             stream are counted either way.
 
     Attributes:
-        info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes).
+        info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes); a GIF's ``alpha``
+            (FFmpeg gives every GIF frame ``bgra``) only once a frame with a transparent pixel is read, which is then
+            said (:func:`~vidcolor.errors.warn`) as :func:`warn_about_source` says it of other video.
         timeline: the yielded frames' presentation timestamps (:class:`~vidcolor.io.timing.Timeline`, in
             the stream's time base, or a finer one where that is too coarse for its frame rate
             (:class:`~vidcolor.io.timing.RateGrid`: Matroska's 1/1000 at 30000/1001 gives 1/30000, its frames
@@ -851,6 +869,7 @@ class VideoReader:
         self._y4m_end = None
         self._grid = None
         self._last_delay = None                 # the last packet's duration, where read ahead (_read_ahead)
+        self._alpha_unseen = None               # a GIF's alpha (bgra) while no frame has shown transparency
         if raw_size is not None:
             rate = raw_rate(fps)
             w, h = self.raw_size = check_raw_size(raw_size)
@@ -913,6 +932,9 @@ class VideoReader:
         _apply_rotation(self.info, first)
         _interlacing_of(self.info, first)
         self._first, self._size = first, (first.width, first.height)
+        if self.info.alpha and self._container.format.name in ALWAYS_ALPHA_FORMATS and not _transparent(first):
+            # said (warn_about_source) only once a frame shows transparency: _video_frames looks at each
+            self._alpha_unseen, self.info.alpha = self.info.alpha, None
         tb = self.info.time_base
         self.start_time = float(first.pts * tb) if first.pts is not None and tb else 0.0
         # a time base too coarse for the frame rate (Matroska's milliseconds at 30000/1001): the timeline is kept in
@@ -1148,6 +1170,9 @@ class VideoReader:
                 if (frame.width, frame.height) != self._size:    # e.g. two streams joined: the encoder has one size
                     raise self._size_change(i, frame.width, frame.height)
                 self.decoded = i + 1
+                if self._alpha_unseen and _transparent(frame):      # a GIF's first transparent pixel
+                    self.info.alpha, self._alpha_unseen = self._alpha_unseen, None
+                    warn(alpha_dropped(_name(self.source), self.info.alpha))
                 self.timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
                 yield _rotate(frame_to_rgb(frame), rot)
                 self._check_open()
