@@ -243,7 +243,7 @@ worst lost 0.22 dB). A quantized histogram has peaks at the grays and gaps betwe
 smooth, ratio near 1. Chosen on the validation rows (benchmarks/dequantize_validation.py content, gray photos and
 gray clip frames): of the 32 unquantized photos that passed the other tests, 26 are below 1.2 (from 1.00; the three
 losing 0.19-0.22 dB among them) and six at 1.24-2.08 stay palettes (two of them graphics; the worst of the six loses
-0.09 dB), 16 colours 1.25 and above (ffmpeg with and without Bayer dither, median cut; 0 of the 241 non-graphics
+0.09 dB), 16 colours 1.20 and above (ffmpeg with and without Bayer dither, median cut; 0 of the 241 non-graphics
 images below 1.2), ffmpeg 64 colours mostly 1.0-1.2 (28 of 39 non-graphics photos below, their gains -0.10 to +0.13
 dB, +0.19 summed). With the test, on those rows: unquantized gray photos read as palettes 32 -> 6 of 60, mean gain
 -0.014 -> -0.004 dB, worst -0.22 -> -0.09; ffmpeg 64 colours 44 -> 14, worst -0.10 -> -0.05; the 16-colour rows
