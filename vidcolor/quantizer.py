@@ -541,7 +541,7 @@ class Quantizer:
     @functools.cached_property
     def _neutral_palette(self) -> bool:
         """Whether the palette's colours, taken as one row of pixels, are black and white (:func:`_neutral`)."""
-        return _neutral(np.clip(np.round(self.palette), 0, 255).astype(np.uint8)[None, None])
+        return _neutral_colours(self.palette)
 
     @property
     def contour_palette(self) -> bool:
@@ -1271,6 +1271,12 @@ def _neutral(tiles: np.ndarray) -> bool:
     return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
 
 
+def _neutral_colours(palette: np.ndarray) -> bool:
+    """Whether the colours ``palette`` ``(K, 3)`` (float or integer), taken as one row of pixels, are black and white
+    (:func:`_neutral`)."""
+    return _neutral(np.clip(np.round(palette), 0, 255).astype(np.uint8)[None, None])
+
+
 def _gray_ranks(palette: np.ndarray) -> np.ndarray:
     """Per value 0..255, the rank by brightness (the mean over the channels) of the palette colour whose mean is
     nearest: uint8 ``(256,)``, a table for :func:`cv2.LUT` of each pixel's mean over the channels. For a
@@ -1513,9 +1519,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                          graphics=enlarged or (flat_art and not _soft_film(
                              tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
-    if _passes(pal, coverage, tightness) and (
-            not _neutral(np.clip(np.round(pal), 0, 255).astype(np.uint8)[None, None])
-            or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
+    if _passes(pal, coverage, tightness) and (not _neutral_colours(pal) or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
             tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
