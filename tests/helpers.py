@@ -383,3 +383,12 @@ def vidcolor_warnings():
         warnings.simplefilter("always", VidcolorWarning)
         yield said
     said.extend(str(w.message) for w in caught if issubclass(w.category, VidcolorWarning))
+
+
+def feed_pipe(fd: int, data: bytes) -> None:
+    """Write ``data`` into the pipe ``fd`` and close it; a reader that stops early ends the writing."""
+    try:
+        with open(fd, "wb") as out:
+            out.write(data)
+    except BrokenPipeError:
+        pass

@@ -10,6 +10,7 @@ import pytest
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.reader import VideoReader
+from helpers import feed_pipe
 
 
 def test_empty_stdin_that_seeks_says_it_is_empty(monkeypatch):
@@ -166,7 +167,7 @@ def test_an_mp4_cut_before_its_index_on_stdin_says_it_looks_truncated(tmp_path, 
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole[:len(whole) // 2])
     read_end, write_end = os.pipe()
-    threading.Thread(target=_feed, args=(write_end, cut.read_bytes()), daemon=True).start()
+    threading.Thread(target=feed_pipe, args=(write_end, cut.read_bytes()), daemon=True).start()
     with open(read_end, "rb") as pipe, pytest.raises(VidcolorError) as err:
         VideoReader(pipe)
     assert str(err.value).startswith("stdin: cannot read as video: the input looks incomplete (truncated): an MP4 "
@@ -175,11 +176,3 @@ def test_an_mp4_cut_before_its_index_on_stdin_says_it_looks_truncated(tmp_path, 
         VideoReader(redirected)
     assert str(err.value).startswith("stdin: cannot read as video: the file looks incomplete (truncated)")
 
-
-def _feed(fd: int, data: bytes) -> None:
-    """Write ``data`` into the pipe ``fd`` and close it; a reader that stops early ends the writing."""
-    try:
-        with open(fd, "wb") as out:
-            out.write(data)
-    except BrokenPipeError:
-        pass

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import (smooth_image, vidcolor_warnings, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage_packet, decode_all, gradient_image,
+from helpers import (feed_pipe, smooth_image, vidcolor_warnings, CLIP_FPS, CLIP_FRAMES, CLIP_H, CLIP_W, damage_packet, decode_all, gradient_image,
                      listing, make_clip, make_videoless_mkv, mosaic, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, VideoWriter, probe
@@ -1440,20 +1440,12 @@ def test_an_mp4_with_its_index_at_the_end_through_a_pipe_is_explained(tmp_path, 
                "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", str(src))
     assert src.stat().st_size > 6_000_000
     read_end, write_end = os.pipe()
-    feeder = threading.Thread(target=_feed, args=(write_end, src.read_bytes()), daemon=True)
+    feeder = threading.Thread(target=feed_pipe, args=(write_end, src.read_bytes()), daemon=True)
     feeder.start()
     with open(read_end, "rb") as pipe, pytest.raises(VidcolorError, match="index follows its data cannot come "
                                                                          "through a pipe: pipe NUT or Matroska"):
         VideoReader(pipe)
 
-
-def _feed(fd: int, data: bytes) -> None:
-    """Write ``data`` into the pipe ``fd`` and close it; a reader that stops early ends the writing."""
-    try:
-        with open(fd, "wb") as out:
-            out.write(data)
-    except BrokenPipeError:
-        pass
 
 
 def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypatch):
