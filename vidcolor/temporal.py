@@ -128,8 +128,9 @@ class CutDetector:
     the two frames' L, brought to one mean and contrast, score under :data:`FADE_MATCH`, their contrasts differ at
     most :data:`FADE_GAIN_MAX` times, mean and contrast scale alike (:data:`FADE_SCALE_TOL`) and the flow-aligned
     frames correlate (:data:`FADE_CORRELATION`), the frame continues the scene. Only the steps to and from a black
-    frame, which has no contrast to match, remain cuts. (Every step had been a cut: made fades of DAVIS clips, 18
-    and 16 cuts in a fade out and in of 24 and 8 frames, now 2 each; cross-dissolves were and are none.)
+    frame, which has no contrast to match, remain cuts. (Made fades of DAVIS clips had been 18 cuts in the 48 steps of a
+    24+24-frame fade out and in, from its first faded frame to the first frame after it, and all 16 of an 8+8 one; now 2
+    each; cross-dissolves were and are none.)
 
     Attributes:
         last_score: the latest call's score (0 for a first frame).
