@@ -100,25 +100,34 @@ def label(pix_fmt: str, crf: int, tune: str | None, preset: str, x264_params: st
             + (f" preset {preset}" if preset != "medium" else "") + (f" {x264_params}" if x264_params else ""))
 
 
-def table(rows: list[str], settings: list[tuple], before: dict[str, list[tuple]], per: dict[tuple, list[tuple]]) -> list[str]:
-    """The markdown table's lines. ``before``: degradation -> per clip ``(gain before the encode over the decoded
-    input, output CAMBI 2, output CAMBI 5, input CAMBI 2, input CAMBI 5, (a) PSNR)``; ``per``: ``(degradation,
-    *setting)`` -> per clip ``(output PSNR, (a') PSNR, bytes per frame, output CAMBI 2, 5, (a') CAMBI 2, 5, encoder
-    CPU s per frame)``. Both trivial baselines are columns: (a) the decoded input itself (the first row of a
+def mean_worst(gains, clips: list[str]) -> str:
+    """``"+mean / +worst (clip)"``: the mean of per-clip ``gains`` (dB) and the lowest with the clip it was on
+    (``clips``, in the same order), as ``dequantize_temporal.py``'s table gives them."""
+    gains = np.asarray(gains, dtype=float)
+    worst = int(gains.argmin())
+    return f"{gains.mean():+.3f} / {gains[worst]:+.3f} ({clips[worst]})"
+
+
+def table(rows: list[str], settings: list[tuple], before: dict[str, list[tuple]], per: dict[tuple, list[tuple]],
+          clips: list[str]) -> list[str]:
+    """The markdown table's lines. ``clips``: the clips' names, in the order of the per-clip lists. ``before``:
+    degradation -> per clip ``(gain before the encode over the decoded input, output CAMBI 2, output CAMBI 5, input
+    CAMBI 2, input CAMBI 5, (a) PSNR)``; ``per``: ``(degradation, *setting)`` -> per clip ``(output PSNR, (a') PSNR,
+    bytes per frame, output CAMBI 2, 5, (a') CAMBI 2, 5, encoder CPU s per frame)``. Both trivial baselines are columns: (a) the decoded input itself (the first row of a
     degradation, before any encode, is its gain over (a)) and (a') the input through the same encode; every
-    gain gives its mean and worst clip."""
-    lines = ["| degradation | output encode | gain over (a'): mean / worst (dB) | output PSNR (dB) | (a) input PSNR (dB) "
-             "| (a') PSNR (dB) | output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
+    gain gives its mean and worst, with the clip it was on."""
+    lines = ["| degradation | output encode | gain over (a'): mean / worst (clip), dB | output PSNR (dB) "
+             "| (a) input PSNR (dB) | (a') PSNR (dB) | output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for dname in rows:
         b = np.array(before[dname])
         lines.append(f"| {dname} | none (before the encode; gain over (a), the decoded input) | "
-                     f"{b[:, 0].mean():+.3f} / {b[:, 0].min():+.3f} | — | {b[:, 5].mean():.2f} | — | — | "
+                     f"{mean_worst(b[:, 0], clips)} | — | {b[:, 5].mean():.2f} | — | — | "
                      f"{b[:, 1].mean():.2f} / {b[:, 2].mean():.2f} | {b[:, 3].mean():.2f} / {b[:, 4].mean():.2f} | — |")
         for s in settings:
             r = np.array(per[dname, *s])
             gain = r[:, 0] - r[:, 1]
-            lines.append(f"| {dname} | {label(*s)} | {gain.mean():+.3f} / {gain.min():+.3f} | "
+            lines.append(f"| {dname} | {label(*s)} | {mean_worst(gain, clips)} | "
                          f"{r[:, 0].mean():.2f} | {b[:, 5].mean():.2f} | {r[:, 1].mean():.2f} | {r[:, 2].mean() / 1024:.1f} | "
                          f"{r[:, 3].mean():.2f} / {r[:, 4].mean():.2f} | {r[:, 5].mean():.2f} / {r[:, 6].mean():.2f} | "
                          f"{r[:, 7].mean() * 1000:.1f} |")
@@ -188,7 +197,7 @@ def main() -> None:
              f"{', '.join(c.stem.removeprefix('davis_') for c in clips)}; "
              "640x360; the input libx264 crf 12; CAMBI at max_log_contrast 2 / 5, the originals' "
              f"{' / '.join(f'{c:.2f}' for c in np.mean(originals, axis=0))})", "",
-             *table(args.rows, settings, before, per)]
+             *table(args.rows, settings, before, per, [c.stem.removeprefix("davis_") for c in clips])]
     emit(lines, args.out)
 
 

@@ -38,7 +38,7 @@ from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
 from vidcolor.quantizer import Quantizer, estimate
 
-from dequantize_encode import dequantize, encode
+from dequantize_encode import dequantize, encode, mean_worst
 from dequantize_quality import DEGRADATIONS, degrade, encode_input, read
 from dequantize_temporal import emit, validation_clips
 from benchdata import DATA, require_data
@@ -84,24 +84,25 @@ def fuse(observed: np.ndarray, output: np.ndarray, found: Quantizer, radius: int
     return fused
 
 
-def table(r: np.ndarray, baselines: np.ndarray, keep_chroma: bool) -> list[str]:
+def table(r: np.ndarray, baselines: np.ndarray, keep_chroma: bool, names: list[str]) -> list[str]:
     """The markdown table's lines. ``r``: per clip ``(pipeline's gain before the encode, fused's, fusion ms per
     frame[, pipeline's gain over (a') after the encode, its KB per frame, fused's gain, its KB])``; ``baselines``:
     per clip ``((a) PSNR, (a') PSNR, (a') KB per frame)`` (NaN without an encode). The trivial baselines are rows:
     (a) the decoded input, what the gains before the encode are over, and (a') the input through the same encode,
-    what the gains after it are over; each gain gives its mean and worst clip."""
-    lines = ["| output | gain before the encode, mean / worst (dB) |"
-             + ("" if keep_chroma else " gain over (a') after the encode, mean / worst (dB) | KB per frame |"),
+    what the gains after it are over; each gain gives its mean and worst, with the clip it was on (``names``, the
+    clips in the order of ``r``'s rows)."""
+    lines = ["| output | gain before the encode, mean / worst (clip), dB |"
+             + ("" if keep_chroma else " gain over (a') after the encode, mean / worst (clip), dB | KB per frame |"),
              "|---|---|" + ("" if keep_chroma else "---|---|"),
              f"| (a) the input, decoded | 0 (PSNR {baselines[:, 0].mean():.2f} dB) |" + ("" if keep_chroma else " — | — |")]
     if not keep_chroma:
         lines.append(f"| (a') the input through the same encode | — | 0 (PSNR {baselines[:, 1].mean():.2f} dB) | "
                      f"{baselines[:, 2].mean():.1f} |")
     for k, name in enumerate(("the pipeline's", "fused with the neighbouring frames")):
-        line = f"| {name} | {r[:, k].mean():+.3f} / {r[:, k].min():+.3f} |"
+        line = f"| {name} | {mean_worst(r[:, k], names)} |"
         if not keep_chroma:
             g, kb = r[:, 3 + 2 * k], r[:, 4 + 2 * k]
-            line += f" {g.mean():+.3f} / {g.min():+.3f} | {kb.mean():.1f} |"
+            line += f" {mean_worst(g, names)} | {kb.mean():.1f} |"
         lines.append(line)
     return lines
 
@@ -151,7 +152,7 @@ def main() -> None:
              f"{len(names)} validation clips: {', '.join(names)}; 640x360, {args.frames} frames; the input libx264 "
              f"crf 12; {'output as for lossless 4:4:4' if args.keep_chroma else f'output libx264 crf {args.crf} {params}'}; "
              f"fusion CPU {r[:, 2].mean():.0f} ms per frame)", "",
-             *table(r, np.array(baselines), args.keep_chroma)]
+             *table(r, np.array(baselines), args.keep_chroma, names)]
     lines += ["", "Per clip (gain before the encode: pipeline / fused" + ("" if args.keep_chroma else
               "; after: pipeline / fused") + "): " + "; ".join(
         f"{n} {row[0]:+.3f} / {row[1]:+.3f}" + ("" if args.keep_chroma else f", {row[3]:+.3f} / {row[5]:+.3f}")
