@@ -113,11 +113,12 @@ def table(rows: list[str], settings: list[tuple], before: dict[str, list[tuple]]
     """The markdown table's lines. ``clips``: the clips' names, in the order of the per-clip lists. ``before``:
     degradation -> per clip ``(gain before the encode over the decoded input, output CAMBI 2, output CAMBI 5, input
     CAMBI 2, input CAMBI 5, (a) PSNR)``; ``per``: ``(degradation, *setting)`` -> per clip ``(output PSNR, (a') PSNR,
-    bytes per frame, output CAMBI 2, 5, (a') CAMBI 2, 5, encoder CPU s per frame)``. Both trivial baselines are columns: (a) the decoded input itself (the first row of a
-    degradation, before any encode, is its gain over (a)) and (a') the input through the same encode; every
-    gain gives its mean and worst, with the clip it was on."""
+    bytes per frame, output CAMBI 2, 5, (a') CAMBI 2, 5, encoder CPU s per frame)``. Both trivial baselines are
+    columns: (a) the decoded input itself (the first row of a degradation, before any encode, is its gain over (a))
+    and (a') the input through the same encode; every gain gives its mean and worst, with the clip it was on."""
     lines = ["| degradation | output encode | gain over (a'): mean / worst (clip), dB | output PSNR (dB) "
-             "| (a) input PSNR (dB) | (a') PSNR (dB) | output KB per frame | output CAMBI | (a') CAMBI | output encoder CPU (ms per frame) |",
+             "| (a) input PSNR (dB) | (a') PSNR (dB) | output KB per frame | output CAMBI | (a') CAMBI "
+             "| output encoder CPU (ms per frame) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for dname in rows:
         b = np.array(before[dname])
