@@ -202,6 +202,32 @@ def test_an_animation_s_last_frame_keeps_its_own_delay(tmp_path, suffix):
         assert abs(duration - 2.2) < 1e-3
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".png"])
+def test_an_animation_whose_last_frame_is_lost_keeps_the_last_written_frame_s_delay(tmp_path, suffix):
+    """With --ignore-errors, an animation whose last frame is damaged (its data cut: 100, 100, 500, 2000 ms) was
+    written holding its last decoded frame 2000 ms, the lost frame's delay: GIF and APNG decode a frame only at the
+    next seek, which the last one has none of, so it was counted as readable and its delay taken as
+    Timeline.last_duration. The last frame written now keeps its own 500 ms."""
+    delays = [100, 100, 500, 2000]
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in delays]
+    whole, cut = tmp_path / f"whole{suffix}", tmp_path / f"cut{suffix}"
+    frames[0].save(whole, save_all=True, append_images=frames[1:], duration=delays, loop=0)
+    cut.write_bytes(whole.read_bytes()[:-60])             # inside the last frame's data
+    out = tmp_path / "out.gif"
+    with AnimatedImageReader(cut) as reader:
+        with VideoWriter(out, 32, 32, reader.info.fps, timeline=reader.timeline) as w:
+            for frame in reader:
+                w.write(frame)
+        assert (reader.decoded, reader.missing, reader.info.frames) == (3, 1, 4)
+    with Image.open(out) as im:
+        got = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            got.append(im.info["duration"])
+    assert got == delays[:3]
+
+
 class _Pipe:
     """Bytes read as from a pipe (stdin): no seeking."""
 

@@ -309,6 +309,10 @@ class AnimatedImageReader:
                         # a GIF frame may reach beyond the header's size, and Pillow then grows the canvas: the size
                         # after the seek, before the frame is loaded (the next seek loads it), is what it will decode
                         check_frame_size(*frame.size, f"{self.path} (frame {len(delays)})")
+                        # decoded now, not only by the next seek (GIF and APNG load the previous frame there, and the
+                        # last frame has no next): a damaged last frame is not counted, so the last frame written
+                        # keeps its own delay (last_duration), not the lost one's
+                        frame.load()
                         # in ms, kept fractional: an APNG's are fractions of a second (1/60 s, 16.667 ms)
                         delays.append(max(float(_delay(frame) or DEFAULT_DELAY_MS), 10.0))
                         stamps.append(frame.info.get("timestamp") if frame.format == "AVIF" else None)
