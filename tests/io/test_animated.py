@@ -316,3 +316,25 @@ def test_a_frame_growing_past_pillows_limits_is_refused_as_others_are(tmp_path, 
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with pytest.raises(VidcolorError, match=rf"grow.gif \(frame 1\): frame size {size[0]}x{size[1]} is too large"):
             AnimatedImageReader(tmp_path / "grow.gif")
+
+
+def test_an_animation_pillow_cannot_open_says_it_looks_damaged_as_a_still_does(tmp_path):
+    """AnimatedImageReader said 'cannot read as an animation (UnidentifiedImageError)' of a GIF cut inside its
+    header and an APNG whose header chunk's CRC is broken, where read_image says 'it starts as a GIF does but looks
+    damaged or truncated' (images._signature): both now say so; a file of no image format keeps the class name."""
+    from vidcolor.errors import VidcolorError
+
+    frames = [Image.new("RGB", (8, 8), (40 * i, 90, 120)) for i in range(3)]
+    frames[0].save(tmp_path / "whole.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(tmp_path / "whole.png", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    (tmp_path / "cut.gif").write_bytes((tmp_path / "whole.gif").read_bytes()[:9])
+    png = bytearray((tmp_path / "whole.png").read_bytes())
+    png[8 + 8 + 13] ^= 0xFF                                     # IHDR's CRC
+    (tmp_path / "crc.png").write_bytes(bytes(png))
+    for name, fmt in (("crc.png", "PNG"), ("cut.gif", "GIF")):
+        with pytest.raises(VidcolorError, match=rf"{name}: cannot read as an animation \(it starts as a {fmt} does "
+                           r"but looks damaged or truncated\)$"):
+            AnimatedImageReader(tmp_path / name)
+    (tmp_path / "fake.gif").write_bytes(b"%PDF-1.4 not an image at all")
+    with pytest.raises(VidcolorError, match=r"fake.gif: cannot read as an animation \(UnidentifiedImageError\)$"):
+        AnimatedImageReader(tmp_path / "fake.gif")

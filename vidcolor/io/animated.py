@@ -71,6 +71,20 @@ def pillow_reason(exc: Exception) -> str:
     return f"{name}: the file ends early (truncated)" if "truncated" in str(exc).lower() else name
 
 
+def unreadable_reason(path: str | Path, exc: Exception) -> str:
+    """Why Pillow could not open the file at ``path`` (``exc``), for an error, in :func:`~vidcolor.io.read_image`'s
+    words: Pillow says ``UnidentifiedImageError`` both of a file of no image format and of one whose format's plugin
+    failed to open it (a PNG whose header chunk's CRC is broken, a GIF cut inside its header); where the file starts
+    as one of Pillow's formats does (``images._signature``), ``it starts as a GIF does but looks damaged or
+    truncated``, else :func:`pillow_reason`."""
+    if isinstance(exc, UnidentifiedImageError):
+        from vidcolor.io.images import _signature      # vidcolor.io.images imports this module
+        known = _signature(path)
+        if known:
+            return f"it starts as a {known} does but looks damaged or truncated"
+    return pillow_reason(exc)
+
+
 def bomb_refusal(exc: Image.DecompressionBombError, what: str) -> VidcolorError:
     """The frame-size refusal (:func:`~vidcolor.io.limits.check_frame_size`'s words, the size and the limits) for
     the size that Pillow refused with ``exc``. Pillow's message gives only the pixel count: the width and height
@@ -291,7 +305,7 @@ class AnimatedImageReader:
             with pillow_sizes(str(self.path)):
                 self._im = Image.open(self.path)
         except (UnidentifiedImageError, *DAMAGED) as exc:
-            raise VidcolorError(f"{path}: cannot read as an animation ({pillow_reason(exc)})") from None
+            raise VidcolorError(f"{path}: cannot read as an animation ({unreadable_reason(path, exc)})") from None
         self._damaged = False
         # an APNG's default image that is not part of its animation (what a viewer without APNG shows): Pillow's
         # frame 0, which ffmpeg and browsers do not show
@@ -329,7 +343,7 @@ class AnimatedImageReader:
                 self._im.convert("RGBA")                    # the first frame decodes, or nothing can be read
         except (UnidentifiedImageError, *DAMAGED) as exc:
             self._im.close()
-            raise VidcolorError(f"{path}: cannot read as an animation ({pillow_reason(exc)})") from None
+            raise VidcolorError(f"{path}: cannot read as an animation ({unreadable_reason(path, exc)})") from None
         except VidcolorError:
             self._im.close()
             raise
