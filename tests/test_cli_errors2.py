@@ -140,7 +140,7 @@ def test_dequantize_does_not_warn_of_colour_input(tmp_path, clip, tiny_models):
 def test_colour_spread_tells_colour_from_gray_noise_and_one_tint():
     import numpy as np
 
-    from vidcolor.api import colour_spread, in_colour
+    from vidcolor.chroma import colour_spread, in_colour
 
     rng = np.random.default_rng(0)
     gray = np.repeat(rng.integers(0, 256, (2, 40, 60, 1)), 3, axis=-1)
@@ -164,7 +164,8 @@ def test_real_gray_sepia_and_colour_clips_are_told_apart(shared_data, name, colo
 
     import numpy as np
 
-    from vidcolor.api import COLOUR_FRAMES, in_colour
+    from vidcolor.api import COLOUR_FRAMES
+    from vidcolor.chroma import in_colour
     from vidcolor.io import VideoReader
 
     with VideoReader(shared_data / name) as reader:
