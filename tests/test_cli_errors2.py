@@ -105,15 +105,31 @@ COLOUR_LINE = "vidcolor: warning: {} is in colour already: colorize keeps only i
               "anew; its own colours are not kept"
 
 
-@pytest.mark.parametrize("tone", list(TONES))
-def test_colorize_says_once_that_a_colour_clip_loses_its_colours(tmp_path, ffmpeg_exe, tiny_colorizers, tone):
+def test_colorize_says_once_that_a_colour_clip_loses_its_colours(tmp_path, ffmpeg_exe, tiny_colorizers):
     """colorize on a colour clip kept its L alone and said nothing: one warning now, even under -q (warnings are
-    said there); gray footage (yuv420p, its chroma noise) and a sepia-toned clip give none."""
-    _toned_clip(ffmpeg_exe, tmp_path / "in.mp4", tone)
+    said there). Gray and sepia clips: :func:`test_gray_and_sepia_clips_are_not_in_colour`."""
+    _toned_clip(ffmpeg_exe, tmp_path / "in.mp4", "colour")
     res = invoke_cli("colorize", "in.mp4", "-o", "out.mp4", "--model", tiny_colorizers.fcn, *FAST, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert res.stderr_lines == ([COLOUR_LINE.format("in.mp4")] if tone == "colour" else []), res.stderr
+    assert res.stderr_lines == [COLOUR_LINE.format("in.mp4")], res.stderr
     assert (tmp_path / "out.mp4").is_file()
+
+
+@pytest.mark.parametrize("tone", list(TONES))
+def test_gray_and_sepia_clips_are_not_in_colour(tmp_path, ffmpeg_exe, tone):
+    """The frames colorize looks at (its first COLOUR_FRAMES, as decoded): gray footage (yuv420p, its chroma noise)
+    and a sepia-toned clip are not in colour, so colorize says nothing of them; the same clip in colour is."""
+    import itertools
+
+    import numpy as np
+
+    from vidcolor.api import COLOUR_FRAMES
+    from vidcolor.chroma import in_colour
+    from vidcolor.io import VideoReader
+
+    with VideoReader(_toned_clip(ffmpeg_exe, tmp_path / "in.mp4", tone)) as reader:
+        frames = np.stack(list(itertools.islice(reader, COLOUR_FRAMES)))
+    assert in_colour(frames) == (tone == "colour")
 
 
 def test_a_folder_of_colour_images_and_clips_is_said_once(tmp_path, ffmpeg_exe, clip, tiny_colorizers):
@@ -173,11 +189,17 @@ def test_real_gray_sepia_and_colour_clips_are_told_apart(shared_data, name, colo
     assert in_colour(frames) == colour
 
 
-def test_a_library_call_on_colour_input_says_nothing(tmp_path, clip, tiny_colorizers):
-    """An evaluation colorizes the L of colour footage on purpose: no VidcolorWarning (pytest makes one an error)."""
-    import vidcolor
+def test_a_library_call_on_colour_input_says_nothing(tmp_path, tiny_colorizers):
+    """An evaluation colorizes the L of colour footage on purpose: no VidcolorWarning (pytest makes one an error).
+    A colour still, which the CLI names (test_a_folder_of_colour_images_and_clips_is_said_once)."""
+    from PIL import Image
 
-    vidcolor.colorize(clip, tmp_path / "out.mp4", model=tiny_colorizers.fcn, preset="ultrafast", progress=False)
+    import vidcolor
+    from helpers import mosaic
+
+    Image.fromarray(mosaic(1, 24, 32)[0]).save(tmp_path / "a.png")
+    vidcolor.colorize(tmp_path / "a.png", tmp_path / "out.png", model=tiny_colorizers.fcn, progress=False)
+    assert (tmp_path / "out.png").is_file()
 
 
 # ------------------------------------------------------------------------------------- train and train pack
