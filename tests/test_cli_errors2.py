@@ -261,41 +261,77 @@ def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
 
 # ------------------------------------------------------------------------------------------- empty names
 
-@pytest.mark.parametrize("args,name", [
-    (["dequantize", "clip.mp4", "--model", ""], "'--model': an empty name; give one, or leave the option out"),
-    (["colorize", "clip.mp4", "--model", ""], "'--model'"),
-    (["colorize", "clip.mp4", "--reference-mode", "internal", "--load-model", ""], "'--load-model'"),
+MODEL_GIVE = "give a bundled model's name (" + ", ".join(__import__("vidcolor.weights").weights.REGISTRY and
+                                                        sorted(__import__("vidcolor.weights").weights.REGISTRY)) + \
+             ") or a .safetensors path"
+CLIP_GIVE = "give a video, an image or a folder of images"
+
+
+@pytest.mark.parametrize("args,line", [
+    (["dequantize", "clip.mp4", "--model", ""], "the model name is empty: " + MODEL_GIVE),
+    (["colorize", "clip.mp4", "--model", ""], "the model name is empty: " + MODEL_GIVE),
+    (["colorize", "clip.mp4", "--reference-mode", "internal", "--load-model", ""],
+     "the --load-model name is empty: give a file's name, or leave it out"),
     (["colorize", "clip.mp4", "--reference", "clip.png", "--reference-mode", "internal", "--save-model", ""],
-     "'--save-model'"),
-    (["export", "", "out.onnx"], "'MODEL': an empty name ("),
-    (["export", "dequantize-fq-l2", ""], "'OUTPUT': an empty name ("),
-    (["eval", "", "--reference-video", "clip.mp4"], "'OUTPUT'"),
-    (["eval", "clip.mp4", "--reference-video", ""], "'--reference-video': an empty name ("),
-    (["eval", "clip.mp4", "--reference-video", "clip.mp4", "--input", ""], "'--input'"),
-    (["train", "colorize", "r.toml", "--out", ""], "'--out'"),
-    (["train", "colorize", "r.toml", "--data", ""], "'--data'"),
-    (["train", "pack", "r.toml", ""], "'OUT'"),
-    (["train", "pack", "r.toml", "pk", "--data", ""], "'--data'")])
-def test_an_empty_name_is_a_usage_error(tmp_path, clip, args, name):
+     "the --save-model name is empty: give a file's name, or leave it out"),
+    (["export", "", "out.onnx"], "the model name is empty: " + MODEL_GIVE),
+    (["export", "dequantize-fq-l2", ""], "the output name is empty: give an .onnx file's name"),
+    (["eval", "", "--reference-video", "clip.mp4"], "the output name is empty: " + CLIP_GIVE),
+    (["eval", "clip.mp4", "--reference-video", ""], "the ground truth name is empty: " + CLIP_GIVE),
+    (["eval", "clip.mp4", "--reference-video", "clip.mp4", "--input", ""], "the input name is empty: " + CLIP_GIVE),
+    (["train", "colorize", "r.toml", "--out", ""],
+     "the --out name is empty: give a folder, or leave --out out for runs/<recipe's name>"),
+    (["train", "colorize", "r.toml", "--data", ""],
+     "bad recipe: data must name a folder of photos (or a pack), got ''"),
+    (["train", "pack", "r.toml", ""], "the pack folder name is empty: give a new folder"),
+    (["train", "pack", "r.toml", "pk", "--data", ""], "bad recipe: data must name a folder of photos (or a pack), "
+                                                      "got ''"),
+    (["dequantize", "", "--model", "dequantize-fq-l2"], "the input name is empty: give a path, or - for stdin"),
+    (["dequantize", "clip.mp4", "-o", ""], "the output name is empty: give a path, or - for stdout")])
+def test_an_empty_name_is_one_error_line(tmp_path, clip, args, line):
     """An unset variable ("$MODEL") gave an empty name: --model '' ran the default model, train's --out '' and
     --data '' their defaults, eval '' read the current folder as a folder of images, --load-model '' was said to be
-    missing, export MODEL '' said ': the output of export is an .onnx file'."""
+    missing, export MODEL '' said ': the output of export is an .onnx file'. Every one is now refused by the library
+    function that takes the name (vidcolor.names.check_named; --data '' by the recipe; train's --out by the command,
+    whose training loop takes it), one line and exit 1, as INPUT '' and -o '' were (the --model, export and eval cases
+    had been click's usage errors, exit 2)."""
     shutil.copy(clip, tmp_path / "clip.mp4")
     (tmp_path / "r.toml").write_text('name = "tiny"\ndata = "data"\ncrop = 32\n')
     before = listing(tmp_path)
     res = invoke_cli(*args, cwd=tmp_path)
-    assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
-    assert f"vidcolor: error: Invalid value for {name}" in res.stderr, res.stderr
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == f"vidcolor: error: {line}", res.stderr
     assert listing(tmp_path) == before
 
 
-@pytest.mark.parametrize("args,what", [(["-", "--reference-video", "clip.mp4"], "OUTPUT"),
-                                       (["clip.mp4", "--reference-video", "-"], "--reference-video"),
-                                       (["clip.mp4", "--reference-video", "clip.mp4", "--input", "-"], "--input")])
+@pytest.mark.parametrize("args,what", [(["-", "--reference-video", "clip.mp4"], "output"),
+                                       (["clip.mp4", "--reference-video", "-"], "ground truth"),
+                                       (["clip.mp4", "--reference-video", "clip.mp4", "--input", "-"], "input")])
 def test_eval_says_it_does_not_read_stdin(tmp_path, clip, args, what):
     """eval - said '-: no such file or folder', as if a file named - were missing."""
     shutil.copy(clip, tmp_path / "clip.mp4")
     res = invoke_cli("eval", *args, "--no-features", cwd=tmp_path)
     assert_one_line_error(res)
-    assert res.stderr_lines[0] == f"vidcolor: error: {what} -: eval reads files, not stdin; save the stream to a " \
-                                  "file and give its name"
+    assert res.stderr_lines[0] == f"vidcolor: error: the {what} is -: evaluation reads files, not stdin; save the " \
+                                  "stream to a file and give its name"
+
+
+def test_the_library_refuses_an_empty_name_and_stdin_where_it_takes_a_file(tmp_path, clip):
+    """evaluate('', 'a.png') scored the current folder (a.png against itself), evaluate('-', ...) said '-: no such
+    file or folder', Dequantizer(model='') / resolve('') "model '' is a folder, not a model": the CLI alone refused
+    them."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.evaluate import evaluate
+    from vidcolor.pipeline import Dequantizer
+    from vidcolor.weights import resolve
+
+    cases = [(lambda: evaluate("", clip, features=False), "the output name is empty: " + CLIP_GIVE),
+             (lambda: evaluate(clip, clip, input="", features=False), "the input name is empty: " + CLIP_GIVE),
+             (lambda: evaluate(clip, "-", features=False), "the ground truth is -: evaluation reads files, not "
+                                                           "stdin; save the stream to a file and give its name"),
+             (lambda: resolve(""), "the model name is empty: " + MODEL_GIVE),
+             (lambda: Dequantizer(model=""), "the model name is empty: " + MODEL_GIVE)]
+    for call, line in cases:
+        with pytest.raises(VidcolorError) as caught:
+            call()
+        assert str(caught.value) == line

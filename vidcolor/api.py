@@ -39,6 +39,7 @@ from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding, check_target,
                                 format_suffix, kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
+from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
@@ -354,6 +355,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     started = time.perf_counter()
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
+    for name, given in (("save_model", save_model), ("load_model", load_model)):   # '' had been said to be missing
+        check_named(given, option(name), "give a file's name, or leave it out")
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -419,7 +422,8 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
                                 f"{option('save_model')} or {option('load_model')}")
         from vidcolor.reference import KeyframeColorizer   # torch: the reference encoder
 
-        return KeyframeColorizer(model or DEFAULTS["colorize-reference"], device=device, render_size=render_size,
+        return KeyframeColorizer(DEFAULTS["colorize-reference"] if model is None else model, device=device,
+                                 render_size=render_size,
                                  saturation=saturation, temperature=temperature, blur=blur, equalize=equalize,
                                  backend=backend, precision=precision)
     if reference_mode == "internal" and not (references or load_model):
@@ -451,10 +455,11 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
     if references:
         from vidcolor.reference import ReferenceColorizer, read_references   # torch: the reference encoder
 
-        return ReferenceColorizer(read_references(references, render_size), model or DEFAULTS["colorize-reference"], device,
+        return ReferenceColorizer(read_references(references, render_size),
+                                  DEFAULTS["colorize-reference"] if model is None else model, device,
                                   render_size, saturation, temperature, blur, equalize, backend, precision)
-    return Colorizer(model or DEFAULTS["colorize"], device, render_size, saturation, temperature, blur, equalize,
-                     backend, precision)
+    return Colorizer(DEFAULTS["colorize"] if model is None else model, device, render_size, saturation, temperature,
+                     blur, equalize, backend, precision)
 
 
 def reference_list(references: str | Path | Iterable[str | Path] | None) -> list[str | Path]:
@@ -506,7 +511,7 @@ def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.
         job: LabJob = Dequantizer(**options)
     elif features is not None:
         keep = ("device", "render_size", "saturation", "temperature", "blur", "equalize", "backend", "precision")
-        job = ReferenceColorizer([], options["model"] or DEFAULTS["colorize-reference"],
+        job = ReferenceColorizer([], DEFAULTS["colorize-reference"] if options["model"] is None else options["model"],
                                  **{k: options[k] for k in keep}, features=features)
     elif generators is not None:
         import tempfile
@@ -783,13 +788,13 @@ def job_files(kind: str, options: dict) -> tuple[str, ...]:
     references = reference_list(options.get("references"))
     mode = options.get("reference_mode", "fast")
     if kind == "dequantize":
-        models = [model or DEFAULTS["dequantize"]]
+        models = [DEFAULTS["dequantize"] if model is None else model]
     elif mode == "internal":
         models = []                                 # it trains its own (or loads load_model, below)
     elif mode == "keyframes":
-        models = [model or DEFAULTS["colorize-reference"], DEFAULTS["colorize"]]
+        models = [DEFAULTS["colorize-reference"] if model is None else model, DEFAULTS["colorize"]]
     else:
-        models = [model or DEFAULTS["colorize-reference" if references else "colorize"]]
+        models = [DEFAULTS["colorize-reference" if references else "colorize"] if model is None else model]
     files = [path for m in models for _, path in model_input(m)]
     files += [Path(r) for r in references]
     if options.get("load_model") is not None:
@@ -812,8 +817,7 @@ def _check_input_found(input: str | Path) -> None:
     """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, or a path that exists."""
     if str(input) == "-":
         return
-    if str(input) == "":                # was ': no such file or folder'
-        raise VidcolorError("the input name is empty: give a path, or - for stdin")
+    check_named(str(input), "input", "give a path, or - for stdin")        # was ': no such file or folder'
     try:
         os.stat(input)
     except (FileNotFoundError, NotADirectoryError):
@@ -936,8 +940,7 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
             folder'), or a ``container`` with no known suffix to name it with
             (:func:`~vidcolor.io.writer.format_suffix`).
     """
-    if isinstance(output, str) and not output:
-        raise VidcolorError("the output name is empty: give a path, or - for stdout")
+    check_named(output, "output", "give a path, or - for stdout")
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")

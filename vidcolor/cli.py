@@ -22,6 +22,7 @@ from vidcolor.allocator import reuse_freed_memory
 from vidcolor.errors import VidcolorError, cli_reader, cli_wording, warn
 from vidcolor.jobs import (CRF_RANGE, DEFAULT_TILE, DEQUANTIZE_X264_PARAMS, MIN_TILE, RENDER_SIZE, RENDER_SIZE_RANGE,
                            TRAINABLE)
+from vidcolor.names import check_named
 
 STARTED = time.perf_counter()
 """When the command started (this module's import, before torch's): the summary line's start-up counts from here."""
@@ -265,17 +266,6 @@ def _raw_size(ctx, param, value):
     if not m or int(m[1]) == 0 or int(m[2]) == 0:
         raise click.BadParameter("expected WIDTHxHEIGHT, e.g. 640x360")
     return int(m[1]), int(m[2])
-
-
-def _not_empty(ctx, param, value):
-    """A name or path given empty (``--model "$UNSET"``) is a usage error, as ``--reference ""`` is: ``--model ""``
-    and train's ``--out ""`` and ``--data ""`` had run with the default, ``eval ""`` had read the current folder,
-    ``--load-model ""`` was said to be missing and ``export MODEL ""`` said ``: the output of export is an .onnx
-    file``."""
-    if value == "":
-        optional = isinstance(param, click.Option) and not param.required
-        raise click.BadParameter("an empty name" + ("; give one, or leave the option out" if optional else ""))
-    return value
 
 
 def _fps(ctx, param, value):
@@ -530,7 +520,7 @@ def main():
 @main.command(short_help="Restore fine colour to coarsely quantized video or images.")
 @click.argument("input")
 @io_options("dequantize")
-@click.option("--model", default=None, metavar="NAME|PATH", callback=_not_empty,
+@click.option("--model", default=None, metavar="NAME|PATH",
               help="Bundled model name, .safetensors path or exported .onnx (default: dequantize-fq-l2, see vidcolor/weights/).")
 @click.option("--restore-luminance/--keep-luminance", default=None,
               help="Also correct L (default: as the model was trained) or keep the source L (Pix2Pix-FQ paper mode).")
@@ -549,7 +539,7 @@ def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     _check_terminal(input, kw["output"])
     with one_listing():                     # a folder input is listed once, for the checks and the run
         _check_given(click.get_current_context(), input, kw)
-        summary = run_dequantize(input, kw["output"], model=model or DEFAULTS["dequantize"],
+        summary = run_dequantize(input, kw["output"], model=DEFAULTS["dequantize"] if model is None else model,
                                  restore_luminance=restore_luminance, consistency=consistency,
                                  **({} if tile is None else {"tile": tile}), **_io_kwargs(kw))
     if not kw["quiet"]:
@@ -584,7 +574,7 @@ class _Colorize(click.Command):
 @main.command(cls=_Colorize, short_help="Colour black-and-white video or images.")
 @click.argument("input")
 @io_options("colorize")
-@click.option("--model", default=None, metavar="NAME|PATH", callback=_not_empty,
+@click.option("--model", default=None, metavar="NAME|PATH",
               help="Bundled model name, .safetensors path or exported .onnx (default: colorize-effnet-video; with "
                    "--reference: colorize-exemplar, whose .safetensors it needs).")
 @click.option("--reference", "references", multiple=True, is_flag=False, flag_value=KEYFRAMES, metavar="[IMG]",
@@ -598,8 +588,8 @@ class _Colorize(click.Command):
               help="internal mode: iterations per scale (the paper's 2000 take hours on a CPU; see README).")
 @click.option("--internal-size", type=click.IntRange(32), default=256, show_default=True,
               help="internal mode: longer side (pixels) of the images it trains and colours at.")
-@click.option("--save-model", type=click.Path(dir_okay=False), callback=_not_empty, help="internal mode: save the trained generators here.")
-@click.option("--load-model", type=click.Path(dir_okay=False), callback=_not_empty,  # a missing file: vidcolor's line, as --reference's
+@click.option("--save-model", type=click.Path(dir_okay=False), help="internal mode: save the trained generators here.")
+@click.option("--load-model", type=click.Path(dir_okay=False),  # a missing file: vidcolor's line, as --reference's
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
               help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
@@ -660,11 +650,11 @@ def _train_command(job: str):
                              f"once), and the same command resumes it.",
                    short_help=f"Train {article} {job} generator from a recipe; resumable.")
     @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--out", "out_dir", default=None, metavar="FOLDER", callback=_not_empty,
+    @click.option("--out", "out_dir", default=None, metavar="FOLDER",
                   help="Run folder (default: runs/<name>). Resumes from its checkpoint.")
     @click.option("--steps", type=click.IntRange(1), default=None, help="Override the recipe's step count; its schedule's "
                   "step marks (decay_from, unfreeze_at) move in proportion.")
-    @click.option("--data", default=None, metavar="FOLDER", callback=_not_empty,
+    @click.option("--data", default=None, metavar="FOLDER",
                   help="Override the recipe's photo folder, or give a pack (vidcolor train "
                   "pack): its photos, clip frames and split.")
     @click.option("--fresh", is_flag=True, help="Start over: the run folder's checkpoint, weight file and loss curve "
@@ -679,13 +669,14 @@ def _train_command(job: str):
         from vidcolor.jobs import training_loop
         from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
 
+        check_named(out_dir, "--out", "give a folder, or leave --out out for runs/<recipe's name>")
         recipe_cls, train_fn = training_loop(job)
         try:
             r = recipe_cls.from_toml(recipe)
-            r = dataclasses.replace(r.with_steps(steps or r.steps), data=data or r.data)   # checked again
+            r = dataclasses.replace(r.with_steps(steps or r.steps), data=r.data if data is None else data)  # checked again
         except (ValueError, TypeError) as exc:
             raise VidcolorError(f"bad recipe: {exc}") from None
-        run_dir = out_dir or f"runs/{r.name}"
+        run_dir = f"runs/{r.name}" if out_dir is None else out_dir
         # a file there, or on the way, said 'img.png: File exists' ('img.png/run: Not a directory') once torch and
         # the training modules had loaded
         if os.path.exists(run_dir) and not os.path.isdir(run_dir):
@@ -718,8 +709,8 @@ for _name in TRAINABLE:
 
 @train.command("pack", short_help="Write a recipe's training images into a pack folder.")
 @click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out", type=click.Path(), callback=_not_empty)
-@click.option("--data", default=None, metavar="FOLDER", callback=_not_empty, help="Override the recipe's photo folder.")
+@click.argument("out", type=click.Path())
+@click.option("--data", default=None, metavar="FOLDER", help="Override the recipe's photo folder.")
 @click.option("--max-mb", type=click.FloatRange(0, min_open=True), default=15.0, show_default=True,
               help="The images' total size at most (MB); a seeded random share of the training images is kept to fit. "
                    "A lent GPU machine receives at most 64 MiB with the repository (about 41 of them).")
@@ -738,7 +729,7 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
 
     try:                            # a key no job's recipe has (a misspelling): refused, as training would refuse it
         r = Recipe.from_toml(recipe, others={k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__})
-        r = dataclasses.replace(r, data=data or r.data)
+        r = dataclasses.replace(r, data=r.data if data is None else data)          # '' refused by write_pack
     except (ValueError, TypeError) as exc:
         raise VidcolorError(f"bad recipe: {exc}") from None         # which names the file
     max_bytes = round(max_mb * 1e6)
@@ -772,8 +763,8 @@ def _pack_refusal(message: str, recipe: str, out: str, data: str | None, max_mb:
 
 
 @main.command("export", short_help="Export a model to an ONNX graph.")
-@click.argument("model", callback=_not_empty)
-@click.argument("output", type=click.Path(dir_okay=False), callback=_not_empty)
+@click.argument("model")
+@click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export_cmd(model, output, overwrite):
     """Export MODEL (bundled name or .safetensors) to an ONNX graph OUTPUT, a file named .onnx (runs with --backend
@@ -793,6 +784,7 @@ def export_cmd(model, output, overwrite):
     from vidcolor.io.writer import check_target
     from vidcolor.weights import load_generator
 
+    check_named(output, "output", "give an .onnx file's name")         # MODEL '': weights.resolve says so
     if not output.endswith(".onnx"):
         raise VidcolorError(f"{output}: the output of export is an .onnx file")
     if model.endswith(".onnx"):
@@ -813,10 +805,10 @@ def export_cmd(model, output, overwrite):
 
 
 @main.command("eval", short_help="Score an output against its ground truth.")
-@click.argument("output", callback=_not_empty)
-@click.option("--reference-video", "reference", required=True, metavar="GT", callback=_not_empty,
+@click.argument("output")
+@click.option("--reference-video", "reference", required=True, metavar="GT",
               help="Ground truth: video, image or folder of images, same frame size as OUTPUT.")
-@click.option("--input", "input_", metavar="INPUT", callback=_not_empty, help="Also score the pipeline's input (a second column).")
+@click.option("--input", "input_", metavar="INPUT", help="Also score the pipeline's input (a second column).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table (infinite values as null).")
 @click.option("--max-frames", type=click.IntRange(1), default=None,
               help="Use only the first N frames (memory does not depend on it: frames are read one at a time).")
@@ -834,9 +826,6 @@ def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
     """
     from vidcolor.evaluate import evaluate, format_table, to_json
 
-    for given, what in ((output, "OUTPUT"), (reference, "--reference-video"), (input_, "--input")):
-        if given == "-":            # was '-: no such file or folder', as if a file named - were missing
-            raise VidcolorError(f"{what} -: eval reads files, not stdin; save the stream to a file and give its name")
     result = evaluate(output, reference, input=input_, max_frames=max_frames, features=not no_features)
     for warning in result["warnings"]:                  # also in the table and the JSON
         click.echo(f"vidcolor: warning: {warning}", err=True)

@@ -32,6 +32,7 @@ from vidcolor.io.naming import natural_sorted
 from vidcolor.metrics import image as im
 from vidcolor.metrics import video
 from vidcolor.metrics.features import FEATURE_SIZE, RunningGaussian, frechet_distance, load_encoder, pooled_features
+from vidcolor.names import check_named
 
 __all__ = ["MEASURES", "evaluate", "format_table", "load_frames", "timing_warnings", "to_json"]
 
@@ -373,6 +374,16 @@ FEATURE_BATCH = 16
 """Frames per forward pass of the feature encoder (:func:`~vidcolor.metrics.features.pooled_features`)."""
 
 
+def _check_file_name(name, what: str) -> None:
+    """Refuse an empty name (was read as the current folder: ``evaluate('', 'a.png')`` scored a.png against
+    itself) and ``-`` (was '-: no such file or folder', as if a file named - were missing), which the jobs read as
+    stdin."""
+    check_named(name, what, "give a video, an image or a folder of images")
+    if isinstance(name, str) and name == "-":
+        raise VidcolorError(f"the {what} is -: evaluation reads files, not stdin; save the stream to a file and give "
+                            "its name")
+
+
 def evaluate(output, reference, input=None, max_frames: int | None = None, features: bool = True, *,
              threshold: float = im.ACCURACY_THRESHOLD, encoder=None, device: str = "cpu") -> dict:
     """Score ``output`` (and ``input``, when given) against the ground truth ``reference``.
@@ -417,7 +428,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
     Raises:
-        VidcolorError: unreadable or missing input, frame sizes that differ (not the same video), folders
+        VidcolorError: an empty name or ``-`` (stdin) given as a clip, unreadable or missing input, frame sizes that differ (not the same video), folders
             without an image name in common, folders paired by name beside a clip paired by position (a video)
             where a folder holds an image the other folders lack before the last one they share (the clip's frames
             would go with the wrong images), or a ground truth transparent everywhere.
@@ -428,6 +439,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     clips = {"output": output, "reference": reference}
     if input is not None:
         clips["input"] = input
+    for name, x in clips.items():
+        _check_file_name(x, "ground truth" if name == "reference" else name)
     folders = {name: Path(x) for name, x in clips.items() if not isinstance(x, np.ndarray) and Path(x).is_dir()}
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \

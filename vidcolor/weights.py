@@ -14,6 +14,7 @@ from safetensors import SafetensorError, safe_open
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.files import default_file_mode
+from vidcolor.names import check_named
 
 WEIGHTS_DIR = Path(str(importlib.resources.files("vidcolor") / "weights"))
 """The bundled weight files and their model cards: package data of ``vidcolor`` (``vidcolor/weights/``, a data
@@ -35,13 +36,15 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
 
     Raises:
         VidcolorError: if neither a registered name nor an existing file (a folder is said to be one, with the
-            weight files it holds).
+            weight files it holds); an empty name (:func:`~vidcolor.names.check_named`).
         TypeError: ``name_or_path`` is no ``str`` or path (None, a number: os's "expected str, bytes or os.PathLike
             object, not NoneType", naming no parameter).
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"model must be a bundled model's name or a weight file's path (str or pathlib.Path), got "
                         f"{type(name_or_path).__name__} {name_or_path!r}"[:300])
+    check_named(name_or_path, "model", f"give a bundled model's name ({', '.join(sorted(REGISTRY))}) or a .safetensors "
+                "path")                 # was "model '' is a folder, not a model" (the current folder)
     if name_or_path in REGISTRY:
         path = WEIGHTS_DIR / REGISTRY[name_or_path]
     else:

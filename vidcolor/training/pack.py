@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from vidcolor.names import check_named
 from vidcolor.training.data import check_images, folder_named, list_images, read_rgb, readable, split_clips, split_holdout, video_frames
 
 PACK_FILE = "pack.json"
@@ -181,9 +182,12 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
             pack's would join them); ``short_side`` below the crop; an image that cannot be decoded
             (:func:`~vidcolor.training.data.check_images`); ``max_bytes`` too small for the held-back photos or for
             one image of each group; what :func:`recipe_images` raises. Nothing is left behind.
+        VidcolorError: ``out`` an empty name (:func:`~vidcolor.names.check_named`; ``recipe.data`` '' is refused by
+            the recipe).
         OSError: ``out`` cannot be made (:func:`check_writable`, before any image is encoded), or a file in it
             cannot be written (its ``filename`` ``out``'s ``.partial`` folder or a file in it).
     """
+    check_named(out, "pack folder", "give a new folder")
     out = Path(out)
     if out.exists():
         raise ValueError(f"{out} exists: give a new folder")
