@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from helpers import assert_one_line_error, invoke_cli, listing
+from vidcolor.weights import REGISTRY
 
 FAST = ("-q", "--preset", "ultrafast")
 
@@ -261,9 +262,7 @@ def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
 
 # ------------------------------------------------------------------------------------------- empty names
 
-MODEL_GIVE = "give a bundled model's name (" + ", ".join(__import__("vidcolor.weights").weights.REGISTRY and
-                                                        sorted(__import__("vidcolor.weights").weights.REGISTRY)) + \
-             ") or a .safetensors path"
+MODEL_GIVE = f"give a bundled model's name ({', '.join(sorted(REGISTRY))}) or a .safetensors path"
 CLIP_GIVE = "give a video, an image or a folder of images"
 
 

@@ -428,10 +428,11 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         (the stems they all hold; ``frame_counts`` then gives each folder's own count).
 
     Raises:
-        VidcolorError: an empty name or ``-`` (stdin) given as a clip, unreadable or missing input, frame sizes that differ (not the same video), folders
-            without an image name in common, folders paired by name beside a clip paired by position (a video)
-            where a folder holds an image the other folders lack before the last one they share (the clip's frames
-            would go with the wrong images), or a ground truth transparent everywhere.
+        VidcolorError: an empty name or ``-`` (stdin) given as a clip, unreadable or missing input, frame sizes that
+            differ (not the same video), folders without an image name in common, folders paired by name beside a
+            clip paired by position (a video) where a folder holds an image the other folders lack before the last
+            one they share (the clip's frames would go with the wrong images), or a ground truth transparent
+            everywhere.
         ValueError: a negative or NaN ``threshold``.
     """
     if not threshold >= 0:                           # NaN fails too: it counted no pixel correct
