@@ -663,9 +663,8 @@ def _train_command(job: str):
                   help="Where the networks train (auto: CUDA when a GPU is usable; cuda:N: GPU N, from 0). A "
                        "checkpoint resumes on either.")
     def command(recipe, out_dir, steps, data, fresh, device):
-        from pathlib import Path
-
         from vidcolor.device import pick_device
+        from vidcolor.io.partial import check_way
         from vidcolor.jobs import training_loop
         from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
 
@@ -682,9 +681,7 @@ def _train_command(job: str):
         if os.path.exists(run_dir) and not os.path.isdir(run_dir):
             raise VidcolorError(f"{run_dir}: a file, not a folder; the run's folder (--out) holds its checkpoint, "
                                 "weights and logs: give a folder")
-        blocker = next((a for a in Path(run_dir).parents if a.exists()), None)      # missing folders are made
-        if blocker is not None and not blocker.is_dir():
-            raise VidcolorError(f"{run_dir}: cannot write there ({blocker} is a file, not a folder)")
+        check_way(run_dir)                                                          # missing folders are made
         try:
             weights = train_fn(r, run_dir, resume=not fresh,
                                progress=lambda msg: click.echo(msg, err=True), device=pick_device(device))
@@ -781,6 +778,7 @@ def export_cmd(model, output, overwrite):
 
     from vidcolor.api import removing_made_folders
     from vidcolor.engine import export_onnx, stride_multiple
+    from vidcolor.io.partial import check_way
     from vidcolor.io.writer import check_target
     from vidcolor.weights import load_generator
 
@@ -791,9 +789,7 @@ def export_cmd(model, output, overwrite):
         raise VidcolorError(f"{model}: an ONNX graph already; export takes a bundled model name or a .safetensors "
                             "weight file (a graph is given to the jobs as --model as it is)")
     check_target(Path(output), overwrite)
-    blocker = next((a for a in Path(output).parents if a.exists()), None)     # missing folders are created, as -o's
-    if blocker is not None and not blocker.is_dir():
-        raise VidcolorError(f"{output}: cannot write there ({blocker} is a file, not a folder)")
+    check_way(Path(output))                                                   # missing folders are created, as -o's
     module, arch = load_generator(model)
     with removing_made_folders(Path(output).parent):
         export_onnx(module, arch, output, overwrite)

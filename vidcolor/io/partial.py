@@ -52,10 +52,35 @@ def partial_file(target: Path, suffix: str) -> Path:
             if hold_partial(fd, tmp):
                 return Path(tmp)
     except OSError as exc:
-        blocker = next((a for a in target.parents if a.exists()), None)
-        why = f"{blocker} is a file, not a folder" if blocker is not None and not blocker.is_dir() else exc.strerror
-        raise VidcolorError(f"{target}: cannot write there ({why or exc})") from None
+        raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
     raise VidcolorError(f"{target}: cannot write there (every temporary file made there was removed at once)")
+
+
+def nearest_there(path: Path) -> Path | None:
+    """The nearest of ``path``'s parents (as given: ``img.png/run`` -> ``img.png``, then ``.``) that is there: a
+    name that exists as an entry (:func:`os.path.lexists`), a symbolic link whose target is missing too; None where
+    none is (an absolute path on a missing root cannot be)."""
+    return next((a for a in path.parents if os.path.lexists(a)), None)
+
+
+def blocked_way(path: Path) -> str | None:
+    """Why the missing folders on ``path``'s way cannot be made: the nearest of its parents that is there
+    (:func:`nearest_there`) is no folder: ``"img.png is a file, not a folder"``, ``"link is a symbolic link to
+    nothing, not a folder"``; None where it is a folder. A dangling link counts as there (lexists, not exists):
+    ``mkdir`` cannot make a folder in its place (EEXIST), so skipping it would blame nothing (``File exists``) or
+    the folder above it."""
+    base = nearest_there(path)
+    if base is None or base.is_dir():
+        return None
+    return f"{base} is {'a symbolic link to nothing' if not base.exists() else 'a file'}, not a folder"
+
+
+def check_way(path: Path) -> None:
+    """Refuse ``path`` whose missing folders cannot be made (:func:`blocked_way`), before any work: VidcolorError
+    ``"img.png/run: cannot write there (img.png is a file, not a folder)"``."""
+    why = blocked_way(Path(path))
+    if why is not None:
+        raise VidcolorError(f"{path}: cannot write there ({why})")
 
 
 def _short_stem(stem: str, suffix: str, longest: int) -> str:

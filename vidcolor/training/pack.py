@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from vidcolor.io.partial import blocked_way, nearest_there
 from vidcolor.names import check_named
 from vidcolor.training.data import check_images, folder_named, list_images, read_rgb, readable, split_clips, split_holdout, video_frames
 
@@ -157,11 +158,11 @@ def check_writable(out: Path) -> None:
         OSError: its ``filename`` ``out``, its ``strerror`` why (``notes.txt is a file, not a folder``, ``Read-only
             file system``, ``Permission denied``).
     """
-    base = next((a for a in out.parents if os.path.lexists(a)), None)          # named as given, as train --out
-    if base is not None and not base.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{base} is a file, not a folder", str(out))
+    why = blocked_way(out)                      # named as given, as train --out
+    if why is not None:
+        raise NotADirectoryError(errno.ENOTDIR, why, str(out))
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".vidcolor-pack-", dir=base))
+        os.rmdir(tempfile.mkdtemp(prefix=".vidcolor-pack-", dir=nearest_there(out)))
     except OSError as exc:
         raise type(exc)(exc.errno, exc.strerror or str(exc), str(out)) from None
 

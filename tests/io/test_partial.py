@@ -1,0 +1,39 @@
+"""vidcolor.io.partial: what stands on a target's way (a file, a symbolic link to nothing), said the same by every
+writer that makes its missing folders."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import invoke_cli
+
+
+@pytest.mark.parametrize("kind,why", [("file", "x is a file, not a folder"),
+                                      ("dangling", "x is a symbolic link to nothing, not a folder")])
+def test_a_file_or_a_dangling_link_on_the_way_is_said_by_every_writer(tmp_path, monkeypatch, kind, why):
+    """The check was written four times, with exists() (partial_file, train --out, export) or lexists() (train
+    pack): a symbolic link to nothing on the way was skipped by the first (partial_file said 'File exists', train
+    and export went on to fail later) and called 'a file' by pack. One rule now (io.partial.blocked_way, lexists:
+    mkdir cannot make a folder where the link is)."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.partial import check_way, partial_file
+    from vidcolor.training.pack import check_writable
+
+    monkeypatch.chdir(tmp_path)
+    if kind == "file":
+        Path("x").write_bytes(b"")
+    else:
+        os.symlink("missing", "x")
+    for call, target in ((lambda: partial_file(Path("x/out.mp4"), ".mp4"), "x/out.mp4"),
+                         (lambda: check_way("x/run"), "x/run")):
+        with pytest.raises(VidcolorError) as caught:
+            call()
+        assert str(caught.value) == f"{target}: cannot write there ({why})"
+    with pytest.raises(NotADirectoryError) as caught:
+        check_writable(Path("x/pk"))
+    assert (caught.value.strerror, caught.value.filename) == (why, "x/pk")
+    res = invoke_cli("export", "dequantize-fq-l2", "x/m.onnx", cwd=tmp_path)
+    assert res.returncode == 1 and res.stderr_lines == [f"vidcolor: error: x/m.onnx: cannot write there ({why})"]
+    assert sorted(os.listdir(tmp_path)) == ["x"]
