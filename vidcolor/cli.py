@@ -19,6 +19,7 @@ from click.core import ParameterSource
 
 from vidcolor import __version__
 from vidcolor.allocator import reuse_freed_memory
+from vidcolor.device import parse_device
 from vidcolor.errors import VidcolorError, cli_reader, cli_wording, warn
 from vidcolor.jobs import (CRF_RANGE, DEFAULT_TILE, DEQUANTIZE_X264_PARAMS, MIN_TILE, RENDER_SIZE, RENDER_SIZE_RANGE,
                            TRAINABLE)
@@ -248,13 +249,12 @@ class DeviceName(click.ParamType):
     had offered auto, cpu and cuda alone, while the library took ``cuda:1``.)"""
 
     name = "device"
-    FORM = re.compile(r"auto|(cpu|cuda)(:(0|[1-9][0-9]*))?")
 
     def get_metavar(self, param, ctx=None):
         return "[auto|cpu|cuda|cuda:N]"
 
     def convert(self, value, param, ctx):
-        if not isinstance(value, str) or not self.FORM.fullmatch(value):
+        if not isinstance(value, str) or parse_device(value) is None:
             self.fail(f"{value!r} is not auto, cpu, cuda or cuda:N (GPU N, from 0; torch's spelling).", param, ctx)
         return value
 

@@ -15,8 +15,30 @@ the CPU without importing torch (whose import is most of a CPU run's start-up)."
 DEVICE_TYPES = ("cpu", "cuda")
 """The kinds of torch device vidcolor runs on (:func:`device_type`)."""
 
-_CPU = re.compile(r"cpu(:(0|[1-9][0-9]*))?")
-"""The CPU as ``torch.device`` writes it (``cpu``, ``cpu:0``; the index is not used): known without torch."""
+_FORM = re.compile(r"auto|(cpu|cuda)(?::(0|[1-9][0-9]*))?")
+"""``auto``, and the CPU and CUDA devices as ``torch.device`` writes them (``cpu``, ``cpu:0``, ``cuda``, ``cuda:1``;
+torch refuses ``cuda:01``, ``CUDA``, ``cuda: 1``): :func:`parse_device`."""
+
+
+def as_str(device):
+    """``device``, a ``torch.device`` written as a str (``torch.device("cuda", 1)`` -> ``"cuda:1"``; without importing
+    torch); anything else as it is."""
+    if type(device).__module__ == "torch" and type(device).__name__ == "device":
+        return str(device)
+    return device
+
+
+def parse_device(device) -> tuple[str, int | None] | None:
+    """``(type, index)`` of a device vidcolor takes, known without torch: ``"auto"`` -> ``("auto", None)``,
+    ``"cpu:0"`` -> ``("cpu", 0)``, ``"cuda"`` -> ``("cuda", None)``, ``"cuda:1"`` and ``torch.device("cuda", 1)`` ->
+    ``("cuda", 1)``; None for anything else (``"gpu"``, ``"cuda:01"``, ``"mps"``, a number). The one reading of the
+    device's syntax: :func:`pick_device`, the CLI's ``--device`` (:class:`vidcolor.cli.DeviceName`) and the Ray
+    executor's :func:`vidcolor.distributed.check_device` use it."""
+    device = as_str(device)
+    m = _FORM.fullmatch(device) if isinstance(device, str) else None
+    if m is None:
+        return None
+    return ("auto", None) if m[1] is None else (m[1], None if m[2] is None else int(m[2]))
 
 
 def device_type(device: str) -> str:
@@ -37,36 +59,36 @@ def pick_device(device="auto") -> str:
         VidcolorError: a device torch does not know (``"gpu"``, ``"cuda:x"``) or vidcolor does not run on
             (``"mps"``, ``"meta"``), ``cuda`` without a usable GPU, ``cuda:N`` without a GPU N.
     """
-    if type(device).__module__ == "torch" and type(device).__name__ == "device":
-        device = str(device)                # torch.device("cuda", 1) -> "cuda:1"
+    device = as_str(device)
     if not isinstance(device, str):
         raise VidcolorError(f"{option('device')} must be a str (auto, cpu, cuda or cuda:N), got "
                             f"{type(device).__name__} {device!r}")
     if device == "cpu" or (device == "auto" and not any(os.path.exists(p) for p in NVIDIA_NODES)):
         return "cpu"
-    if _CPU.fullmatch(device):
+    parsed = parse_device(device)
+    if parsed is not None and parsed[0] == "cpu":
         return "cpu"
     import torch
 
-    if device not in ("auto", "cuda"):
+    if parsed is None:                  # torch tells a device it does not know from one vidcolor does not run on
         try:
-            parsed = torch.device(device)
+            torch.device(device)
         except (RuntimeError, ValueError, TypeError):
             raise VidcolorError(f"unknown {option('device')} {device!r} (auto, cpu, cuda or cuda:N, as torch writes "
                                 "them)") from None
-        if parsed.type not in DEVICE_TYPES:
-            raise VidcolorError(f"{option(f'device={device!r}')}: vidcolor runs on the CPU or a CUDA GPU (auto, cpu, "
-                                "cuda or cuda:N)")
+        raise VidcolorError(f"{option(f'device={device!r}')}: vidcolor runs on the CPU or a CUDA GPU (auto, cpu, "
+                            "cuda or cuda:N)")
+    kind, index = parsed
     available = torch.cuda.is_available()
-    if device == "auto":
+    if kind == "auto":
         return "cuda" if available else "cpu"
     if not available:
         raise VidcolorError(option(f"device={device!r}") + ": no CUDA GPU available (this torch build or machine has "
                                                            "none)")
-    if device == "cuda" or parsed.index is None:
+    if index is None:
         return "cuda"
     count = torch.cuda.device_count()
-    if parsed.index >= count:
+    if index >= count:
         raise VidcolorError(option(f"device={device!r}") + f": this machine has {count} CUDA GPU"
                             f"{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})")
-    return f"cuda:{parsed.index}"
+    return f"cuda:{index}"

@@ -50,6 +50,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from vidcolor.device import as_str, parse_device
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
 from vidcolor.executor import execute
 from vidcolor.io.files import file_stamp, stat_stamp
@@ -414,10 +415,6 @@ def make_plan(plan: _Plan, seconds: float, workers: int, encoding: Encoding) -> 
     plan.set_segments(segments, _part_suffix(encoding.codec))
 
 
-_CLUSTER_DEVICE = re.compile(r"auto|cuda|cpu(:(0|[1-9][0-9]*))?")
-"""The devices a Ray run takes (:func:`check_device`)."""
-
-
 def check_device(device) -> str:
     """What ``device`` asks of a Ray cluster: ``"auto"``, ``"cpu"`` or ``"cuda"``.
 
@@ -428,11 +425,10 @@ def check_device(device) -> str:
     Raises:
         VidcolorError: ``cuda:N``, or a device that is not auto, cpu or cuda.
     """
-    if type(device).__module__ == "torch" and type(device).__name__ == "device":
-        device = str(device)                # torch.device("cuda", 1) -> "cuda:1"
-    if isinstance(device, str) and _CLUSTER_DEVICE.fullmatch(device):
-        return device.partition(":")[0]
-    if isinstance(device, str) and re.fullmatch(r"cuda:(0|[1-9][0-9]*)", device):
+    device, parsed = as_str(device), parse_device(device)
+    if parsed is not None and not (parsed[0] == "cuda" and parsed[1] is not None):
+        return parsed[0]
+    if parsed is not None:
         raise VidcolorError(option(f"device={device!r}") + ": with the Ray executor give cuda, not a GPU index: Ray "
                             "gives each worker a GPU of its own")
     raise VidcolorError(f"unknown {option('device')} {device!r} for the Ray executor (auto, cpu or cuda)")
