@@ -54,7 +54,7 @@ def cli_reader():
 
 def cli_reads() -> bool:
     """Whether the CLI runs (inside :func:`cli_reader`): what only its user is told (colour input to colorize,
-    :func:`vidcolor.api.in_colour`) is looked for then alone."""
+    :func:`vidcolor.chroma.in_colour`) is looked for then alone."""
     return _cli_reads
 
 
