@@ -392,3 +392,18 @@ def feed_pipe(fd: int, data: bytes) -> None:
             out.write(data)
     except BrokenPipeError:
         pass
+
+
+def damaged_image_files(folder: Path, frames: list) -> dict[str, str]:
+    """Write, from PIL images ``frames`` (one: a still; more: an animation), a PNG whose header chunk's CRC is
+    broken (``crc.png``), a GIF cut inside its header (``cut.gif``) and a file of no image format named .gif
+    (``fake.gif``) into ``folder``; returns the damaged files' names and the format each starts as."""
+    kw = {"save_all": True, "append_images": frames[1:], "duration": 100, "loop": 0} if len(frames) > 1 else {}
+    frames[0].save(folder / "whole.gif", **kw)
+    frames[0].save(folder / "whole.png", **kw)
+    png = bytearray((folder / "whole.png").read_bytes())
+    png[8 + 8 + 13] ^= 0xFF                                     # IHDR's CRC
+    (folder / "crc.png").write_bytes(bytes(png))
+    (folder / "cut.gif").write_bytes((folder / "whole.gif").read_bytes()[:9])
+    (folder / "fake.gif").write_bytes(b"%PDF-1.4 not an image at all")
+    return {"crc.png": "PNG", "cut.gif": "GIF"}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import decode_all, listing, run_cli
+from helpers import damaged_image_files, decode_all, listing, run_cli
 from vidcolor.io import AnimatedImageReader, is_animated
 
 
@@ -325,16 +325,9 @@ def test_an_animation_pillow_cannot_open_says_it_looks_damaged_as_a_still_does(t
     from vidcolor.errors import VidcolorError
 
     frames = [Image.new("RGB", (8, 8), (40 * i, 90, 120)) for i in range(3)]
-    frames[0].save(tmp_path / "whole.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    frames[0].save(tmp_path / "whole.png", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    (tmp_path / "cut.gif").write_bytes((tmp_path / "whole.gif").read_bytes()[:9])
-    png = bytearray((tmp_path / "whole.png").read_bytes())
-    png[8 + 8 + 13] ^= 0xFF                                     # IHDR's CRC
-    (tmp_path / "crc.png").write_bytes(bytes(png))
-    for name, fmt in (("crc.png", "PNG"), ("cut.gif", "GIF")):
+    for name, fmt in damaged_image_files(tmp_path, frames).items():
         with pytest.raises(VidcolorError, match=rf"{name}: cannot read as an animation \(it starts as a {fmt} does "
                            r"but looks damaged or truncated\)$"):
             AnimatedImageReader(tmp_path / name)
-    (tmp_path / "fake.gif").write_bytes(b"%PDF-1.4 not an image at all")
     with pytest.raises(VidcolorError, match=r"fake.gif: cannot read as an animation \(UnidentifiedImageError\)$"):
         AnimatedImageReader(tmp_path / "fake.gif")

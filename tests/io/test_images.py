@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import cmyk_profile, listing, vidcolor_warnings
+from helpers import cmyk_profile, damaged_image_files, listing, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.io import is_image, list_images_in, read_image, write_image
 from vidcolor.io.files import default_file_mode
@@ -196,17 +196,10 @@ def test_an_image_whose_format_pillow_knows_but_cannot_open_says_it_looks_damage
     """A PNG whose header chunk's CRC is broken and a GIF cut inside its header said "cannot read as image
     (UnidentifiedImageError)", as a file of no image format does: they start with a known signature, so they now
     say they look damaged or truncated; a file of no image format keeps Pillow's class name."""
-    Image.fromarray(rgb).save(tmp_path / "whole.png")
-    png = bytearray((tmp_path / "whole.png").read_bytes())
-    png[8 + 8 + 13] ^= 0xFF                                     # IHDR's CRC
-    (tmp_path / "crc.png").write_bytes(bytes(png))
-    Image.fromarray(rgb).save(tmp_path / "whole.gif")
-    (tmp_path / "cut.gif").write_bytes((tmp_path / "whole.gif").read_bytes()[:9])
-    for name, fmt in (("crc.png", "PNG"), ("cut.gif", "GIF")):
+    for name, fmt in damaged_image_files(tmp_path, [Image.fromarray(rgb)]).items():
         with pytest.raises(VidcolorError, match=rf"{name}: cannot read as image \(it starts as a {fmt} does but looks "
                            r"damaged or truncated\)$"):
             read_image(tmp_path / name)
-    (tmp_path / "fake.gif").write_bytes(b"%PDF-1.4 not an image at all")
     with pytest.raises(VidcolorError, match=r"fake.gif: cannot read as image \(UnidentifiedImageError\)$"):
         read_image(tmp_path / "fake.gif")
 
