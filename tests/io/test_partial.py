@@ -37,3 +37,28 @@ def test_a_file_or_a_dangling_link_on_the_way_is_said_by_every_writer(tmp_path, 
     res = invoke_cli("export", "dequantize-fq-l2", "x/m.onnx", cwd=tmp_path)
     assert res.returncode == 1 and res.stderr_lines == [f"vidcolor: error: x/m.onnx: cannot write there ({why})"]
     assert sorted(os.listdir(tmp_path)) == ["x"]
+
+
+@pytest.mark.parametrize("kind,why", [("loop", "x is a symbolic link loop, not a folder"),
+                                      ("to_file", "x is a symbolic link to a file, not a folder"),
+                                      ("through_file", "x: Not a directory"),
+                                      ("unreadable", "x: Permission denied")])
+def test_blocked_way_says_what_a_link_on_the_way_is_and_never_raises(tmp_path, monkeypatch, kind, why):
+    """A link into a folder that cannot be read raised PermissionError out of blocked_way; a link loop, a link to a
+    file or through one were all 'a symbolic link to nothing'."""
+    from vidcolor.io import partial
+    from vidcolor.io.partial import blocked_way
+
+    monkeypatch.chdir(tmp_path)
+    Path("f").write_bytes(b"")
+    if kind == "loop":
+        os.symlink("x", "x")
+    elif kind == "to_file":
+        os.symlink("f", "x")
+    elif kind == "through_file":
+        os.symlink("f/y", "x")
+    else:                                   # as root too (which reads every folder): stat says it
+        os.mkdir("locked")
+        os.symlink("locked/y", "x")
+        monkeypatch.setattr(partial.os, "stat", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    assert blocked_way(Path("x/run")) == why

@@ -66,13 +66,25 @@ def nearest_there(path: Path) -> Path | None:
 def blocked_way(path: Path) -> str | None:
     """Why the missing folders on ``path``'s way cannot be made: the nearest of its parents that is there
     (:func:`nearest_there`) is no folder: ``"img.png is a file, not a folder"``, ``"link is a symbolic link to
-    nothing, not a folder"``; None where it is a folder. A dangling link counts as there (lexists, not exists):
-    ``mkdir`` cannot make a folder in its place (EEXIST), so skipping it would blame nothing (``File exists``) or
-    the folder above it."""
+    nothing, not a folder"``, ``"link is a symbolic link to a file, not a folder"``, ``"loop is a symbolic link
+    loop, not a folder"``, or what the system says where it cannot be looked at (``"link: Permission denied"``: a
+    link into a folder that cannot be read); None where it is a folder. A dangling link counts as there (lexists,
+    not exists): ``mkdir`` cannot make a folder in its place (EEXIST), so skipping it would blame nothing (``File
+    exists``) or the folder above it. Never raises."""
     base = nearest_there(path)
-    if base is None or base.is_dir():
+    if base is None:
         return None
-    return f"{base} is {'a symbolic link to nothing' if not base.exists() else 'a file'}, not a folder"
+    try:
+        found = os.stat(base)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return f"{base} is a symbolic link to nothing, not a folder"
+        if exc.errno == errno.ELOOP:
+            return f"{base} is a symbolic link loop, not a folder"
+        return f"{base}: {exc.strerror or exc}"
+    if stat.S_ISDIR(found.st_mode):
+        return None
+    return f"{base} is {'a symbolic link to a file' if os.path.islink(base) else 'a file'}, not a folder"
 
 
 def check_way(path: Path) -> None:
