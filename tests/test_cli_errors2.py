@@ -334,3 +334,17 @@ def test_the_library_refuses_an_empty_name_and_stdin_where_it_takes_a_file(tmp_p
         with pytest.raises(VidcolorError) as caught:
             call()
         assert str(caught.value) == line
+
+
+def test_an_output_through_a_symbolic_link_loop_is_one_line(tmp_path, clip):
+    """-o loop/o.png (loop a link to itself): api.same_file's Path.resolve() raised RuntimeError, said 'internal
+    error (RuntimeError: Symlink loop ...)'."""
+    import os
+
+    from vidcolor.api import same_file
+    from vidcolor.errors import VidcolorError
+
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(VidcolorError) as caught:
+        same_file(tmp_path / "loop" / "o.png", clip)
+    assert str(caught.value) == f"{tmp_path}/loop/o.png: cannot be followed (a symbolic link loop on its way)"

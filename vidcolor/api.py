@@ -959,12 +959,21 @@ def same_file(a: str | Path, b: str | Path) -> bool:
     links), or, where both exist, the same file system object (:func:`os.path.samefile`: device and inode), which
     paths alone do not show (a bind mount, a second mount of one share, another case of the name on a
     case-insensitive disk, a hard link)."""
-    if Path(a).resolve() == Path(b).resolve():
+    if _resolved(a) == _resolved(b):
         return True
     try:
         return os.path.samefile(a, b)
     except (OSError, ValueError):          # one is missing (or cannot be looked at): nothing there to overwrite
         return False
+
+
+def _resolved(path: str | Path) -> Path:
+    """``path`` resolved (:meth:`pathlib.Path.resolve`), a symbolic link loop on its way a one-line VidcolorError
+    (resolve's RuntimeError was an internal error)."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        raise VidcolorError(f"{path}: cannot be followed (a symbolic link loop on its way)") from None
 
 
 def check_format_named(output: str | Path, container: str | None) -> None:
