@@ -266,6 +266,26 @@ def test_internal_colorizer_errors(tmp_path, tiny_colorizers):
         InternalColorizer([], "cpu", load_model=tiny_colorizers.fcn)
 
 
+@pytest.mark.parametrize("kind,why", [("file", "x is a file, not a folder"),
+                                      ("dangling", "x is a symbolic link to nothing, not a folder")])
+def test_internal_save_model_through_a_file_or_a_dangling_link_is_refused_before_training(tmp_path, monkeypatch,
+                                                                                          kind, why):
+    """The save_model check was a fifth copy of 'something on the way', with exists(): a symbolic link to nothing
+    passed, training ran, and save() failed at the end with 'cannot write there (File exists)'. Now
+    io.partial.blocked_way's rule and wording, at the start and at the save."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    if kind == "file":
+        Path("x").write_bytes(b"")
+    else:
+        os.symlink("missing", "x")
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(VidcolorError) as caught:
+        InternalColorizer([img], "cpu", save_model="x/m.safetensors", progress=False)
+    assert str(caught.value) == f"save_model x/m.safetensors: cannot write there ({why})"
+
+
 # ----------------------------------------------------------------------------------------------- CLI
 
 

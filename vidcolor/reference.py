@@ -23,6 +23,7 @@ from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.files import holds_video
 from vidcolor.io.images import image_metadata
+from vidcolor.io.partial import blocked_way, nearest_there
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.device import pick_device
@@ -429,10 +430,10 @@ class InternalColorizer(RenderedLabJob):
         from vidcolor.internal import TwoImageSettings
 
         if save_model is not None:       # refused now, not after the training; missing folders are made at the save
-            there = next(a for a in Path(save_model).absolute().parents if a.exists())
-            if not there.is_dir():
-                raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({there} is a file, "
-                                    "not a folder)")
+            why = blocked_way(Path(save_model))     # a file, or a symbolic link to nothing, on the way
+            if why is not None:
+                raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({why})")
+            there = nearest_there(Path(save_model).absolute())
             try:
                 with tempfile.TemporaryFile(dir=there):
                     pass
@@ -494,7 +495,8 @@ class InternalColorizer(RenderedLabJob):
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)     # missing folders are created, as -o's
         except OSError as exc:
-            raise VidcolorError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+            raise VidcolorError(f"{path}: cannot write there ({blocked_way(Path(path)) or exc.strerror or exc})") \
+                from None
         save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:
