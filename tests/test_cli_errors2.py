@@ -348,3 +348,23 @@ def test_an_output_through_a_symbolic_link_loop_is_one_line(tmp_path, clip):
     with pytest.raises(VidcolorError) as caught:
         same_file(tmp_path / "loop" / "o.png", clip)
     assert str(caught.value) == f"{tmp_path}/loop/o.png: cannot be followed (a symbolic link loop on its way)"
+
+
+@pytest.mark.parametrize("mode,given", [("fast", "save_model"), ("keyframes", "load_model"),
+                                        ("internal", "load_model"), ("internal", "save_model")])
+def test_the_public_colorizer_refuses_an_empty_model_file_name(tmp_path, mode, given):
+    """The empty-name check was api.colorize's alone: colorizer() (public) took fast mode's save_model='' and
+    keyframes' load_model='' as not given, said internal load_model='' was "'': no such file" and took internal
+    save_model='', to fail after the training."""
+    import numpy as np
+    from PIL import Image
+
+    from vidcolor.api import colorizer
+    from vidcolor.errors import VidcolorError
+
+    ref = tmp_path / "r.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ref)
+    with pytest.raises(VidcolorError) as caught:
+        colorizer(reference_mode=mode, references=[ref] if given == "save_model" and mode == "internal" else None,
+                  device="cpu", progress=False, **{given: ""})
+    assert str(caught.value) == f"the {given} name is empty: give a file's name, or leave it out"

@@ -355,8 +355,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     started = time.perf_counter()
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
-    for name, given in (("save_model", save_model), ("load_model", load_model)):   # '' had been said to be missing
-        check_named(given, option(name), "give a file's name, or leave it out")
+    check_model_files(save_model, load_model)           # before skip_existing's early return, as colorizer() does
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
@@ -413,6 +412,7 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
             outside its range, unknown model.
         TypeError: references that are no paths (:func:`reference_list`), a model that is no name or path.
     """
+    check_model_files(save_model, load_model)
     references = reference_list(references)
     if reference_mode not in ("fast", "internal", "keyframes"):
         raise VidcolorError(f"unknown {option('reference_mode')} {reference_mode!r} (fast, internal or keyframes)")
@@ -460,6 +460,15 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
                                   render_size, saturation, temperature, blur, equalize, backend, precision)
     return Colorizer(DEFAULTS["colorize"] if model is None else model, device, render_size, saturation, temperature,
                      blur, equalize, backend, precision)
+
+
+def check_model_files(save_model: str | Path | None, load_model: str | Path | None) -> None:
+    """Refuse a ``save_model`` or ``load_model`` given as an empty name (:func:`~vidcolor.names.check_named`): ''
+    was taken as not given (keyframes, fast mode's save_model), said to be missing (internal load_model) or failed
+    after the training (internal save_model). :func:`colorizer` checks, and :func:`colorize` before its
+    ``skip_existing`` return."""
+    for name, given in (("save_model", save_model), ("load_model", load_model)):
+        check_named(given, option(name), "give a file's name, or leave it out")
 
 
 def reference_list(references: str | Path | Iterable[str | Path] | None) -> list[str | Path]:
