@@ -263,12 +263,13 @@ def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
 # ------------------------------------------------------------------------------------------- empty names
 
 MODEL_GIVE = f"give a bundled model's name ({', '.join(sorted(REGISTRY))}) or a .safetensors path"
+GRAPH_GIVE = MODEL_GIVE + " or an .onnx graph written by vidcolor export"      # where the job runs one too
 CLIP_GIVE = "give a video, an image or a folder of images"
 
 
 @pytest.mark.parametrize("args,line", [
-    (["dequantize", "clip.mp4", "--model", ""], "the model name is empty: " + MODEL_GIVE),
-    (["colorize", "clip.mp4", "--model", ""], "the model name is empty: " + MODEL_GIVE),
+    (["dequantize", "clip.mp4", "--model", ""], "the model name is empty: " + GRAPH_GIVE),
+    (["colorize", "clip.mp4", "--model", ""], "the model name is empty: " + GRAPH_GIVE),
     (["colorize", "clip.mp4", "--reference-mode", "internal", "--load-model", ""],
      "the --load-model name is empty: give a file's name, or leave it out"),
     (["colorize", "clip.mp4", "--reference", "clip.png", "--reference-mode", "internal", "--save-model", ""],
@@ -329,7 +330,7 @@ def test_the_library_refuses_an_empty_name_and_stdin_where_it_takes_a_file(tmp_p
              (lambda: evaluate(clip, "-", features=False), "the ground truth is -: evaluation reads files, not "
                                                            "stdin; save the stream to a file and give its name"),
              (lambda: resolve(""), "the model name is empty: " + MODEL_GIVE),
-             (lambda: Dequantizer(model=""), "the model name is empty: " + MODEL_GIVE)]
+             (lambda: Dequantizer(model=""), "the model name is empty: " + GRAPH_GIVE)]
     for call, line in cases:
         with pytest.raises(VidcolorError) as caught:
             call()

@@ -30,6 +30,22 @@ REGISTRY: dict[str, str] = {
 }
 """Bundled models: name -> file in :data:`WEIGHTS_DIR` (a model card ``<stem>.md`` sits beside each)."""
 
+def _model_files(graphs: bool) -> str:
+    """The files that name a model besides a bundled name, as :func:`resolve`'s errors say them."""
+    return "a .safetensors path" + (" or an .onnx graph written by vidcolor export" if graphs else "")
+
+
+def check_model_name(name_or_path, graphs: bool = False) -> None:
+    """Refuse an empty model name (:func:`~vidcolor.names.check_named`), in :func:`resolve`'s wording (``graphs``:
+    an exported .onnx graph is taken too); anything else, None too, passes.
+
+    Raises:
+        VidcolorError: ``"the model name is empty: give a bundled model's name (...) or a .safetensors path"``.
+    """
+    check_named(name_or_path, "model", f"give a bundled model's name ({', '.join(sorted(REGISTRY))}) or "
+                f"{_model_files(graphs)}")
+
+
 def resolve(name_or_path: str, graphs: bool = False) -> Path:
     """Find a weight file by registry name or filesystem path. ``graphs``: the caller also runs an exported
     ``.onnx`` graph (a job's engine, :func:`vidcolor.engine.load_engine`), and the error says it may be given.
@@ -43,15 +59,13 @@ def resolve(name_or_path: str, graphs: bool = False) -> Path:
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"model must be a bundled model's name or a weight file's path (str or pathlib.Path), got "
                         f"{type(name_or_path).__name__} {name_or_path!r}"[:300])
-    check_named(name_or_path, "model", f"give a bundled model's name ({', '.join(sorted(REGISTRY))}) or a .safetensors "
-                "path")                 # was "model '' is a folder, not a model" (the current folder)
+    check_model_name(name_or_path, graphs)    # was "model '' is a folder, not a model" (the current folder)
     if name_or_path in REGISTRY:
         path = WEIGHTS_DIR / REGISTRY[name_or_path]
     else:
         path = Path(name_or_path)
     if not path.is_file():
-        known = ", ".join(sorted(REGISTRY))
-        given = "a .safetensors path" + (" or an .onnx graph written by vidcolor export" if graphs else "")
+        known, given = ", ".join(sorted(REGISTRY)), _model_files(graphs)
         if path.is_dir():               # was "model 'runs/x' not found", of a folder that is there
             held = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())
             inside = f" ({path} holds {', '.join(held[:3])}{', ...' if len(held) > 3 else ''}: give its path)" \
