@@ -369,3 +369,14 @@ def test_the_public_colorizer_refuses_an_empty_model_file_name(tmp_path, mode, g
         colorizer(reference_mode=mode, references=[ref] if given == "save_model" and mode == "internal" else None,
                   device="cpu", progress=False, **{given: ""})
     assert str(caught.value) == f"the {given} name is empty: give a file's name, or leave it out"
+
+
+@pytest.mark.parametrize("command", ["dequantize", "colorize"])
+def test_an_empty_model_name_is_refused_with_skip_existing_and_the_output_there(tmp_path, clip, command):
+    """--model '' --skip-existing exited 0 ('nothing to do: o.mp4 exists'): api.model_input took resolve's refusal
+    for 'no file named' and the nothing-to-do return came first; it had been refused before."""
+    shutil.copy(clip, tmp_path / "clip.mp4")
+    shutil.copy(clip, tmp_path / "o.mp4")
+    res = invoke_cli(command, "clip.mp4", "-o", "o.mp4", "--model", "", "--skip-existing", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == "vidcolor: error: the model name is empty: " + GRAPH_GIVE

@@ -43,7 +43,7 @@ from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
-from vidcolor.weights import resolve
+from vidcolor.weights import check_model_name, resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
                        option("reference_mode='keyframes'", "--reference without an image (keyframes)"))
@@ -203,6 +203,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     started = time.perf_counter()
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "dequantize")
+    check_model_name(model, graphs=True)                # before skip_existing's early return: '' is no model
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
@@ -356,6 +357,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     check_io_options(io_options, "colorize")
     check_model_files(save_model, load_model)           # before skip_existing's early return, as colorizer() does
+    check_model_name(model, graphs=reference_mode == "fast" and not reference_list(references))   # as the job's
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
