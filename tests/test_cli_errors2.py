@@ -2,6 +2,8 @@
 Python's traceback), colour input given to colorize (a warning), bad inputs and outputs on every subcommand."""
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 
 import pytest
@@ -247,17 +249,41 @@ def test_train_pack_into_a_place_that_cannot_be_written_is_one_line(recipe_dir):
 
 
 @pytest.mark.parametrize("out,line", [
-    ("img.png", "img.png: a file, not a folder; the run's folder (--out) holds its checkpoint, weights and logs: "
+    ("img.png", "img.png is a file, not a folder; the run's folder (--out) holds its checkpoint, weights and logs: "
                 "give a folder"),
+    ("dl2", "dl2 is a symbolic link to nothing, not a folder; the run's folder (--out) holds its checkpoint, weights "
+            "and logs: give a folder"),
     ("img.png/run", "img.png/run: cannot write there (img.png is a file, not a folder)")])
 def test_train_into_a_file_says_it_is_no_folder(recipe_dir, out, line):
     """--out naming a file said 'img.png: File exists', a folder under a file 'img.png/run: Not a directory', once
-    torch and the training modules had loaded (5 s)."""
-    before = listing(recipe_dir)
-    res = invoke_cli("train", "colorize", "r.toml", "--out", out, "--steps", "1", "--device", "cpu", cwd=recipe_dir)
-    assert_one_line_error(res)
-    assert res.stderr_lines[0] == f"vidcolor: error: {line}", res.stderr
-    assert listing(recipe_dir) == before
+    torch and the training modules had loaded (5 s); --out a symbolic link to nothing said 'dl2: File exists'."""
+    with _dangling(recipe_dir / "dl2"):
+        before = listing(recipe_dir)
+        res = invoke_cli("train", "colorize", "r.toml", "--out", out, "--steps", "1", "--device", "cpu",
+                         cwd=recipe_dir)
+        assert_one_line_error(res)
+        assert res.stderr_lines[0] == f"vidcolor: error: {line}", res.stderr
+        assert listing(recipe_dir) == before
+
+
+@contextlib.contextmanager
+def _dangling(link):
+    """``link``, a symbolic link to nothing, while in the block."""
+    os.symlink("missing", link)
+    try:
+        yield
+    finally:
+        os.unlink(link)
+
+
+def test_train_pack_into_a_symbolic_link_to_nothing_is_refused_before_encoding(recipe_dir):
+    """write_pack's out.exists() skipped a dangling link: every image was encoded, then the pack failed."""
+    with _dangling(recipe_dir / "dl2"):
+        before = listing(recipe_dir)
+        res = invoke_cli("train", "pack", "r.toml", "dl2", cwd=recipe_dir)
+        assert_one_line_error(res)
+        assert res.stderr_lines[0] == "vidcolor: error: dl2 exists (a symbolic link to nothing): give a new folder"
+        assert "encod" not in res.stderr and listing(recipe_dir) == before
 
 
 # ------------------------------------------------------------------------------------------- empty names

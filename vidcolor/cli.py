@@ -663,8 +663,10 @@ def _train_command(job: str):
                   help="Where the networks train (auto: CUDA when a GPU is usable; cuda:N: GPU N, from 0). A "
                        "checkpoint resumes on either.")
     def command(recipe, out_dir, steps, data, fresh, device):
+        from pathlib import Path
+
         from vidcolor.device import pick_device
-        from vidcolor.io.partial import check_way
+        from vidcolor.io.partial import blocked_way, check_way
         from vidcolor.jobs import training_loop
         from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
 
@@ -678,8 +680,8 @@ def _train_command(job: str):
         run_dir = f"runs/{r.name}" if out_dir is None else out_dir
         # a file there, or on the way, said 'img.png: File exists' ('img.png/run: Not a directory') once torch and
         # the training modules had loaded
-        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-            raise VidcolorError(f"{run_dir}: a file, not a folder; the run's folder (--out) holds its checkpoint, "
+        if os.path.lexists(run_dir) and not os.path.isdir(run_dir):   # a file, a symbolic link to nothing
+            raise VidcolorError(f"{blocked_way(Path(run_dir, 'run'))}; the run's folder (--out) holds its checkpoint, "
                                 "weights and logs: give a folder")
         check_way(run_dir)                                                          # missing folders are made
         try:

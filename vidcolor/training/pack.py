@@ -190,8 +190,8 @@ def write_pack(recipe, out: str | Path, max_bytes: int, short_side: int = 160, q
     """
     check_named(out, "pack folder", "give a new folder")
     out = Path(out)
-    if out.exists():
-        raise ValueError(f"{out} exists: give a new folder")
+    if os.path.lexists(out):                    # a symbolic link to nothing too: refused before any encoding
+        raise ValueError(f"{out} exists{'' if out.exists() else ' (a symbolic link to nothing)'}: give a new folder")
     if not is_pack(recipe.data) and out.resolve().is_relative_to(Path(recipe.data).resolve()):
         raise ValueError(f"{out} is inside the recipe's data folder {recipe.data}: its images would be listed "
                          f"among the photos the next time that folder is read; give a folder outside it")
