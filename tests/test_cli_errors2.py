@@ -308,17 +308,17 @@ CLIP_GIVE = "give a video, an image or a folder of images"
     (["train", "colorize", "r.toml", "--out", ""],
      "the --out name is empty: give a folder, or leave --out out for runs/<recipe's name>"),
     (["train", "colorize", "r.toml", "--data", ""],
-     "bad recipe: data must name a folder of photos (or a pack), got ''"),
+     "the --data name is empty: give a folder of photos or a pack, or leave --data out for the recipe's"),
     (["train", "pack", "r.toml", ""], "the pack folder name is empty: give a new folder"),
-    (["train", "pack", "r.toml", "pk", "--data", ""], "bad recipe: data must name a folder of photos (or a pack), "
-                                                      "got ''"),
+    (["train", "pack", "r.toml", "pk", "--data", ""],
+     "the --data name is empty: give a folder of photos or a pack, or leave --data out for the recipe's"),
     (["dequantize", "", "--model", "dequantize-fq-l2"], "the input name is empty: give a path, or - for stdin"),
     (["dequantize", "clip.mp4", "-o", ""], "the output name is empty: give a path, or - for stdout")])
 def test_an_empty_name_is_one_error_line(tmp_path, clip, args, line):
     """An unset variable ("$MODEL") gave an empty name: --model '' ran the default model, train's --out '' and
     --data '' their defaults, eval '' read the current folder as a folder of images, --load-model '' was said to be
     missing, export MODEL '' said ': the output of export is an .onnx file'. Every one is now refused by the library
-    function that takes the name (vidcolor.names.check_named; --data '' by the recipe; train's --out by the command,
+    function that takes the name (vidcolor.names.check_named; train's --out and --data by the command,
     whose training loop takes it), one line and exit 1, as INPUT '' and -o '' were (the --model, export and eval cases
     had been click's usage errors, exit 2)."""
     shutil.copy(clip, tmp_path / "clip.mp4")

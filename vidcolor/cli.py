@@ -639,6 +639,10 @@ def train():
     """Train the bundled models from a recipe in train/."""
 
 
+DATA_GIVE = "give a folder of photos or a pack, or leave --data out for the recipe's"
+"""What an empty ``--data`` of train and train pack is told to give (:func:`~vidcolor.names.check_named`)."""
+
+
 def _train_command(job: str):
     """``vidcolor train JOB RECIPE``: the same options for every job; the recipe class and loop come
     from ``vidcolor.training``."""
@@ -671,6 +675,7 @@ def _train_command(job: str):
         from vidcolor.training.run import CheckpointError, RecipeError, RunFolderInUse, TrainingDiverged
 
         check_named(out_dir, "--out", "give a folder, or leave --out out for runs/<recipe's name>")
+        check_named(data, "--data", DATA_GIVE)      # was the recipe's 'data must name ...', naming no --data
         recipe_cls, train_fn = training_loop(job)
         try:
             r = recipe_cls.from_toml(recipe)
@@ -726,9 +731,10 @@ def pack_cmd(recipe, out, data, max_mb, short_side, quality):
 
     from vidcolor.jobs import training_loop
 
+    check_named(data, "--data", DATA_GIVE)
     try:                            # a key no job's recipe has (a misspelling): refused, as training would refuse it
         r = Recipe.from_toml(recipe, others={k for job in TRAINABLE for k in training_loop(job)[0].__dataclass_fields__})
-        r = dataclasses.replace(r, data=r.data if data is None else data)          # '' refused by write_pack
+        r = dataclasses.replace(r, data=r.data if data is None else data)          # '' refused above
     except (ValueError, TypeError) as exc:
         raise VidcolorError(f"bad recipe: {exc}") from None         # which names the file
     max_bytes = round(max_mb * 1e6)
