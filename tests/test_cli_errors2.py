@@ -303,8 +303,8 @@ CLIP_GIVE = "give a video, an image or a folder of images"
     (["export", "", "out.onnx"], "the model name is empty: " + MODEL_GIVE),
     (["export", "dequantize-fq-l2", ""], "the output name is empty: give an .onnx file's name"),
     (["eval", "", "--reference-video", "clip.mp4"], "the output name is empty: " + CLIP_GIVE),
-    (["eval", "clip.mp4", "--reference-video", ""], "the ground truth name is empty: " + CLIP_GIVE),
-    (["eval", "clip.mp4", "--reference-video", "clip.mp4", "--input", ""], "the input name is empty: " + CLIP_GIVE),
+    (["eval", "clip.mp4", "--reference-video", ""], "the --reference-video name is empty: " + CLIP_GIVE),
+    (["eval", "clip.mp4", "--reference-video", "clip.mp4", "--input", ""], "the --input name is empty: " + CLIP_GIVE),
     (["train", "colorize", "r.toml", "--out", ""],
      "the --out name is empty: give a folder, or leave --out out for runs/<recipe's name>"),
     (["train", "colorize", "r.toml", "--data", ""],
@@ -331,14 +331,15 @@ def test_an_empty_name_is_one_error_line(tmp_path, clip, args, line):
 
 
 @pytest.mark.parametrize("args,what", [(["-", "--reference-video", "clip.mp4"], "output"),
-                                       (["clip.mp4", "--reference-video", "-"], "ground truth"),
-                                       (["clip.mp4", "--reference-video", "clip.mp4", "--input", "-"], "input")])
+                                       (["clip.mp4", "--reference-video", "-"], "--reference-video"),
+                                       (["clip.mp4", "--reference-video", "clip.mp4", "--input", "-"], "--input")])
 def test_eval_says_it_does_not_read_stdin(tmp_path, clip, args, what):
-    """eval - said '-: no such file or folder', as if a file named - were missing."""
+    """eval - said '-: no such file or folder', as if a file named - were missing; then 'the ground truth is -', not
+    naming the flag given."""
     shutil.copy(clip, tmp_path / "clip.mp4")
     res = invoke_cli("eval", *args, "--no-features", cwd=tmp_path)
     assert_one_line_error(res)
-    assert res.stderr_lines[0] == f"vidcolor: error: the {what} is -: evaluation reads files, not stdin; save the " \
+    assert res.stderr_lines[0] == f"vidcolor: error: {what} is -: evaluation reads files, not stdin; save the " \
                                   "stream to a file and give its name"
 
 
@@ -353,7 +354,8 @@ def test_the_library_refuses_an_empty_name_and_stdin_where_it_takes_a_file(tmp_p
 
     cases = [(lambda: evaluate("", clip, features=False), "the output name is empty: " + CLIP_GIVE),
              (lambda: evaluate(clip, clip, input="", features=False), "the input name is empty: " + CLIP_GIVE),
-             (lambda: evaluate(clip, "-", features=False), "the ground truth is -: evaluation reads files, not "
+             (lambda: evaluate(clip, "", features=False), "the reference name is empty: " + CLIP_GIVE),
+             (lambda: evaluate(clip, "-", features=False), "reference is -: evaluation reads files, not "
                                                            "stdin; save the stream to a file and give its name"),
              (lambda: resolve(""), "the model name is empty: " + MODEL_GIVE),
              (lambda: Dequantizer(model=""), "the model name is empty: " + GRAPH_GIVE)]

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, option
 from vidcolor.io import (AnimatedImageReader, VideoReader, is_animated, is_image, is_still_image, list_images_in,
                          read_image)
 from vidcolor.io.naming import natural_sorted
@@ -374,13 +374,19 @@ FEATURE_BATCH = 16
 """Frames per forward pass of the feature encoder (:func:`~vidcolor.metrics.features.pooled_features`)."""
 
 
+_CLIP_NAMES = {"output": "output", "reference": option("reference", "--reference-video"),
+               "input": option("input", "--input")}
+""":func:`evaluate`'s clips as its errors name them: the parameter (the CLI line: OUTPUT, as the jobs' INPUT, is
+``output``; the options are their flags)."""
+
+
 def _check_file_name(name, what: str) -> None:
     """Refuse an empty name (was read as the current folder: ``evaluate('', 'a.png')`` scored a.png against
     itself) and ``-`` (was '-: no such file or folder', as if a file named - were missing), which the jobs read as
-    stdin."""
+    stdin; ``what`` as :data:`_CLIP_NAMES` says it."""
     check_named(name, what, "give a video, an image or a folder of images")
     if isinstance(name, str) and name == "-":
-        raise VidcolorError(f"the {what} is -: evaluation reads files, not stdin; save the stream to a file and give "
+        raise VidcolorError(f"{what} is -: evaluation reads files, not stdin; save the stream to a file and give "
                             "its name")
 
 
@@ -441,7 +447,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     if input is not None:
         clips["input"] = input
     for name, x in clips.items():
-        _check_file_name(x, "ground truth" if name == "reference" else name)
+        _check_file_name(x, _CLIP_NAMES[name])
     folders = {name: Path(x) for name, x in clips.items() if not isinstance(x, np.ndarray) and Path(x).is_dir()}
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
