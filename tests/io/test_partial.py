@@ -60,5 +60,8 @@ def test_blocked_way_says_what_a_link_on_the_way_is_and_never_raises(tmp_path, m
     else:                                   # as root too (which reads every folder): stat says it
         os.mkdir("locked")
         os.symlink("locked/y", "x")
-        monkeypatch.setattr(partial.os, "stat", lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+        def unreadable(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(partial.os, "stat", unreadable)
     assert blocked_way(Path("x/run")) == why
