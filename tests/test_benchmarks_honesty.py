@@ -90,12 +90,12 @@ def test_dequantize_encode_gives_the_input_itself_beside_the_reencoded_input():
     before = {"4 bit": [(1.0, 0.1, 0.3, 0.2, 0.7, 35.0), (2.0, 0.1, 0.3, 0.2, 0.7, 36.0)]}
     per = {("4 bit", *setting): [(36.0, 35.0, 2048.0, 0.1, 0.3, 0.2, 0.6, 0.02),
                                  (37.5, 35.5, 2048.0, 0.1, 0.3, 0.2, 0.6, 0.02)]}
-    lines = dequantize_encode.table(["4 bit"], [setting], before, per)
+    lines = dequantize_encode.table(["4 bit"], [setting], before, per, ["goat", "libby"])
     head = [c.strip() for c in lines[0].split("|")]
     assert head.index("(a) input PSNR (dB)") == head.index("(a') PSNR (dB)") - 1
-    assert lines[2] == ("| 4 bit | none (before the encode; gain over (a), the decoded input) | +1.500 / +1.000 | — | 35.50 "
+    assert lines[2] == ("| 4 bit | none (before the encode; gain over (a), the decoded input) | +1.500 / +1.000 (goat) | — | 35.50 "
                         "| — | — | 0.10 / 0.30 | 0.20 / 0.70 | — |")
-    assert lines[3] == ("| 4 bit | libx264 yuv420p crf 14 | +1.500 / +1.000 | 36.75 | 35.50 | 35.25 | 2.0 "
+    assert lines[3] == ("| 4 bit | libx264 yuv420p crf 14 | +1.500 / +1.000 (goat) | 36.75 | 35.50 | 35.25 | 2.0 "
                         "| 0.10 / 0.30 | 0.20 / 0.60 | 20.0 |")
 
 
@@ -107,11 +107,13 @@ def test_dequantize_fusion_shows_both_baselines_as_rows():
     dequantize_fusion = pytest.importorskip("dequantize_fusion")
     r = np.array([[1.0, 1.5, 150.0, 0.5, 27.0, 0.2, 22.0], [2.0, 1.0, 160.0, 1.5, 29.0, 0.0, 24.0]])
     baselines = np.array([[35.0, 34.5, 20.0], [36.0, 35.5, 22.0]])
-    lines = dequantize_fusion.table(r, baselines, keep_chroma=False)
+    lines = dequantize_fusion.table(r, baselines, keep_chroma=False, names=["goat", "libby"])
     assert lines[2:] == ["| (a) the input, decoded | 0 (PSNR 35.50 dB) | — | — |",
                          "| (a') the input through the same encode | — | 0 (PSNR 35.00 dB) | 21.0 |",
-                         "| the pipeline's | +1.500 / +1.000 | +1.000 / +0.500 | 28.0 |",
-                         "| fused with the neighbouring frames | +1.250 / +1.000 | +0.100 / +0.000 | 23.0 |"]
-    kept = dequantize_fusion.table(r[:, :3], baselines * [1, np.nan, np.nan], keep_chroma=True)
+                         "| the pipeline's | +1.500 / +1.000 (goat) | +1.000 / +0.500 (goat) | 28.0 |",
+                         "| fused with the neighbouring frames | +1.250 / +1.000 (libby) | +0.100 / +0.000 (libby) | 23.0 |"]
+    kept = dequantize_fusion.table(r[:, :3], baselines * [1, np.nan, np.nan], keep_chroma=True,
+                                     names=["goat", "libby"])
     assert kept[2:] == ["| (a) the input, decoded | 0 (PSNR 35.50 dB) |",
-                        "| the pipeline's | +1.500 / +1.000 |", "| fused with the neighbouring frames | +1.250 / +1.000 |"]
+                        "| the pipeline's | +1.500 / +1.000 (goat) |",
+                        "| fused with the neighbouring frames | +1.250 / +1.000 (libby) |"]
