@@ -377,12 +377,14 @@ def _fade_score(prev: np.ndarray, cur: np.ndarray, dis) -> float:
     aligned = warp(prev, dis_flow(dis, _to8(cur), _to8(prev)))
     if float(np.corrcoef(aligned.ravel(), cur.ravel())[0, 1]) < FADE_CORRELATION:   # not one scene's structure
         return float("inf")
-    return _tv_residual(prev, cur, dis)
+    return _tv_residual(prev, cur, dis, aligned)
 
 
-def _tv_residual(prev: np.ndarray, cur: np.ndarray, dis) -> float:
-    """The histogram and residual terms of :func:`scene_change` on two thumbnails, as they are."""
+def _tv_residual(prev: np.ndarray, cur: np.ndarray, dis, aligned: np.ndarray | None = None) -> float:
+    """The histogram and residual terms of :func:`scene_change` on two thumbnails, as they are; ``aligned``: ``prev``
+    warped onto ``cur`` by DIS flow where the caller has it already (else computed here)."""
     tv = 0.5 * np.abs(l_histogram(prev) - l_histogram(cur)).sum()
-    flow = dis_flow(dis, _to8(cur), _to8(prev))  # current -> previous
-    residual = float(np.median(np.abs(warp(prev, flow) - cur)))
+    if aligned is None:
+        aligned = warp(prev, dis_flow(dis, _to8(cur), _to8(prev)))  # flow current -> previous
+    residual = float(np.median(np.abs(aligned - cur)))
     return float(tv + residual / _CUT_RESIDUAL_UNIT)
