@@ -83,79 +83,45 @@ def test_reference_edges_reports_the_worst_pair_beside_the_mean():
     assert rows[1] == "| same clip | gray input | 2 | 10.000 | 10.750 | dog 11.000 |"
 
 
-def _documented_commands():
-    """``(file:line, tokens)`` of every ``python benchmarks/...`` and ``vidcolor ...`` command in README.md,
-    docs/*.md and the model cards: code-block lines and inline code spans (comments after '  #' dropped)."""
-    import re
-    import shlex
-
-    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "vidcolor" / "weights").glob("*.md"))]
-    for path in files:
-        fenced = False
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            if line.strip().startswith("```"):
-                fenced = not fenced
-                continue
-            found = [line.strip()] if fenced else []
-            found += re.findall(r"`((?:vidcolor |python benchmarks/)[^`]*)`", line)
-            for command in found:
-                if not command.startswith(("vidcolor ", "python benchmarks/")):
-                    continue
-                command = re.split(r"\s+#", command)[0].split(" | ")[0]
-                try:
-                    tokens = shlex.split(command)
-                except ValueError:
-                    tokens = command.split()
-                yield f"{path.relative_to(ROOT)}:{n}", tokens
+def test_every_documented_reference_holds():
+    """Every documented command (README, docs/, model cards, train/ notes) uses options its script's parser or the
+    CLI defines, every link and repository path named there is a file, every ``--flag`` README names is an
+    option of something, and every model named is bundled or a recipe (``readme.py --check``'s
+    :func:`readme.references`)."""
+    assert readme.references() == []
 
 
-def _options(tokens: list[str]) -> list[str]:
-    return [t.split("=")[0] for t in tokens if t.startswith("-") and t != "-" and not t[1:2].isdigit()]
+def _planted(tmp_path, text):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "there.md").write_text("x\n")
+    page = tmp_path / "README.md"
+    page.write_text("Fine: [a](docs/there.md), `docs/there.md`, `vidcolor dequantize a.mp4 --crf 14`, "
+                    "`--model colorize-effnet`.\n" + text + "\n")
+    return readme.references([page], root=tmp_path)
 
 
-def test_every_documented_benchmark_command_uses_options_its_script_defines():
-    """An option a documented command gives must be one its script's parser defines (read from the source:
-    ``add_argument("--name"``), else the command fails as written."""
-    import re
+@pytest.mark.parametrize("text, said", [
+    ("[gone](docs/colorize_gone.md)", "README.md:2: link to no file: docs/colorize_gone.md"),
+    ("see docs/colorize_gone.{md,json}", "README.md:2: no such file: docs/colorize_gone.md"),
+    ("`vidcolor dequantize a.mp4 --keep-luma`", "README.md:2: vidcolor dequantize has no --keep-luma"),
+    ("`vidcolor colourize a.mp4`", "README.md:2: no command vidcolor colourize"),
+    ("`vidcolor train colorize --gone 3`", "README.md:2: vidcolor train colorize has no --gone"),
+    ("`python benchmarks/colorize_tradeoff.py --frames 8 --gone`",
+     "README.md:2: benchmarks/colorize_tradeoff.py has no --gone"),
+    ("`python benchmarks/colorize_gone.py`", "README.md:2: no script benchmarks/colorize_gone.py"),
+    ("with `--no-such-flag` set", "README.md:2: no command or script has --no-such-flag"),
+    ("`vidcolor colorize a.mp4 --model colorize-effnet-video-60`",
+     "README.md:2: no model, recipe or job named colorize-effnet-video-60"),
+])
+def test_the_check_sees_a_planted_dead_reference(tmp_path, text, said):
+    """A dead link, a path to no file, a flag or subcommand that no longer exists and a model that is not bundled
+    (docs/colorize_tradeoff.md named 5 colorizers, 3 of them gone) are each one line of ``readme.py --check``; the
+    fine line above them gives none."""
+    assert said in _planted(tmp_path, text)
 
-    defined = {p.name: set(re.findall(r"""add_argument\(\s*["'](--?[\w-]+)""", p.read_text())) | {"-h", "--help"}
-               for p in (ROOT / "benchmarks").glob("*.py")}
-    bad = []
-    for where, tokens in _documented_commands():
-        if tokens[0] != "python" or len(tokens) < 2:
-            continue
-        script = Path(tokens[1]).name
-        if script not in defined:
-            bad.append(f"{where}: no script {tokens[1]}")
-            continue
-        bad += [f"{where}: {script} has no {o}" for o in _options(tokens[2:]) if o not in defined[script]]
-    assert bad == []
 
-
-def test_every_documented_vidcolor_command_uses_options_the_cli_defines():
-    import click
-
-    from vidcolor.cli import main as cli
-
-    bad = []
-    for where, tokens in _documented_commands():
-        if tokens[0] != "vidcolor" or len(tokens) < 2 or tokens[1].startswith("-"):
-            continue
-        command, rest = cli.commands.get(tokens[1]), tokens[2:]
-        if command is None:
-            bad.append(f"{where}: no command {tokens[1]}")
-            continue
-        if isinstance(command, click.Group):
-            sub = [c for name, c in command.commands.items() if rest and rest[0] == name]
-            # `vidcolor train ... --device`: the option of every train command
-            commands = sub or list(command.commands.values())
-            rest = rest[1:] if sub else rest
-        else:
-            commands = [command]
-        for option in _options(rest):
-            if not any(option in p.opts + p.secondary_opts for c in commands for p in c.params) and option != "--help":
-                bad.append(f"{where}: vidcolor {tokens[1]} has no {option}")
-    assert bad == []
+def test_the_check_passes_the_same_page_without_the_planted_line(tmp_path):
+    assert _planted(tmp_path, "") == []
 
 
 def test_colorize_quality_names_the_worst_clip_beside_the_mean():
@@ -204,8 +170,8 @@ def test_a_mistyped_kind_is_refused_and_every_documented_one_parses():
     for bad in ("palete small=0.3", "uniform", "uniform=x"):
         with pytest.raises(ValueError):
             parse(bad)
-    documented = [t for _, tokens in _documented_commands() for i, t in enumerate(tokens)
-                  if i and tokens[i - 1] in ("--strength", "--band-weight")]
+    documented = [t for _, tokens in readme.documented_commands(readme.documented_files()) for i, t in enumerate(tokens)
+                  if i and tokens[i - 1] in ("--strength", "--band-weight") and tokens[1].startswith("benchmarks/")]
     assert documented and all(parse(t) is not None for t in documented if not re.fullmatch(r"[A-Z=,.]+", t))
 
 
