@@ -176,8 +176,7 @@ def _cli_options() -> dict[tuple[str, ...], set[str]]:
         for name, sub in getattr(command, "commands", {}).items():
             walk(sub, path + (name,))
     walk(cli, ())
-    out[()] |= set().union(*out.values())       # `vidcolor train ... --device`: any command's option
-    for path, command in list(out.items()):
+    for path, command in list(out.items()):     # `vidcolor train ... --device`: any train command's option
         if len(path) == 1 and isinstance(cli.commands[path[0]], click.Group):
             out[path] = command | set().union(*(v for k, v in out.items() if k[:1] == path))
     return out
