@@ -52,6 +52,7 @@ import cv2
 import numpy as np
 
 from vidcolor.arrays import check_rgb
+from vidcolor.quantizer.stats import LUMA_WEIGHTS, _neutral, _neutral_colours, _sample, _tiles
 
 UNIFORM_BITS = (3, 4, 5)
 """Bit depths tried per channel: 6 bits and more are indistinguishable from codec noise after H.264, and
@@ -159,7 +160,6 @@ The check runs on every ``ON_LEVELS_STRIDE``-th sampled pixel: on 16 frames of a
 on all (the whole estimate 38 ms against 31 without the check), and on 523 colour images (275 of the choice above,
 248 validation photos) the reading is the same as on all."""
 
-NEUTRAL_CHROMA = 2.0
 UNIFORM_GRAY_CONTRAST = 0.05
 """Neutral frames (black and white: mean ``|R - G| + |B - G|`` over the pixels at most
 :data:`NEUTRAL_CHROMA` levels) have no chroma for 4:2:0 to smear, so G leads nothing there. Their level set
@@ -443,9 +443,6 @@ without, +0.976 / +0.224 with; after x264 yuv444p crf 16 +0.602 / +0.097 without
 and rock, each time the worst). So the pipeline smooths only for images, lossless 4:4:4 video and the library's own
 frames (:meth:`~vidcolor.pipeline.LabJob.set_output_chroma`, :func:`~vidcolor.io.writer.keeps_chroma`)."""
 
-LUMA_WEIGHTS = np.float32([0.299, 0.587, 0.114])
-"""R, G, B weights of luma Y' (ITU-R BT.601): the part of a change that :meth:`Quantizer.chroma_smoothing` removes."""
-
 _CHROMA_PART = np.eye(3, dtype=np.float32) - LUMA_WEIGHTS[None, :]
 """``(3, 3)``: an RGB change minus its luma on every channel, ``d - Y'(d)``: the change of Cb and Cr alone (the
 YCbCr matrix's luma column is all ones), for :func:`cv2.transform`."""
@@ -463,10 +460,6 @@ two 16-colour clip frames, a Bayer-dithered pixel-art image; the generator's sha
 12.7 dB with the offset applied in full, and 76 truncated images (0.35 to 2.05, all but one above 0.42)."""
 
 SAMPLE_PIXELS = 60_000
-
-FLAT_RANGE = 3
-FLAT_NEIGHBOURS = 5
-"""A pixel is *flat* when at least 5 of its 8 neighbours are within 3 levels of it in every channel."""
 
 
 @dataclass
@@ -1082,52 +1075,6 @@ def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
     return out
 
 
-def flat_pixels(frames: np.ndarray) -> np.ndarray:
-    """Mask ``(N, H, W)`` of pixels that sit in a locally constant patch: at least
-    :data:`FLAT_NEIGHBOURS` of their 8 neighbours within :data:`FLAT_RANGE` levels in every channel.
-
-    Inside constant patches 4:2:0 chroma subsampling changes little, so there a quantized value
-    survives a yuv420p codec up to its noise; at edges the chroma of neighbouring colours is mixed.
-    Statistics on such pixels see the quantizer, not the codec. A quantized gradient is made of such
-    patches (its bands); a natural texture mostly is not. Border pixels see their edge replicated.
-
-    Args:
-        frames: uint8 RGB ``(N, H, W, 3)`` (not checked; any integer dtype whose values fit int16 works).
-
-    Returns:
-        bool ``(N, H, W)``.
-
-    Raises:
-        ValueError: ``frames`` is not 4-D (its shape does not unpack to ``(N, H, W, C)``).
-    """
-    x = frames.astype(np.int16)
-    n, h, w, _ = x.shape
-    pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-    count = np.zeros((n, h, w), np.int8)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy == 1 and dx == 1:
-                continue
-            count += (np.abs(pad[:, dy:dy + h, dx:dx + w] - x).max(-1) <= FLAT_RANGE)
-    return count >= FLAT_NEIGHBOURS
-
-
-def _tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
-    """Up to ``count`` ``tile`` x ``tile`` tiles ``(T, tile, tile, 3)`` spread evenly over the first and the
-    last of ``frames`` ``(N, H, W, 3)``, so that the cost of an estimate does not grow with the frame size.
-    Frames smaller than a tile are returned whole."""
-    picks = frames[[0, -1]] if len(frames) > 1 else frames
-    n, h, w, _ = picks.shape
-    if h < tile or w < tile:
-        return picks
-    ty, tx = h // tile, w // tile
-    idx = np.arange(n * ty * tx)
-    if len(idx) > count:
-        idx = idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
-    return np.stack([picks[i // (ty * tx), (i // tx % ty) * tile:(i // tx % ty + 1) * tile,
-                           (i % tx) * tile:(i % tx + 1) * tile] for i in idx])
-
-
 def enlarged_by(frames: np.ndarray) -> int:
     """The factor by which ``frames`` were enlarged by nearest neighbour (pixel replication), or 1.
 
@@ -1183,17 +1130,6 @@ def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
         score = score[np.isfinite(score)]
         out[f] = float(np.median(score)) if len(score) >= 4 else np.inf
     return out
-
-
-def _sample(tiles: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
-    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``tiles`` ``(T, h, w, 3)`` (from :func:`_tiles`), and the
-    flat share. All pixels are used when under 1% of them are flat."""
-    mask = flat_pixels(tiles)
-    share = float(mask.mean())
-    px = tiles[mask] if share >= 0.01 else tiles.reshape(-1, 3)
-    if len(px) > n:
-        px = px[np.random.default_rng(seed).choice(len(px), n, replace=False)]
-    return px, share
 
 
 def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
@@ -1262,19 +1198,6 @@ def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
                                              length(hist[1], 1.25 * period)) >= UNIFORM_GRAY_CONTRAST
     r = [length(p, period) for p in hist]
     return min(r) >= UNIFORM_ALL_R or r[1] - (r[0] + r[2]) / 2 >= UNIFORM_LUMA_LEAD
-
-
-def _neutral(tiles: np.ndarray) -> bool:
-    """Whether ``tiles`` ``(T, h, w, 3)`` uint8 are black and white: mean ``|R - G| + |B - G|`` at most
-    :data:`NEUTRAL_CHROMA` levels."""
-    g = tiles[..., 1].astype(np.int16)
-    return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
-
-
-def _neutral_colours(palette: np.ndarray) -> bool:
-    """Whether the colours ``palette`` ``(K, 3)`` (float or integer), taken as one row of pixels, are black and white
-    (:func:`_neutral`)."""
-    return _neutral(np.clip(np.round(palette), 0, 255).astype(np.uint8)[None, None])
 
 
 def _gray_ranks(palette: np.ndarray) -> np.ndarray:
