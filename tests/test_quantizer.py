@@ -8,8 +8,9 @@ import pytest
 from vidcolor import quantizer
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE,
                                 CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS,
-                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer, QuantizerTracker, _nearest, _uniform_channel,
-                                enlarged_by, estimate)
+                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer, QuantizerTracker, _nearest, enlarged_by,
+                                estimate)
+from vidcolor.quantizer.levels import _uniform_channel
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
