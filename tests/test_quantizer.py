@@ -8,9 +8,9 @@ import pytest
 from vidcolor import quantizer
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE,
                                 CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS,
-                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer, QuantizerTracker, _nearest, enlarged_by,
-                                estimate)
+                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer, QuantizerTracker, enlarged_by, estimate)
 from vidcolor.quantizer.levels import _uniform_channel
+from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
@@ -812,11 +812,11 @@ def test_gray_peaks_tell_a_quantized_gray_histogram_from_a_smooth_one():
     luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)
     gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
     grays = np.repeat(np.linspace(40, 230, 12)[:, None], 3, 1).astype(np.float32)
-    assert quantizer._gray_peaks(gray[None], grays) < 1.1
+    assert _gray_peaks(gray[None], grays) < 1.1
     coded = h264_roundtrip(quantize_palette(gray, 12), 14)
     found = estimate(coded)
     assert found.kind == "palette"
-    assert quantizer._gray_peaks(coded[None], found.palette) > 2 * quantizer.PALETTE_GRAY_PEAKS
+    assert _gray_peaks(coded[None], found.palette) > 2 * PALETTE_GRAY_PEAKS
 
 
 def test_an_unquantized_gray_photo_is_no_palette(shared_data):
