@@ -7,8 +7,9 @@ import pytest
 
 from vidcolor import quantizer
 from vidcolor.quantizer import (BAND_WEIGHT, CENTRE_AGREEMENT, CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE,
-                                CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, FILM_MIN_GRAYS,
-                                GRAPHICS_FLAT, PALETTE_SMALL, Quantizer, QuantizerTracker, enlarged_by, estimate)
+                                CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, PALETTE_SMALL, Quantizer,
+                                QuantizerTracker, estimate)
+from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
 from vidcolor.quantizer.levels import _uniform_channel
 from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
