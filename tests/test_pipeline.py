@@ -156,7 +156,7 @@ def test_uniform_levels_get_the_band_correction(tiny_models):
 def test_uniform_levels_get_the_contour_estimate(tiny_models, monkeypatch):
     """The interpolation between the bands' contours (Quantizer.contour_estimate) joins the correction of
     uniform levels: a 4-bit ramp through H.264 comes out closer to the truth with it than without it."""
-    from vidcolor import quantizer
+    from vidcolor.quantizer.contours import CONTOUR_WEIGHT
     from vidcolor.training.degrade import h264_roundtrip, quantize_uniform
 
     y, x = np.mgrid[0:96, 0:160].astype(np.float32)
@@ -167,7 +167,7 @@ def test_uniform_levels_get_the_contour_estimate(tiny_models, monkeypatch):
     with_contours = job(coarse)
     found = job.quantizers(coarse)
     assert found.kind == "uniform" and not found.graphics
-    monkeypatch.delitem(quantizer.CONTOUR_WEIGHT, "uniform")
+    monkeypatch.delitem(CONTOUR_WEIGHT, "uniform")
     without = Dequantizer(str(tiny_models.lab), device="cpu")(coarse)
     assert psnr(with_contours, truth[None]) > psnr(without, truth[None]) + 0.5
 
@@ -190,10 +190,10 @@ def test_soft_black_and_white_footage_on_uniform_levels_is_dequantized(tiny_mode
 
 
 def test_strength_from_the_weight_file_scales_the_correction(tmp_path, monkeypatch):
-    from vidcolor import quantizer
+    from vidcolor.quantizer.contours import CONTOUR_WEIGHT
     from vidcolor.training.degrade import quantize_uniform
 
-    monkeypatch.delitem(quantizer.CONTOUR_WEIGHT, "uniform")     # the generator's share alone
+    monkeypatch.delitem(CONTOUR_WEIGHT, "uniform")     # the generator's share alone
 
     y, x = np.mgrid[0:48, 0:64]
     texture = np.random.default_rng(5).normal(0, 10, (48, 64, 3))
