@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor import api, quantizer
+from vidcolor import api
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
 from vidcolor.metrics.video import pair_flows, warp_error
 from vidcolor.pipeline import STRENGTH_KEYS
+from vidcolor.quantizer.reconstruction import BAND_WEIGHT
 from vidcolor.training.data import split_clips
 
 from dequantize_quality import DATA, DEGRADATIONS, HELD_CLIPS, degrade, encode_input, read, read_natural, reencode
@@ -104,8 +105,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--model", default=DEFAULTS["dequantize"])
     ap.add_argument("--out", type=Path, help="write the markdown table here too")
-    ap.add_argument("--band-weight", metavar="KIND=W,...", help="override vidcolor.quantizer.BAND_WEIGHT for this "
-                    "run, e.g. uniform=0.25 (0 = no band correction for that kind): how its weights were chosen")
+    ap.add_argument("--band-weight", metavar="KIND=W,...", help="override vidcolor.quantizer.reconstruction.BAND_WEIGHT "
+                    "for this run, e.g. uniform=0.25 (0 = no band correction for that kind): how its weights were chosen")
     args = ap.parse_args()
     require_data(DATA / "video")
     try:
@@ -114,9 +115,9 @@ def main() -> None:
         ap.error(f"--band-weight: {exc}")
     for kind, w in band_weight.items():
         if w:
-            quantizer.BAND_WEIGHT[kind] = w
+            BAND_WEIGHT[kind] = w
         else:
-            quantizer.BAND_WEIGHT.pop(kind, None)
+            BAND_WEIGHT.pop(kind, None)
     clips = []
     per: dict[tuple[str, str], list[tuple[str, float, float, float, float]]] = {}   # clip, PSNR, gain, warp, fps
     floor: list[float] = []
@@ -148,7 +149,7 @@ def main() -> None:
                     print(clip.stem, dname, mode, f"{row[1]:.2f} dB, gain {row[2]:+.3f}, warp {row[3]:.3f}, "
                           f"{row[4]:.1f} fps", flush=True)
     lines = [f"`{shlex.join(['python', 'benchmarks/dequantize_temporal.py', *sys.argv[1:]])}` (model {args.model}; "
-             f"band correction weights {quantizer.BAND_WEIGHT}; output libx264 crf {JOBS['dequantize'].crf}; "
+             f"band correction weights {BAND_WEIGHT}; output libx264 crf {JOBS['dequantize'].crf}; "
              f"{len(clips)} validation clips: {', '.join(c.stem.removeprefix('davis_') for c in clips)}; the "
              f"originals' own warp error {np.mean(floor):.3f} x 1e-4)", "", *table(per)]
     emit(lines, args.out)

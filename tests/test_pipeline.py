@@ -216,7 +216,7 @@ def test_strength_from_the_weight_file_scales_the_correction(tmp_path, monkeypat
 def test_frames_of_a_clip_take_the_clip_strength_where_the_model_has_one(tiny_models):
     """``"<strength_key> clip"`` applies to a clip's frames only; stills, and keys without a clip strength, take
     the key's own, then the kind's, then 1."""
-    from vidcolor.quantizer import Quantizer
+    from vidcolor.quantizer.reconstruction import Quantizer
 
     job = Dequantizer(str(tiny_models.lab), device="cpu")
     job.strength = {"palette small": 0.4, "palette small clip": 1.0, "palette": 0.1}

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from vidcolor import quantizer
-from vidcolor.quantizer import BAND_WEIGHT, CENTRE_AGREEMENT, PALETTE_SMALL, Quantizer, QuantizerTracker, estimate
+from vidcolor.quantizer import QuantizerTracker, estimate
 from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
                                          CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT)
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
 from vidcolor.quantizer.levels import _uniform_channel
 from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
+from vidcolor.quantizer.reconstruction import BAND_WEIGHT, CENTRE_AGREEMENT, PALETTE_SMALL, Quantizer
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
