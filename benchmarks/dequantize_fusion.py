@@ -36,7 +36,7 @@ import numpy as np
 from vidcolor.flow import consistency_mask, dis_flow, warp
 from vidcolor.jobs import DEFAULTS, JOBS
 from vidcolor.metrics import psnr
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.reconstruction import Quantizer
 
 from dequantize_encode import dequantize, encode, mean_worst

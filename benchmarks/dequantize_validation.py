@@ -39,8 +39,8 @@ from vidcolor.io import VideoReader
 from vidcolor.jobs import DEFAULTS
 from vidcolor.metrics import channel_bias, psnr
 from vidcolor.pipeline import Dequantizer
-from vidcolor.quantizer import estimate
 from vidcolor.quantizer.contours import CONTOUR_WEIGHT
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.training.data import list_images, read_rgb, split_clips, split_holdout, split_retro
 from vidcolor.training.degrade import Degradation
 from vidcolor.training.loop import DequantizeRecipe, build_generator

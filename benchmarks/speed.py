@@ -44,7 +44,7 @@ from vidcolor.io import VideoReader, VideoWriter, find_ffmpeg
 from vidcolor.io.convert import SWS_FLAGS
 from vidcolor.metrics import ciede2000, psnr
 from vidcolor.pipeline import Colorizer, Dequantizer
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.training.degrade import quantize_uniform
 from vidcolor.temporal import TemporalSmoother
 

@@ -72,7 +72,7 @@ def test_ab_mode_keeps_source_luminance(tmp_path, frames):
 def test_consistency_keeps_the_output_in_the_quantization_cells(brightening_model):
     """The brightening model (+10 L) is held inside each pixel's 4-bit bin (+ margin) of a quantized frame,
     and changes nothing on a frame in which no quantizer is found."""
-    from vidcolor.quantizer import estimate
+    from vidcolor.quantizer.estimation import estimate
     from vidcolor.training.degrade import quantize_uniform
 
     y, x = np.mgrid[0:48, 0:64]
@@ -1005,7 +1005,7 @@ def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):
 def test_the_dequantizer_smooths_palettes_over_time_but_not_uniform_levels(brightening_model):
     """TEMPORAL_KINDS: frames on uniform levels skip the temporal smoothing (and reset it), palettes go
     through it; in both cases the generator runs."""
-    from vidcolor.quantizer import estimate
+    from vidcolor.quantizer.estimation import estimate
     from vidcolor.training.degrade import quantize_clip
 
     class Spy:

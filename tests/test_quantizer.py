@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor import quantizer
-from vidcolor.quantizer import QuantizerTracker, estimate
+from vidcolor.quantizer import QuantizerTracker, estimation
 from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
                                          CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT)
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
 from vidcolor.quantizer.levels import _uniform_channel
 from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
@@ -93,8 +93,8 @@ def test_a_palette_lined_up_with_levels_in_g_alone_is_a_palette(gradient, crf, m
     est = estimate(frame)
     assert est.kind == "palette", est.describe()
     assert np.linalg.norm(est.palette[:, None] - pal[None], axis=-1).min(axis=1).max() < 4   # its colours
-    monkeypatch.setattr(quantizer, "UNIFORM_MIN_ON_LEVELS", 0.0)
-    monkeypatch.setattr(quantizer, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # neither check: bit truncation
+    monkeypatch.setattr(estimation, "UNIFORM_MIN_ON_LEVELS", 0.0)
+    monkeypatch.setattr(estimation, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # neither check: bit truncation
     assert estimate(frame).strength_key == "uniform floor"
 
 
@@ -111,7 +111,7 @@ def test_a_palette_with_a_gray_on_the_levels_is_still_a_palette(gradient, crf, m
     q[:12] = 160                                        # an eighth of the frame: R and B show no level set
     frame = q if crf is None else h264_roundtrip(q, crf)
     assert estimate(frame).kind == "palette", estimate(frame).describe()
-    monkeypatch.setattr(quantizer, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # the share rule alone: bit truncation
+    monkeypatch.setattr(estimation, "UNIFORM_MAX_OFF_LEVELS", np.inf)      # the share rule alone: bit truncation
     assert estimate(frame).strength_key == "uniform floor"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.reconstruction import Quantizer
 from vidcolor.training.degrade import quantize_uniform
 

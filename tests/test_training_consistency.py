@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import smooth_image
 from test_training import read_log, tiny_recipe
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer.estimation import estimate
 from vidcolor.training.consistency import TERMS, consistency_terms, through_stage
 from vidcolor.training.data import DequantizationPairs
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vidcolor.quantizer import estimate
+from vidcolor.quantizer.estimation import estimate
 
 TERMS = 15
 """Channels of :func:`consistency_terms`: base, contour weight, contour estimate, cell low end, cell high end
