@@ -47,7 +47,7 @@ def test_a_palette_that_changes_without_a_cut_is_estimated_again_at_once():
     """A settled palette was re-estimated only every 64 frames, so a palette switched mid-shot (a game's, a GIF's)
     was projected onto the old one until then (Atari clips with R, G, B rotated from frame 100: followed at frame
     128). Now a frame of which a quarter more pixels leave the palette than at its estimate is estimated at once."""
-    from vidcolor.quantizer import QuantizerTracker
+    from vidcolor.quantizer.tracker import QuantizerTracker
 
     rng = np.random.default_rng(3)
     palette = rng.integers(0, 256, (8, 3)).astype(np.uint8)
@@ -67,14 +67,14 @@ def test_a_coded_palette_clip_is_estimated_once():
     less covered than the flat ones the estimate's confidence counts: compared with that confidence, PALETTE_LEFT
     fired on the estimate's own frame, and a coded palette clip was estimated on every frame (davis_cows at crf 18:
     36 of 40), its palette changing from frame to frame. The coverage is now compared with the estimate frame's."""
-    from vidcolor import quantizer
+    from vidcolor.quantizer.tracker import QuantizerTracker
     from vidcolor.training.degrade import h264_roundtrip, quantize_palette
 
     y, x = np.mgrid[0:96, 0:160].astype(np.float32)
     picture = np.stack([128 + 100 * np.sin(x / 20 + y / 36), 128 + 90 * np.cos(y / 16), 128 + 80 * np.sin((x - y) / 28)],
                        -1).clip(0, 255).astype(np.uint8)
     frames = [h264_roundtrip(quantize_palette(np.roll(picture, 2 * i, 1), 16), 18) for i in range(6)]
-    tracker = quantizer.QuantizerTracker(every=64)
+    tracker = QuantizerTracker(every=64)
     found = [tracker(f[None]) for f in frames]
     assert found[0].kind == "palette", found[0].describe()
     assert all(f is found[0] for f in found), [f.describe() for f in found]

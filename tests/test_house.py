@@ -11,7 +11,7 @@ import sys
 import pytest
 
 RUNTIME = ["vidcolor.api", "vidcolor.cli", "vidcolor.pipeline", "vidcolor.reference", "vidcolor.internal", "vidcolor.io",
-           "vidcolor.quantizer", "vidcolor.temporal", "vidcolor.color", "vidcolor.weights"]
+           "vidcolor.quantizer.tracker", "vidcolor.temporal", "vidcolor.color", "vidcolor.weights"]
 OFF_LIMITS = ("vidcolor.training", "vidcolor.metrics")
 
 

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidcolor.quantizer import QuantizerTracker, estimation
+from vidcolor.quantizer import estimation
 from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
                                          CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT)
 from vidcolor.quantizer.estimation import estimate
@@ -14,6 +14,7 @@ from vidcolor.quantizer.levels import _uniform_channel
 from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
 from vidcolor.quantizer.reconstruction import BAND_WEIGHT, CENTRE_AGREEMENT, PALETTE_SMALL, Quantizer
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
+from vidcolor.quantizer.tracker import QuantizerTracker
 from vidcolor.training.degrade import h264_roundtrip, quantize_palette, quantize_uniform
 
 

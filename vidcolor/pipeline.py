@@ -22,8 +22,8 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.executor import execute
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE, RENDER_SIZE_RANGE
-from vidcolor.quantizer import QuantizerTracker
 from vidcolor.quantizer.reconstruction import STRENGTH_KINDS, Quantizer
+from vidcolor.quantizer.tracker import QuantizerTracker
 from vidcolor.temporal import CutDetector, thumb_size
 
 FrameBatchFn = Callable[[np.ndarray], np.ndarray]
