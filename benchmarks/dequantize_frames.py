@@ -4,7 +4,7 @@ held-back clips: how much does the colour-difference smoothing add?
 ``dequantize_quality.py`` scores video written by x264, whose encode smooths the chroma itself, so there
 ``vidcolor dequantize`` does not smooth it (``Dequantizer.set_output_chroma(False)``). This script scores the
 frames before any output encode, as images and FFV1 4:4:4 get them, with the smoothing
-(:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`) and without.
+(:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`) and without.
 
 Content: the natural clips of ``dequantize_quality.py`` (its held-back DAVIS clips and Big Buck Bunny; never a
 clip any setting was chosen on), the first ``--frames`` frames at 640x360 (INTER_AREA). Degradations: its

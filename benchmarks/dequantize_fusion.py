@@ -7,8 +7,8 @@ warped onto it along DIS optical flow (Kroeger et al. 2016, OpenCV's ``cv2.DISOp
 output's gray), where the flow passes the forward-backward check of Sundaram et al. 2010
 (:func:`vidcolor.flow.consistency_mask`) and the warped value is within :data:`REJECT` levels of the running mean in
 every channel; each neighbour weighs ``--weight`` against the frame's own 1. The result is projected onto the
-frame's quantization cells (:meth:`vidcolor.quantizer.Quantizer.project`): the smoothing-and-projection pair
-of consistent reconstruction over time instead of space. ``--smooth-only`` keeps the fusion to windows (7x7) whose
+frame's quantization cells (:meth:`vidcolor.quantizer.reconstruction.Quantizer.project`): the smoothing-and-projection
+pair of consistent reconstruction over time instead of space. ``--smooth-only`` keeps the fusion to windows (7x7) whose
 observed levels span at most one step in every channel (the smooth regions, blurred at sigma 2 pixels).
 
 Rows: on the five validation clips (never the held-back ones) at 4-bit mid levels, the gain over the decoded

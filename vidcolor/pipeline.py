@@ -282,12 +282,12 @@ def check_flag(value, name: str, none: bool = False) -> None:
 
 STRENGTH_KEYS = tuple(kind + clip for clip in ("", " clip") for kind in STRENGTH_KINDS)
 """The keys a dequantize weight file's strengths (``arch["strength"]``) may have: each
-:attr:`~vidcolor.quantizer.Quantizer.strength_key`, and the same with ``" clip"``, the strength for a clip's frames
-(:meth:`Dequantizer.strength_for`). A key outside them is read by nothing."""
+:attr:`~vidcolor.quantizer.reconstruction.Quantizer.strength_key`, and the same with ``" clip"``, the strength for a
+clip's frames (:meth:`Dequantizer.strength_for`). A key outside them is read by nothing."""
 
 TEMPORAL_KINDS = ("palette", "none")
-"""Kinds of quantizer (:attr:`~vidcolor.quantizer.Quantizer.kind`) whose frames the dequantizer's temporal
-smoothing works on; uniform levels are left unsmoothed, whatever ``set_temporal`` asked for. There the
+"""Kinds of quantizer (:attr:`~vidcolor.quantizer.reconstruction.Quantizer.kind`) whose frames the dequantizer's
+temporal smoothing works on; uniform levels are left unsmoothed, whatever ``set_temporal`` asked for. There the
 consistency stage (contour estimate, projection onto each pixel's bin) already holds the frames steady, and
 the smoothing costs more than it gives: on the 5 validation clips of ``benchmarks/dequantize_temporal.py``
 (24 frames, stop 44) smoothing by flow gains +0.829 dB over the re-encoded input at 4-bit bin middles
@@ -302,15 +302,16 @@ class Found:
     """Frames that a :class:`Dequantizer` found on one quantizer, in a row (:attr:`Dequantizer.found`)."""
 
     quantizer: str
-    """What it is, as :meth:`~vidcolor.quantizer.Quantizer.describe` gives it without the measures (``palette of 16
-    colours``)."""
+    """What it is, as :meth:`~vidcolor.quantizer.reconstruction.Quantizer.describe` gives it without the measures
+    (``palette of 16 colours``)."""
     frames: int
     unchanged: str | None = None
     """None where the generator's correction was applied; where the frames passed unchanged, why: ``""`` where the
     quantizer says it (none found, graphics), else e.g. ``dequantize-pix2pix-rgb's strength for palette frames is
     0``."""
     measured: str = ""
-    """The quantizer of the first of these frames with its measures (:meth:`~vidcolor.quantizer.Quantizer.describe`:
+    """The quantizer of the first of these frames with its measures
+    (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.describe`:
     ``palette of 16 colours, confidence 0.99, margin 4.0``)."""
 
 
@@ -331,20 +332,20 @@ class Dequantizer(LabJob):
     correction (after temporal smoothing, which frames on uniform levels skip: :data:`TEMPORAL_KINDS`; on a
     palette without its mean over the frame, the centroid condition) is scaled by the model's strength for that kind of quantizer (``arch["strength"]``, e.g. ``{"uniform":
     1.0, "uniform floor": 0.25, "palette": 0.5}``, keyed by
-    :attr:`~vidcolor.quantizer.Quantizer.strength_key`, chosen on held-back validation images by
+    :attr:`~vidcolor.quantizer.reconstruction.Quantizer.strength_key`, chosen on held-back validation images by
     ``benchmarks/dequantize_validation.py``; frames of a clip take a ``"<key> clip"`` entry first, chosen on
     validation clips: :meth:`strength_for`; 1 when absent) and, for uniform levels, the rest of the
-    way starts from the bins' centres (:meth:`~vidcolor.quantizer.Quantizer.centre_offset`), a bilateral
+    way starts from the bins' centres (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.centre_offset`), a bilateral
     filter's correction of the frames is added, weighted per kind
-    (:meth:`~vidcolor.quantizer.Quantizer.band_correction`; the strengths are chosen with it), for uniform
-    levels and black-and-white palettes of at most 16 grays the result is pulled towards the interpolation
+    (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.band_correction`; the strengths are chosen with it), for
+    uniform levels and black-and-white palettes of at most 16 grays the result is pulled towards the interpolation
     between the bands' contours
-    (:meth:`~vidcolor.quantizer.Quantizer.contour_estimate`), on colour frames of uniform levels whose output keeps
-    their chroma (images, lossless 4:4:4 video: :meth:`set_output_chroma`) its colour differences are smoothed
-    (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), and the result is projected onto the observed
-    pixels' quantization cells (:meth:`~vidcolor.quantizer.Quantizer.reconstruct`): never outside the bin or
-    palette cell the input says the truth lies in, and unchanged where no quantizer is found. Frames that are black
-    and white exactly stay so (:func:`gray_frames`).
+    (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.contour_estimate`), on colour frames of uniform levels whose
+    output keeps their chroma (images, lossless 4:4:4 video: :meth:`set_output_chroma`) its colour differences are
+    smoothed (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`), and the result is projected onto
+    the observed pixels' quantization cells (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.reconstruct`): never
+    outside the bin or palette cell the input says the truth lies in, and unchanged where no quantizer is found. Frames
+    that are black and white exactly stay so (:func:`gray_frames`).
 
     Args:
         model: registry name, safetensors path or exported ``.onnx`` (see :mod:`vidcolor.weights`).
@@ -399,8 +400,8 @@ class Dequantizer(LabJob):
         self._cuts = CutDetector()
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
         self.smooth_chroma = True
-        """Smooth the colour differences (:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`): only for output
-        that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
+        """Smooth the colour differences (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`): only
+        for output that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
         self._clear_found()
 
     def _clear_found(self) -> None:
@@ -448,8 +449,8 @@ class Dequantizer(LabJob):
 
     def strength_for(self, found: Quantizer) -> float:
         """The generator's strength for frames on ``found``: the model's ``strength`` under
-        :attr:`~vidcolor.quantizer.Quantizer.strength_key`, else under the kind; 1 when it has neither. Frames of
-        a clip (not stills, :meth:`set_stills`) take ``"<strength_key> clip"`` first where the model has one:
+        :attr:`~vidcolor.quantizer.reconstruction.Quantizer.strength_key`, else under the kind; 1 when it has neither.
+        Frames of a clip (not stills, :meth:`set_stills`) take ``"<strength_key> clip"`` first where the model has one:
         through the video path one estimate holds for many frames of the clip, and palettes are smoothed over
         time (:data:`TEMPORAL_KINDS`), so a clip can take more of the generator than the stills the other
         strengths are chosen on."""
@@ -557,7 +558,7 @@ class Dequantizer(LabJob):
 
     def _quantizers(self, frames: np.ndarray) -> list[tuple[int, int, Quantizer]]:
         """The quantizers of ``frames``, ``[(start, stop, Quantizer)]`` in runs (:meth:`QuantizerTracker.runs
-        <vidcolor.quantizer.QuantizerTracker.runs>`): a still's own; a clip's frame by frame, estimated at fixed
+        <vidcolor.quantizer.tracker.QuantizerTracker.runs>`): a still's own; a clip's frame by frame, estimated at fixed
         frames of each scene, so that the result does not depend on the batch size, and afresh at a hard cut
         (:class:`~vidcolor.temporal.CutDetector` on thumbnails), at the cut's frame. It had kept the clip's
         quantizer up to 64 frames, so a palette clip cut to ordinary footage was projected onto the palette for 24
@@ -578,8 +579,8 @@ class Dequantizer(LabJob):
         recombination, strength and projection all run per tile (:func:`~vidcolor.engine.tile_regions`;
         every step but the network is per pixel, the network sees each tile's context), so that peak
         memory follows the tile, not the frame. The quantizer and the level cue are the whole frame's; the weight of
-        the floor offset (:attr:`~vidcolor.quantizer.Quantizer.truncation_weight`) is set on the first tile that has
-        floor levels above the lowest."""
+        the floor offset (:attr:`~vidcolor.quantizer.reconstruction.Quantizer.truncation_weight`) is set on the first
+        tile that has floor levels above the lowest."""
         frames, context = batch.frames, {k: v for k, v in batch.context.items() if k != "tiled"}
         out = np.empty_like(frames)
         for (ya, yb, xa, xb), ((y0, y1), (x0, x1)) in tile_regions(*frames.shape[1:3], self.engine.tile):

@@ -1,7 +1,7 @@
 """The consistency stage as a training target: the generator is trained on what the pipeline makes of its output.
 
 At inference the generator's correction of frames of uniform levels is not the output: the consistency stage
-(:meth:`vidcolor.quantizer.Quantizer.reconstruct`) adds the bins' centre offsets and the band filter's
+(:meth:`vidcolor.quantizer.reconstruction.Quantizer.reconstruct`) adds the bins' centre offsets and the band filter's
 correction, pulls the result towards the contour estimate and clips it to the quantization cells. A generator
 trained on its own output alone learns what those steps already do (the band filter's smoothing, the centre
 offset) and is then scaled down to make room for them (strength 0.75). Trained through the stage, it is
@@ -14,8 +14,8 @@ band_correction`` (:func:`consistency_terms`, at strength 1: the floor offset's 
 ``w`` and ``e`` the contour estimate's weight and value, and ``[lo, hi]`` the cell:
 ``out = clip(clip(base + (y - q) + w * (e - (base + (y - q))), lo, hi), 0, 255)`` (:func:`through_stage`), the inference
 pipeline's arithmetic before rounding, less its colour-difference smoothing
-(:meth:`~vidcolor.quantizer.Quantizer.chroma_smoothing`), which inference runs where the output keeps its chroma
-(stills, lossless 4:4:4 video) and these terms leave out.
+(:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`), which inference runs where the output keeps its
+chroma (stills, lossless 4:4:4 video) and these terms leave out.
 
 Measured (stop 52, ablation ``train/ablation/dequantize-fq-l2-staged``: the default resumed for 2000 steps with
 ``consistency = true``): no gain where the 4-bit target is, +1.004 -> +1.011 dB on the validation clips at 4-bit mid
@@ -36,12 +36,12 @@ TERMS = 15
 def consistency_terms(coarse: np.ndarray) -> np.ndarray | None:
     """The consistency stage's terms for one degraded image, as inference finds them on it.
 
-    The quantizer is estimated on the image (:func:`~vidcolor.quantizer.estimate`, as a still); only uniform
+    The quantizer is estimated on the image (:func:`~vidcolor.quantizer.estimation.estimate`, as a still); only uniform
     levels that are not graphics have a stage that these terms describe.
 
     Args:
         coarse: uint8 RGB ``(H, W, 3)``, the degraded image (after its codec round trip); ValueError from
-            :func:`~vidcolor.quantizer.estimate` otherwise.
+            :func:`~vidcolor.quantizer.estimation.estimate` otherwise.
 
     Returns:
         float32 ``(H, W, 15)`` (:data:`TERMS`): ``base`` (levels), the contour weight in [0, 1], the contour
