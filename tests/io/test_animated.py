@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from helpers import damaged_image_files, decode_all, listing, run_cli
 from vidcolor.io import AnimatedImageReader, is_animated
@@ -331,3 +331,40 @@ def test_an_animation_pillow_cannot_open_says_it_looks_damaged_as_a_still_does(t
             AnimatedImageReader(tmp_path / name)
     with pytest.raises(VidcolorError, match=r"fake.gif: cannot read as an animation \(UnidentifiedImageError\)$"):
         AnimatedImageReader(tmp_path / "fake.gif")
+
+
+class _Pipe:
+    """``data`` as a pipe gives it: read in pieces, no seeking (VideoReader reads it through Rewindable)."""
+
+    def __init__(self, data: bytes):
+        import io
+
+        self._f = io.BytesIO(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(min(n, 4096) if n > 0 else 4096)
+
+
+def test_a_gif_cut_short_on_a_pipe_is_told_and_its_cut_frame_left_out(tmp_path):
+    """A GIF cut inside its 4th frame, read from a pipe (FFmpeg's demuxer: stdin is not read through Pillow), gave
+    6 frames and no word: the cut frame's lost part came from the frame before, and the run exited 0. Its missing
+    trailer now says it was cut (cut_frame, counted in missing: the CLI's error, or warning with --ignore-errors),
+    and the cut frame is left out, as a cut GIF file's is; a whole GIF says nothing."""
+    from vidcolor.io import VideoReader
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 256, (24, 32, 3), np.uint8)).quantize(64) for _ in range(6)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    data = (tmp_path / "a.gif").read_bytes()
+    with Image.open(tmp_path / "a.gif") as im:
+        whole = [np.asarray(im.convert("RGB")) for _ in ImageSequence.Iterator(im)]
+    with VideoReader(_Pipe(data)) as r:
+        assert len(list(r)) == 6 and r.missing == 0 and r.cut_frame is None
+    cut = data[:len(data) * 7 // 12]                    # inside the 4th of 6 frames of the same size
+    with VideoReader(_Pipe(cut)) as r:
+        got = list(r)
+        assert r.missing == 1 and "the GIF input ends before its trailer (truncated)" in r.cut_frame
+    assert len(got) == 3 and all(np.array_equal(a, b) for a, b in zip(got, whole))

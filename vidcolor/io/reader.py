@@ -22,7 +22,7 @@ from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.truncation import (cut_short, ffmpeg_log, missing_index, partial_file, partial_packet,
+from vidcolor.io.truncation import (cut_short, ffmpeg_log, gif_cut, missing_index, partial_file, partial_packet,
                                      raw_cut, y4m_cut)
 
 
@@ -869,6 +869,7 @@ class VideoReader:
         self._y4m_end = None
         self._grid = None
         self._last_delay = None                 # the last packet's duration, where read ahead (_read_ahead)
+        self._gif_cut = None                    # a GIF's missing trailer, where read ahead (_read_ahead)
         self._alpha_unseen = None               # a GIF's alpha (bgra) while no frame has shown transparency
         if raw_size is not None:
             rate = raw_rate(fps)
@@ -912,7 +913,7 @@ class VideoReader:
         try:
             first = next(self._frames)
         except StopIteration:
-            cut = None if unknown else _y4m_first_cut(head, self._held(), self._stream)
+            cut = None if unknown else _y4m_first_cut(head, self._held(), self._stream) or self.cut_frame
             self.close()
             raise (_size_unknown(source) if unknown else
                    VidcolorError(f"{_name(source)}: video has no frames" + (f": {cut}" if cut else ""))) from None
@@ -1004,6 +1005,8 @@ class VideoReader:
         if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
             self.cut_frame = y4m_cut(self._held(), *self._y4m_end)
             self._partial = self.cut_frame is not None
+        if self._gif_cut is not None:                       # its last packet was left out (_read_ahead)
+            self.cut_frame, self._partial = self._gif_cut, True
 
     def _read_ahead(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
         """``packets`` (the demuxer's, of a :data:`LAST_DELAY_FORMATS` input) as they come, all of them demuxed
@@ -1011,7 +1014,12 @@ class VideoReader:
         one's duration, the last frame's own delay, is known before the first frame is given (:attr:`_last_delay`):
         the writer takes it when it starts (:attr:`~vidcolor.io.timing.Timeline.last_duration`). A GIF on stdin
         that held its last frame 2 s kept it one mean interval, where the same file given by name keeps it. An input
-        larger than that, or whose demuxing fails (raised after the packets before it), keeps no last delay."""
+        larger than that, or whose demuxing fails (raised after the packets before it), keeps no last delay.
+
+        A GIF read whole that lacks its trailer was cut short (:func:`~vidcolor.io.truncation.gif_cut`): its last
+        packet, which FFmpeg decodes to a frame whose cut part is the frame before's, is left out, and
+        :attr:`cut_frame` says so once the iteration has ended (counted in :attr:`missing`), as of a cut GIF file
+        read through Pillow."""
         kept, held, error, more = [], 0, None, False
         try:
             for packet in packets:
@@ -1022,6 +1030,10 @@ class VideoReader:
                     break
             else:
                 sized = [p for p in kept if p.size]
+                if sized and self._container.format.name == "gif":
+                    self._gif_cut = gif_cut(bytes(sized[-1]))
+                    if self._gif_cut is not None:
+                        kept.remove(sized.pop())
                 if sized and sized[-1].duration and sized[-1].duration > 0:
                     self._last_delay = int(sized[-1].duration)
         except av.FFmpegError as exc:           # damage: raised where the packets before it have been decoded

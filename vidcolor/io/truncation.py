@@ -1,6 +1,6 @@
 """How an input shows that it was cut short, where its container declares no frame count to check (as mp4 does):
 a Matroska Segment declaring more bytes than the file holds, an MPEG-TS file ending inside a packet, a YUV4MPEG2
-stream or raw frames ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
+stream or raw frames ending inside a frame, a GIF stream without its trailer. Each gives the line that the reader's error or warning says, or None."""
 from __future__ import annotations
 
 import os
@@ -20,6 +20,23 @@ def y4m_cut(held: int, end: int, frame: int) -> str | None:
     if held <= end or end <= 0:
         return None
     return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
+
+
+GIF_TRAILER = b"\x3b"
+"""The byte that ends a GIF (its Trailer block). FFmpeg's gif demuxer gives it at the end of the last frame's
+packet, and a GIF cut short lacks it: the demuxer then gives what was left of the last frame as a packet, which its
+decoder turns into a frame without an error (it logs ``LZW decode failed``), the cut part of it from the frame before."""
+
+
+def gif_cut(last_packet: bytes) -> str | None:
+    """How a GIF input shows that it was cut short, which FFmpeg reads to the cut without an error (a pipe whose
+    upstream stopped, a cut copy): ``last_packet``, the bytes of its demuxer's last packet, lacks the
+    :data:`GIF_TRAILER`. The frame that packet holds may be cut (or whole, where the cut fell
+    between frames: the bytes cannot tell), so it is left out, as Pillow leaves out a cut GIF file's last frame.
+    None where the input ends as a GIF does."""
+    if not last_packet or last_packet.endswith(GIF_TRAILER):
+        return None
+    return "the GIF input ends before its trailer (truncated): its last frame, which the cut may reach, is left out"
 
 
 CONTAINER_SIGNATURES = ((0, b"YUV4MPEG2 ", "a y4m"), (0, b"\x1a\x45\xdf\xa3", "a Matroska or WebM"),
