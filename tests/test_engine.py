@@ -149,6 +149,29 @@ def test_a_cached_graph_is_reexported_when_the_code_that_builds_it_changes(tiny_
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
 
 
+def test_exporting_a_graph_reads_the_weight_file_once(tiny_models, tmp_path, monkeypatch):
+    """cached_onnx read the whole weight file to hash it, then load_generator read it again to export it (strace of
+    a colorize run with an empty cache: an 8,044,100-byte read(), then a torch mmap of the 8 MB file). The bytes
+    hashed are now those loaded: one read, the same module and graph as load_generator's."""
+    import vidcolor.engine as engine
+    import vidcolor.weights as weights
+
+    monkeypatch.setenv("VIDCOLOR_CACHE", str(tmp_path))
+    model = str(tiny_models.lab)
+    arch = weights.read_arch(model)
+    reads, read_bytes, safe_open = [], Path.read_bytes, weights.safe_open
+    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(("read_bytes", p.name)) or read_bytes(p))
+    monkeypatch.setattr(weights, "safe_open", lambda path, **kw: reads.append((kw["framework"], Path(path).name))
+                        or safe_open(path, **kw))
+    data, module = engine.cached_onnx(model, arch)
+    assert [r for r in reads if r[1] == "tiny-lab.safetensors"] == [("read_bytes", "tiny-lab.safetensors")]
+    monkeypatch.undo()
+    loaded, _ = weights.load_generator(model)
+    state = loaded.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in module.state_dict().items()) and not module.training
+    assert data == export_onnx(loaded, arch)
+
+
 @pytest.mark.parametrize("damage", [b"", b"truncated"])
 def test_a_damaged_cached_graph_is_exported_again(tiny_models, tmp_path, monkeypatch, damage):
     """An empty or truncated cached graph (a crash while it was written) made every later run fail with an ONNX

@@ -36,7 +36,7 @@ from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.partial import remove_if_dead
 from vidcolor.io.writer import write_file_atomically
 from vidcolor.jobs import DEFAULT_TILE, MIN_TILE, TILE_OVERLAP
-from vidcolor.weights import load_generator, read_arch, resolve
+from vidcolor.weights import generator_from_bytes, load_generator, read_arch, resolve
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -788,7 +788,8 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
     global _cache_warned
     from importlib.metadata import version
 
-    digest = hashlib.sha256(resolve(model).read_bytes() + graph_code_digest()).hexdigest()[:16]
+    weights = resolve(model).read_bytes()       # read once: hashed here, and loaded from here to export
+    digest = hashlib.sha256(weights + graph_code_digest()).hexdigest()[:16]
     suffix = "" if part == "generator" else f"-{part}"
     name = f"{digest}-torch{version('torch').split('+')[0]}{suffix}.onnx"
     try:
@@ -800,7 +801,7 @@ def cached_onnx(model: str, arch: dict, part: str = "generator") -> tuple[bytes,
         data = _read_cached(path, check)
         if data is not None:
             return data, None
-    module, _ = load_generator(model, "cpu")
+    module = generator_from_bytes(weights, arch, model)
     data = export_onnx(module, arch) if part == "generator" else export_reference_onnx(module)
     if path is not None:
         try:

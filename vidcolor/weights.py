@@ -119,16 +119,47 @@ def load_generator(name_or_path: str, device: str = "cpu") -> tuple:
     Raises:
         VidcolorError: unknown name, missing file, or a file that is not a vidcolor generator.
     """
-    from vidcolor.models import FAMILIES
-
     path = resolve(name_or_path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
         arch = json.loads(meta["arch"])
+    except (KeyError, ValueError, TypeError, OSError, SafetensorError) as exc:
+        raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
+    return generator_of(arch, state, path).to(device), arch
+
+
+def generator_from_bytes(data: bytes, arch: dict, path: str | Path):
+    """The generator of a weight file whose bytes, ``data``, the caller has read already (to hash them:
+    :func:`vidcolor.engine.cached_onnx`), and whose ``arch`` record it read (:func:`read_arch`), as
+    :func:`load_generator` loads it (eval mode, float32, on the CPU), parsed from memory: the file is not read
+    again. ``path`` names it in errors.
+
+    Raises:
+        VidcolorError: ``data`` is not a vidcolor generator weight file of that ``arch``.
+    """
+    from safetensors.torch import load
+
+    try:
+        state = load(data)
+    except (ValueError, TypeError, OSError, SafetensorError) as exc:
+        raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
+    return generator_of(arch, state, path)
+
+
+def generator_of(arch: dict, state: dict, path: str | Path):
+    """The generator that ``arch`` (``family`` and ``kwargs``) describes, with the tensors ``state`` (a state
+    dict, any float dtype: made float32) loaded, in eval mode on the CPU. ``path`` names the weight file in errors.
+
+    Raises:
+        VidcolorError: an unknown family, or tensors that do not fit it.
+    """
+    from vidcolor.models import FAMILIES
+
+    try:
         model = FAMILIES[arch["family"]](**arch["kwargs"])
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (KeyError, ValueError, TypeError, RuntimeError, OSError, SafetensorError) as exc:
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise VidcolorError(f"{path}: not a vidcolor generator weight file ({exc.__class__.__name__})") from None
-    return model.eval().to(device), arch
+    return model.eval()
