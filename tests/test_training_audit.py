@@ -304,6 +304,32 @@ def test_data_workers_ignore_ctrl_c(photos):
         signal.signal(signal.SIGINT, before)
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_data_worker_outlives_a_stop_signal_sent_to_the_whole_group(photos, signame):
+    # `kill -TERM -PGID`, systemd's stop of every process of a unit, a closed terminal's SIGHUP: the workers died
+    # at once, and torch's SIGCHLD check stopped the run with 'internal error (RuntimeError: DataLoader worker
+    # (pid(s) ...) exited unexpectedly)' before it could save (no checkpoint; the run's own process holds the signal
+    # and saves the step it stops at). A worker now ignores it, as it ignores Ctrl-C, and goes on giving batches
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from vidcolor.training.data import ColorizationCrops
+    from vidcolor.training.run import training_loader
+
+    batches = iter(training_loader(recipe(photos, workers=1), ColorizationCrops))
+    next(batches)
+    (worker,) = multiprocessing.active_children()
+    os.kill(worker.pid, getattr(signal, signame))
+    time.sleep(0.3)
+    next(batches)
+    assert worker.is_alive()
+    del batches                                     # the loader ends its worker itself
+    worker.join(5)
+    assert not worker.is_alive()
+
+
 def test_cli_train_a_recipe_that_is_not_text_is_one_line_naming_it(tmp_path):
     # training audit: 'bad recipe: 'utf-8' codec can't decode byte 0x96 in position 2: invalid start byte', no file
     (tmp_path / "r.toml").write_bytes(b"\x00\x96\xff binary")

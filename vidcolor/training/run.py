@@ -289,12 +289,24 @@ def training_loader(recipe: Recipe, stream_cls, pixel_art: list[Path] | None = N
                                        worker_init_fn=ignore_interrupts if recipe.workers > 0 else None)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""The signals that stop a training run between two steps, saving the step it stops at
+(:class:`~vidcolor.training.trainer.StopBetweenSteps`): Ctrl-C, and SIGTERM and SIGHUP (systemd's stop, ``kill``, a
+closed terminal)."""
+
+
 def ignore_interrupts(worker_id: int) -> None:
-    """A data worker's ``worker_init_fn``: ignore SIGINT. A terminal's Ctrl-C reaches the whole process group; a worker
-    that got it ended (torch's worker loop takes the KeyboardInterrupt as its stop), and the training process, which
-    saves the step it stops at (:class:`~vidcolor.training.trainer.StopBetweenSteps`), then waited on a worker that
-    was gone. The training process ends its workers itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A data worker's ``worker_init_fn``: ignore the :data:`STOP_SIGNALS`. Each of them may reach the whole
+    process group, or the whole service (a terminal's Ctrl-C, its SIGHUP when closed, ``kill -TERM -PGID``,
+    systemd's stop of every process of a unit): a worker that got SIGINT ended (torch's worker loop takes the
+    KeyboardInterrupt as its stop), and the training process, which saves the step it stops at
+    (:class:`~vidcolor.training.trainer.StopBetweenSteps`), then waited on a worker that was gone; one that got
+    SIGTERM or SIGHUP died, and torch's SIGCHLD check stopped the training process at once with 'internal error
+    (RuntimeError: DataLoader worker (pid(s) ...) exited unexpectedly)', leaving no checkpoint. The training process
+    ends its workers itself (torch's loader tells them to stop when it is closed), and a worker whose training
+    process is gone stops by itself (torch's watchdog)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class RecipeError(ValueError):

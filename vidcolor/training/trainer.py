@@ -27,7 +27,8 @@ from torch import nn
 from vidcolor.training.data import PhotoStream, check_images
 from vidcolor.training.measures import colourfulness_ratio, psnr_batch
 from vidcolor.training.pack import held_back_photos, is_pack
-from vidcolor.training.run import Recipe, RecipeError, RunDir, RunFolderInUse, TrainingDiverged, describe_hardware
+from vidcolor.training.run import (STOP_SIGNALS, Recipe, RecipeError, RunDir, RunFolderInUse, TrainingDiverged,
+                                   describe_hardware)
 from vidcolor.errors import VidcolorError, add_note
 from vidcolor.weights import load_generator
 
@@ -96,7 +97,7 @@ class StopBetweenSteps:
     stays the last one saved). Only in the main thread (where Python runs signal handlers), and only for the signals
     that are not ignored (a background job's SIGINT, nohup's SIGHUP); the caller's handlers are put back at the end."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    SIGNALS = STOP_SIGNALS
 
     def __init__(self):
         self.pending = 0                # the signal held (0: none)
