@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import cli_env, listing, mosaic
+from helpers import cli_env, listing, mosaic, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.io import AnimatedImageReader, VideoWriter
 from vidcolor.io.convert import SWS_FLAGS
@@ -294,3 +294,21 @@ def test_non_square_pixels_are_made_square_in_a_gif(tmp_path, pixel_aspect, size
         assert im.size == size and im.n_frames == 3
         first = np.asarray(im.convert("RGB").resize((W, H), Image.BOX), np.float32)
     assert np.abs(first - frames[0]).mean() < 12      # the picture itself, stretched back
+
+
+@pytest.mark.parametrize("fps, short", [(60, 2), (50, 0), (Fraction(100), 8)])
+def test_gif_frames_that_browsers_slow_down_are_warned_of(tmp_path, fps, short):
+    """GIF holds delays in 1/100 s and the gif muxer rounds each frame's time to it: a 60 fps clip's frames last 20,
+    10, 20, 20, 10... ms, and browsers show 0 and 10 ms frames for 100 ms, so such a GIF played about 3x slower there,
+    without a word. The writer counts them (the last frame's own delay too) and warns; 50 fps gives none."""
+    from PIL import Image, ImageSequence
+
+    with vidcolor_warnings() as said:
+        with VideoWriter(tmp_path / "a.gif", W, H, Fraction(fps)) as w:
+            w.write(mosaic(8, H, W))
+    with Image.open(tmp_path / "a.gif") as im:
+        delays = [frame.info["duration"] for frame in ImageSequence.Iterator(im)]
+    assert len(delays) == 8 and sum(d < 20 for d in delays) == short
+    assert said == ([f"{tmp_path / 'a.gif'}: {short} of its 8 frames last under 20 ms (GIF holds delays in 1/100 s: "
+                     "a 60 fps source's every third frame gets 10 ms), which browsers show for 100 ms each, so it "
+                     "plays slower there; make the input 50 fps or less first (ffmpeg -vf fps=50)"] if short else [])

@@ -377,6 +377,19 @@ def child_options() -> dict:
     return {"preexec_fn": functools.partial(_die_with, os.getpid(), prctl, ctypes.c_ulong(signal.SIGKILL))}
 
 
+GIF_SHORTEST_DELAY = Fraction(2, 100)
+"""The shortest frame delay (s) that browsers show as written in a GIF, which holds delays in 1/100 s: Chrome,
+Firefox and Safari show a frame of 0 or 1/100 s for 1/10 s, as early Netscape did. FFmpeg's gif muxer writes each
+frame's delay as the step between the frames' times rounded to 1/100 s (the last frame's: its duration rounded), so a 60 fps clip's frames last 2, 1, 2,
+2, 1... and every third one shows ten times as long there (:meth:`VideoWriter.close` warns)."""
+
+
+def _centiseconds(pts: int, time_base: Fraction) -> int:
+    """A frame's time or duration, ticks of ``time_base``, rounded to 1/100 s (half up), as FFmpeg's gif muxer
+    rounds it."""
+    return int(pts * time_base * 100 + Fraction(1, 2))
+
+
 class VideoWriter:
     """Encode uint8 RGB frames ``(H, W, 3)`` (GIF with ``alpha``: RGBA ``(H, W, 4)``) to a video file or to stdout.
 
@@ -472,6 +485,8 @@ class VideoWriter:
             dest = graph_url(self._tmp)
         self._scratch: list[Path] = []
         self._last_pass: list[str] | None = None
+        self._gif_short = 0                     # GIF frames shorter than GIF_SHORTEST_DELAY (warned at close)
+        self._gif_time: int | None = None       # the last GIF frame's time, 1/100 s; None: not GIF output
         if fmt == "gif":
             passthrough = None
         # the video's offset from the source's other streams is kept (the earliest stream starts at 0)
@@ -479,6 +494,7 @@ class VideoWriter:
         video = ffmpeg.input("pipe:0", format="nut", **({"itsoffset": f"{delay:.6f}"} if delay else {}))
         if fmt == "gif":
             self.keeps_chroma = False
+            self._gif_time = -1
             try:
                 args = self._gif_passes(video, dest, loop, exe, Fraction(pixel_aspect))
             except BaseException:
@@ -553,11 +569,22 @@ class VideoWriter:
                 packet = av.Packet(np.ascontiguousarray(frame).tobytes())
                 packet.stream, packet.time_base = self._stream, self.timeline.time_base
                 packet.pts = packet.dts = self.timeline.pts_of(self.frames)
+                if self._gif_time is not None:
+                    self._gif_step(packet.pts)
                 self._mux.mux(packet)
                 self.frames += 1
                 self.timeline.release(self.frames)      # written: the timeline need not keep it
         except (av.FFmpegError, OSError):
             raise self._failure("ffmpeg stopped", self._stderr_tail()) from None
+
+    def _gif_step(self, pts: int) -> None:
+        """Count the GIF frame that ends at ``pts`` (ticks of the timeline's time base: the next frame's time, or the
+        last frame's end) in :attr:`_gif_short` where it lasts less than :data:`GIF_SHORTEST_DELAY` as the gif
+        muxer writes it (:func:`_centiseconds`)."""
+        time = _centiseconds(pts, self.timeline.time_base)
+        if self._gif_time >= 0 and time - self._gif_time < GIF_SHORTEST_DELAY * 100:
+            self._gif_short += 1
+        self._gif_time = time
 
     def close(self) -> None:
         """Finish encoding (GIF: write the GIF from the temporary frames and palette) and move the file into place.
@@ -609,6 +636,15 @@ class VideoWriter:
             tmp, self._tmp = self._tmp, None
             move_into_place(tmp, self.target, self._overwrite)
         self._log.close()
+        if self._gif_time is not None:
+            # the last frame's own delay, which the muxer rounds alone: the timeline's last duration (an animation's
+            # last delay), else one step
+            self._gif_short += (_centiseconds(self.timeline.last_duration or self.timeline.step, self.timeline.time_base)
+                                < GIF_SHORTEST_DELAY * 100)
+            if self._gif_short:
+                warn(f"{self._name}: {self._gif_short} of its {self.frames} frames last under 20 ms (GIF holds "
+                     "delays in 1/100 s: a 60 fps source's every third frame gets 10 ms), which browsers show for "
+                     "100 ms each, so it plays slower there; make the input 50 fps or less first (ffmpeg -vf fps=50)")
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the partial output (a file that :meth:`close` finished is kept); the pipe to ffmpeg
