@@ -869,7 +869,7 @@ class VideoReader:
         self._y4m_end = None
         self._grid = None
         self._last_delay = None                 # the last packet's duration, where read ahead (_read_ahead)
-        self._gif_cut = None                    # a GIF's missing trailer, where read ahead (_read_ahead)
+        self._gif_cut = None                    # a GIF's cut last frame, where read ahead (_read_ahead)
         self._alpha_unseen = None               # a GIF's alpha (bgra) while no frame has shown transparency
         if raw_size is not None:
             rate = raw_rate(fps)
@@ -1016,7 +1016,7 @@ class VideoReader:
         that held its last frame 2 s kept it one mean interval, where the same file given by name keeps it. An input
         larger than that, or whose demuxing fails (raised after the packets before it), keeps no last delay.
 
-        A GIF read whole that lacks its trailer was cut short (:func:`~vidcolor.io.truncation.gif_cut`): its last
+        A GIF read whole whose last frame's data is cut (:func:`~vidcolor.io.truncation.gif_cut`): its last
         packet, which FFmpeg decodes to a frame whose cut part is the frame before's, is left out, and
         :attr:`cut_frame` says so once the iteration has ended (counted in :attr:`missing`), as of a cut GIF file
         read through Pillow."""

@@ -1,6 +1,6 @@
 """How an input shows that it was cut short, where its container declares no frame count to check (as mp4 does):
 a Matroska Segment declaring more bytes than the file holds, an MPEG-TS file ending inside a packet, a YUV4MPEG2
-stream or raw frames ending inside a frame, a GIF stream without its trailer. Each gives the line that the reader's error or warning says, or None."""
+stream, raw frames or a GIF stream ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
 from __future__ import annotations
 
 import os
@@ -22,21 +22,51 @@ def y4m_cut(held: int, end: int, frame: int) -> str | None:
     return f"the y4m input ended inside a frame ({held - end:,} of its {frame + Y4M_FRAME_LINE:,} bytes) (truncated)"
 
 
-GIF_TRAILER = b"\x3b"
-"""The byte that ends a GIF (its Trailer block). FFmpeg's gif demuxer gives it at the end of the last frame's
-packet, and a GIF cut short lacks it: the demuxer then gives what was left of the last frame as a packet, which its
-decoder turns into a frame without an error (it logs ``LZW decode failed``), the cut part of it from the frame before."""
+GIF_EXTENSION, GIF_IMAGE = 0x21, 0x2C
+"""The bytes that start a GIF's extension blocks (a frame's delay, a loop count, comments) and its image
+descriptors (a frame's place and size, then its LZW data in sub-blocks of up to 255 bytes, ended by an empty one)."""
 
 
-def gif_cut(last_packet: bytes) -> str | None:
-    """How a GIF input shows that it was cut short, which FFmpeg reads to the cut without an error (a pipe whose
-    upstream stopped, a cut copy): ``last_packet``, the bytes of its demuxer's last packet, lacks the
-    :data:`GIF_TRAILER`. The frame that packet holds may be cut (or whole, where the cut fell
-    between frames: the bytes cannot tell), so it is left out, as Pillow leaves out a cut GIF file's last frame.
-    None where the input ends as a GIF does."""
-    if not last_packet or last_packet.endswith(GIF_TRAILER):
-        return None
-    return "the GIF input ends before its trailer (truncated): its last frame, which the cut may reach, is left out"
+_GIF_CUT = "the GIF input ended inside a frame (truncated): the cut frame is left out"
+"""What :func:`gif_cut` says."""
+
+
+def _gif_sub_blocks(data: bytes, at: int) -> int | None:
+    """Where the GIF sub-blocks at ``data[at:]`` end (after the empty one that closes them); None where ``data``
+    ends first."""
+    while at < len(data):
+        size = data[at]
+        at += 1 + size
+        if not size:
+            return at
+    return None
+
+
+def gif_cut(packet: bytes) -> str | None:
+    """How a GIF input shows that it was cut short inside a frame, which FFmpeg reads to the cut without an error (a
+    pipe whose upstream stopped, a cut copy): ``packet``, the bytes of its demuxer's last packet (the file's header
+    and global palette, its extensions, one frame's image descriptor, palette and LZW data, and what follows them:
+    the trailer, or bytes after it), ends before that frame's image data does. FFmpeg's decoder turns such a packet
+    into a frame without an error (it logs ``LZW decode failed``), the cut part of it from the frame before: it is
+    left out, as Pillow leaves out a cut GIF file's last frame. None where the frame is whole (a cut between two
+    frames cannot be told, as in a file), and for bytes that are no such blocks."""
+    at = 0
+    if packet[:4] == b"GIF8":                   # the first packet: the header, then the global palette
+        if len(packet) < 13:
+            return _GIF_CUT
+        at = 13 + (3 << ((packet[10] & 7) + 1) if packet[10] & 0x80 else 0)
+    while at is not None and at < len(packet):
+        if packet[at] == GIF_EXTENSION:
+            at = _gif_sub_blocks(packet, at + 2)
+        elif packet[at] == GIF_IMAGE:
+            if at + 11 > len(packet):
+                return _GIF_CUT
+            flags = packet[at + 9]
+            at = at + 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1       # its palette, LZW code size
+            return None if _gif_sub_blocks(packet, at) is not None else _GIF_CUT
+        else:
+            return None
+    return _GIF_CUT
 
 
 CONTAINER_SIGNATURES = ((0, b"YUV4MPEG2 ", "a y4m"), (0, b"\x1a\x45\xdf\xa3", "a Matroska or WebM"),
