@@ -23,6 +23,10 @@ from vidcolor.arrays import check_rgb, described
 AB_SCALE = 110.0
 """Divisor that maps ab into about [-1, 1] for the networks."""
 
+PEAK = {np.uint8: 255.0, np.uint16: 65535.0}
+"""White of RGB samples per dtype: 8-bit frames, and 16-bit ones of sources with more than 8 bits per sample
+(:func:`lab_to_rgb`, :func:`lightness16`)."""
+
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Convert sRGB to CIE LAB (D65).
@@ -46,14 +50,44 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape)
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """Convert CIE LAB (D65) to sRGB uint8, clipping out-of-gamut colours.
+@functools.lru_cache(maxsize=1)
+def _luminance16() -> np.ndarray:
+    """float32 ``(3, 65536)``: each 16-bit sRGB sample's contribution to the relative luminance Y (linearized by
+    the sRGB transfer function in float64, times its channel's row of OpenCV's sRGB D65 RGB -> XYZ matrix, whose Y
+    row is 0.212671, 0.715160, 0.072169)."""
+    v = np.arange(65536) / 65535.0
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return (np.array([0.212671, 0.715160, 0.072169])[:, None] * linear).astype(np.float32)
+
+
+def lightness16(rgb: np.ndarray) -> np.ndarray:
+    """CIE L* (D65) of uint16 sRGB ``(..., 3)`` (0..65535: frames of a source of more than 8 bits per sample), float32
+    ``(...)`` in [0, 100], from the samples' full precision: Y by :func:`_luminance16`'s tables, then
+    ``116 Y^(1/3) - 16`` (``903.3 Y`` at most 0.008856), as OpenCV defines L. OpenCV's float RGB -> LAB, which
+    :func:`rgb_to_lab` uses, interpolates a table: of 3,001 grays between 0.1 and 0.9 it gave 410 distinct L (0.23
+    off at most), banding what the 16 bits held; its LAB -> RGB (:func:`lab_to_rgb`) is exact to 0.12 of a 16-bit
+    level, and gives these grays back. About 13 bytes of temporaries a pixel."""
+    table = _luminance16()
+    y = table[0][rgb[..., 0]]
+    y += table[1][rgb[..., 1]]
+    y += table[2][rgb[..., 2]]
+    dark = y <= np.float32(0.008856)
+    L = np.cbrt(y)
+    L *= np.float32(116.0)
+    L -= np.float32(16.0)
+    L[dark] = y[dark] * np.float32(903.3)
+    return L
+
+
+def lab_to_rgb(lab: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """Convert CIE LAB (D65) to sRGB uint8 (or uint16, 0..65535, with ``dtype``), clipping out-of-gamut colours.
 
     Args:
         lab: float32 array ``(..., H, W, 3)``: L in [0, 100], a, b in [-128, 127].
+        dtype: ``np.uint8`` or ``np.uint16`` (a key of :data:`PEAK`).
 
     Returns:
-        uint8 array of the same shape, RGB order, rounded to nearest.
+        ``dtype`` array of the same shape, RGB order, rounded to nearest.
 
     Raises:
         ValueError: if ``lab`` is not a NumPy array of floats (float32; float16 and float64 are converted), has
@@ -66,7 +100,8 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     if not np.isfinite(flat).all():                 # about 2 ms a 1080p frame, 3% of the conversion
         raise ValueError("LAB values must be finite numbers: got NaN or infinity")
     rgb = cv2.cvtColor(flat, cv2.COLOR_LAB2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8).reshape(lab.shape)
+    peak = PEAK[np.dtype(dtype).type]
+    return np.clip(rgb * peak + 0.5, 0, peak).astype(dtype).reshape(lab.shape)
 
 
 _LAB_SCALE = np.array([1.0 / 50.0, 1.0 / AB_SCALE, 1.0 / AB_SCALE], np.float32)
@@ -180,7 +215,7 @@ def resize_ab_rows(ab: np.ndarray, size: tuple[int, int], strips: list[tuple[int
         yield rows
 
 
-def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+def recombine(L: np.ndarray, ab: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
     """Colour entanglement (Pix2Pix-FQ, seed 000 section 3.1): join source L with predicted ab.
 
     Args:
@@ -188,13 +223,15 @@ def recombine(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         ab: float32 ``(N, h, w, 2)`` colour channels in LAB units; resized (bilinear, :func:`resize_ab`) to
             ``(H, W)`` when the generator worked at another resolution.
 
+        dtype: of the result, ``np.uint8`` or ``np.uint16`` (0..65535: frames of a source with more than 8 bits).
+
     Returns:
-        uint8 RGB ``(N, H, W, 3)`` (out-of-gamut colours clipped, :func:`lab_to_rgb`).
+        ``dtype`` RGB ``(N, H, W, 3)`` (out-of-gamut colours clipped, :func:`lab_to_rgb`).
 
     Raises:
         ValueError: a NaN or infinite value (:func:`lab_to_rgb`).
     """
-    return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1))
+    return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1), dtype)
 
 
 DARK_L = 8.0

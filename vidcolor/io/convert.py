@@ -33,31 +33,56 @@ from av.video.reformatter import ColorRange, Interpolation
 EXACT = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 """swscale flags for PyAV's ``reformat``: area scaling of chroma, rounded (not truncated), full chroma."""
 
+EXACT_DEEP = Interpolation.AREA | Interpolation.ACCURATE_RND
+""":data:`EXACT` without full chroma interpolation, for 16-bit RGB (``rgb48le``) output: with it, this FFmpeg's
+swscale (libswscale 9.5) writes R and G as 0 from 10-bit 4:2:0 (a yuv420p10le pixel of rgb24 (54, 88, 125) came out
+(0, 0, 31935)); without it, (13940, 22626, 31935). Subsampled chroma is replicated first, as for 8 bits
+(:func:`frame_to_rgb`), so none is interpolated either way. swscale's YUV <-> 16-bit RGB takes white as 65280 both
+ways (a 10-bit Y of 940 decodes to 65283, 65535 encodes to 943): a decode and an encode through it keep Y."""
+
 SWS_FLAGS = "area+accurate_rnd+full_chroma_int"
 """The same for the ffmpeg executable's ``-sws_flags`` (RGB -> YUV on the encoder's side)."""
 
 _SUBSAMPLED_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
+_SUBSAMPLED_DEEP = {f"yuv{s}p{b}le": f"yuv444p{b}le" for s in ("420", "422", "440") for b in (10, 12)} | {
+    f"yuv{s}p16le": "yuv444p16le" for s in ("420", "422")}
+"""Planar YUV of more than 8 bits with subsampled chroma -> the 4:4:4 format of its depth, for the 16-bit decode."""
 
 
 def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
-    """8-bit planar YUV with subsampled chroma -> yuv444p (chroma repeated), same matrix and range."""
+    """Planar YUV with subsampled chroma (8-bit; or more, :data:`_SUBSAMPLED_DEEP`) -> 4:4:4 of its depth (chroma
+    repeated), same matrix and range."""
     h, w = frame.height, frame.width
-    planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+    deep = _SUBSAMPLED_DEEP.get(frame.format.name)
+    dtype = np.dtype(np.uint16 if deep else np.uint8)
+    planes = [np.frombuffer(p, dtype).reshape(p.height, p.line_size // dtype.itemsize)[:, :p.width]
+              for p in frame.planes]
     full = [planes[0]] + [c.repeat(-(-h // c.shape[0]), 0).repeat(-(-w // c.shape[1]), 1)[:h, :w] for c in planes[1:]]
-    out = av.VideoFrame.from_ndarray(np.stack(full), format="yuv444p")
+    if deep:                # (PyAV's from_ndarray takes no 4:4:4 of 10 or 12 bits)
+        out = av.VideoFrame(w, h, deep)
+        for plane, samples in zip(out.planes, full):
+            padded = np.zeros((plane.height, plane.line_size // 2), np.uint16)
+            padded[:, :w] = samples
+            plane.update(padded)
+    else:
+        out = av.VideoFrame.from_ndarray(np.stack(full), format="yuv444p")
     out.colorspace = frame.colorspace
     out.color_range = ColorRange.JPEG if frame.format.name.startswith("yuvj") else frame.color_range
     return out
 
 
-def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """Decoded frame (any pixel format; its own colour matrix and range) -> uint8 RGB ``(H, W, 3)``.
+def frame_to_rgb(frame: av.VideoFrame, deep: bool = False) -> np.ndarray:
+    """Decoded frame (any pixel format; its own colour matrix and range) -> uint8 RGB ``(H, W, 3)``; with ``deep``,
+    uint16 RGB (``rgb48le``, 0..65535), for a source of more than 8 bits per sample.
 
-    8-bit planar YUV with subsampled chroma goes through chroma replication (see the module docstring);
-    other formats (4:4:4, 10-bit, NV12, RGB, gray) straight through swscale with accurate rounding.
+    8-bit planar YUV with subsampled chroma goes through chroma replication (see the module docstring), and so does
+    deeper planar YUV for the 16-bit decode (:data:`EXACT_DEEP`); other formats (4:4:4, NV12, RGB, gray; 10-bit
+    for the 8-bit decode) straight through swscale with accurate rounding.
     """
-    if frame.format.name in _SUBSAMPLED_8BIT:
+    if frame.format.name in _SUBSAMPLED_8BIT or deep and frame.format.name in _SUBSAMPLED_DEEP:
         frame = _replicated_444(frame)
+    if deep:
+        return frame.reformat(format="rgb48le", interpolation=EXACT_DEEP).to_ndarray()
     return frame.reformat(format="rgb24", interpolation=EXACT).to_ndarray()
 
 

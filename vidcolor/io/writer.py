@@ -1,4 +1,5 @@
-"""Encoding with the ffmpeg executable: rgb24 frames on its stdin; audio, subtitles and metadata mapped from the source.
+"""Encoding with the ffmpeg executable: rgb24 frames (rgb48le from sources of more than 8 bits) on its stdin; audio,
+subtitles and metadata mapped from the source.
 
 The frames go to ffmpeg as rawvideo packets in a NUT stream (muxed by PyAV), each with its presentation
 timestamp, so the source's timing is kept frame by frame (variable frame rate included). The command
@@ -105,6 +106,24 @@ PIX_FMTS = ("yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le")
 """Output pixel formats: 4:2:0 (default, universal) or 4:4:4 (full-resolution chroma), 8 or 10 bits (10 bits
 keep restored gradients from being banded again by the encode). A frame with an odd side is written 4:4:4
 (4:2:0 needs even sides), so its size is kept exactly."""
+
+
+DEEP_CODECS = ("libx264", "libx265", "ffv1")
+"""Encoders whose default pixel format for a source of more than 8 bits per sample that the job keeps at its depth
+is ``yuv420p10le`` (:func:`default_pix_fmt`). ProRes is 10-bit whatever it is given; NVENC's H.264 has no 10-bit
+mode, and its HEVC takes ``p010le``, not ``yuv420p10le``: they keep ``yuv420p``."""
+
+
+def default_pix_fmt(codec: str, deep: bool) -> str:
+    """The output pixel format when none is given: ``yuv420p10le`` for ``deep`` frames (a source of more than 8 bits
+    per sample, decoded at 16) where ``codec`` is one of :data:`DEEP_CODECS`, else ``yuv420p``."""
+    return "yuv420p10le" if deep and codec in DEEP_CODECS else "yuv420p"
+
+
+def holds_deep(codec: str, pix_fmt: str) -> bool:
+    """Whether video encoded by ``codec`` at ``pix_fmt`` (:func:`encoder_args`'s) holds more than 8 bits per sample."""
+    fmt = encoder_args(codec, pix_fmt, 16, "medium", 2, 2)["pix_fmt"]
+    return max(c.bits for c in av.VideoFormat(fmt).components) > 8
 
 
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
@@ -430,6 +449,8 @@ class VideoWriter:
             None: forever). Other formats ignore it.
         alpha: (GIF output only) the frames are RGBA, and their alpha is kept as the GIF's transparency (one bit:
             ffmpeg's ``paletteuse`` makes alpha below 128 transparent).
+        deep: the frames are uint16 RGB (0..65535; a source of more than 8 bits per sample), given to ffmpeg as
+            ``rgb48le``, so that output of more than 8 bits (:func:`holds_deep`) keeps their precision. Not for GIF.
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -449,7 +470,7 @@ class VideoWriter:
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
                  colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
-                 loop: int | None = None, alpha: bool = False):
+                 loop: int | None = None, alpha: bool = False, deep: bool = False):
         check_frame_size(width, height, "stdout" if str(target) == "-" else str(target))
         if not isinstance(fps, numbers.Rational) or fps <= 0:
             raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
@@ -468,7 +489,9 @@ class VideoWriter:
         check_codec_in(codec, fmt)
         if alpha and fmt != "gif":
             raise ValueError(f"{self._name}: alpha is written to GIF only, not to {fmt}")
-        self.alpha = alpha
+        if deep and (alpha or fmt == "gif"):
+            raise ValueError(f"{self._name}: 16-bit frames are not written to GIF")
+        self.alpha, self.dtype = alpha, np.dtype(np.uint16 if deep else np.uint8)
         if self.to_stdout:
             if sys.stdout is None:
                 raise VidcolorError("-o -: stdout is closed")
@@ -537,7 +560,7 @@ class VideoWriter:
             rate = 1 / (last * self.timeline.time_base) if last else fps
             self._stream = self._mux.add_stream("rawvideo", rate=rate)
             self._stream.width, self._stream.height = width, height
-            self._stream.pix_fmt = "rgba" if alpha else "rgb24"
+            self._stream.pix_fmt = "rgba" if alpha else "rgb48le" if deep else "rgb24"
             self._stream.time_base = self._stream.codec_context.time_base = self.timeline.time_base
         except (av.FFmpegError, OSError):
             msg = self._stderr_tail()
@@ -548,7 +571,8 @@ class VideoWriter:
             raise
 
     def write(self, frames: np.ndarray) -> None:
-        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB (with ``alpha``: RGBA, 4 channels).
+        """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB (with ``alpha``: RGBA, 4 channels;
+        with ``deep``: uint16 RGB).
 
         Raises:
             ValueError: not such an array (a list of frames included), frames of another dtype or size, or the
@@ -559,14 +583,15 @@ class VideoWriter:
             raise ValueError(f"{self._name}: the writer is closed")
         if not isinstance(frames, np.ndarray) or frames.ndim not in (3, 4):
             what = f"a {frames.ndim}-d array" if isinstance(frames, np.ndarray) else f"a {type(frames).__name__}"
-            raise ValueError(f"expected a uint8 array (H, W, 3) or (N, H, W, 3), got {what}")
+            raise ValueError(f"expected a {self.dtype} array (H, W, 3) or (N, H, W, 3), got {what}")
         channels = 4 if self.alpha else 3
-        if frames.shape[-3:] != (self.height, self.width, channels) or frames.dtype != np.uint8:
-            raise ValueError(f"expected uint8 (..., {self.height}, {self.width}, {channels}), got {frames.dtype} "
-                             f"{frames.shape}")
+        if frames.shape[-3:] != (self.height, self.width, channels) or frames.dtype != self.dtype:
+            raise ValueError(f"expected {self.dtype} (..., {self.height}, {self.width}, {channels}), got "
+                             f"{frames.dtype} {frames.shape}")
         try:
             for frame in frames[None] if frames.ndim == 3 else frames:
-                packet = av.Packet(np.ascontiguousarray(frame).tobytes())
+                # (rgb48le: little-endian samples whatever the machine's order)
+                packet = av.Packet(np.ascontiguousarray(frame, self.dtype.newbyteorder("<")).tobytes())
                 packet.stream, packet.time_base = self._stream, self.timeline.time_base
                 packet.pts = packet.dts = self.timeline.pts_of(self.frames)
                 if self._gif_time is not None:
