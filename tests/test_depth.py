@@ -5,10 +5,109 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
+from helpers import run_ffmpeg, vidcolor_warnings
 from vidcolor.color import lab_to_rgb, lightness16, rgb_to_lab
 from vidcolor.io import VideoWriter
 from vidcolor.io.convert import frame_to_rgb
+
+W, H, FRAMES = 512, 16, 3
+LOW, HIGH = 300, 600
+"""The ramp's limited-range 10-bit Y codes, left to right: 300 levels where 8 bits have 75."""
+
+
+def _ramp10(ffmpeg_exe: str, path) -> np.ndarray:
+    """A gray horizontal ramp, ``W`` x ``H``, ``FRAMES`` frames, encoded losslessly (FFV1, yuv420p10le) at ``path``;
+    returns one row of its Y codes as decoded."""
+    y10 = np.linspace(LOW, HIGH, W)
+    g16 = np.round((y10 - 64) / 876 * 65535).astype("<u2")
+    run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "gray16le", "-s", f"{W}x{H}", "-r", "24", "-i", "-",
+               "-vf", "scale=out_range=limited:flags=accurate_rnd,format=yuv420p10le", "-c:v", "ffv1", str(path),
+               stdin=np.tile(g16, (FRAMES, H, 1)).tobytes())
+    return _y_rows(path)[0]
+
+
+def _y_rows(path) -> np.ndarray:
+    """The middle row of each frame's Y plane, in 10-bit codes (an 8-bit output's times 4), and the pixel format."""
+    rows = []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            p = f.planes[0]
+            deep = f.format.name.endswith("10le")
+            a = np.frombuffer(p, np.uint16 if deep else np.uint8).reshape(p.height, -1)[H // 2, :W].astype(np.int64)
+            rows.append(a if deep else a * 4)
+    return np.stack(rows)
+
+
+def _pix_fmt(path) -> str:
+    with av.open(str(path)) as c:
+        return c.streams.video[0].codec_context.pix_fmt
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["automatic", "reference"])
+def test_a_10_bit_ramp_keeps_its_levels_through_colorize(tmp_path, ffmpeg_exe, tiny_colorizers, reference):
+    """Colorize decoded a 10-bit source to 8-bit RGB: at saturation 0 (its output's L the input's, no colour) a ramp
+    of 300 10-bit levels came out on 75 8-bit ones, even written at yuv420p10le. Its frames are now decoded at 16
+    bits, L computed from them and written from 16-bit RGB, and the default output is yuv420p10le: the ramp comes out
+    as it went in, code for code."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "ramp10.mkv"
+    row = _ramp10(ffmpeg_exe, src)
+    assert np.unique(row).size > 256
+    kw = {}
+    if reference:
+        Image.fromarray(np.full((64, 64, 3), (200, 120, 60), np.uint8)).save(tmp_path / "ref.png")
+        kw = dict(references=[tmp_path / "ref.png"], model=str(tiny_colorizers.exemplar))
+    else:
+        kw = dict(model=str(tiny_colorizers.fcn))
+    out = tmp_path / "out.mkv"
+    with vidcolor_warnings() as said:
+        colorize(src, out, saturation=0, render_size=32, codec="ffv1", temporal="off", progress=False,
+                 backend="torch", **kw)
+    assert said == []                                       # nothing lost: no warning of 8 bits
+    assert _pix_fmt(out) == "yuv420p10le"
+    rows = _y_rows(out)
+    assert len(rows) == FRAMES and np.unique(rows[0]).size > 256
+    np.testing.assert_array_equal(rows, np.tile(row, (FRAMES, 1)))
+
+
+def test_an_8_bit_pix_fmt_given_keeps_8_bits_and_says_why(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """An explicit pixel format wins: yuv420p output of a 10-bit source is processed at 8 bits, as before, and the
+    warning says that the output format holds 8 bits (it had said vidcolor processes frames at 8 bits, which
+    colorize no longer does)."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "ramp10.mkv"
+    _ramp10(ffmpeg_exe, src)
+    out = tmp_path / "out.mkv"
+    with vidcolor_warnings() as said:
+        colorize(src, out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32, codec="ffv1",
+                 pix_fmt="yuv420p", temporal="off", progress=False, backend="torch")
+    assert said == ["ramp10.mkv has 10 bits per sample; ffv1 at yuv420p holds 8 bits, so the frames are processed "
+                    "at 8 (pix_fmt='yuv420p10le' keeps more)"]
+    assert _pix_fmt(out) == "yuv420p" and np.unique(_y_rows(out)[0]).size <= 256
+
+
+def test_a_job_of_8_bit_frames_says_so(tmp_path, ffmpeg_exe):
+    """A job that takes 8-bit frames alone (dequantize, colorize's internal mode, a function of one's own) is given
+    8-bit frames of a 10-bit source, and the warning names it."""
+    from vidcolor.api import process
+
+    src = tmp_path / "ramp10.mkv"
+    _ramp10(ffmpeg_exe, src)
+    seen = []
+
+    def job(frames):
+        seen.append(frames.dtype)
+        return frames
+
+    with vidcolor_warnings() as said:
+        process(src, tmp_path / "out.mkv", job, suffix="x", codec="ffv1", pix_fmt="yuv420p10le", progress=False)
+    assert seen == [np.uint8] and said == [
+        "ramp10.mkv has 10 bits per sample; the job processes frames at 8 bits, so the output keeps 8 bits of "
+        "precision (also with pix_fmt='yuv420p10le')"]
 
 
 def test_10_bit_colour_decodes_at_16_bits_with_its_chroma_replicated():
@@ -53,3 +152,16 @@ def test_a_deep_writer_takes_16_bit_frames_alone(tmp_path):
     with av.open(str(out)) as c:
         back = frame_to_rgb(next(c.decode(video=0)), deep=True)
     assert np.unique(back[8, :, 1]).size > 200 and np.abs(back.astype(np.int64) - ramp).max() < 300
+
+
+def test_a_batch_of_16_bit_frames_is_counted_in_bytes():
+    """uint16 frames take twice the bytes of uint8 ones in every queue of a run: the automatic batch holds half the
+    pixels (CPU 640x360: 2 frames, not 4), and a batch size given may hold half the pixels (32 megapixels)."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.pipeline import auto_batch_size, check_batch_pixels
+
+    assert (auto_batch_size(640, 360), auto_batch_size(640, 360, sample_bytes=2)) == (4, 2)
+    check_batch_pixels(277, 640, 360)                       # 63.8 megapixels of 8-bit frames
+    check_batch_pixels(138, 640, 360, sample_bytes=2)
+    with pytest.raises(VidcolorError, match=r"\(32 megapixels of 16-bit frames\): at most 138 at this size"):
+        check_batch_pixels(139, 640, 360, sample_bytes=2)

@@ -30,14 +30,15 @@ from vidcolor.errors import (DamagedInput, UnreadableInput, VidcolorError, add_n
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          is_still_image, list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp
+from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp, round16
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.reader import VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
+from vidcolor.io.reader import DEEP_PIX_FMT, VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding, check_target,
-                                format_suffix, kept_note, missing_folders, remove_empty)
+from vidcolor.io.writer import (DEEP_CODECS, WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding,
+                                check_target, default_pix_fmt, format_suffix, holds_deep, kept_note, missing_folders,
+                                remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
@@ -104,7 +105,8 @@ def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list 
     for frame in frames:
         if not said and len(seen) < COLOUR_FRAMES:
             step = max(1, min(frame.shape[0], frame.shape[1]) // 128)
-            seen.append(np.ascontiguousarray(frame[::step, ::step, :3]))
+            part = frame[::step, ::step, :3]
+            seen.append(np.ascontiguousarray(part if part.dtype == np.uint8 else round16(part)))   # 16-bit: to 8
             if len(seen) == COLOUR_FRAMES:
                 judge()
         yield frame
@@ -579,7 +581,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
             opts = {"device": opts["device"]}
         del job
         encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
-                                        io_options.get("preset", "medium"), io_options.get("pix_fmt", "yuv420p"),
+                                        io_options.get("preset", "medium"), io_options.get("pix_fmt") or "yuv420p",
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                                "compare": io_options.get("compare", False)}, shared,
@@ -691,7 +693,7 @@ def _checked_first(input: str | Path, output: str | Path | None, suffix: str, ba
     for flag in IO_FLAGS:
         check_flag(io_options.get(flag, False), flag)
     check_crf(io_options["crf"])
-    check_encoding(io_options.get("codec", "libx264"), io_options.get("pix_fmt", "yuv420p"),
+    check_encoding(io_options.get("codec", "libx264"), io_options.get("pix_fmt") or "yuv420p",
                    io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
     if io_options.get("raw_size") is not None:
         check_raw_size(io_options["raw_size"])
@@ -1068,7 +1070,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             x264_params: str | None = None, audio: bool = True,
             overwrite: bool = False, skip_existing: bool = False, raw_size: tuple[int, int] | None = None,
             fps: float | Fraction | str | None = None,
-            container: str | None = None, compare: bool = False, pix_fmt: str = "yuv420p",
+            container: str | None = None, compare: bool = False, pix_fmt: str | None = None,
             progress: bool = True, ignore_errors: bool = False) -> RunSummary:
     """Run a frame-batch function over any supported input and write the result.
 
@@ -1080,7 +1082,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
-    ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`). ``batch_size`` is an
+    ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`; ``pix_fmt`` None:
+    ``yuv420p``, or :func:`~vidcolor.io.writer.default_pix_fmt`'s ``yuv420p10le`` for a video of more than 8 bits per
+    sample that the job keeps at its depth). A job that takes 16-bit frames (:attr:`~vidcolor.pipeline.LabJob.DEEP`:
+    colorize's, but in internal reference mode) is given such a video's frames as uint16 RGB where the output holds
+    more than 8 bits (a 10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded from 16 bits (``rgb48le``). ``batch_size`` is an
     integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
     and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
     input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
@@ -1169,7 +1175,7 @@ def _written_meanwhile(output: str | Path) -> RunSummary:
 def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
                   crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
                   raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
-                  compare: bool, pix_fmt: str, progress: bool, ignore_errors: bool) -> RunSummary:
+                  compare: bool, pix_fmt: str | None, progress: bool, ignore_errors: bool) -> RunSummary:
     """:func:`process` of one file, a still image or a clip, or a stream, once its output is checked: its parameters.
 
     Raises:
@@ -1179,6 +1185,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     if callable(getattr(fn, "reset", None)):
         fn.reset()          # a file of its own: a job given before (process() called again) carried its last clip in
     colorizes = _colorizes(fn)
+    job = fn
     if compare:
         fn = SideBySide(fn)
     if str(input) != "-" and raw_size is None and is_still_image(input):
@@ -1193,14 +1200,19 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     to_gif = container == "gif" or container is None and Path(str(output)).suffix.lower() == ".gif"
     stamp = _file_stamp(input)
     stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
+    # a source of more than 8 bits per sample is decoded at 16 for a job that keeps that depth, into output that holds it
+    deep = (getattr(job, "DEEP", False) is True and not to_gif
+            and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
     try:
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
-                  VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors))
+                  VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors, deep=deep))
     except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
         raise UnreadableInput(exc.marked) from None
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
-        warn_about_source(_named(input), info)
+        deep = getattr(reader, "deep", False)
+        pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
+        warn_about_source(_named(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif))
         if read_once(input) and raw_size is None and stdin_file is None:
             _warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
@@ -1211,8 +1223,9 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                                 f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
                                 f"{option('compare')} or crop the input")
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
-        batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height)
-        check_batch_pixels(batch, info.width, info.height)
+        sample_bytes = 2 if deep else 1         # uint16 frames: a batch's bytes are counted, not its pixels
+        batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height, sample_bytes)
+        check_batch_pixels(batch, info.width, info.height, sample_bytes)
         from_file = (not read_once(input) or stdin_file is not None) and raw_size is None and not animated
         # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition; stdin
         # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
@@ -1224,7 +1237,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
                              colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
-                             alpha=getattr(reader, "keeps_alpha", False))
+                             alpha=getattr(reader, "keeps_alpha", False), deep=deep)
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
             try:
@@ -1258,6 +1271,26 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
     return summary
+
+
+EIGHT_BIT_JOBS = {"dequantize": "dequantize", "colorize-internal": "colorize's internal reference mode"}
+"""The jobs that process frames at 8 bits (not :attr:`~vidcolor.pipeline.LabJob.DEEP`) as :func:`_eight_bits` names
+them, by ``JOB``; another is "the job"."""
+
+
+def _eight_bits(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> str:
+    """Why a video of more than 8 bits per sample is processed at 8 by ``job`` into ``codec`` at ``pix_fmt`` (or GIF),
+    and what that keeps, as :func:`~vidcolor.io.reader.warn_about_source` says it: the job takes 8-bit frames alone
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
+    :data:`~vidcolor.io.writer.DEEP_CODECS`: NVENC's H.264 has no 10-bit mode)."""
+    if getattr(job, "DEEP", False) is not True:
+        what = EIGHT_BIT_JOBS.get(getattr(job, "JOB", None), "the job")
+        return (f"{what} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
+                f"{option(DEEP_PIX_FMT)})")
+    if to_gif:
+        return "GIF holds 8 bits, so the frames are processed at 8"
+    return (f"{codec} at {pix_fmt} holds 8 bits, so the frames are processed at 8"
+            + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in DEEP_CODECS else ""))
 
 
 def _lost(input, reader) -> str:

@@ -287,6 +287,11 @@ PIX_FMT_HELP = {
     "colorize": "Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the added colour at full resolution; "
                 "10 bits keep smooth gradients from banding in the encode (odd sizes: 4:4:4)."}
 """--pix-fmt's help, per job: colorize's had said dequantize's 'restored colour' and 'restored gradients'."""
+PIX_FMT_HELP["colorize"] += ("  [default: yuv420p; from a source of more than 8 bits per sample, which colorize keeps "
+                             "at 16 bits, yuv420p10le with libx264, libx265 and ffv1]")
+PIX_FMT_DEFAULT = {"dequantize": "yuv420p", "colorize": None}
+"""--pix-fmt's default, per job: colorize's None is :func:`vidcolor.api.process`'s choice, 10 bits for a source of
+more than 8 (:func:`vidcolor.io.writer.default_pix_fmt`)."""
 
 TEMPORAL_HELP = {
     "dequantize": "Smooth the colour (ab) over time: flow-aligned, plain moving average, or not at all (frames found "
@@ -362,7 +367,7 @@ def _with_io_options(f, job: str):
                           "whole clip, made in two passes through a temporary lossless copy of the frames beside the "
                           "output (about 220 KB a frame at 640x360, removed at the end)."),
         click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p", "yuv420p10le", "yuv444p10le"]),
-                     default="yuv420p", show_default=True,
+                     default=PIX_FMT_DEFAULT[job], show_default=PIX_FMT_DEFAULT[job] is not None,
                      help=PIX_FMT_HELP[job]),
         click.option("--compare", is_flag=True, help="Write input | output side by side."),
         click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,

@@ -256,27 +256,30 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
     """Stream ``frames`` through ``job``'s stages into ``write``, overlapped; return the number of frames written.
 
     Args:
-        frames: uint8 RGB ``(H, W, 3)`` frames (an iterator: decoding happens in the source thread).
-        job: a staged job (``prepare``/``infer``/``finish``) or a function uint8 ``(N, H, W, 3)`` -> same.
-        write: called in the caller's thread with each output frame uint8 ``(H, W, 3)``, in order.
+        frames: uint8 RGB ``(H, W, 3)`` frames (an iterator: decoding happens in the source thread); uint16 ones
+            for a job that takes them (:attr:`~vidcolor.pipeline.LabJob.DEEP`).
+        job: a staged job (``prepare``/``infer``/``finish``) or a function uint8 ``(N, H, W, 3)`` -> same (uint16 ->
+            uint16).
+        write: called in the caller's thread with each output frame ``(H, W, 3)`` of the frames' dtype, in order.
         batch_size: frames per batch (>= 1).
         queue_size: batches each queue holds (>= 1).
 
     Raises:
-        ValueError: ``job`` returned something else than one uint8 RGB frame per frame it was given (a float
-            array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)", the writer's, not
-            naming the job).
+        ValueError: ``job`` returned something else than one RGB frame of the frames' dtype per frame it was given
+            (a float array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)", the
+            writer's, not naming the job).
         Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal handler's
         exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`_signals_deferred`; a
         handler that returns lets the run go on).
     """
     run = _Run()
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
-    sizes: collections.deque[int] = collections.deque()     # frames in each batch sent, in order
+    sizes: collections.deque[tuple[int, np.dtype]] = collections.deque()    # each batch sent: frames, dtype
 
     def send(batch: list[np.ndarray]) -> bool:
-        sizes.append(len(batch))
-        return run.put(queues[0], np.stack(batch))
+        stacked = np.stack(batch)
+        sizes.append((len(batch), stacked.dtype))
+        return run.put(queues[0], stacked)
 
     def source() -> None:
         _source.stop = run.stop                   # for the reads that wait (stop_event)
@@ -323,11 +326,11 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                 except RuntimeError:          # "can't start new thread": no memory for its stack (ulimit -v)
                     raise VidcolorError("cannot start the pipeline's threads: out of memory (ulimit -v?)") from None
             while (out := run.get(queues[-1], deliver)) is not _END:
-                sent = sizes.popleft()
-                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent and out.dtype == np.uint8
+                sent, dtype = sizes.popleft()
+                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent and out.dtype == dtype
                         and out.shape[-1] == 3):      # its H and W: the writer's (compare doubles W)
-                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected uint8 "
-                                     f"(N, H, W, 3), N = {sent})")
+                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected "
+                                     f"{dtype} (N, H, W, 3), N = {sent})")
                 for frame in out:
                     write(frame)
                     n += 1

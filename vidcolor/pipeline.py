@@ -12,8 +12,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vidcolor.arrays import check_rgb, conversion_hint, described
-from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, limit_dark_chroma, model_input,
-                            recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
+from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, lightness16, limit_dark_chroma,
+                            model_input, recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.device import device_type, pick_device
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
@@ -82,6 +82,12 @@ class LabJob:
 
     smoother = None
     engine: Engine | None = None
+    DEEP = False
+    """Whether the job's stages (:meth:`prepare`, :meth:`finish`) also take frames of uint16 RGB (0..65535) and give
+    them back as such: the file path (:func:`vidcolor.api.process`) then decodes a source of more than 8 bits per
+    sample at 16 (:class:`~vidcolor.io.VideoReader`'s ``deep``) where its output holds more than 8. The colorizers
+    whose L is the frame's own (:class:`Colorizer` and the reference modes built on it) do; a direct call
+    (:meth:`__call__`) takes uint8 alone."""
     requested_temporal: tuple[str, float] | None = None
     """The smoothing asked for (mode, strength), kept while a folder's stills run without it; set by
     :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` on the jobs they build, never on a caller's
@@ -104,20 +110,21 @@ class LabJob:
         raise NotImplementedError
 
     def finish(self, batch: Batch) -> np.ndarray:
-        """An inferred batch -> uint8 RGB ``(N, H, W, 3)``: temporal smoothing of ab, then L and ab joined."""
-        return self._join(*self.lab(batch), self.smoother)
+        """An inferred batch -> RGB ``(N, H, W, 3)`` of the frames' dtype (uint8; uint16 for a :attr:`DEEP` job's
+        16-bit frames): temporal smoothing of ab, then L and ab joined."""
+        return self._join(*self.lab(batch), self.smoother, batch.frames.dtype)
 
     @staticmethod
-    def _join(L: np.ndarray, ab: np.ndarray, smoother) -> np.ndarray:
-        """``L (N, H, W)`` and ``ab (N, H, W, 2)`` -> uint8 RGB ``(N, H, W, 3)``, ab smoothed first when a
-        smoother is given; a frame at a time, so that its arrays stay in the caches, and recombined a strip of
-        rows at a time (:func:`strips`), so that the LAB -> RGB temporaries follow the strip."""
-        out = np.empty((*L.shape, 3), np.uint8)
+    def _join(L: np.ndarray, ab: np.ndarray, smoother, dtype: type = np.uint8) -> np.ndarray:
+        """``L (N, H, W)`` and ``ab (N, H, W, 2)`` -> RGB ``(N, H, W, 3)`` of ``dtype`` (uint8 or uint16), ab smoothed
+        first when a smoother is given; a frame at a time, so that its arrays stay in the caches, and recombined a
+        strip of rows at a time (:func:`strips`), so that the LAB -> RGB temporaries follow the strip."""
+        out = np.empty((*L.shape, 3), dtype)
         rows = strips(*L.shape[1:])
         for i in range(len(L)):
             ab_i = ab[i] if smoother is None else smoother(L[i], ab[i])
             for y0, y1 in rows:
-                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_i[None, y0:y1])[0]
+                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_i[None, y0:y1], dtype)[0]
         return out
 
     def predict_lab(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,14 +225,15 @@ def strips(height: int, width: int) -> list[tuple[int, int]]:
 
 def luminance(frames: np.ndarray) -> np.ndarray:
     """uint8 RGB ``(N, H, W, 3)`` -> L float32 ``(N, H, W)`` in [0, 100], :func:`~vidcolor.color.rgb_to_lab`'s bit for
-    bit, converted a frame and a strip of rows (:func:`strips`) at a time: the frames' whole LAB (12 bytes a pixel,
-    27 while it is converted) never exists."""
+    bit (uint16 RGB, 0..65535: :func:`~vidcolor.color.lightness16`'s), converted a frame and a strip of rows
+    (:func:`strips`) at a time: the frames' whole LAB (12 bytes a pixel, 27 while it is converted) never exists."""
     n, h, w = frames.shape[:3]
     L = np.empty((n, h, w), np.float32)
     rows = strips(h, w)
     for i in range(n):
         for y0, y1 in rows:
-            L[i, y0:y1] = rgb_to_lab(frames[i, y0:y1])[..., 0]
+            L[i, y0:y1] = (rgb_to_lab(frames[i, y0:y1])[..., 0] if frames.dtype == np.uint8 else
+                           lightness16(frames[i, y0:y1]))
     return L
 
 
@@ -694,13 +702,13 @@ class RenderedLabJob(LabJob):
         that of :meth:`lab` and :meth:`LabJob._join` on the whole frame."""
         if self.smoother is not None:
             return super().finish(batch)
-        L, ab = batch.context["L"], self.render_ab(batch)
-        out = np.empty((*L.shape, 3), np.uint8)
+        L, ab, dtype = batch.context["L"], self.render_ab(batch), batch.frames.dtype
+        out = np.empty((*L.shape, 3), dtype)
         rows = strips(*L.shape[1:])
         for i in range(len(L)):
             for (y0, y1), ab_rows in zip(rows, resize_ab_rows(ab[i], L.shape[1:], rows)):
                 limit_dark_chroma(L[i, y0:y1], ab_rows)           # black bars stay black
-                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None])[0]
+                out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None], dtype)[0]
         return out
 
 
@@ -753,6 +761,9 @@ class Colorizer(RenderedLabJob):
 
     JOB = "colorize"
     """The ``job`` a model's ``arch`` record must name."""
+    DEEP = True
+    """16-bit frames (:attr:`LabJob.DEEP`): L is computed from their full precision and joined with the predicted ab
+    at it (output uint16); the network sees the 8-bit L it sees of 8-bit frames (:meth:`network_input`)."""
 
     def __init__(self, model: str = DEFAULTS["colorize"], device: str = "auto", render_size: int = RENDER_SIZE,
                  saturation: float | None = None, temperature: float | None = None, blur: bool = False,
@@ -878,19 +889,22 @@ def check_batch_size(batch_size: int) -> None:
         raise VidcolorError(f"batch size must be an integer of at least 1, got {batch_size!r}")
 
 
-def check_batch_pixels(batch_size: int, width: int, height: int) -> None:
+def check_batch_pixels(batch_size: int, width: int, height: int, sample_bytes: int = 1) -> None:
     """Refuse a batch of ``batch_size`` frames of ``width`` x ``height`` that holds more pixels than the largest frame
     vidcolor accepts (:data:`~vidcolor.io.limits.MAX_PIXELS`; one frame is always allowed): a batch is stacked, and
     each stage's arrays follow it, so ``--batch-size 100000`` on a 640x360 clip grew to 12.9 GB before running out
-    of memory, with nothing written. Checked once the frame size is known, before any frame is processed.
+    of memory, with nothing written. Counted in bytes: frames of ``sample_bytes`` 2 (uint16, :attr:`LabJob.DEEP`)
+    take half as many pixels. Checked once the frame size is known, before any frame is processed.
 
     Raises:
         VidcolorError: naming the size and the largest batch for it.
     """
-    largest = max(1, limits.MAX_PIXELS // max(1, width * height))
+    pixels = limits.MAX_PIXELS // sample_bytes
+    largest = max(1, pixels // max(1, width * height))
     if batch_size > largest:
         raise VidcolorError(f"batch size {batch_size} of {width}x{height} frames holds more pixels than vidcolor "
-                            f"takes at once ({limits.MAX_PIXELS // 1_000_000} megapixels): at most {largest} "
+                            f"takes at once ({pixels // 1_000_000} megapixels"
+                            f"{' of 16-bit frames' if sample_bytes > 1 else ''}): at most {largest} "
                             f"at this size ({option('batch_size')})")
 
 
@@ -956,19 +970,22 @@ BATCH_PIXELS = {"cpu": 1_000_000, "cuda": 16_000_000}
 """Pixels per batch that :func:`auto_batch_size` aims at per device type (see docs/speed_cpu.md)."""
 
 
-def auto_batch_size(width: int, height: int, device: str | None = None, largest: int = 16) -> int:
+def auto_batch_size(width: int, height: int, device: str | None = None, largest: int = 16,
+                    sample_bytes: int = 1) -> int:
     """Frames per batch for ``width`` x ``height`` frames: about :data:`BATCH_PIXELS` pixels per batch for the
-    device (CPU when None; ``cuda:N`` as ``cuda``), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1."""
-    budget = BATCH_PIXELS.get(device_type(device or "cpu"), BATCH_PIXELS["cpu"])
+    device (CPU when None; ``cuda:N`` as ``cuda``), at least 1 and at most ``largest``; e.g. CPU 640x360 -> 4, 1920x1080 -> 1.
+    Frames of ``sample_bytes`` 2 (uint16: :attr:`LabJob.DEEP`) count twice, so that a batch's frames and output, which
+    every queue of the run holds, take the bytes they take at 8 bits (CPU 640x360: 2)."""
+    budget = BATCH_PIXELS.get(device_type(device or "cpu"), BATCH_PIXELS["cpu"]) / sample_bytes
     return max(1, min(largest, round(budget / max(1, width * height))))
 
 
-def job_batch_size(job, width: int, height: int) -> int:
-    """The automatic frames per batch of ``job`` (a callable over frame batches) for ``width`` x ``height`` frames:
-    :func:`auto_batch_size` for its ``device``, capped by its ``largest_batch(width, height)`` where it has one (the
-    reference mode's matching grows with the references:
+def job_batch_size(job, width: int, height: int, sample_bytes: int = 1) -> int:
+    """The automatic frames per batch of ``job`` (a callable over frame batches) for ``width`` x ``height`` frames of
+    ``sample_bytes`` bytes a sample (2: uint16): :func:`auto_batch_size` for its ``device``, capped by its
+    ``largest_batch(width, height)`` where it has one (the reference mode's matching grows with the references:
     :meth:`~vidcolor.reference.ReferenceColorizer.largest_batch`). The file path and each Ray segment use it."""
-    batch = auto_batch_size(width, height, getattr(job, "device", None))
+    batch = auto_batch_size(width, height, getattr(job, "device", None), sample_bytes=sample_bytes)
     if hasattr(job, "largest_batch"):
         batch = min(batch, job.largest_batch(width, height))
     return batch

@@ -21,7 +21,7 @@ from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, o
 from vidcolor.errors import VidcolorError, option, warn, worded
 from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
-from vidcolor.io.files import holds_video
+from vidcolor.io.files import holds_video, round16
 from vidcolor.io.images import image_metadata
 from vidcolor.io.partial import blocked_way, nearest_there
 from vidcolor.io.reader import VIDEO_SUFFIXES
@@ -368,7 +368,8 @@ class KeyframeColorizer(ReferenceColorizer):
         self._cuts.reset()
 
     def prepare(self, frames: np.ndarray) -> Batch:
-        """uint8 RGB ``(N, H, W, 3)`` -> a :class:`~vidcolor.pipeline.Batch` as the automatic colorizer's, whose
+        """uint8 (or uint16: :attr:`~vidcolor.pipeline.LabJob.DEEP`) RGB ``(N, H, W, 3)`` -> a
+        :class:`~vidcolor.pipeline.Batch` as the automatic colorizer's, whose
         ``context["parts"]`` lists ``(first frame index, (keys, values))``: one part per keyframe in the batch
         (each keyframe is colorized and encoded here), the first part starting at 0 with the current keyframe's
         features when the batch does not start with a keyframe."""
@@ -378,7 +379,9 @@ class KeyframeColorizer(ReferenceColorizer):
             h, cut = l_histogram(L), self._cuts(L)
             if self.stills or self._key_hist is None or cut or np.abs(h - self._key_hist).sum() > CUT_DISTANCE:
                 self._key_hist = h
-                self.features = self.encode_references([self.keyframe_colour(frames[i])])
+                # the keyframe's colour is a reference, which the exemplar network reads at 8 bits
+                key = frames[i] if frames.dtype == np.uint8 else round16(frames[i])
+                self.features = self.encode_references([self.keyframe_colour(key)])
                 self.keyframes += 1
                 parts.append((i, self.features))
             elif not parts:
@@ -423,6 +426,8 @@ class InternalColorizer(RenderedLabJob):
     """
 
     JOB = "colorize-internal"
+    DEEP = False
+    """8-bit frames alone: its network takes the frames themselves (:meth:`infer`)."""
 
     def __init__(self, references: list[np.ndarray], device: str = "auto", settings=None,
                  load_model: str | Path | None = None, save_model: str | Path | None = None,

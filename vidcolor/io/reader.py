@@ -49,7 +49,8 @@ class VideoInfo:
     the streams that no output carries, described (``video stream 2 (h264, "second angle")``, ``cover art``,
     ``data stream 3 (GoPro MET)``): other video streams and data streams (a timecode track's timecode is
     ``timecode``); ``bits`` the video's bits per sample (8; 10 for ``yuv420p10le``), which vidcolor processes at
-    8; ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
+    8, but at 16 where its reader is made ``deep`` (:class:`VideoReader`: colorize's jobs, into output of more than
+    8 bits); ``interlaced`` its field order where the stream declares one (``tt``, ``bb``, ``tb``, ``bt``: FFmpeg's
     names, top field first for ``tt`` and ``tb``; ``frames`` where it declares none but its first frame is marked
     interlaced, :data:`INTERLACED_FRAMES`: DV), None for progressive; ``video_tags`` the video
     stream's own tags that outputs carry (:data:`VIDEO_TAGS`: its language, title and handler name), those it has;
@@ -671,25 +672,32 @@ def probe(path: str | Path) -> VideoInfo:
     return info
 
 
-def warn_about_source(name: str, info: VideoInfo) -> None:
+def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "") -> None:
     """One warning (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
     processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
-    (frames are processed at 8; the summary's "passed unchanged" is of the 8-bit frames), interlacing (each frame is
-    processed as one picture, so the chroma and the temporal smoothing mix its fields, and the output is
-    progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
+    where its frames are processed at 8 (``eight_bits`` says why and what it costs; empty: "it is processed at 8
+    bits, so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", as a Ray run's frames and
+    every job's but colorize's (:attr:`~vidcolor.pipeline.LabJob.DEEP`) are; None: they are not, the frames are
+    decoded at 16 bits, :class:`VideoReader`'s ``deep``; the summary's "passed unchanged" is of the 8-bit frames),
+    interlacing (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields,
+    and the output is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
     colours stored under the transparent parts). Said by a local run (:func:`vidcolor.api.process`) and by a Ray
     run (:func:`vidcolor.distributed.open_work`) alike."""
     if getattr(info, "alpha", None):
         warn(alpha_dropped(name, info.alpha))
-    if info.bits > 8:
-        deep = option("pix_fmt='yuv420p10le'")
-        warn(f"{name} has {info.bits} bits per sample; vidcolor processes frames at 8 bits, so the output keeps 8 "
-             f"bits of precision (also with {deep})")
+    if info.bits > 8 and eight_bits is not None:
+        warn(f"{name} has {info.bits} bits per sample; " + (eight_bits or "it is processed at 8 bits, so the output "
+             f"keeps 8 bits of precision (also with {option(DEEP_PIX_FMT)})"))
     if info.interlaced:
         order = ("its frames say so; no field order given" if info.interlaced == INTERLACED_FRAMES else
                  f"{'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first")
         warn(f"{name} is interlaced ({order}); its frames are processed as whole pictures and written progressive: "
              "deinterlace it first (ffmpeg -vf bwdif)")
+
+
+DEEP_PIX_FMT = "pix_fmt='yuv420p10le'"
+"""The option that writes 10-bit output, as :func:`~vidcolor.errors.option` names it (``--pix-fmt yuv420p10le`` in
+the CLI)."""
 
 
 def alpha_dropped(name: str, alpha: str) -> str:
@@ -808,6 +816,9 @@ class VideoReader:
         source: a path, ``"-"`` for stdin, or a binary file object. Containers that need seeking
             (mp4 with the index at the end) cannot come through a pipe; nut, matroska, mpegts can.
         raw_size: ``(width, height)`` to read raw rgb24 frames instead (stdin or file), with ``fps``.
+        deep: a video of more than 8 bits per sample (:attr:`VideoInfo.bits`) gives uint16 RGB frames (0..65535,
+            ``rgb48le``: :func:`~vidcolor.io.convert.frame_to_rgb`) instead of uint8; :attr:`deep` says whether it
+            does. Raw input is 8-bit.
         fps: frame rate of raw input (frames per second; :func:`raw_rate`).
         keep_going: go on past a packet that the decoder refuses (damaged data), as ffmpeg does, counting it in
             :attr:`refused` and :attr:`missing` (the frames after it keep their timestamps); else such a packet
@@ -815,6 +826,7 @@ class VideoReader:
             stream are counted either way.
 
     Attributes:
+        deep: whether the frames are uint16 (``deep`` asked, and the video has more than 8 bits per sample).
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes); a GIF's ``alpha``
             (FFmpeg gives every GIF frame ``bgra``) only once a frame with a transparent pixel is read, which is then
             said (:func:`~vidcolor.errors.warn`) as :func:`warn_about_source` says it of other video.
@@ -849,8 +861,9 @@ class VideoReader:
     """
 
     def __init__(self, source: str | Path | BinaryIO, raw_size: tuple[int, int] | None = None,
-                 fps: float | Fraction | str | None = None, keep_going: bool = False):
+                 fps: float | Fraction | str | None = None, keep_going: bool = False, deep: bool = False):
         self.source = source
+        self.deep = False
         self.raw_size = raw_size
         self.keep_going = keep_going
         self._container = None
@@ -933,6 +946,7 @@ class VideoReader:
         _apply_rotation(self.info, first)
         _interlacing_of(self.info, first)
         self._first, self._size = first, (first.width, first.height)
+        self.deep = deep and self.info.bits > 8
         if self.info.alpha and self._container.format.name in ALWAYS_ALPHA_FORMATS and not _transparent(first):
             # said (warn_about_source) only once a frame shows transparency: _video_frames looks at each
             self._alpha_unseen, self.info.alpha = self.info.alpha, None
@@ -1143,7 +1157,7 @@ class VideoReader:
         return np.frombuffer(chunks[0] if len(chunks) == 1 else b"".join(chunks), np.uint8).reshape(h, w, 3)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """The frames, uint8 RGB ``(H, W, 3)`` in display orientation.
+        """The frames, uint8 RGB ``(H, W, 3)`` in display orientation (uint16 where :attr:`deep`).
 
         Raises:
             ValueError: the reader is closed (:meth:`close`, or the end of its ``with`` block): at once, and at the
@@ -1175,7 +1189,7 @@ class VideoReader:
         self.decoded = 1
         grid, origin = self._grid, self._first.pts
         self.timeline.add(self._first.pts if grid is None else grid.ticks(origin, origin))
-        yield _rotate(frame_to_rgb(self._first), rot)
+        yield _rotate(frame_to_rgb(self._first, self.deep), rot)
         self._check_open()                                      # before each frame is demuxed
         try:
             for i, frame in enumerate(self._frames, 1):
@@ -1186,7 +1200,7 @@ class VideoReader:
                     self.info.alpha, self._alpha_unseen = self._alpha_unseen, None
                     warn(alpha_dropped(_name(self.source), self.info.alpha))
                 self.timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
-                yield _rotate(frame_to_rgb(frame), rot)
+                yield _rotate(frame_to_rgb(frame, self.deep), rot)
                 self._check_open()
         except av.FFmpegError as exc:
             raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
