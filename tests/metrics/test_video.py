@@ -316,3 +316,26 @@ def test_warp_error_with_nothing_matched_is_nan_not_zero():
     real = pair_flows(translating(3))
     assert warp_error(clip, flows=[real[0], none]) == pytest.approx(warp_error(clip[:2], flows=real[:1]) / 2)
     assert warp_error(clip[:2], flows=real[:1]) > 0
+
+
+def test_empty_and_gray_frames_are_refused_by_name():
+    """A clip with an empty side was OpenCV's error text in the warp error and a CDC of 0.0 ("perfectly
+    consistent", of no pixel); a gray stack (T, H, W) given to optical_flow was OpenCV's 'Bad number of channels'."""
+    from vidcolor.metrics.video import RunningCDC, RunningWarpError
+
+    empty = np.zeros((3, 0, 4, 3), np.uint8)
+    for measure in (warp_error, cdc):
+        with pytest.raises(ValueError, match=r"^frames: expected uint8 RGB \(N, H, W, 3\), no side empty, "
+                                             r"got uint8 \(3, 0, 4, 3\)$"):
+            measure(empty)
+    for running in (RunningWarpError(), RunningCDC()):
+        with pytest.raises(ValueError, match=r"^frame: expected uint8 RGB \(H, W, 3\), no side empty"):
+            running.add(empty[0])
+    gray = translating(3)[..., 0]
+    with pytest.raises(ValueError, match=r"^a: expected a uint8 frame, RGB \(H, W, 3\) or grey \(H, W\), no side "
+                                         r"empty, got uint8 \(3, 64, 96\)$"):
+        optical_flow(gray, gray)
+    with pytest.raises(ValueError, match=r"^b: .* got list$"):
+        optical_flow(gray[0], list(gray[1]))
+    with pytest.raises(ValueError, match=r"^frames: expected uint8 RGB \(N, H, W, 3\), no side empty, got list$"):
+        cdc(list(translating(3)))

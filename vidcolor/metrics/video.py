@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb, described
 from vidcolor.flow import consistency_mask, dis_flow, warp
 
 __all__ = ["CAMBI_MIN_SIZE", "RunningCDC", "RunningWarpError", "cambi", "cdc", "flow_pair", "optical_flow",
@@ -50,11 +51,16 @@ def optical_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         float32 ``(H, W, 2)``, pixels: pixel x of ``a`` is seen at ``x + flow(x)`` in ``b``.
 
     Raises:
-        ValueError: if the frames differ in shape or are not uint8.
+        ValueError: a frame is not uint8 ``(H, W, 3)`` or ``(H, W)``, has an empty side, or the two differ in
+            shape.
     """
-    if a.shape != b.shape or a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise ValueError(f"expected two uint8 frames of one shape, got {a.dtype} {a.shape}, "
-                         f"{b.dtype} {b.shape}")
+    for name, x in (("a", a), ("b", b)):        # a gray stack (T, H, W) or an empty frame was OpenCV's error text
+        if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and (x.ndim == 2 or x.ndim == 3 and x.shape[2] == 3)
+                and x.size):
+            raise ValueError(f"{name}: expected a uint8 frame, RGB (H, W, 3) or grey (H, W), no side empty, got "
+                             f"{described(x)}")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b differ in shape: {a.shape} and {b.shape}")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     return dis_flow(dis, _gray(a), _gray(b))
 
@@ -78,7 +84,7 @@ def pair_flows(clip: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     :func:`flow_pair` frame by frame with :class:`RunningWarpError`.
 
     Raises:
-        ValueError: ``clip`` is not uint8 ``(T, H, W, 3)`` with T >= 2."""
+        ValueError: ``clip`` is not uint8 ``(T, H, W, 3)`` with T >= 2, no side empty."""
     _check_clip(clip)
     return [flow_pair(clip[t], clip[t + 1]) for t in range(len(clip) - 1)]
 
@@ -121,8 +127,8 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
         when no pair has a valid pixel (nothing could be matched: frames too small, or every pixel occluded).
 
     Raises:
-        ValueError: if ``frames`` is not uint8 ``(T, H, W, 3)`` with T >= 2, or ``flow_source`` (or
-            ``flows``, or ``mask``) does not match it.
+        ValueError: if ``frames`` is not uint8 ``(T, H, W, 3)`` with T >= 2 and no side empty, or
+            ``flow_source`` (or ``flows``, or ``mask``) does not match it.
     """
     _check_clip(frames)
     if mask is not None and np.shape(mask) != frames.shape[:3]:
@@ -130,9 +136,9 @@ def warp_error(frames: np.ndarray, flow_source: np.ndarray | None = None,
     if flows is None:
         if flow_source is None:
             flow_source = frames
-        elif flow_source.shape != frames.shape or flow_source.dtype != np.uint8:
-            raise ValueError(f"flow_source {flow_source.dtype} {flow_source.shape} does not match frames "
-                             f"{frames.dtype} {frames.shape}")
+        elif not isinstance(flow_source, np.ndarray) or flow_source.shape != frames.shape \
+                or flow_source.dtype != np.uint8:
+            raise ValueError(f"flow_source {described(flow_source)} does not match frames {described(frames)}")
         flows = pair_flows(flow_source)
     if len(flows) != len(frames) - 1 or flows[0][0].shape[:2] != frames.shape[1:3]:
         raise ValueError(f"{len(flows)} flows do not match {len(frames)} frames of {frames.shape[1:3]}")
@@ -171,11 +177,10 @@ class RunningWarpError:
             mask: bool ``(H, W)``, this frame's pixels that count, or None for all (see :func:`warp_error`).
 
         Raises:
-            ValueError: a frame that is not uint8 RGB or not the previous one's size, a missing or mismatched
-                ``flow``, a ``mask`` of another size.
+            ValueError: a frame that is not uint8 RGB ``(H, W, 3)`` with no side empty, or not the previous one's
+                size, a missing or mismatched ``flow``, a ``mask`` of another size.
         """
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
-            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
+        check_rgb(frame, (3,), "frame")         # an empty one was OpenCV's error (warp), or CDC 0.0 (no pixel)
         if mask is not None and np.shape(mask) != frame.shape[:2]:
             raise ValueError(f"mask {np.shape(mask)} does not match the frame {frame.shape[:2]}")
         if self._prev is not None:
@@ -286,9 +291,9 @@ class RunningCDC:
         (None: all; one with no pixel leaves this frame's pairs out).
 
         Raises:
-            ValueError: a frame that is not uint8 RGB, or a ``mask`` of another size."""
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
-            raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype} {frame.shape}")
+            ValueError: a frame that is not uint8 RGB ``(H, W, 3)`` with no side empty, or a ``mask`` of another
+                size."""
+        check_rgb(frame, (3,), "frame")         # an empty one was OpenCV's error (warp), or CDC 0.0 (no pixel)
         if mask is not None and np.shape(mask) != frame.shape[:2]:
             raise ValueError(f"mask {np.shape(mask)} does not match the frame {frame.shape[:2]}")
         if mask is None:
@@ -356,7 +361,8 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
         The mean CAMBI, a float >= 0; a tuple of floats (in order) when ``max_log_contrast`` is a sequence.
 
     Raises:
-        ValueError: frames that are not uint8 RGB, or ``max_log_contrast`` outside 0..5.
+        ValueError: frames that are not uint8 RGB ``(T, H, W, 3)`` or ``(H, W, 3)`` with no side empty, or
+            ``max_log_contrast`` outside 0..5.
         VidcolorError: no ffmpeg with libvmaf, or ffmpeg failed (unreadable file).
     """
     from vidcolor.errors import VidcolorError
@@ -370,10 +376,8 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     exe = _vmaf_ffmpeg()
     formats = "yuv420p|yuv422p|yuv444p"
     if isinstance(path_or_frames, np.ndarray):
+        check_rgb(path_or_frames, (3, 4), "path_or_frames")
         frames = path_or_frames[None] if path_or_frames.ndim == 3 else path_or_frames
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
-            raise ValueError(f"expected uint8 RGB (T, H, W, 3) or (H, W, 3), got {path_or_frames.dtype} "
-                             f"{path_or_frames.shape}")
         h, w = frames.shape[1:3]
         source = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", str(fps), "-i", "-"]
         data = np.ascontiguousarray(frames).tobytes()
@@ -459,5 +463,8 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 def _check_clip(frames: np.ndarray) -> None:
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 2:
-        raise ValueError(f"expected uint8 RGB (T, H, W, 3) with T >= 2, got {frames.dtype} {frames.shape}")
+    """Raise ValueError unless ``frames`` is uint8 RGB ``(T, H, W, 3)``, T >= 2, no side empty (an empty frame size
+    was OpenCV's error text in the warp error, and a CDC of 0.0, "perfectly consistent", of no pixel)."""
+    check_rgb(frames, (4,), "frames")
+    if len(frames) < 2:
+        raise ValueError(f"frames: expected uint8 RGB (T, H, W, 3) with T >= 2, got {described(frames)}")
