@@ -283,7 +283,7 @@ def _size(rgb: np.ndarray) -> str:
 # ---------------------------------------------------------------------------------------- measuring
 
 
-SSIM_MIN_SIDE = 7
+SSIM_MIN_SIDE = im.SSIM_WINDOW
 """Frames smaller than this (pixels, either side) get no SSIM (its 7x7 window): NaN in the table, null in JSON."""
 
 

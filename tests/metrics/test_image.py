@@ -1,6 +1,8 @@
 """vidcolor.metrics.image: PSNR, MSE, MAE, SSIM, pixel accuracy, CIEDE2000, channel bias, colourfulness."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
@@ -217,3 +219,20 @@ def test_neutral_grays_have_no_chroma_in_the_ab_histogram():
     red = np.zeros_like(grays); red[..., 0] = 255
     assert ab_histogram_intersection(grays, np.full((1, 1, 3), 128, np.uint8)) == pytest.approx(1.0)
     assert ab_histogram_intersection(grays, red) == pytest.approx(0.0)
+
+
+def test_errors_name_the_argument_and_ssim_says_its_own_window(pair):
+    """'shape mismatch: (2, 8, 8, 3) vs (1, 8, 8, 3)' named neither argument; a frame under 7x7 in ssim gave
+    skimage's text, which offers a win_size that ssim does not take; a float frame did not say which one."""
+    a, _ = pair
+    with pytest.raises(ValueError, match=re.escape(f"a and b differ in shape: {a.shape} and {a[:1].shape}") + "$"):
+        psnr(a, a[:1])
+    with pytest.raises(ValueError, match=re.escape(f"out and ref differ in shape: {a[:1].shape} and {a.shape}")):
+        channel_bias(a[:1], a)
+    with pytest.raises(ValueError, match=r"^b: expected uint8 RGB \(\.\.\., H, W, 3\), no side empty, got float64"):
+        ciede2000(a, a / 255.0)
+    with pytest.raises(ValueError, match=r"^rgb: expected uint8 RGB"):
+        colourfulness(a[..., 0])
+    small = np.zeros((2, 6, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"^SSIM needs frames of at least 7x7 pixels \(its window\), got 20x6$"):
+        ssim(small, small)

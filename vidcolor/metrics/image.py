@@ -1,11 +1,13 @@
 """Image quality measures between an output and its ground truth, and colourfulness of one image.
 
 All functions take uint8 RGB arrays ``(..., H, W, 3)`` (a frame or a stack of frames; another dtype, a last axis
-other than 3, fewer than 3 dims or an empty array is a ValueError); the two-image measures need equal shapes. Each takes an optional ``mask``, bool ``(..., H, W)`` of the arrays' leading shape
-(True: the pixel counts), to score only some pixels (the opaque ones of an image with alpha); a mask that selects
-no pixel is a ValueError. Sources: PSNR/MSE/MAE and pixel accuracy as listed by seed 003 (its
-"Evaluation Metric" section), SSIM (Wang et al. 2004), CIEDE2000 (Sharma et al. 2005), colourfulness
-(Hasler & Suesstrunk 2003).
+other than 3, fewer than 3 dims or an empty array is a ValueError); the two-image measures need equal shapes. Each
+takes an optional ``mask``, bool ``(..., H, W)`` of the arrays' leading shape (True: the pixel counts), to score
+only some pixels (the opaque ones of an image with alpha); a mask of another dtype counts its nonzero pixels (an
+alpha channel: those with alpha > 0); a mask that selects no pixel is a ValueError. Errors name the argument
+(``a: expected uint8 RGB ...``, ``a and b differ in shape: ...``). Sources: PSNR/MSE/MAE and pixel accuracy as
+listed by seed 003 (its "Evaluation Metric" section), SSIM (Wang et al. 2004), CIEDE2000 (Sharma et al. 2005),
+colourfulness (Hasler & Suesstrunk 2003).
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from vidcolor.arrays import check_rgb
 __all__ = ["ACCURACY_THRESHOLD", "ab_histogram_intersection", "channel_bias", "ciede2000", "colourfulness", "mae", "mse", "pixel_accuracy",
            "psnr", "ssim"]
 
+SSIM_WINDOW = 7
+"""Side of :func:`ssim`'s square window (skimage's default), pixels: the smallest frame it scores."""
+
 ACCURACY_THRESHOLD = 0.05 * 255
 """Default tolerance of :func:`pixel_accuracy`, in 8-bit levels: 5% of the full scale (12.75 levels)."""
 
@@ -32,11 +37,12 @@ def _lab_exact(rgb: np.ndarray) -> np.ndarray:
     return rgb2lab(rgb)
 
 
-def _check(a: np.ndarray, b: np.ndarray) -> None:
-    check_rgb(a)                    # a gray (H, W) image was read by ssim as W channels, an empty one gave nan
-    check_rgb(b)
+def _check(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("a", "b")) -> None:
+    """Raise ValueError naming the argument (``names``) unless ``a`` and ``b`` are uint8 RGB of one shape."""
+    check_rgb(a, name=names[0])     # a gray (H, W) image was read by ssim as W channels, an empty one gave nan
+    check_rgb(b, name=names[1])
     if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+        raise ValueError(f"{names[0]} and {names[1]} differ in shape: {a.shape} and {b.shape}")
 
 
 def _check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -50,9 +56,10 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return mask
 
 
-def _pixels(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` and ``b`` checked, and with a ``mask`` only the pixels it selects, ``(1, N, 3)``."""
-    _check(a, b)
+def _pixels(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None,
+            names: tuple[str, str] = ("a", "b")) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` checked (:func:`_check`), and with a ``mask`` only the pixels it selects, ``(1, N, 3)``."""
+    _check(a, b, names)
     if mask is None:
         return a, b
     mask = _check_mask(mask, a.shape)
@@ -117,7 +124,7 @@ def channel_bias(out: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = Non
     Raises:
         ValueError: shapes differ, an array is not uint8, or a bad ``mask``.
     """
-    out, ref = _pixels(out, ref, mask)
+    out, ref = _pixels(out, ref, mask, ("out", "ref"))
     return (out.astype(np.float64) - ref.astype(np.float64)).reshape(-1, 3).mean(0)
 
 
@@ -153,6 +160,9 @@ def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
             (none of it inside the border).
     """
     _check(a, b)
+    if min(a.shape[-3:-1]) < SSIM_WINDOW:       # was skimage's text, which offers a win_size this function lacks
+        raise ValueError(f"SSIM needs frames of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels (its window), got "
+                         f"{a.shape[-2]}x{a.shape[-3]}")
     fa, fb = a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:])
     if mask is None:
         return float(np.mean([structural_similarity(x, y, channel_axis=-1, data_range=255) for x, y in zip(fa, fb)]))
@@ -201,7 +211,7 @@ def colourfulness(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
     Raises:
         ValueError: ``rgb`` is not uint8 with a last dimension of 3, is empty, or a bad ``mask``.
     """
-    check_rgb(rgb)
+    check_rgb(rgb, name="rgb")
     if mask is not None:
         fm = _check_mask(mask, rgb.shape).reshape(-1, rgb.shape[-3] * rgb.shape[-2])
         frames = rgb.reshape(-1, rgb.shape[-3] * rgb.shape[-2], 3)
@@ -224,8 +234,8 @@ def ab_histogram_intersection(a: np.ndarray, b: np.ndarray, bin_size: float = 10
     Raises:
         ValueError: an array is not uint8 RGB, or is empty; ``bin_size`` is not a finite number > 0.
     """
-    for x in (a, b):
-        check_rgb(x)
+    for name, x in (("a", a), ("b", b)):
+        check_rgb(x, name=name)
     if not 0 < bin_size < np.inf:
         raise ValueError(f"bin_size must be a finite number > 0, got {bin_size}")
     half = np.ceil(110.0 / bin_size - 0.5)
