@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,23 @@ def test_load_errors(tmp_path, gt):
         load_frames(tmp_path / "bad.mp4")
     with pytest.raises(VidcolorError, match="at least 1"):
         load_frames(tmp_path / "mixed", max_frames=0)
+
+
+def test_arrays_and_other_values_are_refused_naming_the_clip(gt):
+    """An array with an empty side was OpenCV's error text (cvtColor's '!_src.empty()'), a list of frames or None
+    Python's ('expected str, bytes or os.PathLike object, not list'), and a float array did not say which clip."""
+    with pytest.raises(VidcolorError, match=re.escape("output: expected uint8 RGB (N, H, W, 3) or (H, W, 3), no side "
+                                                      "empty, got uint8 (4, 0, 48, 3)") + "$"):
+        evaluate(gt[:, :0], gt, features=False)
+    with pytest.raises(VidcolorError, match=re.escape("reference: expected uint8 RGB (N, H, W, 3) or (H, W, 3), no "
+                                                      "side empty, got float64 (4, 32, 48, 3); floats in [0, 1]? ")):
+        evaluate(gt, gt / 255.0, features=False)
+    with pytest.raises(VidcolorError, match=r"^input must be a video file, an image, a folder of images or uint8 RGB "
+                                            r"frames \(T, H, W, 3\), got list; a list of frames \(H, W, 3\)\? give "
+                                            r"np.stack\(frames\)$"):
+        evaluate(gt, gt, input=list(gt), features=False)
+    with pytest.raises(VidcolorError, match=r"^output must be .* got NoneType$"):
+        evaluate(None, gt, features=False)
 
 
 # ------------------------------------------------------------------------------------------ evaluate

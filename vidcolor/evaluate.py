@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb, conversion_hint, described
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io import (AnimatedImageReader, VideoReader, is_animated, is_image, is_still_image, list_images_in,
                          read_image)
@@ -99,14 +101,13 @@ class _Source:
     ended: bool = False
     """Whether its frames were read to their end (not stopped at ``max_frames``)."""
 
-    def __init__(self, x, max_frames: int | None = None, names: list[str] | None = None):
+    def __init__(self, x, max_frames: int | None = None, names: list[str] | None = None, what: str = "the clip"):
         if max_frames is not None and max_frames < 1:
             raise VidcolorError(f"max frames must be at least 1, got {max_frames}")
         self.name, self.max_frames, self.count, self._iterator = x, max_frames, 0, None
         self._reader = self._files = self._array = self._image = None
+        _check_clip(x, what)
         if isinstance(x, np.ndarray):
-            if x.dtype != np.uint8 or x.ndim not in (3, 4) or x.shape[-1] != 3:
-                raise VidcolorError(f"expected uint8 RGB frames (T, H, W, 3), got {x.dtype} {x.shape}")
             self._array = x[None] if x.ndim == 3 else x
             return
         p = Path(x)
@@ -196,6 +197,25 @@ class _Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _check_clip(x, what: str) -> None:
+    """Refuse, naming the clip (``what``), what is neither a file or folder name (str, bytes, ``os.PathLike``) nor
+    uint8 RGB frames ``(T, H, W, 3)`` or ``(H, W, 3)`` with no side empty, with how to give common kinds
+    (:func:`~vidcolor.arrays.conversion_hint`: gray, RGBA, floats in [0, 1], a list of frames). An empty frame size
+    was OpenCV's error text, a list or None Python's ('expected str, bytes or os.PathLike object, not list').
+
+    Raises:
+        VidcolorError: as said."""
+    if isinstance(x, np.ndarray):
+        try:
+            check_rgb(x, (3, 4), what)
+        except ValueError as exc:
+            one = x.ndim == 2 or x.ndim == 3 and x.shape[-1] in (1, 3, 4)     # a frame (H, W), (H, W, C)
+            raise VidcolorError(f"{exc}{conversion_hint(x, batch=not one)}") from None
+    elif not isinstance(x, (str, bytes, os.PathLike)):
+        raise VidcolorError(f"{what} must be a video file, an image, a folder of images or uint8 RGB frames "
+                            f"(T, H, W, 3), got {described(x)}{conversion_hint(x)}")
 
 
 def load_frames(path: str | Path, max_frames: int | None = None, names: list[str] | None = None) -> np.ndarray:
@@ -448,6 +468,7 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
         clips["input"] = input
     for name, x in clips.items():
         _check_file_name(x, _CLIP_NAMES[name])
+        _check_clip(x, _CLIP_NAMES[name])
     folders = {name: Path(x) for name, x in clips.items() if not isinstance(x, np.ndarray) and Path(x).is_dir()}
     listings = {name: list_images_in(folder) for name, folder in folders.items()}
     names = _common_names(folders, {name: {f.stem for f in files} for name, files in listings.items()}) \
@@ -457,8 +478,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
     if features:
         encoder = load_encoder() if encoder is None else encoder
     with ExitStack() as stack:
-        sources = {name: stack.enter_context(_Source(x, max_frames, names if name in folders else None))
-                   for name, x in clips.items()}
+        sources = {name: stack.enter_context(_Source(x, max_frames, names if name in folders else None,
+                                                     _CLIP_NAMES[name])) for name, x in clips.items()}
         measured = _measure(sources, threshold, (encoder, device) if features else None)
         for source in sources.values():                  # the longer clips' frames, counted (not kept)
             for _ in source:
