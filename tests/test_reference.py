@@ -21,7 +21,7 @@ from vidcolor.models import EffNetUNetColorizer, ExemplarColorizer
 from vidcolor.models.two_image import (PaletteDiscriminator, ScaleGenerator, TwoImageColorizer, gray, palette,
                                        pyramid_sizes)
 from vidcolor.pipeline import Colorizer, batched
-from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer
+from vidcolor.reference import InternalColorizer, KeyframeColorizer, ReferenceColorizer, read_references
 from vidcolor.training.data import ExemplarPairs
 from vidcolor.training.exemplar import ExemplarRecipe, train_exemplar
 
@@ -681,3 +681,28 @@ def test_references_are_reduced_to_the_matching_size_as_they_are_read(tmp_path, 
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 5 * big.nbytes, f"{peak / 1e6:.0f} MB for a {big.nbytes / 1e6:.0f} MB reference"
+
+
+def test_references_that_are_no_list_of_images_are_refused_before_a_model_loads(tmp_path):
+    """File names raised 'string indices must be integers', one bare image 'The truth value of an array ... is
+    ambiguous', a gray one 'got uint8 (80, 3)' (its first 3 columns), a stack render_geometry's TypeError; the
+    internal mode took a float image; read_references('one.png') read the name's characters ('/ is a folder')."""
+    image = smooth_image(np.random.default_rng(1), 64, 72)
+    for bad, error, said in [
+            ([str(tmp_path / "ref.png")], TypeError, r"^references\[0\] is a file name \(.*\): give images; read files "
+                                                     r"with vidcolor.reference.read_references\(\[path, \.\.\.\]\)$"),
+            (image, TypeError, r"^references must be a list of images, uint8 RGB \(H, W, 3\) or RGBA \(H, W, 4\), got "
+                               r"uint8 \(64, 72, 3\); one image\? give \[image\]$"),
+            ([image, image[..., 0]], ValueError, r"^references\[1\]: expected uint8 RGB \(H, W, 3\) or RGBA \(H, W, 4\), "
+                                                 r"no side empty, got uint8 \(64, 72\); gray frame \(H, W\)\? give it"),
+            ([image[None]], ValueError, r"got uint8 \(1, 64, 72, 3\); several images in one array\? give list\(images\)$"),
+            ([image / 255.0], ValueError, r"got float64 \(64, 72, 3\); floats in \[0, 1\]\? give")]:
+        with pytest.raises(error, match=said):
+            ReferenceColorizer(bad, device="cpu")
+        with pytest.raises(error, match=said):
+            InternalColorizer(bad, device="cpu", progress=False)
+    with pytest.raises(ValueError, match=r"^key_frame: expected uint8 RGB \(H, W, 3\), no side empty, got float64"):
+        InternalColorizer([image], device="cpu", progress=False, key_frame=image / 255.0)
+    Image.fromarray(image).save(tmp_path / "ref.png")
+    read, = read_references(str(tmp_path / "ref.png"))            # one path: a list of one
+    np.testing.assert_array_equal(read, image)

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb, conversion_hint, described
 from vidcolor.color import recombine, rgb_to_lab
 from vidcolor.engine import OUTPUT, REFERENCE_INPUTS, OnnxEngine, cached_onnx, onnx_session
 from vidcolor.errors import VidcolorError, option, warn, worded
@@ -46,6 +48,35 @@ frame 0 as the reference, a frame 2 s later as the target, 240 px high), the ref
 colorizer's is 11.7 and 12.0."""
 
 
+def check_references(references) -> None:
+    """Refuse ``references`` unless it is a list (or tuple) of images, each uint8 RGB ``(H, W, 3)`` or RGBA
+    ``(H, W, 4)`` with no side empty: what :class:`ReferenceColorizer` and :class:`InternalColorizer` take. Before,
+    file names raised 'string indices must be integers', one image given bare 'The truth value of an array ... is
+    ambiguous', a gray one 'expected uint8 RGB (..., H, W, 3) ... got uint8 (80, 3)' (its first 3 columns), a stack
+    (N, H, W, 3) a TypeError of render_geometry; a float one was taken by the internal mode.
+
+    Raises:
+        TypeError: ``references`` is not a list or tuple, or holds a file name (read those with
+            :func:`read_references`).
+        ValueError: an image that is not uint8 RGB(A) ``(H, W, 3 or 4)`` or has an empty side, naming it
+            (``references[1]``) with how to give common kinds (gray, floats in [0, 1]:
+            :func:`~vidcolor.arrays.conversion_hint`)."""
+    if not isinstance(references, (list, tuple)):
+        one = isinstance(references, np.ndarray) and references.ndim == 3
+        raise TypeError(f"references must be a list of images, uint8 RGB (H, W, 3) or RGBA (H, W, 4), got "
+                        f"{described(references)}{'; one image? give [image]' if one else ''}")
+    for i, ref in enumerate(references):
+        if isinstance(ref, (str, bytes, os.PathLike)):
+            raise TypeError(f"references[{i}] is a file name ({ref!r}): give images; read files with "
+                            "vidcolor.reference.read_references([path, ...])")
+        if not (isinstance(ref, np.ndarray) and ref.dtype == np.uint8 and ref.ndim == 3 and ref.shape[-1] in (3, 4)
+                and ref.size):
+            stack = isinstance(ref, np.ndarray) and ref.ndim == 4 and ref.shape[-1] in (3, 4)
+            hint = "; several images in one array? give list(images)" if stack else conversion_hint(ref, batch=False)
+            raise ValueError(f"references[{i}]: expected uint8 RGB (H, W, 3) or RGBA (H, W, 4), no side empty, got "
+                             f"{described(ref)}{hint}")
+
+
 def read_references(paths: list[str | Path], render_size: int | None = RENDER_SIZE,
                     longer_side: int | None = None) -> list[np.ndarray]:
     """Read reference images as uint8 RGB ``(h, w, 3)``, or RGBA ``(h, w, 4)`` where the image has transparency
@@ -64,7 +95,12 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     pixels, at the reduced size), one smaller than :data:`REFERENCE_MIN_SIDE`, and, without ``longer_side`` (the fast
     mode; the internal mode refuses a second reference), one that is the same image as an earlier one (the same file
     by another path, or a copy: the same pixels once reduced), which is left out: the matching would offer its
-    positions twice for the same colour at twice the cost."""
+    positions twice for the same colour at twice the cost. ``paths`` may be one path (str or ``Path``: a list of one,
+    not its characters) or a 1-d array of them; anything else (image arrays: give those to
+    :class:`ReferenceColorizer` itself) raises TypeError (:func:`vidcolor.api.reference_list`)."""
+    from vidcolor.api import reference_list
+
+    paths = reference_list(paths)        # one str was read as its characters ('/ is a folder'), arrays os's TypeError
     for p in paths:
         if Path(p).suffix.lower() in VIDEO_SUFFIXES or holds_video(p):     # a video named as an image too
             raise VidcolorError(f"{p}: {option('references', '--reference')} takes a colour still image (a frame of the film saved as PNG "
@@ -183,6 +219,8 @@ class ReferenceColorizer(Colorizer):
     Raises:
         VidcolorError: no references, a model of another job, bad option values, references whose opaque parts
             give no position (:meth:`encode_references`).
+        TypeError, ValueError: ``references`` is not a list of uint8 RGB(A) images ``(H, W, 3 or 4)``
+            (:func:`check_references`).
     """
 
     JOB = "colorize-reference"
@@ -194,6 +232,8 @@ class ReferenceColorizer(Colorizer):
                  temperature: float | None = None, blur: bool = False, equalize: bool = False,
                  backend: str = "auto", precision: str = "auto",
                  features: tuple[np.ndarray, np.ndarray] | None = None):
+        if features is None:
+            check_references(references)             # before the model loads
         if not references and features is None:
             raise VidcolorError(option("references", "--reference") + ": give at least one reference image")
         super().__init__(model, device, render_size, saturation, temperature, blur, equalize, backend, precision)
@@ -235,8 +275,11 @@ class ReferenceColorizer(Colorizer):
         Raises:
             VidcolorError: the model is an exported ``.onnx`` graph (the reference encoder is not in it), or the
                 references give no position: their opaque parts are too small to fill an 8 x 8 cell at this size.
-            ValueError: ``references`` is empty, or one is not uint8 RGB(A) (:func:`~vidcolor.color.rgb_to_lab`).
+            ValueError: ``references`` is empty, or one is not uint8 RGB(A) ``(H, W, 3 or 4)``
+                (:func:`check_references`).
+            TypeError: ``references`` is no list of arrays (:func:`check_references`).
         """
+        check_references(references)
         if str(self.model).endswith(".onnx"):
             raise VidcolorError(f"{self.model}: the reference mode needs the weight file (its reference encoder), "
                                 "not an exported .onnx graph; give the .safetensors with " + option("backend='onnxruntime'"))
@@ -423,6 +466,8 @@ class InternalColorizer(RenderedLabJob):
         VidcolorError: not exactly one reference without ``load_model``, a file that is not a saved pair,
             a ``save_model`` path that cannot be written (a file where a folder should be, or no permission):
             refused before any training.
+        TypeError, ValueError: ``references`` is not a list of uint8 RGB(A) images (:func:`check_references`), or
+            ``key_frame`` is not uint8 RGB ``(H, W, 3)``.
     """
 
     JOB = "colorize-internal"
@@ -444,6 +489,9 @@ class InternalColorizer(RenderedLabJob):
                     pass
             except OSError as exc:
                 raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({exc.strerror})") from None
+        check_references(references)
+        if key_frame is not None:
+            check_rgb(key_frame, (3,), "key_frame")
         self.device = pick_device(device)
         self.settings = settings or TwoImageSettings()
         self.save_model, self.progress, self.model = save_model, progress, None
