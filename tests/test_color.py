@@ -204,3 +204,25 @@ def test_dark_chroma_is_cut_to_the_gamut_so_that_black_stays_black():
     limit_dark_chroma(lab[..., 0], ab)
     assert np.abs(ab - lab[..., 1:]).max() < 0.5
     assert np.abs(lab_to_rgb(np.concatenate([lab[..., :1], ab], -1)).astype(int) - dark).max() <= 1
+
+
+def test_recombine_annealed_mean_and_gamut_bins_refuse_what_they_cannot_use():
+    """recombine of one frame (H, W) said numpy's 'not enough values to unpack', of two N concatenate's error;
+    annealed_mean with T = 0 raised ZeroDivisionError and with T < 0 gave the least likely colours; ab_gamut_bins(0)
+    gave one bin and a negative grid mirrored cells."""
+    from vidcolor.color import ab_gamut_bins, annealed_mean
+
+    L, ab = np.full((2, 4, 4), 50, np.float32), np.zeros((2, 2, 2, 2), np.float32)
+    for bad_L, bad_ab in [(L[0], ab[0]), (L[:1], ab), (L, ab[..., :1])]:
+        with pytest.raises(ValueError, match=r"^expected L \(N, H, W\) and ab \(N, h, w, 2\) of one N, got L float32"):
+            recombine(bad_L, bad_ab)
+    logits, bins = np.random.default_rng(0).normal(size=(1, 4, 2, 2)).astype(np.float32), np.eye(4, 2, dtype=np.float32)
+    for t in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"^temperature must be > 0, got"):
+            annealed_mean(logits, bins, t)
+    with pytest.raises(ValueError, match=r"^bins must be \(Q, 2\) for the Q = 4 scores of logits \(1, 4, 2, 2\), "
+                                         r"got \(5, 2\)$"):
+        annealed_mean(logits, np.zeros((5, 2), np.float32))
+    for grid in (0, -5.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^grid must be a finite number > 0, got"):
+            ab_gamut_bins(grid)

@@ -87,3 +87,18 @@ def test_consistency_mask_tolerance():
     for e, expected in ((1.4, True), (1.6, False)):
         back[..., 0] = -10.0 + e
         assert (consistency_mask(flow, back)[inside] == expected).all()
+
+
+def test_flows_of_another_dtype_or_empty_are_refused_by_name():
+    """A float64 flow, an int64 or bool image, or an empty flow raised OpenCV's assertion texts (remap's
+    'map1.type() == CV_16SC2 ...', 'ifunc != 0', '!_src.empty()')."""
+    flow = np.zeros((4, 5, 2), np.float32)
+    with pytest.raises(ValueError, match=r"^flow must be float32 \(H, W, 2\), no side empty, got float64 \(4, 5, 2\)$"):
+        warp(np.zeros((4, 5), np.float32), flow.astype(np.float64))
+    for dtype in (np.int64, bool):
+        with pytest.raises(ValueError, match=r"^img must be uint8, uint16, int16, float32 or float64, got"):
+            warp(np.zeros((4, 5), dtype), flow)
+    with pytest.raises(ValueError, match=r"^flow_back must be float32 \(H, W, 2\), no side empty, got float64"):
+        consistency_mask(flow, flow.astype(np.float64))
+    with pytest.raises(ValueError, match=r"^flow must be float32 \(H, W, 2\), no side empty, got float32 \(0, 5, 2\)$"):
+        consistency_mask(flow[:0], flow[:0])

@@ -255,3 +255,12 @@ def test_patchgan_score_depends_on_condition_and_candidate():
         by_candidate = (d(torch.cat([condition, other], 1)) - base).abs().mean().item()
     assert by_condition > 1e-6 and by_candidate > 1e-6
     assert 0.3 < by_condition / by_candidate < 3
+
+
+def test_level_cue_refuses_what_is_not_uint8_rgb():
+    """Float frames in [0, 1] were binned by OpenCV as if 0..255 (every pixel in level 0 or 1), a gray stack
+    (N, H, W) was read as one frame of W channels, an empty side gave NaN: all without an error."""
+    frames = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), np.uint8)
+    for bad in (frames / 255.0, frames[..., 0], frames[:, :0]):
+        with pytest.raises(ValueError, match=r"^rgb: expected uint8 RGB \(N, H, W, 3\) or \(H, W, 3\), no side empty"):
+            level_cue(bad)

@@ -229,8 +229,12 @@ def recombine(L: np.ndarray, ab: np.ndarray, dtype: type = np.uint8) -> np.ndarr
         ``dtype`` RGB ``(N, H, W, 3)`` (out-of-gamut colours clipped, :func:`lab_to_rgb`).
 
     Raises:
-        ValueError: a NaN or infinite value (:func:`lab_to_rgb`).
+        ValueError: ``L`` is not ``(N, H, W)`` or ``ab`` not ``(N, h, w, 2)`` of the same N (were numpy's
+            'not enough values to unpack' or its concatenate's error), or a NaN or infinite value (:func:`lab_to_rgb`).
     """
+    if not (isinstance(L, np.ndarray) and isinstance(ab, np.ndarray) and L.ndim == 3 and ab.ndim == 4
+            and ab.shape[-1] == 2 and len(ab) == len(L)):
+        raise ValueError(f"expected L (N, H, W) and ab (N, h, w, 2) of one N, got L {described(L)}, ab {described(ab)}")
     return lab_to_rgb(np.concatenate([L[..., None], resize_ab(ab, L.shape[1:])], axis=-1), dtype)
 
 
@@ -313,7 +317,12 @@ def ab_gamut_bins(grid: float = 10.0) -> np.ndarray:
 
     Returns:
         float32 ``(Q, 2)`` ab centres, sorted (a, then b).
+
+    Raises:
+        ValueError: ``grid`` is not a finite number > 0 (0 gave one bin, a negative grid mirrored cells, NaN one bin).
     """
+    if not 0 < grid < np.inf:
+        raise ValueError(f"grid must be a finite number > 0, got {grid}")
     v = np.arange(0, 256, 4, dtype=np.uint8)
     rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(1, -1, 3)
     ab = rgb_to_lab(rgb)[0, :, 1:]
@@ -337,13 +346,22 @@ def annealed_mean(logits, bins, temperature: float = 0.38):
         logits: float ``(N, Q, H, W)``, unnormalised scores over the Q bins: a torch tensor (training:
             differentiable) or a NumPy array (inference: no torch needed).
         bins: float ``(Q, 2)`` ab centres (:func:`ab_gamut_bins`), of the same kind as ``logits``.
-        temperature: T > 0 (not checked: 0 raises ZeroDivisionError on the NumPy path).
+        temperature: T > 0 (a float; T = inf gives the plain mean of the bins).
 
     Returns:
         float ``(N, 2, H, W)``, ab in LAB units, of the same kind as ``logits`` (NumPy: float32 for float32
         or float16 logits, float64 for float64), within the convex hull of ``bins``.
+
+    Raises:
+        ValueError: ``temperature`` is not > 0 (0 was a ZeroDivisionError; a negative T gave the least likely
+            colours, NaN all NaN), or ``bins`` is not ``(Q, 2)`` for the Q of ``logits`` (was matmul's error).
     """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
     n, q, h, w = logits.shape
+    if tuple(bins.shape) != (q, 2):
+        raise ValueError(f"bins must be (Q, 2) for the Q = {q} scores of logits {tuple(logits.shape)}, got "
+                         f"{tuple(bins.shape)}")
     if isinstance(logits, np.ndarray):
         with np.errstate(over="ignore", invalid="ignore"):     # a tiny T: see below
             z = logits.reshape(n, q, h * w) * np.float32(1.0 / temperature)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidcolor.arrays import check_rgb
+
 HIST_BINS = 256
 PHASE_PERIODS = (8, 16, 32)
 PHASE_DIM = 3 * len(PHASE_PERIODS) * 2
@@ -34,7 +36,13 @@ def level_cue(rgb: np.ndarray) -> np.ndarray:
     Returns:
         float32 ``(N, CUE_DIM)`` (or ``(CUE_DIM,)``): 768 histogram values in [0, 1], then 18 phase
         values in [-PHASE_GAIN, PHASE_GAIN] ordered (channel, period, re/im).
+
+    Raises:
+        ValueError: ``rgb`` is not uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)`` with no side empty (float frames
+            were binned by OpenCV as if 0..255, a gray stack ``(N, H, W)`` read as one frame of W channels, an
+            empty side gave NaN).
     """
+    check_rgb(rgb, (3, 4), "rgb")
     single = rgb.ndim == 3
     x = rgb[None] if single else rgb
     n, h, w, _ = x.shape

@@ -18,6 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidcolor.arrays import described
+
 __all__ = ["DIS_MIN_SIZE", "consistency_mask", "dis_flow", "sampling_map", "warp"]
 
 DIS_MIN_SIZE = 32
@@ -56,7 +58,8 @@ def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward warp: sample ``img`` at ``x + flow(x)`` for every pixel x (bilinear, borders replicated).
 
     Args:
-        img: ``(H, W)`` or ``(H, W, C)`` array (C <= 4), float32 or uint8, the frame being warped.
+        img: ``(H, W)`` or ``(H, W, C)`` array (C <= 4), float32 or uint8 (uint16, int16 and float64 are warped
+            too), the frame being warped.
         flow: float32 ``(H, W, 2)`` in pixels, from the reference frame to ``img``.
 
     Returns:
@@ -64,10 +67,14 @@ def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
         outside ``img`` get the nearest border value: mask them with :func:`consistency_mask`.
 
     Raises:
-        ValueError: if the spatial shapes differ.
+        ValueError: if the spatial shapes differ, ``flow`` is not float32 or ``img`` of another dtype (were
+            OpenCV's assertion texts).
     """
-    if flow.ndim != 3 or flow.shape[2] != 2 or img.shape[:2] != flow.shape[:2]:
+    _check_flow(flow, "flow")
+    if img.shape[:2] != flow.shape[:2]:
         raise ValueError(f"flow {flow.shape} does not match image {img.shape}")
+    if img.dtype not in _REMAP_DTYPES:
+        raise ValueError(f"img must be uint8, uint16, int16, float32 or float64, got {img.dtype}")
     return cv2.remap(img, sampling_map(flow), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -87,9 +94,12 @@ def consistency_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
         bool ``(H, W)``: True where the flow can be used.
 
     Raises:
-        ValueError: if the shapes differ or are not ``(H, W, 2)``.
+        ValueError: if the shapes differ or are not ``(H, W, 2)`` float32 with no side empty (another dtype or an
+            empty side was OpenCV's assertion text).
     """
-    if flow.shape != flow_back.shape or flow.ndim != 3 or flow.shape[2] != 2:
+    _check_flow(flow, "flow")
+    _check_flow(flow_back, "flow_back")
+    if flow.shape != flow_back.shape:
         raise ValueError(f"flows must both be (H, W, 2), got {flow.shape} and {flow_back.shape}")
     h, w = flow.shape[:2]
     target = sampling_map(flow)
@@ -115,6 +125,17 @@ def sampling_map(flow: np.ndarray) -> np.ndarray:
     grid[..., 0] = np.arange(w, dtype=np.float32)
     grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
     return grid + flow
+
+
+_REMAP_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64))
+"""The dtypes ``cv2.remap`` warps (:func:`warp`)."""
+
+
+def _check_flow(flow, name: str) -> None:
+    """Raise ValueError, naming ``name``, unless ``flow`` is a float32 ``(H, W, 2)`` array with no side empty."""
+    if not (isinstance(flow, np.ndarray) and flow.dtype == np.float32 and flow.ndim == 3 and flow.shape[2] == 2
+            and flow.size):
+        raise ValueError(f"{name} must be float32 (H, W, 2), no side empty, got {described(flow)}")
 
 
 def _sq_norm(v: np.ndarray) -> np.ndarray:
