@@ -124,3 +124,24 @@ def test_running_gaussian_equals_gaussian_fit():
         one.add(x[:2, :10])
     with pytest.raises(ValueError, match="no features"):
         RunningGaussian().fit()
+
+
+def test_bad_frames_and_features_are_refused_by_name(tiny_encoder, frames):
+    """An empty frame size was OpenCV's resize assertion, N = 0 numpy's 'need at least one array to concatenate', a
+    list AttributeError, batch_size 0 range()'s error; gaussian_fit of one vector (D,) gave a scalar mean, of none a
+    NaN mean; RunningGaussian.add of none an IndexError."""
+    from vidcolor.metrics.features import RunningGaussian
+
+    for bad in (frames[:, :0], frames[:0], list(frames)):
+        with pytest.raises(ValueError, match=r"^frames: expected uint8 RGB \(N, H, W, 3\) or \(H, W, 3\), no side "):
+            pooled_features(bad, tiny_encoder)
+        with pytest.raises(ValueError, match=r"^b_frames: expected uint8 RGB"):
+            frechet_feature_distance(frames, bad, tiny_encoder)
+    with pytest.raises(ValueError, match=r"^batch_size must be an integer >= 1, got 0$"):
+        pooled_features(frames, tiny_encoder, batch_size=0)
+    for bad in (np.zeros(5), np.zeros((0, 5))):
+        with pytest.raises(ValueError, match=r"^features must be \(N, D\) with N >= 1, got float64"):
+            gaussian_fit(bad)
+    running = RunningGaussian()
+    running.add(np.zeros((0, 5)))                                # nothing added, no error
+    assert running.n == 0

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from vidcolor.arrays import check_rgb, described
+
 __all__ = ["FEATURE_SIZE", "RunningGaussian", "frechet_distance", "frechet_feature_distance", "gaussian_fit",
            "load_encoder", "pooled_features"]
 
@@ -63,15 +65,18 @@ def pooled_features(frames: np.ndarray, encoder: Encoder | None = None, batch_si
         float64 ``(N, C)``, in the encoder's (unbounded) feature units.
 
     Raises:
-        ValueError: ``frames`` is not uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)``, or N is 0.
+        ValueError: ``frames`` is not uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)`` with no side empty (N 0 was
+            numpy's 'need at least one array to concatenate', an empty frame size OpenCV's resize assertion), or
+            ``batch_size`` is not an integer >= 1.
     """
     import cv2
     import torch
 
     from vidcolor.models.effnet import normalize_rgb
 
-    if frames.dtype != np.uint8 or frames.ndim not in (3, 4) or frames.shape[-1] != 3:
-        raise ValueError(f"expected uint8 RGB (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    check_rgb(frames, (3, 4), "frames")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     frames = frames[None] if frames.ndim == 3 else frames
     encoder = load_encoder() if encoder is None else encoder
     encoder = encoder.to(device).eval()
@@ -127,7 +132,14 @@ def gaussian_fit(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     The Gaussian of Heusel et al. (2017) for eq. 2; the covariance is the zero matrix when N = 1. The
     covariance is float64; the mean has the features' dtype (float64 for :func:`pooled_features`).
+
+    Raises:
+        ValueError: ``features`` (an array, or what ``np.asarray`` makes one of) is not 2-d with N >= 1 (one vector
+            ``(D,)`` gave a scalar mean and a 0-d covariance, none a NaN mean).
     """
+    features = np.asarray(features)
+    if features.ndim != 2 or not len(features):
+        raise ValueError(f"features must be (N, D) with N >= 1, got {described(features)}")
     mu = features.mean(axis=0)
     if len(features) < 2:
         return mu, np.zeros((features.shape[1], features.shape[1]))
@@ -147,11 +159,17 @@ class RunningGaussian:
         self._shift = self._s1 = self._s2 = None
 
     def add(self, features: np.ndarray) -> None:
-        """Add feature vectors ``(N, D)`` (or one ``(D,)``), any float dtype.
+        """Add feature vectors ``(N, D)`` (or one ``(D,)``), any float dtype; none (N = 0) adds nothing.
 
         Raises:
-            ValueError: D differs from the vectors added before."""
+            ValueError: ``features`` has more than 2 dims, or D differs from the vectors added before."""
         x = np.atleast_2d(np.asarray(features, np.float64))
+        if x.ndim != 2:
+            raise ValueError(f"features must be (N, D) or (D,), got {x.shape}")
+        if not len(x):                  # was an IndexError (x[0]) before the first vector
+            if self._shift is not None and x.shape[1:] != self._shift.shape:
+                raise ValueError(f"features {x.shape} do not match the {len(self._shift)}-d ones added before")
+            return
         if self._shift is None:
             self._shift = x[0].copy()
             self._s1 = np.zeros_like(self._shift)
@@ -191,10 +209,11 @@ def frechet_feature_distance(a_frames: np.ndarray, b_frames: np.ndarray, encoder
         encoder, batch_size, device: see :func:`pooled_features`; pass an encoder to avoid reloading it.
 
     Raises:
-        ValueError: a set is not uint8 RGB or is empty.
+        ValueError: a set is not uint8 RGB ``(N, H, W, 3)`` (or one frame ``(H, W, 3)``) with no side empty, named (``a_frames``, ``b_frames``),
+            before the encoder loads.
     """
-    if len(a_frames) == 0 or len(b_frames) == 0:
-        raise ValueError("empty frame set")
+    check_rgb(a_frames, (3, 4), "a_frames")           # one frame (H, W, 3) is a set of one, as pooled_features takes
+    check_rgb(b_frames, (3, 4), "b_frames")
     encoder = load_encoder() if encoder is None else encoder
     fa = pooled_features(a_frames, encoder, batch_size, device)
     fb = pooled_features(b_frames, encoder, batch_size, device)
