@@ -396,7 +396,12 @@ class KeyframeColorizer(ReferenceColorizer):
 
     def keyframe_colour(self, frame: np.ndarray) -> np.ndarray:
         """uint8 RGB ``(H, W, 3)`` -> the automatic colorizer's colour of it (ab averaged with the mirrored
-        frame's), as uint8 RGB with the frame's own L."""
+        frame's), as uint8 RGB ``(H, W, 3)`` with the frame's own L.
+
+        Raises:
+            ValueError: ``frame`` is not uint8 RGB ``(H, W, 3)`` with no side empty (was said of the stack of it and
+                its mirror image, ``(2, H, W, 3)``)."""
+        check_rgb(frame, (3,), "frame")
         L, ab = self.automatic.predict_lab(np.stack([frame, frame[:, ::-1]]))
         return recombine(L[:1], (ab[:1] + ab[1:, :, ::-1]) / 2)[0]
 
@@ -516,7 +521,13 @@ class InternalColorizer(RenderedLabJob):
             self.train(key_frame)
 
     def train(self, key_frame: np.ndarray) -> None:
-        """Train the pair on the reference and ``key_frame`` (uint8 RGB ``(H, W, 3)``); save it if asked."""
+        """Train the pair on the reference and ``key_frame`` (uint8 RGB ``(H, W, 3)``); save it if asked.
+
+        Raises:
+            ValueError: ``key_frame`` is not uint8 RGB ``(H, W, 3)`` with no side empty.
+            VidcolorError: the trained pair cannot be saved (:meth:`save`).
+            vidcolor.executor.Stopped: the run was stopped (SIGTERM, Ctrl-C) during the training."""
+        check_rgb(key_frame, (3,), "key_frame")
         from vidcolor.internal import train_two_image
 
         if self.progress:
