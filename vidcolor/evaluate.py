@@ -627,8 +627,13 @@ def _fmt(value, fmt: str) -> str:
 
 
 def format_table(result: dict) -> str:
-    """A markdown table of :func:`evaluate`'s result: one row per measure, columns output[, input],
-    ground truth (no-reference measures only), and which way is better."""
+    """A markdown table of :func:`evaluate`'s result: one row per measure (:data:`MEASURES`' labels, units and
+    formats: PSNR in dB to 2 decimals, pixel accuracy in %...; NaN and None as ``n/a``), columns output[, input], ground truth
+    (no-reference measures only), and which way is better; above it a header line (frames, size, frame rates, the
+    pixel accuracy's threshold, frame counts that differ, the transparent share) and the result's warnings.
+
+    Raises:
+        KeyError: ``result`` is not :func:`evaluate`'s (no ``frame_counts``, ``frames``...)."""
     cols = [c for c in ("output", "input", "reference") if c in result]
     heads = {"output": "output", "input": "input", "reference": "ground truth"}
     rows = [["measure"] + [heads[c] for c in cols] + ["better"]]
@@ -664,7 +669,12 @@ def format_table(result: dict) -> str:
 
 
 def to_json(result: dict) -> str:
-    """:func:`evaluate`'s result as JSON; infinite values (PSNR of identical frames) become null."""
+    """:func:`evaluate`'s result as JSON (2-space indent); values that are not finite become null: infinity (the PSNR
+    of identical frames) and NaN (the SSIM of frames under 7x7, a warp error with no pixel matched), as None (a
+    gray ground truth's ``colourfulness_ratio``) is.
+
+    Raises:
+        TypeError: (json) a value JSON cannot hold: ``result`` is not :func:`evaluate`'s."""
     def clean(v):
         if isinstance(v, dict):
             return {k: clean(x) for k, x in v.items()}

@@ -118,7 +118,8 @@ def sampling_map(flow: np.ndarray) -> np.ndarray:
 
     Returns:
         float32 ``(H, W, 2)``, a new array: ``(column + dx, row + dy)`` of every pixel, in pixels. For a
-        zero flow it is the pixel-coordinate grid.
+        zero flow it is the pixel-coordinate grid. Not checked (callers check the flow: :func:`warp`,
+        :func:`consistency_mask`): another dtype gives that dtype's sum.
     """
     h, w = flow.shape[:2]
     grid = np.empty((h, w, 2), np.float32)

@@ -32,8 +32,9 @@ ACCURACY_THRESHOLD = 0.05 * 255
 def _lab_exact(rgb: np.ndarray) -> np.ndarray:
     """uint8 sRGB ``(..., H, W, 3)`` -> CIE LAB (D65) float64 of the same shape, L in [0, 100], by
     ``skimage.color.rgb2lab`` in float64: the measures' conversion. The pipeline's :func:`vidcolor.color.rgb_to_lab`
-    (OpenCV, float32) is faster but off by up to 0.45 in a or b (neutral grays get up to 0.13 of chroma) and up to
-    0.42 in CIEDE2000, so a one-level gray step measured 0.57 instead of 0.39 through it."""
+    (OpenCV, float32) is faster but off by up to 0.47 in a or b (neutral grays get up to 0.14 of chroma) and up to
+    0.49 in CIEDE2000 (measured over all 256^3 colours), so a one-level gray step measured 0.57 instead of 0.39
+    through it."""
     return rgb2lab(rgb)
 
 
@@ -107,8 +108,16 @@ def ciede2000(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> f
     """Mean CIEDE2000 colour difference (Sharma et al. 2005) between two sRGB images, in Delta-E units, over
     all pixels (those of ``mask``).
 
-    About 1 is a just-noticeable difference; 0 means identical colours. LAB by :func:`_lab_exact` (float64; until
-    stop 59 OpenCV's float32 conversion, whose error moved a clip's mean by about 0.01).
+    About 1 is a just-noticeable difference; 0 means identical colours; black against white is 100. LAB by
+    :func:`_lab_exact` (float64; until stop 59 OpenCV's float32 conversion, whose error moved a clip's mean by about
+    0.01); the difference is ``skimage.color.deltaE_ciede2000``'s, which matches Sharma et al.'s test data to 5e-5
+    (their table's rounding).
+
+    Args:
+        a, b: uint8 RGB ``(..., H, W, 3)`` of one shape; mask: as the module says.
+
+    Returns:
+        A float >= 0, in Delta-E (CIEDE2000) units.
 
     Raises:
         ValueError: shapes differ, an array is not uint8, or a bad ``mask``.

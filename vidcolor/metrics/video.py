@@ -309,8 +309,9 @@ class RunningCDC:
         self.frames += 1
 
     def value(self) -> float:
-        """CDC so far: for each gap with a pair, the mean divergence of its pairs (over the three channels),
-        then the mean over those gaps; NaN when no gap has a pair (one frame, or masks that leave none)."""
+        """CDC so far, a float in [0, ln 2]: for each gap with a pair, the mean divergence of its pairs (over the
+        three channels), then the mean over those gaps; NaN when no gap has a pair (one frame, or masks that leave
+        none). Raises nothing."""
         per_gap = [s / n for s, n in zip(self._sums, self._pairs) if n]
         return float(np.mean(per_gap)) if per_gap else math.nan
 
