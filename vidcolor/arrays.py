@@ -35,7 +35,9 @@ def conversion_hint(x, batch: bool = True) -> str:
     """How to give ``x``, an array of frames that :func:`check_rgb` refused, as uint8 RGB, for the common kinds a
     caller has at hand: ``"; gray frames (N, H, W)? give them as RGB: np.repeat(frames[..., None], 3, axis=-1)"``
     (with a leading ``"; "``); empty where none fits. ``batch``: frames ``(N, H, W, 3)`` are expected (else one frame
-    ``(H, W, 3)``)."""
+    ``(H, W, 3)``). Floats are told apart by their values: in [0, 1] (scale by 255), in 0..255 with one above 1
+    (round only: scaled they wrapped around), in [-1, 1] with one below 0, NaN or infinite (replace them), else
+    none. Raises nothing."""
     name, them = ("frames", "them") if batch else ("frame", "it")
     if isinstance(x, (list, tuple)) and batch:
         return "; a list of frames (H, W, 3)? give np.stack(frames)" if len(x) else " (empty: no frames to process)"
@@ -50,6 +52,8 @@ def conversion_hint(x, batch: bool = True) -> str:
     if x.dtype == np.uint8:
         if batch and x.ndim == 3 and x.shape[-1] == 3:
             return "; one frame (H, W, 3)? give frame[None]"
+        if batch and x.ndim == 2:
+            return "; one gray frame (H, W)? give it as RGB: np.repeat(frame[None, ..., None], 3, axis=-1)"
         if x.ndim == rgb_axes - 1:
             return (f"; gray {name} {'(N, H, W)' if batch else '(H, W)'}? give {them} as RGB: "
                     f"np.repeat({name}[..., None], 3, axis=-1)")
@@ -64,7 +68,16 @@ def conversion_hint(x, batch: bool = True) -> str:
     if x.shape[-1:] != (3,) or x.ndim != rgb_axes:
         return ""
     if np.issubdtype(x.dtype, np.floating):
-        return f"; floats in [0, 1]? give ({name} * 255).round().astype(np.uint8)"
+        if not np.isfinite(x).all():        # (NaN * 255).astype(np.uint8) is 0, with numpy's warning at most
+            return f"; floats with NaN or infinity: no colour to give; replace them first (np.nan_to_num({name}))"
+        low, high = x.min(), x.max()
+        if 0 <= low and high <= 1:
+            return f"; floats in [0, 1]? give ({name} * 255).round().astype(np.uint8)"
+        if 0 <= low and high <= 255:        # scaled by 255 they would wrap around
+            return f"; floats in 0..255? give {name}.round().astype(np.uint8)"
+        if -1 <= low and high <= 1:
+            return f"; floats in [-1, 1]? give (({name} + 1) * 127.5).round().astype(np.uint8)"
+        return ""
     if x.dtype == np.uint16:
         return f"; 16 bits? give ({name} / 257).round().astype(np.uint8)"
     return ""
