@@ -537,3 +537,18 @@ def test_memory_does_not_grow_with_the_clip(tmp_path):
     (n20, short), (n200, long) = peak(20), peak(200)
     assert (n20, n200) == (20, 200)
     assert long < 1.5 * short, f"traced peak {short / 1e6:.2f} MB for 20 frames, {long / 1e6:.2f} MB for 200"
+
+
+@pytest.mark.parametrize("options, error, said", [
+    ({"max_frames": 2.5}, VidcolorError, "max_frames must be an integer >= 1 or None, got float 2.5"),
+    ({"max_frames": True}, VidcolorError, "max_frames must be an integer >= 1 or None, got bool True"),
+    ({"threshold": "5"}, ValueError, "threshold must be a number >= 0, got str '5'"),
+    ({"features": "no"}, VidcolorError, "features must be True or False, got str 'no'"),
+    ({"features": True, "device": "gpu"}, VidcolorError, "unknown device 'gpu' (auto, cpu, cuda or cuda:N"),
+], ids=["max_frames_float", "max_frames_bool", "threshold_str", "features_str", "device"])
+def test_options_of_another_type_are_refused_naming_them(gt, options, error, said):
+    """max_frames=2.5 raised slice's 'indices must be integers', max_frames=True scored 1 frame, threshold='5' raised
+    '>=' not supported between instances of 'str' and 'int', features='no' (true) loaded the feature model, and a
+    device torch does not take raised torch's own error (before any clip was read)."""
+    with pytest.raises(error, match="^" + re.escape(said)):
+        evaluate(gt, gt, **{"features": False, **options})

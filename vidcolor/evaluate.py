@@ -427,7 +427,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
             ~20 MB checkpoint; see :func:`vidcolor.metrics.features.frechet_feature_distance`).
         threshold: tolerance of the pixel accuracy, in 8-bit levels (default 12.75 = 5%).
         encoder, device: feature extractor and torch device for the Frechet distance (default: the
-            pretrained EfficientNet-Lite0, on the CPU).
+            pretrained EfficientNet-Lite0, on the CPU); ``device`` as :func:`~vidcolor.device.pick_device` takes it
+            (``auto``, ``cpu``, ``cuda``, ``cuda:N``, a ``torch.device``).
 
     Returns:
         ``{"frames": T, "width": W, "height": H, "frame_counts": {"output": n, "reference": n[, "input": n]},
@@ -458,11 +459,23 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
             differ (not the same video), folders without an image name in common, folders paired by name beside a
             clip paired by position (a video) where a folder holds an image the other folders lack before the last
             one they share (the clip's frames would go with the wrong images), or a ground truth transparent
-            everywhere.
-        ValueError: a negative or NaN ``threshold``.
+            everywhere; ``max_frames`` that is no integer >= 1 (nor None), ``features`` that is not True or False, a
+            ``device`` that is unknown or not there (:func:`~vidcolor.device.pick_device`; with ``features`` only).
+        ValueError: a ``threshold`` that is not a number, negative or NaN.
     """
+    from vidcolor.device import pick_device
+    from vidcolor.pipeline import check_flag, is_integer, is_number
+
+    if not is_number(threshold):                     # '5' was '>=' not supported between instances of 'str' and 'int'
+        raise ValueError(f"threshold must be a number >= 0, got {type(threshold).__name__} {threshold!r}")
     if not threshold >= 0:                           # NaN fails too: it counted no pixel correct
         raise ValueError(f"threshold must be >= 0, got {threshold}")
+    if max_frames is not None and not is_integer(max_frames):   # 2.5: slice indices' TypeError; True: 1 frame
+        raise VidcolorError(f"{option('max_frames')} must be an integer >= 1 or None, got "
+                            f"{type(max_frames).__name__} {max_frames!r}")
+    check_flag(features, "features")                 # features='no' is true: the feature model loaded
+    if features:
+        device = pick_device(device)                 # 'cuda' without a GPU was torch's AssertionError, 'gpu' its list
     clips = {"output": output, "reference": reference}
     if input is not None:
         clips["input"] = input
