@@ -708,10 +708,11 @@ def test_references_that_are_no_list_of_images_are_refused_before_a_model_loads(
     np.testing.assert_array_equal(read, image)
 
 
-def test_keyframe_colour_names_the_frame_it_was_given():
+def test_keyframe_colour_names_the_frame_it_was_given(tiny_colorizers):
     """A float or gray frame was said as the stack of it and its mirror image ('got float64 (2, 40, 48, 3)'), a
     shape the caller never gave."""
-    job = KeyframeColorizer(device="cpu", render_size=64, keyframe_size=64)
+    job = KeyframeColorizer(str(tiny_colorizers.exemplar), str(tiny_colorizers.fcn), device="cpu", render_size=64,
+                            keyframe_size=64, backend="torch")
     frame = smooth_image(np.random.default_rng(2), 40, 48)
     assert job.keyframe_colour(frame).shape == frame.shape
     for bad, shown in [(frame / 255.0, r"float64 \(40, 48, 3\)"), (frame[..., 0], r"uint8 \(40, 48\)")]:
