@@ -600,6 +600,21 @@ def test_what_ray_cannot_take_is_one_line(tmp_path, film, tiny_colorizers):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_output_folder_that_cannot_be_made_is_said_as_a_local_run_says_it(tmp_path, film, tiny_colorizers):
+    """-o through a file (blocked.txt/out.mkv): the local run says 'blocked.txt/out.mkv: cannot write there (blocked.txt
+    is a file, not a folder)'; the Ray run said '.../blocked.txt/.out.mkv.vidcolor-work: cannot write the work folder
+    (Not a directory)', naming a hidden folder the user never gave. Now both lines are the same, before Ray starts."""
+    (tmp_path / "blocked.txt").write_text("a file")
+    target = tmp_path / "blocked.txt" / "out.mkv"
+    said = {}
+    for executor in ("local", "ray"):
+        with pytest.raises(VidcolorError) as told:
+            colorize(film, target, tiny_colorizers.fcn, executor=executor)
+        said[executor] = str(told.value)
+    assert said["ray"] == said["local"] == f"{target}: cannot write there ({tmp_path / 'blocked.txt'} is a file, not a folder)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked.txt"]
+
+
 def test_without_ray_the_error_says_how_to_install_it(tmp_path, film, tiny_colorizers, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)       # import ray -> ImportError
     with pytest.raises(VidcolorError, match=r"^executor='ray' needs Ray: pip install 'vidcolor\[ray\]'$") as told:

@@ -55,7 +55,7 @@ from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
 from vidcolor.executor import execute
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
-from vidcolor.io.partial import name_max, remove_if_dead
+from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
@@ -368,7 +368,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     says it (:func:`~vidcolor.io.reader.warn_about_source`).
 
     Raises:
-        VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written.
+        VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
+            the output as a local run says it: ``x/out.mp4: cannot write there (x is a file, not a folder)``).
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
@@ -388,8 +389,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     try:
         work.mkdir(parents=True, exist_ok=True)
         (work / key).touch()
-    except OSError as exc:
-        raise VidcolorError(f"{work}: cannot write the work folder ({exc.strerror or exc})") from None
+    except OSError as exc:      # named as a local run names it (partial_file): the output, and what is in the way
+        raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
     _remove_strays(work)
     plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), stat_stamp(stat))
     saved = work / PLAN_FILE
