@@ -513,6 +513,38 @@ def test_a_run_under_an_address_space_limit_finishes(tmp_path, film):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
+WORKER_CLOCK_BEHIND = """import time
+with open("/proc/self/cmdline", "rb") as f:
+    if b"default_worker.py" in f.read():      # Ray's worker processes only: a node whose clock is 1000 s behind
+        _time = time.time
+        time.time = lambda: _time() - 1000.0
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="tells Ray's worker processes by /proc/self/cmdline")
+def test_the_summary_is_timed_on_the_drivers_clock_whatever_the_workers_say(tmp_path, film):
+    """The summary's seconds, start-up and finish took the segments' start and end from the workers' clocks
+    (time.time() on their nodes) and set them against the driver's: a node 1000 s behind gave 'finish 1000 s' and no
+    start-up. The workers' times are now put on the driver's clock (_on_driver_clock): the three add up to the
+    call's wall time."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(WORKER_CLOCK_BEHIND)
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env.pop("RAY_ADDRESS", None)
+    code = ("import sys, time, json; from vidcolor.api import dequantize; t = time.perf_counter(); "
+            f"s = dequantize({str(film)!r}, {str(tmp_path / 'out.mkv')!r}, executor='ray', workers=2, progress=False); "
+            "print(json.dumps([s.seconds, s.startup, s.finish, time.perf_counter() - t, s.segments]))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    seconds, startup, finish, wall, segments = json.loads(proc.stdout.decode().splitlines()[-1])
+    assert len(segments) == 2 and 0 < seconds < wall and 0 < finish < wall and 0 < startup < wall, (seconds, startup, finish, wall)
+    assert seconds + startup + finish == pytest.approx(wall, abs=0.5)
+    assert abs(min(t["began"] for t in segments) - time.time()) < 300           # the driver's clock's times
+
+
 def test_relative_paths_reach_workers_whose_folder_is_another(cluster, tmp_path, film, tiny_colorizers, local_result,
                                                               monkeypatch):
     """A worker's current folder is not the driver's (on another node, or here the one the cluster started in):
@@ -975,6 +1007,23 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
         second = key()
         touched(tmp_path / "ref.png")
         assert key() != second
+
+
+def test_segments_of_nodes_whose_clocks_differ_are_put_on_the_drivers():
+    """Two nodes, one 100 s ahead of the driver, one in step, each segment received 0.01-0.3 s after its end: the
+    segments' times come out on the driver's clock, each node's by its least lag, so the frames' span is the one
+    the driver saw (2.0 s), not 102 s across the two clocks."""
+    from vidcolor.distributed import _on_driver_clock
+
+    def timing(node, ahead, began, ended, lag):      # began, ended: the driver's clock; the worker says its own
+        return {"node": node, "began": began + ahead, "ended": ended + ahead, "received": ended + lag}
+
+    timings = [timing("a", 100.0, 10.0, 11.0, 0.01), timing("b", 0.0, 10.2, 11.5, 0.02),
+               timing("a", 100.0, 11.0, 12.0, 0.3), timing("b", 0.0, 11.5, 11.9, 0.02)]
+    _on_driver_clock(timings)
+    assert max(t["ended"] for t in timings) - min(t["began"] for t in timings) == pytest.approx(2.0, abs=0.02)
+    assert [round(t["began"], 2) for t in timings] == [10.01, 10.22, 11.01, 11.52]
+    assert all("received" not in t for t in timings)
 
 
 def test_a_gpu_index_is_refused_with_ray_before_ray_starts(monkeypatch):

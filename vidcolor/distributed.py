@@ -462,9 +462,10 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             :class:`~vidcolor.io.writer.OutputExists`).
 
     Returns:
-        :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing; ``skipped`` counts the
+        :class:`~vidcolor.pipeline.RunSummary`; ``segments`` lists each segment's timing (``began`` and ``ended`` put
+        on this machine's clock, :func:`_on_driver_clock`); ``skipped`` counts the
         clips left for ``skip_existing``, whose frames it does not count. Its seconds are the frames' own, as a local
-        run's (the first segment's start to the last one's end, on the workers' clocks; :attr:`~RunSummary.began`
+        run's (the first segment's start to the last one's end; :attr:`~RunSummary.began`
         set, so that :meth:`~RunSummary.timed_from` gives the start-up, Ray's included, and the finish, the last
         join's), the whole call's where segments of an earlier run were reused. A folder's note counts the clips
         written (``2 clips; ray: ...``). ``found``: each clip's quantizers (:attr:`~RunSummary.found`), which
@@ -572,6 +573,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     parts = [[found_in.get(str(part.absolute())) for part in p.parts] for i, p in enumerate(plans) if i not in left]
     found = None if any(f is None for clip in parts for f in clip) else [_joined_found(clip) for clip in parts]
     seconds, began = time.time() - begin, None
+    _on_driver_clock(timings)
     if timings and not reused:      # the frames' own time, as a local run's: first segment's start to last one's end
         first = min(t["began"] for t in timings)
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
@@ -615,6 +617,7 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
             while pool.has_next():
                 try:
                     timings.append(_result(ray, pool))
+                    timings[-1]["received"] = time.time()       # on the driver's clock (_on_driver_clock)
                 except TimeoutError:
                     pass
                 if starting or metered is not None:
@@ -684,6 +687,23 @@ def _signals_through_ray():
         if isinstance(exc.__cause__, BaseException) and not isinstance(exc.__cause__, Exception):
             raise exc.__cause__ from None
         raise
+
+
+def _on_driver_clock(timings: list[dict]) -> None:
+    """Put the segments' ``began`` and ``ended`` (:meth:`SegmentWorker.run`: ``time.time()`` of the node that ran each)
+    on the driver's clock, in place, popping the ``received`` each holds (the driver's ``time.time()`` when its result
+    came back). A node's clock is taken to be off the driver's by the least lag from a segment's end to its receipt
+    seen on that node (an upper bound of the offset plus the delivery's milliseconds, or a poll's wait). The summary's
+    seconds span segments of several nodes and its start-up is counted from the driver's own clock: a node whose
+    clock was 1000 s behind gave a 1000 s finish (and no start-up), one that was ahead a negative time between
+    segments."""
+    lag: dict[str, float] = {}
+    for t in timings:
+        gap = t.pop("received") - t["ended"]
+        lag[t["node"]] = min(gap, lag.get(t["node"], gap))
+    for t in timings:
+        t["began"] += lag[t["node"]]
+        t["ended"] += lag[t["node"]]
 
 
 def _result(ray, pool) -> dict:
