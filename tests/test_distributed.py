@@ -1026,6 +1026,33 @@ def test_segments_of_nodes_whose_clocks_differ_are_put_on_the_drivers():
     assert all("received" not in t for t in timings)
 
 
+def test_a_signal_while_ray_stops_is_raised_once_it_has_stopped(monkeypatch):
+    """Ctrl-C during ray.shutdown (a second one, while a stopped run waits for Ray) raised KeyboardInterrupt inside it:
+    with real Ray, SIGINT 0.05 s into shutdown left its raylet and GCS server running in a process that went on, and
+    a later ray.init could connect to them. Now the local instance vidcolor started is stopped whole, and the
+    KeyboardInterrupt comes after (a Ray stand-in whose shutdown is interrupted by the signal it sends itself)."""
+    import types
+
+    from vidcolor.distributed import _cluster
+
+    stopped = []
+
+    def shutdown():
+        os.kill(os.getpid(), signal.SIGINT)       # its handler runs at the next bytecode, inside shutdown
+        for _ in range(100):
+            time.sleep(0.001)
+        stopped.append(True)
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, shutdown=shutdown,
+                                 init=lambda **kw: types.SimpleNamespace(address_info={}))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        with _cluster(fake):
+            pass
+    assert stopped == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_gpu_index_is_refused_with_ray_before_ray_starts(monkeypatch):
     """process_clips checked ``device == "cuda"``: ``cuda:0`` skipped the 'cluster has no GPU' check and every worker,
     each given its own GPU by Ray, would be told the same index (``cpu:0`` asked for GPUs). An index is now refused

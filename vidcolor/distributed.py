@@ -52,7 +52,7 @@ from tqdm import tqdm
 
 from vidcolor.device import as_str, parse_device
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
-from vidcolor.executor import execute
+from vidcolor.executor import _signals_deferred, execute
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
@@ -862,7 +862,8 @@ class _cluster:
     started already (``ray.init`` before) is used as it is and left running.
 
     Inside, ``sys.stdout`` is :attr:`prints` (:class:`_ToStderr`): what Ray prints there on the driver goes to
-    stderr."""
+    stderr. A local instance is stopped whole: a signal that comes meanwhile (Ctrl-C, SIGTERM) has its handler run
+    once it has stopped (:func:`~vidcolor.executor._signals_deferred`)."""
 
     def __init__(self, ray):
         self.ray, self.own, self.context = ray, False, None
@@ -917,6 +918,10 @@ class _cluster:
     def __exit__(self, *exc):
         try:
             if self.own:
-                self.ray.shutdown()      # joins Ray's printing thread, and prints what its deduplicator held back
+                # Ctrl-C or SIGTERM (a second one, as a stopped run waits) is said once Ray has stopped: raised inside
+                # ray.shutdown it left the local instance half stopped (no longer connected, its raylet and GCS server
+                # still running), for a later ray.init to connect to
+                with _signals_deferred():
+                    self.ray.shutdown()  # joins Ray's printing thread, and prints what its deduplicator held back
         finally:
             sys.stdout = self._stdout
