@@ -669,6 +669,17 @@ def test_a_cluster_that_cannot_be_reached_is_one_error(tmp_path, film, tiny_colo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_run_removes_every_output_folder_it_made(tmp_path, film, tiny_colorizers, monkeypatch):
+    """-o new/sub/x.mkv where neither folder exists: a Ray run that failed (a damaged segment, a cluster that cannot
+    be reached: stood in for here) removed new/sub but left new/ behind, empty; the local run removes both."""
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: (_ for _ in ()).throw(ConnectionError("refused")))
+    with pytest.raises(VidcolorError, match="RAY_ADDRESS=127.0.0.1:9"):
+        colorize(film, tmp_path / "new" / "sub" / "x.mkv", tiny_colorizers.fcn, executor="ray")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ray_is_imported_with_a_bounded_wait_for_the_cluster(monkeypatch):
     """Where RAY_ADDRESS names a cluster, Ray is imported with one attempt to reach it, of at most 20 s (it made
     20 of about 41 s: 14 minutes); a user's own setting is kept; a local instance changes nothing."""

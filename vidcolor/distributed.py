@@ -59,7 +59,7 @@ from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
-                                remove_empty, write_file_atomically)
+                                missing_folders, remove_empty, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -486,7 +486,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     wants = check_device(device)        # before Ray starts; "cuda:0" had skipped the no-GPU check below
     ray = import_ray()
     begin = time.time()
-    new_dirs = {Path(o).parent for _, o in clips if not Path(o).parent.exists()}
+    new_dirs = [made for _, o in clips for made in missing_folders(Path(o).parent)]    # each missing folder on the way
     plans: list[_Plan] = []
     timings: list[dict] = []
     joined: set[int] = set()
