@@ -348,6 +348,28 @@ def test_an_interrupt_after_the_join_is_a_finished_run(cluster, tmp_path, film, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ray.mkv"]
 
 
+@pytest.mark.slow
+def test_a_rerun_that_only_joins_says_so_not_zero_workers(cluster, tmp_path, film, tiny_colorizers, local_result,
+                                                          monkeypatch):
+    """Stopped after every segment was done, before the join ('2 of 2 segments ... kept'), the rerun only joins, Ray
+    not started: its summary said 'ray: 2 segment(s) on 0 worker(s), 2 reused from an earlier run'. Now 'ray: 2
+    segment(s), all reused from an earlier run'. (The CLI's SIGTERM exception stands in for Ctrl-C, as above.)"""
+    from vidcolor import distributed
+    from vidcolor.cli import Terminated
+
+    def stopped(*args, **kwargs):
+        raise Terminated(signal.SIGTERM)
+
+    out = tmp_path / "ray.mkv"
+    with monkeypatch.context() as patched:
+        patched.setattr(distributed, "_join", stopped)
+        with pytest.raises(Terminated):
+            colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, workers=2)
+    summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, workers=2)
+    assert summary.note == "ray: 2 segment(s), all reused from an earlier run"
+    assert_same_as_local(out, local_result)
+
+
 def test_a_run_stopped_in_a_segment_leaves_no_partial_file_and_nothing_on_stdout(cluster, tmp_path, film,
                                                                                  tiny_colorizers, monkeypatch, capsys):
     """Interrupted while a worker wrote its second segment: the killed actor's partial file stayed in the work

@@ -564,7 +564,10 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
             raise
     n = sum(len(p.segments) for p in plans)
     where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
-    note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+    if count:
+        note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+    else:                           # every segment done by an earlier run, joined here: Ray was not started
+        note = f"ray: {n} segment(s), all reused from an earlier run"
     if folder and joined:               # as a local folder run counts them
         note = f"{len(joined)} clip{'' if len(joined) == 1 else 's'}; {note}"
     if stopped:
