@@ -52,7 +52,7 @@ from tqdm import tqdm
 
 from vidcolor.device import as_str, parse_device
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
-from vidcolor.executor import _signals_deferred, execute
+from vidcolor.executor import signals_deferred, execute
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
@@ -866,7 +866,7 @@ class _cluster:
 
     Inside, ``sys.stdout`` is :attr:`prints` (:class:`_ToStderr`): what Ray prints there on the driver goes to
     stderr. A local instance is stopped whole: a signal that comes meanwhile (Ctrl-C, SIGTERM) has its handler run
-    once it has stopped (:func:`~vidcolor.executor._signals_deferred`)."""
+    once it has stopped (:func:`~vidcolor.executor.signals_deferred`)."""
 
     def __init__(self, ray):
         self.ray, self.own, self.context = ray, False, None
@@ -924,7 +924,7 @@ class _cluster:
                 # Ctrl-C or SIGTERM (a second one, as a stopped run waits) is said once Ray has stopped: raised inside
                 # ray.shutdown it left the local instance half stopped (no longer connected, its raylet and GCS server
                 # still running), for a later ray.init to connect to
-                with _signals_deferred():
+                with signals_deferred():
                     self.ray.shutdown()  # joins Ray's printing thread, and prints what its deduplicator held back
         finally:
             sys.stdout = self._stdout

@@ -198,11 +198,11 @@ def one_thread_per_stage():
 
 
 DEFERRED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-"""Signals whose Python handler :func:`execute` runs only at a safe point (:func:`_signals_deferred`)."""
+"""Signals whose Python handler :func:`execute` runs only at a safe point (:func:`signals_deferred`)."""
 
 
 @contextmanager
-def _signals_deferred():
+def signals_deferred():
     """Inside the block, the Python handlers of :data:`DEFERRED_SIGNALS` are replaced by one that only records the
     signal; the block gets a function that runs the recorded signals' own handlers, to be called at a safe point
     (in the caller's thread, outside any library's callback). On leaving, the handlers come back and those of the
@@ -269,7 +269,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
             (a float array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)", the
             writer's, not naming the job).
         Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal handler's
-        exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`_signals_deferred`; a
+        exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`signals_deferred`; a
         handler that returns lets the run go on).
     """
     run = _Run()
@@ -318,7 +318,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                                  name=f"vidcolor-{getattr(fn, '__name__', 'stage')}")
                 for i, fn in enumerate(stages_of(job))]
     n = 0
-    with one_thread_per_stage(), _signals_deferred() as deliver:
+    with one_thread_per_stage(), signals_deferred() as deliver:
         try:
             for t in threads:
                 try:
