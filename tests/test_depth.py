@@ -165,3 +165,38 @@ def test_a_batch_of_16_bit_frames_is_counted_in_bytes():
     check_batch_pixels(138, 640, 360, sample_bytes=2)
     with pytest.raises(VidcolorError, match=r"\(32 megapixels of 16-bit frames\): at most 138 at this size"):
         check_batch_pixels(139, 640, 360, sample_bytes=2)
+
+
+@pytest.mark.parametrize("fmt, colour_range, top", [("gray10le", 2, 1023), ("gray16le", 2, 65535),
+                                                    ("yuv444p10le", 2, 1023), ("gbrp12le", 2, 4095)])
+def test_gray_full_range_and_rgb_decode_at_16_bits_to_the_encode_s_white(fmt, colour_range, top):
+    """swscale scales gray, full-range YUV and RGB samples to rgb48le by their codes (gray10le 1023 -> 65472, 16 bits
+    as they are, RGB bits repeated to 65535), while the encode from rgb48le takes 65280 as white (Y 940; 65535 gave
+    943): such a source came out brighter by up to 0.4% (a gray16le at 10-bit Y 368: 369.2). Each code now decodes
+    to its fraction of 65280, as limited-range YUV does."""
+    codes = np.linspace(0, top, 8).round().astype(np.uint16)
+    frame = av.VideoFrame(8, 2, fmt)
+    for i, plane in enumerate(frame.planes):
+        padded = np.zeros((plane.height, plane.line_size // 2), np.uint16)
+        padded[:, :8] = codes if i == 0 or fmt.startswith("gbr") else (top + 1) // 2
+        plane.update(padded)
+    frame.color_range = colour_range
+    rgb = frame_to_rgb(frame, deep=True)
+    expected = codes / top * 65280
+    assert np.abs(rgb[0].astype(np.int64) - expected[:, None]).max() <= 1, rgb[0, :, 0]
+
+
+def test_a_16_bit_gray_source_keeps_its_brightness_through_colorize(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """A gray16le FFV1 source (an archive's scan) at saturation 0 comes out at its own Y, code for code at 10 bits
+    (it came out 1.2 codes brighter at mid-gray and its white at 943)."""
+    from vidcolor.api import colorize
+
+    g16 = np.linspace(0, 65535, W).round().astype("<u2")
+    src = tmp_path / "gray16.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "gray16le", "-s", f"{W}x{H}", "-r", "24", "-i", "-",
+               "-c:v", "ffv1", str(src), stdin=np.tile(g16, (FRAMES, H, 1)).tobytes())
+    out = tmp_path / "out.mkv"
+    colorize(src, out, saturation=0, render_size=32, codec="ffv1", temporal="off", progress=False, backend="torch",
+             model=str(tiny_colorizers.fcn))
+    rows = _y_rows(out)
+    assert np.abs(rows - (64 + 876 * g16.astype(np.float64) / 65535)).max() <= 0.51
