@@ -200,3 +200,27 @@ def test_a_16_bit_gray_source_keeps_its_brightness_through_colorize(tmp_path, ff
              model=str(tiny_colorizers.fcn))
     rows = _y_rows(out)
     assert np.abs(rows - (64 + 876 * g16.astype(np.float64) / 65535)).max() <= 0.51
+
+
+@pytest.mark.parametrize("trc, said", [("smpte2084", "PQ, smpte2084"), ("arib-std-b67", "HLG, arib-std-b67")])
+def test_an_hdr_source_is_told_that_it_is_processed_as_sdr(tmp_path, ffmpeg_exe, tiny_colorizers, trc, said):
+    """A 10-bit BT.2020 source tagged PQ or HLG was colourised as SDR without a word (the start code told its 10 bits
+    alone), and its output tagged PQ/HLG: an HDR player shows the colours made for SDR through that transfer. A
+    warning says so and how to tone-map it first; the tags are kept as before."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "hdr.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "gradients=s=64x32:d=0.125:r=24", "-vf",
+               f"setparams=color_primaries=bt2020:color_trc={trc}:colorspace=bt2020nc", "-pix_fmt", "yuv420p10le",
+               "-c:v", "ffv1", str(src))
+    out = tmp_path / "out.mkv"
+    with vidcolor_warnings() as warned:
+        colorize(src, out, saturation=0, render_size=32, codec="ffv1", temporal="off", progress=False,
+                 backend="torch", model=str(tiny_colorizers.fcn))
+    assert [w for w in warned if "HDR" in w] == [
+        f"hdr.mkv is HDR video ({said} transfer); vidcolor processes its samples as SDR video's (sRGB), and the output "
+        "keeps its tags, so an HDR player shows the colours through that transfer, not as made: tone-map it to SDR "
+        "first (ffmpeg -i in.mkv -vf zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,"
+        "zscale=t=bt709:m=bt709:r=tv,format=yuv420p10le -c:v ffv1 sdr.mkv)"]
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.color_trc == {"smpte2084": 16, "arib-std-b67": 18}[trc]

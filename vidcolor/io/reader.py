@@ -681,10 +681,16 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "") -
     decoded at 16 bits, :class:`VideoReader`'s ``deep``; the summary's "passed unchanged" is of the 8-bit frames),
     interlacing (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields,
     and the output is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
-    colours stored under the transparent parts). Said by a local run (:func:`vidcolor.api.process`) and by a Ray
-    run (:func:`vidcolor.distributed.open_work`) alike."""
+    colours stored under the transparent parts), an HDR transfer (:data:`HDR_TRANSFERS`: its samples are processed
+    as SDR video's, and the output keeps the source's tags). Said by a local run (:func:`vidcolor.api.process`) and
+    by a Ray run (:func:`vidcolor.distributed.open_work`) alike."""
     if getattr(info, "alpha", None):
         warn(alpha_dropped(name, info.alpha))
+    hdr = HDR_TRANSFERS.get(getattr(info, "colour", {}).get("color_trc"))
+    if hdr:
+        warn(f"{name} is HDR video ({hdr} transfer); vidcolor processes its samples as SDR video's (sRGB), and the "
+             "output keeps its tags, so an HDR player shows the colours through that transfer, not as made: "
+             f"tone-map it to SDR first ({TONE_MAP})")
     if info.bits > 8 and eight_bits is not None:
         warn(f"{name} has {info.bits} bits per sample; " + (eight_bits or "it is processed at 8 bits, so the output "
              f"keeps 8 bits of precision (also with {option(DEEP_PIX_FMT)})"))
@@ -694,6 +700,16 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "") -
         warn(f"{name} is interlaced ({order}); its frames are processed as whole pictures and written progressive: "
              "deinterlace it first (ffmpeg -vf bwdif)")
 
+
+HDR_TRANSFERS = {16: "PQ, smpte2084", 18: "HLG, arib-std-b67"}
+"""The transfer characteristics (FFmpeg's AVColorTransferCharacteristic, :attr:`VideoInfo.colour`'s ``color_trc``) of
+HDR video, which vidcolor processes as SDR (the networks were trained on SDR video; L is computed as of sRGB),
+as :func:`warn_about_source` names them. Before, a PQ or HLG source was colourised without a word (a 10-bit one
+was told its depth alone), and its output tagged PQ or HLG."""
+
+TONE_MAP = ("ffmpeg -i in.mkv -vf zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,"
+            "zscale=t=bt709:m=bt709:r=tv,format=yuv420p10le -c:v ffv1 sdr.mkv")
+"""A tone-mapping to SDR BT.709 that the bundled ffmpeg runs (zscale, tonemap), for :func:`warn_about_source`."""
 
 DEEP_PIX_FMT = "pix_fmt='yuv420p10le'"
 """The option that writes 10-bit output, as :func:`~vidcolor.errors.option` names it (``--pix-fmt yuv420p10le`` in
