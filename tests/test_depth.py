@@ -224,3 +224,23 @@ def test_an_hdr_source_is_told_that_it_is_processed_as_sdr(tmp_path, ffmpeg_exe,
         "zscale=t=bt709:m=bt709:r=tv,format=yuv420p10le -c:v ffv1 sdr.mkv)"]
     with av.open(str(out)) as c:
         assert c.streams.video[0].codec_context.color_trc == {"smpte2084": 16, "arib-std-b67": 18}[trc]
+
+
+def test_a_source_deeper_than_its_output_is_told_the_bits_that_the_output_keeps():
+    """A 12-bit ProRes 4444 or a 16-bit FFV1 scan, decoded at 16 bits, was written at 10 without a word (the start code
+    had said 8). encoded_bits names what the encoder is given (ProRes: 4:2:2 or 4:4:4 at 10 bits), and
+    warn_about_source, given it, says what the output keeps; nothing where the output holds the source's bits."""
+    from types import SimpleNamespace
+
+    from vidcolor.io.reader import warn_about_source
+    from vidcolor.io.writer import encoded_bits
+
+    assert encoded_bits("prores", "yuv420p10le") == ("yuv422p10le", 10)
+    assert encoded_bits("ffv1", "yuv444p10le") == ("yuv444p10le", 10)
+    info = SimpleNamespace(alpha=None, bits=12, interlaced=None, colour={})
+    with vidcolor_warnings() as said:
+        warn_about_source("scan.mov", info, None, ("prores", *encoded_bits("prores", "yuv420p10le")))
+        warn_about_source("ten.mov", SimpleNamespace(alpha=None, bits=10, interlaced=None, colour={}), None,
+                          ("prores", *encoded_bits("prores", "yuv420p10le")))
+    assert said == ["scan.mov has 12 bits per sample; it is processed at 16, but prores at yuv422p10le holds 10, so the "
+                    "output keeps 10 bits of precision"]

@@ -672,13 +672,16 @@ def probe(path: str | Path) -> VideoInfo:
     return info
 
 
-def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "") -> None:
+def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "",
+                      encoded: tuple[str, str, int] | None = None) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
     processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
     where its frames are processed at 8 (``eight_bits`` says why and what it costs; empty: "it is processed at 8
     bits, so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", as a Ray run's frames and
     every job's but colorize's (:attr:`~vidcolor.pipeline.LabJob.DEEP`) are; None: they are not, the frames are
-    decoded at 16 bits, :class:`VideoReader`'s ``deep``; the summary's "passed unchanged" is of the 8-bit frames),
+    decoded at 16 bits, :class:`VideoReader`'s ``deep``, and ``encoded``, the output's ``(codec, pixel format, bits
+    per sample)`` (:func:`~vidcolor.io.writer.encoded_bits`), says where they hold fewer bits than the source (12-bit
+    ProRes 4444, a 16-bit scan, written at 10); the summary's "passed unchanged" is of the 8-bit frames),
     interlacing (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields,
     and the output is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
     colours stored under the transparent parts), an HDR transfer (:data:`HDR_TRANSFERS`: its samples are processed
@@ -694,6 +697,10 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "") -
     if info.bits > 8 and eight_bits is not None:
         warn(f"{name} has {info.bits} bits per sample; " + (eight_bits or "it is processed at 8 bits, so the output "
              f"keeps 8 bits of precision (also with {option(DEEP_PIX_FMT)})"))
+    elif encoded is not None and info.bits > encoded[2]:
+        codec, fmt, bits = encoded
+        warn(f"{name} has {info.bits} bits per sample; it is processed at 16, but {codec} at {fmt} holds {bits}, so "
+             f"the output keeps {bits} bits of precision")
     if info.interlaced:
         order = ("its frames say so; no field order given" if info.interlaced == INTERLACED_FRAMES else
                  f"{'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first")

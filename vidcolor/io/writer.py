@@ -120,10 +120,17 @@ def default_pix_fmt(codec: str, deep: bool) -> str:
     return "yuv420p10le" if deep and codec in DEEP_CODECS else "yuv420p"
 
 
+def encoded_bits(codec: str, pix_fmt: str) -> tuple[str, int]:
+    """The pixel format that ``codec`` is given for ``pix_fmt`` (:func:`encoder_args`'s: ProRes takes ``yuv422p10le``
+    or ``yuv444p10le``) and its bits per sample: what the output keeps of a deeper source (a 12-bit ProRes 4444 or a
+    16-bit FFV1 scan comes out at 10), for :func:`~vidcolor.io.reader.warn_about_source`."""
+    fmt = encoder_args(codec, pix_fmt, 16, "medium", 2, 2)["pix_fmt"]
+    return fmt, max(c.bits for c in av.VideoFormat(fmt).components)
+
+
 def holds_deep(codec: str, pix_fmt: str) -> bool:
     """Whether video encoded by ``codec`` at ``pix_fmt`` (:func:`encoder_args`'s) holds more than 8 bits per sample."""
-    fmt = encoder_args(codec, pix_fmt, 16, "medium", 2, 2)["pix_fmt"]
-    return max(c.bits for c in av.VideoFormat(fmt).components) > 8
+    return encoded_bits(codec, pix_fmt)[1] > 8
 
 
 TEXT_SUBTITLES = {"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"}
