@@ -110,18 +110,21 @@ def test_a_job_of_8_bit_frames_says_so(tmp_path, ffmpeg_exe):
         "precision (also with pix_fmt='yuv420p10le')"]
 
 
-def test_10_bit_colour_decodes_at_16_bits_with_its_chroma_replicated():
+@pytest.mark.parametrize("fmt, bits", [("yuv420p10le", 10), ("yuv420p9le", 9), ("yuv420p14le", 14)])
+def test_10_bit_colour_decodes_at_16_bits_with_its_chroma_replicated(fmt, bits):
     """swscale's full chroma interpolation wrote R and G as 0 converting 10-bit 4:2:0 to rgb48le (rgb24 (54, 88, 125)
     came out (0, 0, 31935)); the 16-bit decode replicates the chroma, as the 8-bit decode of 8-bit 4:2:0 does, and
     comes within a level (of 8 bits) of BT.601's RGB of the 10-bit samples (swscale's 16-bit white is 65280)."""
     rng = np.random.default_rng(0)
     y, u, v = (rng.integers(64, 941, (32, 32)), rng.integers(300, 724, (16, 16)), rng.integers(300, 724, (16, 16)))
-    frame = av.VideoFrame(32, 32, "yuv420p10le")
+    frame = av.VideoFrame(32, 32, fmt)          # 9 and 14 bits (interpolated by swscale, 61 levels off): the same
+    y, u, v = (np.round(c * 2.0 ** (bits - 10)).astype(np.int64) for c in (y, u, v))
     for plane, samples in zip(frame.planes, (y, u, v)):
         padded = np.zeros((plane.height, plane.line_size // 2), np.uint16)
         padded[:, :samples.shape[1]] = samples
         plane.update(padded)
-    y, (u, v) = (y - 64) / 876, ((c.repeat(2, 0).repeat(2, 1) - 512) / 896 for c in (u, v))
+    k = 2.0 ** (bits - 8)
+    y, (u, v) = (y - 16 * k) / (219 * k), ((c.repeat(2, 0).repeat(2, 1) - 128 * k) / (224 * k) for c in (u, v))
     bt601 = np.clip(np.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], -1), 0, 1) * 255
     deep = frame_to_rgb(frame, deep=True)
     assert deep.dtype == np.uint16 and np.abs(deep / 257.0 - bt601).max() < 1

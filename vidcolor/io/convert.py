@@ -45,8 +45,10 @@ SWS_FLAGS = "area+accurate_rnd+full_chroma_int"
 
 _SUBSAMPLED_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
 _SUBSAMPLED_DEEP = {f"yuv{s}p{b}le": f"yuv444p{b}le" for s in ("420", "422", "440") for b in (10, 12)} | {
-    f"yuv{s}p16le": "yuv444p16le" for s in ("420", "422")}
-"""Planar YUV of more than 8 bits with subsampled chroma -> the 4:4:4 format of its depth, for the 16-bit decode."""
+    f"yuv{s}p{b}le": f"yuv444p{b}le" for s in ("420", "422") for b in (9, 14, 16)}
+"""Planar YUV of more than 8 bits with subsampled chroma -> the 4:4:4 format of its depth, for the 16-bit decode
+(9- and 14-bit 4:2:0 had been left to swscale, which interpolated their chroma: up to 61 levels of 8 bits off the
+replicated chroma of random samples, where 10-bit 4:2:0 came within 1)."""
 
 
 def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
