@@ -535,15 +535,17 @@ def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
     from PIL import Image
 
     import vidcolor.api
+    import vidcolor.io.paths
 
     calls = []
-    check_path = vidcolor.api.check_path
+    check_path = vidcolor.io.paths.check_path
 
     def counted(path, name, none=False):
         calls.append(name)
         return check_path(path, name, none)
 
-    monkeypatch.setattr(vidcolor.api, "check_path", counted)
+    for module in (vidcolor.api, vidcolor.io.paths):        # the entry points' own check, and check_input's
+        monkeypatch.setattr(module, "check_path", counted)
     Image.fromarray(FRAME).save(tmp_path / "a.png")
     vidcolor.process(tmp_path / "a.png", tmp_path / "b.png", lambda frames: frames, suffix="", progress=False)
     assert calls == ["input", "output"]
@@ -552,7 +554,7 @@ def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
     assert done.skipped == 1 and calls == ["input", "output"]
     calls.clear()
     with pytest.raises(VidcolorError, match="no such file or folder"):
-        vidcolor.api.check_input(tmp_path / "c.png")
+        vidcolor.io.paths.check_input(tmp_path / "c.png")
     assert calls == ["input"]
 
 

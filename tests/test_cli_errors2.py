@@ -370,7 +370,7 @@ def test_an_output_through_a_symbolic_link_loop_is_one_line(tmp_path, clip):
     error (RuntimeError: Symlink loop ...)'."""
     import os
 
-    from vidcolor.api import same_file
+    from vidcolor.io.paths import same_file
     from vidcolor.errors import VidcolorError
 
     os.symlink("loop", tmp_path / "loop")

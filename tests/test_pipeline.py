@@ -12,7 +12,8 @@ import torch
 
 from helpers import smooth_image, CLIP_FPS, CLIP_FRAMES, TINY_GENERATOR, decode_all, listing, mosaic, \
     vidcolor_warnings
-from vidcolor.api import default_output, dequantize, dequantize_frames, process
+from vidcolor.api import dequantize, dequantize_frames, process
+from vidcolor.io.paths import default_output
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import VidcolorError
 from vidcolor.io import read_image

@@ -12,7 +12,8 @@ import av
 import pytest
 
 from helpers import CliResult, invoke_cli, make_clip, run_cli, run_ffmpeg, vidcolor_warnings
-from vidcolor.api import process, read_once
+from vidcolor.api import process
+from vidcolor.io.paths import read_once
 from vidcolor.errors import VidcolorError
 
 FAST = dict(preset="ultrafast", progress=False)
@@ -121,7 +122,7 @@ def test_stdin_names_the_streams_it_does_not_carry_once(tmp_path, mkv_with_audio
 
 
 def test_a_pipe_without_an_output_is_refused_up_front(tmp_path):
-    from vidcolor.api import output_for
+    from vidcolor.io.paths import output_for
 
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(VidcolorError, match="a pipe: give the output with -o"):
@@ -132,7 +133,7 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path):
     """bash's <(ffmpeg ...) is /dev/fd/63: a warning about its 10 bits named it '63'."""
     from types import SimpleNamespace
 
-    from vidcolor.api import _named
+    from vidcolor.io.paths import _named
     from vidcolor.io.reader import warn_about_source
 
     os.mkfifo(tmp_path / "feed")

@@ -13,6 +13,7 @@ import pytest
 from helpers import CliResult, assert_one_line_error, cli_env, run_cli
 from vidcolor import api
 from vidcolor.errors import VidcolorError
+from vidcolor.io import paths
 
 
 def _unshare_works() -> bool:
@@ -64,10 +65,10 @@ def test_a_hard_link_to_the_input_is_the_input(tmp_path, clip):
     shutil.copy(clip, src)
     os.link(src, tmp_path / "link.mp4")
     with pytest.raises(VidcolorError, match="would overwrite the input"):
-        api.output_for(src, tmp_path / "link.mp4", "dequantized")
+        paths.output_for(src, tmp_path / "link.mp4", "dequantized")
     with pytest.raises(VidcolorError, match="would overwrite the input"):
         api._ray_clips(str(src), str(tmp_path / "link.mp4"), "dequantized", {"overwrite": True})
-    api.output_for(src, tmp_path / "new.mp4", "dequantized")          # an output that does not exist yet
+    paths.output_for(src, tmp_path / "new.mp4", "dequantized")          # an output that does not exist yet
 
 
 # ------------------------------------------------------------------------------- D2: devices and pipes

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import errno
 import os
-import stat
-import sys
 import time
 from collections import Counter
 from fractions import Fraction
@@ -30,10 +27,12 @@ from vidcolor.errors import (DamagedInput, UnreadableInput, VidcolorError, add_n
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          is_still_image, list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import IMAGE_SUFFIXES, file_stamp, round16
+from vidcolor.io.files import IMAGE_SUFFIXES, round16
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
+from vidcolor.io.paths import (_check_input_found, _file_stamp, _named, _own_path, _stdin_file, check_format_named,
+                               check_path, output_for, read_once, same_file)
 from vidcolor.io.reader import DEEP_PIX_FMT, VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.writer import (DEEP_CODECS, WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding,
@@ -665,8 +664,6 @@ def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength:
     job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)
 
 
-
-
 IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignore_errors")
 """:func:`process`'s on/off options, refused when not True or False (:func:`~vidcolor.pipeline.check_flag`;
 ``overwrite="no"`` is true, and replaced the output)."""
@@ -815,110 +812,6 @@ def job_files(kind: str, options: dict) -> tuple[str, ...]:
     return tuple(str(f) for f in files)
 
 
-def check_input(input: str | Path) -> None:
-    """Raise VidcolorError early (before a model loads) when ``input`` is neither ``-`` nor an existing path (a
-    name too long for the file system, a folder on the way that cannot be looked into: one line saying so).
-
-    Raises:
-        TypeError: ``input`` is no ``str`` or path-like object (None, a list of files, bytes; an int was taken as
-            a file descriptor by ``os.stat``).
-    """
-    _check_input_found(check_path(input, "input"))
-
-
-def _check_input_found(input: str | Path) -> None:
-    """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, or a path that exists."""
-    if str(input) == "-":
-        return
-    check_named(str(input), "input", "give a path, or - for stdin")        # was ': no such file or folder'
-    try:
-        os.stat(input)
-    except (FileNotFoundError, NotADirectoryError):
-        raise VidcolorError(f"{input}: no such file or folder") from None
-    except OSError as exc:
-        raise VidcolorError(f"{input}: " + ("file name too long" if exc.errno == errno.ENAMETOOLONG else
-                                            f"cannot read ({exc.strerror or exc})")) from None
-
-
-def check_path(path, name: str, none: bool = False) -> str | Path | None:
-    """Refuse a ``path`` (the parameter ``name``) that is no ``str`` or :class:`os.PathLike` (nor None, where ``none``
-    allows it): ``os.stat`` said "stat: path should be string, bytes, os.PathLike or integer, not list", naming no
-    parameter, and took an int for a file descriptor. Returns it, another path-like object than
-    :class:`pathlib.Path` (pytest's ``tmpdir``, a ``py.path.local``) as a :class:`~pathlib.Path`: the reader took
-    one for a file object ("open() argument 'mode' must be str, not int").
-
-    Raises:
-        TypeError: naming the parameter and what was given.
-    """
-    if not ((none and path is None) or (isinstance(path, (str, os.PathLike)) and
-                                        isinstance(os.fspath(path), str))):
-        raise TypeError(f"{name} must be a path (str or pathlib.Path){', None' if none else ''} or '-', got "
-                        f"{type(path).__name__}" + (f" {path!r}" if isinstance(path, (int, bytes)) else ""))
-    return path if path is None or isinstance(path, (str, Path)) else Path(os.fspath(path))
-
-
-def read_once(input: str | Path) -> bool:
-    """Whether ``input`` can be read only once, as a stream: ``-`` (stdin), or a path that is neither a regular file
-    nor a folder (a FIFO, ``/dev/stdin`` or ``/proc/self/fd/N`` on a pipe, bash's ``<(...)``, a character device).
-    Such an input is read as stdin is: its video alone (the encoder cannot open it again for its audio, subtitles
-    and metadata, :class:`~vidcolor.io.writer.Passthrough`), and not by the Ray executor, which reads an input
-    once a segment. False for a path that does not exist (:func:`check_input` says so)."""
-    if str(input) == "-":
-        return True
-    try:
-        mode = os.stat(input).st_mode
-    except (OSError, ValueError):
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def _named(path: str | Path) -> str:
-    """How a warning names an input (or output) by itself: ``stdin`` for ``-``, the path as given where it is not a
-    regular file (:func:`read_once`: bash's ``<(ffmpeg ...)`` is ``/dev/fd/63``, whose name alone, ``63``, says
-    nothing), else the file's name."""
-    if str(path) == "-":
-        return "stdin"
-    return str(path) if read_once(path) else Path(path).name
-
-
-def _file_stamp(input: str | Path) -> tuple[int, int] | None:
-    """``(size, modification time in ns)`` of a regular file ``input``; None for stdin, a pipe, or what cannot be
-    read. :func:`process` compares it before and after a clip's run: a file still being written (a recording in
-    progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had got,
-    silently."""
-    return None if read_once(input) else file_stamp(_own_path(input))
-
-
-def _stdin_file() -> Path | None:
-    """The regular file that stdin was redirected from (``vidcolor dequantize - < in.mkv``), read from its start,
-    by a name that still leads to it (Linux: ``/proc/self/fd/N``); None for a pipe, a terminal, a closed stdin, a
-    file read part way already, or one whose name is gone. The encoder takes its audio, subtitles and metadata from
-    it, as from ``/dev/stdin`` on a file (:func:`_own_path`): they were dropped, with a warning that called it a
-    pipe."""
-    try:
-        fd = sys.stdin.buffer.fileno()          # the stream the reader takes ("-"), not one put in its place
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode) or os.lseek(fd, 0, os.SEEK_CUR) != 0:
-            return None
-        real = Path(os.path.realpath(f"/proc/self/fd/{fd}"))
-        named = os.stat(real)
-    except (AttributeError, OSError, ValueError):       # io.UnsupportedOperation: no descriptor (a BytesIO)
-        return None
-    same = stat.S_ISREG(named.st_mode) and (named.st_dev, named.st_ino) == (found.st_dev, found.st_ino)
-    return real if same else None
-
-
-def _own_path(input: str | Path) -> Path:
-    """The path another process (the encoder) opens for ``input``, a regular file: ``/dev/stdin``,
-    ``/dev/fd/N`` and ``/proc/self/fd/N`` name each process's own file (the encoder's stdin is the video vidcolor
-    sends it), so they are resolved to the file they stand for here; other paths are kept as given."""
-    if str(input).startswith(("/dev/", "/proc/")):
-        real = Path(os.path.realpath(input))
-        if real.is_file():
-            return real
-    return Path(input)
-
-
 def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None) -> None:
     """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
     the library ignored one given, silently.
@@ -940,98 +833,6 @@ def check_crf(crf: int) -> None:
     """
     if not is_integer(crf) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
         raise VidcolorError(f"crf must be an integer from {CRF_RANGE[0]} to {CRF_RANGE[1]}, got {crf!r}")
-
-
-def output_for(input: str | Path, output: str | Path | None, suffix: str, container: str | None = None) -> str | Path:
-    """``output``, or :func:`default_output` when it is None (named with the suffix of ``container``, the ffmpeg
-    format, when given).
-
-    Raises:
-        VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
-            itself (also the file stdin is redirected from, :func:`_stdin_file`), an empty name (``-o "$OUT"`` with
-            ``OUT`` unset: read as the current folder, a folder run wrote its outputs there, a clip's said '. is a
-            folder'), or a ``container`` with no known suffix to name it with
-            (:func:`~vidcolor.io.writer.format_suffix`).
-    """
-    check_named(output, "output", "give a path, or - for stdout")
-    if output is None:
-        if str(input) == "-":
-            raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
-        if read_once(input):        # /dev/fd/63_dequantized.mp4 cannot be written
-            raise VidcolorError(f"reading {input}, a pipe: give the output with -o (a path, or - for stdout)")
-        output = default_output(input, suffix, container)
-    if str(output) != "-" and str(input) != "-" and same_file(output, input):
-        raise VidcolorError(f"{output} would overwrite the input" + ("" if str(output) == str(input) else f" ({input})"))
-    if str(output) != "-" and str(input) == "-" and (stdin := _stdin_file()) is not None and same_file(output, stdin):
-        raise VidcolorError(f"{output} would overwrite the input (stdin, redirected from it)")
-    return output
-
-
-def same_file(a: str | Path, b: str | Path) -> bool:
-    """Whether the paths ``a`` and ``b`` name one file or folder: the same path once resolved (``..``, symbolic
-    links), or, where both exist, the same file system object (:func:`os.path.samefile`: device and inode), which
-    paths alone do not show (a bind mount, a second mount of one share, another case of the name on a
-    case-insensitive disk, a hard link)."""
-    if _resolved(a) == _resolved(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):          # one is missing (or cannot be looked at): nothing there to overwrite
-        return False
-
-
-def _resolved(path: str | Path) -> Path:
-    """``path`` resolved (:meth:`pathlib.Path.resolve`), a symbolic link loop on its way a one-line VidcolorError
-    (resolve's RuntimeError was an internal error)."""
-    try:
-        return Path(path).resolve()
-    except (RuntimeError, OSError):
-        raise VidcolorError(f"{path}: cannot be followed (a symbolic link loop on its way)") from None
-
-
-def check_format_named(output: str | Path, container: str | None) -> None:
-    """Refuse a video file name whose suffix names another format than ``container`` (``-o a.mkv --format mp4``
-    wrote MP4 data under a Matroska name). A suffix that names no format (``.bin``, none) is what ``container``
-    is for; stdout has no name.
-
-    Raises:
-        VidcolorError: naming both, and the suffix to give.
-    """
-    if container is None or str(output) == "-":
-        return
-    try:
-        named = output_format(Path(output))
-    except VidcolorError:                   # no format of its own: the container names it
-        return
-    if named != container:
-        try:
-            advice = f"name it {Path(output).with_suffix(format_suffix(container)).name}"
-        except VidcolorError:
-            advice = "give another name"
-        raise VidcolorError(f"{output}: its suffix {Path(output).suffix} says {named} but "
-                            f"{option('container', '--format')} says {container}; {advice}, or drop "
-                            f"{option('container', '--format')}")
-
-
-def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
-    """``clip.mkv`` -> ``clip_<suffix>.mp4`` (with ``container``, the suffix of that format:
-    :func:`~vidcolor.io.writer.format_suffix`); ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
-    ``dir`` -> ``dir_<suffix>``; a folder named by a path whose last part is ``.`` or ``..`` (``.``, ``./``, ``..``,
-    ``dir/..``), which has no name of its own to put the suffix on, is resolved first, so its output is the one its
-    own name gives, beside it (``.`` in ``/a/shots`` -> ``/a/shots_<suffix>``).
-
-    Raises:
-        VidcolorError: the root folder, which has no name at all.
-    """
-    p = Path(input)
-    if p.name in ("", ".."):            # Path drops a '.' part: '.' and './' are Path('.'), whose name is ''
-        p = p.resolve()
-        if not p.name:
-            raise VidcolorError(f"{input}: the root folder has no name to name the output after; give the output "
-                                "with -o")
-    if p.is_dir():
-        return p.with_name(f"{p.name}_{suffix}")
-    return p.with_name(f"{p.stem}_{suffix}{'.png' if is_still_image(p) else format_suffix(container or 'mp4')}")
 
 
 def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
