@@ -91,7 +91,7 @@ def test_ray_refuses_a_pipe(tmp_path):
 
 
 def test_a_folder_listing_leaves_a_fifo_out(tmp_path, mkv_with_audio):
-    from vidcolor.api import folder_contents
+    from vidcolor.io.folders import folder_contents
 
     (tmp_path / "reels").mkdir()
     os.mkfifo(tmp_path / "reels" / "live.mkv")

@@ -13,7 +13,7 @@ import pytest
 from helpers import CliResult, assert_one_line_error, cli_env, run_cli
 from vidcolor import api
 from vidcolor.errors import VidcolorError
-from vidcolor.io import paths
+from vidcolor.io import folders, paths
 
 
 def _unshare_works() -> bool:
@@ -258,7 +258,7 @@ def test_a_folders_hidden_files_are_not_inputs(tmp_path, clip, tiny_models):
     (fold / "._b.png").write_bytes(os.urandom(4096))
     assert [p.name for p in list_videos_in(fold)] == ["a.mp4"]
     assert [p.name for p in list_images_in(fold)] == ["b.png"]
-    assert api.folder_contents(fold) == ([fold / "b.png"], [fold / "a.mp4"])
+    assert folders.folder_contents(fold) == ([fold / "b.png"], [fold / "a.mp4"])
     res = run_cli("dequantize", "fold", "-o", "out", "--model", tiny_models.lab, "-q", "--preset", "ultrafast",
                   cwd=tmp_path)
     assert res.returncode == 0, res.stderr

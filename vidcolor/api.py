@@ -26,8 +26,9 @@ from vidcolor.errors import (DamagedInput, UnreadableInput, VidcolorError, add_n
                              worded)
 from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
-                         is_still_image, list_images_in, list_videos_in, output_format, read_image, write_image)
-from vidcolor.io.files import IMAGE_SUFFIXES, round16
+                         is_still_image, output_format, read_image, write_image)
+from vidcolor.io.files import round16
+from vidcolor.io.folders import _to_do, folder_contents, folder_targets, one_listing
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
@@ -52,9 +53,6 @@ RAY, LOCAL = option("executor='ray'"), option("executor='local'")
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
-
-_LISTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vidcolor_listings", default=None)
-"""The folders listed by the run in progress (:func:`one_listing`): folder -> :func:`folder_contents`."""
 
 
 _COLOUR_SAID: contextvars.ContextVar[list | None] = contextvars.ContextVar("vidcolor_colour_said", default=None)
@@ -111,22 +109,6 @@ def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list 
         yield frame
     if 0 < len(seen) < COLOUR_FRAMES:
         judge()
-
-
-@contextlib.contextmanager
-def one_listing():
-    """A run in which :func:`folder_contents` lists each folder once, however many of its checks ask (the CLI's,
-    :func:`nothing_to_do`, :func:`check_spares_inputs`, :func:`_process_folder`: five listings with
-    ``skip_existing``, each opening the folder's GIFs again); a run inside another shares its listings.
-    :func:`dequantize`, :func:`colorize` and :func:`process` are each one (a decorator too)."""
-    if _LISTINGS.get() is not None:
-        yield
-        return
-    token = _LISTINGS.set({})
-    try:
-        yield
-    finally:
-        _LISTINGS.reset(token)
 
 
 def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequantize"], device: str = "auto",
@@ -1150,58 +1132,6 @@ class SideBySide:
         return np.concatenate([frames, self.job(frames)], axis=2)
 
 
-def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
-    """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
-    order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png); hidden files (``.name``)
-    are not taken. Within :func:`one_listing`, the run's listing of ``folder`` (new lists)."""
-    listed = _LISTINGS.get()
-    if listed is None or Path(folder) not in listed:
-        images = list_images_in(folder)
-        animated = [not is_still_image(p) for p in images]      # animations and videos named as images: clips
-        contents = ([p for p, moving in zip(images, animated) if not moving],
-                    natural_sorted(list_videos_in(folder) + [p for p, moving in zip(images, animated) if moving]))
-        if listed is None:
-            return contents
-        listed[Path(folder)] = contents
-    stills, clips = listed[Path(folder)]
-    return list(stills), list(clips)
-
-
-def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],
-                                                                                list[Path]]:
-    """``(stills, clips, still_targets, clip_targets)``: a folder's inputs (:func:`folder_contents`) and their
-    outputs in ``out_dir`` (see :func:`_process_folder`).
-
-    Raises:
-        VidcolorError: a folder without images or videos, two inputs that would be written to one name.
-    """
-    stills, clips = folder_contents(folder)
-    if not stills and not clips:
-        # a folder of folders (one per shot, say): they are not looked into, which the error says
-        subs = natural_sorted(p.name + "/" for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
-        named = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
-        # files of formats it does not read (a film scan's .dpx frames): named, not taken for nothing
-        others = Counter(p.suffix.lower() or p.name for p in Path(folder).iterdir()
-                         if p.is_file() and not p.name.startswith("."))
-        held = ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in others.most_common(3))
-        raise VidcolorError(f"{folder}: no images or videos in folder" + (
-            f" (its subfolder {named} is not looked into: give it)" if len(subs) == 1 else
-            f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else "") + (
-            f" (it holds {held}, not formats vidcolor reads: images {' '.join(IMAGE_SUFFIXES)}, videos "
-            f"{' '.join(VIDEO_SUFFIXES)})" if held else ""))
-    stems = [p.stem for p in stills]
-    still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
-    clip_suffix = format_suffix(container or "mp4")
-    clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
-    written_from: dict[str, Path] = {}
-    for source, target in zip(stills + clips, still_targets + clip_targets):   # a.png, a.jpg and a.png.png
-        if target.name in written_from:
-            raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
-                                f"to {target.name}; rename one")
-        written_from[target.name] = source
-    return stills, clips, still_targets, clip_targets
-
-
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
                     skip_existing: bool = False, smoother=None, **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
@@ -1295,12 +1225,6 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start, skipped=existing)
-
-
-def _to_do(inputs: list[Path], targets: list[Path]) -> tuple[list[Path], list[Path]]:
-    """``inputs`` and their ``targets`` but those whose target exists (``skip_existing``)."""
-    left = [i for i, target in enumerate(targets) if not target.is_file()]
-    return [inputs[i] for i in left], [targets[i] for i in left]
 
 
 def _quantizers_of_files(quantizers: list[set[str]]) -> str:

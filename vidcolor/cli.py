@@ -471,7 +471,8 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     --overwrite is an error: one keeps the outputs that exist, the other replaces them."""
     from pathlib import Path
 
-    from vidcolor.api import check_executor_options, check_fps_given, folder_contents
+    from vidcolor.api import check_executor_options, check_fps_given
+    from vidcolor.io.folders import folder_contents
     from vidcolor.io.paths import check_input
     from vidcolor.io import is_animated, is_still_image
 
@@ -539,7 +540,7 @@ def main():
 def dequantize(input, model, restore_luminance, consistency, tile, **kw):
     """Restore finely quantized colour to coarsely quantized INPUT (video, image, folder, or - for stdin)."""
     from vidcolor.api import dequantize as run_dequantize
-    from vidcolor.api import one_listing
+    from vidcolor.io.folders import one_listing
     from vidcolor.jobs import DEFAULTS
 
     _check_terminal(input, kw["output"])
@@ -609,7 +610,7 @@ def colorize(input, model, references, reference_mode, internal_iters, internal_
              render_size, saturation, temperature, blur, equalize, **kw):
     """Colour black-and-white INPUT (video, image, folder, or - for stdin); colour input is reduced to gray first, with a warning."""
     from vidcolor.api import colorize as run_colorize
-    from vidcolor.api import one_listing
+    from vidcolor.io.folders import one_listing
 
     _check_terminal(input, kw["output"])
     if "" in references:                     # --reference "$UNSET": not the keyframe mode

@@ -217,7 +217,7 @@ def test_is_image_and_listing(tmp_path, rgb):
 def test_folders_list_in_natural_order(tmp_path):
     """ffmpeg's ``%d.png`` frames were listed as text (1, 10, 11, 12, 2, ...): a folder of frames came out of
     order. Numbers now compare as numbers, and names equal as numbers keep a fixed (text) order."""
-    from vidcolor.api import folder_contents
+    from vidcolor.io.folders import folder_contents
     from vidcolor.io import list_videos_in
 
     names = ["10.png", "2.png", "1.png", "f10.png", "f9.png", "01.png", "x.jpg"]
@@ -632,7 +632,7 @@ def test_a_folders_listing_opens_each_image_once(tmp_path, monkeypatch):
     import builtins
     from collections import Counter
 
-    from vidcolor.api import folder_contents
+    from vidcolor.io.folders import folder_contents
 
     red, green = Image.new("RGB", (8, 6), (200, 0, 0)), Image.new("RGB", (8, 6), (0, 200, 0))
     red.save(tmp_path / "a.jpg")

@@ -1,0 +1,92 @@
+"""A folder given as input: its still images and clips (listed once a run), and the output each is written to."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections import Counter
+from pathlib import Path
+
+from vidcolor.errors import VidcolorError
+from vidcolor.io import is_still_image, list_images_in, list_videos_in
+from vidcolor.io.files import IMAGE_SUFFIXES
+from vidcolor.io.naming import natural_sorted
+from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.writer import format_suffix
+
+
+_LISTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vidcolor_listings", default=None)
+"""The folders listed by the run in progress (:func:`one_listing`): folder -> :func:`folder_contents`."""
+
+
+@contextlib.contextmanager
+def one_listing():
+    """A run in which :func:`folder_contents` lists each folder once, however many of its checks ask (the CLI's,
+    :func:`nothing_to_do`, :func:`check_spares_inputs`, :func:`_process_folder`: five listings with
+    ``skip_existing``, each opening the folder's GIFs again); a run inside another shares its listings.
+    :func:`dequantize`, :func:`colorize` and :func:`process` are each one (a decorator too)."""
+    if _LISTINGS.get() is not None:
+        yield
+        return
+    token = _LISTINGS.set({})
+    try:
+        yield
+    finally:
+        _LISTINGS.reset(token)
+
+
+def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
+    order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png); hidden files (``.name``)
+    are not taken. Within :func:`one_listing`, the run's listing of ``folder`` (new lists)."""
+    listed = _LISTINGS.get()
+    if listed is None or Path(folder) not in listed:
+        images = list_images_in(folder)
+        animated = [not is_still_image(p) for p in images]      # animations and videos named as images: clips
+        contents = ([p for p, moving in zip(images, animated) if not moving],
+                    natural_sorted(list_videos_in(folder) + [p for p, moving in zip(images, animated) if moving]))
+        if listed is None:
+            return contents
+        listed[Path(folder)] = contents
+    stills, clips = listed[Path(folder)]
+    return list(stills), list(clips)
+
+
+def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],
+                                                                                list[Path]]:
+    """``(stills, clips, still_targets, clip_targets)``: a folder's inputs (:func:`folder_contents`) and their
+    outputs in ``out_dir`` (see :func:`_process_folder`).
+
+    Raises:
+        VidcolorError: a folder without images or videos, two inputs that would be written to one name.
+    """
+    stills, clips = folder_contents(folder)
+    if not stills and not clips:
+        # a folder of folders (one per shot, say): they are not looked into, which the error says
+        subs = natural_sorted(p.name + "/" for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+        named = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
+        # files of formats it does not read (a film scan's .dpx frames): named, not taken for nothing
+        others = Counter(p.suffix.lower() or p.name for p in Path(folder).iterdir()
+                         if p.is_file() and not p.name.startswith("."))
+        held = ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in others.most_common(3))
+        raise VidcolorError(f"{folder}: no images or videos in folder" + (
+            f" (its subfolder {named} is not looked into: give it)" if len(subs) == 1 else
+            f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else "") + (
+            f" (it holds {held}, not formats vidcolor reads: images {' '.join(IMAGE_SUFFIXES)}, videos "
+            f"{' '.join(VIDEO_SUFFIXES)})" if held else ""))
+    stems = [p.stem for p in stills]
+    still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
+    clip_suffix = format_suffix(container or "mp4")
+    clip_targets = [out_dir / f"{p.stem}{clip_suffix}" for p in clips]
+    written_from: dict[str, Path] = {}
+    for source, target in zip(stills + clips, still_targets + clip_targets):   # a.png, a.jpg and a.png.png
+        if target.name in written_from:
+            raise VidcolorError(f"{folder}: {written_from[target.name].name} and {source.name} would both be written "
+                                f"to {target.name}; rename one")
+        written_from[target.name] = source
+    return stills, clips, still_targets, clip_targets
+
+
+def _to_do(inputs: list[Path], targets: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``inputs`` and their ``targets`` but those whose target exists (``skip_existing``)."""
+    left = [i for i, target in enumerate(targets) if not target.is_file()]
+    return [inputs[i] for i in left], [targets[i] for i in left]
