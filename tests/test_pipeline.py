@@ -849,7 +849,7 @@ def test_a_reused_dequantizer_keeps_a_bounded_record_of_what_it_found(tiny_model
     FOUND_KEPT, counts the rest, sums their frames, and reset() and set_stills() clear the record. The summary of a
     clip still counts every change."""
     from vidcolor import pipeline
-    from vidcolor.api import _quantizer_note, _unchanged_note
+    from vidcolor.summaries import _quantizer_note, _unchanged_note
 
     monkeypatch.setattr(pipeline, "FOUND_KEPT", 5)
     fix = Dequantizer(str(tiny_models.lab), device="cpu")
@@ -930,7 +930,7 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
                          preset="ultrafast", progress=False)
     assert re.fullmatch(r"quantizer: uniform 4/4/4 bits \(mid\), confidence [\d.]+, margin [\d.]+; "
                         r"then no quantizer found from frame 4", summary.note), summary.note
-    from vidcolor.api import _quantizer_note
+    from vidcolor.summaries import _quantizer_note
     from vidcolor.pipeline import Found
 
     runs = [Found(q, 12, measured=q + ", confidence 0.99, margin 4.0")
@@ -961,7 +961,7 @@ def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
     assert note("rich.apng", "half.safetensors") == "quantizer: no quantizer found; every frame passed unchanged"
     assert "unchanged" not in note("coarse.apng", "half.safetensors")
     assert "unchanged" not in note("cut.apng", "half.safetensors")        # the change to 'no quantizer' says it
-    from vidcolor.api import _unchanged_note
+    from vidcolor.summaries import _unchanged_note
     from vidcolor.pipeline import Found
 
     found = [Found("palette of 16 colours", 12, "m's strength for palette frames is 0"), Found("uniform", 48)]

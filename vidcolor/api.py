@@ -36,14 +36,14 @@ from vidcolor.io.paths import (_check_input_found, _file_stamp, _named, _own_pat
                                check_path, output_for, read_once, same_file)
 from vidcolor.io.reader import DEEP_PIX_FMT, VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (DEEP_CODECS, WRITTEN_MEANWHILE, OutputExists, check_codec_in, check_encoding,
-                                check_target, default_pix_fmt, format_suffix, holds_deep, kept_note, missing_folders,
-                                remove_empty)
+from vidcolor.io.writer import (DEEP_CODECS, OutputExists, check_codec_in, check_encoding, check_target,
+                                default_pix_fmt, format_suffix, holds_deep, kept_note, missing_folders, remove_empty)
 from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
+from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name, resolve
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
@@ -246,51 +246,6 @@ def check_executor_options(executor: str, segment_seconds: float | None, workers
         raise VidcolorError(f"{option('workers')} must be an integer of at least 1, got {workers!r}")
     if segment_seconds is not None and not is_number(segment_seconds):
         raise VidcolorError(f"{option('segment_seconds')} must be a finite number > 0, got {segment_seconds!r}")
-
-
-def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
-    """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
-    (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
-    palette frames is 0 (consistency=False applies the generator as it is)`` (the generator was not run; the CLI says
-    ``--no-consistency``, :func:`~vidcolor.errors.worded`), ``every frame
-    passed unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength
-    of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
-    no quantizer (the quantizer's changes say which)."""
-    total = sum(f.frames for f in found)
-    passed = sum(f.frames for f in found if f.unchanged is not None)
-    why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))
-    if not passed or (passed < total and not why):
-        return ""
-    if passed == total:
-        head = ("the image" if total == 1 else "every image") if unit == "image" else "every frame"
-    else:
-        head = f"{passed} of {total} {unit}s"
-    apply = option("consistency=False", "--no-consistency")
-    return worded(f"{head} passed unchanged" + (f": {why} ({apply} applies the generator as it is)" if why else ""))
-
-
-CHANGES_SHOWN = 3
-"""Changes of quantizer that a clip's summary names (:func:`_quantizer_note`); more are counted."""
-
-
-def _quantizer_note(found: list[Found], entries: int | None = None) -> str:
-    """A clip's quantizers for its summary: the first one's description with its measures, then the
-    changes (:attr:`~vidcolor.pipeline.Dequantizer.found`, frames counted from 0), e.g. ``quantizer: palette of 15
-    colours, confidence 0.99, margin 4.0; then no quantizer found from frame 120, palette of 15 colours from frame
-    200``; after :data:`CHANGES_SHOWN` of them, ``and 4 more changes``. (It said ``(then 2 change(s))``.)
-    ``entries``: how many ``found`` would hold uncut (:attr:`~vidcolor.pipeline.Dequantizer.found_changes`)."""
-    starts, at = [], 0
-    for part in found:
-        starts.append((at, part.quantizer))
-        at += part.frames
-    later = starts[1:]
-    note = "quantizer: " + found[0].measured
-    if later:
-        note += "; then " + ", ".join(f"{what} from frame {i}" for i, what in later[:CHANGES_SHOWN])
-        more = (len(found) if entries is None else entries) - 1 - CHANGES_SHOWN
-        if more > 0:
-            note += f" and {more} more change{'' if more == 1 else 's'}"
-    return note
 
 
 @one_listing()
@@ -730,11 +685,6 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
                       skipped=n)
 
 
-def _skipped_note(n: int) -> str:
-    """A folder run's inputs left because their outputs exist, for its summary: ``2 skipped: their outputs exist``."""
-    return f"{n} skipped: {'its output exists' if n == 1 else 'their outputs exist'}"
-
-
 def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
                         inputs: list[tuple[str, str | Path]]) -> None:
     """Refuse an output ``target`` (:func:`output_for`'s) that is one of the run's other inputs, ``(option, path)``
@@ -945,14 +895,6 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         if not skip_existing or str(output) == "-" or exc.target != Path(output):
             raise
         return _written_meanwhile(output)
-
-
-def _written_meanwhile(output: str | Path) -> RunSummary:
-    """The summary of a file's run whose output another run wrote while this one worked, left as that run wrote it
-    (``skip_existing``): ``nothing to do: out.mp4 exists: another run wrote it while this one worked
-    (skip_existing)``; a local run's (:func:`process`) and a Ray run's alike."""
-    return RunSummary(0, 0.0, str(output), skipped=1,
-                      note=worded(f"{output} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
 
 
 def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
@@ -1225,17 +1167,6 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start, skipped=existing)
-
-
-def _quantizers_of_files(quantizers: list[set[str]]) -> str:
-    """A folder's quantizers from each file's (:attr:`~vidcolor.pipeline.Dequantizer.found`), most files first:
-    ``quantizers: palette of 15 colours in 2 files, no quantizer found in 1 file``, or ``quantizer: uniform 4/4/4
-    bits (mid) in all 3 files``; a clip whose quantizer changed counts under each of its quantizers."""
-    counts = Counter(q for found in quantizers for q in sorted(found))
-    if len(counts) == 1:
-        (what, n), = counts.items()
-        return f"quantizer: {what}" + ("" if n == 1 else " in both files" if n == 2 else f" in all {n} files")
-    return "quantizers: " + ", ".join(f"{what} in {n} file{'' if n == 1 else 's'}" for what, n in counts.most_common())
 
 
 @contextlib.contextmanager

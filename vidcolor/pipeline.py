@@ -325,7 +325,7 @@ class Found:
 
 FOUND_KEPT = 100
 """Entries of :attr:`Dequantizer.found` kept (a summary names the first few changes of quantizer and counts the rest:
-:data:`vidcolor.api.CHANGES_SHOWN`)."""
+:data:`vidcolor.summaries.CHANGES_SHOWN`)."""
 
 
 class Dequantizer(LabJob):
