@@ -561,7 +561,7 @@ def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
 def test_side_by_side_called_directly_runs_in_the_job_s_chunks(tiny_models):
     """SideBySide(job)(frames) (compare's wrapper, called directly) ran all N frames as one network batch while the
     job's own direct call runs chunks of job.batch_size: it now runs the job's call, the bytes unchanged."""
-    from vidcolor.api import SideBySide
+    from vidcolor.side_by_side import SideBySide
     from vidcolor.pipeline import Dequantizer
 
     frames = (np.random.default_rng(1).integers(0, 16, (10, 24, 32, 3)) * 17).astype(np.uint8)

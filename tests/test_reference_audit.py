@@ -94,7 +94,7 @@ def test_a_reference_from_stdin_is_refused_as_such(tmp_path):
 def test_compare_keeps_the_reference_modes_cap_on_the_automatic_batch(tiny_colorizers, monkeypatch):
     """--compare wraps the job (input | output), and the wrapper had no largest_batch: the automatic batch was the
     frames' alone, so 30 references with --compare went back to the 8.9 GB peak the cap was made for."""
-    from vidcolor.api import SideBySide
+    from vidcolor.side_by_side import SideBySide
     from vidcolor.pipeline import auto_batch_size, job_batch_size
 
     job = _job([smooth_image(np.random.default_rng(8), 64, 96)], tiny_colorizers)

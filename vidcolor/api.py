@@ -24,7 +24,6 @@ from vidcolor.chroma import in_colour
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import (DamagedInput, UnreadableInput, VidcolorError, add_note, cli_reads, option, said_once, warn,
                              worded)
-from vidcolor.executor import stages_of
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          is_still_image, output_format, read_image, write_image)
 from vidcolor.io.files import round16
@@ -43,6 +42,7 @@ from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
+from vidcolor.side_by_side import SideBySide
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name, resolve
 
@@ -1034,44 +1034,6 @@ def _lost(input, reader) -> str:
         return f"{name}: {reader.missing} of {reader.info.frames} frames could not be read (truncated or damaged)"
     n = reader.missing                  # no declared count: only the decoder's refusals are known
     return f"{name}: {n} frame{'s' if n != 1 else ''} could not be decoded (damaged)"
-
-
-class SideBySide:
-    """A job whose output is ``input | output`` side by side: uint8 ``(N, H, 2 W, 3)``; keeps ``job``'s stages."""
-
-    def __init__(self, job: FrameBatchFn):
-        self.job, self.device = job, getattr(job, "device", None)
-        self.staged = len(stages_of(job)) == 3
-        if hasattr(job, "largest_batch"):       # the reference modes' cap on the automatic batch (job_batch_size)
-            self.largest_batch = job.largest_batch
-
-    def prepare(self, frames: np.ndarray):
-        return (frames, self.job.prepare(frames) if self.staged else frames)
-
-    def infer(self, item):
-        return (item[0], self.job.infer(item[1]) if self.staged else item[1])
-
-    def finish(self, item) -> np.ndarray:
-        frames, inner = item
-        return np.concatenate([frames, self.job.finish(inner) if self.staged else self.job(inner)], axis=2)
-
-    def set_output_chroma(self, kept: bool) -> None:
-        """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.set_output_chroma` (when it has one)."""
-        set_output_chroma(self.job, kept)
-
-    def reset(self) -> None:
-        """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.reset` (when it has one)."""
-        if callable(getattr(self.job, "reset", None)):
-            self.job.reset()
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 RGB ``(N, H, W, 3)`` -> uint8 RGB ``(N, H, 2 W, 3)``, ``frames | job(frames)``: the job's own direct
-        call, so a :class:`~vidcolor.pipeline.LabJob` runs in chunks of its
-        :meth:`~vidcolor.pipeline.LabJob.chunk_size` frames (its ``batch_size``, else the file path's batch size),
-        with the bytes of one batch of all N. (The whole array had been one batch, so memory grew with N.) Raises
-        what the job's call raises (``ValueError`` for frames that are not uint8 RGB; ``VidcolorError`` for a
-        ``batch_size`` that is no integer >= 1)."""
-        return np.concatenate([frames, self.job(frames)], axis=2)
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
