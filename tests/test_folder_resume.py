@@ -288,6 +288,7 @@ def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch)
     from collections import Counter
 
     import vidcolor.api as api
+    from vidcolor import stills
     from vidcolor.io import folders
 
     folder, out = tmp_path / "mix", tmp_path / "out"
@@ -305,7 +306,7 @@ def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch)
             return original(path, *args, **kwargs)
         return counted
 
-    for module in (api, folders):             # wherever a run lists a folder or looks at a file's frames
+    for module in (api, folders, stills):     # wherever a run lists a folder or looks at a file's frames
         for name in ("list_images_in", "list_videos_in", "is_animated", "is_still_image"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, counting(name, getattr(module, name)))

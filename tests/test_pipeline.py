@@ -805,7 +805,7 @@ def test_lab_job_temporal_smoothing_damps_flicker_across_batches(mode):
 
 
 def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
-    from vidcolor.api import _set_temporal
+    from vidcolor.stills import _set_temporal
     from vidcolor.errors import VidcolorError
 
     from PIL import Image
@@ -991,7 +991,7 @@ def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_
 
 def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):
     """Stills: no smoothing and a quantizer estimate per image; clips: the smoothing that was asked for."""
-    from vidcolor.api import _set_temporal, _still_mode
+    from vidcolor.stills import _set_temporal, _still_mode
     from vidcolor.pipeline import Dequantizer
 
     job = Dequantizer(str(tiny_models.lab), "cpu")

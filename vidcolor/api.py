@@ -43,6 +43,7 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
                                check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
                                job_batch_size, run, set_output_chroma)
 from vidcolor.side_by_side import SideBySide
+from vidcolor.stills import _set_temporal, _still_mode, _stills
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name, resolve
 
@@ -581,24 +582,6 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     check_format_named(target, container)
     check_codec_in(io_options.get("codec", "libx264"), container or output_format(target))
     return [(src, target)]
-
-
-def _stills(input: str | Path, raw_size) -> bool:
-    """Whether ``input`` is read as still images: a folder (its clips are switched to video mode one by one,
-    :func:`_process_folder`) or a still image file (:func:`~vidcolor.io.animated.is_still_image`); not stdin or raw
-    input."""
-    return str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_still_image(input))
-
-
-def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
-    """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
-    its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`). ``mode`` and ``strength``
-    are those :func:`dequantize` and :func:`colorize` checked first (:func:`~vidcolor.pipeline.check_temporal`,
-    whatever the input): a still's are not checked here."""
-    still = _stills(input, raw_size)
-    job.set_temporal("off" if still else mode, strength)
-    job.set_stills(still)
-    job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)
 
 
 IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignore_errors")
@@ -1142,24 +1125,6 @@ def removing_made_folders(folder: Path | None):
     except BaseException:
         remove_empty(made)
         raise
-
-
-def _still_mode(fn: FrameBatchFn, still: bool, smoother=None) -> None:
-    """Switch a job between unrelated stills (no smoothing, a quantizer estimate each) and clips (the
-    smoothing the caller asked for). A job built by :func:`dequantize` or :func:`colorize` gets the smoothing kept in
-    :attr:`~vidcolor.pipeline.LabJob.requested_temporal`; any other job (one whose smoothing its caller set,
-    ``job.set_temporal("flow")``) gets ``smoother`` back for its clips, its own smoother object as :func:`process`
-    found it (its settings kept), and nothing is written on it."""
-    requested = getattr(fn, "requested_temporal", None)
-    if requested is not None:
-        fn.set_temporal("off" if still else requested[0], requested[1])
-    elif smoother is not None and callable(getattr(fn, "set_temporal", None)):
-        if still:
-            fn.set_temporal("off")
-        else:
-            fn.smoother = smoother
-    if callable(getattr(fn, "set_stills", None)):
-        fn.set_stills(still)
 
 
 def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
