@@ -126,7 +126,7 @@ def test_gray_and_sepia_clips_are_not_in_colour(tmp_path, ffmpeg_exe, tone):
 
     import numpy as np
 
-    from vidcolor.api import COLOUR_FRAMES
+    from vidcolor.source_warnings import COLOUR_FRAMES
     from vidcolor.chroma import in_colour
     from vidcolor.io import VideoReader
 
@@ -183,7 +183,7 @@ def test_real_gray_sepia_and_colour_clips_are_told_apart(shared_data, name, colo
 
     import numpy as np
 
-    from vidcolor.api import COLOUR_FRAMES
+    from vidcolor.source_warnings import COLOUR_FRAMES
     from vidcolor.chroma import in_colour
     from vidcolor.io import VideoReader
 

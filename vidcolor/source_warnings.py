@@ -1,0 +1,142 @@
+"""What a run says of its source: colour input given to colorize (once a run), streams a pipe or GIF output
+cannot carry, a deep source processed at 8 bits, and the frames it lost."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from vidcolor.chroma import in_colour
+from vidcolor.errors import cli_reads, option, warn
+from vidcolor.io.files import round16
+from vidcolor.io.paths import _named
+from vidcolor.io.reader import DEEP_PIX_FMT
+from vidcolor.io.writer import DEEP_CODECS
+from vidcolor.pipeline import FrameBatchFn
+
+
+_COLOUR_SAID: contextvars.ContextVar[list | None] = contextvars.ContextVar("vidcolor_colour_said", default=None)
+"""The run in progress's record of colour input given to colorize (:func:`_one_colour_warning`): a folder's first
+input in colour is named, the others are not."""
+
+COLOUR_FRAMES = 8
+"""How many of a clip's first frames :func:`_said_if_colour` looks at (a fade from black has no colour in its first)."""
+
+
+@contextlib.contextmanager
+def _one_colour_warning():
+    """A run (:func:`process`; a folder's clips inside it share it) in which colour input given to colorize is said
+    once (:func:`_said_if_colour`)."""
+    if _COLOUR_SAID.get() is not None:
+        yield
+        return
+    token = _COLOUR_SAID.set([])
+    try:
+        yield
+    finally:
+        _COLOUR_SAID.reset(token)
+
+
+def _colorizes(fn: FrameBatchFn) -> bool:
+    """Whether ``fn`` (or the job :class:`SideBySide` wraps) is one of colorize's, which keep the input's L alone,
+    in a CLI run (:func:`~vidcolor.errors.cli_reads`): its input is then looked at for colour
+    (:func:`~vidcolor.chroma.in_colour`). A library call is not: colorizing the L of colour footage is what an
+    evaluation against it does."""
+    return cli_reads() and str(getattr(getattr(fn, "job", fn), "JOB", "")).startswith("colorize")
+
+
+def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list | None) -> Iterator[np.ndarray]:
+    """``frames``, unchanged, with a warning (:func:`~vidcolor.errors.warn`) once their first
+    :data:`COLOUR_FRAMES` (or all, where fewer) are in colour (:func:`~vidcolor.chroma.in_colour`):
+    colorize keeps their lightness alone, and their own colours were lost without a word. ``said``: the run's
+    record (:data:`_COLOUR_SAID`, taken in the run's thread: these frames are drawn in the decoding thread), one
+    warning a run; None (a call outside :func:`process`) says it for this input."""
+    said = [] if said is None else said
+    seen: list[np.ndarray] = []
+
+    def judge():
+        if not said and in_colour(np.stack(seen)):
+            said.append(input)
+            warn(f"{_named(input)} is in colour already: colorize keeps only its lightness (L) and colours that "
+                 "anew; its own colours are not kept")
+
+    for frame in frames:
+        if not said and len(seen) < COLOUR_FRAMES:
+            step = max(1, min(frame.shape[0], frame.shape[1]) // 128)
+            part = frame[::step, ::step, :3]
+            seen.append(np.ascontiguousarray(part if part.dtype == np.uint8 else round16(part)))   # 16-bit: to 8
+            if len(seen) == COLOUR_FRAMES:
+                judge()
+        yield frame
+    if 0 < len(seen) < COLOUR_FRAMES:
+        judge()
+
+
+def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) where stdin or another pipe (:func:`read_once`) holds streams besides its video:
+    none of them is carried, since the pipe is read once, by the decoder (a file's are, through
+    :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it as
+    asked); nothing is said where the pipe holds its video alone."""
+    parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
+    parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
+    parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)
+    parts += list(info.others)
+    if parts:
+        warn(f"not carried from {_named(input)}: {', '.join(parts)} (a pipe is read once, for its video; give the "
+             "file's name to keep them)")
+
+
+def _warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) where a file written as GIF holds streams besides its video:
+    GIF holds the frames alone, so its audio, subtitles and other streams are left out (they went without a word,
+    and ``audio=False``, the CLI's ``--no-audio``, was refused with GIF output, so the user could not say it
+    either). Its audio is named only with ``audio`` (``audio=False`` drops it as asked); nothing is said where the
+    file holds its video alone."""
+    parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
+    parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
+    parts += list(info.others)
+    if parts:
+        warn(f"not carried from {_named(input)}: {', '.join(parts)} (GIF output holds its frames alone"
+             + (f"; {option('audio=False', '--no-audio')} drops the audio without naming it)" if audio and
+                info.audio_codecs else ")"))
+
+
+EIGHT_BIT_JOBS = {"dequantize": "dequantize", "colorize-internal": "colorize's internal reference mode"}
+"""The jobs that process frames at 8 bits (not :attr:`~vidcolor.pipeline.LabJob.DEEP`) as :func:`_eight_bits` names
+them, by ``JOB``; another is "the job"."""
+
+
+def _eight_bits(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> str:
+    """Why a video of more than 8 bits per sample is processed at 8 by ``job`` into ``codec`` at ``pix_fmt`` (or GIF),
+    and what that keeps, as :func:`~vidcolor.io.reader.warn_about_source` says it: the job takes 8-bit frames alone
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
+    :data:`~vidcolor.io.writer.DEEP_CODECS`: NVENC's H.264 has no 10-bit mode)."""
+    if getattr(job, "DEEP", False) is not True:
+        what = EIGHT_BIT_JOBS.get(getattr(job, "JOB", None), "the job")
+        return (f"{what} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
+                f"{option(DEEP_PIX_FMT)})")
+    if to_gif:
+        return "GIF holds 8 bits, so the frames are processed at 8"
+    return (f"{codec} at {pix_fmt} holds 8 bits, so the frames are processed at 8"
+            + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in DEEP_CODECS else ""))
+
+
+def _lost(input, reader) -> str:
+    """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames, or
+    the cut that ended its file early (:attr:`~vidcolor.io.VideoReader.ended_early`)."""
+    name = "stdin" if str(input) == "-" else str(input)
+    if getattr(reader, "ended_early", None):        # a Matroska file cut short: no count to compare
+        return f"{name}: {reader.ended_early}"
+    if getattr(reader, "cut_frame", None):          # a y4m input that ends inside a frame
+        return f"{name}: {reader.cut_frame}"
+    if not getattr(reader, "count_known", True):
+        return f"{name}: damaged after frame {reader.decoded} (its frame count cannot be read either)"
+    if getattr(reader, "raw_size", None) is not None:           # (cut_frame says more)
+        return f"{name}: the raw input ended inside a frame (truncated)"
+    if reader.info.frames:
+        return f"{name}: {reader.missing} of {reader.info.frames} frames could not be read (truncated or damaged)"
+    n = reader.missing                  # no declared count: only the decoder's refusals are known
+    return f"{name}: {n} frame{'s' if n != 1 else ''} could not be decoded (damaged)"
