@@ -12,6 +12,7 @@ import pytest
 
 from helpers import CliResult, assert_one_line_error, cli_env, run_cli
 from vidcolor import api
+from vidcolor.checks import model_input
 from vidcolor.errors import VidcolorError
 from vidcolor.io import folders, paths
 
@@ -208,8 +209,8 @@ def test_the_output_never_overwrites_the_model(tmp_path, clip, monkeypatch):
     assert (tmp_path / "m.safetensors").read_bytes() == (tmp_path / "out" / "a.png").read_bytes() == b"precious"
     from vidcolor.weights import WEIGHTS_DIR
 
-    assert [p for _, p in api.model_input("dequantize-fq-l2")] == [WEIGHTS_DIR / "dequantize-fq-l2.safetensors"]
-    assert api.model_input(None) == api.model_input(tmp_path / "none.safetensors") == []
+    assert [p for _, p in model_input("dequantize-fq-l2")] == [WEIGHTS_DIR / "dequantize-fq-l2.safetensors"]
+    assert model_input(None) == model_input(tmp_path / "none.safetensors") == []
 
 
 # ------------------------------------------------------------------------------- D8: names near the limit

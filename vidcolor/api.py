@@ -19,36 +19,35 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from vidcolor.arrays import described
+from vidcolor.checks import LOCAL, RAY, _checked_first, check_executor_options, check_spares_inputs, model_input
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn, worded
+from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
                          is_still_image, output_format, read_image, write_image)
 from vidcolor.io.folders import _to_do, folder_contents, folder_targets, one_listing
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.paths import (_check_input_found, _file_stamp, _named, _own_path, _stdin_file, check_format_named,
-                               check_path, output_for, read_once, same_file)
-from vidcolor.io.reader import VIDEO_SUFFIXES, check_raw_size, warn_about_source, warn_changed
+from vidcolor.io.paths import (_file_stamp, _named, _own_path, _stdin_file, check_format_named, check_path, output_for,
+                               read_once, same_file)
+from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source, warn_changed
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (OutputExists, check_codec_in, check_encoding, check_target, default_pix_fmt,
-                                format_suffix, holds_deep, kept_note, missing_folders, remove_empty)
-from vidcolor.jobs import CRF_RANGE, DEFAULTS, JOBS, RENDER_SIZE
+from vidcolor.io.writer import (OutputExists, check_codec_in, check_target, default_pix_fmt, format_suffix, holds_deep,
+                                kept_note, missing_folders, remove_empty)
+from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.names import check_named
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, check_flag, check_temporal, is_integer, is_number,
-                               job_batch_size, run, set_output_chroma)
+                               check_batch_pixels, check_batch_size, check_temporal, is_integer, job_batch_size, run,
+                               set_output_chroma)
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lost, _one_colour_warning,
                                       _said_if_colour, _warn_not_carried, _warn_not_in_gif)
-from vidcolor.stills import _set_temporal, _still_mode, _stills
+from vidcolor.stills import _set_temporal, _still_mode
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
-from vidcolor.weights import check_model_name, resolve
+from vidcolor.weights import check_model_name
 
 INTERNAL, KEYFRAMES = (option("reference_mode='internal'"),
                        option("reference_mode='keyframes'", "--reference without an image (keyframes)"))
-RAY, LOCAL = option("executor='ray'"), option("executor='local'")
-"""Options with their values as errors name them (:func:`~vidcolor.errors.option`)."""
 
 __all__ = ["Colorizer", "Dequantizer", "RunSummary", "colorize", "colorizer", "dequantize", "dequantize_frames",
            "process"]
@@ -172,23 +171,6 @@ def check_io_options(io_options: dict, caller: str) -> None:
             close = difflib.get_close_matches(name, taken, n=1)
             raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}" +
                             (f"; did you mean {close[0]!r}?" if close else f" (its file options: {', '.join(taken)})"))
-
-
-def check_executor_options(executor: str, segment_seconds: float | None, workers: int | None) -> None:
-    """Refuse the Ray executor's options with the local one, as the CLI does: ``segment_seconds=3`` or ``workers=4``
-    without ``executor='ray'`` were ignored without a word; and ``workers`` that is not an integer >= 1 (the CLI's
-    ``--workers`` range: 0 was taken as the default, one per CPU or GPU, and 2.5 failed in Ray), or a
-    ``segment_seconds`` that is no number (its range: :func:`~vidcolor.io.segments.check_segment_seconds`).
-
-    Raises:
-        VidcolorError: naming them.
-    """
-    if executor == "local" and (segment_seconds is not None or workers is not None):
-        raise VidcolorError(f"{option('segment_seconds')} and {option('workers')} apply to {RAY}")
-    if workers is not None and not (is_integer(workers) and workers >= 1):
-        raise VidcolorError(f"{option('workers')} must be an integer of at least 1, got {workers!r}")
-    if segment_seconds is not None and not is_number(segment_seconds):
-        raise VidcolorError(f"{option('segment_seconds')} must be a finite number > 0, got {segment_seconds!r}")
 
 
 @one_listing()
@@ -526,125 +508,6 @@ def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path,
     return [(src, target)]
 
 
-IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignore_errors")
-""":func:`process`'s on/off options, refused when not True or False (:func:`~vidcolor.pipeline.check_flag`;
-``overwrite="no"`` is true, and replaced the output)."""
-
-
-def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
-                   io_options: dict) -> tuple[str | Path, RunSummary | None]:
-    """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
-    (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
-    size, the on/off options (:data:`IO_FLAGS`), ``crf``, the encoder's (:func:`~vidcolor.io.writer.check_encoding`),
-    ``raw_size`` and ``fps`` (``io_options``'s), the output
-    (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
-    do (:func:`nothing_to_do`), else None.
-
-    ``input`` and ``output`` are those its callers took through :func:`check_path` (at their entry, before any other
-    check).
-
-    Raises:
-        VidcolorError: as those checks.
-    """
-    _check_input_found(input)
-    if batch_size is not None:
-        check_batch_size(batch_size)
-    for flag in IO_FLAGS:
-        check_flag(io_options.get(flag, False), flag)
-    check_crf(io_options["crf"])
-    check_encoding(io_options.get("codec", "libx264"), io_options.get("pix_fmt") or "yuv420p",
-                   io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
-    if io_options.get("raw_size") is not None:
-        check_raw_size(io_options["raw_size"])
-    check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
-    check_output_first(input, output, suffix, io_options)
-    target = output_for(input, output, suffix, io_options.get("container"))
-    return target, nothing_to_do(input, target, io_options)
-
-
-def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
-    """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
-    input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
-    output without ``overwrite`` or ``skip_existing`` (:func:`~vidcolor.io.writer.check_target`). :func:`process`
-    makes them again; a folder's and an image's outputs are checked there, before any work.
-
-    Raises:
-        VidcolorError: as those functions.
-    """
-    if _stills(input, io_options.get("raw_size")):
-        return
-    container = io_options.get("container")
-    target = output_for(input, output, suffix, container)
-    check_format_named(target, container)
-    if str(target) != "-" and not (io_options.get("skip_existing") and Path(target).is_file()):
-        check_target(Path(target), io_options.get("overwrite", False))
-
-
-def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> RunSummary | None:
-    """With ``io_options["skip_existing"]``: the summary of a run all of whose outputs exist (``target``, the
-    output of a file, :func:`output_for`; each of a folder's inputs' in ``target``, :func:`folder_targets`), which
-    reads and processes nothing; :func:`dequantize` and :func:`colorize` ask before a model loads. None where
-    there is work to do (stdin, stdout and raw input always), and without ``skip_existing``.
-
-    Raises:
-        VidcolorError: ``skip_existing`` with ``overwrite`` (one keeps the outputs that exist, the other replaces
-            them); as :func:`folder_targets`.
-    """
-    if not io_options.get("skip_existing"):
-        return None
-    if io_options.get("overwrite"):
-        raise VidcolorError(f"{option('skip_existing')} and {option('overwrite')} do not go together: one keeps the "
-                            "outputs that exist, the other replaces them")
-    if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
-        return None
-    if not Path(input).is_dir():
-        if not Path(target).is_file():
-            return None
-        return RunSummary(0, 0.0, str(target), note=worded(f"{target} exists ({option('skip_existing')})"), skipped=1)
-    _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), io_options.get("container"))
-    n = len(still_targets + clip_targets)
-    if not all(t.is_file() for t in still_targets + clip_targets):
-        return None
-    what = "the output of its one input exists" if n == 1 else f"the outputs of all {n} inputs exist"
-    return RunSummary(0, 0.0, str(target), note=worded(f"{what} in {Path(target)}{os.sep} ({option('skip_existing')})"),
-                      skipped=n)
-
-
-def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,
-                        inputs: list[tuple[str, str | Path]]) -> None:
-    """Refuse an output ``target`` (:func:`output_for`'s) that is one of the run's other inputs, ``(option, path)``
-    pairs (colour references, a saved model, the model's weight file: :func:`model_input`; the option as :func:`~vidcolor.errors.option` names it), as the input itself is refused (:func:`same_file`); a folder's
-    outputs are each checked.
-
-    Raises:
-        VidcolorError: the output and the input it would overwrite; as :func:`folder_targets`.
-    """
-    if not inputs:
-        return
-    container = io_options.get("container")
-    if str(target) == "-":
-        return
-    targets = [Path(target)]
-    if str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir():
-        _, _, still_targets, clip_targets = folder_targets(Path(input), Path(target), container)
-        targets = still_targets + clip_targets
-    for name, given in inputs:
-        hit = next((t for t in targets if same_file(t, given)), None)
-        if hit is not None:
-            raise VidcolorError(f"{hit} would overwrite an input ({name} {given})")
-
-
-def model_input(model: str | Path | None) -> list[tuple[str, Path]]:
-    """The weight file (or exported graph) that ``model`` names, as :func:`check_spares_inputs` takes a run's
-    inputs: ``[(option, path)]`` (a bundled name's file in :data:`~vidcolor.weights.WEIGHTS_DIR`, or the path given);
-    empty where it names no file (None: the job's default is picked later; a model that is not found is said when
-    it loads)."""
-    try:
-        return [] if model is None else [(option("model"), resolve(str(model)))]
-    except VidcolorError:
-        return []
-
-
 def job_files(kind: str, options: dict) -> tuple[str, ...]:
     """The files a job of ``kind`` (``dequantize`` or ``colorize``) with :func:`build_job`'s ``options`` reads by
     name: the weight files it loads (the bundled default's where no model is given: a keyframes job's two), its
@@ -667,29 +530,6 @@ def job_files(kind: str, options: dict) -> tuple[str, ...]:
     if options.get("load_model") is not None:
         files.append(Path(options["load_model"]))
     return tuple(str(f) for f in files)
-
-
-def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None) -> None:
-    """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
-    the library ignored one given, silently.
-
-    Raises:
-        VidcolorError: saying so.
-    """
-    if fps is not None and raw_size is None:
-        raise VidcolorError(f"{option('fps')} applies to {option('raw_size', '--raw')} input only (video files carry "
-                            "their frame rate)")
-
-
-def check_crf(crf: int) -> None:
-    """Refuse a ``crf`` the encoders do not take, as the CLI's ``--crf`` does: an integer in
-    :data:`~vidcolor.jobs.CRF_RANGE` (x264 clamped 99 to 51 silently, took 18.5, and failed on -5 inside ffmpeg).
-
-    Raises:
-        VidcolorError: naming the value and the range.
-    """
-    if not is_integer(crf) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
-        raise VidcolorError(f"crf must be an integer from {CRF_RANGE[0]} to {CRF_RANGE[1]}, got {crf!r}")
 
 
 @one_listing()

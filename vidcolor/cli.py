@@ -471,7 +471,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     --overwrite is an error: one keeps the outputs that exist, the other replaces them."""
     from pathlib import Path
 
-    from vidcolor.api import check_executor_options, check_fps_given
+    from vidcolor.checks import check_executor_options, check_fps_given
     from vidcolor.io.folders import folder_contents
     from vidcolor.io.paths import check_input
     from vidcolor.io import is_animated, is_still_image
