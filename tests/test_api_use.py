@@ -465,7 +465,7 @@ def test_dequantize_frames_takes_pil_images_and_tensors_as_frames(tiny_models):
 def test_references_may_be_an_array_of_paths(tmp_path):
     """references=np.array(["a.jpg", "b.jpg"]) (its elements np.str_) was refused as a TypeError that spoke of image
     arrays; an image array is still refused so."""
-    from vidcolor.api import reference_list
+    from vidcolor.colorize_job import reference_list
 
     for given in (np.array(["a.jpg", "b.jpg"]), np.array(["a.jpg", "b.jpg"], dtype=object)):
         taken = reference_list(given)
