@@ -1010,6 +1010,7 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
     from vidcolor import api, weights
     from vidcolor.distributed import JobSpec
     from vidcolor.jobs import DEFAULTS
+    from vidcolor.ray_work import job_files
 
     bundled = tmp_path / "weights"
     bundled.mkdir()
@@ -1021,7 +1022,7 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
     opts = {"model": None, "device": "cpu", **options}
 
     def key() -> str:
-        return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, api.job_files("colorize", opts)).key()
+        return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, job_files("colorize", opts)).key()
 
     def touched(path):                      # rewritten: a later modification time
         st = path.stat()

@@ -83,7 +83,7 @@ def test_dev_stdin_on_a_file_keeps_its_audio(tmp_path, mkv_with_audio):
 
 
 def test_ray_refuses_a_pipe(tmp_path):
-    from vidcolor.api import _ray_clips
+    from vidcolor.ray_work import _ray_clips
 
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(VidcolorError, match="not stdin, stdout, a pipe"):
