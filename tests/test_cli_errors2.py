@@ -17,9 +17,9 @@ FAST = ("-q", "--preset", "ultrafast")
 def _failing_mid_run(monkeypatch, error: BaseException) -> None:
     """Make a file's run raise ``error`` once two frames are written (the encoder has started, a partial file is
     there)."""
-    import vidcolor.api
+    import vidcolor.file_run
 
-    real = vidcolor.api.run
+    real = vidcolor.file_run.run
 
     def run(reader, fn, write, batch, frames, output, progress):
         written = []
@@ -32,7 +32,7 @@ def _failing_mid_run(monkeypatch, error: BaseException) -> None:
 
         return real(reader, fn, failing, 1, frames, output, progress)
 
-    monkeypatch.setattr(vidcolor.api, "run", run)
+    monkeypatch.setattr(vidcolor.file_run, "run", run)
 
 
 @pytest.mark.parametrize("error", [RuntimeError("CUDA error: an illegal memory access was encountered\nCUDA kernel "
@@ -72,9 +72,9 @@ def test_an_internal_error_in_a_folder_run_says_what_was_kept(tmp_path, clip, ti
     (tmp_path / "in").mkdir()
     shutil.copy(clip, tmp_path / "in" / "a.mp4")
     shutil.copy(clip, tmp_path / "in" / "b.mp4")
-    import vidcolor.api
+    import vidcolor.file_run
 
-    real, calls = vidcolor.api.run, []
+    real, calls = vidcolor.file_run.run, []
 
     def run(*args):
         calls.append(1)
@@ -82,7 +82,7 @@ def test_an_internal_error_in_a_folder_run_says_what_was_kept(tmp_path, clip, ti
             raise RuntimeError("boom")
         return real(*args)
 
-    monkeypatch.setattr(vidcolor.api, "run", run)
+    monkeypatch.setattr(vidcolor.file_run, "run", run)
     res = invoke_cli("dequantize", "in", "-o", "out", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert_one_line_error(res)
     assert res.stderr_lines[0].startswith("vidcolor: error: internal error (RuntimeError: boom); "), res.stderr

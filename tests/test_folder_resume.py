@@ -140,16 +140,16 @@ def test_the_cli_says_an_output_written_meanwhile_is_left_with_skip_existing(tmp
     """Two `dequantize --skip-existing` runs of one file: the first wrote the output after the second had checked
     it, as the second opened its writer (or finished): the second failed, exit 1; it now exits 0 with one line
     saying so (its quantizer note no longer takes the line's place), the first run's output untouched."""
-    import vidcolor.api
+    import vidcolor.file_run
 
     out = tmp_path / "o.mp4"
-    opens = vidcolor.api.VideoWriter.__init__
+    opens = vidcolor.file_run.VideoWriter.__init__
 
     def opened_as_another_run_wrote(self, *args, **kwargs):
         out.write_bytes(b"the other run's")
         opens(self, *args, **kwargs)
 
-    monkeypatch.setattr(vidcolor.api.VideoWriter, "__init__", opened_as_another_run_wrote)
+    monkeypatch.setattr(vidcolor.file_run.VideoWriter, "__init__", opened_as_another_run_wrote)
     result = CliRunner().invoke(main, ["dequantize", str(clip), "-o", str(out), "--skip-existing",
                                        "--model", str(tiny_models.lab)])
     assert result.exit_code == 0, result.output
@@ -207,17 +207,17 @@ def test_a_file_whose_output_exists_is_left_with_skip_existing(tmp_path, clip, t
 def test_the_cli_line_of_an_interrupted_folder_run_says_what_it_kept(tmp_path, reels, clip, tiny_models, monkeypatch):
     """Ctrl-C while the third clip opens: ``vidcolor: interrupted; 2 finished outputs kept in out/ (run again with
     --skip-existing to do the rest)``, exit 130; the rerun with --skip-existing counts the two it left."""
-    import vidcolor.api
+    import vidcolor.file_run
 
     shutil.copy(clip, reels / "c.mp4")
-    reader = vidcolor.api.VideoReader
+    reader = vidcolor.file_run.VideoReader
 
     def stopped_at_c(path, **kwargs):
         if Path(path).name == "c.mp4":
             raise KeyboardInterrupt
         return reader(path, **kwargs)
 
-    monkeypatch.setattr(vidcolor.api, "VideoReader", stopped_at_c)
+    monkeypatch.setattr(vidcolor.file_run, "VideoReader", stopped_at_c)
     monkeypatch.chdir(tmp_path)
     args = ["dequantize", "reels", "-o", "out", "--model", str(tiny_models.lab), "--preset", "ultrafast"]
     result = CliRunner().invoke(main, [*args, "-q"])
@@ -225,7 +225,7 @@ def test_the_cli_line_of_an_interrupted_folder_run_says_what_it_kept(tmp_path, r
     assert result.output == (f"vidcolor: interrupted; 2 finished outputs kept in out{os.sep} (run again with "
                              "--skip-existing to do the rest)\n")
     assert listing(tmp_path / "out") == {"a.mp4", "b.mp4"}
-    monkeypatch.setattr(vidcolor.api, "VideoReader", reader)
+    monkeypatch.setattr(vidcolor.file_run, "VideoReader", reader)
     result = CliRunner().invoke(main, [*args, "--skip-existing"])
     assert result.exit_code == 0, result.output
     assert "-> out; 1 clip; 2 skipped: their outputs exist" in result.output
@@ -288,7 +288,7 @@ def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch)
     from collections import Counter
 
     import vidcolor.api as api
-    from vidcolor import stills
+    from vidcolor import file_run, stills
     from vidcolor.io import folders
 
     folder, out = tmp_path / "mix", tmp_path / "out"
@@ -306,7 +306,7 @@ def test_a_folder_is_listed_once_a_run(tmp_path, clip, tiny_models, monkeypatch)
             return original(path, *args, **kwargs)
         return counted
 
-    for module in (api, folders, stills):     # wherever a run lists a folder or looks at a file's frames
+    for module in (api, file_run, folders, stills):    # wherever a run lists a folder or looks at a file's frames
         for name in ("list_images_in", "list_videos_in", "is_animated", "is_still_image"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, counting(name, getattr(module, name)))

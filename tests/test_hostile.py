@@ -365,14 +365,14 @@ def test_a_matroska_file_cut_short_is_told_as_a_truncated_mp4_is_before_any_work
     that decode, with a warning."""
     import re
 
-    from vidcolor import api
+    from vidcolor import file_run
 
     cut, whole = _cut_copy(tmp_path, ffmpeg_exe, ".mkv")
     assert invoke_cli("dequantize", "full.mkv", "-o", "full.mp4", "--model", tiny_models.lab, *FAST,
                       cwd=tmp_path).stderr == ""                    # the whole file: nothing to say
     before = listing(tmp_path)
     ran = []
-    monkeypatch.setattr(api, "run", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(file_run, "run", lambda *a, **k: ran.append(1))
     res = invoke_cli("dequantize", "cut.mkv", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
     assert_one_line_error(res)
     told = f"it holds {cut:,} of the {whole:,} bytes its Matroska header declares (truncated)"

@@ -8,7 +8,6 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import Counter
 from fractions import Fraction
@@ -20,26 +19,20 @@ import numpy as np
 from vidcolor.checks import _checked_first, check_executor_options, check_spares_inputs, model_input
 from vidcolor.colorize_job import check_model_files, colorizer, reference_list
 from vidcolor.engine import DEFAULT_TILE
-from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, add_note, option, said_once, warn
-from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_image,
-                         is_still_image, output_format, read_image, write_image)
+from vidcolor.errors import UnreadableInput, VidcolorError, add_note, option, said_once, warn
+from vidcolor.file_run import _process_file, _process_images
+from vidcolor.io import VideoReader, is_image
 from vidcolor.io.folders import _to_do, folder_targets, one_listing
-from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
-from vidcolor.io.limits import MAX_SIDE
-from vidcolor.io.paths import (_file_stamp, _named, _own_path, _stdin_file, check_format_named, check_path, read_once,
-                               same_file)
-from vidcolor.io.reader import VIDEO_SUFFIXES, warn_about_source, warn_changed
+from vidcolor.io.paths import check_path, same_file
+from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import (OutputExists, check_target, default_pix_fmt, holds_deep, kept_note, missing_folders,
-                                remove_empty)
+from vidcolor.io.writer import OutputExists, check_target, kept_note, missing_folders, remove_empty
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_pixels, check_batch_size, check_temporal, job_batch_size, run,
-                               set_output_chroma)
+                               check_batch_size, check_temporal)
 from vidcolor.ray_work import _ray_clips, job_files
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lost, _one_colour_warning,
-                                      _said_if_colour, _warn_not_carried, _warn_not_in_gif)
+from vidcolor.source_warnings import _one_colour_warning
 from vidcolor.stills import _set_temporal, _still_mode
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name
@@ -457,107 +450,6 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         return _written_meanwhile(output)
 
 
-def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
-                  crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
-                  raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
-                  compare: bool, pix_fmt: str | None, progress: bool, ignore_errors: bool) -> RunSummary:
-    """:func:`process` of one file, a still image or a clip, or a stream, once its output is checked: its parameters.
-
-    Raises:
-        OutputExists: the output exists (without ``overwrite``), or another run wrote it while this one worked.
-        VidcolorError, UnreadableInput: as :func:`process`.
-    """
-    if callable(getattr(fn, "reset", None)):
-        fn.reset()          # a file of its own: a job given before (process() called again) carried its last clip in
-    colorizes = _colorizes(fn)
-    job = fn
-    if compare:
-        fn = SideBySide(fn)
-    if str(input) != "-" and raw_size is None and is_still_image(input):
-        if str(output) == "-":
-            raise VidcolorError(f"{input} is a still image: it is written to a file (give its name with -o), "
-                                "not to stdout")
-        return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
-    check_format_named(output, container)
-    animated = str(input) != "-" and raw_size is None and is_animated(input)
-    # an animation's transparency is kept where the output holds it (GIF), else composited on black
-    keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
-    to_gif = container == "gif" or container is None and Path(str(output)).suffix.lower() == ".gif"
-    stamp = _file_stamp(input)
-    stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
-    # a source of more than 8 bits per sample is decoded at 16 for a job that keeps that depth, into output that holds it
-    deep = (getattr(job, "DEEP", False) is True and not to_gif
-            and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
-    try:
-        reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
-                  VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors, deep=deep))
-    except VidcolorError as exc:            # nothing can be read: a folder run with ignore_errors skips it
-        raise UnreadableInput(exc.marked) from None
-    with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
-        info = reader.info
-        deep = getattr(reader, "deep", False)
-        pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
-        warn_about_source(_named(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif))
-        if read_once(input) and raw_size is None and stdin_file is None:
-            _warn_not_carried(input, info, audio)
-        if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
-            raise VidcolorError(f"{_lost(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
-                                "frames before the cut)")
-        if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
-            raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
-                                f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
-                                f"{option('compare')} or crop the input")
-        # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
-        sample_bytes = 2 if deep else 1         # uint16 frames: a batch's bytes are counted, not its pixels
-        batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height, sample_bytes)
-        check_batch_pixels(batch, info.width, info.height, sample_bytes)
-        from_file = (not read_once(input) or stdin_file is not None) and raw_size is None and not animated
-        # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition; stdin
-        # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
-        passthrough = (Passthrough.of(stdin_file or _own_path(input), info, audio) if from_file else
-                       Passthrough.of_stream(info) if raw_size is None and not animated else None)
-        if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
-            _warn_not_in_gif(input, info, audio)
-        writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
-                             tune=tune, x264_params=x264_params, passthrough=passthrough,
-                             timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
-                             colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
-                             alpha=getattr(reader, "keeps_alpha", False), deep=deep)
-        with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
-            set_output_chroma(fn, writer.keeps_chroma)
-            try:
-                frames = _said_if_colour(reader, input, _COLOUR_SAID.get()) if colorizes else reader
-                summary = run(frames, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
-                              info.frames, str(output), progress)
-            except DamagedInput as exc:                 # without ignore_errors: the reader stops there
-                raise VidcolorError(f"{exc.marked}; nothing written ({option('ignore_errors')} skips the frames "
-                                    "that cannot be decoded, as ffmpeg does, and keeps the others)") from None
-            if reader.missing or getattr(reader, "ended_early", None):
-                what = _lost(input, reader)
-                # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
-                unshown = info.frames - reader.missing - summary.frames if info.frames else 0
-                if unshown > 0 and getattr(reader, "count_known", True):
-                    what += f", and {unshown} more decoded to nothing (hidden by an edit list, or damaged)"
-                if not ignore_errors:
-                    # raw: a size that is not the input's is as likely as a cut, and keeping the frames would not help
-                    check = (f"; check {option('raw_size', '--raw')} (and that the frames are rgb24): with a wrong "
-                             "size every frame is sheared" if getattr(reader, "raw_size", None) is not None else "")
-                    raise VidcolorError(f"{what}{check}; nothing written ({option('ignore_errors')} keeps the "
-                                        f"{summary.frames} that decoded)")
-                warn(f"{what}; the {summary.frames} that decoded were written")
-            elif getattr(reader, "partial_packet", None):
-                warn(f"{input}: {reader.partial_packet}; its {summary.frames} frames were written")
-            if getattr(reader, "composited", False):
-                warn(f"{input}: its transparent parts were composited on black ("
-                     f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
-                     "keeps it)")
-    if stamp is not None and summary.frames and _file_stamp(input) != stamp:
-        warn_changed(input, summary.frames)
-    if summary.frames == 0:
-        raise VidcolorError(f"{input}: no frames")
-    return summary
-
-
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
                     skip_existing: bool = False, smoother=None, **options) -> RunSummary:
     """A folder: still images to ``out_dir/<stem>.png`` (each on its own, no smoothing), then clips (videos,
@@ -653,99 +545,3 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                       unit="frame" if written else "image", began=start, skipped=existing)
 
 
-@contextlib.contextmanager
-def removing_made_folders(folder: Path | None):
-    """A run that writes into ``folder``: the writers create it (and its parents) when missing; if the run fails,
-    those it made are removed again where they are left empty, as its partial output is, so that it leaves nothing
-    behind."""
-    made = missing_folders(folder)
-    try:
-        yield
-    except BaseException:
-        remove_empty(made)
-        raise
-
-
-def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
-                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
-                    skipped: list[Path] | None = None) -> RunSummary:
-    """Images one at a time (sizes differ); all targets are checked before any work is done. Each output is
-    written whole under a temporary name and renamed into place (:func:`~vidcolor.io.images.write_image`), and
-    appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
-    keeps the images it finished (those before an unreadable one are finished first) and removes the output
-    folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
-    profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
-    output (:func:`~vidcolor.io.images.image_metadata`). A multi-page TIFF's
-    first page is processed, with a warning (:func:`~vidcolor.errors.warn`; its page count from the same opening); so is a transparent
-    image written to a format without alpha (:data:`~vidcolor.io.images.OPAQUE_FORMATS`: JPEG, BMP), which drops it
-    (:func:`~vidcolor.io.images.write_image`). With
-    ``ignore_errors`` an unreadable image is skipped with a warning instead (no output for it). With
-    ``skipped`` given (a folder run's ``skip_existing``), an image whose output another run wrote since the listing is
-    left, and its output appended there: not read where it is there before, its result dropped where it came while
-    this run worked on it (the summary counts the images written)."""
-    for out in outputs:             # a folder in a file's place is said at once, not after --overwrite
-        try:
-            check_target(out, overwrite)
-        except OutputExists:
-            if skipped is None:
-                raise
-        image_format(out)
-    set_output_chroma(fn, True)                     # lossless RGB images
-    colour_said = _COLOUR_SAID.get() if _colorizes(fn) else None
-
-    def frames():
-        for path, out in zip(inputs, outputs):
-            if skipped is not None and out.is_file():
-                skipped.append(out)
-                continue
-            try:
-                rgb, alpha = read_image(path)
-            except VidcolorError as exc:
-                if not ignore_errors:           # raised once the images read before it are written
-                    unreadable.append(exc)
-                    return
-                warn(f"{exc.marked or exc}; skipped")
-                continue
-            meta = image_metadata(path)
-            if meta.pages > 1:
-                warn(f"{path} has {meta.pages} pages: only the first is processed")
-            if alpha is not None and alpha.min() < 255 and image_format(out) in OPAQUE_FORMATS:
-                warn(f"{path}: its transparency is dropped ({_named(out)} is {image_format(out)}, which holds none: "
-                     "the output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)")
-            pending.append((out, alpha, meta.icc_profile, meta.exif))
-            if colour_said is not None:             # colorize: said once a run (a folder's first image in colour)
-                yield from _said_if_colour([rgb], path, colour_said)
-            else:
-                yield rgb
-
-    pending: list[tuple[Path, np.ndarray | None, bytes | None, bytes | None]] = []
-    unreadable: list[VidcolorError] = []
-    dropped: list[Path] = []                        # processed, but another run wrote the output first
-
-    def write(rgb: np.ndarray) -> None:
-        out, alpha, icc, exif = pending.pop(0)
-        if alpha is not None and rgb.shape[1] == 2 * alpha.shape[1]:    # --compare: input | output, each its alpha
-            alpha = np.concatenate([alpha, alpha], axis=1)
-        try:
-            write_image(out, rgb, alpha, overwrite=overwrite, icc_profile=icc, exif=exif)
-        except OutputExists as exc:
-            if skipped is None or exc.target != out:
-                raise
-            skipped.append(out)
-            dropped.append(out)
-            return
-        if finished is not None:
-            finished.append(out)
-
-    folders = {o.parent for o in outputs}
-    made = [m for f in folders for m in missing_folders(f)]
-    dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
-    try:
-        summary = run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
-        if unreadable:
-            raise unreadable[0]
-        summary.frames -= len(dropped)
-        return summary
-    except BaseException:
-        remove_empty(made)
-        raise

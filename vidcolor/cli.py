@@ -791,7 +791,7 @@ def export_cmd(model, output, overwrite):
     """
     from pathlib import Path
 
-    from vidcolor.api import removing_made_folders
+    from vidcolor.file_run import removing_made_folders
     from vidcolor.engine import export_onnx, stride_multiple
     from vidcolor.io.partial import check_way
     from vidcolor.io.writer import check_target
