@@ -5,6 +5,15 @@ Example:
     >>> dequantize("mario.mp4")                       # writes mario_dequantized.mp4   # doctest: +SKIP
     >>> fix = Dequantizer()                           # or frame by frame:             # doctest: +SKIP
     >>> fine = fix(coarse_frames)                     # uint8 (N, H, W, 3) -> same    # doctest: +SKIP
+
+Here: :func:`dequantize`, :func:`colorize`, :func:`process` (with its folder half, ``_process_folder``) and
+:func:`dequantize_frames`, the options' check against :func:`process` (:func:`check_io_options`) and the hand-off to
+the Ray executor (``_distributed``, ``build_job``). What they use lives in modules of its own:
+:mod:`vidcolor.io.paths` (the input and output paths), :mod:`vidcolor.io.folders` (a folder's inputs and outputs),
+:mod:`vidcolor.checks` (what a run checks before any work), :mod:`vidcolor.colorize_job` (:func:`colorizer`, given
+here), :mod:`vidcolor.stills` (stills or clips), :mod:`vidcolor.file_run` (one file's run),
+:mod:`vidcolor.side_by_side` (``compare``), :mod:`vidcolor.source_warnings` (what a run says of its source),
+:mod:`vidcolor.summaries` (a run's summary notes) and :mod:`vidcolor.ray_work` (what a Ray run works on).
 """
 from __future__ import annotations
 
