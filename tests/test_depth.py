@@ -199,10 +199,14 @@ def test_a_16_bit_gray_source_keeps_its_brightness_through_colorize(tmp_path, ff
     run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "gray16le", "-s", f"{W}x{H}", "-r", "24", "-i", "-",
                "-c:v", "ffv1", str(src), stdin=np.tile(g16, (FRAMES, H, 1)).tobytes())
     out = tmp_path / "out.mkv"
-    colorize(src, out, saturation=0, render_size=32, codec="ffv1", temporal="off", progress=False, backend="torch",
-             model=str(tiny_colorizers.fcn))
+    with vidcolor_warnings() as said:
+        colorize(src, out, saturation=0, render_size=32, codec="ffv1", temporal="off", progress=False,
+                 backend="torch", model=str(tiny_colorizers.fcn))
     rows = _y_rows(out)
     assert np.abs(rows - (64 + 876 * g16.astype(np.float64) / 65535)).max() <= 0.51
+    # the run says what the 10-bit output keeps of the 16 bits (it wrote them at 10 without a word)
+    assert said == ["gray16.mkv has 16 bits per sample; it is processed at 16, but ffv1 at yuv420p10le holds 10, so "
+                    "the output keeps 10 bits of precision"]
 
 
 @pytest.mark.parametrize("trc, said", [("smpte2084", "PQ, smpte2084"), ("arib-std-b67", "HLG, arib-std-b67")])

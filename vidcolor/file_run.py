@@ -16,7 +16,8 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import _file_stamp, _named, _own_path, _stdin_file, check_format_named, read_once
 from vidcolor.io.reader import warn_about_source, warn_changed
-from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, holds_deep, missing_folders, remove_empty
+from vidcolor.io.writer import (OutputExists, check_target, default_pix_fmt, encoded_bits, holds_deep, missing_folders,
+                                remove_empty)
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lost, _said_if_colour, _warn_not_carried,
@@ -63,7 +64,8 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
         info = reader.info
         deep = getattr(reader, "deep", False)
         pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
-        warn_about_source(_named(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif))
+        warn_about_source(_named(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif),
+                          (codec, *encoded_bits(codec, pix_fmt)) if deep else None)
         if read_once(input) and raw_size is None and stdin_file is None:
             _warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
