@@ -17,14 +17,15 @@ LOW, HIGH = 300, 600
 """The ramp's limited-range 10-bit Y codes, left to right: 300 levels where 8 bits have 75."""
 
 
-def _ramp10(ffmpeg_exe: str, path) -> np.ndarray:
-    """A gray horizontal ramp, ``W`` x ``H``, ``FRAMES`` frames, encoded losslessly (FFV1, yuv420p10le) at ``path``;
-    returns one row of its Y codes as decoded."""
+def _ramp10(ffmpeg_exe: str, path, *encoder: str) -> np.ndarray:
+    """A gray horizontal ramp, ``W`` x ``H``, ``FRAMES`` frames, encoded losslessly (FFV1, yuv420p10le, with the
+    ``encoder``'s further options: ``-g 1`` marks each frame a keyframe) at ``path``; returns one row of its Y codes as
+    decoded."""
     y10 = np.linspace(LOW, HIGH, W)
     g16 = np.round((y10 - 64) / 876 * 65535).astype("<u2")
     run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "gray16le", "-s", f"{W}x{H}", "-r", "24", "-i", "-",
-               "-vf", "scale=out_range=limited:flags=accurate_rnd,format=yuv420p10le", "-c:v", "ffv1", str(path),
-               stdin=np.tile(g16, (FRAMES, H, 1)).tobytes())
+               "-vf", "scale=out_range=limited:flags=accurate_rnd,format=yuv420p10le", "-c:v", "ffv1", *encoder,
+               str(path), stdin=np.tile(g16, (FRAMES, H, 1)).tobytes())
     return _y_rows(path)[0]
 
 
@@ -251,3 +252,59 @@ def test_a_source_deeper_than_its_output_is_told_the_bits_that_the_output_keeps(
                           ("prores", *encoded_bits("prores", "yuv420p10le")))
     assert said == ["scan.mov has 12 bits per sample; it is processed at 16, but prores at yuv422p10le holds 10, so the "
                     "output keeps 10 bits of precision"]
+
+
+def _work(clip, target, eight_bits, pix_fmt, keep):
+    """:func:`vidcolor.distributed.open_work` of ``clip`` (no Ray) for a colorize spec whose ``eight_bits`` is given
+    and an FFV1 encoding at ``pix_fmt``; with ``keep``, a part is put in the work folder after, whether one was there
+    before (the folder kept: the same key) returned with the plan and the warnings."""
+    from vidcolor import distributed
+    from vidcolor.api import build_job
+
+    spec = distributed.JobSpec(build_job, {"kind": "colorize", "options": {}, "temporal": ["off", 0.6]},
+                               eight_bits=eight_bits)
+    with vidcolor_warnings() as said:
+        plan = distributed.open_work(clip, target, spec, distributed.Encoding("ffv1", pix_fmt=pix_fmt), 1.0, False,
+                                     False, False)
+    part = plan.work / "segment-00000.nut"
+    kept = part.exists()
+    part.touch()
+    return plan, said, kept
+
+
+def test_a_ray_run_plans_a_deep_source_at_16_bits_and_keeps_8_bit_keys(tmp_path, ffmpeg_exe):
+    """A Ray run's work (:func:`vidcolor.distributed.open_work`) decoded every source at 8 bits and said so. Where the
+    job keeps the depth (``JobSpec.eight_bits`` None) a 10-bit source's clip is now decoded at 16 bits, its default
+    pix_fmt is 10 bits and nothing is said, as a local run; its key is not the 8-bit run's (its parts are not those).
+    An 8-bit source's key stays what it was: a run stopped before, with ``pix_fmt='yuv420p'`` given for the default,
+    resumes."""
+    deep_src, flat = tmp_path / "ramp10.mkv", tmp_path / "flat8.mkv"
+    _ramp10(ffmpeg_exe, deep_src)
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", "2", "-c:v", "ffv1",
+               str(flat))
+    plan, said, _ = _work(flat, tmp_path / "f.mkv", "", "yuv420p", True)             # as the runs before did
+    assert not plan.clip.deep and said == []
+    plan, said, kept = _work(flat, tmp_path / "f.mkv", None, None, True)
+    assert kept and not plan.clip.deep and plan.encoding.pix_fmt == "yuv420p"       # the same key: resumed
+    plan, said, _ = _work(deep_src, tmp_path / "r.mkv", "", None, True)
+    assert not plan.clip.deep and plan.encoding.pix_fmt == "yuv420p" and said == [
+        "ramp10.mkv has 10 bits per sample; it is processed at 8 bits, so the output keeps 8 bits of precision (also "
+        "with pix_fmt='yuv420p10le')"]
+    plan, said, kept = _work(deep_src, tmp_path / "r.mkv", None, None, True)
+    assert not kept and plan.clip.deep and plan.encoding.pix_fmt == "yuv420p10le" and said == []
+
+
+def test_a_segment_of_a_deep_source_decodes_at_16_bits_as_the_reader_does(tmp_path, ffmpeg_exe):
+    """A Ray worker's segment (:func:`vidcolor.io.segments.read_segment`) was decoded to uint8 alone; ``deep`` gives
+    the local reader's uint16 frames."""
+    from vidcolor.io import VideoReader
+    from vidcolor.io.segments import plan_segments, read_segment
+
+    src = tmp_path / "ramp10.mkv"
+    _ramp10(ffmpeg_exe, src)
+    (segment,), _ = plan_segments(src, 1.0)
+    with VideoReader(src, deep=True) as reader:
+        want = np.stack(list(reader))
+    got = np.stack(list(read_segment(src, segment, deep=True)))
+    assert got.dtype == np.uint16 and np.unique(got[0, 8, :, 0]).size > 256
+    np.testing.assert_array_equal(got, want)

@@ -25,6 +25,9 @@ and encoding is spread over the workers instead of being one serial stage on the
   the encoder settings and the target segment length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
   whatever the size of its cluster and redoes only the segments whose files are missing. It is removed
   once the output is in place.
+* Depth: a source of more than 8 bits per sample whose job keeps it (:attr:`JobSpec.eight_bits` None) is decoded,
+  processed and encoded at 16 bits in every segment, as a local run's (:attr:`Clip.deep`); the parts, 10-bit, are
+  joined as they are.
 * The parts are joined without re-encoding (:func:`vidcolor.io.writer.join_segments`), with the
   source's audio and subtitle tracks, metadata and chapters, as the local path maps them.
 """
@@ -58,8 +61,8 @@ from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, join_segments, kept_note,
-                                missing_folders, remove_empty, write_file_atomically)
+from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
+                                join_segments, kept_note, missing_folders, remove_empty, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -100,13 +103,21 @@ class JobSpec:
     ``build`` is a module-level function (pickled by reference); ``options`` are JSON-able settings;
     ``shared`` holds what was computed once on the driver (arrays, bytes), put in the object store once;
     ``files`` are the files the job reads by their names in ``options`` (the model's weights), which only
-    :meth:`key` uses.
+    :meth:`key` uses. ``eight_bits`` says what becomes of a source of more than 8 bits per sample, as
+    :func:`~vidcolor.io.reader.warn_about_source` takes it: a text, why its frames are processed at 8 bits (``""``,
+    the default: "it is processed at 8 bits ..."); None, they are not: the job takes uint16 RGB frames
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`) and the encoder settings hold more than 8 bits
+    (:func:`~vidcolor.io.writer.holds_deep`, with :class:`Encoding`'s ``pix_fmt`` None taken as
+    :func:`~vidcolor.io.writer.default_pix_fmt`'s for such a source), so such a source is decoded, processed and
+    encoded at 16 bits, as a local run does (:func:`vidcolor.api.process`). Not in :meth:`key`: :func:`open_work`
+    adds it there for a clip it applies to, so that the keys of 8-bit sources stay what they were.
     """
 
     build: Callable
     options: dict
     shared: dict = field(default_factory=dict)
     files: tuple = ()
+    eight_bits: str | None = ""
 
     def key(self) -> str:
         """A digest of the function, options, shared data and :attr:`files` (their path, size and modification
@@ -130,12 +141,15 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class Encoding:
-    """The output's encoder settings (see :class:`~vidcolor.io.VideoWriter`) and the batch size (None: auto)."""
+    """The output's encoder settings (see :class:`~vidcolor.io.VideoWriter`) and the batch size (None: auto).
+    ``pix_fmt`` None: each clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`: ``yuv420p``, or
+    ``yuv420p10le`` for a source of more than 8 bits per sample that the job keeps at its depth, :attr:`JobSpec.eight_bits`),
+    set by :func:`open_work` before the work folder's key is made."""
 
     codec: str = "libx264"
     crf: int = 16
     preset: str = "medium"
-    pix_fmt: str = "yuv420p"
+    pix_fmt: str | None = "yuv420p"
     batch_size: int | None = None
     tune: str | None = None
     x264_params: str | None = None
@@ -165,6 +179,10 @@ class Clip:
     origin: int = 0
     """The clip's first frame's pts (the first segment's ``start_pts``), where the grid is counted from; set as
     each segment is given to a worker."""
+    deep: bool = False
+    """Whether the frames are decoded, processed and encoded as uint16 RGB (0..65535; a source of more than 8 bits
+    per sample whose job keeps its depth, :attr:`JobSpec.eight_bits`), as a local run's
+    (:class:`~vidcolor.io.VideoReader`'s ``deep``)."""
 
     @property
     def timebase(self) -> Fraction | None:
@@ -246,14 +264,14 @@ class SegmentWorker:
             self.job = self.spec.build(**self.spec.options, **shared)
         began = time.time()
         self.job.reset()
-        batch = encoding.batch_size or job_batch_size(self.job, clip.width, clip.height)
+        batch = encoding.batch_size or job_batch_size(self.job, clip.width, clip.height, 2 if clip.deep else 1)
         done = 0
         timeline = Timeline.of(clip.fps, clip.timebase)
         with VideoWriter(part, clip.out_width, clip.height, clip.fps, codec=encoding.codec, crf=encoding.crf,
                          preset=encoding.preset, tune=encoding.tune, x264_params=encoding.x264_params,
                          timeline=timeline, container=_part_format(encoding.codec),
                          overwrite=True, pix_fmt=encoding.pix_fmt, colour=dict(clip.colour),
-                         pixel_aspect=clip.pixel_aspect) as writer:
+                         pixel_aspect=clip.pixel_aspect, deep=clip.deep) as writer:
             set_output_chroma(self.job, writer.keeps_chroma)
             def write(frame: np.ndarray) -> None:
                 nonlocal done
@@ -263,7 +281,7 @@ class SegmentWorker:
                     if (done - segment.warmup) % 16 == 0:
                         progress.set.remote(str(part), done - segment.warmup)
 
-            frames = read_segment(clip.input, segment, timeline, clip.name or None, clip.grid, clip.origin)
+            frames = read_segment(clip.input, segment, timeline, clip.name or None, clip.grid, clip.origin, clip.deep)
             execute(frames, self.job, write, batch)
         progress.set.remote(str(part), segment.frames)
         ended = time.time()
@@ -322,13 +340,15 @@ def _part_suffix(codec: str) -> str:
 
 @dataclass
 class _Plan:
-    """One clip's work: its segments (None until planned), their part files, the work folder, and what the
-    output takes from the source besides the video."""
+    """One clip's work: its segments (None until planned), their part files, the work folder, what the
+    output takes from the source besides the video, and its encoder settings (its ``pix_fmt`` set,
+    :func:`open_work`)."""
 
     clip: Clip
     duration: float
     work: Path
     passthrough: Passthrough
+    encoding: Encoding = field(default_factory=Encoding)
     stamp: tuple[int, int] = (0, 0)
     segments: list[Segment] | None = None
     parts: list[Path] = field(default_factory=list)
@@ -362,10 +382,13 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
 
     The folder is keyed by the input (path, size, modification time), the job, the encoder settings, the
-    target segment length, the timing grid and :data:`PARTS_FORMAT`; one with another key is emptied (its segments
-    do not apply: parts written before the grid, on the source's time base, were joined with spans on it). What the processing does
-    not keep of the input (an alpha channel, more than 8 bits, interlacing) is said in a warning, as a local run
-    says it (:func:`~vidcolor.io.reader.warn_about_source`).
+    target segment length, the timing grid and :data:`PARTS_FORMAT`, and, for a source of more than 8 bits per
+    sample that is processed at 16 (:attr:`JobSpec.eight_bits` None), that it is (where it is not, the key is the one
+    it was before such sources were: a run stopped then resumes); one with another key is emptied (its segments
+    do not apply: parts written before the grid, on the source's time base, were joined with spans on it). ``encoding``'s
+    ``pix_fmt`` None is the clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`), in the key and in the plan's
+    :attr:`_Plan.encoding`. What the processing does not keep of the input (an alpha channel, more than 8 bits,
+    interlacing) is said in a warning, as a local run says it (:func:`~vidcolor.io.reader.warn_about_source`).
 
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
@@ -373,16 +396,21 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
-    warn_about_source(input.name, info)         # as a local run does: what the processing does not keep
+    deep = spec.eight_bits is None and info.bits > 8        # decoded at 16 bits, as a local run's (VideoReader's deep)
+    encoding = replace(encoding, pix_fmt=encoding.pix_fmt or default_pix_fmt(encoding.codec, deep))
+    # as a local run does: what the processing does not keep
+    warn_about_source(input.name, info, None if deep else spec.eight_bits,
+                      (encoding.codec, *encoded_bits(encoding.codec, encoding.pix_fmt)) if deep else None)
     if encoding.batch_size is not None:
-        check_batch_pixels(encoding.batch_size, info.width, info.height)
+        check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
-                tuple(info.colour.items()), info.pixel_aspect, str(input), rate_grid(input))
+                tuple(info.colour.items()), info.pixel_aspect, str(input), rate_grid(input), deep=deep)
     stat = input.stat()
-    key = hashlib.sha256(json.dumps([str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(),
-                                     encoding.__dict__, seconds, WARMUP_FRAMES, compare, PARTS_FORMAT,
-                                     asdict(clip.grid) if clip.grid is not None else None],
-                                    sort_keys=True, default=str).encode()).hexdigest()
+    terms = [str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(), encoding.__dict__, seconds,
+             WARMUP_FRAMES, compare, PARTS_FORMAT, asdict(clip.grid) if clip.grid is not None else None]
+    if deep:            # a term of its own, so that an 8-bit source's key stays the one it was
+        terms.append("16-bit frames")
+    key = hashlib.sha256(json.dumps(terms, sort_keys=True, default=str).encode()).hexdigest()
     work = work_folder(target)
     if work.is_dir() and not (work / key).is_file():
         shutil.rmtree(work)
@@ -392,7 +420,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     except OSError as exc:      # named as a local run names it (partial_file): the output, and what is in the way
         raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
     _remove_strays(work)
-    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), stat_stamp(stat))
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat))
     saved = work / PLAN_FILE
     if saved.is_file():
         plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
@@ -606,7 +634,7 @@ def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings
 
     def run(a, job):    # absolute paths: a worker's current folder is not the driver's (another node's, or Ray's)
         clip = replace(job[0].clip, input=job[0].clip.input.absolute(), origin=job[0].segments[0].start_pts)
-        submitted.append(ref := a.run.remote(clip, job[1], str(job[2].absolute()), encoding, meter, shared))
+        submitted.append(ref := a.run.remote(clip, job[1], str(job[2].absolute()), job[0].encoding, meter, shared))
         return ref
 
     finished = False

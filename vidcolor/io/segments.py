@@ -183,8 +183,11 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
 
 
 def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None = None,
-                 name: str | None = None, grid: RateGrid | None = None, origin: int = 0) -> Iterator[np.ndarray]:
-    """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order.
+                 name: str | None = None, grid: RateGrid | None = None, origin: int = 0,
+                 deep: bool = False) -> Iterator[np.ndarray]:
+    """Decode one segment: its ``warmup`` frames, then its own, as uint8 RGB ``(H, W, 3)`` in display order (uint16,
+    0..65535, with ``deep``: :func:`~vidcolor.io.convert.frame_to_rgb`'s, as :class:`~vidcolor.io.VideoReader`'s
+    ``deep`` gives a source of more than 8 bits per sample).
 
     The file is sought to the keyframe at or before the first warm-up frame and decoded from there;
     frames are chosen by presentation timestamp, display rotation applied as
@@ -234,7 +237,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                 last = float((frame.pts - (stream.start_time or 0)) * stream.time_base) if stream.time_base else None
                 if timeline is not None and frame.pts >= segment.start_pts:
                     timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
-                yield _rotate(frame_to_rgb(frame), rotation)
+                yield _rotate(frame_to_rgb(frame, deep), rotation)
         except av.FFmpegError as exc:
             where = f"a frame after {last:.3f} s" if last is not None else f"a frame of segment {segment.index}"
             raise SegmentError(f"{name}: {where} cannot be decoded ({_reason(exc)}): the input is damaged there; "
