@@ -143,8 +143,8 @@ class JobSpec:
 class Encoding:
     """The output's encoder settings (see :class:`~vidcolor.io.VideoWriter`) and the batch size (None: auto).
     ``pix_fmt`` None: each clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`: ``yuv420p``, or
-    ``yuv420p10le`` for a source of more than 8 bits per sample that the job keeps at its depth, :attr:`JobSpec.eight_bits`),
-    set by :func:`open_work` before the work folder's key is made."""
+    ``yuv420p10le`` for a source of more than 8 bits per sample that the job keeps at its depth,
+    :attr:`JobSpec.eight_bits`), set by :func:`open_work` before the work folder's key is made."""
 
     codec: str = "libx264"
     crf: int = 16
@@ -385,10 +385,11 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     target segment length, the timing grid and :data:`PARTS_FORMAT`, and, for a source of more than 8 bits per
     sample that is processed at 16 (:attr:`JobSpec.eight_bits` None), that it is (where it is not, the key is the one
     it was before such sources were: a run stopped then resumes); one with another key is emptied (its segments
-    do not apply: parts written before the grid, on the source's time base, were joined with spans on it). ``encoding``'s
-    ``pix_fmt`` None is the clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`), in the key and in the plan's
-    :attr:`_Plan.encoding`. What the processing does not keep of the input (an alpha channel, more than 8 bits,
-    interlacing) is said in a warning, as a local run says it (:func:`~vidcolor.io.reader.warn_about_source`).
+    do not apply: parts written before the grid, on the source's time base, were joined with spans on it).
+    ``encoding``'s ``pix_fmt`` None is the clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`), in the key
+    and in the plan's :attr:`_Plan.encoding`. What the processing does not keep of the input (an alpha channel, more
+    than 8 bits, interlacing) is said in a warning, as a local run says it
+    (:func:`~vidcolor.io.reader.warn_about_source`).
 
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
@@ -566,7 +567,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 todo = [(p, s, part) for p in plans for s, part in p.missing]
                 count = max(1, min(count, len(todo)))
                 with _signals_through_ray():
-                    _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session)
+                    _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session)
         join_ready()
     except BaseException as exc:
         if plans and len(joined) + len(left) == len(plans) and not isinstance(exc, Exception):
@@ -613,12 +614,12 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                       skipped=meanwhile + len(left), began=began, found=found)
 
 
-def _distribute(ray, todo, plans, count, gpus, spec, encoding, progress, timings, join_ready, session) -> None:
+def _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session) -> None:
     """Start ``count`` actors, submit every missing segment to their pool, collect the timings, keep the bar
-    and the joins going; the actors are stopped at the end. Stopped by an error or an interrupt, the actors are
-    killed in the middle of their segments: Ray's lines about those tasks are dropped (``session``'s
-    :class:`_cluster` prints), and the actors are waited for (at most :data:`KILL_WAIT` seconds), so that no segment is
-    still being written when the caller clears the work folders."""
+    and the joins going (each segment encoded as its plan says, :attr:`_Plan.encoding`); the actors are stopped at
+    the end. Stopped by an error or an interrupt, the actors are killed in the middle of their segments: Ray's lines
+    about those tasks are dropped (``session``'s :class:`_cluster` prints), and the actors are waited for (at most
+    :data:`KILL_WAIT` seconds), so that no segment is still being written when the caller clears the work folders."""
     from ray.util import ActorPool
 
     actor = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=MAX_RESTARTS,
