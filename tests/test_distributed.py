@@ -1128,22 +1128,19 @@ def test_the_cli_takes_a_gpu_index_and_ray_refuses_it_in_one_line(film):
 def test_a_10_bit_source_keeps_its_levels_through_ray_segments_and_their_join(cluster, tmp_path, ffmpeg_exe,
                                                                               tiny_colorizers):
     """A Ray run decoded a 10-bit source at 8 bits, whatever the local run did: a gray 10-bit ramp at saturation 0
-    (output L = input L) came out on 8-bit levels. Where the job keeps the depth (``JobSpec.eight_bits`` None, as
-    :func:`vidcolor.api.colorize` hands it a colorize job), each segment is now decoded, processed and encoded at 16
-    bits, the default output is yuv420p10le, and the parts are joined as they are: code for code, in 3 segments."""
+    (output L = input L) came out on 8-bit levels. Where the job keeps the depth (:func:`vidcolor.api.colorize` hands
+    Ray ``JobSpec.eight_bits`` None for a colorize job into output that holds it), each segment is now decoded,
+    processed and encoded at 16 bits, the default output is yuv420p10le, and the parts are joined as they are: code
+    for code, in 3 segments, without a warning."""
     from test_depth import FRAMES, _pix_fmt, _ramp10, _y_rows
-    from vidcolor import distributed
-    from vidcolor.api import build_job
+    from vidcolor.api import colorize as run_colorize
 
     src, out = tmp_path / "ramp10.mkv", tmp_path / "out.mkv"
     row = _ramp10(ffmpeg_exe, src, "-g", "1")                # a keyframe each: 3 segments
-    options = {"model": str(tiny_colorizers.fcn), "saturation": 0, "render_size": 32, "backend": "torch",
-               "device": "cpu"}
-    spec = distributed.JobSpec(build_job, {"kind": "colorize", "options": options, "temporal": ["off", 0.6]},
-                               eight_bits=None)
     with vidcolor_warnings() as said:
-        summary = distributed.process_clips([(src, out)], spec, encoding=distributed.Encoding("ffv1", pix_fmt=None),
-                                            seconds=1 / 24, workers=2, device="cpu", progress=False)
+        summary = run_colorize(src, out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32, backend="torch",
+                               codec="ffv1", temporal="off", executor="ray", segment_seconds=1 / 24, workers=2,
+                               progress=False)
     assert said == [] and len(summary.segments) == FRAMES
     assert _pix_fmt(out) == "yuv420p10le"
     np.testing.assert_array_equal(_y_rows(out), np.tile(row, (FRAMES, 1)))

@@ -35,13 +35,13 @@ from vidcolor.io.folders import _to_do, folder_targets, one_listing
 from vidcolor.io.paths import check_path, same_file
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import OutputExists, check_target, kept_note, missing_folders, remove_empty
+from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, missing_folders, remove_empty
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_size, check_temporal)
 from vidcolor.ray_work import _ray_clips, job_files
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import _one_colour_warning
+from vidcolor.source_warnings import _eight_bits, _one_colour_warning, keeps_depth
 from vidcolor.stills import _set_temporal, _still_mode
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name
@@ -326,13 +326,17 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                 job.save(Path(tmp) / "internal.safetensors")
                 shared["generators"] = (Path(tmp) / "internal.safetensors").read_bytes()
             opts = {"device": opts["device"]}
+        codec, pix_fmt = io_options.get("codec", "libx264"), io_options.get("pix_fmt")
+        # a source of more than 8 bits per sample: kept at 16 (None) as a local run keeps it, else why it is not;
+        # pix_fmt None is each clip's default, resolved by distributed.open_work before the run's key is made
+        eight_bits = (None if keeps_depth(job, codec, pix_fmt, False)
+                      else _eight_bits(job, codec, pix_fmt or default_pix_fmt(codec, False), False))
         del job
-        encoding = distributed.Encoding(io_options.get("codec", "libx264"), io_options.get("crf", 16),
-                                        io_options.get("preset", "medium"), io_options.get("pix_fmt") or "yuv420p",
+        encoding = distributed.Encoding(codec, io_options.get("crf", 16), io_options.get("preset", "medium"), pix_fmt,
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                                "compare": io_options.get("compare", False)}, shared,
-                                   job_files(kind, options))
+                                   job_files(kind, options), eight_bits)
         summary = distributed.process_clips(todo, spec, encoding=encoding,
                                             seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
                                             device=options["device"], compare=io_options.get("compare", False),

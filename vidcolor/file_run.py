@@ -16,12 +16,11 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import _file_stamp, _named, _own_path, _stdin_file, check_format_named, read_once
 from vidcolor.io.reader import warn_about_source, warn_changed
-from vidcolor.io.writer import (OutputExists, check_target, default_pix_fmt, encoded_bits, holds_deep, missing_folders,
-                                remove_empty)
+from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, missing_folders, remove_empty
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lost, _said_if_colour, _warn_not_carried,
-                                      _warn_not_in_gif)
+                                      _warn_not_in_gif, keeps_depth)
 
 
 def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
@@ -53,8 +52,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
     stamp = _file_stamp(input)
     stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
     # a source of more than 8 bits per sample is decoded at 16 for a job that keeps that depth, into output that holds it
-    deep = (getattr(job, "DEEP", False) is True and not to_gif
-            and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
+    deep = keeps_depth(job, codec, pix_fmt, to_gif)
     try:
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors, deep=deep))

@@ -14,7 +14,7 @@ from vidcolor.errors import cli_reads, option, warn
 from vidcolor.io.files import round16
 from vidcolor.io.paths import _named
 from vidcolor.io.reader import DEEP_PIX_FMT
-from vidcolor.io.writer import DEEP_CODECS
+from vidcolor.io.writer import DEEP_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
 
@@ -122,6 +122,16 @@ def _eight_bits(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> st
         return "GIF holds 8 bits, so the frames are processed at 8"
     return (f"{codec} at {pix_fmt} holds 8 bits, so the frames are processed at 8"
             + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in DEEP_CODECS else ""))
+
+
+def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool) -> bool:
+    """Whether a source of more than 8 bits per sample is decoded and processed at 16 bits: ``job`` takes such frames
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`) and ``codec`` at ``pix_fmt`` (None: the default for a deep source,
+    :func:`~vidcolor.io.writer.default_pix_fmt`) holds more than 8 bits (GIF does not). A local run
+    (:mod:`vidcolor.file_run`) and a Ray run (:func:`vidcolor.api.process`'s hand-off) decide it alike; where it is
+    False, :func:`_eight_bits` says why."""
+    return (getattr(job, "DEEP", False) is True and not to_gif
+            and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
 
 
 def _lost(input, reader) -> str:
