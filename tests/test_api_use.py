@@ -530,8 +530,8 @@ def test_a_folders_clips_reset_the_job_once_each(clip, tmp_path):
 
 
 def test_a_call_checks_its_paths_once(tmp_path, monkeypatch):
-    """check_path ran about three times a path per call: at the entry of dequantize(), in _checked_first (through
-    check_input, and the output's), and again at process()'s entry and its _checked_first."""
+    """check_path ran about three times a path per call: at the entry of dequantize(), in check_run_first (through
+    check_input, and the output's), and again at process()'s entry and its check_run_first."""
     from PIL import Image
 
     import vidcolor.api

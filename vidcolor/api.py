@@ -25,7 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from vidcolor.checks import _checked_first, check_executor_options, check_spares_inputs, model_input
+from vidcolor.checks import check_executor_options, check_run_first, check_spares_inputs, model_input
 from vidcolor.colorize_job import check_model_files, colorizer, reference_list
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import UnreadableInput, VidcolorError, add_note, option, said_once, warn
@@ -130,7 +130,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
-    target, done = _checked_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
+    target, done = check_run_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
     if done is not None:
         return done
     check_spares_inputs(input, target, io_options, model_input(model))
@@ -222,7 +222,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
-    target, done = _checked_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
+    target, done = check_run_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
     if done is not None:
         return done
     references = reference_list(references)
@@ -436,11 +436,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                         "colorizer()'s, a function of your own), got " +
                         (f"the class {fn.__name__}: make one, {fn.__name__}()" if isinstance(fn, type) else
                          f"{type(fn).__name__} {fn!r}"[:200]))
-    output, done = _checked_first(input, output, suffix, batch_size,
-                                  dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
-                                       skip_existing=skip_existing, audio=audio, compare=compare, progress=progress,
-                                       ignore_errors=ignore_errors, codec=codec, pix_fmt=pix_fmt, preset=preset,
-                                       tune=tune, x264_params=x264_params))
+    output, done = check_run_first(input, output, suffix, batch_size,
+                                   dict(crf=crf, fps=fps, raw_size=raw_size, container=container, overwrite=overwrite,
+                                        skip_existing=skip_existing, audio=audio, compare=compare, progress=progress,
+                                        ignore_errors=ignore_errors, codec=codec, pix_fmt=pix_fmt, preset=preset,
+                                        tune=tune, x264_params=x264_params))
     if done is not None:
         return done
     if str(input) != "-" and raw_size is None and Path(input).is_dir():

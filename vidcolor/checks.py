@@ -44,8 +44,8 @@ IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignor
 ``overwrite="no"`` is true, and replaced the output)."""
 
 
-def _checked_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
-                   io_options: dict) -> tuple[str | Path, RunSummary | None]:
+def check_run_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
+                    io_options: dict) -> tuple[str | Path, RunSummary | None]:
     """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
     (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
     size, the on/off options (:data:`IO_FLAGS`), ``crf``, the encoder's (:func:`~vidcolor.io.writer.check_encoding`),
