@@ -509,7 +509,7 @@ def test_temporal_is_checked_without_a_job():
 
 
 def test_a_folders_clips_reset_the_job_once_each(clip, tmp_path):
-    """_process_folder reset the job before each clip, and process() (_process_file) reset it again: twice a clip."""
+    """_process_folder reset the job before each clip, and process() (process_file) reset it again: twice a clip."""
     import shutil
 
     class Job:

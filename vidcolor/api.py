@@ -29,7 +29,7 @@ from vidcolor.checks import check_executor_options, check_run_first, check_spare
 from vidcolor.colorize_job import check_model_files, colorizer, reference_list
 from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import UnreadableInput, VidcolorError, add_note, option, said_once, warn
-from vidcolor.file_run import _process_file, _process_images
+from vidcolor.file_run import process_file, process_images
 from vidcolor.io import VideoReader, is_image
 from vidcolor.io.folders import _to_do, folder_targets, one_listing
 from vidcolor.io.paths import check_path, same_file
@@ -453,10 +453,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         finally:                    # in clip mode, with its own smoother (a folder of stills alone left it unsmoothed)
             _still_mode(fn, False, own)
     try:
-        return _process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
-                             x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
-                             container=container, compare=compare, pix_fmt=pix_fmt, progress=progress,
-                             ignore_errors=ignore_errors)
+        return process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
+                            x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
+                            container=container, compare=compare, pix_fmt=pix_fmt, progress=progress,
+                            ignore_errors=ignore_errors)
     except OutputExists as exc:
         if not skip_existing or str(output) == "-" or exc.target != Path(output):
             raise
@@ -507,9 +507,9 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if stills:
             _still_mode(fn, True, smoother)     # clears fn.found
             late: list[Path] = []
-            images = _process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                     ignore_errors=options.get("ignore_errors", False), finished=finished,
-                                     skipped=late if skip_existing else None).frames
+            images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
+                                    ignore_errors=options.get("ignore_errors", False), finished=finished,
+                                    skipped=late if skip_existing else None).frames
             frames += images
             existing, meanwhile = existing + len(late), len(late)
             if tracks and images:               # (none written: every result dropped for another run's)
@@ -519,7 +519,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         if clips:
             _still_mode(fn, False, smoother)
         for clip, target in zip(clips, clip_targets):
-            try:                                # process() resets fn before the clip (_process_file)
+            try:                                # process() resets fn before the clip (process_file)
                 done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
                                skip_existing=skip_existing, progress=progress, **options)
                 if done.skipped:                # another run of the folder wrote it since the listing

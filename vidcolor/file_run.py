@@ -23,10 +23,10 @@ from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lo
                                       _warn_not_in_gif, keeps_depth)
 
 
-def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
-                  crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
-                  raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
-                  compare: bool, pix_fmt: str | None, progress: bool, ignore_errors: bool) -> RunSummary:
+def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
+                 crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
+                 raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
+                 compare: bool, pix_fmt: str | None, progress: bool, ignore_errors: bool) -> RunSummary:
     """:func:`process` of one file, a still image or a clip, or a stream, once its output is checked: its parameters.
 
     Raises:
@@ -43,7 +43,7 @@ def _process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, ba
         if str(output) == "-":
             raise VidcolorError(f"{input} is a still image: it is written to a file (give its name with -o), "
                                 "not to stdout")
-        return _process_images([Path(input)], [Path(output)], fn, overwrite, progress)
+        return process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     check_format_named(output, container)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
@@ -137,9 +137,9 @@ def removing_made_folders(folder: Path | None):
         raise
 
 
-def _process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
-                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
-                    skipped: list[Path] | None = None) -> RunSummary:
+def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
+                   progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
+                   skipped: list[Path] | None = None) -> RunSummary:
     """Images one at a time (sizes differ); all targets are checked before any work is done. Each output is
     written whole under a temporary name and renamed into place (:func:`~vidcolor.io.images.write_image`), and
     appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
