@@ -31,7 +31,7 @@ from vidcolor.engine import DEFAULT_TILE
 from vidcolor.errors import UnreadableInput, VidcolorError, add_note, option, said_once, warn
 from vidcolor.file_run import process_file, process_images
 from vidcolor.io import VideoReader, is_image
-from vidcolor.io.folders import _to_do, folder_targets, one_listing
+from vidcolor.io.folders import folder_targets, left_to_do, one_listing
 from vidcolor.io.paths import check_path, same_file
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
@@ -488,7 +488,8 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     stills, clips, still_targets, clip_targets = folder_targets(folder, out_dir, options.get("container"))
     inputs = len(stills) + len(clips)
     if skip_existing:
-        (stills, still_targets), (clips, clip_targets) = _to_do(stills, still_targets), _to_do(clips, clip_targets)
+        stills, still_targets = left_to_do(stills, still_targets)
+        clips, clip_targets = left_to_do(clips, clip_targets)
     existing = inputs - len(stills) - len(clips)
     targets = still_targets + clip_targets
     for target in targets:          # a folder in a file's place is said at once, not after --overwrite

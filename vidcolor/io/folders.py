@@ -86,7 +86,7 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
     return stills, clips, still_targets, clip_targets
 
 
-def _to_do(inputs: list[Path], targets: list[Path]) -> tuple[list[Path], list[Path]]:
+def left_to_do(inputs: list[Path], targets: list[Path]) -> tuple[list[Path], list[Path]]:
     """``inputs`` and their ``targets`` but those whose target exists (``skip_existing``)."""
     left = [i for i, target in enumerate(targets) if not target.is_file()]
     return [inputs[i] for i in left], [targets[i] for i in left]
