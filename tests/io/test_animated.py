@@ -321,7 +321,7 @@ def test_a_frame_growing_past_pillows_limits_is_refused_as_others_are(tmp_path, 
 def test_an_animation_pillow_cannot_open_says_it_looks_damaged_as_a_still_does(tmp_path):
     """AnimatedImageReader said 'cannot read as an animation (UnidentifiedImageError)' of a GIF cut inside its
     header and an APNG whose header chunk's CRC is broken, where read_image says 'it starts as a GIF does but looks
-    damaged or truncated' (images._signature): both now say so; a file of no image format keeps the class name."""
+    damaged or truncated' (images.signature_format): both now say so; a file of no image format keeps the class name."""
     from vidcolor.errors import VidcolorError
 
     frames = [Image.new("RGB", (8, 8), (40 * i, 90, 120)) for i in range(3)]

@@ -75,11 +75,11 @@ def unreadable_reason(path: str | Path, exc: Exception) -> str:
     """Why Pillow could not open the file at ``path`` (``exc``), for an error, in :func:`~vidcolor.io.read_image`'s
     words: Pillow says ``UnidentifiedImageError`` both of a file of no image format and of one whose format's plugin
     failed to open it (a PNG whose header chunk's CRC is broken, a GIF cut inside its header); where the file starts
-    as one of Pillow's formats does (``images._signature``), ``it starts as a GIF does but looks damaged or
+    as one of Pillow's formats does (``images.signature_format``), ``it starts as a GIF does but looks damaged or
     truncated``, else :func:`pillow_reason`."""
     if isinstance(exc, UnidentifiedImageError):
-        from vidcolor.io.images import _signature      # vidcolor.io.images imports this module
-        known = _signature(path)
+        from vidcolor.io.images import signature_format      # vidcolor.io.images imports this module
+        known = signature_format(path)
         if known:
             return f"it starts as a {known} does but looks damaged or truncated"
     return pillow_reason(exc)

@@ -97,7 +97,7 @@ def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.
         tiff = isinstance(exc, UnidentifiedImageError) and _is_tiff(path)
         cut = _tiff_cut(path) if tiff else None
         empty = isinstance(exc, UnidentifiedImageError) and _size(path) == 0
-        known = _signature(path) if isinstance(exc, UnidentifiedImageError) and not (empty or tiff) else None
+        known = signature_format(path) if isinstance(exc, UnidentifiedImageError) and not (empty or tiff) else None
         raise VidcolorError(f"{path}: cannot read as image (" + (
             "an empty file, 0 bytes" if empty else
             cut if cut else
@@ -143,7 +143,7 @@ def _is_tiff(path: str | Path) -> bool:
         return False
 
 
-def _signature(path: str | Path) -> str | None:
+def signature_format(path: str | Path) -> str | None:
     """The image format whose signature the file at ``path`` starts with (``PNG``, ``GIF``: one of Pillow's plugins
     accepts its first 16 bytes, as ``Image.open`` asks them), None where none does or it cannot be read. Pillow
     says ``UnidentifiedImageError`` both of a file of no image format and of one whose format's plugin failed to
