@@ -133,13 +133,13 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path):
     """bash's <(ffmpeg ...) is /dev/fd/63: a warning about its 10 bits named it '63'."""
     from types import SimpleNamespace
 
-    from vidcolor.io.paths import _named
+    from vidcolor.io.paths import name_of
     from vidcolor.io.reader import warn_about_source
 
     os.mkfifo(tmp_path / "feed")
     for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
         with vidcolor_warnings() as said:
-            warn_about_source(_named(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
+            warn_about_source(name_of(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
         assert len(said) == 1 and said[0].startswith(f"{name} has 10 bits per sample;")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
-from vidcolor.io.paths import _check_input_found, check_format_named, output_for, same_file
+from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
 from vidcolor.io.reader import check_raw_size
 from vidcolor.io.writer import check_encoding, check_target
 from vidcolor.jobs import CRF_RANGE
@@ -59,7 +59,7 @@ def check_run_first(input: str | Path, output: str | Path | None, suffix: str, b
     Raises:
         VidcolorError: as those checks.
     """
-    _check_input_found(input)
+    check_input_found(input)
     if batch_size is not None:
         check_batch_size(batch_size)
     for flag in IO_FLAGS:

@@ -14,7 +14,7 @@ from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWri
                          output_format, read_image, write_image)
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
-from vidcolor.io.paths import _file_stamp, _named, _own_path, _stdin_file, check_format_named, read_once
+from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
 from vidcolor.io.reader import warn_about_source, warn_changed
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, missing_folders, remove_empty
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
@@ -49,8 +49,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
     keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
     to_gif = container == "gif" or container is None and Path(str(output)).suffix.lower() == ".gif"
-    stamp = _file_stamp(input)
-    stdin_file = _stdin_file() if str(input) == "-" and raw_size is None and not animated else None
+    stamp = input_stamp(input)
+    stdin_file = redirected_stdin() if str(input) == "-" and raw_size is None and not animated else None
     # a source of more than 8 bits per sample is decoded at 16 for a job that keeps that depth, into output that holds it
     deep = keeps_depth(job, codec, pix_fmt, to_gif)
     try:
@@ -62,7 +62,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         info = reader.info
         deep = getattr(reader, "deep", False)
         pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
-        warn_about_source(_named(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif),
+        warn_about_source(name_of(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif),
                           (codec, *encoded_bits(codec, pix_fmt)) if deep else None)
         if read_once(input) and raw_size is None and stdin_file is None:
             _warn_not_carried(input, info, audio)
@@ -80,7 +80,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         from_file = (not read_once(input) or stdin_file is not None) and raw_size is None and not animated
         # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition; stdin
         # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
-        passthrough = (Passthrough.of(stdin_file or _own_path(input), info, audio) if from_file else
+        passthrough = (Passthrough.of(stdin_file or own_path(input), info, audio) if from_file else
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
         if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
             _warn_not_in_gif(input, info, audio)
@@ -115,9 +115,9 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                 warn(f"{input}: {reader.partial_packet}; its {summary.frames} frames were written")
             if getattr(reader, "composited", False):
                 warn(f"{input}: its transparent parts were composited on black ("
-                     f"{'stdout' if str(output) == '-' else _named(output)} cannot hold transparency; GIF output "
+                     f"{'stdout' if str(output) == '-' else name_of(output)} cannot hold transparency; GIF output "
                      "keeps it)")
-    if stamp is not None and summary.frames and _file_stamp(input) != stamp:
+    if stamp is not None and summary.frames and input_stamp(input) != stamp:
         warn_changed(input, summary.frames)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
@@ -181,7 +181,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
             if meta.pages > 1:
                 warn(f"{path} has {meta.pages} pages: only the first is processed")
             if alpha is not None and alpha.min() < 255 and image_format(out) in OPAQUE_FORMATS:
-                warn(f"{path}: its transparency is dropped ({_named(out)} is {image_format(out)}, which holds none: "
+                warn(f"{path}: its transparency is dropped ({name_of(out)} is {image_format(out)}, which holds none: "
                      "the output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)")
             pending.append((out, alpha, meta.icc_profile, meta.exif))
             if colour_said is not None:             # colorize: said once a run (a folder's first image in colour)

@@ -12,7 +12,7 @@ import numpy as np
 from vidcolor.chroma import in_colour
 from vidcolor.errors import cli_reads, option, warn
 from vidcolor.io.files import round16
-from vidcolor.io.paths import _named
+from vidcolor.io.paths import name_of
 from vidcolor.io.reader import DEEP_PIX_FMT
 from vidcolor.io.writer import DEEP_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
@@ -60,7 +60,7 @@ def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list 
     def judge():
         if not said and in_colour(np.stack(seen)):
             said.append(input)
-            warn(f"{_named(input)} is in colour already: colorize keeps only its lightness (L) and colours that "
+            warn(f"{name_of(input)} is in colour already: colorize keeps only its lightness (L) and colours that "
                  "anew; its own colours are not kept")
 
     for frame in frames:
@@ -85,7 +85,7 @@ def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
     parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)
     parts += list(info.others)
     if parts:
-        warn(f"not carried from {_named(input)}: {', '.join(parts)} (a pipe is read once, for its video; give the "
+        warn(f"not carried from {name_of(input)}: {', '.join(parts)} (a pipe is read once, for its video; give the "
              "file's name to keep them)")
 
 
@@ -99,7 +99,7 @@ def _warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
     parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
     parts += list(info.others)
     if parts:
-        warn(f"not carried from {_named(input)}: {', '.join(parts)} (GIF output holds its frames alone"
+        warn(f"not carried from {name_of(input)}: {', '.join(parts)} (GIF output holds its frames alone"
              + (f"; {option('audio=False', '--no-audio')} drops the audio without naming it)" if audio and
                 info.audio_codecs else ")"))
 

@@ -23,10 +23,10 @@ def check_input(input: str | Path) -> None:
         TypeError: ``input`` is no ``str`` or path-like object (None, a list of files, bytes; an int was taken as
             a file descriptor by ``os.stat``).
     """
-    _check_input_found(check_path(input, "input"))
+    check_input_found(check_path(input, "input"))
 
 
-def _check_input_found(input: str | Path) -> None:
+def check_input_found(input: str | Path) -> None:
     """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, or a path that exists."""
     if str(input) == "-":
         return
@@ -72,7 +72,7 @@ def read_once(input: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _named(path: str | Path) -> str:
+def name_of(path: str | Path) -> str:
     """How a warning names an input (or output) by itself: ``stdin`` for ``-``, the path as given where it is not a
     regular file (:func:`read_once`: bash's ``<(ffmpeg ...)`` is ``/dev/fd/63``, whose name alone, ``63``, says
     nothing), else the file's name."""
@@ -81,19 +81,19 @@ def _named(path: str | Path) -> str:
     return str(path) if read_once(path) else Path(path).name
 
 
-def _file_stamp(input: str | Path) -> tuple[int, int] | None:
+def input_stamp(input: str | Path) -> tuple[int, int] | None:
     """``(size, modification time in ns)`` of a regular file ``input``; None for stdin, a pipe, or what cannot be
     read. :func:`process` compares it before and after a clip's run: a file still being written (a recording in
     progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had got,
     silently."""
-    return None if read_once(input) else file_stamp(_own_path(input))
+    return None if read_once(input) else file_stamp(own_path(input))
 
 
-def _stdin_file() -> Path | None:
+def redirected_stdin() -> Path | None:
     """The regular file that stdin was redirected from (``vidcolor dequantize - < in.mkv``), read from its start,
     by a name that still leads to it (Linux: ``/proc/self/fd/N``); None for a pipe, a terminal, a closed stdin, a
     file read part way already, or one whose name is gone. The encoder takes its audio, subtitles and metadata from
-    it, as from ``/dev/stdin`` on a file (:func:`_own_path`): they were dropped, with a warning that called it a
+    it, as from ``/dev/stdin`` on a file (:func:`own_path`): they were dropped, with a warning that called it a
     pipe."""
     try:
         fd = sys.stdin.buffer.fileno()          # the stream the reader takes ("-"), not one put in its place
@@ -108,7 +108,7 @@ def _stdin_file() -> Path | None:
     return real if same else None
 
 
-def _own_path(input: str | Path) -> Path:
+def own_path(input: str | Path) -> Path:
     """The path another process (the encoder) opens for ``input``, a regular file: ``/dev/stdin``,
     ``/dev/fd/N`` and ``/proc/self/fd/N`` name each process's own file (the encoder's stdin is the video vidcolor
     sends it), so they are resolved to the file they stand for here; other paths are kept as given."""
@@ -125,7 +125,7 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
 
     Raises:
         VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
-            itself (also the file stdin is redirected from, :func:`_stdin_file`), an empty name (``-o "$OUT"`` with
+            itself (also the file stdin is redirected from, :func:`redirected_stdin`), an empty name (``-o "$OUT"`` with
             ``OUT`` unset: read as the current folder, a folder run wrote its outputs there, a clip's said '. is a
             folder'), or a ``container`` with no known suffix to name it with
             (:func:`~vidcolor.io.writer.format_suffix`).
@@ -139,7 +139,8 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
         output = default_output(input, suffix, container)
     if str(output) != "-" and str(input) != "-" and same_file(output, input):
         raise VidcolorError(f"{output} would overwrite the input" + ("" if str(output) == str(input) else f" ({input})"))
-    if str(output) != "-" and str(input) == "-" and (stdin := _stdin_file()) is not None and same_file(output, stdin):
+    if (str(output) != "-" and str(input) == "-" and (stdin := redirected_stdin()) is not None
+            and same_file(output, stdin)):
         raise VidcolorError(f"{output} would overwrite the input (stdin, redirected from it)")
     return output
 
