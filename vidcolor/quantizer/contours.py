@@ -114,7 +114,7 @@ gained +0.02 dB on the validation photos at 16 colours and lost up to 3.6 dB on 
 prototype, stop 46)."""
 
 CONTOUR_CHROMA_WEIGHT = 0.7
-"""On colour frames (not :func:`_neutral`) the contour estimate's weight in R and B at bin-middle and spread levels is
+"""On colour frames (not :func:`neutral`) the contour estimate's weight in R and B at bin-middle and spread levels is
 this share of its default weight (:data:`CONTOUR_WIDTH_WEIGHT`). 4:2:0 keeps G, which dominates luma, at full
 resolution, but R and B carry the chroma, which it halves: their band contours are smeared and displaced, and the
 distances between them say less about where a value sits in its bin. Chosen on validation data

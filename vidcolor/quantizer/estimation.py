@@ -19,7 +19,7 @@ from vidcolor.quantizer.levels import (_agrees, _level_distance, _level_index, _
 from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, _gray_peaks, _gray_ranks, _nearest,
                                         _palette, _passes)
 from vidcolor.quantizer.reconstruction import PALETTE_SMALL, Quantizer
-from vidcolor.quantizer.stats import _neutral_colours, _sample, _tiles
+from vidcolor.quantizer.stats import cut_tiles, flat_sample, neutral_colours
 
 UNIFORM_STRONG_R = 0.6
 """R a channel's level set needs to stand for all three (the others showing none or the same convention)."""
@@ -128,8 +128,8 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     """
     frames = check_rgb(frames, (3, 4))
     frames = frames if frames.ndim == 4 else frames[None]
-    tiles = _tiles(frames)
-    px, flat = _sample(tiles, SAMPLE_PIXELS)
+    tiles = cut_tiles(frames)
+    px, flat = flat_sample(tiles, SAMPLE_PIXELS)
     enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
     fits = [_uniform_channel(px[:, c]) for c in range(3)]
     strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
@@ -150,7 +150,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                          graphics=enlarged or (flat_art and not _soft_film(
                              tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
-    if _passes(pal, coverage, tightness) and (not _neutral_colours(pal) or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
+    if _passes(pal, coverage, tightness) and (not neutral_colours(pal) or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
             tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidcolor.quantizer.stats import _neutral, _tiles
+from vidcolor.quantizer.stats import cut_tiles, neutral
 
 GRAPHICS_FLAT = 0.6
 """Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
@@ -68,7 +68,7 @@ def enlarged_by(frames: np.ndarray) -> int:
 
     Inside a replicated f x f block neighbouring pixels are equal up to the codec's noise; across a block
     boundary they differ as the art does. Measured on luma (BT.601), which 4:2:0 keeps at full resolution
-    (its chroma, subsampled 2x2, smears across 3x blocks): per tile (:func:`_tiles`), for each factor f in
+    (its chroma, subsampled 2x2, smears across 3x blocks): per tile (:func:`cut_tiles`), for each factor f in
     :data:`ENLARGED_FACTORS` and each phase of the block grid, the ratio of the mean difference between
     horizontal neighbours inside blocks to that across block boundaries (at its smallest over the
     phases), and the same vertically; the tile's score is the larger of the two. A factor is found when the
@@ -83,11 +83,11 @@ def enlarged_by(frames: np.ndarray) -> int:
     Returns:
         int: 1, or a factor of :data:`ENLARGED_FACTORS`.
     """
-    return _enlarged_factor(_tiles(frames))
+    return _enlarged_factor(cut_tiles(frames))
 
 
 def _enlarged_factor(tiles: np.ndarray) -> int:
-    """:func:`enlarged_by` on tiles ``(T, h, w, 3)`` already cut by :func:`_tiles`."""
+    """:func:`enlarged_by` on tiles ``(T, h, w, 3)`` already cut by :func:`cut_tiles`."""
     scores = _enlarged_scores(tiles)
     f = min(scores, key=scores.get)
     return f if scores[f] <= ENLARGED_MAX_RATIO else 1
@@ -123,11 +123,11 @@ def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
 def _soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
     """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to levels whose index per pixel is ``levels`` (int
     ``(T, h, w)``: a uniform level set's in G, or a black-and-white palette's gray by brightness,
-    :func:`_gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`_neutral`),
+    :func:`_gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`neutral`),
     and among the neighbouring pixels (horizontal and vertical) whose levels differ, at least
     :data:`FILM_SINGLE_STEPS` differ by one level, as the false contours of smooth gradients do; the edges of
     text, line art and sprites jump several levels."""
-    if not _neutral(tiles):
+    if not neutral(tiles):
         return False
     k = levels.astype(np.int16)
     steps = np.abs(np.concatenate([np.diff(k, axis=1).ravel(), np.diff(k, axis=2).ravel()]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidcolor.quantizer.stats import _neutral
+from vidcolor.quantizer.stats import neutral
 
 UNIFORM_BITS = (3, 4, 5)
 """Bit depths tried per channel: 6 bits and more are indistinguishable from codec noise after H.264, and
@@ -141,7 +141,7 @@ def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
         counts = _level_counts(tiles[..., c].ravel())
         hist.append(counts / counts.sum() if counts.sum() else counts)
     length = lambda p, per: abs(_level_moment(p, per, offset))  # noqa: E731
-    if _neutral(tiles):
+    if neutral(tiles):
         return length(hist[1], period) - max(length(hist[1], 0.75 * period),
                                              length(hist[1], 1.25 * period)) >= UNIFORM_GRAY_CONTRAST
     r = [length(p, period) for p in hist]

@@ -40,7 +40,7 @@ from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_PALETTE_
                                          _WIDTH_WEIGHTS, _contour_pair, _reliability)
 from vidcolor.quantizer.levels import _level_distance, _level_index, _level_offset
 from vidcolor.quantizer.palette import _gray_ranks, _nearest
-from vidcolor.quantizer.stats import LUMA_WEIGHTS, _neutral, _neutral_colours
+from vidcolor.quantizer.stats import LUMA_WEIGHTS, neutral, neutral_colours
 
 PALETTE_SMALL = 16
 """Colour palettes of at most this many colours have their own generator strength (``palette small``,
@@ -192,7 +192,7 @@ class Quantizer:
         ``uniform floor`` for bit truncation (every quantized channel's levels at the bin floor, where
         :meth:`centre_offset` carries the brightness shift and the generator's correction is wanted less),
         ``palette small`` for a colour palette of at most :data:`PALETTE_SMALL` colours (not black and white by
-        :func:`_neutral`, its colours taken as one row of pixels), else the kind (``uniform``, ``palette``,
+        :func:`neutral`, its colours taken as one row of pixels), else the kind (``uniform``, ``palette``,
         ``none``); a model without the finer key uses the kind's strength."""
         quantized = [conv for conv, bits in zip(self.conventions, self.bits) if bits]
         if self.kind == "uniform" and quantized and all(conv == "floor" for conv in quantized):
@@ -203,8 +203,8 @@ class Quantizer:
 
     @functools.cached_property
     def _neutral_palette(self) -> bool:
-        """Whether the palette's colours, taken as one row of pixels, are black and white (:func:`_neutral`)."""
-        return _neutral_colours(self.palette)
+        """Whether the palette's colours, taken as one row of pixels, are black and white (:func:`neutral`)."""
+        return neutral_colours(self.palette)
 
     @property
     def contour_palette(self) -> bool:
@@ -254,7 +254,7 @@ class Quantizer:
         22(1), 2005): quantizing R, G and B apart
         leaves independent errors in each, which are mostly colour noise where a texture crosses bins at different
         places, and no bin-wise step (the contours, the band filter, the generator) undoes them. :meth:`project`
-        then keeps every pixel in its cell. Frames that are black and white (:func:`_neutral`) have no colour
+        then keeps every pixel in its cell. Frames that are black and white (:func:`neutral`) have no colour
         difference to smooth and are skipped.
 
         Args:
@@ -264,7 +264,7 @@ class Quantizer:
         if self.kind != "uniform" or self.graphics:
             return
         for seen, frame in zip(observed, estimate):
-            if _neutral(seen[None, ::4, ::4]):
+            if neutral(seen[None, ::4, ::4]):
                 continue
             change = cv2.GaussianBlur(frame, (0, 0), CHROMA_SIGMA)
             change -= frame
@@ -323,7 +323,7 @@ class Quantizer:
         pair_weight = near * by_width[:, width]             # (3, pairs): 0 unless both bands are near
         colour_weight = pair_weight * chroma[:, None]
         for i, frame in enumerate(observed):
-            weights = pair_weight if _neutral(frame[None, ::4, ::4]) else colour_weight
+            weights = pair_weight if neutral(frame[None, ::4, ::4]) else colour_weight
             # a channel's plane at a time, contiguous (OpenCV would copy a strided view for every call), merged
             # at the end: 640x360, one core, 22.5 -> 18.3 ms a frame at 4 bits (same output)
             planes, est_planes, weight_planes = cv2.split(frame), [], []

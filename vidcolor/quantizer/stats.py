@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 NEUTRAL_CHROMA = 2.0
-"""Frames are black and white (:func:`_neutral`) where their mean ``|R - G| + |B - G|`` over the pixels is at most
+"""Frames are black and white (:func:`neutral`) where their mean ``|R - G| + |B - G|`` over the pixels is at most
 this many levels (see :data:`~vidcolor.quantizer.levels.UNIFORM_GRAY_CONTRAST`)."""
 
 LUMA_WEIGHTS = np.float32([0.299, 0.587, 0.114])
@@ -46,7 +46,7 @@ def flat_pixels(frames: np.ndarray) -> np.ndarray:
     return count >= FLAT_NEIGHBOURS
 
 
-def _tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
+def cut_tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
     """Up to ``count`` ``tile`` x ``tile`` tiles ``(T, tile, tile, 3)`` spread evenly over the first and the
     last of ``frames`` ``(N, H, W, 3)``, so that the cost of an estimate does not grow with the frame size.
     Frames smaller than a tile are returned whole."""
@@ -62,8 +62,8 @@ def _tiles(frames: np.ndarray, tile: int = 64, count: int = 32) -> np.ndarray:
                            (i % tx) * tile:(i % tx + 1) * tile] for i in idx])
 
 
-def _sample(tiles: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
-    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``tiles`` ``(T, h, w, 3)`` (from :func:`_tiles`), and the
+def flat_sample(tiles: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Up to ``n`` flat pixels ``(P, 3)`` uint8 of ``tiles`` ``(T, h, w, 3)`` (from :func:`cut_tiles`), and the
     flat share. All pixels are used when under 1% of them are flat."""
     mask = flat_pixels(tiles)
     share = float(mask.mean())
@@ -73,14 +73,14 @@ def _sample(tiles: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, float
     return px, share
 
 
-def _neutral(tiles: np.ndarray) -> bool:
+def neutral(tiles: np.ndarray) -> bool:
     """Whether ``tiles`` ``(T, h, w, 3)`` uint8 are black and white: mean ``|R - G| + |B - G|`` at most
     :data:`NEUTRAL_CHROMA` levels."""
     g = tiles[..., 1].astype(np.int16)
     return float((np.abs(tiles[..., 0] - g) + np.abs(tiles[..., 2] - g)).mean()) <= NEUTRAL_CHROMA
 
 
-def _neutral_colours(palette: np.ndarray) -> bool:
+def neutral_colours(palette: np.ndarray) -> bool:
     """Whether the colours ``palette`` ``(K, 3)`` (float or integer), taken as one row of pixels, are black and white
-    (:func:`_neutral`)."""
-    return _neutral(np.clip(np.round(palette), 0, 255).astype(np.uint8)[None, None])
+    (:func:`neutral`)."""
+    return neutral(np.clip(np.round(palette), 0, 255).astype(np.uint8)[None, None])
