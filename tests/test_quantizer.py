@@ -10,7 +10,7 @@ from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DIST
                                          CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT)
 from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
-from vidcolor.quantizer.levels import _uniform_channel
+from vidcolor.quantizer.levels import uniform_channel
 from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
 from vidcolor.quantizer.reconstruction import BAND_WEIGHT, CENTRE_AGREEMENT, PALETTE_SMALL, Quantizer
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
@@ -135,7 +135,7 @@ def test_values_near_255_are_no_floor_level():
 def test_a_dark_background_near_one_level_is_no_bit_depth(crf, gray):
     """An unquantized frame whose flat pixels are a dark background that happens to sit near one 4-bit bin
     middle (8): on the flat pixels alone that reads as 4 bits (it did, for four held-back photos); over
-    all pixels the levels do not show (``_seen_at_large``). The same frame quantized to 4 bits is found,
+    all pixels the levels do not show (``seen_at_large``). The same frame quantized to 4 bits is found,
     in colour (G's levels lead R's and B's after 4:2:0, or all three hold them) and in black and white
     (no chroma: the levels stand out as a lattice)."""
     rng = np.random.default_rng(4)
@@ -683,9 +683,9 @@ def test_values_on_alternate_levels_are_not_read_as_a_coarser_level_set():
     noise = lambda n: rng.normal(0, 0.7, n)  # noqa: E731
     mixed = np.concatenate([rng.choice(odd, 7000), rng.choice(even, 3000)])
     values = np.clip(np.rint(mixed + noise(len(mixed))), 1, 254).astype(np.uint8)
-    assert _uniform_channel(values)[:2] == (4, "floor")
+    assert uniform_channel(values)[:2] == (4, "floor")
     values = np.clip(np.rint(rng.choice(odd, 10000) - 0.5 + noise(10000)), 1, 254).astype(np.uint8)
-    assert _uniform_channel(values)[:2] == (3, "mid")
+    assert uniform_channel(values)[:2] == (3, "mid")
 
 
 @pytest.mark.parametrize("convention, offset", [("floor", 7.5), ("mid", -0.5), ("spread", 0.0)])

@@ -14,8 +14,8 @@ import numpy as np
 
 from vidcolor.arrays import check_rgb
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, _enlarged_factor, _soft_film
-from vidcolor.quantizer.levels import (_agrees, _level_distance, _level_index, _level_noise, _level_offset,
-                                       _levels_seen, _near_level, _seen_at_large, _uniform_channel)
+from vidcolor.quantizer.levels import (fit_agrees, level_distance, level_index, level_noise, level_offset,
+                                       levels_seen, near_level, seen_at_large, uniform_channel)
 from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, _gray_peaks, _gray_ranks, _nearest,
                                         _palette, _passes)
 from vidcolor.quantizer.reconstruction import PALETTE_SMALL, Quantizer
@@ -81,7 +81,7 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) 
     if not _passes(palette, coverage, tightness):
         return False
     values = palette.astype(np.float64)
-    on = np.all(_near_level(values, bits, conv), axis=1)
+    on = np.all(near_level(values, bits, conv), axis=1)
     x = px.astype(np.float32)
     idx = _nearest(x, palette)
     near = np.linalg.norm(x - palette[idx], axis=1) <= PALETTE_RADIUS
@@ -91,8 +91,8 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) 
         return True
     if not alone or conv != "floor":        # only bit truncation's bin-floor offset makes the misreading costly
         return False
-    tolerance = max(2.0, _level_offset(bits, conv)[0] / 8)
-    off = _level_distance(values[:, alone], bits, conv).mean(axis=1)        # per colour, levels
+    tolerance = max(2.0, level_offset(bits, conv)[0] / 8)
+    off = level_distance(values[:, alone], bits, conv).mean(axis=1)        # per colour, levels
     return float(off[idx[near]].mean()) > UNIFORM_MAX_OFF_LEVELS * tolerance
 
 
@@ -103,7 +103,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
     bit depth and convention for all three, unless its values sit at one level alone
     (:data:`UNIFORM_MIN_LEVEL_SHARE`) or another channel shows a level set that does not contain it
-    (:func:`_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
+    (:func:`fit_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
     no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
     :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
@@ -131,24 +131,24 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     tiles = cut_tiles(frames)
     px, flat = flat_sample(tiles, SAMPLE_PIXELS)
     enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
-    fits = [_uniform_channel(px[:, c]) for c in range(3)]
+    fits = [uniform_channel(px[:, c]) for c in range(3)]
     strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
     best = min(strong, key=lambda c: (fits[c][0], -fits[c][2]), default=None)
     bits, conv, r, _ = fits[best] if best is not None else (0, "", 0.0, 0.0)
     # values at one level have R = 1 at every period: no evidence of a level set (UNIFORM_MIN_LEVEL_SHARE)
-    uniform = (bool(bits) and _levels_seen(tiles[..., best].ravel(), bits, conv) >= 2
-               and all(_agrees(f, bits, conv) for f in fits) and _seen_at_large(tiles, bits, conv))
+    uniform = (bool(bits) and levels_seen(tiles[..., best].ravel(), bits, conv) >= 2
+               and all(fit_agrees(f, bits, conv) for f in fits) and seen_at_large(tiles, bits, conv))
     if uniform and not all(f[0] for f in fits):     # a channel without levels of its own: a palette may fit better
         uniform = not _palette_off_levels(px[::ON_LEVELS_STRIDE], bits, conv, [c for c in range(3) if not fits[c][0]])
     if uniform:
         # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0), or with a finer
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin
-        noise = max(_level_noise(px[:, c], bits, conv) for c in range(3))
+        noise = max(level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
                          none_margin=none_margin,
                          graphics=enlarged or (flat_art and not _soft_film(
-                             tiles, _level_index(tiles[..., 1].astype(np.float32), bits, conv))))
+                             tiles, level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = _palette(px)
     if _passes(pal, coverage, tightness) and (not neutral_colours(pal) or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(

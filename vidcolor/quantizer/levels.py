@@ -36,7 +36,7 @@ UNIFORM_MIN_NEAR = 0.6
 
 UNIFORM_MIN_LEVEL_SHARE = 0.01
 """Share of a channel's values (1..254) that a level of its level set must hold, within max(2, period / 8) levels,
-to count as seen (:func:`_levels_seen`). The channel that leads the estimate (:func:`estimate`) must show values at
+to count as seen (:func:`levels_seen`). The channel that leads the estimate (:func:`estimate`) must show values at
 two levels at least over all pixels (not only the flat ones: a dark background on one level may fill those while
 the levels of a quantized texture show over all pixels), else no level set is read: values at one level have a
 circular moment of length 1 at every period, so they say nothing of a period. A single-colour frame (a title card,
@@ -60,7 +60,7 @@ a dark clip whose nonzero G values sit mostly on 16 and 48) and 0.30 (the same c
 
 UNIFORM_LUMA_LEAD = 0.03
 UNIFORM_ALL_R = 0.6
-"""A level set found on the flat pixels must also show in the frames' pixels at large (:func:`_seen_at_large`):
+"""A level set found on the flat pixels must also show in the frames' pixels at large (:func:`seen_at_large`):
 in G, the channel that luma (full resolution under 4:2:0) carries most, its mean resultant length over
 all pixels exceeds the mean of R's and B's by :data:`UNIFORM_LUMA_LEAD`, or it is at least
 :data:`UNIFORM_ALL_R` in every channel (no chroma subsampling: lossless or 4:4:4 footage). Chosen on the
@@ -80,7 +80,7 @@ of the validation rows (crf 14): 4-bit images +0.11 to +0.64, the unquantized ph
 -0.01 to +0.00."""
 
 
-def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
+def uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     """Best uniform level set of one channel's values: ``(bits, convention, R, noise)``, bits 0 if none.
 
     For each candidate (bits, convention), the levels' circular moment at the level period p with the
@@ -92,7 +92,7 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     few palette levels that happen to line up are not taken for a bit depth) and at most
     :data:`UNIFORM_MAX_BETWEEN` of them near the midpoints between its levels (finer levels: then the next bit
     depth is tried): a 4-bit channel also fits 5 bits, so coarsest first; distances are to the levels that exist
-    (:func:`_level_distance`), so that values near 255 do not stand for a ``floor`` level at 256. Values 0 and
+    (:func:`level_distance`), so that values near 255 do not stand for a ``floor`` level at 256. Values 0 and
     255 (black borders, clipped highlights) are left out. Noise: 1.4826 x the median absolute distance to the
     nearest level.
     """
@@ -103,39 +103,39 @@ def _uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     v = np.arange(256, dtype=np.float64)
     for bits in UNIFORM_BITS:
         for conv in CONVENTIONS:
-            period, offset = _level_offset(bits, conv)
+            period, offset = level_offset(bits, conv)
             z = _level_moment(p, period, offset)
             if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * UNIFORM_MAX_SHIFT / period):
                 continue
-            if p @ _near_level(v, bits, conv) < UNIFORM_MIN_NEAR:
+            if p @ near_level(v, bits, conv) < UNIFORM_MIN_NEAR:
                 continue
             midpoints = offset + period * (np.arange(2 ** bits - 1) + 0.5)
             if p @ (np.abs(v[:, None] - midpoints).min(1) <= max(2.0, period / 16)) > UNIFORM_MAX_BETWEEN:
                 break                   # finer levels than this depth's: the next depth, not another convention
-            return bits, conv, float(abs(z)), _level_noise(values, bits, conv)
+            return bits, conv, float(abs(z)), level_noise(values, bits, conv)
     return 0, "", 0.0, 0.0
 
 
-def _levels_seen(values: np.ndarray, bits: int, conv: str) -> int:
+def levels_seen(values: np.ndarray, bits: int, conv: str) -> int:
     """How many levels of the level set ``(bits, conv)`` hold at least :data:`UNIFORM_MIN_LEVEL_SHARE` of a channel's
     uint8 ``values`` (0 and 255 left out, as :func:`_level_counts`) within max(2, period / 8) levels
-    (:func:`_near_level`)."""
+    (:func:`near_level`)."""
     counts = _level_counts(values)
     if not counts.sum():
         return 0
     v = np.arange(256, dtype=np.float64)
-    held = np.bincount(_level_index(v, bits, conv).astype(np.intp), counts * _near_level(v, bits, conv),
+    held = np.bincount(level_index(v, bits, conv).astype(np.intp), counts * near_level(v, bits, conv),
                        minlength=2 ** bits)
     return int((held >= UNIFORM_MIN_LEVEL_SHARE * counts.sum()).sum())
 
 
-def _seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
+def seen_at_large(tiles: np.ndarray, bits: int, conv: str) -> bool:
     """Whether the level set ``(bits, conv)``, found on flat pixels, also shows in all pixels of ``tiles``
     ``(T, h, w, 3)`` (see :data:`UNIFORM_LUMA_LEAD`; for neutral frames :data:`UNIFORM_GRAY_CONTRAST`).
     Flat pixels of a narrow range (a dark background) sit near one level of any period by chance; true
     quantization puts every pixel on a level, and after 4:2:0 the levels survive best in G, whose share of
     luma is the largest."""
-    period, offset = _level_offset(bits, conv)
+    period, offset = level_offset(bits, conv)
     hist = []
     for c in range(3):
         counts = _level_counts(tiles[..., c].ravel())
@@ -163,8 +163,8 @@ def _level_moment(p: np.ndarray, period: float, offset: float) -> complex:
     return complex(p @ np.exp(2j * np.pi * (np.arange(256, dtype=np.float64) - offset) / period))
 
 
-def _agrees(fit: tuple, bits: int, conv: str) -> bool:
-    """Whether a channel's own fit (:func:`_uniform_channel`) agrees with the level set ``(bits, conv)``
+def fit_agrees(fit: tuple, bits: int, conv: str) -> bool:
+    """Whether a channel's own fit (:func:`uniform_channel`) agrees with the level set ``(bits, conv)``
     of the strongest channel: no fit, the same convention, or a finer level set that contains every level
     of ``(bits, conv)`` within one level (4-bit bin middles 7.5 + 16 k are 5-bit floor levels 8 j: a noisy
     channel whose 4-bit fit falls just short takes the 5-bit one). Such a channel is then given the coarser
@@ -172,12 +172,12 @@ def _agrees(fit: tuple, bits: int, conv: str) -> bool:
     own_bits, own_conv = fit[0], fit[1]
     if not own_bits or own_conv == conv:
         return True
-    period, offset = _level_offset(bits, conv)
+    period, offset = level_offset(bits, conv)
     levels = offset + period * np.arange(2 ** bits)
-    return own_bits > bits and bool((_level_distance(levels, own_bits, own_conv) <= 1.0).all())
+    return own_bits > bits and bool((level_distance(levels, own_bits, own_conv) <= 1.0).all())
 
 
-def _level_offset(bits: int, conv: str) -> tuple[float, float]:
+def level_offset(bits: int, conv: str) -> tuple[float, float]:
     """Level period and offset (levels) of a uniform quantizer: levels at ``offset + k * period``."""
     if conv == "spread":
         return 255.0 / (2 ** bits - 1), 0.0
@@ -185,31 +185,31 @@ def _level_offset(bits: int, conv: str) -> tuple[float, float]:
     return period, 0.0 if conv == "floor" else period / 2 - 0.5
 
 
-def _level_noise(values: np.ndarray, bits: int, conv: str) -> float:
+def level_noise(values: np.ndarray, bits: int, conv: str) -> float:
     """1.4826 x the median absolute distance of ``values`` (1..254) to the nearest level of the quantizer."""
     v = values[(values > 0) & (values < 255)].astype(np.float64)
     if not len(v):
         return 0.0
-    return float(1.4826 * np.median(_level_distance(v, bits, conv)))
+    return float(1.4826 * np.median(level_distance(v, bits, conv)))
 
 
-def _level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+def level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     """Distance (levels) of values ``v`` (float) to the nearest of the quantizer's ``2**bits`` levels.
 
     Only levels that exist count: under ``floor`` the level above the top one (256) is not a level, so a
     value near 255 is far from every level (it is near one only on the circle of the level moment)."""
-    period, offset = _level_offset(bits, conv)
-    return np.abs(v - offset - _level_index(v, bits, conv) * period)
+    period, offset = level_offset(bits, conv)
+    return np.abs(v - offset - level_index(v, bits, conv) * period)
 
 
-def _near_level(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+def near_level(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     """Whether values ``v`` (float) lie within max(2, period / 8) levels of one of the quantizer's levels
-    (:func:`_level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and :data:`UNIFORM_MIN_ON_LEVELS`."""
-    period, _ = _level_offset(bits, conv)
-    return _level_distance(v, bits, conv) <= max(2.0, period / 8)
+    (:func:`level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and :data:`UNIFORM_MIN_ON_LEVELS`."""
+    period, _ = level_offset(bits, conv)
+    return level_distance(v, bits, conv) <= max(2.0, period / 8)
 
 
-def _level_index(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
+def level_index(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     """Index 0..2**bits - 1 (float) of the quantizer's level nearest to each value of ``v`` (float levels)."""
-    period, offset = _level_offset(bits, conv)
+    period, offset = level_offset(bits, conv)
     return np.clip(np.round((v - offset) / period), 0, 2 ** bits - 1)

@@ -38,7 +38,7 @@ import numpy as np
 
 from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, _CONTOUR_PAIRS,
                                          _WIDTH_WEIGHTS, _contour_pair, _reliability)
-from vidcolor.quantizer.levels import _level_distance, _level_index, _level_offset
+from vidcolor.quantizer.levels import level_distance, level_index, level_offset
 from vidcolor.quantizer.palette import _gray_ranks, _nearest
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, neutral, neutral_colours
 
@@ -407,11 +407,11 @@ class Quantizer:
         lo, span, reliable = (np.zeros((3, 256), np.float32) for _ in range(3))
         for c in (c for c in range(3) if self.bits[c]):
             bits, conv = self.bits[c], self.conventions[c]
-            period, offset = _level_offset(bits, conv)
-            k = _level_index(q, bits, conv)
+            period, offset = level_offset(bits, conv)
+            k = level_index(q, bits, conv)
             lo[c], hi = self._bin(offset + k * period, c)
             span[c] = hi - lo[c]
-            reliable[c] = _reliability(_level_distance(q, bits, conv) / period)
+            reliable[c] = _reliability(level_distance(q, bits, conv) / period)
             reliable[c] *= (k > 0) & (k < 2 ** bits - 1)
             level[c] = k
         return level, lo, span, reliable
@@ -554,8 +554,8 @@ class Quantizer:
         q = np.arange(256, dtype=np.float32)
         table = np.zeros((256, 3), np.float32)
         for c in (c for c in range(3) if self.bits[c]):
-            period, offset = _level_offset(self.bits[c], self.conventions[c])
-            k = _level_index(q, self.bits[c], self.conventions[c])
+            period, offset = level_offset(self.bits[c], self.conventions[c])
+            k = level_index(q, self.bits[c], self.conventions[c])
             lo, hi = self._bin(offset + k * period, c)
             table[:, c] = np.where(k > 0, (lo + hi) / 2 - np.round(offset + k * period), 0.0)
         return table
