@@ -11,7 +11,7 @@ from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DIST
 from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
 from vidcolor.quantizer.levels import uniform_channel
-from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, _gray_peaks, _nearest
+from vidcolor.quantizer.palette import PALETTE_GRAY_PEAKS, gray_peaks, nearest_colour
 from vidcolor.quantizer.reconstruction import BAND_WEIGHT, CENTRE_AGREEMENT, PALETTE_SMALL, Quantizer
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, flat_pixels
 from vidcolor.quantizer.tracker import QuantizerTracker
@@ -89,7 +89,7 @@ def test_a_palette_lined_up_with_levels_in_g_alone_is_a_palette(gradient, crf, m
     whose bin-floor offset would brighten it)."""
     rng = np.random.default_rng(0)
     pal = np.stack([rng.integers(0, 256, 16), 16 * np.arange(16), rng.integers(0, 256, 16)], 1).astype(np.float32)
-    q = pal[_nearest(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
+    q = pal[nearest_colour(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
     frame = q if crf is None else h264_roundtrip(q, crf)
     est = estimate(frame)
     assert est.kind == "palette", est.describe()
@@ -108,7 +108,7 @@ def test_a_palette_with_a_gray_on_the_levels_is_still_a_palette(gradient, crf, m
     rng = np.random.default_rng(0)
     pal = np.stack([rng.integers(0, 256, 16), 16 * np.arange(16), rng.integers(0, 256, 16)], 1).astype(np.float32)
     pal[10] = 160                                       # the gray, on 4-bit floor levels in R, G and B
-    q = pal[_nearest(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
+    q = pal[nearest_colour(gradient.reshape(-1, 3).astype(np.float32), pal)].reshape(gradient.shape).astype(np.uint8)
     q[:12] = 160                                        # an eighth of the frame: R and B show no level set
     frame = q if crf is None else h264_roundtrip(q, crf)
     assert estimate(frame).kind == "palette", estimate(frame).describe()
@@ -446,9 +446,9 @@ def test_the_nearest_colour_table_gives_the_search_s_answer(k):
     mids = ((pal[rng.integers(0, k, 2000)] + pal[rng.integers(0, k, 2000)]) / 2)[:, None] + [[0, 0, 0], [0.01, 0, 0]]
     px = np.concatenate([rng.uniform(0, 255, (20000, 3)), np.array([[0, 0, 0], [255, 255, 255], [0, 255, 128]]),
                          np.clip(mids.reshape(-1, 3), 0, 255)]).astype(np.float32)
-    np.testing.assert_array_equal(qz._palette_index(px), _nearest(px, pal))
+    np.testing.assert_array_equal(qz._palette_index(px), nearest_colour(px, pal))
     observed = np.concatenate([rng.integers(0, 256, (20000, 3)), [[0, 0, 0], [255, 255, 255]]]).astype(np.uint8)
-    np.testing.assert_array_equal(qz._palette_index(observed), _nearest(observed.astype(np.float32), pal))
+    np.testing.assert_array_equal(qz._palette_index(observed), nearest_colour(observed.astype(np.float32), pal))
     assert (qz._nearest_table >= 0).mean() > 0.5                      # the table answers most boxes
     assert qz._palette_index(observed[:0]).shape == (0,)               # no pixels: no lookup (OpenCV refuses empties)
 
@@ -605,7 +605,7 @@ def test_contour_estimate_rebuilds_a_gray_palette_ramp():
     grays get no estimate (colour palettes: the test above)."""
     truth = _ramp_image()
     pal = np.repeat(GRAYS[:, None], 3, 1)
-    coarse = pal[_nearest(truth.reshape(-1, 3), pal)].reshape(truth.shape).astype(np.uint8)
+    coarse = pal[nearest_colour(truth.reshape(-1, 3), pal)].reshape(truth.shape).astype(np.uint8)
     qz = Quantizer("palette", 1.0, 0.0, palette=pal)
     assert qz.contour_palette
     est, weight = qz.contour_estimate(coarse[None], weight=1.0)
@@ -815,11 +815,11 @@ def test_gray_peaks_tell_a_quantized_gray_histogram_from_a_smooth_one():
     luma = 40 + 1.1 * x + 0.5 * y + 12 * np.sin(x / 17) * np.cos(y / 13)
     gray = np.repeat(np.clip(luma, 0, 255)[..., None], 3, -1).astype(np.uint8)
     grays = np.repeat(np.linspace(40, 230, 12)[:, None], 3, 1).astype(np.float32)
-    assert _gray_peaks(gray[None], grays) < 1.1
+    assert gray_peaks(gray[None], grays) < 1.1
     coded = h264_roundtrip(quantize_palette(gray, 12), 14)
     found = estimate(coded)
     assert found.kind == "palette"
-    assert _gray_peaks(coded[None], found.palette) > 2 * PALETTE_GRAY_PEAKS
+    assert gray_peaks(coded[None], found.palette) > 2 * PALETTE_GRAY_PEAKS
 
 
 def test_an_unquantized_gray_photo_is_no_palette(shared_data):

@@ -16,8 +16,8 @@ from vidcolor.arrays import check_rgb
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, _enlarged_factor, _soft_film
 from vidcolor.quantizer.levels import (fit_agrees, level_distance, level_index, level_noise, level_offset,
                                        levels_seen, near_level, seen_at_large, uniform_channel)
-from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, _gray_peaks, _gray_ranks, _nearest,
-                                        _palette, _passes)
+from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, gray_peaks, gray_ranks, nearest_colour,
+                                        palette_passes, recover_palette)
 from vidcolor.quantizer.reconstruction import PALETTE_SMALL, Quantizer
 from vidcolor.quantizer.stats import cut_tiles, flat_sample, neutral_colours
 
@@ -45,7 +45,7 @@ either split lies above 1.2."""
 UNIFORM_MIN_ON_LEVELS = 0.1
 ON_LEVELS_STRIDE = 4
 """A uniform level set that some channel does not show by itself is kept only if, where a palette also passes
-(:func:`_palette`), at least this share of the palette's pixels (those within :data:`PALETTE_RADIUS` of a palette
+(:func:`recover_palette`), at least this share of the palette's pixels (those within :data:`PALETTE_RADIUS` of a palette
 colour) sit at colours whose three channels lie on the levels (within max(2, period / 8) levels, as
 :data:`UNIFORM_MIN_NEAR`); below it the frames are read as the palette (:func:`_palette_off_levels`). A palette of 16
 colours whose G values happen to line up with a level set reads as that level set in G alone (R and B, smeared by
@@ -69,21 +69,21 @@ SAMPLE_PIXELS = 60_000
 
 def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) -> bool:
     """Whether pixels ``(P, 3)`` uint8 are better read as a palette than as the level set ``(bits, conv)`` that the
-    channels not in ``alone`` show (the channels ``alone`` show none of their own): a palette passes (:func:`_palette`,
-    :func:`_passes`) and either under :data:`UNIFORM_MIN_ON_LEVELS` of its pixels (those within :data:`PALETTE_RADIUS`
-    of their colour) sit at colours that lie on the levels in all three channels (each within max(2, period / 8) levels
-    of a level, the tolerance of :data:`UNIFORM_MIN_NEAR`), or, for bin-floor levels (bit truncation), in the channels
-    ``alone`` its colours lie, on average over those pixels, more than :data:`UNIFORM_MAX_OFF_LEVELS` tolerances from
-    the levels. Genuine uniform levels put the colours that mode seeking finds on them, within the codec's noise; a
-    palette that lines up with a level set in one channel does not, even where one of its colours (a gray sky) happens
-    to lie on the levels in all three."""
-    palette, coverage, tightness, _ = _palette(px)
-    if not _passes(palette, coverage, tightness):
+    channels not in ``alone`` show (the channels ``alone`` show none of their own): a palette passes
+    (:func:`recover_palette`, :func:`palette_passes`) and either under :data:`UNIFORM_MIN_ON_LEVELS` of its pixels
+    (those within :data:`PALETTE_RADIUS` of their colour) sit at colours that lie on the levels in all three channels
+    (each within max(2, period / 8) levels of a level, the tolerance of :data:`UNIFORM_MIN_NEAR`), or, for bin-floor
+    levels (bit truncation), in the channels ``alone`` its colours lie, on average over those pixels, more than
+    :data:`UNIFORM_MAX_OFF_LEVELS` tolerances from the levels. Genuine uniform levels put the colours that mode seeking
+    finds on them, within the codec's noise; a palette that lines up with a level set in one channel does not, even
+    where one of its colours (a gray sky) happens to lie on the levels in all three."""
+    palette, coverage, tightness, _ = recover_palette(px)
+    if not palette_passes(palette, coverage, tightness):
         return False
     values = palette.astype(np.float64)
     on = np.all(near_level(values, bits, conv), axis=1)
     x = px.astype(np.float32)
-    idx = _nearest(x, palette)
+    idx = nearest_colour(x, palette)
     near = np.linalg.norm(x - palette[idx], axis=1) <= PALETTE_RADIUS
     if not near.any():
         return False
@@ -149,10 +149,11 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                          none_margin=none_margin,
                          graphics=enlarged or (flat_art and not _soft_film(
                              tiles, level_index(tiles[..., 1].astype(np.float32), bits, conv))))
-    pal, coverage, tightness, noise = _palette(px)
-    if _passes(pal, coverage, tightness) and (not neutral_colours(pal) or _gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
+    pal, coverage, tightness, noise = recover_palette(px)
+    if palette_passes(pal, coverage, tightness) and (not neutral_colours(pal)
+                                                     or gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
         soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
-            tiles, _gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
+            tiles, gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
                          none_margin=none_margin, graphics=enlarged or (flat_art and not soft))
     return Quantizer("none", 0.0, 0.0, none_margin=none_margin)

@@ -123,7 +123,7 @@ def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
 def _soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
     """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to levels whose index per pixel is ``levels`` (int
     ``(T, h, w)``: a uniform level set's in G, or a black-and-white palette's gray by brightness,
-    :func:`_gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`neutral`),
+    :func:`gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`neutral`),
     and among the neighbouring pixels (horizontal and vertical) whose levels differ, at least
     :data:`FILM_SINGLE_STEPS` differ by one level, as the false contours of smooth gradients do; the edges of
     text, line art and sprites jump several levels."""

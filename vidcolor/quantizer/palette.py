@@ -26,7 +26,7 @@ PALETTE_GRAY_TOLERANCE = 2.5
 """A black-and-white palette (its colours neutral by :func:`neutral`) must also stand out over all pixels, not
 only the flat ones: the pixels whose luma lies within :data:`PALETTE_GRAY_TOLERANCE` levels of one of its grays
 must outnumber those within that distance of the midpoints between neighbouring grays by this factor
-(:func:`_gray_peaks`). Gray values lie on one line, so mode seeking with :data:`PALETTE_RADIUS` tiles any gray
+(:func:`gray_peaks`). Gray values lie on one line, so mode seeking with :data:`PALETTE_RADIUS` tiles any gray
 image with about 20 modes, and tightness' chance level there is 2.5 / 6 = 0.42 rather than a colour ball's 0.07:
 :data:`PALETTE_MIN_TIGHTNESS` alone read 32 of 60 unquantized gray validation photos as palettes (crf 14; the
 worst lost 0.22 dB). A quantized histogram has peaks at the grays and gaps between them; an unquantized one is
@@ -42,7 +42,7 @@ palettes have no such test: on them the same ratio (in luma, or in RGB) did not 
 photos misread as palettes from 16- and 64-colour ones (stop 67)."""
 
 
-def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def nearest_colour(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """Index of the nearest palette colour (Euclidean RGB) for each pixel ``(P, 3)``, uint8 or float."""
     out = np.empty(len(px), np.int64)
     p2 = (pal ** 2).sum(-1)
@@ -52,7 +52,7 @@ def _nearest(px: np.ndarray, pal: np.ndarray, chunk: int = 65536) -> np.ndarray:
     return out
 
 
-def _gray_ranks(palette: np.ndarray) -> np.ndarray:
+def gray_ranks(palette: np.ndarray) -> np.ndarray:
     """Per value 0..255, the rank by brightness (the mean over the channels) of the palette colour whose mean is
     nearest: uint8 ``(256,)``, a table for :func:`cv2.LUT` of each pixel's mean over the channels. For a
     black-and-white palette ``(K, 3)`` this is the gray's index as a level."""
@@ -60,7 +60,7 @@ def _gray_ranks(palette: np.ndarray) -> np.ndarray:
     return np.abs(np.arange(256, dtype=np.float32)[:, None] - grays[None]).argmin(axis=1).astype(np.uint8)
 
 
-def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+def recover_palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     """Recover a palette from pixels ``(P, 3)`` uint8 through codec noise:
     ``(palette (K, 3), coverage, tightness, noise)``.
 
@@ -90,14 +90,14 @@ def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
         return np.zeros((0, 3), np.float32), 0.0, 0.0, 0.0
     pal = cand[modes]
     x = px.astype(np.float32)
-    idx = _nearest(x, pal)
+    idx = nearest_colour(x, pal)
     dist = np.linalg.norm(x - pal[idx], axis=1)
     near = dist <= PALETTE_RADIUS
     for k in range(len(pal)):                       # one Lloyd step on the pixels near each mode
         sel = near & (idx == k)
         if sel.any():
             pal[k] = x[sel].mean(0)
-    idx = _nearest(x, pal)
+    idx = nearest_colour(x, pal)
     dist = np.linalg.norm(x - pal[idx], axis=1)
     near = dist <= PALETTE_RADIUS
     if not near.any():
@@ -106,13 +106,13 @@ def _palette(px: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     return pal, float(near.mean()), float((dist[near] <= 2.5).mean()), noise
 
 
-def _passes(palette: np.ndarray, coverage: float, tightness: float) -> bool:
-    """Whether a palette from :func:`_palette` is accepted: at least 2 colours, :data:`PALETTE_MIN_COVERAGE`
+def palette_passes(palette: np.ndarray, coverage: float, tightness: float) -> bool:
+    """Whether a palette from :func:`recover_palette` is accepted: at least 2 colours, :data:`PALETTE_MIN_COVERAGE`
     and :data:`PALETTE_MIN_TIGHTNESS`."""
     return len(palette) >= 2 and coverage >= PALETTE_MIN_COVERAGE and tightness >= PALETTE_MIN_TIGHTNESS
 
 
-def _gray_peaks(tiles: np.ndarray, palette: np.ndarray) -> float:
+def gray_peaks(tiles: np.ndarray, palette: np.ndarray) -> float:
     """How far the luma of every pixel of ``tiles`` ``(T, h, w, 3)`` uint8 peaks at the grays of ``palette``
     ``(K, 3)`` (K >= 2): the share within :data:`PALETTE_GRAY_TOLERANCE` levels of a gray over the share within
     that distance of a midpoint between neighbouring grays (inf where no pixel is near a midpoint). See

@@ -39,7 +39,7 @@ import numpy as np
 from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, _CONTOUR_PAIRS,
                                          _WIDTH_WEIGHTS, _contour_pair, _reliability)
 from vidcolor.quantizer.levels import level_distance, level_index, level_offset
-from vidcolor.quantizer.palette import _gray_ranks, _nearest
+from vidcolor.quantizer.palette import gray_ranks, nearest_colour
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, neutral, neutral_colours
 
 PALETTE_SMALL = 16
@@ -386,7 +386,7 @@ class Quantizer:
         pal = self.palette[np.argsort(self.palette.mean(axis=1), kind="stable")].astype(np.float32)
         grays = pal.mean(axis=1)
         values = np.arange(256, dtype=np.float32)
-        rank = _gray_ranks(self.palette).astype(np.intp)
+        rank = gray_ranks(self.palette).astype(np.intp)
         gaps = np.diff(grays)
         spacing = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
         reliable = _reliability(np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3))
@@ -684,7 +684,7 @@ class Quantizer:
         in one cell lies in it whole: the table is exact where it answers."""
         grid = np.arange(0, 257, TABLE_STEP, dtype=np.float32)
         corners = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
-        near = _nearest(corners, self.palette.astype(np.float32)).reshape((len(grid),) * 3)
+        near = nearest_colour(corners, self.palette.astype(np.float32)).reshape((len(grid),) * 3)
         n = len(grid) - 1
         table = near[:n, :n, :n].copy()
         for dr, dg, db in np.ndindex(2, 2, 2):
@@ -693,7 +693,7 @@ class Quantizer:
 
     def _palette_index(self, px: np.ndarray) -> np.ndarray:
         """Index of the nearest palette colour (Euclidean RGB) of uint8 or float pixels ``(P, 3)`` in [0, 255], as
-        :func:`_nearest` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
+        :func:`nearest_colour` gives it: from :attr:`_nearest_table`, and by search for the pixels of the boxes
         near a cell boundary, where the table has no answer."""
         if not len(px):
             return np.empty(0, np.int64)
@@ -703,7 +703,7 @@ class Quantizer:
         flat = cv2.transform(cv2.LUT(u.reshape(-1, 1, 3), _BOX_INDEX_TABLE), np.ones((1, 3), np.float32))
         out = self._nearest_table.take(flat.ravel().astype(np.intp)).astype(np.int64)
         rest = np.flatnonzero(out < 0)
-        out[rest] = _nearest(px[rest], self.palette.astype(np.float32))
+        out[rest] = nearest_colour(px[rest], self.palette.astype(np.float32))
         return out
 
     def _project_palette(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
