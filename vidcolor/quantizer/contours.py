@@ -26,12 +26,14 @@ def _contour_pairs(far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return place, down + up, (np.maximum(down, up) < far).astype(np.float32)
 
 
-_CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
+CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
+""":func:`_contour_pairs` at :data:`CONTOUR_MAX_DISTANCE`, made once: ``(place, width, both near)``, each indexed by
+:func:`contour_pair`."""
 
 
-def _contour_pair(cls: np.ndarray) -> np.ndarray:
+def contour_pair(cls: np.ndarray) -> np.ndarray:
     """Per pixel of a plane of residue classes (uint8 ``(H, W)``, each pixel's level index modulo 4), the index
-    into :data:`_CONTOUR_PAIRS` (uint16 ``(H, W)``, ``down * (far + 1) + up``) of its distances (city block,
+    into :data:`CONTOUR_PAIRS` (uint16 ``(H, W)``, ``down * (far + 1) + up``) of its distances (city block,
     clipped at :data:`CONTOUR_MAX_DISTANCE`) to the nearest pixel one level down (class ``cls - 1``) and one
     level up (class ``cls + 1``): four distance transforms, one per class, picked per class."""
     far = int(CONTOUR_MAX_DISTANCE)
@@ -51,7 +53,7 @@ estimate's weight falls from full to none: under 4:2:0 and the codec 10-25% of R
 G's) decode nearer a neighbouring level than to their own (measured on the validation photos, 4 bits, bin
 middles, crf 14), mostly between levels, so that a value far from any level says little about its band."""
 
-def _reliability(offset: np.ndarray) -> np.ndarray:
+def contour_reliability(offset: np.ndarray) -> np.ndarray:
     """The contour estimate's reliability of values ``offset`` (float, fractions of the level period, or of the
     distance to the nearest other gray) from their level: 1 up to :data:`CONTOUR_RELIABLE`'s first value, 0 from
     its second, linear between."""
@@ -93,8 +95,8 @@ generator's correction misses half of the floor's offset, but a misread quantize
 right, and palettes read as floor levels (a median-cut photo, a 16-colour clip frame: -0.75 and -0.61 dB),
 which it does not; so floor levels stay at 0.35."""
 
-_WIDTH_WEIGHTS = np.interp(np.arange(256, dtype=np.float32), *np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
-                           ).astype(np.float32)
+WIDTH_WEIGHTS = np.interp(np.arange(256, dtype=np.float32), *np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
+                          ).astype(np.float32)
 """:data:`CONTOUR_WIDTH_WEIGHT` at every band width 0..255 (float32 ``(256,)``)."""
 
 CONTOUR_PALETTE_WEIGHT = 0.25

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, _CONTOUR_PAIRS,
-                                         _WIDTH_WEIGHTS, _contour_pair, _reliability)
+from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_PAIRS, CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT,
+                                         WIDTH_WEIGHTS, contour_pair, contour_reliability)
 from vidcolor.quantizer.levels import level_distance, level_index, level_offset
 from vidcolor.quantizer.palette import gray_ranks, nearest_colour
 from vidcolor.quantizer.stats import LUMA_WEIGHTS, neutral, neutral_colours
@@ -319,7 +319,7 @@ class Quantizer:
         est = np.empty(observed.shape, np.float32)
         weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
-        place, width, near = _CONTOUR_PAIRS
+        place, width, near = CONTOUR_PAIRS
         pair_weight = near * by_width[:, width]             # (3, pairs): 0 unless both bands are near
         colour_weight = pair_weight * chroma[:, None]
         for i, frame in enumerate(observed):
@@ -338,7 +338,7 @@ class Quantizer:
                     est_planes.append(est_planes[-1])
                     weight_planes.append(weight_planes[-1])
                     continue
-                pair = _contour_pair(cv2.bitwise_and(cv2.LUT(q, level[c]), 3))
+                pair = contour_pair(cv2.bitwise_and(cv2.LUT(q, level[c]), 3))
                 est_planes.append(cv2.add(cv2.multiply(np.take(place, pair), cv2.LUT(q, span[c])), cv2.LUT(q, lo[c])))
                 weight_planes.append(cv2.multiply(cv2.LUT(q, reliable[c]), np.take(weights[c], pair)))
             cv2.merge(est_planes, dst=est[i])
@@ -351,7 +351,7 @@ class Quantizer:
         ``(3, 256)``, a table for :func:`cv2.LUT`): :data:`CONTOUR_WIDTH_WEIGHT` for bin middles and spread
         levels, :data:`CONTOUR_WEIGHT` for the bin floor."""
         floor = np.full(256, CONTOUR_WEIGHT[self.kind], np.float32)
-        return np.stack([floor if conv == "floor" else _WIDTH_WEIGHTS for conv in self.conventions])
+        return np.stack([floor if conv == "floor" else WIDTH_WEIGHTS for conv in self.conventions])
 
     def _palette_contours(self, observed: np.ndarray, weight: float | None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`contour_estimate` for a black-and-white palette (:attr:`contour_palette`), on each pixel's mean
@@ -362,15 +362,15 @@ class Quantizer:
         :data:`CONTOUR_WIDTH_WEIGHT` x :data:`CONTOUR_PALETTE_WEIGHT` by the band's width, or ``weight`` for every
         pixel. Same arguments and results as :meth:`contour_estimate`; one weight for the three channels."""
         rank_of, reliable, lo, span = self._palette_contour_tables
-        place, width, near = _CONTOUR_PAIRS
-        by_width = _WIDTH_WEIGHTS * CONTOUR_PALETTE_WEIGHT if weight is None else np.full(256, weight, np.float32)
+        place, width, near = CONTOUR_PAIRS
+        by_width = WIDTH_WEIGHTS * CONTOUR_PALETTE_WEIGHT if weight is None else np.full(256, weight, np.float32)
         pair_weight = near * by_width[width]
         est = np.empty(observed.shape, np.float32)
         out_weight = np.empty(observed.shape, np.float32)
         for i, frame in enumerate(observed):      # tables by the mean's value and the gray's rank (cv2.LUT)
             mean = cv2.transform(frame, np.full((1, 3), 1 / 3, np.float32))          # uint8, rounded
             rank = cv2.LUT(mean, rank_of)
-            pair = _contour_pair(cv2.bitwise_and(rank, 3))
+            pair = contour_pair(cv2.bitwise_and(rank, 3))
             rank3 = cv2.merge([rank] * 3)
             cv2.add(cv2.multiply(cv2.LUT(rank3, span), cv2.merge([np.take(place, pair)] * 3)), cv2.LUT(rank3, lo),
                     dst=est[i])
@@ -389,7 +389,7 @@ class Quantizer:
         rank = gray_ranks(self.palette).astype(np.intp)
         gaps = np.diff(grays)
         spacing = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
-        reliable = _reliability(np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3))
+        reliable = contour_reliability(np.abs(values - grays[rank]) / np.maximum(spacing[rank], 1e-3))
         reliable *= (rank > 0) & (rank < len(pal) - 1)
         mid = (pal[1:] + pal[:-1]) / 2                                    # the cells' faces along the line
         lo, span = np.zeros((2, 1, 256, 3), np.float32)
@@ -411,7 +411,7 @@ class Quantizer:
             k = level_index(q, bits, conv)
             lo[c], hi = self._bin(offset + k * period, c)
             span[c] = hi - lo[c]
-            reliable[c] = _reliability(level_distance(q, bits, conv) / period)
+            reliable[c] = contour_reliability(level_distance(q, bits, conv) / period)
             reliable[c] *= (k > 0) & (k < 2 ** bits - 1)
             level[c] = k
         return level, lo, span, reliable
