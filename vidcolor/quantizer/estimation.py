@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from vidcolor.arrays import check_rgb
-from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, _enlarged_factor, _soft_film
+from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_factor, soft_film
 from vidcolor.quantizer.levels import (fit_agrees, level_distance, level_index, level_noise, level_offset,
                                        levels_seen, near_level, seen_at_large, uniform_channel)
 from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, gray_peaks, gray_ranks, nearest_colour,
@@ -111,7 +111,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     of :data:`PALETTE_MIN_TIGHTNESS`; a black-and-white one whose grays also stand out over all pixels,
     :data:`PALETTE_GRAY_PEAKS`); otherwise ``none``.
     Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
-    on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays excepted, :func:`_soft_film`), or
+    on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays excepted, :func:`soft_film`), or
     enlarged by nearest neighbour (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x the measured
     codec noise, at least 1 and at most ``max_margin`` levels.
 
@@ -130,7 +130,7 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     frames = frames if frames.ndim == 4 else frames[None]
     tiles = cut_tiles(frames)
     px, flat = flat_sample(tiles, SAMPLE_PIXELS)
-    enlarged, flat_art = _enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
+    enlarged, flat_art = enlarged_factor(tiles) > 1, flat >= GRAPHICS_FLAT
     fits = [uniform_channel(px[:, c]) for c in range(3)]
     strong = [c for c in range(3) if fits[c][0] and fits[c][2] >= UNIFORM_STRONG_R]
     # the coarsest clear level set (then the clearest): a finer fit of another channel may contain it
@@ -147,12 +147,12 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
         noise = max(level_noise(px[:, c], bits, conv) for c in range(3))
         return Quantizer("uniform", r, float(np.clip(2.5 * noise, 1.0, max_margin)), (bits,) * 3, (conv,) * 3,
                          none_margin=none_margin,
-                         graphics=enlarged or (flat_art and not _soft_film(
+                         graphics=enlarged or (flat_art and not soft_film(
                              tiles, level_index(tiles[..., 1].astype(np.float32), bits, conv))))
     pal, coverage, tightness, noise = recover_palette(px)
     if palette_passes(pal, coverage, tightness) and (not neutral_colours(pal)
                                                      or gray_peaks(tiles, pal) >= PALETTE_GRAY_PEAKS):
-        soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and _soft_film(
+        soft = flat_art and FILM_MIN_GRAYS <= len(pal) <= PALETTE_SMALL and soft_film(
             tiles, gray_ranks(pal).take(np.rint(tiles.mean(axis=-1)).astype(np.uint8)))
         return Quantizer("palette", coverage, float(np.clip(2.5 * noise, 1.0, max_margin)), palette=pal,
                          none_margin=none_margin, graphics=enlarged or (flat_art and not soft))

@@ -19,7 +19,7 @@ GRAPHICS_FLAT = 0.6
 validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
 held-back supertux art 0.80-0.83. Black-and-white frames found on uniform levels whose level changes are
-mostly single steps (:func:`_soft_film`) are not graphics for their flat share (enlarged ones still are):
+mostly single steps (:func:`soft_film`) are not graphics for their flat share (enlarged ones still are):
 soft film quantized to 4 bits is mostly flat bands (the validation film frames 0.75-0.83; unquantized,
 0.68-0.85, and found as palettes), and a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`.
 Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at
@@ -31,7 +31,7 @@ clip frames at 4-bit mid +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor
 
 FILM_SINGLE_STEPS = 0.75
 """Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
-frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`_soft_film`).
+frames on uniform levels count as soft footage, not graphics, whatever their flat share (:func:`soft_film`).
 Chosen on the validation rows (benchmarks/dequantize_validation.py, 4 bits, crf 14): film frames 0.86-0.92,
 gray DAVIS frames with at least GRAPHICS_FLAT flat pixels 0.80; gray pixel art found graphics 0.00-0.63 (one
 enlarged two-level image 1.00); synthetic gray graphics, which without this test lost 3.7 dB (an intertitle at
@@ -39,7 +39,7 @@ enlarged two-level image 1.00); synthetic gray graphics, which without this test
 and 0.21."""
 
 FILM_MIN_GRAYS = 8
-"""Fewest grays of a black-and-white palette (up to :data:`PALETTE_SMALL`) that :func:`_soft_film` may read as soft
+"""Fewest grays of a black-and-white palette (up to :data:`PALETTE_SMALL`) that :func:`soft_film` may read as soft
 footage (stop 46): with a few grays a high share of single steps comes by chance. 8 is the fewest levels of a
 uniform level set here (3 bits, :data:`UNIFORM_BITS`). On the validation rows (benchmarks/dequantize_validation.py,
 crf 14) the 159 images found as black-and-white palettes of 3 to 16 grays and as graphics split into 37 with a
@@ -83,10 +83,10 @@ def enlarged_by(frames: np.ndarray) -> int:
     Returns:
         int: 1, or a factor of :data:`ENLARGED_FACTORS`.
     """
-    return _enlarged_factor(cut_tiles(frames))
+    return enlarged_factor(cut_tiles(frames))
 
 
-def _enlarged_factor(tiles: np.ndarray) -> int:
+def enlarged_factor(tiles: np.ndarray) -> int:
     """:func:`enlarged_by` on tiles ``(T, h, w, 3)`` already cut by :func:`cut_tiles`."""
     scores = _enlarged_scores(tiles)
     f = min(scores, key=scores.get)
@@ -120,7 +120,7 @@ def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
     return out
 
 
-def _soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
+def soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
     """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to levels whose index per pixel is ``levels`` (int
     ``(T, h, w)``: a uniform level set's in G, or a black-and-white palette's gray by brightness,
     :func:`gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`neutral`),

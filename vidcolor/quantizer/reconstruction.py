@@ -150,7 +150,7 @@ class Quantizer:
         none_margin: half-width (levels) of the cell of an unquantized value.
         graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless soft
             black-and-white footage on uniform levels or on a palette of :data:`FILM_MIN_GRAYS` to
-            :data:`PALETTE_SMALL` grays, :func:`_soft_film`) or frames enlarged by nearest
+            :data:`PALETTE_SMALL` grays, :func:`soft_film`) or frames enlarged by nearest
             neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
             for the log).
         truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
