@@ -281,7 +281,7 @@ def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, cli
     mp4): one line now, nothing written, from the CLI as from the Ray executor's check; a suffix that names no
     format or the same one is what --format is for. FFV1 in .mp4 (the help said .mkv) is written and decodes to
     the same frames as in .mkv."""
-    from vidcolor.ray_work import _ray_clips
+    from vidcolor.ray_work import ray_clips
     from vidcolor.errors import VidcolorError
 
     for name, fmt in (("a5.mkv", "mp4"), ("a.mp4", "matroska"), ("a.gif", "mp4")):
@@ -290,7 +290,7 @@ def test_a_suffix_that_names_another_format_than_format_is_refused(tmp_path, cli
         assert_one_line_error(res)
         assert f"{name}: its suffix" in res.stderr and f"--format says {fmt}" in res.stderr
         with pytest.raises(VidcolorError, match=" container says|cannot write GIF"):
-            _ray_clips(clip, tmp_path / name, "dequantized", {"container": fmt})
+            ray_clips(clip, tmp_path / name, "dequantized", {"container": fmt})
     assert listing(tmp_path) == set()
     for name, fmt in (("a.m4v", "mp4"), ("a.bin", "nut")):
         assert_clean_success(invoke_cli("dequantize", clip, "-o", name, "--format", fmt, "--model", tiny_models.lab,

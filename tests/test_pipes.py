@@ -83,11 +83,11 @@ def test_dev_stdin_on_a_file_keeps_its_audio(tmp_path, mkv_with_audio):
 
 
 def test_ray_refuses_a_pipe(tmp_path):
-    from vidcolor.ray_work import _ray_clips
+    from vidcolor.ray_work import ray_clips
 
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(VidcolorError, match="not stdin, stdout, a pipe"):
-        _ray_clips(tmp_path / "fifo", tmp_path / "out.mp4", "x", {})
+        ray_clips(tmp_path / "fifo", tmp_path / "out.mp4", "x", {})
 
 
 def test_a_folder_listing_leaves_a_fifo_out(tmp_path, mkv_with_audio):

@@ -15,7 +15,7 @@ from vidcolor import api
 from vidcolor.checks import model_input
 from vidcolor.errors import VidcolorError
 from vidcolor.io import folders, paths
-from vidcolor.ray_work import _ray_clips
+from vidcolor.ray_work import ray_clips
 
 
 def _unshare_works() -> bool:
@@ -69,7 +69,7 @@ def test_a_hard_link_to_the_input_is_the_input(tmp_path, clip):
     with pytest.raises(VidcolorError, match="would overwrite the input"):
         paths.output_for(src, tmp_path / "link.mp4", "dequantized")
     with pytest.raises(VidcolorError, match="would overwrite the input"):
-        _ray_clips(str(src), str(tmp_path / "link.mp4"), "dequantized", {"overwrite": True})
+        ray_clips(str(src), str(tmp_path / "link.mp4"), "dequantized", {"overwrite": True})
     paths.output_for(src, tmp_path / "new.mp4", "dequantized")          # an output that does not exist yet
 
 

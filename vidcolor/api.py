@@ -39,7 +39,7 @@ from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_size, check_temporal)
-from vidcolor.ray_work import _ray_clips, job_files
+from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import _eight_bits, _one_colour_warning, keeps_depth
 from vidcolor.stills import _set_temporal, _still_mode
@@ -306,8 +306,8 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
 
     with said_once():           # the driver's warnings and each worker's, said once as a local run says them
         distributed.import_ray()
-        clips = _ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
-                           io_options)
+        clips = ray_clips(input, output, JOBS[Dequantizer.JOB if kind == "dequantize" else Colorizer.JOB].suffix,
+                          io_options)
         todo = [(i, o) for i, o in clips if not (io_options.get("skip_existing") and o.is_file())]
         opts = dict(options, progress=False) if kind == "colorize" else dict(options)
         job = build_job(kind, opts, temporal)

@@ -16,7 +16,7 @@ from vidcolor.io.writer import check_codec_in, format_suffix
 from vidcolor.jobs import DEFAULTS
 
 
-def _ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path, Path]]:
+def ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path, Path]]:
     """``(video, output)`` pairs of a Ray run: one video file, or every video in a folder (outputs in a folder).
 
     Raises:
