@@ -41,7 +41,7 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
                                check_batch_size, check_temporal)
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import _eight_bits, _one_colour_warning, keeps_depth
+from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning
 from vidcolor.stills import _set_temporal, _still_mode
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name
@@ -330,7 +330,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
         # a source of more than 8 bits per sample: kept at 16 (None) as a local run keeps it, else why it is not;
         # pix_fmt None is each clip's default, resolved by distributed.open_work before the run's key is made
         eight_bits = (None if keeps_depth(job, codec, pix_fmt, False)
-                      else _eight_bits(job, codec, pix_fmt or default_pix_fmt(codec, False), False))
+                      else eight_bit_reason(job, codec, pix_fmt or default_pix_fmt(codec, False), False))
         del job
         encoding = distributed.Encoding(codec, io_options.get("crf", 16), io_options.get("preset", "medium"), pix_fmt,
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
@@ -363,7 +363,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
 
 
 @one_listing()
-@_one_colour_warning()
+@one_colour_warning()
 def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, suffix: str, batch_size: int | None = None,
             codec: str = "libx264", crf: int = 16, preset: str = "medium", tune: str | None = None,
             x264_params: str | None = None, audio: bool = True,

@@ -19,8 +19,8 @@ from vidcolor.io.reader import warn_about_source, warn_changed
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, missing_folders, remove_empty
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import (_COLOUR_SAID, _colorizes, _eight_bits, _lost, _said_if_colour, _warn_not_carried,
-                                      _warn_not_in_gif, keeps_depth)
+from vidcolor.source_warnings import (COLOUR_SAID, eight_bit_reason, keeps_depth, looks_for_colour, lost_message,
+                                      said_if_colour, warn_not_carried, warn_not_in_gif)
 
 
 def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
@@ -35,7 +35,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     """
     if callable(getattr(fn, "reset", None)):
         fn.reset()          # a file of its own: a job given before (process() called again) carried its last clip in
-    colorizes = _colorizes(fn)
+    colorizes = looks_for_colour(fn)
     job = fn
     if compare:
         fn = SideBySide(fn)
@@ -62,12 +62,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         info = reader.info
         deep = getattr(reader, "deep", False)
         pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
-        warn_about_source(name_of(input), info, None if deep else _eight_bits(job, codec, pix_fmt, to_gif),
+        warn_about_source(name_of(input), info, None if deep else eight_bit_reason(job, codec, pix_fmt, to_gif),
                           (codec, *encoded_bits(codec, pix_fmt)) if deep else None)
         if read_once(input) and raw_size is None and stdin_file is None:
-            _warn_not_carried(input, info, audio)
+            warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
-            raise VidcolorError(f"{_lost(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
+            raise VidcolorError(f"{lost_message(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
                                 "frames before the cut)")
         if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
             raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
@@ -83,7 +83,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         passthrough = (Passthrough.of(stdin_file or own_path(input), info, audio) if from_file else
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
         if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
-            _warn_not_in_gif(input, info, audio)
+            warn_not_in_gif(input, info, audio)
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
@@ -92,14 +92,14 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
             try:
-                frames = _said_if_colour(reader, input, _COLOUR_SAID.get()) if colorizes else reader
+                frames = said_if_colour(reader, input, COLOUR_SAID.get()) if colorizes else reader
                 summary = run(frames, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
                               info.frames, str(output), progress)
             except DamagedInput as exc:                 # without ignore_errors: the reader stops there
                 raise VidcolorError(f"{exc.marked}; nothing written ({option('ignore_errors')} skips the frames "
                                     "that cannot be decoded, as ffmpeg does, and keeps the others)") from None
             if reader.missing or getattr(reader, "ended_early", None):
-                what = _lost(input, reader)
+                what = lost_message(input, reader)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
                 unshown = info.frames - reader.missing - summary.frames if info.frames else 0
                 if unshown > 0 and getattr(reader, "count_known", True):
@@ -162,7 +162,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 raise
         image_format(out)
     set_output_chroma(fn, True)                     # lossless RGB images
-    colour_said = _COLOUR_SAID.get() if _colorizes(fn) else None
+    colour_said = COLOUR_SAID.get() if looks_for_colour(fn) else None
 
     def frames():
         for path, out in zip(inputs, outputs):
@@ -185,7 +185,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                      "the output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)")
             pending.append((out, alpha, meta.icc_profile, meta.exif))
             if colour_said is not None:             # colorize: said once a run (a folder's first image in colour)
-                yield from _said_if_colour([rgb], path, colour_said)
+                yield from said_if_colour([rgb], path, colour_said)
             else:
                 yield rgb
 

@@ -18,29 +18,29 @@ from vidcolor.io.writer import DEEP_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
 
-_COLOUR_SAID: contextvars.ContextVar[list | None] = contextvars.ContextVar("vidcolor_colour_said", default=None)
-"""The run in progress's record of colour input given to colorize (:func:`_one_colour_warning`): a folder's first
+COLOUR_SAID: contextvars.ContextVar[list | None] = contextvars.ContextVar("vidcolor_colour_said", default=None)
+"""The run in progress's record of colour input given to colorize (:func:`one_colour_warning`): a folder's first
 input in colour is named, the others are not."""
 
 COLOUR_FRAMES = 8
-"""How many of a clip's first frames :func:`_said_if_colour` looks at (a fade from black has no colour in its first)."""
+"""How many of a clip's first frames :func:`said_if_colour` looks at (a fade from black has no colour in its first)."""
 
 
 @contextlib.contextmanager
-def _one_colour_warning():
+def one_colour_warning():
     """A run (:func:`process`; a folder's clips inside it share it) in which colour input given to colorize is said
-    once (:func:`_said_if_colour`)."""
-    if _COLOUR_SAID.get() is not None:
+    once (:func:`said_if_colour`)."""
+    if COLOUR_SAID.get() is not None:
         yield
         return
-    token = _COLOUR_SAID.set([])
+    token = COLOUR_SAID.set([])
     try:
         yield
     finally:
-        _COLOUR_SAID.reset(token)
+        COLOUR_SAID.reset(token)
 
 
-def _colorizes(fn: FrameBatchFn) -> bool:
+def looks_for_colour(fn: FrameBatchFn) -> bool:
     """Whether ``fn`` (or the job :class:`SideBySide` wraps) is one of colorize's, which keep the input's L alone,
     in a CLI run (:func:`~vidcolor.errors.cli_reads`): its input is then looked at for colour
     (:func:`~vidcolor.chroma.in_colour`). A library call is not: colorizing the L of colour footage is what an
@@ -48,11 +48,11 @@ def _colorizes(fn: FrameBatchFn) -> bool:
     return cli_reads() and str(getattr(getattr(fn, "job", fn), "JOB", "")).startswith("colorize")
 
 
-def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list | None) -> Iterator[np.ndarray]:
+def said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list | None) -> Iterator[np.ndarray]:
     """``frames``, unchanged, with a warning (:func:`~vidcolor.errors.warn`) once their first
     :data:`COLOUR_FRAMES` (or all, where fewer) are in colour (:func:`~vidcolor.chroma.in_colour`):
     colorize keeps their lightness alone, and their own colours were lost without a word. ``said``: the run's
-    record (:data:`_COLOUR_SAID`, taken in the run's thread: these frames are drawn in the decoding thread), one
+    record (:data:`COLOUR_SAID`, taken in the run's thread: these frames are drawn in the decoding thread), one
     warning a run; None (a call outside :func:`process`) says it for this input."""
     said = [] if said is None else said
     seen: list[np.ndarray] = []
@@ -75,7 +75,7 @@ def _said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list 
         judge()
 
 
-def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
+def warn_not_carried(input: str | Path, info, audio: bool) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) where stdin or another pipe (:func:`read_once`) holds streams besides its video:
     none of them is carried, since the pipe is read once, by the decoder (a file's are, through
     :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it as
@@ -89,7 +89,7 @@ def _warn_not_carried(input: str | Path, info, audio: bool) -> None:
              "file's name to keep them)")
 
 
-def _warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
+def warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) where a file written as GIF holds streams besides its video:
     GIF holds the frames alone, so its audio, subtitles and other streams are left out (they went without a word,
     and ``audio=False``, the CLI's ``--no-audio``, was refused with GIF output, so the user could not say it
@@ -105,11 +105,11 @@ def _warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
 
 
 EIGHT_BIT_JOBS = {"dequantize": "dequantize", "colorize-internal": "colorize's internal reference mode"}
-"""The jobs that process frames at 8 bits (not :attr:`~vidcolor.pipeline.LabJob.DEEP`) as :func:`_eight_bits` names
+"""The jobs that process frames at 8 bits (not :attr:`~vidcolor.pipeline.LabJob.DEEP`) as :func:`eight_bit_reason` names
 them, by ``JOB``; another is "the job"."""
 
 
-def _eight_bits(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> str:
+def eight_bit_reason(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> str:
     """Why a video of more than 8 bits per sample is processed at 8 by ``job`` into ``codec`` at ``pix_fmt`` (or GIF),
     and what that keeps, as :func:`~vidcolor.io.reader.warn_about_source` says it: the job takes 8-bit frames alone
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
@@ -129,12 +129,12 @@ def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`) and ``codec`` at ``pix_fmt`` (None: the default for a deep source,
     :func:`~vidcolor.io.writer.default_pix_fmt`) holds more than 8 bits (GIF does not). A local run
     (:mod:`vidcolor.file_run`) and a Ray run (:func:`vidcolor.api.process`'s hand-off) decide it alike; where it is
-    False, :func:`_eight_bits` says why."""
+    False, :func:`eight_bit_reason` says why."""
     return (getattr(job, "DEEP", False) is True and not to_gif
             and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
 
 
-def _lost(input, reader) -> str:
+def lost_message(input, reader) -> str:
     """What a run lost, for its error or warning: a reader's :attr:`~vidcolor.io.VideoReader.missing` frames, or
     the cut that ended its file early (:attr:`~vidcolor.io.VideoReader.ended_early`)."""
     name = "stdin" if str(input) == "-" else str(input)
