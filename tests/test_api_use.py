@@ -494,7 +494,8 @@ def test_raw_size_may_be_an_integer_array(tmp_path):
 
 def test_temporal_is_checked_without_a_job():
     """dequantize() and colorize() checked temporal by building a throw-away LabJob() (its set_temporal), and
-    _set_temporal checked it again on the real job: check_temporal is the one check, with set_temporal's messages."""
+    set_temporal_for_video checked it again on the real job: check_temporal is the one check, with set_temporal's
+    messages."""
     from vidcolor.pipeline import LabJob, check_temporal
 
     for mode, strength, said in (("flo", 0.6, "temporal: unknown temporal mode 'flo'"),

@@ -805,7 +805,7 @@ def test_lab_job_temporal_smoothing_damps_flicker_across_batches(mode):
 
 
 def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
-    from vidcolor.stills import _set_temporal
+    from vidcolor.stills import set_temporal_for_video
     from vidcolor.errors import VidcolorError
 
     from PIL import Image
@@ -813,11 +813,11 @@ def test_temporal_is_off_for_still_images_and_bad_values_are_errors(tmp_path):
     job = _Flicker()
     img = tmp_path / "a.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
-    _set_temporal(job, img, None, "flow", 0.6)
+    set_temporal_for_video(job, img, None, "flow", 0.6)
     assert job.smoother is None
-    _set_temporal(job, tmp_path, None, "flow", 0.6)
+    set_temporal_for_video(job, tmp_path, None, "flow", 0.6)
     assert job.smoother is None
-    _set_temporal(job, "-", None, "flow", 0.6)
+    set_temporal_for_video(job, "-", None, "flow", 0.6)
     assert job.smoother is not None
     with pytest.raises(VidcolorError):
         job.set_temporal("median")
@@ -991,15 +991,15 @@ def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_
 
 def test_a_folder_switches_the_job_between_stills_and_clips(tiny_models):
     """Stills: no smoothing and a quantizer estimate per image; clips: the smoothing that was asked for."""
-    from vidcolor.stills import _set_temporal, _still_mode
+    from vidcolor.stills import set_temporal_for_video, still_mode
     from vidcolor.pipeline import Dequantizer
 
     job = Dequantizer(str(tiny_models.lab), "cpu")
-    _set_temporal(job, ".", None, "ema", 0.4)           # a folder: starts as stills
+    set_temporal_for_video(job, ".", None, "ema", 0.4)  # a folder: starts as stills
     assert job.smoother is None and job.quantizers.stills
-    _still_mode(job, False)
+    still_mode(job, False)
     assert (job.smoother.mode, job.smoother.strength) == ("ema", 0.4) and not job.quantizers.stills
-    _still_mode(job, True)
+    still_mode(job, True)
     assert job.smoother is None and job.quantizers.stills
 
 

@@ -42,7 +42,7 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning
-from vidcolor.stills import _set_temporal, _still_mode
+from vidcolor.stills import set_temporal_for_video, still_mode
 from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
 from vidcolor.weights import check_model_name
 
@@ -142,7 +142,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
         return _distributed("dequantize", options, input, output, (temporal, temporal_strength), batch_size,
                             executor, segment_seconds, workers, io_options).timed_from(started)
     fn = Dequantizer(**options)
-    _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
+    set_temporal_for_video(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.found and not summary.skipped:     # a folder's: _process_folder; skipped: its note says why
@@ -245,7 +245,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
         return _distributed("colorize", options, input, output, (temporal, temporal_strength), batch_size,
                             executor, segment_seconds, workers, io_options).timed_from(started)
     fn = colorizer(**options)
-    _set_temporal(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
+    set_temporal_for_video(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size,
                    **io_options).timed_from(started)
 
@@ -401,7 +401,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     a folder: its still images as PNGs, its clips (videos by :data:`~vidcolor.io.reader.VIDEO_SUFFIXES`,
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other;
     a job's smoothing (``job.set_temporal``) is off for the stills, each on its own, and its own smoother is given back
-    for the clips and after the run (:func:`_still_mode`). The output's missing folders are created; a run that fails
+    for the clips and after the run (:func:`still_mode`). The output's missing folders are created; a run that fails
     removes those it made where it leaves them empty (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
     renamed into place once complete; the error says how many, in a note, :func:`vidcolor.errors.add_note`); with
     ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
@@ -451,7 +451,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
                                    tune=tune, x264_params=x264_params, audio=audio, container=container,
                                    pix_fmt=pix_fmt, ignore_errors=ignore_errors)
         finally:                    # in clip mode, with its own smoother (a folder of stills alone left it unsmoothed)
-            _still_mode(fn, False, own)
+            still_mode(fn, False, own)
     try:
         return process_file(input, output, fn, batch_size=batch_size, codec=codec, crf=crf, preset=preset, tune=tune,
                             x264_params=x264_params, audio=audio, overwrite=overwrite, raw_size=raw_size, fps=fps,
@@ -506,7 +506,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     totals: list[Found] = []                    # what the files' frames were found on
     try:
         if stills:
-            _still_mode(fn, True, smoother)     # clears fn.found
+            still_mode(fn, True, smoother)      # clears fn.found
             late: list[Path] = []
             images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
                                     ignore_errors=options.get("ignore_errors", False), finished=finished,
@@ -518,7 +518,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                 totals += found
                 quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
         if clips:
-            _still_mode(fn, False, smoother)
+            still_mode(fn, False, smoother)
         for clip, target in zip(clips, clip_targets):
             try:                                # process() resets fn before the clip (process_file)
                 done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,

@@ -14,7 +14,7 @@ from vidcolor.io.reader import check_raw_size
 from vidcolor.io.writer import check_encoding, check_target
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
-from vidcolor.stills import _stills
+from vidcolor.stills import read_as_stills
 from vidcolor.weights import resolve
 
 
@@ -84,7 +84,7 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     Raises:
         VidcolorError: as those functions.
     """
-    if _stills(input, io_options.get("raw_size")):
+    if read_as_stills(input, io_options.get("raw_size")):
         return
     container = io_options.get("container")
     target = output_for(input, output, suffix, container)

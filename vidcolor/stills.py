@@ -8,25 +8,25 @@ from vidcolor.io import is_still_image
 from vidcolor.pipeline import FrameBatchFn, LabJob
 
 
-def _stills(input: str | Path, raw_size) -> bool:
+def read_as_stills(input: str | Path, raw_size) -> bool:
     """Whether ``input`` is read as still images: a folder (its clips are switched to video mode one by one,
     :func:`_process_folder`) or a still image file (:func:`~vidcolor.io.animated.is_still_image`); not stdin or raw
     input."""
     return str(input) != "-" and raw_size is None and (Path(input).is_dir() or is_still_image(input))
 
 
-def _set_temporal(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
+def set_temporal_for_video(job: LabJob, input: str | Path, raw_size, mode: str, strength: float) -> None:
     """Temporal smoothing for video input only: still images are independent; a folder starts in still mode and
     its clips get ``mode`` (kept as ``requested_temporal``, see :func:`_process_folder`). ``mode`` and ``strength``
     are those :func:`dequantize` and :func:`colorize` checked first (:func:`~vidcolor.pipeline.check_temporal`,
     whatever the input): a still's are not checked here."""
-    still = _stills(input, raw_size)
+    still = read_as_stills(input, raw_size)
     job.set_temporal("off" if still else mode, strength)
     job.set_stills(still)
     job.requested_temporal = (mode, strength)       # a folder's clips get it (see _process_folder)
 
 
-def _still_mode(fn: FrameBatchFn, still: bool, smoother=None) -> None:
+def still_mode(fn: FrameBatchFn, still: bool, smoother=None) -> None:
     """Switch a job between unrelated stills (no smoothing, a quantizer estimate each) and clips (the
     smoothing the caller asked for). A job built by :func:`dequantize` or :func:`colorize` gets the smoothing kept in
     :attr:`~vidcolor.pipeline.LabJob.requested_temporal`; any other job (one whose smoothing its caller set,
