@@ -849,7 +849,7 @@ def test_a_reused_dequantizer_keeps_a_bounded_record_of_what_it_found(tiny_model
     FOUND_KEPT, counts the rest, sums their frames, and reset() and set_stills() clear the record. The summary of a
     clip still counts every change."""
     from vidcolor import pipeline
-    from vidcolor.summaries import _quantizer_note, _unchanged_note
+    from vidcolor.summaries import quantizer_note, unchanged_note
 
     monkeypatch.setattr(pipeline, "FOUND_KEPT", 5)
     fix = Dequantizer(str(tiny_models.lab), device="cpu")
@@ -859,8 +859,8 @@ def test_a_reused_dequantizer_keeps_a_bounded_record_of_what_it_found(tiny_model
         fix(coarse if i % 2 else rich)
     assert len(fix.found) == 5 and fix.found_changes == 12
     assert sorted(n for n in fix.found_frames.values()) == [6, 6]
-    assert _quantizer_note(fix.found, fix.found_changes).endswith("and 8 more changes")
-    assert _unchanged_note(fix.found_totals()) == ""
+    assert quantizer_note(fix.found, fix.found_changes).endswith("and 8 more changes")
+    assert unchanged_note(fix.found_totals()) == ""
     (fix.reset if not stills else lambda: fix.set_stills(stills))()
     assert (fix.found, fix.found_changes, fix.found_frames) == ([], 0, {})
     fix(coarse)
@@ -930,12 +930,12 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
                          preset="ultrafast", progress=False)
     assert re.fullmatch(r"quantizer: uniform 4/4/4 bits \(mid\), confidence [\d.]+, margin [\d.]+; "
                         r"then no quantizer found from frame 4", summary.note), summary.note
-    from vidcolor.summaries import _quantizer_note
+    from vidcolor.summaries import quantizer_note
     from vidcolor.pipeline import Found
 
     runs = [Found(q, 12, measured=q + ", confidence 0.99, margin 4.0")
             for q in ("palette of 15 colours", "no quantizer found") * 3]
-    assert _quantizer_note(runs) == (
+    assert quantizer_note(runs) == (
         "quantizer: palette of 15 colours, confidence 0.99, margin 4.0; then no quantizer found from frame 12, "
         "palette of 15 colours from frame 24, no quantizer found from frame 36 and 2 more changes")
 
@@ -961,11 +961,11 @@ def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
     assert note("rich.apng", "half.safetensors") == "quantizer: no quantizer found; every frame passed unchanged"
     assert "unchanged" not in note("coarse.apng", "half.safetensors")
     assert "unchanged" not in note("cut.apng", "half.safetensors")        # the change to 'no quantizer' says it
-    from vidcolor.summaries import _unchanged_note
+    from vidcolor.summaries import unchanged_note
     from vidcolor.pipeline import Found
 
     found = [Found("palette of 16 colours", 12, "m's strength for palette frames is 0"), Found("uniform", 48)]
-    assert _unchanged_note(found).startswith("12 of 60 frames passed unchanged: m's strength for palette frames is 0")
+    assert unchanged_note(found).startswith("12 of 60 frames passed unchanged: m's strength for palette frames is 0")
 
 
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_does_the_rest(tmp_path):

@@ -43,7 +43,8 @@ from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning
 from vidcolor.stills import set_temporal_for_video, still_mode
-from vidcolor.summaries import _quantizer_note, _quantizers_of_files, _skipped_note, _unchanged_note, _written_meanwhile
+from vidcolor.summaries import (quantizer_note, quantizers_of_files, skipped_note, unchanged_note,
+                                written_meanwhile_summary)
 from vidcolor.weights import check_model_name
 
 
@@ -146,8 +147,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.found and not summary.skipped:     # a folder's: _process_folder; skipped: its note says why
-        summary.note = "; ".join(filter(None, [_quantizer_note(fn.found, fn.found_changes),
-                                                _unchanged_note(fn.found_totals(), summary.unit)]))
+        summary.note = "; ".join(filter(None, [quantizer_note(fn.found, fn.found_changes),
+                                                unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
 
 
@@ -345,20 +346,20 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                             progress=io_options.get("progress", True), folder=Path(input).is_dir(),
                                             skip_existing=io_options.get("skip_existing", False))
     if summary.skipped and not Path(input).is_dir():   # written by another run while this one worked, as process says
-        return _written_meanwhile(clips[0][1])
+        return written_meanwhile_summary(clips[0][1])
     summary.skipped += len(clips) - len(todo)
     if summary.skipped and not summary.frames:      # every output written meanwhile: 'nothing to do: ...'
-        summary.note = _skipped_note(summary.skipped)
+        summary.note = skipped_note(summary.skipped)
     elif summary.skipped:
-        summary.note += f"; {_skipped_note(summary.skipped)}"
+        summary.note += f"; {skipped_note(summary.skipped)}"
     if summary.found and any(summary.found):      # what a Dequantizer found, as a local run says it
         frames: Counter = Counter()
         for entry in (f for clip in summary.found for f in clip):
             frames[entry.quantizer, entry.unchanged] += entry.frames
         totals = [Found(what, n, why) for (what, why), n in frames.items()]
-        found = (_quantizers_of_files([{f.quantizer for f in clip} for clip in summary.found])
-                 if Path(input).is_dir() else _quantizer_note(summary.found[0]))
-        summary.note = "; ".join(filter(None, [summary.note, found, _unchanged_note(totals, summary.unit)]))
+        found = (quantizers_of_files([{f.quantizer for f in clip} for clip in summary.found])
+                 if Path(input).is_dir() else quantizer_note(summary.found[0]))
+        summary.note = "; ".join(filter(None, [summary.note, found, unchanged_note(totals, summary.unit)]))
     return summary
 
 
@@ -460,7 +461,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     except OutputExists as exc:
         if not skip_existing or str(output) == "-" or exc.target != Path(output):
             raise
-        return _written_meanwhile(output)
+        return written_meanwhile_summary(output)
 
 
 def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool, overwrite: bool, progress: bool,
@@ -481,7 +482,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     still is; the summary's note counts the images and clips written and the files skipped (``1 image, 1 clip; 2
     skipped: their outputs exist; 2 unreadable files skipped``; with stills alone the line counts them), and says
     what a job that tracks quantizers (:attr:`~vidcolor.pipeline.Dequantizer.found`) found in each file
-    (:func:`_quantizers_of_files`); a folder of which nothing could be read is an error."""
+    (:func:`quantizers_of_files`); a folder of which nothing could be read is an error."""
     if str(out_dir) == "-" or (not out_dir.is_dir() and (is_image(out_dir) or out_dir.suffix.lower() in VIDEO_SUFFIXES)):
         raise VidcolorError(f"{folder} is a folder, so its output is a folder (one file per input), not "
                             f"{'stdout' if str(out_dir) == '-' else out_dir}: give a folder name with -o")
@@ -548,12 +549,12 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
     notes = [", ".join(counts)] if written else []          # stills alone: the line counts them already
     if existing:
-        notes.append(_skipped_note(existing))
+        notes.append(skipped_note(existing))
     if unreadable:
         notes.append(f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} skipped")
     if any(quantizers):
-        notes.append(_quantizers_of_files(quantizers))
-        notes.append(_unchanged_note(totals, "frame" if written else "image"))
+        notes.append(quantizers_of_files(quantizers))
+        notes.append(unchanged_note(totals, "frame" if written else "image"))
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start, skipped=existing)

@@ -10,7 +10,7 @@ from vidcolor.io.writer import WRITTEN_MEANWHILE
 from vidcolor.pipeline import Found, RunSummary
 
 
-def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
+def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
     (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
     palette frames is 0 (consistency=False applies the generator as it is)`` (the generator was not run; the CLI says
@@ -32,10 +32,10 @@ def _unchanged_note(found: list[Found], unit: str = "frame") -> str:
 
 
 CHANGES_SHOWN = 3
-"""Changes of quantizer that a clip's summary names (:func:`_quantizer_note`); more are counted."""
+"""Changes of quantizer that a clip's summary names (:func:`quantizer_note`); more are counted."""
 
 
-def _quantizer_note(found: list[Found], entries: int | None = None) -> str:
+def quantizer_note(found: list[Found], entries: int | None = None) -> str:
     """A clip's quantizers for its summary: the first one's description with its measures, then the
     changes (:attr:`~vidcolor.pipeline.Dequantizer.found`, frames counted from 0), e.g. ``quantizer: palette of 15
     colours, confidence 0.99, margin 4.0; then no quantizer found from frame 120, palette of 15 colours from frame
@@ -55,12 +55,12 @@ def _quantizer_note(found: list[Found], entries: int | None = None) -> str:
     return note
 
 
-def _skipped_note(n: int) -> str:
+def skipped_note(n: int) -> str:
     """A folder run's inputs left because their outputs exist, for its summary: ``2 skipped: their outputs exist``."""
     return f"{n} skipped: {'its output exists' if n == 1 else 'their outputs exist'}"
 
 
-def _written_meanwhile(output: str | Path) -> RunSummary:
+def written_meanwhile_summary(output: str | Path) -> RunSummary:
     """The summary of a file's run whose output another run wrote while this one worked, left as that run wrote it
     (``skip_existing``): ``nothing to do: out.mp4 exists: another run wrote it while this one worked
     (skip_existing)``; a local run's (:func:`process`) and a Ray run's alike."""
@@ -68,7 +68,7 @@ def _written_meanwhile(output: str | Path) -> RunSummary:
                       note=worded(f"{output} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
 
 
-def _quantizers_of_files(quantizers: list[set[str]]) -> str:
+def quantizers_of_files(quantizers: list[set[str]]) -> str:
     """A folder's quantizers from each file's (:attr:`~vidcolor.pipeline.Dequantizer.found`), most files first:
     ``quantizers: palette of 15 colours in 2 files, no quantizer found in 1 file``, or ``quantizer: uniform 4/4/4
     bits (mid) in all 3 files``; a clip whose quantizer changed counts under each of its quantizers."""
