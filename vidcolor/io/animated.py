@@ -78,7 +78,7 @@ def unreadable_reason(path: str | Path, exc: Exception) -> str:
     as one of Pillow's formats does (``images.signature_format``), ``it starts as a GIF does but looks damaged or
     truncated``, else :func:`pillow_reason`."""
     if isinstance(exc, UnidentifiedImageError):
-        from vidcolor.io.images import signature_format      # vidcolor.io.images imports this module
+        from vidcolor.io.images import signature_format  # vidcolor.io.images imports this module
         known = signature_format(path)
         if known:
             return f"it starts as a {known} does but looks damaged or truncated"

@@ -92,7 +92,7 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) 
     if not alone or conv != "floor":        # only bit truncation's bin-floor offset makes the misreading costly
         return False
     tolerance = max(2.0, level_offset(bits, conv)[0] / 8)
-    off = level_distance(values[:, alone], bits, conv).mean(axis=1)        # per colour, levels
+    off = level_distance(values[:, alone], bits, conv).mean(axis=1)         # per colour, levels
     return float(off[idx[near]].mean()) > UNIFORM_MAX_OFF_LEVELS * tolerance
 
 
