@@ -1119,13 +1119,13 @@ def test_a_frame_above_the_limit_is_refused_by_the_probe_not_decoded(tmp_path, m
     decoder refuse it (ffmpeg's max_pixels) and the size comes back unknown, named as such."""
     from helpers import sgi_rle
     from vidcolor.io import limits
-    from vidcolor.io.reader import _open
+    from vidcolor.io.reader import open_input
 
     src = tmp_path / "clip.mp4"                         # an image named as a video: only the content counts
     sgi_rle(src, 64, 48)
     assert VideoReader(src).info.width == 64            # under the real limit it reads
     monkeypatch.setattr(limits, "MAX_PIXELS", 64 * 48 - 1)
-    with _open(src) as container:
+    with open_input(src) as container:
         assert container.streams.video[0].codec_context.width == 0      # the probe did not decode it
         with pytest.raises(av.FFmpegError):                             # nor does the stream's decoder
             next(container.decode(video=0))
@@ -1456,7 +1456,7 @@ def test_a_video_stream_whose_codec_ffmpeg_cannot_identify_is_one_line(monkeypat
     stream = SimpleNamespace(codec_context=None)
     monkeypatch.setattr(reader, "video_stream", lambda container: stream)
     with pytest.raises(VidcolorError, match=r"^big\.vob: cannot decode: its video codec cannot be identified"):
-        reader._info(SimpleNamespace(), "big.vob")
+        reader.container_info(SimpleNamespace(), "big.vob")
 
 
 # ------------------------------------------------------------------------------------ partial files of dead runs

@@ -50,7 +50,7 @@ class Rewindable:
     by a signal's handler during the read ("Exception ignored in pyio_read_gil"): FFmpeg took the failed read for
     damage (a false "frame 9 cannot be decoded", exit 1; with ``--ignore-errors`` the signal was lost, exit 0). Such
     an exception (and :class:`~vidcolor.executor.Stopped`) is kept in :attr:`stopped`, the stream ends there for
-    PyAV, and :meth:`check` raises it once PyAV has returned (:func:`vidcolor.io.reader._open`,
+    PyAV, and :meth:`check` raises it once PyAV has returned (:func:`vidcolor.io.reader.open_input`,
     :meth:`vidcolor.io.reader.VideoReader._decode`)."""
 
     def __init__(self, raw: BinaryIO):

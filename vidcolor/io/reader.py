@@ -191,7 +191,7 @@ def _stdin() -> BinaryIO:
                             "path") from None
 
 
-def _open(source: str | Path | BinaryIO):
+def open_input(source: str | Path | BinaryIO):
     if source == "-":
         source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
@@ -237,7 +237,7 @@ def _open(source: str | Path | BinaryIO):
             cut = missing_index(behind) if behind is not None else None
         if cut:
             raise VidcolorError(f"{_name(source)}: cannot read as video: {cut}") from None
-        raise VidcolorError(f"{_name(source)}: cannot read as video ({_reason(exc)})") from None
+        raise VidcolorError(f"{_name(source)}: cannot read as video ({error_reason(exc)})") from None
     finally:
         if isinstance(src, Rewindable):
             src.release()
@@ -297,7 +297,7 @@ NO_DECODER = "none"
 
 
 def _undecoded_probe(container) -> bool:
-    """Whether ``container`` was probed without decoding (:func:`_open`): its streams appeared while it was probed.
+    """Whether ``container`` was probed without decoding (:func:`open_input`): its streams appeared while it was probed.
     Its frame size may then be unknown (0x0) until a frame is decoded, and its colour and pixel aspect are known
     only from the first frame (:func:`_from_first_frame`)."""
     return container.options.get("codec_whitelist") == NO_DECODER
@@ -348,7 +348,7 @@ def _head(source: str | Path | BinaryIO) -> bytes:
     """The first bytes (at most 256, the line :func:`check_y4m_head` reads) of a regular file (a path) or a stream (a
     pipe's :class:`~vidcolor.io.pipes.Rewindable`, or one that seeks), left to be read again; empty where they cannot
     be read again (a path that is a FIFO or ``/dev/stdin``, whose bytes would be taken; a folder, a path that does
-    not exist: :func:`_open` says why)."""
+    not exist: :func:`open_input` says why)."""
     try:
         if isinstance(source, Rewindable):
             return source.peek_line()
@@ -391,7 +391,7 @@ def _y4m_first_cut(head: bytes, held: int, stream) -> str | None:
 
 def _size_unknown(source) -> VidcolorError:
     """The error for a stream whose probe gave no frame size: ffmpeg refused a frame above
-    :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`_open`), or the header has none."""
+    :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`open_input`), or the header has none."""
     return VidcolorError(f"{_name(source)}: cannot decode: frame size unknown or above the limit (at most "
                          f"{limits.MAX_SIDE} px a side and {limits.MAX_PIXELS // 1_000_000} megapixels)")
 
@@ -425,7 +425,7 @@ def _name(source) -> str:
     return "stdin" if source == "-" or not isinstance(source, (str, Path)) else str(source)
 
 
-def _reason(exc: Exception) -> str:
+def error_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
 
 
@@ -434,7 +434,7 @@ AVFMT_NOTIMESTAMPS = 0x80
 m4v, obu...)."""
 
 
-def _info(container, source) -> VideoInfo:
+def container_info(container, source) -> VideoInfo:
     """The :class:`VideoInfo` of an opened ``container`` read from ``source`` (a path, ``-`` or a stream; named in
     errors) that has a video stream.
 
@@ -653,8 +653,8 @@ def probe(path: str | Path) -> VideoInfo:
             frame size that the probe could not give (unknown, or above :data:`~vidcolor.io.limits.MAX_PIXELS`:
             ffmpeg refuses such frames before allocating them).
     """
-    with _open(path) as container:
-        info = _info(container, path)
+    with open_input(path) as container:
+        info = container_info(container, path)
         unknown = not info.width or not info.height
         if unknown and not _undecoded_probe(container):
             raise _size_unknown(path)
@@ -743,10 +743,10 @@ def warn_changed(name, frames: int) -> None:
          "read; run again on the finished file for the rest")
 
 
-def _orientation(frame) -> tuple[int, bool]:
+def frame_orientation(frame) -> tuple[int, bool]:
     """How a decoded frame is turned to display orientation, as ffmpeg's autorotate does (fftools: ``transpose``,
     ``hflip``, ``vflip`` from the display matrix): ``(rotation, mirrored)``, the pixels flipped left-right where
-    ``mirrored``, then turned ``rotation`` degrees counter-clockwise (0, 90, 180 or 270; :func:`_rotate`).
+    ``mirrored``, then turned ``rotation`` degrees counter-clockwise (0, 90, 180 or 270; :func:`rotate_frame`).
 
     The rotation alone (``frame.rotation``, FFmpeg's ``av_display_rotation_get``) loses a mirror: a front camera's
     or an editor's matrix (``ffmpeg -display_hflip``, ``-display_vflip``) showed mirror images. Its sign shows in the
@@ -802,8 +802,8 @@ def _interlacing_of(info: VideoInfo, first) -> None:
 
 def _apply_rotation(info: VideoInfo, frame) -> None:
     """Set ``info``'s :attr:`~VideoInfo.rotation` and :attr:`~VideoInfo.mirrored` from ``frame`` (the first frame:
-    :func:`_orientation`), and its sizes and pixel aspect as shown (swapped by a quarter turn)."""
-    info.rotation, info.mirrored = _orientation(frame)
+    :func:`frame_orientation`), and its sizes and pixel aspect as shown (swapped by a quarter turn)."""
+    info.rotation, info.mirrored = frame_orientation(frame)
     if info.rotation in (90, 270):
         info.width, info.height = frame.height, frame.width
         info.pixel_aspect = 1 / info.pixel_aspect
@@ -817,9 +817,9 @@ def _transparent(frame) -> bool:
     return bool(frame.to_ndarray()[..., -1].min() < 255)
 
 
-def _rotate(img: np.ndarray, orientation: tuple[int, bool]) -> np.ndarray:
+def rotate_frame(img: np.ndarray, orientation: tuple[int, bool]) -> np.ndarray:
     """Turn decoded pixels, uint8 ``(H, W, 3)``, to display orientation: ``orientation`` is ``(rotation, mirrored)``
-    (:func:`_orientation`): flipped left-right where ``mirrored``, then turned ``rotation`` degrees
+    (:func:`frame_orientation`): flipped left-right where ``mirrored``, then turned ``rotation`` degrees
     counter-clockwise (an angle that is not a quarter turn is not applied). A contiguous array, ``(W, H, 3)`` after a
     quarter turn; ``img`` itself where nothing is applied."""
     rotation, mirrored = orientation
@@ -928,9 +928,9 @@ class VideoReader:
         # for what it held (y4m_cut)
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
         head = _head(source if self._src is None else self._src)       # a y4m header, before the demuxer takes it
-        self._container = _open(source if self._src is None else self._src)
+        self._container = open_input(source if self._src is None else self._src)
         self._stream = video_stream(self._container)
-        self.info = _info(self._container, source)
+        self.info = container_info(self._container, source)
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
         # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate
@@ -959,8 +959,8 @@ class VideoReader:
                    if isinstance(source, (str, Path)) and not unknown else None)
             self.close()
             raise (_size_unknown(source) if unknown else
-                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)}): {cut}") if cut else
-                   VidcolorError(f"{_name(source)}: cannot decode ({_reason(exc)})" + (
+                   VidcolorError(f"{_name(source)}: cannot decode ({error_reason(exc)}): {cut}") if cut else
+                   VidcolorError(f"{_name(source)}: cannot decode ({error_reason(exc)})" + (
                        "; an MP4 or MOV whose index follows its data cannot come through a pipe: pipe NUT or "
                        "Matroska (ffmpeg -i in.mp4 -c copy -f nut -), or give the file's name" if piped_mp4 else "")
                    )) from None
@@ -1110,8 +1110,8 @@ class VideoReader:
         tb = self.info.time_base
         where = (f"the frame at {float(pts * tb) - self.info.start:.3f} s" if pts is not None and tb else
                  f"frame {self.decoded}")
-        return DamagedInput(f"{_name(self.source)}: {where} cannot be decoded ({_reason(exc)}): the input is damaged "
-                            "there")
+        return DamagedInput(f"{_name(self.source)}: {where} cannot be decoded ({error_reason(exc)}): the input is "
+                            "damaged there")
 
     def _size_change(self, index: int, width: int, height: int) -> VidcolorError:
         """The error for frame ``index`` of ``width`` x ``height`` in a stream whose frames are of another size
@@ -1130,7 +1130,7 @@ class VideoReader:
         """:func:`~vidcolor.io.limits.check_frame_size`, closing the container before the error goes up.
 
         ``header``: the size is the probe's; 0x0 there means that ffmpeg refused a frame above
-        :data:`~vidcolor.io.limits.MAX_PIXELS` without allocating it (:func:`_open`), or found no size: either way
+        :data:`~vidcolor.io.limits.MAX_PIXELS` without allocating it (:func:`open_input`), or found no size: either way
         nothing can be decoded (``VidcolorError``: frame size unknown or above the limit)."""
         try:
             if header and (width < 1 or height < 1):
@@ -1212,7 +1212,7 @@ class VideoReader:
         self.decoded = 1
         grid, origin = self._grid, self._first.pts
         self.timeline.add(self._first.pts if grid is None else grid.ticks(origin, origin))
-        yield _rotate(frame_to_rgb(self._first, self.deep), rot)
+        yield rotate_frame(frame_to_rgb(self._first, self.deep), rot)
         self._check_open()                                      # before each frame is demuxed
         try:
             for i, frame in enumerate(self._frames, 1):
@@ -1223,10 +1223,10 @@ class VideoReader:
                     self.info.alpha, self._alpha_unseen = self._alpha_unseen, None
                     warn(alpha_dropped(_name(self.source), self.info.alpha))
                 self.timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
-                yield _rotate(frame_to_rgb(frame, self.deep), rot)
+                yield rotate_frame(frame_to_rgb(frame, self.deep), rot)
                 self._check_open()
         except av.FFmpegError as exc:
-            raise VidcolorError(f"{_name(self.source)}: decoding failed ({_reason(exc)})") from None
+            raise VidcolorError(f"{_name(self.source)}: decoding failed ({error_reason(exc)})") from None
 
     @property
     def missing(self) -> int:

@@ -19,7 +19,8 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io.convert import frame_to_rgb
-from vidcolor.io.reader import DECODE_THREADS, VideoInfo, _info, _open, _orientation, _reason, _rotate, video_stream
+from vidcolor.io.reader import (DECODE_THREADS, VideoInfo, container_info, error_reason, frame_orientation, open_input,
+                                rotate_frame, video_stream)
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.timing import RateGrid, Timeline
 
@@ -88,7 +89,7 @@ def rate_grid(path: str | Path) -> RateGrid | None:
     Raises:
         VidcolorError: an unreadable file, or one without a video stream.
     """
-    with _open(path) as container:
+    with open_input(path) as container:
         stream = video_stream(container)
         return RateGrid.of(stream.guessed_rate, stream.time_base, carried=container.format.name == "nut")
 
@@ -129,8 +130,8 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
             (or with repeated) presentation timestamps.
     """
     check_segment_seconds(seconds)
-    with _open(path) as container:
-        info = _info(container, path)
+    with open_input(path) as container:
+        info = container_info(container, path)
         stream = video_stream(container)
         pts, keys = [], set()
         try:
@@ -146,7 +147,7 @@ def plan_segments(path: str | Path, seconds: float, warmup: int = 0) -> tuple[li
                 if packet.is_keyframe:
                     keys.add(packet.pts)
         except av.FFmpegError as exc:
-            raise VidcolorError(f"{path}: cannot read ({_reason(exc)})") from None
+            raise VidcolorError(f"{path}: cannot read ({error_reason(exc)})") from None
     if not pts:
         raise VidcolorError(f"{path}: no video frames")
     order = sorted(pts)
@@ -208,7 +209,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
     got = 0
     last = None                                 # the last frame's time (s), for a damaged packet's error
     name = str(path) if name is None else name
-    with _open(path) as container:
+    with open_input(path) as container:
         stream = video_stream(container)
         stream.thread_type = DECODE_THREADS      # as the local reader: each refusal raised at its own packet
         try:
@@ -229,7 +230,7 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                         check_frame_size(frame.width, frame.height, name)
                     except VidcolorError as exc:
                         raise SegmentError(exc.marked or str(exc), path) from None
-                    size, rotation = (frame.width, frame.height), _orientation(frame)
+                    size, rotation = (frame.width, frame.height), frame_orientation(frame)
                 elif (frame.width, frame.height) != size:
                     raise SegmentError(f"{name}: the frame size changes in segment {segment.index}; split the input "
                                        "there", path)
@@ -237,10 +238,10 @@ def read_segment(path: str | Path, segment: Segment, timeline: Timeline | None =
                 last = float((frame.pts - (stream.start_time or 0)) * stream.time_base) if stream.time_base else None
                 if timeline is not None and frame.pts >= segment.start_pts:
                     timeline.add(frame.pts if grid is None else grid.ticks(frame.pts, origin))
-                yield _rotate(frame_to_rgb(frame, deep), rotation)
+                yield rotate_frame(frame_to_rgb(frame, deep), rotation)
         except av.FFmpegError as exc:
             where = f"a frame after {last:.3f} s" if last is not None else f"a frame of segment {segment.index}"
-            raise SegmentError(f"{name}: {where} cannot be decoded ({_reason(exc)}): the input is damaged there; "
+            raise SegmentError(f"{name}: {where} cannot be decoded ({error_reason(exc)}): the input is damaged there; "
                                f"nothing written ({option('ignore_errors')} with {LOCAL} skips the frames that cannot "
                                "be decoded, as ffmpeg does, and keeps the others)", path) from None
     if got != want:
