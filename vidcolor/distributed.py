@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from vidcolor.device import as_str, parse_device
 from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
-from vidcolor.executor import signals_deferred, execute
+from vidcolor.executor import execute, signals_deferred
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
 from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
