@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 
 from helpers import cmyk_profile, damaged_image_files, listing, vidcolor_warnings
 from vidcolor.errors import VidcolorError
@@ -272,7 +272,7 @@ def test_write_image_refuses_what_is_not_uint8_rgb_and_sizes_read_image_refuses(
     ('images do not match', 'illegal image mode'), gray (H, W) and RGBA (H, W, 4) were written as such, and a
     20000x20000 image was written (1.2 GB), which read_image then refuses."""
     alpha = np.full(rgb.shape[:2], 128, np.uint8)
-    for bad in (rgb.astype(np.float32), rgb.astype(np.uint16), rgb[None], rgb[..., 0],
+    for bad in (rgb.astype(np.float32), rgb.astype(np.int16), rgb[None], rgb[..., 0],   # (uint16: 16-bit output)
                 np.concatenate([rgb, alpha[..., None]], -1), rgb.tolist()):
         with pytest.raises(ValueError, match=r"expected uint8 RGB \(H, W, 3\), no side empty, got"):
             write_image(tmp_path / "a.png", bad)
@@ -691,3 +691,77 @@ def test_a_gif_keeps_a_transparent_images_colours_and_one_bit_of_its_alpha(tmp_p
     opaque = alpha >= 128
     assert ((back[..., 3] >= 128) == opaque).all()
     assert (back[..., :3][opaque] == rgb[opaque]).all()
+
+
+def _tifffile16(path, samples: np.ndarray, orientation: int = 1, icc: bytes | None = None) -> None:
+    """A 16-bit RGB(A) TIFF through tifffile: ``samples`` uint16 ``(H, W, 3 | 4)`` (alpha unassociated), with an
+    EXIF orientation tag and an ICC profile."""
+    import tifffile
+
+    tifffile.imwrite(path, samples, photometric="rgb", metadata=None, iccprofile=icc,
+                     extrasamples=("unassalpha",) if samples.shape[2] == 4 else None,
+                     extratags=[(274, "H", 1, orientation, True)])
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_16_bit_image_read_whole_is_upright_and_rounds_to_the_8_bit_reading(tmp_path, orientation):
+    """read_image(deep=True) keeps a 16-bit image's samples (colorize processes them so), turned upright by its EXIF
+    orientation as Pillow turns the 8-bit reading (no Pillow mode holds 16-bit RGB: numpy turns it), and rounded
+    (round16) they are that reading, byte for byte, alpha too."""
+    from vidcolor.io.files import round16
+
+    x = np.random.default_rng(orientation).integers(0, 65536, (5, 7, 4)).astype(np.uint16)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    _png16(tmp_path / "a.png", x, 6, {b"eXIf": exif.tobytes()[6:]})     # (a PNG's eXIf: no Exif\0\0 before it)
+    _tifffile16(tmp_path / "a.tif", x, orientation)     # (Pillow turns a TIFF as it loads it, OpenCV as it decodes)
+    for name in ("a.png", "a.tif"):
+        rgb, alpha = read_image(tmp_path / name, deep=True)
+        assert rgb.dtype == alpha.dtype == np.uint16 and rgb.flags.writeable
+        want, want_alpha = read_image(tmp_path / name)
+        np.testing.assert_array_equal(round16(rgb), want)
+        np.testing.assert_array_equal(round16(alpha), want_alpha)
+        assert sorted(rgb.reshape(-1, 3).tolist()) == sorted(x[..., :3].reshape(-1, 3).tolist())   # all kept
+    _png16(tmp_path / "g.png", x[..., :1], 0, {b"tRNS": int(x[0, 0, 0]).to_bytes(2, "big")})     # gray, its tRNS
+    rgb, alpha = read_image(tmp_path / "g.png", deep=True)
+    np.testing.assert_array_equal(rgb, np.repeat(x[..., :1], 3, axis=2))
+    assert alpha.dtype == np.uint16 and alpha[0, 0] == 0 and set(alpha.ravel()) <= {0, 65535}
+    eight = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)     # 8 bits: read as before
+    write_image(tmp_path / "e.png", eight)
+    assert read_image(tmp_path / "e.png", deep=True)[0].dtype == np.uint8
+
+
+def test_16_bit_png_and_tiff_are_written_whole_with_the_profile_that_tiff_holds(tmp_path):
+    """write_image writes uint16 RGB(A) at 16 bits: PNG through OpenCV, TIFF through tifffile with its ICC profile
+    (Pillow has no 16-bit RGB mode); a format or metadata it cannot hold at 16 bits is refused (the caller rounds
+    to 8 and says why: deep_refusal), nothing written."""
+    import cv2
+
+    from vidcolor.io.icc import ADOBE_RGB_PRIMARIES, matrix_profile
+    from vidcolor.io.images import image_metadata
+
+    icc = matrix_profile(*ADOBE_RGB_PRIMARIES, gamma=2.2)
+    x = np.random.default_rng(5).integers(0, 65536, (6, 9, 3)).astype(np.uint16)
+    a = np.random.default_rng(6).integers(0, 65536, (6, 9)).astype(np.uint16)
+    write_image(tmp_path / "a.png", x, a)
+    write_image(tmp_path / "a.tif", x, a, icc_profile=icc)
+    for name in ("a.png", "a.tif"):
+        got = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+        assert got.dtype == np.uint16
+        np.testing.assert_array_equal(got[..., [2, 1, 0, 3]], np.concatenate([x, a[..., None]], axis=2))
+    assert image_metadata(tmp_path / "a.tif").icc_profile == icc
+    scanner = Image.Exif()          # a scanner's tags, in the TIFF's first directory, as Pillow writes them at 8 bits
+    scanner.update({271: "Epson", 272: "V850", 305: "Epson Scan", 306: "2020:01:02 03:04:05", 282: 600.0,
+                    283: 600.0, 296: 2, 274: 1})
+    write_image(tmp_path / "s.tif", x, exif=scanner.tobytes())
+    assert {k: v for k, v in Image.open(tmp_path / "s.tif").getexif().items() if k in scanner} == dict(scanner)
+    camera = Image.Exif()           # a camera's: an Exif directory, which tifffile does not write
+    camera.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.ExposureTime] = 0.01
+    for name, kw, why in [("b.jpg", {}, r"JPEG holds 8 bits \(\.png and \.tif hold 16\)"),
+                          ("b.png", {"icc_profile": icc}, "its ICC profile is carried into the PNG at 8 bits"),
+                          ("b.tif", {"exif": camera.tobytes()}, "its EXIF is carried into the TIFF at 8 bits")]:
+        with pytest.raises(ValueError, match="cannot write 16 bits per sample: " + why):
+            write_image(tmp_path / name, x, **kw)
+    with pytest.raises(ValueError, match=r"expected a uint16 alpha \(6, 9\)"):
+        write_image(tmp_path / "c.png", x, a.astype(np.uint8))
+    assert listing(tmp_path) == {"a.png", "a.tif", "s.tif"}

@@ -1,5 +1,6 @@
 """16-bit colour samples of still images (PNG, TIFF) rounded to 8 bits: Pillow opens them in mode RGB or RGBA with
-the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is 16.93 levels), OpenCV decodes them whole.
+the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is 16.93 levels), OpenCV decodes them whole; or
+kept at 16 bits (:func:`colour16`), for a job that processes them so (colorize).
 
 numpy, Pillow and OpenCV alone (no PyAV, no ffmpeg-python): both readers use it,
 :func:`vidcolor.io.images.read_image` and training's :func:`vidcolor.training.data.read_rgb`, which runs on a machine
@@ -60,6 +61,21 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     Raises:
         VidcolorError: OpenCV cannot decode it (a damaged file).
     """
+    x = _decode16(path)
+    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
+    if x.shape[2] == 4:
+        im.putalpha(Image.fromarray(round16(x[..., 3])))
+    im.info = {k: v for k, v in info.items() if k != "transparency"}
+    return im
+
+
+def _decode16(path: str | Path) -> np.ndarray:
+    """A 16-bit colour PNG's or TIFF's samples as OpenCV decodes them whole: uint16 BGR or BGRA ``(H, W, 3 | 4)``
+    (a PNG's tRNS colour as alpha, as libpng gives it).
+
+    Raises:
+        VidcolorError: OpenCV cannot decode it (a damaged file, a TIFF layout it does not read).
+    """
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
     try:                                                                 # tags) are not the user's business
@@ -68,11 +84,31 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
         cv2.utils.logging.setLogLevel(level)
     if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
         raise VidcolorError(f"{path}: cannot read as image (16-bit colour image that OpenCV does not decode)")
-    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
-    if x.shape[2] == 4:
-        im.putalpha(Image.fromarray(round16(x[..., 3])))
-    im.info = {k: v for k, v in info.items() if k != "transparency"}
-    return im
+    return x
+
+
+def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:
+    """The 16-bit samples of an opened image ``im`` of the file ``path`` whose colour samples have 16 bits (those
+    :func:`colour16_to_8` rounds: a colour or gray + alpha PNG, an RGB or RGBA TIFF's first page) as OpenCV decodes
+    them whole: uint16 RGB or RGBA ``(H, W, 3 | 4)``, 0..65535, as stored (no EXIF orientation applied, no colour
+    conversion). None for any other image, and for a TIFF whose layout OpenCV does not decode (Pillow's 8-bit
+    reading of it stands). The caller has checked the size in the header.
+
+    Raises:
+        VidcolorError: a 16-bit colour PNG that OpenCV does not decode (a damaged file).
+    """
+    if im.mode not in ("RGB", "RGBA"):
+        return None
+    if im.format == "PNG" and _png_bit_depth(path) == 16:
+        x = _decode16(path)
+    elif im.format == "TIFF" and _tiff_colour16(im):
+        try:
+            x = _decode16(path)
+        except VidcolorError:
+            return None
+    else:
+        return None
+    return np.ascontiguousarray(x[..., [2, 1, 0, 3][:x.shape[2]]])       # BGR(A) -> RGB(A)
 
 
 def _tiff_colour16(im: Image.Image) -> bool:

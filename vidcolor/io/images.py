@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, TiffTags, UnidentifiedImageError
 
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.depth import colour16_to_8
+from vidcolor.io.depth import colour16, colour16_to_8
 from vidcolor.io.icc import cmyk_to_srgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -36,9 +38,14 @@ def list_images_in(folder: str | Path) -> list[Path]:
                           if not p.name.startswith(".") and p.is_file() and is_image(p))
 
 
-def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def read_image(path: str | Path, to_srgb: bool = False,
+               deep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Read an image as uint8 RGB ``(H, W, 3)`` plus its uint8 alpha ``(H, W)`` (None when opaque): new writable
-    arrays, the caller's own.
+    arrays, the caller's own. With ``deep``, an image of 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG;
+    a gray, RGB or RGBA TIFF that OpenCV decodes; a 32-bit integer gray TIFF in 0..65535) is read whole instead:
+    uint16 RGB ``(H, W, 3)``, 0..65535, and uint16 alpha, which :func:`~vidcolor.io.files.round16` takes to what
+    ``deep=False`` gives, byte for byte; any other image comes as uint8 as without it (``deep`` with ``to_srgb`` is
+    not supported: a reference is read at 8 bits).
 
     Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG; a
     gray, RGB or RGBA TIFF, as a scanner writes) are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
@@ -68,6 +75,12 @@ def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.
             check_frame_size(*im.size, str(path))
             im.load()
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
+            whole = colour16(im, path) if deep and not to_srgb else None
+            if whole is not None:       # 16-bit colour, kept: a PNG turned upright as exif_transpose turns the
+                                        # others (a TIFF's tag: Pillow and OpenCV turned it as they decoded it)
+                whole = _upright(whole, opened.getexif().get(ExifTags.Base.Orientation))
+                return (np.ascontiguousarray(whole[..., :3]),
+                        np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
             im = colour16_to_8(im, path)    # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if to_srgb:                 # CMYK through its profile too; P3, Adobe RGB... converted
@@ -81,6 +94,10 @@ def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.
                 if im.mode == "I" and levels.size and (levels.min() < 0 or levels.max() > 65535):
                     raise VidcolorError(f"{path}: cannot read as image (32-bit integer samples from {levels.min()} "
                                         f"to {levels.max()}, beyond 16 bits: convert it to 16 or 8 bits)")
+                if deep and not to_srgb:   # kept at 16 bits, as RGB; its tRNS grey level as alpha
+                    levels = levels.astype(np.uint16)
+                    return (np.repeat(levels[..., None], 3, axis=2),
+                            np.where(levels == key, 0, 65535).astype(np.uint16) if isinstance(key, int) else None)
                 im = Image.fromarray(round16(levels))
                 if isinstance(key, int):                       # its tRNS grey level, as an alpha channel
                     im.putalpha(Image.fromarray(np.where(levels == key, 0, 255).astype(np.uint8)))
@@ -106,6 +123,20 @@ def read_image(path: str | Path, to_srgb: bool = False) -> tuple[np.ndarray, np.
             f"it starts as a {known} does but looks damaged or truncated" if known else pillow_reason(exc)) + ")"
         ) from None
     return rgb, alpha
+
+
+UPRIGHT = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: lambda x: x.swapaxes(0, 1),
+           6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, 2).swapaxes(0, 1), 8: lambda x: np.rot90(x, 1)}
+"""EXIF orientation (2..8) -> what turns an array ``(H, W, ...)`` upright, as Pillow's ``ImageOps.exif_transpose``
+turns an image (FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE, ROTATE_90): for
+16-bit colour samples, which no Pillow mode holds."""
+
+
+def _upright(x: np.ndarray, orientation: int | None) -> np.ndarray:
+    """``x`` ``(H, W, C)`` turned upright by its EXIF ``orientation`` (:data:`UPRIGHT`); as it is for 1, None or a
+    value EXIF does not define."""
+    turn = UPRIGHT.get(orientation)
+    return turn(x) if turn is not None else x
 
 
 FLOAT_SLACK = 0.5 / 255
@@ -328,9 +359,96 @@ def gif_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
     return out
 
 
+DEEP_FORMATS = ("PNG", "TIFF")
+"""Pillow formats that :func:`write_image` writes at 16 bits per sample (uint16 RGB): Pillow has no 16-bit RGB mode
+(``Image.fromarray`` refuses uint16 ``(H, W, 3)``; PyAV's PNG encoder is given no ICC profile from Python), so PNG is
+written by OpenCV (``cv2.imencode``: no ICC profile, no EXIF) and TIFF by tifffile (its ``iccprofile``; no EXIF)."""
+
+
+def deep_refusal(fmt: str, icc_profile: bytes | None, exif: bytes | None) -> str | None:
+    """Why :func:`write_image` cannot write an image of 16 bits per sample in the Pillow format ``fmt`` with the ICC
+    profile and EXIF that its output carries (:func:`image_metadata`), as the end of a sentence
+    (``"JPEG holds 8 bits (.png and .tif hold 16)"``); None where it can (:data:`DEEP_FORMATS`). The metadata wins:
+    an output at 8 bits with them is what an 8-bit one was, where one at 16 without them would show its colours
+    otherwise (a Display P3 scan read as sRGB) or lose its camera, dates and GPS."""
+    if fmt not in DEEP_FORMATS:
+        return f"{fmt} holds 8 bits (.png and .tif hold 16)"
+    if fmt == "PNG" and (icc_profile or exif):
+        what = " and ".join(w for w, v in (("ICC profile", icc_profile), ("EXIF", exif)) if v)
+        tiff = not exif or _tiff_tags(exif) is not None
+        return (f"its {what} {'are' if ' and ' in what else 'is'} carried into the PNG at 8 bits (OpenCV writes "
+                "16-bit PNG without them" + ("; .tif keeps 16 bits with them)" if tiff else ")"))
+    if fmt == "TIFF" and exif and _tiff_tags(exif) is None:
+        return ("its EXIF is carried into the TIFF at 8 bits (tifffile writes a 16-bit TIFF with its first directory's "
+                "tags, not with its Exif or GPS ones)")
+    return None
+
+
+TIFF_TYPES = {1: "B", 2: "s", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 11: "f", 12: "d"}
+"""TIFF field types (as Pillow's ``TiffTags`` names a tag's) -> tifffile's ``extratags`` dtype, where a value is
+written as Pillow reads it; RATIONAL (5) and SRATIONAL (10) as numerator, denominator pairs."""
+
+
+RESOLUTION_TAGS = (282, 283, 296)
+"""XResolution, YResolution, ResolutionUnit: tifffile writes them itself (its ``resolution``, ``resolutionunit``)."""
+
+
+def _tiff_tags(exif: bytes) -> dict | None:
+    """``exif`` (:func:`image_metadata`'s, orientation 1, a TIFF's own layout tags left out) as tifffile's ``imwrite``
+    arguments for a 16-bit TIFF's first directory: ``extratags`` (make, model, dates, software, artist...: a
+    scanner's) and ``resolution``, ``resolutionunit`` where it has them; None where it holds what tifffile cannot
+    write there: an Exif, GPS or interoperability directory with tags in it (a camera's; tifffile writes no nested
+    directory), or a tag of a type Pillow's ``TiffTags`` does not know."""
+    tags = Image.Exif()
+    tags.load(exif)
+    nested = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop)
+    if any(tags.get_ifd(ifd) for ifd in nested):
+        return None
+    out = []
+    for tag, value in tags.items():
+        if tag in nested or tag in TIFF_OWN_TAGS or tag in RESOLUTION_TAGS:
+            continue
+        kind = TiffTags.lookup(tag).type
+        values = value if isinstance(value, tuple) else (value,)
+        if kind in (5, 10):
+            pairs = [(Fraction(v).limit_denominator(2 ** 31 - 1)) for v in values]
+            out.append((tag, "2I" if kind == 5 else "2i", len(pairs),
+                        tuple(n for f in pairs for n in (f.numerator, f.denominator)), True))
+        elif kind == 2 and isinstance(value, str):
+            out.append((tag, "s", 0, value, True))
+        elif kind in TIFF_TYPES and kind != 2:
+            data = value if isinstance(value, bytes) else values
+            out.append((tag, TIFF_TYPES[kind], len(data), data, True))
+        else:
+            return None
+    x, y, unit = (tags.get(t) for t in RESOLUTION_TAGS)
+    where = {"resolution": (float(x), float(y)), "resolutionunit": unit or 2} if x and y else {}
+    return {"extratags": out, **where}
+
+
+def _write_deep(tmp: Path, fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, icc_profile: bytes | None,
+                exif: bytes | None) -> None:
+    """uint16 RGB ``(H, W, 3)`` (+ uint16 alpha ``(H, W)``) into ``tmp`` as ``fmt`` (:data:`DEEP_FORMATS`): a PNG
+    through OpenCV, a TIFF through tifffile (uncompressed, as Pillow writes an 8-bit one; alpha unassociated, with
+    ``icc_profile`` and ``exif``'s tags, :func:`_tiff_tags`; tifffile's resolution 1 x 1, no unit, where it has
+    none). Raises OSError where it cannot be written."""
+    data = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=2)
+    if fmt == "PNG":
+        ok, buf = cv2.imencode(".png", data[..., [2, 1, 0, 3][:data.shape[2]]])         # RGB(A) -> BGR(A)
+        if not ok:
+            raise OSError("OpenCV's PNG encoder failed")
+        buf.tofile(tmp)
+        return
+    import tifffile                 # (scikit-image's dependency; loaded for a 16-bit TIFF alone)
+    tifffile.imwrite(tmp, data, photometric="rgb", extrasamples=("unassalpha",) if alpha is not None else None,
+                     iccprofile=icc_profile, metadata=None, software=False, **(_tiff_tags(exif) if exif else {}))
+
+
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, overwrite: bool = False,
                 icc_profile: bytes | None = None, exif: bytes | None = None) -> None:
-    """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix.
+    """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix. uint16 RGB
+    (+ uint16 alpha), 0..65535, is written at 16 bits per sample where :func:`deep_refusal` finds nothing against it
+    (PNG without ``icc_profile`` or ``exif``, TIFF without ``exif``: :data:`DEEP_FORMATS`).
 
     Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM); GIF keeps one bit of it
     (:func:`gif_image`). JPEG is written at quality
@@ -340,29 +458,41 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
 
     Raises:
         ValueError: ``rgb`` is not a uint8 array ``(H, W, 3)`` (a gray ``(H, W)``, an RGBA ``(H, W, 4)`` or a batch
-            ``(1, H, W, 3)`` included), or ``alpha`` not a uint8 array ``(H, W)`` of its size.
+            ``(1, H, W, 3)`` included) nor a uint16 one that the format holds with what it carries
+            (:func:`deep_refusal`), or ``alpha`` not an array ``(H, W)`` of its size and dtype.
         VidcolorError: if ``path`` exists and ``overwrite`` is False, its suffix names no format Pillow writes, or
             the size is outside :func:`~vidcolor.io.limits.check_frame_size`'s limits (which :func:`read_image`
             would refuse) (all checked before anything is written).
     """
     path = Path(path)
-    check_rgb(rgb, (3,), str(path))
-    if alpha is not None and (not isinstance(alpha, np.ndarray) or alpha.dtype != np.uint8
+    deep = isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16
+    if not deep:
+        check_rgb(rgb, (3,), str(path))
+    elif rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
+        raise ValueError(f"{path}: expected uint16 RGB (H, W, 3), no side empty, got {described(rgb)}")
+    dtype = np.uint16 if deep else np.uint8
+    if alpha is not None and (not isinstance(alpha, np.ndarray) or alpha.dtype != dtype
                               or alpha.shape != rgb.shape[:2]):
-        raise ValueError(f"{path}: expected a uint8 alpha {rgb.shape[:2]} (H, W of the image), got {described(alpha)}")
+        raise ValueError(f"{path}: expected a {np.dtype(dtype).name} alpha {rgb.shape[:2]} (H, W of the image), got "
+                         f"{described(alpha)}")
     check_frame_size(rgb.shape[1], rgb.shape[0], str(path))
     check_target(path, overwrite)
     fmt = image_format(path)
-    im = Image.fromarray(rgb)
+    if deep and (refusal := deep_refusal(fmt, icc_profile, exif)):
+        raise ValueError(f"{path}: cannot write 16 bits per sample: {refusal}")
+    im = None if deep else Image.fromarray(rgb)
     if alpha is not None and fmt == "GIF":
         im = gif_image(rgb, alpha)
-    elif alpha is not None and fmt not in OPAQUE_FORMATS:
+    elif alpha is not None and fmt not in OPAQUE_FORMATS and not deep:
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, f".partial{path.suffix}")   # the format is the suffix's; .partial marks the name
     try:
-        exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
-        tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
-        im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
+        if deep:
+            _write_deep(tmp, fmt, rgb, alpha, icc_profile, exif)
+        else:
+            exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
+            tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
+            im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
     except (OSError, ValueError) as exc:
         discard(tmp)
         raise VidcolorError(f"{path}: cannot write image ({exc})") from None
