@@ -308,3 +308,97 @@ def test_a_segment_of_a_deep_source_decodes_at_16_bits_as_the_reader_does(tmp_pa
     got = np.stack(list(read_segment(src, segment, deep=True)))
     assert got.dtype == np.uint16 and np.unique(got[0, 8, :, 0]).size > 256
     np.testing.assert_array_equal(got, want)
+
+
+def _ramp16(path, channels: int = 3) -> np.ndarray:
+    """A 16-bit gray horizontal ramp, 256 x 8, 0..65535 in 1021 levels (8 bits have 256), written by OpenCV at
+    ``path`` (PNG or TIFF; ``channels`` 1 gray, 3 RGB); returns its gray levels ``(8, 256)``."""
+    import cv2
+
+    g = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (8, 1))
+    g[1::2] += 61                                                   # odd rows between the even rows' levels
+    assert cv2.imwrite(str(path), g if channels == 1 else np.repeat(g[..., None], channels, axis=2))
+    return g
+
+
+@pytest.mark.parametrize("name, channels, out", [("ramp16.png", 3, "out.png"), ("gray16.png", 1, "out.png"),
+                                                 ("ramp16.tif", 3, "out.tif")])
+def test_a_16_bit_still_keeps_its_levels_through_colorize(tmp_path, tiny_colorizers, name, channels, out):
+    """A 16-bit PNG or TIFF (an archive's scan) was read at 8 bits and written as an 8-bit image without a word: at
+    saturation 0 a ramp of 512 levels came out on 256, 128 16-bit units off. It is now read, processed and written at
+    16 bits (PNG through OpenCV, TIFF through tifffile): its levels come out within a few units (5 measured)."""
+    import cv2
+
+    from vidcolor.api import colorize
+
+    g = _ramp16(tmp_path / name, channels)
+    with vidcolor_warnings() as said:
+        colorize(tmp_path / name, tmp_path / out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32,
+                 progress=False, backend="torch")
+    assert said == []
+    x = cv2.imread(str(tmp_path / out), cv2.IMREAD_UNCHANGED)
+    assert x.dtype == np.uint16 and x.shape == (8, 256, 3)
+    assert np.unique(x[..., 0]).size > 400 and (x[..., 0] == x[..., 2]).all()
+    assert np.abs(x[..., 0].astype(int) - g).max() <= 8
+
+
+@pytest.mark.parametrize("out, said", [
+    ("out.jpg", "JPEG holds 8 bits (.png and .tif hold 16)"),
+    ("out.png", "the job processes images at 8 bits")])
+def test_a_16_bit_still_processed_at_8_bits_says_why(tmp_path, tiny_colorizers, out, said):
+    """A 16-bit still processed at 8 bits (an output format of 8 bits; a job of 8-bit frames: dequantize, a function
+    of one's own) says so in one warning, as a video does; its frames are those the 8-bit reading gave, rounded
+    round(x / 257)."""
+    import cv2
+
+    from vidcolor.api import colorize, process
+    from vidcolor.io import read_image
+
+    src = tmp_path / "ramp16.png"
+    _ramp16(src)
+    seen = []
+
+    def job(frames):
+        seen.append(frames.copy())
+        return frames
+
+    with vidcolor_warnings() as warned:
+        if out.endswith(".png"):
+            process(src, tmp_path / out, job, suffix="x", progress=False)
+        else:
+            colorize(src, tmp_path / out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32,
+                     progress=False, backend="torch")
+    assert warned == [f"ramp16.png has 16 bits per sample; {said}, so the output keeps 8 bits of precision"]
+    if seen:
+        np.testing.assert_array_equal(seen[0][0], read_image(src)[0])
+        assert cv2.imread(str(tmp_path / out), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+
+
+def test_a_16_bit_still_s_profile_is_kept_at_16_bits_in_tiff_and_at_8_in_png(tmp_path, tiny_colorizers):
+    """A 16-bit scan's RGB ICC profile and EXIF (make, resolution) are carried into its output, as an 8-bit image's
+    are: a TIFF holds them at 16 bits (tifffile); OpenCV's 16-bit PNG holds neither, so a PNG output is written at 8
+    bits with them, which one warning says, rather than at 16 without them (its colours would be read as sRGB)."""
+    import cv2
+    import tifffile
+
+    from vidcolor.api import colorize
+    from vidcolor.io.icc import ADOBE_RGB_PRIMARIES, matrix_profile
+    from vidcolor.io.images import image_metadata
+
+    icc = matrix_profile(*ADOBE_RGB_PRIMARIES, gamma=2.2)
+    g = np.repeat(_ramp16(tmp_path / "plain.png")[..., None], 3, axis=2)
+    tifffile.imwrite(tmp_path / "scan.tif", g, photometric="rgb", iccprofile=icc, metadata=None, resolution=(600, 600),
+                     resolutionunit=2, extratags=[(271, "s", 0, "Epson", True)])    # a scanner's tags: its EXIF
+    kw = dict(model=str(tiny_colorizers.fcn), saturation=0, render_size=32, progress=False, backend="torch")
+    with vidcolor_warnings() as said:
+        colorize(tmp_path / "scan.tif", tmp_path / "out.tif", **kw)
+        colorize(tmp_path / "scan.tif", tmp_path / "out.png", **kw)
+    assert said == ["scan.tif has 16 bits per sample; its ICC profile and EXIF are carried into the PNG at 8 bits "
+                    "(OpenCV writes 16-bit PNG without them; .tif keeps 16 bits with them), so the output keeps 8 "
+                    "bits of precision"]
+    assert cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+    assert image_metadata(tmp_path / "out.tif").icc_profile == icc == image_metadata(tmp_path / "out.png").icc_profile
+    for out in ("out.tif", "out.png"):
+        exif = Image.open(tmp_path / out).getexif()
+        assert (exif[271], exif[282], exif[296]) == ("Epson", 600.0, 2)

@@ -12,6 +12,7 @@ import numpy as np
 from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, option, warn
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_still_image,
                          output_format, read_image, write_image)
+from vidcolor.io.files import round16
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
@@ -20,7 +21,8 @@ from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, enco
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (COLOUR_SAID, eight_bit_reason, keeps_depth, looks_for_colour, lost_message,
-                                      said_if_colour, warn_not_carried, warn_not_in_gif)
+                                      said_if_colour, still_eight_bit_reason, warn_not_carried, warn_not_in_gif,
+                                      warn_still_at_8_bits)
 
 
 def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
@@ -146,7 +148,10 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
     keeps the images it finished (those before an unreadable one are finished first) and removes the output
     folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
     profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
-    output (:func:`~vidcolor.io.images.image_metadata`). A multi-page TIFF's
+    output (:func:`~vidcolor.io.images.image_metadata`). An image of 16 bits per sample is read, processed and
+    written at 16 by colorize (:attr:`~vidcolor.pipeline.LabJob.DEEP`) into PNG or TIFF where that output carries
+    its metadata at 16 bits (:func:`~vidcolor.source_warnings.still_eight_bit_reason`), else rounded to 8 as
+    before, with a warning that says why (:func:`~vidcolor.source_warnings.warn_still_at_8_bits`). A multi-page TIFF's
     first page is processed, with a warning (:func:`~vidcolor.errors.warn`; its page count from the same opening); so is a transparent
     image written to a format without alpha (:data:`~vidcolor.io.images.OPAQUE_FORMATS`: JPEG, BMP), which drops it
     (:func:`~vidcolor.io.images.write_image`). With
@@ -170,7 +175,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 skipped.append(out)
                 continue
             try:
-                rgb, alpha = read_image(path)
+                rgb, alpha = read_image(path, deep=True)
             except VidcolorError as exc:
                 if not ignore_errors:           # raised once the images read before it are written
                     unreadable.append(exc)
@@ -180,7 +185,11 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
             meta = image_metadata(path)
             if meta.pages > 1:
                 warn(f"{path} has {meta.pages} pages: only the first is processed")
-            if alpha is not None and alpha.min() < 255 and image_format(out) in OPAQUE_FORMATS:
+            if rgb.dtype == np.uint16 and (why := still_eight_bit_reason(fn, image_format(out), meta.icc_profile,
+                                                                         meta.exif)):
+                warn_still_at_8_bits(path, why)         # rounded as read_image rounds it (deep=False)
+                rgb, alpha = round16(rgb), None if alpha is None else round16(alpha)
+            if alpha is not None and alpha.min() < np.iinfo(alpha.dtype).max and image_format(out) in OPAQUE_FORMATS:
                 warn(f"{path}: its transparency is dropped ({name_of(out)} is {image_format(out)}, which holds none: "
                      "the output shows the colours under its transparent parts; PNG, WebP and TIFF keep it)")
             pending.append((out, alpha, meta.icc_profile, meta.exif))

@@ -12,6 +12,7 @@ import numpy as np
 from vidcolor.chroma import in_colour
 from vidcolor.errors import cli_reads, option, warn
 from vidcolor.io.files import round16
+from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
 from vidcolor.io.reader import DEEP_PIX_FMT
 from vidcolor.io.writer import DEEP_CODECS, default_pix_fmt, holds_deep
@@ -122,6 +123,26 @@ def eight_bit_reason(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) 
         return "GIF holds 8 bits, so the frames are processed at 8"
     return (f"{codec} at {pix_fmt} holds 8 bits, so the frames are processed at 8"
             + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in DEEP_CODECS else ""))
+
+
+def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | None, exif: bytes | None) -> str | None:
+    """Why a still image of 16 bits per sample is processed at 8 by ``job`` into the Pillow format ``fmt`` carrying
+    ``icc_profile`` and ``exif`` (:func:`~vidcolor.io.images.image_metadata`), as the middle of
+    :func:`warn_still_at_8_bits`'s sentence; None where it keeps its 16 bits: ``job`` takes them
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`, or the job :class:`~vidcolor.side_by_side.SideBySide` wraps) and
+    :func:`~vidcolor.io.images.write_image` writes them with that metadata (:func:`~vidcolor.io.images.deep_refusal`)."""
+    job = getattr(job, "job", job)
+    if getattr(job, "DEEP", False) is not True:
+        return f"{EIGHT_BIT_JOBS.get(getattr(job, 'JOB', None), 'the job')} processes images at 8 bits"
+    return deep_refusal(fmt, icc_profile, exif)
+
+
+def warn_still_at_8_bits(input: str | Path, reason: str) -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) that a still image of 16 bits per sample is processed and
+    written at 8, and why (:func:`still_eight_bit_reason`), as a video's is said
+    (:func:`~vidcolor.io.reader.warn_about_source`): ``scan.png has 16 bits per sample; JPEG holds 8 bits (.png and
+    .tif hold 16), so the output keeps 8 bits of precision``."""
+    warn(f"{name_of(input)} has 16 bits per sample; {reason}, so the output keeps 8 bits of precision")
 
 
 def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool) -> bool:
