@@ -439,7 +439,7 @@ def _write_deep(tmp: Path, fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, 
             raise OSError("OpenCV's PNG encoder failed")
         buf.tofile(tmp)
         return
-    import tifffile                 # (scikit-image's dependency; loaded for a 16-bit TIFF alone)
+    import tifffile                 # loaded for a 16-bit TIFF alone
     tifffile.imwrite(tmp, data, photometric="rgb", extrasamples=("unassalpha",) if alpha is not None else None,
                      iccprofile=icc_profile, metadata=None, software=False, **(_tiff_tags(exif) if exif else {}))
 
