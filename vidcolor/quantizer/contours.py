@@ -7,20 +7,20 @@ import cv2
 import numpy as np
 
 CONTOUR_MAX_DISTANCE = 48.0
-"""Distance (pixels) beyond which a neighbouring band does not count for :meth:`Quantizer.contour_estimate`:
-a pixel with no band one level up or no band one level down within it lies in a local extremum or a
-plateau, where the contours say nothing about where in the bin the truth lies (weight 0). A first version
-moved such pixels to their bin's centre instead: that cost 8.6 dB on a Bayer-dithered pixel-art image of the
-validation rows read as uniform levels."""
+"""Distance (pixels) beyond which a neighbouring band does not count for
+:meth:`~vidcolor.quantizer.reconstruction.Quantizer.contour_estimate`: a pixel with no band one level up or no band one
+level down within it lies in a local extremum or a plateau, where the contours say nothing about where in the bin the
+truth lies (weight 0). A first version moved such pixels to their bin's centre instead: that cost 8.6 dB on a
+Bayer-dithered pixel-art image of the validation rows read as uniform levels."""
 
 
 def _contour_pairs(far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tables over every pair ``(down, up)`` of distances (pixels, clipped at ``far``) from a pixel to the
     bands one level down and one level up, indexed by ``down * (far + 1) + up``, for
-    :meth:`Quantizer.contour_estimate`: the pixel's place in its bin, ``(down - 0.5) / (down + up - 1)``
-    (the contour half a pixel before the nearest pixel of each band; both distances are >= 1, the pixel's own
-    band not being searched), float32 in [0, 1]; the band's width ``down + up`` (intp); and whether both
-    bands lie within ``far`` (float32 0 or 1)."""
+    :meth:`~vidcolor.quantizer.reconstruction.Quantizer.contour_estimate`: the pixel's place in its bin,
+    ``(down - 0.5) / (down + up - 1)`` (the contour half a pixel before the nearest pixel of each band; both distances
+    are >= 1, the pixel's own band not being searched), float32 in [0, 1]; the band's width ``down + up`` (intp); and
+    whether both bands lie within ``far`` (float32 0 or 1)."""
     down, up = np.divmod(np.arange((far + 1) ** 2), far + 1)
     place = ((down - 0.5) / np.maximum(down + up - 1, 1)).astype(np.float32)
     return place, down + up, (np.maximum(down, up) < far).astype(np.float32)
@@ -62,9 +62,9 @@ def contour_reliability(offset: np.ndarray) -> np.ndarray:
 
 
 CONTOUR_WEIGHT = {"uniform": 0.35}
-"""Weight of the contour estimate (:meth:`Quantizer.contour_estimate`) per kind of quantizer, pulling the
-estimate (generator at its strength, band correction added) towards it before the projection. Picked on
-validation data only (``benchmarks/dequantize_validation.py --contour-sweep``, crf 14, the 135 images found
+"""Weight of the contour estimate (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.contour_estimate`) per kind of
+quantizer, pulling the estimate (generator at its strength, band correction added) towards it before the projection.
+Picked on validation data only (``benchmarks/dequantize_validation.py --contour-sweep``, crf 14, the 135 images found
 uniform, the generator at its strength 0.5), by the strength rule (the largest mean gain with nothing below
 -0.1 dB): weights 0, 0.25, 0.3, 0.35, 0.4 gain +1.61, +2.15, +2.24, +2.32, +2.39 dB mean, worst image +0.02,
 +0.04, +0.00, -0.06, -0.13. The worst images are ones whose quantizer is misread (a gray 4-bit-mid clip frame
@@ -91,9 +91,9 @@ goes from +2.560 to +2.626 dB, worst image -0.06 either way: 4-bit-mid photos +0
 +1.040 -> +1.051, gray clip frames +1.465 -> +1.666, film frames +1.512 -> +1.702, gray pixel art +1.418 ->
 +1.929. At the bin floor the fitted weight is about 0.75 at every width, and the strength left in the
 generator's correction misses half of the floor's offset, but a misread quantizer then lost up to 0.81 dB
-(0.06 at 0.35): 4-bit frames read as 3- or 5-bit floor levels, which :data:`UNIFORM_MAX_BETWEEN` now reads
-right, and palettes read as floor levels (a median-cut photo, a 16-colour clip frame: -0.75 and -0.61 dB),
-which it does not; so floor levels stay at 0.35."""
+(0.06 at 0.35): 4-bit frames read as 3- or 5-bit floor levels, which
+:data:`~vidcolor.quantizer.levels.UNIFORM_MAX_BETWEEN` now reads right, and palettes read as floor levels (a median-cut
+photo, a 16-colour clip frame: -0.75 and -0.61 dB), which it does not; so floor levels stay at 0.35."""
 
 WIDTH_WEIGHTS = np.interp(np.arange(256, dtype=np.float32), *np.array(CONTOUR_WIDTH_WEIGHT, np.float32).T
                           ).astype(np.float32)
@@ -101,25 +101,25 @@ WIDTH_WEIGHTS = np.interp(np.arange(256, dtype=np.float32), *np.array(CONTOUR_WI
 
 CONTOUR_PALETTE_WEIGHT = 0.25
 """Scale of :data:`CONTOUR_WIDTH_WEIGHT` for the contour estimate of black-and-white palettes of at most
-:data:`PALETTE_SMALL` grays (:attr:`Quantizer.contour_palette`), whose colours lie along one line, so that their
-bands follow each other as the levels of one channel do. Picked on validation data only, by the strength rule
-(the largest mean gain with nothing below -0.1 dB), jointly with the palettes' strength: on the 184 validation
-images whose strength key is ``palette`` (116 of them black-and-white palettes of at most 16 grays; crf 14, the
-generator's outputs stored, reconstructed as the pipeline does it), at strength 0.1 the scales 0, 0.25, 0.4, 0.5,
-0.75, 1 gain +0.255, +0.341, +0.381, +0.403, +0.444, +0.468 dB mean, worst image -0.081, -0.093, -0.128, -0.169,
--0.802, -2.227; at strengths 0.15-0.25 an image without contours already loses 0.18-0.44 dB. So 0.25: on the 116
-images +0.320 -> +0.457 dB. The images it costs are ones whose palette is misread: gray photos quantized to 64 grays
-and read as at most 16 (at 0.25 -0.016 dB mean against the input, worst -0.057) and an unquantized gray photo read
-as a palette (-0.093, the worst image).
-Colour palettes get none: the interpolation between the midpoints of the two nearest other colours' regions
+:data:`~vidcolor.quantizer.reconstruction.PALETTE_SMALL` grays
+(:attr:`~vidcolor.quantizer.reconstruction.Quantizer.contour_palette`), whose colours lie along one line, so that their
+bands follow each other as the levels of one channel do. Picked on validation data only, by the strength rule (the
+largest mean gain with nothing below -0.1 dB), jointly with the palettes' strength: on the 184 validation images whose
+strength key is ``palette`` (116 of them black-and-white palettes of at most 16 grays; crf 14, the generator's outputs
+stored, reconstructed as the pipeline does it), at strength 0.1 the scales 0, 0.25, 0.4, 0.5, 0.75, 1 gain +0.255,
++0.341, +0.381, +0.403, +0.444, +0.468 dB mean, worst image -0.081, -0.093, -0.128, -0.169, -0.802, -2.227; at strengths
+0.15-0.25 an image without contours already loses 0.18-0.44 dB. So 0.25: on the 116 images +0.320 -> +0.457 dB. The
+images it costs are ones whose palette is misread: gray photos quantized to 64 grays and read as at most 16 (at 0.25
+-0.016 dB mean against the input, worst -0.057) and an unquantized gray photo read as a palette (-0.093, the worst
+image). Colour palettes get none: the interpolation between the midpoints of the two nearest other colours' regions
 gained +0.02 dB on the validation photos at 16 colours and lost up to 3.6 dB on other images (a scratch
 prototype, stop 46)."""
 
 CONTOUR_CHROMA_WEIGHT = 0.7
-"""On colour frames (not :func:`neutral`) the contour estimate's weight in R and B at bin-middle and spread levels is
-this share of its default weight (:data:`CONTOUR_WIDTH_WEIGHT`). 4:2:0 keeps G, which dominates luma, at full
-resolution, but R and B carry the chroma, which it halves: their band contours are smeared and displaced, and the
-distances between them say less about where a value sits in its bin. Chosen on validation data
+"""On colour frames (not :func:`~vidcolor.quantizer.stats.neutral`) the contour estimate's weight in R and B at
+bin-middle and spread levels is this share of its default weight (:data:`CONTOUR_WIDTH_WEIGHT`). 4:2:0 keeps G, which
+dominates luma, at full resolution, but R and B carry the chroma, which it halves: their band contours are smeared and
+displaced, and the distances between them say less about where a value sits in its bin. Chosen on validation data
 (train/dequantize-fq-l2/validation.md), the generator's outputs stored: on the 62 colour images found uniform at bin
 middles or spread levels (photos and clip frames, crf 14, strength 0.75) 1, 0.9, 0.8, 0.7, 0.6, 0.5 gain +0.832,
 +0.847, +0.856, +0.859, +0.856, +0.847 dB (worst image +0.07 to +0.12); on the five validation clips through the

@@ -47,10 +47,10 @@ ON_LEVELS_STRIDE = 4
 """A uniform level set that some channel does not show by itself is kept only if, where a palette also passes
 (:func:`recover_palette`), at least this share of the palette's pixels (those within :data:`PALETTE_RADIUS` of a palette
 colour) sit at colours whose three channels lie on the levels (within max(2, period / 8) levels, as
-:data:`UNIFORM_MIN_NEAR`); below it the frames are read as the palette (:func:`_palette_off_levels`). A palette of 16
-colours whose G values happen to line up with a level set reads as that level set in G alone (R and B, smeared by
-4:2:0, show none and take G's), and under bit truncation the bin-floor offset (:meth:`Quantizer.centre_offset`) then
-brightens the whole frame.
+:data:`~vidcolor.quantizer.levels.UNIFORM_MIN_NEAR`); below it the frames are read as the palette
+(:func:`_palette_off_levels`). A palette of 16 colours whose G values happen to line up with a level set reads as that
+level set in G alone (R and B, smeared by 4:2:0, show none and take G's), and under bit truncation the bin-floor offset
+(:meth:`Quantizer.centre_offset`) then brightens the whole frame.
 
 Chosen on 190 training photos (every 17th, colour and black and white, never the validation rows) at crf 14, ten
 degradations (ffmpeg 8, 16 with and without Bayer and sierra2_4a dither, 32 and 64 colours, vidcolor's median cut
@@ -72,11 +72,12 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) 
     channels not in ``alone`` show (the channels ``alone`` show none of their own): a palette passes
     (:func:`recover_palette`, :func:`palette_passes`) and either under :data:`UNIFORM_MIN_ON_LEVELS` of its pixels
     (those within :data:`PALETTE_RADIUS` of their colour) sit at colours that lie on the levels in all three channels
-    (each within max(2, period / 8) levels of a level, the tolerance of :data:`UNIFORM_MIN_NEAR`), or, for bin-floor
-    levels (bit truncation), in the channels ``alone`` its colours lie, on average over those pixels, more than
-    :data:`UNIFORM_MAX_OFF_LEVELS` tolerances from the levels. Genuine uniform levels put the colours that mode seeking
-    finds on them, within the codec's noise; a palette that lines up with a level set in one channel does not, even
-    where one of its colours (a gray sky) happens to lie on the levels in all three."""
+    (each within max(2, period / 8) levels of a level, the tolerance of
+    :data:`~vidcolor.quantizer.levels.UNIFORM_MIN_NEAR`), or, for bin-floor levels (bit truncation), in the channels
+    ``alone`` its colours lie, on average over those pixels, more than :data:`UNIFORM_MAX_OFF_LEVELS` tolerances from
+    the levels. Genuine uniform levels put the colours that mode seeking finds on them, within the codec's noise; a
+    palette that lines up with a level set in one channel does not, even where one of its colours (a gray sky) happens
+    to lie on the levels in all three."""
     palette, coverage, tightness, _ = recover_palette(px)
     if not palette_passes(palette, coverage, tightness):
         return False
@@ -99,21 +100,22 @@ def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) 
 def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4.0) -> Quantizer:
     """Estimate the quantizer behind decoded frames (one clip, or one scene of it).
 
-    Statistics are taken on flat pixels (:func:`flat_pixels`). Uniform levels are tried first: among the
-    channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
+    Statistics are taken on flat pixels (:func:`~vidcolor.quantizer.stats.flat_pixels`). Uniform levels are tried first:
+    among the channels with a clear level set (R >= :data:`UNIFORM_STRONG_R`), the coarsest, then the clearest, sets
     bit depth and convention for all three, unless its values sit at one level alone
-    (:data:`UNIFORM_MIN_LEVEL_SHARE`) or another channel shows a level set that does not contain it
-    (:func:`fit_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel shows
-    no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
+    (:data:`~vidcolor.quantizer.levels.UNIFORM_MIN_LEVEL_SHARE`) or another channel shows a level set that does not
+    contain it (:func:`fit_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel
+    shows no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
     :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
-    :data:`PALETTE_MAX_COLOURS` colours covering :data:`PALETTE_MIN_COVERAGE` of the pixels in clusters
-    of :data:`PALETTE_MIN_TIGHTNESS`; a black-and-white one whose grays also stand out over all pixels,
-    :data:`PALETTE_GRAY_PEAKS`); otherwise ``none``.
-    Frames with at least :data:`GRAPHICS_FLAT` flat pixels (soft black-and-white footage on uniform levels or
-    on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays excepted, :func:`soft_film`), or
-    enlarged by nearest neighbour (:func:`enlarged_by`), are marked ``graphics``. The margin is 2.5 x the measured
-    codec noise, at least 1 and at most ``max_margin`` levels.
+    :data:`~vidcolor.quantizer.palette.PALETTE_MAX_COLOURS` colours covering
+    :data:`~vidcolor.quantizer.palette.PALETTE_MIN_COVERAGE` of the pixels in clusters of
+    :data:`~vidcolor.quantizer.palette.PALETTE_MIN_TIGHTNESS`; a black-and-white one whose grays also stand out over all
+    pixels, :data:`PALETTE_GRAY_PEAKS`); otherwise ``none``. Frames with at least :data:`GRAPHICS_FLAT` flat pixels
+    (soft black-and-white footage on uniform levels or on a palette of :data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL`
+    grays excepted, :func:`soft_film`), or enlarged by nearest neighbour
+    (:func:`~vidcolor.quantizer.graphics.enlarged_by`), are marked ``graphics``. The margin is 2.5 x the measured codec
+    noise, at least 1 and at most ``max_margin`` levels.
 
     Args:
         frames: uint8 RGB ``(N, H, W, 3)`` or ``(H, W, 3)``; up to :data:`SAMPLE_PIXELS` pixels are used.

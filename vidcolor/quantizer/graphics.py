@@ -15,19 +15,20 @@ import numpy as np
 from vidcolor.quantizer.stats import cut_tiles, neutral
 
 GRAPHICS_FLAT = 0.6
-"""Share of flat pixels (:func:`flat_pixels`) from which frames are treated as graphics. Chosen on the
-validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
+"""Share of flat pixels (:func:`~vidcolor.quantizer.stats.flat_pixels`) from which frames are treated as graphics.
+Chosen on the validation rows (benchmarks/dequantize_validation.py): held-back photos, quantized or not and after
 H.264, have at most 0.46; held-back Atari frames at native size 0.66-0.90, and 0.97 enlarged 2x;
 held-back supertux art 0.80-0.83. Black-and-white frames found on uniform levels whose level changes are
 mostly single steps (:func:`soft_film`) are not graphics for their flat share (enlarged ones still are):
 soft film quantized to 4 bits is mostly flat bands (the validation film frames 0.75-0.83; unquantized,
-0.68-0.85, and found as palettes), and a neutral level lattice must pass :data:`UNIFORM_GRAY_CONTRAST`.
-Chosen on the validation rows (benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at
-4-bit mid +0.31 -> +1.51 dB (worst +0.00 -> +1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray
-clip frames at 4-bit mid +1.11 -> +1.47 (worst -0.06 either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00
--> +3.62); gray pixel art (smooth-shaded, not found enlarged) +1.46 at 4-bit floor, +0.34 at mid (worst
-+0.00); no colour row changes. Since stop 46 the same holds for black-and-white palettes of
-:data:`FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays, their grays ranked by brightness as levels."""
+0.68-0.85, and found as palettes), and a neutral level lattice must pass
+:data:`~vidcolor.quantizer.levels.UNIFORM_GRAY_CONTRAST`. Chosen on the validation rows
+(benchmarks/dequantize_validation.py, crf 14, strength 0.5): film frames at 4-bit mid +0.31 -> +1.51 dB (worst +0.00 ->
++1.15), at 4-bit floor +1.07 -> +4.27 (worst +0.00 -> +4.07); gray clip frames at 4-bit mid +1.11 -> +1.47 (worst -0.06
+either way), at 4-bit floor +3.84 -> +4.96 (worst +0.00 -> +3.62); gray pixel art (smooth-shaded, not found enlarged)
++1.46 at 4-bit floor, +0.34 at mid (worst +0.00); no colour row changes. Since stop 46 the same holds for
+black-and-white palettes of :data:`FILM_MIN_GRAYS` to :data:`~vidcolor.quantizer.reconstruction.PALETTE_SMALL` grays,
+their grays ranked by brightness as levels."""
 
 FILM_SINGLE_STEPS = 0.75
 """Share of single-level steps among the level changes between neighbouring pixels from which black-and-white
@@ -39,15 +40,15 @@ enlarged two-level image 1.00); synthetic gray graphics, which without this test
 and 0.21."""
 
 FILM_MIN_GRAYS = 8
-"""Fewest grays of a black-and-white palette (up to :data:`PALETTE_SMALL`) that :func:`soft_film` may read as soft
-footage (stop 46): with a few grays a high share of single steps comes by chance. 8 is the fewest levels of a
-uniform level set here (3 bits, :data:`UNIFORM_BITS`). On the validation rows (benchmarks/dequantize_validation.py,
-crf 14) the 159 images found as black-and-white palettes of 3 to 16 grays and as graphics split into 37 with a
-single-step share of at least FILM_SINGLE_STEPS and 4 grays or more, which gain +0.467 dB mean at the palettes'
-strength 0.1 once dequantized (worst -0.024: film frames at 16 colours +0.60 to +0.72, with median cut +0.22 to
-+0.55; gray photos, smooth-shaded gray pixel art +0.25 to +0.66), and one 3-gray pixel-art image (share 0.88 in
-each of its four rows), which would lose 7.5 to 9.5 dB. From 8 grays 33 images are read as footage (+0.486 mean,
-worst -0.024)."""
+"""Fewest grays of a black-and-white palette (up to :data:`~vidcolor.quantizer.reconstruction.PALETTE_SMALL`) that
+:func:`soft_film` may read as soft footage (stop 46): with a few grays a high share of single steps comes by chance. 8
+is the fewest levels of a uniform level set here (3 bits, :data:`~vidcolor.quantizer.levels.UNIFORM_BITS`). On the
+validation rows (benchmarks/dequantize_validation.py, crf 14) the 159 images found as black-and-white palettes of 3 to
+16 grays and as graphics split into 37 with a single-step share of at least FILM_SINGLE_STEPS and 4 grays or more, which
+gain +0.467 dB mean at the palettes' strength 0.1 once dequantized (worst -0.024: film frames at 16 colours +0.60 to
++0.72, with median cut +0.22 to +0.55; gray photos, smooth-shaded gray pixel art +0.25 to +0.66), and one 3-gray
+pixel-art image (share 0.88 in each of its four rows), which would lose 7.5 to 9.5 dB. From 8 grays 33 images are read
+as footage (+0.486 mean, worst -0.024)."""
 
 ENLARGED_FACTORS = (2, 3, 4)
 ENLARGED_MAX_RATIO = 0.25
@@ -123,8 +124,8 @@ def _enlarged_scores(tiles: np.ndarray) -> dict[int, float]:
 def soft_film(tiles: np.ndarray, levels: np.ndarray) -> bool:
     """Whether ``tiles`` ``(T, h, w, 3)`` uint8, quantized to levels whose index per pixel is ``levels`` (int
     ``(T, h, w)``: a uniform level set's in G, or a black-and-white palette's gray by brightness,
-    :func:`gray_ranks`), look like soft black-and-white footage rather than flat art: neutral (:func:`neutral`),
-    and among the neighbouring pixels (horizontal and vertical) whose levels differ, at least
+    :func:`~vidcolor.quantizer.palette.gray_ranks`), look like soft black-and-white footage rather than flat art:
+    neutral (:func:`neutral`), and among the neighbouring pixels (horizontal and vertical) whose levels differ, at least
     :data:`FILM_SINGLE_STEPS` differ by one level, as the false contours of smooth gradients do; the edges of
     text, line art and sprites jump several levels."""
     if not neutral(tiles):

@@ -36,14 +36,14 @@ UNIFORM_MIN_NEAR = 0.6
 
 UNIFORM_MIN_LEVEL_SHARE = 0.01
 """Share of a channel's values (1..254) that a level of its level set must hold, within max(2, period / 8) levels,
-to count as seen (:func:`levels_seen`). The channel that leads the estimate (:func:`estimate`) must show values at
-two levels at least over all pixels (not only the flat ones: a dark background on one level may fill those while
-the levels of a quantized texture show over all pixels), else no level set is read: values at one level have a
-circular moment of length 1 at every period, so they say nothing of a period. A single-colour frame (a title card,
-a solid fill) was read as ``uniform 4/4/4 bits (mid)`` at confidence 1.00, and a dark frame of a fade whose R and G
-values sat about one 3-bit spread level (36) as 3-bit spread levels, not graphics, its cells 36 levels wide. A
-guard, not a tuned value: on those frames no second level holds any value near it; a genuine level set holds its
-values at several levels."""
+to count as seen (:func:`levels_seen`). The channel that leads the estimate
+(:func:`~vidcolor.quantizer.estimation.estimate`) must show values at two levels at least over all pixels (not only the
+flat ones: a dark background on one level may fill those while the levels of a quantized texture show over all pixels),
+else no level set is read: values at one level have a circular moment of length 1 at every period, so they say nothing
+of a period. A single-colour frame (a title card, a solid fill) was read as ``uniform 4/4/4 bits (mid)`` at confidence
+1.00, and a dark frame of a fade whose R and G values sat about one 3-bit spread level (36) as 3-bit spread levels, not
+graphics, its cells 36 levels wide. A guard, not a tuned value: on those frames no second level holds any value near it;
+a genuine level set holds its values at several levels."""
 
 UNIFORM_MAX_BETWEEN = 0.1
 """Share of a channel's values within max(2, period / 16) levels of the midpoints between a candidate's levels
@@ -72,8 +72,8 @@ level, a 64-colour photo, two Bayer-dithered pixel-art images) lead by -0.078 to
 
 UNIFORM_GRAY_CONTRAST = 0.05
 """Neutral frames (black and white: mean ``|R - G| + |B - G|`` over the pixels at most
-:data:`NEUTRAL_CHROMA` levels) have no chroma for 4:2:0 to smear, so G leads nothing there. Their level set
-must instead stand out over all pixels as a lattice: G's mean resultant length at the level period
+:data:`~vidcolor.quantizer.stats.NEUTRAL_CHROMA` levels) have no chroma for 4:2:0 to smear, so G leads nothing there.
+Their level set must instead stand out over all pixels as a lattice: G's mean resultant length at the level period
 exceeds its largest at 0.75 and 1.25 times that period by :data:`UNIFORM_GRAY_CONTRAST` (one narrow
 peak, such as a dark background, has about the same length at every period). Measured on gray versions
 of the validation rows (crf 14): 4-bit images +0.11 to +0.64, the unquantized photos once found uniform
@@ -204,7 +204,8 @@ def level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
 
 def near_level(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
     """Whether values ``v`` (float) lie within max(2, period / 8) levels of one of the quantizer's levels
-    (:func:`level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and :data:`UNIFORM_MIN_ON_LEVELS`."""
+    (:func:`level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and
+    :data:`~vidcolor.quantizer.estimation.UNIFORM_MIN_ON_LEVELS`."""
     period, _ = level_offset(bits, conv)
     return level_distance(v, bits, conv) <= max(2.0, period / 8)
 

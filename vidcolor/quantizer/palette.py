@@ -23,9 +23,9 @@ colours 0.48-0.53 / 0.63-0.69 / 0.79-0.85; coverage alone (0.72 median unquantiz
 
 PALETTE_GRAY_PEAKS = 1.2
 PALETTE_GRAY_TOLERANCE = 2.5
-"""A black-and-white palette (its colours neutral by :func:`neutral`) must also stand out over all pixels, not
-only the flat ones: the pixels whose luma lies within :data:`PALETTE_GRAY_TOLERANCE` levels of one of its grays
-must outnumber those within that distance of the midpoints between neighbouring grays by this factor
+"""A black-and-white palette (its colours neutral by :func:`~vidcolor.quantizer.stats.neutral`) must also stand out over
+all pixels, not only the flat ones: the pixels whose luma lies within :data:`PALETTE_GRAY_TOLERANCE` levels of one of
+its grays must outnumber those within that distance of the midpoints between neighbouring grays by this factor
 (:func:`gray_peaks`). Gray values lie on one line, so mode seeking with :data:`PALETTE_RADIUS` tiles any gray
 image with about 20 modes, and tightness' chance level there is 2.5 / 6 = 0.42 rather than a colour ball's 0.07:
 :data:`PALETTE_MIN_TIGHTNESS` alone read 32 of 60 unquantized gray validation photos as palettes (crf 14; the

@@ -139,24 +139,27 @@ class Quantizer:
     Attributes:
         kind: ``uniform``, ``palette`` or ``none``.
         confidence: in [0, 1]; for ``uniform`` the mean resultant length of the leading channel's level set (the
-            coarsest, then clearest, channel with R >= :data:`UNIFORM_STRONG_R`, whose bits and convention all
-            three take; :func:`estimate`), for ``palette`` the share of pixels within :data:`PALETTE_RADIUS` of a
-            palette colour; 0 for ``none``.
+            coarsest, then clearest, channel with R >= :data:`~vidcolor.quantizer.estimation.UNIFORM_STRONG_R`, whose
+            bits and convention all three take; :func:`~vidcolor.quantizer.estimation.estimate`), for ``palette`` the
+            share of pixels within :data:`~vidcolor.quantizer.palette.PALETTE_RADIUS` of a palette colour; 0 for
+            ``none``.
         margin: half-width (levels) by which cells are widened: 2.5 x the codec noise measured on the frames,
-            within [1, ``max_margin``] (:func:`estimate`; 0 for ``none``).
+            within [1, ``max_margin``] (:func:`~vidcolor.quantizer.estimation.estimate`; 0 for ``none``).
         bits, conventions: per channel (R, G, B), ``uniform`` only; ``bits[c] = 0`` means channel c is
             unquantized (its cell is then the observed value +- ``none_margin``).
         palette: float32 ``(K, 3)`` RGB colours, ``palette`` only.
         none_margin: half-width (levels) of the cell of an unquantized value.
-        graphics: flat-colour content (share of flat pixels >= :data:`GRAPHICS_FLAT`, unless soft
-            black-and-white footage on uniform levels or on a palette of :data:`FILM_MIN_GRAYS` to
-            :data:`PALETTE_SMALL` grays, :func:`soft_film`) or frames enlarged by nearest
-            neighbour (:func:`enlarged_by`): projected as if no quantizer had been found (the estimate is kept
-            for the log).
+        graphics: flat-colour content (share of flat pixels >= :data:`~vidcolor.quantizer.graphics.GRAPHICS_FLAT`,
+            unless soft black-and-white footage on uniform levels or on a palette of
+            :data:`~vidcolor.quantizer.graphics.FILM_MIN_GRAYS` to :data:`PALETTE_SMALL` grays,
+            :func:`~vidcolor.quantizer.graphics.soft_film`) or frames enlarged by nearest
+            neighbour (:func:`~vidcolor.quantizer.graphics.enlarged_by`): projected as if no quantizer had been found
+            (the estimate is kept for the log).
         truncation_weight: in [0, 1], the weight of the bin-floor offset of :meth:`centre_offset`; None until
             :meth:`reconstruct` first sets it from the generator's agreement (:meth:`truncation_agreement`) on the
             first frame (or tile) it reconstructs that has floor levels above the lowest, once per estimate (and
-            carried on by :class:`QuantizerTracker` while the clip's quantizer stays the same: :meth:`carry_weight`).
+            carried on by :class:`~vidcolor.quantizer.tracker.QuantizerTracker` while the clip's quantizer stays the
+            same: :meth:`carry_weight`).
     """
 
     kind: str = "none"
@@ -282,26 +285,27 @@ class Quantizer:
         reconstruction (Cheng, Au, Liu & Yip, "Bit-depth expansion by contour region reconstruction", ISCAS
         2009; reviewed with its handling of local extrema in Völgyes et al., "Image de-quantization using plate
         bending model", Algorithms 11(8), 2018). A pixel without both neighbours within
-        :data:`CONTOUR_MAX_DISTANCE` (a local extremum, a plateau) gets weight 0: its contours say nothing about
-        where in the bin it lies. The distances are :func:`cv2.distanceTransform`'s (city block, which changes
-        the ratio of two distances little) to the pixels whose level is in each residue class modulo 4: the
-        nearest pixel of class ``k + 1`` is one level up unless a band three levels down is nearer. Jumps of
-        two levels or more are real edges, no contour of the pixel's band. A black-and-white palette of at most
+        :data:`~vidcolor.quantizer.contours.CONTOUR_MAX_DISTANCE` (a local extremum, a plateau) gets weight 0: its
+        contours say nothing about where in the bin it lies. The distances are :func:`cv2.distanceTransform`'s (city
+        block, which changes the ratio of two distances little) to the pixels whose level is in each residue class
+        modulo 4: the nearest pixel of class ``k + 1`` is one level up unless a band three levels down is nearer. Jumps
+        of two levels or more are real edges, no contour of the pixel's band. A black-and-white palette of at most
         :data:`PALETTE_SMALL` grays (:attr:`contour_palette`) is read the same way, its grays ranked by
         brightness as one channel's levels (:meth:`_palette_contours`).
 
         Args:
             observed: uint8 RGB ``(N, H, W, 3)``, the frames as decoded.
             weight: the weight at full reliability, the same for every pixel; None = the defaults: by the
-                band's width (:data:`CONTOUR_WIDTH_WEIGHT`) for levels at bin middles and spread levels, in R and B
-                of colour frames x :data:`CONTOUR_CHROMA_WEIGHT`; :data:`CONTOUR_WEIGHT` for levels at the bin
-                floor.
+                band's width (:data:`~vidcolor.quantizer.contours.CONTOUR_WIDTH_WEIGHT`) for levels at bin middles and
+                spread levels, in R and B of colour frames x :data:`CONTOUR_CHROMA_WEIGHT`; :data:`CONTOUR_WEIGHT` for
+                levels at the bin floor.
 
         Returns:
             ``(estimate, weight)``: float32 ``(N, H, W, 3)`` RGB levels (0..255) and weights in [0, 1]
-            (the weight at full reliability x the value's reliability, :data:`CONTOUR_RELIABLE`; 0 in
-            unquantized channels), to be blended as ``y += weight * (estimate - y)`` before :meth:`project`;
-            None unless the quantizer is uniform levels (not graphics) or :attr:`contour_palette`.
+            (the weight at full reliability x the value's reliability,
+            :data:`~vidcolor.quantizer.contours.CONTOUR_RELIABLE`; 0 in unquantized channels), to be blended as
+            ``y += weight * (estimate - y)`` before :meth:`project`; None unless the quantizer is uniform levels (not
+            graphics) or :attr:`contour_palette`.
         """
         if not self.contour_palette and (self.kind not in CONTOUR_WEIGHT or self.graphics):
             return None
@@ -348,8 +352,8 @@ class Quantizer:
     @functools.cached_property
     def _contour_width_weights(self) -> np.ndarray:
         """Per channel the contour estimate's default weight at full reliability by band width 0..255 (float32
-        ``(3, 256)``, a table for :func:`cv2.LUT`): :data:`CONTOUR_WIDTH_WEIGHT` for bin middles and spread
-        levels, :data:`CONTOUR_WEIGHT` for the bin floor."""
+        ``(3, 256)``, a table for :func:`cv2.LUT`): :data:`~vidcolor.quantizer.contours.CONTOUR_WIDTH_WEIGHT` for bin
+        middles and spread levels, :data:`CONTOUR_WEIGHT` for the bin floor."""
         floor = np.full(256, CONTOUR_WEIGHT[self.kind], np.float32)
         return np.stack([floor if conv == "floor" else WIDTH_WEIGHTS for conv in self.conventions])
 
@@ -357,10 +361,11 @@ class Quantizer:
         """:meth:`contour_estimate` for a black-and-white palette (:attr:`contour_palette`), on each pixel's mean
         over the channels: its nearest gray's rank by brightness stands for the level, and the bin of gray ``k``
         is its Voronoi cell along the line of grays, from the midpoint with gray ``k - 1`` to the midpoint with
-        gray ``k + 1`` (per channel); the reliability (:data:`CONTOUR_RELIABLE`) is the mean's distance to its
-        gray as a share of the distance to the nearest other gray; the weight at full reliability is
-        :data:`CONTOUR_WIDTH_WEIGHT` x :data:`CONTOUR_PALETTE_WEIGHT` by the band's width, or ``weight`` for every
-        pixel. Same arguments and results as :meth:`contour_estimate`; one weight for the three channels."""
+        gray ``k + 1`` (per channel); the reliability (:data:`~vidcolor.quantizer.contours.CONTOUR_RELIABLE`) is the
+        mean's distance to its gray as a share of the distance to the nearest other gray; the weight at full reliability
+        is :data:`~vidcolor.quantizer.contours.CONTOUR_WIDTH_WEIGHT` x :data:`CONTOUR_PALETTE_WEIGHT` by the band's
+        width, or ``weight`` for every pixel. Same arguments and results as :meth:`contour_estimate`; one weight for the
+        three channels."""
         rank_of, reliable, lo, span = self._palette_contour_tables
         place, width, near = CONTOUR_PAIRS
         by_width = WIDTH_WEIGHTS * CONTOUR_PALETTE_WEIGHT if weight is None else np.full(256, weight, np.float32)
@@ -400,8 +405,9 @@ class Quantizer:
     @functools.cached_property
     def _contour_tables(self) -> tuple[np.ndarray, ...]:
         """Per channel and observed value 0..255 (``(3, 256)`` each): the level index (uint8), the bin's lower
-        end and width (float32 levels), the contour estimate's reliability (:data:`CONTOUR_RELIABLE`) and
-        0 for the lowest and highest levels, which lack a level below or above (tables for :func:`cv2.LUT`)."""
+        end and width (float32 levels), the contour estimate's reliability
+        (:data:`~vidcolor.quantizer.contours.CONTOUR_RELIABLE`) and 0 for the lowest and highest levels, which lack a
+        level below or above (tables for :func:`cv2.LUT`)."""
         q = np.arange(256, dtype=np.float32)
         level = np.zeros((3, 256), np.uint8)
         lo, span, reliable = (np.zeros((3, 256), np.float32) for _ in range(3))

@@ -9,7 +9,8 @@ NEUTRAL_CHROMA = 2.0
 this many levels (see :data:`~vidcolor.quantizer.levels.UNIFORM_GRAY_CONTRAST`)."""
 
 LUMA_WEIGHTS = np.float32([0.299, 0.587, 0.114])
-"""R, G, B weights of luma Y' (ITU-R BT.601): the part of a change that :meth:`Quantizer.chroma_smoothing` removes."""
+"""R, G, B weights of luma Y' (ITU-R BT.601): the part of a change that
+:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing` removes."""
 
 FLAT_RANGE = 3
 FLAT_NEIGHBOURS = 5
