@@ -116,7 +116,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`; with ``skip_existing`` and every output there, one that says so
-        (:func:`nothing_to_do`: no model loads).
+        (:func:`~vidcolor.checks.nothing_to_do`: no model loads).
 
     Raises:
         VidcolorError: bad input, existing output without ``overwrite`` (or ``skip_existing``), an output that is
@@ -206,7 +206,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
 
     Returns:
         :class:`~vidcolor.pipeline.RunSummary`; with ``skip_existing`` and every output there, one that says so
-        (:func:`nothing_to_do`: no model loads, nothing is trained).
+        (:func:`~vidcolor.checks.nothing_to_do`: no model loads, nothing is trained).
 
     Raises:
         VidcolorError: bad input or options, existing output without ``overwrite`` or ``skip_existing`` (an
@@ -377,20 +377,20 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     Video timing is kept (frame rate, frame count, mp4 timescale = source time base), the audio and
     subtitle streams, global metadata and chapters are carried over (:class:`~vidcolor.io.writer.Passthrough`;
     ``audio=False`` drops the audio; from stdin or another pipe, read once, none is: a warning names them,
-    :func:`read_once`; nor into GIF, which holds the frames alone: a warning names them, the audio not with
-    ``audio=False``), and display rotation is applied to
+    :func:`~vidcolor.io.paths.read_once`; nor into GIF, which holds the frames alone: a warning names them, the audio
+    not with ``audio=False``), and display rotation is applied to
     the pixels. ``compare=True`` writes input and output side by side (twice the width, which must stay within
     :data:`~vidcolor.io.limits.MAX_SIDE`, the encoder's limit: a VidcolorError before anything is written). ``codec``, ``crf``,
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
-    ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`check_crf`; ``pix_fmt`` None:
-    ``yuv420p``, or :func:`~vidcolor.io.writer.default_pix_fmt`'s ``yuv420p10le`` for a video of more than 8 bits per
-    sample that the job keeps at its depth). A job that takes 16-bit frames (:attr:`~vidcolor.pipeline.LabJob.DEEP`:
-    colorize's, but in internal reference mode) is given such a video's frames as uint16 RGB where the output holds
-    more than 8 bits (a 10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded from 16 bits (``rgb48le``). ``batch_size`` is an
-    integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
-    and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
-    input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
-    (``"30000/1001"``).
+    ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`~vidcolor.checks.check_crf`;
+    ``pix_fmt`` None: ``yuv420p``, or :func:`~vidcolor.io.writer.default_pix_fmt`'s ``yuv420p10le`` for a video of more
+    than 8 bits per sample that the job keeps at its depth). A job that takes 16-bit frames
+    (:attr:`~vidcolor.pipeline.LabJob.DEEP`: colorize's, but in internal reference mode) is given such a video's frames
+    as uint16 RGB where the output holds more than 8 bits (a 10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded
+    from 16 bits (``rgb48le``). ``batch_size`` is an integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`);
+    ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`).
+    ``fps`` is the frame rate of ``raw_size`` input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction,
+    a number or ``--fps``'s text (``"30000/1001"``).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.
@@ -403,17 +403,18 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other;
     a job's smoothing (``job.set_temporal``) is off for the stills, each on its own, and its own smoother is given back
     for the clips and after the run (:func:`still_mode`). The output's missing folders are created; a run that fails
-    removes those it made where it leaves them empty (:func:`removing_made_folders`). A folder run that fails or is stopped keeps the outputs it finished (each is
-    renamed into place once complete; the error says how many, in a note, :func:`vidcolor.errors.add_note`); with
-    ``skip_existing`` an input whose output exists is left unread, and a run with nothing left to do returns
-    :func:`nothing_to_do`'s summary (``skip_existing`` with ``overwrite``: a VidcolorError); an output that another
-    run wrote while this one worked is left as that run wrote it, and the summary says so (without
-    ``skip_existing``: :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
+    removes those it made where it leaves them empty (:func:`~vidcolor.file_run.removing_made_folders`). A folder run
+    that fails or is stopped keeps the outputs it finished (each is renamed into place once complete; the error says how
+    many, in a note, :func:`vidcolor.errors.add_note`); with ``skip_existing`` an input whose output exists is left
+    unread, and a run with nothing left to do returns :func:`~vidcolor.checks.nothing_to_do`'s summary
+    (``skip_existing`` with ``overwrite``: a VidcolorError); an output that another run wrote while this one worked is
+    left as that run wrote it, and the summary says so (without ``skip_existing``:
+    :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
 
     Args:
         input: a video file, ``"-"`` (stdin), an image, or a folder of them (``str`` or :class:`pathlib.Path`).
-        output: a file or folder, ``"-"`` (stdout), or None: :func:`default_output` beside the input, named
-            ``<stem>_<suffix>``.
+        output: a file or folder, ``"-"`` (stdout), or None: :func:`~vidcolor.io.paths.default_output` beside the input,
+            named ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
             :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
             batch after batch, in frame order, from one of the run's threads. Each file starts afresh: a job's

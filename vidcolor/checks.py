@@ -40,21 +40,21 @@ def check_executor_options(executor: str, segment_seconds: float | None, workers
 
 
 IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignore_errors")
-""":func:`process`'s on/off options, refused when not True or False (:func:`~vidcolor.pipeline.check_flag`;
-``overwrite="no"`` is true, and replaced the output)."""
+""":func:`~vidcolor.api.process`'s on/off options, refused when not True or False
+(:func:`~vidcolor.pipeline.check_flag`; ``overwrite="no"`` is true, and replaced the output)."""
 
 
 def check_run_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
                     io_options: dict) -> tuple[str | Path, RunSummary | None]:
-    """What a run checks before any work, and :func:`dequantize` and :func:`colorize` before a model loads
-    (seconds; the Ray executor has no :func:`process` to check it): the input (:func:`check_input`), the batch
-    size, the on/off options (:data:`IO_FLAGS`), ``crf``, the encoder's (:func:`~vidcolor.io.writer.check_encoding`),
-    ``raw_size`` and ``fps`` (``io_options``'s), the output
+    """What a run checks before any work, and :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` before
+    a model loads (seconds; the Ray executor has no :func:`~vidcolor.api.process` to check it): the input
+    (:func:`~vidcolor.io.paths.check_input`), the batch size, the on/off options (:data:`IO_FLAGS`), ``crf``, the
+    encoder's (:func:`~vidcolor.io.writer.check_encoding`), ``raw_size`` and ``fps`` (``io_options``'s), the output
     (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
     do (:func:`nothing_to_do`), else None.
 
-    ``input`` and ``output`` are those its callers took through :func:`check_path` (at their entry, before any other
-    check).
+    ``input`` and ``output`` are those its callers took through :func:`~vidcolor.io.paths.check_path` (at their entry,
+    before any other check).
 
     Raises:
         VidcolorError: as those checks.
@@ -78,8 +78,9 @@ def check_run_first(input: str | Path, output: str | Path | None, suffix: str, b
 def check_output_first(input: str | Path, output: str | Path | None, suffix: str, io_options: dict) -> None:
     """The checks of a clip's output that need no model, made before one loads (seconds): no output for stdin, the
     input as output, a suffix that names another format than ``--format`` (:func:`check_format_named`), an existing
-    output without ``overwrite`` or ``skip_existing`` (:func:`~vidcolor.io.writer.check_target`). :func:`process`
-    makes them again; a folder's and an image's outputs are checked there, before any work.
+    output without ``overwrite`` or ``skip_existing`` (:func:`~vidcolor.io.writer.check_target`).
+    :func:`~vidcolor.api.process` makes them again; a folder's and an image's outputs are checked there, before any
+    work.
 
     Raises:
         VidcolorError: as those functions.
@@ -96,8 +97,8 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
 def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> RunSummary | None:
     """With ``io_options["skip_existing"]``: the summary of a run all of whose outputs exist (``target``, the
     output of a file, :func:`output_for`; each of a folder's inputs' in ``target``, :func:`folder_targets`), which
-    reads and processes nothing; :func:`dequantize` and :func:`colorize` ask before a model loads. None where
-    there is work to do (stdin, stdout and raw input always), and without ``skip_existing``.
+    reads and processes nothing; :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` ask before a model
+    loads. None where there is work to do (stdin, stdout and raw input always), and without ``skip_existing``.
 
     Raises:
         VidcolorError: ``skip_existing`` with ``overwrite`` (one keeps the outputs that exist, the other replaces

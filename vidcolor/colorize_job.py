@@ -27,9 +27,11 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
               internal_iters: int = 2000, internal_size: int = 256, save_model: str | Path | None = None,
               load_model: str | Path | None = None, progress: bool = True, backend: str = "auto",
               precision: str = "auto") -> LabJob:
-    """The colorization job that :func:`colorize`'s options describe (automatic, fast or internal reference).
+    """The colorization job that :func:`~vidcolor.api.colorize`'s options describe (automatic, fast or internal
+    reference).
 
-    ``references`` is a list of paths, or one path (:func:`reference_list`). The options are :func:`colorize`'s.
+    ``references`` is a list of paths, or one path (:func:`reference_list`). The options are
+    :func:`~vidcolor.api.colorize`'s.
 
     Returns:
         The job (:class:`~vidcolor.pipeline.Colorizer`, :class:`~vidcolor.reference.ReferenceColorizer`,
@@ -99,7 +101,7 @@ def colorizer(model: str | None = None, device: str = "auto", render_size: int =
 def check_model_files(save_model: str | Path | None, load_model: str | Path | None) -> None:
     """Refuse a ``save_model`` or ``load_model`` given as an empty name (:func:`~vidcolor.names.check_named`): ''
     was taken as not given (keyframes, fast mode's save_model), said to be missing (internal load_model) or failed
-    after the training (internal save_model). :func:`colorizer` checks, and :func:`colorize` before its
+    after the training (internal save_model). :func:`colorizer` checks, and :func:`~vidcolor.api.colorize` before its
     ``skip_existing`` return."""
     for name, given in (("save_model", save_model), ("load_model", load_model)):
         check_named(given, option(name), "give a file's name, or leave it out")

@@ -29,11 +29,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                  crf: int, preset: str, tune: str | None, x264_params: str | None, audio: bool, overwrite: bool,
                  raw_size: tuple[int, int] | None, fps: float | Fraction | str | None, container: str | None,
                  compare: bool, pix_fmt: str | None, progress: bool, ignore_errors: bool) -> RunSummary:
-    """:func:`process` of one file, a still image or a clip, or a stream, once its output is checked: its parameters.
+    """:func:`~vidcolor.api.process` of one file, a still image or a clip, or a stream, once its output is checked: its
+    parameters.
 
     Raises:
         OutputExists: the output exists (without ``overwrite``), or another run wrote it while this one worked.
-        VidcolorError, UnreadableInput: as :func:`process`.
+        VidcolorError, UnreadableInput: as :func:`~vidcolor.api.process`.
     """
     if callable(getattr(fn, "reset", None)):
         fn.reset()          # a file of its own: a job given before (process() called again) carried its last clip in
@@ -146,9 +147,9 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
     written whole under a temporary name and renamed into place (:func:`~vidcolor.io.images.write_image`), and
     appended to ``finished`` (when given) once there. A run that fails (an unreadable image half way, Ctrl-C)
     keeps the images it finished (those before an unreadable one are finished first) and removes the output
-    folders it made where they are left empty (:func:`_process_folder` says what was kept). An image's RGB ICC
-    profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are embedded in its
-    output (:func:`~vidcolor.io.images.image_metadata`). An image of 16 bits per sample is read, processed and
+    folders it made where they are left empty (:func:`~vidcolor.api._process_folder` says what was kept). An
+    image's RGB ICC profile (a phone's Display P3) and its EXIF, orientation 1 once the pixels are upright, are
+    embedded in its output (:func:`~vidcolor.io.images.image_metadata`). An image of 16 bits per sample is read, processed and
     written at 16 by colorize (:attr:`~vidcolor.pipeline.LabJob.DEEP`) into PNG or TIFF where that output carries
     its metadata at 16 bits (:func:`~vidcolor.source_warnings.still_eight_bit_reason`), else rounded to 8 as
     before, with a warning that says why (:func:`~vidcolor.source_warnings.warn_still_at_8_bits`). A multi-page TIFF's

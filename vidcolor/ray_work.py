@@ -53,8 +53,8 @@ def ray_clips(input, output, suffix: str, io_options: dict) -> list[tuple[Path, 
 
 
 def job_files(kind: str, options: dict) -> tuple[str, ...]:
-    """The files a job of ``kind`` (``dequantize`` or ``colorize``) with :func:`build_job`'s ``options`` reads by
-    name: the weight files it loads (the bundled default's where no model is given: a keyframes job's two), its
+    """The files a job of ``kind`` (``dequantize`` or ``colorize``) with :func:`~vidcolor.api.build_job`'s ``options``
+    reads by name: the weight files it loads (the bundled default's where no model is given: a keyframes job's two), its
     reference images and ``load_model``; a Ray run's resume key (:attr:`vidcolor.distributed.JobSpec.files`) holds
     them, so that one replaced at the same path is not joined to the old one's segments. (Only a given model was
     keyed: the default one, and reference images given by path, were not.)"""

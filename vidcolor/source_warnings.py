@@ -29,8 +29,8 @@ COLOUR_FRAMES = 8
 
 @contextlib.contextmanager
 def one_colour_warning():
-    """A run (:func:`process`; a folder's clips inside it share it) in which colour input given to colorize is said
-    once (:func:`said_if_colour`)."""
+    """A run (:func:`~vidcolor.api.process`; a folder's clips inside it share it) in which colour input given to
+    colorize is said once (:func:`said_if_colour`)."""
     if COLOUR_SAID.get() is not None:
         yield
         return
@@ -42,8 +42,8 @@ def one_colour_warning():
 
 
 def looks_for_colour(fn: FrameBatchFn) -> bool:
-    """Whether ``fn`` (or the job :class:`SideBySide` wraps) is one of colorize's, which keep the input's L alone,
-    in a CLI run (:func:`~vidcolor.errors.cli_reads`): its input is then looked at for colour
+    """Whether ``fn`` (or the job :class:`~vidcolor.side_by_side.SideBySide` wraps) is one of colorize's, which keep the
+    input's L alone, in a CLI run (:func:`~vidcolor.errors.cli_reads`): its input is then looked at for colour
     (:func:`~vidcolor.chroma.in_colour`). A library call is not: colorizing the L of colour footage is what an
     evaluation against it does."""
     return cli_reads() and str(getattr(getattr(fn, "job", fn), "JOB", "")).startswith("colorize")
@@ -54,7 +54,7 @@ def said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list |
     :data:`COLOUR_FRAMES` (or all, where fewer) are in colour (:func:`~vidcolor.chroma.in_colour`):
     colorize keeps their lightness alone, and their own colours were lost without a word. ``said``: the run's
     record (:data:`COLOUR_SAID`, taken in the run's thread: these frames are drawn in the decoding thread), one
-    warning a run; None (a call outside :func:`process`) says it for this input."""
+    warning a run; None (a call outside :func:`~vidcolor.api.process`) says it for this input."""
     said = [] if said is None else said
     seen: list[np.ndarray] = []
 
@@ -77,10 +77,10 @@ def said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list |
 
 
 def warn_not_carried(input: str | Path, info, audio: bool) -> None:
-    """One warning (:func:`~vidcolor.errors.warn`) where stdin or another pipe (:func:`read_once`) holds streams besides its video:
-    none of them is carried, since the pipe is read once, by the decoder (a file's are, through
-    :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it as
-    asked); nothing is said where the pipe holds its video alone."""
+    """One warning (:func:`~vidcolor.errors.warn`) where stdin or another pipe (:func:`~vidcolor.io.paths.read_once`)
+    holds streams besides its video: none of them is carried, since the pipe is read once, by the decoder (a file's are,
+    through :class:`~vidcolor.io.writer.Passthrough`). Its audio is named only with ``audio`` (``audio=False`` drops it
+    as asked); nothing is said where the pipe holds its video alone."""
     parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
     parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
     parts += [f"{info.attachments} attachment{'s' * (info.attachments > 1)}"] * bool(info.attachments)

@@ -63,7 +63,7 @@ def skipped_note(n: int) -> str:
 def written_meanwhile_summary(output: str | Path) -> RunSummary:
     """The summary of a file's run whose output another run wrote while this one worked, left as that run wrote it
     (``skip_existing``): ``nothing to do: out.mp4 exists: another run wrote it while this one worked
-    (skip_existing)``; a local run's (:func:`process`) and a Ray run's alike."""
+    (skip_existing)``; a local run's (:func:`~vidcolor.api.process`) and a Ray run's alike."""
     return RunSummary(0, 0.0, str(output), skipped=1,
                       note=worded(f"{output} {WRITTEN_MEANWHILE} ({option('skip_existing')})"))
 

@@ -21,9 +21,10 @@ _LISTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vidcolo
 @contextlib.contextmanager
 def one_listing():
     """A run in which :func:`folder_contents` lists each folder once, however many of its checks ask (the CLI's,
-    :func:`nothing_to_do`, :func:`check_spares_inputs`, :func:`_process_folder`: five listings with
-    ``skip_existing``, each opening the folder's GIFs again); a run inside another shares its listings.
-    :func:`dequantize`, :func:`colorize` and :func:`process` are each one (a decorator too)."""
+    :func:`~vidcolor.checks.nothing_to_do`, :func:`~vidcolor.checks.check_spares_inputs`,
+    :func:`~vidcolor.api._process_folder`: five listings with ``skip_existing``, each opening the folder's GIFs again);
+    a run inside another shares its listings. :func:`~vidcolor.api.dequantize`, :func:`~vidcolor.api.colorize` and
+    :func:`~vidcolor.api.process` are each one (a decorator too)."""
     if _LISTINGS.get() is not None:
         yield
         return
@@ -54,7 +55,7 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
 def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],
                                                                                 list[Path]]:
     """``(stills, clips, still_targets, clip_targets)``: a folder's inputs (:func:`folder_contents`) and their
-    outputs in ``out_dir`` (see :func:`_process_folder`).
+    outputs in ``out_dir`` (see :func:`~vidcolor.api._process_folder`).
 
     Raises:
         VidcolorError: a folder without images or videos, two inputs that would be written to one name.

@@ -83,9 +83,9 @@ def name_of(path: str | Path) -> str:
 
 def input_stamp(input: str | Path) -> tuple[int, int] | None:
     """``(size, modification time in ns)`` of a regular file ``input``; None for stdin, a pipe, or what cannot be
-    read. :func:`process` compares it before and after a clip's run: a file still being written (a recording in
-    progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had got,
-    silently."""
+    read. :func:`~vidcolor.api.process` compares it before and after a clip's run: a file still being written (a
+    recording in progress, Matroska or MPEG-TS, which read as far as they are written) was processed up to where it had
+    got, silently."""
     return None if read_once(input) else file_stamp(own_path(input))
 
 
