@@ -681,7 +681,7 @@ class RenderedLabJob(LabJob):
     """A :class:`LabJob` whose network predicts ab at a size of its own (:meth:`render_ab`) while L is the frame's,
     at full resolution (``batch.context["L"]``, from :func:`luminance`): the colorizers. ab is upsampled (bilinear),
     its chroma limited where dark (:func:`~vidcolor.color.limit_dark_chroma`: black bars stay black) and joined with
-    L. Subclasses implement :meth:`prepare` and :meth:`render_ab`.
+    L. Subclasses implement :meth:`~LabJob.prepare` and :meth:`render_ab`.
     """
 
     def render_ab(self, batch: Batch) -> np.ndarray:

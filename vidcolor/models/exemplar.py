@@ -56,9 +56,10 @@ class ExemplarColorizer(EffNetUNetColorizer):
 
     @staticmethod
     def match_features(feats: list[torch.Tensor]) -> torch.Tensor:
-        """Matching descriptors ``(N, 152, H'/8, W'/8)`` from the five maps of :meth:`encode` (``H'``, ``W'``:
-        the input padded to a multiple of 32), unit length along C: L2-normalised stride-8 (40 channels)
-        and bilinearly upsampled stride-16 (112 channels) features, concatenated and scaled by 1/sqrt(2)."""
+        """Matching descriptors ``(N, 152, H'/8, W'/8)`` from the five maps of
+        :meth:`~vidcolor.models.effnet_unet.EffNetUNetColorizer.encode` (``H'``, ``W'``: the input padded to a multiple
+        of 32), unit length along C: L2-normalised stride-8 (40 channels) and bilinearly upsampled stride-16 (112
+        channels) features, concatenated and scaled by 1/sqrt(2)."""
         f8, f16 = feats[2], feats[3]
         f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
         return torch.cat([F.normalize(f8, dim=1), F.normalize(f16, dim=1)], 1) * 0.5 ** 0.5

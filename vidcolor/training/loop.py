@@ -173,7 +173,7 @@ class DequantizeTrainer(Trainer):
     docstring. The log's ``loss_rec`` is the reconstruction term (L1 or squared error, RGB in [-1, 1]);
     ``psnr_input`` / ``psnr_output`` are pooled over the batch (:func:`~vidcolor.training.measures.psnr_pooled`).
 
-    Raises (from :meth:`fit`):
+    Raises (from :meth:`~vidcolor.training.trainer.Trainer.fit`):
         ValueError: ``recipe.retro`` names a folder without training images.
     """
 
@@ -205,7 +205,8 @@ class DequantizeTrainer(Trainer):
         return nets, arch
 
     def build_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """``opt_g`` (:func:`generator_optimizer`) and, with a discriminator, ``opt_d`` (:meth:`adam`)."""
+        """``opt_g`` (:func:`generator_optimizer`) and, with a discriminator, ``opt_d``
+        (:meth:`~vidcolor.training.trainer.Trainer.adam`)."""
         opts = {"opt_g": generator_optimizer(self.generator, self.recipe)}
         if self.adversarial:
             opts["opt_d"] = self.adam(self.networks["D"].parameters())
