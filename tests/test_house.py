@@ -1,10 +1,18 @@
 """The house plan (../shared/DESIGN.md): the runtime path never imports ``vidcolor.training`` or ``vidcolor.metrics``.
 
-Each check runs in a fresh interpreter, so that what other tests imported does not count.
+Each import check runs in a fresh interpreter, so that what other tests imported does not count. And every Sphinx
+cross-reference in the package's docstrings names something (:func:`broken_references`), so that moving or renaming
+a name cannot leave them pointing at nothing.
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import functools
+import importlib.util
 import json
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -75,3 +83,177 @@ def test_the_package_refuses_an_unknown_name():
 
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         vidcolor.nothing_here
+
+
+# Sphinx cross-references in docstrings and comments: :func:`name`, :class:`~vidcolor.io.reader.VideoReader`,
+# :meth:`title <vidcolor.quantizer.tracker.QuantizerTracker.runs>` (the target in <>), across a line break too
+REFERENCE = re.compile(r":(func|class|data|meth|attr|mod|exc|const|obj):`(?:[^`<]*<)?~?([^`<>]*?)>?`")
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "vidcolor"
+
+
+def broken_references(package: pathlib.Path) -> list[str]:
+    """``"path:line: target"`` for each cross-reference in ``package``'s modules that names nothing.
+
+    A target resolves from the module it is in when its first part is a module-level name of that module (defined
+    there or imported into it), the package itself, or a builtin; or, dotted or in :mod:, an installed top-level
+    module; or, bare and in a class, a member of that class (as Sphinx reads ``:meth:`project``` there). Each later
+    part must be an attribute of what came before: a module-level name or submodule of one of ``package``'s modules,
+    or a member of one of its classes (a method, a class attribute, an attribute set on ``self``, or a member of a
+    base class).
+
+    The modules are read, not imported (the check takes about a second), except a package that gives names lazily
+    through a module-level ``__getattr__`` (PEP 562, ``vidcolor.io.VideoReader``): such a name is got from the
+    imported package. Limits, as nothing outside ``package`` is read: past an installed module's name
+    (``torch.nn.Module.train``) nothing is checked, nor a member of a class with a base from outside (an
+    ``nn.Module``) that the class does not define itself.
+    """
+    files = {".".join(f.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__"): f
+             for f in sorted(package.rglob("*.py"))}
+    sources = {module: f.read_text() for module, f in files.items()}
+    trees = {module: ast.parse(source) for module, source in sources.items()}
+    scopes = {module: module_scope(module, tree, files[module].name == "__init__.py") for module, tree in trees.items()}
+
+    # What a name is: ("module", dotted), ("class", module, node), ("builtin", object), LEAF (a function or a value:
+    # no member to check), OUTSIDE (not ours to check), or None: nothing.
+    LEAF, OUTSIDE = "leaf", "outside"
+
+    def named(module: str, name: str):
+        bound = scopes[module].get(name)
+        if bound is None and f"{module}.{name}" in trees:
+            return ("module", f"{module}.{name}")
+        if bound is None and "__getattr__" in scopes[module]:      # given lazily: ask the package
+            value = getattr(importlib.import_module(module), name, None)
+            home = getattr(value, "__module__", None)
+            return named(home, value.__name__) if home in trees else value is not None and LEAF
+        if isinstance(bound, ast.ClassDef):
+            return ("class", module, bound)
+        if isinstance(bound, tuple):                               # imported: (source module, name or None)
+            source, attr = bound
+            what = ("module", source) if source in trees else OUTSIDE
+            return what if attr is None else member(what, attr)
+        return bound and LEAF
+
+    def member(what, name: str):
+        if what == OUTSIDE:
+            return OUTSIDE
+        if what[0] == "module":
+            return named(what[1], name)
+        if what[0] == "builtin":
+            return hasattr(what[1], name) and ("builtin", getattr(what[1], name))
+        if what[0] == "class":
+            _, module, node = what
+            if name in class_members(node):
+                return LEAF
+            for base in node.bases:                                # a Name or a dotted name in the class's module
+                first, *rest = ast.unparse(base).split(".")
+                found = named(module, first) if first in scopes[module] else OUTSIDE
+                for part in [*rest, name]:
+                    found = found and member(found, part)
+                if found:
+                    return found
+        return None
+
+    def resolve(module: str, line: int, role: str, target: str):
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target):
+            return None
+        first, *rest = target.split(".")
+        inside = [c for c in trees[module].body if isinstance(c, ast.ClassDef) and c.lineno <= line <= c.end_lineno]
+        if inside and not rest and first in class_members(inside[0]):
+            what = LEAF
+        elif first in scopes[module] or first == package.name:
+            what = named(module, first) if first in scopes[module] else ("module", first)
+        elif (rest or role == "mod") and importlib.util.find_spec(first) is not None:
+            what = OUTSIDE
+        else:
+            what = hasattr(builtins, first) and ("builtin", getattr(builtins, first))
+        for part in rest:
+            what = what and member(what, part)
+        return what
+
+    bad = []
+    for module, source in sources.items():
+        for found in REFERENCE.finditer(source):
+            role, target = found.groups()
+            line = source.count("\n", 0, found.start()) + 1
+            if not resolve(module, line, role, target):
+                bad.append(f"{files[module].relative_to(package.parent)}:{line}: {target}")
+    return bad
+
+
+def module_scope(module: str, tree: ast.Module, is_package: bool) -> dict:
+    """``module``'s module-level names (in ``if``/``try``/``with`` blocks too): the def or class node,
+    ``(source module, name or None)`` for an import, True for any other assignment (which leaves an import of the
+    same name as it is, as in ``try: import fcntl`` / ``except ImportError: fcntl = None``)."""
+    scope = {}
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope[node.name] = node
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                scope[alias.asname or top] = (alias.name if alias.asname else top, None)
+        elif isinstance(node, ast.ImportFrom):
+            parts = module.split(".")
+            base = parts[: len(parts) - node.level + is_package] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                scope[alias.asname or alias.name] = (source, alias.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        scope.setdefault(name.id, True)
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            statements[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                              *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
+    return scope
+
+
+@functools.cache
+def class_members(node: ast.ClassDef) -> set[str]:
+    """The names a class defines: methods, nested classes, class attributes and attributes set on ``self``."""
+    names = set()
+    for child in node.body:
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(child.name)
+        elif isinstance(child, (ast.Assign, ast.AnnAssign)):
+            for target in child.targets if isinstance(child, ast.Assign) else [child.target]:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Store) and getattr(sub.value, "id", "") == "self":
+            names.add(sub.attr)
+    return names
+
+
+def test_every_cross_reference_in_the_package_resolves():
+    # after vidcolor/quantizer.py and vidcolor/api.py were split into modules, 85 pointed at names they had left
+    assert broken_references(PACKAGE) == []
+
+
+def test_the_reference_check_sees_broken_ones(tmp_path):
+    package = tmp_path / "planted"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "shapes.py").write_text(
+        "SIDE = 4\n\n\n"
+        "class Square:\n"
+        '    """Its :attr:`side` and :meth:`area`; not :meth:`perimeter`."""\n\n'
+        "    def __init__(self):\n"
+        "        self.side = SIDE\n\n"
+        "    def area(self):\n"
+        "        return self.side ** 2\n")
+    (package / "use.py").write_text(
+        '"""Resolved: :class:`~planted.shapes.Square`, :meth:`Square.area`, :attr:`planted.shapes.Square.side`,\n'
+        ":data:`~planted.shapes.SIDE`, :func:`os.path.join`, :mod:`json`, :exc:`ValueError`, :meth:`str.split`,\n"
+        ":meth:`its area <planted.shapes.Square.area>`.\n"
+        "Broken: :data:`SIDE` (not imported here), :func:`~planted.shapes.moved`, :meth:`Square.volume`,\n"
+        ":mod:`planted.gone`, :exc:`ValueErrors`, :meth:`str.splits`, :func:`json` (a module, bare: not a name here).\n"
+        '"""\n'
+        "from planted.shapes import Square\n")
+    assert broken_references(package) == [
+        "planted/shapes.py:5: perimeter",
+        "planted/use.py:4: SIDE", "planted/use.py:4: planted.shapes.moved", "planted/use.py:4: Square.volume",
+        "planted/use.py:5: planted.gone", "planted/use.py:5: ValueErrors", "planted/use.py:5: str.splits",
+        "planted/use.py:5: json"]
