@@ -35,7 +35,7 @@ from vidcolor.io.folders import folder_targets, left_to_do, one_listing
 from vidcolor.io.paths import check_path, same_file
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
-from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, missing_folders, remove_empty
+from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, removing_made_folders
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_size, check_temporal)
@@ -403,7 +403,7 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     animated GIF/APNG/WebP/AVIF) as ``<stem>.mp4`` (with ``container``, the suffix of that format), one after the other;
     a job's smoothing (``job.set_temporal``) is off for the stills, each on its own, and its own smoother is given back
     for the clips and after the run (:func:`still_mode`). The output's missing folders are created; a run that fails
-    removes those it made where it leaves them empty (:func:`~vidcolor.file_run.removing_made_folders`). A folder run
+    removes those it made where it leaves them empty (:func:`~vidcolor.io.writer.removing_made_folders`). A folder run
     that fails or is stopped keeps the outputs it finished (each is renamed into place once complete; the error says how
     many, in a note, :func:`vidcolor.errors.add_note`); with ``skip_existing`` an input whose output exists is left
     unread, and a run with nothing left to do returns :func:`~vidcolor.checks.nothing_to_do`'s summary
@@ -500,52 +500,52 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         except OutputExists:
             if not skip_existing:       # else written since the listing by another run: left when its turn comes
                 raise
-    made, finished = missing_folders(out_dir), []
+    finished: list[Path] = []
     start, frames, images, written = time.perf_counter(), 0, 0, 0       # written: clips
     meanwhile = 0                   # skip_existing: inputs whose outputs another run wrote since the listing
     tracks = callable(getattr(fn, "found_totals", None))  # a Dequantizer's quantizers, read a file at a time
     quantizers: list[set[str]] = []             # each file's
     totals: list[Found] = []                    # what the files' frames were found on
-    try:
-        if stills:
-            still_mode(fn, True, smoother)      # clears fn.found
-            late: list[Path] = []
-            images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                    ignore_errors=options.get("ignore_errors", False), finished=finished,
-                                    skipped=late if skip_existing else None).frames
-            frames += images
-            existing, meanwhile = existing + len(late), len(late)
-            if tracks and images:               # (none written: every result dropped for another run's)
-                found = fn.found_totals()
-                totals += found
-                quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
-        if clips:
-            still_mode(fn, False, smoother)
-        for clip, target in zip(clips, clip_targets):
-            try:                                # process() resets fn before the clip (process_file)
-                done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
-                               skip_existing=skip_existing, progress=progress, **options)
-                if done.skipped:                # another run of the folder wrote it since the listing
-                    existing, meanwhile = existing + 1, meanwhile + 1
-                    continue
-                frames += done.frames
-                written += 1
-                finished.append(target)
-                if tracks:                      # since the reset
-                    totals += fn.found_totals()
-                    quantizers.append({f.quantizer for f in fn.found_totals()})
-            except UnreadableInput as exc:
-                if not options.get("ignore_errors"):
-                    raise
-                warn(f"{exc.marked or exc}; skipped")
-        if not images and not written and not existing:     # ignore_errors skipped every one
-            raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be read; "
-                                "nothing written")
-    except BaseException as exc:
-        remove_empty(made)
-        if finished:            # the inputs left whose outputs exist are an earlier run's (overwrite)
-            add_note(exc, kept_note(len(finished), out_dir, sum(t.is_file() for t in targets if t not in finished)))
-        raise
+    with removing_made_folders(out_dir):
+        try:
+            if stills:
+                still_mode(fn, True, smoother)      # clears fn.found
+                late: list[Path] = []
+                images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
+                                        ignore_errors=options.get("ignore_errors", False), finished=finished,
+                                        skipped=late if skip_existing else None).frames
+                frames += images
+                existing, meanwhile = existing + len(late), len(late)
+                if tracks and images:               # (none written: every result dropped for another run's)
+                    found = fn.found_totals()
+                    totals += found
+                    quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
+            if clips:
+                still_mode(fn, False, smoother)
+            for clip, target in zip(clips, clip_targets):
+                try:                                # process() resets fn before the clip (process_file)
+                    done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
+                                   skip_existing=skip_existing, progress=progress, **options)
+                    if done.skipped:                # another run of the folder wrote it since the listing
+                        existing, meanwhile = existing + 1, meanwhile + 1
+                        continue
+                    frames += done.frames
+                    written += 1
+                    finished.append(target)
+                    if tracks:                      # since the reset
+                        totals += fn.found_totals()
+                        quantizers.append({f.quantizer for f in fn.found_totals()})
+                except UnreadableInput as exc:
+                    if not options.get("ignore_errors"):
+                        raise
+                    warn(f"{exc.marked or exc}; skipped")
+            if not images and not written and not existing:     # ignore_errors skipped every one
+                raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be "
+                                    "read; nothing written")
+        except BaseException as exc:
+            if finished:            # the inputs left whose outputs exist are an earlier run's (overwrite)
+                add_note(exc, kept_note(len(finished), out_dir, sum(t.is_file() for t in targets if t not in finished)))
+            raise
     unreadable = len(stills) + len(clips) - images - written - meanwhile
     counts = [f"{n} {kind}{'' if n == 1 else 's'}" for n, kind in ((images, "image"), (written, "clip")) if n]
     notes = [", ".join(counts)] if written else []          # stills alone: the line counts them already

@@ -791,10 +791,9 @@ def export_cmd(model, output, overwrite):
     """
     from pathlib import Path
 
-    from vidcolor.file_run import removing_made_folders
     from vidcolor.engine import export_onnx, stride_multiple
     from vidcolor.io.partial import check_way
-    from vidcolor.io.writer import check_target
+    from vidcolor.io.writer import check_target, removing_made_folders
     from vidcolor.weights import load_generator
 
     check_named(output, "output", "give an .onnx file's name")         # MODEL '': weights.resolve says so

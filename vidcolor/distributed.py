@@ -62,7 +62,7 @@ from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
-                                join_segments, kept_note, missing_folders, remove_empty, write_file_atomically)
+                                join_segments, kept_note, removing_made_folders, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -515,7 +515,6 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     wants = check_device(device)        # before Ray starts; "cuda:0" had skipped the no-GPU check below
     ray = import_ray()
     begin = time.time()
-    new_dirs = [made for _, o in clips for made in missing_folders(Path(o).parent)]    # each missing folder on the way
     plans: list[_Plan] = []
     timings: list[dict] = []
     joined: set[int] = set()
@@ -542,55 +541,60 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
 
     count = reused = 0
     stopped = False
-    try:
-        for i, o in clips:
-            try:
-                plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite, folder))
-            except OutputExists as exc:
-                if not written_meanwhile(exc, Path(o)):
-                    raise
-                meanwhile += 1
-        reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
-        if any(p.segments is None or p.missing for p in plans):
-            with _cluster(ray) as session:
-                gpus = int(ray.cluster_resources().get("GPU", 0)) if wants != "cpu" else 0
-                if wants == "cuda" and not gpus:
-                    raise VidcolorError(option("device='cuda'") + ": the Ray cluster has no GPU")
-                slots = gpus or int(ray.cluster_resources().get("CPU", 1))   # each worker holds 1 GPU, or 1 CPU
-                if workers and workers > slots:    # the rest would never be scheduled, and their segments wait forever
-                    warn(f"{option(f'workers={workers}')}: the Ray cluster has {slots} {'GPU' if gpus else 'CPU'}(s), "
-                         f"so {slots} worker(s) run")
-                count = min(workers or slots, slots)
+    # each output folder this run makes goes again where a failed run leaves it empty (a run stopped after its outputs
+    # were written, below, raises nothing and fails not)
+    with removing_made_folders(*(Path(o).parent for _, o in clips)):
+        try:
+            for i, o in clips:
+                try:
+                    plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite,
+                                           folder))
+                except OutputExists as exc:
+                    if not written_meanwhile(exc, Path(o)):
+                        raise
+                    meanwhile += 1
+            reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
+            if any(p.segments is None or p.missing for p in plans):
+                with _cluster(ray) as session:
+                    gpus = int(ray.cluster_resources().get("GPU", 0)) if wants != "cpu" else 0
+                    if wants == "cuda" and not gpus:
+                        raise VidcolorError(option("device='cuda'") + ": the Ray cluster has no GPU")
+                    slots = gpus or int(ray.cluster_resources().get("CPU", 1))   # each worker holds 1 GPU, or 1 CPU
+                    if workers and workers > slots:    # the rest would never be scheduled: their segments wait forever
+                        warn(f"{option(f'workers={workers}')}: the Ray cluster has {slots} "
+                             f"{'GPU' if gpus else 'CPU'}(s), so {slots} worker(s) run")
+                    count = min(workers or slots, slots)
+                    for plan in plans:
+                        if plan.segments is None:
+                            make_plan(plan, seconds, count, encoding)
+                    todo = [(p, s, part) for p in plans for s, part in p.missing]
+                    count = max(1, min(count, len(todo)))
+                    with _signals_through_ray():
+                        _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session)
+            join_ready()
+        except BaseException as exc:
+            if plans and len(joined) + len(left) == len(plans) and not isinstance(exc, Exception):
+                # Ctrl-C or SIGTERM while Ray was stopped (the actors, ray.shutdown), after every output was in place:
+                # the outputs are complete and their segments gone, so the run succeeded (removing them would lose
+                # it all)
+                stopped = True
+            else:
                 for plan in plans:
-                    if plan.segments is None:
-                        make_plan(plan, seconds, count, encoding)
-                todo = [(p, s, part) for p in plans for s, part in p.missing]
-                count = max(1, min(count, len(todo)))
-                with _signals_through_ray():
-                    _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session)
-        join_ready()
-    except BaseException as exc:
-        if plans and len(joined) + len(left) == len(plans) and not isinstance(exc, Exception):
-            # Ctrl-C or SIGTERM while Ray was stopped (the actors, ray.shutdown), after every output was in place:
-            # the outputs are complete and their segments gone, so the run succeeded (removing them would lose it all)
-            stopped = True
-        else:
-            for plan in plans:
-                kept = len(plan.parts) - len(plan.missing)
-                if isinstance(exc, SegmentError) and Path(exc.input) == plan.clip.input.absolute():
-                    kept = 0                 # a rerun fails at the same segment: its finished ones would not help
-                if kept and plan.work.is_dir():
-                    _remove_strays(plan.work)
-                    again = f" with {option('skip_existing')}" if joined else ""
-                    add_note(exc, f"{kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
-                                  f"the same command{again} resumes")    # on the error's line, as a folder's outputs
-                elif not kept:
-                    shutil.rmtree(plan.work, ignore_errors=True)
-            remove_empty(new_dirs)           # an output folder this run made and left empty goes too
-            if joined:                       # clips not joined whose outputs exist: an earlier run's (overwrite)
-                add_note(exc, kept_note(len(joined), plans[0].clip.target.parent,
-                                        sum(p.clip.target.is_file() for i, p in enumerate(plans) if i not in joined)))
-            raise
+                    kept = len(plan.parts) - len(plan.missing)
+                    if isinstance(exc, SegmentError) and Path(exc.input) == plan.clip.input.absolute():
+                        kept = 0                 # a rerun fails at the same segment: its finished ones would not help
+                    if kept and plan.work.is_dir():
+                        _remove_strays(plan.work)
+                        again = f" with {option('skip_existing')}" if joined else ""
+                        add_note(exc, f"{kept} of {len(plan.parts)} segments of {plan.clip.input} kept in {plan.work}; "
+                                      f"the same command{again} resumes")  # on the error's line, as a folder's outputs
+                    elif not kept:
+                        shutil.rmtree(plan.work, ignore_errors=True)
+                if joined:                       # clips not joined whose outputs exist: an earlier run's (overwrite)
+                    add_note(exc, kept_note(len(joined), plans[0].clip.target.parent,
+                                            sum(p.clip.target.is_file() for i, p in enumerate(plans)
+                                                if i not in joined)))
+                raise
     n = sum(len(p.segments) for p in plans)
     where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
     if count:

@@ -1,9 +1,9 @@
 """One file's run, once its output is checked (:func:`~vidcolor.api.process`): a clip or stream decoded, processed
-batch by batch and encoded with what the source carries, or still images one at a time, each written whole; and the
-output folders a failed run made, removed again where it leaves them empty."""
+batch by batch and encoded with what the source carries, or still images one at a time, each written whole; a run that
+fails removes the output folders it made where it leaves them empty
+(:func:`~vidcolor.io.writer.removing_made_folders`)."""
 from __future__ import annotations
 
-import contextlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
 from vidcolor.io.reader import warn_about_source, warn_changed
-from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, missing_folders, remove_empty
+from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (COLOUR_SAID, eight_bit_reason, keeps_depth, looks_for_colour, lost_message,
@@ -127,19 +127,6 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     return summary
 
 
-@contextlib.contextmanager
-def removing_made_folders(folder: Path | None):
-    """A run that writes into ``folder``: the writers create it (and its parents) when missing; if the run fails,
-    those it made are removed again where they are left empty, as its partial output is, so that it leaves nothing
-    behind."""
-    made = missing_folders(folder)
-    try:
-        yield
-    except BaseException:
-        remove_empty(made)
-        raise
-
-
 def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
                    skipped: list[Path] | None = None) -> RunSummary:
@@ -218,15 +205,10 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
         if finished is not None:
             finished.append(out)
 
-    folders = {o.parent for o in outputs}
-    made = [m for f in folders for m in missing_folders(f)]
     dest = str(outputs[0].parent if len(outputs) > 1 else outputs[0])
-    try:
+    with removing_made_folders(*{o.parent for o in outputs}):
         summary = run(frames(), fn, write, 1, len(inputs), dest, progress, unit="image")
         if unreadable:
             raise unreadable[0]
         summary.frames -= len(dropped)
         return summary
-    except BaseException:
-        remove_empty(made)
-        raise

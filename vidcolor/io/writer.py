@@ -11,6 +11,7 @@ files (:meth:`VideoWriter._gif_passes`), removed on every exit path as the parti
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import numbers
@@ -1073,6 +1074,20 @@ def remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:                # not empty (another run's files), or gone
             pass
+
+
+@contextlib.contextmanager
+def removing_made_folders(*folders: Path | None):
+    """A run that writes into ``folders`` (None: stdout, no folder): the writers create them (and their parents)
+    when missing; if the run fails (any exception, an interrupt too), those it made (:func:`missing_folders`,
+    listed on entry) are removed again where they are left empty (:func:`remove_empty`), as its partial output is,
+    so that it leaves nothing behind; the exception goes on. A folder that was there before is never removed."""
+    made = [m for folder in folders for m in missing_folders(folder)]
+    try:
+        yield
+    except BaseException:
+        remove_empty(made)
+        raise
 
 
 def kept_note(kept: int, folder: Path, stale: int = 0) -> str:
