@@ -252,6 +252,30 @@ def test_internal_colorizer_trains_on_first_frame_saves_and_reloads(tmp_path):
     assert np.abs(again(frames).astype(int) - out.astype(int)).max() <= 1
 
 
+def test_a_save_that_fails_removes_the_folders_it_made(tmp_path):
+    """save_model new/sub/pair.safetensors: a save that failed (here a file-size limit, as a full disk or a quota
+    fails it; safetensors removes its temporary file) left new/sub/ behind, empty, where README promises that a failed
+    run removes the folders it made; a folder that was there stays."""
+    import resource
+    import signal
+
+    rng = np.random.default_rng(0)
+    job = InternalColorizer([smooth_image(rng, 40, 50)], "cpu", TwoImageSettings(iters=1, size=32, width=4),
+                            progress=False)
+    job.train(smooth_image(rng, 36, 48))
+    (tmp_path / "there").mkdir()
+    limit, handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, limit[1]))
+        for pair in (tmp_path / "new" / "sub" / "pair.safetensors", tmp_path / "there" / "pair.safetensors"):
+            with pytest.raises(VidcolorError, match="cannot write the weight file"):
+                job.save(pair)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert listing(tmp_path) == {"there"}
+
+
 def test_internal_colorizer_errors(tmp_path, tiny_colorizers):
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(VidcolorError, match="exactly one"):

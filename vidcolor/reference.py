@@ -27,6 +27,7 @@ from vidcolor.io.files import holds_video, round16
 from vidcolor.io.images import image_metadata
 from vidcolor.io.partial import blocked_way, nearest_there
 from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.writer import removing_made_folders
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
 from vidcolor.device import pick_device
 from vidcolor.pipeline import Batch, Colorizer, RenderedLabJob, luminance, render_geometry
@@ -556,12 +557,13 @@ class InternalColorizer(RenderedLabJob):
         arch = {"family": "two_image", "job": self.JOB, "size": self.settings.size,
                 "kwargs": {"scales": len(self.model.generators), "width": self.settings.width,
                            "factor": self.settings.factor}}
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)     # missing folders are created, as -o's
-        except OSError as exc:
-            raise VidcolorError(f"{path}: cannot write there ({blocked_way(Path(path)) or exc.strerror or exc})") \
-                from None
-        save_generator(self.model, path, arch, half=False)
+        with removing_made_folders(Path(path).parent):      # missing folders are created, as -o's; a failed save
+            try:                                            # removes those it made (safetensors leaves no file)
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise VidcolorError(f"{path}: cannot write there ({blocked_way(Path(path)) or exc.strerror or exc})") \
+                    from None
+            save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:
         """uint8 RGB ``(N, H, W, 3)`` -> a :class:`~vidcolor.pipeline.Batch` with ``context["L"]`` (float32
