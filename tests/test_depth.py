@@ -402,3 +402,30 @@ def test_a_16_bit_still_s_profile_is_kept_at_16_bits_in_tiff_and_at_8_in_png(tmp
     for out in ("out.tif", "out.png"):
         exif = Image.open(tmp_path / out).getexif()
         assert (exif[271], exif[282], exif[296]) == ("Epson", 600.0, 2)
+
+
+def test_the_default_codec_writes_a_10_bit_source_as_h264_that_plays(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """With no codec or pix_fmt given, a 10-bit source (10-bit HEVC phone footage) was colorized into libx264 at
+    yuv420p10le, H.264 High 10, which browsers, QuickTime and most hardware decoders do not play (before the 16-bit
+    decode it gave 8-bit H.264). libx264's default stays yuv420p for every source, and the warning says how to keep
+    10 bits and what that costs; libx265 and ffv1 keep 10 bits by default (HEVC Main10 plays on most)."""
+    from vidcolor.api import colorize
+    from vidcolor.errors import VidcolorError, cli_wording
+    from vidcolor.io.writer import default_pix_fmt
+    from vidcolor.source_warnings import eight_bit_reason
+
+    src = tmp_path / "ramp10.mkv"
+    _ramp10(ffmpeg_exe, src)
+    out = tmp_path / "out.mp4"
+    with vidcolor_warnings() as said:
+        colorize(src, out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32, preset="ultrafast",
+                 temporal="off", progress=False, backend="torch")
+    assert _pix_fmt(out) == "yuv420p"
+    assert said == ["ramp10.mkv has 10 bits per sample; libx264 at yuv420p holds 8 bits (plays everywhere), so the "
+                    "frames are processed at 8 (pix_fmt='yuv420p10le' keeps 10, H.264 High 10, which most hardware "
+                    "decoders and browsers do not play; or codec='libx265')"]
+    job = type("Job", (), {"DEEP": True})()
+    assert cli_wording(VidcolorError(eight_bit_reason(job, "libx264", "yuv420p", False))).endswith(
+        "(--pix-fmt yuv420p10le keeps 10, H.264 High 10, which most hardware decoders and browsers do not play; or "
+        "--codec libx265)")
+    assert [default_pix_fmt(c, True) for c in ("libx264", "libx265", "ffv1")] == ["yuv420p", *["yuv420p10le"] * 2]

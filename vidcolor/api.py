@@ -384,13 +384,14 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     ``preset``, ``tune``, ``x264_params`` and ``pix_fmt`` are the encoder's (:class:`~vidcolor.io.VideoWriter`;
     ``crf`` an integer in :data:`~vidcolor.jobs.CRF_RANGE`, checked first, :func:`~vidcolor.checks.check_crf`;
     ``pix_fmt`` None: ``yuv420p``, or :func:`~vidcolor.io.writer.default_pix_fmt`'s ``yuv420p10le`` for a video of more
-    than 8 bits per sample that the job keeps at its depth). A job that takes 16-bit frames
-    (:attr:`~vidcolor.pipeline.LabJob.DEEP`: colorize's, but in internal reference mode) is given such a video's frames
-    as uint16 RGB where the output holds more than 8 bits (a 10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded
-    from 16 bits (``rgb48le``). ``batch_size`` is an integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`);
-    ``batch_size=None`` picks one from the frame size and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`).
-    ``fps`` is the frame rate of ``raw_size`` input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction,
-    a number or ``--fps``'s text (``"30000/1001"``).
+    than 8 bits per sample that the job keeps at its depth, with libx265 and ffv1; libx264's stays ``yuv420p``, which
+    plays everywhere). A job that takes 16-bit frames (:attr:`~vidcolor.pipeline.LabJob.DEEP`: colorize's, but in
+    internal reference mode) is given such a video's frames as uint16 RGB where the output holds more than 8 bits (a
+    10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded from 16 bits (``rgb48le``). ``batch_size`` is an
+    integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
+    and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
+    input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
+    (``"30000/1001"``).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.

@@ -281,14 +281,18 @@ def _fps(ctx, param, value):
         raise click.BadParameter(cli_wording(exc).removeprefix("--fps ")) from None
 
 
+TEN_BIT_PLAYS = ("10-bit H.264 (libx264 at yuv420p10le, High 10) does not play in browsers, QuickTime or on most "
+                 "hardware decoders; 10-bit HEVC (libx265, Main10) plays on most.")
+"""What --pix-fmt's help says of 10-bit output's players: why libx264 stays at yuv420p by default."""
 PIX_FMT_HELP = {
-    "dequantize": "Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full resolution; "
-                  "10 bits keep restored gradients from banding again (odd sizes: 4:4:4).",
-    "colorize": "Output chroma and depth: 4:2:0 plays everywhere; 4:4:4 keeps the added colour at full resolution; "
-                "10 bits keep smooth gradients from banding in the encode (odd sizes: 4:4:4)."}
+    "dequantize": "Output chroma and depth: 8-bit 4:2:0 plays everywhere; 4:4:4 keeps the restored colour at full "
+                  "resolution; 10 bits keep restored gradients from banding again (odd sizes: 4:4:4). " + TEN_BIT_PLAYS,
+    "colorize": "Output chroma and depth: 8-bit 4:2:0 plays everywhere; 4:4:4 keeps the added colour at full "
+                "resolution; 10 bits keep smooth gradients from banding in the encode (odd sizes: 4:4:4). "
+                + TEN_BIT_PLAYS}
 """--pix-fmt's help, per job: colorize's had said dequantize's 'restored colour' and 'restored gradients'."""
 PIX_FMT_HELP["colorize"] += ("  [default: yuv420p; from a source of more than 8 bits per sample, which colorize keeps "
-                             "at 16 bits, yuv420p10le with libx264, libx265 and ffv1]")
+                             "at 16 bits, yuv420p10le with libx265 and ffv1]")
 PIX_FMT_DEFAULT = {"dequantize": "yuv420p", "colorize": None}
 """--pix-fmt's default, per job: colorize's None is :func:`vidcolor.api.process`'s choice, 10 bits for a source of
 more than 8 (:func:`vidcolor.io.writer.default_pix_fmt`)."""

@@ -15,7 +15,7 @@ from vidcolor.io.files import round16
 from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
 from vidcolor.io.reader import DEEP_PIX_FMT
-from vidcolor.io.writer import DEEP_CODECS, default_pix_fmt, holds_deep
+from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
 
@@ -114,15 +114,21 @@ def eight_bit_reason(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) 
     """Why a video of more than 8 bits per sample is processed at 8 by ``job`` into ``codec`` at ``pix_fmt`` (or GIF),
     and what that keeps, as :func:`~vidcolor.io.reader.warn_about_source` says it: the job takes 8-bit frames alone
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
-    :data:`~vidcolor.io.writer.DEEP_CODECS`: NVENC's H.264 has no 10-bit mode)."""
+    :data:`~vidcolor.io.writer.TEN_BIT_CODECS`: NVENC's H.264 has no 10-bit mode; libx264's, which is not the
+    default, :data:`~vidcolor.io.writer.DEEP_CODECS`, is said not to play on most players, and libx265 offered)."""
     if getattr(job, "DEEP", False) is not True:
         what = EIGHT_BIT_JOBS.get(getattr(job, "JOB", None), "the job")
         return (f"{what} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
                 f"{option(DEEP_PIX_FMT)})")
     if to_gif:
         return "GIF holds 8 bits, so the frames are processed at 8"
+    if codec == "libx264":
+        hevc = option("codec='libx265'")
+        return (f"libx264 at {pix_fmt} holds 8 bits" + " (plays everywhere)" * (pix_fmt == "yuv420p")
+                + f", so the frames are processed at 8 ({option(DEEP_PIX_FMT)} keeps 10, H.264 High 10, which most "
+                f"hardware decoders and browsers do not play; or {hevc})")
     return (f"{codec} at {pix_fmt} holds 8 bits, so the frames are processed at 8"
-            + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in DEEP_CODECS else ""))
+            + (f" ({option(DEEP_PIX_FMT)} keeps more)" if codec in TEN_BIT_CODECS else ""))
 
 
 def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | None, exif: bytes | None) -> str | None:

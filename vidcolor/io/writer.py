@@ -109,10 +109,16 @@ keep restored gradients from being banded again by the encode). A frame with an 
 (4:2:0 needs even sides), so its size is kept exactly."""
 
 
-DEEP_CODECS = ("libx264", "libx265", "ffv1")
+DEEP_CODECS = ("libx265", "ffv1")
 """Encoders whose default pixel format for a source of more than 8 bits per sample that the job keeps at its depth
-is ``yuv420p10le`` (:func:`default_pix_fmt`). ProRes is 10-bit whatever it is given; NVENC's H.264 has no 10-bit
-mode, and its HEVC takes ``p010le``, not ``yuv420p10le``: they keep ``yuv420p``."""
+is ``yuv420p10le`` (:func:`default_pix_fmt`): 10-bit HEVC (Main10) plays on phones, TVs, Safari and most hardware
+decoders, and FFV1 is an archive's. libx264 keeps ``yuv420p``: H.264 in 10 bits (High 10) does not play in
+browsers, QuickTime or on most hardware decoders, so a 10-bit ``pix_fmt`` is the user's choice there
+(:data:`TEN_BIT_CODECS`). ProRes is 10-bit whatever it is given; NVENC's H.264 has no 10-bit mode, and its HEVC
+takes ``p010le``, not ``yuv420p10le``: they keep ``yuv420p``."""
+TEN_BIT_CODECS = ("libx264", "libx265", "ffv1")
+"""Encoders that write a 10-bit ``pix_fmt`` given one (:data:`DEEP_CODECS` and libx264), which the warning of a deep
+source processed at 8 bits suggests (:func:`~vidcolor.source_warnings.eight_bit_reason`)."""
 
 
 def default_pix_fmt(codec: str, deep: bool) -> str:
