@@ -789,6 +789,34 @@ def test_an_encoder_that_cannot_start_is_named_with_its_cause(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_h264_nvenc_is_refused_a_10_bit_pix_fmt_and_hevc_nvenc_keeps_one(tmp_path, clip):
+    """NVENC's H.264 has no 10-bit mode, yet h264_nvenc with yuv420p10le passed check_encoding and counted as
+    holding 10 bits (holds_deep), so a deep source was decoded at 16 for an encode that cannot be: it is now one
+    error before any work, naming hevc_nvenc. hevc_nvenc keeps a 10-bit pix_fmt as ffmpeg takes it (p010le), and its
+    8-bit default's warning suggests one (no GPU here: the arguments alone)."""
+    from helpers import invoke_cli
+    from vidcolor.io.writer import check_encoding, encoder_args
+    from vidcolor.source_warnings import eight_bit_reason, keeps_depth
+
+    for fmt in ("yuv420p10le", "yuv444p10le"):
+        with pytest.raises(VidcolorError, match=f"^h264_nvenc has no 10-bit mode: use codec='hevc_nvenc' for {fmt}, "
+                                                r"or an 8-bit pix_fmt \(yuv420p, yuv444p\)$"):
+            check_encoding("h264_nvenc", fmt, "p5", None, None)
+        check_encoding("hevc_nvenc", fmt, "p5", None, None)
+    check_encoding("h264_nvenc", "yuv444p", "p5", None, None)
+    assert encoder_args("hevc_nvenc", "yuv420p10le", 20, "p5", 64, 48)["pix_fmt"] == "yuv420p10le"
+    job = SimpleNamespace(DEEP=True)
+    assert keeps_depth(job, "hevc_nvenc", "yuv420p10le", False) and not keeps_depth(job, "hevc_nvenc", None, False)
+    assert str(VidcolorError(eight_bit_reason(job, "hevc_nvenc", "yuv420p", False))).endswith(
+        "(pix_fmt='yuv420p10le' keeps more)")
+    shutil.copy(clip, tmp_path / "in.mp4")
+    res = invoke_cli("colorize", "in.mp4", "-o", "out.mp4", "--codec", "h264_nvenc", "--pix-fmt", "yuv420p10le",
+                     cwd=tmp_path)
+    assert res.returncode != 0 and res.stderr == ("vidcolor: error: h264_nvenc has no 10-bit mode: use --codec "
+                                                  "hevc_nvenc for yuv420p10le, or an 8-bit --pix-fmt (yuv420p, yuv444p)\n")
+    assert [f.name for f in tmp_path.iterdir()] == ["in.mp4"]
+
+
 @pytest.mark.parametrize("where", ["folder", "through_file", "unwritable"])
 def test_an_output_that_cannot_be_written_is_one_error_before_any_work(tmp_path, where):
     (tmp_path / "a_file").write_bytes(b"x")

@@ -114,11 +114,12 @@ DEEP_CODECS = ("libx265", "ffv1")
 is ``yuv420p10le`` (:func:`default_pix_fmt`): 10-bit HEVC (Main10) plays on phones, TVs, Safari and most hardware
 decoders, and FFV1 is an archive's. libx264 keeps ``yuv420p``: H.264 in 10 bits (High 10) does not play in
 browsers, QuickTime or on most hardware decoders, so a 10-bit ``pix_fmt`` is the user's choice there
-(:data:`TEN_BIT_CODECS`). ProRes is 10-bit whatever it is given; NVENC's H.264 has no 10-bit mode, and its HEVC
-takes ``p010le``, not ``yuv420p10le``: they keep ``yuv420p``."""
-TEN_BIT_CODECS = ("libx264", "libx265", "ffv1")
-"""Encoders that write a 10-bit ``pix_fmt`` given one (:data:`DEEP_CODECS` and libx264), which the warning of a deep
-source processed at 8 bits suggests (:func:`~vidcolor.source_warnings.eight_bit_reason`)."""
+(:data:`TEN_BIT_CODECS`). ProRes is 10-bit whatever it is given. NVENC keeps ``yuv420p``: its H.264 has no 10-bit
+mode, and its HEVC is 10-bit where a 10-bit ``pix_fmt`` is given (ffmpeg hands it ``p010le``, its own format)."""
+TEN_BIT_CODECS = ("libx264", "libx265", "ffv1", "hevc_nvenc")
+"""Encoders that write a 10-bit ``pix_fmt`` given one (:data:`DEEP_CODECS`, libx264 and hevc_nvenc; h264_nvenc is
+refused one, :func:`check_encoding`), which the warning of a deep source processed at 8 bits suggests
+(:func:`~vidcolor.source_warnings.eight_bit_reason`)."""
 
 
 def default_pix_fmt(codec: str, deep: bool) -> str:
@@ -268,7 +269,8 @@ def square_pixels(width: int, height: int, pixel_aspect: Fraction) -> tuple[int,
 
 def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264_params: str | None) -> None:
     """The encoder's options as :class:`VideoWriter` takes them: ``codec`` one of :data:`CODECS`, ``pix_fmt`` of
-    :data:`PIX_FMTS`, ``preset`` a name the codec takes (:func:`check_preset`), ``tune`` None or one of :data:`TUNES`
+    :data:`PIX_FMTS` (an 8-bit one with h264_nvenc: NVENC's H.264 has no 10-bit mode; hevc_nvenc takes a 10-bit one,
+    which ffmpeg gives it as ``p010le`` or ``yuv444p16le``), ``preset`` a name the codec takes (:func:`check_preset`), ``tune`` None or one of :data:`TUNES`
     that the codec takes (:func:`check_tune`), ``x264_params`` options x264 takes (:func:`check_x264_params`);
     :func:`vidcolor.api.process` asks before a model loads.
 
@@ -279,6 +281,10 @@ def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264
         raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
     if pix_fmt not in PIX_FMTS:
         raise VidcolorError(f"unknown pixel format {pix_fmt!r} (choose {', '.join(PIX_FMTS)})")
+    if codec == "h264_nvenc" and pix_fmt.endswith("10le"):
+        hevc = option("codec='hevc_nvenc'")
+        raise VidcolorError(f"h264_nvenc has no 10-bit mode: use {hevc} for {pix_fmt}, or an 8-bit "
+                            f"{option('pix_fmt')} (yuv420p, yuv444p)")
     check_preset(codec, preset)
     if tune is not None and tune not in TUNES:
         raise VidcolorError(f"unknown tune {tune!r} (choose {', '.join(TUNES)})")
