@@ -254,6 +254,10 @@ def test_a_source_deeper_than_its_output_is_told_the_bits_that_the_output_keeps(
                     "output keeps 10 bits of precision"]
 
 
+EIGHT = "the job processes frames at 8 bits, so the output keeps 8 bits of precision"
+"""A reason for 8 bits, as :attr:`vidcolor.distributed.JobSpec.eight_bits` takes it."""
+
+
 def _work(clip, target, eight_bits, pix_fmt, keep):
     """:func:`vidcolor.distributed.open_work` of ``clip`` (no Ray) for a colorize spec whose ``eight_bits`` is given
     and an FFV1 encoding at ``pix_fmt``; with ``keep``, a part is put in the work folder after, whether one was there
@@ -282,14 +286,13 @@ def test_a_ray_run_plans_a_deep_source_at_16_bits_and_keeps_8_bit_keys(tmp_path,
     _ramp10(ffmpeg_exe, deep_src)
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", "2", "-c:v", "ffv1",
                str(flat))
-    plan, said, _ = _work(flat, tmp_path / "f.mkv", "", "yuv420p", True)             # as the runs before did
+    plan, said, _ = _work(flat, tmp_path / "f.mkv", EIGHT, "yuv420p", True)          # as the runs before did
     assert not plan.clip.deep and said == []
     plan, said, kept = _work(flat, tmp_path / "f.mkv", None, None, True)
     assert kept and not plan.clip.deep and plan.encoding.pix_fmt == "yuv420p"       # the same key: resumed
-    plan, said, _ = _work(deep_src, tmp_path / "r.mkv", "", None, True)
-    assert not plan.clip.deep and plan.encoding.pix_fmt == "yuv420p" and said == [
-        "ramp10.mkv has 10 bits per sample; it is processed at 8 bits, so the output keeps 8 bits of precision (also "
-        "with pix_fmt='yuv420p10le')"]
+    plan, said, _ = _work(deep_src, tmp_path / "r.mkv", EIGHT, None, True)
+    assert not plan.clip.deep and plan.encoding.pix_fmt == "yuv420p"
+    assert said == [f"ramp10.mkv has 10 bits per sample; {EIGHT}"]
     plan, said, kept = _work(deep_src, tmp_path / "r.mkv", None, None, True)
     assert not kept and plan.clip.deep and plan.encoding.pix_fmt == "yuv420p10le" and said == []
 
@@ -429,3 +432,20 @@ def test_the_default_codec_writes_a_10_bit_source_as_h264_that_plays(tmp_path, f
         "(--pix-fmt yuv420p10le keeps 10, H.264 High 10, which most hardware decoders and browsers do not play; or "
         "--codec libx265)")
     assert [default_pix_fmt(c, True) for c in ("libx264", "libx265", "ffv1")] == ["yuv420p", *["yuv420p10le"] * 2]
+
+
+def test_the_reason_for_8_bits_is_given_by_every_caller():
+    """warn_about_source and distributed.JobSpec took ``eight_bits=""`` by default, a sentence of their own ("it is
+    processed at 8 bits ... (also with --pix-fmt yuv420p10le)") beside None (the depth kept) and a caller's reason;
+    every caller gives None or the reason (eight_bit_reason's) now, and one that gives neither is a TypeError. The
+    reason is not in the Ray key: an 8-bit source's key is the one it was."""
+    from types import SimpleNamespace
+
+    from vidcolor.distributed import JobSpec
+    from vidcolor.io.reader import warn_about_source
+
+    with pytest.raises(TypeError, match="eight_bits"):
+        warn_about_source("a.mkv", SimpleNamespace(alpha=None, bits=10, interlaced=None, colour={}))
+    with pytest.raises(TypeError, match="eight_bits"):
+        JobSpec(len, {})
+    assert JobSpec(len, {}, eight_bits=None).key() == JobSpec(len, {}, eight_bits=EIGHT).key()

@@ -620,8 +620,8 @@ def test_the_work_folders_key_holds_the_timing_grid_and_the_parts_format(tmp_pat
     def run_keeps_part(grid, version) -> bool:
         monkeypatch.setattr(distributed, "rate_grid", lambda path: grid)
         monkeypatch.setattr(distributed, "PARTS_FORMAT", version)
-        distributed.open_work(clip, target, distributed.JobSpec(len, {}), distributed.Encoding(), 1.0, False, False,
-                              False)
+        distributed.open_work(clip, target, distributed.JobSpec(len, {}, eight_bits=None), distributed.Encoding(), 1.0,
+                              False, False, False)
         kept = part.exists()
         part.touch()                                        # a part written under this key
         return kept
@@ -1022,7 +1022,8 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
     opts = {"model": None, "device": "cpu", **options}
 
     def key() -> str:
-        return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, job_files("colorize", opts)).key()
+        return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, job_files("colorize", opts),
+                       eight_bits=None).key()
 
     def touched(path):                      # rewritten: a later modification time
         st = path.stat()
@@ -1102,7 +1103,7 @@ def test_a_gpu_index_is_refused_with_ray_before_ray_starts(monkeypatch):
     monkeypatch.setattr(distributed, "import_ray", no_ray)
     for device in ("cuda:0", "cuda:1", torch.device("cuda", 1)):
         with pytest.raises(VidcolorError, match="not a GPU index") as info:
-            process_clips([], JobSpec(dict, {}), device=device)
+            process_clips([], JobSpec(dict, {}, eight_bits=None), device=device)
         assert cli_wording(info.value).startswith("--device cuda:"), cli_wording(info.value)
     from vidcolor.distributed import check_device
 

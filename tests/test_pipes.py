@@ -139,7 +139,7 @@ def test_a_warning_names_a_pipe_by_its_path(tmp_path):
     os.mkfifo(tmp_path / "feed")
     for source, name in ((tmp_path / "feed", str(tmp_path / "feed")), ("-", "stdin"), (tmp_path / "a.mkv", "a.mkv")):
         with vidcolor_warnings() as said:
-            warn_about_source(name_of(source), SimpleNamespace(alpha=None, bits=10, interlaced=None))
+            warn_about_source(name_of(source), SimpleNamespace(alpha=None, bits=10, interlaced=None), "at 8 bits")
         assert len(said) == 1 and said[0].startswith(f"{name} has 10 bits per sample;")
 
 

@@ -337,7 +337,7 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                                "compare": io_options.get("compare", False)}, shared,
-                                   job_files(kind, options), eight_bits)
+                                   job_files(kind, options), eight_bits=eight_bits)
         summary = distributed.process_clips(todo, spec, encoding=encoding,
                                             seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
                                             device=options["device"], compare=io_options.get("compare", False),

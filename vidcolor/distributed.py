@@ -104,9 +104,9 @@ class JobSpec:
     ``shared`` holds what was computed once on the driver (arrays, bytes), put in the object store once;
     ``files`` are the files the job reads by their names in ``options`` (the model's weights), which only
     :meth:`key` uses. ``eight_bits`` says what becomes of a source of more than 8 bits per sample, as
-    :func:`~vidcolor.io.reader.warn_about_source` takes it: a text, why its frames are processed at 8 bits (``""``,
-    the default: "it is processed at 8 bits ..."); None, they are not: the job takes uint16 RGB frames
-    (:attr:`~vidcolor.pipeline.LabJob.DEEP`) and the encoder settings hold more than 8 bits
+    :func:`~vidcolor.io.reader.warn_about_source` takes it (a keyword, required): a text, why its frames are
+    processed at 8 bits (:func:`~vidcolor.source_warnings.eight_bit_reason`'s); None, they are not: the job takes
+    uint16 RGB frames (:attr:`~vidcolor.pipeline.LabJob.DEEP`) and the encoder settings hold more than 8 bits
     (:func:`~vidcolor.io.writer.holds_deep`, with :class:`Encoding`'s ``pix_fmt`` None taken as
     :func:`~vidcolor.io.writer.default_pix_fmt`'s for such a source), so such a source is decoded, processed and
     encoded at 16 bits, as a local run does (:func:`vidcolor.api.process`). Not in :meth:`key`: :func:`open_work`
@@ -117,7 +117,7 @@ class JobSpec:
     options: dict
     shared: dict = field(default_factory=dict)
     files: tuple = ()
-    eight_bits: str | None = ""
+    eight_bits: str | None = field(kw_only=True)
 
     def key(self) -> str:
         """A digest of the function, options, shared data and :attr:`files` (their path, size and modification
@@ -630,7 +630,7 @@ def _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_rea
                        max_task_retries=MAX_RESTARTS)(SegmentWorker)
     meter = ray.remote(num_cpus=0)(Progress).remote()
     shared = ray.put(spec.shared)
-    actors = [actor.remote(JobSpec(spec.build, spec.options)) for _ in range(count)]
+    actors = [actor.remote(JobSpec(spec.build, spec.options, eight_bits=spec.eight_bits)) for _ in range(count)]
     began, since = time.monotonic(), time.time()
     starting = [a.ready.remote() for a in actors]           # the start-up check: each actor's first call
     metered = meter.total.remote()

@@ -672,13 +672,12 @@ def probe(path: str | Path) -> VideoInfo:
     return info
 
 
-def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "",
+def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None,
                       encoded: tuple[str, str, int] | None = None) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
     processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
-    where its frames are processed at 8 (``eight_bits`` says why and what it costs; empty: "it is processed at 8
-    bits, so the output keeps 8 bits of precision (also with --pix-fmt yuv420p10le)", as a Ray run's frames and
-    every job's but colorize's (:attr:`~vidcolor.pipeline.LabJob.DEEP`) are; None: they are not, the frames are
+    where its frames are processed at 8 (``eight_bits`` says why and what it costs,
+    :func:`~vidcolor.source_warnings.eight_bit_reason`'s text; None: they are not, the frames are
     decoded at 16 bits, :class:`VideoReader`'s ``deep``, and ``encoded``, the output's ``(codec, pixel format, bits
     per sample)`` (:func:`~vidcolor.io.writer.encoded_bits`), says where they hold fewer bits than the source (12-bit
     ProRes 4444, a 16-bit scan, written at 10); the summary's "passed unchanged" is of the 8-bit frames),
@@ -695,8 +694,7 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None = "",
              "output keeps its tags, so an HDR player shows the colours through that transfer, not as made: "
              f"tone-map it to SDR first ({TONE_MAP})")
     if info.bits > 8 and eight_bits is not None:
-        warn(f"{name} has {info.bits} bits per sample; " + (eight_bits or "it is processed at 8 bits, so the output "
-             f"keeps 8 bits of precision (also with {option(DEEP_PIX_FMT)})"))
+        warn(f"{name} has {info.bits} bits per sample; {eight_bits}")
     elif encoded is not None and info.bits > encoded[2]:
         codec, fmt, bits = encoded
         warn(f"{name} has {info.bits} bits per sample; it is processed at 16, but {codec} at {fmt} holds {bits}, so "
