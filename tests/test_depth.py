@@ -297,6 +297,31 @@ def test_a_ray_run_plans_a_deep_source_at_16_bits_and_keeps_8_bit_keys(tmp_path,
     assert not kept and plan.clip.deep and plan.encoding.pix_fmt == "yuv420p10le" and said == []
 
 
+def test_a_ray_encoding_left_at_its_default_takes_each_clip_s_default_pix_fmt(tmp_path, ffmpeg_exe):
+    """distributed.Encoding's pix_fmt was ``"yuv420p"`` by default, a copy of default_pix_fmt's 8-bit answer: a
+    10-bit clip whose job keeps the depth was decoded at 16 bits into 8-bit FFV1, where a local run writes
+    yuv420p10le. Its default is None now, resolved by open_work with default_pix_fmt; an 8-bit clip's is yuv420p
+    and its key the one an explicit yuv420p gives (its part kept)."""
+    from vidcolor import distributed
+    from vidcolor.api import build_job
+
+    deep_src, flat = tmp_path / "ramp10.mkv", tmp_path / "flat8.mkv"
+    _ramp10(ffmpeg_exe, deep_src)
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", "2", "-c:v", "ffv1",
+               str(flat))
+    spec = distributed.JobSpec(build_job, {"kind": "colorize", "options": {}, "temporal": ["off", 0.6]},
+                               eight_bits=None)
+    plan = distributed.open_work(deep_src, tmp_path / "r.mkv", spec, distributed.Encoding("ffv1"), 1.0, False, False,
+                                 False)
+    assert plan.clip.deep and plan.encoding.pix_fmt == "yuv420p10le"
+    (plan.work / "segment-00000.nut").touch()
+    plan = distributed.open_work(flat, tmp_path / "f.mkv", spec, distributed.Encoding(pix_fmt="yuv420p"), 1.0, False,
+                                 False, False)
+    (plan.work / "segment-00000.nut").touch()
+    plan = distributed.open_work(flat, tmp_path / "f.mkv", spec, distributed.Encoding(), 1.0, False, False, False)
+    assert plan.encoding.pix_fmt == "yuv420p" and (plan.work / "segment-00000.nut").exists()
+
+
 def test_a_segment_of_a_deep_source_decodes_at_16_bits_as_the_reader_does(tmp_path, ffmpeg_exe):
     """A Ray worker's segment (:func:`vidcolor.io.segments.read_segment`) was decoded to uint8 alone; ``deep`` gives
     the local reader's uint16 frames."""

@@ -11,7 +11,7 @@ from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
 from vidcolor.io.reader import check_raw_size
-from vidcolor.io.writer import check_encoding, check_target
+from vidcolor.io.writer import check_encoding, check_target, default_pix_fmt
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
 from vidcolor.stills import read_as_stills
@@ -65,7 +65,8 @@ def check_run_first(input: str | Path, output: str | Path | None, suffix: str, b
     for flag in IO_FLAGS:
         check_flag(io_options.get(flag, False), flag)
     check_crf(io_options["crf"])
-    check_encoding(io_options.get("codec", "libx264"), io_options.get("pix_fmt") or "yuv420p",
+    codec = io_options.get("codec", "libx264")
+    check_encoding(codec, io_options.get("pix_fmt") or default_pix_fmt(codec, False),
                    io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
     if io_options.get("raw_size") is not None:
         check_raw_size(io_options["raw_size"])

@@ -142,14 +142,14 @@ class JobSpec:
 @dataclass(frozen=True)
 class Encoding:
     """The output's encoder settings (see :class:`~vidcolor.io.VideoWriter`) and the batch size (None: auto).
-    ``pix_fmt`` None: each clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`: ``yuv420p``, or
-    ``yuv420p10le`` for a source of more than 8 bits per sample that the job keeps at its depth,
-    :attr:`JobSpec.eight_bits`), set by :func:`open_work` before the work folder's key is made."""
+    ``pix_fmt`` None (the default): each clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`: ``yuv420p``,
+    or ``yuv420p10le`` with libx265 and ffv1 for a source of more than 8 bits per sample that the job keeps at its
+    depth, :attr:`JobSpec.eight_bits`), set by :func:`open_work` before the work folder's key is made."""
 
     codec: str = "libx264"
     crf: int = 16
     preset: str = "medium"
-    pix_fmt: str | None = "yuv420p"
+    pix_fmt: str | None = None
     batch_size: int | None = None
     tune: str | None = None
     x264_params: str | None = None
