@@ -91,6 +91,25 @@ def test_an_8_bit_pix_fmt_given_keeps_8_bits_and_says_why(tmp_path, ffmpeg_exe, 
     assert _pix_fmt(out) == "yuv420p" and np.unique(_y_rows(out)[0]).size <= 256
 
 
+def test_compare_keeps_a_deep_source_s_levels_on_both_sides(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """--compare (SideBySide) around a 16-bit job takes its uint16 frames, ``(N, H, W, 3)``, and gives
+    ``(N, H, 2 W, 3)`` uint16: at saturation 0 both halves of the 10-bit output are the ramp, code for code."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "ramp10.mkv"
+    row = _ramp10(ffmpeg_exe, src)
+    out = tmp_path / "out.mkv"
+    with vidcolor_warnings() as said:
+        colorize(src, out, model=str(tiny_colorizers.fcn), saturation=0, render_size=32, codec="ffv1",
+                 temporal="off", progress=False, backend="torch", compare=True)
+    assert said == [] and _pix_fmt(out) == "yuv420p10le"
+    with av.open(str(out)) as c:
+        for f in c.decode(video=0):
+            p = f.planes[0]
+            y = np.frombuffer(p, np.uint16).reshape(p.height, -1)[H // 2, :2 * W].astype(np.int64)
+            np.testing.assert_array_equal(y, np.concatenate([row, row]))
+
+
 def test_a_job_of_8_bit_frames_says_so(tmp_path, ffmpeg_exe):
     """A job that takes 8-bit frames alone (dequantize, colorize's internal mode, a function of one's own) is given
     8-bit frames of a 10-bit source, and the warning names it."""
