@@ -765,3 +765,25 @@ def test_16_bit_png_and_tiff_are_written_whole_with_the_profile_that_tiff_holds(
     with pytest.raises(ValueError, match=r"expected a uint16 alpha \(6, 9\)"):
         write_image(tmp_path / "c.png", x, a.astype(np.uint8))
     assert listing(tmp_path) == {"a.png", "a.tif", "s.tif"}
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_planar_16_bit_tiff_is_read_as_its_samples(tmp_path, channels):
+    """A 16-bit TIFF whose colours lie in planes of their own (PlanarConfiguration 2) went to OpenCV, which took the
+    planes for interleaved samples and left part of its buffer unwritten: each read gave other values, none the
+    file's, at 8 bits as at 16. tifffile reads it now: the samples whole, and rounded to 8 as a PNG's are."""
+    import tifffile
+
+    from vidcolor.io.files import round16
+
+    x = np.random.default_rng(3).integers(0, 65536, (5, 7, channels)).astype(np.uint16)
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, x.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                     extrasamples=("unassalpha",) if channels == 4 else None)
+    rgb, alpha = read_image(path, deep=True)
+    np.testing.assert_array_equal(rgb, x[..., :3])
+    assert (alpha is None) == (channels == 3)
+    if channels == 4:
+        np.testing.assert_array_equal(alpha, x[..., 3])
+    rgb8, _ = read_image(path)
+    np.testing.assert_array_equal(rgb8, round16(x[..., :3]))

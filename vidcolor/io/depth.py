@@ -2,7 +2,7 @@
 the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is 16.93 levels), OpenCV decodes them whole; or
 kept at 16 bits (:func:`colour16`), for a job that processes them so (colorize).
 
-numpy, Pillow and OpenCV alone (no PyAV, no ffmpeg-python): both readers use it,
+numpy, Pillow and OpenCV alone (tifffile for a planar TIFF; no PyAV, no ffmpeg-python): both readers use it,
 :func:`vidcolor.io.images.read_image` and training's :func:`vidcolor.training.data.read_rgb`, which runs on a machine
 without PyAV.
 """
@@ -51,7 +51,7 @@ def _png_bit_depth(path: str | Path) -> int | None:
     return head[24] if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
 
 
-def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
+def _colour16_to_8(path: str | Path, info: dict, planar: bool = False) -> Image.Image:
     """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
     page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
     at 16 bits and rounded to 8 (:func:`~vidcolor.io.files.round16`), as an RGB or RGBA Pillow image carrying
@@ -61,7 +61,7 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     Raises:
         VidcolorError: OpenCV cannot decode it (a damaged file).
     """
-    x = _decode16(path)
+    x = _decode16(path, planar)
     im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
     if x.shape[2] == 4:
         im.putalpha(Image.fromarray(round16(x[..., 3])))
@@ -69,13 +69,24 @@ def _colour16_to_8(path: str | Path, info: dict) -> Image.Image:
     return im
 
 
-def _decode16(path: str | Path) -> np.ndarray:
+def _decode16(path: str | Path, planar: bool = False) -> np.ndarray:
     """A 16-bit colour PNG's or TIFF's samples as OpenCV decodes them whole: uint16 BGR or BGRA ``(H, W, 3 | 4)``
-    (a PNG's tRNS colour as alpha, as libpng gives it).
+    (a PNG's tRNS colour as alpha, as libpng gives it). A ``planar`` TIFF (PlanarConfiguration 2: each colour in a
+    plane of its own) is read by tifffile instead, its first page: OpenCV took its planes for interleaved samples
+    and left part of its buffer unwritten (five decodes of one file gave five arrays, none the file's).
 
     Raises:
-        VidcolorError: OpenCV cannot decode it (a damaged file, a TIFF layout it does not read).
+        VidcolorError: it cannot be decoded (a damaged file, a TIFF layout OpenCV does not read).
     """
+    if planar:
+        import tifffile             # (a declared dependency; loaded for a planar TIFF alone)
+        try:
+            x = tifffile.imread(path, key=0)
+        except Exception as exc:    # tifffile raises ValueError, KeyError, OSError... for what it cannot read
+            raise VidcolorError(f"{path}: cannot read as image ({exc})") from None
+        if x.dtype != np.uint16 or x.ndim != 3 or x.shape[0] not in (3, 4):
+            raise VidcolorError(f"{path}: cannot read as image (16-bit planar TIFF of {x.dtype} {x.shape})")
+        return np.ascontiguousarray(x.transpose(1, 2, 0)[..., [2, 1, 0, 3][:x.shape[0]]])    # RGB(A) -> BGR(A)
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
     try:                                                                 # tags) are not the user's business
@@ -103,7 +114,7 @@ def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:
         x = _decode16(path)
     elif im.format == "TIFF" and _tiff_colour16(im):
         try:
-            x = _decode16(path)
+            x = _decode16(path, _planar(im))
         except VidcolorError:
             return None
     else:
@@ -121,6 +132,11 @@ def _tiff_colour16(im: Image.Image) -> bool:
             and all(f == 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))))
 
 
+def _planar(im: Image.Image) -> bool:
+    """Whether an opened TIFF stores each colour in a plane of its own (PlanarConfiguration, tag 284, is 2)."""
+    return im.tag_v2.get(284, 1) == 2
+
+
 def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
     """A 16-bit RGB(A) TIFF's first page rounded to 8 bits as a PNG's is (:func:`_colour16_to_8`), with its
     orientation tag (as EXIF, for the caller's transpose); Pillow's reading (the high byte of each sample) where
@@ -129,6 +145,6 @@ def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
     if (orientation := im.getexif().get(0x0112)) is not None:
         exif[0x0112] = orientation
     try:
-        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {})
+        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {}, _planar(im))
     except VidcolorError:
         return im
