@@ -358,7 +358,7 @@ def test_a_segment_of_a_deep_source_decodes_at_16_bits_as_the_reader_does(tmp_pa
 
 
 def _ramp16(path, channels: int = 3) -> np.ndarray:
-    """A 16-bit gray horizontal ramp, 256 x 8, 0..65535 in 1021 levels (8 bits have 256), written by OpenCV at
+    """A 16-bit gray horizontal ramp, 256 x 8, 0..65535 in 512 levels (8 bits have 256), written by OpenCV at
     ``path`` (PNG or TIFF; ``channels`` 1 gray, 3 RGB); returns its gray levels ``(8, 256)``."""
     import cv2
 
@@ -373,7 +373,7 @@ def _ramp16(path, channels: int = 3) -> np.ndarray:
 def test_a_16_bit_still_keeps_its_levels_through_colorize(tmp_path, tiny_colorizers, name, channels, out):
     """A 16-bit PNG or TIFF (an archive's scan) was read at 8 bits and written as an 8-bit image without a word: at
     saturation 0 a ramp of 512 levels came out on 256, 128 16-bit units off. It is now read, processed and written at
-    16 bits (PNG through OpenCV, TIFF through tifffile): its levels come out within a few units (5 measured)."""
+    16 bits (PNG through OpenCV, TIFF through tifffile): its levels come out within a few units (5 measured, 8 allowed)."""
     import cv2
 
     from vidcolor.api import colorize

@@ -76,8 +76,8 @@ def read_image(path: str | Path, to_srgb: bool = False,
             im.load()
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
             whole = colour16(im, path) if deep and not to_srgb else None
-            if whole is not None:       # 16-bit colour, kept: a PNG turned upright as exif_transpose turns the
-                                        # others (a TIFF's tag: Pillow and OpenCV turned it as they decoded it)
+            if whole is not None:       # 16-bit colour, kept: turned upright by its EXIF orientation (a PNG's
+                                        # eXIf, a TIFF's tag), as exif_transpose turns the 8-bit images
                 whole = _upright(whole, opened.getexif().get(ExifTags.Base.Orientation))
                 return (np.ascontiguousarray(whole[..., :3]),
                         np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
@@ -362,7 +362,8 @@ def gif_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
 DEEP_FORMATS = ("PNG", "TIFF")
 """Pillow formats that :func:`write_image` writes at 16 bits per sample (uint16 RGB): Pillow has no 16-bit RGB mode
 (``Image.fromarray`` refuses uint16 ``(H, W, 3)``; PyAV's PNG encoder is given no ICC profile from Python), so PNG is
-written by OpenCV (``cv2.imencode``: no ICC profile, no EXIF) and TIFF by tifffile (its ``iccprofile``; no EXIF)."""
+written by OpenCV (``cv2.imencode``: no ICC profile, no EXIF) and TIFF by tifffile (its ``iccprofile``, and the EXIF
+tags of its first directory, :func:`_tiff_tags`; no Exif or GPS directory)."""
 
 
 def deep_refusal(fmt: str, icc_profile: bytes | None, exif: bytes | None) -> str | None:
@@ -448,7 +449,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
                 icc_profile: bytes | None = None, exif: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix. uint16 RGB
     (+ uint16 alpha), 0..65535, is written at 16 bits per sample where :func:`deep_refusal` finds nothing against it
-    (PNG without ``icc_profile`` or ``exif``, TIFF without ``exif``: :data:`DEEP_FORMATS`).
+    (PNG without ``icc_profile`` or ``exif``; TIFF with them, but for an ``exif`` with Exif or GPS directories:
+    :data:`DEEP_FORMATS`).
 
     Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM); GIF keeps one bit of it
     (:func:`gif_image`). JPEG is written at quality
