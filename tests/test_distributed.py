@@ -435,18 +435,26 @@ with open("/proc/self/cmdline", "rb") as f:
 """
 
 
+def _env_with_sitecustomize(tmp_path, source: str, **extra: str) -> dict:
+    """:func:`cli_env` (with ``extra`` variables) for a run whose Ray workers run ``source`` as their
+    ``sitecustomize.py`` (written under ``tmp_path / "site"``, first on PYTHONPATH, which the workers inherit), and
+    no ``RAY_ADDRESS``: the run starts a cluster of its own."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(source)
+    env = {**cli_env(), **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
 def _run_whose_workers_cannot_start(tmp_path, film, terminate: bool = False) -> tuple:
     """The CLI's Ray run (its own local instance) whose Ray worker processes die as they start, as under the
     README audit's ``ulimit -v 8000000``: a ``sitecustomize`` caps their address space below the object store that
     each maps (``shared_memory.cc:46: mmap failed``), the driver's left as it is; the start-up check shortened to
     5 s (60 s with ``terminate``). Returns (exit status, stderr, seconds); with ``terminate``, SIGTERM once a
     worker has died (ray.init is done then: the driver is waiting for its actors)."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(WORKERS_CANNOT_START)
-    env = cli_env()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env.pop("RAY_ADDRESS", None)
+    env = _env_with_sitecustomize(tmp_path, WORKERS_CANNOT_START)
     env.pop("RAY_TMPDIR", None)         # Ray's logs in /tmp/ray/session_*_<driver pid>/logs
     code = (f"import sys; sys.argv[0] = 'vidcolor'; import vidcolor.distributed as d; "
             f"d.START_WAIT = {60.0 if terminate else 5.0}; from vidcolor.cli import main; main()")
@@ -550,12 +558,7 @@ def test_the_summary_is_timed_on_the_drivers_clock_whatever_the_workers_say(tmp_
     (time.time() on their nodes) and set them against the driver's: a node 1000 s behind gave 'finish 1000 s' and no
     start-up. The workers' times are now put on the driver's clock (_on_driver_clock): the three add up to the
     call's wall time."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(WORKER_CLOCK_BEHIND)
-    env = cli_env()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env.pop("RAY_ADDRESS", None)
+    env = _env_with_sitecustomize(tmp_path, WORKER_CLOCK_BEHIND)
     code = ("import sys, time, json; from vidcolor.api import dequantize; t = time.perf_counter(); "
             f"s = dequantize({str(film)!r}, {str(tmp_path / 'out.mkv')!r}, executor='ray', workers=2, progress=False); "
             "print(json.dumps([s.seconds, s.startup, s.finish, time.perf_counter() - t, s.segments]))")
@@ -838,15 +841,10 @@ def test_a_workers_warning_is_said_once_as_a_local_run_says_it(tmp_path, film):
     on) printed as a raw Python warning line per worker ('(SegmentWorker pid=...) .../tracing_helper.py:487:
     VidcolorWarning: ...' and the source line under it). Now the driver says it once, as a local run: the CLI's
     one line, a library caller's one VidcolorWarning."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(WORKERS_CANNOT_CACHE)
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "not-a-folder").write_bytes(b"")
-    env = {**cli_env(), "VIDCOLOR_CACHE": str(cache)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env.pop("RAY_ADDRESS", None)
+    env = _env_with_sitecustomize(tmp_path, WORKERS_CANNOT_CACHE, VIDCOLOR_CACHE=str(cache))
     said = "cannot cache the ONNX graph ("
     cli = subprocess.run([sys.executable, "-m", "vidcolor.cli", "dequantize", str(film), "-o", str(tmp_path / "a.mp4"),
                           "--backend", "onnxruntime", "--executor", "ray", "--segment-seconds", "1", "--workers", "2",
