@@ -14,10 +14,13 @@ from vidcolor.errors import cli_reads, option, warn
 from vidcolor.io.files import round16
 from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
-from vidcolor.io.reader import DEEP_PIX_FMT
 from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
+
+DEEP_PIX_FMT = "pix_fmt='yuv420p10le'"
+"""The option that writes 10-bit output, as :func:`~vidcolor.errors.option` names it (``--pix-fmt yuv420p10le`` in
+the CLI), in the warnings of a source processed at 8 bits (:func:`eight_bit_reason`)."""
 
 COLOUR_SAID: contextvars.ContextVar[list | None] = contextvars.ContextVar("vidcolor_colour_said", default=None)
 """The run in progress's record of colour input given to colorize (:func:`one_colour_warning`): a folder's first

@@ -716,11 +716,6 @@ TONE_MAP = ("ffmpeg -i in.mkv -vf zscale=t=linear:npl=100,format=gbrpf32le,zscal
             "zscale=t=bt709:m=bt709:r=tv,format=yuv420p10le -c:v ffv1 sdr.mkv")
 """A tone-mapping to SDR BT.709 that the bundled ffmpeg runs (zscale, tonemap), for :func:`warn_about_source`."""
 
-DEEP_PIX_FMT = "pix_fmt='yuv420p10le'"
-"""The option that writes 10-bit output, as :func:`~vidcolor.errors.option` names it (``--pix-fmt yuv420p10le`` in
-the CLI)."""
-
-
 def alpha_dropped(name: str, alpha: str) -> str:
     """The warning that the video ``name`` has an alpha channel (:attr:`VideoInfo.alpha`), which is dropped."""
     return (f"{name} has an alpha channel ({alpha}), which is dropped (video is read as RGB): the output shows the "
