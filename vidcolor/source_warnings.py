@@ -113,15 +113,25 @@ EIGHT_BIT_JOBS = {"dequantize": "dequantize", "colorize-internal": "colorize's i
 them, by ``JOB``; another is "the job"."""
 
 
+def takes_16_bits(job: FrameBatchFn) -> bool:
+    """Whether ``job`` (or the job a :class:`~vidcolor.side_by_side.SideBySide` wraps) takes uint16 frames of a source
+    of more than 8 bits per sample (:attr:`~vidcolor.pipeline.LabJob.DEEP`)."""
+    return getattr(getattr(job, "job", job), "DEEP", False) is True
+
+
+def _eight_bit_job(job: FrameBatchFn) -> str:
+    """How a job that takes 8-bit frames alone is named in a warning (:data:`EIGHT_BIT_JOBS`)."""
+    return EIGHT_BIT_JOBS.get(getattr(getattr(job, "job", job), "JOB", None), "the job")
+
+
 def eight_bit_reason(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) -> str:
     """Why a video of more than 8 bits per sample is processed at 8 by ``job`` into ``codec`` at ``pix_fmt`` (or GIF),
     and what that keeps, as :func:`~vidcolor.io.reader.warn_about_source` says it: the job takes 8-bit frames alone
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
     :data:`~vidcolor.io.writer.TEN_BIT_CODECS`: NVENC's H.264 has no 10-bit mode; libx264's, which is not the
     default, :data:`~vidcolor.io.writer.DEEP_CODECS`, is said not to play on most players, and libx265 offered)."""
-    if getattr(job, "DEEP", False) is not True:
-        what = EIGHT_BIT_JOBS.get(getattr(job, "JOB", None), "the job")
-        return (f"{what} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
+    if not takes_16_bits(job):
+        return (f"{_eight_bit_job(job)} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
                 f"{option(DEEP_PIX_FMT)})")
     if to_gif:
         return "GIF holds 8 bits, so the frames are processed at 8"
@@ -140,9 +150,8 @@ def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | Non
     :func:`warn_still_at_8_bits`'s sentence; None where it keeps its 16 bits: ``job`` takes them
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`, or the job :class:`~vidcolor.side_by_side.SideBySide` wraps) and
     :func:`~vidcolor.io.images.write_image` writes them with that metadata (:func:`~vidcolor.io.images.deep_refusal`)."""
-    job = getattr(job, "job", job)
-    if getattr(job, "DEEP", False) is not True:
-        return f"{EIGHT_BIT_JOBS.get(getattr(job, 'JOB', None), 'the job')} processes images at 8 bits"
+    if not takes_16_bits(job):
+        return f"{_eight_bit_job(job)} processes images at 8 bits"
     return deep_refusal(fmt, icc_profile, exif)
 
 
@@ -160,8 +169,7 @@ def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool
     :func:`~vidcolor.io.writer.default_pix_fmt`) holds more than 8 bits (GIF does not). A local run
     (:mod:`vidcolor.file_run`) and a Ray run (:func:`vidcolor.api.process`'s hand-off) decide it alike; where it is
     False, :func:`eight_bit_reason` says why."""
-    return (getattr(job, "DEEP", False) is True and not to_gif
-            and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True)))
+    return takes_16_bits(job) and not to_gif and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True))
 
 
 def lost_message(input, reader) -> str:
