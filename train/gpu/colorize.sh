@@ -24,8 +24,10 @@ PY=${PYTHON:-python3}
 
 case "${1:-}" in
 prepare)
+    exclude=$(git rev-parse --git-path info/exclude)      # .git/info/exclude, also from a linked worktree
+    mkdir -p "$(dirname "$exclude")"
     for path in /.pack/ /.whl/; do
-        grep -qxF "$path" .git/info/exclude 2>/dev/null || echo "$path" >> .git/info/exclude
+        grep -qxF "$path" "$exclude" 2>/dev/null || echo "$path" >> "$exclude"
     done
     [ -d .pack ] || $PY -m vidcolor.cli train pack train/colorize-effnet-video.toml .pack --max-mb "${PACK_MB:-15}"
     mkdir -p .whl
