@@ -607,6 +607,50 @@ def test_long_output_names_get_distinct_work_folders_the_file_system_takes(tmp_p
         w.mkdir()
 
 
+def tiny_clip(path: Path, ffmpeg_exe: str, frames: int) -> Path:
+    """``frames`` frames of 32x32 testsrc2 at 24 fps in FFV1 (every frame a keyframe): a clip to plan, not to run."""
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", str(frames), "-c:v",
+               "ffv1", str(path))
+    return path
+
+
+def test_an_interrupt_as_the_work_folder_is_made_leaves_none(tmp_path, ffmpeg_exe, monkeypatch):
+    """Ctrl-C between the making of a clip's work folder and its registration for the cleanup (here as the strays of
+    an earlier run are looked for, the first thing after the folder is made) left the folder behind, with its key file:
+    the run had no plan for it yet. Now the plan is registered before the folder is made, and the cleanup clears it,
+    and the output folder the run made. A folder of an earlier run under the same key, with a finished segment, is
+    kept, and said. No Ray: it is not imported (the interrupt comes before it would start)."""
+    from vidcolor import distributed
+
+    clip = tiny_clip(tmp_path / "c.mkv", ffmpeg_exe, 4)
+    target = tmp_path / "new" / "out.mkv"
+    spec = distributed.JobSpec(len, {}, eight_bits=None)
+    interrupts = []
+
+    def interrupted(work):
+        if not interrupts:
+            interrupts.append(work)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "import_ray", lambda: None)
+    monkeypatch.setattr(distributed, "_remove_strays", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        distributed.process_clips([(clip, target)], spec, progress=False)
+    assert interrupts == [distributed.work_folder(target)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+    # an earlier run's folder, one segment done: kept, and the note says so
+    plan = distributed.open_work(clip, target, spec, distributed.Encoding(), 1.0, False, False, False)
+    distributed.make_plan(plan, 1.0, 2, distributed.Encoding())
+    plan.parts[0].touch()
+    interrupts.clear()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        distributed.process_clips([(clip, target)], spec, seconds=1.0, progress=False)
+    assert plan.parts[0].is_file()
+    assert caught.value.__notes__ == [f"1 of {len(plan.parts)} segments of {clip} kept in {plan.work}; the same "
+                                      "command resumes"]
+
+
 def test_the_work_folders_key_holds_the_timing_grid_and_the_parts_format(tmp_path, ffmpeg_exe, monkeypatch):
     """The resume key had neither the timing grid nor a parts-format version: parts cached before segments were
     timestamped on the clip's grid (commit b0134e5) were kept and joined with spans on it. A key that differs
@@ -614,9 +658,7 @@ def test_the_work_folders_key_holds_the_timing_grid_and_the_parts_format(tmp_pat
     from vidcolor import distributed
     from vidcolor.io.timing import RateGrid
 
-    clip = tmp_path / "c.mp4"
-    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=24", "-frames:v", "2", "-c:v", "ffv1",
-               str(clip))
+    clip = tiny_clip(tmp_path / "c.mp4", ffmpeg_exe, 2)
     target = tmp_path / "out.mkv"
     part = distributed.work_folder(target) / "segment-00000.mkv"
 

@@ -378,7 +378,8 @@ def work_folder(target: Path) -> Path:
 
 
 def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seconds: float, compare: bool,
-              audio: bool, overwrite: bool, in_folder_run: bool = False) -> _Plan:
+              audio: bool, overwrite: bool, in_folder_run: bool = False,
+              opened: Callable[[_Plan], None] | None = None) -> _Plan:
     """The work folder of one input, with the segment plan an earlier run saved there (else unplanned).
 
     The folder is keyed by the input (path, size, modification time), the job, the encoder settings, the
@@ -389,7 +390,10 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     ``encoding``'s ``pix_fmt`` None is the clip's default (:func:`~vidcolor.io.writer.default_pix_fmt`), in the key
     and in the plan's :attr:`_Plan.encoding`. What the processing does not keep of the input (an alpha channel, more
     than 8 bits, interlacing) is said in a warning, as a local run says it
-    (:func:`~vidcolor.io.reader.warn_about_source`).
+    (:func:`~vidcolor.io.reader.warn_about_source`). ``opened`` (where given) is called with the plan before its
+    folder is made or emptied, once nothing but that is left to do: a caller that clears the work folders of a run
+    that fails or is stopped (:func:`process_clips`) registers it there, so that an interrupt as the folder is made
+    leaves none behind.
 
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
@@ -413,6 +417,12 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         terms.append("16-bit frames")
     key = hashlib.sha256(json.dumps(terms, sort_keys=True, default=str).encode()).hexdigest()
     work = work_folder(target)
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat))
+    saved = work / PLAN_FILE
+    if (work / key).is_file() and saved.is_file():          # an earlier run's, under this key: resumed
+        plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
+    if opened is not None:
+        opened(plan)
     if work.is_dir() and not (work / key).is_file():
         shutil.rmtree(work)
     try:
@@ -421,10 +431,6 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     except OSError as exc:      # named as a local run names it (partial_file): the output, and what is in the way
         raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
     _remove_strays(work)
-    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat))
-    saved = work / PLAN_FILE
-    if saved.is_file():
-        plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
     return plan
 
 
@@ -546,9 +552,9 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     with removing_made_folders(*(Path(o).parent for _, o in clips)):
         try:
             for i, o in clips:
-                try:
-                    plans.append(open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite,
-                                           folder))
+                try:            # each plan in plans before its folder is made: the cleanup below clears it
+                    open_work(Path(i), Path(o), spec, encoding, seconds, compare, audio, overwrite, folder,
+                              opened=plans.append)
                 except OutputExists as exc:
                     if not written_meanwhile(exc, Path(o)):
                         raise
