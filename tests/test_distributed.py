@@ -352,8 +352,9 @@ def test_an_interrupt_after_the_join_is_a_finished_run(cluster, tmp_path, film, 
 def test_a_rerun_that_only_joins_says_so_not_zero_workers(cluster, tmp_path, film, tiny_colorizers, local_result,
                                                           monkeypatch):
     """Stopped after every segment was done, before the join ('2 of 2 segments ... kept'), the rerun only joins, Ray
-    not started: its summary said 'ray: 2 segment(s) on 0 worker(s), 2 reused from an earlier run'. Now 'ray: 2
-    segment(s), all reused from an earlier run'. (The CLI's SIGTERM exception stands in for Ctrl-C, as above.)"""
+    not started: its summary said 'ray: 2 segment(s) on 0 worker(s), 2 reused from an earlier run'. Now 'ray: all 2
+    segment(s) were done already (by an earlier run)', and no rate (the join's). (The CLI's SIGTERM exception stands in
+    for Ctrl-C, as above.)"""
     from vidcolor import distributed
     from vidcolor.cli import Terminated
 
@@ -366,7 +367,8 @@ def test_a_rerun_that_only_joins_says_so_not_zero_workers(cluster, tmp_path, fil
         with pytest.raises(Terminated):
             colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, workers=2)
     summary = colorize(film, out, tiny_colorizers.fcn, executor="ray", segment_seconds=2.0, workers=2)
-    assert summary.note == "ray: 2 segment(s), all reused from an earlier run"
+    assert summary.note == "ray: all 2 segment(s) were done already (by an earlier run)"
+    assert summary.joined_only and "fps" not in str(summary)
     assert_same_as_local(out, local_result)
 
 
@@ -649,6 +651,30 @@ def test_an_interrupt_as_the_work_folder_is_made_leaves_none(tmp_path, ffmpeg_ex
     assert plan.parts[0].is_file()
     assert caught.value.__notes__ == [f"1 of {len(plan.parts)} segments of {clip} kept in {plan.work}; the same "
                                       "command resumes"]
+
+
+def test_a_rerun_that_only_joins_gives_no_rate(tmp_path, ffmpeg_exe, monkeypatch):
+    """A rerun that found every segment done (an earlier run stopped before its join) only joins them, Ray not started;
+    its line gave the rate of the call's fraction of a second (a 4 s clip's: '96 frames in 0.3 s (376.70 fps)'), a
+    throughput of nothing. Now it says the frames were joined, and no rate. No Ray: the join is a stand-in (the summary
+    is what is checked)."""
+    from vidcolor import distributed
+
+    clip = tiny_clip(tmp_path / "c.mkv", ffmpeg_exe, 4)
+    target = tmp_path / "out.mkv"
+    spec = distributed.JobSpec(len, {}, eight_bits=None)
+    plan = distributed.open_work(clip, target, spec, distributed.Encoding(), 1.0, False, False, False)
+    distributed.make_plan(plan, 1.0, 2, distributed.Encoding())
+    for part in plan.parts:
+        part.touch()
+    monkeypatch.setattr(distributed, "import_ray", lambda: None)            # (Ray would fail there: never started)
+    monkeypatch.setattr(distributed, "_join", lambda plan, *args: plan.clip.target.touch())
+    summary = distributed.process_clips([(clip, target)], spec, seconds=1.0, progress=False)
+    n = len(plan.parts)
+    assert summary.joined_only and summary.fps == 0.0 and summary.frames == 4
+    assert str(summary) == (f"4 frames joined in {summary.seconds:.1f} s -> {target}; ray: all {n} segment(s) were "
+                            "done already (by an earlier run)")
+    assert target.is_file() and not plan.work.exists()
 
 
 def test_the_work_folders_key_holds_the_timing_grid_and_the_parts_format(tmp_path, ffmpeg_exe, monkeypatch):

@@ -502,7 +502,9 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         clips left for ``skip_existing``, whose frames it does not count. Its seconds are the frames' own, as a local
         run's (the first segment's start to the last one's end; :attr:`~RunSummary.began`
         set, so that :meth:`~RunSummary.timed_from` gives the start-up, Ray's included, and the finish, the last
-        join's), the whole call's where segments of an earlier run were reused. A folder's note counts the clips
+        join's), the whole call's where segments of an earlier run were reused; where all were (Ray not started, the
+        outputs only joined) the line makes no rate of them (:attr:`~RunSummary.joined_only`: ``192 frames joined in
+        0.1 s -> out.mp4; ray: all 8 segment(s) were done already (by an earlier run)``). A folder's note counts the clips
         written (``2 clips; ray: ...``). ``found``: each clip's quantizers (:attr:`~RunSummary.found`), which
         :func:`vidcolor.api.dequantize` words as a local run's.
 
@@ -606,7 +608,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     if count:
         note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
     else:                           # every segment done by an earlier run, joined here: Ray was not started
-        note = f"ray: {n} segment(s), all reused from an earlier run"
+        note = f"ray: all {n} segment(s) were done already (by an earlier run)"
     if folder and joined:               # as a local folder run counts them
         note = f"{len(joined)} clip{'' if len(joined) == 1 else 's'}; {note}"
     if stopped:
@@ -621,7 +623,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
     return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
                       seconds, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
-                      skipped=meanwhile + len(left), began=began, found=found)
+                      skipped=meanwhile + len(left), began=began, found=found, joined_only=not count)
 
 
 def _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session) -> None:

@@ -1035,11 +1035,17 @@ class RunSummary:
     """A Ray run's quantizers (:mod:`vidcolor.distributed`), each clip's written, in order: its segments'
     :attr:`Dequantizer.found` without their warm-up frames, joined (a quantizer that goes on past a segment's end is
     one entry); None where the job tracks none, or a clip's segments were reused from an earlier run."""
+    joined_only: bool = False
+    """The frames were all processed by an earlier run, and this one only joined them (a Ray rerun that found every
+    segment done, :mod:`vidcolor.distributed`): :attr:`seconds` are the call's (the join, mostly), which no rate is
+    made of (:attr:`fps` 0.0; the line ``192 frames joined in 0.1 s -> out.mp4; <note>``). A rate of those seconds
+    (376.70 fps for 96 frames joined in 0.3 s) was no throughput of anything."""
 
     @property
     def fps(self) -> float:
-        """:attr:`frames` a second of :attr:`seconds` (images a second for images); 0.0 where no time was measured."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+        """:attr:`frames` a second of :attr:`seconds` (images a second for images); 0.0 where no time was measured, or
+        the frames were not processed in this run (:attr:`joined_only`)."""
+        return self.frames / self.seconds if self.seconds > 0 and not self.joined_only else 0.0
 
     def timed_from(self, started: float) -> "RunSummary":
         """Measure :attr:`startup` and :attr:`finish` of a command or call that began at ``started``
@@ -1053,9 +1059,10 @@ class RunSummary:
     def __str__(self) -> str:
         if self.skipped and not self.frames:
             return f"nothing to do: {self.note}"
-        line = f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'} in {self.seconds:.1f} s"
+        line = (f"{self.frames} {self.unit}{'' if self.frames == 1 else 's'}{' joined' if self.joined_only else ''} "
+                f"in {self.seconds:.1f} s")
         more = []
-        if self.frames > 1:
+        if self.frames > 1 and not self.joined_only:
             more.append(f"{self.seconds / self.frames:.2f} s an image" if self.unit == "image" else
                         f"{self.fps:.2f} fps")
         outside = [f"{t:.1f} s {what}" for t, what in ((self.startup, "start-up"), (self.finish, "finish"))
