@@ -101,8 +101,8 @@ def _decode16(path: str | Path, planar: bool = False) -> np.ndarray:
 def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:
     """The 16-bit samples of an opened image ``im`` of the file ``path`` whose colour samples have 16 bits (those
     :func:`colour16_to_8` rounds: a colour or gray + alpha PNG, an RGB or RGBA TIFF's first page) as OpenCV decodes
-    them whole: uint16 RGB or RGBA ``(H, W, 3 | 4)``, 0..65535, as stored (no EXIF orientation applied, no colour
-    conversion). None for any other image, and for a TIFF whose layout OpenCV does not decode (Pillow's 8-bit
+    them whole: uint16 RGB or RGBA ``(H, W, 3 | 4)``, 0..65535, as stored (no colour conversion; no EXIF orientation
+    applied, but for a TIFF that OpenCV decodes: it turns it upright by its orientation tag, :func:`tiff_planar`). None for any other image, and for a TIFF whose layout OpenCV does not decode (Pillow's 8-bit
     reading of it stands). The caller has checked the size in the header.
 
     Raises:
@@ -114,7 +114,7 @@ def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:
         x = _decode16(path)
     elif im.format == "TIFF" and _tiff_colour16(im):
         try:
-            x = _decode16(path, _planar(im))
+            x = _decode16(path, tiff_planar(im))
         except VidcolorError:
             return None
     else:
@@ -132,8 +132,10 @@ def _tiff_colour16(im: Image.Image) -> bool:
             and all(f == 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))))
 
 
-def _planar(im: Image.Image) -> bool:
-    """Whether an opened TIFF stores each colour in a plane of its own (PlanarConfiguration, tag 284, is 2)."""
+def tiff_planar(im: Image.Image) -> bool:
+    """Whether an opened TIFF stores each colour in a plane of its own (PlanarConfiguration, tag 284, is 2): its 16-bit
+    samples are read by tifffile, which leaves them as stored, where OpenCV turns the others upright by their
+    orientation tag as it decodes them (:func:`colour16`)."""
     return im.tag_v2.get(284, 1) == 2
 
 
@@ -145,6 +147,6 @@ def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
     if (orientation := im.getexif().get(0x0112)) is not None:
         exif[0x0112] = orientation
     try:
-        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {}, _planar(im))
+        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {}, tiff_planar(im))
     except VidcolorError:
         return im

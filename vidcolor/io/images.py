@@ -13,7 +13,7 @@ from PIL import ExifTags, Image, ImageOps, TiffTags, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.depth import colour16, colour16_to_8
+from vidcolor.io.depth import PNG_SIGNATURE, colour16, colour16_to_8, tiff_planar
 from vidcolor.io.icc import cmyk_to_srgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -73,14 +73,19 @@ def read_image(path: str | Path, to_srgb: bool = False,
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:   # Pillow's size refusal is vidcolor's
             check_frame_size(*im.size, str(path))
-            im.load()
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
-            whole = colour16(im, path) if deep and not to_srgb else None
-            if whole is not None:       # 16-bit colour, kept: turned upright by its EXIF orientation (a PNG's
-                                        # eXIf, a TIFF's tag), as exif_transpose turns the 8-bit images
-                whole = _upright(whole, opened.getexif().get(ExifTags.Base.Orientation))
+            try:                        # 16-bit colour, kept: decoded by OpenCV (tifffile) alone, not by Pillow
+                whole = colour16(im, path) if deep and not to_srgb else None
+            except VidcolorError:
+                im.load()               # Pillow's reason where it has one (a truncated PNG), as before
+                raise
+            if whole is not None:       # turned upright by its EXIF orientation (a PNG's eXIf, a planar TIFF's tag:
+                                        # OpenCV turns other TIFFs), as exif_transpose turns the 8-bit images
+                if im.format == "PNG" or tiff_planar(im):
+                    whole = _upright(whole, exif_of(opened, path).get(ExifTags.Base.Orientation))
                 return (np.ascontiguousarray(whole[..., :3]),
                         np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
+            im.load()
             im = colour16_to_8(im, path)    # Pillow keeps the high byte of each sample (x >> 8)
             ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if to_srgb:                 # CMYK through its profile too; P3, Adobe RGB... converted
@@ -224,6 +229,47 @@ def _tiff_cut(path: str | Path) -> str | None:
             f"end of its {size:,} bytes (truncated)")
 
 
+PNG_LATE_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
+"""Chunks that a PNG may hold after its image data (IDAT) and that say its EXIF (an eXIf; ImageMagick's "Raw profile
+type exif" text; XMP's orientation in an iTXt), which Pillow reads on decoding the pixels (``load``)."""
+
+
+def _png_late_info(path: str | Path) -> dict:
+    """What a PNG's :data:`PNG_LATE_CHUNKS` after its image data add to Pillow's ``info`` (``exif``, text), parsed by
+    Pillow's own chunk handlers (``PngStream``), the image data skipped unread: what ``load`` adds to it without
+    decoding the pixels. Empty where there is none, and from the first chunk Pillow cannot parse on."""
+    from PIL import PngImagePlugin
+    with open(path, "rb") as f:
+        if f.read(8) != PNG_SIGNATURE:
+            return {}
+        png, after = PngImagePlugin.PngStream(f), False
+        while True:
+            try:
+                cid, pos, length = png.read()
+                if cid == b"IEND":
+                    break
+                if after and cid in PNG_LATE_CHUNKS:
+                    png.call(cid, pos, length)
+                else:
+                    f.seek(length, 1)
+                f.seek(4, 1)                # its CRC
+            except DAMAGED:
+                break
+            after = after or cid == b"IDAT"
+        return png.im_info
+
+
+def exif_of(im: Image.Image, path: str | Path) -> Image.Exif:
+    """The EXIF of an opened image of the file ``path``, as Pillow's ``getexif`` gives it, without decoding its pixels:
+    for a PNG whose EXIF is not before its image data (most have none), Pillow's ``getexif`` decodes the whole image
+    to read the chunks after it; they are read here by skipping the image data (:func:`_png_late_info`). ``im``'s
+    ``info`` gets what they hold, as decoding would give it."""
+    if im.format == "PNG" and "exif" not in im.info:
+        im.info.update(_png_late_info(path))
+        return Image.Image.getexif(im)      # (PngImageFile's own getexif would decode it)
+    return im.getexif()
+
+
 OPAQUE_FORMATS = ("JPEG", "BMP", "PPM")
 """Pillow formats that hold no alpha: :func:`write_image` drops it there (PPM is also .pgm, .pbm and .pnm)."""
 
@@ -249,8 +295,8 @@ first IFD is also its EXIF's, so Pillow's ``getexif()`` gives them with the came
 leaves them out."""
 
 
-def _carried_exif(im: Image.Image) -> bytes | None:
-    """The EXIF of an opened image that its output carries (camera and lens, dates, GPS, exposure...), serialised as
+def _carried_exif(im: Image.Image, path: str | Path) -> bytes | None:
+    """The EXIF of an opened image (of the file ``path``; :func:`exif_of`, its pixels not decoded) that its output carries (camera and lens, dates, GPS, exposure...), serialised as
     Pillow's ``save(exif=...)`` takes it; None when it has none.
 
     Its orientation, where it has one, is set to 1 (top-left): :func:`read_image` turns the pixels upright, so the
@@ -259,7 +305,7 @@ def _carried_exif(im: Image.Image) -> bytes | None:
     (IFD1, which shows the input). EXIF that Pillow cannot read or serialise again is not carried.
     """
     try:
-        exif = im.getexif()
+        exif = exif_of(im, path)
         for tag in TIFF_OWN_TAGS & set(exif):
             del exif[tag]
         if not exif:
@@ -301,7 +347,7 @@ def image_metadata(path: str | Path) -> ImageMetadata:
     opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why)."""
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:
-            return ImageMetadata(_rgb_profile(im), _carried_exif(im), _pages(im))
+            return ImageMetadata(_rgb_profile(im), _carried_exif(im, path), _pages(im))
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return ImageMetadata(None, None, 1)
 
