@@ -823,3 +823,29 @@ def test_a_16_bit_image_and_its_metadata_are_decoded_once_by_opencv_not_pillow(t
     tags = Image.Exif()
     tags.load(image_metadata(tmp_path / "a.png").exif)
     assert tags[ExifTags.Base.Make] == "Scanner" and tags[ExifTags.Base.Orientation] == 1
+
+
+def test_a_16_bit_multi_page_tiff_is_decoded_from_its_first_page_alone(tmp_path, monkeypatch):
+    """A multi-page 16-bit TIFF was read whole into memory (np.fromfile) to decode its first page (a 40-page 48 MB
+    scan: 49 MB traced at peak, 3.6 MB now). OpenCV gets the first page's bytes alone, and what a file would need
+    beyond MAX_IMAGE_BYTES is refused before anything is read, in one line."""
+    import cv2
+    import tifffile
+    from vidcolor.io import depth
+
+    x = np.random.default_rng(2).integers(0, 65536, (20, 30, 3)).astype(np.uint16)
+    with tifffile.TiffWriter(tmp_path / "m.tif") as tif:
+        for k in range(5):
+            tif.write(np.roll(x, k, 0), photometric="rgb", metadata=None)
+    given, real = [], cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda data, flags: (given.append(data.size), real(data, flags))[1])
+    rgb, _ = read_image(tmp_path / "m.tif", deep=True)
+    np.testing.assert_array_equal(rgb, x)
+    size = (tmp_path / "m.tif").stat().st_size
+    assert len(given) == 1 and x.nbytes < given[0] < size / 4
+    _png16(tmp_path / "a.png", x, 2)
+    monkeypatch.setattr(depth, "MAX_IMAGE_BYTES", 1000)
+    with pytest.raises(VidcolorError, match=r"a\.png: cannot read as image \(a file of [\d,]+ bytes, more than the "
+                                            r"1,000 that are read to decode it at 16 bits\)$"):
+        read_image(tmp_path / "a.png", deep=True)
+    assert len(given) == 1

@@ -16,6 +16,7 @@ from PIL import Image
 
 from vidcolor.errors import VidcolorError
 from vidcolor.io.files import round16
+from vidcolor.io.limits import MAX_IMAGE_BYTES
 
 
 def colour16_to_8(im: Image.Image, path: str | Path, strict: bool = True) -> Image.Image:
@@ -42,6 +43,9 @@ def colour16_to_8(im: Image.Image, path: str | Path, strict: bool = True) -> Ima
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""How a TIFF file starts: little- or big-endian, classic or BigTIFF."""
 
 
 def _png_bit_depth(path: str | Path) -> int | None:
@@ -87,15 +91,52 @@ def _decode16(path: str | Path, planar: bool = False) -> np.ndarray:
         if x.dtype != np.uint16 or x.ndim != 3 or x.shape[0] not in (3, 4):
             raise VidcolorError(f"{path}: cannot read as image (16-bit planar TIFF of {x.dtype} {x.shape})")
         return np.ascontiguousarray(x.transpose(1, 2, 0)[..., [2, 1, 0, 3][:x.shape[0]]])    # RGB(A) -> BGR(A)
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)    # libtiff's warnings (a scanner's private
-    try:                                                                 # tags) are not the user's business
-        x = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    data = _file_bytes(path)
+    level = cv2.utils.logging.getLogLevel()         # libtiff's warnings (a scanner's private tags) and its error on
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)   # a first page's next-page pointer past
+    try:                                            # the bytes read are not the user's business; a failure is said below
+        x = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     finally:
         cv2.utils.logging.setLogLevel(level)
     if x is None or x.dtype != np.uint16 or x.ndim != 3 or x.shape[2] not in (3, 4):
         raise VidcolorError(f"{path}: cannot read as image (16-bit colour image that OpenCV does not decode)")
     return x
+
+
+def first_page_bytes(path: str | Path) -> int | None:
+    """How many bytes from its start a TIFF's first page lies in (its header, directory, tag values and pixel data),
+    as tifffile reads its first directory (the other pages' are not read); None where tifffile cannot read it."""
+    import tifffile
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page, layout = tif.pages.first, tif.tiff
+            tags = list(page.tags.values())
+            ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
+            ends += [t.valueoffset + t.valuebytecount for t in tags]
+            ends.append(max((t.offset for t in tags), default=page.offset) + layout.tagsize + layout.offsetsize)
+            return max(ends)
+    except Exception:       # noqa: BLE001 -- tifffile raises ValueError, KeyError, OSError... for what it cannot read
+        return None
+
+
+def _file_bytes(path: str | Path) -> np.ndarray:
+    """The bytes of a 16-bit PNG or TIFF that OpenCV decodes it from (uint8 ``(N,)``): a TIFF's first page alone
+    (:func:`first_page_bytes`: a multi-page scan was read whole to decode its first page), the whole of any other
+    file, the size checked before anything is read.
+
+    Raises:
+        VidcolorError: more than :data:`~vidcolor.io.limits.MAX_IMAGE_BYTES` to read.
+    """
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        tiff = f.read(4) in TIFF_SIGNATURES
+        need = min(size, first_page_bytes(path) or size) if tiff else size
+        if need > MAX_IMAGE_BYTES:
+            raise VidcolorError(f"{path}: cannot read as image (" + ("its first page spans" if tiff and need < size else
+                                "a file of") + f" {need:,} bytes, more than the {MAX_IMAGE_BYTES:,} that are read to "
+                                "decode it at 16 bits)")
+        f.seek(0)
+        return np.frombuffer(f.read(need), np.uint8)
 
 
 def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:

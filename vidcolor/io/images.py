@@ -13,7 +13,7 @@ from PIL import ExifTags, Image, ImageOps, TiffTags, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.depth import PNG_SIGNATURE, colour16, colour16_to_8, tiff_planar
+from vidcolor.io.depth import PNG_SIGNATURE, TIFF_SIGNATURES, colour16, colour16_to_8, tiff_planar
 from vidcolor.io.icc import cmyk_to_srgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -164,10 +164,6 @@ def _float_levels(x: np.ndarray, path: str | Path) -> np.ndarray:
         raise VidcolorError(f"{path}: cannot read as image (floating-point samples from {lo:g} to {hi:g}: they are "
                             "read as 0.0 black to 1.0 white; scale it to 0..1 or convert it to 8 or 16 bits)")
     return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-"""How a TIFF file starts: little- or big-endian, classic or BigTIFF."""
 
 
 def _is_tiff(path: str | Path) -> bool:

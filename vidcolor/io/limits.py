@@ -10,6 +10,12 @@ MAX_PIXELS = 64_000_000
 """Largest frame area accepted, pixels (64 megapixels: one uint8 RGB frame is then 192 MB)."""
 
 
+MAX_IMAGE_BYTES = 1 << 30
+"""Most bytes of a still image file read into memory to decode it at 16 bits (OpenCV decodes from memory): 1 GiB,
+twice a 64-megapixel frame of 16-bit RGBA uncompressed (512 MB), room for its metadata. A TIFF's first page alone is
+read (:func:`vidcolor.io.depth.first_page_bytes`); a file that would need more is refused."""
+
+
 def check_frame_size(width: int, height: int, what: str) -> None:
     """Refuse a frame size before a frame of it is allocated.
 
