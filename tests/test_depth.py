@@ -389,6 +389,28 @@ def test_a_16_bit_still_keeps_its_levels_through_colorize(tmp_path, tiny_coloriz
     assert np.abs(x[..., 0].astype(int) - g).max() <= 8
 
 
+def test_a_folder_of_16_bit_stills_processed_at_8_bits_says_it_once(tmp_path):
+    """A folder of 16-bit scans said one identical sentence per image (three PNGs: three warnings that differ by the
+    name alone, which Python's warnings filter does not merge); it is said once a reason, counting and naming the
+    images (up to three), and one image's as before. The 8-bit image among them is not counted."""
+    from vidcolor.api import process
+
+    (tmp_path / "in").mkdir()
+    for k in range(5):
+        _ramp16(tmp_path / "in" / f"s{k}.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "in" / "e.png")
+    with vidcolor_warnings() as said:
+        process(tmp_path / "in", tmp_path / "out", lambda b: b, suffix="x", progress=False)
+    assert said == ["5 images have 16 bits per sample (s0.png, s1.png, s2.png and 2 more); the job processes images at "
+                    "8 bits, so their outputs keep 8 bits of precision"]
+    (tmp_path / "one").mkdir()
+    _ramp16(tmp_path / "one" / "a.png")
+    with vidcolor_warnings() as said:
+        process(tmp_path / "one", tmp_path / "out1", lambda b: b, suffix="x", progress=False)
+    assert said == ["a.png has 16 bits per sample; the job processes images at 8 bits, so the output keeps 8 bits of "
+                    "precision"]
+
+
 @pytest.mark.parametrize("out, said", [
     ("out.jpg", "JPEG holds 8 bits (.png and .tif hold 16)"),
     ("out.png", "the job processes images at 8 bits")])

@@ -41,7 +41,7 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
                                check_batch_size, check_temporal)
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning
+from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning, stills_at_8_bits
 from vidcolor.stills import set_temporal_for_video, still_mode
 from vidcolor.summaries import (quantizer_note, quantizers_of_files, skipped_note, unchanged_note,
                                 written_meanwhile_summary)
@@ -512,9 +512,10 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             if stills:
                 still_mode(fn, True, smoother)      # clears fn.found
                 late: list[Path] = []
-                images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite, progress,
-                                        ignore_errors=options.get("ignore_errors", False), finished=finished,
-                                        skipped=late if skip_existing else None).frames
+                with stills_at_8_bits():            # one warning for the 16-bit images processed at 8
+                    images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite,
+                                            progress, ignore_errors=options.get("ignore_errors", False),
+                                            finished=finished, skipped=late if skip_existing else None).frames
                 frames += images
                 existing, meanwhile = existing + len(late), len(late)
                 if tracks and images:               # (none written: every result dropped for another run's)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -155,12 +156,52 @@ def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | Non
     return deep_refusal(fmt, icc_profile, exif)
 
 
+_stills_at_8: list[dict[str, list[str]]] = []
+"""The records of the :func:`stills_at_8_bits` blocks open in the process, the latest last (reason -> the images'
+names, in order): for the whole process, as :func:`~vidcolor.errors.kept_warnings`'s, since the images are read in
+the run's decoding thread."""
+_stills_lock = threading.Lock()
+
+NAMED_STILLS = 3
+"""How many images a warning said for several (:func:`stills_at_8_bits`) names; the others are counted."""
+
+
 def warn_still_at_8_bits(input: str | Path, reason: str) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) that a still image of 16 bits per sample is processed and
     written at 8, and why (:func:`still_eight_bit_reason`), as a video's is said
     (:func:`~vidcolor.io.reader.warn_about_source`): ``scan.png has 16 bits per sample; JPEG holds 8 bits (.png and
-    .tif hold 16), so the output keeps 8 bits of precision``."""
+    .tif hold 16), so the output keeps 8 bits of precision``. Inside :func:`stills_at_8_bits` (a folder's stills), kept
+    to be said once for all the images it applies to."""
+    with _stills_lock:
+        if _stills_at_8:
+            _stills_at_8[-1].setdefault(reason, []).append(name_of(input))
+            return
     warn(f"{name_of(input)} has 16 bits per sample; {reason}, so the output keeps 8 bits of precision")
+
+
+@contextlib.contextmanager
+def stills_at_8_bits():
+    """A folder's stills (:func:`~vidcolor.api._process_folder`), in which :func:`warn_still_at_8_bits` is said once
+    for each reason at the block's end, for all the images it applied to (a folder of 16-bit scans said one identical
+    sentence per image): ``3 images have 16 bits per sample (s0.png, s1.png, s2.png); dequantize processes images at
+    8 bits, so their outputs keep 8 bits of precision``, up to :data:`NAMED_STILLS` of them named; one image's is
+    said as it is outside the block. Said also where the run fails or is stopped: those images were written."""
+    record: dict[str, list[str]] = {}
+    with _stills_lock:
+        _stills_at_8.append(record)
+    try:
+        yield
+    finally:
+        with _stills_lock:
+            _stills_at_8[:] = [r for r in _stills_at_8 if r is not record]
+        for reason, names in record.items():
+            if len(names) == 1:
+                warn(f"{names[0]} has 16 bits per sample; {reason}, so the output keeps 8 bits of precision")
+                continue
+            shown = ", ".join(names[:NAMED_STILLS]) + (f" and {len(names) - NAMED_STILLS} more"
+                                                      if len(names) > NAMED_STILLS else "")
+            warn(f"{len(names)} images have 16 bits per sample ({shown}); {reason}, so their outputs keep 8 bits of "
+                 "precision")
 
 
 def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool) -> bool:
