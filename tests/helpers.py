@@ -343,6 +343,27 @@ def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
     return path
 
 
+def gray_profile(gamma: float = 1.8) -> bytes:
+    """A minimal ICC v2 gray display profile (a kTRC curve, a pure power ``gamma``, as Photoshop's Gray Gamma 1.8),
+    named ``Gray Gamma``."""
+    import struct
+
+    def s15(x):
+        return struct.pack(">i", round(x * 65536))
+
+    desc = b"desc" + bytes(4) + struct.pack(">I", 11) + b"Gray Gamma\0" + bytes(78)
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)),
+            (b"cprt", b"text" + bytes(4) + b"none\0"),
+            (b"kTRC", b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2))]
+    offset, table, data = 132 + 12 * len(tags), b"", b""
+    for sig, body in tags:
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntrGRAYXYZ " + bytes(12)
+              + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
 def cmyk_profile() -> bytes:
     """A minimal ICC v2 CMYK printer profile (an A2B0 lut16 of 2 grid points into Lab) that no press has: paper
     white, K black, and C a muted red (a* +60) where it is cyan on paper, so that its use shows."""

@@ -295,3 +295,32 @@ def test_a_16_bit_p3_image_is_converted_by_both_readers(tmp_path, suffix):
     assert np.abs(read_image(f, to_srgb=True)[0].astype(int) - want).max() <= 1
     assert np.abs(read_rgb(f).astype(int) - want).max() <= 1
     np.testing.assert_array_equal(read_image(f)[0], np.rint(SAMPLES16 / 257).astype(np.uint8))
+
+
+@pytest.mark.parametrize("name", ["gray.png", "gray.jpg", "gray.tif"])
+def test_a_gray_images_profile_is_carried_as_rgb_of_its_tone_curve(tmp_path, name):
+    """A gray image's gray ICC profile (a scanner's Gray Gamma 1.8) was dropped from its RGB output, which then showed
+    as sRGB: its mid gray, 128, at L* 53.6 where the input showed it at 60.7. The output carries an RGB profile of
+    the gray profile's tone curve (sRGB's primaries): R = G = B = v shows as the input's gray v did."""
+    from helpers import gray_profile
+    from vidcolor.api import process
+
+    icc = gray_profile(1.8)
+    levels = np.arange(256, dtype=np.uint8)
+    Image.fromarray(np.tile(levels, (4, 1))).save(tmp_path / name, icc_profile=icc)
+    process(tmp_path / name, tmp_path / "out.png", lambda b: b, suffix="x", progress=False)
+    with Image.open(tmp_path / "out.png") as out:
+        carried = out.info.get("icc_profile")
+    assert carried and carried[16:20] == b"RGB "
+    lab = ImageCms.createProfile("LAB")
+    was = ImageCms.applyTransform(Image.fromarray(levels[None]), ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(icc)), lab, "L", "LAB"))
+    now = ImageCms.applyTransform(Image.fromarray(np.repeat(levels[None, :, None], 3, axis=2)), ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(carried)), lab, "RGB", "LAB"))
+    was, now = (np.asarray(x, np.int16) for x in (was, now))
+    assert np.abs(was[..., 0] - now[..., 0]).max() <= 1                       # L* (0..255 for 0..100)
+    assert np.abs(now[..., 1:].astype(np.uint8).view(np.int8)).max() <= 1      # gray: a* = b* = 0 (Pillow's
+                                                                               # LAB: signed bytes)
+    srgb = ImageCms.applyTransform(Image.new("RGB", (1, 1), (128,) * 3), ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), lab, "RGB", "LAB")).getpixel((0, 0))[0]      # untagged, as it showed
+    assert abs(was[0, 128, 0] / 2.55 - 60.7) < 0.5 and abs(srgb / 2.55 - 53.6) < 0.5

@@ -59,14 +59,15 @@ def _s15(x: float) -> bytes:
 
 
 def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, float], ...],
-                   gamma: float | None = None, name: str = "RGB") -> bytes:
+                   gamma: float | None = None, name: str = "RGB", trc: bytes | None = None) -> bytes:
     """An ICC v2 RGB display profile (matrix/TRC, as Display P3's, Adobe RGB's and ProPhoto's are) of an RGB space
     given by its white point and red, green, blue primaries (CIE xy: ``white = (x, y)``, ``primaries = ((xr, yr),
     (xg, yg), (xb, yb))``) and its transfer: a pure power ``gamma`` (linear = code ** gamma, e.g. 2.2; stored as ICC's
     8.8 fixed-point curve, 1/256 apart), or sRGB's piecewise curve (IEC 61966-2-1) where ``gamma`` is None. The
     colorants are adapted to the PCS's D50 by Bradford, as ICC requires. For what LittleCMS cannot be given through
     Pillow (``ImageCms.createProfile`` makes only sRGB, Lab and XYZ): Adobe RGB declared by EXIF alone, a PNG's
-    gAMA/cHRM.
+    gAMA/cHRM. ``trc``, where given, is the three curves' tag body (an ICC ``curv`` or ``para``, as a gray profile's
+    kTRC: :func:`gray_as_rgb`), ``gamma`` unused.
 
     Raises:
         ValueError: primaries that span no RGB space (collinear, or a y of 0), or numbers a profile cannot hold (a
@@ -82,7 +83,9 @@ def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, flo
     m = m * np.linalg.solve(m, w)                          # R = G = B = 1 is the white
     cone = _BRADFORD @ np.array(D50) / (_BRADFORD @ w)
     m = np.linalg.inv(_BRADFORD) @ np.diag(cone) @ _BRADFORD @ m          # adapted to D50
-    if gamma is None:                                      # ICC parametric curve 3: sRGB's
+    if trc is not None:
+        curve = trc
+    elif gamma is None:                                    # ICC parametric curve 3: sRGB's
         curve = b"para" + bytes(4) + struct.pack(">HH", 3, 0) + b"".join(
             _s15(v) for v in (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
     elif 0 < round(gamma * 256) < 65536:
@@ -105,6 +108,26 @@ def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, flo
               + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 1) + b"".join(_s15(c) for c in D50)
               + bytes(48))                                 # rendering intent 1: relative colorimetric
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+@functools.lru_cache(maxsize=8)
+def gray_as_rgb(icc: bytes) -> bytes | None:
+    """An RGB profile (:func:`matrix_profile`: sRGB's primaries and white) whose gray axis, R = G = B = v, shows as the
+    gray ICC profile ``icc`` shows gray level v: its tone curve (kTRC) copied as the three curves. For a gray image
+    colorized (or dequantized) to RGB, whose samples keep their code values as an RGB image's do: a gray profile
+    cannot describe the RGB output, which untagged is shown as sRGB (a Gray Gamma 1.8 scan's mid gray, 128, at L* 54
+    where its profile says 61). The colours made around that gray axis are sRGB's, as the model's. None where ``icc``
+    is no gray profile or has no kTRC (a lookup-table gray profile) or one that is no ``curv`` or ``para`` curve.
+    Cached: a folder of one scanner's images carries one profile."""
+    if len(icc) < 132 or icc[16:20] != b"GRAY":
+        return None
+    count = int.from_bytes(icc[128:132], "big")
+    for i in range(min(count, (len(icc) - 132) // 12)):
+        sig, start, size = struct.unpack_from(">4sII", icc, 132 + 12 * i)
+        if sig == b"kTRC" and 12 <= size and start + size <= len(icc) and icc[start:start + 4] in (b"curv", b"para"):
+            return matrix_profile(*SRGB_PRIMARIES, name="RGB from a gray profile's tone curve",
+                                  trc=icc[start:start + size])
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
 from vidcolor.io.depth import PNG_SIGNATURE, TIFF_SIGNATURES, colour16, colour16_to_8, tiff_planar
-from vidcolor.io.icc import cmyk_to_srgb, to_srgb as convert_to_srgb
+from vidcolor.io.icc import cmyk_to_srgb, gray_as_rgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -274,11 +274,14 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 
 
 def _rgb_profile(im: Image.Image) -> bytes | None:
-    """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB), else
-    None (no profile, or a gray or CMYK one, which does not describe the RGB that :func:`read_image` gives). The
-    pixels keep their values through a job (:func:`read_image` without ``to_srgb``), so an output tagged with this
-    profile shows as the input does."""
+    """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB); for a gray
+    one on a gray image, an RGB profile of its tone curve (:func:`~vidcolor.io.icc.gray_as_rgb`); else None (no
+    profile, or a CMYK one: :func:`read_image` converts CMYK to sRGB). The pixels keep their values through a job
+    (:func:`read_image` without ``to_srgb``), so an output tagged with this profile shows as the input does (a gray
+    input's gray axis, its colours around it in sRGB)."""
     icc = im.info.get("icc_profile")
+    if icc and icc[16:20] == b"GRAY" and im.mode in ("1", "L", "LA", "F", *GRAY16_MODES):
+        return gray_as_rgb(bytes(icc))
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
 
 
