@@ -701,7 +701,8 @@ def test_an_error_names_the_option_as_its_reader_gives_it(tmp_path, clip, tiny_m
 
     (tmp_path / "o.mp4").write_bytes(b"")
     for kw, library, cli in (({}, "o.mp4 exists (use overwrite to replace it)", "use --overwrite to replace it"),
-                             ({"fps": 12}, "fps applies to raw_size input only", "--fps applies to --raw input only")):
+                             ({"fps": 12}, "fps applies to raw_size input and image sequences only",
+                              "--fps applies to --raw input and image sequences only")):
         with pytest.raises(VidcolorError) as told:
             dequantize(clip, tmp_path / "o.mp4", model=tiny_models.lab, progress=False, **kw)
         assert library in str(told.value) and library in told.value.args[0] and "--" not in str(told.value)

@@ -555,7 +555,7 @@ def test_a_folder_of_folders_says_its_subfolders_are_not_looked_into(tmp_path, t
 
 def test_a_folder_of_frames_in_a_format_vidcolor_does_not_read_names_them(tmp_path, tiny_models):
     """A film scan's folder of .dpx frames was refused as 'no images or videos in folder', as if empty: the files
-    it holds are named by their suffix, with the formats vidcolor reads."""
+    it holds are named by their suffix, with the formats vidcolor reads, and the pattern that reads its frames."""
     (tmp_path / "scan").mkdir()
     for i in range(3):
         (tmp_path / "scan" / f"f{i:04d}.dpx").write_bytes(b"SDPX" + bytes(60))
@@ -564,6 +564,7 @@ def test_a_folder_of_frames_in_a_format_vidcolor_does_not_read_names_them(tmp_pa
     assert_one_line_error(res)
     assert "scan: no images or videos in folder (it holds 3 .dpx files, 1 .txt file, not formats vidcolor reads: " \
            "images .png .apng .jpg" in res.stderr and "videos .mp4 .m4v" in res.stderr
+    assert res.stderr.rstrip().endswith("; its numbered frames are read as one clip by their pattern: scan/f%04d.dpx")
     assert listing(tmp_path) == {"scan", *(f"scan/f{i:04d}.dpx" for i in range(3)), "scan/notes.txt"}
 
 

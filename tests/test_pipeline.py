@@ -1059,7 +1059,7 @@ def test_a_frame_rate_given_for_a_video_file_is_refused_by_the_library_too(tmp_p
     --raw); now the same one-line error, before any work."""
     for run_it in (lambda: process(clip, tmp_path / "o.mp4", lambda b: b, suffix="x", fps=12, progress=False),
                    lambda: dequantize(clip, tmp_path / "o.mp4", fps=12, progress=False)):
-        with pytest.raises(VidcolorError, match="^fps applies to raw_size input only"):
+        with pytest.raises(VidcolorError, match="^fps applies to raw_size input and image sequences only"):
             run_it()
     assert not (tmp_path / "o.mp4").exists()
 

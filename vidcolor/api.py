@@ -35,6 +35,7 @@ from vidcolor.io.folders import folder_targets, left_to_do, one_listing
 from vidcolor.io.paths import check_path, same_file
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
+from vidcolor.io.sequences import is_sequence
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, removing_made_folders
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
@@ -298,6 +299,9 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     the workers' too, as a local run says it."""
     if executor != "ray":
         raise VidcolorError(f"unknown executor {executor!r} (local or ray)")
+    if is_sequence(input):          # segments are cut at a video file's keyframes: a sequence has no file to cut
+        raise VidcolorError(f"{input}: {option('executor=ray')} takes video files (an image sequence: "
+                            f"{option('executor=local')})")
     if segment_seconds is not None:
         check_segment_seconds(segment_seconds)          # before Ray starts (0 was taken as the default)
     from vidcolor import distributed
@@ -390,8 +394,11 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded from 16 bits (``rgb48le``). ``batch_size`` is an
     integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
     and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
-    input, exact as :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text
-    (``"30000/1001"``).
+    input and of an image sequence (None: :data:`~vidcolor.io.sequences.FILM_FPS`, with a warning), exact as
+    :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text (``"30000/1001"``). An
+    image sequence, numbered files named by a printf pattern (``scan_%06d.dpx``, also ``.tif``, ``.png``, ``.jpg``:
+    :func:`~vidcolor.io.sequences.is_sequence`), is read as one clip from its first number on, by FFmpeg's image2
+    demuxer; a number missing in it is an error (with ``ignore_errors``, the frames before it are kept).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.
@@ -413,7 +420,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     :class:`~vidcolor.io.writer.OutputExists`, a VidcolorError, and nothing of this run is left).
 
     Args:
-        input: a video file, ``"-"`` (stdin), an image, or a folder of them (``str`` or :class:`pathlib.Path`).
+        input: a video file, ``"-"`` (stdin), an image, an image sequence's pattern, or a folder of images and videos
+            (``str`` or :class:`pathlib.Path`).
         output: a file or folder, ``"-"`` (stdout), or None: :func:`~vidcolor.io.paths.default_output` beside the input,
             named ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a

@@ -10,7 +10,8 @@ from pathlib import Path
 from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
-from vidcolor.io.reader import check_raw_size
+from vidcolor.io.reader import check_raw_size, raw_rate
+from vidcolor.io.sequences import is_sequence
 from vidcolor.io.writer import check_encoding, check_target, default_pix_fmt
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
@@ -70,7 +71,7 @@ def check_run_first(input: str | Path, output: str | Path | None, suffix: str, b
                    io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
     if io_options.get("raw_size") is not None:
         check_raw_size(io_options["raw_size"])
-    check_fps_given(io_options.get("fps"), io_options.get("raw_size"))
+    check_fps_given(io_options.get("fps"), io_options.get("raw_size"), input)
     check_output_first(input, output, suffix, io_options)
     target = output_for(input, output, suffix, io_options.get("container"))
     return target, nothing_to_do(input, target, io_options)
@@ -160,16 +161,22 @@ def model_input(model: str | Path | None) -> list[tuple[str, Path]]:
         return []
 
 
-def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None) -> None:
-    """Refuse a frame rate given for input other than raw frames (``--raw``): a video file carries its own, and
-    the library ignored one given, silently.
+def check_fps_given(fps: float | Fraction | str | None, raw_size: tuple[int, int] | None,
+                    input: str | Path | None = None) -> None:
+    """Refuse a frame rate given for input other than raw frames (``--raw``) or an image sequence (``input`` a
+    pattern, :func:`~vidcolor.io.sequences.is_sequence`): a video file carries its own, and the library ignored one
+    given, silently. A sequence's is checked as raw input's (:func:`~vidcolor.io.reader.raw_rate`).
 
     Raises:
         VidcolorError: saying so.
     """
-    if fps is not None and raw_size is None:
-        raise VidcolorError(f"{option('fps')} applies to {option('raw_size', '--raw')} input only (video files carry "
-                            "their frame rate)")
+    if fps is None or raw_size is not None:
+        return
+    if input is not None and is_sequence(input):
+        raw_rate(fps)
+        return
+    raise VidcolorError(f"{option('fps')} applies to {option('raw_size', '--raw')} input and image sequences only "
+                        "(video files carry their frame rate)")
 
 
 def check_crf(crf: int) -> None:

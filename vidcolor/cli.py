@@ -315,6 +315,7 @@ def _with_io_options(f, job: str):
         click.option("-o", "--output", metavar="PATH",
                      help="Output path, or - for stdout (not a terminal: redirect or pipe it). "
                      "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
+                     "(an image sequence scan_%06d.dpx: scan_<job>.mp4) "
                      "(.mkv, .gif, .nut, .mov with --format), a still image <stem>_<job>.png (-o's suffix picks its "
                      "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
                      "(and removed again if the run fails)."),
@@ -362,8 +363,8 @@ def _with_io_options(f, job: str):
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH",
                      help="Input is raw rgb24 frames of this size; give their rate with --fps."),
         click.option("--fps", callback=_fps, metavar="RATE",
-                     help="Frame rate of --raw input (needed with it; other input carries its own), as ffmpeg's -r: "
-                          "25, 29.97 (kept exact: 2997/100) or N/D "
+                     help="Frame rate of --raw input (needed with it) and of an image sequence (default 24, film's; "
+                          "other input carries its own), as ffmpeg's -r: 25, 29.97 (kept exact: 2997/100) or N/D "
                           "(30000/1001 for NTSC); 1/1001 to 1,000,000."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout; a suffix that names another is "
@@ -480,7 +481,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     from vidcolor.io.paths import check_input
     from vidcolor.io import is_animated, is_still_image
 
-    check_fps_given(kw["fps"], kw["raw_size"])
+    check_fps_given(kw["fps"], kw["raw_size"], input)
     check_executor_options(kw["executor"], kw["segment_seconds"], kw["workers"])
     output, container = kw["output"], kw["container"]
     named_gif = container is None and output not in (None, "-") and Path(output).suffix.lower() == ".gif"

@@ -17,6 +17,7 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
 from vidcolor.io.reader import warn_about_source, warn_changed
+from vidcolor.io.sequences import gap_message, is_sequence, no_fps_message
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
@@ -56,6 +57,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     stdin_file = redirected_stdin() if str(input) == "-" and raw_size is None and not animated else None
     # a source of more than 8 bits per sample is decoded at 16 for a job that keeps that depth, into output that holds it
     deep = keeps_depth(job, codec, pix_fmt, to_gif)
+    sequence = raw_size is None and is_sequence(input)
     try:
         reader = (AnimatedImageReader(input, keep_alpha=keep_alpha) if animated else
                   VideoReader(input, raw_size=raw_size, fps=fps, keep_going=ignore_errors, deep=deep))
@@ -65,6 +67,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         info = reader.info
         deep = getattr(reader, "deep", False)
         pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
+        if sequence and (gap := gap_message(reader.sequence)) is not None:     # image2 stops at a missing number
+            if not ignore_errors:
+                raise VidcolorError(f"{gap}; nothing written ({option('ignore_errors')} keeps the frames before it)")
+            warn(gap)
+        if sequence and fps is None:        # numbered frames have no rate of their own
+            warn(no_fps_message(input))
         warn_about_source(name_of(input), info, None if deep else eight_bit_reason(job, codec, pix_fmt, to_gif),
                           (codec, *encoded_bits(codec, pix_fmt)) if deep else None)
         if read_once(input) and raw_size is None and stdin_file is None:
@@ -80,7 +88,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         sample_bytes = 2 if deep else 1         # uint16 frames: a batch's bytes are counted, not its pixels
         batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height, sample_bytes)
         check_batch_pixels(batch, info.width, info.height, sample_bytes)
-        from_file = (not read_once(input) or stdin_file is not None) and raw_size is None and not animated
+        from_file = ((not read_once(input) or stdin_file is not None) and raw_size is None and not animated
+                     and not sequence)      # a sequence's frames carry no audio or metadata to copy
         # read once (stdin, a pipe): nothing is copied, but the video keeps its start, tags and disposition; stdin
         # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
         passthrough = (Passthrough.of(stdin_file or own_path(input), info, audio) if from_file else

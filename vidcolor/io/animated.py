@@ -18,6 +18,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.io.files import GRAY16_MODES, HEAD_BYTES, is_image, round16, video_head
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
+from vidcolor.io.sequences import is_sequence
 from vidcolor.io.timing import Timeline
 
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
@@ -156,8 +157,9 @@ def is_still_image(path: str | Path) -> bool:
     (:func:`~vidcolor.io.files.holds_video`: a web "GIF" saved as MP4), which are clips.
 
     The file is opened once (a folder's listing asks it of every image): its first bytes tell a video, and only
-    one that may be an animation (:func:`_may_animate`) has its frames counted, from the same open file."""
-    if not is_image(path):
+    one that may be an animation (:func:`_may_animate`) has its frames counted, from the same open file. An image
+    sequence's pattern (``scan_%06d.png``: :func:`~vidcolor.io.sequences.is_sequence`) is a clip."""
+    if not is_image(path) or is_sequence(path):
         return False
     try:
         f = open(path, "rb")

@@ -11,6 +11,7 @@ from pathlib import Path
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io import is_still_image, output_format
 from vidcolor.io.files import file_stamp
+from vidcolor.io.sequences import find_sequence, is_sequence, sequence_stem
 from vidcolor.io.writer import format_suffix
 from vidcolor.names import check_named
 
@@ -27,8 +28,12 @@ def check_input(input: str | Path) -> None:
 
 
 def check_input_found(input: str | Path) -> None:
-    """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, or a path that exists."""
+    """:func:`check_input` of an ``input`` that :func:`check_path` took: ``-``, a path that exists, or an image
+    sequence's pattern whose frames are found (:func:`~vidcolor.io.sequences.find_sequence`)."""
     if str(input) == "-":
+        return
+    if is_sequence(input):
+        find_sequence(input)
         return
     check_named(str(input), "input", "give a path, or - for stdin")        # was ': no such file or folder'
     try:
@@ -194,7 +199,8 @@ def check_format_named(output: str | Path, container: str | None) -> None:
 def default_output(input: str | Path, suffix: str, container: str | None = None) -> Path:
     """``clip.mkv`` -> ``clip_<suffix>.mp4`` (with ``container``, the suffix of that format:
     :func:`~vidcolor.io.writer.format_suffix`); ``a.gif`` -> ``a_<suffix>.png`` (an animated one: ``.mp4``);
-    ``dir`` -> ``dir_<suffix>``; a folder named by a path whose last part is ``.`` or ``..`` (``.``, ``./``, ``..``,
+    ``dir`` -> ``dir_<suffix>``; an image sequence ``scan_%06d.dpx`` -> ``scan_<suffix>.mp4`` beside its frames
+    (:func:`~vidcolor.io.sequences.sequence_stem`); a folder named by a path whose last part is ``.`` or ``..`` (``.``, ``./``, ``..``,
     ``dir/..``), which has no name of its own to put the suffix on, is resolved first, so its output is the one its
     own name gives, beside it (``.`` in ``/a/shots`` -> ``/a/shots_<suffix>``).
 
@@ -202,6 +208,8 @@ def default_output(input: str | Path, suffix: str, container: str | None = None)
         VidcolorError: the root folder, which has no name at all.
     """
     p = Path(input)
+    if is_sequence(p):
+        return p.with_name(f"{sequence_stem(p)}_{suffix}{format_suffix(container or 'mp4')}")
     if p.name in ("", ".."):            # Path drops a '.' part: '.' and './' are Path('.'), whose name is ''
         p = p.resolve()
         if not p.name:

@@ -21,6 +21,7 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
+from vidcolor.io.sequences import FILM_FPS, Sequence, find_sequence, is_sequence, sequence_options
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.truncation import (cut_short, ffmpeg_log, gif_cut, missing_index, partial_file, partial_packet,
                                      raw_cut, y4m_cut)
@@ -191,7 +192,9 @@ def _stdin() -> BinaryIO:
                             "path") from None
 
 
-def open_input(source: str | Path | BinaryIO):
+def open_input(source: str | Path | BinaryIO, sequence: Sequence | None = None, rate: Fraction | None = None):
+    if sequence is not None:
+        return _open_sequence(source, sequence, rate or FILM_FPS)
     if source == "-":
         source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
@@ -342,6 +345,20 @@ def check_y4m_head(head: bytes, name: str) -> None:
         raise VidcolorError(f"{name}: the y4m header's frame rate {num}:{den} is not one from 1/1001 to "
                             f"{RAW_FPS_RANGE[1]:,} "
                             "frames per second")
+
+
+def _open_sequence(pattern: str | Path, found: Sequence, rate: Fraction):
+    """The image sequence ``found`` (:func:`~vidcolor.io.sequences.find_sequence` of ``pattern``) opened by FFmpeg's
+    image2 demuxer at ``rate`` frames a second, its decoder under the frame-size limit as :func:`open_input`'s.
+
+    Raises:
+        VidcolorError: the demuxer cannot open it (one line).
+    """
+    options = {"max_pixels": str(limits.MAX_PIXELS), **sequence_options(found, rate)}
+    try:
+        return av.open(local_url(pattern), "r", format="image2", options=options)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VidcolorError(f"{pattern}: cannot read the sequence ({error_reason(exc)})") from None
 
 
 def _head(source: str | Path | BinaryIO) -> bytes:
@@ -835,13 +852,17 @@ class VideoReader:
         deep: a video of more than 8 bits per sample (:attr:`VideoInfo.bits`) gives uint16 RGB frames (0..65535,
             ``rgb48le``: :func:`~vidcolor.io.convert.frame_to_rgb`) instead of uint8; :attr:`deep` says whether it
             does. Raw input is 8-bit.
-        fps: frame rate of raw input (frames per second; :func:`raw_rate`).
+        fps: frame rate of raw input (frames per second; :func:`raw_rate`), and of an image sequence (a path that
+            is a printf pattern, ``scan_%06d.dpx``: :func:`~vidcolor.io.sequences.is_sequence`; None:
+            :data:`~vidcolor.io.sequences.FILM_FPS`), read from its first number on by FFmpeg's image2 demuxer.
         keep_going: go on past a packet that the decoder refuses (damaged data), as ffmpeg does, counting it in
             :attr:`refused` and :attr:`missing` (the frames after it keep their timestamps); else such a packet
             followed by another is a :class:`~vidcolor.errors.DamagedInput`. Refused packets at the end of the
             stream are counted either way.
 
     Attributes:
+        sequence: the :class:`~vidcolor.io.sequences.Sequence` read, for an image sequence; else None. Its frames
+            are :attr:`VideoInfo.frames`.
         deep: whether the frames are uint16 (``deep`` asked, and the video has more than 8 bits per sample).
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes); a GIF's ``alpha``
             (FFmpeg gives every GIF frame ``bgra``) only once a frame with a transparent pixel is read, which is then
@@ -882,6 +903,7 @@ class VideoReader:
         self.deep = False
         self.raw_size = raw_size
         self.keep_going = keep_going
+        self.sequence = None
         self._container = None
         self._closed = self._iterated = False
         self._first = None
@@ -921,9 +943,13 @@ class VideoReader:
         # for what it held (y4m_cut)
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
         head = _head(source if self._src is None else self._src)       # a y4m header, before the demuxer takes it
-        self._container = open_input(source if self._src is None else self._src)
+        self.sequence = find_sequence(source) if self._src is None and is_sequence(source) else None
+        self._container = open_input(source if self._src is None else self._src, self.sequence,
+                                     None if self.sequence is None or fps is None else raw_rate(fps))
         self._stream = video_stream(self._container)
         self.info = container_info(self._container, source)
+        if self.sequence is not None:           # image2 counts none: the files found, which missing compares
+            self.info.frames = self.sequence.count
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
         # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate

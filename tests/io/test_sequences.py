@@ -1,0 +1,110 @@
+"""Numbered image files read as one clip through FFmpeg's image2 demuxer (``scan_%06d.dpx``), as film scans come:
+before, a pattern was 'no such file or folder', and a folder of .dpx frames was refused."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
+from vidcolor.io import VideoReader
+from vidcolor.io.paths import default_output
+from vidcolor.io.sequences import find_sequence, is_sequence, sequence_stem
+
+W, H = 64, 48
+LEVELS = (40, 90, 140, 190, 240)
+"""Each frame's gray level, 8-bit, in frame order."""
+
+
+def _dpx(path: Path, level16: int) -> None:
+    """A 10-bit RGB DPX file (FFmpeg's dpx encoder, gbrp10le), W x H, all samples ``level16`` (0..65535)."""
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = W, H, "gbrp10le", Fraction(1, 24)
+    rgb = np.full((H, W, 3), level16, np.uint16)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le").reformat(format="gbrp10le")
+    path.write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+
+
+def _sequence(folder: Path, kind: str, first: int = 1001, numbers=None) -> str:
+    """Frames ``scan_<n:06d>.<kind>`` from ``first`` on (or at ``numbers``), one a level of :data:`LEVELS`; returns
+    the pattern."""
+    for n, level in zip(numbers or range(first, first + len(LEVELS)), LEVELS):
+        path = folder / f"scan_{n:06d}.{kind}"
+        if kind == "dpx":
+            _dpx(path, level * 257)
+        else:
+            Image.fromarray(np.full((H, W, 3), level, np.uint8)).save(path)
+    return str(folder / f"scan_%06d.{kind}")
+
+
+def test_a_pattern_names_a_sequence_and_its_output(tmp_path):
+    """``scan_%06d.dpx`` is a sequence (a file of that very name is not); its default output is ``scan_<job>.mp4``
+    beside the frames, not ``scan_%06d_colorized.mp4``; ``%04d.png`` alone takes its folder's name."""
+    assert is_sequence("scan_%06d.dpx") and is_sequence("a/%d.TIF") and not is_sequence("scan_%06d.mov")
+    assert not is_sequence("scan_000001.dpx") and not is_sequence("a_%d_%d.png") and not is_sequence("100%%.png")
+    (tmp_path / "50%d.png").touch()
+    assert not is_sequence(tmp_path / "50%d.png")
+    assert sequence_stem("reel1.%04d.tif") == "reel1"
+    assert default_output("/s/scan_%06d.dpx", "colorized") == Path("/s/scan_colorized.mp4")
+    assert default_output(tmp_path / "reel" / "%04d.png", "dequantized", "matroska") == \
+        tmp_path / "reel" / "reel_dequantized.mkv"
+
+
+def test_a_10_bit_dpx_sequence_is_one_clip_read_from_its_first_number(tmp_path):
+    """Frames numbered from 1001 (image2 alone looks from 0 to 4) are read in order, at 24 fps without a rate given
+    and at the one given, at 16 bits where asked (10-bit DPX: the deep path of any 10-bit video)."""
+    pattern = _sequence(tmp_path, "dpx")
+    assert find_sequence(pattern)[1:] == (1001, 5, None, 0)
+    with VideoReader(pattern, deep=True) as reader:
+        frames = np.stack(list(reader))
+        assert reader.deep and reader.info.fps == 24 and reader.info.frames == 5 and reader.missing == 0
+    assert frames.shape == (5, H, W, 3) and frames.dtype == np.uint16
+    np.testing.assert_allclose(frames.mean(axis=(1, 2, 3)) / 257, LEVELS, atol=1)     # 10-bit steps
+    with VideoReader(pattern, fps="30000/1001") as reader:
+        assert reader.info.fps == Fraction(30000, 1001) and len(list(reader)) == 5
+
+
+@pytest.mark.parametrize("kind", ["png", "dpx"])
+def test_colorize_writes_a_sequence_as_one_clip(tmp_path, tiny_colorizers, kind):
+    """``vidcolor colorize 'scan_%06d.<kind>'`` writes one clip, scan_colorized.mp4, of all the frames, saying once
+    that it read them at 24 fps; --fps gives the rate (it applied to --raw input only)."""
+    _sequence(tmp_path, kind)
+    res = invoke_cli("colorize", f"scan_%06d.{kind}", "--model", tiny_colorizers.fcn, "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("no --fps given: the sequence is read at 24 fps") == 1, res.stderr
+    res = invoke_cli("colorize", f"scan_%06d.{kind}", "-o", "25.mp4", "--fps", "25", "--model",
+                     tiny_colorizers.fcn, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and "--fps" not in res.stderr, res.stderr
+    for name, rate in (("scan_colorized.mp4", 24), ("25.mp4", 25)):
+        with av.open(str(tmp_path / name)) as c:
+            assert c.streams.video[0].average_rate == rate and sum(1 for _ in c.decode(video=0)) == 5
+
+
+def test_a_sequence_with_a_gap_or_no_frames_is_one_line_and_nothing_written(tmp_path):
+    """A pattern no file matches, and a sequence missing a frame (image2 stops there: the rest were dropped
+    silently), are one line each and write nothing; --ignore-errors keeps the frames before the gap."""
+    from vidcolor.api import process
+
+    res = invoke_cli("dequantize", "none_%04d.png", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "none_%04d.png: no frames: no file in . is named as the pattern gives (none_0001.png" in res.stderr
+    pattern = _sequence(tmp_path, "png", numbers=[7, 8, 10, 11, 12])
+    res = invoke_cli("dequantize", pattern, "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "frame 9 is missing: the 2 frames from 7 are read, not the 3 after it" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("scan_0")) == []
+    with vidcolor_warnings() as said:
+        summary = process(pattern, tmp_path / "kept.mp4", lambda x: x, suffix="x", fps=24, ignore_errors=True,
+                          progress=False)
+    assert summary.frames == 2 and any("frame 9 is missing" in s for s in said)
+
+
+def test_fps_is_still_refused_for_a_video_file(tmp_path, clip):
+    """--fps on a file that carries its rate stays an error, now naming sequences too."""
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "o.mp4", "--fps", "24", "-q")
+    assert_one_line_error(res)
+    assert "--fps applies to --raw input and image sequences only" in res.stderr

@@ -1,0 +1,142 @@
+"""Numbered image files read as one clip, as a film scan comes (``scan_000001.dpx``, ``scan_000002.dpx``, ...):
+named by a printf pattern (``scan_%06d.dpx``), read by FFmpeg's image2 demuxer, as ``ffmpeg -framerate 24
+-start_number 86400 -i scan_%06d.dpx`` reads them. Standard library alone; PyAV opens them
+(:func:`~vidcolor.io.reader.open_input`)."""
+from __future__ import annotations
+
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import NamedTuple
+
+from vidcolor.errors import VidcolorError, option
+
+SEQUENCE_SUFFIXES = (".dpx", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+"""Suffixes of the frames a sequence pattern names: a film scanner's DPX and TIFF, PNG and JPEG (each decoded by
+FFmpeg: 8, 10, 12 and 16 bits per sample)."""
+
+FILM_FPS = Fraction(24)
+"""The rate a sequence is read at when none is given: film is shot, scanned and projected at 24 frames a second
+(image2's own default, 25, is PAL video's, and would run a film scan 4% fast)."""
+
+class Sequence(NamedTuple):
+    """The frames a pattern names, as found in its folder.
+
+    Attributes:
+        pattern: the pattern as given (``scan_%06d.dpx``).
+        first: the lowest frame number found (image2's ``start_number``).
+        count: frames from ``first`` on with no number missing: what image2 reads (it stops at a gap).
+        gap: the first number missing after ``first`` where frames come after it, else None.
+        after: how many frames lie beyond ``gap`` (not read).
+    """
+    pattern: str
+    first: int
+    count: int
+    gap: int | None
+    after: int
+
+
+def _specs(name: str) -> list[re.Match]:
+    """The printf frame numbers in a file ``name`` as FFmpeg's image2 takes them (``av_get_frame_filename``):
+    ``%d``, or ``%0Nd`` / ``%Nd``, zero-padded to N digits; ``%%``, a literal ``%``, skipped."""
+    return [m for m in re.finditer(r"%%|%(\d*)d", name) if m[0] != "%%"]
+
+
+def is_sequence(path: str | Path) -> bool:
+    """True where ``path`` names an image sequence by a pattern: its file name holds one printf frame number
+    (``%d``, ``%06d``), its suffix is one of :data:`SEQUENCE_SUFFIXES`, and no file of that very name exists (a file
+    named ``50%d.png`` is that file). Nothing is listed: :func:`find_sequence` looks for the frames."""
+    if str(path) in ("", "-") or not isinstance(path, (str, os.PathLike)):
+        return False
+    p = Path(path)
+    return (p.suffix.lower() in SEQUENCE_SUFFIXES and len(_specs(p.name)) == 1 and not os.path.lexists(p))
+
+
+def _matcher(name: str) -> tuple[re.Pattern, int]:
+    """A regular expression of the file names that the pattern ``name`` gives (the frame number its group), and the
+    number's width (0: as printed)."""
+    spec = _specs(name)[0]
+    head, tail = (re.escape(part.replace("%%", "%")) for part in (name[:spec.start()], name[spec.end():]))
+    return re.compile(f"{head}(\\d+){tail}"), int(spec[1] or 0)
+
+
+def find_sequence(pattern: str | Path) -> Sequence:
+    """The frames of ``pattern`` (:func:`is_sequence`) in its folder: a number is a frame where formatting it as the
+    pattern does gives the file's name (``%06d``: ``scan_000012.dpx``, ``scan_1234567.dpx``; not ``scan_12.dpx``).
+
+    Raises:
+        VidcolorError: the folder is missing or cannot be listed, or no file matches the pattern (one line, naming
+            the name its first frame would have).
+    """
+    p = Path(pattern)
+    folder = p.parent
+    regex, width = _matcher(p.name)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        raise VidcolorError(f"{pattern}: no such folder {folder}") from None
+    except OSError as exc:
+        raise VidcolorError(f"{pattern}: cannot list {folder} ({exc.strerror or exc})") from None
+    numbers = set()
+    for name in names:
+        m = regex.fullmatch(name)
+        if m and f"{int(m[1]):0{width}d}" == m[1]:
+            numbers.add(int(m[1]))
+    if not numbers:
+        spec = _specs(p.name)[0]
+        example = (p.name[:spec.start()] + f"{1:0{width}d}" + p.name[spec.end():]).replace("%%", "%")
+        raise VidcolorError(f"{pattern}: no frames: no file in {folder} is named as the pattern gives ({example}, "
+                            "at any number)")
+    first = min(numbers)
+    count = 0
+    while first + count in numbers:
+        count += 1
+    after = len(numbers) - count
+    return Sequence(str(pattern), first, count, first + count if after else None, after)
+
+
+def sequence_stem(pattern: str | Path) -> str:
+    """The name of the clip ``pattern`` gives, to name its output by (:func:`~vidcolor.io.paths.default_output`):
+    its file name without the frame number, its suffix and the separators left at the end (``scan_%06d.dpx`` ->
+    ``scan``, ``reel1.%04d.tif`` -> ``reel1``); a name that is the number alone (``%06d.dpx``) takes its folder's
+    (``reel1/%06d.dpx`` -> ``reel1``)."""
+    p = Path(pattern)
+    spec = _specs(p.stem)[0]
+    stem = (p.stem[:spec.start()] + p.stem[spec.end():]).replace("%%", "%").strip("_-. ")
+    return stem or p.parent.resolve().name or "sequence"
+
+
+def pattern_of(name: str) -> str | None:
+    """The pattern that names ``name`` as a frame of a sequence (:data:`SEQUENCE_SUFFIXES`): its last run of digits
+    as a zero-padded printf number (``f0007.dpx`` -> ``f%04d.dpx``, a ``%`` kept as ``%%``); None for a name of
+    another suffix or without digits."""
+    p = Path(name)
+    runs = list(re.finditer(r"\d+", p.stem))
+    if p.suffix.lower() not in SEQUENCE_SUFFIXES or not runs:
+        return None
+    last = runs[-1]
+    return "%%".join(p.stem[:last.start()].split("%")) + f"%0{len(last[0])}d" + \
+        "%%".join((p.stem[last.end():] + p.suffix).split("%"))
+
+
+def sequence_options(found: Sequence, fps: Fraction) -> dict[str, str]:
+    """The image2 demuxer's options that read ``found`` at ``fps`` frames a second: from its first number on
+    (``start_number``; image2 looks only from 0 to 4 by itself, and a scan often starts at 1001 or 86400), the name
+    a printf pattern (``pattern_type`` ``sequence``: ``*`` and ``?`` taken as they are)."""
+    return {"start_number": str(found.first), "framerate": f"{fps.numerator}/{fps.denominator}",
+            "pattern_type": "sequence"}
+
+
+def gap_message(found: Sequence) -> str | None:
+    """What a sequence with a number missing loses (image2 stops at it), else None."""
+    if found.gap is None:
+        return None
+    return (f"{found.pattern}: frame {found.gap} is missing: the {found.count} frames from {found.first} are read, not "
+            f"the {found.after} after it")
+
+
+def no_fps_message(pattern: str | Path) -> str:
+    """The warning of a sequence read at :data:`FILM_FPS` because no rate was given."""
+    return (f"{pattern}: no {option('fps')} given: the sequence is read at {FILM_FPS} fps, film's rate (give "
+            f"{option('fps')} 25 or another for video frames)")
