@@ -554,18 +554,18 @@ def test_a_folder_of_folders_says_its_subfolders_are_not_looked_into(tmp_path, t
 
 
 def test_a_folder_of_frames_in_a_format_vidcolor_does_not_read_names_them(tmp_path, tiny_models):
-    """A film scan's folder of .dpx frames was refused as 'no images or videos in folder', as if empty: the files
-    it holds are named by their suffix, with the formats vidcolor reads, and the pattern that reads its frames."""
+    """A folder of frames vidcolor does not read (a VFX plate's .exr; a film scan's .dpx frames are read now) was
+    refused as 'no images or videos in folder', as if empty: the files it holds are named by their suffix, with the
+    formats vidcolor reads."""
     (tmp_path / "scan").mkdir()
     for i in range(3):
-        (tmp_path / "scan" / f"f{i:04d}.dpx").write_bytes(b"SDPX" + bytes(60))
+        (tmp_path / "scan" / f"f{i:04d}.exr").write_bytes(b"v/1\x01" + bytes(60))
     (tmp_path / "scan" / "notes.txt").write_text("reel 1")
     res = invoke_cli("dequantize", "scan", "--model", tiny_models.lab, "-q", cwd=tmp_path)
     assert_one_line_error(res)
-    assert "scan: no images or videos in folder (it holds 3 .dpx files, 1 .txt file, not formats vidcolor reads: " \
+    assert "scan: no images or videos in folder (it holds 3 .exr files, 1 .txt file, not formats vidcolor reads: " \
            "images .png .apng .jpg" in res.stderr and "videos .mp4 .m4v" in res.stderr
-    assert res.stderr.rstrip().endswith("; its numbered frames are read as one clip by their pattern: scan/f%04d.dpx")
-    assert listing(tmp_path) == {"scan", *(f"scan/f{i:04d}.dpx" for i in range(3)), "scan/notes.txt"}
+    assert listing(tmp_path) == {"scan", *(f"scan/f{i:04d}.exr" for i in range(3)), "scan/notes.txt"}
 
 
 def test_a_folder_with_a_corrupt_image_keeps_the_images_before_it_and_the_rerun_works(tmp_path, corpus, tiny_models):

@@ -234,8 +234,13 @@ def test_folders_list_in_natural_order(tmp_path):
 
 def test_every_listed_suffix_is_an_image_pillow_reads(tmp_path):
     """One list (IMAGE_SUFFIXES) says what a folder lists and what a single file is read as: each suffix on it
-    opens here, and the animated formats are among them."""
-    from vidcolor.io.files import IMAGE_SUFFIXES
+    opens here (through Pillow; DPX, FFMPEG_IMAGE_SUFFIXES, through FFmpeg), and the animated formats are among
+    them."""
+    from fractions import Fraction
+
+    import av
+
+    from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, IMAGE_SUFFIXES
 
     assert {".apng", ".jfif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm"} <= set(IMAGE_SUFFIXES)
     assert {".gif", ".png", ".apng", ".webp"} <= set(IMAGE_SUFFIXES)          # (.avif only where Pillow reads it)
@@ -243,8 +248,14 @@ def test_every_listed_suffix_is_an_image_pillow_reads(tmp_path):
     for suffix in IMAGE_SUFFIXES:
         path = tmp_path / f"a{suffix}"
         im = Image.fromarray(flat)
-        im.convert("1" if suffix == ".pbm" else "L" if suffix == ".pgm" else "RGB").save(
-            path, Image.registered_extensions()[suffix], **({"quality": 100} if suffix == ".avif" else {}))
+        if suffix in FFMPEG_IMAGE_SUFFIXES:                 # Pillow writes none: FFmpeg's encoder does
+            ctx = av.CodecContext.create(suffix[1:], "w")
+            ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 5, 6, "rgb24", Fraction(1, 25)
+            frame = av.VideoFrame.from_ndarray(flat, format="rgb24")
+            path.write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+        else:
+            im.convert("1" if suffix == ".pbm" else "L" if suffix == ".pgm" else "RGB").save(
+                path, Image.registered_extensions()[suffix], **({"quality": 100} if suffix == ".avif" else {}))
         assert is_image(path) and is_image(path.with_suffix(suffix.upper()))
         got, alpha = read_image(path)
         assert got.shape == (6, 5, 3) and got.dtype == np.uint8 and alpha is None, suffix

@@ -108,3 +108,32 @@ def test_fps_is_still_refused_for_a_video_file(tmp_path, clip):
     res = invoke_cli("dequantize", clip, "-o", tmp_path / "o.mp4", "--fps", "24", "-q")
     assert_one_line_error(res)
     assert "--fps applies to --raw input and image sequences only" in res.stderr
+
+
+def test_a_dpx_file_alone_is_a_still_read_at_16_bits(tmp_path):
+    """A single .dpx was read as a one-frame video (scan_colorized.mp4), and a folder's .dpx files were refused; it
+    is a still image now, as a .tif is: read through FFmpeg at 16 bits (``deep``; 8 bits its round16, byte for
+    byte), listed in a folder, written as a 16-bit PNG by colorize."""
+    from vidcolor.io import is_still_image, read_image
+    from vidcolor.io.files import round16
+    from vidcolor.io.folders import folder_contents
+
+    _sequence(tmp_path, "dpx")
+    one = tmp_path / "scan_001002.dpx"
+    deep, alpha = read_image(one, deep=True)
+    assert deep.dtype == np.uint16 and deep.shape == (H, W, 3) and alpha is None
+    assert abs(deep.mean() / 257 - LEVELS[1]) < 1
+    np.testing.assert_array_equal(read_image(one)[0], round16(deep))
+    assert is_still_image(one) and len(folder_contents(tmp_path)[0]) == 5
+    assert default_output(one, "colorized") == tmp_path / "scan_001002_colorized.png"
+
+
+def test_colorize_writes_a_dpx_still_as_a_16_bit_png(tmp_path, tiny_colorizers):
+    """``vidcolor colorize scan.dpx`` gives scan_colorized.png (it gave an mp4), at 16 bits."""
+    import cv2
+
+    _dpx(tmp_path / "scan.dpx", 30000)
+    res = invoke_cli("colorize", "scan.dpx", "--model", tiny_colorizers.fcn, "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    out = cv2.imread(str(tmp_path / "scan_colorized.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape == (H, W, 3)

@@ -9,12 +9,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, features
 
+FFMPEG_IMAGE_SUFFIXES = (".dpx",)
+"""Suffixes of the still images vidcolor reads through FFmpeg (:mod:`vidcolor.io.ffmpeg_images`), not Pillow: a film
+scan's DPX frames."""
+
 IMAGE_SUFFIXES = ((".png", ".apng", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".tga", ".ppm",
                    ".pgm", ".pbm", ".pnm")
-                  + ((".avif",) if ".avif" in Image.registered_extensions() and features.check("avif") else ()))
-"""Suffixes of the image files vidcolor reads (through Pillow; AVIF where Pillow has libavif), still or animated
-(GIF, APNG, WebP, AVIF: :data:`~vidcolor.io.animated.ANIMATED_FORMATS`, whose files of one frame are stills): a
-folder lists these files, and one of them given alone is read as an image, not as a video."""
+                  + ((".avif",) if ".avif" in Image.registered_extensions() and features.check("avif") else ())
+                  + FFMPEG_IMAGE_SUFFIXES)
+"""Suffixes of the image files vidcolor reads (through Pillow; AVIF where Pillow has libavif; DPX through FFmpeg:
+:data:`FFMPEG_IMAGE_SUFFIXES`), still or animated (GIF, APNG, WebP, AVIF: :data:`~vidcolor.io.animated.ANIMATED_FORMATS`,
+whose files of one frame are stills): a folder lists these files, and one of them given alone is read as an image,
+not as a video."""
 
 
 GRAY16_MODES = ("I;16", "I;16B", "I;16L", "I")

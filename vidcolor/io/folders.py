@@ -11,7 +11,6 @@ from vidcolor.io import is_still_image, list_images_in, list_videos_in
 from vidcolor.io.files import IMAGE_SUFFIXES
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.reader import VIDEO_SUFFIXES
-from vidcolor.io.sequences import pattern_of
 from vidcolor.io.writer import format_suffix
 
 
@@ -66,20 +65,15 @@ def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[
         # a folder of folders (one per shot, say): they are not looked into, which the error says
         subs = natural_sorted(p.name + "/" for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
         named = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
-        # files of formats it does not read (a film scan's .dpx frames): named, not taken for nothing
+        # files of formats it does not read (a VFX plate's .exr frames): named, not taken for nothing
         others = Counter(p.suffix.lower() or p.name for p in Path(folder).iterdir()
                          if p.is_file() and not p.name.startswith("."))
         held = ", ".join(f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in others.most_common(3))
-        # numbered frames (a scan's .dpx): their pattern reads them as one clip
-        frames = natural_sorted(p.name for p in Path(folder).iterdir() if not p.name.startswith(".")
-                                and pattern_of(p.name) is not None)
         raise VidcolorError(f"{folder}: no images or videos in folder" + (
             f" (its subfolder {named} is not looked into: give it)" if len(subs) == 1 else
             f" (its {len(subs)} subfolders, {named}, are not looked into: give each)" if subs else "") + (
             f" (it holds {held}, not formats vidcolor reads: images {' '.join(IMAGE_SUFFIXES)}, videos "
-            f"{' '.join(VIDEO_SUFFIXES)})" if held else "") + (
-            f"; its numbered frames are read as one clip by their pattern: {Path(folder) / pattern_of(frames[0])}"
-            if frames else ""))
+            f"{' '.join(VIDEO_SUFFIXES)})" if held else ""))
     stems = [p.stem for p in stills]
     still_targets = [out_dir / (f"{p.stem}.png" if stems.count(p.stem) == 1 else f"{p.name}.png") for p in stills]
     clip_suffix = format_suffix(container or "mp4")

@@ -19,6 +19,7 @@ from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.files import is_image
+from vidcolor.io.ffmpeg_images import is_ffmpeg_image, read_ffmpeg_image
 from vidcolor.io.partial import discard, partial_file
 from vidcolor.io.writer import check_target, move_into_place
 
@@ -70,6 +71,8 @@ def read_image(path: str | Path, to_srgb: bool = False,
             them), larger than the frame-size limits, or gray samples outside the ranges above (float samples not
             in 0..1, NaN or infinite; 32-bit integers beyond 0..65535), which would come out clipped.
     """
+    if is_ffmpeg_image(path):           # a film scan's DPX: Pillow reads none
+        return read_ffmpeg_image(path, deep=deep and not to_srgb)
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:   # Pillow's size refusal is vidcolor's
             check_frame_size(*im.size, str(path))

@@ -107,19 +107,6 @@ def sequence_stem(pattern: str | Path) -> str:
     return stem or p.parent.resolve().name or "sequence"
 
 
-def pattern_of(name: str) -> str | None:
-    """The pattern that names ``name`` as a frame of a sequence (:data:`SEQUENCE_SUFFIXES`): its last run of digits
-    as a zero-padded printf number (``f0007.dpx`` -> ``f%04d.dpx``, a ``%`` kept as ``%%``); None for a name of
-    another suffix or without digits."""
-    p = Path(name)
-    runs = list(re.finditer(r"\d+", p.stem))
-    if p.suffix.lower() not in SEQUENCE_SUFFIXES or not runs:
-        return None
-    last = runs[-1]
-    return "%%".join(p.stem[:last.start()].split("%")) + f"%0{len(last[0])}d" + \
-        "%%".join((p.stem[last.end():] + p.suffix).split("%"))
-
-
 def sequence_options(found: Sequence, fps: Fraction) -> dict[str, str]:
     """The image2 demuxer's options that read ``found`` at ``fps`` frames a second: from its first number on
     (``start_number``; image2 looks only from 0 to 4 by itself, and a scan often starts at 1001 or 86400), the name

@@ -1,0 +1,34 @@
+"""Still images that Pillow does not read and FFmpeg does: a film scan's DPX frame (8, 10, 12 or 16 bits per
+sample), read as a one-frame video by :class:`~vidcolor.io.VideoReader`, so its samples deeper than 8 bits take the
+path a 10-bit video's take (:func:`~vidcolor.io.convert.frame_to_rgb` with ``deep``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vidcolor.errors import warn
+from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, round16
+from vidcolor.io.reader import VideoReader
+
+
+def is_ffmpeg_image(path: str | Path) -> bool:
+    """True for a file named as an image that FFmpeg reads for vidcolor (:data:`~vidcolor.io.files.FFMPEG_IMAGE_SUFFIXES`)."""
+    return Path(path).suffix.lower() in FFMPEG_IMAGE_SUFFIXES
+
+
+def read_ffmpeg_image(path: str | Path, deep: bool = False) -> tuple[np.ndarray, None]:
+    """``path``'s first frame as :func:`~vidcolor.io.images.read_image` gives an image: uint8 RGB ``(H, W, 3)``, or
+    with ``deep``, for more than 8 bits per sample, uint16 RGB 0..65535 (``deep=False`` gives its
+    :func:`~vidcolor.io.files.round16`, byte for byte); alpha None (an alpha channel is dropped, with a warning).
+    The frame-size limits are FFmpeg's probe's (:func:`~vidcolor.io.reader.open_input`).
+
+    Raises:
+        VidcolorError: what :class:`~vidcolor.io.VideoReader` raises for it (not an image FFmpeg decodes, damaged,
+            above the frame-size limits).
+    """
+    with VideoReader(path, deep=True) as reader:
+        rgb = next(iter(reader))
+        if reader.info.alpha:
+            warn(f"{path}: its alpha channel ({reader.info.alpha}) is dropped")
+    return (rgb if deep or rgb.dtype == np.uint8 else round16(rgb)), None
