@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import GRAY16_MODES, is_image, round16, umask
+from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, GRAY16_MODES, is_image, round16, umask
 from vidcolor.io.depth import colour16_to_8
 from vidcolor.io.icc import to_srgb
 from vidcolor.cue import level_cue
@@ -24,8 +24,10 @@ from vidcolor.training.degrade import KIND_SHARES, sample_degradation
 
 
 def list_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive), sorted for reproducibility."""
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and is_image(p))
+    """All image files under ``root`` (recursive) that Pillow reads (:func:`read_rgb`; not a scan's DPX, which the
+    runtime reads through FFmpeg: :data:`~vidcolor.io.files.FFMPEG_IMAGE_SUFFIXES`), sorted for reproducibility."""
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and is_image(p)
+                  and p.suffix.lower() not in FFMPEG_IMAGE_SUFFIXES)
 
 
 def folder_named(path: str | Path) -> str:
