@@ -13,7 +13,8 @@ from vidcolor.io.reader import VideoReader
 
 
 def is_ffmpeg_image(path: str | Path) -> bool:
-    """True for a file named as an image that FFmpeg reads for vidcolor (:data:`~vidcolor.io.files.FFMPEG_IMAGE_SUFFIXES`)."""
+    """True for a file named as an image that FFmpeg reads for vidcolor
+    (:data:`~vidcolor.io.files.FFMPEG_IMAGE_SUFFIXES`)."""
     return Path(path).suffix.lower() in FFMPEG_IMAGE_SUFFIXES
 
 
