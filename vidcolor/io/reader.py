@@ -763,7 +763,13 @@ def frame_orientation(frame) -> tuple[int, bool]:
     matrix (a negative determinant), which is read from the frame's DISPLAYMATRIX side data (the stream's, which
     FFmpeg gives each frame). A frame without one is ``(0, False)``; an angle that is not a quarter turn (which
     ffmpeg's ``rotate`` filter would resample) is given as its degrees, counter-clockwise, and not applied."""
-    data = frame.side_data.get("DISPLAYMATRIX") if getattr(frame, "side_data", None) is not None else None
+    try:
+        side_data = getattr(frame, "side_data", None)
+    except ValueError:
+        # PyAV lists a frame's side data through an enum of the types it knows, and fails on a newer one (FFmpeg 8
+        # gives the frames of a TIFF sequence their EXIF, type 31): the rotation alone, which it reads directly
+        return round(frame.rotation) % 360, False
+    data = side_data.get("DISPLAYMATRIX") if side_data is not None else None
     if data is None:
         return 0, False
     a, b, _, c, d = np.frombuffer(bytes(data), np.int32)[:5].astype(float)     # 16.16 fixed point, row-major 3x3
