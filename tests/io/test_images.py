@@ -836,6 +836,35 @@ def test_a_16_bit_image_and_its_metadata_are_decoded_once_by_opencv_not_pillow(t
     assert tags[ExifTags.Base.Make] == "Scanner" and tags[ExifTags.Base.Orientation] == 1
 
 
+def test_a_16_bit_image_read_at_8_bits_is_decoded_once_and_turned_upright(tmp_path, monkeypatch):
+    """read_image at 8 bits (a --reference, with to_srgb; vidcolor eval, without) decoded a 16-bit PNG or TIFF with
+    Pillow (load) and then with OpenCV or tifffile, whose samples it kept; and a planar TIFF was left as stored, its
+    orientation tag removed by Pillow's load before it was looked for (360x482 where deep=True gave 482x360). It now
+    takes deep=True's single decode, rounded (round16), upright, and Pillow loads nothing."""
+    from PIL import ImageFile
+    from vidcolor.io.files import round16
+
+    x = np.random.default_rng(3).integers(0, 65536, (5, 7, 3)).astype(np.uint16)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    _png16(tmp_path / "a.png", x, 2, after={b"eXIf": exif.tobytes()[6:]})
+    _png16(tmp_path / "b.png", x, 2)                           # no EXIF at all: to_srgb's EXIF look decoded it
+    _tifffile16(tmp_path / "a.tif", x, 6)
+    import tifffile
+    tifffile.imwrite(tmp_path / "p.tif", x.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                     metadata=None, extratags=[(274, "H", 1, 6, True)])
+    loads = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: (loads.append(im.format), real(im))[1])
+    for name in ("a.png", "b.png", "a.tif", "p.tif"):
+        for to_srgb in (False, True):
+            rgb, alpha = read_image(tmp_path / name, to_srgb=to_srgb)
+            want = round16(x if name == "b.png" else np.rot90(x, -1))
+            assert alpha is None and rgb.dtype == np.uint8 and rgb.flags.writeable, (name, to_srgb)
+            np.testing.assert_array_equal(rgb, want, err_msg=f"{name} to_srgb={to_srgb}")
+    assert loads == []
+
+
 def test_a_16_bit_multi_page_tiff_is_decoded_from_its_first_page_alone(tmp_path, monkeypatch):
     """A multi-page 16-bit TIFF was read whole into memory (np.fromfile) to decode its first page (a 40-page 48 MB
     scan: 49 MB traced at peak, 3.6 MB now). OpenCV gets the first page's bytes alone, and what a file would need

@@ -13,7 +13,7 @@ from PIL import ExifTags, Image, ImageOps, TiffTags, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.depth import PNG_SIGNATURE, TIFF_SIGNATURES, colour16, colour16_to_8, tiff_planar
+from vidcolor.io.depth import PNG_SIGNATURE, TIFF_SIGNATURES, colour16, tiff_planar
 from vidcolor.io.icc import cmyk_to_srgb, gray_as_rgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -50,7 +50,9 @@ def read_image(path: str | Path, to_srgb: bool = False,
 
     Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG; a
     gray, RGB or RGBA TIFF, as a scanner writes) are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
-    integer gray TIFF's samples, which must lie in 0..65535. A floating-point gray TIFF's samples (32 or 64 bits)
+    integer gray TIFF's samples, which must lie in 0..65535. 16-bit colour is decoded once, by OpenCV (tifffile for a
+    planar TIFF), with or without ``deep`` (:func:`~vidcolor.io.depth.colour16`), and rounded there. A floating-point
+    gray TIFF's samples (32 or 64 bits)
     are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
     or grey image). A CMYK image with an ICC profile is read through it (:func:`~vidcolor.io.icc.cmyk_to_srgb`).
@@ -77,8 +79,8 @@ def read_image(path: str | Path, to_srgb: bool = False,
         with pillow_sizes(str(path)), Image.open(path) as im:   # Pillow's size refusal is vidcolor's
             check_frame_size(*im.size, str(path))
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
-            try:                        # 16-bit colour, kept: decoded by OpenCV (tifffile) alone, not by Pillow
-                whole = colour16(im, path) if deep and not to_srgb else None
+            try:                        # 16-bit colour: decoded by OpenCV (tifffile) alone, not by Pillow, which
+                whole = colour16(im, path)      # keeps the high byte of each sample (x >> 8)
             except VidcolorError:
                 im.load()               # Pillow's reason where it has one (a truncated PNG), as before
                 raise
@@ -86,11 +88,13 @@ def read_image(path: str | Path, to_srgb: bool = False,
                                         # OpenCV turns other TIFFs), as exif_transpose turns the 8-bit images
                 if im.format == "PNG" or tiff_planar(im):
                     whole = _upright(whole, exif_of(opened, path).get(ExifTags.Base.Orientation))
-                return (np.ascontiguousarray(whole[..., :3]),
-                        np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
-            im.load()
-            im = colour16_to_8(im, path)    # Pillow keeps the high byte of each sample (x >> 8)
-            ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
+                if deep and not to_srgb:        # kept at 16 bits
+                    return (np.ascontiguousarray(whole[..., :3]),
+                            np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
+                im = Image.fromarray(round16(whole))    # RGB or RGBA, 8 bits, upright; its tags stay on opened
+            else:
+                im.load()
+                ImageOps.exif_transpose(im, in_place=True)   # without a copy of every image that has none
             if to_srgb:                 # CMYK through its profile too; P3, Adobe RGB... converted
                 im = convert_to_srgb(im, opened)
             else:                       # through its profile, not Pillow's naive 255 - C - K
@@ -265,7 +269,9 @@ def exif_of(im: Image.Image, path: str | Path) -> Image.Exif:
     ``info`` gets what they hold, as decoding would give it."""
     if im.format == "PNG" and "exif" not in im.info:
         im.info.update(_png_late_info(path))
-        return Image.Image.getexif(im)      # (PngImageFile's own getexif would decode it)
+        exif = Image.Image.getexif(im)      # (PngImageFile's own getexif would decode it)
+        im.info.setdefault("exif", b"")     # read (getexif keeps it): its later getexif calls (to_srgb's EXIF
+        return exif                         # Adobe RGB) do not decode it either
     return im.getexif()
 
 
