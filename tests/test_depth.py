@@ -253,6 +253,51 @@ def test_an_hdr_source_is_told_that_it_is_processed_as_sdr(tmp_path, ffmpeg_exe,
         assert c.streams.video[0].codec_context.color_trc == {"smpte2084": 16, "arib-std-b67": 18}[trc]
 
 
+@pytest.mark.parametrize("trc, code", [("bt709", 1), ("bt2020-10", 14)])
+def test_a_bt2020_sdr_source_is_colorized_into_bt709_tags_and_dequantized_into_its_own(tmp_path, ffmpeg_exe,
+                                                                                     tiny_colorizers, tiny_models,
+                                                                                     trc, code):
+    """A BT.2020 source with an SDR transfer (a wide-gamut master, HEVC as such masters come) is decoded with its own
+    matrix into RGB that colorize takes as BT.709's (sRGB) and makes its colours in; its output kept the source's
+    BT.2020 tags without a word, so a player showed them more saturated than made (mean CIELAB chroma 7.9 made, 11.9
+    shown). Colorize's output is tagged BT.709 (primaries, matrix; bt2020-10 is BT.709's curve) and a warning says
+    so, in a local run and in a Ray run's plan alike; dequantize's keeps the source's tags (its values are the
+    source's colours), without a warning."""
+    from vidcolor import distributed
+    from vidcolor.api import build_job, colorize, dequantize
+
+    src = tmp_path / f"{trc}.mp4"       # (libx265 took -color_primaries and -color_trc as unknown here: x265's own)
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "3", "-c:v", "libx265",
+               "-x265-params", f"log-level=error:colorprim=bt2020:transfer={trc}:colormatrix=bt2020nc", "-pix_fmt",
+               "yuv420p", str(src))
+    source = (9, 9, code)
+    said = [f"{trc}.mp4 is BT.2020 video with an SDR transfer (a wide-gamut master); colorize makes its colours in "
+            "BT.709 (sRGB), as its networks were trained, so the output is tagged BT.709, not BT.2020, and shows them "
+            "as made (convert it to BT.2020 afterwards if it must be delivered so)"]
+    with av.open(str(src)) as c:
+        ctx = c.streams.video[0].codec_context
+        assert (ctx.color_primaries, ctx.colorspace, ctx.color_trc) == source
+    with vidcolor_warnings() as warned:
+        colorize(src, tmp_path / "c.mkv", saturation=0, render_size=32, codec="ffv1", temporal="off",
+                 progress=False, backend="torch", model=str(tiny_colorizers.fcn))
+    assert [w for w in warned if "BT.2020" in w] == said
+    with vidcolor_warnings() as warned:
+        dequantize(src, tmp_path / "d.mkv", model=str(tiny_models.lab), device="cpu", codec="ffv1", progress=False)
+    assert not [w for w in warned if "BT.2020" in w]
+    for out, want in (("c.mkv", (1, 1, 1)), ("d.mkv", source)):
+        with av.open(str(tmp_path / out)) as c:
+            ctx = c.streams.video[0].codec_context
+            assert (ctx.color_primaries, ctx.colorspace, ctx.color_trc) == want, out
+    for colours, want in ((True, {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}),
+                          (False, {"colorspace": 9, "color_range": 1, "color_primaries": 9, "color_trc": code})):
+        spec = distributed.JobSpec(build_job, {"kind": "colorize" if colours else "dequantize", "options": {}},
+                                   eight_bits=None, colours=colours)
+        with vidcolor_warnings() as warned:
+            plan = distributed.open_work(src, tmp_path / f"r{colours}.mkv", spec, distributed.Encoding("ffv1"), 1.0,
+                                         False, False, False)
+        assert dict(plan.clip.colour) == want and [w for w in warned if "BT.2020" in w] == (said if colours else [])
+
+
 def test_a_source_deeper_than_its_output_is_told_the_bits_that_the_output_keeps():
     """A 12-bit ProRes 4444 or a 16-bit FFV1 scan, decoded at 16 bits, was written at 10 without a word (the start code
     had said 8). encoded_bits names what the encoder is given (ProRes: 4:2:2 or 4:4:4 at 10 bits), and

@@ -42,7 +42,7 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
                                check_batch_size, check_temporal)
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import eight_bit_reason, keeps_depth, one_colour_warning, stills_at_8_bits
+from vidcolor.source_warnings import eight_bit_reason, keeps_depth, makes_colours, one_colour_warning, stills_at_8_bits
 from vidcolor.stills import set_temporal_for_video, still_mode
 from vidcolor.summaries import (quantizer_note, quantizers_of_files, skipped_note, unchanged_note,
                                 written_meanwhile_summary)
@@ -336,12 +336,13 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
         # pix_fmt None is each clip's default, resolved by distributed.open_work before the run's key is made
         eight_bits = (None if keeps_depth(job, codec, pix_fmt, False)
                       else eight_bit_reason(job, codec, pix_fmt or default_pix_fmt(codec, False), False))
+        colours = makes_colours(job)        # colorize's: the output's colour tags (output_colour)
         del job
         encoding = distributed.Encoding(codec, io_options.get("crf", 16), io_options.get("preset", "medium"), pix_fmt,
                                         batch_size, io_options.get("tune"), io_options.get("x264_params"))
         spec = distributed.JobSpec(build_job, {"kind": kind, "options": opts, "temporal": temporal,
                                                "compare": io_options.get("compare", False)}, shared,
-                                   job_files(kind, options), eight_bits=eight_bits)
+                                   job_files(kind, options), eight_bits=eight_bits, colours=colours)
         summary = distributed.process_clips(todo, spec, encoding=encoding,
                                             seconds=segment_seconds or distributed.SEGMENT_SECONDS, workers=workers,
                                             device=options["device"], compare=io_options.get("compare", False),

@@ -64,6 +64,7 @@ from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
                                 join_segments, kept_note, removing_made_folders, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
+from vidcolor.source_warnings import output_colour
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
@@ -118,6 +119,10 @@ class JobSpec:
     shared: dict = field(default_factory=dict)
     files: tuple = ()
     eight_bits: str | None = field(kw_only=True)
+    colours: bool = field(default=False, kw_only=True)
+    """Whether the job makes colours anew (colorize: :func:`~vidcolor.source_warnings.makes_colours`), which decides the
+    output's colour tags (:func:`~vidcolor.source_warnings.output_colour`), as a local run decides them. Not in
+    :meth:`key`: the options' kind says it."""
 
     def key(self) -> str:
         """A digest of the function, options, shared data and :attr:`files` (their path, size and modification
@@ -409,7 +414,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
-                tuple(info.colour.items()), info.pixel_aspect, str(input), rate_grid(input), deep=deep)
+                tuple(output_colour(input.name, info.colour, spec.colours).items()), info.pixel_aspect, str(input),
+                rate_grid(input), deep=deep)
     stat = input.stat()
     terms = [str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(), encoding.__dict__, seconds,
              WARMUP_FRAMES, compare, PARTS_FORMAT, asdict(clip.grid) if clip.grid is not None else None]

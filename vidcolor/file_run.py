@@ -22,6 +22,7 @@ from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, enco
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (COLOUR_SAID, eight_bit_reason, keeps_depth, looks_for_colour, lost_message,
+                                      makes_colours, output_colour,
                                       said_if_colour, still_eight_bit_reason, warn_not_carried, warn_not_in_gif,
                                       warn_still_at_8_bits)
 
@@ -99,7 +100,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
-                             colour=info.colour, pixel_aspect=info.pixel_aspect, loop=info.loop,
+                             colour=output_colour(name_of(input), info.colour, makes_colours(job)),
+                             pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False), deep=deep)
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)

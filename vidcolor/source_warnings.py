@@ -15,6 +15,7 @@ from vidcolor.errors import cli_reads, option, warn
 from vidcolor.io.files import round16
 from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
+from vidcolor.io.reader import HDR_TRANSFERS
 from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
@@ -50,7 +51,42 @@ def looks_for_colour(fn: FrameBatchFn) -> bool:
     input's L alone, in a CLI run (:func:`~vidcolor.errors.cli_reads`): its input is then looked at for colour
     (:func:`~vidcolor.chroma.in_colour`). A library call is not: colorizing the L of colour footage is what an
     evaluation against it does."""
-    return cli_reads() and str(getattr(getattr(fn, "job", fn), "JOB", "")).startswith("colorize")
+    return cli_reads() and makes_colours(fn)
+
+
+def makes_colours(fn: FrameBatchFn) -> bool:
+    """Whether ``fn`` (or the job :class:`~vidcolor.side_by_side.SideBySide` wraps) is one of colorize's, whose output
+    colours are made anew, in BT.709 / sRGB (as its networks were trained and as a reference is read), where
+    dequantize's keep the input's: :func:`output_colour`."""
+    return str(getattr(getattr(fn, "job", fn), "JOB", "")).startswith("colorize")
+
+
+BT2020_PRIMARIES = 9
+"""FFmpeg's AVColorPrimaries of BT.2020 (``bt2020``), in :attr:`~vidcolor.io.VideoInfo.colour`'s ``color_primaries``."""
+
+AS_BT709 = {"color_primaries": {BT2020_PRIMARIES: 1}, "colorspace": {9: 1, 10: 1}, "color_trc": {14: 1, 15: 1}}
+"""The colour tags (:func:`~vidcolor.io.reader.colour_tags`) that :func:`output_colour` changes, each value -> BT.709's
+(1): the BT.2020 primaries, its matrices (``bt2020nc``, ``bt2020c``) and its SDR transfers (``bt2020-10``,
+``bt2020-12``: BT.709's curve, under BT.2020's name); others (range, a BT.709 transfer) are kept."""
+
+
+def output_colour(name: str, colour: dict[str, int], colours: bool) -> dict[str, int]:
+    """The colour description (ffmpeg's output options, :func:`~vidcolor.io.reader.colour_tags`) that the output of
+    the video ``name``, described by ``colour``, is written with: ``colour`` itself, but for a job that makes colours
+    (``colours``, :func:`makes_colours`) on a BT.2020 source with an SDR transfer (a wide-gamut SDR master; HDR is
+    :func:`~vidcolor.io.reader.warn_about_source`'s): its frames are decoded with their own matrix (BT.2020's) into
+    RGB whose values colorize takes as BT.709's (sRGB), and makes its colours so. Its output is tagged BT.709
+    (:data:`AS_BT709`), which says what they are, and a warning (:func:`~vidcolor.errors.warn`) says so: tagged
+    BT.2020, as the source, a player showed them more saturated than made (testsrc2 colorized: mean CIELAB chroma 7.9
+    made, 11.9 shown). Gray stays gray under both (same white and transfer), so a black-and-white source's lightness
+    is kept either way. Dequantize's output keeps the source's tags: its values are the source's colours, restored
+    as they are (the primaries are not converted), and show as the source does."""
+    if not colours or colour.get("color_primaries") != BT2020_PRIMARIES or colour.get("color_trc") in HDR_TRANSFERS:
+        return colour
+    warn(f"{name} is BT.2020 video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
+         "(sRGB), as its networks were trained, so the output is tagged BT.709, not BT.2020, and shows them as made "
+         "(convert it to BT.2020 afterwards if it must be delivered so)")
+    return {k: AS_BT709.get(k, {}).get(v, v) for k, v in colour.items()}
 
 
 def said_if_colour(frames: Iterable[np.ndarray], input: str | Path, said: list | None) -> Iterator[np.ndarray]:
