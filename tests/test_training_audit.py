@@ -136,6 +136,31 @@ def test_training_reads_a_photo_upright_by_its_exif_orientation_as_the_runtime_d
         assert np.array_equal(got, np.rot90(stored, -1))
 
 
+def test_training_reads_a_16_bit_image_once_and_upright_as_the_runtime_does(tmp_path, monkeypatch):
+    # read_rgb decoded a 16-bit PNG or TIFF with Pillow (load) and again with OpenCV (colour16_to_8), and a planar
+    # TIFF with an orientation tag came out as stored (Pillow's load removes the tag, tifffile does not turn it): a
+    # scan trained on sideways where the runtime turns it. Both now read it through io.depth.upright16, once.
+    import tifffile
+    from PIL import ImageFile
+
+    from vidcolor.io.files import round16
+    from vidcolor.io.images import read_image
+    from vidcolor.training.data import read_rgb
+
+    x = np.random.default_rng(4).integers(0, 65536, (5, 7, 3)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "p.tif", x.transpose(2, 0, 1), photometric="rgb", planarconfig="separate",
+                     metadata=None, extratags=[(274, "H", 1, 6, True)])
+    tifffile.imwrite(tmp_path / "a.tif", x, photometric="rgb", metadata=None, extratags=[(274, "H", 1, 6, True)])
+    loads = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: (loads.append(im.format), real(im))[1])
+    for name in ("p.tif", "a.tif"):
+        got = read_rgb(tmp_path / name)
+        np.testing.assert_array_equal(got, round16(np.rot90(x, -1)), err_msg=name)
+        assert np.array_equal(got, read_image(tmp_path / name)[0])
+    assert loads == []
+
+
 def test_training_reads_a_cmyk_photo_through_its_icc_profile_as_the_runtime_does(tmp_path):
     # training audit: read_image converts a CMYK image with an ICC profile through it, read_rgb (the loaders, the
     # pack, bin_weights) converted it as Pillow does, 255 - C - K: a print photo trained far too saturated and dark

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import GRAY16_MODES, HEAD_BYTES, is_image, round16, video_head
+from vidcolor.io.files import DAMAGED, GRAY16_MODES, HEAD_BYTES, is_image, round16, video_head
 from vidcolor.io.limits import MAX_PIXELS, MAX_SIDE, check_frame_size
 from vidcolor.io.reader import VideoInfo
 from vidcolor.io.sequences import is_sequence
@@ -33,12 +33,6 @@ first: an APNG that plays once (1) was written as a GIF that plays twice."""
 
 DEFAULT_DELAY_MS = 100
 """Frame delay assumed where an animation gives none (browsers show such GIFs at about 10 fps)."""
-
-
-DAMAGED = (OSError, SyntaxError, IndexError, ValueError, EOFError, struct.error)
-"""What Pillow raises on a damaged or truncated image once it has opened it (fuzzed GIF/APNG/WebP: OSError for
-truncated data, IndexError or struct.error counting a cut GIF's frames, SyntaxError for an APNG's broken chunks
-or frame sequence, ValueError)."""
 
 
 @contextmanager

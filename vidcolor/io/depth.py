@@ -1,6 +1,7 @@
-"""16-bit colour samples of still images (PNG, TIFF) rounded to 8 bits: Pillow opens them in mode RGB or RGBA with
-the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is 16.93 levels), OpenCV decodes them whole; or
-kept at 16 bits (:func:`colour16`), for a job that processes them so (colorize).
+"""16-bit colour samples of still images (PNG, TIFF), decoded whole once, by OpenCV (tifffile for a planar TIFF), not by
+Pillow, which opens them in mode RGB or RGBA with the high byte of each sample (``x >> 8``: 0x10FF -> 16, where it is
+16.93 levels), and turned upright (:func:`upright16`): kept at 16 bits, for a job that processes them so (colorize),
+or rounded to 8 by the reader; and the EXIF of a PNG, read without decoding its pixels (:func:`exif_of`).
 
 numpy, Pillow and OpenCV alone (tifffile for a planar TIFF; no PyAV, no ffmpeg-python): both readers use it,
 :func:`vidcolor.io.images.read_image` and training's :func:`vidcolor.training.data.read_rgb`, which runs on a machine
@@ -12,34 +13,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image
 
 from vidcolor.errors import VidcolorError
-from vidcolor.io.files import round16
+from vidcolor.io.files import DAMAGED
 from vidcolor.io.limits import MAX_IMAGE_BYTES
-
-
-def colour16_to_8(im: Image.Image, path: str | Path, strict: bool = True) -> Image.Image:
-    """An opened image ``im`` of the file ``path`` with 16-bit colour samples (an RGB, RGBA or gray + alpha PNG, as
-    Pillow opens them in mode RGB or RGBA; an RGB or RGBA TIFF's first page) as an 8-bit RGB or RGBA Pillow image,
-    each sample ``round(x / 257)`` (:func:`~vidcolor.io.files.round16`; alpha too), carrying ``im``'s EXIF (a PNG's
-    whole ``info``); any other image is returned as it is. Its ICC profile is read from ``im``
-    (:func:`vidcolor.io.icc.to_srgb`'s ``tags``). The caller has checked the size in the header.
-
-    Raises:
-        VidcolorError: a 16-bit colour PNG that OpenCV does not decode (a damaged file); with ``strict`` False,
-            Pillow's reading of it (the high bytes) instead, as for a TIFF layout OpenCV does not read.
-    """
-    if im.format == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-        try:
-            return _colour16_to_8(path, im.info)
-        except VidcolorError:
-            if strict:
-                raise
-            return im
-    if im.format == "TIFF" and im.mode in ("RGB", "RGBA") and _tiff_colour16(im):
-        return _tiff_colour16_to_8(path, im)
-    return im
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,24 +31,6 @@ def _png_bit_depth(path: str | Path) -> int | None:
     with open(path, "rb") as f:
         head = f.read(26)
     return head[24] if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" else None
-
-
-def _colour16_to_8(path: str | Path, info: dict, planar: bool = False) -> Image.Image:
-    """A 16-bit colour PNG (RGB, RGBA, or gray + alpha, as Pillow opens them in mode RGB or RGBA) or TIFF (the first
-    page of an RGB or RGBA one: :func:`_tiff_colour16_to_8`) decoded by OpenCV
-    at 16 bits and rounded to 8 (:func:`~vidcolor.io.files.round16`), as an RGB or RGBA Pillow image carrying
-    ``info`` (its EXIF; a tRNS colour is already an alpha channel here, as libpng gives it, so ``info``'s is
-    dropped). The caller has checked the size in the header (:func:`~vidcolor.io.limits.check_frame_size`).
-
-    Raises:
-        VidcolorError: OpenCV cannot decode it (a damaged file).
-    """
-    x = _decode16(path, planar)
-    im = Image.fromarray(np.ascontiguousarray(round16(x[..., 2::-1])))   # BGR(A) -> RGB
-    if x.shape[2] == 4:
-        im.putalpha(Image.fromarray(round16(x[..., 3])))
-    im.info = {k: v for k, v in info.items() if k != "transparency"}
-    return im
 
 
 def _decode16(path: str | Path, planar: bool = False) -> np.ndarray:
@@ -140,8 +100,8 @@ def _file_bytes(path: str | Path) -> np.ndarray:
 
 
 def colour16(im: Image.Image, path: str | Path) -> np.ndarray | None:
-    """The 16-bit samples of an opened image ``im`` of the file ``path`` whose colour samples have 16 bits (those
-    :func:`colour16_to_8` rounds: a colour or gray + alpha PNG, an RGB or RGBA TIFF's first page) as OpenCV decodes
+    """The 16-bit samples of an opened image ``im`` of the file ``path`` whose colour samples have 16 bits (a colour or
+    gray + alpha PNG, an RGB or RGBA TIFF's first page, which Pillow opens in mode RGB or RGBA) as OpenCV decodes
     them whole: uint16 RGB or RGBA ``(H, W, 3 | 4)``, 0..65535, as stored (no colour conversion; no EXIF orientation
     applied, but for a TIFF that OpenCV decodes: it turns it upright by its orientation tag, :func:`tiff_planar`). None for any other image, and for a TIFF whose layout OpenCV does not decode (Pillow's 8-bit
     reading of it stands). The caller has checked the size in the header.
@@ -180,14 +140,76 @@ def tiff_planar(im: Image.Image) -> bool:
     return im.tag_v2.get(284, 1) == 2
 
 
-def _tiff_colour16_to_8(path: str | Path, im: Image.Image) -> Image.Image:
-    """A 16-bit RGB(A) TIFF's first page rounded to 8 bits as a PNG's is (:func:`_colour16_to_8`), with its
-    orientation tag (as EXIF, for the caller's transpose); Pillow's reading (the high byte of each sample) where
-    OpenCV does not decode the layout."""
-    exif = Image.Exif()
-    if (orientation := im.getexif().get(0x0112)) is not None:
-        exif[0x0112] = orientation
-    try:
-        return _colour16_to_8(path, {"exif": exif.tobytes()} if orientation is not None else {}, tiff_planar(im))
-    except VidcolorError:
-        return im
+def upright16(im: Image.Image, path: str | Path) -> np.ndarray | None:
+    """:func:`colour16`'s samples of an opened image ``im`` of the file ``path`` (uint16 RGB or RGBA ``(H, W, 3 | 4)``,
+    0..65535, decoded once, by OpenCV or tifffile, not by Pillow) turned upright by its EXIF orientation, as Pillow's
+    ``exif_transpose`` turns an 8-bit image: a PNG's (an eXIf, before or after its pixels: :func:`exif_of`) and a
+    planar TIFF's tag (:func:`tiff_planar`; OpenCV turns the other TIFFs as it decodes them). What
+    :func:`vidcolor.io.images.read_image` and training's :func:`vidcolor.training.data.read_rgb` read a 16-bit colour
+    image as, rounded there (:func:`~vidcolor.io.files.round16`) where they read 8 bits. None for any other image
+    (:func:`colour16`'s None). The caller has checked the size in the header.
+
+    Raises:
+        VidcolorError: as :func:`colour16` (a 16-bit colour PNG that OpenCV does not decode).
+    """
+    whole = colour16(im, path)
+    if whole is not None and (im.format == "PNG" or tiff_planar(im)):
+        whole = _upright(whole, exif_of(im, path).get(ExifTags.Base.Orientation))
+    return whole
+
+
+UPRIGHT = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: lambda x: x.swapaxes(0, 1),
+           6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, 2).swapaxes(0, 1), 8: lambda x: np.rot90(x, 1)}
+"""EXIF orientation (2..8) -> what turns an array ``(H, W, ...)`` upright, as Pillow's ``ImageOps.exif_transpose``
+turns an image (FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE, ROTATE_90): for
+16-bit colour samples, which no Pillow mode holds."""
+
+
+def _upright(x: np.ndarray, orientation: int | None) -> np.ndarray:
+    """``x`` ``(H, W, C)`` turned upright by its EXIF ``orientation`` (:data:`UPRIGHT`); as it is for 1, None or a
+    value EXIF does not define."""
+    turn = UPRIGHT.get(orientation)
+    return turn(x) if turn is not None else x
+
+
+PNG_LATE_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
+"""Chunks that a PNG may hold after its image data (IDAT) and that say its EXIF (an eXIf; ImageMagick's "Raw profile
+type exif" text; XMP's orientation in an iTXt), which Pillow reads on decoding the pixels (``load``)."""
+
+
+def _png_late_info(path: str | Path) -> dict:
+    """What a PNG's :data:`PNG_LATE_CHUNKS` after its image data add to Pillow's ``info`` (``exif``, text), parsed by
+    Pillow's own chunk handlers (``PngStream``), the image data skipped unread: what ``load`` adds to it without
+    decoding the pixels. Empty where there is none, and from the first chunk Pillow cannot parse on."""
+    from PIL import PngImagePlugin
+    with open(path, "rb") as f:
+        if f.read(8) != PNG_SIGNATURE:
+            return {}
+        png, after = PngImagePlugin.PngStream(f), False
+        while True:
+            try:
+                cid, pos, length = png.read()
+                if cid == b"IEND":
+                    break
+                if after and cid in PNG_LATE_CHUNKS:
+                    png.call(cid, pos, length)
+                else:
+                    f.seek(length, 1)
+                f.seek(4, 1)                # its CRC
+            except DAMAGED:
+                break
+            after = after or cid == b"IDAT"
+        return png.im_info
+
+
+def exif_of(im: Image.Image, path: str | Path) -> Image.Exif:
+    """The EXIF of an opened image of the file ``path``, as Pillow's ``getexif`` gives it, without decoding its pixels:
+    for a PNG whose EXIF is not before its image data (most have none), Pillow's ``getexif`` decodes the whole image
+    to read the chunks after it; they are read here by skipping the image data (:func:`_png_late_info`). ``im``'s
+    ``info`` gets what they hold, as decoding would give it."""
+    if im.format == "PNG" and "exif" not in im.info:
+        im.info.update(_png_late_info(path))
+        exif = Image.Image.getexif(im)      # (PngImageFile's own getexif would decode it)
+        im.info.setdefault("exif", b"")     # read (getexif keeps it): its later getexif calls (to_srgb's EXIF
+        return exif                         # Adobe RGB) do not decode it either
+    return im.getexif()

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, features
+
+DAMAGED = (OSError, SyntaxError, IndexError, ValueError, EOFError, struct.error)
+"""What Pillow raises on a damaged or truncated image once it has opened it (fuzzed GIF/APNG/WebP: OSError for
+truncated data, IndexError or struct.error counting a cut GIF's frames, SyntaxError for an APNG's broken chunks
+or frame sequence, ValueError). Here, without PyAV, for :mod:`vidcolor.io.depth` too."""
 
 FFMPEG_IMAGE_SUFFIXES = (".dpx",)
 """Suffixes of the still images vidcolor reads through FFmpeg (:mod:`vidcolor.io.ffmpeg_images`), not Pillow: a film

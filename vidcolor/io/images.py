@@ -13,7 +13,7 @@ from PIL import ExifTags, Image, ImageOps, TiffTags, UnidentifiedImageError
 from vidcolor.arrays import check_rgb, described
 from vidcolor.errors import VidcolorError
 from vidcolor.io.animated import DAMAGED, pillow_reason, pillow_sizes
-from vidcolor.io.depth import PNG_SIGNATURE, TIFF_SIGNATURES, colour16, tiff_planar
+from vidcolor.io.depth import TIFF_SIGNATURES, exif_of, upright16
 from vidcolor.io.icc import cmyk_to_srgb, gray_as_rgb, to_srgb as convert_to_srgb
 from vidcolor.io.files import GRAY16_MODES, round16
 from vidcolor.io.limits import check_frame_size
@@ -51,7 +51,7 @@ def read_image(path: str | Path, to_srgb: bool = False,
     Palette and grayscale images are expanded to RGB. 16 bits per sample (a gray, gray + alpha, RGB or RGBA PNG; a
     gray, RGB or RGBA TIFF, as a scanner writes) are rounded to 8 bits, ``round(x / 257)`` (65535 -> 255, 257 -> 1, 128 -> 0), alpha too; so are a 32-bit
     integer gray TIFF's samples, which must lie in 0..65535. 16-bit colour is decoded once, by OpenCV (tifffile for a
-    planar TIFF), with or without ``deep`` (:func:`~vidcolor.io.depth.colour16`), and rounded there. A floating-point
+    planar TIFF), with or without ``deep`` (:func:`~vidcolor.io.depth.upright16`), and rounded there. A floating-point
     gray TIFF's samples (32 or 64 bits)
     are read as image tools read them, 0.0 black to 1.0 white: ``round(x * 255)`` (:func:`_float_levels`). Transparency is kept
     from an alpha channel and from a PNG's tRNS chunk (a palette's alphas, or the one transparent colour of an RGB
@@ -69,7 +69,7 @@ def read_image(path: str | Path, to_srgb: bool = False,
 
     Raises:
         VidcolorError: unreadable (not an image, truncated or damaged: whatever Pillow raises for it,
-            :data:`~vidcolor.io.animated.DAMAGED`; a TIFF whose layout Pillow does not read, floating-point RGB among
+            :data:`~vidcolor.io.files.DAMAGED`; a TIFF whose layout Pillow does not read, floating-point RGB among
             them), larger than the frame-size limits, or gray samples outside the ranges above (float samples not
             in 0..1, NaN or infinite; 32-bit integers beyond 0..65535), which would come out clipped.
     """
@@ -80,14 +80,11 @@ def read_image(path: str | Path, to_srgb: bool = False,
             check_frame_size(*im.size, str(path))
             opened = im                 # its tags say its colour space (to_srgb) where im is decoded apart
             try:                        # 16-bit colour: decoded by OpenCV (tifffile) alone, not by Pillow, which
-                whole = colour16(im, path)      # keeps the high byte of each sample (x >> 8)
+                whole = upright16(im, path)     # keeps the high byte of each sample (x >> 8); upright
             except VidcolorError:
                 im.load()               # Pillow's reason where it has one (a truncated PNG), as before
                 raise
-            if whole is not None:       # turned upright by its EXIF orientation (a PNG's eXIf, a planar TIFF's tag:
-                                        # OpenCV turns other TIFFs), as exif_transpose turns the 8-bit images
-                if im.format == "PNG" or tiff_planar(im):
-                    whole = _upright(whole, exif_of(opened, path).get(ExifTags.Base.Orientation))
+            if whole is not None:
                 if deep and not to_srgb:        # kept at 16 bits
                     return (np.ascontiguousarray(whole[..., :3]),
                             np.ascontiguousarray(whole[..., 3]) if whole.shape[2] == 4 else None)
@@ -135,20 +132,6 @@ def read_image(path: str | Path, to_srgb: bool = False,
             f"it starts as a {known} does but looks damaged or truncated" if known else pillow_reason(exc)) + ")"
         ) from None
     return rgb, alpha
-
-
-UPRIGHT = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: lambda x: x.swapaxes(0, 1),
-           6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, 2).swapaxes(0, 1), 8: lambda x: np.rot90(x, 1)}
-"""EXIF orientation (2..8) -> what turns an array ``(H, W, ...)`` upright, as Pillow's ``ImageOps.exif_transpose``
-turns an image (FLIP_LEFT_RIGHT, ROTATE_180, FLIP_TOP_BOTTOM, TRANSPOSE, ROTATE_270, TRANSVERSE, ROTATE_90): for
-16-bit colour samples, which no Pillow mode holds."""
-
-
-def _upright(x: np.ndarray, orientation: int | None) -> np.ndarray:
-    """``x`` ``(H, W, C)`` turned upright by its EXIF ``orientation`` (:data:`UPRIGHT`); as it is for 1, None or a
-    value EXIF does not define."""
-    turn = UPRIGHT.get(orientation)
-    return turn(x) if turn is not None else x
 
 
 FLOAT_SLACK = 0.5 / 255
@@ -230,49 +213,6 @@ def _tiff_cut(path: str | Path) -> str | None:
         return None
     return (f"a TIFF cut short: its directory, which says what the file holds, starts at byte {offset:,}, past the "
             f"end of its {size:,} bytes (truncated)")
-
-
-PNG_LATE_CHUNKS = (b"eXIf", b"tEXt", b"zTXt", b"iTXt")
-"""Chunks that a PNG may hold after its image data (IDAT) and that say its EXIF (an eXIf; ImageMagick's "Raw profile
-type exif" text; XMP's orientation in an iTXt), which Pillow reads on decoding the pixels (``load``)."""
-
-
-def _png_late_info(path: str | Path) -> dict:
-    """What a PNG's :data:`PNG_LATE_CHUNKS` after its image data add to Pillow's ``info`` (``exif``, text), parsed by
-    Pillow's own chunk handlers (``PngStream``), the image data skipped unread: what ``load`` adds to it without
-    decoding the pixels. Empty where there is none, and from the first chunk Pillow cannot parse on."""
-    from PIL import PngImagePlugin
-    with open(path, "rb") as f:
-        if f.read(8) != PNG_SIGNATURE:
-            return {}
-        png, after = PngImagePlugin.PngStream(f), False
-        while True:
-            try:
-                cid, pos, length = png.read()
-                if cid == b"IEND":
-                    break
-                if after and cid in PNG_LATE_CHUNKS:
-                    png.call(cid, pos, length)
-                else:
-                    f.seek(length, 1)
-                f.seek(4, 1)                # its CRC
-            except DAMAGED:
-                break
-            after = after or cid == b"IDAT"
-        return png.im_info
-
-
-def exif_of(im: Image.Image, path: str | Path) -> Image.Exif:
-    """The EXIF of an opened image of the file ``path``, as Pillow's ``getexif`` gives it, without decoding its pixels:
-    for a PNG whose EXIF is not before its image data (most have none), Pillow's ``getexif`` decodes the whole image
-    to read the chunks after it; they are read here by skipping the image data (:func:`_png_late_info`). ``im``'s
-    ``info`` gets what they hold, as decoding would give it."""
-    if im.format == "PNG" and "exif" not in im.info:
-        im.info.update(_png_late_info(path))
-        exif = Image.Image.getexif(im)      # (PngImageFile's own getexif would decode it)
-        im.info.setdefault("exif", b"")     # read (getexif keeps it): its later getexif calls (to_srgb's EXIF
-        return exif                         # Adobe RGB) do not decode it either
-    return im.getexif()
 
 
 OPAQUE_FORMATS = ("JPEG", "BMP", "PPM")

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from vidcolor.cache import cache_dir
 from vidcolor.errors import VidcolorError
 from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, GRAY16_MODES, is_image, round16, umask
-from vidcolor.io.depth import colour16_to_8
+from vidcolor.io.depth import upright16
 from vidcolor.io.icc import to_srgb
 from vidcolor.cue import level_cue
 from vidcolor.training.consistency import TERMS, consistency_terms
@@ -151,7 +151,7 @@ def oriented(img: Image.Image) -> Image.Image:
 def read_rgb(path: str | Path) -> np.ndarray:
     """An image as uint8 RGB ``(H, W, 3)``, upright by its EXIF orientation (:func:`oriented`, as the runtime reads
     it); transparent pixels (palette or alpha transparency) become black; 16-bit gray rounded to 8 bits
-    (:func:`_eight_bit`), and 16-bit colour (:func:`~vidcolor.io.depth.colour16_to_8`, as the runtime reads it:
+    (:func:`_eight_bit`), and 16-bit colour (:func:`~vidcolor.io.depth.upright16`, rounded, as the runtime reads it:
     Pillow kept the high byte, 0x10FF as 16, not 17); colours in sRGB, as the models work and as the runtime reads a
     ``--reference`` (:func:`~vidcolor.io.icc.to_srgb`: CMYK through its ICC profile, where Pillow's naive
     ``255 - C - K`` trained on a print photo far too saturated and dark; a Display P3 / Adobe RGB photo through its
@@ -159,8 +159,15 @@ def read_rgb(path: str | Path) -> np.ndarray:
     Pillow's errors pass through (``FileNotFoundError``, ``PIL.UnidentifiedImageError``: OSErrors);
     SampleDepthError (a ValueError) for samples :func:`_eight_bit` refuses."""
     img = Image.open(path)
-    img.load()
-    img = to_srgb(_eight_bit(oriented(colour16_to_8(img, path, strict=False))), img)   # (img's tags: its profile)
+    try:                    # 16-bit colour: decoded once, by OpenCV (tifffile), upright, as the runtime reads it
+        whole = upright16(img, path)
+    except VidcolorError:   # a 16-bit PNG that OpenCV does not decode: Pillow's reading of it (the high bytes)
+        whole = None
+    if whole is not None:
+        img = to_srgb(Image.fromarray(round16(whole)), img)               # (img's tags: its profile)
+    else:
+        img.load()
+        img = to_srgb(_eight_bit(oriented(img)), img)
     if img.mode in ("P", "PA", "LA", "RGBA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
