@@ -302,6 +302,9 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     if is_sequence(input):          # segments are cut at a video file's keyframes: a sequence has no file to cut
         raise VidcolorError(f"{input}: {option('executor=ray')} takes video files (an image sequence: "
                             f"{option('executor=local')})")
+    if output is not None and str(output) != "-" and is_sequence(output):     # segments are joined as video files
+        raise VidcolorError(f"{output}: {option('executor=ray')} writes video files (an image sequence: "
+                            f"{option('executor=local')})")
     if segment_seconds is not None:
         check_segment_seconds(segment_seconds)          # before Ray starts (0 was taken as the default)
     from vidcolor import distributed
@@ -423,8 +426,10 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     Args:
         input: a video file, ``"-"`` (stdin), an image, an image sequence's pattern, or a folder of images and videos
             (``str`` or :class:`pathlib.Path`).
-        output: a file or folder, ``"-"`` (stdout), or None: :func:`~vidcolor.io.paths.default_output` beside the input,
-            named ``<stem>_<suffix>``.
+        output: a file or folder, ``"-"`` (stdout), an image sequence's pattern for a clip (``out_%06d.tif``, also
+            ``.png``, ``.dpx``, ``.jpg``: one file a frame, numbered from an input sequence's first number, else from
+            1; :class:`~vidcolor.io.VideoWriter`, :func:`~vidcolor.checks.check_sequence_output`), or None:
+            :func:`~vidcolor.io.paths.default_output` beside the input, named ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
             :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
             batch after batch, in frame order, from one of the run's threads. Each file starts afresh: a job's

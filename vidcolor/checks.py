@@ -11,7 +11,7 @@ from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
 from vidcolor.io.reader import check_raw_size, raw_rate
-from vidcolor.io.sequences import is_sequence
+from vidcolor.io.sequences import check_sequence_target, find_sequence, frame_numbers, frame_path, is_sequence
 from vidcolor.io.writer import check_encoding, check_target, default_pix_fmt
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
@@ -87,6 +87,9 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     Raises:
         VidcolorError: as those functions.
     """
+    if output is not None and str(output) != "-" and is_sequence(output):
+        check_sequence_output(input, output, io_options)
+        return
     if read_as_stills(input, io_options.get("raw_size")):
         return
     container = io_options.get("container")
@@ -94,6 +97,42 @@ def check_output_first(input: str | Path, output: str | Path | None, suffix: str
     check_format_named(target, container)
     if str(target) != "-" and not (io_options.get("skip_existing") and Path(target).is_file()):
         check_target(Path(target), io_options.get("overwrite", False))
+
+
+def check_sequence_output(input: str | Path, output: str | Path, io_options: dict) -> None:
+    """The checks of an image sequence ``output`` (``out_%06d.tif``, :func:`~vidcolor.io.sequences.is_sequence`), made
+    before a model loads: its input is a clip (not a still image or a folder: their outputs are one image each); the
+    video encoder's options are not given (the frames' encoder is the suffix's, :class:`~vidcolor.io.VideoWriter`):
+    ``container``, a ``codec`` other than libx264 (the default), ``tune``, a ``pix_fmt`` other than yuv420p
+    (dequantize's CLI default; ``crf``, ``preset`` and ``x264_params``, which have defaults too, are not used); its
+    frames do not overwrite the input sequence's; none of them exists, unless ``overwrite``
+    (:func:`~vidcolor.io.sequences.check_sequence_target`; with ``skip_existing``, one that exists is the run's
+    output: :func:`nothing_to_do` says so).
+
+    Raises:
+        VidcolorError: one line saying which.
+    """
+    if str(input) != "-" and io_options.get("raw_size") is None and (read_as_stills(input, None) or
+                                                                     Path(input).is_dir()):
+        raise VidcolorError(f"{output}: an image sequence is written from a clip; {input} is "
+                            f"{'a folder' if Path(input).is_dir() else 'a still image'} (give its output a file or "
+                            "folder name)")
+    given = [option("container", "--format")] * (io_options.get("container") is not None)
+    given += [option("codec")] * (io_options.get("codec", "libx264") != "libx264")
+    given += [option("tune")] * (io_options.get("tune") is not None)
+    given += [option("pix_fmt")] * (io_options.get("pix_fmt") not in (None, "yuv420p"))
+    if given:
+        raise VidcolorError(f"{output}: {', '.join(given)} {'is' if len(given) == 1 else 'are'} video output's; an "
+                            f"image sequence's frames are written by its suffix's encoder ({Path(output).suffix}), "
+                            "at 16 bits where the source has more than 8 (PNG, TIFF, DPX)")
+    if is_sequence(input):              # the output's frames are numbered as the input's
+        found = find_sequence(input)
+        numbers = range(found.first, found.first + found.count)
+        read = {os.path.abspath(frame_path(input, n)) for n in numbers}
+        if any(os.path.abspath(frame_path(output, n)) in read for n in numbers):
+            raise VidcolorError(f"{output} would overwrite the input's frames ({input})")
+    if not (io_options.get("skip_existing") and Path(output).parent.is_dir() and frame_numbers(output)):
+        check_sequence_target(output, io_options.get("overwrite", False))
 
 
 def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> RunSummary | None:
@@ -113,6 +152,12 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
                             "outputs that exist, the other replaces them")
     if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
         return None
+    if is_sequence(target):              # an image sequence: any frame of it (a failed run leaves none)
+        n = len(frame_numbers(target)) if Path(target).parent.is_dir() else 0
+        if not n:
+            return None
+        said = f"{target}: {n} frame{'s' * (n != 1)} of it exist{'s' * (n == 1)} ({option('skip_existing')})"
+        return RunSummary(0, 0.0, str(target), note=worded(said), skipped=1)
     if not Path(input).is_dir():
         if not Path(target).is_file():
             return None

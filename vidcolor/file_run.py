@@ -17,7 +17,8 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
 from vidcolor.io.reader import warn_about_source, warn_changed
-from vidcolor.io.sequences import gap_message, is_sequence, no_fps_message
+from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, frame_path, gap_message, is_sequence, no_fps_message,
+                                   sequence_codec)
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
 from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
 from vidcolor.side_by_side import SideBySide
@@ -51,8 +52,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         return process_images([Path(input)], [Path(output)], fn, overwrite, progress)
     check_format_named(output, container)
     animated = str(input) != "-" and raw_size is None and is_animated(input)
+    to_frames = str(output) != "-" and is_sequence(output)      # an image sequence out: its suffix's encoder
+    if to_frames:                   # (the video encoder's pix_fmt is refused but dequantize's default, yuv420p)
+        codec, pix_fmt = sequence_codec(output), None
     # an animation's transparency is kept where the output holds it (GIF), else composited on black
-    keep_alpha = animated and (container or (output_format(Path(output)) if str(output) != "-" else None)) == "gif"
+    keep_alpha = animated and not to_frames and (container or (output_format(Path(output)) if str(output) != "-"
+                                                               else None)) == "gif"
     to_gif = container == "gif" or container is None and Path(str(output)).suffix.lower() == ".gif"
     stamp = input_stamp(input)
     stdin_file = redirected_stdin() if str(input) == "-" and raw_size is None and not animated else None
@@ -67,7 +72,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     with reader, removing_made_folders(None if str(output) == "-" else Path(output).parent):
         info = reader.info
         deep = getattr(reader, "deep", False)
-        pix_fmt = pix_fmt or default_pix_fmt(codec, deep)
+        pix_fmt = pix_fmt or default_pix_fmt(codec, deep, info.bits)
         if sequence and (gap := gap_message(reader.sequence)) is not None:     # image2 stops at a missing number
             if not ignore_errors:
                 raise VidcolorError(f"{gap}; nothing written ({option('ignore_errors')} keeps the frames before it)")
@@ -95,6 +100,10 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         # redirected from a file (< in.mkv) is read once too, and the encoder takes the rest from that file
         passthrough = (Passthrough.of(stdin_file or own_path(input), info, audio) if from_file else
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
+        if to_frames:                       # pictures alone: what the source carries besides is said once
+            passthrough = None
+            if from_file and (audio and info.audio_codecs or info.subtitle_codecs):
+                warn_frames_only(input, output, info, audio)
         if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
             warn_not_in_gif(input, info, audio)
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
@@ -102,7 +111,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
                              colour=output_colour(name_of(input), info.colour, makes_colours(job)),
                              pixel_aspect=info.pixel_aspect, loop=info.loop,
-                             alpha=getattr(reader, "keeps_alpha", False), deep=deep)
+                             alpha=getattr(reader, "keeps_alpha", False), deep=deep,
+                             start_number=reader.sequence.first if sequence else FIRST_OUTPUT_NUMBER)
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
             try:
@@ -135,7 +145,23 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         warn_changed(input, summary.frames)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
+    if to_frames:                           # which files the pattern's frames are
+        first, last = (frame_path(output, n).name for n in writer.numbers)
+        summary.note = "; ".join(filter(None, [f"frames {first} to {last}", summary.note]))
     return summary
+
+
+def warn_frames_only(input: str | Path, output: str | Path, info, audio: bool) -> None:
+    """Say once that an image sequence ``output`` drops what the video ``input`` (:class:`~vidcolor.io.VideoInfo`
+    ``info``) carries besides its frames, which numbered image files cannot hold: its audio (unless ``audio`` is
+    False: dropped as asked) and its subtitles, with their counts of tracks."""
+    def tracks(n: int) -> str:
+        return f"{n} track{'s' * (n != 1)}"
+    dropped = ([f"audio ({tracks(len(info.audio_codecs))})"] if audio and info.audio_codecs else []) + \
+        ([f"subtitles ({tracks(len(info.subtitle_codecs))})"] if info.subtitle_codecs else [])
+    warn(f"{name_of(input)}: its {' and '.join(dropped)} {'are' if len(dropped) > 1 else 'is'} not written: "
+         f"{Path(output).name} is an image sequence, which holds the frames alone (write a video to keep "
+         f"{'them' if len(dropped) > 1 else 'it'})")
 
 
 def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,

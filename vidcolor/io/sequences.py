@@ -16,6 +16,15 @@ SEQUENCE_SUFFIXES = (".dpx", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
 """Suffixes of the frames a sequence pattern names: a film scanner's DPX and TIFF, PNG and JPEG (each decoded by
 FFmpeg: 8, 10, 12 and 16 bits per sample)."""
 
+SEQUENCE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dpx": "dpx", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
+"""Suffix of an output sequence's frames -> the FFmpeg encoder that writes them (as ``ffmpeg -i in.mov out_%06d.tif``
+picks it from the suffix; JPEG's is ``mjpeg``)."""
+
+FIRST_OUTPUT_NUMBER = 1
+"""The number of an output sequence's first frame where the input is no sequence (a sequence's output keeps its
+first number): FFmpeg's image2 muxer's own ``start_number``, so that ``ffmpeg -i clip.mp4 out_%06d.tif`` and vidcolor
+number a clip's frames alike (frame 1 is ``out_000001.tif``)."""
+
 FILM_FPS = Fraction(24)
 """The rate a sequence is read at when none is given: film is shot, scanned and projected at 24 frames a second
 (image2's own default, 25, is PAL video's, and would run a film scan 4% fast)."""
@@ -61,13 +70,13 @@ def _matcher(name: str) -> tuple[re.Pattern, int]:
     return re.compile(f"{head}(\\d+){tail}"), int(spec[1] or 0)
 
 
-def find_sequence(pattern: str | Path) -> Sequence:
-    """The frames of ``pattern`` (:func:`is_sequence`) in its folder: a number is a frame where formatting it as the
-    pattern does gives the file's name (``%06d``: ``scan_000012.dpx``, ``scan_1234567.dpx``; not ``scan_12.dpx``).
+def frame_numbers(pattern: str | Path) -> set[int]:
+    """The frame numbers of the files in ``pattern``'s folder that the pattern names (:func:`is_sequence`): a number is
+    a frame where formatting it as the pattern does gives the file's name (``%06d``: ``scan_000012.dpx``,
+    ``scan_1234567.dpx``; not ``scan_12.dpx``).
 
     Raises:
-        VidcolorError: the folder is missing or cannot be listed, or no file matches the pattern (one line, naming
-            the name its first frame would have).
+        VidcolorError: the folder is missing or cannot be listed.
     """
     p = Path(pattern)
     folder = p.parent
@@ -83,11 +92,30 @@ def find_sequence(pattern: str | Path) -> Sequence:
         m = regex.fullmatch(name)
         if m and f"{int(m[1]):0{width}d}" == m[1]:
             numbers.add(int(m[1]))
+    return numbers
+
+
+def frame_path(pattern: str | Path, number: int) -> Path:
+    """The file of frame ``number`` of ``pattern`` (``scan_%06d.dpx``, 12 -> ``scan_000012.dpx``), as image2 names
+    it (``%%`` a ``%``)."""
+    p = Path(pattern)
+    spec = _specs(p.name)[0]
+    width = int(spec[1] or 0)
+    return p.with_name((p.name[:spec.start()] + f"{number:0{width}d}" + p.name[spec.end():]).replace("%%", "%"))
+
+
+def find_sequence(pattern: str | Path) -> Sequence:
+    """The frames of ``pattern`` (:func:`is_sequence`) in its folder: a number is a frame where formatting it as the
+    pattern does gives the file's name (``%06d``: ``scan_000012.dpx``, ``scan_1234567.dpx``; not ``scan_12.dpx``).
+
+    Raises:
+        VidcolorError: the folder is missing or cannot be listed, or no file matches the pattern (one line, naming
+            the name its first frame would have).
+    """
+    numbers = frame_numbers(pattern)
     if not numbers:
-        spec = _specs(p.name)[0]
-        example = (p.name[:spec.start()] + f"{1:0{width}d}" + p.name[spec.end():]).replace("%%", "%")
-        raise VidcolorError(f"{pattern}: no frames: no file in {folder} is named as the pattern gives ({example}, "
-                            "at any number)")
+        raise VidcolorError(f"{pattern}: no frames: no file in {Path(pattern).parent} is named as the pattern gives "
+                            f"({frame_path(pattern, 1).name}, at any number)")
     first = min(numbers)
     count = 0
     while first + count in numbers:
@@ -127,3 +155,29 @@ def no_fps_message(pattern: str | Path) -> str:
     """The warning of a sequence read at :data:`FILM_FPS` because no rate was given."""
     return (f"{pattern}: no {option('fps')} given: the sequence is read at {FILM_FPS} fps, film's rate (give "
             f"{option('fps')} 25 or another for video frames)")
+
+
+def sequence_codec(pattern: str | Path) -> str:
+    """The encoder of the output sequence ``pattern``'s frames, from its suffix (:data:`SEQUENCE_CODECS`)."""
+    return SEQUENCE_CODECS[Path(pattern).suffix.lower()]
+
+
+def check_sequence_target(pattern: str | Path, overwrite: bool) -> set[int]:
+    """Refuse, before any work, an output sequence ``pattern`` of which a frame exists (any file the pattern names,
+    at any number: frames of an earlier run left beside the new ones would read as one sequence), unless
+    ``overwrite``; a folder that does not exist yet holds none. Returns the numbers found (with ``overwrite``).
+
+    Raises:
+        VidcolorError: naming how many frames exist and their first and last file (one line); the folder cannot be
+            listed.
+    """
+    if not Path(pattern).parent.is_dir():
+        return set()
+    numbers = frame_numbers(pattern)
+    if numbers and not overwrite:
+        first, last = frame_path(pattern, min(numbers)).name, frame_path(pattern, max(numbers)).name
+        held = first if len(numbers) == 1 else f"{first} to {last}"
+        n = len(numbers)
+        raise VidcolorError(f"{pattern}: {n} frame{'s' * (n != 1)} of it exist{'s' * (n == 1)} ({held}); use "
+                            f"{option('overwrite')} to replace {'them' if n != 1 else 'it'}")
+    return numbers

@@ -35,7 +35,8 @@ from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.convert import SWS_FLAGS, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
-from vidcolor.io.partial import discard, partial_file
+from vidcolor.io.partial import blocked_way, discard, partial_file
+from vidcolor.io.sequences import FIRST_OUTPUT_NUMBER, check_sequence_target, frame_path, is_sequence
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -122,9 +123,30 @@ refused one, :func:`check_encoding`), which the warning of a deep source process
 (:func:`~vidcolor.source_warnings.eight_bit_reason`)."""
 
 
-def default_pix_fmt(codec: str, deep: bool) -> str:
+SEQUENCE_PIX_FMTS = {"png": ("rgb24", "rgb48be"), "tiff": ("rgb24", "rgb48le"), "dpx": ("rgb24", "gbrp10le", "rgb48le"),
+                     "mjpeg": ("yuvj444p",)}
+"""The encoders of an image sequence's frames (:data:`~vidcolor.io.sequences.SEQUENCE_CODECS`) -> the pixel formats
+vidcolor writes them at, 8-bit first, deepest last (:func:`default_pix_fmt`): RGB, as a grading tool reads a scan,
+16 bits in PNG and TIFF, 10 (a film scanner's DPX) or 16 in DPX; JPEG holds 8 bits, full-range 4:4:4 (FFmpeg's
+pick for RGB frames)."""
+
+
+def format_bits(pix_fmt: str) -> int:
+    """Bits per sample of the FFmpeg pixel format ``pix_fmt`` (its deepest component's)."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+def default_pix_fmt(codec: str, deep: bool, bits: int = 16) -> str:
     """The output pixel format when none is given: ``yuv420p10le`` for ``deep`` frames (a source of more than 8 bits
-    per sample, decoded at 16) where ``codec`` is one of :data:`DEEP_CODECS`, else ``yuv420p``."""
+    per sample, decoded at 16) where ``codec`` is one of :data:`DEEP_CODECS`, else ``yuv420p``. An image sequence's
+    frames (``codec`` of :data:`SEQUENCE_PIX_FMTS`): ``rgb24``, and for ``deep`` frames the shallowest of the codec's
+    formats that holds the source's ``bits`` per sample (a 10-bit scan: 10-bit DPX, ``gbrp10le``; a 12- or 16-bit one
+    16-bit, ``rgb48le``), else its deepest."""
+    if codec in SEQUENCE_PIX_FMTS:
+        fmts = SEQUENCE_PIX_FMTS[codec]
+        if not deep:
+            return fmts[0]
+        return next((f for f in fmts if format_bits(f) >= bits), fmts[-1])
     return "yuv420p10le" if deep and codec in DEEP_CODECS else "yuv420p"
 
 
@@ -133,7 +155,7 @@ def encoded_bits(codec: str, pix_fmt: str) -> tuple[str, int]:
     or ``yuv444p10le``) and its bits per sample: what the output keeps of a deeper source (a 12-bit ProRes 4444 or a
     16-bit FFV1 scan comes out at 10), for :func:`~vidcolor.io.reader.warn_about_source`."""
     fmt = encoder_args(codec, pix_fmt, 16, "medium", 2, 2)["pix_fmt"]
-    return fmt, max(c.bits for c in av.VideoFormat(fmt).components)
+    return fmt, format_bits(fmt)
 
 
 def holds_deep(codec: str, pix_fmt: str) -> bool:
@@ -277,6 +299,11 @@ def check_encoding(codec: str, pix_fmt: str, preset: str, tune: str | None, x264
     Raises:
         VidcolorError: naming the option and its value.
     """
+    if codec in SEQUENCE_PIX_FMTS:                   # an image sequence's frames: chosen by its suffix
+        if pix_fmt not in SEQUENCE_PIX_FMTS[codec]:
+            raise VidcolorError(f"unknown pixel format {pix_fmt!r} for {codec} frames (choose "
+                                f"{', '.join(SEQUENCE_PIX_FMTS[codec])})")
+        return
     if codec not in CODECS:
         raise VidcolorError(f"unknown codec {codec!r} (choose {', '.join(CODECS)})")
     if pix_fmt not in PIX_FMTS:
@@ -304,6 +331,8 @@ def encoder_args(codec: str, pix_fmt: str, crf: int, preset: str, width: int, he
     top of the preset, ``key=value:key=value`` as ffmpeg's ``-x264-params``; None or empty: none) to x264
     only. Other encoders ignore them.
     """
+    if codec in SEQUENCE_PIX_FMTS:                   # image frames: no rate control; JPEG at ffmpeg users' -q:v 2
+        return {"vcodec": codec, "pix_fmt": pix_fmt, **({"q:v": 2} if codec == "mjpeg" else {})}
     odd = bool(width % 2 or height % 2)
     if codec == "prores":
         full = pix_fmt.startswith("yuv444") or width % 2      # 4:2:2 needs an even width
@@ -433,7 +462,15 @@ class VideoWriter:
     """Encode uint8 RGB frames ``(H, W, 3)`` (GIF with ``alpha``: RGBA ``(H, W, 4)``) to a video file or to stdout.
 
     Args:
-        target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise).
+        target: output path, or ``"-"`` for stdout (nut container unless ``container`` says otherwise), or an image
+            sequence's printf pattern (``out_%06d.tif``, :func:`~vidcolor.io.sequences.is_sequence`): one file a
+            frame, numbered from ``start_number`` on, written by FFmpeg's image2 muxer with the encoder of its suffix
+            (``codec`` and ``pix_fmt``: :data:`SEQUENCE_PIX_FMTS`, :func:`default_pix_fmt`); nothing but the frames
+            (``passthrough``, ``colour`` and ``container`` are not taken). A frame of it that exists is refused
+            without ``overwrite`` (:func:`~vidcolor.io.sequences.check_sequence_target`); the frames are written in
+            place, one by one, and :meth:`abort` removes those written (with ``overwrite``, the earlier frames of
+            those numbers are gone then); frames of an earlier sequence beyond the last one written are left, with a
+            warning.
         width, height: frame size in pixels, kept exactly: a frame with an odd side is written 4:4:4 (4:2:0 needs
             even sides; see :data:`PIX_FMTS`).
         pix_fmt: ``yuv420p`` (default, plays everywhere) or ``yuv444p`` (full-resolution chroma: no
@@ -471,6 +508,8 @@ class VideoWriter:
             ffmpeg's ``paletteuse`` makes alpha below 128 transparent).
         deep: the frames are uint16 RGB (0..65535; a source of more than 8 bits per sample), given to ffmpeg as
             ``rgb48le``, so that output of more than 8 bits (:func:`holds_deep`) keeps their precision. Not for GIF.
+        start_number: the number of an image sequence's first frame (image2's ``-start_number``); other
+            targets ignore it.
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -490,7 +529,8 @@ class VideoWriter:
                  timeline: Timeline | None = None, container: str | None = None, overwrite: bool = False,
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
                  colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
-                 loop: int | None = None, alpha: bool = False, deep: bool = False):
+                 loop: int | None = None, alpha: bool = False, deep: bool = False,
+                 start_number: int = FIRST_OUTPUT_NUMBER):
         check_frame_size(width, height, "stdout" if str(target) == "-" else str(target))
         if not isinstance(fps, numbers.Rational) or fps <= 0:
             raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
@@ -500,12 +540,21 @@ class VideoWriter:
         self.target = None if self.to_stdout else Path(target)
         self._name = "stdout" if self.to_stdout else str(self.target)
         self._overwrite = overwrite
-        if self.target is not None:
+        self.sequence = self.target is not None and is_sequence(self.target)
+        self.start_number, self._earlier = start_number, set()
+        self._frames_ours = self.sequence           # abort removes the frames written, until they are finished
+        if self.sequence:
+            if container is not None:
+                raise VidcolorError(f"{self.target}: an image sequence is written by its suffix's encoder; "
+                                    f"{option('container', '--format')} applies to video output")
+            self._earlier = check_sequence_target(self.target, overwrite)
+            passthrough, colour = None, None        # frames alone; RGB, or JPEG's own full-range YUV
+        elif self.target is not None:
             check_target(self.target, overwrite)
         self.width, self.height = width, height
         self.timeline = timeline if timeline is not None else Timeline.of(fps)
         exe = find_ffmpeg()
-        fmt = container or ("nut" if self.to_stdout else output_format(self.target))
+        fmt = container or ("nut" if self.to_stdout else "image2" if self.sequence else output_format(self.target))
         check_codec_in(codec, fmt)
         if alpha and fmt != "gif":
             raise ValueError(f"{self._name}: alpha is written to GIF only, not to {fmt}")
@@ -523,6 +572,14 @@ class VideoWriter:
                                     "write to; give an output path") from None
             self._tmp = None
             dest = "pipe:1"
+        elif self.sequence:                 # frame files, named by the muxer; abort removes those written
+            self._tmp = None
+            try:
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise VidcolorError(f"{self.target}: cannot write there ("
+                                    f"{blocked_way(self.target) or exc.strerror or exc})") from None
+            dest = graph_url(self.target)
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = graph_url(self._tmp)
@@ -551,6 +608,8 @@ class VideoWriter:
                                      max=max(100, pixel_aspect.numerator, pixel_aspect.denominator))
             self.keeps_chroma = keeps_chroma(codec, out_args.get("pix_fmt"))
             out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
+            if self.sequence:
+                out_args["start_number"] = start_number
             if codec == "libx265":
                 out_args.update({"x265-params": "log-level=error"})
             streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
@@ -589,6 +648,12 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
+
+    @property
+    def numbers(self) -> tuple[int, int]:
+        """An image sequence's first and last frame numbers written so far (the last is one below the first before
+        any frame)."""
+        return self.start_number, self.start_number + self.frames - 1
 
     def write(self, frames: np.ndarray) -> None:
         """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB (with ``alpha``: RGBA, 4 channels;
@@ -680,6 +745,14 @@ class VideoWriter:
         if self._tmp is not None:
             tmp, self._tmp = self._tmp, None
             move_into_place(tmp, self.target, self._overwrite)
+        if self.sequence:
+            self._frames_ours = False   # finished: the frames stay
+            left = sorted(n for n in self._earlier if not self.numbers[0] <= n <= self.numbers[1])
+            if left:
+                warn(f"{self.target}: {len(left)} frame{'s' if len(left) != 1 else ''} of an earlier sequence "
+                     f"{'is' if len(left) == 1 else 'are'} left beside the {self.frames} written "
+                     f"({frame_path(self.target, left[0]).name}" + (f" to {frame_path(self.target, left[-1]).name}"
+                                                                   if len(left) > 1 else "") + ")")
         self._log.close()
         if self._gif_time is not None:
             # the last frame's own delay, which the muxer rounds alone: the timeline's last duration (an animation's
@@ -704,6 +777,11 @@ class VideoWriter:
             except (av.FFmpegError, OSError):
                 pass
             self._mux = None
+        if self._frames_ours:           # the frames ffmpeg was given (it wrote no more)
+            for n in range(self.start_number, self.start_number + self.frames):
+                with contextlib.suppress(OSError):
+                    frame_path(self.target, n).unlink(missing_ok=True)
+            self._frames_ours = False
         if self._proc.stdin is not None:    # None: the GIF's last pass, which reads no pipe
             try:
                 self._proc.stdin.close()    # its unwritten buffer fails to flush (ffmpeg is gone); closed all the same

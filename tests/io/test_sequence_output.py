@@ -1,0 +1,138 @@
+"""A clip written as an image sequence (``-o 'out_%06d.tif'``), as a colorist grades a scan: one file a frame, by
+FFmpeg's image2 muxer. Before, such an output was refused ('cannot tell the video format from the suffix')."""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
+from test_sequences import LEVELS, H, W, _sequence
+from vidcolor.io import VideoWriter
+from vidcolor.io.writer import default_pix_fmt, removing_made_folders
+
+
+def _frames(n: int, dtype=np.uint16) -> np.ndarray:
+    """``n`` W x H RGB frames of a ramp (each its own offset), ``dtype``'s full range."""
+    top = np.iinfo(dtype).max
+    ramp = np.linspace(0, top, W * H * 3).reshape(H, W, 3)
+    return np.stack([(ramp + i * 997) % (top + 1) for i in range(n)]).astype(dtype)
+
+
+def test_the_pixel_format_is_the_deep_decision_s(tmp_path):
+    """16-bit RGB in PNG and TIFF, 10-bit DPX for a 10-bit source and 16-bit for a deeper one, rgb24 for 8-bit frames,
+    JPEG 8 bits; written from ``start_number`` on, read back at their depth."""
+    assert default_pix_fmt("png", True) == "rgb48be" and default_pix_fmt("tiff", True) == "rgb48le"
+    assert default_pix_fmt("dpx", True, 10) == "gbrp10le" and default_pix_fmt("dpx", True, 12) == "rgb48le"
+    assert default_pix_fmt("tiff", False) == "rgb24" and default_pix_fmt("mjpeg", True) == "yuvj444p"
+    frames = _frames(3)
+    for name, codec, bits in (("a_%04d.tif", "tiff", 16), ("b_%06d.dpx", "dpx", 10)):
+        with VideoWriter(tmp_path / name, W, H, Fraction(24), codec=codec, pix_fmt=default_pix_fmt(codec, True, bits),
+                         deep=True, start_number=86400) as writer:
+            writer.write(frames)
+        assert writer.numbers == (86400, 86402)
+    # (read by OpenCV and PyAV: VideoReader fails on FFmpeg's TIFF frames, whose side data PyAV does not know)
+    tiff = np.stack([cv2.imread(str(tmp_path / f"a_{n}.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+                     for n in range(86400, 86403)])
+    assert tiff.dtype == np.uint16
+    np.testing.assert_array_equal(tiff, frames)
+    dpx = []
+    for n in range(86400, 86403):
+        with av.open(str(tmp_path / f"b_{n:06d}.dpx")) as c:
+            frame = next(c.decode(video=0))
+        assert frame.format.name == "gbrp10le"
+        g, b, r = (np.frombuffer(p, np.uint16).reshape(H, -1)[:, :W] for p in frame.planes)
+        dpx.append(np.stack([r, g, b], -1))
+    error = np.abs(np.stack(dpx) * (65535 / 1023) - frames)
+    assert error.mean() < 32 and error.max() < 64          # within a 10-bit step (8 bits: a mean of 64)
+
+
+def test_colorize_writes_a_dpx_scan_as_16_bit_tiff_frames_numbered_as_the_scan(tmp_path, tiny_colorizers):
+    """A 10-bit DPX scan from 1001 -> out_001001.tif ... out_001005.tif, 16-bit RGB; the summary names the pattern,
+    the frame count and the files."""
+    _sequence(tmp_path, "dpx")
+    res = invoke_cli("colorize", "scan_%06d.dpx", "-o", "out_%06d.tif", "--fps", "24", "--model",
+                     tiny_colorizers.fcn, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.glob("out_*")) == [f"out_{n:06d}.tif" for n in range(1001, 1006)]
+    frame = cv2.imread(str(tmp_path / "out_001003.tif"), cv2.IMREAD_UNCHANGED)
+    assert frame.dtype == np.uint16 and frame.shape == (H, W, 3)
+    said = res.stdout.decode() + res.stderr
+    assert "5 frames" in said and "-> out_%06d.tif" in said and "frames out_001001.tif to out_001005.tif" in said, said
+
+
+def test_a_video_with_audio_to_png_frames_from_1_says_the_audio_is_dropped(tmp_path, clip):
+    """An ordinary video -> 8-bit PNG frames numbered from 1 (ffmpeg's image2 default), as many as the clip has; its
+    AAC track is said dropped, once."""
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "-q")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"f_{n:04d}.png" for n in range(1, 11)]
+    assert res.stderr.count("its audio (1 track) is not written: f_%04d.png is an image sequence") == 1, res.stderr
+    assert cv2.imread(str(tmp_path / "f_0001.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+
+
+def test_a_frame_that_exists_is_refused_without_overwrite(tmp_path, clip):
+    """One existing frame of the pattern (any number) refuses the run, naming how many; --overwrite replaces them and
+    says what an earlier, longer sequence leaves beside the new frames."""
+    for n in (3, 50):
+        (tmp_path / f"f_{n:04d}.png").write_bytes(b"old")
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "-q")
+    assert_one_line_error(res)
+    assert "f_%04d.png: 2 frames of it exist (f_0003.png to f_0050.png); use --overwrite" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f_0003.png", "f_0050.png"]
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "-q", "--overwrite", "--no-audio")
+    assert res.returncode == 0, res.stderr
+    assert "1 frame of an earlier sequence is left beside the 10 written (f_0050.png)" in res.stderr, res.stderr
+    assert (tmp_path / "f_0003.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("stop", [RuntimeError, KeyboardInterrupt])
+def test_a_run_that_fails_half_way_leaves_no_frame_nor_folder(tmp_path, stop):
+    """A run that fails (or Ctrl-C) once frames are on disk leaves none of them, nor the folder it made
+    (:func:`~vidcolor.io.writer.removing_made_folders`, as a run's file_run does)."""
+    made = tmp_path / "made" / "deep"
+    with pytest.raises(stop), removing_made_folders(made):
+        # at 1 fps, 8 frames outlast ffmpeg's probe of its input (5 s): it writes frames before the end
+        with VideoWriter(made / "f_%04d.tif", W, H, Fraction(1), codec="tiff", pix_fmt="rgb48le", deep=True) as w:
+            w.write(_frames(8))
+            for _ in range(200):
+                if len(list(made.iterdir())) >= 2:
+                    break
+                time.sleep(0.01)
+            assert len(list(made.iterdir())) >= 2
+            raise stop("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_what_an_image_sequence_cannot_be_is_one_line(tmp_path, clip):
+    """The video encoder's options, --format, a still image's or folder's output, the Ray executor and a pattern
+    that names the input's own frames are refused in one line before any work, nothing written."""
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), np.zeros((H, W, 3), np.uint8))
+    pattern = _sequence(tmp_path, "png", first=123456)      # scan_%d.png names scan_123456.png too
+    for args, said in (((clip, "--codec", "libx265"), "--codec is video output's"),
+                       ((clip, "--format", "mp4"), "--format is video output's"),
+                       ((still,), "still.png is a still image"),
+                       ((clip, "--executor", "ray"), "--executor ray writes video files"),
+                       ((pattern, "--fps", "24", "-o", tmp_path / "scan_%d.png", "--overwrite"),
+                        "would overwrite the input's frames")):
+        out = ["-o", tmp_path / "o_%04d.png"] if "-o" not in args else []
+        res = invoke_cli("dequantize", *args, *out, "-q")
+        assert_one_line_error(res)
+        assert said in res.stderr, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["still.png", *(Path(pattern.replace(
+        "%06d", f"{n:06d}")).name for n in range(123456, 123456 + len(LEVELS)))])
+
+
+def test_skip_existing_leaves_a_sequence_that_is_there(tmp_path, clip):
+    """--skip-existing: a sequence with frames there is the run's output, left (it was refused as existing)."""
+    (tmp_path / "f_0001.png").write_bytes(b"old")
+    with vidcolor_warnings():
+        res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "--skip-existing")
+    assert res.returncode == 0, res.stderr
+    assert "nothing to do" in res.stdout.decode() + res.stderr and (tmp_path / "f_0001.png").read_bytes() == b"old"
