@@ -13,15 +13,15 @@ import pytest
 
 from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
 from test_sequences import LEVELS, H, W, _sequence
-from vidcolor.io import VideoWriter
+from vidcolor.io import VideoReader, VideoWriter
+from vidcolor.io.convert import WHITE16, full_scale16
 from vidcolor.io.writer import default_pix_fmt, removing_made_folders
 
 
-def _frames(n: int, dtype=np.uint16) -> np.ndarray:
-    """``n`` W x H RGB frames of a ramp (each its own offset), ``dtype``'s full range."""
-    top = np.iinfo(dtype).max
-    ramp = np.linspace(0, top, W * H * 3).reshape(H, W, 3)
-    return np.stack([(ramp + i * 997) % (top + 1) for i in range(n)]).astype(dtype)
+def _frames(n: int) -> np.ndarray:
+    """``n`` W x H uint16 RGB frames of a ramp (each its own offset), black to vidcolor's 16-bit white (WHITE16)."""
+    ramp = np.linspace(0, WHITE16, W * H * 3).reshape(H, W, 3)
+    return np.stack([(ramp + i * 997) % (WHITE16 + 1) for i in range(n)]).astype(np.uint16)
 
 
 def test_the_pixel_format_is_the_deep_decision_s(tmp_path):
@@ -40,7 +40,7 @@ def test_the_pixel_format_is_the_deep_decision_s(tmp_path):
     tiff = np.stack([cv2.imread(str(tmp_path / f"a_{n}.tif"), cv2.IMREAD_UNCHANGED)[..., ::-1]
                      for n in range(86400, 86403)])
     assert tiff.dtype == np.uint16
-    np.testing.assert_array_equal(tiff, frames)
+    np.testing.assert_array_equal(tiff, full_scale16(frames))
     dpx = []
     for n in range(86400, 86403):
         with av.open(str(tmp_path / f"b_{n:06d}.dpx")) as c:
@@ -48,8 +48,32 @@ def test_the_pixel_format_is_the_deep_decision_s(tmp_path):
         assert frame.format.name == "gbrp10le"
         g, b, r = (np.frombuffer(p, np.uint16).reshape(H, -1)[:, :W] for p in frame.planes)
         dpx.append(np.stack([r, g, b], -1))
-    error = np.abs(np.stack(dpx) * (65535 / 1023) - frames)
+    error = np.abs(np.stack(dpx) * (65535 / 1023) - full_scale16(frames))
     assert error.mean() < 32 and error.max() < 64          # within a 10-bit step (8 bits: a mean of 64)
+
+
+def test_a_10_bit_dpx_sequence_read_and_written_back_keeps_every_code(tmp_path):
+    """A 10-bit DPX sequence read (white at WHITE16, as the YUV encode takes it) and written as DPX again keeps each of
+    its 1024 codes; its white was written back as 1020 (512 as 510), and as 65280 in a 16-bit TIFF."""
+    codes = np.arange(1024, dtype=np.uint16).reshape(16, 64)
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 16, "gbrp10le", Fraction(1, 24)
+    frame = av.VideoFrame(64, 16, "gbrp10le")
+    for plane in frame.planes:
+        np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64] = codes
+    (tmp_path / "in_1.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+    with VideoReader(tmp_path / "in_%d.dpx", deep=True, fps=24) as reader:
+        frames = np.stack(list(reader))
+    for name, fmt in (("out_%d.dpx", "gbrp10le"), ("out_%d.tif", "rgb48le")):
+        with VideoWriter(tmp_path / name, 64, 16, Fraction(24), codec="dpx" if fmt == "gbrp10le" else "tiff",
+                         pix_fmt=fmt, deep=True) as writer:
+            writer.write(frames)
+    with av.open(str(tmp_path / "out_1.dpx")) as c:
+        back = next(c.decode(video=0))
+    for plane in back.planes:
+        np.testing.assert_array_equal(np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64], codes)
+    tiff = cv2.imread(str(tmp_path / "out_1.tif"), cv2.IMREAD_UNCHANGED)
+    assert tiff.max() == 65535 and np.abs(tiff[..., 1].astype(int) - (codes << 6 | codes >> 4)).max() <= 1
 
 
 def test_colorize_writes_a_dpx_scan_as_16_bit_tiff_frames_numbered_as_the_scan(tmp_path, tiny_colorizers):

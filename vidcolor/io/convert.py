@@ -100,6 +100,14 @@ WHITE16 = 65280
 for 65535 (:data:`EXACT_DEEP`)."""
 
 
+def full_scale16(rgb: np.ndarray) -> np.ndarray:
+    """uint16 RGB of :func:`frame_to_rgb`'s 16-bit decode, white at :data:`WHITE16` -> the same with white at 65535, as
+    RGB image files (16-bit PNG and TIFF, DPX) hold it and as FFmpeg's encoders of them take ``rgb48le`` (a 10-bit DPX
+    scan's 1023 was written back as 1020, 512 as 510); rounded, samples above white clipped at 65535. Returns a new
+    uint16 array of ``rgb``'s shape."""
+    return np.minimum((rgb.astype(np.uint32) * 65535 + WHITE16 // 2) // WHITE16, 65535).astype(np.uint16)
+
+
 def _white16(frame: av.VideoFrame) -> int | None:
     """Where swscale's ``rgb48le`` decode of ``frame`` puts its format's white, when that is not :data:`WHITE16`; None
     for limited-range YUV, whose decode matches the encode. Gray (whatever its range tag), full-range YUV and RGB

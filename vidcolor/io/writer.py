@@ -32,7 +32,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError, option, warn
-from vidcolor.io.convert import SWS_FLAGS, graph_args, graph_url
+from vidcolor.io.convert import SWS_FLAGS, full_scale16, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.partial import blocked_way, discard, partial_file
@@ -508,6 +508,8 @@ class VideoWriter:
             ffmpeg's ``paletteuse`` makes alpha below 128 transparent).
         deep: the frames are uint16 RGB (0..65535; a source of more than 8 bits per sample), given to ffmpeg as
             ``rgb48le``, so that output of more than 8 bits (:func:`holds_deep`) keeps their precision. Not for GIF.
+            White is :func:`~vidcolor.io.convert.frame_to_rgb`'s, :data:`~vidcolor.io.convert.WHITE16`; an image
+            sequence's RGB frames get it at 65535 (:func:`~vidcolor.io.convert.full_scale16`).
         start_number: the number of an image sequence's first frame (image2's ``-start_number``); other
             targets ignore it.
 
@@ -673,6 +675,8 @@ class VideoWriter:
         if frames.shape[-3:] != (self.height, self.width, channels) or frames.dtype != self.dtype:
             raise ValueError(f"expected {self.dtype} (..., {self.height}, {self.width}, {channels}), got "
                              f"{frames.dtype} {frames.shape}")
+        if self.sequence and self.dtype == np.uint16:     # RGB files: white at 65535, not the YUV encode's
+            frames = full_scale16(frames)
         try:
             for frame in frames[None] if frames.ndim == 3 else frames:
                 # (rgb48le: little-endian samples whatever the machine's order)
