@@ -493,19 +493,43 @@ def test_an_animations_transparency_is_kept_in_gif_and_composited_on_black_with_
 def test_an_image_written_to_an_existing_folder_says_so_at_once(tmp_path, tiny_models):
     """``photo.png -o outdir/`` said 'outdir exists (use --overwrite to replace it)', and with --overwrite then
     'outdir is a folder (give the output a file name)'; the second is said at once, as for a video (and for a
-    folder of images whose output holds a folder in an image's place)."""
+    folder of images whose output holds a folder in an image's place). (``outdir/`` is now where the output goes,
+    under its default name: a folder in that name's place is the case.)"""
     Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "photo.png")
-    (tmp_path / "outdir").mkdir()
+    (tmp_path / "outdir" / "photo_dequantized.png").mkdir(parents=True)
     (tmp_path / "in").mkdir()
     shutil.copy(tmp_path / "photo.png", tmp_path / "in" / "photo.png")
     (tmp_path / "out" / "photo.png").mkdir(parents=True)
     before = listing(tmp_path)
-    for source, output, folder in (("photo.png", "outdir/", "outdir"), ("in", "out", "out/photo.png")):
+    for source, output, folder in (("photo.png", "outdir/", "outdir/photo_dequantized.png"),
+                                   ("in", "out", "out/photo.png")):
         for extra in ((), ("--overwrite",)):
             res = invoke_cli("dequantize", source, "-o", output, "--model", tiny_models.lab, "-q", *extra, cwd=tmp_path)
             assert_one_line_error(res)
             assert f"error: {folder} is a folder (give the output a file name)" in res.stderr
     assert listing(tmp_path) == before
+
+
+def test_a_folder_given_as_a_single_inputs_output_gets_its_default_name_inside(tmp_path, tiny_models):
+    """``dequantize audio2.mp4 -o o2/`` (o2 missing) said 'o2: cannot tell the video format from a name without a
+    suffix', and ``-o o3`` (a folder) 'o3 is a folder (give the output a file name)': the output is now written
+    there under its default name (``o2/audio2_dequantized.mp4``), as a folder input's outputs are. A missing name
+    is a folder only with a trailing slash; stdin has no name to give the file in it (the slash kept)."""
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.paths import output_for
+
+    (tmp_path / "o3").mkdir()
+    for given, expected in (("o2/", "o2/clip_dequantized.mp4"), (tmp_path / "o3", tmp_path / "o3" / "clip_dequantized.mp4"),
+                            ("o2", "o2"), ("o2.mkv", "o2.mkv")):
+        assert Path(output_for("in/clip.mkv", given, "dequantized")) == Path(expected)
+    assert output_for("in/scan_%04d.dpx", "o2/", "dequantized", "matroska") == Path("o2/scan_dequantized.mkv")
+    with pytest.raises(VidcolorError, match="^o2/ is a folder; reading stdin, give the output a file name$"):
+        output_for("-", "o2/", "dequantized")
+    Image.fromarray(mosaic(1, 16, 16)[0]).save(tmp_path / "photo.png")
+    for output in ("o2/", "o3"):
+        res = invoke_cli("dequantize", "photo.png", "-o", output, "--model", tiny_models.lab, "-q", cwd=tmp_path)
+        assert_clean_success(res)
+        assert (tmp_path / output / "photo_dequantized.png").is_file()
 
 
 @pytest.mark.parametrize("name, profile, kept", [("p3.jpg", "sRGB", True), ("p3.png", "sRGB", True),
@@ -785,8 +809,8 @@ BAD_CASES = [
     pytest.param(["rgba.png", "-o", "out.xyz"], "out.xyz", id="unwritable-image-format"),
     pytest.param(["rgba.png", "-o", "out.psd"], "out.psd: cannot write an image with the suffix '.psd'",
                  id="image-format-pillow-only-reads"),
-    pytest.param(["rgba.png", "-o", "newdir/"], "newdir: cannot write an image without a suffix in its name",
-                 id="image-to-a-new-folder-name"),
+    pytest.param(["rgba.png", "-o", "newdir"], "newdir: cannot write an image without a suffix in its name",
+                 id="image-to-a-name-without-suffix"),
     pytest.param(["clip.mp4", "-o", "out.png"], "cannot tell the video format from the suffix '.png'",
                  id="video-to-an-image-name"),
     pytest.param(["clip.mp4", "-o", "out"], "a name without a suffix", id="video-to-a-name-without-suffix"),

@@ -135,7 +135,7 @@ ERRORS = [
     pytest.param(["dequantize", "src.mp4", "-o", "src.mp4/x.mp4"], ["src.mp4"], "src.mp4 is a file, not a folder",
                  id="output-parent-is-a-file"),
     pytest.param(["dequantize", "src.mp4", "-o", "outdir", "--overwrite", "--format", "mp4"], ["src.mp4"],
-                 "outdir is a folder", id="output-is-an-existing-folder"),
+                 "outdir/src_dequantized.mp4 is a folder", id="output-is-an-existing-folder"),
     pytest.param(["dequantize", "bomb.png"], ["bomb.png"],        # Pillow's refusal, with the size and the limits
                  "bomb.png: frame size 30000x30000 is too large (at most 16384 px a side", id="png-header-30000"),
     pytest.param(["colorize", "src.mp4", "--reference", "bomb.png"], ["src.mp4", "bomb.png"], "too large",
@@ -181,8 +181,8 @@ ERRORS = [
 @pytest.mark.parametrize("args, inputs, needle", ERRORS)
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, corpus, tiny_models, args, inputs, needle):
     d = case_dir(tmp_path, corpus, *inputs)
-    if "outdir" in args:
-        (d / "outdir").mkdir()
+    if "outdir" in args:            # its output's name inside it (a single input's): a folder in the file's place
+        (d / "outdir" / "src_dequantized.mp4").mkdir(parents=True)
     if args[1] == "folder":
         (d / "folder").mkdir()
         for name in ("ref.png", "bomb.png"):

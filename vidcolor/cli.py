@@ -317,7 +317,8 @@ def _with_io_options(f, job: str):
                      "Default, beside the input (<job>: dequantized or colorized): a video gives <stem>_<job>.mp4 "
                      "(an image sequence scan_%06d.dpx: scan_<job>.mp4) "
                      "(.mkv, .gif, .nut, .mov with --format), a still image <stem>_<job>.png (-o's suffix picks its "
-                     "format), a folder <name>_<job>/ (one file per input). Missing folders on the way are created "
+                     "format), a folder <name>_<job>/ (one file per input). A folder as -o for a single input (one that exists, "
+                     "or a name ending in /) gets that default name inside it. Missing folders on the way are created "
                      "(and removed again if the run fails). A clip's output may be numbered frames, out_%06d.tif "
                      "(.png, .dpx, .jpg): one file a frame, numbered as an input sequence (else from 1)."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output."),

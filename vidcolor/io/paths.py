@@ -126,16 +126,21 @@ def own_path(input: str | Path) -> Path:
 
 def output_for(input: str | Path, output: str | Path | None, suffix: str, container: str | None = None) -> str | Path:
     """``output``, or :func:`default_output` when it is None (named with the suffix of ``container``, the ffmpeg
-    format, when given).
+    format, when given); that name inside ``output`` where it names a folder (:func:`names_folder`) for an input
+    that is no folder (a folder's output is a folder: ``output`` itself).
 
     Raises:
-        VidcolorError: no output given for stdin or another pipe (:func:`read_once`), an output that is the input
+        VidcolorError: no output given for stdin or another pipe (:func:`read_once`), or a folder given for it; an output that is the input
             itself (also the file stdin is redirected from, :func:`redirected_stdin`), an empty name (``-o "$OUT"`` with
             ``OUT`` unset: read as the current folder, a folder run wrote its outputs there, a clip's said '. is a
             folder'), or a ``container`` with no known suffix to name it with
             (:func:`~vidcolor.io.writer.format_suffix`).
     """
     check_named(output, "output", "give a path, or - for stdout")
+    if output is not None and names_folder(output) and not (str(input) != "-" and Path(input).is_dir()):
+        if read_once(input):            # stdin or a pipe has no name to name a file in the folder after
+            raise VidcolorError(f"{output} is a folder; reading {name_of(input)}, give the output a file name")
+        output = Path(output) / default_output(input, suffix, container).name
     if output is None:
         if str(input) == "-":
             raise VidcolorError("reading stdin: give the output with -o (a path, or - for stdout)")
@@ -148,6 +153,17 @@ def output_for(input: str | Path, output: str | Path | None, suffix: str, contai
             and same_file(output, stdin)):
         raise VidcolorError(f"{output} would overwrite the input (stdin, redirected from it)")
     return output
+
+
+def names_folder(output: str | Path) -> bool:
+    """Whether ``output`` names a folder to write a single input's output into (under :func:`default_output`'s
+    name): an existing folder (or a link to one), or a name that ends with a slash (a folder to be made; ``-o out``
+    without one, and without a suffix, is a file name that names no format). ``-`` (stdout) and an image sequence's
+    pattern never do."""
+    text = str(output)
+    if text == "-" or is_sequence(output):
+        return False
+    return text.endswith((os.sep, os.altsep or os.sep)) or os.path.isdir(output)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
