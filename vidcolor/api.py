@@ -132,7 +132,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Dequantizer.JOB].crf)
-    target, done = check_run_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options)
+    target, done = check_run_first(input, output, JOBS[Dequantizer.JOB].suffix, batch_size, io_options,
+                                   encodes_here=executor == "local")
     if done is not None:
         return done
     check_spares_inputs(input, target, io_options, model_input(model))
@@ -224,7 +225,8 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     check_executor_options(executor, segment_seconds, workers)
     check_temporal(temporal, temporal_strength)         # before a model loads
     io_options.setdefault("crf", JOBS[Colorizer.JOB].crf)
-    target, done = check_run_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options)
+    target, done = check_run_first(input, output, JOBS[Colorizer.JOB].suffix, batch_size, io_options,
+                                   encodes_here=executor == "local")
     if done is not None:
         return done
     references = reference_list(references)

@@ -7,6 +7,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+from vidcolor.device import check_nvenc
 from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
@@ -46,11 +47,12 @@ IO_FLAGS = ("audio", "overwrite", "skip_existing", "compare", "progress", "ignor
 
 
 def check_run_first(input: str | Path, output: str | Path | None, suffix: str, batch_size: int | None,
-                    io_options: dict) -> tuple[str | Path, RunSummary | None]:
+                    io_options: dict, encodes_here: bool = True) -> tuple[str | Path, RunSummary | None]:
     """What a run checks before any work, and :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` before
     a model loads (seconds; the Ray executor has no :func:`~vidcolor.api.process` to check it): the input
     (:func:`~vidcolor.io.paths.check_input`), the batch size, the on/off options (:data:`IO_FLAGS`), ``crf``, the
-    encoder's (:func:`~vidcolor.io.writer.check_encoding`), ``raw_size`` and ``fps`` (``io_options``'s), the output
+    encoder's (:func:`~vidcolor.io.writer.check_encoding`; an NVENC codec where this machine, ``encodes_here``, has no
+    NVIDIA driver: :func:`~vidcolor.device.check_nvenc`; the Ray executor's workers encode on theirs), ``raw_size`` and ``fps`` (``io_options``'s), the output
     (:func:`check_output_first`). Returns the output (:func:`output_for`) and the summary of a run with nothing to
     do (:func:`nothing_to_do`), else None.
 
@@ -69,6 +71,8 @@ def check_run_first(input: str | Path, output: str | Path | None, suffix: str, b
     codec = io_options.get("codec", "libx264")
     check_encoding(codec, io_options.get("pix_fmt") or default_pix_fmt(codec, False),
                    io_options.get("preset", "medium"), io_options.get("tune"), io_options.get("x264_params"))
+    if encodes_here:
+        check_nvenc(codec)
     if io_options.get("raw_size") is not None:
         check_raw_size(io_options["raw_size"])
     check_fps_given(io_options.get("fps"), io_options.get("raw_size"), input)

@@ -2,14 +2,48 @@
 where no GPU can be)."""
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import sys
 
 from vidcolor.errors import VidcolorError, option
 
 NVIDIA_NODES = ("/dev/nvidiactl", "/dev/dxg")
 """Device files of an NVIDIA driver (Linux; WSL): without one no CUDA GPU can be used, and ``auto`` picks
 the CPU without importing torch (whose import is most of a CPU run's start-up)."""
+
+
+NVENC_FALLBACK = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
+"""ffmpeg's NVIDIA encoders, each with the software encoder of its format (:func:`check_nvenc`)."""
+
+
+def nvidia_driver() -> bool:
+    """Whether an NVIDIA driver may be here for ffmpeg's NVENC encoders, by cheap signs alone (no torch, no GPU
+    opened): one of :data:`NVIDIA_NODES` exists and the driver's ``libcuda.so.1`` loads (what ffmpeg's NVENC loads
+    first: "Cannot load libcuda.so.1" without it). True off Linux, where those signs are not these (ffmpeg says)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    if not any(os.path.exists(p) for p in NVIDIA_NODES):
+        return False
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def check_nvenc(codec: str) -> None:
+    """Refuse an NVENC ``codec`` (:data:`NVENC_FALLBACK`) where no NVIDIA driver is (:func:`nvidia_driver`), before
+    a model loads: ffmpeg said "h264_nvenc: Cannot load libcuda.so.1" once the first frame was made. Other codecs
+    pass.
+
+    Raises:
+        VidcolorError: one line naming the codec and the software encoder to use instead.
+    """
+    if codec in NVENC_FALLBACK and not nvidia_driver():
+        raise VidcolorError(f"{option(f'codec={codec!r}')}: no NVIDIA driver here (NVENC needs one): use "
+                            f"{option(f'codec={NVENC_FALLBACK[codec]!r}')}")
 
 
 DEVICE_TYPES = ("cpu", "cuda")
