@@ -1677,3 +1677,33 @@ def test_an_animated_webp_on_stdin_says_ffmpeg_cannot_decode_it(tmp_path, monkey
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=_Pipe((tmp_path / "still.webp").read_bytes())))
     with VideoReader("-") as reader:
         assert (reader.info.width, reader.info.height) == (16, 16) and len(list(reader)) == 1
+
+
+def test_ffmpeg_s_failure_is_said_without_its_exit_status(tmp_path, monkeypatch):
+    """A full disk said 'ffmpeg failed (228): mp4: Error writing trailer: No space left on device' and ``ulimit -f``
+    'ffmpeg failed (-25): ffmpeg was ended by SIGXFSZ (the file-size limit, ulimit -f)': the numbers tell a user
+    nothing ffmpeg's line does not. Now ffmpeg's line alone after 'ffmpeg failed', and a signal by its name and
+    meaning. Shown with a file-size limit on ffmpeg alone (SIGXFSZ ignored: its write fails, 'File too large'),
+    and ffmpeg stopped by SIGXFSZ at the end of its input; nothing left either way."""
+    import resource
+    import signal
+
+    import vidcolor.io.writer as writer
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    frames = np.random.default_rng(0).integers(0, 256, (5, 48, 64, 3), np.uint8)
+    with monkeypatch.context() as m:
+        m.setattr(writer, "child_options", lambda: {"preexec_fn": limited})
+        with pytest.raises(VidcolorError) as err:
+            with VideoWriter(tmp_path / "a.mp4", 64, 48, Fraction(24)) as w:
+                w.write(frames)
+    assert str(err.value) == "ffmpeg failed: mp4: Error writing trailer: File too large"
+    with pytest.raises(VidcolorError) as err:
+        with VideoWriter(tmp_path / "b.mp4", 64, 48, Fraction(24)) as w:
+            w.write(frames)
+            os.kill(w._proc.pid, signal.SIGXFSZ)
+    assert str(err.value) == "ffmpeg was stopped by SIGXFSZ (file size limit exceeded)"
+    assert list(tmp_path.iterdir()) == []

@@ -374,8 +374,12 @@ def check_x264_params(x264_params: str) -> None:
         raise VidcolorError(f"x264 rejects {', '.join(repr(b.replace(' = ', '=')) for b in bad)} "
                             f"in the x264 options {x264_params!r}")
     if done.returncode != 0:
-        raise VidcolorError(f"ffmpeg failed ({done.returncode}) with the x264 options {x264_params!r}: "
+        raise VidcolorError(f"ffmpeg failed with the x264 options {x264_params!r}: "
                             f"{log.strip().splitlines()[-1] if log.strip() else 'no message'}")
+
+
+STOPPED_BY = "ffmpeg was stopped by "
+"""How :class:`VideoWriter`'s error begins where a signal alone ended ffmpeg (its name follows)."""
 
 
 def keeps_chroma(codec: str, pix_fmt: str | None) -> bool:
@@ -732,7 +736,7 @@ class VideoWriter:
             pass
         code = self._proc.wait()
         if code != 0:
-            raise self._failure(f"ffmpeg failed ({code})", self._stderr_tail())
+            raise self._failure("ffmpeg failed", self._stderr_tail())
         if self._last_pass is not None:     # GIF: the frames and their palette are on disk; now the GIF
             self._log.seek(0)
             self._log.truncate()
@@ -744,7 +748,7 @@ class VideoWriter:
                 raise VidcolorError(f"cannot start ffmpeg ({exc.strerror or exc})") from None
             code = self._proc.wait()
             if code != 0:
-                raise self._failure(f"ffmpeg failed ({code})", self._stderr_tail())
+                raise self._failure("ffmpeg failed", self._stderr_tail())
             self._remove_scratch()
         if self._tmp is not None:
             tmp, self._tmp = self._tmp, None
@@ -850,16 +854,18 @@ class VideoWriter:
                           .overwrite_output().compile(cmd=exe))
 
     def _failure(self, what: str, msg: str) -> Exception:
-        """The error for ffmpeg's failure ``msg``: :class:`BrokenPipeError` where the reader of our stdout
-        went away (``vidcolor ... -o - | head``: the CLI says so in one line, as ffmpeg does), else a
-        :class:`VidcolorError`."""
+        """The error for ffmpeg's failure ``msg`` (:meth:`_stderr_tail`): :class:`BrokenPipeError` where the reader of
+        our stdout went away (``vidcolor ... -o - | head``: the CLI says so in one line, as ffmpeg does), else a
+        :class:`VidcolorError`, ``what`` (``ffmpeg failed``) and ffmpeg's line, or the signal that stopped it alone.
+        No exit status: ffmpeg's (228 for a full disk, -25 for SIGXFSZ) said nothing its line does not."""
         if self.to_stdout and "Broken pipe" in msg:
             return BrokenPipeError(errno.EPIPE, f"the reader of stdout closed it ({msg})")
-        return VidcolorError(f"{what}: {msg}")
+        return VidcolorError(msg if msg.startswith(STOPPED_BY) else f"{what}: {msg}")
 
     def _stderr_tail(self) -> str:
-        """ffmpeg's first error line (:func:`first_error`); where it wrote none and a signal ended it, the signal
-        (SIGXFSZ: a file-size limit, ``ulimit -f``, was reached)."""
+        """ffmpeg's first error line (:func:`first_error`); where it wrote none and a signal ended it, the signal by
+        name and what it means (:data:`STOPPED_BY`: ``ffmpeg was stopped by SIGXFSZ (file size limit exceeded)``, a
+        file-size limit, ``ulimit -f``, was reached)."""
         self._log.seek(0)
         said = first_error(self._log.read().decode(errors="replace"))
         try:
@@ -867,8 +873,8 @@ class VideoWriter:
         except subprocess.TimeoutExpired:
             code = None
         if said == "no error message" and code is not None and code < 0:
-            name = signal.Signals(-code).name
-            return f"ffmpeg was ended by {name}" + (" (the file-size limit, ulimit -f)" if name == "SIGXFSZ" else "")
+            return f"{STOPPED_BY}{signal.Signals(-code).name}" + (
+                f" ({meaning[0].lower()}{meaning[1:]})" if (meaning := signal.strsignal(-code)) else "")
         return said
 
     def __enter__(self) -> "VideoWriter":
