@@ -58,7 +58,7 @@ from vidcolor.errors import VidcolorError, add_note, kept_warnings, option, warn
 from vidcolor.executor import execute, signals_deferred
 from vidcolor.io.files import file_stamp, stat_stamp
 from vidcolor.io.reader import probe, warn_about_source, warn_changed
-from vidcolor.io.partial import blocked_way, name_max, remove_if_dead
+from vidcolor.io.partial import cannot_write, name_max, remove_if_dead
 from vidcolor.io.segments import Segment, SegmentError, plan_segments, rate_grid, read_segment
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
@@ -435,7 +435,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         work.mkdir(parents=True, exist_ok=True)
         (work / key).touch()
     except OSError as exc:      # named as a local run names it (partial_file): the output, and what is in the way
-        raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
+        raise cannot_write(target, exc) from None
     _remove_strays(work)
     return plan
 

@@ -25,7 +25,7 @@ from vidcolor.executor import Stopped, stop_event, torch_threads
 from vidcolor.io import read_image
 from vidcolor.io.files import holds_video, round16
 from vidcolor.io.images import image_metadata
-from vidcolor.io.partial import blocked_way, nearest_there
+from vidcolor.io.partial import blocked_way, cannot_write, nearest_there
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.writer import removing_made_folders
 from vidcolor.jobs import DEFAULTS, RENDER_SIZE
@@ -561,8 +561,7 @@ class InternalColorizer(RenderedLabJob):
             try:                                            # removes those it made (safetensors leaves no file)
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise VidcolorError(f"{path}: cannot write there ({blocked_way(Path(path)) or exc.strerror or exc})") \
-                    from None
+                raise cannot_write(Path(path), exc) from None
             save_generator(self.model, path, arch, half=False)
 
     def prepare(self, frames: np.ndarray) -> Batch:

@@ -2,6 +2,7 @@
 writer that makes its missing folders."""
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -65,3 +66,34 @@ def test_blocked_way_says_what_a_link_on_the_way_is_and_never_raises(tmp_path, m
 
         monkeypatch.setattr(partial.os, "stat", unreadable)
     assert blocked_way(Path("x/run")) == why
+
+
+def test_a_folder_that_cannot_be_written_is_named(tmp_path, monkeypatch):
+    """``-o ro/x.mp4 --overwrite`` (x.mp4 writable, ro not) said 'ro/x.mp4: cannot write there (Permission denied)',
+    and a folder run into ``ro/fr`` 'ro/fr/1.png: cannot write there (Permission denied)', where ro/fr is what cannot
+    be made: the folder is named. (The audit's read-only folder, as root without CAP_DAC_OVERRIDE, is faked here by
+    the calls that failed: creating a file in ro, a folder in ro.)"""
+    import tempfile
+
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.partial import partial_file
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "x.mp4").write_bytes(b"old")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(VidcolorError) as err:
+        partial_file(ro / "x.mp4", ".partial.mp4")
+    assert str(err.value) == f"{ro}/x.mp4: cannot write there (the folder {ro} is not writable: Permission denied)"
+    monkeypatch.setattr(os, "mkdir", denied)
+    with pytest.raises(VidcolorError) as err:
+        partial_file(ro / "fr" / "sub" / "1.png", ".partial.png")
+    assert str(err.value) == f"{ro}/fr: cannot create the folder ({ro} is not writable: Permission denied)"
+    monkeypatch.chdir(ro)
+    with pytest.raises(VidcolorError) as err:
+        partial_file(Path("fr/1.png"), ".partial.png")
+    assert str(err.value) == f"fr: cannot create the folder ({ro} is not writable: Permission denied)"

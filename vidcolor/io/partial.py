@@ -52,8 +52,36 @@ def partial_file(target: Path, suffix: str) -> Path:
             if hold_partial(fd, tmp):
                 return Path(tmp)
     except OSError as exc:
-        raise VidcolorError(f"{target}: cannot write there ({blocked_way(target) or exc.strerror or exc})") from None
+        raise cannot_write(target, exc) from None
     raise VidcolorError(f"{target}: cannot write there (every temporary file made there was removed at once)")
+
+
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+"""Errors of creating a file or folder that say its folder cannot be written (no permission, a read-only mount)."""
+
+
+def cannot_write(target: Path, exc: OSError) -> VidcolorError:
+    """The error for ``exc``, raised creating ``target`` (a file) or the missing folders on its way: what is in the
+    way (:func:`blocked_way`: ``"img.png/run: cannot write there (img.png is a file, not a folder)"``); where a folder
+    cannot be written (:data:`NOT_WRITABLE`), that folder by name: ``"ro/x.mp4: cannot write there (the folder ro is
+    not writable: Permission denied)"``, or the missing folder that cannot be made in it, ``"ro/fr: cannot create
+    the folder (ro is not writable: Permission denied)"`` (was ``ro/fr/1.png: cannot write there (Permission
+    denied)``, naming neither); else ``"<target>: cannot write there (<the system's reason>)"``."""
+    target = Path(target)
+    why = blocked_way(target)
+    if why is None and exc.errno in NOT_WRITABLE:
+        base = nearest_there(target)
+        if base == target.parent or base is None:
+            return VidcolorError(f"{target}: cannot write there (the folder {_named(target.parent)} is not writable: "
+                                 f"{exc.strerror})")
+        missing = next(p for p in target.parents if p.parent == base)
+        return VidcolorError(f"{missing}: cannot create the folder ({_named(base)} is not writable: {exc.strerror})")
+    return VidcolorError(f"{target}: cannot write there ({why or exc.strerror or exc})")
+
+
+def _named(folder: Path) -> str:
+    """``folder`` as a message names it: as given, the current folder (``.``, which names nothing) by its path."""
+    return os.path.abspath(folder) if str(folder) == "." else str(folder)
 
 
 def nearest_there(path: Path) -> Path | None:

@@ -35,7 +35,7 @@ from vidcolor.errors import VidcolorError, option, warn
 from vidcolor.io.convert import SWS_FLAGS, full_scale16, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
-from vidcolor.io.partial import blocked_way, discard, partial_file
+from vidcolor.io.partial import cannot_write, discard, partial_file
 from vidcolor.io.sequences import FIRST_OUTPUT_NUMBER, check_sequence_target, frame_path, is_sequence
 from vidcolor.io.timing import Timeline
 
@@ -583,8 +583,7 @@ class VideoWriter:
             try:
                 self.target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise VidcolorError(f"{self.target}: cannot write there ("
-                                    f"{blocked_way(self.target) or exc.strerror or exc})") from None
+                raise cannot_write(self.target, exc) from None
             dest = graph_url(self.target)
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
