@@ -889,3 +889,30 @@ def test_a_16_bit_multi_page_tiff_is_decoded_from_its_first_page_alone(tmp_path,
                                             r"1,000 that are read to decode it at 16 bits\)$"):
         read_image(tmp_path / "a.png", deep=True)
     assert len(given) == 1
+
+
+def test_a_10_bit_dpx_still_comes_back_code_for_code_through_a_16_bit_png_and_tiff(tmp_path):
+    """A single 10-bit DPX read as a still (read_image, deep) had its white at 65280, the decode's WHITE16, where a
+    16-bit PNG or TIFF is read with white at 65535, so a 16-bit PNG written from it was 0.4% dark (and 254 its white
+    at 8 bits). Now full_scale16's, as the image-sequence output's: each of the 1024 codes within 1 of its bit
+    replication, and read back from the PNG and TIFF code for code; at 8 bits, white 255."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    codes = np.arange(1024, dtype=np.uint16).reshape(16, 64)
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 16, "gbrp10le", Fraction(1, 24)
+    frame = av.VideoFrame(64, 16, "gbrp10le")
+    for plane in frame.planes:
+        np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64] = codes
+    (tmp_path / "scan.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+    rgb, _ = read_image(tmp_path / "scan.dpx", deep=True)
+    assert rgb.dtype == np.uint16 and np.abs(rgb[..., 1].astype(int) - (codes << 6 | codes >> 4)).max() <= 1
+    for name in ("out.png", "out.tif"):
+        write_image(tmp_path / name, rgb)
+        back = cv2.imread(str(tmp_path / name), cv2.IMREAD_UNCHANGED)
+        assert back.dtype == np.uint16
+        np.testing.assert_array_equal((back.astype(np.int64) * 1023 + 32767) // 65535, np.stack([codes] * 3, -1))
+    assert read_image(tmp_path / "scan.dpx")[0].max() == 255

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.errors import warn
+from vidcolor.io.convert import full_scale16
 from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, round16
 from vidcolor.io.reader import VideoReader
 
@@ -20,7 +21,9 @@ def is_ffmpeg_image(path: str | Path) -> bool:
 
 def read_ffmpeg_image(path: str | Path, deep: bool = False) -> tuple[np.ndarray, None]:
     """``path``'s first frame as :func:`~vidcolor.io.images.read_image` gives an image: uint8 RGB ``(H, W, 3)``, or
-    with ``deep``, for more than 8 bits per sample, uint16 RGB 0..65535 (``deep=False`` gives its
+    with ``deep``, for more than 8 bits per sample, uint16 RGB 0..65535, white at 65535 as a 16-bit PNG's or TIFF's
+    (:func:`~vidcolor.io.convert.full_scale16` of the decode's, whose white is 65280: a 10-bit scan's code ``c`` is
+    ``c * 65535 / 1023``, rounded; it was 0.4% dark, white 65280, 254 at 8 bits; ``deep=False`` gives its
     :func:`~vidcolor.io.files.round16`, byte for byte); alpha None (an alpha channel is dropped, with a warning).
     The frame-size limits are FFmpeg's probe's (:func:`~vidcolor.io.reader.open_input`).
 
@@ -32,4 +35,7 @@ def read_ffmpeg_image(path: str | Path, deep: bool = False) -> tuple[np.ndarray,
         rgb = next(iter(reader))
         if reader.info.alpha:
             warn(f"{path}: its alpha channel ({reader.info.alpha}) is dropped")
-    return (rgb if deep or rgb.dtype == np.uint8 else round16(rgb)), None
+    if rgb.dtype == np.uint8:
+        return rgb, None
+    rgb = full_scale16(rgb)             # white at 65535, as a 16-bit PNG or TIFF is read (the decode's is WHITE16)
+    return (rgb if deep else round16(rgb)), None
