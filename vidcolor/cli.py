@@ -424,6 +424,12 @@ STILL_IGNORES = ("codec", "crf", "preset", "tune", "x264_params", "pix_fmt", "co
 """What a still image has no use for: it is written as an image (its format from the output's name), on its own."""
 
 
+SEQUENCE_IGNORES = ("crf", "preset", "x264_params")
+"""The video encoder's settings with defaults that an image sequence's frames (``-o out_%06d.png``, written by their
+suffix's encoder) have no use for: a warning where given (the library refuses the others, which it tells from their
+defaults, :func:`~vidcolor.checks.check_sequence_output`)."""
+
+
 def _given(ctx: click.Context, *names: str) -> list[str]:
     """The options among ``names`` (click parameter names) that the user gave, not left at their defaults."""
     return [n for n in names if ctx.get_parameter_source(n) in GIVEN]
@@ -481,6 +487,7 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     from vidcolor.checks import check_executor_options, check_fps_given
     from vidcolor.io.folders import folder_contents
     from vidcolor.io.paths import check_input
+    from vidcolor.io.sequences import frames_named, is_sequence
     from vidcolor.io import is_animated, is_still_image
 
     check_fps_given(kw["fps"], kw["raw_size"], input)
@@ -499,6 +506,8 @@ def _check_given(ctx: click.Context, input: str, kw: dict) -> None:
     check_input(input)                 # the input's own checks below need it (and its error comes before a warning)
     if kw["executor"] != "local":      # the Ray executor takes video files alone, and says so
         return
+    if output is not None and is_sequence(output):     # the library cannot tell these from their defaults
+        _ignore(ctx, _given(ctx, *SEQUENCE_IGNORES), f"to {frames_named(output)}")
     raw = input == "-" or kw["raw_size"] is not None
     if not raw and Path(input).is_dir():
         stills, clips = folder_contents(input)

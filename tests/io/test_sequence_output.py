@@ -160,3 +160,20 @@ def test_skip_existing_leaves_a_sequence_that_is_there(tmp_path, clip):
         res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "--skip-existing")
     assert res.returncode == 0, res.stderr
     assert "nothing to do" in res.stdout.decode() + res.stderr and (tmp_path / "f_0001.png").read_bytes() == b"old"
+
+
+def test_the_encoder_settings_given_for_an_image_sequence_are_said_ignored(tmp_path, clip):
+    """-o 'out_%04d.png' with --crf, --preset or --x264-params ignored them without a word (the library cannot tell
+    a default from a given value; the CLI can): one warning naming those given, none where left at their defaults.
+    (--skip-existing with a frame there: the run has nothing to do, the warning comes before.)"""
+    (tmp_path / "f_0001.png").write_bytes(b"old")
+    (tmp_path / "t_0001.tif").write_bytes(b"old")
+    for args, said in ((("--crf", "10", "--preset", "fast", "--x264-params", "ref=2"),
+                        "--crf, --preset and --x264-params do not apply to PNG frames; ignored"),
+                       (("--crf", "10", "-o", tmp_path / "t_%04d.tif"), "--crf does not apply to TIFF frames; ignored"),
+                       ((), None)):
+        out = ["-o", tmp_path / "f_%04d.png"] if "-o" not in args else []
+        res = invoke_cli("dequantize", clip, *out, *args, "--skip-existing", "-q")
+        assert res.returncode == 0, res.stderr
+        warned = [line for line in res.stderr_lines if "does not apply" in line or "do not apply" in line]
+        assert warned == ([] if said is None else [f"vidcolor: warning: {said}"]), res.stderr

@@ -162,6 +162,13 @@ def sequence_codec(pattern: str | Path) -> str:
     return SEQUENCE_CODECS[Path(pattern).suffix.lower()]
 
 
+def frames_named(pattern: str | Path) -> str:
+    """The output sequence ``pattern``'s frames as a message names them: ``PNG frames``, ``TIFF frames``, ``DPX
+    frames``, ``JPEG frames`` (by :func:`sequence_codec`, ``.tif`` and ``.tiff`` alike)."""
+    codec = sequence_codec(pattern)
+    return f"{'JPEG' if codec == 'mjpeg' else codec.upper()} frames"
+
+
 def check_sequence_target(pattern: str | Path, overwrite: bool) -> set[int]:
     """Refuse, before any work, an output sequence ``pattern`` of which a frame exists (any file the pattern names,
     at any number: frames of an earlier run left beside the new ones would read as one sequence), unless
