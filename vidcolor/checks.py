@@ -108,8 +108,8 @@ def check_sequence_output(input: str | Path, output: str | Path, io_options: dic
     before a model loads: its input is a clip (not a still image or a folder: their outputs are one image each); the
     video encoder's options are not given (the frames' encoder is the suffix's, :class:`~vidcolor.io.VideoWriter`):
     ``container``, a ``codec`` other than libx264 (the default), ``tune``, a ``pix_fmt`` other than yuv420p
-    (dequantize's CLI default; ``crf``, ``preset`` and ``x264_params``, which have defaults too, are not used: the CLI warns where given); its
-    frames do not overwrite the input sequence's; none of them exists, unless ``overwrite``
+    (dequantize's CLI default; ``crf``, ``preset`` and ``x264_params``, which have defaults too, are not used: the
+    CLI warns where given); its frames do not overwrite the input sequence's; none of them exists, unless ``overwrite``
     (:func:`~vidcolor.io.sequences.check_sequence_target`; with ``skip_existing``, one that exists is the run's
     output: :func:`nothing_to_do` says so).
 
