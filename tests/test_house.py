@@ -257,3 +257,33 @@ def test_the_reference_check_sees_broken_ones(tmp_path):
         "planted/use.py:4: SIDE", "planted/use.py:4: planted.shapes.moved", "planted/use.py:4: Square.volume",
         "planted/use.py:5: planted.gone", "planted/use.py:5: ValueErrors", "planted/use.py:5: str.splits",
         "planted/use.py:5: json"]
+
+
+BIG_FILE_BYTES = 2 * 1024 * 1024
+"""Tracked files above this size must be bundled weights: a 48 MB measurement file (multi.tif) was once committed at
+the root by mistake, which every clone would carry."""
+
+
+def large_tracked_files(root: pathlib.Path) -> list[str]:
+    """Files git tracks under ``root`` of more than :data:`BIG_FILE_BYTES`, but the bundled weight files
+    (``vidcolor/weights/*.safetensors``)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    names = [n for n in listed.decode().split("\0") if n]
+    return sorted(n for n in names if (root / n).is_file() and (root / n).stat().st_size > BIG_FILE_BYTES
+                  and not (n.startswith("vidcolor/weights/") and n.endswith(".safetensors")))
+
+
+def test_no_large_file_is_tracked_but_the_bundled_weights():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert large_tracked_files(root) == []
+
+
+def test_the_size_check_sees_a_large_file(tmp_path):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "multi.tif").write_bytes(b"\0" * (BIG_FILE_BYTES + 1))
+    (tmp_path / "vidcolor" / "weights").mkdir(parents=True)
+    (tmp_path / "vidcolor" / "weights" / "model.safetensors").write_bytes(b"\0" * (BIG_FILE_BYTES + 1))
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    assert large_tracked_files(tmp_path) == ["multi.tif"]
