@@ -22,7 +22,9 @@ def test_an_alpha_channel_is_named_in_a_warning(tmp_path, ffmpeg_exe, name, args
     with VideoReader(src) as r:
         assert r.info.alpha == alpha
     with vidcolor_warnings() as said:
-        summary = process(src, tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+        # (4:4:4: an RGB source into 4:2:0 is told that its colour is halved, test_chroma_warning.py)
+        summary = process(src, tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False,
+                          pix_fmt="yuv444p")
     assert summary.frames == 3
     assert said == ([f"{name} has an alpha channel ({alpha}), which is dropped (video is read as RGB): the output "
                      "shows the colours stored under its transparent parts"] if alpha else [])
@@ -62,7 +64,8 @@ def test_a_gif_on_stdin_names_its_alpha_only_where_a_pixel_is_transparent(tmp_pa
                    optimize=False)
     monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=_Pipe(gif.read_bytes())))
     with vidcolor_warnings() as said:
-        summary = process("-", tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+        summary = process("-", tmp_path / "out.mp4", lambda b: b, suffix="x", preset="ultrafast", progress=False,
+                          pix_fmt="yuv444p")                    # (GIF is RGB: 4:2:0 would be told)
     assert summary.frames == 3
     assert said == ([] if transparent_frame is None else
                     ["stdin has an alpha channel (bgra), which is dropped (video is read as RGB): the output shows the "

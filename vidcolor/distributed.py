@@ -64,7 +64,7 @@ from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
                                 join_segments, kept_note, removing_made_folders, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
-from vidcolor.source_warnings import output_colour
+from vidcolor.source_warnings import chroma_reason, output_colour
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
@@ -410,7 +410,9 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     encoding = replace(encoding, pix_fmt=encoding.pix_fmt or default_pix_fmt(encoding.codec, deep))
     # as a local run does: what the processing does not keep
     warn_about_source(input.name, info, None if deep else spec.eight_bits,
-                      (encoding.codec, *encoded_bits(encoding.codec, encoding.pix_fmt)) if deep else None)
+                      (encoding.codec, *encoded_bits(encoding.codec, encoding.pix_fmt)) if deep else None,
+                      chroma_reason(getattr(info, "pix_fmt", None), encoding.codec, encoding.pix_fmt,
+                                    info.width * (2 if compare else 1), info.height, False))
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,

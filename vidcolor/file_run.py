@@ -20,10 +20,11 @@ from vidcolor.io.reader import warn_about_source, warn_changed
 from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, frame_path, gap_message, is_sequence, no_fps_message,
                                    sequence_codec)
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
-from vidcolor.pipeline import FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_output_chroma
+from vidcolor.pipeline import (FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_chroma_halved,
+                               set_output_chroma)
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import (COLOUR_SAID, eight_bit_reason, keeps_depth, looks_for_colour, lost_message,
-                                      makes_colours, output_colour,
+from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_reason, eight_bit_reason, keeps_depth,
+                                      looks_for_colour, lost_message, makes_colours, output_colour,
                                       said_if_colour, still_eight_bit_reason, warn_not_carried, warn_not_in_gif,
                                       warn_still_at_8_bits)
 
@@ -79,8 +80,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
             warn(gap)
         if sequence and fps is None:        # numbered frames have no rate of their own
             warn(no_fps_message(input))
+        # RGB or 4:4:4 into a 4:2:0 encode: said as a deep source at 8 bits is, and in the summary (raw frames' rgb24
+        # is the pipe's format, not its source's)
+        chroma_of = (getattr(info, "pix_fmt", None) if raw_size is None else None, codec, pix_fmt,
+                     info.width * (2 if compare else 1), info.height, to_gif)
         warn_about_source(name_of(input), info, None if deep else eight_bit_reason(job, codec, pix_fmt, to_gif),
-                          (codec, *encoded_bits(codec, pix_fmt)) if deep else None)
+                          (codec, *encoded_bits(codec, pix_fmt)) if deep else None, chroma_reason(*chroma_of))
         if read_once(input) and raw_size is None and stdin_file is None:
             warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
@@ -115,6 +120,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                              start_number=reader.sequence.first if sequence else FIRST_OUTPUT_NUMBER)
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
+            set_chroma_halved(fn, chroma_loss(*chroma_of))
             try:
                 frames = said_if_colour(reader, input, COLOUR_SAID.get()) if colorizes else reader
                 summary = run(frames, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,

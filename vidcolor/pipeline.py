@@ -321,6 +321,9 @@ class Found:
     """The quantizer of the first of these frames with its measures
     (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.describe`:
     ``palette of 16 colours, confidence 0.99, margin 4.0``)."""
+    halved: str = ""
+    """What the output's encode does to the colour of frames passed unchanged, where it keeps less of it than the
+    source has (:attr:`Dequantizer.chroma_halved`): ``the 4:2:0 encode halves their colour resolution``."""
 
 
 FOUND_KEPT = 100
@@ -408,6 +411,10 @@ class Dequantizer(LabJob):
         self._cuts = CutDetector()
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
         self.smooth_chroma = True
+        self.chroma_halved = ""
+        """What the output's encode does to the source's colour where it keeps less of it than the source has
+        (:func:`set_chroma_halved`), which the summary says of frames passed unchanged (:attr:`Found.halved`);
+        ``""``: nothing, or not known (the library's frames)."""
         """Smooth the colour differences (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`): only
         for output that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
         self._clear_found()
@@ -431,7 +438,8 @@ class Dequantizer(LabJob):
 
     def found_totals(self) -> list[Found]:
         """:attr:`found_frames` as one :class:`Found` a ``(quantizer, unchanged)``, in the order first seen."""
-        return [Found(what, n, why) for (what, why), n in self.found_frames.items()]
+        return [Found(what, n, why, halved=self.chroma_halved * (why is not None))
+                for (what, why), n in self.found_frames.items()]
 
     def set_output_chroma(self, kept: bool) -> None:
         """As :meth:`LabJob.set_output_chroma`: sets :attr:`smooth_chroma`."""
@@ -869,6 +877,15 @@ def confidence_gain(agreement: np.ndarray, exponent: float) -> np.ndarray:
     gain = agreement ** np.float32(exponent)
     gain /= np.maximum(gain.mean(axis=(1, 2), keepdims=True), np.float32(1e-6))
     return np.minimum(gain, np.float32(CONFIDENCE_MAX_GAIN), out=gain)
+
+
+def set_chroma_halved(fn: FrameBatchFn, halved: str | None) -> None:
+    """Tell a :class:`Dequantizer` (or the one a :class:`~vidcolor.side_by_side.SideBySide` wraps) what the output's
+    encode does to its source's colour (:func:`~vidcolor.source_warnings.chroma_loss`; None: nothing), which its
+    summary says of frames passed unchanged (:attr:`Dequantizer.chroma_halved`); other jobs ignore it."""
+    job = getattr(fn, "job", fn)
+    if isinstance(job, Dequantizer):
+        job.chroma_halved = halved or ""
 
 
 def set_output_chroma(fn: FrameBatchFn, kept: bool) -> None:

@@ -1,5 +1,6 @@
 """What a run says of its source: colour input given to colorize (once a run), streams a pipe or GIF output
-cannot carry, a deep source processed at 8 bits, and the frames it lost."""
+cannot carry, a deep source processed at 8 bits, colour of a finer resolution than the encode keeps, and the frames
+it lost."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import av
 import numpy as np
 
 from vidcolor.chroma import in_colour
@@ -16,7 +18,7 @@ from vidcolor.io.files import round16
 from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
 from vidcolor.io.reader import HDR_TRANSFERS
-from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, holds_deep
+from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, encoder_args, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
 
@@ -247,6 +249,92 @@ def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool
     (:mod:`vidcolor.file_run`) and a Ray run (:func:`vidcolor.api.process`'s hand-off) decide it alike; where it is
     False, :func:`eight_bit_reason` says why."""
     return takes_16_bits(job) and not to_gif and holds_deep(codec, pix_fmt or default_pix_fmt(codec, True))
+
+
+CHROMA_NAMES = {(1, 1): "4:4:4", (2, 1): "4:2:2", (1, 2): "4:4:0", (2, 2): "4:2:0", (4, 1): "4:1:1", (4, 4): "4:1:0"}
+"""Chroma subsampling by ``(horizontal, vertical)`` luma samples a chroma sample (:func:`chroma_steps`)."""
+
+FULL_CHROMA_COST = {"libx264": "H.264 High 4:4:4 Predictive", "h264_nvenc": "H.264 High 4:4:4 Predictive",
+                    "libx265": "HEVC Main 4:4:4", "hevc_nvenc": "HEVC Main 4:4:4"}
+"""The profile a 4:4:4 ``pix_fmt`` makes of each lossy delivery codec, which browsers and most hardware decoders do
+not play (:func:`chroma_reason` says so where it suggests one); FFV1 and ProRes (4444) are archives' either way."""
+
+
+def chroma_steps(pix_fmt: str | None) -> tuple[int, int] | None:
+    """Luma samples a chroma sample of ``pix_fmt`` (FFmpeg's name) spans, ``(horizontal, vertical)``: ``(1, 1)`` for
+    RGB (``gbrp``, ``rgb24``, a palette's ``pal8``) and 4:4:4, ``(2, 2)`` for 4:2:0, ``(2, 1)`` for 4:2:2; None where
+    it has no chroma (gray, gray with alpha) or is not known."""
+    if pix_fmt == "pal8":
+        return 1, 1
+    try:
+        components = av.VideoFormat(pix_fmt, 64, 64).components if pix_fmt else ()
+    except (ValueError, TypeError):
+        return None
+    if len(components) < 3:
+        return None
+    return max(64 // c.width for c in components[1:3]), max(64 // c.height for c in components[1:3])
+
+
+def _chroma_change(source_fmt: str | None, codec: str, pix_fmt: str, width: int, height: int,
+                   to_gif: bool) -> tuple[tuple[int, int], tuple[int, int], str] | None:
+    """The source's chroma steps (:func:`chroma_steps`), the encode's and the pixel format ``codec`` is given
+    (:func:`~vidcolor.io.writer.encoder_args`'s: a frame with an odd side is written 4:4:4, ProRes 4:2:2 or 4:4:4),
+    where the encode keeps fewer chroma samples than the source has (RGB or 4:4:4, 4:2:2 or 4:4:0 into 4:2:0); None
+    where it does not (GIF: no subsampling; NTSC DV's 4:1:1 into 4:2:0 keeps as many samples, vertical for
+    horizontal)."""
+    source = None if to_gif else chroma_steps(source_fmt)
+    if source is None:
+        return None
+    fmt = encoder_args(codec, pix_fmt, 16, "medium", width, height)["pix_fmt"]
+    out = chroma_steps(fmt)
+    if out is None or out[0] * out[1] <= source[0] * source[1]:
+        return None
+    return source, out, fmt
+
+
+def _halves(source: tuple[int, int], out: tuple[int, int]) -> str:
+    """How an encode of chroma steps ``out`` cuts a source's of ``source``: ``halves ... colour resolution``,
+    horizontal or vertical where it does so in one direction alone."""
+    way = "" if out[0] > source[0] and out[1] > source[1] else "horizontal " if out[0] > source[0] else "vertical "
+    return f"halves {{}} {way}colour resolution"
+
+
+def chroma_loss(source_fmt: str | None, codec: str, pix_fmt: str, width: int, height: int, to_gif: bool) -> str | None:
+    """What the encode (``codec`` at ``pix_fmt``, ``width`` x ``height`` frames, or GIF) does to the colour of a
+    source of pixel format ``source_fmt`` (:attr:`~vidcolor.io.VideoInfo.pix_fmt`), for the run's summary, where frames
+    passed unchanged (:func:`~vidcolor.summaries.unchanged_note`): ``the 4:2:0 encode halves their colour
+    resolution`` for RGB or 4:4:4 video into 4:2:0; None where it keeps the source's chroma resolution."""
+    change = _chroma_change(source_fmt, codec, pix_fmt, width, height, to_gif)
+    if change is None:
+        return None
+    source, out, _ = change
+    return f"the {CHROMA_NAMES.get(out, '')} encode " + _halves(source, out).format("their")
+
+
+def chroma_reason(source_fmt: str | None, codec: str, pix_fmt: str, width: int, height: int,
+                  to_gif: bool) -> str | None:
+    """The warning (:func:`~vidcolor.io.reader.warn_about_source`'s ``chroma``, after the video's name) for a source of
+    pixel format ``source_fmt`` whose colour has a finer resolution than the encode (:func:`chroma_loss`'s
+    arguments) keeps: ``has full-resolution colour (RGB, gbrp); libx264 at yuv420p (plays everywhere) halves its colour
+    resolution (4:2:0), so thin coloured detail (text, pixel art, edges) blurs and changes colour; --pix-fmt yuv444p
+    keeps it (H.264 High 4:4:4 Predictive, which browsers and most hardware decoders do not play)``. As a deep
+    source's depth (:func:`eight_bit_reason`), the default output stays the one that plays everywhere, and the
+    warning names what keeps it (stop 69: an Atari River Raid capture, RGB, came out 30.29 dB against its source at
+    the default yuv420p, 45.68 at ``yuv444p``, its red fuel blocks purple, without a word). None where nothing is
+    lost."""
+    change = _chroma_change(source_fmt, codec, pix_fmt, width, height, to_gif)
+    if change is None:
+        return None
+    source, out, fmt = change
+    rgb = source_fmt == "pal8" or av.VideoFormat(source_fmt).is_rgb
+    what = ("full-resolution colour (RGB, " if rgb else f"{CHROMA_NAMES.get(source, '')} colour (" +
+            "full resolution, " * (source == (1, 1))) + f"{source_fmt})"
+    full = "yuv444p10le" if pix_fmt.endswith("10le") else "yuv444p"
+    cost = FULL_CHROMA_COST.get(codec)
+    return (f"has {what}; {codec} at {fmt}" + " (plays everywhere)" * (fmt == "yuv420p" and codec == "libx264")
+            + f" {_halves(source, out).format('its')} ({CHROMA_NAMES.get(out, '')}), so thin coloured detail (text, "
+            f"pixel art, edges) blurs and changes colour; {option(f'pix_fmt={full!r}')} keeps it"
+            + (f" ({cost}, which browsers and most hardware decoders do not play)" if cost else ""))
 
 
 def lost_message(input, reader) -> str:

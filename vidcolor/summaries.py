@@ -17,7 +17,9 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     ``--no-consistency``, :func:`~vidcolor.errors.worded`), ``every frame
     passed unchanged`` where no quantizer was found, ``12 of 60 frames passed unchanged: ...`` where a model's strength
     of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
-    no quantizer (the quantizer's changes say which)."""
+    no quantizer (the quantizer's changes say which). Where the output's encode halves the colour resolution of its
+    source (:attr:`~vidcolor.pipeline.Found.halved`: RGB or 4:4:4 video into 4:2:0), it says so: ``every frame passed
+    unchanged (the 4:2:0 encode halves their colour resolution)``, which the frames otherwise were claimed to be."""
     total = sum(f.frames for f in found)
     passed = sum(f.frames for f in found if f.unchanged is not None)
     why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))
@@ -28,7 +30,9 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     else:
         head = f"{passed} of {total} {unit}s"
     apply = option("consistency=False", "--no-consistency")
-    return worded(f"{head} passed unchanged" + (f": {why} ({apply} applies the generator as it is)" if why else ""))
+    halved = next((f.halved for f in found if f.unchanged is not None and f.halved), "")
+    return worded(f"{head} passed unchanged" + f" ({halved})" * bool(halved)
+                  + (f": {why} ({apply} applies the generator as it is)" if why else ""))
 
 
 CHANGES_SHOWN = 3

@@ -87,6 +87,9 @@ class VideoInfo:
     disposition: tuple[str, ...] = ()
     audio_defaults: tuple[bool, ...] = ()
     subtitle_defaults: tuple[bool, ...] = ()
+    pix_fmt: str | None = None
+    """The decoder's pixel format (``yuv420p``, ``gbrp``...; None where not known): whether its chroma is subsampled
+    (:func:`~vidcolor.source_warnings.chroma_reason`)."""
 
     @property
     def has_audio(self) -> bool:
@@ -485,6 +488,7 @@ def container_info(container, source) -> VideoInfo:
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      others=_others(container, v), bits=_sample_bits(v.codec_context),
+                     pix_fmt=v.codec_context.pix_fmt,
                      interlaced=_field_order(v.codec_context), video_tags=video_tags(v), disposition=_disposition(v),
                      audio_defaults=tuple("default" in _disposition(s) for s in container.streams.audio),
                      subtitle_defaults=tuple("default" in _disposition(s) for s in container.streams.subtitles),
@@ -690,7 +694,7 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None,
-                      encoded: tuple[str, str, int] | None = None) -> None:
+                      encoded: tuple[str, str, int] | None = None, chroma: str | None = None) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) for each property of the video ``info`` that its
     processing does not keep, the video named ``name`` (a file's name, ``stdin``): more than 8 bits per sample
     where its frames are processed at 8 (``eight_bits`` says why and what it costs,
@@ -701,7 +705,9 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None,
     interlacing (each frame is processed as one picture, so the chroma and the temporal smoothing mix its fields,
     and the output is progressive), an alpha channel (dropped, as ffmpeg drops it writing a format without one: the output shows the
     colours stored under the transparent parts), an HDR transfer (:data:`HDR_TRANSFERS`: its samples are processed
-    as SDR video's, and the output keeps the source's tags). Said by a local run (:func:`vidcolor.api.process`) and
+    as SDR video's, and the output keeps the source's tags), colour of a finer resolution than the output's encode keeps
+    (``chroma``: what is lost and the option that keeps it, :func:`~vidcolor.source_warnings.chroma_reason`'s text;
+    None: nothing is lost). Said by a local run (:func:`vidcolor.api.process`) and
     by a Ray run (:func:`vidcolor.distributed.open_work`) alike."""
     if getattr(info, "alpha", None):
         warn(alpha_dropped(name, info.alpha))
@@ -716,6 +722,8 @@ def warn_about_source(name: str, info: VideoInfo, eight_bits: str | None,
         codec, fmt, bits = encoded
         warn(f"{name} has {info.bits} bits per sample; it is processed at 16, but {codec} at {fmt} holds {bits}, so "
              f"the output keeps {bits} bits of precision")
+    if chroma is not None:
+        warn(f"{name} {chroma}")
     if info.interlaced:
         order = ("its frames say so; no field order given" if info.interlaced == INTERLACED_FRAMES else
                  f"{'top' if info.interlaced in ('tt', 'tb') else 'bottom'} field first")
