@@ -343,25 +343,36 @@ def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
     return path
 
 
-def gray_profile(gamma: float = 1.8) -> bytes:
-    """A minimal ICC v2 gray display profile (a kTRC curve, a pure power ``gamma``, as Photoshop's Gray Gamma 1.8),
-    named ``Gray Gamma``."""
+def _s15(x: float) -> bytes:
+    """ICC's s15Fixed16Number, big-endian."""
     import struct
+    return struct.pack(">i", round(x * 65536))
 
-    def s15(x):
-        return struct.pack(">i", round(x * 65536))
 
-    desc = b"desc" + bytes(4) + struct.pack(">I", 11) + b"Gray Gamma\0" + bytes(78)
-    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)),
-            (b"cprt", b"text" + bytes(4) + b"none\0"),
-            (b"kTRC", b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2))]
+def _icc_v2(device_class: bytes, colour_space: bytes, pcs: bytes, name: bytes, tags: list[tuple[bytes, bytes]]
+            ) -> bytes:
+    """A minimal ICC v2 profile: header (``device_class`` e.g. ``mntr``, ``colour_space`` e.g. ``GRAY``, ``pcs``
+    ``XYZ `` or ``Lab ``), then a ``desc`` named ``name``, the D50 ``wtpt``, a ``cprt`` and ``tags`` (signature,
+    body), each body 4-byte aligned."""
+    import struct
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(name) + 1) + name + b"\0" + bytes(78)
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)),
+            (b"cprt", b"text" + bytes(4) + b"none\0")] + tags
     offset, table, data = 132 + 12 * len(tags), b"", b""
     for sig, body in tags:
         table += sig + struct.pack(">II", offset + len(data), len(body))
         data += body + bytes(-len(body) % 4)
-    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"mntrGRAYXYZ " + bytes(12)
-              + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + device_class + colour_space
+              + pcs + bytes(12) + b"acsp" + bytes(28) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + bytes(48))
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def gray_profile(gamma: float = 1.8) -> bytes:
+    """A minimal ICC v2 gray display profile (a kTRC curve, a pure power ``gamma``, as Photoshop's Gray Gamma 1.8),
+    named ``Gray Gamma``."""
+    import struct
+    return _icc_v2(b"mntr", b"GRAY", b"XYZ ", b"Gray Gamma",
+                   [(b"kTRC", b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2))])
 
 
 def cmyk_profile() -> bytes:
@@ -369,27 +380,15 @@ def cmyk_profile() -> bytes:
     white, K black, and C a muted red (a* +60) where it is cyan on paper, so that its use shows."""
     import struct
 
-    def s15(x):
-        return struct.pack(">i", round(x * 65536))
-
     def lab(L, a):                          # v2's 16-bit Lab: L 100 -> 0xFF00, a 0 -> 0x8000
         return [round(L / 100 * 0xFF00), 0x8000 + round(a * 256), 0x8000]
 
     grid = [lab(0, 0) if k else lab(60, 60) if c else lab(100, 0)
             for c in (0, 1) for m in (0, 1) for y in (0, 1) for k in (0, 1)]
-    lut = (b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    lut = (b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
            + struct.pack(">HH", 2, 2) + struct.pack(">8H", *[0, 65535] * 4)
            + struct.pack(">48H", *[v for entry in grid for v in entry]) + struct.pack(">6H", *[0, 65535] * 3))
-    desc = b"desc" + bytes(4) + struct.pack(">I", 5) + b"test\0" + bytes(78)
-    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)),
-            (b"cprt", b"text" + bytes(4) + b"none\0"), (b"A2B0", lut)]
-    offset, table, data = 132 + 12 * len(tags), b"", b""
-    for sig, body in tags:
-        table += sig + struct.pack(">II", offset + len(data), len(body))
-        data += body + bytes(-len(body) % 4)
-    header = (struct.pack(">I", offset + len(data)) + b"lcms" + bytes([2, 0x10, 0, 0]) + b"prtrCMYKLab " + bytes(12)
-              + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
-    return header + struct.pack(">I", len(tags)) + table + data
+    return _icc_v2(b"prtr", b"CMYK", b"Lab ", b"test", [(b"A2B0", lut)])
 
 
 @contextlib.contextmanager
