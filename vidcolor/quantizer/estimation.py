@@ -14,12 +14,13 @@ import numpy as np
 
 from vidcolor.arrays import check_rgb
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_factor, soft_film
-from vidcolor.quantizer.levels import (fit_agrees, level_distance, level_index, level_noise, level_offset,
-                                       levels_seen, near_level, seen_at_large, uniform_channel)
+from vidcolor.quantizer.levels import (MIXED_BITS, UNIFORM_ALL_R, fit_agrees, level_distance, level_index, level_noise,
+                                       level_offset, levels_seen, near_level, seen_at_large, spread_apart,
+                                       uniform_channel)
 from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, gray_peaks, gray_ranks, nearest_colour,
                                         palette_passes, recover_palette)
 from vidcolor.quantizer.reconstruction import PALETTE_SMALL, Quantizer
-from vidcolor.quantizer.stats import cut_tiles, flat_sample, neutral_colours
+from vidcolor.quantizer.stats import cut_tiles, flat_sample, neutral, neutral_colours
 
 UNIFORM_STRONG_R = 0.6
 """R a channel's level set needs to stand for all three (the others showing none or the same convention)."""
@@ -67,6 +68,41 @@ on all (the whole estimate 38 ms against 31 without the check), and on 523 colou
 SAMPLE_PIXELS = 60_000
 
 
+def _mixed_levels(tiles: np.ndarray) -> list[tuple[int, str, float, float]] | None:
+    """Per-channel level sets of colour ``tiles`` ``(T, h, w, 3)`` uint8 of different bit depths (RGB332, RGB565), each
+    channel's own: ``[(bits, convention, R, noise)]`` per channel, None where some channel shows none. Each channel is
+    fitted on all pixels (:func:`uniform_channel` over :data:`~vidcolor.quantizer.levels.MIXED_BITS`, its clearest
+    convention per depth) and must be clear there (R >= :data:`UNIFORM_STRONG_R` and
+    :data:`~vidcolor.quantizer.levels.UNIFORM_ALL_R`: the lossless or 4:4:4 branch of
+    :func:`~vidcolor.quantizer.levels.seen_at_large`, each channel at its own levels) with values at two of its
+    levels at least (:func:`levels_seen`); the depths must differ (one depth is the single reading's to make).
+    Black-and-white frames have one depth.
+
+    Why all pixels: a GIF written by ffmpeg without a palette is RGB332 with ordered dither, whose flat pixels hold
+    two levels per channel at most, where any period fits; and 4:2:0 smears R and B at every edge, so frames through
+    it do not pass (the single reading stays). Graphics (flat or enlarged frames, left as they are whatever is read)
+    are not offered to it: the 2x pixel art of the validation rows holds palettes of 3 to 16 colours that line up
+    with 2- to 4-bit levels per channel (26 readings of 266 changed, none of them output). The rule is a new reading,
+    not a tuned one: on the validation images (benchmarks/dequantize_validation.py content, every degradation of
+    DEGRADATIONS: 1,064 readings) none changes. Quantized per channel to spread levels (3/3/2, 4/4/2, 5/6/5), the 24
+    validation photos gain (PSNR over the input, the weight file's strengths, as stills) +1.83 -> +2.73, +1.26 -> +2.29,
+    +0.28 -> +2.00 dB (worst +0.00, +0.05 -> +0.78, +0.00 -> +0.71; 17 of them were read 4/4/4 at 4/4/2, B's two
+    levels lying on 4-bit spread levels, and stay so), the 10 clip frames +0.98 -> +1.23, +1.18 -> +1.34, +0.08 ->
+    +2.80; through H.264 crf 14 (4:2:0) the readings stay but for 3 of 102 images (at 3/3/2 two clip frames
+    -0.02 and -0.03 dB, a photo +0.20 -> +1.68).
+    A 160x90 GIF of DAVIS footage written by ffmpeg without a palette: 12 frames read as palettes of 5 to 8 colours
+    (+0.64 dB), now 3/3/2 (+6.47)."""
+    if neutral(tiles):
+        return None
+    values = [tiles[..., c].ravel() for c in range(3)]
+    fits = [uniform_channel(v, MIXED_BITS, clearest=True) for v in values]
+    if any(not f[0] or f[2] < max(UNIFORM_STRONG_R, UNIFORM_ALL_R) for f in fits) or len({f[0] for f in fits}) == 1:
+        return None
+    if any(levels_seen(v, f[0], f[1]) < 2 for v, f in zip(values, fits)):
+        return None
+    return fits
+
+
 def _palette_off_levels(px: np.ndarray, bits: int, conv: str, alone: list[int]) -> bool:
     """Whether pixels ``(P, 3)`` uint8 are better read as a palette than as the level set ``(bits, conv)`` that the
     channels not in ``alone`` show (the channels ``alone`` show none of their own): a palette passes
@@ -107,7 +143,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     contain it (:func:`fit_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel
     shows no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
-    :data:`UNIFORM_MAX_OFF_LEVELS`). Then a palette (at most
+    :data:`UNIFORM_MAX_OFF_LEVELS`). Where no single depth is read, or a channel's own spread levels are of another
+    depth (:func:`~vidcolor.quantizer.levels.spread_apart`), each channel may have its own (RGB332, RGB565:
+    :func:`_mixed_levels`; lossless or 4:4:4 frames, not graphics), which then holds. Then a palette (at most
     :data:`~vidcolor.quantizer.palette.PALETTE_MAX_COLOURS` colours covering
     :data:`~vidcolor.quantizer.palette.PALETTE_MIN_COVERAGE` of the pixels in clusters of
     :data:`~vidcolor.quantizer.palette.PALETTE_MIN_TIGHTNESS`; a black-and-white one whose grays also stand out over all
@@ -143,6 +181,13 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                and all(fit_agrees(f, bits, conv) for f in fits) and seen_at_large(tiles, bits, conv))
     if uniform and not all(f[0] for f in fits):     # a channel without levels of its own: a palette may fit better
         uniform = not _palette_off_levels(px[::ON_LEVELS_STRIDE], bits, conv, [c for c in range(3) if not fits[c][0]])
+    # no single depth, or a channel's own spread levels of another depth (RGB332's B): each channel its own depth
+    mixed = None if enlarged or flat_art or (uniform and not any(spread_apart(f, bits, conv) for f in fits)) \
+        else _mixed_levels(tiles)
+    if mixed is not None:
+        noise = max(f[3] for f in mixed)
+        return Quantizer("uniform", min(f[2] for f in mixed), float(np.clip(2.5 * noise, 1.0, max_margin)),
+                         tuple(f[0] for f in mixed), tuple(f[1] for f in mixed), none_margin=none_margin)
     if uniform:
         # a channel without a level set of its own (the chroma-heavy R and B after 4:2:0), or with a finer
         # one that contains it, takes the leading channel's, with its own noise about those levels as margin

@@ -12,6 +12,21 @@ UNIFORM_BITS = (3, 4, 5)
 1 or 2 bits per channel (at most 64 colours) are found as a palette, whose cells are then the same boxes;
 a few palette colours can line up with a 1- or 2-bit level set in one channel by chance."""
 
+MIXED_BITS = (2, 3, 4, 5, 6)
+"""Bit depths tried per channel where each channel may have its own (:func:`~vidcolor.quantizer.estimation.estimate`'s
+mixed reading, fitted on all pixels, so lossless or 4:4:4 frames only): RGB332 (ffmpeg's ``rgb8``/``bgr8``, the pixel
+format of a GIF written without a palette) holds 2 bits in B, RGB565 6 bits in G. At 6 bits (period 4) the tolerances
+shrink to 1 level about a level and 0.5 about a midpoint (:func:`level_tolerances`), else every value would be near
+both."""
+
+MIXED_MAX_ANGLE = 0.55
+"""Largest angle (rad) of a channel's circular moment about a candidate level set in the mixed reading
+(:func:`uniform_channel` with ``clearest``), where the single reading allows max(0.25 rad, :data:`UNIFORM_MAX_SHIFT`
+levels): ffmpeg's ``rgb8``/``bgr8`` (a GIF written without a palette) quantizes to spread levels but writes 3-bit level
+k as 36 k (0..252, its systematic palette), up to 3 levels below the spread level 255 k / 7, 0.52 rad at the top level;
+the first frame of a 160x90 such GIF of DAVIS footage sits at -0.29 rad in R. Floor and bin-middle levels stay apart
+(half a period, pi rad)."""
+
 CONVENTIONS = ("floor", "mid", "spread")
 
 UNIFORM_MIN_R = 0.35
@@ -80,7 +95,18 @@ of the validation rows (crf 14): 4-bit images +0.11 to +0.64, the unquantized ph
 -0.01 to +0.00."""
 
 
-def uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
+def level_tolerances(period: float) -> tuple[float, float]:
+    """Distances (levels) within which a value counts as on a level, and as at a midpoint between levels, for a level
+    set of ``period``: max(2, period / 8) and max(2, period / 16) (the tolerances of :data:`UNIFORM_MIN_NEAR` and
+    :data:`UNIFORM_MAX_BETWEEN`); for periods under 8 (6 bits, :data:`MIXED_BITS` only) 1 and 0.5, so that the two
+    do not overlap."""
+    if period < 8:
+        return 1.0, 0.5
+    return max(2.0, period / 8), max(2.0, period / 16)
+
+
+def uniform_channel(values: np.ndarray, depths: tuple[int, ...] = UNIFORM_BITS,
+                    clearest: bool = False) -> tuple[int, str, float, float]:
     """Best uniform level set of one channel's values: ``(bits, convention, R, noise)``, bits 0 if none.
 
     For each candidate (bits, convention), the levels' circular moment at the level period p with the
@@ -94,25 +120,39 @@ def uniform_channel(values: np.ndarray) -> tuple[int, str, float, float]:
     depth is tried): a 4-bit channel also fits 5 bits, so coarsest first; distances are to the levels that exist
     (:func:`level_distance`), so that values near 255 do not stand for a ``floor`` level at 256. Values 0 and
     255 (black borders, clipped highlights) are left out. Noise: 1.4826 x the median absolute distance to the
-    nearest level.
+    nearest level. ``depths``: the bit depths tried, coarsest first (:data:`UNIFORM_BITS`; :data:`MIXED_BITS` for
+    the mixed reading; tolerances by :func:`level_tolerances`). ``clearest`` (the mixed reading): angles up to
+    :data:`MIXED_MAX_ANGLE` pass, and of a depth's conventions that pass the one of largest R (a convention with
+    values at its midpoints only skipped); else the first that passes, in :data:`CONVENTIONS` order (at 5 bits
+    spread levels 8.23 k sit within a level of bin middles 8 k + 3.5 over k = 8..23, so a lossless 5-bit spread
+    channel, R 0.98, passed for bin middles, R 0.75).
     """
     counts = _level_counts(values)
     if counts.sum() < 64:
         return 0, "", 0.0, 0.0
     p = counts / counts.sum()
     v = np.arange(256, dtype=np.float64)
-    for bits in UNIFORM_BITS:
+    for bits in depths:
+        passed = []
         for conv in CONVENTIONS:
             period, offset = level_offset(bits, conv)
             z = _level_moment(p, period, offset)
-            if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(0.25, 2 * np.pi * UNIFORM_MAX_SHIFT / period):
+            if abs(z) < UNIFORM_MIN_R or abs(np.angle(z)) > max(MIXED_MAX_ANGLE if clearest else 0.25,
+                                                                2 * np.pi * UNIFORM_MAX_SHIFT / period):
                 continue
             if p @ near_level(v, bits, conv) < UNIFORM_MIN_NEAR:
                 continue
             midpoints = offset + period * (np.arange(2 ** bits - 1) + 0.5)
-            if p @ (np.abs(v[:, None] - midpoints).min(1) <= max(2.0, period / 16)) > UNIFORM_MAX_BETWEEN:
+            if p @ (np.abs(v[:, None] - midpoints).min(1) <= level_tolerances(period)[1]) > UNIFORM_MAX_BETWEEN:
+                if clearest:
+                    continue
                 break                   # finer levels than this depth's: the next depth, not another convention
-            return bits, conv, float(abs(z)), level_noise(values, bits, conv)
+            if not clearest:
+                return bits, conv, float(abs(z)), level_noise(values, bits, conv)
+            passed.append((abs(z), conv))
+        if passed:
+            r, conv = max(passed)
+            return bits, conv, float(r), level_noise(values, bits, conv)
     return 0, "", 0.0, 0.0
 
 
@@ -177,6 +217,20 @@ def fit_agrees(fit: tuple, bits: int, conv: str) -> bool:
     return own_bits > bits and bool((level_distance(levels, own_bits, own_conv) <= 1.0).all())
 
 
+def spread_apart(fit: tuple, bits: int, conv: str) -> bool:
+    """Whether a channel's own fit (:func:`uniform_channel`) is spread levels of another depth than the spread level set
+    ``(bits, conv)`` of the leading channel, not holding its levels (:func:`fit_agrees` lets any fit of the same
+    convention agree). Spread bins of different depths do not nest: RGB332's B (2-bit spread levels 0, 85, 170, 255)
+    fits 4 bits spread, and given R's and G's 3/3/3 cells its 85 was held within 55..91 where its bin is 42.5..127.5.
+    Such frames are offered to the mixed reading (:func:`~vidcolor.quantizer.estimation.estimate`), and keep the single
+    reading where that finds nothing (through 4:2:0)."""
+    own_bits, own_conv = fit[0], fit[1]
+    if conv != "spread" or own_conv != "spread" or own_bits == bits:
+        return False
+    levels = level_offset(bits, conv)[1] + level_offset(bits, conv)[0] * np.arange(2 ** bits)
+    return not (own_bits > bits and bool((level_distance(levels, own_bits, own_conv) <= 1.0).all()))
+
+
 def level_offset(bits: int, conv: str) -> tuple[float, float]:
     """Level period and offset (levels) of a uniform quantizer: levels at ``offset + k * period``."""
     if conv == "spread":
@@ -203,11 +257,11 @@ def level_distance(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
 
 
 def near_level(v: np.ndarray, bits: int, conv: str) -> np.ndarray:
-    """Whether values ``v`` (float) lie within max(2, period / 8) levels of one of the quantizer's levels
-    (:func:`level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and
+    """Whether values ``v`` (float) lie within max(2, period / 8) levels (1 at 6 bits, :func:`level_tolerances`) of one
+    of the quantizer's levels (:func:`level_distance`): the tolerance of :data:`UNIFORM_MIN_NEAR` and
     :data:`~vidcolor.quantizer.estimation.UNIFORM_MIN_ON_LEVELS`."""
     period, _ = level_offset(bits, conv)
-    return level_distance(v, bits, conv) <= max(2.0, period / 8)
+    return level_distance(v, bits, conv) <= level_tolerances(period)[0]
 
 
 def level_index(v: np.ndarray, bits: int, conv: str) -> np.ndarray:

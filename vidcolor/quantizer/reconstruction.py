@@ -140,7 +140,8 @@ class Quantizer:
         kind: ``uniform``, ``palette`` or ``none``.
         confidence: in [0, 1]; for ``uniform`` the mean resultant length of the leading channel's level set (the
             coarsest, then clearest, channel with R >= :data:`~vidcolor.quantizer.estimation.UNIFORM_STRONG_R`, whose
-            bits and convention all three take; :func:`~vidcolor.quantizer.estimation.estimate`), for ``palette`` the
+            bits and convention all three take; :func:`~vidcolor.quantizer.estimation.estimate`; where each channel
+            has its own depth, the smallest of the three channels'), for ``palette`` the
             share of pixels within :data:`~vidcolor.quantizer.palette.PALETTE_RADIUS` of a palette colour; 0 for
             ``none``.
         margin: half-width (levels) by which cells are widened: 2.5 x the codec noise measured on the frames,
@@ -567,11 +568,13 @@ class Quantizer:
         return table
 
     def describe(self, measured: bool = True) -> str:
-        """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0``; with
+        """One line for logs: e.g. ``uniform 4/4/4 bits (mid), confidence 0.71, margin 2.0`` (levels of different
+        conventions per channel: each channel's, ``uniform 5/6/5 bits (mid/spread/mid)``); with
         ``measured=False`` only what the quantizer is (``uniform 4/4/4 bits (mid)``, ``palette of 16
         colours``), without the confidence and margin measured on the frames it was estimated from."""
         if self.kind == "uniform":
-            conv = "/".join(sorted(set(c for c in self.conventions if c)))
+            used = set(c for c in self.conventions if c)       # one name, or each channel's (the mixed reading's)
+            conv = "/".join(c or "none" for c in self.conventions) if len(used) > 1 else "".join(used)
             what = f"uniform {'/'.join(map(str, self.bits))} bits ({conv})"
         elif self.kind == "palette":
             what = f"palette of {len(self.palette)} colours"
