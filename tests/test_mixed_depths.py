@@ -52,6 +52,16 @@ def test_rgb332_is_read_per_channel():
     assert _gain(found, coarse, truth) > 4.0
 
 
+def test_a_coarser_channel_under_a_single_depth_is_read_per_channel():
+    """4/4/2 bits: B's levels 85 and 170 are 4-bit spread levels too, so the single reading found uniform 4/4/4 and held
+    B within 17-level cells where its bins are 85 wide (+1.5 dB here); read 4/4/2 it gains over 4 dB."""
+    truth = _image(10.0)
+    coarse = _spread(truth, (4, 4, 2))
+    found = estimate(coarse)
+    assert (found.kind, found.bits, found.conventions) == ("uniform", (4, 4, 2), ("spread",) * 3), found.describe()
+    assert _gain(found, coarse, truth) > 4.0
+
+
 def test_rgb565_is_read_per_channel():
     """5/6/5 bits on a smooth gradient: the single reading found no level set in G (6 bits are not among its depths)
     and read the frame as a palette of 34 colours (+0.65 dB); read 5/6/5 it gains over 3 dB."""

@@ -15,8 +15,8 @@ import numpy as np
 from vidcolor.arrays import check_rgb
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_factor, soft_film
 from vidcolor.quantizer.levels import (MIXED_BITS, UNIFORM_ALL_R, fit_agrees, level_distance, level_index, level_noise,
-                                       level_offset, levels_seen, near_level, seen_at_large, spread_apart,
-                                       uniform_channel)
+                                       level_offset, levels_seen, holds_levels, near_level, seen_at_large,
+                                       spread_apart, uniform_channel)
 from vidcolor.quantizer.palette import (PALETTE_GRAY_PEAKS, PALETTE_RADIUS, gray_peaks, gray_ranks, nearest_colour,
                                         palette_passes, recover_palette)
 from vidcolor.quantizer.reconstruction import PALETTE_SMALL, Quantizer
@@ -83,15 +83,16 @@ def _mixed_levels(tiles: np.ndarray) -> list[tuple[int, str, float, float]] | No
     it do not pass (the single reading stays). Graphics (flat or enlarged frames, left as they are whatever is read)
     are not offered to it: the 2x pixel art of the validation rows holds palettes of 3 to 16 colours that line up
     with 2- to 4-bit levels per channel (26 readings of 266 changed, none of them output). The rule is a new reading,
-    not a tuned one: on the validation images (benchmarks/dequantize_validation.py content, every degradation of
-    DEGRADATIONS: 1,064 readings) none changes. Quantized per channel to spread levels (3/3/2, 4/4/2, 5/6/5), the 24
-    validation photos gain (PSNR over the input, the weight file's strengths, as stills) +1.83 -> +2.73, +1.26 -> +2.29,
-    +0.28 -> +2.00 dB (worst +0.00, +0.05 -> +0.78, +0.00 -> +0.71; 17 of them were read 4/4/4 at 4/4/2, B's two
-    levels lying on 4-bit spread levels, and stay so), the 10 clip frames +0.98 -> +1.23, +1.18 -> +1.34, +0.08 ->
-    +2.80; through H.264 crf 14 (4:2:0) the readings stay but for 3 of 102 images (at 3/3/2 two clip frames
-    -0.02 and -0.03 dB, a photo +0.20 -> +1.68).
-    A 160x90 GIF of DAVIS footage written by ffmpeg without a palette: 12 frames read as palettes of 5 to 8 colours
-    (+0.64 dB), now 3/3/2 (+6.47)."""
+    not a tuned one: on the validation images (benchmarks/dequantize_validation.py content) no reading changes, neither
+    at the degradations of DEGRADATIONS (1,064 readings) nor single-depth and lossless (3, 4, 5 bits, floor, mid,
+    spread: 1,368; a photo at 3-bit spread levels read 3/3/2, B's 3-bit levels taken for 2-bit middles within
+    tolerance, until the fewer levels had to be held by the single depth's, :func:`holds_levels`). Quantized per
+    channel to spread levels (3/3/2, 4/4/2, 5/6/5; the weight file's strengths, as stills, PSNR gain over the input,
+    mean / worst), the 24 validation photos go from +1.83 / +0.00 to +2.73 / +0.00, +1.26 / +0.05 to +3.51 / +0.78,
+    +0.28 / +0.00 to +2.00 / +0.71 dB, the 10 clip frames from +0.98 / +0.00 to +1.23 / +0.00, +1.18 / +0.00 to +2.37
+    / +0.00, +0.08 / +0.00 to +2.80 / +2.17; through H.264 crf 14 (4:2:0) 3 of the 102 readings change (at 3/3/2 two
+    clip frames -0.02 and -0.03 dB, a photo +0.20 -> +1.68). A 160x90 GIF of DAVIS footage written by ffmpeg without a
+    palette: its 12 frames were read as palettes of 5 to 8 colours (+0.64 dB), now 3/3/2 (+6.47)."""
     if neutral(tiles):
         return None
     values = [tiles[..., c].ravel() for c in range(3)]
@@ -143,8 +144,9 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
     contain it (:func:`fit_agrees`); after 4:2:0 the levels survive best in G, which dominates luma. Where some channel
     shows no level set of its own, a palette that also passes and whose colours are not on those levels overrules them
     (:data:`UNIFORM_MIN_ON_LEVELS`; for bin-floor levels also where its colours lie far from them in those channels,
-    :data:`UNIFORM_MAX_OFF_LEVELS`). Where no single depth is read, or a channel's own spread levels are of another
-    depth (:func:`~vidcolor.quantizer.levels.spread_apart`), each channel may have its own (RGB332, RGB565:
+    :data:`UNIFORM_MAX_OFF_LEVELS`). Where no single depth is read, a channel's own spread levels are of another
+    depth (:func:`~vidcolor.quantizer.levels.spread_apart`), or a channel shows fewer levels that the single depth's
+    hold (:func:`~vidcolor.quantizer.levels.holds_levels`: 4/4/2's B), each channel may have its own (RGB332, RGB565:
     :func:`_mixed_levels`; lossless or 4:4:4 frames, not graphics), which then holds. Then a palette (at most
     :data:`~vidcolor.quantizer.palette.PALETTE_MAX_COLOURS` colours covering
     :data:`~vidcolor.quantizer.palette.PALETTE_MIN_COVERAGE` of the pixels in clusters of
@@ -181,9 +183,12 @@ def estimate(frames: np.ndarray, none_margin: float = 0.0, max_margin: float = 4
                and all(fit_agrees(f, bits, conv) for f in fits) and seen_at_large(tiles, bits, conv))
     if uniform and not all(f[0] for f in fits):     # a channel without levels of its own: a palette may fit better
         uniform = not _palette_off_levels(px[::ON_LEVELS_STRIDE], bits, conv, [c for c in range(3) if not fits[c][0]])
-    # no single depth, or a channel's own spread levels of another depth (RGB332's B): each channel its own depth
-    mixed = None if enlarged or flat_art or (uniform and not any(spread_apart(f, bits, conv) for f in fits)) \
-        else _mixed_levels(tiles)
+    # no single depth, a channel's own spread levels of another depth (RGB332's B), or a channel whose fewer levels
+    # the single depth's hold (4/4/2's B: 85 and 170 are 4-bit spread levels): each channel its own depth
+    mixed = None if enlarged or flat_art else _mixed_levels(tiles)
+    if mixed is not None and uniform and not any(spread_apart(f, bits, conv) for f in fits) \
+            and not any(m[0] < bits and holds_levels((bits, conv), m[0], m[1]) for m in mixed):
+        mixed = None
     if mixed is not None:
         noise = max(f[3] for f in mixed)
         return Quantizer("uniform", min(f[2] for f in mixed), float(np.clip(2.5 * noise, 1.0, max_margin)),

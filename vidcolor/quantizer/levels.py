@@ -212,9 +212,7 @@ def fit_agrees(fit: tuple, bits: int, conv: str) -> bool:
     own_bits, own_conv = fit[0], fit[1]
     if not own_bits or own_conv == conv:
         return True
-    period, offset = level_offset(bits, conv)
-    levels = offset + period * np.arange(2 ** bits)
-    return own_bits > bits and bool((level_distance(levels, own_bits, own_conv) <= 1.0).all())
+    return own_bits > bits and holds_levels((own_bits, own_conv), bits, conv)
 
 
 def spread_apart(fit: tuple, bits: int, conv: str) -> bool:
@@ -227,8 +225,14 @@ def spread_apart(fit: tuple, bits: int, conv: str) -> bool:
     own_bits, own_conv = fit[0], fit[1]
     if conv != "spread" or own_conv != "spread" or own_bits == bits:
         return False
-    levels = level_offset(bits, conv)[1] + level_offset(bits, conv)[0] * np.arange(2 ** bits)
-    return not (own_bits > bits and bool((level_distance(levels, own_bits, own_conv) <= 1.0).all()))
+    return not (own_bits > bits and holds_levels((own_bits, own_conv), bits, conv))
+
+
+def holds_levels(fine: tuple, bits: int, conv: str) -> bool:
+    """Whether the level set ``fine`` ``(bits, convention)`` holds every level of ``(bits, conv)`` within one level
+    (4-bit bin middles 7.5 + 16 k are 5-bit floor levels 8 j; 2-bit spread levels 85 k are 4-bit spread levels 17 j)."""
+    period, offset = level_offset(bits, conv)
+    return bool((level_distance(offset + period * np.arange(2 ** bits), *fine) <= 1.0).all())
 
 
 def level_offset(bits: int, conv: str) -> tuple[float, float]:
