@@ -74,7 +74,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         info = reader.info
         deep = getattr(reader, "deep", False)
         pix_fmt = pix_fmt or default_pix_fmt(codec, deep, info.bits)
-        if sequence and (gap := gap_message(reader.sequence)) is not None:     # image2 stops at a missing number
+        if sequence and (gap := gap_message(reader.sequence)) is not None:     # the reader stops at a missing number
             if not ignore_errors:
                 raise VidcolorError(f"{gap}; nothing written ({option('ignore_errors')} keeps the frames before it)")
             warn(gap)

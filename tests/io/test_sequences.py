@@ -103,6 +103,23 @@ def test_a_sequence_with_a_gap_or_no_frames_is_one_line_and_nothing_written(tmp_
     assert summary.frames == 2 and any("frame 9 is missing" in s for s in said)
 
 
+def test_a_gap_that_image2_would_jump_ends_the_reading_there(tmp_path):
+    """Frames 1, 2, 3, 5, 6: image2 finds the last number by probing 1, 2, 4, 8... ahead, so it takes 6 as the last
+    and failed at 4 ('decoding failed (No such file or directory)', with --ignore-errors too, video or sequence
+    output). The reader stops at the gap: the 3 frames before it are the clip; without --ignore-errors the gap is
+    the one-line error it was."""
+    pattern = _sequence(tmp_path, "png", numbers=[1, 2, 3, 5, 6])
+    with VideoReader(pattern, keep_going=True) as reader:
+        assert len(list(reader)) == 3 and reader.missing == 0
+    res = invoke_cli("dequantize", pattern, "-o", "o.mp4", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert "frame 4 is missing: the 3 frames from 1 are read, not the 2 after it; nothing written" in res.stderr
+    res = invoke_cli("dequantize", pattern, "-o", "o/x_%04d.png", "--fps", "24", "--ignore-errors", "-q",
+                     cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["x_0001.png", "x_0002.png", "x_0003.png"]
+
+
 def test_fps_is_still_refused_for_a_video_file(tmp_path, clip):
     """--fps on a file that carries its rate stays an error, now naming sequences too."""
     res = invoke_cli("dequantize", clip, "-o", tmp_path / "o.mp4", "--fps", "24", "-q")

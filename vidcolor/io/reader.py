@@ -364,6 +364,27 @@ def _open_sequence(pattern: str | Path, found: Sequence, rate: Fraction):
         raise VidcolorError(f"{pattern}: cannot read the sequence ({error_reason(exc)})") from None
 
 
+def _sequence_packets(packets: Iterator[av.Packet], count: int, stream) -> Iterator[av.Packet]:
+    """The image2 demuxer's ``packets`` (one a file) of an image sequence's first ``count`` frames
+    (:attr:`~vidcolor.io.sequences.Sequence.count`: the run of numbers up to the first gap), and then a flush packet
+    of ``stream``, so that the decoder gives the frames its threads hold. The demuxer is asked for no more: image2
+    finds a sequence's last number by probing 1, 2, 4, 8... numbers ahead, so it may jump a missing frame and then
+    fail at it (frames 1, 2, 3, 5, 6: 'No such file or directory' at 4), where the frames before the gap are the
+    clip (:func:`~vidcolor.io.sequences.gap_message`)."""
+    read = 0
+    if count > 0:
+        for packet in packets:
+            yield packet
+            read += 1
+            if read == count:
+                break
+        else:
+            return                                      # the demuxer ended first (its own flush packet given)
+    flush = av.Packet()
+    flush.stream = stream
+    yield flush
+
+
 def _head(source: str | Path | BinaryIO) -> bytes:
     """The first bytes (at most 256, the line :func:`check_y4m_head` reads) of a regular file (a path) or a stream (a
     pipe's :class:`~vidcolor.io.pipes.Rewindable`, or one that seeks), left to be read again; empty where they cannot
@@ -1039,6 +1060,8 @@ class VideoReader:
         packets = self._container.demux(self._stream)
         if self._container.format.name in LAST_DELAY_FORMATS:
             packets = self._read_ahead(packets)
+        if self.sequence is not None:
+            packets = _sequence_packets(packets, self.sequence.count, self._stream)
         try:
             for packet in packets:
                 if src is not None:

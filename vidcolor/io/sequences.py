@@ -35,7 +35,8 @@ class Sequence(NamedTuple):
     Attributes:
         pattern: the pattern as given (``scan_%06d.dpx``).
         first: the lowest frame number found (image2's ``start_number``).
-        count: frames from ``first`` on with no number missing: what image2 reads (it stops at a gap).
+        count: frames from ``first`` on with no number missing: what is read (the reader stops at a gap, where
+            image2, which finds the last number by probing ahead, might jump it and then fail).
         gap: the first number missing after ``first`` where frames come after it, else None.
         after: how many frames lie beyond ``gap`` (not read).
     """
@@ -144,7 +145,7 @@ def sequence_options(found: Sequence, fps: Fraction) -> dict[str, str]:
 
 
 def gap_message(found: Sequence) -> str | None:
-    """What a sequence with a number missing loses (image2 stops at it), else None."""
+    """What a sequence with a number missing loses (the reader stops at it), else None."""
     if found.gap is None:
         return None
     return (f"{found.pattern}: frame {found.gap} is missing: the {found.count} frames from {found.first} are read, not "
