@@ -117,7 +117,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                              colour=output_colour(name_of(input), info.colour, makes_colours(job)),
                              pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False), deep=deep,
-                             start_number=reader.sequence.first if sequence else FIRST_OUTPUT_NUMBER)
+                             start_number=reader.sequence.first if sequence else FIRST_OUTPUT_NUMBER,
+                             numbered_by_time=sequence)     # a frame skipped (damaged) leaves its number out
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
             set_chroma_halved(fn, chroma_loss(*chroma_of))

@@ -177,3 +177,22 @@ def test_the_encoder_settings_given_for_an_image_sequence_are_said_ignored(tmp_p
         assert res.returncode == 0, res.stderr
         warned = [line for line in res.stderr_lines if "does not apply" in line or "do not apply" in line]
         assert warned == ([] if said is None else [f"vidcolor: warning: {said}"]), res.stderr
+
+
+def test_a_damaged_frame_skipped_leaves_its_number_out(tmp_path):
+    """--ignore-errors skips a damaged input frame: the frames after it kept the input's numbers only until then
+    (scan_001003.png damaged: out_001003.png was scan_001004's frame, the last number not written), where a conform
+    looks a frame up by its number. Each is numbered by its timestamp now (image2's -frame_pts): 1003 is left out,
+    and an earlier frame there is said to be left beside the new ones."""
+    pattern = _sequence(tmp_path, "png")
+    damaged = tmp_path / "scan_001003.png"
+    damaged.write_bytes(damaged.read_bytes()[:60])
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "out_001003.png").write_bytes(b"old")
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o" / "out_%06d.png", "--fps", "24", "--ignore-errors",
+                     "--overwrite", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "1 frame of an earlier sequence is left beside the 4 written (out_001003.png)" in res.stderr, res.stderr
+    levels = {p.name: cv2.imread(str(p)).mean() for p in (tmp_path / "o").glob("out_00100[!3].png")}
+    kept = (1001, 1002, 1004, 1005)
+    assert levels == {f"out_{n:06d}.png": LEVELS[n - 1001] for n in kept}

@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import av
 import ffmpeg
@@ -516,6 +517,11 @@ class VideoWriter:
             sequence's RGB frames get it at 65535 (:func:`~vidcolor.io.convert.full_scale16`).
         start_number: the number of an image sequence's first frame (image2's ``-start_number``); other
             targets ignore it.
+        numbered_by_time: an image sequence's frames are numbered by their timestamps, not one by one: frame ``i``
+            is ``start_number + timeline.pts_of(i) / timeline.step`` (image2's ``-frame_pts``), so that a frame the
+            reader skipped (damaged, read with ``keep_going``) leaves its number out. For frames whose timestamps
+            count frames, as an input image sequence's do (image2 gives its ``k``-th file the timestamp ``k``, in
+            ``1 / fps``); other targets ignore it.
 
     Attributes:
         keeps_chroma: whether the encode keeps the frames' chroma pixel for pixel (:func:`keeps_chroma`).
@@ -536,7 +542,7 @@ class VideoWriter:
                  pix_fmt: str = "yuv420p", tune: str | None = None, x264_params: str | None = None,
                  colour: dict[str, int] | None = None, pixel_aspect: Fraction = Fraction(1),
                  loop: int | None = None, alpha: bool = False, deep: bool = False,
-                 start_number: int = FIRST_OUTPUT_NUMBER):
+                 start_number: int = FIRST_OUTPUT_NUMBER, numbered_by_time: bool = False):
         check_frame_size(width, height, "stdout" if str(target) == "-" else str(target))
         if not isinstance(fps, numbers.Rational) or fps <= 0:
             raise VidcolorError(f"fps {fps!r} is not a frame rate: give frames per second above 0, exactly (an "
@@ -548,6 +554,9 @@ class VideoWriter:
         self._overwrite = overwrite
         self.sequence = self.target is not None and is_sequence(self.target)
         self.start_number, self._earlier = start_number, set()
+        self._last_number = start_number - 1                # the number of the last frame written
+        self._by_time = self.sequence and numbered_by_time
+        self._skipped: list[int] = []               # numbers left out between those written (numbered_by_time)
         self._frames_ours = self.sequence           # abort removes the frames written, until they are finished
         if self.sequence:
             if container is not None:
@@ -615,11 +624,16 @@ class VideoWriter:
             out_args.update(fps_mode="passthrough", enc_time_base="demux", sws_flags=SWS_FLAGS)
             if self.sequence:
                 out_args["start_number"] = start_number
+            if self._by_time:       # each file named by its timestamp, counted in frames from start_number (-copyts)
+                frame = self.timeline.time_base * self.timeline.step
+                out_args.update(frame_pts=1, enc_time_base=f"{frame.numerator}/{frame.denominator}")
             if codec == "libx265":
                 out_args.update({"x265-params": "log-level=error"})
             streams = _output_streams(video, codec, fmt, self.timeline.time_base, passthrough, out_args, self.to_stdout)
             args = graph_args(_with_video_tags((ffmpeg.output(*streams, dest, **out_args)
-                                                .global_args("-hide_banner", "-loglevel", "error").overwrite_output()
+                                                .global_args("-hide_banner", "-loglevel", "error",
+                                                             *(["-copyts"] if self._by_time else []))
+                                                .overwrite_output()
                                                 .compile(cmd=exe)), dest, passthrough))
         try:
             self._log = tempfile.TemporaryFile()
@@ -657,8 +671,19 @@ class VideoWriter:
     @property
     def numbers(self) -> tuple[int, int]:
         """An image sequence's first and last frame numbers written so far (the last is one below the first before
-        any frame)."""
-        return self.start_number, self.start_number + self.frames - 1
+        any frame); with ``numbered_by_time`` numbers may be left out between them (:attr:`skipped`)."""
+        return self.start_number, self._last_number
+
+    @property
+    def skipped(self) -> list[int]:
+        """The numbers between :attr:`numbers`' first and last that no frame took (``numbered_by_time``: frames
+        the reader skipped), in order."""
+        return list(self._skipped)
+
+    def _written(self) -> Iterator[int]:
+        """The numbers of the frames written so far, in order."""
+        skipped = set(self._skipped)
+        return (n for n in range(self.start_number, self._last_number + 1) if n not in skipped)
 
     def write(self, frames: np.ndarray) -> None:
         """Write one frame ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` of uint8 RGB (with ``alpha``: RGBA, 4 channels;
@@ -686,9 +711,15 @@ class VideoWriter:
                 packet = av.Packet(np.ascontiguousarray(frame, self.dtype.newbyteorder("<")).tobytes())
                 packet.stream, packet.time_base = self._stream, self.timeline.time_base
                 packet.pts = packet.dts = self.timeline.pts_of(self.frames)
+                number = self._last_number + 1
+                if self._by_time:
+                    number = self.start_number + packet.pts // self.timeline.step
+                    packet.pts = packet.dts = packet.pts + self.start_number * self.timeline.step
                 if self._gif_time is not None:
                     self._gif_step(packet.pts)
                 self._mux.mux(packet)
+                self._skipped.extend(range(self._last_number + 1, number))
+                self._last_number = number
                 self.frames += 1
                 self.timeline.release(self.frames)      # written: the timeline need not keep it
         except (av.FFmpegError, OSError):
@@ -754,7 +785,7 @@ class VideoWriter:
             move_into_place(tmp, self.target, self._overwrite)
         if self.sequence:
             self._frames_ours = False   # finished: the frames stay
-            left = sorted(n for n in self._earlier if not self.numbers[0] <= n <= self.numbers[1])
+            left = sorted(self._earlier.difference(self._written()))
             if left:
                 warn(f"{self.target}: {len(left)} frame{'s' if len(left) != 1 else ''} of an earlier sequence "
                      f"{'is' if len(left) == 1 else 'are'} left beside the {self.frames} written "
@@ -785,7 +816,7 @@ class VideoWriter:
                 pass
             self._mux = None
         if self._frames_ours:           # the frames ffmpeg was given (it wrote no more)
-            for n in range(self.start_number, self.start_number + self.frames):
+            for n in self._written():
                 with contextlib.suppress(OSError):
                     frame_path(self.target, n).unlink(missing_ok=True)
             self._frames_ours = False
