@@ -196,3 +196,28 @@ def test_a_damaged_frame_skipped_leaves_its_number_out(tmp_path):
     levels = {p.name: cv2.imread(str(p)).mean() for p in (tmp_path / "o").glob("out_00100[!3].png")}
     kept = (1001, 1002, 1004, 1005)
     assert levels == {f"out_{n:06d}.png": LEVELS[n - 1001] for n in kept}
+
+
+def test_a_percent_sign_in_a_folder_s_name_is_no_pattern(tmp_path):
+    """image2 reads every % of the whole path as the pattern's: 'p 50%/f_%d.png' could not be read ('cannot read the
+    sequence'), and written its first frame to the file 'p 50%/o_%d.png' and failed ('Cannot write more than one
+    file'), which was left. The folder's % is escaped (%%): both are read and written."""
+    folder = tmp_path / "p 50%"
+    folder.mkdir()
+    pattern = _sequence(folder, "png", first=1)
+    res = invoke_cli("dequantize", pattern, "-o", folder / "o_%d.png", "--fps", "24", "-q")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in folder.glob("o_*")) == [f"o_{n}.png" for n in range(1, 6)]
+    with VideoReader(folder / "o_%d.png") as reader:
+        np.testing.assert_allclose([frame.mean() for frame in reader], LEVELS)
+
+
+def test_a_pattern_image2_cannot_name_by_leaves_no_file(tmp_path):
+    """A pattern image2 cannot read ('%s' beside the number): its first frame went to the file of the pattern's own
+    name, which the failed run left; abort removes it."""
+    from vidcolor.errors import VidcolorError
+
+    with pytest.raises(VidcolorError, match="Cannot write more than one file"):
+        with VideoWriter(tmp_path / "o_%d_%s.png", W, H, Fraction(24), codec="png", pix_fmt="rgb24") as writer:
+            writer.write(np.zeros((3, H, W, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []

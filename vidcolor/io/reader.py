@@ -21,7 +21,7 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
-from vidcolor.io.sequences import FILM_FPS, Sequence, find_sequence, is_sequence, sequence_options
+from vidcolor.io.sequences import FILM_FPS, Sequence, find_sequence, image2_path, is_sequence, sequence_options
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.truncation import (cut_short, ffmpeg_log, gif_cut, missing_index, partial_file, partial_packet,
                                      raw_cut, y4m_cut)
@@ -359,7 +359,7 @@ def _open_sequence(pattern: str | Path, found: Sequence, rate: Fraction):
     """
     options = {"max_pixels": str(limits.MAX_PIXELS), **sequence_options(found, rate)}
     try:
-        return av.open(local_url(pattern), "r", format="image2", options=options)
+        return av.open(local_url(image2_path(pattern)), "r", format="image2", options=options)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VidcolorError(f"{pattern}: cannot read the sequence ({error_reason(exc)})") from None
 

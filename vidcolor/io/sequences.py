@@ -96,6 +96,15 @@ def frame_numbers(pattern: str | Path) -> set[int]:
     return numbers
 
 
+def image2_path(pattern: str | Path) -> str:
+    """``pattern`` as FFmpeg's image2 demuxer and muxer take it: they read every ``%`` of the whole path as the
+    pattern's, so a ``%`` in a folder's name (``p 50%/f_%d.png``) is escaped (``p 50%%/f_%d.png``); the file name's
+    own are left as they are (its frame number, and ``%%`` for a ``%``)."""
+    path = os.fspath(pattern)
+    folder = os.path.split(path)[0]
+    return folder.replace("%", "%%") + path[len(folder):]
+
+
 def frame_path(pattern: str | Path, number: int) -> Path:
     """The file of frame ``number`` of ``pattern`` (``scan_%06d.dpx``, 12 -> ``scan_000012.dpx``), as image2 names
     it (``%%`` a ``%``)."""

@@ -37,7 +37,8 @@ from vidcolor.io.convert import SWS_FLAGS, full_scale16, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.partial import cannot_write, discard, partial_file
-from vidcolor.io.sequences import FIRST_OUTPUT_NUMBER, check_sequence_target, frame_path, is_sequence
+from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, check_sequence_target, frame_path, image2_path,
+                                   is_sequence)
 from vidcolor.io.timing import Timeline
 
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
@@ -593,7 +594,7 @@ class VideoWriter:
                 self.target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise cannot_write(self.target, exc) from None
-            dest = graph_url(self.target)
+            dest = graph_url(image2_path(self.target))
         else:
             self._tmp = partial_file(self.target, f".partial{self.target.suffix}")
             dest = graph_url(self._tmp)
@@ -816,9 +817,10 @@ class VideoWriter:
                 pass
             self._mux = None
         if self._frames_ours:           # the frames ffmpeg was given (it wrote no more)
-            for n in self._written():
+            # and the pattern's own name, which image2 writes its first frame to where it cannot read the pattern
+            for path in (*(frame_path(self.target, n) for n in self._written()), self.target):
                 with contextlib.suppress(OSError):
-                    frame_path(self.target, n).unlink(missing_ok=True)
+                    path.unlink(missing_ok=True)
             self._frames_ours = False
         if self._proc.stdin is not None:    # None: the GIF's last pass, which reads no pipe
             try:
