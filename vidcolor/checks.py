@@ -12,7 +12,8 @@ from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
 from vidcolor.io.reader import check_raw_size, raw_rate
-from vidcolor.io.sequences import check_sequence_target, find_sequence, frame_numbers, frame_path, is_sequence
+from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, check_sequence_target, find_sequence, frame_numbers,
+                                   frame_path, is_sequence)
 from vidcolor.io.writer import check_encoding, check_target, default_pix_fmt
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
@@ -156,12 +157,8 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
                             "outputs that exist, the other replaces them")
     if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
         return None
-    if is_sequence(target):              # an image sequence: any frame of it (a failed run leaves none)
-        n = len(frame_numbers(target)) if Path(target).parent.is_dir() else 0
-        if not n:
-            return None
-        said = f"{target}: {n} frame{'s' * (n != 1)} of it exist{'s' * (n == 1)} ({option('skip_existing')})"
-        return RunSummary(0, 0.0, str(target), note=worded(said), skipped=1)
+    if is_sequence(target):
+        return _sequence_done(input, target)
     if not Path(input).is_dir():
         if not Path(target).is_file():
             return None
@@ -173,6 +170,41 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
     what = "the output of its one input exists" if n == 1 else f"the outputs of all {n} inputs exist"
     return RunSummary(0, 0.0, str(target), note=worded(f"{what} in {Path(target)}{os.sep} ({option('skip_existing')})"),
                       skipped=n)
+
+
+def _sequence_done(input: str | Path, target: str | Path) -> RunSummary | None:
+    """:func:`nothing_to_do` of an image sequence ``target``: None where no frame of it exists; the summary of a run
+    with nothing to do where its frames are the whole output: those an input sequence gives (its numbers from its first
+    up to its first gap, :func:`~vidcolor.io.sequences.find_sequence`) or, for a video, whose frame count is not known
+    before it is read, numbers from :data:`~vidcolor.io.sequences.FIRST_OUTPUT_NUMBER` with none missing (what the
+    summary says: the count is not checked). A run that fails or is stopped removes its frames; one killed, or
+    frames deleted since, leave a sequence that is not whole.
+
+    Raises:
+        VidcolorError: frames of it exist, but a number of those is missing (one line naming the first).
+    """
+    held = frame_numbers(target) if Path(target).parent.is_dir() else set()
+    if not held:
+        return None
+    if is_sequence(input):
+        found = find_sequence(input)
+        numbers = range(found.first, found.first + found.count)
+    else:
+        numbers = range(FIRST_OUTPUT_NUMBER, max(held) + 1)
+    lacking = [n for n in numbers if n not in held]
+    n = len(held)
+    if lacking:
+        more = f" and {len(lacking) - 1} more are" if len(lacking) > 1 else " is"
+        raise VidcolorError(f"{target}: {n} frame{'s' * (n != 1)} of it exist{'s' * (n == 1)}, but "
+                            f"{frame_path(target, lacking[0]).name}{more} missing: not a finished run's output "
+                            f"({option('overwrite')} writes it again)")
+    k, span = len(numbers), frame_path(target, numbers[0]).name
+    if k > 1:
+        span += f" to {frame_path(target, numbers[-1]).name}"
+    said = (f"{target}: {'all ' * (k > 1)}{k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)} ({span})"
+            if is_sequence(input) else f"{target}: {k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)}, {span}" +
+            " with none missing" * (k > 1) + " (the clip's frame count is not checked)")
+    return RunSummary(0, 0.0, str(target), note=worded(f"{said} ({option('skip_existing')})"), skipped=1)
 
 
 def check_spares_inputs(input: str | Path, target: str | Path, io_options: dict,

@@ -221,3 +221,24 @@ def test_a_pattern_image2_cannot_name_by_leaves_no_file(tmp_path):
         with VideoWriter(tmp_path / "o_%d_%s.png", W, H, Fraction(24), codec="png", pix_fmt="rgb24") as writer:
             writer.write(np.zeros((3, H, W, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_skip_existing_takes_a_whole_sequence_alone(tmp_path, clip):
+    """--skip-existing took any one frame of the output as the finished run's: 480 written, one deleted, the run had
+    nothing to do. An input sequence's frames must all be there, a video's numbers from 1 with none missing (its count
+    is not known before it is read: the summary says so); else one line names the first missing, before any work."""
+    pattern = _sequence(tmp_path, "png")
+    out = tmp_path / "o" / "x_%06d.png"
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "-q")
+    assert res.returncode == 0, res.stderr
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--skip-existing")
+    assert res.returncode == 0 and "all 5 frames of it exist (x_001001.png to x_001005.png)" in res.stderr, res.stderr
+    (tmp_path / "o" / "x_001003.png").unlink()
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--skip-existing", "-q")
+    assert_one_line_error(res)
+    assert "4 frames of it exist, but x_001003.png is missing: not a finished run's output" in res.stderr
+    for n in (1, 2, 4):
+        (tmp_path / f"v_{n}.png").write_bytes(b"old")
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "v_%d.png", "--skip-existing", "-q")
+    assert_one_line_error(res)
+    assert "3 frames of it exist, but v_3.png is missing" in res.stderr
