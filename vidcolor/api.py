@@ -430,8 +430,9 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
             (``str`` or :class:`pathlib.Path`).
         output: a file or folder, ``"-"`` (stdout), an image sequence's pattern for a clip (``out_%06d.tif``, also
             ``.png``, ``.dpx``, ``.jpg``: one file a frame, numbered from an input sequence's first number, else from
-            1; :class:`~vidcolor.io.VideoWriter`, :func:`~vidcolor.checks.check_sequence_output`), or None:
-            :func:`~vidcolor.io.paths.default_output` beside the input, named ``<stem>_<suffix>``.
+            1; written in place, so with ``overwrite`` a run that fails or is stopped loses the earlier frames of the
+            numbers it reached; :class:`~vidcolor.io.VideoWriter`, :func:`~vidcolor.checks.check_sequence_output`), or
+            None: :func:`~vidcolor.io.paths.default_output` beside the input, named ``<stem>_<suffix>``.
         fn: the job, a callable from uint8 RGB ``(N, H, W, 3)`` to uint8 RGB ``(N, H, W, 3)``, the same N, H and W (a
             :class:`~vidcolor.pipeline.Dequantizer`, :func:`colorizer`'s job, or a function of one's own); called
             batch after batch, in frame order, from one of the run's threads. Each file starts afresh: a job's

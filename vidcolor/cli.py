@@ -321,7 +321,10 @@ def _with_io_options(f, job: str):
                      "or a name ending in /) gets that default name inside it. Missing folders on the way are created "
                      "(and removed again if the run fails). A clip's output may be numbered frames, out_%06d.tif "
                      "(.png, .dpx, .jpg): one file a frame, numbered as an input sequence (else from 1)."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace an existing output. A video is replaced once the new one is whole; an image "
+                          "sequence's frames one by one as they are written, so a run that fails or is stopped "
+                          "loses the earlier frames of the numbers it reached."),
         click.option("--skip-existing", is_flag=True,
                      help="Leave an input whose output exists: a folder's are not read (a folder run that failed or "
                           "was stopped keeps its finished outputs, so this does the rest); a file's run does "

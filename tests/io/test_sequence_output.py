@@ -242,3 +242,14 @@ def test_skip_existing_takes_a_whole_sequence_alone(tmp_path, clip):
     res = invoke_cli("dequantize", clip, "-o", tmp_path / "v_%d.png", "--skip-existing", "-q")
     assert_one_line_error(res)
     assert "3 frames of it exist, but v_3.png is missing" in res.stderr
+
+
+def test_overwrite_says_a_failed_run_loses_the_frames_it_reached():
+    """With --overwrite a failed or stopped run removes the frames it wrote over (they are written in place, where a
+    video is renamed into place once whole), which nothing said: --overwrite's help and README say it now."""
+    res = invoke_cli("dequantize", "--help")
+    said = " ".join(res.stdout.decode().split())
+    assert ("an image sequence's frames one by one as they are written, so a run that fails or is stopped loses the "
+            "earlier frames of the numbers it reached") in said, said
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "with `--overwrite`, a run that fails or is stopped has replaced, and then removed, the earlier" in readme
