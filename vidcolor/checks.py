@@ -128,8 +128,9 @@ def check_sequence_output(input: str | Path, output: str | Path, io_options: dic
     given += [option("pix_fmt")] * (io_options.get("pix_fmt") not in (None, "yuv420p"))
     if given:
         raise VidcolorError(f"{output}: {', '.join(given)} {'is' if len(given) == 1 else 'are'} video output's; an "
-                            f"image sequence's frames are written by its suffix's encoder ({Path(output).suffix}), "
-                            "at 16 bits where the source has more than 8 (PNG, TIFF, DPX)")
+                            f"image sequence's frames are written by its suffix's encoder ({Path(output).suffix}) in "
+                            "RGB, at the source's depth where colorize keeps it (16-bit PNG and TIFF, 10- or 16-bit "
+                            "DPX), else at 8 bits")
     if is_sequence(input):              # the output's frames are numbered as the input's
         found = find_sequence(input)
         numbers = range(found.first, found.first + found.count)

@@ -12,6 +12,7 @@ import numpy as np
 from vidcolor.errors import DamagedInput, UnreadableInput, VidcolorError, option, warn
 from vidcolor.io import (AnimatedImageReader, Passthrough, VideoReader, VideoWriter, is_animated, is_still_image,
                          output_format, read_image, write_image)
+from vidcolor.io.ffmpeg_images import deep_image_bits
 from vidcolor.io.files import round16
 from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
@@ -219,7 +220,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 warn(f"{path} has {meta.pages} pages: only the first is processed")
             if rgb.dtype == np.uint16 and (why := still_eight_bit_reason(fn, image_format(out), meta.icc_profile,
                                                                          meta.exif)):
-                warn_still_at_8_bits(path, why)         # rounded as read_image rounds it (deep=False)
+                warn_still_at_8_bits(path, why, deep_image_bits(path))     # rounded as read_image(deep=False) is
                 rgb, alpha = round16(rgb), None if alpha is None else round16(alpha)
             if alpha is not None and alpha.min() < np.iinfo(alpha.dtype).max and image_format(out) in OPAQUE_FORMATS:
                 warn(f"{path}: its transparency is dropped ({name_of(out)} is {image_format(out)}, which holds none: "

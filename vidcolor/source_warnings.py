@@ -18,7 +18,7 @@ from vidcolor.io.files import round16
 from vidcolor.io.images import deep_refusal
 from vidcolor.io.paths import name_of
 from vidcolor.io.reader import HDR_TRANSFERS
-from vidcolor.io.writer import TEN_BIT_CODECS, default_pix_fmt, encoder_args, holds_deep
+from vidcolor.io.writer import SEQUENCE_PIX_FMTS, TEN_BIT_CODECS, default_pix_fmt, encoder_args, holds_deep
 from vidcolor.pipeline import FrameBatchFn
 
 
@@ -169,9 +169,9 @@ def eight_bit_reason(job: FrameBatchFn, codec: str, pix_fmt: str, to_gif: bool) 
     (:attr:`~vidcolor.pipeline.LabJob.DEEP`), or the output holds 8 bits (a 10-bit ``pix_fmt`` is suggested for
     :data:`~vidcolor.io.writer.TEN_BIT_CODECS`: NVENC's H.264 has no 10-bit mode; libx264's, which is not the
     default, :data:`~vidcolor.io.writer.DEEP_CODECS`, is said not to play on most players, and libx265 offered)."""
-    if not takes_16_bits(job):
-        return (f"{_eight_bit_job(job)} processes frames at 8 bits, so the output keeps 8 bits of precision (also with "
-                f"{option(DEEP_PIX_FMT)})")
+    if not takes_16_bits(job):              # (the 10-bit pix_fmt: video output's; GIF and image frames take none)
+        return (f"{_eight_bit_job(job)} processes frames at 8 bits, so the output keeps 8 bits of precision"
+                + (f" (also with {option(DEEP_PIX_FMT)})" if not to_gif and codec not in SEQUENCE_PIX_FMTS else ""))
     if to_gif:
         return "GIF holds 8 bits, so the frames are processed at 8"
     if codec == "libx264":
@@ -195,8 +195,8 @@ def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | Non
 
 
 _stills_at_8: list[dict[str, list[str]]] = []
-"""The records of the :func:`stills_at_8_bits` blocks open in the process, the latest last (reason -> the images'
-names, in order): for the whole process, as :func:`~vidcolor.errors.kept_warnings`'s, since the images are read in
+"""The records of the :func:`stills_at_8_bits` blocks open in the process, the latest last ((bits, reason) -> the
+images' names, in order): for the whole process, as :func:`~vidcolor.errors.kept_warnings`'s, since the images are read in
 the run's decoding thread."""
 _stills_lock = threading.Lock()
 
@@ -204,17 +204,17 @@ NAMED_STILLS = 3
 """How many images a warning said for several (:func:`stills_at_8_bits`) names; the others are counted."""
 
 
-def warn_still_at_8_bits(input: str | Path, reason: str) -> None:
-    """One warning (:func:`~vidcolor.errors.warn`) that a still image of 16 bits per sample is processed and
-    written at 8, and why (:func:`still_eight_bit_reason`), as a video's is said
-    (:func:`~vidcolor.io.reader.warn_about_source`): ``scan.png has 16 bits per sample; JPEG holds 8 bits (.png and
-    .tif hold 16), so the output keeps 8 bits of precision``. Inside :func:`stills_at_8_bits` (a folder's stills), kept
-    to be said once for all the images it applies to."""
+def warn_still_at_8_bits(input: str | Path, reason: str, bits: int = 16) -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) that a still image of ``bits`` per sample (more than 8: a 16-bit PNG
+    or TIFF, a 10-bit DPX) is processed and written at 8, and why (:func:`still_eight_bit_reason`), as a video's is
+    said (:func:`~vidcolor.io.reader.warn_about_source`): ``scan.png has 16 bits per sample; JPEG holds 8 bits (.png
+    and .tif hold 16), so the output keeps 8 bits of precision``. Inside :func:`stills_at_8_bits` (a folder's stills),
+    kept to be said once for all the images of that depth it applies to."""
     with _stills_lock:
         if _stills_at_8:
-            _stills_at_8[-1].setdefault(reason, []).append(name_of(input))
+            _stills_at_8[-1].setdefault((bits, reason), []).append(name_of(input))
             return
-    warn(f"{name_of(input)} has 16 bits per sample; {reason}, so the output keeps 8 bits of precision")
+    warn(f"{name_of(input)} has {bits} bits per sample; {reason}, so the output keeps 8 bits of precision")
 
 
 @contextlib.contextmanager
@@ -224,7 +224,7 @@ def stills_at_8_bits():
     sentence per image): ``3 images have 16 bits per sample (s0.png, s1.png, s2.png); dequantize processes images at
     8 bits, so their outputs keep 8 bits of precision``, up to :data:`NAMED_STILLS` of them named; one image's is
     said as it is outside the block. Said also where the run fails or is stopped: those images were written."""
-    record: dict[str, list[str]] = {}
+    record: dict[tuple[int, str], list[str]] = {}
     with _stills_lock:
         _stills_at_8.append(record)
     try:
@@ -232,14 +232,14 @@ def stills_at_8_bits():
     finally:
         with _stills_lock:
             _stills_at_8[:] = [r for r in _stills_at_8 if r is not record]
-        for reason, names in record.items():
+        for (bits, reason), names in record.items():
             if len(names) == 1:
-                warn(f"{names[0]} has 16 bits per sample; {reason}, so the output keeps 8 bits of precision")
+                warn(f"{names[0]} has {bits} bits per sample; {reason}, so the output keeps 8 bits of precision")
                 continue
             shown = ", ".join(names[:NAMED_STILLS]) + (f" and {len(names) - NAMED_STILLS} more"
                                                       if len(names) > NAMED_STILLS else "")
-            warn(f"{len(names)} images have 16 bits per sample ({shown}); {reason}, so their outputs keep 8 bits of "
-                 "precision")
+            warn(f"{len(names)} images have {bits} bits per sample ({shown}); {reason}, so their outputs keep 8 bits "
+                 "of precision")
 
 
 def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool) -> bool:

@@ -253,3 +253,27 @@ def test_overwrite_says_a_failed_run_loses_the_frames_it_reached():
             "earlier frames of the numbers it reached") in said, said
     readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
     assert "with `--overwrite`, a run that fails or is stopped has replaced, and then removed, the earlier" in readme
+
+
+def test_a_deep_sequence_s_warnings_name_what_applies(tmp_path):
+    """dequantize of a 10-bit DPX sequence into DPX frames suggested '--pix-fmt yuv420p10le', which sequence output
+    refuses, and that refusal said the frames go out 'at 16 bits where the source has more than 8', which dequantize
+    does not do; a folder's 10-bit DPX stills were said to have 16 bits per sample. An mp4 keeps the suggestion."""
+    pattern = _sequence(tmp_path, "dpx")
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o" / "d_%04d.dpx", "--fps", "24", "-q")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr_lines == ["vidcolor: warning: scan_%06d.dpx has 10 bits per sample; dequantize processes frames "
+                                "at 8 bits, so the output keeps 8 bits of precision"], res.stderr
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "d.mp4", "--fps", "24", "-q")
+    assert "(also with --pix-fmt yuv420p10le)" in res.stderr, res.stderr
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "p_%04d.dpx", "--pix-fmt", "yuv444p", "--fps", "24", "-q")
+    assert_one_line_error(res)
+    assert "in RGB, at the source's depth where colorize keeps it (16-bit PNG and TIFF, 10- or 16-bit DPX), else at " \
+           "8 bits" in res.stderr, res.stderr
+    (tmp_path / "stills").mkdir()
+    for n in (1001, 1002):
+        (tmp_path / "stills" / f"s{n}.dpx").write_bytes((tmp_path / f"scan_00{n}.dpx").read_bytes())
+    res = invoke_cli("dequantize", tmp_path / "stills", "-o", tmp_path / "out", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "2 images have 10 bits per sample (s1001.dpx, s1002.dpx); dequantize processes images at 8 bits" in \
+        res.stderr, res.stderr

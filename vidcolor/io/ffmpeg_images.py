@@ -10,7 +10,7 @@ import numpy as np
 from vidcolor.errors import warn
 from vidcolor.io.convert import full_scale16
 from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, round16
-from vidcolor.io.reader import VideoReader
+from vidcolor.io.reader import VideoReader, container_info, open_input
 
 
 def is_ffmpeg_image(path: str | Path) -> bool:
@@ -39,3 +39,21 @@ def read_ffmpeg_image(path: str | Path, deep: bool = False) -> tuple[np.ndarray,
         return rgb, None
     rgb = full_scale16(rgb)             # white at 65535, as a 16-bit PNG or TIFF is read (the decode's is WHITE16)
     return (rgb if deep else round16(rgb)), None
+
+
+def deep_image_bits(path: str | Path) -> int:
+    """Bits per sample of an image that :func:`~vidcolor.io.images.read_image` reads at 16 (``deep``, uint16): an
+    FFmpeg image's own, from FFmpeg's probe of it (a 10-bit DPX: 10; :attr:`~vidcolor.io.VideoInfo.bits`), 16 for the
+    others (Pillow reads a PNG or TIFF of 16 bits alone so). For the warning of one processed at 8
+    (:func:`~vidcolor.source_warnings.warn_still_at_8_bits`).
+
+    Raises:
+        VidcolorError: an FFmpeg image that cannot be opened (:func:`~vidcolor.io.reader.open_input`).
+    """
+    if not is_ffmpeg_image(path):
+        return 16
+    container = open_input(path)
+    try:
+        return container_info(container, path).bits
+    finally:
+        container.close()
