@@ -26,7 +26,7 @@ from vidcolor.pipeline import (FrameBatchFn, RunSummary, check_batch_pixels, job
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_reason, eight_bit_reason, keeps_depth,
                                       looks_for_colour, lost_message, makes_colours, output_colour,
-                                      said_if_colour, still_eight_bit_reason, warn_not_carried, warn_not_in_gif,
+                                      said_if_colour, still_eight_bit_reason, warn_frames_alone, warn_not_carried,
                                       warn_still_at_8_bits)
 
 
@@ -108,10 +108,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                        Passthrough.of_stream(info) if raw_size is None and not animated else None)
         if to_frames:                       # pictures alone: what the source carries besides is said once
             passthrough = None
-            if from_file and (audio and info.audio_codecs or info.subtitle_codecs):
-                warn_frames_only(input, output, info, audio)
-        if to_gif and from_file:            # (a pipe's streams are named above, whatever the output)
-            warn_not_in_gif(input, info, audio)
+        if (to_gif or to_frames) and from_file:     # (a pipe's streams are named above, whatever the output)
+            warn_frames_alone(input, info, audio, "an image sequence" if to_frames else "GIF output")
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
@@ -157,19 +155,6 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         first, last = (frame_path(output, n).name for n in writer.numbers)
         summary.note = "; ".join(filter(None, [f"frames {first} to {last}", summary.note]))
     return summary
-
-
-def warn_frames_only(input: str | Path, output: str | Path, info, audio: bool) -> None:
-    """Say once that an image sequence ``output`` drops what the video ``input`` (:class:`~vidcolor.io.VideoInfo`
-    ``info``) carries besides its frames, which numbered image files cannot hold: its audio (unless ``audio`` is
-    False: dropped as asked) and its subtitles, with their counts of tracks."""
-    def tracks(n: int) -> str:
-        return f"{n} track{'s' * (n != 1)}"
-    dropped = ([f"audio ({tracks(len(info.audio_codecs))})"] if audio and info.audio_codecs else []) + \
-        ([f"subtitles ({tracks(len(info.subtitle_codecs))})"] if info.subtitle_codecs else [])
-    warn(f"{name_of(input)}: its {' and '.join(dropped)} {'are' if len(dropped) > 1 else 'is'} not written: "
-         f"{Path(output).name} is an image sequence, which holds the frames alone (write a video to keep "
-         f"{'them' if len(dropped) > 1 else 'it'})")
 
 
 def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,

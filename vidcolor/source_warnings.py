@@ -132,17 +132,17 @@ def warn_not_carried(input: str | Path, info, audio: bool) -> None:
              "file's name to keep them)")
 
 
-def warn_not_in_gif(input: str | Path, info, audio: bool) -> None:
-    """One warning (:func:`~vidcolor.errors.warn`) where a file written as GIF holds streams besides its video:
-    GIF holds the frames alone, so its audio, subtitles and other streams are left out (they went without a word,
-    and ``audio=False``, the CLI's ``--no-audio``, was refused with GIF output, so the user could not say it
-    either). Its audio is named only with ``audio`` (``audio=False`` drops it as asked); nothing is said where the
-    file holds its video alone."""
+def warn_frames_alone(input: str | Path, info, audio: bool, output: str = "GIF output") -> None:
+    """One warning (:func:`~vidcolor.errors.warn`) where a file written as ``output`` that holds the frames alone
+    (``"GIF output"``, ``"an image sequence"``) holds streams besides its video: its audio, subtitles and other
+    streams are left out (they went without a word, and ``audio=False``, the CLI's ``--no-audio``, was refused with
+    GIF output, so the user could not say it either). Its audio is named only with ``audio`` (``audio=False`` drops it
+    as asked); nothing is said where the file holds its video alone."""
     parts = [f"audio ({', '.join(info.audio_codecs)})"] * bool(audio and info.audio_codecs)
     parts += [f"subtitles ({', '.join(info.subtitle_codecs)})"] * bool(info.subtitle_codecs)
     parts += list(info.others)
     if parts:
-        warn(f"not carried from {name_of(input)}: {', '.join(parts)} (GIF output holds its frames alone"
+        warn(f"not carried from {name_of(input)}: {', '.join(parts)} ({output} holds its frames alone"
              + (f"; {option('audio=False', '--no-audio')} drops the audio without naming it)" if audio and
                 info.audio_codecs else ")"))
 

@@ -96,7 +96,8 @@ def test_a_video_with_audio_to_png_frames_from_1_says_the_audio_is_dropped(tmp_p
     res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "-q")
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"f_{n:04d}.png" for n in range(1, 11)]
-    assert res.stderr.count("its audio (1 track) is not written: f_%04d.png is an image sequence") == 1, res.stderr
+    assert res.stderr_lines == ["vidcolor: warning: not carried from clip.mp4: audio (aac) (an image sequence holds "
+                                "its frames alone; --no-audio drops the audio without naming it)"], res.stderr
     assert cv2.imread(str(tmp_path / "f_0001.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
 
 
@@ -277,3 +278,18 @@ def test_a_deep_sequence_s_warnings_name_what_applies(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "2 images have 10 bits per sample (s1001.dpx, s1002.dpx); dequantize processes images at 8 bits" in \
         res.stderr, res.stderr
+
+
+def test_a_second_video_stream_is_said_left_out_of_an_image_sequence(tmp_path, ffmpeg_exe):
+    """An image sequence's warning of what a video carries besides its frames was GIF output's written again
+    (file_run.warn_frames_only), without the streams that GIF's names (VideoInfo.others): a Matroska file's second
+    video stream went unsaid. One helper (warn_frames_alone) says both."""
+    from helpers import run_ffmpeg
+
+    two = tmp_path / "two.mkv"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", f"testsrc=size={W}x{H}:rate=10", "-f", "lavfi", "-i",
+               f"color=size={W}x{H}:rate=10", "-map", "0", "-map", "1", "-frames:v", "3", "-c:v", "ffv1", str(two))
+    res = invoke_cli("dequantize", two, "-o", tmp_path / "f_%04d.png", "-q")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr_lines == ["vidcolor: warning: not carried from two.mkv: video stream 1 (ffv1) (an image sequence "
+                                "holds its frames alone)"], res.stderr

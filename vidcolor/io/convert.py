@@ -129,6 +129,16 @@ def rgb_to_frame(rgb: np.ndarray, pix_fmt: str = "yuv420p") -> av.VideoFrame:
         format=pix_fmt, interpolation=EXACT)
 
 
+def format_bits(pix_fmt: str | None) -> int:
+    """Bits per sample of the FFmpeg pixel format ``pix_fmt`` (its deepest component's: ``yuv420p10le`` 10,
+    ``rgb48le`` 16); 8 where it names none (None, empty) or one FFmpeg does not know (a decoder's that PyAV cannot
+    name)."""
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components) if pix_fmt else 8
+    except (ValueError, TypeError):
+        return 8
+
+
 def local_url(path: str | Path) -> str:
     """A local file's path as FFmpeg should read it: ``file:`` in front, so that a name with a colon
     (``take1:final.mp4``) is not taken for a protocol (``take1:``)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from vidcolor.errors import DamagedInput, VidcolorError, option, warn
 from vidcolor.io.convert import local_url
-from vidcolor.io.convert import frame_to_rgb
+from vidcolor.io.convert import format_bits, frame_to_rgb
 from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -508,7 +508,7 @@ def container_info(container, source) -> VideoInfo:
                      audio_codecs=tuple(_codec_name(s) for s in container.streams.audio),
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
-                     others=_others(container, v), bits=_sample_bits(v.codec_context),
+                     others=_others(container, v), bits=format_bits(v.codec_context.pix_fmt),
                      pix_fmt=v.codec_context.pix_fmt,
                      interlaced=_field_order(v.codec_context), video_tags=video_tags(v), disposition=_disposition(v),
                      audio_defaults=tuple("default" in _disposition(s) for s in container.streams.audio),
@@ -562,14 +562,6 @@ def _disposition(stream) -> tuple[str, ...]:
     ffmpeg's ``-disposition``), those of a still picture (:data:`NOT_PROCESSED`) left out."""
     value = int(getattr(stream.disposition, "value", stream.disposition) or 0)
     return tuple(f.name for f in av.stream.Disposition if value & f.value and f.name not in NOT_PROCESSED)
-
-
-def _sample_bits(ctx) -> int:
-    """Bits per sample of a decoder's pixel format (8 where it names none)."""
-    try:
-        return max(c.bits for c in av.VideoFormat(ctx.pix_fmt).components) if ctx.pix_fmt else 8
-    except (ValueError, TypeError):
-        return 8
 
 
 FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}

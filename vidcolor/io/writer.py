@@ -33,7 +33,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError, option, warn
-from vidcolor.io.convert import SWS_FLAGS, full_scale16, graph_args, graph_url
+from vidcolor.io.convert import SWS_FLAGS, format_bits, full_scale16, graph_args, graph_url
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.partial import cannot_write, discard, partial_file
@@ -131,11 +131,6 @@ SEQUENCE_PIX_FMTS = {"png": ("rgb24", "rgb48be"), "tiff": ("rgb24", "rgb48le"), 
 vidcolor writes them at, 8-bit first, deepest last (:func:`default_pix_fmt`): RGB, as a grading tool reads a scan,
 16 bits in PNG and TIFF, 10 (a film scanner's DPX) or 16 in DPX; JPEG holds 8 bits, full-range 4:4:4 (FFmpeg's
 pick for RGB frames)."""
-
-
-def format_bits(pix_fmt: str) -> int:
-    """Bits per sample of the FFmpeg pixel format ``pix_fmt`` (its deepest component's)."""
-    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
 def default_pix_fmt(codec: str, deep: bool, bits: int = 16) -> str:
