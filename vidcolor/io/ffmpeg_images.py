@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.errors import warn
+from vidcolor.errors import VidcolorError, warn
 from vidcolor.io.convert import full_scale16
-from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, round16
+from vidcolor.io.files import FFMPEG_IMAGE_SUFFIXES, name_of, round16
 from vidcolor.io.reader import VideoReader, container_info, open_input
 
 
@@ -29,12 +29,20 @@ def read_ffmpeg_image(path: str | Path, deep: bool = False) -> tuple[np.ndarray,
 
     Raises:
         VidcolorError: what :class:`~vidcolor.io.VideoReader` raises for it (not an image FFmpeg decodes, damaged,
-            above the frame-size limits).
+            above the frame-size limits), as an image's: ``scan.dpx: cannot read as image (an empty file, 0 bytes)``
+            (its 'cannot read as video' said a video was given).
     """
-    with VideoReader(path, deep=True) as reader:
+    try:
+        reader = VideoReader(path, deep=True)
+    except VidcolorError as exc:
+        said, video = exc.marked or str(exc), f"{path}: cannot read as video"
+        if not said.startswith(video):
+            raise
+        raise type(exc)(f"{path}: cannot read as image{said[len(video):]}") from None
+    with reader:
         rgb = next(iter(reader))
         if reader.info.alpha:
-            warn(f"{path}: its alpha channel ({reader.info.alpha}) is dropped")
+            warn(f"{name_of(path)}: its alpha channel ({reader.info.alpha}) is dropped")
     if rgb.dtype == np.uint8:
         return rgb, None
     rgb = full_scale16(rgb)             # white at 65535, as a 16-bit PNG or TIFF is read (the decode's is WHITE16)

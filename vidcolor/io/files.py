@@ -106,3 +106,27 @@ def umask() -> int:
 def default_file_mode() -> int:
     """Permissions a plainly created file gets (0666 less the umask); mkstemp's are 0600."""
     return 0o666 & ~umask()
+
+
+def read_once(input: str | Path) -> bool:
+    """Whether ``input`` can be read only once, as a stream: ``-`` (stdin), or a path that is neither a regular file
+    nor a folder (a FIFO, ``/dev/stdin`` or ``/proc/self/fd/N`` on a pipe, bash's ``<(...)``, a character device).
+    Such an input is read as stdin is: its video alone (the encoder cannot open it again for its audio, subtitles
+    and metadata, :class:`~vidcolor.io.writer.Passthrough`), and not by the Ray executor, which reads an input
+    once a segment. False for a path that does not exist (:func:`~vidcolor.io.paths.check_input` says so)."""
+    if str(input) == "-":
+        return True
+    try:
+        mode = os.stat(input).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def name_of(path: str | Path) -> str:
+    """How a warning names an input (or output) by itself: ``stdin`` for ``-``, the path as given where it is not a
+    regular file (:func:`read_once`: bash's ``<(ffmpeg ...)`` is ``/dev/fd/63``, whose name alone, ``63``, says
+    nothing), else the file's name."""
+    if str(path) == "-":
+        return "stdin"
+    return str(path) if read_once(path) else Path(path).name

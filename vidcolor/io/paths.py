@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vidcolor.errors import VidcolorError, option
 from vidcolor.io import is_still_image, output_format
-from vidcolor.io.files import file_stamp
+from vidcolor.io.files import file_stamp, name_of, read_once    # (in files: io.ffmpeg_images, below paths, names too)
 from vidcolor.io.sequences import find_sequence, is_sequence, sequence_stem
 from vidcolor.io.writer import format_suffix
 from vidcolor.names import check_named
@@ -60,30 +60,6 @@ def check_path(path, name: str, none: bool = False) -> str | Path | None:
         raise TypeError(f"{name} must be a path (str or pathlib.Path){', None' if none else ''} or '-', got "
                         f"{type(path).__name__}" + (f" {path!r}" if isinstance(path, (int, bytes)) else ""))
     return path if path is None or isinstance(path, (str, Path)) else Path(os.fspath(path))
-
-
-def read_once(input: str | Path) -> bool:
-    """Whether ``input`` can be read only once, as a stream: ``-`` (stdin), or a path that is neither a regular file
-    nor a folder (a FIFO, ``/dev/stdin`` or ``/proc/self/fd/N`` on a pipe, bash's ``<(...)``, a character device).
-    Such an input is read as stdin is: its video alone (the encoder cannot open it again for its audio, subtitles
-    and metadata, :class:`~vidcolor.io.writer.Passthrough`), and not by the Ray executor, which reads an input
-    once a segment. False for a path that does not exist (:func:`check_input` says so)."""
-    if str(input) == "-":
-        return True
-    try:
-        mode = os.stat(input).st_mode
-    except (OSError, ValueError):
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def name_of(path: str | Path) -> str:
-    """How a warning names an input (or output) by itself: ``stdin`` for ``-``, the path as given where it is not a
-    regular file (:func:`read_once`: bash's ``<(ffmpeg ...)`` is ``/dev/fd/63``, whose name alone, ``63``, says
-    nothing), else the file's name."""
-    if str(path) == "-":
-        return "stdin"
-    return str(path) if read_once(path) else Path(path).name
 
 
 def input_stamp(input: str | Path) -> tuple[int, int] | None:

@@ -196,6 +196,28 @@ def _stdin() -> BinaryIO:
 
 
 def open_input(source: str | Path | BinaryIO, sequence: Sequence | None = None, rate: Fraction | None = None):
+    """``source`` opened by PyAV (``av.InputContainer``) for reading its video, its decoders under the frame-size
+    limit (:data:`~vidcolor.io.limits.MAX_PIXELS`, FFmpeg's ``max_pixels``, in the probe too): the caller closes it.
+
+    Args:
+        source: a path (opened as ``file:``, :func:`~vidcolor.io.convert.local_url`: a colon in the name is no
+            protocol), ``"-"`` for stdin, or a binary stream (a pipe is read through
+            :class:`~vidcolor.io.pipes.Rewindable`, which keeps what the probe read). A y4m header is checked first
+            (:func:`check_y4m_head`). A container whose streams appear only while it is probed (MPEG-PS, FLV, an
+            MPEG-TS cut anywhere) is probed without decoding, its frame size then 0x0 until the first frame gives it.
+        sequence: an image sequence's frames (:func:`~vidcolor.io.sequences.find_sequence` of ``source``, its
+            printf pattern, ``scan_%06d.dpx``): opened by FFmpeg's image2 demuxer from its first number on
+            (:func:`~vidcolor.io.sequences.sequence_options`); None: ``source`` is one file or stream.
+        rate: the sequence's frame rate, frames per second (None: :data:`~vidcolor.io.sequences.FILM_FPS`, 24);
+            ignored without ``sequence``.
+
+    Raises:
+        VidcolorError: one line each: a path that does not exist, an empty file or input (0 bytes), nothing on a
+            pipe, a file or stream FFmpeg cannot read as video (a file cut short says where:
+            :func:`~vidcolor.io.truncation.missing_index`), no video stream (naming what it holds), a damaged y4m
+            header, a sequence the image2 demuxer cannot open; a signal that stopped a pipe's read is raised as it
+            was (:meth:`~vidcolor.io.pipes.Rewindable.check`).
+    """
     if sequence is not None:
         return _open_sequence(source, sequence, rate or FILM_FPS)
     if source == "-":
