@@ -149,7 +149,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     summary = process(input, output, fn, suffix=JOBS[Dequantizer.JOB].suffix, batch_size=batch_size, **io_options)
     folder = str(input) != "-" and io_options.get("raw_size") is None and Path(input).is_dir()
     if not folder and fn.found and not summary.skipped:     # a folder's: _process_folder; skipped: its note says why
-        summary.note = "; ".join(filter(None, [quantizer_note(fn.found, fn.found_changes),
+        summary.note = "; ".join(filter(None, [summary.note, quantizer_note(fn.found, fn.found_changes),
                                                 unchanged_note(fn.found_totals(), summary.unit)]))
     return summary.timed_from(started)
 

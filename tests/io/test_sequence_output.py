@@ -293,3 +293,12 @@ def test_a_second_video_stream_is_said_left_out_of_an_image_sequence(tmp_path, f
     assert res.returncode == 0, res.stderr
     assert res.stderr_lines == ["vidcolor: warning: not carried from two.mkv: video stream 1 (ffv1) (an image sequence "
                                 "holds its frames alone)"], res.stderr
+
+
+def test_dequantize_s_summary_names_the_first_and_last_frame(tmp_path, clip):
+    """The summary names the first and last file of an image sequence written (README); dequantize put its quantizer
+    note in place of that note: '10 frames ... -> f_%04d.png; quantizer: ...'."""
+    res = invoke_cli("dequantize", clip, "-o", tmp_path / "f_%04d.png", "--no-audio")
+    assert res.returncode == 0, res.stderr
+    said = res.stdout.decode() + res.stderr
+    assert "-> " + str(tmp_path / "f_%04d.png") + "; frames f_0001.png to f_0010.png; quantizer: " in said, said
