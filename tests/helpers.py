@@ -343,6 +343,20 @@ def cover_art_first(exe: str, video: Path, cover: Path, path: Path) -> Path:
     return path
 
 
+def dpx_every_10_bit_code(path: Path) -> np.ndarray:
+    """A 64x16 10-bit RGB DPX file at ``path`` (FFmpeg's dpx encoder, gbrp10le) holding each of the 1024 codes once,
+    the same in R, G and B; returns the codes, uint16 ``(16, 64)``."""
+    import av
+    codes = np.arange(1024, dtype=np.uint16).reshape(16, 64)
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 16, "gbrp10le", Fraction(1, 24)
+    frame = av.VideoFrame(64, 16, "gbrp10le")
+    for plane in frame.planes:
+        np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64] = codes
+    path.write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+    return codes
+
+
 def _s15(x: float) -> bytes:
     """ICC's s15Fixed16Number, big-endian."""
     import struct

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from helpers import cmyk_profile, damaged_image_files, listing, vidcolor_warnings
+from helpers import cmyk_profile, damaged_image_files, dpx_every_10_bit_code, listing, vidcolor_warnings
 from vidcolor.errors import VidcolorError
 from vidcolor.io import is_image, list_images_in, read_image, write_image
 from vidcolor.io.files import default_file_mode
@@ -896,18 +896,9 @@ def test_a_10_bit_dpx_still_comes_back_code_for_code_through_a_16_bit_png_and_ti
     16-bit PNG or TIFF is read with white at 65535, so a 16-bit PNG written from it was 0.4% dark (and 254 its white
     at 8 bits). Now full_scale16's, as the image-sequence output's: each of the 1024 codes within 1 of its bit
     replication, and read back from the PNG and TIFF code for code; at 8 bits, white 255."""
-    from fractions import Fraction
-
-    import av
     import cv2
 
-    codes = np.arange(1024, dtype=np.uint16).reshape(16, 64)
-    ctx = av.CodecContext.create("dpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 16, "gbrp10le", Fraction(1, 24)
-    frame = av.VideoFrame(64, 16, "gbrp10le")
-    for plane in frame.planes:
-        np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64] = codes
-    (tmp_path / "scan.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+    codes = dpx_every_10_bit_code(tmp_path / "scan.dpx")
     rgb, _ = read_image(tmp_path / "scan.dpx", deep=True)
     assert rgb.dtype == np.uint16 and np.abs(rgb[..., 1].astype(int) - (codes << 6 | codes >> 4)).max() <= 1
     for name in ("out.png", "out.tif"):

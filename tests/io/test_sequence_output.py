@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
+from helpers import assert_one_line_error, dpx_every_10_bit_code, invoke_cli, vidcolor_warnings
 from test_sequences import LEVELS, H, W, _sequence
 from vidcolor.io import VideoReader, VideoWriter
 from vidcolor.io.convert import WHITE16, full_scale16
@@ -55,13 +55,7 @@ def test_the_pixel_format_is_the_deep_decision_s(tmp_path):
 def test_a_10_bit_dpx_sequence_read_and_written_back_keeps_every_code(tmp_path):
     """A 10-bit DPX sequence read (white at WHITE16, as the YUV encode takes it) and written as DPX again keeps each of
     its 1024 codes; its white was written back as 1020 (512 as 510), and as 65280 in a 16-bit TIFF."""
-    codes = np.arange(1024, dtype=np.uint16).reshape(16, 64)
-    ctx = av.CodecContext.create("dpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 16, "gbrp10le", Fraction(1, 24)
-    frame = av.VideoFrame(64, 16, "gbrp10le")
-    for plane in frame.planes:
-        np.frombuffer(plane, np.uint16).reshape(16, -1)[:, :64] = codes
-    (tmp_path / "in_1.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame) + ctx.encode(None)))
+    codes = dpx_every_10_bit_code(tmp_path / "in_1.dpx")
     with VideoReader(tmp_path / "in_%d.dpx", deep=True, fps=24) as reader:
         frames = np.stack(list(reader))
     for name, fmt in (("out_%d.dpx", "gbrp10le"), ("out_%d.tif", "rgb48le")):
