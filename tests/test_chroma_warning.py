@@ -78,3 +78,28 @@ def test_which_encodes_halve_which_colour():
     assert chroma_loss("yuv411p", "libx264", "yuv420p", 32, 16, False) is None        # NTSC DV: as many samples
     assert worded(chroma_reason("yuv444p10le", "libx265", "yuv420p10le", 32, 16, False)).endswith(
         "pix_fmt='yuv444p10le' keeps it (HEVC Main 4:4:4, which browsers and most hardware decoders do not play)")
+
+
+def test_colorize_of_an_rgb_scan_is_not_told_of_colour_it_does_not_keep(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """Black-and-white film scans often come as RGB (PNG, TIFF, DPX): colorize makes its colour anew from L, so the
+    source's chroma resolution is not what its 4:2:0 output loses. The warning had fired on every such scan."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "scan.mkv"
+    _clip(ffmpeg_exe, src, "bgr0")
+    with vidcolor_warnings() as warned:
+        colorize(src, tmp_path / "c.mp4", saturation=0, render_size=32, temporal="off", progress=False,
+                 backend="torch", model=str(tiny_colorizers.fcn))
+    assert not [w for w in warned if "colour resolution" in w], warned
+
+
+def test_a_folder_s_summary_says_the_halving_only_where_every_file_was_halved():
+    """A folder of an RGB clip (its 4:2:0 encode halves its colour) and a PNG still (nothing halved) said of both
+    'every frame passed unchanged (the 4:2:0 encode halves their colour resolution)'."""
+    from vidcolor.pipeline import Found
+    from vidcolor.summaries import unchanged_note
+
+    halved = "the 4:2:0 encode halves their colour resolution"
+    clip, still = Found("no quantizer found", 10, "", halved=halved), Found("no quantizer found", 1, "")
+    assert unchanged_note([clip, still], "frame") == "every frame passed unchanged"
+    assert unchanged_note([clip], "frame") == f"every frame passed unchanged ({halved})"

@@ -411,8 +411,9 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     # as a local run does: what the processing does not keep
     warn_about_source(input.name, info, None if deep else spec.eight_bits,
                       (encoding.codec, *encoded_bits(encoding.codec, encoding.pix_fmt)) if deep else None,
-                      chroma_reason(getattr(info, "pix_fmt", None), encoding.codec, encoding.pix_fmt,
-                                    info.width * (2 if compare else 1), info.height, False))
+                      None if spec.colours else chroma_reason(getattr(info, "pix_fmt", None), encoding.codec,
+                                                              encoding.pix_fmt, info.width * (2 if compare else 1),
+                                                              info.height, False))
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,

@@ -82,11 +82,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         if sequence and fps is None:        # numbered frames have no rate of their own
             warn(no_fps_message(input))
         # RGB or 4:4:4 into a 4:2:0 encode: said as a deep source at 8 bits is, and in the summary (raw frames' rgb24
-        # is the pipe's format, not its source's)
+        # is the pipe's format, not its source's); not by colorize, whose colour is made anew from L
         chroma_of = (getattr(info, "pix_fmt", None) if raw_size is None else None, codec, pix_fmt,
                      info.width * (2 if compare else 1), info.height, to_gif)
         warn_about_source(name_of(input), info, None if deep else eight_bit_reason(job, codec, pix_fmt, to_gif),
-                          (codec, *encoded_bits(codec, pix_fmt)) if deep else None, chroma_reason(*chroma_of))
+                          (codec, *encoded_bits(codec, pix_fmt)) if deep else None,
+                          None if makes_colours(job) else chroma_reason(*chroma_of))
         if read_once(input) and raw_size is None and stdin_file is None:
             warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done

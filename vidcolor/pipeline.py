@@ -411,12 +411,12 @@ class Dequantizer(LabJob):
         self._cuts = CutDetector()
         self.strength: dict[str, float] = dict(self.arch.get("strength", {}))
         self.smooth_chroma = True
+        """Smooth the colour differences (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`): only
+        for output that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
         self.chroma_halved = ""
         """What the output's encode does to the source's colour where it keeps less of it than the source has
         (:func:`set_chroma_halved`), which the summary says of frames passed unchanged (:attr:`Found.halved`);
         ``""``: nothing, or not known (the library's frames)."""
-        """Smooth the colour differences (:meth:`~vidcolor.quantizer.reconstruction.Quantizer.chroma_smoothing`): only
-        for output that keeps its chroma (:meth:`set_output_chroma`; the library's frames do)."""
         self._clear_found()
 
     def _clear_found(self) -> None:

@@ -19,7 +19,8 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
     no quantizer (the quantizer's changes say which). Where the output's encode halves the colour resolution of its
     source (:attr:`~vidcolor.pipeline.Found.halved`: RGB or 4:4:4 video into 4:2:0), it says so: ``every frame passed
-    unchanged (the 4:2:0 encode halves their colour resolution)``, which the frames otherwise were claimed to be."""
+    unchanged (the 4:2:0 encode halves their colour resolution)``, which the frames otherwise were claimed to be; in a
+    folder's summary only where every file passed unchanged was so."""
     total = sum(f.frames for f in found)
     passed = sum(f.frames for f in found if f.unchanged is not None)
     why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))
@@ -30,7 +31,9 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     else:
         head = f"{passed} of {total} {unit}s"
     apply = option("consistency=False", "--no-consistency")
-    halved = next((f.halved for f in found if f.unchanged is not None and f.halved), "")
+    # said where every entry passed unchanged was halved alike (a folder's PNG still halves nothing)
+    halves = {f.halved for f in found if f.unchanged is not None}
+    halved = halves.pop() if len(halves) == 1 else ""
     return worded(f"{head} passed unchanged" + f" ({halved})" * bool(halved)
                   + (f": {why} ({apply} applies the generator as it is)" if why else ""))
 
