@@ -12,8 +12,8 @@ from vidcolor.errors import VidcolorError, option, worded
 from vidcolor.io.folders import folder_targets
 from vidcolor.io.paths import check_format_named, check_input_found, output_for, same_file
 from vidcolor.io.reader import check_raw_size, raw_rate
-from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, check_sequence_target, find_sequence, frame_numbers,
-                                   frame_path, is_sequence)
+from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, check_sequence_target, find_sequence, frame_names,
+                                   frame_numbers, frame_path, is_sequence)
 from vidcolor.io.writer import check_encoding, check_target, default_pix_fmt
 from vidcolor.jobs import CRF_RANGE
 from vidcolor.pipeline import RunSummary, check_batch_size, check_flag, is_integer, is_number
@@ -159,7 +159,7 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
     if str(input) == "-" or str(target) == "-" or io_options.get("raw_size") is not None:
         return None
     if is_sequence(target):
-        return _sequence_done(input, target)
+        return _sequence_done(input, target, io_options.get("ignore_errors", False))
     if not Path(input).is_dir():
         if not Path(target).is_file():
             return None
@@ -173,16 +173,20 @@ def nothing_to_do(input: str | Path, target: str | Path, io_options: dict) -> Ru
                       skipped=n)
 
 
-def _sequence_done(input: str | Path, target: str | Path) -> RunSummary | None:
+def _sequence_done(input: str | Path, target: str | Path, ignore_errors: bool = False) -> RunSummary | None:
     """:func:`nothing_to_do` of an image sequence ``target``: None where no frame of it exists; the summary of a run
     with nothing to do where its frames are the whole output: those an input sequence gives (its numbers from its first
     up to its first gap, :func:`~vidcolor.io.sequences.find_sequence`) or, for a video, whose frame count is not known
     before it is read, numbers from :data:`~vidcolor.io.sequences.FIRST_OUTPUT_NUMBER` with none missing (what the
     summary says: the count is not checked). A run that fails or is stopped removes its frames; one killed, or
-    frames deleted since, leave a sequence that is not whole.
+    frames deleted since, leave a sequence that is not whole. With ``ignore_errors`` an input sequence's output may
+    lack numbers, so long as it holds one of them: a run with ``ignore_errors`` leaves a damaged frame's number out
+    (:class:`~vidcolor.io.VideoWriter`'s ``numbered_by_time``), which cannot be told from a killed run's; the
+    summary names those absent.
 
     Raises:
-        VidcolorError: frames of it exist, but a number of those is missing (one line naming the first).
+        VidcolorError: frames of it exist, but a number of those is missing (one line naming the first); with
+            ``ignore_errors``, where none of an input sequence's numbers is there, or a video's output lacks one.
     """
     held = frame_numbers(target) if Path(target).parent.is_dir() else set()
     if not held:
@@ -193,18 +197,23 @@ def _sequence_done(input: str | Path, target: str | Path) -> RunSummary | None:
     else:
         numbers = range(FIRST_OUTPUT_NUMBER, max(held) + 1)
     lacking = [n for n in numbers if n not in held]
-    n = len(held)
-    if lacking:
-        more = f" and {len(lacking) - 1} more are" if len(lacking) > 1 else " is"
+    n, k = len(held), len(numbers)
+    # (a video's frames are numbered one by one, damaged or not: a number missing there is no skipped frame)
+    if lacking and not (ignore_errors and is_sequence(input) and len(lacking) < k):
         raise VidcolorError(f"{target}: {n} frame{'s' * (n != 1)} of it exist{'s' * (n == 1)}, but "
-                            f"{frame_path(target, lacking[0]).name}{more} missing: not a finished run's output "
-                            f"({option('overwrite')} writes it again)")
-    k, span = len(numbers), frame_path(target, numbers[0]).name
+                            f"{frame_names(target, lacking, 1)} {'are' if len(lacking) > 1 else 'is'} missing: not a "
+                            f"finished run's output ({option('overwrite')} writes it again)")
+    span = frame_path(target, numbers[0]).name
     if k > 1:
         span += f" to {frame_path(target, numbers[-1]).name}"
-    said = (f"{target}: {'all ' * (k > 1)}{k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)} ({span})"
-            if is_sequence(input) else f"{target}: {k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)}, {span}" +
-            " with none missing" * (k > 1) + " (the clip's frame count is not checked)")
+    if lacking:                 # (k > 1)
+        said = (f"{target}: {k - len(lacking)} of its {k} frames exist ({span}; {frame_names(target, lacking)} "
+                f"absent: skipped by {option('ignore_errors')}, or left by a killed run)")
+    elif is_sequence(input):
+        said = f"{target}: {'all ' * (k > 1)}{k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)} ({span})"
+    else:
+        said = (f"{target}: {k} frame{'s' * (k > 1)} of it exist{'s' * (k == 1)}, {span}" +
+                " with none missing" * (k > 1) + " (the clip's frame count is not checked)")
     return RunSummary(0, 0.0, str(target), note=worded(f"{said} ({option('skip_existing')})"), skipped=1)
 
 

@@ -178,19 +178,61 @@ def test_a_damaged_frame_skipped_leaves_its_number_out(tmp_path):
     """--ignore-errors skips a damaged input frame: the frames after it kept the input's numbers only until then
     (scan_001003.png damaged: out_001003.png was scan_001004's frame, the last number not written), where a conform
     looks a frame up by its number. Each is numbered by its timestamp now (image2's -frame_pts): 1003 is left out,
-    and an earlier frame there is said to be left beside the new ones."""
+    and an earlier frame there is said to be left beside the new ones. A rerun with --skip-existing --ignore-errors
+    took the number left out for a killed run's ('4 frames of it exist, but out_001003.png is missing: not a finished
+    run's output'); it has nothing to do, and says the number absent."""
     pattern = _sequence(tmp_path, "png")
     damaged = tmp_path / "scan_001003.png"
     damaged.write_bytes(damaged.read_bytes()[:60])
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "out_001003.png").write_bytes(b"old")
-    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o" / "out_%06d.png", "--fps", "24", "--ignore-errors",
-                     "--overwrite", "-q")
+    out = tmp_path / "o" / "out_%06d.png"
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--ignore-errors", "--overwrite")
     assert res.returncode == 0, res.stderr
     assert "1 frame of an earlier sequence is left beside the 4 written (out_001003.png)" in res.stderr, res.stderr
     levels = {p.name: cv2.imread(str(p)).mean() for p in (tmp_path / "o").glob("out_00100[!3].png")}
     kept = (1001, 1002, 1004, 1005)
     assert levels == {f"out_{n:06d}.png": LEVELS[n - 1001] for n in kept}
+    (tmp_path / "o" / "out_001003.png").unlink()           # the earlier run's frame: the output is this run's alone
+    written = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").iterdir()}
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--ignore-errors", "--skip-existing")
+    assert res.returncode == 0, res.stderr
+    assert ("nothing to do: " + f"{out}: 4 of its 5 frames exist (out_001001.png to out_001005.png; out_001003.png "
+            "absent: skipped by --ignore-errors, or left by a killed run) (--skip-existing)") in res.stderr, res.stderr
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").iterdir()} == written
+
+
+def test_skip_existing_with_ignore_errors_takes_numbers_absent_from_an_input_sequence_s_output(tmp_path, clip):
+    """With --ignore-errors, an input sequence's output that lacks numbers (its last frame damaged, and skipped: 1005
+    never written) is a finished run's, the numbers named; without it, or where none of the input's numbers is there
+    (another sequence's frames), or for a video's output (numbered one by one, damaged frames or not), a number
+    missing is refused as before."""
+    from vidcolor.io.sequences import frame_names
+
+    pattern = _sequence(tmp_path, "png")
+    (tmp_path / "o").mkdir()
+    for n in range(1001, 1005):
+        (tmp_path / "o" / f"x_{n}.png").write_bytes(b"old")
+    out = tmp_path / "o" / "x_%d.png"
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--skip-existing", "--ignore-errors")
+    assert res.returncode == 0, res.stderr
+    assert "4 of its 5 frames exist (x_1001.png to x_1005.png; x_1005.png absent: skipped by --ignore-errors" in \
+        res.stderr, res.stderr
+    res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--skip-existing", "-q")
+    assert_one_line_error(res)
+    assert "4 frames of it exist, but x_1005.png is missing: not a finished run's output" in res.stderr
+    for n in (1, 2, 4):
+        (tmp_path / "o" / f"x_{n}.png").write_bytes(b"old")          # none of 1001..1005 (after they are gone)
+        (tmp_path / "o" / f"v_{n}.png").write_bytes(b"old")
+    for n in range(1001, 1005):
+        (tmp_path / "o" / f"x_{n}.png").unlink()
+    for args, said in (((pattern, "--fps", "24", "-o", out), "3 frames of it exist, but x_1001.png and 4 more are "
+                        "missing"),
+                       ((clip, "-o", tmp_path / "o" / "v_%d.png"), "3 frames of it exist, but v_3.png is missing")):
+        res = invoke_cli("dequantize", *args, "--skip-existing", "--ignore-errors", "-q")
+        assert_one_line_error(res)
+        assert said in res.stderr, res.stderr
+    assert frame_names(out, [3, 5, 6, 9, 10]) == "x_3.png, x_5.png, x_6.png and 2 more"
 
 
 def test_a_percent_sign_in_a_folder_s_name_is_no_pattern(tmp_path):

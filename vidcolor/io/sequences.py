@@ -114,6 +114,13 @@ def frame_path(pattern: str | Path, number: int) -> Path:
     return p.with_name((p.name[:spec.start()] + f"{number:0{width}d}" + p.name[spec.end():]).replace("%%", "%"))
 
 
+def frame_names(pattern: str | Path, numbers: list[int], shown: int = 3) -> str:
+    """Frames ``numbers`` of ``pattern`` (in order, at least one) as a message names them: the files of the first
+    ``shown`` and a count of the rest (``f_1004.png``; ``f_1004.png, f_1006.png, f_1007.png and 2 more``)."""
+    names = ", ".join(frame_path(pattern, n).name for n in numbers[:shown])
+    return names + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
+
+
 def find_sequence(pattern: str | Path) -> Sequence:
     """The frames of ``pattern`` (:func:`is_sequence`) in its folder: a number is a frame where formatting it as the
     pattern does gives the file's name (``%06d``: ``scan_000012.dpx``, ``scan_1234567.dpx``; not ``scan_12.dpx``).
