@@ -18,8 +18,8 @@ from vidcolor.io.images import OPAQUE_FORMATS, image_format, image_metadata
 from vidcolor.io.limits import MAX_SIDE
 from vidcolor.io.paths import check_format_named, input_stamp, name_of, own_path, read_once, redirected_stdin
 from vidcolor.io.reader import warn_about_source, warn_changed
-from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, frame_path, gap_message, is_sequence, no_fps_message,
-                                   sequence_codec)
+from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, frame_names, frame_path, gap_message, is_sequence,
+                                   no_fps_message, sequence_codec)
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
 from vidcolor.pipeline import (FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_chroma_halved,
                                set_output_chroma)
@@ -152,9 +152,10 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         warn_changed(input, summary.frames)
     if summary.frames == 0:
         raise VidcolorError(f"{input}: no frames")
-    if to_frames:                           # which files the pattern's frames are
+    if to_frames:                           # which files the pattern's frames are, and the numbers left out
         first, last = (frame_path(output, n).name for n in writer.numbers)
-        summary.note = "; ".join(filter(None, [f"frames {first} to {last}", summary.note]))
+        left_out = f"{frame_names(output, writer.skipped)} left out (could not be decoded)" if writer.skipped else ""
+        summary.note = "; ".join(filter(None, [f"frames {first} to {last}", left_out, summary.note]))
     return summary
 
 

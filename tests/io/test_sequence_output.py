@@ -178,9 +178,10 @@ def test_a_damaged_frame_skipped_leaves_its_number_out(tmp_path):
     """--ignore-errors skips a damaged input frame: the frames after it kept the input's numbers only until then
     (scan_001003.png damaged: out_001003.png was scan_001004's frame, the last number not written), where a conform
     looks a frame up by its number. Each is numbered by its timestamp now (image2's -frame_pts): 1003 is left out,
-    and an earlier frame there is said to be left beside the new ones. A rerun with --skip-existing --ignore-errors
-    took the number left out for a killed run's ('4 frames of it exist, but out_001003.png is missing: not a finished
-    run's output'); it has nothing to do, and says the number absent."""
+    and an earlier frame there is said to be left beside the new ones. The summary said 'frames out_001001.png to
+    out_001005.png' alone: it names the number left out. A rerun with --skip-existing --ignore-errors took the number
+    left out for a killed run's ('4 frames of it exist, but out_001003.png is missing: not a finished run's output');
+    it has nothing to do, and says the number absent."""
     pattern = _sequence(tmp_path, "png")
     damaged = tmp_path / "scan_001003.png"
     damaged.write_bytes(damaged.read_bytes()[:60])
@@ -190,6 +191,8 @@ def test_a_damaged_frame_skipped_leaves_its_number_out(tmp_path):
     res = invoke_cli("dequantize", pattern, "-o", out, "--fps", "24", "--ignore-errors", "--overwrite")
     assert res.returncode == 0, res.stderr
     assert "1 frame of an earlier sequence is left beside the 4 written (out_001003.png)" in res.stderr, res.stderr
+    assert "; frames out_001001.png to out_001005.png; out_001003.png left out (could not be decoded); " in \
+        res.stderr, res.stderr
     levels = {p.name: cv2.imread(str(p)).mean() for p in (tmp_path / "o").glob("out_00100[!3].png")}
     kept = (1001, 1002, 1004, 1005)
     assert levels == {f"out_{n:06d}.png": LEVELS[n - 1001] for n in kept}
