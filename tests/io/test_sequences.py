@@ -158,10 +158,9 @@ def test_colorize_writes_a_dpx_still_as_a_16_bit_png(tmp_path, tiny_colorizers):
 
 def test_a_dpx_still_s_errors_and_warnings_are_an_image_s(tmp_path):
     """A single .dpx is a still: an empty one was 'cannot read as video', its dropped alpha was said with its whole
-    path (a warning names a file by its name, name_of); open_input, which opens sequences now, had no docstring."""
+    path (a warning names a file by its name, name_of)."""
     from vidcolor.errors import VidcolorError
     from vidcolor.io import read_image
-    from vidcolor.io.reader import open_input
 
     (tmp_path / "empty.dpx").write_bytes(b"")
     with pytest.raises(VidcolorError, match=r"empty\.dpx: cannot read as image \(an empty file, 0 bytes\)$"):
@@ -173,5 +172,3 @@ def test_a_dpx_still_s_errors_and_warnings_are_an_image_s(tmp_path):
     with vidcolor_warnings() as said:
         assert read_image(tmp_path / "a.dpx")[0].shape == (H, W, 3)
     assert said == ["a.dpx: its alpha channel (rgba) is dropped"]
-    assert "sequence: an image sequence's frames" in open_input.__doc__ and "rate: the sequence's frame rate" in \
-        open_input.__doc__
