@@ -309,6 +309,25 @@ def test_internal_save_model_through_a_file_or_a_dangling_link_is_refused_before
     assert str(caught.value) == f"save_model x/m.safetensors: cannot write there ({why})"
 
 
+def test_internal_save_model_in_a_folder_that_cannot_be_written_names_the_folder(tmp_path, monkeypatch):
+    """The save_model check built its own 'cannot write there (Permission denied)', naming neither the folder nor
+    why, beside io.partial.cannot_write, which every other output's error uses (tests run as root, which folder
+    permissions do not stop: the temporary file's creation is made to fail as a read-only folder fails it)."""
+    import errno
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(VidcolorError) as caught:
+        InternalColorizer([img], "cpu", save_model="m.safetensors", progress=False)
+    assert str(caught.value) == (f"save_model m.safetensors: cannot write there (the folder {tmp_path} is not "
+                                 "writable: Permission denied)")
+
+
 # ----------------------------------------------------------------------------------------------- CLI
 
 

@@ -493,8 +493,8 @@ class InternalColorizer(RenderedLabJob):
             try:
                 with tempfile.TemporaryFile(dir=there):
                     pass
-            except OSError as exc:
-                raise VidcolorError(f"{option('save_model')} {save_model}: cannot write there ({exc.strerror})") from None
+            except OSError as exc:      # the folder that cannot be written named, as for every output
+                raise VidcolorError(f"{option('save_model')} {cannot_write(Path(save_model), exc)}") from None
         check_references(references)
         if key_frame is not None:
             check_rgb(key_frame, (3,), "key_frame")
