@@ -511,7 +511,11 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         clips left for ``skip_existing``, whose frames it does not count. Its seconds are the frames' own, as a local
         run's (the first segment's start to the last one's end; :attr:`~RunSummary.began`
         set, so that :meth:`~RunSummary.timed_from` gives the start-up, Ray's included, and the finish, the last
-        join's), the whole call's where segments of an earlier run were reused; where all were (Ray not started, the
+        join's). Where segments of an earlier run were reused, it counts the frames processed in this call alone, as a
+        local folder run that resumes counts the outputs it wrote, and its note says how many segments and frames were
+        reused (``72 frames in 4.1 s (17.56 fps; ...) -> out.mp4; ray: 8 segment(s) on 2 worker(s), 5 reused from an
+        earlier run (120 frames, not counted)``; it gave all 192 frames over the whole call's seconds, Ray's start-up
+        in them: a rate that was neither the workers' nor the command's); where all were (Ray not started, the
         outputs only joined) the line makes no rate of them (:attr:`~RunSummary.joined_only`: ``192 frames joined in
         0.1 s -> out.mp4; ray: all 8 segment(s) were done already (by an earlier run)``). A folder's note counts the clips
         written (``2 clips; ray: ...``). ``found``: each clip's quantizers (:attr:`~RunSummary.found`), which
@@ -571,6 +575,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                         raise
                     meanwhile += 1
             reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
+            earlier = [sum(s.frames for s, part in zip(p.segments or [], p.parts) if part.exists()) for p in plans]
             if any(p.segments is None or p.missing for p in plans):
                 with _cluster(ray) as session:
                     gpus = int(ray.cluster_resources().get("GPU", 0)) if wants != "cpu" else 0
@@ -615,7 +620,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     n = sum(len(p.segments) for p in plans)
     where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
     if count:
-        note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run" if reused else "")
+        note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run ({sum(earlier)} "
+                                                              "frames, not counted)" if reused else "")
     else:                           # every segment done by an earlier run, joined here: Ray was not started
         note = f"ray: all {n} segment(s) were done already (by an earlier run)"
     if folder and joined:               # as a local folder run counts them
@@ -627,12 +633,15 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
     found = None if any(f is None for clip in parts for f in clip) else [_joined_found(clip) for clip in parts]
     seconds, began = time.time() - begin, None
     _on_driver_clock(timings)
-    if timings and not reused:      # the frames' own time, as a local run's: first segment's start to last one's end
+    kept = [i for i in range(len(plans)) if i not in left]
+    frames = sum(s.frames for i in kept for s in plans[i].segments)
+    processed = frames - sum(earlier[i] for i in kept)     # in this call: an earlier run's are not counted
+    if timings and processed:       # the frames' own time, as a local run's: first segment's start to last one's end
         first = min(t["began"] for t in timings)
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
-    return RunSummary(sum(s.frames for i, p in enumerate(plans) if i not in left for s in p.segments),
-                      seconds, str(where), note=note, segments=sorted(timings, key=lambda t: t["index"]),
-                      skipped=meanwhile + len(left), began=began, found=found, joined_only=not count)
+    return RunSummary(processed or frames, seconds, str(where), note=note,
+                      segments=sorted(timings, key=lambda t: t["index"]), skipped=meanwhile + len(left), began=began,
+                      found=found, joined_only=not processed)
 
 
 def _distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session) -> None:

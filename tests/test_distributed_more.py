@@ -1,0 +1,104 @@
+"""More of --executor ray (vidcolor.distributed), without a Ray cluster: what the driver does around the workers (the
+work folder, its key, the summary), with Ray's part stood in for where it is needed (``import_ray``, ``_cluster``,
+``_distribute``: segments written as empty files, their timings made up)."""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import run_ffmpeg
+from vidcolor import distributed
+from vidcolor.distributed import Encoding, JobSpec, open_work, process_clips, work_folder
+from vidcolor.errors import VidcolorError
+
+
+def no_job(**options):
+    """A JobSpec's ``build`` that nothing calls here (the workers are stood in for)."""
+    raise AssertionError("no worker runs in these tests")
+
+
+SPEC = JobSpec(no_job, {"kind": "test"}, eight_bits="a test job processes frames at 8 bits")
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory, ffmpeg_exe) -> Path:
+    """2 s of 48x32 video at 24 fps, a keyframe every 12 frames: 4 segments of 0.5 s, 12 frames each."""
+    path = tmp_path_factory.mktemp("film") / "film.mp4"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=48x32:rate=24", "-t", "2", "-c:v", "libx264", "-preset",
+               "ultrafast", "-pix_fmt", "yuv420p", "-x264-params", "keyint=12:min-keyint=12:scenecut=0", str(path))
+    return path
+
+
+class FakeRay:
+    """What process_clips asks of the ``ray`` module before it hands the segments to ``_distribute``."""
+
+    @staticmethod
+    def cluster_resources() -> dict:
+        return {"CPU": 2}
+
+
+def stand_in_for_ray(monkeypatch, segment_seconds: float = 1.0, stop_after: int | None = None) -> list:
+    """Ray stood in for: each segment 'takes' ``segment_seconds`` of made-up time on the workers (which the summary's
+    seconds must be made of), written as an empty part; the join writes the output. ``stop_after``: the run is
+    interrupted (KeyboardInterrupt) once that many segments are written. Returns the list of segment indices done."""
+    done: list = []
+
+    def distribute(ray, todo, plans, count, gpus, spec, progress, timings, join_ready, session):
+        start = time.time() - 100
+        for n, (plan, segment, part) in enumerate(todo):
+            if stop_after is not None and n == stop_after:
+                raise KeyboardInterrupt
+            part.write_bytes(b"")
+            done.append(segment.index)
+            began = start + n * segment_seconds
+            timings.append({"index": segment.index, "frames": segment.frames, "seconds": segment_seconds,
+                            "began": began, "ended": began + segment_seconds, "node": "n", "part": str(part.absolute()),
+                            "found": None, "received": began + segment_seconds})
+        join_ready()
+
+    def join(plan, encoding, container, overwrite):
+        plan.clip.target.write_bytes(b"joined")
+
+    monkeypatch.setattr(distributed, "import_ray", lambda: FakeRay)
+    monkeypatch.setattr(distributed, "_cluster", lambda ray: contextlib.nullcontext())
+    monkeypatch.setattr(distributed, "_distribute", distribute)
+    monkeypatch.setattr(distributed, "_join", join)
+    return done
+
+
+def test_a_partly_reused_rerun_counts_the_frames_it_processed_in_their_own_time(tmp_path, film, monkeypatch):
+    """A rerun that reused an earlier run's segments (here 1 of 4, 12 frames) gave all 48 frames over the whole call's
+    seconds, Ray's start-up in them (on a real cluster: 192 frames in 12.3 s, 15.56 fps, no start-up; now 144 frames in
+    1.8 s, 79.49 fps; 7.8 s start-up). Now, as a local folder run that resumes counts the outputs it wrote: the 36
+    frames processed in this call, over the workers' time (3 segments of 1 s here), and the note says what was
+    reused."""
+    out = tmp_path / "out.mkv"
+    stand_in_for_ray(monkeypatch, stop_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    assert len(list(work_folder(out).glob("segment-*"))) == 1
+    done = stand_in_for_ray(monkeypatch)
+    summary = process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    assert done == [1, 2, 3]
+    assert summary.frames == 36 and not summary.joined_only
+    assert summary.seconds == pytest.approx(3.0)
+    assert summary.began is not None                # the start-up and finish are measured apart
+    assert summary.note == "ray: 4 segment(s) on 2 worker(s), 1 reused from an earlier run (12 frames, not counted)"
+    assert out.read_bytes() == b"joined"
+
+
+def test_a_rerun_that_only_joins_still_counts_every_frame_joined(tmp_path, film, monkeypatch):
+    """The other end: every segment reused, nothing processed (Ray not started): the joined frames, no rate, as
+    before."""
+    out = tmp_path / "out.mkv"
+    stand_in_for_ray(monkeypatch)
+    monkeypatch.setattr(distributed, "_join", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    done = stand_in_for_ray(monkeypatch)
+    summary = process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    assert done == [] and summary.frames == 48 and summary.joined_only
+    assert summary.note == "ray: all 4 segment(s) were done already (by an earlier run)"
