@@ -102,3 +102,25 @@ def test_a_rerun_that_only_joins_still_counts_every_frame_joined(tmp_path, film,
     summary = process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
     assert done == [] and summary.frames == 48 and summary.joined_only
     assert summary.note == "ray: all 4 segment(s) were done already (by an earlier run)"
+
+
+def test_a_work_folder_that_links_to_another_runs_is_refused_and_left(tmp_path, film, monkeypatch):
+    """The work folder's name a symbolic link to another output's work folder (another key): its removal raised an
+    uncaught OSError ('Cannot call rmtree on a symbolic link'; the CLI's 'internal error'). Now one line naming the
+    link, and nothing of the other run's removed, the link left too."""
+    stand_in_for_ray(monkeypatch)
+    other = tmp_path / ".other.mkv.vidcolor-work"
+    other.mkdir()
+    (other / ("0" * 64)).touch()                    # the other run's key, and a segment of it
+    (other / "segment-00000.nut").write_bytes(b"theirs")
+    out = tmp_path / "out.mkv"
+    work_folder(out).symlink_to(other.name)
+    with pytest.raises(VidcolorError, match=r"^\S+/\.out\.mkv\.vidcolor-work: the work folder of out\.mkv is a link "
+                       r"\(to \.other\.mkv\.vidcolor-work\) that holds no work of this run; vidcolor empties its work "
+                       r"folder, not what a link points to: remove the link$"):
+        process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    assert sorted(p.name for p in other.iterdir()) == ["0" * 64, "segment-00000.nut"]
+    assert work_folder(out).is_symlink() and not out.exists()
+    work_folder(out).unlink()                       # as the error says: the run then goes
+    assert process_clips([(film, out)], SPEC, seconds=0.5, progress=False).frames == 48
+    assert (other / "segment-00000.nut").read_bytes() == b"theirs"

@@ -402,7 +402,9 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
 
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
-            the output as a local run says it: ``x/out.mp4: cannot write there (x is a file, not a folder)``).
+            the output as a local run says it: ``x/out.mp4: cannot write there (x is a file, not a folder)``), a work
+            folder that is a symbolic link without this run's key (it would be emptied: another output's work folder,
+            whose removal raised an uncaught OSError, ``Cannot call rmtree on a symbolic link``).
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
@@ -428,6 +430,10 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     work = work_folder(target)
     plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat))
     saved = work / PLAN_FILE
+    if work.is_symlink() and not (work / key).is_file():    # emptied, it would be the folder it links to
+        raise VidcolorError(f"{work}: the work folder of {target.name} is a link (to {os.readlink(work)}) that holds "
+                            "no work of this run; vidcolor empties its work folder, not what a link points to: remove "
+                            "the link")
     if (work / key).is_file() and saved.is_file():          # an earlier run's, under this key: resumed
         plan.set_segments([Segment(**s) for s in json.loads(saved.read_text())], _part_suffix(encoding.codec))
     if opened is not None:
