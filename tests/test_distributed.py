@@ -1072,7 +1072,8 @@ def test_a_warning_said_while_the_bar_is_drawn_has_a_line_of_its_own(tmp_path, f
 def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path, monkeypatch, options):
     """Review of the stop's diff: the resume key held the weight file only when a model path was given (the bundled
     default of colorize, or a keyframes run's automatic model, was not keyed), and no reference image given by
-    path: one replaced at its path reused the old segments. JobSpec.key is pure: no Ray started."""
+    path: one replaced at its path reused the old segments. JobSpec.key is pure: no Ray started. (The key holds the
+    files' contents since stop 70, so each is rewritten with other bytes; it held their modification times.)"""
     from vidcolor import api, weights
     from vidcolor.distributed import JobSpec
     from vidcolor.jobs import DEFAULTS
@@ -1091,8 +1092,9 @@ def test_the_key_holds_the_default_weight_file_and_the_reference_images(tmp_path
         return JobSpec(api.build_job, {"kind": "colorize", "options": opts}, {}, job_files("colorize", opts),
                        eight_bits=None).key()
 
-    def touched(path):                      # rewritten: a later modification time
+    def touched(path):                      # rewritten: other contents, a later modification time
         st = path.stat()
+        path.write_bytes(path.read_bytes() + b"+")
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
 
     first = key()

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import run_ffmpeg
 from vidcolor import distributed
-from vidcolor.distributed import Encoding, JobSpec, open_work, process_clips, work_folder
+from vidcolor.distributed import JobSpec, process_clips, work_folder
 from vidcolor.errors import VidcolorError
 
 
@@ -124,3 +124,26 @@ def test_a_work_folder_that_links_to_another_runs_is_refused_and_left(tmp_path, 
     work_folder(out).unlink()                       # as the error says: the run then goes
     assert process_clips([(film, out)], SPEC, seconds=0.5, progress=False).frames == 48
     assert (other / "segment-00000.nut").read_bytes() == b"theirs"
+
+
+def test_the_key_holds_the_bundled_weights_content_not_where_vidcolor_is_installed(tmp_path, monkeypatch):
+    """The resume key held the bundled weight file's path (and modification time): the same command with a copy of
+    vidcolor installed elsewhere, the same weights, started over. It holds their content now: the same weights in
+    another folder give the same key, other weights another."""
+    from vidcolor import api, weights
+    from vidcolor.jobs import DEFAULTS
+    from vidcolor.ray_work import job_files
+
+    def installed(folder: str, data: bytes) -> str:
+        bundled = tmp_path / folder
+        bundled.mkdir()
+        (bundled / weights.REGISTRY[DEFAULTS["dequantize"]]).write_bytes(data)
+        monkeypatch.setattr(weights, "WEIGHTS_DIR", bundled)
+        opts = {"model": None, "device": "cpu"}
+        return JobSpec(api.build_job, {"kind": "dequantize", "options": opts}, {}, job_files("dequantize", opts),
+                       eight_bits=None).key()
+
+    here = installed("site-packages", b"weights")
+    time.sleep(0.01)                                # (another modification time too)
+    assert installed("elsewhere", b"weights") == here
+    assert installed("retrained", b"other weights") != here

@@ -21,7 +21,8 @@ and encoding is spread over the workers instead of being one serial stage on the
   (:data:`MAX_RESTARTS`); a segment's file exists only once it is complete. Actors whose worker processes cannot
   start (Ray retries those for ever) end the run after :data:`START_WAIT` seconds, with the worker's fatal line.
 * Resume: the work folder (``.<output name>.vidcolor-work`` beside the output, :func:`work_folder`) is keyed by the input
-  (path, size, modification time), the job and its options (its weight file's size and modification time too),
+  (path, size, modification time), the job and its options (the contents of the files it reads, its weights',
+  :meth:`JobSpec.key`),
   the encoder settings and the target segment length, and holds the segment plan (``segments.json``); a rerun after a crash or Ctrl-C keeps that plan
   whatever the size of its cluster and redoes only the segments whose files are missing. It is removed
   once the output is in place.
@@ -34,6 +35,7 @@ and encoding is spread over the workers instead of being one serial stage on the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -125,16 +127,19 @@ class JobSpec:
     :meth:`key`: the options' kind says it."""
 
     def key(self) -> str:
-        """A digest of the function, options, shared data and :attr:`files` (their path, size and modification
-        time, as the input's in :func:`open_work`): what makes two runs' segments the same. (A weight file
-        replaced at the same path, a model retrained after a run was stopped, gave the same key, and the rerun
-        joined the old model's segments to the new one's.)"""
+        """A digest of the function, options, shared data and :attr:`files` (their contents' SHA-256,
+        :func:`file_digest`, in order; a file that cannot be read by its name): what makes two runs' segments the same.
+        (A weight file replaced at the same path, a model retrained after a run was stopped, gave the same key, and the
+        rerun joined the old model's segments to the new one's.) Not their paths: the bundled weights of a copy of
+        vidcolor installed elsewhere, or a model file moved, are the same weights, whose segments a rerun keeps; the
+        key held each file's resolved path, size and modification time before, so a work folder keyed so starts over
+        once (its segments are redone)."""
         h = hashlib.sha256(f"{self.build.__module__}.{self.build.__qualname__}".encode())
         h.update(json.dumps(self.options, sort_keys=True, default=str).encode())
         for name in self.files:
             try:
                 found = os.stat(name)
-                h.update(json.dumps([str(Path(name).resolve()), found.st_size, found.st_mtime_ns]).encode())
+                h.update(file_digest(str(Path(name).resolve()), found.st_size, found.st_mtime_ns).encode())
             except OSError:
                 h.update(json.dumps([str(name), None]).encode())
         for name in sorted(self.shared):
@@ -142,6 +147,18 @@ class JobSpec:
             for value in self.shared[name] if isinstance(self.shared[name], tuple) else (self.shared[name],):
                 h.update(value.tobytes() if isinstance(value, np.ndarray) else bytes(value))
         return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """The SHA-256 of the file at ``path`` (hex), as the bundled weights' model cards give it; ``size`` and
+    ``mtime_ns`` (its ``os.stat``'s) key the cache alone, so that a folder's clips, each keyed by
+    :meth:`JobSpec.key`, read a weight file once (8 MB, about 20 ms) and one rewritten since is read again.
+
+    Raises:
+        OSError: the file cannot be read."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def job_files(kind: str, options: dict) -> tuple[str, ...]:
     """The files a job of ``kind`` (``dequantize`` or ``colorize``) with :func:`~vidcolor.api.build_job`'s ``options``
     reads by name: the weight files it loads (the bundled default's where no model is given: a keyframes job's two), its
     reference images and ``load_model``; a Ray run's resume key (:attr:`vidcolor.distributed.JobSpec.files`) holds
-    them, so that one replaced at the same path is not joined to the old one's segments. (Only a given model was
+    their contents (:meth:`~vidcolor.distributed.JobSpec.key`), so that one replaced at the same path is not joined to
+    the old one's segments. (Only a given model was
     keyed: the default one, and reference images given by path, were not.)"""
     model = options.get("model")
     references = reference_list(options.get("references"))
