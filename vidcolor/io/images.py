@@ -1,6 +1,8 @@
 """Still images in and out (PNG, JPEG, WebP, BMP...), alpha kept for pixel art."""
 from __future__ import annotations
 
+import functools
+import io
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -356,23 +358,60 @@ def gif_image(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
 DEEP_FORMATS = ("PNG", "TIFF")
 """Pillow formats that :func:`write_image` writes at 16 bits per sample (uint16 RGB): Pillow has no 16-bit RGB mode
 (``Image.fromarray`` refuses uint16 ``(H, W, 3)``; PyAV's PNG encoder is given no ICC profile from Python), so PNG is
-written by OpenCV (``cv2.imencode``: no ICC profile, no EXIF) and TIFF by tifffile (its ``iccprofile``, and the EXIF
-tags of its first directory, :func:`_tiff_tags`; no Exif or GPS directory)."""
+written by OpenCV (``cv2.imencode``; with an ICC profile or EXIF, ``cv2.imencodeWithMetadata``: its iCCP and eXIf
+chunks, :func:`_png16_with`) and TIFF by tifffile (its ``iccprofile``, and the EXIF tags of its first directory,
+:func:`_tiff_tags`; no Exif or GPS directory)."""
+
+
+def _png16_with(rgb: np.ndarray, icc_profile: bytes | None, exif: bytes | None) -> bytes | None:
+    """uint16 RGB(A) ``(H, W, 3 or 4)`` encoded as a 16-bit PNG by OpenCV with ``icc_profile`` (its iCCP chunk) and
+    ``exif`` (Pillow's serialisation, whose ``Exif\\0\\0`` header the eXIf chunk goes without, as Pillow writes it at 8
+    bits); None where this OpenCV cannot: no ``imencodeWithMetadata`` (before 4.12), or a PNG that does not hold them
+    as given (an OpenCV that drops ICC, before its PNG encoder wrote iCCP, opencv/opencv#27503, 2025; a profile that
+    libpng refuses, 'Incorrect data in iCCP', which it also prints on stderr). Verified with OpenCV 5.1."""
+    if not hasattr(cv2, "imencodeWithMetadata"):
+        return None
+    body = exif[6:] if exif and exif.startswith(b"Exif\0\0") else exif
+    kinds, data = [], []
+    for kind, value in ((cv2.IMAGE_METADATA_ICCP, icc_profile), (cv2.IMAGE_METADATA_EXIF, body)):
+        if value:
+            kinds.append(kind)
+            data.append(np.frombuffer(value, np.uint8))
+    try:
+        ok, buf = cv2.imencodeWithMetadata(".png", rgb[..., [2, 1, 0, 3][:rgb.shape[2]]], kinds, data)  # RGB(A) -> BGR(A)
+        if not ok:
+            return None
+        png = buf.tobytes()
+        with Image.open(io.BytesIO(png)) as written:          # its header chunks alone, not its pixels
+            info = written.info
+    except (cv2.error, UnidentifiedImageError, *DAMAGED):
+        return None
+    if info.get("icc_profile") != (icc_profile or None) or info.get("exif") != (b"Exif\0\0" + body if body else None):
+        return None
+    return png
+
+
+@functools.lru_cache(maxsize=8)
+def _png16_keeps(icc_profile: bytes | None, exif: bytes | None) -> bool:
+    """Whether :func:`_png16_with` writes a 16-bit PNG with ``icc_profile`` and ``exif`` (tried on one pixel). Cached:
+    a folder of one scanner's images carries one profile."""
+    return _png16_with(np.zeros((1, 1, 3), np.uint16), icc_profile, exif) is not None
 
 
 def deep_refusal(fmt: str, icc_profile: bytes | None, exif: bytes | None) -> str | None:
     """Why :func:`write_image` cannot write an image of 16 bits per sample in the Pillow format ``fmt`` with the ICC
     profile and EXIF that its output carries (:func:`image_metadata`), as the end of a sentence
-    (``"JPEG holds 8 bits (.png and .tif hold 16)"``); None where it can (:data:`DEEP_FORMATS`). The metadata wins:
+    (``"JPEG holds 8 bits (.png and .tif hold 16)"``); None where it can (:data:`DEEP_FORMATS`; a PNG with them where
+    OpenCV writes them, :func:`_png16_keeps`: 5.1 here, a profile libpng takes). The metadata wins:
     an output at 8 bits with them is what an 8-bit one was, where one at 16 without them would show its colours
     otherwise (a Display P3 scan read as sRGB) or lose its camera, dates and GPS."""
     if fmt not in DEEP_FORMATS:
         return f"{fmt} holds 8 bits (.png and .tif hold 16)"
-    if fmt == "PNG" and (icc_profile or exif):
+    if fmt == "PNG" and (icc_profile or exif) and not _png16_keeps(icc_profile, exif):
         what = " and ".join(w for w, v in (("ICC profile", icc_profile), ("EXIF", exif)) if v)
         tiff = not exif or _tiff_tags(exif) is not None
-        return (f"its {what} {'are' if ' and ' in what else 'is'} carried into the PNG at 8 bits (OpenCV writes "
-                "16-bit PNG without them" + ("; .tif keeps 16 bits with them)" if tiff else ")"))
+        return (f"its {what} {'are' if ' and ' in what else 'is'} carried into the PNG at 8 bits (OpenCV "
+                f"{cv2.__version__} writes no 16-bit PNG with them" + ("; .tif keeps 16 bits with them)" if tiff else ")"))
     if fmt == "TIFF" and exif and _tiff_tags(exif) is None:
         return ("its EXIF is carried into the TIFF at 8 bits (tifffile writes a 16-bit TIFF with its first directory's "
                 "tags, not with its Exif or GPS ones)")
@@ -424,10 +463,16 @@ def _tiff_tags(exif: bytes) -> dict | None:
 def _write_deep(tmp: Path, fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, icc_profile: bytes | None,
                 exif: bytes | None) -> None:
     """uint16 RGB ``(H, W, 3)`` (+ uint16 alpha ``(H, W)``) into ``tmp`` as ``fmt`` (:data:`DEEP_FORMATS`): a PNG
-    through OpenCV, a TIFF through tifffile (uncompressed, as Pillow writes an 8-bit one; alpha unassociated, with
+    through OpenCV (with ``icc_profile`` and ``exif``, :func:`_png16_with`), a TIFF through tifffile (uncompressed, as Pillow writes an 8-bit one; alpha unassociated, with
     ``icc_profile`` and ``exif``'s tags, :func:`_tiff_tags`; tifffile's resolution 1 x 1, no unit, where it has
     none). Raises OSError where it cannot be written."""
     data = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=2)
+    if fmt == "PNG" and (icc_profile or exif):
+        png = _png16_with(data, icc_profile, exif)
+        if png is None:
+            raise OSError("OpenCV's PNG encoder failed, or did not keep the ICC profile or EXIF")
+        tmp.write_bytes(png)
+        return
     if fmt == "PNG":
         ok, buf = cv2.imencode(".png", data[..., [2, 1, 0, 3][:data.shape[2]]])         # RGB(A) -> BGR(A)
         if not ok:
@@ -443,8 +488,8 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
                 icc_profile: bytes | None = None, exif: bytes | None = None) -> None:
     """Write uint8 RGB ``(H, W, 3)`` (+ alpha ``(H, W)``) atomically; the format follows the suffix. uint16 RGB
     (+ uint16 alpha), 0..65535, is written at 16 bits per sample where :func:`deep_refusal` finds nothing against it
-    (PNG without ``icc_profile`` or ``exif``; TIFF with them, but for an ``exif`` with Exif or GPS directories:
-    :data:`DEEP_FORMATS`).
+    (PNG with ``icc_profile`` and ``exif`` where OpenCV writes them, :func:`_png16_keeps`; TIFF with them, but for an
+    ``exif`` with Exif or GPS directories: :data:`DEEP_FORMATS`).
 
     Alpha is dropped for formats without it (:data:`OPAQUE_FORMATS`: JPEG, BMP, PPM); GIF keeps one bit of it
     (:func:`gif_image`). JPEG is written at quality
@@ -483,10 +528,10 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
         im.putalpha(Image.fromarray(alpha))
     tmp = partial_file(path, f".partial{path.suffix}")   # the format is the suffix's; .partial marks the name
     try:
+        exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
         if deep:
             _write_deep(tmp, fmt, rgb, alpha, icc_profile, exif)
         else:
-            exif = exif_sized(exif, rgb.shape[1], rgb.shape[0]) if exif and fmt in ICC_FORMATS else exif
             tags = {k: v for k, v in (("icc_profile", icc_profile), ("exif", exif)) if v} if fmt in ICC_FORMATS else {}
             im.save(tmp, **SAVE_OPTIONS.get(fmt, {}), **tags)
     except (OSError, ValueError) as exc:
