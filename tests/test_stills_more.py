@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import ExifTags, Image
 
-from helpers import vidcolor_warnings
+from helpers import _icc_v2, vidcolor_warnings
 from vidcolor.io import images
 from vidcolor.io.icc import ADOBE_RGB_PRIMARIES, matrix_profile
 from vidcolor.io.images import image_metadata, write_image
@@ -89,3 +89,33 @@ def test_a_16_bit_scan_keeps_16_bits_and_its_profile_in_png(tmp_path):
     assert image_metadata(tmp_path / "out.png").icc_profile == icc
     exif = Image.open(tmp_path / "out.png").getexif()
     assert (exif[271], exif[282], exif[296]) == ("Epson", 600.0, 2)
+
+
+def gray_lut_profile() -> bytes:
+    """A gray ICC profile of lookup tables alone (an AToB0 lut16 from gray to Lab, no kTRC), as some scanners' are."""
+    import struct
+
+    lut = (b"mft2" + bytes(4) + bytes([1, 3, 2, 0]) + struct.pack(">9i", 65536, 0, 0, 0, 65536, 0, 0, 0, 65536)
+           + struct.pack(">HH", 2, 2) + struct.pack(">2H", 0, 65535)
+           + struct.pack(">6H", 0, 0x8000, 0x8000, 0xFF00, 0x8000, 0x8000) + struct.pack(">6H", *[0, 65535] * 3))
+    return _icc_v2(b"scnr", b"GRAY", b"Lab ", b"Gray LUT", [(b"A2B0", lut)])
+
+
+def test_a_gray_profile_without_a_tone_curve_is_said_to_be_dropped(tmp_path):
+    """A gray image's gray ICC profile is carried into its RGB output as an RGB profile of its tone curve (kTRC); one
+    without (a lookup-table profile) was dropped without a word, the output untagged. Now one warning names the
+    file; a gray profile with a curve is carried without one."""
+    from helpers import gray_profile
+    from vidcolor.api import process
+
+    levels = np.tile(np.arange(0, 256, 8, dtype=np.uint8), (4, 1))
+    Image.fromarray(levels).save(tmp_path / "lut.png", icc_profile=gray_lut_profile())
+    Image.fromarray(levels).save(tmp_path / "curve.png", icc_profile=gray_profile(1.8))
+    with vidcolor_warnings() as said:
+        process(tmp_path / "lut.png", tmp_path / "lut_out.png", lambda b: b, suffix="x", progress=False)
+        process(tmp_path / "curve.png", tmp_path / "curve_out.png", lambda b: b, suffix="x", progress=False)
+    assert said == [f"{tmp_path / 'lut.png'}: its gray ICC profile is not carried into the output (it has no tone "
+                    "curve, kTRC, to make an RGB profile of: a lookup-table profile); the output is untagged, shown as "
+                    "sRGB"]
+    assert image_metadata(tmp_path / "lut_out.png").icc_profile is None
+    assert image_metadata(tmp_path / "curve_out.png").icc_profile[16:20] == b"RGB "

@@ -205,6 +205,8 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
             meta = image_metadata(path)
             if meta.pages > 1:
                 warn(f"{path} has {meta.pages} pages: only the first is processed")
+            if meta.dropped:
+                warn(meta.dropped)
             if rgb.dtype == np.uint16 and (why := still_eight_bit_reason(fn, image_format(out), meta.icc_profile,
                                                                          meta.exif)):
                 warn_still_at_8_bits(path, why, deep_image_bits(path))     # rounded as read_image(deep=False) is

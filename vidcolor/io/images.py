@@ -227,13 +227,32 @@ ICC_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 def _rgb_profile(im: Image.Image) -> bytes | None:
     """The ICC profile embedded in an opened image when it describes RGB (a phone's Display P3, Adobe RGB); for a gray
     one on a gray image, an RGB profile of its tone curve (:func:`~vidcolor.io.icc.gray_as_rgb`); else None (no
-    profile, or a CMYK one: :func:`read_image` converts CMYK to sRGB). The pixels keep their values through a job
+    profile, or a CMYK one: :func:`read_image` converts CMYK to sRGB; a gray one without such a curve,
+    :func:`_gray_profile_dropped`). The pixels keep their values through a job
     (:func:`read_image` without ``to_srgb``), so an output tagged with this profile shows as the input does (a gray
     input's gray axis, its colours around it in sRGB)."""
     icc = im.info.get("icc_profile")
-    if icc and icc[16:20] == b"GRAY" and im.mode in ("1", "L", "LA", "F", *GRAY16_MODES):
+    if _gray_profile_on_gray(im):
         return gray_as_rgb(bytes(icc))
     return icc if icc and icc[16:20] == b"RGB " else None          # the ICC header's data colour space
+
+
+def _gray_profile_on_gray(im: Image.Image) -> bool:
+    """Whether an opened image is gray and embeds a gray ICC profile (the ICC header's data colour space)."""
+    icc = im.info.get("icc_profile")
+    return bool(icc) and icc[16:20] == b"GRAY" and im.mode in ("1", "L", "LA", "F", *GRAY16_MODES)
+
+
+def _gray_profile_dropped(im: Image.Image, path: str | Path) -> str | None:
+    """The warning that the gray ICC profile of the gray image ``im`` (the file ``path``) is not carried into its
+    output, where it has no tone curve that an RGB profile can be made of (:func:`~vidcolor.io.icc.gray_as_rgb`: a
+    lookup-table profile, AToB0 without kTRC): the output is untagged, shown as sRGB. None where there is nothing to
+    say (no gray profile, or one that is carried). It was dropped without a word, where a dropped alpha or page is
+    said."""
+    if not _gray_profile_on_gray(im) or gray_as_rgb(bytes(im.info["icc_profile"])) is not None:
+        return None
+    return (f"{path}: its gray ICC profile is not carried into the output (it has no tone curve, kTRC, to make an RGB "
+            "profile of: a lookup-table profile); the output is untagged, shown as sRGB")
 
 
 TIFF_OWN_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281, 284,
@@ -290,14 +309,18 @@ class ImageMetadata(NamedTuple):
     """Its EXIF as the output carries it (orientation 1), else None."""
     pages: int
     """Its pages (a multi-page TIFF), of which the first is read; 1 for other formats."""
+    dropped: str | None = None
+    """A warning, one line naming the file, that its colour profile is not carried (:func:`_gray_profile_dropped`),
+    for the caller that writes its output to say; None where there is none."""
 
 
 def image_metadata(path: str | Path) -> ImageMetadata:
-    """What an image file's output carries from it (its RGB ICC profile, its EXIF) and its page count, from one
-    opening of its header: ``(None, None, 1)`` for a file that does not open (:func:`read_image` says why)."""
+    """What an image file's output carries from it (its RGB ICC profile, its EXIF), its page count and what of its
+    profile it cannot carry, from one opening of its header: ``(None, None, 1, None)`` for a file that does not open
+    (:func:`read_image` says why)."""
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:
-            return ImageMetadata(_rgb_profile(im), _carried_exif(im, path), _pages(im))
+            return ImageMetadata(_rgb_profile(im), _carried_exif(im, path), _pages(im), _gray_profile_dropped(im, path))
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return ImageMetadata(None, None, 1)
 
