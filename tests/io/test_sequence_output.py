@@ -254,10 +254,11 @@ def test_a_percent_sign_in_a_folder_s_name_is_no_pattern(tmp_path):
 
 def test_a_pattern_image2_cannot_name_by_leaves_no_file(tmp_path):
     """A pattern image2 cannot read ('%s' beside the number): its first frame went to the file of the pattern's own
-    name, which the failed run left; abort removes it."""
+    name, which the failed run left ('Cannot write more than one file'; abort removed it). It is now refused before
+    ffmpeg starts (tests/io/test_sequences_more.py has the CLI's line)."""
     from vidcolor.errors import VidcolorError
 
-    with pytest.raises(VidcolorError, match="Cannot write more than one file"):
+    with pytest.raises(VidcolorError, match="o_%d_%s.png: not an image sequence's pattern: '%s' is no frame number"):
         with VideoWriter(tmp_path / "o_%d_%s.png", W, H, Fraction(24), codec="png", pix_fmt="rgb24") as writer:
             writer.write(np.zeros((3, H, W, 3), np.uint8))
     assert list(tmp_path.iterdir()) == []

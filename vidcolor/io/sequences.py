@@ -47,20 +47,56 @@ class Sequence(NamedTuple):
     after: int
 
 
+_DIRECTIVE = re.compile(r"%(\d*)(\D|$)")
+"""A ``%`` directive of a file name as FFmpeg's image2 reads one (``av_get_frame_filename2``): digits, then the
+character that says what it is (``d``: a frame number; ``%``: a literal ``%``; anything else, or the name's end:
+image2 refuses the name)."""
+
+
 def _specs(name: str) -> list[re.Match]:
     """The printf frame numbers in a file ``name`` as FFmpeg's image2 takes them (``av_get_frame_filename``):
-    ``%d``, or ``%0Nd`` / ``%Nd``, zero-padded to N digits; ``%%``, a literal ``%``, skipped."""
-    return [m for m in re.finditer(r"%%|%(\d*)d", name) if m[0] != "%%"]
+    ``%d``, or ``%0Nd`` / ``%Nd``, zero-padded to N digits (group 1: the digits); ``%%``, a literal ``%``,
+    skipped."""
+    return [m for m in _DIRECTIVE.finditer(name) if m[2] == "d"]
+
+
+PATTERN_RULE = "a pattern holds one frame number (%d, or %06d for 6 digits) and %% for a literal %"
+"""What a sequence's name may hold, as its errors say it (FFmpeg's image2 takes no other pattern)."""
+
+
+def pattern_problem(name: str) -> str | None:
+    """Why FFmpeg's image2 cannot take the file name ``name``, which holds a frame number (:func:`_specs`), as a
+    pattern: a second frame number (``o_%d_%d.png``), or a ``%`` directive that is neither a frame number nor ``%%``
+    (``o_%d_%s.png``, ``o_%d_50%.png``): image2 failed on them only once the run had begun, an output after all the
+    frames were processed ('Cannot write filename by pts of the frames'). None for a name image2 takes."""
+    specs = _specs(name)
+    if len(specs) > 1:
+        return f"it holds {len(specs)} frame numbers ({', '.join(m[0] for m in specs)}); {PATTERN_RULE}"
+    bad = next((m for m in _DIRECTIVE.finditer(name) if m[2] not in ("d", "%") or m[1] and m[2] == "%"), None)
+    if bad is not None:
+        return f"'{bad[0]}' is no frame number; {PATTERN_RULE}"
+    return None
 
 
 def is_sequence(path: str | Path) -> bool:
     """True where ``path`` names an image sequence by a pattern: its file name holds one printf frame number
     (``%d``, ``%06d``), its suffix is one of :data:`SEQUENCE_SUFFIXES`, and no file of that very name exists (a file
-    named ``50%d.png`` is that file). Nothing is listed: :func:`find_sequence` looks for the frames."""
+    named ``50%d.png`` is that file). Nothing is listed: :func:`find_sequence` looks for the frames.
+
+    Raises:
+        VidcolorError: a name of such a suffix, that no file has, which holds a frame number but that FFmpeg's image2
+            cannot take as a pattern (:func:`pattern_problem`: ``o_%d_%s.png``, ``o_%d_%d.png``), an input's or an
+            output's alike (one line).
+    """
     if str(path) in ("", "-") or not isinstance(path, (str, os.PathLike)):
         return False
     p = Path(path)
-    return (p.suffix.lower() in SEQUENCE_SUFFIXES and len(_specs(p.name)) == 1 and not os.path.lexists(p))
+    if p.suffix.lower() not in SEQUENCE_SUFFIXES or not _specs(p.name) or os.path.lexists(p):
+        return False
+    problem = pattern_problem(p.name)
+    if problem is not None:
+        raise VidcolorError(f"{path}: not an image sequence's pattern: {problem}")
+    return True
 
 
 def _matcher(name: str) -> tuple[re.Pattern, int]:
