@@ -2,10 +2,36 @@
 FFmpeg's image2 cannot take, a folder of numbered frames given as a folder, and a DPX header's frame rate."""
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from helpers import assert_one_line_error, invoke_cli
-from test_sequences import _sequence
+from test_sequences import _dpx, _sequence
+from vidcolor.errors import VidcolorError
+
+
+def test_a_dpx_cut_inside_its_header_says_it_is_damaged(tmp_path):
+    """A DPX cut inside its header (FFmpeg: 'Packet too small for DPX header') said 'cannot decode: frame size unknown
+    or above the limit', as if too large: its decoder finds the data invalid, which is said; a header whose size is
+    above the limit is still said to be so."""
+    from vidcolor.io import read_image
+    from vidcolor.io.reader import probe
+
+    _dpx(tmp_path / "whole.dpx", 30000)
+    data = (tmp_path / "whole.dpx").read_bytes()
+    (tmp_path / "cut.dpx").write_bytes(data[:1000])
+    res = invoke_cli("dequantize", "cut.dpx", "-q", cwd=tmp_path)
+    assert_one_line_error(res)
+    assert res.stderr_lines[0] == ("vidcolor: error: cut.dpx: cannot decode: the file is damaged or truncated (Invalid "
+                                   "data found when processing input)")
+    with pytest.raises(VidcolorError, match="the file is damaged or truncated"):
+        probe(tmp_path / "cut.dpx")
+    huge = bytearray(data)
+    struct.pack_into("<II" if data[:4] == b"XPDS" else ">II", huge, 0x304, 20000, 20000)   # width, height
+    (tmp_path / "huge.dpx").write_bytes(huge)
+    with pytest.raises(VidcolorError, match="huge.dpx: cannot decode: frame size unknown or above the limit"):
+        read_image(tmp_path / "huge.dpx")
 
 
 @pytest.mark.parametrize("name, said", [

@@ -452,11 +452,36 @@ def _y4m_first_cut(head: bytes, held: int, stream) -> str | None:
     return y4m_cut(held, head.index(b"\n") + 1, frame)
 
 
-def _size_unknown(source) -> VidcolorError:
+def _size_unknown(source, container=None) -> VidcolorError:
     """The error for a stream whose probe gave no frame size: ffmpeg refused a frame above
-    :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`open_input`), or the header has none."""
+    :data:`~vidcolor.io.limits.MAX_PIXELS` unallocated (:func:`open_input`), or the header has none. With the
+    probe's ``container``, its first video packet is decoded once more, under the limit (:func:`_first_damage`):
+    a decoder that finds it invalid says the input is damaged or truncated (a DPX cut inside its header said
+    'frame size unknown or above the limit'), where one above the limit is refused as an invalid argument."""
+    damage = _first_damage(container, source) if container is not None else None
+    if damage is not None:
+        return VidcolorError(f"{_name(source)}: cannot decode: {damage}")
     return VidcolorError(f"{_name(source)}: cannot decode: frame size unknown or above the limit (at most "
                          f"{limits.MAX_SIDE} px a side and {limits.MAX_PIXELS // 1_000_000} megapixels)")
+
+
+def _first_damage(container, source) -> str | None:
+    """What to say of an opened ``container`` whose probe gave no frame size, where the decoder of its video stream
+    (under :data:`~vidcolor.io.limits.MAX_PIXELS`: :func:`open_input`) finds its first packet invalid (FFmpeg's
+    AVERROR_INVALIDDATA, PyAV's ``InvalidDataError``: FFmpeg's dpx decoder's 'Packet too small for DPX header');
+    None where it decodes it, refuses it otherwise (a frame above the limit: ``EINVAL``), or no packet comes."""
+    stream = video_stream(container)
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                packet.decode()
+                return None
+    except av.error.InvalidDataError as exc:
+        whole = "file" if isinstance(source, (str, Path)) and source != "-" else "input"
+        return f"the {whole} is damaged or truncated ({error_reason(exc)})"
+    except av.FFmpegError:
+        pass
+    return None
 
 
 def _empty_from(stream, start: int) -> bool:
@@ -713,7 +738,7 @@ def probe(path: str | Path) -> VideoInfo:
         info = container_info(container, path)
         unknown = not info.width or not info.height
         if unknown and not _undecoded_probe(container):
-            raise _size_unknown(path)
+            raise _size_unknown(path, container)
         stream = video_stream(container)
         try:
             first = next(container.decode(stream))
@@ -1204,7 +1229,7 @@ class VideoReader:
         nothing can be decoded (``VidcolorError``: frame size unknown or above the limit)."""
         try:
             if header and (width < 1 or height < 1):
-                raise _size_unknown(self.source)
+                raise _size_unknown(self.source, self._container)
             check_frame_size(width, height, _name(self.source))
         except VidcolorError:
             self.close()
