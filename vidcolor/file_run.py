@@ -117,7 +117,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                              colour=output_colour(name_of(input), info.colour, makes_colours(job)),
                              pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False), deep=deep,
-                             start_number=reader.sequence.first if sequence else FIRST_OUTPUT_NUMBER,
+                             start_number=reader.first_number if sequence else FIRST_OUTPUT_NUMBER,
                              numbered_by_time=sequence)     # a frame skipped (damaged) leaves its number out
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
@@ -154,7 +154,9 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         raise VidcolorError(f"{input}: no frames")
     if to_frames:                           # which files the pattern's frames are, and the numbers left out
         first, last = (frame_path(output, n).name for n in writer.numbers)
-        left_out = f"{frame_names(output, writer.skipped)} left out (could not be decoded)" if writer.skipped else ""
+        # the numbers skipped (damaged): between the first and last written, and before and after them
+        skipped = sorted(set(writer.skipped) | set(getattr(reader, "skipped_files", [])))
+        left_out = f"{frame_names(output, skipped)} left out (could not be decoded)" if skipped else ""
         summary.note = "; ".join(filter(None, [f"frames {first} to {last}", left_out, summary.note]))
     return summary
 

@@ -3,12 +3,70 @@ FFmpeg's image2 cannot take, a folder of numbered frames given as a folder, and 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from helpers import assert_one_line_error, invoke_cli
-from test_sequences import _dpx, _sequence
+from test_sequences import LEVELS, H, W, _dpx, _sequence
 from vidcolor.errors import VidcolorError
+from vidcolor.io import VideoReader
+
+
+def _damage(path: Path, keep: int = 60) -> None:
+    """Cut ``path`` to its first ``keep`` bytes (a PNG's signature and part of its header: FFmpeg's png decoder
+    finds it invalid)."""
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_a_damaged_first_frame_is_skipped_with_ignore_errors_and_named(tmp_path):
+    """A damaged first file failed the run even with --ignore-errors ('cannot decode (Invalid data found when
+    processing input)'), where a later one is skipped and named. It is skipped as a later one is: the frames after it
+    keep their numbers (out_001002.png is scan_001002's), the summary names the number left out; without
+    --ignore-errors one line names the file and the option; with every file damaged, one line says so."""
+    pattern = _sequence(tmp_path, "png")
+    _damage(tmp_path / "scan_001001.png")
+    with VideoReader(pattern, keep_going=True) as reader:
+        levels = [frame.mean() for frame in reader]
+        assert reader.first_number == 1002 and reader.skipped_files == [1001] and reader.missing == 1
+    assert levels == list(LEVELS[1:])
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o" / "out_%06d.png", "--fps", "24",
+                     "--ignore-errors")
+    assert res.returncode == 0, res.stderr
+    assert "; frames out_001002.png to out_001005.png; out_001001.png left out (could not be decoded); " in \
+        res.stderr, res.stderr
+    written = sorted((tmp_path / "o").iterdir())
+    assert [p.name for p in written] == [f"out_{n:06d}.png" for n in range(1002, 1006)]
+    assert [round(np.asarray(Image.open(p)).mean()) for p in written] == list(LEVELS[1:])
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "v.mp4", "--fps", "24", "-q")
+    assert_one_line_error(res)
+    assert ("scan_%06d.png: scan_001001.png cannot be decoded (Invalid data found when processing input): the input "
+            "is damaged there; nothing written (--ignore-errors skips the frames") in res.stderr, res.stderr
+    assert not (tmp_path / "v.mp4").exists()
+    for n in range(1002, 1006):
+        _damage(tmp_path / f"scan_{n:06d}.png")
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "v.mp4", "--fps", "24", "--ignore-errors", "-q")
+    assert_one_line_error(res)
+    assert ("scan_%06d.png: none of its 5 frames can be decoded (damaged or truncated: scan_001001.png, "
+            "scan_001002.png, scan_001003.png and 2 more)") in res.stderr, res.stderr
+
+
+def test_a_sequence_whose_probe_decodes_none_of_the_files_it_reads_starts_at_its_first_whole_frame(tmp_path):
+    """FFmpeg's probe gives up after some 120 files that it cannot decode, and leaves the frame size unknown: with
+    keep_going the reader decodes on to the first whole file, and takes the frames' format from it (16-bit gray
+    PNG: 16 bits, read deep), not the probe's nothing (8)."""
+    for n in range(1, 131):
+        (tmp_path / f"f_{n:04d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    for n in range(131, 134):
+        Image.fromarray(np.full((H, W), 300 * n, np.uint16)).save(tmp_path / f"f_{n:04d}.png")
+    with VideoReader(tmp_path / "f_%04d.png", keep_going=True, deep=True) as reader:
+        frames = list(reader)
+        assert reader.first_number == 131 and len(reader.skipped_files) == 130 and reader.info.bits == 16
+    assert len(frames) == 3 and reader.deep and frames[0].dtype == np.uint16
+    with pytest.raises(VidcolorError, match=r"f_%04d\.png: f_0001\.png cannot be decoded \(Invalid data"):
+        VideoReader(tmp_path / "f_%04d.png")
 
 
 def test_a_dpx_cut_inside_its_header_says_it_is_damaged(tmp_path):

@@ -21,7 +21,8 @@ from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
 from vidcolor.io.pipes import Rewindable, can_wait, read_some
-from vidcolor.io.sequences import FILM_FPS, Sequence, find_sequence, image2_path, is_sequence, sequence_options
+from vidcolor.io.sequences import (FILM_FPS, Sequence, find_sequence, frame_names, frame_path, image2_path,
+                                   is_sequence, sequence_options)
 from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.truncation import (cut_short, ffmpeg_log, gif_cut, missing_index, partial_file, partial_packet,
                                      raw_cut, y4m_cut)
@@ -937,6 +938,12 @@ class VideoReader:
     Attributes:
         sequence: the :class:`~vidcolor.io.sequences.Sequence` read, for an image sequence; else None. Its frames
             are :attr:`VideoInfo.frames`.
+        skipped_files: the numbers of an image sequence's files that the decoder refused (damaged, truncated: with
+            ``keep_going``, or at its end), in order, counted in :attr:`refused`; those before its first frame too,
+            which ``keep_going`` skips as it skips later ones (the decoder found them invalid). Empty for other
+            input.
+        first_number: an image sequence's number of its first frame decoded (its first file's, or a later one's
+            where ``keep_going`` skipped the first); None for other input.
         deep: whether the frames are uint16 (``deep`` asked, and the video has more than 8 bits per sample).
         info: :class:`VideoInfo`, known after construction (sizes after the first frame decodes); a GIF's ``alpha``
             (FFmpeg gives every GIF frame ``bgra``) only once a frame with a transparent pixel is read, which is then
@@ -978,6 +985,8 @@ class VideoReader:
         self.raw_size = raw_size
         self.keep_going = keep_going
         self.sequence = None
+        self.skipped_files: list[int] = []
+        self.first_number = None
         self._container = None
         self._closed = self._iterated = False
         self._first = None
@@ -1034,7 +1043,8 @@ class VideoReader:
             raise VidcolorError(f"{_name(source)}: cannot decode: an animated WebP, which FFmpeg cannot decode; " + (
                 "give the file's name instead (vidcolor reads an animated WebP file through Pillow)"
                 if _name(source) == "stdin" else "vidcolor.io.AnimatedImageReader reads it (through Pillow)"))
-        unknown = _undecoded_probe(self._container) and (self.info.width < 1 or self.info.height < 1)
+        unknown = ((_undecoded_probe(self._container) or self.sequence is not None)
+                   and (self.info.width < 1 or self.info.height < 1))
         if not unknown:
             self._check_size(self.info.width, self.info.height, header=True)
             self._stream.thread_type = DECODE_THREADS
@@ -1044,8 +1054,14 @@ class VideoReader:
         except StopIteration:
             cut = None if unknown else _y4m_first_cut(head, self._held(), self._stream) or self.cut_frame
             self.close()
+            if self.skipped_files:                  # keep_going skipped each file of a sequence
+                raise VidcolorError(f"{_name(source)}: none of its {len(self.skipped_files)} frames can be decoded "
+                                    f"(damaged or truncated: {frame_names(source, self.skipped_files)})") from None
             raise (_size_unknown(source) if unknown else
                    VidcolorError(f"{_name(source)}: video has no frames" + (f": {cut}" if cut else ""))) from None
+        except DamagedInput:                        # a sequence's first file (_decode names it)
+            self.close()
+            raise
         except av.FFmpegError as exc:
             piped_mp4 = _name(source) == "stdin" and "mp4" in self._container.format.name
             cut = (partial_file(source, self._container.format.name)
@@ -1059,9 +1075,15 @@ class VideoReader:
                    )) from None
         self._check_size(first.width, first.height)            # and the first frame
         _from_first_frame(self.info, self._container, self._stream)
+        if unknown and self.sequence is not None:   # its probe decoded none of the files it read (damaged ones)
+            ctx = self._stream.codec_context
+            self.info.pix_fmt, self.info.bits = ctx.pix_fmt, format_bits(ctx.pix_fmt)
+            self.info.alpha = _alpha(self._stream)
         _apply_rotation(self.info, first)
         _interlacing_of(self.info, first)
         self._first, self._size = first, (first.width, first.height)
+        if self.sequence is not None:
+            self.first_number = self._number_of(first)
         self.deep = deep and self.info.bits > 8
         if self.info.alpha and self._container.format.name in ALWAYS_ALPHA_FORMATS and not _transparent(first):
             # said (warn_about_source) only once a frame shows transparency: _video_frames looks at each
@@ -1089,7 +1111,10 @@ class VideoReader:
         skips it, unless the frame size changes there (:meth:`_refused`: that is raised at once); without
         :attr:`keep_going`, the packet after it, if any, raises the damage (:class:`~vidcolor.errors.DamagedInput`:
         damaged in the middle, not at the end). Before the first frame, the decoder's own error goes up (the
-        constructor says that nothing can be decoded).
+        constructor says that nothing can be decoded), but for an image sequence's file that the decoder finds
+        invalid (damaged, truncated), which is skipped as a later one is with :attr:`keep_going`
+        (:attr:`skipped_files`), else raised as its damage (:class:`~vidcolor.errors.DamagedInput`, naming the
+        file).
 
         A signal that stopped a read of a pipe (:meth:`~vidcolor.io.pipes.Rewindable.check`) is raised in place of
         whatever PyAV made of the read that ended there (a refused packet, an error, the end of the stream)."""
@@ -1117,11 +1142,21 @@ class VideoReader:
                     if src is not None:
                         src.check()
                     if self._size is None:
-                        raise
+                        if self.sequence is None or not isinstance(exc, av.error.InvalidDataError):
+                            raise
+                        if not self.keep_going:         # named, as a later frame's damage is
+                            raise DamagedInput(f"{self._refused(exc, packet).marked}; nothing written "
+                                               f"({option('ignore_errors')} skips the frames that cannot be "
+                                               "decoded, as ffmpeg does, and keeps the others)") from None
+                        self.skipped_files.append(self._number_of(packet))
+                        self.refused += 1
+                        continue
                     damage = self._refused(exc, packet)
                     if not isinstance(damage, DamagedInput):
                         raise damage from None
                     self.refused += 1
+                    if self.sequence is not None:
+                        self.skipped_files.append(self._number_of(packet))
                     if self.keep_going:
                         damage = None
                     continue
@@ -1195,7 +1230,7 @@ class VideoReader:
         packet) count into the frame number, as the decoder is drained."""
         ctx = self._stream.codec_context
         size = (ctx.width, ctx.height)
-        if min(size) > 0 and size != self._size:
+        if self._size is not None and min(size) > 0 and size != self._size:
             try:
                 held = len(ctx.decode(None))
             except av.FFmpegError:
@@ -1203,10 +1238,16 @@ class VideoReader:
             return self._size_change(self.decoded + held, *size)
         pts = packet.pts if packet.pts is not None else packet.dts
         tb = self.info.time_base
-        where = (f"the frame at {float(pts * tb) - self.info.start:.3f} s" if pts is not None and tb else
+        where = (frame_path(self.source, self._number_of(packet)).name if self.sequence is not None else
+                 f"the frame at {float(pts * tb) - self.info.start:.3f} s" if pts is not None and tb else
                  f"frame {self.decoded}")
         return DamagedInput(f"{_name(self.source)}: {where} cannot be decoded ({error_reason(exc)}): the input is "
                             "damaged there")
+
+    def _number_of(self, packet) -> int:
+        """The number of the image sequence's file that ``packet`` (or a frame decoded from it) holds: image2 gives
+        the file ``first + i`` the timestamp ``i`` (in frames: its time base is one frame)."""
+        return self.sequence.first + round(packet.pts * self.info.time_base * self.info.fps)
 
     def _size_change(self, index: int, width: int, height: int) -> VidcolorError:
         """The error for frame ``index`` of ``width`` x ``height`` in a stream whose frames are of another size
