@@ -1177,8 +1177,8 @@ def test_missing_files_and_the_overwritten_input_are_named_with_their_option(tmp
     assert listing(tmp_path) == {"a.png", "in.mp4"}
     text = _help_text("dequantize")
     assert "--raw WxH Input is raw rgb24 frames of this size; give their rate with --fps." in text, text
-    assert ("--fps RATE Frame rate of --raw input (needed with it) and of an image sequence (default 24, film's; other "
-            "input carries its own)") in text, text
+    assert ("--fps RATE Frame rate of --raw input (needed with it) and of an image sequence (default: a DPX header's "
+            "own, else 24, film's; other input carries its own)") in text, text
 
 
 def test_a_reference_that_cannot_be_read_names_the_option_in_a_library_call(tmp_path, monkeypatch):

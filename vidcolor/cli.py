@@ -368,8 +368,8 @@ def _with_io_options(f, job: str):
         click.option("--raw", "raw_size", callback=_raw_size, metavar="WxH",
                      help="Input is raw rgb24 frames of this size; give their rate with --fps."),
         click.option("--fps", callback=_fps, metavar="RATE",
-                     help="Frame rate of --raw input (needed with it) and of an image sequence (default 24, film's; "
-                          "other input carries its own), as ffmpeg's -r: 25, 29.97 (kept exact: 2997/100) or N/D "
+                     help="Frame rate of --raw input (needed with it) and of an image sequence (default: a DPX header's "
+                          "own, else 24, film's; other input carries its own), as ffmpeg's -r: 25, 29.97 (kept exact: 2997/100) or N/D "
                           "(30000/1001 for NTSC); 1/1001 to 1,000,000."),
         click.option("--format", "container", type=click.Choice(["nut", "matroska", "mp4", "mov", "gif"]),
                      help="Output container (default: from the suffix; nut on stdout; a suffix that names another is "

@@ -79,7 +79,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
             if not ignore_errors:
                 raise VidcolorError(f"{gap}; nothing written ({option('ignore_errors')} keeps the frames before it)")
             warn(gap)
-        if sequence and fps is None:        # numbered frames have no rate of their own
+        # numbered frames have no rate of their own, but where their header carries one (a DPX's)
+        if sequence and fps is None and reader.rate_from_frames is None:
             warn(no_fps_message(input))
         # RGB or 4:4:4 into a 4:2:0 encode: said as a deep source at 8 bits is, and in the summary (raw frames' rgb24
         # is the pipe's format, not its source's); not by colorize, whose colour is made anew from L

@@ -3,8 +3,10 @@ FFmpeg's image2 cannot take, a folder of numbered frames given as a folder, and 
 from __future__ import annotations
 
 import struct
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -111,3 +113,38 @@ def test_a_pattern_image2_cannot_take_is_refused_before_any_work(tmp_path, name,
         assert f": not an image sequence's pattern: {said}; {rule}" in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"scan_{n:06d}.png" for n in range(1001, 1006)]
     assert is_sequence("o_%d_5%%.png") and is_sequence("50%%/o_%06d.png")
+
+
+def _with_rate(path: Path, offset: int, rate: float) -> None:
+    """Give the DPX ``path`` (FFmpeg's encoder's: a 1664-byte header, no film or television header) the standard
+    2048-byte header, its ``offset`` field (1724: the film header's frame rate; 1940: the television header's) a
+    float32 ``rate`` in the file's byte order, the rest of the added headers unset (0xFF)."""
+    data = path.read_bytes()
+    order = "<" if data[:4] == b"XPDS" else ">"
+    start = struct.unpack_from(order + "I", data, 4)[0]                 # the offset of the image data
+    out = bytearray(data[:start]) + b"\xff" * (2048 - start) + data[start:]
+    struct.pack_into(order + "I", out, 4, 2048)
+    struct.pack_into(order + "I", out, 16, len(out))                   # the file's size
+    struct.pack_into(order + "I", out, 808, 2048)                      # the image element's data offset
+    struct.pack_into(order + "f", out, offset, rate)
+    path.write_bytes(out)
+
+
+@pytest.mark.parametrize("offset, rate, read", [(1940, 25.0, Fraction(25)), (1724, 23.976, Fraction(2997, 125))])
+def test_a_dpx_sequence_is_read_at_the_rate_its_header_carries(tmp_path, offset, rate, read):
+    """A DPX's film or television header may carry its frame rate, which FFmpeg's dpx decoder reads (image2 does
+    not: the sequence was read at 24, with a warning that no rate was given). Without --fps it is the sequence's
+    rate, said by no warning; --fps still wins; DPX frames without one are read at 24, with the warning."""
+    pattern = _sequence(tmp_path, "dpx")
+    with VideoReader(pattern) as plain:
+        assert plain.info.fps == 24 and plain.rate_from_frames is None
+    for n in range(1001, 1006):
+        _with_rate(tmp_path / f"scan_{n:06d}.dpx", offset, rate)
+    with VideoReader(pattern) as reader:
+        assert reader.info.fps == read and reader.rate_from_frames == read and len(list(reader)) == 5
+    with VideoReader(pattern, fps=30) as reader:
+        assert reader.info.fps == 30 and reader.rate_from_frames is None
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o.mkv")
+    assert res.returncode == 0 and "--fps" not in res.stderr, res.stderr
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert c.streams.video[0].average_rate == read

@@ -209,8 +209,8 @@ def open_input(source: str | Path | BinaryIO, sequence: Sequence | None = None, 
         sequence: an image sequence's frames (:func:`~vidcolor.io.sequences.find_sequence` of ``source``, its
             printf pattern, ``scan_%06d.dpx``): opened by FFmpeg's image2 demuxer from its first number on
             (:func:`~vidcolor.io.sequences.sequence_options`); None: ``source`` is one file or stream.
-        rate: the sequence's frame rate, frames per second (None: :data:`~vidcolor.io.sequences.FILM_FPS`, 24);
-            ignored without ``sequence``.
+        rate: the sequence's frame rate, frames per second (None: the rate its frames carry, :func:`frames_rate`,
+            a DPX header's, else :data:`~vidcolor.io.sequences.FILM_FPS`, 24); ignored without ``sequence``.
 
     Raises:
         VidcolorError: one line each: a path that does not exist, an empty file or input (0 bytes), nothing on a
@@ -220,7 +220,7 @@ def open_input(source: str | Path | BinaryIO, sequence: Sequence | None = None, 
             was (:meth:`~vidcolor.io.pipes.Rewindable.check`).
     """
     if sequence is not None:
-        return _open_sequence(source, sequence, rate or FILM_FPS)
+        return _open_sequence(source, sequence, rate)
     if source == "-":
         source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
@@ -373,18 +373,41 @@ def check_y4m_head(head: bytes, name: str) -> None:
                             "frames per second")
 
 
-def _open_sequence(pattern: str | Path, found: Sequence, rate: Fraction):
+def _open_sequence(pattern: str | Path, found: Sequence, rate: Fraction | None):
     """The image sequence ``found`` (:func:`~vidcolor.io.sequences.find_sequence` of ``pattern``) opened by FFmpeg's
-    image2 demuxer at ``rate`` frames a second, its decoder under the frame-size limit as :func:`open_input`'s.
+    image2 demuxer at ``rate`` frames a second, its decoder under the frame-size limit as :func:`open_input`'s; with
+    ``rate`` None, at the rate its frames carry (:func:`frames_rate`: a DPX header's, which image2 leaves unread: it
+    is opened again at it), else at :data:`~vidcolor.io.sequences.FILM_FPS`.
 
     Raises:
         VidcolorError: the demuxer cannot open it (one line).
     """
-    options = {"max_pixels": str(limits.MAX_PIXELS), **sequence_options(found, rate)}
-    try:
-        return av.open(local_url(image2_path(pattern)), "r", format="image2", options=options)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VidcolorError(f"{pattern}: cannot read the sequence ({error_reason(exc)})") from None
+    def opened(at: Fraction):
+        options = {"max_pixels": str(limits.MAX_PIXELS), **sequence_options(found, at)}
+        try:
+            return av.open(local_url(image2_path(pattern)), "r", format="image2", options=options)
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise VidcolorError(f"{pattern}: cannot read the sequence ({error_reason(exc)})") from None
+
+    container = opened(rate or FILM_FPS)
+    own = frames_rate(video_stream(container)) if rate is None else None
+    if own is not None and own != FILM_FPS:
+        container.close()
+        container = opened(own)
+    return container
+
+
+def frames_rate(stream) -> Fraction | None:
+    """The frame rate that the frames of ``stream`` (an image sequence's, read by image2) carry in their own header,
+    as FFmpeg's decoder read it from the first frame it probed (``AVCodecContext.framerate``): a DPX's, from its film
+    header (offset 1724), else from its television header (offset 1940), a float32 rounded to a fraction of
+    terms up to 4096 (FFmpeg's dpx decoder: 23.976 -> 2997/125; ``ffmpeg -framerate`` gives image2 its rate and
+    leaves this one unread). None where they carry none (PNG, TIFF, JPEG; a DPX that leaves the fields unset, as
+    FFmpeg's own dpx encoder does), where ``stream`` is None, or for a rate outside :data:`RAW_FPS_RANGE`."""
+    rate = getattr(getattr(stream, "codec_context", None), "framerate", None)
+    if not rate or rate <= 0:
+        return None
+    return Fraction(rate) if _rate_in_range(Fraction(rate)) else None
 
 
 def _sequence_packets(packets: Iterator[av.Packet], count: int, stream) -> Iterator[av.Packet]:
@@ -938,6 +961,9 @@ class VideoReader:
     Attributes:
         sequence: the :class:`~vidcolor.io.sequences.Sequence` read, for an image sequence; else None. Its frames
             are :attr:`VideoInfo.frames`.
+        rate_from_frames: an image sequence's rate that its frames carry (:func:`frames_rate`: a DPX header's), read
+            at where no ``fps`` was given; else None (read at ``fps``, or at
+            :data:`~vidcolor.io.sequences.FILM_FPS` where neither is known).
         skipped_files: the numbers of an image sequence's files that the decoder refused (damaged, truncated: with
             ``keep_going``, or at its end), in order, counted in :attr:`refused`; those before its first frame too,
             which ``keep_going`` skips as it skips later ones (the decoder found them invalid). Empty for other
@@ -985,6 +1011,7 @@ class VideoReader:
         self.raw_size = raw_size
         self.keep_going = keep_going
         self.sequence = None
+        self.rate_from_frames = None
         self.skipped_files: list[int] = []
         self.first_number = None
         self._container = None
@@ -1033,6 +1060,7 @@ class VideoReader:
         self.info = container_info(self._container, source)
         if self.sequence is not None:           # image2 counts none: the files found, which missing compares
             self.info.frames = self.sequence.count
+            self.rate_from_frames = frames_rate(self._stream) if fps is None else None
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
         # first frame, decoded under the limit, gives it, without frame threads (each of them would allocate
