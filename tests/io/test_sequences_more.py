@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import assert_one_line_error, invoke_cli
+from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
 from test_sequences import LEVELS, H, W, _dpx, _sequence
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader
@@ -113,6 +113,49 @@ def test_a_pattern_image2_cannot_take_is_refused_before_any_work(tmp_path, name,
         assert f": not an image sequence's pattern: {said}; {rule}" in res.stderr, res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"scan_{n:06d}.png" for n in range(1001, 1006)]
     assert is_sequence("o_%d_5%%.png") and is_sequence("50%%/o_%06d.png")
+
+
+def _frames(folder: Path, names: list[str], sizes: list[tuple[int, int]] | None = None) -> list[Path]:
+    """PNG frames ``names`` in ``folder`` (made), W x H (or ``sizes``, (width, height) each), gray levels 10, 20,
+    ...; returns their paths."""
+    folder.mkdir()
+    for i, (name, (w, h)) in enumerate(zip(names, sizes or [(W, H)] * len(names))):
+        Image.fromarray(np.full((h, w, 3), 10 * (i + 1), np.uint8)).save(folder / name)
+    return [folder / name for name in names]
+
+
+def test_a_folder_of_numbered_frames_says_the_pattern_that_reads_them_as_a_clip(tmp_path, monkeypatch):
+    """A folder of one sequence's frames is a folder of stills (as documented), which a user of image sequences
+    did not see coming: a run says once (its checks and its work list the folder: one listing) which pattern reads
+    them as a clip. Not for fewer than a second's frames, a gap, mixed sizes or names, nor outside a run."""
+    from vidcolor.io import folders
+    from vidcolor.io.folders import folder_contents, sequence_in
+
+    reel = _frames(tmp_path / "reel", [f"scan_{n:06d}.png" for n in range(1, 25)])[0].parent
+    (tmp_path / "out").mkdir()
+    for n in range(1, 25):                  # outputs there: --skip-existing has nothing to do, and says so at once
+        (tmp_path / "out" / f"scan_{n:06d}.png").write_bytes(b"done")
+    res = invoke_cli("dequantize", "reel", "-o", "out", "--skip-existing", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    said = [line for line in res.stderr_lines if "look like one image sequence" in line]
+    assert said == ["vidcolor: warning: reel: its 24 images, scan_000001.png to scan_000024.png, look like one image "
+                    "sequence, and a folder's images are processed as separate stills: pass 'reel/scan_%06d.png' to "
+                    "process them as a clip"], res.stderr
+    with vidcolor_warnings() as warned:
+        folder_contents(reel)                               # outside a run: not said
+    assert warned == []
+    (reel / "scan_000024.png").unlink()
+    assert sequence_in(reel, folder_contents(reel)[0]) is None                      # under a second
+    monkeypatch.setattr(folders, "SEQUENCE_HINT_FRAMES", 3)
+    for name, names, sizes, pattern in (
+            ("padded", ["a_0998.png", "a_0999.png", "a_1000.png"], None, "a_%04d.png"),
+            ("plain", ["8.tif", "9.tif", "10.tif"], None, "%d.tif"),
+            ("gap", ["a_01.png", "a_02.png", "a_04.png"], None, None),
+            ("sizes", ["a_1.png", "a_2.png", "a_3.png"], [(W, H), (W, H), (2 * W, H)], None),
+            ("names", ["a_1.png", "a_2.png", "b_3.png"], None, None),
+            ("suffixes", ["a_1.png", "a_2.png", "a_3.PNG"], None, None)):
+        stills = _frames(tmp_path / name, names, sizes)
+        assert sequence_in(stills[0].parent, stills) == (pattern and str(tmp_path / name / pattern)), name
 
 
 def _with_rate(path: Path, offset: int, rate: float) -> None:

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import re
 from collections import Counter
 from pathlib import Path
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, warn
 from vidcolor.io import is_still_image, list_images_in, list_videos_in
 from vidcolor.io.files import IMAGE_SUFFIXES
 from vidcolor.io.naming import natural_sorted
-from vidcolor.io.reader import VIDEO_SUFFIXES
+from vidcolor.io.reader import VIDEO_SUFFIXES, probe
+from vidcolor.io.sequences import SEQUENCE_SUFFIXES, find_sequence
 from vidcolor.io.writer import format_suffix
 
 
@@ -38,7 +40,9 @@ def one_listing():
 def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
     """``(stills, clips)`` directly inside ``folder``: still images; videos and animated images; each in natural
     order of their names (:func:`~vidcolor.io.naming.natural_sorted`: 2.png before 10.png); hidden files (``.name``)
-    are not taken. Within :func:`one_listing`, the run's listing of ``folder`` (new lists)."""
+    are not taken. Within :func:`one_listing`, the run's listing of ``folder`` (new lists); a run's listing of
+    stills alone that are one image sequence's frames warns, once, of the pattern that reads them as a clip
+    (:func:`sequence_in`)."""
     listed = _LISTINGS.get()
     if listed is None or Path(folder) not in listed:
         images = list_images_in(folder)
@@ -48,8 +52,50 @@ def folder_contents(folder: str | Path) -> tuple[list[Path], list[Path]]:
         if listed is None:
             return contents
         listed[Path(folder)] = contents
+        if not contents[1] and (pattern := sequence_in(folder, contents[0])) is not None:
+            stills = contents[0]
+            warn(f"{folder}: its {len(stills)} images, {stills[0].name} to {stills[-1].name}, look like one image "
+                 f"sequence, and a folder's images are processed as separate stills: pass '{pattern}' to process "
+                 "them as a clip")
     stills, clips = listed[Path(folder)]
     return list(stills), list(clips)
+
+
+SEQUENCE_HINT_FRAMES = 24
+"""The fewest numbered stills that :func:`sequence_in` takes for an image sequence's frames: one second of film. A
+handful of numbered photos (``IMG_0001.jpg`` to ``IMG_0005.jpg``, of one camera and size) is no clip."""
+
+NUMBERED_NAME = re.compile(r"(.*?)(\d+)(\.[^.]+)")
+"""A file name of a frame of a sequence: a head, the frame number (the last digits before the suffix), the suffix."""
+
+
+def sequence_in(folder: str | Path, stills: list[Path]) -> str | None:
+    """The printf pattern (:func:`~vidcolor.io.sequences.is_sequence`) that reads ``stills``, the still images of
+    ``folder`` (:func:`folder_contents`, in natural order), as one image sequence, where they are one: at least
+    :data:`SEQUENCE_HINT_FRAMES`, named one head, a number and one suffix of
+    :data:`~vidcolor.io.sequences.SEQUENCE_SUFFIXES` each (``scan_000001.dpx``), whose numbers the pattern finds
+    (:func:`~vidcolor.io.sequences.find_sequence`: zero-padded to one width, ``%06d``, or unpadded, ``%d``) as one
+    run without a gap, the first and the last of one frame size (as FFmpeg reads them:
+    :func:`~vidcolor.io.reader.probe`; the others are not opened). Else None (also where the
+    first or last cannot be read)."""
+    parts = [NUMBERED_NAME.fullmatch(p.name) for p in stills]
+    if len(stills) < SEQUENCE_HINT_FRAMES or not all(parts) or len({(m[1], m[3]) for m in parts}) != 1:
+        return None
+    head, _, suffix = parts[0].groups()
+    digits = [m[2] for m in parts]
+    padded = any(len(d) > 1 and d.startswith("0") for d in digits)
+    if suffix.lower() not in SEQUENCE_SUFFIXES or padded and len({len(d) for d in digits}) != 1:
+        return None
+    pattern = str(Path(folder) / (head.replace("%", "%%") + (f"%0{len(digits[0])}d" if padded else "%d") +
+                                  suffix.replace("%", "%%")))
+    try:
+        found = find_sequence(pattern)
+        if found.count != len(stills) or found.gap is not None:
+            return None
+        first, last = probe(stills[0]), probe(stills[-1])
+    except VidcolorError:
+        return None
+    return pattern if (first.width, first.height) == (last.width, last.height) else None
 
 
 def folder_targets(folder: Path, out_dir: Path, container: str | None) -> tuple[list[Path], list[Path], list[Path],
