@@ -425,12 +425,13 @@ def test_a_truncated_animated_gif_keeps_its_whole_frames_with_ignore_errors(tmp_
     data = (tmp_path / "full.gif").read_bytes()
     (tmp_path / "cut.gif").write_bytes(data[: len(data) * 6 // 10])
     (tmp_path / "full.gif").unlink()
-    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--pix-fmt", "yuv444p", *FAST,
+                     cwd=tmp_path)     # (4:4:4: the GIF's colour kept, not warned of)
     assert_one_line_error(res)
     assert "frames could not be read" in res.stderr and "--ignore-errors keeps" in res.stderr
     assert listing(tmp_path) == {"cut.gif"}
-    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
-                     cwd=tmp_path)
+    res = invoke_cli("dequantize", "cut.gif", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", "--pix-fmt",
+                     "yuv444p", *FAST, cwd=tmp_path)
     assert res.returncode == 0 and "warning" in res.stderr, res.stderr
     assert 3 <= decode_all(str(tmp_path / "out.mp4"))[0].shape[0] < 10
 
@@ -482,7 +483,8 @@ def test_an_animations_transparency_is_kept_in_gif_and_composited_on_black_with_
     with Image.open(tmp_path / "out.gif") as im:
         got = np.stack([np.asarray(f.convert("RGBA"))[..., 3] for f in ImageSequence.Iterator(im)])
     np.testing.assert_array_equal(got > 0, alpha > 0)
-    res = invoke_cli("dequantize", name, "-o", "out.mp4", "--model", tiny_models.lab, *FAST, cwd=tmp_path)
+    res = invoke_cli("dequantize", name, "-o", "out.mp4", "--model", tiny_models.lab, "--pix-fmt", "yuv444p", *FAST,
+                     cwd=tmp_path)     # (4:4:4: its colour kept, not warned of)
     assert res.returncode == 0 and res.stderr_lines == [
         f"vidcolor: warning: {name}: its transparent parts were composited on black (out.mp4 cannot hold "
         "transparency; GIF output keeps it)"], res.stderr
@@ -698,13 +700,15 @@ def test_a_folder_of_videos_and_images_gives_a_folder_of_both(tmp_path, tiny_mod
     Image.fromarray(clip_frames[0]).save(src / "still.png")
     Image.fromarray(clip_frames[0]).save(src / "anim.gif", save_all=True, duration=100, loop=0,
                                          append_images=[Image.fromarray(f) for f in clip_frames[1:4]])
-    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "mixed", "--pix-fmt", "yuv444p", "-q",
+                     cwd=tmp_path)     # (4:4:4: the animation's RGB colour kept, not warned of)
     assert_clean_success(res)
     assert sorted(p.name for p in (tmp_path / "mixed").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]
     assert len(decode_all(str(tmp_path / "mixed" / "anim.mp4"))[0]) == 4
     # a broken clip: the outputs finished before it are kept, and the line says so
     (src / "c.mp4").write_bytes(b"not a video")
-    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "-q", cwd=tmp_path)
+    res = invoke_cli("dequantize", "reels", "--model", tiny_models.rgb, "-o", "broken", "--pix-fmt", "yuv444p", "-q",
+                     cwd=tmp_path)
     assert_one_line_error(res)
     assert "c.mp4" in res.stderr and "4 finished outputs kept in broken/" in res.stderr
     assert sorted(p.name for p in (tmp_path / "broken").iterdir()) == ["a.mp4", "anim.mp4", "b.mp4", "still.png"]

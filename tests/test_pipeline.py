@@ -498,7 +498,8 @@ def test_a_folders_clips_are_named_after_the_format_written(tmp_path, container,
     frames = [Image.fromarray(f) for f in mosaic(3, 16, 24)]
     frames[0].save(tmp_path / "reels" / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     out = tmp_path / "out"
-    process(tmp_path / "reels", out, lambda b: b, suffix="x", container=container, preset="ultrafast", progress=False)
+    process(tmp_path / "reels", out, lambda b: b, suffix="x", container=container, preset="ultrafast", progress=False,
+            **({} if container == "gif" else {"pix_fmt": "yuv444p"}))     # (the GIF's colour kept, not warned of)
     assert listing(out) == {f"anim{suffix}"}
     with av.open(str(out / f"anim{suffix}")) as c:
         assert name in c.format.name.split(",")
@@ -735,7 +736,8 @@ def test_every_image_suffix_is_read_as_an_image_alone_and_in_a_folder(tmp_path):
     process(shots / "photo.jfif", None, lambda b: b, suffix="x", progress=False)
     assert (shots / "photo_x.png").is_file()
     (shots / "photo_x.png").unlink()
-    summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False)
+    summary = process(shots, tmp_path / "out", lambda b: b, suffix="x", preset="ultrafast", progress=False,
+                      pix_fmt="yuv444p")          # (the APNG's colour kept, not warned of)
     assert listing(tmp_path / "out") == {"moving.mp4", "photo.png", "pic.png", "scan.png"} and summary.frames == 6
 
 
@@ -912,12 +914,12 @@ def test_a_folders_summary_says_what_each_file_was_found_on(tmp_path, tiny_model
         save_apng(shots / name, frames)
     Image.fromarray(coarse[0]).save(shots / "d.png")
     summary = dequantize(shots, tmp_path / "out", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
-                         progress=False)
+                         progress=False, pix_fmt="yuv444p")     # (4:4:4: the APNGs' colour kept)
     assert summary.note == ("1 image, 3 clips; quantizers: uniform 4/4/4 bits (mid) in 3 files, "
                             "no quantizer found in 1 file")
     (shots / "c.apng").unlink()
     summary = dequantize(shots, tmp_path / "out2", model=str(tiny_models.lab), device="cpu", preset="ultrafast",
-                         progress=False)
+                         progress=False, pix_fmt="yuv444p")
     assert summary.note == "1 image, 2 clips; quantizer: uniform 4/4/4 bits (mid) in all 3 files"
 
 
@@ -927,7 +929,7 @@ def test_a_clips_summary_names_its_changes_of_quantizer(tmp_path, tiny_models):
 
     save_apng(tmp_path / "cut.apng", np.concatenate([four_bit_frames(4), random_frames(4)]))
     summary = dequantize(tmp_path / "cut.apng", tmp_path / "out.mp4", model=str(tiny_models.lab), device="cpu",
-                         preset="ultrafast", progress=False)
+                         preset="ultrafast", progress=False, pix_fmt="yuv444p")     # (its colour kept)
     assert re.fullmatch(r"quantizer: uniform 4/4/4 bits \(mid\), confidence [\d.]+, margin [\d.]+; "
                         r"then no quantizer found from frame 4", summary.note), summary.note
     from vidcolor.summaries import quantizer_note
@@ -953,7 +955,7 @@ def test_the_summary_says_when_frames_passed_unchanged_and_why(tmp_path):
 
     def note(clip, model):
         return dequantize(tmp_path / clip, tmp_path / "out.mp4", model=str(tmp_path / model), device="cpu",
-                          preset="ultrafast", overwrite=True, progress=False).note
+                          preset="ultrafast", overwrite=True, progress=False, pix_fmt="yuv444p").note     # (colour kept)
 
     assert note("coarse.apng", "none.safetensors").endswith(f"margin 1.9; {why} (consistency=False applies the "
                                                             "generator as it is)")

@@ -249,6 +249,60 @@ def _delay(frame: Image.Image) -> float | None:
     return frame.info.get("duration")
 
 
+PILLOW_PIX_FMTS = {"P": "pal8", "RGB": "rgb24", "RGBA": "rgba", "L": "gray", "LA": "ya8", "I;16": "gray16le"}
+"""FFmpeg's pixel format of an animation's frames by Pillow's mode (:func:`animation_pix_fmt`); another: not known."""
+
+
+def _webp_codings(path: Path) -> set[bytes]:
+    """The bitstreams of an animated WebP's frames, from its RIFF chunks (each ``ANMF`` frame holds a ``VP8 ``, lossy,
+    4:2:0, or a ``VP8L``, lossless ARGB, after an optional ``ALPH``: Google's WebP Container Specification); Pillow
+    does not say which, and FFmpeg does not read animated WebP."""
+    codings: set[bytes] = set()
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        end, pos = f.tell(), 12
+        while pos + 8 <= end:
+            f.seek(pos)
+            fourcc, size = struct.unpack("<4sI", f.read(8))
+            inner = pos + 8 + 16 if fourcc == b"ANMF" else pos        # (a frame's 16 bytes of placing, then chunks)
+            while inner + 8 <= min(end, pos + 8 + size):
+                f.seek(inner)
+                sub, sub_size = struct.unpack("<4sI", f.read(8))
+                if sub in (b"VP8 ", b"VP8L"):
+                    codings.add(sub)
+                    break
+                if fourcc != b"ANMF":
+                    break
+                inner += 8 + sub_size + (sub_size & 1)
+            pos += 8 + size + (size & 1)
+    return codings
+
+
+def animation_pix_fmt(im: Image.Image, path: Path) -> str | None:
+    """The pixel format of an animation's frames as stored, FFmpeg's name (:attr:`~vidcolor.io.VideoInfo.pix_fmt`),
+    which says whether their colour is at full resolution
+    (:func:`~vidcolor.source_warnings.chroma_reason`): ``pal8`` for a GIF (a palette of RGB colours), an APNG's by its
+    mode (:data:`PILLOW_PIX_FMTS`: ``rgb24``, ``rgba``, ``pal8``, gray), a lossless WebP's ``rgba`` (every frame
+    ``VP8L``), a lossy one's ``yuv420p`` (VP8 holds 4:2:0 alone), an AVIF's as FFmpeg probes it (``yuv420p``,
+    ``yuv444p``...); None where it cannot be told."""
+    if im.format == "GIF":
+        return "pal8"
+    if im.format == "PNG":
+        return PILLOW_PIX_FMTS.get(im.mode)
+    if im.format == "WEBP":
+        codings = _webp_codings(path)
+        return None if not codings else "rgba" if codings == {b"VP8L"} else "yuv420p"
+    if im.format == "AVIF":
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                return container.streams.video[0].codec_context.pix_fmt
+        except (av.FFmpegError, IndexError):
+            return None
+    return None
+
+
 class AnimatedImageReader:
     """An animated image's frames as uint8 RGB ``(H, W, 3)``, with :class:`~vidcolor.io.VideoInfo`
     like :class:`~vidcolor.io.VideoReader` (the frame rate is the mean of the frame delays, exact to
@@ -358,7 +412,8 @@ class AnimatedImageReader:
             loop = loop - 1 if loop > 1 else -1     # N plays in all: N - 1 more times, as GIF counts
         self.info = VideoInfo(width=self._im.size[0], height=self._im.size[1], fps=fps,
                               frames=n if n is not None else len(delays),
-                              duration=total / 1000, loop=-1 if loop is None else int(loop))
+                              duration=total / 1000, loop=-1 if loop is None else int(loop),
+                              pix_fmt=animation_pix_fmt(self._im, self.path))
         self.timeline = Timeline.of(fps, Fraction(1, 1000))
         # each frame's exact time rounded to the ms, not each delay: rounded delays would drift (16 ms for 1/60 s)
         for shown in np.rint(np.cumsum([0.0] + delays[:-1])).astype(int).tolist():

@@ -1,0 +1,71 @@
+"""What a run says of its source, stop 70: a Ray run's summary says the 4:2:0 encode's halving of colour as a local
+run's does; animated images (GIF, APNG, lossless WebP) are warned of it as RGB video is; a folder's summary says it
+of the files it applies to, and its multi-page TIFFs and transparent clips are said in one line; Display P3 and
+DCI-P3 SDR sources are colorized into BT.709 tags, as BT.2020 ones are; ``compare``'s input half is converted into
+the output's primaries where colorize retags them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import run_ffmpeg, vidcolor_warnings
+
+W, H, FRAMES = 32, 16, 2
+HALVED = "the 4:2:0 encode halves their colour resolution"
+
+
+def _noise(frames: int = FRAMES, seed: int = 0) -> np.ndarray:
+    """Noise frames (no quantizer is found in them: they pass unchanged), uint8 ``(frames, H, W, 3)``."""
+    return np.random.default_rng(seed).integers(0, 256, (frames, H, W, 3), dtype=np.uint8)
+
+
+def _clip(ffmpeg_exe: str, path, pix_fmt: str, codec: str = "ffv1") -> None:
+    """:func:`_noise` as a clip at ``pix_fmt`` (lossless FFV1 by default), 24 fps."""
+    run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", "24", "-i", "-",
+               "-pix_fmt", pix_fmt, "-c:v", codec, str(path), stdin=_noise().tobytes())
+
+
+def _animation(path, **save) -> None:
+    """:func:`_noise`'s frames as an animated image (the format by ``path``'s suffix)."""
+    frames = [Image.fromarray(f) for f in _noise(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, **save)
+
+
+def _dequantize(src, out, tiny_models, **kw):
+    from vidcolor.api import dequantize
+
+    return dequantize(src, out, model=str(tiny_models.lab), temporal="off", progress=False, **kw)
+
+
+@pytest.mark.parametrize("name, save, fmt", [("a.gif", {}, "pal8"), ("a.apng", {}, "rgb24"),
+                                             ("a.webp", {"lossless": True}, "rgba")])
+def test_an_animated_image_s_full_colour_into_4_2_0_is_told(tmp_path, tiny_models, name, save, fmt):
+    """A GIF (a palette of RGB colours), an APNG (RGB) and a lossless WebP (ARGB) have colour at full resolution, which
+    the default 4:2:0 encode halves; their reader gave no pixel format, so nothing was said of them (an RGB clip is
+    told, stop 69), and their summary said 'every frame passed unchanged' alone (a GIF's palette is a quantizer:
+    its frames are corrected, and the summary says that)."""
+    _animation(tmp_path / name, **save)
+    with vidcolor_warnings() as warned:
+        summary = _dequantize(tmp_path / name, tmp_path / "out.mp4", tiny_models)
+    assert [w for w in warned if "colour resolution" in w] == [
+        f"{name} has full-resolution colour (RGB, {fmt}); libx264 at yuv420p (plays everywhere) halves its colour "
+        "resolution (4:2:0), so thin coloured detail (text, pixel art, edges) blurs and changes colour; "
+        "pix_fmt='yuv444p' keeps it (H.264 High 4:4:4 Predictive, which browsers and most hardware decoders do not "
+        "play)"]
+    if fmt != "pal8":
+        assert summary.note.endswith(f"every frame passed unchanged ({HALVED})")
+
+
+def test_a_lossy_webp_animation_is_4_2_0_already_and_not_told(tmp_path, tiny_models):
+    """A lossy WebP's frames are VP8, 4:2:0 alone: the encode halves nothing of them."""
+    from vidcolor.io.animated import AnimatedImageReader
+
+    _animation(tmp_path / "a.webp", quality=80)
+    with AnimatedImageReader(tmp_path / "a.webp") as reader:
+        assert reader.info.pix_fmt == "yuv420p"
+    with vidcolor_warnings() as warned:
+        _dequantize(tmp_path / "a.webp", tmp_path / "out.mp4", tiny_models)
+    assert warned == []
+
+
