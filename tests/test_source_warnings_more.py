@@ -5,6 +5,7 @@ DCI-P3 SDR sources are colorized into BT.709 tags, as BT.2020 ones are; ``compar
 the output's primaries where colorize retags them."""
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -67,5 +68,43 @@ def test_a_lossy_webp_animation_is_4_2_0_already_and_not_told(tmp_path, tiny_mod
     with vidcolor_warnings() as warned:
         _dequantize(tmp_path / "a.webp", tmp_path / "out.mp4", tiny_models)
     assert warned == []
+
+
+def _p3_clip(ffmpeg_exe: str, path, primaries: str = "smpte432", trc: str = "iec61966-2-1") -> None:
+    """testsrc2 (colour), 3 frames, H.264 tagged ``primaries`` (x264's own tags: -color_primaries is not taken here)."""
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "3", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", "-x264-params", f"log-level=error:colorprim={primaries}:transfer={trc}:"
+               "colormatrix=bt709", str(path))
+
+
+def _tags(path) -> tuple[int, int, int]:
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        return ctx.color_primaries, ctx.colorspace, ctx.color_trc
+
+
+@pytest.mark.parametrize("primaries, code, what", [("smpte432", 12, "Display P3 (SMPTE 432)"),
+                                                   ("smpte431", 11, "DCI-P3 (SMPTE 431)")])
+def test_a_p3_sdr_source_is_colorized_into_bt709_tags(tmp_path, ffmpeg_exe, tiny_colorizers, tiny_models, primaries,
+                                                      code, what):
+    """A Display P3 (a phone's) or DCI-P3 SDR source was colorized into its own P3 tags without a word, so a player
+    showed colorize's BT.709 colours more saturated than made, where a BT.2020 one is tagged BT.709 with a warning
+    (stop 68): P3 is now handled alike; dequantize keeps the source's tags (its values are the source's colours)."""
+    from vidcolor.api import colorize
+
+    src = tmp_path / "p3.mp4"
+    _p3_clip(ffmpeg_exe, src, primaries)
+    assert _tags(src) == (code, 1, 13)
+    with vidcolor_warnings() as warned:
+        colorize(src, tmp_path / "c.mp4", saturation=0, render_size=32, temporal="off", progress=False,
+                 backend="torch", model=str(tiny_colorizers.fcn))
+    assert [w for w in warned if "P3" in w] == [
+        f"p3.mp4 is {what} video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
+        f"(sRGB), as its networks were trained, so the output is tagged BT.709, not {what}, and shows them as made "
+        f"(convert it to {what} afterwards if it must be delivered so)"]
+    assert _tags(tmp_path / "c.mp4") == (1, 1, 13)          # BT.709 primaries, sRGB's curve kept: sRGB
+    with vidcolor_warnings() as warned:
+        _dequantize(src, tmp_path / "d.mp4", tiny_models)
+    assert not [w for w in warned if "P3" in w] and _tags(tmp_path / "d.mp4") == (code, 1, 13)
 
 

@@ -66,28 +66,38 @@ def makes_colours(fn: FrameBatchFn) -> bool:
 BT2020_PRIMARIES = 9
 """FFmpeg's AVColorPrimaries of BT.2020 (``bt2020``), in :attr:`~vidcolor.io.VideoInfo.colour`'s ``color_primaries``."""
 
-AS_BT709 = {"color_primaries": {BT2020_PRIMARIES: 1}, "colorspace": {9: 1, 10: 1}, "color_trc": {14: 1, 15: 1}}
+WIDE_PRIMARIES = {BT2020_PRIMARIES: "BT.2020", 11: "DCI-P3 (SMPTE 431)", 12: "Display P3 (SMPTE 432)"}
+"""FFmpeg's AVColorPrimaries wider than BT.709's, as :func:`output_colour` names them: BT.2020, DCI-P3 (``smpte431``)
+and Display P3 (``smpte432``, P3 with D65, as phones and Apple's displays record and show)."""
+
+AS_BT709 = {"color_primaries": {p: 1 for p in WIDE_PRIMARIES}, "colorspace": {9: 1, 10: 1},
+            "color_trc": {14: 1, 15: 1}}
 """The colour tags (:func:`~vidcolor.io.reader.colour_tags`) that :func:`output_colour` changes, each value -> BT.709's
-(1): the BT.2020 primaries, its matrices (``bt2020nc``, ``bt2020c``) and its SDR transfers (``bt2020-10``,
-``bt2020-12``: BT.709's curve, under BT.2020's name); others (range, a BT.709 transfer) are kept."""
+(1): the wide primaries (:data:`WIDE_PRIMARIES`), BT.2020's matrices (``bt2020nc``, ``bt2020c``) and its SDR transfers
+(``bt2020-10``, ``bt2020-12``: BT.709's curve, under BT.2020's name); others (range, a BT.709 or sRGB transfer) are
+kept."""
 
 
 def output_colour(name: str, colour: dict[str, int], colours: bool) -> dict[str, int]:
     """The colour description (ffmpeg's output options, :func:`~vidcolor.io.reader.colour_tags`) that the output of
     the video ``name``, described by ``colour``, is written with: ``colour`` itself, but for a job that makes colours
-    (``colours``, :func:`makes_colours`) on a BT.2020 source with an SDR transfer (a wide-gamut SDR master; HDR is
-    :func:`~vidcolor.io.reader.warn_about_source`'s): its frames are decoded with their own matrix (BT.2020's) into
-    RGB whose values colorize takes as BT.709's (sRGB), and makes its colours so. Its output is tagged BT.709
+    (``colours``, :func:`makes_colours`) on a source of wide primaries (:data:`WIDE_PRIMARIES`: BT.2020, DCI-P3,
+    Display P3) with an SDR transfer (a wide-gamut master, a phone's P3 clip; HDR is
+    :func:`~vidcolor.io.reader.warn_about_source`'s): its frames are decoded with their own matrix into RGB whose
+    values colorize takes as BT.709's (sRGB), and makes its colours so. Its output is tagged BT.709
     (:data:`AS_BT709`), which says what they are, and a warning (:func:`~vidcolor.errors.warn`) says so: tagged
     BT.2020, as the source, a player showed them more saturated than made (testsrc2 colorized: mean CIELAB chroma 7.9
-    made, 11.9 shown). Gray stays gray under both (same white and transfer), so a black-and-white source's lightness
-    is kept either way. Dequantize's output keeps the source's tags: its values are the source's colours, restored
-    as they are (the primaries are not converted), and show as the source does."""
-    if not colours or colour.get("color_primaries") != BT2020_PRIMARIES or colour.get("color_trc") in HDR_TRANSFERS:
+    made, 11.9 shown); tagged P3, likewise (P3's primaries lie beyond BT.709's, if less far). Gray stays gray under
+    BT.2020's, Display P3's and BT.709's primaries (one D65 white, and the transfer is kept), so a black-and-white
+    source's lightness is kept; DCI-P3's white is not D65, so its gray is shown D65's gray, as colorize made it.
+    Dequantize's output keeps the source's tags: its values are the source's colours, restored as they are (the
+    primaries are not converted), and show as the source does."""
+    what = WIDE_PRIMARIES.get(colour.get("color_primaries"))
+    if not colours or what is None or colour.get("color_trc") in HDR_TRANSFERS:
         return colour
-    warn(f"{name} is BT.2020 video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
-         "(sRGB), as its networks were trained, so the output is tagged BT.709, not BT.2020, and shows them as made "
-         "(convert it to BT.2020 afterwards if it must be delivered so)")
+    warn(f"{name} is {what} video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
+         f"(sRGB), as its networks were trained, so the output is tagged BT.709, not {what}, and shows them as made "
+         f"(convert it to {what} afterwards if it must be delivered so)")
     return {k: AS_BT709.get(k, {}).get(v, v) for k, v in colour.items()}
 
 
