@@ -70,6 +70,51 @@ def test_a_lossy_webp_animation_is_4_2_0_already_and_not_told(tmp_path, tiny_mod
     assert warned == []
 
 
+def test_a_folder_s_summary_says_the_halving_of_the_files_it_applies_to(tmp_path, ffmpeg_exe, tiny_models):
+    """A folder of an RGB clip (its 4:2:0 encode halves its colour) and a 4:2:0 one: the summary said nothing of it,
+    since not every file was halved; it says which share of the files it applies to."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _clip(ffmpeg_exe, folder / "rgb.mkv", "bgr0")
+    _clip(ffmpeg_exe, folder / "yuv.mkv", "yuv420p")
+    with vidcolor_warnings():
+        summary = _dequantize(folder, tmp_path / "out", tiny_models)
+    assert summary.note.endswith(f"every frame passed unchanged ({HALVED} in 1 of 2 files)")
+
+
+def test_a_folder_s_note_of_halving_counts_the_files_of_each():
+    from vidcolor.pipeline import Found
+    from vidcolor.summaries import files_unchanged_note
+
+    rgb = [Found("no quantizer found", 10, "", halved=HALVED)]
+    yuv422 = [Found("no quantizer found", 10, "", halved="the 4:2:0 encode halves their vertical colour resolution")]
+    still, corrected = [Found("no quantizer found", 1, "")], [Found("palette of 4 colours", 10, None)]
+    assert files_unchanged_note([rgb, rgb]) == f"every frame passed unchanged ({HALVED})"
+    assert files_unchanged_note([rgb, still, yuv422, rgb]) == (
+        f"every frame passed unchanged ({HALVED} in 2 of 4 files; the 4:2:0 encode halves their vertical colour "
+        "resolution in 1 of 4 files)")
+    assert files_unchanged_note([rgb, corrected]) == ""         # (the quantizers say which)
+    assert files_unchanged_note([still, still], "image") == "every image passed unchanged"
+
+
+def test_stills_after_an_rgb_clip_are_not_said_halved(tmp_path, ffmpeg_exe, tiny_models):
+    """One Dequantizer given an RGB clip, then a folder of stills (written as PNG, nothing halved): the clip's halving
+    stayed on the job, and the stills' summary said it."""
+    from vidcolor.api import Dequantizer, process
+
+    _clip(ffmpeg_exe, tmp_path / "rgb.mkv", "bgr0")
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for i, frame in enumerate(_noise(2)):
+        Image.fromarray(frame).save(stills / f"s{i}.png")
+    job = Dequantizer(str(tiny_models.lab))
+    with vidcolor_warnings():
+        process(tmp_path / "rgb.mkv", tmp_path / "rgb.mp4", job, suffix="x", progress=False)
+        assert job.found_totals()[0].halved == HALVED
+        summary = process(stills, tmp_path / "out", job, suffix="x", progress=False)
+    assert summary.note.endswith("every image passed unchanged"), summary.note
+
+
 def _p3_clip(ffmpeg_exe: str, path, primaries: str = "smpte432", trc: str = "iec61966-2-1") -> None:
     """testsrc2 (colour), 3 frames, H.264 tagged ``primaries`` (x264's own tags: -color_primaries is not taken here)."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "3", "-c:v", "libx264",
@@ -108,3 +153,38 @@ def test_a_p3_sdr_source_is_colorized_into_bt709_tags(tmp_path, ffmpeg_exe, tiny
     assert not [w for w in warned if "P3" in w] and _tags(tmp_path / "d.mp4") == (code, 1, 13)
 
 
+def test_a_ray_plan_knows_what_its_encode_halves(tmp_path, ffmpeg_exe):
+    """A Ray run's summary rebuilt the frames' findings without the halving a local run's says: each clip's plan holds
+    it (as the local run's job does), for the summary (:func:`vidcolor.distributed.process_clips`)."""
+    from vidcolor import distributed
+    from vidcolor.api import build_job
+
+    for pix_fmt, halved in (("bgr0", HALVED), ("yuv420p", "")):
+        _clip(ffmpeg_exe, tmp_path / f"{pix_fmt}.mkv", pix_fmt)
+        spec = distributed.JobSpec(build_job, {"kind": "dequantize", "options": {}}, eight_bits="8 bits")
+        with vidcolor_warnings():
+            plan = distributed.open_work(tmp_path / f"{pix_fmt}.mkv", tmp_path / f"{pix_fmt}.mp4", spec,
+                                         distributed.Encoding("libx264"), 1.0, False, False, False)
+        assert plan.halved == halved
+
+
+@pytest.mark.slow
+def test_a_ray_run_s_summary_says_the_halving_as_a_local_run_s(tmp_path, ffmpeg_exe, tiny_models):
+    """An RGB clip dequantized by Ray: its summary said 'every frame passed unchanged' where a local run's adds
+    '(the 4:2:0 encode halves their colour resolution)'; now both say it (a folder's, of the files it applies to)."""
+    ray = pytest.importorskip("ray")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _clip(ffmpeg_exe, folder / "rgb.mkv", "bgr0")
+    _clip(ffmpeg_exe, folder / "yuv.mkv", "yuv420p")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        with vidcolor_warnings():
+            local = _dequantize(folder / "rgb.mkv", tmp_path / "local.mp4", tiny_models)
+            one = _dequantize(folder / "rgb.mkv", tmp_path / "ray.mp4", tiny_models, executor="ray", workers=1)
+            both = _dequantize(folder, tmp_path / "out", tiny_models, executor="ray", workers=1)
+    finally:
+        ray.shutdown()
+    assert local.note.endswith(f"every frame passed unchanged ({HALVED})")
+    assert one.note.endswith(local.note), (one.note, local.note)
+    assert both.note.endswith(f"every frame passed unchanged ({HALVED} in 1 of 2 files)"), both.note

@@ -18,7 +18,7 @@ here), :mod:`vidcolor.stills` (stills or clips), :mod:`vidcolor.file_run` (one f
 from __future__ import annotations
 
 import time
-from collections import Counter
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -44,8 +44,8 @@ from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import eight_bit_reason, keeps_depth, makes_colours, one_colour_warning, stills_at_8_bits
 from vidcolor.stills import set_temporal_for_video, still_mode
-from vidcolor.summaries import (quantizer_note, quantizers_of_files, skipped_note, unchanged_note,
-                                written_meanwhile_summary)
+from vidcolor.summaries import (files_unchanged_note, quantizer_note, quantizers_of_files, skipped_note,
+                                unchanged_note, written_meanwhile_summary)
 from vidcolor.weights import check_model_name
 
 
@@ -363,13 +363,10 @@ def _distributed(kind: str, options: dict, input, output, temporal: tuple[str, f
     elif summary.skipped:
         summary.note += f"; {skipped_note(summary.skipped)}"
     if summary.found and any(summary.found):      # what a Dequantizer found, as a local run says it
-        frames: Counter = Counter()
-        for entry in (f for clip in summary.found for f in clip):
-            frames[entry.quantizer, entry.unchanged] += entry.frames
-        totals = [Found(what, n, why) for (what, why), n in frames.items()]
         found = (quantizers_of_files([{f.quantizer for f in clip} for clip in summary.found])
                  if Path(input).is_dir() else quantizer_note(summary.found[0]))
-        summary.note = "; ".join(filter(None, [summary.note, found, unchanged_note(totals, summary.unit)]))
+        summary.note = "; ".join(filter(None, [summary.note, found,
+                                                files_unchanged_note(summary.found, summary.unit)]))
     return summary
 
 
@@ -523,7 +520,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
     meanwhile = 0                   # skip_existing: inputs whose outputs another run wrote since the listing
     tracks = callable(getattr(fn, "found_totals", None))  # a Dequantizer's quantizers, read a file at a time
     quantizers: list[set[str]] = []             # each file's
-    totals: list[Found] = []                    # what the files' frames were found on
+    totals: list[list[Found]] = []              # what each file's frames were found on
     with removing_made_folders(out_dir):
         try:
             if stills:
@@ -537,7 +534,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                 existing, meanwhile = existing + len(late), len(late)
                 if tracks and images:               # (none written: every result dropped for another run's)
                     found = fn.found_totals()
-                    totals += found
+                    totals += [[replace(f, frames=1)] for f in found for _ in range(f.frames)]    # a still's alone
                     quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
             if clips:
                 still_mode(fn, False, smoother)
@@ -552,7 +549,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                     written += 1
                     finished.append(target)
                     if tracks:                      # since the reset
-                        totals += fn.found_totals()
+                        totals.append(fn.found_totals())
                         quantizers.append({f.quantizer for f in fn.found_totals()})
                 except UnreadableInput as exc:
                     if not options.get("ignore_errors"):
@@ -574,7 +571,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
         notes.append(f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} skipped")
     if any(quantizers):
         notes.append(quantizers_of_files(quantizers))
-        notes.append(unchanged_note(totals, "frame" if written else "image"))
+        notes.append(files_unchanged_note(totals, "frame" if written else "image"))
     what = "; ".join(filter(None, notes))
     return RunSummary(frames, time.perf_counter() - start, str(out_dir), note=what,
                       unit="frame" if written else "image", began=start, skipped=existing)

@@ -66,7 +66,7 @@ from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
                                 join_segments, kept_note, removing_made_folders, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
-from vidcolor.source_warnings import chroma_reason, output_colour
+from vidcolor.source_warnings import chroma_loss, chroma_of, chroma_reason, output_colour
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
 
@@ -374,6 +374,9 @@ class _Plan:
     stamp: tuple[int, int] = (0, 0)
     segments: list[Segment] | None = None
     parts: list[Path] = field(default_factory=list)
+    halved: str = field(default="", kw_only=True)
+    """What the encode does to the source's colour (:func:`~vidcolor.source_warnings.chroma_loss`; ``""``: nothing),
+    which the summary says of frames passed unchanged (:meth:`~vidcolor.pipeline.Found.halved_by`)."""
 
     def set_segments(self, segments: list[Segment], suffix: str) -> None:
         self.segments = segments
@@ -428,11 +431,10 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     deep = spec.eight_bits is None and info.bits > 8        # decoded at 16 bits, as a local run's (VideoReader's deep)
     encoding = replace(encoding, pix_fmt=encoding.pix_fmt or default_pix_fmt(encoding.codec, deep))
     # as a local run does: what the processing does not keep
+    chroma = chroma_of(info, encoding.codec, encoding.pix_fmt, compare, False)
     warn_about_source(input.name, info, None if deep else spec.eight_bits,
                       (encoding.codec, *encoded_bits(encoding.codec, encoding.pix_fmt)) if deep else None,
-                      None if spec.colours else chroma_reason(getattr(info, "pix_fmt", None), encoding.codec,
-                                                              encoding.pix_fmt, info.width * (2 if compare else 1),
-                                                              info.height, False))
+                      None if spec.colours else chroma_reason(*chroma))
     if encoding.batch_size is not None:
         check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
@@ -445,7 +447,8 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         terms.append("16-bit frames")
     key = hashlib.sha256(json.dumps(terms, sort_keys=True, default=str).encode()).hexdigest()
     work = work_folder(target)
-    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat))
+    plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat),
+                 halved=chroma_loss(*chroma) or "")
     saved = work / PLAN_FILE
     if work.is_symlink() and not (work / key).is_file():    # emptied, it would be the folder it links to
         raise VidcolorError(f"{work}: the work folder of {target.name} is a link (to {os.readlink(work)}) that holds "
@@ -653,7 +656,9 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
         note += "; interrupted while Ray stopped, after the output was written"
     found_in = {t.pop("part"): t.pop("found") for t in timings}
     parts = [[found_in.get(str(part.absolute())) for part in p.parts] for i, p in enumerate(plans) if i not in left]
-    found = None if any(f is None for clip in parts for f in clip) else [_joined_found(clip) for clip in parts]
+    halved = [p.halved for i, p in enumerate(plans) if i not in left]
+    found = (None if any(f is None for clip in parts for f in clip) else
+             [[f.halved_by(h) for f in _joined_found(clip)] for clip, h in zip(parts, halved)])
     seconds, began = time.time() - begin, None
     _on_driver_clock(timings)
     kept = [i for i in range(len(plans)) if i not in left]

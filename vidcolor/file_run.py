@@ -24,8 +24,8 @@ from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, enco
 from vidcolor.pipeline import (FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_chroma_halved,
                                set_output_chroma)
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_reason, eight_bit_reason, keeps_depth,
-                                      looks_for_colour, lost_message, makes_colours, output_colour,
+from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_of, chroma_reason, eight_bit_reason,
+                                      keeps_depth, looks_for_colour, lost_message, makes_colours, output_colour,
                                       said_if_colour, still_eight_bit_reason, warn_frames_alone, warn_not_carried,
                                       warn_still_at_8_bits)
 
@@ -84,11 +84,10 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
             warn(no_fps_message(input))
         # RGB or 4:4:4 into a 4:2:0 encode: said as a deep source at 8 bits is, and in the summary (raw frames' rgb24
         # is the pipe's format, not its source's); not by colorize, whose colour is made anew from L
-        chroma_of = (getattr(info, "pix_fmt", None) if raw_size is None else None, codec, pix_fmt,
-                     info.width * (2 if compare else 1), info.height, to_gif)
+        chroma = chroma_of(info, codec, pix_fmt, compare, to_gif, raw=raw_size is not None)
         warn_about_source(name_of(input), info, None if deep else eight_bit_reason(job, codec, pix_fmt, to_gif),
                           (codec, *encoded_bits(codec, pix_fmt)) if deep else None,
-                          None if makes_colours(job) else chroma_reason(*chroma_of))
+                          None if makes_colours(job) else chroma_reason(*chroma))
         if read_once(input) and raw_size is None and stdin_file is None:
             warn_not_carried(input, info, audio)
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
@@ -122,7 +121,7 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                              numbered_by_time=sequence)     # a frame skipped (damaged) leaves its number out
         with writer:                # from here on, whatever fails (fn's own set_output_chroma too) aborts the writer
             set_output_chroma(fn, writer.keeps_chroma)
-            set_chroma_halved(fn, chroma_loss(*chroma_of))
+            set_chroma_halved(fn, chroma_loss(*chroma))
             try:
                 frames = said_if_colour(reader, input, COLOUR_SAID.get()) if colorizes else reader
                 summary = run(frames, fn, reader.with_alpha(writer.write) if writer.alpha else writer.write, batch,
@@ -190,6 +189,7 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 raise
         image_format(out)
     set_output_chroma(fn, True)                     # lossless RGB images
+    set_chroma_halved(fn, None)                     # (a clip before, with the same job, may have set it)
     colour_said = COLOUR_SAID.get() if looks_for_colour(fn) else None
 
     def frames():

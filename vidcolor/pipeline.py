@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -325,6 +325,12 @@ class Found:
     """What the output's encode does to the colour of frames passed unchanged, where it keeps less of it than the
     source has (:attr:`Dequantizer.chroma_halved`): ``the 4:2:0 encode halves their colour resolution``."""
 
+    def halved_by(self, halved: str | None) -> "Found":
+        """This entry with :attr:`halved` set to ``halved`` (None: ``""``) where its frames passed unchanged, ``""``
+        where they were corrected: what a clip's encode does to its frames, for its summary, a local run's
+        (:meth:`Dequantizer.found_totals`) and a Ray run's (:func:`vidcolor.distributed.process_clips`) alike."""
+        return replace(self, halved=(halved or "") * (self.unchanged is not None))
+
 
 FOUND_KEPT = 100
 """Entries of :attr:`Dequantizer.found` kept (a summary names the first few changes of quantizer and counts the rest:
@@ -438,8 +444,7 @@ class Dequantizer(LabJob):
 
     def found_totals(self) -> list[Found]:
         """:attr:`found_frames` as one :class:`Found` a ``(quantizer, unchanged)``, in the order first seen."""
-        return [Found(what, n, why, halved=self.chroma_halved * (why is not None))
-                for (what, why), n in self.found_frames.items()]
+        return [Found(what, n, why).halved_by(self.chroma_halved) for (what, why), n in self.found_frames.items()]
 
     def set_output_chroma(self, kept: bool) -> None:
         """As :meth:`LabJob.set_output_chroma`: sets :attr:`smooth_chroma`."""

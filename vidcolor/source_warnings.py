@@ -285,6 +285,17 @@ def chroma_steps(pix_fmt: str | None) -> tuple[int, int] | None:
     return max(64 // c.width for c in components[1:3]), max(64 // c.height for c in components[1:3])
 
 
+def chroma_of(info, codec: str, pix_fmt: str, compare: bool, to_gif: bool,
+              raw: bool = False) -> tuple[str | None, str, str, int, int, bool]:
+    """The arguments :func:`chroma_reason` and :func:`chroma_loss` take for a video described by ``info``
+    (:class:`~vidcolor.io.VideoInfo`: its :attr:`~vidcolor.io.VideoInfo.pix_fmt` and size) written by ``codec`` at
+    ``pix_fmt`` (or GIF), ``compare``'s frames twice as wide; a local run (:mod:`vidcolor.file_run`) and a Ray run
+    (:func:`vidcolor.distributed.open_work`) take them alike. ``raw``: frames given raw (``--raw``), whose ``rgb24``
+    is the pipe's format, not its source's: no source format."""
+    return (None if raw else getattr(info, "pix_fmt", None), codec, pix_fmt, info.width * (2 if compare else 1),
+            info.height, to_gif)
+
+
 def _chroma_change(source_fmt: str | None, codec: str, pix_fmt: str, width: int, height: int,
                    to_gif: bool) -> tuple[tuple[int, int], tuple[int, int], str] | None:
     """The source's chroma steps (:func:`chroma_steps`), the encode's and the pixel format ``codec`` is given

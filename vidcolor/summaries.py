@@ -10,7 +10,7 @@ from vidcolor.io.writer import WRITTEN_MEANWHILE
 from vidcolor.pipeline import Found, RunSummary
 
 
-def unchanged_note(found: list[Found], unit: str = "frame") -> str:
+def unchanged_note(found: list[Found], unit: str = "frame", halved: str | None = None) -> str:
     """What of a run's frames passed unchanged, and why, where the quantizer alone does not say it
     (:attr:`~vidcolor.pipeline.Found.unchanged`): ``every frame passed unchanged: dequantize-pix2pix-rgb's strength for
     palette frames is 0 (consistency=False applies the generator as it is)`` (the generator was not run; the CLI says
@@ -19,8 +19,9 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     of 0 left some; empty where the generator's correction was applied to every frame, or to some and the others had
     no quantizer (the quantizer's changes say which). Where the output's encode halves the colour resolution of its
     source (:attr:`~vidcolor.pipeline.Found.halved`: RGB or 4:4:4 video into 4:2:0), it says so: ``every frame passed
-    unchanged (the 4:2:0 encode halves their colour resolution)``, which the frames otherwise were claimed to be; in a
-    folder's summary only where every file passed unchanged was so."""
+    unchanged (the 4:2:0 encode halves their colour resolution)``, which the frames otherwise were claimed to be; only
+    where every entry passed unchanged was halved alike. ``halved``, where given, is said instead (a folder's:
+    :func:`files_unchanged_note`)."""
     total = sum(f.frames for f in found)
     passed = sum(f.frames for f in found if f.unchanged is not None)
     why = "; ".join(dict.fromkeys(f.unchanged for f in found if f.unchanged))
@@ -31,11 +32,28 @@ def unchanged_note(found: list[Found], unit: str = "frame") -> str:
     else:
         head = f"{passed} of {total} {unit}s"
     apply = option("consistency=False", "--no-consistency")
-    # said where every entry passed unchanged was halved alike (a folder's PNG still halves nothing)
-    halves = {f.halved for f in found if f.unchanged is not None}
-    halved = halves.pop() if len(halves) == 1 else ""
+    if halved is None:      # said where every entry passed unchanged was halved alike
+        halves = {f.halved for f in found if f.unchanged is not None}
+        halved = halves.pop() if len(halves) == 1 else ""
     return worded(f"{head} passed unchanged" + f" ({halved})" * bool(halved)
                   + (f": {why} ({apply} applies the generator as it is)" if why else ""))
+
+
+def files_unchanged_note(files: list[list[Found]], unit: str = "frame") -> str:
+    """:func:`unchanged_note` of a folder's files, each one's :attr:`~vidcolor.pipeline.Found` entries in ``files`` (a
+    still's, one of a frame), a local run's (:func:`~vidcolor.api.process`) and a Ray run's alike; the halving of
+    colour (:attr:`~vidcolor.pipeline.Found.halved`) is said of the files it applies to, among those with frames that
+    passed unchanged: ``every frame passed unchanged (the 4:2:0 encode halves their colour resolution in 1 of 3
+    files)``, or as for one file where it applies to all of them alike. (A folder of an RGB clip and a 4:2:0 one
+    said nothing of it, since not every file was halved.)"""
+    passed = [next(iter({f.halved for f in file if f.unchanged is not None}), None) for file in files]
+    passed = [h for h in passed if h is not None]           # each file's frames share one encode
+    counts = Counter(passed)
+    if len(counts) == 1:
+        halved = next(iter(counts))
+    else:
+        halved = "; ".join(f"{what} in {n} of {len(passed)} files" for what, n in counts.most_common() if what)
+    return unchanged_note([f for file in files for f in file], unit, halved)
 
 
 CHANGES_SHOWN = 3
