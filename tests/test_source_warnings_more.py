@@ -115,6 +115,38 @@ def test_stills_after_an_rgb_clip_are_not_said_halved(tmp_path, ffmpeg_exe, tiny
     assert summary.note.endswith("every image passed unchanged"), summary.note
 
 
+def test_a_folder_s_multi_page_tiffs_are_said_in_one_line(tmp_path, tiny_models):
+    """Each multi-page TIFF of a folder had a line of its own ('a.tif has 2 pages: only the first is processed'), as
+    16-bit stills had before stop 67: said once for them all, as those are."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, frame in enumerate(_noise(5)):
+        pages = [Image.fromarray(frame), Image.fromarray(frame[::-1])]
+        pages[0].save(folder / f"p{i}.tif", save_all=True, append_images=pages[1:])
+    with vidcolor_warnings() as warned:
+        _dequantize(folder, tmp_path / "out", tiny_models)
+    assert warned == ["5 images have several pages (p0.tif, p1.tif, p2.tif and 2 more): only the first page of each "
+                      "is processed"]
+    with vidcolor_warnings() as warned:                 # one image: as before
+        _dequantize(folder / "p0.tif", tmp_path / "one.png", tiny_models)
+    assert warned == [f"{folder / 'p0.tif'} has 2 pages: only the first is processed"]
+
+
+def test_a_folder_s_transparent_clips_are_said_in_one_line(tmp_path, tiny_models):
+    """Each transparent animation of a folder written to MP4 had its line ('a.apng: its transparent parts were
+    composited on black (a.mp4 cannot hold transparency; GIF output keeps it)'): one for them all."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.apng", "b.apng"):
+        frames = [np.dstack([f, np.full((H, W), 128, np.uint8)]) for f in _noise(2)]
+        images = [Image.fromarray(f, "RGBA") for f in frames]
+        images[0].save(folder / name, save_all=True, append_images=images[1:], duration=100, loop=0)
+    with vidcolor_warnings() as warned:
+        _dequantize(folder, tmp_path / "out", tiny_models, pix_fmt="yuv444p")
+    assert warned == ["2 clips had transparent parts (a.apng, b.apng): composited on black (their outputs cannot hold "
+                      "transparency; GIF output keeps it)"]
+
+
 def _p3_clip(ffmpeg_exe: str, path, primaries: str = "smpte432", trc: str = "iec61966-2-1") -> None:
     """testsrc2 (colour), 3 frames, H.264 tagged ``primaries`` (x264's own tags: -color_primaries is not taken here)."""
     run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "3", "-c:v", "libx264",

@@ -42,7 +42,8 @@ from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJ
                                check_batch_size, check_temporal)
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
-from vidcolor.source_warnings import eight_bit_reason, keeps_depth, makes_colours, one_colour_warning, stills_at_8_bits
+from vidcolor.source_warnings import (eight_bit_reason, folder_warnings, keeps_depth, makes_colours,
+                                      one_colour_warning)
 from vidcolor.stills import set_temporal_for_video, still_mode
 from vidcolor.summaries import (files_unchanged_note, quantizer_note, quantizers_of_files, skipped_note,
                                 unchanged_note, written_meanwhile_summary)
@@ -526,7 +527,7 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
             if stills:
                 still_mode(fn, True, smoother)      # clears fn.found
                 late: list[Path] = []
-                with stills_at_8_bits():            # one warning for the 16-bit images processed at 8
+                with folder_warnings():             # one warning for the 16-bit images processed at 8...
                     images = process_images(stills, still_targets, SideBySide(fn) if compare else fn, overwrite,
                                             progress, ignore_errors=options.get("ignore_errors", False),
                                             finished=finished, skipped=late if skip_existing else None).frames
@@ -538,23 +539,24 @@ def _process_folder(folder: Path, out_dir: Path, fn: FrameBatchFn, compare: bool
                     quantizers += [{f.quantizer} for f in found for _ in range(f.frames)]      # a frame a still
             if clips:
                 still_mode(fn, False, smoother)
-            for clip, target in zip(clips, clip_targets):
-                try:                                # process() resets fn before the clip (process_file)
-                    done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
-                                   skip_existing=skip_existing, progress=progress, **options)
-                    if done.skipped:                # another run of the folder wrote it since the listing
-                        existing, meanwhile = existing + 1, meanwhile + 1
-                        continue
-                    frames += done.frames
-                    written += 1
-                    finished.append(target)
-                    if tracks:                      # since the reset
-                        totals.append(fn.found_totals())
-                        quantizers.append({f.quantizer for f in fn.found_totals()})
-                except UnreadableInput as exc:
-                    if not options.get("ignore_errors"):
-                        raise
-                    warn(f"{exc.marked or exc}; skipped")
+            with folder_warnings():                 # one for the clips whose transparency was composited
+                for clip, target in zip(clips, clip_targets):
+                    try:                            # process() resets fn before the clip (process_file)
+                        done = process(clip, target, fn, suffix="", compare=compare, overwrite=overwrite,
+                                       skip_existing=skip_existing, progress=progress, **options)
+                        if done.skipped:            # another run of the folder wrote it since the listing
+                            existing, meanwhile = existing + 1, meanwhile + 1
+                            continue
+                        frames += done.frames
+                        written += 1
+                        finished.append(target)
+                        if tracks:                  # since the reset
+                            totals.append(fn.found_totals())
+                            quantizers.append({f.quantizer for f in fn.found_totals()})
+                    except UnreadableInput as exc:
+                        if not options.get("ignore_errors"):
+                            raise
+                        warn(f"{exc.marked or exc}; skipped")
             if not images and not written and not existing:     # ignore_errors skipped every one
                 raise VidcolorError(f"{folder}: none of its {len(stills) + len(clips)} images and videos could be "
                                     "read; nothing written")

@@ -27,7 +27,7 @@ from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_of, chroma_reason, eight_bit_reason,
                                       keeps_depth, looks_for_colour, lost_message, makes_colours, output_colour,
                                       said_if_colour, still_eight_bit_reason, warn_frames_alone, warn_not_carried,
-                                      warn_still_at_8_bits)
+                                      warn_of_file, warn_still_at_8_bits)
 
 
 def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, batch_size: int | None, codec: str,
@@ -144,10 +144,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                 warn(f"{what}; the {summary.frames} that decoded were written")
             elif getattr(reader, "partial_packet", None):
                 warn(f"{input}: {reader.partial_packet}; its {summary.frames} frames were written")
-            if getattr(reader, "composited", False):
-                warn(f"{input}: its transparent parts were composited on black ("
-                     f"{'stdout' if str(output) == '-' else name_of(output)} cannot hold transparency; GIF output "
-                     "keeps it)")
+            if getattr(reader, "composited", False):        # a folder's: said once for all (folder_warnings)
+                warn_of_file(("composited",), name_of(input), f"{input}: its transparent parts were composited on "
+                             f"black ({'stdout' if str(output) == '-' else name_of(output)} cannot hold transparency; "
+                             "GIF output keeps it)",
+                             lambda n, names: f"{n} clips had transparent parts ({names}): composited on black (their "
+                             "outputs cannot hold transparency; GIF output keeps it)")
     if stamp is not None and summary.frames and input_stamp(input) != stamp:
         warn_changed(input, summary.frames)
     if summary.frames == 0:
@@ -206,8 +208,10 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 warn(f"{exc.marked or exc}; skipped")
                 continue
             meta = image_metadata(path)
-            if meta.pages > 1:
-                warn(f"{path} has {meta.pages} pages: only the first is processed")
+            if meta.pages > 1:              # a folder's: said once for all (folder_warnings)
+                warn_of_file(("pages",), name_of(path), f"{path} has {meta.pages} pages: only the first is processed",
+                             lambda n, names: f"{n} images have several pages ({names}): only the first page of each "
+                             "is processed")
             if meta.dropped:
                 warn(meta.dropped)
             if rgb.dtype == np.uint16 and (why := still_eight_bit_reason(fn, image_format(out), meta.icc_profile,

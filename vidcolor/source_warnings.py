@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -204,52 +204,61 @@ def still_eight_bit_reason(job: FrameBatchFn, fmt: str, icc_profile: bytes | Non
     return deep_refusal(fmt, icc_profile, exif)
 
 
-_stills_at_8: list[dict[str, list[str]]] = []
-"""The records of the :func:`stills_at_8_bits` blocks open in the process, the latest last ((bits, reason) -> the
-images' names, in order): for the whole process, as :func:`~vidcolor.errors.kept_warnings`'s, since the images are read in
-the run's decoding thread."""
-_stills_lock = threading.Lock()
+_folder_records: list[dict[tuple, tuple[str, Callable[[int, str], str], list[str]]]] = []
+"""The records of the :func:`folder_warnings` blocks open in the process, the latest last (a warning's key -> its
+sentence for one file, for several, and the files' names, in order): for the whole process, as
+:func:`~vidcolor.errors.kept_warnings`'s, since the images are read in the run's decoding thread."""
+_folder_lock = threading.Lock()
 
-NAMED_STILLS = 3
-"""How many images a warning said for several (:func:`stills_at_8_bits`) names; the others are counted."""
+NAMED_FILES = 3
+"""How many files a warning said for several (:func:`folder_warnings`) names; the others are counted."""
+
+
+def warn_of_file(key: tuple, name: str, one: str, many: Callable[[int, str], str]) -> None:
+    """A warning (:func:`~vidcolor.errors.warn`) about one file of a folder's, ``one``; inside :func:`folder_warnings`
+    kept, ``name`` under ``key``, to be said once for all the files it applies to: ``one`` where it is one file's,
+    else ``many(count, names)``, ``names`` the first :data:`NAMED_FILES` names (``a.tif, b.tif, c.tif and 2 more``)."""
+    with _folder_lock:
+        if _folder_records:
+            _folder_records[-1].setdefault(key, (one, many, []))[2].append(name)
+            return
+    warn(one)
+
+
+@contextlib.contextmanager
+def folder_warnings():
+    """A folder's files (:func:`~vidcolor.api._process_folder`), in which each warning given to :func:`warn_of_file`
+    is said once at the block's end for all the files it applied to (a folder of 16-bit scans said one identical
+    sentence per image): ``3 images have 16 bits per sample (s0.png, s1.png, s2.png); dequantize processes images at
+    8 bits, so their outputs keep 8 bits of precision`` (:func:`warn_still_at_8_bits`), ``2 images have several pages
+    (a.tif, b.tif): only the first page of each is processed``; one file's is said as it is outside the block. Said
+    also where the run fails or is stopped: those files were written."""
+    record: dict[tuple, tuple[str, Callable[[int, str], str], list[str]]] = {}
+    with _folder_lock:
+        _folder_records.append(record)
+    try:
+        yield
+    finally:
+        with _folder_lock:
+            _folder_records[:] = [r for r in _folder_records if r is not record]
+        for one, many, names in record.values():
+            if len(names) == 1:
+                warn(one)
+                continue
+            warn(many(len(names), ", ".join(names[:NAMED_FILES]) + (f" and {len(names) - NAMED_FILES} more"
+                                                                    if len(names) > NAMED_FILES else "")))
 
 
 def warn_still_at_8_bits(input: str | Path, reason: str, bits: int = 16) -> None:
     """One warning (:func:`~vidcolor.errors.warn`) that a still image of ``bits`` per sample (more than 8: a 16-bit PNG
     or TIFF, a 10-bit DPX) is processed and written at 8, and why (:func:`still_eight_bit_reason`), as a video's is
     said (:func:`~vidcolor.io.reader.warn_about_source`): ``scan.png has 16 bits per sample; JPEG holds 8 bits (.png
-    and .tif hold 16), so the output keeps 8 bits of precision``. Inside :func:`stills_at_8_bits` (a folder's stills),
+    and .tif hold 16), so the output keeps 8 bits of precision``. Inside :func:`folder_warnings` (a folder's stills),
     kept to be said once for all the images of that depth it applies to."""
-    with _stills_lock:
-        if _stills_at_8:
-            _stills_at_8[-1].setdefault((bits, reason), []).append(name_of(input))
-            return
-    warn(f"{name_of(input)} has {bits} bits per sample; {reason}, so the output keeps 8 bits of precision")
-
-
-@contextlib.contextmanager
-def stills_at_8_bits():
-    """A folder's stills (:func:`~vidcolor.api._process_folder`), in which :func:`warn_still_at_8_bits` is said once
-    for each reason at the block's end, for all the images it applied to (a folder of 16-bit scans said one identical
-    sentence per image): ``3 images have 16 bits per sample (s0.png, s1.png, s2.png); dequantize processes images at
-    8 bits, so their outputs keep 8 bits of precision``, up to :data:`NAMED_STILLS` of them named; one image's is
-    said as it is outside the block. Said also where the run fails or is stopped: those images were written."""
-    record: dict[tuple[int, str], list[str]] = {}
-    with _stills_lock:
-        _stills_at_8.append(record)
-    try:
-        yield
-    finally:
-        with _stills_lock:
-            _stills_at_8[:] = [r for r in _stills_at_8 if r is not record]
-        for (bits, reason), names in record.items():
-            if len(names) == 1:
-                warn(f"{names[0]} has {bits} bits per sample; {reason}, so the output keeps 8 bits of precision")
-                continue
-            shown = ", ".join(names[:NAMED_STILLS]) + (f" and {len(names) - NAMED_STILLS} more"
-                                                      if len(names) > NAMED_STILLS else "")
-            warn(f"{len(names)} images have {bits} bits per sample ({shown}); {reason}, so their outputs keep 8 bits "
-                 "of precision")
+    warn_of_file(("bits", bits, reason), name_of(input),
+                 f"{name_of(input)} has {bits} bits per sample; {reason}, so the output keeps 8 bits of precision",
+                 lambda n, names: f"{n} images have {bits} bits per sample ({names}); {reason}, so their outputs "
+                 "keep 8 bits of precision")
 
 
 def keeps_depth(job: FrameBatchFn, codec: str, pix_fmt: str | None, to_gif: bool) -> bool:
