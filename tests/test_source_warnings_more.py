@@ -185,6 +185,35 @@ def test_a_p3_sdr_source_is_colorized_into_bt709_tags(tmp_path, ffmpeg_exe, tiny
     assert not [w for w in warned if "P3" in w] and _tags(tmp_path / "d.mp4") == (code, 1, 13)
 
 
+def test_compare_converts_its_input_half_into_the_output_s_primaries(tmp_path, ffmpeg_exe, tiny_colorizers):
+    """colorize --compare of a colour BT.2020 SDR source: its output is tagged BT.709 (colorize's colours are made so),
+    and the input half, the source's BT.2020 values as they are, showed under those tags duller than the source (its
+    pure red, BT.2020's, shown as BT.709's). It is converted into BT.709 (clipped to its gamut): the source's own
+    colours, as a player shows the source."""
+    from vidcolor.api import colorize
+    from vidcolor.io import VideoReader
+    from vidcolor.side_by_side import primaries_matrix
+
+    src = tmp_path / "bt2020.mp4"
+    rgb = np.zeros((2, 16, 32, 3), np.uint8)
+    rgb[..., :16, 0] = 200                              # red on the left, a BT.2020 teal (within BT.709) on the right
+    rgb[..., 16:, :] = (40, 120, 110)
+    run_ffmpeg(ffmpeg_exe, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "32x16", "-r", "24", "-i", "-", "-c:v",
+               "libx264rgb", "-qp", "0", "-x264-params", "log-level=error:colorprim=bt2020:transfer=bt709", str(src),
+               stdin=rgb.tobytes())
+    assert _tags(src)[0] == 9
+    with vidcolor_warnings():
+        colorize(src, tmp_path / "c.mkv", saturation=0, render_size=32, temporal="off", progress=False,
+                 backend="torch", model=str(tiny_colorizers.fcn), compare=True, codec="ffv1", pix_fmt="yuv444p")
+    assert _tags(tmp_path / "c.mkv")[0] == 1
+    with VideoReader(tmp_path / "c.mkv") as reader:
+        shown = next(iter(reader))[:, :32].astype(int)
+    linear = (rgb[0] / 255.0) ** 2.4 @ primaries_matrix(9, 1).T
+    want = np.rint(np.clip(linear, 0, 1) ** (1 / 2.4) * 255)
+    assert np.abs(shown - want).max() <= 2                    # (the 4:4:4 YUV encode's rounding)
+    assert shown[0, 0, 0] >= 240 and np.abs(shown[0, 20] - (40, 120, 110)).max() > 10
+
+
 def test_a_ray_plan_knows_what_its_encode_halves(tmp_path, ffmpeg_exe):
     """A Ray run's summary rebuilt the frames' findings without the halving a local run's says: each clip's plan holds
     it (as the local run's job does), for the summary (:func:`vidcolor.distributed.process_clips`)."""

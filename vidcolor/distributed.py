@@ -66,6 +66,7 @@ from vidcolor.io.timing import RateGrid, Timeline
 from vidcolor.io.writer import (OutputExists, Passthrough, VideoWriter, check_target, default_pix_fmt, encoded_bits,
                                 join_segments, kept_note, removing_made_folders, write_file_atomically)
 from vidcolor.pipeline import Found, RunSummary, check_batch_pixels, job_batch_size, set_output_chroma
+from vidcolor.side_by_side import set_shown_primaries
 from vidcolor.source_warnings import chroma_loss, chroma_of, chroma_reason, output_colour
 
 INSTALL = option("executor='ray'") + " needs Ray: pip install 'vidcolor[ray]'"
@@ -201,6 +202,9 @@ class Clip:
     origin: int = 0
     """The clip's first frame's pts (the first segment's ``start_pts``), where the grid is counted from; set as
     each segment is given to a worker."""
+    primaries: int | None = None
+    """The source's colour primaries (FFmpeg's AVColorPrimaries), which ``--compare``'s input half is converted from
+    where the output's (:attr:`colour`) differ (:func:`~vidcolor.side_by_side.set_shown_primaries`)."""
     deep: bool = False
     """Whether the frames are decoded, processed and encoded as uint16 RGB (0..65535; a source of more than 8 bits
     per sample whose job keeps its depth, :attr:`JobSpec.eight_bits`), as a local run's
@@ -286,6 +290,7 @@ class SegmentWorker:
             self.job = self.spec.build(**self.spec.options, **shared)
         began = time.time()
         self.job.reset()
+        set_shown_primaries(self.job, clip.primaries, dict(clip.colour).get("color_primaries"))     # compare's
         batch = encoding.batch_size or job_batch_size(self.job, clip.width, clip.height, 2 if clip.deep else 1)
         done = 0
         timeline = Timeline.of(clip.fps, clip.timebase)
@@ -439,7 +444,7 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
         check_batch_pixels(encoding.batch_size, info.width, info.height, 2 if deep else 1)
     clip = Clip(input, target, info.width, info.width * (2 if compare else 1), info.height, info.fps, info.time_base,
                 tuple(output_colour(input.name, info.colour, spec.colours).items()), info.pixel_aspect, str(input),
-                rate_grid(input), deep=deep)
+                rate_grid(input), primaries=info.colour.get("color_primaries"), deep=deep)
     stat = input.stat()
     terms = [str(input.resolve()), stat.st_size, stat.st_mtime_ns, spec.key(), encoding.__dict__, seconds,
              WARMUP_FRAMES, compare, PARTS_FORMAT, asdict(clip.grid) if clip.grid is not None else None]

@@ -23,7 +23,7 @@ from vidcolor.io.sequences import (FIRST_OUTPUT_NUMBER, frame_names, frame_path,
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, encoded_bits, removing_made_folders
 from vidcolor.pipeline import (FrameBatchFn, RunSummary, check_batch_pixels, job_batch_size, run, set_chroma_halved,
                                set_output_chroma)
-from vidcolor.side_by_side import SideBySide
+from vidcolor.side_by_side import SideBySide, set_shown_primaries
 from vidcolor.source_warnings import (COLOUR_SAID, chroma_loss, chroma_of, chroma_reason, eight_bit_reason,
                                       keeps_depth, looks_for_colour, lost_message, makes_colours, output_colour,
                                       said_if_colour, still_eight_bit_reason, warn_frames_alone, warn_not_carried,
@@ -111,10 +111,12 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
             passthrough = None
         if (to_gif or to_frames) and from_file:     # (a pipe's streams are named above, whatever the output)
             warn_frames_alone(input, info, audio, "an image sequence" if to_frames else "GIF output")
+        colour = output_colour(name_of(input), info.colour, makes_colours(job))
+        set_shown_primaries(fn, info.colour.get("color_primaries"), colour.get("color_primaries"))   # compare's
         writer = VideoWriter(output, info.width * (2 if compare else 1), info.height, info.fps, codec=codec, crf=crf, preset=preset,
                              tune=tune, x264_params=x264_params, passthrough=passthrough,
                              timeline=reader.timeline, container=container, overwrite=overwrite, pix_fmt=pix_fmt,
-                             colour=output_colour(name_of(input), info.colour, makes_colours(job)),
+                             colour=colour,
                              pixel_aspect=info.pixel_aspect, loop=info.loop,
                              alpha=getattr(reader, "keeps_alpha", False), deep=deep,
                              start_number=reader.first_number if sequence else FIRST_OUTPUT_NUMBER,

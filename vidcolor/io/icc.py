@@ -58,6 +58,34 @@ def _s15(x: float) -> bytes:
     return struct.pack(">i", round(x * 65536))
 
 
+def _xyz(x: float, y: float) -> np.ndarray:
+    """CIE xy -> XYZ with Y = 1."""
+    return np.array([x / y, 1.0, (1 - x - y) / y])
+
+
+def rgb_to_xyz(white: tuple[float, float], primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """The 3x3 matrix from linear RGB of the space given by ``white`` and ``primaries`` (CIE xy, as
+    :func:`matrix_profile` takes them) to CIE XYZ: R = G = B = 1 is the white, of Y = 1.
+
+    Raises:
+        ValueError: primaries that span no RGB space (collinear, or a y of 0).
+    """
+    if white[1] <= 0 or any(y <= 0 for _, y in primaries):
+        raise ValueError("chromaticities with a y of 0 describe no colour")
+    m = np.stack([_xyz(*p) for p in primaries], axis=1)
+    if abs(np.linalg.det(m)) < 1e-9:
+        raise ValueError("primaries that lie on one line span no RGB space")
+    return m * np.linalg.solve(m, _xyz(*white))
+
+
+def bradford(white: tuple[float, float], to: tuple[float, float, float] | tuple[float, float]) -> np.ndarray:
+    """The 3x3 Bradford adaptation of CIE XYZ from the white ``white`` (CIE xy) to ``to`` (XYZ, as :data:`D50`, or
+    xy), as ICC profiles adapt their colorants to D50."""
+    w = _xyz(*white)
+    t = np.array(to) if len(to) == 3 else _xyz(*to)
+    return np.linalg.inv(_BRADFORD) @ np.diag(_BRADFORD @ t / (_BRADFORD @ w)) @ _BRADFORD
+
+
 def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, float], ...],
                    gamma: float | None = None, name: str = "RGB", trc: bytes | None = None) -> bytes:
     """An ICC v2 RGB display profile (matrix/TRC, as Display P3's, Adobe RGB's and ProPhoto's are) of an RGB space
@@ -73,16 +101,7 @@ def matrix_profile(white: tuple[float, float], primaries: tuple[tuple[float, flo
         ValueError: primaries that span no RGB space (collinear, or a y of 0), or numbers a profile cannot hold (a
             colorant beyond +-32768, a gamma not in 1/256..255).
     """
-    xyz = lambda x, y: np.array([x / y, 1.0, (1 - x - y) / y])  # noqa: E731 (xy -> XYZ, Y = 1)
-    if white[1] <= 0 or any(y <= 0 for _, y in primaries):
-        raise ValueError("chromaticities with a y of 0 describe no colour")
-    w = xyz(*white)
-    m = np.stack([xyz(*p) for p in primaries], axis=1)
-    if abs(np.linalg.det(m)) < 1e-9:
-        raise ValueError("primaries that lie on one line span no RGB space")
-    m = m * np.linalg.solve(m, w)                          # R = G = B = 1 is the white
-    cone = _BRADFORD @ np.array(D50) / (_BRADFORD @ w)
-    m = np.linalg.inv(_BRADFORD) @ np.diag(cone) @ _BRADFORD @ m          # adapted to D50
+    m = bradford(white, D50) @ rgb_to_xyz(white, primaries)           # adapted to D50
     if trc is not None:
         curve = trc
     elif gamma is None:                                    # ICC parametric curve 3: sRGB's
