@@ -335,16 +335,49 @@ def _undecoded_probe(container) -> bool:
 ATTACHED_PIC = 0x0400
 """FFmpeg's AV_DISPOSITION_ATTACHED_PIC: a video stream that is one still picture attached to the file (cover art)."""
 
+DEFAULT_STREAM = 0x0001
+"""FFmpeg's AV_DISPOSITION_DEFAULT: the stream a player picks of its kind (Matroska's FlagDefault, an mp4 track's
+'enabled')."""
+
+DEFAULT_SCORE = 5_000_000
+"""What the default flag weighs in ffmpeg's own choice of a video stream (fftools, ``map_auto_video``: a stream's
+score is its width x height, plus this where it is the default one; cover art scores 1): the default stream wins
+unless another has that many pixels more (2236 x 2236)."""
+
+
+def _flags(stream) -> int:
+    """A stream's disposition flags (FFmpeg's AV_DISPOSITION_* bits)."""
+    disposition = getattr(stream, "disposition", 0)
+    return int(getattr(disposition, "value", disposition) or 0)
+
+
+def _ffmpeg_score(stream) -> int:
+    """How ffmpeg ranks a video stream that is not cover art when no ``-map`` is given (its documented rule, 'the
+    highest resolution', and its default flag: :data:`DEFAULT_SCORE`). Its other term, whether the probe read a
+    packet of the stream, PyAV does not give."""
+    ctx = stream.codec_context
+    pixels = (ctx.width or 0) * (ctx.height or 0) if ctx is not None else 0
+    return pixels + DEFAULT_SCORE * bool(_flags(stream) & DEFAULT_STREAM)
+
 
 def video_stream(container):
-    """A container's video: its first video stream that is not cover art (:data:`ATTACHED_PIC`), None when it has
-    none. FFmpeg gives an audio file's cover art (MP3, M4A, FLAC) as a one-frame video stream, and a video's may
-    come before its video stream (an MP4 whose metadata precedes its tracks)."""
-    for stream in container.streams.video:
-        disposition = getattr(stream, "disposition", 0)
-        if not getattr(disposition, "value", disposition) & ATTACHED_PIC:
-            return stream
-    return None
+    """A container's video, None where it has none that is not cover art (:data:`ATTACHED_PIC`): FFmpeg gives an
+    audio file's cover art (MP3, M4A, FLAC) as a one-frame video stream, and a video's may come before its video
+    stream (an MP4 whose metadata precedes its tracks).
+
+    Its first such video stream, where that is the default one (:data:`DEFAULT_STREAM`) or none is: every ordinary
+    file, a second angle after the first too. Where another is the default and the first is not, the file says
+    which is its video, and the stream is the one ffmpeg itself takes (:func:`_ffmpeg_score`: the highest score,
+    the first of equal ones): a cover picture before the video in a Matroska file (whose muxer drops the cover's
+    ``attached_pic`` flag: a one-frame MJPEG track, then the default H.264 one) gave one frame of the cover, the
+    video only named as not carried. The streams left out are named by :attr:`VideoInfo.others`."""
+    videos = [stream for stream in container.streams.video if not _flags(stream) & ATTACHED_PIC]
+    if not videos:
+        return None
+    first = videos[0]
+    if _flags(first) & DEFAULT_STREAM or not any(_flags(s) & DEFAULT_STREAM for s in videos):
+        return first
+    return max(videos, key=_ffmpeg_score)           # max() keeps the first of equal scores, as ffmpeg does
 
 
 def check_y4m_head(head: bytes, name: str) -> None:
@@ -631,7 +664,7 @@ NOT_PROCESSED = ("attached_pic", "timed_thumbnails", "still_image")
 def _disposition(stream) -> tuple[str, ...]:
     """A stream's disposition flags by FFmpeg's names (``default``, ``original``, ``forced``...: the names of
     ffmpeg's ``-disposition``), those of a still picture (:data:`NOT_PROCESSED`) left out."""
-    value = int(getattr(stream.disposition, "value", stream.disposition) or 0)
+    value = _flags(stream)
     return tuple(f.name for f in av.stream.Disposition if value & f.value and f.name not in NOT_PROCESSED)
 
 
@@ -673,7 +706,7 @@ def _others(container, video) -> tuple[str, ...]:
             continue
         title = s.metadata.get("title") or s.metadata.get("handler_name")
         if s.type == "video" and s is not video:
-            cover = getattr(s.disposition, "value", s.disposition) & ATTACHED_PIC
+            cover = _flags(s) & ATTACHED_PIC
             out.append("cover art" if cover else f"video stream {s.index} ({_codec_name(s)}"
                        + (f', "{title}")' if title and title != "VideoHandler" else ")"))
         elif s.type == "data" and "timecode" not in {k.lower() for k in s.metadata}:
