@@ -1,4 +1,5 @@
-"""Which of a file's video streams is read (a still track before the video) (stop 70)."""
+"""Which of a file's video streams is read (a still track before the video), and inputs cut short that only
+FFmpeg's demuxer log tells (a Matroska on a pipe, or whose size is left open) (stop 70)."""
 from __future__ import annotations
 
 import os
@@ -9,8 +10,12 @@ import av
 import numpy as np
 import pytest
 
-from helpers import CLIP_H, CLIP_W, feed_pipe, run_ffmpeg
+from helpers import (CLIP_H, CLIP_W, assert_one_line_error, decode_all, feed_pipe, invoke_cli, listing,
+                     run_ffmpeg)
+from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, probe
+
+FAST = ("-q", "--preset", "ultrafast")
 
 
 @contextmanager
@@ -69,3 +74,64 @@ def test_an_ordinary_file_keeps_its_first_video_stream(tmp_path, ffmpeg_exe, cli
                disposition, "-disposition:v:1", disposition, str(src))
     frames, r = _frames(src)
     assert (r.info.width, r.info.height) == (32, 24) and r.info.others == ("video stream 1 (h264)",)
+
+
+@pytest.fixture(scope="module")
+def piped_mkv(tmp_path_factory, ffmpeg_exe) -> bytes:
+    """48 frames of 64x48 as FFmpeg writes Matroska to a pipe (its Segment's size left open), keyframes every 6."""
+    return run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "48",
+                      "-c:v", "libx264", "-preset", "ultrafast", "-g", "6", "-f", "matroska", "-")
+
+
+CUT_MKV = "the Matroska input ended inside an element, as one cut short does (truncated; FFmpeg: 'File ended prematurely')"
+
+
+def test_a_matroska_cut_short_is_told_on_a_pipe_and_where_its_size_is_left_open(tmp_path, piped_mkv, ffmpeg_exe):
+    """A Matroska cut short (``head -c``) read to the cut without a word where its Segment's size could not tell:
+    on a pipe (whose size is not known), and a file written to a pipe and cut (its size left open). FFmpeg's
+    demuxer says 'File ended prematurely' (logged; PyAV drops its log by default): the frames before the cut are
+    given, the cut told (cut_frame, counted in missing: the CLI's error, or warning with --ignore-errors), the second
+    cut in a process as the first (PyAV skips a repeated line), with PyAV's log setting put back. A whole one, and
+    a cut in the probe's reach (a few frames), are told too."""
+    (tmp_path / "cut.mkv").write_bytes(piped_mkv[:len(piped_mkv) * 2 // 3])
+    (tmp_path / "short.mkv").write_bytes(piped_mkv[:len(piped_mkv) // 6])
+    for source in (piped_mkv, tmp_path / "cut.mkv", (tmp_path / "cut.mkv").read_bytes(),
+                   (tmp_path / "short.mkv").read_bytes()):
+        frames, r = _frames(source)
+        whole = source is piped_mkv
+        assert (len(frames) == 48) == whole and len(frames) > 0 and r.ended_early is None
+        assert (r.cut_frame, r.missing) == ((None, 0) if whole else (CUT_MKV, 1))
+    assert av.logging.get_level() is None and av.logging.get_skip_repeated()
+    data = run_ffmpeg(ffmpeg_exe, "-i", "pipe:0", "-c", "copy", str(tmp_path / "file.mkv"), stdin=piped_mkv)
+    assert not data
+    frames, r = _frames((tmp_path / "file.mkv").read_bytes()[:len(piped_mkv) // 2])  # a file's, on a pipe
+    assert 0 < len(frames) < 48 and r.cut_frame == CUT_MKV
+
+
+def test_a_matroska_cut_on_stdin_is_an_error_unless_ignore_errors(tmp_path, piped_mkv, tiny_models):
+    """The CLI's rule for truncated input, as for y4m: nothing written and an error naming the cut, or with
+    --ignore-errors the frames before the cut and a warning (before: '31 frames ... -> out.mp4', exit 0)."""
+    cut = piped_mkv[:len(piped_mkv) * 2 // 3]
+    res = invoke_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, stdin=cut, cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"stdin: {CUT_MKV}; nothing written (--ignore-errors keeps the " in res.stderr
+    assert listing(tmp_path) == set()
+    res = invoke_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
+                     stdin=cut, cwd=tmp_path)
+    kept = len(decode_all(str(tmp_path / "out.mp4"))[0])
+    assert res.returncode == 0 and f"warning: stdin: {CUT_MKV}; the {kept} that decoded were written" in res.stderr
+    assert 0 < kept < 48
+
+
+def test_a_cut_file_by_name_is_still_refused_before_any_work(tmp_path, piped_mkv, ffmpeg_exe):
+    """A Matroska file written whole and cut keeps its earlier check (its Segment declares more bytes than it
+    holds: ended_early, known when the reader is made), beside the demuxer's word."""
+    run_ffmpeg(ffmpeg_exe, "-i", "pipe:0", "-c", "copy", str(tmp_path / "file.mkv"), stdin=piped_mkv)
+    data = (tmp_path / "file.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[:len(data) // 2])
+    with VideoReader(tmp_path / "cut.mkv") as r:
+        assert r.ended_early and "truncated" in r.ended_early
+        list(r)
+        assert r.cut_frame == CUT_MKV
+    with pytest.raises(VidcolorError, match="video has no frames: " + CUT_MKV.replace("(", r"\(").replace(")", r"\)")):
+        _frames(piped_mkv[:len(piped_mkv) // 12])       # inside its first cluster

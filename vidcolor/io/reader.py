@@ -24,8 +24,8 @@ from vidcolor.io.pipes import Rewindable, can_wait, read_some
 from vidcolor.io.sequences import (FILM_FPS, Sequence, find_sequence, frame_names, frame_path, image2_path,
                                    is_sequence, sequence_options)
 from vidcolor.io.timing import RateGrid, Timeline
-from vidcolor.io.truncation import (cut_short, ffmpeg_log, gif_cut, missing_index, partial_file, partial_packet,
-                                     raw_cut, y4m_cut)
+from vidcolor.io.truncation import (cut_short, ended_prematurely, ffmpeg_errors, ffmpeg_log, gif_cut, missing_index,
+                                     partial_file, partial_packet, premature_end, raw_cut, watched, y4m_cut)
 
 
 @dataclass
@@ -1020,7 +1020,9 @@ class VideoReader:
         partial_packet: how an MPEG-TS file may show that it was cut short
             (:func:`~vidcolor.io.truncation.partial_packet`: only a sign), else None; known once the reader is made.
         cut_frame: how a y4m or raw input (file or stream) shows that it ended inside a frame
-            (:func:`~vidcolor.io.truncation.y4m_cut`, :func:`~vidcolor.io.truncation.raw_cut`: the byte counts),
+            (:func:`~vidcolor.io.truncation.y4m_cut`, :func:`~vidcolor.io.truncation.raw_cut`: the byte counts), or
+            a Matroska input that FFmpeg's demuxer says ended inside an element
+            (:func:`~vidcolor.io.truncation.premature_end`: a pipe's, or a file's whose size is left open),
             counted in :attr:`missing`; None where it did not, and until the iteration has ended.
 
     Raises:
@@ -1064,6 +1066,7 @@ class VideoReader:
         self._grid = None
         self._last_delay = None                 # the last packet's duration, where read ahead (_read_ahead)
         self._gif_cut = None                    # a GIF's cut last frame, where read ahead (_read_ahead)
+        self._cut_said = []                     # FFmpeg's log of a Matroska cut short (truncation.watched)
         self._alpha_unseen = None               # a GIF's alpha (bgra) while no frame has shown transparency
         if raw_size is not None:
             rate = raw_rate(fps)
@@ -1087,8 +1090,10 @@ class VideoReader:
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
         head = _head(source if self._src is None else self._src)       # a y4m header, before the demuxer takes it
         self.sequence = find_sequence(source) if self._src is None and is_sequence(source) else None
-        self._container = open_input(source if self._src is None else self._src, self.sequence,
-                                     None if self.sequence is None or fps is None else raw_rate(fps))
+        with ffmpeg_errors() as opening:         # the probe may read a short input to its end (PREMATURE_END)
+            self._container = open_input(source if self._src is None else self._src, self.sequence,
+                                         None if self.sequence is None or fps is None else raw_rate(fps))
+        self._cut_said = opening if ended_prematurely(opening) else []
         self._stream = video_stream(self._container)
         self.info = container_info(self._container, source)
         if self.sequence is not None:           # image2 counts none: the files found, which missing compares
@@ -1183,6 +1188,8 @@ class VideoReader:
         damage = None
         y4m = self._container.format.name == "yuv4mpegpipe"
         packets = self._container.demux(self._stream)
+        if "matroska" in self._container.format.name.split(","):   # a cut that only FFmpeg's log tells
+            packets = watched(packets, self._cut_said)
         if self._container.format.name in LAST_DELAY_FORMATS:
             packets = self._read_ahead(packets)
         if self.sequence is not None:
@@ -1235,6 +1242,9 @@ class VideoReader:
             self._partial = self.cut_frame is not None
         if self._gif_cut is not None:                       # its last packet was left out (_read_ahead)
             self.cut_frame, self._partial = self._gif_cut, True
+        cut = premature_end(self._cut_said, self._container.format.name)
+        if cut is not None:                                 # the frames before the cut are whole
+            self.cut_frame, self._partial = cut, True
 
     def _read_ahead(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
         """``packets`` (the demuxer's, of a :data:`LAST_DELAY_FORMATS` input) as they come, all of them demuxed

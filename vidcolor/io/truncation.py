@@ -1,11 +1,17 @@
 """How an input shows that it was cut short, where its container declares no frame count to check (as mp4 does):
-a Matroska Segment declaring more bytes than the file holds, an MPEG-TS file ending inside a packet, a YUV4MPEG2
-stream, raw frames or a GIF stream ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
+a Matroska Segment declaring more bytes than the file holds, or FFmpeg's Matroska demuxer saying that it ended
+inside an element (a pipe's too), an MPEG-TS input ending inside a packet, a YUV4MPEG2 stream, raw frames or a GIF
+stream ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+import av.logging
 
 
 Y4M_FRAME_LINE = len(b"FRAME\n")
@@ -152,6 +158,83 @@ def partial_packet(path: str | Path, fmt: str) -> str | None:
     if all(size % n for n in TS_PACKET_SIZES):
         return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
     return None
+
+
+PREMATURE_END = "File ended prematurely"
+"""What FFmpeg's Matroska (and WebM) demuxer logs, as an error, where its input ends inside an element: a file or
+a pipe cut short (``head -c``, a copy or a recording that stopped), whose frames before the cut it gives and then
+ends as at a whole file's end, without an error that PyAV raises. A cut that falls between two elements (a
+cluster's end) shows nothing, by ffmpeg too."""
+
+
+class _Logging:
+    """PyAV's logging settings while :func:`ffmpeg_errors` blocks are open (in any thread): how many are, and the
+    settings the first replaced, which the last puts back."""
+    lock = threading.Lock()
+    open = 0
+    saved: tuple = (None, True)
+
+
+@contextmanager
+def ffmpeg_errors() -> Iterator[list]:
+    """Capture FFmpeg's errors logged in this thread while the block runs: yields a list that holds them (as
+    ``av.logging.Capture`` gives them: ``(level, name, message)`` tuples, ``message`` with its newline).
+
+    PyAV drops FFmpeg's log by default (its level None), and skips a line identical to the one before it (a second
+    cut file in the same process logs the same line): while any such block is open, in any thread, its level is
+    ERROR (unless it was set to more than that) and repeats are kept; the last block to close puts both back. Meanwhile
+    PyAV attaches the last error it logged to the FFmpegError it raises (``exc.log``: its ``strerror`` stays
+    FFmpeg's message), and other threads' errors go to Python's ``logging`` (the ``libav`` loggers), as PyAV sends
+    them with a level set: keep such blocks to calls that log little (a demuxer's reads, not a decoder's)."""
+    with _Logging.lock:
+        if not _Logging.open:
+            level = av.logging.get_level()
+            _Logging.saved = (level, av.logging.get_skip_repeated())
+            if level is None or level < av.logging.ERROR:
+                av.logging.set_level(av.logging.ERROR)
+            av.logging.set_skip_repeated(False)
+        _Logging.open += 1
+    try:
+        with av.logging.Capture() as logs:
+            yield logs
+    finally:
+        with _Logging.lock:
+            _Logging.open -= 1
+            if not _Logging.open:
+                level, skip = _Logging.saved
+                if av.logging.get_level() != level:
+                    av.logging.set_level(level)
+                av.logging.set_skip_repeated(skip)
+
+
+def ended_prematurely(logs: list) -> bool:
+    """Whether FFmpeg's log ``logs`` (:func:`ffmpeg_errors`) says that a demuxer's input ended inside an element
+    (:data:`PREMATURE_END`)."""
+    return any(PREMATURE_END in message for _, _, message in logs)
+
+
+def watched(packets: Iterator, said: list) -> Iterator:
+    """``packets`` (a demuxer's: PyAV's ``container.demux``) as they come, each read inside :func:`ffmpeg_errors`,
+    whose lines that tell of a cut (:func:`ended_prematurely`) are added to ``said``. Only the demuxer's reads are
+    watched: a decoder's errors (logged from FFmpeg's own threads too) stay off, as PyAV keeps them."""
+    while True:
+        with ffmpeg_errors() as logs:
+            packet = next(packets, None)
+        if ended_prematurely(logs):
+            said.extend(logs)
+        if packet is None:
+            return
+        yield packet
+
+
+def premature_end(said: list, fmt: str) -> str | None:
+    """What to say of a Matroska (or WebM) input (``fmt``: the ffmpeg format name it was opened as) whose demuxer's
+    log ``said`` (:func:`watched`, :func:`ffmpeg_errors`) tells that it was cut short (:data:`PREMATURE_END`): a
+    pipe's, whose size is not known to compare (:func:`cut_short`), or a file written to a pipe (its Segment's
+    size left open) and cut. None where it does not, and for other formats."""
+    if "matroska" not in fmt.split(",") or not ended_prematurely(said):
+        return None
+    return f"the Matroska input ended inside an element, as one cut short does (truncated; FFmpeg: '{PREMATURE_END}')"
 
 
 def ffmpeg_log(path: str | Path | None, *output: str, level: str = "error",
