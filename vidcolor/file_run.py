@@ -145,7 +145,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                                         f"{summary.frames} that decoded)")
                 warn(f"{what}; the {summary.frames} that decoded were written")
             elif getattr(reader, "partial_packet", None):
-                warn(f"{input}: {reader.partial_packet}; its {summary.frames} frames were written")
+                warn(f"{'stdin' if str(input) == '-' else input}: {reader.partial_packet}; its {summary.frames} frames "
+                     "were written")
             if getattr(reader, "composited", False):        # a folder's: said once for all (folder_warnings)
                 warn_of_file(("composited",), name_of(input), f"{input}: its transparent parts were composited on "
                              f"black ({'stdout' if str(output) == '-' else name_of(output)} cannot hold transparency; "

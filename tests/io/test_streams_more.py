@@ -1,5 +1,6 @@
 """Which of a file's video streams is read (a still track before the video), and inputs cut short that only
-FFmpeg's demuxer log tells (a Matroska on a pipe, or whose size is left open) (stop 70)."""
+FFmpeg's demuxer log tells (a Matroska on a pipe, or whose size is left open) or the bytes a pipe gave (an
+MPEG-TS) (stop 70)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from helpers import (CLIP_H, CLIP_W, assert_one_line_error, decode_all, feed_pipe, invoke_cli, listing,
+from helpers import (CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, feed_pipe, invoke_cli, listing,
                      run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, probe
@@ -121,6 +122,22 @@ def test_a_matroska_cut_on_stdin_is_an_error_unless_ignore_errors(tmp_path, pipe
     kept = len(decode_all(str(tmp_path / "out.mp4"))[0])
     assert res.returncode == 0 and f"warning: stdin: {CUT_MKV}; the {kept} that decoded were written" in res.stderr
     assert 0 < kept < 48
+
+
+def test_an_mpeg_ts_cut_inside_a_packet_on_a_pipe_is_told_as_a_file_is(tmp_path, ffmpeg_exe, clip, tiny_models):
+    """An MPEG-TS that ends inside a packet is a sign of a cut (only a sign: captures split at any byte end so too),
+    said of a file, and not of the same bytes on a pipe (the size was read from the file only): a pipe's byte count,
+    known once read, is now checked as a file's size is (a warning; its frames written)."""
+    data = run_ffmpeg(ffmpeg_exe, "-i", str(clip), "-map", "0:v", "-c", "copy", "-f", "mpegts", "-")
+    size = len(data) // 2 // 188 * 188 + 100
+    frames, r = _frames(data[:size])
+    said = f"the input ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
+    assert 0 < len(frames) < CLIP_FRAMES and r.partial_packet == said and r.missing == 0
+    assert _frames(data)[1].partial_packet is None
+    res = invoke_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, stdin=data[:size],
+                     cwd=tmp_path)
+    assert res.returncode == 0 and res.stderr_lines == [f"vidcolor: warning: stdin: {said}; its {len(frames)} frames "
+                                                        "were written"], res.stderr
 
 
 def test_a_cut_file_by_name_is_still_refused_before_any_work(tmp_path, piped_mkv, ffmpeg_exe):

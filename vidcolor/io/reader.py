@@ -1017,8 +1017,9 @@ class VideoReader:
         ended_early: how a Matroska file shows that it was cut short (:func:`~vidcolor.io.truncation.cut_short`:
             the frames after the cut are lost, though all before it decode), None where it shows none (also stdin
             and raw input); known once the reader is made.
-        partial_packet: how an MPEG-TS file may show that it was cut short
-            (:func:`~vidcolor.io.truncation.partial_packet`: only a sign), else None; known once the reader is made.
+        partial_packet: how an MPEG-TS input may show that it was cut short
+            (:func:`~vidcolor.io.truncation.partial_packet`: only a sign), else None; a file's known once the reader
+            is made, a stream's (stdin, a pipe: its bytes counted) once the iteration has ended.
         cut_frame: how a y4m or raw input (file or stream) shows that it ended inside a frame
             (:func:`~vidcolor.io.truncation.y4m_cut`, :func:`~vidcolor.io.truncation.raw_cut`: the byte counts), or
             a Matroska input that FFmpeg's demuxer says ended inside an element
@@ -1166,7 +1167,7 @@ class VideoReader:
             self.timeline.last_duration = self._last_delay * (self._grid.scale if self._grid is not None else 1)
         if isinstance(source, (str, Path)) and source != "-":
             self.ended_early = cut_short(source, self._container.format.name)
-            self.partial_packet = partial_packet(source, self._container.format.name)
+            self.partial_packet = partial_packet(self._held(), self._container.format.name)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
@@ -1245,6 +1246,8 @@ class VideoReader:
         cut = premature_end(self._cut_said, self._container.format.name)
         if cut is not None:                                 # the frames before the cut are whole
             self.cut_frame, self._partial = cut, True
+        if self._src is not None:                           # a stream's size is known once it is read
+            self.partial_packet = partial_packet(self._held(), self._container.format.name, "input")
 
     def _read_ahead(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
         """``packets`` (the demuxer's, of a :data:`LAST_DELAY_FORMATS` input) as they come, all of them demuxed

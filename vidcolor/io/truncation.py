@@ -143,20 +143,17 @@ def cut_short(path: str | Path, fmt: str) -> str | None:
             "(truncated)")
 
 
-def partial_packet(path: str | Path, fmt: str) -> str | None:
-    """How an MPEG-TS file (``fmt``: the ffmpeg format name it was opened as) may show that it was cut short: it ends
-    inside a packet (its size is no whole number of packets of any of :data:`TS_PACKET_SIZES`). A transport stream
-    declares neither its length nor a frame count, and captures split at any byte (``split -b``, a recorder's
-    chunks) end the same way, so this is only a sign; None where there is none, for other formats, and for a file
-    that cannot be read again."""
-    if "mpegts" not in fmt.split(","):
-        return None
-    try:
-        size = os.path.getsize(path)
-    except OSError:
+def partial_packet(size: int, fmt: str, what: str = "file") -> str | None:
+    """How an MPEG-TS input (``fmt``: the ffmpeg format name it was opened as) of ``size`` bytes (a file's size, or
+    what a pipe gave: its whole stream) may show that it was cut short: it ends inside a packet (``size`` is no
+    whole number of packets of any of :data:`TS_PACKET_SIZES`). A transport stream declares neither its length nor
+    a frame count, and captures split at any byte (``split -b``, a recorder's chunks) end the same way, so this is
+    only a sign; None where there is none, for other formats, and where the size is unknown (0 or less). ``what``
+    names the input in the line (``file``, ``input``)."""
+    if "mpegts" not in fmt.split(",") or size <= 0:
         return None
     if all(size % n for n in TS_PACKET_SIZES):
-        return f"the file ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
+        return f"the {what} ends inside an MPEG-TS packet ({size:,} bytes): it may have been cut short"
     return None
 
 
