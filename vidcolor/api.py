@@ -446,7 +446,8 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
         VidcolorError: bad input, options or output (checked before any work), ffmpeg failure; frames lost (as
             above).
         TypeError: ``fn`` is no job, ``input`` or ``output`` no path.
-        ValueError: ``fn`` returned something else than uint8 RGB ``(N, H, W, 3)`` for N frames.
+        ValueError: ``fn`` returned something else than uint8 RGB ``(N, H, W, 3)`` for N frames of H x W (the
+            job named, with what it returned and the batch's N, H and W: :func:`~vidcolor.executor.check_returned`).
     """
     input, output = check_path(input, "input"), check_path(output, "output", none=True)
     if isinstance(fn, type) or not callable(fn):

@@ -251,6 +251,24 @@ def stages_of(job) -> list[Callable]:
     return [job]
 
 
+def check_returned(out, batch: tuple[int, ...], dtype: np.dtype, widens: int = 1) -> np.ndarray:
+    """``out`` if it is what a job must return for a batch of frames of shape ``batch`` ``(N, H, W, 3)`` and
+    ``dtype``: an array of that dtype and of shape ``(N, H, widens * W, 3)`` (``widens`` 2: compare's
+    :class:`~vidcolor.side_by_side.SideBySide`, input | output). Returns ``out`` itself.
+
+    Raises:
+        ValueError: naming the job as its source, what it returned and the batch's shape: "the job returned uint8
+            (16, 90, 320, 3) for a batch of 16 frames (expected uint8 (N, H, W, 3), N = 16, H = 180, W = 320)". (A
+            frame of another size was the writer's "expected uint8 (..., 180, 320, 3), got uint8 (90, 320, 3)", one
+            frame's shape, not naming the job.)
+    """
+    n, h, w = batch[:3]
+    if not (isinstance(out, np.ndarray) and out.dtype == dtype and out.shape == (n, h, widens * w, 3)):
+        raise ValueError(f"the job returned {described(out)} for a batch of {n} frame{'' if n == 1 else 's'} "
+                         f"(expected {dtype} (N, H, W, 3), N = {n}, H = {h}, W = {widens * w})")
+    return out
+
+
 def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], None], batch_size: int,
             queue_size: int = 2) -> int:
     """Stream ``frames`` through ``job``'s stages into ``write``, overlapped; return the number of frames written.
@@ -265,20 +283,22 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         queue_size: batches each queue holds (>= 1).
 
     Raises:
-        ValueError: ``job`` returned something else than one RGB frame of the frames' dtype per frame it was given
-            (a float array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got float64 (48, 64, 3)", the
-            writer's, not naming the job).
+        ValueError: ``job`` returned something else than one RGB frame of the frames' dtype and size per frame it
+            was given (:func:`check_returned`; a job's ``widens`` attribute, where it has one, is the factor on the
+            frames' width: compare's 2). A float array scaled to [0, 1] said "expected uint8 (..., 48, 64, 3), got
+            float64 (48, 64, 3)", the writer's, not naming the job.
         Whatever a stage or ``write`` raised first (the other stages are stopped and joined); a signal handler's
         exception (``KeyboardInterrupt`` for SIGINT), the stages stopped and joined (:func:`signals_deferred`; a
         handler that returns lets the run go on).
     """
     run = _Run()
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
-    sizes: collections.deque[tuple[int, np.dtype]] = collections.deque()    # each batch sent: frames, dtype
+    sizes: collections.deque[tuple[tuple[int, ...], np.dtype]] = collections.deque()    # each batch sent: shape, dtype
+    widens = getattr(job, "widens", 1)
 
     def send(batch: list[np.ndarray]) -> bool:
         stacked = np.stack(batch)
-        sizes.append((len(batch), stacked.dtype))
+        sizes.append((stacked.shape, stacked.dtype))
         return run.put(queues[0], stacked)
 
     def source() -> None:
@@ -326,11 +346,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
                 except RuntimeError:          # "can't start new thread": no memory for its stack (ulimit -v)
                     raise VidcolorError("cannot start the pipeline's threads: out of memory (ulimit -v?)") from None
             while (out := run.get(queues[-1], deliver)) is not _END:
-                sent, dtype = sizes.popleft()
-                if not (isinstance(out, np.ndarray) and out.ndim == 4 and len(out) == sent and out.dtype == dtype
-                        and out.shape[-1] == 3):      # its H and W: the writer's (compare doubles W)
-                    raise ValueError(f"the job returned {described(out)} for a batch of {sent} frames (expected "
-                                     f"{dtype} (N, H, W, 3), N = {sent})")
+                check_returned(out, *sizes.popleft(), widens)
                 for frame in out:
                     write(frame)
                     n += 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidcolor.executor import stages_of
+from vidcolor.executor import check_returned, stages_of
 from vidcolor.io.icc import SRGB_PRIMARIES, bradford, rgb_to_xyz
 from vidcolor.pipeline import FrameBatchFn, set_output_chroma
 
@@ -35,7 +35,12 @@ class SideBySide:
     """A job whose output is ``input | output`` side by side: RGB ``(N, H, W, 3)`` -> ``(N, H, 2 W, 3)`` of the
     frames' dtype: uint8, or uint16 (0..65535) where ``job`` is :attr:`~vidcolor.pipeline.LabJob.DEEP` and a run
     gives it a deep source's frames (through the stages, :meth:`finish`; a direct call takes uint8 alone). Keeps
-    ``job``'s stages."""
+    ``job``'s stages. What ``job`` returns is checked before it is joined to the input (:func:`check_returned`:
+    one of another size was numpy's "all the input array dimensions except for the concatenation axis must match
+    exactly")."""
+
+    widens = 2
+    """The factor on the frames' width (:func:`~vidcolor.executor.execute` checks the output's size with it)."""
 
     def __init__(self, job: FrameBatchFn):
         self.job, self.device = job, getattr(job, "device", None)
@@ -68,8 +73,8 @@ class SideBySide:
         """A prepared and inferred batch -> RGB ``(N, H, 2 W, 3)`` of the frames' dtype (uint8; uint16 for a DEEP
         job's): the input beside the job's output."""
         frames, inner = item
-        return np.concatenate([self.shown_input(frames), self.job.finish(inner) if self.staged else self.job(inner)],
-                              axis=2)
+        out = self.job.finish(inner) if self.staged else self.job(inner)
+        return np.concatenate([self.shown_input(frames), check_returned(out, frames.shape, frames.dtype)], axis=2)
 
     def set_output_chroma(self, kept: bool) -> None:
         """The wrapped job's :meth:`~vidcolor.pipeline.LabJob.set_output_chroma` (when it has one)."""
@@ -87,8 +92,10 @@ class SideBySide:
         :meth:`~vidcolor.pipeline.LabJob.chunk_size` frames (its ``batch_size``, else the file path's batch size),
         with the bytes of one batch of all N. (The whole array had been one batch, so memory grew with N.) Raises
         what the job's call raises (``ValueError`` for frames that are not uint8 RGB; ``VidcolorError`` for a
-        ``batch_size`` that is no integer >= 1)."""
-        return np.concatenate([self.shown_input(frames), self.job(frames)], axis=2)
+        ``batch_size`` that is no integer >= 1; ``ValueError`` for a job's output of another kind or size,
+        :func:`check_returned`)."""
+        return np.concatenate([self.shown_input(frames), check_returned(self.job(frames), frames.shape, frames.dtype)],
+                              axis=2)
 
 
 def set_shown_primaries(fn: FrameBatchFn, source: int | None, output: int | None) -> None:

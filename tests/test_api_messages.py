@@ -1,0 +1,40 @@
+"""What the library says of a bad argument or a job's bad output, as a user of ``vidcolor.api`` (and ``vidcolor eval``)
+reads it (API audit, stop 70): the argument or the job named, one line, when called. Tiny models, generated arrays."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import vidcolor
+from vidcolor.io import write_image
+
+
+@pytest.mark.parametrize("compare", [False, True], ids=["plain", "compare"])
+def test_a_job_returning_frames_of_another_size_is_named_with_the_batch(clip, tmp_path, compare):
+    """A job returning half-height frames was 'expected uint8 (..., 48, 64, 3), got uint8 (24, 64, 3)', the writer's
+    words about one frame, not naming the job, where a wrong N or dtype names it and the batch; with compare it was
+    numpy's 'all the input array dimensions except for the concatenation axis must match exactly'."""
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "the job returned uint8 (10, 24, 64, 3) for a batch of 10 frames (expected uint8 (N, H, W, 3), N = 10, "
+            "H = 48, W = 64)") + "$"):
+        vidcolor.process(clip, tmp_path / "out.mp4", lambda f: f[:, ::2], suffix="", progress=False, batch_size=10,
+                         compare=compare)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_returning_a_still_of_another_size_is_refused(tmp_path):
+    """A still image's job returning half its height was written at that size without a word."""
+    write_image(tmp_path / "in.png", np.zeros((16, 24, 3), np.uint8))
+    with pytest.raises(ValueError, match=re.escape("the job returned uint8 (1, 8, 24, 3) for a batch of 1 frame "
+                                                   "(expected uint8 (N, H, W, 3), N = 1, H = 16, W = 24)")):
+        vidcolor.process(tmp_path / "in.png", tmp_path / "out.png", lambda f: f[:, ::2], suffix="", progress=False)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_compare_still_takes_a_job_of_the_same_size(clip, tmp_path):
+    """compare's output is twice as wide as the input: the check of the job's size allows for it."""
+    summary = vidcolor.process(clip, tmp_path / "out.mp4", lambda f: f.copy(), suffix="", progress=False,
+                               compare=True)
+    assert summary.frames == 10
