@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import vidcolor
+from vidcolor.errors import VidcolorError
 from vidcolor.io import write_image
 
 
@@ -38,3 +39,21 @@ def test_compare_still_takes_a_job_of_the_same_size(clip, tmp_path):
     summary = vidcolor.process(clip, tmp_path / "out.mp4", lambda f: f.copy(), suffix="", progress=False,
                                compare=True)
     assert summary.frames == 10
+
+
+@pytest.mark.parametrize("options, said", [
+    (dict(saturation=-1), "saturation must be >= 0 (a finite number), got -1"),
+    (dict(saturation=float("nan")), "saturation must be >= 0 (a finite number), got nan"),
+    (dict(temperature=0), "temperature must be > 0 (a finite number), got 0"),
+], ids=["saturation", "saturation_nan", "temperature"])
+def test_a_bad_saturation_or_temperature_names_only_itself(tiny_colorizers, options, said):
+    """saturation=-1 said 'saturation must be >= 0 and temperature > 0 (finite numbers), got -1 and None', naming
+    the temperature left at its default too."""
+    with pytest.raises(VidcolorError, match="^" + re.escape(said) + "$"):
+        vidcolor.Colorizer(tiny_colorizers.effnet_bins, "cpu", **options)
+
+
+def test_colorize_names_the_saturation_alone(clip, tmp_path):
+    with pytest.raises(VidcolorError, match="^" + re.escape("saturation must be >= 0 (a finite number), got -1") + "$"):
+        vidcolor.colorize(clip, tmp_path / "out.mp4", saturation=-1, progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -62,8 +62,8 @@ def test_a_dequantizer_option_of_another_type_is_named(tiny_models, make, said):
 
 @pytest.mark.parametrize("options, said", [
     (dict(render_size="256"), "render_size must be 32 to 1024 pixels, got '256'"),
-    (dict(saturation="1.2"), "saturation must be >= 0 and temperature > 0 (finite numbers), got '1.2' and None"),
-    (dict(temperature="0.4"), "got None and '0.4'"),
+    (dict(saturation="1.2"), "saturation must be >= 0 (a finite number), got '1.2'"),
+    (dict(temperature="0.4"), "temperature must be > 0 (a finite number), got '0.4'"),
     (dict(blur="no"), "blur must be True or False, got str 'no'"),
     (dict(equalize=None), "equalize must be True or False, got NoneType None"),
 ], ids=["render_size", "saturation", "temperature", "blur", "equalize"])

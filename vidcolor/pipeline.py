@@ -785,10 +785,11 @@ class Colorizer(RenderedLabJob):
         if not (is_integer(render_size) and RENDER_SIZE_RANGE[0] <= render_size <= RENDER_SIZE_RANGE[1]):
             raise VidcolorError(f"{option('render_size')} must be {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} "
                                 f"pixels, got {render_size!r} (an integer is needed)")
-        if (saturation is not None and not (is_number(saturation) and 0 <= saturation < np.inf)) or \
-                (temperature is not None and not (is_number(temperature) and 0 < temperature < np.inf)):  # NaN fails
-            raise VidcolorError(f"{option('saturation')} must be >= 0 and {option('temperature')} > 0 (finite numbers), "
-                                f"got {saturation!r} and {temperature!r}")
+        # each named alone: one line for both named the one left at its default too ('got -1 and None')
+        if saturation is not None and not (is_number(saturation) and 0 <= saturation < np.inf):      # NaN fails
+            raise VidcolorError(f"{option('saturation')} must be >= 0 (a finite number), got {saturation!r}")
+        if temperature is not None and not (is_number(temperature) and 0 < temperature < np.inf):
+            raise VidcolorError(f"{option('temperature')} must be > 0 (a finite number), got {temperature!r}")
         if not (is_number(confidence) and 0 <= confidence < np.inf):      # NaN fails too
             raise VidcolorError(f"confidence must be >= 0 (a finite number), got {confidence!r}")
         check_flag(blur, "blur")
