@@ -3,6 +3,7 @@ reads it (API audit, stop 70): the argument or the job named, one line, when cal
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,3 +58,24 @@ def test_colorize_names_the_saturation_alone(clip, tmp_path):
     with pytest.raises(VidcolorError, match="^" + re.escape("saturation must be >= 0 (a finite number), got -1") + "$"):
         vidcolor.colorize(clip, tmp_path / "out.mp4", saturation=-1, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("frames, said", [
+    (None, "got NoneType None"),
+    (5, "got int 5"),
+    ("clip.mp4", "got str 'clip.mp4': a file's path is given to dequantize() or colorize()"),
+    (Path("clip.mp4"), "got PosixPath 'clip.mp4': a file's path is given to dequantize() or colorize()"),
+], ids=["None", "int", "str", "path"])
+def test_dequantize_frames_refuses_frames_that_are_no_frames_when_called(frames, said):
+    """dequantize_frames(None) returned a generator, and raised "'NoneType' object is not iterable" once iterated; a
+    path was iterated as its characters ('frame 0: expected uint8 RGB (H, W, 3) ... got str'). Refused when called,
+    before the model loads (the model named here does not exist)."""
+    with pytest.raises(TypeError, match="^" + re.escape("frames must be uint8 RGB (H, W, 3) frames (a list, an "
+                                                        "iterator, an array (N, H, W, 3)), ") + ".*" +
+                       re.escape(said) + "$"):
+        vidcolor.dequantize_frames(frames, model="no-such-model", device="cpu")
+
+
+def test_dequantize_frames_still_takes_an_iterator(tiny_models):
+    frames = iter([np.zeros((8, 8, 3), np.uint8)] * 3)
+    assert len(list(vidcolor.dequantize_frames(frames, model=str(tiny_models.lab), device="cpu"))) == 3

@@ -39,7 +39,7 @@ from vidcolor.io.sequences import is_sequence
 from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, removing_made_folders
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
-                               check_batch_size, check_temporal)
+                               check_batch_size, check_frame_stream, check_temporal)
 from vidcolor.ray_work import job_files, ray_clips
 from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (eight_bit_reason, folder_warnings, keeps_depth, makes_colours,
@@ -79,9 +79,11 @@ def dequantize_frames(frames: Iterable[np.ndarray], model: str = DEFAULTS["dequa
         ValueError: ``frames`` an array that is not ``(N, H, W, 3)`` (one frame ``(H, W, 3)``: give ``[frame]``); as
             the frames are read, a frame that is not uint8 RGB ``(H, W, 3)`` (gray, RGBA, float; named by its
             index, with how to give it).
-        TypeError: a model that is no name or path.
+        TypeError: a model that is no name or path; ``frames`` that are no iterable (None), or a path
+            (:func:`~vidcolor.pipeline.check_frame_stream`).
     """
     check_batch_size(batch_size)
+    check_frame_stream(frames)                          # before the model loads
     return batched(frames, Dequantizer(model, device, restore_luminance, consistency, backend, precision, tile),
                    batch_size)
 

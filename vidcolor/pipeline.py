@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -936,22 +937,45 @@ def batched(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> 
     A frame that is no NumPy array but converts to one (``__array__`` or ``__array_interface__``: a PIL RGB image, a
     CPU uint8 torch tensor ``(H, W, 3)``) is taken as ``np.asarray(frame)``, then checked.
 
-    ``batch_size`` and ``frames`` as a whole are checked when called (:func:`check_batch_size`; an array must be
-    ``(N, H, W, 3)``), each frame as it is read, while the output is consumed.
+    ``batch_size`` and ``frames`` as a whole are checked when called (:func:`check_batch_size`,
+    :func:`check_frame_stream`), each frame as it is read, while the output is consumed.
 
     Raises:
         VidcolorError: a batch size that is not an integer >= 1; as the frames are read, a first frame larger than
             :func:`~vidcolor.io.limits.check_frame_size` allows (before a batch is stacked), a batch of it holding
             more pixels than that (:func:`check_batch_pixels`), a frame of another shape than the first's.
+        TypeError: ``frames`` that are no iterable, or a path (:func:`check_frame_stream`).
         ValueError: an array ``frames`` that is not 4-d (one frame ``(H, W, 3)`` is iterated as its rows); as the
             frames are read, a frame that is not uint8 RGB ``(H, W, 3)``, no side empty (naming its index).
     """
     check_batch_size(batch_size)
+    check_frame_stream(frames)
+    return _batches(frames, fn, batch_size)
+
+
+def check_frame_stream(frames) -> None:
+    """Refuse ``frames`` that :func:`batched` cannot take as frames one by one, when it is called: None or another
+    object that is no iterable ("'NoneType' object is not iterable" came once the output was consumed), a path
+    (``str``, ``bytes``, :class:`os.PathLike`: iterated as its characters), an array that is not ``(N, H, W, 3)``
+    (one frame ``(H, W, 3)`` is iterated as its rows). Reads no frame.
+
+    Raises:
+        TypeError: no iterable, or a path, naming the argument and what it takes.
+        ValueError: an array that is not 4-d.
+    """
+    if isinstance(frames, (str, bytes, os.PathLike)):
+        raise TypeError(f"frames must be uint8 RGB (H, W, 3) frames (a list, an iterator, an array (N, H, W, 3)), "
+                        f"got {type(frames).__name__} {str(frames)[:100]!r}: a file's path is given to "
+                        "dequantize() or colorize()")
+    try:
+        iter(frames)
+    except TypeError:
+        raise TypeError(f"frames must be uint8 RGB (H, W, 3) frames (a list, an iterator, an array (N, H, W, 3)), "
+                        f"got {f'{type(frames).__name__} {frames!r}'[:100]}") from None
     if isinstance(frames, np.ndarray) and frames.ndim != 4:
         raise ValueError(f"expected frames uint8 RGB (H, W, 3) one by one (a list, an iterator) or as an array "
                          f"(N, H, W, 3), got an array {described(frames)}" +
                          (" (one frame: give [frame])" if frames.ndim == 3 and frames.shape[-1] == 3 else ""))
-    return _batches(frames, fn, batch_size)
 
 
 def _batches(frames: Iterable[np.ndarray], fn: FrameBatchFn, batch_size: int) -> Iterator[np.ndarray]:
