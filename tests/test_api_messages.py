@@ -3,13 +3,16 @@ reads it (API audit, stop 70): the argument or the job named, one line, when cal
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import vidcolor
+from helpers import assert_one_line_error, invoke_cli
 from vidcolor.errors import VidcolorError
+from vidcolor.evaluate import evaluate
 from vidcolor.io import write_image
 
 
@@ -79,3 +82,27 @@ def test_dequantize_frames_refuses_frames_that_are_no_frames_when_called(frames,
 def test_dequantize_frames_still_takes_an_iterator(tiny_models):
     frames = iter([np.zeros((8, 8, 3), np.uint8)] * 3)
     assert len(list(vidcolor.dequantize_frames(frames, model=str(tiny_models.lab), device="cpu"))) == 3
+
+
+def test_eval_of_a_compare_output_says_so():
+    """A --compare output (input | output side by side) scored against its ground truth was only '48x16 but the
+    ground truth is 24x16: not the same video?'."""
+    gt = np.random.default_rng(0).integers(0, 256, (2, 16, 24, 3), dtype=np.uint8)
+    with pytest.raises(VidcolorError, match=re.escape("the output is 48x16 but the ground truth is 24x16: twice its "
+                                                      "width: a compare output (input | output side by side)? "
+                                                      "evaluate the output made without it")):
+        evaluate(np.concatenate([gt, gt], axis=2), gt, features=False)
+    with pytest.raises(VidcolorError, match=re.escape("the output is 24x32 but the ground truth is 24x16: not the "
+                                                      "same video?")):      # compare never stacks them
+        evaluate(np.concatenate([gt, gt], axis=1), gt, features=False)
+
+
+def test_vidcolor_eval_of_a_compare_output_names_the_flag(clip, tmp_path):
+    shutil.copy(clip, tmp_path / "gt.mp4")
+    vidcolor.process(tmp_path / "gt.mp4", tmp_path / "cmp.mp4", lambda f: f.copy(), suffix="", progress=False,
+                     compare=True)
+    res = invoke_cli("eval", tmp_path / "cmp.mp4", "--reference-video", tmp_path / "gt.mp4", "--no-features")
+    assert_one_line_error(res)
+    assert res.stderr_lines == [
+        "vidcolor: error: the output is 128x48 but the ground truth is 64x48: twice its width: a --compare output "
+        "(input | output side by side)? evaluate the output made without it"]

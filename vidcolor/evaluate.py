@@ -300,6 +300,15 @@ def _size(rgb: np.ndarray) -> str:
     return f"{rgb.shape[-2]}x{rgb.shape[-3]}"
 
 
+def _size_hint(x: np.ndarray, ref: np.ndarray) -> str:
+    """What a frame ``x`` whose size is not the ground truth's ``ref`` may be: ``--compare``'s output, input | output
+    side by side (:class:`~vidcolor.side_by_side.SideBySide`: twice the width, the same height), or another video."""
+    if x.shape[-3] == ref.shape[-3] and x.shape[-2] == 2 * ref.shape[-2]:
+        return (f"twice its width: a {option('compare')} output (input | output side by side)? evaluate the output "
+                "made without it")
+    return "not the same video?"
+
+
 # ---------------------------------------------------------------------------------------- measuring
 
 
@@ -456,7 +465,8 @@ def evaluate(output, reference, input=None, max_frames: int | None = None, featu
 
     Raises:
         VidcolorError: an empty name or ``-`` (stdin) given as a clip, unreadable or missing input, frame sizes that
-            differ (not the same video), folders without an image name in common, folders paired by name beside a
+            differ (not the same video; one twice the ground truth's width is said to look like a ``compare``
+            output), folders without an image name in common, folders paired by name beside a
             clip paired by position (a video) where a folder holds an image the other folders lack before the last
             one they share (the clip's frames would go with the wrong images), or a ground truth transparent
             everywhere; ``max_frames`` that is no integer >= 1 (nor None), ``features`` that is not True or False, a
@@ -549,7 +559,7 @@ def _measure(sources: dict, threshold: float, features) -> dict:
             for name, (x, _) in frames.items():
                 if x.shape != ref.shape:
                     raise VidcolorError(f"the {name} is {_size(x)} but the ground truth is {_size(ref)}: "
-                                        "not the same video?")
+                                        f"{_size_hint(x, ref)}")
         mask = None if alpha is None or alpha.all() else alpha > 0       # the ground truth's opaque pixels
         transparent |= mask is not None
         visible += ref.shape[0] * ref.shape[1] if mask is None else int(mask.sum())
