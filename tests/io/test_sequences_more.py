@@ -173,11 +173,14 @@ def _with_rate(path: Path, offset: int, rate: float) -> None:
     path.write_bytes(out)
 
 
-@pytest.mark.parametrize("offset, rate, read", [(1940, 25.0, Fraction(25)), (1724, 23.976, Fraction(2997, 125))])
+@pytest.mark.parametrize("offset, rate, read", [(1940, 25.0, Fraction(25)), (1724, 23.976, Fraction(24000, 1001)),
+                                                (1940, 59.94, Fraction(60000, 1001)), (1724, 23.97, Fraction(2397, 100))])
 def test_a_dpx_sequence_is_read_at_the_rate_its_header_carries(tmp_path, offset, rate, read):
     """A DPX's film or television header may carry its frame rate, which FFmpeg's dpx decoder reads (image2 does
     not: the sequence was read at 24, with a warning that no rate was given). Without --fps it is the sequence's
-    rate, said by no warning; --fps still wins; DPX frames without one are read at 24, with the warning."""
+    rate, said by no warning; --fps still wins; DPX frames without one are read at 24, with the warning. A float
+    within 0.01% of an NTSC rate is that rate (23.976 had been FFmpeg's 2997/125, its time base 125/2997),
+    and the output's time base counts whole frames of it; 23.97, 0.025% off 24000/1001, stays 2397/100."""
     pattern = _sequence(tmp_path, "dpx")
     with VideoReader(pattern) as plain:
         assert plain.info.fps == 24 and plain.rate_from_frames is None
@@ -187,7 +190,8 @@ def test_a_dpx_sequence_is_read_at_the_rate_its_header_carries(tmp_path, offset,
         assert reader.info.fps == read and reader.rate_from_frames == read and len(list(reader)) == 5
     with VideoReader(pattern, fps=30) as reader:
         assert reader.info.fps == 30 and reader.rate_from_frames is None
-    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o.mkv")
+    res = invoke_cli("dequantize", pattern, "-o", tmp_path / "o.mp4")
     assert res.returncode == 0 and "--fps" not in res.stderr, res.stderr
-    with av.open(str(tmp_path / "o.mkv")) as c:
-        assert c.streams.video[0].average_rate == read
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        video = c.streams.video[0]
+        assert video.average_rate == read and (1 / video.time_base) % read.numerator == 0     # 23.976: 1/48000

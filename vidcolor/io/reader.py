@@ -107,6 +107,18 @@ RAW_FPS_RANGE = (Fraction(1, 1001), 1_000_000)
 a million frames a second (above it the rate no longer fits the 32-bit rationals of the muxers)."""
 
 
+NTSC_RATES = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
+"""The NTSC frame rates (24000/1001: 23.976, 30000/1001: 29.97, 48000/1001, 60000/1001, 120000/1001), to which
+:func:`frames_rate` snaps a header's float rate within :data:`NTSC_SNAP` of one. FFmpeg's own table of standard
+rates (libavformat's ``get_std_framerate``, for its ``r_frame_rate`` guess) is internal, ``av_d2q``, which the dpx
+decoder rounds the header's float with, knows none, and PyAV exposes neither."""
+
+NTSC_SNAP = Fraction(1, 10_000)
+"""How near (relatively: 0.01%) a header's frame rate must lie to one of :data:`NTSC_RATES` to be taken as it:
+23.976, a float32 in a DPX header, lies 0.0001% from 24000/1001; the nearest other rates a header might mean lie
+further: 23.97 0.025%, 24 0.1%."""
+
+
 RATIONAL_MAX = 2 ** 31 - 1
 """The largest numerator and denominator of FFmpeg's rationals (AVRational: two ints), which a frame rate and the
 time base made from it go to the muxers in."""
@@ -435,12 +447,14 @@ def frames_rate(stream) -> Fraction | None:
     as FFmpeg's decoder read it from the first frame it probed (``AVCodecContext.framerate``): a DPX's, from its film
     header (offset 1724), else from its television header (offset 1940), a float32 rounded to a fraction of
     terms up to 4096 (FFmpeg's dpx decoder: 23.976 -> 2997/125; ``ffmpeg -framerate`` gives image2 its rate and
-    leaves this one unread). None where they carry none (PNG, TIFF, JPEG; a DPX that leaves the fields unset, as
-    FFmpeg's own dpx encoder does), where ``stream`` is None, or for a rate outside :data:`RAW_FPS_RANGE`."""
+    leaves this one unread), snapped to the NTSC rate it stands for where it lies within :data:`NTSC_SNAP` of one of
+    :data:`NTSC_RATES` (23.976 -> 24000/1001, the output's time base then the standard one). None where they carry
+    none (PNG, TIFF, JPEG; a DPX that leaves the fields unset, as FFmpeg's own dpx encoder does), where ``stream`` is
+    None, or for a rate outside :data:`RAW_FPS_RANGE`."""
     rate = getattr(getattr(stream, "codec_context", None), "framerate", None)
-    if not rate or rate <= 0:
+    if not rate or rate <= 0 or not _rate_in_range(rate := Fraction(rate)):
         return None
-    return Fraction(rate) if _rate_in_range(Fraction(rate)) else None
+    return next((ntsc for ntsc in NTSC_RATES if abs(rate - ntsc) <= NTSC_SNAP * ntsc), rate)
 
 
 def _sequence_packets(packets: Iterator[av.Packet], count: int, stream) -> Iterator[av.Packet]:
