@@ -41,7 +41,19 @@ swscale (libswscale 9.5) writes R and G as 0 from 10-bit 4:2:0 (a yuv420p10le pi
 ways (a 10-bit Y of 940 decodes to 65283, 65535 encodes to 943): a decode and an encode through it keep Y."""
 
 SWS_FLAGS = "area+accurate_rnd+full_chroma_int"
-"""The same for the ffmpeg executable's ``-sws_flags`` (RGB -> YUV on the encoder's side)."""
+"""The same for the ffmpeg executable (RGB -> YUV on the encoder's side), applied two ways, as the command goes: a
+command without filters takes them as the ``-sws_flags`` output option, which reaches only a simple graph's scaler;
+a ``-filter_complex`` (or ``-lavfi``) graph takes them as its opening ``sws_flags=...;`` (:func:`with_sws_flags`,
+FFmpeg's documented way to set a graph's automatically inserted scalers, which the output option does not reach).
+:func:`vidcolor.io.writer._compiled` gives every command the writer runs the second where it has such a graph;
+:func:`vidcolor.metrics.video.cambi` opens its graph so."""
+
+
+def with_sws_flags(graph: str) -> str:
+    """The filter graph ``graph`` (the text of ffmpeg's ``-filter_complex`` or ``-lavfi``) opened with
+    ``sws_flags=``:data:`SWS_FLAGS```;``, so that the scalers ffmpeg inserts into it convert with those flags rather
+    than its defaults (bicubic, no accurate rounding)."""
+    return f"sws_flags={SWS_FLAGS};{graph}"
 
 _SUBSAMPLED_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
 _SUBSAMPLED_DEEP = {f"yuv{s}p{b}le": f"yuv444p{b}le" for s in ("420", "422", "440") for b in (10, 12)} | {

@@ -33,7 +33,7 @@ import ffmpeg
 import numpy as np
 
 from vidcolor.errors import VidcolorError, option, warn
-from vidcolor.io.convert import SWS_FLAGS, format_bits, full_scale16, graph_args, graph_url
+from vidcolor.io.convert import SWS_FLAGS, format_bits, full_scale16, graph_args, graph_url, with_sws_flags
 from vidcolor.io.files import default_file_mode
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.partial import cannot_write, discard, partial_file
@@ -920,12 +920,13 @@ def _compiled(spec, exe: str, *global_args: str) -> list[str]:
     whose automatically inserted scalers, RGB -> YUV among them, ffmpeg ran with its default flags (bicubic, no
     accurate rounding): a BT.709-tagged clip passed through unchanged (FFV1 output) came out at 69.8 dB from its
     decoded input where the matrix tag alone gave 87.1 dB, a SAR 1280:1281 clip at 55.8 dB (now 64.3), BT.709-tagged
-    2x pixel art at 43.6 dB (the matrix tag alone: 54.8). So the graph opens with ``sws_flags=...;``, as FFmpeg's
+    2x pixel art at 43.6 dB (the matrix tag alone: 54.8). So the graph opens with ``sws_flags=...;``
+    (:func:`~vidcolor.io.convert.with_sws_flags`), as FFmpeg's
     filter documentation gives the flags of a graph's automatic scalers (:func:`vidcolor.metrics.video.cambi` does
     the same); the frames are then converted as they are without the filter. Stand-in names
     (:func:`~vidcolor.io.convert.graph_url`) are left for :func:`~vidcolor.io.convert.graph_args`."""
     args = spec.global_args("-hide_banner", "-loglevel", "error", *global_args).overwrite_output().compile(cmd=exe)
-    return [f"sws_flags={SWS_FLAGS};{a}" if before == "-filter_complex" else a
+    return [with_sws_flags(a) if before == "-filter_complex" else a
             for before, a in zip([None, *args], args)]
 
 

@@ -340,8 +340,8 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     Frames (uint8 RGB ``(T, H, W, 3)`` or one ``(H, W, 3)``) are piped to ffmpeg as rawvideo and
     converted to YUV (4:4:4, the format ffmpeg picks for RGB among those listed) by swscale: BT.601, limited
     range, with :data:`vidcolor.io.convert.SWS_FLAGS` (accurate rounding) given to the filter graph itself
-    (``sws_flags=...;``: a ``-sws_flags`` option before ``-lavfi`` does not reach a complex graph), the flags
-    :class:`vidcolor.io.VideoWriter` encodes with; the luma equals that of
+    (:func:`~vidcolor.io.convert.with_sws_flags`: a ``-sws_flags`` option before ``-lavfi`` does not reach a complex
+    graph), the flags :class:`vidcolor.io.VideoWriter` encodes with; the luma equals that of
     :func:`~vidcolor.io.convert.rgb_to_frame` byte for byte (checked on a clip and on noise). A file is decoded
     by ffmpeg and its own luma is scored: its video stream, not cover art listed before it (``[0:V]``), at its own
     depth: 8-bit video as 8-bit YUV, deeper video (10-bit ``yuv420p10le``...) as 10-bit YUV (until then it was cut to
@@ -367,7 +367,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
         VidcolorError: no ffmpeg with libvmaf, or ffmpeg failed (unreadable file).
     """
     from vidcolor.errors import VidcolorError
-    from vidcolor.io.convert import SWS_FLAGS
+    from vidcolor.io.convert import with_sws_flags
     from vidcolor.io.writer import child_options
 
     contrasts = [max_log_contrast] if isinstance(max_log_contrast, (int, np.integer)) else list(max_log_contrast)
@@ -396,8 +396,8 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     features = "|".join("name=cambi" + ("" if c == 2 else f"\\\\:max_log_contrast={c}") for c in contrasts)
     with tempfile.TemporaryDirectory(prefix="vidcolor-cambi-") as tmp:
         log = Path(tmp) / "cambi.json"
-        graph = (f"sws_flags={SWS_FLAGS};[0:V]{enlarge}format=pix_fmts={formats},split[d][r];"
-                 f"[d][r]libvmaf=model=:feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
+        graph = with_sws_flags(f"[0:V]{enlarge}format=pix_fmts={formats},split[d][r];[d][r]libvmaf=model=:"
+                               f"feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
         cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
                "-lavfi", graph, "-f", "null", "-"]
         done = subprocess.run(cmd, input=data, capture_output=True, **child_options())
