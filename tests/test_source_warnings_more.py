@@ -160,13 +160,16 @@ def _tags(path) -> tuple[int, int, int]:
         return ctx.color_primaries, ctx.colorspace, ctx.color_trc
 
 
-@pytest.mark.parametrize("primaries, code, what", [("smpte432", 12, "Display P3 (SMPTE 432)"),
-                                                   ("smpte431", 11, "DCI-P3 (SMPTE 431)")])
+@pytest.mark.parametrize("primaries, code, what, kind", [
+    ("smpte432", 12, "Display P3 (SMPTE 432)", "a phone's or a Mac's wide-gamut clip"),
+    ("smpte431", 11, "DCI-P3 (SMPTE 431)", "a cinema master")])
 def test_a_p3_sdr_source_is_colorized_into_bt709_tags(tmp_path, ffmpeg_exe, tiny_colorizers, tiny_models, primaries,
-                                                      code, what):
+                                                      code, what, kind):
     """A Display P3 (a phone's) or DCI-P3 SDR source was colorized into its own P3 tags without a word, so a player
     showed colorize's BT.709 colours more saturated than made, where a BT.2020 one is tagged BT.709 with a warning
-    (stop 68): P3 is now handled alike; dequantize keeps the source's tags (its values are the source's colours)."""
+    (stop 68): P3 is now handled alike; dequantize keeps the source's tags (its values are the source's colours).
+    The warning says what such a source is per space (it had called a phone's P3 clip 'a wide-gamut master', as
+    BT.2020's says)."""
     from vidcolor.api import colorize
 
     src = tmp_path / "p3.mp4"
@@ -176,7 +179,7 @@ def test_a_p3_sdr_source_is_colorized_into_bt709_tags(tmp_path, ffmpeg_exe, tiny
         colorize(src, tmp_path / "c.mp4", saturation=0, render_size=32, temporal="off", progress=False,
                  backend="torch", model=str(tiny_colorizers.fcn))
     assert [w for w in warned if "P3" in w] == [
-        f"p3.mp4 is {what} video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
+        f"p3.mp4 is {what} video with an SDR transfer ({kind}); colorize makes its colours in BT.709 "
         f"(sRGB), as its networks were trained, so the output is tagged BT.709, not {what}, and shows them as made "
         f"(convert it to {what} afterwards if it must be delivered so)"]
     assert _tags(tmp_path / "c.mp4") == (1, 1, 13)          # BT.709 primaries, sRGB's curve kept: sRGB

@@ -66,9 +66,12 @@ def makes_colours(fn: FrameBatchFn) -> bool:
 BT2020_PRIMARIES = 9
 """FFmpeg's AVColorPrimaries of BT.2020 (``bt2020``), in :attr:`~vidcolor.io.VideoInfo.colour`'s ``color_primaries``."""
 
-WIDE_PRIMARIES = {BT2020_PRIMARIES: "BT.2020", 11: "DCI-P3 (SMPTE 431)", 12: "Display P3 (SMPTE 432)"}
-"""FFmpeg's AVColorPrimaries wider than BT.709's, as :func:`output_colour` names them: BT.2020, DCI-P3 (``smpte431``)
-and Display P3 (``smpte432``, P3 with D65, as phones and Apple's displays record and show)."""
+WIDE_PRIMARIES = {BT2020_PRIMARIES: ("BT.2020", "a wide-gamut master"),
+                  11: ("DCI-P3 (SMPTE 431)", "a cinema master"),
+                  12: ("Display P3 (SMPTE 432)", "a phone's or a Mac's wide-gamut clip")}
+"""FFmpeg's AVColorPrimaries wider than BT.709's, each -> its name and what an SDR source of them is, as
+:func:`output_colour`'s warning says them: BT.2020 (a wide-gamut master), DCI-P3 (``smpte431``, a cinema master) and
+Display P3 (``smpte432``, P3 with D65, as phones and Apple's displays record and show)."""
 
 AS_BT709 = {"color_primaries": {p: 1 for p in WIDE_PRIMARIES}, "colorspace": {9: 1, 10: 1},
             "color_trc": {14: 1, 15: 1}}
@@ -82,7 +85,7 @@ def output_colour(name: str, colour: dict[str, int], colours: bool) -> dict[str,
     """The colour description (ffmpeg's output options, :func:`~vidcolor.io.reader.colour_tags`) that the output of
     the video ``name``, described by ``colour``, is written with: ``colour`` itself, but for a job that makes colours
     (``colours``, :func:`makes_colours`) on a source of wide primaries (:data:`WIDE_PRIMARIES`: BT.2020, DCI-P3,
-    Display P3) with an SDR transfer (a wide-gamut master, a phone's P3 clip; HDR is
+    Display P3) with an SDR transfer (a wide-gamut master, a cinema master, a phone's P3 clip; HDR is
     :func:`~vidcolor.io.reader.warn_about_source`'s): its frames are decoded with their own matrix into RGB whose
     values colorize takes as BT.709's (sRGB), and makes its colours so. Its output is tagged BT.709
     (:data:`AS_BT709`), which says what they are, and a warning (:func:`~vidcolor.errors.warn`) says so: tagged
@@ -92,10 +95,10 @@ def output_colour(name: str, colour: dict[str, int], colours: bool) -> dict[str,
     source's lightness is kept; DCI-P3's white is not D65, so its gray is shown D65's gray, as colorize made it.
     Dequantize's output keeps the source's tags: its values are the source's colours, restored as they are (the
     primaries are not converted), and show as the source does."""
-    what = WIDE_PRIMARIES.get(colour.get("color_primaries"))
+    what, kind = WIDE_PRIMARIES.get(colour.get("color_primaries"), (None, None))
     if not colours or what is None or colour.get("color_trc") in HDR_TRANSFERS:
         return colour
-    warn(f"{name} is {what} video with an SDR transfer (a wide-gamut master); colorize makes its colours in BT.709 "
+    warn(f"{name} is {what} video with an SDR transfer ({kind}); colorize makes its colours in BT.709 "
          f"(sRGB), as its networks were trained, so the output is tagged BT.709, not {what}, and shows them as made "
          f"(convert it to {what} afterwards if it must be delivered so)")
     return {k: AS_BT709.get(k, {}).get(v, v) for k, v in colour.items()}
