@@ -64,6 +64,33 @@ def test_a_still_track_before_the_default_video_is_not_read_as_the_video(tmp_pat
     assert (probe(src).width, probe(src).height) == (CLIP_W, CLIP_H)
 
 
+def test_a_cut_mov_whose_still_track_comes_first_says_its_video_ends_early(tmp_path, ffmpeg_exe, clip):
+    """A MOV (index in front) whose first video stream is a one-frame still (6 MB, raw: more than FFmpeg's probe
+    reads), then the default video, cut inside the video's first frame: the reader reads the video (ffmpeg's rule)
+    and cannot decode it, but asked ffmpeg's log about the first video stream (``-map 0:v:0``), the whole still,
+    which showed no cut: 'cannot decode (Invalid data found when processing input)' alone. The stream read is asked
+    about now, and its log says the index lists it beyond the end."""
+    still = tmp_path / "still.png"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "color=c=gray:size=1920x1088", "-frames:v", "1", str(still))
+    src = tmp_path / "still_first.mov"
+    run_ffmpeg(ffmpeg_exe, "-i", str(still), "-i", str(clip), "-map", "0", "-map", "1:v", "-c:v:0", "rawvideo",
+               "-pix_fmt:v:0", "rgb24", "-c:v:1", "copy", "-disposition:v:0", "0", "-disposition:v:1", "default",
+               "-movflags", "+faststart", str(src))
+    with av.open(str(src)) as c:
+        start = next(p.pos for p in c.demux(c.streams.video[1]) if p.size)      # the video's first frame
+        assert [s.codec_context.name for s in c.streams.video] == ["rawvideo", "h264"] and start > 5_000_000
+    cut = tmp_path / "cut.mov"
+    with open(src, "rb") as f:
+        cut.write_bytes(f.read(start + 40))
+    said = "the file ends early (truncated): its index lists video beyond its end, as an MP4 or MOV cut short"
+    with pytest.raises(VidcolorError) as err:
+        VideoReader(cut)
+    assert str(err.value).startswith(f"{cut}: cannot decode (") and str(err.value).endswith(f"): {said}")
+    with pytest.raises(VidcolorError) as err:
+        probe(cut)
+    assert str(err.value) == f"{cut}: video has no decodable frames: {said}"
+
+
 @pytest.mark.parametrize("disposition", ["default", "0"])
 def test_an_ordinary_file_keeps_its_first_video_stream(tmp_path, ffmpeg_exe, clip, disposition):
     """Where the first video stream is the default one, or none is, it is the one read, as before, though ffmpeg

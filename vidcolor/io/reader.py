@@ -816,7 +816,7 @@ def probe(path: str | Path) -> VideoInfo:
         except (StopIteration, av.FFmpegError):
             if unknown:                         # the decoder refused it (max_pixels), or it has none
                 raise _size_unknown(path) from None
-            cut = partial_file(path, container.format.name)
+            cut = partial_file(path, container.format.name, stream.index)
             raise VidcolorError(f"{path}: video has no decodable frames" + (f": {cut}" if cut else "")) from None
         _from_first_frame(info, container, stream)
         _apply_rotation(info, first)
@@ -1145,7 +1145,7 @@ class VideoReader:
             raise
         except av.FFmpegError as exc:
             piped_mp4 = _name(source) == "stdin" and "mp4" in self._container.format.name
-            cut = (partial_file(source, self._container.format.name)
+            cut = (partial_file(source, self._container.format.name, self._stream.index)
                    if isinstance(source, (str, Path)) and not unknown else None)
             self.close()
             raise (_size_unknown(source) if unknown else

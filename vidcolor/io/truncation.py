@@ -298,17 +298,18 @@ an error), and its demuxing layer, for a sample that the end cuts (``Packet corr
 warning: the mov demuxer marks a packet corrupt where the file gave fewer bytes than the index lists)."""
 
 
-def partial_file(path: str | Path, fmt: str) -> str | None:
+def partial_file(path: str | Path, fmt: str, stream: int) -> str | None:
     """What to say of an MP4 or MOV file (``fmt``: the ffmpeg format name it was opened as) whose first frame FFmpeg
     (PyAV) refused to decode, where FFmpeg's own log tells that its index places video samples beyond the file's
-    end, or cut by it (:data:`PARTIAL_FILE`): ffmpeg copies the video stream's first two packets once more, without
-    decoding (a large file is not read through; FFmpeg's demuxer reads ahead of them, so a small file's later cut is
-    seen too, said beside its first frame's refusal, which damage may have caused), and its log is read. None where
-    it says otherwise, for other formats, for a path that is not a regular file, and where ffmpeg cannot be run
-    (:func:`ffmpeg_log`)."""
+    end, or cut by it (:data:`PARTIAL_FILE`): ffmpeg copies the first two packets of the video stream read
+    (``stream``, its index in the file: :func:`~vidcolor.io.reader.video_stream`'s, which need not be the first video
+    stream) once more, without decoding (a large file is not read through; FFmpeg's demuxer reads ahead of them, so a
+    small file's later cut is seen too, said beside its first frame's refusal, which damage may have caused), and its
+    log is read. None where it says otherwise, for other formats, for a path that is not a regular file, and where
+    ffmpeg cannot be run (:func:`ffmpeg_log`)."""
     if "mov" not in fmt.split(",") or not os.path.isfile(path):
         return None
-    log = ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-frames:v", "2", "-f", "null", "-", level="warning")
+    log = ffmpeg_log(path, "-map", f"0:{stream}", "-c", "copy", "-frames:v", "2", "-f", "null", "-", level="warning")
     if not any(sign.encode() in log for sign in PARTIAL_FILE):
         return None
     return "the file ends early (truncated): its index lists video beyond its end, as an MP4 or MOV cut short"
