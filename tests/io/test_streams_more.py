@@ -3,6 +3,7 @@ FFmpeg's demuxer log tells (a Matroska on a pipe, or whose size is left open) or
 MPEG-TS) (stop 70)."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from contextlib import contextmanager
@@ -179,3 +180,45 @@ def test_a_cut_file_by_name_is_still_refused_before_any_work(tmp_path, piped_mkv
         assert r.cut_frame == CUT_MKV
     with pytest.raises(VidcolorError, match="video has no frames: " + CUT_MKV.replace("(", r"\(").replace(")", r"\)")):
         _frames(piped_mkv[:len(piped_mkv) // 12])       # inside its first cluster
+
+
+def _log_in_a_thread(message: str):
+    """Log ``message`` as an FFmpeg error from another thread (as a decoder's threads log 'corrupted macroblock')."""
+    thread = threading.Thread(target=av.logging.log, args=(av.logging.ERROR, "h264", message))
+    thread.start()
+    thread.join()
+
+
+def test_another_thread_s_ffmpeg_errors_are_not_printed_while_a_block_is_open(caplog):
+    """While an ffmpeg_errors block is open PyAV's level is ERROR process-wide, and its Capture holds only this
+    thread's lines: another thread's errors (a decoder's) went to Python's logging (the ``libav`` loggers), which
+    with no handler prints them raw on stderr. Where PyAV's level was None (its default: no line), the ``libav``
+    logger holds them back now, and gets its level back at the end."""
+    from vidcolor.io.truncation import ffmpeg_errors
+    assert av.logging.get_level() is None
+    level = logging.getLogger("libav").level
+    with ffmpeg_errors() as logs:
+        _log_in_a_thread("corrupted macroblock 3 4\n")
+        av.logging.log(av.logging.ERROR, "matroska,webm", "File ended prematurely\n")
+    assert logs == [(av.logging.ERROR, "matroska,webm", "File ended prematurely\n")]
+    assert [r for r in caplog.records if r.name.startswith("libav")] == []
+    assert logging.getLogger("libav").level == level and av.logging.get_level() is None
+
+
+def test_an_ffmpeg_errors_block_sends_on_what_a_caller_s_own_capture_would_get():
+    """A caller who set PyAV's level and holds its own Capture lost the lines logged inside a block (the innermost
+    Capture takes them): they are sent on when the block closes, as far as the caller's level lets them."""
+    from vidcolor.io.truncation import ffmpeg_errors
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as outer:
+            with ffmpeg_errors() as logs:
+                av.logging.log(av.logging.ERROR, "mov,mp4", "moov atom not found\n")
+            assert logs == outer == [(av.logging.ERROR, "mov,mp4", "moov atom not found\n")]
+        av.logging.set_level(av.logging.FATAL)
+        with av.logging.Capture() as outer:
+            with ffmpeg_errors() as logs:
+                av.logging.log(av.logging.ERROR, "mov,mp4", "moov atom not found\n")
+            assert len(logs) == 1 and outer == []            # below the caller's level, as without the block
+    finally:
+        av.logging.set_level(None)

@@ -4,6 +4,7 @@ inside an element (a pipe's too), an MPEG-TS input ending inside a packet, a YUV
 stream ending inside a frame. Each gives the line that the reader's error or warning says, or None."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import threading
@@ -166,10 +167,11 @@ cluster's end) shows nothing, by ffmpeg too."""
 
 class _Logging:
     """PyAV's logging settings while :func:`ffmpeg_errors` blocks are open (in any thread): how many are, and the
-    settings the first replaced, which the last puts back."""
+    settings the first replaced (PyAV's level and repeat rule, the ``libav`` logger's level), which the last puts
+    back."""
     lock = threading.Lock()
     open = 0
-    saved: tuple = (None, True)
+    saved: tuple = (None, True, logging.NOTSET)
 
 
 @contextmanager
@@ -181,14 +183,21 @@ def ffmpeg_errors() -> Iterator[list]:
     cut file in the same process logs the same line): while any such block is open, in any thread, its level is
     ERROR (unless it was set to more than that) and repeats are kept; the last block to close puts both back. Meanwhile
     PyAV attaches the last error it logged to the FFmpegError it raises (``exc.log``: its ``strerror`` stays
-    FFmpeg's message), and other threads' errors go to Python's ``logging`` (the ``libav`` loggers), as PyAV sends
-    them with a level set: keep such blocks to calls that log little (a demuxer's reads, not a decoder's)."""
+    FFmpeg's message). Other threads' lines, which PyAV sends to Python's ``logging`` (the ``libav`` loggers) once a
+    level is set, are held back there as the level set before would: the ``libav`` logger's level is raised past
+    them (past every line for None) until the last block closes, not to print a decoder's errors (a thread's
+    'corrupted macroblock') through ``logging``'s last resort on stderr. Lines the block captured that the level
+    set before lets through are sent on when it closes (:func:`av.logging.log`), to an enclosing
+    ``av.logging.Capture`` or ``logging``, as they would have gone without the block."""
     with _Logging.lock:
         if not _Logging.open:
             level = av.logging.get_level()
-            _Logging.saved = (level, av.logging.get_skip_repeated())
+            logger = logging.getLogger("libav")
+            _Logging.saved = (level, av.logging.get_skip_repeated(), logger.level)
             if level is None or level < av.logging.ERROR:
                 av.logging.set_level(av.logging.ERROR)
+                held = logging.CRITICAL if level is None else logging.ERROR   # None: no line; FATAL: CRITICAL ones only
+                logger.setLevel(max(logger.level, held + 1))
             av.logging.set_skip_repeated(False)
         _Logging.open += 1
     try:
@@ -196,12 +205,16 @@ def ffmpeg_errors() -> Iterator[list]:
             yield logs
     finally:
         with _Logging.lock:
+            level, skip, logger_level = _Logging.saved
+            for line_level, name, message in logs if level is not None else ():
+                if line_level <= level:     # sent on while repeats are kept: PyAV's last line may be this one
+                    av.logging.log(line_level, name, message)
             _Logging.open -= 1
             if not _Logging.open:
-                level, skip = _Logging.saved
                 if av.logging.get_level() != level:
                     av.logging.set_level(level)
                 av.logging.set_skip_repeated(skip)
+                logging.getLogger("libav").setLevel(logger_level)
 
 
 def ended_prematurely(logs: list) -> bool:
