@@ -119,3 +119,20 @@ def test_a_gray_profile_without_a_tone_curve_is_said_to_be_dropped(tmp_path):
                     "sRGB"]
     assert image_metadata(tmp_path / "lut_out.png").icc_profile is None
     assert image_metadata(tmp_path / "curve_out.png").icc_profile[16:20] == b"RGB "
+
+
+def test_a_folder_s_gray_profiles_without_a_tone_curve_are_said_in_one_line(tmp_path):
+    """Each gray image of a folder whose gray profile cannot be carried had a line of its own (4 scans, 4 lines),
+    where a folder's multi-page TIFFs and 16-bit stills are said once for all: so are they now."""
+    from vidcolor.api import process
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    levels = np.tile(np.arange(0, 256, 8, dtype=np.uint8), (4, 1))
+    for i in range(4):
+        Image.fromarray(levels).save(folder / f"s{i}.png", icc_profile=gray_lut_profile())
+    with vidcolor_warnings() as said:
+        process(folder, tmp_path / "out", lambda b: b, suffix="x", progress=False)
+    assert said == ["4 images have a gray ICC profile without a tone curve (s0.png, s1.png, s2.png and 1 more: "
+                    "lookup-table profiles, no kTRC to make an RGB profile of): not carried into their outputs, which "
+                    "are untagged, shown as sRGB"]

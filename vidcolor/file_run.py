@@ -215,8 +215,11 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                 warn_of_file(("pages",), name_of(path), f"{path} has {meta.pages} pages: only the first is processed",
                              lambda n, names: f"{n} images have several pages ({names}): only the first page of each "
                              "is processed")
-            if meta.dropped:
-                warn(meta.dropped)
+            if meta.dropped:                # (the same: a folder's said once for all)
+                warn_of_file(("gray profile",), name_of(path), meta.dropped,
+                             lambda n, names: f"{n} images have a gray ICC profile without a tone curve ({names}: "
+                             "lookup-table profiles, no kTRC to make an RGB profile of): not carried into their "
+                             "outputs, which are untagged, shown as sRGB")
             if rgb.dtype == np.uint16 and (why := still_eight_bit_reason(fn, image_format(out), meta.icc_profile,
                                                                          meta.exif)):
                 warn_still_at_8_bits(path, why, deep_image_bits(path))     # rounded as read_image(deep=False) is
