@@ -243,13 +243,13 @@ def _gray_profile_on_gray(im: Image.Image) -> bool:
     return bool(icc) and icc[16:20] == b"GRAY" and im.mode in ("1", "L", "LA", "F", *GRAY16_MODES)
 
 
-def _gray_profile_dropped(im: Image.Image, path: str | Path) -> str | None:
+def _gray_profile_dropped(im: Image.Image, path: str | Path, carried: bytes | None) -> str | None:
     """The warning that the gray ICC profile of the gray image ``im`` (the file ``path``) is not carried into its
     output, where it has no tone curve that an RGB profile can be made of (:func:`~vidcolor.io.icc.gray_as_rgb`: a
-    lookup-table profile, AToB0 without kTRC): the output is untagged, shown as sRGB. None where there is nothing to
-    say (no gray profile, or one that is carried). It was dropped without a word, where a dropped alpha or page is
-    said."""
-    if not _gray_profile_on_gray(im) or gray_as_rgb(bytes(im.info["icc_profile"])) is not None:
+    lookup-table profile, AToB0 without kTRC): the output is untagged, shown as sRGB. ``carried``: the profile its
+    output carries (:func:`_rgb_profile`, None where none). None where there is nothing to say (no gray profile, or
+    one that is carried). It was dropped without a word, where a dropped alpha or page is said."""
+    if carried is not None or not _gray_profile_on_gray(im):
         return None
     return (f"{path}: its gray ICC profile is not carried into the output (it has no tone curve, kTRC, to make an RGB "
             "profile of: a lookup-table profile); the output is untagged, shown as sRGB")
@@ -320,7 +320,8 @@ def image_metadata(path: str | Path) -> ImageMetadata:
     (:func:`read_image` says why)."""
     try:
         with pillow_sizes(str(path)), Image.open(path) as im:
-            return ImageMetadata(_rgb_profile(im), _carried_exif(im, path), _pages(im), _gray_profile_dropped(im, path))
+            icc = _rgb_profile(im)
+            return ImageMetadata(icc, _carried_exif(im, path), _pages(im), _gray_profile_dropped(im, path, icc))
     except (UnidentifiedImageError, VidcolorError, *DAMAGED):
         return ImageMetadata(None, None, 1)
 
