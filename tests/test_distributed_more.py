@@ -147,3 +147,30 @@ def test_the_key_holds_the_bundled_weights_content_not_where_vidcolor_is_install
     time.sleep(0.01)                                # (another modification time too)
     assert installed("elsewhere", b"weights") == here
     assert installed("retrained", b"other weights") != here
+
+
+def test_a_work_folder_linked_back_with_this_runs_work_is_refused_not_left_for_good(tmp_path, film, monkeypatch):
+    """A work folder moved away and linked back (it holds this run's key) was resumed, and at the end its removal
+    (rmtree, errors ignored) could not remove a link: the link and the segments of the folder it names stayed for
+    good. Every linked work folder is refused now (one line, nothing removed); moved back in place, it resumes."""
+    out = tmp_path / "out.mkv"
+    stand_in_for_ray(monkeypatch)
+    monkeypatch.setattr(distributed, "_join", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    monkeypatch.undo()
+    moved = tmp_path / "elsewhere"
+    work_folder(out).rename(moved)
+    work_folder(out).symlink_to(moved)
+    kept = sorted(p.name for p in moved.iterdir())
+    done = stand_in_for_ray(monkeypatch)
+    with pytest.raises(VidcolorError, match=r"^\S+/\.out\.mkv\.vidcolor-work: the work folder of out\.mkv is a link "
+                       r"\(to \S+/elsewhere\) that holds work of this run; vidcolor removes its work folder when done, "
+                       r"not what a link points to: move that folder in the link's place to resume, or remove the "
+                       r"link$"):
+        process_clips([(film, out)], SPEC, seconds=0.5, progress=False)
+    assert sorted(p.name for p in moved.iterdir()) == kept and not out.exists() and done == []
+    work_folder(out).unlink()
+    moved.rename(work_folder(out))                  # as the error says: the run resumes, and leaves nothing
+    assert process_clips([(film, out)], SPEC, seconds=0.5, progress=False).joined_only
+    assert not work_folder(out).exists() and out.is_file()

@@ -428,8 +428,9 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     Raises:
         VidcolorError: an input that cannot be probed, a target that exists, a folder that cannot be written (said of
             the output as a local run says it: ``x/out.mp4: cannot write there (x is a file, not a folder)``), a work
-            folder that is a symbolic link without this run's key (it would be emptied: another output's work folder,
-            whose removal raised an uncaught OSError, ``Cannot call rmtree on a symbolic link``).
+            folder that is a symbolic link: without this run's key it would be emptied (another output's work folder,
+            whose removal raised an uncaught OSError, ``Cannot call rmtree on a symbolic link``); with it, it was
+            resumed, and at the end the link and the segments of the folder it names were left for good.
     """
     check_target(target, overwrite, in_folder_run)
     info = probe(input)
@@ -455,7 +456,11 @@ def open_work(input: Path, target: Path, spec: JobSpec, encoding: Encoding, seco
     plan = _Plan(clip, info.duration, work, Passthrough.of(input, info, audio), encoding, stat_stamp(stat),
                  halved=chroma_loss(*chroma) or "")
     saved = work / PLAN_FILE
-    if work.is_symlink() and not (work / key).is_file():    # emptied, it would be the folder it links to
+    if work.is_symlink():   # emptied, it would be the folder it links to; removed at the end, the link would stay
+        if (work / key).is_file():      # (made by hand: a work folder moved away and linked back)
+            raise VidcolorError(f"{work}: the work folder of {target.name} is a link (to {os.readlink(work)}) that "
+                                "holds work of this run; vidcolor removes its work folder when done, not what a link "
+                                "points to: move that folder in the link's place to resume, or remove the link")
         raise VidcolorError(f"{work}: the work folder of {target.name} is a link (to {os.readlink(work)}) that holds "
                             "no work of this run; vidcolor empties its work folder, not what a link points to: remove "
                             "the link")
