@@ -13,6 +13,7 @@ from helpers import run_ffmpeg
 from vidcolor import distributed
 from vidcolor.distributed import JobSpec, process_clips, work_folder
 from vidcolor.errors import VidcolorError
+from vidcolor.io.writer import OutputExists
 
 
 def no_job(**options):
@@ -174,3 +175,28 @@ def test_a_work_folder_linked_back_with_this_runs_work_is_refused_not_left_for_g
     moved.rename(work_folder(out))                  # as the error says: the run resumes, and leaves nothing
     assert process_clips([(film, out)], SPEC, seconds=0.5, progress=False).joined_only
     assert not work_folder(out).exists() and out.is_file()
+
+
+def test_a_clip_left_to_another_run_is_not_counted_as_reused(tmp_path, film, monkeypatch):
+    """Segments of an earlier run were counted twice over (a count of segments and a list of frames), and the note's
+    counted those of a clip whose output another run wrote meanwhile (left, skip_existing), whose segments this run
+    did not use: 'ray: 8 segment(s) on 2 worker(s), 1 reused from an earlier run (12 frames, not counted)' of a run
+    whose one output came from 4 segments all processed here."""
+    a, b = tmp_path / "a.mkv", tmp_path / "b.mkv"
+    stand_in_for_ray(monkeypatch, stop_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        process_clips([(film, a), (film, b)], SPEC, seconds=0.5, progress=False)
+    assert len(list(work_folder(a).glob("segment-*"))) == 1 and not work_folder(b).exists()
+    stand_in_for_ray(monkeypatch)
+    joined = distributed._join
+
+    def another_run_writes_a(plan, *rest):
+        if plan.clip.target == a:
+            a.write_bytes(b"theirs")
+            raise OutputExists(f"{a} exists", a)
+        joined(plan, *rest)
+
+    monkeypatch.setattr(distributed, "_join", another_run_writes_a)
+    summary = process_clips([(film, a), (film, b)], SPEC, seconds=0.5, progress=False, skip_existing=True)
+    assert summary.note == "ray: 8 segment(s) on 2 worker(s)"
+    assert (summary.frames, summary.skipped, a.read_bytes(), b.read_bytes()) == (48, 1, b"theirs", b"joined")

@@ -596,7 +596,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                         warn_changed(plan.clip.input, sum(s.frames for s in plan.segments))
                 shutil.rmtree(plan.work, ignore_errors=True)
 
-    count = reused = 0
+    count = 0
+    reused: list[list[Segment]] = []    # each clip's segments done by an earlier run (resumed)
     stopped = False
     # each output folder this run makes goes again where a failed run leaves it empty (a run stopped after its outputs
     # were written, below, raises nothing and fails not)
@@ -610,8 +611,7 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                     if not written_meanwhile(exc, Path(o)):
                         raise
                     meanwhile += 1
-            reused = sum(len(p.segments) - len(p.missing) for p in plans if p.segments is not None)
-            earlier = [sum(s.frames for s, part in zip(p.segments or [], p.parts) if part.exists()) for p in plans]
+            reused = [[s for s, part in zip(p.segments or [], p.parts) if part.exists()] for p in plans]
             if any(p.segments is None or p.missing for p in plans):
                 with _cluster(ray) as session:
                     gpus = int(ray.cluster_resources().get("GPU", 0)) if wants != "cpu" else 0
@@ -655,9 +655,12 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
                 raise
     n = sum(len(p.segments) for p in plans)
     where = (Path(clips[0][1]) if len(clips) == 1 else Path(clips[0][1]).parent) if clips else ""
+    kept = [i for i in range(len(plans)) if i not in left]     # (those left: their earlier segments not used)
+    earlier = [s for i in kept for s in reused[i]]
     if count:
-        note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {reused} reused from an earlier run ({sum(earlier)} "
-                                                              "frames, not counted)" if reused else "")
+        note = f"ray: {n} segment(s) on {count} worker(s)" + (f", {len(earlier)} reused from an earlier run "
+                                                              f"({sum(s.frames for s in earlier)} frames, not counted)"
+                                                              if earlier else "")
     else:                           # every segment done by an earlier run, joined here: Ray was not started
         note = f"ray: all {n} segment(s) were done already (by an earlier run)"
     if folder and joined:               # as a local folder run counts them
@@ -671,9 +674,8 @@ def process_clips(clips: list[tuple[Path, Path]], spec: JobSpec, *, encoding: En
              [[f.halved_by(h) for f in _joined_found(clip)] for clip, h in zip(parts, halved)])
     seconds, began = time.time() - begin, None
     _on_driver_clock(timings)
-    kept = [i for i in range(len(plans)) if i not in left]
     frames = sum(s.frames for i in kept for s in plans[i].segments)
-    processed = frames - sum(earlier[i] for i in kept)     # in this call: an earlier run's are not counted
+    processed = frames - sum(s.frames for s in earlier)     # in this call: an earlier run's are not counted
     if timings and processed:       # the frames' own time, as a local run's: first segment's start to last one's end
         first = min(t["began"] for t in timings)
         seconds, began = max(t["ended"] for t in timings) - first, time.perf_counter() - (time.time() - first)
