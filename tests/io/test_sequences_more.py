@@ -13,7 +13,7 @@ from PIL import Image
 
 from helpers import assert_one_line_error, invoke_cli, vidcolor_warnings
 from test_sequences import LEVELS, H, W, _dpx, _sequence
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import DamagedInput, VidcolorError
 from vidcolor.io import VideoReader
 
 
@@ -53,6 +53,26 @@ def test_a_damaged_first_frame_is_skipped_with_ignore_errors_and_named(tmp_path)
     assert_one_line_error(res)
     assert ("scan_%06d.png: none of its 5 frames can be decoded (damaged or truncated: scan_001001.png, "
             "scan_001002.png, scan_001003.png and 2 more)") in res.stderr, res.stderr
+
+
+def test_an_empty_first_file_is_named_and_skipped_with_ignore_errors(tmp_path):
+    """An empty first file (0 bytes: a copy that stopped) said 'cannot decode: frame size unknown or above the limit'
+    with or without --ignore-errors (image2 ends a sequence at an empty file: no frame came). It is named now, and
+    skipped with --ignore-errors as a first file the decoder refuses is; all of them empty: one line says so."""
+    pattern = _sequence(tmp_path, "png")
+    (tmp_path / "scan_001001.png").write_bytes(b"")
+    with pytest.raises(DamagedInput, match=r"^\S+scan_%06d\.png: scan_001001\.png is empty \(0 bytes\): the input is "
+                       r"damaged there; nothing written \(ignore_errors skips the frames that cannot be decoded"):
+        VideoReader(pattern)
+    with VideoReader(pattern, keep_going=True) as reader:
+        levels = [frame.mean() for frame in reader]
+        assert reader.first_number == 1002 and reader.skipped_files == [1001] and reader.missing == 1
+    assert levels == list(LEVELS[1:])
+    for n in range(1002, 1006):
+        (tmp_path / f"scan_{n:06d}.png").write_bytes(b"")
+    with pytest.raises(VidcolorError, match=r"scan_%06d\.png: none of its 5 frames can be decoded \(empty, 0 bytes: "
+                       r"scan_001001\.png, scan_001002\.png, scan_001003\.png and 2 more\)$"):
+        VideoReader(pattern, keep_going=True)
 
 
 def test_a_sequence_whose_probe_decodes_none_of_the_files_it_reads_starts_at_its_first_whole_frame(tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 from vidcolor.errors import DamagedInput, VidcolorError, option, warn
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import format_bits, frame_to_rgb
+from vidcolor.io.files import file_stamp
 from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -1104,7 +1105,8 @@ class VideoReader:
         # for what it held (y4m_cut)
         self._src = None if isinstance(stream, (str, Path)) else Rewindable.of(stream)
         head = _head(source if self._src is None else self._src)       # a y4m header, before the demuxer takes it
-        self.sequence = find_sequence(source) if self._src is None and is_sequence(source) else None
+        found = find_sequence(source) if self._src is None and is_sequence(source) else None
+        self.sequence = self._past_empty_files(found) if found is not None else None
         with ffmpeg_errors() as opening:         # the probe may read a short input to its end (PREMATURE_END)
             self._container = open_input(source if self._src is None else self._src, self.sequence,
                                          None if self.sequence is None or fps is None else raw_rate(fps))
@@ -1112,7 +1114,7 @@ class VideoReader:
         self._stream = video_stream(self._container)
         self.info = container_info(self._container, source)
         if self.sequence is not None:           # image2 counts none: the files found, which missing compares
-            self.info.frames = self.sequence.count
+            self.info.frames = found.count
             self.rate_from_frames = frames_rate(self._stream) if fps is None else None
         self.timeline = Timeline.of(self.info.fps, self.info.time_base)
         # the header, before decoding; a probe that did not decode (_undecoded_probe) may not know the size: the
@@ -1182,6 +1184,28 @@ class VideoReader:
         if isinstance(source, (str, Path)) and source != "-":
             self.ended_early = cut_short(source, self._container.format.name)
             self.partial_packet = partial_packet(self._held(), self._container.format.name)
+
+    def _past_empty_files(self, found: Sequence) -> Sequence:
+        """The image sequence ``found`` from its first file that is not empty (0 bytes): FFmpeg's image2 ends a
+        sequence at an empty file (its read gives no byte: the end of the input), so that one at the start gave no
+        frame ('cannot decode: frame size unknown or above the limit'). Without :attr:`keep_going` an empty first
+        file is raised as damage (:class:`~vidcolor.errors.DamagedInput`, naming it, as a first file the decoder
+        refuses); with it, the empty files at the start are skipped (:attr:`skipped_files`), and where all are, that
+        is raised."""
+        empty = 0
+        while empty < found.count and (file_stamp(frame_path(found.pattern, found.first + empty)) or (1,))[0] == 0:
+            empty += 1
+        if not empty:
+            return found
+        if not self.keep_going:
+            raise DamagedInput(f"{_name(self.source)}: {frame_path(found.pattern, found.first).name} is empty (0 "
+                               f"bytes): the input is damaged there; nothing written ({option('ignore_errors')} skips "
+                               "the frames that cannot be decoded, as ffmpeg does, and keeps the others)")
+        self.skipped_files.extend(range(found.first, found.first + empty))
+        if empty == found.count:
+            raise VidcolorError(f"{_name(self.source)}: none of its {found.count} frames can be decoded (empty, 0 "
+                                f"bytes: {frame_names(self.source, self.skipped_files)})")
+        return found._replace(first=found.first + empty, count=found.count - empty)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
