@@ -222,3 +222,18 @@ def test_an_ffmpeg_errors_block_sends_on_what_a_caller_s_own_capture_would_get()
             assert len(logs) == 1 and outer == []            # below the caller's level, as without the block
     finally:
         av.logging.set_level(None)
+
+
+def test_a_10_bit_video_in_mpeg_ps_is_read_at_10_bits(tmp_path, ffmpeg_exe):
+    """MPEG-PS (as FLV, an MPEG-TS cut anywhere) is probed without decoding, and what the probe would take from the
+    first frame is taken from the decoder once it has decoded it: its colour and pixel aspect were, not its pixel
+    format, so a 10-bit H.264 in MPEG-PS was read as 8 bits (pix_fmt None), its frames rounded to 8 where deep was
+    asked. The pixel format, bits and alpha come from the first frame now too (as they did for an image sequence
+    whose probe decoded none of its files, in a block apart)."""
+    src = tmp_path / "ten.mpg"
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-t", "0.25", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p10le", "-f", "mpeg", str(src))
+    assert (probe(src).pix_fmt, probe(src).bits) == ("yuv420p10le", 10)
+    with VideoReader(src, deep=True) as r:
+        first = next(iter(r))
+        assert (r.info.pix_fmt, r.info.bits, r.deep, first.dtype) == ("yuv420p10le", 10, True, np.uint16)

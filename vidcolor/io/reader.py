@@ -819,7 +819,7 @@ def probe(path: str | Path) -> VideoInfo:
                 raise _size_unknown(path) from None
             cut = partial_file(path, container.format.name, stream.index)
             raise VidcolorError(f"{path}: video has no decodable frames" + (f": {cut}" if cut else "")) from None
-        _from_first_frame(info, container, stream)
+        _from_first_frame(info, stream, _undecoded_probe(container))
         _apply_rotation(info, first)
         _interlacing_of(info, first)
     return info
@@ -931,13 +931,17 @@ def frame_orientation(frame) -> tuple[int, bool]:
     return (180, True) if d < 0 else (0, False)                 # vflip where d < 0
 
 
-def _from_first_frame(info: VideoInfo, container, stream) -> None:
-    """Where ``container`` was probed without decoding (:func:`_undecoded_probe`), what the probe would have taken
-    from the first frame, from ``stream``'s decoder once it has decoded it: the colour description and, where the
-    container gives none, the pixel aspect (before :func:`_apply_rotation`)."""
-    if not _undecoded_probe(container):
+def _from_first_frame(info: VideoInfo, stream, probed_none: bool) -> None:
+    """Where the probe decoded no frame (``probed_none``: a container probed without decoding,
+    :func:`_undecoded_probe`; an image sequence whose probe decoded none of the files it read, damaged ones), what it
+    would have taken from the first frame, from ``stream``'s decoder once it has decoded it: the pixel format (its
+    bits, its alpha: a 10-bit H.264 in MPEG-PS was read as 8 bits, its pixel format None), the colour description
+    and, where the container gives none, the pixel aspect (before :func:`_apply_rotation`)."""
+    if not probed_none:
         return
     ctx = stream.codec_context
+    info.pix_fmt, info.bits = ctx.pix_fmt, format_bits(ctx.pix_fmt)
+    info.alpha = _alpha(stream)
     info.colour = colour_tags(ctx)
     if not ((sar := stream.sample_aspect_ratio) and sar > 0) and (sar := ctx.sample_aspect_ratio) and sar > 0:
         info.pixel_aspect = Fraction(sar)
@@ -1157,11 +1161,8 @@ class VideoReader:
                        "Matroska (ffmpeg -i in.mp4 -c copy -f nut -), or give the file's name" if piped_mp4 else "")
                    )) from None
         self._check_size(first.width, first.height)            # and the first frame
-        _from_first_frame(self.info, self._container, self._stream)
-        if unknown and self.sequence is not None:   # its probe decoded none of the files it read (damaged ones)
-            ctx = self._stream.codec_context
-            self.info.pix_fmt, self.info.bits = ctx.pix_fmt, format_bits(ctx.pix_fmt)
-            self.info.alpha = _alpha(self._stream)
+        # (a sequence's probe that decoded none of the files it read, damaged ones, leaves the size unknown)
+        _from_first_frame(self.info, self._stream, _undecoded_probe(self._container) or unknown)
         _apply_rotation(self.info, first)
         _interlacing_of(self.info, first)
         self._first, self._size = first, (first.width, first.height)
