@@ -339,3 +339,23 @@ def test_empty_and_gray_frames_are_refused_by_name():
         optical_flow(gray[0], list(gray[1]))
     with pytest.raises(ValueError, match=r"^frames: expected uint8 RGB \(N, H, W, 3\), no side empty, got list$"):
         cdc(list(translating(3)))
+
+
+def test_cambi_scores_the_video_vidcolor_reads_not_a_still_track_before_it(tmp_path):
+    """The graph took ``[0:V]``, the first video stream that is not cover art, where the reader takes the stream
+    ffmpeg itself picks (the default one): a Matroska whose flat still track (the muxer drops its cover flag) comes
+    before the default banded video was scored on the still (0.0). The stream read is mapped by its index now."""
+    from PIL import Image
+
+    from helpers import run_ffmpeg
+    from vidcolor.io import VideoWriter, find_ffmpeg
+
+    with VideoWriter(tmp_path / "ramp.mp4", 240, 120, 24, crf=0) as w:
+        w.write(ramp())
+    Image.new("RGB", (240, 120), (60, 60, 60)).save(tmp_path / "still.png")
+    both = tmp_path / "still_first.mkv"
+    run_ffmpeg(find_ffmpeg(), "-i", str(tmp_path / "still.png"), "-i", str(tmp_path / "ramp.mp4"), "-map", "0",
+               "-map", "1:v", "-c:v:0", "mjpeg", "-c:v:1", "copy", "-disposition:v:0", "attached_pic",
+               "-disposition:v:1", "default", str(both))
+    alone = cambi(tmp_path / "ramp.mp4")
+    assert alone > 5.0 and cambi(both) == alone

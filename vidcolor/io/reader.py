@@ -92,6 +92,10 @@ class VideoInfo:
     pix_fmt: str | None = None
     """The decoder's pixel format (``yuv420p``, ``gbrp``...; None where not known): whether its chroma is subsampled
     (:func:`~vidcolor.source_warnings.chroma_reason`)."""
+    index: int | None = None
+    """The index of the video stream read (:func:`video_stream`: not always the first) among its container's
+    streams, as ffmpeg's ``-map 0:<index>`` names it; None for input that FFmpeg's demuxers do not read (raw
+    frames, Pillow's animated images)."""
 
     @property
     def has_audio(self) -> bool:
@@ -628,7 +632,7 @@ def container_info(container, source) -> VideoInfo:
                      subtitle_codecs=tuple(_codec_name(s) for s in container.streams.subtitles),
                      attachments=len(container.streams.attachments), timecode=_timecode(container, v),
                      others=_others(container, v), bits=format_bits(v.codec_context.pix_fmt),
-                     pix_fmt=v.codec_context.pix_fmt,
+                     pix_fmt=v.codec_context.pix_fmt, index=v.index,
                      interlaced=_field_order(v.codec_context), video_tags=video_tags(v), disposition=_disposition(v),
                      audio_defaults=tuple("default" in _disposition(s) for s in container.streams.audio),
                      subtitle_defaults=tuple("default" in _disposition(s) for s in container.streams.subtitles),

@@ -343,8 +343,9 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     (:func:`~vidcolor.io.convert.with_sws_flags`: a ``-sws_flags`` option before ``-lavfi`` does not reach a complex
     graph), the flags :class:`vidcolor.io.VideoWriter` encodes with; the luma equals that of
     :func:`~vidcolor.io.convert.rgb_to_frame` byte for byte (checked on a clip and on noise). A file is decoded
-    by ffmpeg and its own luma is scored: its video stream, not cover art listed before it (``[0:V]``), at its own
-    depth: 8-bit video as 8-bit YUV, deeper video (10-bit ``yuv420p10le``...) as 10-bit YUV (until then it was cut to
+    by ffmpeg and its own luma is scored: the video stream vidcolor reads, by its index
+    (:func:`~vidcolor.io.reader.video_stream`, ffmpeg's own choice: not cover art listed before it, nor a still track
+    muxed before the default video, which ``[0:V]`` took), at its own depth: 8-bit video as 8-bit YUV, deeper video (10-bit ``yuv420p10le``...) as 10-bit YUV (until then it was cut to
     8 bits first, which put back the 8-bit steps its extra bits had smoothed: +19% and +37% CAMBI on two
     lossless 10-bit gradients). 12-bit and deeper video is read at 10 bits, the deepest CAMBI is made for (its
     implementations take 8- and 10-bit luma): libvmaf's cambi given 12-bit samples scored a smooth 12-bit gradient
@@ -381,13 +382,14 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
         frames = path_or_frames[None] if path_or_frames.ndim == 3 else path_or_frames
         h, w = frames.shape[1:3]
         source = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", str(fps), "-i", "-"]
+        stream = "0:v"
         data = np.ascontiguousarray(frames).tobytes()
     else:
         from vidcolor.io import probe
 
         info = probe(path_or_frames)
         h, w = info.height, info.width
-        source, data = ["-i", str(path_or_frames)], None
+        source, data, stream = ["-i", str(path_or_frames)], None, f"0:{info.index}"     # the video read, not 0:V's
         if info.bits > 8:                  # its own samples: 10 bits stay 10 (were cut to 8: banding CAMBI then saw)
             formats = "yuv420p10le|yuv422p10le|yuv444p10le"
     k = max(1, math.ceil(CAMBI_MIN_SIZE / max(h, w)))
@@ -396,7 +398,7 @@ def cambi(path_or_frames: str | Path | np.ndarray, max_log_contrast: int | Seque
     features = "|".join("name=cambi" + ("" if c == 2 else f"\\\\:max_log_contrast={c}") for c in contrasts)
     with tempfile.TemporaryDirectory(prefix="vidcolor-cambi-") as tmp:
         log = Path(tmp) / "cambi.json"
-        graph = with_sws_flags(f"[0:V]{enlarge}format=pix_fmts={formats},split[d][r];[d][r]libvmaf=model=:"
+        graph = with_sws_flags(f"[{stream}]{enlarge}format=pix_fmts={formats},split[d][r];[d][r]libvmaf=model=:"
                                f"feature={features}:log_fmt=json:log_path={log}:n_threads={threads}")
         cmd = [exe, "-hide_banner", "-loglevel", "error", *(["-nostdin"] if data is None else []), *source,
                "-lavfi", graph, "-f", "null", "-"]
