@@ -131,8 +131,10 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
             except DamagedInput as exc:                 # without ignore_errors: the reader stops there
                 raise VidcolorError(f"{exc.marked}; nothing written ({option('ignore_errors')} skips the frames "
                                     "that cannot be decoded, as ffmpeg does, and keeps the others)") from None
-            if reader.missing or getattr(reader, "ended_early", None):
+            # (a cut after the last frame, cut_frame with none missing: an input cut short all the same)
+            if reader.missing or getattr(reader, "ended_early", None) or getattr(reader, "cut_frame", None):
                 what = lost_message(input, reader)
+                every = not reader.missing and not getattr(reader, "ended_early", None)
                 # packets read that gave no frame (an edit list's hidden frames, damage): the counts add up
                 unshown = info.frames - reader.missing - summary.frames if info.frames else 0
                 if unshown > 0 and getattr(reader, "count_known", True):
@@ -141,9 +143,10 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
                     # raw: a size that is not the input's is as likely as a cut, and keeping the frames would not help
                     check = (f"; check {option('raw_size', '--raw')} (and that the frames are rgb24): with a wrong "
                              "size every frame is sheared" if getattr(reader, "raw_size", None) is not None else "")
-                    raise VidcolorError(f"{what}{check}; nothing written ({option('ignore_errors')} keeps the "
-                                        f"{summary.frames} that decoded)")
-                warn(f"{what}; the {summary.frames} that decoded were written")
+                    raise VidcolorError(f"{what}{check}; nothing written ({option('ignore_errors')} " + (
+                        f"writes all {summary.frames})" if every else f"keeps the {summary.frames} that decoded)"))
+                warn(f"{what}; " + (f"all {summary.frames} were written" if every else
+                                    f"the {summary.frames} that decoded were written"))
             elif getattr(reader, "partial_packet", None):
                 warn(f"{'stdin' if str(input) == '-' else input}: {reader.partial_packet}; its {summary.frames} frames "
                      "were written")

@@ -7,13 +7,14 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
 from helpers import (CLIP_FRAMES, CLIP_H, CLIP_W, assert_one_line_error, decode_all, feed_pipe, invoke_cli, listing,
-                     run_ffmpeg)
+                     run_cli, run_ffmpeg)
 from vidcolor.errors import VidcolorError
 from vidcolor.io import VideoReader, probe
 
@@ -237,3 +238,48 @@ def test_a_10_bit_video_in_mpeg_ps_is_read_at_10_bits(tmp_path, ffmpeg_exe):
     with VideoReader(src, deep=True) as r:
         first = next(iter(r))
         assert (r.info.pix_fmt, r.info.bits, r.deep, first.dtype) == ("yuv420p10le", 10, True, np.uint16)
+
+
+def _file_mkv(ffmpeg_exe, path: Path) -> tuple[bytes, int]:
+    """48 frames of 64x48 in Matroska written to a file (its Cues, the index, after the frames; its duration in its
+    header), and where its Cues start."""
+    run_ffmpeg(ffmpeg_exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24", "-frames:v", "48", "-c:v", "libx264",
+               "-preset", "ultrafast", "-g", "6", str(path))
+    data = path.read_bytes()
+    cues = data.rfind(b"\x1c\x53\xbb\x6b")                     # the Cues element's ID, after the last Cluster
+    assert cues > data.rfind(b"\x1f\x43\xb6\x75") > 0
+    return data, cues
+
+
+AFTER_MKV = ("the Matroska input ended after its last frame, inside what follows the frames (its index, Cues, or its "
+             "tags), as one cut short there does (truncated; FFmpeg: 'File ended prematurely'): no frame is missing")
+
+
+def test_a_matroska_cut_in_its_index_after_the_last_frame_says_no_frame_is_missing(tmp_path, ffmpeg_exe):
+    """A Matroska written to a file and piped cut inside its Cues said 'ended inside an element' (missing 1: the
+    CLI's '--ignore-errors keeps the 48 that decoded'), as if a frame were lost: all 48 decode. As many frames are
+    read as its declared duration holds, so the cut is said to fall after the last frame, none missing; a cut
+    inside the last frame is told as before."""
+    data, cues = _file_mkv(ffmpeg_exe, tmp_path / "file.mkv")
+    frames, r = _frames(data[:cues + 6])
+    assert (len(frames), r.cut_frame, r.missing) == (48, AFTER_MKV, 0)
+    frames, r = _frames(data[:cues - 20])                       # inside the last frame
+    assert (len(frames), r.cut_frame, r.missing) == (47, CUT_MKV, 1)
+
+
+@pytest.mark.slow
+def test_the_cli_says_a_matroska_cut_after_its_last_frame_lost_none(tmp_path, ffmpeg_exe, tiny_models):
+    """Such a cut on a pipe is still an error without --ignore-errors, as the same file by name is refused (its
+    Segment declares more bytes than it holds), worded for what it is: '...: no frame is missing; nothing written
+    (--ignore-errors writes all 48)'; with it, all 48 are written. (A subprocess: the CLI's stdin in-process is a
+    stream that seeks, from which the demuxer reads no further than the last frame.)"""
+    data, cues = _file_mkv(ffmpeg_exe, tmp_path / "file.mkv")
+    res = run_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, *FAST, stdin=data[:cues + 6],
+                  cwd=tmp_path)
+    assert_one_line_error(res)
+    assert f"stdin: {AFTER_MKV}; nothing written (--ignore-errors writes all 48)" in res.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    res = run_cli("dequantize", "-", "-o", "out.mp4", "--model", tiny_models.lab, "--ignore-errors", *FAST,
+                  stdin=data[:cues + 6], cwd=tmp_path)
+    assert res.returncode == 0 and f"warning: stdin: {AFTER_MKV}; all 48 were written" in res.stderr
+    assert len(decode_all(str(tmp_path / "out.mp4"))[0]) == 48

@@ -1286,9 +1286,14 @@ class VideoReader:
             self._partial = self.cut_frame is not None
         if self._gif_cut is not None:                       # its last packet was left out (_read_ahead)
             self.cut_frame, self._partial = self._gif_cut, True
-        cut = premature_end(self._cut_said, self._container.format.name)
+        # as many frames read as the duration its header declares holds at its rate (a frame lost to the cut
+        # may be one that B-frames put before others: the last timestamp would not tell)
+        info = self.info
+        span = info.duration - info.video_start
+        whole = span > 0 and self.packets == round(span * info.fps)
+        cut = premature_end(self._cut_said, self._container.format.name, whole)
         if cut is not None:                                 # the frames before the cut are whole
-            self.cut_frame, self._partial = cut, True
+            self.cut_frame, self._partial = cut, not whole
         if self._src is not None:                           # a stream's size is known once it is read
             self.partial_packet = partial_packet(self._held(), self._container.format.name, "input")
 

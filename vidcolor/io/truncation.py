@@ -237,13 +237,19 @@ def watched(packets: Iterator, said: list) -> Iterator:
         yield packet
 
 
-def premature_end(said: list, fmt: str) -> str | None:
+def premature_end(said: list, fmt: str, after_frames: bool = False) -> str | None:
     """What to say of a Matroska (or WebM) input (``fmt``: the ffmpeg format name it was opened as) whose demuxer's
     log ``said`` (:func:`watched`, :func:`ffmpeg_errors`) tells that it was cut short (:data:`PREMATURE_END`): a
     pipe's, whose size is not known to compare (:func:`cut_short`), or a file written to a pipe (its Segment's
-    size left open) and cut. None where it does not, and for other formats."""
+    size left open) and cut. ``after_frames``: as many frames were read as the duration its header declares holds,
+    so the cut fell after the last of them, in what a muxer writes after the frames (the index, Cues; tags): said
+    so, no frame missing (such a file piped said 'ended inside an element', as of a cut inside a frame). None where
+    it does not, and for other formats."""
     if "matroska" not in fmt.split(",") or not ended_prematurely(said):
         return None
+    if after_frames:
+        return ("the Matroska input ended after its last frame, inside what follows the frames (its index, Cues, or "
+                f"its tags), as one cut short there does (truncated; FFmpeg: '{PREMATURE_END}'): no frame is missing")
     return f"the Matroska input ended inside an element, as one cut short does (truncated; FFmpeg: '{PREMATURE_END}')"
 
 
