@@ -135,6 +135,20 @@ def test_a_pattern_image2_cannot_take_is_refused_before_any_work(tmp_path, name,
     assert is_sequence("o_%d_5%%.png") and is_sequence("50%%/o_%06d.png")
 
 
+def test_a_percent_with_digits_before_it_is_a_literal_percent_as_image2_reads_it(tmp_path):
+    """'o_%5%_%d.png' was refused ("'%5%' is no frame number"), where FFmpeg's image2 (av_get_frame_filename2) reads
+    a directive's digits and then its character: '%5%' is a literal %, as '%%' is. It is taken as image2 takes it
+    now: the files o_%_0001.png... are its frames, read and named so."""
+    from vidcolor.io.sequences import frame_path, is_sequence, pattern_problem, sequence_stem
+
+    assert pattern_problem("o_%5%_%04d.png") is None and is_sequence(tmp_path / "o_%5%_%04d.png")
+    assert frame_path("o_%5%_%04d.png", 7).name == "o_%_0007.png" and sequence_stem("a/o_%5%_%04d.png") == "o_%"
+    for n, level in enumerate(LEVELS[:3], 1):
+        Image.fromarray(np.full((H, W, 3), level, np.uint8)).save(tmp_path / f"o_%_{n:04d}.png")
+    with VideoReader(tmp_path / "o_%5%_%04d.png", fps=24) as reader:
+        assert [frame.mean() for frame in reader] == list(LEVELS[:3]) and reader.first_number == 1
+
+
 def _frames(folder: Path, names: list[str], sizes: list[tuple[int, int]] | None = None) -> list[Path]:
     """PNG frames ``names`` in ``folder`` (made), W x H (or ``sizes``, (width, height) each), gray levels 10, 20,
     ...; returns their paths."""

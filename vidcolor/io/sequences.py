@@ -53,6 +53,17 @@ character that says what it is (``d``: a frame number; ``%``: a literal ``%``; a
 image2 refuses the name)."""
 
 
+_LITERAL = re.compile(r"%\d*%")
+"""A literal ``%`` in a file name as image2 writes it: ``%%``, or ``%`` and digits before the second (``%5%``:
+``av_get_frame_filename2`` reads a directive's digits, then its character, whatever it is)."""
+
+
+def _literal(text: str) -> str:
+    """``text``, a part of a pattern's file name without its frame number, as the file name holds it: each literal
+    ``%`` (:data:`_LITERAL`) one ``%``."""
+    return _LITERAL.sub("%", text)
+
+
 def _specs(name: str) -> list[re.Match]:
     """The printf frame numbers in a file ``name`` as FFmpeg's image2 takes them (``av_get_frame_filename``):
     ``%d``, or ``%0Nd`` / ``%Nd``, zero-padded to N digits (group 1: the digits); ``%%``, a literal ``%``,
@@ -72,7 +83,7 @@ def pattern_problem(name: str) -> str | None:
     specs = _specs(name)
     if len(specs) > 1:
         return f"it holds {len(specs)} frame numbers ({', '.join(m[0] for m in specs)}); {PATTERN_RULE}"
-    bad = next((m for m in _DIRECTIVE.finditer(name) if m[2] not in ("d", "%") or m[1] and m[2] == "%"), None)
+    bad = next((m for m in _DIRECTIVE.finditer(name) if m[2] not in ("d", "%")), None)
     if bad is not None:
         return f"'{bad[0]}' is no frame number; {PATTERN_RULE}"
     return None
@@ -103,7 +114,7 @@ def _matcher(name: str) -> tuple[re.Pattern, int]:
     """A regular expression of the file names that the pattern ``name`` gives (the frame number its group), and the
     number's width (0: as printed)."""
     spec = _specs(name)[0]
-    head, tail = (re.escape(part.replace("%%", "%")) for part in (name[:spec.start()], name[spec.end():]))
+    head, tail = (re.escape(_literal(part)) for part in (name[:spec.start()], name[spec.end():]))
     return re.compile(f"{head}(\\d+){tail}"), int(spec[1] or 0)
 
 
@@ -147,7 +158,7 @@ def frame_path(pattern: str | Path, number: int) -> Path:
     p = Path(pattern)
     spec = _specs(p.name)[0]
     width = int(spec[1] or 0)
-    return p.with_name((p.name[:spec.start()] + f"{number:0{width}d}" + p.name[spec.end():]).replace("%%", "%"))
+    return p.with_name(_literal(p.name[:spec.start()]) + f"{number:0{width}d}" + _literal(p.name[spec.end():]))
 
 
 def frame_names(pattern: str | Path, numbers: list[int], shown: int = 3) -> str:
@@ -184,7 +195,7 @@ def sequence_stem(pattern: str | Path) -> str:
     (``reel1/%06d.dpx`` -> ``reel1``)."""
     p = Path(pattern)
     spec = _specs(p.stem)[0]
-    stem = (p.stem[:spec.start()] + p.stem[spec.end():]).replace("%%", "%").strip("_-. ")
+    stem = (_literal(p.stem[:spec.start()]) + _literal(p.stem[spec.end():])).strip("_-. ")
     return stem or p.parent.resolve().name or "sequence"
 
 
