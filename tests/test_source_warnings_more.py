@@ -211,6 +211,12 @@ def test_compare_converts_its_input_half_into_the_output_s_primaries(tmp_path, f
     assert _tags(tmp_path / "c.mkv")[0] == 1
     with VideoReader(tmp_path / "c.mkv") as reader:
         shown = next(iter(reader))[:, :32].astype(int)
+    # the matrices themselves, as published (not made by the code under test): BT.2020 -> BT.709 (ITU-R BT.2087),
+    # Display P3 -> BT.709 (the same D65 white: rows sum to 1)
+    np.testing.assert_allclose(primaries_matrix(9, 1), [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083],
+                                                        [-0.0182, -0.1006, 1.1187]], atol=1e-4)
+    np.testing.assert_allclose(primaries_matrix(12, 1), [[1.2249, -0.2249, 0], [-0.0421, 1.0421, 0],
+                                                         [-0.0196, -0.0786, 1.0983]], atol=1e-4)
     linear = (rgb[0] / 255.0) ** 2.4 @ primaries_matrix(9, 1).T
     want = np.rint(np.clip(linear, 0, 1) ** (1 / 2.4) * 255)
     assert np.abs(shown - want).max() <= 2                    # (the 4:4:4 YUV encode's rounding)
