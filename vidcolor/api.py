@@ -400,11 +400,13 @@ def process(input: str | Path, output: str | Path | None, fn: FrameBatchFn, *, s
     10-bit ``pix_fmt``, ProRes; not GIF), and they are encoded from 16 bits (``rgb48le``). ``batch_size`` is an
     integer >= 1 (:func:`~vidcolor.pipeline.check_batch_size`); ``batch_size=None`` picks one from the frame size
     and ``fn``'s device (:func:`~vidcolor.pipeline.job_batch_size`). ``fps`` is the frame rate of ``raw_size``
-    input and of an image sequence (None: :data:`~vidcolor.io.sequences.FILM_FPS`, with a warning), exact as
-    :func:`~vidcolor.io.reader.raw_rate` takes it: a Fraction, a number or ``--fps``'s text (``"30000/1001"``). An
-    image sequence, numbered files named by a printf pattern (``scan_%06d.dpx``, also ``.tif``, ``.png``, ``.jpg``:
-    :func:`~vidcolor.io.sequences.is_sequence`), is read as one clip from its first number on, by FFmpeg's image2
-    demuxer; a number missing in it is an error (with ``ignore_errors``, the frames before it are kept).
+    input (which needs one) and of an image sequence (None: the rate its frames carry, a DPX header's, snapped to
+    the NTSC rate it stands for, :func:`~vidcolor.io.reader.frames_rate`; where they carry none,
+    :data:`~vidcolor.io.sequences.FILM_FPS`, with a warning), exact as :func:`~vidcolor.io.reader.raw_rate` takes it:
+    a Fraction, a number or ``--fps``'s text (``"30000/1001"``). An image sequence, numbered files named by a
+    printf pattern (``scan_%06d.dpx``, also ``.tif``, ``.png``, ``.jpg``: :func:`~vidcolor.io.sequences.is_sequence`),
+    is read as one clip from its first number on, by FFmpeg's image2 demuxer; a number missing in it is an error
+    (with ``ignore_errors``, the frames before it are kept).
     Frames that the input has but that do not decode are an error and nothing is written: a file that declares
     more frames than it holds (truncated), packets the decoder refuses (damaged data; one in the middle of a
     stream stops the run at once, :class:`~vidcolor.errors.DamagedInput`), raw or y4m input that ends inside a frame.

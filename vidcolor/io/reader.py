@@ -1007,8 +1007,10 @@ class VideoReader:
             ``rgb48le``: :func:`~vidcolor.io.convert.frame_to_rgb`) instead of uint8; :attr:`deep` says whether it
             does. Raw input is 8-bit.
         fps: frame rate of raw input (frames per second; :func:`raw_rate`), and of an image sequence (a path that
-            is a printf pattern, ``scan_%06d.dpx``: :func:`~vidcolor.io.sequences.is_sequence`; None:
-            :data:`~vidcolor.io.sequences.FILM_FPS`), read from its first number on by FFmpeg's image2 demuxer.
+            is a printf pattern, ``scan_%06d.dpx``: :func:`~vidcolor.io.sequences.is_sequence`; None: the rate its
+            frames carry, a DPX header's, snapped to the NTSC rate it stands for, :func:`frames_rate`, where they
+            carry none :data:`~vidcolor.io.sequences.FILM_FPS`), read from its first number on by FFmpeg's image2
+            demuxer.
         keep_going: go on past a packet that the decoder refuses (damaged data), as ffmpeg does, counting it in
             :attr:`refused` and :attr:`missing` (the frames after it keep their timestamps); else such a packet
             followed by another is a :class:`~vidcolor.errors.DamagedInput`. Refused packets at the end of the
@@ -1022,8 +1024,8 @@ class VideoReader:
             :data:`~vidcolor.io.sequences.FILM_FPS` where neither is known).
         skipped_files: the numbers of an image sequence's files that the decoder refused (damaged, truncated: with
             ``keep_going``, or at its end), in order, counted in :attr:`refused`; those before its first frame too,
-            which ``keep_going`` skips as it skips later ones (the decoder found them invalid). Empty for other
-            input.
+            which ``keep_going`` skips as it skips later ones (the decoder found them invalid, or they are empty:
+            :meth:`_past_empty_files`). Empty for other input.
         first_number: an image sequence's number of its first frame decoded (its first file's, or a later one's
             where ``keep_going`` skipped the first); None for other input.
         deep: whether the frames are uint16 (``deep`` asked, and the video has more than 8 bits per sample).
