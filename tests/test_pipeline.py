@@ -655,7 +655,7 @@ def test_a_colorizer_refuses_render_sizes_and_saturations_out_of_range(tiny_colo
 
     for kw in ({"render_size": 16}, {"render_size": 100000}, {"saturation": float("nan")},
                {"saturation": float("inf")}, {"temperature": float("nan")}):
-        with pytest.raises(VidcolorError, match="^(render_size|saturation) must be"):
+        with pytest.raises(VidcolorError, match=f"^{next(iter(kw))} must be"):    # the bad one named alone
             Colorizer(str(tiny_colorizers.fcn), device="cpu", **kw)
 
 
