@@ -72,3 +72,20 @@ def test_keyframe_mode_keeps_a_gray_matte_gray(tiny_colorizers):
     pad = np.ones(frames.shape[1:3], bool)
     pad[12:-12, 12:-12] = False
     assert np.array_equal(out[:, pad], frames[:, pad])
+
+
+def test_a_render_size_above_the_frame_and_the_default_is_warned_about_once(tiny_colorizers):
+    """--render-size 1024 on a 360p clip upsized every frame for the network, 22 times as slow, unsaid."""
+    from helpers import vidcolor_warnings
+
+    frames = np.stack([smooth_image(np.random.default_rng(i), 24, 32) for i in range(2)])
+    with vidcolor_warnings() as said:
+        job = Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=300)
+        job(frames)
+        job(frames)
+    assert said == ["render_size 300 is larger than the frame's shorter side (24 px): the network sees it upsized, "
+                    "which is slower and gives no more detail"]
+    with vidcolor_warnings() as said:         # the default and below upsize a small frame unsaid, as the models learnt
+        Colorizer(str(tiny_colorizers.fcn), device="cpu")(frames)
+        Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=64)(frames)
+    assert said == []

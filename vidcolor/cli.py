@@ -618,7 +618,8 @@ class _Colorize(click.Command):
 @click.option("--load-model", type=click.Path(dir_okay=False),  # a missing file: vidcolor's line, as --reference's
               help="internal mode: reuse generators saved by --save-model (no training, no --reference needed).")
 @click.option("--render-size", type=click.IntRange(*RENDER_SIZE_RANGE), default=RENDER_SIZE, show_default=True,
-              help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size.")
+              help="Shorter side (pixels) of the frame the network sees; colour is upsampled, L stays full size. Above the "
+                   "frame's shorter side it upsizes the frame: slower, no more detail (warned).")
 @click.option("--saturation", type=FiniteRange(0), default=None,
               help="Scale the predicted colour (1.4 = +40%; default: the model's, see its card).")
 @click.option("--temperature", type=FiniteRange(0, min_open=True), default=None,

@@ -388,6 +388,7 @@ class KeyframeColorizer(ReferenceColorizer):
                            precision)
         self.automatic = Colorizer(automatic, device, keyframe_size, blur=blur, equalize=equalize, backend=backend,
                                    precision=precision)
+        self.automatic.upsize_said = True        # its keyframe size is no option: the warning is of render_size's
         self.stills = False
         self.keyframes = 0
         """Keyframes coloured so far."""
