@@ -89,3 +89,62 @@ def test_a_render_size_above_the_frame_and_the_default_is_warned_about_once(tiny
         Colorizer(str(tiny_colorizers.fcn), device="cpu")(frames)
         Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=64)(frames)
     assert said == []
+
+
+def _toned(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB through the usual sepia matrix: all its colour in one hue."""
+    m = np.array([[.393, .769, .189], [.349, .686, .168], [.272, .534, .131]])
+    return np.clip(rgb.astype(np.float32) @ m.T.astype(np.float32), 0, 255).astype(np.uint8)
+
+
+def test_a_toned_reference_is_warned_about_and_a_coloured_one_is_not(tmp_path):
+    """A sepia reference gave monochrome toned output with no word."""
+    from PIL import Image
+
+    from helpers import vidcolor_warnings
+    from vidcolor.reference import read_references
+
+    colour = smooth_image(np.random.default_rng(3), 64, 80)
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    Image.fromarray(_toned(colour)).save(tmp_path / "sepia.png")
+    with vidcolor_warnings() as said:
+        read_references([tmp_path / "colour.png"])
+    assert said == []
+    with vidcolor_warnings() as said:
+        read_references([tmp_path / "sepia.png"])
+    assert len(said) == 1 and said[0].startswith(f"the reference {tmp_path / 'sepia.png'} has all its colour in one hue")
+
+
+def test_a_reference_given_twice_and_one_that_is_no_image_are_said_plainly(tmp_path):
+    from PIL import Image
+
+    from helpers import vidcolor_warnings
+    from vidcolor.errors import VidcolorError
+    from vidcolor.reference import read_references
+
+    path = tmp_path / "ref.png"
+    Image.fromarray(smooth_image(np.random.default_rng(4), 64, 80)).save(path)
+    with vidcolor_warnings() as said:
+        assert len(read_references([path, path])) == 1
+    assert said == [f"the reference {path} was given twice: it is used once"]
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    with pytest.raises(VidcolorError) as err:
+        read_references([tmp_path / "bad.jpg"])
+    assert str(err.value) == f"{tmp_path / 'bad.jpg'}: not an image file of a format vidcolor reads (references)"
+
+
+def test_keyframe_mode_says_how_many_keyframes_it_found(tiny_colorizers):
+    """The keyframe mode's summary never said how many scenes (keyframes) it found: vidcolor.api.colorize adds this
+    note to it."""
+    from vidcolor.reference import KeyframeColorizer
+    from vidcolor.summaries import keyframes_note
+
+    rng = np.random.default_rng(5)
+    a, b = smooth_image(rng, 48, 64), 255 - smooth_image(rng, 48, 64)     # a hard cut between two shots
+    job = KeyframeColorizer(str(tiny_colorizers.exemplar), str(tiny_colorizers.effnet_bins), device="cpu",
+                            render_size=32, keyframe_size=32)
+    job(np.stack([a] * 3 + [b] * 3))
+    assert keyframes_note(job) == "2 keyframes (the first frame and each scene's)"
+    assert keyframes_note(Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=32)) == ""
+    job.set_stills(True)                                # a folder of photos: each its own keyframe, unsaid
+    assert keyframes_note(job) == ""

@@ -59,7 +59,9 @@ def test_a_10_bit_ramp_keeps_its_levels_through_colorize(tmp_path, ffmpeg_exe, t
     assert np.unique(row).size > 256
     kw = {}
     if reference:
-        Image.fromarray(np.full((64, 64, 3), (200, 120, 60), np.uint8)).save(tmp_path / "ref.png")
+        ref = np.full((64, 64, 3), (200, 120, 60), np.uint8)
+        ref[32:] = (60, 90, 200)                            # two hues: one alone is warned about (toned)
+        Image.fromarray(ref).save(tmp_path / "ref.png")
         kw = dict(references=[tmp_path / "ref.png"], model=str(tiny_colorizers.exemplar))
     else:
         kw = dict(model=str(tiny_colorizers.fcn))

@@ -228,6 +228,7 @@ def test_a_p3_reference_gives_its_colours_in_srgb(tmp_path):
     white, primaries, gamma = SPACES["p3"]
     x = np.zeros((64, 64, 3), np.uint8)
     x[:] = (120, 180, 60)                                 # a grass green, inside sRGB
+    x[32:] = (60, 90, 200)                                # and a blue: a reference of one hue is warned about
     Image.fromarray(x).save(tmp_path / "ref.png", icc_profile=matrix_profile(white, primaries, gamma))
     (ref,) = read_references([tmp_path / "ref.png"], render_size=None)
     want = expected_srgb(np.array([120, 180, 60]), white, primaries, gamma)

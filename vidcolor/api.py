@@ -45,8 +45,8 @@ from vidcolor.side_by_side import SideBySide
 from vidcolor.source_warnings import (eight_bit_reason, folder_warnings, keeps_depth, makes_colours,
                                       one_colour_warning)
 from vidcolor.stills import set_temporal_for_video, still_mode
-from vidcolor.summaries import (files_unchanged_note, quantizer_note, quantizers_of_files, skipped_note,
-                                unchanged_note, written_meanwhile_summary)
+from vidcolor.summaries import (files_unchanged_note, keyframes_note, quantizer_note, quantizers_of_files,
+                                skipped_note, unchanged_note, written_meanwhile_summary)
 from vidcolor.weights import check_model_name
 
 
@@ -253,8 +253,10 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
                             executor, segment_seconds, workers, io_options).timed_from(started)
     fn = colorizer(**options)
     set_temporal_for_video(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
-    return process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size,
-                   **io_options).timed_from(started)
+    summary = process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
+    if not summary.skipped:                 # keyframe mode: how many scenes it found
+        summary.note = "; ".join(filter(None, [summary.note, keyframes_note(fn)]))
+    return summary.timed_from(started)
 
 
 def build_job(kind: str, options: dict, temporal: tuple[str, float] = ("off", 0.6), compare: bool = False,

@@ -80,6 +80,17 @@ def quantizer_note(found: list[Found], entries: int | None = None) -> str:
     return note
 
 
+def keyframes_note(fn) -> str:
+    """How many keyframes the keyframe mode (:class:`~vidcolor.reference.KeyframeColorizer`, ``fn`` or the job that
+    ``fn`` wraps) coloured, for a clip's summary: ``3 keyframes (the first frame and each scene's)``; empty for
+    other jobs and for stills (each image its own keyframe). The summary had said nothing of the scenes found."""
+    job = getattr(fn, "job", fn)
+    n = getattr(job, "keyframes", None)
+    if not isinstance(n, int) or not n or getattr(job, "stills", False):
+        return ""
+    return "1 keyframe (the first frame)" if n == 1 else f"{n} keyframes (the first frame and each scene's)"
+
+
 def skipped_note(n: int) -> str:
     """A folder run's inputs left because their outputs exist, for its summary: ``2 skipped: their outputs exist``."""
     return f"{n} skipped: {'its output exists' if n == 1 else 'their outputs exist'}"
