@@ -296,15 +296,11 @@ def limit_dark_chroma(L: np.ndarray, ab: np.ndarray) -> None:
     ab[dark] *= scale[:, None]
 
 
-BORDER_LEVEL = 2.0
-"""L units: how far a line's (a whole row's or column's) mean L may lie from the edge line's for both to belong to one
-flat border (:func:`flat_borders`)."""
-
-BORDER_GRAIN = 4.0
-"""L units: the largest standard deviation of L along a line of a flat border (its film grain, its encode's noise). A
-pad of gray L 12 (an H.264 encode) has lines of under 0.1; with film grain added (ffmpeg ``noise=c0s=6:c0f=t`` on
-luma) 1.8, with ``c0s=10`` 3.0; a limit of 2 found the first's right bar on only 16 of 24 frames, and another width on
-each of the others."""
+BORDER_TOLERANCE = 2.0
+"""L units: a line (a whole row or column) at a frame's edge belongs to a flat border (:func:`flat_borders`) when the
+standard deviation of its L and its mean's distance from the edge line's mean are both at most this. A pad of gray
+L 12 (an H.264 encode) has lines of standard deviation under 0.1; devc clips with film grain added (ffmpeg
+``noise=alls=10:allf=t``) up to 1.5 on their black bars; at 1.0 those bars were found on 3 of 48 frames."""
 
 BORDER_MIN_LINES = 4
 """The fewest lines a border must have on each side (thinner flat lines at an edge are an encode's padding)."""
@@ -318,7 +314,7 @@ def flat_borders(L: np.ndarray) -> tuple[int, int, int, int]:
     """The flat border round one frame's picture: letterbox bars (rows), pillarbox bars (columns) or a matte (both),
     at any one level (black, a gray matte, a scan's film-gate edge, a white photo border), as ffmpeg's cropdetect
     finds black bars. Lines (whole rows, whole columns) count from each edge inward while each is flat and at the
-    edge line's level (:data:`BORDER_GRAIN`, :data:`BORDER_LEVEL`); the rows count only when both the top and the bottom have at least
+    edge line's level (:data:`BORDER_TOLERANCE`); the rows count only when both the top and the bottom have at least
     :data:`BORDER_MIN_LINES` of them at one level and the picture between keeps :data:`BORDER_MIN_PICTURE` of the
     height, and the columns likewise. Per frame: a border's lines stay flat through a fade, so it is found on every
     frame of one.
@@ -339,7 +335,7 @@ def flat_borders(L: np.ndarray) -> tuple[int, int, int, int]:
         mean = L.mean(axis, dtype=np.float64)
         std = np.sqrt(np.maximum((L * L).mean(axis, dtype=np.float64) - mean * mean, 0))
         first, last = _flat_run(mean, std), _flat_run(mean[::-1], std[::-1])
-        ok = (min(first, last) >= BORDER_MIN_LINES and abs(mean[0] - mean[-1]) <= BORDER_LEVEL
+        ok = (min(first, last) >= BORDER_MIN_LINES and abs(mean[0] - mean[-1]) <= BORDER_TOLERANCE
               and len(mean) - first - last >= BORDER_MIN_PICTURE * len(mean))
         found += [first, last] if ok else [0, 0]
     return found[0], found[1], found[2], found[3]
@@ -347,8 +343,8 @@ def flat_borders(L: np.ndarray) -> tuple[int, int, int, int]:
 
 def _flat_run(mean: np.ndarray, std: np.ndarray) -> int:
     """How many lines from the start of ``mean``/``std`` (float64 ``(n,)``, per line) are flat and at the first's
-    level (:data:`BORDER_GRAIN`, :data:`BORDER_LEVEL`)."""
-    flat = (std <= BORDER_GRAIN) & (np.abs(mean - mean[0]) <= BORDER_LEVEL)
+    level (:data:`BORDER_TOLERANCE`)."""
+    flat = (std <= BORDER_TOLERANCE) & (np.abs(mean - mean[0]) <= BORDER_TOLERANCE)
     return len(flat) if flat.all() else int(np.argmin(flat))
 
 
