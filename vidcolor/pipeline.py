@@ -13,9 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from vidcolor.arrays import check_rgb, conversion_hint, described
-from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, flat_borders, lightness16,
-                            limit_dark_chroma, model_input, neutral_borders, recombine, resize_ab, resize_ab_rows,
-                            resultant_length, rgb_to_lab)
+from vidcolor.color import (AB_SCALE, ab_gamut_bins, annealed_mean, denormalize_planes, lightness16, limit_dark_chroma,
+                            model_input, recombine, resize_ab, resize_ab_rows, resultant_length, rgb_to_lab)
 from vidcolor.cue import level_cue
 from vidcolor.device import device_type, pick_device
 from vidcolor.engine import DEFAULT_TILE, OUTPUT, Engine, load_engine, spans, tile_regions
@@ -695,8 +694,8 @@ RENDER_MAX_ASPECT = 4
 class RenderedLabJob(LabJob):
     """A :class:`LabJob` whose network predicts ab at a size of its own (:meth:`render_ab`) while L is the frame's,
     at full resolution (``batch.context["L"]``, from :func:`luminance`): the colorizers. ab is upsampled (bilinear),
-    its chroma limited where dark (:func:`~vidcolor.color.limit_dark_chroma`: black bars stay black), taken off a flat
-    border round the picture (:func:`~vidcolor.color.flat_borders`: a gray matte stays gray) and joined with L. Subclasses implement :meth:`~LabJob.prepare` and :meth:`render_ab`.
+    its chroma limited where dark (:func:`~vidcolor.color.limit_dark_chroma`: black bars stay black) and joined with
+    L. Subclasses implement :meth:`~LabJob.prepare` and :meth:`render_ab`.
     """
 
     def render_ab(self, batch: Batch) -> np.ndarray:
@@ -708,8 +707,6 @@ class RenderedLabJob(LabJob):
         L = batch.context["L"]
         ab = resize_ab(self.render_ab(batch), L.shape[1:])
         limit_dark_chroma(L, ab)                  # black bars stay black
-        for L_i, ab_i in zip(L, ab):
-            neutral_borders(flat_borders(L_i), ab_i)      # and bars, mattes of any flat level stay gray
         return L, ab
 
     def finish(self, batch: Batch) -> np.ndarray:
@@ -723,10 +720,8 @@ class RenderedLabJob(LabJob):
         out = np.empty((*L.shape, 3), dtype)
         rows = strips(*L.shape[1:])
         for i in range(len(L)):
-            border = flat_borders(L[i])
             for (y0, y1), ab_rows in zip(rows, resize_ab_rows(ab[i], L.shape[1:], rows)):
                 limit_dark_chroma(L[i, y0:y1], ab_rows)           # black bars stay black
-                neutral_borders(border, ab_rows, y0, L.shape[1])  # and bars, mattes of any flat level stay gray
                 out[i, y0:y1] = recombine(L[i:i + 1, y0:y1], ab_rows[None], dtype)[0]
         return out
 
