@@ -124,3 +124,29 @@ def test_export_help_says_the_output_is_named_onnx():
     """``vidcolor export dequantize-fq-l2 g.bin`` is refused ('the output of export is an .onnx file'), which the help
     did not say ('to an ONNX graph OUTPUT')."""
     assert "to an ONNX graph OUTPUT, a file named .onnx" in _help_text("export")
+
+
+@pytest.mark.parametrize("job", ["dequantize", "colorize"])
+def test_the_options_overview_lists_every_choice_the_help_lists(job):
+    """README's "Options:" overview writes a choice option as ``--opt a|b|c``; ``--codec libx264|libx265`` there left
+    out four of the six encoders ``--help`` lists (NVENC, FFV1, ProRes). Each such list in the overview now names
+    every choice of the command's ``--help``, in its order (a metavar such as ``--model NAME|PATH`` as ``--help``
+    shows it)."""
+    import re
+
+    from helpers import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    overview = readme[readme.index("\n- Options:"):]
+    overview = overview[:overview.index("\n- ", 1)]
+    lists = {}          # each option's first list, where it is introduced (a later `--format mp4|mov` is a subset)
+    for opt, given in re.findall(r"`(--[\w-]+) ([^`\s|]+(?:\|[^`\s|]+)+)`", overview):
+        lists.setdefault(opt, given)
+    assert len(lists) >= 4, lists
+    text = _help_text(job)
+    for opt, given in lists.items():
+        shown = re.search(rf"{re.escape(opt)} \[([^\]]+)\]", text)     # a choice: --codec [libx264|...]
+        if shown is None:                                               # a metavar: --model NAME|PATH
+            assert f"{opt} {given} " in text, opt
+        else:
+            assert given == shown.group(1), (opt, given, shown.group(1))
