@@ -150,3 +150,20 @@ def test_the_options_overview_lists_every_choice_the_help_lists(job):
             assert f"{opt} {given} " in text, opt
         else:
             assert given == shown.group(1), (opt, given, shown.group(1))
+
+
+def test_eval_help_says_two_folders_are_paired_by_name(tmp_path):
+    """``vidcolor eval --help`` said 'When frame counts differ, the first frames in common are compared. Frames are
+    paired by position', but two folders are compared image by image by name (README): an output folder of 1, 2, 3
+    against a ground truth of 1, 2, 5 scores 2 images (1 and 2), not the first 3."""
+    import numpy as np
+    from PIL import Image
+
+    for folder, names in (("out", (1, 2, 3)), ("gt", (1, 2, 5))):
+        (tmp_path / folder).mkdir()
+        for n in names:
+            Image.fromarray(np.full((8, 8, 3), 40 * n, np.uint8)).save(tmp_path / folder / f"{n}.png")
+    res = invoke_cli("eval", str(tmp_path / "out"), "--reference-video", str(tmp_path / "gt"), "--no-features")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().startswith("2 frame(s)")
+    assert "between two folders, the images of the same name" in _help_text("eval")

@@ -850,9 +850,10 @@ def eval_cmd(output, reference, input_, as_json, max_frames, no_features):
     colourfulness (Hasler & Suesstrunk 2003) with its gap and ratio to the ground truth, a Frechet
     distance on pooled EfficientNet-Lite0 features, and warp error and CDC for clips of 2+ frames.
     The Frechet distance is FID-style but not the Inception FID: its numbers compare only with other
-    runs of this command on the same number of frames. When frame counts differ, the first frames in
-    common are compared. Frames are paired by position: a warning (stderr, table, JSON) says when two
-    videos' frame rates or first frames' timestamps do not match.
+    runs of this command on the same number of frames. Frames are paired by position, and when frame
+    counts differ the first frames in common are compared; between two folders, the images of the same
+    name. A warning (stderr, table, JSON) says when two videos' frame rates or first frames' timestamps
+    do not match.
     """
     from vidcolor.evaluate import evaluate, format_table, to_json
 
