@@ -208,6 +208,22 @@ def assert_one_line_error(res: CliResult) -> None:
     assert res.stderr_lines[0].startswith("vidcolor: error:"), res.stderr
 
 
+def assert_cut_index_refused(cut: Path, said: str) -> None:
+    """An MP4 or MOV whose index lists video beyond its end (``cut``) is refused by the reader and by ``probe``, each
+    in one line that ends with ``said`` (what the reader says of such a file)."""
+    import pytest
+
+    from vidcolor.errors import VidcolorError
+    from vidcolor.io.reader import VideoReader, probe
+
+    with pytest.raises(VidcolorError) as err:
+        VideoReader(cut)
+    assert str(err.value).startswith(f"{cut}: cannot decode (") and str(err.value).endswith(f"): {said}")
+    with pytest.raises(VidcolorError) as err:
+        probe(cut)
+    assert str(err.value) == f"{cut}: video has no decodable frames: {said}"
+
+
 def assert_terminated(returncode: int, err: bytes) -> None:
     """A CLI run ended by SIGTERM as the CLI promises: exit 143 and its one stderr line, nothing else."""
     text = err.decode(errors="replace")
