@@ -82,5 +82,28 @@ def test_keyframe_mode_says_how_many_keyframes_it_found(tiny_colorizers):
     job(np.stack([a] * 3 + [b] * 3))
     assert keyframes_note(job) == "2 keyframes (the first frame and each scene's)"
     assert keyframes_note(Colorizer(str(tiny_colorizers.fcn), device="cpu", render_size=32)) == ""
-    job.set_stills(True)                                # a folder of photos: each its own keyframe, unsaid
-    assert keyframes_note(job) == ""
+    photos = KeyframeColorizer(str(tiny_colorizers.exemplar), str(tiny_colorizers.effnet_bins), device="cpu",
+                               render_size=32, keyframe_size=32)
+    photos.set_stills(True)                             # a folder of photos: each its own keyframe, unsaid
+    photos(np.stack([a, b]))
+    assert keyframes_note(photos) == ""
+
+
+def test_a_folder_of_clips_counts_keyframes_per_clip_and_a_skipped_file_keeps_the_note(tmp_path, ffmpeg_exe,
+                                                                                        tiny_colorizers):
+    """Through vidcolor.api.colorize: the count was never reset between clips (two one-scene clips said '2 keyframes
+    (the first frame and each scene's)'), and the note went whenever one file of a folder was skipped."""
+    from helpers import make_clip
+    from vidcolor import api
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(ffmpeg_exe, folder / name, frames=3, audio=False)
+    options = dict(model=str(tiny_colorizers.exemplar), reference_mode="keyframes", device="cpu", render_size=32,
+                   temporal="off", progress=False)
+    summary = api.colorize(folder, tmp_path / "out", **options)
+    assert summary.note.endswith("; 2 keyframes in 2 clips (each clip's first frame and each scene's)")
+    (tmp_path / "out" / "b.mp4").unlink()
+    summary = api.colorize(folder, tmp_path / "out", skip_existing=True, **options)
+    assert summary.skipped == 1 and summary.note.endswith("; 1 keyframe (the first frame)")

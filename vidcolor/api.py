@@ -254,7 +254,7 @@ def colorize(input: str | Path, output: str | Path | None = None, *, model: str 
     fn = colorizer(**options)
     set_temporal_for_video(fn, input, io_options.get("raw_size"), temporal, temporal_strength)
     summary = process(input, output, fn, suffix=JOBS[Colorizer.JOB].suffix, batch_size=batch_size, **io_options)
-    if not summary.skipped:                 # keyframe mode: how many scenes it found
+    if summary.frames:                      # keyframe mode: how many scenes it found (also where some files were skipped)
         summary.note = "; ".join(filter(None, [summary.note, keyframes_note(fn)]))
     return summary.timed_from(started)
 

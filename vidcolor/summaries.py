@@ -82,12 +82,17 @@ def quantizer_note(found: list[Found], entries: int | None = None) -> str:
 
 def keyframes_note(fn) -> str:
     """How many keyframes the keyframe mode (:class:`~vidcolor.reference.KeyframeColorizer`, ``fn`` or the job that
-    ``fn`` wraps) coloured, for a clip's summary: ``3 keyframes (the first frame and each scene's)``; empty for
-    other jobs and for stills (each image its own keyframe). The summary had said nothing of the scenes found."""
+    ``fn`` wraps) coloured in its clips (:attr:`~vidcolor.reference.KeyframeColorizer.clip_keyframes`), for a run's
+    summary: ``3 keyframes (the first frame and each scene's)`` for one clip, ``5 keyframes in 2 clips (each clip's
+    first frame and each scene's)`` for a folder's; empty for other jobs and where no clip was coloured (stills:
+    each image its own keyframe). The summary had said nothing of the scenes found."""
     job = getattr(fn, "job", fn)
-    n = getattr(job, "keyframes", None)
-    if not isinstance(n, int) or not n or getattr(job, "stills", False):
+    counts = getattr(job, "clip_keyframes", None)
+    if not isinstance(counts, list) or not counts:
         return ""
+    n = sum(counts)
+    if len(counts) > 1:
+        return f"{n} keyframes in {len(counts)} clips (each clip's first frame and each scene's)"
     return "1 keyframe (the first frame)" if n == 1 else f"{n} keyframes (the first frame and each scene's)"
 
 
