@@ -51,6 +51,23 @@ def test_a_toned_reference_is_warned_about_and_a_coloured_one_is_not(tmp_path):
     assert len(said) == 1 and said[0].startswith(f"the reference {tmp_path / 'sepia.png'} has all its colour in one hue")
 
 
+def test_a_saturated_one_hue_reference_is_not_taken_for_a_toned_print(tmp_path):
+    """About 5% of ordinary colour photos (a lemon, bees on a yellow flower) have their colour within 40 degrees of
+    hue and were warned about as sepia prints; a toned print is pale (sepia copies of the data's references: mean
+    chroma of the coloured pixels at most 21.5), this one is not (about 60)."""
+    from PIL import Image
+
+    from helpers import vidcolor_warnings
+    from vidcolor.reference import read_references
+
+    g = smooth_image(np.random.default_rng(6), 64, 80)[..., 1].astype(np.float32) / 255 * 120 + 120
+    lemon = np.clip(np.stack([g, g * 0.85, g * 0.1], -1), 0, 255).astype(np.uint8)
+    Image.fromarray(lemon).save(tmp_path / "lemon.png")
+    with vidcolor_warnings() as said:
+        read_references([tmp_path / "lemon.png"])
+    assert said == []
+
+
 def test_a_reference_given_twice_and_one_that_is_no_image_are_said_plainly(tmp_path):
     from PIL import Image
 

@@ -49,6 +49,14 @@ output takes. Measured at the size the references are read at: the 30 references
 are all caught as PNG or JPEG quality 95, 29 at 85, 26 at 75 (JPEG's chroma noise widens the spread); 14 of 300
 photos of the training set fall below (a t-shirt on a plain ground, a ginger cat: one colour there too)."""
 
+TONED_MAX_CHROMA = 30.0
+"""A reference of one hue (:data:`TONED_HUE_SPREAD`) is warned about only when the mean chroma of its coloured pixels
+is below this: a toned print is pale, a lemon or a bee saturated. Measured as :data:`TONED_HUE_SPREAD`: sepia copies of
+the 30 devc references reach 21.5 (PNG and JPEG 95 to 75 alike; the references themselves 8.4 to 26.8); of 301
+training photos (43 from each folder), 15 spread under 40 degrees, 11 of them also under 30 (a ginger cat, a plain
+dress: pale one-colour ones), while the 4 above (30.9 to 72.3: ants on a yellow ground, a red-brown scene) are no
+longer warned about."""
+
 TONED_MIN_CHROMA = 3.0
 """The chroma above which a reference's pixel counts as coloured for :func:`hue_spread` (JPEG noise on gray stays
 below)."""
@@ -121,7 +129,8 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
     Raises VidcolorError when one is unreadable, a video file (by its suffix, or its contents under an image's
     suffix, :func:`~vidcolor.io.files.holds_video`; the jobs check how many they need) or
     transparent everywhere, a folder, or ``-`` (stdin is not read for it); warns (:func:`~vidcolor.errors.warn`) about an animated one (only its first frame is used), one without colour (:data:`REFERENCE_MIN_CHROMA`, over its opaque
-    pixels, at the reduced size), one toned in one hue, as a sepia print (:data:`TONED_HUE_SPREAD`), one smaller than :data:`REFERENCE_MIN_SIDE`, and, without ``longer_side`` (the fast
+    pixels, at the reduced size), one toned in one hue, as a sepia print (:data:`TONED_HUE_SPREAD`,
+    :data:`TONED_MAX_CHROMA`), one smaller than :data:`REFERENCE_MIN_SIDE`, and, without ``longer_side`` (the fast
     mode; the internal mode refuses a second reference), one that is the same image as an earlier one (the same file
     by another path, or a copy: the same pixels once reduced), which is left out: the matching would offer its
     positions twice for the same colour at twice the cost. ``paths`` may be one path (str or ``Path``: a list of one,
@@ -178,9 +187,11 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         if small.shape[-1] == 4:      # none opaque at the reduced size: nothing to judge (numpy's 'Mean of empty slice')
             ab = ab[small[..., 3] >= 128]
         chroma = np.hypot(ab[..., 0], ab[..., 1])
+        coloured = chroma[chroma > TONED_MIN_CHROMA]
         if chroma.size and (chroma := float(chroma.mean())) < REFERENCE_MIN_CHROMA:
             warn(f"the reference {p} has almost no colour (mean chroma {chroma:.1f}): the output will be near gray")
-        elif (spread := hue_spread(ab)) is not None and spread < TONED_HUE_SPREAD:     # sepia: toned output, unsaid
+        elif ((spread := hue_spread(ab)) is not None and spread < TONED_HUE_SPREAD     # sepia: toned output, unsaid
+              and coloured.mean() < TONED_MAX_CHROMA):     # pale, as a toned print; not a saturated one-hue photo
             warn(f"the reference {p} has all its colour in one hue (within {spread:.0f} degrees), as a sepia or toned "
                  "print has: the output will be tinted in that hue alone")
     return images
