@@ -154,9 +154,6 @@ def read_references(paths: list[str | Path], render_size: int | None = RENDER_SI
         try:
             rgb, alpha = read_image(p, to_srgb=True)    # its colours as displayed: P3, Adobe RGB... to sRGB
         except VidcolorError as exc:       # 'missing.jpg: no such file' did not say which option gave it
-            if str(exc) == f"{p}: cannot read as image (UnidentifiedImageError)":    # a Python class's name said it
-                raise VidcolorError(f"{p}: not an image file of a format vidcolor reads "
-                                    f"({option('references', '--reference')})") from None
             raise VidcolorError(f"{exc.marked} ({option('references', '--reference')})") from None
         if alpha is not None and not (alpha >= 128).any():
             raise VidcolorError(f"{p}: the reference is transparent everywhere: it has no colour to give")

@@ -57,11 +57,17 @@ def pillow_sizes(what: str) -> Iterator[None]:
             raise bomb_refusal(exc, what) from None
 
 
+NOT_AN_IMAGE = "not an image file of a format vidcolor reads"
+"""Pillow's ``UnidentifiedImageError`` in words (:func:`pillow_reason`): the name of a Python class said it before."""
+
+
 def pillow_reason(exc: Exception) -> str:
-    """Why Pillow could not read a file, for an error: the exception's class (Pillow's messages are its own
-    internals: ``invalid literal for int() with base 10``), and where its message says so, that the file ends
-    early (``OSError: the file ends early (truncated)``, for Pillow's ``image file is truncated`` or ``Truncated
-    File Read``)."""
+    """Why Pillow could not read a file, for an error: :data:`NOT_AN_IMAGE` for its ``UnidentifiedImageError`` (no
+    plugin took the file), else the exception's class (Pillow's messages are its own internals: ``invalid literal
+    for int() with base 10``), and where its message says so, that the file ends early (``OSError: the file ends
+    early (truncated)``, for Pillow's ``image file is truncated`` or ``Truncated File Read``)."""
+    if isinstance(exc, UnidentifiedImageError):
+        return NOT_AN_IMAGE
     name = exc.__class__.__name__
     return f"{name}: the file ends early (truncated)" if "truncated" in str(exc).lower() else name
 

@@ -126,6 +126,8 @@ def read_image(path: str | Path, to_srgb: bool = False,
         cut = _tiff_cut(path) if tiff else None
         empty = isinstance(exc, UnidentifiedImageError) and _size(path) == 0
         known = signature_format(path) if isinstance(exc, UnidentifiedImageError) and not (empty or tiff) else None
+        if not (empty or cut or tiff or known) and isinstance(exc, UnidentifiedImageError):
+            raise VidcolorError(f"{path}: {pillow_reason(exc)}") from None   # was '(UnidentifiedImageError)'
         raise VidcolorError(f"{path}: cannot read as image (" + (
             "an empty file, 0 bytes" if empty else
             cut if cut else
