@@ -1052,6 +1052,26 @@ def test_compare_wider_than_the_encoder_is_refused_before_encoding(tmp_path, ffm
     assert listing(tmp_path) == {"wide.mkv"}
 
 
+def test_compare_on_a_still_image_wider_than_the_limit_is_refused_before_the_job_runs(tmp_path):
+    """A still image 8200 px wide with --compare was processed and then failed on its 16400 px output ('frame size
+    16400x16 is too large'), not naming --compare; a video is refused up front (the test above), and so is it now."""
+    from vidcolor import api
+    from vidcolor.errors import VidcolorError
+
+    Image.fromarray(np.zeros((16, 8200, 3), np.uint8)).save(tmp_path / "wide.png")
+    calls = []
+
+    def job(frames):
+        calls.append(len(frames))
+        return frames
+
+    with pytest.raises(VidcolorError) as err:
+        api.process(tmp_path / "wide.png", tmp_path / "out.png", job, suffix="_x", compare=True, progress=False)
+    assert str(err.value) == (f"{tmp_path / 'wide.png'}: compare writes input | output side by side, 16400x16, wider "
+                              "than the encoder's 16384 px; drop compare or crop the input")
+    assert calls == [] and listing(tmp_path) == {"wide.png"}
+
+
 @pytest.mark.parametrize("args, range_", [(["--executor", "ray", "--segment-seconds"], "x>=1"),
                                           (["--temporal-strength"], "0<=x<1"), (["colorize", "--saturation"], "x>=0"),
                                           (["colorize", "--temperature"], "x>0")])

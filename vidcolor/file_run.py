@@ -93,10 +93,8 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
         if getattr(reader, "ended_early", None) and not ignore_errors:     # known before any work is done
             raise VidcolorError(f"{lost_message(input, reader)}; nothing written ({option('ignore_errors')} keeps the "
                                 "frames before the cut)")
-        if compare and 2 * info.width > MAX_SIDE:      # libx264 takes at most 16384 px a side: it failed at 32768
-            raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, "
-                                f"{2 * info.width}x{info.height}, wider than the encoder's {MAX_SIDE} px; drop "
-                                f"{option('compare')} or crop the input")
+        if compare:                         # libx264 takes at most 16384 px a side: it failed at 32768
+            check_compare_width(input, info.width, info.height)
         # stdin and pipes (read_once) are read once, by the decoder: their other streams cannot be copied
         sample_bytes = 2 if deep else 1         # uint16 frames: a batch's bytes are counted, not its pixels
         batch = batch_size if batch_size is not None else job_batch_size(fn, info.width, info.height, sample_bytes)
@@ -169,6 +167,18 @@ def process_file(input: str | Path, output: str | Path, fn: FrameBatchFn, *, bat
     return summary
 
 
+def check_compare_width(input, width: int, height: int) -> None:
+    """Refuse ``compare`` (input | output side by side, ``2 * width`` x ``height`` pixels) where that is wider than
+    :data:`~vidcolor.io.limits.MAX_SIDE` (16384, the encoders' and the frame-size limit), before the job runs.
+
+    Raises:
+        VidcolorError: naming ``input`` and the option, and what to do instead.
+    """
+    if 2 * width > MAX_SIDE:
+        raise VidcolorError(f"{input}: {option('compare')} writes input | output side by side, {2 * width}x{height}, "
+                            f"wider than the encoder's {MAX_SIDE} px; drop {option('compare')} or crop the input")
+
+
 def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, overwrite: bool,
                    progress: bool, ignore_errors: bool = False, finished: list[Path] | None = None,
                    skipped: list[Path] | None = None) -> RunSummary:
@@ -213,6 +223,8 @@ def process_images(inputs: list[Path], outputs: list[Path], fn: FrameBatchFn, ov
                     return
                 warn(f"{exc.marked or exc}; skipped")
                 continue
+            if isinstance(fn, SideBySide):  # before the job runs: was the frame-size refusal of its output after
+                check_compare_width(path, rgb.shape[1], rgb.shape[0])
             meta = image_metadata(path)
             if meta.pages > 1:              # a folder's: said once for all (folder_warnings)
                 warn_of_file(("pages",), name_of(path), f"{path} has {meta.pages} pages: only the first is processed",
