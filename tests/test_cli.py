@@ -116,10 +116,13 @@ def test_dequantize_adds_its_x264_options_to_the_default_preset_only(default_run
     """At x264's default preset dequantize's output gets ``DEQUANTIZE_X264_PARAMS`` (x264's settings string: no
     inter sub-partitions, ``analyse=0x3:0x3`` instead of medium's ``0x3:0x113``; no DCT decimation, ``decimate=0``);
     ``--x264-params`` replaces them (``''``: none), another preset goes without them (``default_run`` is at
-    ultrafast), and colorize has none. An option x264 does not know is a one-line error before anything is written."""
+    ultrafast; ``--preset MEDIUM`` and ``5``, x264's medium too, went without them once), and colorize has none. An
+    option x264 does not know is a one-line error before anything is written."""
     assert x264_setting(default_run[0] / "clip_dequantized.mp4", "decimate") == "1"
-    want = {"default": ("0x3:0x3", "0", "3"), "none": ("0x3:0x113", "1", "3"), "ref2": ("0x3:0x113", "1", "2")}
-    for name, extra in (("default", ()), ("none", ("--x264-params", "")), ("ref2", ("--x264-params", "ref=2"))):
+    want = {"default": ("0x3:0x3", "0", "3"), "none": ("0x3:0x113", "1", "3"), "ref2": ("0x3:0x113", "1", "2"),
+            "MEDIUM": ("0x3:0x3", "0", "3"), "5": ("0x3:0x3", "0", "3")}    # x264's medium, in its other spellings
+    for name, extra in (("default", ()), ("none", ("--x264-params", "")), ("ref2", ("--x264-params", "ref=2")),
+                        ("MEDIUM", ("--preset", "MEDIUM")), ("5", ("--preset", "5"))):
         res = invoke_cli("dequantize", clip, "-o", tmp_path / f"{name}.mp4", "--model", tiny_models.lab, "-q", *extra)
         assert_clean_success(res)
         got = tuple(x264_setting(tmp_path / f"{name}.mp4", k) for k in ("analyse", "decimate", "ref"))
@@ -131,7 +134,8 @@ def test_dequantize_adds_its_x264_options_to_the_default_preset_only(default_run
                      "--x264-params", "ref=2:bogus=1")
     assert_one_line_error(res)
     assert "'bogus=1'" in res.stderr and not (tmp_path / "bad.mp4").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "default.mp4", "none.mp4", "ref2.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["5.mp4", "MEDIUM.mp4", "c.mp4", "default.mp4", "none.mp4",
+                                                          "ref2.mp4"]
 
 
 def test_no_overwrite_without_flag(default_run, tiny_models):

@@ -36,7 +36,8 @@ from vidcolor.io.paths import check_path, same_file
 from vidcolor.io.reader import VIDEO_SUFFIXES
 from vidcolor.io.segments import check_segment_seconds
 from vidcolor.io.sequences import is_sequence
-from vidcolor.io.writer import OutputExists, check_target, default_pix_fmt, kept_note, removing_made_folders
+from vidcolor.io.writer import (OutputExists, check_target, default_pix_fmt, kept_note, removing_made_folders,
+                                x264_preset_name)
 from vidcolor.jobs import DEFAULTS, JOBS, RENDER_SIZE
 from vidcolor.pipeline import (Colorizer, Dequantizer, Found, FrameBatchFn, LabJob, RunSummary, batched,
                                check_batch_size, check_frame_stream, check_temporal)
@@ -115,7 +116,7 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
             else per CPU of the cluster).
         **io_options: see :func:`process` (codec, crf, preset, tune, x264_params, audio, overwrite, skip_existing,
             raw_size, fps, container, compare, pix_fmt, progress, ignore_errors); ``crf`` defaults to 14 here (``JOBS["dequantize"].crf``,
-            see :class:`~vidcolor.jobs.Job`), and with x264's default preset (``medium``) ``x264_params`` to
+            see :class:`~vidcolor.jobs.Job`), and with x264's default preset (``medium``, ``MEDIUM`` or ``5`` too) ``x264_params`` to
             :data:`~vidcolor.jobs.DEQUANTIZE_X264_PARAMS` (faster, with the same fidelity).
 
     Returns:
@@ -140,7 +141,8 @@ def dequantize(input: str | Path, output: str | Path | None = None, *, model: st
     if done is not None:
         return done
     check_spares_inputs(input, target, io_options, model_input(model))
-    if io_options.get("preset", "medium") == "medium":
+    preset = io_options.get("preset", "medium")        # (ffv1 and prores take any preset, unchecked: even no str)
+    if isinstance(preset, str) and x264_preset_name(preset) == "medium":     # as x264 reads it: MEDIUM, 5
         io_options.setdefault("x264_params", JOBS[Dequantizer.JOB].x264_params)
     options = dict(model=model, device=device, restore_luminance=restore_luminance, consistency=consistency,
                    backend=backend, precision=precision, tile=tile)

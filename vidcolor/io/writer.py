@@ -70,6 +70,14 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 """x264's and x265's ``--preset`` names, fastest first (NVENC has names of its own)."""
 
 
+def x264_preset_name(preset: str) -> str:
+    """The x264 preset name that ``preset`` stands for, as x264 reads it: in lower case (``MEDIUM``), and a number
+    0-9 as the name at that place of :data:`X264_PRESETS` (``5``: ``medium``); anything else as it is."""
+    if preset.isascii() and preset.isdigit() and int(preset) < len(X264_PRESETS):
+        return X264_PRESETS[int(preset)]
+    return preset.lower()
+
+
 def check_preset(codec: str, preset) -> None:
     """Refuse a ``preset`` that is no name, or that x264 or x265 does not have, before any work: ffmpeg refused an
     unknown one only once the first frames were processed ("invalid preset 'bogus'"); and ffmpeg-python writes an
