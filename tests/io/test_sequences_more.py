@@ -75,6 +75,20 @@ def test_an_empty_first_file_is_named_and_skipped_with_ignore_errors(tmp_path):
         VideoReader(pattern, keep_going=True)
 
 
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_an_empty_file_in_the_middle_is_named_and_refused(tmp_path, keep_going):
+    """An empty file in the middle (scan_001003.png of 1001-1005) ended FFmpeg's image2 there: the error said '3 of 5
+    frames could not be read' naming none, and --ignore-errors wrote the 2 before it, dropping the good frames after
+    it. The file is named now, with or without keep_going (image2 cannot go on past it)."""
+    pattern = _sequence(tmp_path, "png")
+    (tmp_path / "scan_001003.png").write_bytes(b"")
+    with pytest.raises(VidcolorError, match=r"^\S+scan_%06d\.png: scan_001003\.png is empty \(0 bytes\): FFmpeg's image2 "
+                       r"ends the sequence there, so the 2 frames after it cannot be read; nothing written"):
+        with VideoReader(pattern, keep_going=keep_going) as reader:
+            for _ in reader:
+                pass
+
+
 def test_a_sequence_whose_probe_decodes_none_of_the_files_it_reads_starts_at_its_first_whole_frame(tmp_path):
     """FFmpeg's probe gives up after some 120 files that it cannot decode, and leaves the frame size unknown: with
     keep_going the reader decodes on to the first whole file, and takes the frames' format from it (16-bit gray

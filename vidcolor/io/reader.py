@@ -1214,6 +1214,25 @@ class VideoReader:
                                 f"bytes: {frame_names(self.source, self.skipped_files)})")
         return found._replace(first=found.first + empty, count=found.count - empty)
 
+    def _check_empty_stop(self, number: int) -> None:
+        """Refuse an image sequence whose demuxer ended at frame ``number`` before its last, where that file is
+        empty (0 bytes: one ``os.stat``): FFmpeg's image2 ends a sequence at an empty file, so the frames after it
+        were lost unnamed ('4 of 6 frames could not be read'), and ``keep_going`` kept those before it alone.
+        Refused with ``keep_going`` too: image2 cannot be asked to go on past the file (it would have to be reopened
+        at the next number, its timestamps joined), and the frames after it are as good as those before.
+
+        Raises:
+            VidcolorError: naming the file and the frames after it.
+        """
+        path = frame_path(self.sequence.pattern, number)
+        if (file_stamp(path) or (1,))[0] != 0:
+            return
+        after = self.sequence.first + self.sequence.count - number - 1
+        raise VidcolorError(f"{_name(self.source)}: {path.name} is empty (0 bytes): FFmpeg's image2 ends the sequence "
+                            f"there, so the {after} frame{'' if after == 1 else 's'} after it cannot be read; nothing "
+                            f"written (replace or remove the file and renumber the frames after it; "
+                            f"{option('ignore_errors')} cannot skip it)")
+
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The video stream's frames, as ``container.decode`` gives them, counting the packets read
         (:attr:`packets`): an edit list may hide decoded frames (an mp4 cut without re-encoding starts at a
@@ -1283,6 +1302,8 @@ class VideoReader:
             raise
         if src is not None:
             src.check()
+        if self.sequence is not None and self.packets < self.sequence.count:
+            self._check_empty_stop(self.sequence.first + self.packets)
         if y4m and self._y4m_end is not None:             # the demuxer drops a frame cut short without a word
             self.cut_frame = y4m_cut(self._held(), *self._y4m_end)
             self._partial = self.cut_frame is not None
