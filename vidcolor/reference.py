@@ -437,10 +437,12 @@ class KeyframeColorizer(ReferenceColorizer):
         self.automatic.upsize_said = True        # its keyframe size is no option: the warning is of render_size's
         self.stills = False
         self.keyframes = 0
-        """Keyframes coloured in the current clip (:meth:`reset` starts it afresh; stills are not counted)."""
+        """Keyframes coloured so far (stills included: each its own)."""
         self.clip_keyframes: list[int] = []
-        """Keyframes coloured in each clip so far, one entry per clip (a folder's clips, or one process() call's
-        after another), for :func:`~vidcolor.summaries.keyframes_note`."""
+        """Keyframes coloured in each clip so far, one entry per clip (:meth:`reset` starts the next: a folder's
+        clips, or one process() call's after another; stills not counted), for
+        :func:`~vidcolor.summaries.keyframes_note`."""
+        self._clip_counted = False
         self._key_hist: np.ndarray | None = None
         self._cuts = CutDetector()
         self.features = None
@@ -465,7 +467,7 @@ class KeyframeColorizer(ReferenceColorizer):
         super().reset()
         self._key_hist = None
         self._cuts.reset()
-        self.keyframes = 0
+        self._clip_counted = False
 
     def prepare(self, frames: np.ndarray) -> Batch:
         """uint8 (or uint16: :attr:`~vidcolor.pipeline.LabJob.DEEP`) RGB ``(N, H, W, 3)`` -> a
@@ -482,10 +484,11 @@ class KeyframeColorizer(ReferenceColorizer):
                 # the keyframe's colour is a reference, which the exemplar network reads at 8 bits
                 key = frames[i] if frames.dtype == np.uint8 else round16(frames[i])
                 self.features = self.encode_references([self.keyframe_colour(key)])
+                self.keyframes += 1
                 if not self.stills:
-                    if not self.keyframes:
+                    if not self._clip_counted:
                         self.clip_keyframes.append(0)
-                    self.keyframes += 1
+                        self._clip_counted = True
                     self.clip_keyframes[-1] += 1
                 parts.append((i, self.features))
             elif not parts:
