@@ -173,7 +173,7 @@ def test_read_errors(tmp_path):
     with pytest.raises(VidcolorError, match="no such file"):
         read_image(tmp_path / "missing.png")
     (tmp_path / "fake.png").write_text("not an image")
-    with pytest.raises(VidcolorError, match="cannot read"):
+    with pytest.raises(VidcolorError, match="not an image file"):
         read_image(tmp_path / "fake.png")
 
 
