@@ -55,6 +55,12 @@ def file_stamp(path: str | Path) -> tuple[int, int] | None:
     return stat_stamp(found) if stat.S_ISREG(found.st_mode) else None
 
 
+def is_empty_file(path: str | Path) -> bool:
+    """True when ``path`` is a regular file of 0 bytes (:func:`file_stamp`'s size); False for anything else, or what
+    cannot be looked at."""
+    return (file_stamp(path) or (1,))[0] == 0
+
+
 def is_image(path: str | Path) -> bool:
     """True when the suffix names a still-image format vidcolor reads."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

@@ -17,7 +17,7 @@ import numpy as np
 from vidcolor.errors import DamagedInput, VidcolorError, option, warn
 from vidcolor.io.convert import local_url
 from vidcolor.io.convert import format_bits, frame_to_rgb
-from vidcolor.io.files import file_stamp
+from vidcolor.io.files import is_empty_file
 from vidcolor.io import limits
 from vidcolor.io.limits import check_frame_size
 from vidcolor.io.naming import natural_sorted
@@ -242,7 +242,7 @@ def open_input(source: str | Path | BinaryIO, sequence: Sequence | None = None, 
         source = _stdin()
     elif isinstance(source, (str, Path)) and not Path(source).exists():
         raise VidcolorError(f"{source}: no such file")
-    elif isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size == 0:
+    elif isinstance(source, (str, Path)) and is_empty_file(source):
         raise VidcolorError(f"{source}: cannot read as video (an empty file, 0 bytes)")   # ffmpeg: 'Invalid data'
     # ffmpeg probes a container by decoding its first frames: its decoders refuse frames above max_pixels before
     # allocating them (a 513 KB RLE SGI of 16000x16000 16-bit RGBA took 2.28 GB to probe without it). The probe
@@ -1200,7 +1200,7 @@ class VideoReader:
         refuses); with it, the empty files at the start are skipped (:attr:`skipped_files`), and where all are, that
         is raised."""
         empty = 0
-        while empty < found.count and (file_stamp(frame_path(found.pattern, found.first + empty)) or (1,))[0] == 0:
+        while empty < found.count and is_empty_file(frame_path(found.pattern, found.first + empty)):
             empty += 1
         if not empty:
             return found
@@ -1225,7 +1225,7 @@ class VideoReader:
             VidcolorError: naming the file and the frames after it.
         """
         path = frame_path(self.sequence.pattern, number)
-        if (file_stamp(path) or (1,))[0] != 0:
+        if not is_empty_file(path):
             return
         after = self.sequence.first + self.sequence.count - number - 1
         raise VidcolorError(f"{_name(self.source)}: {path.name} is empty (0 bytes): FFmpeg's image2 ends the sequence "
