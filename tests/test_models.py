@@ -7,6 +7,7 @@ import torch
 
 from vidcolor.cue import CUE_DIM, HIST_BINS, PHASE_DIM, PHASE_GAIN, level_cue
 from vidcolor.models import PatchGANDiscriminator, UNetGenerator
+from vidcolor.models.unet import concat_channels
 from vidcolor.training.degrade import quantize_uniform
 
 
@@ -264,3 +265,33 @@ def test_level_cue_refuses_what_is_not_uint8_rgb():
     for bad in (frames / 255.0, frames[..., 0], frames[:, :0]):
         with pytest.raises(ValueError, match=r"^rgb: expected uint8 RGB \(N, H, W, 3\) or \(H, W, 3\), no side empty"):
             level_cue(bad)
+
+
+@pytest.mark.parametrize("dtype,channels,shape", [
+    (torch.bfloat16, 8, (1, 5, 9)),     # the fast path: 16 bytes a pixel
+    (torch.float16, 8, (2, 3, 4)),
+    (torch.float32, 4, (1, 6, 7)),
+    (torch.bfloat16, 8, (1, 1, 1)),     # size-1 dimensions: their strides decide, not is_contiguous
+    (torch.bfloat16, 16, (1, 4, 4)),    # wider: torch.cat
+])
+def test_concat_channels_is_torch_cat(dtype, channels, shape):
+    n, h, w = shape
+    a = torch.randn(n, channels, h, w).to(dtype).contiguous(memory_format=torch.channels_last)
+    b = torch.randn(n, channels, h, w).to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        y = concat_channels(a, b)
+    assert torch.equal(y, torch.cat([a, b], 1))
+    assert y.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_concat_channels_falls_back_off_the_fast_path():
+    """Operands the 16-byte view cannot take (a strided slice, NCHW, a gradient to track) go to torch.cat."""
+    a = torch.randn(1, 8, 6, 5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)[:, :, 1:4]
+    b = torch.randn(1, 8, 3, 5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.equal(concat_channels(a, b), torch.cat([a, b], 1))
+        assert torch.equal(concat_channels(a.contiguous(), b.contiguous()), torch.cat([a, b], 1))
+    g = torch.randn(1, 8, 3, 5, requires_grad=True)
+    h = g.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    concat_channels(h, b).float().sum().backward()
+    assert torch.equal(g.grad, torch.ones_like(g))

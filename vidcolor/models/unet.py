@@ -33,6 +33,42 @@ from torch import nn
 
 from vidcolor.cue import HIST_BINS, PHASE_DIM
 
+
+def concat_channels(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.cat([a, b], dim=1)`` of two ``(N, C, H, W)`` tensors, the same values and a channels-last result where
+    both are channels-last.
+
+    Where each operand is a channels-last CPU tensor of 16 bytes per pixel (bf16 or fp16 with 8 channels: the
+    dequantization generator's full-resolution skip), with no gradient to track and no trace (the ONNX export
+    traces) or compilation recording it (a graph has no use for complex numbers), each pixel's channels are viewed
+    as one ``complex128`` and the two are concatenated along that last axis: ``torch.cat`` copies a channels-last
+    tensor of so few channels a pixel at a time, and this way it copies 16-byte elements instead (a 8 + 8-channel
+    bf16 640x360 frame on one core of the 2-core AMD EPYC: 1.79 -> 0.47 ms; the same bytes; the whole generator in
+    bf16, 80 interleaved frames each way: 0.7-1.5 ms less CPU a frame, median of paired differences, identical
+    output). Any other input goes to ``torch.cat`` (wider tensors copy fast there: 16 + 16 channels 0.19 ms against
+    0.25 this way).
+
+    Raises:
+        RuntimeError: as ``torch.cat`` (shapes that do not match outside dim 1, mixed devices).
+    """
+    if (a.device.type == b.device.type == "cpu" and not torch.jit.is_tracing() and not torch.compiler.is_compiling()
+            and a.ndim == b.ndim == 4 and a.dtype == b.dtype and a.shape[0] == b.shape[0]
+            and a.shape[2:] == b.shape[2:] and a.shape[1] * a.element_size() == 16 == b.shape[1] * b.element_size()
+            and _dense_channels_last(a) and _dense_channels_last(b)
+            and not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad))):
+        pixels = torch.cat([a.permute(0, 2, 3, 1).view(torch.complex128),
+                            b.permute(0, 2, 3, 1).view(torch.complex128)], 3)
+        return pixels.view(a.dtype).permute(0, 3, 1, 2)
+    return torch.cat([a, b], dim=1)
+
+
+def _dense_channels_last(t: torch.Tensor) -> bool:
+    """Whether the ``(N, C, H, W)`` tensor ``t`` is laid out channels-last with no gaps, by its strides themselves
+    (``is_contiguous`` passes size-1 dimensions of any stride, which a dtype view refuses)."""
+    n, c, h, w = t.shape
+    return t.stride() == (h * w * c, 1, w * c, c)
+
+
 class _Block(nn.Module):
     """One U-Net level: stride-2 conv down, inner block (or bottleneck), conv + bilinear upsample, skip concat.
 
@@ -59,7 +95,7 @@ class _Block(nn.Module):
         elif self.film is not None and cond is not None:
             gamma, beta = self.film(cond)[:, :, None, None].chunk(2, dim=1)
             y = y * (1 + gamma) + beta
-        return torch.cat([x, self.up(y)], dim=1)
+        return concat_channels(x, self.up(y))
 
 
 class UNetGenerator(nn.Module):
