@@ -1,12 +1,13 @@
 """vidcolor.io.convert: YUV <-> RGB without the truncation bias of swscale's defaults."""
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
 from helpers import gradient_image
 from vidcolor.io import VideoReader, VideoWriter
-from vidcolor.io.convert import frame_to_rgb, rgb_to_frame
+from vidcolor.io.convert import _SUBSAMPLED_8BIT, _SUBSAMPLED_DEEP, _replicated_444, frame_to_rgb, rgb_to_frame
 
 
 @pytest.mark.parametrize("rgb", [(200, 128, 128), (17, 240, 90), (128, 128, 128)])
@@ -32,3 +33,28 @@ def test_writer_reader_generation_is_unbiased(tmp_path):
         got = np.stack(list(r)).astype(np.float64)
     bias = (got - frames).reshape(-1, 3).mean(axis=0)
     assert np.all(np.abs(bias) < 0.3), bias
+
+
+def _samples(plane: av.video.plane.VideoPlane, dtype: type) -> np.ndarray:
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // itemsize)[:, :plane.width]
+
+
+@pytest.mark.parametrize("fmt", sorted(_SUBSAMPLED_8BIT | set(_SUBSAMPLED_DEEP)))
+def test_replicated_chroma_is_each_sample_repeated_cut_at_the_edge(fmt):
+    """Written straight into the 4:4:4 frame's planes (strided rows), each chroma sample repeated ceil(H / h) x
+    ceil(W / w) times and cut at the edge, as ``repeat(...).repeat(...)[:H, :W]`` made it: odd and tiny sizes too,
+    where the last row or column of chroma covers fewer pixels (and 4:1:0 at 5 rows repeats 3 times, not 4)."""
+    rng = np.random.default_rng(7)
+    dtype = np.uint16 if fmt in _SUBSAMPLED_DEEP else np.uint8
+    for w, h in [(64, 36), (65, 37), (7, 9), (5, 5), (1, 1), (2, 3)]:
+        frame = av.VideoFrame(w, h, fmt)
+        for plane in frame.planes:
+            samples = np.frombuffer(plane, dtype)
+            samples[...] = rng.integers(0, 1 << (10 if dtype == np.uint16 else 8), samples.shape, dtype)
+        out = _replicated_444(frame)
+        assert out.format.name == _SUBSAMPLED_DEEP.get(fmt, "yuv444p") and (out.width, out.height) == (w, h)
+        for src, dst in zip(frame.planes, out.planes):
+            c = _samples(src, dtype)
+            expected = c.repeat(-(-h // c.shape[0]), 0).repeat(-(-w // c.shape[1]), 1)[:h, :w]
+            assert np.array_equal(_samples(dst, dtype), expected), (fmt, w, h)

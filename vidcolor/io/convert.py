@@ -65,24 +65,38 @@ replicated chroma of random samples, where 10-bit 4:2:0 came within 1)."""
 
 def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
     """Planar YUV with subsampled chroma (8-bit; or more, :data:`_SUBSAMPLED_DEEP`) -> 4:4:4 of its depth (chroma
-    repeated), same matrix and range."""
+    repeated), same matrix and range.
+
+    Each chroma sample is repeated ``ceil(H / chroma height)`` times down and ``ceil(W / chroma width)`` across, the
+    repeats cut at the frame's edge (odd sizes). The samples are written straight into the new frame's planes (its
+    row padding zeroed): one copy of each plane, where repeating twice, stacking and PyAV's ``from_ndarray`` copied
+    each chroma plane four times (640x360 yuv420p: 0.50 -> 0.25 ms of CPU a frame)."""
     h, w = frame.height, frame.width
     deep = _SUBSAMPLED_DEEP.get(frame.format.name)
     dtype = np.dtype(np.uint16 if deep else np.uint8)
-    planes = [np.frombuffer(p, dtype).reshape(p.height, p.line_size // dtype.itemsize)[:, :p.width]
-              for p in frame.planes]
-    full = [planes[0]] + [c.repeat(-(-h // c.shape[0]), 0).repeat(-(-w // c.shape[1]), 1)[:h, :w] for c in planes[1:]]
-    if deep:                # (PyAV's from_ndarray takes no 4:4:4 of 10 or 12 bits)
-        out = av.VideoFrame(w, h, deep)
-        for plane, samples in zip(out.planes, full):
-            padded = np.zeros((plane.height, plane.line_size // 2), np.uint16)
-            padded[:, :w] = samples
-            plane.update(padded)
-    else:
-        out = av.VideoFrame.from_ndarray(np.stack(full), format="yuv444p")
+    out = av.VideoFrame(w, h, deep or "yuv444p")      # (PyAV's from_ndarray takes no 4:4:4 of 10 or 12 bits)
+    for src, plane in zip(frame.planes, out.planes):
+        samples = np.frombuffer(src, dtype).reshape(src.height, src.line_size // dtype.itemsize)[:, :src.width]
+        rows = np.frombuffer(plane, dtype).reshape(h, plane.line_size // dtype.itemsize)
+        rows[:, w:] = 0
+        _replicate(samples, rows[:, :w])
     out.colorspace = frame.colorspace
     out.color_range = ColorRange.JPEG if frame.format.name.startswith("yuvj") else frame.color_range
     return out
+
+
+def _replicate(samples: np.ndarray, out: np.ndarray) -> None:
+    """Write ``samples`` ``(h, w)`` into ``out`` ``(H, W)`` (same dtype, H >= h, W >= w; any row stride), each sample
+    repeated ``fy = ceil(H / h)`` times down and ``fx = ceil(W / w)`` across, cut at ``out``'s edge:
+    ``out[y, x] = samples[y // fy, x // fx]``, as ``samples.repeat(fy, 0).repeat(fx, 1)[:H, :W]``."""
+    h, w = out.shape
+    fy, fx = -(-h // samples.shape[0]), -(-w // samples.shape[1])
+    wide = samples.repeat(fx, 1)[:, :w] if fx > 1 else samples
+    whole = h // fy                                         # groups of fy rows not cut by the edge
+    for k in range(fy):
+        out[k:whole * fy:fy] = wide[:whole]
+    if whole * fy < h:
+        out[whole * fy:] = wide[whole]
 
 
 def frame_to_rgb(frame: av.VideoFrame, deep: bool = False) -> np.ndarray:
