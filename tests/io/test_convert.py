@@ -58,3 +58,18 @@ def test_replicated_chroma_is_each_sample_repeated_cut_at_the_edge(fmt):
             c = _samples(src, dtype)
             expected = c.repeat(-(-h // c.shape[0]), 0).repeat(-(-w // c.shape[1]), 1)[:h, :w]
             assert np.array_equal(_samples(dst, dtype), expected), (fmt, w, h)
+
+
+def test_kept_reformatter_follows_each_frames_matrix_range_and_size():
+    """frame_to_rgb keeps one swscale context per thread: a frame of another colour matrix, range or size after it
+    still converts as a fresh ``frame.reformat`` converts it (a stale context would repeat the first frame's)."""
+    from vidcolor.io.convert import EXACT
+    rng = np.random.default_rng(3)
+    for (w, h), cs, cr in [((32, 24), 5, 1), ((32, 24), 1, 1), ((32, 24), 1, 2), ((33, 25), 5, 1), ((32, 24), 5, 1)]:
+        frame = av.VideoFrame(w, h, "yuv444p")
+        for plane in frame.planes:
+            samples = np.frombuffer(plane, np.uint8)
+            samples[...] = rng.integers(16, 236, samples.shape, np.uint8)
+        frame.colorspace, frame.color_range = cs, cr
+        fresh = av.VideoFrame.reformat(frame, format="rgb24", interpolation=EXACT).to_ndarray()
+        assert np.array_equal(frame_to_rgb(frame), fresh), ((w, h), cs, cr)
