@@ -1,6 +1,9 @@
 """vidcolor.io.convert: YUV <-> RGB without the truncation bias of swscale's defaults."""
 from __future__ import annotations
 
+import os
+import time
+
 import av
 import numpy as np
 import pytest
@@ -73,3 +76,22 @@ def test_kept_reformatter_follows_each_frames_matrix_range_and_size():
         frame.colorspace, frame.color_range = cs, cr
         fresh = av.VideoFrame.reformat(frame, format="rgb24", interpolation=EXACT).to_ndarray()
         assert np.array_equal(frame_to_rgb(frame), fresh), ((w, h), cs, cr)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_process_converts_after_its_parent_has():
+    """A training run's DataLoader workers are forked: the swscale context that frame_to_rgb keeps must hold no
+    threads, which a forked child lacks (with threads of its own, the child's next frame hung)."""
+    frame = rgb_to_frame(np.full((24, 32, 3), 90, np.uint8))
+    frame_to_rgb(frame)                                 # the parent's context, set up
+    pid = os.fork()
+    if pid == 0:                                        # the child: convert, and leave without pytest's cleanup
+        os._exit(0 if frame_to_rgb(frame).shape == (24, 32, 3) else 1)
+    deadline = time.monotonic() + 10
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked process hung in frame_to_rgb")
+    assert os.waitstatus_to_exitcode(done[1]) == 0

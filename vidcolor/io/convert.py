@@ -126,15 +126,19 @@ _local = threading.local()
 
 def _reformat(frame: av.VideoFrame, format: str, interpolation: Interpolation) -> av.VideoFrame:
     """``frame.reformat(format=format, interpolation=interpolation)`` through this thread's own
-    ``VideoReformatter``, kept from frame to frame. PyAV's ``frame.reformat`` makes a reformatter for each new frame:
-    a new swscale context, set up again (with its own threads) for every frame decoded. Same samples: swscale sets
-    its context up again where a frame's format, size, colour matrix or range differs from the one before
-    (np.array_equal with a fresh reformat, frames of each subsampled format and tags alternated). A 640x360 yuv420p
-    frame of /tmp/ident/cows4.mp4: 1.70 -> 1.2 ms of CPU for :func:`frame_to_rgb`."""
+    ``VideoReformatter``, kept from frame to frame, on one thread. PyAV's ``frame.reformat`` makes a reformatter for
+    each new frame: a new swscale context, set up again (with threads of its own) for every frame decoded. Same
+    samples: swscale sets its context up again where a frame's format, size, colour matrix or range differs from the
+    one before (np.array_equal with a fresh reformat, frames of each subsampled format and tags alternated). A
+    640x360 yuv420p frame of /tmp/ident/cows4.mp4: 1.70 -> 1.2 ms of CPU for :func:`frame_to_rgb`.
+
+    One thread (``threads=1``; PyAV's default, 0, is one per core): a kept context with threads of its own hung a
+    process forked after it was used (a training run's DataLoader workers) at its next frame, the threads it waits
+    for being the parent's; one-thread CPU is the same (1.13-1.18 against 1.16-1.25 ms a frame)."""
     reformatter = getattr(_local, "reformatter", None)
     if reformatter is None:
         reformatter = _local.reformatter = VideoReformatter()
-    return reformatter.reformat(frame, format=format, interpolation=interpolation)
+    return reformatter.reformat(frame, format=format, interpolation=interpolation, threads=1)
 
 
 WHITE16 = 65280
