@@ -37,14 +37,18 @@ def contour_pair(cls: np.ndarray) -> np.ndarray:
     clipped at :data:`CONTOUR_MAX_DISTANCE`) to the nearest pixel one level down (class ``cls - 1``) and one
     level up (class ``cls + 1``): four distance transforms, one per class, picked per class."""
     far = int(CONTOUR_MAX_DISTANCE)
-    d = [cv2.min(cv2.distanceTransform(cv2.compare(cls, r, cv2.CMP_NE), cv2.DIST_L1, 3, dstType=cv2.CV_8U), far)
-         for r in range(4)]
+    # every plane into buffers made once a call, in place where OpenCV allows (no fresh page-faulted arrays)
+    mask, d = np.empty_like(cls), np.empty((4, *cls.shape), np.uint8)
+    for r in range(4):
+        cv2.distanceTransform(cv2.compare(cls, r, cv2.CMP_NE, dst=mask), cv2.DIST_L1, 3, dst=d[r], dstType=cv2.CV_8U)
+        cv2.min(d[r], far, dst=d[r])
     d_down, d_up = d[3].copy(), d[1].copy()
     for r in (1, 2, 3):
-        at = cv2.compare(cls, r, cv2.CMP_EQ)
-        cv2.copyTo(d[r - 1], at, d_down)
-        cv2.copyTo(d[(r + 1) % 4], at, d_up)
-    return cv2.add(cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U), d_up, dtype=cv2.CV_16U)
+        cv2.compare(cls, r, cv2.CMP_EQ, dst=mask)
+        cv2.copyTo(d[r - 1], mask, d_down)
+        cv2.copyTo(d[(r + 1) % 4], mask, d_up)
+    pair = cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U)
+    return cv2.add(pair, d_up, dst=pair, dtype=cv2.CV_16U)
 
 
 CONTOUR_RELIABLE = (0.125, 0.375)
