@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from vidcolor.quantizer import estimation
-from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE, CONTOUR_PALETTE_WEIGHT,
-                                         CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT)
+from vidcolor.quantizer.contours import (CONTOUR_CHROMA_WEIGHT, CONTOUR_MAX_DISTANCE, CONTOUR_PAIRS,
+                                         CONTOUR_PALETTE_WEIGHT, CONTOUR_WEIGHT, CONTOUR_WIDTH_WEIGHT, contour_pair)
 from vidcolor.quantizer.estimation import estimate
 from vidcolor.quantizer.graphics import FILM_MIN_GRAYS, GRAPHICS_FLAT, enlarged_by
 from vidcolor.quantizer.levels import uniform_channel
@@ -659,6 +659,31 @@ def test_contour_estimate_matches_a_brute_force_reading_of_its_rule():
             np.testing.assert_allclose(est[0, ..., c].ravel(), lo[c][q] + span[c][q] * place, atol=1e-4)
         gray_weight = qz.contour_estimate(coarse[None, ..., [1, 1, 1]])[1][0]
         np.testing.assert_array_equal(gray_weight, weight[0, ..., [1, 1, 1]].transpose(1, 2, 0))
+
+
+def test_contour_pair_puts_the_two_distances_side_by_side():
+    """contour_pair's index is ``down * 256 + up`` (the two uint8 distances read as one little-endian uint16, one
+    merge instead of a multiplication and an addition in uint16), and CONTOUR_PAIRS' tables at it hold the place
+    ``(down - 0.5) / (down + up - 1)``, the width and whether both lie within reach; distances computed the slow way
+    on random classes with a plateau wider than CONTOUR_MAX_DISTANCE (class 2 alone from column 10 on)."""
+    rng = np.random.default_rng(4)
+    cls = rng.integers(0, 4, (6, 70)).astype(np.uint8)
+    cls[:, 10:] = 2
+    far = int(CONTOUR_MAX_DISTANCE)
+    y, x = np.mgrid[0:6, 0:70]
+    pos = np.stack([y.ravel(), x.ravel()], -1)
+    dist = np.abs(pos[:, None] - pos[None]).sum(-1)
+    flat = cls.ravel()
+    to = [np.where(flat[None] == r, dist, 255).min(1).clip(max=far) for r in range(4)]
+    down, up = np.choose((flat + 3) % 4, to), np.choose((flat + 1) % 4, to)
+    pair = contour_pair(cls)
+    assert pair.dtype == np.uint16 and pair.shape == cls.shape
+    np.testing.assert_array_equal(pair.ravel(), down * 256 + up)
+    place, width, near = CONTOUR_PAIRS
+    np.testing.assert_array_equal(place[pair.ravel()], ((down - 0.5) / np.maximum(down + up - 1, 1)).astype(np.float32))
+    np.testing.assert_array_equal(width[pair.ravel()], down + up)
+    np.testing.assert_array_equal(near[pair.ravel()], np.maximum(down, up) < far)
+    assert not near[pair.ravel()].all()                       # the plateau's far side is out of reach
 
 
 def test_contour_estimate_weighs_values_between_levels_less():

@@ -16,14 +16,16 @@ Bayer-dithered pixel-art image of the validation rows read as uniform levels."""
 
 def _contour_pairs(far: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tables over every pair ``(down, up)`` of distances (pixels, clipped at ``far``) from a pixel to the
-    bands one level down and one level up, indexed by ``down * (far + 1) + up``, for
+    bands one level down and one level up, indexed by ``down * 256 + up`` (:func:`contour_pair`'s index; entries with
+    ``up > far`` are never looked up), for
     :meth:`~vidcolor.quantizer.reconstruction.Quantizer.contour_estimate`: the pixel's place in its bin,
     ``(down - 0.5) / (down + up - 1)`` (the contour half a pixel before the nearest pixel of each band; both distances
-    are >= 1, the pixel's own band not being searched), float32 in [0, 1]; the band's width ``down + up`` (intp); and
+    are >= 1, the pixel's own band not being searched), float32 in [0, 1]; the band's width ``down + up`` (intp, at
+    most 255 in the entries never looked up, so that it indexes a table of widths 0..255); and
     whether both bands lie within ``far`` (float32 0 or 1)."""
-    down, up = np.divmod(np.arange((far + 1) ** 2), far + 1)
+    down, up = np.divmod(np.arange((far + 1) * 256), 256)
     place = ((down - 0.5) / np.maximum(down + up - 1, 1)).astype(np.float32)
-    return place, down + up, (np.maximum(down, up) < far).astype(np.float32)
+    return place, np.minimum(down + up, 255), (np.maximum(down, up) < far).astype(np.float32)
 
 
 CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
@@ -33,9 +35,11 @@ CONTOUR_PAIRS = _contour_pairs(int(CONTOUR_MAX_DISTANCE))
 
 def contour_pair(cls: np.ndarray) -> np.ndarray:
     """Per pixel of a plane of residue classes (uint8 ``(H, W)``, each pixel's level index modulo 4), the index
-    into :data:`CONTOUR_PAIRS` (uint16 ``(H, W)``, ``down * (far + 1) + up``) of its distances (city block,
+    into :data:`CONTOUR_PAIRS` (uint16 ``(H, W)``, ``down * 256 + up``) of its distances (city block,
     clipped at :data:`CONTOUR_MAX_DISTANCE`) to the nearest pixel one level down (class ``cls - 1``) and one
-    level up (class ``cls + 1``): four distance transforms, one per class, picked per class."""
+    level up (class ``cls + 1``): four distance transforms, one per class, picked per class. The index is the two
+    uint8 distances side by side, read as one little-endian uint16 (a merge, where ``down * (far + 1) + up`` took a
+    multiplication and an addition in uint16: 640x360, one core, 0.17 -> 0.02 ms a plane)."""
     far = int(CONTOUR_MAX_DISTANCE)
     # every plane into buffers made once a call, in place where OpenCV allows (no fresh page-faulted arrays)
     mask, d = np.empty_like(cls), np.empty((4, *cls.shape), np.uint8)
@@ -47,8 +51,7 @@ def contour_pair(cls: np.ndarray) -> np.ndarray:
         cv2.compare(cls, r, cv2.CMP_EQ, dst=mask)
         cv2.copyTo(d[r - 1], mask, d_down)
         cv2.copyTo(d[(r + 1) % 4], mask, d_up)
-    pair = cv2.multiply(d_down, far + 1, dtype=cv2.CV_16U)
-    return cv2.add(pair, d_up, dst=pair, dtype=cv2.CV_16U)
+    return cv2.merge([d_up, d_down], dst=np.empty((*cls.shape, 2), np.uint8)).view("<u2")[..., 0]
 
 
 CONTOUR_RELIABLE = (0.125, 0.375)

@@ -318,17 +318,12 @@ class Quantizer:
             return observed.astype(np.float32), np.zeros(observed.shape, np.float32)
         if self.contour_palette:
             return self._palette_contours(observed, weight)
-        # the weight at full reliability per channel and band width: the defaults, or one for every pixel
-        by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
-        # on colour frames R and B at bin middles and spread levels by default: CONTOUR_CHROMA_WEIGHT
-        chroma = np.float32([CONTOUR_CHROMA_WEIGHT if weight is None and c != 1 and conv != "floor" else 1.0
-                             for c, conv in enumerate(self.conventions)])
+        pair_weight, colour_weight = self._default_pair_weights if weight is None else self._pair_weights(weight)
         est = np.empty(observed.shape, np.float32)
         weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
-        place, width, near = CONTOUR_PAIRS
-        pair_weight = near * by_width[:, width]             # (3, pairs): 0 unless both bands are near
-        colour_weight = pair_weight * chroma[:, None]
+        classes = level & 3                                 # the level index's residue class, as one table
+        place = CONTOUR_PAIRS[0]
         # a channel's plane at a time, contiguous (OpenCV would copy a strided view for every call), merged at the
         # end; into buffers made once a call and in place where OpenCV allows: fresh arrays cost their pages' faults.
         # The weight's planes are made in the estimate's memory of the frame, merged into the weight before the
@@ -351,7 +346,7 @@ class Quantizer:
                     e[...] = q
                     w.fill(0.0)
                 else:           # the indices are in range: "wrap" leaves np.take's output unbuffered
-                    pair = contour_pair(cv2.bitwise_and(cv2.LUT(q, level[c]), 3))
+                    pair = contour_pair(cv2.LUT(q, classes[c]))
                     np.take(place, pair, out=e, mode="wrap")
                     cv2.multiply(e, cv2.LUT(q, span[c], dst=table), dst=e)
                     cv2.add(e, cv2.LUT(q, lo[c], dst=table), dst=e)
@@ -362,6 +357,24 @@ class Quantizer:
             cv2.merge(merged[1], dst=weight[i])
             cv2.merge(merged[0], dst=est[i])
         return est, weight
+
+    def _pair_weights(self, weight: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`contour_estimate`'s weight at full reliability per channel and pair of distances (float32 ``(3,
+        pairs)``, indexed as :data:`~vidcolor.quantizer.contours.CONTOUR_PAIRS`; 0 unless both bands are near), on
+        black-and-white frames and on colour frames: ``weight`` for every pixel, or (None) the defaults."""
+        # the weight at full reliability per channel and band width: the defaults, or one for every pixel
+        by_width = self._contour_width_weights if weight is None else np.full((3, 256), weight, np.float32)
+        # on colour frames R and B at bin middles and spread levels by default: CONTOUR_CHROMA_WEIGHT
+        chroma = np.float32([CONTOUR_CHROMA_WEIGHT if weight is None and c != 1 and conv != "floor" else 1.0
+                             for c, conv in enumerate(self.conventions)])
+        _, width, near = CONTOUR_PAIRS
+        pair_weight = near * by_width[:, width]
+        return pair_weight, pair_weight * chroma[:, None]
+
+    @functools.cached_property
+    def _default_pair_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_pair_weights` at the defaults, made once (every frame of a clip takes them)."""
+        return self._pair_weights(None)
 
     @functools.cached_property
     def _contour_width_weights(self) -> np.ndarray:
