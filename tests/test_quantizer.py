@@ -196,6 +196,10 @@ def test_box_projection_by_table_equals_the_box_of_each_pixel(bits, conventions,
     expected = np.clip(np.round(expected), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(qz.project(observed, guess), expected)
     np.testing.assert_array_equal(qz.project(observed[1], guess[1]), expected[1])       # one frame (H, W, 3)
+    # channels of one level set share one table (OpenCV's one-channel LUT, half the time of a 3-channel one)
+    shared = len(set(zip(bits, conventions))) == 1
+    shapes = [t.shape for t in qz._box_tables]
+    assert shapes == [(1, 256) if shared else (1, 256, 3)] * 2, shapes
 
 
 def test_palette_projection_stays_in_the_voronoi_cell(game_frame):

