@@ -690,6 +690,25 @@ def test_contour_pair_puts_the_two_distances_side_by_side():
     assert not near[pair.ravel()].all()                       # the plateau's far side is out of reach
 
 
+@pytest.mark.parametrize("bits, conv, one_width", [(4, "mid", True), (3, "floor", True), (4, "spread", True),
+                                                   (5, "spread", False)])
+def test_contour_estimate_of_one_bin_width_takes_place_times_width_from_one_table(bits, conv, one_width):
+    """Where every bin of a channel has one width (floor and mid levels, spread levels of 2 and 4 bits), the place in
+    the bin times that width comes from one table per pair of distances (Quantizer._scaled_places): the same float32
+    products, bit for bit, as the per-pixel lookup and multiplication that other spread levels (5 bits: widths
+    8.2258 to 8.225806) keep."""
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:40, 0:64].astype(np.float32)
+    truth = np.stack([3 * x + y, 200 - 4 * y + x, 90 + 40 * np.sin(x / 9) + y], -1)
+    coarse = quantize_uniform(np.clip(truth + rng.normal(0, 1.5, truth.shape), 0, 255).astype(np.uint8), bits, conv)
+    qz = Quantizer("uniform", 1.0, 0.0, (bits,) * 3, (conv,) * 3)
+    assert all((t is not None) == one_width for t in qz._scaled_places)
+    est, weight = qz.contour_estimate(coarse[None])
+    qz.__dict__["_scaled_places"] = [None] * 3                # the per-pixel path
+    est_each, weight_each = qz.contour_estimate(coarse[None])
+    assert est.tobytes() == est_each.tobytes() and weight.tobytes() == weight_each.tobytes()
+
+
 def test_contour_estimate_weighs_values_between_levels_less():
     """A value far from its level (chroma smear, codec noise) says little about its band: full weight within
     an eighth of a level period, none from three eighths (CONTOUR_RELIABLE)."""

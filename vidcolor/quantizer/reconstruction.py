@@ -323,7 +323,7 @@ class Quantizer:
         weight = np.empty(observed.shape, np.float32)
         level, lo, span, reliable = self._contour_tables
         classes = level & 3                                 # the level index's residue class, as one table
-        place = CONTOUR_PAIRS[0]
+        place, scaled = CONTOUR_PAIRS[0], self._scaled_places
         # a channel's plane at a time, contiguous (OpenCV would copy a strided view for every call), merged at the
         # end; into buffers made once a call and in place where OpenCV allows: fresh arrays cost their pages' faults.
         # The weight's planes are made in the estimate's memory of the frame, merged into the weight before the
@@ -347,8 +347,11 @@ class Quantizer:
                     w.fill(0.0)
                 else:           # the indices are in range: "wrap" leaves np.take's output unbuffered
                     pair = contour_pair(cv2.LUT(q, classes[c]))
-                    np.take(place, pair, out=e, mode="wrap")
-                    cv2.multiply(e, cv2.LUT(q, span[c], dst=table), dst=e)
+                    if scaled[c] is not None:               # place x the bin's width, one table
+                        np.take(scaled[c], pair, out=e, mode="wrap")
+                    else:
+                        np.take(place, pair, out=e, mode="wrap")
+                        cv2.multiply(e, cv2.LUT(q, span[c], dst=table), dst=e)
                     cv2.add(e, cv2.LUT(q, lo[c], dst=table), dst=e)
                     np.take(weights[c], pair, out=w, mode="wrap")
                     cv2.multiply(cv2.LUT(q, reliable[c], dst=table), w, dst=w)
@@ -370,6 +373,17 @@ class Quantizer:
         _, width, near = CONTOUR_PAIRS
         pair_weight = near * by_width[:, width]
         return pair_weight, pair_weight * chroma[:, None]
+
+    @functools.cached_property
+    def _scaled_places(self) -> list[np.ndarray | None]:
+        """Per channel whose bins all have one width (floor and mid levels, spread levels of 2 and 4 bits), the
+        contour estimate's place in the bin times that width, per pair of distances (float32, indexed as
+        :data:`~vidcolor.quantizer.contours.CONTOUR_PAIRS`: the same float32 products as per pixel, one lookup and
+        one multiplication a plane fewer; 640x360, one core, 0.17 ms a plane); None for the others."""
+        span = self._contour_tables[2]
+        bits = span.view(np.uint32)
+        return [CONTOUR_PAIRS[0] * span[c, 0] if self.bits[c] and (bits[c] == bits[c, 0]).all() else None
+                for c in range(3)]
 
     @functools.cached_property
     def _default_pair_weights(self) -> tuple[np.ndarray, np.ndarray]:
