@@ -725,6 +725,28 @@ def test_reconstruct_of_a_uint8_frame_equals_its_float_reading(gradient, game_fr
         assert fast.tobytes() == numpy_path.tobytes()
 
 
+@pytest.mark.parametrize("qz", [Quantizer("uniform", 1.0, 2.0, (4, 4, 4), ("mid",) * 3),
+                                Quantizer("uniform", 1.0, 2.0, (5, 4, 0), ("floor", "mid", "")),
+                                Quantizer("palette", 1.0, 3.0,
+                                          palette=np.repeat(np.linspace(8, 248, 8)[:, None], 3, 1).astype(np.float32))],
+                         ids=["uniform", "mixed", "gray palette"])
+def test_a_four_by_one_frame_has_the_contours_of_its_transpose(qz):
+    """OpenCV reads a (4, 1) array beside a scalar as a scalar: on a 4x1 frame (4 rows, 1 column) the distance
+    transforms, the LUTs and the palette's mean came back as garbage (a class-1 pixel next to class 0 at distance 48,
+    not 1, and contour_pair's index out of its tables). City-block distances do not change with a transpose: the
+    4x1 frame's estimate and weight are its 1x4 transpose's, transposed back (contour_pair's too)."""
+    rng = np.random.default_rng(7)
+    for i in range(10):
+        frame = rng.integers(0, 256, (1, 4, 1, 3)).astype(np.uint8)
+        if i % 2:
+            frame = np.repeat(frame[..., 1:2], 3, -1)                  # black and white
+        across = np.ascontiguousarray(frame.transpose(0, 2, 1, 3))
+        for got, want in zip(qz.contour_estimate(frame), qz.contour_estimate(across)):
+            assert got.tobytes() == np.ascontiguousarray(want.transpose(0, 2, 1, 3)).tobytes()
+    cls = np.array([[0], [1], [2], [1]], np.uint8)
+    np.testing.assert_array_equal(contour_pair(cls).ravel(), [48 * 256 + 1, 1 * 256 + 1, 1 * 256 + 48, 3 * 256 + 1])
+
+
 def test_contour_estimate_weighs_values_between_levels_less():
     """A value far from its level (chroma smear, codec noise) says little about its band: full weight within
     an eighth of a level period, none from three eighths (CONTOUR_RELIABLE)."""

@@ -316,6 +316,11 @@ class Quantizer:
             # one pixel has no neighbouring band; and OpenCV reads a 1x1 array beside a scalar as a scalar (its results
             # come back (4, 1), and the estimate and weight were left unwritten)
             return observed.astype(np.float32), np.zeros(observed.shape, np.float32)
+        if observed.shape[-3:-1] == (4, 1):
+            # and a (4, 1) plane as a scalar too (distances, LUTs, the palette's mean): the transposed frames' estimate,
+            # the same distances (city block), transposed back
+            est, weight = self.contour_estimate(np.ascontiguousarray(observed.swapaxes(-3, -2)), weight)
+            return (np.ascontiguousarray(est.swapaxes(-3, -2)), np.ascontiguousarray(weight.swapaxes(-3, -2)))
         if self.contour_palette:
             return self._palette_contours(observed, weight)
         pair_weight, colour_weight = self._default_pair_weights if weight is None else self._pair_weights(weight)
