@@ -1,6 +1,9 @@
 """vidcolor.color: LAB conversions (NumPy/OpenCV and torch/kornia), normalisation, recombination."""
 from __future__ import annotations
 
+import tracemalloc
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -226,3 +229,57 @@ def test_recombine_annealed_mean_and_gamut_bins_refuse_what_they_cannot_use():
     for grid in (0, -5.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match=r"^grid must be a finite number > 0, got"):
             ab_gamut_bins(grid)
+
+
+def _peak_bytes_per_pixel(fn, pixels: int) -> float:
+    """Peak bytes that ``fn()`` allocates (NumPy's and OpenCV's arrays both: tracemalloc sees them), per pixel."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / pixels
+    finally:
+        tracemalloc.stop()
+
+
+def test_conversions_are_opencvs_formulas_bit_for_bit_with_fewer_temporaries():
+    """rgb_to_lab, lab_to_rgb and recombine convert in place (stop 71): the same arrays as the plain formulas (8-bit
+    colours, and LAB beyond the gamut), without their frame-sized temporaries (12 bytes a pixel each): rgb_to_lab
+    had 24 bytes a pixel at its peak, lab_to_rgb 36, recombine 48."""
+    v = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(v[::15], v, v, indexing="ij"), -1)      # 18 frames of 256x256: all G and B, R by 15
+    lab = rgb_to_lab(rgb)
+    assert np.array_equal(lab, cv2.cvtColor((rgb.astype(np.float32) * (1.0 / 255.0)).reshape(-1, 256, 3),
+                                            cv2.COLOR_RGB2LAB).reshape(rgb.shape))
+    lab = np.concatenate([lab, lab * np.float32(1.3) + np.float32(2.0)])    # out of gamut, clipped
+    kept = lab.copy()
+    for dtype, peak in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        plain = np.clip(cv2.cvtColor(lab.reshape(-1, 256, 3), cv2.COLOR_LAB2RGB) * peak + 0.5, 0, peak).astype(dtype)
+        assert np.array_equal(lab_to_rgb(lab, dtype), plain.reshape(lab.shape))
+        assert np.array_equal(lab, kept)                                  # overwrite=False: left as it was
+        assert np.array_equal(recombine(lab[..., 0], lab[..., 1:], dtype), plain.reshape(lab.shape))
+    small = lab[:2, :64, :64]
+    px = small.size // 3
+    L, ab, part = np.ascontiguousarray(small[..., 0]), np.ascontiguousarray(small[..., 1:]), rgb[:2, :64, :64].copy()
+    assert _peak_bytes_per_pixel(lambda: rgb_to_lab(part), px) < 12.5
+    assert _peak_bytes_per_pixel(lambda: lab_to_rgb(small), px) < 15.5            # its RGB, then the uint8
+    assert _peak_bytes_per_pixel(lambda: recombine(L, ab), px) < 15.5             # its LAB, then the uint8
+    copy = small.copy()
+    lab_to_rgb(copy, overwrite=True)
+    assert not np.array_equal(copy, small)                                       # converted where it was
+
+
+def test_recombine_takes_any_layout_and_float_dtype_as_the_concatenation(random_rgb):
+    """recombine interleaves float32 L and ab with OpenCV's merge; strided, reversed and float64 or float16 arrays give
+    what the concatenation of L and ab did."""
+    lab = rgb_to_lab(random_rgb)
+    want = lab_to_rgb(lab)
+    L, ab = lab[..., 0], lab[..., 1:]                                 # strided views
+    assert np.array_equal(recombine(L, ab), want)
+    assert np.array_equal(recombine(L[:, ::-1], ab[:, ::-1]), want[:, ::-1])
+    assert np.array_equal(recombine(L[:1, :, ::-1], ab[:1, :, ::-1]), want[:1, :, ::-1])
+    planar = np.ascontiguousarray(ab.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)   # a network's layout
+    assert np.array_equal(recombine(L, planar), want) and np.array_equal(recombine(L[:1], planar[:1]), want[:1])
+    for dtype in (np.float64, np.float16):
+        plain = lab_to_rgb(np.concatenate([L.astype(dtype)[..., None], ab.astype(dtype)], -1))
+        assert np.array_equal(recombine(L.astype(dtype), ab.astype(dtype)), plain)
+    assert np.array_equal(recombine(L.astype(np.float64), ab), want)
