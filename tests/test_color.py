@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.color import (AB_SCALE, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, normalize_lab, recombine,
-                            resize_ab, resize_ab_rows, rgb_to_lab)
+from vidcolor.color import (AB_SCALE, denormalize_planes, lab_to_rgb, lab_to_rgb_torch, model_input, normalize_lab,
+                            recombine, resize_ab, resize_ab_rows, rgb_to_lab)
 
 
 @pytest.fixture
@@ -283,3 +283,18 @@ def test_recombine_takes_any_layout_and_float_dtype_as_the_concatenation(random_
         plain = lab_to_rgb(np.concatenate([L.astype(dtype)[..., None], ab.astype(dtype)], -1))
         assert np.array_equal(recombine(L.astype(dtype), ab.astype(dtype)), plain)
     assert np.array_equal(recombine(L.astype(np.float64), ab), want)
+
+
+@pytest.mark.parametrize("mode", ["lab", "ab", "rgb"])
+def test_model_input_channels_first_is_the_formula_on_each_plane(random_rgb, mode):
+    """The network's layout, (N, 3, H, W), is the formula on the frames' planes bit for bit (LAB planes split by OpenCV
+    into the output, then scaled in place)."""
+    x = model_input(random_rgb, mode, channels_first=True)
+    assert x.shape == (2, 3, 17, 23) and x.dtype == np.float32 and x.flags.c_contiguous
+    if mode == "rgb":
+        want = random_rgb.astype(np.float32) * np.float32(1 / 127.5) + np.float32(-1.0)
+    else:
+        lab = rgb_to_lab(random_rgb)
+        want = lab * np.array([1 / 50, 1 / AB_SCALE, 1 / AB_SCALE], np.float32) + np.array([-1.0, 0, 0], np.float32)
+    assert np.array_equal(x, want.transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(x.transpose(0, 2, 3, 1), model_input(random_rgb, mode), atol=1e-6)

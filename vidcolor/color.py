@@ -170,7 +170,13 @@ def model_input(rgb: np.ndarray, mode: str, channels_first: bool = False) -> np.
     """
     if not channels_first:
         return rgb.astype(np.float32) / 127.5 - 1.0 if mode == "rgb" else normalize_lab(rgb_to_lab(rgb))
-    x = np.ascontiguousarray((rgb if mode == "rgb" else rgb_to_lab(rgb)).transpose(0, 3, 1, 2), dtype=np.float32)
+    if mode == "rgb":
+        x = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2), dtype=np.float32)
+    else:                                           # each frame's LAB split into its planes (OpenCV's, in place)
+        lab = rgb_to_lab(rgb)
+        x = np.empty((rgb.shape[0], 3, *rgb.shape[1:3]), np.float32)
+        for frame, planes in zip(lab, x):
+            cv2.split(frame, list(planes))
     scale, shift = (np.full(3, 1 / 127.5, np.float32), np.full(3, -1.0, np.float32)) if mode == "rgb" else \
         (_LAB_SCALE, _LAB_SHIFT)
     for c in range(3):
