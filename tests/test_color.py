@@ -298,3 +298,16 @@ def test_model_input_channels_first_is_the_formula_on_each_plane(random_rgb, mod
         want = lab * np.array([1 / 50, 1 / AB_SCALE, 1 / AB_SCALE], np.float32) + np.array([-1.0, 0, 0], np.float32)
     assert np.array_equal(x, want.transpose(0, 3, 1, 2))
     np.testing.assert_allclose(x.transpose(0, 2, 3, 1), model_input(random_rgb, mode), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_denormalize_planes_is_the_formula_on_each_plane_bit_for_bit(dtype):
+    """ab interleaved by OpenCV's merge, then shifted and scaled in place: what the plane-by-plane formula gives, for a
+    network's (N, 3, H, W) output's last two channels (a strided view) and for half and double precision."""
+    y = np.random.default_rng(4).uniform(-1.3, 1.3, (2, 3, 17, 23)).astype(dtype)
+    y[0, 1, 0, :3] = (0.0, -0.0, 1.0)
+    L, ab = denormalize_planes(y[:, 0], y[:, 1:])
+    f = y.astype(np.float32)
+    assert np.array_equal(L, (f[:, 0] - np.float32(-1.0)) / np.float32(1 / 50))
+    want = (f[:, 1:] - np.float32(0.0)) / np.float32(1 / AB_SCALE)
+    assert ab.dtype == np.float32 and ab.flags.c_contiguous and np.array_equal(ab, want.transpose(0, 2, 3, 1))
