@@ -298,6 +298,11 @@ def test_model_input_channels_first_is_the_formula_on_each_plane(random_rgb, mod
         want = lab * np.array([1 / 50, 1 / AB_SCALE, 1 / AB_SCALE], np.float32) + np.array([-1.0, 0, 0], np.float32)
     assert np.array_equal(x, want.transpose(0, 3, 1, 2))
     np.testing.assert_allclose(x.transpose(0, 2, 3, 1), model_input(random_rgb, mode), atol=1e-6)
+    if mode != "rgb":       # one frame's LAB at a time besides the output: the batch's had been 24 bytes a pixel
+        frames = np.random.default_rng(5).integers(0, 256, (8, 64, 96, 3), dtype=np.uint8)
+        assert _peak_bytes_per_pixel(lambda: model_input(frames, mode, channels_first=True), frames.size // 3) < 16
+        with pytest.raises(ValueError, match="uint8"):
+            model_input(random_rgb[0], mode, channels_first=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])

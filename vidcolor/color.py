@@ -167,18 +167,18 @@ def model_input(rgb: np.ndarray, mode: str, channels_first: bool = False) -> np.
     scaling done on whole channel planes (about 2x faster than on interleaved pixels).
 
     Raises:
-        ValueError: in a LAB mode, ``rgb`` is not uint8 RGB (:func:`rgb_to_lab`). Mode ``rgb`` does not check
-            the array: any numeric array is taken as 0..255.
+        ValueError: in a LAB mode, ``rgb`` is not uint8 RGB (:func:`rgb_to_lab`; with ``channels_first``, not 4 dims
+            or empty). Mode ``rgb`` does not check the array: any numeric array is taken as 0..255.
     """
     if not channels_first:
         return rgb.astype(np.float32) / 127.5 - 1.0 if mode == "rgb" else normalize_lab(rgb_to_lab(rgb))
     if mode == "rgb":
         x = np.ascontiguousarray(rgb.transpose(0, 3, 1, 2), dtype=np.float32)
-    else:                                           # each frame's LAB split into its planes (OpenCV's, in place)
-        lab = rgb_to_lab(rgb)
+    else:       # a frame at a time (one frame's LAB, not the batch's), split into its planes by OpenCV, in place
+        check_rgb(rgb, (4,))
         x = np.empty((rgb.shape[0], 3, *rgb.shape[1:3]), np.float32)
-        for frame, planes in zip(lab, x):
-            cv2.split(frame, list(planes))
+        for frame, planes in zip(rgb, x):
+            cv2.split(rgb_to_lab(frame), list(planes))
     scale, shift = (np.full(3, 1 / 127.5, np.float32), np.full(3, -1.0, np.float32)) if mode == "rgb" else \
         (_LAB_SCALE, _LAB_SHIFT)
     for c in range(3):
