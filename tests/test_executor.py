@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vidcolor.executor import execute, stages_of, torch_threads
+from vidcolor.side_by_side import SideBySide
 
 
 def _frames(n: int, log: list | None = None):
@@ -51,30 +52,45 @@ class SlowStaged:
         return 255 - self._work("finish", batch)
 
 
-def test_a_staged_jobs_first_batches_ramp_up_and_a_function_gets_the_batch_size():
-    """The first frame of a staged job reaches the writer after one frame's work in each stage, not a whole
-    batch's: its batches go 1, 2, 4... frames up to the batch size. A frame-batch function (a user's, through
-    process) is given the batch size it asked for from the start."""
+class Independent(SlowStaged):
+    BATCH_INDEPENDENT = True
+
+
+def test_a_batch_independent_jobs_first_batches_ramp_up_and_other_jobs_get_the_batch_size():
+    """The first frame of a job whose output does not depend on its batches (vidcolor's own) reaches the writer after
+    one frame's work in each stage, not a whole batch's: its batches go 1, 2, 4... frames up to the batch size. Any
+    other job, staged or a frame-batch function (a user's, through process, also side by side), is given the batch
+    size it asked for from the start."""
+    def sizes_seen(job) -> list[int]:
+        starts = job.seen["infer"]
+        return [b - a for a, b in zip(starts, starts[1:] + [30])]
+
+    job = Independent()
+    execute(_frames(30), job, lambda f: None, batch_size=8)
+    assert sizes_seen(job) == [1, 2, 4, 8, 8, 7]
     job = SlowStaged()
     execute(_frames(30), job, lambda f: None, batch_size=8)
-    starts = job.seen["infer"]
-    assert [b - a for a, b in zip(starts, starts[1:] + [30])] == [1, 2, 4, 8, 8, 7]
+    assert sizes_seen(job) == [8, 8, 8, 6]
     sizes = []
 
     def fn(batch):
         sizes.append(len(batch))
         return batch
 
-    execute(_frames(30), fn, lambda f: None, batch_size=8)
-    assert sizes == [8, 8, 8, 6]
+    for wrapped in (fn, SideBySide(fn)):
+        sizes.clear()
+        execute(_frames(30), wrapped, lambda f: None, batch_size=8)
+        assert sizes == [8, 8, 8, 6]
+    job = Independent()
+    execute(_frames(30), SideBySide(job), lambda f: None, batch_size=8)
+    assert sizes_seen(job) == [1, 2, 4, 8, 8, 7]
 
 
 def test_order_kept_and_stages_overlap():
     job, out = SlowStaged(), []
     n = execute(_frames(40), job, out.append, batch_size=3)
     assert n == 40 and [int(255 - f[0, 0, 0]) for f in out] == list(range(40))
-    # each stage saw every batch, in order: 1 and 2 frames first (the ramp), then 3 at a time
-    assert all(s == [0, 1] + list(range(3, 40, 3)) for s in job.seen.values())
+    assert all(s == list(range(0, 40, 3)) for s in job.seen.values())    # each stage saw every batch, in order
     assert job.overlaps > 0                                               # stages ran at the same time
 
 
@@ -90,8 +106,8 @@ def test_a_plain_function_is_one_stage():
 def test_the_first_error_in_a_stage_stops_the_run(stage):
     decoded: list[int] = []
     before = threading.active_count()
-    with pytest.raises(ValueError, match=f"{stage} failed at frame 7"):         # batches from 0, 1, 3, 5, 7
-        execute(_frames(1000, decoded), SlowStaged(fail_at=7, stage=stage), lambda f: None, batch_size=2)
+    with pytest.raises(ValueError, match=f"{stage} failed at frame 6"):
+        execute(_frames(1000, decoded), SlowStaged(fail_at=6, stage=stage), lambda f: None, batch_size=2)
     assert len(decoded) < 40                       # the decoder stopped soon after (bounded queues)
     assert threading.active_count() == before      # every stage thread was joined
 
