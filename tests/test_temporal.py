@@ -224,38 +224,3 @@ def test_scene_change_score():
     assert scene_change(a, texture(6, (H, W), lo=45.0, hi=95.0)) > 0.5
     with pytest.raises(ValueError):
         scene_change(a, a[:-1])
-
-
-def test_cut_detector_takes_each_thumbnails_percentile_and_histogram_once(monkeypatch):
-    """CutDetector keeps the previous thumbnail's 95th percentile and L histogram (stop 71: each had been computed
-    twice, as the current and then as the previous frame): one of each a frame, and every score is scene_change's of
-    the two frames bit for bit, through a pan, a cut, dim frames (brightened, their histograms the brightened
-    thumbnails') and the steps of a fade."""
-    import vidcolor.temporal as temporal
-
-    L, _ = translating(4)
-    other = texture(6, (H, W), lo=45.0, hi=95.0)
-    frames = [*L, other, other * 0.3, other * 0.25, other * 0.2, L[0] * 0.2, L[0], L[0] * 0.6, L[0] * 0.35]
-    calls = {"percentile": 0, "l_histogram": 0}
-
-    def counted(name, fn):
-        def call(*args, **kwargs):
-            calls[name] += 1
-            return fn(*args, **kwargs)
-        return call
-
-    detector = CutDetector()
-    scores = []
-    with monkeypatch.context() as m:
-        m.setattr(temporal.np, "percentile", counted("percentile", np.percentile))
-        m.setattr(temporal, "l_histogram", counted("l_histogram", temporal.l_histogram))
-        detector(L[0])
-        calls.update(percentile=0, l_histogram=0)
-        detector(L[1])
-        assert calls == {"percentile": 1, "l_histogram": 1}         # had been 2 and 2
-        for f in frames:
-            detector(f)
-            scores.append((detector.last_score, detector.last_fade))
-    wanted = [scene_change(a, b) for a, b in zip([L[1], *frames[:-1]], frames)]
-    assert [s for s, _ in scores] == wanted
-    assert any(fade for _, fade in scores) and max(wanted) > 0.5        # a fade step and a cut were scored

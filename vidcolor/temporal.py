@@ -115,8 +115,7 @@ the 56 ordered cuts at least 0.292 (the 9 held-back clips: at most 0.123 within,
 
 class CutDetector:
     """Hard cuts in a stream of frames, one call per frame in display order: :func:`scene_change` between each
-    frame and the one before, on thumbnails (the state is the previous thumbnail, its 95th percentile of L and its
-    histogram).
+    frame and the one before, on thumbnails (the state is the previous thumbnail).
 
     Args:
         threshold: on :func:`scene_change` (> 0; default :data:`SCENE_CUT`).
@@ -151,22 +150,20 @@ class CutDetector:
 
     def reset(self) -> None:
         """Forget the previous frame."""
-        self._prev: tuple[np.ndarray, tuple[float, np.ndarray]] | None = None   # its thumbnail and _thumb_stats
+        self._prev: np.ndarray | None = None
 
     def __call__(self, L: np.ndarray) -> bool:
         if np.ndim(L) != 2 or not np.size(L):
             raise ValueError(f"expected a non-empty (H, W) L frame, got shape {np.shape(L)}")
         thumb = _thumb(L)
-        stats = _thumb_stats(thumb)     # kept for the next frame's score: each thumbnail's computed once
-        prev, self._prev = self._prev, (thumb, stats)
+        prev, self._prev = self._prev, thumb
         if prev is None:
             self.last_score, self.last_fade = 0.0, False
             return False
-        prev, prev_stats = prev
         if prev.shape != thumb.shape:
             self.last_score, self.last_fade = 0.0, False
             return True
-        self.last_score = _cut_score(prev, thumb, self._dis, (prev_stats, stats))
+        self.last_score = _cut_score(prev, thumb, self._dis)
         self.last_fade = self.last_score > self.threshold and _fade_score(prev, thumb, self._dis) < FADE_MATCH
         return self.last_score > self.threshold and not self.last_fade
 
@@ -350,28 +347,14 @@ def l_histogram(L: np.ndarray) -> np.ndarray:
     return h / max(h.sum(), 1.0)
 
 
-def _thumb_stats(thumb: np.ndarray) -> tuple[float, np.ndarray]:
-    """A thumbnail's 95th percentile of L (the dim test, :func:`_brightened`) and its :func:`l_histogram`."""
-    return float(np.percentile(thumb, 95)), l_histogram(thumb)
+def _cut_score(prev: np.ndarray, cur: np.ndarray, dis) -> float:
+    """:func:`scene_change` on two thumbnails from :func:`_thumb`; two dim ones are first brightened (:data:`DIM_L`)."""
+    return _tv_residual(*_brightened(prev, cur), dis)
 
 
-def _cut_score(prev: np.ndarray, cur: np.ndarray, dis,
-               stats: tuple[tuple[float, np.ndarray], tuple[float, np.ndarray]] | None = None) -> float:
-    """:func:`scene_change` on two thumbnails from :func:`_thumb`; two dim ones are first brightened (:data:`DIM_L`).
-    ``stats``: their :func:`_thumb_stats` where the caller has them (:class:`CutDetector` keeps the previous frame's:
-    0.09 ms a 640x360 frame less, of 0.55)."""
-    (top_prev, hist_prev), (top_cur, hist_cur) = stats or (_thumb_stats(prev), _thumb_stats(cur))
-    top = max(top_prev, top_cur)
-    if top < DIM_L:                                 # the histograms are the brightened thumbnails'
-        return _tv_residual(*_brightened(prev, cur, top), dis)
-    return _tv_residual(prev, cur, dis, hists=(hist_prev, hist_cur))
-
-
-def _brightened(prev: np.ndarray, cur: np.ndarray, top: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Two thumbnails, both brightened by one gain where they are dim (:data:`DIM_L`), else as they are; ``top``: the
-    larger of their 95th percentiles of L where the caller has it."""
-    if top is None:
-        top = max(float(np.percentile(prev, 95)), float(np.percentile(cur, 95)))
+def _brightened(prev: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two thumbnails, both brightened by one gain where they are dim (:data:`DIM_L`), else as they are."""
+    top = max(float(np.percentile(prev, 95)), float(np.percentile(cur, 95)))
     if top < DIM_L:
         gain = min(DIM_L / max(top, 1e-6), DIM_GAIN_MAX)
         prev, cur = np.minimum(prev * gain, 100.0), np.minimum(cur * gain, 100.0)  # (the histogram's range)
@@ -397,13 +380,10 @@ def _fade_score(prev: np.ndarray, cur: np.ndarray, dis) -> float:
     return _tv_residual(prev, cur, dis, aligned)
 
 
-def _tv_residual(prev: np.ndarray, cur: np.ndarray, dis, aligned: np.ndarray | None = None,
-                 hists: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+def _tv_residual(prev: np.ndarray, cur: np.ndarray, dis, aligned: np.ndarray | None = None) -> float:
     """The histogram and residual terms of :func:`scene_change` on two thumbnails, as they are; ``aligned``: ``prev``
-    warped onto ``cur`` by DIS flow, and ``hists``: their :func:`l_histogram`, where the caller has them already (else
-    computed here)."""
-    hist_prev, hist_cur = hists or (l_histogram(prev), l_histogram(cur))
-    tv = 0.5 * np.abs(hist_prev - hist_cur).sum()
+    warped onto ``cur`` by DIS flow where the caller has it already (else computed here)."""
+    tv = 0.5 * np.abs(l_histogram(prev) - l_histogram(cur)).sum()
     if aligned is None:
         aligned = warp(prev, dis_flow(dis, _to8(cur), _to8(prev)))  # flow current -> previous
     residual = float(np.median(np.abs(aligned - cur)))
