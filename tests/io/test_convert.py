@@ -95,3 +95,24 @@ def test_a_forked_process_converts_after_its_parent_has():
         os.waitpid(pid, 0)
         pytest.fail("the forked process hung in frame_to_rgb")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_a_frame_above_the_kept_size_converts_on_swscales_own_threads(monkeypatch):
+    """Frames above KEPT_PIXELS (4K) go through a fresh frame.reformat, threaded by swscale as before the kept
+    one-thread context (which took a 4K frame 1.5 times as long): the same samples, and no context kept."""
+    import threading
+
+    import vidcolor.io.convert as convert
+    frame = rgb_to_frame(np.random.default_rng(4).integers(0, 256, (24, 32, 3), np.uint8))
+    kept = frame_to_rgb(frame)                          # on this thread's kept context
+    monkeypatch.setattr(convert, "KEPT_PIXELS", 24 * 32 - 1)
+    seen = {}
+
+    def convert_in_a_new_thread():
+        seen["rgb"] = frame_to_rgb(frame)
+        seen["kept"] = getattr(convert._local, "reformatter", None)
+
+    t = threading.Thread(target=convert_in_a_new_thread)
+    t.start()
+    t.join()
+    assert seen["kept"] is None and np.array_equal(seen["rgb"], kept)

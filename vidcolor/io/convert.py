@@ -75,7 +75,7 @@ def _replicated_444(frame: av.VideoFrame) -> av.VideoFrame:
     h, w = frame.height, frame.width
     deep = _SUBSAMPLED_DEEP.get(frame.format.name)
     dtype = np.dtype(np.uint16 if deep else np.uint8)
-    out = av.VideoFrame(w, h, deep or "yuv444p")      # (PyAV's from_ndarray takes no 4:4:4 of 10 or 12 bits)
+    out = av.VideoFrame(w, h, deep or "yuv444p")
     for src, plane in zip(frame.planes, out.planes):
         samples = np.frombuffer(src, dtype).reshape(src.height, src.line_size // dtype.itemsize)[:, :src.width]
         rows = np.frombuffer(plane, dtype).reshape(h, plane.line_size // dtype.itemsize)
@@ -122,6 +122,8 @@ def frame_to_rgb(frame: av.VideoFrame, deep: bool = False) -> np.ndarray:
 
 
 _local = threading.local()
+KEPT_PIXELS = 1920 * 1080
+"""The largest frame (pixels) that :func:`_reformat` converts on its thread's kept one-thread context."""
 
 
 def _reformat(frame: av.VideoFrame, format: str, interpolation: Interpolation) -> av.VideoFrame:
@@ -134,7 +136,12 @@ def _reformat(frame: av.VideoFrame, format: str, interpolation: Interpolation) -
 
     One thread (``threads=1``; PyAV's default, 0, is one per core): a kept context with threads of its own hung a
     process forked after it was used (a training run's DataLoader workers) at its next frame, the threads it waits
-    for being the parent's; one-thread CPU is the same (1.13-1.18 against 1.16-1.25 ms a frame)."""
+    for being the parent's; one-thread CPU is the same (1.13-1.18 against 1.16-1.25 ms a frame). A frame of more
+    than :data:`KEPT_PIXELS` goes through ``frame.reformat`` as before, on swscale's threads: one thread took a 4K
+    frame 30.6-31.0 ms against 19.5-20.8 on the 2-core AMD EPYC, where the per-frame set-up is small beside the
+    conversion."""
+    if frame.width * frame.height > KEPT_PIXELS:
+        return frame.reformat(format=format, interpolation=interpolation)
     reformatter = getattr(_local, "reformatter", None)
     if reformatter is None:
         reformatter = _local.reformatter = VideoReformatter()
