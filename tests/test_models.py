@@ -267,21 +267,25 @@ def test_level_cue_refuses_what_is_not_uint8_rgb():
             level_cue(bad)
 
 
-@pytest.mark.parametrize("dtype,channels,shape", [
-    (torch.bfloat16, 8, (1, 5, 9)),     # the fast path: 16 bytes a pixel
-    (torch.float16, 8, (2, 3, 4)),
-    (torch.float32, 4, (1, 6, 7)),
-    (torch.bfloat16, 8, (1, 1, 1)),     # size-1 dimensions: their strides decide, not is_contiguous
-    (torch.bfloat16, 16, (1, 4, 4)),    # wider: torch.cat
+@pytest.mark.parametrize("dtype,channels,shape,fast", [
+    (torch.bfloat16, 8, (1, 5, 9), True),       # the fast path: 16 bytes a pixel
+    (torch.float16, 8, (2, 3, 4), True),
+    (torch.float32, 4, (1, 6, 7), True),
+    (torch.bfloat16, 8, (1, 1, 1), False),      # size-1 dimensions: strides a dtype view refuses, so torch.cat
+    (torch.bfloat16, 16, (1, 4, 4), False),     # wider: torch.cat
 ])
-def test_concat_channels_is_torch_cat(dtype, channels, shape):
+def test_concat_channels_is_torch_cat(dtype, channels, shape, fast, monkeypatch):
     n, h, w = shape
     a = torch.randn(n, channels, h, w).to(dtype).contiguous(memory_format=torch.channels_last)
     b = torch.randn(n, channels, h, w).to(dtype).contiguous(memory_format=torch.channels_last)
+    expected, cat, seen = torch.cat([a, b], 1), torch.cat, []
+    monkeypatch.setattr(torch, "cat", lambda tensors, *args, **kw: seen.append(tensors[0].dtype) or cat(tensors, *args,
+                                                                                                         **kw))
     with torch.inference_mode():
         y = concat_channels(a, b)
-    assert torch.equal(y, torch.cat([a, b], 1))
+    assert torch.equal(y, expected)
     assert y.is_contiguous(memory_format=torch.channels_last)
+    assert seen == [torch.complex128 if fast else dtype]
 
 
 def test_concat_channels_falls_back_off_the_fast_path():
