@@ -745,6 +745,8 @@ def test_a_four_by_one_frame_has_the_contours_of_its_transpose(qz):
             assert got.tobytes() == np.ascontiguousarray(want.transpose(0, 2, 1, 3)).tobytes()
     cls = np.array([[0], [1], [2], [1]], np.uint8)
     np.testing.assert_array_equal(contour_pair(cls).ravel(), [48 * 256 + 1, 1 * 256 + 1, 1 * 256 + 48, 3 * 256 + 1])
+    for _ in range(20):             # one pixel: no band near, not whatever its buffers held (the review, stop 71)
+        assert contour_pair(np.array([[2]], np.uint8)).tolist() == [[48 * 256 + 48]]
 
 
 def test_contour_estimate_weighs_values_between_levels_less():
