@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from vidcolor.executor import execute, stages_of, torch_threads
-from vidcolor.side_by_side import SideBySide
 
 
 def _frames(n: int, log: list | None = None):
@@ -50,40 +49,6 @@ class SlowStaged:
 
     def finish(self, batch):
         return 255 - self._work("finish", batch)
-
-
-class Independent(SlowStaged):
-    BATCH_INDEPENDENT = True
-
-
-def test_a_batch_independent_jobs_first_batches_ramp_up_and_other_jobs_get_the_batch_size():
-    """The first frame of a job whose output does not depend on its batches (vidcolor's own) reaches the writer after
-    one frame's work in each stage, not a whole batch's: its batches go 1, 2, 4... frames up to the batch size. Any
-    other job, staged or a frame-batch function (a user's, through process, also side by side), is given the batch
-    size it asked for from the start."""
-    def sizes_seen(job) -> list[int]:
-        starts = job.seen["infer"]
-        return [b - a for a, b in zip(starts, starts[1:] + [30])]
-
-    job = Independent()
-    execute(_frames(30), job, lambda f: None, batch_size=8)
-    assert sizes_seen(job) == [1, 2, 4, 8, 8, 7]
-    job = SlowStaged()
-    execute(_frames(30), job, lambda f: None, batch_size=8)
-    assert sizes_seen(job) == [8, 8, 8, 6]
-    sizes = []
-
-    def fn(batch):
-        sizes.append(len(batch))
-        return batch
-
-    for wrapped in (fn, SideBySide(fn)):
-        sizes.clear()
-        execute(_frames(30), wrapped, lambda f: None, batch_size=8)
-        assert sizes == [8, 8, 8, 6]
-    job = Independent()
-    execute(_frames(30), SideBySide(job), lambda f: None, batch_size=8)
-    assert sizes_seen(job) == [1, 2, 4, 8, 8, 7]
 
 
 def test_order_kept_and_stages_overlap():

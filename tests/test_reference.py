@@ -369,7 +369,7 @@ def test_the_automatic_batch_shrinks_with_the_references(tmp_path, tiny_colorize
     sizes.clear()
     colorize(clip, tmp_path / "given.mp4", references=refs, model=str(tiny_colorizers.exemplar), render_size=32,
              progress=False, device="cpu", batch_size=5)            # a batch size given is kept
-    assert sizes == [1, 2, 4, 3]            # ramping up to the 5 given (vidcolor.executor), not held to 3
+    assert sizes == [5, 5]
 
 
 def test_api_takes_one_reference_path_as_one_reference(tmp_path, tiny_colorizers):

@@ -279,8 +279,7 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         job: a staged job (``prepare``/``infer``/``finish``) or a function uint8 ``(N, H, W, 3)`` -> same (uint16 ->
             uint16).
         write: called in the caller's thread with each output frame ``(H, W, 3)`` of the frames' dtype, in order.
-        batch_size: frames per batch (>= 1); the first batches of a job whose output does not depend on its batches
-            (:attr:`~vidcolor.pipeline.LabJob.BATCH_INDEPENDENT`) ramp up to it, 1, 2, 4... frames (the module docstring).
+        batch_size: frames per batch (>= 1).
         queue_size: batches each queue holds (>= 1).
 
     Raises:
@@ -293,7 +292,6 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         handler that returns lets the run go on).
     """
     run = _Run()
-    ramp = getattr(job, "BATCH_INDEPENDENT", False)
     queues = [queue.Queue(maxsize=queue_size) for _ in range(len(stages_of(job)) + 1)]
     sizes: collections.deque[tuple[tuple[int, ...], np.dtype]] = collections.deque()    # each batch sent: shape, dtype
     widens = getattr(job, "widens", 1)
@@ -307,15 +305,14 @@ def execute(frames: Iterable[np.ndarray], job, write: Callable[[np.ndarray], Non
         _source.stop = run.stop                   # for the reads that wait (stop_event)
         try:
             batch: list[np.ndarray] = []
-            size = 1 if ramp else batch_size      # the first batches ramp up (the module docstring)
             for frame in frames:
                 if run.stop.is_set():
                     return
                 batch.append(frame)
-                if len(batch) == size:
+                if len(batch) == batch_size:
                     if not send(batch):
                         return
-                    batch, size = [], min(2 * size, batch_size)
+                    batch = []
             if batch and not send(batch):
                 return
             run.put(queues[0], _END)

@@ -89,11 +89,6 @@ class LabJob:
     sample at 16 (:class:`~vidcolor.io.VideoReader`'s ``deep``) where its output holds more than 8. The colorizers
     whose L is the frame's own (:class:`Colorizer` and the reference modes built on it) do; a direct call
     (:meth:`__call__`) takes uint8 alone."""
-    BATCH_INDEPENDENT = False
-    """Whether each output frame is the same however the frames are batched (:class:`Dequantizer`'s quantizer is
-    estimated at fixed frames of each scene; the smoothing goes frame by frame): then
-    :func:`~vidcolor.executor.execute` starts a clip with smaller batches, 1, 2, 4... frames, so that the first frame
-    is written sooner. False for a caller's subclass unless it says so."""
     requested_temporal: tuple[str, float] | None = None
     """The smoothing asked for (mode, strength), kept while a folder's stills run without it; set by
     :func:`~vidcolor.api.dequantize` and :func:`~vidcolor.api.colorize` on the jobs they build, never on a caller's
@@ -401,8 +396,6 @@ class Dequantizer(LabJob):
         ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
         TypeError: a model that is no name or path.
     """
-
-    BATCH_INDEPENDENT = True
 
     JOB = "dequantize"
 
@@ -779,8 +772,6 @@ class Colorizer(RenderedLabJob):
         ValueError: on a call, frames that are not uint8 RGB ``(N, H, W, 3)`` (:func:`check_frames`).
         TypeError: a model that is no name or path.
     """
-
-    BATCH_INDEPENDENT = True
 
     JOB = "colorize"
     """The ``job`` a model's ``arch`` record must name."""

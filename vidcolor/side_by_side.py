@@ -47,7 +47,6 @@ class SideBySide:
         self.to_output: np.ndarray | None = None
         """The input half's conversion into the output's primaries (:func:`set_shown_primaries`), None: none."""
         self.staged = len(stages_of(job)) == 3
-        self.BATCH_INDEPENDENT = getattr(job, "BATCH_INDEPENDENT", False)     # the executor's ramp: as job's
         if hasattr(job, "largest_batch"):       # the reference modes' cap on the automatic batch (job_batch_size)
             self.largest_batch = job.largest_batch
 
