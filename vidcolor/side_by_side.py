@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from vidcolor.executor import check_returned, stages_of
-from vidcolor.io.icc import SRGB_PRIMARIES, bradford, rgb_to_xyz
+from vidcolor.io.icc import D65, SRGB_PRIMARIES, bradford, rgb_to_xyz
 from vidcolor.pipeline import FrameBatchFn, set_output_chroma
 
-D65 = (0.3127, 0.3290)
 PRIMARIES_XY = {1: SRGB_PRIMARIES, 9: (D65, ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))),
                 11: ((0.314, 0.351), ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))),
                 12: (D65, ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)))}

@@ -17,10 +17,13 @@ import struct
 import numpy as np
 from PIL import ExifTags, Image
 
-SRGB_PRIMARIES = ((0.3127, 0.3290), ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06)))
+D65 = (0.3127, 0.3290)
+"""The CIE standard illuminant D65's white point, CIE xy (as sRGB, Rec. 709 and the video standards give it)."""
+
+SRGB_PRIMARIES = (D65, ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06)))
 """sRGB's (and Rec. 709's) white point (D65) and red, green, blue primaries, CIE xy."""
 
-ADOBE_RGB_PRIMARIES = ((0.3127, 0.3290), ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06)))
+ADOBE_RGB_PRIMARIES = (D65, ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06)))
 """Adobe RGB (1998)'s white point (D65) and primaries, CIE xy (Adobe RGB (1998) Color Image Encoding, 2005, 4.3)."""
 
 ADOBE_RGB_GAMMA = 563 / 256
